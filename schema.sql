@@ -1,0 +1,363 @@
+-- storefront schema: the one schema of the product.
+--
+-- A fresh database is created from this file as a whole; `PRAGMA user_version` is then set
+-- to the version the binary knows (src/db/migrate.rs), and older databases are upgraded by
+-- the steps listed there. Every query on a request path has an index here; the test
+-- `query_plans` checks each plan with EXPLAIN QUERY PLAN, before and after ANALYZE.
+--
+-- Conventions: money is INTEGER minor units; timestamps are INTEGER unix milliseconds (UTC);
+-- ids are INTEGER rowids (clients see them as opaque strings).
+
+-- ---------------------------------------------------------------------------------------
+-- Catalog
+-- ---------------------------------------------------------------------------------------
+
+CREATE TABLE categories (
+    id          INTEGER PRIMARY KEY,
+    parent_id   INTEGER REFERENCES categories(id) ON DELETE RESTRICT,
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    slug        TEXT    NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 200),
+    description TEXT    NOT NULL DEFAULT '',
+    position    INTEGER NOT NULL DEFAULT 0,
+    depth       INTEGER NOT NULL DEFAULT 0 CHECK (depth >= 0),
+    created_at  INTEGER NOT NULL
+);
+-- children of a category, in display order (tree walks, sub-category filter)
+CREATE INDEX idx_categories_parent ON categories(parent_id, position);
+
+CREATE TABLE brands (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    slug        TEXT    NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 200),
+    description TEXT    NOT NULL DEFAULT '',
+    logo_url    TEXT,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE products (
+    id           INTEGER PRIMARY KEY,
+    sku          TEXT    NOT NULL UNIQUE CHECK (length(sku) BETWEEN 1 AND 64),
+    slug         TEXT    NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 200),
+    name         TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 300),
+    description  TEXT    NOT NULL DEFAULT '',
+    category_id  INTEGER NOT NULL REFERENCES categories(id),
+    brand_id     INTEGER REFERENCES brands(id),
+    currency     TEXT    NOT NULL DEFAULT 'USD' CHECK (length(currency) = 3),
+    base_price   INTEGER NOT NULL CHECK (base_price >= 0),
+    sale_price   INTEGER CHECK (sale_price IS NULL OR (sale_price >= 0 AND sale_price < base_price)),
+    -- what a customer pays now; the price filters and sorts run on it
+    price        INTEGER GENERATED ALWAYS AS (coalesce(sale_price, base_price)) VIRTUAL,
+    -- 'active' products are listed and searchable; 'retired' ones stay for order history
+    status       TEXT    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'draft', 'retired')),
+    -- 1 while any variant has available stock; kept by the inventory triggers below
+    in_stock     INTEGER NOT NULL DEFAULT 0 CHECK (in_stock IN (0, 1)),
+    -- approved review counts per star; the summary columns derive from them
+    ratings_1    INTEGER NOT NULL DEFAULT 0,
+    ratings_2    INTEGER NOT NULL DEFAULT 0,
+    ratings_3    INTEGER NOT NULL DEFAULT 0,
+    ratings_4    INTEGER NOT NULL DEFAULT 0,
+    ratings_5    INTEGER NOT NULL DEFAULT 0,
+    rating_count INTEGER GENERATED ALWAYS AS (ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5) VIRTUAL,
+    -- average rating x100, rounded half up: an integer so keyset cursors compare exactly
+    rating_x100  INTEGER GENERATED ALWAYS AS (
+        CASE WHEN ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5 = 0 THEN 0
+        ELSE ((ratings_1 + 2 * ratings_2 + 3 * ratings_3 + 4 * ratings_4 + 5 * ratings_5) * 100
+              + (ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5) / 2)
+             / (ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5) END) VIRTUAL,
+    -- units sold, all time (sort=popular)
+    sales_count  INTEGER NOT NULL DEFAULT 0 CHECK (sales_count >= 0),
+    weight_grams INTEGER NOT NULL DEFAULT 0 CHECK (weight_grams >= 0),
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+-- Listing indexes: one per sort, partial on active products so a listing walks only what
+-- it may show. Keyset pagination seeks into them with a row-value comparison.
+CREATE INDEX idx_products_newest  ON products(created_at, id)   WHERE status = 'active';
+CREATE INDEX idx_products_price   ON products(price, id)        WHERE status = 'active';
+CREATE INDEX idx_products_popular ON products(sales_count, id)  WHERE status = 'active';
+CREATE INDEX idx_products_rating  ON products(rating_x100, id)  WHERE status = 'active';
+-- filtered listings: category (with its sub-categories) and brand, newest first within
+CREATE INDEX idx_products_category ON products(category_id, created_at, id) WHERE status = 'active';
+CREATE INDEX idx_products_brand    ON products(brand_id, created_at, id)    WHERE status = 'active';
+
+CREATE TABLE product_images (
+    id            INTEGER PRIMARY KEY,
+    product_id    INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    url           TEXT    NOT NULL,
+    thumbnail_url TEXT    NOT NULL,
+    alt           TEXT    NOT NULL DEFAULT '',
+    position      INTEGER NOT NULL DEFAULT 0
+);
+-- position 0 is the primary image shown in listings
+CREATE UNIQUE INDEX idx_product_images_product ON product_images(product_id, position);
+
+-- Every product has at least one variant (its default one); carts and inventory hold variants.
+CREATE TABLE variants (
+    id         INTEGER PRIMARY KEY,
+    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    sku        TEXT    NOT NULL UNIQUE CHECK (length(sku) BETWEEN 1 AND 64),
+    name       TEXT    NOT NULL,
+    -- NULL: the product's price applies
+    base_price INTEGER CHECK (base_price IS NULL OR base_price >= 0),
+    sale_price INTEGER CHECK (sale_price IS NULL OR sale_price >= 0),
+    position   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_variants_product ON variants(product_id, position);
+
+CREATE TABLE attributes (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE attribute_values (
+    id           INTEGER PRIMARY KEY,
+    attribute_id INTEGER NOT NULL REFERENCES attributes(id) ON DELETE CASCADE,
+    value        TEXT    NOT NULL,
+    UNIQUE (attribute_id, value)
+);
+
+CREATE TABLE variant_attribute_values (
+    variant_id         INTEGER NOT NULL REFERENCES variants(id) ON DELETE CASCADE,
+    attribute_value_id INTEGER NOT NULL REFERENCES attribute_values(id) ON DELETE CASCADE,
+    PRIMARY KEY (variant_id, attribute_value_id)
+) WITHOUT ROWID;
+
+-- Stock per variant. `available` can be sold; `reserved` is held by pending orders.
+-- The CHECKs are the last line of defence: stock can never go below zero.
+CREATE TABLE inventory (
+    variant_id INTEGER PRIMARY KEY REFERENCES variants(id) ON DELETE CASCADE,
+    available  INTEGER NOT NULL DEFAULT 0 CHECK (available >= 0),
+    reserved   INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    updated_at INTEGER NOT NULL
+);
+
+-- products.in_stock follows inventory: recomputed only when a variant crosses zero.
+CREATE TRIGGER trg_inventory_insert AFTER INSERT ON inventory
+WHEN new.available > 0
+BEGIN
+    UPDATE products SET in_stock = 1
+    WHERE id = (SELECT product_id FROM variants WHERE id = new.variant_id) AND in_stock = 0;
+END;
+
+CREATE TRIGGER trg_inventory_update AFTER UPDATE OF available ON inventory
+WHEN (old.available > 0) <> (new.available > 0)
+BEGIN
+    UPDATE products SET in_stock = EXISTS (
+        SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
+        WHERE v.product_id = products.id AND i.available > 0)
+    WHERE id = (SELECT product_id FROM variants WHERE id = new.variant_id);
+END;
+
+CREATE TRIGGER trg_inventory_delete AFTER DELETE ON inventory
+WHEN old.available > 0
+BEGIN
+    UPDATE products SET in_stock = EXISTS (
+        SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
+        WHERE v.product_id = products.id AND i.available > 0)
+    WHERE id = (SELECT product_id FROM variants WHERE id = old.variant_id);
+END;
+
+-- Counts of active products per category and per brand, split by stock, kept by triggers,
+-- so the `total` of a listing filtered by category/brand/in_stock is a sum over a few rows
+-- instead of a count over the catalog.
+CREATE TABLE category_product_counts (
+    category_id INTEGER NOT NULL,
+    in_stock    INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (category_id, in_stock)
+) WITHOUT ROWID;
+
+CREATE TABLE brand_product_counts (
+    brand_id INTEGER NOT NULL,
+    in_stock INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (brand_id, in_stock)
+) WITHOUT ROWID;
+
+CREATE TRIGGER trg_products_counts_insert AFTER INSERT ON products
+WHEN new.status = 'active'
+BEGIN
+    INSERT INTO category_product_counts(category_id, in_stock, n) VALUES (new.category_id, new.in_stock, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO brand_product_counts(brand_id, in_stock, n) VALUES (coalesce(new.brand_id, 0), new.in_stock, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER trg_products_counts_update AFTER UPDATE OF category_id, brand_id, in_stock, status ON products
+WHEN old.category_id IS NOT new.category_id OR old.brand_id IS NOT new.brand_id
+  OR old.in_stock <> new.in_stock OR old.status <> new.status
+BEGIN
+    UPDATE category_product_counts SET n = n - 1
+        WHERE old.status = 'active' AND category_id = old.category_id AND in_stock = old.in_stock;
+    UPDATE brand_product_counts SET n = n - 1
+        WHERE old.status = 'active' AND brand_id = coalesce(old.brand_id, 0) AND in_stock = old.in_stock;
+    INSERT INTO category_product_counts(category_id, in_stock, n)
+        SELECT new.category_id, new.in_stock, 1 WHERE new.status = 'active'
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO brand_product_counts(brand_id, in_stock, n)
+        SELECT coalesce(new.brand_id, 0), new.in_stock, 1 WHERE new.status = 'active'
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER trg_products_counts_delete AFTER DELETE ON products
+WHEN old.status = 'active'
+BEGIN
+    UPDATE category_product_counts SET n = n - 1
+        WHERE category_id = old.category_id AND in_stock = old.in_stock;
+    UPDATE brand_product_counts SET n = n - 1
+        WHERE brand_id = coalesce(old.brand_id, 0) AND in_stock = old.in_stock;
+END;
+
+-- Full-text index over name, description, brand and category of active products.
+-- Contentless (the text lives in products) with delete support; rowid = products.id.
+CREATE VIRTUAL TABLE products_fts USING fts5(
+    name, description, brand, category,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER trg_products_fts_insert AFTER INSERT ON products
+WHEN new.status = 'active'
+BEGIN
+    INSERT INTO products_fts(rowid, name, description, brand, category) VALUES (
+        new.id, new.name, new.description,
+        coalesce((SELECT name FROM brands WHERE id = new.brand_id), ''),
+        (SELECT name FROM categories WHERE id = new.category_id));
+END;
+
+CREATE TRIGGER trg_products_fts_update AFTER UPDATE OF name, description, brand_id, category_id, status ON products
+BEGIN
+    DELETE FROM products_fts WHERE rowid = old.id AND old.status = 'active';
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT new.id, new.name, new.description,
+               coalesce((SELECT name FROM brands WHERE id = new.brand_id), ''),
+               (SELECT name FROM categories WHERE id = new.category_id)
+        WHERE new.status = 'active';
+END;
+
+CREATE TRIGGER trg_products_fts_delete AFTER DELETE ON products
+WHEN old.status = 'active'
+BEGIN
+    DELETE FROM products_fts WHERE rowid = old.id;
+END;
+
+CREATE TRIGGER trg_brands_fts_rename AFTER UPDATE OF name ON brands
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE brand_id = new.id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT p.id, p.name, p.description, new.name, c.name
+        FROM products p JOIN categories c ON c.id = p.category_id
+        WHERE p.brand_id = new.id AND p.status = 'active';
+END;
+
+CREATE TRIGGER trg_categories_fts_rename AFTER UPDATE OF name ON categories
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE category_id = new.id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT p.id, p.name, p.description, coalesce(b.name, ''), new.name
+        FROM products p LEFT JOIN brands b ON b.id = p.brand_id
+        WHERE p.category_id = new.id AND p.status = 'active';
+END;
+
+-- ---------------------------------------------------------------------------------------
+-- Customers, orders and reviews (the parts the catalog reads: ratings and bestsellers)
+-- ---------------------------------------------------------------------------------------
+
+CREATE TABLE customers (
+    id            INTEGER PRIMARY KEY,
+    email         TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    name          TEXT    NOT NULL,
+    -- argon2 PHC string; '!' for accounts that cannot log in with a password
+    password_hash TEXT    NOT NULL,
+    role          TEXT    NOT NULL DEFAULT 'customer' CHECK (role IN ('customer', 'admin')),
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+
+CREATE TABLE orders (
+    id          INTEGER PRIMARY KEY,
+    customer_id INTEGER REFERENCES customers(id),
+    status      TEXT    NOT NULL CHECK (status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired')),
+    currency    TEXT    NOT NULL,
+    subtotal    INTEGER NOT NULL,
+    discount    INTEGER NOT NULL DEFAULT 0,
+    shipping    INTEGER NOT NULL DEFAULT 0,
+    tax         INTEGER NOT NULL DEFAULT 0,
+    total       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    paid_at     INTEGER
+);
+CREATE INDEX idx_orders_customer ON orders(customer_id, id);
+
+CREATE TABLE order_items (
+    order_id   INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    line       INTEGER NOT NULL,
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    variant_id INTEGER NOT NULL REFERENCES variants(id),
+    sku        TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    unit_price INTEGER NOT NULL,
+    quantity   INTEGER NOT NULL CHECK (quantity > 0),
+    line_total INTEGER NOT NULL,
+    PRIMARY KEY (order_id, line)
+) WITHOUT ROWID;
+
+-- Units sold per product per UTC day, written when an order is paid: bestsellers of the
+-- last N days read a day range of this table instead of aggregating every order line.
+CREATE TABLE product_sales_daily (
+    day        INTEGER NOT NULL, -- days since 1970-01-01 (UTC)
+    product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    units      INTEGER NOT NULL,
+    PRIMARY KEY (day, product_id)
+) WITHOUT ROWID;
+
+CREATE TABLE reviews (
+    id          INTEGER PRIMARY KEY,
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    rating      INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    title       TEXT    NOT NULL DEFAULT '',
+    body        TEXT    NOT NULL DEFAULT '',
+    status      TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
+    created_at  INTEGER NOT NULL,
+    UNIQUE (customer_id, product_id)
+);
+-- approved reviews of a product, newest first (detail page and keyset listing)
+CREATE INDEX idx_reviews_product_approved ON reviews(product_id, created_at, id) WHERE status = 'approved';
+
+-- products.ratings_N follow approved reviews
+CREATE TRIGGER trg_reviews_insert AFTER INSERT ON reviews
+WHEN new.status = 'approved'
+BEGIN
+    UPDATE products SET
+        ratings_1 = ratings_1 + (new.rating = 1), ratings_2 = ratings_2 + (new.rating = 2),
+        ratings_3 = ratings_3 + (new.rating = 3), ratings_4 = ratings_4 + (new.rating = 4),
+        ratings_5 = ratings_5 + (new.rating = 5)
+    WHERE id = new.product_id;
+END;
+
+CREATE TRIGGER trg_reviews_update AFTER UPDATE OF status, rating ON reviews
+WHEN old.status = 'approved' OR new.status = 'approved'
+BEGIN
+    UPDATE products SET
+        ratings_1 = ratings_1 - (old.status = 'approved' AND old.rating = 1) + (new.status = 'approved' AND new.rating = 1),
+        ratings_2 = ratings_2 - (old.status = 'approved' AND old.rating = 2) + (new.status = 'approved' AND new.rating = 2),
+        ratings_3 = ratings_3 - (old.status = 'approved' AND old.rating = 3) + (new.status = 'approved' AND new.rating = 3),
+        ratings_4 = ratings_4 - (old.status = 'approved' AND old.rating = 4) + (new.status = 'approved' AND new.rating = 4),
+        ratings_5 = ratings_5 - (old.status = 'approved' AND old.rating = 5) + (new.status = 'approved' AND new.rating = 5)
+    WHERE id = new.product_id;
+END;
+
+CREATE TRIGGER trg_reviews_delete AFTER DELETE ON reviews
+WHEN old.status = 'approved'
+BEGIN
+    UPDATE products SET
+        ratings_1 = ratings_1 - (old.rating = 1), ratings_2 = ratings_2 - (old.rating = 2),
+        ratings_3 = ratings_3 - (old.rating = 3), ratings_4 = ratings_4 - (old.rating = 4),
+        ratings_5 = ratings_5 - (old.rating = 5)
+    WHERE id = old.product_id;
+END;

@@ -1,0 +1,108 @@
+//! Application state and start-up: open the database, migrate it, fill the demo catalog
+//! when asked, start the writer, build the read pool. The state travels to every handler;
+//! the configuration lives inside it, never in a global.
+
+use std::ops::Deref;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::db::{self, migrate, writer, Db};
+use crate::seed::{self, SeedOptions};
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
+    pub draining: AtomicBool,
+    pub started: Instant,
+}
+
+/// Cheap to clone: one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens (creating and migrating as needed) the database of `config` and starts the writer.
+    pub fn open(config: Config) -> anyhow::Result<AppState> {
+        let path = config.db.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "the directory of the database file {} does not exist",
+                path.display()
+            );
+        }
+        let mut conn = db::open_write(&path, config.synchronous)
+            .with_context(|| format!("opening database {}", path.display()))?;
+        let migrated = migrate::migrate(&mut conn).context("migrating the schema")?;
+        tracing::info!(db = %path.display(), ?migrated, "database ready");
+
+        let products: i64 = conn.query_row("SELECT count(*) FROM products", [], |r| r.get(0))?;
+        if config.demo && products == 0 {
+            let started = Instant::now();
+            tracing::info!(
+                products = config.demo_products,
+                "filling the empty database with the demo catalog"
+            );
+            let mut opts = SeedOptions::today(config.demo_products, 42);
+            opts.progress = true;
+            let report = seed::seed(&mut conn, opts).context("generating the demo catalog")?;
+            db::optimize(&conn)?;
+            tracing::info!(
+                ?report,
+                secs = started.elapsed().as_secs_f32(),
+                "demo catalog ready"
+            );
+        } else {
+            let analyzed: i64 = conn.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'",
+                [],
+                |r| r.get(0),
+            )?;
+            if analyzed == 0 && products > 0 {
+                db::optimize(&conn)?;
+            } else {
+                // a user's ANALYZE may have left STAT4 samples: keep plans stable
+                db::drop_stat4(&conn)?;
+            }
+        }
+
+        let writer = writer::Writer::start(
+            conn,
+            writer::WriterConfig {
+                queue_capacity: config.writer_queue,
+                max_batch: config.writer_max_batch,
+            },
+        )?;
+        let pool =
+            db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
+        let database = Db::new(
+            pool,
+            writer,
+            path,
+            Duration::from_millis(config.read_wait_ms),
+        );
+        Ok(AppState(Arc::new(Inner {
+            config,
+            db: database,
+            draining: AtomicBool::new(false),
+            started: Instant::now(),
+        })))
+    }
+
+    /// After the server has drained: let the writer commit what it holds and stop.
+    pub fn close(&self) {
+        self.db.writer.shutdown();
+    }
+}

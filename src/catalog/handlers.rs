@@ -1,0 +1,682 @@
+//! Catalog endpoints: parse and validate the request at the boundary, read through the
+//! pool (SQLite and JSON rendering both run on the blocking pool, never on the async
+//! workers), answer with a validator and public caching headers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::model::*;
+use super::store::{self, Filter, Slice};
+use crate::app::AppState;
+use crate::domain::{is_slug, Id};
+use crate::error::ApiError;
+use crate::http::{Caching, Negotiation, QueryParams, Rendered};
+
+/// Offset pagination stops here; deeper pages are for cursors, whose cost does not grow.
+pub const MAX_OFFSET: i64 = 10_000;
+pub const MAX_PER_PAGE: i64 = 100;
+const DEFAULT_PER_PAGE: i64 = 20;
+
+fn public(app: &AppState) -> Caching {
+    Caching::Public {
+        max_age: app.config.catalog_max_age_secs,
+        swr: app.config.catalog_swr_secs,
+    }
+}
+
+fn respond(app: &AppState, neg: &Negotiation, body: Vec<u8>) -> Response {
+    Rendered::new(body).respond(neg, public(app))
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("catalog values always serialize")
+}
+
+/// `{"data": ...}`
+#[derive(Serialize)]
+struct Data<T> {
+    data: T,
+}
+
+/// `{"data": [...], "meta": {...}}`
+#[derive(Serialize)]
+struct Page<T, M> {
+    data: T,
+    meta: M,
+}
+
+/// A product list: plain summaries, or JSON objects cut down to a sparse fieldset.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Products {
+    Full(Vec<ProductSummary>),
+    Sparse(Vec<Value>),
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::bad_request(
+        "invalid_cursor",
+        "the cursor is malformed, expired or belongs to another list",
+    )
+}
+
+fn unknown(field: &str, what: &str) -> ApiError {
+    let mut fields = BTreeMap::new();
+    fields.insert(field.to_owned(), format!("no {what} with this slug"));
+    ApiError::validation(fields)
+}
+
+/// Filters shared by product lists and search, as sent (slugs not yet resolved).
+struct FilterParams {
+    category: Option<String>,
+    brand: Option<String>,
+    min_price: Option<i64>,
+    max_price: Option<i64>,
+    in_stock: bool,
+}
+
+fn filter_params(q: &mut QueryParams) -> FilterParams {
+    let category = q.text("category", 200);
+    let brand = q.text("brand", 200);
+    let min_price = q.int("min_price", 0, i64::from(i32::MAX) * 1000);
+    let max_price = q.int("max_price", 0, i64::from(i32::MAX) * 1000);
+    if let (Some(min), Some(max)) = (min_price, max_price) {
+        if min > max {
+            q.error("min_price", "must not be greater than max_price");
+            q.error("max_price", "must not be less than min_price");
+        }
+    }
+    let in_stock = q.boolean("in_stock").unwrap_or(false);
+    FilterParams {
+        category,
+        brand,
+        min_price,
+        max_price,
+        in_stock,
+    }
+}
+
+/// Resolves slugs to ids; an unknown slug is a 422 naming the field.
+fn resolve(
+    conn: &rusqlite::Connection,
+    f: FilterParams,
+    fts: Option<String>,
+) -> Result<Filter, ApiError> {
+    let category = match &f.category {
+        Some(s) => Some(
+            (if is_slug(s) {
+                store::category_id(conn, s)?
+            } else {
+                None
+            })
+            .ok_or_else(|| unknown("category", "category"))?,
+        ),
+        None => None,
+    };
+    let brand = match &f.brand {
+        Some(s) => Some(
+            (if is_slug(s) {
+                store::brand_id(conn, s)?
+            } else {
+                None
+            })
+            .ok_or_else(|| unknown("brand", "brand"))?,
+        ),
+        None => None,
+    };
+    Ok(Filter {
+        category,
+        brand,
+        min_price: f.min_price,
+        max_price: f.max_price,
+        in_stock: f.in_stock,
+        fts,
+    })
+}
+
+enum Paging {
+    Offset {
+        page: i64,
+    },
+    /// `cursor` given: keyset pagination (an empty cursor is the first page)
+    Keyset(Option<Cursor>),
+}
+
+fn paging(q: &mut QueryParams, scope: &str, per_page: i64) -> Result<Paging, ApiError> {
+    let keyset = q.has("cursor");
+    let cursor = q.raw("cursor", 200);
+    let page = q.int("page", 1, MAX_OFFSET);
+    if keyset {
+        if page.is_some() {
+            q.error("page", "use either page or cursor, not both");
+        }
+        return match cursor.as_deref() {
+            None | Some("") => Ok(Paging::Keyset(None)),
+            Some(token) => Cursor::decode(token, scope)
+                .map(|c| Paging::Keyset(Some(c)))
+                .ok_or_else(bad_cursor),
+        };
+    }
+    let page = page.unwrap_or(1);
+    if (page - 1) * per_page >= MAX_OFFSET {
+        q.error(
+            "page",
+            format!(
+                "offset pagination ends at item {MAX_OFFSET}; use cursor pagination to go deeper"
+            ),
+        );
+    }
+    Ok(Paging::Offset { page })
+}
+
+fn fields_param(q: &mut QueryParams) -> Option<Vec<String>> {
+    let raw = q.text("fields", 500)?;
+    let mut fields = Vec::new();
+    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        if !SUMMARY_FIELDS.contains(&f) {
+            q.error(
+                "fields",
+                format!("unknown field {f:?}; known: {}", SUMMARY_FIELDS.join(", ")),
+            );
+            return None;
+        }
+        if !fields.iter().any(|x| x == f) {
+            fields.push(f.to_owned());
+        }
+    }
+    if fields.is_empty() {
+        q.error("fields", "name at least one field");
+        return None;
+    }
+    Some(fields)
+}
+
+/// Products, restricted to `fields` when given.
+fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> Products {
+    match fields {
+        None => Products::Full(items),
+        Some(fields) => Products::Sparse(
+            items
+                .into_iter()
+                .map(|p| {
+                    let Value::Object(mut m) =
+                        serde_json::to_value(p).expect("summaries serialize")
+                    else {
+                        unreachable!("a struct serializes to an object")
+                    };
+                    m.retain(|k, _| fields.iter().any(|f| f == k));
+                    Value::Object(m)
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct OffsetMeta {
+    current_page: i64,
+    per_page: i64,
+    total: i64,
+    last_page: i64,
+    /// where keyset pagination continues after this page
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeysetMeta {
+    per_page: i64,
+    next_cursor: Option<String>,
+    prev_cursor: Option<String>,
+    has_more: bool,
+}
+
+/// `GET /api/products`
+pub async fn list_products(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let filters = filter_params(&mut q);
+    let terms = match q.text("q", 200) {
+        Some(text) => match SearchTerms::parse(&text) {
+            Some(t) => Some(t),
+            None => {
+                q.error("q", "must contain at least one letter or digit");
+                None
+            }
+        },
+        None => None,
+    };
+    let sort = q.choice("sort", Sort::CHOICES).unwrap_or(Sort::Newest);
+    let per_page = q
+        .int("per_page", 1, MAX_PER_PAGE)
+        .unwrap_or(DEFAULT_PER_PAGE);
+    let fields = fields_param(&mut q);
+    let paging = paging(&mut q, sort.name(), per_page);
+    q.finish()?;
+    let paging = paging?;
+
+    let body = app
+        .db
+        .read(move |conn| {
+            let filter = resolve(conn, filters, terms.map(|t| t.fts_query()))?;
+            let cursor_after = |key: i64, id: i64| {
+                Cursor {
+                    scope: sort.name().into(),
+                    before: false,
+                    key,
+                    id,
+                }
+                .encode()
+            };
+            let cursor_before = |key: i64, id: i64| {
+                Cursor {
+                    scope: sort.name().into(),
+                    before: true,
+                    key,
+                    id,
+                }
+                .encode()
+            };
+            match paging {
+                Paging::Offset { page } => {
+                    let (rows, more) = store::list_products(
+                        conn,
+                        &filter,
+                        sort,
+                        Slice::Offset((page - 1) * per_page),
+                        per_page,
+                    )?;
+                    let total = store::count_products(conn, &filter)?;
+                    let next_cursor = if more {
+                        rows.last().map(|(p, k)| cursor_after(*k, p.id.0))
+                    } else {
+                        None
+                    };
+                    let meta = OffsetMeta {
+                        current_page: page,
+                        per_page,
+                        total,
+                        last_page: ((total + per_page - 1) / per_page).max(1),
+                        next_cursor,
+                    };
+                    let items = rows.into_iter().map(|(p, _)| p).collect();
+                    Ok::<_, ApiError>(to_json(&Page {
+                        data: render_products(items, &fields),
+                        meta,
+                    }))
+                }
+                Paging::Keyset(cursor) => {
+                    let slice = match &cursor {
+                        None => Slice::Offset(0),
+                        Some(c) if c.before => Slice::Before {
+                            key: c.key,
+                            id: c.id,
+                        },
+                        Some(c) => Slice::After {
+                            key: c.key,
+                            id: c.id,
+                        },
+                    };
+                    let backwards = matches!(slice, Slice::Before { .. });
+                    let (rows, more) = store::list_products(conn, &filter, sort, slice, per_page)?;
+                    let first = rows.first().map(|(p, k)| (*k, p.id.0));
+                    let last = rows.last().map(|(p, k)| (*k, p.id.0));
+                    // `more` speaks of the direction we walked
+                    let (has_next, has_prev) = if backwards {
+                        (true, more)
+                    } else {
+                        (more, cursor.is_some())
+                    };
+                    let next_cursor = if has_next {
+                        last.map(|(k, id)| cursor_after(k, id))
+                    } else {
+                        None
+                    };
+                    let prev_cursor = if has_prev {
+                        first.map(|(k, id)| cursor_before(k, id))
+                    } else {
+                        None
+                    };
+                    let meta = KeysetMeta {
+                        per_page,
+                        has_more: next_cursor.is_some(),
+                        next_cursor,
+                        prev_cursor,
+                    };
+                    let items = rows.into_iter().map(|(p, _)| p).collect();
+                    Ok::<_, ApiError>(to_json(&Page {
+                        data: render_products(items, &fields),
+                        meta,
+                    }))
+                }
+            }
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+fn slug_param(
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    what: &str,
+) -> Result<String, ApiError> {
+    match slug {
+        Ok(Path(s)) if is_slug(&s) => Ok(s),
+        // a slug that cannot exist (bad characters, invalid UTF-8, too long) is simply not found
+        _ => Err(ApiError::not_found(what)),
+    }
+}
+
+/// `GET /api/products/{slug}`
+pub async fn product(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let slug = slug_param(slug, "product")?;
+    let body = app
+        .db
+        .read(move |conn| match store::product_detail(conn, &slug)? {
+            Some(p) => Ok(to_json(&Data { data: p })),
+            None => Err(ApiError::not_found("product")),
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// `GET /api/products/{slug}/reviews`
+pub async fn product_reviews(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let per_page = q.int("per_page", 1, 50).unwrap_or(10);
+    let cursor = q.raw("cursor", 200).filter(|c| !c.is_empty());
+    q.finish()?;
+    let slug = slug_param(slug, "product")?;
+    let cursor = match cursor {
+        Some(token) => Some(Cursor::decode(&token, "reviews").ok_or_else(bad_cursor)?),
+        None => None,
+    };
+    let body = app
+        .db
+        .read(move |conn| {
+            let (pid, total) = store::product_id(conn, &slug)?.ok_or_else(|| ApiError::not_found("product"))?;
+            let slice = cursor.as_ref().map(|c| {
+                if c.before { Slice::Before { key: c.key, id: c.id } } else { Slice::After { key: c.key, id: c.id } }
+            });
+            let backwards = matches!(slice, Some(Slice::Before { .. }));
+            let (rows, more) = store::reviews(conn, pid, slice, per_page)?;
+            let (has_next, has_prev) = if backwards { (true, more) } else { (more, cursor.is_some()) };
+            let enc = |r: &Review, before: bool| {
+                Cursor { scope: "reviews".into(), before, key: r.created_at.0, id: r.id.0 }.encode()
+            };
+            let next_cursor = if has_next { rows.last().map(|r| enc(r, false)) } else { None };
+            let prev_cursor = if has_prev { rows.first().map(|r| enc(r, true)) } else { None };
+            let meta = json!({"per_page": per_page, "total": total, "has_more": next_cursor.is_some(),
+                              "next_cursor": next_cursor, "prev_cursor": prev_cursor});
+            Ok::<_, ApiError>(to_json(&Page { data: rows, meta }))
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// `GET /api/products/bestsellers`
+pub async fn bestsellers(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let limit = q.int("limit", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
+    let days = q.int("days", 1, 365).unwrap_or(30);
+    q.finish()?;
+    let today = crate::util::now_ms().div_euclid(crate::seed::DAY_MS);
+    let body = app
+        .db
+        .read(move |conn| {
+            let top = store::bestsellers(conn, today - days + 1, limit)?;
+            Ok::<_, ApiError>(to_json(&Page {
+                data: top,
+                meta: json!({"days": days, "limit": limit}),
+            }))
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// `GET /api/categories`: the whole tree, counts including sub-categories.
+pub async fn categories(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let body = app
+        .db
+        .read(|conn| {
+            let rows = store::all_categories(conn)?;
+            Ok::<_, ApiError>(to_json(&Data {
+                data: build_tree(&rows),
+            }))
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
+    let mut children: HashMap<Option<i64>, Vec<&store::CategoryRow>> = HashMap::new();
+    for r in rows {
+        children.entry(r.parent_id).or_default().push(r);
+    }
+    fn node(
+        r: &store::CategoryRow,
+        children: &HashMap<Option<i64>, Vec<&store::CategoryRow>>,
+        depth: usize,
+    ) -> CategoryNode {
+        let kids: Vec<CategoryNode> = if depth > 64 {
+            Vec::new() // a cycle cannot come from the API, but never recurse without end
+        } else {
+            children
+                .get(&Some(r.id))
+                .map(|v| v.iter().map(|c| node(c, children, depth + 1)).collect())
+                .unwrap_or_default()
+        };
+        CategoryNode {
+            id: Id(r.id),
+            name: r.name.clone(),
+            slug: r.slug.clone(),
+            description: r.description.clone(),
+            depth: r.depth,
+            product_count: r.own_count + kids.iter().map(|k| k.product_count).sum::<i64>(),
+            children: kids,
+        }
+    }
+    children
+        .get(&None)
+        .map(|roots| roots.iter().map(|r| node(r, &children, 0)).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /api/categories/{slug}`
+pub async fn category(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let slug = slug_param(slug, "category")?;
+    let body = app
+        .db
+        .read(move |conn| match store::category_detail(conn, &slug)? {
+            Some(c) => Ok(to_json(&Data { data: c })),
+            None => Err(ApiError::not_found("category")),
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// `GET /api/brands`
+pub async fn brands(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let body = app
+        .db
+        .read(|conn| {
+            Ok::<_, ApiError>(to_json(&Data {
+                data: store::brands(conn)?,
+            }))
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// Price bands of the search facets, in minor units: [lower, upper).
+pub const PRICE_BANDS: &[(i64, Option<i64>)] = &[
+    (0, Some(1_000)),
+    (1_000, Some(2_500)),
+    (2_500, Some(5_000)),
+    (5_000, Some(10_000)),
+    (10_000, Some(25_000)),
+    (25_000, Some(50_000)),
+    (50_000, None),
+];
+
+/// Search results are ranked in memory; pages stop at this depth.
+const MAX_SEARCH_DEPTH: i64 = 1_000;
+
+/// `GET /api/search`
+pub async fn search(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let text = q.text("q", 200);
+    let terms = match &text {
+        None => {
+            q.error("q", "is required");
+            None
+        }
+        Some(t) => SearchTerms::parse(t).or_else(|| {
+            q.error("q", "must contain at least one letter or digit");
+            None
+        }),
+    };
+    let filters = filter_params(&mut q);
+    let mut sorts: Vec<(&str, Option<Sort>)> = vec![("relevance", None)];
+    sorts.extend(Sort::CHOICES.iter().map(|(n, s)| (*n, Some(*s))));
+    let sort = q.choice("sort", &sorts).unwrap_or(None);
+    let per_page = q
+        .int("per_page", 1, MAX_PER_PAGE)
+        .unwrap_or(DEFAULT_PER_PAGE);
+    let page = q.int("page", 1, MAX_SEARCH_DEPTH).unwrap_or(1);
+    if (page - 1) * per_page >= MAX_SEARCH_DEPTH {
+        q.error(
+            "page",
+            format!("search results end at item {MAX_SEARCH_DEPTH}; refine the query"),
+        );
+    }
+    q.finish()?;
+    let terms = terms.expect("finish() refuses a request without valid terms");
+    let text = text.unwrap_or_default();
+
+    let body = app
+        .db
+        .read(move |conn| {
+            let filter = resolve(conn, filters, Some(terms.fts_query()))?;
+            let mut hits = store::search_hits(conn, &filter, sort)?;
+            let total = hits.len() as i64;
+
+            // facets over every match
+            let mut by_category: HashMap<i64, i64> = HashMap::new();
+            let mut by_brand: HashMap<i64, i64> = HashMap::new();
+            let mut by_band = vec![0i64; PRICE_BANDS.len()];
+            for h in &hits {
+                *by_category.entry(h.category_id).or_default() += 1;
+                if let Some(b) = h.brand_id {
+                    *by_brand.entry(b).or_default() += 1;
+                }
+                let band = PRICE_BANDS.iter().position(|(lo, hi)| h.price >= *lo && hi.is_none_or(|hi| h.price < hi));
+                by_band[band.unwrap_or(0)] += 1;
+            }
+            let categories = category_facets(&store::all_categories(conn)?, &by_category);
+            let brand_ids: Vec<i64> = by_brand.keys().copied().collect();
+            let refs = store::brand_refs(conn, &brand_ids)?;
+            let mut brands: Vec<Value> = by_brand
+                .iter()
+                .filter_map(|(id, n)| refs.get(id).map(|b| json!({"id": b.id, "name": b.name, "slug": b.slug, "count": n})))
+                .collect();
+            brands.sort_by(|a, b| b["count"].as_i64().cmp(&a["count"].as_i64()).then(a["name"].as_str().cmp(&b["name"].as_str())));
+            brands.truncate(50);
+            let bands: Vec<Value> = PRICE_BANDS
+                .iter()
+                .zip(&by_band)
+                .map(|((lo, hi), n)| json!({"min": store::money(*lo), "max": hi.map(store::money), "count": n}))
+                .collect();
+
+            // the page: best first (bm25 is lower for better matches), ties by id
+            let start = ((page - 1) * per_page) as usize;
+            let end = (start + per_page as usize).min(hits.len());
+            let cmp = |a: &store::Hit, b: &store::Hit| match sort {
+                None => a.score.total_cmp(&b.score).then(a.id.cmp(&b.id)),
+                Some(s) if s.descending() => b.sort_key.cmp(&a.sort_key).then(b.id.cmp(&a.id)),
+                Some(_) => a.sort_key.cmp(&b.sort_key).then(a.id.cmp(&b.id)),
+            };
+            if end > start {
+                hits.select_nth_unstable_by(end - 1, cmp);
+                hits.truncate(end);
+                hits.sort_by(cmp);
+            }
+            let ids: Vec<i64> = hits.get(start..end).unwrap_or(&[]).iter().map(|h| h.id).collect();
+            let items = store::summaries_by_ids(conn, &ids)?;
+            Ok::<_, ApiError>(to_json(&Page {
+                data: items,
+                meta: json!({
+                    "q": text,
+                    "current_page": page,
+                    "per_page": per_page,
+                    "total": total,
+                    "last_page": ((total + per_page - 1) / per_page).max(1),
+                    "facets": {"categories": categories, "brands": brands, "price_bands": bands},
+                }),
+            }))
+        })
+        .await?;
+    Ok(respond(&app, &neg, body))
+}
+
+/// Category facet: every category with matches in it or below it, counts rolled up.
+fn category_facets(rows: &[store::CategoryRow], direct: &HashMap<i64, i64>) -> Vec<Value> {
+    let parent: HashMap<i64, Option<i64>> = rows.iter().map(|r| (r.id, r.parent_id)).collect();
+    let mut total: HashMap<i64, i64> = HashMap::new();
+    for (cat, n) in direct {
+        let mut at = Some(*cat);
+        let mut guard = 0;
+        while let Some(c) = at {
+            *total.entry(c).or_default() += n;
+            at = parent.get(&c).copied().flatten();
+            guard += 1;
+            if guard > 64 {
+                break;
+            }
+        }
+    }
+    rows.iter()
+        .filter_map(|r| {
+            total.get(&r.id).map(|n| {
+                json!({"id": Id(r.id), "name": r.name, "slug": r.slug, "parent_id": r.parent_id.map(Id),
+                       "depth": r.depth, "count": n})
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! The catalog: categories, brands, products with variants, images, stock status and
+//! reviews, bestsellers, and full-text search with facets. Public, read-heavy and
+//! cacheable: every endpoint answers with an ETag and public `Cache-Control`.
+//!
+//! `handlers` parse and validate requests, `store` holds all the SQL, `model` the types
+//! clients see.
+
+pub mod handlers;
+pub mod model;
+pub mod store;

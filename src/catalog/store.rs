@@ -1,0 +1,641 @@
+//! All catalog SQL. Read functions take a read-only `&Connection` from the pool and use
+//! cached prepared statements. Listing statements name their index (`INDEXED BY`) or fix
+//! their join order (`CROSS JOIN`), so the plan is the same whatever statistics ANALYZE
+//! leaves behind; the `query_plans` test checks every statement here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::model::*;
+use crate::domain::{Currency, Id, Money, Timestamp};
+
+/// Which products a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// category id; its sub-categories are included
+    pub category: Option<i64>,
+    pub brand: Option<i64>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub in_stock: bool,
+    /// an FTS5 MATCH expression (from [`SearchTerms::fts_query`])
+    pub fts: Option<String>,
+}
+
+/// Which slice of a sorted list.
+#[derive(Debug, Clone, Copy)]
+pub enum Slice {
+    Offset(i64),
+    After { key: i64, id: i64 },
+    Before { key: i64, id: i64 },
+}
+
+/// The category and all categories below it.
+const SUBTREE: &str = "(WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL \
+     SELECT c2.id FROM categories c2 JOIN sub ON c2.parent_id = sub.id) SELECT id FROM sub)";
+
+const SUMMARY_COLUMNS: &str = "p.id, p.sku, p.name, p.slug, p.base_price, p.sale_price, p.currency, p.in_stock, \
+     p.rating_x100, p.rating_count, p.created_at, c.id, c.name, c.slug, b.id, b.name, b.slug, i.url, i.thumbnail_url";
+
+const SUMMARY_JOINS: &str = "JOIN categories c ON c.id = p.category_id \
+     LEFT JOIN brands b ON b.id = p.brand_id \
+     LEFT JOIN product_images i ON i.product_id = p.id AND i.position = 0";
+
+/// Number of columns [`summary_from_row`] reads.
+const SUMMARY_WIDTH: usize = 19;
+
+fn currency(s: &str) -> Currency {
+    Currency::parse(s).unwrap_or(Currency::USD)
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ProductSummary> {
+    let cur = currency(&r.get::<_, String>(6)?);
+    let (price, base_price, sale_price) = prices(r.get(4)?, r.get(5)?, cur);
+    let brand = match r.get::<_, Option<i64>>(14)? {
+        Some(id) => Some(BrandRef {
+            id: Id(id),
+            name: r.get(15)?,
+            slug: r.get(16)?,
+        }),
+        None => None,
+    };
+    let image = match r.get::<_, Option<String>>(17)? {
+        Some(url) => Some(Image {
+            url,
+            thumbnail: r.get(18)?,
+        }),
+        None => None,
+    };
+    Ok(ProductSummary {
+        id: Id(r.get(0)?),
+        sku: r.get(1)?,
+        name: r.get(2)?,
+        slug: r.get(3)?,
+        price,
+        base_price,
+        sale_price,
+        image,
+        category: CategoryRef {
+            id: Id(r.get(11)?),
+            name: r.get(12)?,
+            slug: r.get(13)?,
+        },
+        brand,
+        in_stock: r.get::<_, i64>(7)? != 0,
+        rating: Rating::new(r.get(8)?, r.get(9)?),
+        created_at: Timestamp(r.get(10)?),
+    })
+}
+
+pub fn category_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM categories WHERE slug = ?1")?
+        .query_row([slug], |r| r.get(0))
+        .optional()
+}
+
+pub fn brand_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM brands WHERE slug = ?1")?
+        .query_row([slug], |r| r.get(0))
+        .optional()
+}
+
+/// The FROM clause and WHERE conditions (with their values) of a product list.
+fn list_source(filter: &Filter, sort: Sort) -> (String, Vec<String>, Vec<Value>) {
+    let mut conds = vec!["p.status = 'active'".to_owned()];
+    let mut values = Vec::new();
+    let from = if let Some(fts) = &filter.fts {
+        conds.push("products_fts MATCH ?".into());
+        values.push(Value::Text(fts.clone()));
+        // full-text first: the matches drive the join
+        "products_fts CROSS JOIN products p ON p.id = products_fts.rowid".to_owned()
+    } else if filter.category.is_some() {
+        "products p INDEXED BY idx_products_category".to_owned()
+    } else if filter.brand.is_some() {
+        "products p INDEXED BY idx_products_brand".to_owned()
+    } else {
+        format!("products p INDEXED BY {}", sort.index())
+    };
+    if let Some(c) = filter.category {
+        conds.push(format!("p.category_id IN {SUBTREE}"));
+        values.push(Value::Integer(c));
+    }
+    if let Some(b) = filter.brand {
+        conds.push("p.brand_id = ?".into());
+        values.push(Value::Integer(b));
+    }
+    if let Some(min) = filter.min_price {
+        conds.push("p.price >= ?".into());
+        values.push(Value::Integer(min));
+    }
+    if let Some(max) = filter.max_price {
+        conds.push("p.price <= ?".into());
+        values.push(Value::Integer(max));
+    }
+    if filter.in_stock {
+        conds.push("p.in_stock = 1".into());
+    }
+    (from, conds, values)
+}
+
+/// One page of products and whether more rows lie beyond it (in the direction of travel).
+/// Each summary comes with its sort key, for cursors.
+pub fn list_products(
+    conn: &Connection,
+    filter: &Filter,
+    sort: Sort,
+    slice: Slice,
+    limit: i64,
+) -> rusqlite::Result<(Vec<(ProductSummary, i64)>, bool)> {
+    let (from, mut conds, mut values) = list_source(filter, sort);
+    let key = sort.key();
+    let desc = sort.descending();
+    // walking backwards flips the order; rows are put back in display order below
+    let backwards = matches!(slice, Slice::Before { .. });
+    let (k, id) = match slice {
+        Slice::After { key, id } | Slice::Before { key, id } => (Some(key), id),
+        Slice::Offset(_) => (None, 0),
+    };
+    if let Some(k) = k {
+        let op = if desc != backwards { "<" } else { ">" };
+        conds.push(format!("({key}, p.id) {op} (?, ?)"));
+        values.push(Value::Integer(k));
+        values.push(Value::Integer(id));
+    }
+    let dir = if desc != backwards { "DESC" } else { "ASC" };
+    let offset = match slice {
+        Slice::Offset(o) => o,
+        _ => 0,
+    };
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, {key} FROM {from} {SUMMARY_JOINS} WHERE {} ORDER BY {key} {dir}, p.id {dir} LIMIT ? OFFSET ?",
+        conds.join(" AND ")
+    );
+    values.push(Value::Integer(limit + 1));
+    values.push(Value::Integer(offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(ProductSummary, i64)> = stmt
+        .query_map(params_from_iter(values.iter()), |r| {
+            Ok((summary_from_row(r)?, r.get(SUMMARY_WIDTH)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if backwards {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// How many products a filter matches. Category/brand/stock filters read the counter tables
+/// the triggers keep; price and text filters count the matching rows.
+pub fn count_products(conn: &Connection, filter: &Filter) -> rusqlite::Result<i64> {
+    let stock = if filter.in_stock {
+        " AND in_stock = 1"
+    } else {
+        ""
+    };
+    if filter.fts.is_none() && filter.min_price.is_none() && filter.max_price.is_none() {
+        match (filter.category, filter.brand) {
+            (None, None) => {
+                let sql = format!(
+                    "SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE 1{stock}"
+                );
+                return conn.prepare_cached(&sql)?.query_row([], |r| r.get(0));
+            }
+            (Some(c), None) => {
+                let sql = format!(
+                    "SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE category_id IN {SUBTREE}{stock}"
+                );
+                return conn.prepare_cached(&sql)?.query_row([c], |r| r.get(0));
+            }
+            (None, Some(b)) => {
+                let sql = format!("SELECT coalesce(sum(n), 0) FROM brand_product_counts WHERE brand_id = ?{stock}");
+                return conn.prepare_cached(&sql)?.query_row([b], |r| r.get(0));
+            }
+            (Some(_), Some(_)) => {}
+        }
+    }
+    // a price range alone is counted on the price index
+    let sort = if filter.min_price.is_some() || filter.max_price.is_some() {
+        Sort::PriceAsc
+    } else {
+        Sort::Newest
+    };
+    let (from, conds, values) = list_source(filter, sort);
+    let sql = format!("SELECT count(*) FROM {from} WHERE {}", conds.join(" AND "));
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(values.iter()), |r| r.get(0))
+}
+
+/// Summaries of the given products (active ones only), in the order given.
+pub fn summaries_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<ProductSummary>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).expect("integers serialize");
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {SUMMARY_JOINS} \
+         WHERE p.status = 'active'"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut by_id: HashMap<i64, ProductSummary> = stmt
+        .query_map([list], summary_from_row)?
+        .map(|r| r.map(|s| (s.id.0, s)))
+        .collect::<Result<_, _>>()?;
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// A product page: 4 queries whatever the product (product with category and brand,
+/// images, variants with stock and attribute values, newest approved reviews).
+pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<ProductDetail>> {
+    let head = conn
+        .prepare_cached(
+            "SELECT p.id, p.sku, p.name, p.slug, p.description, p.base_price, p.sale_price, p.currency, p.in_stock,
+                    p.ratings_1, p.ratings_2, p.ratings_3, p.ratings_4, p.ratings_5, p.rating_x100,
+                    p.weight_grams, p.created_at, p.updated_at,
+                    c.id, c.name, c.slug, b.id, b.name, b.slug
+             FROM products p JOIN categories c ON c.id = p.category_id LEFT JOIN brands b ON b.id = p.brand_id
+             WHERE p.slug = ?1 AND p.status = 'active'",
+        )?
+        .query_row([slug], |r| {
+            let cur = currency(&r.get::<_, String>(7)?);
+            let (price, base_price, sale_price) = prices(r.get(5)?, r.get(6)?, cur);
+            let mut distribution = BTreeMap::new();
+            let mut count = 0;
+            for star in 1..=5 {
+                let n: i64 = r.get(8 + star)?;
+                count += n;
+                distribution.insert(star.to_string(), n);
+            }
+            let brand = match r.get::<_, Option<i64>>(21)? {
+                Some(id) => Some(BrandRef { id: Id(id), name: r.get(22)?, slug: r.get(23)? }),
+                None => None,
+            };
+            Ok(ProductDetail {
+                id: Id(r.get(0)?),
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                slug: r.get(3)?,
+                description: r.get(4)?,
+                price,
+                base_price,
+                sale_price,
+                in_stock: r.get::<_, i64>(8)? != 0,
+                category: CategoryRef { id: Id(r.get(18)?), name: r.get(19)?, slug: r.get(20)? },
+                brand,
+                images: Vec::new(),
+                options: Vec::new(),
+                variants: Vec::new(),
+                rating: RatingSummary { average: r.get::<_, i64>(14)? as f64 / 100.0, count, distribution },
+                reviews: Vec::new(),
+                weight_grams: r.get(15)?,
+                created_at: Timestamp(r.get(16)?),
+                updated_at: Timestamp(r.get(17)?),
+            })
+        })
+        .optional()?;
+    let Some(mut p) = head else { return Ok(None) };
+    let pid = p.id.0;
+
+    p.images = conn
+        .prepare_cached(
+            "SELECT url, thumbnail_url, alt FROM product_images WHERE product_id = ?1 ORDER BY position",
+        )?
+        .query_map([pid], |r| Ok(ImageFull { url: r.get(0)?, thumbnail: r.get(1)?, alt: r.get(2)? }))?
+        .collect::<Result<_, _>>()?;
+
+    let base = p.base_price.amount;
+    let sale = p.sale_price.map(|m| m.amount);
+    let cur = p.price.currency;
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.id, v.sku, v.name, v.base_price, v.sale_price, coalesce(i.available, 0) > 0,
+                a.slug, a.name, av.value
+         FROM variants v
+         LEFT JOIN inventory i ON i.variant_id = v.id
+         LEFT JOIN variant_attribute_values vav ON vav.variant_id = v.id
+         LEFT JOIN attribute_values av ON av.id = vav.attribute_value_id
+         LEFT JOIN attributes a ON a.id = av.attribute_id
+         WHERE v.product_id = ?1
+         ORDER BY v.position, v.id, a.id",
+    )?;
+    let mut rows = stmt.query([pid])?;
+    while let Some(r) = rows.next()? {
+        let vid: i64 = r.get(0)?;
+        if p.variants.last().map(|v| v.id.0) != Some(vid) {
+            // a variant without its own price takes the product's base and sale price
+            let (vb, vs) = match r.get::<_, Option<i64>>(3)? {
+                Some(b) => (b, r.get::<_, Option<i64>>(4)?),
+                None => (base, sale),
+            };
+            let (price, base_price, sale_price) = prices(vb, vs, cur);
+            p.variants.push(Variant {
+                id: Id(vid),
+                sku: r.get(1)?,
+                name: r.get(2)?,
+                price,
+                base_price,
+                sale_price,
+                in_stock: r.get(5)?,
+                attributes: Vec::new(),
+            });
+        }
+        if let Some(attr) = r.get::<_, Option<String>>(6)? {
+            let av = AttributeValue {
+                attribute: attr,
+                name: r.get(7)?,
+                value: r.get(8)?,
+            };
+            match p.options.iter_mut().find(|o| o.attribute == av.attribute) {
+                Some(o) if !o.values.contains(&av.value) => o.values.push(av.value.clone()),
+                Some(_) => {}
+                None => p.options.push(ProductOption {
+                    attribute: av.attribute.clone(),
+                    name: av.name.clone(),
+                    values: vec![av.value.clone()],
+                }),
+            }
+            p.variants
+                .last_mut()
+                .expect("pushed above")
+                .attributes
+                .push(av);
+        }
+    }
+
+    p.reviews = reviews(conn, pid, None, 10)?.0;
+    Ok(Some(p))
+}
+
+pub fn product_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.prepare_cached(
+        "SELECT id, rating_count FROM products WHERE slug = ?1 AND status = 'active'",
+    )?
+    .query_row([slug], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}
+
+fn author(name: &str) -> String {
+    let mut parts = name.split_whitespace();
+    let first = parts.next().unwrap_or("Customer");
+    match parts.last().and_then(|l| l.chars().next()) {
+        Some(initial) => format!("{first} {initial}."),
+        None => first.to_owned(),
+    }
+}
+
+/// Approved reviews, newest first, after/before a (created_at, id) position.
+pub fn reviews(
+    conn: &Connection,
+    product_id: i64,
+    slice: Option<Slice>,
+    limit: i64,
+) -> rusqlite::Result<(Vec<Review>, bool)> {
+    let (cond, dir, values): (&str, &str, Vec<Value>) = match slice {
+        Some(Slice::After { key, id }) => (
+            "AND (r.created_at, r.id) < (?2, ?3)",
+            "DESC",
+            vec![key.into(), id.into()],
+        ),
+        Some(Slice::Before { key, id }) => (
+            "AND (r.created_at, r.id) > (?2, ?3)",
+            "ASC",
+            vec![key.into(), id.into()],
+        ),
+        _ => ("", "DESC", vec![]),
+    };
+    let sql = format!(
+        "SELECT r.id, r.rating, r.title, r.body, r.created_at, cu.name
+         FROM reviews r JOIN customers cu ON cu.id = r.customer_id
+         WHERE r.product_id = ?1 AND r.status = 'approved' {cond}
+         ORDER BY r.created_at {dir}, r.id {dir} LIMIT {}",
+        limit + 1
+    );
+    let mut all = vec![Value::Integer(product_id)];
+    all.extend(values);
+    let mut out: Vec<Review> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(all.iter()), |r| {
+            Ok(Review {
+                id: Id(r.get(0)?),
+                rating: r.get(1)?,
+                title: r.get(2)?,
+                body: r.get(3)?,
+                author: author(&r.get::<_, String>(5)?),
+                created_at: Timestamp(r.get(4)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let more = out.len() as i64 > limit;
+    out.truncate(limit as usize);
+    if dir == "ASC" {
+        out.reverse();
+    }
+    Ok((out, more))
+}
+
+/// Top sellers by units sold since `since_day` (days since the epoch, UTC).
+pub fn bestsellers(
+    conn: &Connection,
+    since_day: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<Bestseller>> {
+    let sql = format!(
+        "WITH top AS (SELECT product_id, sum(units) AS units FROM product_sales_daily WHERE day >= ?1
+                      GROUP BY product_id ORDER BY units DESC, product_id LIMIT ?2)
+         SELECT {SUMMARY_COLUMNS}, top.units FROM top CROSS JOIN products p ON p.id = top.product_id {SUMMARY_JOINS}
+         WHERE p.status = 'active' ORDER BY top.units DESC, p.id LIMIT ?3"
+    );
+    // ask for a few more in case some top sellers have been retired since
+    conn.prepare_cached(&sql)?
+        .query_map(params![since_day, limit * 2 + 10, limit], |r| {
+            Ok(Bestseller {
+                product: summary_from_row(r)?,
+                units_sold: r.get(SUMMARY_WIDTH)?,
+            })
+        })?
+        .collect()
+}
+
+/// Every category with its own active-product count, for building the tree.
+pub struct CategoryRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub depth: i64,
+    pub own_count: i64,
+}
+
+pub fn all_categories(conn: &Connection) -> rusqlite::Result<Vec<CategoryRow>> {
+    conn.prepare_cached(
+        "SELECT c.id, c.parent_id, c.name, c.slug, c.description, c.depth,
+                coalesce((SELECT sum(n) FROM category_product_counts k WHERE k.category_id = c.id), 0)
+         FROM categories c ORDER BY c.depth, c.position, c.id",
+    )?
+    .query_map([], |r| {
+        Ok(CategoryRow {
+            id: r.get(0)?,
+            parent_id: r.get(1)?,
+            name: r.get(2)?,
+            slug: r.get(3)?,
+            description: r.get(4)?,
+            depth: r.get(5)?,
+            own_count: r.get(6)?,
+        })
+    })?
+    .collect()
+}
+
+fn subtree_count(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE category_id IN {SUBTREE}"
+    ))?
+    .query_row([id], |r| r.get(0))
+}
+
+pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<CategoryDetail>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, name, slug, description, depth FROM categories WHERE slug = ?1",
+        )?
+        .query_row([slug], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, name, slug, description, depth)) = row else {
+        return Ok(None);
+    };
+    // ancestors, nearest first
+    let mut path: Vec<CategoryRef> = conn
+        .prepare_cached(
+            "WITH RECURSIVE up(id, lvl) AS (SELECT parent_id, 1 FROM categories WHERE id = ?1
+                 UNION ALL SELECT c.parent_id, up.lvl + 1 FROM categories c JOIN up ON c.id = up.id WHERE up.id IS NOT NULL)
+             SELECT c.id, c.name, c.slug FROM up JOIN categories c ON c.id = up.id ORDER BY up.lvl",
+        )?
+        .query_map([id], |r| Ok(CategoryRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))?
+        .collect::<Result<_, _>>()?;
+    let parent = path.first().cloned();
+    path.reverse();
+    path.push(CategoryRef {
+        id: Id(id),
+        name: name.clone(),
+        slug: slug.clone(),
+    });
+    let child_rows: Vec<(i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT id, name, slug FROM categories WHERE parent_id = ?1 ORDER BY position, id",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut children = Vec::with_capacity(child_rows.len());
+    for (cid, cname, cslug) in child_rows {
+        children.push(CategoryChild {
+            id: Id(cid),
+            name: cname,
+            slug: cslug,
+            product_count: subtree_count(conn, cid)?,
+        });
+    }
+    Ok(Some(CategoryDetail {
+        id: Id(id),
+        name,
+        slug,
+        description,
+        depth,
+        product_count: subtree_count(conn, id)?,
+        parent,
+        path,
+        children,
+    }))
+}
+
+pub fn brands(conn: &Connection) -> rusqlite::Result<Vec<Brand>> {
+    conn.prepare_cached(
+        "SELECT b.id, b.name, b.slug, b.description, b.logo_url,
+                coalesce((SELECT sum(n) FROM brand_product_counts k WHERE k.brand_id = b.id), 0)
+         FROM brands b ORDER BY b.name, b.id",
+    )?
+    .query_map([], |r| {
+        Ok(Brand {
+            id: Id(r.get(0)?),
+            name: r.get(1)?,
+            slug: r.get(2)?,
+            description: r.get(3)?,
+            logo_url: r.get(4)?,
+            product_count: r.get(5)?,
+        })
+    })?
+    .collect()
+}
+
+/// One full-text match with what facets and sorting need.
+pub struct Hit {
+    pub id: i64,
+    pub score: f64,
+    pub category_id: i64,
+    pub brand_id: Option<i64>,
+    pub price: i64,
+    pub sort_key: i64,
+}
+
+/// Every active product matching `filter` (whose `fts` must be set), in one pass over the
+/// full-text index: bm25 relevance (name weighs most, then brand, category, description)
+/// and the columns facets count.
+pub fn search_hits(
+    conn: &Connection,
+    filter: &Filter,
+    sort: Option<Sort>,
+) -> rusqlite::Result<Vec<Hit>> {
+    debug_assert!(filter.fts.is_some());
+    let (from, conds, values) = list_source(filter, Sort::Newest);
+    let key = sort.map(Sort::key).unwrap_or("0");
+    let sql = format!(
+        "SELECT p.id, bm25(products_fts, 10.0, 1.0, 5.0, 3.0), p.category_id, p.brand_id, p.price, {key}
+         FROM {from} WHERE {}",
+        conds.join(" AND ")
+    );
+    conn.prepare_cached(&sql)?
+        .query_map(params_from_iter(values.iter()), |r| {
+            Ok(Hit {
+                id: r.get(0)?,
+                score: r.get(1)?,
+                category_id: r.get(2)?,
+                brand_id: r.get(3)?,
+                price: r.get(4)?,
+                sort_key: r.get(5)?,
+            })
+        })?
+        .collect()
+}
+
+pub fn money(amount: i64) -> Money {
+    Money::new(amount, Currency::USD)
+}
+
+/// Names and slugs of the given brands.
+pub fn brand_refs(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, BrandRef>> {
+    let list = serde_json::to_string(ids).expect("integers serialize");
+    conn.prepare_cached(
+        "SELECT b.id, b.name, b.slug FROM json_each(?1) j CROSS JOIN brands b ON b.id = j.value",
+    )?
+    .query_map([list], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            BrandRef {
+                id: Id(r.get(0)?),
+                name: r.get(1)?,
+                slug: r.get(2)?,
+            },
+        ))
+    })?
+    .collect()
+}

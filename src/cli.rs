@@ -1,0 +1,137 @@
+//! The command line: one binary, operations as subcommands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides};
+use crate::db::Synchronous;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "storefront",
+    version,
+    about = "An e-commerce storefront API server on embedded SQLite"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema.
+    Migrate(DbArg),
+    /// Generate a deterministic catalog (with past orders and reviews) into an empty database.
+    Seed(SeedArgs),
+    /// Show or check the effective configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Refresh the query planner's statistics (keeps plans stable: no STAT4 samples).
+    Analyze(DbArg),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration as TOML, secrets redacted.
+    Print(ServeArgs),
+    /// Validate the configuration and exit non-zero if it is invalid.
+    Check(ServeArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STOREFRONT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file (default ./storefront.db).
+    #[arg(long, env = "STOREFRONT_DB")]
+    pub db: Option<PathBuf>,
+    /// Fill an empty database with a demo catalog.
+    #[arg(long)]
+    pub demo: bool,
+    /// Redis URL for the shared cache tier.
+    #[arg(long, env = "STOREFRONT_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Response cache budget in MiB (0 turns it off).
+    #[arg(long, env = "STOREFRONT_CACHE_MB")]
+    pub cache_mb: Option<u64>,
+    /// TOML configuration file.
+    #[arg(long, env = "STOREFRONT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Read-only connections in the pool.
+    #[arg(long, env = "STOREFRONT_READ_POOL_SIZE")]
+    pub read_pool_size: Option<u32>,
+    /// Commit durability: full (survives power loss) or normal (survives a crash).
+    #[arg(long, env = "STOREFRONT_SYNCHRONOUS", value_parser = parse_sync)]
+    pub synchronous: Option<Synchronous>,
+    /// Log format.
+    #[arg(long, env = "STOREFRONT_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. info, warn, storefront=debug.
+    #[arg(long, env = "STOREFRONT_LOG")]
+    pub log_level: Option<String>,
+}
+
+fn parse_sync(s: &str) -> Result<Synchronous, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "full" => Ok(Synchronous::Full),
+        "normal" => Ok(Synchronous::Normal),
+        _ => Err("expected full or normal".into()),
+    }
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen,
+            db: self.db.clone(),
+            demo: self.demo,
+            redis_url: self.redis.clone(),
+            cache_mb: self.cache_mb,
+            read_pool_size: self.read_pool_size,
+            synchronous: self.synchronous,
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DbArg {
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SeedArgs {
+    /// How many products to generate.
+    #[arg(long)]
+    pub products: u64,
+    /// Seed of the generator: the same seed gives the same catalog.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,293 @@
+//! The one typed configuration. Precedence, lowest first: built-in defaults < config file
+//! (TOML, unknown keys rejected) < `STOREFRONT_*` environment variables < command-line
+//! flags. Validated once at start-up; carried inside the application state, never global.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::Synchronous;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The SQLite database file (created if missing).
+    pub db: PathBuf,
+    /// Fill an empty database with the demo catalog at start.
+    pub demo: bool,
+    /// Number of products in the demo catalog.
+    pub demo_products: u64,
+    /// Redis URL of the shared second cache tier (optional). Secret: redacted when printed.
+    pub redis_url: Option<String>,
+    /// Response cache budget in MiB; 0 turns the response cache off.
+    pub cache_mb: u64,
+    /// Read-only connections in the pool.
+    pub read_pool_size: u32,
+    /// How long a request waits for a read connection before 503.
+    pub read_wait_ms: u64,
+    /// Write units that may wait for the writer before 503.
+    pub writer_queue: usize,
+    /// Most write units committed in one transaction.
+    pub writer_max_batch: usize,
+    /// `full`: every acknowledged write survives power loss; `normal`: survives a crash.
+    pub synchronous: Synchronous,
+    /// Open client connections accepted at once; more wait in the kernel backlog.
+    pub max_connections: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+    /// `max-age` of public catalog responses.
+    pub catalog_max_age_secs: u64,
+    /// `stale-while-revalidate` of public catalog responses.
+    pub catalog_swr_secs: u64,
+    pub log_format: LogFormat,
+    /// tracing filter, e.g. `info` or `storefront=debug,warn`.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: PathBuf::from("storefront.db"),
+            demo: false,
+            demo_products: 10_000,
+            redis_url: None,
+            cache_mb: 64,
+            read_pool_size: default_pool_size(),
+            read_wait_ms: 2_000,
+            writer_queue: 4_096,
+            writer_max_batch: 512,
+            synchronous: Synchronous::Full,
+            max_connections: 10_000,
+            shutdown_grace_secs: 15,
+            catalog_max_age_secs: 30,
+            catalog_swr_secs: 300,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2) as u32;
+    (cores * 2).clamp(4, 32)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line or in `STOREFRONT_*` variables (clap resolves the
+/// two, flags first); `None` leaves the file's or the default value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub db: Option<PathBuf>,
+    pub demo: bool,
+    pub redis_url: Option<String>,
+    pub cache_mb: Option<u64>,
+    pub read_pool_size: Option<u32>,
+    pub synchronous: Option<Synchronous>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the overrides; then validation.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+                    path: path.into(),
+                    message,
+                })?
+            }
+            None => Config::default(),
+        };
+        let o = overrides;
+        if let Some(v) = o.listen {
+            config.listen = v;
+        }
+        if let Some(v) = o.db {
+            config.db = v;
+        }
+        config.demo |= o.demo;
+        if let Some(v) = o.redis_url {
+            config.redis_url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = o.cache_mb {
+            config.cache_mb = v;
+        }
+        if let Some(v) = o.read_pool_size {
+            config.read_pool_size = v;
+        }
+        if let Some(v) = o.synchronous {
+            config.synchronous = v;
+        }
+        if let Some(v) = o.log_format {
+            config.log_format = v;
+        }
+        if let Some(v) = o.log_level {
+            config.log_level = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if !(1..=256).contains(&self.read_pool_size) {
+            problems.push("read_pool_size must be between 1 and 256".to_owned());
+        }
+        if self.writer_queue == 0 || self.writer_queue > 1_000_000 {
+            problems.push("writer_queue must be between 1 and 1000000".to_owned());
+        }
+        if self.writer_max_batch == 0 || self.writer_max_batch > 100_000 {
+            problems.push("writer_max_batch must be between 1 and 100000".to_owned());
+        }
+        if self.cache_mb > 1_048_576 {
+            problems.push("cache_mb must be at most 1048576 (1 TiB)".to_owned());
+        }
+        if self.max_connections == 0 {
+            problems.push("max_connections must be at least 1".to_owned());
+        }
+        if self.read_wait_ms == 0 || self.read_wait_ms > 60_000 {
+            problems.push("read_wait_ms must be between 1 and 60000".to_owned());
+        }
+        if self.demo_products == 0 || self.demo_products > 10_000_000 {
+            problems.push("demo_products must be between 1 and 10000000".to_owned());
+        }
+        if self.db.as_os_str().is_empty() {
+            problems.push("db must name a file".to_owned());
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://"))
+            {
+                problems.push(
+                    "redis_url must start with redis://, rediss:// or redis+unix://".to_owned(),
+                );
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            problems.push(format!(
+                "log_level {:?} is not a valid filter",
+                self.log_level
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("; ")))
+        }
+    }
+
+    /// The configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.redis_url = shown.redis_url.as_deref().map(redact_url);
+        toml::to_string_pretty(&shown).expect("the configuration always serializes")
+    }
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let Some(at) = rest.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let user = userinfo.split(':').next().unwrap_or("");
+    let masked = if userinfo.contains(':') {
+        format!("{user}:***")
+    } else {
+        "***".to_owned()
+    };
+    format!("{}{}{}", &url[..scheme_end], masked, &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "cache_mb = 7\nread_pool_size = 3\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            Overrides {
+                cache_mb: Some(9),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.cache_mb, 9, "flag/env beats file");
+        assert_eq!(c.read_pool_size, 3, "file beats default");
+        assert_eq!(c.listen, Config::default().listen, "default stays");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        assert!(Config::from_toml("cache_megabytes = 1")
+            .unwrap_err()
+            .contains("unknown field"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "read_pool_size = 0").unwrap();
+        let err = Config::load(Some(&path), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("read_pool_size"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact_url("redis://u:pw@h:6379/0"),
+            "redis://u:***@h:6379/0"
+        );
+        assert_eq!(redact_url("redis://pw@h"), "redis://***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        let c = Config {
+            redis_url: Some("redis://default:hunter2@10.0.0.1".into()),
+            ..Config::default()
+        };
+        let text = c.to_redacted_toml();
+        assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Schema versions. `schema.sql` is the whole current schema: a fresh database runs it once
+//! and records [`SCHEMA_VERSION`] in `PRAGMA user_version`. An older database runs the
+//! [`STEPS`] above its version, each in its own transaction with the version bump, so an
+//! interrupted upgrade leaves the database at the last complete version. A database newer
+//! than this binary is refused rather than guessed at.
+
+use rusqlite::Connection;
+
+/// The schema, embedded so the binary needs no file next to it.
+pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+
+/// The version `schema.sql` describes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// One upgrade: from `to - 1` to `to`.
+pub struct Step {
+    pub to: i64,
+    pub sql: &'static str,
+}
+
+/// Upgrade steps, in order. A step's SQL must leave the database exactly as `schema.sql`
+/// creates it at that version (the migration test compares the two).
+pub const STEPS: &[Step] = &[];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("the database is at schema version {found}, newer than this binary's {known}; use a newer storefront")]
+    TooNew { found: i64, known: i64 },
+    #[error("no upgrade step from schema version {0}")]
+    MissingStep(i64),
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Migrated {
+    Created(i64),
+    Upgraded { from: i64, to: i64 },
+    Current(i64),
+}
+
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Creates or upgrades the schema to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<Migrated, MigrateError> {
+    migrate_with(conn, SCHEMA_SQL, SCHEMA_VERSION, STEPS)
+}
+
+/// [`migrate`] with an explicit schema and steps (tests use it to exercise upgrades).
+pub fn migrate_with(
+    conn: &mut Connection,
+    schema: &str,
+    target: i64,
+    steps: &[Step],
+) -> Result<Migrated, MigrateError> {
+    let found = version(conn)?;
+    if found > target {
+        return Err(MigrateError::TooNew {
+            found,
+            known: target,
+        });
+    }
+    if found == target {
+        return Ok(Migrated::Current(found));
+    }
+    if found == 0 {
+        let user_tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )?;
+        if user_tables == 0 {
+            let tx = conn.transaction()?;
+            tx.execute_batch(schema)?;
+            tx.pragma_update(None, "user_version", target)?;
+            tx.commit()?;
+            return Ok(Migrated::Created(target));
+        }
+    }
+    let mut at = found;
+    while at < target {
+        let step = steps
+            .iter()
+            .find(|s| s.to == at + 1)
+            .ok_or(MigrateError::MissingStep(at))?;
+        let tx = conn.transaction()?;
+        tx.execute_batch(step.sql)?;
+        tx.pragma_update(None, "user_version", step.to)?;
+        tx.commit()?;
+        at = step.to;
+    }
+    Ok(Migrated::Upgraded {
+        from: found,
+        to: target,
+    })
+}

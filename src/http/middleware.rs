@@ -1,0 +1,114 @@
+//! The one middleware every request passes: it gives the request an id (the client's
+//! `X-Request-Id` when it sent a sane one), runs the handler inside a tracing span that
+//! carries the id, renders every error as the JSON envelope of the contract (including
+//! errors axum produces itself, like 404 for an unknown route or 405), stamps the id on the
+//! response and writes one access-log line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::http::Response;
+use axum::middleware::Next;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id of the request being served (an extension of the request).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub HeaderValue);
+
+fn process_prefix() -> u64 {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    *PREFIX.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        crate::seed::Rng::new(t ^ ((std::process::id() as u64) << 32)).next_u64()
+    })
+}
+
+fn next_request_id() -> HeaderValue {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{:016x}{:08x}", process_prefix(), n))
+        .expect("hex digits make a valid header")
+}
+
+/// A client-sent id is kept when it is 1–128 visible ASCII characters.
+fn client_request_id(v: &HeaderValue) -> Option<HeaderValue> {
+    let b = v.as_bytes();
+    (!b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())).then(|| v.clone())
+}
+
+pub async fn request_context(mut req: Request, next: Next) -> Response<Body> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(client_request_id)
+        .unwrap_or_else(next_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let id_str = id.to_str().unwrap_or("-").to_owned();
+    let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
+
+    let mut resp = next.run(req).instrument(span.clone()).await;
+
+    let status = resp.status();
+    if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
+        resp = error_response(&err, &id_str);
+    } else if (status.is_client_error() || status.is_server_error())
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes())
+            != Some(b"application/json")
+    {
+        // An error made outside our handlers (unknown route, wrong method, extractor
+        // rejection): give it the envelope too.
+        resp = error_response(&ApiError::from_status(status), &id_str);
+    }
+    resp.headers_mut().insert(REQUEST_ID, id);
+    let _enter = span.enter();
+    let micros = started.elapsed().as_micros() as u64;
+    if resp.status().is_server_error() {
+        tracing::warn!(status = resp.status().as_u16(), micros, "request failed");
+    } else {
+        tracing::debug!(status = resp.status().as_u16(), micros, "request");
+    }
+    resp
+}
+
+/// The envelope for `err`, with the headers errors carry.
+pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(err.body(request_id)));
+    *resp.status_mut() = err.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(secs) = err.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+impl axum::response::IntoResponse for ApiError {
+    /// The body is rendered by [`request_context`], which knows the request id.
+    fn into_response(self) -> axum::response::Response {
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = self.status;
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}

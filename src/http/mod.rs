@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every domain: query parsing, response building, the
+//! request-context middleware.
+
+pub mod middleware;
+pub mod query;
+pub mod respond;
+
+pub use query::QueryParams;
+pub use respond::{Caching, Negotiation, Rendered};

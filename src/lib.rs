@@ -1,0 +1,26 @@
+#![recursion_limit = "512"]
+//! `storefront`: an e-commerce storefront API server on embedded SQLite.
+//!
+//! Map (see README.md for the longer tour):
+//! - [`app`]: state and start-up; [`server`]: the accept loop and graceful shutdown;
+//!   [`routes`]: the route table.
+//! - [`db`]: pragmas, the read pool, the single writer with group commit, migrations.
+//! - [`catalog`]: the catalog API (handlers, model, store).
+//! - [`http`]: query parsing, response negotiation, the request-context middleware.
+//! - [`error`]: storage errors and the API error envelope.
+//! - [`config`], [`cli`]: configuration and command line; [`seed`]: the catalog generator.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod routes;
+pub mod seed;
+pub mod server;
+pub mod util;

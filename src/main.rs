@@ -1,0 +1,107 @@
+//! Thin entry point: parse the command line, start logging, dispatch.
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use storefront::app::AppState;
+use storefront::cli::{Cli, Command, ConfigAction};
+use storefront::config::{Config, LogFormat};
+use storefront::{db, seed, server};
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(args.config.as_deref(), args.overrides())?;
+            init_logging(&config.log_level, config.log_format);
+            serve(config)
+        }
+        Command::Config {
+            action: ConfigAction::Print(args),
+        } => {
+            let config = Config::load(args.config.as_deref(), args.overrides())?;
+            print!("{}", config.to_redacted_toml());
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check(args),
+        } => {
+            Config::load(args.config.as_deref(), args.overrides())?;
+            println!("configuration ok");
+            Ok(())
+        }
+        Command::Migrate(a) => {
+            init_logging("info", LogFormat::Text);
+            let mut conn = db::open_write(&a.db, db::Synchronous::Full)?;
+            let outcome = db::migrate::migrate(&mut conn)?;
+            println!("{}: {outcome:?}", a.db.display());
+            Ok(())
+        }
+        Command::Analyze(a) => {
+            let conn = db::open_write(&a.db, db::Synchronous::Full)?;
+            db::optimize(&conn)?;
+            println!("{}: statistics refreshed", a.db.display());
+            Ok(())
+        }
+        Command::Seed(a) => {
+            init_logging("warn", LogFormat::Text);
+            let started = std::time::Instant::now();
+            let mut conn = db::open_write(&a.db, db::Synchronous::Full)?;
+            db::migrate::migrate(&mut conn)?;
+            db::configure_bulk_load(&conn)?;
+            let mut opts = seed::SeedOptions::today(a.products, a.seed);
+            opts.progress = !a.quiet;
+            let report = seed::seed(&mut conn, opts).context("seeding")?;
+            db::optimize(&conn)?;
+            db::end_bulk_load(&conn, db::Synchronous::Full)?;
+            println!(
+                "seeded {} products ({} variants, {} images), {} categories, {} brands, {} customers, {} orders, {} reviews in {:.1}s",
+                report.products,
+                report.variants,
+                report.images,
+                report.categories,
+                report.brands,
+                report.customers,
+                report.orders,
+                report.reviews,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let listen = config.listen;
+    let state = AppState::open(config)?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        server::run(state.clone(), listener, server::shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
+    // the server has drained: let the writer commit what it holds, then exit
+    state.close();
+    tracing::info!("stopped");
+    Ok(())
+}

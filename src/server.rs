@@ -1,0 +1,112 @@
+//! The HTTP server: an accept loop over hyper with a cap on open connections, backoff on
+//! accept errors, and a graceful shutdown that stops accepting, lets in-flight requests
+//! finish up to a deadline, and only then returns (the caller then stops the writer, which
+//! commits what it holds).
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::app::AppState;
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = crate::routes::router(state.clone());
+    let service = TowerToHyperService::new(router);
+    let max_connections = state.config.max_connections;
+    // Each open connection holds a permit; at the cap, accepting pauses and new clients
+    // wait in the kernel's backlog instead of exhausting file descriptors.
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, max_connections, "listening");
+    }
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("the connection semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = &mut shutdown => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(x) => {
+                backoff = Duration::from_millis(5);
+                x
+            }
+            Err(e) => {
+                // Usually EMFILE/ENFILE or a connection reset before accept: back off
+                // instead of spinning, up to a second.
+                tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+
+    state.draining.store(true, Ordering::SeqCst);
+    drop(listener);
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: draining connections"
+    );
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections drained"),
+        Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,298 @@
+//! The test harness: a real SQLite file built from `schema.sql` plus a fixture, the real
+//! server on 127.0.0.1:0 with its own shutdown signal, and a small raw HTTP/1.1 client
+//! (raw so tests can send bytes a polite client would refuse to: invalid UTF-8, 10 KB
+//! query strings).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use storefront::app::AppState;
+use storefront::config::Config;
+use storefront::db;
+use storefront::seed::{self, SeedOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub enum Data {
+    Empty,
+    /// a SQL file under fixtures/
+    Fixture(&'static str),
+    /// the generator: products and seed
+    Seeded(u64, u64),
+}
+
+pub struct TestAppBuilder {
+    data: Data,
+    config: Config,
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub db_path: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            data: Data::Empty,
+            config: Config {
+                log_level: "warn".into(),
+                ..Config::default()
+            },
+        }
+    }
+}
+
+/// Builds a database file with `data` in `dir`.
+pub fn make_db(dir: &std::path::Path, data: &Data) -> PathBuf {
+    let path = dir.join("test.db");
+    let mut conn = db::open_write(&path, db::Synchronous::Normal).expect("open test db");
+    db::migrate::migrate(&mut conn).expect("migrate test db");
+    match data {
+        Data::Empty => {}
+        Data::Fixture(name) => {
+            let sql = std::fs::read_to_string(fixture_path(name)).expect("read fixture");
+            conn.execute_batch(&sql).expect("load fixture");
+        }
+        Data::Seeded(n, s) => {
+            let mut opts = SeedOptions::today(*n, *s);
+            opts.progress = false;
+            seed::seed(&mut conn, opts).expect("seed");
+        }
+    }
+    db::optimize(&conn).expect("analyze");
+    path
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+impl TestAppBuilder {
+    pub fn fixture(mut self, name: &'static str) -> Self {
+        self.data = Data::Fixture(name);
+        self
+    }
+    pub fn seeded(mut self, products: u64, seed: u64) -> Self {
+        self.data = Data::Seeded(products, seed);
+        self
+    }
+    pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = make_db(dir.path(), &self.data);
+        let mut config = self.config;
+        config.db = path.clone();
+        let state = tokio::task::spawn_blocking(move || AppState::open(config))
+            .await
+            .unwrap()
+            .expect("open app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let server = tokio::spawn(async move {
+            storefront::server::run(st, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server ran");
+        });
+        TestApp {
+            addr,
+            state,
+            db_path: path,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+}
+
+impl TestApp {
+    /// Stops the server (draining) and the writer.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
+        }
+        let st = self.state.clone();
+        tokio::task::spawn_blocking(move || st.close())
+            .await
+            .unwrap();
+    }
+
+    pub async fn get(&self, target: &str) -> Resp {
+        self.request("GET", target.as_bytes(), &[]).await
+    }
+
+    pub async fn get_with(&self, target: &str, headers: &[(&str, &str)]) -> Resp {
+        self.request("GET", target.as_bytes(), headers).await
+    }
+
+    /// Data of a 200 JSON response (panics with the body otherwise).
+    pub async fn json(&self, target: &str) -> Value {
+        let r = self.get(target).await;
+        assert_eq!(r.status, 200, "GET {target}: {}", r.text());
+        r.json()
+    }
+
+    pub async fn request(&self, method: &str, target: &[u8], headers: &[(&str, &str)]) -> Resp {
+        send(self.addr, method, target, headers, b"").await
+    }
+
+    /// A read-only connection to the app's database, for checking results independently.
+    pub fn conn(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            &self.db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+}
+
+pub async fn send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &[u8],
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut req = Vec::new();
+    req.extend_from_slice(method.as_bytes());
+    req.push(b' ');
+    req.extend_from_slice(target);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    if !body.is_empty() {
+        req.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(body);
+    stream.write_all(&req).await.expect("send");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    Resp::parse(&raw)
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Resp {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response head");
+        let head = std::str::from_utf8(&raw[..end]).expect("ascii head");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect::<Vec<_>>();
+        let mut body = raw[end + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Asserts the error envelope and returns its code.
+    pub fn error_code(&self) -> String {
+        let v = self.json();
+        let e = &v["error"];
+        assert!(
+            e["message"].is_string() && e["details"].is_object(),
+            "envelope: {v}"
+        );
+        assert_eq!(
+            e["request_id"].as_str(),
+            self.header("x-request-id"),
+            "request id in body and header"
+        );
+        e["code"].as_str().expect("code").to_owned()
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+    out
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}

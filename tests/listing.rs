@@ -1,0 +1,360 @@
+//! Product lists on a generated catalog, checked against a brute-force computation over the
+//! same database file: every filter and sort, offset totals, keyset walks that visit every
+//! product exactly once (forwards and back), and search facets that add up.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::TestApp;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+struct P {
+    id: i64,
+    price: i64,
+    created: i64,
+    sales: i64,
+    rating: i64,
+    in_stock: bool,
+    category: i64,
+    brand: i64,
+}
+
+fn all_active(app: &TestApp) -> Vec<P> {
+    let conn = app.conn();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, coalesce(sale_price, base_price), created_at, sales_count,
+                    CASE WHEN ratings_1+ratings_2+ratings_3+ratings_4+ratings_5 = 0 THEN 0 ELSE
+                    ((ratings_1+2*ratings_2+3*ratings_3+4*ratings_4+5*ratings_5)*100 + (ratings_1+ratings_2+ratings_3+ratings_4+ratings_5)/2)
+                    / (ratings_1+ratings_2+ratings_3+ratings_4+ratings_5) END,
+                    in_stock, category_id, brand_id
+             FROM products WHERE status = 'active'",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(P {
+            id: r.get(0)?,
+            price: r.get(1)?,
+            created: r.get(2)?,
+            sales: r.get(3)?,
+            rating: r.get(4)?,
+            in_stock: r.get::<_, i64>(5)? == 1,
+            category: r.get(6)?,
+            brand: r.get(7)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// category id → the ids of it and everything below it
+fn subtrees(app: &TestApp) -> (HashMap<String, HashSet<i64>>, HashMap<i64, Option<i64>>) {
+    let conn = app.conn();
+    let rows: Vec<(i64, Option<i64>, String)> = conn
+        .prepare("SELECT id, parent_id, slug FROM categories")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let parent: HashMap<i64, Option<i64>> = rows.iter().map(|(id, p, _)| (*id, *p)).collect();
+    let mut out = HashMap::new();
+    for (id, _, slug) in &rows {
+        let set: HashSet<i64> = rows
+            .iter()
+            .filter(|(c, _, _)| {
+                let mut at = Some(*c);
+                while let Some(x) = at {
+                    if x == *id {
+                        return true;
+                    }
+                    at = parent[&x];
+                }
+                false
+            })
+            .map(|(c, _, _)| *c)
+            .collect();
+        out.insert(slug.clone(), set);
+    }
+    (out, parent)
+}
+
+fn brand_ids(app: &TestApp) -> HashMap<String, i64> {
+    let conn = app.conn();
+    let rows: Vec<(String, i64)> = conn
+        .prepare("SELECT slug, id FROM brands")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.into_iter().collect()
+}
+
+fn sort_expected(ps: &mut [P], sort: &str) {
+    match sort {
+        "newest" => ps.sort_by(|a, b| (b.created, b.id).cmp(&(a.created, a.id))),
+        "price_asc" => ps.sort_by(|a, b| (a.price, a.id).cmp(&(b.price, b.id))),
+        "price_desc" => ps.sort_by(|a, b| (b.price, b.id).cmp(&(a.price, a.id))),
+        "popular" => ps.sort_by(|a, b| (b.sales, b.id).cmp(&(a.sales, a.id))),
+        "rating" => ps.sort_by(|a, b| (b.rating, b.id).cmp(&(a.rating, a.id))),
+        _ => unreachable!(),
+    }
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+const SORTS: [&str; 5] = ["newest", "price_asc", "price_desc", "popular", "rating"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_sorts_match_brute_force() {
+    let app = TestApp::builder().seeded(3000, 11).start().await;
+    let products = all_active(&app);
+    assert_eq!(products.len(), 3000);
+    let (subtree, _) = subtrees(&app);
+    let brands = brand_ids(&app);
+    let (some_brand, brand_id) = brands
+        .iter()
+        .min_by_key(|(s, _)| s.as_str())
+        .map(|(s, i)| (s.clone(), *i))
+        .unwrap();
+
+    // (query, predicate)
+    type Pred = Box<dyn Fn(&P) -> bool>;
+    let dept = subtree["electronics"].clone();
+    let sub = subtree["electronics-audio"].clone();
+    let cases: Vec<(String, Pred)> = vec![
+        (String::new(), Box::new(|_| true)),
+        (
+            "category=electronics".into(),
+            Box::new(move |p| dept.contains(&p.category)),
+        ),
+        (
+            "category=electronics-audio&in_stock=true".into(),
+            Box::new(move |p| sub.contains(&p.category) && p.in_stock),
+        ),
+        (
+            format!("brand={some_brand}"),
+            Box::new(move |p| p.brand == brand_id),
+        ),
+        (
+            "min_price=2000&max_price=9000".into(),
+            Box::new(|p| (2000..=9000).contains(&p.price)),
+        ),
+        (
+            "in_stock=true&min_price=50000".into(),
+            Box::new(|p| p.in_stock && p.price >= 50000),
+        ),
+    ];
+    for (filter, pred) in &cases {
+        for sort in SORTS {
+            let mut want: Vec<P> = products.iter().filter(|p| pred(p)).cloned().collect();
+            sort_expected(&mut want, sort);
+            let want_ids: Vec<i64> = want.iter().map(|p| p.id).collect();
+            // offset pages: the first two pages and the total
+            let v = app
+                .json(&format!("/api/products?{filter}&sort={sort}&per_page=25"))
+                .await;
+            assert_eq!(
+                v["meta"]["total"],
+                want.len(),
+                "total of ?{filter}&sort={sort}"
+            );
+            assert_eq!(
+                ids(&v),
+                want_ids.iter().take(25).copied().collect::<Vec<_>>(),
+                "page 1 of ?{filter}&sort={sort}"
+            );
+            let v = app
+                .json(&format!(
+                    "/api/products?{filter}&sort={sort}&per_page=25&page=2"
+                ))
+                .await;
+            assert_eq!(
+                ids(&v),
+                want_ids
+                    .iter()
+                    .skip(25)
+                    .take(25)
+                    .copied()
+                    .collect::<Vec<_>>(),
+                "page 2 of ?{filter}&sort={sort}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_walks_visit_every_product_once_both_ways() {
+    let app = TestApp::builder().seeded(1200, 5).start().await;
+    let products = all_active(&app);
+    for sort in SORTS {
+        let mut want = products.clone();
+        sort_expected(&mut want, sort);
+        let want: Vec<i64> = want.iter().map(|p| p.id).collect();
+        let mut pages: Vec<Value> = Vec::new();
+        let mut seen = Vec::new();
+        let mut url = format!("/api/products?sort={sort}&per_page=100&cursor=");
+        loop {
+            let v = app.json(&url).await;
+            seen.extend(ids(&v));
+            let next = v["meta"]["next_cursor"].as_str().map(str::to_owned);
+            assert_eq!(v["meta"]["has_more"].as_bool(), Some(next.is_some()));
+            pages.push(v);
+            match next {
+                Some(c) => url = format!("/api/products?sort={sort}&per_page=100&cursor={c}"),
+                None => break,
+            }
+            assert!(pages.len() <= 20, "walk does not end");
+        }
+        assert_eq!(
+            seen, want,
+            "a forward walk ({sort}) yields every product exactly once, in order"
+        );
+        // and back again with prev_cursor from the last page
+        let mut back = pages.len() - 1;
+        let mut v = pages[back].clone();
+        while let Some(prev) = v["meta"]["prev_cursor"].as_str() {
+            v = app
+                .json(&format!(
+                    "/api/products?sort={sort}&per_page=100&cursor={prev}"
+                ))
+                .await;
+            back -= 1;
+            assert_eq!(
+                ids(&v),
+                ids(&pages[back]),
+                "walking back ({sort}) returns the same pages"
+            );
+        }
+        assert_eq!(back, 0, "the backward walk reaches the first page");
+        // a cursor of one sort is refused by another
+        let token = pages[0]["meta"]["next_cursor"].as_str().unwrap();
+        let other = if sort == "newest" {
+            "popular"
+        } else {
+            "newest"
+        };
+        let r = app
+            .get(&format!("/api/products?sort={other}&cursor={token}"))
+            .await;
+        assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_cursor"));
+    }
+    // offset pages hand over to keyset: next_cursor of page 1 continues with page 2
+    let p1 = app.json("/api/products?per_page=30").await;
+    let p2 = app.json("/api/products?per_page=30&page=2").await;
+    let c = p1["meta"]["next_cursor"].as_str().unwrap();
+    let k2 = app
+        .json(&format!("/api/products?per_page=30&cursor={c}"))
+        .await;
+    assert_eq!(ids(&k2), ids(&p2));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_facets_add_up() {
+    let app = TestApp::builder().seeded(2000, 3).start().await;
+    let products = all_active(&app);
+    let (_, parent) = subtrees(&app);
+    // the generator puts "classic" in about one name in ten
+    let conn = app.conn();
+    let matching: HashSet<i64> = conn
+        .prepare("SELECT rowid FROM products_fts WHERE products_fts MATCH 'classic'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        matching.len() > 100 && matching.len() < 400,
+        "about 10%: {}",
+        matching.len()
+    );
+    let v = app.json("/api/search?q=classic&per_page=100").await;
+    let meta = &v["meta"];
+    assert_eq!(meta["total"], matching.len());
+    let got = ids(&v);
+    assert_eq!(got.len(), 100);
+    assert!(got.iter().all(|id| matching.contains(id)));
+    let bands: i64 = meta["facets"]["price_bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        bands,
+        matching.len() as i64,
+        "price bands partition the matches"
+    );
+    let brands: i64 = meta["facets"]["brands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        brands,
+        matching.len() as i64,
+        "every product has a brand and there are < 50 brands"
+    );
+    let cats = meta["facets"]["categories"].as_array().unwrap();
+    let top: i64 = cats
+        .iter()
+        .filter(|c| c["depth"] == 0)
+        .map(|c| c["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        top,
+        matching.len() as i64,
+        "top-level category counts partition the matches"
+    );
+    // each category's count equals the brute-force count of matches below it
+    for c in cats {
+        let id: i64 = c["id"].as_str().unwrap().parse().unwrap();
+        let want = products
+            .iter()
+            .filter(|p| matching.contains(&p.id))
+            .filter(|p| {
+                let mut at = Some(p.category);
+                while let Some(x) = at {
+                    if x == id {
+                        return true;
+                    }
+                    at = parent[&x];
+                }
+                false
+            })
+            .count();
+        assert_eq!(
+            c["count"].as_i64().unwrap(),
+            want as i64,
+            "category {}",
+            c["slug"]
+        );
+    }
+    // pages of relevance-ranked results do not overlap and cover the matches
+    let mut all = HashSet::new();
+    let pages = (matching.len() + 99) / 100;
+    for page in 1..=pages {
+        let v = app
+            .json(&format!("/api/search?q=classic&per_page=100&page={page}"))
+            .await;
+        for id in ids(&v) {
+            assert!(all.insert(id), "product {id} on two pages");
+        }
+    }
+    assert_eq!(all, matching);
+    app.stop().await;
+}

@@ -1,0 +1,244 @@
+//! Every statement the catalog store runs, captured as it runs (SQLite's trace hook), is
+//! checked with EXPLAIN QUERY PLAN: no full scan of a large table, and no sort of the whole
+//! catalog for an unfiltered listing. Checked on fresh statistics, after a raw ANALYZE
+//! (which leaves STAT4 samples) and after the server's own `optimize`.
+
+mod common;
+
+use std::sync::Mutex;
+
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::{Connection, OpenFlags};
+use storefront::catalog::model::{SearchTerms, Sort};
+use storefront::catalog::store::{self, Filter, Slice};
+
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn capture(e: TraceEvent<'_>) {
+    if let TraceEvent::Stmt(stmt, text) = e {
+        // trigger sub-programs report "-- TRIGGER name"; the statement text is what we plan
+        if !text.starts_with("--") {
+            CAPTURED.lock().unwrap().push(stmt.sql().into_owned());
+        }
+    }
+}
+
+/// Tables whose full scan would grow with the catalog or the order history.
+const LARGE: &[&str] = &[
+    "p",
+    "products",
+    "variants",
+    "v",
+    "product_images",
+    "i",
+    "reviews",
+    "r",
+    "inventory",
+    "order_items",
+    "orders",
+    "product_sales_daily",
+    "customers",
+    "cu",
+    "vav",
+    "variant_attribute_values",
+];
+
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    // plans are made without values, as for a statement prepared once and reused
+    let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Runs every store function the catalog endpoints use, with each kind of input.
+fn exercise(conn: &Connection) {
+    let cat = store::category_id(conn, "electronics").unwrap().unwrap();
+    let brand: i64 = conn
+        .query_row("SELECT min(id) FROM brands", [], |r| r.get(0))
+        .unwrap();
+    let fts = SearchTerms::parse("classic").unwrap().fts_query();
+    let filters = [
+        Filter::default(),
+        Filter {
+            in_stock: true,
+            ..Filter::default()
+        },
+        Filter {
+            category: Some(cat),
+            ..Filter::default()
+        },
+        Filter {
+            category: Some(cat),
+            in_stock: true,
+            ..Filter::default()
+        },
+        Filter {
+            brand: Some(brand),
+            ..Filter::default()
+        },
+        Filter {
+            brand: Some(brand),
+            category: Some(cat),
+            ..Filter::default()
+        },
+        Filter {
+            min_price: Some(1000),
+            max_price: Some(5000),
+            ..Filter::default()
+        },
+        Filter {
+            fts: Some(fts.clone()),
+            ..Filter::default()
+        },
+        Filter {
+            fts: Some(fts.clone()),
+            category: Some(cat),
+            min_price: Some(100),
+            ..Filter::default()
+        },
+    ];
+    for f in &filters {
+        for (_, sort) in Sort::CHOICES {
+            for slice in [
+                Slice::Offset(40),
+                Slice::After { key: 5000, id: 10 },
+                Slice::Before { key: 5000, id: 10 },
+            ] {
+                store::list_products(conn, f, *sort, slice, 20).unwrap();
+            }
+        }
+        store::count_products(conn, f).unwrap();
+        if f.fts.is_some() {
+            store::search_hits(conn, f, None).unwrap();
+            store::search_hits(conn, f, Some(Sort::PriceAsc)).unwrap();
+        }
+    }
+    let slug: String = conn
+        .query_row("SELECT slug FROM products WHERE id = 7", [], |r| r.get(0))
+        .unwrap();
+    store::product_detail(conn, &slug).unwrap().unwrap();
+    store::product_id(conn, &slug).unwrap();
+    for slice in [
+        None,
+        Some(Slice::After {
+            key: i64::MAX,
+            id: 0,
+        }),
+        Some(Slice::Before { key: 0, id: 0 }),
+    ] {
+        store::reviews(conn, 7, slice, 10).unwrap();
+    }
+    store::bestsellers(conn, 0, 20).unwrap();
+    store::summaries_by_ids(conn, &[1, 2, 3]).unwrap();
+    store::brand_refs(conn, &[1, 2]).unwrap();
+    store::brand_id(conn, "x").unwrap();
+    store::all_categories(conn).unwrap();
+    store::category_detail(conn, "electronics-audio")
+        .unwrap()
+        .unwrap();
+    store::brands(conn).unwrap();
+}
+
+fn check_plans(conn: &mut Connection, when: &str) {
+    CAPTURED.lock().unwrap().clear();
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
+    exercise(conn);
+    conn.trace_v2(TraceEventCodes::empty(), None);
+    let mut statements = CAPTURED.lock().unwrap().clone();
+    statements.sort();
+    statements.dedup();
+    assert!(
+        statements.len() > 60,
+        "captured {} statements",
+        statements.len()
+    );
+    for sql in &statements {
+        let lines = plan(conn, sql);
+        for line in &lines {
+            let full_scan = line.strip_prefix("SCAN ").map(|rest| {
+                let table = rest.split_whitespace().next().unwrap_or("");
+                LARGE.contains(&table) && !rest.contains(" USING ")
+            });
+            assert!(
+                full_scan != Some(true),
+                "{when}: full scan in\n{sql}\nplan: {lines:#?}"
+            );
+        }
+        // an unfiltered listing walks its sort index: no sort of the whole catalog
+        let unfiltered_listing = sql.contains("INDEXED BY idx_products_")
+            && !sql.contains("idx_products_category")
+            && !sql.contains("idx_products_brand")
+            && sql.contains("ORDER BY");
+        if unfiltered_listing {
+            assert!(
+                !lines.iter().any(|l| l.contains("TEMP B-TREE")),
+                "{when}: listing sorts instead of walking its index\n{sql}\nplan: {lines:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn catalog_query_plans_stay_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::make_db(dir.path(), &common::Data::Seeded(3000, 9));
+    let open = || Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+
+    // the checker sees a full scan when there is one
+    let lines = plan(&open(), "SELECT id FROM products p WHERE p.description = ?");
+    assert!(lines.iter().any(|l| l == "SCAN p"), "{lines:?}");
+
+    check_plans(&mut open(), "with sqlite_stat1");
+
+    // a user's raw ANALYZE leaves STAT4 samples
+    {
+        let w = Connection::open(&path).unwrap();
+        w.execute_batch("ANALYZE").unwrap();
+        let n: i64 = w
+            .query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 0, "ANALYZE wrote STAT4 samples");
+    }
+    check_plans(&mut open(), "after raw ANALYZE with STAT4");
+
+    // the server's optimize keeps stat1 and drops the samples
+    {
+        let w = Connection::open(&path).unwrap();
+        storefront::db::optimize(&w).unwrap();
+        let n: i64 = w
+            .query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        let n: i64 = w
+            .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 0);
+    }
+    check_plans(&mut open(), "after optimize");
+}
+
+#[test]
+fn product_detail_runs_a_fixed_number_of_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::make_db(dir.path(), &common::Data::Seeded(500, 2));
+    let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    // products with 1 and with 6 variants, with and without reviews: always 4 statements
+    let slugs: Vec<String> = conn
+        .prepare("SELECT slug FROM products WHERE id IN (SELECT min(product_id) FROM variants GROUP BY (SELECT count(*) FROM variants v2 WHERE v2.product_id = variants.product_id)) LIMIT 4")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(slugs.len() >= 2);
+    for slug in slugs {
+        CAPTURED.lock().unwrap().clear();
+        conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
+        store::product_detail(&conn, &slug).unwrap().unwrap();
+        conn.trace_v2(TraceEventCodes::empty(), None);
+        assert_eq!(CAPTURED.lock().unwrap().len(), 4, "{slug}");
+    }
+}
