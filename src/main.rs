@@ -60,7 +60,10 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(a) => {
-            init_logging("warn", LogFormat::Text);
+            init_logging(
+                &std::env::var("STOREFRONT_LOG").unwrap_or_else(|_| "warn".into()),
+                LogFormat::Text,
+            );
             let started = std::time::Instant::now();
             let mut conn = db::open_write(&a.db, db::Synchronous::Full)?;
             db::migrate::migrate(&mut conn)?;
@@ -69,6 +72,10 @@ fn main() -> anyhow::Result<()> {
             opts.progress = !a.quiet;
             let report = seed::seed(&mut conn, opts).context("seeding")?;
             db::optimize(&conn)?;
+            tracing::info!(
+                secs = started.elapsed().as_secs_f32(),
+                "statistics refreshed"
+            );
             db::end_bulk_load(&conn, db::Synchronous::Full)?;
             println!(
                 "seeded {} products ({} variants, {} images), {} categories, {} brands, {} customers, {} orders, {} reviews in {:.1}s",

@@ -846,7 +846,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
         .prepare(
             "SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL
              AND ((type = 'index' AND tbl_name IN ('products', 'variants', 'product_images', 'reviews', 'orders'))
-                  OR (type = 'trigger' AND name = 'trg_products_fts_insert'))",
+                  OR (type = 'trigger' AND tbl_name IN ('products', 'inventory', 'reviews')))",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -861,10 +861,12 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
     // Full-text index: buffer more terms in memory and skip incremental merges while
     // loading; one merge at the end.
     conn.execute_batch(
-        "INSERT INTO products_fts(products_fts, rank) VALUES ('hashsize', 67108864);
+        "INSERT INTO products_fts(products_fts, rank) VALUES ('hashsize', 268435456);
          INSERT INTO products_fts(products_fts, rank) VALUES ('automerge', 0);",
     )?;
+    let started = std::time::Instant::now();
     let loaded = load(conn, opts);
+    tracing::info!(secs = started.elapsed().as_secs_f32(), "rows loaded");
     // Restore the indexes and settings whether or not the load succeeded, so the schema
     // is never left incomplete.
     for (_, sql) in &deferred {
@@ -878,20 +880,60 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
             .replacen("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1);
         conn.execute_batch(&sql)?;
     }
+    tracing::info!(secs = started.elapsed().as_secs_f32(), "indexes built");
     conn.execute_batch(
         "INSERT INTO products_fts(products_fts, rank) VALUES ('hashsize', 1048576);
          INSERT INTO products_fts(products_fts, rank) VALUES ('automerge', 4);",
     )?;
     let report = loaded?;
-    conn.execute_batch(
-        "INSERT INTO products_fts(rowid, name, description, brand, category)
-         SELECT p.id, p.name, p.description, coalesce(b.name, ''), c.name
-         FROM products p JOIN categories c ON c.id = p.category_id LEFT JOIN brands b ON b.id = p.brand_id
-         WHERE p.status = 'active' ORDER BY p.id;
-         INSERT INTO products_fts(products_fts) VALUES ('optimize');",
-    )?;
+    // The loader wrote in_stock itself and no ratings yet: only the aggregates remain.
+    conn.execute_batch(&format!("{COUNTERS}{RATINGS}{FULL_TEXT}"))?;
+    tracing::info!(
+        secs = started.elapsed().as_secs_f32(),
+        "full-text index built"
+    );
     Ok(report)
 }
+
+/// Recomputes, set-wise, everything the schema's triggers keep: stock flags, listing
+/// counters, rating summaries and the full-text index. The seeder loads with those
+/// triggers off and calls this once; it also repairs a database whose derived data drifted.
+pub fn rebuild_derived(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "{STOCK}{COUNTERS}{RATINGS_RESET}{RATINGS}{FULL_TEXT}"
+    ))
+}
+
+const STOCK: &str = "UPDATE products SET in_stock = EXISTS (
+         SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
+         WHERE v.product_id = products.id AND i.available > 0)
+     WHERE in_stock IS NOT EXISTS (
+         SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
+         WHERE v.product_id = products.id AND i.available > 0);";
+
+const COUNTERS: &str = "DELETE FROM category_product_counts;
+         INSERT INTO category_product_counts(category_id, in_stock, n)
+             SELECT category_id, in_stock, count(*) FROM products WHERE status = 'active' GROUP BY 1, 2;
+         DELETE FROM brand_product_counts;
+         INSERT INTO brand_product_counts(brand_id, in_stock, n)
+             SELECT coalesce(brand_id, 0), in_stock, count(*) FROM products WHERE status = 'active' GROUP BY 1, 2;";
+
+const RATINGS_RESET: &str =
+    "UPDATE products SET ratings_1 = 0, ratings_2 = 0, ratings_3 = 0, ratings_4 = 0, ratings_5 = 0
+     WHERE ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5 > 0;";
+
+const RATINGS: &str = "UPDATE products SET ratings_1 = x.r1, ratings_2 = x.r2, ratings_3 = x.r3, ratings_4 = x.r4, ratings_5 = x.r5
+         FROM (SELECT product_id, sum(rating = 1) AS r1, sum(rating = 2) AS r2, sum(rating = 3) AS r3,
+                      sum(rating = 4) AS r4, sum(rating = 5) AS r5
+               FROM reviews WHERE status = 'approved' GROUP BY product_id) AS x
+         WHERE products.id = x.product_id;";
+
+const FULL_TEXT: &str = "DELETE FROM products_fts;
+         INSERT INTO products_fts(rowid, name, description, brand, category)
+             SELECT p.id, p.name, p.description, coalesce(b.name, ''), c.name
+             FROM products p JOIN categories c ON c.id = p.category_id LEFT JOIN brands b ON b.id = p.brand_id
+             WHERE p.status = 'active' ORDER BY p.id;
+         INSERT INTO products_fts(products_fts) VALUES ('optimize');";
 
 fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> {
     let n = opts.products;
@@ -1025,6 +1067,7 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
     }
     tx.commit()?;
 
+    tracing::info!("reference data loaded");
     // -- past orders, decided before products so products carry their sales counts ---------
     let mut sales = vec![0i64; n as usize];
     let orders: Vec<OrderSpec> = (0..order_count)
@@ -1146,6 +1189,7 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
     }
     report.products = n;
 
+    tracing::info!("products loaded");
     // -- orders, bestseller days and reviews ----------------------------------------------
     bar.set_message("orders");
     let mut reviewed: HashSet<(u64, u64)> = HashSet::new();

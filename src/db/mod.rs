@@ -182,13 +182,16 @@ impl Db {
 }
 
 /// Pragmas for an offline bulk load into a new database no server is using (`seed`): no
-/// journal, no syncs, an exclusive lock and a large cache. A load that dies half-way leaves
+/// journal, no syncs, no per-row foreign-key lookups (the generator is consistent by
+/// construction; a test runs `PRAGMA foreign_key_check` on its output), an exclusive lock
+/// and a large cache. A load that dies half-way leaves
 /// a file to delete, which is why only `seed` into an empty catalog uses this. The caller
 /// restores normal settings with [`end_bulk_load`] when done.
 pub fn configure_bulk_load(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA journal_mode = OFF", [], |_| Ok(()))?;
     conn.execute_batch(
         "PRAGMA synchronous = OFF;
+         PRAGMA foreign_keys = OFF;
          PRAGMA locking_mode = EXCLUSIVE;
          PRAGMA cache_size = -1048576;
          PRAGMA temp_store = MEMORY;",
@@ -197,6 +200,8 @@ pub fn configure_bulk_load(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Back to the normal settings of the read-write connection after a bulk load.
 pub fn end_bulk_load(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
-    conn.execute_batch("PRAGMA locking_mode = NORMAL; PRAGMA cache_size = -16384;")?;
+    conn.execute_batch(
+        "PRAGMA locking_mode = NORMAL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = ON;",
+    )?;
     configure_write(conn, sync)
 }
