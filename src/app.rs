@@ -37,11 +37,7 @@ impl AppState {
     pub fn open(config: Config) -> anyhow::Result<AppState> {
         let path = config.db.clone();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            anyhow::ensure!(
-                dir.is_dir(),
-                "the directory of the database file {} does not exist",
-                path.display()
-            );
+            anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
         }
         let mut conn = db::open_write(&path, config.synchronous)
             .with_context(|| format!("opening database {}", path.display()))?;
@@ -51,25 +47,15 @@ impl AppState {
         let products: i64 = conn.query_row("SELECT count(*) FROM products", [], |r| r.get(0))?;
         if config.demo && products == 0 {
             let started = Instant::now();
-            tracing::info!(
-                products = config.demo_products,
-                "filling the empty database with the demo catalog"
-            );
+            tracing::info!(products = config.demo_products, "filling the empty database with the demo catalog");
             let mut opts = SeedOptions::today(config.demo_products, 42);
             opts.progress = true;
             let report = seed::seed(&mut conn, opts).context("generating the demo catalog")?;
             db::optimize(&conn)?;
-            tracing::info!(
-                ?report,
-                secs = started.elapsed().as_secs_f32(),
-                "demo catalog ready"
-            );
+            tracing::info!(?report, secs = started.elapsed().as_secs_f32(), "demo catalog ready");
         } else {
-            let analyzed: i64 = conn.query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'",
-                [],
-                |r| r.get(0),
-            )?;
+            let analyzed: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'", [], |r| r.get(0))?;
             if analyzed == 0 && products > 0 {
                 db::optimize(&conn)?;
             } else {
@@ -80,19 +66,10 @@ impl AppState {
 
         let writer = writer::Writer::start(
             conn,
-            writer::WriterConfig {
-                queue_capacity: config.writer_queue,
-                max_batch: config.writer_max_batch,
-            },
+            writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
-        let pool =
-            db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
-        let database = Db::new(
-            pool,
-            writer,
-            path,
-            Duration::from_millis(config.read_wait_ms),
-        );
+        let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
+        let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         Ok(AppState(Arc::new(Inner {
             config,
             db: database,

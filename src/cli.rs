@@ -9,11 +9,7 @@ use crate::config::{LogFormat, Overrides};
 use crate::db::Synchronous;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "storefront",
-    version,
-    about = "An e-commerce storefront API server on embedded SQLite"
-)]
+#[command(name = "storefront", version, about = "An e-commerce storefront API server on embedded SQLite")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -79,19 +79,14 @@ impl Default for Config {
 }
 
 fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2) as u32;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
     (cores * 2).clamp(4, 32)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid configuration: {0}")]
@@ -118,14 +113,9 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.into(),
-                    source,
-                })?;
-                Config::from_toml(&text).map_err(|message| ConfigError::Parse {
-                    path: path.into(),
-                    message,
-                })?
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })?
             }
             None => Config::default(),
         };
@@ -190,20 +180,12 @@ impl Config {
             problems.push("db must name a file".to_owned());
         }
         if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://"))
-            {
-                problems.push(
-                    "redis_url must start with redis://, rediss:// or redis+unix://".to_owned(),
-                );
+            if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+                problems.push("redis_url must start with redis://, rediss:// or redis+unix://".to_owned());
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            problems.push(format!(
-                "log_level {:?} is not a valid filter",
-                self.log_level
-            ));
+            problems.push(format!("log_level {:?} is not a valid filter", self.log_level));
         }
         if problems.is_empty() {
             Ok(())
@@ -231,11 +213,7 @@ pub fn redact_url(url: &str) -> String {
     };
     let userinfo = &rest[..at];
     let user = userinfo.split(':').next().unwrap_or("");
-    let masked = if userinfo.contains(':') {
-        format!("{user}:***")
-    } else {
-        "***".to_owned()
-    };
+    let masked = if userinfo.contains(':') { format!("{user}:***") } else { "***".to_owned() };
     format!("{}{}{}", &url[..scheme_end], masked, &rest[at..])
 }
 
@@ -248,14 +226,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "cache_mb = 7\nread_pool_size = 3\n").unwrap();
-        let c = Config::load(
-            Some(&path),
-            Overrides {
-                cache_mb: Some(9),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let c = Config::load(Some(&path), Overrides { cache_mb: Some(9), ..Default::default() }).unwrap();
         assert_eq!(c.cache_mb, 9, "flag/env beats file");
         assert_eq!(c.read_pool_size, 3, "file beats default");
         assert_eq!(c.listen, Config::default().listen, "default stays");
@@ -263,30 +234,26 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
-        assert!(Config::from_toml("cache_megabytes = 1")
-            .unwrap_err()
-            .contains("unknown field"));
+        assert!(Config::from_toml("cache_megabytes = 1").unwrap_err().contains("unknown field"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "read_pool_size = 0").unwrap();
-        let err = Config::load(Some(&path), Overrides::default())
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(Some(&path), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("read_pool_size"), "{err}");
     }
 
     #[test]
+    fn the_sample_in_deploy_is_valid() {
+        let c = Config::from_toml(include_str!("../deploy/storefront.toml")).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
     fn secrets_are_redacted() {
-        assert_eq!(
-            redact_url("redis://u:pw@h:6379/0"),
-            "redis://u:***@h:6379/0"
-        );
+        assert_eq!(redact_url("redis://u:pw@h:6379/0"), "redis://u:***@h:6379/0");
         assert_eq!(redact_url("redis://pw@h"), "redis://***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
-        let c = Config {
-            redis_url: Some("redis://default:hunter2@10.0.0.1".into()),
-            ..Config::default()
-        };
+        let c = Config { redis_url: Some("redis://default:hunter2@10.0.0.1".into()), ..Config::default() };
         let text = c.to_redacted_toml();
         assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
     }

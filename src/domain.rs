@@ -12,8 +12,7 @@ impl Currency {
 
     pub fn parse(s: &str) -> Option<Currency> {
         let b = s.as_bytes();
-        (b.len() == 3 && b.iter().all(|c| c.is_ascii_uppercase()))
-            .then(|| Currency([b[0], b[1], b[2]]))
+        (b.len() == 3 && b.iter().all(|c| c.is_ascii_uppercase())).then(|| Currency([b[0], b[1], b[2]]))
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,10 +51,7 @@ impl Serialize for Id {
 
 /// A URL slug: 1–200 of `a-z`, `0-9` and `-`.
 pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 200
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A timestamp as RFC 3339 UTC in JSON.

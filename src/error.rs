@@ -32,16 +32,11 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {
-            rusqlite::Error::SqliteFailure(f, msg)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 StoreError::Constraint(msg.clone().unwrap_or_else(|| e.to_string()))
             }
             rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) =>
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
             {
                 StoreError::Busy("database")
             }
@@ -64,13 +59,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: BTreeMap::new(),
-            retry_after: None,
-        }
+        ApiError { status, code, message: message.into(), details: BTreeMap::new(), retry_after: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -78,11 +67,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     /// 422 with one message per bad field.
@@ -92,10 +77,7 @@ impl ApiError {
             "validation_failed",
             "some fields are invalid; see details",
         );
-        e.details = fields
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
+        e.details = fields.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         e
     }
 
@@ -106,11 +88,7 @@ impl ApiError {
     }
 
     pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred",
-        )
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
     }
 
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> ApiError {
@@ -122,17 +100,11 @@ impl ApiError {
     pub fn from_status(status: StatusCode) -> ApiError {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no such resource"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method_not_allowed", "method not allowed on this resource")
-            }
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed on this resource"),
             StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("unsupported_media_type", "unsupported content type")
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
             StatusCode::URI_TOO_LONG => ("uri_too_long", "request URI too long"),
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-                ("headers_too_large", "request headers too large")
-            }
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("headers_too_large", "request headers too large"),
             s if s.is_client_error() => ("bad_request", "bad request"),
             StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "service unavailable"),
             _ => ("internal", "an internal error occurred"),
@@ -164,11 +136,7 @@ impl From<StoreError> for ApiError {
             StoreError::WriterGone => ApiError::unavailable("the server is shutting down", 5),
             StoreError::Constraint(msg) => {
                 tracing::info!(error = %msg, "constraint violation");
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    "the change conflicts with existing data",
-                )
+                ApiError::new(StatusCode::CONFLICT, "conflict", "the change conflicts with existing data")
             }
             other => {
                 tracing::error!(error = %other, "storage failure");
@@ -186,13 +154,7 @@ impl From<rusqlite::Error> for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 

@@ -11,15 +11,9 @@ use storefront::{db, seed, server};
 
 fn init_logging(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }
 }
@@ -32,16 +26,12 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config.log_level, config.log_format);
             serve(config)
         }
-        Command::Config {
-            action: ConfigAction::Print(args),
-        } => {
+        Command::Config { action: ConfigAction::Print(args) } => {
             let config = Config::load(args.config.as_deref(), args.overrides())?;
             print!("{}", config.to_redacted_toml());
             Ok(())
         }
-        Command::Config {
-            action: ConfigAction::Check(args),
-        } => {
+        Command::Config { action: ConfigAction::Check(args) } => {
             Config::load(args.config.as_deref(), args.overrides())?;
             println!("configuration ok");
             Ok(())
@@ -60,22 +50,17 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(a) => {
-            init_logging(
-                &std::env::var("STOREFRONT_LOG").unwrap_or_else(|_| "warn".into()),
-                LogFormat::Text,
-            );
+            init_logging(&std::env::var("STOREFRONT_LOG").unwrap_or_else(|_| "warn".into()), LogFormat::Text);
             let started = std::time::Instant::now();
             let mut conn = db::open_write(&a.db, db::Synchronous::Full)?;
             db::migrate::migrate(&mut conn)?;
-            db::configure_bulk_load(&conn)?;
+            seed::ensure_empty(&conn)?;
+            db::configure_bulk_load(&conn).context("the database is in use (is a server running on it?)")?;
             let mut opts = seed::SeedOptions::today(a.products, a.seed);
             opts.progress = !a.quiet;
             let report = seed::seed(&mut conn, opts).context("seeding")?;
             db::optimize(&conn)?;
-            tracing::info!(
-                secs = started.elapsed().as_secs_f32(),
-                "statistics refreshed"
-            );
+            tracing::info!(secs = started.elapsed().as_secs_f32(), "statistics refreshed");
             db::end_bulk_load(&conn, db::Synchronous::Full)?;
             println!(
                 "seeded {} products ({} variants, {} images), {} categories, {} brands, {} customers, {} orders, {} reviews in {:.1}s",
@@ -95,15 +80,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let listen = config.listen;
     let state = AppState::open(config)?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         server::run(state.clone(), listener, server::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;

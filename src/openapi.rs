@@ -68,30 +68,15 @@ fn filter_params() -> Vec<Value> {
             json!({"type": "string"}),
             "category slug; products of its sub-categories are included; unknown slug → 422",
         ),
-        param(
-            "brand",
-            "query",
-            json!({"type": "string"}),
-            "brand slug; unknown slug → 422",
-        ),
-        param(
-            "min_price",
-            "query",
-            json!({"type": "integer", "minimum": 0}),
-            "minimum current price in minor units",
-        ),
+        param("brand", "query", json!({"type": "string"}), "brand slug; unknown slug → 422"),
+        param("min_price", "query", json!({"type": "integer", "minimum": 0}), "minimum current price in minor units"),
         param(
             "max_price",
             "query",
             json!({"type": "integer", "minimum": 0}),
             "maximum current price in minor units; min_price > max_price → 422",
         ),
-        param(
-            "in_stock",
-            "query",
-            json!({"type": "boolean"}),
-            "only products with stock",
-        ),
+        param("in_stock", "query", json!({"type": "boolean"}), "only products with stock"),
     ]
 }
 
@@ -112,27 +97,34 @@ fn build() -> Value {
             "rating": {"type": "object", "properties": {"average": {"type": "number"}, "count": {"type": "integer"}}},
             "created_at": {"type": "string", "format": "date-time"}}});
     let mut sorts = vec![json!("relevance")];
-    sorts.extend(
-        crate::catalog::model::Sort::CHOICES
-            .iter()
-            .map(|(n, _)| json!(n)),
-    );
+    sorts.extend(crate::catalog::model::Sort::CHOICES.iter().map(|(n, _)| json!(n)));
 
     let mut list_params = filter_params();
     list_params.extend([
-        param("q", "query", json!({"type": "string", "maxLength": 200}), "full-text filter (words, all required; the last one also as a prefix)"),
-        param("sort", "query", json!({"enum": ["newest", "price_asc", "price_desc", "popular", "rating"], "default": "newest"}), "order"),
+        param(
+            "q",
+            "query",
+            json!({"type": "string", "maxLength": 200}),
+            "full-text filter (words, all required; the last one also as a prefix)",
+        ),
+        param(
+            "sort",
+            "query",
+            json!({"enum": ["newest", "price_asc", "price_desc", "popular", "rating"], "default": "newest"}),
+            "order",
+        ),
         param("page", "query", int(1, 10_000), "offset pagination (default 1); stops at item 10,000"),
         param("per_page", "query", int(1, 100), "page size (default 20)"),
-        param("cursor", "query", json!({"type": "string"}), "keyset pagination: a meta.next_cursor/prev_cursor; empty for the first page. Not with page."),
+        param(
+            "cursor",
+            "query",
+            json!({"type": "string"}),
+            "keyset pagination: a meta.next_cursor/prev_cursor; empty for the first page. Not with page.",
+        ),
         param("fields", "query", json!({"type": "string"}), "sparse fieldset: comma-separated summary fields"),
     ]);
-    let mut search_params = vec![param(
-        "q",
-        "query",
-        json!({"type": "string", "maxLength": 200}),
-        "required search text",
-    )];
+    let mut search_params =
+        vec![param("q", "query", json!({"type": "string", "maxLength": 200}), "required search text")];
     search_params.extend(filter_params());
     search_params.extend([
         param(
@@ -141,12 +133,7 @@ fn build() -> Value {
             json!({"enum": sorts, "default": "relevance"}),
             "order; relevance is bm25 over name, brand, category, description",
         ),
-        param(
-            "page",
-            "query",
-            int(1, 1_000),
-            "page (default 1); results stop at item 1,000",
-        ),
+        param("page", "query", int(1, 1_000), "page (default 1); results stop at item 1,000"),
         param("per_page", "query", int(1, 100), "page size (default 20)"),
     ]);
     let slug = param("slug", "path", json!({"type": "string"}), "slug");
@@ -211,7 +198,5 @@ fn build() -> Value {
 /// The document, rendered once (with its gzip form).
 pub fn document() -> &'static Rendered {
     static DOC: OnceLock<Rendered> = OnceLock::new();
-    DOC.get_or_init(|| {
-        Rendered::new(serde_json::to_vec(&build()).expect("the document serializes")).with_gzip(6)
-    })
+    DOC.get_or_init(|| Rendered::new(serde_json::to_vec(&build()).expect("the document serializes")).with_gzip(6))
 }

@@ -17,10 +17,7 @@ use crate::http::{Caching, Negotiation, QueryParams};
 pub async fn health(State(app): State<AppState>) -> Response {
     let body = json!({"data": {"status": "ok", "uptime_secs": app.started.elapsed().as_secs(),
                                "version": env!("CARGO_PKG_VERSION")}});
-    private_json(
-        StatusCode::OK,
-        serde_json::to_vec(&body).expect("static shape"),
-    )
+    private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"))
 }
 
 /// `GET /ready`: database readable, writer alive, not draining. 503 names the failing checks.
@@ -31,34 +28,22 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     let readable = tokio::time::timeout(
         Duration::from_secs(2),
         app.db.read(|c| {
-            c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(ApiError::from)
+            c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(ApiError::from)
         }),
     )
     .await;
     let db_ok = matches!(readable, Ok(Ok(n)) if n > 0);
-    checks.insert(
-        "database".into(),
-        json!(if db_ok { "ok" } else { "failing" }),
-    );
+    checks.insert("database".into(), json!(if db_ok { "ok" } else { "failing" }));
     ok &= db_ok;
     let writer_ok = app.db.writer.is_alive();
-    checks.insert(
-        "writer".into(),
-        json!(if writer_ok { "ok" } else { "stopped" }),
-    );
+    checks.insert("writer".into(), json!(if writer_ok { "ok" } else { "stopped" }));
     ok &= writer_ok;
     let draining = app.draining.load(Ordering::SeqCst);
     checks.insert("draining".into(), json!(draining));
     ok &= !draining;
     if ok {
         let body = json!({"data": {"status": "ready", "checks": checks}});
-        Ok(private_json(
-            StatusCode::OK,
-            serde_json::to_vec(&body).expect("static shape"),
-        ))
+        Ok(private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape")))
     } else {
         let mut e = ApiError::unavailable("not ready", 5);
         e.code = "not_ready";
@@ -69,11 +54,5 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
 /// `GET /openapi.json`
 pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
-    Ok(crate::openapi::document().respond(
-        &neg,
-        Caching::Public {
-            max_age: 300,
-            swr: 3600,
-        },
-    ))
+    Ok(crate::openapi::document().respond(&neg, Caching::Public { max_age: 300, swr: 3600 }))
 }

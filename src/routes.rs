@@ -14,10 +14,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/products", get(catalog::list_products))
         .route("/api/products/bestsellers", get(catalog::bestsellers))
         .route("/api/products/{slug}", get(catalog::product))
-        .route(
-            "/api/products/{slug}/reviews",
-            get(catalog::product_reviews),
-        )
+        .route("/api/products/{slug}/reviews", get(catalog::product_reviews))
         .route("/api/categories", get(catalog::categories))
         .route("/api/categories/{slug}", get(catalog::category))
         .route("/api/brands", get(catalog::brands))

@@ -32,12 +32,7 @@ impl SeedOptions {
     /// Anchored at the start of the current UTC day.
     pub fn today(products: u64, seed: u64) -> SeedOptions {
         let now = crate::util::now_ms();
-        SeedOptions {
-            products,
-            seed,
-            anchor_ms: now - now.rem_euclid(DAY_MS),
-            progress: false,
-        }
+        SeedOptions { products, seed, anchor_ms: now - now.rem_euclid(DAY_MS), progress: false }
     }
 }
 
@@ -65,8 +60,7 @@ impl Rng {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
     pub fn derive(seed: u64, stream: u64, index: u64) -> Rng {
-        let mut r =
-            Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ stream.rotate_left(32) ^ index);
+        let mut r = Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ stream.rotate_left(32) ^ index);
         r.next_u64();
         r
     }
@@ -129,78 +123,24 @@ const DEPARTMENTS: [Department; 8] = [
         name: "Electronics",
         variant: VariantKind::Colour,
         subs: [
-            (
-                "Audio",
-                &["Headphones", "Earbuds", "Speaker", "Soundbar", "Amplifier"],
-            ),
-            (
-                "Computers",
-                &["Laptop", "Keyboard", "Mouse", "Monitor", "Docking Station"],
-            ),
-            (
-                "Phones",
-                &["Smartphone", "Phone Case", "Charger", "Power Bank", "Cable"],
-            ),
-            (
-                "Cameras",
-                &["Camera", "Lens", "Tripod", "Camera Bag", "Action Camera"],
-            ),
-            (
-                "Gaming",
-                &[
-                    "Controller",
-                    "Gaming Headset",
-                    "Console Stand",
-                    "Gamepad",
-                    "Racing Wheel",
-                ],
-            ),
-            (
-                "Smart Home",
-                &["Smart Plug", "Thermostat", "Doorbell", "Smart Bulb", "Hub"],
-            ),
+            ("Audio", &["Headphones", "Earbuds", "Speaker", "Soundbar", "Amplifier"]),
+            ("Computers", &["Laptop", "Keyboard", "Mouse", "Monitor", "Docking Station"]),
+            ("Phones", &["Smartphone", "Phone Case", "Charger", "Power Bank", "Cable"]),
+            ("Cameras", &["Camera", "Lens", "Tripod", "Camera Bag", "Action Camera"]),
+            ("Gaming", &["Controller", "Gaming Headset", "Console Stand", "Gamepad", "Racing Wheel"]),
+            ("Smart Home", &["Smart Plug", "Thermostat", "Doorbell", "Smart Bulb", "Hub"]),
         ],
     },
     Department {
         name: "Home & Kitchen",
         variant: VariantKind::Colour,
         subs: [
-            (
-                "Cookware",
-                &["Frying Pan", "Saucepan", "Dutch Oven", "Wok", "Stock Pot"],
-            ),
-            (
-                "Appliances",
-                &["Blender", "Toaster", "Kettle", "Coffee Maker", "Air Fryer"],
-            ),
-            (
-                "Furniture",
-                &["Chair", "Desk", "Bookshelf", "Side Table", "Stool"],
-            ),
-            (
-                "Bedding",
-                &["Duvet", "Pillow", "Sheet Set", "Blanket", "Mattress Topper"],
-            ),
-            (
-                "Lighting",
-                &[
-                    "Desk Lamp",
-                    "Floor Lamp",
-                    "Pendant Light",
-                    "Wall Light",
-                    "String Lights",
-                ],
-            ),
-            (
-                "Storage",
-                &[
-                    "Storage Box",
-                    "Shelf Unit",
-                    "Laundry Basket",
-                    "Organizer",
-                    "Drawer Set",
-                ],
-            ),
+            ("Cookware", &["Frying Pan", "Saucepan", "Dutch Oven", "Wok", "Stock Pot"]),
+            ("Appliances", &["Blender", "Toaster", "Kettle", "Coffee Maker", "Air Fryer"]),
+            ("Furniture", &["Chair", "Desk", "Bookshelf", "Side Table", "Stool"]),
+            ("Bedding", &["Duvet", "Pillow", "Sheet Set", "Blanket", "Mattress Topper"]),
+            ("Lighting", &["Desk Lamp", "Floor Lamp", "Pendant Light", "Wall Light", "String Lights"]),
+            ("Storage", &["Storage Box", "Shelf Unit", "Laundry Basket", "Organizer", "Drawer Set"]),
         ],
     },
     Department {
@@ -209,328 +149,80 @@ const DEPARTMENTS: [Department; 8] = [
         subs: [
             ("Men", &["T-Shirt", "Shirt", "Chinos", "Jacket", "Hoodie"]),
             ("Women", &["Dress", "Blouse", "Skirt", "Cardigan", "Jeans"]),
-            (
-                "Kids",
-                &["Romper", "Pyjamas", "Raincoat", "Leggings", "Sweatshirt"],
-            ),
-            (
-                "Shoes",
-                &["Sneakers", "Boots", "Sandals", "Loafers", "Running Shoes"],
-            ),
-            (
-                "Outerwear",
-                &["Parka", "Windbreaker", "Gilet", "Trench Coat", "Fleece"],
-            ),
-            (
-                "Activewear",
-                &[
-                    "Sports Bra",
-                    "Running Shorts",
-                    "Track Pants",
-                    "Base Layer",
-                    "Tank Top",
-                ],
-            ),
+            ("Kids", &["Romper", "Pyjamas", "Raincoat", "Leggings", "Sweatshirt"]),
+            ("Shoes", &["Sneakers", "Boots", "Sandals", "Loafers", "Running Shoes"]),
+            ("Outerwear", &["Parka", "Windbreaker", "Gilet", "Trench Coat", "Fleece"]),
+            ("Activewear", &["Sports Bra", "Running Shorts", "Track Pants", "Base Layer", "Tank Top"]),
         ],
     },
     Department {
         name: "Sports & Outdoors",
         variant: VariantKind::Size,
         subs: [
-            (
-                "Camping",
-                &[
-                    "Tent",
-                    "Sleeping Bag",
-                    "Camping Stove",
-                    "Lantern",
-                    "Backpack",
-                ],
-            ),
-            (
-                "Cycling",
-                &[
-                    "Bike Helmet",
-                    "Bike Light",
-                    "Cycling Gloves",
-                    "Bike Lock",
-                    "Saddle",
-                ],
-            ),
-            (
-                "Fitness",
-                &[
-                    "Yoga Mat",
-                    "Dumbbell",
-                    "Kettlebell",
-                    "Resistance Band",
-                    "Foam Roller",
-                ],
-            ),
-            (
-                "Water Sports",
-                &["Wetsuit", "Swim Goggles", "Paddle", "Dry Bag", "Snorkel"],
-            ),
-            (
-                "Team Sports",
-                &[
-                    "Football",
-                    "Basketball",
-                    "Shin Guards",
-                    "Goalkeeper Gloves",
-                    "Kit Bag",
-                ],
-            ),
-            (
-                "Climbing",
-                &[
-                    "Harness",
-                    "Chalk Bag",
-                    "Climbing Shoes",
-                    "Carabiner",
-                    "Rope",
-                ],
-            ),
+            ("Camping", &["Tent", "Sleeping Bag", "Camping Stove", "Lantern", "Backpack"]),
+            ("Cycling", &["Bike Helmet", "Bike Light", "Cycling Gloves", "Bike Lock", "Saddle"]),
+            ("Fitness", &["Yoga Mat", "Dumbbell", "Kettlebell", "Resistance Band", "Foam Roller"]),
+            ("Water Sports", &["Wetsuit", "Swim Goggles", "Paddle", "Dry Bag", "Snorkel"]),
+            ("Team Sports", &["Football", "Basketball", "Shin Guards", "Goalkeeper Gloves", "Kit Bag"]),
+            ("Climbing", &["Harness", "Chalk Bag", "Climbing Shoes", "Carabiner", "Rope"]),
         ],
     },
     Department {
         name: "Beauty",
         variant: VariantKind::Size,
         subs: [
-            (
-                "Skincare",
-                &["Moisturiser", "Serum", "Cleanser", "Face Mask", "Sunscreen"],
-            ),
-            (
-                "Hair Care",
-                &["Shampoo", "Conditioner", "Hair Oil", "Hair Dryer", "Brush"],
-            ),
-            (
-                "Makeup",
-                &["Lipstick", "Mascara", "Foundation", "Eyeliner", "Palette"],
-            ),
-            (
-                "Fragrance",
-                &[
-                    "Eau de Parfum",
-                    "Eau de Toilette",
-                    "Body Mist",
-                    "Cologne",
-                    "Gift Set",
-                ],
-            ),
-            (
-                "Bath & Body",
-                &[
-                    "Body Wash",
-                    "Bath Salts",
-                    "Body Lotion",
-                    "Hand Cream",
-                    "Soap",
-                ],
-            ),
-            (
-                "Grooming",
-                &[
-                    "Razor",
-                    "Beard Oil",
-                    "Trimmer",
-                    "Shaving Cream",
-                    "Aftershave",
-                ],
-            ),
+            ("Skincare", &["Moisturiser", "Serum", "Cleanser", "Face Mask", "Sunscreen"]),
+            ("Hair Care", &["Shampoo", "Conditioner", "Hair Oil", "Hair Dryer", "Brush"]),
+            ("Makeup", &["Lipstick", "Mascara", "Foundation", "Eyeliner", "Palette"]),
+            ("Fragrance", &["Eau de Parfum", "Eau de Toilette", "Body Mist", "Cologne", "Gift Set"]),
+            ("Bath & Body", &["Body Wash", "Bath Salts", "Body Lotion", "Hand Cream", "Soap"]),
+            ("Grooming", &["Razor", "Beard Oil", "Trimmer", "Shaving Cream", "Aftershave"]),
         ],
     },
     Department {
         name: "Toys & Games",
         variant: VariantKind::Colour,
         subs: [
-            (
-                "Board Games",
-                &[
-                    "Strategy Game",
-                    "Party Game",
-                    "Family Game",
-                    "Card Game",
-                    "Puzzle Game",
-                ],
-            ),
-            (
-                "Building Sets",
-                &[
-                    "Brick Set",
-                    "Construction Kit",
-                    "Marble Run",
-                    "Model Kit",
-                    "Magnetic Tiles",
-                ],
-            ),
-            (
-                "Puzzles",
-                &[
-                    "Jigsaw",
-                    "3D Puzzle",
-                    "Brain Teaser",
-                    "Floor Puzzle",
-                    "Puzzle Box",
-                ],
-            ),
-            (
-                "Outdoor Play",
-                &["Kite", "Water Blaster", "Scooter", "Trampoline", "Swing"],
-            ),
-            (
-                "Dolls",
-                &["Doll", "Doll House", "Action Figure", "Plush Toy", "Puppet"],
-            ),
-            (
-                "Learning",
-                &[
-                    "Science Kit",
-                    "Globe",
-                    "Microscope",
-                    "Coding Robot",
-                    "Flash Cards",
-                ],
-            ),
+            ("Board Games", &["Strategy Game", "Party Game", "Family Game", "Card Game", "Puzzle Game"]),
+            ("Building Sets", &["Brick Set", "Construction Kit", "Marble Run", "Model Kit", "Magnetic Tiles"]),
+            ("Puzzles", &["Jigsaw", "3D Puzzle", "Brain Teaser", "Floor Puzzle", "Puzzle Box"]),
+            ("Outdoor Play", &["Kite", "Water Blaster", "Scooter", "Trampoline", "Swing"]),
+            ("Dolls", &["Doll", "Doll House", "Action Figure", "Plush Toy", "Puppet"]),
+            ("Learning", &["Science Kit", "Globe", "Microscope", "Coding Robot", "Flash Cards"]),
         ],
     },
     Department {
         name: "Books & Media",
         variant: VariantKind::Colour,
         subs: [
-            (
-                "Fiction",
-                &[
-                    "Novel",
-                    "Short Stories",
-                    "Thriller",
-                    "Fantasy Saga",
-                    "Mystery",
-                ],
-            ),
-            (
-                "Non-Fiction",
-                &[
-                    "Biography",
-                    "History Book",
-                    "Essay Collection",
-                    "Memoir",
-                    "Travel Guide",
-                ],
-            ),
-            (
-                "Children's Books",
-                &[
-                    "Picture Book",
-                    "Activity Book",
-                    "Bedtime Stories",
-                    "Comic",
-                    "Atlas",
-                ],
-            ),
-            (
-                "Music",
-                &[
-                    "Vinyl Record",
-                    "CD Box Set",
-                    "Songbook",
-                    "Sheet Music",
-                    "Cassette",
-                ],
-            ),
-            (
-                "Film",
-                &[
-                    "Blu-ray",
-                    "DVD Box Set",
-                    "Film Poster",
-                    "Director's Cut",
-                    "Documentary",
-                ],
-            ),
-            (
-                "Stationery",
-                &[
-                    "Notebook",
-                    "Fountain Pen",
-                    "Planner",
-                    "Sketchbook",
-                    "Pencil Set",
-                ],
-            ),
+            ("Fiction", &["Novel", "Short Stories", "Thriller", "Fantasy Saga", "Mystery"]),
+            ("Non-Fiction", &["Biography", "History Book", "Essay Collection", "Memoir", "Travel Guide"]),
+            ("Children's Books", &["Picture Book", "Activity Book", "Bedtime Stories", "Comic", "Atlas"]),
+            ("Music", &["Vinyl Record", "CD Box Set", "Songbook", "Sheet Music", "Cassette"]),
+            ("Film", &["Blu-ray", "DVD Box Set", "Film Poster", "Director's Cut", "Documentary"]),
+            ("Stationery", &["Notebook", "Fountain Pen", "Planner", "Sketchbook", "Pencil Set"]),
         ],
     },
     Department {
         name: "Garden & Tools",
         variant: VariantKind::Size,
         subs: [
-            (
-                "Power Tools",
-                &[
-                    "Drill",
-                    "Circular Saw",
-                    "Sander",
-                    "Jigsaw Tool",
-                    "Impact Driver",
-                ],
-            ),
-            (
-                "Hand Tools",
-                &[
-                    "Hammer",
-                    "Screwdriver Set",
-                    "Spanner Set",
-                    "Pliers",
-                    "Tape Measure",
-                ],
-            ),
-            (
-                "Gardening",
-                &[
-                    "Pruning Shears",
-                    "Watering Can",
-                    "Garden Hose",
-                    "Rake",
-                    "Spade",
-                ],
-            ),
-            (
-                "Outdoor Living",
-                &["Parasol", "Garden Bench", "Fire Pit", "Hammock", "Planter"],
-            ),
-            (
-                "Grills",
-                &[
-                    "Charcoal Grill",
-                    "Gas Grill",
-                    "Grill Tools",
-                    "Smoker",
-                    "Pizza Oven",
-                ],
-            ),
-            (
-                "Workshop",
-                &[
-                    "Workbench",
-                    "Tool Chest",
-                    "Vice",
-                    "Work Light",
-                    "Safety Glasses",
-                ],
-            ),
+            ("Power Tools", &["Drill", "Circular Saw", "Sander", "Jigsaw Tool", "Impact Driver"]),
+            ("Hand Tools", &["Hammer", "Screwdriver Set", "Spanner Set", "Pliers", "Tape Measure"]),
+            ("Gardening", &["Pruning Shears", "Watering Can", "Garden Hose", "Rake", "Spade"]),
+            ("Outdoor Living", &["Parasol", "Garden Bench", "Fire Pit", "Hammock", "Planter"]),
+            ("Grills", &["Charcoal Grill", "Gas Grill", "Grill Tools", "Smoker", "Pizza Oven"]),
+            ("Workshop", &["Workbench", "Tool Chest", "Vice", "Work Light", "Safety Glasses"]),
         ],
     },
 ];
 
 const SYLLABLES_A: [&str; 24] = [
-    "Nor", "Vel", "Astr", "Bra", "Cor", "Dun", "El", "Fen", "Gal", "Hal", "Ion", "Jas", "Kel",
-    "Lum", "Mor", "Nex", "Orb", "Pel", "Quin", "Ros", "Sol", "Tor", "Ulv", "Zen",
+    "Nor", "Vel", "Astr", "Bra", "Cor", "Dun", "El", "Fen", "Gal", "Hal", "Ion", "Jas", "Kel", "Lum", "Mor", "Nex",
+    "Orb", "Pel", "Quin", "Ros", "Sol", "Tor", "Ulv", "Zen",
 ];
-const SYLLABLES_B: [&str; 16] = [
-    "vex", "ora", "ion", "ada", "ell", "ix", "um", "ara", "ento", "ika", "on", "ro", "wyn", "tis",
-    "ley", "mar",
-];
+const SYLLABLES_B: [&str; 16] =
+    ["vex", "ora", "ion", "ada", "ell", "ix", "um", "ara", "ento", "ika", "on", "ro", "wyn", "tis", "ley", "mar"];
 const BRAND_SUFFIX: [&str; 6] = ["", "", " Labs", " & Co", " Works", " Studio"];
 
 /// Adjectives with weights: the first one ("classic") lands in about one product in ten,
@@ -585,9 +277,7 @@ const FEATURES: [&str; 16] = [
     "scratch resistant",
     "plastic free",
 ];
-const COLOURS: [&str; 10] = [
-    "Black", "White", "Navy", "Grey", "Red", "Green", "Sand", "Olive", "Blue", "Pink",
-];
+const COLOURS: [&str; 10] = ["Black", "White", "Navy", "Grey", "Red", "Green", "Sand", "Olive", "Blue", "Pink"];
 const SIZES: [&str; 6] = ["XS", "S", "M", "L", "XL", "XXL"];
 const REVIEW_TITLES: [[&str; 3]; 5] = [
     ["Disappointing", "Broke quickly", "Not as described"],
@@ -681,11 +371,7 @@ fn product_spec(seed: u64, index: u64, leaves: usize, brands: u64) -> ProductSpe
     let brand = ((r.unit().powf(2.0)) * brands as f64) as u64 % brands;
     let weights: Vec<u32> = ADJECTIVES.iter().map(|a| a.1).collect();
     let adjective = ADJECTIVES[r.weighted(&weights)].0;
-    let material = if r.chance(0.5) {
-        Some(*r.pick(&MATERIALS))
-    } else {
-        None
-    };
+    let material = if r.chance(0.5) { Some(*r.pick(&MATERIALS)) } else { None };
     let noun = r.pick(nouns);
     let model = r.range(100, 9999);
     let name = match material {
@@ -721,11 +407,7 @@ fn product_spec(seed: u64, index: u64, leaves: usize, brands: u64) -> ProductSpe
     let images = r.range(1, 5);
     let sold_out = r.chance(0.12);
     let mut variants = Vec::new();
-    let kind = if r.chance(0.45) {
-        None
-    } else {
-        Some(dept.variant)
-    };
+    let kind = if r.chance(0.45) { None } else { Some(dept.variant) };
     let stock = |r: &mut Rng| {
         if sold_out || r.chance(0.05) {
             0
@@ -827,15 +509,18 @@ struct OrderSpec {
 // Loading
 // ----------------------------------------------------------------------------------------
 
+/// Fails unless the catalog is empty: the generator makes a whole catalog, not additions.
+pub fn ensure_empty(conn: &Connection) -> anyhow::Result<()> {
+    let existing: i64 = conn.query_row("SELECT count(*) FROM products", [], |r| r.get(0))?;
+    anyhow::ensure!(existing == 0, "the database already holds {existing} products; seed needs an empty catalog");
+    Ok(())
+}
+
 /// Generates the catalog into `conn`, whose catalog must be empty. Runs in a few large
 /// transactions; returns what it wrote.
 pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> {
     anyhow::ensure!(opts.products > 0, "--products must be at least 1");
-    let existing: i64 = conn.query_row("SELECT count(*) FROM products", [], |r| r.get(0))?;
-    anyhow::ensure!(
-        existing == 0,
-        "the database already holds {existing} products; seed needs an empty catalog"
-    );
+    ensure_empty(conn)?;
 
     // Secondary indexes are dropped for the load and built afterwards: one sorted build
     // per index is several times cheaper than a million random-order inserts into each.
@@ -851,11 +536,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (name, sql) in &deferred {
-        let kind = if sql.starts_with("CREATE TRIGGER") {
-            "TRIGGER"
-        } else {
-            "INDEX"
-        };
+        let kind = if sql.starts_with("CREATE TRIGGER") { "TRIGGER" } else { "INDEX" };
         conn.execute_batch(&format!("DROP {kind} {name}"))?;
     }
     // Full-text index: buffer more terms in memory and skip incremental merges while
@@ -872,11 +553,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
     for (_, sql) in &deferred {
         let sql = sql
             .replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1)
-            .replacen(
-                "CREATE UNIQUE INDEX",
-                "CREATE UNIQUE INDEX IF NOT EXISTS",
-                1,
-            )
+            .replacen("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1)
             .replacen("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1);
         conn.execute_batch(&sql)?;
     }
@@ -888,10 +565,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
     let report = loaded?;
     // The loader wrote in_stock itself and no ratings yet: only the aggregates remain.
     conn.execute_batch(&format!("{COUNTERS}{RATINGS}{FULL_TEXT}"))?;
-    tracing::info!(
-        secs = started.elapsed().as_secs_f32(),
-        "full-text index built"
-    );
+    tracing::info!(secs = started.elapsed().as_secs_f32(), "full-text index built");
     Ok(report)
 }
 
@@ -899,9 +573,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
 /// counters, rating summaries and the full-text index. The seeder loads with those
 /// triggers off and calls this once; it also repairs a database whose derived data drifted.
 pub fn rebuild_derived(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "{STOCK}{COUNTERS}{RATINGS_RESET}{RATINGS}{FULL_TEXT}"
-    ))
+    conn.execute_batch(&format!("{STOCK}{COUNTERS}{RATINGS_RESET}{RATINGS}{FULL_TEXT}"))
 }
 
 const STOCK: &str = "UPDATE products SET in_stock = EXISTS (
@@ -922,7 +594,8 @@ const RATINGS_RESET: &str =
     "UPDATE products SET ratings_1 = 0, ratings_2 = 0, ratings_3 = 0, ratings_4 = 0, ratings_5 = 0
      WHERE ratings_1 + ratings_2 + ratings_3 + ratings_4 + ratings_5 > 0;";
 
-const RATINGS: &str = "UPDATE products SET ratings_1 = x.r1, ratings_2 = x.r2, ratings_3 = x.r3, ratings_4 = x.r4, ratings_5 = x.r5
+const RATINGS: &str =
+    "UPDATE products SET ratings_1 = x.r1, ratings_2 = x.r2, ratings_3 = x.r3, ratings_4 = x.r4, ratings_5 = x.r5
          FROM (SELECT product_id, sum(rating = 1) AS r1, sum(rating = 2) AS r2, sum(rating = 3) AS r3,
                       sum(rating = 4) AS r4, sum(rating = 5) AS r5
                FROM reviews WHERE status = 'approved' GROUP BY product_id) AS x
@@ -946,11 +619,9 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
     let bar = if opts.progress {
         let bar = ProgressBar::new(n * 2 + order_count);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>10} [{bar:40}] {percent:>3}% {pos}/{len} ({per_sec}, eta {eta})",
-            )
-            .expect("static progress template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {percent:>3}% {pos}/{len} ({per_sec}, eta {eta})")
+                .expect("static progress template")
+                .progress_chars("=> "),
         );
         bar
     } else {
@@ -1032,10 +703,10 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
             ])?;
         }
         report.brands = brands;
-        tx.execute_batch("INSERT INTO attributes(id, name, slug) VALUES (1, 'Colour', 'colour'), (2, 'Size', 'size');")?;
-        let mut av = tx.prepare_cached(
-            "INSERT INTO attribute_values(id, attribute_id, value) VALUES (?1, ?2, ?3)",
+        tx.execute_batch(
+            "INSERT INTO attributes(id, name, slug) VALUES (1, 'Colour', 'colour'), (2, 'Size', 'size');",
         )?;
+        let mut av = tx.prepare_cached("INSERT INTO attribute_values(id, attribute_id, value) VALUES (?1, ?2, ?3)")?;
         for (i, c) in COLOURS.iter().enumerate() {
             av.execute(params![i as i64 + 1, 1, c])?;
         }
@@ -1048,14 +719,10 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
         )?;
         for c in 0..customers {
             let mut r = Rng::derive(opts.seed, 3, c);
-            let first = r.pick(&[
-                "Alex", "Sam", "Jo", "Maria", "Chen", "Priya", "Noah", "Lea", "Omar", "Ines",
-                "Yuki", "Ola",
-            ]);
-            let last = r.pick(&[
-                "Smith", "Garcia", "Khan", "Muller", "Rossi", "Kim", "Novak", "Silva", "Berg",
-                "Okafor",
-            ]);
+            let first =
+                r.pick(&["Alex", "Sam", "Jo", "Maria", "Chen", "Priya", "Noah", "Lea", "Omar", "Ines", "Yuki", "Ola"]);
+            let last =
+                r.pick(&["Smith", "Garcia", "Khan", "Muller", "Rossi", "Kim", "Novak", "Silva", "Berg", "Okafor"]);
             cu.execute(params![
                 c as i64 + 1,
                 format!("customer{}@example.com", c + 1),
@@ -1118,7 +785,9 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
             let mut vav = tx.prepare_cached(
                 "INSERT INTO variant_attribute_values(variant_id, attribute_value_id) VALUES (?1, ?2)",
             )?;
-            let mut inv = tx.prepare_cached("INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)")?;
+            let mut inv = tx.prepare_cached(
+                "INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)",
+            )?;
             let mut img = tx.prepare_cached(
                 "INSERT INTO product_images(product_id, url, thumbnail_url, alt, position) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
@@ -1145,23 +814,11 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                 for (k, v) in p.variants.iter().enumerate() {
                     let vid = variant_id(id, k);
                     let (vb, vs) = if v.surcharge > 0 {
-                        (
-                            Some(p.base_price + v.surcharge),
-                            p.sale_price.map(|s| s + v.surcharge),
-                        )
+                        (Some(p.base_price + v.surcharge), p.sale_price.map(|s| s + v.surcharge))
                     } else {
                         (None, None)
                     };
-                    var.execute(params![
-                        vid,
-                        id,
-                        format!("{}-{}", p.sku, k + 1),
-                        v.name,
-                        vb,
-                        vs,
-                        k as i64,
-                        created
-                    ])?;
+                    var.execute(params![vid, id, format!("{}-{}", p.sku, k + 1), v.name, vb, vs, k as i64, created])?;
                     if let Some(c) = v.colour {
                         vav.execute(params![vid, c as i64 + 1])?;
                     }
@@ -1232,11 +889,7 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                 .collect();
             let shipping = if subtotal >= 5_000 { 0 } else { 499 };
             let tax = subtotal * 8 / 100;
-            let status = if spec.day_offset < -7 {
-                "fulfilled"
-            } else {
-                "paid"
-            };
+            let status = if spec.day_offset < -7 { "fulfilled" } else { "paid" };
             ord.execute(params![
                 order_id,
                 spec.customer as i64 + 1,
@@ -1274,22 +927,10 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                         title,
                         p.name,
                         r.range(3, 60),
-                        if rating >= 4 {
-                            "would buy again"
-                        } else {
-                            "expected more for the price"
-                        }
+                        if rating >= 4 { "would buy again" } else { "expected more for the price" }
                     );
                     let at = (created + r.range(2, 14) as i64 * DAY_MS).min(now - 1);
-                    rev.execute(params![
-                        pid,
-                        spec.customer as i64 + 1,
-                        rating as i64,
-                        title,
-                        body,
-                        status,
-                        at
-                    ])?;
+                    rev.execute(params![pid, spec.customer as i64 + 1, rating as i64, title, body, status, at])?;
                     report.reviews += 1;
                 }
             }
@@ -1317,10 +958,7 @@ mod tests {
     fn products_are_a_pure_function_of_seed_and_index() {
         let a = product_spec(7, 123, 240, 40);
         let b = product_spec(7, 123, 240, 40);
-        assert_eq!(
-            (a.name, a.base_price, a.variants.len()),
-            (b.name, b.base_price, b.variants.len())
-        );
+        assert_eq!((a.name, a.base_price, a.variants.len()), (b.name, b.base_price, b.variants.len()));
         let c = product_spec(8, 123, 240, 40);
         assert!(c.slug != b.slug || c.base_price != b.base_price);
     }

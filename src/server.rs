@@ -17,11 +17,7 @@ use tokio::sync::Semaphore;
 use crate::app::AppState;
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains.
-pub async fn run(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let router = crate::routes::router(state.clone());
     let service = TowerToHyperService::new(router);
     let max_connections = state.config.max_connections;
@@ -30,10 +26,7 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .keep_alive(true)
-        .max_buf_size(64 * 1024);
+    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30)).keep_alive(true).max_buf_size(64 * 1024);
 
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, max_connections, "listening");
@@ -77,10 +70,7 @@ pub async fn run(
     state.draining.store(true, Ordering::SeqCst);
     drop(listener);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-    tracing::info!(
-        grace_secs = grace.as_secs(),
-        "shutting down: draining connections"
-    );
+    tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining connections");
     match tokio::time::timeout(grace, graceful.shutdown()).await {
         Ok(()) => tracing::info!("all connections drained"),
         Err(_) => tracing::warn!("grace period over; closing remaining connections"),

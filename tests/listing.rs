@@ -106,12 +106,7 @@ fn sort_expected(ps: &mut [P], sort: &str) {
 }
 
 fn ids(v: &Value) -> Vec<i64> {
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().parse().unwrap())
-        .collect()
+    v["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().parse().unwrap()).collect()
 }
 
 const SORTS: [&str; 5] = ["newest", "price_asc", "price_desc", "popular", "rating"];
@@ -123,11 +118,7 @@ async fn filters_and_sorts_match_brute_force() {
     assert_eq!(products.len(), 3000);
     let (subtree, _) = subtrees(&app);
     let brands = brand_ids(&app);
-    let (some_brand, brand_id) = brands
-        .iter()
-        .min_by_key(|(s, _)| s.as_str())
-        .map(|(s, i)| (s.clone(), *i))
-        .unwrap();
+    let (some_brand, brand_id) = brands.iter().min_by_key(|(s, _)| s.as_str()).map(|(s, i)| (s.clone(), *i)).unwrap();
 
     // (query, predicate)
     type Pred = Box<dyn Fn(&P) -> bool>;
@@ -135,26 +126,11 @@ async fn filters_and_sorts_match_brute_force() {
     let sub = subtree["electronics-audio"].clone();
     let cases: Vec<(String, Pred)> = vec![
         (String::new(), Box::new(|_| true)),
-        (
-            "category=electronics".into(),
-            Box::new(move |p| dept.contains(&p.category)),
-        ),
-        (
-            "category=electronics-audio&in_stock=true".into(),
-            Box::new(move |p| sub.contains(&p.category) && p.in_stock),
-        ),
-        (
-            format!("brand={some_brand}"),
-            Box::new(move |p| p.brand == brand_id),
-        ),
-        (
-            "min_price=2000&max_price=9000".into(),
-            Box::new(|p| (2000..=9000).contains(&p.price)),
-        ),
-        (
-            "in_stock=true&min_price=50000".into(),
-            Box::new(|p| p.in_stock && p.price >= 50000),
-        ),
+        ("category=electronics".into(), Box::new(move |p| dept.contains(&p.category))),
+        ("category=electronics-audio&in_stock=true".into(), Box::new(move |p| sub.contains(&p.category) && p.in_stock)),
+        (format!("brand={some_brand}"), Box::new(move |p| p.brand == brand_id)),
+        ("min_price=2000&max_price=9000".into(), Box::new(|p| (2000..=9000).contains(&p.price))),
+        ("in_stock=true&min_price=50000".into(), Box::new(|p| p.in_stock && p.price >= 50000)),
     ];
     for (filter, pred) in &cases {
         for sort in SORTS {
@@ -162,32 +138,17 @@ async fn filters_and_sorts_match_brute_force() {
             sort_expected(&mut want, sort);
             let want_ids: Vec<i64> = want.iter().map(|p| p.id).collect();
             // offset pages: the first two pages and the total
-            let v = app
-                .json(&format!("/api/products?{filter}&sort={sort}&per_page=25"))
-                .await;
-            assert_eq!(
-                v["meta"]["total"],
-                want.len(),
-                "total of ?{filter}&sort={sort}"
-            );
+            let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=25")).await;
+            assert_eq!(v["meta"]["total"], want.len(), "total of ?{filter}&sort={sort}");
             assert_eq!(
                 ids(&v),
                 want_ids.iter().take(25).copied().collect::<Vec<_>>(),
                 "page 1 of ?{filter}&sort={sort}"
             );
-            let v = app
-                .json(&format!(
-                    "/api/products?{filter}&sort={sort}&per_page=25&page=2"
-                ))
-                .await;
+            let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=25&page=2")).await;
             assert_eq!(
                 ids(&v),
-                want_ids
-                    .iter()
-                    .skip(25)
-                    .take(25)
-                    .copied()
-                    .collect::<Vec<_>>(),
+                want_ids.iter().skip(25).take(25).copied().collect::<Vec<_>>(),
                 "page 2 of ?{filter}&sort={sort}"
             );
         }
@@ -218,46 +179,27 @@ async fn keyset_walks_visit_every_product_once_both_ways() {
             }
             assert!(pages.len() <= 20, "walk does not end");
         }
-        assert_eq!(
-            seen, want,
-            "a forward walk ({sort}) yields every product exactly once, in order"
-        );
+        assert_eq!(seen, want, "a forward walk ({sort}) yields every product exactly once, in order");
         // and back again with prev_cursor from the last page
         let mut back = pages.len() - 1;
         let mut v = pages[back].clone();
         while let Some(prev) = v["meta"]["prev_cursor"].as_str() {
-            v = app
-                .json(&format!(
-                    "/api/products?sort={sort}&per_page=100&cursor={prev}"
-                ))
-                .await;
+            v = app.json(&format!("/api/products?sort={sort}&per_page=100&cursor={prev}")).await;
             back -= 1;
-            assert_eq!(
-                ids(&v),
-                ids(&pages[back]),
-                "walking back ({sort}) returns the same pages"
-            );
+            assert_eq!(ids(&v), ids(&pages[back]), "walking back ({sort}) returns the same pages");
         }
         assert_eq!(back, 0, "the backward walk reaches the first page");
         // a cursor of one sort is refused by another
         let token = pages[0]["meta"]["next_cursor"].as_str().unwrap();
-        let other = if sort == "newest" {
-            "popular"
-        } else {
-            "newest"
-        };
-        let r = app
-            .get(&format!("/api/products?sort={other}&cursor={token}"))
-            .await;
+        let other = if sort == "newest" { "popular" } else { "newest" };
+        let r = app.get(&format!("/api/products?sort={other}&cursor={token}")).await;
         assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_cursor"));
     }
     // offset pages hand over to keyset: next_cursor of page 1 continues with page 2
     let p1 = app.json("/api/products?per_page=30").await;
     let p2 = app.json("/api/products?per_page=30&page=2").await;
     let c = p1["meta"]["next_cursor"].as_str().unwrap();
-    let k2 = app
-        .json(&format!("/api/products?per_page=30&cursor={c}"))
-        .await;
+    let k2 = app.json(&format!("/api/products?per_page=30&cursor={c}")).await;
     assert_eq!(ids(&k2), ids(&p2));
     app.stop().await;
 }
@@ -276,50 +218,21 @@ async fn search_facets_add_up() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(
-        matching.len() > 100 && matching.len() < 400,
-        "about 10%: {}",
-        matching.len()
-    );
+    assert!(matching.len() > 100 && matching.len() < 400, "about 10%: {}", matching.len());
     let v = app.json("/api/search?q=classic&per_page=100").await;
     let meta = &v["meta"];
     assert_eq!(meta["total"], matching.len());
     let got = ids(&v);
     assert_eq!(got.len(), 100);
     assert!(got.iter().all(|id| matching.contains(id)));
-    let bands: i64 = meta["facets"]["price_bands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_i64().unwrap())
-        .sum();
-    assert_eq!(
-        bands,
-        matching.len() as i64,
-        "price bands partition the matches"
-    );
-    let brands: i64 = meta["facets"]["brands"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_i64().unwrap())
-        .sum();
-    assert_eq!(
-        brands,
-        matching.len() as i64,
-        "every product has a brand and there are < 50 brands"
-    );
+    let bands: i64 =
+        meta["facets"]["price_bands"].as_array().unwrap().iter().map(|b| b["count"].as_i64().unwrap()).sum();
+    assert_eq!(bands, matching.len() as i64, "price bands partition the matches");
+    let brands: i64 = meta["facets"]["brands"].as_array().unwrap().iter().map(|b| b["count"].as_i64().unwrap()).sum();
+    assert_eq!(brands, matching.len() as i64, "every product has a brand and there are < 50 brands");
     let cats = meta["facets"]["categories"].as_array().unwrap();
-    let top: i64 = cats
-        .iter()
-        .filter(|c| c["depth"] == 0)
-        .map(|c| c["count"].as_i64().unwrap())
-        .sum();
-    assert_eq!(
-        top,
-        matching.len() as i64,
-        "top-level category counts partition the matches"
-    );
+    let top: i64 = cats.iter().filter(|c| c["depth"] == 0).map(|c| c["count"].as_i64().unwrap()).sum();
+    assert_eq!(top, matching.len() as i64, "top-level category counts partition the matches");
     // each category's count equals the brute-force count of matches below it
     for c in cats {
         let id: i64 = c["id"].as_str().unwrap().parse().unwrap();
@@ -337,20 +250,13 @@ async fn search_facets_add_up() {
                 false
             })
             .count();
-        assert_eq!(
-            c["count"].as_i64().unwrap(),
-            want as i64,
-            "category {}",
-            c["slug"]
-        );
+        assert_eq!(c["count"].as_i64().unwrap(), want as i64, "category {}", c["slug"]);
     }
     // pages of relevance-ranked results do not overlap and cover the matches
     let mut all = HashSet::new();
     let pages = (matching.len() + 99) / 100;
     for page in 1..=pages {
-        let v = app
-            .json(&format!("/api/search?q=classic&per_page=100&page={page}"))
-            .await;
+        let v = app.json(&format!("/api/search?q=classic&per_page=100&page={page}")).await;
         for id in ids(&v) {
             assert!(all.insert(id), "product {id} on two pages");
         }

@@ -47,66 +47,28 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
     // plans are made without values, as for a statement prepared once and reused
     let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
-    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
 }
 
 /// Runs every store function the catalog endpoints use, with each kind of input.
 fn exercise(conn: &Connection) {
     let cat = store::category_id(conn, "electronics").unwrap().unwrap();
-    let brand: i64 = conn
-        .query_row("SELECT min(id) FROM brands", [], |r| r.get(0))
-        .unwrap();
+    let brand: i64 = conn.query_row("SELECT min(id) FROM brands", [], |r| r.get(0)).unwrap();
     let fts = SearchTerms::parse("classic").unwrap().fts_query();
     let filters = [
         Filter::default(),
-        Filter {
-            in_stock: true,
-            ..Filter::default()
-        },
-        Filter {
-            category: Some(cat),
-            ..Filter::default()
-        },
-        Filter {
-            category: Some(cat),
-            in_stock: true,
-            ..Filter::default()
-        },
-        Filter {
-            brand: Some(brand),
-            ..Filter::default()
-        },
-        Filter {
-            brand: Some(brand),
-            category: Some(cat),
-            ..Filter::default()
-        },
-        Filter {
-            min_price: Some(1000),
-            max_price: Some(5000),
-            ..Filter::default()
-        },
-        Filter {
-            fts: Some(fts.clone()),
-            ..Filter::default()
-        },
-        Filter {
-            fts: Some(fts.clone()),
-            category: Some(cat),
-            min_price: Some(100),
-            ..Filter::default()
-        },
+        Filter { in_stock: true, ..Filter::default() },
+        Filter { category: Some(cat), ..Filter::default() },
+        Filter { category: Some(cat), in_stock: true, ..Filter::default() },
+        Filter { brand: Some(brand), ..Filter::default() },
+        Filter { brand: Some(brand), category: Some(cat), ..Filter::default() },
+        Filter { min_price: Some(1000), max_price: Some(5000), ..Filter::default() },
+        Filter { fts: Some(fts.clone()), ..Filter::default() },
+        Filter { fts: Some(fts.clone()), category: Some(cat), min_price: Some(100), ..Filter::default() },
     ];
     for f in &filters {
         for (_, sort) in Sort::CHOICES {
-            for slice in [
-                Slice::Offset(40),
-                Slice::After { key: 5000, id: 10 },
-                Slice::Before { key: 5000, id: 10 },
-            ] {
+            for slice in [Slice::Offset(40), Slice::After { key: 5000, id: 10 }, Slice::Before { key: 5000, id: 10 }] {
                 store::list_products(conn, f, *sort, slice, 20).unwrap();
             }
         }
@@ -116,19 +78,10 @@ fn exercise(conn: &Connection) {
             store::search_hits(conn, f, Some(Sort::PriceAsc)).unwrap();
         }
     }
-    let slug: String = conn
-        .query_row("SELECT slug FROM products WHERE id = 7", [], |r| r.get(0))
-        .unwrap();
+    let slug: String = conn.query_row("SELECT slug FROM products WHERE id = 7", [], |r| r.get(0)).unwrap();
     store::product_detail(conn, &slug).unwrap().unwrap();
     store::product_id(conn, &slug).unwrap();
-    for slice in [
-        None,
-        Some(Slice::After {
-            key: i64::MAX,
-            id: 0,
-        }),
-        Some(Slice::Before { key: 0, id: 0 }),
-    ] {
+    for slice in [None, Some(Slice::After { key: i64::MAX, id: 0 }), Some(Slice::Before { key: 0, id: 0 })] {
         store::reviews(conn, 7, slice, 10).unwrap();
     }
     store::bestsellers(conn, 0, 20).unwrap();
@@ -136,9 +89,7 @@ fn exercise(conn: &Connection) {
     store::brand_refs(conn, &[1, 2]).unwrap();
     store::brand_id(conn, "x").unwrap();
     store::all_categories(conn).unwrap();
-    store::category_detail(conn, "electronics-audio")
-        .unwrap()
-        .unwrap();
+    store::category_detail(conn, "electronics-audio").unwrap().unwrap();
     store::brands(conn).unwrap();
 }
 
@@ -150,11 +101,7 @@ fn check_plans(conn: &mut Connection, when: &str) {
     let mut statements = CAPTURED.lock().unwrap().clone();
     statements.sort();
     statements.dedup();
-    assert!(
-        statements.len() > 60,
-        "captured {} statements",
-        statements.len()
-    );
+    assert!(statements.len() > 60, "captured {} statements", statements.len());
     for sql in &statements {
         let lines = plan(conn, sql);
         for line in &lines {
@@ -162,10 +109,7 @@ fn check_plans(conn: &mut Connection, when: &str) {
                 let table = rest.split_whitespace().next().unwrap_or("");
                 LARGE.contains(&table) && !rest.contains(" USING ")
             });
-            assert!(
-                full_scan != Some(true),
-                "{when}: full scan in\n{sql}\nplan: {lines:#?}"
-            );
+            assert!(full_scan != Some(true), "{when}: full scan in\n{sql}\nplan: {lines:#?}");
         }
         // an unfiltered listing walks its sort index: no sort of the whole catalog
         let unfiltered_listing = sql.contains("INDEXED BY idx_products_")
@@ -197,9 +141,7 @@ fn catalog_query_plans_stay_indexed() {
     {
         let w = Connection::open(&path).unwrap();
         w.execute_batch("ANALYZE").unwrap();
-        let n: i64 = w
-            .query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = w.query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0)).unwrap();
         assert!(n > 0, "ANALYZE wrote STAT4 samples");
     }
     check_plans(&mut open(), "after raw ANALYZE with STAT4");
@@ -208,13 +150,9 @@ fn catalog_query_plans_stay_indexed() {
     {
         let w = Connection::open(&path).unwrap();
         storefront::db::optimize(&w).unwrap();
-        let n: i64 = w
-            .query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = w.query_row("SELECT count(*) FROM sqlite_stat4", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
-        let n: i64 = w
-            .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = w.query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0)).unwrap();
         assert!(n > 0);
     }
     check_plans(&mut open(), "after optimize");

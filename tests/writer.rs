@@ -46,10 +46,7 @@ async fn concurrent_units_share_commits() {
             let w = w.clone();
             tokio::spawn(async move {
                 w.run(|tx| {
-                    tx.execute(
-                        "UPDATE inventory SET available = available + 1 WHERE variant_id = 31",
-                        [],
-                    )?;
+                    tx.execute("UPDATE inventory SET available = available + 1 WHERE variant_id = 31", [])?;
                     Ok::<_, StoreError>(())
                 })
                 .await
@@ -59,19 +56,10 @@ async fn concurrent_units_share_commits() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(
-        read(
-            &path,
-            "SELECT available FROM inventory WHERE variant_id = 31"
-        ),
-        410
-    );
+    assert_eq!(read(&path, "SELECT available FROM inventory WHERE variant_id = 31"), 410);
     let s = w.stats();
     assert_eq!(s.units, 400);
-    assert!(
-        s.batches < 400 && s.max_batch > 1,
-        "group commit batched units: {s:?}"
-    );
+    assert!(s.batches < 400 && s.max_batch > 1, "group commit batched units: {s:?}");
     w.shutdown();
 }
 
@@ -105,16 +93,8 @@ async fn a_failing_unit_rolls_back_alone() {
     assert!(matches!(b.await.unwrap(), Err(StoreError::Aborted(_))));
     assert!(matches!(c.await.unwrap(), Err(StoreError::Constraint(_))));
     assert_eq!(d.await.unwrap().unwrap(), 13);
-    assert_eq!(
-        read(&path, "SELECT count(*) FROM brands WHERE id IN (10, 13)"),
-        2,
-        "neighbours committed"
-    );
-    assert_eq!(
-        read(&path, "SELECT count(*) FROM brands WHERE id IN (11, 12)"),
-        0,
-        "failures left nothing"
-    );
+    assert_eq!(read(&path, "SELECT count(*) FROM brands WHERE id IN (10, 13)"), 2, "neighbours committed");
+    assert_eq!(read(&path, "SELECT count(*) FROM brands WHERE id IN (11, 12)"), 0, "failures left nothing");
     let s = w.stats();
     assert!(s.max_batch >= 4, "the four shared a transaction: {s:?}");
     assert_eq!(s.units_failed, 2);
@@ -129,10 +109,7 @@ async fn a_panicking_unit_is_isolated() {
     let w1 = w.clone();
     let ok = tokio::spawn(async move {
         w1.run(|tx| {
-            tx.execute(
-                "INSERT INTO brands(id, name, slug, created_at) VALUES (20, 'x', 'x', 0)",
-                [],
-            )?;
+            tx.execute("INSERT INTO brands(id, name, slug, created_at) VALUES (20, 'x', 'x', 0)", [])?;
             Ok::<_, StoreError>(())
         })
         .await
@@ -140,10 +117,7 @@ async fn a_panicking_unit_is_isolated() {
     let w2 = w.clone();
     let boom = tokio::spawn(async move {
         w2.run(|tx| -> Result<(), StoreError> {
-            tx.execute(
-                "INSERT INTO brands(id, name, slug, created_at) VALUES (21, 'y', 'y', 0)",
-                [],
-            )?;
+            tx.execute("INSERT INTO brands(id, name, slug, created_at) VALUES (21, 'y', 'y', 0)", [])?;
             panic!("a bug in a unit of work");
         })
         .await
@@ -155,18 +129,13 @@ async fn a_panicking_unit_is_isolated() {
     assert_eq!(read(&path, "SELECT count(*) FROM brands WHERE id = 21"), 0);
     assert!(w.is_alive());
     // and it keeps working
-    w.run(|tx| Ok::<_, StoreError>(tx.execute("DELETE FROM brands WHERE id = 20", [])?))
-        .await
-        .unwrap();
+    w.run(|tx| Ok::<_, StoreError>(tx.execute("DELETE FROM brands WHERE id = 20", [])?)).await.unwrap();
     w.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_at_once() {
-    let (w, _path, _dir) = start(WriterConfig {
-        queue_capacity: 2,
-        max_batch: 512,
-    });
+    let (w, _path, _dir) = start(WriterConfig { queue_capacity: 2, max_batch: 512 });
     let blocker = hold(&w, 300);
     settle().await;
     let tasks: Vec<_> = (0..6)
@@ -185,11 +154,7 @@ async fn a_full_queue_refuses_at_once() {
         }
     }
     blocker.await.unwrap().unwrap();
-    assert_eq!(
-        (done, busy),
-        (2, 4),
-        "two fit the queue, the rest were refused"
-    );
+    assert_eq!((done, busy), (2, 4), "two fit the queue, the rest were refused");
     w.shutdown();
 }
 
@@ -198,9 +163,7 @@ async fn commit_hooks_see_changes_before_callers_hear_back() {
     let (w, _path, _dir) = start(WriterConfig::default());
     let seen: Arc<Mutex<Vec<ChangeSet>>> = Arc::default();
     let s2 = seen.clone();
-    w.on_commit(Arc::new(move |c: &ChangeSet| {
-        s2.lock().unwrap().push(c.clone())
-    }));
+    w.on_commit(Arc::new(move |c: &ChangeSet| s2.lock().unwrap().push(c.clone())));
     w.run(|tx| {
         tx.execute("UPDATE products SET base_price = 5999 WHERE id = 3", [])?;
         Ok::<_, StoreError>(())
@@ -208,15 +171,8 @@ async fn commit_hooks_see_changes_before_callers_hear_back() {
     .await
     .unwrap();
     let seen = seen.lock().unwrap();
-    assert_eq!(
-        seen.len(),
-        1,
-        "the hook ran before the result was delivered"
-    );
-    assert_eq!(
-        seen[0].tables.get("products"),
-        Some(&TableChange::Rows([3].into_iter().collect()))
-    );
+    assert_eq!(seen.len(), 1, "the hook ran before the result was delivered");
+    assert_eq!(seen[0].tables.get("products"), Some(&TableChange::Rows([3].into_iter().collect())));
     drop(seen);
     // a failed unit publishes nothing
     let before = w.stats().batches;
@@ -252,20 +208,12 @@ async fn shutdown_commits_what_is_queued_then_refuses() {
         .collect();
     settle().await;
     let w2 = w.clone();
-    tokio::task::spawn_blocking(move || w2.shutdown())
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || w2.shutdown()).await.unwrap();
     blocker.await.unwrap().unwrap();
     for q in queued {
         q.await.unwrap().unwrap();
     }
-    assert_eq!(
-        read(&path, "SELECT count(*) FROM brands WHERE id >= 100"),
-        20
-    );
+    assert_eq!(read(&path, "SELECT count(*) FROM brands WHERE id >= 100"), 20);
     assert!(!w.is_alive());
-    assert!(matches!(
-        w.run(|_| Ok::<_, StoreError>(())).await,
-        Err(StoreError::WriterGone)
-    ));
+    assert!(matches!(w.run(|_| Ok::<_, StoreError>(())).await, Err(StoreError::WriterGone)));
 }

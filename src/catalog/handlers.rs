@@ -22,10 +22,7 @@ pub const MAX_PER_PAGE: i64 = 100;
 const DEFAULT_PER_PAGE: i64 = 20;
 
 fn public(app: &AppState) -> Caching {
-    Caching::Public {
-        max_age: app.config.catalog_max_age_secs,
-        swr: app.config.catalog_swr_secs,
-    }
+    Caching::Public { max_age: app.config.catalog_max_age_secs, swr: app.config.catalog_swr_secs }
 }
 
 fn respond(app: &AppState, neg: &Negotiation, body: Vec<u8>) -> Response {
@@ -58,10 +55,7 @@ enum Products {
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::bad_request(
-        "invalid_cursor",
-        "the cursor is malformed, expired or belongs to another list",
-    )
+    ApiError::bad_request("invalid_cursor", "the cursor is malformed, expired or belongs to another list")
 }
 
 fn unknown(field: &str, what: &str) -> ApiError {
@@ -91,51 +85,25 @@ fn filter_params(q: &mut QueryParams) -> FilterParams {
         }
     }
     let in_stock = q.boolean("in_stock").unwrap_or(false);
-    FilterParams {
-        category,
-        brand,
-        min_price,
-        max_price,
-        in_stock,
-    }
+    FilterParams { category, brand, min_price, max_price, in_stock }
 }
 
 /// Resolves slugs to ids; an unknown slug is a 422 naming the field.
-fn resolve(
-    conn: &rusqlite::Connection,
-    f: FilterParams,
-    fts: Option<String>,
-) -> Result<Filter, ApiError> {
+fn resolve(conn: &rusqlite::Connection, f: FilterParams, fts: Option<String>) -> Result<Filter, ApiError> {
     let category = match &f.category {
         Some(s) => Some(
-            (if is_slug(s) {
-                store::category_id(conn, s)?
-            } else {
-                None
-            })
-            .ok_or_else(|| unknown("category", "category"))?,
+            (if is_slug(s) { store::category_id(conn, s)? } else { None })
+                .ok_or_else(|| unknown("category", "category"))?,
         ),
         None => None,
     };
     let brand = match &f.brand {
-        Some(s) => Some(
-            (if is_slug(s) {
-                store::brand_id(conn, s)?
-            } else {
-                None
-            })
-            .ok_or_else(|| unknown("brand", "brand"))?,
-        ),
+        Some(s) => {
+            Some((if is_slug(s) { store::brand_id(conn, s)? } else { None }).ok_or_else(|| unknown("brand", "brand"))?)
+        }
         None => None,
     };
-    Ok(Filter {
-        category,
-        brand,
-        min_price: f.min_price,
-        max_price: f.max_price,
-        in_stock: f.in_stock,
-        fts,
-    })
+    Ok(Filter { category, brand, min_price: f.min_price, max_price: f.max_price, in_stock: f.in_stock, fts })
 }
 
 enum Paging {
@@ -156,19 +124,12 @@ fn paging(q: &mut QueryParams, scope: &str, per_page: i64) -> Result<Paging, Api
         }
         return match cursor.as_deref() {
             None | Some("") => Ok(Paging::Keyset(None)),
-            Some(token) => Cursor::decode(token, scope)
-                .map(|c| Paging::Keyset(Some(c)))
-                .ok_or_else(bad_cursor),
+            Some(token) => Cursor::decode(token, scope).map(|c| Paging::Keyset(Some(c))).ok_or_else(bad_cursor),
         };
     }
     let page = page.unwrap_or(1);
     if (page - 1) * per_page >= MAX_OFFSET {
-        q.error(
-            "page",
-            format!(
-                "offset pagination ends at item {MAX_OFFSET}; use cursor pagination to go deeper"
-            ),
-        );
+        q.error("page", format!("offset pagination ends at item {MAX_OFFSET}; use cursor pagination to go deeper"));
     }
     Ok(Paging::Offset { page })
 }
@@ -178,10 +139,7 @@ fn fields_param(q: &mut QueryParams) -> Option<Vec<String>> {
     let mut fields = Vec::new();
     for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         if !SUMMARY_FIELDS.contains(&f) {
-            q.error(
-                "fields",
-                format!("unknown field {f:?}; known: {}", SUMMARY_FIELDS.join(", ")),
-            );
+            q.error("fields", format!("unknown field {f:?}; known: {}", SUMMARY_FIELDS.join(", ")));
             return None;
         }
         if !fields.iter().any(|x| x == f) {
@@ -203,9 +161,7 @@ fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> 
             items
                 .into_iter()
                 .map(|p| {
-                    let Value::Object(mut m) =
-                        serde_json::to_value(p).expect("summaries serialize")
-                    else {
+                    let Value::Object(mut m) = serde_json::to_value(p).expect("summaries serialize") else {
                         unreachable!("a struct serializes to an object")
                     };
                     m.retain(|k, _| fields.iter().any(|f| f == k));
@@ -252,9 +208,7 @@ pub async fn list_products(
         None => None,
     };
     let sort = q.choice("sort", Sort::CHOICES).unwrap_or(Sort::Newest);
-    let per_page = q
-        .int("per_page", 1, MAX_PER_PAGE)
-        .unwrap_or(DEFAULT_PER_PAGE);
+    let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let fields = fields_param(&mut q);
     let paging = paging(&mut q, sort.name(), per_page);
     q.finish()?;
@@ -264,39 +218,16 @@ pub async fn list_products(
         .db
         .read(move |conn| {
             let filter = resolve(conn, filters, terms.map(|t| t.fts_query()))?;
-            let cursor_after = |key: i64, id: i64| {
-                Cursor {
-                    scope: sort.name().into(),
-                    before: false,
-                    key,
-                    id,
-                }
-                .encode()
-            };
-            let cursor_before = |key: i64, id: i64| {
-                Cursor {
-                    scope: sort.name().into(),
-                    before: true,
-                    key,
-                    id,
-                }
-                .encode()
-            };
+            let cursor_after =
+                |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
+            let cursor_before =
+                |key: i64, id: i64| Cursor { scope: sort.name().into(), before: true, key, id }.encode();
             match paging {
                 Paging::Offset { page } => {
-                    let (rows, more) = store::list_products(
-                        conn,
-                        &filter,
-                        sort,
-                        Slice::Offset((page - 1) * per_page),
-                        per_page,
-                    )?;
+                    let (rows, more) =
+                        store::list_products(conn, &filter, sort, Slice::Offset((page - 1) * per_page), per_page)?;
                     let total = store::count_products(conn, &filter)?;
-                    let next_cursor = if more {
-                        rows.last().map(|(p, k)| cursor_after(*k, p.id.0))
-                    } else {
-                        None
-                    };
+                    let next_cursor = if more { rows.last().map(|(p, k)| cursor_after(*k, p.id.0)) } else { None };
                     let meta = OffsetMeta {
                         current_page: page,
                         per_page,
@@ -305,54 +236,25 @@ pub async fn list_products(
                         next_cursor,
                     };
                     let items = rows.into_iter().map(|(p, _)| p).collect();
-                    Ok::<_, ApiError>(to_json(&Page {
-                        data: render_products(items, &fields),
-                        meta,
-                    }))
+                    Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
                 }
                 Paging::Keyset(cursor) => {
                     let slice = match &cursor {
                         None => Slice::Offset(0),
-                        Some(c) if c.before => Slice::Before {
-                            key: c.key,
-                            id: c.id,
-                        },
-                        Some(c) => Slice::After {
-                            key: c.key,
-                            id: c.id,
-                        },
+                        Some(c) if c.before => Slice::Before { key: c.key, id: c.id },
+                        Some(c) => Slice::After { key: c.key, id: c.id },
                     };
                     let backwards = matches!(slice, Slice::Before { .. });
                     let (rows, more) = store::list_products(conn, &filter, sort, slice, per_page)?;
                     let first = rows.first().map(|(p, k)| (*k, p.id.0));
                     let last = rows.last().map(|(p, k)| (*k, p.id.0));
                     // `more` speaks of the direction we walked
-                    let (has_next, has_prev) = if backwards {
-                        (true, more)
-                    } else {
-                        (more, cursor.is_some())
-                    };
-                    let next_cursor = if has_next {
-                        last.map(|(k, id)| cursor_after(k, id))
-                    } else {
-                        None
-                    };
-                    let prev_cursor = if has_prev {
-                        first.map(|(k, id)| cursor_before(k, id))
-                    } else {
-                        None
-                    };
-                    let meta = KeysetMeta {
-                        per_page,
-                        has_more: next_cursor.is_some(),
-                        next_cursor,
-                        prev_cursor,
-                    };
+                    let (has_next, has_prev) = if backwards { (true, more) } else { (more, cursor.is_some()) };
+                    let next_cursor = if has_next { last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                    let prev_cursor = if has_prev { first.map(|(k, id)| cursor_before(k, id)) } else { None };
+                    let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
                     let items = rows.into_iter().map(|(p, _)| p).collect();
-                    Ok::<_, ApiError>(to_json(&Page {
-                        data: render_products(items, &fields),
-                        meta,
-                    }))
+                    Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
                 }
             }
         })
@@ -410,7 +312,11 @@ pub async fn product_reviews(
         .read(move |conn| {
             let (pid, total) = store::product_id(conn, &slug)?.ok_or_else(|| ApiError::not_found("product"))?;
             let slice = cursor.as_ref().map(|c| {
-                if c.before { Slice::Before { key: c.key, id: c.id } } else { Slice::After { key: c.key, id: c.id } }
+                if c.before {
+                    Slice::Before { key: c.key, id: c.id }
+                } else {
+                    Slice::After { key: c.key, id: c.id }
+                }
             });
             let backwards = matches!(slice, Some(Slice::Before { .. }));
             let (rows, more) = store::reviews(conn, pid, slice, per_page)?;
@@ -442,29 +348,20 @@ pub async fn bestsellers(
         .db
         .read(move |conn| {
             let top = store::bestsellers(conn, today - days + 1, limit)?;
-            Ok::<_, ApiError>(to_json(&Page {
-                data: top,
-                meta: json!({"days": days, "limit": limit}),
-            }))
+            Ok::<_, ApiError>(to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }))
         })
         .await?;
     Ok(respond(&app, &neg, body))
 }
 
 /// `GET /api/categories`: the whole tree, counts including sub-categories.
-pub async fn categories(
-    State(app): State<AppState>,
-    neg: Negotiation,
-    q: QueryParams,
-) -> Result<Response, ApiError> {
+pub async fn categories(State(app): State<AppState>, neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
     let body = app
         .db
         .read(|conn| {
             let rows = store::all_categories(conn)?;
-            Ok::<_, ApiError>(to_json(&Data {
-                data: build_tree(&rows),
-            }))
+            Ok::<_, ApiError>(to_json(&Data { data: build_tree(&rows) }))
         })
         .await?;
     Ok(respond(&app, &neg, body))
@@ -498,10 +395,7 @@ fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
             children: kids,
         }
     }
-    children
-        .get(&None)
-        .map(|roots| roots.iter().map(|r| node(r, &children, 0)).collect())
-        .unwrap_or_default()
+    children.get(&None).map(|roots| roots.iter().map(|r| node(r, &children, 0)).collect()).unwrap_or_default()
 }
 
 /// `GET /api/categories/{slug}`
@@ -524,20 +418,9 @@ pub async fn category(
 }
 
 /// `GET /api/brands`
-pub async fn brands(
-    State(app): State<AppState>,
-    neg: Negotiation,
-    q: QueryParams,
-) -> Result<Response, ApiError> {
+pub async fn brands(State(app): State<AppState>, neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
-    let body = app
-        .db
-        .read(|conn| {
-            Ok::<_, ApiError>(to_json(&Data {
-                data: store::brands(conn)?,
-            }))
-        })
-        .await?;
+    let body = app.db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
     Ok(respond(&app, &neg, body))
 }
 
@@ -556,11 +439,7 @@ pub const PRICE_BANDS: &[(i64, Option<i64>)] = &[
 const MAX_SEARCH_DEPTH: i64 = 1_000;
 
 /// `GET /api/search`
-pub async fn search(
-    State(app): State<AppState>,
-    neg: Negotiation,
-    mut q: QueryParams,
-) -> Result<Response, ApiError> {
+pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryParams) -> Result<Response, ApiError> {
     let text = q.text("q", 200);
     let terms = match &text {
         None => {
@@ -576,15 +455,10 @@ pub async fn search(
     let mut sorts: Vec<(&str, Option<Sort>)> = vec![("relevance", None)];
     sorts.extend(Sort::CHOICES.iter().map(|(n, s)| (*n, Some(*s))));
     let sort = q.choice("sort", &sorts).unwrap_or(None);
-    let per_page = q
-        .int("per_page", 1, MAX_PER_PAGE)
-        .unwrap_or(DEFAULT_PER_PAGE);
+    let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let page = q.int("page", 1, MAX_SEARCH_DEPTH).unwrap_or(1);
     if (page - 1) * per_page >= MAX_SEARCH_DEPTH {
-        q.error(
-            "page",
-            format!("search results end at item {MAX_SEARCH_DEPTH}; refine the query"),
-        );
+        q.error("page", format!("search results end at item {MAX_SEARCH_DEPTH}; refine the query"));
     }
     q.finish()?;
     let terms = terms.expect("finish() refuses a request without valid terms");
@@ -614,9 +488,13 @@ pub async fn search(
             let refs = store::brand_refs(conn, &brand_ids)?;
             let mut brands: Vec<Value> = by_brand
                 .iter()
-                .filter_map(|(id, n)| refs.get(id).map(|b| json!({"id": b.id, "name": b.name, "slug": b.slug, "count": n})))
+                .filter_map(|(id, n)| {
+                    refs.get(id).map(|b| json!({"id": b.id, "name": b.name, "slug": b.slug, "count": n}))
+                })
                 .collect();
-            brands.sort_by(|a, b| b["count"].as_i64().cmp(&a["count"].as_i64()).then(a["name"].as_str().cmp(&b["name"].as_str())));
+            brands.sort_by(|a, b| {
+                b["count"].as_i64().cmp(&a["count"].as_i64()).then(a["name"].as_str().cmp(&b["name"].as_str()))
+            });
             brands.truncate(50);
             let bands: Vec<Value> = PRICE_BANDS
                 .iter()

@@ -36,10 +36,7 @@ pub struct Rating {
 
 impl Rating {
     pub fn new(x100: i64, count: i64) -> Rating {
-        Rating {
-            average: x100 as f64 / 100.0,
-            count,
-        }
+        Rating { average: x100 as f64 / 100.0, count }
     }
 }
 
@@ -235,11 +232,7 @@ impl Sort {
     ];
 
     pub fn name(self) -> &'static str {
-        Sort::CHOICES
-            .iter()
-            .find(|(_, s)| *s == self)
-            .map(|(n, _)| *n)
-            .expect("every sort is listed")
+        Sort::CHOICES.iter().find(|(_, s)| *s == self).map(|(n, _)| *n).expect("every sort is listed")
     }
 
     /// The sort key column (an integer) on `products p`.
@@ -281,13 +274,7 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let raw = format!(
-            "1|{}|{}|{}|{}",
-            self.scope,
-            if self.before { 'b' } else { 'a' },
-            self.key,
-            self.id
-        );
+        let raw = format!("1|{}|{}|{}|{}", self.scope, if self.before { 'b' } else { 'a' }, self.key, self.id);
         URL_SAFE_NO_PAD.encode(raw)
     }
 
@@ -299,13 +286,7 @@ impl Cursor {
         let raw = URL_SAFE_NO_PAD.decode(token.as_bytes()).ok()?;
         let raw = std::str::from_utf8(&raw).ok()?;
         let mut parts = raw.split('|');
-        let (v, s, d, k, i) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
+        let (v, s, d, k, i) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if v != "1" || s != scope || parts.next().is_some() {
             return None;
         }
@@ -314,12 +295,7 @@ impl Cursor {
             "b" => true,
             _ => return None,
         };
-        Some(Cursor {
-            scope: s.to_owned(),
-            before,
-            key: k.parse().ok()?,
-            id: i.parse().ok()?,
-        })
+        Some(Cursor { scope: s.to_owned(), before, key: k.parse().ok()?, id: i.parse().ok()? })
     }
 }
 
@@ -378,33 +354,19 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_tampering() {
-        let c = Cursor {
-            scope: "newest".into(),
-            before: false,
-            key: 1_700_000_000_000,
-            id: 42,
-        };
+        let c = Cursor { scope: "newest".into(), before: false, key: 1_700_000_000_000, id: 42 };
         let t = c.encode();
         assert_eq!(Cursor::decode(&t, "newest"), Some(c));
         assert_eq!(Cursor::decode(&t, "price_asc"), None, "scope is checked");
         assert_eq!(Cursor::decode("not-a-cursor", "newest"), None);
-        assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode("1|newest|a|x|1"), "newest"),
-            None
-        );
+        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("1|newest|a|x|1"), "newest"), None);
     }
 
     #[test]
     fn search_terms_neutralise_syntax() {
         let t = SearchTerms::parse("red\" OR 1=1; DROP TABLE products; -- NEAR(").unwrap();
-        assert_eq!(
-            t.fts_query(),
-            "\"red\" \"or\" \"1\" \"1\" \"drop\" \"table\" \"products\" \"near\""
-        );
-        assert_eq!(
-            SearchTerms::parse("class").unwrap().fts_query(),
-            "\"class\"*"
-        );
+        assert_eq!(t.fts_query(), "\"red\" \"or\" \"1\" \"1\" \"drop\" \"table\" \"products\" \"near\"");
+        assert_eq!(SearchTerms::parse("class").unwrap().fts_query(), "\"class\"*");
         assert_eq!(SearchTerms::parse("tv ").unwrap().fts_query(), "\"tv\"");
         assert!(SearchTerms::parse(" \"*()- ").is_none());
     }

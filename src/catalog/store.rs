@@ -54,18 +54,11 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ProductSummary> {
     let cur = currency(&r.get::<_, String>(6)?);
     let (price, base_price, sale_price) = prices(r.get(4)?, r.get(5)?, cur);
     let brand = match r.get::<_, Option<i64>>(14)? {
-        Some(id) => Some(BrandRef {
-            id: Id(id),
-            name: r.get(15)?,
-            slug: r.get(16)?,
-        }),
+        Some(id) => Some(BrandRef { id: Id(id), name: r.get(15)?, slug: r.get(16)? }),
         None => None,
     };
     let image = match r.get::<_, Option<String>>(17)? {
-        Some(url) => Some(Image {
-            url,
-            thumbnail: r.get(18)?,
-        }),
+        Some(url) => Some(Image { url, thumbnail: r.get(18)? }),
         None => None,
     };
     Ok(ProductSummary {
@@ -77,11 +70,7 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ProductSummary> {
         base_price,
         sale_price,
         image,
-        category: CategoryRef {
-            id: Id(r.get(11)?),
-            name: r.get(12)?,
-            slug: r.get(13)?,
-        },
+        category: CategoryRef { id: Id(r.get(11)?), name: r.get(12)?, slug: r.get(13)? },
         brand,
         in_stock: r.get::<_, i64>(7)? != 0,
         rating: Rating::new(r.get(8)?, r.get(9)?),
@@ -90,15 +79,11 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ProductSummary> {
 }
 
 pub fn category_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM categories WHERE slug = ?1")?
-        .query_row([slug], |r| r.get(0))
-        .optional()
+    conn.prepare_cached("SELECT id FROM categories WHERE slug = ?1")?.query_row([slug], |r| r.get(0)).optional()
 }
 
 pub fn brand_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM brands WHERE slug = ?1")?
-        .query_row([slug], |r| r.get(0))
-        .optional()
+    conn.prepare_cached("SELECT id FROM brands WHERE slug = ?1")?.query_row([slug], |r| r.get(0)).optional()
 }
 
 /// The FROM clause and WHERE conditions (with their values) of a product list.
@@ -176,9 +161,7 @@ pub fn list_products(
     values.push(Value::Integer(offset));
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows: Vec<(ProductSummary, i64)> = stmt
-        .query_map(params_from_iter(values.iter()), |r| {
-            Ok((summary_from_row(r)?, r.get(SUMMARY_WIDTH)?))
-        })?
+        .query_map(params_from_iter(values.iter()), |r| Ok((summary_from_row(r)?, r.get(SUMMARY_WIDTH)?)))?
         .collect::<Result<_, _>>()?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -191,17 +174,11 @@ pub fn list_products(
 /// How many products a filter matches. Category/brand/stock filters read the counter tables
 /// the triggers keep; price and text filters count the matching rows.
 pub fn count_products(conn: &Connection, filter: &Filter) -> rusqlite::Result<i64> {
-    let stock = if filter.in_stock {
-        " AND in_stock = 1"
-    } else {
-        ""
-    };
+    let stock = if filter.in_stock { " AND in_stock = 1" } else { "" };
     if filter.fts.is_none() && filter.min_price.is_none() && filter.max_price.is_none() {
         match (filter.category, filter.brand) {
             (None, None) => {
-                let sql = format!(
-                    "SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE 1{stock}"
-                );
+                let sql = format!("SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE 1{stock}");
                 return conn.prepare_cached(&sql)?.query_row([], |r| r.get(0));
             }
             (Some(c), None) => {
@@ -218,15 +195,10 @@ pub fn count_products(conn: &Connection, filter: &Filter) -> rusqlite::Result<i6
         }
     }
     // a price range alone is counted on the price index
-    let sort = if filter.min_price.is_some() || filter.max_price.is_some() {
-        Sort::PriceAsc
-    } else {
-        Sort::Newest
-    };
+    let sort = if filter.min_price.is_some() || filter.max_price.is_some() { Sort::PriceAsc } else { Sort::Newest };
     let (from, conds, values) = list_source(filter, sort);
     let sql = format!("SELECT count(*) FROM {from} WHERE {}", conds.join(" AND "));
-    conn.prepare_cached(&sql)?
-        .query_row(params_from_iter(values.iter()), |r| r.get(0))
+    conn.prepare_cached(&sql)?.query_row(params_from_iter(values.iter()), |r| r.get(0))
 }
 
 /// Summaries of the given products (active ones only), in the order given.
@@ -240,10 +212,8 @@ pub fn summaries_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<
          WHERE p.status = 'active'"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut by_id: HashMap<i64, ProductSummary> = stmt
-        .query_map([list], summary_from_row)?
-        .map(|r| r.map(|s| (s.id.0, s)))
-        .collect::<Result<_, _>>()?;
+    let mut by_id: HashMap<i64, ProductSummary> =
+        stmt.query_map([list], summary_from_row)?.map(|r| r.map(|s| (s.id.0, s))).collect::<Result<_, _>>()?;
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
@@ -300,9 +270,7 @@ pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<
     let pid = p.id.0;
 
     p.images = conn
-        .prepare_cached(
-            "SELECT url, thumbnail_url, alt FROM product_images WHERE product_id = ?1 ORDER BY position",
-        )?
+        .prepare_cached("SELECT url, thumbnail_url, alt FROM product_images WHERE product_id = ?1 ORDER BY position")?
         .query_map([pid], |r| Ok(ImageFull { url: r.get(0)?, thumbnail: r.get(1)?, alt: r.get(2)? }))?
         .collect::<Result<_, _>>()?;
 
@@ -342,11 +310,7 @@ pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<
             });
         }
         if let Some(attr) = r.get::<_, Option<String>>(6)? {
-            let av = AttributeValue {
-                attribute: attr,
-                name: r.get(7)?,
-                value: r.get(8)?,
-            };
+            let av = AttributeValue { attribute: attr, name: r.get(7)?, value: r.get(8)? };
             match p.options.iter_mut().find(|o| o.attribute == av.attribute) {
                 Some(o) if !o.values.contains(&av.value) => o.values.push(av.value.clone()),
                 Some(_) => {}
@@ -356,11 +320,7 @@ pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<
                     values: vec![av.value.clone()],
                 }),
             }
-            p.variants
-                .last_mut()
-                .expect("pushed above")
-                .attributes
-                .push(av);
+            p.variants.last_mut().expect("pushed above").attributes.push(av);
         }
     }
 
@@ -369,11 +329,9 @@ pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<
 }
 
 pub fn product_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<(i64, i64)>> {
-    conn.prepare_cached(
-        "SELECT id, rating_count FROM products WHERE slug = ?1 AND status = 'active'",
-    )?
-    .query_row([slug], |r| Ok((r.get(0)?, r.get(1)?)))
-    .optional()
+    conn.prepare_cached("SELECT id, rating_count FROM products WHERE slug = ?1 AND status = 'active'")?
+        .query_row([slug], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 fn author(name: &str) -> String {
@@ -393,16 +351,8 @@ pub fn reviews(
     limit: i64,
 ) -> rusqlite::Result<(Vec<Review>, bool)> {
     let (cond, dir, values): (&str, &str, Vec<Value>) = match slice {
-        Some(Slice::After { key, id }) => (
-            "AND (r.created_at, r.id) < (?2, ?3)",
-            "DESC",
-            vec![key.into(), id.into()],
-        ),
-        Some(Slice::Before { key, id }) => (
-            "AND (r.created_at, r.id) > (?2, ?3)",
-            "ASC",
-            vec![key.into(), id.into()],
-        ),
+        Some(Slice::After { key, id }) => ("AND (r.created_at, r.id) < (?2, ?3)", "DESC", vec![key.into(), id.into()]),
+        Some(Slice::Before { key, id }) => ("AND (r.created_at, r.id) > (?2, ?3)", "ASC", vec![key.into(), id.into()]),
         _ => ("", "DESC", vec![]),
     };
     let sql = format!(
@@ -436,11 +386,7 @@ pub fn reviews(
 }
 
 /// Top sellers by units sold since `since_day` (days since the epoch, UTC).
-pub fn bestsellers(
-    conn: &Connection,
-    since_day: i64,
-    limit: i64,
-) -> rusqlite::Result<Vec<Bestseller>> {
+pub fn bestsellers(conn: &Connection, since_day: i64, limit: i64) -> rusqlite::Result<Vec<Bestseller>> {
     let sql = format!(
         "WITH top AS (SELECT product_id, sum(units) AS units FROM product_sales_daily WHERE day >= ?1
                       GROUP BY product_id ORDER BY units DESC, product_id LIMIT ?2)
@@ -450,10 +396,7 @@ pub fn bestsellers(
     // ask for a few more in case some top sellers have been retired since
     conn.prepare_cached(&sql)?
         .query_map(params![since_day, limit * 2 + 10, limit], |r| {
-            Ok(Bestseller {
-                product: summary_from_row(r)?,
-                units_sold: r.get(SUMMARY_WIDTH)?,
-            })
+            Ok(Bestseller { product: summary_from_row(r)?, units_sold: r.get(SUMMARY_WIDTH)? })
         })?
         .collect()
 }
@@ -498,17 +441,9 @@ fn subtree_count(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
 
 pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<CategoryDetail>> {
     let row = conn
-        .prepare_cached(
-            "SELECT id, name, slug, description, depth FROM categories WHERE slug = ?1",
-        )?
+        .prepare_cached("SELECT id, name, slug, description, depth FROM categories WHERE slug = ?1")?
         .query_row([slug], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get(4)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
         })
         .optional()?;
     let Some((id, name, slug, description, depth)) = row else {
@@ -525,15 +460,9 @@ pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option
         .collect::<Result<_, _>>()?;
     let parent = path.first().cloned();
     path.reverse();
-    path.push(CategoryRef {
-        id: Id(id),
-        name: name.clone(),
-        slug: slug.clone(),
-    });
+    path.push(CategoryRef { id: Id(id), name: name.clone(), slug: slug.clone() });
     let child_rows: Vec<(i64, String, String)> = conn
-        .prepare_cached(
-            "SELECT id, name, slug FROM categories WHERE parent_id = ?1 ORDER BY position, id",
-        )?
+        .prepare_cached("SELECT id, name, slug FROM categories WHERE parent_id = ?1 ORDER BY position, id")?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut children = Vec::with_capacity(child_rows.len());
@@ -590,11 +519,7 @@ pub struct Hit {
 /// Every active product matching `filter` (whose `fts` must be set), in one pass over the
 /// full-text index: bm25 relevance (name weighs most, then brand, category, description)
 /// and the columns facets count.
-pub fn search_hits(
-    conn: &Connection,
-    filter: &Filter,
-    sort: Option<Sort>,
-) -> rusqlite::Result<Vec<Hit>> {
+pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> rusqlite::Result<Vec<Hit>> {
     debug_assert!(filter.fts.is_some());
     let (from, conds, values) = list_source(filter, Sort::Newest);
     let key = sort.map(Sort::key).unwrap_or("0");
@@ -624,18 +549,9 @@ pub fn money(amount: i64) -> Money {
 /// Names and slugs of the given brands.
 pub fn brand_refs(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, BrandRef>> {
     let list = serde_json::to_string(ids).expect("integers serialize");
-    conn.prepare_cached(
-        "SELECT b.id, b.name, b.slug FROM json_each(?1) j CROSS JOIN brands b ON b.id = j.value",
-    )?
-    .query_map([list], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            BrandRef {
-                id: Id(r.get(0)?),
-                name: r.get(1)?,
-                slug: r.get(2)?,
-            },
-        ))
-    })?
-    .collect()
+    conn.prepare_cached("SELECT b.id, b.name, b.slug FROM json_each(?1) j CROSS JOIN brands b ON b.id = j.value")?
+        .query_map([list], |r| {
+            Ok((r.get::<_, i64>(0)?, BrandRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))
+        })?
+        .collect()
 }

@@ -58,10 +58,7 @@ pub fn migrate_with(
 ) -> Result<Migrated, MigrateError> {
     let found = version(conn)?;
     if found > target {
-        return Err(MigrateError::TooNew {
-            found,
-            known: target,
-        });
+        return Err(MigrateError::TooNew { found, known: target });
     }
     if found == target {
         return Ok(Migrated::Current(found));
@@ -82,18 +79,12 @@ pub fn migrate_with(
     }
     let mut at = found;
     while at < target {
-        let step = steps
-            .iter()
-            .find(|s| s.to == at + 1)
-            .ok_or(MigrateError::MissingStep(at))?;
+        let step = steps.iter().find(|s| s.to == at + 1).ok_or(MigrateError::MissingStep(at))?;
         let tx = conn.transaction()?;
         tx.execute_batch(step.sql)?;
         tx.pragma_update(None, "user_version", step.to)?;
         tx.commit()?;
         at = step.to;
     }
-    Ok(Migrated::Upgraded {
-        from: found,
-        to: target,
-    })
+    Ok(Migrated::Upgraded { from: found, to: target })
 }

@@ -61,9 +61,7 @@ pub fn configure_write(conn: &Connection, sync: Synchronous) -> rusqlite::Result
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-            Some(format!(
-                "the database refused WAL mode (journal_mode = {mode})"
-            )),
+            Some(format!("the database refused WAL mode (journal_mode = {mode})")),
         ));
     }
     let sync = match sync {
@@ -93,11 +91,7 @@ pub fn open_write(path: &Path, sync: Synchronous) -> rusqlite::Result<Connection
 /// Builds the pool of read-only connections.
 pub fn open_read_pool(path: &Path, size: u32) -> Result<ReadPool, r2d2::Error> {
     let manager = SqliteConnectionManager::file(path)
-        .with_flags(
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
+        .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
         .with_init(|c: &mut Connection| configure_read(c));
     r2d2::Pool::builder()
         .max_size(size)
@@ -117,11 +111,8 @@ pub fn optimize(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Removes STAT4 samples (left by any ANALYZE, ours or a user's) and reloads the statistics.
 pub fn drop_stat4(conn: &Connection) -> rusqlite::Result<()> {
-    let has_stat4: bool = conn.query_row(
-        "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'",
-        [],
-        |r| r.get(0),
-    )?;
+    let has_stat4: bool =
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'", [], |r| r.get(0))?;
     if has_stat4 {
         conn.execute_batch("DELETE FROM sqlite_stat4; ANALYZE sqlite_schema;")?;
     }
@@ -143,13 +134,7 @@ pub struct Db {
 impl Db {
     pub fn new(pool: ReadPool, writer: writer::Writer, path: PathBuf, read_wait: Duration) -> Db {
         let permits = Arc::new(Semaphore::new(pool.max_size() as usize));
-        Db {
-            pool,
-            permits,
-            read_wait,
-            writer,
-            path,
-        }
+        Db { pool, permits, read_wait, writer, path }
     }
 
     /// Runs `f` on a read-only connection on the blocking pool. Waits at most `read_wait`
@@ -200,8 +185,6 @@ pub fn configure_bulk_load(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Back to the normal settings of the read-write connection after a bulk load.
 pub fn end_bulk_load(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "PRAGMA locking_mode = NORMAL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch("PRAGMA locking_mode = NORMAL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = ON;")?;
     configure_write(conn, sync)
 }

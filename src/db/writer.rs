@@ -61,10 +61,7 @@ impl ChangeSet {
     fn record(&mut self, table: &str, rowid: i64) {
         let entry = match self.tables.get_mut(table) {
             Some(e) => e,
-            None => self
-                .tables
-                .entry(table.to_owned())
-                .or_insert_with(|| TableChange::Rows(BTreeSet::new())),
+            None => self.tables.entry(table.to_owned()).or_insert_with(|| TableChange::Rows(BTreeSet::new())),
         };
         if let TableChange::Rows(rows) = entry {
             rows.insert(rowid);
@@ -138,10 +135,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig {
-            queue_capacity: 4096,
-            max_batch: 512,
-        }
+        WriterConfig { queue_capacity: 4096, max_batch: 512 }
     }
 }
 
@@ -182,12 +176,10 @@ impl Writer {
             thread: Mutex::new(None),
         });
         let thread_shared = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("storefront-writer".into())
-            .spawn(move || {
-                writer_loop(conn, rx, &thread_shared, config.max_batch.max(1));
-                thread_shared.alive.store(false, Ordering::SeqCst);
-            })?;
+        let handle = std::thread::Builder::new().name("storefront-writer".into()).spawn(move || {
+            writer_loop(conn, rx, &thread_shared, config.max_batch.max(1));
+            thread_shared.alive.store(false, Ordering::SeqCst);
+        })?;
         *shared.thread.lock().expect("writer thread slot poisoned") = Some(handle);
         Ok(Writer { queue, shared })
     }
@@ -214,24 +206,15 @@ impl Writer {
             });
             Outcome { ok, deliver }
         };
-        self.shared
-            .stats
-            .queue_depth
-            .fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.queue_depth.fetch_add(1, Ordering::Relaxed);
         match self.queue.try_send(Msg::Unit(Box::new(unit))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                self.shared
-                    .stats
-                    .queue_depth
-                    .fetch_sub(1, Ordering::Relaxed);
+                self.shared.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
                 return Err(StoreError::Busy("writer queue").into());
             }
             Err(TrySendError::Disconnected(_)) => {
-                self.shared
-                    .stats
-                    .queue_depth
-                    .fetch_sub(1, Ordering::Relaxed);
+                self.shared.stats.queue_depth.fetch_sub(1, Ordering::Relaxed);
                 return Err(StoreError::WriterGone.into());
             }
         }
@@ -244,11 +227,7 @@ impl Writer {
 
     /// Registers a hook the writer runs after every commit that changed something.
     pub fn on_commit(&self, hook: CommitHook) {
-        self.shared
-            .hooks
-            .lock()
-            .expect("writer hooks poisoned")
-            .push(hook);
+        self.shared.hooks.lock().expect("writer hooks poisoned").push(hook);
     }
 
     pub fn is_alive(&self) -> bool {
@@ -265,11 +244,7 @@ impl Writer {
             units_failed: s.units_failed.load(Ordering::Relaxed),
             commit_failures: s.commit_failures.load(Ordering::Relaxed),
             max_batch: s.max_batch_seen.load(Ordering::Relaxed),
-            mean_batch: if batches == 0 {
-                0.0
-            } else {
-                units as f64 / batches as f64
-            },
+            mean_batch: if batches == 0 { 0.0 } else { units as f64 / batches as f64 },
             mean_commit_micros: if batches == 0 {
                 0.0
             } else {
@@ -284,12 +259,7 @@ impl Writer {
     pub fn shutdown(&self) {
         // A blocking send: the queue may be full, and everything in it gets committed first.
         let _ = self.queue.send(Msg::Shutdown);
-        let handle = self
-            .shared
-            .thread
-            .lock()
-            .expect("writer thread slot poisoned")
-            .take();
+        let handle = self.shared.thread.lock().expect("writer thread slot poisoned").take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
@@ -300,16 +270,11 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
     // Changes of the running unit, filled by SQLite's update hook on this thread.
     let pending: Arc<Mutex<ChangeSet>> = Arc::default();
     let hook_pending = pending.clone();
-    if let Err(e) = conn.update_hook(Some(
-        move |_: Action, _db: &str, table: &str, rowid: i64| {
-            if !table.starts_with("sqlite_") {
-                hook_pending
-                    .lock()
-                    .expect("change buffer poisoned")
-                    .record(table, rowid);
-            }
-        },
-    )) {
+    if let Err(e) = conn.update_hook(Some(move |_: Action, _db: &str, table: &str, rowid: i64| {
+        if !table.starts_with("sqlite_") {
+            hook_pending.lock().expect("change buffer poisoned").record(table, rowid);
+        }
+    })) {
         tracing::error!(error = %e, "could not install the update hook; cache invalidation will be coarse");
     }
 
@@ -330,10 +295,7 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
                 Err(_) => break,
             }
         }
-        shared
-            .stats
-            .queue_depth
-            .fetch_sub(batch.len(), Ordering::Relaxed);
+        shared.stats.queue_depth.fetch_sub(batch.len(), Ordering::Relaxed);
         run_batch(&mut conn, &mut batch, shared, &pending);
     }
     // Anything still queued after Shutdown is refused: its senders see the channel close.
@@ -378,9 +340,7 @@ fn run_batch(
         if conn.is_autocommit() {
             // SQLite rolled back the whole transaction (e.g. disk full): the units before
             // this one are lost too, so the whole batch fails.
-            failure = Some(StoreError::Aborted(
-                "the transaction was rolled back by the database".into(),
-            ));
+            failure = Some(StoreError::Aborted("the transaction was rolled back by the database".into()));
         } else if keep {
             if let Err(e) = conn.execute_batch("RELEASE unit") {
                 failure = Some(StoreError::from(e));
@@ -419,9 +379,7 @@ fn run_batch(
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.units.fetch_add(size, Ordering::Relaxed);
     stats.max_batch_seen.fetch_max(size, Ordering::Relaxed);
-    stats
-        .commit_micros
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    stats.commit_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
 
     for deliver in delivers {
         deliver(failure.as_ref());

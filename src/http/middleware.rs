@@ -37,8 +37,7 @@ fn process_prefix() -> u64 {
 fn next_request_id() -> HeaderValue {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{:016x}{:08x}", process_prefix(), n))
-        .expect("hex digits make a valid header")
+    HeaderValue::from_str(&format!("{:016x}{:08x}", process_prefix(), n)).expect("hex digits make a valid header")
 }
 
 /// A client-sent id is kept when it is 1–128 visible ASCII characters.
@@ -49,11 +48,7 @@ fn client_request_id(v: &HeaderValue) -> Option<HeaderValue> {
 
 pub async fn request_context(mut req: Request, next: Next) -> Response<Body> {
     let started = Instant::now();
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(client_request_id)
-        .unwrap_or_else(next_request_id);
+    let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -66,11 +61,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response<Body> {
     if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
         resp = error_response(&err, &id_str);
     } else if (status.is_client_error() || status.is_server_error())
-        && resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.as_bytes())
-            != Some(b"application/json")
+        && resp.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/json")
     {
         // An error made outside our handlers (unknown route, wrong method, extractor
         // rejection): give it the envelope too.
@@ -92,10 +83,7 @@ pub fn error_response(err: &ApiError, request_id: &str) -> Response<Body> {
     let mut resp = Response::new(Body::from(err.body(request_id)));
     *resp.status_mut() = err.status;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(secs) = err.retry_after {
         h.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -30,14 +30,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 }
 
 fn decode(raw: &str) -> Option<String> {
-    let bytes: Vec<u8> = raw
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_encoding::percent_decode(&bytes)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
+    let bytes: Vec<u8> = raw.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&bytes).decode_utf8().ok().map(|s| s.into_owned())
 }
 
 impl QueryParams {
@@ -59,18 +53,12 @@ impl QueryParams {
                 ));
             };
             if pairs.iter().any(|(seen, _)| *seen == k) {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
-                    format!("parameter {k:?} is given more than once"),
-                )
-                .with_detail(&k, "given more than once"));
+                return Err(ApiError::bad_request("invalid_query", format!("parameter {k:?} is given more than once"))
+                    .with_detail(&k, "given more than once"));
             }
             pairs.push((k, v));
         }
-        Ok(QueryParams {
-            pairs,
-            errors: BTreeMap::new(),
-        })
+        Ok(QueryParams { pairs, errors: BTreeMap::new() })
     }
 
     fn take(&mut self, name: &str) -> Option<String> {
@@ -79,9 +67,7 @@ impl QueryParams {
     }
 
     pub fn error(&mut self, name: &str, message: impl Into<String>) {
-        self.errors
-            .entry(name.to_owned())
-            .or_insert_with(|| message.into());
+        self.errors.entry(name.to_owned()).or_insert_with(|| message.into());
     }
 
     /// Whether the parameter was sent at all (even empty).
@@ -127,10 +113,7 @@ impl QueryParams {
                 None
             }
             Err(_) => {
-                self.error(
-                    name,
-                    format!("must be a whole number between {min} and {max}"),
-                );
+                self.error(name, format!("must be a whole number between {min} and {max}"));
                 None
             }
         }
@@ -166,10 +149,8 @@ impl QueryParams {
     /// errors (422).
     pub fn finish(self) -> Result<(), ApiError> {
         if !self.pairs.is_empty() {
-            let mut e = ApiError::bad_request(
-                "unknown_parameter",
-                format!("unknown query parameter {:?}", self.pairs[0].0),
-            );
+            let mut e =
+                ApiError::bad_request("unknown_parameter", format!("unknown query parameter {:?}", self.pairs[0].0));
             for (k, _) in &self.pairs {
                 e = e.with_detail(k, "not a parameter of this endpoint");
             }
@@ -191,29 +172,17 @@ mod tests {
         let mut q = QueryParams::parse("page=2&q=red+shoes&sort=price_asc&x=%E2%9C%93").unwrap();
         assert_eq!(q.int("page", 1, 10), Some(2));
         assert_eq!(q.text("q", 100).as_deref(), Some("red shoes"));
-        assert_eq!(
-            q.choice("sort", &[("price_asc", 1), ("newest", 0)]),
-            Some(1)
-        );
+        assert_eq!(q.choice("sort", &[("price_asc", 1), ("newest", 0)]), Some(1));
         assert_eq!(q.text("x", 5).as_deref(), Some("✓"));
         assert!(q.finish().is_ok());
     }
 
     #[test]
     fn refuses_bad_encoding_duplicates_unknown_and_bad_values() {
-        assert_eq!(
-            QueryParams::parse("q=%FF").err().unwrap().code,
-            "invalid_query"
-        );
-        assert_eq!(
-            QueryParams::parse("a=1&a=2").err().unwrap().code,
-            "invalid_query"
-        );
+        assert_eq!(QueryParams::parse("q=%FF").err().unwrap().code, "invalid_query");
+        assert_eq!(QueryParams::parse("a=1&a=2").err().unwrap().code, "invalid_query");
         let long = "q=".to_owned() + &"a".repeat(MAX_QUERY_LEN);
-        assert_eq!(
-            QueryParams::parse(&long).err().unwrap().status.as_u16(),
-            414
-        );
+        assert_eq!(QueryParams::parse(&long).err().unwrap().status.as_u16(), 414);
         let q = QueryParams::parse("nope=1").unwrap();
         assert_eq!(q.finish().unwrap_err().code, "unknown_parameter");
         let mut q = QueryParams::parse("page=-1&per_page=abc").unwrap();

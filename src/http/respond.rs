@@ -34,15 +34,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Negotiation {
 
 impl Negotiation {
     pub fn from_headers(headers: &axum::http::HeaderMap) -> Negotiation {
-        let gzip = headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(accepts_gzip);
-        Negotiation {
-            gzip,
-            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
-        }
+        let gzip = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(accepts_gzip);
+        Negotiation { gzip, if_none_match: headers.get(header::IF_NONE_MATCH).cloned() }
     }
 }
 
@@ -51,10 +44,7 @@ pub fn accepts_gzip(value: &str) -> bool {
     value.split(',').any(|item| {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or("").trim();
-        if !(coding.eq_ignore_ascii_case("gzip")
-            || coding.eq_ignore_ascii_case("x-gzip")
-            || coding == "*")
-        {
+        if !(coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") || coding == "*") {
             return false;
         }
         parts.all(|p| {
@@ -79,10 +69,10 @@ pub enum Caching {
 impl Caching {
     fn header(&self) -> HeaderValue {
         match self {
-            Caching::Public { max_age, swr } => HeaderValue::from_str(&format!(
-                "public, max-age={max_age}, stale-while-revalidate={swr}"
-            ))
-            .expect("digits and ascii make a valid header"),
+            Caching::Public { max_age, swr } => {
+                HeaderValue::from_str(&format!("public, max-age={max_age}, stale-while-revalidate={swr}"))
+                    .expect("digits and ascii make a valid header")
+            }
             Caching::Private => HeaderValue::from_static("private, no-store"),
         }
     }
@@ -101,11 +91,7 @@ pub struct Rendered {
 impl Rendered {
     pub fn new(json: Vec<u8>) -> Rendered {
         let etag = etag_of(&json);
-        Rendered {
-            json: Bytes::from(json),
-            gzip: None,
-            etag,
-        }
+        Rendered { json: Bytes::from(json), gzip: None, etag }
     }
 
     /// Adds the gzip form (done once, by whoever keeps the value).
@@ -124,14 +110,7 @@ impl Rendered {
                 let mut resp = Response::new(Body::empty());
                 *resp.status_mut() = StatusCode::NOT_MODIFIED;
                 let h = resp.headers_mut();
-                h.insert(
-                    header::ETAG,
-                    if neg.gzip {
-                        gzip_tag
-                    } else {
-                        self.etag.clone()
-                    },
-                );
+                h.insert(header::ETAG, if neg.gzip { gzip_tag } else { self.etag.clone() });
                 h.insert(header::CACHE_CONTROL, caching.header());
                 h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                 return resp;
@@ -150,10 +129,7 @@ impl Rendered {
             None => Response::new(Body::from(self.json.clone())),
         };
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(header::CACHE_CONTROL, caching.header());
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if compressed.is_some() {
@@ -171,19 +147,13 @@ pub fn private_json(status: StatusCode, json: Vec<u8>) -> Response<Body> {
     let mut resp = Response::new(Body::from(json));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(header::CACHE_CONTROL, Caching::Private.header());
     resp
 }
 
 pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        Compression::new(level),
-    );
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::new(level));
     enc.write_all(data).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }
@@ -191,8 +161,7 @@ pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
 /// A strong ETag from the body: CRC-32 and length, as `"<crc>-<len>"`.
 pub fn etag_of(body: &[u8]) -> HeaderValue {
     let crc = crc32fast::hash(body);
-    HeaderValue::from_str(&format!("\"{crc:08x}{:x}\"", body.len()))
-        .expect("hex digits make a valid header")
+    HeaderValue::from_str(&format!("\"{crc:08x}{:x}\"", body.len())).expect("hex digits make a valid header")
 }
 
 fn gzip_etag(etag: &HeaderValue) -> HeaderValue {
@@ -207,9 +176,7 @@ pub fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
         return false;
     };
     let want = etag.as_bytes();
-    list.split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/").as_bytes() == want)
+    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/").as_bytes() == want)
 }
 
 #[cfg(test)]

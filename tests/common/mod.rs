@@ -39,13 +39,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder {
-            data: Data::Empty,
-            config: Config {
-                log_level: "warn".into(),
-                ..Config::default()
-            },
-        }
+        TestAppBuilder { data: Data::Empty, config: Config { log_level: "warn".into(), ..Config::default() } }
     }
 }
 
@@ -71,9 +65,7 @@ pub fn make_db(dir: &std::path::Path, data: &Data) -> PathBuf {
 }
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
 }
 
 impl TestAppBuilder {
@@ -95,13 +87,8 @@ impl TestAppBuilder {
         let path = make_db(dir.path(), &self.data);
         let mut config = self.config;
         config.db = path.clone();
-        let state = tokio::task::spawn_blocking(move || AppState::open(config))
-            .await
-            .unwrap()
-            .expect("open app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let state = tokio::task::spawn_blocking(move || AppState::open(config)).await.unwrap().expect("open app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -112,14 +99,7 @@ impl TestAppBuilder {
             .await
             .expect("server ran");
         });
-        TestApp {
-            addr,
-            state,
-            db_path: path,
-            shutdown: Some(tx),
-            server: Some(server),
-            _dir: dir,
-        }
+        TestApp { addr, state, db_path: path, shutdown: Some(tx), server: Some(server), _dir: dir }
     }
 }
 
@@ -133,9 +113,7 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
         }
         let st = self.state.clone();
-        tokio::task::spawn_blocking(move || st.close())
-            .await
-            .unwrap();
+        tokio::task::spawn_blocking(move || st.close()).await.unwrap();
     }
 
     pub async fn get(&self, target: &str) -> Resp {
@@ -159,11 +137,7 @@ impl TestApp {
 
     /// A read-only connection to the app's database, for checking results independently.
     pub fn conn(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            &self.db_path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap()
+        rusqlite::Connection::open_with_flags(&self.db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
     }
 }
 
@@ -206,43 +180,23 @@ pub struct Resp {
 
 impl Resp {
     fn parse(raw: &[u8]) -> Resp {
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response head");
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
         let head = std::str::from_utf8(&raw[..end]).expect("ascii head");
         let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect::<Vec<_>>();
         let mut body = raw[end + 4..].to_vec();
-        if headers
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
-        {
+        if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
             body = dechunk(&body);
         }
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp { status, headers, body }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -250,23 +204,15 @@ impl Resp {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// Asserts the error envelope and returns its code.
     pub fn error_code(&self) -> String {
         let v = self.json();
         let e = &v["error"];
-        assert!(
-            e["message"].is_string() && e["details"].is_object(),
-            "envelope: {v}"
-        );
-        assert_eq!(
-            e["request_id"].as_str(),
-            self.header("x-request-id"),
-            "request id in body and header"
-        );
+        assert!(e["message"].is_string() && e["details"].is_object(), "envelope: {v}");
+        assert_eq!(e["request_id"].as_str(), self.header("x-request-id"), "request id in body and header");
         e["code"].as_str().expect("code").to_owned()
     }
 }
@@ -277,8 +223,7 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
             break;
         };
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -291,8 +236,34 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("valid gzip");
+    flate2::read::GzDecoder::new(data).read_to_end(&mut out).expect("valid gzip");
     out
+}
+
+/// A digest of every row of every table: equal digests, equal data.
+pub fn digest(conn: &rusqlite::Connection) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for t in tables {
+        if t == "products_fts" {
+            continue; // a virtual table; its shadow tables are hashed
+        }
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        t.hash(&mut h);
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..n {
+                format!("{:?}", r.get_ref(i).unwrap()).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
 }

@@ -1,0 +1,206 @@
+//! The binary as a user runs it: configuration precedence and redaction, the deterministic
+//! seeder, migrations, and `serve --demo` from an empty directory to a clean shutdown.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_storefront"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STOREFRONT_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(c: &mut Command) -> (bool, String, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_precedence_validation_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("storefront.toml");
+    std::fs::write(&file, "cache_mb = 3\nread_pool_size = 5\nredis_url = \"redis://app:s3cret@cache:6379\"\n").unwrap();
+
+    let (ok, out, _) = run(bin().args(["config", "print"]));
+    assert!(ok);
+    assert!(out.contains("listen = \"127.0.0.1:8080\"") && out.contains("cache_mb = 64"), "{out}");
+
+    let (ok, out, _) = run(bin().args(["config", "print", "--config"]).arg(&file));
+    assert!(ok);
+    assert!(out.contains("cache_mb = 3") && out.contains("read_pool_size = 5"), "file over defaults: {out}");
+    assert!(!out.contains("s3cret") && out.contains("redis://app:***@cache:6379"), "secret redacted: {out}");
+
+    let (_, out, _) = run(bin().args(["config", "print", "--config"]).arg(&file).env("STOREFRONT_CACHE_MB", "9"));
+    assert!(out.contains("cache_mb = 9"), "env over file: {out}");
+    let (_, out, _) =
+        run(bin().args(["config", "print", "--cache-mb", "11", "--config"]).arg(&file).env("STOREFRONT_CACHE_MB", "9"));
+    assert!(out.contains("cache_mb = 11"), "flag over env: {out}");
+    let (_, out, _) = run(bin().args(["config", "print"]).env("STOREFRONT_CONFIG", &file));
+    assert!(out.contains("cache_mb = 3"), "config file from the environment: {out}");
+
+    std::fs::write(&file, "cache_megabytes = 3\n").unwrap();
+    let (ok, _, err) = run(bin().args(["config", "check", "--config"]).arg(&file));
+    assert!(!ok && err.contains("unknown field"), "{err}");
+    let (ok, _, err) = run(bin().args(["config", "check", "--read-pool-size", "0"]));
+    assert!(!ok && err.contains("read_pool_size"), "{err}");
+    let (ok, _, err) = run(bin().args(["config", "check", "--listen", "not-an-address"]));
+    assert!(!ok && err.contains("--listen"), "{err}");
+}
+
+fn open(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+fn one(c: &rusqlite::Connection, sql: &str) -> i64 {
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn seed_is_deterministic_consistent_and_refuses_a_full_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (dir.path().join("a.db"), dir.path().join("b.db"), dir.path().join("c.db"));
+    for (path, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let (ok, out, err) =
+            run(bin().args(["seed", "--products", "400", "--quiet", "--seed", seed, "--db"]).arg(path));
+        assert!(ok, "{err}");
+        assert!(out.contains("seeded 400 products"), "{out}");
+    }
+    let (da, db, dc) = (common::digest(&open(&a)), common::digest(&open(&b)), common::digest(&open(&c)));
+    assert_eq!(da, db, "same seed, same catalog");
+    assert_ne!(da, dc, "another seed, another catalog");
+
+    let conn = open(&a);
+    assert_eq!(conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).unwrap(), "ok");
+    assert_eq!(one(&conn, "SELECT count(*) FROM pragma_foreign_key_check"), 0, "every reference resolves");
+    assert_eq!(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
+    // derived data equals what the triggers would keep
+    assert_eq!(
+        one(&conn, "SELECT count(*) FROM products p WHERE in_stock <> EXISTS (SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id AND i.available > 0)"),
+        0
+    );
+    assert_eq!(
+        one(&conn, "SELECT count(*) FROM (SELECT category_id, in_stock, count(*) n FROM products WHERE status = 'active' GROUP BY 1, 2 EXCEPT SELECT category_id, in_stock, n FROM category_product_counts)"),
+        0
+    );
+    assert_eq!(
+        one(&conn, "SELECT count(*) FROM products p WHERE rating_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id AND r.status = 'approved')"),
+        0
+    );
+    assert_eq!(one(&conn, "SELECT count(*) FROM products_fts WHERE products_fts MATCH 'classic'") > 0, true);
+    assert!(
+        one(&conn, "SELECT count(*) FROM reviews") > 0 && one(&conn, "SELECT count(*) FROM product_sales_daily") > 0
+    );
+    // every review comes from a customer who bought the product
+    assert_eq!(
+        one(&conn, "SELECT count(*) FROM reviews r WHERE NOT EXISTS (SELECT 1 FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = r.customer_id AND i.product_id = r.product_id)"),
+        0
+    );
+    let depth = one(&conn, "SELECT max(depth) FROM categories");
+    assert_eq!(depth, 2, "three levels");
+
+    let (ok, _, err) = run(bin().args(["seed", "--products", "10", "--quiet", "--db"]).arg(&a));
+    assert!(!ok && err.contains("already holds 400 products"), "{err}");
+    assert_eq!(common::digest(&open(&a)), da, "a refused seed changed nothing");
+}
+
+#[test]
+fn migrate_creates_upgrades_and_refuses_newer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
+    assert!(ok && out.contains("Created(1)"), "{out}");
+    let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
+    assert!(ok && out.contains("Current(1)"), "{out}");
+    open(&path).execute_batch("PRAGMA user_version = 99").unwrap();
+    let (ok, _, err) = run(bin().args(["migrate", "--db"]).arg(&path));
+    assert!(!ok && err.contains("newer than this binary"), "{err}");
+
+    // the upgrade path, with a step this test supplies
+    use storefront::db::migrate::{migrate_with, Migrated, Step, SCHEMA_SQL};
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    assert_eq!(migrate_with(&mut conn, SCHEMA_SQL, 1, &[]).unwrap(), Migrated::Created(1));
+    conn.execute("INSERT INTO brands(name, slug, created_at) VALUES ('B', 'b', 0)", []).unwrap();
+    let steps = [Step { to: 2, sql: "ALTER TABLE brands ADD COLUMN website TEXT" }];
+    assert_eq!(migrate_with(&mut conn, SCHEMA_SQL, 2, &steps).unwrap(), Migrated::Upgraded { from: 1, to: 2 });
+    assert_eq!(one(&conn, "SELECT count(*) FROM brands WHERE website IS NULL"), 1, "data kept");
+    // a failing step leaves the database at the last complete version
+    let bad = [Step { to: 3, sql: "ALTER TABLE brands ADD COLUMN x TEXT; THIS IS NOT SQL" }];
+    assert!(migrate_with(&mut conn, SCHEMA_SQL, 3, &bad).is_err());
+    assert_eq!(one(&conn, "PRAGMA user_version"), 2);
+    assert_eq!(one(&conn, "SELECT count(*) FROM pragma_table_info('brands') WHERE name = 'x'"), 0);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((status, out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+}
+
+#[test]
+fn serve_demo_from_nothing_to_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "demo_products = 500\nlog_level = \"warn\"\n").unwrap();
+    let port = free_port();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let ready = loop {
+        if let Some((200, _)) = http_get(port, "/ready") {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(ready, "the demo server became ready");
+    assert!(dir.path().join("storefront.db").exists(), "./storefront.db created");
+    let (status, body) = http_get(port, "/api/products?per_page=1").unwrap();
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["meta"]["total"], 500);
+    // SIGTERM: drains and exits 0
+    unsafe_kill(child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "stopped in time");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    // a second start finds the catalog and does not seed again
+    let conn = open(&dir.path().join("storefront.db"));
+    assert_eq!(one(&conn, "SELECT count(*) FROM products"), 500);
+}
+
+fn unsafe_kill(pid: u32) {
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+}

@@ -1,0 +1,150 @@
+//! HTTP behaviour of the contract: request ids, gzip, ETag/304, caching headers, health,
+//! readiness, the OpenAPI document, and overload answered with 503 + Retry-After.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{gunzip, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_made_or_echoed() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let a = app.get("/api/brands").await;
+    let b = app.get("/api/brands").await;
+    let (ida, idb) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    assert!(!ida.is_empty() && ida != idb, "fresh ids: {ida} {idb}");
+    let r = app.get_with("/api/brands", &[("X-Request-Id", "client-trace-42")]).await;
+    assert_eq!(r.header("x-request-id"), Some("client-trace-42"));
+    let r = app.get_with("/api/nope", &[("X-Request-Id", "client-trace-43")]).await;
+    assert_eq!(r.json()["error"]["request_id"], "client-trace-43", "errors carry the id too");
+    let long = "x".repeat(200);
+    let r = app.get_with("/api/brands", &[("X-Request-Id", &long)]).await;
+    assert_ne!(r.header("x-request-id"), Some(long.as_str()), "an unreasonable id is replaced");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_etags_and_caching_headers() {
+    let app = TestApp::builder().seeded(300, 1).start().await;
+    let plain = app.get("/api/products?per_page=50").await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("accept-encoding"));
+    let cc = plain.header("cache-control").unwrap();
+    assert!(cc.starts_with("public, max-age=") && cc.contains("stale-while-revalidate="), "{cc}");
+    let etag = plain.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong validator: {etag}");
+
+    let gz = app.get_with("/api/products?per_page=50", &[("Accept-Encoding", "gzip, br")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(gz.body.len() < plain.body.len() / 2, "compressed: {} vs {}", gz.body.len(), plain.body.len());
+    assert_eq!(gunzip(&gz.body), plain.body, "same representation, compressed");
+    let gz_etag = gz.header("etag").unwrap().to_owned();
+    assert_ne!(gz_etag, etag, "each encoding has its own validator");
+    let r = app.get_with("/api/products?per_page=50", &[("Accept-Encoding", "gzip;q=0")]).await;
+    assert_eq!(r.header("content-encoding"), None, "q=0 refuses gzip");
+
+    for tag in [etag.as_str(), gz_etag.as_str(), &format!("W/{etag}"), &format!("\"zzz\", {etag}")] {
+        let r = app.get_with("/api/products?per_page=50", &[("If-None-Match", tag)]).await;
+        assert_eq!(r.status, 304, "If-None-Match: {tag}");
+        assert!(r.body.is_empty());
+        assert!(r.header("etag").is_some() && r.header("cache-control").is_some());
+    }
+    let r = app.get_with("/api/products?per_page=50", &[("If-None-Match", "\"stale\"")]).await;
+    assert_eq!(r.status, 200);
+    // different content, different validator
+    let other = app.get("/api/products?per_page=49").await;
+    assert_ne!(other.header("etag").unwrap(), etag);
+
+    let h = app.get("/health").await;
+    assert_eq!(h.status, 200);
+    assert_eq!(h.header("cache-control"), Some("private, no-store"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_its_checks() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let r = app.get("/ready").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["data"]["checks"]["database"], "ok");
+    assert_eq!(v["data"]["checks"]["writer"], "ok");
+    // shutting down: the same flag the server raises when it starts draining
+    app.state.draining.store(true, Ordering::SeqCst);
+    let r = app.get("/ready").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.error_code(), "not_ready");
+    assert_eq!(r.json()["error"]["details"]["checks"]["draining"], true);
+    assert!(r.header("retry-after").is_some());
+    app.state.draining.store(false, Ordering::SeqCst);
+    // a stopped writer makes the node unready
+    let st = app.state.clone();
+    tokio::task::spawn_blocking(move || st.db.writer.shutdown()).await.unwrap();
+    let r = app.get("/ready").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["error"]["details"]["checks"]["writer"], "stopped");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_read_pool_answers_503_with_retry_after() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.read_pool_size = 1;
+            c.read_wait_ms = 50;
+        })
+        .start()
+        .await;
+    let st = app.state.clone();
+    let holder = tokio::spawn(async move {
+        st.db
+            .read(|_| {
+                std::thread::sleep(Duration::from_millis(600));
+                Ok::<_, storefront::error::ApiError>(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = app.get("/api/brands").await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.error_code(), "unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    holder.await.unwrap().unwrap();
+    assert_eq!(app.get("/api/brands").await.status, 200, "served again once a connection is free");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_route() {
+    let app = TestApp::builder().start().await;
+    let v = app.json("/openapi.json").await;
+    assert_eq!(v["openapi"], "3.1.0");
+    let paths = v["paths"].as_object().unwrap();
+    for p in [
+        "/api/products",
+        "/api/products/bestsellers",
+        "/api/products/{slug}",
+        "/api/products/{slug}/reviews",
+        "/api/categories",
+        "/api/categories/{slug}",
+        "/api/brands",
+        "/api/search",
+        "/health",
+        "/ready",
+        "/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "documented: {p}");
+    }
+    // every $ref points at a schema that exists
+    let text = v.to_string();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        assert!(v["components"]["schemas"].get(name).is_some(), "schema {name} exists");
+    }
+    assert_eq!(app.get("/health").await.json()["data"]["status"], "ok");
+    app.stop().await;
+}
