@@ -44,8 +44,8 @@ impl AppState {
         let migrated = migrate::migrate(&mut conn).context("migrating the schema")?;
         tracing::info!(db = %path.display(), ?migrated, "database ready");
 
-        let products: i64 = conn.query_row("SELECT count(*) FROM products", [], |r| r.get(0))?;
-        if config.demo && products == 0 {
+        let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
+        if config.demo && !has_products {
             let started = Instant::now();
             tracing::info!(products = config.demo_products, "filling the empty database with the demo catalog");
             let mut opts = SeedOptions::today(config.demo_products, 42);
@@ -56,7 +56,7 @@ impl AppState {
         } else {
             let analyzed: i64 =
                 conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'", [], |r| r.get(0))?;
-            if analyzed == 0 && products > 0 {
+            if analyzed == 0 && has_products {
                 db::optimize(&conn)?;
             } else {
                 // a user's ANALYZE may have left STAT4 samples: keep plans stable

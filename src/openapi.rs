@@ -131,7 +131,7 @@ fn build() -> Value {
             "sort",
             "query",
             json!({"enum": sorts, "default": "relevance"}),
-            "order; relevance is bm25 over name, brand, category, description",
+            "order. relevance: products with every word in the name first, then in name/brand/category, then anywhere (description too); ties by units sold",
         ),
         param("page", "query", int(1, 1_000), "page (default 1); results stop at item 1,000"),
         param("per_page", "query", int(1, 100), "page size (default 20)"),

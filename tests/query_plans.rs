@@ -129,13 +129,19 @@ fn check_plans(conn: &mut Connection, when: &str) {
 fn catalog_query_plans_stay_indexed() {
     let dir = tempfile::tempdir().unwrap();
     let path = common::make_db(dir.path(), &common::Data::Seeded(3000, 9));
-    let open = || Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    // connections set up exactly as the server's read pool sets them up
+    let open = || {
+        let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        storefront::db::configure_read(&c).unwrap();
+        c
+    };
 
     // the checker sees a full scan when there is one
     let lines = plan(&open(), "SELECT id FROM products p WHERE p.description = ?");
     assert!(lines.iter().any(|l| l == "SCAN p"), "{lines:?}");
 
     check_plans(&mut open(), "with sqlite_stat1");
+    check_no_reprepare(&mut open());
 
     // a user's raw ANALYZE leaves STAT4 samples
     {
@@ -156,6 +162,37 @@ fn catalog_query_plans_stay_indexed() {
         assert!(n > 0);
     }
     check_plans(&mut open(), "after optimize");
+    check_no_reprepare(&mut open());
+}
+
+/// Runs every store statement twice with the server's connection settings: none may be
+/// re-prepared (each re-prepare is a full parse and plan, on every request).
+fn check_no_reprepare(conn: &mut Connection) {
+    use rusqlite::StatementStatus;
+    CAPTURED.lock().unwrap().clear();
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
+    exercise(conn);
+    exercise(conn);
+    conn.trace_v2(TraceEventCodes::empty(), None);
+    let mut statements = CAPTURED.lock().unwrap().clone();
+    statements.sort();
+    statements.dedup();
+    for sql in &statements {
+        let stmt = conn.prepare_cached(sql).unwrap();
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "re-prepared on rebinding:\n{sql}");
+    }
+}
+
+#[test]
+fn without_the_planner_guarantee_a_bound_limit_reprepares() {
+    // the control for check_no_reprepare: the counter does move when the trap is there
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("CREATE TABLE t(a INTEGER); INSERT INTO t VALUES (1), (2), (3);").unwrap();
+    let mut stmt = conn.prepare("SELECT a FROM t ORDER BY a LIMIT ?1").unwrap();
+    for n in [1, 2, 3] {
+        stmt.query_map([n], |r| r.get::<_, i64>(0)).unwrap().for_each(drop);
+    }
+    assert!(stmt.get_status(rusqlite::StatementStatus::RePrepare) > 0);
 }
 
 #[test]

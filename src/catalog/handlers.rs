@@ -470,6 +470,21 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
             let filter = resolve(conn, filters, Some(terms.fts_query()))?;
             let mut hits = store::search_hits(conn, &filter, sort)?;
             let total = hits.len() as i64;
+            // Relevance tiers: every word in the name, then in name/brand/category, then
+            // anywhere (the description too); within a tier the better seller first.
+            let tiers = if sort.is_none() && !hits.is_empty() {
+                Some((
+                    store::fts_ids(conn, &terms.fts_query_in(&["name"]))?,
+                    store::fts_ids(conn, &terms.fts_query_in(&["name", "brand", "category"]))?,
+                ))
+            } else {
+                None
+            };
+            let tier = |id: i64| match &tiers {
+                Some((name, meta)) if name.contains(&id) => 0u8,
+                Some((_, meta)) if meta.contains(&id) => 1,
+                _ => 2,
+            };
 
             // facets over every match
             let mut by_category: HashMap<i64, i64> = HashMap::new();
@@ -502,11 +517,11 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
                 .map(|((lo, hi), n)| json!({"min": store::money(*lo), "max": hi.map(store::money), "count": n}))
                 .collect();
 
-            // the page: best first (bm25 is lower for better matches), ties by id
+            // the page: best first, ties by id
             let start = ((page - 1) * per_page) as usize;
             let end = (start + per_page as usize).min(hits.len());
             let cmp = |a: &store::Hit, b: &store::Hit| match sort {
-                None => a.score.total_cmp(&b.score).then(a.id.cmp(&b.id)),
+                None => tier(a.id).cmp(&tier(b.id)).then(b.sales_count.cmp(&a.sales_count)).then(a.id.cmp(&b.id)),
                 Some(s) if s.descending() => b.sort_key.cmp(&a.sort_key).then(b.id.cmp(&a.id)),
                 Some(_) => a.sort_key.cmp(&b.sort_key).then(a.id.cmp(&b.id)),
             };

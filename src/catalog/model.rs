@@ -330,6 +330,11 @@ impl SearchTerms {
         Some(SearchTerms { words, prefix_last })
     }
 
+    /// The MATCH expression restricted to some columns, e.g. `{name brand} : (...)`.
+    pub fn fts_query_in(&self, columns: &[&str]) -> String {
+        format!("{{{}}} : ({})", columns.join(" "), self.fts_query())
+    }
+
     /// The FTS5 MATCH expression.
     pub fn fts_query(&self) -> String {
         let mut out = String::new();

@@ -509,36 +509,42 @@ pub fn brands(conn: &Connection) -> rusqlite::Result<Vec<Brand>> {
 /// One full-text match with what facets and sorting need.
 pub struct Hit {
     pub id: i64,
-    pub score: f64,
     pub category_id: i64,
     pub brand_id: Option<i64>,
     pub price: i64,
+    pub sales_count: i64,
     pub sort_key: i64,
 }
 
 /// Every active product matching `filter` (whose `fts` must be set), in one pass over the
-/// full-text index: bm25 relevance (name weighs most, then brand, category, description)
-/// and the columns facets count.
+/// full-text matches; the columns come from the narrow `idx_products_facets`.
 pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> rusqlite::Result<Vec<Hit>> {
-    debug_assert!(filter.fts.is_some());
-    let (from, conds, values) = list_source(filter, Sort::Newest);
+    let (_, conds, values) = list_source(filter, Sort::Newest);
     let key = sort.map(Sort::key).unwrap_or("0");
     let sql = format!(
-        "SELECT p.id, bm25(products_fts, 10.0, 1.0, 5.0, 3.0), p.category_id, p.brand_id, p.price, {key}
-         FROM {from} WHERE {}",
+        "SELECT p.id, p.category_id, p.brand_id, p.price, p.sales_count, {key}
+         FROM products_fts CROSS JOIN products p INDEXED BY idx_products_facets ON p.id = products_fts.rowid
+         WHERE {}",
         conds.join(" AND ")
     );
     conn.prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), |r| {
             Ok(Hit {
                 id: r.get(0)?,
-                score: r.get(1)?,
-                category_id: r.get(2)?,
-                brand_id: r.get(3)?,
-                price: r.get(4)?,
+                category_id: r.get(1)?,
+                brand_id: r.get(2)?,
+                price: r.get(3)?,
+                sales_count: r.get(4)?,
                 sort_key: r.get(5)?,
             })
         })?
+        .collect()
+}
+
+/// Ids matching a full-text expression (the index alone, no product rows).
+pub fn fts_ids(conn: &Connection, expr: &str) -> rusqlite::Result<std::collections::HashSet<i64>> {
+    conn.prepare_cached("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1")?
+        .query_map([expr], |r| r.get(0))?
         .collect()
 }
 

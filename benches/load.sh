@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Load benchmark of the catalog read path, uncached (--cache-mb 0), on a 100,000-product
+# catalog, against a static-bytes hyper server answering the same bytes in the same run.
+#
+#   benches/load.sh            # wrk at 64 connections, 10 s per scenario
+#   DURATION=5 CONNS=64 PRODUCTS=100000 benches/load.sh
+#
+# Targets 127.0.0.1 only; every run is bounded by DURATION. Needs wrk (Debian: apt-get
+# install wrk), curl and python3. Results go to bench-out/load-results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PRODUCTS=${PRODUCTS:-100000}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+OUT=bench-out
+DB=$OUT/catalog-$PRODUCTS.db
+SF_PORT=18480
+ST_PORT=18481
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }
+cargo build --release --quiet --bin storefront --example static_server
+SF=target/release/storefront
+ST=target/release/examples/static_server
+
+if [ ! -f "$DB" ]; then
+    "$SF" seed --products "$PRODUCTS" --db "$DB"
+fi
+
+cleanup() { kill "${SF_PID:-}" "${ST_PID:-}" 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$SF" serve --db "$DB" --listen 127.0.0.1:$SF_PORT --cache-mb 0 --log-level warn &
+SF_PID=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:$SF_PORT/ready >/dev/null && break; sleep 0.1; done
+
+# the scenarios
+SLUG=$(curl -sf "http://127.0.0.1:$SF_PORT/api/products?per_page=1&page=2500&fields=slug" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["slug"])')
+# the keyset cursor of page 2,500 (items 49,981..50,000): walk there 100 at a time
+CURSOR=""
+for _ in $(seq 499); do
+    CURSOR=$(curl -sf "http://127.0.0.1:$SF_PORT/api/products?per_page=100&fields=id&cursor=$CURSOR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["next_cursor"])')
+done
+CURSOR=$(curl -sf "http://127.0.0.1:$SF_PORT/api/products?per_page=80&fields=id&cursor=$CURSOR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["next_cursor"])')
+TERM_Q=classic
+declare -A URLS=(
+    [detail]="/api/products/$SLUG"
+    [list20]="/api/products?per_page=20"
+    [keyset_page1]="/api/products?per_page=20&cursor="
+    [keyset_page2500]="/api/products?per_page=20&cursor=$CURSOR"
+    [search]="/api/search?q=$TERM_Q"
+)
+ORDER=(detail list20 keyset_page1 keyset_page2500 search)
+
+ROUTES=()
+for name in "${ORDER[@]}"; do
+    curl -sf "http://127.0.0.1:$SF_PORT${URLS[$name]}" -o "$OUT/$name.json"
+    ROUTES+=("${URLS[$name]}=$OUT/$name.json")
+done
+MATCHES=$(python3 -c "import json; print(json.load(open('$OUT/search.json'))['meta']['total'])")
+
+"$ST" 127.0.0.1:$ST_PORT "${ROUTES[@]}" &
+ST_PID=$!
+sleep 0.5
+
+# wrk prints requests/s and latency percentiles; keep rps, p50, p99
+measure() { # url conns -> "rps p50 p99"
+    wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency "$1" | python3 -c '
+import re, sys
+t = sys.stdin.read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+def lat(p):
+    m = re.search(r"^\s+" + p + r"%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
+    v, u = float(m.group(1)), m.group(2)
+    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+p50, p99 = lat("50"), lat("99")
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errs.group(1) if errs else 0}")'
+}
+
+printf '\n%-16s %10s %10s %7s %9s %9s %6s\n' scenario storefront static ratio p50_ms p99_ms errors | tee "$OUT/load-results.txt"
+for name in "${ORDER[@]}"; do
+    url=${URLS[$name]}
+    read -r st_rps _ _ _ < <(measure "http://127.0.0.1:$ST_PORT$url" "$CONNS")
+    read -r sf_rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT$url" "$CONNS")
+    ratio=$(python3 -c "print(f'{$sf_rps/$st_rps:.3f}')")
+    printf '%-16s %10s %10s %7s %9s %9s %6s\n' "$name" "$sf_rps" "$st_rps" "$ratio" "$p50" "$p99" "$errs" | tee -a "$OUT/load-results.txt"
+done
+# search latency with a few clients (latency as one shopper sees it, not queueing behind 63 others)
+read -r rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT${URLS[search]}" 4)
+printf '%-16s %10s %10s %7s %9s %9s %6s\n' "search@4conns" "$rps" "-" "-" "$p50" "$p99" "$errs" | tee -a "$OUT/load-results.txt"
+echo "search term '$TERM_Q' matches $MATCHES of $PRODUCTS products" | tee -a "$OUT/load-results.txt"
+grep VmHWM /proc/$SF_PID/status | sed 's/^/storefront peak RSS (VmHWM): /' | tee -a "$OUT/load-results.txt"
