@@ -180,9 +180,17 @@ CREATE TABLE brand_product_counts (
     PRIMARY KEY (brand_id, in_stock)
 ) WITHOUT ROWID;
 
+-- the same for the whole catalog: an unfiltered listing's total is one row
+CREATE TABLE product_totals (
+    in_stock INTEGER PRIMARY KEY,
+    n        INTEGER NOT NULL
+);
+
 CREATE TRIGGER trg_products_counts_insert AFTER INSERT ON products
 WHEN new.status = 'active'
 BEGIN
+    INSERT INTO product_totals(in_stock, n) VALUES (new.in_stock, 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
     INSERT INTO category_product_counts(category_id, in_stock, n) VALUES (new.category_id, new.in_stock, 1)
         ON CONFLICT DO UPDATE SET n = n + 1;
     INSERT INTO brand_product_counts(brand_id, in_stock, n) VALUES (coalesce(new.brand_id, 0), new.in_stock, 1)
@@ -193,6 +201,9 @@ CREATE TRIGGER trg_products_counts_update AFTER UPDATE OF category_id, brand_id,
 WHEN old.category_id IS NOT new.category_id OR old.brand_id IS NOT new.brand_id
   OR old.in_stock <> new.in_stock OR old.status <> new.status
 BEGIN
+    UPDATE product_totals SET n = n - 1 WHERE old.status = 'active' AND in_stock = old.in_stock;
+    INSERT INTO product_totals(in_stock, n) SELECT new.in_stock, 1 WHERE new.status = 'active'
+        ON CONFLICT DO UPDATE SET n = n + 1;
     UPDATE category_product_counts SET n = n - 1
         WHERE old.status = 'active' AND category_id = old.category_id AND in_stock = old.in_stock;
     UPDATE brand_product_counts SET n = n - 1
@@ -208,6 +219,7 @@ END;
 CREATE TRIGGER trg_products_counts_delete AFTER DELETE ON products
 WHEN old.status = 'active'
 BEGIN
+    UPDATE product_totals SET n = n - 1 WHERE in_stock = old.in_stock;
     UPDATE category_product_counts SET n = n - 1
         WHERE category_id = old.category_id AND in_stock = old.in_stock;
     UPDATE brand_product_counts SET n = n - 1

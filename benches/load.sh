@@ -80,16 +80,37 @@ p50, p99 = lat("50"), lat("99")
 print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errs.group(1) if errs else 0}")'
 }
 
-printf '\n%-16s %10s %10s %7s %9s %9s %6s\n' scenario storefront static ratio p50_ms p99_ms errors | tee "$OUT/load-results.txt"
-for name in "${ORDER[@]}"; do
-    url=${URLS[$name]}
-    read -r st_rps _ _ _ < <(measure "http://127.0.0.1:$ST_PORT$url" "$CONNS")
-    read -r sf_rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT$url" "$CONNS")
-    ratio=$(python3 -c "print(f'{$sf_rps/$st_rps:.3f}')")
-    printf '%-16s %10s %10s %7s %9s %9s %6s\n' "$name" "$sf_rps" "$st_rps" "$ratio" "$p50" "$p99" "$errs" | tee -a "$OUT/load-results.txt"
+# Rounds interleave static and storefront for every scenario; medians are reported, so a
+# burst of noise from another tenant of the machine moves one sample, not the figure.
+ROUNDS=${ROUNDS:-3}
+declare -A SF_R ST_R P50 P99 ERRS
+for round in $(seq "$ROUNDS"); do
+    for name in "${ORDER[@]}"; do
+        url=${URLS[$name]}
+        read -r st_rps _ _ _ < <(measure "http://127.0.0.1:$ST_PORT$url" "$CONNS")
+        read -r sf_rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT$url" "$CONNS")
+        SF_R[$name]+="$sf_rps "; ST_R[$name]+="$st_rps "; P50[$name]+="$p50 "; P99[$name]+="$p99 "; ERRS[$name]+="$errs "
+    done
+    for c in 1 4; do
+        read -r rps p50 p99 errs < <(THREADS=1 measure "http://127.0.0.1:$SF_PORT${URLS[search]}" $c)
+        SF_R[search@$c]+="$rps "; P50[search@$c]+="$p50 "; P99[search@$c]+="$p99 "; ERRS[search@$c]+="$errs "
+    done
 done
-# search latency with a few clients (latency as one shopper sees it, not queueing behind 63 others)
-read -r rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT${URLS[search]}" 4)
-printf '%-16s %10s %10s %7s %9s %9s %6s\n' "search@4conns" "$rps" "-" "-" "$p50" "$p99" "$errs" | tee -a "$OUT/load-results.txt"
-echo "search term '$TERM_Q' matches $MATCHES of $PRODUCTS products" | tee -a "$OUT/load-results.txt"
-grep VmHWM /proc/$SF_PID/status | sed 's/^/storefront peak RSS (VmHWM): /' | tee -a "$OUT/load-results.txt"
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+{
+    printf '\n%d rounds x %d s, %d connections, medians\n' "$ROUNDS" "$DURATION" "$CONNS"
+    printf '%-16s %10s %10s %7s %9s %9s %6s\n' scenario storefront static ratio p50_ms p99_ms errors
+    for name in "${ORDER[@]}" search@1 search@4; do
+        sf=$(median ${SF_R[$name]})
+        if [ -n "${ST_R[$name]:-}" ]; then
+            st=$(median ${ST_R[$name]})
+            ratio=$(python3 -c "import statistics; s=[float(x) for x in '${SF_R[$name]}'.split()]; t=[float(x) for x in '${ST_R[$name]}'.split()]; print(f'{statistics.median(a/b for a, b in zip(s, t)):.3f}')")
+        else
+            st=-; ratio=-
+        fi
+        errs=$(python3 -c "print(sum(int(x) for x in '${ERRS[$name]}'.split()))")
+        printf '%-16s %10.0f %10s %7s %9s %9s %6s\n' "$name" "$sf" "$st" "$ratio" "$(median ${P50[$name]})" "$(median ${P99[$name]})" "$errs"
+    done
+    echo "search term '$TERM_Q' matches $MATCHES of $PRODUCTS products; search@N: N connections"
+    grep VmHWM /proc/$SF_PID/status | sed 's/^/storefront peak RSS: /'
+} | tee "$OUT/load-results.txt"

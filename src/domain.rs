@@ -45,7 +45,7 @@ pub struct Id(pub i64);
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        s.serialize_str(itoa::Buffer::new().format(self.0))
     }
 }
 
@@ -60,6 +60,7 @@ pub struct Timestamp(pub i64);
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::util::rfc3339(self.0))
+        let mut buf = [0u8; crate::util::RFC3339_LEN];
+        s.serialize_str(crate::util::rfc3339_into(self.0, &mut buf))
     }
 }

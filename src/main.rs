@@ -9,11 +9,6 @@ use storefront::cli::{Cli, Command, ConfigAction};
 use storefront::config::{Config, LogFormat};
 use storefront::{db, seed, server};
 
-/// mimalloc: fewer cycles per allocation on the request path than glibc's malloc, and no
-/// per-thread arenas that grow resident memory under many blocking threads.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn init_logging(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

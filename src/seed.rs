@@ -583,7 +583,10 @@ const STOCK: &str = "UPDATE products SET in_stock = EXISTS (
          SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
          WHERE v.product_id = products.id AND i.available > 0);";
 
-const COUNTERS: &str = "DELETE FROM category_product_counts;
+const COUNTERS: &str = "DELETE FROM product_totals;
+     INSERT INTO product_totals(in_stock, n)
+         SELECT in_stock, count(*) FROM products WHERE status = 'active' GROUP BY 1;
+     DELETE FROM category_product_counts;
          INSERT INTO category_product_counts(category_id, in_stock, n)
              SELECT category_id, in_stock, count(*) FROM products WHERE status = 'active' GROUP BY 1, 2;
          DELETE FROM brand_product_counts;

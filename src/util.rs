@@ -7,14 +7,42 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Length of [`rfc3339_into`]'s output: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub const RFC3339_LEN: usize = 24;
+
 /// RFC 3339 UTC timestamp (millisecond precision) of unix milliseconds.
 pub fn rfc3339(ms: i64) -> String {
+    let mut buf = [0u8; RFC3339_LEN];
+    rfc3339_into(ms, &mut buf).to_owned()
+}
+
+/// [`rfc3339`] into a caller's buffer, without allocating (JSON rendering uses it per row).
+/// Years outside 0..=9999 are clamped, which no stored timestamp reaches.
+pub fn rfc3339_into(ms: i64, buf: &mut [u8; RFC3339_LEN]) -> &str {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", tod / 3600, (tod / 60) % 60, tod % 60)
+    let y = y.clamp(0, 9999);
+    let mut put = |at: usize, v: i64, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, m as i64, 2);
+    put(8, d as i64, 2);
+    put(11, tod / 3600, 2);
+    put(14, (tod / 60) % 60, 2);
+    put(17, tod % 60, 2);
+    put(20, millis, 3);
+    for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+        buf[at] = c;
+    }
+    std::str::from_utf8(buf).expect("only ASCII digits and separators are written")
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar

@@ -93,6 +93,10 @@ fn seed_is_deterministic_consistent_and_refuses_a_full_catalog() {
         0
     );
     assert_eq!(
+        one(&conn, "SELECT count(*) FROM (SELECT in_stock, count(*) n FROM products WHERE status = 'active' GROUP BY 1 EXCEPT SELECT in_stock, n FROM product_totals)"),
+        0
+    );
+    assert_eq!(
         one(&conn, "SELECT count(*) FROM products p WHERE rating_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id AND r.status = 'approved')"),
         0
     );

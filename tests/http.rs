@@ -148,3 +148,38 @@ async fn openapi_documents_every_route() {
     assert_eq!(app.get("/health").await.json()["data"]["status"], "ok");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_caller_has_gone_is_never_run() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.read_pool_size = 1).start().await;
+    let st = app.state.clone();
+    // occupy the only reader
+    let holder = tokio::spawn(async move {
+        st.db
+            .read(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok::<_, storefront::error::ApiError>(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // a caller that gives up while its job is still queued (as a disconnected client does)
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        app.state.db.read(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            Ok::<_, storefront::error::ApiError>(())
+        }),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the caller stopped waiting");
+    holder.await.unwrap().unwrap();
+    // the reader is free again and has passed the abandoned job by
+    assert_eq!(app.get("/api/brands").await.status, 200);
+    assert!(!ran.load(Ordering::SeqCst), "abandoned work was skipped");
+    app.stop().await;
+}

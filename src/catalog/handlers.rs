@@ -471,20 +471,23 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
             let mut hits = store::search_hits(conn, &filter, sort)?;
             let total = hits.len() as i64;
             // Relevance tiers: every word in the name, then in name/brand/category, then
-            // anywhere (the description too); within a tier the better seller first.
-            let tiers = if sort.is_none() && !hits.is_empty() {
-                Some((
-                    store::fts_ids(conn, &terms.fts_query_in(&["name"]))?,
-                    store::fts_ids(conn, &terms.fts_query_in(&["name", "brand", "category"]))?,
-                ))
-            } else {
-                None
-            };
-            let tier = |id: i64| match &tiers {
-                Some((name, meta)) if name.contains(&id) => 0u8,
-                Some((_, meta)) if meta.contains(&id) => 1,
-                _ => 2,
-            };
+            // anywhere (the description too); within a tier the better seller first. Hits
+            // and tier ids both come in ascending id order: a linear merge assigns tiers.
+            if sort.is_none() && !hits.is_empty() {
+                let by_meta = store::fts_ids(conn, &terms.fts_query_in(&["name", "brand", "category"]))?;
+                let by_name = store::fts_ids(conn, &terms.fts_query_in(&["name"]))?;
+                for (ids, tier) in [(by_meta, 1u8), (by_name, 0u8)] {
+                    let mut i = 0;
+                    for h in hits.iter_mut() {
+                        while i < ids.len() && ids[i] < h.id {
+                            i += 1;
+                        }
+                        if ids.get(i) == Some(&h.id) {
+                            h.tier = tier;
+                        }
+                    }
+                }
+            }
 
             // facets over every match
             let mut by_category: HashMap<i64, i64> = HashMap::new();
@@ -498,7 +501,7 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
                 let band = PRICE_BANDS.iter().position(|(lo, hi)| h.price >= *lo && hi.is_none_or(|hi| h.price < hi));
                 by_band[band.unwrap_or(0)] += 1;
             }
-            let categories = category_facets(&store::all_categories(conn)?, &by_category);
+            let categories = category_facets(&store::category_refs(conn)?, &by_category);
             let brand_ids: Vec<i64> = by_brand.keys().copied().collect();
             let refs = store::brand_refs(conn, &brand_ids)?;
             let mut brands: Vec<Value> = by_brand
@@ -521,7 +524,7 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
             let start = ((page - 1) * per_page) as usize;
             let end = (start + per_page as usize).min(hits.len());
             let cmp = |a: &store::Hit, b: &store::Hit| match sort {
-                None => tier(a.id).cmp(&tier(b.id)).then(b.sales_count.cmp(&a.sales_count)).then(a.id.cmp(&b.id)),
+                None => a.tier.cmp(&b.tier).then(b.sales_count.cmp(&a.sales_count)).then(a.id.cmp(&b.id)),
                 Some(s) if s.descending() => b.sort_key.cmp(&a.sort_key).then(b.id.cmp(&a.id)),
                 Some(_) => a.sort_key.cmp(&b.sort_key).then(a.id.cmp(&b.id)),
             };

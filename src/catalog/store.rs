@@ -178,7 +178,7 @@ pub fn count_products(conn: &Connection, filter: &Filter) -> rusqlite::Result<i6
     if filter.fts.is_none() && filter.min_price.is_none() && filter.max_price.is_none() {
         match (filter.category, filter.brand) {
             (None, None) => {
-                let sql = format!("SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE 1{stock}");
+                let sql = format!("SELECT coalesce(sum(n), 0) FROM product_totals WHERE 1{stock}");
                 return conn.prepare_cached(&sql)?.query_row([], |r| r.get(0));
             }
             (Some(c), None) => {
@@ -432,6 +432,23 @@ pub fn all_categories(conn: &Connection) -> rusqlite::Result<Vec<CategoryRow>> {
     .collect()
 }
 
+/// Every category without counts (what search facets need to name and roll up counts).
+pub fn category_refs(conn: &Connection) -> rusqlite::Result<Vec<CategoryRow>> {
+    conn.prepare_cached("SELECT id, parent_id, name, slug, depth FROM categories ORDER BY depth, position, id")?
+        .query_map([], |r| {
+            Ok(CategoryRow {
+                id: r.get(0)?,
+                parent_id: r.get(1)?,
+                name: r.get(2)?,
+                slug: r.get(3)?,
+                description: String::new(),
+                depth: r.get(4)?,
+                own_count: 0,
+            })
+        })?
+        .collect()
+}
+
 fn subtree_count(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached(&format!(
         "SELECT coalesce(sum(n), 0) FROM category_product_counts WHERE category_id IN {SUBTREE}"
@@ -509,6 +526,8 @@ pub fn brands(conn: &Connection) -> rusqlite::Result<Vec<Brand>> {
 /// One full-text match with what facets and sorting need.
 pub struct Hit {
     pub id: i64,
+    /// relevance tier, 0 best (set by the caller)
+    pub tier: u8,
     pub category_id: i64,
     pub brand_id: Option<i64>,
     pub price: i64,
@@ -524,13 +543,14 @@ pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> ru
     let sql = format!(
         "SELECT p.id, p.category_id, p.brand_id, p.price, p.sales_count, {key}
          FROM products_fts CROSS JOIN products p INDEXED BY idx_products_facets ON p.id = products_fts.rowid
-         WHERE {}",
+         WHERE {} ORDER BY products_fts.rowid",
         conds.join(" AND ")
     );
     conn.prepare_cached(&sql)?
         .query_map(params_from_iter(values.iter()), |r| {
             Ok(Hit {
                 id: r.get(0)?,
+                tier: 2,
                 category_id: r.get(1)?,
                 brand_id: r.get(2)?,
                 price: r.get(3)?,
@@ -541,9 +561,9 @@ pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> ru
         .collect()
 }
 
-/// Ids matching a full-text expression (the index alone, no product rows).
-pub fn fts_ids(conn: &Connection, expr: &str) -> rusqlite::Result<std::collections::HashSet<i64>> {
-    conn.prepare_cached("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1")?
+/// Ids matching a full-text expression, ascending (the index alone, no product rows).
+pub fn fts_ids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1 ORDER BY rowid")?
         .query_map([expr], |r| r.get(0))?
         .collect()
 }

@@ -188,6 +188,9 @@ impl Db {
         });
         let state = Arc::new(AtomicU8::new(QUEUED));
         self.queue.try_send(Queued { job, state: state.clone() }).map_err(|_| StoreError::Busy("read pool"))?;
+        // If this future is dropped (the client went away, a timeout fired upstream), the
+        // job is abandoned: a reader skips it instead of working for nobody.
+        let _abandon = AbandonOnDrop(state.clone());
         let answer = tokio::select! {
             r = &mut rx => r,
             _ = tokio::time::sleep(self.read_wait) => {
@@ -212,6 +215,16 @@ impl Db {
 
     pub fn read_pool_state(&self) -> r2d2::State {
         self.pool.state()
+    }
+}
+
+/// Marks a still-queued read job abandoned when its caller stops waiting.
+struct AbandonOnDrop(Arc<AtomicU8>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        // only a queued job: a running one finishes, a finished one is done
+        let _ = self.0.compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
