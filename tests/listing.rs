@@ -186,7 +186,9 @@ async fn keyset_walks_visit_every_product_once_both_ways() {
         while let Some(prev) = v["meta"]["prev_cursor"].as_str() {
             v = app.json(&format!("/api/products?sort={sort}&per_page=100&cursor={prev}")).await;
             back -= 1;
-            assert_eq!(ids(&v), ids(&pages[back]), "walking back ({sort}) returns the same pages");
+            // backward pages are rendered from structs, forward ones streamed from the rows:
+            // the JSON must be the same
+            assert_eq!(v["data"], pages[back]["data"], "walking back ({sort}) returns the same pages");
         }
         assert_eq!(back, 0, "the backward walk reaches the first page");
         // a cursor of one sort is refused by another

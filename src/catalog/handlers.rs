@@ -153,6 +153,24 @@ fn fields_param(q: &mut QueryParams) -> Option<Vec<String>> {
     Some(fields)
 }
 
+/// `fields` as a bit per entry of [`SUMMARY_FIELDS`] (all bits when not given).
+fn field_mask(fields: &Option<Vec<String>>) -> u32 {
+    match fields {
+        None => (1 << SUMMARY_FIELDS.len()) - 1,
+        Some(f) => {
+            SUMMARY_FIELDS.iter().enumerate().filter(|(_, n)| f.iter().any(|x| x == *n)).fold(0, |m, (i, _)| m | 1 << i)
+        }
+    }
+}
+
+/// Closes `{"data":[...]` with `,"meta":{...}}`.
+fn finish_page<M: Serialize>(mut out: Vec<u8>, meta: &M) -> Result<Vec<u8>, ApiError> {
+    out.extend_from_slice(b",\"meta\":");
+    serde_json::to_writer(&mut out, meta).expect("writing to a Vec cannot fail");
+    out.push(b'}');
+    Ok(out)
+}
+
 /// Products, restricted to `fields` when given.
 fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> Products {
     match fields {
@@ -222,12 +240,15 @@ pub async fn list_products(
                 |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
             let cursor_before =
                 |key: i64, id: i64| Cursor { scope: sort.name().into(), before: true, key, id }.encode();
+            let mask = field_mask(&fields);
+            let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
+            out.extend_from_slice(b"{\"data\":");
             match paging {
                 Paging::Offset { page } => {
-                    let (rows, more) =
-                        store::list_products(conn, &filter, sort, Slice::Offset((page - 1) * per_page), per_page)?;
+                    let slice = Slice::Offset((page - 1) * per_page);
+                    let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
                     let total = store::count_products(conn, &filter)?;
-                    let next_cursor = if more { rows.last().map(|(p, k)| cursor_after(*k, p.id.0)) } else { None };
+                    let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
                     let meta = OffsetMeta {
                         current_page: page,
                         per_page,
@@ -235,26 +256,30 @@ pub async fn list_products(
                         last_page: ((total + per_page - 1) / per_page).max(1),
                         next_cursor,
                     };
+                    finish_page(out, &meta)
+                }
+                Paging::Keyset(Some(c)) if c.before => {
+                    // walking back: rows come in reverse and are turned around first
+                    let (rows, more) =
+                        store::list_products(conn, &filter, sort, Slice::Before { key: c.key, id: c.id }, per_page)?;
+                    let first = rows.first().map(|(p, k)| (*k, p.id.0));
+                    let last = rows.last().map(|(p, k)| (*k, p.id.0));
+                    let next_cursor = last.map(|(k, id)| cursor_after(k, id));
+                    let prev_cursor = if more { first.map(|(k, id)| cursor_before(k, id)) } else { None };
+                    let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
                     let items = rows.into_iter().map(|(p, _)| p).collect();
                     Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
                 }
                 Paging::Keyset(cursor) => {
                     let slice = match &cursor {
                         None => Slice::Offset(0),
-                        Some(c) if c.before => Slice::Before { key: c.key, id: c.id },
                         Some(c) => Slice::After { key: c.key, id: c.id },
                     };
-                    let backwards = matches!(slice, Slice::Before { .. });
-                    let (rows, more) = store::list_products(conn, &filter, sort, slice, per_page)?;
-                    let first = rows.first().map(|(p, k)| (*k, p.id.0));
-                    let last = rows.last().map(|(p, k)| (*k, p.id.0));
-                    // `more` speaks of the direction we walked
-                    let (has_next, has_prev) = if backwards { (true, more) } else { (more, cursor.is_some()) };
-                    let next_cursor = if has_next { last.map(|(k, id)| cursor_after(k, id)) } else { None };
-                    let prev_cursor = if has_prev { first.map(|(k, id)| cursor_before(k, id)) } else { None };
+                    let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
+                    let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                    let prev_cursor = if cursor.is_some() { w.first.map(|(k, id)| cursor_before(k, id)) } else { None };
                     let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                    let items = rows.into_iter().map(|(p, _)| p).collect();
-                    Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
+                    finish_page(out, &meta)
                 }
             }
         })

@@ -124,19 +124,20 @@ fn list_source(filter: &Filter, sort: Sort) -> (String, Vec<String>, Vec<Value>)
     (from, conds, values)
 }
 
-/// One page of products and whether more rows lie beyond it (in the direction of travel).
-/// Each summary comes with its sort key, for cursors.
-pub fn list_products(
+/// Runs the query of one page and hands each row (up to `limit + 1`, the extra one telling
+/// whether more lie beyond) to `visit`, in query order: display order, or its reverse when
+/// walking backwards. The row's last column is its sort key.
+fn visit_page(
     conn: &Connection,
     filter: &Filter,
     sort: Sort,
     slice: Slice,
     limit: i64,
-) -> rusqlite::Result<(Vec<(ProductSummary, i64)>, bool)> {
+    mut visit: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     let (from, mut conds, mut values) = list_source(filter, sort);
     let key = sort.key();
     let desc = sort.descending();
-    // walking backwards flips the order; rows are put back in display order below
     let backwards = matches!(slice, Slice::Before { .. });
     let (k, id) = match slice {
         Slice::After { key, id } | Slice::Before { key, id } => (Some(key), id),
@@ -160,15 +161,191 @@ pub fn list_products(
     values.push(Value::Integer(limit + 1));
     values.push(Value::Integer(offset));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(ProductSummary, i64)> = stmt
-        .query_map(params_from_iter(values.iter()), |r| Ok((summary_from_row(r)?, r.get(SUMMARY_WIDTH)?)))?
-        .collect::<Result<_, _>>()?;
+    let mut rows = stmt.query(params_from_iter(values.iter()))?;
+    while let Some(r) = rows.next()? {
+        visit(r)?;
+    }
+    Ok(())
+}
+
+/// One page of products and whether more rows lie beyond it (in the direction of travel).
+/// Each summary comes with its sort key, for cursors.
+pub fn list_products(
+    conn: &Connection,
+    filter: &Filter,
+    sort: Sort,
+    slice: Slice,
+    limit: i64,
+) -> rusqlite::Result<(Vec<(ProductSummary, i64)>, bool)> {
+    let mut rows: Vec<(ProductSummary, i64)> = Vec::with_capacity(limit as usize + 1);
+    visit_page(conn, filter, sort, slice, limit, |r| {
+        rows.push((summary_from_row(r)?, r.get(SUMMARY_WIDTH)?));
+        Ok(())
+    })?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    if backwards {
+    if matches!(slice, Slice::Before { .. }) {
         rows.reverse();
     }
     Ok((rows, more))
+}
+
+/// What [`write_products`] wrote.
+pub struct Written {
+    pub count: usize,
+    pub more: bool,
+    /// (sort key, id) of the first and last product written
+    pub first: Option<(i64, i64)>,
+    pub last: Option<(i64, i64)>,
+}
+
+/// Writes a forward page (offset or after a cursor) straight from SQLite's row buffers
+/// into `out` as a JSON array of summaries — the same JSON as serializing
+/// [`ProductSummary`], without copying each field into an owned string first. `fields`,
+/// a bit per entry of [`SUMMARY_FIELDS`], restricts what is written.
+pub fn write_products(
+    conn: &Connection,
+    filter: &Filter,
+    sort: Sort,
+    slice: Slice,
+    limit: i64,
+    fields: u32,
+    out: &mut Vec<u8>,
+) -> rusqlite::Result<Written> {
+    debug_assert!(!matches!(slice, Slice::Before { .. }), "backward pages go through list_products");
+    let mut w = Written { count: 0, more: false, first: None, last: None };
+    out.push(b'[');
+    visit_page(conn, filter, sort, slice, limit, |r| {
+        if w.count as i64 == limit {
+            w.more = true;
+            return Ok(());
+        }
+        let at = (r.get::<_, i64>(SUMMARY_WIDTH)?, r.get::<_, i64>(0)?);
+        w.first.get_or_insert(at);
+        w.last = Some(at);
+        if w.count > 0 {
+            out.push(b',');
+        }
+        write_summary(r, fields, out)?;
+        w.count += 1;
+        Ok(())
+    })?;
+    out.push(b']');
+    Ok(w)
+}
+
+fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+}
+
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+fn json_money(out: &mut Vec<u8>, amount: i64, currency: &str) {
+    out.extend_from_slice(b"{\"amount\":");
+    out.extend_from_slice(itoa::Buffer::new().format(amount).as_bytes());
+    out.extend_from_slice(b",\"currency\":");
+    json_str(out, currency);
+    out.push(b'}');
+}
+
+/// One summary as JSON, field by field in [`ProductSummary`]'s order.
+fn write_summary(r: &Row<'_>, fields: u32, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, idx: usize| -> bool {
+        if fields & (1 << idx) == 0 {
+            return false;
+        }
+        out.push(if first { b'{' } else { b',' });
+        first = false;
+        json_str(out, SUMMARY_FIELDS[idx]);
+        out.push(b':');
+        true
+    };
+    let currency = text(r, 6)?;
+    let base: i64 = r.get(4)?;
+    let sale: Option<i64> = r.get(5)?;
+    if key(out, 0) {
+        json_str(out, itoa::Buffer::new().format(r.get::<_, i64>(0)?));
+    }
+    if key(out, 1) {
+        json_str(out, text(r, 1)?);
+    }
+    if key(out, 2) {
+        json_str(out, text(r, 2)?);
+    }
+    if key(out, 3) {
+        json_str(out, text(r, 3)?);
+    }
+    if key(out, 4) {
+        json_money(out, sale.unwrap_or(base), currency);
+    }
+    if key(out, 5) {
+        json_money(out, base, currency);
+    }
+    if key(out, 6) {
+        match sale {
+            Some(s) => json_money(out, s, currency),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    if key(out, 7) {
+        match r.get_ref(17)? {
+            rusqlite::types::ValueRef::Null => out.extend_from_slice(b"null"),
+            _ => {
+                out.extend_from_slice(b"{\"url\":");
+                json_str(out, text(r, 17)?);
+                out.extend_from_slice(b",\"thumbnail\":");
+                json_str(out, text(r, 18)?);
+                out.push(b'}');
+            }
+        }
+    }
+    if key(out, 8) {
+        out.extend_from_slice(b"{\"id\":");
+        json_str(out, itoa::Buffer::new().format(r.get::<_, i64>(11)?));
+        out.extend_from_slice(b",\"name\":");
+        json_str(out, text(r, 12)?);
+        out.extend_from_slice(b",\"slug\":");
+        json_str(out, text(r, 13)?);
+        out.push(b'}');
+    }
+    if key(out, 9) {
+        match r.get::<_, Option<i64>>(14)? {
+            None => out.extend_from_slice(b"null"),
+            Some(id) => {
+                out.extend_from_slice(b"{\"id\":");
+                json_str(out, itoa::Buffer::new().format(id));
+                out.extend_from_slice(b",\"name\":");
+                json_str(out, text(r, 15)?);
+                out.extend_from_slice(b",\"slug\":");
+                json_str(out, text(r, 16)?);
+                out.push(b'}');
+            }
+        }
+    }
+    if key(out, 10) {
+        out.extend_from_slice(if r.get::<_, i64>(7)? != 0 { b"true" } else { b"false" });
+    }
+    if key(out, 11) {
+        out.extend_from_slice(b"{\"average\":");
+        serde_json::to_writer(&mut *out, &(r.get::<_, i64>(8)? as f64 / 100.0)).expect("writing to a Vec cannot fail");
+        out.extend_from_slice(b",\"count\":");
+        out.extend_from_slice(itoa::Buffer::new().format(r.get::<_, i64>(9)?).as_bytes());
+        out.push(b'}');
+    }
+    if key(out, 12) {
+        let mut buf = [0u8; crate::util::RFC3339_LEN];
+        json_str(out, crate::util::rfc3339_into(r.get(10)?, &mut buf));
+    }
+    if first {
+        out.push(b'{');
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// How many products a filter matches. Category/brand/stock filters read the counter tables
