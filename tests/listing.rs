@@ -213,13 +213,10 @@ async fn search_facets_add_up() {
     let (_, parent) = subtrees(&app);
     // the generator puts "classic" in about one name in ten
     let conn = app.conn();
-    let matching: HashSet<i64> = conn
-        .prepare("SELECT rowid FROM products_fts WHERE products_fts MATCH 'classic'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let matching: HashSet<i64> =
+        common::column(&conn, "SELECT rowid FROM products_fts WHERE products_fts MATCH 'classic'")
+            .into_iter()
+            .collect();
     assert!(matching.len() > 100 && matching.len() < 400, "about 10%: {}", matching.len());
     let v = app.json("/api/search?q=classic&per_page=100").await;
     let meta = &v["meta"];

@@ -203,13 +203,11 @@ fn product_detail_runs_a_fixed_number_of_queries() {
     let path = common::make_db(dir.path(), &common::Data::Seeded(500, 2));
     let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     // products with 1 and with 6 variants, with and without reviews: always 4 statements
-    let slugs: Vec<String> = conn
-        .prepare("SELECT slug FROM products WHERE id IN (SELECT min(product_id) FROM variants GROUP BY (SELECT count(*) FROM variants v2 WHERE v2.product_id = variants.product_id)) LIMIT 4")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let slugs: Vec<String> = common::column(
+        &conn,
+        "SELECT slug FROM products WHERE id IN (SELECT min(product_id) FROM variants GROUP BY
+             (SELECT count(*) FROM variants v2 WHERE v2.product_id = variants.product_id)) LIMIT 4",
+    );
     assert!(slugs.len() >= 2);
     for slug in slugs {
         CAPTURED.lock().unwrap().clear();

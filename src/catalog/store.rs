@@ -252,6 +252,24 @@ fn json_money(out: &mut Vec<u8>, amount: i64, currency: &str) {
     out.push(b'}');
 }
 
+/// `{"id": "..", "name": .., "slug": ..}` from columns `at`, `at + 1`, `at + 2`, or `null`
+/// when the id is NULL (a product without a brand).
+fn json_ref(out: &mut Vec<u8>, r: &Row<'_>, at: usize) -> rusqlite::Result<()> {
+    match r.get::<_, Option<i64>>(at)? {
+        None => out.extend_from_slice(b"null"),
+        Some(id) => {
+            out.extend_from_slice(b"{\"id\":");
+            json_str(out, itoa::Buffer::new().format(id));
+            out.extend_from_slice(b",\"name\":");
+            json_str(out, text(r, at + 1)?);
+            out.extend_from_slice(b",\"slug\":");
+            json_str(out, text(r, at + 2)?);
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
 /// One summary as JSON, field by field in [`ProductSummary`]'s order.
 fn write_summary(r: &Row<'_>, fields: u32, out: &mut Vec<u8>) -> rusqlite::Result<()> {
     let mut first = true;
@@ -305,27 +323,10 @@ fn write_summary(r: &Row<'_>, fields: u32, out: &mut Vec<u8>) -> rusqlite::Resul
         }
     }
     if key(out, 8) {
-        out.extend_from_slice(b"{\"id\":");
-        json_str(out, itoa::Buffer::new().format(r.get::<_, i64>(11)?));
-        out.extend_from_slice(b",\"name\":");
-        json_str(out, text(r, 12)?);
-        out.extend_from_slice(b",\"slug\":");
-        json_str(out, text(r, 13)?);
-        out.push(b'}');
+        json_ref(out, r, 11)?;
     }
     if key(out, 9) {
-        match r.get::<_, Option<i64>>(14)? {
-            None => out.extend_from_slice(b"null"),
-            Some(id) => {
-                out.extend_from_slice(b"{\"id\":");
-                json_str(out, itoa::Buffer::new().format(id));
-                out.extend_from_slice(b",\"name\":");
-                json_str(out, text(r, 15)?);
-                out.extend_from_slice(b",\"slug\":");
-                json_str(out, text(r, 16)?);
-                out.push(b'}');
-            }
-        }
+        json_ref(out, r, 14)?;
     }
     if key(out, 10) {
         out.extend_from_slice(if r.get::<_, i64>(7)? != 0 { b"true" } else { b"false" });

@@ -240,16 +240,16 @@ pub fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The first column of every row of `sql`.
+pub fn column<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, sql: &str) -> Vec<T> {
+    conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
 /// A digest of every row of every table: equal digests, equal data.
 pub fn digest(conn: &rusqlite::Connection) -> u64 {
     use std::hash::{Hash, Hasher};
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let tables: Vec<String> =
+        column(conn, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for t in tables {
         if t == "products_fts" {
