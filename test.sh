@@ -17,6 +17,14 @@ if ! need cc; then
 fi
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
-# every test target, the benches in test mode (each runs once) and the doc tests
-cargo test --locked --all-targets "$@"
-cargo test --locked --doc "$@"
+# every test target (library, binary, integration tests, the benches in test mode, the
+# example), then one closing line with the totals of all of them
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
