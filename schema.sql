@@ -36,8 +36,8 @@ CREATE TABLE brands (
 
 CREATE TABLE products (
     id           INTEGER PRIMARY KEY,
-    sku          TEXT    NOT NULL UNIQUE CHECK (length(sku) BETWEEN 1 AND 64),
-    slug         TEXT    NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 200),
+    sku          TEXT    NOT NULL CHECK (length(sku) BETWEEN 1 AND 64),
+    slug         TEXT    NOT NULL CHECK (length(slug) BETWEEN 1 AND 200),
     name         TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 300),
     description  TEXT    NOT NULL DEFAULT '',
     category_id  INTEGER NOT NULL REFERENCES categories(id),
@@ -70,6 +70,10 @@ CREATE TABLE products (
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL
 );
+-- Uniqueness as named indexes rather than inline UNIQUE: the same constraint, but a bulk
+-- load can build them once, sorted, after the rows are in.
+CREATE UNIQUE INDEX idx_products_sku  ON products(sku);
+CREATE UNIQUE INDEX idx_products_slug ON products(slug);
 -- Listing indexes: one per sort, partial on active products so a listing walks only what
 -- it may show. Keyset pagination seeks into them with a row-value comparison.
 CREATE INDEX idx_products_newest  ON products(created_at, id)   WHERE status = 'active';
@@ -99,7 +103,7 @@ CREATE UNIQUE INDEX idx_product_images_product ON product_images(product_id, pos
 CREATE TABLE variants (
     id         INTEGER PRIMARY KEY,
     product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
-    sku        TEXT    NOT NULL UNIQUE CHECK (length(sku) BETWEEN 1 AND 64),
+    sku        TEXT    NOT NULL CHECK (length(sku) BETWEEN 1 AND 64),
     name       TEXT    NOT NULL,
     -- NULL: the product's price applies
     base_price INTEGER CHECK (base_price IS NULL OR base_price >= 0),
@@ -108,6 +112,7 @@ CREATE TABLE variants (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX idx_variants_product ON variants(product_id, position);
+CREATE UNIQUE INDEX idx_variants_sku ON variants(sku);
 
 CREATE TABLE attributes (
     id   INTEGER PRIMARY KEY,
@@ -341,9 +346,10 @@ CREATE TABLE reviews (
     title       TEXT    NOT NULL DEFAULT '',
     body        TEXT    NOT NULL DEFAULT '',
     status      TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected')),
-    created_at  INTEGER NOT NULL,
-    UNIQUE (customer_id, product_id)
+    created_at  INTEGER NOT NULL
 );
+-- one review per customer and product
+CREATE UNIQUE INDEX idx_reviews_customer_product ON reviews(customer_id, product_id);
 -- approved reviews of a product, newest first (detail page and keyset listing)
 CREATE INDEX idx_reviews_product_approved ON reviews(product_id, created_at, id) WHERE status = 'approved';
 
