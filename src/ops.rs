@@ -38,6 +38,9 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     let writer_ok = app.db.writer.is_alive();
     checks.insert("writer".into(), json!(if writer_ok { "ok" } else { "stopped" }));
     ok &= writer_ok;
+    // informational: read jobs waiting for a reader, write units waiting for the writer
+    checks.insert("read_queue".into(), json!(app.db.read_queue_depth()));
+    checks.insert("write_queue".into(), json!(app.db.writer.stats().queue_depth));
     let draining = app.draining.load(Ordering::SeqCst);
     checks.insert("draining".into(), json!(draining));
     ok &= !draining;

@@ -72,6 +72,8 @@ async fn readiness_reports_its_checks() {
     let v = r.json();
     assert_eq!(v["data"]["checks"]["database"], "ok");
     assert_eq!(v["data"]["checks"]["writer"], "ok");
+    assert_eq!(v["data"]["checks"]["read_queue"], 0);
+    assert_eq!(v["data"]["checks"]["write_queue"], 0);
     // shutting down: the same flag the server raises when it starts draining
     app.state.draining.store(true, Ordering::SeqCst);
     let r = app.get("/ready").await;

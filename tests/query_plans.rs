@@ -201,7 +201,7 @@ fn without_the_planner_guarantee_a_bound_limit_reprepares() {
 fn product_detail_runs_a_fixed_number_of_queries() {
     let dir = tempfile::tempdir().unwrap();
     let path = common::make_db(dir.path(), &common::Data::Seeded(500, 2));
-    let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     // products with 1 and with 6 variants, with and without reviews: always 4 statements
     let slugs: Vec<String> = common::column(
         &conn,

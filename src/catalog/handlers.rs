@@ -1,5 +1,5 @@
 //! Catalog endpoints: parse and validate the request at the boundary, read through the
-//! pool (SQLite and JSON rendering both run on the blocking pool, never on the async
+//! pool (SQLite and JSON rendering both run on a reader thread, never on the async
 //! workers), answer with a validator and public caching headers.
 
 use std::collections::{BTreeMap, HashMap};

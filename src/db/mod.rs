@@ -150,7 +150,6 @@ struct Queued {
 #[derive(Clone)]
 pub struct Db {
     queue: crossbeam_channel::Sender<Queued>,
-    pool: ReadPool,
     read_wait: Duration,
     pub writer: writer::Writer,
     pub path: PathBuf,
@@ -169,7 +168,7 @@ impl Db {
                 .spawn(move || reader_loop(&rx, &pool))
                 .expect("spawning a reader thread");
         }
-        Db { queue, pool, read_wait, writer, path }
+        Db { queue, read_wait, writer, path }
     }
 
     /// Runs `f` on a read-only connection, inside one read transaction (one snapshot for
@@ -211,10 +210,6 @@ impl Db {
     /// Read jobs waiting for a reader (for readiness and metrics).
     pub fn read_queue_depth(&self) -> usize {
         self.queue.len()
-    }
-
-    pub fn read_pool_state(&self) -> r2d2::State {
-        self.pool.state()
     }
 }
 
