@@ -170,19 +170,22 @@ async fn commit_hooks_see_changes_before_callers_hear_back() {
     })
     .await
     .unwrap();
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 1, "the hook ran before the result was delivered");
-    assert_eq!(seen[0].tables.get("products"), Some(&TableChange::Rows([3].into_iter().collect())));
-    drop(seen);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "the hook ran before the result was delivered");
+        assert_eq!(seen[0].tables.get("products"), Some(&TableChange::Rows([3].into_iter().collect())));
+    }
     // a failed unit publishes nothing
     let before = w.stats().batches;
-    let _ = w
+    let failed = w
         .run(|tx| -> Result<(), StoreError> {
             tx.execute("UPDATE products SET base_price = 1 WHERE id = 1", [])?;
             Err(StoreError::Aborted("no".into()))
         })
         .await;
-    assert!(w.stats().batches > before);
+    assert!(failed.is_err());
+    assert!(w.stats().batches > before, "the unit was run and its batch committed");
+    assert_eq!(seen.lock().unwrap().len(), 1, "a rolled-back change is not announced");
     w.shutdown();
 }
 

@@ -146,8 +146,11 @@ struct Outcome {
     deliver: Deliver,
 }
 
+/// A unit of work as the writer thread holds it.
+type Unit = Box<dyn FnOnce(&WriteTx<'_>) -> Outcome + Send>;
+
 enum Msg {
-    Unit(Box<dyn FnOnce(&WriteTx<'_>) -> Outcome + Send>),
+    Unit(Unit),
     Shutdown,
 }
 
@@ -306,12 +309,7 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
     tracing::info!("writer stopped");
 }
 
-fn run_batch(
-    conn: &mut Connection,
-    batch: &mut Vec<Box<dyn FnOnce(&WriteTx<'_>) -> Outcome + Send>>,
-    shared: &Shared,
-    pending: &Mutex<ChangeSet>,
-) {
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pending: &Mutex<ChangeSet>) {
     let started = Instant::now();
     let size = batch.len() as u64;
     let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
