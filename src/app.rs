@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::catalog::search_index::SearchIndex;
 use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
 use crate::seed::{self, SeedOptions};
@@ -16,6 +17,8 @@ use crate::seed::{self, SeedOptions};
 pub struct Inner {
     pub config: Config,
     pub db: Db,
+    /// The in-memory search index (see [`crate::catalog::search_index`]).
+    pub search: Arc<SearchIndex>,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
@@ -68,11 +71,24 @@ impl AppState {
             conn,
             writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
+        let search = Arc::new(SearchIndex::default());
+        if config.search_index {
+            // the hook goes in before the build starts, so no commit falls between the two
+            let hook = search.clone();
+            writer.on_commit(Arc::new(move |changes| hook.apply(changes)));
+            let index = search.clone();
+            let path = path.clone();
+            std::thread::Builder::new()
+                .name("storefront-search-index".into())
+                .spawn(move || index.build(&path))
+                .context("starting the search index build")?;
+        }
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         Ok(AppState(Arc::new(Inner {
             config,
             db: database,
+            search,
             draining: AtomicBool::new(false),
             started: Instant::now(),
         })))

@@ -49,6 +49,9 @@ pub struct Config {
     pub catalog_max_age_secs: u64,
     /// `stale-while-revalidate` of public catalog responses.
     pub catalog_swr_secs: u64,
+    /// Serve `/api/search` from the in-memory index (built at start, kept current by the
+    /// writer); `false` runs every search on SQLite's FTS5 index.
+    pub search_index: bool,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -72,6 +75,7 @@ impl Default for Config {
             shutdown_grace_secs: 15,
             catalog_max_age_secs: 30,
             catalog_swr_secs: 300,
+            search_index: true,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }

@@ -88,8 +88,8 @@ fn exercise(conn: &Connection) {
     store::summaries_by_ids(conn, &[1, 2, 3]).unwrap();
     store::brand_refs(conn, &[1, 2]).unwrap();
     store::brand_id(conn, "x").unwrap();
-    store::all_categories(conn).unwrap();
-    store::category_refs(conn).unwrap();
+    store::categories(conn, true).unwrap();
+    store::categories(conn, false).unwrap();
     store::fts_ids(conn, &SearchTerms::parse("classic").unwrap().fts_query_in(&["name"])).unwrap();
     store::category_detail(conn, "electronics-audio").unwrap().unwrap();
     store::brands(conn).unwrap();

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::model::*;
+use super::search_index;
 use super::store::{self, Filter, Slice};
 use crate::app::AppState;
 use crate::domain::{is_slug, Id};
@@ -385,7 +386,7 @@ pub async fn categories(State(app): State<AppState>, neg: Negotiation, q: QueryP
     let body = app
         .db
         .read(|conn| {
-            let rows = store::all_categories(conn)?;
+            let rows = store::categories(conn, true)?;
             Ok::<_, ApiError>(to_json(&Data { data: build_tree(&rows) }))
         })
         .await?;
@@ -489,115 +490,41 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
     let terms = terms.expect("finish() refuses a request without valid terms");
     let text = text.unwrap_or_default();
 
+    let start = ((page - 1) * per_page) as usize;
+    let end = start + per_page as usize;
+    let index = app.search.clone();
     let body = app
         .db
         .read(move |conn| {
             let filter = resolve(conn, filters, Some(terms.fts_query()))?;
-            let mut hits = store::search_hits(conn, &filter, sort)?;
-            let total = hits.len() as i64;
-            // Relevance tiers: every word in the name, then in name/brand/category, then
-            // anywhere (the description too); within a tier the better seller first. Hits
-            // and tier ids both come in ascending id order: a linear merge assigns tiers.
-            if sort.is_none() && !hits.is_empty() {
-                let by_meta = store::fts_ids(conn, &terms.fts_query_in(&["name", "brand", "category"]))?;
-                let by_name = store::fts_ids(conn, &terms.fts_query_in(&["name"]))?;
-                for (ids, tier) in [(by_meta, 1u8), (by_name, 0u8)] {
-                    let mut i = 0;
-                    for h in hits.iter_mut() {
-                        while i < ids.len() && ids[i] < h.id {
-                            i += 1;
-                        }
-                        if ids.get(i) == Some(&h.id) {
-                            h.tier = tier;
-                        }
-                    }
-                }
-            }
-
-            // facets over every match
-            let mut by_category: HashMap<i64, i64> = HashMap::new();
-            let mut by_brand: HashMap<i64, i64> = HashMap::new();
-            let mut by_band = vec![0i64; PRICE_BANDS.len()];
-            for h in &hits {
-                *by_category.entry(h.category_id).or_default() += 1;
-                if let Some(b) = h.brand_id {
-                    *by_brand.entry(b).or_default() += 1;
-                }
-                let band = PRICE_BANDS.iter().position(|(lo, hi)| h.price >= *lo && hi.is_none_or(|hi| h.price < hi));
-                by_band[band.unwrap_or(0)] += 1;
-            }
-            let categories = category_facets(&store::category_refs(conn)?, &by_category);
-            let brand_ids: Vec<i64> = by_brand.keys().copied().collect();
-            let refs = store::brand_refs(conn, &brand_ids)?;
-            let mut brands: Vec<Value> = by_brand
-                .iter()
-                .filter_map(|(id, n)| {
-                    refs.get(id).map(|b| json!({"id": b.id, "name": b.name, "slug": b.slug, "count": n}))
-                })
-                .collect();
-            brands.sort_by(|a, b| {
-                b["count"].as_i64().cmp(&a["count"].as_i64()).then(a["name"].as_str().cmp(&b["name"].as_str()))
-            });
-            brands.truncate(50);
-            let bands: Vec<Value> = PRICE_BANDS
-                .iter()
-                .zip(&by_band)
-                .map(|((lo, hi), n)| json!({"min": store::money(*lo), "max": hi.map(store::money), "count": n}))
-                .collect();
-
-            // the page: best first, ties by id
-            let start = ((page - 1) * per_page) as usize;
-            let end = (start + per_page as usize).min(hits.len());
-            let cmp = |a: &store::Hit, b: &store::Hit| match sort {
-                None => a.tier.cmp(&b.tier).then(b.sales_count.cmp(&a.sales_count)).then(a.id.cmp(&b.id)),
-                Some(s) if s.descending() => b.sort_key.cmp(&a.sort_key).then(b.id.cmp(&a.id)),
-                Some(_) => a.sort_key.cmp(&b.sort_key).then(a.id.cmp(&b.id)),
+            let m = match index.search(&terms, &filter, sort, start, end) {
+                Some(m) => m,
+                None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
             };
-            if end > start {
-                hits.select_nth_unstable_by(end - 1, cmp);
-                hits.truncate(end);
-                hits.sort_by(cmp);
-            }
-            let ids: Vec<i64> = hits.get(start..end).unwrap_or(&[]).iter().map(|h| h.id).collect();
-            let items = store::summaries_by_ids(conn, &ids)?;
+            let items = store::summaries_by_ids(conn, &m.page)?;
+            let total = m.total as i64;
             Ok::<_, ApiError>(to_json(&Page {
                 data: items,
-                meta: json!({
-                    "q": text,
-                    "current_page": page,
-                    "per_page": per_page,
-                    "total": total,
-                    "last_page": ((total + per_page - 1) / per_page).max(1),
-                    "facets": {"categories": categories, "brands": brands, "price_bands": bands},
-                }),
+                meta: SearchMeta {
+                    q: &text,
+                    current_page: page,
+                    per_page,
+                    total,
+                    last_page: ((total + per_page - 1) / per_page).max(1),
+                    facets: m.facets_json(),
+                },
             }))
         })
         .await?;
     Ok(respond(&app, &neg, body))
 }
 
-/// Category facet: every category with matches in it or below it, counts rolled up.
-fn category_facets(rows: &[store::CategoryRow], direct: &HashMap<i64, i64>) -> Vec<Value> {
-    let parent: HashMap<i64, Option<i64>> = rows.iter().map(|r| (r.id, r.parent_id)).collect();
-    let mut total: HashMap<i64, i64> = HashMap::new();
-    for (cat, n) in direct {
-        let mut at = Some(*cat);
-        let mut guard = 0;
-        while let Some(c) = at {
-            *total.entry(c).or_default() += n;
-            at = parent.get(&c).copied().flatten();
-            guard += 1;
-            if guard > 64 {
-                break;
-            }
-        }
-    }
-    rows.iter()
-        .filter_map(|r| {
-            total.get(&r.id).map(|n| {
-                json!({"id": Id(r.id), "name": r.name, "slug": r.slug, "parent_id": r.parent_id.map(Id),
-                       "depth": r.depth, "count": n})
-            })
-        })
-        .collect()
+#[derive(Serialize)]
+struct SearchMeta<'a> {
+    q: &'a str,
+    current_page: i64,
+    per_page: i64,
+    total: i64,
+    last_page: i64,
+    facets: Box<serde_json::value::RawValue>,
 }

@@ -7,4 +7,5 @@
 
 pub mod handlers;
 pub mod model;
+pub mod search_index;
 pub mod store;

@@ -580,6 +580,7 @@ pub fn bestsellers(conn: &Connection, since_day: i64, limit: i64) -> rusqlite::R
 }
 
 /// Every category with its own active-product count, for building the tree.
+#[derive(Debug, Clone)]
 pub struct CategoryRow {
     pub id: i64,
     pub parent_id: Option<i64>,
@@ -590,38 +591,27 @@ pub struct CategoryRow {
     pub own_count: i64,
 }
 
-pub fn all_categories(conn: &Connection) -> rusqlite::Result<Vec<CategoryRow>> {
-    conn.prepare_cached(
+/// Every category, parents before children. `with_counts` adds descriptions and
+/// active-product counts (the tree endpoint); without, it is the cheap list search facets
+/// use to name and roll up their counts.
+pub fn categories(conn: &Connection, with_counts: bool) -> rusqlite::Result<Vec<CategoryRow>> {
+    let sql = if with_counts {
         "SELECT c.id, c.parent_id, c.name, c.slug, c.description, c.depth,
                 coalesce((SELECT sum(n) FROM category_product_counts k WHERE k.category_id = c.id), 0)
-         FROM categories c ORDER BY c.depth, c.position, c.id",
-    )?
-    .query_map([], |r| {
-        Ok(CategoryRow {
-            id: r.get(0)?,
-            parent_id: r.get(1)?,
-            name: r.get(2)?,
-            slug: r.get(3)?,
-            description: r.get(4)?,
-            depth: r.get(5)?,
-            own_count: r.get(6)?,
-        })
-    })?
-    .collect()
-}
-
-/// Every category without counts (what search facets need to name and roll up counts).
-pub fn category_refs(conn: &Connection) -> rusqlite::Result<Vec<CategoryRow>> {
-    conn.prepare_cached("SELECT id, parent_id, name, slug, depth FROM categories ORDER BY depth, position, id")?
+         FROM categories c ORDER BY c.depth, c.position, c.id"
+    } else {
+        "SELECT id, parent_id, name, slug, '', depth, 0 FROM categories ORDER BY depth, position, id"
+    };
+    conn.prepare_cached(sql)?
         .query_map([], |r| {
             Ok(CategoryRow {
                 id: r.get(0)?,
                 parent_id: r.get(1)?,
                 name: r.get(2)?,
                 slug: r.get(3)?,
-                description: String::new(),
-                depth: r.get(4)?,
-                own_count: 0,
+                description: r.get(4)?,
+                depth: r.get(5)?,
+                own_count: r.get(6)?,
             })
         })?
         .collect()
@@ -704,8 +694,6 @@ pub fn brands(conn: &Connection) -> rusqlite::Result<Vec<Brand>> {
 /// One full-text match with what facets and sorting need.
 pub struct Hit {
     pub id: i64,
-    /// relevance tier, 0 best (set by the caller)
-    pub tier: u8,
     pub category_id: i64,
     pub brand_id: Option<i64>,
     pub price: i64,
@@ -728,7 +716,6 @@ pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> ru
         .query_map(params_from_iter(values.iter()), |r| {
             Ok(Hit {
                 id: r.get(0)?,
-                tier: 2,
                 category_id: r.get(1)?,
                 brand_id: r.get(2)?,
                 price: r.get(3)?,
@@ -757,5 +744,66 @@ pub fn brand_refs(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i6
         .query_map([list], |r| {
             Ok((r.get::<_, i64>(0)?, BrandRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))
         })?
+        .collect()
+}
+
+/// One product as the in-memory search index holds it: the text it indexes and the
+/// columns facets, filters and sorts read.
+pub struct IndexRow {
+    pub id: i64,
+    pub active: bool,
+    pub in_stock: bool,
+    pub category_id: i64,
+    pub brand_id: Option<i64>,
+    pub price: i64,
+    pub created_at: i64,
+    pub sales_count: i64,
+    pub rating_x100: i64,
+    pub name: String,
+    pub description: String,
+}
+
+const INDEX_COLUMNS: &str = "p.id, p.status = 'active', p.in_stock, p.category_id, p.brand_id, p.price, \
+     p.created_at, p.sales_count, p.rating_x100, p.name, p.description";
+
+fn index_row(r: &Row) -> rusqlite::Result<IndexRow> {
+    Ok(IndexRow {
+        id: r.get(0)?,
+        active: r.get(1)?,
+        in_stock: r.get(2)?,
+        category_id: r.get(3)?,
+        brand_id: r.get(4)?,
+        price: r.get(5)?,
+        created_at: r.get(6)?,
+        sales_count: r.get(7)?,
+        rating_x100: r.get(8)?,
+        name: r.get(9)?,
+        description: r.get(10)?,
+    })
+}
+
+/// Every active product in id order, for building the search index at start-up (one pass
+/// over the table: a start-up load, not a request path).
+pub fn index_rows_all(conn: &Connection, mut visit: impl FnMut(IndexRow)) -> rusqlite::Result<()> {
+    let mut stmt =
+        conn.prepare(&format!("SELECT {INDEX_COLUMNS} FROM products p WHERE p.status = 'active' ORDER BY p.id"))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        visit(index_row(r)?);
+    }
+    Ok(())
+}
+
+/// One product's index row (any status), by id.
+pub fn index_row_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<IndexRow>> {
+    conn.prepare_cached(&format!("SELECT {INDEX_COLUMNS} FROM products p WHERE p.id = ?1"))?
+        .query_row([id], index_row)
+        .optional()
+}
+
+/// Every brand: id, name, slug.
+pub fn all_brand_refs(conn: &Connection) -> rusqlite::Result<Vec<BrandRef>> {
+    conn.prepare_cached("SELECT id, name, slug FROM brands ORDER BY id")?
+        .query_map([], |r| Ok(BrandRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))?
         .collect()
 }

@@ -96,6 +96,17 @@ pub fn open_write(path: &Path, sync: Synchronous) -> rusqlite::Result<Connection
     Ok(conn)
 }
 
+/// Opens one read-only connection outside the pool (for a component that reads on a
+/// thread of its own, such as the search index's refresh on the writer thread).
+pub fn open_read(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    configure_read(&conn)?;
+    Ok(conn)
+}
+
 /// Builds the pool of read-only connections.
 pub fn open_read_pool(path: &Path, size: u32) -> Result<ReadPool, r2d2::Error> {
     let manager = SqliteConnectionManager::file(path)

@@ -87,7 +87,18 @@ impl TestAppBuilder {
         let path = make_db(dir.path(), &self.data);
         let mut config = self.config;
         config.db = path.clone();
+        let index_on = config.search_index;
         let state = tokio::task::spawn_blocking(move || AppState::open(config)).await.unwrap().expect("open app");
+        if index_on {
+            // searches are answered the same either way, but a test should know which path
+            // it exercises: wait for the in-memory index (tests/search.rs compares the two)
+            let ready = async {
+                while !state.search.is_ready() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(30), ready).await.expect("search index built");
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

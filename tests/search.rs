@@ -1,0 +1,211 @@
+//! The in-memory search index against SQLite's FTS5: the same results for every kind of
+//! query, every committed change visible to the next search, and changes made while the
+//! index is being built applied once it is ready.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{make_db, Data, TestApp};
+use rusqlite::Connection;
+use storefront::app::AppState;
+use storefront::catalog::model::{SearchTerms, Sort};
+use storefront::catalog::search_index::{fts_matches, Matches, SearchIndex};
+use storefront::catalog::store::Filter;
+use storefront::config::Config;
+use storefront::error::StoreError;
+
+fn slugs(v: &serde_json::Value) -> Vec<String> {
+    v["data"].as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Everything a client sees of a search, comparable between the two paths.
+fn seen(m: &Matches) -> (usize, Vec<i64>, String) {
+    (m.total, m.page.clone(), m.facets_json().get().to_owned())
+}
+
+fn both(
+    index: &SearchIndex,
+    conn: &Connection,
+    q: &str,
+    filter: &Filter,
+    sort: Option<Sort>,
+    start: usize,
+    end: usize,
+) -> (usize, Vec<i64>, String) {
+    let terms = SearchTerms::parse(q).unwrap();
+    let filter = Filter { fts: Some(terms.fts_query()), ..filter.clone() };
+    let fast = index.search(&terms, &filter, sort, start, end).expect("index ready");
+    let slow = fts_matches(conn, &terms, &filter, sort, start, end).unwrap();
+    let (fast, slow) = (seen(&fast), seen(&slow));
+    assert_eq!(fast, slow, "q={q:?} filter={filter:?} sort={sort:?} page={start}..{end}");
+    fast
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_agrees_with_fts5_on_every_kind_of_query() {
+    let app = TestApp::builder().seeded(4_000, 11).start().await;
+    let conn = app.conn();
+    // words at every frequency, straight from the FTS5 vocabulary
+    conn.execute_batch("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, products_fts, 'row')").unwrap();
+    let words: Vec<(String, i64)> = conn
+        .prepare("SELECT term, doc FROM temp.vocab WHERE length(term) >= 3 ORDER BY doc DESC")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(words.len() > 50, "a generated catalog has a vocabulary");
+    let pick: Vec<&str> = (0..12).map(|i| words[i * (words.len() - 1) / 11].0.as_str()).collect();
+    let mut queries: Vec<String> = pick.iter().map(|w| format!("{w} ")).collect(); // whole words
+    queries.extend(pick.iter().map(|w| w[..3].to_owned())); // prefixes, as typed
+    queries.extend(pick.windows(2).map(|p| format!("{} {}", p[0], p[1]))); // two words, the last a prefix
+    queries.extend([words[0].0.clone(), format!("{} {}", words[0].0, words[1].0), "zzzzqq".into()]);
+
+    let category: i64 = conn.query_row("SELECT id FROM categories WHERE depth = 0 LIMIT 1", [], |r| r.get(0)).unwrap();
+    let brand: i64 = conn.query_row("SELECT id FROM brands LIMIT 1", [], |r| r.get(0)).unwrap();
+    let filters = [
+        Filter::default(),
+        Filter { in_stock: true, ..Filter::default() },
+        Filter { category: Some(category), ..Filter::default() },
+        Filter { brand: Some(brand), min_price: Some(1_000), max_price: Some(20_000), ..Filter::default() },
+    ];
+    let sorts = [
+        None,
+        Some(Sort::Newest),
+        Some(Sort::PriceAsc),
+        Some(Sort::PriceDesc),
+        Some(Sort::Popular),
+        Some(Sort::Rating),
+    ];
+    let mut nonempty = 0;
+    for q in &queries {
+        for f in &filters {
+            for s in sorts {
+                let (total, page, _) = both(&app.state.search, &conn, q, f, s, 0, 20);
+                if total > 0 {
+                    nonempty += 1;
+                    assert_eq!(page.len(), total.min(20));
+                }
+            }
+        }
+        // later and deep pages
+        both(&app.state.search, &conn, q, &Filter::default(), None, 20, 40);
+        both(&app.state.search, &conn, q, &Filter::default(), Some(Sort::PriceDesc), 100, 200);
+    }
+    assert!(nonempty > 100, "the queries find things ({nonempty} non-empty)");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fts5_only_serves_the_same_answers() {
+    let indexed = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let fts = TestApp::builder().fixture("small-catalog.sql").config(|c| c.search_index = false).start().await;
+    assert!(indexed.state.search.is_ready());
+    assert!(!fts.state.search.is_ready());
+    for q in ["wireless", "headph", "H%C3%A9adphones", "speaker&sort=price_desc", "acme&in_stock=true", "zzzz"] {
+        let a = indexed.json(&format!("/api/search?q={q}")).await;
+        let b = fts.json(&format!("/api/search?q={q}")).await;
+        assert_eq!(a, b, "q={q}");
+    }
+    indexed.stop().await;
+    fts.stop().await;
+}
+
+async fn write(app: &TestApp, sql: &'static str) {
+    app.state.db.writer.run(move |tx| tx.execute_batch(sql).map_err(StoreError::from)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_commit_shows_in_the_next_search() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let search = |q: &'static str| {
+        let app = &app;
+        async move { slugs(&app.json(&format!("/api/search?q={q}")).await) }
+    };
+    assert_eq!(search("boom").await, vec!["boom-speaker"]);
+
+    write(&app, "UPDATE products SET name = 'Thunder Speaker', updated_at = 1 WHERE id = 3").await;
+    assert_eq!(search("thunder").await, vec!["boom-speaker"], "a renamed product is found by its new name");
+    assert!(search("boom").await.is_empty(), "and no longer by its old one");
+
+    write(&app, "UPDATE products SET status = 'retired' WHERE id = 1").await;
+    assert_eq!(search("wireless").await, vec!["nimbus-earbuds"], "a retired product leaves search");
+    write(&app, "UPDATE products SET status = 'active' WHERE id = 1").await;
+    assert_eq!(search("wireless").await, vec!["aurora-wireless-headphones", "nimbus-earbuds"]);
+
+    write(
+        &app,
+        "INSERT INTO products(id, sku, slug, name, description, category_id, brand_id, base_price, status,
+                              created_at, updated_at)
+         VALUES (6, 'ZEP-1', 'zephyr-blender', 'Zephyr Blender', 'Blends.', 6, 2, 8999, 'active', 1, 1)",
+    )
+    .await;
+    assert_eq!(search("zephyr").await, vec!["zephyr-blender"], "a new product is found at once");
+
+    write(&app, "UPDATE brands SET name = 'Initech' WHERE id = 1").await;
+    assert_eq!(search("initech").await, vec!["aurora-wireless-headphones", "boom-speaker"], "by its new brand name");
+    assert!(search("acme").await.is_empty());
+    write(&app, "UPDATE categories SET name = 'Galley' WHERE id = 6").await;
+    assert_eq!(search("galley").await, vec!["chef-knife", "zephyr-blender"], "by its new category name");
+
+    // columns without text: price, stock
+    assert_eq!(search("speaker&max_price=3000").await, Vec::<String>::new());
+    write(&app, "UPDATE products SET sale_price = 2500 WHERE id = 3").await;
+    assert_eq!(search("speaker&max_price=3000").await, vec!["boom-speaker"], "a price change filters at once");
+    assert_eq!(search("wireless&in_stock=true").await, vec!["aurora-wireless-headphones"]);
+    write(&app, "UPDATE inventory SET available = 5 WHERE variant_id = 21").await;
+    assert_eq!(search("wireless&in_stock=true").await, vec!["aurora-wireless-headphones", "nimbus-earbuds"]);
+
+    write(&app, "DELETE FROM product_images WHERE product_id = 6; DELETE FROM products WHERE id = 6").await;
+    assert!(search("zephyr").await.is_empty(), "a deleted product is gone");
+
+    // and after all of it, the index still answers what FTS5 answers
+    let conn = app.conn();
+    for q in ["speaker", "wireless", "galley", "initech", "thunder", "spe"] {
+        both(&app.state.search, &conn, q, &Filter::default(), None, 0, 20);
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_committed_while_the_index_builds_are_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = make_db(dir.path(), &Data::Seeded(20_000, 5));
+    let config = Config { db: path, log_level: "warn".into(), ..Config::default() };
+    let state = tokio::task::spawn_blocking(move || AppState::open(config)).await.unwrap().unwrap();
+    // while the build runs (about a tenth of a second here): rename, retire, insert
+    state
+        .db
+        .writer
+        .run(|tx| {
+            tx.execute_batch(
+                "UPDATE products SET name = 'Quuxly Gadget' WHERE id = 10;
+                 UPDATE products SET status = 'retired' WHERE id = 11;
+                 INSERT INTO products(sku, slug, name, category_id, base_price, created_at, updated_at)
+                     SELECT 'NEW-1', 'frobnic-widget', 'Frobnic Widget', category_id, 100, 1, 1 FROM products WHERE id = 12;",
+            )
+            .map_err(StoreError::from)
+        })
+        .await
+        .unwrap();
+    let name_11: String = {
+        let conn = storefront::db::open_read(&state.db.path).unwrap();
+        conn.query_row("SELECT name FROM products WHERE id = 11", [], |r| r.get(0)).unwrap()
+    };
+    let ready = async {
+        while !state.search.is_ready() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), ready).await.unwrap();
+    let find = |q: &str| {
+        let terms = SearchTerms::parse(q).unwrap();
+        let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
+        state.search.search(&terms, &filter, None, 0, 100).unwrap().page
+    };
+    assert_eq!(find("quuxly"), vec![10]);
+    assert_eq!(find("frobnic").len(), 1);
+    assert!(!find(&name_11).contains(&11), "the retired product is not found");
+    state.close();
+}
