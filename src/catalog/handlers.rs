@@ -503,17 +503,25 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
             };
             let items = store::summaries_by_ids(conn, &m.page)?;
             let total = m.total as i64;
-            Ok::<_, ApiError>(to_json(&Page {
-                data: items,
-                meta: SearchMeta {
-                    q: &text,
-                    current_page: page,
-                    per_page,
-                    total,
-                    last_page: ((total + per_page - 1) / per_page).max(1),
-                    facets: m.facets_json(),
-                },
-            }))
+            let meta = SearchMeta {
+                q: &text,
+                current_page: page,
+                per_page,
+                total,
+                last_page: ((total + per_page - 1) / per_page).max(1),
+            };
+            // {"data": [...], "meta": {..., "facets": {...}}}, the facets written straight
+            // from their pre-rendered parts
+            let mut out = Vec::with_capacity(64 * 1024);
+            out.extend_from_slice(b"{\"data\":");
+            serde_json::to_writer(&mut out, &items).expect("catalog values always serialize");
+            out.extend_from_slice(b",\"meta\":");
+            serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
+            out.pop(); // the closing brace of meta
+            out.extend_from_slice(b",\"facets\":");
+            m.write_facets(&mut out);
+            out.extend_from_slice(b"}}");
+            Ok::<_, ApiError>(out)
         })
         .await?;
     Ok(respond(&app, &neg, body))
@@ -526,5 +534,4 @@ struct SearchMeta<'a> {
     per_page: i64,
     total: i64,
     last_page: i64,
-    facets: Box<serde_json::value::RawValue>,
 }
