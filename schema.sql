@@ -312,7 +312,21 @@ CREATE TABLE orders (
     tax         INTEGER NOT NULL DEFAULT 0,
     total       INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,
-    paid_at     INTEGER
+    paid_at     INTEGER,
+    -- added in version 2 (ALTER TABLE in the upgrade step, hence their place and defaults)
+    session_id       INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+    cart_id          INTEGER REFERENCES carts(id) ON DELETE SET NULL,
+    email            TEXT    NOT NULL DEFAULT '',
+    -- JSON: {name, line1, line2, city, state, postal_code, country}
+    shipping_address TEXT    NOT NULL DEFAULT '{}',
+    shipping_option  TEXT    NOT NULL DEFAULT '',
+    payment_method   TEXT    NOT NULL DEFAULT '',
+    discount_code    TEXT,
+    -- a pending order's deadline: past it, the expiry task releases its stock
+    expires_at       INTEGER,
+    updated_at       INTEGER NOT NULL DEFAULT 0,
+    -- the payment provider's reference, set by the payment webhook
+    payment_ref      TEXT
 );
 CREATE INDEX idx_orders_customer ON orders(customer_id, id);
 
@@ -385,3 +399,179 @@ BEGIN
         ratings_5 = ratings_5 - (old.rating = 5)
     WHERE id = old.product_id;
 END;
+
+-- ---------------------------------------------------------------------------------------
+-- version 2: sessions, carts, checkout, orders, idempotency, mail outbox
+-- (the upgrade step from version 1 runs this section as it stands, after its ALTERs)
+-- ---------------------------------------------------------------------------------------
+
+-- An opaque bearer token per session; only its SHA-256 is stored. Guest sessions have no
+-- customer and can hold a cart.
+CREATE TABLE sessions (
+    id           INTEGER PRIMARY KEY,
+    token_hash   BLOB    NOT NULL,
+    customer_id  INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+    device       TEXT    NOT NULL DEFAULT '',
+    client_addr  TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+);
+CREATE UNIQUE INDEX idx_sessions_token ON sessions(token_hash);
+CREATE INDEX idx_sessions_customer ON sessions(customer_id, id) WHERE customer_id IS NOT NULL;
+
+CREATE TABLE addresses (
+    id          INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    name        TEXT    NOT NULL,
+    line1       TEXT    NOT NULL,
+    line2       TEXT    NOT NULL DEFAULT '',
+    city        TEXT    NOT NULL,
+    state       TEXT    NOT NULL DEFAULT '',
+    postal_code TEXT    NOT NULL,
+    country     TEXT    NOT NULL CHECK (length(country) = 2),
+    phone       TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX idx_addresses_customer ON addresses(customer_id, id);
+
+-- Every login and password-reset attempt, for throttling (per account and per client
+-- address) and for the record. Purged after a day.
+CREATE TABLE auth_attempts (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT    NOT NULL CHECK (kind IN ('login', 'reset')),
+    email       TEXT    NOT NULL COLLATE NOCASE,
+    client_addr TEXT    NOT NULL,
+    succeeded   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX idx_auth_attempts_email ON auth_attempts(kind, email, created_at) WHERE succeeded = 0;
+CREATE INDEX idx_auth_attempts_addr  ON auth_attempts(kind, client_addr, created_at) WHERE succeeded = 0;
+CREATE INDEX idx_auth_attempts_time  ON auth_attempts(created_at);
+
+-- Single-use, expiring password-reset tokens (stored as SHA-256).
+CREATE TABLE password_resets (
+    id          INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    token_hash  BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE UNIQUE INDEX idx_password_resets_token ON password_resets(token_hash);
+
+-- Mail waiting to be sent: written in the same transaction as what it announces; the job
+-- runner sends from here (`storefront mail pending` lists it).
+CREATE TABLE mail_outbox (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    to_email   TEXT    NOT NULL,
+    subject    TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    sent_at    INTEGER,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX idx_mail_outbox_pending ON mail_outbox(id) WHERE sent_at IS NULL;
+
+-- Promotion codes: percent (value 1..100) or fixed (value in minor units) off the subtotal.
+CREATE TABLE promotions (
+    id           INTEGER PRIMARY KEY,
+    code         TEXT    NOT NULL COLLATE NOCASE,
+    kind         TEXT    NOT NULL CHECK (kind IN ('percent', 'fixed')),
+    value        INTEGER NOT NULL CHECK (value > 0 AND (kind = 'fixed' OR value <= 100)),
+    min_subtotal INTEGER NOT NULL DEFAULT 0 CHECK (min_subtotal >= 0),
+    starts_at    INTEGER,
+    ends_at      INTEGER,
+    usage_limit  INTEGER CHECK (usage_limit IS NULL OR usage_limit > 0),
+    times_used   INTEGER NOT NULL DEFAULT 0 CHECK (usage_limit IS NULL OR times_used <= usage_limit),
+    active       INTEGER NOT NULL DEFAULT 1,
+    created_at   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_promotions_code ON promotions(code);
+
+-- Shipping rates by destination country ('*' anywhere), by subtotal and weight bands.
+CREATE TABLE shipping_rates (
+    id               INTEGER PRIMARY KEY,
+    code             TEXT    NOT NULL,
+    name             TEXT    NOT NULL,
+    country          TEXT    NOT NULL,
+    min_subtotal     INTEGER NOT NULL DEFAULT 0,
+    max_subtotal     INTEGER,
+    max_weight_grams INTEGER,
+    price            INTEGER NOT NULL CHECK (price >= 0),
+    -- free when the subtotal after discount reaches this
+    free_above       INTEGER,
+    created_at       INTEGER NOT NULL
+);
+CREATE INDEX idx_shipping_rates_country ON shipping_rates(country, price);
+
+-- Tax by destination: a country's rate, or a region's (state) that replaces it.
+CREATE TABLE tax_rates (
+    id         INTEGER PRIMARY KEY,
+    country    TEXT    NOT NULL,
+    region     TEXT    NOT NULL DEFAULT '',
+    name       TEXT    NOT NULL,
+    -- basis points: 2000 = 20 %
+    rate_bp    INTEGER NOT NULL CHECK (rate_bp BETWEEN 0 AND 10000),
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_tax_rates_place ON tax_rates(country, region);
+
+-- One open cart per guest session or per customer; a cart becomes at most one order.
+CREATE TABLE carts (
+    id            INTEGER PRIMARY KEY,
+    session_id    INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+    customer_id   INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+    status        TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'ordered', 'merged')),
+    discount_code TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_carts_customer ON carts(customer_id) WHERE status = 'open' AND customer_id IS NOT NULL;
+CREATE UNIQUE INDEX idx_carts_session  ON carts(session_id)  WHERE status = 'open' AND customer_id IS NULL;
+
+CREATE TABLE cart_items (
+    id         INTEGER PRIMARY KEY,
+    cart_id    INTEGER NOT NULL REFERENCES carts(id) ON DELETE CASCADE,
+    variant_id INTEGER NOT NULL REFERENCES variants(id),
+    quantity   INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+    added_at   INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_cart_items_variant ON cart_items(cart_id, variant_id);
+
+CREATE UNIQUE INDEX idx_orders_cart ON orders(cart_id) WHERE cart_id IS NOT NULL;
+CREATE INDEX idx_orders_session ON orders(session_id, id) WHERE session_id IS NOT NULL;
+CREATE INDEX idx_orders_expiry ON orders(expires_at) WHERE status = 'pending';
+
+CREATE TABLE order_status_history (
+    id         INTEGER PRIMARY KEY,
+    order_id   INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    status     TEXT    NOT NULL,
+    note       TEXT    NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_order_status_history_order ON order_status_history(order_id, id);
+
+-- Idempotency keys of checkout and buy-now: the first response, replayed for a retry
+-- with the same key and body. Scoped to the session's owner; kept at least 24 hours.
+CREATE TABLE idempotency_keys (
+    scope        TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    request_hash BLOB    NOT NULL,
+    status       INTEGER NOT NULL,
+    response     BLOB    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX idx_idempotency_keys_created ON idempotency_keys(created_at);
+
+-- Payment provider events already applied: a replayed webhook changes nothing.
+CREATE TABLE payment_events (
+    event_id    TEXT    PRIMARY KEY,
+    order_id    INTEGER NOT NULL REFERENCES orders(id),
+    outcome     TEXT    NOT NULL,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -30,6 +30,51 @@ pub enum Command {
     },
     /// Refresh the query planner's statistics (keeps plans stable: no STAT4 samples).
     Analyze(DbArg),
+    /// Administrator accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// The mail outbox.
+    Mail {
+        #[command(subcommand)]
+        action: MailAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create an administrator (the password is prompted for, or read from stdin).
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AdminCreateArgs {
+    /// The administrator's e-mail address (their login).
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long, default_value = "Administrator")]
+    pub name: String,
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailAction {
+    /// Print the mail waiting to be sent (development: read reset codes here).
+    Pending {
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+        /// At most this many, oldest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +117,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. info, warn, storefront=debug.
     #[arg(long, env = "STOREFRONT_LOG")]
     pub log_level: Option<String>,
+    /// Shared secret of the payment webhook (HMAC-SHA256).
+    #[arg(long, env = "STOREFRONT_PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub payment_webhook_secret: Option<String>,
 }
 
 fn parse_sync(s: &str) -> Result<Synchronous, String> {
@@ -94,6 +142,7 @@ impl ServeArgs {
             synchronous: self.synchronous,
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            payment_webhook_secret: self.payment_webhook_secret.clone(),
         }
     }
 }

@@ -52,6 +52,20 @@ pub struct Config {
     /// Serve `/api/search` from the in-memory index (built at start, kept current by the
     /// writer); `false` runs every search on SQLite's FTS5 index.
     pub search_index: bool,
+    /// Throttling of logins and password resets: failed attempts allowed per account and
+    /// per client address within the window; beyond them, 429 + Retry-After.
+    pub auth_window_secs: u64,
+    pub auth_failures_per_account: u64,
+    pub auth_failures_per_address: u64,
+    /// How long a session token lives.
+    pub session_ttl_days: u64,
+    /// How long a password-reset token is valid.
+    pub reset_token_ttl_mins: u64,
+    /// An unpaid order expires (its stock returns) after this long.
+    pub order_expiry_mins: u64,
+    /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
+    /// when printed. Without one, the webhook refuses every call.
+    pub payment_webhook_secret: Option<String>,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -76,6 +90,13 @@ impl Default for Config {
             catalog_max_age_secs: 30,
             catalog_swr_secs: 300,
             search_index: true,
+            auth_window_secs: 900,
+            auth_failures_per_account: 5,
+            auth_failures_per_address: 50,
+            session_ttl_days: 30,
+            reset_token_ttl_mins: 60,
+            order_expiry_mins: 30,
+            payment_webhook_secret: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -110,6 +131,7 @@ pub struct Overrides {
     pub synchronous: Option<Synchronous>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    pub payment_webhook_secret: Option<String>,
 }
 
 impl Config {
@@ -148,6 +170,9 @@ impl Config {
         }
         if let Some(v) = o.log_level {
             config.log_level = v;
+        }
+        if let Some(v) = o.payment_webhook_secret {
+            config.payment_webhook_secret = Some(v).filter(|s| !s.is_empty());
         }
         config.validate()?;
         Ok(config)
@@ -188,6 +213,21 @@ impl Config {
                 problems.push("redis_url must start with redis://, rediss:// or redis+unix://".to_owned());
             }
         }
+        if self.auth_window_secs == 0 || self.auth_failures_per_account == 0 || self.auth_failures_per_address == 0 {
+            problems.push("auth_window_secs and auth_failures_per_* must be at least 1".to_owned());
+        }
+        if !(1..=3650).contains(&self.session_ttl_days) {
+            problems.push("session_ttl_days must be between 1 and 3650".to_owned());
+        }
+        if !(1..=10_080).contains(&self.reset_token_ttl_mins) {
+            problems.push("reset_token_ttl_mins must be between 1 and 10080".to_owned());
+        }
+        if !(1..=525_600).contains(&self.order_expiry_mins) {
+            problems.push("order_expiry_mins must be between 1 and 525600".to_owned());
+        }
+        if self.payment_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
+            problems.push("payment_webhook_secret must be at least 16 characters".to_owned());
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             problems.push(format!("log_level {:?} is not a valid filter", self.log_level));
         }
@@ -202,6 +242,7 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
+        shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
         toml::to_string_pretty(&shown).expect("the configuration always serializes")
     }
 }
@@ -257,8 +298,13 @@ mod tests {
         assert_eq!(redact_url("redis://u:pw@h:6379/0"), "redis://u:***@h:6379/0");
         assert_eq!(redact_url("redis://pw@h"), "redis://***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
-        let c = Config { redis_url: Some("redis://default:hunter2@10.0.0.1".into()), ..Config::default() };
+        let c = Config {
+            redis_url: Some("redis://default:hunter2@10.0.0.1".into()),
+            payment_webhook_secret: Some("whsec-correct-horse-battery".into()),
+            ..Config::default()
+        };
         let text = c.to_redacted_toml();
         assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+        assert!(!text.contains("correct-horse"), "{text}");
     }
 }

@@ -64,3 +64,135 @@ impl Serialize for Timestamp {
         s.serialize_str(crate::util::rfc3339_into(self.0, &mut buf))
     }
 }
+
+/// An id as a client sends it: the opaque string it was given (a JSON number is accepted
+/// too). Parsed at the boundary; `Id::parse` refuses anything that is not one of ours.
+impl Id {
+    pub fn parse(s: &str) -> Option<Id> {
+        (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+            .filter(|v| *v > 0)
+            .map(Id)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            N(i64),
+        }
+        let bad = || serde::de::Error::custom("not a valid id");
+        match Raw::deserialize(d).map_err(|_: D::Error| bad())? {
+            Raw::S(s) => Id::parse(&s).ok_or_else(bad),
+            Raw::N(n) if n > 0 => Ok(Id(n)),
+            Raw::N(_) => Err(bad()),
+        }
+    }
+}
+
+/// An e-mail address, trimmed and checked for the shape `local@domain.tld` (no spaces,
+/// at most 254 characters). Compared case-insensitively by the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Email, String> {
+        let s = s.trim();
+        let (local, domain) = s.rsplit_once('@').ok_or("must be an e-mail address")?;
+        let ok = s.len() <= 254
+            && !local.is_empty()
+            && local.len() <= 64
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !domain.contains('@');
+        if ok {
+            Ok(Email(s.to_owned()))
+        } else {
+            Err("must be an e-mail address".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password: 8 to 256 characters. Never logged, never stored (only its argon2 hash).
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn parse(s: &str) -> Result<NewPassword, String> {
+        match s.chars().count() {
+            0..=7 => Err("must be at least 8 characters".into()),
+            257.. => Err("must be at most 256 characters".into()),
+            _ => Ok(NewPassword(s.to_owned())),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// A quantity of one line: 1 to [`Quantity::MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(pub i64);
+
+impl Quantity {
+    pub const MAX: i64 = 1000;
+
+    pub fn parse(n: i64) -> Result<Quantity, String> {
+        if (1..=Quantity::MAX).contains(&n) {
+            Ok(Quantity(n))
+        } else {
+            Err(format!("must be between 1 and {}", Quantity::MAX))
+        }
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(s: &str) -> Result<Country, String> {
+        let s = s.trim();
+        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
+            Ok(Country(s.to_ascii_uppercase()))
+        } else {
+            Err("must be a two-letter country code (ISO 3166-1)".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A short line of text a person typed (a name, an address line): trimmed, 1 to `max`
+/// characters (or empty when `optional`), no control characters.
+pub fn text(s: &str, max: usize, optional: bool) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() && !optional {
+        return Err("must not be empty".into());
+    }
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(s.to_owned())
+}

@@ -5,21 +5,29 @@
 //! - [`app`]: state and start-up; [`server`]: the accept loop and graceful shutdown;
 //!   [`routes`]: the route table.
 //! - [`db`]: pragmas, the read pool, the single writer with group commit, migrations.
-//! - [`catalog`]: the catalog API (handlers, model, store).
+//! - [`catalog`]: the catalog API (handlers, model, store) and the in-memory search index.
+//! - [`customers`]: accounts, sessions and their extractors; [`cart`]: carts and prices;
+//!   [`orders`]: checkout, orders, expiry, the payment webhook; [`reviews`]: posting
+//!   reviews; [`mail`]: the outbox.
 //! - [`http`]: query parsing, response negotiation, the request-context middleware.
 //! - [`error`]: storage errors and the API error envelope.
 //! - [`config`], [`cli`]: configuration and command line; [`seed`]: the catalog generator.
 
 pub mod app;
+pub mod cart;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
+pub mod reviews;
 pub mod routes;
 pub mod seed;
 pub mod server;

@@ -5,7 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use storefront::app::AppState;
-use storefront::cli::{Cli, Command, ConfigAction};
+use storefront::cli::{AdminAction, Cli, Command, ConfigAction, MailAction};
 use storefront::config::{Config, LogFormat};
 use storefront::{db, seed, server};
 
@@ -49,6 +49,26 @@ fn main() -> anyhow::Result<()> {
             println!("{}: statistics refreshed", a.db.display());
             Ok(())
         }
+        Command::Admin { action: AdminAction::Create(a) } => admin_create(&a),
+        Command::Mail { action: MailAction::Pending { db: path, limit } } => {
+            let conn = db::open_read(&path)?;
+            let mails = storefront::mail::pending(&conn, limit)?;
+            if mails.is_empty() {
+                println!("no mail waiting");
+            }
+            for m in mails {
+                println!(
+                    "--- #{} {} to {} at {}\nSubject: {}\n\n{}\n",
+                    m.id,
+                    m.kind,
+                    m.to,
+                    storefront::util::rfc3339(m.created_at),
+                    m.subject,
+                    m.body
+                );
+            }
+            Ok(())
+        }
         Command::Seed(a) => {
             init_logging(&std::env::var("STOREFRONT_LOG").unwrap_or_else(|_| "warn".into()), LogFormat::Text);
             let started = std::time::Instant::now();
@@ -77,6 +97,43 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn admin_create(a: &storefront::cli::AdminCreateArgs) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let email = storefront::domain::Email::parse(&a.email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    let password = if a.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        rpassword_prompt()?
+    };
+    storefront::customers::create_admin(&a.db, &email, &a.name, &password)?;
+    println!("administrator {} ready", email.as_str());
+    Ok(())
+}
+
+/// Reads a password from the terminal without echo when there is one (stty), twice.
+fn rpassword_prompt() -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    let tty = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status();
+    let read = |prompt: &str| -> anyhow::Result<String> {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        eprintln!();
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let first = read("password: ");
+    let second = read("again: ");
+    if tty.is_ok() {
+        let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+    }
+    let (first, second) = (first?, second?);
+    anyhow::ensure!(first == second, "the passwords differ");
+    Ok(first)
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

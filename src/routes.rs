@@ -1,12 +1,15 @@
 //! The route table: the whole API at a glance.
 
-use axum::routing::get;
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
 use crate::app::AppState;
+use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;
+use crate::customers::handlers as customers;
 use crate::http::middleware::request_context;
 use crate::ops;
+use crate::orders::handlers as orders;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -14,11 +17,33 @@ pub fn router(state: AppState) -> Router {
         .route("/api/products", get(catalog::list_products))
         .route("/api/products/bestsellers", get(catalog::bestsellers))
         .route("/api/products/{slug}", get(catalog::product))
-        .route("/api/products/{slug}/reviews", get(catalog::product_reviews))
+        .route("/api/products/{slug}/reviews", get(catalog::product_reviews).post(crate::reviews::post))
         .route("/api/categories", get(catalog::categories))
         .route("/api/categories/{slug}", get(catalog::category))
         .route("/api/brands", get(catalog::brands))
         .route("/api/search", get(catalog::search))
+        // customers and sessions
+        .route("/api/auth/register", post(customers::register))
+        .route("/api/auth/login", post(customers::login))
+        .route("/api/auth/guest", post(customers::guest))
+        .route("/api/auth/logout", post(customers::logout))
+        .route("/api/auth/sessions", get(customers::sessions))
+        .route("/api/auth/sessions/{id}", delete(customers::revoke_session))
+        .route("/api/auth/password/forgot", post(customers::forgot_password))
+        .route("/api/auth/password/reset", post(customers::reset_password))
+        .route("/api/me", get(customers::me).patch(customers::update_me))
+        .route("/api/me/addresses", get(customers::addresses).post(customers::add_address))
+        .route("/api/me/addresses/{id}", delete(customers::delete_address))
+        // cart, checkout, orders
+        .route("/api/cart", get(cart::view).post(cart::add))
+        .route("/api/cart/items/{id}", patch(cart::update_item).delete(cart::remove_item))
+        .route("/api/cart/discount", post(cart::apply_discount).delete(cart::remove_discount))
+        .route("/api/cart/shipping-options", get(cart::shipping_options))
+        .route("/api/checkout", post(orders::checkout))
+        .route("/api/orders", get(orders::list).post(orders::buy_now))
+        .route("/api/orders/{id}", get(orders::detail))
+        .route("/api/orders/{id}/cancel", post(orders::cancel))
+        .route("/api/webhooks/payments", post(orders::payment_webhook))
         // operations
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

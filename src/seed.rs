@@ -516,6 +516,9 @@ pub fn ensure_empty(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Shipping rates, tax rates and promotion codes of the demo shop (and the tests).
+pub const STORE_SETTINGS: &str = include_str!("../fixtures/store-settings.sql");
+
 /// Generates the catalog into `conn`, whose catalog must be empty. Runs in a few large
 /// transactions; returns what it wrote.
 pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> {
@@ -570,6 +573,7 @@ pub fn seed(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedRepo
     tracing::info!("full-text rows indexed");
     conn.execute_batch(FULL_TEXT_OPTIMIZE)?;
     tracing::info!(secs = started.elapsed().as_secs_f32(), "full-text index built");
+    conn.execute_batch(STORE_SETTINGS)?;
     Ok(report)
 }
 

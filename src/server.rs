@@ -13,13 +13,15 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use crate::app::AppState;
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let router = crate::routes::router(state.clone());
-    let service = TowerToHyperService::new(router);
+    // expiry of unpaid orders and purges, for as long as the server runs
+    let upkeep = crate::orders::spawn_maintenance(state.clone(), Duration::from_secs(15));
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients
     // wait in the kernel's backlog instead of exhausting file descriptors.
@@ -42,7 +44,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             a = listener.accept() => a,
             _ = &mut shutdown => break,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(x) => {
                 backoff = Duration::from_millis(5);
                 x
@@ -57,7 +59,14 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+        // the peer's address travels with each request (throttling, session records)
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
+        let conn = http.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _permit = permit;
@@ -68,6 +77,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     }
 
     state.draining.store(true, Ordering::SeqCst);
+    upkeep.abort();
     drop(listener);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining connections");

@@ -122,9 +122,9 @@ fn migrate_creates_upgrades_and_refuses_newer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Created(1)"), "{out}");
+    assert!(ok && out.contains("Created(2)"), "{out}");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Current(1)"), "{out}");
+    assert!(ok && out.contains("Current(2)"), "{out}");
     open(&path).execute_batch("PRAGMA user_version = 99").unwrap();
     let (ok, _, err) = run(bin().args(["migrate", "--db"]).arg(&path));
     assert!(!ok && err.contains("newer than this binary"), "{err}");
@@ -134,14 +134,100 @@ fn migrate_creates_upgrades_and_refuses_newer() {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     assert_eq!(migrate_with(&mut conn, SCHEMA_SQL, 1, &[]).unwrap(), Migrated::Created(1));
     conn.execute("INSERT INTO brands(name, slug, created_at) VALUES ('B', 'b', 0)", []).unwrap();
-    let steps = [Step { to: 2, sql: "ALTER TABLE brands ADD COLUMN website TEXT" }];
+    let steps = [Step { to: 2, sql: "ALTER TABLE brands ADD COLUMN website TEXT".into() }];
     assert_eq!(migrate_with(&mut conn, SCHEMA_SQL, 2, &steps).unwrap(), Migrated::Upgraded { from: 1, to: 2 });
     assert_eq!(one(&conn, "SELECT count(*) FROM brands WHERE website IS NULL"), 1, "data kept");
     // a failing step leaves the database at the last complete version
-    let bad = [Step { to: 3, sql: "ALTER TABLE brands ADD COLUMN x TEXT; THIS IS NOT SQL" }];
+    let bad = [Step { to: 3, sql: "ALTER TABLE brands ADD COLUMN x TEXT; THIS IS NOT SQL".into() }];
     assert!(migrate_with(&mut conn, SCHEMA_SQL, 3, &bad).is_err());
     assert_eq!(one(&conn, "PRAGMA user_version"), 2);
     assert_eq!(one(&conn, "SELECT count(*) FROM pragma_table_info('brands') WHERE name = 'x'"), 0);
+}
+
+/// The shape of a database: every table's columns (name, type, not null, default, key),
+/// foreign keys and every index and trigger definition, whitespace folded.
+fn shape(conn: &rusqlite::Connection) -> Vec<String> {
+    let fold = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = Vec::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' AND name NOT LIKE 'products_fts_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for t in tables {
+        let cols: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT name, type, \"notnull\", coalesce(dflt_value, ''), pk FROM pragma_table_xinfo('{t}')"
+            ))
+            .unwrap()
+            .query_map([], |r| {
+                Ok(format!(
+                    "{t}.{}: {} {} {} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        out.extend(cols);
+        let fks: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT \"from\", \"table\", coalesce(\"to\", ''), on_delete FROM pragma_foreign_key_list('{t}')"
+            ))
+            .unwrap()
+            .query_map([], |r| {
+                Ok(format!(
+                    "{t} fk {} -> {}.{} {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        out.extend(fks);
+    }
+    let defs: Vec<String> = conn
+        .prepare("SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema WHERE type IN ('index', 'trigger') ORDER BY type, name")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    out.extend(defs.into_iter().map(fold));
+    out.sort();
+    out
+}
+
+#[test]
+fn upgrading_a_version_1_database_gives_the_current_schema_and_keeps_its_data() {
+    use storefront::db::migrate::{migrate, version, Migrated};
+    let v1 = std::fs::read_to_string(common::fixture_path("schema-v1.sql")).unwrap();
+    let mut old = rusqlite::Connection::open_in_memory().unwrap();
+    old.execute_batch(&v1).unwrap();
+    old.execute_batch(
+        "PRAGMA user_version = 1;
+         INSERT INTO customers(id, email, name, password_hash, created_at, updated_at) VALUES (1, 'a@b.c', 'A', '!', 0, 0);
+         INSERT INTO orders(id, customer_id, status, currency, subtotal, total, created_at) VALUES (7, 1, 'paid', 'USD', 100, 100, 5);",
+    )
+    .unwrap();
+    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 2 });
+    let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
+    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(2));
+    assert_eq!(version(&old).unwrap(), version(&fresh).unwrap());
+    let (a, b) = (shape(&old), shape(&fresh));
+    let only_old: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
+    let only_fresh: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
+    assert!(only_old.is_empty() && only_fresh.is_empty(), "upgraded only: {only_old:#?}\nfresh only: {only_fresh:#?}");
+    assert_eq!(one(&old, "SELECT count(*) FROM orders WHERE id = 7 AND email = '' AND updated_at = 0"), 1, "data kept");
 }
 
 fn free_port() -> u16 {

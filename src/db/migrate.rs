@@ -4,23 +4,46 @@
 //! interrupted upgrade leaves the database at the last complete version. A database newer
 //! than this binary is refused rather than guessed at.
 
+use std::borrow::Cow;
+
 use rusqlite::Connection;
 
 /// The schema, embedded so the binary needs no file next to it.
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
     pub to: i64,
-    pub sql: &'static str,
+    pub sql: Cow<'static, str>,
 }
+
+/// Where `schema.sql`'s version-2 section begins: the upgrade runs that section as it
+/// stands, so the two cannot drift apart.
+const V2_MARKER: &str = "-- version 2: sessions, carts";
+
+/// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
+const V2_ALTER: &str = "
+    ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
+    ALTER TABLE orders ADD COLUMN cart_id INTEGER REFERENCES carts(id) ON DELETE SET NULL;
+    ALTER TABLE orders ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orders ADD COLUMN shipping_address TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE orders ADD COLUMN shipping_option TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orders ADD COLUMN payment_method TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orders ADD COLUMN discount_code TEXT;
+    ALTER TABLE orders ADD COLUMN expires_at INTEGER;
+    ALTER TABLE orders ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN payment_ref TEXT;
+";
 
 /// Upgrade steps, in order. A step's SQL must leave the database exactly as `schema.sql`
 /// creates it at that version (the migration test compares the two).
-pub const STEPS: &[Step] = &[];
+pub fn steps() -> Vec<Step> {
+    let v2 = &SCHEMA_SQL[SCHEMA_SQL.find(V2_MARKER).expect("schema.sql has its version-2 section")..];
+    vec![Step { to: 2, sql: format!("{V2_ALTER}\n{v2}").into() }]
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
@@ -46,7 +69,7 @@ pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Creates or upgrades the schema to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<Migrated, MigrateError> {
-    migrate_with(conn, SCHEMA_SQL, SCHEMA_VERSION, STEPS)
+    migrate_with(conn, SCHEMA_SQL, SCHEMA_VERSION, &steps())
 }
 
 /// [`migrate`] with an explicit schema and steps (tests use it to exercise upgrades).
@@ -81,7 +104,7 @@ pub fn migrate_with(
     while at < target {
         let step = steps.iter().find(|s| s.to == at + 1).ok_or(MigrateError::MissingStep(at))?;
         let tx = conn.transaction()?;
-        tx.execute_batch(step.sql)?;
+        tx.execute_batch(&step.sql)?;
         tx.pragma_update(None, "user_version", step.to)?;
         tx.commit()?;
         at = step.to;

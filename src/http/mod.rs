@@ -1,9 +1,11 @@
 //! HTTP plumbing shared by every domain: query parsing, response building, the
 //! request-context middleware.
 
+pub mod body;
 pub mod middleware;
 pub mod query;
 pub mod respond;
 
+pub use body::{Checks, JsonBody, JsonWithBytes};
 pub use query::QueryParams;
 pub use respond::{Caching, Negotiation, Rendered};

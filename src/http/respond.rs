@@ -201,3 +201,20 @@ mod tests {
         assert_ne!(etag_of(b"hello"), etag_of(b"hellp"));
     }
 }
+
+/// `{"data": ...}` as a private response: what personal endpoints answer.
+pub fn data<T: serde::Serialize>(status: StatusCode, data: &T) -> Response<Body> {
+    #[derive(serde::Serialize)]
+    struct Data<'a, T> {
+        data: &'a T,
+    }
+    private_json(status, serde_json::to_vec(&Data { data }).expect("API values always serialize"))
+}
+
+/// 204 with the private caching policy.
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(header::CACHE_CONTROL, Caching::Private.header());
+    resp
+}

@@ -53,6 +53,7 @@ pub fn make_db(dir: &std::path::Path, data: &Data) -> PathBuf {
         Data::Fixture(name) => {
             let sql = std::fs::read_to_string(fixture_path(name)).expect("read fixture");
             conn.execute_batch(&sql).expect("load fixture");
+            conn.execute_batch(seed::STORE_SETTINGS).expect("load shipping, tax and promotions");
         }
         Data::Seeded(n, s) => {
             let mut opts = SeedOptions::today(*n, *s);
@@ -277,4 +278,70 @@ pub fn digest(conn: &rusqlite::Connection) -> u64 {
         }
     }
     h.finish()
+}
+
+impl TestApp {
+    /// A JSON request with an optional bearer token and extra headers.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        send(self.addr, method, path.as_bytes(), &headers, &bytes).await
+    }
+
+    /// A new guest session's token.
+    pub async fn guest(&self) -> String {
+        let r = self.call("POST", "/api/auth/guest", None, None, &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers a customer; returns the session token.
+    pub async fn register(&self, email: &str) -> String {
+        let body = serde_json::json!({"email": email, "password": "correct horse 1", "name": "Test Customer"});
+        let r = self.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Adds `quantity` of a product to the token's cart (asserting success).
+    pub async fn add_to_cart(&self, token: &str, product: i64, quantity: i64) -> Value {
+        let body = serde_json::json!({"product_id": product.to_string(), "quantity": quantity});
+        let r = self.call("POST", "/api/cart", Some(token), Some(&body), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    }
+
+    /// Runs SQL through the app's writer (as an admin change would).
+    pub async fn write(&self, sql: &'static str) {
+        self.state
+            .db
+            .writer
+            .run(move |tx| tx.execute_batch(sql).map_err(storefront::error::StoreError::from))
+            .await
+            .unwrap();
+    }
+}
+
+/// A shipping address the fixture's rates cover (US, California).
+pub fn address() -> Value {
+    serde_json::json!({"name": "Ada Lovelace", "line1": "1 Main St", "city": "San Francisco", "state": "CA",
+                       "postal_code": "94100", "country": "US"})
+}
+
+pub fn checkout_body() -> Value {
+    serde_json::json!({"shipping_address": address(), "payment_method": "card"})
 }

@@ -1,0 +1,277 @@
+//! Cart endpoints. Changes are writer units that check stock as they change the cart (a
+//! cart reserves nothing: checkout does); the cart is then rendered on a reader.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{price, store, CartOut, Destination};
+use crate::app::AppState;
+use crate::customers::auth::Session;
+use crate::domain::{text, Country, Id, Quantity};
+use crate::error::ApiError;
+use crate::http::respond::data;
+use crate::http::{Checks, JsonBody, QueryParams};
+use crate::util::now_ms;
+
+/// Renders the session's cart, priced for `destination` when given.
+pub async fn render(app: &AppState, session: Session, destination: Option<Destination>) -> Result<CartOut, ApiError> {
+    app.db
+        .read(move |conn| {
+            let now = now_ms();
+            let Some((id, code)) = store::open_cart(conn, &session)? else {
+                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now)?));
+            };
+            let lines = store::lines(conn, id)?;
+            Ok::<_, ApiError>(CartOut::new(
+                Some(id),
+                price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?,
+            ))
+        })
+        .await
+}
+
+/// `?country=XX[&state=YY]`: where the cart would go.
+fn destination(q: &mut QueryParams, required: bool) -> Option<Destination> {
+    let country = q.text("country", 2);
+    let state = q.text("state", 100).unwrap_or_default();
+    match country {
+        Some(c) => match Country::parse(&c) {
+            Ok(country) => Some(Destination { country, region: state }),
+            Err(m) => {
+                q.error("country", m);
+                None
+            }
+        },
+        None => {
+            if required {
+                q.error("country", "is required");
+            }
+            None
+        }
+    }
+}
+
+/// `GET /api/cart[?country=&state=]`
+pub async fn view(State(app): State<AppState>, session: Session, mut q: QueryParams) -> Result<Response, ApiError> {
+    let dest = destination(&mut q, false);
+    q.finish()?;
+    Ok(data(StatusCode::OK, &render(&app, session, dest).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddIn {
+    pub product_id: Option<Id>,
+    pub variant_id: Option<Id>,
+    pub quantity: i64,
+}
+
+/// 409 naming each line the stock cannot cover (never the exact stock).
+pub fn out_of_stock(items: Vec<serde_json::Value>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the stock cannot cover some items").with_detail("items", items)
+}
+
+/// Which variant a request means, checked for sale: by `variant_id`, or the default of
+/// `product_id` (the first variant with stock for `quantity`).
+pub fn resolve_variant(
+    conn: &rusqlite::Connection,
+    product: Option<Id>,
+    variant: Option<Id>,
+    quantity: i64,
+    field: &str,
+) -> Result<store::Sellable, ApiError> {
+    let found = match (product, variant) {
+        (_, Some(v)) => store::variant(conn, v.0)?.filter(|s| product.is_none_or(|p| p.0 == s.product_id)),
+        (Some(p), None) => store::default_variant(conn, p.0, quantity)?,
+        (None, None) => {
+            return Err(ApiError::validation([(field.to_owned(), "give product_id or variant_id".to_owned())].into()))
+        }
+    };
+    match found {
+        Some(s) if s.active => Ok(s),
+        _ => Err(ApiError::validation([(field.to_owned(), "no such product for sale".to_owned())].into())),
+    }
+}
+
+/// `POST /api/cart`
+pub async fn add(
+    State(app): State<AppState>,
+    session: Session,
+    JsonBody(body): JsonBody<AddIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let quantity = checks.check("quantity", Quantity::parse(body.quantity));
+    checks.finish()?;
+    let quantity = quantity.expect("checked").0;
+    let s = session.clone();
+    app.db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            let field = if body.variant_id.is_some() { "variant_id" } else { "product_id" };
+            let v = resolve_variant(tx, body.product_id, body.variant_id, quantity, field)?;
+            let cart = store::ensure_cart(tx, &s, now)?;
+            let wanted = store::item_quantity(tx, cart, v.variant_id)? + quantity;
+            if wanted > Quantity::MAX {
+                return Err(ApiError::validation(
+                    [("quantity".to_owned(), format!("a line holds at most {}", Quantity::MAX))].into(),
+                ));
+            }
+            if wanted > v.available {
+                return Err(out_of_stock(vec![json!({
+                    "product_id": Id(v.product_id), "variant_id": Id(v.variant_id), "requested": wanted
+                })]));
+            }
+            store::add_item(tx, cart, v.variant_id, quantity, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &render(&app, session, None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantityIn {
+    pub quantity: i64,
+}
+
+fn item_id(raw: &str) -> Result<i64, ApiError> {
+    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("cart item"))
+}
+
+/// `PATCH /api/cart/items/{id}`
+pub async fn update_item(
+    State(app): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<QuantityIn>,
+) -> Result<Response, ApiError> {
+    let item = item_id(&id)?;
+    let mut checks = Checks::new();
+    let quantity = checks.check("quantity", Quantity::parse(body.quantity));
+    checks.finish()?;
+    let quantity = quantity.expect("checked").0;
+    let s = session.clone();
+    app.db
+        .writer
+        .run(move |tx| {
+            let not_found = || ApiError::not_found("cart item");
+            let (cart, _) = store::open_cart(tx, &s)?.ok_or_else(not_found)?;
+            let variant = store::item_variant(tx, cart, item)?.ok_or_else(not_found)?;
+            let v = store::variant(tx, variant)?.ok_or_else(not_found)?;
+            if quantity > v.available || !v.active {
+                return Err(out_of_stock(vec![json!({
+                    "product_id": Id(v.product_id), "variant_id": Id(v.variant_id), "requested": quantity
+                })]));
+            }
+            store::set_quantity(tx, cart, item, quantity, now_ms())?;
+            Ok(())
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &render(&app, session, None).await?))
+}
+
+/// `DELETE /api/cart/items/{id}`: the cart without the item.
+pub async fn remove_item(
+    State(app): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let item = item_id(&id)?;
+    let s = session.clone();
+    app.db
+        .writer
+        .run(move |tx| {
+            let removed = match store::open_cart(tx, &s)? {
+                Some((cart, _)) => store::remove_item(tx, cart, item, now_ms())?,
+                None => false,
+            };
+            if removed {
+                Ok(())
+            } else {
+                Err(ApiError::not_found("cart item"))
+            }
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &render(&app, session, None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountIn {
+    pub code: String,
+}
+
+fn invalid_discount(why: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_discount", format!("the code does not apply: {why}"))
+        .with_detail("code", why)
+}
+
+/// `POST /api/cart/discount`
+pub async fn apply_discount(
+    State(app): State<AppState>,
+    session: Session,
+    JsonBody(body): JsonBody<DiscountIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let code = checks.check("code", text(&body.code, 64, false));
+    checks.finish()?;
+    let code = code.expect("checked");
+    let s = session.clone();
+    app.db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            let Some((cart, _)) = store::open_cart(tx, &s)? else { return Err(invalid_discount("the cart is empty")) };
+            let lines = store::lines(tx, cart)?;
+            let p = price(tx, lines, Some(&code), None, None, now)?;
+            if let Some(why) = p.discount_problem {
+                return Err(invalid_discount(&why));
+            }
+            store::set_discount(tx, cart, p.discount_code.as_deref(), now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &render(&app, session, None).await?))
+}
+
+/// `DELETE /api/cart/discount`
+pub async fn remove_discount(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    let s = session.clone();
+    app.db
+        .writer
+        .run(move |tx| {
+            if let Some((cart, _)) = store::open_cart(tx, &s)? {
+                store::set_discount(tx, cart, None, now_ms())?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &render(&app, session, None).await?))
+}
+
+/// `GET /api/cart/shipping-options?country=XX[&state=YY]`
+pub async fn shipping_options(
+    State(app): State<AppState>,
+    session: Session,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let dest = destination(&mut q, true);
+    q.finish()?;
+    let dest = dest.expect("finish() refuses a request without a country");
+    let options = app
+        .db
+        .read(move |conn| {
+            let now = now_ms();
+            let (lines, code) = match store::open_cart(conn, &session)? {
+                Some((id, code)) => (store::lines(conn, id)?, code),
+                None => (Vec::new(), None),
+            };
+            Ok::<_, ApiError>(price(conn, lines, code.as_deref(), Some(&dest), None, now)?.options)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &options))
+}

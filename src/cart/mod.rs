@@ -1,0 +1,155 @@
+//! Carts: lines of variants with quantities, a promotion code, and prices for a
+//! destination (shipping by zone and weight, tax by country or region). A guest session
+//! holds its own cart; at login it becomes (or merges into) the customer's.
+//!
+//! `pricing` holds the money rules (pure functions), `store` the SQL, `handlers` the
+//! endpoints. Checkout (in `orders`) prices a cart with the same [`price`] function, on
+//! the writer's transaction, so the order costs exactly what the cart showed.
+
+pub mod handlers;
+pub mod pricing;
+pub mod store;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::domain::{Country, Currency, Id, Money};
+use pricing::{shipping_options, ShippingOption, Totals};
+use store::Line;
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub country: Country,
+    pub region: String,
+}
+
+/// Lines and what they cost, for a destination when one is known.
+#[derive(Debug)]
+pub struct Priced {
+    pub lines: Vec<Line>,
+    pub totals: Totals,
+    /// the code that applied
+    pub discount_code: Option<String>,
+    /// why the cart's code does not apply (it is kept, and checkout refuses it)
+    pub discount_problem: Option<String>,
+    pub options: Vec<ShippingOption>,
+    /// the option the totals include
+    pub shipping: Option<ShippingOption>,
+    pub weight_grams: i64,
+}
+
+/// Prices `lines` with the promotion `code` for `destination`, choosing `shipping_code`
+/// (or the cheapest option).
+pub fn price(
+    conn: &Connection,
+    lines: Vec<Line>,
+    code: Option<&str>,
+    destination: Option<&Destination>,
+    shipping_code: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<Priced> {
+    let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+    let weight_grams: i64 = lines.iter().map(|l| l.weight_grams * l.quantity).sum();
+    let (mut discount, mut discount_code, mut discount_problem) = (0, None, None);
+    if let Some(code) = code {
+        match store::promotion(conn, code)? {
+            None => discount_problem = Some("no such code".to_owned()),
+            Some(p) => match p.discount(subtotal, now) {
+                Ok(d) => {
+                    discount = d;
+                    discount_code = Some(p.code);
+                }
+                Err(why) => discount_problem = Some(why),
+            },
+        }
+    }
+    let (mut options, mut shipping, mut tax_bp) = (Vec::new(), None, 0);
+    if let Some(d) = destination {
+        options = shipping_options(
+            &store::shipping_rates(conn, d.country.as_str())?,
+            d.country.as_str(),
+            subtotal - discount,
+            weight_grams,
+        );
+        shipping = match shipping_code {
+            Some(c) => options.iter().find(|o| o.code == c).cloned(),
+            None => options.first().cloned(),
+        };
+        tax_bp = store::tax_rate(conn, d.country.as_str(), &d.region)?;
+    }
+    let totals = Totals::new(subtotal, discount, shipping.as_ref().map_or(0, |s| s.price.amount), tax_bp);
+    Ok(Priced { lines, totals, discount_code, discount_problem, options, shipping, weight_grams })
+}
+
+fn usd(amount: i64) -> Money {
+    Money::new(amount, Currency::USD)
+}
+
+#[derive(Serialize)]
+pub struct ItemOut {
+    pub id: Id,
+    pub product_id: Id,
+    pub variant_id: Id,
+    pub sku: String,
+    pub name: String,
+    pub variant_name: String,
+    pub slug: String,
+    pub image: Option<String>,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub line_total: Money,
+    /// the stock covers this line now (no reservation until checkout)
+    pub in_stock: bool,
+}
+
+#[derive(Serialize)]
+pub struct CartOut {
+    pub id: Option<Id>,
+    pub items: Vec<ItemOut>,
+    pub item_count: i64,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub discount_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_problem: Option<String>,
+    pub shipping: Money,
+    pub shipping_option: Option<ShippingOption>,
+    pub tax: Money,
+    pub total: Money,
+}
+
+impl CartOut {
+    pub fn new(id: Option<i64>, p: Priced) -> CartOut {
+        let t = p.totals;
+        CartOut {
+            id: id.map(Id),
+            item_count: p.lines.iter().map(|l| l.quantity).sum(),
+            items: p
+                .lines
+                .into_iter()
+                .map(|l| ItemOut {
+                    id: Id(l.item_id),
+                    product_id: Id(l.product_id),
+                    variant_id: Id(l.variant_id),
+                    sku: l.sku,
+                    name: l.product_name,
+                    variant_name: l.variant_name,
+                    slug: l.slug,
+                    image: l.thumbnail,
+                    quantity: l.quantity,
+                    unit_price: usd(l.unit_price),
+                    line_total: usd(l.unit_price * l.quantity),
+                    in_stock: l.active && l.available >= l.quantity,
+                })
+                .collect(),
+            subtotal: usd(t.subtotal),
+            discount: usd(t.discount),
+            discount_code: p.discount_code,
+            discount_problem: p.discount_problem,
+            shipping: usd(t.shipping),
+            shipping_option: p.shipping,
+            tax: usd(t.tax),
+            total: usd(t.total),
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Customer and session endpoints. Every change is one writer unit; password hashing runs
+//! off the async workers before the unit is sent, so the writer never waits for argon2.
+
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::auth::{self, CustomerSession, Session};
+use super::model::*;
+use super::store::{self, NewSession};
+use crate::app::AppState;
+use crate::cart;
+use crate::domain::{text, Email, Id, NewPassword};
+use crate::error::ApiError;
+use crate::http::respond::{data, no_content};
+use crate::http::{Checks, JsonBody};
+use crate::mail;
+use crate::util::now_ms;
+
+#[derive(Serialize)]
+struct TokenOut {
+    token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<CustomerOut>,
+}
+
+/// Who is asking: address and device, and the guest session whose cart a login adopts.
+pub struct Client {
+    addr: String,
+    device: String,
+    guest_session: Option<i64>,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Client, ApiError> {
+        // a guest token on register/login brings its cart along; any other token, or a
+        // stale one, is simply not a guest session to merge
+        let guest_session = match parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            true => match Session::from_request_parts(parts, app).await {
+                Ok(s) if s.customer_id.is_none() => Some(s.id),
+                _ => None,
+            },
+            false => None,
+        };
+        Ok(Client { addr: auth::client_addr(parts), device: auth::device(parts), guest_session })
+    }
+}
+
+fn too_many(retry_after_ms: i64) -> ApiError {
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many failed attempts; try later");
+    e.retry_after = Some(((retry_after_ms + 999) / 1000).max(1) as u64);
+    e
+}
+
+/// 429 when the account or the client address has used up its failed attempts.
+async fn throttle(app: &AppState, kind: &'static str, email: &str, addr: &str) -> Result<(), ApiError> {
+    let now = now_ms();
+    let window = app.config.auth_window_secs as i64 * 1000;
+    let (email, addr) = (email.to_owned(), addr.to_owned());
+    let f = app
+        .db
+        .read(move |conn| store::failures(conn, kind, &email, &addr, now - window).map_err(ApiError::from))
+        .await?;
+    let free_at = |oldest: Option<i64>| oldest.map_or(window, |t| t + window - now);
+    if f.by_email >= app.config.auth_failures_per_account as i64 {
+        return Err(too_many(free_at(f.oldest_email)));
+    }
+    if f.by_addr >= app.config.auth_failures_per_address as i64 {
+        return Err(too_many(free_at(f.oldest_addr)));
+    }
+    Ok(())
+}
+
+struct Opened {
+    token: String,
+    customer: Option<CustomerOut>,
+}
+
+/// Opens a session for `customer` in the writer unit `tx` (adopting the guest's cart).
+fn open_session(
+    tx: &crate::db::writer::WriteTx,
+    app_ttl_ms: i64,
+    customer: Option<i64>,
+    client: &Client,
+    now: i64,
+) -> Result<Opened, ApiError> {
+    let (token, hash) = auth::new_token();
+    let ns = NewSession {
+        token_hash: &hash,
+        customer_id: customer,
+        device: &client.device,
+        client_addr: &client.addr,
+        now,
+        expires_at: now + app_ttl_ms,
+    };
+    store::insert_session(tx, &ns)?;
+    let mut out = None;
+    if let Some(c) = customer {
+        if let Some(guest) = client.guest_session {
+            cart::store::adopt_guest_cart(tx, guest, c, now)?;
+        }
+        out = store::customer(tx, c)?;
+    }
+    Ok(Opened { token, customer: out })
+}
+
+fn ttl_ms(app: &AppState) -> i64 {
+    app.config.session_ttl_days as i64 * 24 * 3600 * 1000
+}
+
+/// `POST /api/auth/register`
+pub async fn register(
+    State(app): State<AppState>,
+    client: Client,
+    JsonBody(body): JsonBody<RegisterIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let email = checks.check("email", Email::parse(&body.email));
+    let password = checks.check("password", NewPassword::parse(&body.password));
+    let name = checks.check("name", text(&body.name, 200, false));
+    checks.finish()?;
+    let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
+    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    let ttl = ttl_ms(&app);
+    let opened = app
+        .db
+        .writer
+        .run(move |tx| {
+            if store::customer_id_by_email(tx, email.as_str())?.is_some() {
+                return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this e-mail exists")
+                    .with_detail("email", "is already registered"));
+            }
+            let now = now_ms();
+            let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
+            open_session(tx, ttl, Some(id), &client, now)
+        })
+        .await?;
+    tracing::info!(customer.id = ?opened.customer.as_ref().map(|c| c.id), "customer registered");
+    Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: opened.customer }))
+}
+
+/// `POST /api/auth/login`
+pub async fn login(
+    State(app): State<AppState>,
+    client: Client,
+    JsonBody(body): JsonBody<LoginIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let email = checks.check("email", Email::parse(&body.email));
+    if body.password.is_empty() || body.password.len() > 1024 {
+        checks.error("password", "must be 1 to 1024 characters");
+    }
+    checks.finish()?;
+    let email = email.expect("checked");
+    throttle(&app, "login", email.as_str(), &client.addr).await?;
+    let lookup = email.as_str().to_owned();
+    let creds = app.db.read(move |conn| store::credentials(conn, &lookup).map_err(ApiError::from)).await?;
+    let ok = auth::verify_password(body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
+    let customer = creds.filter(|_| ok).map(|c| c.id);
+    let ttl = ttl_ms(&app);
+    let opened = app
+        .db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            store::record_attempt(tx, "login", email.as_str(), &client.addr, customer.is_some(), now)?;
+            match customer {
+                Some(c) => open_session(tx, ttl, Some(c), &client, now).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    match opened {
+        Some(o) => Ok(data(StatusCode::OK, &TokenOut { token: o.token, customer: o.customer })),
+        None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong e-mail or password")),
+    }
+}
+
+/// `POST /api/auth/guest`
+pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Response, ApiError> {
+    let ttl = ttl_ms(&app);
+    let client = Client { guest_session: None, ..client };
+    let opened = app.db.writer.run(move |tx| open_session(tx, ttl, None, &client, now_ms())).await?;
+    Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: None }))
+}
+
+/// `POST /api/auth/logout`
+pub async fn logout(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    app.db.writer.run(move |tx| store::revoke_session(tx, session.id, None, now_ms()).map_err(ApiError::from)).await?;
+    Ok(no_content())
+}
+
+/// `GET /api/auth/sessions`
+pub async fn sessions(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
+    let list = app
+        .db
+        .read(move |conn| store::sessions_of(conn, me.customer_id, now_ms(), me.session.id).map_err(ApiError::from))
+        .await?;
+    Ok(data(StatusCode::OK, &list))
+}
+
+fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found(what))
+}
+
+/// `DELETE /api/auth/sessions/{id}`
+pub async fn revoke_session(
+    State(app): State<AppState>,
+    me: CustomerSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "session")?;
+    let done = app
+        .db
+        .writer
+        .run(move |tx| store::revoke_session(tx, id, Some(me.customer_id), now_ms()).map_err(ApiError::from))
+        .await?;
+    if done {
+        Ok(no_content())
+    } else {
+        Err(ApiError::not_found("session"))
+    }
+}
+
+/// `POST /api/auth/password/forgot`: always 202, whether or not the account exists (the
+/// answer must not tell who has an account); the mail goes to the outbox.
+pub async fn forgot_password(
+    State(app): State<AppState>,
+    client: Client,
+    JsonBody(body): JsonBody<ForgotIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let email = checks.check("email", Email::parse(&body.email));
+    checks.finish()?;
+    let email = email.expect("checked");
+    throttle(&app, "reset", email.as_str(), &client.addr).await?;
+    let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
+    app.db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            // every request counts against the limit: it sends mail
+            store::record_attempt(tx, "reset", email.as_str(), &client.addr, false, now)?;
+            if let Some(customer) = store::customer_id_by_email(tx, email.as_str())? {
+                let (token, hash) = auth::new_token();
+                store::insert_reset(tx, customer, &hash, now, now + ttl)?;
+                let body = format!(
+                    "Someone asked to reset the password of your account.\n\n\
+                     Your reset code: {token}\n\n\
+                     It works once, for {} minutes. If it was not you, ignore this mail.",
+                    ttl / 60_000
+                );
+                mail::enqueue(tx, "password_reset", email.as_str(), "Reset your password", &body, now)?;
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(data(StatusCode::ACCEPTED, &serde_json::json!({"sent": true})))
+}
+
+/// `POST /api/auth/password/reset`: sets the password, ends every session of the account.
+pub async fn reset_password(
+    State(app): State<AppState>,
+    client: Client,
+    JsonBody(body): JsonBody<ResetIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let password = checks.check("password", NewPassword::parse(&body.password));
+    if body.token.is_empty() || body.token.len() > 128 {
+        checks.error("token", "must be the code from the mail");
+    }
+    checks.finish()?;
+    let password = password.expect("checked");
+    // the reset codes are 256-bit random, but a client guessing them is still throttled
+    throttle(&app, "reset", "", &client.addr).await?;
+    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    let token_hash = auth::token_hash(&body.token);
+    let done = app
+        .db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            match store::use_reset(tx, &token_hash, now)? {
+                Some(customer) => {
+                    store::set_password(tx, customer, &hash, now)?;
+                    store::revoke_all_sessions(tx, customer, now)?;
+                    Ok::<_, ApiError>(true)
+                }
+                None => {
+                    store::record_attempt(tx, "reset", "", &client.addr, false, now)?;
+                    Ok(false)
+                }
+            }
+        })
+        .await?;
+    if done {
+        Ok(no_content())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_token",
+            "the reset code is wrong, used or expired",
+        )
+        .with_detail("token", "is wrong, used or expired"))
+    }
+}
+
+/// `GET /api/me`
+pub async fn me(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
+    let c = app.db.read(move |conn| store::customer(conn, me.customer_id).map_err(ApiError::from)).await?;
+    Ok(data(StatusCode::OK, &c.ok_or_else(|| ApiError::not_found("customer"))?))
+}
+
+/// `PATCH /api/me`
+pub async fn update_me(
+    State(app): State<AppState>,
+    me: CustomerSession,
+    JsonBody(body): JsonBody<ProfileIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let name = body.name.as_deref().and_then(|n| checks.check("name", text(n, 200, false)));
+    let email = body.email.as_deref().and_then(|e| checks.check("email", Email::parse(e)));
+    checks.finish()?;
+    let c = app
+        .db
+        .writer
+        .run(move |tx| {
+            if let Some(e) = &email {
+                if store::customer_id_by_email(tx, e.as_str())?.is_some_and(|other| other != me.customer_id) {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "email_taken",
+                        "an account with this e-mail exists",
+                    )
+                    .with_detail("email", "is already registered"));
+                }
+            }
+            store::update_customer(tx, me.customer_id, name.as_deref(), email.as_ref().map(|e| e.as_str()), now_ms())?;
+            Ok(store::customer(tx, me.customer_id)?)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &c.ok_or_else(|| ApiError::not_found("customer"))?))
+}
+
+/// `GET /api/me/addresses`
+pub async fn addresses(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
+    let list = app.db.read(move |conn| store::addresses(conn, me.customer_id).map_err(ApiError::from)).await?;
+    Ok(data(StatusCode::OK, &list))
+}
+
+/// `POST /api/me/addresses`
+pub async fn add_address(
+    State(app): State<AppState>,
+    me: CustomerSession,
+    JsonBody(body): JsonBody<AddressIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let address = body.validate("", &mut checks);
+    checks.finish()?;
+    let address = address.expect("checked");
+    let list = app
+        .db
+        .writer
+        .run(move |tx| {
+            if store::count_addresses(tx, me.customer_id)? >= store::MAX_ADDRESSES {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "too_many_addresses",
+                    format!("at most {} addresses; delete one first", store::MAX_ADDRESSES),
+                ));
+            }
+            let id = store::insert_address(tx, me.customer_id, &address, now_ms())?;
+            let all = store::addresses(tx, me.customer_id)?;
+            Ok(all.into_iter().find(|a| a.id.0 == id))
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &list))
+}
+
+/// `DELETE /api/me/addresses/{id}`
+pub async fn delete_address(
+    State(app): State<AppState>,
+    me: CustomerSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "address")?;
+    let done =
+        app.db.writer.run(move |tx| store::delete_address(tx, me.customer_id, id).map_err(ApiError::from)).await?;
+    if done {
+        Ok(no_content())
+    } else {
+        Err(ApiError::not_found("address"))
+    }
+}

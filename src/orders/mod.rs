@@ -1,0 +1,88 @@
+//! Checkout, buy-now, orders, cancellation, expiry and the payment webhook.
+//!
+//! Invariants:
+//! - Placing an order is ONE writer unit: claim the idempotency key, reserve stock with a
+//!   conditional decrement per line, price, insert the order, its lines and its first
+//!   status, count the promotion's use, close the cart, enqueue the confirmation mail and
+//!   store the response. A failure anywhere rolls the unit's savepoint back: there is no
+//!   state in which half of it happened.
+//! - Stock is conserved: for every variant, available + reserved + sold (units of paid or
+//!   fulfilled orders) is what was stocked. Reserving moves available → reserved, paying
+//!   reserved → sold, cancelling or expiring a pending order reserved → available.
+//! - The writer runs units one at a time, so two requests with one idempotency key are
+//!   serialized: the second finds the first's stored response.
+
+pub mod handlers;
+pub mod store;
+
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::cart;
+use crate::db::writer::WriteTx;
+use crate::error::ApiError;
+use crate::util::now_ms;
+use store::StockMove;
+
+/// Expires due pending orders (releasing their stock and promotion uses), at most `limit`
+/// in one unit. Returns how many.
+pub fn expire_due(tx: &WriteTx, now: i64, limit: i64) -> rusqlite::Result<usize> {
+    let due = store::expired(tx, now, limit)?;
+    let mut n = 0;
+    for id in due {
+        if close_pending(tx, id, "expired", "not paid in time", now)? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Moves a pending order to `status` (cancelled or expired), returning its stock and its
+/// promotion use. False when it was no longer pending.
+pub fn close_pending(tx: &WriteTx, order: i64, status: &str, note: &str, now: i64) -> rusqlite::Result<bool> {
+    let code = store::owner(tx, order)?.and_then(|o| o.discount_code);
+    if !store::transition(tx, order, &["pending"], status, now)? {
+        return Ok(false);
+    }
+    store::move_stock(tx, order, StockMove::Release, now)?;
+    if let Some(code) = code {
+        cart::store::release_promotion(tx, &code)?;
+    }
+    store::add_history(tx, order, status, note, now)?;
+    Ok(true)
+}
+
+/// One round of upkeep: expire due orders, purge old idempotency keys and auth records.
+pub async fn maintain(app: &AppState) -> Result<usize, ApiError> {
+    app.db
+        .writer
+        .run(|tx| {
+            let now = now_ms();
+            let expired = expire_due(tx, now, 500)?;
+            store::purge_idempotency(tx, now)?;
+            crate::customers::store::purge(tx, now)?;
+            Ok::<_, ApiError>(expired)
+        })
+        .await
+}
+
+/// Runs [`maintain`] every `every` until the writer stops.
+pub fn spawn_maintenance(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match maintain(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
+                Err(e) if e.status.as_u16() == 503 => {
+                    if !app.db.writer.is_alive() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "order upkeep failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,391 @@
+//! All SQL of orders: stock reservation and release, order rows, status history,
+//! idempotency keys and payment events. Every function that changes stock takes the
+//! writer's transaction; the conditional decrement is what keeps stock from going below
+//! zero (the CHECK constraints on `inventory` are the backstop).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::db::writer::WriteTx;
+use crate::domain::{Currency, Id, Money, Timestamp};
+
+/// Moves `quantity` of a variant from available to reserved, if that much is available.
+pub fn reserve(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE inventory SET available = available - ?2, reserved = reserved + ?2, updated_at = ?3
+             WHERE variant_id = ?1 AND available >= ?2",
+        )?
+        .execute(params![variant, quantity, now])?
+        == 1)
+}
+
+/// What happens to an order's reserved stock when it leaves `pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockMove {
+    /// paid: reserved units are sold
+    Sell,
+    /// cancelled or expired while pending: reserved units return to sale
+    Release,
+    /// cancelled after payment: sold units return to sale
+    Restock,
+}
+
+/// Applies `mv` to every line of `order`.
+pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite::Result<()> {
+    let sql = match mv {
+        StockMove::Sell => "UPDATE inventory SET reserved = reserved - ?2, updated_at = ?3 WHERE variant_id = ?1",
+        StockMove::Release => {
+            "UPDATE inventory SET reserved = reserved - ?2, available = available + ?2, updated_at = ?3
+             WHERE variant_id = ?1"
+        }
+        StockMove::Restock => "UPDATE inventory SET available = available + ?2, updated_at = ?3 WHERE variant_id = ?1",
+    };
+    let lines: Vec<(i64, i64, i64)> = tx
+        .prepare_cached("SELECT variant_id, quantity, product_id FROM order_items WHERE order_id = ?1")?
+        .query_map([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = tx.prepare_cached(sql)?;
+    for (variant, quantity, product) in lines {
+        stmt.execute(params![variant, quantity, now])?;
+        if mv == StockMove::Sell {
+            // bestsellers and `sort=popular` read these
+            tx.prepare_cached("UPDATE products SET sales_count = sales_count + ?2 WHERE id = ?1")?
+                .execute(params![product, quantity])?;
+            tx.prepare_cached(
+                "INSERT INTO product_sales_daily(day, product_id, units) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(day, product_id) DO UPDATE SET units = units + excluded.units",
+            )?
+            .execute(params![now.div_euclid(86_400_000), product, quantity])?;
+        }
+    }
+    Ok(())
+}
+
+pub struct NewOrder<'a> {
+    pub customer_id: Option<i64>,
+    pub session_id: i64,
+    pub cart_id: Option<i64>,
+    pub email: &'a str,
+    pub shipping_address: &'a str,
+    pub shipping_option: &'a str,
+    pub payment_method: &'a str,
+    pub discount_code: Option<&'a str>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO orders(customer_id, session_id, cart_id, status, currency, subtotal, discount, shipping, tax, total,
+                            email, shipping_address, shipping_option, payment_method, discount_code,
+                            created_at, updated_at, expires_at)
+         VALUES (?1, ?2, ?3, 'pending', 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
+    )?
+    .execute(params![
+        o.customer_id,
+        o.session_id,
+        o.cart_id,
+        o.subtotal,
+        o.discount,
+        o.shipping,
+        o.tax,
+        o.total,
+        o.email,
+        o.shipping_address,
+        o.shipping_option,
+        o.payment_method,
+        o.discount_code,
+        o.now,
+        o.expires_at
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_item(
+    tx: &WriteTx,
+    order: i64,
+    line: i64,
+    product: i64,
+    variant: i64,
+    sku: &str,
+    name: &str,
+    unit_price: i64,
+    quantity: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO order_items(order_id, line, product_id, variant_id, sku, name, unit_price, quantity, line_total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 * ?8)",
+    )?
+    .execute(params![order, line, product, variant, sku, name, unit_price, quantity])?;
+    Ok(())
+}
+
+pub fn add_history(tx: &WriteTx, order: i64, status: &str, note: &str, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO order_status_history(order_id, status, note, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![order, status, note, now])?;
+    Ok(())
+}
+
+/// Changes an order's status from `from` (any of them) to `to`; false when it was not in
+/// one of `from` (someone else moved it first).
+pub fn transition(tx: &WriteTx, order: i64, from: &[&str], to: &str, now: i64) -> rusqlite::Result<bool> {
+    let from = serde_json::to_string(from).expect("strings serialize");
+    let paid = if to == "paid" { Some(now) } else { None };
+    Ok(tx
+        .prepare_cached(
+            "UPDATE orders SET status = ?3, updated_at = ?4, paid_at = coalesce(?5, paid_at)
+             WHERE id = ?1 AND status IN (SELECT value FROM json_each(?2))",
+        )?
+        .execute(params![order, from, to, now, paid])?
+        == 1)
+}
+
+/// Whose an order is.
+pub struct Owner {
+    pub customer_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub status: String,
+    pub total: i64,
+    pub discount_code: Option<String>,
+}
+
+pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
+    conn.prepare_cached("SELECT customer_id, session_id, status, total, discount_code FROM orders WHERE id = ?1")?
+        .query_row([order], |r| {
+            Ok(Owner {
+                customer_id: r.get(0)?,
+                session_id: r.get(1)?,
+                status: r.get(2)?,
+                total: r.get(3)?,
+                discount_code: r.get(4)?,
+            })
+        })
+        .optional()
+}
+
+fn usd(amount: i64) -> Money {
+    Money::new(amount, Currency::USD)
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderSummary {
+    pub id: Id,
+    pub status: String,
+    pub item_count: i64,
+    pub total: Money,
+    pub created_at: Timestamp,
+}
+
+/// The orders of a customer (or of a guest session), newest first, `before` an id.
+pub fn list(
+    conn: &Connection,
+    customer: Option<i64>,
+    session: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<OrderSummary>> {
+    let map = |r: &rusqlite::Row| {
+        Ok(OrderSummary {
+            id: Id(r.get(0)?),
+            status: r.get(1)?,
+            item_count: r.get(2)?,
+            total: usd(r.get(3)?),
+            created_at: Timestamp(r.get(4)?),
+        })
+    };
+    let before = before.unwrap_or(i64::MAX);
+    let items = "(SELECT coalesce(sum(quantity), 0) FROM order_items WHERE order_id = o.id)";
+    match customer {
+        Some(c) => conn
+            .prepare_cached(&format!(
+                "SELECT o.id, o.status, {items}, o.total, o.created_at FROM orders o INDEXED BY idx_orders_customer
+                 WHERE o.customer_id = ?1 AND o.id < ?2 ORDER BY o.id DESC LIMIT ?3"
+            ))?
+            .query_map(params![c, before, limit], map)?
+            .collect(),
+        None => conn
+            .prepare_cached(&format!(
+                "SELECT o.id, o.status, {items}, o.total, o.created_at FROM orders o INDEXED BY idx_orders_session
+                 WHERE o.session_id = ?1 AND o.id < ?2 AND o.session_id IS NOT NULL ORDER BY o.id DESC LIMIT ?3"
+            ))?
+            .query_map(params![session, before, limit], map)?
+            .collect(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderItemOut {
+    pub line: i64,
+    pub product_id: Id,
+    pub variant_id: Id,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: i64,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryOut {
+    pub status: String,
+    pub note: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrderOut {
+    pub id: Id,
+    pub status: String,
+    pub email: String,
+    pub items: Vec<OrderItemOut>,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub discount_code: Option<String>,
+    pub shipping: Money,
+    pub shipping_option: String,
+    pub tax: Money,
+    pub total: Money,
+    pub shipping_address: serde_json::Value,
+    pub payment_method: String,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub status_history: Vec<HistoryOut>,
+}
+
+pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
+    let head = conn
+        .prepare_cached(
+            "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
+                    shipping_address, payment_method, created_at, paid_at, expires_at
+             FROM orders WHERE id = ?1",
+        )?
+        .query_row([order], |r| {
+            let address: String = r.get(10)?;
+            let status: String = r.get(1)?;
+            let expires: Option<i64> = r.get(14)?;
+            Ok(OrderOut {
+                id: Id(r.get(0)?),
+                email: r.get(2)?,
+                items: Vec::new(),
+                subtotal: usd(r.get(3)?),
+                discount: usd(r.get(4)?),
+                discount_code: r.get(5)?,
+                shipping: usd(r.get(6)?),
+                shipping_option: r.get(7)?,
+                tax: usd(r.get(8)?),
+                total: usd(r.get(9)?),
+                shipping_address: serde_json::from_str(&address).unwrap_or(serde_json::Value::Null),
+                payment_method: r.get(11)?,
+                created_at: Timestamp(r.get(12)?),
+                paid_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
+                expires_at: expires.filter(|_| status == "pending").map(Timestamp),
+                status,
+                status_history: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut o) = head else { return Ok(None) };
+    o.items = conn
+        .prepare_cached(
+            "SELECT line, product_id, variant_id, sku, name, unit_price, quantity, line_total
+             FROM order_items WHERE order_id = ?1 ORDER BY line",
+        )?
+        .query_map([order], |r| {
+            Ok(OrderItemOut {
+                line: r.get(0)?,
+                product_id: Id(r.get(1)?),
+                variant_id: Id(r.get(2)?),
+                sku: r.get(3)?,
+                name: r.get(4)?,
+                unit_price: usd(r.get(5)?),
+                quantity: r.get(6)?,
+                line_total: usd(r.get(7)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    o.status_history = conn
+        .prepare_cached(
+            "SELECT status, note, created_at FROM order_status_history INDEXED BY idx_order_status_history_order
+             WHERE order_id = ?1 ORDER BY id",
+        )?
+        .query_map([order], |r| Ok(HistoryOut { status: r.get(0)?, note: r.get(1)?, at: Timestamp(r.get(2)?) }))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(o))
+}
+
+/// Pending orders past their deadline (oldest first), at most `limit`.
+pub fn expired(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached(
+        "SELECT id FROM orders INDEXED BY idx_orders_expiry
+         WHERE status = 'pending' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+    )?
+    .query_map(params![now, limit], |r| r.get(0))?
+    .collect()
+}
+
+// --- idempotency ------------------------------------------------------------------------
+
+pub struct StoredResponse {
+    pub request_hash: Vec<u8>,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+pub fn idempotency_get(conn: &Connection, scope: &str, key: &str) -> rusqlite::Result<Option<StoredResponse>> {
+    conn.prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE scope = ?1 AND key = ?2")?
+        .query_row(params![scope, key], |r| {
+            Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
+        })
+        .optional()
+}
+
+pub fn idempotency_put(
+    tx: &WriteTx,
+    scope: &str,
+    key: &str,
+    request_hash: &[u8],
+    status: u16,
+    body: &[u8],
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO idempotency_keys(scope, key, request_hash, status, response, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![scope, key, request_hash, status, body, now])?;
+    Ok(())
+}
+
+/// Keys are kept this long (the contract promises at least 24 hours).
+pub const IDEMPOTENCY_KEEP_MS: i64 = 48 * 3600 * 1000;
+
+pub fn purge_idempotency(tx: &WriteTx, now: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?.execute([now - IDEMPOTENCY_KEEP_MS])
+}
+
+// --- payment events ---------------------------------------------------------------------
+
+pub fn payment_event(conn: &Connection, event: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.prepare_cached("SELECT order_id, outcome FROM payment_events WHERE event_id = ?1")?
+        .query_row([event], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+pub fn record_payment_event(tx: &WriteTx, event: &str, order: i64, outcome: &str, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO payment_events(event_id, order_id, outcome, received_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![event, order, outcome, now])?;
+    Ok(())
+}
+
+pub fn set_payment_ref(tx: &WriteTx, order: i64, reference: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE orders SET payment_ref = ?2 WHERE id = ?1")?.execute(params![order, reference])?;
+    Ok(())
+}

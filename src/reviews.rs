@@ -1,0 +1,104 @@
+//! Posting reviews: only a customer with a paid (or fulfilled) order containing the
+//! product may review it, once per product; reviews wait for moderation (`pending`) and
+//! count toward the rating summary when approved (the triggers on `reviews` keep it).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::customers::auth::CustomerSession;
+use crate::domain::{is_slug, text, Id, Timestamp};
+use crate::error::ApiError;
+use crate::http::respond::data;
+use crate::http::{Checks, JsonBody};
+use crate::util::now_ms;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewIn {
+    pub rating: i64,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReviewOut {
+    pub id: Id,
+    pub product_id: Id,
+    pub rating: i64,
+    pub title: String,
+    pub body: String,
+    pub status: &'static str,
+    pub created_at: Timestamp,
+}
+
+/// `POST /api/products/{slug}/reviews`
+pub async fn post(
+    State(app): State<AppState>,
+    me: CustomerSession,
+    Path(slug): Path<String>,
+    JsonBody(b): JsonBody<ReviewIn>,
+) -> Result<Response, ApiError> {
+    if !is_slug(&slug) {
+        return Err(ApiError::not_found("product"));
+    }
+    let mut checks = Checks::new();
+    if !(1..=5).contains(&b.rating) {
+        checks.error("rating", "must be a whole number from 1 to 5");
+    }
+    let title = checks.check("title", text(b.title.as_deref().unwrap_or(""), 200, true));
+    let body = checks.check("body", text(b.body.as_deref().unwrap_or(""), 5000, true));
+    checks.finish()?;
+    let (title, body, rating) = (title.expect("checked"), body.expect("checked"), b.rating);
+    let review = app
+        .db
+        .writer
+        .run(move |tx| {
+            let product: Option<i64> = tx
+                .prepare_cached("SELECT id FROM products WHERE slug = ?1 AND status = 'active'")?
+                .query_row([&slug], |r| r.get(0))
+                .optional()?;
+            let product = product.ok_or_else(|| ApiError::not_found("product"))?;
+            let bought: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM orders o JOIN order_items oi ON oi.order_id = o.id
+                     WHERE o.customer_id = ?1 AND o.status IN ('paid', 'fulfilled') AND oi.product_id = ?2)",
+                )?
+                .query_row(params![me.customer_id, product], |r| r.get(0))?;
+            if !bought {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "purchase_required",
+                    "only customers who bought this product may review it",
+                ));
+            }
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM reviews WHERE customer_id = ?1 AND product_id = ?2)")?
+                .query_row(params![me.customer_id, product], |r| r.get(0))?;
+            if exists {
+                return Err(ApiError::new(StatusCode::CONFLICT, "already_reviewed", "you have reviewed this product"));
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO reviews(product_id, customer_id, rating, title, body, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+            )?
+            .execute(params![product, me.customer_id, rating, title, body, now])?;
+            Ok(ReviewOut {
+                id: Id(tx.last_insert_rowid()),
+                product_id: Id(product),
+                rating,
+                title,
+                body,
+                status: "pending",
+                created_at: Timestamp(now),
+            })
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &review))
+}
