@@ -57,7 +57,8 @@ fn malformed(e: serde_json::Error) -> ApiError {
     ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
 }
 
-fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+/// A parsed JSON value into `T`, with the 422 of a wrong shape.
+pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
