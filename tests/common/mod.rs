@@ -160,7 +160,19 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Resp {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    try_send(addr, method, target, headers, body).await.expect("a complete response")
+}
+
+/// [`send`], with `None` where the connection fails or closes without a complete
+/// response (a server that was killed).
+pub async fn try_send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &[u8],
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Resp> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
     let mut req = Vec::new();
     req.extend_from_slice(method.as_bytes());
     req.push(b' ');
@@ -174,13 +186,10 @@ pub async fn send(
     }
     req.extend_from_slice(b"\r\n");
     req.extend_from_slice(body);
-    stream.write_all(&req).await.expect("send");
+    stream.write_all(&req).await.ok()?;
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .expect("read");
-    Resp::parse(&raw)
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw)).await.ok()?.ok()?;
+    Resp::try_parse(&raw)
 }
 
 #[derive(Debug, Clone)]
@@ -191,8 +200,8 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn parse(raw: &[u8]) -> Resp {
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    fn try_parse(raw: &[u8]) -> Option<Resp> {
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = std::str::from_utf8(&raw[..end]).expect("ascii head");
         let mut lines = head.split("\r\n");
         let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
@@ -204,7 +213,11 @@ impl Resp {
         if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
             body = dechunk(&body);
         }
-        Resp { status, headers, body }
+        let length = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+        if length.is_some_and(|n| body.len() < n) {
+            return None; // cut off
+        }
+        Some(Resp { status, headers, body })
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
