@@ -83,7 +83,7 @@ impl Default for Config {
             read_pool_size: default_pool_size(),
             read_wait_ms: 2_000,
             writer_queue: 4_096,
-            writer_max_batch: 512,
+            writer_max_batch: 64,
             synchronous: Synchronous::Full,
             max_connections: 10_000,
             shutdown_grace_secs: 15,

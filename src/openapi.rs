@@ -195,8 +195,155 @@ fn build() -> Value {
     })
 }
 
+/// A personal operation: bearer auth, a JSON body (when `body` names a schema), its
+/// success status and schema, and its error statuses with what they mean here.
+fn op(summary: &str, body: Option<&str>, status: &str, out: Value, errs: &[(&str, &str)]) -> Value {
+    let mut responses = serde_json::Map::new();
+    responses.insert(
+        status.to_owned(),
+        json!({"description": "success", "headers": {"Cache-Control": {"schema": {"const": "private, no-store"}}},
+        "content": {"application/json": {"schema": out}}}),
+    );
+    for (code, desc) in errs {
+        responses.insert((*code).to_owned(), json!({"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+    }
+    let mut o = json!({"summary": summary, "security": [{"bearer": []}], "responses": responses});
+    if let Some(b) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
+    }
+    o
+}
+
+fn data_of(schema: &str) -> Value {
+    json!({"type": "object", "properties": {"data": {"$ref": format!("#/components/schemas/{schema}")}}})
+}
+
+const BAD_BODY: (&str, &str) = ("400", "malformed_json: the body is not JSON");
+const BAD_TYPE: (&str, &str) = ("415", "unsupported_media_type: the body must be application/json");
+const TOO_BIG: (&str, &str) = ("413", "payload_too_large: over 64 KiB");
+const INVALID: (&str, &str) = ("422", "validation_failed: details name each bad field");
+const NO_AUTH: (&str, &str) = ("401", "unauthenticated (no token), invalid_token (expired, revoked, unknown) or login_required (a guest token where a customer is needed)");
+const NOT_FOUND: (&str, &str) = ("404", "not_found (also for another customer's resources)");
+const OVERLOADED: (&str, &str) = ("503", "unavailable: the writer's queue is full (Retry-After)");
+
+/// The write half: customers and sessions, cart, checkout, orders, reviews, webhook.
+fn write_paths() -> Value {
+    let body_errs = [BAD_BODY, TOO_BIG, BAD_TYPE, INVALID, OVERLOADED];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        body_errs.iter().chain(extra).copied().collect()
+    };
+    let cart = data_of("Cart");
+    let order_created = json!({"type": "object", "properties": {"data": {"type": "object", "properties": {
+        "order_id": {"type": "string"}, "status": {"const": "pending"}, "total": {"$ref": "#/components/schemas/Money"}}}}});
+    let idem = "Honours Idempotency-Key (or X-Idempotency-Key; 1-255 visible ASCII): the same key and body (compared as canonical JSON) replay the first 201 with Idempotent-Replayed: true and create nothing; the same key with another body is 409 idempotency_key_reused; keys are scoped to the customer (or guest session) and kept 48 hours. Failed attempts are not stored, so a retry after a 409 out_of_stock tries again. In one transaction: stock is reserved (a conditional decrement per line; stock never goes below zero), the order, its lines and status history are written, the promotion's use is counted, the confirmation mail is queued. An unpaid order expires after order_expiry_mins (default 30) and its stock returns.";
+    json!({
+        "/api/auth/register": {"post": op("Create a customer account and a session. A guest token in Authorization brings its cart along.", Some("Register"), "201", data_of("TokenAndCustomer"), &with(&[("409", "email_taken")]))},
+        "/api/auth/login": {"post": op("Log in. Throttled: after auth_failures_per_account (default 5) failed attempts for an account, or auth_failures_per_address (50) from a client address, within auth_window_secs (900), 429 with Retry-After. A guest token in Authorization merges its cart into the customer's (quantities added).", Some("Login"), "200", data_of("TokenAndCustomer"), &with(&[("401", "invalid_credentials (the same answer for unknown accounts)"), ("429", "rate_limited, with Retry-After")]))},
+        "/api/auth/guest": {"post": op("An anonymous session that can hold a cart and place orders", None, "201", json!({"type": "object", "properties": {"data": {"type": "object", "properties": {"token": {"type": "string"}}}}}), &[OVERLOADED])},
+        "/api/auth/logout": {"post": op("Revoke the current token", None, "204", json!({}), &[NO_AUTH])},
+        "/api/auth/sessions": {"get": op("The customer's live sessions (device from User-Agent, client address, created, last seen; last_seen is updated at most once a minute)", None, "200", json!({"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}}), &[NO_AUTH])},
+        "/api/auth/sessions/{id}": {"delete": op("Revoke one of the customer's sessions", None, "204", json!({}), &[NO_AUTH, NOT_FOUND])},
+        "/api/auth/password/forgot": {"post": op("Send a single-use reset code (valid reset_token_ttl_mins, default 60) through the mail outbox. Always 202, whether or not the account exists. Throttled like login.", Some("Forgot"), "202", json!({}), &with(&[("429", "rate_limited")]))},
+        "/api/auth/password/reset": {"post": op("Set a new password with the mailed code; ends every session of the account", Some("Reset"), "204", json!({}), &with(&[("422", "invalid_token: wrong, used or expired code"), ("429", "rate_limited")]))},
+        "/api/me": {
+            "get": op("The customer's profile", None, "200", data_of("Customer"), &[NO_AUTH]),
+            "patch": op("Change name or e-mail", Some("Profile"), "200", data_of("Customer"), &with(&[NO_AUTH, ("409", "email_taken")]))},
+        "/api/me/addresses": {
+            "get": op("Saved addresses", None, "200", json!({"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/AddressOut"}}}}), &[NO_AUTH]),
+            "post": op("Save an address (at most 20)", Some("Address"), "201", data_of("AddressOut"), &with(&[NO_AUTH, ("409", "too_many_addresses")]))},
+        "/api/me/addresses/{id}": {"delete": op("Delete a saved address", None, "204", json!({}), &[NO_AUTH, NOT_FOUND])},
+        "/api/cart": {
+            "get": {"summary": "The session's cart with unit and line prices, subtotal, discount, item count; with ?country=XX[&state=YY] also the cheapest shipping option and the tax of that destination. Prices: line total = unit × quantity; percent discounts and tax (basis points, on the subtotal after discount; shipping is not taxed) are rounded half up to a minor unit once; total = subtotal − discount + shipping + tax.",
+                    "security": [{"bearer": []}],
+                    "parameters": [param("country", "query", json!({"type": "string", "pattern": "^[A-Za-z]{2}$"}), "destination country"), param("state", "query", json!({"type": "string"}), "region, for regional tax")],
+                    "responses": {"200": {"description": "the cart", "content": {"application/json": {"schema": cart.clone()}}}, "401": {"description": NO_AUTH.1}, "422": {"description": INVALID.1}}},
+            "post": op("Add a product (its first variant with stock for the quantity) or a variant; quantities add up to at most 1000 a line", Some("AddToCart"), "201", cart.clone(), &with(&[NO_AUTH, ("409", "out_of_stock: details.items names each short line (never the stock count)")]))},
+        "/api/cart/items/{id}": {
+            "patch": op("Change a line's quantity", Some("Quantity"), "200", cart.clone(), &with(&[NO_AUTH, NOT_FOUND, ("409", "out_of_stock")])),
+            "delete": op("Remove a line; answers the cart", None, "200", cart.clone(), &[NO_AUTH, NOT_FOUND])},
+        "/api/cart/discount": {
+            "post": op("Apply a promotion code (percent or fixed; minimum subtotal, validity window, usage limit)", Some("Discount"), "200", cart.clone(), &with(&[NO_AUTH, ("422", "invalid_discount: the message and details.code say why")])),
+            "delete": op("Remove the code", None, "200", cart, &[NO_AUTH])},
+        "/api/cart/shipping-options": {"get": {"summary": "Shipping options for the cart to ?country= (rates of that country, else the catch-all ones; by subtotal band and weight), cheapest first",
+            "security": [{"bearer": []}], "parameters": [param("country", "query", json!({"type": "string"}), "required"), param("state", "query", json!({"type": "string"}), "region")],
+            "responses": {"200": {"description": "options", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/ShippingOption"}}}}}}}, "422": {"description": INVALID.1}}}},
+        "/api/checkout": {"post": op(&format!("Order the cart (a cart becomes at most one order). {idem}"), Some("Checkout"), "201", order_created.clone(),
+            &with(&[NO_AUTH, ("400", "invalid_idempotency_key"), ("409", "out_of_stock (details.items), idempotency_key_reused, cart_already_ordered"), ("422", "validation_failed, cart_empty, invalid_discount, shipping_unavailable")]))},
+        "/api/orders": {
+            "get": {"summary": "The customer's (or guest session's) orders, newest first, keyset-paginated", "security": [{"bearer": []}],
+                    "parameters": [param("cursor", "query", json!({"type": "string"}), "meta.next_cursor"), param("per_page", "query", int(1, 100), "default 20")],
+                    "responses": {"200": {"description": "orders", "content": {"application/json": {"schema": list_of("OrderSummary", "CursorMeta")}}}, "401": {"description": NO_AUTH.1}, "422": {"description": INVALID.1}}},
+            "post": op(&format!("Buy now, without a cart: items of product_id (its first variant with stock) or variant_id. {idem}"), Some("BuyNow"), "201", order_created,
+                       &with(&[NO_AUTH, ("400", "invalid_idempotency_key"), ("409", "out_of_stock, idempotency_key_reused"), ("422", "validation_failed, invalid_discount, shipping_unavailable")]))},
+        "/api/orders/{id}": {"get": op("One order with items, totals, shipping address and status history", None, "200", data_of("Order"), &[NO_AUTH, NOT_FOUND])},
+        "/api/orders/{id}/cancel": {"post": op("Cancel a pending order (its reserved stock returns) or a paid one not yet fulfilled (its stock returns; a refund is due)", None, "200", data_of("Order"), &[NO_AUTH, NOT_FOUND, ("409", "cannot_cancel")])},
+        "/api/products/{slug}/reviews": {"post": op("Review a product you bought (a paid or fulfilled order of yours contains it); one per product; held for moderation (status pending)", Some("ReviewIn"), "201", data_of("ReviewOut"),
+            &with(&[NO_AUTH, NOT_FOUND, ("403", "purchase_required"), ("409", "already_reviewed")]))},
+        "/api/webhooks/payments": {"post": {"summary": "Payment provider callback. X-Signature: sha256=<hex HMAC-SHA256 of the raw body with payment_webhook_secret>. Each event_id is applied once: a replay answers the recorded outcome with replayed: true and changes nothing. succeeded on a pending order: paid (reserved stock becomes sold); failed: the order is cancelled and its stock returns; an event for an order that is no longer pending is recorded as ignored; an amount that differs from the total is 409 amount_mismatch.",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentEvent"}}}},
+            "responses": {"200": {"description": "applied or replayed"}, "401": {"description": "invalid_signature (also when no secret is configured)"}, "404": {"description": "no such order"}, "409": {"description": "amount_mismatch"}, "422": {"description": INVALID.1}}}}
+    })
+}
+
+fn write_schemas() -> Value {
+    let s = |v: &str| json!({"type": "string", "description": v});
+    let address = json!({"type": "object", "required": ["name", "line1", "city", "postal_code", "country"], "additionalProperties": false, "properties": {
+        "name": {"type": "string", "maxLength": 200}, "line1": {"type": "string", "maxLength": 200}, "line2": {"type": "string"}, "city": {"type": "string"},
+        "state": {"type": "string", "description": "region: selects a regional tax rate"}, "postal_code": {"type": "string", "maxLength": 20},
+        "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"}, "phone": {"type": "string", "maxLength": 40}}});
+    let payment = json!({"enum": crate::orders::handlers::PAYMENT_METHODS});
+    json!({
+        "Register": {"type": "object", "required": ["email", "password", "name"], "additionalProperties": false, "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 8, "maxLength": 256}, "name": {"type": "string", "maxLength": 200}}},
+        "Login": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {"email": {"type": "string"}, "password": {"type": "string"}}},
+        "Forgot": {"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}},
+        "Reset": {"type": "object", "required": ["token", "password"], "properties": {"token": s("the code from the mail"), "password": {"type": "string", "minLength": 8}}},
+        "Profile": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "email": {"type": "string"}}},
+        "Customer": {"type": "object", "properties": {"id": {"type": "string"}, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["customer", "admin"]}, "created_at": {"type": "string", "format": "date-time"}}},
+        "TokenAndCustomer": {"type": "object", "properties": {"token": s("opaque bearer token; only its SHA-256 is stored"), "customer": {"$ref": "#/components/schemas/Customer"}}},
+        "Session": {"type": "object", "properties": {"id": {"type": "string"}, "device": {"type": "string"}, "client_addr": {"type": "string"}, "created_at": {"type": "string"}, "last_seen_at": {"type": "string"}, "expires_at": {"type": "string"}, "current": {"type": "boolean"}}},
+        "Address": address,
+        "AddressOut": {"allOf": [{"$ref": "#/components/schemas/Address"}, {"type": "object", "properties": {"id": {"type": "string"}, "created_at": {"type": "string"}}}]},
+        "AddToCart": {"type": "object", "required": ["quantity"], "additionalProperties": false, "properties": {"product_id": {"type": "string"}, "variant_id": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+        "Quantity": {"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+        "Discount": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string", "maxLength": 64}}},
+        "ShippingOption": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "price": {"$ref": "#/components/schemas/Money"}}},
+        "Cart": {"type": "object", "properties": {"id": {"type": ["string", "null"]}, "items": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "product_id": {"type": "string"}, "variant_id": {"type": "string"}, "sku": {"type": "string"}, "name": {"type": "string"}, "variant_name": {"type": "string"}, "slug": {"type": "string"},
+            "image": {"type": ["string", "null"]}, "quantity": {"type": "integer"}, "unit_price": {"$ref": "#/components/schemas/Money"}, "line_total": {"$ref": "#/components/schemas/Money"}, "in_stock": {"type": "boolean"}}}},
+            "item_count": {"type": "integer"}, "subtotal": {"$ref": "#/components/schemas/Money"}, "discount": {"$ref": "#/components/schemas/Money"}, "discount_code": {"type": ["string", "null"]},
+            "discount_problem": s("why the cart's code no longer applies (checkout refuses it)"), "shipping": {"$ref": "#/components/schemas/Money"},
+            "shipping_option": {"oneOf": [{"$ref": "#/components/schemas/ShippingOption"}, {"type": "null"}]}, "tax": {"$ref": "#/components/schemas/Money"}, "total": {"$ref": "#/components/schemas/Money"}}},
+        "Checkout": {"type": "object", "required": ["shipping_address", "payment_method"], "additionalProperties": false, "properties": {"shipping_address": {"$ref": "#/components/schemas/Address"}, "payment_method": payment.clone(), "shipping_option": s("an option code; default the cheapest"), "email": s("a guest's address for the confirmation")}},
+        "BuyNow": {"type": "object", "required": ["items", "shipping_address", "payment_method"], "additionalProperties": false, "properties": {
+            "items": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "object", "required": ["quantity"], "properties": {"product_id": {"type": "string"}, "variant_id": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 1000}}}},
+            "shipping_address": {"$ref": "#/components/schemas/Address"}, "payment_method": payment, "shipping_option": {"type": "string"}, "email": {"type": "string"}, "discount_code": {"type": "string"}}},
+        "OrderSummary": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"enum": ["pending", "paid", "fulfilled", "cancelled", "expired"]}, "item_count": {"type": "integer"}, "total": {"$ref": "#/components/schemas/Money"}, "created_at": {"type": "string"}}},
+        "Order": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}, "email": {"type": "string"}, "items": {"type": "array"}, "subtotal": {"$ref": "#/components/schemas/Money"}, "discount": {"$ref": "#/components/schemas/Money"},
+            "shipping": {"$ref": "#/components/schemas/Money"}, "tax": {"$ref": "#/components/schemas/Money"}, "total": {"$ref": "#/components/schemas/Money"}, "shipping_address": {"$ref": "#/components/schemas/Address"},
+            "payment_method": {"type": "string"}, "created_at": {"type": "string"}, "paid_at": {"type": ["string", "null"]}, "expires_at": {"type": ["string", "null"]},
+            "status_history": {"type": "array", "items": {"type": "object", "properties": {"status": {"type": "string"}, "note": {"type": "string"}, "at": {"type": "string"}}}}}},
+        "ReviewIn": {"type": "object", "required": ["rating"], "additionalProperties": false, "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "title": {"type": "string", "maxLength": 200}, "body": {"type": "string", "maxLength": 5000}}},
+        "ReviewOut": {"type": "object", "properties": {"id": {"type": "string"}, "product_id": {"type": "string"}, "rating": {"type": "integer"}, "title": {"type": "string"}, "body": {"type": "string"}, "status": {"const": "pending"}, "created_at": {"type": "string"}}},
+        "PaymentEvent": {"type": "object", "required": ["event_id", "order_id", "status"], "properties": {"event_id": {"type": "string"}, "order_id": {"type": "string"}, "status": {"enum": ["succeeded", "failed"]}, "amount": {"type": "integer"}, "reference": {"type": "string"}}}
+    })
+}
+
 /// The document, rendered once (with its gzip form).
 pub fn document() -> &'static Rendered {
     static DOC: OnceLock<Rendered> = OnceLock::new();
-    DOC.get_or_init(|| Rendered::new(serde_json::to_vec(&build()).expect("the document serializes")).with_gzip(6))
+    DOC.get_or_init(|| {
+        let mut doc = build();
+        // the write half: its paths (reviews' POST joins the catalog's GET) and schemas
+        for (path, ops) in write_paths().as_object().expect("an object").clone() {
+            let entry = doc["paths"].as_object_mut().expect("paths").entry(path).or_insert_with(|| json!({}));
+            for (method, op) in ops.as_object().expect("operations").clone() {
+                entry[method] = op;
+            }
+        }
+        for (name, schema) in write_schemas().as_object().expect("an object").clone() {
+            doc["components"]["schemas"][name] = schema;
+        }
+        doc["components"]["securitySchemes"] = json!({"bearer": {"type": "http", "scheme": "bearer", "description": "an opaque session token from /api/auth/register, login or guest"}});
+        Rendered::new(serde_json::to_vec(&doc).expect("the document serializes")).with_gzip(6)
+    })
 }

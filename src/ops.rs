@@ -40,7 +40,10 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     ok &= writer_ok;
     // informational: read jobs waiting for a reader, write units waiting for the writer
     checks.insert("read_queue".into(), json!(app.db.read_queue_depth()));
-    checks.insert("write_queue".into(), json!(app.db.writer.stats().queue_depth));
+    let writer = app.db.writer.stats();
+    checks.insert("write_queue".into(), json!(writer.queue_depth));
+    // group commit at work: batches, units per batch, commit latency
+    checks.insert("writer_stats".into(), json!(writer));
     let draining = app.draining.load(Ordering::SeqCst);
     checks.insert("draining".into(), json!(draining));
     ok &= !draining;

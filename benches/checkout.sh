@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Load benchmark of the write path: checkouts of prepared guest carts and the whole flow
+# (guest session, add to cart, checkout), with synchronous=FULL, at 256 concurrent
+# clients on 127.0.0.1, beside a static-bytes hyper server answering the same checkout
+# response in the same run.
+#
+#   benches/checkout.sh                 # 256 clients, 8 s per scenario
+#   CONNS=256 DURATION=8 PREPARE=200 benches/checkout.sh
+#
+# Every run is bounded by DURATION (and the checkout scenario by the carts prepared).
+# Results go to bench-out/checkout-results.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNS=${CONNS:-256}
+DURATION=${DURATION:-8}
+PREPARE=${PREPARE:-200}
+ROUNDS=${ROUNDS:-3}
+OUT=bench-out
+DB=$OUT/shop.db
+SF_PORT=18484
+ST_PORT=18485
+mkdir -p "$OUT"
+
+cargo build --release --quiet --bin storefront --example static_server --example shop_load
+SF=target/release/storefront
+ST=target/release/examples/static_server
+LOAD=target/release/examples/shop_load
+
+rm -f "$DB" "$DB-wal" "$DB-shm"
+"$SF" seed --products 10000 --db "$DB" --quiet >/dev/null
+# stock enough for every run: the benchmark measures ordering, not selling out
+python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE inventory SET available = 100000000'); c.commit()" "$DB"
+
+cleanup() { kill "${SF_PID:-}" "${ST_PID:-}" 2>/dev/null || true; }
+trap cleanup EXIT
+"$SF" serve --db "$DB" --listen 127.0.0.1:$SF_PORT --log-level warn &
+SF_PID=$!
+for _ in $(seq 100); do curl -sf http://127.0.0.1:$SF_PORT/ready >/dev/null && break; sleep 0.1; done
+
+# the static baseline answers what a checkout answers
+T=$(curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/auth/guest | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/cart -H "authorization: Bearer $T" -H 'content-type: application/json' -d '{"product_id":"1","quantity":1}' >/dev/null
+curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/checkout -H "authorization: Bearer $T" -H 'content-type: application/json' \
+    -d '{"shipping_address":{"name":"Load Test","line1":"1 Main St","city":"Austin","state":"TX","postal_code":"73301","country":"US"},"payment_method":"card"}' -o "$OUT/checkout.json"
+"$ST" 127.0.0.1:$ST_PORT "/api/checkout=$OUT/checkout.json" &
+ST_PID=$!
+sleep 0.5
+
+: > "$OUT/checkout-runs.jsonl"
+for round in $(seq "$ROUNDS"); do
+    "$LOAD" 127.0.0.1:$ST_PORT static "$CONNS" "$DURATION" >> "$OUT/checkout-runs.jsonl"
+    PREPARE=$PREPARE "$LOAD" 127.0.0.1:$SF_PORT checkout "$CONNS" "$DURATION" 2>/dev/null >> "$OUT/checkout-runs.jsonl"
+    "$LOAD" 127.0.0.1:$SF_PORT flow "$CONNS" "$DURATION" >> "$OUT/checkout-runs.jsonl"
+done
+curl -sf http://127.0.0.1:$SF_PORT/ready > "$OUT/checkout-ready.json"
+python3 - "$OUT/checkout-runs.jsonl" "$OUT/checkout-ready.json" "$CONNS" <<'PY' | tee "$OUT/checkout-results.txt"
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+w = json.load(open(sys.argv[2]))["data"]["checks"]["writer_stats"]
+med = lambda xs: statistics.median(xs)
+static = [r["rate"] for r in runs if r["scenario"] == "static"]
+print(f"{len(static)} rounds, {sys.argv[3]} clients, medians")
+print(f"{'scenario':10} {'per s':>8} {'static':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+for s in ["checkout", "flow"]:
+    rs = [r for r in runs if r["scenario"] == s]
+    ratio = med([r["rate"] / st for r, st in zip(rs, static)])
+    print(f"{s:10} {med([r['rate'] for r in rs]):8.0f} {med(static):8.0f} {ratio:6.3f} "
+          f"{med([r['p50_ms'] for r in rs]):7.1f} {med([r['p99_ms'] for r in rs]):7.1f} {sum(r['errors'] for r in rs):6}")
+print(f"writer: mean batch {w['mean_batch']:.1f} units, mean commit {w['mean_commit_micros'] / 1000:.2f} ms, "
+      f"{w['units']} units in {w['batches']} batches, {w['units_failed']} failed")
+PY
+grep VmHWM /proc/$SF_PID/status | sed 's/^/storefront peak RSS: /' | tee -a "$OUT/checkout-results.txt"

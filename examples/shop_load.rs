@@ -1,0 +1,222 @@
+//! The write-path load generator of `benches/checkout.sh`: keep-alive HTTP/1.1 clients on
+//! 127.0.0.1, bounded in count and time.
+//!
+//! usage: shop_load ADDR SCENARIO CONNS SECS
+//! - `checkout`: each client first prepares its own guest carts (`PREPARE` per client,
+//!   default 250: guest session + one line), then checks them out as fast as it can
+//! - `flow`: each iteration is the whole flow: guest session, add to cart, checkout
+//! - `static`: POST /api/checkout with a fixed body (against the static server baseline)
+//!
+//! Products are drawn from ids 1..=PRODUCTS (default 1000), which must have stock.
+//! Prints one JSON line: completed operations, rate per second, p50/p99 latency of the
+//! measured requests (ms), errors.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Conn {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn new(addr: SocketAddr) -> Conn {
+        Conn { addr, stream: None, buf: Vec::with_capacity(16 * 1024) }
+    }
+
+    /// One request on the kept-alive connection (reconnecting when the server closed it).
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        if let Some(t) = token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        if !body.is_empty() {
+            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        for attempt in 0..2 {
+            if self.stream.is_none() {
+                let s = TcpStream::connect(self.addr).await?;
+                s.set_nodelay(true)?;
+                self.stream = Some(s);
+                self.buf.clear();
+            }
+            let s = self.stream.as_mut().expect("connected above");
+            if s.write_all(req.as_bytes()).await.is_ok() {
+                if let Ok(r) = read_response(s, &mut self.buf).await {
+                    return Ok(r);
+                }
+            }
+            self.stream = None;
+            if attempt == 1 {
+                break;
+            }
+        }
+        Err(std::io::Error::other("the connection failed twice"))
+    }
+}
+
+async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, Vec<u8>)> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).map_err(std::io::Error::other)?;
+            let status: u16 = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::other("bad status"))?;
+            let len: usize = head
+                .split("\r\n")
+                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                read_more(s, buf).await?;
+            }
+            let body = buf[end + 4..end + 4 + len].to_vec();
+            buf.drain(..end + 4 + len);
+            return Ok((status, body));
+        }
+        read_more(s, buf).await?;
+    }
+}
+
+async fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = s.read(&mut chunk).await?;
+    if n == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+const CHECKOUT: &str = r#"{"shipping_address":{"name":"Load Test","line1":"1 Main St","city":"Austin","state":"TX","postal_code":"73301","country":"US"},"payment_method":"card"}"#;
+
+fn token_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(v["data"]["token"].as_str()?.to_owned())
+}
+
+async fn guest_cart(c: &mut Conn, product: u64) -> Option<String> {
+    let (s, b) = c.call("POST", "/api/auth/guest", None, "").await.ok()?;
+    let token = if s == 201 { token_of(&b)? } else { return None };
+    let add = format!(r#"{{"product_id":"{product}","quantity":1}}"#);
+    let (s, _) = c.call("POST", "/api/cart", Some(&token), &add).await.ok()?;
+    (s == 201).then_some(token)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 5 {
+        eprintln!("usage: shop_load ADDR checkout|flow|static CONNS SECS");
+        std::process::exit(2);
+    }
+    let addr: SocketAddr = args[1].parse().expect("ADDR like 127.0.0.1:8080");
+    assert!(addr.ip().is_loopback(), "load goes to this machine only");
+    let scenario = args[2].clone();
+    let conns: usize = args[3].parse().expect("CONNS");
+    let secs: u64 = args[4].parse().expect("SECS");
+    let prepare: usize = std::env::var("PREPARE").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
+    let products: u64 = std::env::var("PRODUCTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async move {
+        // phase 1 (checkout only): every client prepares its carts
+        let mut prepared: Vec<Vec<String>> = vec![Vec::new(); conns];
+        if scenario == "checkout" {
+            let started = Instant::now();
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..conns {
+                set.spawn(async move {
+                    let mut c = Conn::new(addr);
+                    let mut tokens = Vec::with_capacity(prepare);
+                    for k in 0..prepare {
+                        if let Some(t) = guest_cart(&mut c, 1 + ((i * prepare + k) as u64 * 7919) % products).await {
+                            tokens.push(t);
+                        }
+                    }
+                    (i, tokens)
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                let (i, tokens) = r.unwrap();
+                prepared[i] = tokens;
+            }
+            let n: usize = prepared.iter().map(Vec::len).sum();
+            eprintln!("prepared {n} carts in {:.1}s", started.elapsed().as_secs_f64());
+        }
+        // phase 2: measure
+        let errors = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, tokens) in prepared.into_iter().enumerate() {
+            let scenario = scenario.clone();
+            let errors = errors.clone();
+            set.spawn(async move {
+                let mut c = Conn::new(addr);
+                let mut lat: Vec<u32> = Vec::new();
+                let mut k = 0u64;
+                let mut tokens = tokens.into_iter();
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    let ok = match scenario.as_str() {
+                        "checkout" => match tokens.next() {
+                            Some(t) => {
+                                matches!(c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await, Ok((201, _)))
+                            }
+                            None => break,
+                        },
+                        "flow" => {
+                            k += 1;
+                            match guest_cart(&mut c, 1 + (i as u64 * 104_729 + k * 7919) % products).await {
+                                Some(t) => {
+                                    matches!(c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await, Ok((201, _)))
+                                }
+                                None => false,
+                            }
+                        }
+                        _ => matches!(c.call("POST", "/api/checkout", Some("x"), CHECKOUT).await, Ok((200 | 201, _))),
+                    };
+                    if ok {
+                        lat.push(t0.elapsed().as_micros() as u32);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                lat
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = set.join_next().await {
+            all.extend(r.unwrap());
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_unstable();
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .map_or(0.0, |v| *v as f64 / 1000.0)
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": scenario, "conns": conns, "completed": all.len(), "secs": (elapsed * 100.0).round() / 100.0,
+                "rate": (all.len() as f64 / elapsed).round(), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+                "errors": errors.load(Ordering::Relaxed),
+            })
+        );
+    });
+}
