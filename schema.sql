@@ -460,6 +460,7 @@ CREATE TABLE password_resets (
     used_at     INTEGER
 );
 CREATE UNIQUE INDEX idx_password_resets_token ON password_resets(token_hash);
+CREATE INDEX idx_password_resets_expiry ON password_resets(expires_at);
 
 -- Mail waiting to be sent: written in the same transaction as what it announces; the job
 -- runner sends from here (`storefront mail pending` lists it).

@@ -294,3 +294,53 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
 fn unsafe_kill(pid: u32) {
     Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
 }
+
+#[test]
+fn admin_create_reads_the_password_from_stdin_and_mail_pending_lists_the_outbox() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let create = |email: &str, password: &str| {
+        let mut child = bin()
+            .args(["admin", "create", "--email", email, "--password-stdin", "--db"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = create("boss@example.com", "short");
+    assert!(!ok && out.contains("at least 8"), "{out}");
+    let (ok, out) = create("not-an-email", "long enough pw");
+    assert!(!ok && out.contains("e-mail"), "{out}");
+    let (ok, out) = create("boss@example.com", "long enough pw");
+    assert!(ok && out.contains("administrator boss@example.com ready"), "{out}");
+    let c = open(&path);
+    let (role, hash): (String, String) = c
+        .query_row("SELECT role, password_hash FROM customers WHERE email = 'boss@example.com'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(role, "admin");
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("long enough pw"));
+    // running it again for the same address resets the password, still one account
+    assert!(create("BOSS@example.com", "another long pw").0);
+    assert_eq!(one(&c, "SELECT count(*) FROM customers"), 1);
+
+    let (ok, out, _) = run(bin().args(["mail", "pending", "--db"]).arg(&path));
+    assert!(ok && out.contains("no mail waiting"), "{out}");
+    c.execute(
+        "INSERT INTO mail_outbox(kind, to_email, subject, body, created_at) VALUES ('password_reset', 'a@b.co', 'Reset', 'code: xyz', 0)",
+        [],
+    )
+    .unwrap();
+    let (ok, out, _) = run(bin().args(["mail", "pending", "--db"]).arg(&path));
+    assert!(ok && out.contains("to a@b.co") && out.contains("code: xyz"), "{out}");
+}

@@ -275,8 +275,8 @@ pub fn use_reset(tx: &WriteTx, hash: &[u8; 32], now: i64) -> rusqlite::Result<Op
     .optional()
 }
 
-/// Purges what is only kept for a while: attempts older than a day, used or expired
-/// reset tokens, sessions expired a week ago.
+/// Purges what is only kept for a while: attempts older than a day, reset tokens a day
+/// past their expiry (used or not).
 pub fn purge(tx: &WriteTx, now: i64) -> rusqlite::Result<usize> {
     let day = 24 * 3600 * 1000;
     let mut n = tx.prepare_cached("DELETE FROM auth_attempts WHERE created_at < ?1")?.execute([now - day])?;
