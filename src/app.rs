@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::cache::ResponseCache;
 use crate::catalog::search_index::SearchIndex;
 use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
@@ -19,6 +20,8 @@ pub struct Inner {
     pub db: Db,
     /// The in-memory search index (see [`crate::catalog::search_index`]).
     pub search: Arc<SearchIndex>,
+    /// The response cache (see [`crate::cache`]).
+    pub cache: Arc<ResponseCache>,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
@@ -83,12 +86,20 @@ impl AppState {
                 .spawn(move || index.build(&path))
                 .context("starting the search index build")?;
         }
+        // After the search index's hook (registered above): a search loaded after the
+        // cache's bump must find the index already current.
+        let cache = Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs)));
+        if cache.enabled() {
+            let hook = cache.clone();
+            writer.on_commit(Arc::new(move |changes| hook.apply(changes)));
+        }
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         Ok(AppState(Arc::new(Inner {
             config,
             db: database,
             search,
+            cache,
             draining: AtomicBool::new(false),
             started: Instant::now(),
         })))

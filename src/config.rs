@@ -31,6 +31,10 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Response cache budget in MiB; 0 turns the response cache off.
     pub cache_mb: u64,
+    /// Longest a cached response lives (commits invalidate it sooner).
+    pub cache_ttl_secs: u64,
+    /// Add `X-Cache: hit-l1 | miss` to catalog responses (debugging, benchmarks).
+    pub cache_debug_header: bool,
     /// Read-only connections in the pool.
     pub read_pool_size: u32,
     /// How long a request waits for a read connection before 503.
@@ -80,6 +84,8 @@ impl Default for Config {
             demo_products: 10_000,
             redis_url: None,
             cache_mb: 64,
+            cache_ttl_secs: 600,
+            cache_debug_header: false,
             read_pool_size: default_pool_size(),
             read_wait_ms: 2_000,
             writer_queue: 4_096,
@@ -195,6 +201,9 @@ impl Config {
         }
         if self.cache_mb > 1_048_576 {
             problems.push("cache_mb must be at most 1048576 (1 TiB)".to_owned());
+        }
+        if !(1..=86_400).contains(&self.cache_ttl_secs) {
+            problems.push("cache_ttl_secs must be between 1 and 86400".to_owned());
         }
         if self.max_connections == 0 {
             problems.push("max_connections must be at least 1".to_owned());

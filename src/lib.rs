@@ -13,7 +13,9 @@
 //! - [`error`]: storage errors and the API error envelope.
 //! - [`config`], [`cli`]: configuration and command line; [`seed`]: the catalog generator.
 
+pub mod admin;
 pub mod app;
+pub mod cache;
 pub mod cart;
 pub mod catalog;
 pub mod cli;

@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/orders/{id}", get(orders::detail))
         .route("/api/orders/{id}/cancel", post(orders::cancel))
         .route("/api/webhooks/payments", post(orders::payment_webhook))
+        // administration
+        .route("/api/admin/cache", get(crate::admin::cache_stats).delete(crate::admin::cache_flush))
         // operations
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

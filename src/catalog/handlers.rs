@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -26,8 +27,25 @@ fn public(app: &AppState) -> Caching {
     Caching::Public { max_age: app.config.catalog_max_age_secs, swr: app.config.catalog_swr_secs }
 }
 
-fn respond(app: &AppState, neg: &Negotiation, body: Vec<u8>) -> Response {
-    Rendered::new(body).respond(neg, public(app))
+/// A public catalog response through the response cache: `load` runs on a miss (it
+/// returns the body and the tags it depends on beyond `tags`; see [`crate::cache`]).
+async fn cached(
+    app: &AppState,
+    neg: &Negotiation,
+    uri: &Uri,
+    tags: &[&str],
+    load: impl std::future::Future<Output = Result<(Vec<u8>, Vec<String>), ApiError>>,
+) -> Result<Response, ApiError> {
+    let key = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let (entry, source) = app
+        .cache
+        .get_or_load(key, tags, async move { load.await.map(|(body, extra)| (Rendered::new(body), extra)) })
+        .await?;
+    let mut resp = entry.rendered.respond(neg, public(app));
+    if app.config.cache_debug_header {
+        resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(source.header()));
+    }
+    Ok(resp)
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -212,6 +230,7 @@ struct KeysetMeta {
 /// `GET /api/products`
 pub async fn list_products(
     State(app): State<AppState>,
+    uri: Uri,
     neg: Negotiation,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -226,6 +245,7 @@ pub async fn list_products(
         },
         None => None,
     };
+    let has_q = terms.is_some();
     let sort = q.choice("sort", Sort::CHOICES).unwrap_or(Sort::Newest);
     let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let fields = fields_param(&mut q);
@@ -233,59 +253,69 @@ pub async fn list_products(
     q.finish()?;
     let paging = paging?;
 
-    let body = app
-        .db
-        .read(move |conn| {
-            let filter = resolve(conn, filters, terms.map(|t| t.fts_query()))?;
-            let cursor_after =
-                |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
-            let cursor_before =
-                |key: i64, id: i64| Cursor { scope: sort.name().into(), before: true, key, id }.encode();
-            let mask = field_mask(&fields);
-            let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
-            out.extend_from_slice(b"{\"data\":");
-            match paging {
-                Paging::Offset { page } => {
-                    let slice = Slice::Offset((page - 1) * per_page);
-                    let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
-                    let total = store::count_products(conn, &filter)?;
-                    let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
-                    let meta = OffsetMeta {
-                        current_page: page,
-                        per_page,
-                        total,
-                        last_page: ((total + per_page - 1) / per_page).max(1),
-                        next_cursor,
-                    };
-                    finish_page(out, &meta)
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| {
+                let filter = resolve(conn, filters, terms.map(|t| t.fts_query()))?;
+                let cursor_after =
+                    |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
+                let cursor_before =
+                    |key: i64, id: i64| Cursor { scope: sort.name().into(), before: true, key, id }.encode();
+                let mask = field_mask(&fields);
+                let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
+                out.extend_from_slice(b"{\"data\":");
+                match paging {
+                    Paging::Offset { page } => {
+                        let slice = Slice::Offset((page - 1) * per_page);
+                        let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
+                        let total = store::count_products(conn, &filter)?;
+                        let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                        let meta = OffsetMeta {
+                            current_page: page,
+                            per_page,
+                            total,
+                            last_page: ((total + per_page - 1) / per_page).max(1),
+                            next_cursor,
+                        };
+                        finish_page(out, &meta)
+                    }
+                    Paging::Keyset(Some(c)) if c.before => {
+                        // walking back: rows come in reverse and are turned around first
+                        let (rows, more) = store::list_products(
+                            conn,
+                            &filter,
+                            sort,
+                            Slice::Before { key: c.key, id: c.id },
+                            per_page,
+                        )?;
+                        let first = rows.first().map(|(p, k)| (*k, p.id.0));
+                        let last = rows.last().map(|(p, k)| (*k, p.id.0));
+                        let next_cursor = last.map(|(k, id)| cursor_after(k, id));
+                        let prev_cursor = if more { first.map(|(k, id)| cursor_before(k, id)) } else { None };
+                        let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
+                        let items = rows.into_iter().map(|(p, _)| p).collect();
+                        Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
+                    }
+                    Paging::Keyset(cursor) => {
+                        let slice = match &cursor {
+                            None => Slice::Offset(0),
+                            Some(c) => Slice::After { key: c.key, id: c.id },
+                        };
+                        let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
+                        let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                        let prev_cursor =
+                            if cursor.is_some() { w.first.map(|(k, id)| cursor_before(k, id)) } else { None };
+                        let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
+                        finish_page(out, &meta)
+                    }
                 }
-                Paging::Keyset(Some(c)) if c.before => {
-                    // walking back: rows come in reverse and are turned around first
-                    let (rows, more) =
-                        store::list_products(conn, &filter, sort, Slice::Before { key: c.key, id: c.id }, per_page)?;
-                    let first = rows.first().map(|(p, k)| (*k, p.id.0));
-                    let last = rows.last().map(|(p, k)| (*k, p.id.0));
-                    let next_cursor = last.map(|(k, id)| cursor_after(k, id));
-                    let prev_cursor = if more { first.map(|(k, id)| cursor_before(k, id)) } else { None };
-                    let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                    let items = rows.into_iter().map(|(p, _)| p).collect();
-                    Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
-                }
-                Paging::Keyset(cursor) => {
-                    let slice = match &cursor {
-                        None => Slice::Offset(0),
-                        Some(c) => Slice::After { key: c.key, id: c.id },
-                    };
-                    let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
-                    let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
-                    let prev_cursor = if cursor.is_some() { w.first.map(|(k, id)| cursor_before(k, id)) } else { None };
-                    let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                    finish_page(out, &meta)
-                }
-            }
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, if has_q { &["catalog", "listing", "search"] } else { &["catalog", "listing"] }, load)
+        .await
 }
 
 fn slug_param(
@@ -302,25 +332,34 @@ fn slug_param(
 /// `GET /api/products/{slug}`
 pub async fn product(
     State(app): State<AppState>,
+    uri: Uri,
     neg: Negotiation,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
     let slug = slug_param(slug, "product")?;
-    let body = app
-        .db
-        .read(move |conn| match store::product_detail(conn, &slug)? {
-            Some(p) => Ok(to_json(&Data { data: p })),
-            None => Err(ApiError::not_found("product")),
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| match store::product_detail(conn, &slug)? {
+                Some(p) => {
+                    let mut tags = vec![format!("product:{}", p.id.0)];
+                    tags.extend(p.variants.iter().map(|v| format!("variant:{}", v.id.0)));
+                    Ok((to_json(&Data { data: p }), tags))
+                }
+                None => Err(ApiError::not_found("product")),
+            })
+            .await?;
+        Ok(body)
+    };
+    cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
 }
 
 /// `GET /api/products/{slug}/reviews`
 pub async fn product_reviews(
     State(app): State<AppState>,
+    uri: Uri,
     neg: Negotiation,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     mut q: QueryParams,
@@ -333,36 +372,40 @@ pub async fn product_reviews(
         Some(token) => Some(Cursor::decode(&token, "reviews").ok_or_else(bad_cursor)?),
         None => None,
     };
-    let body = app
-        .db
-        .read(move |conn| {
-            let (pid, total) = store::product_id(conn, &slug)?.ok_or_else(|| ApiError::not_found("product"))?;
-            let slice = cursor.as_ref().map(|c| {
-                if c.before {
-                    Slice::Before { key: c.key, id: c.id }
-                } else {
-                    Slice::After { key: c.key, id: c.id }
-                }
-            });
-            let backwards = matches!(slice, Some(Slice::Before { .. }));
-            let (rows, more) = store::reviews(conn, pid, slice, per_page)?;
-            let (has_next, has_prev) = if backwards { (true, more) } else { (more, cursor.is_some()) };
-            let enc = |r: &Review, before: bool| {
-                Cursor { scope: "reviews".into(), before, key: r.created_at.0, id: r.id.0 }.encode()
-            };
-            let next_cursor = if has_next { rows.last().map(|r| enc(r, false)) } else { None };
-            let prev_cursor = if has_prev { rows.first().map(|r| enc(r, true)) } else { None };
-            let meta = json!({"per_page": per_page, "total": total, "has_more": next_cursor.is_some(),
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| {
+                let (pid, total) = store::product_id(conn, &slug)?.ok_or_else(|| ApiError::not_found("product"))?;
+                let slice = cursor.as_ref().map(|c| {
+                    if c.before {
+                        Slice::Before { key: c.key, id: c.id }
+                    } else {
+                        Slice::After { key: c.key, id: c.id }
+                    }
+                });
+                let backwards = matches!(slice, Some(Slice::Before { .. }));
+                let (rows, more) = store::reviews(conn, pid, slice, per_page)?;
+                let (has_next, has_prev) = if backwards { (true, more) } else { (more, cursor.is_some()) };
+                let enc = |r: &Review, before: bool| {
+                    Cursor { scope: "reviews".into(), before, key: r.created_at.0, id: r.id.0 }.encode()
+                };
+                let next_cursor = if has_next { rows.last().map(|r| enc(r, false)) } else { None };
+                let prev_cursor = if has_prev { rows.first().map(|r| enc(r, true)) } else { None };
+                let meta = json!({"per_page": per_page, "total": total, "has_more": next_cursor.is_some(),
                               "next_cursor": next_cursor, "prev_cursor": prev_cursor});
-            Ok::<_, ApiError>(to_json(&Page { data: rows, meta }))
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+                Ok::<_, ApiError>(to_json(&Page { data: rows, meta }))
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
 }
 
 /// `GET /api/products/bestsellers`
 pub async fn bestsellers(
     State(app): State<AppState>,
+    uri: Uri,
     neg: Negotiation,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -370,27 +413,38 @@ pub async fn bestsellers(
     let days = q.int("days", 1, 365).unwrap_or(30);
     q.finish()?;
     let today = crate::util::now_ms().div_euclid(crate::seed::DAY_MS);
-    let body = app
-        .db
-        .read(move |conn| {
-            let top = store::bestsellers(conn, today - days + 1, limit)?;
-            Ok::<_, ApiError>(to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }))
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| {
+                let top = store::bestsellers(conn, today - days + 1, limit)?;
+                Ok::<_, ApiError>(to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }))
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "listing"], load).await
 }
 
 /// `GET /api/categories`: the whole tree, counts including sub-categories.
-pub async fn categories(State(app): State<AppState>, neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
+pub async fn categories(
+    State(app): State<AppState>,
+    uri: Uri,
+    neg: Negotiation,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
     q.finish()?;
-    let body = app
-        .db
-        .read(|conn| {
-            let rows = store::categories(conn, true)?;
-            Ok::<_, ApiError>(to_json(&Data { data: build_tree(&rows) }))
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(|conn| {
+                let rows = store::categories(conn, true)?;
+                Ok::<_, ApiError>(to_json(&Data { data: build_tree(&rows) }))
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "categories"], load).await
 }
 
 fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
@@ -427,27 +481,40 @@ fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
 /// `GET /api/categories/{slug}`
 pub async fn category(
     State(app): State<AppState>,
+    uri: Uri,
     neg: Negotiation,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
     let slug = slug_param(slug, "category")?;
-    let body = app
-        .db
-        .read(move |conn| match store::category_detail(conn, &slug)? {
-            Some(c) => Ok(to_json(&Data { data: c })),
-            None => Err(ApiError::not_found("category")),
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| match store::category_detail(conn, &slug)? {
+                Some(c) => Ok(to_json(&Data { data: c })),
+                None => Err(ApiError::not_found("category")),
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "categories"], load).await
 }
 
 /// `GET /api/brands`
-pub async fn brands(State(app): State<AppState>, neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
+pub async fn brands(
+    State(app): State<AppState>,
+    uri: Uri,
+    neg: Negotiation,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
     q.finish()?;
-    let body = app.db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "brands"], load).await
 }
 
 /// Price bands of the search facets, in minor units: [lower, upper).
@@ -465,7 +532,12 @@ pub const PRICE_BANDS: &[(i64, Option<i64>)] = &[
 const MAX_SEARCH_DEPTH: i64 = 1_000;
 
 /// `GET /api/search`
-pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryParams) -> Result<Response, ApiError> {
+pub async fn search(
+    State(app): State<AppState>,
+    uri: Uri,
+    neg: Negotiation,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
     let text = q.text("q", 200);
     let terms = match &text {
         None => {
@@ -493,38 +565,41 @@ pub async fn search(State(app): State<AppState>, neg: Negotiation, mut q: QueryP
     let start = ((page - 1) * per_page) as usize;
     let end = start + per_page as usize;
     let index = app.search.clone();
-    let body = app
-        .db
-        .read(move |conn| {
-            let filter = resolve(conn, filters, Some(terms.fts_query()))?;
-            let m = match index.search(&terms, &filter, sort, start, end) {
-                Some(m) => m,
-                None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
-            };
-            let items = store::summaries_by_ids(conn, &m.page)?;
-            let total = m.total as i64;
-            let meta = SearchMeta {
-                q: &text,
-                current_page: page,
-                per_page,
-                total,
-                last_page: ((total + per_page - 1) / per_page).max(1),
-            };
-            // {"data": [...], "meta": {..., "facets": {...}}}, the facets written straight
-            // from their pre-rendered parts
-            let mut out = Vec::with_capacity(64 * 1024);
-            out.extend_from_slice(b"{\"data\":");
-            serde_json::to_writer(&mut out, &items).expect("catalog values always serialize");
-            out.extend_from_slice(b",\"meta\":");
-            serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
-            out.pop(); // the closing brace of meta
-            out.extend_from_slice(b",\"facets\":");
-            m.write_facets(&mut out);
-            out.extend_from_slice(b"}}");
-            Ok::<_, ApiError>(out)
-        })
-        .await?;
-    Ok(respond(&app, &neg, body))
+    let db = app.db.clone();
+    let load = async move {
+        let body = db
+            .read(move |conn| {
+                let filter = resolve(conn, filters, Some(terms.fts_query()))?;
+                let m = match index.search(&terms, &filter, sort, start, end) {
+                    Some(m) => m,
+                    None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
+                };
+                let items = store::summaries_by_ids(conn, &m.page)?;
+                let total = m.total as i64;
+                let meta = SearchMeta {
+                    q: &text,
+                    current_page: page,
+                    per_page,
+                    total,
+                    last_page: ((total + per_page - 1) / per_page).max(1),
+                };
+                // {"data": [...], "meta": {..., "facets": {...}}}, the facets written straight
+                // from their pre-rendered parts
+                let mut out = Vec::with_capacity(64 * 1024);
+                out.extend_from_slice(b"{\"data\":");
+                serde_json::to_writer(&mut out, &items).expect("catalog values always serialize");
+                out.extend_from_slice(b",\"meta\":");
+                serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
+                out.pop(); // the closing brace of meta
+                out.extend_from_slice(b",\"facets\":");
+                m.write_facets(&mut out);
+                out.extend_from_slice(b"}}");
+                Ok::<_, ApiError>(out)
+            })
+            .await?;
+        Ok((body, Vec::new()))
+    };
+    cached(&app, &neg, &uri, &["catalog", "search"], load).await
 }
 
 #[derive(Serialize)]

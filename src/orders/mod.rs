@@ -69,7 +69,8 @@ pub async fn maintain(app: &AppState) -> Result<usize, ApiError> {
 /// Runs [`maintain`] every `every` until the writer stops.
 pub fn spawn_maintenance(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        // the first round one period after start, not in the middle of it
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -1,0 +1,317 @@
+//! The response cache (L1): final response bytes of public catalog reads, kept in the
+//! process by moka, bounded by bytes (`cache_mb`), pre-compressed and with their ETag, so
+//! a hit does no SQL, no JSON and no compression.
+//!
+//! Freshness: every entry carries tags (`product:42`, `variant:7`, `listing`, `search`,
+//! `catalog`, ...). The writer's post-commit hook maps what a commit changed to tags and
+//! bumps them — before any writer caller hears back. Bumping stamps each tag with the next
+//! value of a clock; an entry remembers the clock as it was when its load began (before its
+//! read transaction), and a hit is served only if none of its tags was bumped since. So a
+//! request that starts after a commit was acknowledged never sees what that commit
+//! changed, even if a load that began before the commit finishes after it (its entry is
+//! stale on arrival). Stale entries are replaced on their next miss and evicted by size
+//! or TTL; nothing has to find and delete them at commit time.
+//!
+//! Single flight: concurrent misses on one key run one load and the others wait for it —
+//! but only requests that began after the same latest bump share a load, so no request
+//! is handed what a load read before a commit the request already saw acknowledged.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::db::writer::{ChangeSet, TableChange};
+use crate::error::ApiError;
+use crate::http::Rendered;
+
+/// A cached response and what it depends on.
+pub struct Entry {
+    pub rendered: Rendered,
+    tags: Vec<String>,
+    /// the clock when the load began
+    loaded_at: u64,
+}
+
+/// Where a response came from (the `X-Cache` debug header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// served from this process's cache (or from a concurrent load of the same key)
+    HitL1,
+    /// loaded from the database
+    Miss,
+    /// the cache is off
+    Off,
+}
+
+impl Source {
+    pub fn header(self) -> &'static str {
+        match self {
+            Source::HitL1 => "hit-l1",
+            Source::Miss | Source::Off => "miss",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale: AtomicU64,
+    evictions: AtomicU64,
+    bumps: AtomicU64,
+}
+
+pub struct ResponseCache {
+    l1: Option<moka::future::Cache<String, Arc<Entry>>>,
+    /// tag → clock value of its last bump
+    versions: RwLock<HashMap<String, u64>>,
+    clock: AtomicU64,
+    /// the clock of the latest bump
+    last_bump: AtomicU64,
+    /// loads under way, by key and the last bump before they began
+    flights: Mutex<HashMap<(String, u64), Arc<tokio::sync::OnceCell<Arc<Entry>>>>>,
+    counters: Arc<Counters>,
+    budget: u64,
+}
+
+/// Finished flights kept before they are pruned (see [`ResponseCache::get_or_load`]).
+const MAX_FLIGHTS: usize = 64;
+
+/// Bytes an entry is charged: its bodies, its key and tags, and a fixed overhead.
+fn weight(key: &str, e: &Entry) -> u32 {
+    let tags: usize = e.tags.iter().map(|t| t.len() + 24).sum();
+    let n = e.rendered.json.len() + e.rendered.gzip.as_ref().map_or(0, |g| g.len()) + key.len() + tags + 160;
+    n.min(u32::MAX as usize) as u32
+}
+
+impl ResponseCache {
+    /// A cache of at most `mb` MiB (0: no cache), entries living at most `ttl`.
+    pub fn new(mb: u64, ttl: Duration) -> ResponseCache {
+        let counters = Arc::new(Counters::default());
+        let budget = mb * 1024 * 1024;
+        let l1 = (mb > 0).then(|| {
+            let c = counters.clone();
+            moka::future::Cache::builder()
+                .max_capacity(budget)
+                .weigher(|k: &String, e: &Arc<Entry>| weight(k, e))
+                .time_to_live(ttl)
+                .eviction_listener(move |_, _, cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        c.evictions.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .build()
+        });
+        ResponseCache {
+            l1,
+            versions: RwLock::new(HashMap::new()),
+            clock: AtomicU64::new(1),
+            last_bump: AtomicU64::new(0),
+            flights: Mutex::new(HashMap::new()),
+            counters,
+            budget,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.l1.is_some()
+    }
+
+    fn fresh(&self, e: &Entry) -> bool {
+        let v = self.versions.read().unwrap_or_else(|p| p.into_inner());
+        e.tags.iter().all(|t| v.get(t).is_none_or(|bumped| *bumped < e.loaded_at))
+    }
+
+    /// The cached response for `key`, or `load`'s (which returns the response and the
+    /// tags it depends on beyond `tags`), kept for the next request.
+    pub async fn get_or_load(
+        &self,
+        key: String,
+        tags: &[&str],
+        load: impl Future<Output = Result<(Rendered, Vec<String>), ApiError>>,
+    ) -> Result<(Arc<Entry>, Source), ApiError> {
+        let Some(l1) = &self.l1 else {
+            let (rendered, _) = load.await?;
+            return Ok((Arc::new(Entry { rendered, tags: Vec::new(), loaded_at: 0 }), Source::Off));
+        };
+        if let Some(e) = l1.get(&key).await {
+            if self.fresh(&e) {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok((e, Source::HitL1));
+            }
+            self.counters.stale.fetch_add(1, Ordering::Relaxed);
+            l1.invalidate(&key).await;
+        }
+        // Single flight, but only among loads that began after the same last bump: a
+        // request that starts after a commit was acknowledged must not share a load that
+        // began before it (that load may have read the old rows).
+        let flight_key = (key.clone(), self.last_bump.load(Ordering::SeqCst));
+        let key = &key;
+        let cell = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            // A finished flight stays a little while: a request that missed just before
+            // the entry was stored still finds the result here instead of loading again.
+            // Kept few, so results held outside the budget stay small.
+            if flights.len() >= MAX_FLIGHTS {
+                flights.retain(|_, c| !c.initialized());
+            }
+            flights.entry(flight_key.clone()).or_default().clone()
+        };
+        let ran = AtomicBool::new(false);
+        let result = cell
+            .get_or_try_init(|| async {
+                // a load that finished between our miss and our flight lookup
+                if let Some(e) = l1.get(key).await.filter(|e| self.fresh(e)) {
+                    return Ok(e);
+                }
+                ran.store(true, Ordering::Relaxed);
+                // the clock before the load's read transaction begins (SeqCst: ordered
+                // with the writer hook's bump)
+                let loaded_at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+                let (rendered, extra) = load.await?;
+                let mut all: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+                all.extend(extra);
+                Ok::<_, ApiError>(Arc::new(Entry { rendered: rendered.with_gzip(6), tags: all, loaded_at }))
+            })
+            .await
+            .cloned();
+        let ran = ran.load(Ordering::Relaxed);
+        if let (true, Ok(entry)) = (ran, &result) {
+            // stored before the flight ends, so no request finds neither
+            if self.fresh(entry) {
+                l1.insert(key.clone(), entry.clone()).await;
+            }
+            // else a commit bumped one of its tags while it loaded: right for this request
+            // (which began before that commit was acknowledged), not for the next
+        }
+        if result.is_err() {
+            // nothing to share (an error is not cached): the flight ends here
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights.get(&flight_key).is_some_and(|c| Arc::ptr_eq(c, &cell) && !c.initialized()) {
+                flights.remove(&flight_key);
+            }
+        }
+        let entry = result?;
+        let counter = if ran { &self.counters.misses } else { &self.counters.hits };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let source = if ran { Source::Miss } else { Source::HitL1 };
+        Ok((entry, source))
+    }
+
+    /// Marks every entry with one of `tags` stale.
+    pub fn bump<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
+        let mut v = self.versions.write().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        for t in tags {
+            v.insert(t.as_ref().to_owned(), now);
+            self.counters.bumps.fetch_add(1, Ordering::Relaxed);
+        }
+        self.last_bump.store(now, Ordering::SeqCst);
+    }
+
+    /// The writer's post-commit hook: the tags a commit's changes can show in.
+    pub fn apply(&self, changes: &ChangeSet) {
+        let tags = tags_of(changes);
+        if !tags.is_empty() {
+            self.bump(tags);
+        }
+    }
+
+    pub async fn stats(&self) -> CacheStats {
+        if let Some(l1) = &self.l1 {
+            // entry counts and sizes are settled by moka's housekeeping
+            l1.run_pending_tasks().await;
+        }
+        let c = &self.counters;
+        let (hits, misses) = (c.hits.load(Ordering::Relaxed), c.misses.load(Ordering::Relaxed));
+        let (entries, bytes) = match &self.l1 {
+            Some(l1) => (l1.entry_count(), l1.weighted_size()),
+            None => (0, 0),
+        };
+        CacheStats {
+            enabled: self.l1.is_some(),
+            hits,
+            misses,
+            hit_ratio: if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 },
+            stale_hits_refused: c.stale.load(Ordering::Relaxed),
+            entries,
+            bytes,
+            budget_bytes: self.budget,
+            evictions: c.evictions.load(Ordering::Relaxed),
+            tag_bumps: c.bumps.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops every entry (an operator's flush).
+    pub fn clear(&self) {
+        self.bump(["catalog"]);
+        if let Some(l1) = &self.l1 {
+            l1.invalidate_all();
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CacheStats {
+    pub enabled: bool,
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_ratio: f64,
+    pub stale_hits_refused: u64,
+    pub entries: u64,
+    pub bytes: u64,
+    pub budget_bytes: u64,
+    pub evictions: u64,
+    pub tag_bumps: u64,
+}
+
+/// What a commit's changed rows can show in. Every catalog entry carries `catalog`;
+/// product pages `product:<id>`, `variant:<id>` of each variant and `reviews`; lists and
+/// bestsellers `listing`; searches `search`; the tree `categories`; brands `brands`.
+pub fn tags_of(changes: &ChangeSet) -> Vec<String> {
+    let mut tags = Vec::new();
+    let per_row = |table: &str, prefix: &str, tags: &mut Vec<String>| -> bool {
+        match changes.tables.get(table) {
+            Some(TableChange::Rows(ids)) => {
+                tags.extend(ids.iter().map(|id| format!("{prefix}:{id}")));
+                true
+            }
+            Some(TableChange::All) => {
+                tags.push("catalog".into());
+                true
+            }
+            None => false,
+        }
+    };
+    if per_row("products", "product", &mut tags) {
+        // summaries in lists, search hits, counts in the tree and on brands
+        tags.extend(["listing", "search", "categories", "brands"].map(String::from));
+    }
+    per_row("inventory", "variant", &mut tags);
+    if changes.touches("reviews") {
+        tags.push("reviews".into());
+    }
+    if changes.touches("product_sales_daily") {
+        tags.push("listing".into());
+    }
+    // names, images, variants and attributes appear across many responses: everything
+    for t in [
+        "categories",
+        "brands",
+        "product_images",
+        "variants",
+        "attributes",
+        "attribute_values",
+        "variant_attribute_values",
+    ] {
+        if changes.touches(t) {
+            tags.push("catalog".into());
+            break;
+        }
+    }
+    tags
+}

@@ -1,0 +1,234 @@
+//! The response cache through HTTP: hits serve the same bytes and validators, every commit
+//! shows in the next read, concurrent misses load once, readers during a burst of writes
+//! never go back in time, nothing personal is cached, and the admin view.
+
+mod common;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use common::TestApp;
+
+async fn cached_app() -> TestApp {
+    TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_debug_header = true).start().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_serve_the_same_bytes_and_validators() {
+    let app = cached_app().await;
+    for path in [
+        "/api/products/aurora-wireless-headphones",
+        "/api/products?per_page=3",
+        "/api/search?q=wireless",
+        "/api/categories",
+        "/api/brands",
+        "/api/products/bestsellers",
+        "/api/products/aurora-wireless-headphones/reviews",
+    ] {
+        let first = app.get(path).await;
+        assert_eq!((first.status, first.header("x-cache")), (200, Some("miss")), "{path}");
+        let second = app.get(path).await;
+        assert_eq!(second.header("x-cache"), Some("hit-l1"), "{path}");
+        assert_eq!(first.body, second.body, "{path}");
+        assert_eq!(first.header("etag"), second.header("etag"));
+        let gz = app.get_with(path, &[("Accept-Encoding", "gzip")]).await;
+        assert_eq!(gz.header("x-cache"), Some("hit-l1"));
+        if gz.header("content-encoding") == Some("gzip") {
+            assert_eq!(common::gunzip(&gz.body), first.body, "{path}: the stored gzip form is the same document");
+        }
+        let etag = first.header("etag").unwrap().to_owned();
+        let r = app.get_with(path, &[("If-None-Match", &etag)]).await;
+        assert_eq!(r.status, 304, "{path}");
+    }
+    // errors are not cached, and different queries are different entries
+    assert_eq!(app.get("/api/products/nope").await.status, 404);
+    assert_eq!(app.get("/api/products/nope").await.header("x-cache"), None);
+    assert_eq!(app.get("/api/products?per_page=4").await.header("x-cache"), Some("miss"));
+    app.stop().await;
+}
+
+fn price(v: &serde_json::Value) -> i64 {
+    v["data"]["price"]["amount"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_commit_shows_in_the_next_read() {
+    let app = cached_app().await;
+    let detail = "/api/products/boom-speaker";
+    let list = "/api/products?sort=price_asc&per_page=10";
+    assert_eq!(price(&app.json(detail).await), 4999);
+    let listed = app.json(list).await;
+    app.json(detail).await; // now cached
+    app.json(list).await;
+
+    app.write("UPDATE products SET sale_price = 3999 WHERE id = 3").await;
+    let r = app.get(detail).await;
+    assert_eq!(r.header("x-cache"), Some("miss"), "the commit made it stale");
+    assert_eq!(price(&r.json()), 3999);
+    let after = app.json(list).await;
+    assert_ne!(after, listed, "the listing shows the new price");
+    let boom = after["data"].as_array().unwrap().iter().find(|p| p["slug"] == "boom-speaker").unwrap();
+    assert_eq!(boom["price"]["amount"], 3999);
+
+    // a variant selling out shows on the product page (only the variant row changes)
+    let v = app.json("/api/products/aurora-wireless-headphones").await;
+    assert_eq!(v["data"]["variants"][0]["in_stock"], true);
+    app.write("UPDATE inventory SET available = 0 WHERE variant_id = 11").await;
+    let v = app.json("/api/products/aurora-wireless-headphones").await;
+    assert_eq!(v["data"]["variants"][0]["in_stock"], false);
+    assert_eq!(v["data"]["in_stock"], false);
+    // an approved review moves the rating; a renamed category shows in the tree and on pages
+    app.json("/api/products/boom-speaker").await;
+    app.write(
+        "INSERT INTO reviews(product_id, customer_id, rating, status, created_at) VALUES (3, 1, 2, 'approved', 1)",
+    )
+    .await;
+    let v = app.json("/api/products/boom-speaker").await;
+    assert_eq!(v["data"]["rating"]["count"], 1);
+    app.json("/api/categories").await;
+    app.write("UPDATE categories SET name = 'Loudspeakers' WHERE id = 4").await;
+    assert!(app.get("/api/categories").await.text().contains("Loudspeakers"));
+    assert_eq!(app.json(detail).await["data"]["category"]["name"], "Loudspeakers");
+    // a commit that touches nothing public leaves entries alone
+    app.json(detail).await;
+    app.write("INSERT INTO mail_outbox(kind, to_email, subject, body, created_at) VALUES ('x', 'a@b.co', 's', 'b', 0)")
+        .await;
+    assert_eq!(app.get(detail).await.header("x-cache"), Some("hit-l1"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_load_once() {
+    let app = Arc::new(cached_app().await);
+    let before = app.state.cache.stats().await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let app = app.clone();
+        set.spawn(async move { app.get("/api/search?q=speaker").await });
+    }
+    let mut bodies = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let r = r.unwrap();
+        assert_eq!(r.status, 200);
+        bodies.push(r.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    let after = app.state.cache.stats().await;
+    assert_eq!(after.misses - before.misses, 1, "one load for 50 concurrent misses: {after:?}");
+    assert_eq!(after.hits - before.hits, 49);
+    Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_during_a_burst_of_writes_never_see_an_older_value() {
+    let app = Arc::new(cached_app().await);
+    // the writer sets the price to 10_000 + i, one commit after another; `acked` is the
+    // last value whose commit has been acknowledged
+    let acked = Arc::new(AtomicI64::new(4999));
+    let writer = {
+        let (app, acked) = (app.clone(), acked.clone());
+        tokio::spawn(async move {
+            for i in 0..150i64 {
+                let p = 10_000 + i;
+                app.state
+                    .db
+                    .writer
+                    .run(move |tx| {
+                        tx.execute("UPDATE products SET base_price = ?1 WHERE id = 3", [p])
+                            .map_err(storefront::error::StoreError::from)
+                    })
+                    .await
+                    .unwrap();
+                acked.store(p, Ordering::SeqCst);
+            }
+        })
+    };
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (app, acked) = (app.clone(), acked.clone());
+        readers.spawn(async move {
+            let mut seen = 0;
+            loop {
+                let floor = acked.load(Ordering::SeqCst);
+                let v = app.json("/api/products/boom-speaker").await;
+                let p = price(&v);
+                assert!(p >= floor, "read {p} after {floor} was acknowledged");
+                seen += 1;
+                if floor == 10_149 {
+                    return seen;
+                }
+            }
+        });
+    }
+    writer.await.unwrap();
+    while let Some(r) = readers.join_next().await {
+        assert!(r.unwrap() > 10);
+    }
+    assert!(app.state.cache.stats().await.hits > 0, "the cache was used meanwhile");
+    Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_personal_is_cached_or_shared() {
+    let app = cached_app().await;
+    let (a, b) = (app.guest().await, app.guest().await);
+    app.add_to_cart(&a, 3, 1).await;
+    app.add_to_cart(&b, 5, 2).await;
+    let entries = app.state.cache.stats().await.entries;
+    for _ in 0..2 {
+        let ra = app.call("GET", "/api/cart", Some(&a), None, &[]).await;
+        let rb = app.call("GET", "/api/cart", Some(&b), None, &[]).await;
+        assert_eq!(ra.json()["data"]["items"][0]["slug"], "boom-speaker");
+        assert_eq!(rb.json()["data"]["items"][0]["slug"], "chef-knife");
+        for r in [&ra, &rb] {
+            assert_eq!(r.header("cache-control"), Some("private, no-store"));
+            assert_eq!(r.header("x-cache"), None);
+            assert_eq!(r.header("etag"), None);
+        }
+    }
+    let me = app.register("p@example.com").await;
+    assert_eq!(
+        app.call("GET", "/api/me", Some(&me), None, &[]).await.header("cache-control"),
+        Some("private, no-store")
+    );
+    assert_eq!(app.state.cache.stats().await.entries, entries, "no personal response entered the cache");
+    // public responses are the same whoever asks: a token changes nothing about them
+    let anon = app.get("/api/products/boom-speaker").await;
+    let with_token = app.call("GET", "/api/products/boom-speaker", Some(&a), None, &[]).await;
+    assert_eq!(anon.body, with_token.body);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_and_flush_the_cache_and_zero_turns_it_off() {
+    let app = cached_app().await;
+    let t = app.register("ops@example.com").await;
+    let r = app.call("GET", "/api/admin/cache", Some(&t), None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (403, "forbidden".into()));
+    assert_eq!(app.call("GET", "/api/admin/cache", None, None, &[]).await.status, 401);
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'ops@example.com'").await;
+    app.get("/api/brands").await;
+    app.get("/api/brands").await;
+    let v = app.call("GET", "/api/admin/cache", Some(&t), None, &[]).await.json();
+    let l1 = &v["data"]["l1"];
+    assert!(l1["hits"].as_u64().unwrap() >= 1 && l1["entries"].as_u64().unwrap() >= 1, "{l1}");
+    assert!(l1["bytes"].as_u64().unwrap() > 0 && l1["bytes"].as_u64() <= l1["budget_bytes"].as_u64());
+    let r = app.call("DELETE", "/api/admin/cache?tag=brands", Some(&t), None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.get("/api/brands").await.header("x-cache"), Some("miss"), "flushed by tag");
+    app.stop().await;
+
+    let off = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_mb = 0;
+            c.cache_debug_header = true;
+        })
+        .start()
+        .await;
+    for _ in 0..2 {
+        assert_eq!(off.get("/api/brands").await.header("x-cache"), Some("miss"));
+    }
+    assert!(!off.state.cache.stats().await.enabled);
+    off.stop().await;
+}
