@@ -576,3 +576,16 @@ CREATE TABLE payment_events (
     outcome     TEXT    NOT NULL,
     received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Sensitive actions (every admin change): who, what, before and after (JSON), from where.
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    actor_id    INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    action      TEXT    NOT NULL,
+    entity      TEXT    NOT NULL,
+    entity_id   INTEGER,
+    before      TEXT,
+    after       TEXT,
+    client_addr TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);

@@ -279,6 +279,18 @@ fn write_paths() -> Value {
         "/api/orders/{id}/cancel": {"post": op("Cancel a pending order (its reserved stock returns) or a paid one not yet fulfilled (its stock returns; a refund is due)", None, "200", data_of("Order"), &[NO_AUTH, NOT_FOUND, ("409", "cannot_cancel")])},
         "/api/products/{slug}/reviews": {"post": op("Review a product you bought (a paid or fulfilled order of yours contains it); one per product; held for moderation (status pending)", Some("ReviewIn"), "201", data_of("ReviewOut"),
             &with(&[NO_AUTH, NOT_FOUND, ("403", "purchase_required"), ("409", "already_reviewed")]))},
+        "/api/admin/cache": {
+            "get": op("Response cache: per tier hits, misses, hit ratio, entries, bytes, budget, evictions, tag bumps (role admin)", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden: not an admin")]),
+            "delete": op("Mark every entry with ?tag= stale (product:N, variant:N, listing, search, categories, brands, reviews, catalog); without a tag, everything", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden")])},
+        "/api/admin/products": {"post": op("Create a product with its default variant and initial stock (quantity); slug defaults from the name; audited", Some("AdminNewProduct"), "201", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), ("409", "product_exists (sku or slug)")]))},
+        "/api/admin/products/{id}": {
+            "patch": op("Change name, description, slug, category_id, brand_id, status (active, draft, retired), weight_grams; audited", Some("AdminProductPatch"), "200", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), NOT_FOUND, ("409", "slug_taken")])),
+            "delete": op("Retire: hidden from listings, search and its page; order history keeps it; audited", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden"), NOT_FOUND])},
+        "/api/admin/products/{id}/inventory": {"put": op("{quantity, variant_id?}: units available for sale (reserved units stay reserved); audited", Some("AdminInventory"), "200", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), NOT_FOUND]))},
+        "/api/admin/products/{id}/price": {"put": op("{base, sale?} in minor units, sale below base; audited", Some("AdminPrice"), "200", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), NOT_FOUND]))},
+        "/api/admin/reviews": {"get": op("Moderation queue: ?status=pending (default), approved or rejected; oldest first; per_page up to 200", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden")])},
+        "/api/admin/reviews/{id}": {"patch": op("{status: approved | rejected | pending}; approval counts toward the product's rating at once; audited", Some("AdminModeration"), "200", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), NOT_FOUND]))},
+        "/api/admin/audit": {"get": op("Audit log, newest first: who (actor_id), what (action, entity, before, after), when, from where; ?before=<id>&per_page=", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden")])},
         "/api/webhooks/payments": {"post": {"summary": "Payment provider callback. X-Signature: sha256=<hex HMAC-SHA256 of the raw body with payment_webhook_secret>. Each event_id is applied once: a replay answers the recorded outcome with replayed: true and changes nothing. succeeded on a pending order: paid (reserved stock becomes sold); failed: the order is cancelled and its stock returns; an event for an order that is no longer pending is recorded as ignored; an amount that differs from the total is 409 amount_mismatch.",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentEvent"}}}},
             "responses": {"200": {"description": "applied or replayed"}, "401": {"description": "invalid_signature (also when no secret is configured)"}, "404": {"description": "no such order"}, "409": {"description": "amount_mismatch"}, "422": {"description": INVALID.1}}}}
@@ -324,6 +336,13 @@ fn write_schemas() -> Value {
             "status_history": {"type": "array", "items": {"type": "object", "properties": {"status": {"type": "string"}, "note": {"type": "string"}, "at": {"type": "string"}}}}}},
         "ReviewIn": {"type": "object", "required": ["rating"], "additionalProperties": false, "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 5}, "title": {"type": "string", "maxLength": 200}, "body": {"type": "string", "maxLength": 5000}}},
         "ReviewOut": {"type": "object", "properties": {"id": {"type": "string"}, "product_id": {"type": "string"}, "rating": {"type": "integer"}, "title": {"type": "string"}, "body": {"type": "string"}, "status": {"const": "pending"}, "created_at": {"type": "string"}}},
+        "AdminNewProduct": {"type": "object", "required": ["sku", "name", "category_id", "base_price"], "additionalProperties": false, "properties": {
+            "sku": {"type": "string"}, "name": {"type": "string"}, "slug": {"type": "string"}, "description": {"type": "string"}, "category_id": {"type": "string"}, "brand_id": {"type": "string"},
+            "base_price": {"type": "integer", "minimum": 0}, "sale_price": {"type": "integer"}, "weight_grams": {"type": "integer"}, "status": {"enum": ["active", "draft", "retired"]}, "quantity": {"type": "integer", "minimum": 0}}},
+        "AdminProductPatch": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "slug": {"type": "string"}, "category_id": {"type": "string"}, "brand_id": {"type": "string"}, "status": {"enum": ["active", "draft", "retired"]}, "weight_grams": {"type": "integer"}}},
+        "AdminInventory": {"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 0}, "variant_id": {"type": "string"}}},
+        "AdminPrice": {"type": "object", "required": ["base"], "properties": {"base": {"type": "integer", "minimum": 0}, "sale": {"type": "integer", "minimum": 0}}},
+        "AdminModeration": {"type": "object", "required": ["status"], "properties": {"status": {"enum": ["approved", "rejected", "pending"]}}},
         "PaymentEvent": {"type": "object", "required": ["event_id", "order_id", "status"], "properties": {"event_id": {"type": "string"}, "order_id": {"type": "string"}, "status": {"enum": ["succeeded", "failed"]}, "amount": {"type": "integer"}, "reference": {"type": "string"}}}
     })
 }

@@ -46,6 +46,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/payments", post(orders::payment_webhook))
         // administration
         .route("/api/admin/cache", get(crate::admin::cache_stats).delete(crate::admin::cache_flush))
+        .route("/api/admin/products", post(crate::admin::create_product))
+        .route("/api/admin/products/{id}", patch(crate::admin::update_product).delete(crate::admin::retire_product))
+        .route("/api/admin/products/{id}/inventory", axum::routing::put(crate::admin::set_inventory))
+        .route("/api/admin/products/{id}/price", axum::routing::put(crate::admin::set_price))
+        .route("/api/admin/reviews", get(crate::admin::reviews))
+        .route("/api/admin/reviews/{id}", patch(crate::admin::moderate_review))
+        .route("/api/admin/audit", get(crate::admin::audit_log))
         // operations
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

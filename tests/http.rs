@@ -158,6 +158,14 @@ async fn openapi_documents_every_route() {
         "/api/orders/{id}",
         "/api/orders/{id}/cancel",
         "/api/webhooks/payments",
+        "/api/admin/cache",
+        "/api/admin/products",
+        "/api/admin/products/{id}",
+        "/api/admin/products/{id}/inventory",
+        "/api/admin/products/{id}/price",
+        "/api/admin/reviews",
+        "/api/admin/reviews/{id}",
+        "/api/admin/audit",
     ] {
         assert!(paths.contains_key(p), "documented: {p}");
     }
