@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::http::Rendered;
 
@@ -226,6 +226,62 @@ const NO_AUTH: (&str, &str) = ("401", "unauthenticated (no token), invalid_token
 const NOT_FOUND: (&str, &str) = ("404", "not_found (also for another customer's resources)");
 const OVERLOADED: (&str, &str) = ("503", "unavailable: the writer's queue is full (Retry-After)");
 
+/// The admin API's reference data: one description per table drives validation, so the
+/// document is built from the same description.
+fn resource_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, Value>) {
+    use crate::admin::resources::{Kind, Resource, BRANDS, CATEGORIES, PROMOTIONS, SHIPPING_RATES, TAX_RATES};
+    let list: [(&str, &str, &Resource); 5] = [
+        ("/api/admin/categories", "AdminCategory", &CATEGORIES),
+        ("/api/admin/brands", "AdminBrand", &BRANDS),
+        ("/api/admin/promotions", "AdminPromotion", &PROMOTIONS),
+        ("/api/admin/shipping-rates", "AdminShippingRate", &SHIPPING_RATES),
+        ("/api/admin/tax-rates", "AdminTaxRate", &TAX_RATES),
+    ];
+    for (path, schema, r) in list {
+        let mut props = Map::new();
+        for f in r.fields {
+            let mut t = match &f.kind {
+                Kind::Text(max) => json!({"type": "string", "maxLength": max}),
+                Kind::Slug => json!({"type": "string", "pattern": "^[a-z0-9-]{1,200}$"}),
+                Kind::Int(lo, hi) => json!({"type": "integer", "minimum": lo, "maximum": hi}),
+                Kind::Ref(table) => json!({"type": "string", "description": format!("id of a row of {table}")}),
+                Kind::Enum(choices) => json!({"enum": choices}),
+                Kind::Country => json!({"type": "string", "pattern": "^[A-Za-z]{2}$"}),
+                Kind::Zone => json!({"type": "string", "description": "a country code, or * for anywhere else"}),
+                Kind::Flag => json!({"type": "boolean"}),
+            };
+            if f.nullable {
+                t = json!({"oneOf": [t, {"type": "null"}]});
+            }
+            props.insert(f.name.to_owned(), t);
+        }
+        let required: Vec<&str> = r.fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+        schemas.insert(
+            schema.to_owned(),
+            json!({"type": "object", "additionalProperties": false, "required": required, "properties": props}),
+        );
+        let errs = [
+            BAD_BODY,
+            TOO_BIG,
+            BAD_TYPE,
+            INVALID,
+            NO_AUTH,
+            ("403", "forbidden: not an admin"),
+            ("409", "conflict (a unique value is taken) or in_use (other rows refer to it)"),
+        ];
+        let entity = r.entity;
+        paths.insert(
+            path.to_owned(),
+            json!({"post": op(&format!("Create a {entity}; audited"), Some(schema), "201", data_of(schema), &errs)}),
+        );
+        let mut with_nf = errs.to_vec();
+        with_nf.push(NOT_FOUND);
+        paths.insert(format!("{path}/{{id}}"), json!({
+            "patch": op(&format!("Change some fields of a {entity} (required fields may not be removed); audited"), Some(schema), "200", data_of(schema), &with_nf),
+            "delete": op(&format!("Delete a {entity} that nothing refers to; audited"), None, "204", json!({}), &[NO_AUTH, ("403", "forbidden"), NOT_FOUND, ("409", "in_use")])}));
+    }
+}
+
 /// The write half: customers and sessions, cart, checkout, orders, reviews, webhook.
 fn write_paths() -> Value {
     let body_errs = [BAD_BODY, TOO_BIG, BAD_TYPE, INVALID, OVERLOADED];
@@ -361,6 +417,14 @@ pub fn document() -> &'static Rendered {
         }
         for (name, schema) in write_schemas().as_object().expect("an object").clone() {
             doc["components"]["schemas"][name] = schema;
+        }
+        let (mut paths, mut schemas) = (Map::new(), Map::new());
+        resource_paths(&mut paths, &mut schemas);
+        for (k, v) in paths {
+            doc["paths"][k] = v;
+        }
+        for (k, v) in schemas {
+            doc["components"]["schemas"][k] = v;
         }
         doc["components"]["securitySchemes"] = json!({"bearer": {"type": "http", "scheme": "bearer", "description": "an opaque session token from /api/auth/register, login or guest"}});
         Rendered::new(serde_json::to_vec(&doc).expect("the document serializes")).with_gzip(6)

@@ -3,6 +3,7 @@
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
+use crate::admin::resources as res;
 use crate::app::AppState;
 use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;
@@ -53,6 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/reviews", get(crate::admin::reviews))
         .route("/api/admin/reviews/{id}", patch(crate::admin::moderate_review))
         .route("/api/admin/audit", get(crate::admin::audit_log))
+        .route("/api/admin/categories", post(res::create_category))
+        .route("/api/admin/categories/{id}", patch(res::update_category).delete(res::delete_category))
+        .route("/api/admin/brands", post(res::create_brand))
+        .route("/api/admin/brands/{id}", patch(res::update_brand).delete(res::delete_brand))
+        .route("/api/admin/promotions", post(res::create_promotion))
+        .route("/api/admin/promotions/{id}", patch(res::update_promotion).delete(res::delete_promotion))
+        .route("/api/admin/shipping-rates", post(res::create_shipping_rate))
+        .route("/api/admin/shipping-rates/{id}", patch(res::update_shipping_rate).delete(res::delete_shipping_rate))
+        .route("/api/admin/tax-rates", post(res::create_tax_rate))
+        .route("/api/admin/tax-rates/{id}", patch(res::update_tax_rate).delete(res::delete_tax_rate))
         // operations
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

@@ -155,3 +155,93 @@ async fn moderation_moves_the_rating_and_bad_admin_input_changes_nothing() {
     assert_eq!(common::digest(&app.conn()), digest, "bad admin requests changed nothing");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_brands_promotions_and_rates_are_managed_and_take_effect() {
+    let (app, admin, user) = admin_app().await;
+    let call = |m: &'static str, p: String, b: Option<serde_json::Value>| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.call(m, &p, Some(&admin), b.as_ref(), &[]).await }
+    };
+    // a sub-category of Speakers (depth 2) lands at depth 3 and shows in the (cached) tree
+    app.json("/api/categories").await;
+    let r = call(
+        "POST",
+        "/api/admin/categories".into(),
+        Some(json!({"name": "Soundbars", "slug": "soundbars", "parent_id": "4"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let cat = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    assert!(app.get("/api/categories").await.text().contains("Soundbars"));
+    let depth: Vec<i64> = common::column(&app.conn(), &format!("SELECT depth FROM categories WHERE id = {cat}"));
+    assert_eq!(depth, vec![3]);
+    // moving it to the top recomputes its depth; under itself is refused
+    let r = call("PATCH", format!("/api/admin/categories/{cat}"), Some(json!({"parent_id": null}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(common::column::<i64>(&app.conn(), &format!("SELECT depth FROM categories WHERE id = {cat}")), vec![0]);
+    let r = call("PATCH", "/api/admin/categories/1".into(), Some(json!({"parent_id": "3"}))).await;
+    assert_eq!(r.status, 422, "a cycle: {}", r.text());
+    let r = call("POST", "/api/admin/categories".into(), Some(json!({"name": "Dup", "slug": "audio"}))).await;
+    assert_eq!(r.status, 409);
+    let r = call("DELETE", "/api/admin/categories/6".into(), None).await;
+    assert_eq!((r.status, r.error_code()), (409, "in_use".into()), "Kitchen holds a product");
+    assert_eq!(call("DELETE", format!("/api/admin/categories/{cat}"), None).await.status, 204);
+
+    // a renamed brand is found by its new name at once
+    assert_eq!(app.json("/api/search?q=initech").await["meta"]["total"], 0);
+    let r = call("PATCH", "/api/admin/brands/1".into(), Some(json!({"name": "Initech"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(app.json("/api/search?q=initech").await["meta"]["total"], 2);
+    assert_eq!(app.json("/api/products/boom-speaker").await["data"]["brand"]["name"], "Initech");
+
+    // a new code and a new tax rate apply to carts
+    let r = call("POST", "/api/admin/promotions".into(), Some(json!({"code": "HALF", "kind": "percent", "value": 50})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["active"], true);
+    let r = call("POST", "/api/admin/promotions".into(), Some(json!({"code": "BAD", "kind": "percent", "value": 150})))
+        .await;
+    assert_eq!(r.status, 422, "a percent above 100 breaks a rule: {}", r.text());
+    let r = call(
+        "POST",
+        "/api/admin/tax-rates".into(),
+        Some(json!({"country": "us", "region": "WA", "name": "Washington", "rate_bp": 650})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let t = app.guest().await;
+    app.add_to_cart(&t, 3, 2).await;
+    let r = app.call("POST", "/api/cart/discount", Some(&t), Some(&json!({"code": "HALF"})), &[]).await;
+    assert_eq!(r.json()["data"]["discount"]["amount"], 4999);
+    let v = app.call("GET", "/api/cart?country=US&state=WA", Some(&t), None, &[]).await.json();
+    assert_eq!(v["data"]["tax"]["amount"], 325, "6.5% of 49.99");
+    let r = call(
+        "POST",
+        "/api/admin/shipping-rates".into(),
+        Some(json!({"code": "drone", "name": "Drone", "country": "US", "price": 99})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let opts = app.call("GET", "/api/cart/shipping-options?country=US", Some(&t), None, &[]).await.json();
+    assert_eq!(opts["data"][0]["code"], "drone");
+
+    // bad input, and the role
+    for (p, b) in [
+        ("/api/admin/brands", json!({"name": "X"})),
+        ("/api/admin/brands", json!({"name": "X", "slug": "x", "colour": "red"})),
+        ("/api/admin/tax-rates", json!({"country": "Narnia", "name": "X", "rate_bp": 1})),
+        ("/api/admin/tax-rates", json!({"country": "FR", "name": "X", "rate_bp": 20000})),
+        ("/api/admin/shipping-rates", json!({"code": "x", "name": "x", "country": "US", "price": "free"})),
+        ("/api/admin/categories", json!({"name": "X", "slug": "x", "parent_id": "999"})),
+    ] {
+        let r = call("POST", p.into(), Some(b.clone())).await;
+        assert_eq!(r.status, 422, "{p} {b}: {}", r.text());
+    }
+    assert_eq!(call("PATCH", "/api/admin/brands/999".into(), Some(json!({"name": "X"}))).await.status, 404);
+    let r = app.call("POST", "/api/admin/brands", Some(&user), Some(&json!({"name": "X", "slug": "x"})), &[]).await;
+    assert_eq!(r.status, 403);
+    let audit = call("GET", "/api/admin/audit".into(), None).await.json();
+    assert!(audit["data"].as_array().unwrap().len() >= 7, "every change is audited");
+    app.stop().await;
+}

@@ -4,12 +4,14 @@
 //! before and after, from where) in the same writer unit, and the writer's hooks make it
 //! show in every cached view and in search before the admin hears back.
 
+pub mod resources;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::app::AppState;
-use crate::customers::auth::AdminSession;
+pub use crate::customers::auth::AdminSession;
 use crate::error::ApiError;
 use crate::http::respond::data;
 use crate::http::QueryParams;
@@ -71,7 +73,7 @@ fn product_json(tx: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<s
 }
 
 /// One audit row, in the same writer unit as the change it records.
-fn audit(
+pub(crate) fn audit(
     tx: &WriteTx,
     admin: &AdminSession,
     action: &str,

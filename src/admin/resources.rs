@@ -1,0 +1,387 @@
+//! The admin API's reference data — categories, brands, promotions, shipping rates, tax
+//! rates — as one description per table: which fields a client may set and how each is
+//! validated. Create, change and delete are then the same code for all five: validated at
+//! the boundary, one writer unit with its audit row, the row answered as JSON.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, OptionalExtension};
+use serde_json::{Map, Value};
+
+use super::{audit, AdminSession};
+use crate::app::AppState;
+use crate::db::writer::WriteTx;
+use crate::domain::{is_slug, text, Country, Id};
+use crate::error::ApiError;
+use crate::http::respond::{data, no_content};
+use crate::http::{Checks, JsonBody};
+use crate::util::now_ms;
+
+pub enum Kind {
+    Text(usize),
+    Slug,
+    Int(i64, i64),
+    /// an id of a row of this table
+    Ref(&'static str),
+    Enum(&'static [&'static str]),
+    Country,
+    /// a country code or `*`
+    Zone,
+    Flag,
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    pub nullable: bool,
+}
+
+const fn f(name: &'static str, kind: Kind, required: bool, nullable: bool) -> Field {
+    Field { name, kind, required, nullable }
+}
+
+pub struct Resource {
+    pub table: &'static str,
+    pub entity: &'static str,
+    pub fields: &'static [Field],
+}
+
+const MONEY: Kind = Kind::Int(0, 10_000_000_000);
+const TIME: Kind = Kind::Int(0, 253_402_300_799_999);
+
+pub const CATEGORIES: Resource = Resource {
+    table: "categories",
+    entity: "category",
+    fields: &[
+        f("name", Kind::Text(200), true, false),
+        f("slug", Kind::Slug, true, false),
+        f("description", Kind::Text(5000), false, false),
+        f("parent_id", Kind::Ref("categories"), false, true),
+        f("position", Kind::Int(0, 1_000_000), false, false),
+    ],
+};
+pub const BRANDS: Resource = Resource {
+    table: "brands",
+    entity: "brand",
+    fields: &[
+        f("name", Kind::Text(200), true, false),
+        f("slug", Kind::Slug, true, false),
+        f("description", Kind::Text(5000), false, false),
+        f("logo_url", Kind::Text(500), false, true),
+    ],
+};
+pub const PROMOTIONS: Resource = Resource {
+    table: "promotions",
+    entity: "promotion",
+    fields: &[
+        f("code", Kind::Text(64), true, false),
+        f("kind", Kind::Enum(&["percent", "fixed"]), true, false),
+        f("value", Kind::Int(1, 10_000_000_000), true, false),
+        f("min_subtotal", MONEY, false, false),
+        f("starts_at", TIME, false, true),
+        f("ends_at", TIME, false, true),
+        f("usage_limit", Kind::Int(1, 1_000_000_000), false, true),
+        f("active", Kind::Flag, false, false),
+    ],
+};
+pub const SHIPPING_RATES: Resource = Resource {
+    table: "shipping_rates",
+    entity: "shipping_rate",
+    fields: &[
+        f("code", Kind::Text(64), true, false),
+        f("name", Kind::Text(200), true, false),
+        f("country", Kind::Zone, true, false),
+        f("min_subtotal", MONEY, false, false),
+        f("max_subtotal", MONEY, false, true),
+        f("max_weight_grams", Kind::Int(0, 100_000_000), false, true),
+        f("price", MONEY, true, false),
+        f("free_above", MONEY, false, true),
+    ],
+};
+pub const TAX_RATES: Resource = Resource {
+    table: "tax_rates",
+    entity: "tax_rate",
+    fields: &[
+        f("country", Kind::Country, true, false),
+        f("region", Kind::Text(100), false, false),
+        f("name", Kind::Text(200), true, false),
+        f("rate_bp", Kind::Int(0, 10_000), true, false),
+    ],
+};
+
+/// A field's value from JSON, or the message of why it is not one.
+fn value(field: &Field, v: &Value) -> Result<Sql, String> {
+    if v.is_null() {
+        return if field.nullable { Ok(Sql::Null) } else { Err("must not be null".into()) };
+    }
+    let int = || v.as_i64().ok_or_else(|| "must be a whole number".to_owned());
+    let string = || v.as_str().ok_or_else(|| "must be a string".to_owned());
+    Ok(match &field.kind {
+        Kind::Text(max) => Sql::Text(text(string()?, *max, !field.required)?),
+        Kind::Slug => {
+            let s = string()?;
+            if !is_slug(s) {
+                return Err("must be 1-200 of a-z, 0-9 and -".into());
+            }
+            Sql::Text(s.to_owned())
+        }
+        Kind::Int(lo, hi) => {
+            let n = int()?;
+            if !(*lo..=*hi).contains(&n) {
+                return Err(format!("must be {lo} to {hi}"));
+            }
+            Sql::Integer(n)
+        }
+        Kind::Ref(_) => {
+            let id: Id = serde_json::from_value(v.clone()).map_err(|_| "must be an id".to_owned())?;
+            Sql::Integer(id.0)
+        }
+        Kind::Enum(choices) => {
+            let s = string()?;
+            if !choices.contains(&s) {
+                return Err(format!("must be one of {}", choices.join(", ")));
+            }
+            Sql::Text(s.to_owned())
+        }
+        Kind::Country => Sql::Text(Country::parse(string()?)?.as_str().to_owned()),
+        Kind::Zone => match string()? {
+            "*" => Sql::Text("*".into()),
+            s => Sql::Text(Country::parse(s)?.as_str().to_owned()),
+        },
+        Kind::Flag => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
+    })
+}
+
+/// The body's fields, validated; on create every required field must be there.
+fn fields(r: &Resource, body: &Map<String, Value>, create: bool) -> Result<Vec<(&'static str, Sql)>, ApiError> {
+    let mut checks = Checks::new();
+    let mut out = Vec::new();
+    for key in body.keys() {
+        if !r.fields.iter().any(|f| f.name == key) {
+            checks.error(key, "is not a field of this resource");
+        }
+    }
+    for field in r.fields {
+        match body.get(field.name) {
+            Some(v) => {
+                if let Some(s) = checks.check(field.name, value(field, v)) {
+                    out.push((field.name, s));
+                }
+            }
+            None if create && field.required => checks.error(field.name, "is required"),
+            None => {}
+        }
+    }
+    if !create && out.is_empty() && body.is_empty() {
+        checks.error("body", "names no field to change");
+    }
+    checks.finish()?;
+    Ok(out)
+}
+
+/// The row as JSON (ids as strings, like the rest of the API).
+fn row(tx: &rusqlite::Connection, r: &Resource, id: i64) -> rusqlite::Result<Option<Value>> {
+    let mut cols = vec!["'id', cast(id AS TEXT)".to_owned()];
+    for f in r.fields {
+        cols.push(match f.kind {
+            Kind::Ref(_) => format!("'{0}', cast({0} AS TEXT)", f.name),
+            Kind::Flag => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
+            _ => format!("'{0}', {0}", f.name),
+        });
+    }
+    let sql = format!("SELECT json_object({}) FROM {} WHERE id = ?1", cols.join(", "), r.table);
+    let t: Option<String> = tx.prepare_cached(&sql)?.query_row([id], |x| x.get(0)).optional()?;
+    Ok(t.map(|t| serde_json::from_str(&t).expect("SQLite writes JSON")))
+}
+
+/// A rule of the table (UNIQUE, CHECK, a row still in use) turned into the client's error.
+fn sql_error(r: &Resource, e: rusqlite::Error) -> ApiError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.extended_code {
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                return ApiError::new(StatusCode::CONFLICT, "conflict", format!("another {} has this value", r.entity))
+            }
+            rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY | rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER => {
+                return ApiError::new(
+                    StatusCode::CONFLICT,
+                    "in_use",
+                    format!("the {} is referred to by other rows", r.entity),
+                )
+            }
+            rusqlite::ffi::SQLITE_CONSTRAINT_CHECK => {
+                return ApiError::validation(
+                    [("body".to_owned(), format!("the values break a rule of {}", r.table))].into(),
+                )
+            }
+            _ => {}
+        }
+    }
+    ApiError::from(e)
+}
+
+fn check_refs(tx: &rusqlite::Connection, r: &Resource, values: &[(&'static str, Sql)]) -> Result<(), ApiError> {
+    let mut checks = Checks::new();
+    for (name, v) in values {
+        let field = r.fields.iter().find(|f| f.name == *name).expect("validated names");
+        if let (Kind::Ref(table), Sql::Integer(id)) = (&field.kind, v) {
+            let ok: bool = tx
+                .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"))?
+                .query_row([id], |x| x.get(0))?;
+            if !ok {
+                checks.error(name, "no such row");
+            }
+        }
+    }
+    checks.finish()
+}
+
+/// Categories keep their depth: recomputed for a moved category and all below it, after
+/// refusing a parent that is the category itself or one of its descendants.
+fn after_category(tx: &WriteTx, id: i64) -> Result<(), ApiError> {
+    let cycle: bool = tx
+        .prepare_cached(
+            "WITH RECURSIVE up(id, n) AS (SELECT parent_id, 0 FROM categories WHERE id = ?1
+                 UNION ALL SELECT c.parent_id, n + 1 FROM categories c JOIN up ON c.id = up.id WHERE n < 1000)
+             SELECT EXISTS (SELECT 1 FROM up WHERE id = ?1)",
+        )?
+        .query_row([id], |x| x.get(0))?;
+    if cycle {
+        return Err(ApiError::validation(
+            [("parent_id".to_owned(), "cannot be the category itself or one below it".to_owned())].into(),
+        ));
+    }
+    tx.prepare_cached(
+        "WITH RECURSIVE sub(id, depth) AS (
+             SELECT id, coalesce((SELECT p.depth + 1 FROM categories p WHERE p.id = c.parent_id), 0) FROM categories c WHERE id = ?1
+             UNION ALL SELECT c.id, sub.depth + 1 FROM categories c JOIN sub ON c.parent_id = sub.id)
+         UPDATE categories SET depth = (SELECT depth FROM sub WHERE sub.id = categories.id) WHERE id IN (SELECT id FROM sub)",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
+fn after_write(r: &Resource, tx: &WriteTx, id: i64) -> Result<(), ApiError> {
+    if r.table == "categories" {
+        after_category(tx, id)?;
+    }
+    Ok(())
+}
+
+fn resource_id(r: &Resource, raw: &str) -> Result<i64, ApiError> {
+    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found(r.entity))
+}
+
+pub async fn create(
+    app: AppState,
+    admin: AdminSession,
+    r: &'static Resource,
+    body: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let values = fields(r, &body, true)?;
+    let out = app
+        .db
+        .writer
+        .run(move |tx| {
+            check_refs(tx, r, &values)?;
+            let cols: Vec<&str> = values.iter().map(|(n, _)| *n).chain(["created_at"]).collect();
+            let marks = vec!["?"; cols.len()].join(", ");
+            let sql = format!("INSERT INTO {}({}) VALUES ({marks})", r.table, cols.join(", "));
+            let args = values.iter().map(|(_, v)| v.clone()).chain([Sql::Integer(now_ms())]);
+            tx.prepare_cached(&sql)?.execute(params_from_iter(args)).map_err(|e| sql_error(r, e))?;
+            let id = tx.last_insert_rowid();
+            after_write(r, tx, id)?;
+            let after = row(tx, r, id)?;
+            audit(tx, &admin, &format!("{}.create", r.entity), r.entity, id, None, after.as_ref())?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &out))
+}
+
+pub async fn update(
+    app: AppState,
+    admin: AdminSession,
+    r: &'static Resource,
+    raw: String,
+    body: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let id = resource_id(r, &raw)?;
+    let values = fields(r, &body, false)?;
+    let out = app
+        .db
+        .writer
+        .run(move |tx| {
+            let before = row(tx, r, id)?.ok_or_else(|| ApiError::not_found(r.entity))?;
+            check_refs(tx, r, &values)?;
+            if !values.is_empty() {
+                let sets: Vec<String> = values.iter().map(|(n, _)| format!("{n} = ?")).collect();
+                let sql = format!("UPDATE {} SET {} WHERE id = ?", r.table, sets.join(", "));
+                let args = values.iter().map(|(_, v)| v.clone()).chain([Sql::Integer(id)]);
+                tx.prepare_cached(&sql)?.execute(params_from_iter(args)).map_err(|e| sql_error(r, e))?;
+            }
+            after_write(r, tx, id)?;
+            let after = row(tx, r, id)?;
+            audit(tx, &admin, &format!("{}.update", r.entity), r.entity, id, Some(&before), after.as_ref())?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &out))
+}
+
+pub async fn delete(
+    app: AppState,
+    admin: AdminSession,
+    r: &'static Resource,
+    raw: String,
+) -> Result<Response, ApiError> {
+    let id = resource_id(r, &raw)?;
+    app.db
+        .writer
+        .run(move |tx| {
+            let before = row(tx, r, id)?.ok_or_else(|| ApiError::not_found(r.entity))?;
+            tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", r.table))?
+                .execute([id])
+                .map_err(|e| sql_error(r, e))?;
+            audit(tx, &admin, &format!("{}.delete", r.entity), r.entity, id, Some(&before), None)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// The three routes of one resource.
+macro_rules! resource_handlers {
+    ($create:ident, $update:ident, $delete:ident, $res:expr) => {
+        pub async fn $create(
+            State(app): State<AppState>,
+            admin: AdminSession,
+            JsonBody(b): JsonBody<Map<String, Value>>,
+        ) -> Result<Response, ApiError> {
+            create(app, admin, &$res, b).await
+        }
+        pub async fn $update(
+            State(app): State<AppState>,
+            admin: AdminSession,
+            Path(id): Path<String>,
+            JsonBody(b): JsonBody<Map<String, Value>>,
+        ) -> Result<Response, ApiError> {
+            update(app, admin, &$res, id, b).await
+        }
+        pub async fn $delete(
+            State(app): State<AppState>,
+            admin: AdminSession,
+            Path(id): Path<String>,
+        ) -> Result<Response, ApiError> {
+            delete(app, admin, &$res, id).await
+        }
+    };
+}
+
+resource_handlers!(create_category, update_category, delete_category, CATEGORIES);
+resource_handlers!(create_brand, update_brand, delete_brand, BRANDS);
+resource_handlers!(create_promotion, update_promotion, delete_promotion, PROMOTIONS);
+resource_handlers!(create_shipping_rate, update_shipping_rate, delete_shipping_rate, SHIPPING_RATES);
+resource_handlers!(create_tax_rate, update_tax_rate, delete_tax_rate, TAX_RATES);
