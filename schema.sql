@@ -546,6 +546,8 @@ CREATE UNIQUE INDEX idx_cart_items_variant ON cart_items(cart_id, variant_id);
 CREATE UNIQUE INDEX idx_orders_cart ON orders(cart_id) WHERE cart_id IS NOT NULL;
 CREATE INDEX idx_orders_session ON orders(session_id, id) WHERE session_id IS NOT NULL;
 CREATE INDEX idx_orders_expiry ON orders(expires_at) WHERE status = 'pending';
+-- the admin's order list by status, newest first
+CREATE INDEX idx_orders_status ON orders(status, id);
 
 CREATE TABLE order_status_history (
     id         INTEGER PRIMARY KEY,

@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/reviews", get(crate::admin::reviews))
         .route("/api/admin/reviews/{id}", patch(crate::admin::moderate_review))
         .route("/api/admin/audit", get(crate::admin::audit_log))
+        .route("/api/admin/orders", get(crate::admin::orders))
+        .route("/api/admin/orders/{id}", patch(crate::admin::update_order))
         .route("/api/admin/categories", post(res::create_category))
         .route("/api/admin/categories/{id}", patch(res::update_category).delete(res::delete_category))
         .route("/api/admin/brands", post(res::create_brand))

@@ -6,8 +6,17 @@ mod common;
 use common::TestApp;
 use serde_json::json;
 
+const SECRET: &str = "whsec-admin-test-0123456789";
+
 async fn admin_app() -> (TestApp, String, String) {
-    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_debug_header = true).start().await;
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.payment_webhook_secret = Some(SECRET.into());
+        })
+        .start()
+        .await;
     let admin = app.register("root@example.com").await;
     app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.com'").await;
     let user = app.register("user@example.com").await;
@@ -243,5 +252,82 @@ async fn categories_brands_promotions_and_rates_are_managed_and_take_effect() {
     assert_eq!(r.status, 403);
     let audit = call("GET", "/api/admin/audit".into(), None).await.json();
     assert!(audit["data"].as_array().unwrap().len() >= 7, "every change is audited");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_fulfil_cancel_and_refund_orders() {
+    let (app, admin, user) = admin_app().await;
+    let t = app.guest().await;
+    let buy = |product: &'static str| {
+        let (app, t) = (&app, t.clone());
+        async move {
+            let b = json!({"items": [{"product_id": product, "quantity": 1}], "shipping_address": common::address(), "payment_method": "card"});
+            let v = app.call("POST", "/api/orders", Some(&t), Some(&b), &[]).await.json();
+            (v["data"]["order_id"].as_str().unwrap().to_owned(), v["data"]["total"]["amount"].as_i64().unwrap())
+        }
+    };
+    let pay = |order: String, total: i64| {
+        let app = &app;
+        async move {
+            let body =
+                json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": total})
+                    .to_string();
+            let sig = common::sign(SECRET, &body);
+            let r = common::send(
+                app.addr,
+                "POST",
+                b"/api/webhooks/payments",
+                &[("Content-Type", "application/json"), ("X-Signature", &sig)],
+                body.as_bytes(),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    let stock = || common::column::<i64>(&app.conn(), "SELECT available FROM inventory WHERE variant_id = 51")[0];
+    let patch = |order: String, status: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.call(
+                "PATCH",
+                &format!("/api/admin/orders/{order}"),
+                Some(&admin),
+                Some(&json!({"status": status})),
+                &[],
+            )
+            .await
+        }
+    };
+    let (o1, _) = buy("5").await;
+    assert_eq!(stock(), 2);
+    let r = patch(o1.clone(), "fulfilled").await;
+    assert_eq!((r.status, r.error_code()), (409, "invalid_transition".into()), "not paid yet");
+    assert_eq!(patch(o1.clone(), "cancelled").await.json()["data"]["status"], "cancelled");
+    assert_eq!(stock(), 3, "a cancelled pending order returns its stock");
+
+    let (o2, total) = buy("5").await;
+    pay(o2.clone(), total).await;
+    let v = patch(o2.clone(), "fulfilled").await.json();
+    assert_eq!(v["data"]["status"], "fulfilled");
+    assert_eq!(v["data"]["status_history"].as_array().unwrap().last().unwrap()["note"], "shipped");
+    assert_eq!(patch(o2.clone(), "refunded").await.json()["data"]["status"], "cancelled");
+    assert_eq!(stock(), 2, "a refund after shipping does not restock");
+
+    let (o3, total) = buy("5").await;
+    pay(o3.clone(), total).await;
+    assert_eq!(patch(o3.clone(), "refunded").await.status, 200);
+    assert_eq!(stock(), 2, "refunded before shipping: back in stock");
+    assert_eq!(patch(o3.clone(), "fulfilled").await.status, 409);
+
+    let list = app.call("GET", "/api/admin/orders?status=cancelled", Some(&admin), None, &[]).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    assert_eq!(app.call("GET", "/api/admin/orders?status=lost", Some(&admin), None, &[]).await.status, 422);
+    assert_eq!(app.call("GET", "/api/admin/orders", Some(&user), None, &[]).await.status, 403);
+    assert_eq!(patch("999".into(), "cancelled").await.status, 404);
+    let r = app
+        .call("PATCH", &format!("/api/admin/orders/{o3}"), Some(&admin), Some(&json!({"status": "lost"})), &[])
+        .await;
+    assert_eq!(r.status, 422);
     app.stop().await;
 }

@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{address, checkout_body, column, TestApp};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 const SECRET: &str = "whsec-test-secret-0123456789";
 
@@ -245,16 +243,9 @@ async fn one_idempotency_key_makes_one_order_however_many_retries() {
     Arc::try_unwrap(app).ok().unwrap().stop().await;
 }
 
-fn sign(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
 async fn webhook(app: &TestApp, body: &Value, signature: Option<&str>) -> common::Resp {
     let text = body.to_string();
-    let sig = signature.map(str::to_owned).unwrap_or_else(|| sign(&text));
+    let sig = signature.map(str::to_owned).unwrap_or_else(|| common::sign(SECRET, &text));
     common::send(
         app.addr,
         "POST",

@@ -518,3 +518,114 @@ pub async fn audit_log(
     let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
     Ok(data(StatusCode::OK, &list))
 }
+
+// --- orders -------------------------------------------------------------------------------
+
+/// `GET /api/admin/orders?status=&before=&per_page=`: newest first.
+pub async fn orders(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    const STATUSES: &[(&str, &str)] = &[
+        ("pending", "pending"),
+        ("paid", "paid"),
+        ("fulfilled", "fulfilled"),
+        ("cancelled", "cancelled"),
+        ("expired", "expired"),
+    ];
+    let status = q.choice("status", STATUSES);
+    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
+    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    q.finish()?;
+    let list: String = app
+        .db
+        .read(move |conn| {
+            conn.prepare_cached(
+                "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
+                        'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
+                        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
+                 FROM (SELECT * FROM orders INDEXED BY idx_orders_status
+                       WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
+            )?
+            .query_row(params![status, before, limit], |r| r.get(0))
+            .map_err(ApiError::from)
+        })
+        .await?;
+    let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
+    Ok(data(StatusCode::OK, &list))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusIn {
+    /// `fulfilled` (a paid order shipped), `cancelled` (pending or paid: stock returns),
+    /// `refunded` (paid or fulfilled: cancelled, refund due; stock returns unless shipped)
+    pub status: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `PATCH /api/admin/orders/{id}`
+pub async fn update_order(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<OrderStatusIn>,
+) -> Result<Response, ApiError> {
+    use crate::orders::store::{self as orders, StockMove};
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
+    let mut checks = Checks::new();
+    if !matches!(b.status.as_str(), "fulfilled" | "cancelled" | "refunded") {
+        checks.error("status", "must be fulfilled, cancelled or refunded");
+    }
+    let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
+    checks.finish()?;
+    let (to, note) = (b.status, note.expect("checked"));
+    let order = app
+        .db
+        .writer
+        .run(move |tx| {
+            let now = now_ms();
+            let owner = orders::owner(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+            let from = owner.status.clone();
+            let shown = |default: &str| if note.is_empty() { default.to_owned() } else { note.clone() };
+            let done = match (to.as_str(), from.as_str()) {
+                ("fulfilled", "paid") => {
+                    let ok = orders::transition(tx, id, &["paid"], "fulfilled", now)?;
+                    orders::add_history(tx, id, "fulfilled", &shown("shipped"), now)?;
+                    ok
+                }
+                ("cancelled", "pending") => {
+                    crate::orders::close_pending(tx, id, "cancelled", &shown("cancelled by the shop"), now)?
+                }
+                ("cancelled" | "refunded", "paid") => {
+                    let ok = orders::transition(tx, id, &["paid"], "cancelled", now)?;
+                    orders::move_stock(tx, id, StockMove::Restock, now)?;
+                    orders::add_history(tx, id, "cancelled", &shown("cancelled by the shop; refund due"), now)?;
+                    ok
+                }
+                ("refunded", "fulfilled") => {
+                    let ok = orders::transition(tx, id, &["fulfilled"], "cancelled", now)?;
+                    orders::add_history(tx, id, "cancelled", &shown("refunded after shipping"), now)?;
+                    ok
+                }
+                _ => false,
+            };
+            if !done {
+                return Err(conflict("invalid_transition", &format!("an order that is {from} cannot become {to}")));
+            }
+            audit(
+                tx,
+                &admin,
+                &format!("order.{to}"),
+                "order",
+                id,
+                Some(&serde_json::json!({"status": from})),
+                Some(&serde_json::json!({"status": orders::owner(tx, id)?.map(|o| o.status)})),
+            )?;
+            Ok::<_, ApiError>(orders::detail(tx, id)?)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &order))
+}

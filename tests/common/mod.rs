@@ -358,3 +358,12 @@ pub fn address() -> Value {
 pub fn checkout_body() -> Value {
     serde_json::json!({"shipping_address": address(), "payment_method": "card"})
 }
+
+/// `X-Signature` of a payment webhook body: `sha256=<hex HMAC-SHA256>`.
+pub fn sign(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
