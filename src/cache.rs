@@ -202,6 +202,17 @@ impl ResponseCache {
         Ok((entry, source))
     }
 
+    /// A fresh entry for `key`, if there is one, without loading (the server's fast path).
+    pub async fn peek(&self, key: &str) -> Option<Arc<Entry>> {
+        let e = self.l1.as_ref()?.get(key).await?;
+        if self.fresh(&e) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            Some(e)
+        } else {
+            None
+        }
+    }
+
     /// Marks every entry with one of `tags` stale.
     pub fn bump<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
         let mut v = self.versions.write().unwrap_or_else(|p| p.into_inner());

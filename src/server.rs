@@ -60,12 +60,18 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         };
         let _ = stream.set_nodelay(true);
         // the peer's address travels with each request (throttling, session records)
-        let service = TowerToHyperService::new(router.clone().map_request(
-            move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                req
-            },
-        ));
+        let (router, app) = (router.clone(), state.clone());
+        let service =
+            TowerToHyperService::new(tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                let (router, app) = (router.clone(), app.clone());
+                async move {
+                    if let Some(resp) = crate::http::middleware::cached_hit(&app, &req).await {
+                        return Ok(resp);
+                    }
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    router.oneshot(req).await
+                }
+            }));
         let conn = http.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

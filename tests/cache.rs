@@ -27,8 +27,12 @@ async fn hits_serve_the_same_bytes_and_validators() {
     ] {
         let first = app.get(path).await;
         assert_eq!((first.status, first.header("x-cache")), (200, Some("miss")), "{path}");
-        let second = app.get(path).await;
+        let second = app.get_with(path, &[("X-Request-Id", "client-chosen-id-1")]).await;
         assert_eq!(second.header("x-cache"), Some("hit-l1"), "{path}");
+        // a hit answers like the full path: the client's request id, public caching
+        assert_eq!(second.header("x-request-id"), Some("client-chosen-id-1"));
+        assert_eq!(second.header("cache-control"), first.header("cache-control"));
+        assert_eq!(second.header("content-type"), Some("application/json"));
         assert_eq!(first.body, second.body, "{path}");
         assert_eq!(first.header("etag"), second.header("etag"));
         let gz = app.get_with(path, &[("Accept-Encoding", "gzip")]).await;

@@ -34,14 +34,14 @@ fn process_prefix() -> u64 {
     })
 }
 
-fn next_request_id() -> HeaderValue {
+pub(crate) fn next_request_id() -> HeaderValue {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     HeaderValue::from_str(&format!("{:016x}{:08x}", process_prefix(), n)).expect("hex digits make a valid header")
 }
 
 /// A client-sent id is kept when it is 1–128 visible ASCII characters.
-fn client_request_id(v: &HeaderValue) -> Option<HeaderValue> {
+pub(crate) fn client_request_id(v: &HeaderValue) -> Option<HeaderValue> {
     let b = v.as_bytes();
     (!b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())).then(|| v.clone())
 }
@@ -99,4 +99,31 @@ impl axum::response::IntoResponse for ApiError {
         resp.extensions_mut().insert(self);
         resp
     }
+}
+
+/// The fast path for cache hits, ahead of the router: a GET of a catalog resource whose
+/// exact target (path and query) has a fresh cached response is answered from it without
+/// routing, extractors or middleware. Only validated requests ever filled the cache, so a
+/// hit answers exactly what the full path would; anything else goes on to the router.
+pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Request<B>) -> Option<Response<Body>> {
+    if req.method() != axum::http::Method::GET || !state.cache.enabled() {
+        return None;
+    }
+    let path = req.uri().path();
+    let catalog = ["/api/products", "/api/categories", "/api/brands", "/api/search"];
+    if !catalog.iter().any(|p| path.starts_with(p)) {
+        return None;
+    }
+    let key = req.uri().path_and_query().map_or(path, |p| p.as_str());
+    let entry = state.cache.peek(key).await?;
+    let neg = crate::http::Negotiation::from_headers(req.headers());
+    let caching =
+        crate::http::Caching::Public { max_age: state.config.catalog_max_age_secs, swr: state.config.catalog_swr_secs };
+    let mut resp = entry.rendered.respond(&neg, caching);
+    let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
+    resp.headers_mut().insert(REQUEST_ID, id);
+    if state.config.cache_debug_header {
+        resp.headers_mut().insert("x-cache", HeaderValue::from_static("hit-l1"));
+    }
+    Some(resp)
 }
