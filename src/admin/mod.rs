@@ -418,6 +418,19 @@ pub async fn set_price(
     .await
 }
 
+/// A read whose one row is a JSON array built by SQLite (`json_group_array`), answered
+/// as `{"data": [...]}`.
+async fn json_list(app: &AppState, sql: &'static str, args: Vec<rusqlite::types::Value>) -> Result<Response, ApiError> {
+    let list: String = app
+        .db
+        .read(move |conn| {
+            conn.prepare_cached(sql)?.query_row(rusqlite::params_from_iter(args), |r| r.get(0)).map_err(ApiError::from)
+        })
+        .await?;
+    let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
+    Ok(data(StatusCode::OK, &list))
+}
+
 /// `GET /api/admin/reviews?status=pending`: the moderation queue, oldest first.
 pub async fn reviews(
     State(app): State<AppState>,
@@ -429,21 +442,15 @@ pub async fn reviews(
         .unwrap_or("pending");
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
-    let list: String = app
-        .db
-        .read(move |conn| {
-            conn.prepare_cached(
-                "SELECT coalesce(json_group_array(json_object('id', cast(r.id AS TEXT), 'product_id', cast(r.product_id AS TEXT),
+    json_list(
+        &app,
+        "SELECT coalesce(json_group_array(json_object('id', cast(r.id AS TEXT), 'product_id', cast(r.product_id AS TEXT),
                         'customer_id', cast(r.customer_id AS TEXT), 'rating', r.rating, 'title', r.title, 'body', r.body,
                         'status', r.status, 'created_at', r.created_at)), '[]')
                  FROM (SELECT * FROM reviews WHERE status = ?1 ORDER BY id LIMIT ?2) r",
-            )?
-            .query_row(params![status, limit], |r| r.get(0))
-            .map_err(ApiError::from)
-        })
-        .await?;
-    let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
-    Ok(data(StatusCode::OK, &list))
+        vec![status.to_owned().into(), limit.into()],
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -501,22 +508,16 @@ pub async fn audit_log(
     let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
-    let list: String = app
-        .db
-        .read(move |conn| {
-            conn.prepare_cached(
-                "SELECT coalesce(json_group_array(json_object('id', cast(a.id AS TEXT), 'actor_id', cast(a.actor_id AS TEXT),
+    json_list(
+        &app,
+        "SELECT coalesce(json_group_array(json_object('id', cast(a.id AS TEXT), 'actor_id', cast(a.actor_id AS TEXT),
                         'action', a.action, 'entity', a.entity, 'entity_id', cast(a.entity_id AS TEXT),
                         'before', json(a.before), 'after', json(a.after), 'client_addr', a.client_addr,
                         'at', strftime('%Y-%m-%dT%H:%M:%fZ', a.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2) a",
-            )?
-            .query_row(params![before, limit], |r| r.get(0))
-            .map_err(ApiError::from)
-        })
-        .await?;
-    let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
-    Ok(data(StatusCode::OK, &list))
+        vec![before.into(), limit.into()],
+    )
+    .await
 }
 
 // --- orders -------------------------------------------------------------------------------
@@ -538,22 +539,16 @@ pub async fn orders(
     let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
-    let list: String = app
-        .db
-        .read(move |conn| {
-            conn.prepare_cached(
-                "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
+    json_list(
+        &app,
+        "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
                         'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
                         'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM orders INDEXED BY idx_orders_status
                        WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
-            )?
-            .query_row(params![status, before, limit], |r| r.get(0))
-            .map_err(ApiError::from)
-        })
-        .await?;
-    let list: serde_json::Value = serde_json::from_str(&list).expect("SQLite writes JSON");
-    Ok(data(StatusCode::OK, &list))
+        vec![status.map_or(rusqlite::types::Value::Null, |s| s.to_owned().into()), before.into(), limit.into()],
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -345,13 +345,25 @@ pub async fn checkout(
         b.email.as_deref(),
     );
     checks.finish()?;
-    let placement = placement.expect("checked");
-    let hash = request_hash("/api/checkout", &body.canonical);
+    submit(&app, session, key, "/api/checkout", &body.canonical, Source::Cart, placement.expect("checked")).await
+}
+
+/// Sends a validated order to the writer as one unit and answers it (new or replayed).
+async fn submit(
+    app: &AppState,
+    session: Session,
+    key: Option<String>,
+    path: &str,
+    canonical: &[u8],
+    source: Source,
+    placement: Placement,
+) -> Result<Response, ApiError> {
+    let hash = request_hash(path, canonical);
     let expiry = app.config.order_expiry_mins as i64 * 60_000;
     let placed = app
         .db
         .writer
-        .run(move |tx| place(tx, &session, Source::Cart, &placement, key.as_deref().map(|k| (k, &hash[..])), expiry))
+        .run(move |tx| place(tx, &session, source, &placement, key.as_deref().map(|k| (k, &hash[..])), expiry))
         .await?;
     Ok(respond(placed))
 }
@@ -390,17 +402,8 @@ pub async fn buy_now(
         None => None,
     };
     checks.finish()?;
-    let placement = placement.expect("checked");
-    let hash = request_hash("/api/orders", &body.canonical);
-    let expiry = app.config.order_expiry_mins as i64 * 60_000;
-    let placed = app
-        .db
-        .writer
-        .run(move |tx| {
-            place(tx, &session, Source::Items(items, code), &placement, key.as_deref().map(|k| (k, &hash[..])), expiry)
-        })
-        .await?;
-    Ok(respond(placed))
+    let source = Source::Items(items, code);
+    submit(&app, session, key, "/api/orders", &body.canonical, source, placement.expect("checked")).await
 }
 
 fn cursor_encode(id: i64) -> String {
