@@ -326,3 +326,38 @@ pub fn tags_of(changes: &ChangeSet) -> Vec<String> {
     }
     tags
 }
+
+/// What warming keeps filled: the tree, the brands, the first listing page, the
+/// bestsellers, and the pages of the `products` best-selling products.
+pub fn warm_targets(conn: &rusqlite::Connection, products: i64) -> rusqlite::Result<Vec<String>> {
+    let mut targets: Vec<String> =
+        ["/api/categories", "/api/brands", "/api/products", "/api/products/bestsellers"].map(String::from).to_vec();
+    let slugs = conn
+        .prepare_cached(
+            "SELECT slug FROM products INDEXED BY idx_products_popular WHERE status = 'active'
+             ORDER BY sales_count DESC, id DESC LIMIT ?1",
+        )?
+        .query_map([products], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    targets.extend(slugs.into_iter().map(|s| format!("/api/products/{s}")));
+    Ok(targets)
+}
+
+/// Re-fills the warm targets at start and every `every`, through the same handlers
+/// clients reach (a target still fresh costs a cache hit), so the hottest pages are
+/// loaded again soon after a commit invalidated them, before a client asks.
+pub fn spawn_warming(app: crate::app::AppState, router: axum::Router, every: Duration) -> tokio::task::JoinHandle<()> {
+    use tower::ServiceExt;
+    tokio::spawn(async move {
+        let products = app.config.cache_warm_products as i64;
+        loop {
+            let targets =
+                app.db.read(move |conn| warm_targets(conn, products).map_err(ApiError::from)).await.unwrap_or_default();
+            for t in targets {
+                let Ok(req) = axum::http::Request::get(t.as_str()).body(axum::body::Body::empty()) else { continue };
+                let _ = router.clone().oneshot(req).await;
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}

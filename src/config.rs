@@ -33,6 +33,11 @@ pub struct Config {
     pub cache_mb: u64,
     /// Longest a cached response lives (commits invalidate it sooner).
     pub cache_ttl_secs: u64,
+    /// Warming: the best-selling products whose pages (with the tree, brands, the first
+    /// listing page and bestsellers) are re-filled at start and every
+    /// `cache_warm_interval_secs`; 0 turns warming off.
+    pub cache_warm_products: u64,
+    pub cache_warm_interval_secs: u64,
     /// Add `X-Cache: hit-l1 | miss` to catalog responses (debugging, benchmarks).
     pub cache_debug_header: bool,
     /// Read-only connections in the pool.
@@ -86,6 +91,8 @@ impl Default for Config {
             cache_mb: 64,
             cache_ttl_secs: 600,
             cache_debug_header: false,
+            cache_warm_products: 100,
+            cache_warm_interval_secs: 30,
             read_pool_size: default_pool_size(),
             read_wait_ms: 2_000,
             writer_queue: 4_096,
@@ -201,6 +208,10 @@ impl Config {
         }
         if self.cache_mb > 1_048_576 {
             problems.push("cache_mb must be at most 1048576 (1 TiB)".to_owned());
+        }
+        if self.cache_warm_products > 100_000 || !(1..=86_400).contains(&self.cache_warm_interval_secs) {
+            problems
+                .push("cache_warm_products must be at most 100000 and cache_warm_interval_secs 1 to 86400".to_owned());
         }
         if !(1..=86_400).contains(&self.cache_ttl_secs) {
             problems.push("cache_ttl_secs must be between 1 and 86400".to_owned());

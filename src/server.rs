@@ -22,6 +22,10 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     let router = crate::routes::router(state.clone());
     // expiry of unpaid orders and purges, for as long as the server runs
     let upkeep = crate::orders::spawn_maintenance(state.clone(), Duration::from_secs(15));
+    let warming = (state.cache.enabled() && state.config.cache_warm_products > 0).then(|| {
+        let every = Duration::from_secs(state.config.cache_warm_interval_secs);
+        crate::cache::spawn_warming(state.clone(), router.clone(), every)
+    });
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients
     // wait in the kernel's backlog instead of exhausting file descriptors.
@@ -84,6 +88,9 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
 
     state.draining.store(true, Ordering::SeqCst);
     upkeep.abort();
+    if let Some(w) = warming {
+        w.abort();
+    }
     drop(listener);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining connections");

@@ -10,7 +10,49 @@ use std::sync::Arc;
 use common::TestApp;
 
 async fn cached_app() -> TestApp {
-    TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_debug_header = true).start().await
+    // no warming here: these tests count hits and misses themselves
+    TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warming_fills_the_hottest_pages_at_start_and_after_a_commit() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_interval_secs = 1;
+        })
+        .start()
+        .await;
+    let warmed = |path: &'static str| {
+        let app = &app;
+        async move {
+            for _ in 0..300 {
+                // looked up directly: a request would fill it itself
+                if app.state.cache.peek(path).await.is_some() {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            false
+        }
+    };
+    for p in ["/api/categories", "/api/brands", "/api/products", "/api/products/boom-speaker"] {
+        assert!(warmed(p).await, "{p} is warmed at start");
+    }
+    assert_eq!(app.get("/api/products/boom-speaker").await.header("x-cache"), Some("hit-l1"));
+    app.write("UPDATE products SET sale_price = 3999 WHERE id = 3").await;
+    assert!(app.state.cache.peek("/api/products/boom-speaker").await.is_none(), "the commit made it stale");
+    assert!(warmed("/api/products/boom-speaker").await, "re-filled by the next round");
+    assert_eq!(app.json("/api/products/boom-speaker").await["data"]["price"]["amount"], 3999);
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
