@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing first whatever the tests need.
 #
-# The tests start the real server on 127.0.0.1 against real SQLite files; SQLite itself is
-# compiled into the binary (rusqlite's bundled build), so a Rust toolchain and a C compiler
-# are all the current suite needs. Later suites that need redis-server or litestream add
-# their install steps here.
+# The tests start the real server on 127.0.0.1 against real SQLite files (SQLite itself is
+# compiled into the binary: rusqlite's bundled build, so a C compiler is needed) and a real
+# redis-server for the second cache tier (from Debian's packages).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
-if ! need cc; then
-    echo "test.sh: installing a C compiler (for the bundled SQLite)" >&2
+missing=()
+need cc || missing+=(build-essential)
+need redis-server || missing+=(redis-server)
+if ((${#missing[@]})); then
+    echo "test.sh: installing ${missing[*]} from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq build-essential >/dev/null
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # the tests start their own redis-server on a free port; the packaged service is not needed
+    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 fi
+need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
 # every test target (library, binary, integration tests, the benches in test mode, the

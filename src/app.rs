@@ -22,6 +22,8 @@ pub struct Inner {
     pub search: Arc<SearchIndex>,
     /// The response cache (see [`crate::cache`]).
     pub cache: Arc<ResponseCache>,
+    /// `Cache-Control` of public catalog responses, rendered once.
+    pub catalog_caching: crate::http::Caching,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
@@ -95,7 +97,11 @@ impl AppState {
         }
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
+        let catalog_caching =
+            crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
+                .prebuilt();
         Ok(AppState(Arc::new(Inner {
+            catalog_caching,
             config,
             db: database,
             search,

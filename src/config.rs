@@ -29,6 +29,14 @@ pub struct Config {
     pub demo_products: u64,
     /// Redis URL of the shared second cache tier (optional). Secret: redacted when printed.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel this shop uses (several shops can share one
+    /// Redis with different prefixes).
+    pub redis_prefix: String,
+    /// Longest a request waits for Redis before it goes on without it.
+    pub redis_timeout_ms: u64,
+    /// While this node cannot hear other nodes' invalidations (Redis down), its L1 serves
+    /// an entry only this long after it was loaded.
+    pub redis_detached_max_age_secs: u64,
     /// Response cache budget in MiB; 0 turns the response cache off.
     pub cache_mb: u64,
     /// Longest a cached response lives (commits invalidate it sooner).
@@ -38,7 +46,7 @@ pub struct Config {
     /// `cache_warm_interval_secs`; 0 turns warming off.
     pub cache_warm_products: u64,
     pub cache_warm_interval_secs: u64,
-    /// Add `X-Cache: hit-l1 | miss` to catalog responses (debugging, benchmarks).
+    /// Add `X-Cache: hit-l1 | hit-l2 | miss` to catalog responses (debugging, benchmarks).
     pub cache_debug_header: bool,
     /// Read-only connections in the pool.
     pub read_pool_size: u32,
@@ -88,6 +96,9 @@ impl Default for Config {
             demo: false,
             demo_products: 10_000,
             redis_url: None,
+            redis_prefix: "storefront".into(),
+            redis_timeout_ms: 50,
+            redis_detached_max_age_secs: 1,
             cache_mb: 64,
             cache_ttl_secs: 600,
             cache_debug_header: false,
@@ -231,7 +242,21 @@ impl Config {
         if let Some(url) = &self.redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
                 problems.push("redis_url must start with redis://, rediss:// or redis+unix://".to_owned());
+            } else if let Err(e) = redis::Client::open(url.as_str()) {
+                problems.push(format!("redis_url is not a valid Redis URL: {e}"));
             }
+        }
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 64
+            || !self.redis_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            problems.push("redis_prefix must be 1 to 64 letters, digits, '-', '_' or '.'".to_owned());
+        }
+        if !(1..=10_000).contains(&self.redis_timeout_ms) {
+            problems.push("redis_timeout_ms must be between 1 and 10000".to_owned());
+        }
+        if self.redis_detached_max_age_secs > 86_400 {
+            problems.push("redis_detached_max_age_secs must be at most 86400".to_owned());
         }
         if self.auth_window_secs == 0 || self.auth_failures_per_account == 0 || self.auth_failures_per_address == 0 {
             problems.push("auth_window_secs and auth_failures_per_* must be at least 1".to_owned());

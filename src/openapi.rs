@@ -164,7 +164,7 @@ fn build() -> Value {
                 "parameters": search_params,
                 "responses": responses(ok(list_of("ProductSummary", "SearchMeta"), "ranked results and facets"), &catalog_errs)}},
             "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "the process answers"}}}},
-            "/ready": {"get": {"summary": "Readiness: database readable, writer alive, not draining",
+            "/ready": {"get": {"summary": "Readiness: database readable, writer alive, not draining. With Redis configured, checks.redis is ok or degraded: a degraded Redis leaves the node ready (it serves from L1 and SQLite)",
                 "responses": {"200": {"description": "ready"}, "503": {"description": "not_ready; details.checks names the failing checks", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
@@ -336,8 +336,8 @@ fn write_paths() -> Value {
         "/api/products/{slug}/reviews": {"post": op("Review a product you bought (a paid or fulfilled order of yours contains it); one per product; held for moderation (status pending)", Some("ReviewIn"), "201", data_of("ReviewOut"),
             &with(&[NO_AUTH, NOT_FOUND, ("403", "purchase_required"), ("409", "already_reviewed")]))},
         "/api/admin/cache": {
-            "get": op("Response cache: per tier hits, misses, hit ratio, entries, bytes, budget, evictions, tag bumps (role admin)", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden: not an admin")]),
-            "delete": op("Mark every entry with ?tag= stale (product:N, variant:N, listing, search, categories, brands, reviews, catalog); without a tag, everything", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden")])},
+            "get": op("Response cache per tier. l1: hits, misses, hit ratio, entries, bytes, budget, evictions, tag bumps. l2 (Redis, when configured): status (ok, degraded), hits, misses, hit ratio, stores, stale stores refused, errors, invalidations published/unpublished/received, and the Redis server's keys, used memory and evicted keys (role admin)", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden: not an admin")]),
+            "delete": op("Mark every entry with ?tag= stale (product:N, variant:N, listing, search, categories, brands, reviews, catalog), on every node and in Redis; without a tag, everything (Redis: a new generation). A tag is letters, digits, ':', '_', '-', '.' (else 400 invalid_query)", None, "200", json!({}), &[NO_AUTH, ("403", "forbidden")])},
         "/api/admin/products": {"post": op("Create a product with its default variant and initial stock (quantity); slug defaults from the name; audited", Some("AdminNewProduct"), "201", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), ("409", "product_exists (sku or slug)")]))},
         "/api/admin/products/{id}": {
             "patch": op("Change name, description, slug, category_id, brand_id, status (active, draft, retired), weight_grams; audited", Some("AdminProductPatch"), "200", json!({}), &with(&[NO_AUTH, ("403", "forbidden"), NOT_FOUND, ("409", "slug_taken")])),

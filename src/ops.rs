@@ -44,6 +44,10 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     checks.insert("write_queue".into(), json!(writer.queue_depth));
     // group commit at work: batches, units per batch, commit latency
     checks.insert("writer_stats".into(), json!(writer));
+    // the second cache tier: when it is away the node serves without it (degraded, ready)
+    if let Some(l2) = app.cache.l2() {
+        checks.insert("redis".into(), json!(l2.status()));
+    }
     let draining = app.draining.load(Ordering::SeqCst);
     checks.insert("draining".into(), json!(draining));
     ok &= !draining;

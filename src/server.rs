@@ -20,6 +20,17 @@ use crate::app::AppState;
 /// Serves `state` on `listener` until `shutdown` resolves, then drains.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let router = crate::routes::router(state.clone());
+    if let (Some(url), true) = (&state.config.redis_url, state.cache.enabled()) {
+        let c = &state.config;
+        let l2 = crate::cache::L2::new(
+            url,
+            &c.redis_prefix,
+            Duration::from_millis(c.redis_timeout_ms),
+            Duration::from_secs(c.cache_ttl_secs),
+        )
+        .map_err(std::io::Error::other)?;
+        state.cache.attach_l2(l2, Duration::from_secs(c.redis_detached_max_age_secs));
+    }
     // expiry of unpaid orders and purges, for as long as the server runs
     let upkeep = crate::orders::spawn_maintenance(state.clone(), Duration::from_secs(15));
     let warming = (state.cache.enabled() && state.config.cache_warm_products > 0).then(|| {

@@ -23,7 +23,11 @@ pub async fn cache_stats(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    Ok(data(StatusCode::OK, &serde_json::json!({"l1": app.cache.stats().await})))
+    let l2 = match app.cache.l2() {
+        Some(l2) => serde_json::to_value(l2.stats().await).expect("plain data"),
+        None => serde_json::json!({"enabled": false, "status": "off"}),
+    };
+    Ok(data(StatusCode::OK, &serde_json::json!({"l1": app.cache.stats().await, "l2": l2})))
 }
 
 /// `DELETE /api/admin/cache?tag=…`: marks every entry with the tag stale (no tag: all).
@@ -35,8 +39,11 @@ pub async fn cache_flush(
     let tag = q.text("tag", 100);
     q.finish()?;
     match &tag {
-        Some(t) => app.cache.bump([t.as_str()]),
-        None => app.cache.clear(),
+        Some(t) if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b)) => {
+            return Err(ApiError::bad_request("invalid_query", "tag must be letters, digits and ':', '_', '-', '.'"));
+        }
+        Some(t) => app.cache.invalidate(std::slice::from_ref(t)).await,
+        None => app.cache.clear().await,
     }
     tracing::info!(admin.customer = admin.0.customer_id, tag = tag.as_deref().unwrap_or("*"), "cache flushed");
     Ok(data(StatusCode::OK, &serde_json::json!({"flushed": tag.unwrap_or_else(|| "*".into())})))

@@ -24,7 +24,7 @@ pub const MAX_PER_PAGE: i64 = 100;
 const DEFAULT_PER_PAGE: i64 = 20;
 
 fn public(app: &AppState) -> Caching {
-    Caching::Public { max_age: app.config.catalog_max_age_secs, swr: app.config.catalog_swr_secs }
+    app.catalog_caching.clone()
 }
 
 /// A public catalog response through the response cache: `load` runs on a miss (it

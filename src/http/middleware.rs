@@ -117,13 +117,11 @@ pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Reque
     let key = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let entry = state.cache.peek(key).await?;
     let neg = crate::http::Negotiation::from_headers(req.headers());
-    let caching =
-        crate::http::Caching::Public { max_age: state.config.catalog_max_age_secs, swr: state.config.catalog_swr_secs };
-    let mut resp = entry.rendered.respond(&neg, caching);
+    let mut resp = entry.rendered.respond(&neg, state.catalog_caching.clone());
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     resp.headers_mut().insert(REQUEST_ID, id);
     if state.config.cache_debug_header {
-        resp.headers_mut().insert("x-cache", HeaderValue::from_static("hit-l1"));
+        resp.headers_mut().insert("x-cache", HeaderValue::from_static(crate::cache::Source::HitL1.header()));
     }
     Some(resp)
 }

@@ -58,21 +58,29 @@ pub fn accepts_gzip(value: &str) -> bool {
 }
 
 /// Caching policy of a response.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Caching {
     /// Shared caches may keep it: `public, max-age=…, stale-while-revalidate=…`.
     Public { max_age: u64, swr: u64 },
+    /// A `Cache-Control` value rendered once (see [`Caching::prebuilt`]).
+    Prebuilt(HeaderValue),
     /// Personal or operational: `private, no-store`.
     Private,
 }
 
 impl Caching {
+    /// The same policy with its header rendered once, for the hot paths.
+    pub fn prebuilt(self) -> Caching {
+        Caching::Prebuilt(self.header())
+    }
+
     fn header(&self) -> HeaderValue {
         match self {
             Caching::Public { max_age, swr } => {
                 HeaderValue::from_str(&format!("public, max-age={max_age}, stale-while-revalidate={swr}"))
                     .expect("digits and ascii make a valid header")
             }
+            Caching::Prebuilt(v) => v.clone(),
             Caching::Private => HeaderValue::from_static("private, no-store"),
         }
     }
@@ -86,12 +94,20 @@ pub struct Rendered {
     pub gzip: Option<Bytes>,
     /// Strong validator of the identity representation, quoted.
     pub etag: HeaderValue,
+    /// The validator of the gzip representation, derived once.
+    gzip_etag: HeaderValue,
 }
 
 impl Rendered {
     pub fn new(json: Vec<u8>) -> Rendered {
         let etag = etag_of(&json);
-        Rendered { json: Bytes::from(json), gzip: None, etag }
+        Rendered::from_parts(Bytes::from(json), None, etag)
+    }
+
+    /// A response kept elsewhere (the second cache tier), put back together.
+    pub fn from_parts(json: Bytes, gzip: Option<Bytes>, etag: HeaderValue) -> Rendered {
+        let gzip_etag = gzip_etag(&etag);
+        Rendered { json, gzip, etag, gzip_etag }
     }
 
     /// Adds the gzip form (done once, by whoever keeps the value).
@@ -104,13 +120,13 @@ impl Rendered {
 
     /// The response for `neg`, with `caching`.
     pub fn respond(&self, neg: &Negotiation, caching: Caching) -> Response<Body> {
-        let gzip_tag = gzip_etag(&self.etag);
+        let gzip_tag = &self.gzip_etag;
         if let Some(inm) = &neg.if_none_match {
-            if etag_matches(inm, &self.etag) || etag_matches(inm, &gzip_tag) {
+            if etag_matches(inm, &self.etag) || etag_matches(inm, gzip_tag) {
                 let mut resp = Response::new(Body::empty());
                 *resp.status_mut() = StatusCode::NOT_MODIFIED;
                 let h = resp.headers_mut();
-                h.insert(header::ETAG, if neg.gzip { gzip_tag } else { self.etag.clone() });
+                h.insert(header::ETAG, if neg.gzip { gzip_tag.clone() } else { self.etag.clone() });
                 h.insert(header::CACHE_CONTROL, caching.header());
                 h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
                 return resp;
@@ -134,7 +150,7 @@ impl Rendered {
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if compressed.is_some() {
             h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            h.insert(header::ETAG, gzip_tag);
+            h.insert(header::ETAG, gzip_tag.clone());
         } else {
             h.insert(header::ETAG, self.etag.clone());
         }

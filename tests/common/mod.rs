@@ -15,6 +15,8 @@ use storefront::seed::{self, SeedOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod redis_server;
+
 pub enum Data {
     Empty,
     /// a SQL file under fixtures/
@@ -26,6 +28,8 @@ pub enum Data {
 pub struct TestAppBuilder {
     data: Data,
     config: Config,
+    /// another node's database file (a second node on the same data)
+    shared_db: Option<PathBuf>,
 }
 
 pub struct TestApp {
@@ -34,12 +38,16 @@ pub struct TestApp {
     pub db_path: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { data: Data::Empty, config: Config { log_level: "warn".into(), ..Config::default() } }
+        TestAppBuilder {
+            data: Data::Empty,
+            config: Config { log_level: "warn".into(), ..Config::default() },
+            shared_db: None,
+        }
     }
 }
 
@@ -78,14 +86,25 @@ impl TestAppBuilder {
         self.data = Data::Seeded(products, seed);
         self
     }
+    /// A second node on `other`'s database file (the first must outlive it).
+    pub fn same_data_as(mut self, other: &TestApp) -> Self {
+        self.shared_db = Some(other.db_path.clone());
+        self
+    }
     pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.config);
         self
     }
 
     pub async fn start(self) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = make_db(dir.path(), &self.data);
+        let (dir, path) = match self.shared_db {
+            Some(path) => (None, path),
+            None => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let path = make_db(dir.path(), &self.data);
+                (Some(dir), path)
+            }
+        };
         let mut config = self.config;
         config.db = path.clone();
         let index_on = config.search_index;

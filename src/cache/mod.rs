@@ -15,12 +15,20 @@
 //! Single flight: concurrent misses on one key run one load and the others wait for it —
 //! but only requests that began after the same latest bump share a load, so no request
 //! is handed what a load read before a commit the request already saw acknowledged.
+//!
+//! Behind L1, optionally, Redis as the second tier shared by every node ([`l2`]): an L1
+//! miss asks Redis before SQLite, a load from SQLite is stored there, and every bump is
+//! published so the other nodes bump the same tags in their L1.
+
+mod l2;
+
+pub use l2::{L2Stats, L2};
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -34,6 +42,8 @@ pub struct Entry {
     tags: Vec<String>,
     /// the clock when the load began
     loaded_at: u64,
+    /// when it was loaded (bounds its age while this node cannot hear other nodes)
+    born: Instant,
 }
 
 /// Where a response came from (the `X-Cache` debug header).
@@ -41,6 +51,8 @@ pub struct Entry {
 pub enum Source {
     /// served from this process's cache (or from a concurrent load of the same key)
     HitL1,
+    /// served from the second tier (Redis)
+    HitL2,
     /// loaded from the database
     Miss,
     /// the cache is off
@@ -51,6 +63,7 @@ impl Source {
     pub fn header(self) -> &'static str {
         match self {
             Source::HitL1 => "hit-l1",
+            Source::HitL2 => "hit-l2",
             Source::Miss | Source::Off => "miss",
         }
     }
@@ -67,8 +80,11 @@ struct Counters {
 
 pub struct ResponseCache {
     l1: Option<moka::future::Cache<String, Arc<Entry>>>,
-    /// tag → clock value of its last bump
-    versions: RwLock<HashMap<String, u64>>,
+    /// tag → clock value and time of its last bump
+    versions: RwLock<HashMap<String, (u64, Instant)>>,
+    /// the size of `versions` at which bumps older than any live entry are forgotten
+    prune_at: AtomicUsize,
+    ttl: Duration,
     clock: AtomicU64,
     /// the clock of the latest bump
     last_bump: AtomicU64,
@@ -76,7 +92,13 @@ pub struct ResponseCache {
     flights: Mutex<HashMap<(String, u64), Arc<tokio::sync::OnceCell<Arc<Entry>>>>>,
     counters: Arc<Counters>,
     budget: u64,
+    l2: OnceLock<Arc<L2>>,
+    detached_max_age: OnceLock<Duration>,
 }
+
+/// `versions` is pruned when it grows past this many tags (and then past twice what was
+/// left): a bump older than the TTL (plus a margin) predates every live entry.
+const PRUNE_MIN: usize = 4096;
 
 /// Finished flights kept before they are pruned (see [`ResponseCache::get_or_load`]).
 const MAX_FLIGHTS: usize = 64;
@@ -109,12 +131,31 @@ impl ResponseCache {
         ResponseCache {
             l1,
             versions: RwLock::new(HashMap::new()),
+            prune_at: AtomicUsize::new(PRUNE_MIN),
+            ttl,
             clock: AtomicU64::new(1),
             last_bump: AtomicU64::new(0),
             flights: Mutex::new(HashMap::new()),
             counters,
             budget,
+            l2: OnceLock::new(),
+            detached_max_age: OnceLock::new(),
         }
+    }
+
+    /// Puts Redis behind L1 and keeps it attached for as long as the cache lives. While
+    /// this node cannot hear other nodes' invalidations, L1 serves only entries younger
+    /// than `detached_max_age`.
+    pub fn attach_l2(self: &Arc<Self>, l2: L2, detached_max_age: Duration) {
+        let l2 = Arc::new(l2);
+        if self.l2.set(l2.clone()).is_ok() {
+            let _ = self.detached_max_age.set(detached_max_age);
+            tokio::spawn(l2.maintain(Arc::downgrade(self)));
+        }
+    }
+
+    pub fn l2(&self) -> Option<&Arc<L2>> {
+        self.l2.get()
     }
 
     pub fn enabled(&self) -> bool {
@@ -122,8 +163,13 @@ impl ResponseCache {
     }
 
     fn fresh(&self, e: &Entry) -> bool {
+        if let Some(l2) = self.l2.get() {
+            if !l2.attached() && self.detached_max_age.get().is_some_and(|max| e.born.elapsed() > *max) {
+                return false;
+            }
+        }
         let v = self.versions.read().unwrap_or_else(|p| p.into_inner());
-        e.tags.iter().all(|t| v.get(t).is_none_or(|bumped| *bumped < e.loaded_at))
+        e.tags.iter().all(|t| v.get(t).is_none_or(|(bumped, _)| *bumped < e.loaded_at))
     }
 
     /// The cached response for `key`, or `load`'s (which returns the response and the
@@ -136,7 +182,10 @@ impl ResponseCache {
     ) -> Result<(Arc<Entry>, Source), ApiError> {
         let Some(l1) = &self.l1 else {
             let (rendered, _) = load.await?;
-            return Ok((Arc::new(Entry { rendered, tags: Vec::new(), loaded_at: 0 }), Source::Off));
+            return Ok((
+                Arc::new(Entry { rendered, tags: Vec::new(), loaded_at: 0, born: Instant::now() }),
+                Source::Off,
+            ));
         };
         if let Some(e) = l1.get(&key).await {
             if self.fresh(&e) {
@@ -161,25 +210,45 @@ impl ResponseCache {
             }
             flights.entry(flight_key.clone()).or_default().clone()
         };
-        let ran = AtomicBool::new(false);
+        // how this request's flight was served: 0 by another request's load, else below
+        const SHARED: u8 = 0;
+        const FROM_L2: u8 = 1;
+        const FROM_DB: u8 = 2;
+        let origin = AtomicU8::new(SHARED);
         let result = cell
             .get_or_try_init(|| async {
                 // a load that finished between our miss and our flight lookup
                 if let Some(e) = l1.get(key).await.filter(|e| self.fresh(e)) {
                     return Ok(e);
                 }
-                ran.store(true, Ordering::Relaxed);
                 // the clock before the load's read transaction begins (SeqCst: ordered
                 // with the writer hook's bump)
                 let loaded_at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+                let mut miss = None;
+                if let Some(l2) = self.l2.get() {
+                    match l2.lookup(key).await {
+                        l2::Lookup::Hit { rendered, tags } => {
+                            origin.store(FROM_L2, Ordering::Relaxed);
+                            return Ok(Arc::new(Entry { rendered, tags, loaded_at, born: Instant::now() }));
+                        }
+                        l2::Lookup::Miss(token) => miss = Some((l2, token)),
+                        l2::Lookup::Unavailable => {}
+                    }
+                }
+                origin.store(FROM_DB, Ordering::Relaxed);
                 let (rendered, extra) = load.await?;
                 let mut all: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
                 all.extend(extra);
-                Ok::<_, ApiError>(Arc::new(Entry { rendered: rendered.with_gzip(6), tags: all, loaded_at }))
+                let rendered = rendered.with_gzip(6);
+                if let Some((l2, token)) = miss {
+                    l2.store_later(key.clone(), token, &rendered, &all);
+                }
+                Ok::<_, ApiError>(Arc::new(Entry { rendered, tags: all, loaded_at, born: Instant::now() }))
             })
             .await
             .cloned();
-        let ran = ran.load(Ordering::Relaxed);
+        let origin = origin.load(Ordering::Relaxed);
+        let ran = origin != SHARED;
         if let (true, Ok(entry)) = (ran, &result) {
             // stored before the flight ends, so no request finds neither
             if self.fresh(entry) {
@@ -198,7 +267,11 @@ impl ResponseCache {
         let entry = result?;
         let counter = if ran { &self.counters.misses } else { &self.counters.hits };
         counter.fetch_add(1, Ordering::Relaxed);
-        let source = if ran { Source::Miss } else { Source::HitL1 };
+        let source = match origin {
+            FROM_DB => Source::Miss,
+            FROM_L2 => Source::HitL2,
+            _ => Source::HitL1,
+        };
         Ok((entry, source))
     }
 
@@ -213,22 +286,45 @@ impl ResponseCache {
         }
     }
 
-    /// Marks every entry with one of `tags` stale.
-    pub fn bump<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
+    /// Marks every entry of this node's L1 with one of `tags` stale.
+    pub fn bump_local<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
         let mut v = self.versions.write().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        let at = Instant::now();
         for t in tags {
-            v.insert(t.as_ref().to_owned(), now);
+            v.insert(t.as_ref().to_owned(), (now, at));
             self.counters.bumps.fetch_add(1, Ordering::Relaxed);
         }
         self.last_bump.store(now, Ordering::SeqCst);
+        if v.len() >= self.prune_at.load(Ordering::Relaxed) {
+            // an entry lives at most the TTL from its insertion, which follows its load's
+            // start by far less than the margin: older bumps can no longer matter
+            let horizon = self.ttl + Duration::from_secs(60);
+            v.retain(|_, (_, when)| when.elapsed() < horizon);
+            self.prune_at.store((v.len() * 2).max(PRUNE_MIN), Ordering::Relaxed);
+        }
     }
 
-    /// The writer's post-commit hook: the tags a commit's changes can show in.
+    /// Marks every entry with one of `tags` stale, here, in Redis and on every other node.
+    pub async fn invalidate(&self, tags: &[String]) {
+        self.bump_local(tags);
+        if let Some(l2) = self.l2.get() {
+            if !l2.publish(tags).await {
+                l2.must_regenerate();
+            }
+        }
+    }
+
+    /// The writer's post-commit hook: the tags a commit's changes can show in, bumped
+    /// here and (with Redis) in Redis and on every other node, before the commit's
+    /// callers hear back.
     pub fn apply(&self, changes: &ChangeSet) {
         let tags = tags_of(changes);
         if !tags.is_empty() {
-            self.bump(tags);
+            self.bump_local(&tags);
+            if let Some(l2) = self.l2.get() {
+                l2.publish_blocking(&tags);
+            }
         }
     }
 
@@ -257,11 +353,16 @@ impl ResponseCache {
         }
     }
 
-    /// Drops every entry (an operator's flush).
-    pub fn clear(&self) {
-        self.bump(["catalog"]);
+    /// Drops every entry, on every node and in Redis (an operator's flush).
+    pub async fn clear(&self) {
+        self.bump_local(["catalog"]);
         if let Some(l1) = &self.l1 {
             l1.invalidate_all();
+        }
+        if let Some(l2) = self.l2.get() {
+            if !l2.new_generation().await {
+                l2.must_regenerate();
+            }
         }
     }
 }
