@@ -9,43 +9,27 @@
 #
 # Every run is bounded by DURATION (and the checkout scenario by the carts prepared).
 # Results go to bench-out/checkout-results.txt.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
 CONNS=${CONNS:-256}
-DURATION=${DURATION:-8}
 PREPARE=${PREPARE:-200}
-ROUNDS=${ROUNDS:-3}
-OUT=bench-out
+source "$(dirname "$0")/lib.sh"
+
 DB=$OUT/shop.db
 SF_PORT=18484
 ST_PORT=18485
-mkdir -p "$OUT"
-
-cargo build --release --quiet --bin storefront --example static_server --example shop_load
-SF=target/release/storefront
-ST=target/release/examples/static_server
 LOAD=target/release/examples/shop_load
 
 rm -f "$DB" "$DB-wal" "$DB-shm"
 "$SF" seed --products 10000 --db "$DB" --quiet >/dev/null
 # stock enough for every run: the benchmark measures ordering, not selling out
 python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE inventory SET available = 100000000'); c.commit()" "$DB"
-
-cleanup() { kill "${SF_PID:-}" "${ST_PID:-}" 2>/dev/null || true; }
-trap cleanup EXIT
-"$SF" serve --db "$DB" --listen 127.0.0.1:$SF_PORT --log-level warn &
-SF_PID=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$SF_PORT/ready >/dev/null && break; sleep 0.1; done
+start_storefront $SF_PORT --db "$DB"
 
 # the static baseline answers what a checkout answers
 T=$(curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/auth/guest | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
 curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/cart -H "authorization: Bearer $T" -H 'content-type: application/json' -d '{"product_id":"1","quantity":1}' >/dev/null
 curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/checkout -H "authorization: Bearer $T" -H 'content-type: application/json' \
     -d '{"shipping_address":{"name":"Load Test","line1":"1 Main St","city":"Austin","state":"TX","postal_code":"73301","country":"US"},"payment_method":"card"}' -o "$OUT/checkout.json"
-"$ST" 127.0.0.1:$ST_PORT "/api/checkout=$OUT/checkout.json" &
-ST_PID=$!
-sleep 0.5
+start_static $ST_PORT "/api/checkout=$OUT/checkout.json"
 
 : > "$OUT/checkout-runs.jsonl"
 for round in $(seq "$ROUNDS"); do

@@ -7,35 +7,13 @@
 #
 # Targets 127.0.0.1 only; every run is bounded by DURATION. Needs wrk (Debian: apt-get
 # install wrk), curl and python3. Results go to bench-out/load-results.md.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
 PRODUCTS=${PRODUCTS:-100000}
 DURATION=${DURATION:-10}
-CONNS=${CONNS:-64}
-THREADS=${THREADS:-2}
-OUT=bench-out
-DB=$OUT/catalog-$PRODUCTS.db
+source "$(dirname "$0")/lib.sh"
+
 SF_PORT=18480
 ST_PORT=18481
-mkdir -p "$OUT"
-
-command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }
-cargo build --release --quiet --bin storefront --example static_server
-SF=target/release/storefront
-ST=target/release/examples/static_server
-
-if [ ! -f "$DB" ]; then
-    "$SF" seed --products "$PRODUCTS" --db "$DB"
-fi
-
-cleanup() { kill "${SF_PID:-}" "${ST_PID:-}" 2>/dev/null || true; }
-trap cleanup EXIT
-
-"$SF" serve --db "$DB" --listen 127.0.0.1:$SF_PORT --cache-mb 0 --log-level warn &
-SF_PID=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$SF_PORT/ready >/dev/null && break; sleep 0.1; done
-
+start_storefront $SF_PORT --db "$(catalog_db "$PRODUCTS")" --cache-mb 0
 # the scenarios
 SLUG=$(curl -sf "http://127.0.0.1:$SF_PORT/api/products?per_page=1&page=2500&fields=slug" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["slug"])')
 # the keyset cursor of page 2,500 (items 49,981..50,000): walk there 100 at a time
@@ -61,38 +39,20 @@ for name in "${ORDER[@]}"; do
 done
 MATCHES=$(python3 -c "import json; print(json.load(open('$OUT/search.json'))['meta']['total'])")
 
-"$ST" 127.0.0.1:$ST_PORT "${ROUTES[@]}" &
-ST_PID=$!
-sleep 0.5
-
-# wrk prints requests/s and latency percentiles; keep rps, p50, p99
-measure() { # url conns -> "rps p50 p99"
-    wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency "$1" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-def lat(p):
-    m = re.search(r"^\s+" + p + r"%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-p50, p99 = lat("50"), lat("99")
-print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errs.group(1) if errs else 0}")'
-}
+start_static $ST_PORT "${ROUTES[@]}"
 
 # Rounds interleave static and storefront for every scenario; medians are reported, so a
 # burst of noise from another tenant of the machine moves one sample, not the figure.
-ROUNDS=${ROUNDS:-3}
 declare -A SF_R ST_R P50 P99 ERRS
 for round in $(seq "$ROUNDS"); do
     for name in "${ORDER[@]}"; do
         url=${URLS[$name]}
-        read -r st_rps _ _ _ < <(measure "http://127.0.0.1:$ST_PORT$url" "$CONNS")
-        read -r sf_rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT$url" "$CONNS")
+        read -r st_rps _ _ _ < <(measure "http://127.0.0.1:$ST_PORT$url")
+        read -r sf_rps p50 p99 errs < <(measure "http://127.0.0.1:$SF_PORT$url")
         SF_R[$name]+="$sf_rps "; ST_R[$name]+="$st_rps "; P50[$name]+="$p50 "; P99[$name]+="$p99 "; ERRS[$name]+="$errs "
     done
     for c in 1 4; do
-        read -r rps p50 p99 errs < <(THREADS=1 measure "http://127.0.0.1:$SF_PORT${URLS[search]}" $c)
+        read -r rps p50 p99 errs < <(THREADS=1 CONNS=$c measure "http://127.0.0.1:$SF_PORT${URLS[search]}")
         SF_R[search@$c]+="$rps "; P50[search@$c]+="$p50 "; P99[search@$c]+="$p99 "; ERRS[search@$c]+="$errs "
     done
 done

@@ -278,3 +278,77 @@ async fn admins_see_and_flush_the_cache_and_zero_turns_it_off() {
     assert!(!off.state.cache.stats().await.enabled);
     off.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_change_reaches_exactly_the_entries_that_show_it() {
+    let app = cached_app().await;
+    let admin = app.register("prices@example.com").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'prices@example.com'").await;
+    let set_price = |id: i64, base: i64| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let body = serde_json::json!({"base": base});
+            let path = format!("/api/admin/products/{id}/price");
+            let r = app.call("PUT", &path, Some(admin), Some(&body), &[]).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    // newest first: chef-knife (5), boom-speaker (3), nimbus-earbuds (2), aurora (1)
+    let newest_first = "/api/products?per_page=1";
+    let all = "/api/products?per_page=10";
+    let cheapest = "/api/products?per_page=1&sort=price_asc";
+    let dear = "/api/products?min_price=10000";
+    let search = "/api/search?q=wireless";
+    let other_page = "/api/products/boom-speaker";
+    let page = "/api/products/aurora-wireless-headphones";
+    let targets = [newest_first, all, cheapest, dear, search, other_page, page];
+    for t in targets {
+        app.get(t).await;
+        assert_eq!(app.get(t).await.header("x-cache"), Some("hit-l1"), "{t}");
+    }
+    assert_eq!(app.json(dear).await["meta"]["total"], 1, "aurora at 14999");
+    assert_eq!(app.json(cheapest).await["data"][0]["slug"], "chef-knife");
+
+    // aurora (not on the newest page, not boom-speaker) becomes the cheapest
+    set_price(1, 999).await;
+    for (t, shows_it) in [
+        (newest_first, false),
+        (other_page, false),
+        (all, true),
+        (cheapest, true),
+        (dear, true),
+        (search, true),
+        (page, true),
+    ] {
+        let r = app.get(t).await;
+        let expect = if shows_it { "miss" } else { "hit-l1" };
+        assert_eq!(r.header("x-cache"), Some(expect), "{t}: {}", r.text());
+    }
+    assert_eq!(amount(&app.json(page).await["data"]), 999);
+    assert_eq!(app.json(cheapest).await["data"][0]["slug"], "aurora-wireless-headphones");
+    assert_eq!(app.json(dear).await["meta"]["total"], 0);
+    let listed = app.json(all).await;
+    let aurora = listed["data"].as_array().unwrap().iter().find(|p| p["id"] == "1").unwrap().clone();
+    assert_eq!(amount(&aurora), 999);
+    let found = app.json(search).await;
+    assert!(found["data"].as_array().unwrap().iter().any(|p| p["id"] == "1" && amount(p) == 999), "{found}");
+
+    // a product on the newest page: that page changes
+    set_price(5, 1999).await;
+    let r = app.get(newest_first).await;
+    assert_eq!(r.header("x-cache"), Some("miss"));
+    assert_eq!(amount(&r.json()["data"][0]), 1999);
+    // anything but the price (a rename) still reaches every list
+    app.get(newest_first).await;
+    let r = app
+        .call("PATCH", "/api/admin/products/1", Some(&admin), Some(&serde_json::json!({"name": "Aurora II"})), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.get(newest_first).await.header("x-cache"), Some("miss"), "membership and order may change");
+    app.stop().await;
+}
+
+/// The price of one product object (a summary or a page's data).
+fn amount(p: &serde_json::Value) -> i64 {
+    p["price"]["amount"].as_i64().unwrap()
+}

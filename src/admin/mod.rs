@@ -420,6 +420,8 @@ pub async fn set_price(
     change_product(&app, admin, id, "product.price", move |tx, id| {
         tx.prepare_cached("UPDATE products SET base_price = ?2, sale_price = ?3 WHERE id = ?1")?
             .execute(params![id, b.base, b.sale])?;
+        // only the price (and updated_at, which lists do not show): see cache::tags_of
+        tx.note_only("products", "price", id);
         Ok(())
     })
     .await

@@ -96,6 +96,11 @@ pub fn resolve_variant(
     }
 }
 
+/// 409 naming the one line that cannot have `requested` units.
+fn short_of(product_id: i64, variant_id: i64, requested: i64) -> ApiError {
+    out_of_stock(vec![json!({"product_id": Id(product_id), "variant_id": Id(variant_id), "requested": requested})])
+}
+
 /// `POST /api/cart`
 pub async fn add(
     State(app): State<AppState>,
@@ -121,9 +126,7 @@ pub async fn add(
                 ));
             }
             if wanted > v.available {
-                return Err(out_of_stock(vec![json!({
-                    "product_id": Id(v.product_id), "variant_id": Id(v.variant_id), "requested": wanted
-                })]));
+                return Err(short_of(v.product_id, v.variant_id, wanted));
             }
             store::add_item(tx, cart, v.variant_id, quantity, now)?;
             Ok(())
@@ -163,9 +166,7 @@ pub async fn update_item(
             let variant = store::item_variant(tx, cart, item)?.ok_or_else(not_found)?;
             let v = store::variant(tx, variant)?.ok_or_else(not_found)?;
             if quantity > v.available || !v.active {
-                return Err(out_of_stock(vec![json!({
-                    "product_id": Id(v.product_id), "variant_id": Id(v.variant_id), "requested": quantity
-                })]));
+                return Err(short_of(v.product_id, v.variant_id, quantity));
             }
             store::set_quantity(tx, cart, item, quantity, now_ms())?;
             Ok(())

@@ -183,6 +183,11 @@ fn field_mask(fields: &Option<Vec<String>>) -> u32 {
 }
 
 /// Closes `{"data":[...]` with `,"meta":{...}}`.
+/// `product:<id>` of each product a response shows.
+fn product_tags(ids: &[i64]) -> Vec<String> {
+    ids.iter().map(|id| format!("product:{id}")).collect()
+}
+
 fn finish_page<M: Serialize>(mut out: Vec<u8>, meta: &M) -> Result<Vec<u8>, ApiError> {
     out.extend_from_slice(b",\"meta\":");
     serde_json::to_writer(&mut out, meta).expect("writing to a Vec cannot fail");
@@ -252,6 +257,14 @@ pub async fn list_products(
     let paging = paging(&mut q, sort.name(), per_page);
     q.finish()?;
     let paging = paging?;
+    // what the page depends on beyond the products it shows (see cache::tags_of)
+    let by_price =
+        matches!(sort, Sort::PriceAsc | Sort::PriceDesc) || filters.min_price.is_some() || filters.max_price.is_some();
+    let tags: &[&str] = match (has_q, by_price) {
+        (true, _) => &["catalog", "listing", "listing:price", "search"],
+        (false, true) => &["catalog", "listing", "listing:price"],
+        (false, false) => &["catalog", "listing"],
+    };
 
     let db = app.db.clone();
     let load = async move {
@@ -278,7 +291,7 @@ pub async fn list_products(
                             last_page: ((total + per_page - 1) / per_page).max(1),
                             next_cursor,
                         };
-                        finish_page(out, &meta)
+                        finish_page(out, &meta).map(|b| (b, w.ids))
                     }
                     Paging::Keyset(Some(c)) if c.before => {
                         // walking back: rows come in reverse and are turned around first
@@ -294,8 +307,9 @@ pub async fn list_products(
                         let next_cursor = last.map(|(k, id)| cursor_after(k, id));
                         let prev_cursor = if more { first.map(|(k, id)| cursor_before(k, id)) } else { None };
                         let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
+                        let ids = rows.iter().map(|(p, _)| p.id.0).collect();
                         let items = rows.into_iter().map(|(p, _)| p).collect();
-                        Ok::<_, ApiError>(to_json(&Page { data: render_products(items, &fields), meta }))
+                        Ok::<_, ApiError>((to_json(&Page { data: render_products(items, &fields), meta }), ids))
                     }
                     Paging::Keyset(cursor) => {
                         let slice = match &cursor {
@@ -307,15 +321,14 @@ pub async fn list_products(
                         let prev_cursor =
                             if cursor.is_some() { w.first.map(|(k, id)| cursor_before(k, id)) } else { None };
                         let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                        finish_page(out, &meta)
+                        finish_page(out, &meta).map(|b| (b, w.ids))
                     }
                 }
             })
             .await?;
-        Ok((body, Vec::new()))
+        Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, if has_q { &["catalog", "listing", "search"] } else { &["catalog", "listing"] }, load)
-        .await
+    cached(&app, &neg, &uri, tags, load).await
 }
 
 fn slug_param(
@@ -418,10 +431,11 @@ pub async fn bestsellers(
         let body = db
             .read(move |conn| {
                 let top = store::bestsellers(conn, today - days + 1, limit)?;
-                Ok::<_, ApiError>(to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }))
+                let ids: Vec<i64> = top.iter().map(|b| b.product.id.0).collect();
+                Ok::<_, ApiError>((to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }), ids))
             })
             .await?;
-        Ok((body, Vec::new()))
+        Ok((body.0, product_tags(&body.1)))
     };
     cached(&app, &neg, &uri, &["catalog", "listing"], load).await
 }

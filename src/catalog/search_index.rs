@@ -460,7 +460,8 @@ impl SearchIndex {
 
     /// The writer's post-commit hook: brings the index up to what was just committed.
     pub fn apply(&self, changes: &ChangeSet) {
-        let products = changes.tables.get("products");
+        let products = changes.all_rows("products");
+        let products = products.as_ref();
         let refs_changed = changes.touches("categories") || changes.touches("brands");
         if products.is_none() && !refs_changed {
             return;

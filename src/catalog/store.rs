@@ -197,6 +197,8 @@ pub struct Written {
     /// (sort key, id) of the first and last product written
     pub first: Option<(i64, i64)>,
     pub last: Option<(i64, i64)>,
+    /// the products written, in order
+    pub ids: Vec<i64>,
 }
 
 /// Writes a forward page (offset or after a cursor) straight from SQLite's row buffers
@@ -213,7 +215,7 @@ pub fn write_products(
     out: &mut Vec<u8>,
 ) -> rusqlite::Result<Written> {
     debug_assert!(!matches!(slice, Slice::Before { .. }), "backward pages go through list_products");
-    let mut w = Written { count: 0, more: false, first: None, last: None };
+    let mut w = Written { count: 0, more: false, first: None, last: None, ids: Vec::with_capacity(limit as usize) };
     out.push(b'[');
     visit_page(conn, filter, sort, slice, limit, |r| {
         if w.count as i64 == limit {
@@ -223,6 +225,7 @@ pub fn write_products(
         let at = (r.get::<_, i64>(SUMMARY_WIDTH)?, r.get::<_, i64>(0)?);
         w.first.get_or_insert(at);
         w.last = Some(at);
+        w.ids.push(at.1);
         if w.count > 0 {
             out.push(b',');
         }

@@ -33,12 +33,22 @@ use crate::error::StoreError;
 
 /// The connection as a unit of work sees it: inside the writer's transaction (and the
 /// unit's savepoint). Only the writer thread can make one.
-pub struct WriteTx<'a>(&'a Connection);
+pub struct WriteTx<'a>(&'a Connection, &'a Mutex<ChangeSet>);
 
 impl Deref for WriteTx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
         self.0
+    }
+}
+
+impl WriteTx<'_> {
+    /// Tells the cache tier that this unit changed row `id` of `table` only in `aspect`
+    /// (e.g. a product's price): its change set then carries `table@aspect` for the row
+    /// instead of `table`, so only what shows that aspect is invalidated. Another unit of
+    /// the batch that changes the same row otherwise still reports `table`.
+    pub fn note_only(&self, table: &str, aspect: &str, id: i64) {
+        self.1.lock().expect("change buffer poisoned").record(&format!("{table}@{aspect}"), id);
     }
 }
 
@@ -71,6 +81,27 @@ impl ChangeSet {
         }
     }
 
+    /// Applies the unit's [`WriteTx::note_only`] notes: a row noted `table@aspect` leaves
+    /// `table`'s rows.
+    fn fold_notes(&mut self) {
+        let notes: Vec<(String, BTreeSet<i64>)> = self
+            .tables
+            .iter()
+            .filter_map(|(k, v)| match (k.split_once('@'), v) {
+                (Some((table, _)), TableChange::Rows(ids)) => Some((table.to_owned(), ids.clone())),
+                _ => None,
+            })
+            .collect();
+        for (table, ids) in notes {
+            if let Some(TableChange::Rows(rows)) = self.tables.get_mut(&table) {
+                rows.retain(|r| !ids.contains(r));
+                if rows.is_empty() {
+                    self.tables.remove(&table);
+                }
+            }
+        }
+    }
+
     fn merge(&mut self, other: ChangeSet) {
         for (table, change) in other.tables {
             match change {
@@ -90,9 +121,29 @@ impl ChangeSet {
         self.tables.is_empty()
     }
 
-    /// Did `table` change at all?
+    /// Did `table` change at all (in any aspect)?
     pub fn touches(&self, table: &str) -> bool {
-        self.tables.contains_key(table)
+        self.tables.keys().any(|k| k == table || k.strip_prefix(table).is_some_and(|rest| rest.starts_with('@')))
+    }
+
+    /// Every changed row of `table`, whatever aspect its unit noted (`table` and every
+    /// `table@aspect`): for readers that mirror the rows rather than show aspects of them.
+    pub fn all_rows(&self, table: &str) -> Option<TableChange> {
+        let mut out: Option<TableChange> = None;
+        for (k, v) in &self.tables {
+            if !(k == table || k.strip_prefix(table).is_some_and(|rest| rest.starts_with('@'))) {
+                continue;
+            }
+            out = Some(match (out, v) {
+                (Some(TableChange::All), _) | (_, TableChange::All) => TableChange::All,
+                (Some(TableChange::Rows(mut a)), TableChange::Rows(b)) => {
+                    a.extend(b.iter().copied());
+                    TableChange::Rows(a)
+                }
+                (None, TableChange::Rows(b)) => TableChange::Rows(b.clone()),
+            });
+        }
+        out
     }
 }
 
@@ -331,10 +382,11 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pend
             continue;
         }
         *pending.lock().expect("change buffer poisoned") = ChangeSet::default();
-        let wtx = WriteTx(conn);
+        let wtx = WriteTx(conn, pending);
         let outcome = catch_unwind(AssertUnwindSafe(|| unit(&wtx)));
         let keep = matches!(&outcome, Ok(o) if o.ok);
-        let changes = std::mem::take(&mut *pending.lock().expect("change buffer poisoned"));
+        let mut changes = std::mem::take(&mut *pending.lock().expect("change buffer poisoned"));
+        changes.fold_notes();
         if conn.is_autocommit() {
             // SQLite rolled back the whole transaction (e.g. disk full): the units before
             // this one are lost too, so the whole batch fails.

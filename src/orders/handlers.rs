@@ -75,13 +75,24 @@ struct Placement {
     email: Option<Email>,
 }
 
-fn validate_placement(
-    checks: &mut Checks,
-    address: &AddressIn,
-    payment_method: &str,
-    shipping_option: Option<&str>,
-    email: Option<&str>,
-) -> Option<Placement> {
+/// The fields both ways of ordering take for delivery and payment.
+trait PlacementFields {
+    fn fields(&self) -> (&AddressIn, &str, Option<&str>, Option<&str>);
+}
+
+macro_rules! placement_fields {
+    ($($t:ty),*) => {$(
+        impl PlacementFields for $t {
+            fn fields(&self) -> (&AddressIn, &str, Option<&str>, Option<&str>) {
+                (&self.shipping_address, &self.payment_method, self.shipping_option.as_deref(), self.email.as_deref())
+            }
+        }
+    )*};
+}
+placement_fields!(CheckoutIn, BuyNowIn);
+
+fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Option<Placement> {
+    let (address, payment_method, shipping_option, email) = body.fields();
     let address = address.validate("shipping_address", checks);
     let payment_method = if PAYMENT_METHODS.contains(&payment_method) {
         Some(payment_method.to_owned())
@@ -337,13 +348,7 @@ pub async fn checkout(
     let key = idempotency_key(&headers)?;
     let b = &body.value;
     let mut checks = Checks::new();
-    let placement = validate_placement(
-        &mut checks,
-        &b.shipping_address,
-        &b.payment_method,
-        b.shipping_option.as_deref(),
-        b.email.as_deref(),
-    );
+    let placement = validate_placement(&mut checks, b);
     checks.finish()?;
     submit(&app, session, key, "/api/checkout", &body.canonical, Source::Cart, placement.expect("checked")).await
 }
@@ -378,13 +383,7 @@ pub async fn buy_now(
     let key = idempotency_key(&headers)?;
     let b = &body.value;
     let mut checks = Checks::new();
-    let placement = validate_placement(
-        &mut checks,
-        &b.shipping_address,
-        &b.payment_method,
-        b.shipping_option.as_deref(),
-        b.email.as_deref(),
-    );
+    let placement = validate_placement(&mut checks, b);
     if b.items.is_empty() || b.items.len() > MAX_LINES {
         checks.error("items", format!("must hold 1 to {MAX_LINES} items"));
     }
