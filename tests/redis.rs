@@ -95,14 +95,20 @@ async fn cache_stats(app: &TestApp, token: &str) -> Value {
     r.json()["data"].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_share_entries_and_hear_each_others_changes() {
-    let redis = RedisServer::start();
+/// Two attached nodes on one database and an admin token.
+async fn two_nodes(redis: &RedisServer) -> (TestApp, TestApp, String) {
     let a = node(&redis.url(), None).await;
     let b = node(&redis.url(), Some(&a)).await;
     redis_status(&a, "ok").await;
     redis_status(&b, "ok").await;
     let token = admin(&a).await;
+    (a, b, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_entries_and_hear_each_others_changes() {
+    let redis = RedisServer::start();
+    let (a, b, token) = two_nodes(&redis).await;
 
     let first = a.get(DETAIL).await;
     assert_eq!((first.status, first.header("x-cache")), (200, Some("miss")));
@@ -233,11 +239,7 @@ async fn redis_killed_mid_run_fails_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_redis_never_heard_of_orphans_every_shared_entry() {
     let redis = RedisServer::start();
-    let a = node(&redis.url(), None).await;
-    let b = node(&redis.url(), Some(&a)).await;
-    redis_status(&a, "ok").await;
-    redis_status(&b, "ok").await;
-    let token = admin(&a).await;
+    let (a, b, token) = two_nodes(&redis).await;
     let old = price(&a.get(DETAIL).await);
     stored(&a, &token, 1).await;
     assert_eq!(b.get(DETAIL).await.header("x-cache"), Some("hit-l2"));
