@@ -35,7 +35,32 @@ use serde::{Deserialize, Serialize};
 use super::ResponseCache;
 use crate::http::Rendered;
 
-const LOOKUP: &str = r#"
+/// The Lua function both entry scripts share: is entry `v` (header line
+/// `<clock> <tag> ...`) stale, a tag of it stamped after its clock?
+macro_rules! stale_fn {
+    () => {
+        r#"
+local function stale(p, v)
+  local nl = string.find(v, '\n', 1, true)
+  if not nl then return true end
+  local at = nil
+  for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do
+    if at == nil then
+      at = tonumber(w)
+    else
+      local b = redis.call('GET', p .. 't:' .. w)
+      if b and tonumber(b) > at then return true end
+    end
+  end
+  return false
+end
+"#
+    };
+}
+
+const LOOKUP: &str = concat!(
+    stale_fn!(),
+    r#"
 local p = ARGV[1]
 local gen = redis.call('GET', p .. 'gen')
 if not gen then
@@ -44,46 +69,21 @@ if not gen then
 end
 local clock = tonumber(redis.call('GET', p .. 'clock') or '0')
 local v = redis.call('GET', p .. 'e:' .. gen .. ':' .. ARGV[2])
-if v then
-  local nl = string.find(v, '\n', 1, true)
-  if not nl then
-    v = false
-  else
-    local at = nil
-    for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do
-      if at == nil then
-        at = tonumber(w)
-      else
-        local b = redis.call('GET', p .. 't:' .. w)
-        if b and tonumber(b) > at then
-          v = false
-          break
-        end
-      end
-    end
-  end
-end
+if v and stale(p, v) then v = false end
 return {gen, clock, v or ''}
-"#;
+"#
+);
 
-const STORE: &str = r#"
+const STORE: &str = concat!(
+    stale_fn!(),
+    r#"
 local p = ARGV[1]
 if redis.call('GET', p .. 'gen') ~= ARGV[3] then return 0 end
-local v = ARGV[5]
-local nl = string.find(v, '\n', 1, true)
-if not nl then return 0 end
-local at = nil
-for w in string.gmatch(string.sub(v, 1, nl - 1), '%S+') do
-  if at == nil then
-    at = tonumber(w)
-  else
-    local b = redis.call('GET', p .. 't:' .. w)
-    if b and tonumber(b) > at then return 0 end
-  end
-end
-redis.call('SET', p .. 'e:' .. ARGV[3] .. ':' .. ARGV[2], v, 'EX', ARGV[4])
+if stale(p, ARGV[5]) then return 0 end
+redis.call('SET', p .. 'e:' .. ARGV[3] .. ':' .. ARGV[2], ARGV[5], 'EX', ARGV[4])
 return 1
-"#;
+"#
+);
 
 const BUMP: &str = r#"
 local p = ARGV[1]
