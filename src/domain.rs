@@ -162,6 +162,50 @@ impl Quantity {
     }
 }
 
+/// How an order is paid: one of the offline methods the shop settles itself, or a payment
+/// provider's reference (`pm_card_visa`, a PayPal order id, ...), kept with the order and
+/// matched against the provider's payment webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentMethod {
+    Offline(&'static str),
+    Provider(String),
+}
+
+impl PaymentMethod {
+    /// Methods the shop settles without a provider.
+    pub const OFFLINE: &'static [&'static str] = &["card", "paypal", "bank_transfer", "cash_on_delivery"];
+    /// Longest provider reference.
+    pub const MAX_LEN: usize = 255;
+    /// The rule as the OpenAPI document states it: 1 to 255 visible ASCII characters.
+    pub const PATTERN: &'static str = "^[!-~]{1,255}$";
+
+    pub fn parse(s: &str) -> Result<PaymentMethod, String> {
+        if let Some(name) = Self::OFFLINE.iter().find(|m| **m == s) {
+            return Ok(PaymentMethod::Offline(name));
+        }
+        if s.is_empty() || s.len() > Self::MAX_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "must be one of {} or a payment provider's reference of 1 to {} visible ASCII characters",
+                Self::OFFLINE.join(", "),
+                Self::MAX_LEN
+            ));
+        }
+        Ok(PaymentMethod::Provider(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaymentMethod::Offline(name) => name,
+            PaymentMethod::Provider(reference) => reference,
+        }
+    }
+
+    /// A provider's reference, which its payment events must name when they name one.
+    pub fn is_provider(&self) -> bool {
+        matches!(self, PaymentMethod::Provider(_))
+    }
+}
+
 /// An ISO 3166-1 alpha-2 country code, upper case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Country(String);

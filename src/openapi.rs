@@ -361,7 +361,8 @@ fn write_schemas() -> Value {
         "name": {"type": "string", "maxLength": 200}, "line1": {"type": "string", "maxLength": 200}, "line2": {"type": "string"}, "city": {"type": "string"},
         "state": {"type": "string", "description": "region: selects a regional tax rate"}, "postal_code": {"type": "string", "maxLength": 20},
         "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"}, "phone": {"type": "string", "maxLength": 40}}});
-    let payment = json!({"enum": crate::orders::handlers::PAYMENT_METHODS});
+    let payment = json!({"type": "string", "pattern": crate::domain::PaymentMethod::PATTERN,
+        "description": format!("an offline method ({}) or a payment provider's reference such as pm_card_visa", crate::domain::PaymentMethod::OFFLINE.join(", "))});
     json!({
         "Register": {"type": "object", "required": ["email", "password", "name"], "additionalProperties": false, "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 8, "maxLength": 256}, "name": {"type": "string", "maxLength": 200}}},
         "Login": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {"email": {"type": "string"}, "password": {"type": "string"}}},

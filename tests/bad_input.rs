@@ -115,7 +115,7 @@ async fn malformed_and_unauthorized_writes_get_clear_4xx_and_change_nothing() {
     bad_address["shipping_address"]["country"] = json!("Narnia");
     bad_address["shipping_address"]["name"] = json!("");
     let mut bad_payment = common::checkout_body();
-    bad_payment["payment_method"] = json!("goats");
+    bad_payment["payment_method"] = json!("pay with goats");
     let mut bad_option = common::checkout_body();
     bad_option["shipping_option"] = json!("teleport");
     let item_path = format!("/api/cart/items/{item}");

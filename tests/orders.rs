@@ -308,6 +308,39 @@ async fn payment_webhook_is_signed_and_applies_each_event_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_providers_reference_is_kept_and_matched_by_the_webhook() {
+    let app = shop().await;
+    let t = app.guest().await;
+    let b = json!({"items": [{"product_id": "3", "quantity": 1}], "shipping_address": address(),
+                   "payment_method": "pm_card_visa"});
+    let v = ok(&app.call("POST", "/api/orders", Some(&t), Some(&b), &[]).await, 201);
+    let order = v["data"]["order_id"].as_str().unwrap().to_owned();
+    let d = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200);
+    assert_eq!(d["data"]["payment_method"], "pm_card_visa");
+    // a success naming another method is refused and changes nothing
+    let other = json!({"event_id": "evt_pm_1", "order_id": order, "status": "succeeded", "payment_method": "pm_card_mastercard"});
+    let r = webhook(&app, &other, None).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["data"]["outcome"], "payment_method_mismatch");
+    let d = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200);
+    assert_eq!(d["data"]["status"], "pending");
+    let same = json!({"event_id": "evt_pm_2", "order_id": order, "status": "succeeded", "payment_method": "pm_card_visa"});
+    assert_eq!(ok(&webhook(&app, &same, None).await, 200)["data"]["status"], "paid");
+    // an offline method is not matched: the shop settles it itself
+    let (o2, _) = buy(&app, &t, 5, 1).await;
+    let any = json!({"event_id": "evt_pm_3", "order_id": o2, "status": "succeeded", "payment_method": "pm_whatever"});
+    assert_eq!(ok(&webhook(&app, &any, None).await, 200)["data"]["status"], "paid");
+    // what is neither is refused at the door
+    for bad in [json!(""), json!("pay with goats"), json!("x".repeat(256)), json!("pm_\u{e9}")] {
+        let mut b = b.clone();
+        b["payment_method"] = bad.clone();
+        let r = app.call("POST", "/api/orders", Some(&t), Some(&b), &[]).await;
+        assert_eq!((r.status, r.error_code()), (422, "validation_failed".into()), "{bad}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_is_conserved_through_checkouts_payments_cancels_and_expiry() {
     let app = Arc::new(shop().await);
     let initial: HashMap<i64, i64> = {

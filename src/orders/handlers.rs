@@ -21,15 +21,13 @@ use crate::cart::{self, Destination};
 use crate::customers::auth::Session;
 use crate::customers::model::{Address, AddressIn};
 use crate::db::writer::WriteTx;
-use crate::domain::{text, Email, Id, Money, Quantity};
+use crate::domain::{text, Email, Id, Money, PaymentMethod, Quantity};
 use crate::error::ApiError;
 use crate::http::respond::{data, private_json};
 use crate::http::{Checks, JsonWithBytes, QueryParams};
 use crate::mail;
 use crate::util::now_ms;
 
-/// Payment methods a checkout may name.
-pub const PAYMENT_METHODS: &[&str] = &["card", "paypal", "bank_transfer", "cash_on_delivery"];
 /// Most lines in one buy-now order.
 const MAX_LINES: usize = 100;
 
@@ -70,7 +68,7 @@ pub struct BuyNowIn {
 /// The validated parts both ways of ordering share.
 struct Placement {
     address: Address,
-    payment_method: String,
+    payment_method: PaymentMethod,
     shipping_option: Option<String>,
     email: Option<Email>,
 }
@@ -94,12 +92,7 @@ placement_fields!(CheckoutIn, BuyNowIn);
 fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Option<Placement> {
     let (address, payment_method, shipping_option, email) = body.fields();
     let address = address.validate("shipping_address", checks);
-    let payment_method = if PAYMENT_METHODS.contains(&payment_method) {
-        Some(payment_method.to_owned())
-    } else {
-        checks.error("payment_method", format!("must be one of {}", PAYMENT_METHODS.join(", ")));
-        None
-    };
+    let payment_method = checks.check("payment_method", PaymentMethod::parse(payment_method));
     let shipping_option = match shipping_option {
         Some(s) => Some(checks.check("shipping_option", text(s, 64, false))?),
         None => None,
@@ -269,7 +262,7 @@ fn place(
             email: &email,
             shipping_address: &address,
             shipping_option: &shipping.code,
-            payment_method: &p.payment_method,
+            payment_method: p.payment_method.as_str(),
             discount_code: priced.discount_code.as_deref(),
             subtotal: t.subtotal,
             discount: t.discount,
@@ -535,6 +528,10 @@ pub struct PaymentEventIn {
     pub amount: Option<i64>,
     #[serde(default)]
     pub reference: Option<String>,
+    /// the provider's payment method reference; when the order was placed with one, a
+    /// success naming another is refused (409 `payment_method_mismatch`)
+    #[serde(default)]
+    pub payment_method: Option<String>,
 }
 
 /// `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (the prefix is optional).
@@ -576,6 +573,10 @@ pub async fn payment_webhook(
         Some(r) => checks.check("reference", text(r, 128, false)),
         None => None,
     };
+    let paid_with = match &e.payment_method {
+        Some(m) => checks.check("payment_method", PaymentMethod::parse(m)),
+        None => None,
+    };
     checks.finish()?;
     let event = event.expect("checked");
     let order = e.order_id.0;
@@ -589,8 +590,14 @@ pub async fn payment_webhook(
                 return Ok((outcome, true, status));
             }
             let Some(owner) = store::owner(tx, order)? else { return Err(ApiError::not_found("order")) };
+            let ordered_with = PaymentMethod::parse(&owner.payment_method).ok();
+            let method_differs = match (&ordered_with, &paid_with) {
+                (Some(ordered), Some(paid)) => ordered.is_provider() && ordered != paid,
+                _ => false,
+            };
             let outcome = match (e.status.as_str(), owner.status.as_str()) {
                 ("succeeded", "pending") if e.amount.is_some_and(|a| a != owner.total) => "amount_mismatch",
+                ("succeeded", "pending") if method_differs => "payment_method_mismatch",
                 ("succeeded", "pending") => {
                     store::transition(tx, order, &["pending"], "paid", now)?;
                     store::move_stock(tx, order, StockMove::Sell, now)?;
@@ -613,7 +620,10 @@ pub async fn payment_webhook(
             Ok::<_, ApiError>((outcome.to_owned(), false, status))
         })
         .await?;
-    let code = if outcome == "amount_mismatch" { StatusCode::CONFLICT } else { StatusCode::OK };
+    let code = match outcome.as_str() {
+        "amount_mismatch" | "payment_method_mismatch" => StatusCode::CONFLICT,
+        _ => StatusCode::OK,
+    };
     Ok(data(code, &json!({"order_id": Id(order), "outcome": outcome, "status": status, "replayed": replayed})))
 }
 

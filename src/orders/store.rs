@@ -154,10 +154,11 @@ pub struct Owner {
     pub status: String,
     pub total: i64,
     pub discount_code: Option<String>,
+    pub payment_method: String,
 }
 
 pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
-    conn.prepare_cached("SELECT customer_id, session_id, status, total, discount_code FROM orders WHERE id = ?1")?
+    conn.prepare_cached("SELECT customer_id, session_id, status, total, discount_code, payment_method FROM orders WHERE id = ?1")?
         .query_row([order], |r| {
             Ok(Owner {
                 customer_id: r.get(0)?,
@@ -165,6 +166,7 @@ pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
                 status: r.get(2)?,
                 total: r.get(3)?,
                 discount_code: r.get(4)?,
+                payment_method: r.get(5)?,
             })
         })
         .optional()
