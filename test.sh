@@ -2,8 +2,9 @@
 # Runs the whole test suite, installing first whatever the tests need.
 #
 # The tests start the real server on 127.0.0.1 against real SQLite files (SQLite itself is
-# compiled into the binary: rusqlite's bundled build, so a C compiler is needed) and a real
-# redis-server for the second cache tier (from Debian's packages).
+# compiled into the binary: rusqlite's bundled build, so a C compiler is needed), a real
+# redis-server for the second cache tier (from Debian's packages), and the API fuzzer
+# schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +13,8 @@ need() { command -v "$1" >/dev/null 2>&1; }
 missing=()
 need cc || missing+=(build-essential)
 need redis-server || missing+=(redis-server)
+need python3 || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
     echo "test.sh: installing ${missing[*]} from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -23,6 +26,16 @@ if ((${#missing[@]})); then
 fi
 need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+
+# Python tools, pinned, in a local virtual environment (tests/contract.rs runs them)
+python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
+stamp=".venv/.installed"
+if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_tools[*]}" ]]; then
+    echo "test.sh: installing ${python_tools[*]} into .venv" >&2
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check "${python_tools[@]}"
+    echo "${python_tools[*]}" > "$stamp"
+fi
 
 # every test target (library, binary, integration tests, the benches in test mode, the
 # example), then one closing line with the totals of all of them

@@ -94,27 +94,32 @@ impl<'de> serde::Deserialize<'de> for Id {
     }
 }
 
-/// An e-mail address, trimmed and checked for the shape `local@domain.tld` (no spaces,
-/// at most 254 characters). Compared case-insensitively by the database.
+/// An e-mail address of the shape `local@domain.tld`: one `@`, no spaces or control
+/// characters, at most 64 characters before the `@` and 254 in all. Compared
+/// case-insensitively by the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
+    /// The rule as the OpenAPI document states it (with `maxLength` 254).
+    pub const PATTERN: &'static str =
+        r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$";
+
     pub fn parse(s: &str) -> Result<Email, String> {
-        let s = s.trim();
-        let (local, domain) = s.rsplit_once('@').ok_or("must be an e-mail address")?;
-        let ok = s.len() <= 254
-            && !local.is_empty()
-            && local.len() <= 64
-            && domain.contains('.')
+        let bad = || "must be an e-mail address".to_owned();
+        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
+        let visible = |part: &str| !part.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
+        let ok = s.chars().count() <= 254
+            && (1..=64).contains(&local.chars().count())
+            && visible(local)
+            && visible(domain)
             && !domain.starts_with('.')
             && !domain.ends_with('.')
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-            && !domain.contains('@');
+            && domain.chars().skip(1).any(|c| c == '.');
         if ok {
             Ok(Email(s.to_owned()))
         } else {
-            Err("must be an e-mail address".into())
+            Err(bad())
         }
     }
 
@@ -212,7 +217,6 @@ pub struct Country(String);
 
 impl Country {
     pub fn parse(s: &str) -> Result<Country, String> {
-        let s = s.trim();
         if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
             Ok(Country(s.to_ascii_uppercase()))
         } else {
@@ -225,15 +229,17 @@ impl Country {
     }
 }
 
-/// A short line of text a person typed (a name, an address line): trimmed, 1 to `max`
-/// characters (or empty when `optional`), no control characters.
+/// A short line of text a person typed (a name, an address line): at most `max`
+/// characters as sent, no control characters, trimmed; unless `optional`, something must
+/// remain after trimming. (The OpenAPI document states it as `maxLength` and the
+/// pattern [`crate::openapi::LINE`], or `OPTIONAL_LINE`.)
 pub fn text(s: &str, max: usize, optional: bool) -> Result<String, String> {
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
     let s = s.trim();
     if s.is_empty() && !optional {
         return Err("must not be empty".into());
-    }
-    if s.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
     }
     if s.chars().any(|c| c.is_control()) {
         return Err("must not contain control characters".into());

@@ -45,6 +45,21 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<crate::orders::TransitionError> for ApiError {
+    fn from(e: crate::orders::TransitionError) -> Self {
+        use crate::orders::TransitionError;
+        match e {
+            TransitionError::NotFound => ApiError::not_found("order"),
+            TransitionError::NotAllowed { from } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_transition",
+                format!("an order that is {from} cannot take this change"),
+            ),
+            TransitionError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// An error as the client sees it: `{"error": {code, message, details, request_id}}`.
 /// The request id is filled in by the request-id middleware, which knows it.
 #[derive(Debug, Clone)]

@@ -13,14 +13,42 @@ use crate::error::ApiError;
 use crate::http::respond::private_json;
 use crate::http::{Caching, Negotiation, QueryParams};
 
-/// `GET /health`: the process answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct HealthOut {
+    #[schema(pattern = "^ok$")]
+    status: &'static str,
+    uptime_secs: u64,
+    version: &'static str,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ReadyOut {
+    #[schema(pattern = "^ready$")]
+    status: String,
+    /// database, writer (ok or failing), redis (ok or degraded, when configured), queue
+    /// depths, writer statistics, draining
+    checks: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// Liveness: the process answers
+#[utoipa::path(get, path = "/health", tag = "operations", security(()),
+    responses((status = 200, description = "alive", body = crate::openapi::Data<HealthOut>)))]
 pub async fn health(State(app): State<AppState>) -> Response {
-    let body = json!({"data": {"status": "ok", "uptime_secs": app.started.elapsed().as_secs(),
-                               "version": env!("CARGO_PKG_VERSION")}});
+    let body = crate::openapi::Data {
+        data: HealthOut { status: "ok", uptime_secs: app.started.elapsed().as_secs(), version: env!("CARGO_PKG_VERSION") },
+    };
     private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"))
 }
 
-/// `GET /ready`: database readable, writer alive, not draining. 503 names the failing checks.
+/// Readiness
+///
+/// Database readable, writer alive, not draining. With Redis configured, `checks.redis`
+/// is ok or degraded: a degraded Redis leaves the node ready (it serves from L1 and
+/// SQLite). 503 names the failing checks.
+#[utoipa::path(get, path = "/ready", tag = "operations", security(()),
+    responses((status = 200, description = "ready", body = crate::openapi::Data<ReadyOut>), crate::openapi::QueryErrors,
+        (status = 503, description = "not_ready: details.checks names the failing checks (also while draining)", body = crate::openapi::ErrorBody)))]
 pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
     let mut checks = serde_json::Map::new();
@@ -61,7 +89,9 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     }
 }
 
-/// `GET /openapi.json`
+/// This document (OpenAPI 3.1)
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "the document", content_type = "application/json", body = Object), crate::openapi::NotModified, crate::openapi::QueryErrors))]
 pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
     Ok(crate::openapi::document().respond(&neg, Caching::Public { max_age: 300, swr: 3600 }))

@@ -16,28 +16,44 @@ use crate::http::respond::data;
 use crate::http::{Checks, JsonBody};
 use crate::util::now_ms;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewIn {
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub title: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub body: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewOut {
     pub id: Id,
     pub product_id: Id,
     pub rating: i64,
     pub title: String,
     pub body: String,
+    /// `pending` until a moderator decides
+    #[schema(value_type = String, pattern = "^pending$")]
     pub status: &'static str,
     pub created_at: Timestamp,
 }
 
-/// `POST /api/products/{slug}/reviews`
+/// Review a product you bought
+///
+/// A paid or fulfilled order of yours must contain it; one review per product; held for
+/// moderation (`pending`).
+#[utoipa::path(post, path = "/api/products/{slug}/reviews", tag = "catalog", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "the product's slug")),
+    request_body = ReviewIn,
+    responses((status = 201, description = "the review, pending moderation", body = crate::openapi::Data<ReviewOut>),
+        crate::openapi::AuthErrors, crate::openapi::BodyErrors, crate::openapi::NotFound,
+        (status = 403, description = "purchase_required", body = crate::openapi::ErrorBody),
+        (status = 409, description = "already_reviewed", body = crate::openapi::ErrorBody),
+        crate::openapi::WriteErrors))]
 pub async fn post(
     State(app): State<AppState>,
     me: CustomerSession,

@@ -870,8 +870,14 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
     let tx = conn.transaction()?;
     {
         let mut ord = tx.prepare_cached(
-            "INSERT INTO orders(id, customer_id, status, currency, subtotal, discount, shipping, tax, total, created_at, paid_at)
-             VALUES (?1, ?2, ?3, 'USD', ?4, 0, ?5, ?6, ?7, ?8, ?8)",
+            "INSERT INTO orders(id, customer_id, status, currency, subtotal, discount, shipping, tax, total, created_at, paid_at,
+                                email, shipping_address, shipping_option, payment_method, updated_at)
+             SELECT ?1, ?2, ?3, 'USD', ?4, 0, ?5, ?6, ?7, ?8, ?8, c.email,
+                    json_object('name', c.name, 'line1', (?1 % 997 + 1) || ' Market Street', 'line2', '',
+                                'city', 'Springfield', 'state', 'CA', 'postal_code', '94100', 'country', 'US',
+                                'phone', ''),
+                    'standard', 'card', ?8
+             FROM customers c WHERE c.id = ?2",
         )?;
         let mut item = tx.prepare_cached(
             "INSERT INTO order_items(order_id, line, product_id, variant_id, sku, name, unit_price, quantity, line_total)

@@ -340,6 +340,43 @@ async fn a_payment_providers_reference_is_kept_and_matched_by_the_webhook() {
     app.stop().await;
 }
 
+/// The customer and the shop cancel one paid order at the same moment, twenty times over:
+/// each order is cancelled once, its stock returns once, and the history says so once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_lifecycle_moves_stock_once_whoever_cancels() {
+    let app = Arc::new(shop().await);
+    let admin = app.register("shop@example.com").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'shop@example.com'").await;
+    let t = app.register("buyer@example.com").await;
+    let stock = || column::<i64>(&app.conn(), "SELECT available FROM inventory WHERE variant_id = 31")[0];
+    let before = stock();
+    for round in 0..20 {
+        let (order, total) = buy(&app, &t, 3, 1).await;
+        let paid = json!({"event_id": format!("evt_race_{round}"), "order_id": order, "status": "succeeded", "amount": total});
+        assert_eq!(ok(&webhook(&app, &paid, None).await, 200)["data"]["status"], "paid");
+        let (a, c) = {
+            let (app1, app2) = (app.clone(), app.clone());
+            let (o1, o2, admin, t) = (order.clone(), order.clone(), admin.clone(), t.clone());
+            tokio::join!(
+                tokio::spawn(async move {
+                    app1.call("PATCH", &format!("/api/admin/orders/{o1}"), Some(&admin), Some(&json!({"status": "cancelled"})), &[])
+                        .await
+                }),
+                tokio::spawn(async move { app2.call("POST", &format!("/api/orders/{o2}/cancel"), Some(&t), None, &[]).await })
+            )
+        };
+        let mut statuses = [a.unwrap().status, c.unwrap().status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "one cancel wins, the other is refused");
+        let d = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200);
+        let history: Vec<&str> =
+            d["data"]["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+        assert_eq!(history, ["pending", "paid", "cancelled"]);
+        assert_eq!(stock(), before, "round {round}: the unit sold came back once");
+    }
+    Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_is_conserved_through_checkouts_payments_cancels_and_expiry() {
     let app = Arc::new(shop().await);

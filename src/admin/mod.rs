@@ -15,8 +15,43 @@ pub use crate::customers::auth::AdminSession;
 use crate::error::ApiError;
 use crate::http::respond::data;
 use crate::http::QueryParams;
+use crate::openapi::{AdminErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
+use utoipa::{IntoParams, ToSchema};
 
-/// `GET /api/admin/cache`: per tier, hits, misses, hit ratio, entries, bytes, evictions.
+/// What the cache view answers: free-form counters per tier.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CacheStatsOut {
+    /// the in-process tier: hits, misses, hit_ratio, entries, bytes, budget_bytes,
+    /// evictions, tag bumps
+    l1: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Redis, when configured: status (ok, degraded), hits, misses, hit ratio, stores,
+    /// stale stores refused, errors, invalidations published, unpublished and received,
+    /// the server's keys, used memory and evicted keys; `{"enabled": false}` without it
+    l2: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct FlushOut {
+    /// the tag flushed, or `*` for everything
+    flushed: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FlushQuery {
+    /// product:N, variant:N, listing, search, categories, brands, reviews, catalog; without
+    /// it, everything
+    #[param(max_length = 100, pattern = r"^[A-Za-z0-9:_.-]*$")]
+    tag: Option<String>,
+}
+
+/// The response cache per tier
+///
+/// Hit ratios, entries, bytes, evictions; for Redis also its status and server figures.
+#[utoipa::path(get, path = "/api/admin/cache", tag = "admin", security(("bearer" = ["admin"])),
+    responses((status = 200, description = "per tier", body = Data<CacheStatsOut>), AdminErrors, QueryErrors))]
 pub async fn cache_stats(
     State(app): State<AppState>,
     _admin: AdminSession,
@@ -30,7 +65,14 @@ pub async fn cache_stats(
     Ok(data(StatusCode::OK, &serde_json::json!({"l1": app.cache.stats().await, "l2": l2})))
 }
 
-/// `DELETE /api/admin/cache?tag=…`: marks every entry with the tag stale (no tag: all).
+/// Flush the response cache
+///
+/// Marks every entry with `tag` stale, on every node and in Redis; without a tag,
+/// everything (Redis: a new generation). A tag is letters, digits, `:`, `_`, `-`, `.`
+/// (else 400 `invalid_query`).
+#[utoipa::path(delete, path = "/api/admin/cache", tag = "admin", security(("bearer" = ["admin"])),
+    params(FlushQuery),
+    responses((status = 200, description = "flushed", body = Data<FlushOut>), AdminErrors, QueryErrors))]
 pub async fn cache_flush(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -46,7 +88,7 @@ pub async fn cache_flush(
         None => app.cache.clear().await,
     }
     tracing::info!(admin.customer = admin.0.customer_id, tag = tag.as_deref().unwrap_or("*"), "cache flushed");
-    Ok(data(StatusCode::OK, &serde_json::json!({"flushed": tag.unwrap_or_else(|| "*".into())})))
+    Ok(data(StatusCode::OK, &FlushOut { flushed: tag.unwrap_or_else(|| "*".into()) }))
 }
 
 // --- catalog administration ---------------------------------------------------------------
@@ -59,6 +101,38 @@ use crate::db::writer::WriteTx;
 use crate::domain::{is_slug, text, Id};
 use crate::http::{Checks, JsonBody};
 use crate::util::now_ms;
+
+/// A variant's stock as administrators see it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StockOut {
+    variant_id: Id,
+    sku: String,
+    /// units for sale
+    available: i64,
+    /// units held by pending orders
+    reserved: i64,
+}
+
+/// A product as administrators see it (every column that matters, any status).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AdminProductOut {
+    id: Id,
+    sku: String,
+    slug: String,
+    name: String,
+    description: String,
+    category_id: Id,
+    brand_id: Option<Id>,
+    #[schema(pattern = "^(active|draft|retired)$")]
+    status: String,
+    base_price: i64,
+    sale_price: Option<i64>,
+    weight_grams: i64,
+    in_stock: bool,
+    stock: Vec<StockOut>,
+}
 
 /// The product as administrators see it (every column that matters, any status).
 fn product_json(tx: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
@@ -118,27 +192,42 @@ fn conflict(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, message)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductIn {
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub sku: String,
+    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
+    /// default: made from the name
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
     pub slug: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
+    /// a category that exists (else 422)
     pub category_id: Id,
+    /// a brand that exists (else 422)
     #[serde(default)]
     pub brand_id: Option<Id>,
+    /// minor units
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub base_price: i64,
+    /// minor units, below base_price
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub sale_price: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub weight_grams: Option<i64>,
+    /// active (default), draft or retired
     #[serde(default)]
+    #[schema(pattern = "^(active|draft|retired)$")]
     pub status: Option<String>,
     /// initial stock of the default variant
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
 }
 
@@ -159,7 +248,14 @@ fn check_status(checks: &mut Checks, status: Option<&str>) {
     }
 }
 
-/// `POST /api/admin/products`: a product with its default variant and stock.
+/// Create a product
+///
+/// With its default variant and initial stock (`quantity`); the slug defaults from the
+/// name; audited.
+#[utoipa::path(post, path = "/api/admin/products", tag = "admin", security(("bearer" = ["admin"])),
+    request_body = NewProductIn,
+    responses((status = 201, description = "the product", body = Data<AdminProductOut>), AdminErrors, BodyErrors,
+        (status = 409, description = "product_exists (sku or slug)", body = ErrorBody), WriteErrors))]
 pub async fn create_product(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -246,15 +342,20 @@ pub async fn create_product(
     Ok(data(StatusCode::CREATED, &product))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
     pub slug: Option<String>,
     pub category_id: Option<Id>,
     pub brand_id: Option<Id>,
+    #[schema(pattern = "^(active|draft|retired)$")]
     pub status: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub weight_grams: Option<i64>,
 }
 
@@ -284,7 +385,15 @@ where
     Ok(data(StatusCode::OK, &product))
 }
 
-/// `PATCH /api/admin/products/{id}`
+/// Change a product
+///
+/// Name, description, slug, category, brand, status (active, draft, retired), weight;
+/// audited. Changes show in every cached view at once.
+#[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    request_body = ProductPatch,
+    responses((status = 200, description = "the product", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "slug_taken", body = ErrorBody), WriteErrors))]
 pub async fn update_product(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -342,6 +451,12 @@ pub async fn update_product(
     .await
 }
 
+/// Retire a product
+///
+/// Hidden from listings, search and its page; order history keeps it; audited.
+#[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    responses((status = 200, description = "the retired product", body = Data<AdminProductOut>), AdminErrors, NotFound, WriteErrors))]
 /// `DELETE /api/admin/products/{id}`: retires it (hidden from listings and search; order
 /// history keeps it).
 pub async fn retire_product(
@@ -357,15 +472,25 @@ pub async fn retire_product(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryIn {
+    /// units available for sale
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: i64,
     /// which variant (default: the product's first)
     #[serde(default)]
     pub variant_id: Option<Id>,
 }
 
+/// Set a product's stock
+///
+/// Units available for sale of a variant (default the first); units held by pending
+/// orders stay reserved; audited.
+#[utoipa::path(put, path = "/api/admin/products/{id}/inventory", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    request_body = InventoryIn,
+    responses((status = 200, description = "the product", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound, WriteErrors))]
 /// `PUT /api/admin/products/{id}/inventory`: sets the units available for sale (units held
 /// by pending orders stay reserved).
 pub async fn set_inventory(
@@ -398,15 +523,25 @@ pub async fn set_inventory(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceIn {
+    /// minor units
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub base: i64,
+    /// minor units, below base (else 422); absent or null: no sale
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub sale: Option<i64>,
 }
 
-/// `PUT /api/admin/products/{id}/price`
+/// Set a product's price
+///
+/// Audited; reaches the product's page, the lists that show it and price-sorted lists.
+#[utoipa::path(put, path = "/api/admin/products/{id}/price", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    request_body = PriceIn,
+    responses((status = 200, description = "the product", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound, WriteErrors))]
 pub async fn set_price(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -440,7 +575,36 @@ async fn json_list(app: &AppState, sql: &'static str, args: Vec<rusqlite::types:
     Ok(data(StatusCode::OK, &list))
 }
 
-/// `GET /api/admin/reviews?status=pending`: the moderation queue, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AdminReviewOut {
+    id: Id,
+    product_id: Id,
+    customer_id: Id,
+    rating: i64,
+    title: String,
+    body: String,
+    #[schema(pattern = "^(pending|approved|rejected)$")]
+    status: String,
+    created_at: crate::domain::Timestamp,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ModerationQuery {
+    /// default pending
+    #[param(pattern = "^(pending|approved|rejected)$")]
+    status: Option<String>,
+    /// default 50
+    #[param(minimum = 1, maximum = 200)]
+    per_page: Option<i64>,
+}
+
+/// The review moderation queue, oldest first
+#[utoipa::path(get, path = "/api/admin/reviews", tag = "admin", security(("bearer" = ["admin"])),
+    params(ModerationQuery),
+    responses((status = 200, description = "reviews", body = Data<Vec<AdminReviewOut>>), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn reviews(
     State(app): State<AppState>,
     _admin: AdminSession,
@@ -455,21 +619,34 @@ pub async fn reviews(
         &app,
         "SELECT coalesce(json_group_array(json_object('id', cast(r.id AS TEXT), 'product_id', cast(r.product_id AS TEXT),
                         'customer_id', cast(r.customer_id AS TEXT), 'rating', r.rating, 'title', r.title, 'body', r.body,
-                        'status', r.status, 'created_at', r.created_at)), '[]')
+                        'status', r.status,
+                        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM reviews WHERE status = ?1 ORDER BY id LIMIT ?2) r",
         vec![status.to_owned().into(), limit.into()],
     )
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationIn {
+    #[schema(pattern = "^(approved|rejected|pending)$")]
     pub status: String,
 }
 
-/// `PATCH /api/admin/reviews/{id}` `{status: approved | rejected | pending}`: approving
-/// counts the rating toward the product's summary (the triggers on reviews keep it).
+#[derive(serde::Serialize, ToSchema)]
+pub struct ModerationOut {
+    id: Id,
+    status: String,
+}
+
+/// Moderate a review
+///
+/// Approving counts the rating toward the product's summary at once; audited.
+#[utoipa::path(patch, path = "/api/admin/reviews/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a review id")),
+    request_body = ModerationIn,
+    responses((status = 200, description = "the new status", body = Data<ModerationOut>), AdminErrors, BodyErrors, NotFound, WriteErrors))]
 pub async fn moderate_review(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -502,13 +679,46 @@ pub async fn moderate_review(
                 Some(&serde_json::json!({"status": before})),
                 Some(&serde_json::json!({"status": status})),
             )?;
-            Ok::<_, ApiError>(serde_json::json!({"id": Id(id), "status": status}))
+            Ok::<_, ApiError>(ModerationOut { id: Id(id), status })
         })
         .await?;
     Ok(data(StatusCode::OK, &out))
 }
 
-/// `GET /api/admin/audit?before=<id>&per_page=`: newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuditOut {
+    id: Id,
+    /// who
+    actor_id: Option<Id>,
+    /// what, e.g. product.price
+    action: String,
+    entity: String,
+    entity_id: Id,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    /// from where
+    client_addr: String,
+    /// when
+    at: crate::domain::Timestamp,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageBefore {
+    /// rows with ids below this one (the last id of the previous page)
+    #[param(minimum = 1)]
+    before: Option<i64>,
+    /// default 50
+    #[param(minimum = 1, maximum = 200)]
+    per_page: Option<i64>,
+}
+
+/// The audit log of sensitive actions, newest first
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", security(("bearer" = ["admin"])),
+    params(PageBefore),
+    responses((status = 200, description = "audit rows", body = Data<Vec<AuditOut>>), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn audit_log(
     State(app): State<AppState>,
     _admin: AdminSession,
@@ -531,20 +741,37 @@ pub async fn audit_log(
 
 // --- orders -------------------------------------------------------------------------------
 
-/// `GET /api/admin/orders?status=&before=&per_page=`: newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AdminOrderOut {
+    id: Id,
+    status: crate::orders::OrderStatus,
+    customer_id: Option<Id>,
+    email: String,
+    /// minor units
+    total: i64,
+    created_at: crate::domain::Timestamp,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AdminOrdersQuery {
+    #[param(inline)]
+    status: Option<crate::orders::OrderStatus>,
+}
+
+/// Orders, newest first, by status
+#[utoipa::path(get, path = "/api/admin/orders", tag = "admin", security(("bearer" = ["admin"])),
+    params(AdminOrdersQuery, PageBefore),
+    responses((status = 200, description = "orders", body = Data<Vec<AdminOrderOut>>), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn orders(
     State(app): State<AppState>,
     _admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    const STATUSES: &[(&str, &str)] = &[
-        ("pending", "pending"),
-        ("paid", "paid"),
-        ("fulfilled", "fulfilled"),
-        ("cancelled", "cancelled"),
-        ("expired", "expired"),
-    ];
-    let status = q.choice("status", STATUSES);
+    let statuses = crate::orders::OrderStatus::ALL.map(|s| (s.as_str(), s));
+    let status = q.choice("status", &statuses);
     let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
@@ -555,70 +782,64 @@ pub async fn orders(
                         'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM orders INDEXED BY idx_orders_status
                        WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
-        vec![status.map_or(rusqlite::types::Value::Null, |s| s.to_owned().into()), before.into(), limit.into()],
+        vec![status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()), before.into(), limit.into()],
     )
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderStatusIn {
     /// `fulfilled` (a paid order shipped), `cancelled` (pending or paid: stock returns),
     /// `refunded` (paid or fulfilled: cancelled, refund due; stock returns unless shipped)
+    #[schema(pattern = "^(fulfilled|cancelled|refunded)$")]
     pub status: String,
+    /// shown in the order's status history
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub note: Option<String>,
 }
 
-/// `PATCH /api/admin/orders/{id}`
+/// Change an order's status
+///
+/// `fulfilled` (paid → fulfilled), `cancelled` (pending or paid; stock returns),
+/// `refunded` (paid: stock returns; fulfilled: it does not); audited.
+#[utoipa::path(patch, path = "/api/admin/orders/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id")),
+    request_body = OrderStatusIn,
+    responses((status = 200, description = "the order", body = Data<crate::orders::store::OrderOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "invalid_transition", body = ErrorBody), WriteErrors))]
 pub async fn update_order(
     State(app): State<AppState>,
     admin: AdminSession,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<OrderStatusIn>,
 ) -> Result<Response, ApiError> {
-    use crate::orders::store::{self as orders, StockMove};
+    use crate::orders::{lifecycle, store as orders, Actor, Event};
     let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
     let mut checks = Checks::new();
-    if !matches!(b.status.as_str(), "fulfilled" | "cancelled" | "refunded") {
-        checks.error("status", "must be fulfilled, cancelled or refunded");
-    }
+    let event = match b.status.as_str() {
+        "fulfilled" => Some(Event::Fulfil),
+        "cancelled" => Some(Event::Cancel(Actor::Shop)),
+        "refunded" => Some(Event::Refund),
+        _ => {
+            checks.error("status", "must be fulfilled, cancelled or refunded");
+            None
+        }
+    };
     let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
     checks.finish()?;
-    let (to, note) = (b.status, note.expect("checked"));
+    let (event, note, to) = (event.expect("checked"), note.expect("checked"), b.status);
     let order = app
         .db
         .writer
         .run(move |tx| {
-            let now = now_ms();
-            let owner = orders::owner(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
-            let from = owner.status.clone();
-            let shown = |default: &str| if note.is_empty() { default.to_owned() } else { note.clone() };
-            let done = match (to.as_str(), from.as_str()) {
-                ("fulfilled", "paid") => {
-                    let ok = orders::transition(tx, id, &["paid"], "fulfilled", now)?;
-                    orders::add_history(tx, id, "fulfilled", &shown("shipped"), now)?;
-                    ok
+            let (from, now_is) = lifecycle::apply(tx, id, event, Some(&note), now_ms()).map_err(|e| match e {
+                crate::orders::TransitionError::NotAllowed { from } => {
+                    conflict("invalid_transition", &format!("an order that is {from} cannot become {to}"))
                 }
-                ("cancelled", "pending") => {
-                    crate::orders::close_pending(tx, id, "cancelled", &shown("cancelled by the shop"), now)?
-                }
-                ("cancelled" | "refunded", "paid") => {
-                    let ok = orders::transition(tx, id, &["paid"], "cancelled", now)?;
-                    orders::move_stock(tx, id, StockMove::Restock, now)?;
-                    orders::add_history(tx, id, "cancelled", &shown("cancelled by the shop; refund due"), now)?;
-                    ok
-                }
-                ("refunded", "fulfilled") => {
-                    let ok = orders::transition(tx, id, &["fulfilled"], "cancelled", now)?;
-                    orders::add_history(tx, id, "cancelled", &shown("refunded after shipping"), now)?;
-                    ok
-                }
-                _ => false,
-            };
-            if !done {
-                return Err(conflict("invalid_transition", &format!("an order that is {from} cannot become {to}")));
-            }
+                e => e.into(),
+            })?;
             audit(
                 tx,
                 &admin,
@@ -626,7 +847,7 @@ pub async fn update_order(
                 "order",
                 id,
                 Some(&serde_json::json!({"status": from})),
-                Some(&serde_json::json!({"status": orders::owner(tx, id)?.map(|o| o.status)})),
+                Some(&serde_json::json!({"status": now_is})),
             )?;
             Ok::<_, ApiError>(orders::detail(tx, id)?)
         })

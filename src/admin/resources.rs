@@ -352,9 +352,102 @@ pub async fn delete(
     Ok(no_content())
 }
 
-/// The three routes of one resource.
+/// The schema of a resource's body (`response`: of the row answered, with its id) from its
+/// description: the same fields and rules the validation above applies.
+/// What a schema of a resource is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// a create: the required fields are required
+    Create,
+    /// a change: any of the fields
+    Change,
+    /// the row as answered, with its id
+    Row,
+}
+
+pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let response = body == Body::Row;
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let mut o = ObjectBuilder::new();
+    if response {
+        o = o.property("id", <Id as utoipa::PartialSchema>::schema()).required("id");
+    }
+    for f in r.fields {
+        let t = match &f.kind {
+            Kind::Text(max) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(*max))
+                .pattern(Some(if f.required { crate::openapi::LINE } else { crate::openapi::OPTIONAL_LINE })),
+            Kind::Slug => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9-]{1,200}$")),
+            Kind::Int(lo, hi) => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(*lo)).maximum(Some(*hi)),
+            Kind::Ref(table) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[1-9][0-9]{0,18}$"))
+                .description(Some(format!("the id of a row of {table} (else 422)"))),
+            Kind::Enum(choices) => ObjectBuilder::new().schema_type(Type::String).enum_values(Some(choices.iter().copied())),
+            Kind::Country => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(if response { "^[A-Z]{2}$" } else { "^[A-Za-z]{2}$" })),
+            Kind::Zone => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(if response { "^([A-Z]{2}|\\*)$" } else { "^([A-Za-z]{2}|\\*)$" }))
+                .description(Some("a country code, or * for anywhere else")),
+            Kind::Flag => ObjectBuilder::new().schema_type(Type::Boolean),
+        };
+        let t: Schema = if f.nullable {
+            OneOfBuilder::new().item(t).item(ObjectBuilder::new().schema_type(Type::Null)).into()
+        } else {
+            t.into()
+        };
+        o = o.property(f.name, t);
+        if (f.required && body == Body::Create) || response {
+            o = o.required(f.name);
+        }
+    }
+    if body == Body::Change {
+        o = o.min_properties(Some(1));
+    }
+    if !response {
+        o = o.additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+    }
+    o.into()
+}
+
+/// The three routes of one resource, with the schemas of its bodies.
 macro_rules! resource_handlers {
-    ($create:ident, $update:ident, $delete:ident, $res:expr) => {
+    ($create:ident, $update:ident, $delete:ident, $res:expr, $path:literal, $item:literal, $body:ident, $patch:ident, $row:ident) => {
+        #[doc = concat!("A ", stringify!($body), " as clients send it to create one.")]
+        pub struct $body;
+        impl utoipa::PartialSchema for $body {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema_of(&$res, Body::Create)
+            }
+        }
+        impl utoipa::ToSchema for $body {}
+        #[doc = concat!("The fields of a ", stringify!($body), " a change sends.")]
+        pub struct $patch;
+        impl utoipa::PartialSchema for $patch {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema_of(&$res, Body::Change)
+            }
+        }
+        impl utoipa::ToSchema for $patch {}
+        #[doc = concat!("A ", stringify!($row), " as the API answers it.")]
+        pub struct $row;
+        impl utoipa::PartialSchema for $row {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema_of(&$res, Body::Row)
+            }
+        }
+        impl utoipa::ToSchema for $row {}
+
+        /// Create one; audited
+        #[utoipa::path(post, path = $path, tag = "admin", security(("bearer" = ["admin"])),
+            request_body = $body,
+            responses((status = 201, description = "created", body = crate::openapi::Data<$row>),
+                crate::openapi::AdminErrors, crate::openapi::BodyErrors,
+                (status = 409, description = "conflict: a unique value is taken", body = crate::openapi::ErrorBody),
+                crate::openapi::WriteErrors))]
         pub async fn $create(
             State(app): State<AppState>,
             admin: AdminSession,
@@ -362,6 +455,15 @@ macro_rules! resource_handlers {
         ) -> Result<Response, ApiError> {
             create(app, admin, &$res, b).await
         }
+
+        /// Change some fields of one (required fields may not be removed); audited
+        #[utoipa::path(patch, path = $item, tag = "admin", security(("bearer" = ["admin"])),
+            params(("id" = String, Path, description = "its id")),
+            request_body = $patch,
+            responses((status = 200, description = "changed", body = crate::openapi::Data<$row>),
+                crate::openapi::AdminErrors, crate::openapi::BodyErrors, crate::openapi::NotFound,
+                (status = 409, description = "conflict: a unique value is taken", body = crate::openapi::ErrorBody),
+                crate::openapi::WriteErrors))]
         pub async fn $update(
             State(app): State<AppState>,
             admin: AdminSession,
@@ -370,6 +472,13 @@ macro_rules! resource_handlers {
         ) -> Result<Response, ApiError> {
             update(app, admin, &$res, id, b).await
         }
+
+        /// Delete one that nothing refers to; audited
+        #[utoipa::path(delete, path = $item, tag = "admin", security(("bearer" = ["admin"])),
+            params(("id" = String, Path, description = "its id")),
+            responses((status = 204, description = "deleted"), crate::openapi::AdminErrors, crate::openapi::NotFound,
+                (status = 409, description = "in_use: other rows refer to it", body = crate::openapi::ErrorBody),
+                crate::openapi::WriteErrors))]
         pub async fn $delete(
             State(app): State<AppState>,
             admin: AdminSession,
@@ -380,8 +489,13 @@ macro_rules! resource_handlers {
     };
 }
 
-resource_handlers!(create_category, update_category, delete_category, CATEGORIES);
-resource_handlers!(create_brand, update_brand, delete_brand, BRANDS);
-resource_handlers!(create_promotion, update_promotion, delete_promotion, PROMOTIONS);
-resource_handlers!(create_shipping_rate, update_shipping_rate, delete_shipping_rate, SHIPPING_RATES);
-resource_handlers!(create_tax_rate, update_tax_rate, delete_tax_rate, TAX_RATES);
+resource_handlers!(create_category, update_category, delete_category, CATEGORIES,
+    "/api/admin/categories", "/api/admin/categories/{id}", CategoryIn, CategoryPatch, CategoryOut);
+resource_handlers!(create_brand, update_brand, delete_brand, BRANDS,
+    "/api/admin/brands", "/api/admin/brands/{id}", BrandIn, BrandPatch, BrandOut);
+resource_handlers!(create_promotion, update_promotion, delete_promotion, PROMOTIONS,
+    "/api/admin/promotions", "/api/admin/promotions/{id}", PromotionIn, PromotionPatch, PromotionOut);
+resource_handlers!(create_shipping_rate, update_shipping_rate, delete_shipping_rate, SHIPPING_RATES,
+    "/api/admin/shipping-rates", "/api/admin/shipping-rates/{id}", ShippingRateIn, ShippingRatePatch, ShippingRateOut);
+resource_handlers!(create_tax_rate, update_tax_rate, delete_tax_rate, TAX_RATES,
+    "/api/admin/tax-rates", "/api/admin/tax-rates/{id}", TaxRateIn, TaxRatePatch, TaxRateOut);

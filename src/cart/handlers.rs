@@ -7,13 +7,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{price, store, CartOut, Destination};
+use super::{price, resolve_variant, store, CartOut, Destination};
 use crate::app::AppState;
 use crate::customers::auth::Session;
 use crate::domain::{text, Country, Id, Quantity};
 use crate::error::ApiError;
 use crate::http::respond::data;
 use crate::http::{Checks, JsonBody, QueryParams};
+use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
 
 /// Renders the session's cart, priced for `destination` when given.
@@ -31,6 +32,32 @@ pub async fn render(app: &AppState, session: Session, destination: Option<Destin
             ))
         })
         .await
+}
+
+/// Where the cart would go, for its shipping and tax.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DestinationQuery {
+    /// ISO 3166-1 alpha-2 country code, either case; blank or absent: no destination yet
+    #[param(pattern = r"^([^\S\x00-\x1F\x7F-\x9F]{0,2}|[A-Za-z]{2})$")]
+    country: Option<String>,
+    /// region within the country: selects a regional tax rate
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    state: Option<String>,
+}
+
+/// Where shipping options are asked for.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ShippingQuery {
+    /// ISO 3166-1 alpha-2 country code, either case
+    #[param(pattern = r"^[A-Za-z]{2}$")]
+    country: String,
+    /// region within the country: selects a regional tax rate
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    state: Option<String>,
 }
 
 /// `?country=XX[&state=YY]`: where the cart would go.
@@ -54,13 +81,23 @@ fn destination(q: &mut QueryParams, required: bool) -> Option<Destination> {
     }
 }
 
-/// `GET /api/cart[?country=&state=]`
+/// The session's cart
+///
+/// Items, quantities, unit and line prices, subtotal, discount, shipping (the cheapest
+/// option for the destination), tax and total. A session without a cart sees an empty one
+/// (`id` null).
+#[utoipa::path(get, path = "/api/cart", tag = "cart", security(("bearer" = [])),
+    params(DestinationQuery),
+    responses((status = 200, description = "the cart", body = Data<CartOut>), AuthErrors, QueryErrors, ReadErrors))]
 pub async fn view(State(app): State<AppState>, session: Session, mut q: QueryParams) -> Result<Response, ApiError> {
     let dest = destination(&mut q, false);
     q.finish()?;
     Ok(data(StatusCode::OK, &render(&app, session, dest).await?))
 }
 
+/// A product (its first variant with stock for the quantity) or a variant, and how many.
+/// One of `product_id` and `variant_id` is needed (422 otherwise); with both, the variant
+/// must be the product's.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddIn {
@@ -69,31 +106,16 @@ pub struct AddIn {
     pub quantity: i64,
 }
 
+impl utoipa::PartialSchema for AddIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::line_in_schema()
+    }
+}
+impl utoipa::ToSchema for AddIn {}
+
 /// 409 naming each line the stock cannot cover (never the exact stock).
 pub fn out_of_stock(items: Vec<serde_json::Value>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the stock cannot cover some items").with_detail("items", items)
-}
-
-/// Which variant a request means, checked for sale: by `variant_id`, or the default of
-/// `product_id` (the first variant with stock for `quantity`).
-pub fn resolve_variant(
-    conn: &rusqlite::Connection,
-    product: Option<Id>,
-    variant: Option<Id>,
-    quantity: i64,
-    field: &str,
-) -> Result<store::Sellable, ApiError> {
-    let found = match (product, variant) {
-        (_, Some(v)) => store::variant(conn, v.0)?.filter(|s| product.is_none_or(|p| p.0 == s.product_id)),
-        (Some(p), None) => store::default_variant(conn, p.0, quantity)?,
-        (None, None) => {
-            return Err(ApiError::validation([(field.to_owned(), "give product_id or variant_id".to_owned())].into()))
-        }
-    };
-    match found {
-        Some(s) if s.active => Ok(s),
-        _ => Err(ApiError::validation([(field.to_owned(), "no such product for sale".to_owned())].into())),
-    }
 }
 
 /// 409 naming the one line that cannot have `requested` units.
@@ -101,7 +123,14 @@ fn short_of(product_id: i64, variant_id: i64, requested: i64) -> ApiError {
     out_of_stock(vec![json!({"product_id": Id(product_id), "variant_id": Id(variant_id), "requested": requested})])
 }
 
-/// `POST /api/cart`
+/// Add to the cart
+///
+/// Stock is checked (a line holds at most 1000 units; nothing is reserved until
+/// checkout).
+#[utoipa::path(post, path = "/api/cart", tag = "cart", security(("bearer" = [])),
+    request_body = AddIn,
+    responses((status = 201, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors,
+        (status = 409, description = "out_of_stock: details.items names the line", body = ErrorBody), WriteErrors))]
 pub async fn add(
     State(app): State<AppState>,
     session: Session,
@@ -117,7 +146,7 @@ pub async fn add(
         .run(move |tx| {
             let now = now_ms();
             let field = if body.variant_id.is_some() { "variant_id" } else { "product_id" };
-            let v = resolve_variant(tx, body.product_id, body.variant_id, quantity, field)?;
+            let v = resolve_variant(tx, body.product_id, body.variant_id, quantity).map_err(|e| e.at(field))?;
             let cart = store::ensure_cart(tx, &s, now)?;
             let wanted = store::item_quantity(tx, cart, v.variant_id)? + quantity;
             if wanted > Quantity::MAX {
@@ -135,9 +164,10 @@ pub async fn add(
     Ok(data(StatusCode::CREATED, &render(&app, session, None).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantityIn {
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -145,7 +175,12 @@ fn item_id(raw: &str) -> Result<i64, ApiError> {
     Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("cart item"))
 }
 
-/// `PATCH /api/cart/items/{id}`
+/// Change a line's quantity
+#[utoipa::path(patch, path = "/api/cart/items/{id}", tag = "cart", security(("bearer" = [])),
+    params(("id" = String, Path, description = "a cart item id")),
+    request_body = QuantityIn,
+    responses((status = 200, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors, NotFound,
+        (status = 409, description = "out_of_stock: details.items names the line", body = ErrorBody), WriteErrors))]
 pub async fn update_item(
     State(app): State<AppState>,
     session: Session,
@@ -175,7 +210,10 @@ pub async fn update_item(
     Ok(data(StatusCode::OK, &render(&app, session, None).await?))
 }
 
-/// `DELETE /api/cart/items/{id}`: the cart without the item.
+/// Remove a line
+#[utoipa::path(delete, path = "/api/cart/items/{id}", tag = "cart", security(("bearer" = [])),
+    params(("id" = String, Path, description = "a cart item id")),
+    responses((status = 200, description = "the cart without the line", body = Data<CartOut>), AuthErrors, NotFound, WriteErrors))]
 pub async fn remove_item(
     State(app): State<AppState>,
     session: Session,
@@ -200,9 +238,11 @@ pub async fn remove_item(
     Ok(data(StatusCode::OK, &render(&app, session, None).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscountIn {
+    /// a promotion code, any case
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub code: String,
 }
 
@@ -211,7 +251,14 @@ fn invalid_discount(why: &str) -> ApiError {
         .with_detail("code", why)
 }
 
-/// `POST /api/cart/discount`
+/// Apply a promotion code
+///
+/// Percent or fixed amount, minimum subtotal, validity window, usage limit; a code that
+/// does not apply is 422 `invalid_discount` saying why.
+#[utoipa::path(post, path = "/api/cart/discount", tag = "cart", security(("bearer" = [])),
+    request_body = DiscountIn,
+    responses((status = 200, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors,
+        (status = 422, description = "validation_failed, or invalid_discount: details.code says why", body = ErrorBody), WriteErrors))]
 pub async fn apply_discount(
     State(app): State<AppState>,
     session: Session,
@@ -239,7 +286,9 @@ pub async fn apply_discount(
     Ok(data(StatusCode::OK, &render(&app, session, None).await?))
 }
 
-/// `DELETE /api/cart/discount`
+/// Remove the promotion code
+#[utoipa::path(delete, path = "/api/cart/discount", tag = "cart", security(("bearer" = [])),
+    responses((status = 200, description = "the cart", body = Data<CartOut>), AuthErrors, WriteErrors))]
 pub async fn remove_discount(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
     let s = session.clone();
     app.db
@@ -254,7 +303,12 @@ pub async fn remove_discount(State(app): State<AppState>, session: Session) -> R
     Ok(data(StatusCode::OK, &render(&app, session, None).await?))
 }
 
-/// `GET /api/cart/shipping-options?country=XX[&state=YY]`
+/// Shipping options for the cart to a destination
+///
+/// By zone, subtotal and weight; `country` is required.
+#[utoipa::path(get, path = "/api/cart/shipping-options", tag = "cart", security(("bearer" = [])),
+    params(ShippingQuery),
+    responses((status = 200, description = "the options, cheapest first", body = Data<Vec<crate::cart::pricing::ShippingOption>>), AuthErrors, QueryErrors, ReadErrors))]
 pub async fn shipping_options(
     State(app): State<AppState>,
     session: Session,

@@ -13,7 +13,7 @@ pub mod store;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::domain::{Country, Currency, Id, Money};
+use crate::domain::{Country, Currency, Id, Money, Quantity};
 use pricing::{shipping_options, ShippingOption, Totals};
 use store::Line;
 
@@ -85,7 +85,77 @@ fn usd(amount: i64) -> Money {
     Money::new(amount, Currency::USD)
 }
 
-#[derive(Serialize)]
+/// Why a line names nothing that can be sold.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("give product_id or variant_id")]
+    NoProductOrVariant,
+    #[error("no such product for sale")]
+    NotForSale,
+    #[error(transparent)]
+    Store(#[from] rusqlite::Error),
+}
+
+impl LineError {
+    /// The client's error, naming the line's field (`product_id`, `items[2]`).
+    pub fn at(self, field: &str) -> crate::error::ApiError {
+        match self {
+            LineError::Store(e) => e.into(),
+            e => crate::error::ApiError::validation([(field.to_owned(), e.to_string())].into()),
+        }
+    }
+}
+
+/// Which variant a request means, checked for sale: by `variant_id`, or the default of
+/// `product_id` (the first variant with stock for `quantity`).
+pub fn resolve_variant(
+    conn: &Connection,
+    product: Option<Id>,
+    variant: Option<Id>,
+    quantity: i64,
+) -> Result<store::Sellable, LineError> {
+    let found = match (product, variant) {
+        (_, Some(v)) => store::variant(conn, v.0)?.filter(|s| product.is_none_or(|p| p.0 == s.product_id)),
+        (Some(p), None) => store::default_variant(conn, p.0, quantity)?,
+        (None, None) => return Err(LineError::NoProductOrVariant),
+    };
+    match found {
+        Some(s) if s.active => Ok(s),
+        _ => Err(LineError::NotForSale),
+    }
+}
+
+/// The schema of a line as clients send it (a cart addition, a buy-now item): a product
+/// (its first variant with stock for the quantity) or a variant, at least one of the two,
+/// and how many.
+pub fn line_in_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::PartialSchema;
+    let id = || OneOfBuilder::new().item(Id::schema()).item(ObjectBuilder::new().schema_type(Type::Null));
+    let given = |name: &str| {
+        ObjectBuilder::new().required(name).property(name, ObjectBuilder::new().schema_type(Type::String))
+    };
+    let fields = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("product_id", id())
+        .property("variant_id", id())
+        .property(
+            "quantity",
+            ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(Quantity::MAX)),
+        )
+        .required("quantity")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    AllOfBuilder::new()
+        .item(fields)
+        .item(AnyOfBuilder::new().item(given("product_id")).item(given("variant_id")))
+        .description(Some(
+            "a product (its first variant with stock for the quantity) or a variant, at least one of the two \
+             (with both, the variant must be the product's), and how many",
+        ))
+        .into()
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemOut {
     pub id: Id,
     pub product_id: Id,
@@ -102,7 +172,7 @@ pub struct ItemOut {
     pub in_stock: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CartOut {
     pub id: Option<Id>,
     pub items: Vec<ItemOut>,
@@ -110,6 +180,7 @@ pub struct CartOut {
     pub subtotal: Money,
     pub discount: Money,
     pub discount_code: Option<String>,
+    /// why the cart's code no longer applies (checkout refuses it)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discount_problem: Option<String>,
     pub shipping: Money,

@@ -66,7 +66,7 @@ pub struct ShippingRate {
     pub free_above: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ShippingOption {
     pub code: String,
     pub name: String,

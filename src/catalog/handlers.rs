@@ -17,6 +17,10 @@ use crate::app::AppState;
 use crate::domain::{is_slug, Id};
 use crate::error::ApiError;
 use crate::http::{Caching, Negotiation, QueryParams, Rendered};
+use crate::openapi::{Data as DataDoc, NotFound, NotModified, QueryErrors, ReadErrors};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Offset pagination stops here; deeper pages are for cursors, whose cost does not grow.
 pub const MAX_OFFSET: i64 = 10_000;
@@ -156,7 +160,7 @@ fn paging(q: &mut QueryParams, scope: &str, per_page: i64) -> Result<Paging, Api
 fn fields_param(q: &mut QueryParams) -> Option<Vec<String>> {
     let raw = q.text("fields", 500)?;
     let mut fields = Vec::new();
-    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+    for f in raw.split(',').map(str::trim) {
         if !SUMMARY_FIELDS.contains(&f) {
             q.error("fields", format!("unknown field {f:?}; known: {}", SUMMARY_FIELDS.join(", ")));
             return None;
@@ -214,25 +218,139 @@ fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> 
     }
 }
 
-#[derive(Serialize)]
-struct OffsetMeta {
-    current_page: i64,
-    per_page: i64,
-    total: i64,
-    last_page: i64,
-    /// where keyset pagination continues after this page
-    next_cursor: Option<String>,
+
+// --- parameters, as the OpenAPI document states them --------------------------------------
+
+impl PartialSchema for Sort {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Sort::CHOICES.iter().map(|(n, _)| *n)))
+            .default(Some("newest".into()))
+            .into()
+    }
+}
+impl ToSchema for Sort {}
+
+/// The order of search results: `relevance` or one of the list sorts.
+pub struct SearchSort;
+impl PartialSchema for SearchSort {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(std::iter::once("relevance").chain(Sort::CHOICES.iter().map(|(n, _)| *n))))
+            .default(Some("relevance".into()))
+            .description(Some(
+                "relevance: products with every word in the name first, then in name, brand or category, then \
+                 anywhere (description too); ties by units sold",
+            ))
+            .into()
+    }
+}
+impl ToSchema for SearchSort {}
+
+/// Filters of product lists and search.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct FilterQuery {
+    /// category slug; products of its sub-categories are included; a slug that names no
+    /// category is 422
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    category: Option<String>,
+    /// brand slug; a slug that names no brand is 422
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    brand: Option<String>,
+    /// lowest current price, minor units
+    #[param(minimum = 0, maximum = 2_147_483_647_000_i64)]
+    min_price: Option<i64>,
+    /// highest current price, minor units; below min_price is 422
+    #[param(minimum = 0, maximum = 2_147_483_647_000_i64)]
+    max_price: Option<i64>,
+    /// only products with stock (true, false, 1 or 0)
+    in_stock: Option<bool>,
 }
 
-#[derive(Serialize)]
-struct KeysetMeta {
-    per_page: i64,
-    next_cursor: Option<String>,
-    prev_cursor: Option<String>,
-    has_more: bool,
+/// `GET /api/products` beyond the filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// full-text filter: every word required, the last also as a prefix; at least one
+    /// letter or digit (blank: no filter)
+    #[param(max_length = 200, pattern = r"^([^\S\x00-\x1F\x7F-\x9F]*|[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*)$")]
+    q: Option<String>,
+    #[param(inline)]
+    sort: Option<Sort>,
+    /// offset pagination, from 1; offset pages stop at item 10,000 (page × per_page);
+    /// not together with cursor (422)
+    #[param(minimum = 1, maximum = 10_000)]
+    page: Option<i64>,
+    /// page size, default 20
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<i64>,
+    /// keyset pagination: a meta.next_cursor or meta.prev_cursor of this list and sort, or
+    /// empty for the first page; its cost does not grow with depth; not together with page.
+    /// A cursor of another list or sort is 400 invalid_cursor
+    #[param(max_length = 200)]
+    cursor: Option<String>,
+    /// sparse fieldset: comma-separated fields of the summary (blank: all)
+    #[param(max_length = 500, pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*$|^[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at)([^\S\x00-\x1F\x7F-\x9F]*,[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at))*[^\S\x00-\x1F\x7F-\x9F]*$")]
+    fields: Option<String>,
 }
 
-/// `GET /api/products`
+/// `GET /api/search` beyond the filters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchQuery {
+    /// the search text: at least one letter or digit
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*$")]
+    q: String,
+    #[param(inline)]
+    sort: Option<SearchSort>,
+    /// from 1; results stop at item 1,000 (page × per_page)
+    #[param(minimum = 1, maximum = 1_000)]
+    page: Option<i64>,
+    /// page size, default 20
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<i64>,
+}
+
+/// `GET /api/products/{slug}/reviews`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReviewsQuery {
+    /// a meta.next_cursor or meta.prev_cursor of this product's reviews; a malformed one is
+    /// 400 invalid_cursor
+    #[param(max_length = 200)]
+    cursor: Option<String>,
+    /// default 10
+    #[param(minimum = 1, maximum = 50)]
+    per_page: Option<i64>,
+}
+
+/// `GET /api/products/bestsellers`
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct BestsellersQuery {
+    /// the window in days, default 30
+    #[param(minimum = 1, maximum = 365)]
+    days: Option<i64>,
+    /// how many, default 20
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+}
+
+/// List products
+///
+/// Filters combine; offset pagination (`page`, with `meta.total` and `meta.last_page`) or
+/// keyset pagination (`cursor`, with `meta.next_cursor`, `prev_cursor`, `has_more`).
+#[utoipa::path(get, path = "/api/products", tag = "catalog", security(()),
+    params(FilterQuery, ListQuery),
+    responses((status = 200, description = "a page of products", body = ProductPage), NotModified, QueryErrors, ReadErrors))]
 pub async fn list_products(
     State(app): State<AppState>,
     uri: Uri,
@@ -342,7 +460,13 @@ fn slug_param(
     }
 }
 
-/// `GET /api/products/{slug}`
+/// One product
+///
+/// With category, brand, images, options, variants (`in_stock`, never counts), rating
+/// summary and the 10 newest approved reviews.
+#[utoipa::path(get, path = "/api/products/{slug}", tag = "catalog", security(()),
+    params(("slug" = String, Path, description = "the product's slug")),
+    responses((status = 200, description = "the product", body = DataDoc<ProductDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn product(
     State(app): State<AppState>,
     uri: Uri,
@@ -369,7 +493,10 @@ pub async fn product(
     cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
 }
 
-/// `GET /api/products/{slug}/reviews`
+/// Approved reviews of a product, newest first, keyset-paginated
+#[utoipa::path(get, path = "/api/products/{slug}/reviews", tag = "catalog", security(()),
+    params(("slug" = String, Path, description = "the product's slug"), ReviewsQuery),
+    responses((status = 200, description = "a page of reviews", body = ReviewPage), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn product_reviews(
     State(app): State<AppState>,
     uri: Uri,
@@ -415,7 +542,10 @@ pub async fn product_reviews(
     cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
 }
 
-/// `GET /api/products/bestsellers`
+/// Top sellers by units sold in the last `days`
+#[utoipa::path(get, path = "/api/products/bestsellers", tag = "catalog", security(()),
+    params(BestsellersQuery),
+    responses((status = 200, description = "best sellers, most units first", body = BestsellerPage), NotModified, QueryErrors, ReadErrors))]
 pub async fn bestsellers(
     State(app): State<AppState>,
     uri: Uri,
@@ -440,7 +570,11 @@ pub async fn bestsellers(
     cached(&app, &neg, &uri, &["catalog", "listing"], load).await
 }
 
-/// `GET /api/categories`: the whole tree, counts including sub-categories.
+/// The category tree
+///
+/// `product_count` includes sub-categories.
+#[utoipa::path(get, path = "/api/categories", tag = "catalog", security(()),
+    responses((status = 200, description = "the tree", body = DataDoc<Vec<CategoryNode>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn categories(
     State(app): State<AppState>,
     uri: Uri,
@@ -492,7 +626,10 @@ fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
     children.get(&None).map(|roots| roots.iter().map(|r| node(r, &children, 0)).collect()).unwrap_or_default()
 }
 
-/// `GET /api/categories/{slug}`
+/// One category with its parent, path and children
+#[utoipa::path(get, path = "/api/categories/{slug}", tag = "catalog", security(()),
+    params(("slug" = String, Path, description = "the category's slug")),
+    responses((status = 200, description = "the category", body = DataDoc<CategoryDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn category(
     State(app): State<AppState>,
     uri: Uri,
@@ -515,7 +652,9 @@ pub async fn category(
     cached(&app, &neg, &uri, &["catalog", "categories"], load).await
 }
 
-/// `GET /api/brands`
+/// All brands with their product counts
+#[utoipa::path(get, path = "/api/brands", tag = "catalog", security(()),
+    responses((status = 200, description = "brands", body = DataDoc<Vec<Brand>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn brands(
     State(app): State<AppState>,
     uri: Uri,
@@ -545,7 +684,13 @@ pub const PRICE_BANDS: &[(i64, Option<i64>)] = &[
 /// Search results are ranked in memory; pages stop at this depth.
 const MAX_SEARCH_DEPTH: i64 = 1_000;
 
-/// `GET /api/search`
+/// Full-text search with facets
+///
+/// Over name, description, brand and category. Facets count every match: per category
+/// (rolled up to its ancestors), per brand (the top 50), per price band.
+#[utoipa::path(get, path = "/api/search", tag = "catalog", security(()),
+    params(SearchQuery, FilterQuery),
+    responses((status = 200, description = "ranked results and facets", body = SearchPage), NotModified, QueryErrors, ReadErrors))]
 pub async fn search(
     State(app): State<AppState>,
     uri: Uri,
@@ -590,7 +735,7 @@ pub async fn search(
                 };
                 let items = store::summaries_by_ids(conn, &m.page)?;
                 let total = m.total as i64;
-                let meta = SearchMeta {
+                let meta = SearchMetaHead {
                     q: &text,
                     current_page: page,
                     per_page,
@@ -616,8 +761,9 @@ pub async fn search(
     cached(&app, &neg, &uri, &["catalog", "search"], load).await
 }
 
+/// [`SearchMeta`] but for the facets, which are written after it.
 #[derive(Serialize)]
-struct SearchMeta<'a> {
+struct SearchMetaHead<'a> {
     q: &'a str,
     current_page: i64,
     per_page: i64,

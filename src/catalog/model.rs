@@ -4,30 +4,32 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{Currency, Id, Money, Timestamp};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CategoryRef {
     pub id: Id,
     pub name: String,
     pub slug: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BrandRef {
     pub id: Id,
     pub name: String,
     pub slug: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Image {
     pub url: String,
     pub thumbnail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Rating {
     /// Mean of approved reviews, two decimals; 0 when there are none.
     pub average: f64,
@@ -41,7 +43,7 @@ impl Rating {
 }
 
 /// A product in a list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductSummary {
     pub id: Id,
     pub sku: String,
@@ -82,21 +84,21 @@ pub fn prices(base: i64, sale: Option<i64>, currency: Currency) -> (Money, Money
     (sale_m.unwrap_or(base_m), base_m, sale_m)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImageFull {
     pub url: String,
     pub thumbnail: String,
     pub alt: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AttributeValue {
     pub attribute: String,
     pub name: String,
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Variant {
     pub id: Id,
     pub sku: String,
@@ -109,14 +111,14 @@ pub struct Variant {
 }
 
 /// A product option and its values across variants (for a picker), e.g. Colour: Black, Navy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductOption {
     pub attribute: String,
     pub name: String,
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RatingSummary {
     pub average: f64,
     pub count: i64,
@@ -124,7 +126,7 @@ pub struct RatingSummary {
     pub distribution: std::collections::BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Review {
     pub id: Id,
     pub rating: i64,
@@ -135,7 +137,7 @@ pub struct Review {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductDetail {
     pub id: Id,
     pub sku: String,
@@ -158,7 +160,7 @@ pub struct ProductDetail {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CategoryNode {
     pub id: Id,
     pub name: String,
@@ -167,10 +169,11 @@ pub struct CategoryNode {
     pub depth: i64,
     /// active products in this category and all below it
     pub product_count: i64,
+    #[schema(no_recursion)]
     pub children: Vec<CategoryNode>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CategoryChild {
     pub id: Id,
     pub name: String,
@@ -178,7 +181,7 @@ pub struct CategoryChild {
     pub product_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CategoryDetail {
     pub id: Id,
     pub name: String,
@@ -192,7 +195,7 @@ pub struct CategoryDetail {
     pub children: Vec<CategoryChild>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Brand {
     pub id: Id,
     pub name: String,
@@ -202,11 +205,167 @@ pub struct Brand {
     pub product_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Bestseller {
     #[serde(flatten)]
     pub product: ProductSummary,
     pub units_sold: i64,
+}
+
+// ----------------------------------------------------------------------------------------
+// What the lists answer, for the OpenAPI document (the lists are written straight from
+// SQLite's row buffers, so these types describe the bytes rather than produce them)
+// ----------------------------------------------------------------------------------------
+
+/// A product in a list cut to `fields=`: the fields of [`ProductSummary`], each present
+/// unless `fields` leaves it out.
+pub struct SparseProductSummary;
+
+impl PartialSchema for SparseProductSummary {
+    fn schema() -> RefOr<Schema> {
+        match ProductSummary::schema() {
+            RefOr::T(Schema::Object(mut o)) => {
+                o.required.clear();
+                o.description = Some("a product summary; every field is present unless fields= leaves it out".into());
+                RefOr::T(Schema::Object(o))
+            }
+            other => other,
+        }
+    }
+}
+impl ToSchema for SparseProductSummary {}
+
+/// `meta` of an offset page (`page`) of products.
+#[derive(Serialize, ToSchema)]
+pub struct OffsetMeta {
+    pub current_page: i64,
+    pub per_page: i64,
+    /// every product matching the filters
+    pub total: i64,
+    pub last_page: i64,
+    /// where keyset pagination continues after this page (null on the last page)
+    pub next_cursor: Option<String>,
+}
+
+/// `meta` of a keyset page (`cursor`) of products.
+#[derive(Serialize, ToSchema)]
+pub struct KeysetMeta {
+    pub per_page: i64,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// `meta` of a product list: offset or keyset, by the parameters sent.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ListMeta {
+    Offset(OffsetMeta),
+    Keyset(KeysetMeta),
+}
+
+/// `GET /api/products`
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProductPage {
+    pub data: Vec<SparseProductSummary>,
+    pub meta: ListMeta,
+}
+
+/// `meta` of a page of reviews.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReviewMeta {
+    pub per_page: i64,
+    /// approved reviews of the product
+    pub total: i64,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+}
+
+/// `GET /api/products/{slug}/reviews`
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReviewPage {
+    pub data: Vec<Review>,
+    pub meta: ReviewMeta,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BestsellerMeta {
+    pub days: i64,
+    pub limit: i64,
+}
+
+/// `GET /api/products/bestsellers`
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BestsellerPage {
+    pub data: Vec<Bestseller>,
+    pub meta: BestsellerMeta,
+}
+
+/// A category facet: matches in the category and below it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CategoryFacet {
+    pub id: Id,
+    pub name: String,
+    pub slug: String,
+    pub parent_id: Option<Id>,
+    pub depth: i64,
+    pub count: i64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BrandFacet {
+    pub id: Id,
+    pub name: String,
+    pub slug: String,
+    pub count: i64,
+}
+
+/// A price band, `[min, max)` in the current price; the last has no upper bound.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PriceBandFacet {
+    pub min: Money,
+    pub max: Option<Money>,
+    pub count: i64,
+}
+
+/// Counts over every match (not only the page).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Facets {
+    pub categories: Vec<CategoryFacet>,
+    /// the 50 brands with most matches
+    pub brands: Vec<BrandFacet>,
+    pub price_bands: Vec<PriceBandFacet>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SearchMeta {
+    /// the search text as understood
+    pub q: String,
+    pub current_page: i64,
+    pub per_page: i64,
+    pub total: i64,
+    pub last_page: i64,
+    pub facets: Facets,
+}
+
+/// `GET /api/search`
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SearchPage {
+    pub data: Vec<ProductSummary>,
+    pub meta: SearchMeta,
 }
 
 // ----------------------------------------------------------------------------------------

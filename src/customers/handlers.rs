@@ -17,10 +17,12 @@ use crate::error::ApiError;
 use crate::http::respond::{data, no_content};
 use crate::http::{Checks, JsonBody};
 use crate::mail;
+use crate::openapi::{AuthErrors, BodyErrors, Data, NotFound, WriteErrors};
 use crate::util::now_ms;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenOut {
+    /// opaque bearer token; only its SHA-256 is stored
     token: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     customer: Option<CustomerOut>,
@@ -112,7 +114,15 @@ fn ttl_ms(app: &AppState) -> i64 {
     app.config.session_ttl_days as i64 * 24 * 3600 * 1000
 }
 
-/// `POST /api/auth/register`
+/// Create a customer account and a session
+///
+/// A guest token in `Authorization` brings its cart along.
+#[utoipa::path(post, path = "/api/auth/register", tag = "customers", security((), ("bearer" = [])),
+    request_body = RegisterIn,
+    responses((status = 201, description = "the account and its first session", body = Data<TokenOut>),
+        BodyErrors,
+        (status = 409, description = "email_taken", body = crate::openapi::ErrorBody),
+        WriteErrors))]
 pub async fn register(
     State(app): State<AppState>,
     client: Client,
@@ -143,7 +153,19 @@ pub async fn register(
     Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: opened.customer }))
 }
 
-/// `POST /api/auth/login`
+/// Log in
+///
+/// Throttled: after `auth_failures_per_account` (default 5) failed attempts for an account,
+/// or `auth_failures_per_address` (50) from a client address, within `auth_window_secs`
+/// (900), 429 with `Retry-After`. A guest token in `Authorization` merges its cart into the
+/// customer's (quantities added).
+#[utoipa::path(post, path = "/api/auth/login", tag = "customers", security((), ("bearer" = [])),
+    request_body = LoginIn,
+    responses((status = 200, description = "a new session", body = Data<TokenOut>),
+        BodyErrors,
+        (status = 401, description = "invalid_credentials (the same answer for unknown accounts)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "rate_limited, with Retry-After", body = crate::openapi::ErrorBody),
+        WriteErrors))]
 pub async fn login(
     State(app): State<AppState>,
     client: Client,
@@ -180,7 +202,9 @@ pub async fn login(
     }
 }
 
-/// `POST /api/auth/guest`
+/// An anonymous session that can hold a cart and place orders
+#[utoipa::path(post, path = "/api/auth/guest", tag = "customers", security(()),
+    responses((status = 201, description = "the guest's token", body = Data<TokenOut>), WriteErrors))]
 pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Response, ApiError> {
     let ttl = ttl_ms(&app);
     let client = Client { guest_session: None, ..client };
@@ -188,13 +212,20 @@ pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Respon
     Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: None }))
 }
 
-/// `POST /api/auth/logout`
+/// Revoke the current token
+#[utoipa::path(post, path = "/api/auth/logout", tag = "customers", security(("bearer" = [])),
+    responses((status = 204, description = "revoked"), AuthErrors, WriteErrors))]
 pub async fn logout(State(app): State<AppState>, session: Session) -> Result<Response, ApiError> {
     app.db.writer.run(move |tx| store::revoke_session(tx, session.id, None, now_ms()).map_err(ApiError::from)).await?;
     Ok(no_content())
 }
 
-/// `GET /api/auth/sessions`
+/// The customer's live sessions
+///
+/// Device from `User-Agent`, client address, created, last seen (updated at most once a
+/// minute).
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, description = "the sessions", body = Data<Vec<SessionOut>>), AuthErrors))]
 pub async fn sessions(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
     let list = app
         .db
@@ -207,7 +238,10 @@ fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found(what))
 }
 
-/// `DELETE /api/auth/sessions/{id}`
+/// Revoke one of the customer's sessions
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "a session id")),
+    responses((status = 204, description = "revoked"), AuthErrors, NotFound, WriteErrors))]
 pub async fn revoke_session(
     State(app): State<AppState>,
     me: CustomerSession,
@@ -226,8 +260,19 @@ pub async fn revoke_session(
     }
 }
 
-/// `POST /api/auth/password/forgot`: always 202, whether or not the account exists (the
-/// answer must not tell who has an account); the mail goes to the outbox.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SentOut {
+    sent: bool,
+}
+
+/// Ask for a password-reset code by mail
+///
+/// Always 202, whether or not the account exists (the answer must not tell who has an
+/// account); the mail goes to the outbox.
+#[utoipa::path(post, path = "/api/auth/password/forgot", tag = "customers", security(()),
+    request_body = ForgotIn,
+    responses((status = 202, description = "accepted", body = Data<SentOut>),
+        BodyErrors, (status = 429, description = "rate_limited, with Retry-After", body = crate::openapi::ErrorBody), WriteErrors))]
 pub async fn forgot_password(
     State(app): State<AppState>,
     client: Client,
@@ -259,10 +304,16 @@ pub async fn forgot_password(
             Ok::<_, ApiError>(())
         })
         .await?;
-    Ok(data(StatusCode::ACCEPTED, &serde_json::json!({"sent": true})))
+    Ok(data(StatusCode::ACCEPTED, &SentOut { sent: true }))
 }
 
-/// `POST /api/auth/password/reset`: sets the password, ends every session of the account.
+/// Set a new password with the code from the mail
+///
+/// Ends every session of the account. Throttled by client address.
+#[utoipa::path(post, path = "/api/auth/password/reset", tag = "customers", security(()),
+    request_body = ResetIn,
+    responses((status = 204, description = "the password is set"),
+        BodyErrors, (status = 429, description = "rate_limited, with Retry-After", body = crate::openapi::ErrorBody), WriteErrors))]
 pub async fn reset_password(
     State(app): State<AppState>,
     client: Client,
@@ -309,13 +360,19 @@ pub async fn reset_password(
     }
 }
 
-/// `GET /api/me`
+/// The customer's profile
+#[utoipa::path(get, path = "/api/me", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, description = "the profile", body = Data<CustomerOut>), AuthErrors))]
 pub async fn me(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
     let c = app.db.read(move |conn| store::customer(conn, me.customer_id).map_err(ApiError::from)).await?;
     Ok(data(StatusCode::OK, &c.ok_or_else(|| ApiError::not_found("customer"))?))
 }
 
-/// `PATCH /api/me`
+/// Change the name or e-mail
+#[utoipa::path(patch, path = "/api/me", tag = "customers", security(("bearer" = [])),
+    request_body = ProfileIn,
+    responses((status = 200, description = "the profile", body = Data<CustomerOut>), AuthErrors, BodyErrors,
+        (status = 409, description = "email_taken", body = crate::openapi::ErrorBody), WriteErrors))]
 pub async fn update_me(
     State(app): State<AppState>,
     me: CustomerSession,
@@ -346,13 +403,19 @@ pub async fn update_me(
     Ok(data(StatusCode::OK, &c.ok_or_else(|| ApiError::not_found("customer"))?))
 }
 
-/// `GET /api/me/addresses`
+/// The customer's saved addresses
+#[utoipa::path(get, path = "/api/me/addresses", tag = "customers", security(("bearer" = [])),
+    responses((status = 200, description = "the addresses", body = Data<Vec<AddressOut>>), AuthErrors))]
 pub async fn addresses(State(app): State<AppState>, me: CustomerSession) -> Result<Response, ApiError> {
     let list = app.db.read(move |conn| store::addresses(conn, me.customer_id).map_err(ApiError::from)).await?;
     Ok(data(StatusCode::OK, &list))
 }
 
-/// `POST /api/me/addresses`
+/// Save an address
+#[utoipa::path(post, path = "/api/me/addresses", tag = "customers", security(("bearer" = [])),
+    request_body = AddressIn,
+    responses((status = 201, description = "the saved address", body = Data<AddressOut>), AuthErrors, BodyErrors,
+        (status = 409, description = "too_many_addresses", body = crate::openapi::ErrorBody), WriteErrors))]
 pub async fn add_address(
     State(app): State<AppState>,
     me: CustomerSession,
@@ -381,7 +444,10 @@ pub async fn add_address(
     Ok(data(StatusCode::CREATED, &list))
 }
 
-/// `DELETE /api/me/addresses/{id}`
+/// Delete a saved address
+#[utoipa::path(delete, path = "/api/me/addresses/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "an address id")),
+    responses((status = 204, description = "deleted"), AuthErrors, NotFound, WriteErrors))]
 pub async fn delete_address(
     State(app): State<AppState>,
     me: CustomerSession,

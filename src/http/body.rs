@@ -59,7 +59,7 @@ fn malformed(e: serde_json::Error) -> ApiError {
 
 /// A parsed JSON value into `T`, with the 422 of a wrong shape.
 pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(super::strict::Strict(value)).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
         ApiError::validation(BTreeMap::from([(field, e.into_inner().to_string())]))

@@ -5,6 +5,7 @@ pub mod body;
 pub mod middleware;
 pub mod query;
 pub mod respond;
+pub mod strict;
 
 pub use body::{Checks, JsonBody, JsonWithBytes};
 pub use query::QueryParams;

@@ -78,16 +78,16 @@ impl QueryParams {
     /// A text value, trimmed; empty counts as absent. Longer than `max` chars is an error.
     pub fn text(&mut self, name: &str, max: usize) -> Option<String> {
         let v = self.take(name)?;
-        let v = v.trim();
-        if v.is_empty() {
-            return None;
-        }
         if v.chars().count() > max {
             self.error(name, format!("must be at most {max} characters"));
             return None;
         }
         if v.chars().any(|c| c.is_control()) {
             self.error(name, "must not contain control characters");
+            return None;
+        }
+        let v = v.trim();
+        if v.is_empty() {
             return None;
         }
         Some(v.to_owned())

@@ -1,8 +1,6 @@
 //! Order endpoints: checkout from the cart, buy now, history, detail, cancel, and the
 //! payment provider's webhook.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -10,39 +8,44 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::close_pending;
-use super::store::{self, NewOrder, StockMove};
+use super::checkout::{place, Placed, PlacedOut, Placement, Source};
+use super::store;
+use super::{lifecycle, Actor, Event, OrderStatus, TransitionError};
 use crate::app::AppState;
-use crate::cart::handlers::{out_of_stock, resolve_variant};
-use crate::cart::{self, Destination};
 use crate::customers::auth::Session;
-use crate::customers::model::{Address, AddressIn};
-use crate::db::writer::WriteTx;
-use crate::domain::{text, Email, Id, Money, PaymentMethod, Quantity};
+use crate::customers::model::AddressIn;
+use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;
 use crate::http::respond::{data, private_json};
 use crate::http::{Checks, JsonWithBytes, QueryParams};
-use crate::mail;
+use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
 
 /// Most lines in one buy-now order.
 const MAX_LINES: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutIn {
     pub shipping_address: AddressIn,
+    /// an offline method (card, paypal, bank_transfer, cash_on_delivery) or a payment
+    /// provider's reference such as `pm_card_visa`: 1 to 255 visible ASCII characters
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub payment_method: String,
+    /// a shipping option's code (see /api/cart/shipping-options); default the cheapest
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub shipping_option: Option<String>,
     /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
+    #[schema(max_length = 254, pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$")]
     pub email: Option<String>,
 }
 
+/// A product (its first variant with stock) or a variant, and how many; one of the ids is
+/// needed.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemIn {
@@ -51,26 +54,35 @@ pub struct ItemIn {
     pub quantity: i64,
 }
 
-#[derive(Debug, Deserialize)]
+impl utoipa::PartialSchema for ItemIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::cart::line_in_schema()
+    }
+}
+impl utoipa::ToSchema for ItemIn {}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuyNowIn {
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<ItemIn>,
     pub shipping_address: AddressIn,
+    /// an offline method (card, paypal, bank_transfer, cash_on_delivery) or a payment
+    /// provider's reference such as `pm_card_visa`: 1 to 255 visible ASCII characters
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub payment_method: String,
+    /// a shipping option's code (see /api/cart/shipping-options); default the cheapest
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub shipping_option: Option<String>,
+    /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
+    #[schema(max_length = 254, pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$")]
     pub email: Option<String>,
+    /// a promotion code
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub discount_code: Option<String>,
-}
-
-/// The validated parts both ways of ordering share.
-struct Placement {
-    address: Address,
-    payment_method: PaymentMethod,
-    shipping_option: Option<String>,
-    email: Option<Email>,
 }
 
 /// The fields both ways of ordering take for delivery and payment.
@@ -119,12 +131,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8_lossy(b).into_owned()))
 }
 
-/// What the writer unit of an order answers: a new order, or a stored response.
-enum Placed {
-    New(Vec<u8>),
-    Replayed(u16, Vec<u8>),
-}
-
 fn respond(placed: Placed) -> Response {
     match placed {
         Placed::New(body) => private_json(StatusCode::CREATED, body),
@@ -136,193 +142,6 @@ fn respond(placed: Placed) -> Response {
     }
 }
 
-/// Where the lines come from.
-enum Source {
-    Cart,
-    Items(Vec<(Option<Id>, Option<Id>, i64)>, Option<String>),
-}
-
-/// The whole of placing an order, in the writer's transaction (see the module's notes).
-fn place(
-    tx: &WriteTx,
-    session: &Session,
-    source: Source,
-    p: &Placement,
-    idem: Option<(&str, &[u8])>,
-    expiry_ms: i64,
-) -> Result<Placed, ApiError> {
-    let now = now_ms();
-    let scope = session.owner_scope();
-    if let Some((key, hash)) = idem {
-        if let Some(stored) = store::idempotency_get(tx, &scope, key)? {
-            if stored.request_hash == hash {
-                return Ok(Placed::Replayed(stored.status, stored.body));
-            }
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request",
-            ));
-        }
-    }
-    let (lines, cart_id, code) = match source {
-        Source::Cart => {
-            let Some((cart, code)) = cart::store::open_cart(tx, session)? else { return Err(empty_cart()) };
-            (cart::store::lines(tx, cart)?, Some(cart), code)
-        }
-        Source::Items(items, code) => {
-            let mut by_variant: BTreeMap<i64, i64> = BTreeMap::new();
-            let mut order: Vec<i64> = Vec::new();
-            for (i, (product, variant, quantity)) in items.into_iter().enumerate() {
-                let v = resolve_variant(tx, product, variant, quantity, &format!("items[{i}]"))?;
-                if !by_variant.contains_key(&v.variant_id) {
-                    order.push(v.variant_id);
-                }
-                *by_variant.entry(v.variant_id).or_default() += quantity;
-            }
-            let mut lines = Vec::with_capacity(order.len());
-            for variant in order {
-                let line = cart::store::variant_line(tx, variant, by_variant[&variant])?;
-                lines.extend(line);
-            }
-            (lines, None, code)
-        }
-    };
-    if lines.is_empty() {
-        return Err(empty_cart());
-    }
-    // every line still for sale, and the stock for all of it: reserve, naming each short one
-    let mut short = Vec::new();
-    for l in &lines {
-        if l.quantity > Quantity::MAX {
-            return Err(ApiError::validation(
-                [("quantity".to_owned(), format!("a line holds at most {}", Quantity::MAX))].into(),
-            ));
-        }
-        if !l.active || !store::reserve(tx, l.variant_id, l.quantity, now)? {
-            short.push(json!({"product_id": Id(l.product_id), "variant_id": Id(l.variant_id),
-                              "sku": l.sku, "requested": l.quantity}));
-        }
-    }
-    if !short.is_empty() {
-        return Err(out_of_stock(short)); // the savepoint undoes the reservations made
-    }
-    let dest = Destination { country: p.address.country.clone(), region: p.address.state.clone() };
-    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now)?;
-    if let Some(why) = &priced.discount_problem {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_discount",
-            format!("the code does not apply: {why}"),
-        )
-        .with_detail("code", why.clone()));
-    }
-    let Some(shipping) = priced.shipping.clone() else {
-        let mut e = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "shipping_unavailable",
-            "no shipping option for this destination",
-        );
-        if p.shipping_option.is_some() {
-            e = e.with_detail(
-                "shipping_option",
-                format!(
-                    "choose one of: {}",
-                    priced.options.iter().map(|o| o.code.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            );
-        } else {
-            e = e.with_detail("shipping_address.country", "no shipping to this country");
-        }
-        return Err(e);
-    };
-    if let Some(code) = &priced.discount_code {
-        if !cart::store::use_promotion(tx, code)? {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_discount",
-                "the code does not apply: this code has been used up",
-            )
-            .with_detail("code", "this code has been used up"));
-        }
-    }
-    let email = match (session.customer_id, &p.email) {
-        (Some(c), _) => crate::customers::store::customer(tx, c)?.map(|c| c.email).unwrap_or_default(),
-        (None, Some(e)) => e.as_str().to_owned(),
-        (None, None) => String::new(),
-    };
-    let t = priced.totals;
-    let address = serde_json::to_string(&p.address).expect("addresses serialize");
-    let order = store::insert_order(
-        tx,
-        &NewOrder {
-            customer_id: session.customer_id,
-            session_id: session.id,
-            cart_id,
-            email: &email,
-            shipping_address: &address,
-            shipping_option: &shipping.code,
-            payment_method: p.payment_method.as_str(),
-            discount_code: priced.discount_code.as_deref(),
-            subtotal: t.subtotal,
-            discount: t.discount,
-            shipping: t.shipping,
-            tax: t.tax,
-            total: t.total,
-            now,
-            expires_at: now + expiry_ms,
-        },
-    )?;
-    for (i, l) in priced.lines.iter().enumerate() {
-        let name = if l.variant_name.is_empty() || l.variant_name == "Default" {
-            l.product_name.clone()
-        } else {
-            format!("{} ({})", l.product_name, l.variant_name)
-        };
-        store::insert_item(
-            tx,
-            order,
-            i as i64 + 1,
-            l.product_id,
-            l.variant_id,
-            &l.sku,
-            &name,
-            l.unit_price,
-            l.quantity,
-        )?;
-    }
-    store::add_history(tx, order, "pending", "order placed; stock reserved", now)?;
-    if let Some(cart) = cart_id {
-        if !cart::store::mark_ordered(tx, cart, now)? {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "cart_already_ordered",
-                "this cart has become an order already",
-            ));
-        }
-    }
-    if !email.is_empty() {
-        let body = format!(
-            "Thank you for your order {order}.\n\nTotal: {}.{:02} USD\nIt is reserved for you until you pay.",
-            t.total / 100,
-            t.total % 100
-        );
-        mail::enqueue(tx, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
-    }
-    let body = serde_json::to_vec(&json!({"data": {"order_id": Id(order), "status": "pending",
-        "total": Money::new(t.total, crate::domain::Currency::USD)}}))
-    .expect("order responses serialize");
-    if let Some((key, hash)) = idem {
-        store::idempotency_put(tx, &scope, key, hash, 201, &body, now)?;
-    }
-    tracing::info!(order.id = order, total = t.total, "order placed");
-    Ok(Placed::New(body))
-}
-
-fn empty_cart() -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", "there is nothing to order")
-}
-
 fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(path.as_bytes());
@@ -331,7 +150,25 @@ fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// `POST /api/checkout`
+/// Place an order from the cart
+///
+/// Honours `Idempotency-Key` (or `X-Idempotency-Key`; 1-255 visible ASCII): the same key
+/// and body (compared as canonical JSON) replay the first 201 with `Idempotent-Replayed:
+/// true` and create nothing; the same key with another body is 409
+/// `idempotency_key_reused`; keys are scoped to the customer (or guest session) and kept
+/// 48 hours. Failed attempts are not stored, so a retry after a 409 `out_of_stock` tries
+/// again. In one transaction: stock is reserved (a conditional decrement per line; stock
+/// never goes below zero), the order, its lines and status history are written, the
+/// promotion's use is counted, the confirmation mail is queued. An unpaid order expires
+/// after `order_expiry_mins` (default 30) and its stock returns.
+#[utoipa::path(post, path = "/api/checkout", tag = "orders", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
+    request_body = CheckoutIn,
+    responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
+        (status = 400, description = "malformed_json, or invalid_idempotency_key", body = ErrorBody),
+        (status = 409, description = "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered", body = ErrorBody),
+        (status = 422, description = "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable", body = ErrorBody),
+        WriteErrors))]
 pub async fn checkout(
     State(app): State<AppState>,
     session: Session,
@@ -366,7 +203,25 @@ async fn submit(
     Ok(respond(placed))
 }
 
-/// `POST /api/orders`: buy now, without a cart.
+/// Buy now, without a cart
+///
+/// Honours `Idempotency-Key` (or `X-Idempotency-Key`; 1-255 visible ASCII): the same key
+/// and body (compared as canonical JSON) replay the first 201 with `Idempotent-Replayed:
+/// true` and create nothing; the same key with another body is 409
+/// `idempotency_key_reused`; keys are scoped to the customer (or guest session) and kept
+/// 48 hours. Failed attempts are not stored, so a retry after a 409 `out_of_stock` tries
+/// again. In one transaction: stock is reserved (a conditional decrement per line; stock
+/// never goes below zero), the order, its lines and status history are written, the
+/// promotion's use is counted, the confirmation mail is queued. An unpaid order expires
+/// after `order_expiry_mins` (default 30) and its stock returns.
+#[utoipa::path(post, path = "/api/orders", tag = "orders", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
+    request_body = BuyNowIn,
+    responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
+        (status = 400, description = "malformed_json, or invalid_idempotency_key", body = ErrorBody),
+        (status = 409, description = "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered", body = ErrorBody),
+        (status = 422, description = "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable", body = ErrorBody),
+        WriteErrors))]
 pub async fn buy_now(
     State(app): State<AppState>,
     session: Session,
@@ -408,20 +263,45 @@ fn cursor_decode(s: &str) -> Option<i64> {
     text.strip_prefix("o|")?.parse().ok().filter(|id: &i64| *id > 0)
 }
 
-#[derive(Serialize)]
-struct OrderPage {
-    data: Vec<store::OrderSummary>,
-    meta: serde_json::Value,
+#[derive(Serialize, utoipa::ToSchema)]
+struct OrderPageMeta {
+    per_page: i64,
+    has_more: bool,
+    next_cursor: Option<String>,
 }
 
-/// `GET /api/orders?cursor=&per_page=`: newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OrderPage {
+    data: Vec<store::OrderSummary>,
+    meta: OrderPageMeta,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct OrderListQuery {
+    /// meta.next_cursor of the previous page; empty for the first page; one the server did
+    /// not issue is 400 invalid_cursor
+    #[param(max_length = 100)]
+    cursor: Option<String>,
+    /// default 20
+    #[param(minimum = 1, maximum = 100)]
+    per_page: Option<i64>,
+}
+
+/// The session's orders, newest first, keyset-paginated
+///
+/// A customer sees every order of the account; a guest the orders of its session.
+#[utoipa::path(get, path = "/api/orders", tag = "orders", security(("bearer" = [])),
+    params(OrderListQuery),
+    responses((status = 200, description = "a page of orders", body = OrderPage), AuthErrors, QueryErrors, ReadErrors))]
 pub async fn list(State(app): State<AppState>, session: Session, mut q: QueryParams) -> Result<Response, ApiError> {
     let per_page = q.int("per_page", 1, 100).unwrap_or(20);
     let before = match q.raw("cursor", 100) {
         None => None,
         Some(c) if c.is_empty() => None,
         Some(c) => Some(cursor_decode(&c).ok_or_else(|| {
-            ApiError::validation([("cursor".to_owned(), "is not a cursor of this list".to_owned())].into())
+            ApiError::bad_request("invalid_cursor", "the cursor is malformed or belongs to another list")
         })?),
     };
     q.finish()?;
@@ -436,7 +316,7 @@ pub async fn list(State(app): State<AppState>, session: Session, mut q: QueryPar
     let next = if has_more { rows.last().map(|o| cursor_encode(o.id.0)) } else { None };
     let body = serde_json::to_vec(&OrderPage {
         data: rows,
-        meta: json!({"per_page": per_page, "has_more": has_more, "next_cursor": next}),
+        meta: OrderPageMeta { per_page, has_more, next_cursor: next },
     })
     .expect("orders serialize");
     Ok(private_json(StatusCode::OK, body))
@@ -454,7 +334,12 @@ fn owns(session: &Session, owner: &store::Owner) -> bool {
     }
 }
 
-/// `GET /api/orders/{id}`: 404 for another's order (its existence is not revealed).
+/// One order with items, totals and status history
+///
+/// 404 for another's order (its existence is not revealed).
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "an order id")),
+    responses((status = 200, description = "the order", body = Data<store::OrderOut>), AuthErrors, NotFound, ReadErrors))]
 pub async fn detail(
     State(app): State<AppState>,
     session: Session,
@@ -474,8 +359,14 @@ pub async fn detail(
     Ok(data(StatusCode::OK, &order.ok_or_else(|| ApiError::not_found("order"))?))
 }
 
-/// `POST /api/orders/{id}/cancel`: while pending (reserved stock returns) or paid but not
-/// fulfilled (sold stock returns; the refund is due).
+/// Cancel an order
+///
+/// While pending (reserved stock returns) or paid but not fulfilled (sold stock returns;
+/// the refund is due).
+#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "an order id")),
+    responses((status = 200, description = "the order", body = Data<store::OrderOut>), AuthErrors, NotFound,
+        (status = 409, description = "cannot_cancel: the order has shipped or is closed", body = ErrorBody), WriteErrors))]
 pub async fn cancel(
     State(app): State<AppState>,
     session: Session,
@@ -487,51 +378,58 @@ pub async fn cancel(
         .writer
         .run(move |tx| {
             let now = now_ms();
-            let owner = match store::owner(tx, id)? {
-                Some(o) if owns(&session, &o) => o,
+            match store::owner(tx, id)? {
+                Some(o) if owns(&session, &o) => {}
                 _ => return Err(ApiError::not_found("order")),
             };
-            let done = match owner.status.as_str() {
-                "pending" => close_pending(tx, id, "cancelled", "cancelled by the customer", now)?,
-                "paid" => {
-                    let moved = store::transition(tx, id, &["paid"], "cancelled", now)?;
-                    if moved {
-                        store::move_stock(tx, id, StockMove::Restock, now)?;
-                        store::add_history(tx, id, "cancelled", "cancelled by the customer; refund due", now)?;
-                    }
-                    moved
-                }
-                _ => false,
-            };
-            if !done {
-                return Err(ApiError::new(
+            match lifecycle::apply(tx, id, Event::Cancel(Actor::Customer), None, now) {
+                Ok(_) => Ok(store::detail(tx, id)?),
+                Err(TransitionError::NotAllowed { from }) => Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "cannot_cancel",
-                    format!("an order that is {} can no longer be cancelled", owner.status),
-                ));
+                    format!("an order that is {from} can no longer be cancelled"),
+                )),
+                Err(e) => Err(e.into()),
             }
-            Ok(store::detail(tx, id)?)
         })
         .await?;
     Ok(data(StatusCode::OK, &order.ok_or_else(|| ApiError::not_found("order"))?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEventIn {
+    /// the provider's event id: each is applied once
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub event_id: String,
     pub order_id: Id,
     /// `succeeded` or `failed`
+    #[schema(pattern = "^(succeeded|failed)$")]
     pub status: String,
     /// what was charged, minor units (checked against the order's total when given)
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
+    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub reference: Option<String>,
     /// the provider's payment method reference; when the order was placed with one, a
     /// success naming another is refused (409 `payment_method_mismatch`)
     #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub payment_method: Option<String>,
+}
+
+/// What a payment event did.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PaymentOutcome {
+    order_id: Id,
+    /// paid, failed, ignored (the order was no longer pending), amount_mismatch or
+    /// payment_method_mismatch
+    outcome: String,
+    /// the order's status after the event (null if the order is no longer kept)
+    status: Option<OrderStatus>,
+    /// the event had been applied before: nothing changed
+    replayed: bool,
 }
 
 /// `X-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (the prefix is optional).
@@ -551,7 +449,23 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// `POST /api/webhooks/payments`: marks an order paid or failed, exactly once per event.
+/// The payment provider's callback
+///
+/// `X-Signature: sha256=<hex HMAC-SHA256 of the raw body with payment_webhook_secret>`.
+/// Each `event_id` is applied once: a replay answers the recorded outcome with `replayed:
+/// true` and changes nothing. `succeeded` on a pending order: paid (reserved stock becomes
+/// sold); `failed`: the order is cancelled and its stock returns; an event for an order
+/// that is no longer pending is recorded as ignored. An amount that differs from the total,
+/// or a provider's payment method other than the one the order was placed with, is 409 and
+/// changes nothing.
+#[utoipa::path(post, path = "/api/webhooks/payments", tag = "orders", security(()),
+    params(("X-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
+    request_body = PaymentEventIn,
+    responses((status = 200, description = "applied or replayed", body = Data<PaymentOutcome>),
+        (status = 401, description = "invalid_signature (also when no secret is configured); the body is not looked at", body = ErrorBody),
+        BodyErrors, NotFound,
+        (status = 409, description = "amount_mismatch or payment_method_mismatch", body = Data<PaymentOutcome>),
+        WriteErrors))]
 pub async fn payment_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -586,8 +500,7 @@ pub async fn payment_webhook(
         .run(move |tx| {
             let now = now_ms();
             if let Some((o, outcome)) = store::payment_event(tx, &event)? {
-                let status = store::owner(tx, o)?.map(|o| o.status).unwrap_or_default();
-                return Ok((outcome, true, status));
+                return Ok((outcome, true, lifecycle::status(tx, o)?));
             }
             let Some(owner) = store::owner(tx, order)? else { return Err(ApiError::not_found("order")) };
             let ordered_with = PaymentMethod::parse(&owner.payment_method).ok();
@@ -595,20 +508,19 @@ pub async fn payment_webhook(
                 (Some(ordered), Some(paid)) => ordered.is_provider() && ordered != paid,
                 _ => false,
             };
-            let outcome = match (e.status.as_str(), owner.status.as_str()) {
-                ("succeeded", "pending") if e.amount.is_some_and(|a| a != owner.total) => "amount_mismatch",
-                ("succeeded", "pending") if method_differs => "payment_method_mismatch",
-                ("succeeded", "pending") => {
-                    store::transition(tx, order, &["pending"], "paid", now)?;
-                    store::move_stock(tx, order, StockMove::Sell, now)?;
-                    store::add_history(tx, order, "paid", "payment received", now)?;
+            let pending = owner.status == OrderStatus::Pending;
+            let outcome = match e.status.as_str() {
+                "succeeded" if pending && e.amount.is_some_and(|a| a != owner.total) => "amount_mismatch",
+                "succeeded" if pending && method_differs => "payment_method_mismatch",
+                "succeeded" if pending => {
+                    lifecycle::apply(tx, order, Event::Pay, None, now)?;
                     if let Some(r) = &reference {
                         store::set_payment_ref(tx, order, r)?;
                     }
                     "paid"
                 }
-                ("failed", "pending") => {
-                    close_pending(tx, order, "cancelled", "payment failed", now)?;
+                _ if pending => {
+                    lifecycle::apply(tx, order, Event::PaymentFailed, None, now)?;
                     "failed"
                 }
                 // already paid, cancelled or expired: nothing changes (a late payment on a
@@ -616,15 +528,14 @@ pub async fn payment_webhook(
                 _ => "ignored",
             };
             store::record_payment_event(tx, &event, order, outcome, now)?;
-            let status = store::owner(tx, order)?.map(|o| o.status).unwrap_or_default();
-            Ok::<_, ApiError>((outcome.to_owned(), false, status))
+            Ok::<_, ApiError>((outcome.to_owned(), false, lifecycle::status(tx, order)?))
         })
         .await?;
     let code = match outcome.as_str() {
         "amount_mismatch" | "payment_method_mismatch" => StatusCode::CONFLICT,
         _ => StatusCode::OK,
     };
-    Ok(data(code, &json!({"order_id": Id(order), "outcome": outcome, "status": status, "replayed": replayed})))
+    Ok(data(code, &PaymentOutcome { order_id: Id(order), outcome, status, replayed }))
 }
 
 #[cfg(test)]

@@ -12,44 +12,33 @@
 //! - The writer runs units one at a time, so two requests with one idempotency key are
 //!   serialized: the second finds the first's stored response.
 
+pub mod checkout;
 pub mod handlers;
+pub mod lifecycle;
 pub mod store;
+
+pub use lifecycle::{Actor, Event, OrderStatus, TransitionError};
 
 use std::time::Duration;
 
 use crate::app::AppState;
-use crate::cart;
 use crate::db::writer::WriteTx;
 use crate::error::ApiError;
 use crate::util::now_ms;
-use store::StockMove;
 
 /// Expires due pending orders (releasing their stock and promotion uses), at most `limit`
 /// in one unit. Returns how many.
 pub fn expire_due(tx: &WriteTx, now: i64, limit: i64) -> rusqlite::Result<usize> {
-    let due = store::expired(tx, now, limit)?;
     let mut n = 0;
-    for id in due {
-        if close_pending(tx, id, "expired", "not paid in time", now)? {
-            n += 1;
+    for id in store::expired(tx, now, limit)? {
+        match lifecycle::apply(tx, id, Event::Expire, None, now) {
+            Ok(_) => n += 1,
+            // paid or cancelled since it was listed: nothing to expire
+            Err(TransitionError::NotAllowed { .. } | TransitionError::NotFound) => {}
+            Err(TransitionError::Store(e)) => return Err(e),
         }
     }
     Ok(n)
-}
-
-/// Moves a pending order to `status` (cancelled or expired), returning its stock and its
-/// promotion use. False when it was no longer pending.
-pub fn close_pending(tx: &WriteTx, order: i64, status: &str, note: &str, now: i64) -> rusqlite::Result<bool> {
-    let code = store::owner(tx, order)?.and_then(|o| o.discount_code);
-    if !store::transition(tx, order, &["pending"], status, now)? {
-        return Ok(false);
-    }
-    store::move_stock(tx, order, StockMove::Release, now)?;
-    if let Some(code) = code {
-        cart::store::release_promotion(tx, &code)?;
-    }
-    store::add_history(tx, order, status, note, now)?;
-    Ok(true)
 }
 
 /// One round of upkeep: expire due orders, purge old idempotency keys and auth records.

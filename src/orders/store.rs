@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::OrderStatus;
 use crate::db::writer::WriteTx;
 use crate::domain::{Currency, Id, Money, Timestamp};
 
@@ -47,7 +48,11 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
         .collect::<Result<_, _>>()?;
     let mut stmt = tx.prepare_cached(sql)?;
     for (variant, quantity, product) in lines {
-        stmt.execute(params![variant, quantity, now])?;
+        if stmt.execute(params![variant, quantity, now])? != 1 {
+            // every line's variant has its inventory row (CHECKs keep both counts >= 0): a
+            // missing one is corruption, and the unit must not half-happen
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
         if mv == StockMove::Sell {
             // bestsellers and `sort=popular` read these
             tx.prepare_cached("UPDATE products SET sales_count = sales_count + ?2 WHERE id = ?1")?
@@ -133,25 +138,11 @@ pub fn add_history(tx: &WriteTx, order: i64, status: &str, note: &str, now: i64)
     Ok(())
 }
 
-/// Changes an order's status from `from` (any of them) to `to`; false when it was not in
-/// one of `from` (someone else moved it first).
-pub fn transition(tx: &WriteTx, order: i64, from: &[&str], to: &str, now: i64) -> rusqlite::Result<bool> {
-    let from = serde_json::to_string(from).expect("strings serialize");
-    let paid = if to == "paid" { Some(now) } else { None };
-    Ok(tx
-        .prepare_cached(
-            "UPDATE orders SET status = ?3, updated_at = ?4, paid_at = coalesce(?5, paid_at)
-             WHERE id = ?1 AND status IN (SELECT value FROM json_each(?2))",
-        )?
-        .execute(params![order, from, to, now, paid])?
-        == 1)
-}
-
 /// Whose an order is.
 pub struct Owner {
     pub customer_id: Option<i64>,
     pub session_id: Option<i64>,
-    pub status: String,
+    pub status: OrderStatus,
     pub total: i64,
     pub discount_code: Option<String>,
     pub payment_method: String,
@@ -176,10 +167,10 @@ fn usd(amount: i64) -> Money {
     Money::new(amount, Currency::USD)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
     pub id: Id,
-    pub status: String,
+    pub status: OrderStatus,
     pub item_count: i64,
     pub total: Money,
     pub created_at: Timestamp,
@@ -222,7 +213,7 @@ pub fn list(
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderItemOut {
     pub line: i64,
     pub product_id: Id,
@@ -234,17 +225,17 @@ pub struct OrderItemOut {
     pub line_total: Money,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryOut {
-    pub status: String,
+    pub status: OrderStatus,
     pub note: String,
     pub at: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderOut {
     pub id: Id,
-    pub status: String,
+    pub status: OrderStatus,
     pub email: String,
     pub items: Vec<OrderItemOut>,
     pub subtotal: Money,
@@ -254,7 +245,10 @@ pub struct OrderOut {
     pub shipping_option: String,
     pub tax: Money,
     pub total: Money,
+    /// null for orders from before addresses were recorded
+    #[schema(value_type = Option<crate::customers::model::Address>)]
     pub shipping_address: serde_json::Value,
+    /// an offline method or the payment provider's reference
     pub payment_method: String,
     pub created_at: Timestamp,
     pub paid_at: Option<Timestamp>,
@@ -271,7 +265,7 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
         )?
         .query_row([order], |r| {
             let address: String = r.get(10)?;
-            let status: String = r.get(1)?;
+            let status: OrderStatus = r.get(1)?;
             let expires: Option<i64> = r.get(14)?;
             Ok(OrderOut {
                 id: Id(r.get(0)?),
@@ -284,11 +278,15 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
                 shipping_option: r.get(7)?,
                 tax: usd(r.get(8)?),
                 total: usd(r.get(9)?),
-                shipping_address: serde_json::from_str(&address).unwrap_or(serde_json::Value::Null),
+                // orders from before schema version 2 recorded no address: null
+                shipping_address: serde_json::from_str(&address)
+                    .ok()
+                    .filter(|a: &serde_json::Value| a.as_object().is_some_and(|o| !o.is_empty()))
+                    .unwrap_or(serde_json::Value::Null),
                 payment_method: r.get(11)?,
                 created_at: Timestamp(r.get(12)?),
                 paid_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
-                expires_at: expires.filter(|_| status == "pending").map(Timestamp),
+                expires_at: expires.filter(|_| status == OrderStatus::Pending).map(Timestamp),
                 status,
                 status_history: Vec::new(),
             })

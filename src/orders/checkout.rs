@@ -1,0 +1,274 @@
+//! Placing an order — checkout from the cart and buy-now alike — as ONE writer unit:
+//! claim the idempotency key, reserve stock with a conditional decrement per line, price,
+//! insert the order, its lines and its first status, count the promotion's use, close the
+//! cart, enqueue the confirmation mail and store the response. A failure anywhere is a
+//! [`PlaceError`] and rolls the unit's savepoint back: there is no state in which half of
+//! it happened. The HTTP side (parsing, idempotency headers, answers) is in
+//! [`super::handlers`]; errors become the client's in one `From`.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::store::{self, NewOrder};
+use super::OrderStatus;
+use crate::cart::{self, resolve_variant, Destination, LineError};
+use crate::customers::auth::Session;
+use crate::customers::model::Address;
+use crate::db::writer::WriteTx;
+use crate::domain::{Email, Id, Money, PaymentMethod, Quantity};
+use crate::error::{ApiError, StoreError};
+use crate::mail;
+use crate::openapi::Data;
+use crate::util::now_ms;
+
+/// The validated parts both ways of ordering share.
+pub struct Placement {
+    pub address: Address,
+    pub payment_method: PaymentMethod,
+    pub shipping_option: Option<String>,
+    pub email: Option<Email>,
+}
+
+/// The answer to an order placed.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlacedOut {
+    order_id: Id,
+    status: OrderStatus,
+    total: Money,
+}
+
+/// What the writer unit of an order answers: a new order, or a stored response.
+pub enum Placed {
+    New(Vec<u8>),
+    Replayed(u16, Vec<u8>),
+}
+
+/// A line the stock cannot cover (never the exact stock).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShortLine {
+    pub product_id: Id,
+    pub variant_id: Id,
+    pub sku: String,
+    pub requested: i64,
+}
+
+/// Why an order was not placed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReused,
+    #[error("there is nothing to order")]
+    EmptyCart,
+    #[error("this cart has become an order already")]
+    AlreadyOrdered,
+    #[error("{field}: {error}")]
+    Line { field: String, error: LineError },
+    #[error("a line holds at most {} units", Quantity::MAX)]
+    LineTooLarge,
+    #[error("the stock cannot cover some items")]
+    OutOfStock(Vec<ShortLine>),
+    #[error("the code does not apply: {0}")]
+    InvalidDiscount(String),
+    #[error("no shipping option for this destination")]
+    NoShipping { chosen: bool, options: Vec<String> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for PlaceError {
+    fn from(e: rusqlite::Error) -> PlaceError {
+        PlaceError::Store(e.into())
+    }
+}
+
+impl From<PlaceError> for ApiError {
+    fn from(e: PlaceError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            PlaceError::KeyReused => ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", message),
+            PlaceError::EmptyCart => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", message),
+            PlaceError::AlreadyOrdered => ApiError::new(StatusCode::CONFLICT, "cart_already_ordered", message),
+            PlaceError::Line { field, error } => error.at(&field),
+            PlaceError::LineTooLarge => ApiError::validation([("quantity".to_owned(), message)].into()),
+            PlaceError::OutOfStock(lines) => out_of_stock(&lines),
+            PlaceError::InvalidDiscount(why) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_discount", message).with_detail("code", why)
+            }
+            PlaceError::NoShipping { chosen, options } => {
+                let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "shipping_unavailable", message);
+                if chosen {
+                    e.with_detail("shipping_option", format!("choose one of: {}", options.join(", ")))
+                } else {
+                    e.with_detail("shipping_address.country", "no shipping to this country")
+                }
+            }
+            PlaceError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// 409 naming each line the stock cannot cover.
+pub fn out_of_stock(lines: &[ShortLine]) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "out_of_stock", "the stock cannot cover some items")
+        .with_detail("items", serde_json::to_value(lines).expect("lines serialize"))
+}
+
+/// Where the lines come from.
+pub enum Source {
+    Cart,
+    Items(Vec<(Option<Id>, Option<Id>, i64)>, Option<String>),
+}
+
+/// The whole of placing an order, in the writer's transaction (see the module's notes).
+pub fn place(
+    tx: &WriteTx,
+    session: &Session,
+    source: Source,
+    p: &Placement,
+    idem: Option<(&str, &[u8])>,
+    expiry_ms: i64,
+) -> Result<Placed, PlaceError> {
+    let now = now_ms();
+    let scope = session.owner_scope();
+    if let Some((key, hash)) = idem {
+        if let Some(stored) = store::idempotency_get(tx, &scope, key)? {
+            if stored.request_hash == hash {
+                return Ok(Placed::Replayed(stored.status, stored.body));
+            }
+            return Err(PlaceError::KeyReused);
+        }
+    }
+    let (lines, cart_id, code) = match source {
+        Source::Cart => {
+            let Some((cart, code)) = cart::store::open_cart(tx, session)? else { return Err(PlaceError::EmptyCart) };
+            (cart::store::lines(tx, cart)?, Some(cart), code)
+        }
+        Source::Items(items, code) => {
+            let mut by_variant: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut order: Vec<i64> = Vec::new();
+            for (i, (product, variant, quantity)) in items.into_iter().enumerate() {
+                let v = resolve_variant(tx, product, variant, quantity)
+                    .map_err(|e| PlaceError::Line { field: format!("items[{i}]"), error: e })?;
+                if !by_variant.contains_key(&v.variant_id) {
+                    order.push(v.variant_id);
+                }
+                *by_variant.entry(v.variant_id).or_default() += quantity;
+            }
+            let mut lines = Vec::with_capacity(order.len());
+            for variant in order {
+                let line = cart::store::variant_line(tx, variant, by_variant[&variant])?;
+                lines.extend(line);
+            }
+            (lines, None, code)
+        }
+    };
+    if lines.is_empty() {
+        return Err(PlaceError::EmptyCart);
+    }
+    // every line still for sale, and the stock for all of it: reserve, naming each short one
+    let mut short = Vec::new();
+    for l in &lines {
+        if l.quantity > Quantity::MAX {
+            return Err(PlaceError::LineTooLarge);
+        }
+        if !l.active || !store::reserve(tx, l.variant_id, l.quantity, now)? {
+            short.push(ShortLine {
+                product_id: Id(l.product_id),
+                variant_id: Id(l.variant_id),
+                sku: l.sku.clone(),
+                requested: l.quantity,
+            });
+        }
+    }
+    if !short.is_empty() {
+        return Err(PlaceError::OutOfStock(short)); // the savepoint undoes the reservations made
+    }
+    let dest = Destination { country: p.address.country.clone(), region: p.address.state.clone() };
+    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now)?;
+    if let Some(why) = &priced.discount_problem {
+        return Err(PlaceError::InvalidDiscount(why.clone()));
+    }
+    let Some(shipping) = priced.shipping.clone() else {
+        return Err(PlaceError::NoShipping {
+            chosen: p.shipping_option.is_some(),
+            options: priced.options.iter().map(|o| o.code.clone()).collect(),
+        });
+    };
+    if let Some(code) = &priced.discount_code {
+        if !cart::store::use_promotion(tx, code)? {
+            return Err(PlaceError::InvalidDiscount("this code has been used up".into()));
+        }
+    }
+    let email = match (session.customer_id, &p.email) {
+        (Some(c), _) => crate::customers::store::customer(tx, c)?.map(|c| c.email).unwrap_or_default(),
+        (None, Some(e)) => e.as_str().to_owned(),
+        (None, None) => String::new(),
+    };
+    let t = priced.totals;
+    let address = serde_json::to_string(&p.address).expect("addresses serialize");
+    let order = store::insert_order(
+        tx,
+        &NewOrder {
+            customer_id: session.customer_id,
+            session_id: session.id,
+            cart_id,
+            email: &email,
+            shipping_address: &address,
+            shipping_option: &shipping.code,
+            payment_method: p.payment_method.as_str(),
+            discount_code: priced.discount_code.as_deref(),
+            subtotal: t.subtotal,
+            discount: t.discount,
+            shipping: t.shipping,
+            tax: t.tax,
+            total: t.total,
+            now,
+            expires_at: now + expiry_ms,
+        },
+    )?;
+    for (i, l) in priced.lines.iter().enumerate() {
+        let name = if l.variant_name.is_empty() || l.variant_name == "Default" {
+            l.product_name.clone()
+        } else {
+            format!("{} ({})", l.product_name, l.variant_name)
+        };
+        store::insert_item(
+            tx,
+            order,
+            i as i64 + 1,
+            l.product_id,
+            l.variant_id,
+            &l.sku,
+            &name,
+            l.unit_price,
+            l.quantity,
+        )?;
+    }
+    store::add_history(tx, order, OrderStatus::Pending.as_str(), "order placed; stock reserved", now)?;
+    if let Some(cart) = cart_id {
+        if !cart::store::mark_ordered(tx, cart, now)? {
+            return Err(PlaceError::AlreadyOrdered);
+        }
+    }
+    if !email.is_empty() {
+        let body = format!(
+            "Thank you for your order {order}.\n\nTotal: {}.{:02} USD\nIt is reserved for you until you pay.",
+            t.total / 100,
+            t.total % 100
+        );
+        mail::enqueue(tx, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
+    }
+    let placed = PlacedOut {
+        order_id: Id(order),
+        status: OrderStatus::Pending,
+        total: Money::new(t.total, crate::domain::Currency::USD),
+    };
+    let body = serde_json::to_vec(&Data { data: placed }).expect("order responses serialize");
+    if let Some((key, hash)) = idem {
+        store::idempotency_put(tx, &scope, key, hash, 201, &body, now)?;
+    }
+    tracing::info!(order.id = order, total = t.total, "order placed");
+    Ok(Placed::New(body))
+}

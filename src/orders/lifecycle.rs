@@ -1,0 +1,212 @@
+//! One order lifecycle: the statuses an order can have, the events that move it, and the
+//! one function that applies an event — used by the customer's cancel, the payment
+//! webhook, expiry and every administrator's change alike.
+//!
+//! ```text
+//!   pending ──pay──▶ paid ──fulfil──▶ fulfilled
+//!      │               │                  │
+//!      │ cancel,       │ cancel, refund   │ refund
+//!      │ payment fails │ (stock returns)  │ (stock stays shipped)
+//!      ▼               ▼                  ▼
+//!  cancelled ◀─────────┴──────────────────┘
+//!   expired ◀── expire (pending only)
+//! ```
+//!
+//! Invariants:
+//! - A move is a conditional update of the status (`WHERE status = from`): if someone else
+//!   moved the order first, nothing else happens — no stock moves, no history row.
+//! - Stock follows the status: reserved → sold on payment, reserved → available when a
+//!   pending order closes, sold → available when a paid order is cancelled or refunded
+//!   before it shipped. Each stock update must touch its inventory row; otherwise the whole
+//!   unit fails (the writer's savepoint undoes it).
+//! - A pending order that closes gives its promotion use back.
+//! - Every move writes one status-history row.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use super::store::{self, StockMove};
+use crate::cart;
+use crate::db::writer::WriteTx;
+
+/// Where an order stands. `pending` holds reserved stock; `paid` has sold it; `fulfilled`
+/// has shipped; `cancelled` and `expired` have returned what they held (a refund cancels a
+/// paid or fulfilled order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Fulfilled,
+    Cancelled,
+    Expired,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] =
+        [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled, OrderStatus::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Fulfilled => "fulfilled",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for OrderStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for OrderStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = value.as_str()?;
+        OrderStatus::parse(s).ok_or_else(|| FromSqlError::Other(format!("unknown order status {s:?}").into()))
+    }
+}
+
+/// Who asked for a cancellation (it shows in the status history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Customer,
+    Shop,
+}
+
+/// What can happen to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// the payment provider reports a payment
+    Pay,
+    /// the payment provider reports a failed payment
+    PaymentFailed,
+    /// unpaid past its deadline
+    Expire,
+    Cancel(Actor),
+    /// shipped by the shop
+    Fulfil,
+    /// the money goes back (and the stock, if it had not shipped)
+    Refund,
+}
+
+/// What an event does from a status: the new status, the stock move, the default note.
+struct Step {
+    to: OrderStatus,
+    stock: Option<StockMove>,
+    note: &'static str,
+}
+
+fn step(from: OrderStatus, event: Event) -> Option<Step> {
+    use OrderStatus::*;
+    let s = |to, stock, note| Some(Step { to, stock, note });
+    match (from, event) {
+        (Pending, Event::Pay) => s(Paid, Some(StockMove::Sell), "payment received"),
+        (Pending, Event::PaymentFailed) => s(Cancelled, Some(StockMove::Release), "payment failed"),
+        (Pending, Event::Expire) => s(Expired, Some(StockMove::Release), "not paid in time"),
+        (Pending, Event::Cancel(Actor::Customer)) => {
+            s(Cancelled, Some(StockMove::Release), "cancelled by the customer")
+        }
+        (Pending, Event::Cancel(Actor::Shop)) => s(Cancelled, Some(StockMove::Release), "cancelled by the shop"),
+        (Paid, Event::Cancel(Actor::Customer)) => {
+            s(Cancelled, Some(StockMove::Restock), "cancelled by the customer; refund due")
+        }
+        (Paid, Event::Cancel(Actor::Shop) | Event::Refund) => {
+            s(Cancelled, Some(StockMove::Restock), "cancelled by the shop; refund due")
+        }
+        (Paid, Event::Fulfil) => s(Fulfilled, None, "shipped"),
+        (Fulfilled, Event::Refund) => s(Cancelled, None, "refunded after shipping"),
+        _ => None,
+    }
+}
+
+/// Why an event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error("no such order")]
+    NotFound,
+    #[error("an order that is {from} cannot take this change")]
+    NotAllowed { from: OrderStatus },
+    #[error(transparent)]
+    Store(#[from] rusqlite::Error),
+}
+
+/// The order's status, when it exists.
+pub fn status(tx: &rusqlite::Connection, order: i64) -> rusqlite::Result<Option<OrderStatus>> {
+    use rusqlite::OptionalExtension;
+    tx.prepare_cached("SELECT status FROM orders WHERE id = ?1")?.query_row([order], |r| r.get(0)).optional()
+}
+
+/// Applies `event` to `order` in the writer unit `tx` (see the module's invariants), with
+/// `note` in the status history instead of the default one when given. Returns the status
+/// the order had and the one it has now.
+pub fn apply(
+    tx: &WriteTx,
+    order: i64,
+    event: Event,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(OrderStatus, OrderStatus), TransitionError> {
+    let from = status(tx, order)?.ok_or(TransitionError::NotFound)?;
+    let Some(step) = step(from, event) else { return Err(TransitionError::NotAllowed { from }) };
+    let paid_at = (step.to == OrderStatus::Paid).then_some(now);
+    let moved = tx
+        .prepare_cached(
+            "UPDATE orders SET status = ?3, updated_at = ?4, paid_at = coalesce(?5, paid_at)
+             WHERE id = ?1 AND status = ?2",
+        )?
+        .execute(rusqlite::params![order, from, step.to, now, paid_at])?;
+    if moved != 1 {
+        // moved by someone else between the read and the update: the unit changes nothing
+        return Err(TransitionError::NotAllowed { from });
+    }
+    if let Some(mv) = step.stock {
+        store::move_stock(tx, order, mv, now)?;
+    }
+    if from == OrderStatus::Pending && step.to != OrderStatus::Paid {
+        let code: Option<String> =
+            tx.prepare_cached("SELECT discount_code FROM orders WHERE id = ?1")?.query_row([order], |r| r.get(0))?;
+        if let Some(code) = code {
+            cart::store::release_promotion(tx, &code)?;
+        }
+    }
+    let note = note.filter(|n| !n.is_empty()).unwrap_or(step.note);
+    store::add_history(tx, order, step.to.as_str(), note, now)?;
+    Ok((from, step.to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips_and_only_listed_moves_exist() {
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        use OrderStatus::*;
+        // closed orders take nothing
+        for from in [Cancelled, Expired] {
+            for e in [Event::Pay, Event::PaymentFailed, Event::Expire, Event::Cancel(Actor::Shop), Event::Fulfil, Event::Refund]
+            {
+                assert!(step(from, e).is_none(), "{from} takes no {e:?}");
+            }
+        }
+        assert!(step(Fulfilled, Event::Cancel(Actor::Customer)).is_none(), "a shipped order is not cancelled");
+        assert!(step(Paid, Event::Expire).is_none(), "a paid order does not expire");
+        assert!(step(Fulfilled, Event::Refund).is_some_and(|s| s.stock.is_none()), "shipped stock stays shipped");
+    }
+}

@@ -1,0 +1,87 @@
+//! The published contract, checked by a machine: schemathesis (an off-the-shelf API
+//! fuzzer, installed by `./test.sh` into `.venv`) reads the served `/openapi.json`, checks
+//! it against the OpenAPI 3.1 specification, and then runs every phase (examples,
+//! coverage, fuzzing, stateful) with every check against the real server on a generated
+//! catalog, with a customer's and an administrator's token. Any failure, schema error or
+//! server error fails the test. Exceptions for deliberate contract choices live in
+//! `schemathesis.toml`, each with its reason.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::TestApp;
+
+/// Operations that end the caller's own session (logout; revoking a session, which the
+/// stateful phase finds through the session list): they run last, with a token of their
+/// own, so the customer's run keeps its session.
+const ENDS_SESSION: &str = r"^/api/auth/(logout|sessions/\{id\})$";
+
+/// Where `./test.sh` installs the Python tools.
+fn tool(name: &str) -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin");
+    let path = venv.join(name);
+    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing() {
+    let app = TestApp::builder()
+        .seeded(300, 7)
+        .config(|c| c.payment_webhook_secret = Some("whsec-contract-0123456789".into()))
+        .start()
+        .await;
+    let admin = app.register("admin@example.com").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'admin@example.com'").await;
+    let customer = app.register("customer@example.com").await;
+    let spare = app.register("spare@example.com").await;
+    let base = format!("http://{}", app.addr);
+
+    let doc = std::env::temp_dir().join(format!("storefront-openapi-{}.json", std::process::id()));
+    std::fs::write(&doc, app.get("/openapi.json").await.body).unwrap();
+    let valid = Command::new(tool("openapi-spec-validator")).arg(&doc).output().unwrap();
+    let _ = std::fs::remove_file(&doc);
+    assert!(
+        valid.status.success(),
+        "the document is valid OpenAPI 3.1: {}{}",
+        String::from_utf8_lossy(&valid.stdout),
+        String::from_utf8_lossy(&valid.stderr)
+    );
+
+    let secs: u64 = std::env::var("STOREFRONT_CONTRACT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
+    // (who, operations, share of the time)
+    let runs = [
+        ("administrator", admin, vec!["--include-tag", "admin"], 2),
+        ("customer", customer, vec!["--exclude-tag", "admin", "--exclude-path-regex", ENDS_SESSION], 3),
+        ("a session of its own", spare, vec!["--include-path-regex", ENDS_SESSION], 0),
+    ];
+    let mut failed = Vec::new();
+    for (who, token, filter, share) in runs {
+        let budget = (secs * share / 5).max(10).to_string();
+        let url = format!("{base}/openapi.json");
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(tool("schemathesis"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("NO_COLOR", "1")
+                .args(["--no-color", "run", &url])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(filter)
+                .args(["--checks", "all", "--phases", "examples,coverage,fuzzing,stateful"])
+                .args(["--max-time", &budget, "--workers", "1", "--request-timeout", "10"])
+                .args(["--suppress-health-check", "too_slow,filter_too_much"])
+                .output()
+                .expect("schemathesis runs")
+        });
+        let out = tokio::time::timeout(Duration::from_secs(600), run).await.expect("bounded").unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        println!("--- schemathesis as {who} ---\n{text}");
+        if !out.status.success() {
+            failed.push(who);
+        }
+    }
+    assert!(failed.is_empty(), "schemathesis found problems as {failed:?} (output above)");
+    app.stop().await;
+}
