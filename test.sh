@@ -37,6 +37,9 @@ if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_
     echo "${python_tools[*]}" > "$stamp"
 fi
 
+# the lints of Cargo.toml, warnings as errors
+cargo clippy --locked --all-targets -- -D warnings
+
 # every test target (library, binary, integration tests, the benches in test mode, the
 # example), then one closing line with the totals of all of them
 log=$(mktemp)

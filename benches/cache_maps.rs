@@ -83,15 +83,15 @@ fn bench(c: &mut Criterion) {
                 for &i in &picks {
                     std::hint::black_box(moka.get(keys[i].as_str()).await);
                 }
-            })
-        })
+            });
+        });
     });
     g.bench_function("quick_cache, 1 thread", |b| {
         b.iter(|| {
             for &i in &picks {
                 std::hint::black_box(quick.get(keys[i].as_str()));
             }
-        })
+        });
     });
     g.bench_function("response cache peek, 1 thread", |b| {
         b.iter(|| {
@@ -99,8 +99,8 @@ fn bench(c: &mut Criterion) {
                 for &i in &picks {
                     std::hint::black_box(cache.peek(&keys[i]).await);
                 }
-            })
-        })
+            });
+        });
     });
     g.bench_function("moka future, 2 threads", |b| {
         b.iter_custom(|iters| {
@@ -112,9 +112,9 @@ fn bench(c: &mut Criterion) {
                             std::hint::black_box(moka.get(keys[i].as_str()).await);
                         }
                     }
-                })
+                });
             })
-        })
+        });
     });
     g.bench_function("quick_cache, 2 threads", |b| {
         b.iter_custom(|iters| {
@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
                     }
                 }
             })
-        })
+        });
     });
     g.finish();
 }

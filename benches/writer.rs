@@ -71,8 +71,8 @@ fn bench(c: &mut Criterion) {
                     for t in tasks {
                         t.await.unwrap();
                     }
-                })
-            })
+                });
+            });
         });
         let s = w.stats();
         eprintln!(

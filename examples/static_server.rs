@@ -31,10 +31,7 @@ fn main() {
         let listener = tokio::net::TcpListener::bind(&listen).await.expect("bind");
         eprintln!("static server on {listen} with {} routes", routes.len());
         loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(_) => continue,
-            };
+            let Ok((stream, _)) = listener.accept().await else { continue };
             let _ = stream.set_nodelay(true);
             let routes = routes.clone();
             tokio::spawn(async move {

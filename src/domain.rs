@@ -102,8 +102,7 @@ pub struct Email(String);
 
 impl Email {
     /// The rule as the OpenAPI document states it (with `maxLength` 254).
-    pub const PATTERN: &'static str =
-        r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$";
+    pub const PATTERN: &'static str = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$";
 
     pub fn parse(s: &str) -> Result<Email, String> {
         let bad = || "must be an e-mail address".to_owned();

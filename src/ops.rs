@@ -36,7 +36,11 @@ struct ReadyOut {
     responses((status = 200, description = "alive", body = crate::openapi::Data<HealthOut>)))]
 pub async fn health(State(app): State<AppState>) -> Response {
     let body = crate::openapi::Data {
-        data: HealthOut { status: "ok", uptime_secs: app.started.elapsed().as_secs(), version: env!("CARGO_PKG_VERSION") },
+        data: HealthOut {
+            status: "ok",
+            uptime_secs: app.started.elapsed().as_secs(),
+            version: env!("CARGO_PKG_VERSION"),
+        },
     };
     private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"))
 }

@@ -7,8 +7,8 @@ use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::admin::resources as res;
 use crate::admin;
+use crate::admin::resources as res;
 use crate::app::AppState;
 use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;

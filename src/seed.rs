@@ -452,9 +452,9 @@ fn product_spec(seed: u64, index: u64, leaves: usize, brands: u64) -> ProductSpe
         Some(VariantKind::ColourAndSize) => {
             let c0 = r.range(0, COLOURS.len() as u64 - 1) as usize;
             for c in [c0, (c0 + 3) % COLOURS.len()] {
-                for sz in 1..4 {
+                for (sz, size) in SIZES.iter().enumerate().take(4).skip(1) {
                     variants.push(VariantSpec {
-                        name: format!("{} / {}", COLOURS[c], SIZES[sz]),
+                        name: format!("{} / {}", COLOURS[c], size),
                         colour: Some(c),
                         size: Some(sz),
                         available: stock(&mut r),

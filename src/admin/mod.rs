@@ -232,7 +232,7 @@ pub struct NewProductIn {
 }
 
 fn check_prices(checks: &mut Checks, base: Option<i64>, sale: Option<i64>) {
-    if base.is_some_and(|b| !(0..=100_000_000_00).contains(&b)) {
+    if base.is_some_and(|b| !(0..=10_000_000_000).contains(&b)) {
         checks.error("base_price", "must be 0 to 10,000,000,000 minor units");
     }
     if let (Some(b), Some(s)) = (base, sale) {
@@ -782,7 +782,11 @@ pub async fn orders(
                         'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM orders INDEXED BY idx_orders_status
                        WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
-        vec![status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()), before.into(), limit.into()],
+        vec![
+            status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()),
+            before.into(),
+            limit.into(),
+        ],
     )
     .await
 }

@@ -384,10 +384,14 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
                 .schema_type(Type::String)
                 .pattern(Some("^[1-9][0-9]{0,18}$"))
                 .description(Some(format!("the id of a row of {table} (else 422)"))),
-            Kind::Enum(choices) => ObjectBuilder::new().schema_type(Type::String).enum_values(Some(choices.iter().copied())),
-            Kind::Country => ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(if response { "^[A-Z]{2}$" } else { "^[A-Za-z]{2}$" })),
+            Kind::Enum(choices) => {
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(choices.iter().copied()))
+            }
+            Kind::Country => ObjectBuilder::new().schema_type(Type::String).pattern(Some(if response {
+                "^[A-Z]{2}$"
+            } else {
+                "^[A-Za-z]{2}$"
+            })),
             Kind::Zone => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(if response { "^([A-Z]{2}|\\*)$" } else { "^([A-Za-z]{2}|\\*)$" }))
@@ -489,13 +493,58 @@ macro_rules! resource_handlers {
     };
 }
 
-resource_handlers!(create_category, update_category, delete_category, CATEGORIES,
-    "/api/admin/categories", "/api/admin/categories/{id}", CategoryIn, CategoryPatch, CategoryOut);
-resource_handlers!(create_brand, update_brand, delete_brand, BRANDS,
-    "/api/admin/brands", "/api/admin/brands/{id}", BrandIn, BrandPatch, BrandOut);
-resource_handlers!(create_promotion, update_promotion, delete_promotion, PROMOTIONS,
-    "/api/admin/promotions", "/api/admin/promotions/{id}", PromotionIn, PromotionPatch, PromotionOut);
-resource_handlers!(create_shipping_rate, update_shipping_rate, delete_shipping_rate, SHIPPING_RATES,
-    "/api/admin/shipping-rates", "/api/admin/shipping-rates/{id}", ShippingRateIn, ShippingRatePatch, ShippingRateOut);
-resource_handlers!(create_tax_rate, update_tax_rate, delete_tax_rate, TAX_RATES,
-    "/api/admin/tax-rates", "/api/admin/tax-rates/{id}", TaxRateIn, TaxRatePatch, TaxRateOut);
+resource_handlers!(
+    create_category,
+    update_category,
+    delete_category,
+    CATEGORIES,
+    "/api/admin/categories",
+    "/api/admin/categories/{id}",
+    CategoryIn,
+    CategoryPatch,
+    CategoryOut
+);
+resource_handlers!(
+    create_brand,
+    update_brand,
+    delete_brand,
+    BRANDS,
+    "/api/admin/brands",
+    "/api/admin/brands/{id}",
+    BrandIn,
+    BrandPatch,
+    BrandOut
+);
+resource_handlers!(
+    create_promotion,
+    update_promotion,
+    delete_promotion,
+    PROMOTIONS,
+    "/api/admin/promotions",
+    "/api/admin/promotions/{id}",
+    PromotionIn,
+    PromotionPatch,
+    PromotionOut
+);
+resource_handlers!(
+    create_shipping_rate,
+    update_shipping_rate,
+    delete_shipping_rate,
+    SHIPPING_RATES,
+    "/api/admin/shipping-rates",
+    "/api/admin/shipping-rates/{id}",
+    ShippingRateIn,
+    ShippingRatePatch,
+    ShippingRateOut
+);
+resource_handlers!(
+    create_tax_rate,
+    update_tax_rate,
+    delete_tax_rate,
+    TAX_RATES,
+    "/api/admin/tax-rates",
+    "/api/admin/tax-rates/{id}",
+    TaxRateIn,
+    TaxRatePatch,
+    TaxRateOut
+);

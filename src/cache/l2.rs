@@ -332,7 +332,7 @@ impl L2 {
             *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = None;
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
-            if self.counters.reconnects.fetch_add(1, Ordering::Relaxed) % 16 == 0 {
+            if self.counters.reconnects.fetch_add(1, Ordering::Relaxed).is_multiple_of(16) {
                 backoff = backoff.max(Duration::from_millis(200));
             }
         }

@@ -103,6 +103,9 @@ struct Counters {
     bumps: AtomicU64,
 }
 
+/// One load under way, awaited by every request for the same key that comes meanwhile.
+type Flight = Arc<tokio::sync::OnceCell<Arc<Entry>>>;
+
 pub struct ResponseCache {
     l1: Option<moka::future::Cache<String, Arc<Entry>>>,
     /// the hot front of L1 (see the module documentation)
@@ -116,7 +119,7 @@ pub struct ResponseCache {
     /// the clock of the latest bump
     last_bump: AtomicU64,
     /// loads under way, by key and the last bump before they began
-    flights: Mutex<HashMap<(String, u64), Arc<tokio::sync::OnceCell<Arc<Entry>>>>>,
+    flights: Mutex<HashMap<(String, u64), Flight>>,
     counters: Arc<Counters>,
     budget: u64,
     l2: OnceLock<Arc<L2>>,

@@ -129,12 +129,13 @@ pub fn resolve_variant(
 /// (its first variant with stock for the quantity) or a variant, at least one of the two,
 /// and how many.
 pub fn line_in_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Type};
+    use utoipa::openapi::schema::{
+        AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Type,
+    };
     use utoipa::PartialSchema;
     let id = || OneOfBuilder::new().item(Id::schema()).item(ObjectBuilder::new().schema_type(Type::Null));
-    let given = |name: &str| {
-        ObjectBuilder::new().required(name).property(name, ObjectBuilder::new().schema_type(Type::String))
-    };
+    let given =
+        |name: &str| ObjectBuilder::new().required(name).property(name, ObjectBuilder::new().schema_type(Type::String));
     let fields = ObjectBuilder::new()
         .schema_type(Type::Object)
         .property("product_id", id())

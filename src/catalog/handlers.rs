@@ -218,7 +218,6 @@ fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> 
     }
 }
 
-
 // --- parameters, as the OpenAPI document states them --------------------------------------
 
 impl PartialSchema for Sort {
@@ -278,7 +277,10 @@ pub struct FilterQuery {
 pub struct ListQuery {
     /// full-text filter: every word required, the last also as a prefix; at least one
     /// letter or digit (blank: no filter)
-    #[param(max_length = 200, pattern = r"^([^\S\x00-\x1F\x7F-\x9F]*|[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*)$")]
+    #[param(
+        max_length = 200,
+        pattern = r"^([^\S\x00-\x1F\x7F-\x9F]*|[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*)$"
+    )]
     q: Option<String>,
     #[param(inline)]
     sort: Option<Sort>,
@@ -295,7 +297,10 @@ pub struct ListQuery {
     #[param(max_length = 200)]
     cursor: Option<String>,
     /// sparse fieldset: comma-separated fields of the summary (blank: all)
-    #[param(max_length = 500, pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*$|^[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at)([^\S\x00-\x1F\x7F-\x9F]*,[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at))*[^\S\x00-\x1F\x7F-\x9F]*$")]
+    #[param(
+        max_length = 500,
+        pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*$|^[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at)([^\S\x00-\x1F\x7F-\x9F]*,[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at))*[^\S\x00-\x1F\x7F-\x9F]*$"
+    )]
     fields: Option<String>,
 }
 

@@ -446,7 +446,7 @@ impl SearchIndex {
             *conn_slot = Some(conn);
             return;
         }
-        self.fail(&"the catalog kept changing in bulk while the index was built")
+        self.fail(&"the catalog kept changing in bulk while the index was built");
     }
 
     fn fail(&self, e: &dyn std::fmt::Display) {
@@ -566,6 +566,7 @@ pub fn fts_matches(
 /// Asks the CPU to start loading `docs[i]`: a search reads one doc per match at scattered
 /// positions, and without this each read waits for memory in turn.
 #[inline(always)]
+#[allow(unsafe_code)] // the one unsafe block of the crate: a CPU hint
 fn prefetch(docs: &[Doc], i: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(d) = docs.get(i) {
@@ -858,10 +859,7 @@ impl Index {
             }
             allowed
         });
-        let brand = match filter.brand {
-            Some(b) => Some(refs.brand_pos.get(&b).copied().unwrap_or(u32::MAX)),
-            None => None,
-        };
+        let brand = filter.brand.map(|b| refs.brand_pos.get(&b).copied().unwrap_or(u32::MAX));
         let mut by_category = vec![0i64; refs.categories.len()];
         let mut by_brand = vec![0i64; refs.brand_list.len() + 1];
         let mut by_band = vec![0i64; PRICE_BANDS.len()];

@@ -195,6 +195,23 @@ pub fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
     list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/").as_bytes() == want)
 }
 
+/// `{"data": ...}` as a private response: what personal endpoints answer.
+pub fn data<T: serde::Serialize>(status: StatusCode, data: &T) -> Response<Body> {
+    #[derive(serde::Serialize)]
+    struct Data<'a, T> {
+        data: &'a T,
+    }
+    private_json(status, serde_json::to_vec(&Data { data }).expect("API values always serialize"))
+}
+
+/// 204 with the private caching policy.
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(header::CACHE_CONTROL, Caching::Private.header());
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,21 +233,4 @@ mod tests {
         assert!(!etag_matches(&HeaderValue::from_static("\"other\""), &tag));
         assert_ne!(etag_of(b"hello"), etag_of(b"hellp"));
     }
-}
-
-/// `{"data": ...}` as a private response: what personal endpoints answer.
-pub fn data<T: serde::Serialize>(status: StatusCode, data: &T) -> Response<Body> {
-    #[derive(serde::Serialize)]
-    struct Data<'a, T> {
-        data: &'a T,
-    }
-    private_json(status, serde_json::to_vec(&Data { data }).expect("API values always serialize"))
-}
-
-/// 204 with the private caching policy.
-pub fn no_content() -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    resp.headers_mut().insert(header::CACHE_CONTROL, Caching::Private.header());
-    resp
 }

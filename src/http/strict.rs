@@ -218,7 +218,7 @@ mod tests {
     fn objects_pass_and_arrays_for_structs_do_not() {
         let ok = serde_json::json!({"name": null, "inner": {"a": 1}, "list": [{"a": 2}]});
         assert_eq!(
-            strict::<Outer>(ok.clone()).unwrap(),
+            strict::<Outer>(ok).unwrap(),
             Outer { name: None, inner: Inner { a: 1 }, list: vec![Inner { a: 2 }] }
         );
         // serde alone takes all of these

@@ -40,7 +40,10 @@ pub struct CheckoutIn {
     pub shipping_option: Option<String>,
     /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
-    #[schema(max_length = 254, pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
+    )]
     pub email: Option<String>,
 }
 
@@ -77,7 +80,10 @@ pub struct BuyNowIn {
     pub shipping_option: Option<String>,
     /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
-    #[schema(max_length = 254, pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
+    )]
     pub email: Option<String>,
     /// a promotion code
     #[serde(default)]
@@ -314,11 +320,9 @@ pub async fn list(State(app): State<AppState>, session: Session, mut q: QueryPar
     let has_more = rows.len() as i64 > per_page;
     rows.truncate(per_page as usize);
     let next = if has_more { rows.last().map(|o| cursor_encode(o.id.0)) } else { None };
-    let body = serde_json::to_vec(&OrderPage {
-        data: rows,
-        meta: OrderPageMeta { per_page, has_more, next_cursor: next },
-    })
-    .expect("orders serialize");
+    let body =
+        serde_json::to_vec(&OrderPage { data: rows, meta: OrderPageMeta { per_page, has_more, next_cursor: next } })
+            .expect("orders serialize");
     Ok(private_json(StatusCode::OK, body))
 }
 
@@ -443,7 +447,7 @@ fn signature_ok(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 128 {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

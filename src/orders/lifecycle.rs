@@ -200,8 +200,14 @@ mod tests {
         use OrderStatus::*;
         // closed orders take nothing
         for from in [Cancelled, Expired] {
-            for e in [Event::Pay, Event::PaymentFailed, Event::Expire, Event::Cancel(Actor::Shop), Event::Fulfil, Event::Refund]
-            {
+            for e in [
+                Event::Pay,
+                Event::PaymentFailed,
+                Event::Expire,
+                Event::Cancel(Actor::Shop),
+                Event::Fulfil,
+                Event::Refund,
+            ] {
                 assert!(step(from, e).is_none(), "{from} takes no {e:?}");
             }
         }

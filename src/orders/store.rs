@@ -149,18 +149,20 @@ pub struct Owner {
 }
 
 pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
-    conn.prepare_cached("SELECT customer_id, session_id, status, total, discount_code, payment_method FROM orders WHERE id = ?1")?
-        .query_row([order], |r| {
-            Ok(Owner {
-                customer_id: r.get(0)?,
-                session_id: r.get(1)?,
-                status: r.get(2)?,
-                total: r.get(3)?,
-                discount_code: r.get(4)?,
-                payment_method: r.get(5)?,
-            })
+    conn.prepare_cached(
+        "SELECT customer_id, session_id, status, total, discount_code, payment_method FROM orders WHERE id = ?1",
+    )?
+    .query_row([order], |r| {
+        Ok(Owner {
+            customer_id: r.get(0)?,
+            session_id: r.get(1)?,
+            status: r.get(2)?,
+            total: r.get(3)?,
+            discount_code: r.get(4)?,
+            payment_method: r.get(5)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 fn usd(amount: i64) -> Money {

@@ -3,7 +3,7 @@
 //! catalog for an unfiltered listing. Checked on fresh statistics, after a raw ANALYZE
 //! (which leaves STAT4 samples) and after the server's own `optimize`.
 
-mod common;
+use crate::common;
 
 use std::sync::Mutex;
 
@@ -64,7 +64,7 @@ fn exercise(conn: &Connection) {
         Filter { brand: Some(brand), category: Some(cat), ..Filter::default() },
         Filter { min_price: Some(1000), max_price: Some(5000), ..Filter::default() },
         Filter { fts: Some(fts.clone()), ..Filter::default() },
-        Filter { fts: Some(fts.clone()), category: Some(cat), min_price: Some(100), ..Filter::default() },
+        Filter { fts: Some(fts), category: Some(cat), min_price: Some(100), ..Filter::default() },
     ];
     for f in &filters {
         for (_, sort) in Sort::CHOICES {

@@ -1,7 +1,7 @@
 //! The binary as a user runs it: configuration precedence and redaction, the deterministic
 //! seeder, migrations, and `serve --demo` from an empty directory to a clean shutdown.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ fn seed_is_deterministic_consistent_and_refuses_a_full_catalog() {
         one(&conn, "SELECT count(*) FROM products p WHERE rating_count <> (SELECT count(*) FROM reviews r WHERE r.product_id = p.id AND r.status = 'approved')"),
         0
     );
-    assert_eq!(one(&conn, "SELECT count(*) FROM products_fts WHERE products_fts MATCH 'classic'") > 0, true);
+    assert!(one(&conn, "SELECT count(*) FROM products_fts WHERE products_fts MATCH 'classic'") > 0);
     assert!(
         one(&conn, "SELECT count(*) FROM reviews") > 0 && one(&conn, "SELECT count(*) FROM product_sales_daily") > 0
     );
@@ -276,7 +276,7 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["meta"]["total"], 500);
     // SIGTERM: drains and exits 0
-    unsafe_kill(child.id());
+    send_sigterm(child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -291,7 +291,7 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
     assert_eq!(one(&conn, "SELECT count(*) FROM products"), 500);
 }
 
-fn unsafe_kill(pid: u32) {
+fn send_sigterm(pid: u32) {
     Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
 }
 

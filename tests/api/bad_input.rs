@@ -1,9 +1,9 @@
 //! Every malformed request gets a clear 4xx in the error envelope: never a 500, never a
 //! panic, never a change. Table-driven; the database file is compared before and after.
 
-mod common;
+use crate::common;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_catalog_requests_get_clear_4xx() {

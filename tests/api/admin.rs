@@ -1,9 +1,9 @@
 //! The admin API through HTTP: the role is checked, every change shows in the next read
 //! (cached views and search included) and leaves an audit row, bad input changes nothing.
 
-mod common;
+use crate::common;
 
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::json;
 
 const SECRET: &str = "whsec-admin-test-0123456789";

@@ -1,12 +1,10 @@
 //! HTTP behaviour of the contract: request ids, gzip, ETag/304, caching headers, health,
 //! readiness, the OpenAPI document, and overload answered with 503 + Retry-After.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{gunzip, TestApp};
+use crate::common::{self, gunzip, TestApp};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,19 +102,21 @@ async fn an_exhausted_read_pool_answers_503_with_retry_after() {
         .start()
         .await;
     let st = app.state.clone();
+    let (mut gate, held) = common::gate();
     let holder = tokio::spawn(async move {
         st.db
-            .read(|_| {
-                std::thread::sleep(Duration::from_millis(600));
+            .read(move |_| {
+                held.wait();
                 Ok::<_, storefront::error::ApiError>(())
             })
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.entered().await;
     let r = app.get("/api/brands").await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code(), "unavailable");
     assert_eq!(r.header("retry-after"), Some("1"));
+    gate.open();
     holder.await.unwrap().unwrap();
     assert_eq!(app.get("/api/brands").await.status, 200, "served again once a connection is free");
     app.stop().await;
@@ -209,15 +209,16 @@ async fn a_read_whose_caller_has_gone_is_never_run() {
     let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.read_pool_size = 1).start().await;
     let st = app.state.clone();
     // occupy the only reader
+    let (mut gate, held) = common::gate();
     let holder = tokio::spawn(async move {
         st.db
-            .read(|_| {
-                std::thread::sleep(Duration::from_millis(300));
+            .read(move |_| {
+                held.wait();
                 Ok::<_, storefront::error::ApiError>(())
             })
             .await
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    gate.entered().await;
     // a caller that gives up while its job is still queued (as a disconnected client does)
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
@@ -230,6 +231,7 @@ async fn a_read_whose_caller_has_gone_is_never_run() {
     )
     .await;
     assert!(gave_up.is_err(), "the caller stopped waiting");
+    gate.open();
     holder.await.unwrap().unwrap();
     // the reader is free again and has passed the abandoned job by
     assert_eq!(app.get("/api/brands").await.status, 200);

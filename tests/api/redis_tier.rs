@@ -4,14 +4,12 @@
 //! read serves the old value, and every node's L1 drops it when the invalidation arrives;
 //! Redis killed or hung never fails a request, and the node says so in `/ready`.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::redis_server::RedisServer;
-use common::{Resp, TestApp};
+use crate::common::redis_server::RedisServer;
+use crate::common::{self, Resp, TestApp};
 use serde_json::{json, Value};
 
 const DETAIL: &str = "/api/products/boom-speaker";
@@ -202,7 +200,15 @@ async fn redis_killed_mid_run_fails_no_request() {
             failures
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // some load served through Redis, then Redis dies under it
+    let served = |n: u64| {
+        let ok = ok.clone();
+        async move {
+            let mark = ok.load(Ordering::Relaxed);
+            common::wait_for("readers served", 20, || ok.load(Ordering::Relaxed) >= mark + n).await;
+        }
+    };
+    served(50).await;
     let before = ok.load(Ordering::Relaxed);
     redis.kill();
     let checks = redis_status(&a, "degraded").await;
@@ -211,12 +217,12 @@ async fn redis_killed_mid_run_fails_no_request() {
     // a change while Redis is away: the node that made it shows it at once
     set_price(&a, &token, old + 500).await;
     assert_eq!(price(&a.get(DETAIL).await), old + 500);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    served(50).await;
     let during = ok.load(Ordering::Relaxed) - before;
     redis.restart();
     redis_status(&a, "ok").await;
     redis_status(&b, "ok").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    served(50).await;
     stop.store(true, Ordering::Relaxed);
     let mut failures = Vec::new();
     for r in readers {

@@ -2,12 +2,12 @@
 //! shows in the next read, concurrent misses load once, readers during a burst of writes
 //! never go back in time, nothing personal is cached, and the admin view.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 async fn cached_app() -> TestApp {
     // no warming here: these tests count hits and misses themselves

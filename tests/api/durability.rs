@@ -3,13 +3,11 @@
 //! a client received is there; the database passes `PRAGMA integrity_check` and its stock
 //! adds up. Several rounds on one database.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{address, make_db, try_send, Data};
+use crate::common::{address, make_db, try_send, Data};
 use serde_json::json;
 
 fn start(db: &std::path::Path, port: u16) -> Child {

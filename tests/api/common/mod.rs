@@ -263,10 +263,7 @@ impl Resp {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
@@ -385,4 +382,56 @@ pub fn sign(secret: &str, body: &str) -> String {
     mac.update(body.as_bytes());
     let bytes = mac.finalize().into_bytes();
     format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Holds a thread (a reader, the writer) inside a unit of work until the test opens it:
+/// the test knows the thread is held — no sleep to guess it — and decides when it ends.
+pub struct Gate {
+    entered: Option<tokio::sync::oneshot::Receiver<()>>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+/// The inside of a [`Gate`]: moved into the unit of work, which calls [`Held::wait`].
+pub struct Held {
+    entered: tokio::sync::oneshot::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+pub fn gate() -> (Gate, Held) {
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    (Gate { entered: Some(entered_rx), release: release_tx }, Held { entered: entered_tx, release: release_rx })
+}
+
+impl Held {
+    /// Says it is inside, then blocks until the gate opens (or 30 s pass: a test that
+    /// forgot to open it fails instead of hanging).
+    pub fn wait(self) {
+        let _ = self.entered.send(());
+        let _ = self.release.recv_timeout(Duration::from_secs(30));
+    }
+}
+
+impl Gate {
+    /// Returns once the unit holding [`Held`] is inside.
+    pub async fn entered(&mut self) {
+        let entered = self.entered.take().expect("entered() is awaited once");
+        tokio::time::timeout(Duration::from_secs(30), entered)
+            .await
+            .expect("the unit entered the gate in time")
+            .expect("the unit is alive");
+    }
+
+    pub fn open(self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// Waits for `cond` to hold, checking every few milliseconds, failing after `secs`.
+pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }

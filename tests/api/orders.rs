@@ -2,12 +2,12 @@
 //! never oversold under concurrency, idempotency, stock conservation through checkouts,
 //! payments, cancellations and expiry, the payment webhook, reviews.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{address, checkout_body, column, TestApp};
+use crate::common::{address, checkout_body, column, TestApp};
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec-test-secret-0123456789";
@@ -324,7 +324,8 @@ async fn a_payment_providers_reference_is_kept_and_matched_by_the_webhook() {
     assert_eq!(r.json()["data"]["outcome"], "payment_method_mismatch");
     let d = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200);
     assert_eq!(d["data"]["status"], "pending");
-    let same = json!({"event_id": "evt_pm_2", "order_id": order, "status": "succeeded", "payment_method": "pm_card_visa"});
+    let same =
+        json!({"event_id": "evt_pm_2", "order_id": order, "status": "succeeded", "payment_method": "pm_card_visa"});
     assert_eq!(ok(&webhook(&app, &same, None).await, 200)["data"]["status"], "paid");
     // an offline method is not matched: the shop settles it itself
     let (o2, _) = buy(&app, &t, 5, 1).await;
@@ -352,17 +353,26 @@ async fn one_lifecycle_moves_stock_once_whoever_cancels() {
     let before = stock();
     for round in 0..20 {
         let (order, total) = buy(&app, &t, 3, 1).await;
-        let paid = json!({"event_id": format!("evt_race_{round}"), "order_id": order, "status": "succeeded", "amount": total});
+        let paid =
+            json!({"event_id": format!("evt_race_{round}"), "order_id": order, "status": "succeeded", "amount": total});
         assert_eq!(ok(&webhook(&app, &paid, None).await, 200)["data"]["status"], "paid");
         let (a, c) = {
             let (app1, app2) = (app.clone(), app.clone());
             let (o1, o2, admin, t) = (order.clone(), order.clone(), admin.clone(), t.clone());
             tokio::join!(
                 tokio::spawn(async move {
-                    app1.call("PATCH", &format!("/api/admin/orders/{o1}"), Some(&admin), Some(&json!({"status": "cancelled"})), &[])
-                        .await
+                    app1.call(
+                        "PATCH",
+                        &format!("/api/admin/orders/{o1}"),
+                        Some(&admin),
+                        Some(&json!({"status": "cancelled"})),
+                        &[],
+                    )
+                    .await
                 }),
-                tokio::spawn(async move { app2.call("POST", &format!("/api/orders/{o2}/cancel"), Some(&t), None, &[]).await })
+                tokio::spawn(async move {
+                    app2.call("POST", &format!("/api/orders/{o2}/cancel"), Some(&t), None, &[]).await
+                })
             )
         };
         let mut statuses = [a.unwrap().status, c.unwrap().status];

@@ -2,11 +2,11 @@
 //! same database file: every filter and sort, offset totals, keyset walks that visit every
 //! product exactly once (forwards and back), and search facets that add up.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
@@ -96,11 +96,11 @@ fn brand_ids(app: &TestApp) -> HashMap<String, i64> {
 
 fn sort_expected(ps: &mut [P], sort: &str) {
     match sort {
-        "newest" => ps.sort_by(|a, b| (b.created, b.id).cmp(&(a.created, a.id))),
-        "price_asc" => ps.sort_by(|a, b| (a.price, a.id).cmp(&(b.price, b.id))),
-        "price_desc" => ps.sort_by(|a, b| (b.price, b.id).cmp(&(a.price, a.id))),
-        "popular" => ps.sort_by(|a, b| (b.sales, b.id).cmp(&(a.sales, a.id))),
-        "rating" => ps.sort_by(|a, b| (b.rating, b.id).cmp(&(a.rating, a.id))),
+        "newest" => ps.sort_by_key(|a| std::cmp::Reverse((a.created, a.id))),
+        "price_asc" => ps.sort_by_key(|a| (a.price, a.id)),
+        "price_desc" => ps.sort_by_key(|a| std::cmp::Reverse((a.price, a.id))),
+        "popular" => ps.sort_by_key(|a| std::cmp::Reverse((a.sales, a.id))),
+        "rating" => ps.sort_by_key(|a| std::cmp::Reverse((a.rating, a.id))),
         _ => unreachable!(),
     }
 }
@@ -253,7 +253,7 @@ async fn search_facets_add_up() {
     }
     // pages of relevance-ranked results do not overlap and cover the matches
     let mut all = HashSet::new();
-    let pages = (matching.len() + 99) / 100;
+    let pages = matching.len().div_ceil(100);
     for page in 1..=pages {
         let v = app.json(&format!("/api/search?q=classic&per_page=100&page={page}")).await;
         for id in ids(&v) {

@@ -1,10 +1,9 @@
 //! The single writer: group commit, per-unit isolation, back-pressure, change notices and
 //! shutdown, against a real SQLite file.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use storefront::db::writer::{ChangeSet, TableChange, Writer, WriterConfig};
 use storefront::db::{self, Synchronous};
@@ -22,20 +21,25 @@ fn read(path: &std::path::Path, sql: &str) -> i64 {
     c.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-/// Occupies the writer for `ms`, so what is submitted meanwhile lands in one batch.
-fn hold(w: &Writer, ms: u64) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+/// Occupies the writer until the gate opens, so what is submitted meanwhile waits in the
+/// queue and lands in one batch. Returns once the writer is held.
+async fn hold(w: &Writer) -> (tokio::task::JoinHandle<Result<(), StoreError>>, common::Gate) {
     let w = w.clone();
-    tokio::spawn(async move {
+    let (mut gate, held) = common::gate();
+    let task = tokio::spawn(async move {
         w.run(move |_| {
-            std::thread::sleep(Duration::from_millis(ms));
+            held.wait();
             Ok::<_, StoreError>(())
         })
         .await
-    })
+    });
+    gate.entered().await;
+    (task, gate)
 }
 
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// Waits until `n` units wait in the writer's queue.
+async fn queued(w: &Writer, n: usize) {
+    common::wait_for(&format!("{n} queued units"), 10, || w.stats().queue_depth >= n).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,8 +70,7 @@ async fn concurrent_units_share_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_unit_rolls_back_alone() {
     let (w, path, _dir) = start(WriterConfig::default());
-    let blocker = hold(&w, 300);
-    settle().await;
+    let (blocker, gate) = hold(&w).await;
     let insert = |id: i64, slug: &'static str, fail: bool| {
         let w = w.clone();
         tokio::spawn(async move {
@@ -88,6 +91,8 @@ async fn a_failing_unit_rolls_back_alone() {
     let b = insert(11, "fails-after-insert", true);
     let c = insert(12, "acme", false); // slug taken: constraint violation
     let d = insert(13, "ok-d", false);
+    queued(&w, 4).await;
+    gate.open();
     blocker.await.unwrap().unwrap();
     assert_eq!(a.await.unwrap().unwrap(), 10);
     assert!(matches!(b.await.unwrap(), Err(StoreError::Aborted(_))));
@@ -104,8 +109,7 @@ async fn a_failing_unit_rolls_back_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_unit_is_isolated() {
     let (w, path, _dir) = start(WriterConfig::default());
-    let blocker = hold(&w, 200);
-    settle().await;
+    let (blocker, gate) = hold(&w).await;
     let w1 = w.clone();
     let ok = tokio::spawn(async move {
         w1.run(|tx| {
@@ -122,6 +126,8 @@ async fn a_panicking_unit_is_isolated() {
         })
         .await
     });
+    queued(&w, 2).await;
+    gate.open();
     blocker.await.unwrap().unwrap();
     ok.await.unwrap().unwrap();
     assert!(matches!(boom.await.unwrap(), Err(StoreError::Panicked(_))));
@@ -136,14 +142,19 @@ async fn a_panicking_unit_is_isolated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_at_once() {
     let (w, _path, _dir) = start(WriterConfig { queue_capacity: 2, max_batch: 512 });
-    let blocker = hold(&w, 300);
-    settle().await;
+    let (blocker, gate) = hold(&w).await;
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let w = w.clone();
             tokio::spawn(async move { w.run(|_| Ok::<_, StoreError>(())).await })
         })
         .collect();
+    // while the writer is held, two wait in the queue and the other four are refused at once
+    common::wait_for("four answers while the writer is held", 10, || {
+        tasks.iter().filter(|t| t.is_finished()).count() >= 4
+    })
+    .await;
+    gate.open();
     let mut busy = 0;
     let mut done = 0;
     for t in tasks {
@@ -192,9 +203,8 @@ async fn commit_hooks_see_changes_before_callers_hear_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_commits_what_is_queued_then_refuses() {
     let (w, path, _dir) = start(WriterConfig::default());
-    let blocker = hold(&w, 200);
-    settle().await;
-    let queued: Vec<_> = (0..20)
+    let (blocker, gate) = hold(&w).await;
+    let units: Vec<_> = (0..20)
         .map(|i| {
             let w = w.clone();
             tokio::spawn(async move {
@@ -209,11 +219,13 @@ async fn shutdown_commits_what_is_queued_then_refuses() {
             })
         })
         .collect();
-    settle().await;
+    queued(&w, 20).await;
     let w2 = w.clone();
-    tokio::task::spawn_blocking(move || w2.shutdown()).await.unwrap();
+    let stopping = tokio::task::spawn_blocking(move || w2.shutdown());
+    gate.open();
+    stopping.await.unwrap();
     blocker.await.unwrap().unwrap();
-    for q in queued {
+    for q in units {
         q.await.unwrap().unwrap();
     }
     assert_eq!(read(&path, "SELECT count(*) FROM brands WHERE id >= 100"), 20);

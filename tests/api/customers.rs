@@ -2,9 +2,9 @@
 //! profile and addresses, password reset through the mail outbox, guest carts adopted at
 //! login.
 
-mod common;
+use crate::common;
 
-use common::{column, TestApp};
+use crate::common::{column, TestApp};
 use serde_json::json;
 
 fn ok(r: &common::Resp, status: u16) -> serde_json::Value {

@@ -6,13 +6,11 @@
 //! server error fails the test. Exceptions for deliberate contract choices live in
 //! `schemathesis.toml`, each with its reason.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 /// Operations that end the caller's own session (logout; revoking a session, which the
 /// stateful phase finds through the session list): they run last, with a token of their

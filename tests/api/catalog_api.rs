@@ -1,8 +1,6 @@
 //! The catalog API against a small fixture whose every value is known.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::Value;
 
 async fn app() -> TestApp {

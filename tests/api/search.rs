@@ -2,11 +2,9 @@
 //! query, every committed change visible to the next search, and changes made while the
 //! index is being built applied once it is ready.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{make_db, Data, TestApp};
+use crate::common::{make_db, Data, TestApp};
 use rusqlite::Connection;
 use storefront::app::AppState;
 use storefront::catalog::model::{SearchTerms, Sort};

@@ -1,0 +1,22 @@
+//! The integration tests: one binary (one link, one harness), a module per area. Every
+//! test talks to the real thing: a real SQLite file, the real server on 127.0.0.1:0, a real
+//! redis-server, the real binary for the command line and kill -9, schemathesis for the
+//! contract.
+
+mod common;
+
+mod admin;
+mod bad_input;
+mod cache;
+mod catalog_api;
+mod cli;
+mod contract;
+mod customers;
+mod durability;
+mod http_server;
+mod listing;
+mod orders;
+mod query_plans;
+mod redis_tier;
+mod search;
+mod writer;
