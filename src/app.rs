@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
 use crate::seed::{self, SeedOptions};
 
-pub struct Inner {
+pub struct App {
     pub config: Config,
     pub db: Db,
     /// The in-memory search index (see [`crate::catalog::search_index`]).
@@ -31,11 +31,11 @@ pub struct Inner {
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState(Arc<App>);
 
 impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+    type Target = App;
+    fn deref(&self) -> &App {
         &self.0
     }
 }
@@ -80,7 +80,7 @@ impl AppState {
         if config.search_index {
             // the hook goes in before the build starts, so no commit falls between the two
             let hook = search.clone();
-            writer.on_commit(Arc::new(move |changes| hook.apply(changes)));
+            writer.on_commit(Arc::new(move |changes| hook.patch(changes)));
             let index = search.clone();
             let path = path.clone();
             std::thread::Builder::new()
@@ -93,14 +93,14 @@ impl AppState {
         let cache = Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs)));
         if cache.enabled() {
             let hook = cache.clone();
-            writer.on_commit(Arc::new(move |changes| hook.apply(changes)));
+            writer.on_commit(Arc::new(move |changes| hook.invalidate_changed(changes)));
         }
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
                 .prebuilt();
-        Ok(AppState(Arc::new(Inner {
+        Ok(AppState(Arc::new(App {
             catalog_caching,
             config,
             db: database,

@@ -16,7 +16,8 @@ use std::collections::HashSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use rusqlite::{params, Connection};
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::domain::slugify;
+pub use crate::util::{Rng, DAY_MS};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -46,57 +47,6 @@ pub struct SeedReport {
     pub customers: u64,
     pub orders: u64,
     pub reviews: u64,
-}
-
-// ----------------------------------------------------------------------------------------
-// A small, fixed PRNG (SplitMix64): its output never changes with a dependency upgrade.
-// ----------------------------------------------------------------------------------------
-
-#[derive(Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    pub fn derive(seed: u64, stream: u64, index: u64) -> Rng {
-        let mut r = Rng::new(seed.wrapping_mul(0xA24B_AED4_963E_E407) ^ stream.rotate_left(32) ^ index);
-        r.next_u64();
-        r
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in [lo, hi].
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next_u64() % items.len() as u64) as usize]
-    }
-    /// Index into `weights`, chosen in proportion to them.
-    pub fn weighted(&mut self, weights: &[u32]) -> usize {
-        let total: u32 = weights.iter().sum();
-        let mut x = (self.next_u64() % total as u64) as u32;
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                return i;
-            }
-            x -= w;
-        }
-        weights.len() - 1
-    }
 }
 
 // ----------------------------------------------------------------------------------------
@@ -286,24 +236,6 @@ const REVIEW_TITLES: [[&str; 3]; 5] = [
     ["Very good", "Happy with it", "Good value"],
     ["Excellent", "Love it", "Perfect"],
 ];
-
-pub fn slugify(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut dash = false;
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-            dash = false;
-        } else if !dash && !out.is_empty() {
-            out.push('-');
-            dash = true;
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out
-}
 
 // ----------------------------------------------------------------------------------------
 // The catalog as pure functions of (seed, index)

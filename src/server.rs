@@ -32,7 +32,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         state.cache.attach_l2(l2, Duration::from_secs(c.redis_detached_max_age_secs));
     }
     // expiry of unpaid orders and purges, for as long as the server runs
-    let upkeep = crate::orders::spawn_maintenance(state.clone(), Duration::from_secs(15));
+    let upkeep = crate::orders::spawn_upkeep(state.clone(), Duration::from_secs(15));
     let warming = (state.cache.enabled() && state.config.cache_warm_products > 0).then(|| {
         let every = Duration::from_secs(state.config.cache_warm_interval_secs);
         crate::cache::spawn_warming(state.clone(), router.clone(), every)

@@ -271,7 +271,7 @@ pub async fn create_product(
             checks.error("slug", "must be 1-200 of a-z, 0-9 and -");
             None
         }
-        None => name.as_deref().map(crate::seed::slugify).filter(|s| is_slug(s)),
+        None => name.as_deref().map(crate::domain::slugify).filter(|s| is_slug(s)),
     };
     if slug.is_none() && b.slug.is_none() && name.is_some() {
         checks.error("slug", "cannot be made from the name; give one");

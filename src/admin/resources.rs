@@ -19,7 +19,7 @@ use crate::http::respond::{data, no_content};
 use crate::http::{Checks, JsonBody};
 use crate::util::now_ms;
 
-pub enum Kind {
+pub enum FieldKind {
     Text(usize),
     Slug,
     Int(i64, i64),
@@ -34,12 +34,12 @@ pub enum Kind {
 
 pub struct Field {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: FieldKind,
     pub required: bool,
     pub nullable: bool,
 }
 
-const fn f(name: &'static str, kind: Kind, required: bool, nullable: bool) -> Field {
+const fn field(name: &'static str, kind: FieldKind, required: bool, nullable: bool) -> Field {
     Field { name, kind, required, nullable }
 }
 
@@ -49,66 +49,66 @@ pub struct Resource {
     pub fields: &'static [Field],
 }
 
-const MONEY: Kind = Kind::Int(0, 10_000_000_000);
-const TIME: Kind = Kind::Int(0, 253_402_300_799_999);
+const MONEY: FieldKind = FieldKind::Int(0, 10_000_000_000);
+const TIME: FieldKind = FieldKind::Int(0, 253_402_300_799_999);
 
 pub const CATEGORIES: Resource = Resource {
     table: "categories",
     entity: "category",
     fields: &[
-        f("name", Kind::Text(200), true, false),
-        f("slug", Kind::Slug, true, false),
-        f("description", Kind::Text(5000), false, false),
-        f("parent_id", Kind::Ref("categories"), false, true),
-        f("position", Kind::Int(0, 1_000_000), false, false),
+        field("name", FieldKind::Text(200), true, false),
+        field("slug", FieldKind::Slug, true, false),
+        field("description", FieldKind::Text(5000), false, false),
+        field("parent_id", FieldKind::Ref("categories"), false, true),
+        field("position", FieldKind::Int(0, 1_000_000), false, false),
     ],
 };
 pub const BRANDS: Resource = Resource {
     table: "brands",
     entity: "brand",
     fields: &[
-        f("name", Kind::Text(200), true, false),
-        f("slug", Kind::Slug, true, false),
-        f("description", Kind::Text(5000), false, false),
-        f("logo_url", Kind::Text(500), false, true),
+        field("name", FieldKind::Text(200), true, false),
+        field("slug", FieldKind::Slug, true, false),
+        field("description", FieldKind::Text(5000), false, false),
+        field("logo_url", FieldKind::Text(500), false, true),
     ],
 };
 pub const PROMOTIONS: Resource = Resource {
     table: "promotions",
     entity: "promotion",
     fields: &[
-        f("code", Kind::Text(64), true, false),
-        f("kind", Kind::Enum(&["percent", "fixed"]), true, false),
-        f("value", Kind::Int(1, 10_000_000_000), true, false),
-        f("min_subtotal", MONEY, false, false),
-        f("starts_at", TIME, false, true),
-        f("ends_at", TIME, false, true),
-        f("usage_limit", Kind::Int(1, 1_000_000_000), false, true),
-        f("active", Kind::Flag, false, false),
+        field("code", FieldKind::Text(64), true, false),
+        field("kind", FieldKind::Enum(&["percent", "fixed"]), true, false),
+        field("value", FieldKind::Int(1, 10_000_000_000), true, false),
+        field("min_subtotal", MONEY, false, false),
+        field("starts_at", TIME, false, true),
+        field("ends_at", TIME, false, true),
+        field("usage_limit", FieldKind::Int(1, 1_000_000_000), false, true),
+        field("active", FieldKind::Flag, false, false),
     ],
 };
 pub const SHIPPING_RATES: Resource = Resource {
     table: "shipping_rates",
     entity: "shipping_rate",
     fields: &[
-        f("code", Kind::Text(64), true, false),
-        f("name", Kind::Text(200), true, false),
-        f("country", Kind::Zone, true, false),
-        f("min_subtotal", MONEY, false, false),
-        f("max_subtotal", MONEY, false, true),
-        f("max_weight_grams", Kind::Int(0, 100_000_000), false, true),
-        f("price", MONEY, true, false),
-        f("free_above", MONEY, false, true),
+        field("code", FieldKind::Text(64), true, false),
+        field("name", FieldKind::Text(200), true, false),
+        field("country", FieldKind::Zone, true, false),
+        field("min_subtotal", MONEY, false, false),
+        field("max_subtotal", MONEY, false, true),
+        field("max_weight_grams", FieldKind::Int(0, 100_000_000), false, true),
+        field("price", MONEY, true, false),
+        field("free_above", MONEY, false, true),
     ],
 };
 pub const TAX_RATES: Resource = Resource {
     table: "tax_rates",
     entity: "tax_rate",
     fields: &[
-        f("country", Kind::Country, true, false),
-        f("region", Kind::Text(100), false, false),
-        f("name", Kind::Text(200), true, false),
-        f("rate_bp", Kind::Int(0, 10_000), true, false),
+        field("country", FieldKind::Country, true, false),
+        field("region", FieldKind::Text(100), false, false),
+        field("name", FieldKind::Text(200), true, false),
+        field("rate_bp", FieldKind::Int(0, 10_000), true, false),
     ],
 };
 
@@ -120,38 +120,38 @@ fn value(field: &Field, v: &Value) -> Result<Sql, String> {
     let int = || v.as_i64().ok_or_else(|| "must be a whole number".to_owned());
     let string = || v.as_str().ok_or_else(|| "must be a string".to_owned());
     Ok(match &field.kind {
-        Kind::Text(max) => Sql::Text(text(string()?, *max, !field.required)?),
-        Kind::Slug => {
+        FieldKind::Text(max) => Sql::Text(text(string()?, *max, !field.required)?),
+        FieldKind::Slug => {
             let s = string()?;
             if !is_slug(s) {
                 return Err("must be 1-200 of a-z, 0-9 and -".into());
             }
             Sql::Text(s.to_owned())
         }
-        Kind::Int(lo, hi) => {
+        FieldKind::Int(lo, hi) => {
             let n = int()?;
             if !(*lo..=*hi).contains(&n) {
                 return Err(format!("must be {lo} to {hi}"));
             }
             Sql::Integer(n)
         }
-        Kind::Ref(_) => {
+        FieldKind::Ref(_) => {
             let id: Id = serde_json::from_value(v.clone()).map_err(|_| "must be an id".to_owned())?;
             Sql::Integer(id.0)
         }
-        Kind::Enum(choices) => {
+        FieldKind::Enum(choices) => {
             let s = string()?;
             if !choices.contains(&s) {
                 return Err(format!("must be one of {}", choices.join(", ")));
             }
             Sql::Text(s.to_owned())
         }
-        Kind::Country => Sql::Text(Country::parse(string()?)?.as_str().to_owned()),
-        Kind::Zone => match string()? {
+        FieldKind::Country => Sql::Text(Country::parse(string()?)?.as_str().to_owned()),
+        FieldKind::Zone => match string()? {
             "*" => Sql::Text("*".into()),
             s => Sql::Text(Country::parse(s)?.as_str().to_owned()),
         },
-        Kind::Flag => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
+        FieldKind::Flag => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
     })
 }
 
@@ -187,8 +187,8 @@ fn row(tx: &rusqlite::Connection, r: &Resource, id: i64) -> rusqlite::Result<Opt
     let mut cols = vec!["'id', cast(id AS TEXT)".to_owned()];
     for f in r.fields {
         cols.push(match f.kind {
-            Kind::Ref(_) => format!("'{0}', cast({0} AS TEXT)", f.name),
-            Kind::Flag => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
+            FieldKind::Ref(_) => format!("'{0}', cast({0} AS TEXT)", f.name),
+            FieldKind::Flag => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
             _ => format!("'{0}', {0}", f.name),
         });
     }
@@ -226,7 +226,7 @@ fn check_refs(tx: &rusqlite::Connection, r: &Resource, values: &[(&'static str, 
     let mut checks = Checks::new();
     for (name, v) in values {
         let field = r.fields.iter().find(|f| f.name == *name).expect("validated names");
-        if let (Kind::Ref(table), Sql::Integer(id)) = (&field.kind, v) {
+        if let (FieldKind::Ref(table), Sql::Integer(id)) = (&field.kind, v) {
             let ok: bool = tx
                 .prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"))?
                 .query_row([id], |x| x.get(0))?;
@@ -374,29 +374,31 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
     }
     for f in r.fields {
         let t = match &f.kind {
-            Kind::Text(max) => ObjectBuilder::new()
+            FieldKind::Text(max) => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(*max))
                 .pattern(Some(if f.required { crate::openapi::LINE } else { crate::openapi::OPTIONAL_LINE })),
-            Kind::Slug => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9-]{1,200}$")),
-            Kind::Int(lo, hi) => ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(*lo)).maximum(Some(*hi)),
-            Kind::Ref(table) => ObjectBuilder::new()
+            FieldKind::Slug => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9-]{1,200}$")),
+            FieldKind::Int(lo, hi) => {
+                ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(*lo)).maximum(Some(*hi))
+            }
+            FieldKind::Ref(table) => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some("^[1-9][0-9]{0,18}$"))
                 .description(Some(format!("the id of a row of {table} (else 422)"))),
-            Kind::Enum(choices) => {
+            FieldKind::Enum(choices) => {
                 ObjectBuilder::new().schema_type(Type::String).enum_values(Some(choices.iter().copied()))
             }
-            Kind::Country => ObjectBuilder::new().schema_type(Type::String).pattern(Some(if response {
+            FieldKind::Country => ObjectBuilder::new().schema_type(Type::String).pattern(Some(if response {
                 "^[A-Z]{2}$"
             } else {
                 "^[A-Za-z]{2}$"
             })),
-            Kind::Zone => ObjectBuilder::new()
+            FieldKind::Zone => ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(if response { "^([A-Z]{2}|\\*)$" } else { "^([A-Za-z]{2}|\\*)$" }))
                 .description(Some("a country code, or * for anywhere else")),
-            Kind::Flag => ObjectBuilder::new().schema_type(Type::Boolean),
+            FieldKind::Flag => ObjectBuilder::new().schema_type(Type::Boolean),
         };
         let t: Schema = if f.nullable {
             OneOfBuilder::new().item(t).item(ObjectBuilder::new().schema_type(Type::Null)).into()

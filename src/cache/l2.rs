@@ -170,7 +170,7 @@ fn random_hex(n: usize) -> String {
 }
 
 impl L2 {
-    /// A tier on `url` (validated with the configuration); connects in [`L2::maintain`].
+    /// A tier on `url` (validated with the configuration); connects in [`L2::watch`].
     pub fn new(url: &str, prefix: &str, timeout: Duration, entry_ttl: Duration) -> redis::RedisResult<L2> {
         Ok(L2 {
             client: redis::Client::open(url)?,
@@ -314,7 +314,7 @@ impl L2 {
 
     /// Connects, subscribes and serves invalidations for as long as the process runs;
     /// after any failure, connects again (backing off up to 2 s).
-    pub async fn maintain(self: Arc<Self>, cache: Weak<ResponseCache>) {
+    pub async fn watch(self: Arc<Self>, cache: Weak<ResponseCache>) {
         let mut backoff = Duration::from_millis(50);
         let mut first = true;
         loop {

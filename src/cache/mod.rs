@@ -73,7 +73,7 @@ type HotMap = quick_cache::sync::Cache<String, Arc<Entry>, EntryWeight>;
 
 /// Where a response came from (the `X-Cache` debug header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Served {
     /// served from this process's cache (or from a concurrent load of the same key)
     HitL1,
     /// served from the second tier (Redis)
@@ -84,12 +84,12 @@ pub enum Source {
     Off,
 }
 
-impl Source {
+impl Served {
     pub fn header(self) -> &'static str {
         match self {
-            Source::HitL1 => "hit-l1",
-            Source::HitL2 => "hit-l2",
-            Source::Miss | Source::Off => "miss",
+            Served::HitL1 => "hit-l1",
+            Served::HitL2 => "hit-l2",
+            Served::Miss | Served::Off => "miss",
         }
     }
 }
@@ -187,7 +187,7 @@ impl ResponseCache {
         let l2 = Arc::new(l2);
         if self.l2.set(l2.clone()).is_ok() {
             let _ = self.detached_max_age.set(detached_max_age);
-            tokio::spawn(l2.maintain(Arc::downgrade(self)));
+            tokio::spawn(l2.watch(Arc::downgrade(self)));
         }
     }
 
@@ -228,15 +228,15 @@ impl ResponseCache {
         key: String,
         tags: &[&str],
         load: impl Future<Output = Result<(Rendered, Vec<String>), ApiError>>,
-    ) -> Result<(Arc<Entry>, Source), ApiError> {
+    ) -> Result<(Arc<Entry>, Served), ApiError> {
         let Some(l1) = &self.l1 else {
             let (rendered, _) = load.await?;
-            return Ok((Arc::new(Entry::new(rendered, Vec::new(), 0)), Source::Off));
+            return Ok((Arc::new(Entry::new(rendered, Vec::new(), 0)), Served::Off));
         };
         if let Some(e) = l1.get(&key).await {
             if self.fresh(&e) {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok((e, Source::HitL1));
+                return Ok((e, Served::HitL1));
             }
             self.counters.stale.fetch_add(1, Ordering::Relaxed);
             l1.invalidate(&key).await;
@@ -314,15 +314,16 @@ impl ResponseCache {
         let counter = if ran { &self.counters.misses } else { &self.counters.hits };
         counter.fetch_add(1, Ordering::Relaxed);
         let source = match origin {
-            FROM_DB => Source::Miss,
-            FROM_L2 => Source::HitL2,
-            _ => Source::HitL1,
+            FROM_DB => Served::Miss,
+            FROM_L2 => Served::HitL2,
+            _ => Served::HitL1,
         };
         Ok((entry, source))
     }
 
-    /// A fresh entry for `key`, if there is one, without loading (the server's fast path).
-    pub async fn peek(&self, key: &str) -> Option<Arc<Entry>> {
+    /// A fresh entry for `key`, if there is one, without loading (the server's fast path):
+    /// counted as a hit, and an entry found in the main map moves to the hot front.
+    pub async fn fresh_hit(&self, key: &str) -> Option<Arc<Entry>> {
         let hot = self.hot.as_ref()?;
         if let Some(e) = hot.get(key) {
             if self.fresh(&e) && e.born.elapsed() < self.ttl {
@@ -373,7 +374,7 @@ impl ResponseCache {
     /// The writer's post-commit hook: the tags a commit's changes can show in, bumped
     /// here and (with Redis) in Redis and on every other node, before the commit's
     /// callers hear back.
-    pub fn apply(&self, changes: &ChangeSet) {
+    pub fn invalidate_changed(&self, changes: &ChangeSet) {
         let tags = tags_of(changes);
         if !tags.is_empty() {
             self.bump_local(&tags);

@@ -560,7 +560,7 @@ pub async fn bestsellers(
     let limit = q.int("limit", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let days = q.int("days", 1, 365).unwrap_or(30);
     q.finish()?;
-    let today = crate::util::now_ms().div_euclid(crate::seed::DAY_MS);
+    let today = crate::util::now_ms().div_euclid(crate::util::DAY_MS);
     let db = app.db.clone();
     let load = async move {
         let body = db

@@ -459,7 +459,7 @@ impl SearchIndex {
     }
 
     /// The writer's post-commit hook: brings the index up to what was just committed.
-    pub fn apply(&self, changes: &ChangeSet) {
+    pub fn patch(&self, changes: &ChangeSet) {
         let products = changes.all_rows("products");
         let products = products.as_ref();
         let refs_changed = changes.touches("categories") || changes.touches("brands");

@@ -29,8 +29,6 @@ use crate::util::now_ms;
 /// Password hashes computed at once (each takes ~19 MiB and one core for tens of ms).
 pub const HASHING_AT_ONCE: usize = 2;
 
-/// Sessions last this long without use... and at most this long in all.
-pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// `last_seen` is written at most this often per session (a write per request would make
 /// every authenticated read a write).
 const TOUCH_EVERY_MS: i64 = 60_000;

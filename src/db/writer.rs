@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::hooks::Action;
 use rusqlite::Connection;
@@ -435,6 +435,3 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pend
         deliver(failure.as_ref());
     }
 }
-
-/// How long a 503 from an overloaded writer asks the client to wait.
-pub const RETRY_AFTER: Duration = Duration::from_secs(1);

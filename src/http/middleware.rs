@@ -30,7 +30,7 @@ fn process_prefix() -> u64 {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        crate::seed::Rng::new(t ^ ((std::process::id() as u64) << 32)).next_u64()
+        crate::util::Rng::new(t ^ ((std::process::id() as u64) << 32)).next_u64()
     })
 }
 
@@ -126,13 +126,13 @@ pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Reque
         return None;
     }
     let key = req.uri().path_and_query().map_or(path, |p| p.as_str());
-    let entry = state.cache.peek(key).await?;
+    let entry = state.cache.fresh_hit(key).await?;
     let neg = crate::http::Negotiation::from_headers(req.headers());
     let mut resp = entry.rendered.respond(&neg, state.catalog_caching.clone());
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     resp.headers_mut().insert(REQUEST_ID, id);
     if state.config.cache_debug_header {
-        resp.headers_mut().insert("x-cache", HeaderValue::from_static(crate::cache::Source::HitL1.header()));
+        resp.headers_mut().insert("x-cache", HeaderValue::from_static(crate::cache::Served::HitL1.header()));
     }
     Some(resp)
 }

@@ -116,7 +116,7 @@ pub fn out_of_stock(lines: &[ShortLine]) -> ApiError {
 }
 
 /// Where the lines come from.
-pub enum Source {
+pub enum LineSource {
     Cart,
     Items(Vec<(Option<Id>, Option<Id>, i64)>, Option<String>),
 }
@@ -125,7 +125,7 @@ pub enum Source {
 pub fn place(
     tx: &WriteTx,
     session: &Session,
-    source: Source,
+    source: LineSource,
     p: &Placement,
     idem: Option<(&str, &[u8])>,
     expiry_ms: i64,
@@ -141,11 +141,11 @@ pub fn place(
         }
     }
     let (lines, cart_id, code) = match source {
-        Source::Cart => {
+        LineSource::Cart => {
             let Some((cart, code)) = cart::store::open_cart(tx, session)? else { return Err(PlaceError::EmptyCart) };
             (cart::store::lines(tx, cart)?, Some(cart), code)
         }
-        Source::Items(items, code) => {
+        LineSource::Items(items, code) => {
             let mut by_variant: BTreeMap<i64, i64> = BTreeMap::new();
             let mut order: Vec<i64> = Vec::new();
             for (i, (product, variant, quantity)) in items.into_iter().enumerate() {

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::checkout::{place, Placed, PlacedOut, Placement, Source};
+use super::checkout::{place, LineSource, Placed, PlacedOut, Placement};
 use super::store;
 use super::{lifecycle, Actor, Event, OrderStatus, TransitionError};
 use crate::app::AppState;
@@ -186,7 +186,7 @@ pub async fn checkout(
     let mut checks = Checks::new();
     let placement = validate_placement(&mut checks, b);
     checks.finish()?;
-    submit(&app, session, key, "/api/checkout", &body.canonical, Source::Cart, placement.expect("checked")).await
+    submit(&app, session, key, "/api/checkout", &body.canonical, LineSource::Cart, placement.expect("checked")).await
 }
 
 /// Sends a validated order to the writer as one unit and answers it (new or replayed).
@@ -196,7 +196,7 @@ async fn submit(
     key: Option<String>,
     path: &str,
     canonical: &[u8],
-    source: Source,
+    source: LineSource,
     placement: Placement,
 ) -> Result<Response, ApiError> {
     let hash = request_hash(path, canonical);
@@ -255,7 +255,7 @@ pub async fn buy_now(
         None => None,
     };
     checks.finish()?;
-    let source = Source::Items(items, code);
+    let source = LineSource::Items(items, code);
     submit(&app, session, key, "/api/orders", &body.canonical, source, placement.expect("checked")).await
 }
 

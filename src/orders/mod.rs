@@ -42,7 +42,7 @@ pub fn expire_due(tx: &WriteTx, now: i64, limit: i64) -> rusqlite::Result<usize>
 }
 
 /// One round of upkeep: expire due orders, purge old idempotency keys and auth records.
-pub async fn maintain(app: &AppState) -> Result<usize, ApiError> {
+pub async fn upkeep(app: &AppState) -> Result<usize, ApiError> {
     app.db
         .writer
         .run(|tx| {
@@ -55,15 +55,15 @@ pub async fn maintain(app: &AppState) -> Result<usize, ApiError> {
         .await
 }
 
-/// Runs [`maintain`] every `every` until the writer stops.
-pub fn spawn_maintenance(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Runs [`upkeep`] every `every` until the writer stops.
+pub fn spawn_upkeep(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // the first round one period after start, not in the middle of it
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match maintain(&app).await {
+            match upkeep(&app).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
                 Err(e) if e.status.as_u16() == 503 => {

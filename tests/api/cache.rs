@@ -36,7 +36,7 @@ async fn warming_fills_the_hottest_pages_at_start_and_after_a_commit() {
         async move {
             for _ in 0..300 {
                 // looked up directly: a request would fill it itself
-                if app.state.cache.peek(path).await.is_some() {
+                if app.state.cache.fresh_hit(path).await.is_some() {
                     return true;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -49,7 +49,7 @@ async fn warming_fills_the_hottest_pages_at_start_and_after_a_commit() {
     }
     assert_eq!(app.get("/api/products/boom-speaker").await.header("x-cache"), Some("hit-l1"));
     app.write("UPDATE products SET sale_price = 3999 WHERE id = 3").await;
-    assert!(app.state.cache.peek("/api/products/boom-speaker").await.is_none(), "the commit made it stale");
+    assert!(app.state.cache.fresh_hit("/api/products/boom-speaker").await.is_none(), "the commit made it stale");
     assert!(warmed("/api/products/boom-speaker").await, "re-filled by the next round");
     assert_eq!(app.json("/api/products/boom-speaker").await["data"]["price"]["amount"], 3999);
     app.stop().await;

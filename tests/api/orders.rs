@@ -434,7 +434,7 @@ async fn stock_is_conserved_through_checkouts_payments_cancels_and_expiry() {
         }
     }
     app.write("UPDATE orders SET expires_at = 0 WHERE status = 'pending'").await;
-    let expired = storefront::orders::maintain(&app.state).await.unwrap();
+    let expired = storefront::orders::upkeep(&app.state).await.unwrap();
     assert_eq!(expired, placed.len() / 3, "every unpaid order left expires");
     let c = app.conn();
     let statuses: Vec<String> = column(&c, "SELECT status FROM orders ORDER BY id");

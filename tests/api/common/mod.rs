@@ -136,6 +136,7 @@ impl TestAppBuilder {
 
 impl TestApp {
     /// Stops the server (draining) and the writer.
+    /// Drains the server and lets the writer commit what it holds, as a shutdown does.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -433,5 +434,21 @@ pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A test that ends without [`TestApp::stop`] (a failed assertion, an early return) still
+/// stops its server and its writer, so nothing outlives it but the temporary directory,
+/// which goes too.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+        // a stopped writer returns at once; a running one commits what it holds and ends
+        self.state.close();
     }
 }
