@@ -93,7 +93,9 @@ impl AppState {
         let cache = Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs)));
         if cache.enabled() {
             let hook = cache.clone();
-            writer.on_commit(Arc::new(move |changes| hook.invalidate_changed(changes)));
+            writer.on_commit(Arc::new(move |changes| {
+                hook.bump_committed(&crate::catalog::tags::keys_of_changes(changes));
+            }));
         }
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));

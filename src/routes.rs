@@ -79,7 +79,51 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi))
 }
 
+/// Where the server's fast path may find cached responses: the shortest path prefixes
+/// covering every public GET of the catalog, as the route table describes them.
+pub fn cached_prefixes() -> &'static [String] {
+    static PREFIXES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PREFIXES.get_or_init(|| {
+        let doc = api().into_openapi();
+        let mut prefixes: Vec<String> = doc
+            .paths
+            .paths
+            .iter()
+            .filter(|(_, item)| {
+                item.get.as_ref().is_some_and(|op| {
+                    let public = op.security.as_ref().is_some_and(|s| s.iter().all(|r| *r == Default::default()));
+                    public && op.tags.as_ref().is_some_and(|t| t.iter().any(|t| t == "catalog"))
+                })
+            })
+            .map(|(path, _)| path.split('{').next().unwrap_or(path).trim_end_matches('/').to_owned())
+            .collect();
+        prefixes.sort();
+        prefixes.dedup();
+        let covered = |p: &String, all: &[String]| all.iter().any(|q| q != p && p.starts_with(q.as_str()));
+        let all = prefixes.clone();
+        prefixes.retain(|p| !covered(p, &all));
+        prefixes
+    })
+}
+
 pub fn router(state: AppState) -> Router {
+    let _ = cached_prefixes(); // built now, not on the first request
     let (router, _) = api().split_for_parts();
     router.layer(axum::middleware::from_fn(request_context)).with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fast_path_covers_the_public_catalog_reads() {
+        assert_eq!(super::cached_prefixes(), ["/api/brands", "/api/categories", "/api/products", "/api/search"]);
+    }
+
+    #[test]
+    fn the_documented_cache_tags_are_the_catalogs() {
+        let doc = crate::openapi::to_json();
+        let params = doc["paths"]["/api/admin/cache"]["delete"]["parameters"].as_array().unwrap();
+        let tag = params.iter().find(|p| p["name"] == "tag").unwrap();
+        assert_eq!(tag["schema"]["pattern"], crate::catalog::tags::Tag::PATTERN);
+    }
 }

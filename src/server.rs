@@ -35,7 +35,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     let upkeep = crate::orders::spawn_upkeep(state.clone(), Duration::from_secs(15));
     let warming = (state.cache.enabled() && state.config.cache_warm_products > 0).then(|| {
         let every = Duration::from_secs(state.config.cache_warm_interval_secs);
-        crate::cache::spawn_warming(state.clone(), router.clone(), every)
+        crate::catalog::warm::spawn(state.clone(), every)
     });
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients

@@ -41,9 +41,11 @@ pub struct FlushOut {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct FlushQuery {
-    /// product:N, variant:N, listing, search, categories, brands, reviews, catalog; without
-    /// it, everything
-    #[param(max_length = 100, pattern = r"^[A-Za-z0-9:_.-]*$")]
+    /// catalog, listing, listing:price, search, categories, brands, reviews, product:N or
+    /// variant:N; without it, everything
+    #[param(
+        pattern = "^(catalog|listing|listing:price|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$"
+    )]
     tag: Option<String>,
 }
 
@@ -68,8 +70,7 @@ pub async fn cache_stats(
 /// Flush the response cache
 ///
 /// Marks every entry with `tag` stale, on every node and in Redis; without a tag,
-/// everything (Redis: a new generation). A tag is letters, digits, `:`, `_`, `-`, `.`
-/// (else 400 `invalid_query`).
+/// everything (Redis: a new generation). A tag that is not one of the catalog's is 422.
 #[utoipa::path(delete, path = "/api/admin/cache", tag = "admin", security(("bearer" = ["admin"])),
     params(FlushQuery),
     responses((status = 200, description = "flushed", body = Data<FlushOut>), AdminErrors, QueryErrors))]
@@ -81,8 +82,12 @@ pub async fn cache_flush(
     let tag = q.text("tag", 100);
     q.finish()?;
     match &tag {
-        Some(t) if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b)) => {
-            return Err(ApiError::bad_request("invalid_query", "tag must be letters, digits and ':', '_', '-', '.'"));
+        Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {
+            let mut e = ApiError::validation(
+                [("tag".to_owned(), "must be a cache tag: catalog, listing, listing:price, search, categories, brands, reviews, product:N or variant:N".to_owned())].into(),
+            );
+            e.message = "unknown cache tag".into();
+            return Err(e);
         }
         Some(t) => app.cache.invalidate(std::slice::from_ref(t)).await,
         None => app.cache.clear().await,
@@ -556,7 +561,7 @@ pub async fn set_price(
         tx.prepare_cached("UPDATE products SET base_price = ?2, sale_price = ?3 WHERE id = ?1")?
             .execute(params![id, b.base, b.sale])?;
         // only the price (and updated_at, which lists do not show): see cache::tags_of
-        tx.note_only("products", "price", id);
+        crate::catalog::tags::note_price_only(tx, id);
         Ok(())
     })
     .await

@@ -356,7 +356,7 @@ impl L2 {
         *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         // subscribed: from here on no invalidation is missed; what came before is dropped
         let Some(c) = cache.upgrade() else { return Ok(()) };
-        c.bump_local(["catalog"]);
+        c.drop_local();
         drop(c);
         self.attached.store(true, Ordering::SeqCst);
         self.regen_if_needed().await?;
@@ -415,7 +415,7 @@ impl L2 {
         }
         let tags: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
         if tags.contains(&"!all") {
-            cache.bump_local(["catalog"]);
+            cache.drop_local();
         } else {
             cache.bump_local(tags);
         }

@@ -2,9 +2,9 @@
 //! process by moka, bounded by bytes (`cache_mb`), pre-compressed and with their ETag, so
 //! a hit does no SQL, no JSON and no compression.
 //!
-//! Freshness: every entry carries tags (`product:42`, `variant:7`, `listing`, `search`,
-//! `catalog`, ...). The writer's post-commit hook maps what a commit changed to tags and
-//! bumps them — before any writer caller hears back. Bumping stamps each tag with the next
+//! Freshness: every entry carries tags, opaque strings to this module (the catalog owns
+//! their vocabulary: [`crate::catalog::tags`]). The writer's post-commit hook maps what a
+//! commit changed to tags and bumps them here — before any writer caller hears back. Bumping stamps each tag with the next
 //! value of a clock; an entry remembers the clock as it was when its load began (before its
 //! read transaction), and a hit is served only if none of its tags was bumped since. So a
 //! request that starts after a commit was acknowledged never sees what that commit
@@ -38,7 +38,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::db::writer::{ChangeSet, TableChange};
 use crate::error::ApiError;
 use crate::http::Rendered;
 
@@ -118,6 +117,8 @@ pub struct ResponseCache {
     clock: AtomicU64,
     /// the clock of the latest bump
     last_bump: AtomicU64,
+    /// entries loaded before this clock are stale whatever their tags ([`Self::drop_local`])
+    floor: AtomicU64,
     /// loads under way, by key and the last bump before they began
     flights: Mutex<HashMap<(String, u64), Flight>>,
     counters: Arc<Counters>,
@@ -172,6 +173,7 @@ impl ResponseCache {
             ttl,
             clock: AtomicU64::new(1),
             last_bump: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
             flights: Mutex::new(HashMap::new()),
             counters,
             budget,
@@ -208,6 +210,9 @@ impl ResponseCache {
         // No bump since the load began, or none since the tags were last checked: fresh
         // without looking at them. (A bump stores `last_bump` after its tags, under the
         // write lock, and before the commit's callers hear back.)
+        if e.loaded_at < self.floor.load(Ordering::SeqCst) {
+            return false; // loaded before the node dropped everything
+        }
         let last = self.last_bump.load(Ordering::SeqCst);
         if last < e.loaded_at || last <= e.checked.load(Ordering::Relaxed) {
             return true;
@@ -361,6 +366,15 @@ impl ResponseCache {
         }
     }
 
+    /// Marks every entry of this node stale (its L1 may have missed invalidations).
+    pub fn drop_local(&self) {
+        let _v = self.versions.write().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+        self.floor.store(now, Ordering::SeqCst);
+        self.last_bump.store(now, Ordering::SeqCst);
+        self.counters.bumps.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Marks every entry with one of `tags` stale, here, in Redis and on every other node.
     pub async fn invalidate(&self, tags: &[String]) {
         self.bump_local(tags);
@@ -371,15 +385,14 @@ impl ResponseCache {
         }
     }
 
-    /// The writer's post-commit hook: the tags a commit's changes can show in, bumped
+    /// For the writer's post-commit hook: the tags a commit's changes can show in, bumped
     /// here and (with Redis) in Redis and on every other node, before the commit's
-    /// callers hear back.
-    pub fn invalidate_changed(&self, changes: &ChangeSet) {
-        let tags = tags_of(changes);
+    /// callers hear back (blocking: it runs on the writer thread).
+    pub fn bump_committed(&self, tags: &[String]) {
         if !tags.is_empty() {
-            self.bump_local(&tags);
+            self.bump_local(tags);
             if let Some(l2) = self.l2.get() {
-                l2.publish_blocking(&tags);
+                l2.publish_blocking(tags);
             }
         }
     }
@@ -413,7 +426,7 @@ impl ResponseCache {
 
     /// Drops every entry, on every node and in Redis (an operator's flush).
     pub async fn clear(&self) {
-        self.bump_local(["catalog"]);
+        self.drop_local();
         if let Some(l1) = &self.l1 {
             l1.invalidate_all();
         }
@@ -444,93 +457,4 @@ pub struct CacheStats {
     pub budget_bytes: u64,
     pub evictions: u64,
     pub tag_bumps: u64,
-}
-
-/// What a commit's changed rows can show in. Every catalog entry carries `catalog`;
-/// product pages `product:<id>`, `variant:<id>` of each variant and `reviews`; lists and
-/// bestsellers `listing` and `product:<id>` of each product they show, plus
-/// `listing:price` when prices order or filter them; searches `search`; the tree
-/// `categories`; brands `brands`. A change of a product's price alone (noted by its unit as
-/// `products@price`) reaches its own page, the lists showing it, the lists prices order or
-/// filter, and searches (their price facets) — not every list.
-pub fn tags_of(changes: &ChangeSet) -> Vec<String> {
-    let mut tags = Vec::new();
-    let per_row = |table: &str, prefix: &str, tags: &mut Vec<String>| -> bool {
-        match changes.tables.get(table) {
-            Some(TableChange::Rows(ids)) => {
-                tags.extend(ids.iter().map(|id| format!("{prefix}:{id}")));
-                true
-            }
-            Some(TableChange::All) => {
-                tags.push("catalog".into());
-                true
-            }
-            None => false,
-        }
-    };
-    if per_row("products", "product", &mut tags) {
-        // summaries in lists, search hits, counts in the tree and on brands
-        tags.extend(["listing", "search", "categories", "brands"].map(String::from));
-    }
-    if per_row("products@price", "product", &mut tags) {
-        tags.extend(["listing:price", "search"].map(String::from));
-    }
-    per_row("inventory", "variant", &mut tags);
-    if changes.touches("reviews") {
-        tags.push("reviews".into());
-    }
-    if changes.touches("product_sales_daily") {
-        tags.push("listing".into());
-    }
-    // names, images, variants and attributes appear across many responses: everything
-    for t in [
-        "categories",
-        "brands",
-        "product_images",
-        "variants",
-        "attributes",
-        "attribute_values",
-        "variant_attribute_values",
-    ] {
-        if changes.touches(t) {
-            tags.push("catalog".into());
-            break;
-        }
-    }
-    tags
-}
-
-/// What warming keeps filled: the tree, the brands, the first listing page, the
-/// bestsellers, and the pages of the `products` best-selling products.
-pub fn warm_targets(conn: &rusqlite::Connection, products: i64) -> rusqlite::Result<Vec<String>> {
-    let mut targets: Vec<String> =
-        ["/api/categories", "/api/brands", "/api/products", "/api/products/bestsellers"].map(String::from).to_vec();
-    let slugs = conn
-        .prepare_cached(
-            "SELECT slug FROM products INDEXED BY idx_products_popular WHERE status = 'active'
-             ORDER BY sales_count DESC, id DESC LIMIT ?1",
-        )?
-        .query_map([products], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    targets.extend(slugs.into_iter().map(|s| format!("/api/products/{s}")));
-    Ok(targets)
-}
-
-/// Re-fills the warm targets at start and every `every`, through the same handlers
-/// clients reach (a target still fresh costs a cache hit), so the hottest pages are
-/// loaded again soon after a commit invalidated them, before a client asks.
-pub fn spawn_warming(app: crate::app::AppState, router: axum::Router, every: Duration) -> tokio::task::JoinHandle<()> {
-    use tower::ServiceExt;
-    tokio::spawn(async move {
-        let products = app.config.cache_warm_products as i64;
-        loop {
-            let targets =
-                app.db.read(move |conn| warm_targets(conn, products).map_err(ApiError::from)).await.unwrap_or_default();
-            for t in targets {
-                let Ok(req) = axum::http::Request::get(t.as_str()).body(axum::body::Body::empty()) else { continue };
-                let _ = router.clone().oneshot(req).await;
-            }
-            tokio::time::sleep(every).await;
-        }
-    })
 }

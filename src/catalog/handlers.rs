@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use super::model::*;
 use super::search_index;
 use super::store::{self, Filter, Slice};
+use super::tags::Tag;
 use crate::app::AppState;
+use crate::cache::Served;
 use crate::domain::{is_slug, Id};
 use crate::error::ApiError;
 use crate::http::{Caching, Negotiation, QueryParams, Rendered};
@@ -37,19 +39,29 @@ async fn cached(
     app: &AppState,
     neg: &Negotiation,
     uri: &Uri,
-    tags: &[&str],
-    load: impl std::future::Future<Output = Result<(Vec<u8>, Vec<String>), ApiError>>,
+    tags: &[Tag],
+    load: impl std::future::Future<Output = Result<(Vec<u8>, Vec<Tag>), ApiError>>,
 ) -> Result<Response, ApiError> {
     let key = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    let (entry, source) = app
+    let names: Vec<&str> = tags.iter().map(|t| t.name().expect("the tags of a kind of response name no row")).collect();
+    let (entry, served) = app
         .cache
-        .get_or_load(key, tags, async move { load.await.map(|(body, extra)| (Rendered::new(body), extra)) })
+        .get_or_load(key, &names, async move {
+            load.await.map(|(body, extra)| (Rendered::new(body), extra.iter().map(Tag::to_string).collect()))
+        })
         .await?;
-    let mut resp = entry.rendered.respond(neg, public(app));
+    Ok(respond_cached(app, &entry.rendered, neg, served))
+}
+
+/// A cached catalog response as clients get it — from the handlers above and from the
+/// server's fast path for hits alike: the body negotiated (gzip, 304), the catalog's
+/// `Cache-Control`, and `X-Cache` when the debug header is on.
+pub fn respond_cached(app: &AppState, rendered: &Rendered, neg: &Negotiation, served: Served) -> Response {
+    let mut resp = rendered.respond(neg, public(app));
     if app.config.cache_debug_header {
-        resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(source.header()));
+        resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(served.header()));
     }
-    Ok(resp)
+    resp
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -187,9 +199,9 @@ fn field_mask(fields: &Option<Vec<String>>) -> u32 {
 }
 
 /// Closes `{"data":[...]` with `,"meta":{...}}`.
-/// `product:<id>` of each product a response shows.
-fn product_tags(ids: &[i64]) -> Vec<String> {
-    ids.iter().map(|id| format!("product:{id}")).collect()
+/// The tag of each product a response shows.
+fn product_tags(ids: &[i64]) -> Vec<Tag> {
+    ids.iter().map(|id| Tag::Product(*id)).collect()
 }
 
 fn finish_page<M: Serialize>(mut out: Vec<u8>, meta: &M) -> Result<Vec<u8>, ApiError> {
@@ -383,10 +395,10 @@ pub async fn list_products(
     // what the page depends on beyond the products it shows (see cache::tags_of)
     let by_price =
         matches!(sort, Sort::PriceAsc | Sort::PriceDesc) || filters.min_price.is_some() || filters.max_price.is_some();
-    let tags: &[&str] = match (has_q, by_price) {
-        (true, _) => &["catalog", "listing", "listing:price", "search"],
-        (false, true) => &["catalog", "listing", "listing:price"],
-        (false, false) => &["catalog", "listing"],
+    let tags: &[Tag] = match (has_q, by_price) {
+        (true, _) => &[Tag::Catalog, Tag::Listing, Tag::ListingByPrice, Tag::Search],
+        (false, true) => &[Tag::Catalog, Tag::Listing, Tag::ListingByPrice],
+        (false, false) => &[Tag::Catalog, Tag::Listing],
     };
 
     let db = app.db.clone();
@@ -486,8 +498,8 @@ pub async fn product(
         let body = db
             .read(move |conn| match store::product_detail(conn, &slug)? {
                 Some(p) => {
-                    let mut tags = vec![format!("product:{}", p.id.0)];
-                    tags.extend(p.variants.iter().map(|v| format!("variant:{}", v.id.0)));
+                    let mut tags = vec![Tag::Product(p.id.0)];
+                    tags.extend(p.variants.iter().map(|v| Tag::Variant(v.id.0)));
                     Ok((to_json(&Data { data: p }), tags))
                 }
                 None => Err(ApiError::not_found("product")),
@@ -495,7 +507,7 @@ pub async fn product(
             .await?;
         Ok(body)
     };
-    cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Approved reviews of a product, newest first, keyset-paginated
@@ -544,7 +556,7 @@ pub async fn product_reviews(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &["catalog", "reviews"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Top sellers by units sold in the last `days`
@@ -572,7 +584,7 @@ pub async fn bestsellers(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &["catalog", "listing"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Listing], load).await
 }
 
 /// The category tree
@@ -597,7 +609,7 @@ pub async fn categories(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &["catalog", "categories"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
@@ -654,7 +666,7 @@ pub async fn category(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &["catalog", "categories"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 /// All brands with their product counts
@@ -672,7 +684,7 @@ pub async fn brands(
         let body = db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &["catalog", "brands"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Brands], load).await
 }
 
 /// Price bands of the search facets, in minor units: [lower, upper).
@@ -763,7 +775,7 @@ pub async fn search(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &["catalog", "search"], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Search], load).await
 }
 
 /// [`SearchMeta`] but for the facets, which are written after it.

@@ -9,3 +9,5 @@ pub mod handlers;
 pub mod model;
 pub mod search_index;
 pub mod store;
+pub mod tags;
+pub mod warm;

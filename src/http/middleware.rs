@@ -121,18 +121,14 @@ pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Reque
         return None;
     }
     let path = req.uri().path();
-    let catalog = ["/api/products", "/api/categories", "/api/brands", "/api/search"];
-    if !catalog.iter().any(|p| path.starts_with(p)) {
+    if !crate::routes::cached_prefixes().iter().any(|p| path.starts_with(p.as_str())) {
         return None;
     }
     let key = req.uri().path_and_query().map_or(path, |p| p.as_str());
     let entry = state.cache.fresh_hit(key).await?;
     let neg = crate::http::Negotiation::from_headers(req.headers());
-    let mut resp = entry.rendered.respond(&neg, state.catalog_caching.clone());
+    let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, crate::cache::Served::HitL1);
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     resp.headers_mut().insert(REQUEST_ID, id);
-    if state.config.cache_debug_header {
-        resp.headers_mut().insert("x-cache", HeaderValue::from_static(crate::cache::Served::HitL1.header()));
-    }
     Some(resp)
 }
