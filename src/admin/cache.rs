@@ -1,0 +1,81 @@
+//! The response cache as administrators see it: hit ratios per tier, and flushing.
+
+use super::*;
+
+/// What the cache view answers: free-form counters per tier.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CacheStatsOut {
+    /// the in-process tier: hits, misses, hit_ratio, entries, bytes, budget_bytes,
+    /// evictions, tag bumps
+    l1: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Redis, when configured: status (ok, degraded), hits, misses, hit ratio, stores,
+    /// stale stores refused, errors, invalidations published, unpublished and received,
+    /// the server's keys, used memory and evicted keys; `{"enabled": false}` without it
+    l2: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct FlushOut {
+    /// the tag flushed, or `*` for everything
+    flushed: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FlushQuery {
+    /// catalog, listing, listing:price, search, categories, brands, reviews, product:N or
+    /// variant:N; without it, everything
+    #[param(
+        pattern = "^(catalog|listing|listing:price|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$"
+    )]
+    tag: Option<String>,
+}
+
+/// The response cache per tier
+///
+/// Hit ratios, entries, bytes, evictions; for Redis also its status and server figures.
+#[utoipa::path(get, path = "/api/admin/cache", tag = "admin", security(("bearer" = ["admin"])),
+    responses((status = 200, description = "per tier", body = Data<CacheStatsOut>), AdminErrors, QueryErrors))]
+pub async fn cache_stats(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let l2 = match app.cache.l2() {
+        Some(l2) => serde_json::to_value(l2.stats().await).expect("plain data"),
+        None => serde_json::json!({"enabled": false, "status": "off"}),
+    };
+    Ok(data(StatusCode::OK, &serde_json::json!({"l1": app.cache.stats().await, "l2": l2})))
+}
+
+/// Flush the response cache
+///
+/// Marks every entry with `tag` stale, on every node and in Redis; without a tag,
+/// everything (Redis: a new generation). A tag that is not one of the catalog's is 422.
+#[utoipa::path(delete, path = "/api/admin/cache", tag = "admin", security(("bearer" = ["admin"])),
+    params(FlushQuery),
+    responses((status = 200, description = "flushed", body = Data<FlushOut>), AdminErrors, QueryErrors))]
+pub async fn cache_flush(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let tag = q.text("tag", 100);
+    q.finish()?;
+    match &tag {
+        Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {
+            let mut e = ApiError::validation(
+                [("tag".to_owned(), "must be a cache tag: catalog, listing, listing:price, search, categories, brands, reviews, product:N or variant:N".to_owned())].into(),
+            );
+            e.message = "unknown cache tag".into();
+            return Err(e);
+        }
+        Some(t) => app.cache.invalidate(std::slice::from_ref(t)).await,
+        None => app.cache.clear().await,
+    }
+    tracing::info!(admin.customer = admin.0.customer_id, tag = tag.as_deref().unwrap_or("*"), "cache flushed");
+    Ok(data(StatusCode::OK, &FlushOut { flushed: tag.unwrap_or_else(|| "*".into()) }))
+}

@@ -1,0 +1,122 @@
+//! Orders as the shop sees them: every order by status, and the shop's changes —
+//! fulfil, cancel, refund — through the one order lifecycle ([`crate::orders::lifecycle`]).
+
+use super::*;
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AdminOrderOut {
+    id: Id,
+    status: crate::orders::OrderStatus,
+    customer_id: Option<Id>,
+    email: String,
+    /// minor units
+    total: i64,
+    created_at: crate::domain::Timestamp,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AdminOrdersQuery {
+    #[param(inline)]
+    status: Option<crate::orders::OrderStatus>,
+}
+
+/// Orders, newest first, by status
+#[utoipa::path(get, path = "/api/admin/orders", tag = "admin", security(("bearer" = ["admin"])),
+    params(AdminOrdersQuery, PageBefore),
+    responses((status = 200, description = "orders", body = Data<Vec<AdminOrderOut>>), AdminErrors, QueryErrors, ReadErrors))]
+pub async fn orders(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let statuses = crate::orders::OrderStatus::ALL.map(|s| (s.as_str(), s));
+    let status = q.choice("status", &statuses);
+    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
+    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    q.finish()?;
+    json_list(
+        &app,
+        "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
+                        'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
+                        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
+                 FROM (SELECT * FROM orders INDEXED BY idx_orders_status
+                       WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
+        vec![
+            status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()),
+            before.into(),
+            limit.into(),
+        ],
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusIn {
+    /// `fulfilled` (a paid order shipped), `cancelled` (pending or paid: stock returns),
+    /// `refunded` (paid or fulfilled: cancelled, refund due; stock returns unless shipped)
+    #[schema(pattern = "^(fulfilled|cancelled|refunded)$")]
+    pub status: String,
+    /// shown in the order's status history
+    #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    pub note: Option<String>,
+}
+
+/// Change an order's status
+///
+/// `fulfilled` (paid → fulfilled), `cancelled` (pending or paid; stock returns),
+/// `refunded` (paid: stock returns; fulfilled: it does not); audited.
+#[utoipa::path(patch, path = "/api/admin/orders/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id")),
+    request_body = OrderStatusIn,
+    responses((status = 200, description = "the order", body = Data<crate::orders::store::OrderOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "invalid_transition", body = ErrorBody), WriteErrors))]
+pub async fn update_order(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<OrderStatusIn>,
+) -> Result<Response, ApiError> {
+    use crate::orders::{lifecycle, store as orders, Actor, Event};
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
+    let mut checks = Checks::new();
+    let event = match b.status.as_str() {
+        "fulfilled" => Some(Event::Fulfil),
+        "cancelled" => Some(Event::Cancel(Actor::Shop)),
+        "refunded" => Some(Event::Refund),
+        _ => {
+            checks.error("status", "must be fulfilled, cancelled or refunded");
+            None
+        }
+    };
+    let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
+    checks.finish()?;
+    let (event, note, to) = (event.expect("checked"), note.expect("checked"), b.status);
+    let order = app
+        .db
+        .writer
+        .run(move |tx| {
+            let (from, now_is) = lifecycle::apply(tx, id, event, Some(&note), now_ms()).map_err(|e| match e {
+                crate::orders::TransitionError::NotAllowed { from } => {
+                    conflict("invalid_transition", &format!("an order that is {from} cannot become {to}"))
+                }
+                e => e.into(),
+            })?;
+            audit(
+                tx,
+                &admin,
+                &format!("order.{to}"),
+                "order",
+                id,
+                Some(&serde_json::json!({"status": from})),
+                Some(&serde_json::json!({"status": now_is})),
+            )?;
+            Ok::<_, ApiError>(orders::detail(tx, id)?)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &order))
+}
