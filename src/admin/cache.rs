@@ -63,7 +63,8 @@ pub async fn cache_flush(
     admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let tag = q.text("tag", 100);
+    // as sent: an empty or blank tag is refused, never read as "everything"
+    let tag = q.raw("tag", 100);
     q.finish()?;
     match &tag {
         Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {
