@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::customers::auth::CustomerSession;
+use crate::db::writer::WriteTx;
 use crate::domain::{is_slug, text, Id, Timestamp};
 use crate::error::ApiError;
 use crate::http::respond::data;
@@ -117,4 +118,25 @@ pub async fn post(
         })
         .await?;
     Ok(data(StatusCode::CREATED, &review))
+}
+
+// --- moderation (the admin API's reviews) -------------------------------------------------
+
+/// The moderation queue of one status, oldest first: one JSON array written by SQLite.
+pub const MODERATION_QUEUE_JSON: &str =
+    "SELECT coalesce(json_group_array(json_object('id', cast(r.id AS TEXT), 'product_id', cast(r.product_id AS TEXT),
+            'customer_id', cast(r.customer_id AS TEXT), 'rating', r.rating, 'title', r.title, 'body', r.body,
+            'status', r.status,
+            'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.created_at / 1000.0, 'unixepoch'))), '[]')
+     FROM (SELECT * FROM reviews WHERE status = ?1 ORDER BY id LIMIT ?2) r";
+
+/// A review's moderation status, if the review exists.
+pub fn status(conn: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT status FROM reviews WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()
+}
+
+/// Sets a review's moderation status (the triggers on `reviews` move the rating summary).
+pub fn set_status(tx: &WriteTx, id: i64, status: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE reviews SET status = ?2 WHERE id = ?1")?.execute(params![id, status])?;
+    Ok(())
 }

@@ -27,7 +27,7 @@ use crate::openapi::{AdminErrors, BodyErrors, Data, ErrorBody, NotFound, QueryEr
 use utoipa::{IntoParams, ToSchema};
 
 use axum::extract::Path;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::Deserialize;
 
 use crate::db::writer::WriteTx;

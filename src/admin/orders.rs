@@ -39,11 +39,7 @@ pub async fn orders(
     q.finish()?;
     json_list(
         &app,
-        "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
-                        'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
-                        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
-                 FROM (SELECT * FROM orders INDEXED BY idx_orders_status
-                       WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o",
+        crate::orders::store::ADMIN_LIST_JSON,
         vec![
             status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()),
             before.into(),

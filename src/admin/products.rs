@@ -3,6 +3,7 @@
 //! before the administrator hears back.
 
 use super::*;
+use crate::catalog::store;
 
 /// A variant's stock as administrators see it.
 #[derive(ToSchema)]
@@ -36,31 +37,8 @@ pub struct AdminProductOut {
     stock: Vec<StockOut>,
 }
 
-/// The product as administrators see it (every column that matters, any status).
-fn product_json(tx: &rusqlite::Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
-    let text: Option<String> = tx
-        .prepare_cached(
-            "SELECT json_object('id', cast(p.id AS TEXT), 'sku', p.sku, 'slug', p.slug, 'name', p.name,
-                    'description', p.description, 'category_id', cast(p.category_id AS TEXT),
-                    'brand_id', cast(p.brand_id AS TEXT), 'status', p.status,
-                    'base_price', p.base_price, 'sale_price', p.sale_price, 'weight_grams', p.weight_grams,
-                    'in_stock', json(CASE p.in_stock WHEN 1 THEN 'true' ELSE 'false' END),
-                    'stock', (SELECT json_group_array(json_object('variant_id', cast(v.id AS TEXT), 'sku', v.sku,
-                                     'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0)))
-                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id))
-             FROM products p WHERE p.id = ?1",
-        )?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
-    Ok(text.map(|t| serde_json::from_str(&t).expect("SQLite writes JSON")))
-}
-
 fn product_id(raw: &str) -> Result<i64, ApiError> {
     Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("product"))
-}
-
-fn exists(tx: &rusqlite::Connection, table: &str, id: i64) -> rusqlite::Result<bool> {
-    tx.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"))?.query_row([id], |r| r.get(0))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -164,48 +142,33 @@ pub async fn create_product(
         .run(move |tx| {
             let now = now_ms();
             let mut checks = Checks::new();
-            if !exists(tx, "categories", b.category_id.0)? {
+            if !store::category_exists(tx, b.category_id.0)? {
                 checks.error("category_id", "no such category");
             }
-            if b.brand_id.is_some_and(|br| !exists(tx, "brands", br.0).unwrap_or(false)) {
-                checks.error("brand_id", "no such brand");
+            if let Some(brand) = b.brand_id {
+                if !store::brand_exists(tx, brand.0)? {
+                    checks.error("brand_id", "no such brand");
+                }
             }
             checks.finish()?;
-            let taken: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE sku = ?1 OR slug = ?2)")?
-                .query_row(params![sku, slug], |r| r.get(0))?;
-            if taken {
+            if store::product_taken(tx, Some(&sku), Some(&slug), 0)? {
                 return Err(conflict("product_exists", "a product with this sku or slug exists"));
             }
-            tx.prepare_cached(
-                "INSERT INTO products(sku, slug, name, description, category_id, brand_id, base_price, sale_price,
-                                      status, weight_grams, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            )?
-            .execute(params![
-                sku,
-                slug,
-                name,
-                description,
-                b.category_id.0,
-                b.brand_id.map(|x| x.0),
-                b.base_price,
-                b.sale_price,
-                b.status.as_deref().unwrap_or("active"),
-                b.weight_grams.unwrap_or(0),
-                now
-            ])?;
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached(
-                "INSERT INTO variants(product_id, sku, name, position, created_at) VALUES (?1, ?2, 'Default', 0, ?3)",
-            )?
-            .execute(params![id, sku, now])?;
-            let variant = tx.last_insert_rowid();
-            tx.prepare_cached(
-                "INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)",
-            )?
-            .execute(params![variant, b.quantity.unwrap_or(0), now])?;
-            let after = product_json(tx, id)?;
+            let new = store::NewProduct {
+                sku: &sku,
+                slug: &slug,
+                name: &name,
+                description: &description,
+                category_id: b.category_id.0,
+                brand_id: b.brand_id.map(|x| x.0),
+                base_price: b.base_price,
+                sale_price: b.sale_price,
+                status: b.status.as_deref().unwrap_or("active"),
+                weight_grams: b.weight_grams.unwrap_or(0),
+                quantity: b.quantity.unwrap_or(0),
+            };
+            let id = store::insert_product(tx, &new, now)?;
+            let after = store::admin_product(tx, id)?;
             audit(tx, &admin, "product.create", "product", id, None, after.as_ref())?;
             Ok::<_, ApiError>(after)
         })
@@ -245,10 +208,9 @@ where
         .db
         .writer
         .run(move |tx| {
-            let before = product_json(tx, id)?.ok_or_else(|| ApiError::not_found("product"))?;
+            let before = store::admin_product(tx, id)?.ok_or_else(|| ApiError::not_found("product"))?;
             change(tx, id)?;
-            tx.prepare_cached("UPDATE products SET updated_at = ?2 WHERE id = ?1")?.execute(params![id, now_ms()])?;
-            let after = product_json(tx, id)?;
+            let after = store::admin_product(tx, id)?;
             audit(tx, &admin, action, "product", id, Some(&before), after.as_ref())?;
             Ok::<_, ApiError>(after)
         })
@@ -285,38 +247,32 @@ pub async fn update_product(
     checks.finish()?;
     change_product(&app, admin, id, "product.update", move |tx, id| {
         let mut checks = Checks::new();
-        if b.category_id.is_some_and(|c| !exists(tx, "categories", c.0).unwrap_or(false)) {
-            checks.error("category_id", "no such category");
+        if let Some(c) = b.category_id {
+            if !store::category_exists(tx, c.0)? {
+                checks.error("category_id", "no such category");
+            }
         }
-        if b.brand_id.is_some_and(|br| !exists(tx, "brands", br.0).unwrap_or(false)) {
-            checks.error("brand_id", "no such brand");
+        if let Some(brand) = b.brand_id {
+            if !store::brand_exists(tx, brand.0)? {
+                checks.error("brand_id", "no such brand");
+            }
         }
         checks.finish()?;
         if let Some(slug) = &b.slug {
-            let taken: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE slug = ?1 AND id <> ?2)")?
-                .query_row(params![slug, id], |r| r.get(0))?;
-            if taken {
+            if store::product_taken(tx, None, Some(slug), id)? {
                 return Err(conflict("slug_taken", "another product has this slug"));
             }
         }
-        tx.prepare_cached(
-            "UPDATE products SET name = coalesce(?2, name), description = coalesce(?3, description),
-                    slug = coalesce(?4, slug), category_id = coalesce(?5, category_id),
-                    brand_id = coalesce(?6, brand_id), status = coalesce(?7, status),
-                    weight_grams = coalesce(?8, weight_grams)
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            name,
-            description,
-            b.slug,
-            b.category_id.map(|c| c.0),
-            b.brand_id.map(|x| x.0),
-            b.status,
-            b.weight_grams
-        ])?;
+        let change = store::ProductChange {
+            name: name.as_deref(),
+            description: description.as_deref(),
+            slug: b.slug.as_deref(),
+            category_id: b.category_id.map(|c| c.0),
+            brand_id: b.brand_id.map(|x| x.0),
+            status: b.status.as_deref(),
+            weight_grams: b.weight_grams,
+        };
+        store::update_product(tx, id, &change, now_ms())?;
         Ok(())
     })
     .await
@@ -328,8 +284,6 @@ pub async fn update_product(
 #[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "a product id")),
     responses((status = 200, description = "the retired product", body = Data<AdminProductOut>), AdminErrors, NotFound, WriteErrors))]
-/// `DELETE /api/admin/products/{id}`: retires it (hidden from listings and search; order
-/// history keeps it).
 pub async fn retire_product(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -337,7 +291,8 @@ pub async fn retire_product(
 ) -> Result<Response, ApiError> {
     let id = product_id(&id)?;
     change_product(&app, admin, id, "product.retire", |tx, id| {
-        tx.prepare_cached("UPDATE products SET status = 'retired' WHERE id = ?1")?.execute([id])?;
+        let retired = store::ProductChange { status: Some("retired"), ..Default::default() };
+        store::update_product(tx, id, &retired, now_ms())?;
         Ok(())
     })
     .await
@@ -362,8 +317,6 @@ pub struct InventoryIn {
     params(("id" = String, Path, description = "a product id")),
     request_body = InventoryIn,
     responses((status = 200, description = "the product", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound, WriteErrors))]
-/// `PUT /api/admin/products/{id}/inventory`: sets the units available for sale (units held
-/// by pending orders stay reserved).
 pub async fn set_inventory(
     State(app): State<AppState>,
     admin: AdminSession,
@@ -375,20 +328,11 @@ pub async fn set_inventory(
         return Err(ApiError::validation([("quantity".to_owned(), "must be 0 to 1,000,000,000".to_owned())].into()));
     }
     change_product(&app, admin, id, "product.inventory", move |tx, id| {
-        let variant: Option<i64> = tx
-            .prepare_cached(
-                "SELECT id FROM variants WHERE product_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY position, id LIMIT 1",
-            )?
-            .query_row(params![id, b.variant_id.map(|v| v.0)], |r| r.get(0))
-            .optional()?;
-        let variant = variant.ok_or_else(|| {
-            ApiError::validation([("variant_id".to_owned(), "no such variant of this product".to_owned())].into())
-        })?;
-        tx.prepare_cached(
-            "INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)
-             ON CONFLICT(variant_id) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
-        )?
-        .execute(params![variant, b.quantity, now_ms()])?;
+        if !store::set_available(tx, id, b.variant_id.map(|v| v.0), b.quantity, now_ms())? {
+            return Err(ApiError::validation(
+                [("variant_id".to_owned(), "no such variant of this product".to_owned())].into(),
+            ));
+        }
         Ok(())
     })
     .await
@@ -424,10 +368,7 @@ pub async fn set_price(
     check_prices(&mut checks, Some(b.base), b.sale);
     checks.finish()?;
     change_product(&app, admin, id, "product.price", move |tx, id| {
-        tx.prepare_cached("UPDATE products SET base_price = ?2, sale_price = ?3 WHERE id = ?1")?
-            .execute(params![id, b.base, b.sale])?;
-        // only the price (and updated_at, which lists do not show): see cache::tags_of
-        crate::catalog::tags::note_price_only(tx, id);
+        store::set_price(tx, id, b.base, b.sale, now_ms())?;
         Ok(())
     })
     .await

@@ -43,16 +43,7 @@ pub async fn reviews(
         .unwrap_or("pending");
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
-    json_list(
-        &app,
-        "SELECT coalesce(json_group_array(json_object('id', cast(r.id AS TEXT), 'product_id', cast(r.product_id AS TEXT),
-                        'customer_id', cast(r.customer_id AS TEXT), 'rating', r.rating, 'title', r.title, 'body', r.body,
-                        'status', r.status,
-                        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.created_at / 1000.0, 'unixepoch'))), '[]')
-                 FROM (SELECT * FROM reviews WHERE status = ?1 ORDER BY id LIMIT ?2) r",
-        vec![status.to_owned().into(), limit.into()],
-    )
-    .await
+    json_list(&app, crate::reviews::MODERATION_QUEUE_JSON, vec![status.to_owned().into(), limit.into()]).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -92,12 +83,8 @@ pub async fn moderate_review(
         .db
         .writer
         .run(move |tx| {
-            let before: Option<String> = tx
-                .prepare_cached("SELECT status FROM reviews WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            let before = before.ok_or_else(|| ApiError::not_found("review"))?;
-            tx.prepare_cached("UPDATE reviews SET status = ?2 WHERE id = ?1")?.execute(params![id, status])?;
+            let before = crate::reviews::status(tx, id)?.ok_or_else(|| ApiError::not_found("review"))?;
+            crate::reviews::set_status(tx, id, &status)?;
             audit(
                 tx,
                 &admin,

@@ -9,6 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::model::*;
+use crate::db::writer::WriteTx;
 use crate::domain::{Currency, Id, Money, Timestamp};
 
 /// Which products a list shows.
@@ -809,4 +810,157 @@ pub fn all_brand_refs(conn: &Connection) -> rusqlite::Result<Vec<BrandRef>> {
     conn.prepare_cached("SELECT id, name, slug FROM brands ORDER BY id")?
         .query_map([], |r| Ok(BrandRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))?
         .collect()
+}
+
+// ----------------------------------------------------------------------------------------
+// Administration: the writes of the admin API's product routes (each inside the writer
+// unit of its route, with the audit row)
+// ----------------------------------------------------------------------------------------
+
+/// A product as administrators see it (every column that matters, any status), as JSON.
+pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
+    let text: Option<String> = conn
+        .prepare_cached(
+            "SELECT json_object('id', cast(p.id AS TEXT), 'sku', p.sku, 'slug', p.slug, 'name', p.name,
+                    'description', p.description, 'category_id', cast(p.category_id AS TEXT),
+                    'brand_id', cast(p.brand_id AS TEXT), 'status', p.status,
+                    'base_price', p.base_price, 'sale_price', p.sale_price, 'weight_grams', p.weight_grams,
+                    'in_stock', json(CASE p.in_stock WHEN 1 THEN 'true' ELSE 'false' END),
+                    'stock', (SELECT json_group_array(json_object('variant_id', cast(v.id AS TEXT), 'sku', v.sku,
+                                     'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0)))
+                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id))
+             FROM products p WHERE p.id = ?1",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(text.map(|t| serde_json::from_str(&t).expect("SQLite writes JSON")))
+}
+
+pub fn category_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM categories WHERE id = ?1)")?.query_row([id], |r| r.get(0))
+}
+
+pub fn brand_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM brands WHERE id = ?1)")?.query_row([id], |r| r.get(0))
+}
+
+/// Whether a product other than `except` has this sku or this slug.
+pub fn product_taken(conn: &Connection, sku: Option<&str>, slug: Option<&str>, except: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE (sku = ?1 OR slug = ?2) AND id <> ?3)")?
+        .query_row(params![sku, slug, except], |r| r.get(0))
+}
+
+/// A new product as the admin API creates it.
+pub struct NewProduct<'a> {
+    pub sku: &'a str,
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category_id: i64,
+    pub brand_id: Option<i64>,
+    pub base_price: i64,
+    pub sale_price: Option<i64>,
+    pub status: &'a str,
+    pub weight_grams: i64,
+    /// initial stock of its default variant
+    pub quantity: i64,
+}
+
+/// Inserts a product with its default variant and that variant's stock; returns its id.
+pub fn insert_product(tx: &WriteTx, p: &NewProduct<'_>, now: i64) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO products(sku, slug, name, description, category_id, brand_id, base_price, sale_price,
+                              status, weight_grams, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+    )?
+    .execute(params![
+        p.sku,
+        p.slug,
+        p.name,
+        p.description,
+        p.category_id,
+        p.brand_id,
+        p.base_price,
+        p.sale_price,
+        p.status,
+        p.weight_grams,
+        now
+    ])?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO variants(product_id, sku, name, position, created_at) VALUES (?1, ?2, 'Default', 0, ?3)",
+    )?
+    .execute(params![id, p.sku, now])?;
+    let variant = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)")?
+        .execute(params![variant, p.quantity, now])?;
+    Ok(id)
+}
+
+/// The fields a change sets (absent: kept).
+#[derive(Default)]
+pub struct ProductChange<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub slug: Option<&'a str>,
+    pub category_id: Option<i64>,
+    pub brand_id: Option<i64>,
+    pub status: Option<&'a str>,
+    pub weight_grams: Option<i64>,
+}
+
+pub fn update_product(tx: &WriteTx, id: i64, c: &ProductChange<'_>, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE products SET name = coalesce(?2, name), description = coalesce(?3, description),
+                slug = coalesce(?4, slug), category_id = coalesce(?5, category_id),
+                brand_id = coalesce(?6, brand_id), status = coalesce(?7, status),
+                weight_grams = coalesce(?8, weight_grams), updated_at = ?9
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        c.name,
+        c.description,
+        c.slug,
+        c.category_id,
+        c.brand_id,
+        c.status,
+        c.weight_grams,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Sets the units for sale of `variant` (a variant of `product`; default its first).
+/// False when the product has no such variant.
+pub fn set_available(
+    tx: &WriteTx,
+    product: i64,
+    variant: Option<i64>,
+    quantity: i64,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let variant: Option<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM variants WHERE product_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY position, id LIMIT 1",
+        )?
+        .query_row(params![product, variant], |r| r.get(0))
+        .optional()?;
+    let Some(variant) = variant else { return Ok(false) };
+    tx.prepare_cached(
+        "INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)
+         ON CONFLICT(variant_id) DO UPDATE SET available = excluded.available, updated_at = excluded.updated_at",
+    )?
+    .execute(params![variant, quantity, now])?;
+    tx.prepare_cached("UPDATE products SET updated_at = ?2 WHERE id = ?1")?.execute(params![product, now])?;
+    Ok(true)
+}
+
+/// Sets a product's prices; the unit is noted as a price change only, so the commit
+/// reaches the product's page, the lists showing it, price-ordered lists and searches.
+pub fn set_price(tx: &WriteTx, id: i64, base: i64, sale: Option<i64>, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE products SET base_price = ?2, sale_price = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![id, base, sale, now])?;
+    super::tags::note_price_only(tx, id);
+    Ok(())
 }

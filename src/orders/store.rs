@@ -391,3 +391,12 @@ pub fn set_payment_ref(tx: &WriteTx, order: i64, reference: &str) -> rusqlite::R
     tx.prepare_cached("UPDATE orders SET payment_ref = ?2 WHERE id = ?1")?.execute(params![order, reference])?;
     Ok(())
 }
+
+/// Orders as the shop sees them, newest first, by status, below id `before`: one JSON array
+/// written by SQLite (`GET /api/admin/orders`).
+pub const ADMIN_LIST_JSON: &str =
+    "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
+            'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
+            'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
+     FROM (SELECT * FROM orders INDEXED BY idx_orders_status
+           WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3) o";
