@@ -218,6 +218,14 @@ error_set!(
     }
 );
 error_set!(
+    /// What placing an order (checkout, buy-now) may answer beyond a body's errors.
+    PlaceErrors {
+        400 => "malformed_json, or invalid_idempotency_key",
+        409 => "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered",
+        422 => "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable",
+    }
+);
+error_set!(
     /// Public catalog answers are cacheable.
     NotModified {
         304 => "not modified: If-None-Match matched the ETag",

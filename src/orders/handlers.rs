@@ -20,7 +20,9 @@ use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;
 use crate::http::respond::{data, private_json};
 use crate::http::{Checks, JsonWithBytes, QueryParams};
-use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
+use crate::openapi::{
+    AuthErrors, BodyErrors, Data, ErrorBody, NotFound, PlaceErrors, QueryErrors, ReadErrors, WriteErrors,
+};
 use crate::util::now_ms;
 
 /// Most lines in one buy-now order.
@@ -171,10 +173,7 @@ fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     request_body = CheckoutIn,
     responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
-        (status = 400, description = "malformed_json, or invalid_idempotency_key", body = ErrorBody),
-        (status = 409, description = "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered", body = ErrorBody),
-        (status = 422, description = "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable", body = ErrorBody),
-        WriteErrors))]
+        PlaceErrors, WriteErrors))]
 pub async fn checkout(
     State(app): State<AppState>,
     session: Session,
@@ -224,10 +223,7 @@ async fn submit(
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     request_body = BuyNowIn,
     responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
-        (status = 400, description = "malformed_json, or invalid_idempotency_key", body = ErrorBody),
-        (status = 409, description = "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered", body = ErrorBody),
-        (status = 422, description = "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable", body = ErrorBody),
-        WriteErrors))]
+        PlaceErrors, WriteErrors))]
 pub async fn buy_now(
     State(app): State<AppState>,
     session: Session,

@@ -91,16 +91,10 @@ async fn readiness_reports_its_checks() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exhausted_read_pool_answers_503_with_retry_after() {
-    let app = TestApp::builder()
-        .fixture("small-catalog.sql")
-        .config(|c| {
-            c.read_pool_size = 1;
-            c.read_wait_ms = 50;
-        })
-        .start()
-        .await;
+/// Occupies a reader until the gate opens; returns once it is held.
+async fn hold_reader(
+    app: &TestApp,
+) -> (tokio::task::JoinHandle<Result<(), storefront::error::ApiError>>, common::Gate) {
     let st = app.state.clone();
     let (mut gate, held) = common::gate();
     let holder = tokio::spawn(async move {
@@ -112,6 +106,20 @@ async fn an_exhausted_read_pool_answers_503_with_retry_after() {
             .await
     });
     gate.entered().await;
+    (holder, gate)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_read_pool_answers_503_with_retry_after() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.read_pool_size = 1;
+            c.read_wait_ms = 50;
+        })
+        .start()
+        .await;
+    let (holder, gate) = hold_reader(&app).await;
     let r = app.get("/api/brands").await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.error_code(), "unavailable");
@@ -207,18 +215,8 @@ async fn a_read_whose_caller_has_gone_is_never_run() {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.read_pool_size = 1).start().await;
-    let st = app.state.clone();
     // occupy the only reader
-    let (mut gate, held) = common::gate();
-    let holder = tokio::spawn(async move {
-        st.db
-            .read(move |_| {
-                held.wait();
-                Ok::<_, storefront::error::ApiError>(())
-            })
-            .await
-    });
-    gate.entered().await;
+    let (holder, gate) = hold_reader(&app).await;
     // a caller that gives up while its job is still queued (as a disconnected client does)
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
