@@ -256,12 +256,36 @@ pub fn text(s: &str, max: usize, optional: bool) -> Result<String, String> {
     if s.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
+    if s.chars().any(|c| c.is_control()) {
+        return Err("must not contain control characters".into());
+    }
     let s = s.trim();
     if s.is_empty() && !optional {
         return Err("must not be empty".into());
     }
-    if s.chars().any(|c| c.is_control()) {
-        return Err("must not contain control characters".into());
-    }
     Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_judged_as_sent_then_trimmed() {
+        assert_eq!(text("  Ada  ", 7, false), Ok("Ada".into()));
+        assert!(text("  Ada   ", 7, false).is_err(), "the length counts what was sent");
+        assert!(text("\tAda", 10, false).is_err(), "a control character at an edge is refused, not trimmed");
+        assert!(text("   ", 10, false).is_err());
+        assert_eq!(text("   ", 10, true), Ok(String::new()));
+    }
+
+    #[test]
+    fn emails_have_one_at_and_a_dotted_domain() {
+        for ok in ["a@b.co", "ö@ü.de", "x@é.fr"] {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["a@b@c.com", "a@.b.c", "a@bc", "a@b.c.", " a@b.co", "@b.co"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

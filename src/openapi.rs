@@ -256,16 +256,44 @@ pub fn base() -> OpenApi {
     doc
 }
 
+/// The description of the route table, built once.
+pub fn spec() -> &'static OpenApi {
+    static SPEC: OnceLock<OpenApi> = OnceLock::new();
+    SPEC.get_or_init(|| crate::routes::api().into_openapi())
+}
+
 /// The document of the route table, rendered once (with its gzip form).
 pub fn document() -> &'static Rendered {
     static DOC: OnceLock<Rendered> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let doc = crate::routes::api().into_openapi();
-        Rendered::new(doc.to_json().expect("the document serializes").into_bytes()).with_gzip(6)
-    })
+    DOC.get_or_init(|| Rendered::new(spec().to_json().expect("the document serializes").into_bytes()).with_gzip(6))
 }
 
 /// The document as JSON (for tests and `storefront openapi`).
 pub fn to_json() -> serde_json::Value {
     serde_json::from_slice(&document().json).expect("the document is JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{Email, PaymentMethod};
+
+    /// utoipa takes patterns as literals in attributes: the ones spelled there must be the
+    /// rules the server applies, which live beside their parsers.
+    #[test]
+    fn the_documented_patterns_are_the_servers() {
+        let doc = super::to_json();
+        let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
+        for (schema_name, field) in [("RegisterIn", "email"), ("LoginIn", "email"), ("ForgotIn", "email")] {
+            assert_eq!(schema(schema_name)[field]["pattern"], Email::PATTERN, "{schema_name}.{field}");
+        }
+        assert_eq!(schema("CheckoutIn")["payment_method"]["pattern"], PaymentMethod::PATTERN);
+        assert_eq!(schema("BuyNowIn")["payment_method"]["pattern"], PaymentMethod::PATTERN);
+        let address = schema("AddressIn");
+        for f in ["name", "line1", "city", "postal_code"] {
+            assert_eq!(address[f]["pattern"], super::LINE, "AddressIn.{f}");
+        }
+        for f in ["line2", "state", "phone"] {
+            assert_eq!(address[f]["pattern"], super::OPTIONAL_LINE, "AddressIn.{f}");
+        }
+    }
 }

@@ -84,8 +84,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub fn cached_prefixes() -> &'static [String] {
     static PREFIXES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     PREFIXES.get_or_init(|| {
-        let doc = api().into_openapi();
-        let mut prefixes: Vec<String> = doc
+        let mut prefixes: Vec<String> = crate::openapi::spec()
             .paths
             .paths
             .iter()

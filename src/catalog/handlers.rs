@@ -19,7 +19,7 @@ use crate::cache::Served;
 use crate::domain::{is_slug, Id};
 use crate::error::ApiError;
 use crate::http::{Caching, Negotiation, QueryParams, Rendered};
-use crate::openapi::{Data as DataDoc, NotFound, NotModified, QueryErrors, ReadErrors};
+use crate::openapi::{Data, NotFound, NotModified, QueryErrors, ReadErrors};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
@@ -66,12 +66,6 @@ pub fn respond_cached(app: &AppState, rendered: &Rendered, neg: &Negotiation, se
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("catalog values always serialize")
-}
-
-/// `{"data": ...}`
-#[derive(Serialize)]
-struct Data<T> {
-    data: T,
 }
 
 /// `{"data": [...], "meta": {...}}`
@@ -483,7 +477,7 @@ fn slug_param(
 /// summary and the 10 newest approved reviews.
 #[utoipa::path(get, path = "/api/products/{slug}", tag = "catalog", security(()),
     params(("slug" = String, Path, description = "the product's slug")),
-    responses((status = 200, description = "the product", body = DataDoc<ProductDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "the product", body = Data<ProductDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn product(
     State(app): State<AppState>,
     uri: Uri,
@@ -591,7 +585,7 @@ pub async fn bestsellers(
 ///
 /// `product_count` includes sub-categories.
 #[utoipa::path(get, path = "/api/categories", tag = "catalog", security(()),
-    responses((status = 200, description = "the tree", body = DataDoc<Vec<CategoryNode>>), NotModified, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "the tree", body = Data<Vec<CategoryNode>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn categories(
     State(app): State<AppState>,
     uri: Uri,
@@ -646,7 +640,7 @@ fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
 /// One category with its parent, path and children
 #[utoipa::path(get, path = "/api/categories/{slug}", tag = "catalog", security(()),
     params(("slug" = String, Path, description = "the category's slug")),
-    responses((status = 200, description = "the category", body = DataDoc<CategoryDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "the category", body = Data<CategoryDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn category(
     State(app): State<AppState>,
     uri: Uri,
@@ -671,7 +665,7 @@ pub async fn category(
 
 /// All brands with their product counts
 #[utoipa::path(get, path = "/api/brands", tag = "catalog", security(()),
-    responses((status = 200, description = "brands", body = DataDoc<Vec<Brand>>), NotModified, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "brands", body = Data<Vec<Brand>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn brands(
     State(app): State<AppState>,
     uri: Uri,
