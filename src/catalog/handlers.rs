@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::model::*;
-use super::search_index;
 use super::store::{self, Filter, Slice};
 use super::tags::Tag;
+use super::{listing, search_index};
 use crate::app::AppState;
 use crate::cache::Served;
 use crate::domain::{is_slug, Id};
@@ -396,10 +396,11 @@ pub async fn list_products(
     };
 
     let db = app.db.clone();
+    let index = app.search.clone();
     let load = async move {
         let body = db
             .read(move |conn| {
-                let filter = resolve(conn, filters, terms.map(|t| t.fts_query()))?;
+                let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()))?;
                 let cursor_after =
                     |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
                 let cursor_before =
@@ -407,6 +408,59 @@ pub async fn list_products(
                 let mask = field_mask(&fields);
                 let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
                 out.extend_from_slice(b"{\"data\":");
+                // the in-memory listing when it is built (see catalog::listing), SQLite until then
+                let slice = match &paging {
+                    Paging::Offset { page } => listing::Slice::Offset(((page - 1) * per_page) as usize),
+                    Paging::Keyset(None) => listing::Slice::Offset(0),
+                    Paging::Keyset(Some(c)) if c.before => listing::Slice::Before(c.key, c.id),
+                    Paging::Keyset(Some(c)) => listing::Slice::After(c.key, c.id),
+                };
+                let offset = matches!(paging, Paging::Offset { .. });
+                let ask = listing::Ask {
+                    sort,
+                    slice,
+                    limit: per_page as usize,
+                    with_total: offset,
+                    strategy: listing::Strategy::Auto,
+                };
+                let listed = index.list(&filter, terms.as_ref(), &ask);
+                if let Some(p) = listed {
+                    let ids: Vec<i64> = p.rows.iter().map(|(id, _)| *id).collect();
+                    let written = store::write_products_by_ids(conn, &ids, mask, &mut out)?;
+                    let first = p.rows.first().map(|&(id, k)| (k, id));
+                    let last = p.rows.last().map(|&(id, k)| (k, id));
+                    return match paging {
+                        Paging::Offset { page } => {
+                            let total = p.total.unwrap_or_default() as i64;
+                            let next_cursor = if p.more { last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                            let meta = OffsetMeta {
+                                current_page: page,
+                                per_page,
+                                total,
+                                last_page: ((total + per_page - 1) / per_page).max(1),
+                                next_cursor,
+                            };
+                            finish_page(out, &meta).map(|b| (b, written))
+                        }
+                        Paging::Keyset(cursor) => {
+                            let backwards = cursor.as_ref().is_some_and(|c| c.before);
+                            let (next_cursor, prev_cursor) = if backwards {
+                                (
+                                    last.map(|(k, id)| cursor_after(k, id)),
+                                    if p.more { first.map(|(k, id)| cursor_before(k, id)) } else { None },
+                                )
+                            } else {
+                                (
+                                    if p.more { last.map(|(k, id)| cursor_after(k, id)) } else { None },
+                                    if cursor.is_some() { first.map(|(k, id)| cursor_before(k, id)) } else { None },
+                                )
+                            };
+                            let meta =
+                                KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
+                            finish_page(out, &meta).map(|b| (b, written))
+                        }
+                    };
+                }
                 match paging {
                     Paging::Offset { page } => {
                         let slice = Slice::Offset((page - 1) * per_page);

@@ -6,6 +6,7 @@
 //! clients see.
 
 pub mod handlers;
+pub mod listing;
 pub mod model;
 pub mod search_index;
 pub mod store;

@@ -31,6 +31,7 @@ use std::time::Instant;
 use rusqlite::Connection;
 
 use super::handlers::PRICE_BANDS;
+use super::listing::{self, Ask, Columns, Listing, Page, Want};
 use super::model::{BrandRef, SearchTerms, Sort};
 use super::store::{self, CategoryRow, Filter, IndexRow};
 use crate::db::writer::{ChangeSet, TableChange};
@@ -131,25 +132,25 @@ impl Postings {
 /// of a 100,000-product catalog (1.6 MB) stays in the CPU's cache — a search reads one
 /// per match at scattered places, and those reads are most of its time.
 #[derive(Clone, Copy, Default)]
-struct Doc {
+pub struct Doc {
     /// position in `Refs::categories`
-    category: u32,
+    pub category: u32,
     /// position in `Refs::brand_list` + 1; 0 for none
-    brand: u32,
+    pub brand: u32,
     /// units sold (relevance ties); saturates at u32::MAX
-    sales: u32,
+    pub sales: u32,
     /// index into `PRICE_BANDS`
-    band: u8,
-    active: bool,
-    in_stock: bool,
+    pub band: u8,
+    pub active: bool,
+    pub in_stock: bool,
 }
 
 /// What only price filters and explicit sorts read.
 #[derive(Clone, Copy, Default)]
-struct Cold {
-    price: i64,
-    created_at: i64,
-    rating_x100: i32,
+pub struct Cold {
+    pub price: i64,
+    pub created_at: i64,
+    pub rating_x100: i32,
 }
 
 /// Category and brand names, shared with the handlers that render facets.
@@ -227,6 +228,8 @@ struct Index {
     /// the same words in order, for prefix queries
     sorted: BTreeSet<Box<str>>,
     refs: Arc<Refs>,
+    /// the product lists' orders and buckets over the same columns
+    listing: Listing,
 }
 
 enum State {
@@ -237,7 +240,7 @@ enum State {
         refs_changed: bool,
         all: bool,
     },
-    Ready(Index),
+    Ready(Box<Index>),
     /// Could not be built (see the log): FTS5 answers searches.
     Off,
 }
@@ -442,7 +445,7 @@ impl SearchIndex {
                 ms = started.elapsed().as_millis() as u64,
                 "search index ready"
             );
-            *state = State::Ready(index);
+            *state = State::Ready(Box::new(index));
             *conn_slot = Some(conn);
             return;
         }
@@ -481,9 +484,9 @@ impl SearchIndex {
             State::Ready(index) => {
                 let Some(conn) = conn_slot.as_mut() else { return };
                 let outcome = match products {
-                    Some(TableChange::All) => build_index(conn).map(|fresh| *index = fresh),
+                    Some(TableChange::All) => build_index(conn).map(|fresh| **index = fresh),
                     Some(TableChange::Rows(ids)) if ids.len() > REBUILD_AFTER => {
-                        build_index(conn).map(|fresh| *index = fresh)
+                        build_index(conn).map(|fresh| **index = fresh)
                     }
                     Some(TableChange::Rows(ids)) => refresh(conn, index, ids, refs_changed),
                     None => refresh(conn, index, &BTreeSet::new(), refs_changed),
@@ -495,6 +498,21 @@ impl SearchIndex {
                 }
             }
         }
+    }
+
+    /// One page of a product list (with `terms`, of the products matching them), or `None`
+    /// when the index is not available (use SQLite). The total is counted when asked for,
+    /// or when it costs nothing extra.
+    pub fn list(&self, filter: &Filter, terms: Option<&SearchTerms>, ask: &Ask) -> Option<Page> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let State::Ready(index) = &*state else { return None };
+        let Ok(want) = index.want(filter) else {
+            return Some(Page { rows: Vec::new(), more: false, total: Some(0) });
+        };
+        Some(match terms {
+            Some(terms) => index.list_matching(terms, &want, ask),
+            None => index.listing.page(Columns { docs: &index.docs, cold: &index.cold }, &want, ask),
+        })
     }
 
     /// Runs a search, or `None` when the index is not available (use FTS5).
@@ -563,18 +581,19 @@ pub fn fts_matches(
     })
 }
 
-/// Asks the CPU to start loading `docs[i]`: a search reads one doc per match at scattered
-/// positions, and without this each read waits for memory in turn.
+/// Asks the CPU to start loading `items[i]`: a search reads one doc per match at scattered
+/// positions (a list walk one per step), and without this each read waits for memory in
+/// turn.
 #[inline(always)]
 #[allow(unsafe_code)] // the one unsafe block of the crate: a CPU hint
-fn prefetch(docs: &[Doc], i: usize) {
+pub fn prefetch<T>(items: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(d) = docs.get(i) {
+    if let Some(d) = items.get(i) {
         // SAFETY: a prefetch is a hint that never faults; the pointer is a valid element.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((d as *const Doc).cast()) }
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((d as *const T).cast()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (docs, i);
+    let _ = (items, i);
 }
 
 /// Several postings as one: every product in any of them, fields merged.
@@ -613,6 +632,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
             terms: HashMap::new(),
             sorted: BTreeSet::new(),
             refs: Arc::new(refs),
+            listing: Listing::empty(),
         };
         let mut scratch = Vec::new();
         let mut failed = None;
@@ -624,6 +644,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
         if let Some(e) = failed {
             return Err(e);
         }
+        index.relist();
         Ok(index)
     })();
     conn.execute_batch("COMMIT")?;
@@ -649,6 +670,17 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
         let mut rows = Vec::with_capacity(ids.len());
         for &id in &ids {
             rows.push((id, store::index_row_by_id(conn, id)?));
+        }
+        // the listing is told of each product before its columns change and after; new
+        // category or brand positions rebuild it instead
+        let relisted: Vec<u32> = if refs_changed {
+            Vec::new()
+        } else {
+            ids.iter().filter_map(|&id| u32::try_from(id).ok()).filter(|&id| (id as usize) < index.docs.len()).collect()
+        };
+        for &id in &relisted {
+            let cols = Columns { docs: &index.docs, cold: &index.cold };
+            index.listing.remove(id, cols);
         }
         // one removal pass for every product whose indexed text changes
         let mut reindex = BTreeSet::new();
@@ -697,6 +729,18 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
                 }
             }
         }
+        if refs_changed || index.listing.needs_rebuild() {
+            index.relist();
+        } else {
+            let cols = Columns { docs: &index.docs, cold: &index.cold };
+            for &id in &ids {
+                if let Ok(id) = u32::try_from(id) {
+                    if (id as usize) < index.docs.len() {
+                        index.listing.insert(id, cols);
+                    }
+                }
+            }
+        }
         Ok(())
     })();
     conn.execute_batch("COMMIT")?;
@@ -708,6 +752,83 @@ fn unknown(what: &str, id: i64) -> rusqlite::Error {
 }
 
 impl Index {
+    /// Builds the listing afresh from the columns.
+    fn relist(&mut self) {
+        let cols = Columns { docs: &self.docs, cold: &self.cold };
+        self.listing =
+            Listing::build(self.refs.parent_pos.clone(), self.refs.brand_list.len() + 1, cols, listing::SCOPE_MIN);
+    }
+
+    /// The filter in the index's terms: positions instead of ids (an unknown brand matches
+    /// nothing; an unknown category is `Err`).
+    fn want(&self, filter: &Filter) -> Result<Want, ()> {
+        let category = match filter.category {
+            None => None,
+            Some(c) => Some(*self.refs.category_pos.get(&c).ok_or(())?),
+        };
+        let brand = filter.brand.map(|b| self.refs.brand_pos.get(&b).copied().unwrap_or(u32::MAX));
+        Ok(Want {
+            category,
+            brand,
+            min_price: filter.min_price,
+            max_price: filter.max_price,
+            in_stock: filter.in_stock,
+        })
+    }
+
+    /// A page of the products matching `terms` and `want`, in `sort` order: every match is
+    /// ranked (a word matching a tenth of the catalog is a pass over a tenth of it).
+    fn list_matching(&self, terms: &SearchTerms, want: &Want, ask: &Ask) -> Page {
+        let Ask { sort, slice, limit, .. } = *ask;
+        let refs = &self.refs;
+        let allowed: Option<Vec<bool>> = want.category.map(|root| {
+            let mut allowed = vec![false; refs.categories.len()];
+            allowed[root as usize] = true;
+            for (i, parent) in refs.parent_pos.iter().enumerate() {
+                if parent.is_some_and(|p| allowed[p as usize]) {
+                    allowed[i] = true;
+                }
+            }
+            allowed
+        });
+        let backwards = matches!(slice, listing::Slice::Before(..));
+        let dir = if sort.descending() != backwards { Sort::PriceDesc } else { Sort::PriceAsc };
+        let (bound, skip, need) = match slice {
+            listing::Slice::Offset(o) => (None, o, o + limit + 1),
+            listing::Slice::After(k, id) | listing::Slice::Before(k, id) => {
+                (Some(Rank::new(Some(dir), id, 0, 0, k)), 0, limit + 1)
+            }
+        };
+        let mut top = TopK::new(need);
+        let mut total = 0;
+        let matches = self.matching(terms);
+        for (i, &(id, _)) in matches.iter().enumerate() {
+            if let Some(&(ahead, _)) = matches.get(i + 16) {
+                prefetch(&self.docs, ahead as usize);
+            }
+            let (d, c) = (&self.docs[id as usize], &self.cold[id as usize]);
+            if !want.matches(d, c) || allowed.as_ref().is_some_and(|a| !a[d.category as usize]) {
+                continue;
+            }
+            total += 1;
+            let r = Rank::new(Some(dir), id as i64, 0, 0, listing::sort_key(sort, d, c));
+            if bound.is_none_or(|b| r > b) {
+                top.push(r);
+            }
+        }
+        let mut rows: Vec<(i64, i64)> = top
+            .page(skip, Some(dir))
+            .into_iter()
+            .map(|id| (id, listing::sort_key(sort, &self.docs[id as usize], &self.cold[id as usize])))
+            .collect();
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if backwards {
+            rows.reverse();
+        }
+        Page { rows, more, total: Some(total) }
+    }
+
     fn positions(&self, row: &IndexRow) -> rusqlite::Result<(u32, u32)> {
         let category =
             *self.refs.category_pos.get(&row.category_id).ok_or_else(|| unknown("category", row.category_id))?;

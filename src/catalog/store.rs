@@ -383,6 +383,37 @@ pub fn count_products(conn: &Connection, filter: &Filter) -> rusqlite::Result<i6
     conn.prepare_cached(&sql)?.query_row(params_from_iter(values.iter()), |r| r.get(0))
 }
 
+/// Writes the summaries of the given products (active ones only), in the order given, as
+/// a JSON array into `out` (see [`write_products`] for `fields`); returns the ids written.
+pub fn write_products_by_ids(
+    conn: &Connection,
+    ids: &[i64],
+    fields: u32,
+    out: &mut Vec<u8>,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut written = Vec::with_capacity(ids.len());
+    out.push(b'[');
+    if !ids.is_empty() {
+        let list = serde_json::to_string(ids).expect("integers serialize");
+        // json_each yields the array in order and drives the join (CROSS JOIN)
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {SUMMARY_JOINS} \
+             WHERE p.status = 'active' ORDER BY j.key"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([list])?;
+        while let Some(r) = rows.next()? {
+            if !written.is_empty() {
+                out.push(b',');
+            }
+            written.push(r.get(0)?);
+            write_summary(r, fields, out)?;
+        }
+    }
+    out.push(b']');
+    Ok(written)
+}
+
 /// Summaries of the given products (active ones only), in the order given.
 pub fn summaries_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<ProductSummary>> {
     if ids.is_empty() {

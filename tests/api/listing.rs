@@ -111,24 +111,29 @@ fn ids(v: &Value) -> Vec<i64> {
 
 const SORTS: [&str; 5] = ["newest", "price_asc", "price_desc", "popular", "rating"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn filters_and_sorts_match_brute_force() {
-    let app = TestApp::builder().seeded(3000, 11).start().await;
-    let products = all_active(&app);
-    assert_eq!(products.len(), 3000);
-    let (subtree, _) = subtrees(&app);
-    let brands = brand_ids(&app);
+/// Every filter × sort: offset pages 1, 2 and a deep one with their totals, and a cursor
+/// page from the middle, against a brute-force computation over the database file.
+async fn check_filters_and_sorts(app: &TestApp) {
+    let products = all_active(app);
+    let (subtree, _) = subtrees(app);
+    let brands = brand_ids(app);
     let (some_brand, brand_id) = brands.iter().min_by_key(|(s, _)| s.as_str()).map(|(s, i)| (s.clone(), *i)).unwrap();
 
     // (query, predicate)
     type Pred = Box<dyn Fn(&P) -> bool>;
     let dept = subtree["electronics"].clone();
+    let dept2 = dept.clone();
     let sub = subtree["electronics-audio"].clone();
     let cases: Vec<(String, Pred)> = vec![
         (String::new(), Box::new(|_| true)),
+        ("in_stock=true".into(), Box::new(|p| p.in_stock)),
         ("category=electronics".into(), Box::new(move |p| dept.contains(&p.category))),
         ("category=electronics-audio&in_stock=true".into(), Box::new(move |p| sub.contains(&p.category) && p.in_stock)),
         (format!("brand={some_brand}"), Box::new(move |p| p.brand == brand_id)),
+        (
+            format!("category=electronics&brand={some_brand}&max_price=20000"),
+            Box::new(move |p| dept2.contains(&p.category) && p.brand == brand_id && p.price <= 20000),
+        ),
         ("min_price=2000&max_price=9000".into(), Box::new(|p| (2000..=9000).contains(&p.price))),
         ("in_stock=true&min_price=50000".into(), Box::new(|p| p.in_stock && p.price >= 50000)),
     ];
@@ -137,23 +142,105 @@ async fn filters_and_sorts_match_brute_force() {
             let mut want: Vec<P> = products.iter().filter(|p| pred(p)).cloned().collect();
             sort_expected(&mut want, sort);
             let want_ids: Vec<i64> = want.iter().map(|p| p.id).collect();
-            // offset pages: the first two pages and the total
-            let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=25")).await;
-            assert_eq!(v["meta"]["total"], want.len(), "total of ?{filter}&sort={sort}");
-            assert_eq!(
-                ids(&v),
-                want_ids.iter().take(25).copied().collect::<Vec<_>>(),
-                "page 1 of ?{filter}&sort={sort}"
-            );
-            let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=25&page=2")).await;
-            assert_eq!(
-                ids(&v),
-                want_ids.iter().skip(25).take(25).copied().collect::<Vec<_>>(),
-                "page 2 of ?{filter}&sort={sort}"
-            );
+            // offset pages: the first two pages, a deep one, and the total
+            for page in [1, 2, 9] {
+                let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=25&page={page}")).await;
+                assert_eq!(v["meta"]["total"], want.len(), "total of ?{filter}&sort={sort}");
+                assert_eq!(
+                    ids(&v),
+                    want_ids.iter().skip(25 * (page - 1)).take(25).copied().collect::<Vec<_>>(),
+                    "page {page} of ?{filter}&sort={sort}"
+                );
+            }
+            // a cursor from the middle of page 2 leads to the next 10, and back
+            let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=30&cursor=")).await;
+            if let Some(next) = v["meta"]["next_cursor"].as_str() {
+                let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=10&cursor={next}")).await;
+                assert_eq!(
+                    ids(&v),
+                    want_ids.iter().skip(30).take(10).copied().collect::<Vec<_>>(),
+                    "?{filter}&sort={sort}"
+                );
+                let prev = v["meta"]["prev_cursor"].as_str().unwrap();
+                let v = app.json(&format!("/api/products?{filter}&sort={sort}&per_page=10&cursor={prev}")).await;
+                assert_eq!(ids(&v), want_ids[20..30].to_vec(), "back from ?{filter}&sort={sort}");
+            }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_sorts_match_brute_force() {
+    // the in-memory listing, and SQLite alone (as before the index is built) on the same file
+    let indexed = TestApp::builder().seeded(3000, 11).start().await;
+    assert_eq!(all_active(&indexed).len(), 3000);
+    let sql = TestApp::builder().same_data_as(&indexed).config(|c| c.search_index = false).start().await;
+    assert!(indexed.state.search.is_ready() && !sql.state.search.is_ready());
+    check_filters_and_sorts(&indexed).await;
+    check_filters_and_sorts(&sql).await;
+    indexed.stop().await;
+    sql.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_stay_exact_through_writes() {
+    let app = TestApp::builder().seeded(3000, 12).start().await;
+    // each a commit the index patches product by product: price, stock, sales, rating,
+    // category moves, retirements and new products
+    app.write("UPDATE products SET sale_price = min(1500, base_price - 1) WHERE id % 7 = 0").await;
+    app.write(
+        "UPDATE inventory SET available = 0 WHERE variant_id IN (SELECT id FROM variants WHERE product_id % 5 = 1)",
+    )
+    .await;
+    app.write(
+        "UPDATE inventory SET available = 4 WHERE variant_id IN (SELECT id FROM variants WHERE product_id % 9 = 2)",
+    )
+    .await;
+    app.write("UPDATE products SET sales_count = sales_count + 3 WHERE id % 13 = 0").await;
+    app.write("UPDATE products SET ratings_5 = ratings_5 + 1 WHERE id % 17 = 0").await;
+    app.write(
+        "UPDATE products SET category_id = (SELECT id FROM categories WHERE slug = 'electronics-audio')
+         WHERE id % 19 = 0",
+    )
+    .await;
+    app.write("UPDATE products SET status = 'retired' WHERE id % 11 = 0").await;
+    app.write(
+        "INSERT INTO products(sku, slug, name, description, category_id, brand_id, base_price, status, created_at, updated_at)
+         SELECT 'NEW-' || id, 'new-' || slug, 'New ' || name, description, category_id, brand_id, base_price + 1,
+                'active', created_at + 1, updated_at FROM products WHERE id % 23 = 0",
+    )
+    .await;
+    check_filters_and_sorts(&app).await;
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_queries_on_lists_match_fts5() {
+    let indexed = TestApp::builder().seeded(3000, 13).start().await;
+    let fts = TestApp::builder().same_data_as(&indexed).config(|c| c.search_index = false).start().await;
+    for q in ["classic", "cla", "classic%20steel", "zzzz"] {
+        for filter in ["", "&category=electronics", "&in_stock=true&max_price=30000"] {
+            for sort in SORTS {
+                let base = format!("/api/products?q={q}{filter}&sort={sort}&per_page=15");
+                for page in ["&page=1", "&page=3", "&cursor="] {
+                    let a = indexed.json(&format!("{base}{page}")).await;
+                    let b = fts.json(&format!("{base}{page}")).await;
+                    assert_eq!(a, b, "{base}{page}");
+                    if let Some(next) = a["meta"]["next_cursor"].as_str() {
+                        let url = format!("{base}&cursor={next}");
+                        let a = indexed.json(&url).await;
+                        assert_eq!(a, fts.json(&url).await, "{url}");
+                        if let Some(prev) = a["meta"]["prev_cursor"].as_str() {
+                            let url = format!("{base}&cursor={prev}");
+                            assert_eq!(indexed.json(&url).await, fts.json(&url).await, "{url}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    indexed.stop().await;
+    fts.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
