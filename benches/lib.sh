@@ -33,7 +33,8 @@ start_storefront() {
     "$SF" serve --listen "127.0.0.1:$port" --log-level warn "$@" &
     SF_PID=$!
     PIDS+=("$SF_PID")
-    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return; sleep 0.1; done
+    # a million-product catalog takes ~10 s to index before the node is ready
+    for _ in $(seq 1200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && return; sleep 0.1; done
     echo "the storefront on port $port did not become ready" >&2
     exit 1
 }

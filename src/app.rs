@@ -76,7 +76,7 @@ impl AppState {
             conn,
             writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
-        let search = Arc::new(SearchIndex::default());
+        let search = Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() });
         if config.search_index {
             // the hook goes in before the build starts, so no commit falls between the two
             let hook = search.clone();

@@ -76,6 +76,12 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     checks.insert("write_queue".into(), json!(writer.queue_depth));
     // group commit at work: batches, units per batch, commit latency
     checks.insert("writer_stats".into(), json!(writer));
+    // the in-memory catalog index answers lists and searches; while it is built a node
+    // would answer them from SQLite, which at a million products is 100× slower: not ready
+    // (an index that is off or could not be built leaves SQLite answering, ready)
+    let index = app.search.status();
+    checks.insert("catalog_index".into(), json!(index));
+    ok &= index != "building";
     // the second cache tier: when it is away the node serves without it (degraded, ready)
     if let Some(l2) = app.cache.l2() {
         checks.insert("redis".into(), json!(l2.status()));

@@ -161,13 +161,15 @@ impl Order {
 
     /// Visits ids from `from` towards the end (`forward`) or towards the start (the one
     /// before `from` first), until `visit` returns false.
-    fn walk(&self, from: Pos, forward: bool, cols: Columns<'_>, mut visit: impl FnMut(u32) -> bool) {
+    /// `ahead`: prefetch the columns of the rows ahead (not when most rows are skipped
+    /// without reading them).
+    fn walk(&self, from: Pos, forward: bool, cols: Columns<'_>, ahead: bool, mut visit: impl FnMut(u32) -> bool) {
         if forward {
             let mut i = from.1;
             for ch in self.chunks.iter().skip(from.0) {
                 for (j, &id) in ch.iter().enumerate().skip(i) {
-                    if let Some(&ahead) = ch.get(j + 16) {
-                        prefetch(cols, ahead);
+                    if let Some(&next) = ch.get(j + 16).filter(|_| ahead) {
+                        prefetch(cols, next);
                     }
                     if !visit(id) {
                         return;
@@ -181,7 +183,7 @@ impl Order {
             for (n, ch) in self.chunks[..(last + 1).min(self.chunks.len())].iter().enumerate().rev() {
                 let end = if n == c { i } else { ch.len() };
                 for j in (0..end).rev() {
-                    if j >= 16 {
+                    if ahead && j >= 16 {
                         prefetch(cols, ch[j - 16]);
                     }
                     if !visit(ch[j]) {
@@ -210,11 +212,25 @@ fn prefetch(cols: Columns<'_>, id: u32) {
 /// The orders of one scope: the whole catalog, or one category's subtree.
 struct Scope {
     orders: [Order; 4],
+    /// the in-stock products by price: exact totals of a price range with `in_stock`
+    stocked_price: Order,
 }
 
 impl Scope {
     fn build(ids: &[u32], cols: Columns<'_>) -> Scope {
-        Scope { orders: KEYS.map(|k| Order::build(k, ids, cols)) }
+        let stocked: Vec<u32> = ids.iter().copied().filter(|&id| cols.docs[id as usize].in_stock).collect();
+        Scope {
+            orders: KEYS.map(|k| Order::build(k, ids, cols)),
+            stocked_price: Order::build(Key::Price, &stocked, cols),
+        }
+    }
+
+    fn price_order(&self, in_stock: bool) -> &Order {
+        if in_stock {
+            &self.stocked_price
+        } else {
+            &self.orders[Key::Price.index()]
+        }
     }
 }
 
@@ -337,6 +353,12 @@ pub enum Strategy {
     Walk,
     /// a pass over the buckets
     Scan,
+    /// a pass over the price range of the scope's price order (when filtered by price)
+    Range,
+    /// a pass over the products a text query matched (with `q`)
+    Matches,
+    /// a pass over the brand's products (with `brand`)
+    Brand,
 }
 
 pub struct Listing {
@@ -352,6 +374,8 @@ pub struct Listing {
     slot: Vec<u32>,
     /// per brand position: [listed, in stock]
     brands: Vec<[usize; 2]>,
+    /// per brand position: its products, ascending
+    brand_ids: Vec<Vec<u32>>,
     listed: usize,
     stocked: usize,
     scope_min: usize,
@@ -368,6 +392,7 @@ impl Listing {
             buckets: Vec::new(),
             slot: Vec::new(),
             brands: Vec::new(),
+            brand_ids: Vec::new(),
             listed: 0,
             stocked: 0,
             scope_min: SCOPE_MIN,
@@ -394,6 +419,7 @@ impl Listing {
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             slot: vec![u32::MAX; cols.docs.len()],
             brands: vec![[0, 0]; brands],
+            brand_ids: vec![Vec::new(); brands],
             listed: 0,
             stocked: 0,
             scope_min,
@@ -426,6 +452,11 @@ impl Listing {
             b[0] += 1;
             b[1] += d.in_stock as usize;
         }
+        if let Some(list) = self.brand_ids.get_mut(d.brand as usize) {
+            // new products have the highest ids: usually an append
+            let at = list.partition_point(|&x| x < id);
+            list.insert(at, id);
+        }
         self.listed += 1;
         self.stocked += d.in_stock as usize;
     }
@@ -457,8 +488,17 @@ impl Listing {
         let d = &cols.docs[id as usize];
         let scopes: Vec<usize> = self.scopes_of(d.category).collect();
         for s in scopes {
-            for order in &mut self.scopes[s].orders {
+            let scope = &mut self.scopes[s];
+            for order in &mut scope.orders {
                 order.remove(id, cols);
+            }
+            if d.in_stock {
+                scope.stocked_price.remove(id, cols);
+            }
+        }
+        if let Some(list) = self.brand_ids.get_mut(d.brand as usize) {
+            if let Ok(at) = list.binary_search(&id) {
+                list.remove(at);
             }
         }
         let bucket = &mut self.buckets[d.category as usize];
@@ -484,8 +524,12 @@ impl Listing {
         self.add_to_bucket(id, cols);
         let scopes: Vec<usize> = self.scopes_of(d.category).collect();
         for s in scopes {
-            for order in &mut self.scopes[s].orders {
+            let scope = &mut self.scopes[s];
+            for order in &mut scope.orders {
                 order.insert(id, cols);
+            }
+            if d.in_stock {
+                scope.stocked_price.insert(id, cols);
             }
         }
     }
@@ -539,8 +583,43 @@ impl Listing {
         }
     }
 
-    /// One page of the list `want` as `ask` says.
-    pub fn page(&self, cols: Columns<'_>, want: &Want, ask: &Ask) -> Page {
+    /// An upper bound of how many products match `want` (and `matched`), from counters
+    /// and the price order: what a walk's length is estimated by.
+    fn upper_bound(&self, want: &Want, range: Option<&PriceRange>, matched: Option<&Matched<'_>>) -> usize {
+        let mut upper = self.size(want.category, want.in_stock);
+        if let Some(b) = want.brand {
+            upper = upper.min(self.brands.get(b as usize).map_or(0, |n| n[want.in_stock as usize]));
+        }
+        if let Some(r) = range {
+            upper = upper.min(r.count);
+        }
+        if let Some(m) = matched {
+            upper = upper.min(m.ids.len());
+        }
+        upper
+    }
+
+    /// Per category position: whether it is in the subtree of `category`.
+    fn allowed(&self, category: u32) -> Vec<bool> {
+        let mut allowed = vec![false; self.buckets.len()];
+        for &s in &self.subtree[category as usize] {
+            allowed[s as usize] = true;
+        }
+        allowed
+    }
+
+    /// Where the price range of `want` lies in the price order of scope `s`.
+    fn price_range(&self, s: usize, want: &Want, cols: Columns<'_>) -> PriceRange {
+        let order = self.scopes[s].price_order(want.in_stock);
+        let from = want.min_price.map_or(order.start(), |p| order.lower_bound((p, 0), cols));
+        let to = want.max_price.map_or(order.end(), |p| order.lower_bound((p, u32::MAX), cols));
+        let rank = |(c, i): Pos| order.chunks[..c.min(order.chunks.len())].iter().map(Vec::len).sum::<usize>() + i;
+        PriceRange { scope: s, from, to, count: rank(to).saturating_sub(rank(from)) }
+    }
+
+    /// One page of the list `want` (narrowed to the products a text query `matched`, when
+    /// given) as `ask` says.
+    pub fn page(&self, cols: Columns<'_>, want: &Want, ask: &Ask, matched: Option<&Matched<'_>>) -> Page {
         let Ask { sort, slice, limit, with_total, strategy } = *ask;
         if want.category.is_some_and(|c| c as usize >= self.buckets.len()) {
             return Page { rows: Vec::new(), more: false, total: with_total.then_some(0) };
@@ -553,36 +632,91 @@ impl Listing {
             Slice::Offset(o) => o + limit + 1,
             _ => limit + 1,
         };
-        let counted = if with_total { self.counted(want) } else { None };
-        let walked = match (scope, strategy) {
-            (None, _) | (_, Strategy::Scan) => None,
-            (Some(s), _) => {
-                let size = self.size(want.category, false);
-                // a walk reads scattered rows, a pass reads them in sequence (~8× cheaper a
-                // row): walk while that is the cheaper bet
-                let budget = match strategy {
-                    Strategy::Walk => usize::MAX,
-                    _ => (size / 8).max(4 * need),
-                };
-                let estimate = counted.map(|n| need.saturating_mul(size) / n.max(1));
-                if strategy == Strategy::Auto && estimate.is_some_and(|e| e > budget) {
-                    None
-                } else {
-                    self.walk(&self.scopes[s], cols, want, sort, slice, need, budget)
+        let counted = match matched {
+            _ if !with_total => None,
+            // a price range alone in a scope with orders: its place in the price order
+            None if want.priced() && want.brand.is_none() && scope.is_some() => {
+                scope.map(|s| self.price_range(s, want, cols).count)
+            }
+            None => self.counted(want),
+            Some(m) if want.category.is_none() && want.brand.is_none() && !want.priced() && !want.in_stock => {
+                Some(m.ids.len())
+            }
+            Some(_) => None,
+        };
+        let range = match scope {
+            Some(s) if want.priced() => Some(self.price_range(s, want, cols)),
+            _ => None,
+        };
+        let size = self.size(want.category, false);
+        let upper = self.upper_bound(want, range.as_ref(), matched);
+        // the cost of each way in scattered row reads, as measured at a million products:
+        // a walk step or a row of a price range or of a brand ~8 ns, a bucket row read in
+        // sequence ~3 ns, a matched id (ascending) ~4 ns
+        // (with a text query, a step whose bit is off reads no columns: ~4× cheaper)
+        let steps = need.saturating_mul(size) / upper.max(1);
+        let walk_cost = scope.map(|_| if matched.is_some() { steps / 4 + need } else { steps });
+        let scan_cost = size * 2 / 5;
+        let range_cost = range.as_ref().map(|r| r.count);
+        let matches_cost = matched.map(|m| m.ids.len() / 2);
+        let brand_cost = want.brand.map(|b| self.brand_ids.get(b as usize).map_or(0, Vec::len));
+        let pass = |strategy: Strategy| -> Strategy {
+            match strategy {
+                Strategy::Range if range.is_some() => Strategy::Range,
+                Strategy::Matches if matched.is_some() => Strategy::Matches,
+                Strategy::Brand if want.brand.is_some() => Strategy::Brand,
+                Strategy::Scan | Strategy::Range | Strategy::Matches | Strategy::Brand => Strategy::Scan,
+                _ => {
+                    let mut best = (scan_cost, Strategy::Scan);
+                    for (cost, s) in [
+                        (range_cost, Strategy::Range),
+                        (matches_cost, Strategy::Matches),
+                        (brand_cost, Strategy::Brand),
+                    ] {
+                        if let Some(c) = cost.filter(|c| *c < best.0) {
+                            best = (c, s);
+                        }
+                    }
+                    best.1
                 }
             }
         };
+        let pass_cost = |how: Strategy| match how {
+            Strategy::Range => range_cost.unwrap_or(usize::MAX),
+            Strategy::Matches => matches_cost.unwrap_or(usize::MAX),
+            Strategy::Brand => brand_cost.unwrap_or(usize::MAX),
+            _ => scan_cost,
+        };
+        let walked = match (scope, strategy) {
+            (Some(s), Strategy::Walk) => self.walk(&self.scopes[s], cols, want, matched, sort, slice, need, usize::MAX),
+            (Some(s), Strategy::Auto) => {
+                let walk_cost = walk_cost.unwrap_or(usize::MAX);
+                let other = pass_cost(pass(Strategy::Auto));
+                if walk_cost <= other {
+                    // the estimate assumes matches spread evenly; a walk that runs far past it
+                    // gives way to the pass
+                    let budget = walk_cost.saturating_mul(4).max(256).min(other.max(256));
+                    // in steps: with a text query most steps cost a quarter
+                    let budget = if matched.is_some() { budget.saturating_mul(4) } else { budget };
+                    self.walk(&self.scopes[s], cols, want, matched, sort, slice, need, budget)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let how = pass(strategy);
         let (found, total) = match walked {
             Some(found) => {
                 let total = match (with_total, counted) {
                     (false, _) => None,
                     (true, Some(n)) => Some(n),
-                    (true, None) => Some(self.scan(want, sort, None, 0).1),
+                    (true, None) => Some(self.pass(how, cols, want, range.as_ref(), matched, sort, None, 0).1),
                 };
                 (found, total)
             }
             None => {
-                let (found, n) = self.scan(want, sort, Some(slice), need);
+                let (found, n) = self.pass(how, cols, want, range.as_ref(), matched, sort, Some(slice), need);
                 (found, if with_total { counted.or(Some(n)) } else { None })
             }
         };
@@ -611,6 +745,7 @@ impl Listing {
         scope: &Scope,
         cols: Columns<'_>,
         want: &Want,
+        matched: Option<&Matched<'_>>,
         sort: Sort,
         slice: Slice,
         need: usize,
@@ -656,8 +791,15 @@ impl Listing {
         let mut found = Vec::with_capacity(need.min(4096));
         let mut steps = 0usize;
         let mut exhausted = true;
-        order.walk(from, forward, cols, |id| {
+        order.walk(from, forward, cols, matched.is_none(), |id| {
             steps += 1;
+            // a text query's bit first: most rows stop there without a read of their columns
+            if matched.is_some_and(|m| !m.has(id)) {
+                return steps < budget || {
+                    exhausted = false;
+                    false
+                };
+            }
             let (d, c) = (&cols.docs[id as usize], &cols.cold[id as usize]);
             if key == Key::Price && far.is_some_and(|p| if forward { c.price > p } else { c.price < p }) {
                 return false;
@@ -677,9 +819,22 @@ impl Listing {
         (exhausted || found.len() == need).then_some(found)
     }
 
-    /// One pass over the buckets of the subtree: the first `need` matches of `slice` in the
-    /// direction of travel (none when `slice` is `None`) and how many match in all.
-    fn scan(&self, want: &Want, sort: Sort, slice: Option<Slice>, need: usize) -> (Vec<u32>, usize) {
+    /// One pass over the candidates `how` names — the buckets of the subtree, the price
+    /// range of the scope's price order, or the matched ids: the first `need` matches of
+    /// `slice` in the direction of travel (none when `slice` is `None`) and how many match
+    /// in all.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        how: Strategy,
+        cols: Columns<'_>,
+        want: &Want,
+        range: Option<&PriceRange>,
+        matched: Option<&Matched<'_>>,
+        sort: Sort,
+        slice: Option<Slice>,
+        need: usize,
+    ) -> (Vec<u32>, usize) {
         let key = Key::of(sort);
         let backwards = matches!(slice, Some(Slice::Before(..)));
         // the rank order of the direction of travel
@@ -690,37 +845,127 @@ impl Listing {
         };
         let mut top = TopK::new(if slice.is_some() { need } else { 0 });
         let mut total = 0;
-        let all: Vec<u32>;
-        let categories: &[u32] = match want.category {
-            Some(c) => &self.subtree[c as usize],
-            None => {
-                all = (0..self.buckets.len() as u32).collect();
-                &all
+        let mut offer = |id: u32, k: i64| {
+            total += 1;
+            if slice.is_some() {
+                let r = Rank::new(Some(dir), id as i64, 0, 0, k);
+                if bound.is_none_or(|bound| r > bound) {
+                    top.push(r);
+                }
             }
         };
-        let priced = want.priced();
-        for &c in categories {
-            let b = &self.buckets[c as usize];
-            for i in 0..b.ids.len() {
-                if (want.in_stock && !b.in_stock[i])
-                    || want.brand.is_some_and(|w| w != b.brand[i])
-                    || (priced && !want.price_ok(b.price[i]))
-                {
-                    continue;
+        match (how, range, matched) {
+            (Strategy::Range, Some(r), _) => {
+                // the scope's own price order: the category is implied
+                let order = self.scopes[r.scope].price_order(want.in_stock);
+                let to = r.to;
+                let mut at = r.from;
+                order.walk(r.from, true, cols, true, |id| {
+                    if at >= to {
+                        return false;
+                    }
+                    at = next(order, at);
+                    let (d, c) = (&cols.docs[id as usize], &cols.cold[id as usize]);
+                    if want.matches(d, c) && matched.is_none_or(|m| m.has(id)) {
+                        offer(id, value(key, d, c));
+                    }
+                    true
+                });
+            }
+            (Strategy::Brand, _, _) if want.brand.is_some() => {
+                let empty = Vec::new();
+                let ids = want.brand.and_then(|b| self.brand_ids.get(b as usize)).unwrap_or(&empty);
+                let allowed = want.category.map(|c| self.allowed(c));
+                for (i, &id) in ids.iter().enumerate() {
+                    if let Some(&ahead) = ids.get(i + 16) {
+                        prefetch(cols, ahead);
+                    }
+                    let (d, c) = (&cols.docs[id as usize], &cols.cold[id as usize]);
+                    if want.matches(d, c)
+                        && allowed.as_ref().is_none_or(|a| a[d.category as usize])
+                        && matched.is_none_or(|m| m.has(id))
+                    {
+                        offer(id, value(key, d, c));
+                    }
                 }
-                total += 1;
-                if slice.is_none() {
-                    continue;
+            }
+            (Strategy::Matches, _, Some(m)) => {
+                let allowed = want.category.map(|c| self.allowed(c));
+                for (i, &id) in m.ids.iter().enumerate() {
+                    if let Some(&ahead) = m.ids.get(i + 16) {
+                        prefetch(cols, ahead);
+                    }
+                    let (d, c) = (&cols.docs[id as usize], &cols.cold[id as usize]);
+                    if want.matches(d, c) && allowed.as_ref().is_none_or(|a| a[d.category as usize]) {
+                        offer(id, value(key, d, c));
+                    }
                 }
-                let r = Rank::new(Some(dir), b.ids[i] as i64, 0, 0, b.key(key, i));
-                if bound.is_some_and(|bound| r <= bound) {
-                    continue;
+            }
+            _ => {
+                let all: Vec<u32>;
+                let categories: &[u32] = match want.category {
+                    Some(c) => &self.subtree[c as usize],
+                    None => {
+                        all = (0..self.buckets.len() as u32).collect();
+                        &all
+                    }
+                };
+                // one branch-free test a row over columns read in sequence: a pass over a
+                // million rows is ~1 ms
+                let (lo, hi) = (want.min_price.unwrap_or(i64::MIN), want.max_price.unwrap_or(i64::MAX));
+                let (any_brand, brand) = (want.brand.is_none(), want.brand.unwrap_or(0));
+                let any_stock = !want.in_stock;
+                for &c in categories {
+                    let b = &self.buckets[c as usize];
+                    let n = b.ids.len();
+                    let (ids, price, stock, brands) = (&b.ids[..n], &b.price[..n], &b.in_stock[..n], &b.brand[..n]);
+                    for i in 0..n {
+                        let ok = (any_stock | stock[i])
+                            & (any_brand | (brands[i] == brand))
+                            & (price[i] >= lo)
+                            & (price[i] <= hi);
+                        if ok && matched.is_none_or(|m| m.has(ids[i])) {
+                            offer(ids[i], b.key(key, i));
+                        }
+                    }
                 }
-                top.push(r);
             }
         }
         let ids = top.page(0, Some(dir)).into_iter().map(|id| id as u32).collect();
         (ids, total)
+    }
+}
+
+/// Where a price range lies in a scope's price order, and how many products it holds.
+struct PriceRange {
+    scope: usize,
+    from: Pos,
+    to: Pos,
+    count: usize,
+}
+
+/// The products a text query matched: ascending ids (active products only) and the same
+/// as a bit set.
+pub struct Matched<'a> {
+    pub ids: &'a [u32],
+    pub bits: &'a [u64],
+}
+
+impl Matched<'_> {
+    /// A bit set of `ids` for a catalog whose ids are below `len`.
+    pub fn bits(ids: &[u32], len: usize) -> Vec<u64> {
+        let mut bits = vec![0u64; len.div_ceil(64)];
+        for &id in ids {
+            if let Some(w) = bits.get_mut(id as usize / 64) {
+                *w |= 1 << (id % 64);
+            }
+        }
+        bits
+    }
+
+    #[inline(always)]
+    fn has(&self, id: u32) -> bool {
+        self.bits.get(id as usize / 64).is_some_and(|w| (w >> (id % 64)) & 1 == 1)
     }
 }
 
@@ -789,12 +1034,14 @@ mod tests {
             }
         }
 
-        /// Everything `want` shows, in display order, with sort keys.
-        fn brute(&self, want: &Want, sort: Sort) -> Vec<(i64, i64)> {
+        /// Everything `want` shows (of `only`, when given), in display order, with sort keys.
+        fn brute(&self, want: &Want, sort: Sort, only: Option<&[u32]>) -> Vec<(i64, i64)> {
             let mut rows: Vec<(i64, i64)> = (0..self.docs.len())
                 .filter(|&id| {
                     let (d, c) = (&self.docs[id], &self.cold[id]);
-                    want.matches(d, c) && want.category.is_none_or(|root| self.in_subtree(d.category, root))
+                    want.matches(d, c)
+                        && want.category.is_none_or(|root| self.in_subtree(d.category, root))
+                        && only.is_none_or(|o| o.contains(&(id as u32)))
                 })
                 .map(|id| (id as i64, sort_key(sort, &self.docs[id], &self.cold[id])))
                 .collect();
@@ -822,18 +1069,33 @@ mod tests {
 
     /// Every filter × sort × slice, every strategy, against a brute-force computation —
     /// with scopes for every category (so walks are exercised everywhere) and for none.
-    fn check(world: &World, listing: &Listing) {
+    fn check(world: &World, listing: &Listing, rng: &mut Rng) {
         let cols = world.cols();
+        // a text query's matches: a third of the active products
+        let ids: Vec<u32> = (0..world.docs.len() as u32)
+            .filter(|&id| world.docs[id as usize].active && rng.next_u64().is_multiple_of(3))
+            .collect();
+        let bits = Matched::bits(&ids, world.docs.len());
+        let matched = Matched { ids: &ids, bits: &bits };
         for want in wants() {
-            for sort in SORTS {
-                let all = world.brute(&want, sort);
-                for strategy in [Strategy::Auto, Strategy::Walk, Strategy::Scan] {
-                    let ctx = format!("{want:?} {sort:?} {strategy:?}");
+            for (sort, only) in SORTS.iter().flat_map(|s| [(*s, None), (*s, Some(&matched))]) {
+                let all = world.brute(&want, sort, only.map(|m| m.ids));
+                let strategies = [
+                    Strategy::Auto,
+                    Strategy::Walk,
+                    Strategy::Scan,
+                    Strategy::Range,
+                    Strategy::Matches,
+                    Strategy::Brand,
+                ];
+                for strategy in strategies {
+                    let ctx = format!("{want:?} {sort:?} {strategy:?} matched: {}", only.is_some());
                     for (offset, limit) in [(0, 7), (7, 7), (0, 1000), (all.len().saturating_sub(3), 5)] {
                         let p = listing.page(
                             cols,
                             &want,
                             &Ask { sort, slice: Slice::Offset(offset), limit, with_total: true, strategy },
+                            only,
                         );
                         let expect: Vec<(i64, i64)> = all.iter().skip(offset).take(limit).copied().collect();
                         assert_eq!(p.rows, expect, "offset {offset} {ctx}");
@@ -846,6 +1108,7 @@ mod tests {
                             cols,
                             &want,
                             &Ask { sort, slice: Slice::After(k, id), limit: 4, with_total: false, strategy },
+                            only,
                         );
                         let expect: Vec<(i64, i64)> = all.iter().skip(i + 1).take(4).copied().collect();
                         assert_eq!(p.rows, expect, "after #{i} {ctx}");
@@ -854,6 +1117,7 @@ mod tests {
                             cols,
                             &want,
                             &Ask { sort, slice: Slice::Before(k, id), limit: 4, with_total: false, strategy },
+                            only,
                         );
                         let expect: Vec<(i64, i64)> = all[i.saturating_sub(4)..i].to_vec();
                         assert_eq!(p.rows, expect, "before #{i} {ctx}");
@@ -879,9 +1143,9 @@ mod tests {
         for scope_min in [0, usize::MAX] {
             let mut world = World::random(&mut rng, 400);
             let mut listing = Listing::build(world.parent.clone(), 6, world.cols(), scope_min);
-            check(&world, &listing);
+            check(&world, &listing, &mut rng);
             patch(&mut world, &mut listing, &mut rng, 300);
-            check(&world, &listing);
+            check(&world, &listing, &mut rng);
             // new products at the end, some retired
             world.docs.resize(600, Doc::default());
             world.cold.resize(600, Cold::default());
@@ -889,7 +1153,7 @@ mod tests {
                 world.set(id, &mut rng);
                 listing.insert(id as u32, world.cols());
             }
-            check(&world, &listing);
+            check(&world, &listing, &mut rng);
         }
     }
 
@@ -907,15 +1171,23 @@ mod tests {
                 assert!(flat.windows(2).all(|w| w[0] < w[1]), "{:?} sorted", order.key);
             }
         }
+        for scope in &listing.scopes {
+            let flat: Vec<u32> = scope.stocked_price.chunks.iter().flatten().copied().collect();
+            assert!(flat.iter().all(|&id| world.docs[id as usize].in_stock && world.docs[id as usize].active));
+            let keyed: Vec<(i64, u32)> = flat.iter().map(|&id| world.cols().at(Key::Price, id)).collect();
+            assert!(keyed.windows(2).all(|w| w[0] < w[1]), "in-stock price order sorted");
+        }
+        assert_eq!(listing.scopes[0].stocked_price.len(), listing.stocked);
         assert_eq!(listing.scopes[0].orders[0].len(), listing.len());
         let want = Want::default();
         let sort = Sort::Newest;
-        let all = world.brute(&want, sort);
+        let all = world.brute(&want, sort, None);
         let (id, k) = all[4000];
         let p = listing.page(
             world.cols(),
             &want,
             &Ask { sort, slice: Slice::After(k, id), limit: 20, with_total: false, strategy: Strategy::Walk },
+            None,
         );
         assert_eq!(p.rows, all[4001..4021].to_vec());
     }

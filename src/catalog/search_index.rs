@@ -413,6 +413,11 @@ impl Default for SearchIndex {
 }
 
 impl SearchIndex {
+    /// An index that is never built: SQLite answers everything.
+    pub fn off() -> SearchIndex {
+        SearchIndex { state: RwLock::new(State::Off), conn: Mutex::new(None) }
+    }
+
     /// Builds the index from the database at `path`; changes committed meanwhile are
     /// recorded by [`SearchIndex::apply`] and applied at the end.
     pub fn build(&self, path: &Path) {
@@ -455,6 +460,15 @@ impl SearchIndex {
     fn fail(&self, e: &dyn std::fmt::Display) {
         tracing::error!(error = %e, "search index could not be built; searches use FTS5");
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = State::Off;
+    }
+
+    /// `ready`, `building` or `off` (disabled, or could not be built).
+    pub fn status(&self) -> &'static str {
+        match *self.state.read().unwrap_or_else(|e| e.into_inner()) {
+            State::Ready(_) => "ready",
+            State::Building { .. } => "building",
+            State::Off => "off",
+        }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -511,7 +525,7 @@ impl SearchIndex {
         };
         Some(match terms {
             Some(terms) => index.list_matching(terms, &want, ask),
-            None => index.listing.page(Columns { docs: &index.docs, cold: &index.cold }, &want, ask),
+            None => index.listing.page(Columns { docs: &index.docs, cold: &index.cold }, &want, ask, None),
         })
     }
 
@@ -776,57 +790,14 @@ impl Index {
         })
     }
 
-    /// A page of the products matching `terms` and `want`, in `sort` order: every match is
-    /// ranked (a word matching a tenth of the catalog is a pass over a tenth of it).
+    /// A page of the products matching `terms` and `want`, in `sort` order: the listing's
+    /// ways narrowed to the matches (a walk of the sort order testing a bit per product
+    /// when the matches are many, a pass over them when they are few).
     fn list_matching(&self, terms: &SearchTerms, want: &Want, ask: &Ask) -> Page {
-        let Ask { sort, slice, limit, .. } = *ask;
-        let refs = &self.refs;
-        let allowed: Option<Vec<bool>> = want.category.map(|root| {
-            let mut allowed = vec![false; refs.categories.len()];
-            allowed[root as usize] = true;
-            for (i, parent) in refs.parent_pos.iter().enumerate() {
-                if parent.is_some_and(|p| allowed[p as usize]) {
-                    allowed[i] = true;
-                }
-            }
-            allowed
-        });
-        let backwards = matches!(slice, listing::Slice::Before(..));
-        let dir = if sort.descending() != backwards { Sort::PriceDesc } else { Sort::PriceAsc };
-        let (bound, skip, need) = match slice {
-            listing::Slice::Offset(o) => (None, o, o + limit + 1),
-            listing::Slice::After(k, id) | listing::Slice::Before(k, id) => {
-                (Some(Rank::new(Some(dir), id, 0, 0, k)), 0, limit + 1)
-            }
-        };
-        let mut top = TopK::new(need);
-        let mut total = 0;
-        let matches = self.matching(terms);
-        for (i, &(id, _)) in matches.iter().enumerate() {
-            if let Some(&(ahead, _)) = matches.get(i + 16) {
-                prefetch(&self.docs, ahead as usize);
-            }
-            let (d, c) = (&self.docs[id as usize], &self.cold[id as usize]);
-            if !want.matches(d, c) || allowed.as_ref().is_some_and(|a| !a[d.category as usize]) {
-                continue;
-            }
-            total += 1;
-            let r = Rank::new(Some(dir), id as i64, 0, 0, listing::sort_key(sort, d, c));
-            if bound.is_none_or(|b| r > b) {
-                top.push(r);
-            }
-        }
-        let mut rows: Vec<(i64, i64)> = top
-            .page(skip, Some(dir))
-            .into_iter()
-            .map(|id| (id, listing::sort_key(sort, &self.docs[id as usize], &self.cold[id as usize])))
-            .collect();
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        if backwards {
-            rows.reverse();
-        }
-        Page { rows, more, total: Some(total) }
+        let ids: Vec<u32> = self.matching(terms).into_iter().map(|(id, _)| id).collect();
+        let bits = listing::Matched::bits(&ids, self.docs.len());
+        let matched = listing::Matched { ids: &ids, bits: &bits };
+        self.listing.page(Columns { docs: &self.docs, cold: &self.cold }, want, ask, Some(&matched))
     }
 
     fn positions(&self, row: &IndexRow) -> rusqlite::Result<(u32, u32)> {
@@ -988,9 +959,14 @@ impl Index {
         let mut total = 0;
         let price_filtered = filter.min_price.is_some() || filter.max_price.is_some();
         let matches = self.matching(terms);
+        // explicit sorts but popular, and price filters, read the cold columns too
+        let cold_read = price_filtered || matches!(sort, Some(s) if s != Sort::Popular);
         for (i, &(id, tier)) in matches.iter().enumerate() {
             if let Some(&(ahead, _)) = matches.get(i + 16) {
                 prefetch(&self.docs, ahead as usize);
+                if cold_read {
+                    prefetch(&self.cold, ahead as usize);
+                }
             }
             let d = &self.docs[id as usize];
             if !d.active
