@@ -389,11 +389,18 @@ pub async fn list_products(
     // what the page depends on beyond the products it shows (see cache::tags_of)
     let by_price =
         matches!(sort, Sort::PriceAsc | Sort::PriceDesc) || filters.min_price.is_some() || filters.max_price.is_some();
-    let tags: &[Tag] = match (has_q, by_price) {
-        (true, _) => &[Tag::Catalog, Tag::Listing, Tag::ListingByPrice, Tag::Search],
-        (false, true) => &[Tag::Catalog, Tag::Listing, Tag::ListingByPrice],
-        (false, false) => &[Tag::Catalog, Tag::Listing],
-    };
+    let mut tags = vec![Tag::Catalog, Tag::Listing];
+    if has_q {
+        tags.extend([Tag::ListingByPrice, Tag::Search]);
+    } else if by_price {
+        tags.push(Tag::ListingByPrice);
+    }
+    if filters.in_stock {
+        tags.push(Tag::ListingStock);
+    }
+    if sort == Sort::Popular {
+        tags.push(Tag::ListingSales);
+    }
 
     let db = app.db.clone();
     let index = app.search.clone();
@@ -511,7 +518,7 @@ pub async fn list_products(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, tags, load).await
+    cached(&app, &neg, &uri, &tags, load).await
 }
 
 fn slug_param(
@@ -632,7 +639,7 @@ pub async fn bestsellers(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Listing], load).await
+    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Listing, Tag::ListingSales], load).await
 }
 
 /// The category tree
@@ -788,6 +795,15 @@ pub async fn search(
 
     let start = ((page - 1) * per_page) as usize;
     let end = start + per_page as usize;
+    // what the page depends on beyond the products it shows (see catalog::tags)
+    let mut tags = vec![Tag::Catalog, Tag::Search];
+    if filters.in_stock {
+        tags.push(Tag::ListingStock);
+    }
+    if matches!(sort, None | Some(Sort::Popular)) {
+        // relevance breaks ties by units sold
+        tags.push(Tag::ListingSales);
+    }
     let index = app.search.clone();
     let db = app.db.clone();
     let load = async move {
@@ -799,6 +815,7 @@ pub async fn search(
                     None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
                 };
                 let items = store::summaries_by_ids(conn, &m.page)?;
+                let shown: Vec<i64> = items.iter().map(|p| p.id.0).collect();
                 let total = m.total as i64;
                 let meta = SearchMetaHead {
                     q: &text,
@@ -818,12 +835,12 @@ pub async fn search(
                 out.extend_from_slice(b",\"facets\":");
                 m.write_facets(&mut out);
                 out.extend_from_slice(b"}}");
-                Ok::<_, ApiError>(out)
+                Ok::<_, ApiError>((out, shown))
             })
             .await?;
-        Ok((body, Vec::new()))
+        Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Search], load).await
+    cached(&app, &neg, &uri, &tags, load).await
 }
 
 /// [`SearchMeta`] but for the facets, which are written after it.

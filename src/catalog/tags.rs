@@ -8,8 +8,15 @@
 //!   show across many responses, so their changes reach everything);
 //! - a product page: [`Tag::Product`] and a [`Tag::Variant`] per variant, [`Tag::Reviews`];
 //! - lists and bestsellers: [`Tag::Listing`] and [`Tag::Product`] of each product shown,
-//!   plus [`Tag::ListingByPrice`] when prices order or filter them;
-//! - searches: [`Tag::Search`]; the tree: [`Tag::Categories`]; brands: [`Tag::Brands`].
+//!   plus [`Tag::ListingByPrice`] when prices order or filter them, [`Tag::ListingStock`]
+//!   when filtered by `in_stock`, [`Tag::ListingSales`] when units sold order them;
+//! - searches: [`Tag::Search`] and [`Tag::Product`] of each product shown, plus the stock
+//!   and sales tags as lists; the tree: [`Tag::Categories`]; brands: [`Tag::Brands`].
+//!
+//! What the busiest writes reach: checkout and payment change stock and units sold, and
+//! note so ([`stock_move`], [`note_sale`]); a product selling out or coming back reaches its
+//! page, the lists and searches showing it and those filtered by `in_stock` — not every
+//! list; a sale reaches what units sold order (popular lists, relevance, bestsellers).
 
 use std::fmt;
 
@@ -20,6 +27,8 @@ pub enum Tag {
     Catalog,
     Listing,
     ListingByPrice,
+    ListingStock,
+    ListingSales,
     Search,
     Categories,
     Brands,
@@ -31,7 +40,7 @@ pub enum Tag {
 impl Tag {
     /// The tags an administrator may flush, as `DELETE /api/admin/cache?tag=` takes them.
     pub const PATTERN: &'static str =
-        "^(catalog|listing|listing:price|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$";
+        "^(catalog|listing|listing:price|listing:stock|listing:sales|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$";
 
     /// The name of a tag that names no row (`listing`, `search`, ...); `None` for
     /// [`Tag::Product`] and [`Tag::Variant`].
@@ -40,6 +49,8 @@ impl Tag {
             Tag::Catalog => "catalog",
             Tag::Listing => "listing",
             Tag::ListingByPrice => "listing:price",
+            Tag::ListingStock => "listing:stock",
+            Tag::ListingSales => "listing:sales",
             Tag::Search => "search",
             Tag::Categories => "categories",
             Tag::Brands => "brands",
@@ -58,6 +69,8 @@ impl Tag {
             "catalog" => Tag::Catalog,
             "listing" => Tag::Listing,
             "listing:price" => Tag::ListingByPrice,
+            "listing:stock" => Tag::ListingStock,
+            "listing:sales" => Tag::ListingSales,
             "search" => Tag::Search,
             "categories" => Tag::Categories,
             "brands" => Tag::Brands,
@@ -92,10 +105,40 @@ pub fn note_price_only(tx: &WriteTx, product: i64) {
     tx.note_only(PRICE_ONLY.0, PRICE_ONLY.1, product);
 }
 
+/// A product whose `in_stock` flipped (and nothing else of it changed).
+const STOCK_FLIPPED: (&str, &str) = ("products", "stock");
+/// A product whose row a stock trigger rewrote without a change.
+const STOCK_KEPT: (&str, &str) = ("products", "stock_kept");
+/// A product whose units sold grew (and nothing else of it changed).
+const SOLD: (&str, &str) = ("products", "sold");
+
+/// Runs `moved`, a change of `product`'s stock in the writer unit `tx`, and notes what it
+/// did to the product's row (which the stock triggers rewrite): when `in_stock` flipped,
+/// the product's page, the lists showing it and those filtered by stock; otherwise nothing
+/// beyond the variants' own tags.
+pub fn stock_move<T>(tx: &WriteTx, product: i64, moved: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let in_stock = |tx: &WriteTx| -> rusqlite::Result<Option<bool>> {
+        use rusqlite::OptionalExtension;
+        tx.prepare_cached("SELECT in_stock FROM products WHERE id = ?1")?.query_row([product], |r| r.get(0)).optional()
+    };
+    let before = in_stock(tx)?;
+    let out = moved()?;
+    let (table, aspect) = if in_stock(tx)? != before { STOCK_FLIPPED } else { STOCK_KEPT };
+    tx.note_only(table, aspect, product);
+    Ok(out)
+}
+
+/// Records in the writer unit `tx` that it only added to `product`'s units sold.
+pub fn note_sale(tx: &WriteTx, product: i64) {
+    tx.note_only(SOLD.0, SOLD.1, product);
+}
+
 /// The tags a commit's changes can show in.
 pub fn of_changes(changes: &ChangeSet) -> Vec<Tag> {
     let mut tags = Vec::new();
     let price_only = format!("{}@{}", PRICE_ONLY.0, PRICE_ONLY.1);
+    let flipped = format!("{}@{}", STOCK_FLIPPED.0, STOCK_FLIPPED.1);
+    let sold = format!("{}@{}", SOLD.0, SOLD.1);
     let per_row = |table: &str, tag: fn(i64) -> Tag, tags: &mut Vec<Tag>| -> bool {
         match changes.tables.get(table) {
             Some(TableChange::Rows(ids)) => {
@@ -115,6 +158,13 @@ pub fn of_changes(changes: &ChangeSet) -> Vec<Tag> {
     }
     if per_row(&price_only, Tag::Product, &mut tags) {
         tags.extend([Tag::ListingByPrice, Tag::Search]);
+    }
+    if per_row(&flipped, Tag::Product, &mut tags) {
+        tags.push(Tag::ListingStock);
+    }
+    // units sold show in no summary: only in what they order
+    if changes.tables.contains_key(&sold) {
+        tags.push(Tag::ListingSales);
     }
     per_row("inventory", Tag::Variant, &mut tags);
     if changes.touches("reviews") {
@@ -154,6 +204,8 @@ mod tests {
             Tag::Catalog,
             Tag::Listing,
             Tag::ListingByPrice,
+            Tag::ListingStock,
+            Tag::ListingSales,
             Tag::Search,
             Tag::Categories,
             Tag::Brands,

@@ -173,7 +173,11 @@ pub fn place(
         if l.quantity > Quantity::MAX {
             return Err(PlaceError::LineTooLarge);
         }
-        if !l.active || !store::reserve(tx, l.variant_id, l.quantity, now)? {
+        let reserved = l.active
+            && crate::catalog::tags::stock_move(tx, l.product_id, || {
+                store::reserve(tx, l.variant_id, l.quantity, now)
+            })?;
+        if !reserved {
             short.push(ShortLine {
                 product_id: Id(l.product_id),
                 variant_id: Id(l.variant_id),

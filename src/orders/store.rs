@@ -48,7 +48,8 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
         .collect::<Result<_, _>>()?;
     let mut stmt = tx.prepare_cached(sql)?;
     for (variant, quantity, product) in lines {
-        if stmt.execute(params![variant, quantity, now])? != 1 {
+        let moved = crate::catalog::tags::stock_move(tx, product, || stmt.execute(params![variant, quantity, now]))?;
+        if moved != 1 {
             // every line's variant has its inventory row (CHECKs keep both counts >= 0): a
             // missing one is corruption, and the unit must not half-happen
             return Err(rusqlite::Error::QueryReturnedNoRows);
@@ -57,6 +58,7 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
             // bestsellers and `sort=popular` read these
             tx.prepare_cached("UPDATE products SET sales_count = sales_count + ?2 WHERE id = ?1")?
                 .execute(params![product, quantity])?;
+            crate::catalog::tags::note_sale(tx, product);
             tx.prepare_cached(
                 "INSERT INTO product_sales_daily(day, product_id, units) VALUES (?1, ?2, ?3)
                  ON CONFLICT(day, product_id) DO UPDATE SET units = units + excluded.units",

@@ -352,3 +352,93 @@ async fn a_price_change_reaches_exactly_the_entries_that_show_it() {
 fn amount(p: &serde_json::Value) -> i64 {
     p["price"]["amount"].as_i64().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sell_out_reaches_exactly_the_entries_that_show_it() {
+    const SECRET: &str = "whsec_cache_test";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+            c.payment_webhook_secret = Some(SECRET.into());
+        })
+        .start()
+        .await;
+    // chef-knife (5): newest, cheapest, 3 in stock, "a steel knife"
+    let newest_first = "/api/products?per_page=1";
+    let cheapest = "/api/products?per_page=1&sort=price_asc";
+    let dearest = "/api/products?per_page=1&sort=price_desc";
+    let stocked = "/api/products?in_stock=true&sort=price_desc&per_page=1";
+    let popular = "/api/products?sort=popular&per_page=1";
+    let knife_search = "/api/search?q=steel";
+    let other_search = "/api/search?q=wireless";
+    let knife = "/api/products/chef-knife";
+    let boom = "/api/products/boom-speaker";
+    let tree = "/api/categories";
+    let targets = [newest_first, cheapest, dearest, stocked, popular, knife_search, other_search, knife, boom, tree];
+    let warm = || async {
+        for t in targets {
+            app.get(t).await;
+            assert_eq!(app.get(t).await.header("x-cache"), Some("hit-l1"), "{t}");
+        }
+    };
+    async fn expect(app: &TestApp, targets: &[&str], changed: &[&str]) {
+        for t in targets {
+            let r = app.get(t).await;
+            let want = if changed.contains(t) { "miss" } else { "hit-l1" };
+            assert_eq!(r.header("x-cache"), Some(want), "{t}: {}", r.text());
+        }
+    }
+    warm().await;
+    let stocked_total = app.json(stocked).await["meta"]["total"].as_i64().unwrap();
+
+    // one unit of boom-speaker (10 in stock) reserved: no product's stock state flips, so
+    // no list or search changes; its page shows the variant's stock
+    let t = app.guest().await;
+    app.add_to_cart(&t, 3, 1).await;
+    let mut body = common::checkout_body();
+    body["email"] = serde_json::json!("guest@example.com");
+    let r = app.call("POST", "/api/checkout", Some(&t), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let boom_order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let boom_total = r.json()["data"]["total"]["amount"].as_i64().unwrap();
+    expect(&app, &targets, &[boom]).await;
+
+    // it is paid: a unit sold reaches what units sold order (popular lists, relevance)
+    warm().await;
+    let event = serde_json::json!({"event_id": "evt_c1", "order_id": boom_order, "status": "succeeded",
+                                   "amount": boom_total, "reference": "pi_c1"})
+    .to_string();
+    let sig = common::sign(SECRET, &event);
+    let headers = [("Content-Type", "application/json"), ("X-Signature", sig.as_str())];
+    let r = common::send(app.addr, "POST", b"/api/webhooks/payments", &headers, event.as_bytes()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    expect(&app, &targets, &[popular, knife_search, other_search, boom]).await;
+
+    // the knife's last 3 units: it sells out
+    warm().await;
+    let t = app.guest().await;
+    app.add_to_cart(&t, 5, 3).await;
+    let mut body = common::checkout_body();
+    body["email"] = serde_json::json!("guest@example.com");
+    let r = app.call("POST", "/api/checkout", Some(&t), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let sold_out = [newest_first, cheapest, stocked, knife_search, knife];
+    expect(&app, &targets, &sold_out).await;
+    assert_eq!(app.json(knife).await["data"]["in_stock"], false);
+    assert_eq!(app.json(newest_first).await["data"][0]["in_stock"], false);
+    assert_eq!(app.json(stocked).await["meta"]["total"], stocked_total - 1);
+    let found = app.json(knife_search).await;
+    assert_eq!(found["data"][0]["in_stock"], false, "{found}");
+
+    // the order cancelled: the units return, the knife comes back — the same entries change
+    warm().await;
+    let r = app.call("POST", &format!("/api/orders/{order}/cancel"), Some(&t), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    expect(&app, &targets, &sold_out).await;
+    assert_eq!(app.json(knife).await["data"]["in_stock"], true);
+    assert_eq!(app.json(stocked).await["meta"]["total"], stocked_total);
+    app.stop().await;
+}
