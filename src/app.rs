@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cache::ResponseCache;
+use crate::catalog::bestsellers::Bestsellers;
 use crate::catalog::search_index::SearchIndex;
 use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
@@ -22,6 +23,8 @@ pub struct App {
     pub search: Arc<SearchIndex>,
     /// The response cache (see [`crate::cache`]).
     pub cache: Arc<ResponseCache>,
+    /// The precomputed bestsellers (see [`crate::catalog::bestsellers`]).
+    pub bestsellers: Arc<Bestsellers>,
     /// `Cache-Control` of public catalog responses, rendered once.
     pub catalog_caching: crate::http::Caching,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
@@ -88,6 +91,9 @@ impl AppState {
                 .spawn(move || index.build(&path))
                 .context("starting the search index build")?;
         }
+        let bestsellers = Arc::new(Bestsellers::default());
+        let hook = bestsellers.clone();
+        writer.on_commit(Arc::new(move |changes| hook.note(changes)));
         // After the search index's hook (registered above): a search loaded after the
         // cache's bump must find the index already current.
         let cache = Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs)));
@@ -97,6 +103,9 @@ impl AppState {
                 hook.bump_committed(&crate::catalog::tags::keys_of_changes(changes));
             }));
         }
+        bestsellers
+            .spawn(path.clone(), Duration::from_secs(config.bestsellers_refresh_secs), Arc::downgrade(&cache))
+            .context("starting the bestsellers board")?;
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         let catalog_caching =
@@ -107,6 +116,7 @@ impl AppState {
             config,
             db: database,
             search,
+            bestsellers,
             cache,
             draining: AtomicBool::new(false),
             started: Instant::now(),

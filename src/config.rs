@@ -46,6 +46,8 @@ pub struct Config {
     /// `cache_warm_interval_secs`; 0 turns warming off.
     pub cache_warm_products: u64,
     pub cache_warm_interval_secs: u64,
+    /// Bestsellers are precomputed: a sale shows in them within this many seconds.
+    pub bestsellers_refresh_secs: u64,
     /// Add `X-Cache: hit-l1 | hit-l2 | miss` to catalog responses (debugging, benchmarks).
     pub cache_debug_header: bool,
     /// Read-only connections in the pool.
@@ -104,6 +106,7 @@ impl Default for Config {
             cache_debug_header: false,
             cache_warm_products: 100,
             cache_warm_interval_secs: 30,
+            bestsellers_refresh_secs: 60,
             read_pool_size: default_pool_size(),
             read_wait_ms: 2_000,
             writer_queue: 4_096,
@@ -223,6 +226,9 @@ impl Config {
         if self.cache_warm_products > 100_000 || !(1..=86_400).contains(&self.cache_warm_interval_secs) {
             problems
                 .push("cache_warm_products must be at most 100000 and cache_warm_interval_secs 1 to 86400".to_owned());
+        }
+        if !(1..=86_400).contains(&self.bestsellers_refresh_secs) {
+            problems.push("bestsellers_refresh_secs must be between 1 and 86400".to_owned());
         }
         if !(1..=86_400).contains(&self.cache_ttl_secs) {
             problems.push("cache_ttl_secs must be between 1 and 86400".to_owned());

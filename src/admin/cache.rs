@@ -25,10 +25,10 @@ pub struct FlushOut {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct FlushQuery {
-    /// catalog, listing, listing:price, listing:stock, listing:sales, search, categories,
-    /// brands, reviews, product:N or variant:N; without it, everything
+    /// catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search,
+    /// categories, brands, reviews, product:N or variant:N; without it, everything
     #[param(
-        pattern = "^(catalog|listing|listing:price|listing:stock|listing:sales|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$"
+        pattern = "^(catalog|listing|listing:price|listing:stock|listing:sales|bestsellers|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$"
     )]
     tag: Option<String>,
 }
@@ -69,7 +69,7 @@ pub async fn cache_flush(
     match &tag {
         Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {
             let mut e = ApiError::validation(
-                [("tag".to_owned(), "must be a cache tag: catalog, listing, listing:price, listing:stock, listing:sales, search, categories, brands, reviews, product:N or variant:N".to_owned())].into(),
+                [("tag".to_owned(), "must be a cache tag: catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search, categories, brands, reviews, product:N or variant:N".to_owned())].into(),
             );
             e.message = "unknown cache tag".into();
             return Err(e);

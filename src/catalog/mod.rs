@@ -5,6 +5,7 @@
 //! `handlers` parse and validate requests, `store` holds all the SQL, `model` the types
 //! clients see.
 
+pub mod bestsellers;
 pub mod handlers;
 pub mod listing;
 pub mod model;

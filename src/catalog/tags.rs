@@ -10,6 +10,8 @@
 //! - lists and bestsellers: [`Tag::Listing`] and [`Tag::Product`] of each product shown,
 //!   plus [`Tag::ListingByPrice`] when prices order or filter them, [`Tag::ListingStock`]
 //!   when filtered by `in_stock`, [`Tag::ListingSales`] when units sold order them;
+//! - bestsellers: [`Tag::Bestsellers`] (bumped when the board is rebuilt, see
+//!   [`super::bestsellers`]), [`Tag::Listing`] and [`Tag::Product`] of each product shown;
 //! - searches: [`Tag::Search`] and [`Tag::Product`] of each product shown, plus the stock
 //!   and sales tags as lists; the tree: [`Tag::Categories`]; brands: [`Tag::Brands`].
 //!
@@ -29,6 +31,7 @@ pub enum Tag {
     ListingByPrice,
     ListingStock,
     ListingSales,
+    Bestsellers,
     Search,
     Categories,
     Brands,
@@ -40,7 +43,7 @@ pub enum Tag {
 impl Tag {
     /// The tags an administrator may flush, as `DELETE /api/admin/cache?tag=` takes them.
     pub const PATTERN: &'static str =
-        "^(catalog|listing|listing:price|listing:stock|listing:sales|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$";
+        "^(catalog|listing|listing:price|listing:stock|listing:sales|bestsellers|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$";
 
     /// The name of a tag that names no row (`listing`, `search`, ...); `None` for
     /// [`Tag::Product`] and [`Tag::Variant`].
@@ -51,6 +54,7 @@ impl Tag {
             Tag::ListingByPrice => "listing:price",
             Tag::ListingStock => "listing:stock",
             Tag::ListingSales => "listing:sales",
+            Tag::Bestsellers => "bestsellers",
             Tag::Search => "search",
             Tag::Categories => "categories",
             Tag::Brands => "brands",
@@ -71,6 +75,7 @@ impl Tag {
             "listing:price" => Tag::ListingByPrice,
             "listing:stock" => Tag::ListingStock,
             "listing:sales" => Tag::ListingSales,
+            "bestsellers" => Tag::Bestsellers,
             "search" => Tag::Search,
             "categories" => Tag::Categories,
             "brands" => Tag::Brands,
@@ -131,6 +136,11 @@ pub fn stock_move<T>(tx: &WriteTx, product: i64, moved: impl FnOnce() -> rusqlit
 /// Records in the writer unit `tx` that it only added to `product`'s units sold.
 pub fn note_sale(tx: &WriteTx, product: i64) {
     tx.note_only(SOLD.0, SOLD.1, product);
+}
+
+/// Whether a commit recorded a sale (see [`note_sale`]).
+pub fn records_sale(changes: &ChangeSet) -> bool {
+    changes.tables.contains_key(&format!("{}@{}", SOLD.0, SOLD.1))
 }
 
 /// The tags a commit's changes can show in.
@@ -206,6 +216,7 @@ mod tests {
             Tag::ListingByPrice,
             Tag::ListingStock,
             Tag::ListingSales,
+            Tag::Bestsellers,
             Tag::Search,
             Tag::Categories,
             Tag::Brands,

@@ -487,3 +487,49 @@ async fn reviews_need_a_paid_order_and_wait_for_moderation() {
     assert_eq!(r.status, 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_shows_in_bestsellers_within_the_refresh() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.bestsellers_refresh_secs = 1;
+        })
+        .start()
+        .await;
+    let today = storefront::util::now_ms().div_euclid(storefront::util::DAY_MS);
+    let state = app.state.clone();
+    common::wait_for("the bestsellers board", 10, || state.bestsellers.for_day(today).is_some()).await;
+    let top = |v: &Value| -> Vec<(String, i64)> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["slug"].as_str().unwrap().to_owned(), p["units_sold"].as_i64().unwrap()))
+            .collect()
+    };
+    // from the board now: the same as the fixture's sums (boom 7, aurora 3; retired hidden)
+    let v = app.json("/api/products/bestsellers").await;
+    assert_eq!(top(&v), [("boom-speaker".to_owned(), 7), ("aurora-wireless-headphones".to_owned(), 3)]);
+
+    // 2 chef knives bought and paid: in the list within the refresh (and not before payment)
+    let t = app.guest().await;
+    let (order, total) = buy(&app, &t, 5, 2).await;
+    let event =
+        json!({"event_id": "evt_b1", "order_id": order, "status": "succeeded", "amount": total, "reference": "pi_b1"});
+    ok(&webhook(&app, &event, None).await, 200);
+    let want =
+        [("boom-speaker".to_owned(), 7), ("aurora-wireless-headphones".to_owned(), 3), ("chef-knife".to_owned(), 2)];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = app.json("/api/products/bestsellers").await;
+        if top(&v) == want {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the sale never showed: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(top(&app.json("/api/products/bestsellers?days=1").await), [("chef-knife".to_owned(), 2)]);
+    app.stop().await;
+}
