@@ -4,7 +4,7 @@
 //!
 //! usage: static_server LISTEN_ADDR PATH=FILE [PATH=FILE ...]
 //! (PATH may carry a query string, matched against the whole request target; FILE is
-//! what follows the last `=`)
+//! what follows the last `=`; PATH `*` answers every target no other PATH names)
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -37,7 +37,7 @@ fn main() {
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                     let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                    let resp = match routes.get(target) {
+                    let resp = match routes.get(target).or_else(|| routes.get("*")) {
                         Some(body) => Response::builder()
                             .header("content-type", "application/json")
                             .header("cache-control", "public, max-age=30, stale-while-revalidate=300")

@@ -55,17 +55,21 @@ fn exercise(conn: &Connection) {
     let cat = store::category_id(conn, "electronics").unwrap().unwrap();
     let brand: i64 = conn.query_row("SELECT min(id) FROM brands", [], |r| r.get(0)).unwrap();
     let fts = SearchTerms::parse("classic").unwrap().fts_query();
-    let filters = [
-        Filter::default(),
-        Filter { in_stock: true, ..Filter::default() },
-        Filter { category: Some(cat), ..Filter::default() },
-        Filter { category: Some(cat), in_stock: true, ..Filter::default() },
-        Filter { brand: Some(brand), ..Filter::default() },
-        Filter { brand: Some(brand), category: Some(cat), ..Filter::default() },
-        Filter { min_price: Some(1000), max_price: Some(5000), ..Filter::default() },
-        Filter { fts: Some(fts.clone()), ..Filter::default() },
-        Filter { fts: Some(fts), category: Some(cat), min_price: Some(100), ..Filter::default() },
-    ];
+    // every combination of the list filters: category at each depth, brand, price, stock
+    let sub = store::category_id(conn, "electronics-audio").unwrap().unwrap();
+    let leaf = store::category_id(conn, "electronics-audio-essentials").unwrap().unwrap();
+    let mut filters = Vec::new();
+    for category in [None, Some(cat), Some(sub), Some(leaf)] {
+        for brand in [None, Some(brand)] {
+            for (min_price, max_price) in [(None, None), (Some(1000), Some(5000)), (None, Some(5000))] {
+                for in_stock in [false, true] {
+                    filters.push(Filter { category, brand, min_price, max_price, in_stock, fts: None });
+                }
+            }
+        }
+    }
+    filters.push(Filter { fts: Some(fts.clone()), ..Filter::default() });
+    filters.push(Filter { fts: Some(fts), category: Some(cat), min_price: Some(100), ..Filter::default() });
     for f in &filters {
         for (_, sort) in Sort::CHOICES {
             for slice in [Slice::Offset(40), Slice::After { key: 5000, id: 10 }, Slice::Before { key: 5000, id: 10 }] {
@@ -86,6 +90,7 @@ fn exercise(conn: &Connection) {
     }
     store::bestsellers(conn, 0, 20).unwrap();
     store::summaries_by_ids(conn, &[1, 2, 3]).unwrap();
+    store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, &mut Vec::new()).unwrap();
     store::brand_refs(conn, &[1, 2]).unwrap();
     store::brand_id(conn, "x").unwrap();
     store::categories(conn, true).unwrap();
