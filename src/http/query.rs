@@ -96,7 +96,8 @@ impl QueryParams {
     /// Like [`text`](Self::text) but an empty value is returned as `Some("")`.
     pub fn raw(&mut self, name: &str, max: usize) -> Option<String> {
         let v = self.take(name)?;
-        if v.len() > max {
+        // characters, as the document's maxLength counts them
+        if v.chars().count() > max {
             self.error(name, format!("must be at most {max} characters"));
             return None;
         }

@@ -143,6 +143,13 @@ async fn checkout_reserves_stock_and_a_cart_becomes_one_order() {
         .collect();
     assert_eq!(ids.len(), 4);
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, each once: {ids:?}");
+    // a cursor the server never issued is 400 however it is spelled: 60 characters of
+    // three bytes each are within the documented 100 characters (found by schemathesis)
+    let foreign = "%E0%A4%AA".repeat(60);
+    let r = app.call("GET", &format!("/api/orders?cursor={foreign}"), Some(&t), None, &[]).await;
+    assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_cursor"), "{}", r.text());
+    let r = app.call("GET", &format!("/api/orders?cursor={}", "x".repeat(101)), Some(&t), None, &[]).await;
+    assert_eq!((r.status, r.error_code().as_str()), (422, "validation_failed"), "{}", r.text());
     assert_eq!(p2["meta"]["has_more"], false);
     app.stop().await;
 }
