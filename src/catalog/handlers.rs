@@ -408,21 +408,16 @@ pub async fn list_products(
         let body = db
             .read(move |conn| {
                 let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()))?;
-                let cursor_after =
-                    |key: i64, id: i64| Cursor { scope: sort.name().into(), before: false, key, id }.encode();
-                let cursor_before =
-                    |key: i64, id: i64| Cursor { scope: sort.name().into(), before: true, key, id }.encode();
                 let mask = field_mask(&fields);
                 let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
                 out.extend_from_slice(b"{\"data\":");
-                // the in-memory listing when it is built (see catalog::listing), SQLite until then
+                let offset = matches!(paging, Paging::Offset { .. });
                 let slice = match &paging {
                     Paging::Offset { page } => listing::Slice::Offset(((page - 1) * per_page) as usize),
                     Paging::Keyset(None) => listing::Slice::Offset(0),
                     Paging::Keyset(Some(c)) if c.before => listing::Slice::Before(c.key, c.id),
                     Paging::Keyset(Some(c)) => listing::Slice::After(c.key, c.id),
                 };
-                let offset = matches!(paging, Paging::Offset { .. });
                 let ask = listing::Ask {
                     sort,
                     slice,
@@ -430,90 +425,74 @@ pub async fn list_products(
                     with_total: offset,
                     strategy: listing::Strategy::Auto,
                 };
-                let listed = index.list(&filter, terms.as_ref(), &ask);
-                if let Some(p) = listed {
-                    let ids: Vec<i64> = p.rows.iter().map(|(id, _)| *id).collect();
-                    let written = store::write_products_by_ids(conn, &ids, mask, &mut out)?;
-                    let first = p.rows.first().map(|&(id, k)| (k, id));
-                    let last = p.rows.last().map(|&(id, k)| (k, id));
-                    return match paging {
-                        Paging::Offset { page } => {
-                            let total = p.total.unwrap_or_default() as i64;
-                            let next_cursor = if p.more { last.map(|(k, id)| cursor_after(k, id)) } else { None };
-                            let meta = OffsetMeta {
-                                current_page: page,
-                                per_page,
-                                total,
-                                last_page: ((total + per_page - 1) / per_page).max(1),
-                                next_cursor,
-                            };
-                            finish_page(out, &meta).map(|b| (b, written))
+                // the page written to `out`: the ids shown, (key, id) of its first and last
+                // rows, whether more lie beyond it in the direction of travel, the total
+                let (ids, first, last, more, total) = match index.list(&filter, terms.as_ref(), &ask) {
+                    // the in-memory listing (see catalog::listing)
+                    Some(p) => {
+                        let ids: Vec<i64> = p.rows.iter().map(|(id, _)| *id).collect();
+                        let written = store::write_products_by_ids(conn, &ids, mask, &mut out)?;
+                        let first = p.rows.first().map(|&(id, k)| (k, id));
+                        let last = p.rows.last().map(|&(id, k)| (k, id));
+                        (written, first, last, p.more, p.total.map(|t| t as i64))
+                    }
+                    // SQLite until the index is built
+                    None => match &paging {
+                        Paging::Keyset(Some(c)) if c.before => {
+                            // walking back: rows come in reverse and are turned around first
+                            let before = Slice::Before { key: c.key, id: c.id };
+                            let (rows, more) = store::list_products(conn, &filter, sort, before, per_page)?;
+                            let first = rows.first().map(|(p, k)| (*k, p.id.0));
+                            let last = rows.last().map(|(p, k)| (*k, p.id.0));
+                            let ids = rows.iter().map(|(p, _)| p.id.0).collect();
+                            let items = rows.into_iter().map(|(p, _)| p).collect();
+                            serde_json::to_writer(&mut out, &render_products(items, &fields))
+                                .expect("catalog values always serialize");
+                            (ids, first, last, more, None)
                         }
-                        Paging::Keyset(cursor) => {
-                            let backwards = cursor.as_ref().is_some_and(|c| c.before);
-                            let (next_cursor, prev_cursor) = if backwards {
-                                (
-                                    last.map(|(k, id)| cursor_after(k, id)),
-                                    if p.more { first.map(|(k, id)| cursor_before(k, id)) } else { None },
-                                )
-                            } else {
-                                (
-                                    if p.more { last.map(|(k, id)| cursor_after(k, id)) } else { None },
-                                    if cursor.is_some() { first.map(|(k, id)| cursor_before(k, id)) } else { None },
-                                )
+                        _ => {
+                            let slice = match &paging {
+                                Paging::Offset { page } => Slice::Offset((page - 1) * per_page),
+                                Paging::Keyset(Some(c)) => Slice::After { key: c.key, id: c.id },
+                                Paging::Keyset(None) => Slice::Offset(0),
                             };
-                            let meta =
-                                KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                            finish_page(out, &meta).map(|b| (b, written))
+                            let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
+                            let total = if offset { Some(store::count_products(conn, &filter)?) } else { None };
+                            (w.ids, w.first, w.last, w.more, total)
                         }
-                    };
-                }
-                match paging {
+                    },
+                };
+                let cursor = |before: bool| {
+                    move |(key, id): (i64, i64)| Cursor { scope: sort.name().into(), before, key, id }.encode()
+                };
+                let body = match &paging {
                     Paging::Offset { page } => {
-                        let slice = Slice::Offset((page - 1) * per_page);
-                        let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
-                        let total = store::count_products(conn, &filter)?;
-                        let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
+                        let total = total.unwrap_or_default();
                         let meta = OffsetMeta {
-                            current_page: page,
+                            current_page: *page,
                             per_page,
                             total,
                             last_page: ((total + per_page - 1) / per_page).max(1),
-                            next_cursor,
+                            next_cursor: if more { last.map(cursor(false)) } else { None },
                         };
-                        finish_page(out, &meta).map(|b| (b, w.ids))
+                        finish_page(out, &meta)
                     }
-                    Paging::Keyset(Some(c)) if c.before => {
-                        // walking back: rows come in reverse and are turned around first
-                        let (rows, more) = store::list_products(
-                            conn,
-                            &filter,
-                            sort,
-                            Slice::Before { key: c.key, id: c.id },
-                            per_page,
-                        )?;
-                        let first = rows.first().map(|(p, k)| (*k, p.id.0));
-                        let last = rows.last().map(|(p, k)| (*k, p.id.0));
-                        let next_cursor = last.map(|(k, id)| cursor_after(k, id));
-                        let prev_cursor = if more { first.map(|(k, id)| cursor_before(k, id)) } else { None };
-                        let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                        let ids = rows.iter().map(|(p, _)| p.id.0).collect();
-                        let items = rows.into_iter().map(|(p, _)| p).collect();
-                        Ok::<_, ApiError>((to_json(&Page { data: render_products(items, &fields), meta }), ids))
-                    }
-                    Paging::Keyset(cursor) => {
-                        let slice = match &cursor {
-                            None => Slice::Offset(0),
-                            Some(c) => Slice::After { key: c.key, id: c.id },
+                    Paging::Keyset(from) => {
+                        let (next_cursor, prev_cursor) = if from.as_ref().is_some_and(|c| c.before) {
+                            (last.map(cursor(false)), if more { first.map(cursor(true)) } else { None })
+                        } else {
+                            (
+                                if more { last.map(cursor(false)) } else { None },
+                                if from.is_some() { first.map(cursor(true)) } else { None },
+                            )
                         };
-                        let w = store::write_products(conn, &filter, sort, slice, per_page, mask, &mut out)?;
-                        let next_cursor = if w.more { w.last.map(|(k, id)| cursor_after(k, id)) } else { None };
-                        let prev_cursor =
-                            if cursor.is_some() { w.first.map(|(k, id)| cursor_before(k, id)) } else { None };
-                        let meta = KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor };
-                        finish_page(out, &meta).map(|b| (b, w.ids))
+                        finish_page(
+                            out,
+                            &KeysetMeta { per_page, has_more: next_cursor.is_some(), next_cursor, prev_cursor },
+                        )
                     }
-                }
+                };
+                body.map(|b| (b, ids))
             })
             .await?;
         Ok((body.0, product_tags(&body.1)))

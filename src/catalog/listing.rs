@@ -372,8 +372,8 @@ pub struct Listing {
     buckets: Vec<Bucket>,
     /// per product id: its row in its category's bucket (u32::MAX: not listed)
     slot: Vec<u32>,
-    /// per brand position: [listed, in stock]
-    brands: Vec<[usize; 2]>,
+    /// per brand position: how many of its products are in stock
+    brand_stocked: Vec<usize>,
     /// per brand position: its products, ascending
     brand_ids: Vec<Vec<u32>>,
     listed: usize,
@@ -391,7 +391,7 @@ impl Listing {
             parent: Vec::new(),
             buckets: Vec::new(),
             slot: Vec::new(),
-            brands: Vec::new(),
+            brand_stocked: Vec::new(),
             brand_ids: Vec::new(),
             listed: 0,
             stocked: 0,
@@ -418,7 +418,7 @@ impl Listing {
             parent,
             buckets: (0..n).map(|_| Bucket::default()).collect(),
             slot: vec![u32::MAX; cols.docs.len()],
-            brands: vec![[0, 0]; brands],
+            brand_stocked: vec![0; brands],
             brand_ids: vec![Vec::new(); brands],
             listed: 0,
             stocked: 0,
@@ -448,9 +448,8 @@ impl Listing {
             self.slot.resize(id as usize + 1, u32::MAX);
         }
         self.slot[id as usize] = bucket.push(id, d, c);
-        if let Some(b) = self.brands.get_mut(d.brand as usize) {
-            b[0] += 1;
-            b[1] += d.in_stock as usize;
+        if let Some(n) = self.brand_stocked.get_mut(d.brand as usize) {
+            *n += d.in_stock as usize;
         }
         if let Some(list) = self.brand_ids.get_mut(d.brand as usize) {
             // new products have the highest ids: usually an append
@@ -506,9 +505,8 @@ impl Listing {
             self.slot[moved as usize] = at;
         }
         self.slot[id as usize] = u32::MAX;
-        if let Some(b) = self.brands.get_mut(d.brand as usize) {
-            b[0] -= 1;
-            b[1] -= d.in_stock as usize;
+        if let Some(n) = self.brand_stocked.get_mut(d.brand as usize) {
+            *n -= d.in_stock as usize;
         }
         self.listed -= 1;
         self.stocked -= d.in_stock as usize;
@@ -571,6 +569,14 @@ impl Listing {
         }
     }
 
+    /// The products of brand position `b` (an unknown one has none).
+    fn brand_size(&self, b: u32, in_stock: bool) -> usize {
+        match in_stock {
+            true => self.brand_stocked.get(b as usize).copied().unwrap_or(0),
+            false => self.brand_ids.get(b as usize).map_or(0, Vec::len),
+        }
+    }
+
     /// The total a counter can give without a pass.
     fn counted(&self, want: &Want) -> Option<usize> {
         if want.priced() {
@@ -578,7 +584,7 @@ impl Listing {
         }
         match (want.category, want.brand) {
             (c, None) => Some(self.size(c, want.in_stock)),
-            (None, Some(b)) => Some(self.brands.get(b as usize).map_or(0, |n| n[want.in_stock as usize])),
+            (None, Some(b)) => Some(self.brand_size(b, want.in_stock)),
             (Some(_), Some(_)) => None,
         }
     }
@@ -588,7 +594,7 @@ impl Listing {
     fn upper_bound(&self, want: &Want, range: Option<&PriceRange>, matched: Option<&Matched<'_>>) -> usize {
         let mut upper = self.size(want.category, want.in_stock);
         if let Some(b) = want.brand {
-            upper = upper.min(self.brands.get(b as usize).map_or(0, |n| n[want.in_stock as usize]));
+            upper = upper.min(self.brand_size(b, want.in_stock));
         }
         if let Some(r) = range {
             upper = upper.min(r.count);
@@ -600,7 +606,7 @@ impl Listing {
     }
 
     /// Per category position: whether it is in the subtree of `category`.
-    fn allowed(&self, category: u32) -> Vec<bool> {
+    pub fn allowed(&self, category: u32) -> Vec<bool> {
         let mut allowed = vec![false; self.buckets.len()];
         for &s in &self.subtree[category as usize] {
             allowed[s as usize] = true;
@@ -659,7 +665,7 @@ impl Listing {
         let scan_cost = size * 2 / 5;
         let range_cost = range.as_ref().map(|r| r.count);
         let matches_cost = matched.map(|m| m.ids.len() / 2);
-        let brand_cost = want.brand.map(|b| self.brand_ids.get(b as usize).map_or(0, Vec::len));
+        let brand_cost = want.brand.map(|b| self.brand_size(b, false));
         let pass = |strategy: Strategy| -> Strategy {
             match strategy {
                 Strategy::Range if range.is_some() => Strategy::Range,

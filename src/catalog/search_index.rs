@@ -939,17 +939,9 @@ impl Index {
     fn search(&self, terms: &SearchTerms, filter: &Filter, sort: Option<Sort>, start: usize, end: usize) -> Matches {
         let refs = &self.refs;
         // the filter's category and everything below it, by position (parents come first)
-        let allowed: Option<Vec<bool>> = filter.category.map(|c| {
-            let mut allowed = vec![false; refs.categories.len()];
-            if let Some(&root) = refs.category_pos.get(&c) {
-                allowed[root as usize] = true;
-                for (i, parent) in refs.parent_pos.iter().enumerate() {
-                    if parent.is_some_and(|p| allowed[p as usize]) {
-                        allowed[i] = true;
-                    }
-                }
-            }
-            allowed
+        let allowed: Option<Vec<bool>> = filter.category.map(|c| match refs.category_pos.get(&c) {
+            Some(&root) => self.listing.allowed(root),
+            None => vec![false; refs.categories.len()],
         });
         let brand = filter.brand.map(|b| refs.brand_pos.get(&b).copied().unwrap_or(u32::MAX));
         let mut by_category = vec![0i64; refs.categories.len()];
