@@ -591,3 +591,100 @@ CREATE TABLE audit_log (
     client_addr TEXT    NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL
 );
+
+-- ---------------------------------------------------------------------------------------
+-- version 3: the job queue, outgoing webhooks, archived orders
+-- (the upgrade step from version 2 runs this section as it stands)
+-- ---------------------------------------------------------------------------------------
+
+-- Background work (src/jobs). A job is written in the writer unit of the change it belongs
+-- to and taken by the runner with a lease; see src/jobs/mod.rs for the states.
+CREATE TABLE jobs (
+    id             INTEGER PRIMARY KEY,
+    kind           TEXT    NOT NULL,
+    queue          TEXT    NOT NULL CHECK (queue IN ('high', 'default', 'low')),
+    -- the queue as a number (high 0, default 1, low 2): available jobs are taken in this order
+    priority       INTEGER NOT NULL,
+    state          TEXT    NOT NULL CHECK (state IN ('scheduled', 'available', 'running', 'retryable',
+                                                      'completed', 'failed', 'cancelled')),
+    -- JSON
+    args           TEXT    NOT NULL DEFAULT '{}',
+    -- while a job with this key waits (scheduled, available, retryable), another is not enqueued
+    unique_key     TEXT,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    max_attempts   INTEGER NOT NULL CHECK (max_attempts >= 1),
+    run_at         INTEGER NOT NULL,
+    -- a running job's lease: its holder renews it; past it, another worker may take the job
+    locked_until   INTEGER,
+    locked_by      TEXT,
+    progress_done  INTEGER,
+    progress_total INTEGER,
+    -- JSON array of {attempt, at, error}, one per failed attempt
+    errors         TEXT    NOT NULL DEFAULT '[]',
+    -- JSON: what a finished job reports (an import's rejected rows, an export's file)
+    result         TEXT,
+    created_at     INTEGER NOT NULL,
+    started_at     INTEGER,
+    finished_at    INTEGER
+);
+CREATE INDEX idx_jobs_available ON jobs(priority, run_at, id) WHERE state = 'available';
+CREATE INDEX idx_jobs_waiting ON jobs(run_at) WHERE state IN ('scheduled', 'retryable');
+CREATE INDEX idx_jobs_leases ON jobs(locked_until) WHERE state = 'running';
+CREATE UNIQUE INDEX idx_jobs_unique ON jobs(unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'retryable');
+-- the admin's list by state (and queue), newest first
+CREATE INDEX idx_jobs_state ON jobs(state, queue, id);
+-- pruning and archiving of finished jobs
+CREATE INDEX idx_jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+
+-- Outgoing webhooks: subscriptions, the events they are sent, and one delivery per
+-- subscription and event (src/webhooks).
+CREATE TABLE webhook_subscriptions (
+    id         INTEGER PRIMARY KEY,
+    url        TEXT    NOT NULL,
+    -- JSON array of event types
+    events     TEXT    NOT NULL,
+    -- the HMAC-SHA256 key deliveries are signed with (kept: every delivery needs it)
+    secret     TEXT    NOT NULL,
+    active     INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_events (
+    id         INTEGER PRIMARY KEY,
+    type       TEXT    NOT NULL,
+    -- JSON: the event's data
+    data       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_webhook_events_created ON webhook_events(created_at);
+
+CREATE TABLE webhook_deliveries (
+    id              INTEGER PRIMARY KEY,
+    subscription_id INTEGER NOT NULL REFERENCES webhook_subscriptions(id) ON DELETE CASCADE,
+    event_id        INTEGER NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+    state           TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'succeeded', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    -- a pending delivery is not tried again before this
+    next_at         INTEGER NOT NULL,
+    last_status     INTEGER,
+    last_error      TEXT,
+    last_attempt_at INTEGER,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER
+);
+-- in order per subscription: the oldest pending delivery goes first
+CREATE INDEX idx_webhook_deliveries_pending ON webhook_deliveries(subscription_id, id) WHERE state = 'pending';
+CREATE INDEX idx_webhook_deliveries_subscription ON webhook_deliveries(subscription_id, id);
+CREATE INDEX idx_webhook_deliveries_event ON webhook_deliveries(event_id);
+
+-- Orders moved to a monthly archive file by `storefront archive`: where to find each.
+CREATE TABLE archived_orders (
+    order_id    INTEGER PRIMARY KEY,
+    customer_id INTEGER,
+    -- the archive file's month, e.g. 2026-01 (orders-2026-01.db)
+    month       TEXT    NOT NULL,
+    archived_at INTEGER NOT NULL
+);
+CREATE INDEX idx_archived_orders_customer ON archived_orders(customer_id, order_id) WHERE customer_id IS NOT NULL;

@@ -4,7 +4,8 @@
 # The tests start the real server on 127.0.0.1 against real SQLite files (SQLite itself is
 # compiled into the binary: rusqlite's bundled build, so a C compiler is needed), a real
 # redis-server for the second cache tier (from Debian's packages), and the API fuzzer
-# schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test.
+# schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test, and
+# aiosmtpd (from PyPI) as the SMTP server the mail tests send to.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,8 +28,8 @@ fi
 need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
-# Python tools, pinned, in a local virtual environment (tests/contract.rs runs them)
-python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
+# Python tools, pinned, in a local virtual environment (the contract and mail tests run them)
+python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6)
 stamp=".venv/.installed"
 if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_tools[*]}" ]]; then
     echo "test.sh: installing ${python_tools[*]} into .venv" >&2

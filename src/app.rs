@@ -27,6 +27,12 @@ pub struct App {
     pub bestsellers: Arc<Bestsellers>,
     /// `Cache-Control` of public catalog responses, rendered once.
     pub catalog_caching: crate::http::Caching,
+    /// The job queue's handle: this worker's name, the runner's wake-up (see [`crate::jobs`]).
+    pub jobs: Arc<crate::jobs::Jobs>,
+    /// The SMTP sender (see [`crate::mail`]).
+    pub mailer: crate::mail::Mailer,
+    /// The webhook sender (see [`crate::webhooks`]).
+    pub webhooks: crate::webhooks::deliver::Sender,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
@@ -40,6 +46,22 @@ impl Deref for AppState {
     type Target = App;
     fn deref(&self) -> &App {
         &self.0
+    }
+}
+
+/// What a writer unit needs to know of the shop's settings for the side effects it
+/// writes (mail jobs, stock alerts): copied out of the state before the unit runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Effects {
+    /// the shop sends mail: enqueue sending jobs with outbox rows
+    pub mail: bool,
+    /// `inventory.low` at or below this
+    pub low_stock: i64,
+}
+
+impl App {
+    pub fn effects(&self) -> Effects {
+        Effects { mail: self.mailer.sends(), low_stock: self.config.low_stock_threshold }
     }
 }
 
@@ -103,9 +125,10 @@ impl AppState {
                 hook.bump_committed(&crate::catalog::tags::keys_of_changes(changes));
             }));
         }
-        bestsellers
-            .spawn(path.clone(), Duration::from_secs(config.bestsellers_refresh_secs), Arc::downgrade(&cache))
-            .context("starting the bestsellers board")?;
+        let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
+        writer.on_commit(jobs.commit_hook());
+        let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
+        let webhooks = crate::webhooks::deliver::Sender::new(&config).context("setting up webhooks")?;
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
         let catalog_caching =
@@ -118,6 +141,9 @@ impl AppState {
             search,
             bestsellers,
             cache,
+            jobs,
+            mailer,
+            webhooks,
             draining: AtomicBool::new(false),
             started: Instant::now(),
         })))

@@ -40,6 +40,43 @@ pub enum Command {
         #[command(subcommand)]
         action: MailAction,
     },
+    /// The job queue: list, retry, cancel.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Jobs, newest first, with each queue's depth and lag.
+    List {
+        /// scheduled, available, running, retryable, completed, failed or cancelled
+        #[arg(long)]
+        state: Option<String>,
+        /// high, default or low
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+    },
+    /// Run a failed, cancelled, retryable or scheduled job again now.
+    Retry {
+        id: i64,
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+    },
+    /// Cancel a job that has not finished.
+    Cancel {
+        id: i64,
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +157,13 @@ pub struct ServeArgs {
     /// Shared secret of the payment webhook (HMAC-SHA256).
     #[arg(long, env = "STOREFRONT_PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
     pub payment_webhook_secret: Option<String>,
+    /// SMTP server for the shop's mail, e.g. smtp://127.0.0.1:2525 (without it mail stays
+    /// in the outbox).
+    #[arg(long, env = "STOREFRONT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of the shop's mail, e.g. "Shop <shop@example.com>".
+    #[arg(long, env = "STOREFRONT_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 fn parse_sync(s: &str) -> Result<Synchronous, String> {
@@ -143,6 +187,8 @@ impl ServeArgs {
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             payment_webhook_secret: self.payment_webhook_secret.clone(),
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
         }
     }
 }

@@ -85,6 +85,46 @@ pub struct Config {
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
     /// when printed. Without one, the webhook refuses every call.
     pub payment_webhook_secret: Option<String>,
+    /// SMTP server that sends the shop's mail, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:pass@host:465` (`?tls=required` for STARTTLS). Without it, mail stays in
+    /// the outbox (`storefront mail pending`). Secret: redacted when printed.
+    pub smtp_url: Option<String>,
+    /// The sender of the shop's mail, e.g. `Shop <shop@example.com>`.
+    pub mail_from: String,
+    /// Longest one SMTP conversation may take.
+    pub smtp_timeout_secs: u64,
+    /// Jobs this node runs at once; 0: it runs none (another node does).
+    pub jobs_concurrency: usize,
+    /// A running job's lease: a worker that stops renewing it (killed) loses the job this
+    /// long after its last renewal, and another run takes it.
+    pub job_lease_secs: u64,
+    /// Retries wait `job_retry_base_ms · 2^(attempt-1)` (±25 %), at most `job_retry_max_secs`.
+    pub job_retry_base_ms: u64,
+    pub job_retry_max_secs: u64,
+    /// Completed jobs are deleted this long after they finished (failed ones are kept).
+    pub jobs_keep_completed_hours: u64,
+    /// At shutdown, running jobs get this long to finish; the rest are given back.
+    pub jobs_shutdown_grace_secs: u64,
+    /// How often unpaid orders past their deadline are looked for.
+    pub order_expiry_check_secs: u64,
+    /// A remote endpoint (the SMTP server, a webhook receiver) that failed this many times
+    /// in a row is left alone for `breaker_cooldown_ms`, then probed once; each failed
+    /// probe doubles the wait (up to 32x).
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+    /// Attempts of one webhook delivery (with the retry backoff above: about a day).
+    pub webhook_attempts: i64,
+    /// Webhook events and their deliveries are deleted this long after they happened.
+    pub webhook_keep_days: u64,
+    /// `inventory.low` is sent when a variant's available stock falls to this or below.
+    pub low_stock_threshold: i64,
+    /// When above 0, the recurring `archive` task moves orders, audit rows and finished
+    /// jobs older than this many days to monthly files in `archive_dir`.
+    pub archive_after_days: u64,
+    /// Where archives go (default: `archive/` beside the database).
+    pub archive_dir: Option<PathBuf>,
+    /// Where export files and uploaded imports go (default: `files/` beside the database).
+    pub files_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -124,6 +164,24 @@ impl Default for Config {
             reset_token_ttl_mins: 60,
             order_expiry_mins: 30,
             payment_webhook_secret: None,
+            smtp_url: None,
+            mail_from: "Storefront <shop@localhost>".into(),
+            smtp_timeout_secs: 10,
+            jobs_concurrency: 32,
+            job_lease_secs: 30,
+            job_retry_base_ms: 5_000,
+            job_retry_max_secs: 6 * 3600,
+            jobs_keep_completed_hours: 24,
+            jobs_shutdown_grace_secs: 10,
+            order_expiry_check_secs: 15,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 30_000,
+            webhook_attempts: 16,
+            webhook_keep_days: 30,
+            low_stock_threshold: 5,
+            archive_after_days: 0,
+            archive_dir: None,
+            files_dir: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -159,6 +217,8 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub payment_webhook_secret: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 impl Config {
@@ -200,6 +260,12 @@ impl Config {
         }
         if let Some(v) = o.payment_webhook_secret {
             config.payment_webhook_secret = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = o.smtp_url {
+            config.smtp_url = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = o.mail_from {
+            config.mail_from = v;
         }
         config.validate()?;
         Ok(config)
@@ -279,6 +345,43 @@ impl Config {
         if self.payment_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
             problems.push("payment_webhook_secret must be at least 16 characters".to_owned());
         }
+        if let Some(url) = &self.smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                problems.push("smtp_url must start with smtp:// or smtps://".to_owned());
+            } else if let Err(e) = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url) {
+                problems.push(format!("smtp_url is not a valid SMTP URL: {e}"));
+            }
+        }
+        if let Err(e) = self.mail_from.parse::<lettre::message::Mailbox>() {
+            problems.push(format!("mail_from is not a mail address ({e}); e.g. Shop <shop@example.com>"));
+        }
+        if !(1..=300).contains(&self.smtp_timeout_secs) {
+            problems.push("smtp_timeout_secs must be between 1 and 300".to_owned());
+        }
+        if self.jobs_concurrency > 4096 {
+            problems.push("jobs_concurrency must be at most 4096".to_owned());
+        }
+        if !(1..=3600).contains(&self.job_lease_secs) || !(1..=3600).contains(&self.jobs_shutdown_grace_secs) {
+            problems.push("job_lease_secs and jobs_shutdown_grace_secs must be between 1 and 3600".to_owned());
+        }
+        if !(1..=3_600_000).contains(&self.job_retry_base_ms) || !(1..=604_800).contains(&self.job_retry_max_secs) {
+            problems.push("job_retry_base_ms must be 1 to 3600000 and job_retry_max_secs 1 to 604800".to_owned());
+        }
+        if !(1..=8760).contains(&self.jobs_keep_completed_hours) || !(1..=3650).contains(&self.webhook_keep_days) {
+            problems.push("jobs_keep_completed_hours must be 1 to 8760 and webhook_keep_days 1 to 3650".to_owned());
+        }
+        if !(1..=86_400).contains(&self.order_expiry_check_secs) {
+            problems.push("order_expiry_check_secs must be between 1 and 86400".to_owned());
+        }
+        if !(1..=1000).contains(&self.breaker_failures) || !(1..=3_600_000).contains(&self.breaker_cooldown_ms) {
+            problems.push("breaker_failures must be 1 to 1000 and breaker_cooldown_ms 1 to 3600000".to_owned());
+        }
+        if !(1..=100).contains(&self.webhook_attempts) {
+            problems.push("webhook_attempts must be between 1 and 100".to_owned());
+        }
+        if self.low_stock_threshold < 0 {
+            problems.push("low_stock_threshold must be at least 0".to_owned());
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             problems.push(format!("log_level {:?} is not a valid filter", self.log_level));
         }
@@ -289,11 +392,28 @@ impl Config {
         }
     }
 
+    /// Where export files and uploaded imports go.
+    pub fn files_dir(&self) -> PathBuf {
+        self.files_dir.clone().unwrap_or_else(|| self.beside_db("files"))
+    }
+
+    /// Where archives go.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.archive_dir.clone().unwrap_or_else(|| self.beside_db("archive"))
+    }
+
+    /// `shop.db` → `shop-<what>/` in the same directory.
+    fn beside_db(&self, what: &str) -> PathBuf {
+        let stem = self.db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "storefront".into());
+        self.db.with_file_name(format!("{stem}-{what}"))
+    }
+
     /// The configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
         shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
+        shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
         toml::to_string_pretty(&shown).expect("the configuration always serializes")
     }
 }
@@ -352,10 +472,12 @@ mod tests {
         let c = Config {
             redis_url: Some("redis://default:hunter2@10.0.0.1".into()),
             payment_webhook_secret: Some("whsec-correct-horse-battery".into()),
+            smtp_url: Some("smtps://shop:mailpass9@mail.example.com:465".into()),
             ..Config::default()
         };
         let text = c.to_redacted_toml();
         assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
         assert!(!text.contains("correct-horse"), "{text}");
+        assert!(!text.contains("mailpass9") && text.contains("smtps://shop:***@mail.example.com:465"), "{text}");
     }
 }

@@ -8,7 +8,9 @@
 //! - [`catalog`]: the catalog API (handlers, model, store) and the in-memory search index.
 //! - [`customers`]: accounts, sessions and their extractors; [`cart`]: carts and prices;
 //!   [`orders`]: checkout, orders, expiry, the payment webhook; [`reviews`]: posting
-//!   reviews; [`mail`]: the outbox.
+//!   reviews; [`mail`]: the outbox and the SMTP sender.
+//! - [`jobs`]: the job queue in SQLite, its runner and the one schedule of recurring
+//!   tasks; [`webhooks`]: outgoing event subscriptions and their deliveries.
 //! - [`http`]: query parsing, response negotiation, the request-context middleware.
 //! - [`error`]: storage errors and the API error envelope.
 //! - [`config`], [`cli`]: configuration and command line; [`seed`]: the catalog generator.
@@ -19,12 +21,14 @@ pub mod cache;
 pub mod cart;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod customers;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod mail;
 pub mod openapi;
 pub mod ops;
@@ -34,3 +38,4 @@ pub mod routes;
 pub mod seed;
 pub mod server;
 pub mod util;
+pub mod webhooks;

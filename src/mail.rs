@@ -1,17 +1,73 @@
-//! The mail outbox: a mail is a row written in the same transaction as what it announces
-//! (an order, a password reset), so no mail is lost and none is sent for something that
-//! rolled back. The job runner sends from here; `storefront mail pending` lists what waits.
+//! Mail: the outbox and the sender.
+//!
+//! A mail is a row of `mail_outbox` written in the same writer unit as what it announces
+//! (an order, a payment, a password reset), so no mail is lost and none is sent for
+//! something that rolled back. With `smtp_url` set, the same unit enqueues a `mail` job that
+//! sends it over SMTP (lettre): a bounded timeout per conversation, retries with the
+//! queue's backoff, and a circuit breaker that stops hammering a server that keeps failing
+//! (jobs meeting it open wait for its probe without spending attempts). A sent
+//! password-reset mail's body is overwritten: the code is not kept in clear once it left.
+//! Without `smtp_url`, mail stays in the outbox (`storefront mail pending`); a later start
+//! with `smtp_url` sends what waits there.
 
-use rusqlite::{params, Connection};
+use std::time::Duration;
 
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::config::Config;
 use crate::db::writer::WriteTx;
+use crate::error::StoreError;
+use crate::jobs::breaker::Breaker;
+use crate::jobs::{Done, JobCtx, JobResult, NewJob, Queue};
+use crate::util::now_ms;
 
-pub fn enqueue(tx: &WriteTx, kind: &str, to: &str, subject: &str, body: &str, now: i64) -> rusqlite::Result<i64> {
+/// What a sent reset mail's body becomes.
+pub const REDACTED: &str = "(the reset code was sent and is not kept)";
+
+/// Writes a mail to the outbox in the unit of `tx`, and its sending job when `send` (the
+/// shop has an SMTP server: [`Mailer::sends`]). Reset codes go first (queue `high`).
+pub fn enqueue(
+    tx: &WriteTx,
+    send: bool,
+    kind: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO mail_outbox(kind, to_email, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![kind, to, subject, body, now])?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    if send {
+        crate::jobs::enqueue(tx, &job(id, kind))?;
+    }
+    Ok(id)
+}
+
+fn job(id: i64, kind: &str) -> NewJob {
+    let queue = if kind == "password_reset" { Queue::High } else { Queue::Default };
+    NewJob::new("mail", serde_json::json!({ "outbox_id": id })).queue(queue).unique(format!("mail:{id}"))
+}
+
+/// Enqueues sending jobs for unsent mail of the last week (a start with `smtp_url` after
+/// mail piled up without it). Returns how many.
+pub fn enqueue_unsent(tx: &WriteTx, now: i64) -> rusqlite::Result<usize> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, kind FROM mail_outbox WHERE sent_at IS NULL AND created_at > ?1 ORDER BY id LIMIT 10000",
+        )?
+        .query_map([now - 7 * 86_400_000], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut n = 0;
+    for (id, kind) in rows {
+        n += usize::from(crate::jobs::enqueue(tx, &job(id, &kind))?.is_some());
+    }
+    Ok(n)
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -24,21 +80,137 @@ pub struct Mail {
     pub created_at: i64,
 }
 
+fn mail_row(r: &rusqlite::Row) -> rusqlite::Result<Mail> {
+    Ok(Mail {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        to: r.get(2)?,
+        subject: r.get(3)?,
+        body: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
 /// Mail not sent yet, oldest first.
 pub fn pending(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Mail>> {
     conn.prepare_cached(
         "SELECT id, kind, to_email, subject, body, created_at FROM mail_outbox
          WHERE sent_at IS NULL ORDER BY id LIMIT ?1",
     )?
-    .query_map([limit], |r| {
-        Ok(Mail {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            to: r.get(2)?,
-            subject: r.get(3)?,
-            body: r.get(4)?,
-            created_at: r.get(5)?,
-        })
-    })?
+    .query_map([limit], mail_row)?
     .collect()
+}
+
+fn unsent(conn: &Connection, id: i64) -> rusqlite::Result<Option<Mail>> {
+    conn.prepare_cached(
+        "SELECT id, kind, to_email, subject, body, created_at FROM mail_outbox WHERE id = ?1 AND sent_at IS NULL",
+    )?
+    .query_row([id], mail_row)
+    .optional()
+}
+
+fn mark_sent(tx: &WriteTx, id: i64, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE mail_outbox SET sent_at = ?1, attempts = attempts + 1, last_error = NULL,
+             body = CASE WHEN kind = 'password_reset' THEN ?2 ELSE body END
+         WHERE id = ?3",
+    )?
+    .execute(params![now, REDACTED, id])?;
+    Ok(())
+}
+
+fn mark_failed(tx: &WriteTx, id: i64, error: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?1 WHERE id = ?2")?
+        .execute(params![error, id])?;
+    Ok(())
+}
+
+/// The SMTP sender (none without `smtp_url`) and its circuit breaker.
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+    pub breaker: Breaker,
+}
+
+impl Mailer {
+    pub fn new(c: &Config) -> anyhow::Result<Mailer> {
+        let transport = match &c.smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
+                    .timeout(Some(Duration::from_secs(c.smtp_timeout_secs)))
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Mailer {
+            transport,
+            from: c.mail_from.parse()?,
+            breaker: Breaker::new(c.breaker_failures, Duration::from_millis(c.breaker_cooldown_ms)),
+        })
+    }
+
+    /// Does this shop send mail (has an SMTP server)?
+    pub fn sends(&self) -> bool {
+        self.transport.is_some()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct MailArgs {
+    outbox_id: i64,
+}
+
+/// The `mail` job: send one outbox row.
+pub async fn send_job(ctx: &JobCtx, args: MailArgs) -> JobResult {
+    let app = &ctx.app;
+    let Some(transport) = &app.mailer.transport else {
+        return Ok(Done::Completed(Some(serde_json::json!({"sent": false, "reason": "no smtp_url"}))));
+    };
+    let id = args.outbox_id;
+    let Some(mail) = app.db.read(move |c| unsent(c, id).map_err(StoreError::from)).await? else {
+        return Ok(Done::Completed(Some(serde_json::json!({"sent": false, "reason": "already sent"}))));
+    };
+    if let Err(wait) = app.mailer.breaker.allow() {
+        return Ok(Done::Snooze(wait));
+    }
+    let message = match mail.to.parse::<Mailbox>().map_err(anyhow::Error::from).and_then(|to| {
+        Message::builder()
+            .from(app.mailer.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body.clone())
+            .map_err(anyhow::Error::from)
+    }) {
+        Ok(m) => m,
+        Err(e) => {
+            // no retry can fix the address
+            let error = format!("cannot build the mail: {e}");
+            app.db.writer.run(move |tx| mark_failed(tx, id, &error).map_err(StoreError::from)).await?;
+            return Err(crate::jobs::Permanent(format!("cannot build the mail: {e}")).into());
+        }
+    };
+    match transport.send(message).await {
+        Ok(_) => {
+            app.mailer.breaker.success();
+            app.db.writer.run(move |tx| mark_sent(tx, id, now_ms()).map_err(StoreError::from)).await?;
+            tracing::info!(mail.id = id, mail.kind = %mail.kind, "mail sent");
+            Ok(Done::Completed(Some(serde_json::json!({"sent": true}))))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            // a permanent refusal (5xx) means the server works: no breaker, no retry
+            let permanent = e.is_permanent();
+            if !permanent {
+                app.mailer.breaker.failure();
+            }
+            let recorded = error.clone();
+            app.db.writer.run(move |tx| mark_failed(tx, id, &recorded).map_err(StoreError::from)).await?;
+            if permanent {
+                Err(crate::jobs::Permanent(format!("the SMTP server refused the mail: {error}")).into())
+            } else {
+                Err(anyhow::anyhow!("sending failed: {error}"))
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use storefront::app::AppState;
-use storefront::cli::{AdminAction, Cli, Command, ConfigAction, MailAction};
+use storefront::cli::{AdminAction, Cli, Command, ConfigAction, JobsAction, MailAction};
 use storefront::config::{Config, LogFormat};
 use storefront::{db, seed, server};
 
@@ -69,6 +69,13 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Jobs { action } => match action {
+            JobsAction::List { state, queue, limit, db } => {
+                storefront::commands::jobs::list(&db, state.as_deref(), queue.as_deref(), limit)
+            }
+            JobsAction::Retry { id, db } => storefront::commands::jobs::retry(&db, id),
+            JobsAction::Cancel { id, db } => storefront::commands::jobs::cancel(&db, id),
+        },
         Command::Seed(a) => {
             init_logging(&std::env::var("STOREFRONT_LOG").unwrap_or_else(|_| "warn".into()), LogFormat::Text);
             let started = std::time::Instant::now();

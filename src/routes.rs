@@ -14,9 +14,11 @@ use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;
 use crate::customers::handlers as customers;
 use crate::http::middleware::request_context;
+use crate::jobs::handlers as jobs;
 use crate::ops;
 use crate::orders::handlers as orders;
 use crate::reviews;
+use crate::webhooks::handlers as webhooks;
 
 /// The routes with their descriptions.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -73,6 +75,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(res::update_shipping_rate, res::delete_shipping_rate))
         .routes(routes!(res::create_tax_rate))
         .routes(routes!(res::update_tax_rate, res::delete_tax_rate))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job, jobs::cancel_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::webhook_deliveries))
+        .routes(routes!(webhooks::retry_delivery))
         // operations
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))

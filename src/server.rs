@@ -31,12 +31,10 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         .map_err(std::io::Error::other)?;
         state.cache.attach_l2(l2, Duration::from_secs(c.redis_detached_max_age_secs));
     }
-    // expiry of unpaid orders and purges, for as long as the server runs
-    let upkeep = crate::orders::spawn_upkeep(state.clone(), Duration::from_secs(15));
-    let warming = (state.cache.enabled() && state.config.cache_warm_products > 0).then(|| {
-        let every = Duration::from_secs(state.config.cache_warm_interval_secs);
-        crate::catalog::warm::spawn(state.clone(), every)
-    });
+    // background work for as long as the server runs: the job runner (which also runs the
+    // shop's recurring tasks) and this node's own recurring tasks
+    let runner = crate::jobs::runner::start(state.clone());
+    let node_tasks = crate::jobs::schedule::start_node_tasks(&state);
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients
     // wait in the kernel's backlog instead of exhausting file descriptors.
@@ -98,17 +96,25 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     }
 
     state.draining.store(true, Ordering::SeqCst);
-    upkeep.abort();
-    if let Some(w) = warming {
-        w.abort();
+    for task in node_tasks {
+        task.abort();
     }
     drop(listener);
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining connections");
-    match tokio::time::timeout(grace, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("all connections drained"),
-        Err(_) => tracing::warn!("grace period over; closing remaining connections"),
-    }
+    // connections drain and the runner lets its running jobs finish, side by side
+    let drain = async {
+        match tokio::time::timeout(grace, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all connections drained"),
+            Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+        }
+    };
+    let jobs = async {
+        if let Some(r) = runner {
+            r.shutdown().await;
+        }
+    };
+    tokio::join!(drain, jobs);
     Ok(())
 }
 

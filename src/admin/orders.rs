@@ -92,11 +92,12 @@ pub async fn update_order(
     let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
     checks.finish()?;
     let (event, note, to) = (event.expect("checked"), note.expect("checked"), b.status);
+    let fx = app.effects();
     let order = app
         .db
         .writer
         .run(move |tx| {
-            let (from, now_is) = lifecycle::apply(tx, id, event, Some(&note), now_ms()).map_err(|e| match e {
+            let (from, now_is) = lifecycle::apply(tx, id, event, Some(&note), now_ms(), fx).map_err(|e| match e {
                 crate::orders::TransitionError::NotAllowed { from } => {
                     conflict("invalid_transition", &format!("an order that is {from} cannot become {to}"))
                 }

@@ -170,6 +170,7 @@ pub async fn create_product(
             let id = store::insert_product(tx, &new, now)?;
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, "product.create", "product", id, None, after.as_ref())?;
+            crate::webhooks::emit_product(tx, "product.created", id, now)?;
             Ok::<_, ApiError>(after)
         })
         .await?;
@@ -204,6 +205,7 @@ async fn change_product<F>(
 where
     F: FnOnce(&WriteTx, i64) -> Result<(), ApiError> + Send + 'static,
 {
+    let threshold = app.config.low_stock_threshold;
     let product = app
         .db
         .writer
@@ -212,10 +214,51 @@ where
             change(tx, id)?;
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, action, "product", id, Some(&before), after.as_ref())?;
+            if let Some(after) = &after {
+                announce(tx, action, id, &before, after, threshold)?;
+            }
             Ok::<_, ApiError>(after)
         })
         .await?;
     Ok(data(StatusCode::OK, &product))
+}
+
+/// The webhook events of a product change: retired, updated, stock fallen low.
+fn announce(
+    tx: &WriteTx,
+    action: &str,
+    id: i64,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    threshold: i64,
+) -> rusqlite::Result<()> {
+    let now = now_ms();
+    let status = |v: &serde_json::Value| v["status"].as_str().unwrap_or_default().to_owned();
+    if status(after) == "retired" && status(before) != "retired" {
+        crate::webhooks::emit_product(tx, "product.retired", id, now)?;
+    } else if action != "product.inventory" && before != after {
+        crate::webhooks::emit_product(tx, "product.updated", id, now)?;
+    }
+    let stock = |v: &serde_json::Value| -> Vec<(String, i64)> {
+        v["stock"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        (s["variant_id"].as_str().unwrap_or_default().to_owned(), s["available"].as_i64().unwrap_or(0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let was = stock(before);
+    for (variant, available) in stock(after) {
+        let Some(old) = was.iter().find(|(v, _)| *v == variant).map(|(_, a)| *a) else { continue };
+        if let Ok(variant) = variant.parse::<i64>() {
+            crate::webhooks::stock_fell(tx, variant, old, available, threshold, now)?;
+        }
+    }
+    Ok(())
 }
 
 /// Change a product

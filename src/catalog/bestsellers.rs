@@ -5,7 +5,7 @@
 //! (125–150 ms a request). The board answers any window in microseconds; the page then
 //! reads the summaries of the products it shows.
 //!
-//! How it stays current: a background thread rebuilds the board when sales were recorded
+//! How it stays current: the `bestsellers` task of [`crate::jobs::schedule`] rebuilds the board when sales were recorded
 //! since the last build (the writer's post-commit hook marks it), at most every
 //! `bestsellers_refresh_secs`, and right after midnight UTC when every window moves by a
 //! day. So a sale shows in bestsellers within `bestsellers_refresh_secs` (stated in the
@@ -18,14 +18,12 @@
 //! as that window's answer.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
 
 use rusqlite::Connection;
 
-use crate::cache::ResponseCache;
 use crate::db::writer::ChangeSet;
 use crate::util::{now_ms, DAY_MS};
 
@@ -93,12 +91,18 @@ pub struct Bestsellers {
     board: RwLock<Option<Arc<Board>>>,
     /// a sale was committed since the last build
     sold: AtomicBool,
+    /// a request found no board and was answered by SQLite (and maybe cached)
+    fell_back: AtomicBool,
 }
 
 impl Bestsellers {
     /// The board for `today`, when one is built.
     pub fn for_day(&self, today: i64) -> Option<Arc<Board>> {
-        self.board.read().unwrap_or_else(|e| e.into_inner()).clone().filter(|b| b.day == today)
+        let board = self.board.read().unwrap_or_else(|e| e.into_inner()).clone().filter(|b| b.day == today);
+        if board.is_none() {
+            self.fell_back.store(true, Ordering::Release);
+        }
+        board
     }
 
     /// The writer's post-commit hook: notes a sale for the next rebuild.
@@ -109,7 +113,9 @@ impl Bestsellers {
     }
 
     /// Rebuilds the board from the database at `path` when a sale was noted or the day
-    /// changed (or `force`); returns whether it did.
+    /// changed (or `force`). Returns whether cached bestseller responses must go: a board
+    /// replaced another, or requests were answered without one meanwhile (a first build
+    /// that nobody asked for changes no answer).
     pub fn refresh(&self, path: &Path, force: bool) -> rusqlite::Result<bool> {
         let today = now_ms().div_euclid(DAY_MS);
         let stale = self.board.read().unwrap_or_else(|e| e.into_inner()).as_ref().is_none_or(|b| b.day != today);
@@ -126,41 +132,14 @@ impl Bestsellers {
         match built {
             Ok(board) => {
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "bestsellers board built");
-                *self.board.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(board));
-                Ok(true)
+                let replaced = self.board.write().unwrap_or_else(|e| e.into_inner()).replace(Arc::new(board)).is_some();
+                Ok(replaced | self.fell_back.swap(false, Ordering::AcqRel))
             }
             Err(e) => {
                 self.sold.store(sold, Ordering::Release);
                 Err(e)
             }
         }
-    }
-
-    /// Keeps the board current on a thread of its own: a rebuild every `every` when sales
-    /// came in, and just after midnight UTC. Each rebuild invalidates the cached bestseller
-    /// responses. The thread ends when the app is dropped.
-    pub fn spawn(self: &Arc<Self>, path: PathBuf, every: Duration, cache: Weak<ResponseCache>) -> std::io::Result<()> {
-        let me = Arc::downgrade(self);
-        std::thread::Builder::new().name("storefront-bestsellers".into()).spawn(move || {
-            let mut first = true;
-            loop {
-                let Some(board) = me.upgrade() else { return };
-                match board.refresh(&path, first) {
-                    Ok(true) => {
-                        if let Some(cache) = cache.upgrade() {
-                            cache.bump_committed(&[super::tags::Tag::Bestsellers.to_string()]);
-                        }
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "bestsellers: rebuild failed; SQLite answers meanwhile"),
-                }
-                first = false;
-                drop(board);
-                let to_midnight = DAY_MS - now_ms().rem_euclid(DAY_MS) + 50;
-                std::thread::sleep(every.min(Duration::from_millis(to_midnight as u64)));
-            }
-        })?;
-        Ok(())
     }
 }
 

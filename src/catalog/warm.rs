@@ -1,11 +1,10 @@
 //! Cache warming: the pages shoppers open first — the category tree, the brands, the first
 //! listing page, the bestsellers and the pages of the best-selling products — are filled
-//! at start and again every `cache_warm_interval_secs`, so the hottest pages are loaded
+//! at start and again every `cache_warm_interval_secs` (the `cache_warm` task of
+//! [`crate::jobs::schedule`]), so the hottest pages are loaded
 //! soon after a commit invalidated them, before a client asks. The loaders are the
 //! handlers themselves, called directly with the request a client would send (a target
 //! still fresh costs a cache hit): no HTTP, no router, and the cache knows nothing of it.
-
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -45,14 +44,4 @@ pub async fn warm(app: &AppState) -> usize {
         count(handlers::product(st(), target, neg(), Ok(Path(slug)), q()).await);
     }
     answered
-}
-
-/// Runs [`warm`] now and every `every` until the task is aborted.
-pub fn spawn(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            warm(&app).await;
-            tokio::time::sleep(every).await;
-        }
-    })
 }

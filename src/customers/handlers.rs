@@ -146,6 +146,8 @@ pub async fn register(
             }
             let now = now_ms();
             let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
+            let event = serde_json::json!({"id": id.to_string(), "email": email.as_str(), "name": name.as_str()});
+            crate::webhooks::emit(tx, "customer.registered", &event, now)?;
             open_session(tx, ttl, Some(id), &client, now)
         })
         .await?;
@@ -284,6 +286,7 @@ pub async fn forgot_password(
     let email = email.expect("checked");
     throttle(&app, "reset", email.as_str(), &client.addr).await?;
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
+    let send = app.mailer.sends();
     app.db
         .writer
         .run(move |tx| {
@@ -299,7 +302,7 @@ pub async fn forgot_password(
                      It works once, for {} minutes. If it was not you, ignore this mail.",
                     ttl / 60_000
                 );
-                mail::enqueue(tx, "password_reset", email.as_str(), "Reset your password", &body, now)?;
+                mail::enqueue(tx, send, "password_reset", email.as_str(), "Reset your password", &body, now)?;
             }
             Ok::<_, ApiError>(())
         })

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -23,6 +23,9 @@ pub struct Step {
 /// Where `schema.sql`'s version-2 section begins: the upgrade runs that section as it
 /// stands, so the two cannot drift apart.
 const V2_MARKER: &str = "-- version 2: sessions, carts";
+
+/// Where the version-3 section begins (and the version-2 section ends).
+const V3_MARKER: &str = "-- version 3: the job queue";
 
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
@@ -41,8 +44,14 @@ const V2_ALTER: &str = "
 /// Upgrade steps, in order. A step's SQL must leave the database exactly as `schema.sql`
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
-    let v2 = &SCHEMA_SQL[SCHEMA_SQL.find(V2_MARKER).expect("schema.sql has its version-2 section")..];
-    vec![Step { to: 2, sql: format!("{V2_ALTER}\n{v2}").into() }]
+    let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
+    let (v2, v3) = (at(V2_MARKER), at(V3_MARKER));
+    // a section ends where the next one's banner (the dashed line before it) begins
+    let v2_end = SCHEMA_SQL[..v3].rfind("-- ----").unwrap_or(v3);
+    vec![
+        Step { to: 2, sql: format!("{V2_ALTER}\n{}", &SCHEMA_SQL[v2..v2_end]).into() },
+        Step { to: 3, sql: SCHEMA_SQL[v3..].into() },
+    ]
 }
 
 #[derive(Debug, thiserror::Error)]

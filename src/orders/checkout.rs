@@ -129,6 +129,7 @@ pub fn place(
     p: &Placement,
     idem: Option<(&str, &[u8])>,
     expiry_ms: i64,
+    fx: crate::app::Effects,
 ) -> Result<Placed, PlaceError> {
     let now = now_ms();
     let scope = session.owner_scope();
@@ -173,10 +174,15 @@ pub fn place(
         if l.quantity > Quantity::MAX {
             return Err(PlaceError::LineTooLarge);
         }
-        let reserved = l.active
-            && crate::catalog::tags::stock_move(tx, l.product_id, || {
-                store::reserve(tx, l.variant_id, l.quantity, now)
-            })?;
+        let left = if l.active {
+            crate::catalog::tags::stock_move(tx, l.product_id, || store::reserve(tx, l.variant_id, l.quantity, now))?
+        } else {
+            None
+        };
+        if let Some(left) = left {
+            crate::webhooks::stock_fell(tx, l.variant_id, left + l.quantity, left, fx.low_stock, now)?;
+        }
+        let reserved = left.is_some();
         if !reserved {
             short.push(ShortLine {
                 product_id: Id(l.product_id),
@@ -262,8 +268,9 @@ pub fn place(
             t.total / 100,
             t.total % 100
         );
-        mail::enqueue(tx, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
+        mail::enqueue(tx, fx.mail, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
     }
+    crate::webhooks::emit_order(tx, "order.placed", order, now)?;
     let placed = PlacedOut {
         order_id: Id(order),
         status: OrderStatus::Pending,

@@ -200,10 +200,11 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let hash = request_hash(path, canonical);
     let expiry = app.config.order_expiry_mins as i64 * 60_000;
+    let fx = app.effects();
     let placed = app
         .db
         .writer
-        .run(move |tx| place(tx, &session, source, &placement, key.as_deref().map(|k| (k, &hash[..])), expiry))
+        .run(move |tx| place(tx, &session, source, &placement, key.as_deref().map(|k| (k, &hash[..])), expiry, fx))
         .await?;
     Ok(respond(placed))
 }
@@ -373,6 +374,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = order_id(&id)?;
+    let fx = app.effects();
     let order = app
         .db
         .writer
@@ -382,7 +384,7 @@ pub async fn cancel(
                 Some(o) if owns(&session, &o) => {}
                 _ => return Err(ApiError::not_found("order")),
             };
-            match lifecycle::apply(tx, id, Event::Cancel(Actor::Customer), None, now) {
+            match lifecycle::apply(tx, id, Event::Cancel(Actor::Customer), None, now, fx) {
                 Ok(_) => Ok(store::detail(tx, id)?),
                 Err(TransitionError::NotAllowed { from }) => Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -494,6 +496,7 @@ pub async fn payment_webhook(
     checks.finish()?;
     let event = event.expect("checked");
     let order = e.order_id.0;
+    let fx = app.effects();
     let (outcome, replayed, status) = app
         .db
         .writer
@@ -513,14 +516,14 @@ pub async fn payment_webhook(
                 "succeeded" if pending && e.amount.is_some_and(|a| a != owner.total) => "amount_mismatch",
                 "succeeded" if pending && method_differs => "payment_method_mismatch",
                 "succeeded" if pending => {
-                    lifecycle::apply(tx, order, Event::Pay, None, now)?;
+                    lifecycle::apply(tx, order, Event::Pay, None, now, fx)?;
                     if let Some(r) = &reference {
                         store::set_payment_ref(tx, order, r)?;
                     }
                     "paid"
                 }
                 _ if pending => {
-                    lifecycle::apply(tx, order, Event::PaymentFailed, None, now)?;
+                    lifecycle::apply(tx, order, Event::PaymentFailed, None, now, fx)?;
                     "failed"
                 }
                 // already paid, cancelled or expired: nothing changes (a late payment on a

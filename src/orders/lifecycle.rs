@@ -20,11 +20,13 @@
 //!   before it shipped. Each stock update must touch its inventory row; otherwise the whole
 //!   unit fails (the writer's savepoint undoes it).
 //! - A pending order that closes gives its promotion use back.
-//! - Every move writes one status-history row.
+//! - Every move writes one status-history row, its webhook event (`order.paid`, …) and,
+//!   for a payment, the receipt mail — in the same unit.
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::store::{self, StockMove};
+use crate::app::Effects;
 use crate::cart;
 use crate::db::writer::WriteTx;
 
@@ -158,6 +160,7 @@ pub fn apply(
     event: Event,
     note: Option<&str>,
     now: i64,
+    fx: Effects,
 ) -> Result<(OrderStatus, OrderStatus), TransitionError> {
     let from = status(tx, order)?.ok_or(TransitionError::NotFound)?;
     let Some(step) = step(from, event) else { return Err(TransitionError::NotAllowed { from }) };
@@ -184,7 +187,43 @@ pub fn apply(
     }
     let note = note.filter(|n| !n.is_empty()).unwrap_or(step.note);
     store::add_history(tx, order, step.to.as_str(), note, now)?;
+    let kind = match (step.to, event) {
+        (OrderStatus::Paid, _) => "order.paid",
+        (OrderStatus::Fulfilled, _) => "order.fulfilled",
+        (OrderStatus::Expired, _) => "order.expired",
+        (OrderStatus::Cancelled, Event::Refund) => "order.refunded",
+        _ => "order.cancelled",
+    };
+    crate::webhooks::emit_order(tx, kind, order, now)?;
+    if step.to == OrderStatus::Paid {
+        receipt(tx, order, now, fx)?;
+    }
     Ok((from, step.to))
+}
+
+/// The payment receipt mail.
+fn receipt(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite::Result<()> {
+    let (email, total, currency): (String, i64, String) = tx
+        .prepare_cached("SELECT email, total, currency FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if email.is_empty() {
+        return Ok(());
+    }
+    let body = format!(
+        "We received your payment for order {order}.\n\nPaid: {}.{:02} {currency}\nWe will tell you when it ships.",
+        total / 100,
+        total % 100
+    );
+    crate::mail::enqueue(
+        tx,
+        fx.mail,
+        "payment_receipt",
+        &email,
+        &format!("Payment received for order {order}"),
+        &body,
+        now,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@ pub mod store;
 
 pub use lifecycle::{Actor, Event, OrderStatus, TransitionError};
 
-use std::time::Duration;
-
 use crate::app::AppState;
 use crate::db::writer::WriteTx;
 use crate::error::ApiError;
@@ -28,10 +26,10 @@ use crate::util::now_ms;
 
 /// Expires due pending orders (releasing their stock and promotion uses), at most `limit`
 /// in one unit. Returns how many.
-pub fn expire_due(tx: &WriteTx, now: i64, limit: i64) -> rusqlite::Result<usize> {
+pub fn expire_due(tx: &WriteTx, now: i64, limit: i64, fx: crate::app::Effects) -> rusqlite::Result<usize> {
     let mut n = 0;
     for id in store::expired(tx, now, limit)? {
-        match lifecycle::apply(tx, id, Event::Expire, None, now) {
+        match lifecycle::apply(tx, id, Event::Expire, None, now, fx) {
             Ok(_) => n += 1,
             // paid or cancelled since it was listed: nothing to expire
             Err(TransitionError::NotAllowed { .. } | TransitionError::NotFound) => {}
@@ -41,38 +39,20 @@ pub fn expire_due(tx: &WriteTx, now: i64, limit: i64) -> rusqlite::Result<usize>
     Ok(n)
 }
 
-/// One round of upkeep: expire due orders, purge old idempotency keys and auth records.
-pub async fn upkeep(app: &AppState) -> Result<usize, ApiError> {
-    app.db
-        .writer
-        .run(|tx| {
-            let now = now_ms();
-            let expired = expire_due(tx, now, 500)?;
-            store::purge_idempotency(tx, now)?;
-            crate::customers::store::purge(tx, now)?;
-            Ok::<_, ApiError>(expired)
-        })
-        .await
-}
-
-/// Runs [`upkeep`] every `every` until the writer stops.
-pub fn spawn_upkeep(app: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        // the first round one period after start, not in the middle of it
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match upkeep(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(orders = n, "expired unpaid orders"),
-                Err(e) if e.status.as_u16() == 503 => {
-                    if !app.db.writer.is_alive() {
-                        break;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "order upkeep failed"),
-            }
+/// One round of the `order_expiry` task: expire due pending orders, in units of at most 500
+/// until none is due. Returns how many.
+pub async fn expire_round(app: &AppState) -> Result<usize, ApiError> {
+    let mut total = 0;
+    loop {
+        let fx = app.effects();
+        let n = app.db.writer.run(move |tx| Ok::<_, ApiError>(expire_due(tx, now_ms(), 500, fx)?)).await?;
+        total += n;
+        if n < 500 {
+            break;
         }
-    })
+    }
+    if total > 0 {
+        tracing::info!(orders = total, "expired unpaid orders");
+    }
+    Ok(total)
 }

@@ -10,15 +10,15 @@ use super::OrderStatus;
 use crate::db::writer::WriteTx;
 use crate::domain::{Currency, Id, Money, Timestamp};
 
-/// Moves `quantity` of a variant from available to reserved, if that much is available.
-pub fn reserve(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<bool> {
-    Ok(tx
-        .prepare_cached(
-            "UPDATE inventory SET available = available - ?2, reserved = reserved + ?2, updated_at = ?3
-             WHERE variant_id = ?1 AND available >= ?2",
-        )?
-        .execute(params![variant, quantity, now])?
-        == 1)
+/// Moves `quantity` of a variant from available to reserved, if that much is available;
+/// returns the units left available (`None`: not enough).
+pub fn reserve(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "UPDATE inventory SET available = available - ?2, reserved = reserved + ?2, updated_at = ?3
+         WHERE variant_id = ?1 AND available >= ?2 RETURNING available",
+    )?
+    .query_row(params![variant, quantity, now], |r| r.get(0))
+    .optional()
 }
 
 /// What happens to an order's reserved stock when it leaves `pending`.

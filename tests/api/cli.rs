@@ -122,9 +122,9 @@ fn migrate_creates_upgrades_and_refuses_newer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Created(2)"), "{out}");
+    assert!(ok && out.contains("Created(3)"), "{out}");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Current(2)"), "{out}");
+    assert!(ok && out.contains("Current(3)"), "{out}");
     open(&path).execute_batch("PRAGMA user_version = 99").unwrap();
     let (ok, _, err) = run(bin().args(["migrate", "--db"]).arg(&path));
     assert!(!ok && err.contains("newer than this binary"), "{err}");
@@ -219,9 +219,9 @@ fn upgrading_a_version_1_database_gives_the_current_schema_and_keeps_its_data() 
          INSERT INTO orders(id, customer_id, status, currency, subtotal, total, created_at) VALUES (7, 1, 'paid', 'USD', 100, 100, 5);",
     )
     .unwrap();
-    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 2 });
+    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 3 });
     let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
-    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(2));
+    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(3));
     assert_eq!(version(&old).unwrap(), version(&fresh).unwrap());
     let (a, b) = (shape(&old), shape(&fresh));
     let only_old: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
@@ -343,4 +343,37 @@ fn admin_create_reads_the_password_from_stdin_and_mail_pending_lists_the_outbox(
     .unwrap();
     let (ok, out, _) = run(bin().args(["mail", "pending", "--db"]).arg(&path));
     assert!(ok && out.contains("to a@b.co") && out.contains("code: xyz"), "{out}");
+}
+
+#[test]
+fn jobs_are_listed_retried_and_cancelled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    assert!(run(bin().args(["migrate", "--db"]).arg(&path)).0);
+    let c = open(&path);
+    c.execute_batch(
+        "INSERT INTO jobs(id, kind, queue, priority, state, max_attempts, attempts, run_at, created_at, finished_at, errors)
+             VALUES (7, 'mail', 'high', 0, 'failed', 2, 2, 0, 0, 5, '[{\"attempt\": 2, \"at\": \"x\", \"error\": \"smtp down\"}]');
+         INSERT INTO jobs(id, kind, queue, priority, state, max_attempts, run_at, created_at)
+             VALUES (8, 'export', 'default', 1, 'scheduled', 3, 99999999999999, 0);",
+    )
+    .unwrap();
+    let (ok, out, _) = run(bin().args(["jobs", "list", "--state", "failed", "--db"]).arg(&path));
+    assert!(ok && out.contains("mail") && out.contains("smtp down") && !out.contains("export"), "{out}");
+    assert!(out.contains("queue high"), "depth and lag per queue: {out}");
+    let (ok, _, err) = run(bin().args(["jobs", "list", "--state", "done", "--db"]).arg(&path));
+    assert!(!ok && err.contains("--state must be one of"), "{err}");
+
+    let (ok, out, err) = run(bin().args(["jobs", "retry", "7", "--db"]).arg(&path));
+    assert!(ok, "{out}{err}");
+    assert_eq!(one(&c, "SELECT count(*) FROM jobs WHERE id = 7 AND state = 'available' AND max_attempts = 3"), 1);
+    let (ok, _, _) = run(bin().args(["jobs", "cancel", "8", "--db"]).arg(&path));
+    assert!(ok);
+    assert_eq!(one(&c, "SELECT count(*) FROM jobs WHERE id = 8 AND state = 'cancelled'"), 1);
+    let before = common::digest(&c);
+    let (ok, _, err) = run(bin().args(["jobs", "cancel", "8", "--db"]).arg(&path));
+    assert!(!ok && err.contains("has finished"), "{err}");
+    let (ok, _, err) = run(bin().args(["jobs", "retry", "99", "--db"]).arg(&path));
+    assert!(!ok && err.contains("no such job"), "{err}");
+    assert_eq!(common::digest(&c), before, "refused changes change nothing");
 }

@@ -396,7 +396,15 @@ async fn one_lifecycle_moves_stock_once_whoever_cancels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_is_conserved_through_checkouts_payments_cancels_and_expiry() {
-    let app = Arc::new(shop().await);
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.order_expiry_check_secs = 1;
+        })
+        .start()
+        .await;
+    let app = Arc::new(app);
     let initial: HashMap<i64, i64> = {
         let c = app.conn();
         let mut s = c.prepare("SELECT variant_id, available + reserved FROM inventory").unwrap();
@@ -440,10 +448,13 @@ async fn stock_is_conserved_through_checkouts_payments_cancels_and_expiry() {
             _ => {}
         }
     }
+    // the recurring expiry task (every second here) finds them due
     app.write("UPDATE orders SET expires_at = 0 WHERE status = 'pending'").await;
-    let expired = storefront::orders::upkeep(&app.state).await.unwrap();
-    assert_eq!(expired, placed.len() / 3, "every unpaid order left expires");
     let c = app.conn();
+    let pending = || column::<i64>(&c, "SELECT count(*) FROM orders WHERE status = 'pending'")[0];
+    common::wait_for("the expiry task", 30, || pending() == 0).await;
+    let expired: Vec<i64> = column(&c, "SELECT count(*) FROM orders WHERE status = 'expired'");
+    assert_eq!(expired[0] as usize, placed.len() / 3, "every unpaid order left expires");
     let statuses: Vec<String> = column(&c, "SELECT status FROM orders ORDER BY id");
     assert!(statuses.iter().all(|s| s == "paid" || s == "cancelled" || s == "expired"), "{statuses:?}");
     for (variant, start) in initial {

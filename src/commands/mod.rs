@@ -1,0 +1,47 @@
+//! The operations that run as subcommands beside the server (`storefront jobs …`, and more):
+//! each opens the database itself. Their writes go through a writer of their own (the same
+//! code the server's units run, so every rule a unit keeps holds here too); SQLite's locking
+//! serializes them with a server running on the same file.
+
+pub mod jobs;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::db::{self, writer};
+
+/// The database of a command: a read connection and a writer, migrated first.
+pub struct Tool {
+    pub read: rusqlite::Connection,
+    pub writer: writer::Writer,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Tool {
+    pub fn open(path: &Path) -> anyhow::Result<Tool> {
+        anyhow::ensure!(path.exists(), "no database at {}", path.display());
+        let mut conn =
+            db::open_write(path, db::Synchronous::Full).with_context(|| format!("opening {}", path.display()))?;
+        db::migrate::migrate(&mut conn).context("migrating the schema")?;
+        let writer = writer::Writer::start(conn, writer::WriterConfig::default())?;
+        let read = db::open_read(path)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(Tool { read, writer, runtime })
+    }
+
+    /// Runs `f` as one writer unit and waits for its commit.
+    pub fn write<T, F>(&self, f: F) -> Result<T, crate::error::StoreError>
+    where
+        F: FnOnce(&writer::WriteTx<'_>) -> Result<T, crate::error::StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.runtime.block_on(self.writer.run(f))
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        self.writer.shutdown();
+    }
+}
