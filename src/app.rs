@@ -33,6 +33,8 @@ pub struct App {
     pub mailer: crate::mail::Mailer,
     /// The webhook sender (see [`crate::webhooks`]).
     pub webhooks: crate::webhooks::deliver::Sender,
+    /// Held while this process serves the database (see [`db::ServingMark`]).
+    pub serving: Option<db::ServingMark>,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
@@ -125,6 +127,9 @@ impl AppState {
                 hook.bump_committed(&crate::catalog::tags::keys_of_changes(changes));
             }));
         }
+        let serving = db::mark_serving(&path)
+            .map_err(|e| tracing::warn!(error = %e, "cannot mark the database as served; imports from the command line will not know"))
+            .ok();
         let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
         writer.on_commit(jobs.commit_hook());
         let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
@@ -142,6 +147,7 @@ impl AppState {
             bestsellers,
             cache,
             jobs,
+            serving,
             mailer,
             webhooks,
             draining: AtomicBool::new(false),

@@ -40,11 +40,82 @@ pub enum Command {
         #[command(subcommand)]
         action: MailAction,
     },
+    /// Import products from a CSV or JSON-lines file (upsert by sku), with a progress bar.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export products, orders or customers as CSV or JSON lines, streamed.
+    Export(ExportArgs),
+    /// Move finished orders (with lines, history, payments), audit rows and finished jobs
+    /// older than a date into monthly SQLite files.
+    Archive(ArchiveArgs),
+    /// A consistent online copy of the database (the server may keep running).
+    Backup(BackupArgs),
     /// The job queue: list, retry, cancel.
     Jobs {
         #[command(subcommand)]
         action: JobsAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// Products: columns sku, name, slug?, description?, category (slug), brand (slug)?,
+    /// price, sale_price?, stock, active? (prices in minor units). Exit status 2 when rows
+    /// were rejected (each is listed with its line).
+    Products {
+        /// the file (.csv with a header row, or .jsonl)
+        file: PathBuf,
+        /// csv or jsonl (default: from the file's extension)
+        #[arg(long)]
+        format: Option<String>,
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// products, orders or customers
+    pub kind: String,
+    /// csv or jsonl
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// write here (default: standard output)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// only rows changed (products) or created (orders, customers) since this date
+    /// (2026-01-31) or RFC 3339 UTC timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ArchiveArgs {
+    /// move what is older than this date (2026-01-31) or RFC 3339 UTC timestamp
+    #[arg(long)]
+    pub before: String,
+    /// where the monthly files go (default: <db name>-archive/ beside the database)
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    /// the copy (a new file)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// SQLite database file.
+    #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+    pub db: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -125,6 +125,8 @@ pub struct Config {
     pub archive_dir: Option<PathBuf>,
     /// Where export files and uploaded imports go (default: `files/` beside the database).
     pub files_dir: Option<PathBuf>,
+    /// Largest import file the admin API takes.
+    pub import_max_mb: u64,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -182,6 +184,7 @@ impl Default for Config {
             archive_after_days: 0,
             archive_dir: None,
             files_dir: None,
+            import_max_mb: 1024,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -378,6 +381,9 @@ impl Config {
         }
         if !(1..=100).contains(&self.webhook_attempts) {
             problems.push("webhook_attempts must be between 1 and 100".to_owned());
+        }
+        if !(1..=1_048_576).contains(&self.import_max_mb) {
+            problems.push("import_max_mb must be between 1 and 1048576".to_owned());
         }
         if self.low_stock_threshold < 0 {
             problems.push("low_stock_threshold must be at least 0".to_owned());

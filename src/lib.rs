@@ -17,6 +17,8 @@
 
 pub mod admin;
 pub mod app;
+pub mod archive;
+pub mod bulk;
 pub mod cache;
 pub mod cart;
 pub mod catalog;

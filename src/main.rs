@@ -5,7 +5,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use storefront::app::AppState;
-use storefront::cli::{AdminAction, Cli, Command, ConfigAction, JobsAction, MailAction};
+use storefront::bulk::export::Kind;
+use storefront::bulk::import::Format;
+use storefront::cli::{AdminAction, Cli, Command, ConfigAction, ImportWhat, JobsAction, MailAction};
 use storefront::config::{Config, LogFormat};
 use storefront::{db, seed, server};
 
@@ -67,6 +69,33 @@ fn main() -> anyhow::Result<()> {
                     m.body
                 );
             }
+            Ok(())
+        }
+        Command::Import { what: ImportWhat::Products { file, format, db } } => {
+            init_logging("warn", LogFormat::Text);
+            let format = match format.as_deref() {
+                Some(f) => Some(Format::parse(f).ok_or_else(|| anyhow::anyhow!("--format must be csv or jsonl"))?),
+                None => None,
+            };
+            let imported = storefront::commands::bulk::import_products(&db, &file, format)?;
+            if imported.rejected > 0 {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Command::Export(a) => {
+            init_logging("warn", LogFormat::Text);
+            let kind = Kind::parse(&a.kind).ok_or_else(|| anyhow::anyhow!("export products, orders or customers"))?;
+            let format = Format::parse(&a.format).ok_or_else(|| anyhow::anyhow!("--format must be csv or jsonl"))?;
+            storefront::commands::bulk::export(&a.db, kind, format, a.since.as_deref(), a.out.as_deref())
+        }
+        Command::Archive(a) => {
+            init_logging("warn", LogFormat::Text);
+            storefront::commands::archive(&a.db, &a.before, a.dir)
+        }
+        Command::Backup(a) => {
+            let bytes = storefront::archive::backup(&a.db, &a.out)?;
+            println!("{}: a consistent copy of {} ({bytes} bytes)", a.out.display(), a.db.display());
             Ok(())
         }
         Command::Jobs { action } => match action {

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use crate::admin;
 use crate::admin::resources as res;
 use crate::app::AppState;
+use crate::bulk::handlers as bulk;
 use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;
 use crate::customers::handlers as customers;
@@ -64,7 +65,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::reviews::moderate_review))
         .routes(routes!(admin::audit::audit_log))
         .routes(routes!(admin::orders::orders))
-        .routes(routes!(admin::orders::update_order))
+        .routes(routes!(admin::orders::order, admin::orders::update_order))
         .routes(routes!(res::create_category))
         .routes(routes!(res::update_category, res::delete_category))
         .routes(routes!(res::create_brand))
@@ -75,6 +76,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(res::update_shipping_rate, res::delete_shipping_rate))
         .routes(routes!(res::create_tax_rate))
         .routes(routes!(res::update_tax_rate, res::delete_tax_rate))
+        .routes(routes!(bulk::create_import))
+        .routes(routes!(bulk::create_export))
+        .routes(routes!(bulk::download_export))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::cancel_job))
         .routes(routes!(jobs::retry_job))

@@ -48,6 +48,60 @@ pub fn rfc3339_into(ms: i64, buf: &mut [u8; RFC3339_LEN]) -> &str {
     std::str::from_utf8(buf).expect("only ASCII digits and separators are written")
 }
 
+/// Unix milliseconds of a UTC date (`2026-01-31`, midnight) or timestamp
+/// (`2026-01-31T12:00:00Z`, optionally with milliseconds), or `None` when it is neither.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        (!part.is_empty() && part.bytes().all(|c| c.is_ascii_digit())).then(|| part.parse().ok()).flatten()
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let mut ms = days_from_civil(y, m, d) * DAY_MS;
+    if b.len() == 10 {
+        return Some(ms);
+    }
+    if b.len() < 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || *b.last()? != b'Z' {
+        return None;
+    }
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    ms += ((hh * 60 + mm) * 60 + ss) * 1000;
+    match b.len() {
+        20 => Some(ms),
+        24 if b[19] == b'.' => Some(ms + num(20..23)?),
+        _ => None,
+    }
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// (year, month, day) to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -61,6 +115,32 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_timestamps_round_trip() {
+        for ms in [0, 86_400_000 * 365, 1_767_225_600_000, 1_709_164_800_000 + 12_345, 951_782_400_000] {
+            assert_eq!(parse_utc(&rfc3339(ms)), Some(ms), "{}", rfc3339(ms));
+        }
+        assert_eq!(parse_utc("2026-01-01"), Some(1_767_225_600_000));
+        assert_eq!(parse_utc("2024-02-29"), parse_utc("2024-02-29T00:00:00Z"));
+        for bad in [
+            "",
+            "2026",
+            "2026-13-01",
+            "2026-02-30",
+            "2023-02-29",
+            "2026-01-01T25:00:00Z",
+            "2026-01-01 10:00",
+            "x026-01-01",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

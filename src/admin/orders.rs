@@ -49,6 +49,40 @@ pub async fn orders(
     .await
 }
 
+/// One order
+///
+/// With its lines, totals and status history. An order moved to the archive
+/// (`storefront archive`) is read from its month's file.
+#[utoipa::path(get, path = "/api/admin/orders/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id")),
+    responses((status = 200, description = "the order", body = Data<crate::orders::store::OrderOut>), AdminErrors, NotFound, QueryErrors, ReadErrors))]
+pub async fn order(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
+    let dir = app.config.archive_dir();
+    let order = app
+        .db
+        .read(move |conn| {
+            if let Some(o) = crate::orders::store::detail(conn, id)? {
+                return Ok(Some(o));
+            }
+            match crate::archive::archived_file(conn, &dir, id)? {
+                Some(file) => crate::archive::archived_order(&file, id).map_err(|e| {
+                    tracing::error!(order.id = id, file = %file.display(), error = %e, "an archived order cannot be read");
+                    ApiError::internal()
+                }),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &order.ok_or_else(|| ApiError::not_found("order"))?))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderStatusIn {

@@ -3,6 +3,7 @@
 //! code the server's units run, so every rule a unit keeps holds here too); SQLite's locking
 //! serializes them with a server running on the same file.
 
+pub mod bulk;
 pub mod jobs;
 
 use std::path::Path;
@@ -38,6 +39,31 @@ impl Tool {
     {
         self.runtime.block_on(self.writer.run(f))
     }
+}
+
+/// `storefront archive --before DATE [--dir DIR]`.
+pub fn archive(db: &Path, before: &str, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let before = crate::util::parse_utc(before)
+        .with_context(|| format!("--before {before:?}: a date (2026-01-31) or an RFC 3339 UTC timestamp"))?;
+    let config = crate::config::Config { db: db.to_owned(), archive_dir: dir, ..Default::default() };
+    let dir = config.archive_dir();
+    let tool = Tool::open(db)?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    let report = tool.runtime.block_on(crate::archive::run(&tool.writer, db, &dir, before, &mut |r| {
+        bar.set_message(format!("{} orders, {} audit rows, {} jobs", r.orders, r.audit_rows, r.jobs));
+        bar.tick();
+    }));
+    bar.finish_and_clear();
+    let report = report?;
+    println!(
+        "archived {} orders, {} audit rows and {} jobs into {} ({})",
+        report.orders,
+        report.audit_rows,
+        report.jobs,
+        dir.display(),
+        if report.files.is_empty() { "nothing to move".to_owned() } else { report.files.join(", ") }
+    );
+    Ok(())
 }
 
 impl Drop for Tool {

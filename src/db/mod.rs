@@ -13,6 +13,37 @@
 //!   which keeps `sqlite_stat1` and drops `sqlite_stat4`.
 
 pub mod migrate;
+
+/// Held (a shared lock on `<db>.lock`) by every process serving the database, for as long
+/// as it serves: commands whose writes must reach a server's caches and search index
+/// (`storefront import`) refuse to run beside one ([`is_served`]).
+pub struct ServingMark(#[allow(dead_code)] std::fs::File);
+
+fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    db.with_file_name(name)
+}
+
+pub fn mark_serving(db: &Path) -> std::io::Result<ServingMark> {
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(db))?;
+    f.lock_shared()?;
+    Ok(ServingMark(f))
+}
+
+/// Does a server hold the database now?
+pub fn is_served(db: &Path) -> std::io::Result<bool> {
+    let path = lock_path(db);
+    if !path.exists() {
+        return Ok(false);
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
+    match f.try_lock() {
+        Ok(()) => Ok(false),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
 pub mod writer;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -104,6 +104,16 @@ pub(super) async fn perform(ctx: &mut JobCtx, kind: &str, raw_args: &str) -> Job
             Ok(Done::Completed((n > 0).then(|| serde_json::json!({"expired": n}))))
         }
         "purge" => super::schedule::purge(&ctx.app).await.map(|r| Done::Completed(Some(r))),
+        "import_products" => crate::bulk::import_job(ctx, args(raw_args)?).await,
+        "export" => crate::bulk::export_job(ctx, args(raw_args)?).await,
+        "archive" => {
+            let app = ctx.app.clone();
+            let before = crate::util::now_ms() - app.config.archive_after_days as i64 * 86_400_000;
+            let report =
+                crate::archive::run(&app.db.writer, &app.db.path, &app.config.archive_dir(), before, &mut |_| {})
+                    .await?;
+            Ok(Done::Completed(Some(serde_json::to_value(report)?)))
+        }
         "webhook" => crate::webhooks::deliver::job(ctx, args(raw_args)?).await,
         "search_upkeep" => super::schedule::search_upkeep(&ctx.app).await.map(|()| Done::Completed(None)),
         other => anyhow::bail!("unknown job kind {other:?} (written by another version?)"),

@@ -7,6 +7,7 @@ mod common;
 
 mod admin;
 mod bad_input;
+mod bulk;
 mod cache;
 mod catalog_api;
 mod cli;

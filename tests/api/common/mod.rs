@@ -93,6 +93,11 @@ impl TestAppBuilder {
         self.shared_db = Some(other.db_path.clone());
         self
     }
+    /// A node on the database file at `path` (which the caller keeps).
+    pub fn same_data_as_path(mut self, path: &std::path::Path) -> Self {
+        self.shared_db = Some(path.to_owned());
+        self
+    }
     pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.config);
         self

@@ -1,0 +1,258 @@
+//! `/api/admin/imports` and `/api/admin/exports`: start a job, follow it at
+//! `/api/admin/jobs/{id}`, fetch an export's file when it is done.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+
+use super::export::Kind;
+use super::import::{Format, Source};
+use crate::admin::{audit, AdminSession};
+use crate::app::AppState;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::respond::data;
+use crate::http::{Checks, JsonBody, QueryParams};
+use crate::jobs::NewJob;
+use crate::openapi::{AdminErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
+
+#[derive(Serialize, ToSchema)]
+pub struct JobStarted {
+    /// follow it at `GET /api/admin/jobs/{job_id}`
+    job_id: Id,
+}
+
+fn format_of(headers: &HeaderMap) -> Option<Format> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "text/csv" => Some(Format::Csv),
+        "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => Some(Format::Jsonl),
+        _ => None,
+    }
+}
+
+fn random_name() -> String {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Import products from a file
+///
+/// The body is the file: `text/csv` with a header row, or `application/x-ndjson` (one JSON
+/// object per line), of products `sku, name, slug?, description?, category (slug), brand
+/// (slug)?, price, sale_price?, stock, active?` (prices in minor units). Rows are upserted
+/// by `sku` in batches while the shop keeps serving: a new sku creates an active product
+/// (draft with `active=false`); a known one gets the row's name, category, prices (an empty
+/// `sale_price` ends a sale) and stock, and its slug, description, brand and status when
+/// given. Answers 202 with the job; `GET /api/admin/jobs/{id}` shows `progress` (rows
+/// done/total) and, when done, `result`: counts and each rejected row (line, field,
+/// reason). A CSV whose header lacks a required column or names an unknown one is 422 at
+/// once; an empty body is 422. Up to `import_max_mb` (1024) MiB, else 413.
+#[utoipa::path(post, path = "/api/admin/imports", tag = "admin", security(("bearer" = ["admin"])),
+    request_body(content(
+        (String = "text/csv", example = "sku,name,category,price,stock\nLAMP-1,Desk lamp,lighting,3999,12\n"),
+        (String = "application/x-ndjson", example = "{\"sku\": \"LAMP-1\", \"name\": \"Desk lamp\", \"category\": \"lighting\", \"price\": 3999, \"stock\": 12}\n"),
+    )),
+    responses((status = 202, description = "the import job", body = Data<JobStarted>), AdminErrors,
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 415, description = "unsupported_media_type: not text/csv or application/x-ndjson", body = ErrorBody),
+        (status = 422, description = "validation_failed: empty, or a CSV header without the required columns", body = ErrorBody),
+        WriteErrors))]
+pub async fn create_import(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let Some(format) = format_of(&headers) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file as text/csv or application/x-ndjson",
+        ));
+    };
+    let dir = super::imports_dir(&app.config);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+        tracing::error!(error = %e, dir = %dir.display(), "cannot create the imports directory");
+        ApiError::internal()
+    })?;
+    let path = dir.join(format!("import-{}.{}", random_name(), format.extension()));
+    let max = app.config.import_max_mb * 1024 * 1024;
+    let received = receive(body, &path, max).await;
+    let refuse = |e: ApiError| {
+        let p = path.clone();
+        async move {
+            let _ = tokio::fs::remove_file(&p).await;
+            Err(e)
+        }
+    };
+    let size = match received {
+        Ok(n) => n,
+        Err(e) => return refuse(e).await,
+    };
+    if size == 0 {
+        return refuse(ApiError::validation([("body".to_owned(), "the file is empty".to_owned())].into())).await;
+    }
+    let p = path.clone();
+    let opened = tokio::task::spawn_blocking(move || Source::open(&p, format).map(|_| ()))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    if let Err(e) = opened {
+        return refuse(ApiError::validation([("body".to_owned(), e.to_string())].into())).await;
+    }
+    let args = serde_json::json!({ "path": path, "format": format });
+    let job = app
+        .db
+        .writer
+        .run(move |tx| {
+            let id = crate::jobs::enqueue(tx, &NewJob::new("import_products", args.clone()))?.expect("no unique key");
+            audit(
+                tx,
+                &admin,
+                "import.create",
+                "job",
+                id,
+                None,
+                Some(&serde_json::json!({"bytes": size, "format": format})),
+            )?;
+            Ok::<_, ApiError>(id)
+        })
+        .await;
+    match job {
+        Ok(id) => Ok(data(StatusCode::ACCEPTED, &JobStarted { job_id: Id(id) })),
+        Err(e) => refuse(e).await,
+    }
+}
+
+/// Streams `body` into `path`, at most `max` bytes (else 413); returns the size.
+async fn receive(body: Body, path: &std::path::Path, max: u64) -> Result<u64, ApiError> {
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an upload failed");
+        ApiError::internal()
+    };
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("body_read", "the body could not be read to its end"))?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("an import is at most {} MiB", max / 1024 / 1024),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.sync_all().await.map_err(io)?;
+    Ok(size)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportIn {
+    pub kind: Kind,
+    pub format: Format,
+    /// only rows changed (products) or created (orders, customers) at or after this: a
+    /// date (`2026-01-31`) or an RFC 3339 UTC timestamp
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z)?$")]
+    pub since: Option<String>,
+}
+
+/// Export products, orders or customers
+///
+/// Starts a job that writes the file (CSV with a header row, or JSON lines); 202 with the
+/// job. Follow it at `GET /api/admin/jobs/{id}` (progress in rows); fetch the file at
+/// `GET /api/admin/exports/{job_id}` once it is done. A products export has the import's
+/// columns.
+#[utoipa::path(post, path = "/api/admin/exports", tag = "admin", security(("bearer" = ["admin"])),
+    request_body = ExportIn,
+    responses((status = 202, description = "the export job", body = Data<JobStarted>), AdminErrors, BodyErrors, WriteErrors))]
+pub async fn create_export(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    JsonBody(b): JsonBody<ExportIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let since = match &b.since {
+        Some(s) => checks.check(
+            "since",
+            crate::util::parse_utc(s)
+                .ok_or_else(|| "must be a date (2026-01-31) or an RFC 3339 UTC timestamp".to_owned()),
+        ),
+        None => None,
+    };
+    checks.finish()?;
+    let args = serde_json::json!({ "kind": b.kind, "format": b.format, "since": since });
+    let job = app
+        .db
+        .writer
+        .run(move |tx| {
+            let id = crate::jobs::enqueue(tx, &NewJob::new("export", args.clone()))?.expect("no unique key");
+            audit(tx, &admin, "export.create", "job", id, None, Some(&args))?;
+            Ok::<_, ApiError>(id)
+        })
+        .await?;
+    Ok(data(StatusCode::ACCEPTED, &JobStarted { job_id: Id(job) }))
+}
+
+/// Download an export
+///
+/// The file of a completed export job, streamed (`text/csv` or `application/x-ndjson`).
+/// 404 before the job is done (and for a job that is not an export).
+#[utoipa::path(get, path = "/api/admin/exports/{job_id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("job_id" = String, Path, description = "the export job's id")),
+    responses((status = 200, description = "the file", content(
+        (String = "text/csv"), (String = "application/x-ndjson"))), AdminErrors, NotFound, QueryErrors, ReadErrors))]
+pub async fn download_export(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    q.finish()?;
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("export"))?;
+    let job = app.db.read(move |c| crate::jobs::store::get(c, id).map_err(ApiError::from)).await?;
+    let not_ready = || ApiError::not_found("export").with_detail("reason", "no such export, or it is not done yet");
+    let Some(job) = job.filter(|j| j.kind == "export" && j.state == crate::jobs::State::Completed) else {
+        return Err(not_ready());
+    };
+    let format = job.args.get("format").and_then(|f| f.as_str()).and_then(Format::parse).ok_or_else(not_ready)?;
+    let path = super::export_file(&app.config, id, format);
+    let file = tokio::fs::File::open(&path).await.map_err(|_| not_ready())?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let stream = futures_util::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let (mime, ext) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Jsonl => ("application/x-ndjson", "jsonl"),
+    };
+    let kind = job.args.get("kind").and_then(|k| k.as_str()).unwrap_or("export");
+    let mut resp = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::CACHE_CONTROL, "private, no-store")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{kind}-{id}.{ext}\""));
+    if let Some(len) = len {
+        resp = resp.header(header::CONTENT_LENGTH, len);
+    }
+    Ok(resp.body(Body::from_stream(stream)).expect("valid response parts"))
+}

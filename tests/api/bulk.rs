@@ -1,0 +1,369 @@
+//! Imports and exports through the admin API (jobs with progress) and the command line,
+//! archives and backups: bad rows reported exactly, imported products listed, searchable
+//! and cached correctly at once, exports that import back, archived orders still found.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::common::{self, column, TestApp};
+
+async fn admin_app() -> (TestApp, String) {
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_debug_header = true).start().await;
+    let admin = app.register("root@example.net").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.net'").await;
+    (app, admin)
+}
+
+async fn upload(app: &TestApp, admin: &str, content_type: &str, body: &str) -> common::Resp {
+    let auth = format!("Bearer {admin}");
+    common::send(
+        app.addr,
+        "POST",
+        b"/api/admin/imports",
+        &[("Authorization", &auth), ("Content-Type", content_type)],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Waits for job `id` to finish; returns it.
+async fn finished(app: &TestApp, admin: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = app.call("GET", &format!("/api/admin/jobs/{id}"), Some(admin), None, &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let job = r.json()["data"].clone();
+        if ["completed", "failed", "cancelled"].contains(&job["state"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "job {id} still {}", job["state"]);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+const CSV: &str = "sku,name,category,brand,price,sale_price,stock,description
+LAMP-1,Zephyr Desk Lamp,kitchen,acme,3999,,12,A bright lamp.
+KETTLE-1,Quasar Kettle,kitchen,,2499,1999,3,
+BAD-PRICE,Broken Price,kitchen,,19.99,,1,
+BAD-CAT,Lost Category,garden,,100,,1,
+,No Sku,kitchen,,100,,1,
+AUR-1,Aurora Wireless Headphones II,headphones,acme,18999,,7,
+SLUG-1,Nimbus Earbuds,kitchen,,100,,1,
+MUG-1,Quasar Mug,kitchen,globex,899,,40,\"A mug, \"\"large\"\"\"
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_reports_exactly_its_bad_rows_and_the_rest_shows_at_once() {
+    let (app, admin) = admin_app().await;
+    // cached views the import must reach
+    assert_eq!(app.json("/api/search?q=quasar").await["meta"]["total"], 0);
+    assert_eq!(app.json("/api/products?category=kitchen").await["meta"]["total"], 1);
+    assert_eq!(app.json("/api/products/aurora-wireless-headphones").await["data"]["price"]["amount"], 14999);
+
+    let r = upload(&app, &admin, "text/csv", CSV).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["data"]["job_id"].as_str().unwrap().to_owned();
+    let job = finished(&app, &admin, &id).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["kind"], "import_products");
+    assert_eq!(job["progress"], json!({"done": 8, "total": 8}));
+    let result = &job["result"];
+    assert_eq!((result["created"].as_i64(), result["updated"].as_i64()), (Some(4), Some(1)), "{result}");
+    let rejected: Vec<(i64, &str)> = result["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
+    // SLUG-1's name makes the slug of an existing product: it gets one made with its sku
+    assert_eq!(rejected, [(4, "price"), (5, "category"), (6, "sku")], "{result}");
+    assert!(result["rejected"][0]["reason"].as_str().unwrap().contains("minor units"));
+    assert!(result["rejected"][1]["reason"].as_str().unwrap().contains("garden"));
+
+    // listed, searchable and cached correctly at once
+    assert_eq!(app.json("/api/search?q=quasar").await["meta"]["total"], 2);
+    assert_eq!(app.json("/api/products?category=kitchen").await["meta"]["total"], 5);
+    let aurora = app.json("/api/products/aurora-wireless-headphones").await["data"].clone();
+    assert_eq!(
+        (aurora["name"].as_str(), aurora["price"]["amount"].as_i64()),
+        (Some("Aurora Wireless Headphones II"), Some(18999))
+    );
+    let mug = app.json("/api/products/quasar-mug").await["data"].clone();
+    assert_eq!(mug["description"], "A mug, \"large\"");
+    assert_eq!(app.json("/api/products/nimbus-earbuds-slug-1").await["data"]["sku"], "SLUG-1");
+    let c = app.conn();
+    assert_eq!(
+        column::<i64>(
+            &c,
+            "SELECT available FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'KETTLE-1'"
+        ),
+        [3]
+    );
+
+    // the same file again changes nothing
+    let r = upload(&app, &admin, "text/csv", CSV).await;
+    let again = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+    let result = &again["result"];
+    assert_eq!(
+        (
+            result["created"].as_i64(),
+            result["updated"].as_i64(),
+            result["unchanged"].as_i64(),
+            result["rejected_count"].as_i64()
+        ),
+        (Some(0), Some(0), Some(5), Some(3)),
+        "{result}"
+    );
+
+    // JSON lines, a bad line among good ones
+    let lines = "{\"sku\": \"TEA-1\", \"name\": \"Quasar Tea\", \"category\": \"kitchen\", \"price\": 450, \"stock\": 9, \"active\": false}\n\
+                 not json\n\
+                 {\"sku\": \"TEA-2\", \"name\": \"Quasar Tea Two\", \"category\": \"kitchen\", \"price\": 450, \"stock\": 9, \"colour\": \"red\"}\n\
+                 {\"sku\": \"TEA-3\", \"name\": \"Quasar Tea Three\", \"category\": \"kitchen\", \"price\": \"450\", \"stock\": 9}\n";
+    let r = upload(&app, &admin, "application/x-ndjson", lines).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+    let rejected: Vec<(i64, String)> = job["result"]["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["field"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(rejected, [(2, "row".to_owned()), (3, "colour".to_owned())]);
+    assert_eq!(job["result"]["created"], 2);
+    // a draft is not listed
+    assert_eq!(app.json("/api/search?q=quasar").await["meta"]["total"], 3);
+
+    // refused uploads change nothing
+    let before = common::digest(&c);
+    let r = upload(&app, &admin, "application/json", "{}").await;
+    assert_eq!((r.status, r.error_code()), (415, "unsupported_media_type".into()));
+    let r = upload(&app, &admin, "text/csv", "").await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = upload(&app, &admin, "text/csv", "sku,name,category,stock\nX,Y,kitchen,1\n").await;
+    assert_eq!(r.status, 422);
+    assert!(r.json()["error"]["details"]["body"].as_str().unwrap().contains("price"), "{}", r.text());
+    let r = upload(&app, &admin, "text/csv", "sku,name,category,price,stock,colour\n").await;
+    assert!(r.status == 422 && r.text().contains("colour"), "{}", r.text());
+    assert_eq!(common::digest(&c), before);
+    assert!(
+        std::fs::read_dir(storefront::bulk::imports_dir(&app.state.config)).unwrap().next().is_none(),
+        "uploads are removed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_are_jobs_whose_files_stream_and_import_back() {
+    let (app, admin) = admin_app().await;
+    let c = app.conn();
+    let mut files = Vec::new();
+    for (kind, format) in [("products", "csv"), ("orders", "jsonl"), ("customers", "csv")] {
+        let r = app
+            .call("POST", "/api/admin/exports", Some(&admin), Some(&json!({"kind": kind, "format": format})), &[])
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let id = r.json()["data"]["job_id"].as_str().unwrap().to_owned();
+        let job = finished(&app, &admin, &id).await;
+        assert_eq!(job["state"], "completed", "{job}");
+        let r = app.call("GET", &format!("/api/admin/exports/{id}"), Some(&admin), None, &[]).await;
+        assert_eq!(r.status, 200);
+        assert!(r.header("content-disposition").unwrap().contains(&format!("{kind}-{id}.{format}")));
+        assert_eq!(job["result"]["rows"], job["progress"]["done"]);
+        files.push((kind, r.text(), job["result"]["rows"].as_i64().unwrap()));
+    }
+    let products: i64 = column(&c, "SELECT count(*) FROM products WHERE status <> 'retired'")[0];
+    let (_, csv, rows) = &files[0];
+    assert_eq!(*rows, products);
+    assert_eq!(csv.lines().next(), Some("sku,name,slug,description,category,brand,price,sale_price,stock,active"));
+    assert_eq!(csv.lines().count() as i64, products + 1);
+    let orders: i64 = column(&c, "SELECT count(*) FROM orders")[0];
+    let (_, jsonl, _) = &files[1];
+    assert_eq!(jsonl.lines().count() as i64, orders);
+    for l in jsonl.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert!(v["total"].is_i64() && v["id"].is_string(), "{v}");
+    }
+    assert!(files[2].1.contains("root@example.net"));
+    // not an export, or no such job: 404
+    let r = app.call("GET", "/api/admin/exports/999999", Some(&admin), None, &[]).await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .call("POST", "/api/admin/exports", Some(&admin), Some(&json!({"kind": "reviews", "format": "csv"})), &[])
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .call(
+            "POST",
+            "/api/admin/exports",
+            Some(&admin),
+            Some(&json!({"kind": "orders", "format": "csv", "since": "2026-02-30"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+
+    // the products file imports back into another shop as it is
+    let (other, other_admin) = admin_app().await;
+    other.write("UPDATE inventory SET available = 0").await;
+    other.write("UPDATE products SET base_price = 1, sale_price = NULL").await;
+    let r = upload(&other, &other_admin, "text/csv", csv).await;
+    let job = finished(&other, &other_admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["result"]["rejected_count"], 0, "{job}");
+    let digest = |c: &rusqlite::Connection| -> Vec<(String, i64, Option<i64>, i64)> {
+        let mut s = c
+            .prepare(
+                "SELECT p.sku, p.base_price, p.sale_price, i.available FROM products p JOIN variants v ON v.product_id = p.id
+                 JOIN inventory i ON i.variant_id = v.id WHERE p.status <> 'retired' ORDER BY p.sku",
+            )
+            .unwrap();
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(digest(&other.conn()), digest(&c));
+    other.stop().await;
+    app.stop().await;
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_storefront"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STOREFRONT_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_imports_exports_backs_up_and_refuses_a_served_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::make_db(dir.path(), &common::Data::Fixture("small-catalog.sql"));
+    let file = dir.path().join("products.csv");
+    std::fs::write(&file, CSV).unwrap();
+    let (code, out, err) = run(bin().args(["import", "products"]).arg(&file).arg("--db").arg(&db));
+    assert_eq!(code, 2, "rows were rejected: {out}{err}");
+    assert!(
+        err.contains("line 4: price:") && err.contains("line 5: category:") && err.contains("line 6: sku:"),
+        "{err}"
+    );
+    assert!(out.contains("8 rows") && out.contains("4 created, 1 updated"), "{out}");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(column::<String>(&c, "SELECT name FROM products WHERE sku = 'LAMP-1'"), ["Zephyr Desk Lamp"]);
+    let (code, out, _) = run(bin().args(["import", "products"]).arg(&file).arg("--db").arg(&db));
+    assert!(code == 2 && out.contains("0 created, 0 updated, 5 unchanged"), "{out}");
+
+    let export = dir.path().join("out.jsonl");
+    let (code, _, err) =
+        run(bin().args(["export", "products", "--format", "jsonl", "--out"]).arg(&export).arg("--db").arg(&db));
+    assert_eq!(code, 0, "{err}");
+    let n: i64 = column(&c, "SELECT count(*) FROM products WHERE status <> 'retired'")[0];
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count() as i64, n);
+    let (code, _, err) = run(bin().args(["export", "reviews", "--db"]).arg(&db));
+    assert!(code != 0 && err.contains("products, orders or customers"), "{err}");
+
+    // beside a running server: an online backup works, an import is refused
+    let app = TestApp::builder().same_data_as_path(&db).start().await;
+    let copy = dir.path().join("copy.db");
+    let (code, out, err) = run(bin().args(["backup", "--out"]).arg(&copy).arg("--db").arg(&db));
+    assert_eq!(code, 0, "{out}{err}");
+    let backup = rusqlite::Connection::open(&copy).unwrap();
+    assert_eq!(common::digest(&backup), common::digest(&c));
+    let (code, _, err) = run(bin().args(["backup", "--out"]).arg(&copy).arg("--db").arg(&db));
+    assert!(code != 0 && err.contains("exists"), "{err}");
+    let before = common::digest(&c);
+    let (code, _, err) = run(bin().args(["import", "products"]).arg(&file).arg("--db").arg(&db));
+    assert!(code == 1 && err.contains("a server is running"), "{err}");
+    assert_eq!(common::digest(&c), before);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_orders_audit_rows_and_jobs_move_to_monthly_files_and_orders_are_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::make_db(dir.path(), &common::Data::Fixture("small-catalog.sql"));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    // finished orders in January and February 2025, one paid (waiting to ship) and one recent
+    let jan = storefront::util::parse_utc("2025-01-15").unwrap();
+    let feb = storefront::util::parse_utc("2025-02-10").unwrap();
+    for (id, status, at) in
+        [(901, "fulfilled", jan), (902, "cancelled", jan), (903, "expired", feb), (904, "paid", feb)]
+    {
+        c.execute(
+            "INSERT INTO orders(id, customer_id, status, currency, subtotal, total, created_at, email) VALUES (?1, 1, ?2, 'USD', 500, 500, ?3, 'ada@example.com')",
+            rusqlite::params![id, status, at],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO order_items(order_id, line, product_id, variant_id, sku, name, unit_price, quantity, line_total)
+             SELECT ?1, 1, p.id, v.id, p.sku, p.name, 500, 1, 500 FROM products p JOIN variants v ON v.product_id = p.id WHERE p.id = 1 LIMIT 1",
+            [id],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO order_status_history(order_id, status, note, created_at) VALUES (?1, ?2, 'x', ?3)",
+            rusqlite::params![id, status, at],
+        )
+        .unwrap();
+    }
+    c.execute(
+        "INSERT INTO payment_events(event_id, order_id, outcome, received_at) VALUES ('evt-901', 901, 'paid', ?1)",
+        [jan],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO audit_log(action, entity, entity_id, created_at) VALUES ('product.update', 'product', 1, ?1)",
+        [jan],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO jobs(kind, queue, priority, state, max_attempts, run_at, created_at, finished_at) VALUES ('noop', 'low', 2, 'completed', 1, ?1, ?1, ?1)",
+        [feb],
+    )
+    .unwrap();
+    let recent_orders: i64 = column(&c, "SELECT count(*) FROM orders WHERE id < 900")[0];
+
+    let archive = dir.path().join("archive");
+    let (code, out, err) =
+        run(bin().args(["archive", "--before", "2025-03-01", "--dir"]).arg(&archive).arg("--db").arg(&db));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("archived 3 orders, 1 audit rows and 1 jobs"), "{out}");
+    assert_eq!(column::<i64>(&c, "SELECT id FROM orders WHERE id > 900"), [904], "the paid order stays");
+    assert_eq!(column::<i64>(&c, "SELECT count(*) FROM orders WHERE id < 900")[0], recent_orders);
+    assert_eq!(column::<i64>(&c, "SELECT count(*) FROM order_items WHERE order_id IN (901, 902, 903)"), [0]);
+    assert_eq!(column::<i64>(&c, "SELECT count(*) FROM payment_events"), [0]);
+    let jan_file = rusqlite::Connection::open(archive.join("archive-2025-01.db")).unwrap();
+    assert_eq!(column::<i64>(&jan_file, "SELECT id FROM orders ORDER BY id"), [901, 902]);
+    assert_eq!(column::<i64>(&jan_file, "SELECT count(*) FROM order_items"), [2]);
+    assert_eq!(column::<i64>(&jan_file, "SELECT count(*) FROM audit_log"), [1]);
+    let feb_file = rusqlite::Connection::open(archive.join("archive-2025-02.db")).unwrap();
+    assert_eq!(column::<i64>(&feb_file, "SELECT id FROM orders"), [903]);
+    assert_eq!(column::<i64>(&feb_file, "SELECT count(*) FROM jobs"), [1]);
+    // again: nothing left to move
+    let (code, out, _) =
+        run(bin().args(["archive", "--before", "2025-03-01", "--dir"]).arg(&archive).arg("--db").arg(&db));
+    assert!(code == 0 && out.contains("nothing to move"), "{out}");
+
+    // an administrator still reads the archived order
+    let app =
+        TestApp::builder().same_data_as_path(&db).config(|cfg| cfg.archive_dir = Some(archive.clone())).start().await;
+    let admin = app.register("root@example.net").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.net'").await;
+    let r = app.call("GET", "/api/admin/orders/901", Some(&admin), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let o = r.json()["data"].clone();
+    assert_eq!((o["status"].as_str(), o["items"].as_array().unwrap().len()), (Some("fulfilled"), 1));
+    assert_eq!(o["status_history"][0]["status"], "fulfilled");
+    assert_eq!(app.call("GET", "/api/admin/orders/904", Some(&admin), None, &[]).await.status, 200);
+    assert_eq!(app.call("GET", "/api/admin/orders/999", Some(&admin), None, &[]).await.status, 404);
+    app.stop().await;
+}
