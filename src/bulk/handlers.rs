@@ -27,6 +27,37 @@ pub struct JobStarted {
     job_id: Id,
 }
 
+/// One product row of an import file (a CSV row under its header, or a JSON line).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportRow {
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    sku: String,
+    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    name: String,
+    /// default: made from the name (or the sku)
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    slug: Option<String>,
+    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    description: Option<String>,
+    /// a category's slug (a row naming none that exists is rejected)
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    category: String,
+    /// a brand's slug
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    brand: Option<String>,
+    /// minor units
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    price: i64,
+    /// minor units, below price; empty: no sale
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    sale_price: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    stock: i64,
+    /// false: a draft (not listed); default true for a new product, unchanged for a known one
+    active: Option<bool>,
+}
+
 fn format_of(headers: &HeaderMap) -> Option<Format> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
@@ -53,14 +84,14 @@ fn random_name() -> String {
 /// `sale_price` ends a sale) and stock, and its slug, description, brand and status when
 /// given. Answers 202 with the job; `GET /api/admin/jobs/{id}` shows `progress` (rows
 /// done/total) and, when done, `result`: counts and each rejected row (line, field,
-/// reason). A CSV whose header lacks a required column or names an unknown one is 422 at
-/// once; an empty body is 422. Up to `import_max_mb` (1024) MiB, else 413.
+/// reason). Refused at once with 422: a file without rows, a CSV whose header lacks a
+/// required column or names an unknown one, JSON lines whose first line is not a JSON
+/// object. Up to `import_max_mb` (1024) MiB, else 413.
 #[utoipa::path(post, path = "/api/admin/imports", tag = "admin", security(("bearer" = ["admin"])),
-    request_body(content(
-        (String = "text/csv", example = "sku,name,category,price,stock\nLAMP-1,Desk lamp,lighting,3999,12\n"),
-        (String = "application/x-ndjson", example = "{\"sku\": \"LAMP-1\", \"name\": \"Desk lamp\", \"category\": \"lighting\", \"price\": 3999, \"stock\": 12}\n"),
-    )),
+    request_body(description = "the file: its rows as CSV under a header row naming the columns, or one JSON object per line",
+        content((Vec<ImportRow> = "text/csv"), (Vec<ImportRow> = "application/x-ndjson"))),
     responses((status = 202, description = "the import job", body = Data<JobStarted>), AdminErrors,
+        (status = 400, description = "body_read: the upload broke off before its end", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),
         (status = 415, description = "unsupported_media_type: not text/csv or application/x-ndjson", body = ErrorBody),
         (status = 422, description = "validation_failed: empty, or a CSV header without the required columns", body = ErrorBody),
@@ -100,12 +131,24 @@ pub async fn create_import(
     if size == 0 {
         return refuse(ApiError::validation([("body".to_owned(), "the file is empty".to_owned())].into())).await;
     }
+    // the file's shape is checked now (its rows, by the job): a header naming the columns
+    // and a first row; for JSON lines, a first row that is a JSON object
     let p = path.clone();
-    let opened = tokio::task::spawn_blocking(move || Source::open(&p, format).map(|_| ()))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    if let Err(e) = opened {
-        return refuse(ApiError::validation([("body".to_owned(), e.to_string())].into())).await;
+    let first = tokio::task::spawn_blocking(move || -> Result<Option<String>, super::import::FileError> {
+        let mut source = Source::open(&p, format)?;
+        let batch = source.next_batch(1)?;
+        Ok(if batch.read == 0 {
+            Some("the file has no rows".to_owned())
+        } else {
+            batch.rejected.first().filter(|r| r.field == "row").map(|r| format!("line {}: {}", r.line, r.reason))
+        })
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    match first {
+        Ok(None) => {}
+        Ok(Some(problem)) => return refuse(ApiError::validation([("body".to_owned(), problem)].into())).await,
+        Err(e) => return refuse(ApiError::validation([("body".to_owned(), e.to_string())].into())).await,
     }
     let args = serde_json::json!({ "path": path, "format": format });
     let job = app

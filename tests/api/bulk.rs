@@ -146,6 +146,10 @@ async fn an_import_reports_exactly_its_bad_rows_and_the_rest_shows_at_once() {
     assert!(r.json()["error"]["details"]["body"].as_str().unwrap().contains("price"), "{}", r.text());
     let r = upload(&app, &admin, "text/csv", "sku,name,category,price,stock,colour\n").await;
     assert!(r.status == 422 && r.text().contains("colour"), "{}", r.text());
+    let r = upload(&app, &admin, "text/csv", "sku,name,category,price,stock\n").await;
+    assert!(r.status == 422 && r.text().contains("no rows"), "{}", r.text());
+    let r = upload(&app, &admin, "application/x-ndjson", "true\n{\"sku\": \"X\"}\n").await;
+    assert!(r.status == 422 && r.text().contains("line 1"), "{}", r.text());
     assert_eq!(common::digest(&c), before);
     assert!(
         std::fs::read_dir(storefront::bulk::imports_dir(&app.state.config)).unwrap().next().is_none(),
