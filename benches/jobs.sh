@@ -48,14 +48,21 @@ t = g("noop_throughput")
 print(f"no-op jobs end to end: {t['per_sec']:,.0f} jobs/s ({t['jobs']:,} in {t['secs']:.1f} s)")
 l = g("noop_latency_paced_1000")
 print(f"enqueue-to-start at 1,000 jobs/s: p50 {l['p50_ms']} ms, p99 {l['p99_ms']} ms ({l['jobs']} jobs)")
-alone = g("checkout_alone")["load"]
-b = g("checkout_with_1000_jobs_per_sec")
-f = g("checkout_with_flood")
-print(f"checkout alone: {alone['rate']:,.0f} orders/s (p50 {alone['p50_ms']:.1f} ms, p99 {alone['p99_ms']:.1f} ms)")
-print(f"checkout + 1,000 jobs/s: {b['load']['rate']:,.0f} orders/s = {b['load']['rate'] / alone['rate']:.2f}x alone; "
-      f"jobs start p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms")
-print(f"checkout + flooded queue: {f['load']['rate']:,.0f} orders/s = {f['load']['rate'] / alone['rate']:.2f}x alone, "
-      f"beside {f['jobs_per_sec']:,.0f} jobs/s")
+import statistics
+med = statistics.median
+alone = [r["load"] for r in runs["checkout_alone"]]
+beside = runs["checkout_with_1000_jobs_per_sec"]
+flood = runs["checkout_with_flood"]
+ratios = [b["load"]["rate"] / a["rate"] for a, b in zip(alone, beside)]
+flood_ratios = [f["load"]["rate"] / a["rate"] for a, f in zip(alone, flood)]
+print(f"{len(alone)} rounds, medians; orders = shop_load's flow (guest session, add to cart, checkout), 64 clients")
+print(f"orders alone: {med([a['rate'] for a in alone]):,.0f} orders/s "
+      f"(p50 {med([a['p50_ms'] for a in alone]):.1f} ms, p99 {med([a['p99_ms'] for a in alone]):.1f} ms)")
+print(f"orders + 1,000 jobs/s: {med([b['load']['rate'] for b in beside]):,.0f} orders/s = {med(ratios):.2f}x alone "
+      f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
+      f"jobs start p50 {med([b['p50_ms'] for b in beside])} ms, p99 {med([b['p99_ms'] for b in beside])} ms")
+print(f"orders + flooded queue: {med([f['load']['rate'] for f in flood]):,.0f} orders/s = {med(flood_ratios):.2f}x alone, "
+      f"beside {med([f['jobs_per_sec'] for f in flood]):,.0f} jobs/s")
 m = g("mail_throughput")
 print(f"mail to a local SMTP server (aiosmtpd): {m['per_sec']:,.0f} mails/s ({m['mails']:,} in {m['secs']:.1f} s)")
 for e in runs["end"]:

@@ -4,12 +4,15 @@
 //!
 //! usage: jobs_bench DB PORT noop|mail
 //! - `noop`: no-op jobs end to end, as fast as they go (N, default 100,000); enqueue-to-start
-//!   latency at a paced 1,000 jobs/s; checkout alone; checkout with 1,000 jobs/s beside it;
-//!   checkout with the queue flooded beside it
+//!   latency at a paced 1,000 jobs/s; orders alone (shop_load's `flow`: guest session, add to
+//!   cart, checkout); orders with 1,000 jobs/s beside them; orders with the queue flooded
 //! - `mail`: M (default 5,000) mails through the outbox to the SMTP server at SMTP_URL
 //!
+//! The three order phases run ROUNDS times (default 3), interleaved, so that a noisy moment
+//! of a shared machine falls on one round rather than on one side of a comparison.
+//!
 //! env: SECS (per timed phase, default 8), CONNS (checkout clients, 64), LOAD (the
-//! shop_load binary), N, M, CONCURRENCY (jobs at once, default 64).
+//! shop_load binary), N, M, CONCURRENCY (jobs at once, default 64), ROUNDS.
 
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -65,15 +68,17 @@ async fn enqueue_noops(app: &AppState, n: usize) -> Vec<i64> {
         .expect("enqueue")
 }
 
-/// Enqueues one no-op every `1/rate` s for `secs`; returns their ids.
+/// Enqueues `rate` no-ops a second for `secs`, ten every 1/100 s (jobs come with the units
+/// of the shop's own writes, several at a time: not one writer unit each); returns their ids.
 async fn paced(app: AppState, rate: u64, secs: u64) -> Vec<i64> {
     let mut ids = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let per_tick = (rate / 100).max(1) as usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         tick.tick().await;
-        ids.extend(enqueue_noops(&app, 1).await);
+        ids.extend(enqueue_noops(&app, per_tick).await);
     }
     ids
 }
@@ -102,8 +107,7 @@ async fn latencies(app: &AppState, ids: Vec<i64>) -> (i64, i64, usize) {
 fn checkout(port: u16, secs: u64) -> std::process::Child {
     let load = std::env::var("LOAD").unwrap_or_else(|_| "target/release/examples/shop_load".into());
     Command::new(load)
-        .args([format!("127.0.0.1:{port}"), "checkout".into(), env("CONNS", 64u64).to_string(), secs.to_string()])
-        .env("PREPARE", "100")
+        .args([format!("127.0.0.1:{port}"), "flow".into(), env("CONNS", 64u64).to_string(), secs.to_string()])
         .stderr(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -160,14 +164,13 @@ fn main() -> anyhow::Result<()> {
             until_completed(&app, done(), Duration::from_secs(10)).await;
             let (p50, p99, count) = latencies(&app, ids).await;
             println!("{}", json!({"phase": "noop_latency_paced_1000", "jobs": count, "p50_ms": p50, "p99_ms": p99}));
+            for _round in 0..env("ROUNDS", 3) {
             // 3. checkout alone
             let alone = checkout_rate(checkout(port, secs));
             println!("{}", json!({"phase": "checkout_alone", "load": alone}));
             // 4. checkout with 1,000 jobs/s beside it
             let child = checkout(port, secs);
-            // the load generator prepares its carts first; the jobs start with its timed part
-            tokio::time::sleep(Duration::from_millis(1500)).await;
-            let ids = paced(app.clone(), 1000, secs.saturating_sub(2).max(1)).await;
+            let ids = paced(app.clone(), 1000, secs).await;
             let beside = checkout_rate(child);
             let (p50, p99, count) = latencies(&app, ids).await;
             println!(
@@ -177,10 +180,9 @@ fn main() -> anyhow::Result<()> {
             );
             // 5. checkout with the queue flooded
             let child = checkout(port, secs);
-            tokio::time::sleep(Duration::from_millis(1500)).await;
             let base = done();
             let flood_started = Instant::now();
-            let end = flood_started + Duration::from_secs(secs.saturating_sub(2).max(1));
+            let end = flood_started + Duration::from_secs(secs);
             let mut enqueued = 0u64;
             while Instant::now() < end {
                 enqueue_noops(&app, 500).await;
@@ -197,6 +199,7 @@ fn main() -> anyhow::Result<()> {
                 json!({"phase": "checkout_with_flood", "load": flooded,
                                   "jobs_per_sec": ran as f64 / flood_started.elapsed().as_secs_f64()})
             );
+            }
         } else {
             anyhow::ensure!(app.mailer.sends(), "the mail phase needs SMTP_URL");
             let m: usize = env("M", 5000);

@@ -127,23 +127,24 @@ fn mark_failed(tx: &WriteTx, id: i64, error: &str) -> rusqlite::Result<()> {
 
 /// The SMTP sender (none without `smtp_url`) and its circuit breaker.
 pub struct Mailer {
-    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    url: Option<String>,
+    timeout: Duration,
+    /// built on first use, inside the runtime: lettre's connection pool starts a task
+    transport: std::sync::OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
     pub breaker: Breaker,
 }
 
 impl Mailer {
     pub fn new(c: &Config) -> anyhow::Result<Mailer> {
-        let transport = match &c.smtp_url {
-            Some(url) => Some(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-                    .timeout(Some(Duration::from_secs(c.smtp_timeout_secs)))
-                    .build(),
-            ),
-            None => None,
-        };
+        if let Some(url) = &c.smtp_url {
+            // checked now, so a bad URL stops the start rather than the first mail
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?;
+        }
         Ok(Mailer {
-            transport,
+            url: c.smtp_url.clone(),
+            timeout: Duration::from_secs(c.smtp_timeout_secs),
+            transport: std::sync::OnceLock::new(),
             from: c.mail_from.parse()?,
             breaker: Breaker::new(c.breaker_failures, Duration::from_millis(c.breaker_cooldown_ms)),
         })
@@ -151,7 +152,18 @@ impl Mailer {
 
     /// Does this shop send mail (has an SMTP server)?
     pub fn sends(&self) -> bool {
-        self.transport.is_some()
+        self.url.is_some()
+    }
+
+    /// The transport; call from within the runtime.
+    fn transport(&self) -> Option<&AsyncSmtpTransport<Tokio1Executor>> {
+        let url = self.url.as_deref()?;
+        Some(self.transport.get_or_init(|| {
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .expect("checked when the mailer was made")
+                .timeout(Some(self.timeout))
+                .build()
+        }))
     }
 }
 
@@ -163,7 +175,7 @@ pub struct MailArgs {
 /// The `mail` job: send one outbox row.
 pub async fn send_job(ctx: &JobCtx, args: MailArgs) -> JobResult {
     let app = &ctx.app;
-    let Some(transport) = &app.mailer.transport else {
+    let Some(transport) = app.mailer.transport() else {
         return Ok(Done::Completed(Some(serde_json::json!({"sent": false, "reason": "no smtp_url"}))));
     };
     let id = args.outbox_id;

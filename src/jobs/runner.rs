@@ -160,6 +160,8 @@ async fn main_loop(app: AppState, mut stop: watch::Receiver<bool>) {
     tracing::info!(worker = jobs.worker(), concurrency = total, "job runner started");
 
     let mut errors = 0u32;
+    // the earliest run_at or lease end the last claim saw (read in its unit)
+    let mut due: Option<i64> = None;
     while !*stop.borrow() {
         // announced before looking at the slots: a job finishing after the look sees it
         jobs.starved.store(true, Ordering::SeqCst);
@@ -168,7 +170,8 @@ async fn main_loop(app: AppState, mut stop: watch::Receiver<bool>) {
             jobs.starved.store(false, Ordering::SeqCst);
             let want = free.min(MAX_CLAIM);
             match claim(&app, want).await {
-                Ok(list) => {
+                Ok((list, next)) => {
+                    due = next;
                     errors = 0;
                     let full = list.len() == want;
                     if !list.is_empty() {
@@ -200,19 +203,12 @@ async fn main_loop(app: AppState, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
-        let due = if free > 0 {
-            let worker = jobs.worker().to_owned();
-            match app.db.read(move |c| store::next_due(c, &worker).map_err(StoreError::from)).await {
-                Ok(due) => due.map(|t| (t - now_ms()).max(0) as u64 + 1),
-                Err(_) => Some(1000),
-            }
-        } else {
-            None
-        };
+        // with every slot busy, a finishing job wakes the loop; else the next due time does
+        let sleep = if free > 0 { due.map(|t| (t - now_ms()).max(0) as u64 + 1) } else { None };
         tokio::select! {
             _ = jobs.wake.notified() => {}
             _ = async {
-                match due {
+                match sleep {
                     Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
                     None => std::future::pending::<()>().await,
                 }
@@ -249,7 +245,9 @@ async fn main_loop(app: AppState, mut stop: watch::Receiver<bool>) {
     tracing::info!("job runner stopped");
 }
 
-async fn claim(app: &AppState, want: usize) -> Result<Vec<Claimed>, StoreError> {
+/// Takes up to `want` jobs; also answers when to look again unwoken (the earliest `run_at`
+/// or lease end, read in the same unit, so waiting costs no extra read).
+async fn claim(app: &AppState, want: usize) -> Result<(Vec<Claimed>, Option<i64>), StoreError> {
     let worker = app.jobs.worker().to_owned();
     let lease = app.jobs.settings.lease.as_millis() as i64;
     let config = app.config.clone();
@@ -262,7 +260,8 @@ async fn claim(app: &AppState, want: usize) -> Result<Vec<Claimed>, StoreError> 
                 tracing::warn!(job.id = e.id, job.kind = %e.kind, "job failed: its last lease ran out");
                 super::schedule::after(tx, &config, &e.kind, e.unique_key.as_deref(), now)?;
             }
-            Ok::<_, StoreError>(jobs)
+            let next = store::next_due(tx, &worker)?;
+            Ok::<_, StoreError>((jobs, next))
         })
         .await
 }

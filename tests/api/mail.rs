@@ -169,3 +169,34 @@ async fn a_failing_smtp_server_trips_the_breaker_and_mail_goes_out_once_it_is_ba
     common::wait_for("the outbox to record them", 30, || sent() == 6).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_sends_mail_with_smtp_url_from_the_command_line() {
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::make_db(dir.path(), &common::Data::Fixture("small-catalog.sql"));
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-level", "warn", "--smtp-url", &smtp.url()])
+        .args(["--mail-from", "Shop <shop@example.com>", "--db"])
+        .arg(&db)
+        .env_remove("STOREFRONT_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while common::try_send(addr, "GET", b"/ready", &[], b"").await.is_none_or(|r| r.status != 200) {
+        assert!(tokio::time::Instant::now() < deadline, "the server became ready");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let body = json!({"email": "grace@example.com"}).to_string();
+    let r = common::send(addr, "POST", b"/api/auth/password/forgot", &[("Content-Type", "application/json")], body.as_bytes())
+        .await;
+    assert_eq!(r.status, 202);
+    let mails = smtp.wait_for(1, 30, |m| m.contains("Reset your password")).await;
+    assert!(mails[0].contains("To: grace@example.com"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
