@@ -21,22 +21,21 @@ CSV=$OUT/products-$PRODUCTS.csv
 DST=$OUT/import-$PRODUCTS.db
 rm -f "$CSV" "$DST" "$DST-wal" "$DST-shm" "$DST.lock"
 
-# the same categories and brands (same generator seed), no products
-"$SF" seed --products 1 --db "$DST" --quiet >/dev/null
-python3 - "$DST" <<'PY'
+# an empty shop with the source's categories and brands
+"$SF" migrate --db "$DST" >/dev/null
+python3 - "$DST" "$SRC" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-c.execute("PRAGMA foreign_keys = OFF")
-for t in ["reviews", "order_items", "order_status_history", "payment_events", "orders", "product_sales_daily",
-          "inventory", "variant_attribute_values", "variants", "product_images", "products"]:
-    c.execute(f"DELETE FROM {t}")
+c.execute("ATTACH DATABASE ? AS src", (sys.argv[2],))
+c.execute("INSERT INTO categories SELECT * FROM src.categories")
+c.execute("INSERT INTO brands SELECT * FROM src.brands")
 c.commit()
 PY
 
 run() { # label, command...
     local label=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > "$OUT/$label.out" 2> "$OUT/$label.err" || [ $? -eq 2 ]
+    /usr/bin/time -q -f "%e %M" -o "$OUT/time.txt" "$@" > "$OUT/$label.out" 2> "$OUT/$label.err" || [ $? -eq 2 ]
     read -r secs kb < "$OUT/time.txt"
     echo "$label $secs $kb"
 }

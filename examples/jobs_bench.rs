@@ -165,40 +165,40 @@ fn main() -> anyhow::Result<()> {
             let (p50, p99, count) = latencies(&app, ids).await;
             println!("{}", json!({"phase": "noop_latency_paced_1000", "jobs": count, "p50_ms": p50, "p99_ms": p99}));
             for _round in 0..env("ROUNDS", 3) {
-            // 3. checkout alone
-            let alone = checkout_rate(checkout(port, secs));
-            println!("{}", json!({"phase": "checkout_alone", "load": alone}));
-            // 4. checkout with 1,000 jobs/s beside it
-            let child = checkout(port, secs);
-            let ids = paced(app.clone(), 1000, secs).await;
-            let beside = checkout_rate(child);
-            let (p50, p99, count) = latencies(&app, ids).await;
-            println!(
-                "{}",
-                json!({"phase": "checkout_with_1000_jobs_per_sec", "load": beside,
+                // 3. checkout alone
+                let alone = checkout_rate(checkout(port, secs));
+                println!("{}", json!({"phase": "checkout_alone", "load": alone}));
+                // 4. checkout with 1,000 jobs/s beside it
+                let child = checkout(port, secs);
+                let ids = paced(app.clone(), 1000, secs).await;
+                let beside = checkout_rate(child);
+                let (p50, p99, count) = latencies(&app, ids).await;
+                println!(
+                    "{}",
+                    json!({"phase": "checkout_with_1000_jobs_per_sec", "load": beside,
                                   "jobs": count, "p50_ms": p50, "p99_ms": p99})
-            );
-            // 5. checkout with the queue flooded
-            let child = checkout(port, secs);
-            let base = done();
-            let flood_started = Instant::now();
-            let end = flood_started + Duration::from_secs(secs);
-            let mut enqueued = 0u64;
-            while Instant::now() < end {
-                enqueue_noops(&app, 500).await;
-                enqueued += 500;
-                // keep at most ~20,000 waiting: a flood, not an unbounded backlog
-                while enqueued - (done() - base) > 20_000 && Instant::now() < end {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                );
+                // 5. checkout with the queue flooded
+                let child = checkout(port, secs);
+                let base = done();
+                let flood_started = Instant::now();
+                let end = flood_started + Duration::from_secs(secs);
+                let mut enqueued = 0u64;
+                while Instant::now() < end {
+                    enqueue_noops(&app, 500).await;
+                    enqueued += 500;
+                    // keep at most ~20,000 waiting: a flood, not an unbounded backlog
+                    while enqueued - (done() - base) > 20_000 && Instant::now() < end {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
                 }
-            }
-            let ran = done() - base;
-            let flooded = checkout_rate(child);
-            println!(
-                "{}",
-                json!({"phase": "checkout_with_flood", "load": flooded,
+                let ran = done() - base;
+                let flooded = checkout_rate(child);
+                println!(
+                    "{}",
+                    json!({"phase": "checkout_with_flood", "load": flooded,
                                   "jobs_per_sec": ran as f64 / flood_started.elapsed().as_secs_f64()})
-            );
+                );
             }
         } else {
             anyhow::ensure!(app.mailer.sends(), "the mail phase needs SMTP_URL");

@@ -192,8 +192,14 @@ async fn the_binary_sends_mail_with_smtp_url_from_the_command_line() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let body = json!({"email": "grace@example.com"}).to_string();
-    let r = common::send(addr, "POST", b"/api/auth/password/forgot", &[("Content-Type", "application/json")], body.as_bytes())
-        .await;
+    let r = common::send(
+        addr,
+        "POST",
+        b"/api/auth/password/forgot",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 202);
     let mails = smtp.wait_for(1, 30, |m| m.contains("Reset your password")).await;
     assert!(mails[0].contains("To: grace@example.com"));
