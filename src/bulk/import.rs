@@ -23,7 +23,7 @@ use crate::db::writer::WriteTx;
 use crate::domain::{is_slug, slugify, text};
 
 /// Rows per writer unit.
-pub const BATCH: usize = 100;
+pub const BATCH: usize = 500;
 /// Rejected rows kept in a report (all are counted).
 pub const KEEP_REJECTED: usize = 1000;
 
@@ -300,25 +300,16 @@ pub struct Applied {
     pub rejected: Vec<Rejected>,
 }
 
-/// Upserts `rows` in the writer unit `tx`. A row whose checks fail writes nothing (they all
-/// come before its first write). A row the database refuses (a constraint the checks did
-/// not foresee) fails the whole unit when `per_row` is false — the caller then runs the
-/// batch again with `per_row`, a savepoint per row, so that only that row is rejected.
-/// Savepoints are dear in SQLite when a transaction has many pages: with one per row they
-/// were a third of an import's time.
-pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, per_row: bool) -> rusqlite::Result<Applied> {
+/// Upserts `rows` in the writer unit `tx`, each in a savepoint of its own.
+pub fn apply(tx: &WriteTx, rows: &[Row], now: i64) -> rusqlite::Result<Applied> {
     let mut out = Applied::default();
     let announce_created = crate::webhooks::store::anyone_listens(tx, "product.created")?;
     let announce_updated = crate::webhooks::store::anyone_listens(tx, "product.updated")?;
     for row in rows {
-        if per_row {
-            tx.execute_batch("SAVEPOINT import_row")?;
-        }
+        tx.execute_batch("SAVEPOINT import_row")?;
         match upsert(tx, row, now) {
             Ok(outcome) => {
-                if per_row {
-                    tx.execute_batch("RELEASE import_row")?;
-                }
+                tx.execute_batch("RELEASE import_row")?;
                 match outcome {
                     Upserted::Created(id) => {
                         out.created += 1;
@@ -336,12 +327,9 @@ pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, per_row: bool) -> rusqlite::R
                 }
             }
             Err(RowError::Rejected(field, reason)) => {
-                if per_row {
-                    tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
-                }
+                tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
                 out.rejected.push(Rejected { line: row.line, field: field.into(), reason });
             }
-            Err(RowError::Sql(e)) if !per_row => return Err(e),
             Err(RowError::Sql(e)) => {
                 tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
                 if tx.is_autocommit() {

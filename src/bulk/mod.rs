@@ -77,16 +77,13 @@ pub async fn import_job(ctx: &mut JobCtx, args: ImportArgs) -> JobResult {
 /// One batch through the writer, waiting out a full queue (the shop's own writes go first).
 async fn write_batch(app: &crate::app::AppState, rows: Arc<Vec<import::Row>>) -> anyhow::Result<import::Applied> {
     let mut wait = Duration::from_millis(20);
-    let mut per_row = false;
     loop {
         let r = rows.clone();
-        match app.db.writer.run(move |tx| import::apply(tx, &r, now_ms(), per_row).map_err(StoreError::from)).await {
+        match app.db.writer.run(move |tx| import::apply(tx, &r, now_ms()).map_err(StoreError::from)).await {
             Err(StoreError::Busy(_)) if wait < Duration::from_secs(10) => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
-            // the database refused a row: again, one savepoint per row
-            Err(StoreError::Sqlite(_) | StoreError::Constraint(_)) if !per_row => per_row = true,
             other => return Ok(other?),
         }
     }
@@ -172,13 +169,8 @@ pub fn import_file(
         for r in batch.rejected {
             report.reject(r);
         }
-        let rows = std::sync::Arc::new(batch.rows);
-        let r = rows.clone();
-        let applied = match tool.write(move |tx| import::apply(tx, &r, now_ms(), false).map_err(StoreError::from)) {
-            Ok(a) => a,
-            // the database refused a row: again, one savepoint per row
-            Err(_) => tool.write(move |tx| import::apply(tx, &rows, now_ms(), true).map_err(StoreError::from))?,
-        };
+        let rows = batch.rows;
+        let applied = tool.write(move |tx| import::apply(tx, &rows, now_ms()).map_err(StoreError::from))?;
         report.add(batch.read, applied);
         progress(report.rows, total.max(report.rows));
         if source.is_done() {
