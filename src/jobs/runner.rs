@@ -66,9 +66,8 @@ pub struct Jobs {
     wake: Notify,
     /// set while the runner waits with every slot busy: a finishing job must wake it
     starved: AtomicBool,
-    /// counters for `/metrics` and the benchmark
+    /// jobs completed by this process (the benchmark waits on it)
     pub completed: AtomicU64,
-    pub failed_attempts: AtomicU64,
 }
 
 impl Jobs {
@@ -81,14 +80,7 @@ impl Jobs {
         let mut tag = [0u8; 4];
         let _ = getrandom::fill(&mut tag);
         let worker = format!("{host}:{}:{:08x}", std::process::id(), u32::from_le_bytes(tag));
-        Jobs {
-            settings,
-            worker,
-            wake: Notify::new(),
-            starved: AtomicBool::new(false),
-            completed: AtomicU64::new(0),
-            failed_attempts: AtomicU64::new(0),
-        }
+        Jobs { settings, worker, wake: Notify::new(), starved: AtomicBool::new(false), completed: AtomicU64::new(0) }
     }
 
     /// This process's name on the leases it holds.
@@ -299,7 +291,6 @@ async fn execute(
         }
         Ok(Done::Snooze(wait)) => Outcome::Snoozed { until: at + wait.as_millis() as i64 },
         Err(e) => {
-            jobs.failed_attempts.fetch_add(1, Ordering::Relaxed);
             let error = format!("{e:#}");
             let s = &jobs.settings;
             let jitter = crate::util::Rng::derive(at as u64, job.id as u64, job.attempt as u64).unit();

@@ -2,7 +2,6 @@
 //! job that sends one subscription's deliveries in order.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,8 +32,6 @@ pub struct Sender {
     attempts: i64,
     retry_base: Duration,
     retry_max: Duration,
-    pub delivered: AtomicU64,
-    pub failed_attempts: AtomicU64,
 }
 
 impl Sender {
@@ -54,8 +51,6 @@ impl Sender {
             attempts: c.webhook_attempts,
             retry_base: Duration::from_millis(c.job_retry_base_ms),
             retry_max: Duration::from_secs(c.job_retry_max_secs),
-            delivered: AtomicU64::new(0),
-            failed_attempts: AtomicU64::new(0),
         })
     }
 
@@ -155,11 +150,9 @@ pub async fn job(ctx: &JobCtx, args: Args) -> JobResult {
         };
         if delivered {
             breaker.success();
-            sender.delivered.fetch_add(1, Ordering::Relaxed);
             sent += 1;
         } else {
             breaker.failure();
-            sender.failed_attempts.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 webhook.subscription = sub,
                 delivery = head.id,

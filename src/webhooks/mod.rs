@@ -82,12 +82,23 @@ pub fn job(subscription: i64) -> NewJob {
 /// Records event `kind` with `data` for every active subscription to it, in the unit of
 /// `tx`, and enqueues their senders. Returns the event's id (none when nobody listens).
 pub fn emit(tx: &WriteTx, kind: &str, data: &Value, now: i64) -> rusqlite::Result<Option<i64>> {
+    emit_with(tx, kind, now, || Ok(Some(data.clone())))
+}
+
+/// [`emit`] with the data made by `data` only when someone listens (`None`: no event).
+fn emit_with(
+    tx: &WriteTx,
+    kind: &str,
+    now: i64,
+    data: impl FnOnce() -> rusqlite::Result<Option<Value>>,
+) -> rusqlite::Result<Option<i64>> {
     debug_assert!(EVENT_TYPES.contains(&kind), "unknown event type {kind}");
     let subscribers = store::subscribers(tx, kind)?;
     if subscribers.is_empty() {
         return Ok(None);
     }
-    let event = store::insert_event(tx, kind, data, now)?;
+    let Some(data) = data()? else { return Ok(None) };
+    let event = store::insert_event(tx, kind, &data, now)?;
     for sub in subscribers {
         store::insert_delivery(tx, sub, event, now)?;
         crate::jobs::enqueue(tx, &job(sub))?;
@@ -97,54 +108,41 @@ pub fn emit(tx: &WriteTx, kind: &str, data: &Value, now: i64) -> rusqlite::Resul
 
 /// An order's event, with the order as its data.
 pub fn emit_order(tx: &WriteTx, kind: &str, order: i64, now: i64) -> rusqlite::Result<Option<i64>> {
-    if !store::anyone_listens(tx, kind)? {
-        return Ok(None);
-    }
-    let data: Option<String> = tx
-        .prepare_cached(
-            "SELECT json_object('id', cast(o.id AS TEXT), 'status', o.status,
-                 'customer_id', cast(o.customer_id AS TEXT), 'email', o.email,
-                 'subtotal', json_object('amount', o.subtotal, 'currency', o.currency),
-                 'discount', json_object('amount', o.discount, 'currency', o.currency),
-                 'shipping', json_object('amount', o.shipping, 'currency', o.currency),
-                 'tax', json_object('amount', o.tax, 'currency', o.currency),
-                 'total', json_object('amount', o.total, 'currency', o.currency),
-                 'items', (SELECT json_group_array(json_object('product_id', cast(i.product_id AS TEXT),
-                              'variant_id', cast(i.variant_id AS TEXT), 'sku', i.sku, 'name', i.name,
-                              'quantity', i.quantity,
-                              'unit_price', json_object('amount', i.unit_price, 'currency', o.currency)))
-                           FROM order_items i WHERE i.order_id = o.id),
-                 'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))
-             FROM orders o WHERE o.id = ?1",
-        )?
-        .query_row([order], |r| r.get(0))
-        .ok();
-    match data {
-        Some(d) => emit(tx, kind, &serde_json::from_str(&d).unwrap_or(Value::Null), now),
-        None => Ok(None),
-    }
+    emit_with(tx, kind, now, || json_row(tx, ORDER_JSON, order))
 }
 
 /// A product's event (created, updated, retired), with the product as its data.
 pub fn emit_product(tx: &WriteTx, kind: &str, product: i64, now: i64) -> rusqlite::Result<Option<i64>> {
-    if !store::anyone_listens(tx, kind)? {
-        return Ok(None);
-    }
-    let data: Option<String> = tx
-        .prepare_cached(
-            "SELECT json_object('id', cast(p.id AS TEXT), 'sku', p.sku, 'slug', p.slug, 'name', p.name,
-                 'status', p.status, 'category_id', cast(p.category_id AS TEXT),
-                 'brand_id', cast(p.brand_id AS TEXT), 'in_stock', json(CASE WHEN p.in_stock THEN 'true' ELSE 'false' END),
-                 'price', json_object('amount', p.price, 'currency', 'USD'))
-             FROM products p WHERE p.id = ?1",
-        )?
-        .query_row([product], |r| r.get(0))
-        .ok();
-    match data {
-        Some(d) => emit(tx, kind, &serde_json::from_str(&d).unwrap_or(Value::Null), now),
-        None => Ok(None),
-    }
+    emit_with(tx, kind, now, || json_row(tx, PRODUCT_JSON, product))
 }
+
+/// The one JSON row `sql` makes of `id`, if there is one.
+fn json_row(tx: &WriteTx, sql: &str, id: i64) -> rusqlite::Result<Option<Value>> {
+    use rusqlite::OptionalExtension;
+    let text: Option<String> = tx.prepare_cached(sql)?.query_row([id], |r| r.get(0)).optional()?;
+    Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)))
+}
+
+const ORDER_JSON: &str = "SELECT json_object('id', cast(o.id AS TEXT), 'status', o.status,
+        'customer_id', cast(o.customer_id AS TEXT), 'email', o.email,
+        'subtotal', json_object('amount', o.subtotal, 'currency', o.currency),
+        'discount', json_object('amount', o.discount, 'currency', o.currency),
+        'shipping', json_object('amount', o.shipping, 'currency', o.currency),
+        'tax', json_object('amount', o.tax, 'currency', o.currency),
+        'total', json_object('amount', o.total, 'currency', o.currency),
+        'items', (SELECT json_group_array(json_object('product_id', cast(i.product_id AS TEXT),
+                     'variant_id', cast(i.variant_id AS TEXT), 'sku', i.sku, 'name', i.name,
+                     'quantity', i.quantity,
+                     'unit_price', json_object('amount', i.unit_price, 'currency', o.currency)))
+                  FROM order_items i WHERE i.order_id = o.id),
+        'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))
+    FROM orders o WHERE o.id = ?1";
+
+const PRODUCT_JSON: &str = "SELECT json_object('id', cast(p.id AS TEXT), 'sku', p.sku, 'slug', p.slug, 'name', p.name,
+        'status', p.status, 'category_id', cast(p.category_id AS TEXT),
+        'brand_id', cast(p.brand_id AS TEXT), 'in_stock', json(CASE WHEN p.in_stock THEN 'true' ELSE 'false' END),
+        'price', json_object('amount', p.price, 'currency', 'USD'))
+    FROM products p WHERE p.id = ?1";
 
 /// `inventory.low` when a variant's available stock went from above `threshold` to at or
 /// below it (once per crossing, not on every sale below it).
@@ -156,21 +154,21 @@ pub fn stock_fell(
     threshold: i64,
     now: i64,
 ) -> rusqlite::Result<()> {
-    let crossed = before > threshold && after <= threshold;
-    if !crossed || !store::anyone_listens(tx, "inventory.low")? {
+    if !(before > threshold && after <= threshold) {
         return Ok(());
     }
-    let data: Option<String> = tx
-        .prepare_cached(
-            "SELECT json_object('product_id', cast(v.product_id AS TEXT), 'variant_id', cast(v.id AS TEXT),
-                 'sku', v.sku, 'available', ?2, 'threshold', ?3)
-             FROM variants v WHERE v.id = ?1",
-        )?
-        .query_row(rusqlite::params![variant, after, threshold], |r| r.get(0))
-        .ok();
-    if let Some(d) = data {
-        emit(tx, "inventory.low", &serde_json::from_str(&d).unwrap_or(Value::Null), now)?;
-    }
+    emit_with(tx, "inventory.low", now, || {
+        use rusqlite::OptionalExtension;
+        let text: Option<String> = tx
+            .prepare_cached(
+                "SELECT json_object('product_id', cast(v.product_id AS TEXT), 'variant_id', cast(v.id AS TEXT),
+                     'sku', v.sku, 'available', ?2, 'threshold', ?3)
+                 FROM variants v WHERE v.id = ?1",
+            )?
+            .query_row(rusqlite::params![variant, after, threshold], |r| r.get(0))
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)))
+    })?;
     Ok(())
 }
 

@@ -10,8 +10,7 @@ use crate::common::{self, column, TestApp};
 
 async fn admin_app() -> (TestApp, String) {
     let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_debug_header = true).start().await;
-    let admin = app.register("root@example.net").await;
-    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.net'").await;
+    let admin = app.admin("root@example.net").await;
     (app, admin)
 }
 
@@ -364,8 +363,7 @@ async fn archived_orders_audit_rows_and_jobs_move_to_monthly_files_and_orders_ar
     // an administrator still reads the archived order
     let app =
         TestApp::builder().same_data_as_path(&db).config(|cfg| cfg.archive_dir = Some(archive.clone())).start().await;
-    let admin = app.register("root@example.net").await;
-    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.net'").await;
+    let admin = app.admin("root@example.net").await;
     let r = app.call("GET", "/api/admin/orders/901", Some(&admin), None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let o = r.json()["data"].clone();

@@ -121,12 +121,6 @@ async fn failures_back_off_leases_run_out_and_snoozes_do_not_count() {
     app.stop().await;
 }
 
-async fn admin_token(app: &TestApp) -> String {
-    let token = app.register("root@example.com").await;
-    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.com'").await;
-    token
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_job_fails_after_its_attempts_blocks_nothing_and_can_be_retried() {
     let app = TestApp::builder()
@@ -136,7 +130,7 @@ async fn a_poison_job_fails_after_its_attempts_blocks_nothing_and_can_be_retried
         })
         .start()
         .await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin("root@example.com").await;
     let poison =
         unit(&app, |tx| storefront::jobs::enqueue(tx, &NewJob::new("from_a_newer_version", json!({})).attempts(3)))
             .await
@@ -196,7 +190,7 @@ async fn a_poison_job_fails_after_its_attempts_blocks_nothing_and_can_be_retried
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_jobs_wait_for_their_time_and_can_be_cancelled() {
     let app = TestApp::builder().start().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin("root@example.com").await;
     let now = storefront::util::now_ms();
     let (soon, later) = unit(&app, move |tx| {
         let soon = storefront::jobs::enqueue(tx, &NewJob::new("noop", json!({})).at(now + 300))?;

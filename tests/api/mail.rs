@@ -71,17 +71,7 @@ async fn reset_codes_confirmations_and_receipts_go_out_over_smtp() {
     smtp.wait_for(1, 30, |m| m.contains(&subject)).await;
     let event = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded",
                        "amount": placed["total"]["amount"]});
-    let body = event.to_string();
-    let sig = common::sign(SECRET, &body);
-    let r = common::send(
-        app.addr,
-        "POST",
-        b"/api/webhooks/payments",
-        &[("Content-Type", "application/json"), ("X-Signature", &sig)],
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    app.payment_webhook(SECRET, &event.to_string()).await;
     let receipt = format!("Subject: Payment received for order {order}");
     let got = smtp.wait_for(1, 30, |m| m.contains(&receipt)).await;
     assert!(got[0].contains("To: shopper@example.net"));

@@ -19,8 +19,7 @@ async fn app_with(f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, 
         })
         .start()
         .await;
-    let admin = app.register("root@example.com").await;
-    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.com'").await;
+    let admin = app.admin("root@example.com").await;
     (app, admin)
 }
 
@@ -57,12 +56,8 @@ async fn buy(app: &TestApp, token: &str) -> (String, i64) {
 }
 
 async fn pay(app: &TestApp, order: &str, amount: i64) {
-    let body = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount})
-        .to_string();
-    let sig = common::sign(SECRET, &body);
-    let headers = [("Content-Type", "application/json"), ("X-Signature", sig.as_str())];
-    let r = common::send(app.addr, "POST", b"/api/webhooks/payments", &headers, body.as_bytes()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
+    let body = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount});
+    app.payment_webhook(SECRET, &body.to_string()).await;
 }
 
 fn delivery_states(app: &TestApp, sub: &str) -> Vec<(String, i64)> {

@@ -364,6 +364,29 @@ impl TestApp {
         r.json()["data"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// Registers an administrator; returns the session token.
+    pub async fn admin(&self, email: &'static str) -> String {
+        let token = self.register(email).await;
+        self.state
+            .db
+            .writer
+            .run(move |tx| {
+                tx.execute("UPDATE customers SET role = 'admin' WHERE email = ?1", [email])
+                    .map_err(storefront::error::StoreError::from)
+            })
+            .await
+            .unwrap();
+        token
+    }
+
+    /// The payment provider's call `body`, signed with `secret` (asserting 200).
+    pub async fn payment_webhook(&self, secret: &str, body: &str) {
+        let sig = sign(secret, body);
+        let headers = [("Content-Type", "application/json"), ("X-Signature", sig.as_str())];
+        let r = send(self.addr, "POST", b"/api/webhooks/payments", &headers, body.as_bytes()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
     /// Adds `quantity` of a product to the token's cart (asserting success).
     pub async fn add_to_cart(&self, token: &str, product: i64, quantity: i64) -> Value {
         let body = serde_json::json!({"product_id": product.to_string(), "quantity": quantity});
