@@ -5,7 +5,8 @@
 # compiled into the binary: rusqlite's bundled build, so a C compiler is needed), a real
 # redis-server for the second cache tier (from Debian's packages), and the API fuzzer
 # schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test, and
-# aiosmtpd (from PyPI) as the SMTP server the mail tests send to.
+# aiosmtpd (from PyPI) as the SMTP server the mail tests send to, and Prometheus with promtool
+# (Debian's prometheus package) for the alert rules and a real scrape.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,6 +15,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 missing=()
 need cc || missing+=(build-essential)
 need redis-server || missing+=(redis-server)
+need promtool || missing+=(prometheus)
 need python3 || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
@@ -23,9 +25,13 @@ if ((${#missing[@]})); then
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # the tests start their own redis-server on a free port; the packaged service is not needed
-    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+    # (and the monitoring tests start their own Prometheus)
+    if command -v systemctl >/dev/null 2>&1; then
+        $sudo systemctl disable --now redis-server prometheus >/dev/null 2>&1 || true
+    fi
 fi
 need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
+need promtool || { echo "test.sh: prometheus (promtool) could not be installed" >&2; exit 1; }
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
 # Python tools, pinned, in a local virtual environment (the contract and mail tests run them)

@@ -12,7 +12,7 @@ THREADS=${THREADS:-2}
 OUT=bench-out
 mkdir -p "$OUT"
 cargo build --release --quiet --bin storefront --example static_server --example shop_load
-SF=target/release/storefront
+SF=${SF:-target/release/storefront}
 ST=target/release/examples/static_server
 
 PIDS=()

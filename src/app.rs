@@ -38,6 +38,10 @@ pub struct App {
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
     pub draining: AtomicBool,
     pub started: Instant,
+    /// Everything `/metrics` shows (see [`crate::telemetry`]).
+    pub metrics: crate::telemetry::Metrics,
+    /// Where access-log lines go, when `access_log` is on.
+    pub access_log: Option<crate::http::access_log::AccessLog>,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -99,10 +103,12 @@ impl AppState {
             }
         }
 
+        let metrics = crate::telemetry::Metrics::new(Duration::from_millis(config.slow_query_ms));
         let writer = writer::Writer::start(
             conn,
             writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
+        writer.observe(metrics.writer_observer());
         let search = Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() });
         if config.search_index {
             // the hook goes in before the build starts, so no commit falls between the two
@@ -135,7 +141,9 @@ impl AppState {
         let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
         let webhooks = crate::webhooks::deliver::Sender::new(&config).context("setting up webhooks")?;
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
-        let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms));
+        let read_observer = metrics.read_observer(Some(Duration::from_millis(config.read_time_limit_ms)));
+        let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms), read_observer);
+        let access_log = config.access_log.then(crate::http::access_log::AccessLog::stdout);
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
                 .prebuilt();
@@ -152,6 +160,8 @@ impl AppState {
             webhooks,
             draining: AtomicBool::new(false),
             started: Instant::now(),
+            metrics,
+            access_log,
         })))
     }
 

@@ -127,6 +127,15 @@ pub struct Config {
     pub files_dir: Option<PathBuf>,
     /// Largest import file the admin API takes.
     pub import_max_mb: u64,
+    /// SQL statements that run at least this long are logged with their SQL (never their
+    /// values) and counted in `storefront_slow_queries_total`.
+    pub slow_query_ms: u64,
+    /// A read (all the statements of one request's read) is interrupted after this long
+    /// and the request answered 503 `timeout`.
+    pub read_time_limit_ms: u64,
+    /// One JSON line per request on standard output: time, request id, method, route
+    /// template, path, status, duration, client address.
+    pub access_log: bool,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -185,6 +194,9 @@ impl Default for Config {
             archive_dir: None,
             files_dir: None,
             import_max_mb: 1024,
+            slow_query_ms: 100,
+            read_time_limit_ms: 10_000,
+            access_log: false,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -304,6 +316,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             problems.push("max_connections must be at least 1".to_owned());
+        }
+        if !(1..=3_600_000).contains(&self.slow_query_ms) {
+            problems.push("slow_query_ms must be between 1 and 3600000".to_owned());
+        }
+        if !(10..=3_600_000).contains(&self.read_time_limit_ms) {
+            problems.push("read_time_limit_ms must be between 10 and 3600000".to_owned());
         }
         if self.read_wait_ms == 0 || self.read_wait_ms > 60_000 {
             problems.push("read_wait_ms must be between 1 and 60000".to_owned());

@@ -15,6 +15,9 @@ use serde_json::Value;
 pub enum StoreError {
     #[error("{0} is busy")]
     Busy(&'static str),
+    /// a read ran past its time limit and was interrupted
+    #[error("the read took too long")]
+    TimedOut,
     #[error("the writer has stopped")]
     WriterGone,
     #[error("connection pool: {0}")]
@@ -34,6 +37,9 @@ impl From<rusqlite::Error> for StoreError {
         match &e {
             rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 StoreError::Constraint(msg.clone().unwrap_or_else(|| e.to_string()))
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted => {
+                StoreError::TimedOut
             }
             rusqlite::Error::SqliteFailure(f, _)
                 if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
@@ -149,6 +155,12 @@ impl From<StoreError> for ApiError {
                 ApiError::unavailable(format!("the server is busy ({what}); retry shortly"), 1)
             }
             StoreError::WriterGone => ApiError::unavailable("the server is shutting down", 5),
+            StoreError::TimedOut => {
+                tracing::warn!("a read ran past its time limit and was interrupted");
+                let mut e = ApiError::unavailable("the request took too long; retry shortly", 1);
+                e.code = "timeout";
+                e
+            }
             StoreError::Constraint(msg) => {
                 tracing::info!(error = %msg, "constraint violation");
                 ApiError::new(StatusCode::CONFLICT, "conflict", "the change conflicts with existing data")

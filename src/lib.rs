@@ -39,5 +39,6 @@ pub mod reviews;
 pub mod routes;
 pub mod seed;
 pub mod server;
+pub mod telemetry;
 pub mod util;
 pub mod webhooks;

@@ -106,3 +106,24 @@ pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiEr
     q.finish()?;
     Ok(crate::openapi::document().respond(&neg, Caching::Public { max_age: 300, swr: 3600 }))
 }
+
+/// Metrics in the Prometheus text format
+///
+/// Every name is prefixed `storefront_` and in base units (seconds, bytes). Request
+/// counters and latency histograms are labelled by method, route template and (counters)
+/// status; figures the process keeps anyway (cache hits, queue depths, jobs per state,
+/// CPU, memory, disk) are read at each scrape.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String), crate::openapi::QueryErrors))]
+pub async fn metrics(State(app): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
+    q.finish()?;
+    let text = crate::telemetry::scrape(&app).await;
+    let mut resp = Response::new(axum::body::Body::from(text));
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    h.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(resp)
+}

@@ -89,6 +89,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         // operations
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
 }
 
@@ -118,10 +119,43 @@ pub fn cached_prefixes() -> &'static [String] {
     })
 }
 
+/// The route template of a matched path as a `&'static str` (a metrics label made once
+/// per route), or `unmatched`.
+pub fn template(matched: Option<&str>) -> &'static str {
+    static TEMPLATES: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> = std::sync::OnceLock::new();
+    let all = TEMPLATES.get_or_init(|| {
+        crate::openapi::spec()
+            .paths
+            .paths
+            .keys()
+            .map(|p| (p.clone(), &*Box::leak(p.clone().into_boxed_str())))
+            .collect()
+    });
+    matched.and_then(|m| all.get(m).copied()).unwrap_or("unmatched")
+}
+
+/// The template of a public catalog GET path, for requests answered ahead of the router
+/// (see [`cached_prefixes`]).
+pub fn catalog_template(path: &str) -> &'static str {
+    static ROUTER: std::sync::OnceLock<matchit::Router<&'static str>> = std::sync::OnceLock::new();
+    let router = ROUTER.get_or_init(|| {
+        let mut r = matchit::Router::new();
+        for p in crate::openapi::spec().paths.paths.keys() {
+            if cached_prefixes().iter().any(|c| p.starts_with(c.as_str())) {
+                let t = template(Some(p));
+                r.insert(p.clone(), t).expect("the route table has no conflicting templates");
+            }
+        }
+        r
+    });
+    router.at(path).map_or("unmatched", |m| *m.value)
+}
+
 pub fn router(state: AppState) -> Router {
     let _ = cached_prefixes(); // built now, not on the first request
+    let _ = catalog_template("/");
     let (router, _) = api().split_for_parts();
-    router.layer(axum::middleware::from_fn(request_context)).with_state(state)
+    router.layer(axum::middleware::from_fn_with_state(state.clone(), request_context)).with_state(state)
 }
 
 #[cfg(test)]
@@ -129,6 +163,15 @@ mod tests {
     #[test]
     fn the_fast_path_covers_the_public_catalog_reads() {
         assert_eq!(super::cached_prefixes(), ["/api/brands", "/api/categories", "/api/products", "/api/search"]);
+    }
+
+    #[test]
+    fn paths_map_to_their_templates() {
+        assert_eq!(super::catalog_template("/api/products/blue-shirt"), "/api/products/{slug}");
+        assert_eq!(super::catalog_template("/api/products"), "/api/products");
+        assert_eq!(super::catalog_template("/api/nothing"), "unmatched");
+        assert_eq!(super::template(Some("/api/cart")), "/api/cart");
+        assert_eq!(super::template(Some("/made/up")), "unmatched");
     }
 
     #[test]

@@ -78,7 +78,8 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             TowerToHyperService::new(tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let (router, app) = (router.clone(), app.clone());
                 async move {
-                    if let Some(resp) = crate::http::middleware::cached_hit(&app, &req).await {
+                    let _in_flight = InFlight::enter(&app.metrics.in_flight);
+                    if let Some(resp) = crate::http::middleware::cached_hit(&app, &req, peer).await {
                         return Ok(resp);
                     }
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
@@ -116,6 +117,23 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     };
     tokio::join!(drain, jobs);
     Ok(())
+}
+
+/// Counts a request in `storefront_http_requests_in_flight` until it is answered (or its
+/// connection dropped it).
+struct InFlight<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> InFlight<'a> {
+    fn enter(n: &'a std::sync::atomic::AtomicI64) -> InFlight<'a> {
+        n.fetch_add(1, Ordering::Relaxed);
+        InFlight(n)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

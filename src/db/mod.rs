@@ -74,6 +74,8 @@ const STATEMENT_CACHE: usize = 128;
 
 fn configure_common(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    // every statement's run time is reported to the thread's slow-statement log, if any
+    conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_PROFILE, Some(on_profile));
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // No mmap: pages are read through each connection's bounded page cache, so the
@@ -89,6 +91,9 @@ fn configure_common(conn: &Connection) -> rusqlite::Result<()> {
 /// Pragmas of a read-only pool connection: an 8 MiB page cache each.
 pub fn configure_read(conn: &Connection) -> rusqlite::Result<()> {
     configure_common(conn)?;
+    // Interrupts a statement that runs past the reader thread's deadline: every 4,000
+    // virtual-machine steps (a few microseconds) it looks at the clock.
+    conn.progress_handler(4_000, Some(past_read_deadline))?;
     conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")
 }
 
@@ -169,6 +174,55 @@ pub fn drop_stat4(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Statements slower than `threshold` on the threads that watch them are logged with
+/// their SQL (never their bound values, which can be personal) and counted.
+pub struct SlowStatements {
+    pub threshold: Duration,
+    pub counter: metrics::Counter,
+}
+
+thread_local! {
+    /// The slow-statement log of this thread (reader and writer threads of a server).
+    static SLOW: std::cell::RefCell<Option<Arc<SlowStatements>>> = const { std::cell::RefCell::new(None) };
+    /// When the read job running on this thread must end (reader threads).
+    static READ_DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes the current thread report its slow statements to `slow`.
+pub fn watch_slow_statements(slow: &Arc<SlowStatements>) {
+    SLOW.with(|s| {
+        let mut s = s.borrow_mut();
+        if !s.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, slow)) {
+            *s = Some(slow.clone());
+        }
+    });
+}
+
+fn on_profile(event: rusqlite::trace::TraceEvent<'_>) {
+    if let rusqlite::trace::TraceEvent::Profile(stmt, took) = event {
+        SLOW.with(|s| {
+            if let Some(slow) = s.borrow().as_ref().filter(|s| took >= s.threshold) {
+                slow.counter.increment(1);
+                tracing::warn!(sql = %stmt.sql(), ms = took.as_millis() as u64, "slow statement");
+            }
+        });
+    }
+}
+
+fn past_read_deadline() -> bool {
+    READ_DEADLINE.with(|d| d.get().is_some_and(|d| std::time::Instant::now() >= d))
+}
+
+/// What the read path reports and how long a read may run.
+#[derive(Clone, Default)]
+pub struct ReadObserver {
+    /// time a read job waited for a reader thread, in seconds
+    pub wait_seconds: Option<metrics::Histogram>,
+    pub slow: Option<Arc<SlowStatements>>,
+    /// a read job's statements are interrupted after this long (`None`: never)
+    pub time_limit: Option<Duration>,
+}
+
 /// A read job: runs on a reader thread with a pooled connection inside a read transaction.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
@@ -178,6 +232,7 @@ const ABANDONED: u8 = 2;
 
 struct Queued {
     job: ReadJob,
+    queued_at: std::time::Instant,
     /// QUEUED until a reader claims it (RUNNING) or the caller gives up waiting (ABANDONED)
     state: Arc<AtomicU8>,
 }
@@ -198,16 +253,23 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn new(pool: ReadPool, writer: writer::Writer, path: PathBuf, read_wait: Duration) -> Db {
+    pub fn new(
+        pool: ReadPool,
+        writer: writer::Writer,
+        path: PathBuf,
+        read_wait: Duration,
+        observer: ReadObserver,
+    ) -> Db {
         let readers = pool.max_size() as usize;
         // room for a burst of a few hundred requests per reader; beyond that, 503 at once
         let (queue, rx) = crossbeam_channel::bounded::<Queued>(readers * 256);
         for i in 0..readers {
             let rx = rx.clone();
             let pool = pool.clone();
+            let observer = observer.clone();
             std::thread::Builder::new()
                 .name(format!("storefront-reader-{i}"))
-                .spawn(move || reader_loop(&rx, &pool))
+                .spawn(move || reader_loop(&rx, &pool, &observer))
                 .expect("spawning a reader thread");
         }
         Db { queue, read_wait, writer, path }
@@ -228,7 +290,9 @@ impl Db {
             let _ = tx.send(f(conn));
         });
         let state = Arc::new(AtomicU8::new(QUEUED));
-        self.queue.try_send(Queued { job, state: state.clone() }).map_err(|_| StoreError::Busy("read pool"))?;
+        self.queue
+            .try_send(Queued { job, queued_at: std::time::Instant::now(), state: state.clone() })
+            .map_err(|_| StoreError::Busy("read pool"))?;
         // If this future is dropped (the client went away, a timeout fired upstream), the
         // job is abandoned: a reader skips it instead of working for nobody.
         let _abandon = AbandonOnDrop(state.clone());
@@ -265,12 +329,20 @@ impl Drop for AbandonOnDrop {
     }
 }
 
-fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool) {
+fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool, observer: &ReadObserver) {
+    if let Some(slow) = &observer.slow {
+        watch_slow_statements(slow);
+    }
     // ends when every `Db` handle (and so every sender) is gone
     while let Ok(q) = rx.recv() {
         if q.state.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
             continue; // its caller stopped waiting
         }
+        let started = std::time::Instant::now();
+        if let Some(h) = &observer.wait_seconds {
+            h.record(started.saturating_duration_since(q.queued_at).as_secs_f64());
+        }
+        READ_DEADLINE.with(|d| d.set(observer.time_limit.map(|t| started + t)));
         let conn = match pool.get() {
             Ok(c) => c,
             Err(e) => {
@@ -289,6 +361,7 @@ fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool) {
         if catch_unwind(AssertUnwindSafe(|| job(&conn))).is_err() {
             tracing::error!("a read job panicked");
         }
+        READ_DEADLINE.with(|d| d.set(None));
         if let Err(e) = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
             // a read-only transaction has nothing to lose; make sure the connection goes
             // back to the pool clean

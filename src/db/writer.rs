@@ -210,6 +210,29 @@ struct Shared {
     hooks: Mutex<Vec<CommitHook>>,
     alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
+    observer: std::sync::OnceLock<WriterObserver>,
+}
+
+/// Where the writer reports each batch (metrics), set once by whoever exports them.
+#[derive(Clone)]
+pub struct WriterObserver {
+    /// units per committed transaction
+    pub batch_size: metrics::Histogram,
+    /// BEGIN to COMMIT done, in seconds
+    pub commit_seconds: metrics::Histogram,
+    /// statements over the slow-statement bound on the writer thread
+    pub slow: Option<Arc<super::SlowStatements>>,
+}
+
+/// Clears `alive` however the writer thread ends, a panic included (e.g. in a commit
+/// hook): readiness must then report the writer stopped rather than a node that accepts
+/// writes it can never commit.
+struct AliveGuard<'a>(&'a AtomicBool);
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Handle to the writer thread; cheap to clone.
@@ -228,11 +251,12 @@ impl Writer {
             hooks: Mutex::new(Vec::new()),
             alive: AtomicBool::new(true),
             thread: Mutex::new(None),
+            observer: std::sync::OnceLock::new(),
         });
         let thread_shared = shared.clone();
         let handle = std::thread::Builder::new().name("storefront-writer".into()).spawn(move || {
+            let _alive = AliveGuard(&thread_shared.alive);
             writer_loop(conn, rx, &thread_shared, config.max_batch.max(1));
-            thread_shared.alive.store(false, Ordering::SeqCst);
         })?;
         *shared.thread.lock().expect("writer thread slot poisoned") = Some(handle);
         Ok(Writer { queue, shared })
@@ -282,6 +306,11 @@ impl Writer {
     /// Registers a hook the writer runs after every commit that changed something.
     pub fn on_commit(&self, hook: CommitHook) {
         self.shared.hooks.lock().expect("writer hooks poisoned").push(hook);
+    }
+
+    /// Reports every batch to `observer` from now on (the first call wins).
+    pub fn observe(&self, observer: WriterObserver) {
+        let _ = self.shared.observer.set(observer);
     }
 
     pub fn is_alive(&self) -> bool {
@@ -361,6 +390,10 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
 }
 
 fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pending: &Mutex<ChangeSet>) {
+    let observer = shared.observer.get();
+    if let Some(slow) = observer.and_then(|o| o.slow.as_ref()) {
+        super::watch_slow_statements(slow);
+    }
     let started = Instant::now();
     let size = batch.len() as u64;
     let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
@@ -429,7 +462,12 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pend
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.units.fetch_add(size, Ordering::Relaxed);
     stats.max_batch_seen.fetch_max(size, Ordering::Relaxed);
-    stats.commit_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let took = started.elapsed();
+    stats.commit_micros.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    if let Some(o) = observer {
+        o.batch_size.record(size as f64);
+        o.commit_seconds.record(took.as_secs_f64());
+    }
 
     for deliver in delivers {
         deliver(failure.as_ref());

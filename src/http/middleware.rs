@@ -57,12 +57,18 @@ pub(crate) fn client_request_id(v: &HeaderValue) -> Option<HeaderValue> {
     (!b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())).then(|| v.clone())
 }
 
-pub async fn request_context(mut req: Request, next: Next) -> Response<Body> {
+pub async fn request_context(
+    axum::extract::State(app): axum::extract::State<crate::app::AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response<Body> {
     let started = Instant::now();
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = crate::routes::template(req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str()));
+    let client = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
 
@@ -79,8 +85,22 @@ pub async fn request_context(mut req: Request, next: Next) -> Response<Body> {
         resp = error_response(&ApiError::from_status(status), &id_str);
     }
     resp.headers_mut().insert(REQUEST_ID, id);
+    let took = started.elapsed();
+    let status = resp.status().as_u16();
+    app.metrics.request(&method, route, status, took);
+    if let Some(log) = &app.access_log {
+        log.log(&crate::http::access_log::Entry {
+            request_id: &id_str,
+            method: method.as_str(),
+            route,
+            path: &path,
+            status,
+            duration: took,
+            client,
+        });
+    }
     let _enter = span.enter();
-    let micros = started.elapsed().as_micros() as u64;
+    let micros = took.as_micros() as u64;
     if resp.status().is_server_error() {
         tracing::warn!(status = resp.status().as_u16(), micros, "request failed");
     } else {
@@ -116,10 +136,15 @@ impl axum::response::IntoResponse for ApiError {
 /// exact target (path and query) has a fresh cached response is answered from it without
 /// routing, extractors or middleware. Only validated requests ever filled the cache, so a
 /// hit answers exactly what the full path would; anything else goes on to the router.
-pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Request<B>) -> Option<Response<Body>> {
+pub async fn cached_hit<B>(
+    state: &crate::app::AppState,
+    req: &axum::http::Request<B>,
+    peer: std::net::SocketAddr,
+) -> Option<Response<Body>> {
     if req.method() != axum::http::Method::GET || !state.cache.enabled() {
         return None;
     }
+    let started = Instant::now();
     let path = req.uri().path();
     if !crate::routes::cached_prefixes().iter().any(|p| path.starts_with(p.as_str())) {
         return None;
@@ -129,6 +154,20 @@ pub async fn cached_hit<B>(state: &crate::app::AppState, req: &axum::http::Reque
     let neg = crate::http::Negotiation::from_headers(req.headers());
     let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, crate::cache::Served::HitL1);
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
+    let route = crate::routes::catalog_template(path);
+    let took = started.elapsed();
+    state.metrics.request(req.method(), route, resp.status().as_u16(), took);
+    if let Some(log) = &state.access_log {
+        log.log(&crate::http::access_log::Entry {
+            request_id: id.to_str().unwrap_or("-"),
+            method: "GET",
+            route,
+            path,
+            status: resp.status().as_u16(),
+            duration: took,
+            client: Some(peer.ip()),
+        });
+    }
     resp.headers_mut().insert(REQUEST_ID, id);
     Some(resp)
 }

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain: query parsing, response building, the
 //! request-context middleware.
 
+pub mod access_log;
 pub mod body;
 pub mod middleware;
 pub mod query;

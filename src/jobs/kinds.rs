@@ -57,6 +57,10 @@ impl JobCtx {
     }
 }
 
+/// The kinds of work the shop enqueues (`noop` and `sleep` exist for tests and benchmarks).
+pub const KINDS: &[&str] =
+    &["mail", "webhook", "order_expiry", "import_products", "export", "purge", "search_upkeep", "archive"];
+
 /// A kind's queue and attempts.
 pub(super) fn defaults(kind: &str) -> (Queue, i64) {
     match kind {

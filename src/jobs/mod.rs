@@ -21,7 +21,7 @@
 
 pub mod breaker;
 pub mod handlers;
-mod kinds;
+pub mod kinds;
 pub mod runner;
 pub mod schedule;
 pub mod store;

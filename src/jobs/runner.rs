@@ -267,6 +267,7 @@ async fn execute(
 ) {
     let started = Instant::now();
     let jobs = app.jobs.clone();
+    let app_metrics = app.clone();
     let mut ctx = JobCtx::new(app, job.id, job.attempt, job.max_attempts, jobs.worker().to_owned());
     let limit = kinds::time_limit(&job.kind);
     let body = AssertUnwindSafe(kinds::perform(&mut ctx, &job.kind, &job.args)).catch_unwind();
@@ -302,7 +303,12 @@ async fn execute(
             Outcome::Failed { error, retry_at: (!permanent).then(|| at + wait.as_millis() as i64) }
         }
     };
-    tracing::debug!(job.id = job.id, job.kind = %job.kind, ms = started.elapsed().as_millis() as u64, "job ran");
+    let took = started.elapsed();
+    // a snooze is not a run (the job waited for something else)
+    if !matches!(outcome, Outcome::Snoozed { .. }) {
+        app_metrics.metrics.job_ran(&job.kind, took);
+    }
+    tracing::debug!(job.id = job.id, job.kind = %job.kind, ms = took.as_millis() as u64, "job ran");
     let _ = done.send(Finished {
         id: job.id,
         attempt: job.attempt,
@@ -337,6 +343,7 @@ async fn complete_loop(app: AppState, mut rx: mpsc::UnboundedReceiver<Finished>)
                 .db
                 .writer
                 .run(move |tx| {
+                    let mut failed = Vec::new();
                     for f in b.iter() {
                         let state = store::finish(tx, f.id, f.attempt, &w, &f.outcome, f.at)?;
                         if matches!(state, Some(State::Completed | State::Failed)) {
@@ -344,13 +351,19 @@ async fn complete_loop(app: AppState, mut rx: mpsc::UnboundedReceiver<Finished>)
                         }
                         if state == Some(State::Failed) {
                             tracing::error!(job.id = f.id, job.kind = %f.kind, "job failed for good after its last attempt");
+                            failed.push(f.kind.clone());
                         }
                     }
-                    Ok::<_, StoreError>(())
+                    Ok::<_, StoreError>(failed)
                 })
                 .await;
             match res {
-                Ok(()) => break,
+                Ok(failed) => {
+                    for kind in failed {
+                        app.metrics.job_failed(&kind);
+                    }
+                    break;
+                }
                 Err(StoreError::WriterGone) => return,
                 Err(e) => {
                     // busy writer: try again; the jobs' leases keep them ours meanwhile

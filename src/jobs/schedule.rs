@@ -74,6 +74,14 @@ pub fn tasks(c: &Config) -> Vec<Task> {
             about: "rebuild the bestsellers board when sales came in, and after midnight UTC",
         },
     ];
+    tasks.push(Task {
+        name: "metrics_upkeep",
+        scope: Scope::Node,
+        every: secs(5),
+        at_start: false,
+        queue: Queue::Low,
+        about: "fold latency samples into their histogram buckets between scrapes",
+    });
     if c.archive_after_days > 0 {
         tasks.push(Task {
             name: "archive",
@@ -181,6 +189,10 @@ async fn run_node_task(app: &AppState, name: &str, first: bool) -> Option<Durati
             // the day's board is rebuilt just after midnight UTC
             let day = 86_400_000;
             Some(Duration::from_millis((day - now_ms().rem_euclid(day) + 50) as u64))
+        }
+        "metrics_upkeep" => {
+            app.metrics.upkeep();
+            None
         }
         other => {
             tracing::error!(task = other, "no such node task");

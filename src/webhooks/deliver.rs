@@ -150,9 +150,11 @@ pub async fn job(ctx: &JobCtx, args: Args) -> JobResult {
         };
         if delivered {
             breaker.success();
+            app.metrics.webhook_delivered.increment(1);
             sent += 1;
         } else {
             breaker.failure();
+            app.metrics.webhook_failed.increment(1);
             tracing::info!(
                 webhook.subscription = sub,
                 delivery = head.id,

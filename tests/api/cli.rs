@@ -249,13 +249,14 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 fn serve_demo_from_nothing_to_a_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, "demo_products = 500\nlog_level = \"warn\"\n").unwrap();
+    std::fs::write(&cfg, "demo_products = 500\nlog_level = \"warn\"\naccess_log = true\n").unwrap();
     let port = free_port();
+    let access = dir.path().join("access.log");
     let mut child = bin()
         .current_dir(dir.path())
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--config"])
         .arg(&cfg)
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&access).unwrap())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -286,6 +287,18 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    // the access log: a JSON line per request, the last of them the product list
+    let log = std::fs::read_to_string(&access).unwrap();
+    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let list = lines.last().expect("lines were logged");
+    assert_eq!(list["route"], "/api/products");
+    assert_eq!(list["path"], "/api/products");
+    assert_eq!(list["method"], "GET");
+    assert_eq!(list["status"], 200);
+    assert_eq!(list["client"], "127.0.0.1");
+    assert!(list["duration_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(list["request_id"].as_str().unwrap().len(), 24);
+    assert!(lines[..lines.len() - 1].iter().all(|l| l["route"] == "/ready"), "{log}");
     // a second start finds the catalog and does not seed again
     let conn = open(&dir.path().join("storefront.db"));
     assert_eq!(one(&conn, "SELECT count(*) FROM products"), 500);

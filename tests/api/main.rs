@@ -18,6 +18,8 @@ mod http_server;
 mod jobs;
 mod listing;
 mod mail;
+mod monitoring;
+mod observability;
 mod orders;
 mod query_plans;
 mod redis_tier;

@@ -1,0 +1,445 @@
+//! Metrics: every figure `GET /metrics` shows, in one place.
+//!
+//! Each application state owns its own Prometheus recorder (the `metrics` crate's handles,
+//! rendered by `metrics-exporter-prometheus`) instead of the process-global one, so two
+//! servers in one process (the tests) never count each other's work.
+//!
+//! What costs something per event is recorded where it happens, through handles made once:
+//! requests (`storefront_http_*`, looked up by method, route template and status in a map
+//! that only grows by the few combinations a route answers), read waits, writer batches,
+//! jobs, webhook deliveries, rate-limit refusals, slow statements. What the process already
+//! counts (the response cache's hits and misses, queue depths, jobs per state, the
+//! process's CPU and memory) is read when Prometheus scrapes, so it costs the hot path
+//! nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::http::Method;
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::db::writer::WriterObserver;
+use crate::db::{ReadObserver, SlowStatements};
+
+const META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Request latency buckets (seconds): a cache hit takes tens of microseconds, a checkout a
+/// few milliseconds, and the alert on p95 needs resolution around 100–500 ms.
+const LATENCY: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Waits and commits are shorter: a reader is usually free at once, a commit is one fsync.
+const SHORT: &[f64] = &[0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0];
+/// Jobs run from microseconds (a no-op) to minutes (a million-row import).
+const JOBS: &[f64] = &[0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0];
+const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+/// The request methods as labels (anything else is `OTHER`, so a client cannot grow the
+/// series).
+fn method_index(m: &Method) -> u8 {
+    match *m {
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::POST => 2,
+        Method::PUT => 3,
+        Method::PATCH => 4,
+        Method::DELETE => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
+    }
+}
+const METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
+
+/// The request handles one thread has looked up, by (recorder, method, route template's
+/// address, status): the hot path finds its counter and histogram without touching a
+/// lock or a cache line another core writes.
+type Local = HashMap<(u64, u8, usize, u16), (Counter, Histogram), std::hash::BuildHasherDefault<Mixer>>;
+
+thread_local! {
+    static LOCAL: std::cell::RefCell<Local> = std::cell::RefCell::default();
+}
+
+/// A hasher for small keys of integers (a multiply and a rotate per word).
+#[derive(Default)]
+struct Mixer(u64);
+
+impl std::hash::Hasher for Mixer {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A request's counter (by method, route, status) and histogram (by method, route).
+type RequestHandles = (Counter, Histogram);
+
+pub struct Metrics {
+    /// this recorder among others in the process (the thread-local maps' key)
+    id: u64,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    requests: RwLock<HashMap<(u8, &'static str, u16), RequestHandles>>,
+    /// requests being answered (a plain integer: one `fetch_add` per request)
+    pub in_flight: std::sync::atomic::AtomicI64,
+    pub slow_statements: Arc<SlowStatements>,
+    pub webhook_delivered: Counter,
+    pub webhook_failed: Counter,
+    by_kind: RwLock<HashMap<(&'static str, String), Counter>>,
+    job_durations: RwLock<HashMap<String, Histogram>>,
+}
+
+impl Metrics {
+    pub fn new(slow_statement: Duration) -> Metrics {
+        let mut builder = PrometheusBuilder::new();
+        for (name, buckets) in [
+            ("storefront_http_request_duration_seconds", LATENCY),
+            ("storefront_db_read_wait_seconds", SHORT),
+            ("storefront_writer_commit_seconds", SHORT),
+            ("storefront_writer_batch_size", BATCH),
+            ("storefront_job_duration_seconds", JOBS),
+        ] {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
+                .expect("bucket lists are not empty");
+        }
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        for (name, unit, text) in DESCRIPTIONS {
+            recorder.describe_counter((*name).into(), *unit, (*text).into());
+        }
+        let counter = |name: &'static str| recorder.register_counter(&Key::from_static_name(name), &META);
+        let slow_statements =
+            Arc::new(SlowStatements { threshold: slow_statement, counter: counter("storefront_slow_queries_total") });
+        let webhook = |result: &'static str| {
+            recorder.register_counter(
+                &Key::from_static_parts("storefront_webhook_deliveries_total", LABEL_RESULT[result_index(result)]),
+                &META,
+            )
+        };
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let m = Metrics {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            in_flight: std::sync::atomic::AtomicI64::new(0),
+            webhook_delivered: webhook("delivered"),
+            webhook_failed: webhook("failed"),
+            slow_statements,
+            requests: RwLock::default(),
+            by_kind: RwLock::default(),
+            job_durations: RwLock::default(),
+            recorder,
+            handle,
+        };
+        m.gauge("storefront_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]).set(1.0);
+        // counters an alert takes `increase()` of exist from the start at 0: a series that
+        // first appears at 1 has no earlier sample to increase from, and would never fire
+        for kind in crate::jobs::kinds::KINDS {
+            let _ = m.labelled("storefront_jobs_failed_total", "kind", kind);
+        }
+        m
+    }
+
+    pub fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
+        self.recorder.register_counter(&Key::from_parts(name, labels), &META)
+    }
+
+    pub fn gauge(&self, name: &'static str, labels: Vec<Label>) -> Gauge {
+        self.recorder.register_gauge(&Key::from_parts(name, labels), &META)
+    }
+
+    pub fn histogram(&self, name: &'static str, labels: Vec<Label>) -> Histogram {
+        self.recorder.register_histogram(&Key::from_parts(name, labels), &META)
+    }
+
+    /// What the read path reports.
+    pub fn read_observer(&self, time_limit: Option<Duration>) -> ReadObserver {
+        ReadObserver {
+            wait_seconds: Some(self.histogram("storefront_db_read_wait_seconds", vec![])),
+            slow: Some(self.slow_statements.clone()),
+            time_limit,
+        }
+    }
+
+    /// What the writer reports.
+    pub fn writer_observer(&self) -> WriterObserver {
+        WriterObserver {
+            batch_size: self.histogram("storefront_writer_batch_size", vec![]),
+            commit_seconds: self.histogram("storefront_writer_commit_seconds", vec![]),
+            slow: Some(self.slow_statements.clone()),
+        }
+    }
+
+    /// One answered request: `route` is the template (`/api/products/{slug}`), or
+    /// `unmatched` for paths no route serves.
+    pub fn request(&self, method: &Method, route: &'static str, status: u16, took: Duration) {
+        let m = method_index(method);
+        let key = (self.id, m, route.as_ptr() as usize, status);
+        let found = LOCAL.with(|l| {
+            let l = l.borrow();
+            l.get(&key).map(|(c, h)| {
+                c.increment(1);
+                h.record(took.as_secs_f64());
+            })
+        });
+        if found.is_none() {
+            let (c, h) = self.handles(m, route, status);
+            c.increment(1);
+            h.record(took.as_secs_f64());
+            LOCAL.with(|l| l.borrow_mut().insert(key, (c, h)));
+        }
+    }
+
+    /// The shared handles of one method, route and status (made on first use).
+    fn handles(&self, m: u8, route: &'static str, status: u16) -> (Counter, Histogram) {
+        if let Some(h) = self.requests.read().expect("metrics map poisoned").get(&(m, route, status)) {
+            return h.clone();
+        }
+        let counter = self.counter(
+            "storefront_http_requests_total",
+            vec![
+                Label::from_static_parts("method", METHODS[m as usize]),
+                Label::from_static_parts("route", route),
+                Label::new("status", status.to_string()),
+            ],
+        );
+        let histogram = self.histogram(
+            "storefront_http_request_duration_seconds",
+            vec![Label::from_static_parts("method", METHODS[m as usize]), Label::from_static_parts("route", route)],
+        );
+        self.requests
+            .write()
+            .expect("metrics map poisoned")
+            .insert((m, route, status), (counter.clone(), histogram.clone()));
+        (counter, histogram)
+    }
+
+    /// A finished job run (not a snooze).
+    pub fn job_ran(&self, kind: &str, took: Duration) {
+        let known = self.job_durations.read().expect("metrics map poisoned").get(kind).cloned();
+        let h = known.unwrap_or_else(|| {
+            let h = self.histogram("storefront_job_duration_seconds", vec![Label::new("kind", kind.to_owned())]);
+            self.job_durations.write().expect("metrics map poisoned").insert(kind.to_owned(), h.clone());
+            h
+        });
+        h.record(took.as_secs_f64());
+    }
+
+    /// A job that failed for good (out of attempts, or a permanent error).
+    pub fn job_failed(&self, kind: &str) {
+        self.labelled("storefront_jobs_failed_total", "kind", kind).increment(1);
+    }
+
+    /// A 429 of rate-limit rule `rule`.
+    pub fn rate_limited(&self, rule: &str) {
+        self.labelled("storefront_rate_limited_total", "rule", rule).increment(1);
+    }
+
+    fn labelled(&self, name: &'static str, label: &'static str, value: &str) -> Counter {
+        let known = self.by_kind.read().expect("metrics map poisoned").get(&(name, value.to_owned())).cloned();
+        known.unwrap_or_else(|| {
+            let c = self.counter(name, vec![Label::new(label, value.to_owned())]);
+            self.by_kind.write().expect("metrics map poisoned").insert((name, value.to_owned()), c.clone());
+            c
+        })
+    }
+
+    /// The text format, after `sample` has set what is read at scrape time.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds recorded histogram samples into their buckets (between scrapes, so memory
+    /// stays flat when nobody scrapes).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+const LABEL_RESULT: [&[Label]; 2] =
+    [&[Label::from_static_parts("result", "delivered")], &[Label::from_static_parts("result", "failed")]];
+
+fn result_index(r: &str) -> usize {
+    usize::from(r != "delivered")
+}
+
+/// `# HELP` lines.
+const DESCRIPTIONS: &[(&str, Option<metrics::Unit>, &str)] = &[
+    ("storefront_http_requests_total", None, "HTTP requests answered, by method, route template and status"),
+    ("storefront_http_request_duration_seconds", Some(metrics::Unit::Seconds), "time to answer an HTTP request"),
+    ("storefront_http_requests_in_flight", None, "HTTP requests being answered now"),
+    ("storefront_cache_requests_total", None, "response cache lookups by tier (l1, l2) and result (hit, miss)"),
+    (
+        "storefront_cache_evictions_total",
+        None,
+        "entries evicted from the response cache (l2: the whole Redis server's evicted keys)",
+    ),
+    ("storefront_cache_entries", None, "entries in the in-process response cache"),
+    ("storefront_cache_bytes", None, "bytes charged to the in-process response cache"),
+    ("storefront_db_read_queue_depth", None, "read jobs waiting for a reader thread"),
+    ("storefront_db_read_wait_seconds", Some(metrics::Unit::Seconds), "time a read job waited for a reader thread"),
+    ("storefront_writer_queue_depth", None, "write units waiting for the writer"),
+    ("storefront_writer_queue_capacity", None, "write units that may wait before writes are refused"),
+    ("storefront_writer_alive", None, "1 while the writer thread runs"),
+    ("storefront_writer_batch_size", None, "write units per committed transaction"),
+    (
+        "storefront_writer_commit_seconds",
+        Some(metrics::Unit::Seconds),
+        "time of one write transaction, BEGIN to COMMIT done",
+    ),
+    ("storefront_jobs", None, "jobs by queue and state"),
+    ("storefront_job_lag_seconds", Some(metrics::Unit::Seconds), "age of the oldest job waiting to run, by queue"),
+    ("storefront_job_duration_seconds", Some(metrics::Unit::Seconds), "time one job run took, by kind"),
+    ("storefront_jobs_failed_total", None, "jobs that failed for good (out of attempts or permanent), by kind"),
+    ("storefront_webhook_deliveries_total", None, "webhook delivery attempts by result (delivered, failed)"),
+    ("storefront_rate_limited_total", None, "requests refused with 429, by rate-limit rule"),
+    ("storefront_slow_queries_total", None, "SQL statements slower than slow_query_ms"),
+    ("storefront_build_info", None, "1, labelled with the version"),
+    ("storefront_up_seconds", Some(metrics::Unit::Seconds), "time since the server started"),
+    ("storefront_process_cpu_seconds_total", Some(metrics::Unit::Seconds), "CPU time the process used (user + system)"),
+    ("storefront_process_resident_memory_bytes", Some(metrics::Unit::Bytes), "resident memory of the process"),
+    ("storefront_process_open_fds", None, "open file descriptors of the process"),
+    ("storefront_db_size_bytes", Some(metrics::Unit::Bytes), "size of the database file and its WAL"),
+    ("storefront_disk_free_bytes", Some(metrics::Unit::Bytes), "free space of the file system that holds the database"),
+    ("storefront_disk_size_bytes", Some(metrics::Unit::Bytes), "size of the file system that holds the database"),
+];
+
+/// Sets what is read at scrape time, then renders the text format.
+pub async fn scrape(app: &crate::app::AppState) -> String {
+    let m = &app.metrics;
+    let g = |name: &'static str, v: f64| m.gauge(name, vec![]).set(v);
+    g("storefront_http_requests_in_flight", m.in_flight.load(std::sync::atomic::Ordering::Relaxed) as f64);
+    g("storefront_up_seconds", app.started.elapsed().as_secs_f64());
+    g("storefront_db_read_queue_depth", app.db.read_queue_depth() as f64);
+    let writer = app.db.writer.stats();
+    g("storefront_writer_queue_depth", writer.queue_depth as f64);
+    g("storefront_writer_queue_capacity", app.config.writer_queue as f64);
+    g("storefront_writer_alive", if app.db.writer.is_alive() { 1.0 } else { 0.0 });
+
+    // the response cache's own counters
+    let cache = app.cache.stats().await;
+    let cache_counter = |tier: &'static str, result: &'static str, v: u64| {
+        m.counter(
+            "storefront_cache_requests_total",
+            vec![Label::from_static_parts("tier", tier), Label::from_static_parts("result", result)],
+        )
+        .absolute(v);
+    };
+    cache_counter("l1", "hit", cache.hits);
+    cache_counter("l1", "miss", cache.misses);
+    m.counter("storefront_cache_evictions_total", vec![Label::from_static_parts("tier", "l1")])
+        .absolute(cache.evictions);
+    g("storefront_cache_entries", cache.entries as f64);
+    g("storefront_cache_bytes", cache.bytes as f64);
+    if let Some(l2) = app.cache.l2() {
+        let s = l2.stats().await;
+        cache_counter("l2", "hit", s.hits);
+        cache_counter("l2", "miss", s.misses);
+        if let Some(server) = s.server {
+            m.counter("storefront_cache_evictions_total", vec![Label::from_static_parts("tier", "l2")])
+                .absolute(server.evicted_keys);
+        }
+    }
+
+    // the job queue, from the database (one read)
+    let now = crate::util::now_ms();
+    let jobs = app
+        .db
+        .read(move |c| {
+            Ok::<_, crate::error::StoreError>((
+                crate::jobs::store::counts(c)?,
+                crate::jobs::store::queue_stats(c, now)?,
+            ))
+        })
+        .await;
+    match jobs {
+        Ok((counts, queues)) => {
+            // every queue × state, zeros included, so a rule can compare against them
+            let mut all: HashMap<(&'static str, &'static str), i64> = HashMap::new();
+            for q in crate::jobs::Queue::ALL {
+                for s in crate::jobs::State::ALL {
+                    all.insert((q.as_str(), s.as_str()), 0);
+                }
+            }
+            for (q, s, n) in counts {
+                if let (Some(q), Some(s)) = (crate::jobs::Queue::parse(&q), crate::jobs::State::parse(&s)) {
+                    all.insert((q.as_str(), s.as_str()), n);
+                }
+            }
+            for ((q, s), n) in all {
+                m.gauge(
+                    "storefront_jobs",
+                    vec![Label::from_static_parts("queue", q), Label::from_static_parts("state", s)],
+                )
+                .set(n as f64);
+            }
+            for (q, stats) in queues {
+                m.gauge("storefront_job_lag_seconds", vec![Label::from_static_parts("queue", q.as_str())])
+                    .set(stats.lag_seconds);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: could not read the job queue"),
+    }
+
+    // the process and its disk
+    if let Some(p) = process_figures() {
+        // a float that only grows: the `metrics` crate's counters are whole numbers
+        g("storefront_process_cpu_seconds_total", p.cpu_millis as f64 / 1000.0);
+        g("storefront_process_resident_memory_bytes", p.rss_bytes as f64);
+        g("storefront_process_open_fds", p.open_fds as f64);
+    }
+    let db = &app.db.path;
+    let size: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::metadata(p).ok().map(|m| m.len())
+        })
+        .sum();
+    g("storefront_db_size_bytes", size as f64);
+    let dir = db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if let Ok(fs) = rustix::fs::statvfs(dir) {
+        g("storefront_disk_free_bytes", (fs.f_bavail * fs.f_frsize) as f64);
+        g("storefront_disk_size_bytes", (fs.f_blocks * fs.f_frsize) as f64);
+    }
+    m.render()
+}
+
+struct ProcessFigures {
+    cpu_millis: u64,
+    rss_bytes: u64,
+    open_fds: u64,
+}
+
+/// CPU, resident memory and open files of this process, from `/proc` (Linux).
+fn process_figures() -> Option<ProcessFigures> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the command name, which is in parentheses and may hold spaces
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    let open_fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0);
+    Some(ProcessFigures { cpu_millis: ticks * 1000 / hz, rss_bytes: rss_kb * 1024, open_fds })
+}
