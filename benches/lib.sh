@@ -30,7 +30,9 @@ catalog_db() {
 start_storefront() {
     local port=$1
     shift
-    "$SF" serve --listen "127.0.0.1:$port" --log-level warn "$@" &
+    # the load comes from one address: rate limits off (they are measured by the tests)
+    printf 'rate_limits_enabled = false\n' > "$OUT/bench.toml"
+    STOREFRONT_CONFIG="$OUT/bench.toml" "$SF" serve --listen "127.0.0.1:$port" --log-level warn "$@" &
     SF_PID=$!
     PIDS+=("$SF_PID")
     # a million-product catalog takes ~10 s to index before the node is ready

@@ -130,6 +130,8 @@ fn main() -> anyhow::Result<()> {
         jobs_concurrency: env("CONCURRENCY", 64),
         smtp_url: std::env::var("SMTP_URL").ok(),
         cache_warm_products: 0,
+        // the orders come from one address
+        rate_limits_enabled: false,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

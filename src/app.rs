@@ -40,6 +40,12 @@ pub struct App {
     pub started: Instant,
     /// Everything `/metrics` shows (see [`crate::telemetry`]).
     pub metrics: crate::telemetry::Metrics,
+    /// Password hashing, bounded (see [`crate::customers::auth::Hasher`]).
+    pub hasher: crate::customers::auth::Hasher,
+    /// The rate limits (see [`crate::limits`]).
+    pub limits: crate::limits::Limiter,
+    /// `trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where access-log lines go, when `access_log` is on.
     pub access_log: Option<crate::http::access_log::AccessLog>,
 }
@@ -147,7 +153,13 @@ impl AppState {
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
                 .prebuilt();
+        let limits = crate::limits::Limiter::new(&config);
+        let trusted_proxies =
+            crate::http::client::parse_trusted(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
         Ok(AppState(Arc::new(App {
+            hasher: crate::customers::auth::Hasher::new(config.password_hash_queue),
+            limits,
+            trusted_proxies,
             catalog_caching,
             config,
             db: database,

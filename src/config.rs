@@ -127,6 +127,17 @@ pub struct Config {
     pub files_dir: Option<PathBuf>,
     /// Largest import file the admin API takes.
     pub import_max_mb: u64,
+    /// Rate limits per route class (see `limits`): `[rate_limits.<rule>]` tables with
+    /// `per_address` and `per_account` rates like "30/1m"; a rule given replaces its defaults.
+    pub rate_limits: crate::limits::RateLimits,
+    /// `false` turns every rate limit off (benchmarks from one address).
+    pub rate_limits_enabled: bool,
+    /// Addresses or CIDR ranges of the load balancers and proxies in front of this server:
+    /// from them, the client is read from `X-Forwarded-For`. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Password hashes (argon2, two at a time) that may wait; beyond this, logins and
+    /// registrations are refused with 503 at once instead of queueing without bound.
+    pub password_hash_queue: usize,
     /// SQL statements that run at least this long are logged with their SQL (never their
     /// values) and counted in `storefront_slow_queries_total`.
     pub slow_query_ms: u64,
@@ -194,6 +205,10 @@ impl Default for Config {
             archive_dir: None,
             files_dir: None,
             import_max_mb: 1024,
+            rate_limits: crate::limits::RateLimits::default(),
+            rate_limits_enabled: true,
+            trusted_proxies: Vec::new(),
+            password_hash_queue: 64,
             slow_query_ms: 100,
             read_time_limit_ms: 10_000,
             access_log: false,
@@ -316,6 +331,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             problems.push("max_connections must be at least 1".to_owned());
+        }
+        if let Err(e) = crate::http::client::parse_trusted(&self.trusted_proxies) {
+            problems.push(e);
+        }
+        if !(1..=100_000).contains(&self.password_hash_queue) {
+            problems.push("password_hash_queue must be between 1 and 100000".to_owned());
         }
         if !(1..=3_600_000).contains(&self.slow_query_ms) {
             problems.push("slow_query_ms must be between 1 and 3600000".to_owned());

@@ -31,6 +31,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod mail;
 pub mod openapi;
 pub mod ops;

@@ -259,7 +259,44 @@ pub fn base() -> OpenApi {
 /// The description of the route table, built once.
 pub fn spec() -> &'static OpenApi {
     static SPEC: OnceLock<OpenApi> = OnceLock::new();
-    SPEC.get_or_init(|| crate::routes::api().into_openapi())
+    SPEC.get_or_init(|| {
+        let mut doc = crate::routes::api().into_openapi();
+        document_rate_limits(&mut doc);
+        doc
+    })
+}
+
+/// Every rate-limited operation (see [`crate::limits`]) answers 429 with `Retry-After`
+/// and the `RateLimit` fields, which its other answers carry too.
+fn document_rate_limits(doc: &mut OpenApi) {
+    let defaults = crate::limits::RateLimits::default();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (axum::http::Method::GET, item.get.as_mut()),
+            (axum::http::Method::POST, item.post.as_mut()),
+            (axum::http::Method::PATCH, item.patch.as_mut()),
+            (axum::http::Method::DELETE, item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let (Some(op), Some(rule)) = (op, crate::limits::Rule::of(&method, path)) else { continue };
+            let q = defaults.of(rule);
+            let quota = |r: Option<crate::limits::Rate>| r.map_or("unlimited".to_owned(), |r| r.to_string());
+            let description = format!(
+                "rate_limited: over the `{}` rule (by default {} per client address, {} per account or session); \
+                 details.rule names it",
+                rule.name(),
+                quota(q.per_address),
+                quota(q.per_account)
+            );
+            let RefOr::T(mut r) = error_response(429, &description) else { continue };
+            r.headers.insert(
+                "RateLimit".into(),
+                RefOr::T(header("limit=N, remaining=R, reset=SECONDS: the tightest quota checked")),
+            );
+            r.headers.insert("RateLimit-Policy".into(), RefOr::T(header("N;w=SECONDS: that quota")));
+            op.responses.responses.insert("429".into(), RefOr::T(r));
+        }
+    }
 }
 
 /// The document of the route table, rendered once (with its gzip form).

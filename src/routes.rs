@@ -155,7 +155,11 @@ pub fn router(state: AppState) -> Router {
     let _ = cached_prefixes(); // built now, not on the first request
     let _ = catalog_template("/");
     let (router, _) = api().split_for_parts();
-    router.layer(axum::middleware::from_fn_with_state(state.clone(), request_context)).with_state(state)
+    // the limits inside the request context: a 429 gets the envelope, the id, the metrics
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_context))
+        .with_state(state)
 }
 
 #[cfg(test)]

@@ -82,6 +82,8 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
                     if let Some(resp) = crate::http::middleware::cached_hit(&app, &req, peer).await {
                         return Ok(resp);
                     }
+                    let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
+                    req.extensions_mut().insert(crate::http::client::ClientAddr(client));
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     router.oneshot(req).await
                 }

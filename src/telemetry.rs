@@ -148,6 +148,9 @@ impl Metrics {
         m.gauge("storefront_build_info", vec![Label::new("version", env!("CARGO_PKG_VERSION"))]).set(1.0);
         // counters an alert takes `increase()` of exist from the start at 0: a series that
         // first appears at 1 has no earlier sample to increase from, and would never fire
+        for rule in crate::limits::Rule::ALL {
+            let _ = m.labelled("storefront_rate_limited_total", "rule", rule.name());
+        }
         for kind in crate::jobs::kinds::KINDS {
             let _ = m.labelled("storefront_jobs_failed_total", "kind", kind);
         }

@@ -160,8 +160,29 @@ pub struct L2 {
     store: redis::Script,
     bump: redis::Script,
     regen: redis::Script,
+    limit: redis::Script,
     counters: Counters,
 }
+
+/// GCRA on Redis's clock (shared by every node): KEYS[1] holds the theoretical arrival
+/// time in ms; ARGV[1] is the interval per request (ms), ARGV[2] the burst. Answers
+/// {allowed, remaining, wait ms}. The key expires once the quota is full again, so an
+/// idle client leaves nothing behind (and an evicted key only forgives, never blocks).
+const LIMIT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - interval * burst
+if allow_at > now then
+  return {0, 0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
+return {1, math.floor((now - allow_at) / interval), 0}
+"#;
 
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -187,6 +208,7 @@ impl L2 {
             store: redis::Script::new(STORE),
             bump: redis::Script::new(BUMP),
             regen: redis::Script::new(REGEN),
+            limit: redis::Script::new(LIMIT),
             counters: Counters::default(),
         })
     }
@@ -231,6 +253,19 @@ impl L2 {
                 None
             }
         }
+    }
+
+    /// One request against the shared rate-limit quota `key` (see [`crate::limits`]):
+    /// allowed, requests left, and the wait when refused; `None` when Redis cannot answer
+    /// now (the caller limits on its own).
+    pub async fn rate_limit(&self, key: &str, interval: Duration, burst: u32) -> Option<(bool, u32, Duration)> {
+        if !self.usable() {
+            return None;
+        }
+        let mut inv = self.limit.key(format!("{}rl:{key}", self.prefix));
+        inv.arg(interval.as_millis().max(1) as u64).arg(burst);
+        let (allowed, remaining, wait) = self.call::<(i64, i64, i64)>("rate limit", inv).await?;
+        Some((allowed == 1, remaining.clamp(0, i64::from(burst)) as u32, Duration::from_millis(wait.max(0) as u64)))
     }
 
     /// The response for `key` from Redis, if a fresh one is there.

@@ -46,58 +46,94 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn hashing() -> &'static Semaphore {
-    static S: OnceLock<Semaphore> = OnceLock::new();
-    S.get_or_init(|| Semaphore::new(HASHING_AT_ONCE))
+/// Where password hashes wait their turn: [`HASHING_AT_ONCE`] run, at most `queue` wait,
+/// and any more are refused at once (503 + Retry-After) — a flood of logins then costs
+/// the flood, not every other customer's login.
+pub struct Hasher {
+    permits: Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    queue: usize,
 }
 
-/// Runs an argon2 computation on the blocking pool, bounded.
-async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    let _permit = hashing().acquire().await.map_err(|_| ApiError::unavailable("shutting down", 5))?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        tracing::error!(error = %e, "password hashing task failed");
-        ApiError::internal()
-    })
+impl Hasher {
+    pub fn new(queue: usize) -> Hasher {
+        Hasher { permits: Semaphore::new(HASHING_AT_ONCE), waiting: Default::default(), queue }
+    }
+
+    /// Takes one hashing slot until the permit is dropped: a fault injected by tests (a
+    /// burst that holds every slot).
+    pub async fn occupy(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.permits.acquire().await.expect("the hashing semaphore is never closed")
+    }
+
+    /// Runs an argon2 computation on the blocking pool, bounded.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        use std::sync::atomic::Ordering;
+        let permit = match self.permits.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    tracing::warn!(queue = self.queue, "password hashing queue full; refusing");
+                    return Err(ApiError::unavailable("too many sign-ins at once; retry shortly", 2));
+                }
+                let p = self.permits.acquire().await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                p.map_err(|_| ApiError::unavailable("shutting down", 5))?
+            }
+        };
+        let out = tokio::task::spawn_blocking(f).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing task failed");
+            ApiError::internal()
+        });
+        drop(permit);
+        out
+    }
 }
 
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    off_thread(move || {
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw).expect("the operating system's random source is available");
-        let salt = SaltString::encode_b64(&raw)?;
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await?
-    .map_err(|e| {
-        tracing::error!(error = %e, "hashing a password failed");
-        ApiError::internal()
-    })
+pub async fn hash_password(hasher: &Hasher, password: String) -> Result<String, ApiError> {
+    hasher
+        .run(move || {
+            let mut raw = [0u8; 16];
+            getrandom::fill(&mut raw).expect("the operating system's random source is available");
+            let salt = SaltString::encode_b64(&raw)?;
+            Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        })
+        .await?
+        .map_err(|e| {
+            tracing::error!(error = %e, "hashing a password failed");
+            ApiError::internal()
+        })
 }
 
 /// Checks `password` against a stored hash. With no hash (unknown account) it checks a
 /// dummy one, so the answer takes as long either way and reveals nothing.
-pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(hasher: &Hasher, password: String, stored: Option<String>) -> Result<bool, ApiError> {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    off_thread(move || {
-        let dummy = DUMMY.get_or_init(|| {
-            let salt = SaltString::encode_b64(b"storefront-dummy").expect("a fixed valid salt");
-            Argon2::default().hash_password(b"no account", &salt).expect("hashing a constant").to_string()
-        });
-        let (phc, real) = match &stored {
-            Some(s) => (s.as_str(), true),
-            None => (dummy.as_str(), false),
-        };
-        let ok = PasswordHash::new(phc)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
-        ok && real
-    })
-    .await
+    hasher
+        .run(move || {
+            let dummy = DUMMY.get_or_init(|| {
+                let salt = SaltString::encode_b64(b"storefront-dummy").expect("a fixed valid salt");
+                Argon2::default().hash_password(b"no account", &salt).expect("hashing a constant").to_string()
+            });
+            let (phc, real) = match &stored {
+                Some(s) => (s.as_str(), true),
+                None => (dummy.as_str(), false),
+            };
+            let ok = PasswordHash::new(phc)
+                .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                .unwrap_or(false);
+            ok && real
+        })
+        .await
 }
 
 /// The client's address as the server saw it.
 pub fn client_addr(parts: &Parts) -> String {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
+    match parts.extensions.get::<crate::http::client::ClientAddr>() {
+        Some(c) => c.0.to_string(),
+        None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default(),
+    }
 }
 
 /// `User-Agent`, cut to a sane length: how a session's device is shown.
@@ -235,11 +271,12 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_unknown_accounts_never_do() {
-        let h = hash_password("correct horse".into()).await.unwrap();
+        let hasher = Hasher::new(4);
+        let h = hash_password(&hasher, "correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("no account".into(), None).await.unwrap());
-        assert!(!verify_password("x".into(), Some("not a hash".into())).await.unwrap());
+        assert!(verify_password(&hasher, "correct horse".into(), Some(h.clone())).await.unwrap());
+        assert!(!verify_password(&hasher, "wrong horse".into(), Some(h)).await.unwrap());
+        assert!(!verify_password(&hasher, "no account".into(), None).await.unwrap());
+        assert!(!verify_password(&hasher, "x".into(), Some("not a hash".into())).await.unwrap());
     }
 }

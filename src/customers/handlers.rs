@@ -58,23 +58,30 @@ fn too_many(retry_after_ms: i64) -> ApiError {
     e
 }
 
-/// 429 when the account or the client address has used up its failed attempts.
-async fn throttle(app: &AppState, kind: &'static str, email: &str, addr: &str) -> Result<(), ApiError> {
-    let now = now_ms();
-    let window = app.config.auth_window_secs as i64 * 1000;
-    let (email, addr) = (email.to_owned(), addr.to_owned());
-    let f = app
-        .db
-        .read(move |conn| store::failures(conn, kind, &email, &addr, now - window).map_err(ApiError::from))
-        .await?;
+/// In the unit of the attempt itself, before any password is checked: 429 when the
+/// account (`email`, when the attempt names one) or the client address has used up its
+/// failed attempts; otherwise the attempt is recorded as failed (a success marks it so
+/// later). Checking and recording in one writer unit means concurrent guesses queue up
+/// behind each other and only the allowed number ever reach the password.
+fn claim_attempt(
+    tx: &crate::db::writer::WriteTx,
+    config: &crate::config::Config,
+    kind: &'static str,
+    email: Option<&str>,
+    addr: &str,
+    now: i64,
+) -> Result<i64, ApiError> {
+    let window = config.auth_window_secs as i64 * 1000;
+    let f = store::failures(tx, kind, email.unwrap_or(""), addr, now - window)?;
     let free_at = |oldest: Option<i64>| oldest.map_or(window, |t| t + window - now);
-    if f.by_email >= app.config.auth_failures_per_account as i64 {
+    if email.is_some() && f.by_email >= config.auth_failures_per_account as i64 {
         return Err(too_many(free_at(f.oldest_email)));
     }
-    if f.by_addr >= app.config.auth_failures_per_address as i64 {
+    if f.by_addr >= config.auth_failures_per_address as i64 {
         return Err(too_many(free_at(f.oldest_addr)));
     }
-    Ok(())
+    store::record_attempt(tx, kind, email.unwrap_or(""), addr, false, now)?;
+    Ok(tx.last_insert_rowid())
 }
 
 struct Opened {
@@ -134,7 +141,7 @@ pub async fn register(
     let name = checks.check("name", text(&body.name, 200, false));
     checks.finish()?;
     let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
-    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
     let ttl = ttl_ms(&app);
     let opened = app
         .db
@@ -180,10 +187,13 @@ pub async fn login(
     }
     checks.finish()?;
     let email = email.expect("checked");
-    throttle(&app, "login", email.as_str(), &client.addr).await?;
+    crate::limits::check_account(&app, crate::limits::Rule::Login, email.as_str()).await?;
+    let (config, claimed_email, addr) = (app.config.clone(), email.as_str().to_owned(), client.addr.clone());
+    let attempt =
+        app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&claimed_email), &addr, now_ms())).await?;
     let lookup = email.as_str().to_owned();
     let creds = app.db.read(move |conn| store::credentials(conn, &lookup).map_err(ApiError::from)).await?;
-    let ok = auth::verify_password(body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
+    let ok = auth::verify_password(&app.hasher, body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
     let customer = creds.filter(|_| ok).map(|c| c.id);
     let ttl = ttl_ms(&app);
     let opened = app
@@ -191,7 +201,9 @@ pub async fn login(
         .writer
         .run(move |tx| {
             let now = now_ms();
-            store::record_attempt(tx, "login", email.as_str(), &client.addr, customer.is_some(), now)?;
+            if customer.is_some() {
+                store::attempt_succeeded(tx, attempt)?;
+            }
             match customer {
                 Some(c) => open_session(tx, ttl, Some(c), &client, now).map(Some),
                 None => Ok(None),
@@ -284,15 +296,16 @@ pub async fn forgot_password(
     let email = checks.check("email", Email::parse(&body.email));
     checks.finish()?;
     let email = email.expect("checked");
-    throttle(&app, "reset", email.as_str(), &client.addr).await?;
+    crate::limits::check_account(&app, crate::limits::Rule::Reset, email.as_str()).await?;
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
     let send = app.mailer.sends();
+    let config = app.config.clone();
     app.db
         .writer
         .run(move |tx| {
             let now = now_ms();
             // every request counts against the limit: it sends mail
-            store::record_attempt(tx, "reset", email.as_str(), &client.addr, false, now)?;
+            claim_attempt(tx, &config, "reset", Some(email.as_str()), &client.addr, now)?;
             if let Some(customer) = store::customer_id_by_email(tx, email.as_str())? {
                 let (token, hash) = auth::new_token();
                 store::insert_reset(tx, customer, &hash, now, now + ttl)?;
@@ -329,9 +342,11 @@ pub async fn reset_password(
     }
     checks.finish()?;
     let password = password.expect("checked");
-    // the reset codes are 256-bit random, but a client guessing them is still throttled
-    throttle(&app, "reset", "", &client.addr).await?;
-    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    // the reset codes are 256-bit random, but a client guessing them is still throttled,
+    // by its address (the code names no account)
+    let (config, addr) = (app.config.clone(), client.addr.clone());
+    let attempt = app.db.writer.run(move |tx| claim_attempt(tx, &config, "reset", None, &addr, now_ms())).await?;
+    let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
     let token_hash = auth::token_hash(&body.token);
     let done = app
         .db
@@ -340,14 +355,12 @@ pub async fn reset_password(
             let now = now_ms();
             match store::use_reset(tx, &token_hash, now)? {
                 Some(customer) => {
+                    store::attempt_succeeded(tx, attempt)?;
                     store::set_password(tx, customer, &hash, now)?;
                     store::revoke_all_sessions(tx, customer, now)?;
                     Ok::<_, ApiError>(true)
                 }
-                None => {
-                    store::record_attempt(tx, "reset", "", &client.addr, false, now)?;
-                    Ok(false)
-                }
+                None => Ok(false),
             }
         })
         .await?;
@@ -372,10 +385,17 @@ pub async fn me(State(app): State<AppState>, me: CustomerSession) -> Result<Resp
 }
 
 /// Change the name or e-mail
+///
+/// A new e-mail needs `current_password` (reset codes go to the e-mail, so a stolen session
+/// must not be able to move it); it ends every other session of the account. Wrong
+/// passwords count against the login throttle of the account.
 #[utoipa::path(patch, path = "/api/me", tag = "customers", security(("bearer" = [])),
     request_body = ProfileIn,
     responses((status = 200, description = "the profile", body = Data<CustomerOut>), AuthErrors, BodyErrors,
-        (status = 409, description = "email_taken", body = crate::openapi::ErrorBody), WriteErrors))]
+        (status = 403, description = "invalid_password: current_password is wrong", body = crate::openapi::ErrorBody),
+        (status = 409, description = "email_taken", body = crate::openapi::ErrorBody),
+        (status = 429, description = "rate_limited: too many wrong passwords (Retry-After)", body = crate::openapi::ErrorBody),
+        WriteErrors))]
 pub async fn update_me(
     State(app): State<AppState>,
     me: CustomerSession,
@@ -384,11 +404,34 @@ pub async fn update_me(
     let mut checks = Checks::new();
     let name = body.name.as_deref().and_then(|n| checks.check("name", text(n, 200, false)));
     let email = body.email.as_deref().and_then(|e| checks.check("email", Email::parse(e)));
+    if body.current_password.as_ref().is_some_and(|p| p.is_empty() || p.len() > 1024) {
+        checks.error("current_password", "must be 1 to 1024 characters");
+    }
+    let id = me.customer_id;
+    let current = app.db.read(move |conn| store::password_of(conn, id).map_err(ApiError::from)).await?;
+    let (hash, old_email) = current.ok_or_else(|| ApiError::not_found("customer"))?;
+    let moving = email.as_ref().is_some_and(|e| !e.as_str().eq_ignore_ascii_case(&old_email));
+    if moving && body.current_password.is_none() {
+        checks.error("current_password", "is required to change the e-mail");
+    }
     checks.finish()?;
+    if moving {
+        let (config, addr, account) = (app.config.clone(), me.session.client_addr.clone(), old_email.clone());
+        let attempt =
+            app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&account), &addr, now_ms())).await?;
+        let password = body.current_password.clone().unwrap_or_default();
+        if !auth::verify_password(&app.hasher, password, Some(hash)).await? {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "the current password is wrong")
+                .with_detail("current_password", "is wrong"));
+        }
+        app.db.writer.run(move |tx| store::attempt_succeeded(tx, attempt).map_err(ApiError::from)).await?;
+    }
+    let session = me.session.id;
     let c = app
         .db
         .writer
         .run(move |tx| {
+            let now = now_ms();
             if let Some(e) = &email {
                 if store::customer_id_by_email(tx, e.as_str())?.is_some_and(|other| other != me.customer_id) {
                     return Err(ApiError::new(
@@ -399,7 +442,10 @@ pub async fn update_me(
                     .with_detail("email", "is already registered"));
                 }
             }
-            store::update_customer(tx, me.customer_id, name.as_deref(), email.as_ref().map(|e| e.as_str()), now_ms())?;
+            store::update_customer(tx, me.customer_id, name.as_deref(), email.as_ref().map(|e| e.as_str()), now)?;
+            if moving {
+                store::revoke_other_sessions(tx, me.customer_id, session, now)?;
+            }
             Ok(store::customer(tx, me.customer_id)?)
         })
         .await?;

@@ -23,8 +23,9 @@ pub fn create_admin(path: &Path, email: &Email, name: &str, password: &str) -> a
     let mut conn = db::open_write(path, db::Synchronous::Full)?;
     db::migrate::migrate(&mut conn)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let hash =
-        runtime.block_on(auth::hash_password(password.expose().to_owned())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = runtime
+        .block_on(auth::hash_password(&auth::Hasher::new(1), password.expose().to_owned()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = crate::util::now_ms();
     conn.execute(
         "INSERT INTO customers(email, name, password_hash, role, created_at, updated_at)

@@ -101,6 +101,10 @@ pub struct ProfileIn {
         pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
     )]
     pub email: Option<String>,
+    /// the account's password: required to change the e-mail (which is where reset codes
+    /// go, so a stolen session must not be able to move it)
+    #[schema(min_length = 1, max_length = 1024)]
+    pub current_password: Option<String>,
 }
 
 /// A postal address as clients send it (shipping addresses of checkout use it too).

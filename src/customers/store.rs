@@ -75,6 +75,19 @@ pub fn revoke_all_sessions(tx: &WriteTx, customer: i64, now: i64) -> rusqlite::R
         .execute(params![customer, now])
 }
 
+/// Ends every session of `customer` but `keep`.
+pub fn revoke_other_sessions(tx: &WriteTx, customer: i64, keep: i64, now: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached("UPDATE sessions SET revoked_at = ?3 WHERE customer_id = ?1 AND id <> ?2 AND revoked_at IS NULL")?
+        .execute(params![customer, keep, now])
+}
+
+/// The password hash and e-mail of a customer.
+pub fn password_of(conn: &Connection, customer: i64) -> rusqlite::Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT password_hash, email FROM customers WHERE id = ?1")?
+        .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
 pub fn sessions_of(conn: &Connection, customer: i64, now: i64, current: i64) -> rusqlite::Result<Vec<SessionOut>> {
     conn.prepare_cached(
         "SELECT id, device, client_addr, created_at, last_seen_at, expires_at FROM sessions
@@ -227,6 +240,12 @@ pub fn record_attempt(
         "INSERT INTO auth_attempts(kind, email, client_addr, succeeded, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![kind, email, client_addr, succeeded, now])?;
+    Ok(())
+}
+
+/// An attempt recorded as failed before its password was checked turned out right.
+pub fn attempt_succeeded(tx: &WriteTx, id: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE auth_attempts SET succeeded = 1 WHERE id = ?1")?.execute([id])?;
     Ok(())
 }
 

@@ -68,7 +68,7 @@ pub async fn request_context(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = crate::routes::template(req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str()));
-    let client = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let client = crate::http::client::client_ip(&req);
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
 
@@ -76,7 +76,14 @@ pub async fn request_context(
 
     let status = resp.status();
     if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
+        // headers set on the way out (e.g. the RateLimit fields) stay
+        let kept = std::mem::take(resp.headers_mut());
         resp = error_response(&err, &id_str);
+        for (name, value) in kept.iter() {
+            if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+                resp.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
     } else if (status.is_client_error() || status.is_server_error())
         && resp.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/json")
     {
@@ -165,7 +172,7 @@ pub async fn cached_hit<B>(
             path,
             status: resp.status().as_u16(),
             duration: took,
-            client: Some(peer.ip()),
+            client: Some(crate::http::client::resolve(peer, req.headers(), &state.trusted_proxies)),
         });
     }
     resp.headers_mut().insert(REQUEST_ID, id);

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod body;
+pub mod client;
 pub mod middleware;
 pub mod query;
 pub mod respond;

@@ -80,7 +80,7 @@ pub fn tasks(c: &Config) -> Vec<Task> {
         every: secs(5),
         at_start: false,
         queue: Queue::Low,
-        about: "fold latency samples into their histogram buckets between scrapes",
+        about: "fold latency samples into their histogram buckets between scrapes; forget rate-limit keys whose quotas are full again",
     });
     if c.archive_after_days > 0 {
         tasks.push(Task {
@@ -192,6 +192,7 @@ async fn run_node_task(app: &AppState, name: &str, first: bool) -> Option<Durati
         }
         "metrics_upkeep" => {
             app.metrics.upkeep();
+            app.limits.upkeep();
             None
         }
         other => {

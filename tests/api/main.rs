@@ -5,6 +5,7 @@
 
 mod common;
 
+mod abuse;
 mod admin;
 mod bad_input;
 mod bulk;

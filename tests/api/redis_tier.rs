@@ -35,7 +35,7 @@ async fn node(redis_url: &str, first: Option<&TestApp>) -> TestApp {
 }
 
 /// Polls `/ready` until the node reports Redis as `status`.
-async fn redis_status(app: &TestApp, status: &str) -> Value {
+pub async fn redis_status(app: &TestApp, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = app.get("/ready").await;

@@ -47,7 +47,8 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             data: Data::Empty,
-            config: Config { log_level: "warn".into(), ..Config::default() },
+            // limits off unless a test is about them: most tests act as many clients from one address
+            config: Config { log_level: "warn".into(), rate_limits_enabled: false, ..Config::default() },
             shared_db: None,
         }
     }

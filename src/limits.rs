@@ -1,0 +1,493 @@
+//! Rate limits: one mechanism (GCRA, the generic cell rate algorithm) for every route class
+//! that costs something or can be abused — logins, registrations, resets, 2FA codes, guest
+//! sessions, cart writes, discount codes, checkouts, reviews, searches and catalog reads
+//! that missed the cache (hits are answered ahead of the router and cost next to nothing).
+//!
+//! Each rule has a quota per client address (IPv6 by its /64: one subscriber usually holds
+//! a whole /64) and one per account (the bearer token's session, or the e-mail an auth
+//! request names). A quota is `N` per period: a burst of `N`, refilled evenly. A refused
+//! request gets 429 with `Retry-After`; every answer of a limited route carries
+//! `RateLimit: limit=…, remaining=…, reset=…` and `RateLimit-Policy: N;w=SECONDS` (the IETF
+//! httpapi draft's fields) for the tightest quota it was checked against.
+//!
+//! With Redis configured the quotas are shared by every node (one Lua script per check,
+//! GCRA with Redis's clock; keys expire once full again); when Redis is away or slow a node
+//! falls back to its own in-memory limiter (governor), so limits hold per node rather than
+//! not at all.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Response};
+use axum::middleware::Next;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The route classes that are limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    Login,
+    Register,
+    Reset,
+    TwoFactor,
+    Guest,
+    CartWrite,
+    Discount,
+    Checkout,
+    Review,
+    Search,
+    Catalog,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 11] = [
+        Rule::Login,
+        Rule::Register,
+        Rule::Reset,
+        Rule::TwoFactor,
+        Rule::Guest,
+        Rule::CartWrite,
+        Rule::Discount,
+        Rule::Checkout,
+        Rule::Review,
+        Rule::Search,
+        Rule::Catalog,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Login => "login",
+            Rule::Register => "register",
+            Rule::Reset => "reset",
+            Rule::TwoFactor => "two_factor",
+            Rule::Guest => "guest",
+            Rule::CartWrite => "cart_write",
+            Rule::Discount => "discount",
+            Rule::Checkout => "checkout",
+            Rule::Review => "review",
+            Rule::Search => "search",
+            Rule::Catalog => "catalog",
+        }
+    }
+
+    /// The rule of a route (its method and template), if it is limited.
+    pub fn of(method: &axum::http::Method, route: &str) -> Option<Rule> {
+        use axum::http::Method;
+        let write = *method != Method::GET && *method != Method::HEAD;
+        Some(match route {
+            "/api/auth/login" if write => Rule::Login,
+            "/api/auth/register" if write => Rule::Register,
+            "/api/auth/password/forgot" | "/api/auth/password/reset" if write => Rule::Reset,
+            r if write && r.starts_with("/api/auth/2fa/") => Rule::TwoFactor,
+            "/api/auth/guest" if write => Rule::Guest,
+            "/api/cart/discount" if write => Rule::Discount,
+            "/api/cart" | "/api/cart/items/{id}" if write => Rule::CartWrite,
+            "/api/checkout" | "/api/orders" if write => Rule::Checkout,
+            "/api/products/{slug}/reviews" if write => Rule::Review,
+            "/api/search" if !write => Rule::Search,
+            r if !write && ["/api/products", "/api/categories", "/api/brands"].iter().any(|p| r.starts_with(p)) => {
+                Rule::Catalog
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// `N` requests per period (a burst of `N`, refilled evenly), written `"N/PERIOD"` with
+/// the period in `s`, `m` or `h`, e.g. `"30/1m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub period: Duration,
+}
+
+impl Rate {
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let bad = || format!("{s:?} is not a rate like \"30/1m\" (N per a period in s, m or h)");
+        let (n, p) = s.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let p = p.trim();
+        let unit = match p.chars().last() {
+            Some('s') => 1,
+            Some('m') => 60,
+            Some('h') => 3600,
+            _ => return Err(bad()),
+        };
+        let amount: u64 = p[..p.len() - 1].parse().map_err(|_| bad())?;
+        if count == 0 || count > 1_000_000 || amount == 0 || amount * unit > 86_400 {
+            return Err(format!("{s:?}: the count must be 1 to 1000000 and the period 1 s to 24 h"));
+        }
+        Ok(Rate { count, period: Duration::from_secs(amount * unit) })
+    }
+
+    /// The time one request's allowance takes to come back.
+    fn interval(self) -> Duration {
+        self.period / self.count
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.period.as_secs();
+        match s {
+            s if s % 3600 == 0 => write!(f, "{}/{}h", self.count, s / 3600),
+            s if s % 60 == 0 => write!(f, "{}/{}m", self.count, s / 60),
+            s => write!(f, "{}/{}s", self.count, s),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        let s = String::deserialize(d)?;
+        Rate::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One rule's quotas; a quota left out does not limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    pub per_address: Option<Rate>,
+    pub per_account: Option<Rate>,
+}
+
+/// Every rule's quotas (the `[rate_limits.<rule>]` tables of the configuration). A rule
+/// given in the file replaces its defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub login: Quotas,
+    pub register: Quotas,
+    pub reset: Quotas,
+    pub two_factor: Quotas,
+    pub guest: Quotas,
+    pub cart_write: Quotas,
+    pub discount: Quotas,
+    pub checkout: Quotas,
+    pub review: Quotas,
+    pub search: Quotas,
+    pub catalog: Quotas,
+}
+
+fn q(per_address: &str, per_account: Option<&str>) -> Quotas {
+    Quotas {
+        per_address: Some(Rate::parse(per_address).expect("a valid default")),
+        per_account: per_account.map(|r| Rate::parse(r).expect("a valid default")),
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            // the account of an auth request is the e-mail it names; failed passwords are
+            // throttled separately (auth_failures_per_account)
+            login: q("30/1m", Some("10/1m")),
+            register: q("10/1h", None),
+            reset: q("10/15m", Some("3/15m")),
+            two_factor: q("20/1m", Some("10/5m")),
+            // offices and mobile carriers put many shoppers behind one address
+            guest: q("120/1h", None),
+            cart_write: q("600/1m", Some("120/1m")),
+            discount: q("60/10m", Some("10/10m")),
+            checkout: q("60/10m", Some("10/10m")),
+            review: q("30/1h", Some("10/1h")),
+            search: q("300/1m", None),
+            catalog: q("1200/1m", None),
+        }
+    }
+}
+
+impl RateLimits {
+    pub fn of(&self, rule: Rule) -> Quotas {
+        match rule {
+            Rule::Login => self.login,
+            Rule::Register => self.register,
+            Rule::Reset => self.reset,
+            Rule::TwoFactor => self.two_factor,
+            Rule::Guest => self.guest,
+            Rule::CartWrite => self.cart_write,
+            Rule::Discount => self.discount,
+            Rule::Checkout => self.checkout,
+            Rule::Review => self.review,
+            Rule::Search => self.search,
+            Rule::Catalog => self.catalog,
+        }
+    }
+}
+
+/// Which quota of a rule a key counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dim {
+    Address,
+    Account,
+}
+
+type Local = governor::RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// The outcome of a check against the tightest quota it met.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// seconds until the quota is full again (allowed) or the next request may pass (refused)
+    pub reset_secs: u64,
+    pub window_secs: u64,
+}
+
+pub struct Limiter {
+    enabled: bool,
+    rules: Vec<(Rule, Dim, Rate, Local)>,
+}
+
+impl Limiter {
+    pub fn new(config: &crate::config::Config) -> Limiter {
+        let mut rules = Vec::new();
+        for rule in Rule::ALL {
+            let quotas = config.rate_limits.of(rule);
+            for (dim, rate) in [(Dim::Address, quotas.per_address), (Dim::Account, quotas.per_account)] {
+                if let Some(rate) = rate {
+                    let burst = std::num::NonZeroU32::new(rate.count).expect("rates count at least 1");
+                    let quota = governor::Quota::with_period(rate.interval())
+                        .expect("a period over a count is never zero")
+                        .allow_burst(burst);
+                    let local = governor::RateLimiter::dashmap(quota).with_middleware::<StateInformationMiddleware>();
+                    rules.push((rule, dim, rate, local));
+                }
+            }
+        }
+        Limiter { enabled: config.rate_limits_enabled, rules }
+    }
+
+    /// Checks one request of `rule` against each of its quotas that has a key here.
+    /// Every quota is charged (a refused request counts too: a flood does not get through
+    /// by alternating).
+    pub async fn check(&self, app: &AppState, rule: Rule, keys: &[(Dim, &str)]) -> Option<Verdict> {
+        if !self.enabled {
+            return None;
+        }
+        let mut tightest: Option<Verdict> = None;
+        for (r, dim, rate, local) in &self.rules {
+            if *r != rule {
+                continue;
+            }
+            let Some((_, key)) = keys.iter().find(|(d, _)| d == dim) else { continue };
+            let key = format!("{}:{}:{}", rule.name(), if *dim == Dim::Address { "a" } else { "u" }, key);
+            let shared = match app.cache.l2() {
+                Some(l2) => l2.rate_limit(&key, rate.interval(), rate.count).await,
+                None => None,
+            };
+            let v = match shared {
+                Some((allowed, remaining, wait)) => Verdict {
+                    allowed,
+                    limit: rate.count,
+                    remaining,
+                    reset_secs: if allowed {
+                        (rate.interval() * (rate.count - remaining)).as_secs()
+                    } else {
+                        wait.as_secs_f64().ceil() as u64
+                    }
+                    .max(1),
+                    window_secs: rate.period.as_secs(),
+                },
+                None => match local.check_key(&key) {
+                    Ok(snapshot) => {
+                        let remaining = snapshot.remaining_burst_capacity();
+                        Verdict {
+                            allowed: true,
+                            limit: rate.count,
+                            remaining,
+                            reset_secs: (rate.interval() * (rate.count - remaining.min(rate.count))).as_secs().max(1),
+                            window_secs: rate.period.as_secs(),
+                        }
+                    }
+                    Err(not_until) => Verdict {
+                        allowed: false,
+                        limit: rate.count,
+                        remaining: 0,
+                        reset_secs: (not_until.wait_time_from(DefaultClock::default().now()).as_secs_f64().ceil()
+                            as u64)
+                            .max(1),
+                        window_secs: rate.period.as_secs(),
+                    },
+                },
+            };
+            tightest = Some(match tightest {
+                None => v,
+                Some(t) if !t.allowed => t,
+                Some(_) if !v.allowed => v,
+                Some(t) => {
+                    if v.remaining < t.remaining {
+                        v
+                    } else {
+                        t
+                    }
+                }
+            });
+        }
+        if let Some(v) = tightest.filter(|v| !v.allowed) {
+            app.metrics.rate_limited(rule.name());
+            return Some(v);
+        }
+        tightest
+    }
+
+    /// Forgets keys whose quotas are full again (memory stays bounded by recent clients).
+    pub fn upkeep(&self) {
+        for (_, _, _, local) in &self.rules {
+            local.retain_recent();
+            local.shrink_to_fit();
+        }
+    }
+}
+
+/// The key of a client address: the address itself, or an IPv6 address's /64.
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The key of a bearer token's session: a digest, so the limiter never holds a secret.
+fn token_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
+    if token.is_empty() {
+        return None;
+    }
+    let d = crate::customers::auth::token_hash(token);
+    Some(d[..12].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The 429 of a refused request.
+pub fn refused(rule: Rule, v: &Verdict) -> ApiError {
+    let mut e = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many {} requests; retry in {} s", rule.name().replace('_', " "), v.reset_secs),
+    );
+    e.retry_after = Some(v.reset_secs);
+    e.with_detail("rule", serde_json::json!(rule.name()))
+}
+
+fn set_headers(resp: &mut Response<Body>, v: &Verdict) {
+    let h = resp.headers_mut();
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("limit={}, remaining={}, reset={}", v.limit, v.remaining, v.reset_secs))
+    {
+        h.insert("ratelimit", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("{};w={}", v.limit, v.window_secs)) {
+        h.insert("ratelimit-policy", value);
+    }
+}
+
+/// The middleware of limited routes: checks the route's rule by client address and by the
+/// bearer token's session, answers 429 when over, and stamps the `RateLimit` fields.
+pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Response<Body> {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
+    let Some(rule) = route.as_deref().and_then(|r| Rule::of(req.method(), r)) else {
+        return next.run(req).await;
+    };
+    let address = crate::http::client::client_ip(&req).map(address_key);
+    let token = token_key(req.headers());
+    let mut keys: Vec<(Dim, &str)> = Vec::with_capacity(2);
+    if let Some(a) = &address {
+        keys.push((Dim::Address, a));
+    }
+    if let Some(t) = &token {
+        keys.push((Dim::Account, t));
+    }
+    let verdict = app.limits.check(&app, rule, &keys).await;
+    match verdict {
+        Some(v) if !v.allowed => {
+            let mut resp = axum::response::IntoResponse::into_response(refused(rule, &v));
+            set_headers(&mut resp, &v);
+            resp
+        }
+        Some(v) => {
+            let mut resp = next.run(req).await;
+            set_headers(&mut resp, &v);
+            resp
+        }
+        None => next.run(req).await,
+    }
+}
+
+/// A check of `rule` by account only (the e-mail an auth request names), from a handler.
+pub async fn check_account(app: &AppState, rule: Rule, account: &str) -> Result<(), ApiError> {
+    match app.limits.check(app, rule, &[(Dim::Account, account)]).await {
+        Some(v) if !v.allowed => Err(refused(rule, &v)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_and_print() {
+        let r = Rate::parse("30/1m").unwrap();
+        assert_eq!((r.count, r.period), (30, Duration::from_secs(60)));
+        assert_eq!(r.to_string(), "30/1m");
+        assert_eq!(Rate::parse(" 5 / 15m ").unwrap().to_string(), "5/15m");
+        assert_eq!(Rate::parse("100/2h").unwrap().period, Duration::from_secs(7200));
+        for bad in ["", "30", "0/1m", "30/0m", "30/1d", "x/1m", "30/25h", "-1/1m"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(address_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
+    fn every_limited_route_exists() {
+        let doc = crate::openapi::to_json();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for (path, item) in paths {
+            for method in ["get", "post", "patch", "delete"] {
+                if item.get(method).is_some() {
+                    let m: axum::http::Method = method.to_uppercase().parse().unwrap();
+                    if let Some(rule) = Rule::of(&m, path) {
+                        seen.insert(rule);
+                    }
+                }
+            }
+        }
+        // two-factor routes come with 2FA
+        for rule in Rule::ALL.into_iter().filter(|r| *r != Rule::TwoFactor) {
+            assert!(seen.contains(&rule), "{} covers no route", rule.name());
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Abuse, black-box: floods and guesses through real HTTP, each ending with the server
+//! ready and nothing lost. Clients at different addresses are told apart through
+//! `X-Forwarded-For` from a trusted proxy (the loopback), as behind a load balancer.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::redis_server::RedisServer;
+use crate::common::{column, send, Resp, TestApp};
+use crate::observability::{sample, scrape};
+
+/// A server behind a trusted proxy (127.0.0.1), with `f` applied to its configuration.
+async fn behind_proxy(f: impl FnOnce(&mut storefront::config::Config)) -> TestApp {
+    TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.trusted_proxies = vec!["127.0.0.1".into()];
+            c.rate_limits_enabled = true;
+            f(c);
+        })
+        .start()
+        .await
+}
+
+/// A JSON call from the client at `ip`.
+async fn from(app: &TestApp, ip: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    app.call(method, path, token, body, &[("X-Forwarded-For", ip)]).await
+}
+
+fn rate(s: &str) -> Option<storefront::limits::Rate> {
+    Some(storefront::limits::Rate::parse(s).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_reach_the_password_only_as_often_as_allowed() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    app.register("target@example.com").await;
+    let wrong = json!({"email": "target@example.com", "password": "guess guess"});
+    let tries: Vec<_> = (0..40)
+        .map(|_| {
+            let (addr, body) = (app.addr, serde_json::to_vec(&wrong).unwrap());
+            tokio::spawn(async move {
+                send(addr, "POST", b"/api/auth/login", &[("Content-Type", "application/json")], &body).await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tries {
+        let r = t.await.unwrap();
+        if r.status == 429 {
+            assert!(r.header("retry-after").is_some());
+        }
+        statuses.push(r.status);
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, 5, "only auth_failures_per_account guesses are checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 35);
+    let failures: Vec<i64> = column(&app.conn(), "SELECT count(*) FROM auth_attempts WHERE succeeded = 0");
+    assert_eq!(failures[0], 5, "refused guesses are not attempts");
+    assert_eq!(app.get("/ready").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_refused_at_the_hashing_queue_not_queued_without_bound() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.password_hash_queue = 3;
+            c.auth_failures_per_address = 1000;
+        })
+        .start()
+        .await;
+    app.register("real@example.com").await;
+    // a burst holds both hashing slots
+    let (a, b) = (app.state.hasher.occupy().await, app.state.hasher.occupy().await);
+    let logins: Vec<_> = (0..10)
+        .map(|i| {
+            let body = serde_json::to_vec(&json!({"email": format!("bot{i}@example.com"), "password": "x"})).unwrap();
+            let addr = app.addr;
+            tokio::spawn(async move {
+                send(addr, "POST", b"/api/auth/login", &[("Content-Type", "application/json")], &body).await
+            })
+        })
+        .collect();
+    // three wait for a slot; the other seven are refused at once, while the slots are held
+    let mut waiting = logins;
+    let mut refused = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while refused < 7 {
+        assert!(tokio::time::Instant::now() < deadline, "7 refusals while the slots are held ({refused} so far)");
+        let mut still = Vec::new();
+        for l in waiting {
+            if l.is_finished() {
+                let r = l.await.unwrap();
+                assert_eq!(r.status, 503, "{}", r.text());
+                assert!(r.header("retry-after").is_some());
+                refused += 1;
+            } else {
+                still.push(l);
+            }
+        }
+        waiting = still;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(waiting.len(), 3);
+    drop((a, b));
+    for l in waiting {
+        assert_eq!(l.await.unwrap().status, 401, "the queued ones are answered once a slot is free");
+    }
+    let ok = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"email": "real@example.com", "password": "correct horse 1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(ok.status, 200, "a real customer logs in after the flood");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_reset_codes_lock_out_their_sender_only() {
+    let app = behind_proxy(|c| {
+        c.auth_failures_per_address = 5;
+        c.rate_limits_enabled = false; // the failure throttle alone
+    })
+    .await;
+    app.register("lee@example.com").await;
+    let r = from(
+        &app,
+        "198.51.100.7",
+        "POST",
+        "/api/auth/password/forgot",
+        None,
+        Some(&json!({"email": "lee@example.com"})),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let mails: Vec<String> = column(&app.conn(), "SELECT body FROM mail_outbox WHERE kind = 'password_reset'");
+    let token = mails[0].split("Your reset code: ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    // a stranger guesses codes
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let guess = json!({"token": format!("guess-{i}"), "password": "brand new pass"});
+        statuses.push(from(&app, "203.0.113.66", "POST", "/api/auth/password/reset", None, Some(&guess)).await.status);
+    }
+    assert_eq!(statuses, [422, 422, 422, 422, 422, 429, 429, 429]);
+    // the customer, elsewhere, is not locked out
+    let reset = json!({"token": token, "password": "brand new pass"});
+    let r = from(&app, "198.51.100.7", "POST", "/api/auth/password/reset", None, Some(&reset)).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_sessions_are_limited_per_address_and_per_ipv6_64() {
+    let app = behind_proxy(|c| c.rate_limits.guest.per_address = rate("3/1h")).await;
+    for i in 1..=3 {
+        let r = from(&app, &format!("2001:db8:1:2::{i}"), "POST", "/api/auth/guest", None, None).await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.header("ratelimit-policy"), Some("3;w=3600"));
+        let remaining = format!("remaining={}", 3 - i);
+        assert!(r.header("ratelimit").unwrap().contains(&remaining), "{:?}", r.header("ratelimit"));
+    }
+    // the same /64, another address in it
+    let r = from(&app, "2001:db8:1:2:ffff::9", "POST", "/api/auth/guest", None, None).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.error_code(), "rate_limited");
+    assert_eq!(r.json()["error"]["details"]["rule"], "guest");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=1200).contains(&retry), "one allowance comes back in 20 minutes: {retry}");
+    assert!(r.header("ratelimit").unwrap().starts_with("limit=3, remaining=0"));
+    // other clients are not affected
+    assert_eq!(from(&app, "2001:db8:1:3::1", "POST", "/api/auth/guest", None, None).await.status, 201);
+    assert_eq!(from(&app, "203.0.113.1", "POST", "/api/auth/guest", None, None).await.status, 201);
+    // an untrusted peer cannot pick its address: without trusted proxies the header is noise
+    let sessions: Vec<i64> = column(&app.conn(), "SELECT count(*) FROM sessions");
+    assert_eq!(sessions[0], 5, "a refused request creates nothing");
+    let m = scrape(&app).await;
+    assert_eq!(sample(&m, "storefront_rate_limited_total", &[("rule", "guest")]), 1.0);
+    assert_eq!(sample(&m, "storefront_rate_limited_total", &[("rule", "login")]), 0.0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.rate_limits_enabled = true;
+            c.rate_limits.guest.per_address = rate("2/1h");
+        })
+        .start()
+        .await;
+    // every request claims another address; the server sees the loopback each time
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        statuses.push(from(&app, &format!("203.0.113.{i}"), "POST", "/api/auth/guest", None, None).await.status);
+    }
+    assert_eq!(statuses, [201, 201, 429, 429]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_shared_through_redis_and_hold_per_node_without_it() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let config = move |c: &mut storefront::config::Config| {
+        c.redis_url = Some(url.clone());
+        c.cache_warm_products = 0;
+        c.rate_limits_enabled = true;
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.rate_limits.guest.per_address = rate("4/1h");
+    };
+    let a = TestApp::builder().fixture("small-catalog.sql").config(config.clone()).start().await;
+    let b = TestApp::builder().same_data_as(&a).config(config).config(|c| c.search_index = false).start().await;
+    for app in [&a, &b] {
+        crate::redis_tier::redis_status(app, "ok").await;
+    }
+    let ip = "192.0.2.44";
+    assert_eq!(from(&a, ip, "POST", "/api/auth/guest", None, None).await.status, 201);
+    assert_eq!(from(&b, ip, "POST", "/api/auth/guest", None, None).await.status, 201);
+    assert_eq!(from(&a, ip, "POST", "/api/auth/guest", None, None).await.status, 201);
+    assert_eq!(from(&b, ip, "POST", "/api/auth/guest", None, None).await.status, 201);
+    // the fifth, on either node, is over the shared quota
+    assert_eq!(from(&b, ip, "POST", "/api/auth/guest", None, None).await.status, 429);
+    assert_eq!(from(&a, ip, "POST", "/api/auth/guest", None, None).await.status, 429);
+    // Redis goes away: each node limits on its own (its own quota, fresh), never fails
+    redis.kill();
+    for app in [&a, &b] {
+        crate::redis_tier::redis_status(app, "degraded").await;
+    }
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(from(&a, ip, "POST", "/api/auth/guest", None, None).await.status);
+        }
+        v
+    };
+    assert_eq!(statuses, [201, 201, 201, 201, 429]);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_session_cannot_move_the_account_email() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let owner = app.register("owner@example.com").await;
+    let login = json!({"email": "owner@example.com", "password": "correct horse 1"});
+    let stolen = app.call("POST", "/api/auth/login", None, Some(&login), &[]).await.json()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // without the password: refused, nothing changes
+    let r = app.call("PATCH", "/api/me", Some(&stolen), Some(&json!({"email": "thief@example.com"})), &[]).await;
+    assert_eq!((r.status, r.error_code()), (422, "validation_failed".into()));
+    assert!(r.json()["error"]["details"]["current_password"].is_string());
+    // with a wrong one: refused, and counted against the account's throttle
+    let wrong = json!({"email": "thief@example.com", "current_password": "guess"});
+    let r = app.call("PATCH", "/api/me", Some(&stolen), Some(&wrong), &[]).await;
+    assert_eq!((r.status, r.error_code()), (403, "invalid_password".into()));
+    let failures: Vec<i64> =
+        column(&app.conn(), "SELECT count(*) FROM auth_attempts WHERE email = 'owner@example.com' AND succeeded = 0");
+    assert_eq!(failures[0], 1);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(app.call("PATCH", "/api/me", Some(&stolen), Some(&wrong), &[]).await.status);
+    }
+    assert_eq!(statuses, [403, 403, 403, 403, 429], "the account's failures are throttled on this path too");
+    let me = app.call("GET", "/api/me", Some(&owner), None, &[]).await.json();
+    assert_eq!(me["data"]["email"], "owner@example.com");
+    // a name needs no password
+    let r = app.call("PATCH", "/api/me", Some(&owner), Some(&json!({"name": "Owen"})), &[]).await;
+    assert_eq!(r.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_email_with_the_password_ends_the_other_sessions() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let laptop = app.register("mia@example.com").await;
+    let login = json!({"email": "mia@example.com", "password": "correct horse 1"});
+    let phone = app.call("POST", "/api/auth/login", None, Some(&login), &[]).await.json()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let change = json!({"email": "mia.new@example.com", "current_password": "correct horse 1"});
+    let r = app.call("PATCH", "/api/me", Some(&laptop), Some(&change), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["email"], "mia.new@example.com");
+    assert_eq!(app.call("GET", "/api/me", Some(&laptop), None, &[]).await.status, 200, "this session goes on");
+    assert_eq!(app.call("GET", "/api/me", Some(&phone), None, &[]).await.status, 401, "the others end");
+    app.stop().await;
+}
