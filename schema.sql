@@ -688,3 +688,11 @@ CREATE TABLE archived_orders (
     archived_at INTEGER NOT NULL
 );
 CREATE INDEX idx_archived_orders_customer ON archived_orders(customer_id, order_id) WHERE customer_id IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------
+-- version 4: what the purge task deletes is found by index (expired and revoked sessions,
+-- old carts, sent mail)
+CREATE INDEX idx_sessions_expiry  ON sessions(expires_at);
+CREATE INDEX idx_sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE INDEX idx_carts_updated    ON carts(updated_at);
+CREATE INDEX idx_mail_outbox_sent ON mail_outbox(sent_at) WHERE sent_at IS NOT NULL;

@@ -135,6 +135,14 @@ pub struct Config {
     /// Addresses or CIDR ranges of the load balancers and proxies in front of this server:
     /// from them, the client is read from `X-Forwarded-For`. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Most lines one cart holds (adding another is 409 `cart_full`; a guest cart merged at
+    /// login brings its lines while there is room).
+    pub cart_max_lines: usize,
+    /// Guest carts and merged or ordered carts untouched this long are deleted (a
+    /// customer's open cart is kept).
+    pub cart_keep_days: u64,
+    /// Sent mail is deleted this long after it was sent.
+    pub mail_keep_days: u64,
     /// Password hashes (argon2, two at a time) that may wait; beyond this, logins and
     /// registrations are refused with 503 at once instead of queueing without bound.
     pub password_hash_queue: usize,
@@ -209,6 +217,9 @@ impl Default for Config {
             rate_limits_enabled: true,
             trusted_proxies: Vec::new(),
             password_hash_queue: 64,
+            cart_max_lines: 100,
+            cart_keep_days: 30,
+            mail_keep_days: 7,
             slow_query_ms: 100,
             read_time_limit_ms: 10_000,
             access_log: false,
@@ -334,6 +345,12 @@ impl Config {
         }
         if let Err(e) = crate::http::client::parse_trusted(&self.trusted_proxies) {
             problems.push(e);
+        }
+        if !(1..=3650).contains(&self.cart_keep_days) || !(1..=3650).contains(&self.mail_keep_days) {
+            problems.push("cart_keep_days and mail_keep_days must be between 1 and 3650".to_owned());
+        }
+        if !(1..=1000).contains(&self.cart_max_lines) {
+            problems.push("cart_max_lines must be between 1 and 1000".to_owned());
         }
         if !(1..=100_000).contains(&self.password_hash_queue) {
             problems.push("password_hash_queue must be between 1 and 100000".to_owned());

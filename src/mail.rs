@@ -226,3 +226,9 @@ pub async fn send_job(ctx: &JobCtx, args: MailArgs) -> JobResult {
         }
     }
 }
+
+/// Sent mail older than `before` (at most `limit`); unsent mail stays until it is sent.
+pub fn purge_sent(tx: &crate::db::writer::WriteTx, before: i64, limit: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached("DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at < ?1 LIMIT ?2)")?
+        .execute(rusqlite::params![before, limit])
+}

@@ -26,8 +26,9 @@ struct HealthOut {
 struct ReadyOut {
     #[schema(pattern = "^ready$")]
     status: String,
-    /// database, writer (ok or failing), redis (ok or degraded, when configured), queue
-    /// depths, writer statistics, draining
+    /// database, writer (ok or stopped), catalog_index, redis (ok or degraded, when
+    /// configured), draining; for an administrator's token also the queue depths and the
+    /// writer's statistics
     checks: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
@@ -49,12 +50,18 @@ pub async fn health(State(app): State<AppState>) -> Response {
 ///
 /// Database readable, writer alive, not draining. With Redis configured, `checks.redis`
 /// is ok or degraded: a degraded Redis leaves the node ready (it serves from L1 and
-/// SQLite). 503 names the failing checks.
-#[utoipa::path(get, path = "/ready", tag = "operations", security(()),
+/// SQLite). 503 names the failing checks. Internals (queue depths, the writer's
+/// statistics) are shown to administrators only.
+#[utoipa::path(get, path = "/ready", tag = "operations", security((), ("bearer" = [])),
     responses((status = 200, description = "ready", body = crate::openapi::Data<ReadyOut>), crate::openapi::QueryErrors,
         (status = 503, description = "not_ready: details.checks names the failing checks (also while draining)", body = crate::openapi::ErrorBody)))]
-pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
+pub async fn ready(
+    State(app): State<AppState>,
+    q: QueryParams,
+    admin: Result<crate::customers::auth::AdminSession, ApiError>,
+) -> Result<Response, ApiError> {
     q.finish()?;
+    let admin = admin.is_ok();
     let mut checks = serde_json::Map::new();
     let mut ok = true;
     let readable = tokio::time::timeout(
@@ -70,12 +77,14 @@ pub async fn ready(State(app): State<AppState>, q: QueryParams) -> Result<Respon
     let writer_ok = app.db.writer.is_alive();
     checks.insert("writer".into(), json!(if writer_ok { "ok" } else { "stopped" }));
     ok &= writer_ok;
-    // informational: read jobs waiting for a reader, write units waiting for the writer
-    checks.insert("read_queue".into(), json!(app.db.read_queue_depth()));
-    let writer = app.db.writer.stats();
-    checks.insert("write_queue".into(), json!(writer.queue_depth));
-    // group commit at work: batches, units per batch, commit latency
-    checks.insert("writer_stats".into(), json!(writer));
+    if admin {
+        // informational: read jobs waiting for a reader, write units waiting for the writer
+        checks.insert("read_queue".into(), json!(app.db.read_queue_depth()));
+        let writer = app.db.writer.stats();
+        checks.insert("write_queue".into(), json!(writer.queue_depth));
+        // group commit at work: batches, units per batch, commit latency
+        checks.insert("writer_stats".into(), json!(writer));
+    }
     // the in-memory catalog index answers lists and searches; while it is built a node
     // would answer them from SQLite, which at a million products is 100× slower: not ready
     // (an index that is off or could not be built leaves SQLite answering, ready)

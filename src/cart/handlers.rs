@@ -126,11 +126,11 @@ fn short_of(product_id: i64, variant_id: i64, requested: i64) -> ApiError {
 /// Add to the cart
 ///
 /// Stock is checked (a line holds at most 1000 units; nothing is reserved until
-/// checkout).
+/// checkout). A cart holds at most `cart_max_lines` lines (100 by default).
 #[utoipa::path(post, path = "/api/cart", tag = "cart", security(("bearer" = [])),
     request_body = AddIn,
     responses((status = 201, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors,
-        (status = 409, description = "out_of_stock: details.items names the line", body = ErrorBody), WriteErrors))]
+        (status = 409, description = "out_of_stock: details.items names the line; cart_full: the cart has cart_max_lines lines", body = ErrorBody), WriteErrors))]
 pub async fn add(
     State(app): State<AppState>,
     session: Session,
@@ -141,6 +141,7 @@ pub async fn add(
     checks.finish()?;
     let quantity = quantity.expect("checked").0;
     let s = session.clone();
+    let max_lines = app.config.cart_max_lines;
     app.db
         .writer
         .run(move |tx| {
@@ -148,7 +149,15 @@ pub async fn add(
             let field = if body.variant_id.is_some() { "variant_id" } else { "product_id" };
             let v = resolve_variant(tx, body.product_id, body.variant_id, quantity).map_err(|e| e.at(field))?;
             let cart = store::ensure_cart(tx, &s, now)?;
-            let wanted = store::item_quantity(tx, cart, v.variant_id)? + quantity;
+            let had = store::item_quantity(tx, cart, v.variant_id)?;
+            if had == 0 && store::line_count(tx, cart)? >= max_lines as i64 {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "cart_full",
+                    format!("a cart holds at most {max_lines} lines; remove one first"),
+                ));
+            }
+            let wanted = had + quantity;
             if wanted > Quantity::MAX {
                 return Err(ApiError::validation(
                     [("quantity".to_owned(), format!("a line holds at most {}", Quantity::MAX))].into(),

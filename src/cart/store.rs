@@ -44,7 +44,13 @@ pub fn ensure_cart(tx: &WriteTx, s: &Session, now: i64) -> rusqlite::Result<i64>
 
 /// At login: the guest session's cart becomes the customer's, or is merged into the one
 /// the customer already has (quantities added, capped at a line's maximum).
-pub fn adopt_guest_cart(tx: &WriteTx, guest_session: i64, customer: i64, now: i64) -> rusqlite::Result<()> {
+pub fn adopt_guest_cart(
+    tx: &WriteTx,
+    guest_session: i64,
+    customer: i64,
+    max_lines: usize,
+    now: i64,
+) -> rusqlite::Result<()> {
     let guest: Option<(i64, Option<String>)> = tx
         .prepare_cached(
             "SELECT id, discount_code FROM carts INDEXED BY idx_carts_session
@@ -66,12 +72,22 @@ pub fn adopt_guest_cart(tx: &WriteTx, guest_session: i64, customer: i64, now: i6
                 .execute(params![guest_cart, customer, now])?;
         }
         Some(own) => {
+            // lines of both: quantities add up (to the line's bound)
             tx.prepare_cached(
-                "INSERT INTO cart_items(cart_id, variant_id, quantity, added_at)
-                 SELECT ?2, variant_id, quantity, added_at FROM cart_items WHERE cart_id = ?1 AND true
-                 ON CONFLICT(cart_id, variant_id) DO UPDATE SET quantity = min(1000, quantity + excluded.quantity)",
+                "UPDATE cart_items AS o SET quantity = min(1000, o.quantity + g.quantity)
+                 FROM cart_items AS g WHERE o.cart_id = ?2 AND g.cart_id = ?1 AND g.variant_id = o.variant_id",
             )?
             .execute(params![guest_cart, own])?;
+            // the guest's other lines join while the cart has room (its oldest first)
+            let room = (max_lines as i64 - line_count(tx, own)?).max(0);
+            tx.prepare_cached(
+                "INSERT INTO cart_items(cart_id, variant_id, quantity, added_at)
+                 SELECT ?2, g.variant_id, g.quantity, g.added_at FROM cart_items AS g
+                 WHERE g.cart_id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM cart_items o WHERE o.cart_id = ?2 AND o.variant_id = g.variant_id)
+                 ORDER BY g.added_at, g.id LIMIT ?3",
+            )?
+            .execute(params![guest_cart, own, room])?;
             tx.prepare_cached(
                 "UPDATE carts SET discount_code = coalesce(discount_code, ?2), updated_at = ?3 WHERE id = ?1",
             )?
@@ -194,6 +210,22 @@ pub fn default_variant(conn: &Connection, product: i64, quantity: i64) -> rusqli
 pub fn item_quantity(conn: &Connection, cart: i64, variant: i64) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT coalesce(sum(quantity), 0) FROM cart_items WHERE cart_id = ?1 AND variant_id = ?2")?
         .query_row(params![cart, variant], |r| r.get(0))
+}
+
+/// Carts untouched since `before` that nobody comes back to: guests' carts, and carts
+/// merged or ordered (a customer's open cart stays), at most `limit`. Orders keep their
+/// own lines.
+pub fn purge(tx: &WriteTx, before: i64, limit: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "DELETE FROM carts WHERE id IN (
+             SELECT id FROM carts WHERE updated_at < ?1 AND (customer_id IS NULL OR status <> 'open') LIMIT ?2)",
+    )?
+    .execute(params![before, limit])
+}
+
+/// How many lines cart `cart` has.
+pub fn line_count(conn: &Connection, cart: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT count(*) FROM cart_items WHERE cart_id = ?1")?.query_row([cart], |r| r.get(0))
 }
 
 pub fn add_item(tx: &WriteTx, cart: i64, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<()> {

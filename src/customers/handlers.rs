@@ -92,7 +92,7 @@ struct Opened {
 /// Opens a session for `customer` in the writer unit `tx` (adopting the guest's cart).
 fn open_session(
     tx: &crate::db::writer::WriteTx,
-    app_ttl_ms: i64,
+    (app_ttl_ms, max_lines): (i64, usize),
     customer: Option<i64>,
     client: &Client,
     now: i64,
@@ -110,7 +110,7 @@ fn open_session(
     let mut out = None;
     if let Some(c) = customer {
         if let Some(guest) = client.guest_session {
-            cart::store::adopt_guest_cart(tx, guest, c, now)?;
+            cart::store::adopt_guest_cart(tx, guest, c, max_lines, now)?;
         }
         out = store::customer(tx, c)?;
     }
@@ -143,6 +143,7 @@ pub async fn register(
     let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
     let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
     let ttl = ttl_ms(&app);
+    let max_lines = app.config.cart_max_lines;
     let opened = app
         .db
         .writer
@@ -155,7 +156,7 @@ pub async fn register(
             let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
             let event = serde_json::json!({"id": id.to_string(), "email": email.as_str(), "name": name.as_str()});
             crate::webhooks::emit(tx, "customer.registered", &event, now)?;
-            open_session(tx, ttl, Some(id), &client, now)
+            open_session(tx, (ttl, max_lines), Some(id), &client, now)
         })
         .await?;
     tracing::info!(customer.id = ?opened.customer.as_ref().map(|c| c.id), "customer registered");
@@ -196,6 +197,7 @@ pub async fn login(
     let ok = auth::verify_password(&app.hasher, body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
     let customer = creds.filter(|_| ok).map(|c| c.id);
     let ttl = ttl_ms(&app);
+    let max_lines = app.config.cart_max_lines;
     let opened = app
         .db
         .writer
@@ -205,7 +207,7 @@ pub async fn login(
                 store::attempt_succeeded(tx, attempt)?;
             }
             match customer {
-                Some(c) => open_session(tx, ttl, Some(c), &client, now).map(Some),
+                Some(c) => open_session(tx, (ttl, max_lines), Some(c), &client, now).map(Some),
                 None => Ok(None),
             }
         })
@@ -221,8 +223,9 @@ pub async fn login(
     responses((status = 201, description = "the guest's token", body = Data<TokenOut>), WriteErrors))]
 pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Response, ApiError> {
     let ttl = ttl_ms(&app);
+    let max_lines = app.config.cart_max_lines;
     let client = Client { guest_session: None, ..client };
-    let opened = app.db.writer.run(move |tx| open_session(tx, ttl, None, &client, now_ms())).await?;
+    let opened = app.db.writer.run(move |tx| open_session(tx, (ttl, max_lines), None, &client, now_ms())).await?;
     Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: None }))
 }
 

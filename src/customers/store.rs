@@ -296,6 +296,17 @@ pub fn use_reset(tx: &WriteTx, hash: &[u8; 32], now: i64) -> rusqlite::Result<Op
 
 /// Purges what is only kept for a while: attempts older than a day, reset tokens a day
 /// past their expiry (used or not).
+/// Sessions that ended (expired or revoked) before `before`, at most `limit`.
+pub fn purge_sessions(tx: &WriteTx, before: i64, limit: i64) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "DELETE FROM sessions WHERE id IN (
+             SELECT id FROM sessions WHERE expires_at < ?1
+             UNION SELECT id FROM sessions WHERE revoked_at < ?1
+             LIMIT ?2)",
+    )?
+    .execute(params![before, limit])
+}
+
 pub fn purge(tx: &WriteTx, now: i64) -> rusqlite::Result<usize> {
     let day = 24 * 3600 * 1000;
     let mut n = tx.prepare_cached("DELETE FROM auth_attempts WHERE created_at < ?1")?.execute([now - day])?;

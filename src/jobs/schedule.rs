@@ -55,7 +55,9 @@ pub fn tasks(c: &Config) -> Vec<Task> {
             at_start: false,
             queue: Queue::Low,
             about: "delete idempotency keys past 24 h, auth attempts and reset codes past a day, \
-                    completed jobs past jobs_keep_completed_hours, webhook events past webhook_keep_days",
+                    completed jobs past jobs_keep_completed_hours, webhook events past webhook_keep_days, \
+                    sessions a week after they ended, guest and finished carts past cart_keep_days, \
+                    sent mail past mail_keep_days",
         },
         Task {
             name: "search_upkeep",
@@ -206,6 +208,8 @@ async fn run_node_task(app: &AppState, name: &str, first: bool) -> Option<Durati
 pub async fn purge(app: &AppState) -> anyhow::Result<serde_json::Value> {
     let keep_jobs = app.config.jobs_keep_completed_hours as i64 * 3_600_000;
     let keep_events = app.config.webhook_keep_days as i64 * 86_400_000;
+    let keep_carts = app.config.cart_keep_days as i64 * 86_400_000;
+    let keep_mail = app.config.mail_keep_days as i64 * 86_400_000;
     let out = app
         .db
         .writer
@@ -215,8 +219,13 @@ pub async fn purge(app: &AppState) -> anyhow::Result<serde_json::Value> {
             let auth = crate::customers::store::purge(tx, now)?;
             let jobs = super::store::prune(tx, now - keep_jobs, 20_000)?;
             let events = crate::webhooks::store::purge(tx, now - keep_events, 20_000)?;
+            // a session is kept a week after it ended (its list of devices still shows it)
+            let sessions = crate::customers::store::purge_sessions(tx, now - 7 * 86_400_000, 20_000)?;
+            let carts = crate::cart::store::purge(tx, now - keep_carts, 20_000)?;
+            let mail = crate::mail::purge_sent(tx, now - keep_mail, 20_000)?;
             Ok::<_, StoreError>(serde_json::json!({
-                "idempotency_keys": keys, "auth_records": auth, "jobs": jobs, "webhook_events": events
+                "idempotency_keys": keys, "auth_records": auth, "jobs": jobs, "webhook_events": events,
+                "sessions": sessions, "carts": carts, "sent_mail": mail
             }))
         })
         .await?;

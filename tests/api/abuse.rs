@@ -296,3 +296,98 @@ async fn moving_the_email_with_the_password_ends_the_other_sessions() {
     assert_eq!(app.call("GET", "/api/me", Some(&phone), None, &[]).await.status, 401, "the others end");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carts_hold_a_bounded_number_of_lines_also_when_merged() {
+    let app = TestApp::builder().seeded(60, 11).config(|c| c.cart_max_lines = 5).start().await;
+    let products: Vec<i64> = column(
+        &app.conn(),
+        "SELECT p.id FROM products p WHERE p.status = 'active' AND NOT EXISTS (
+             SELECT 1 FROM variants v JOIN inventory i ON i.variant_id = v.id
+             WHERE v.product_id = p.id AND i.available < 5) ORDER BY p.id LIMIT 8",
+    );
+    assert_eq!(products.len(), 8, "the seeded catalog has products in stock");
+    // a flood of distinct lines stops at the bound, and the refusals change nothing
+    let flood = app.guest().await;
+    for p in &products[..5] {
+        app.add_to_cart(&flood, *p, 1).await;
+    }
+    let before = crate::common::digest(&app.conn());
+    for p in &products[5..] {
+        let body = json!({"product_id": p.to_string(), "quantity": 1});
+        let r = app.call("POST", "/api/cart", Some(&flood), Some(&body), &[]).await;
+        assert_eq!((r.status, r.error_code()), (409, "cart_full".into()));
+    }
+    assert_eq!(crate::common::digest(&app.conn()), before, "a refused line changes nothing");
+    // more of a line already there is fine
+    let cart = app.add_to_cart(&flood, products[0], 1).await;
+    assert_eq!(cart["data"]["items"].as_array().unwrap().len(), 5);
+
+    // a customer's cart of 4 meets a guest cart of 3 (one line in common) at login
+    let customer = app.register("merge@example.com").await;
+    for p in &products[..4] {
+        app.add_to_cart(&customer, *p, 1).await;
+    }
+    let guest = app.guest().await;
+    for p in &products[3..6] {
+        app.add_to_cart(&guest, *p, 1).await;
+    }
+    let login = json!({"email": "merge@example.com", "password": "correct horse 1"});
+    let r = app.call("POST", "/api/auth/login", Some(&guest), Some(&login), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    let cart = app.call("GET", "/api/cart", Some(&token), None, &[]).await.json();
+    let items = cart["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5, "merged up to the bound: {cart}");
+    let qty = |p: i64| items.iter().find(|i| i["product_id"] == p.to_string()).map(|i| i["quantity"].as_i64().unwrap());
+    assert_eq!(qty(products[3]), Some(2), "the common line's quantities add up");
+    assert_eq!(qty(products[4]), Some(1), "the guest's oldest other line joined");
+    assert_eq!(qty(products[5]), None, "no room for the rest");
+    assert_eq!(app.get("/ready").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_task_deletes_ended_sessions_old_carts_and_sent_mail() {
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.rate_limits_enabled = false).start().await;
+    let live = app.guest().await;
+    app.add_to_cart(&live, 3, 1).await;
+    let customer = app.register("keeps@example.com").await;
+    app.add_to_cart(&customer, 3, 1).await;
+    // the past, written as it would have been (days ago)
+    app.write(
+        "INSERT INTO sessions(token_hash, customer_id, created_at, last_seen_at, expires_at, revoked_at) VALUES
+           (randomblob(32), NULL, 0, 0, unixepoch('now', '-8 days') * 1000, NULL),
+           (randomblob(32), 1, 0, 0, unixepoch('now', '+8 days') * 1000, unixepoch('now', '-8 days') * 1000),
+           (randomblob(32), 1, 0, 0, unixepoch('now', '+8 days') * 1000, unixepoch('now', '-1 days') * 1000);
+         INSERT INTO carts(session_id, customer_id, status, created_at, updated_at) VALUES
+           (NULL, NULL, 'open', 0, unixepoch('now', '-31 days') * 1000),
+           (NULL, 2, 'merged', 0, unixepoch('now', '-31 days') * 1000),
+           (NULL, NULL, 'open', 0, unixepoch('now', '-2 days') * 1000);
+         UPDATE carts SET updated_at = unixepoch('now', '-40 days') * 1000
+           WHERE customer_id = (SELECT id FROM customers WHERE email = 'keeps@example.com');
+         INSERT INTO mail_outbox(kind, to_email, subject, body, created_at, sent_at) VALUES
+           ('x', 'a@b.co', 's', 'old and sent', 0, unixepoch('now', '-8 days') * 1000),
+           ('x', 'a@b.co', 's', 'old, never sent', 0, NULL),
+           ('x', 'a@b.co', 's', 'sent yesterday', 0, unixepoch('now', '-1 days') * 1000);",
+    )
+    .await;
+    let count = |sql: &str| column::<i64>(&app.conn(), sql)[0];
+    let (sessions, carts, mail) = (
+        count("SELECT count(*) FROM sessions"),
+        count("SELECT count(*) FROM carts"),
+        count("SELECT count(*) FROM mail_outbox"),
+    );
+    let report = storefront::jobs::schedule::purge(&app.state).await.unwrap();
+    assert_eq!(report["sessions"], 2, "{report}");
+    assert_eq!(report["carts"], 2, "{report}");
+    assert_eq!(report["sent_mail"], 1, "{report}");
+    assert_eq!(count("SELECT count(*) FROM sessions"), sessions - 2);
+    assert_eq!(count("SELECT count(*) FROM carts"), carts - 2);
+    assert_eq!(count("SELECT count(*) FROM mail_outbox"), mail - 1);
+    assert_eq!(count("SELECT count(*) FROM mail_outbox WHERE body = 'old, never sent'"), 1, "unsent mail waits");
+    // the live sessions and carts work on, the customer's old open cart included
+    assert_eq!(app.call("GET", "/api/cart", Some(&live), None, &[]).await.json()["data"]["item_count"], 1);
+    assert_eq!(app.call("GET", "/api/cart", Some(&customer), None, &[]).await.json()["data"]["item_count"], 1);
+    app.stop().await;
+}

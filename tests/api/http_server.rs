@@ -72,8 +72,18 @@ async fn readiness_reports_its_checks() {
     let v = r.json();
     assert_eq!(v["data"]["checks"]["database"], "ok");
     assert_eq!(v["data"]["checks"]["writer"], "ok");
+    // internals only for administrators
+    for internal in ["read_queue", "write_queue", "writer_stats"] {
+        assert!(v["data"]["checks"].get(internal).is_none(), "{internal} shown to anyone: {v}");
+    }
+    let customer = app.register("c@example.com").await;
+    let v = app.call("GET", "/ready", Some(&customer), None, &[]).await.json();
+    assert!(v["data"]["checks"].get("writer_stats").is_none(), "not to customers either");
+    let admin = app.admin("ops@example.com").await;
+    let v = app.call("GET", "/ready", Some(&admin), None, &[]).await.json();
     assert_eq!(v["data"]["checks"]["read_queue"], 0);
     assert_eq!(v["data"]["checks"]["write_queue"], 0);
+    assert!(v["data"]["checks"]["writer_stats"]["batches"].as_u64().unwrap() >= 1);
     // shutting down: the same flag the server raises when it starts draining
     app.state.draining.store(true, Ordering::SeqCst);
     let r = app.get("/ready").await;
