@@ -691,7 +691,9 @@ CREATE INDEX idx_archived_orders_customer ON archived_orders(customer_id, order_
 
 -- ---------------------------------------------------------------------------------------
 -- version 4: what the purge task deletes is found by index (expired and revoked sessions,
--- old carts, sent mail)
+-- old carts, sent mail); unpaid orders are counted per client address (an IPv6 /64)
+ALTER TABLE orders ADD COLUMN client_addr TEXT NOT NULL DEFAULT '';
+CREATE INDEX idx_orders_pending_addr ON orders(client_addr, id) WHERE status = 'pending';
 CREATE INDEX idx_sessions_expiry  ON sessions(expires_at);
 CREATE INDEX idx_sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
 CREATE INDEX idx_carts_updated    ON carts(updated_at);

@@ -78,8 +78,36 @@ fn open_month(hot: &Path, dir: &Path, month: &str) -> anyhow::Result<Connection>
                 conn.execute_batch(&s)?;
             }
         }
+        // a file made by an older schema gets the columns added since (as the hot
+        // database got them: at the end, with their defaults)
+        let missing: Vec<(String, String, bool, Option<String>)> = conn
+            .prepare(
+                "SELECT h.name, h.type, h.\"notnull\", h.dflt_value FROM pragma_table_info(?1, 'hot') h
+                 WHERE h.name NOT IN (SELECT name FROM pragma_table_info(?1, 'main')) ORDER BY h.cid",
+            )?
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, ty, not_null, default) in missing {
+            let mut add = format!("ALTER TABLE main.{table} ADD COLUMN \"{name}\" {ty}");
+            if let Some(d) = &default {
+                if not_null {
+                    add.push_str(" NOT NULL");
+                }
+                add.push_str(&format!(" DEFAULT {d}"));
+            }
+            conn.execute_batch(&add)?;
+        }
     }
     Ok(conn)
+}
+
+/// The columns of `table` in the hot database, as a list for INSERT … SELECT.
+fn columns(conn: &Connection, table: &str) -> anyhow::Result<String> {
+    let names: Vec<String> = conn
+        .prepare("SELECT '\"' || name || '\"' FROM pragma_table_info(?1, 'hot') ORDER BY cid")?
+        .query_map([table], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names.join(", "))
 }
 
 fn placeholders(n: usize) -> String {
@@ -92,8 +120,11 @@ fn copy(conn: &mut Connection, parts: &[(&str, &str)], ids: &[i64]) -> anyhow::R
     let list = placeholders(ids.len());
     let tx = conn.transaction()?;
     for (table, key) in parts {
+        let cols = columns(&tx, table)?;
         tx.execute(
-            &format!("INSERT OR REPLACE INTO main.{table} SELECT * FROM hot.{table} WHERE {key} IN ({list})"),
+            &format!(
+                "INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {cols} FROM hot.{table} WHERE {key} IN ({list})"
+            ),
             params_from_iter(ids),
         )?;
     }

@@ -62,6 +62,14 @@ pub struct Config {
     pub synchronous: Synchronous,
     /// Open client connections accepted at once; more wait in the kernel backlog.
     pub max_connections: usize,
+    /// A client gets this long to send its request's headers, and its body (between two
+    /// pieces of an upload); then 408 and the connection is closed.
+    pub request_body_timeout_secs: u64,
+    /// Longest a request may take to be answered (uploads excepted): then 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Open connections one client address (an IPv6 /64) may hold; more are answered 503
+    /// and closed. Trusted proxies are exempt (they carry many clients).
+    pub max_connections_per_address: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     /// `max-age` of public catalog responses.
@@ -82,6 +90,14 @@ pub struct Config {
     pub reset_token_ttl_mins: u64,
     /// An unpaid order expires (its stock returns) after this long.
     pub order_expiry_mins: u64,
+    /// A guest's unpaid order holds its stock this long (a customer's: order_expiry_mins).
+    pub guest_order_expiry_mins: u64,
+    /// Unpaid orders, and the units they reserve, one customer or guest session may have
+    /// at a time, and one client address (an IPv6 /64): beyond them, checkout is 429.
+    pub unpaid_orders_per_owner: u64,
+    pub reserved_units_per_owner: u64,
+    pub unpaid_orders_per_address: u64,
+    pub reserved_units_per_address: u64,
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
     /// when printed. Without one, the webhook refuses every call.
     pub payment_webhook_secret: Option<String>,
@@ -184,6 +200,9 @@ impl Default for Config {
             synchronous: Synchronous::Full,
             max_connections: 10_000,
             shutdown_grace_secs: 15,
+            request_body_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections_per_address: 256,
             catalog_max_age_secs: 30,
             catalog_swr_secs: 300,
             search_index: true,
@@ -193,6 +212,11 @@ impl Default for Config {
             session_ttl_days: 30,
             reset_token_ttl_mins: 60,
             order_expiry_mins: 30,
+            guest_order_expiry_mins: 15,
+            unpaid_orders_per_owner: 5,
+            reserved_units_per_owner: 50,
+            unpaid_orders_per_address: 20,
+            reserved_units_per_address: 200,
             payment_webhook_secret: None,
             smtp_url: None,
             mail_from: "Storefront <shop@localhost>".into(),
@@ -340,6 +364,12 @@ impl Config {
         if !(1..=86_400).contains(&self.cache_ttl_secs) {
             problems.push("cache_ttl_secs must be between 1 and 86400".to_owned());
         }
+        if !(1..=3600).contains(&self.request_body_timeout_secs) || !(1..=3600).contains(&self.request_timeout_secs) {
+            problems.push("request_body_timeout_secs and request_timeout_secs must be between 1 and 3600".to_owned());
+        }
+        if self.max_connections_per_address == 0 {
+            problems.push("max_connections_per_address must be at least 1".to_owned());
+        }
         if self.max_connections == 0 {
             problems.push("max_connections must be at least 1".to_owned());
         }
@@ -397,6 +427,23 @@ impl Config {
         }
         if !(1..=10_080).contains(&self.reset_token_ttl_mins) {
             problems.push("reset_token_ttl_mins must be between 1 and 10080".to_owned());
+        }
+        if !(1..=525_600).contains(&self.guest_order_expiry_mins) {
+            problems.push("guest_order_expiry_mins must be between 1 and 525600".to_owned());
+        }
+        if [
+            self.unpaid_orders_per_owner,
+            self.reserved_units_per_owner,
+            self.unpaid_orders_per_address,
+            self.reserved_units_per_address,
+        ]
+        .iter()
+        .any(|n| !(1..=1_000_000_000).contains(n))
+        {
+            problems.push(
+                "unpaid_orders_per_owner/_per_address and reserved_units_per_owner/_per_address must be at least 1"
+                    .to_owned(),
+            );
         }
         if !(1..=525_600).contains(&self.order_expiry_mins) {
             problems.push("order_expiry_mins must be between 1 and 525600".to_owned());

@@ -369,6 +369,12 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// [`address_key`] of an address as text (a session records its client's address so);
+/// text that is no address is its own key.
+pub fn address_key_of(addr: &str) -> String {
+    addr.parse::<IpAddr>().map_or_else(|_| addr.to_owned(), address_key)
+}
+
 /// The key of a bearer token's session: a digest, so the limiter never holds a secret.
 fn token_key(headers: &axum::http::HeaderMap) -> Option<String> {
     let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;

@@ -222,6 +222,7 @@ error_set!(
     PlaceErrors {
         400 => "malformed_json, or invalid_idempotency_key",
         409 => "out_of_stock (details.items names the lines), idempotency_key_reused, cart_already_ordered",
+        429 => "too_many_unpaid_orders: the customer, guest session or client address holds its most unpaid orders or units (Retry-After: until the earliest expires)",
         422 => "validation_failed (details name each bad field, e.g. a line for no product on sale), cart_empty, invalid_discount, shipping_unavailable",
     }
 );
@@ -288,7 +289,12 @@ fn document_rate_limits(doc: &mut OpenApi) {
                 quota(q.per_address),
                 quota(q.per_account)
             );
-            let RefOr::T(mut r) = error_response(429, &description) else { continue };
+            // an operation's own 429 (e.g. too many unpaid orders) stays described
+            let own = match op.responses.responses.get("429") {
+                Some(RefOr::T(r)) => format!("{}; or ", r.description),
+                _ => String::new(),
+            };
+            let RefOr::T(mut r) = error_response(429, &format!("{own}{description}")) else { continue };
             r.headers.insert(
                 "RateLimit".into(),
                 RefOr::T(header("limit=N, remaining=R, reset=SECONDS: the tightest quota checked")),

@@ -40,8 +40,11 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     // wait in the kernel's backlog instead of exhausting file descriptors.
     let permits = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
+    let body_timeout = Duration::from_secs(state.config.request_body_timeout_secs);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30)).keep_alive(true).max_buf_size(64 * 1024);
+    http.timer(TokioTimer::new()).header_read_timeout(body_timeout).keep_alive(true).max_buf_size(64 * 1024);
+    // connections per client address (IPv6 by /64), trusted proxies exempt
+    let per_address = Arc::new(PerAddress::new(state.config.max_connections_per_address));
 
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, max_connections, "listening");
@@ -72,6 +75,19 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             }
         };
         let _ = stream.set_nodelay(true);
+        let trusted = state.trusted_proxies.iter().any(|n| n.contains(&peer.ip()));
+        let held = if trusted {
+            None
+        } else {
+            match per_address.enter(peer.ip()) {
+                Some(h) => Some(h),
+                None => {
+                    // over its share: a short answer and the connection is closed
+                    tokio::spawn(refuse_connection(stream));
+                    continue;
+                }
+            }
+        };
         // the peer's address travels with each request (throttling, session records)
         let (router, app) = (router.clone(), state.clone());
         let service =
@@ -84,6 +100,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
                     }
                     let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
                     req.extensions_mut().insert(crate::http::client::ClientAddr(client));
+                    req.extensions_mut().insert(crate::http::body::BodyTimeout(body_timeout));
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     router.oneshot(req).await
                 }
@@ -92,6 +109,7 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _permit = permit;
+            let _held = held;
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -119,6 +137,64 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     };
     tokio::join!(drain, jobs);
     Ok(())
+}
+
+/// Open connections per client address.
+struct PerAddress {
+    max: usize,
+    open: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One connection counted against its address until dropped.
+struct Held(Arc<PerAddress>, String);
+
+impl PerAddress {
+    fn new(max: usize) -> PerAddress {
+        PerAddress { max, open: Default::default() }
+    }
+
+    fn enter(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Held> {
+        let key = crate::limits::address_key(ip);
+        // a short critical section, never held across an await
+        let mut open = self.open.lock().expect("connection counts poisoned");
+        let n = open.entry(key.clone()).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Held(self.clone(), key))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = self.0.open.lock().expect("connection counts poisoned");
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// Answers a connection over its address's share with 503 and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = r#"{"error":{"code":"too_many_connections","message":"too many open connections from this address","details":{},"request_id":""}}"#;
+    let id = crate::http::middleware::next_request_id();
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 5\r\n\
+         x-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        id.to_str().unwrap_or(""),
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(BODY.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// Counts a request in `storefront_http_requests_in_flight` until it is answered (or its

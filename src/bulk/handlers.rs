@@ -92,6 +92,7 @@ fn random_name() -> String {
         content((Vec<ImportRow> = "text/csv"), (Vec<ImportRow> = "application/x-ndjson"))),
     responses((status = 202, description = "the import job", body = Data<JobStarted>), AdminErrors,
         (status = 400, description = "body_read: the upload broke off before its end", body = ErrorBody),
+        (status = 408, description = "request_timeout: nothing of the file arrived for request_body_timeout_secs", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),
         (status = 415, description = "unsupported_media_type: not text/csv or application/x-ndjson", body = ErrorBody),
         (status = 422, description = "validation_failed: empty, or a CSV header without the required columns", body = ErrorBody),
@@ -116,7 +117,8 @@ pub async fn create_import(
     })?;
     let path = dir.join(format!("import-{}.{}", random_name(), format.extension()));
     let max = app.config.import_max_mb * 1024 * 1024;
-    let received = receive(body, &path, max).await;
+    let idle = std::time::Duration::from_secs(app.config.request_body_timeout_secs);
+    let received = receive(body, &path, max, idle).await;
     let refuse = |e: ApiError| {
         let p = path.clone();
         async move {
@@ -175,7 +177,9 @@ pub async fn create_import(
 }
 
 /// Streams `body` into `path`, at most `max` bytes (else 413); returns the size.
-async fn receive(body: Body, path: &std::path::Path, max: u64) -> Result<u64, ApiError> {
+/// A client that sends nothing for `idle` is answered 408 (a large file may take long, as
+/// long as it keeps coming).
+async fn receive(body: Body, path: &std::path::Path, max: u64, idle: std::time::Duration) -> Result<u64, ApiError> {
     let io = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an upload failed");
         ApiError::internal()
@@ -183,7 +187,9 @@ async fn receive(body: Body, path: &std::path::Path, max: u64) -> Result<u64, Ap
     let mut file = tokio::fs::File::create(path).await.map_err(io)?;
     let mut stream = body.into_data_stream();
     let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) =
+        tokio::time::timeout(idle, stream.next()).await.map_err(|_| crate::http::body::body_timed_out(idle))?
+    {
         let chunk = chunk.map_err(|_| ApiError::bad_request("body_read", "the body could not be read to its end"))?;
         size += chunk.len() as u64;
         if size > max {

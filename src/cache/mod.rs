@@ -347,6 +347,17 @@ impl ResponseCache {
         }
     }
 
+    /// Lets the fast path find `entry` under another spelling of its request (`spelling`,
+    /// the raw target a client sent): only in the hot front, whose budget bounds how many
+    /// such spellings are remembered; freshness is the entry's own.
+    pub fn alias(&self, spelling: &str, entry: &Arc<Entry>) {
+        if let Some(hot) = &self.hot {
+            if self.fresh(entry) {
+                hot.insert(spelling.to_owned(), entry.clone());
+            }
+        }
+    }
+
     /// Marks every entry of this node's L1 with one of `tags` stale.
     pub fn bump_local<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
         let mut v = self.versions.write().unwrap_or_else(|p| p.into_inner());

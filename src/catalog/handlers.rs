@@ -35,21 +35,32 @@ fn public(app: &AppState) -> Caching {
 
 /// A public catalog response through the response cache: `load` runs on a miss (it
 /// returns the body and the tags it depends on beyond `tags`; see [`crate::cache`]).
+///
+/// The key is the path with the request's accepted parameters spelled canonically, so
+/// reordered or re-encoded queries share one entry. The server's fast path looks up the
+/// raw target, which is that key whenever the client spelled it canonically (the usual
+/// case: one front end, one spelling); other spellings come here and hit the same entry.
 async fn cached(
     app: &AppState,
     neg: &Negotiation,
     uri: &Uri,
+    canonical: &crate::http::query::Canonical,
     tags: &[Tag],
     load: impl std::future::Future<Output = Result<(Vec<u8>, Vec<Tag>), ApiError>>,
 ) -> Result<Response, ApiError> {
-    let key = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let key = canonical.key(uri.path());
     let names: Vec<&str> = tags.iter().map(|t| t.name().expect("the tags of a kind of response name no row")).collect();
+    let raw = uri.path_and_query().map(|p| p.as_str()).filter(|raw| *raw != key).map(str::to_owned);
     let (entry, served) = app
         .cache
         .get_or_load(key, &names, async move {
             load.await.map(|(body, extra)| (Rendered::new(body), extra.iter().map(Tag::to_string).collect()))
         })
         .await?;
+    if let Some(raw) = raw {
+        // a client that spells its queries its own way keeps the fast path too
+        app.cache.alias(&raw, &entry);
+    }
     Ok(respond_cached(app, &entry.rendered, neg, served))
 }
 
@@ -384,7 +395,7 @@ pub async fn list_products(
     let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let fields = fields_param(&mut q);
     let paging = paging(&mut q, sort.name(), per_page);
-    q.finish()?;
+    let canonical = q.finish()?;
     let paging = paging?;
     // what the page depends on beyond the products it shows (see cache::tags_of)
     let by_price =
@@ -497,7 +508,7 @@ pub async fn list_products(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &tags, load).await
+    cached(&app, &neg, &uri, &canonical, &tags, load).await
 }
 
 fn slug_param(
@@ -525,7 +536,7 @@ pub async fn product(
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    q.finish()?;
+    let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let db = app.db.clone();
     let load = async move {
@@ -541,7 +552,7 @@ pub async fn product(
             .await?;
         Ok(body)
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Reviews], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Approved reviews of a product, newest first, keyset-paginated
@@ -557,7 +568,7 @@ pub async fn product_reviews(
 ) -> Result<Response, ApiError> {
     let per_page = q.int("per_page", 1, 50).unwrap_or(10);
     let cursor = q.raw("cursor", 200).filter(|c| !c.is_empty());
-    q.finish()?;
+    let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let cursor = match cursor {
         Some(token) => Some(Cursor::decode(&token, "reviews").ok_or_else(bad_cursor)?),
@@ -590,7 +601,7 @@ pub async fn product_reviews(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Reviews], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Top sellers by units sold in the last `days`
@@ -608,7 +619,7 @@ pub async fn bestsellers(
 ) -> Result<Response, ApiError> {
     let limit = q.int("limit", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
     let days = q.int("days", 1, 365).unwrap_or(30);
-    q.finish()?;
+    let canonical = q.finish()?;
     let today = crate::util::now_ms().div_euclid(crate::util::DAY_MS);
     let board = app.bestsellers.for_day(today);
     let db = app.db.clone();
@@ -641,7 +652,7 @@ pub async fn bestsellers(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Listing, Tag::Bestsellers], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Listing, Tag::Bestsellers], load).await
 }
 
 /// The category tree
@@ -655,7 +666,7 @@ pub async fn categories(
     neg: Negotiation,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    q.finish()?;
+    let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
         let body = db
@@ -666,7 +677,7 @@ pub async fn categories(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Categories], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
@@ -711,7 +722,7 @@ pub async fn category(
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    q.finish()?;
+    let canonical = q.finish()?;
     let slug = slug_param(slug, "category")?;
     let db = app.db.clone();
     let load = async move {
@@ -723,7 +734,7 @@ pub async fn category(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Categories], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 /// All brands with their product counts
@@ -735,13 +746,13 @@ pub async fn brands(
     neg: Negotiation,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
-    q.finish()?;
+    let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
         let body = db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &[Tag::Catalog, Tag::Brands], load).await
+    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Brands], load).await
 }
 
 /// Price bands of the search facets, in minor units: [lower, upper).
@@ -791,7 +802,7 @@ pub async fn search(
     if (page - 1) * per_page >= MAX_SEARCH_DEPTH {
         q.error("page", format!("search results end at item {MAX_SEARCH_DEPTH}; refine the query"));
     }
-    q.finish()?;
+    let canonical = q.finish()?;
     let terms = terms.expect("finish() refuses a request without valid terms");
     let text = text.unwrap_or_default();
 
@@ -842,7 +853,7 @@ pub async fn search(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &tags, load).await
+    cached(&app, &neg, &uri, &canonical, &tags, load).await
 }
 
 /// [`SearchMeta`] but for the facets, which are written after it.

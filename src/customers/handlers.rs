@@ -395,7 +395,7 @@ pub async fn me(State(app): State<AppState>, me: CustomerSession) -> Result<Resp
 #[utoipa::path(patch, path = "/api/me", tag = "customers", security(("bearer" = [])),
     request_body = ProfileIn,
     responses((status = 200, description = "the profile", body = Data<CustomerOut>), AuthErrors, BodyErrors,
-        (status = 403, description = "invalid_password: current_password is wrong", body = crate::openapi::ErrorBody),
+        (status = 403, description = "password_required: a new e-mail needs current_password; invalid_password: it is wrong", body = crate::openapi::ErrorBody),
         (status = 409, description = "email_taken", body = crate::openapi::ErrorBody),
         (status = 429, description = "rate_limited: too many wrong passwords (Retry-After)", body = crate::openapi::ErrorBody),
         WriteErrors))]
@@ -414,10 +414,16 @@ pub async fn update_me(
     let current = app.db.read(move |conn| store::password_of(conn, id).map_err(ApiError::from)).await?;
     let (hash, old_email) = current.ok_or_else(|| ApiError::not_found("customer"))?;
     let moving = email.as_ref().is_some_and(|e| !e.as_str().eq_ignore_ascii_case(&old_email));
-    if moving && body.current_password.is_none() {
-        checks.error("current_password", "is required to change the e-mail");
-    }
     checks.finish()?;
+    if moving && body.current_password.is_none() {
+        // a re-authentication, not a malformed request: 403 like a wrong password
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_required",
+            "changing the e-mail needs the account's current_password",
+        )
+        .with_detail("current_password", "is required to change the e-mail"));
+    }
     if moving {
         let (config, addr, account) = (app.config.clone(), me.session.client_addr.clone(), old_email.clone());
         let attempt =

@@ -66,6 +66,27 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiErro
     })
 }
 
+/// How long a request's body may take to arrive (an extension the server sets from
+/// `request_body_timeout_secs`): a client that stops sending half-way is answered 408
+/// instead of holding its connection and task.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+impl BodyTimeout {
+    pub fn of(req: &Request) -> std::time::Duration {
+        req.extensions().get::<BodyTimeout>().map_or(std::time::Duration::from_secs(10), |t| t.0)
+    }
+}
+
+/// The 408 of a body that did not arrive in time.
+pub fn body_timed_out(limit: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!("the request body did not arrive within {} s", limit.as_secs()),
+    )
+}
+
 async fn read_json(req: Request) -> Result<Bytes, ApiError> {
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !is_json(ct) {
@@ -75,7 +96,9 @@ async fn read_json(req: Request) -> Result<Bytes, ApiError> {
             "the body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| {
+    let limit = BodyTimeout::of(&req);
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(req.into_body(), MAX_BODY));
+    read.await.map_err(|_| body_timed_out(limit))?.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

@@ -72,7 +72,20 @@ pub async fn request_context(
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
 
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    // every request but an upload (which may take long while it keeps coming) is bounded
+    let limit = std::time::Duration::from_secs(app.config.request_timeout_secs);
+    let mut resp = if route == "/api/admin/imports" {
+        next.run(req).instrument(span.clone()).await
+    } else {
+        match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
+            Ok(r) => r,
+            Err(_) => {
+                let mut e = ApiError::unavailable("the request took too long; retry shortly", 1);
+                e.code = "timeout";
+                axum::response::IntoResponse::into_response(e)
+            }
+        }
+    };
 
     let status = resp.status();
     if let Some(err) = resp.extensions_mut().remove::<ApiError>() {

@@ -19,6 +19,30 @@ pub const MAX_QUERY_LEN: usize = 4096;
 pub struct QueryParams {
     pairs: Vec<(String, String)>,
     errors: BTreeMap<String, String>,
+    /// each accepted parameter's value in its one canonical spelling (see [`Canonical`])
+    accepted: BTreeMap<String, String>,
+}
+
+/// The accepted parameters of a request, spelled one way: sorted by name, each value as
+/// parsed (`page=02` is `page=2`, `in_stock=1` is `in_stock=true`, text trimmed, empty
+/// text left out) and percent-encoded alike. Response-cache keys are built from it, so a
+/// query reordered or re-encoded is the same entry, not another miss.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Canonical(pub String);
+
+/// What is percent-encoded in a canonical value: everything but unreserved characters.
+const ENCODE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+impl Canonical {
+    /// The cache key of `path` with these parameters.
+    pub fn key(&self, path: &str) -> String {
+        if self.0.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", self.0)
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
@@ -58,12 +82,16 @@ impl QueryParams {
             }
             pairs.push((k, v));
         }
-        Ok(QueryParams { pairs, errors: BTreeMap::new() })
+        Ok(QueryParams { pairs, errors: BTreeMap::new(), accepted: BTreeMap::new() })
     }
 
     fn take(&mut self, name: &str) -> Option<String> {
         let i = self.pairs.iter().position(|(k, _)| k == name)?;
         Some(self.pairs.swap_remove(i).1)
+    }
+
+    fn accept(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.accepted.insert(name.to_owned(), value.to_string());
     }
 
     pub fn error(&mut self, name: &str, message: impl Into<String>) {
@@ -90,6 +118,7 @@ impl QueryParams {
         if v.is_empty() {
             return None;
         }
+        self.accept(name, v);
         Some(v.to_owned())
     }
 
@@ -101,6 +130,7 @@ impl QueryParams {
             self.error(name, format!("must be at most {max} characters"));
             return None;
         }
+        self.accept(name, &v);
         Some(v)
     }
 
@@ -108,7 +138,10 @@ impl QueryParams {
     pub fn int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
         let v = self.take(name)?;
         match v.trim().parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => Some(n),
+            Ok(n) if (min..=max).contains(&n) => {
+                self.accept(name, n);
+                Some(n)
+            }
             Ok(_) => {
                 self.error(name, format!("must be between {min} and {max}"));
                 None
@@ -123,21 +156,28 @@ impl QueryParams {
     /// `true`/`false` (also `1`/`0`).
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
         let v = self.take(name)?;
-        match v.trim() {
+        let b = match v.trim() {
             "true" | "1" => Some(true),
             "false" | "0" => Some(false),
             _ => {
                 self.error(name, "must be true or false");
                 None
             }
+        };
+        if let Some(b) = b {
+            self.accept(name, b);
         }
+        b
     }
 
     /// One of `choices`.
     pub fn choice<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Option<T> {
         let v = self.take(name)?;
         match choices.iter().find(|(k, _)| *k == v.trim()) {
-            Some((_, t)) => Some(*t),
+            Some((k, t)) => {
+                self.accept(name, k);
+                Some(*t)
+            }
             None => {
                 let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
                 self.error(name, format!("must be one of: {}", names.join(", ")));
@@ -147,8 +187,8 @@ impl QueryParams {
     }
 
     /// Ends parsing: refuses unknown parameters (400), then reports collected value
-    /// errors (422).
-    pub fn finish(self) -> Result<(), ApiError> {
+    /// errors (422); otherwise the accepted parameters, canonically spelled.
+    pub fn finish(self) -> Result<Canonical, ApiError> {
         if !self.pairs.is_empty() {
             let mut e =
                 ApiError::bad_request("unknown_parameter", format!("unknown query parameter {:?}", self.pairs[0].0));
@@ -160,13 +200,46 @@ impl QueryParams {
         if !self.errors.is_empty() {
             return Err(ApiError::validation(self.errors));
         }
-        Ok(())
+        let mut out = String::new();
+        for (k, v) in &self.accepted {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.extend(percent_encoding::utf8_percent_encode(k, ENCODE));
+            out.push('=');
+            out.extend(percent_encoding::utf8_percent_encode(v, ENCODE));
+        }
+        Ok(Canonical(out))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_spelling_per_request() {
+        let canon = |q: &str| {
+            let mut p = QueryParams::parse(q).unwrap();
+            p.int("page", 1, 100);
+            p.boolean("in_stock");
+            p.text("q", 100);
+            p.choice("sort", &[("newest", 0), ("price_asc", 1)]);
+            p.finish().unwrap().key("/api/products")
+        };
+        let a = canon("page=2&in_stock=true&q=red+shoes&sort=price_asc");
+        assert_eq!(a, "/api/products?in_stock=true&page=2&q=red%20shoes&sort=price_asc");
+        for same in [
+            "sort=price_asc&q=red%20shoes&page=02&in_stock=1",
+            "q=%72ed+shoes&in_stock=true&sort=price_asc&page=+2",
+            "page=2&in_stock=true&q=++red+shoes++&sort=price_asc",
+        ] {
+            assert_eq!(canon(same), a, "{same}");
+        }
+        assert_eq!(canon(""), "/api/products");
+        assert_eq!(canon("q="), "/api/products", "empty text is absent");
+        assert_ne!(canon("page=3"), canon("page=2"));
+    }
 
     #[test]
     fn parses_and_validates() {

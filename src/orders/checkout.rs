@@ -73,8 +73,72 @@ pub enum PlaceError {
     InvalidDiscount(String),
     #[error("no shipping option for this destination")]
     NoShipping { chosen: bool, options: Vec<String> },
+    #[error("{what}: pay or cancel an unpaid order first")]
+    TooManyHolds { what: String, retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How much unpaid orders may hold, per owner (the customer, or the guest session) and per
+/// client address: an unpaid order reserves stock until it expires, so without a bound
+/// one script could hold a shop's stock (and capped promotion codes) with orders it never
+/// pays.
+#[derive(Debug, Clone, Copy)]
+pub struct Holds {
+    pub orders_per_owner: i64,
+    pub orders_per_address: i64,
+    pub units_per_owner: i64,
+    pub units_per_address: i64,
+    /// how long a customer's unpaid order holds its stock
+    pub customer_expiry_ms: i64,
+    /// … and a guest's (shorter: a guest is cheap to become)
+    pub guest_expiry_ms: i64,
+}
+
+impl Holds {
+    pub fn from_config(c: &crate::config::Config) -> Holds {
+        Holds {
+            orders_per_owner: c.unpaid_orders_per_owner as i64,
+            orders_per_address: c.unpaid_orders_per_address as i64,
+            units_per_owner: c.reserved_units_per_owner as i64,
+            units_per_address: c.reserved_units_per_address as i64,
+            customer_expiry_ms: c.order_expiry_mins as i64 * 60_000,
+            guest_expiry_ms: c.guest_order_expiry_mins as i64 * 60_000,
+        }
+    }
+}
+
+/// 429 when one more order of `units` would take the owner or the address over its holds.
+fn check_holds(
+    tx: &WriteTx,
+    session: &Session,
+    address: &str,
+    units: i64,
+    h: &Holds,
+    now: i64,
+) -> Result<(), PlaceError> {
+    let owner = store::pending_of_owner(tx, session.customer_id, session.id)?;
+    let by_address =
+        if address.is_empty() { store::Pending::default() } else { store::pending_of_address(tx, address)? };
+    let wait = |p: &store::Pending| p.first_expiry.map_or(60, |t| ((t - now).max(1000) / 1000) as u64);
+    let over =
+        |what: &str, p: &store::Pending| PlaceError::TooManyHolds { what: what.to_owned(), retry_after_secs: wait(p) };
+    if owner.orders + 1 > h.orders_per_owner {
+        return Err(over(&format!("at most {} unpaid orders at a time", h.orders_per_owner), &owner));
+    }
+    if owner.units + units > h.units_per_owner {
+        return Err(over(&format!("unpaid orders hold at most {} units at a time", h.units_per_owner), &owner));
+    }
+    if by_address.orders + 1 > h.orders_per_address {
+        return Err(over(&format!("at most {} unpaid orders from one address", h.orders_per_address), &by_address));
+    }
+    if by_address.units + units > h.units_per_address {
+        return Err(over(
+            &format!("unpaid orders from one address hold at most {} units", h.units_per_address),
+            &by_address,
+        ));
+    }
+    Ok(())
 }
 
 impl From<rusqlite::Error> for PlaceError {
@@ -104,6 +168,11 @@ impl From<PlaceError> for ApiError {
                     e.with_detail("shipping_address.country", "no shipping to this country")
                 }
             }
+            PlaceError::TooManyHolds { retry_after_secs, .. } => {
+                let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_unpaid_orders", message);
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             PlaceError::Store(e) => e.into(),
         }
     }
@@ -128,7 +197,7 @@ pub fn place(
     source: LineSource,
     p: &Placement,
     idem: Option<(&str, &[u8])>,
-    expiry_ms: i64,
+    holds: &Holds,
     fx: crate::app::Effects,
 ) -> Result<Placed, PlaceError> {
     let now = now_ms();
@@ -168,6 +237,9 @@ pub fn place(
     if lines.is_empty() {
         return Err(PlaceError::EmptyCart);
     }
+    let client_key = crate::limits::address_key_of(&session.client_addr);
+    check_holds(tx, session, &client_key, lines.iter().map(|l| l.quantity).sum(), holds, now)?;
+    let expiry_ms = if session.customer_id.is_some() { holds.customer_expiry_ms } else { holds.guest_expiry_ms };
     // every line still for sale, and the stock for all of it: reserve, naming each short one
     let mut short = Vec::new();
     for l in &lines {
@@ -236,6 +308,7 @@ pub fn place(
             total: t.total,
             now,
             expires_at: now + expiry_ms,
+            client_addr: &client_key,
         },
     )?;
     for (i, l) in priced.lines.iter().enumerate() {

@@ -168,7 +168,11 @@ fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
 /// again. In one transaction: stock is reserved (a conditional decrement per line; stock
 /// never goes below zero), the order, its lines and status history are written, the
 /// promotion's use is counted, the confirmation mail is queued. An unpaid order expires
-/// after `order_expiry_mins` (default 30) and its stock returns.
+/// after `order_expiry_mins` (default 30; a guest's after `guest_order_expiry_mins`, 15)
+/// and its stock returns. Unpaid orders are bounded per customer or guest session and per
+/// client address (`unpaid_orders_per_owner` 5, `reserved_units_per_owner` 50,
+/// `unpaid_orders_per_address` 20, `reserved_units_per_address` 200): beyond them, 429
+/// `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
 #[utoipa::path(post, path = "/api/checkout", tag = "orders", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     request_body = CheckoutIn,
@@ -199,12 +203,12 @@ async fn submit(
     placement: Placement,
 ) -> Result<Response, ApiError> {
     let hash = request_hash(path, canonical);
-    let expiry = app.config.order_expiry_mins as i64 * 60_000;
+    let holds = crate::orders::checkout::Holds::from_config(&app.config);
     let fx = app.effects();
     let placed = app
         .db
         .writer
-        .run(move |tx| place(tx, &session, source, &placement, key.as_deref().map(|k| (k, &hash[..])), expiry, fx))
+        .run(move |tx| place(tx, &session, source, &placement, key.as_deref().map(|k| (k, &hash[..])), &holds, fx))
         .await?;
     Ok(respond(placed))
 }
@@ -219,7 +223,11 @@ async fn submit(
 /// again. In one transaction: stock is reserved (a conditional decrement per line; stock
 /// never goes below zero), the order, its lines and status history are written, the
 /// promotion's use is counted, the confirmation mail is queued. An unpaid order expires
-/// after `order_expiry_mins` (default 30) and its stock returns.
+/// after `order_expiry_mins` (default 30; a guest's after `guest_order_expiry_mins`, 15)
+/// and its stock returns. Unpaid orders are bounded per customer or guest session and per
+/// client address (`unpaid_orders_per_owner` 5, `reserved_units_per_owner` 50,
+/// `unpaid_orders_per_address` 20, `reserved_units_per_address` 200): beyond them, 429
+/// `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
 #[utoipa::path(post, path = "/api/orders", tag = "orders", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
     request_body = BuyNowIn,

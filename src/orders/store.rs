@@ -85,14 +85,54 @@ pub struct NewOrder<'a> {
     pub total: i64,
     pub now: i64,
     pub expires_at: i64,
+    /// the client's address key (an IPv6 /64), for the holds per address
+    pub client_addr: &'a str,
+}
+
+/// Unpaid orders and the units they hold, with the earliest of their deadlines.
+#[derive(Debug, Default)]
+pub struct Pending {
+    pub orders: i64,
+    pub units: i64,
+    pub first_expiry: Option<i64>,
+}
+
+const PENDING_UNITS: &str =
+    "SELECT count(*), coalesce(sum((SELECT sum(quantity) FROM order_items i WHERE i.order_id = o.id)), 0),
+                                    min(o.expires_at)";
+
+/// The unpaid orders of a customer, or of a guest session.
+pub fn pending_of_owner(conn: &Connection, customer: Option<i64>, session: i64) -> rusqlite::Result<Pending> {
+    let row = |r: &rusqlite::Row| Ok(Pending { orders: r.get(0)?, units: r.get(1)?, first_expiry: r.get(2)? });
+    match customer {
+        Some(c) => conn
+            .prepare_cached(&format!(
+                "{PENDING_UNITS} FROM orders o WHERE o.customer_id = ?1 AND o.status = 'pending'"
+            ))?
+            .query_row([c], row),
+        None => conn
+            .prepare_cached(&format!(
+                "{PENDING_UNITS} FROM orders o INDEXED BY idx_orders_session
+                 WHERE o.session_id = ?1 AND o.status = 'pending' AND o.customer_id IS NULL"
+            ))?
+            .query_row([session], row),
+    }
+}
+
+/// The unpaid orders placed from one client address.
+pub fn pending_of_address(conn: &Connection, address: &str) -> rusqlite::Result<Pending> {
+    conn.prepare_cached(&format!(
+        "{PENDING_UNITS} FROM orders o INDEXED BY idx_orders_pending_addr WHERE o.client_addr = ?1 AND o.status = 'pending'"
+    ))?
+    .query_row([address], |r| Ok(Pending { orders: r.get(0)?, units: r.get(1)?, first_expiry: r.get(2)? }))
 }
 
 pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO orders(customer_id, session_id, cart_id, status, currency, subtotal, discount, shipping, tax, total,
                             email, shipping_address, shipping_option, payment_method, discount_code,
-                            created_at, updated_at, expires_at)
-         VALUES (?1, ?2, ?3, 'pending', 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
+                            created_at, updated_at, expires_at, client_addr)
+         VALUES (?1, ?2, ?3, 'pending', 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16)",
     )?
     .execute(params![
         o.customer_id,
@@ -109,7 +149,8 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.payment_method,
         o.discount_code,
         o.now,
-        o.expires_at
+        o.expires_at,
+        o.client_addr
     ])?;
     Ok(tx.last_insert_rowid())
 }

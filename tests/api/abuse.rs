@@ -257,7 +257,7 @@ async fn a_stolen_session_cannot_move_the_account_email() {
         .to_owned();
     // without the password: refused, nothing changes
     let r = app.call("PATCH", "/api/me", Some(&stolen), Some(&json!({"email": "thief@example.com"})), &[]).await;
-    assert_eq!((r.status, r.error_code()), (422, "validation_failed".into()));
+    assert_eq!((r.status, r.error_code()), (403, "password_required".into()));
     assert!(r.json()["error"]["details"]["current_password"].is_string());
     // with a wrong one: refused, and counted against the account's throttle
     let wrong = json!({"email": "thief@example.com", "current_password": "guess"});
@@ -339,7 +339,12 @@ async fn carts_hold_a_bounded_number_of_lines_also_when_merged() {
     let cart = app.call("GET", "/api/cart", Some(&token), None, &[]).await.json();
     let items = cart["data"]["items"].as_array().unwrap();
     assert_eq!(items.len(), 5, "merged up to the bound: {cart}");
-    let qty = |p: i64| items.iter().find(|i| i["product_id"].as_str() == Some(p.to_string().as_str())).map(|i| i["quantity"].as_i64().unwrap());
+    let qty = |p: i64| {
+        items
+            .iter()
+            .find(|i| i["product_id"].as_str() == Some(p.to_string().as_str()))
+            .map(|i| i["quantity"].as_i64().unwrap())
+    };
     assert_eq!(qty(products[3]), Some(2), "the common line's quantities add up");
     assert_eq!(qty(products[4]), Some(1), "the guest's oldest other line joined");
     assert_eq!(qty(products[5]), None, "no room for the rest");
@@ -389,5 +394,177 @@ async fn the_purge_task_deletes_ended_sessions_old_carts_and_sent_mail() {
     // the live sessions and carts work on, the customer's old open cart included
     assert_eq!(app.call("GET", "/api/cart", Some(&live), None, &[]).await.json()["data"]["item_count"], 1);
     assert_eq!(app.call("GET", "/api/cart", Some(&customer), None, &[]).await.json()["data"]["item_count"], 1);
+    app.stop().await;
+}
+
+/// Reads what the server sends until it closes or `secs` pass (then `None`).
+async fn read_to_close(stream: &mut tokio::net::TcpStream, secs: u64) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(secs), stream.read_to_end(&mut out)).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_others_are_served_meanwhile() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.request_body_timeout_secs = 1).start().await;
+    // a body that stops half-way
+    let mut slow_body = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow_body
+        .write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+        .await
+        .unwrap();
+    // headers that never end
+    let mut slow_head = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow_head.write_all(b"GET /api/products HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    assert_eq!(app.get("/ready").await.status, 200, "others are served while they dawdle");
+    let answer = read_to_close(&mut slow_body, 15).await.expect("the slow body is answered and closed in time");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    let answer = read_to_close(&mut slow_head, 15).await.expect("the slow header is closed in time");
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert_eq!(app.get("/ready").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_takes_too_long_is_answered_503() {
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.request_timeout_secs = 1).start().await;
+    // the writer is held: a write waits for it past the request's time
+    let (mut gate, held) = crate::common::gate();
+    let writer = app.state.db.writer.clone();
+    let holder = tokio::spawn(async move {
+        writer
+            .run(move |_| {
+                held.wait();
+                Ok::<_, storefront::error::StoreError>(())
+            })
+            .await
+    });
+    gate.entered().await;
+    let r = app.call("POST", "/api/auth/guest", None, None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (503, "timeout".into()));
+    assert!(r.header("retry-after").is_some());
+    gate.open();
+    holder.await.unwrap().unwrap();
+    assert_eq!(app.call("POST", "/api/auth/guest", None, None, &[]).await.status, 201);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_a_bounded_number_of_connections() {
+    let app =
+        TestApp::builder().fixture("small-catalog.sql").config(|c| c.max_connections_per_address = 3).start().await;
+    // three keep-alive connections, each answered once and left open
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let r = crate::common::request_on(&mut s, "GET", "/health").await;
+        assert_eq!(r.status, 200);
+        open.push(s);
+    }
+    // a fourth is told and closed
+    let mut fourth = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let answer = read_to_close(&mut fourth, 10).await.expect("closed at once");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too_many_connections") && answer.to_ascii_lowercase().contains("retry-after: 5"));
+    // one closes: room for another
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = crate::common::try_send(app.addr, "GET", b"/health", &[], b"").await {
+            if r.status == 200 {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a connection was freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+}
+
+/// A buy-now of `quantity` boom speakers (stock 10) by `token` from `ip`.
+async fn buy(app: &TestApp, ip: &str, token: &str, quantity: i64) -> Resp {
+    let b = json!({"items": [{"product_id": "3", "quantity": quantity}], "shipping_address": crate::common::address(),
+                   "payment_method": "card", "email": "buyer@example.com"});
+    from(app, ip, "POST", "/api/orders", Some(token), Some(&b)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpaid_orders_are_bounded_per_owner_and_per_address() {
+    let app = behind_proxy(|c| {
+        c.rate_limits_enabled = false; // the bounds on holding stock alone
+        c.unpaid_orders_per_owner = 2;
+        c.reserved_units_per_owner = 5;
+        c.unpaid_orders_per_address = 3;
+        c.reserved_units_per_address = 100;
+    })
+    .await;
+    let reserved = || column::<i64>(&app.conn(), "SELECT reserved FROM inventory WHERE variant_id = 31")[0];
+    let (a, b, c, d) = (app.guest().await, app.guest().await, app.guest().await, app.guest().await);
+    let home = "198.51.100.1";
+    let first = buy(&app, home, &a, 1).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(buy(&app, home, &a, 1).await.status, 201);
+    // a third unpaid order of the same guest
+    let r = buy(&app, home, &a, 1).await;
+    assert_eq!((r.status, r.error_code()), (429, "too_many_unpaid_orders".into()));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry), "until a guest's hold ends: {retry}");
+    // another guest at the same address: the address's third is fine, its fourth is not
+    assert_eq!(buy(&app, home, &b, 1).await.status, 201);
+    let r = buy(&app, home, &c, 1).await;
+    assert_eq!((r.status, r.error_code()), (429, "too_many_unpaid_orders".into()));
+    assert_eq!(reserved(), 3, "refused orders reserve nothing");
+    // elsewhere: units bound the holding too
+    let r = buy(&app, "203.0.113.9", &d, 6).await;
+    assert_eq!((r.status, r.error_code()), (429, "too_many_unpaid_orders".into()));
+    assert_eq!(buy(&app, "203.0.113.9", &d, 5).await.status, 201);
+    assert_eq!(reserved(), 8);
+    // a guest's hold is shorter than a customer's
+    let id = first.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let hold: Vec<i64> = column(&app.conn(), &format!("SELECT expires_at - created_at FROM orders WHERE id = {id}"));
+    assert_eq!(hold[0], 15 * 60_000);
+    // cancelling one frees a place
+    let r = from(&app, home, "POST", &format!("/api/orders/{id}/cancel"), Some(&a), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(buy(&app, home, &a, 1).await.status, 201);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respelled_queries_share_one_cache_entry() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let spellings = [
+        "/api/products?sort=price_asc&per_page=5&in_stock=true",
+        "/api/products?per_page=05&in_stock=1&sort=price_asc",
+        "/api/products?in_stock=true&sort=%70rice_asc&per_page=+5",
+        "/api/products?per_page=5&sort=price_asc&in_stock=true",
+    ];
+    let first = app.get(spellings[0]).await;
+    assert_eq!((first.status, first.header("x-cache")), (200, Some("miss")));
+    let entries = app.state.cache.stats().await.entries;
+    for s in &spellings[1..] {
+        let r = app.get(s).await;
+        assert_eq!((r.status, r.header("x-cache")), (200, Some("hit-l1")), "{s}");
+        assert_eq!(r.body, first.body, "{s}");
+    }
+    assert_eq!(app.state.cache.stats().await.entries, entries, "no new entries for other spellings");
+    // a second read of a spelling is a hit ahead of the router (it was remembered)
+    assert_eq!(app.get(spellings[1]).await.header("x-cache"), Some("hit-l1"));
+    // and every spelling sees a change at once
+    app.write("UPDATE products SET sale_price = 1999 WHERE id = 3").await;
+    for s in &spellings {
+        let r = app.get(s).await;
+        assert_ne!(r.body, first.body, "{s} shows the new price");
+    }
     app.stop().await;
 }

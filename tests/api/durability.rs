@@ -13,7 +13,7 @@ use serde_json::json;
 fn start(db: &std::path::Path, port: u16) -> Child {
     // the clients all come from the loopback: no rate limits
     let config = db.with_extension("toml");
-    std::fs::write(&config, "rate_limits_enabled = false\n").unwrap();
+    std::fs::write(&config, "rate_limits_enabled = false\nmax_connections_per_address = 100000\nunpaid_orders_per_owner = 1000000000\nreserved_units_per_owner = 1000000000\nunpaid_orders_per_address = 1000000000\nreserved_units_per_address = 1000000000\n").unwrap();
     Command::new(env!("CARGO_BIN_EXE_storefront"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-level", "warn", "--db"])
         .arg(db)

@@ -47,8 +47,17 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             data: Data::Empty,
-            // limits off unless a test is about them: most tests act as many clients from one address
-            config: Config { log_level: "warn".into(), rate_limits_enabled: false, ..Config::default() },
+            // limits off unless a test is about them: most tests act as many clients from one
+            // address, and some hold many unpaid orders
+            config: Config {
+                log_level: "warn".into(),
+                rate_limits_enabled: false,
+                unpaid_orders_per_owner: 1_000_000,
+                reserved_units_per_owner: 1_000_000,
+                unpaid_orders_per_address: 1_000_000,
+                reserved_units_per_address: 1_000_000,
+                ..Config::default()
+            },
             shared_db: None,
         }
     }
@@ -225,6 +234,34 @@ pub async fn try_send(
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw)).await.ok()?.ok()?;
     Resp::try_parse(&raw)
+}
+
+/// One request on an open keep-alive connection, reading exactly its response (by its
+/// `content-length`), leaving the connection open.
+pub async fn request_on(stream: &mut TcpStream, method: &str, target: &str) -> Resp {
+    let req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let read = async {
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the connection closed before the response ended");
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if raw.len() >= end + 4 + len {
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("a response in time");
+    Resp::try_parse(&raw).expect("a complete response")
 }
 
 #[derive(Debug, Clone)]
