@@ -4,7 +4,10 @@
 //! - `P:e:<gen>:<cache key>`: a cached response. Its value is one header line
 //!   `<clock at load> <tag> <tag> ...` and then the bincode encoding of the response
 //!   (ETag and body; the body flate2-compressed, the very gzip bytes a client is sent).
-//! - `P:clock`: a counter, and `P:t:<tag>`: the clock value of the tag's last bump.
+//! - `P:clock`: a clock (it only grows, and never falls below Redis's time in µs, so
+//!   an evicted clock cannot restart below old stamps), and `P:t:<tag>`: the clock value
+//!   of the tag's last bump (a missing stamp counts as a bump now: evicting one costs a
+//!   miss, never a stale answer).
 //!   A commit's post-commit hook bumps its tags (one script: count up, stamp every tag,
 //!   publish) before any writer caller hears back. An entry is served only if none of its
 //!   tags was stamped after the clock value read before its load began — the script that
@@ -35,12 +38,29 @@ use serde::{Deserialize, Serialize};
 use super::ResponseCache;
 use crate::http::Rendered;
 
-/// The Lua function both entry scripts share: is entry `v` (header line
-/// `<clock> <tag> ...`) stale, a tag of it stamped after its clock?
-macro_rules! stale_fn {
+/// The Lua functions the scripts share.
+///
+/// `clock(p)`: the shop's clock. It only grows, and it is never below Redis's time in
+/// microseconds when it was set, so a clock key that was evicted (or lost in a restart)
+/// starts again (from Redis's time) above every value it ever had, instead of back at zero
+/// where new stamps would look older than the entries they must refuse.
+///
+/// `stale(p, v, ttl)`: is entry `v` (header line `<clock> <tag> ...`) stale, a tag of it
+/// stamped after its clock? A stamp that is missing — never made, expired, or evicted
+/// under memory pressure — counts as made now (and is made, `NX`), so an evicted stamp can
+/// only cost a miss, never serve a stale entry.
+macro_rules! shared_fns {
     () => {
         r#"
-local function stale(p, v)
+local function clock(p)
+  local c = redis.call('GET', p .. 'clock')
+  if c then return tonumber(c) end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', p .. 'clock', string.format('%.0f', now))
+  return now
+end
+local function stale(p, v, ttl)
   local nl = string.find(v, '\n', 1, true)
   if not nl then return true end
   local at = nil
@@ -49,7 +69,11 @@ local function stale(p, v)
       at = tonumber(w)
     else
       local b = redis.call('GET', p .. 't:' .. w)
-      if b and tonumber(b) > at then return true end
+      if not b then
+        b = clock(p)
+        redis.call('SET', p .. 't:' .. w, string.format('%.0f', b), 'EX', ttl, 'NX')
+      end
+      if tonumber(b) > at then return true end
     end
   end
   return false
@@ -59,7 +83,7 @@ end
 }
 
 const LOOKUP: &str = concat!(
-    stale_fn!(),
+    shared_fns!(),
     r#"
 local p = ARGV[1]
 local gen = redis.call('GET', p .. 'gen')
@@ -67,33 +91,39 @@ if not gen then
   gen = ARGV[3]
   redis.call('SET', p .. 'gen', gen)
 end
-local clock = tonumber(redis.call('GET', p .. 'clock') or '0')
+local now = clock(p)
 local v = redis.call('GET', p .. 'e:' .. gen .. ':' .. ARGV[2])
-if v and stale(p, v) then v = false end
-return {gen, clock, v or ''}
+if v and stale(p, v, ARGV[4]) then v = false end
+return {gen, string.format('%.0f', now), v or ''}
 "#
 );
 
 const STORE: &str = concat!(
-    stale_fn!(),
+    shared_fns!(),
     r#"
 local p = ARGV[1]
 if redis.call('GET', p .. 'gen') ~= ARGV[3] then return 0 end
-if stale(p, ARGV[5]) then return 0 end
+if stale(p, ARGV[5], ARGV[6]) then return 0 end
 redis.call('SET', p .. 'e:' .. ARGV[3] .. ':' .. ARGV[2], ARGV[5], 'EX', ARGV[4])
 return 1
 "#
 );
 
-const BUMP: &str = r#"
+const BUMP: &str = concat!(
+    shared_fns!(),
+    r#"
 local p = ARGV[1]
-local v = redis.call('INCR', p .. 'clock')
+local t = redis.call('TIME')
+local v = math.max(clock(p) + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+local s = string.format('%.0f', v)
+redis.call('SET', p .. 'clock', s)
 for i = 4, #ARGV do
-  redis.call('SET', p .. 't:' .. ARGV[i], v, 'EX', ARGV[3])
+  redis.call('SET', p .. 't:' .. ARGV[i], s, 'EX', ARGV[3])
 end
 redis.call('PUBLISH', p .. 'invalidate', ARGV[2] .. ' ' .. table.concat(ARGV, ' ', 4))
-return v
-"#;
+return s
+"#
+);
 
 const REGEN: &str = r#"
 redis.call('SET', ARGV[1] .. 'gen', ARGV[3])
@@ -275,7 +305,7 @@ impl L2 {
             return Lookup::Unavailable;
         }
         let mut inv = self.lookup.prepare_invoke();
-        inv.arg(&self.prefix).arg(key).arg(random_hex(8));
+        inv.arg(&self.prefix).arg(key).arg(random_hex(8)).arg(self.entry_ttl_secs + 5);
         let Some((gen, clock, value)) = self.call::<(String, u64, Vec<u8>)>("lookup", inv).await else {
             return Lookup::Unavailable;
         };
@@ -300,7 +330,7 @@ impl L2 {
         let me = self.clone();
         tokio::spawn(async move {
             let mut inv = me.store.prepare_invoke();
-            inv.arg(&me.prefix).arg(&key).arg(&miss.gen).arg(me.entry_ttl_secs).arg(value);
+            inv.arg(&me.prefix).arg(&key).arg(&miss.gen).arg(me.entry_ttl_secs).arg(value).arg(me.entry_ttl_secs + 5);
             match me.call::<i64>("store", inv).await {
                 Some(1) => me.counters.stores.fetch_add(1, Ordering::Relaxed),
                 Some(_) => me.counters.stores_refused.fetch_add(1, Ordering::Relaxed),

@@ -294,3 +294,42 @@ async fn a_node_whose_redis_is_unreachable_serves_and_says_degraded() {
     let bad = storefront::config::Config { redis_prefix: "a b".into(), ..Default::default() };
     assert!(bad.validate().is_err());
 }
+
+/// Deletes `pattern`'s keys from Redis, as its eviction under memory pressure would.
+fn evict(redis: &RedisServer, pattern: &str) -> usize {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap();
+    for k in &keys {
+        let _: () = redis::cmd("DEL").arg(k).query(&mut conn).unwrap();
+    }
+    keys.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_stamps_and_clock_never_let_a_stale_entry_out() {
+    let redis = RedisServer::start();
+    let (a, b, token) = two_nodes(&redis).await;
+    let first = a.get(DETAIL).await;
+    stored(&a, &token, 1).await;
+    let old = price(&first);
+    set_price(&a, &token, old + 1000).await;
+    // Redis drops the change's stamps and the clock under memory pressure, keeping the
+    // (now stale) entry
+    assert!(evict(&redis, "storefront:t:*") > 0, "stamps were there to evict");
+    assert_eq!(evict(&redis, "storefront:clock"), 1);
+    let c = node(&redis.url(), Some(&a)).await;
+    redis_status(&c, "ok").await;
+    // a node that reads through Redis gets the new price, not the entry from before
+    let r = c.get(DETAIL).await;
+    assert_eq!(price(&r), old + 1000, "x-cache: {:?}", r.header("x-cache"));
+    // and the tier goes on working: the fresh answer is stored and shared again
+    stored(&c, &token, 1).await;
+    let d = node(&redis.url(), Some(&a)).await;
+    redis_status(&d, "ok").await;
+    let r = d.get(DETAIL).await;
+    assert_eq!((price(&r), r.header("x-cache")), (old + 1000, Some("hit-l2")));
+    for app in [a, b, c, d] {
+        app.stop().await;
+    }
+}
