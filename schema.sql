@@ -698,3 +698,39 @@ CREATE INDEX idx_sessions_expiry  ON sessions(expires_at);
 CREATE INDEX idx_sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
 CREATE INDEX idx_carts_updated    ON carts(updated_at);
 CREATE INDEX idx_mail_outbox_sent ON mail_outbox(sent_at) WHERE sent_at IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------
+-- version 5: two-factor login (TOTP, RFC 6238) with recovery codes; API keys
+CREATE TABLE two_factor (
+    customer_id INTEGER PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+    -- the shared TOTP secret (20 random bytes): the server must read it to check codes
+    secret      BLOB    NOT NULL,
+    -- NULL between setup and the first good code
+    enabled_at  INTEGER,
+    -- the last 30-second step whose code was used: a code works once
+    last_step   INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE recovery_codes (
+    id          INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    code_hash   BLOB    NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX idx_recovery_codes_customer ON recovery_codes(customer_id);
+CREATE TABLE api_keys (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    -- SHA-256 of the key; the key itself is shown once, when made
+    key_hash     BLOB    NOT NULL,
+    -- the key's first characters, to tell keys apart in lists
+    prefix       TEXT    NOT NULL,
+    -- JSON array of scopes, e.g. ["catalog:write", "orders:read"]
+    scopes       TEXT    NOT NULL,
+    created_by   INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+);
+CREATE UNIQUE INDEX idx_api_keys_hash ON api_keys(key_hash);
+ALTER TABLE audit_log ADD COLUMN api_key_id INTEGER;

@@ -151,6 +151,9 @@ pub struct Config {
     /// Addresses or CIDR ranges of the load balancers and proxies in front of this server:
     /// from them, the client is read from `X-Forwarded-For`. Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Administrators must have two-factor login enabled to use the admin API (their
+    /// other requests still work, so they can enable it); API keys are not affected.
+    pub admin_require_2fa: bool,
     /// Most lines one cart holds (adding another is 409 `cart_full`; a guest cart merged at
     /// login brings its lines while there is room).
     pub cart_max_lines: usize,
@@ -241,6 +244,7 @@ impl Default for Config {
             rate_limits_enabled: true,
             trusted_proxies: Vec::new(),
             password_hash_queue: 64,
+            admin_require_2fa: false,
             cart_max_lines: 100,
             cart_keep_days: 30,
             mail_keep_days: 7,

@@ -491,8 +491,7 @@ mod tests {
                 }
             }
         }
-        // two-factor routes come with 2FA
-        for rule in Rule::ALL.into_iter().filter(|r| *r != Rule::TwoFactor) {
+        for rule in Rule::ALL {
             assert!(seen.contains(&rule), "{} covers no route", rule.name());
         }
     }

@@ -42,6 +42,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(customers::revoke_session))
         .routes(routes!(customers::forgot_password))
         .routes(routes!(customers::reset_password))
+        .routes(routes!(crate::customers::two_factor::setup))
+        .routes(routes!(crate::customers::two_factor::enable))
+        .routes(routes!(crate::customers::two_factor::disable))
         .routes(routes!(customers::me, customers::update_me))
         .routes(routes!(customers::addresses, customers::add_address))
         .routes(routes!(customers::delete_address))
@@ -86,6 +89,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::webhook_deliveries))
         .routes(routes!(webhooks::retry_delivery))
+        .routes(routes!(admin::api_keys::create_key, admin::api_keys::list_keys))
+        .routes(routes!(admin::api_keys::get_key, admin::api_keys::revoke_key))
         // operations
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))

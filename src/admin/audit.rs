@@ -37,6 +37,7 @@ pub async fn audit_log(
         "SELECT coalesce(json_group_array(json_object('id', cast(a.id AS TEXT), 'actor_id', cast(a.actor_id AS TEXT),
                         'action', a.action, 'entity', a.entity, 'entity_id', cast(a.entity_id AS TEXT),
                         'before', json(a.before), 'after', json(a.after), 'client_addr', a.client_addr,
+                        'api_key_id', cast(a.api_key_id AS TEXT),
                         'at', strftime('%Y-%m-%dT%H:%M:%fZ', a.created_at / 1000.0, 'unixepoch'))), '[]')
                  FROM (SELECT * FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2) a",
         vec![before.into(), limit.into()],

@@ -7,6 +7,7 @@
 //! and the writer's hooks make it show in every cached view and in search before the
 //! administrator hears back. What they share is here.
 
+pub mod api_keys;
 pub mod audit;
 pub mod cache;
 pub mod orders;
@@ -46,8 +47,8 @@ pub(crate) fn audit(
     after: Option<&serde_json::Value>,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO audit_log(actor_id, action, entity, entity_id, before, after, client_addr, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO audit_log(actor_id, action, entity, entity_id, before, after, client_addr, created_at, api_key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         admin.0.customer_id,
@@ -57,7 +58,8 @@ pub(crate) fn audit(
         before.map(|v| v.to_string()),
         after.map(|v| v.to_string()),
         admin.0.session.client_addr,
-        now_ms()
+        now_ms(),
+        admin.0.session.api_key.as_ref().map(|(id, _)| *id)
     ])?;
     Ok(())
 }

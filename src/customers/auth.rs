@@ -156,6 +156,11 @@ pub struct Session {
     pub customer_id: Option<i64>,
     pub role: Role,
     pub client_addr: String,
+    /// the customer has two-factor login enabled
+    pub two_factor: bool,
+    /// set when the bearer is an API key (see [`crate::admin::api_keys`]): its id and
+    /// scopes; `customer_id` is then the administrator who made it
+    pub api_key: Option<(i64, Vec<String>)>,
 }
 
 impl Session {
@@ -193,8 +198,12 @@ impl FromRequestParts<AppState> for Session {
         if let Some(s) = parts.extensions.get::<Session>() {
             return Ok(s.clone());
         }
-        let hash = token_hash(bearer(parts)?);
+        let token = bearer(parts)?;
+        let hash = token_hash(token);
         let now = now_ms();
+        if token.starts_with(crate::admin::api_keys::PREFIX) {
+            return crate::admin::api_keys::authenticate(parts, app, hash, now).await;
+        }
         let row = app.db.read(move |conn| store::session_by_token(conn, &hash).map_err(StoreError::from)).await?;
         let row = match row {
             Some(r) if r.revoked_at.is_none() && r.expires_at > now => r,
@@ -213,7 +222,14 @@ impl FromRequestParts<AppState> for Session {
             (Some(_), Some("admin")) => Role::Admin,
             (Some(_), _) => Role::Customer,
         };
-        let session = Session { id: row.id, customer_id: row.customer_id, role, client_addr: client_addr(parts) };
+        let session = Session {
+            id: row.id,
+            customer_id: row.customer_id,
+            role,
+            client_addr: client_addr(parts),
+            two_factor: row.two_factor,
+            api_key: None,
+        };
         parts.extensions.insert(session.clone());
         Ok(session)
     }
@@ -247,11 +263,25 @@ impl FromRequestParts<AppState> for AdminSession {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<AdminSession, ApiError> {
         let c = CustomerSession::from_request_parts(parts, app).await?;
-        if c.session.role == Role::Admin {
-            Ok(AdminSession(c))
-        } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs the admin role"))
+        if c.session.role != Role::Admin {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs the admin role"));
         }
+        match &c.session.api_key {
+            // a key may do what its scopes allow on this route, nothing else
+            Some((_, scopes)) => {
+                let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()).unwrap_or("");
+                crate::admin::api_keys::allowed(scopes, &parts.method, route)?;
+            }
+            None if app.config.admin_require_2fa && !c.session.two_factor => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "two_factor_required",
+                    "administrators must log in with two-factor codes: enable it with POST /api/auth/2fa/setup and /enable",
+                ));
+            }
+            None => {}
+        }
+        Ok(AdminSession(c))
     }
 }
 

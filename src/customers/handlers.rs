@@ -63,7 +63,7 @@ fn too_many(retry_after_ms: i64) -> ApiError {
 /// failed attempts; otherwise the attempt is recorded as failed (a success marks it so
 /// later). Checking and recording in one writer unit means concurrent guesses queue up
 /// behind each other and only the allowed number ever reach the password.
-fn claim_attempt(
+pub(crate) fn claim_attempt(
     tx: &crate::db::writer::WriteTx,
     config: &crate::config::Config,
     kind: &'static str,
@@ -173,7 +173,7 @@ pub async fn register(
     request_body = LoginIn,
     responses((status = 200, description = "a new session", body = Data<TokenOut>),
         BodyErrors,
-        (status = 401, description = "invalid_credentials (the same answer for unknown accounts)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "invalid_credentials (the same answer for unknown accounts); otp_required: two-factor login is on and otp is missing; invalid_otp", body = crate::openapi::ErrorBody),
         (status = 429, description = "rate_limited, with Retry-After", body = crate::openapi::ErrorBody),
         WriteErrors))]
 pub async fn login(
@@ -198,12 +198,34 @@ pub async fn login(
     let customer = creds.filter(|_| ok).map(|c| c.id);
     let ttl = ttl_ms(&app);
     let max_lines = app.config.cart_max_lines;
+    let otp = body.otp;
     let opened = app
         .db
         .writer
         .run(move |tx| {
             let now = now_ms();
-            if customer.is_some() {
+            if let Some(c) = customer {
+                // the second factor, when it is on: a missing or wrong code leaves the
+                // attempt counted as failed
+                if matches!(super::two_factor::state(tx, c)?, Some((_, true, _))) {
+                    match &otp {
+                        None => {
+                            return Err(ApiError::new(
+                                StatusCode::UNAUTHORIZED,
+                                "otp_required",
+                                "this account logs in with a two-factor code: send otp",
+                            ))
+                        }
+                        Some(code) if !super::two_factor::use_code(tx, c, code, now)? => {
+                            return Err(ApiError::new(
+                                StatusCode::UNAUTHORIZED,
+                                "invalid_otp",
+                                "the two-factor code is wrong, used or expired",
+                            ))
+                        }
+                        Some(_) => {}
+                    }
+                }
                 store::attempt_succeeded(tx, attempt)?;
             }
             match customer {

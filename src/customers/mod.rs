@@ -9,6 +9,7 @@ pub mod auth;
 pub mod handlers;
 pub mod model;
 pub mod store;
+pub mod two_factor;
 
 use std::path::Path;
 

@@ -68,6 +68,9 @@ pub struct LoginIn {
     pub email: String,
     #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
+    /// with two-factor login on: a current code from the authenticator, or a recovery code
+    #[schema(min_length = 1, max_length = 32)]
+    pub otp: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -568,3 +568,64 @@ async fn respelled_queries_share_one_cache_entry() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_stuffing_across_accounts_is_stopped_by_address() {
+    let app = behind_proxy(|c| {
+        c.rate_limits.login.per_address = rate("8/1m");
+        c.auth_failures_per_address = 50;
+    })
+    .await;
+    for i in 0..3 {
+        app.register(&format!("victim{i}@example.com")).await;
+    }
+    // one address tries a leaked list: every account once
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let body = json!({"email": format!("victim{}@example.com", i % 3), "password": format!("leaked-{i}")});
+        statuses.push(from(&app, "198.51.100.200", "POST", "/api/auth/login", None, Some(&body)).await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 8, "{statuses:?}");
+    assert!(statuses[8..].iter().all(|s| *s == 429), "{statuses:?}");
+    let checked: Vec<i64> = column(&app.conn(), "SELECT count(*) FROM auth_attempts");
+    assert_eq!(checked[0], 8, "refused tries never reach a password");
+    // the real owners, elsewhere, log in
+    let owner = json!({"email": "victim1@example.com", "password": "correct horse 1"});
+    assert_eq!(from(&app, "203.0.113.5", "POST", "/api/auth/login", None, Some(&owner)).await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discount_codes_cannot_be_enumerated() {
+    let app = behind_proxy(|c| {
+        c.rate_limits.discount.per_address = rate("20/10m");
+        c.rate_limits.discount.per_account = rate("5/10m");
+    })
+    .await;
+    let guest = app.guest().await;
+    app.add_to_cart(&guest, 3, 1).await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let body = json!({"code": format!("GUESS{i:03}")});
+        statuses
+            .push(from(&app, "198.51.100.77", "POST", "/api/cart/discount", Some(&guest), Some(&body)).await.status);
+    }
+    assert_eq!(statuses, [422, 422, 422, 422, 422, 429, 429, 429], "per session");
+    // new sessions from the same address: the address's quota ends it
+    let mut more = Vec::new();
+    for _ in 0..5 {
+        let t = from(&app, "198.51.100.77", "POST", "/api/auth/guest", None, None).await.json()["data"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for i in 0..5 {
+            let body = json!({"code": format!("TRY{i:03}")});
+            more.push(from(&app, "198.51.100.77", "POST", "/api/cart/discount", Some(&t), Some(&body)).await.status);
+        }
+    }
+    assert_eq!(more.iter().filter(|s| **s != 429).count(), 12, "20 per address in all: {more:?}");
+    let m = scrape(&app).await;
+    assert_eq!(sample(&m, "storefront_rate_limited_total", &[("rule", "discount")]), (3 + 13) as f64);
+    assert_eq!(app.get("/ready").await.status, 200);
+    app.stop().await;
+}

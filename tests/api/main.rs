@@ -25,5 +25,6 @@ mod orders;
 mod query_plans;
 mod redis_tier;
 mod search;
+mod two_factor;
 mod webhooks;
 mod writer;
