@@ -175,7 +175,6 @@ pub struct KeyOut {
     prefix: String,
     created_at: Timestamp,
     last_used_at: Option<Timestamp>,
-    revoked_at: Option<Timestamp>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -195,11 +194,10 @@ fn key_out(r: &rusqlite::Row) -> rusqlite::Result<KeyOut> {
         prefix: r.get(3)?,
         created_at: Timestamp(r.get(4)?),
         last_used_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
-        revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
     })
 }
 
-const COLUMNS: &str = "id, name, scopes, prefix, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, name, scopes, prefix, created_at, last_used_at";
 
 /// Keys are managed by administrators in person.
 fn in_person(admin: &AdminSession) -> Result<(), ApiError> {
@@ -257,7 +255,7 @@ pub async fn create_key(
     Ok(data(StatusCode::CREATED, &CreatedKey { key_info: out, key }))
 }
 
-/// The API keys, newest first (revoked ones included)
+/// The API keys in use, newest first
 #[utoipa::path(get, path = "/api/admin/api-keys", tag = "admin", security(("bearer" = ["admin"])),
     responses((status = 200, description = "the keys", body = Data<Vec<KeyOut>>), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn list_keys(State(app): State<AppState>, admin: AdminSession, q: QueryParams) -> Result<Response, ApiError> {
@@ -266,10 +264,12 @@ pub async fn list_keys(State(app): State<AppState>, admin: AdminSession, q: Quer
     let keys = app
         .db
         .read(|c| {
-            c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id DESC LIMIT 1000"))?
-                .query_map([], key_out)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(ApiError::from)
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY id DESC LIMIT 1000"
+            ))?
+            .query_map([], key_out)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(ApiError::from)
         })
         .await?;
     Ok(data(StatusCode::OK, &keys))
@@ -295,7 +295,7 @@ pub async fn get_key(
     let key = app
         .db
         .read(move |c| {
-            c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))?
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"))?
                 .query_row([id], key_out)
                 .optional()
                 .map_err(ApiError::from)
@@ -306,7 +306,8 @@ pub async fn get_key(
 
 /// Revoke an API key
 ///
-/// It stops working at once. Audited.
+/// It stops working at once and is gone from the API (the audit log keeps its history:
+/// what it was made with, what it did). Audited.
 #[utoipa::path(delete, path = "/api/admin/api-keys/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "an API key id")),
     responses((status = 204, description = "revoked"), AdminErrors, NotFound, WriteErrors))]
