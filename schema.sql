@@ -734,3 +734,15 @@ CREATE TABLE api_keys (
 );
 CREATE UNIQUE INDEX idx_api_keys_hash ON api_keys(key_hash);
 ALTER TABLE audit_log ADD COLUMN api_key_id INTEGER;
+
+-- ---------------------------------------------------------------------------------------
+-- version 6: the change log. The writer appends one row per committed transaction that
+-- changed something, in that transaction: its position is the commit's position (the
+-- X-Storefront-Commit of write responses), and its changes (table → rows) let a replica
+-- reading a copy of this file learn what changed, as the primary's commit hooks do.
+CREATE TABLE change_log (
+    position     INTEGER PRIMARY KEY,
+    committed_at INTEGER NOT NULL,
+    -- JSON: {"table": [rowid, ...] | "all", ...} (aspects as "table@aspect")
+    changes      TEXT    NOT NULL
+);

@@ -39,7 +39,9 @@ Public catalog responses carry `ETag` and `Cache-Control: public, max-age, \
 stale-while-revalidate`, answer `If-None-Match` with 304, and are gzip-compressed on \
 `Accept-Encoding: gzip`. Personal responses are `Cache-Control: private, no-store`. Every \
 response carries `X-Request-Id` (a client-sent one of 1-128 visible ASCII characters is \
-echoed).\n\n\
+echoed). Every successful write answer carries `X-Storefront-Commit: <position>` and sets \
+the cookie `sf_commit`: the position of the commit that holds it (read-your-writes across \
+nodes).\n\n\
 Query parameters an operation does not list are refused with 400 `unknown_parameter`; a \
 parameter given twice, or a query string that is not percent-encoded UTF-8, is 400 \
 `invalid_query`; a query string over 4096 bytes is 414. JSON bodies must be \

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -33,6 +33,9 @@ const V4_MARKER: &str = "-- version 4: what the purge task deletes";
 /// Where the version-5 section begins.
 const V5_MARKER: &str = "-- version 5: two-factor login";
 
+/// Where the version-6 section begins.
+const V6_MARKER: &str = "-- version 6: the change log";
+
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
     ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
@@ -51,14 +54,15 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5) = (at(V2_MARKER), at(V3_MARKER), at(V4_MARKER), at(V5_MARKER));
+    let (v2, v3, v4, v5, v6) = (at(V2_MARKER), at(V3_MARKER), at(V4_MARKER), at(V5_MARKER), at(V6_MARKER));
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
     vec![
         Step { to: 2, sql: format!("{V2_ALTER}\n{}", &SCHEMA_SQL[v2..end(v3)]).into() },
         Step { to: 3, sql: SCHEMA_SQL[v3..end(v4)].into() },
         Step { to: 4, sql: SCHEMA_SQL[v4..end(v5)].into() },
-        Step { to: 5, sql: SCHEMA_SQL[v5..].into() },
+        Step { to: 5, sql: SCHEMA_SQL[v5..end(v6)].into() },
+        Step { to: 6, sql: SCHEMA_SQL[v6..].into() },
     ]
 }
 

@@ -121,6 +121,37 @@ impl ChangeSet {
         self.tables.is_empty()
     }
 
+    /// As the change log keeps it: `{"table": [rowid, ...] | "all", ...}`.
+    pub fn to_json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .tables
+            .iter()
+            .map(|(t, c)| {
+                let v = match c {
+                    TableChange::All => serde_json::json!("all"),
+                    TableChange::Rows(rows) => serde_json::json!(rows),
+                };
+                (t.clone(), v)
+            })
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// A change set read back from the change log.
+    pub fn from_json(text: &str) -> Option<ChangeSet> {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+        let mut out = ChangeSet::default();
+        for (t, v) in map {
+            let change = match v {
+                serde_json::Value::String(s) if s == "all" => TableChange::All,
+                serde_json::Value::Array(ids) => TableChange::Rows(ids.iter().filter_map(|i| i.as_i64()).collect()),
+                _ => return None,
+            };
+            out.tables.insert(t, change);
+        }
+        Some(out)
+    }
+
     /// Did `table` change at all (in any aspect)?
     pub fn touches(&self, table: &str) -> bool {
         self.tables.keys().any(|k| k == table || k.strip_prefix(table).is_some_and(|rest| rest.starts_with('@')))
@@ -211,6 +242,8 @@ struct Shared {
     alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     observer: std::sync::OnceLock<WriterObserver>,
+    /// the change log's last position, committed (see [`Writer::position`])
+    position: AtomicU64,
 }
 
 /// Where the writer reports each batch (metrics), set once by whoever exports them.
@@ -252,11 +285,19 @@ impl Writer {
             alive: AtomicBool::new(true),
             thread: Mutex::new(None),
             observer: std::sync::OnceLock::new(),
+            position: AtomicU64::new(0),
         });
+        // a database without the change log (a bare test schema) is written without one
+        let logged = conn
+            .query_row("SELECT coalesce((SELECT max(position) FROM change_log), 0)", [], |r| r.get::<_, i64>(0))
+            .ok();
+        if let Some(p) = logged {
+            shared.position.store(p as u64, Ordering::SeqCst);
+        }
         let thread_shared = shared.clone();
         let handle = std::thread::Builder::new().name("storefront-writer".into()).spawn(move || {
             let _alive = AliveGuard(&thread_shared.alive);
-            writer_loop(conn, rx, &thread_shared, config.max_batch.max(1));
+            writer_loop(conn, rx, &thread_shared, config.max_batch.max(1), logged.is_some());
         })?;
         *shared.thread.lock().expect("writer thread slot poisoned") = Some(handle);
         Ok(Writer { queue, shared })
@@ -313,6 +354,12 @@ impl Writer {
         let _ = self.shared.observer.set(observer);
     }
 
+    /// The position of the last committed transaction that changed something (its row in
+    /// the change log): a write acknowledged to a caller is at this position or before.
+    pub fn position(&self) -> u64 {
+        self.shared.position.load(Ordering::SeqCst)
+    }
+
     pub fn is_alive(&self) -> bool {
         self.shared.alive.load(Ordering::SeqCst)
     }
@@ -349,7 +396,7 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_batch: usize) {
+fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_batch: usize, logged: bool) {
     // Changes of the running unit, filled by SQLite's update hook on this thread.
     let pending: Arc<Mutex<ChangeSet>> = Arc::default();
     let hook_pending = pending.clone();
@@ -379,7 +426,7 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
             }
         }
         shared.stats.queue_depth.fetch_sub(batch.len(), Ordering::Relaxed);
-        run_batch(&mut conn, &mut batch, shared, &pending);
+        run_batch(&mut conn, &mut batch, shared, &pending, logged);
     }
     // Anything still queued after Shutdown is refused: its senders see the channel close.
     drop(rx);
@@ -389,7 +436,7 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Msg>, shared: &Shared, max_bat
     tracing::info!("writer stopped");
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pending: &Mutex<ChangeSet>) {
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pending: &Mutex<ChangeSet>, logged: bool) {
     let observer = shared.observer.get();
     if let Some(slow) = observer.and_then(|o| o.slow.as_ref()) {
         super::watch_slow_statements(slow);
@@ -440,10 +487,25 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Unit>, shared: &Shared, pend
             Err(_) => tracing::error!("a write unit panicked; its changes were rolled back"),
         }
     }
+    // the change log's row, in the same transaction: what this commit changed, at which
+    // position
+    let mut position = None;
+    if failure.is_none() && logged && !committed.is_empty() {
+        let row = conn
+            .prepare_cached("INSERT INTO change_log(committed_at, changes) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(rusqlite::params![crate::util::now_ms(), committed.to_json()]));
+        match row {
+            Ok(_) => position = Some(conn.last_insert_rowid()),
+            Err(e) => failure = Some(StoreError::from(e)),
+        }
+    }
     if failure.is_none() {
         if let Err(e) = conn.execute_batch("COMMIT") {
             failure = Some(StoreError::from(e));
         }
+    }
+    if let (None, Some(p)) = (&failure, position) {
+        shared.position.store(p as u64, Ordering::SeqCst);
     }
     if let Some(e) = &failure {
         shared.stats.commit_failures.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,9 @@ use crate::error::ApiError;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// The commit position of a write's answer (API.md: read-your-writes).
+pub const COMMIT_HEADER: &str = "x-storefront-commit";
+
 /// The id of the request being served (an extension of the request).
 #[derive(Clone, Debug)]
 pub struct RequestId(pub HeaderValue);
@@ -105,6 +108,16 @@ pub async fn request_context(
         resp = error_response(&ApiError::from_status(status), &id_str);
     }
     resp.headers_mut().insert(REQUEST_ID, id);
+    if method != axum::http::Method::GET && method != axum::http::Method::HEAD && resp.status().is_success() {
+        // read-your-writes: the position this write is committed at (or later); a read
+        // that presents it is answered from a copy at least that far
+        let position = app.db.writer.position();
+        let h = resp.headers_mut();
+        h.insert(COMMIT_HEADER, HeaderValue::from(position));
+        if let Ok(cookie) = HeaderValue::from_str(&format!("sf_commit={position}; Path=/; SameSite=Lax")) {
+            h.append(header::SET_COOKIE, cookie);
+        }
+    }
     let took = started.elapsed();
     let status = resp.status().as_u16();
     app.metrics.request(&method, route, status, took);

@@ -57,7 +57,7 @@ pub fn tasks(c: &Config) -> Vec<Task> {
             about: "delete idempotency keys past 24 h, auth attempts and reset codes past a day, \
                     completed jobs past jobs_keep_completed_hours, webhook events past webhook_keep_days, \
                     sessions a week after they ended, guest and finished carts past cart_keep_days, \
-                    sent mail past mail_keep_days",
+                    sent mail past mail_keep_days, the change log past a day",
         },
         Task {
             name: "search_upkeep",
@@ -225,9 +225,16 @@ pub async fn purge(app: &AppState) -> anyhow::Result<serde_json::Value> {
             let sessions = crate::customers::store::purge_sessions(tx, now - 7 * 86_400_000, 20_000)?;
             let carts = crate::cart::store::purge(tx, now - keep_carts, 20_000)?;
             let mail = crate::mail::purge_sent(tx, now - keep_mail, 20_000)?;
+            // a day of the change log: a replica further behind restores a fresh copy
+            let log = tx
+                .prepare_cached(
+                    "DELETE FROM change_log WHERE position IN
+                         (SELECT position FROM change_log WHERE committed_at < ?1 ORDER BY position LIMIT 20000)",
+                )?
+                .execute([now - 86_400_000])?;
             Ok::<_, StoreError>(serde_json::json!({
                 "idempotency_keys": keys, "auth_records": auth, "jobs": jobs, "webhook_events": events,
-                "sessions": sessions, "carts": carts, "sent_mail": mail
+                "sessions": sessions, "carts": carts, "sent_mail": mail, "change_log": log
             }))
         })
         .await?;

@@ -247,3 +247,44 @@ async fn a_read_whose_caller_has_gone_is_never_run() {
     assert!(!ran.load(Ordering::SeqCst), "abandoned work was skipped");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_answer_their_commit_position() {
+    let app = TestApp::builder().fixture("small-catalog.sql").config(|c| c.cache_warm_products = 0).start().await;
+    let position =
+        |r: &crate::common::Resp| -> u64 { r.header("x-storefront-commit").expect("a position").parse().unwrap() };
+    let first = app.call("POST", "/api/auth/guest", None, None, &[]).await;
+    assert_eq!(first.status, 201);
+    let p1 = position(&first);
+    assert_eq!(first.header("set-cookie"), Some(format!("sf_commit={p1}; Path=/; SameSite=Lax").as_str()));
+    let token = first.json()["data"]["token"].as_str().unwrap().to_owned();
+    let second = app
+        .call("POST", "/api/cart", Some(&token), Some(&serde_json::json!({"product_id": "3", "quantity": 1})), &[])
+        .await;
+    assert_eq!(second.status, 201);
+    let p2 = position(&second);
+    assert!(p2 > p1, "{p1} then {p2}");
+    // the change log holds what each commit changed, at its position
+    let conn = app.conn();
+    let changes: String =
+        conn.query_row("SELECT changes FROM change_log WHERE position = ?1", [p1 as i64], |r| r.get(0)).unwrap();
+    assert!(changes.contains("\"sessions\""), "{changes}");
+    let changes: String =
+        conn.query_row("SELECT changes FROM change_log WHERE position = ?1", [p2 as i64], |r| r.get(0)).unwrap();
+    assert!(changes.contains("\"cart_items\""), "{changes}");
+    let back = storefront::db::writer::ChangeSet::from_json(&changes).unwrap();
+    assert!(back.touches("cart_items") && back.touches("carts"));
+    // reads and refused writes carry no position
+    assert!(app.get("/api/products").await.header("x-storefront-commit").is_none());
+    let bad = app
+        .call("POST", "/api/cart", Some(&token), Some(&serde_json::json!({"product_id": "3", "quantity": 0})), &[])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.header("x-storefront-commit").is_none());
+    // a restart goes on from the last position
+    let dir = app.stop_keeping_files().await.unwrap();
+    let again = TestApp::builder().same_data_as_path(&dir.path().join("test.db")).start().await;
+    let r = again.call("POST", "/api/auth/guest", None, None, &[]).await;
+    assert!(position(&r) > p2);
+    again.stop().await;
+}

@@ -351,7 +351,12 @@ pub fn digest(conn: &rusqlite::Connection) -> u64 {
             continue; // a virtual table; its shadow tables are hashed
         }
         // the runs of recurring tasks come and go on their own schedule
-        let filter = if t == "jobs" { " WHERE coalesce(unique_key, '') NOT LIKE 'recurring:%'" } else { "" };
+        let filter = match t.as_str() {
+            "jobs" => " WHERE coalesce(unique_key, '') NOT LIKE 'recurring:%'",
+            // …and the change log's rows of commits that changed only jobs
+            "change_log" => " WHERE EXISTS (SELECT 1 FROM json_each(changes) WHERE key NOT LIKE 'jobs%')",
+            _ => "",
+        };
         let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"{filter}")).unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
