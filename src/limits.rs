@@ -412,8 +412,8 @@ fn set_headers(resp: &mut Response<Body>, v: &Verdict) {
 /// The middleware of limited routes: checks the route's rule by client address and by the
 /// bearer token's session, answers 429 when over, and stamps the `RateLimit` fields.
 pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Response<Body> {
-    let route = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
-    let Some(rule) = route.as_deref().and_then(|r| Rule::of(req.method(), r)) else {
+    let route = crate::routes::template(req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str()));
+    let Some(rule) = Rule::of(req.method(), route) else {
         return next.run(req).await;
     };
     let address = crate::http::client::client_ip(&req).map(address_key);

@@ -181,17 +181,19 @@ impl Drop for Held {
 /// Answers a connection over its address's share with 503 and closes it.
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt;
-    const BODY: &str = r#"{"error":{"code":"too_many_connections","message":"too many open connections from this address","details":{},"request_id":""}}"#;
     let id = crate::http::middleware::next_request_id();
+    let mut e = crate::error::ApiError::unavailable("too many open connections from this address", 5);
+    e.code = "too_many_connections";
+    let body = e.body(id.to_str().unwrap_or(""));
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 5\r\n\
          x-request-id: {}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         id.to_str().unwrap_or(""),
-        BODY.len()
+        body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.write_all(BODY.as_bytes()).await;
+        let _ = stream.write_all(&body).await;
         let _ = stream.shutdown().await;
     })
     .await;

@@ -63,7 +63,7 @@ fn too_many(retry_after_ms: i64) -> ApiError {
 /// failed attempts; otherwise the attempt is recorded as failed (a success marks it so
 /// later). Checking and recording in one writer unit means concurrent guesses queue up
 /// behind each other and only the allowed number ever reach the password.
-pub(crate) fn claim_attempt(
+fn claim_attempt(
     tx: &crate::db::writer::WriteTx,
     config: &crate::config::Config,
     kind: &'static str,
@@ -82,6 +82,28 @@ pub(crate) fn claim_attempt(
     }
     store::record_attempt(tx, kind, email.unwrap_or(""), addr, false, now)?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A logged-in customer proving it is them (changing the e-mail, turning 2FA off): the
+/// attempt is claimed against the account's failed-login throttle before the password is
+/// hashed, as a login is. Answers the attempt, for the caller to mark succeeded in the unit
+/// of its change; 403 `invalid_password` (the attempt stays failed) when it is wrong.
+pub(crate) async fn check_password(
+    app: &AppState,
+    account: &str,
+    hash: String,
+    addr: &str,
+    password: String,
+    field: &str,
+) -> Result<i64, ApiError> {
+    let (config, account, addr) = (app.config.clone(), account.to_owned(), addr.to_owned());
+    let attempt =
+        app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&account), &addr, now_ms())).await?;
+    if !auth::verify_password(&app.hasher, password, Some(hash)).await? {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "the password is wrong")
+            .with_detail(field, "is wrong"));
+    }
+    Ok(attempt)
 }
 
 struct Opened {
@@ -446,17 +468,13 @@ pub async fn update_me(
         )
         .with_detail("current_password", "is required to change the e-mail"));
     }
-    if moving {
-        let (config, addr, account) = (app.config.clone(), me.session.client_addr.clone(), old_email.clone());
-        let attempt =
-            app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&account), &addr, now_ms())).await?;
-        let password = body.current_password.clone().unwrap_or_default();
-        if !auth::verify_password(&app.hasher, password, Some(hash)).await? {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "the current password is wrong")
-                .with_detail("current_password", "is wrong"));
+    let attempt = match moving {
+        true => {
+            let password = body.current_password.clone().unwrap_or_default();
+            Some(check_password(&app, &old_email, hash, &me.session.client_addr, password, "current_password").await?)
         }
-        app.db.writer.run(move |tx| store::attempt_succeeded(tx, attempt).map_err(ApiError::from)).await?;
-    }
+        false => None,
+    };
     let session = me.session.id;
     let c = app
         .db
@@ -474,6 +492,9 @@ pub async fn update_me(
                 }
             }
             store::update_customer(tx, me.customer_id, name.as_deref(), email.as_ref().map(|e| e.as_str()), now)?;
+            if let Some(a) = attempt {
+                store::attempt_succeeded(tx, a)?;
+            }
             if moving {
                 store::revoke_other_sessions(tx, me.customer_id, session, now)?;
             }

@@ -226,15 +226,8 @@ pub async fn disable(
     if !matches!(on, Some((_, true, _))) {
         return Err(conflict("two_factor_not_enabled", "two-factor login is off"));
     }
-    let (config, addr, account) = (app.config.clone(), me.session.client_addr.clone(), email);
-    let attempt = app
-        .db
-        .writer
-        .run(move |tx| super::handlers::claim_attempt(tx, &config, "login", Some(&account), &addr, now_ms()))
-        .await?;
-    if !auth::verify_password(&app.hasher, body.password, Some(hash)).await? {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "the password is wrong"));
-    }
+    let attempt =
+        super::handlers::check_password(&app, &email, hash, &me.session.client_addr, body.password, "password").await?;
     let code = body.code;
     app.db
         .writer
