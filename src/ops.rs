@@ -34,7 +34,8 @@ struct ReadyOut {
 
 /// Liveness: the process answers
 #[utoipa::path(get, path = "/health", tag = "operations", security(()),
-    responses((status = 200, description = "alive", body = crate::openapi::Data<HealthOut>)))]
+    responses((status = 200, description = "alive; `X-Storefront-Commit` is the commit position this node's data has reached (replicas measure their lag with the primary's)", body = crate::openapi::Data<HealthOut>,
+        headers(("X-Storefront-Commit" = u64, description = "the position of this node's last commit (a replica: the last its copy holds)")))))]
 pub async fn health(State(app): State<AppState>) -> Response {
     let body = crate::openapi::Data {
         data: HealthOut {
@@ -43,14 +44,19 @@ pub async fn health(State(app): State<AppState>) -> Response {
             version: env!("CARGO_PKG_VERSION"),
         },
     };
-    private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"))
+    let mut resp = private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"));
+    // how far this node's data goes: a replica asks its primary this way (its lag)
+    resp.headers_mut().insert(crate::http::middleware::COMMIT_HEADER, app.db.writer.position().into());
+    resp
 }
 
 /// Readiness
 ///
 /// Database readable, writer alive, not draining. With Redis configured, `checks.redis`
 /// is ok or degraded: a degraded Redis leaves the node ready (it serves from L1 and
-/// SQLite). 503 names the failing checks. Internals (queue depths, the writer's
+/// SQLite). A replica reports `replica_lag_ms` (and `primary`, `commit_position`) and is
+/// not ready while its lag is over `replica_max_lag_ms`; `replication` shows the
+/// supervised Litestream, when there is one. 503 names the failing checks. Internals (queue depths, the writer's
 /// statistics) are shown to administrators only.
 #[utoipa::path(get, path = "/ready", tag = "operations", security((), ("bearer" = [])),
     responses((status = 200, description = "ready", body = crate::openapi::Data<ReadyOut>), crate::openapi::QueryErrors,
@@ -74,9 +80,29 @@ pub async fn ready(
     let db_ok = matches!(readable, Ok(Ok(n)) if n > 0);
     checks.insert("database".into(), json!(if db_ok { "ok" } else { "failing" }));
     ok &= db_ok;
-    let writer_ok = app.db.writer.is_alive();
-    checks.insert("writer".into(), json!(if writer_ok { "ok" } else { "stopped" }));
-    ok &= writer_ok;
+    if let Some(replica) = app.replication.replica() {
+        // a replica has no writer: its writes go to the primary. Ready while its copy is
+        // within `replica_max_lag_ms` of the primary (as far as it knows: while the primary
+        // does not answer, the copy serves reads as it is)
+        checks.insert("writer".into(), json!("primary"));
+        let lag = replica.follow.lag();
+        checks.insert("replica_lag_ms".into(), json!(lag.as_millis() as u64));
+        checks.insert("primary".into(), json!(if replica.follow.primary_reachable() { "ok" } else { "unreachable" }));
+        checks.insert("commit_position".into(), json!(replica.follow.position()));
+        if lag > replica.max_lag {
+            checks.insert("replica_lag".into(), json!("over replica_max_lag_ms"));
+            ok = false;
+        }
+    } else {
+        let writer_ok = app.db.writer.is_alive();
+        checks.insert("writer".into(), json!(if writer_ok { "ok" } else { "stopped" }));
+        ok &= writer_ok;
+    }
+    // Litestream (a primary's replicate, a replica's follow-mode restore): reported, not
+    // a reason to stop serving (the alert on storefront_litestream_up is)
+    if let Some(s) = app.replication.litestream() {
+        checks.insert("replication".into(), s.status());
+    }
     if admin {
         // informational: read jobs waiting for a reader, write units waiting for the writer
         checks.insert("read_queue".into(), json!(app.db.read_queue_depth()));

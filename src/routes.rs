@@ -156,6 +156,22 @@ pub fn catalog_template(path: &str) -> &'static str {
     router.at(path).map_or("unmatched", |m| *m.value)
 }
 
+/// The template of any path of the API (requests a replica forwards to its primary,
+/// which never reach its router); `unmatched` when none fits.
+pub fn any_template(path: &str) -> &'static str {
+    static ROUTER: std::sync::OnceLock<matchit::Router<&'static str>> = std::sync::OnceLock::new();
+    let router = ROUTER.get_or_init(|| {
+        let mut r = matchit::Router::new();
+        for p in crate::openapi::spec().paths.paths.keys() {
+            // two spellings of one template (a parameter named differently by two
+            // methods) keep the first
+            let _ = r.insert(p.clone(), template(Some(p)));
+        }
+        r
+    });
+    router.at(path).map_or("unmatched", |m| *m.value)
+}
+
 pub fn router(state: AppState) -> Router {
     let _ = cached_prefixes(); // built now, not on the first request
     let _ = catalog_template("/");

@@ -34,7 +34,11 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
     // background work for as long as the server runs: the job runner (which also runs the
     // shop's recurring tasks) and this node's own recurring tasks
     let runner = crate::jobs::runner::start(state.clone());
-    let node_tasks = crate::jobs::schedule::start_node_tasks(&state);
+    let mut node_tasks = crate::jobs::schedule::start_node_tasks(&state);
+    if let Some(replica) = state.replication.replica() {
+        // a replica asks its primary how far it is (its lag)
+        node_tasks.push(tokio::spawn(replica.follow.clone().probe(replica.forward.clone())));
+    }
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients
     // wait in the kernel's backlog instead of exhausting file descriptors.
@@ -90,21 +94,25 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         };
         // the peer's address travels with each request (throttling, session records)
         let (router, app) = (router.clone(), state.clone());
-        let service =
-            TowerToHyperService::new(tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                let (router, app) = (router.clone(), app.clone());
-                async move {
-                    let _in_flight = InFlight::enter(&app.metrics.in_flight);
-                    if let Some(resp) = crate::http::middleware::cached_hit(&app, &req, peer).await {
-                        return Ok(resp);
-                    }
-                    let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
-                    req.extensions_mut().insert(crate::http::client::ClientAddr(client));
-                    req.extensions_mut().insert(crate::http::body::BodyTimeout(body_timeout));
-                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                    router.oneshot(req).await
+        let service = TowerToHyperService::new(tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (router, app) = (router.clone(), app.clone());
+            async move {
+                let _in_flight = InFlight::enter(&app.metrics.in_flight);
+                // a replica forwards writes, and reads its copy cannot answer yet
+                let mut req = match crate::replication::front(&app, req, peer).await {
+                    Ok(req) => req,
+                    Err(answer) => return Ok(answer),
+                };
+                if let Some(resp) = crate::http::middleware::cached_hit(&app, &req, peer).await {
+                    return Ok(resp);
                 }
-            }));
+                let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
+                req.extensions_mut().insert(crate::http::client::ClientAddr(client));
+                req.extensions_mut().insert(crate::http::body::BodyTimeout(body_timeout));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                router.oneshot(req).await
+            }
+        }));
         let conn = http.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -319,6 +319,18 @@ const DESCRIPTIONS: &[(&str, Option<metrics::Unit>, &str)] = &[
     ("storefront_db_size_bytes", Some(metrics::Unit::Bytes), "size of the database file and its WAL"),
     ("storefront_disk_free_bytes", Some(metrics::Unit::Bytes), "free space of the file system that holds the database"),
     ("storefront_disk_size_bytes", Some(metrics::Unit::Bytes), "size of the file system that holds the database"),
+    (
+        "storefront_replica_lag_seconds",
+        Some(metrics::Unit::Seconds),
+        "a replica: time since it learned of a primary commit its copy does not hold yet (0: current)",
+    ),
+    ("storefront_commit_position", None, "the change-log position of this node's data (a replica: its copy's)"),
+    (
+        "storefront_litestream_up",
+        None,
+        "1 while the supervised Litestream runs (replicate on a primary, restore on a replica)",
+    ),
+    ("storefront_litestream_restarts_total", None, "times the supervised Litestream ended and was started again"),
 ];
 
 /// Sets what is read at scrape time, then renders the text format.
@@ -331,7 +343,18 @@ pub async fn scrape(app: &crate::app::AppState) -> String {
     let writer = app.db.writer.stats();
     g("storefront_writer_queue_depth", writer.queue_depth as f64);
     g("storefront_writer_queue_capacity", app.config.writer_queue as f64);
-    g("storefront_writer_alive", if app.db.writer.is_alive() { 1.0 } else { 0.0 });
+    if app.replication.replica().is_none() {
+        // a replica has no writer (its writes go to the primary)
+        g("storefront_writer_alive", if app.db.writer.is_alive() { 1.0 } else { 0.0 });
+    }
+    g("storefront_commit_position", app.db.writer.position() as f64);
+    if let Some(replica) = app.replication.replica() {
+        g("storefront_replica_lag_seconds", replica.follow.lag().as_secs_f64());
+    }
+    if let Some(s) = app.replication.litestream() {
+        g("storefront_litestream_up", if s.is_up() { 1.0 } else { 0.0 });
+        m.counter("storefront_litestream_restarts_total", vec![]).absolute(s.restarts());
+    }
 
     // the response cache's own counters
     let cache = app.cache.stats().await;

@@ -9,7 +9,9 @@
 //!   of the tag's last bump (a missing stamp counts as a bump now: evicting one costs a
 //!   miss, never a stale answer).
 //!   A commit's post-commit hook bumps its tags (one script: count up, stamp every tag,
-//!   publish) before any writer caller hears back. An entry is served only if none of its
+//!   publish) before any writer caller hears back. `P:tp:<tag>` keeps the highest commit
+//!   position that bumped the tag: an entry loaded from data older than that position (a
+//!   replica whose copy is behind) is refused when stored. An entry is served only if none of its
 //!   tags was stamped after the clock value read before its load began — the script that
 //!   reads an entry checks this in Redis, so an entry in Redis is never served stale, to
 //!   any node, after the commit that changed it was acknowledged.
@@ -104,6 +106,16 @@ const STORE: &str = concat!(
 local p = ARGV[1]
 if redis.call('GET', p .. 'gen') ~= ARGV[3] then return 0 end
 if stale(p, ARGV[5], ARGV[6]) then return 0 end
+local nl = string.find(ARGV[5], '\n', 1, true)
+local first = true
+for w in string.gmatch(string.sub(ARGV[5], 1, nl - 1), '%S+') do
+  if first then
+    first = false
+  else
+    local at = redis.call('GET', p .. 'tp:' .. w)
+    if at and tonumber(at) > tonumber(ARGV[7]) then return 0 end
+  end
+end
 redis.call('SET', p .. 'e:' .. ARGV[3] .. ':' .. ARGV[2], ARGV[5], 'EX', ARGV[4])
 return 1
 "#
@@ -116,11 +128,16 @@ local p = ARGV[1]
 local t = redis.call('TIME')
 local v = math.max(clock(p) + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
 local s = string.format('%.0f', v)
+local pos = tonumber(ARGV[4])
 redis.call('SET', p .. 'clock', s)
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   redis.call('SET', p .. 't:' .. ARGV[i], s, 'EX', ARGV[3])
+  local had = redis.call('GET', p .. 'tp:' .. ARGV[i])
+  if not had or tonumber(had) < pos then
+    redis.call('SET', p .. 'tp:' .. ARGV[i], ARGV[4], 'EX', ARGV[3])
+  end
 end
-redis.call('PUBLISH', p .. 'invalidate', ARGV[2] .. ' ' .. table.concat(ARGV, ' ', 4))
+redis.call('PUBLISH', p .. 'invalidate', ARGV[2] .. ' ' .. table.concat(ARGV, ' ', 5))
 return s
 "#
 );
@@ -323,14 +340,29 @@ impl L2 {
     }
 
     /// Stores a loaded response in the background (the request does not wait for it).
-    /// Redis refuses it if the generation changed or one of its tags was bumped since
-    /// the lookup that missed.
-    pub fn store_later(self: &Arc<Self>, key: String, miss: MissToken, rendered: &Rendered, tags: &[String]) {
+    /// Redis refuses it if the generation changed, if one of its tags was bumped since
+    /// the lookup that missed, or if one of its tags was bumped by a commit after
+    /// `as_of`, the commit position the load's data was known to hold (a replica whose
+    /// copy is behind must not hand its old rows to the nodes that are not).
+    pub fn store_later(
+        self: &Arc<Self>,
+        key: String,
+        miss: MissToken,
+        rendered: &Rendered,
+        tags: &[String],
+        as_of: u64,
+    ) {
         let value = encode(miss.clock, rendered, tags);
         let me = self.clone();
         tokio::spawn(async move {
             let mut inv = me.store.prepare_invoke();
-            inv.arg(&me.prefix).arg(&key).arg(&miss.gen).arg(me.entry_ttl_secs).arg(value).arg(me.entry_ttl_secs + 5);
+            inv.arg(&me.prefix)
+                .arg(&key)
+                .arg(&miss.gen)
+                .arg(me.entry_ttl_secs)
+                .arg(value)
+                .arg(me.entry_ttl_secs + 5)
+                .arg(as_of);
             match me.call::<i64>("store", inv).await {
                 Some(1) => me.counters.stores.fetch_add(1, Ordering::Relaxed),
                 Some(_) => me.counters.stores_refused.fetch_add(1, Ordering::Relaxed),
@@ -343,7 +375,7 @@ impl L2 {
     /// the writer thread, before the commit's callers hear back; bounded by the timeout.
     /// When Redis cannot be told, the entries there may be stale: a new generation is
     /// set before Redis is used again.
-    pub fn publish_blocking(&self, tags: &[String]) {
+    pub fn publish_blocking(&self, tags: &[String], position: u64) {
         if tags.is_empty() {
             return;
         }
@@ -351,15 +383,17 @@ impl L2 {
             self.must_regen.store(true, Ordering::SeqCst);
             return;
         }
-        if !self.runtime.block_on(self.publish(tags)) {
+        if !self.runtime.block_on(self.publish(tags, position)) {
             self.must_regenerate();
         }
     }
 
-    /// [`L2::publish_blocking`] for async callers (an operator's flush).
-    pub async fn publish(&self, tags: &[String]) -> bool {
+    /// [`L2::publish_blocking`] for async callers (an operator's flush). `position` is
+    /// the commit that changed the tags' data: entries loaded from data before it are not
+    /// stored any more.
+    pub async fn publish(&self, tags: &[String], position: u64) -> bool {
         let mut inv = self.bump.prepare_invoke();
-        inv.arg(&self.prefix).arg(&self.node).arg(self.entry_ttl_secs + 5);
+        inv.arg(&self.prefix).arg(&self.node).arg(self.entry_ttl_secs + 5).arg(position);
         for t in tags {
             inv.arg(t);
         }

@@ -125,6 +125,8 @@ pub struct ResponseCache {
     budget: u64,
     l2: OnceLock<Arc<L2>>,
     detached_max_age: OnceLock<Duration>,
+    /// the commit position this node's data holds (the writer's, or a replica's copy's)
+    position: OnceLock<Arc<AtomicU64>>,
 }
 
 /// `versions` is pruned when it grows past this many tags (and then past twice what was
@@ -179,7 +181,17 @@ impl ResponseCache {
             budget,
             l2: OnceLock::new(),
             detached_max_age: OnceLock::new(),
+            position: OnceLock::new(),
         }
+    }
+
+    /// Where to read the commit position this node's data holds (see [`L2::store_later`]).
+    pub fn track_position(&self, position: Arc<AtomicU64>) {
+        let _ = self.position.set(position);
+    }
+
+    fn position(&self) -> u64 {
+        self.position.get().map_or(0, |p| p.load(Ordering::SeqCst))
     }
 
     /// Puts Redis behind L1 and keeps it attached for as long as the cache lives. While
@@ -275,6 +287,8 @@ impl ResponseCache {
                 // the clock before the load's read transaction begins (SeqCst: ordered
                 // with the writer hook's bump)
                 let loaded_at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
+                // the data read below holds at least this position
+                let as_of = self.position();
                 let mut miss = None;
                 if let Some(l2) = self.l2.get() {
                     match l2.lookup(key).await {
@@ -292,7 +306,7 @@ impl ResponseCache {
                 all.extend(extra);
                 let rendered = rendered.with_gzip(6);
                 if let Some((l2, token)) = miss {
-                    l2.store_later(key.clone(), token, &rendered, &all);
+                    l2.store_later(key.clone(), token, &rendered, &all, as_of);
                 }
                 Ok::<_, ApiError>(Arc::new(Entry::new(rendered, all, loaded_at)))
             })
@@ -390,7 +404,7 @@ impl ResponseCache {
     pub async fn invalidate(&self, tags: &[String]) {
         self.bump_local(tags);
         if let Some(l2) = self.l2.get() {
-            if !l2.publish(tags).await {
+            if !l2.publish(tags, self.position()).await {
                 l2.must_regenerate();
             }
         }
@@ -403,7 +417,7 @@ impl ResponseCache {
         if !tags.is_empty() {
             self.bump_local(tags);
             if let Some(l2) = self.l2.get() {
-                l2.publish_blocking(tags);
+                l2.publish_blocking(tags, self.position());
             }
         }
     }

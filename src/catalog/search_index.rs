@@ -457,6 +457,19 @@ impl SearchIndex {
         self.fail(&"the catalog kept changing in bulk while the index was built");
     }
 
+    /// Builds the index again from scratch (a replica whose copy was restored anew);
+    /// searches are answered by SQLite meanwhile. An index that is off stays off.
+    pub fn rebuild(&self, path: &Path) {
+        {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            if matches!(*state, State::Off) {
+                return;
+            }
+            *state = State::Building { changed: BTreeSet::new(), refs_changed: false, all: false };
+        }
+        self.build(path);
+    }
+
     fn fail(&self, e: &dyn std::fmt::Display) {
         tracing::error!(error = %e, "search index could not be built; searches use FTS5");
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = State::Off;

@@ -89,12 +89,42 @@ fn configure_common(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Pragmas of a read-only pool connection: an 8 MiB page cache each.
+///
+/// A database in a rollback-journal mode is a replica's copy, which another process
+/// (Litestream's follow mode) rewrites in place, page by page, under SQLite's file locks.
+/// SQLite notices such a change only through the header's change counter, which a commit
+/// on the primary (in WAL mode) does not always touch, so a page cache kept across
+/// transactions could serve old pages next to new ones. There every read goes through a
+/// memory map of the whole file instead ([`FOLLOWED_MMAP`]): mapped pages are the file's
+/// pages as they are now, never a private copy.
 pub fn configure_read(conn: &Connection) -> rusqlite::Result<()> {
     configure_common(conn)?;
     // Interrupts a statement that runs past the reader thread's deadline: every 4,000
     // virtual-machine steps (a few microseconds) it looks at the clock.
     conn.progress_handler(4_000, Some(past_read_deadline))?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")?;
+    if is_followed_copy(conn)? {
+        conn.execute_batch(&format!("PRAGMA mmap_size = {FOLLOWED_MMAP};"))?;
+    }
+    Ok(())
+}
+
+/// The memory map of a replica's copy: larger than any database (SQLite bounds it by its
+/// compile-time maximum, raised for this build in `.cargo/config.toml`).
+pub const FOLLOWED_MMAP: i64 = 1 << 40;
+
+/// Is this database a replica's copy (a rollback-journal file: every database a server
+/// writes is in WAL mode)?
+pub fn is_followed_copy(conn: &Connection) -> rusqlite::Result<bool> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    Ok(!mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory"))
+}
+
+/// How much of a replica's copy SQLite maps (its compile-time maximum may be lower than
+/// [`FOLLOWED_MMAP`]): a copy larger than this would be read partly through the page
+/// cache, which the server refuses.
+pub fn followed_mmap_limit(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(&format!("PRAGMA mmap_size = {FOLLOWED_MMAP}"), [], |r| r.get(0))
 }
 
 /// Pragmas of the one read-write connection.
@@ -261,15 +291,41 @@ impl Db {
         observer: ReadObserver,
     ) -> Db {
         let readers = pool.max_size() as usize;
+        Db::start(readers, Readers::Pool(pool), writer, path, read_wait, observer)
+    }
+
+    /// The read path of a replica, on its copy at `path` (see [`configure_read`]): each
+    /// reader thread holds its own connection and opens a new one when the file at `path`
+    /// is replaced (a copy restored anew). `writer` is a [`writer::Writer::detached`]: a
+    /// replica writes nothing.
+    pub fn followed(
+        readers: usize,
+        writer: writer::Writer,
+        path: PathBuf,
+        read_wait: Duration,
+        observer: ReadObserver,
+    ) -> Db {
+        let source = Readers::Followed(path.clone());
+        Db::start(readers.max(1), source, writer, path, read_wait, observer)
+    }
+
+    fn start(
+        readers: usize,
+        source: Readers,
+        writer: writer::Writer,
+        path: PathBuf,
+        read_wait: Duration,
+        observer: ReadObserver,
+    ) -> Db {
         // room for a burst of a few hundred requests per reader; beyond that, 503 at once
         let (queue, rx) = crossbeam_channel::bounded::<Queued>(readers * 256);
         for i in 0..readers {
             let rx = rx.clone();
-            let pool = pool.clone();
+            let source = source.clone();
             let observer = observer.clone();
             std::thread::Builder::new()
                 .name(format!("storefront-reader-{i}"))
-                .spawn(move || reader_loop(&rx, &pool, &observer))
+                .spawn(move || reader_loop(&rx, &source, &observer))
                 .expect("spawning a reader thread");
         }
         Db { queue, read_wait, writer, path }
@@ -329,10 +385,81 @@ impl Drop for AbandonOnDrop {
     }
 }
 
-fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool, observer: &ReadObserver) {
+/// Where reader threads get their connections.
+#[derive(Clone)]
+enum Readers {
+    /// the pool (a primary's database, in WAL mode)
+    Pool(ReadPool),
+    /// a connection per thread to a replica's copy, opened anew when the file is replaced
+    Followed(PathBuf),
+}
+
+/// A reader thread's own connection to a replica's copy and the file it was opened on.
+#[derive(Default)]
+pub struct FollowedConn {
+    open: Option<(Connection, u64)>,
+    opens: u64,
+}
+
+impl FollowedConn {
+    /// The connection, opened (again) if the file at `path` is not the one it was opened
+    /// on (a copy restored anew is a new file: the old connection would read the old one).
+    pub fn get(&mut self, path: &Path) -> Result<&Connection, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let missing = |e: std::io::Error| StoreError::Pool(format!("the copy at {}: {e}", path.display()));
+        let ino = std::fs::metadata(path).map_err(missing)?.ino();
+        if self.open.as_ref().is_none_or(|(_, i)| *i != ino) {
+            self.open = None;
+            // A copy just restored says WAL mode in its header; opened so, every
+            // connection would hold a shared lock for its whole life and Litestream could
+            // never apply a change again.
+            switch_out_of_wal(path)?;
+            let conn = open_read(path)?;
+            self.open = Some((conn, ino));
+            self.opens += 1;
+        }
+        Ok(&self.open.as_ref().expect("opened above").0)
+    }
+
+    /// Times a connection was opened (a new one means a new file).
+    pub fn opens(&self) -> u64 {
+        self.opens
+    }
+}
+
+/// Does the file's header say WAL mode (bytes 18 and 19 are 2)?
+pub fn is_wal_file(db: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let mut f = std::fs::File::open(db)?;
+    let n = f.read(&mut header)?;
+    Ok(n == 20 && header.starts_with(b"SQLite format 3\0") && header[18] == 2 && header[19] == 2)
+}
+
+/// Switches a replica's copy restored from a WAL-mode primary (its header says WAL) to a
+/// rollback journal, once, before any reader opens it; Litestream's follow mode keeps it
+/// so afterwards.
+pub fn switch_out_of_wal(db: &Path) -> rusqlite::Result<()> {
+    if !is_wal_file(db).unwrap_or(false) {
+        return Ok(());
+    }
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!("the copy stayed in journal mode {mode}")),
+        ));
+    }
+    Ok(())
+}
+
+fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, source: &Readers, observer: &ReadObserver) {
     if let Some(slow) = &observer.slow {
         watch_slow_statements(slow);
     }
+    let mut followed = FollowedConn::default();
     // ends when every `Db` handle (and so every sender) is gone
     while let Ok(q) = rx.recv() {
         if q.state.compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
@@ -343,13 +470,26 @@ fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool, observ
             h.record(started.saturating_duration_since(q.queued_at).as_secs_f64());
         }
         READ_DEADLINE.with(|d| d.set(observer.time_limit.map(|t| started + t)));
-        let conn = match pool.get() {
-            Ok(c) => c,
-            Err(e) => {
-                // dropping the job unrun tells the caller (as a failed job)
-                tracing::error!(error = %e, "no read connection");
-                continue;
-            }
+        let pooled;
+        let conn: &Connection = match source {
+            Readers::Pool(pool) => match pool.get() {
+                Ok(c) => {
+                    pooled = c;
+                    &pooled
+                }
+                Err(e) => {
+                    // dropping the job unrun tells the caller (as a failed job)
+                    tracing::error!(error = %e, "no read connection");
+                    continue;
+                }
+            },
+            Readers::Followed(path) => match followed.get(path) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "no read connection");
+                    continue;
+                }
+            },
         };
         // One read transaction per job: every query of the request sees the same snapshot,
         // and the WAL read lock is taken once instead of once per statement.
@@ -358,7 +498,7 @@ fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, pool: &ReadPool, observ
             continue;
         }
         let job = q.job;
-        if catch_unwind(AssertUnwindSafe(|| job(&conn))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| job(conn))).is_err() {
             tracing::error!("a read job panicked");
         }
         READ_DEADLINE.with(|d| d.set(None));
@@ -392,4 +532,22 @@ pub fn configure_bulk_load(conn: &Connection) -> rusqlite::Result<()> {
 pub fn end_bulk_load(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
     conn.execute_batch("PRAGMA locking_mode = NORMAL; PRAGMA cache_size = -16384; PRAGMA foreign_keys = ON;")?;
     configure_write(conn, sync)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_replicas_copy_is_mapped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = DELETE; CREATE TABLE t(x);").unwrap();
+        // this build maps up to a TiB (.cargo/config.toml), not SQLite's default 2 GiB
+        assert_eq!(super::followed_mmap_limit(&conn).unwrap(), super::FOLLOWED_MMAP);
+        drop(conn);
+        let read = super::open_read(&path).unwrap();
+        assert!(super::is_followed_copy(&read).unwrap());
+        let mapped: i64 = read.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(mapped, super::FOLLOWED_MMAP);
+    }
 }

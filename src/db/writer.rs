@@ -102,7 +102,7 @@ impl ChangeSet {
         }
     }
 
-    fn merge(&mut self, other: ChangeSet) {
+    pub fn merge(&mut self, other: ChangeSet) {
         for (table, change) in other.tables {
             match change {
                 TableChange::All => {
@@ -242,8 +242,9 @@ struct Shared {
     alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     observer: std::sync::OnceLock<WriterObserver>,
-    /// the change log's last position, committed (see [`Writer::position`])
-    position: AtomicU64,
+    /// the change log's last position, committed (see [`Writer::position`]); on a
+    /// replica, the last position its copy was seen to hold
+    position: Arc<AtomicU64>,
 }
 
 /// Where the writer reports each batch (metrics), set once by whoever exports them.
@@ -285,7 +286,7 @@ impl Writer {
             alive: AtomicBool::new(true),
             thread: Mutex::new(None),
             observer: std::sync::OnceLock::new(),
-            position: AtomicU64::new(0),
+            position: Arc::new(AtomicU64::new(0)),
         });
         // a database without the change log (a bare test schema) is written without one
         let logged = conn
@@ -301,6 +302,34 @@ impl Writer {
         })?;
         *shared.thread.lock().expect("writer thread slot poisoned") = Some(handle);
         Ok(Writer { queue, shared })
+    }
+
+    /// The writer of a replica: there is none. Every unit fails at once with
+    /// [`StoreError::WriterGone`] (a replica forwards writes to its primary before they
+    /// reach a handler; what is left are best-effort touches, such as a session's last
+    /// use, which the primary records when the session writes). [`Writer::position`] is
+    /// the position the replica's copy has reached ([`Writer::set_position`]).
+    pub fn detached() -> Writer {
+        let (queue, _rx) = sync_channel(1);
+        let shared = Arc::new(Shared {
+            stats: WriterStats::default(),
+            hooks: Mutex::new(Vec::new()),
+            alive: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            observer: std::sync::OnceLock::new(),
+            position: Arc::new(AtomicU64::new(0)),
+        });
+        Writer { queue, shared }
+    }
+
+    /// A replica's copy reached `position` (see [`Writer::detached`]).
+    pub fn set_position(&self, position: u64) {
+        self.shared.position.store(position, Ordering::SeqCst);
+    }
+
+    /// The position as a shared cell, for readers that must not hold the writer.
+    pub fn position_cell(&self) -> Arc<AtomicU64> {
+        self.shared.position.clone()
     }
 
     /// Runs `f` in the writer's transaction and returns its result once committed.

@@ -24,6 +24,7 @@ mod observability;
 mod orders;
 mod query_plans;
 mod redis_tier;
+mod replicas;
 mod search;
 mod two_factor;
 mod webhooks;

@@ -528,6 +528,8 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // no Litestream outlives its test
+        self.state.replication.stop();
         if let Some(h) = self.server.take() {
             h.abort();
         }

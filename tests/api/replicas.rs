@@ -1,0 +1,386 @@
+//! Replicas through the real parts: a primary that runs Litestream's `replicate` to a
+//! replica storage directory, replicas that restore and follow their own copy from it with
+//! Litestream's follow mode, Redis shared by all. What a user must be able to count on:
+//! reads on a replica come from its copy; writes sent to a replica are done by the primary
+//! (client address and idempotency key passed on); a client reads its own write from any
+//! node; a change shows on every node, caches and search index included, and no node
+//! hands another an entry older than a change it has seen; lag is measured and bounds
+//! readiness; a primary that is gone is a prompt 503, never a hang.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::redis_server::RedisServer;
+use crate::common::{self, Resp, TestApp};
+
+const DETAIL: &str = "/api/products/boom-speaker";
+
+fn litestream() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/litestream");
+    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// A primary replicating to a fresh storage directory, and the directory.
+async fn primary(redis: Option<&RedisServer>) -> (TestApp, tempfile::TempDir) {
+    let storage = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", storage.path().display());
+    let redis = redis.map(|r| r.url());
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(move |c| {
+            c.replicate_to = Some(url);
+            c.litestream = litestream();
+            c.replication_interval_ms = 50;
+            // replicas forward their clients' addresses
+            c.trusted_proxies = vec!["127.0.0.1/32".into()];
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+            c.redis_url = redis;
+        })
+        .start()
+        .await;
+    // the first sync has reached the storage before a replica restores from it
+    let level0 = storage.path().join("ltx/0");
+    common::wait_for("litestream's first sync", 30, || {
+        std::fs::read_dir(&level0).is_ok_and(|mut d| d.next().is_some())
+    })
+    .await;
+    (app, storage)
+}
+
+/// A replica of `primary` with its copy at `copy` (restored from `storage`).
+async fn replica(
+    primary: &TestApp,
+    storage: &Path,
+    copy: &Path,
+    tweak: impl FnOnce(&mut storefront::config::Config),
+) -> TestApp {
+    let (of, from) = (format!("http://{}", primary.addr), format!("file://{}", storage.display()));
+    let redis = primary.state.config.redis_url.clone();
+    TestApp::builder()
+        .same_data_as_path(copy)
+        .config(move |c| {
+            c.replica_of = Some(of);
+            c.replicate_from = Some(from);
+            c.litestream = litestream();
+            c.replication_interval_ms = 50;
+            // its own clients come through a proxy on loopback in some tests
+            c.trusted_proxies = vec!["127.0.0.1/32".into()];
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+            c.redis_url = redis;
+            tweak(c);
+        })
+        .start()
+        .await
+}
+
+async fn admin(app: &TestApp) -> String {
+    let t = app.register("root@example.com").await;
+    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.com'").await;
+    t
+}
+
+fn price(r: &Resp) -> i64 {
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["data"]["price"]["amount"].as_i64().expect("a price")
+}
+
+fn position(r: &Resp) -> String {
+    r.header("x-storefront-commit").expect("a write's answer carries its commit position").to_owned()
+}
+
+/// Polls `target` on `app` until `ok` holds (10 s).
+async fn eventually(app: &TestApp, target: &str, what: &str, ok: impl Fn(&Resp) -> bool) -> Resp {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.get(target).await;
+        if ok(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: last answer {} {}", r.status, r.text());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn ready_checks(app: &TestApp) -> (u16, Value) {
+    let r = app.get("/ready").await;
+    let checks = if r.status == 200 {
+        r.json()["data"]["checks"].clone()
+    } else {
+        r.json()["error"]["details"]["checks"].clone()
+    };
+    (r.status, checks)
+}
+
+/// Stops (`STOP`) or resumes (`CONT`) a process.
+fn signal(pid: u32, sig: &str) {
+    let ok =
+        std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_reads_its_copy_and_the_primary_takes_its_writes() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |_| {}).await;
+
+    // reads: the same catalog, from its own file
+    assert_eq!(r.json(DETAIL).await, primary.json(DETAIL).await);
+    let (status, checks) = ready_checks(&r).await;
+    assert_eq!(status, 200, "{checks}");
+    assert_eq!(checks["writer"], "primary");
+    assert_eq!(checks["replication"]["state"], "ok");
+    assert!(checks["replica_lag_ms"].is_u64(), "{checks}");
+
+    // a write sent to the replica is done by the primary, with the client's address (the
+    // replica trusts its proxy on loopback and passes the client on)
+    let body = json!({"email": "grace.h@example.com", "password": "correct horse 1", "name": "Grace"});
+    let w = r.call("POST", "/api/auth/register", None, Some(&body), &[("X-Forwarded-For", "203.0.113.9")]).await;
+    assert_eq!(w.status, 201, "{}", w.text());
+    let token = w.json()["data"]["token"].as_str().unwrap().to_owned();
+    let at = position(&w);
+    assert!(w.headers.iter().any(|(k, v)| k == "set-cookie" && v.starts_with(&format!("sf_commit={at}"))));
+    let addr: String = primary
+        .conn()
+        .query_row("SELECT client_addr FROM sessions ORDER BY id DESC LIMIT 1", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(addr, "203.0.113.9");
+
+    // read-your-writes: the position (header or cookie) is served from a copy that has it
+    let me = r.call("GET", "/api/me", Some(&token), None, &[("X-Storefront-Commit", &at)]).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["data"]["email"], "grace.h@example.com");
+    let cookie = format!("theme=dark; sf_commit={at}");
+    let me = r.call("GET", "/api/me", Some(&token), None, &[("Cookie", &cookie)]).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+
+    // the idempotency key reaches the primary: a retried checkout is one order
+    r.call("GET", "/api/cart", Some(&token), None, &[("X-Storefront-Commit", &at)]).await;
+    let line = json!({"product_id": "3", "quantity": 1});
+    let c = r.call("POST", "/api/cart", Some(&token), Some(&line), &[]).await;
+    assert_eq!(c.status, 201, "{}", c.text());
+    let key = [("Idempotency-Key", "replica-retry-1")];
+    let first = r.call("POST", "/api/checkout", Some(&token), Some(&common::checkout_body()), &key).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let again = r.call("POST", "/api/checkout", Some(&token), Some(&common::checkout_body()), &key).await;
+    assert_eq!(again.json()["data"]["order_id"], first.json()["data"]["order_id"], "{}", again.text());
+    let orders: i64 = primary
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.email = 'grace.h@example.com'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(orders, 1);
+    // the order reads back from the replica with the checkout's position
+    let id = first.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let mine = r
+        .call("GET", &format!("/api/orders/{id}"), Some(&token), None, &[("X-Storefront-Commit", &position(&first))])
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.text());
+
+    // the replica's copy is written by Litestream only: nothing of the above was written there
+    let copy_sessions: i64 = r
+        .conn()
+        .query_row("SELECT count(*) FROM sessions WHERE client_addr = '203.0.113.9'", [], |row| row.get(0))
+        .unwrap();
+    let primary_sessions: i64 = primary
+        .conn()
+        .query_row("SELECT count(*) FROM sessions WHERE client_addr = '203.0.113.9'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(copy_sessions, primary_sessions, "the copy holds the primary's rows");
+    r.stop().await;
+    primary.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_shows_on_every_replica_caches_and_search_included() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = replica(&primary, storage.path(), &dir.path().join("a.db"), |_| {}).await;
+    let b = replica(&primary, storage.path(), &dir.path().join("b.db"), |_| {}).await;
+    let token = admin(&primary).await;
+    for node in [&a, &b] {
+        // cached on each replica
+        price(&node.get(DETAIL).await);
+        let hit = node.get(DETAIL).await;
+        assert_eq!(hit.header("x-cache"), Some("hit-l1"));
+        assert_eq!(price(&hit), 4999);
+    }
+    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 3111})), &[]).await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    let at = position(&w);
+    // with the position, the first read already has it; without, it arrives on its own
+    assert_eq!(price(&a.get_with(DETAIL, &[("X-Storefront-Commit", &at)]).await), 3111);
+    eventually(&b, DETAIL, "the new price on the other replica", |r| r.status == 200 && price(r) == 3111).await;
+
+    // a new product is found by each replica's search index
+    let p = json!({"sku": "ZEB-1", "name": "Zebraphone Deluxe", "category_id": "6", "brand_id": "2",
+                   "base_price": 12345, "quantity": 5, "description": "A striped phone."});
+    let created = primary.call("POST", "/api/admin/products", Some(&token), Some(&p), &[]).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let at = position(&created);
+    for node in [&a, &b] {
+        let s = node.get_with("/api/search?q=zebraphone", &[("X-Storefront-Commit", &at)]).await;
+        assert_eq!(s.status, 200, "{}", s.text());
+        assert_eq!(s.json()["data"][0]["slug"], "zebraphone-deluxe", "{}", s.text());
+        assert!(node.state.search.is_ready(), "answered by the in-memory index");
+    }
+    a.stop().await;
+    b.stop().await;
+    primary.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_is_measured_and_a_replica_too_far_behind_is_not_ready() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |c| c.replica_max_lag_ms = 300).await;
+    let token = admin(&primary).await;
+    let (status, checks) = ready_checks(&r).await;
+    assert_eq!(status, 200, "{checks}");
+    let metrics = r.get("/metrics").await.text();
+    assert!(metrics.contains("storefront_replica_lag_seconds "), "{metrics}");
+
+    // replication paused on the primary: its commits stop reaching the storage
+    let pid = primary.state.replication.litestream().unwrap().pid().expect("litestream runs");
+    signal(pid, "STOP");
+    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 2222})), &[]).await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let checks = loop {
+        let (status, checks) = ready_checks(&r).await;
+        if status == 503 {
+            break checks;
+        }
+        assert!(Instant::now() < deadline, "the replica stayed ready: {checks}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(checks["replica_lag_ms"].as_u64().unwrap() > 300, "{checks}");
+    // a read that asks for the new position is served by the primary after the wait
+    let read = r.get_with(DETAIL, &[("X-Storefront-Commit", &position(&w))]).await;
+    assert_eq!(price(&read), 2222);
+    let lag: f64 = r
+        .get("/metrics")
+        .await
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("storefront_replica_lag_seconds "))
+        .expect("the lag metric")
+        .parse()
+        .unwrap();
+    assert!(lag > 0.3, "lag {lag}");
+
+    // resumed: the replica catches up by itself and is ready again
+    signal(pid, "CONT");
+    eventually(&r, "/ready", "ready again", |resp| resp.status == 200).await;
+    assert_eq!(price(&r.get(DETAIL).await), 2222);
+    r.stop().await;
+    primary.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_restarted_or_started_late_catches_up() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let token = admin(&primary).await;
+    let r = replica(&primary, storage.path(), &copy, |_| {}).await;
+    price(&r.get(DETAIL).await);
+    r.stop().await;
+    // changes while it is down
+    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 1234})), &[]).await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    let r = replica(&primary, storage.path(), &copy, |_| {}).await;
+    eventually(&r, DETAIL, "the change made while the replica was down", |resp| {
+        resp.status == 200 && price(resp) == 1234
+    })
+    .await;
+    r.stop().await;
+    primary.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_primary_a_replica_refuses_writes_promptly_and_still_reads() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |_| {}).await;
+    let before = common::digest(&r.conn());
+    primary.stop().await;
+    let started = Instant::now();
+    let body = json!({"email": "late@example.com", "password": "correct horse 1", "name": "Late"});
+    let w = r.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+    assert_eq!(w.status, 503, "{}", w.text());
+    assert_eq!(w.error_code(), "primary_unavailable");
+    assert_eq!(w.header("retry-after"), Some("1"));
+    assert!(started.elapsed() < Duration::from_secs(5), "answered promptly: {:?}", started.elapsed());
+    // reads go on from the copy, and nothing changed in it
+    assert_eq!(price(&r.get(DETAIL).await), 4999);
+    assert_eq!(common::digest(&r.conn()), before);
+    let (_, checks) = ready_checks(&r).await;
+    assert!(checks["primary"] == "unreachable" || checks["primary"] == "ok", "{checks}");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_commit_position_is_refused_on_every_node() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |_| {}).await;
+    for node in [&primary, &r] {
+        for bad in ["abc", "-1", "1.5", "99999999999999999999999"] {
+            let resp = node.get_with(DETAIL, &[("X-Storefront-Commit", bad)]).await;
+            assert_eq!(resp.status, 400, "{bad}: {}", resp.text());
+            assert_eq!(resp.error_code(), "invalid_commit");
+        }
+        // a malformed cookie is only ignored (cookies are often someone else's)
+        assert_eq!(node.get_with(DETAIL, &[("Cookie", "sf_commit=zzz")]).await.status, 200);
+    }
+    r.stop().await;
+    primary.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
+    let redis = RedisServer::start();
+    let (primary, storage) = primary(Some(&redis)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |_| {}).await;
+    let token = admin(&primary).await;
+    crate::redis_tier::redis_status(&primary, "ok").await;
+    crate::redis_tier::redis_status(&r, "ok").await;
+
+    // the replica falls behind: the primary's replication is paused
+    let pid = primary.state.replication.litestream().unwrap().pid().expect("litestream runs");
+    signal(pid, "STOP");
+    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 2500})), &[]).await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    // the replica loads the old row from its copy (right for a client that asked nothing
+    // of it) and offers it to Redis, which refuses it: the tag was bumped at a later
+    // position than the copy holds
+    let l2 = r.state.cache.l2().unwrap().clone();
+    let offered = |s: storefront::cache::L2Stats| s.stores + s.stores_refused_stale;
+    let before = offered(l2.stats().await);
+    let old = r.get(DETAIL).await;
+    assert_eq!(price(&old), 4999);
+    assert_eq!(old.header("x-cache"), Some("miss"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while offered(l2.stats().await) == before {
+        assert!(Instant::now() < deadline, "the replica's store never reached redis");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(l2.stats().await.stores_refused_stale, 1, "refused");
+    // so the primary (and any node) reads the new price, never the replica's old one
+    let fresh = primary.get(DETAIL).await;
+    assert_eq!(price(&fresh), 2500, "{:?}", fresh.header("x-cache"));
+    signal(pid, "CONT");
+    eventually(&r, DETAIL, "the replica catching up", |resp| resp.status == 200 && price(resp) == 2500).await;
+    r.stop().await;
+    primary.stop().await;
+}
