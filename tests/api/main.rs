@@ -27,6 +27,7 @@ mod query_plans;
 mod redis_tier;
 mod replicas;
 mod search;
+mod topology;
 mod two_factor;
 mod webhooks;
 mod writer;

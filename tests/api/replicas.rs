@@ -384,3 +384,41 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     r.stop().await;
     primary.stop().await;
 }
+
+/// Kills a child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
+    let (primary, storage) = primary(None).await;
+    let token = admin(&primary).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    // the sidecar: Litestream's follow mode, run by someone else
+    let _sidecar = Child(
+        std::process::Command::new(litestream())
+            .args(["restore", "-f", "-follow-interval", "50ms", "-o"])
+            .arg(&copy)
+            .arg(format!("file://{}", storage.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let r = replica(&primary, storage.path(), &copy, |c| c.replicate_from = None).await;
+    let (status, checks) = ready_checks(&r).await;
+    assert_eq!(status, 200, "{checks}");
+    assert!(checks.get("replication").is_none(), "no Litestream of its own: {checks}");
+    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 4321})), &[]).await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    assert_eq!(price(&r.get_with(DETAIL, &[("X-Storefront-Commit", &position(&w))]).await), 4321);
+    r.stop().await;
+    primary.stop().await;
+}
