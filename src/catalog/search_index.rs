@@ -649,7 +649,7 @@ fn text_hash(row: &IndexRow, refs: &Refs, category: u32, brand: u32) -> u64 {
 }
 
 fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
-    conn.execute_batch("BEGIN")?;
+    crate::db::begin_read(conn)?;
     let result = (|| {
         let refs = Refs::load(conn)?;
         let mut index = Index {
@@ -680,7 +680,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
 
 /// Re-reads the given products (and the category and brand names when they changed).
 fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_changed: bool) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN")?;
+    crate::db::begin_read(conn)?;
     let result = (|| {
         let mut ids = ids.clone();
         if refs_changed {

@@ -94,9 +94,11 @@ fn configure_common(conn: &Connection) -> rusqlite::Result<()> {
 /// (Litestream's follow mode) rewrites in place, page by page, under SQLite's file locks.
 /// SQLite notices such a change only through the header's change counter, which a commit
 /// on the primary (in WAL mode) does not always touch, so a page cache kept across
-/// transactions could serve old pages next to new ones. There every read goes through a
-/// memory map of the whole file instead ([`FOLLOWED_MMAP`]): mapped pages are the file's
-/// pages as they are now, never a private copy.
+/// transactions could serve old pages next to new ones. There reads go through a memory
+/// map of the whole file instead ([`FOLLOWED_MMAP`]): mapped pages are the file's pages as
+/// they are now, never a private copy. SQLite still reads two pages into its cache (page
+/// 1, and the file's last page, which it never serves from the map), so every read
+/// transaction on a copy begins by dropping them ([`begin_read`]).
 pub fn configure_read(conn: &Connection) -> rusqlite::Result<()> {
     configure_common(conn)?;
     // Interrupts a statement that runs past the reader thread's deadline: every 4,000
@@ -106,6 +108,17 @@ pub fn configure_read(conn: &Connection) -> rusqlite::Result<()> {
     if is_followed_copy(conn)? {
         conn.execute_batch(&format!("PRAGMA mmap_size = {FOLLOWED_MMAP};"))?;
     }
+    Ok(())
+}
+
+/// Begins a read transaction; on a replica's copy, first drops the pages SQLite kept from
+/// earlier transactions (see [`configure_read`]): they may be older than the file.
+pub fn begin_read(conn: &Connection) -> rusqlite::Result<()> {
+    let mode: String = conn.prepare_cached("PRAGMA journal_mode")?.query_row([], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        conn.release_memory()?;
+    }
+    conn.prepare_cached("BEGIN")?.execute([])?;
     Ok(())
 }
 
@@ -491,6 +504,13 @@ fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, source: &Readers, obser
                 }
             },
         };
+        // a replica's copy: no page kept from an earlier transaction (see configure_read)
+        if matches!(source, Readers::Followed(_)) {
+            if let Err(e) = conn.release_memory() {
+                tracing::error!(error = %e, "could not drop cached pages of the copy");
+                continue;
+            }
+        }
         // One read transaction per job: every query of the request sees the same snapshot,
         // and the WAL read lock is taken once instead of once per statement.
         if let Err(e) = conn.prepare_cached("BEGIN").and_then(|mut s| s.execute([])) {
@@ -549,5 +569,38 @@ mod tests {
         assert!(super::is_followed_copy(&read).unwrap());
         let mapped: i64 = read.query_row("PRAGMA mmap_size", [], |r| r.get(0)).unwrap();
         assert_eq!(mapped, super::FOLLOWED_MMAP);
+    }
+
+    /// Litestream rewrites a copy's pages in place and changes the header only when page 1
+    /// is among them: a page SQLite kept in its cache (the file's last page is never read
+    /// from the map) must not outlive the transaction that read it.
+    #[test]
+    fn a_copy_changed_under_a_reader_is_read_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("copy.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('AAAAAAAAAAAAAAAA');",
+        )
+        .unwrap();
+        drop(conn);
+        let read = super::open_read(&path).unwrap();
+        let value = |begin: &dyn Fn(&rusqlite::Connection)| {
+            begin(&read);
+            let v: String = read.query_row("SELECT v FROM t", [], |r| r.get(0)).unwrap();
+            read.execute_batch("COMMIT").unwrap();
+            v
+        };
+        let plain = |c: &rusqlite::Connection| c.execute_batch("BEGIN").unwrap();
+        let fresh = |c: &rusqlite::Connection| super::begin_read(c).unwrap();
+        assert_eq!(value(&fresh), "AAAAAAAAAAAAAAAA");
+        // the row's page rewritten the way Litestream does it: the header left as it was
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(16).position(|w| w == b"AAAAAAAAAAAAAAAA").unwrap();
+        bytes[at..at + 16].copy_from_slice(b"BBBBBBBBBBBBBBBB");
+        std::fs::write(&path, &bytes).unwrap();
+        // the trap: a plain transaction still sees the cached page
+        assert_eq!(value(&plain), "AAAAAAAAAAAAAAAA");
+        assert_eq!(value(&fresh), "BBBBBBBBBBBBBBBB");
     }
 }

@@ -201,7 +201,7 @@ impl Follow {
         let renewed = fc.opens() != opens;
         let conn = fc.get(&self.path)?;
         let at = self.position();
-        conn.execute_batch("BEGIN")?;
+        crate::db::begin_read(conn)?;
         let read = (|| -> rusqlite::Result<(u64, u64, Vec<LogRow>)> {
             let (low, high) = bounds(conn)?;
             let mut rows = Vec::new();
