@@ -235,6 +235,7 @@ impl AppState {
         let writer = writer::Writer::detached();
         let follow = crate::replication::follow::Follow::new(&path, writer.position_cell())?;
         let derived = Derived::new(&config);
+        derived.cache.follow();
         for hook in derived.hooks(false) {
             follow.on_commit(hook);
         }

@@ -40,8 +40,14 @@ stale-while-revalidate`, answer `If-None-Match` with 304, and are gzip-compresse
 `Accept-Encoding: gzip`. Personal responses are `Cache-Control: private, no-store`. Every \
 response carries `X-Request-Id` (a client-sent one of 1-128 visible ASCII characters is \
 echoed). Every successful write answer carries `X-Storefront-Commit: <position>` and sets \
-the cookie `sf_commit`: the position of the commit that holds it (read-your-writes across \
-nodes).\n\n\
+the cookie `sf_commit`: the position of the commit that holds it. A read that presents a \
+position (the `X-Storefront-Commit` header, else the `sf_commit` cookie) is answered by a \
+replica only from a copy that holds it: the replica waits up to `replica_wait_ms`, then \
+the primary answers (read-your-writes across nodes). A malformed `X-Storefront-Commit` is \
+400 `invalid_commit` on every node; a malformed cookie is ignored. A replica forwards every \
+write to its primary; when the primary cannot be reached the answer is 503 \
+`primary_unavailable` with `Retry-After` (a write retried with the same `Idempotency-Key` \
+is done once).\n\n\
 Query parameters an operation does not list are refused with 400 `unknown_parameter`; a \
 parameter given twice, or a query string that is not percent-encoded UTF-8, is 400 \
 `invalid_query`; a query string over 4096 bytes is 414. JSON bodies must be \

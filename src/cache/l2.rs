@@ -137,7 +137,7 @@ for i = 5, #ARGV do
     redis.call('SET', p .. 'tp:' .. ARGV[i], ARGV[4], 'EX', ARGV[3])
   end
 end
-redis.call('PUBLISH', p .. 'invalidate', ARGV[2] .. ' ' .. table.concat(ARGV, ' ', 5))
+redis.call('PUBLISH', p .. 'invalidate', ARGV[2] .. ' ' .. ARGV[4] .. ' ' .. table.concat(ARGV, ' ', 5))
 return s
 "#
 );
@@ -512,11 +512,12 @@ impl L2 {
         if words.next() == Some(self.node.as_str()) {
             return; // our own commit: bumped locally already
         }
-        let tags: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
-        if tags.contains(&"!all") {
+        let rest: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
+        if rest.contains(&"!all") {
             cache.drop_local();
-        } else {
-            cache.bump_local(tags);
+        } else if let Some((position, tags)) = rest.split_first() {
+            // `<node> <commit position> <tag>...`
+            cache.bump_remote(tags, position.parse().unwrap_or(0));
         }
     }
 

@@ -51,11 +51,14 @@ pub struct Entry {
     born: Instant,
     /// the latest bump it was checked fresh against (so a hit checks its tags once per bump)
     checked: AtomicU64,
+    /// the commit position the data it was loaded from held at least (`u64::MAX`: all
+    /// that was committed, as on a primary, or an entry Redis vouched for)
+    as_of: u64,
 }
 
 impl Entry {
-    fn new(rendered: Rendered, tags: Vec<String>, loaded_at: u64) -> Entry {
-        Entry { rendered, tags, loaded_at, born: Instant::now(), checked: AtomicU64::new(0) }
+    fn new(rendered: Rendered, tags: Vec<String>, loaded_at: u64, as_of: u64) -> Entry {
+        Entry { rendered, tags, loaded_at, born: Instant::now(), checked: AtomicU64::new(0), as_of }
     }
 }
 
@@ -109,8 +112,8 @@ pub struct ResponseCache {
     l1: Option<moka::future::Cache<String, Arc<Entry>>>,
     /// the hot front of L1 (see the module documentation)
     hot: Option<HotMap>,
-    /// tag → clock value and time of its last bump
-    versions: RwLock<HashMap<String, (u64, Instant)>>,
+    /// tag → clock value, time and commit position of its last bump
+    versions: RwLock<HashMap<String, (u64, Instant, u64)>>,
     /// the size of `versions` at which bumps older than any live entry are forgotten
     prune_at: AtomicUsize,
     ttl: Duration,
@@ -127,6 +130,8 @@ pub struct ResponseCache {
     detached_max_age: OnceLock<Duration>,
     /// the commit position this node's data holds (the writer's, or a replica's copy's)
     position: OnceLock<Arc<AtomicU64>>,
+    /// a replica: its data lags the commits it hears of (see [`ResponseCache::follow`])
+    follows: std::sync::atomic::AtomicBool,
 }
 
 /// `versions` is pruned when it grows past this many tags (and then past twice what was
@@ -182,16 +187,46 @@ impl ResponseCache {
             l2: OnceLock::new(),
             detached_max_age: OnceLock::new(),
             position: OnceLock::new(),
+            follows: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Where to read the commit position this node's data holds (see [`L2::store_later`]).
+    /// Where to read the commit position this node's data holds: the bumps it publishes
+    /// carry it (see [`L2::store_later`]).
     pub fn track_position(&self, position: Arc<AtomicU64>) {
         let _ = self.position.set(position);
     }
 
+    /// This node is a replica: its data (a copy) may be behind a change it hears of from
+    /// another node. Such a change's tags are then bumped at once, but an entry loaded
+    /// from a copy older than the change is not kept (nor stored in Redis): it is served
+    /// to the request that loaded it only, until the copy has caught up.
+    pub fn follow(&self) {
+        self.follows.store(true, Ordering::SeqCst);
+    }
+
     fn position(&self) -> u64 {
         self.position.get().map_or(0, |p| p.load(Ordering::SeqCst))
+    }
+
+    /// What a load beginning now is known to hold: on a primary, everything committed (it
+    /// reads the database itself); on a replica, its copy's position.
+    fn as_of(&self) -> u64 {
+        if self.follows.load(Ordering::Relaxed) {
+            self.position()
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// Was `e` loaded from data at least as new as every change to its tags this node
+    /// has heard of?
+    fn current(&self, e: &Entry) -> bool {
+        if e.as_of == u64::MAX {
+            return true;
+        }
+        let v = self.versions.read().unwrap_or_else(|p| p.into_inner());
+        e.tags.iter().all(|t| v.get(t).is_none_or(|(_, _, at)| *at <= e.as_of))
     }
 
     /// Puts Redis behind L1 and keeps it attached for as long as the cache lives. While
@@ -230,7 +265,7 @@ impl ResponseCache {
             return true;
         }
         let v = self.versions.read().unwrap_or_else(|p| p.into_inner());
-        let fresh = e.tags.iter().all(|t| v.get(t).is_none_or(|(bumped, _)| *bumped < e.loaded_at));
+        let fresh = e.tags.iter().all(|t| v.get(t).is_none_or(|(bumped, _, _)| *bumped < e.loaded_at));
         if fresh {
             // every bump up to `last` is in the map read above
             e.checked.fetch_max(last, Ordering::Relaxed);
@@ -248,7 +283,7 @@ impl ResponseCache {
     ) -> Result<(Arc<Entry>, Served), ApiError> {
         let Some(l1) = &self.l1 else {
             let (rendered, _) = load.await?;
-            return Ok((Arc::new(Entry::new(rendered, Vec::new(), 0)), Served::Off));
+            return Ok((Arc::new(Entry::new(rendered, Vec::new(), 0, u64::MAX)), Served::Off));
         };
         if let Some(e) = l1.get(&key).await {
             if self.fresh(&e) {
@@ -288,13 +323,14 @@ impl ResponseCache {
                 // with the writer hook's bump)
                 let loaded_at = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
                 // the data read below holds at least this position
-                let as_of = self.position();
+                let as_of = self.as_of();
                 let mut miss = None;
                 if let Some(l2) = self.l2.get() {
                     match l2.lookup(key).await {
                         l2::Lookup::Hit { rendered, tags } => {
                             origin.store(FROM_L2, Ordering::Relaxed);
-                            return Ok(Arc::new(Entry::new(rendered, tags, loaded_at)));
+                            // Redis keeps only entries as new as every change it heard of
+                            return Ok(Arc::new(Entry::new(rendered, tags, loaded_at, u64::MAX)));
                         }
                         l2::Lookup::Miss(token) => miss = Some((l2, token)),
                         l2::Lookup::Unavailable => {}
@@ -308,7 +344,7 @@ impl ResponseCache {
                 if let Some((l2, token)) = miss {
                     l2.store_later(key.clone(), token, &rendered, &all, as_of);
                 }
-                Ok::<_, ApiError>(Arc::new(Entry::new(rendered, all, loaded_at)))
+                Ok::<_, ApiError>(Arc::new(Entry::new(rendered, all, loaded_at, as_of)))
             })
             .await
             .cloned();
@@ -316,11 +352,20 @@ impl ResponseCache {
         let ran = origin != SHARED;
         if let (true, Ok(entry)) = (ran, &result) {
             // stored before the flight ends, so no request finds neither
-            if self.fresh(entry) {
+            if self.fresh(entry) && self.current(entry) {
                 l1.insert(key.clone(), entry.clone()).await;
+            } else if !self.current(entry) {
+                // nor shared with the requests that come after this one: their flight key
+                // stays this one's until the copy catches up (the bump then comes from
+                // the copy's change log)
+                let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+                if flights.get(&flight_key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                    flights.remove(&flight_key);
+                }
             }
             // else a commit bumped one of its tags while it loaded: right for this request
-            // (which began before that commit was acknowledged), not for the next
+            // (which began before that commit was acknowledged), not for the next; or (a
+            // replica) its copy is older than a change it heard of
         }
         if result.is_err() {
             // nothing to share (an error is not cached): the flight ends here
@@ -366,19 +411,34 @@ impl ResponseCache {
     /// such spellings are remembered; freshness is the entry's own.
     pub fn alias(&self, spelling: &str, entry: &Arc<Entry>) {
         if let Some(hot) = &self.hot {
-            if self.fresh(entry) {
+            if self.fresh(entry) && self.current(entry) {
                 hot.insert(spelling.to_owned(), entry.clone());
             }
         }
     }
 
-    /// Marks every entry of this node's L1 with one of `tags` stale.
+    /// Marks every entry of this node's L1 with one of `tags` stale (a change this node's
+    /// data already holds).
     pub fn bump_local<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>) {
+        self.bump_at(tags, 0);
+    }
+
+    /// [`ResponseCache::bump_local`] for a change another node made at commit `position`:
+    /// on a replica, loads from a copy older than it are not kept.
+    pub fn bump_remote<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>, position: u64) {
+        let position = if self.follows.load(Ordering::Relaxed) { position } else { 0 };
+        self.bump_at(tags, position);
+    }
+
+    fn bump_at<S: AsRef<str>>(&self, tags: impl IntoIterator<Item = S>, position: u64) {
         let mut v = self.versions.write().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.fetch_add(1, Ordering::SeqCst) + 1;
         let at = Instant::now();
         for t in tags {
-            v.insert(t.as_ref().to_owned(), (now, at));
+            let t = t.as_ref();
+            // a later bump without a position keeps the position an earlier one waits for
+            let keep = v.get(t).map_or(0, |(_, _, p)| *p);
+            v.insert(t.to_owned(), (now, at, position.max(keep)));
             self.counters.bumps.fetch_add(1, Ordering::Relaxed);
         }
         self.last_bump.store(now, Ordering::SeqCst);
@@ -386,7 +446,7 @@ impl ResponseCache {
             // an entry lives at most the TTL from its insertion, which follows its load's
             // start by far less than the margin: older bumps can no longer matter
             let horizon = self.ttl + Duration::from_secs(60);
-            v.retain(|_, (_, when)| when.elapsed() < horizon);
+            v.retain(|_, (_, when, _)| when.elapsed() < horizon);
             self.prune_at.store((v.len() * 2).max(PRUNE_MIN), Ordering::Relaxed);
         }
     }

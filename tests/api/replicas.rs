@@ -357,14 +357,24 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     crate::redis_tier::redis_status(&r, "ok").await;
 
     // the replica falls behind: the primary's replication is paused
+    let l2 = r.state.cache.l2().unwrap().clone();
+    // cached in the replica's L1 before the change
+    price(&r.get(DETAIL).await);
+    assert_eq!(r.get(DETAIL).await.header("x-cache"), Some("hit-l1"));
+    let heard = l2.stats().await.invalidations_received;
     let pid = primary.state.replication.litestream().unwrap().pid().expect("litestream runs");
     signal(pid, "STOP");
     let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 2500})), &[]).await;
     assert_eq!(w.status, 200, "{}", w.text());
+    // the replica hears of the change (Redis) before its copy has it
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while l2.stats().await.invalidations_received == heard {
+        assert!(Instant::now() < deadline, "the invalidation never reached the replica");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // the replica loads the old row from its copy (right for a client that asked nothing
     // of it) and offers it to Redis, which refuses it: the tag was bumped at a later
     // position than the copy holds
-    let l2 = r.state.cache.l2().unwrap().clone();
     let offered = |s: storefront::cache::L2Stats| s.stores + s.stores_refused_stale;
     let before = offered(l2.stats().await);
     let old = r.get(DETAIL).await;
@@ -376,6 +386,9 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(l2.stats().await.stores_refused_stale, 1, "refused");
+    // nor does the replica keep it: the next read loads again (from its copy, still old)
+    let again = r.get(DETAIL).await;
+    assert_eq!((price(&again), again.header("x-cache")), (4999, Some("miss")));
     // so the primary (and any node) reads the new price, never the replica's old one
     let fresh = primary.get(DETAIL).await;
     assert_eq!(price(&fresh), 2500, "{:?}", fresh.header("x-cache"));
