@@ -32,7 +32,7 @@ start_storefront() {
     shift
     # the load comes from one address, and its sessions leave orders unpaid: no rate limits,
     # no bounds on connections or unpaid orders per client (the tests check those)
-    printf 'rate_limits_enabled = false\nmax_connections_per_address = 100000\nunpaid_orders_per_owner = 1000000000\nreserved_units_per_owner = 1000000000\nunpaid_orders_per_address = 1000000000\nreserved_units_per_address = 1000000000\n' > "$OUT/bench.toml"
+    printf 'rate_limits_enabled = false\nmax_connections_per_address = 100000\nunpaid_orders_per_owner = 0\nreserved_units_per_owner = 0\nunpaid_orders_per_address = 0\nreserved_units_per_address = 0\n' > "$OUT/bench.toml"
     STOREFRONT_CONFIG="$OUT/bench.toml" "$SF" serve --listen "127.0.0.1:$port" --log-level warn "$@" &
     SF_PID=$!
     PIDS+=("$SF_PID")

@@ -133,10 +133,10 @@ fn main() -> anyhow::Result<()> {
         // the orders come from one address
         rate_limits_enabled: false,
         max_connections_per_address: 100_000,
-        unpaid_orders_per_owner: 1_000_000_000,
-        reserved_units_per_owner: 1_000_000_000,
-        unpaid_orders_per_address: 1_000_000_000,
-        reserved_units_per_address: 1_000_000_000,
+        unpaid_orders_per_owner: 0,
+        reserved_units_per_owner: 0,
+        unpaid_orders_per_address: 0,
+        reserved_units_per_address: 0,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

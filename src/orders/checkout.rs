@@ -108,6 +108,17 @@ impl Holds {
     }
 }
 
+/// How many unpaid orders to look at for an orders bound of `bound`: one more than it
+/// allows (past that, one more order is refused whatever the rest hold); all of them when
+/// the orders are not bounded but the units are.
+fn scan_bound(bound: i64) -> i64 {
+    if bound == 0 {
+        i64::MAX
+    } else {
+        bound + 1
+    }
+}
+
 /// 429 when one more order of `units` would take the owner or the address over its holds.
 fn check_holds(
     tx: &WriteTx,
@@ -117,22 +128,32 @@ fn check_holds(
     h: &Holds,
     now: i64,
 ) -> Result<(), PlaceError> {
-    let owner = store::pending_of_owner(tx, session.customer_id, session.id)?;
-    let by_address =
-        if address.is_empty() { store::Pending::default() } else { store::pending_of_address(tx, address)? };
+    // one more than a bound allows is enough to refuse: no scan past it (0: no bound)
+    let off = store::Pending::default;
+    let owner = if h.orders_per_owner == 0 && h.units_per_owner == 0 {
+        off()
+    } else {
+        store::pending_of_owner(tx, session.customer_id, session.id, scan_bound(h.orders_per_owner))?
+    };
+    let by_address = if address.is_empty() || (h.orders_per_address == 0 && h.units_per_address == 0) {
+        off()
+    } else {
+        store::pending_of_address(tx, address, scan_bound(h.orders_per_address))?
+    };
     let wait = |p: &store::Pending| p.first_expiry.map_or(60, |t| ((t - now).max(1000) / 1000) as u64);
     let over =
         |what: &str, p: &store::Pending| PlaceError::TooManyHolds { what: what.to_owned(), retry_after_secs: wait(p) };
-    if owner.orders + 1 > h.orders_per_owner {
+    let over_bound = |n: i64, bound: i64| bound > 0 && n > bound;
+    if over_bound(owner.orders + 1, h.orders_per_owner) {
         return Err(over(&format!("at most {} unpaid orders at a time", h.orders_per_owner), &owner));
     }
-    if owner.units + units > h.units_per_owner {
+    if over_bound(owner.units + units, h.units_per_owner) {
         return Err(over(&format!("unpaid orders hold at most {} units at a time", h.units_per_owner), &owner));
     }
-    if by_address.orders + 1 > h.orders_per_address {
+    if over_bound(by_address.orders + 1, h.orders_per_address) {
         return Err(over(&format!("at most {} unpaid orders from one address", h.orders_per_address), &by_address));
     }
-    if by_address.units + units > h.units_per_address {
+    if over_bound(by_address.units + units, h.units_per_address) {
         return Err(over(
             &format!("unpaid orders from one address hold at most {} units", h.units_per_address),
             &by_address,

@@ -534,6 +534,29 @@ async fn unpaid_orders_are_bounded_per_owner_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_holds_let_one_address_hold_many_orders() {
+    // 0: no bound (a benchmark from one address); units still bounded when set
+    let app = behind_proxy(|c| {
+        c.rate_limits_enabled = false;
+        c.unpaid_orders_per_owner = 0;
+        c.reserved_units_per_owner = 0;
+        c.unpaid_orders_per_address = 0;
+        c.reserved_units_per_address = 7;
+    })
+    .await;
+    let a = app.guest().await;
+    let home = "198.51.100.7";
+    for _ in 0..7 {
+        let r = buy(&app, home, &a, 1).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let r = buy(&app, home, &a, 1).await;
+    assert_eq!((r.status, r.error_code()), (429, "too_many_unpaid_orders".into()), "the units bound holds");
+    assert_eq!(buy(&app, "203.0.113.7", &app.guest().await, 1).await.status, 201);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn respelled_queries_share_one_cache_entry() {
     let app = TestApp::builder()
         .fixture("small-catalog.sql")

@@ -5,20 +5,30 @@
 
 use crate::common;
 
-use std::sync::Mutex;
-
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OpenFlags};
 use storefront::catalog::model::{SearchTerms, Sort};
 use storefront::catalog::store::{self, Filter, Slice};
 
-static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The statements this test's thread ran while tracing (per thread: the tests of this
+    /// file run side by side, each on its own connection and thread).
+    static CAPTURED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn captured() -> Vec<String> {
+    CAPTURED.with(|c| c.borrow().clone())
+}
+
+fn clear_captured() {
+    CAPTURED.with(|c| c.borrow_mut().clear());
+}
 
 fn capture(e: TraceEvent<'_>) {
     if let TraceEvent::Stmt(stmt, text) = e {
         // trigger sub-programs report "-- TRIGGER name"; the statement text is what we plan
         if !text.starts_with("--") {
-            CAPTURED.lock().unwrap().push(stmt.sql().into_owned());
+            CAPTURED.with(|c| c.borrow_mut().push(stmt.sql().into_owned()));
         }
     }
 }
@@ -101,11 +111,11 @@ fn exercise(conn: &Connection) {
 }
 
 fn check_plans(conn: &mut Connection, when: &str) {
-    CAPTURED.lock().unwrap().clear();
+    clear_captured();
     conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
     exercise(conn);
     conn.trace_v2(TraceEventCodes::empty(), None);
-    let mut statements = CAPTURED.lock().unwrap().clone();
+    let mut statements = captured();
     statements.sort();
     statements.dedup();
     assert!(statements.len() > 60, "captured {} statements", statements.len());
@@ -176,12 +186,12 @@ fn catalog_query_plans_stay_indexed() {
 /// re-prepared (each re-prepare is a full parse and plan, on every request).
 fn check_no_reprepare(conn: &mut Connection) {
     use rusqlite::StatementStatus;
-    CAPTURED.lock().unwrap().clear();
+    clear_captured();
     conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
     exercise(conn);
     exercise(conn);
     conn.trace_v2(TraceEventCodes::empty(), None);
-    let mut statements = CAPTURED.lock().unwrap().clone();
+    let mut statements = captured();
     statements.sort();
     statements.dedup();
     for sql in &statements {
@@ -215,10 +225,10 @@ fn product_detail_runs_a_fixed_number_of_queries() {
     );
     assert!(slugs.len() >= 2);
     for slug in slugs {
-        CAPTURED.lock().unwrap().clear();
+        clear_captured();
         conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
         store::product_detail(&conn, &slug).unwrap().unwrap();
         conn.trace_v2(TraceEventCodes::empty(), None);
-        assert_eq!(CAPTURED.lock().unwrap().len(), 4, "{slug}");
+        assert_eq!(captured().len(), 4, "{slug}");
     }
 }
