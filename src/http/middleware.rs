@@ -134,7 +134,9 @@ pub async fn request_context(
     }
     let _enter = span.enter();
     let micros = took.as_micros() as u64;
-    if resp.status().is_server_error() {
+    // a 503 from /ready is its answer (not ready: starting, lagging, draining), asked for
+    // every second or two by each balancer: not a failure to log
+    if resp.status().is_server_error() && route != "/ready" {
         tracing::warn!(status = resp.status().as_u16(), micros, "request failed");
     } else {
         tracing::debug!(status = resp.status().as_u16(), micros, "request");
