@@ -110,6 +110,14 @@ impl Derived {
     }
 }
 
+/// The database file's directory must exist (the file itself is created, or restored).
+fn ensure_dir_of(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
+    }
+    Ok(())
+}
+
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
@@ -145,9 +153,7 @@ impl AppState {
             return AppState::open_replica(config);
         }
         let path = config.db.clone();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
-        }
+        ensure_dir_of(&path)?;
         let mut conn = db::open_write(&path, config.synchronous)
             .with_context(|| format!("opening database {}", path.display()))?;
         let migrated = migrate::migrate(&mut conn).context("migrating the schema")?;
@@ -219,9 +225,7 @@ impl AppState {
     /// arrives in it applied to the caches and the search index.
     fn open_replica(mut config: Config) -> anyhow::Result<AppState> {
         let path = config.db.clone();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            anyhow::ensure!(dir.is_dir(), "the directory of the database file {} does not exist", path.display());
-        }
+        ensure_dir_of(&path)?;
         let primary = config.replica_of.clone().context("a replica needs replica_of")?;
         // the primary runs the jobs and the shop's recurring tasks; a replica writes nothing
         config.jobs_concurrency = 0;

@@ -85,11 +85,13 @@ pub async fn ready(
         // within `replica_max_lag_ms` of the primary (as far as it knows: while the primary
         // does not answer, the copy serves reads as it is)
         checks.insert("writer".into(), json!("primary"));
-        let lag = replica.follow.lag();
-        checks.insert("replica_lag_ms".into(), json!(lag.as_millis() as u64));
+        // in whole milliseconds, as reported: ready exactly while `replica_lag_ms` is within
+        // the bound
+        let lag_ms = replica.follow.lag().as_millis();
+        checks.insert("replica_lag_ms".into(), json!(lag_ms as u64));
         checks.insert("primary".into(), json!(if replica.follow.primary_reachable() { "ok" } else { "unreachable" }));
         checks.insert("commit_position".into(), json!(replica.follow.position()));
-        if lag > replica.max_lag {
+        if lag_ms > replica.max_lag.as_millis() {
             checks.insert("replica_lag".into(), json!("over replica_max_lag_ms"));
             ok = false;
         }

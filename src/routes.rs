@@ -139,26 +139,10 @@ pub fn template(matched: Option<&str>) -> &'static str {
     matched.and_then(|m| all.get(m).copied()).unwrap_or("unmatched")
 }
 
-/// The template of a public catalog GET path, for requests answered ahead of the router
-/// (see [`cached_prefixes`]).
-pub fn catalog_template(path: &str) -> &'static str {
-    static ROUTER: std::sync::OnceLock<matchit::Router<&'static str>> = std::sync::OnceLock::new();
-    let router = ROUTER.get_or_init(|| {
-        let mut r = matchit::Router::new();
-        for p in crate::openapi::spec().paths.paths.keys() {
-            if cached_prefixes().iter().any(|c| p.starts_with(c.as_str())) {
-                let t = template(Some(p));
-                r.insert(p.clone(), t).expect("the route table has no conflicting templates");
-            }
-        }
-        r
-    });
-    router.at(path).map_or("unmatched", |m| *m.value)
-}
-
-/// The template of any path of the API (requests a replica forwards to its primary,
-/// which never reach its router); `unmatched` when none fits.
-pub fn any_template(path: &str) -> &'static str {
+/// The route template of a request's path, for requests answered ahead of the router:
+/// cache hits on the fast path (see [`cached_prefixes`]) and what a replica forwards to
+/// its primary. `unmatched` when none fits.
+pub fn path_template(path: &str) -> &'static str {
     static ROUTER: std::sync::OnceLock<matchit::Router<&'static str>> = std::sync::OnceLock::new();
     let router = ROUTER.get_or_init(|| {
         let mut r = matchit::Router::new();
@@ -174,7 +158,7 @@ pub fn any_template(path: &str) -> &'static str {
 
 pub fn router(state: AppState) -> Router {
     let _ = cached_prefixes(); // built now, not on the first request
-    let _ = catalog_template("/");
+    let _ = path_template("/");
     let (router, _) = api().split_for_parts();
     // the limits inside the request context: a 429 gets the envelope, the id, the metrics
     router
@@ -192,9 +176,9 @@ mod tests {
 
     #[test]
     fn paths_map_to_their_templates() {
-        assert_eq!(super::catalog_template("/api/products/blue-shirt"), "/api/products/{slug}");
-        assert_eq!(super::catalog_template("/api/products"), "/api/products");
-        assert_eq!(super::catalog_template("/api/nothing"), "unmatched");
+        assert_eq!(super::path_template("/api/products/blue-shirt"), "/api/products/{slug}");
+        assert_eq!(super::path_template("/api/products"), "/api/products");
+        assert_eq!(super::path_template("/api/nothing"), "unmatched");
         assert_eq!(super::template(Some("/api/cart")), "/api/cart");
         assert_eq!(super::template(Some("/made/up")), "unmatched");
     }

@@ -411,17 +411,18 @@ enum Readers {
 #[derive(Default)]
 pub struct FollowedConn {
     open: Option<(Connection, u64)>,
-    opens: u64,
 }
 
 impl FollowedConn {
     /// The connection, opened (again) if the file at `path` is not the one it was opened
-    /// on (a copy restored anew is a new file: the old connection would read the old one).
-    pub fn get(&mut self, path: &Path) -> Result<&Connection, StoreError> {
+    /// on (a copy restored anew is a new file: the old connection would read the old one);
+    /// true when it was opened now.
+    pub fn get(&mut self, path: &Path) -> Result<(&Connection, bool), StoreError> {
         use std::os::unix::fs::MetadataExt;
         let missing = |e: std::io::Error| StoreError::Pool(format!("the copy at {}: {e}", path.display()));
         let ino = std::fs::metadata(path).map_err(missing)?.ino();
-        if self.open.as_ref().is_none_or(|(_, i)| *i != ino) {
+        let renewed = self.open.as_ref().is_none_or(|(_, i)| *i != ino);
+        if renewed {
             self.open = None;
             // A copy just restored says WAL mode in its header; opened so, every
             // connection would hold a shared lock for its whole life and Litestream could
@@ -429,14 +430,8 @@ impl FollowedConn {
             switch_out_of_wal(path)?;
             let conn = open_read(path)?;
             self.open = Some((conn, ino));
-            self.opens += 1;
         }
-        Ok(&self.open.as_ref().expect("opened above").0)
-    }
-
-    /// Times a connection was opened (a new one means a new file).
-    pub fn opens(&self) -> u64 {
-        self.opens
+        Ok((&self.open.as_ref().expect("opened above").0, renewed))
     }
 }
 
@@ -497,7 +492,7 @@ fn reader_loop(rx: &crossbeam_channel::Receiver<Queued>, source: &Readers, obser
                 }
             },
             Readers::Followed(path) => match followed.get(path) {
-                Ok(c) => c,
+                Ok((c, _)) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "no read connection");
                     continue;

@@ -119,19 +119,11 @@ pub async fn request_context(
         }
     }
     let took = started.elapsed();
-    let status = resp.status().as_u16();
-    app.metrics.request(&method, route, status, took);
-    if let Some(log) = &app.access_log {
-        log.log(&crate::http::access_log::Entry {
-            request_id: &id_str,
-            method: method.as_str(),
-            route,
-            path: &path,
-            status,
-            duration: took,
-            client,
-        });
-    }
+    record(
+        &app,
+        &method,
+        Entry { request_id: &id_str, route, path: &path, status: resp.status().as_u16(), duration: took, client },
+    );
     let _enter = span.enter();
     let micros = took.as_micros() as u64;
     // a 503 from /ready is its answer (not ready: starting, lagging, draining), asked for
@@ -142,6 +134,40 @@ pub async fn request_context(
         tracing::debug!(status = resp.status().as_u16(), micros, "request");
     }
     resp
+}
+
+/// One answered request: counted in the metrics and, when the access log is on, a line
+/// there (every way a request is answered: the router, the cache fast path, a replica's
+/// forwarding).
+pub(crate) fn record(app: &crate::app::App, method: &axum::http::Method, e: Entry<'_>) {
+    app.metrics.request(method, e.route, e.status, e.duration);
+    if let Some(log) = &app.access_log {
+        log.log(&e.line(method.as_str()));
+    }
+}
+
+/// What [`record`] takes of a request.
+pub(crate) struct Entry<'a> {
+    pub request_id: &'a str,
+    pub route: &'static str,
+    pub path: &'a str,
+    pub status: u16,
+    pub duration: std::time::Duration,
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl<'a> Entry<'a> {
+    fn line(&self, method: &'a str) -> crate::http::access_log::Entry<'a> {
+        crate::http::access_log::Entry {
+            request_id: self.request_id,
+            method,
+            route: self.route,
+            path: self.path,
+            status: self.status,
+            duration: self.duration,
+            client: self.client,
+        }
+    }
 }
 
 /// The envelope for `err`, with the headers errors carry.
@@ -189,20 +215,17 @@ pub async fn cached_hit<B>(
     let neg = crate::http::Negotiation::from_headers(req.headers());
     let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, crate::cache::Served::HitL1);
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
-    let route = crate::routes::catalog_template(path);
-    let took = started.elapsed();
-    state.metrics.request(req.method(), route, resp.status().as_u16(), took);
-    if let Some(log) = &state.access_log {
-        log.log(&crate::http::access_log::Entry {
-            request_id: id.to_str().unwrap_or("-"),
-            method: "GET",
-            route,
-            path,
-            status: resp.status().as_u16(),
-            duration: took,
-            client: Some(crate::http::client::resolve(peer, req.headers(), &state.trusted_proxies)),
-        });
-    }
+    let route = crate::routes::path_template(path);
+    let client = Some(crate::http::client::resolve(peer, req.headers(), &state.trusted_proxies));
+    let line = Entry {
+        request_id: id.to_str().unwrap_or("-"),
+        route,
+        path,
+        status: resp.status().as_u16(),
+        duration: started.elapsed(),
+        client,
+    };
+    record(state, req.method(), line);
     resp.headers_mut().insert(REQUEST_ID, id);
     Some(resp)
 }

@@ -60,18 +60,13 @@ pub struct Follow {
     primary_reachable: AtomicBool,
     stop: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// rows applied and resets, for metrics
-    pub applied_rows: AtomicU64,
-    pub resets_done: AtomicU64,
 }
 
+/// Positions the primary had reached, with when this node learned of each, that the copy
+/// has not reached yet (increasing).
 #[derive(Default)]
 struct Heads {
-    /// positions the primary had reached, with when this node learned of each, that the
-    /// copy has not reached yet (increasing)
     pending: VecDeque<(u64, Instant)>,
-    /// the highest position the primary is known to have reached
-    known: u64,
 }
 
 impl Follow {
@@ -85,14 +80,12 @@ impl Follow {
             path: path.to_owned(),
             position,
             notify,
-            heads: Mutex::new(Heads { pending: VecDeque::new(), known: at }),
+            heads: Mutex::new(Heads::default()),
             hooks: Mutex::new(Vec::new()),
             resets: Mutex::new(Vec::new()),
             primary_reachable: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
-            applied_rows: AtomicU64::new(0),
-            resets_done: AtomicU64::new(0),
         }))
     }
 
@@ -112,11 +105,6 @@ impl Follow {
         self.position.load(Ordering::SeqCst)
     }
 
-    /// The highest position the primary is known to have reached.
-    pub fn known_head(&self) -> u64 {
-        self.heads.lock().unwrap_or_else(|p| p.into_inner()).known.max(self.position())
-    }
-
     /// How far behind the primary this node is (see the module documentation).
     pub fn lag(&self) -> Duration {
         let h = self.heads.lock().unwrap_or_else(|p| p.into_inner());
@@ -132,7 +120,6 @@ impl Follow {
     /// move the lag.
     pub fn note_head(&self, position: u64, seen: Instant) {
         let mut h = self.heads.lock().unwrap_or_else(|p| p.into_inner());
-        h.known = h.known.max(position);
         if position > self.position()
             && h.pending.back().is_none_or(|(p, _)| *p < position)
             && h.pending.len() < MAX_PENDING
@@ -170,6 +157,7 @@ impl Follow {
 
     fn tail(&self) {
         let mut conn = FollowedConn::default();
+        // the first opening is not a new copy
         let _ = conn.get(&self.path);
         let mut failing = false;
         while !self.stop.load(Ordering::SeqCst) {
@@ -196,10 +184,7 @@ impl Follow {
 
     /// Reads what arrived since the last step and applies it; true when there is more.
     fn step(&self, fc: &mut FollowedConn) -> Result<bool, StoreError> {
-        let opens = fc.opens();
-        fc.get(&self.path)?;
-        let renewed = fc.opens() != opens;
-        let conn = fc.get(&self.path)?;
+        let (conn, renewed) = fc.get(&self.path)?;
         let at = self.position();
         crate::db::begin_read(conn)?;
         let read = (|| -> rusqlite::Result<(u64, u64, Vec<LogRow>)> {
@@ -235,7 +220,6 @@ impl Follow {
             for reset in self.resets.lock().unwrap_or_else(|p| p.into_inner()).iter() {
                 reset();
             }
-            self.resets_done.fetch_add(1, Ordering::Relaxed);
             self.publish(high);
             return Ok(false);
         }
@@ -251,7 +235,6 @@ impl Follow {
         for hook in hooks {
             hook(&changes);
         }
-        self.applied_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
         self.publish(last);
         Ok(last < high)
     }
@@ -263,9 +246,6 @@ impl Follow {
             self.position.store(position, Ordering::SeqCst);
             while h.pending.front().is_some_and(|(p, _)| *p <= position) {
                 h.pending.pop_front();
-            }
-            if h.known < position {
-                h.known = position;
             }
         }
         self.notify.send_replace(position);
@@ -363,17 +343,15 @@ pub fn prepare(
     let mut told = Instant::now();
     loop {
         let present = db.exists() && (from.is_none() || txid.exists());
-        if present {
-            match crate::db::switch_out_of_wal(db) {
-                Ok(()) => break,
-                Err(e) if started.elapsed() > Duration::from_secs(5) && told.elapsed() > Duration::from_secs(10) => {
-                    tracing::warn!(error = %e, "the copy is not readable yet");
-                    told = Instant::now();
-                }
-                Err(_) => {}
-            }
-        } else if told.elapsed() > Duration::from_secs(10) {
-            tracing::info!(db = %db.display(), waited_secs = started.elapsed().as_secs(), "waiting for the first copy of the database");
+        let not_yet = if present {
+            crate::db::switch_out_of_wal(db).err().map(|e| e.to_string())
+        } else {
+            Some("no copy yet".into())
+        };
+        let Some(why) = not_yet else { break };
+        // said every 10 s while it lasts
+        if told.elapsed() > Duration::from_secs(10) {
+            tracing::info!(db = %db.display(), waited_secs = started.elapsed().as_secs(), why, "waiting for the copy of the database");
             told = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -24,7 +24,9 @@ use axum::http::{header, HeaderMap, Method, Request, Response};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::http::middleware::{client_request_id, error_response, next_request_id, COMMIT_HEADER, REQUEST_ID};
+use crate::http::middleware::{
+    client_request_id, error_response, next_request_id, record, Entry, COMMIT_HEADER, REQUEST_ID,
+};
 
 /// This node's part in replication.
 pub enum Replication {
@@ -139,9 +141,16 @@ where
 fn answer_error<B>(app: &AppState, req: &Request<B>, e: &ApiError) -> Response<Body> {
     let id = req.headers().get(REQUEST_ID).and_then(client_request_id).unwrap_or_else(next_request_id);
     let mut resp = error_response(e, id.to_str().unwrap_or("-"));
+    let line = Entry {
+        request_id: id.to_str().unwrap_or("-"),
+        route: crate::routes::path_template(req.uri().path()),
+        path: req.uri().path(),
+        status: resp.status().as_u16(),
+        duration: Duration::ZERO,
+        client: None,
+    };
+    record(app, req.method(), line);
     resp.headers_mut().insert(REQUEST_ID, id);
-    let route = crate::routes::any_template(req.uri().path());
-    app.metrics.request(req.method(), route, resp.status().as_u16(), Duration::ZERO);
     resp
 }
 
@@ -155,7 +164,7 @@ where
     let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let route = crate::routes::any_template(&path);
+    let route = crate::routes::path_template(&path);
     let mut resp = match replica.forward.forward(req, client, &id).await {
         Ok(resp) => {
             if write {
@@ -168,20 +177,15 @@ where
         }
         Err(e) => error_response(&e, id.to_str().unwrap_or("-")),
     };
-    resp.headers_mut().insert(REQUEST_ID, id.clone());
-    let took = started.elapsed();
-    let status = resp.status().as_u16();
-    app.metrics.request(&method, route, status, took);
-    if let Some(log) = &app.access_log {
-        log.log(&crate::http::access_log::Entry {
-            request_id: id.to_str().unwrap_or("-"),
-            method: method.as_str(),
-            route,
-            path: &path,
-            status,
-            duration: took,
-            client: Some(client),
-        });
-    }
+    let line = Entry {
+        request_id: id.to_str().unwrap_or("-"),
+        route,
+        path: &path,
+        status: resp.status().as_u16(),
+        duration: started.elapsed(),
+        client: Some(client),
+    };
+    record(app, &method, line);
+    resp.headers_mut().insert(REQUEST_ID, id);
     resp
 }

@@ -6,7 +6,6 @@
 //! server error fails the test. Exceptions for deliberate contract choices live in
 //! `schemathesis.toml`, each with its reason.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,14 +15,6 @@ use crate::common::TestApp;
 /// stateful phase finds through the session list): they run last, with a token of their
 /// own, so the customer's run keeps its session.
 const ENDS_SESSION: &str = r"^/api/auth/(logout|sessions/\{id\})$";
-
-/// Where `./test.sh` installs the Python tools.
-fn tool(name: &str) -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin");
-    let path = venv.join(name);
-    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
-    path
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing() {
@@ -40,7 +31,7 @@ async fn schemathesis_finds_nothing() {
 
     let doc = std::env::temp_dir().join(format!("storefront-openapi-{}.json", std::process::id()));
     std::fs::write(&doc, app.get("/openapi.json").await.body).unwrap();
-    let valid = Command::new(tool("openapi-spec-validator")).arg(&doc).output().unwrap();
+    let valid = Command::new(crate::common::venv_tool("openapi-spec-validator")).arg(&doc).output().unwrap();
     let _ = std::fs::remove_file(&doc);
     assert!(
         valid.status.success(),
@@ -61,7 +52,7 @@ async fn schemathesis_finds_nothing() {
         let budget = (secs * share / 5).max(10).to_string();
         let url = format!("{base}/openapi.json");
         let run = tokio::task::spawn_blocking(move || {
-            Command::new(tool("schemathesis"))
+            Command::new(crate::common::venv_tool("schemathesis"))
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .env("NO_COLOR", "1")
                 // serializers for the import bodies (CSV, JSON lines)

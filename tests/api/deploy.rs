@@ -15,13 +15,6 @@ fn deploy(rel: &str) -> PathBuf {
     root().join("deploy").join(rel)
 }
 
-/// A program from the local virtual environment (./test.sh installs them).
-fn venv(name: &str) -> PathBuf {
-    let path = root().join(".venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
-    path
-}
-
 /// A program on PATH or in /usr/sbin (nginx, haproxy: ./test.sh installs them).
 fn system(name: &str) -> PathBuf {
     for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
@@ -64,11 +57,14 @@ fn systemd_units_verify() {
 
 #[test]
 fn the_container_file_passes_hadolint() {
-    run(Command::new(venv("hadolint")).arg(deploy("Dockerfile")));
+    run(Command::new(crate::common::venv_tool("hadolint")).arg(deploy("Dockerfile")));
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("Dockerfile");
     std::fs::write(&bad, "FROM debian\nRUN apt-get install curl\n").unwrap();
-    assert!(fails(Command::new(venv("hadolint")).arg(&bad)), "hadolint refuses an unpinned, root, untagged image");
+    assert!(
+        fails(Command::new(crate::common::venv_tool("hadolint")).arg(&bad)),
+        "hadolint refuses an unpinned, root, untagged image"
+    );
 }
 
 #[test]
@@ -94,20 +90,20 @@ fn nginx_and_haproxy_take_their_configurations() {
 #[test]
 fn kubernetes_manifests_validate_against_the_api_schemas() {
     for file in ["kubernetes/storefront.yaml", "kubernetes/replica-sidecar.yaml"] {
-        let out = run(Command::new(venv("kubernetes-validate")).arg("--strict").arg(deploy(file)));
+        let out = run(Command::new(crate::common::venv_tool("kubernetes-validate")).arg("--strict").arg(deploy(file)));
         assert!(!out.contains("WARN") && !out.contains("ERROR"), "{file}: {out}");
     }
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: two\n")
         .unwrap();
-    assert!(fails(Command::new(venv("kubernetes-validate")).arg("--strict").arg(&bad)));
+    assert!(fails(Command::new(crate::common::venv_tool("kubernetes-validate")).arg("--strict").arg(&bad)));
 }
 
 #[test]
 fn litestream_reads_the_configurations() {
     for (file, kind) in [("file", "file"), ("s3", "s3"), ("sftp", "sftp")] {
-        let out = run(Command::new(venv("litestream"))
+        let out = run(Command::new(crate::common::venv_tool("litestream"))
             .args(["databases", "-config"])
             .arg(deploy(&format!("litestream/{file}.yml")))
             .env("AWS_ACCESS_KEY_ID", "example")

@@ -49,19 +49,20 @@ pub async fn redis_status(app: &TestApp, status: &str) -> Value {
     }
 }
 
-async fn eventually(app: &TestApp, target: &str, what: &str, ok: impl Fn(&Resp) -> bool) -> Resp {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// Polls `target` on `app` until `ok` holds (10 s at most).
+pub async fn eventually(app: &TestApp, target: &str, what: &str, ok: impl Fn(&Resp) -> bool) -> Resp {
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = app.get(target).await;
         if ok(&r) {
             return r;
         }
-        assert!(Instant::now() < deadline, "{what}: last answer {:?} {}", r.header("x-cache"), r.text());
+        assert!(Instant::now() < deadline, "{what}: last answer {} {:?} {}", r.status, r.header("x-cache"), r.text());
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-fn price(r: &Resp) -> i64 {
+pub fn price(r: &Resp) -> i64 {
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["data"]["price"]["amount"].as_i64().expect("a price")
 }
@@ -72,10 +73,12 @@ async fn admin(app: &TestApp) -> String {
     t
 }
 
-async fn set_price(app: &TestApp, token: &str, base: i64) {
+/// The administrator sets product 3's base price (asserting 200); the answer.
+pub async fn set_price(app: &TestApp, token: &str, base: i64) -> Resp {
     let body = json!({"base": base});
     let r = app.call("PUT", "/api/admin/products/3/price", Some(token), Some(&body), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    r
 }
 
 /// Waits until `app` has stored `n` entries in Redis (stores run after the response).

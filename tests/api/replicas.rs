@@ -7,20 +7,19 @@
 //! hands another an entry older than a change it has seen; lag is measured and bounds
 //! readiness; a primary that is gone is a prompt 503, never a hang.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::common::redis_server::RedisServer;
-use crate::common::{self, Resp, TestApp};
+use crate::common::{self, TestApp};
+use crate::redis_tier::{eventually, price, set_price};
 
 const DETAIL: &str = "/api/products/boom-speaker";
 
-fn litestream() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/litestream");
-    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
-    path.to_string_lossy().into_owned()
+fn litestream_path() -> String {
+    common::venv_tool("litestream").to_string_lossy().into_owned()
 }
 
 /// A primary replicating to a fresh storage directory, and the directory.
@@ -32,7 +31,7 @@ async fn primary(redis: Option<&RedisServer>) -> (TestApp, tempfile::TempDir) {
         .fixture("small-catalog.sql")
         .config(move |c| {
             c.replicate_to = Some(url);
-            c.litestream = litestream();
+            c.litestream = litestream_path();
             c.replication_interval_ms = 50;
             // replicas forward their clients' addresses
             c.trusted_proxies = vec!["127.0.0.1/32".into()];
@@ -65,7 +64,7 @@ async fn replica(
         .config(move |c| {
             c.replica_of = Some(of);
             c.replicate_from = Some(from);
-            c.litestream = litestream();
+            c.litestream = litestream_path();
             c.replication_interval_ms = 50;
             // its own clients come through a proxy on loopback in some tests
             c.trusted_proxies = vec!["127.0.0.1/32".into()];
@@ -78,34 +77,6 @@ async fn replica(
         .await
 }
 
-async fn admin(app: &TestApp) -> String {
-    let t = app.register("root@example.com").await;
-    app.write("UPDATE customers SET role = 'admin' WHERE email = 'root@example.com'").await;
-    t
-}
-
-fn price(r: &Resp) -> i64 {
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["data"]["price"]["amount"].as_i64().expect("a price")
-}
-
-fn position(r: &Resp) -> String {
-    r.header("x-storefront-commit").expect("a write's answer carries its commit position").to_owned()
-}
-
-/// Polls `target` on `app` until `ok` holds (10 s).
-async fn eventually(app: &TestApp, target: &str, what: &str, ok: impl Fn(&Resp) -> bool) -> Resp {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app.get(target).await;
-        if ok(&r) {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "{what}: last answer {} {}", r.status, r.text());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn ready_checks(app: &TestApp) -> (u16, Value) {
     let r = app.get("/ready").await;
     let checks = if r.status == 200 {
@@ -114,13 +85,6 @@ async fn ready_checks(app: &TestApp) -> (u16, Value) {
         r.json()["error"]["details"]["checks"].clone()
     };
     (r.status, checks)
-}
-
-/// Stops (`STOP`) or resumes (`CONT`) a process.
-fn signal(pid: u32, sig: &str) {
-    let ok =
-        std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success();
-    assert!(ok, "kill -{sig} {pid}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +107,7 @@ async fn a_replica_reads_its_copy_and_the_primary_takes_its_writes() {
     let w = r.call("POST", "/api/auth/register", None, Some(&body), &[("X-Forwarded-For", "203.0.113.9")]).await;
     assert_eq!(w.status, 201, "{}", w.text());
     let token = w.json()["data"]["token"].as_str().unwrap().to_owned();
-    let at = position(&w);
+    let at = common::commit_position(&w);
     assert!(w.headers.iter().any(|(k, v)| k == "set-cookie" && v.starts_with(&format!("sf_commit={at}"))));
     let addr: String = primary
         .conn()
@@ -181,7 +145,13 @@ async fn a_replica_reads_its_copy_and_the_primary_takes_its_writes() {
     // the order reads back from the replica with the checkout's position
     let id = first.json()["data"]["order_id"].as_str().unwrap().to_owned();
     let mine = r
-        .call("GET", &format!("/api/orders/{id}"), Some(&token), None, &[("X-Storefront-Commit", &position(&first))])
+        .call(
+            "GET",
+            &format!("/api/orders/{id}"),
+            Some(&token),
+            None,
+            &[("X-Storefront-Commit", &common::commit_position(&first))],
+        )
         .await;
     assert_eq!(mine.status, 200, "{}", mine.text());
 
@@ -205,7 +175,7 @@ async fn a_change_shows_on_every_replica_caches_and_search_included() {
     let dir = tempfile::tempdir().unwrap();
     let a = replica(&primary, storage.path(), &dir.path().join("a.db"), |_| {}).await;
     let b = replica(&primary, storage.path(), &dir.path().join("b.db"), |_| {}).await;
-    let token = admin(&primary).await;
+    let token = primary.admin("root@example.com").await;
     for node in [&a, &b] {
         // cached on each replica
         price(&node.get(DETAIL).await);
@@ -213,9 +183,8 @@ async fn a_change_shows_on_every_replica_caches_and_search_included() {
         assert_eq!(hit.header("x-cache"), Some("hit-l1"));
         assert_eq!(price(&hit), 4999);
     }
-    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 3111})), &[]).await;
-    assert_eq!(w.status, 200, "{}", w.text());
-    let at = position(&w);
+    let w = set_price(&primary, &token, 3111).await;
+    let at = common::commit_position(&w);
     // with the position, the first read already has it; without, it arrives on its own
     assert_eq!(price(&a.get_with(DETAIL, &[("X-Storefront-Commit", &at)]).await), 3111);
     eventually(&b, DETAIL, "the new price on the other replica", |r| r.status == 200 && price(r) == 3111).await;
@@ -225,7 +194,7 @@ async fn a_change_shows_on_every_replica_caches_and_search_included() {
                    "base_price": 12345, "quantity": 5, "description": "A striped phone."});
     let created = primary.call("POST", "/api/admin/products", Some(&token), Some(&p), &[]).await;
     assert_eq!(created.status, 201, "{}", created.text());
-    let at = position(&created);
+    let at = common::commit_position(&created);
     for node in [&a, &b] {
         let s = node.get_with("/api/search?q=zebraphone", &[("X-Storefront-Commit", &at)]).await;
         assert_eq!(s.status, 200, "{}", s.text());
@@ -242,7 +211,7 @@ async fn lag_is_measured_and_a_replica_too_far_behind_is_not_ready() {
     let (primary, storage) = primary(None).await;
     let dir = tempfile::tempdir().unwrap();
     let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |c| c.replica_max_lag_ms = 300).await;
-    let token = admin(&primary).await;
+    let token = primary.admin("root@example.com").await;
     let (status, checks) = ready_checks(&r).await;
     assert_eq!(status, 200, "{checks}");
     let metrics = r.get("/metrics").await.text();
@@ -250,9 +219,8 @@ async fn lag_is_measured_and_a_replica_too_far_behind_is_not_ready() {
 
     // replication paused on the primary: its commits stop reaching the storage
     let pid = primary.state.replication.litestream().unwrap().pid().expect("litestream runs");
-    signal(pid, "STOP");
-    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 2222})), &[]).await;
-    assert_eq!(w.status, 200, "{}", w.text());
+    common::signal(pid, "STOP");
+    let w = set_price(&primary, &token, 2222).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let checks = loop {
         let (status, checks) = ready_checks(&r).await;
@@ -264,7 +232,7 @@ async fn lag_is_measured_and_a_replica_too_far_behind_is_not_ready() {
     };
     assert!(checks["replica_lag_ms"].as_u64().unwrap() > 300, "{checks}");
     // a read that asks for the new position is served by the primary after the wait
-    let read = r.get_with(DETAIL, &[("X-Storefront-Commit", &position(&w))]).await;
+    let read = r.get_with(DETAIL, &[("X-Storefront-Commit", &common::commit_position(&w))]).await;
     assert_eq!(price(&read), 2222);
     let lag: f64 = r
         .get("/metrics")
@@ -278,7 +246,7 @@ async fn lag_is_measured_and_a_replica_too_far_behind_is_not_ready() {
     assert!(lag > 0.3, "lag {lag}");
 
     // resumed: the replica catches up by itself and is ready again
-    signal(pid, "CONT");
+    common::signal(pid, "CONT");
     eventually(&r, "/ready", "ready again", |resp| resp.status == 200).await;
     assert_eq!(price(&r.get(DETAIL).await), 2222);
     r.stop().await;
@@ -290,13 +258,12 @@ async fn a_replica_restarted_or_started_late_catches_up() {
     let (primary, storage) = primary(None).await;
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
-    let token = admin(&primary).await;
+    let token = primary.admin("root@example.com").await;
     let r = replica(&primary, storage.path(), &copy, |_| {}).await;
     price(&r.get(DETAIL).await);
     r.stop().await;
     // changes while it is down
-    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 1234})), &[]).await;
-    assert_eq!(w.status, 200, "{}", w.text());
+    set_price(&primary, &token, 1234).await;
     let r = replica(&primary, storage.path(), &copy, |_| {}).await;
     eventually(&r, DETAIL, "the change made while the replica was down", |resp| {
         resp.status == 200 && price(resp) == 1234
@@ -352,7 +319,7 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     let (primary, storage) = primary(Some(&redis)).await;
     let dir = tempfile::tempdir().unwrap();
     let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |_| {}).await;
-    let token = admin(&primary).await;
+    let token = primary.admin("root@example.com").await;
     crate::redis_tier::redis_status(&primary, "ok").await;
     crate::redis_tier::redis_status(&r, "ok").await;
 
@@ -363,15 +330,13 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     assert_eq!(r.get(DETAIL).await.header("x-cache"), Some("hit-l1"));
     let heard = l2.stats().await.invalidations_received;
     let pid = primary.state.replication.litestream().unwrap().pid().expect("litestream runs");
-    signal(pid, "STOP");
-    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 2500})), &[]).await;
-    assert_eq!(w.status, 200, "{}", w.text());
+    common::signal(pid, "STOP");
+    set_price(&primary, &token, 2500).await;
     // the replica hears of the change (Redis) before its copy has it
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while l2.stats().await.invalidations_received == heard {
-        assert!(Instant::now() < deadline, "the invalidation never reached the replica");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::until("the invalidation to reach the replica", 10, || async {
+        l2.stats().await.invalidations_received > heard
+    })
+    .await;
     // the replica loads the old row from its copy (right for a client that asked nothing
     // of it) and offers it to Redis, which refuses it: the tag was bumped at a later
     // position than the copy holds
@@ -380,11 +345,7 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     let old = r.get(DETAIL).await;
     assert_eq!(price(&old), 4999);
     assert_eq!(old.header("x-cache"), Some("miss"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while offered(l2.stats().await) == before {
-        assert!(Instant::now() < deadline, "the replica's store never reached redis");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::until("the replica's store to reach redis", 10, || async { offered(l2.stats().await) > before }).await;
     assert_eq!(l2.stats().await.stores_refused_stale, 1, "refused");
     // nor does the replica keep it: the next read loads again (from its copy, still old)
     let again = r.get(DETAIL).await;
@@ -392,7 +353,7 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     // so the primary (and any node) reads the new price, never the replica's old one
     let fresh = primary.get(DETAIL).await;
     assert_eq!(price(&fresh), 2500, "{:?}", fresh.header("x-cache"));
-    signal(pid, "CONT");
+    common::signal(pid, "CONT");
     eventually(&r, DETAIL, "the replica catching up", |resp| resp.status == 200 && price(resp) == 2500).await;
     r.stop().await;
     primary.stop().await;
@@ -411,12 +372,12 @@ impl Drop for Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
     let (primary, storage) = primary(None).await;
-    let token = admin(&primary).await;
+    let token = primary.admin("root@example.com").await;
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     // the sidecar: Litestream's follow mode, run by someone else
     let _sidecar = Child(
-        std::process::Command::new(litestream())
+        std::process::Command::new(litestream_path())
             .args(["restore", "-f", "-follow-interval", "50ms", "-o"])
             .arg(&copy)
             .arg(format!("file://{}", storage.path().display()))
@@ -429,9 +390,8 @@ async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
     let (status, checks) = ready_checks(&r).await;
     assert_eq!(status, 200, "{checks}");
     assert!(checks.get("replication").is_none(), "no Litestream of its own: {checks}");
-    let w = primary.call("PUT", "/api/admin/products/3/price", Some(&token), Some(&json!({"base": 4321})), &[]).await;
-    assert_eq!(w.status, 200, "{}", w.text());
-    assert_eq!(price(&r.get_with(DETAIL, &[("X-Storefront-Commit", &position(&w))]).await), 4321);
+    let w = set_price(&primary, &token, 4321).await;
+    assert_eq!(price(&r.get_with(DETAIL, &[("X-Storefront-Commit", &common::commit_position(&w))]).await), 4321);
     r.stop().await;
     primary.stop().await;
 }

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::common;
 use crate::common::redis_server::RedisServer;
 use crate::common::smtp_server::free_port;
-use crate::common::{self, Resp};
 
 const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 
@@ -42,7 +42,7 @@ impl Proc {
     /// SIGTERM, then waits for the drain to end (30 s at most).
     fn terminate(&mut self) {
         if let Some(mut c) = self.child.take() {
-            signal(c.id(), "TERM");
+            common::signal(c.id(), "TERM");
             let deadline = Instant::now() + Duration::from_secs(30);
             while c.try_wait().unwrap().is_none() {
                 assert!(Instant::now() < deadline, "the server did not stop after SIGTERM");
@@ -56,17 +56,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success();
-    assert!(ok, "kill -{sig} {pid}");
-}
-
-fn litestream() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/litestream");
-    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
-    path
 }
 
 fn nginx() -> PathBuf {
@@ -102,7 +91,7 @@ impl Topology {
                  unpaid_orders_per_owner = 1000000\nreserved_units_per_owner = 1000000\n\
                  unpaid_orders_per_address = 1000000\nreserved_units_per_address = 1000000\n\
                  cache_warm_products = 10\nshutdown_grace_secs = 10\nredis_url = {:?}\n",
-                litestream().display().to_string(),
+                common::venv_tool("litestream").display().to_string(),
                 redis.url()
             ),
         )
@@ -126,6 +115,7 @@ impl Topology {
             "primary",
             &config,
             &db,
+            free_port(),
             &["--replicate-to".into(), format!("file://{}", storage.display())],
         );
         wait_ready(primary.addr(), "the primary");
@@ -138,20 +128,21 @@ impl Topology {
         let mut t =
             Topology { dir, config, storage, redis, primary, replicas: Vec::new(), lb: Proc { child: None, port: 0 } };
         for i in 0..2 {
-            let r = t.replica(i);
+            let r = t.replica(i, free_port());
             t.replicas.push(r);
         }
         t.lb = t.nginx();
         t
     }
 
-    /// Starts replica `i` (its copy restored anew) and waits until it is ready.
-    fn replica(&self, i: usize) -> Proc {
+    /// Starts replica `i` on `port` (its copy restored anew) and waits until it is ready.
+    fn replica(&self, i: usize, port: u16) -> Proc {
         let p = serve(
             self.dir.path(),
             &format!("replica{i}"),
             &self.config,
             &self.dir.path().join(format!("replica{i}.db")),
+            port,
             &[
                 "--replica-of".into(),
                 format!("http://{}", self.primary.addr()),
@@ -202,9 +193,9 @@ impl Topology {
     }
 }
 
-fn serve(dir: &Path, name: &str, config: &Path, db: &Path, extra: &[String]) -> Proc {
-    let port = free_port();
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+/// `storefront serve` on `port` (its log in `<name>.log`, appended to across restarts).
+fn serve(dir: &Path, name: &str, config: &Path, db: &Path, port: u16, extra: &[String]) -> Proc {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("{name}.log"))).unwrap();
     let child = Command::new(BIN)
         .args(["serve", "--log-level", "warn", "--listen", &format!("127.0.0.1:{port}"), "--config"])
         .arg(config)
@@ -229,30 +220,6 @@ fn wait_ready(addr: std::net::SocketAddr, what: &str) {
         assert!(Instant::now() < deadline, "{what} on {addr} never became ready");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-async fn call(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-    extra: &[(&str, &str)],
-) -> Resp {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers: Vec<(&str, &str)> = extra.to_vec();
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a));
-    }
-    let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    common::send(addr, method, path.as_bytes(), &headers, &bytes).await
-}
-
-fn position(r: &Resp) -> String {
-    r.header("x-storefront-commit").expect("a write's answer carries its position").to_owned()
 }
 
 /// Reads through the balancer until stopped, counting answers that are not 200.
@@ -317,6 +284,19 @@ impl Load {
     }
 }
 
+/// Returns once the node at `node` serves commit position `at` (its `/health` says so).
+async fn reached(node: std::net::SocketAddr, at: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let h = common::call_at(node, "GET", "/health", None, None, &[]).await;
+        if h.header("x-storefront-commit").and_then(|p| p.parse::<u64>().ok()).is_some_and(|p| p >= at) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "position {at} never reached {node}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -327,39 +307,47 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
     let lb = t.lb.addr();
 
     // a shopper's flow through the balancer (the seed's sale flow)
-    let r = call(lb, "POST", "/api/auth/guest", None, None, &[]).await;
+    let r = common::call_at(lb, "POST", "/api/auth/guest", None, None, &[]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let guest = r.json()["data"]["token"].as_str().unwrap().to_owned();
-    let list = call(lb, "GET", "/api/products?in_stock=true&per_page=20", None, None, &[]).await;
+    let list = common::call_at(lb, "GET", "/api/products?in_stock=true&per_page=20", None, None, &[]).await;
     assert_eq!(list.status, 200, "{}", list.text());
     let items = list.json()["data"].as_array().unwrap().clone();
     let slugs: Vec<String> = items.iter().map(|p| p["slug"].as_str().unwrap().to_owned()).collect();
     let product = &items[0];
     let slug = product["slug"].as_str().unwrap();
-    assert_eq!(call(lb, "GET", &format!("/api/products/{slug}"), None, None, &[]).await.status, 200);
+    assert_eq!(common::call_at(lb, "GET", &format!("/api/products/{slug}"), None, None, &[]).await.status, 200);
     let add = json!({"product_id": product["id"], "quantity": 1});
-    let added = call(lb, "POST", "/api/cart", Some(&guest), Some(&add), &[]).await;
+    let added = common::call_at(lb, "POST", "/api/cart", Some(&guest), Some(&add), &[]).await;
     assert_eq!(added.status, 201, "{}", added.text());
-    let cart = call(lb, "GET", "/api/cart", Some(&guest), None, &[("X-Storefront-Commit", &position(&added))]).await;
+    let cart = common::call_at(
+        lb,
+        "GET",
+        "/api/cart",
+        Some(&guest),
+        None,
+        &[("X-Storefront-Commit", &common::commit_position(&added))],
+    )
+    .await;
     assert_eq!(cart.status, 200, "{}", cart.text());
     assert_eq!(cart.json()["data"]["items"].as_array().map(Vec::len), Some(1), "{}", cart.text());
     let address = json!({"name": "Sale Shopper", "line1": "1 Main St", "city": "Austin", "state": "TX",
                          "postal_code": "73301", "country": "US"});
     let body = json!({"shipping_address": address, "payment_method": "card"});
     let key = [("Idempotency-Key", "topology-order-1")];
-    let order = call(lb, "POST", "/api/checkout", Some(&guest), Some(&body), &key).await;
+    let order = common::call_at(lb, "POST", "/api/checkout", Some(&guest), Some(&body), &key).await;
     assert_eq!(order.status, 201, "{}", order.text());
     let id = order.json()["data"]["order_id"].as_str().unwrap().to_owned();
-    let again = call(lb, "POST", "/api/checkout", Some(&guest), Some(&body), &key).await;
+    let again = common::call_at(lb, "POST", "/api/checkout", Some(&guest), Some(&body), &key).await;
     assert_eq!(again.json()["data"]["order_id"].as_str(), Some(id.as_str()), "{}", again.text());
     // read after write, through the balancer (a replica, or the primary after the wait)
-    let mine = call(
+    let mine = common::call_at(
         lb,
         "GET",
         &format!("/api/orders/{id}"),
         Some(&guest),
         None,
-        &[("X-Storefront-Commit", &position(&order))],
+        &[("X-Storefront-Commit", &common::commit_position(&order))],
     )
     .await;
     assert_eq!(mine.status, 200, "{}", mine.text());
@@ -376,22 +364,28 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
 
     // a price change by the administrator shows on every node
     let login = json!({"email": "ops@example.com", "password": "correct horse 1"});
-    let r = call(lb, "POST", "/api/auth/login", None, Some(&login), &[]).await;
+    let r = common::call_at(lb, "POST", "/api/auth/login", None, Some(&login), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let admin = r.json()["data"]["token"].as_str().unwrap().to_owned();
     for node in [t.replicas[0].addr(), t.replicas[1].addr(), t.primary.addr()] {
         // cached on each node first
-        assert_eq!(call(node, "GET", &format!("/api/products/{slug}"), None, None, &[]).await.status, 200);
+        assert_eq!(common::call_at(node, "GET", &format!("/api/products/{slug}"), None, None, &[]).await.status, 200);
     }
     let pid = product["id"].as_str().unwrap();
-    let change =
-        call(lb, "PUT", &format!("/api/admin/products/{pid}/price"), Some(&admin), Some(&json!({"base": 777})), &[])
-            .await;
+    let change = common::call_at(
+        lb,
+        "PUT",
+        &format!("/api/admin/products/{pid}/price"),
+        Some(&admin),
+        Some(&json!({"base": 777})),
+        &[],
+    )
+    .await;
     assert_eq!(change.status, 200, "{}", change.text());
     for node in [t.primary.addr(), t.replicas[0].addr(), t.replicas[1].addr()] {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let r = call(node, "GET", &format!("/api/products/{slug}"), None, None, &[]).await;
+            let r = common::call_at(node, "GET", &format!("/api/products/{slug}"), None, None, &[]).await;
             if r.status == 200 && r.json()["data"]["price"]["amount"] == 777 {
                 break;
             }
@@ -407,8 +401,9 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
     load.answered(600).await;
     let (ok, failed) = load.finish().await;
     assert!(failed.is_empty(), "{} of {} failed: {:?}", failed.len(), ok, &failed[..failed.len().min(5)]);
-    let t = tokio::task::spawn_blocking(move || {
-        t.replicas[0] = t.replica(0);
+    // back on its address (the balancer's configuration names it)
+    let mut t = tokio::task::spawn_blocking(move || {
+        t.replicas[0] = t.replica(0, t.replicas[0].port);
         t
     })
     .await
@@ -417,34 +412,14 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
     // a rolling restart of both replicas under load: no request fails
     let load = Load::start(lb, slugs, 8);
     load.answered(300).await;
-    let mut t = t;
     for i in 0..2 {
-        let mut old = std::mem::replace(&mut t.replicas[i], Proc { child: None, port: 0 });
-        let port = old.port;
-        tokio::task::spawn_blocking(move || old.terminate()).await.unwrap();
-        // the same address again (the balancer's configuration names it)
-        let cfg = t.config.clone();
-        let dir = t.dir.path().to_owned();
-        let (of, from) = (format!("http://{}", t.primary.addr()), format!("file://{}", t.storage.display()));
-        let new = tokio::task::spawn_blocking(move || {
-            let log = std::fs::File::create(dir.join(format!("replica{i}-restarted.log"))).unwrap();
-            let child = Command::new(BIN)
-                .args(["serve", "--log-level", "warn", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-                .arg(&cfg)
-                .arg("--db")
-                .arg(dir.join(format!("replica{i}.db")))
-                .args(["--replica-of", &of, "--replicate-from", &from])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let p = Proc { child: Some(child), port };
-            wait_ready(p.addr(), "a restarted replica");
-            p
+        t = tokio::task::spawn_blocking(move || {
+            t.replicas[i].terminate();
+            t.replicas[i] = t.replica(i, t.replicas[i].port);
+            t
         })
         .await
         .unwrap();
-        t.replicas[i] = new;
         load.answered(200).await;
     }
     let (ok, failed) = load.finish().await;
@@ -454,7 +429,7 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
     let mut lags = Vec::new();
     for i in 0..30 {
         let started = Instant::now();
-        let w = call(
+        let w = common::call_at(
             t.primary.addr(),
             "PUT",
             &format!("/api/admin/products/{pid}/price"),
@@ -464,17 +439,8 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
         )
         .await;
         assert_eq!(w.status, 200, "{}", w.text());
-        let at: u64 = position(&w).parse().unwrap();
-        let node = t.replicas[i as usize % 2].addr();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let h = call(node, "GET", "/health", None, None, &[]).await;
-            if h.header("x-storefront-commit").and_then(|p| p.parse::<u64>().ok()).is_some_and(|p| p >= at) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "position {at} never reached {node}");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let at: u64 = common::commit_position(&w).parse().unwrap();
+        reached(t.replicas[i as usize % 2].addr(), at).await;
         lags.push(started.elapsed());
     }
     lags.sort();
@@ -492,10 +458,10 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
 async fn a_lost_primary_is_restored_from_its_replica_storage() {
     let mut t = tokio::task::spawn_blocking(Topology::start).await.unwrap();
     let primary = t.primary.addr();
-    let list = call(primary, "GET", "/api/products?in_stock=true&per_page=100", None, None, &[]).await;
+    let list = common::call_at(primary, "GET", "/api/products?in_stock=true&per_page=100", None, None, &[]).await;
     let ids: Vec<String> =
         list.json()["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
-    let guest = call(primary, "POST", "/api/auth/guest", None, None, &[]).await.json()["data"]["token"]
+    let guest = common::call_at(primary, "POST", "/api/auth/guest", None, None, &[]).await.json()["data"]["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -510,13 +476,13 @@ async fn a_lost_primary_is_restored_from_its_replica_storage() {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let body = json!({"items": [{"product_id": ids[i % ids.len()], "quantity": 1}],
                               "shipping_address": address, "payment_method": "card"});
-            let r = call(primary, "POST", "/api/orders", Some(&guest), Some(&body), &[]).await;
+            let r = common::call_at(primary, "POST", "/api/orders", Some(&guest), Some(&body), &[]).await;
             if r.status == 409 && r.error_code() == "out_of_stock" {
                 continue;
             }
             assert_eq!(r.status, 201, "{}", r.text());
             let id = r.json()["data"]["order_id"].as_str().unwrap().parse::<i64>().unwrap();
-            return (id, position(&r).parse::<u64>().unwrap(), Instant::now());
+            return (id, common::commit_position(&r).parse::<u64>().unwrap(), Instant::now());
         }
     };
     for _ in 0..40 {
@@ -524,32 +490,7 @@ async fn a_lost_primary_is_restored_from_its_replica_storage() {
     }
     // the first 40 are in the replica storage for certain: a replica restored them
     let shipped = acked.last().unwrap().1;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let h = call(t.replicas[0].addr(), "GET", "/health", None, None, &[]).await;
-        if h.header("x-storefront-commit").and_then(|p| p.parse::<u64>().ok()).is_some_and(|p| p >= shipped) {
-            break;
-        }
-        if Instant::now() > deadline {
-            let ready = call(t.replicas[0].addr(), "GET", "/ready", None, None, &[]).await;
-            let log = std::fs::read_to_string(t.dir.path().join("replica0.log")).unwrap_or_default();
-            let plog = std::fs::read_to_string(t.dir.path().join("primary.log")).unwrap_or_default();
-            let txid = std::fs::read_to_string(t.dir.path().join("replica0.db-txid")).unwrap_or_default();
-            let mut l0: Vec<String> = std::fs::read_dir(t.storage.join("ltx/0"))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            l0.sort();
-            let copy = rusqlite::Connection::open_with_flags(
-                t.dir.path().join("replica0.db"),
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-            )
-            .unwrap();
-            let max: i64 = copy.query_row("SELECT max(position) FROM change_log", [], |r| r.get(0)).unwrap_or(-1);
-            panic!("position {shipped} never reached the replica: {}\ntxid {txid} copy max {max} l0 {l0:?}\n{log}\nprimary:\n{plog}", ready.text());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    reached(t.replicas[0].addr(), shipped).await;
     let certain = acked.len();
     // more orders as fast as they come, then the primary dies with its disk
     for _ in 40..140 {
@@ -564,7 +505,7 @@ async fn a_lost_primary_is_restored_from_its_replica_storage() {
 
     // the documented restore: `litestream restore -o DB URL`
     let restored = t.dir.path().join("restored.db");
-    let out = Command::new(litestream())
+    let out = Command::new(common::venv_tool("litestream"))
         .args(["restore", "-o"])
         .arg(&restored)
         .arg(format!("file://{}", t.storage.display()))
@@ -594,7 +535,7 @@ async fn a_lost_primary_is_restored_from_its_replica_storage() {
     drop(conn);
 
     // the restored file is a working primary again
-    let primary = serve(t.dir.path(), "restored", &t.config, &restored, &[]);
+    let primary = serve(t.dir.path(), "restored", &t.config, &restored, free_port(), &[]);
     tokio::task::spawn_blocking({
         let addr = primary.addr();
         move || wait_ready(addr, "the restored primary")
@@ -603,10 +544,11 @@ async fn a_lost_primary_is_restored_from_its_replica_storage() {
     .unwrap();
     let (id, _, _) = acked[certain - 1];
     let admin = json!({"email": "ops@example.com", "password": "correct horse 1"});
-    let token = call(primary.addr(), "POST", "/api/auth/login", None, Some(&admin), &[]).await.json()["data"]["token"]
+    let token = common::call_at(primary.addr(), "POST", "/api/auth/login", None, Some(&admin), &[]).await.json()
+        ["data"]["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = call(primary.addr(), "GET", &format!("/api/admin/orders/{id}"), Some(&token), None, &[]).await;
+    let r = common::call_at(primary.addr(), "GET", &format!("/api/admin/orders/{id}"), Some(&token), None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }

@@ -380,16 +380,7 @@ impl TestApp {
         body: Option<&Value>,
         extra: &[(&str, &str)],
     ) -> Resp {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let mut headers: Vec<(&str, &str)> = extra.to_vec();
-        if let Some(a) = &auth {
-            headers.push(("Authorization", a));
-        }
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-        if body.is_some() {
-            headers.push(("Content-Type", "application/json"));
-        }
-        send(self.addr, method, path.as_bytes(), &headers, &bytes).await
+        call_at(self.addr, method, path, token, body, extra).await
     }
 
     /// A new guest session's token.
@@ -447,6 +438,47 @@ impl TestApp {
             .await
             .unwrap();
     }
+}
+
+/// [`TestApp::call`] to any server (one in a process of its own, a load balancer).
+pub async fn call_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+    extra: &[(&str, &str)],
+) -> Resp {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers: Vec<(&str, &str)> = extra.to_vec();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
+    let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    send(addr, method, path.as_bytes(), &headers, &bytes).await
+}
+
+/// The commit position a write's answer carries (`X-Storefront-Commit`).
+pub fn commit_position(r: &Resp) -> String {
+    r.header("x-storefront-commit").expect("a write's answer carries its commit position").to_owned()
+}
+
+/// A program `./test.sh` installs into the local virtual environment (schemathesis,
+/// Litestream, hadolint, ...).
+pub fn venv_tool(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: run ./test.sh, which installs it", path.display());
+    path
+}
+
+/// Sends `sig` (TERM, STOP, CONT, ...) to process `pid`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok =
+        std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill -{sig} {pid}");
 }
 
 /// A shipping address the fixture's rates cover (US, California).
@@ -517,6 +549,15 @@ pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// [`wait_for`] with a condition that has to ask a server (it is awaited each time).
+pub async fn until<F: std::future::Future<Output = bool>>(what: &str, secs: u64, mut cond: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
