@@ -22,7 +22,7 @@ use serde_json::json;
 use storefront::app::AppState;
 use storefront::config::Config;
 use storefront::error::StoreError;
-use storefront::jobs::NewJob;
+use storefront::jobs::{Kind, NewJob};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -60,7 +60,9 @@ async fn enqueue_noops(app: &AppState, n: usize) -> Vec<i64> {
         .writer
         .run(move |tx| {
             (0..n)
-                .map(|_| storefront::jobs::enqueue(tx, &NewJob::new("noop", json!({}))).map(|id| id.expect("no key")))
+                .map(|_| {
+                    storefront::jobs::enqueue(tx, &NewJob::new(Kind::Noop, json!({}))).map(|id| id.expect("no key"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(StoreError::from)
         })
@@ -144,7 +146,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(storefront::server::run(app.clone(), listener, async {
+        let server = tokio::spawn(storefront::web::run(app.clone(), listener, async {
             let _ = stopped.await;
         }));
         while !app.search.is_ready() {

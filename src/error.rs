@@ -51,21 +51,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-impl From<crate::orders::TransitionError> for ApiError {
-    fn from(e: crate::orders::TransitionError) -> Self {
-        use crate::orders::TransitionError;
-        match e {
-            TransitionError::NotFound => ApiError::not_found("order"),
-            TransitionError::NotAllowed { from } => ApiError::new(
-                StatusCode::CONFLICT,
-                "invalid_transition",
-                format!("an order that is {from} cannot take this change"),
-            ),
-            TransitionError::Store(e) => e.into(),
-        }
-    }
-}
-
 /// An error as the client sees it: `{"error": {code, message, details, request_id}}`.
 /// The request id is filled in by the request-id middleware, which knows it.
 #[derive(Debug, Clone)]
@@ -133,6 +118,20 @@ impl ApiError {
         ApiError::new(status, code, message)
     }
 
+    /// The envelope as an answer, with the headers errors carry.
+    pub fn response(&self, request_id: &str) -> axum::response::Response {
+        use axum::http::header;
+        let mut resp = axum::response::Response::new(axum::body::Body::from(self.body(request_id)));
+        *resp.status_mut() = self.status;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+        h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        resp
+    }
+
     /// The JSON envelope.
     pub fn body(&self, request_id: &str) -> Vec<u8> {
         let body = serde_json::json!({
@@ -176,6 +175,17 @@ impl From<StoreError> for ApiError {
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> ApiError {
         ApiError::from(StoreError::from(e))
+    }
+}
+
+impl axum::response::IntoResponse for ApiError {
+    /// The body is rendered by the front layer's request context, which knows the
+    /// request id.
+    fn into_response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::new(axum::body::Body::empty());
+        *resp.status_mut() = self.status;
+        resp.extensions_mut().insert(self);
+        resp
     }
 }
 

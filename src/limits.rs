@@ -10,18 +10,14 @@
 //! `RateLimit: limit=…, remaining=…, reset=…` and `RateLimit-Policy: N;w=SECONDS` (the IETF
 //! httpapi draft's fields) for the tightest quota it was checked against.
 //!
-//! With Redis configured the quotas are shared by every node (one Lua script per check,
-//! GCRA with Redis's clock; keys expire once full again); when Redis is away or slow a node
-//! falls back to its own in-memory limiter (governor), so limits hold per node rather than
-//! not at all.
+//! With Redis configured (`redis_url`, the cache on or off) the quotas are shared by every
+//! node through [`crate::redis`] (one Lua script per check, GCRA with Redis's clock; keys
+//! expire once full again); when Redis is away or slow a node falls back to its own
+//! in-memory limiter (governor), so limits hold per node rather than not at all.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Response};
-use axum::middleware::Next;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -30,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// The route classes that are limited.
+/// The route classes that are limited (each route's rule is declared beside it in the
+/// route table, `crate::web::routes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
     Login,
@@ -75,28 +72,6 @@ impl Rule {
             Rule::Search => "search",
             Rule::Catalog => "catalog",
         }
-    }
-
-    /// The rule of a route (its method and template), if it is limited.
-    pub fn of(method: &axum::http::Method, route: &str) -> Option<Rule> {
-        use axum::http::Method;
-        let write = *method != Method::GET && *method != Method::HEAD;
-        Some(match route {
-            "/api/auth/login" if write => Rule::Login,
-            "/api/auth/register" if write => Rule::Register,
-            "/api/auth/password/forgot" | "/api/auth/password/reset" if write => Rule::Reset,
-            r if write && r.starts_with("/api/auth/2fa/") => Rule::TwoFactor,
-            "/api/auth/guest" if write => Rule::Guest,
-            "/api/cart/discount" if write => Rule::Discount,
-            "/api/cart" | "/api/cart/items/{id}" if write => Rule::CartWrite,
-            "/api/checkout" | "/api/orders" if write => Rule::Checkout,
-            "/api/products/{slug}/reviews" if write => Rule::Review,
-            "/api/search" if !write => Rule::Search,
-            r if !write && ["/api/products", "/api/categories", "/api/brands"].iter().any(|p| r.starts_with(p)) => {
-                Rule::Catalog
-            }
-            _ => return None,
-        })
     }
 }
 
@@ -252,10 +227,12 @@ pub struct Verdict {
 pub struct Limiter {
     enabled: bool,
     rules: Vec<(Rule, Dim, Rate, Local)>,
+    /// the node's Redis, when configured: quotas shared by every node
+    shared: Option<std::sync::Arc<crate::redis::Redis>>,
 }
 
 impl Limiter {
-    pub fn new(config: &crate::config::Config) -> Limiter {
+    pub fn new(config: &crate::config::Config, shared: Option<std::sync::Arc<crate::redis::Redis>>) -> Limiter {
         let mut rules = Vec::new();
         for rule in Rule::ALL {
             let quotas = config.rate_limits.of(rule);
@@ -270,13 +247,13 @@ impl Limiter {
                 }
             }
         }
-        Limiter { enabled: config.rate_limits_enabled, rules }
+        Limiter { enabled: config.rate_limits_enabled, rules, shared }
     }
 
     /// Checks one request of `rule` against each of its quotas that has a key here.
     /// Every quota is charged (a refused request counts too: a flood does not get through
     /// by alternating).
-    pub async fn check(&self, app: &AppState, rule: Rule, keys: &[(Dim, &str)]) -> Option<Verdict> {
+    pub async fn check(&self, rule: Rule, keys: &[(Dim, &str)]) -> Option<Verdict> {
         if !self.enabled {
             return None;
         }
@@ -287,8 +264,8 @@ impl Limiter {
             }
             let Some((_, key)) = keys.iter().find(|(d, _)| d == dim) else { continue };
             let key = format!("{}:{}:{}", rule.name(), if *dim == Dim::Address { "a" } else { "u" }, key);
-            let shared = match app.cache.l2() {
-                Some(l2) => l2.rate_limit(&key, rate.interval(), rate.count).await,
+            let shared = match &self.shared {
+                Some(redis) => redis.rate_limit(&key, rate.interval(), rate.count).await,
                 None => None,
             };
             let v = match shared {
@@ -339,10 +316,6 @@ impl Limiter {
                 }
             });
         }
-        if let Some(v) = tightest.filter(|v| !v.allowed) {
-            app.metrics.rate_limited(rule.name());
-            return Some(v);
-        }
         tightest
     }
 
@@ -375,17 +348,6 @@ pub fn address_key_of(addr: &str) -> String {
     addr.parse::<IpAddr>().map_or_else(|_| addr.to_owned(), address_key)
 }
 
-/// The key of a bearer token's session: a digest, so the limiter never holds a secret.
-fn token_key(headers: &axum::http::HeaderMap) -> Option<String> {
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
-    if token.is_empty() {
-        return None;
-    }
-    let d = crate::customers::auth::token_hash(token);
-    Some(d[..12].iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// The 429 of a refused request.
 pub fn refused(rule: Rule, v: &Verdict) -> ApiError {
     let mut e = ApiError::new(
@@ -397,54 +359,13 @@ pub fn refused(rule: Rule, v: &Verdict) -> ApiError {
     e.with_detail("rule", serde_json::json!(rule.name()))
 }
 
-fn set_headers(resp: &mut Response<Body>, v: &Verdict) {
-    let h = resp.headers_mut();
-    if let Ok(value) =
-        HeaderValue::from_str(&format!("limit={}, remaining={}, reset={}", v.limit, v.remaining, v.reset_secs))
-    {
-        h.insert("ratelimit", value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&format!("{};w={}", v.limit, v.window_secs)) {
-        h.insert("ratelimit-policy", value);
-    }
-}
-
-/// The middleware of limited routes: checks the route's rule by client address and by the
-/// bearer token's session, answers 429 when over, and stamps the `RateLimit` fields.
-pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Response<Body> {
-    let route = crate::routes::template(req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str()));
-    let Some(rule) = Rule::of(req.method(), route) else {
-        return next.run(req).await;
-    };
-    let address = crate::http::client::client_ip(&req).map(address_key);
-    let token = token_key(req.headers());
-    let mut keys: Vec<(Dim, &str)> = Vec::with_capacity(2);
-    if let Some(a) = &address {
-        keys.push((Dim::Address, a));
-    }
-    if let Some(t) = &token {
-        keys.push((Dim::Account, t));
-    }
-    let verdict = app.limits.check(&app, rule, &keys).await;
-    match verdict {
-        Some(v) if !v.allowed => {
-            let mut resp = axum::response::IntoResponse::into_response(refused(rule, &v));
-            set_headers(&mut resp, &v);
-            resp
-        }
-        Some(v) => {
-            let mut resp = next.run(req).await;
-            set_headers(&mut resp, &v);
-            resp
-        }
-        None => next.run(req).await,
-    }
-}
-
 /// A check of `rule` by account only (the e-mail an auth request names), from a handler.
 pub async fn check_account(app: &AppState, rule: Rule, account: &str) -> Result<(), ApiError> {
-    match app.limits.check(app, rule, &[(Dim::Account, account)]).await {
-        Some(v) if !v.allowed => Err(refused(rule, &v)),
+    match app.limits.check(rule, &[(Dim::Account, account)]).await {
+        Some(v) if !v.allowed => {
+            app.metrics.rate_limited(rule.name());
+            Err(refused(rule, &v))
+        }
         _ => Ok(()),
     }
 }
@@ -474,25 +395,5 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         assert_eq!(address_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
         assert_eq!(address_key("192.0.2.7".parse().unwrap()), "192.0.2.7");
-    }
-
-    #[test]
-    fn every_limited_route_exists() {
-        let doc = crate::openapi::to_json();
-        let paths = doc["paths"].as_object().unwrap();
-        let mut seen = std::collections::HashSet::new();
-        for (path, item) in paths {
-            for method in ["get", "post", "patch", "delete"] {
-                if item.get(method).is_some() {
-                    let m: axum::http::Method = method.to_uppercase().parse().unwrap();
-                    if let Some(rule) = Rule::of(&m, path) {
-                        seen.insert(rule);
-                    }
-                }
-            }
-        }
-        for rule in Rule::ALL {
-            assert!(seen.contains(&rule), "{} covers no route", rule.name());
-        }
     }
 }

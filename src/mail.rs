@@ -51,7 +51,9 @@ pub fn enqueue(
 
 fn job(id: i64, kind: &str) -> NewJob {
     let queue = if kind == "password_reset" { Queue::High } else { Queue::Default };
-    NewJob::new("mail", serde_json::json!({ "outbox_id": id })).queue(queue).unique(format!("mail:{id}"))
+    NewJob::new(crate::jobs::Kind::Mail, serde_json::json!({ "outbox_id": id }))
+        .queue(queue)
+        .unique(format!("mail:{id}"))
 }
 
 /// Enqueues sending jobs for unsent mail of the last week (a start with `smtp_url` after

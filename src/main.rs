@@ -9,7 +9,7 @@ use storefront::bulk::export::Kind;
 use storefront::bulk::import::Format;
 use storefront::cli::{AdminAction, Cli, Command, ConfigAction, ImportWhat, JobsAction, MailAction};
 use storefront::config::{Config, LogFormat};
-use storefront::{db, seed, server};
+use storefront::{db, seed, web};
 
 fn init_logging(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
@@ -175,10 +175,11 @@ fn rpassword_prompt() -> anyhow::Result<String> {
 fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let listen = config.listen;
+    storefront::commands::fill_demo(&config)?;
     let state = AppState::open(config)?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-        server::run(state.clone(), listener, server::shutdown_signal()).await?;
+        web::run(state.clone(), listener, web::shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     // the server has drained: let the writer commit what it holds, then exit

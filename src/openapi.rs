@@ -12,7 +12,6 @@
 //! requirement list role names).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -21,7 +20,6 @@ use utoipa::openapi::{ContentBuilder, Header, OpenApi, RefOr};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
 use crate::domain::{Country, Currency, Id, Money, Timestamp};
-use crate::http::Rendered;
 
 /// A line of text a person typed: 1 or more visible characters, no control characters
 /// (leading and trailing white space is trimmed by the server).
@@ -144,7 +142,7 @@ pub struct ErrorFields {
     pub request_id: String,
 }
 
-fn header(description: &str) -> Header {
+pub fn header(description: &str) -> Header {
     let mut h = Header::new(ObjectBuilder::new().schema_type(Type::String));
     h.description = Some(description.to_owned());
     h
@@ -263,88 +261,4 @@ pub fn base() -> OpenApi {
         ),
     );
     doc
-}
-
-/// The description of the route table, built once.
-pub fn spec() -> &'static OpenApi {
-    static SPEC: OnceLock<OpenApi> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let mut doc = crate::routes::api().into_openapi();
-        document_rate_limits(&mut doc);
-        doc
-    })
-}
-
-/// Every rate-limited operation (see [`crate::limits`]) answers 429 with `Retry-After`
-/// and the `RateLimit` fields, which its other answers carry too.
-fn document_rate_limits(doc: &mut OpenApi) {
-    let defaults = crate::limits::RateLimits::default();
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            (axum::http::Method::GET, item.get.as_mut()),
-            (axum::http::Method::POST, item.post.as_mut()),
-            (axum::http::Method::PATCH, item.patch.as_mut()),
-            (axum::http::Method::DELETE, item.delete.as_mut()),
-        ];
-        for (method, op) in ops {
-            let (Some(op), Some(rule)) = (op, crate::limits::Rule::of(&method, path)) else { continue };
-            let q = defaults.of(rule);
-            let quota = |r: Option<crate::limits::Rate>| r.map_or("unlimited".to_owned(), |r| r.to_string());
-            let description = format!(
-                "rate_limited: over the `{}` rule (by default {} per client address, {} per account or session); \
-                 details.rule names it",
-                rule.name(),
-                quota(q.per_address),
-                quota(q.per_account)
-            );
-            // an operation's own 429 (e.g. too many unpaid orders) stays described
-            let own = match op.responses.responses.get("429") {
-                Some(RefOr::T(r)) => format!("{}; or ", r.description),
-                _ => String::new(),
-            };
-            let RefOr::T(mut r) = error_response(429, &format!("{own}{description}")) else { continue };
-            r.headers.insert(
-                "RateLimit".into(),
-                RefOr::T(header("limit=N, remaining=R, reset=SECONDS: the tightest quota checked")),
-            );
-            r.headers.insert("RateLimit-Policy".into(), RefOr::T(header("N;w=SECONDS: that quota")));
-            op.responses.responses.insert("429".into(), RefOr::T(r));
-        }
-    }
-}
-
-/// The document of the route table, rendered once (with its gzip form).
-pub fn document() -> &'static Rendered {
-    static DOC: OnceLock<Rendered> = OnceLock::new();
-    DOC.get_or_init(|| Rendered::new(spec().to_json().expect("the document serializes").into_bytes()).with_gzip(6))
-}
-
-/// The document as JSON (for tests and `storefront openapi`).
-pub fn to_json() -> serde_json::Value {
-    serde_json::from_slice(&document().json).expect("the document is JSON")
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::domain::{Email, PaymentMethod};
-
-    /// utoipa takes patterns as literals in attributes: the ones spelled there must be the
-    /// rules the server applies, which live beside their parsers.
-    #[test]
-    fn the_documented_patterns_are_the_servers() {
-        let doc = super::to_json();
-        let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
-        for (schema_name, field) in [("RegisterIn", "email"), ("LoginIn", "email"), ("ForgotIn", "email")] {
-            assert_eq!(schema(schema_name)[field]["pattern"], Email::PATTERN, "{schema_name}.{field}");
-        }
-        assert_eq!(schema("CheckoutIn")["payment_method"]["pattern"], PaymentMethod::PATTERN);
-        assert_eq!(schema("BuyNowIn")["payment_method"]["pattern"], PaymentMethod::PATTERN);
-        let address = schema("AddressIn");
-        for f in ["name", "line1", "city", "postal_code"] {
-            assert_eq!(address[f]["pattern"], super::LINE, "AddressIn.{f}");
-        }
-        for f in ["line2", "state", "phone"] {
-            assert_eq!(address[f]["pattern"], super::OPTIONAL_LINE, "AddressIn.{f}");
-        }
-    }
 }

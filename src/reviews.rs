@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
-use crate::customers::auth::CustomerSession;
+use crate::auth::CustomerSession;
 use crate::db::writer::WriteTx;
 use crate::domain::{is_slug, text, Id, Timestamp};
 use crate::error::ApiError;

@@ -151,7 +151,7 @@ impl Metrics {
         for rule in crate::limits::Rule::ALL {
             let _ = m.labelled("storefront_rate_limited_total", "rule", rule.name());
         }
-        for kind in crate::jobs::kinds::KINDS {
+        for kind in crate::jobs::Kind::SHOP.map(crate::jobs::Kind::name) {
             let _ = m.labelled("storefront_jobs_failed_total", "kind", kind);
         }
         m

@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod cache;
+pub mod jobs;
 pub mod orders;
 pub mod products;
 pub mod resources;
@@ -20,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::app::AppState;
-pub use crate::customers::auth::AdminSession;
+pub use crate::auth::AdminSession;
 use crate::error::ApiError;
 use crate::http::respond::data;
 use crate::http::QueryParams;

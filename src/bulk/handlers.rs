@@ -157,7 +157,8 @@ pub async fn create_import(
         .db
         .writer
         .run(move |tx| {
-            let id = crate::jobs::enqueue(tx, &NewJob::new("import_products", args.clone()))?.expect("no unique key");
+            let id = crate::jobs::enqueue(tx, &NewJob::new(crate::jobs::Kind::ImportProducts, args.clone()))?
+                .expect("no unique key");
             audit(
                 tx,
                 &admin,
@@ -245,7 +246,8 @@ pub async fn create_export(
         .db
         .writer
         .run(move |tx| {
-            let id = crate::jobs::enqueue(tx, &NewJob::new("export", args.clone()))?.expect("no unique key");
+            let id = crate::jobs::enqueue(tx, &NewJob::new(crate::jobs::Kind::Export, args.clone()))?
+                .expect("no unique key");
             audit(tx, &admin, "export.create", "job", id, None, Some(&args))?;
             Ok::<_, ApiError>(id)
         })
@@ -271,7 +273,9 @@ pub async fn download_export(
     let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("export"))?;
     let job = app.db.read(move |c| crate::jobs::store::get(c, id).map_err(ApiError::from)).await?;
     let not_ready = || ApiError::not_found("export").with_detail("reason", "no such export, or it is not done yet");
-    let Some(job) = job.filter(|j| j.kind == "export" && j.state == crate::jobs::State::Completed) else {
+    let Some(job) =
+        job.filter(|j| j.kind == crate::jobs::Kind::Export.name() && j.state == crate::jobs::State::Completed)
+    else {
         return Err(not_ready());
     };
     let format = job.args.get("format").and_then(|f| f.as_str()).and_then(Format::parse).ok_or_else(not_ready)?;

@@ -6,7 +6,7 @@ pub mod export;
 pub mod handlers;
 pub mod import;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,30 +151,4 @@ pub async fn export_job(ctx: &mut JobCtx, args: ExportArgs) -> JobResult {
     Ok(Done::Completed(Some(serde_json::json!({
         "file": name, "kind": args.kind, "format": args.format, "rows": rows, "bytes": bytes
     }))))
-}
-
-/// Imports a file from the command line: `progress(done, total)` after each batch.
-pub fn import_file(
-    tool: &crate::commands::Tool,
-    path: &Path,
-    format: Format,
-    progress: &mut dyn FnMut(u64, u64),
-) -> anyhow::Result<Report> {
-    let total = import::count_rows(path, format)?;
-    progress(0, total);
-    let mut source = Source::open(path, format)?;
-    let mut report = Report::default();
-    loop {
-        let batch = source.next_batch(import::BATCH)?;
-        for r in batch.rejected {
-            report.reject(r);
-        }
-        let rows = batch.rows;
-        let applied = tool.write(move |tx| import::apply(tx, &rows, now_ms()).map_err(StoreError::from))?;
-        report.add(batch.read, applied);
-        progress(report.rows, total.max(report.rows));
-        if source.is_done() {
-            return Ok(report);
-        }
-    }
 }

@@ -29,12 +29,11 @@
 //! waiting) until a background ping succeeds, and `/ready` reports it as degraded.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 
 use super::ResponseCache;
@@ -190,8 +189,8 @@ struct Counters {
 }
 
 pub struct L2 {
-    client: redis::Client,
-    conn: Mutex<Option<MultiplexedConnection>>,
+    /// the node's handle on Redis (shared with the rate limiter)
+    redis: Arc<crate::redis::Redis>,
     prefix: String,
     node: String,
     timeout: Duration,
@@ -207,29 +206,8 @@ pub struct L2 {
     store: redis::Script,
     bump: redis::Script,
     regen: redis::Script,
-    limit: redis::Script,
     counters: Counters,
 }
-
-/// GCRA on Redis's clock (shared by every node): KEYS[1] holds the theoretical arrival
-/// time in ms; ARGV[1] is the interval per request (ms), ARGV[2] the burst. Answers
-/// {allowed, remaining, wait ms}. The key expires once the quota is full again, so an
-/// idle client leaves nothing behind (and an evicted key only forgives, never blocks).
-const LIMIT: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if allow_at > now then
-  return {0, 0, allow_at - now}
-end
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
-return {1, math.floor((now - allow_at) / interval), 0}
-"#;
 
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -238,14 +216,13 @@ fn random_hex(n: usize) -> String {
 }
 
 impl L2 {
-    /// A tier on `url` (validated with the configuration); connects in [`L2::watch`].
-    pub fn new(url: &str, prefix: &str, timeout: Duration, entry_ttl: Duration) -> redis::RedisResult<L2> {
-        Ok(L2 {
-            client: redis::Client::open(url)?,
-            conn: Mutex::new(None),
-            prefix: format!("{prefix}:"),
+    /// A tier on the node's Redis handle; connects in [`L2::watch`].
+    pub fn new(redis: Arc<crate::redis::Redis>, entry_ttl: Duration) -> L2 {
+        L2 {
+            prefix: redis.prefix().to_owned(),
+            timeout: redis.timeout(),
+            redis,
             node: random_hex(8),
-            timeout,
             entry_ttl_secs: entry_ttl.as_secs().max(1),
             usable: AtomicBool::new(false),
             attached: AtomicBool::new(false),
@@ -255,9 +232,8 @@ impl L2 {
             store: redis::Script::new(STORE),
             bump: redis::Script::new(BUMP),
             regen: redis::Script::new(REGEN),
-            limit: redis::Script::new(LIMIT),
             counters: Counters::default(),
-        })
+        }
     }
 
     /// Entries in Redis may be stale (a bump could not be told): a new generation is set
@@ -276,10 +252,6 @@ impl L2 {
         self.attached.load(Ordering::SeqCst)
     }
 
-    fn connection(&self) -> Option<MultiplexedConnection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
     fn failed(&self, what: &str, e: &dyn std::fmt::Display) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         if self.usable.swap(false, Ordering::SeqCst) {
@@ -288,31 +260,7 @@ impl L2 {
     }
 
     async fn call<T: redis::FromRedisValue>(&self, what: &str, inv: redis::ScriptInvocation<'_>) -> Option<T> {
-        let mut conn = self.connection()?;
-        match tokio::time::timeout(self.timeout, inv.invoke_async::<T>(&mut conn)).await {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(e)) => {
-                self.failed(what, &e);
-                None
-            }
-            Err(_) => {
-                self.failed(what, &"timed out");
-                None
-            }
-        }
-    }
-
-    /// One request against the shared rate-limit quota `key` (see [`crate::limits`]):
-    /// allowed, requests left, and the wait when refused; `None` when Redis cannot answer
-    /// now (the caller limits on its own).
-    pub async fn rate_limit(&self, key: &str, interval: Duration, burst: u32) -> Option<(bool, u32, Duration)> {
-        if !self.usable() {
-            return None;
-        }
-        let mut inv = self.limit.key(format!("{}rl:{key}", self.prefix));
-        inv.arg(interval.as_millis().max(1) as u64).arg(burst);
-        let (allowed, remaining, wait) = self.call::<(i64, i64, i64)>("rate limit", inv).await?;
-        Some((allowed == 1, remaining.clamp(0, i64::from(burst)) as u32, Duration::from_millis(wait.max(0) as u64)))
+        self.redis.call(inv).await.map_err(|e| self.failed(what, &e)).ok()
     }
 
     /// The response for `key` from Redis, if a fresh one is there.
@@ -428,7 +376,7 @@ impl L2 {
             first = false;
             self.usable.store(false, Ordering::SeqCst);
             self.attached.store(false, Ordering::SeqCst);
-            *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            self.redis.disconnect();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
             if self.counters.reconnects.fetch_add(1, Ordering::Relaxed).is_multiple_of(16) {
@@ -439,20 +387,14 @@ impl L2 {
 
     async fn session(&self, cache: &Weak<ResponseCache>, first: bool) -> anyhow::Result<()> {
         let connect = self.timeout.max(Duration::from_millis(500));
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(connect))
-            .set_response_timeout(Some(self.timeout));
-        let conn = tokio::time::timeout(connect, self.client.get_multiplexed_async_connection_with_config(&cfg))
-            .await
-            .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
-        let mut pubsub = tokio::time::timeout(connect, self.client.get_async_pubsub())
+        self.redis.connect().await?;
+        let mut pubsub = tokio::time::timeout(connect, self.redis.client().get_async_pubsub())
             .await
             .map_err(|_| anyhow::anyhow!("connecting timed out"))??;
         let channel = format!("{}invalidate", self.prefix);
         tokio::time::timeout(connect, pubsub.subscribe(&channel))
             .await
             .map_err(|_| anyhow::anyhow!("subscribing timed out"))??;
-        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         // subscribed: from here on no invalidation is missed; what came before is dropped
         let Some(c) = cache.upgrade() else { return Ok(()) };
         c.drop_local();
@@ -477,17 +419,10 @@ impl L2 {
                     if cache.strong_count() == 0 {
                         return Ok(());
                     }
-                    let mut ping = conn.clone();
-                    let pong = tokio::time::timeout(self.timeout, redis::cmd("PING").query_async::<String>(&mut ping)).await;
-                    match pong {
-                        Ok(Ok(_)) => {
-                            self.regen_if_needed().await?;
-                            if !self.usable.swap(true, Ordering::SeqCst) {
-                                tracing::info!("redis usable again");
-                            }
-                        }
-                        Ok(Err(e)) => anyhow::bail!("ping failed: {e}"),
-                        Err(_) => anyhow::bail!("ping timed out"),
+                    self.redis.ping().await?;
+                    self.regen_if_needed().await?;
+                    if !self.usable.swap(true, Ordering::SeqCst) {
+                        tracing::info!("redis usable again");
                     }
                 }
             }
@@ -526,7 +461,7 @@ impl L2 {
         let (hits, misses) = (c.hits.load(Ordering::Relaxed), c.misses.load(Ordering::Relaxed));
         let mut server = None;
         if self.usable() {
-            if let Some(mut conn) = self.connection() {
+            if let Some(mut conn) = self.redis.connection() {
                 let dbsize = redis::cmd("DBSIZE");
                 let keys = dbsize.query_async::<u64>(&mut conn);
                 if let Ok(Ok(keys)) = tokio::time::timeout(self.timeout * 4, keys).await {

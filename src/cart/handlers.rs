@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{price, resolve_variant, store, CartOut, Destination};
 use crate::app::AppState;
-use crate::customers::auth::Session;
+use crate::auth::Session;
 use crate::domain::{text, Country, Id, Quantity};
 use crate::error::ApiError;
 use crate::http::respond::data;

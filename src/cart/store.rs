@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::pricing::{Promotion, ShippingRate};
-use crate::customers::auth::Session;
+use crate::auth::Session;
 use crate::db::writer::WriteTx;
 
 /// What a customer pays for a variant now: its own price when it has one, else the

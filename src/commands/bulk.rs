@@ -42,7 +42,7 @@ pub fn import_products(db: &Path, file: &Path, format: Option<Format>) -> anyhow
     let tool = super::Tool::open(db)?;
     let started = std::time::Instant::now();
     let bar = bar("importing");
-    let report = crate::bulk::import_file(&tool, file, format, &mut |done, total| {
+    let report = import_file(&tool, file, format, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -104,4 +104,32 @@ pub fn export(db: &Path, kind: Kind, format: Format, since: Option<&str>, out: O
     bar.finish_and_clear();
     eprintln!("exported {rows} {}", kind.as_str());
     Ok(())
+}
+
+/// Imports a file from the command line: `progress(done, total)` after each batch.
+fn import_file(
+    tool: &super::Tool,
+    path: &Path,
+    format: Format,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<crate::bulk::import::Report> {
+    let total = crate::bulk::import::count_rows(path, format)?;
+    progress(0, total);
+    let mut source = crate::bulk::import::Source::open(path, format)?;
+    let mut report = crate::bulk::import::Report::default();
+    loop {
+        let batch = source.next_batch(crate::bulk::import::BATCH)?;
+        for r in batch.rejected {
+            report.reject(r);
+        }
+        let rows = batch.rows;
+        let applied = tool.write(move |tx| {
+            crate::bulk::import::apply(tx, &rows, crate::util::now_ms()).map_err(crate::error::StoreError::from)
+        })?;
+        report.add(batch.read, applied);
+        progress(report.rows, total.max(report.rows));
+        if source.is_done() {
+            return Ok(report);
+        }
+    }
 }

@@ -12,6 +12,30 @@ use anyhow::Context;
 
 use crate::db::{self, writer};
 
+/// `serve --demo`: the database (created and migrated as needed) gets the demo catalog
+/// when it has no products yet — before the server opens it.
+pub fn fill_demo(config: &crate::config::Config) -> anyhow::Result<()> {
+    if !config.demo || config.replica_of.is_some() {
+        return Ok(());
+    }
+    let path = &config.db;
+    let mut conn =
+        db::open_write(path, config.synchronous).with_context(|| format!("opening database {}", path.display()))?;
+    db::migrate::migrate(&mut conn).context("migrating the schema")?;
+    let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
+    if has_products {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(products = config.demo_products, "filling the empty database with the demo catalog");
+    let mut opts = crate::seed::SeedOptions::today(config.demo_products, 42);
+    opts.progress = true;
+    let report = crate::seed::seed(&mut conn, opts).context("generating the demo catalog")?;
+    db::optimize(&conn)?;
+    tracing::info!(?report, secs = started.elapsed().as_secs_f32(), "demo catalog ready");
+    Ok(())
+}
+
 /// The database of a command: a read connection and a writer, migrated first.
 pub struct Tool {
     pub read: rusqlite::Connection,

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::auth::{self, CustomerSession, Session};
 use super::model::*;
 use super::store::{self, NewSession};
 use crate::app::AppState;
+use crate::auth::{self, CustomerSession, Session};
 use crate::cart;
 use crate::domain::{text, Email, Id, NewPassword};
 use crate::error::ApiError;

@@ -2,10 +2,9 @@
 //! client address), guest sessions, logout and session management, profile and
 //! addresses, password reset by single-use token sent through the mail outbox.
 //!
-//! `auth` holds tokens, password hashing and the session extractors every personal
-//! endpoint uses; `store` all the SQL; `handlers` the endpoints; `model` the types.
+//! Tokens, password hashing and the session extractors live below the domains, in
+//! [`crate::auth`]; here `store` holds the SQL, `handlers` the endpoints, `model` the types.
 
-pub mod auth;
 pub mod handlers;
 pub mod model;
 pub mod store;
@@ -13,6 +12,7 @@ pub mod two_factor;
 
 use std::path::Path;
 
+use crate::auth;
 use crate::db;
 use crate::domain::{Email, NewPassword};
 

@@ -13,8 +13,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Largest request body the API reads (a cart, a checkout, an address: a few KB at most).
+/// Largest request body the API reads by default (a cart, a checkout, an address: a few
+/// KB at most); a route's policy may set its own ([`MaxBody`]).
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// The largest JSON body of the request's route (an extension the front layer sets from
+/// the route's policy; [`MAX_BODY`] without it).
+#[derive(Debug, Clone, Copy)]
+pub struct MaxBody(pub usize);
 
 /// A JSON body deserialized into `T` (whose fields should `deny_unknown_fields`).
 pub struct JsonBody<T>(pub T);
@@ -97,12 +103,13 @@ async fn read_json(req: Request) -> Result<Bytes, ApiError> {
         ));
     }
     let limit = BodyTimeout::of(&req);
-    let read = tokio::time::timeout(limit, axum::body::to_bytes(req.into_body(), MAX_BODY));
+    let max = req.extensions().get::<MaxBody>().map_or(MAX_BODY, |m| m.0);
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(req.into_body(), max));
     read.await.map_err(|_| body_timed_out(limit))?.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is larger than {MAX_BODY} bytes"),
+            format!("the body is larger than {max} bytes"),
         )
     })
 }

@@ -1,11 +1,12 @@
-//! HTTP plumbing shared by every domain: query parsing, response building, the
-//! request-context middleware.
+//! HTTP plumbing shared by every domain: query parsing, bodies, response building, client
+//! addresses, request ids. The way a request takes through the server is the front
+//! layer's ([`crate::web`]).
 
 pub mod access_log;
 pub mod body;
 pub mod client;
-pub mod middleware;
 pub mod query;
+pub mod request_id;
 pub mod respond;
 pub mod strict;
 

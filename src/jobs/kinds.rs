@@ -1,6 +1,7 @@
-//! The kinds of job this binary runs: each kind's queue, attempts and time limit, and the
-//! one `match` that sends a job to its body. A job of a kind this binary does not know (a
-//! newer version's) fails its attempts like any other poison job, blocking nothing.
+//! The kinds of job this binary runs ([`Kind`]: each kind's name, queue, attempts and time
+//! limit) and what a job body gets ([`JobCtx`]) and answers ([`Done`]). A job of a kind
+//! this binary does not know (a newer version's) fails its attempts like any other poison
+//! job, blocking nothing.
 
 use std::time::{Duration, Instant};
 
@@ -57,69 +58,117 @@ impl JobCtx {
     }
 }
 
-/// The kinds of work the shop enqueues (`noop` and `sleep` exist for tests and benchmarks).
-pub const KINDS: &[&str] =
-    &["mail", "webhook", "order_expiry", "import_products", "export", "purge", "search_upkeep", "archive"];
+/// Every kind of job, spelled once: its name in the queue's rows, its queue, attempts and
+/// time limit. Each kind's body is registered where the application is assembled
+/// (`crate::app::jobs`), in one exhaustive `match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Mail,
+    Webhook,
+    OrderExpiry,
+    ImportProducts,
+    Export,
+    Purge,
+    SearchUpkeep,
+    Archive,
+    /// does nothing: the queue's own cost (benchmarks, health checks)
+    Noop,
+    /// holds a worker slot for `{"ms": N}` (tests of shutdown and leases)
+    Sleep,
+}
 
-/// A kind's queue and attempts.
-pub(super) fn defaults(kind: &str) -> (Queue, i64) {
-    match kind {
-        "mail" => (Queue::High, 12),
-        "webhook" => (Queue::Default, 25),
-        "order_expiry" => (Queue::High, 3),
-        "import_products" | "export" => (Queue::Default, 3),
-        "purge" | "search_upkeep" | "archive" => (Queue::Low, 3),
-        _ => (Queue::Default, 5),
+impl Kind {
+    /// The kinds of work the shop enqueues (and the metrics count).
+    pub const SHOP: [Kind; 8] = [
+        Kind::Mail,
+        Kind::Webhook,
+        Kind::OrderExpiry,
+        Kind::ImportProducts,
+        Kind::Export,
+        Kind::Purge,
+        Kind::SearchUpkeep,
+        Kind::Archive,
+    ];
+    pub const ALL: [Kind; 10] = [
+        Kind::Mail,
+        Kind::Webhook,
+        Kind::OrderExpiry,
+        Kind::ImportProducts,
+        Kind::Export,
+        Kind::Purge,
+        Kind::SearchUpkeep,
+        Kind::Archive,
+        Kind::Noop,
+        Kind::Sleep,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mail => "mail",
+            Kind::Webhook => "webhook",
+            Kind::OrderExpiry => "order_expiry",
+            Kind::ImportProducts => "import_products",
+            Kind::Export => "export",
+            Kind::Purge => "purge",
+            Kind::SearchUpkeep => "search_upkeep",
+            Kind::Archive => "archive",
+            Kind::Noop => "noop",
+            Kind::Sleep => "sleep",
+        }
+    }
+
+    /// The kind of a stored job; `None` for one this binary does not know (a newer
+    /// version's), which fails its attempts like any other poison job.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Its queue and attempts.
+    pub fn defaults(self) -> (Queue, i64) {
+        match self {
+            Kind::Mail => (Queue::High, 12),
+            Kind::Webhook => (Queue::Default, 25),
+            Kind::OrderExpiry => (Queue::High, 3),
+            Kind::ImportProducts | Kind::Export => (Queue::Default, 3),
+            Kind::Purge | Kind::SearchUpkeep | Kind::Archive => (Queue::Low, 3),
+            Kind::Noop | Kind::Sleep => (Queue::Default, 5),
+        }
+    }
+
+    /// Longest one attempt may run before it counts as failed.
+    pub fn time_limit(self) -> Duration {
+        match self {
+            Kind::ImportProducts | Kind::Export | Kind::Archive => Duration::from_secs(6 * 3600),
+            Kind::Webhook => Duration::from_secs(300),
+            _ => Duration::from_secs(120),
+        }
     }
 }
 
-/// Longest one attempt of a kind may run before it counts as failed.
-pub(super) fn time_limit(kind: &str) -> Duration {
-    match kind {
-        "import_products" | "export" | "archive" => Duration::from_secs(6 * 3600),
-        "webhook" => Duration::from_secs(300),
-        _ => Duration::from_secs(120),
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
-fn args<T: DeserializeOwned>(raw: &str) -> anyhow::Result<T> {
+/// The arguments of a job, parsed.
+pub fn args<T: DeserializeOwned>(raw: &str) -> anyhow::Result<T> {
     serde_json::from_str(raw).context("the job's arguments do not parse")
 }
 
-#[derive(serde::Deserialize)]
-struct Sleep {
-    ms: u64,
-}
+/// Runs one attempt of a job of a kind: the registry of job bodies, assembled with the
+/// application.
+pub type Perform = for<'a> fn(&'a mut JobCtx, Kind, &'a str) -> futures_util::future::BoxFuture<'a, JobResult>;
 
-/// Runs one attempt of a job.
-pub(super) async fn perform(ctx: &mut JobCtx, kind: &str, raw_args: &str) -> JobResult {
-    match kind {
-        // does nothing: the queue's own cost (benchmarks, health checks)
-        "noop" => Ok(Done::Completed(None)),
-        // holds a worker slot (tests of shutdown and leases)
-        "sleep" => {
-            let a: Sleep = args(raw_args)?;
-            tokio::time::sleep(Duration::from_millis(a.ms.min(600_000))).await;
-            Ok(Done::Completed(None))
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn kinds_round_trip_by_name() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.name()), Some(k));
         }
-        "mail" => crate::mail::send_job(ctx, args(raw_args)?).await,
-        "order_expiry" => {
-            let n = crate::orders::expire_round(&ctx.app).await?;
-            Ok(Done::Completed((n > 0).then(|| serde_json::json!({"expired": n}))))
-        }
-        "purge" => super::schedule::purge(&ctx.app).await.map(|r| Done::Completed(Some(r))),
-        "import_products" => crate::bulk::import_job(ctx, args(raw_args)?).await,
-        "export" => crate::bulk::export_job(ctx, args(raw_args)?).await,
-        "archive" => {
-            let app = ctx.app.clone();
-            let before = crate::util::now_ms() - app.config.archive_after_days as i64 * 86_400_000;
-            let report =
-                crate::archive::run(&app.db.writer, &app.db.path, &app.config.archive_dir(), before, &mut |_| {})
-                    .await?;
-            Ok(Done::Completed(Some(serde_json::to_value(report)?)))
-        }
-        "webhook" => crate::webhooks::deliver::job(ctx, args(raw_args)?).await,
-        "search_upkeep" => super::schedule::search_upkeep(&ctx.app).await.map(|()| Done::Completed(None)),
-        other => anyhow::bail!("unknown job kind {other:?} (written by another version?)"),
+        assert_eq!(Kind::parse("from_a_newer_version"), None);
     }
 }

@@ -20,7 +20,6 @@
 //! last one, `cancelled` by an administrator.
 
 pub mod breaker;
-pub mod handlers;
 pub mod kinds;
 pub mod runner;
 pub mod schedule;
@@ -30,7 +29,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use kinds::{Done, JobCtx, JobResult};
+pub use kinds::{Done, JobCtx, JobResult, Kind};
 pub use runner::Jobs;
 pub use store::enqueue;
 
@@ -112,7 +111,7 @@ impl State {
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub queue: Queue,
     pub args: serde_json::Value,
     pub unique_key: Option<String>,
@@ -123,8 +122,8 @@ pub struct NewJob {
 
 impl NewJob {
     /// A job of `kind` with `args`, on its kind's queue with its kind's attempts.
-    pub fn new(kind: &'static str, args: serde_json::Value) -> NewJob {
-        let (queue, max_attempts) = kinds::defaults(kind);
+    pub fn new(kind: Kind, args: serde_json::Value) -> NewJob {
+        let (queue, max_attempts) = kind.defaults();
         NewJob { kind, queue, args, unique_key: None, run_at: None, max_attempts }
     }
     pub fn queue(mut self, queue: Queue) -> NewJob {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
-use super::kinds::{self, Done, JobCtx};
+use super::kinds::{Done, JobCtx, Kind, Perform};
 use super::store::{self, Claimed, Outcome};
 use super::{backoff, State};
 use crate::app::AppState;
@@ -68,10 +68,12 @@ pub struct Jobs {
     starved: AtomicBool,
     /// jobs completed by this process (the benchmark waits on it)
     pub completed: AtomicU64,
+    /// the body of each kind (registered with the application)
+    perform: Perform,
 }
 
 impl Jobs {
-    pub fn new(settings: Settings) -> Jobs {
+    pub fn new(settings: Settings, perform: Perform) -> Jobs {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .ok()
@@ -80,7 +82,14 @@ impl Jobs {
         let mut tag = [0u8; 4];
         let _ = getrandom::fill(&mut tag);
         let worker = format!("{host}:{}:{:08x}", std::process::id(), u32::from_le_bytes(tag));
-        Jobs { settings, worker, wake: Notify::new(), starved: AtomicBool::new(false), completed: AtomicU64::new(0) }
+        Jobs {
+            settings,
+            worker,
+            wake: Notify::new(),
+            starved: AtomicBool::new(false),
+            completed: AtomicU64::new(0),
+            perform,
+        }
     }
 
     /// This process's name on the leases it holds.
@@ -269,8 +278,14 @@ async fn execute(
     let jobs = app.jobs.clone();
     let app_metrics = app.clone();
     let mut ctx = JobCtx::new(app, job.id, job.attempt, job.max_attempts, jobs.worker().to_owned());
-    let limit = kinds::time_limit(&job.kind);
-    let body = AssertUnwindSafe(kinds::perform(&mut ctx, &job.kind, &job.args)).catch_unwind();
+    let kind = Kind::parse(&job.kind);
+    let limit = kind.map_or(Duration::from_secs(120), Kind::time_limit);
+    let body = async {
+        match kind {
+            Some(kind) => AssertUnwindSafe((jobs.perform)(&mut ctx, kind, &job.args)).catch_unwind().await,
+            None => Ok(Err(anyhow::anyhow!("unknown job kind {:?} (written by another version?)", job.kind))),
+        }
+    };
     let result = match tokio::time::timeout(limit, body).await {
         Ok(Ok(r)) => r,
         Ok(Err(panic)) => {

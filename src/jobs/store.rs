@@ -32,7 +32,7 @@ pub fn enqueue_at(tx: &WriteTx, job: &NewJob, now: i64) -> rusqlite::Result<Opti
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
-            job.kind,
+            job.kind.name(),
             job.queue.as_str(),
             job.queue.priority(),
             state.as_str(),

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::store::{self, NewOrder};
 use super::OrderStatus;
+use crate::auth::Session;
 use crate::cart::{self, resolve_variant, Destination, LineError};
-use crate::customers::auth::Session;
 use crate::customers::model::Address;
 use crate::db::writer::WriteTx;
 use crate::domain::{Email, Id, Money, PaymentMethod, Quantity};

@@ -14,7 +14,7 @@ use super::checkout::{place, LineSource, Placed, PlacedOut, Placement};
 use super::store;
 use super::{lifecycle, Actor, Event, OrderStatus, TransitionError};
 use crate::app::AppState;
-use crate::customers::auth::Session;
+use crate::auth::Session;
 use crate::customers::model::AddressIn;
 use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;

@@ -145,6 +145,21 @@ pub enum TransitionError {
     Store(#[from] rusqlite::Error),
 }
 
+impl From<TransitionError> for crate::error::ApiError {
+    fn from(e: TransitionError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            TransitionError::NotFound => ApiError::not_found("order"),
+            TransitionError::NotAllowed { from } => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "invalid_transition",
+                format!("an order that is {from} cannot take this change"),
+            ),
+            TransitionError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The order's status, when it exists.
 pub fn status(tx: &rusqlite::Connection, order: i64) -> rusqlite::Result<Option<OrderStatus>> {
     use rusqlite::OptionalExtension;

@@ -95,7 +95,7 @@ impl Forwarder {
             HeaderName::from_static("x-forwarded-for"),
             HeaderValue::from_str(&client.to_string()).expect("an address"),
         );
-        h.insert(HeaderName::from_static(crate::http::middleware::REQUEST_ID), request_id.clone());
+        h.insert(HeaderName::from_static(crate::http::request_id::REQUEST_ID), request_id.clone());
         let req = Request::from_parts(parts, Body::new(body));
         let answer = match tokio::time::timeout(self.answer_timeout, self.client.request(req)).await {
             Ok(Ok(r)) => r,
@@ -129,7 +129,7 @@ impl Forwarder {
 
 /// The position an answer carries (`X-Storefront-Commit`).
 pub fn commit_position(headers: &HeaderMap) -> Option<u64> {
-    headers.get(crate::http::middleware::COMMIT_HEADER)?.to_str().ok()?.parse().ok()
+    headers.get(crate::http::request_id::COMMIT_HEADER)?.to_str().ok()?.parse().ok()
 }
 
 fn strip_hop_by_hop(h: &mut HeaderMap) {

@@ -75,7 +75,7 @@ pub const EVENT_TYPES: &[&str] = &[
 
 /// The job that sends subscription `id`'s deliveries.
 pub fn job(subscription: i64) -> NewJob {
-    NewJob::new("webhook", serde_json::json!({ "subscription_id": subscription }))
+    NewJob::new(crate::jobs::Kind::Webhook, serde_json::json!({ "subscription_id": subscription }))
         .unique(format!("webhook:{subscription}"))
 }
 

@@ -207,9 +207,20 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_shared_through_redis_and_hold_per_node_without_it() {
+    limits_shared_through_redis(64).await;
+}
+
+/// The limits reach Redis through the node's own handle, not through the cache's tier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_shared_through_redis_with_the_cache_off() {
+    limits_shared_through_redis(0).await;
+}
+
+async fn limits_shared_through_redis(cache_mb: u64) {
     let mut redis = RedisServer::start();
     let url = redis.url();
     let config = move |c: &mut storefront::config::Config| {
+        c.cache_mb = cache_mb;
         c.redis_url = Some(url.clone());
         c.cache_warm_products = 0;
         c.rate_limits_enabled = true;
@@ -383,7 +394,7 @@ async fn the_purge_task_deletes_ended_sessions_old_carts_and_sent_mail() {
         count("SELECT count(*) FROM carts"),
         count("SELECT count(*) FROM mail_outbox"),
     );
-    let report = storefront::jobs::schedule::purge(&app.state).await.unwrap();
+    let report = storefront::app::tasks::purge(&app.state).await.unwrap();
     assert_eq!(report["sessions"], 2, "{report}");
     assert_eq!(report["carts"], 2, "{report}");
     assert_eq!(report["sent_mail"], 1, "{report}");

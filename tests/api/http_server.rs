@@ -153,7 +153,7 @@ async fn openapi_is_the_route_table() {
     assert_eq!(r.header("cache-control"), Some("public, max-age=300, stale-while-revalidate=3600"));
     let v = r.json();
     assert_eq!(v["openapi"], "3.1.0");
-    assert_eq!(v, serde_json::from_slice::<Value>(&storefront::openapi::document().json).unwrap());
+    assert_eq!(v, serde_json::from_slice::<Value>(&storefront::web::spec::document().json).unwrap());
     let paths = v["paths"].as_object().unwrap();
     assert!(paths.len() >= 50, "{} paths", paths.len());
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -175,7 +175,7 @@ async fn openapi_is_the_route_table() {
         }
     }
     // every route goes through `routes!`, which takes only handlers with a description
-    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes.rs")).unwrap();
+    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/routes.rs")).unwrap();
     assert!(!table.contains(".route("), "routes are registered with routes!(...), never .route(...)");
     // every $ref points at a schema that exists
     let text = v.to_string();

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::json;
 use storefront::error::StoreError;
 use storefront::jobs::store::{self, Outcome};
-use storefront::jobs::{NewJob, Queue, State};
+use storefront::jobs::{Kind, NewJob, Queue, State};
 
 use crate::common::{self, column, TestApp};
 
@@ -39,12 +39,12 @@ async fn the_queue_takes_by_priority_and_time_and_keeps_unique_keys() {
     let app = queue_only().await;
     let t = 1_000_000_000_000i64;
     let ids = unit(&app, move |tx| {
-        let low = store::enqueue_at(tx, &NewJob::new("noop", json!({})).queue(Queue::Low), t)?;
-        let default = store::enqueue_at(tx, &NewJob::new("noop", json!({})).queue(Queue::Default), t)?;
-        let high = store::enqueue_at(tx, &NewJob::new("noop", json!({})).queue(Queue::High), t)?;
-        let later = store::enqueue_at(tx, &NewJob::new("noop", json!({})).queue(Queue::High).at(t + 60_000), t)?;
-        let keyed = store::enqueue_at(tx, &NewJob::new("noop", json!({})).queue(Queue::Low).unique("k"), t)?;
-        let again = store::enqueue_at(tx, &NewJob::new("noop", json!({})).unique("k"), t)?;
+        let low = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).queue(Queue::Low), t)?;
+        let default = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).queue(Queue::Default), t)?;
+        let high = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).queue(Queue::High), t)?;
+        let later = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).queue(Queue::High).at(t + 60_000), t)?;
+        let keyed = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).queue(Queue::Low).unique("k"), t)?;
+        let again = store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).unique("k"), t)?;
         Ok([low, default, high, later, keyed, again])
     })
     .await;
@@ -57,7 +57,8 @@ async fn the_queue_takes_by_priority_and_time_and_keeps_unique_keys() {
     assert_eq!(order, [high.unwrap(), default.unwrap(), low.unwrap(), keyed.unwrap()]);
     assert!(claimed.iter().all(|j| j.attempt == 1));
     // a running job does not hold its key: the next one may wait already
-    let next = unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new("noop", json!({})).unique("k"), t + 2)).await;
+    let next =
+        unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).unique("k"), t + 2)).await;
     assert!(next.is_some());
     let (taken, _) = unit(&app, move |tx| store::claim(tx, "w1", 10, t + 60_000, t + 3_600_000)).await;
     let taken: Vec<i64> = taken.iter().map(|j| j.id).collect();
@@ -69,7 +70,8 @@ async fn the_queue_takes_by_priority_and_time_and_keeps_unique_keys() {
 async fn failures_back_off_leases_run_out_and_snoozes_do_not_count() {
     let app = queue_only().await;
     let t = 1_000_000_000_000i64;
-    let id = unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new("noop", json!({})).attempts(3), t)).await.unwrap();
+    let id =
+        unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})).attempts(3), t)).await.unwrap();
     let claim = |worker: &'static str, at: i64| {
         let app = &app;
         async move { unit(app, move |tx| store::claim(tx, worker, 10, at, at + 1_000)).await }
@@ -107,7 +109,7 @@ async fn failures_back_off_leases_run_out_and_snoozes_do_not_count() {
     assert!(claim("w2", t + 200_000).await.0.is_empty(), "a failed job is not taken again");
 
     // a job given back at shutdown: available at once, the attempt not counted
-    let other = unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new("noop", json!({})), t)).await.unwrap();
+    let other = unit(&app, move |tx| store::enqueue_at(tx, &NewJob::new(Kind::Noop, json!({})), t)).await.unwrap();
     assert_eq!(claim("w3", t + 300_000).await.0.len(), 1);
     assert_eq!(unit(&app, |tx| store::release(tx, "w3")).await, 1);
     assert_eq!(state_of(&app, other), ("available".into(), 0));
@@ -131,12 +133,21 @@ async fn a_poison_job_fails_after_its_attempts_blocks_nothing_and_can_be_retried
         .start()
         .await;
     let admin = app.admin("root@example.com").await;
-    let poison =
-        unit(&app, |tx| storefront::jobs::enqueue(tx, &NewJob::new("from_a_newer_version", json!({})).attempts(3)))
-            .await
-            .unwrap();
+    // a job of a kind this version does not know, as a newer version would have written it
+    let poison = unit(&app, |tx| {
+        let now = storefront::util::now_ms();
+        tx.execute(
+            "INSERT INTO jobs(kind, queue, priority, state, args, max_attempts, run_at, created_at)
+             VALUES ('from_a_newer_version', 'default', 1, 'available', '{}', 3, ?1, ?1)",
+            [now],
+        )?;
+        Ok(tx.last_insert_rowid())
+    })
+    .await;
     let noops = unit(&app, |tx| {
-        (0..200).map(|_| storefront::jobs::enqueue(tx, &NewJob::new("noop", json!({})))).collect::<Result<Vec<_>, _>>()
+        (0..200)
+            .map(|_| storefront::jobs::enqueue(tx, &NewJob::new(Kind::Noop, json!({}))))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await;
     let c = app.conn();
@@ -193,8 +204,8 @@ async fn scheduled_jobs_wait_for_their_time_and_can_be_cancelled() {
     let admin = app.admin("root@example.com").await;
     let now = storefront::util::now_ms();
     let (soon, later) = unit(&app, move |tx| {
-        let soon = storefront::jobs::enqueue(tx, &NewJob::new("noop", json!({})).at(now + 300))?;
-        let later = storefront::jobs::enqueue(tx, &NewJob::new("noop", json!({})).at(now + 3_600_000))?;
+        let soon = storefront::jobs::enqueue(tx, &NewJob::new(Kind::Noop, json!({})).at(now + 300))?;
+        let later = storefront::jobs::enqueue(tx, &NewJob::new(Kind::Noop, json!({})).at(now + 3_600_000))?;
         Ok((soon.unwrap(), later.unwrap()))
     })
     .await;
@@ -217,8 +228,8 @@ async fn scheduled_jobs_wait_for_their_time_and_can_be_cancelled() {
 async fn shutdown_lets_running_jobs_finish_and_gives_the_rest_back() {
     let app = TestApp::builder().config(|c| c.jobs_shutdown_grace_secs = 2).start().await;
     let (short, long) = unit(&app, |tx| {
-        let short = storefront::jobs::enqueue(tx, &NewJob::new("sleep", json!({"ms": 300})))?;
-        let long = storefront::jobs::enqueue(tx, &NewJob::new("sleep", json!({"ms": 120_000})))?;
+        let short = storefront::jobs::enqueue(tx, &NewJob::new(Kind::Sleep, json!({"ms": 300})))?;
+        let long = storefront::jobs::enqueue(tx, &NewJob::new(Kind::Sleep, json!({"ms": 120_000})))?;
         Ok((short.unwrap(), long.unwrap()))
     })
     .await;

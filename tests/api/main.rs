@@ -7,6 +7,7 @@ mod common;
 
 mod abuse;
 mod admin;
+mod architecture;
 mod bad_input;
 mod bulk;
 mod cache;

@@ -67,8 +67,11 @@ async fn the_rules_and_the_dashboard_use_only_exported_metrics() {
         .db
         .writer
         .run(|tx| {
-            storefront::jobs::store::enqueue(tx, &storefront::jobs::NewJob::new("noop", serde_json::json!({})))
-                .map_err(storefront::error::StoreError::from)
+            storefront::jobs::store::enqueue(
+                tx,
+                &storefront::jobs::NewJob::new(storefront::jobs::Kind::Noop, serde_json::json!({})),
+            )
+            .map_err(storefront::error::StoreError::from)
         })
         .await
         .unwrap()

@@ -141,7 +141,7 @@ impl TestAppBuilder {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         let server = tokio::spawn(async move {
-            storefront::server::run(st, listener, async {
+            storefront::web::run(st, listener, async {
                 let _ = rx.await;
             })
             .await

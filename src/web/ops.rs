@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness and the OpenAPI document.
+//! Operations endpoints: liveness, readiness, the metrics scrape and the OpenAPI document.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -46,7 +46,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
     };
     let mut resp = private_json(StatusCode::OK, serde_json::to_vec(&body).expect("static shape"));
     // how far this node's data goes: a replica asks its primary this way (its lag)
-    resp.headers_mut().insert(crate::http::middleware::COMMIT_HEADER, app.db.writer.position().into());
+    resp.headers_mut().insert(crate::http::request_id::COMMIT_HEADER, app.db.writer.position().into());
     resp
 }
 
@@ -64,7 +64,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
 pub async fn ready(
     State(app): State<AppState>,
     q: QueryParams,
-    admin: Result<crate::customers::auth::AdminSession, ApiError>,
+    admin: Result<crate::auth::AdminSession, ApiError>,
 ) -> Result<Response, ApiError> {
     q.finish()?;
     let admin = admin.is_ok();
@@ -119,9 +119,12 @@ pub async fn ready(
     let index = app.search.status();
     checks.insert("catalog_index".into(), json!(index));
     ok &= index != "building";
-    // the second cache tier: when it is away the node serves without it (degraded, ready)
+    // the second cache tier (or, with the cache off, the shared rate limits): when Redis
+    // is away the node serves without it (degraded, ready)
     if let Some(l2) = app.cache.l2() {
         checks.insert("redis".into(), json!(l2.status()));
+    } else if let Some(redis) = &app.redis {
+        checks.insert("redis".into(), json!(if redis.up() { "ok" } else { "degraded" }));
     }
     let draining = app.draining.load(Ordering::SeqCst);
     checks.insert("draining".into(), json!(draining));
@@ -141,7 +144,7 @@ pub async fn ready(
     responses((status = 200, description = "the document", content_type = "application/json", body = Object), crate::openapi::NotModified, crate::openapi::QueryErrors))]
 pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
-    Ok(crate::openapi::document().respond(&neg, Caching::Public { max_age: 300, swr: 3600 }))
+    Ok(super::spec::document().respond(&neg, Caching::Public { max_age: 300, swr: 3600 }))
 }
 
 /// Metrics in the Prometheus text format

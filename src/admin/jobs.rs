@@ -8,14 +8,14 @@ use axum::response::Response;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::store::{self, ChangeError, JobView, QueueStats};
-use super::{Queue, State as JobState};
 use crate::admin::{audit, AdminSession};
 use crate::app::AppState;
 use crate::domain::Id;
 use crate::error::ApiError;
 use crate::http::respond::data;
 use crate::http::QueryParams;
+use crate::jobs::store::{self, ChangeError, JobView, QueueStats};
+use crate::jobs::{Queue, State as JobState};
 use crate::openapi::{AdminErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
 

@@ -19,22 +19,22 @@ use crate::app::AppState;
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let router = crate::routes::router(state.clone());
-    if let (Some(url), true) = (&state.config.redis_url, state.cache.enabled()) {
-        let c = &state.config;
-        let l2 = crate::cache::L2::new(
-            url,
-            &c.redis_prefix,
-            Duration::from_millis(c.redis_timeout_ms),
-            Duration::from_secs(c.cache_ttl_secs),
-        )
-        .map_err(std::io::Error::other)?;
-        state.cache.attach_l2(l2, Duration::from_secs(c.redis_detached_max_age_secs));
-    }
+    let router = super::routes::router(state.clone());
     // background work for as long as the server runs: the job runner (which also runs the
     // shop's recurring tasks) and this node's own recurring tasks
     let runner = crate::jobs::runner::start(state.clone());
-    let mut node_tasks = crate::jobs::schedule::start_node_tasks(&state);
+    let mut node_tasks = crate::app::tasks::start_node_tasks(&state);
+    if let Some(redis) = &state.redis {
+        // the node's one handle on Redis (the rate limits share it): the cache's second
+        // tier keeps its connection when the cache is on, a keeper otherwise
+        let c = &state.config;
+        if state.cache.enabled() {
+            let l2 = crate::cache::L2::new(redis.clone(), Duration::from_secs(c.cache_ttl_secs));
+            state.cache.attach_l2(l2, Duration::from_secs(c.redis_detached_max_age_secs));
+        } else {
+            node_tasks.push(tokio::spawn(redis.clone().keep()));
+        }
+    }
     if let Some(replica) = state.replication.replica() {
         // a replica asks its primary how far it is (its lag)
         node_tasks.push(tokio::spawn(replica.follow.clone().probe(replica.forward.clone())));
@@ -99,11 +99,11 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             async move {
                 let _in_flight = InFlight::enter(&app.metrics.in_flight);
                 // a replica forwards writes, and reads its copy cannot answer yet
-                let mut req = match crate::replication::front(&app, req, peer).await {
+                let mut req = match super::replica::front(&app, req, peer).await {
                     Ok(req) => req,
                     Err(answer) => return Ok(answer),
                 };
-                if let Some(resp) = crate::http::middleware::cached_hit(&app, &req, peer).await {
+                if let Some(resp) = super::fast_path::cached_hit(&app, &req, peer).await {
                     return Ok(resp);
                 }
                 let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
@@ -189,7 +189,7 @@ impl Drop for Held {
 /// Answers a connection over its address's share with 503 and closes it.
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt;
-    let id = crate::http::middleware::next_request_id();
+    let id = crate::http::request_id::next_request_id();
     let mut e = crate::error::ApiError::unavailable("too many open connections from this address", 5);
     e.code = "too_many_connections";
     let body = e.body(id.to_str().unwrap_or(""));

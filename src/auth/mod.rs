@@ -1,4 +1,6 @@
-//! Tokens, passwords and the session extractors.
+//! Authentication, below every domain: tokens, passwords, sessions, API keys and the
+//! two-factor requirement, with the extractors `customers`, `admin`, the other domains and
+//! the front layer use.
 //!
 //! - A session token is 32 random bytes (URL-safe base64); the database keeps only its
 //!   SHA-256, so a copy of the database grants no session. Revoking sets `revoked_at`.
@@ -6,7 +8,8 @@
 //!   blocking pool, at most [`HASHING_AT_ONCE`] at a time so a burst of logins cannot
 //!   exhaust memory or starve the async workers.
 //! - [`Session`] authenticates any bearer token (guest or customer); [`CustomerSession`]
-//!   also requires a logged-in customer; [`AdminSession`] the `admin` role.
+//!   also requires a logged-in customer; [`AdminSession`] the `admin` role, and of an API
+//!   key ([`api_keys`]) the scope of the route's area.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -21,7 +24,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::store;
+pub mod api_keys;
+mod store;
+
 use crate::app::AppState;
 use crate::error::{ApiError, StoreError};
 use crate::util::now_ms;
@@ -158,7 +163,7 @@ pub struct Session {
     pub client_addr: String,
     /// the customer has two-factor login enabled
     pub two_factor: bool,
-    /// set when the bearer is an API key (see [`crate::admin::api_keys`]): its id and
+    /// set when the bearer is an API key (see [`api_keys`]): its id and
     /// scopes; `customer_id` is then the administrator who made it
     pub api_key: Option<(i64, Vec<String>)>,
 }
@@ -201,8 +206,8 @@ impl FromRequestParts<AppState> for Session {
         let token = bearer(parts)?;
         let hash = token_hash(token);
         let now = now_ms();
-        if token.starts_with(crate::admin::api_keys::PREFIX) {
-            return crate::admin::api_keys::authenticate(parts, app, hash, now).await;
+        if token.starts_with(api_keys::PREFIX) {
+            return api_keys::authenticate(parts, app, hash, now).await;
         }
         let row = app.db.read(move |conn| store::session_by_token(conn, &hash).map_err(StoreError::from)).await?;
         let row = match row {
@@ -269,8 +274,8 @@ impl FromRequestParts<AppState> for AdminSession {
         match &c.session.api_key {
             // a key may do what its scopes allow on this route, nothing else
             Some((_, scopes)) => {
-                let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()).unwrap_or("");
-                crate::admin::api_keys::allowed(scopes, &parts.method, route)?;
+                let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                api_keys::allowed(scopes, api_keys::access_of(parts), write)?;
             }
             None if app.config.admin_require_2fa && !c.session.two_factor => {
                 return Err(ApiError::new(

@@ -1,5 +1,5 @@
-//! Application state and start-up: open the database, migrate it, fill the demo catalog
-//! when asked, start the writer, build the read pool. The state travels to every handler;
+//! Application state and start-up: open the database, migrate it, start the writer, build
+//! the read pool; and the registry of the shop's work ([`tasks`]). The state travels to every handler;
 //! the configuration lives inside it, never in a global.
 
 use std::ops::Deref;
@@ -15,7 +15,8 @@ use crate::catalog::search_index::SearchIndex;
 use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
 use crate::replication::Replication;
-use crate::seed::{self, SeedOptions};
+
+pub mod tasks;
 
 pub struct App {
     pub config: Config,
@@ -41,10 +42,13 @@ pub struct App {
     pub started: Instant,
     /// Everything `/metrics` shows (see [`crate::telemetry`]).
     pub metrics: crate::telemetry::Metrics,
-    /// Password hashing, bounded (see [`crate::customers::auth::Hasher`]).
-    pub hasher: crate::customers::auth::Hasher,
+    /// Password hashing, bounded (see [`crate::auth::Hasher`]).
+    pub hasher: crate::auth::Hasher,
     /// The rate limits (see [`crate::limits`]).
     pub limits: crate::limits::Limiter,
+    /// The node's handle on Redis, when `redis_url` is set (see [`crate::redis`]): the
+    /// rate limits and the cache's second tier share it.
+    pub redis: Option<Arc<crate::redis::Redis>>,
     /// `trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where access-log lines go, when `access_log` is on.
@@ -160,23 +164,13 @@ impl AppState {
         tracing::info!(db = %path.display(), ?migrated, "database ready");
 
         let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
-        if config.demo && !has_products {
-            let started = Instant::now();
-            tracing::info!(products = config.demo_products, "filling the empty database with the demo catalog");
-            let mut opts = SeedOptions::today(config.demo_products, 42);
-            opts.progress = true;
-            let report = seed::seed(&mut conn, opts).context("generating the demo catalog")?;
+        let analyzed: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'", [], |r| r.get(0))?;
+        if analyzed == 0 && has_products {
             db::optimize(&conn)?;
-            tracing::info!(?report, secs = started.elapsed().as_secs_f32(), "demo catalog ready");
         } else {
-            let analyzed: i64 =
-                conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'", [], |r| r.get(0))?;
-            if analyzed == 0 && has_products {
-                db::optimize(&conn)?;
-            } else {
-                // a user's ANALYZE may have left STAT4 samples: keep plans stable
-                db::drop_stat4(&conn)?;
-            }
+            // a user's ANALYZE may have left STAT4 samples: keep plans stable
+            db::drop_stat4(&conn)?;
         }
 
         let metrics = crate::telemetry::Metrics::new(Duration::from_millis(config.slow_query_ms));
@@ -191,7 +185,8 @@ impl AppState {
             writer.on_commit(hook);
         }
         derived.build_index(&path)?;
-        let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
+        let jobs =
+            Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config), tasks::perform));
         writer.on_commit(jobs.commit_hook());
         let pool = db::open_read_pool(&path, config.read_pool_size).context("opening the read pool")?;
         let read_observer = metrics.read_observer(Some(Duration::from_millis(config.read_time_limit_ms)));
@@ -252,7 +247,8 @@ impl AppState {
         }
         derived.build_index(&path)?;
         follow.start().context("starting the copy's tailer")?;
-        let jobs = Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config)));
+        let jobs =
+            Arc::new(crate::jobs::Jobs::new(crate::jobs::runner::Settings::from_config(&config), tasks::perform));
         let read_observer = metrics.read_observer(Some(Duration::from_millis(config.read_time_limit_ms)));
         let database = Db::followed(
             config.read_pool_size as usize,
@@ -290,12 +286,20 @@ impl AppState {
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
                 .prebuilt();
-        let limits = crate::limits::Limiter::new(&config);
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(
+                crate::redis::Redis::new(url, &config.redis_prefix, Duration::from_millis(config.redis_timeout_ms))
+                    .context("the redis_url")?,
+            )),
+            None => None,
+        };
+        let limits = crate::limits::Limiter::new(&config, redis.clone());
         let trusted_proxies =
             crate::http::client::parse_trusted(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
         Ok(AppState(Arc::new(App {
-            hasher: crate::customers::auth::Hasher::new(config.password_hash_queue),
+            hasher: crate::auth::Hasher::new(config.password_hash_queue),
             limits,
+            redis,
             trusted_proxies,
             catalog_caching,
             config,

@@ -1,0 +1,161 @@
+//! The one middleware every routed request passes. It finds the route's policy and
+//! applies it: gives the request an id (the client's `X-Request-Id` when it sent a sane
+//! one), tells the session extractor what an API key may do here and the body reader how
+//! large a body may be, checks the route's rate-limit rule, bounds the handler's time;
+//! then renders every error as the JSON envelope of the contract (including errors axum
+//! produces itself, like 404 for an unknown route or 405), stamps the id and a write's
+//! commit position on the answer, and records it (metrics, access log).
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::{Method, Response};
+use axum::middleware::Next;
+use tracing::Instrument;
+
+use super::policy::{self, BodyLimit, Timeout};
+use crate::app::{App, AppState};
+use crate::auth::api_keys::KeyAccess;
+use crate::error::ApiError;
+use crate::http::body::MaxBody;
+use crate::http::request_id::{self, RequestId, COMMIT_HEADER, REQUEST_ID};
+
+pub async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response<Body> {
+    let started = Instant::now();
+    let id = request_id::of_request(req.headers());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().and_then(|m| policy::routes().of_template(m.as_str()));
+    let policy = route.and_then(|r| r.policy(&method)).copied();
+    let template = route.map_or("unmatched", |r| r.template);
+    let path = req.uri().path().to_owned();
+    let client = crate::http::client::client_ip(&req);
+    let id_str = id.to_str().unwrap_or("-").to_owned();
+    let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
+
+    let ext = req.extensions_mut();
+    ext.insert(RequestId(id.clone()));
+    ext.insert(policy.map_or(KeyAccess::NotAdmin, |p| p.keys));
+    if let Some(BodyLimit::Json(max)) = policy.map(|p| p.body) {
+        ext.insert(MaxBody(max));
+    }
+    let limited = match policy.and_then(|p| p.rate) {
+        Some(rule) => Some((rule, super::limits::check(&app, rule, super::limits::Keys::of(&req)).await)),
+        None => None,
+    };
+    let mut resp = match limited {
+        Some((rule, Some(v))) if !v.allowed => {
+            let mut resp = axum::response::IntoResponse::into_response(crate::limits::refused(rule, &v));
+            super::limits::set_headers(&mut resp, &v);
+            resp
+        }
+        _ => {
+            let run = next.run(req).instrument(span.clone());
+            let mut resp = match policy.map_or(Timeout::Request, |p| p.timeout) {
+                // an upload may take long while it keeps coming (its idle time is bounded)
+                Timeout::Streamed => run.await,
+                Timeout::Request => {
+                    match tokio::time::timeout(Duration::from_secs(app.config.request_timeout_secs), run).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            let mut e = ApiError::unavailable("the request took too long; retry shortly", 1);
+                            e.code = "timeout";
+                            axum::response::IntoResponse::into_response(e)
+                        }
+                    }
+                }
+            };
+            if let Some((_, Some(v))) = &limited {
+                super::limits::set_headers(&mut resp, v);
+            }
+            resp
+        }
+    };
+
+    let status = resp.status();
+    if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
+        // headers set on the way out (e.g. the RateLimit fields) stay
+        let kept = std::mem::take(resp.headers_mut());
+        resp = err.response(&id_str);
+        for (name, value) in kept.iter() {
+            if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+                resp.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+    } else if (status.is_client_error() || status.is_server_error())
+        && resp.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/json")
+    {
+        // An error made outside our handlers (unknown route, wrong method, extractor
+        // rejection): give it the envelope too.
+        resp = ApiError::from_status(status).response(&id_str);
+    }
+    resp.headers_mut().insert(REQUEST_ID, id);
+    if method != Method::GET && method != Method::HEAD && resp.status().is_success() {
+        // read-your-writes: the position this write is committed at (or later); a read
+        // that presents it is answered from a copy at least that far
+        let position = app.db.writer.position();
+        let h = resp.headers_mut();
+        h.insert(COMMIT_HEADER, HeaderValue::from(position));
+        if let Ok(cookie) = HeaderValue::from_str(&format!("sf_commit={position}; Path=/; SameSite=Lax")) {
+            h.append(header::SET_COOKIE, cookie);
+        }
+    }
+    let took = started.elapsed();
+    record(
+        &app,
+        &method,
+        Entry {
+            request_id: &id_str,
+            route: template,
+            path: &path,
+            status: resp.status().as_u16(),
+            duration: took,
+            client,
+        },
+    );
+    let _enter = span.enter();
+    let micros = took.as_micros() as u64;
+    // a 503 from /ready is its answer (not ready: starting, lagging, draining), asked for
+    // every second or two by each balancer: not a failure to log
+    if resp.status().is_server_error() && template != "/ready" {
+        tracing::warn!(status = resp.status().as_u16(), micros, "request failed");
+    } else {
+        tracing::debug!(status = resp.status().as_u16(), micros, "request");
+    }
+    resp
+}
+
+/// One answered request: counted in the metrics and, when the access log is on, a line
+/// there (every way a request is answered: the router, the cache fast path, a replica's
+/// forwarding).
+pub(crate) fn record(app: &App, method: &Method, e: Entry<'_>) {
+    app.metrics.request(method, e.route, e.status, e.duration);
+    if let Some(log) = &app.access_log {
+        log.log(&e.line(method.as_str()));
+    }
+}
+
+/// What [`record`] takes of a request.
+pub(crate) struct Entry<'a> {
+    pub request_id: &'a str,
+    pub route: &'static str,
+    pub path: &'a str,
+    pub status: u16,
+    pub duration: Duration,
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl<'a> Entry<'a> {
+    fn line(&self, method: &'a str) -> crate::http::access_log::Entry<'a> {
+        crate::http::access_log::Entry {
+            request_id: self.request_id,
+            method,
+            route: self.route,
+            path: self.path,
+            status: self.status,
+            duration: self.duration,
+            client: self.client,
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The route table: the whole API at a glance, each route with its policy beside it
+//! ([`Policy`]: rate-limit rule, what an API key may do, time limit, body limit, whether
+//! the fast path may answer). Every route is registered through `routes!` from a handler
+//! that carries its `#[utoipa::path]` description, so the router, the OpenAPI document
+//! and the policies are one table: a route cannot be served without being documented and
+//! given a policy, nor documented without being served.
+
+use axum::http::Method;
+use axum::Router;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
+
+use super::ops;
+use super::policy::Policy;
+use crate::admin;
+use crate::admin::resources as res;
+use crate::app::AppState;
+use crate::auth::api_keys::Area;
+use crate::bulk::handlers as bulk;
+use crate::cart::handlers as cart;
+use crate::catalog::handlers as catalog;
+use crate::customers::handlers as customers;
+use crate::customers::two_factor;
+use crate::limits::Rule;
+use crate::orders::handlers as orders;
+use crate::reviews;
+use crate::webhooks::handlers as webhooks;
+
+/// The router with its description, and each route's policy as declared.
+pub struct Table {
+    pub router: OpenApiRouter<AppState>,
+    pub declared: Vec<(String, Method, Policy)>,
+}
+
+impl Table {
+    /// Registers handlers (of one path) under one policy.
+    fn add(mut self, handlers: UtoipaMethodRouter<AppState>, policy: Policy) -> Table {
+        for (path, item) in handlers.1.paths.iter() {
+            let ops = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, _) in ops.into_iter().filter(|(_, there)| *there) {
+                self.declared.push((path.clone(), method, policy));
+            }
+        }
+        self.router = self.router.routes(handlers);
+        self
+    }
+}
+
+/// The routes with their descriptions and policies.
+pub fn table() -> Table {
+    let open = Policy::open();
+    let catalog_read = open.rate(Rule::Catalog).fast_path();
+    let admin = Policy::admin;
+    Table { router: OpenApiRouter::with_openapi(crate::openapi::base()), declared: Vec::new() }
+        // catalog (public, cacheable: hits are answered ahead of the router)
+        .add(routes!(catalog::list_products), catalog_read)
+        .add(routes!(catalog::bestsellers), catalog_read)
+        .add(routes!(catalog::product), catalog_read)
+        .add(routes!(catalog::product_reviews), catalog_read)
+        .add(routes!(reviews::post), open.rate(Rule::Review))
+        .add(routes!(catalog::categories), catalog_read)
+        .add(routes!(catalog::category), catalog_read)
+        .add(routes!(catalog::brands), catalog_read)
+        .add(routes!(catalog::search), open.rate(Rule::Search).fast_path())
+        // customers and sessions
+        .add(routes!(customers::register), open.rate(Rule::Register))
+        .add(routes!(customers::login), open.rate(Rule::Login))
+        .add(routes!(customers::guest), open.rate(Rule::Guest))
+        .add(routes!(customers::logout), open)
+        .add(routes!(customers::sessions), open)
+        .add(routes!(customers::revoke_session), open)
+        .add(routes!(customers::forgot_password), open.rate(Rule::Reset))
+        .add(routes!(customers::reset_password), open.rate(Rule::Reset))
+        .add(routes!(two_factor::setup), open.rate(Rule::TwoFactor))
+        .add(routes!(two_factor::enable), open.rate(Rule::TwoFactor))
+        .add(routes!(two_factor::disable), open.rate(Rule::TwoFactor))
+        .add(routes!(customers::me, customers::update_me), open)
+        .add(routes!(customers::addresses, customers::add_address), open)
+        .add(routes!(customers::delete_address), open)
+        // cart, checkout, orders
+        .add(routes!(cart::view), open)
+        .add(routes!(cart::add), open.rate(Rule::CartWrite))
+        .add(routes!(cart::update_item, cart::remove_item), open.rate(Rule::CartWrite))
+        .add(routes!(cart::apply_discount, cart::remove_discount), open.rate(Rule::Discount))
+        .add(routes!(cart::shipping_options), open)
+        .add(routes!(orders::checkout), open.rate(Rule::Checkout))
+        .add(routes!(orders::list), open)
+        .add(routes!(orders::buy_now), open.rate(Rule::Checkout))
+        .add(routes!(orders::detail), open)
+        .add(routes!(orders::cancel), open)
+        .add(routes!(orders::payment_webhook), open)
+        // administration: each route in the area an API key's scope names
+        .add(routes!(admin::cache::cache_stats, admin::cache::cache_flush), admin(Area::Cache))
+        .add(routes!(admin::products::create_product), admin(Area::Catalog))
+        .add(routes!(admin::products::update_product, admin::products::retire_product), admin(Area::Catalog))
+        .add(routes!(admin::products::set_inventory), admin(Area::Catalog))
+        .add(routes!(admin::products::set_price), admin(Area::Catalog))
+        .add(routes!(admin::reviews::reviews), admin(Area::Catalog))
+        .add(routes!(admin::reviews::moderate_review), admin(Area::Catalog))
+        .add(routes!(admin::audit::audit_log), admin(Area::Audit))
+        .add(routes!(admin::orders::orders), admin(Area::Orders))
+        .add(routes!(admin::orders::order, admin::orders::update_order), admin(Area::Orders))
+        .add(routes!(res::create_category), admin(Area::Catalog))
+        .add(routes!(res::update_category, res::delete_category), admin(Area::Catalog))
+        .add(routes!(res::create_brand), admin(Area::Catalog))
+        .add(routes!(res::update_brand, res::delete_brand), admin(Area::Catalog))
+        .add(routes!(res::create_promotion), admin(Area::Catalog))
+        .add(routes!(res::update_promotion, res::delete_promotion), admin(Area::Catalog))
+        .add(routes!(res::create_shipping_rate), admin(Area::Catalog))
+        .add(routes!(res::update_shipping_rate, res::delete_shipping_rate), admin(Area::Catalog))
+        .add(routes!(res::create_tax_rate), admin(Area::Catalog))
+        .add(routes!(res::update_tax_rate, res::delete_tax_rate), admin(Area::Catalog))
+        .add(routes!(bulk::create_import), admin(Area::Catalog).upload())
+        .add(routes!(bulk::create_export), admin(Area::Exports))
+        .add(routes!(bulk::download_export), admin(Area::Exports))
+        .add(routes!(admin::jobs::list_jobs), admin(Area::Jobs))
+        .add(routes!(admin::jobs::get_job, admin::jobs::cancel_job), admin(Area::Jobs))
+        .add(routes!(admin::jobs::retry_job), admin(Area::Jobs))
+        .add(routes!(webhooks::create_webhook, webhooks::list_webhooks), admin(Area::Webhooks))
+        .add(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook), admin(Area::Webhooks))
+        .add(routes!(webhooks::webhook_deliveries), admin(Area::Webhooks))
+        .add(routes!(webhooks::retry_delivery), admin(Area::Webhooks))
+        .add(routes!(admin::api_keys::create_key, admin::api_keys::list_keys), Policy::in_person())
+        .add(routes!(admin::api_keys::get_key, admin::api_keys::revoke_key), Policy::in_person())
+        // operations
+        .add(routes!(ops::health), open)
+        .add(routes!(ops::ready), open)
+        .add(routes!(ops::metrics), open)
+        .add(routes!(ops::openapi), open)
+}
+
+/// The router of the table, with the front layer's middleware around every route.
+pub fn router(state: AppState) -> Router {
+    let _ = super::policy::routes(); // built now, not on the first request
+    let (router, _) = table().router.split_for_parts();
+    router.layer(axum::middleware::from_fn_with_state(state.clone(), super::context::request_context)).with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::policy::{path_template, routes, template};
+    use super::*;
+
+    #[test]
+    fn the_fast_path_covers_the_public_catalog_reads() {
+        let mut fast: Vec<&str> = routes()
+            .all()
+            .filter(|r| r.methods().any(|(m, p)| *m == Method::GET && p.fast_path))
+            .map(|r| r.template)
+            .collect();
+        fast.sort_unstable();
+        assert_eq!(
+            fast,
+            [
+                "/api/brands",
+                "/api/categories",
+                "/api/categories/{slug}",
+                "/api/products",
+                "/api/products/bestsellers",
+                "/api/products/{slug}",
+                "/api/products/{slug}/reviews",
+                "/api/search"
+            ]
+        );
+        // and each of them is public in the document
+        let doc = super::super::spec::to_json();
+        for t in fast {
+            assert_eq!(doc["paths"][t]["get"]["security"], serde_json::json!([{}]), "{t}");
+        }
+    }
+
+    #[test]
+    fn paths_map_to_their_templates() {
+        assert_eq!(path_template("/api/products/blue-shirt"), "/api/products/{slug}");
+        assert_eq!(path_template("/api/products"), "/api/products");
+        assert_eq!(path_template("/api/nothing"), "unmatched");
+        assert_eq!(template(Some("/api/cart")), "/api/cart");
+        assert_eq!(template(Some("/made/up")), "unmatched");
+    }
+
+    #[test]
+    fn every_rule_limits_a_route_and_every_admin_route_has_its_key_policy() {
+        use crate::auth::api_keys::KeyAccess;
+        let mut seen = std::collections::HashSet::new();
+        for route in routes().all() {
+            for (_, policy) in route.methods() {
+                seen.extend(policy.rate);
+                let admin = route.template.starts_with("/api/admin/");
+                assert_eq!(policy.keys != KeyAccess::NotAdmin, admin, "{}", route.template);
+                assert_eq!(
+                    policy.keys == KeyAccess::InPerson,
+                    route.template.starts_with("/api/admin/api-keys"),
+                    "{}",
+                    route.template
+                );
+            }
+        }
+        for rule in Rule::ALL {
+            assert!(seen.contains(&rule), "{} covers no route", rule.name());
+        }
+    }
+
+    #[test]
+    fn the_documented_cache_tags_are_the_catalogs() {
+        let doc = super::super::spec::to_json();
+        let params = doc["paths"]["/api/admin/cache"]["delete"]["parameters"].as_array().unwrap();
+        let tag = params.iter().find(|p| p["name"] == "tag").unwrap();
+        assert_eq!(tag["schema"]["pattern"], crate::catalog::tags::Tag::PATTERN);
+    }
+}
