@@ -187,7 +187,8 @@ pub enum MailAction {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
-    /// Print the effective configuration as TOML, secrets redacted.
+    /// Print the effective configuration as TOML, secrets redacted: every setting with its
+    /// comment, its STOREFRONT_* variable and its flag.
     Print(ServeArgs),
     /// Validate the configuration and exit non-zero if it is invalid.
     Check(ServeArgs),
@@ -196,55 +197,55 @@ pub enum ConfigAction {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "STOREFRONT_LISTEN")]
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// SQLite database file (default ./storefront.db).
-    #[arg(long, env = "STOREFRONT_DB")]
+    #[arg(long)]
     pub db: Option<PathBuf>,
     /// Fill an empty database with a demo catalog.
     #[arg(long)]
     pub demo: bool,
-    /// Redis URL for the shared cache tier.
-    #[arg(long, env = "STOREFRONT_REDIS_URL")]
-    pub redis: Option<String>,
+    /// Redis URL for the shared cache tier and rate limits.
+    #[arg(long = "redis")]
+    pub redis_url: Option<String>,
     /// Response cache budget in MiB (0 turns it off).
-    #[arg(long, env = "STOREFRONT_CACHE_MB")]
+    #[arg(long)]
     pub cache_mb: Option<u64>,
     /// TOML configuration file.
     #[arg(long, env = "STOREFRONT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Read-only connections in the pool.
-    #[arg(long, env = "STOREFRONT_READ_POOL_SIZE")]
+    #[arg(long)]
     pub read_pool_size: Option<u32>,
     /// Commit durability: full (survives power loss) or normal (survives a crash).
-    #[arg(long, env = "STOREFRONT_SYNCHRONOUS", value_parser = parse_sync)]
+    #[arg(long, value_parser = parse_sync)]
     pub synchronous: Option<Synchronous>,
     /// Log format.
-    #[arg(long, env = "STOREFRONT_LOG_FORMAT")]
+    #[arg(long)]
     pub log_format: Option<LogFormat>,
     /// Log filter, e.g. info, warn, storefront=debug.
     #[arg(long, env = "STOREFRONT_LOG")]
     pub log_level: Option<String>,
     /// Shared secret of the payment webhook (HMAC-SHA256).
-    #[arg(long, env = "STOREFRONT_PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
+    #[arg(long)]
     pub payment_webhook_secret: Option<String>,
     /// SMTP server for the shop's mail, e.g. smtp://127.0.0.1:2525 (without it mail stays
     /// in the outbox).
-    #[arg(long, env = "STOREFRONT_SMTP_URL", hide_env_values = true)]
+    #[arg(long)]
     pub smtp_url: Option<String>,
     /// Sender of the shop's mail, e.g. "Shop <shop@example.com>".
-    #[arg(long, env = "STOREFRONT_MAIL_FROM")]
+    #[arg(long)]
     pub mail_from: Option<String>,
     /// Primary: replicate the database with Litestream to this replica URL (file:///path,
     /// s3://bucket/path, sftp://host/path).
-    #[arg(long, env = "STOREFRONT_REPLICATE_TO", hide_env_values = true)]
+    #[arg(long)]
     pub replicate_to: Option<String>,
     /// Replica: the primary's base URL (http://primary:8080), where writes are forwarded.
-    #[arg(long, env = "STOREFRONT_REPLICA_OF")]
+    #[arg(long)]
     pub replica_of: Option<String>,
     /// Replica: the Litestream replica URL to restore and follow the copy at --db from
     /// (without it, a Litestream sidecar keeps the copy current).
-    #[arg(long, env = "STOREFRONT_REPLICATE_FROM", hide_env_values = true)]
+    #[arg(long)]
     pub replicate_from: Option<String>,
 }
 
@@ -261,8 +262,8 @@ impl ServeArgs {
         Overrides {
             listen: self.listen,
             db: self.db.clone(),
-            demo: self.demo,
-            redis_url: self.redis.clone(),
+            demo: self.demo.then_some(true),
+            redis_url: self.redis_url.clone(),
             cache_mb: self.cache_mb,
             read_pool_size: self.read_pool_size,
             synchronous: self.synchronous,
@@ -276,6 +277,15 @@ impl ServeArgs {
             replicate_from: self.replicate_from.clone(),
         }
     }
+}
+
+/// The flag of a setting, where `serve` has one (its argument is named as the key).
+pub fn flag_of(key: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let serve = cli.find_subcommand("serve")?;
+    let arg = serve.get_arguments().find(|a| a.get_id().as_str() == key)?;
+    arg.get_long().map(|l| format!("--{l}"))
 }
 
 #[derive(Debug, Args, Clone)]
@@ -309,5 +319,22 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_of_serve_is_a_setting() {
+        let keys: Vec<String> = crate::config::settings().into_iter().map(|s| s.key).collect();
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        for arg in serve.get_arguments().filter(|a| a.get_long().is_some()) {
+            let id = arg.get_id().as_str();
+            if id == "config" || id == "help" {
+                continue;
+            }
+            assert!(keys.iter().any(|k| k == id), "--{} is no setting", arg.get_long().unwrap());
+            assert_eq!(flag_of(id).as_deref(), Some(format!("--{}", arg.get_long().unwrap()).as_str()));
+        }
+        assert_eq!(flag_of("redis_url").as_deref(), Some("--redis"), "the contract's spelling");
+        assert_eq!(flag_of("cache_ttl_secs"), None);
     }
 }

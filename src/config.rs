@@ -1,6 +1,7 @@
 //! The one typed configuration. Precedence, lowest first: built-in defaults < config file
-//! (TOML, unknown keys rejected) < `STOREFRONT_*` environment variables < command-line
-//! flags. Validated once at start-up; carried inside the application state, never global.
+//! (TOML, unknown keys rejected) < `STOREFRONT_*` environment variables (one for every
+//! setting) < command-line flags, layered by figment. Validated once at start-up; carried
+//! inside the application state, never global.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,12 +17,20 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Every setting, each key once: its TOML name, its doc (the comment above it), its
+/// default ([`Default`] below); its `STOREFRONT_*` variable is its name in capitals
+/// ([`settings`]), its flag, where there is one, `crate::cli`'s `serve` argument of the same
+/// name. `config print` and the completeness of `deploy/storefront.toml` (a test) come from
+/// this list.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(default)]
 pub struct Config {
     /// Address the HTTP server listens on.
+    #[schema(value_type = String)]
     pub listen: SocketAddr,
     /// The SQLite database file (created if missing).
+    #[schema(value_type = String)]
     pub db: PathBuf,
     /// Fill an empty database with the demo catalog at start.
     pub demo: bool,
@@ -45,6 +54,7 @@ pub struct Config {
     /// listing page and bestsellers) are re-filled at start and every
     /// `cache_warm_interval_secs`; 0 turns warming off.
     pub cache_warm_products: u64,
+    /// How often warming re-fills the hottest pages.
     pub cache_warm_interval_secs: u64,
     /// Bestsellers are precomputed: a sale shows in them within this many seconds.
     pub bestsellers_refresh_secs: u64,
@@ -59,6 +69,7 @@ pub struct Config {
     /// Most write units committed in one transaction.
     pub writer_max_batch: usize,
     /// `full`: every acknowledged write survives power loss; `normal`: survives a crash.
+    #[schema(value_type = String)]
     pub synchronous: Synchronous,
     /// Open client connections accepted at once; more wait in the kernel backlog.
     pub max_connections: usize,
@@ -82,7 +93,9 @@ pub struct Config {
     /// Throttling of logins and password resets: failed attempts allowed per account and
     /// per client address within the window; beyond them, 429 + Retry-After.
     pub auth_window_secs: u64,
+    /// Failed logins or resets allowed per account within `auth_window_secs`.
     pub auth_failures_per_account: u64,
+    /// Failed logins or resets allowed per client address within `auth_window_secs`.
     pub auth_failures_per_address: u64,
     /// How long a session token lives.
     pub session_ttl_days: u64,
@@ -96,8 +109,11 @@ pub struct Config {
     /// at a time, and one client address (an IPv6 /64): beyond them, checkout is 429.
     /// 0: no bound (a benchmark placing every order from one address).
     pub unpaid_orders_per_owner: u64,
+    /// Units one customer or guest session may hold in unpaid orders (0: no bound).
     pub reserved_units_per_owner: u64,
+    /// Unpaid orders one client address (an IPv6 /64) may hold (0: no bound).
     pub unpaid_orders_per_address: u64,
+    /// Units one client address may hold in unpaid orders (0: no bound).
     pub reserved_units_per_address: u64,
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
     /// when printed. Without one, the webhook refuses every call.
@@ -117,6 +133,7 @@ pub struct Config {
     pub job_lease_secs: u64,
     /// Retries wait `job_retry_base_ms · 2^(attempt-1)` (±25 %), at most `job_retry_max_secs`.
     pub job_retry_base_ms: u64,
+    /// The longest wait between two attempts of a job.
     pub job_retry_max_secs: u64,
     /// Completed jobs are deleted this long after they finished (failed ones are kept).
     pub jobs_keep_completed_hours: u64,
@@ -128,6 +145,7 @@ pub struct Config {
     /// in a row is left alone for `breaker_cooldown_ms`, then probed once; each failed
     /// probe doubles the wait (up to 32x).
     pub breaker_failures: u32,
+    /// How long a failing endpoint is left alone before it is probed again.
     pub breaker_cooldown_ms: u64,
     /// Attempts of one webhook delivery (with the retry backoff above: about a day).
     pub webhook_attempts: i64,
@@ -139,13 +157,16 @@ pub struct Config {
     /// jobs older than this many days to monthly files in `archive_dir`.
     pub archive_after_days: u64,
     /// Where archives go (default: `archive/` beside the database).
+    #[schema(value_type = Option<String>)]
     pub archive_dir: Option<PathBuf>,
     /// Where export files and uploaded imports go (default: `files/` beside the database).
+    #[schema(value_type = Option<String>)]
     pub files_dir: Option<PathBuf>,
     /// Largest import file the admin API takes.
     pub import_max_mb: u64,
     /// Rate limits per route class (see `limits`): `[rate_limits.<rule>]` tables with
     /// `per_address` and `per_account` rates like "30/1m"; a rule given replaces its defaults.
+    #[schema(value_type = Object)]
     pub rate_limits: crate::limits::RateLimits,
     /// `false` turns every rate limit off (benchmarks from one address).
     pub rate_limits_enabled: bool,
@@ -190,6 +211,7 @@ pub struct Config {
     pub litestream: String,
     /// Primary: a Litestream configuration file of your own to run `replicate` with
     /// (credentials, retention, several destinations) instead of the one the server writes.
+    #[schema(value_type = Option<String>)]
     pub litestream_config: Option<PathBuf>,
     /// How often Litestream ships changes (the primary's monitor and sync interval) and
     /// looks for them (a replica's follow interval): the floor of a replica's lag.
@@ -202,6 +224,8 @@ pub struct Config {
     pub replica_max_lag_ms: u64,
     /// A forwarded request waits this long to connect to the primary before 503.
     pub primary_connect_timeout_ms: u64,
+    /// `text` (for people) or `json` (one object per line, for log shippers).
+    #[schema(value_type = String)]
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `storefront=debug,warn`.
     pub log_level: String,
@@ -309,81 +333,124 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Values given on the command line or in `STOREFRONT_*` variables (clap resolves the
-/// two, flags first); `None` leaves the file's or the default value.
-#[derive(Debug, Default, Clone)]
+/// Values given on the command line (`crate::cli`'s `serve` arguments, each named as its
+/// key); `None` leaves the environment's, the file's or the default value.
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub db: Option<PathBuf>,
-    pub demo: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_pool_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub synchronous: Option<Synchronous>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_webhook_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replicate_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replicate_from: Option<String>,
 }
 
-impl Config {
-    /// Defaults, then the file (if any), then the overrides; then validation.
-    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
-        let mut config = match file {
-            Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })?
+/// One setting of [`Config`], as [`settings`] lists them.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// its TOML name
+    pub key: String,
+    /// its environment variable
+    pub env: String,
+    /// the comment above its field
+    pub doc: String,
+}
+
+/// The prefix of every setting's environment variable.
+pub const ENV_PREFIX: &str = "STOREFRONT_";
+
+/// Every setting, from the description of [`Config`] (its fields, their comments).
+pub fn settings() -> Vec<Setting> {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::Object(object)) = <Config as utoipa::PartialSchema>::schema() else {
+        unreachable!("Config is described as an object")
+    };
+    object
+        .properties
+        .iter()
+        .map(|(key, schema)| {
+            let doc = match schema {
+                RefOr::T(Schema::Object(o)) => o.description.clone(),
+                RefOr::T(Schema::AllOf(o)) => o.description.clone(),
+                RefOr::T(Schema::OneOf(o)) => o.description.clone(),
+                RefOr::T(Schema::Array(a)) => a.description.clone(),
+                _ => None,
+            };
+            Setting {
+                key: key.clone(),
+                env: format!("{ENV_PREFIX}{}", key.to_uppercase()),
+                doc: doc.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "),
             }
-            None => Config::default(),
-        };
-        let o = overrides;
-        if let Some(v) = o.listen {
-            config.listen = v;
+        })
+        .collect()
+}
+
+/// The `STOREFRONT_*` variables of every setting (`STOREFRONT_CACHE_MB`; a nested one with
+/// `__`: `STOREFRONT_RATE_LIMITS__LOGIN__PER_ADDRESS`). Other `STOREFRONT_*` variables
+/// (`STOREFRONT_CONFIG`, the file) are not settings and are left alone.
+fn environment() -> figment::providers::Env {
+    let keys: std::collections::HashSet<String> = settings().into_iter().map(|s| s.key).collect();
+    figment::providers::Env::prefixed(ENV_PREFIX)
+        .split("__")
+        .filter(move |k| keys.contains(&k.as_str().split('.').next().unwrap_or("").to_lowercase()))
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the `STOREFRONT_*` variables, then the
+    /// flags; then validation.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        use figment::providers::Serialized;
+        let mut layers = figment::Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+            // the file alone first: its unknown keys and bad values are named with its path
+            Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })?;
+            let table: toml::Table = toml::from_str(&text).expect("parsed just above");
+            layers = layers.merge(Serialized::defaults(table));
         }
-        if let Some(v) = o.db {
-            config.db = v;
-        }
-        config.demo |= o.demo;
-        if let Some(v) = o.redis_url {
-            config.redis_url = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = o.cache_mb {
-            config.cache_mb = v;
-        }
-        if let Some(v) = o.read_pool_size {
-            config.read_pool_size = v;
-        }
-        if let Some(v) = o.synchronous {
-            config.synchronous = v;
-        }
-        if let Some(v) = o.log_format {
-            config.log_format = v;
-        }
-        if let Some(v) = o.log_level {
-            config.log_level = v;
-        }
-        if let Some(v) = o.payment_webhook_secret {
-            config.payment_webhook_secret = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = o.smtp_url {
-            config.smtp_url = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = o.mail_from {
-            config.mail_from = v;
-        }
-        if let Some(v) = o.replicate_to {
-            config.replicate_to = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = o.replica_of {
-            config.replica_of = Some(v).filter(|s| !s.is_empty());
-        }
-        if let Some(v) = o.replicate_from {
-            config.replicate_from = Some(v).filter(|s| !s.is_empty());
+        let mut config: Config = layers
+            .merge(environment())
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // an empty value of an optional setting (`STOREFRONT_REDIS_URL=`) leaves it unset
+        for v in [
+            &mut config.redis_url,
+            &mut config.payment_webhook_secret,
+            &mut config.smtp_url,
+            &mut config.replicate_to,
+            &mut config.replica_of,
+            &mut config.replicate_from,
+        ] {
+            if v.as_deref().is_some_and(str::is_empty) {
+                *v = None;
+            }
         }
         config.validate()?;
         Ok(config)
@@ -616,6 +683,43 @@ impl Config {
     }
 }
 
+impl Config {
+    /// `config print`: every setting with its comment, its variable and its flag (from
+    /// `flag_of`), then its value (secrets redacted).
+    pub fn to_annotated_toml(&self, flag_of: impl Fn(&str) -> Option<String>) -> String {
+        let settings: std::collections::HashMap<String, Setting> =
+            settings().into_iter().map(|s| (s.key.clone(), s)).collect();
+        let mut out = String::new();
+        let mut described = std::collections::HashSet::new();
+        for line in self.to_redacted_toml().lines() {
+            let key = match line.strip_prefix('[') {
+                Some(table) => table.split(['.', ']']).next().unwrap_or(""),
+                None => line.split(" = ").next().unwrap_or(""),
+            };
+            if let Some(s) = settings.get(key).filter(|_| described.insert(key.to_owned())) {
+                out.push_str(&format!("\n# {}\n#   env: {}", s.doc, s.env));
+                if let Some(flag) = flag_of(key) {
+                    out.push_str(&format!("  flag: {flag}"));
+                }
+                out.push('\n');
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        // the optional settings that are not set print nothing above: say so
+        let mut unset: Vec<&Setting> = settings.values().filter(|s| !described.contains(&s.key)).collect();
+        unset.sort_by(|a, b| a.key.cmp(&b.key));
+        for s in unset {
+            out.push_str(&format!("\n# {}\n#   env: {}", s.doc, s.env));
+            if let Some(flag) = flag_of(&s.key) {
+                out.push_str(&format!("  flag: {flag}"));
+            }
+            out.push_str(&format!("\n# {} is not set\n", s.key));
+        }
+        out
+    }
+}
+
 /// `redis://user:secret@host` → `redis://user:***@host`.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
@@ -654,6 +758,75 @@ mod tests {
         std::fs::write(&path, "read_pool_size = 0").unwrap();
         let err = Config::load(Some(&path), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("read_pool_size"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_has_its_doc_and_its_variable() {
+        let all = settings();
+        assert!(all.len() >= 80, "{} settings", all.len());
+        for s in &all {
+            assert!(s.doc.len() > 10, "{} has no comment", s.key);
+            assert_eq!(s.env, format!("STOREFRONT_{}", s.key.to_uppercase()));
+        }
+        // every key of the serialized configuration is listed, and no other
+        let shown: toml::Table = toml::from_str(&Config::default().to_redacted_toml()).unwrap();
+        let mut listed: Vec<&str> = all.iter().map(|s| s.key.as_str()).collect();
+        listed.sort_unstable();
+        for key in shown.keys() {
+            assert!(listed.contains(&key.as_str()), "{key} is not listed");
+        }
+    }
+
+    /// The variables of settings of every kind, read by the same layering as the server's.
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's test jail answers its own error type
+    fn variables_set_settings_between_the_file_and_the_flags() {
+        let vars = [
+            ("STOREFRONT_CACHE_TTL_SECS", "77"),
+            ("STOREFRONT_SEARCH_INDEX", "false"),
+            ("STOREFRONT_MAIL_FROM", "Shop <a@example.com>"),
+            ("STOREFRONT_TRUSTED_PROXIES", "[\"10.1.0.0/16\", \"127.0.0.1\"]"),
+            ("STOREFRONT_RATE_LIMITS__LOGIN__PER_ADDRESS", "7/1m"),
+            ("STOREFRONT_SYNCHRONOUS", "normal"),
+            ("STOREFRONT_REDIS_URL", ""),
+            ("STOREFRONT_CACHE_MB", "5"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "cache_ttl_secs = 9\ncache_mb = 3\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            let c = Config::load(Some(&path), Overrides { cache_mb: Some(11), ..Default::default() }).unwrap();
+            assert_eq!(c.cache_ttl_secs, 77, "the variable beats the file");
+            assert_eq!(c.cache_mb, 11, "the flag beats the variable");
+            assert!(!c.search_index);
+            assert_eq!(c.mail_from, "Shop <a@example.com>");
+            assert_eq!(c.trusted_proxies, ["10.1.0.0/16", "127.0.0.1"]);
+            assert_eq!(c.rate_limits.login.per_address.unwrap().to_string(), "7/1m");
+            assert_eq!(c.rate_limits.login.per_account, crate::limits::RateLimits::default().login.per_account);
+            assert_eq!(c.synchronous, Synchronous::Normal);
+            assert_eq!(c.redis_url, None, "an empty variable leaves it unset");
+            // a bad value is refused, naming the setting
+            jail.set_env("STOREFRONT_READ_WAIT_MS", "soon");
+            let err = Config::load(None, Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("READ_WAIT_MS") && err.contains("STOREFRONT_"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_sample_in_deploy_names_every_setting() {
+        let sample = include_str!("../deploy/storefront.toml");
+        let named = |key: &str| {
+            sample.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[{key}."))
+            })
+        };
+        let missing: Vec<String> = settings().into_iter().map(|s| s.key).filter(|k| !named(k)).collect();
+        assert!(missing.is_empty(), "deploy/storefront.toml lacks {missing:?}");
     }
 
     #[test]

@@ -23,8 +23,8 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::telemetry::Metrics;
 
 /// The route classes that are limited (each route's rule is declared beside it in the
 /// route table, `crate::web::routes`).
@@ -359,14 +359,16 @@ pub fn refused(rule: Rule, v: &Verdict) -> ApiError {
     e.with_detail("rule", serde_json::json!(rule.name()))
 }
 
-/// A check of `rule` by account only (the e-mail an auth request names), from a handler.
-pub async fn check_account(app: &AppState, rule: Rule, account: &str) -> Result<(), ApiError> {
-    match app.limits.check(rule, &[(Dim::Account, account)]).await {
-        Some(v) if !v.allowed => {
-            app.metrics.rate_limited(rule.name());
-            Err(refused(rule, &v))
+impl Limiter {
+    /// A check of `rule` by account only (the e-mail an auth request names), from a handler.
+    pub async fn check_account(&self, metrics: &Metrics, rule: Rule, account: &str) -> Result<(), ApiError> {
+        match self.check(rule, &[(Dim::Account, account)]).await {
+            Some(v) if !v.allowed => {
+                metrics.rate_limited(rule.name());
+                Err(refused(rule, &v))
+            }
+            _ => Ok(()),
         }
-        _ => Ok(()),
     }
 }
 

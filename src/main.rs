@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Config { action: ConfigAction::Print(args) } => {
             let config = Config::load(args.config.as_deref(), args.overrides())?;
-            print!("{}", config.to_redacted_toml());
+            print!("{}", config.to_annotated_toml(storefront::cli::flag_of));
             Ok(())
         }
         Command::Config { action: ConfigAction::Check(args) } => {

@@ -5,7 +5,7 @@
 //! of a key is audited under its id (and the administrator who made it); keys are made,
 //! listed and revoked only by administrators in person, never by another key.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use rusqlite::{params, OptionalExtension};
@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::auth::api_keys::{all_scopes, Scope, PREFIX};
 use crate::domain::{text, Id, Timestamp};
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::{data, no_content};
 use crate::http::{Checks, JsonBody, QueryParams};
 use crate::openapi::{AdminErrors, BodyErrors, Data, NotFound, QueryErrors, ReadErrors, WriteErrors};
@@ -147,10 +148,6 @@ pub async fn list_keys(State(app): State<AppState>, admin: AdminSession, q: Quer
     Ok(data(StatusCode::OK, &keys))
 }
 
-fn key_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("API key"))
-}
-
 /// One API key
 #[utoipa::path(get, path = "/api/admin/api-keys/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "an API key id")),
@@ -158,12 +155,11 @@ fn key_id(raw: &str) -> Result<i64, ApiError> {
 pub async fn get_key(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::ApiKey>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     in_person(&admin)?;
     q.finish()?;
-    let id = key_id(&id)?;
     let key = app
         .db
         .read(move |c| {
@@ -186,10 +182,9 @@ pub async fn get_key(
 pub async fn revoke_key(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::ApiKey>,
 ) -> Result<Response, ApiError> {
     in_person(&admin)?;
-    let id = key_id(&id)?;
     app.db
         .writer
         .run(move |tx| {

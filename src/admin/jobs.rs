@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use crate::admin::{audit, AdminSession};
 use crate::app::AppState;
 use crate::domain::Id;
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::data;
 use crate::http::QueryParams;
 use crate::jobs::store::{self, ChangeError, JobView, QueueStats};
@@ -47,10 +48,6 @@ pub struct JobsMeta {
 pub struct JobList {
     data: Vec<JobView>,
     meta: JobsMeta,
-}
-
-fn job_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("job"))
 }
 
 /// Jobs, newest first
@@ -96,11 +93,10 @@ pub async fn list_jobs(
 pub async fn get_job(
     State(app): State<AppState>,
     _admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Job>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let id = job_id(&id)?;
     let job = app.db.read(move |c| store::get(c, id).map_err(ApiError::from)).await?;
     Ok(data(StatusCode::OK, &job.ok_or_else(|| ApiError::not_found("job"))?))
 }
@@ -155,9 +151,9 @@ async fn change(
 pub async fn retry_job(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Job>,
 ) -> Result<Response, ApiError> {
-    change(&app, admin, job_id(&id)?, "job.retry", store::retry).await
+    change(&app, admin, id, "job.retry", store::retry).await
 }
 
 /// Cancel a job
@@ -171,7 +167,7 @@ pub async fn retry_job(
 pub async fn cancel_job(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Job>,
 ) -> Result<Response, ApiError> {
-    change(&app, admin, job_id(&id)?, "job.cancel", store::cancel).await
+    change(&app, admin, id, "job.cancel", store::cancel).await
 }

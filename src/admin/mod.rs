@@ -28,7 +28,6 @@ use crate::http::QueryParams;
 use crate::openapi::{AdminErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use utoipa::{IntoParams, ToSchema};
 
-use axum::extract::Path;
 use rusqlite::params;
 use serde::Deserialize;
 

@@ -2,6 +2,7 @@
 //! fulfil, cancel, refund — through the one order lifecycle ([`crate::orders::lifecycle`]).
 
 use super::*;
+use crate::http::path::{res, PathId};
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -59,11 +60,10 @@ pub async fn orders(
 pub async fn order(
     State(app): State<AppState>,
     _admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Order>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
     let dir = app.config.archive_dir();
     let order = app
         .db
@@ -108,11 +108,10 @@ pub struct OrderStatusIn {
 pub async fn update_order(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Order>,
     JsonBody(b): JsonBody<OrderStatusIn>,
 ) -> Result<Response, ApiError> {
     use crate::orders::{lifecycle, store as orders, Actor, Event};
-    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))?;
     let mut checks = Checks::new();
     let event = match b.status.as_str() {
         "fulfilled" => Some(Event::Fulfil),

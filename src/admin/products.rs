@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::catalog::store;
+use crate::http::path::{res, PathId};
 
 /// A variant's stock as administrators see it.
 #[derive(ToSchema)]
@@ -35,10 +36,6 @@ pub struct AdminProductOut {
     weight_grams: i64,
     in_stock: bool,
     stock: Vec<StockOut>,
-}
-
-fn product_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("product"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -273,10 +270,9 @@ fn announce(
 pub async fn update_product(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Product>,
     JsonBody(b): JsonBody<ProductPatch>,
 ) -> Result<Response, ApiError> {
-    let id = product_id(&id)?;
     let mut checks = Checks::new();
     let name = b.name.as_deref().and_then(|n| checks.check("name", text(n, 300, false)));
     let description = b.description.as_deref().and_then(|d| checks.check("description", text(d, 20_000, true)));
@@ -330,9 +326,8 @@ pub async fn update_product(
 pub async fn retire_product(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Product>,
 ) -> Result<Response, ApiError> {
-    let id = product_id(&id)?;
     change_product(&app, admin, id, "product.retire", |tx, id| {
         let retired = store::ProductChange { status: Some("retired"), ..Default::default() };
         store::update_product(tx, id, &retired, now_ms())?;
@@ -363,10 +358,9 @@ pub struct InventoryIn {
 pub async fn set_inventory(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Product>,
     JsonBody(b): JsonBody<InventoryIn>,
 ) -> Result<Response, ApiError> {
-    let id = product_id(&id)?;
     if !(0..=1_000_000_000).contains(&b.quantity) {
         return Err(ApiError::validation([("quantity".to_owned(), "must be 0 to 1,000,000,000".to_owned())].into()));
     }
@@ -403,10 +397,9 @@ pub struct PriceIn {
 pub async fn set_price(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Product>,
     JsonBody(b): JsonBody<PriceIn>,
 ) -> Result<Response, ApiError> {
-    let id = product_id(&id)?;
     let mut checks = Checks::new();
     check_prices(&mut checks, Some(b.base), b.sale);
     checks.finish()?;

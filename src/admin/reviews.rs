@@ -2,6 +2,7 @@
 //! rating at once).
 
 use super::*;
+use crate::http::path::{res, PathId};
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -69,10 +70,9 @@ pub struct ModerationOut {
 pub async fn moderate_review(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Review>,
     JsonBody(b): JsonBody<ModerationIn>,
 ) -> Result<Response, ApiError> {
-    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("review"))?;
     if !matches!(b.status.as_str(), "approved" | "rejected" | "pending") {
         return Err(ApiError::validation(
             [("status".to_owned(), "must be approved, rejected or pending".to_owned())].into(),

@@ -2,7 +2,7 @@
 //! `/api/admin/jobs/{id}`, fetch an export's file when it is done.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -16,6 +16,7 @@ use crate::admin::{audit, AdminSession};
 use crate::app::AppState;
 use crate::domain::Id;
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::data;
 use crate::http::{Checks, JsonBody, QueryParams};
 use crate::jobs::NewJob;
@@ -266,11 +267,10 @@ pub async fn create_export(
 pub async fn download_export(
     State(app): State<AppState>,
     _admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Export>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let id = Id::parse(&id).map(|i| i.0).ok_or_else(|| ApiError::not_found("export"))?;
     let job = app.db.read(move |c| crate::jobs::store::get(c, id).map_err(ApiError::from)).await?;
     let not_ready = || ApiError::not_found("export").with_detail("reason", "no such export, or it is not done yet");
     let Some(job) =

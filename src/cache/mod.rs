@@ -388,14 +388,10 @@ impl ResponseCache {
     /// A fresh entry for `key`, if there is one, without loading (the server's fast path):
     /// counted as a hit, and an entry found in the main map moves to the hot front.
     pub async fn fresh_hit(&self, key: &str) -> Option<Arc<Entry>> {
-        let hot = self.hot.as_ref()?;
-        if let Some(e) = hot.get(key) {
-            if self.fresh(&e) && e.born.elapsed() < self.ttl {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Some(e);
-            }
-            hot.remove(key);
+        if let Some(e) = self.fresh_hot(key, std::time::Instant::now()) {
+            return Some(e);
         }
+        let hot = self.hot.as_ref()?;
         let e = self.l1.as_ref()?.get(key).await?;
         if self.fresh(&e) {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -404,6 +400,19 @@ impl ResponseCache {
         } else {
             None
         }
+    }
+
+    /// A fresh entry for `key` in the hot front (no waiting of any kind: the server answers
+    /// it before it awaits anything), counted as a hit.
+    pub fn fresh_hot(&self, key: &str, now: std::time::Instant) -> Option<Arc<Entry>> {
+        let hot = self.hot.as_ref()?;
+        let e = hot.get(key)?;
+        if self.fresh(&e) && now.saturating_duration_since(e.born) < self.ttl {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(e);
+        }
+        hot.remove(key);
+        None
     }
 
     /// Lets the fast path find `entry` under another spelling of its request (`spelling`,

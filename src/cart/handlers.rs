@@ -1,7 +1,7 @@
 //! Cart endpoints. Changes are writer units that check stock as they change the cart (a
 //! cart reserves nothing: checkout does); the cart is then rendered on a reader.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::Session;
 use crate::domain::{text, Country, Id, Quantity};
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::data;
 use crate::http::{Checks, JsonBody, QueryParams};
 use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
@@ -180,10 +181,6 @@ pub struct QuantityIn {
     pub quantity: i64,
 }
 
-fn item_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("cart item"))
-}
-
 /// Change a line's quantity
 #[utoipa::path(patch, path = "/api/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = String, Path, description = "a cart item id")),
@@ -193,10 +190,9 @@ fn item_id(raw: &str) -> Result<i64, ApiError> {
 pub async fn update_item(
     State(app): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(item, _): PathId<res::CartItem>,
     JsonBody(body): JsonBody<QuantityIn>,
 ) -> Result<Response, ApiError> {
-    let item = item_id(&id)?;
     let mut checks = Checks::new();
     let quantity = checks.check("quantity", Quantity::parse(body.quantity));
     checks.finish()?;
@@ -226,9 +222,8 @@ pub async fn update_item(
 pub async fn remove_item(
     State(app): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(item, _): PathId<res::CartItem>,
 ) -> Result<Response, ApiError> {
-    let item = item_id(&id)?;
     let s = session.clone();
     app.db
         .writer

@@ -67,7 +67,12 @@ async fn cached(
 /// A cached catalog response as clients get it — from the handlers above and from the
 /// server's fast path for hits alike: the body negotiated (gzip, 304), the catalog's
 /// `Cache-Control`, and `X-Cache` when the debug header is on.
-pub fn respond_cached(app: &AppState, rendered: &Rendered, neg: &Negotiation, served: Served) -> Response {
+pub fn respond_cached<B: From<bytes::Bytes> + Default>(
+    app: &AppState,
+    rendered: &Rendered,
+    neg: &Negotiation,
+    served: Served,
+) -> axum::http::Response<B> {
     let mut resp = rendered.respond(neg, public(app));
     if app.config.cache_debug_header {
         resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(served.header()));

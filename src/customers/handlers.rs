@@ -1,7 +1,7 @@
 //! Customer and session endpoints. Every change is one writer unit; password hashing runs
 //! off the async workers before the unit is sent, so the writer never waits for argon2.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,8 +12,9 @@ use super::store::{self, NewSession};
 use crate::app::AppState;
 use crate::auth::{self, CustomerSession, Session};
 use crate::cart;
-use crate::domain::{text, Email, Id, NewPassword};
+use crate::domain::{text, Email, NewPassword};
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::{data, no_content};
 use crate::http::{Checks, JsonBody};
 use crate::mail;
@@ -210,7 +211,7 @@ pub async fn login(
     }
     checks.finish()?;
     let email = email.expect("checked");
-    crate::limits::check_account(&app, crate::limits::Rule::Login, email.as_str()).await?;
+    app.limits.check_account(&app.metrics, crate::limits::Rule::Login, email.as_str()).await?;
     let (config, claimed_email, addr) = (app.config.clone(), email.as_str().to_owned(), client.addr.clone());
     let attempt =
         app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&claimed_email), &addr, now_ms())).await?;
@@ -295,10 +296,6 @@ pub async fn sessions(State(app): State<AppState>, me: CustomerSession) -> Resul
     Ok(data(StatusCode::OK, &list))
 }
 
-fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found(what))
-}
-
 /// Revoke one of the customer's sessions
 #[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path, description = "a session id")),
@@ -306,9 +303,8 @@ fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
 pub async fn revoke_session(
     State(app): State<AppState>,
     me: CustomerSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Session>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&id, "session")?;
     let done = app
         .db
         .writer
@@ -343,7 +339,7 @@ pub async fn forgot_password(
     let email = checks.check("email", Email::parse(&body.email));
     checks.finish()?;
     let email = email.expect("checked");
-    crate::limits::check_account(&app, crate::limits::Rule::Reset, email.as_str()).await?;
+    app.limits.check_account(&app.metrics, crate::limits::Rule::Reset, email.as_str()).await?;
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
     let send = app.mailer.sends();
     let config = app.config.clone();
@@ -552,9 +548,8 @@ pub async fn add_address(
 pub async fn delete_address(
     State(app): State<AppState>,
     me: CustomerSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Address>,
 ) -> Result<Response, ApiError> {
-    let id = path_id(&id, "address")?;
     let done =
         app.db.writer.run(move |tx| store::delete_address(tx, me.customer_id, id).map_err(ApiError::from)).await?;
     if done {

@@ -119,11 +119,13 @@ impl Rendered {
     }
 
     /// The response for `neg`, with `caching`.
-    pub fn respond(&self, neg: &Negotiation, caching: Caching) -> Response<Body> {
+    /// The answer with its body as `B` (the server's fast path answers a body hyper
+    /// writes without boxing it).
+    pub fn respond<B: From<Bytes> + Default>(&self, neg: &Negotiation, caching: Caching) -> Response<B> {
         let gzip_tag = &self.gzip_etag;
         if let Some(inm) = &neg.if_none_match {
             if etag_matches(inm, &self.etag) || etag_matches(inm, gzip_tag) {
-                let mut resp = Response::new(Body::empty());
+                let mut resp = Response::new(B::default());
                 *resp.status_mut() = StatusCode::NOT_MODIFIED;
                 let h = resp.headers_mut();
                 h.insert(header::ETAG, if neg.gzip { gzip_tag.clone() } else { self.etag.clone() });
@@ -141,8 +143,8 @@ impl Rendered {
             None
         };
         let mut resp = match &compressed {
-            Some(g) => Response::new(Body::from(g.clone())),
-            None => Response::new(Body::from(self.json.clone())),
+            Some(g) => Response::new(B::from(g.clone())),
+            None => Response::new(B::from(self.json.clone())),
         };
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

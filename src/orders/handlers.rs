@@ -1,7 +1,7 @@
 //! Order endpoints: checkout from the cart, buy now, history, detail, cancel, and the
 //! payment provider's webhook.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +18,7 @@ use crate::auth::Session;
 use crate::customers::model::AddressIn;
 use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::{data, private_json};
 use crate::http::{Checks, JsonWithBytes, QueryParams};
 use crate::openapi::{
@@ -331,10 +332,6 @@ pub async fn list(State(app): State<AppState>, session: Session, mut q: QueryPar
     Ok(private_json(StatusCode::OK, body))
 }
 
-fn order_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("order"))
-}
-
 /// Is `owner` the session's (its customer's, or the guest session's own)?
 fn owns(session: &Session, owner: &store::Owner) -> bool {
     match session.customer_id {
@@ -352,9 +349,8 @@ fn owns(session: &Session, owner: &store::Owner) -> bool {
 pub async fn detail(
     State(app): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Order>,
 ) -> Result<Response, ApiError> {
-    let id = order_id(&id)?;
     let order = app
         .db
         .read(move |conn| {
@@ -379,9 +375,8 @@ pub async fn detail(
 pub async fn cancel(
     State(app): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Order>,
 ) -> Result<Response, ApiError> {
-    let id = order_id(&id)?;
     let fx = app.effects();
     let order = app
         .db

@@ -3,43 +3,80 @@
 //! target (path and query) has a fresh cached response, is answered from it without
 //! routing, extractors or middleware. Only validated requests ever filled the cache, so a
 //! hit answers exactly what the full path would; anything else goes on to the router.
+//!
+//! A hit in the cache's hot front is answered at once ([`immediate`]), before the server
+//! awaits or clones anything for the request — when the replica front has nothing to do
+//! with it (it presents no commit position). Other hits ([`cached_hit`]) come after the
+//! replica front, from the main map.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::http::{Method, Request, Response};
+use axum::http::{header, Method, Request, Response};
+use bytes::Bytes;
+use http_body_util::Full;
 
 use super::context::{record, Entry};
-use super::policy;
+use super::policy::{self, Route};
 use crate::app::AppState;
-use crate::http::request_id::{self, REQUEST_ID};
+use crate::cache::{self, Served};
+use crate::http::request_id::{self, COMMIT_HEADER, REQUEST_ID};
 
-pub async fn cached_hit<B>(state: &AppState, req: &Request<B>, peer: SocketAddr) -> Option<Response<Body>> {
+/// The route of a request the fast path may answer, and its cache key.
+fn candidate<'r, B>(state: &AppState, req: &'r Request<B>) -> Option<(&'static Route, &'r str)> {
     if req.method() != Method::GET || !state.cache.enabled() {
         return None;
     }
-    let started = Instant::now();
     let path = req.uri().path();
     let route = policy::routes().of_path(path)?;
     if !route.policy(&Method::GET).is_some_and(|p| p.fast_path) {
         return None;
     }
-    let key = req.uri().path_and_query().map_or(path, |p| p.as_str());
+    Some((route, req.uri().path_and_query().map_or(path, |p| p.as_str())))
+}
+
+/// A hit in the hot front, for a request the replica front lets through untouched.
+pub fn immediate<B>(state: &AppState, req: &Request<B>, peer: SocketAddr) -> Option<Response<Full<Bytes>>> {
+    let h = req.headers();
+    if h.contains_key(COMMIT_HEADER) || (state.replication.replica().is_some() && h.contains_key(header::COOKIE)) {
+        return None;
+    }
+    let started = Instant::now();
+    let (route, key) = candidate(state, req)?;
+    let entry = state.cache.fresh_hot(key, started)?;
+    Some(answer(state, req, peer, route, &entry, started))
+}
+
+/// A fresh entry of the main map (after the replica front).
+pub async fn cached_hit<B>(state: &AppState, req: &Request<B>, peer: SocketAddr) -> Option<Response<Full<Bytes>>> {
+    let started = Instant::now();
+    let (route, key) = candidate(state, req)?;
     let entry = state.cache.fresh_hit(key).await?;
+    Some(answer(state, req, peer, route, &entry, started))
+}
+
+fn answer<B>(
+    state: &AppState,
+    req: &Request<B>,
+    peer: SocketAddr,
+    route: &'static Route,
+    entry: &Arc<cache::Entry>,
+    started: Instant,
+) -> Response<Full<Bytes>> {
     let neg = crate::http::Negotiation::from_headers(req.headers());
-    let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, crate::cache::Served::HitL1);
+    let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, Served::HitL1);
     let id = request_id::of_request(req.headers());
     let client = Some(crate::http::client::resolve(peer, req.headers(), &state.trusted_proxies));
     let line = Entry {
         request_id: id.to_str().unwrap_or("-"),
         route: route.template,
-        path,
+        path: req.uri().path(),
         status: resp.status().as_u16(),
         duration: started.elapsed(),
         client,
     };
     record(state, req.method(), line);
     resp.headers_mut().insert(REQUEST_ID, id);
-    Some(resp)
+    resp
 }

@@ -157,7 +157,7 @@ pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiEr
     responses((status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String), crate::openapi::QueryErrors))]
 pub async fn metrics(State(app): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
     q.finish()?;
-    let text = crate::telemetry::scrape(&app).await;
+    let text = super::metrics::scrape(&app).await;
     let mut resp = Response::new(axum::body::Body::from(text));
     let h = resp.headers_mut();
     h.insert(

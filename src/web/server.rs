@@ -3,17 +3,22 @@
 //! finish up to a deadline, and only then returns (the caller then stops the writer, which
 //! commits what it holds).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
+use http_body_util::{Either as BodyEither, Full};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// What the server answers: a cached body as it is, or what the router made.
+type Answer = hyper::Response<BodyEither<Full<bytes::Bytes>, axum::body::Body>>;
 
 use crate::app::AppState;
 
@@ -94,25 +99,30 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         };
         // the peer's address travels with each request (throttling, session records)
         let (router, app) = (router.clone(), state.clone());
-        let service = TowerToHyperService::new(tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            // a hit in the cache's hot front is answered at once: nothing cloned or awaited
+            if let Some(resp) = super::fast_path::immediate(&app, &req, peer) {
+                return Either::Left(std::future::ready(Ok::<Answer, Infallible>(resp.map(BodyEither::Left))));
+            }
             let (router, app) = (router.clone(), app.clone());
-            async move {
+            Either::Right(async move {
                 let _in_flight = InFlight::enter(&app.metrics.in_flight);
                 // a replica forwards writes, and reads its copy cannot answer yet
                 let mut req = match super::replica::front(&app, req, peer).await {
                     Ok(req) => req,
-                    Err(answer) => return Ok(answer),
+                    Err(answer) => return Ok(answer.map(BodyEither::Right)),
                 };
                 if let Some(resp) = super::fast_path::cached_hit(&app, &req, peer).await {
-                    return Ok(resp);
+                    return Ok(resp.map(BodyEither::Left));
                 }
                 let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
                 req.extensions_mut().insert(crate::http::client::ClientAddr(client));
                 req.extensions_mut().insert(crate::http::body::BodyTimeout(body_timeout));
                 req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                router.oneshot(req).await
-            }
-        }));
+                let answer: Result<Answer, Infallible> = router.oneshot(req).await.map(|r| r.map(BodyEither::Right));
+                answer
+            })
+        });
         let conn = http.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

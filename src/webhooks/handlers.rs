@@ -13,6 +13,7 @@ use crate::admin::{audit, AdminSession, PageBefore};
 use crate::app::AppState;
 use crate::domain::{Id, Timestamp};
 use crate::error::ApiError;
+use crate::http::path::{res, PathId};
 use crate::http::respond::{data, no_content};
 use crate::http::{Checks, JsonBody, QueryParams};
 use crate::openapi::{AdminErrors, BodyErrors, Data, NotFound, QueryErrors, ReadErrors, WriteErrors};
@@ -101,10 +102,6 @@ fn check_events(checks: &mut Checks, events: &[EventType]) -> Option<Vec<String>
     }
 }
 
-fn subscription_id(raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("webhook subscription"))
-}
-
 fn new_secret() -> String {
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("the OS random source works");
@@ -174,11 +171,10 @@ pub async fn list_webhooks(
 pub async fn get_webhook(
     State(app): State<AppState>,
     _admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Subscription>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let id = subscription_id(&id)?;
     let sub = app.db.read(move |c| store::subscription(c, id).map_err(ApiError::from)).await?;
     Ok(data(StatusCode::OK, &sub.ok_or_else(|| ApiError::not_found("webhook subscription"))?))
 }
@@ -194,10 +190,9 @@ pub async fn get_webhook(
 pub async fn update_webhook(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Subscription>,
     JsonBody(b): JsonBody<SubscriptionPatch>,
 ) -> Result<Response, ApiError> {
-    let id = subscription_id(&id)?;
     let mut checks = Checks::new();
     let url = b.url.as_deref().and_then(|u| check_url(&mut checks, u.trim()));
     let events = b.events.as_deref().and_then(|e| check_events(&mut checks, e));
@@ -229,9 +224,8 @@ pub async fn update_webhook(
 pub async fn delete_webhook(
     State(app): State<AppState>,
     admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Subscription>,
 ) -> Result<Response, ApiError> {
-    let id = subscription_id(&id)?;
     app.db
         .writer
         .run(move |tx| {
@@ -262,10 +256,9 @@ pub async fn delete_webhook(
 pub async fn webhook_deliveries(
     State(app): State<AppState>,
     _admin: AdminSession,
-    Path(id): Path<String>,
+    PathId(id, _): PathId<res::Subscription>,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let id = subscription_id(&id)?;
     let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
     let limit = q.int("per_page", 1, 200).unwrap_or(50);
     q.finish()?;
@@ -300,7 +293,7 @@ pub async fn retry_delivery(
     admin: AdminSession,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = subscription_id(&id)?;
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(PathId::<res::Subscription>::not_found)?;
     let delivery = Id::parse(&delivery).map(|i| i.0).ok_or_else(|| ApiError::not_found("delivery"))?;
     let now = now_ms();
     app.db
