@@ -19,7 +19,7 @@ use super::policy::{self, BodyLimit, Timeout};
 use crate::app::{App, AppState};
 use crate::auth::api_keys::KeyAccess;
 use crate::error::ApiError;
-use crate::http::body::MaxBody;
+use crate::http::body::{MaxBody, MAX_BODY};
 use crate::http::request_id::{self, RequestId, COMMIT_HEADER, REQUEST_ID};
 
 pub async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response<Body> {
@@ -36,8 +36,12 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
 
     let ext = req.extensions_mut();
     ext.insert(RequestId(id.clone()));
-    ext.insert(policy.map_or(KeyAccess::NotAdmin, |p| p.keys));
-    if let Some(BodyLimit::Json(max)) = policy.map(|p| p.body) {
+    // what the extractors read of the policy, where it is not their default (each
+    // extension is an allocation on every request of the route)
+    if let Some(keys) = policy.map(|p| p.keys).filter(|k| *k != KeyAccess::NotAdmin) {
+        ext.insert(keys);
+    }
+    if let Some(BodyLimit::Json(max)) = policy.map(|p| p.body).filter(|b| *b != BodyLimit::Json(MAX_BODY)) {
         ext.insert(MaxBody(max));
     }
     let limited = match policy.and_then(|p| p.rate) {
