@@ -6,6 +6,7 @@
 //! killed under load, and a rolling restart of both, fail no request; the lag from a
 //! commit on the primary to its arrival on a replica is measured.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +25,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 struct Proc {
     child: Option<Child>,
     port: u16,
+    /// the child leads a process group of its own (nginx: its workers outlive a killed
+    /// master), killed whole
+    group: bool,
 }
 
 impl Proc {
@@ -31,9 +35,12 @@ impl Proc {
         ([127, 0, 0, 1], self.port).into()
     }
 
-    /// SIGKILL: gone at once.
+    /// SIGKILL: gone at once (with its process group, when it leads one).
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            if self.group {
+                let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", c.id())]).status();
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -125,8 +132,15 @@ impl Topology {
             assert!(Instant::now() < deadline, "litestream's first sync never came");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut t =
-            Topology { dir, config, storage, redis, primary, replicas: Vec::new(), lb: Proc { child: None, port: 0 } };
+        let mut t = Topology {
+            dir,
+            config,
+            storage,
+            redis,
+            primary,
+            replicas: Vec::new(),
+            lb: Proc { child: None, port: 0, group: false },
+        };
         for i in 0..2 {
             let r = t.replica(i, free_port());
             t.replicas.push(r);
@@ -178,6 +192,8 @@ impl Topology {
         )
         .unwrap();
         let child = Command::new(nginx())
+            // its own process group: the workers go with the master however the test ends
+            .process_group(0)
             .arg("-p")
             .arg(&prefix)
             .arg("-c")
@@ -187,7 +203,7 @@ impl Topology {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let p = Proc { child: Some(child), port };
+        let p = Proc { child: Some(child), port, group: true };
         wait_ready(p.addr(), "nginx");
         p
     }
@@ -206,7 +222,7 @@ fn serve(dir: &Path, name: &str, config: &Path, db: &Path, port: u16, extra: &[S
         .stderr(log)
         .spawn()
         .unwrap();
-    Proc { child: Some(child), port }
+    Proc { child: Some(child), port, group: false }
 }
 
 fn wait_ready(addr: std::net::SocketAddr, what: &str) {
