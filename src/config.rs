@@ -35,6 +35,7 @@ pub struct Config {
     /// Fill an empty database with the demo catalog at start.
     pub demo: bool,
     /// Number of products in the demo catalog.
+    #[schema(minimum = 1, maximum = 10000000)]
     pub demo_products: u64,
     /// Redis URL of the shared second cache tier (optional). Secret: redacted when printed.
     pub redis_url: Option<String>,
@@ -42,44 +43,59 @@ pub struct Config {
     /// Redis with different prefixes).
     pub redis_prefix: String,
     /// Longest a request waits for Redis before it goes on without it.
+    #[schema(minimum = 1, maximum = 10000)]
     pub redis_timeout_ms: u64,
     /// While this node cannot hear other nodes' invalidations (Redis down), its L1 serves
     /// an entry only this long after it was loaded.
+    #[schema(maximum = 86400)]
     pub redis_detached_max_age_secs: u64,
     /// Response cache budget in MiB; 0 turns the response cache off.
+    #[schema(maximum = 1048576)]
     pub cache_mb: u64,
     /// Longest a cached response lives (commits invalidate it sooner).
+    #[schema(minimum = 1, maximum = 86400)]
     pub cache_ttl_secs: u64,
     /// Warming: the best-selling products whose pages (with the tree, brands, the first
     /// listing page and bestsellers) are re-filled at start and every
     /// `cache_warm_interval_secs`; 0 turns warming off.
+    #[schema(maximum = 100000)]
     pub cache_warm_products: u64,
     /// How often warming re-fills the hottest pages.
+    #[schema(minimum = 1, maximum = 86400)]
     pub cache_warm_interval_secs: u64,
     /// Bestsellers are precomputed: a sale shows in them within this many seconds.
+    #[schema(minimum = 1, maximum = 86400)]
     pub bestsellers_refresh_secs: u64,
     /// Add `X-Cache: hit-l1 | hit-l2 | miss` to catalog responses (debugging, benchmarks).
     pub cache_debug_header: bool,
     /// Read-only connections in the pool.
+    #[schema(minimum = 1, maximum = 256)]
     pub read_pool_size: u32,
     /// How long a request waits for a read connection before 503.
+    #[schema(minimum = 1, maximum = 60000)]
     pub read_wait_ms: u64,
     /// Write units that may wait for the writer before 503.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub writer_queue: usize,
     /// Most write units committed in one transaction.
+    #[schema(minimum = 1, maximum = 100000)]
     pub writer_max_batch: usize,
     /// `full`: every acknowledged write survives power loss; `normal`: survives a crash.
     #[schema(value_type = String)]
     pub synchronous: Synchronous,
     /// Open client connections accepted at once; more wait in the kernel backlog.
+    #[schema(minimum = 1)]
     pub max_connections: usize,
     /// A client gets this long to send its request's headers, and its body (between two
     /// pieces of an upload); then 408 and the connection is closed.
+    #[schema(minimum = 1, maximum = 3600)]
     pub request_body_timeout_secs: u64,
     /// Longest a request may take to be answered (uploads excepted): then 503 `timeout`.
+    #[schema(minimum = 1, maximum = 3600)]
     pub request_timeout_secs: u64,
     /// Open connections one client address (an IPv6 /64) may hold; more are answered 503
     /// and closed. Trusted proxies are exempt (they carry many clients).
+    #[schema(minimum = 1)]
     pub max_connections_per_address: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
@@ -92,28 +108,39 @@ pub struct Config {
     pub search_index: bool,
     /// Throttling of logins and password resets: failed attempts allowed per account and
     /// per client address within the window; beyond them, 429 + Retry-After.
+    #[schema(minimum = 1)]
     pub auth_window_secs: u64,
     /// Failed logins or resets allowed per account within `auth_window_secs`.
+    #[schema(minimum = 1)]
     pub auth_failures_per_account: u64,
     /// Failed logins or resets allowed per client address within `auth_window_secs`.
+    #[schema(minimum = 1)]
     pub auth_failures_per_address: u64,
     /// How long a session token lives.
+    #[schema(minimum = 1, maximum = 3650)]
     pub session_ttl_days: u64,
     /// How long a password-reset token is valid.
+    #[schema(minimum = 1, maximum = 10080)]
     pub reset_token_ttl_mins: u64,
     /// An unpaid order expires (its stock returns) after this long.
+    #[schema(minimum = 1, maximum = 525600)]
     pub order_expiry_mins: u64,
     /// A guest's unpaid order holds its stock this long (a customer's: order_expiry_mins).
+    #[schema(minimum = 1, maximum = 525600)]
     pub guest_order_expiry_mins: u64,
     /// Unpaid orders, and the units they reserve, one customer or guest session may have
     /// at a time, and one client address (an IPv6 /64): beyond them, checkout is 429.
     /// 0: no bound (a benchmark placing every order from one address).
+    #[schema(maximum = 1000000000)]
     pub unpaid_orders_per_owner: u64,
     /// Units one customer or guest session may hold in unpaid orders (0: no bound).
+    #[schema(maximum = 1000000000)]
     pub reserved_units_per_owner: u64,
     /// Unpaid orders one client address (an IPv6 /64) may hold (0: no bound).
+    #[schema(maximum = 1000000000)]
     pub unpaid_orders_per_address: u64,
     /// Units one client address may hold in unpaid orders (0: no bound).
+    #[schema(maximum = 1000000000)]
     pub reserved_units_per_address: u64,
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
     /// when printed. Without one, the webhook refuses every call.
@@ -125,33 +152,46 @@ pub struct Config {
     /// The sender of the shop's mail, e.g. `Shop <shop@example.com>`.
     pub mail_from: String,
     /// Longest one SMTP conversation may take.
+    #[schema(minimum = 1, maximum = 300)]
     pub smtp_timeout_secs: u64,
     /// Jobs this node runs at once; 0: it runs none (another node does).
+    #[schema(maximum = 4096)]
     pub jobs_concurrency: usize,
     /// A running job's lease: a worker that stops renewing it (killed) loses the job this
     /// long after its last renewal, and another run takes it.
+    #[schema(minimum = 1, maximum = 3600)]
     pub job_lease_secs: u64,
     /// Retries wait `job_retry_base_ms · 2^(attempt-1)` (±25 %), at most `job_retry_max_secs`.
+    #[schema(minimum = 1, maximum = 3600000)]
     pub job_retry_base_ms: u64,
     /// The longest wait between two attempts of a job.
+    #[schema(minimum = 1, maximum = 604800)]
     pub job_retry_max_secs: u64,
     /// Completed jobs are deleted this long after they finished (failed ones are kept).
+    #[schema(minimum = 1, maximum = 8760)]
     pub jobs_keep_completed_hours: u64,
     /// At shutdown, running jobs get this long to finish; the rest are given back.
+    #[schema(minimum = 1, maximum = 3600)]
     pub jobs_shutdown_grace_secs: u64,
     /// How often unpaid orders past their deadline are looked for.
+    #[schema(minimum = 1, maximum = 86400)]
     pub order_expiry_check_secs: u64,
     /// A remote endpoint (the SMTP server, a webhook receiver) that failed this many times
     /// in a row is left alone for `breaker_cooldown_ms`, then probed once; each failed
     /// probe doubles the wait (up to 32x).
+    #[schema(minimum = 1, maximum = 1000)]
     pub breaker_failures: u32,
     /// How long a failing endpoint is left alone before it is probed again.
+    #[schema(minimum = 1, maximum = 3600000)]
     pub breaker_cooldown_ms: u64,
     /// Attempts of one webhook delivery (with the retry backoff above: about a day).
+    #[schema(minimum = 1, maximum = 100)]
     pub webhook_attempts: i64,
     /// Webhook events and their deliveries are deleted this long after they happened.
+    #[schema(minimum = 1, maximum = 3650)]
     pub webhook_keep_days: u64,
     /// `inventory.low` is sent when a variant's available stock falls to this or below.
+    #[schema(minimum = 0)]
     pub low_stock_threshold: i64,
     /// When above 0, the recurring `archive` task moves orders, audit rows and finished
     /// jobs older than this many days to monthly files in `archive_dir`.
@@ -163,6 +203,7 @@ pub struct Config {
     #[schema(value_type = Option<String>)]
     pub files_dir: Option<PathBuf>,
     /// Largest import file the admin API takes.
+    #[schema(minimum = 1, maximum = 1048576)]
     pub import_max_mb: u64,
     /// Rate limits per route class (see `limits`): `[rate_limits.<rule>]` tables with
     /// `per_address` and `per_account` rates like "30/1m"; a rule given replaces its defaults.
@@ -178,20 +219,26 @@ pub struct Config {
     pub admin_require_2fa: bool,
     /// Most lines one cart holds (adding another is 409 `cart_full`; a guest cart merged at
     /// login brings its lines while there is room).
+    #[schema(minimum = 1, maximum = 1000)]
     pub cart_max_lines: usize,
     /// Guest carts and merged or ordered carts untouched this long are deleted (a
     /// customer's open cart is kept).
+    #[schema(minimum = 1, maximum = 3650)]
     pub cart_keep_days: u64,
     /// Sent mail is deleted this long after it was sent.
+    #[schema(minimum = 1, maximum = 3650)]
     pub mail_keep_days: u64,
     /// Password hashes (argon2, two at a time) that may wait; beyond this, logins and
     /// registrations are refused with 503 at once instead of queueing without bound.
+    #[schema(minimum = 1, maximum = 100000)]
     pub password_hash_queue: usize,
     /// SQL statements that run at least this long are logged with their SQL (never their
     /// values) and counted in `storefront_slow_queries_total`.
+    #[schema(minimum = 1, maximum = 3600000)]
     pub slow_query_ms: u64,
     /// A read (all the statements of one request's read) is interrupted after this long
     /// and the request answered 503 `timeout`.
+    #[schema(minimum = 10, maximum = 3600000)]
     pub read_time_limit_ms: u64,
     /// One JSON line per request on standard output: time, request id, method, route
     /// template, path, status, duration, client address.
@@ -215,14 +262,18 @@ pub struct Config {
     pub litestream_config: Option<PathBuf>,
     /// How often Litestream ships changes (the primary's monitor and sync interval) and
     /// looks for them (a replica's follow interval): the floor of a replica's lag.
+    #[schema(minimum = 10, maximum = 60000)]
     pub replication_interval_ms: u64,
     /// A read that presents a commit position (`X-Storefront-Commit`, the `sf_commit`
     /// cookie) its replica has not reached waits up to this long, then is served by the
     /// primary.
+    #[schema(maximum = 60000)]
     pub replica_wait_ms: u64,
     /// A replica this far behind the primary (or unsure for this long) is not ready.
+    #[schema(minimum = 100, maximum = 86400000)]
     pub replica_max_lag_ms: u64,
     /// A forwarded request waits this long to connect to the primary before 503.
+    #[schema(minimum = 10, maximum = 60000)]
     pub primary_connect_timeout_ms: u64,
     /// `text` (for people) or `json` (one object per line, for log shippers).
     #[schema(value_type = String)]
@@ -378,6 +429,25 @@ pub struct Setting {
     pub env: String,
     /// the comment above its field
     pub doc: String,
+    /// the lowest and highest value a number takes, as its field states them
+    pub bounds: (Option<i128>, Option<i128>),
+}
+
+impl Setting {
+    /// "between 1 and 256", "at least 1", "at most 4096".
+    pub fn range(&self) -> Option<String> {
+        match self.bounds {
+            (Some(lo), Some(hi)) => Some(format!("between {lo} and {hi}")),
+            (Some(lo), None) => Some(format!("at least {lo}")),
+            (None, Some(hi)) => Some(format!("at most {hi}")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A JSON number as an integer (every bounded setting is one).
+fn number(v: &serde_json::Value) -> Option<i128> {
+    v.as_i64().map(i128::from).or_else(|| v.as_u64().map(i128::from))
 }
 
 /// The prefix of every setting's environment variable.
@@ -394,6 +464,8 @@ pub fn settings() -> Vec<Setting> {
         .properties
         .iter()
         .map(|(key, schema)| {
+            let schema_json = serde_json::to_value(schema).expect("a schema serializes");
+            let bounds = (schema_json.get("minimum").and_then(number), schema_json.get("maximum").and_then(number));
             let doc = match schema {
                 RefOr::T(Schema::Object(o)) => o.description.clone(),
                 RefOr::T(Schema::AllOf(o)) => o.description.clone(),
@@ -405,6 +477,7 @@ pub fn settings() -> Vec<Setting> {
                 key: key.clone(),
                 env: format!("{ENV_PREFIX}{}", key.to_uppercase()),
                 doc: doc.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "),
+                bounds,
             }
         })
         .collect()
@@ -461,61 +534,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        if !(1..=256).contains(&self.read_pool_size) {
-            problems.push("read_pool_size must be between 1 and 256".to_owned());
-        }
-        if self.writer_queue == 0 || self.writer_queue > 1_000_000 {
-            problems.push("writer_queue must be between 1 and 1000000".to_owned());
-        }
-        if self.writer_max_batch == 0 || self.writer_max_batch > 100_000 {
-            problems.push("writer_max_batch must be between 1 and 100000".to_owned());
-        }
-        if self.cache_mb > 1_048_576 {
-            problems.push("cache_mb must be at most 1048576 (1 TiB)".to_owned());
-        }
-        if self.cache_warm_products > 100_000 || !(1..=86_400).contains(&self.cache_warm_interval_secs) {
-            problems
-                .push("cache_warm_products must be at most 100000 and cache_warm_interval_secs 1 to 86400".to_owned());
-        }
-        if !(1..=86_400).contains(&self.bestsellers_refresh_secs) {
-            problems.push("bestsellers_refresh_secs must be between 1 and 86400".to_owned());
-        }
-        if !(1..=86_400).contains(&self.cache_ttl_secs) {
-            problems.push("cache_ttl_secs must be between 1 and 86400".to_owned());
-        }
-        if !(1..=3600).contains(&self.request_body_timeout_secs) || !(1..=3600).contains(&self.request_timeout_secs) {
-            problems.push("request_body_timeout_secs and request_timeout_secs must be between 1 and 3600".to_owned());
-        }
-        if self.max_connections_per_address == 0 {
-            problems.push("max_connections_per_address must be at least 1".to_owned());
-        }
-        if self.max_connections == 0 {
-            problems.push("max_connections must be at least 1".to_owned());
-        }
+        // the bounds stated beside each field (`minimum`, `maximum`)
+        let mut problems = self.out_of_bounds();
         if let Err(e) = crate::http::client::parse_trusted(&self.trusted_proxies) {
             problems.push(e);
-        }
-        if !(1..=3650).contains(&self.cart_keep_days) || !(1..=3650).contains(&self.mail_keep_days) {
-            problems.push("cart_keep_days and mail_keep_days must be between 1 and 3650".to_owned());
-        }
-        if !(1..=1000).contains(&self.cart_max_lines) {
-            problems.push("cart_max_lines must be between 1 and 1000".to_owned());
-        }
-        if !(1..=100_000).contains(&self.password_hash_queue) {
-            problems.push("password_hash_queue must be between 1 and 100000".to_owned());
-        }
-        if !(1..=3_600_000).contains(&self.slow_query_ms) {
-            problems.push("slow_query_ms must be between 1 and 3600000".to_owned());
-        }
-        if !(10..=3_600_000).contains(&self.read_time_limit_ms) {
-            problems.push("read_time_limit_ms must be between 10 and 3600000".to_owned());
-        }
-        if self.read_wait_ms == 0 || self.read_wait_ms > 60_000 {
-            problems.push("read_wait_ms must be between 1 and 60000".to_owned());
-        }
-        if self.demo_products == 0 || self.demo_products > 10_000_000 {
-            problems.push("demo_products must be between 1 and 10000000".to_owned());
         }
         if self.replica_of.is_some() && self.replicate_to.is_some() {
             problems.push("a node is a primary (replicate_to) or a replica (replica_of), not both".to_owned());
@@ -542,15 +564,6 @@ impl Config {
                 }
             }
         }
-        if !(10..=60_000).contains(&self.replication_interval_ms) {
-            problems.push("replication_interval_ms must be between 10 and 60000".to_owned());
-        }
-        if self.replica_wait_ms > 60_000 || !(100..=86_400_000).contains(&self.replica_max_lag_ms) {
-            problems.push("replica_wait_ms must be at most 60000 and replica_max_lag_ms 100 to 86400000".to_owned());
-        }
-        if !(10..=60_000).contains(&self.primary_connect_timeout_ms) {
-            problems.push("primary_connect_timeout_ms must be between 10 and 60000".to_owned());
-        }
         if self.db.as_os_str().is_empty() {
             problems.push("db must name a file".to_owned());
         }
@@ -567,41 +580,6 @@ impl Config {
         {
             problems.push("redis_prefix must be 1 to 64 letters, digits, '-', '_' or '.'".to_owned());
         }
-        if !(1..=10_000).contains(&self.redis_timeout_ms) {
-            problems.push("redis_timeout_ms must be between 1 and 10000".to_owned());
-        }
-        if self.redis_detached_max_age_secs > 86_400 {
-            problems.push("redis_detached_max_age_secs must be at most 86400".to_owned());
-        }
-        if self.auth_window_secs == 0 || self.auth_failures_per_account == 0 || self.auth_failures_per_address == 0 {
-            problems.push("auth_window_secs and auth_failures_per_* must be at least 1".to_owned());
-        }
-        if !(1..=3650).contains(&self.session_ttl_days) {
-            problems.push("session_ttl_days must be between 1 and 3650".to_owned());
-        }
-        if !(1..=10_080).contains(&self.reset_token_ttl_mins) {
-            problems.push("reset_token_ttl_mins must be between 1 and 10080".to_owned());
-        }
-        if !(1..=525_600).contains(&self.guest_order_expiry_mins) {
-            problems.push("guest_order_expiry_mins must be between 1 and 525600".to_owned());
-        }
-        if [
-            self.unpaid_orders_per_owner,
-            self.reserved_units_per_owner,
-            self.unpaid_orders_per_address,
-            self.reserved_units_per_address,
-        ]
-        .iter()
-        .any(|n| *n > 1_000_000_000)
-        {
-            problems.push(
-                "unpaid_orders_per_owner/_per_address and reserved_units_per_owner/_per_address must be at most 1000000000 (0: no bound)"
-                    .to_owned(),
-            );
-        }
-        if !(1..=525_600).contains(&self.order_expiry_mins) {
-            problems.push("order_expiry_mins must be between 1 and 525600".to_owned());
-        }
         if self.payment_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
             problems.push("payment_webhook_secret must be at least 16 characters".to_owned());
         }
@@ -615,36 +593,6 @@ impl Config {
         if let Err(e) = self.mail_from.parse::<lettre::message::Mailbox>() {
             problems.push(format!("mail_from is not a mail address ({e}); e.g. Shop <shop@example.com>"));
         }
-        if !(1..=300).contains(&self.smtp_timeout_secs) {
-            problems.push("smtp_timeout_secs must be between 1 and 300".to_owned());
-        }
-        if self.jobs_concurrency > 4096 {
-            problems.push("jobs_concurrency must be at most 4096".to_owned());
-        }
-        if !(1..=3600).contains(&self.job_lease_secs) || !(1..=3600).contains(&self.jobs_shutdown_grace_secs) {
-            problems.push("job_lease_secs and jobs_shutdown_grace_secs must be between 1 and 3600".to_owned());
-        }
-        if !(1..=3_600_000).contains(&self.job_retry_base_ms) || !(1..=604_800).contains(&self.job_retry_max_secs) {
-            problems.push("job_retry_base_ms must be 1 to 3600000 and job_retry_max_secs 1 to 604800".to_owned());
-        }
-        if !(1..=8760).contains(&self.jobs_keep_completed_hours) || !(1..=3650).contains(&self.webhook_keep_days) {
-            problems.push("jobs_keep_completed_hours must be 1 to 8760 and webhook_keep_days 1 to 3650".to_owned());
-        }
-        if !(1..=86_400).contains(&self.order_expiry_check_secs) {
-            problems.push("order_expiry_check_secs must be between 1 and 86400".to_owned());
-        }
-        if !(1..=1000).contains(&self.breaker_failures) || !(1..=3_600_000).contains(&self.breaker_cooldown_ms) {
-            problems.push("breaker_failures must be 1 to 1000 and breaker_cooldown_ms 1 to 3600000".to_owned());
-        }
-        if !(1..=100).contains(&self.webhook_attempts) {
-            problems.push("webhook_attempts must be between 1 and 100".to_owned());
-        }
-        if !(1..=1_048_576).contains(&self.import_max_mb) {
-            problems.push("import_max_mb must be between 1 and 1048576".to_owned());
-        }
-        if self.low_stock_threshold < 0 {
-            problems.push("low_stock_threshold must be at least 0".to_owned());
-        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             problems.push(format!("log_level {:?} is not a valid filter", self.log_level));
         }
@@ -653,6 +601,20 @@ impl Config {
         } else {
             Err(ConfigError::Invalid(problems.join("; ")))
         }
+    }
+
+    /// Each setting outside the bounds its field states.
+    fn out_of_bounds(&self) -> Vec<String> {
+        let values = serde_json::to_value(self).expect("the configuration serializes");
+        let mut problems = Vec::new();
+        for setting in settings() {
+            let Some(value) = values.get(&setting.key).and_then(number) else { continue };
+            let (min, max) = setting.bounds;
+            if min.is_some_and(|m| value < m) || max.is_some_and(|m| value > m) {
+                problems.push(format!("{} must be {}", setting.key, setting.range().expect("a bounded setting")));
+            }
+        }
+        problems
     }
 
     /// Where export files and uploaded imports go.
@@ -700,6 +662,9 @@ impl Config {
                 out.push_str(&format!("\n# {}\n#   env: {}", s.doc, s.env));
                 if let Some(flag) = flag_of(key) {
                     out.push_str(&format!("  flag: {flag}"));
+                }
+                if let Some(range) = s.range() {
+                    out.push_str(&format!("  range: {range}"));
                 }
                 out.push('\n');
             }
@@ -757,7 +722,33 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "read_pool_size = 0").unwrap();
         let err = Config::load(Some(&path), Overrides::default()).unwrap_err().to_string();
-        assert!(err.contains("read_pool_size"), "{err}");
+        assert!(err.contains("read_pool_size must be between 1 and 256"), "{err}");
+    }
+
+    /// The bounds stated beside the fields are the ones checked: every bounded setting
+    /// refuses one past each end and takes each end.
+    #[test]
+    fn every_bound_is_checked_at_both_ends() {
+        let bounded: Vec<Setting> = settings().into_iter().filter(|s| s.range().is_some()).collect();
+        assert!(bounded.len() >= 45, "{}", bounded.len());
+        let with = |key: &str, v: i128| {
+            let mut values = serde_json::to_value(Config::default()).unwrap();
+            values[key] = serde_json::json!(v);
+            serde_json::from_value::<Config>(values).ok().map(|c| c.validate())
+        };
+        for s in &bounded {
+            let (lo, hi) = s.bounds;
+            for (edge, outside) in [(lo, lo.map(|l| l - 1)), (hi, hi.map(|h| h + 1))] {
+                let (Some(edge), Some(outside)) = (edge, outside) else { continue };
+                assert!(matches!(with(&s.key, edge), Some(Ok(()))), "{} = {edge} is refused", s.key);
+                // a value the field's type cannot hold is refused by parsing already
+                if let Some(Err(e)) = with(&s.key, outside) {
+                    assert!(e.to_string().contains(&format!("{} must be", s.key)), "{e}");
+                } else {
+                    assert!(with(&s.key, outside).is_none(), "{} = {outside} is taken", s.key);
+                }
+            }
+        }
     }
 
     #[test]

@@ -50,6 +50,9 @@ impl Serialize for Id {
 }
 
 /// A URL slug: 1–200 of `a-z`, `0-9` and `-`.
+/// What [`is_slug`] accepts, as the OpenAPI document states it.
+pub const SLUG_PATTERN: &str = "^[a-z0-9-]{1,200}$";
+
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
@@ -235,6 +238,9 @@ impl PaymentMethod {
 pub struct Country(String);
 
 impl Country {
+    /// What [`Country::parse`] accepts, as the OpenAPI document states it.
+    pub const INPUT_PATTERN: &'static str = "^[A-Za-z]{2}$";
+
     pub fn parse(s: &str) -> Result<Country, String> {
         if s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphabetic()) {
             Ok(Country(s.to_ascii_uppercase()))

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the code. Every route of the router is
 //! registered with `utoipa_axum::routes!` from a handler carrying `#[utoipa::path]`, so a
 //! route cannot exist without its description; bodies and answers are the Rust types the
-//! handlers read and write (`ToSchema`), and query parameters are described by an
-//! `IntoParams` type beside each handler. What this module adds is shared: the schemas of
+//! handlers read and write (`ToSchema`), and query parameters by the
+//! [`Param`](crate::http::Param) constants the handlers read them through. What this module adds is shared: the schemas of
 //! the domain's value types (ids, money, timestamps), the error envelope and the sets of
 //! error answers operations share, the security scheme, and the choices the contract
 //! leaves open.
@@ -27,6 +27,33 @@ pub const LINE: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x
 
 /// A line of text that may be empty: no control characters.
 pub const OPTIONAL_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
+// --- rules stated from their constants -----------------------------------------------------
+
+/// utoipa takes a field's `pattern` only as a literal. A field whose rule is a constant
+/// names it instead, `#[schema(extensions(("x-pattern" = json!(CONSTANT))))]` (or
+/// `"x-enum"` with a list of names), and the document's rendering lifts each into its
+/// keyword here: the rule is spelled once, where the server checks it.
+pub fn lift_rules(doc: &mut serde_json::Value) {
+    match doc {
+        serde_json::Value::Object(map) => {
+            if let Some(rule) = map.remove("x-pattern") {
+                map.insert("pattern".to_owned(), rule);
+            }
+            if let Some(mut names) = map.remove("x-enum") {
+                // an optional field also takes null
+                let nullable = map.get("type").and_then(|t| t.as_array()).is_some_and(|t| t.contains(&"null".into()));
+                if let (true, Some(names)) = (nullable, names.as_array_mut()) {
+                    names.push(serde_json::Value::Null);
+                }
+                map.insert("enum".to_owned(), names);
+            }
+            map.values_mut().for_each(lift_rules);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(lift_rules),
+        _ => {}
+    }
+}
 
 /// What the API says about itself: the conventions every operation shares.
 const DESCRIPTION: &str = "E-commerce storefront API.\n\n\

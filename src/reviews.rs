@@ -23,10 +23,10 @@ pub struct ReviewIn {
     #[schema(minimum = 1, maximum = 5)]
     pub rating: i64,
     #[serde(default)]
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub title: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 5000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 5000, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub body: Option<String>,
 }
 
@@ -121,6 +121,34 @@ pub async fn post(
 }
 
 // --- moderation (the admin API's reviews) -------------------------------------------------
+
+/// Where a review stands in moderation: only approved reviews are shown and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl ReviewStatus {
+    /// Pending first: the moderation queue's default.
+    pub const ALL: [ReviewStatus; 3] = [ReviewStatus::Pending, ReviewStatus::Approved, ReviewStatus::Rejected];
+    pub const NAMES: [&'static str; 3] = ["pending", "approved", "rejected"];
+
+    pub fn as_str(self) -> &'static str {
+        ReviewStatus::NAMES[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<ReviewStatus> {
+        ReviewStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl crate::http::Choice for ReviewStatus {
+    fn choices() -> Vec<(&'static str, ReviewStatus)> {
+        ReviewStatus::ALL.map(|s| (s.as_str(), s)).to_vec()
+    }
+}
 
 /// The moderation queue of one status, oldest first: one JSON array written by SQLite.
 pub const MODERATION_QUEUE_JSON: &str =

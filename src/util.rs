@@ -48,6 +48,9 @@ pub fn rfc3339_into(ms: i64, buf: &mut [u8; RFC3339_LEN]) -> &str {
     std::str::from_utf8(buf).expect("only ASCII digits and separators are written")
 }
 
+/// What [`parse_utc`] accepts, as the OpenAPI document states it.
+pub const UTC_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z)?$";
+
 /// Unix milliseconds of a UTC date (`2026-01-31`, midnight) or timestamp
 /// (`2026-01-31T12:00:00Z`, optionally with milliseconds), or `None` when it is neither.
 pub fn parse_utc(s: &str) -> Option<i64> {

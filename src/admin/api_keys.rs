@@ -27,11 +27,7 @@ use crate::util::now_ms;
 #[serde(deny_unknown_fields)]
 pub struct KeyIn {
     /// what the key is for, e.g. "warehouse sync"
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: String,
     /// at least one of `<area>:read` and `<area>:write` (write includes read), areas
     /// `catalog, orders, exports, webhooks, jobs, audit, cache`

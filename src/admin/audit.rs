@@ -29,8 +29,8 @@ pub async fn audit_log(
     _admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
-    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    let before = q.int(&BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     json_list(
         &app,

@@ -21,17 +21,14 @@ pub struct FlushOut {
     flushed: String,
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct FlushQuery {
-    /// catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search,
-    /// categories, brands, reviews, product:N or variant:N; without it, everything
-    #[param(
-        pattern = "^(catalog|listing|listing:price|listing:stock|listing:sales|bestsellers|search|categories|brands|reviews|product:[1-9][0-9]{0,18}|variant:[1-9][0-9]{0,18})$"
-    )]
-    tag: Option<String>,
-}
+const TAG: Param = Param::raw_matching("tag", 100, crate::catalog::tags::Tag::PATTERN).doc(
+    "catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search, categories, brands, reviews, \
+     product:N or variant:N; without it, everything",
+);
+
+crate::http::query_params!(
+    struct FlushQuery [TAG]
+);
 
 /// The response cache per tier
 ///
@@ -64,7 +61,7 @@ pub async fn cache_flush(
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
     // as sent: an empty or blank tag is refused, never read as "everything"
-    let tag = q.raw("tag", 100);
+    let tag = q.raw(&TAG);
     q.finish()?;
     match &tag {
         Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {

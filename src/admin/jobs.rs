@@ -6,35 +6,28 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use crate::admin::{audit, AdminSession};
+use crate::admin::{audit, AdminSession, PER_PAGE};
 use crate::app::AppState;
 use crate::domain::Id;
 use crate::error::ApiError;
 use crate::http::path::{res, PathId};
 use crate::http::respond::data;
-use crate::http::QueryParams;
+use crate::http::{OneOf, Param, QueryParams};
 use crate::jobs::store::{self, ChangeError, JobView, QueueStats};
 use crate::jobs::{Queue, State as JobState};
 use crate::openapi::{AdminErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct JobFilter {
-    #[param(pattern = "^(scheduled|available|running|retryable|completed|failed|cancelled)$")]
-    state: Option<String>,
-    #[param(pattern = "^(high|default|low)$")]
-    queue: Option<String>,
-    /// jobs with ids below this one (the last id of the previous page)
-    #[param(minimum = 1)]
-    before: Option<i64>,
-    /// default 50
-    #[param(minimum = 1, maximum = 200)]
-    per_page: Option<i64>,
-}
+const STATE: OneOf<JobState> = OneOf::new("state", "");
+const QUEUE: OneOf<Queue> = OneOf::new("queue", "");
+const JOBS_BEFORE: Param =
+    Param::int("before", 1, i64::MAX).doc("jobs with ids below this one (the last id of the previous page)");
+
+crate::http::query_params!(
+    pub struct JobFilter [STATE.param, QUEUE.param, JOBS_BEFORE, PER_PAGE]
+);
 
 #[derive(Serialize, ToSchema)]
 pub struct JobsMeta {
@@ -62,12 +55,10 @@ pub async fn list_jobs(
     _admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let states: Vec<(&str, JobState)> = JobState::ALL.iter().map(|s| (s.as_str(), *s)).collect();
-    let queues: Vec<(&str, Queue)> = Queue::ALL.iter().map(|s| (s.as_str(), *s)).collect();
-    let state = q.choice("state", &states);
-    let queue = q.choice("queue", &queues);
-    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
-    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    let state = q.one_of(&STATE);
+    let queue = q.one_of(&QUEUE);
+    let before = q.int(&JOBS_BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     let (jobs, stats) = app
         .db

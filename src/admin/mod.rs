@@ -24,9 +24,9 @@ use crate::app::AppState;
 pub use crate::auth::AdminSession;
 use crate::error::ApiError;
 use crate::http::respond::data;
-use crate::http::QueryParams;
+use crate::http::{OneOf, Param, QueryParams};
 use crate::openapi::{AdminErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use rusqlite::params;
 use serde::Deserialize;
@@ -81,14 +81,13 @@ async fn json_list(app: &AppState, sql: &'static str, args: Vec<rusqlite::types:
     Ok(data(StatusCode::OK, &list))
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct PageBefore {
-    /// rows with ids below this one (the last id of the previous page)
-    #[param(minimum = 1)]
-    before: Option<i64>,
-    /// default 50
-    #[param(minimum = 1, maximum = 200)]
-    per_page: Option<i64>,
-}
+/// Rows with ids below this one: the last id of the previous page (absent: from the newest).
+pub(crate) const BEFORE: Param =
+    Param::int("before", 1, i64::MAX).doc("rows with ids below this one (the last id of the previous page)");
+/// An administrator's page size.
+pub(crate) const PER_PAGE: Param = Param::int("per_page", 1, 200).default(50);
+
+crate::http::query_params!(
+    /// Keyset pages of an administrator's list, newest first.
+    pub(crate) struct PageBefore [BEFORE, PER_PAGE]
+);

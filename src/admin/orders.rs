@@ -16,13 +16,14 @@ pub struct AdminOrderOut {
     created_at: crate::domain::Timestamp,
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct AdminOrdersQuery {
-    #[param(inline)]
-    status: Option<crate::orders::OrderStatus>,
-}
+const STATUS: OneOf<crate::orders::OrderStatus> = OneOf::new("status", "");
+
+crate::http::query_params!(
+    struct AdminOrdersQuery [STATUS.param]
+);
+
+/// The statuses an administrator may move an order to (each an event of its lifecycle).
+const TRANSITIONS: &[&str] = &["fulfilled", "cancelled", "refunded"];
 
 /// Orders, newest first, by status
 #[utoipa::path(get, path = "/api/admin/orders", tag = "admin", security(("bearer" = ["admin"])),
@@ -33,10 +34,9 @@ pub async fn orders(
     _admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let statuses = crate::orders::OrderStatus::ALL.map(|s| (s.as_str(), s));
-    let status = q.choice("status", &statuses);
-    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
-    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    let status = q.one_of(&STATUS);
+    let before = q.int(&BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     json_list(
         &app,
@@ -88,11 +88,11 @@ pub async fn order(
 pub struct OrderStatusIn {
     /// `fulfilled` (a paid order shipped), `cancelled` (pending or paid: stock returns),
     /// `refunded` (paid or fulfilled: cancelled, refund due; stock returns unless shipped)
-    #[schema(pattern = "^(fulfilled|cancelled|refunded)$")]
+    #[schema(extensions(("x-enum" = json!(TRANSITIONS))))]
     pub status: String,
     /// shown in the order's status history
     #[serde(default)]
-    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub note: Option<String>,
 }
 
@@ -118,7 +118,7 @@ pub async fn update_order(
         "cancelled" => Some(Event::Cancel(Actor::Shop)),
         "refunded" => Some(Event::Refund),
         _ => {
-            checks.error("status", "must be fulfilled, cancelled or refunded");
+            checks.error("status", format!("must be one of: {}", TRANSITIONS.join(", ")));
             None
         }
     };

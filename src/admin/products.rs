@@ -29,7 +29,7 @@ pub struct AdminProductOut {
     description: String,
     category_id: Id,
     brand_id: Option<Id>,
-    #[schema(pattern = "^(active|draft|retired)$")]
+    #[schema(extensions(("x-enum" = json!(STATUSES))))]
     status: String,
     base_price: i64,
     sale_price: Option<i64>,
@@ -41,16 +41,16 @@ pub struct AdminProductOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductIn {
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub sku: String,
-    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 300, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: String,
     /// default: made from the name
     #[serde(default)]
-    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::SLUG_PATTERN))))]
     pub slug: Option<String>,
     #[serde(default)]
-    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 20000, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub description: Option<String>,
     /// a category that exists (else 422)
     pub category_id: Id,
@@ -69,7 +69,7 @@ pub struct NewProductIn {
     pub weight_grams: Option<i64>,
     /// active (default), draft or retired
     #[serde(default)]
-    #[schema(pattern = "^(active|draft|retired)$")]
+    #[schema(extensions(("x-enum" = json!(STATUSES))))]
     pub status: Option<String>,
     /// initial stock of the default variant
     #[serde(default)]
@@ -88,9 +88,12 @@ fn check_prices(checks: &mut Checks, base: Option<i64>, sale: Option<i64>) {
     }
 }
 
+/// A product's statuses: only active products are sold and listed.
+const STATUSES: &[&str] = &["active", "draft", "retired"];
+
 fn check_status(checks: &mut Checks, status: Option<&str>) {
-    if status.is_some_and(|s| !matches!(s, "active" | "draft" | "retired")) {
-        checks.error("status", "must be active, draft or retired");
+    if status.is_some_and(|s| !STATUSES.contains(&s)) {
+        checks.error("status", format!("must be one of: {}", STATUSES.join(", ")));
     }
 }
 
@@ -177,15 +180,15 @@ pub async fn create_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
-    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 300, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: Option<String>,
-    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 20000, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub description: Option<String>,
-    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::SLUG_PATTERN))))]
     pub slug: Option<String>,
     pub category_id: Option<Id>,
     pub brand_id: Option<Id>,
-    #[schema(pattern = "^(active|draft|retired)$")]
+    #[schema(extensions(("x-enum" = json!(STATUSES))))]
     pub status: Option<String>,
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub weight_grams: Option<i64>,

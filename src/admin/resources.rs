@@ -378,7 +378,9 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
                 .schema_type(Type::String)
                 .max_length(Some(*max))
                 .pattern(Some(if f.required { crate::openapi::LINE } else { crate::openapi::OPTIONAL_LINE })),
-            FieldKind::Slug => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z0-9-]{1,200}$")),
+            FieldKind::Slug => {
+                ObjectBuilder::new().schema_type(Type::String).pattern(Some(crate::domain::SLUG_PATTERN))
+            }
             FieldKind::Int(lo, hi) => {
                 ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(*lo)).maximum(Some(*hi))
             }
@@ -392,7 +394,7 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
             FieldKind::Country => ObjectBuilder::new().schema_type(Type::String).pattern(Some(if response {
                 "^[A-Z]{2}$"
             } else {
-                "^[A-Za-z]{2}$"
+                crate::domain::Country::INPUT_PATTERN
             })),
             FieldKind::Zone => ObjectBuilder::new()
                 .schema_type(Type::String)

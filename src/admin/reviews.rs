@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::http::path::{res, PathId};
+use crate::reviews::ReviewStatus;
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -13,22 +14,16 @@ pub struct AdminReviewOut {
     rating: i64,
     title: String,
     body: String,
-    #[schema(pattern = "^(pending|approved|rejected)$")]
+    #[schema(extensions(("x-enum" = json!(ReviewStatus::NAMES))))]
     status: String,
     created_at: crate::domain::Timestamp,
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct ModerationQuery {
-    /// default pending
-    #[param(pattern = "^(pending|approved|rejected)$")]
-    status: Option<String>,
-    /// default 50
-    #[param(minimum = 1, maximum = 200)]
-    per_page: Option<i64>,
-}
+const STATUS: OneOf<ReviewStatus> = OneOf::defaulted("status", "");
+
+crate::http::query_params!(
+    struct ModerationQuery [STATUS.param, PER_PAGE]
+);
 
 /// The review moderation queue, oldest first
 #[utoipa::path(get, path = "/api/admin/reviews", tag = "admin", security(("bearer" = ["admin"])),
@@ -39,10 +34,8 @@ pub async fn reviews(
     _admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let status = q
-        .choice("status", &[("pending", "pending"), ("approved", "approved"), ("rejected", "rejected")])
-        .unwrap_or("pending");
-    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    let status = q.one_of_or_default(&STATUS).as_str();
+    let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     json_list(&app, crate::reviews::MODERATION_QUEUE_JSON, vec![status.to_owned().into(), limit.into()]).await
 }
@@ -50,7 +43,7 @@ pub async fn reviews(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModerationIn {
-    #[schema(pattern = "^(approved|rejected|pending)$")]
+    #[schema(extensions(("x-enum" = json!(ReviewStatus::NAMES))))]
     pub status: String,
 }
 
@@ -73,12 +66,12 @@ pub async fn moderate_review(
     PathId(id, _): PathId<res::Review>,
     JsonBody(b): JsonBody<ModerationIn>,
 ) -> Result<Response, ApiError> {
-    if !matches!(b.status.as_str(), "approved" | "rejected" | "pending") {
+    let Some(status) = ReviewStatus::parse(&b.status) else {
         return Err(ApiError::validation(
-            [("status".to_owned(), "must be approved, rejected or pending".to_owned())].into(),
+            [("status".to_owned(), format!("must be one of: {}", ReviewStatus::NAMES.join(", ")))].into(),
         ));
-    }
-    let status = b.status;
+    };
+    let status = status.as_str().to_owned();
     let out = app
         .db
         .writer

@@ -32,20 +32,20 @@ pub struct JobStarted {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ImportRow {
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     sku: String,
-    #[schema(max_length = 300, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 300, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     name: String,
     /// default: made from the name (or the sku)
-    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::SLUG_PATTERN))))]
     slug: Option<String>,
-    #[schema(max_length = 20000, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 20000, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     description: Option<String>,
     /// a category's slug (a row naming none that exists is rejected)
-    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::SLUG_PATTERN))))]
     category: String,
     /// a brand's slug
-    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::SLUG_PATTERN))))]
     brand: Option<String>,
     /// minor units
     #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
@@ -214,7 +214,7 @@ pub struct ExportIn {
     pub format: Format,
     /// only rows changed (products) or created (orders, customers) at or after this: a
     /// date (`2026-01-31`) or an RFC 3339 UTC timestamp
-    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z)?$")]
+    #[schema(extensions(("x-pattern" = json!(crate::util::UTC_PATTERN))))]
     pub since: Option<String>,
 }
 

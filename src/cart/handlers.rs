@@ -13,8 +13,9 @@ use crate::auth::Session;
 use crate::domain::{text, Country, Id, Quantity};
 use crate::error::ApiError;
 use crate::http::path::{res, PathId};
+use crate::http::query_params;
 use crate::http::respond::data;
-use crate::http::{Checks, JsonBody, QueryParams};
+use crate::http::{Checks, JsonBody, Param, QueryParams, Shape};
 use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
 
@@ -35,51 +36,28 @@ pub async fn render(app: &AppState, session: Session, destination: Option<Destin
         .await
 }
 
-/// Where the cart would go, for its shipping and tax.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DestinationQuery {
-    /// ISO 3166-1 alpha-2 country code, either case; blank or absent: no destination yet
-    #[param(pattern = r"^([^\S\x00-\x1F\x7F-\x9F]{0,2}|[A-Za-z]{2})$")]
-    country: Option<String>,
-    /// region within the country: selects a regional tax rate
-    #[param(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
-    state: Option<String>,
-}
+const COUNTRY: Param = Param::text("country", 2, Shape::Country)
+    .doc("ISO 3166-1 alpha-2 country code, either case; blank or absent: no destination yet");
+const SHIPPING_COUNTRY: Param =
+    Param::text("country", 2, Shape::Country).required().doc("ISO 3166-1 alpha-2 country code, either case");
+const REGION: Param =
+    Param::text("state", 100, Shape::Line).doc("region within the country: selects a regional tax rate");
 
-/// Where shipping options are asked for.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ShippingQuery {
-    /// ISO 3166-1 alpha-2 country code, either case
-    #[param(pattern = r"^[A-Za-z]{2}$")]
-    country: String,
-    /// region within the country: selects a regional tax rate
-    #[param(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
-    state: Option<String>,
-}
+query_params!(
+    /// Where the cart would go, for its shipping and tax.
+    pub struct DestinationQuery [COUNTRY, REGION]
+);
+query_params!(
+    /// Where shipping options are asked for.
+    pub struct ShippingQuery [SHIPPING_COUNTRY, REGION]
+);
 
 /// `?country=XX[&state=YY]`: where the cart would go.
 fn destination(q: &mut QueryParams, required: bool) -> Option<Destination> {
-    let country = q.text("country", 2);
-    let state = q.text("state", 100).unwrap_or_default();
-    match country {
-        Some(c) => match Country::parse(&c) {
-            Ok(country) => Some(Destination { country, region: state }),
-            Err(m) => {
-                q.error("country", m);
-                None
-            }
-        },
-        None => {
-            if required {
-                q.error("country", "is required");
-            }
-            None
-        }
-    }
+    let country = q.text(if required { &SHIPPING_COUNTRY } else { &COUNTRY });
+    let region = q.text(&REGION).unwrap_or_default();
+    let country = Country::parse(&country?).expect("the parameter's shape is a country code");
+    Some(Destination { country, region })
 }
 
 /// The session's cart
@@ -246,7 +224,7 @@ pub async fn remove_item(
 #[serde(deny_unknown_fields)]
 pub struct DiscountIn {
     /// a promotion code, any case
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub code: String,
 }
 

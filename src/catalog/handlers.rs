@@ -18,11 +18,9 @@ use crate::app::AppState;
 use crate::cache::Served;
 use crate::domain::{is_slug, Id};
 use crate::error::ApiError;
-use crate::http::{Caching, Negotiation, QueryParams, Rendered};
+use crate::http::query_params;
+use crate::http::{Caching, Choice, Negotiation, OneOf, Param, QueryParams, Rendered, Shape};
 use crate::openapi::{Data, NotFound, NotModified, QueryErrors, ReadErrors};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Offset pagination stops here; deeper pages are for cursors, whose cost does not grow.
 pub const MAX_OFFSET: i64 = 10_000;
@@ -119,17 +117,17 @@ struct FilterParams {
 }
 
 fn filter_params(q: &mut QueryParams) -> FilterParams {
-    let category = q.text("category", 200);
-    let brand = q.text("brand", 200);
-    let min_price = q.int("min_price", 0, i64::from(i32::MAX) * 1000);
-    let max_price = q.int("max_price", 0, i64::from(i32::MAX) * 1000);
+    let category = q.text(&CATEGORY);
+    let brand = q.text(&BRAND);
+    let min_price = q.int(&MIN_PRICE);
+    let max_price = q.int(&MAX_PRICE);
     if let (Some(min), Some(max)) = (min_price, max_price) {
         if min > max {
             q.error("min_price", "must not be greater than max_price");
             q.error("max_price", "must not be less than min_price");
         }
     }
-    let in_stock = q.boolean("in_stock").unwrap_or(false);
+    let in_stock = q.flag(&IN_STOCK);
     FilterParams { category, brand, min_price, max_price, in_stock }
 }
 
@@ -160,9 +158,9 @@ enum Paging {
 }
 
 fn paging(q: &mut QueryParams, scope: &str, per_page: i64) -> Result<Paging, ApiError> {
-    let keyset = q.has("cursor");
-    let cursor = q.raw("cursor", 200);
-    let page = q.int("page", 1, MAX_OFFSET);
+    let keyset = q.has(CURSOR.name);
+    let cursor = q.raw(&CURSOR);
+    let page = q.int(&PAGE);
     if keyset {
         if page.is_some() {
             q.error("page", "use either page or cursor, not both");
@@ -180,7 +178,7 @@ fn paging(q: &mut QueryParams, scope: &str, per_page: i64) -> Result<Paging, Api
 }
 
 fn fields_param(q: &mut QueryParams) -> Option<Vec<String>> {
-    let raw = q.text("fields", 500)?;
+    let raw = q.text(&FIELDS)?;
     let mut fields = Vec::new();
     for f in raw.split(',').map(str::trim) {
         if !SUMMARY_FIELDS.contains(&f) {
@@ -240,136 +238,79 @@ fn render_products(items: Vec<ProductSummary>, fields: &Option<Vec<String>>) -> 
     }
 }
 
-// --- parameters, as the OpenAPI document states them --------------------------------------
+// --- parameters: each read through its constant, which the document states ------------------
 
-impl PartialSchema for Sort {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(Sort::CHOICES.iter().map(|(n, _)| *n)))
-            .default(Some("newest".into()))
-            .into()
+impl Choice for Sort {
+    fn choices() -> Vec<(&'static str, Sort)> {
+        Sort::CHOICES.to_vec()
     }
 }
-impl ToSchema for Sort {}
 
-/// The order of search results: `relevance` or one of the list sorts.
-pub struct SearchSort;
-impl PartialSchema for SearchSort {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(std::iter::once("relevance").chain(Sort::CHOICES.iter().map(|(n, _)| *n))))
-            .default(Some("relevance".into()))
-            .description(Some(
-                "relevance: products with every word in the name first, then in name, brand or category, then \
-                 anywhere (description too); ties by units sold",
-            ))
-            .into()
+/// The order of search results: relevance (`None`) or one of the list sorts.
+impl Choice for Option<Sort> {
+    fn choices() -> Vec<(&'static str, Option<Sort>)> {
+        std::iter::once(("relevance", None)).chain(Sort::CHOICES.iter().map(|(n, s)| (*n, Some(*s)))).collect()
     }
 }
-impl ToSchema for SearchSort {}
 
-/// Filters of product lists and search.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct FilterQuery {
-    /// category slug; products of its sub-categories are included; a slug that names no
-    /// category is 422
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
-    category: Option<String>,
-    /// brand slug; a slug that names no brand is 422
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
-    brand: Option<String>,
-    /// lowest current price, minor units
-    #[param(minimum = 0, maximum = 2_147_483_647_000_i64)]
-    min_price: Option<i64>,
-    /// highest current price, minor units; below min_price is 422
-    #[param(minimum = 0, maximum = 2_147_483_647_000_i64)]
-    max_price: Option<i64>,
-    /// only products with stock (true, false, 1 or 0)
-    in_stock: Option<bool>,
-}
+const CATEGORY: Param = Param::text("category", 200, Shape::Line)
+    .doc("category slug; products of its sub-categories are included; a slug that names no category is 422");
+const BRAND: Param = Param::text("brand", 200, Shape::Line).doc("brand slug; a slug that names no brand is 422");
+/// The highest price a filter takes: what an `i32` of major units holds, in minor units.
+const PRICE_MAX: i64 = 2_147_483_647_000;
+const MIN_PRICE: Param = Param::int("min_price", 0, PRICE_MAX).doc("lowest current price, minor units");
+const MAX_PRICE: Param =
+    Param::int("max_price", 0, PRICE_MAX).doc("highest current price, minor units; below min_price is 422");
+const IN_STOCK: Param = Param::flag("in_stock").doc("only products with stock (true, false, 1 or 0)");
+const LIST_Q: Param = Param::text("q", 200, Shape::Words).doc(
+    "full-text filter: every word required, the last also as a prefix; at least one letter or digit (blank: no filter)",
+);
+const SORT: OneOf<Sort> = OneOf::defaulted("sort", "");
+const PAGE: Param = Param::int("page", 1, MAX_OFFSET).doc(
+    "offset pagination, from 1; offset pages stop at item 10,000 (page × per_page); not together with cursor (422)",
+);
+const PER_PAGE: Param = Param::int("per_page", 1, MAX_PER_PAGE).default(DEFAULT_PER_PAGE).doc("page size");
+const CURSOR: Param = Param::raw("cursor", 200).doc(
+    "keyset pagination: a meta.next_cursor or meta.prev_cursor of this list and sort, or empty for the first page; \
+     its cost does not grow with depth; not together with page. A cursor of another list or sort is 400 invalid_cursor",
+);
+const FIELDS: Param = Param::text("fields", 500, Shape::List(SUMMARY_FIELDS))
+    .doc("sparse fieldset: comma-separated fields of the summary (blank: all)");
+const SEARCH_Q: Param =
+    Param::text("q", 200, Shape::Words).required().doc("the search text: at least one letter or digit");
+const SEARCH_SORT: OneOf<Option<Sort>> = OneOf::defaulted(
+    "sort",
+    "relevance: products with every word in the name first, then in name, brand or category, then anywhere \
+     (description too); ties by units sold",
+);
+const SEARCH_PAGE: Param =
+    Param::int("page", 1, MAX_SEARCH_DEPTH).default(1).doc("from 1; results stop at item 1,000 (page × per_page)");
+const REVIEWS_CURSOR: Param = Param::raw("cursor", 200)
+    .doc("a meta.next_cursor or meta.prev_cursor of this product's reviews; a malformed one is 400 invalid_cursor");
+const REVIEWS_PER_PAGE: Param = Param::int("per_page", 1, 50).default(10);
+const DAYS: Param = Param::int("days", 1, 365).default(30).doc("the window in days");
+const LIMIT: Param = Param::int("limit", 1, MAX_PER_PAGE).default(DEFAULT_PER_PAGE).doc("how many");
 
-/// `GET /api/products` beyond the filters.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ListQuery {
-    /// full-text filter: every word required, the last also as a prefix; at least one
-    /// letter or digit (blank: no filter)
-    #[param(
-        max_length = 200,
-        pattern = r"^([^\S\x00-\x1F\x7F-\x9F]*|[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*)$"
-    )]
-    q: Option<String>,
-    #[param(inline)]
-    sort: Option<Sort>,
-    /// offset pagination, from 1; offset pages stop at item 10,000 (page × per_page);
-    /// not together with cursor (422)
-    #[param(minimum = 1, maximum = 10_000)]
-    page: Option<i64>,
-    /// page size, default 20
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<i64>,
-    /// keyset pagination: a meta.next_cursor or meta.prev_cursor of this list and sort, or
-    /// empty for the first page; its cost does not grow with depth; not together with page.
-    /// A cursor of another list or sort is 400 invalid_cursor
-    #[param(max_length = 200)]
-    cursor: Option<String>,
-    /// sparse fieldset: comma-separated fields of the summary (blank: all)
-    #[param(
-        max_length = 500,
-        pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*$|^[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at)([^\S\x00-\x1F\x7F-\x9F]*,[^\S\x00-\x1F\x7F-\x9F]*(id|sku|name|slug|price|base_price|sale_price|image|category|brand|in_stock|rating|created_at))*[^\S\x00-\x1F\x7F-\x9F]*$"
-    )]
-    fields: Option<String>,
-}
-
-/// `GET /api/search` beyond the filters.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct SearchQuery {
-    /// the search text: at least one letter or digit
-    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\W_][^\x00-\x1F\x7F-\x9F]*$")]
-    q: String,
-    #[param(inline)]
-    sort: Option<SearchSort>,
-    /// from 1; results stop at item 1,000 (page × per_page)
-    #[param(minimum = 1, maximum = 1_000)]
-    page: Option<i64>,
-    /// page size, default 20
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<i64>,
-}
-
-/// `GET /api/products/{slug}/reviews`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct ReviewsQuery {
-    /// a meta.next_cursor or meta.prev_cursor of this product's reviews; a malformed one is
-    /// 400 invalid_cursor
-    #[param(max_length = 200)]
-    cursor: Option<String>,
-    /// default 10
-    #[param(minimum = 1, maximum = 50)]
-    per_page: Option<i64>,
-}
-
-/// `GET /api/products/bestsellers`
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct BestsellersQuery {
-    /// the window in days, default 30
-    #[param(minimum = 1, maximum = 365)]
-    days: Option<i64>,
-    /// how many, default 20
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-}
+query_params!(
+    /// Filters of product lists and search.
+    pub struct FilterQuery [CATEGORY, BRAND, MIN_PRICE, MAX_PRICE, IN_STOCK]
+);
+query_params!(
+    /// `GET /api/products` beyond the filters.
+    pub struct ListQuery [LIST_Q, SORT.param, PAGE, PER_PAGE, CURSOR, FIELDS]
+);
+query_params!(
+    /// `GET /api/search` beyond the filters.
+    pub struct SearchQuery [SEARCH_Q, SEARCH_SORT.param, SEARCH_PAGE, PER_PAGE]
+);
+query_params!(
+    /// `GET /api/products/{slug}/reviews`
+    pub struct ReviewsQuery [REVIEWS_CURSOR, REVIEWS_PER_PAGE]
+);
+query_params!(
+    /// `GET /api/products/bestsellers`
+    pub struct BestsellersQuery [DAYS, LIMIT]
+);
 
 /// List products
 ///
@@ -385,7 +326,7 @@ pub async fn list_products(
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
     let filters = filter_params(&mut q);
-    let terms = match q.text("q", 200) {
+    let terms = match q.text(&LIST_Q) {
         Some(text) => match SearchTerms::parse(&text) {
             Some(t) => Some(t),
             None => {
@@ -396,8 +337,8 @@ pub async fn list_products(
         None => None,
     };
     let has_q = terms.is_some();
-    let sort = q.choice("sort", Sort::CHOICES).unwrap_or(Sort::Newest);
-    let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
+    let sort = q.one_of_or_default(&SORT);
+    let per_page = q.int_or_default(&PER_PAGE);
     let fields = fields_param(&mut q);
     let paging = paging(&mut q, sort.name(), per_page);
     let canonical = q.finish()?;
@@ -571,8 +512,8 @@ pub async fn product_reviews(
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let per_page = q.int("per_page", 1, 50).unwrap_or(10);
-    let cursor = q.raw("cursor", 200).filter(|c| !c.is_empty());
+    let per_page = q.int_or_default(&REVIEWS_PER_PAGE);
+    let cursor = q.raw(&REVIEWS_CURSOR).filter(|c| !c.is_empty());
     let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let cursor = match cursor {
@@ -622,8 +563,8 @@ pub async fn bestsellers(
     neg: Negotiation,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let limit = q.int("limit", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
-    let days = q.int("days", 1, 365).unwrap_or(30);
+    let limit = q.int_or_default(&LIMIT);
+    let days = q.int_or_default(&DAYS);
     let canonical = q.finish()?;
     let today = crate::util::now_ms().div_euclid(crate::util::DAY_MS);
     let board = app.bestsellers.for_day(today);
@@ -787,23 +728,17 @@ pub async fn search(
     neg: Negotiation,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let text = q.text("q", 200);
-    let terms = match &text {
-        None => {
-            q.error("q", "is required");
-            None
-        }
-        Some(t) => SearchTerms::parse(t).or_else(|| {
+    let text = q.text(&SEARCH_Q);
+    let terms = text.as_deref().and_then(|t| {
+        SearchTerms::parse(t).or_else(|| {
             q.error("q", "must contain at least one letter or digit");
             None
-        }),
-    };
+        })
+    });
     let filters = filter_params(&mut q);
-    let mut sorts: Vec<(&str, Option<Sort>)> = vec![("relevance", None)];
-    sorts.extend(Sort::CHOICES.iter().map(|(n, s)| (*n, Some(*s))));
-    let sort = q.choice("sort", &sorts).unwrap_or(None);
-    let per_page = q.int("per_page", 1, MAX_PER_PAGE).unwrap_or(DEFAULT_PER_PAGE);
-    let page = q.int("page", 1, MAX_SEARCH_DEPTH).unwrap_or(1);
+    let sort = q.one_of_or_default(&SEARCH_SORT);
+    let per_page = q.int_or_default(&PER_PAGE);
+    let page = q.int_or_default(&SEARCH_PAGE);
     if (page - 1) * per_page >= MAX_SEARCH_DEPTH {
         q.error("page", format!("search results end at item {MAX_SEARCH_DEPTH}; refine the query"));
     }

@@ -46,25 +46,19 @@ pub struct AddressOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterIn {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: String,
     /// 8 to 256 characters
     #[schema(min_length = 8, max_length = 256)]
     pub password: String,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: String,
     #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
@@ -76,10 +70,7 @@ pub struct LoginIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotIn {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: String,
 }
 
@@ -97,12 +88,9 @@ pub struct ResetIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileIn {
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: Option<String>,
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: Option<String>,
     /// the account's password: required to change the e-mail (which is where reset codes
     /// go, so a stolen session must not be able to move it)
@@ -114,26 +102,26 @@ pub struct ProfileIn {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressIn {
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: String,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub line1: String,
     #[serde(default)]
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub line2: Option<String>,
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 100, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub city: String,
     /// region: selects a regional tax rate
     #[serde(default)]
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 100, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub state: Option<String>,
-    #[schema(max_length = 20, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 20, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, either case
-    #[schema(pattern = r"^[A-Za-z]{2}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::Country::INPUT_PATTERN))))]
     pub country: String,
     #[serde(default)]
-    #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 40, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     pub phone: Option<String>,
 }
 

@@ -12,5 +12,6 @@ pub mod respond;
 pub mod strict;
 
 pub use body::{Checks, JsonBody, JsonWithBytes};
-pub use query::QueryParams;
+pub(crate) use query::query_params;
+pub use query::{Choice, OneOf, Param, QueryParams, Shape};
 pub use respond::{Caching, Negotiation, Rendered};

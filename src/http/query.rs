@@ -5,8 +5,18 @@
 //! `unknown_parameter`), so a typo like `min_prcie` is reported instead of silently
 //! ignored; every value problem is collected and reported together as one 422 naming each
 //! bad field.
+//!
+//! Each parameter is spelled once, as a [`Param`] constant beside its handler: name, kind,
+//! bounds, default and doc. The handler reads the request through it and the OpenAPI
+//! document describes it from it ([`query_params!`]), so the two
+//! cannot disagree.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::Required;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -44,6 +54,211 @@ impl Canonical {
         }
     }
 }
+
+/// One query parameter: its name, what it accepts and its one-line doc.
+#[derive(Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    doc: &'static str,
+    required: bool,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+        default: Option<i64>,
+    },
+    /// `true`/`false` (also `1`/`0`); absent is false
+    Bool,
+    /// trimmed; empty is absent
+    Text {
+        max: usize,
+        shape: Shape,
+    },
+    /// as sent, empty kept; `pattern` (anchored) states what the handler then accepts
+    Raw {
+        max: usize,
+        pattern: Option<&'static str>,
+    },
+    /// one of the names; the first is the default when `defaulted`
+    Choice {
+        names: fn() -> Vec<&'static str>,
+        defaulted: bool,
+    },
+}
+
+/// What a text parameter holds beyond "no control characters".
+#[derive(Clone, Copy)]
+pub enum Shape {
+    /// any line of text
+    Line,
+    /// at least one letter or digit
+    Words,
+    /// a comma-separated list of these names
+    List(&'static [&'static str]),
+    /// a two-letter country code, either case
+    Country,
+}
+
+/// No control characters (C0, DEL, C1): what every text parameter refuses.
+const CHAR: &str = r"[^\x00-\x1F\x7F-\x9F]";
+/// White space that is not a control character.
+const SPACE: &str = r"[^\S\x00-\x1F\x7F-\x9F]";
+
+impl Shape {
+    /// The shape as a regular expression (unanchored).
+    fn body(self) -> String {
+        match self {
+            Shape::Line => format!("{CHAR}*"),
+            Shape::Words => format!(r"{CHAR}*[^\W_]{CHAR}*"),
+            Shape::List(names) => {
+                let one = format!("({})", names.join("|"));
+                format!("{SPACE}*{one}({SPACE}*,{SPACE}*{one})*{SPACE}*")
+            }
+            Shape::Country => {
+                crate::domain::Country::INPUT_PATTERN.trim_start_matches('^').trim_end_matches('$').to_owned()
+            }
+        }
+    }
+}
+
+impl Param {
+    const fn new(name: &'static str, kind: Kind) -> Param {
+        Param { name, doc: "", required: false, kind }
+    }
+
+    /// An integer within `[min, max]`.
+    pub const fn int(name: &'static str, min: i64, max: i64) -> Param {
+        Param::new(name, Kind::Int { min, max, default: None })
+    }
+
+    /// `true`/`false` (also `1`/`0`), false when absent.
+    pub const fn flag(name: &'static str) -> Param {
+        Param::new(name, Kind::Bool)
+    }
+
+    /// Text of at most `max` characters, trimmed; blank is absent.
+    pub const fn text(name: &'static str, max: usize, shape: Shape) -> Param {
+        Param::new(name, Kind::Text { max, shape })
+    }
+
+    /// Text as sent (an empty value is kept: it may mean "the first page").
+    pub const fn raw(name: &'static str, max: usize) -> Param {
+        Param::new(name, Kind::Raw { max, pattern: None })
+    }
+
+    /// Raw text the handler accepts only whole-matching `pattern` (anchored).
+    pub const fn raw_matching(name: &'static str, max: usize, pattern: &'static str) -> Param {
+        Param::new(name, Kind::Raw { max, pattern: Some(pattern) })
+    }
+
+    pub const fn doc(mut self, doc: &'static str) -> Param {
+        self.doc = doc;
+        self
+    }
+
+    pub const fn required(mut self) -> Param {
+        self.required = true;
+        self
+    }
+
+    /// The value used when an integer parameter is absent.
+    pub const fn default(mut self, value: i64) -> Param {
+        if let Kind::Int { min, max, .. } = self.kind {
+            self.kind = Kind::Int { min, max, default: Some(value) };
+        } else {
+            panic!("only an integer parameter has a numeric default");
+        }
+        self
+    }
+
+    /// The parameter as the OpenAPI document states it.
+    pub fn parameter(&self) -> Parameter {
+        let schema = match self.kind {
+            Kind::Int { min, max, default } => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(min))
+                .maximum(Some(max))
+                .default(default.map(Into::into)),
+            Kind::Bool => ObjectBuilder::new().schema_type(Type::Boolean).default(Some(false.into())),
+            Kind::Text { max, shape } => {
+                let body = shape.body();
+                // blank is absent: an optional parameter also takes white space alone
+                let blank_too = !self.required && !matches!(shape, Shape::Line);
+                let pattern = if blank_too { format!("^({SPACE}*|{body})$") } else { format!("^{body}$") };
+                ObjectBuilder::new().schema_type(Type::String).max_length(Some(max)).pattern(Some(pattern))
+            }
+            Kind::Raw { max, pattern } => {
+                ObjectBuilder::new().schema_type(Type::String).max_length(Some(max)).pattern(pattern)
+            }
+            Kind::Choice { names, defaulted } => {
+                let names = names();
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .default(if defaulted { names.first().map(|n| (*n).into()) } else { None })
+                    .enum_values(Some(names))
+            }
+        };
+        ParameterBuilder::new()
+            .name(self.name)
+            .parameter_in(ParameterIn::Query)
+            .required(if self.required { Required::True } else { Required::False })
+            .description((!self.doc.is_empty()).then_some(self.doc))
+            .schema(Some(schema))
+            .build()
+    }
+}
+
+/// The values a choice parameter takes, by name; the first is the default where the
+/// parameter has one.
+pub trait Choice: Copy + 'static {
+    fn choices() -> Vec<(&'static str, Self)>;
+}
+
+fn names<T: Choice>() -> Vec<&'static str> {
+    T::choices().into_iter().map(|(n, _)| n).collect()
+}
+
+/// A parameter that takes one of `T`'s names.
+pub struct OneOf<T> {
+    pub param: Param,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Choice> OneOf<T> {
+    pub const fn new(name: &'static str, doc: &'static str) -> OneOf<T> {
+        OneOf {
+            param: Param::new(name, Kind::Choice { names: names::<T>, defaulted: false }).doc(doc),
+            _t: PhantomData,
+        }
+    }
+
+    /// Absent is the first of `T`'s choices.
+    pub const fn defaulted(name: &'static str, doc: &'static str) -> OneOf<T> {
+        OneOf { param: Param::new(name, Kind::Choice { names: names::<T>, defaulted: true }).doc(doc), _t: PhantomData }
+    }
+}
+
+/// A unit type whose `IntoParams` lists these [`Param`]s (or `OneOf`s' `.param`), for
+/// `#[utoipa::path(params(..))]`.
+macro_rules! query_params {
+    ($(#[$m:meta])* $vis:vis struct $name:ident [$($p:expr),* $(,)?]) => {
+        $(#[$m])*
+        $vis struct $name;
+        impl utoipa::IntoParams for $name {
+            fn into_params(
+                _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+            ) -> Vec<utoipa::openapi::path::Parameter> {
+                vec![$($crate::http::query::Param::parameter(&$p)),*]
+            }
+        }
+    };
+}
+pub(crate) use query_params;
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
@@ -103,76 +318,122 @@ impl QueryParams {
         self.pairs.iter().any(|(k, _)| k == name)
     }
 
-    /// A text value, trimmed; empty counts as absent. Longer than `max` chars is an error.
-    pub fn text(&mut self, name: &str, max: usize) -> Option<String> {
-        let v = self.take(name)?;
+    /// A required parameter that is absent is an error.
+    fn absent(&mut self, p: &Param) {
+        if p.required {
+            self.error(p.name, "is required");
+        }
+    }
+
+    /// A text parameter, trimmed; blank counts as absent. Too long, control characters or
+    /// a shape it does not have is an error.
+    pub fn text(&mut self, p: &Param) -> Option<String> {
+        let Kind::Text { max, shape } = p.kind else { panic!("{} is not a text parameter", p.name) };
+        let Some(v) = self.take(p.name) else {
+            self.absent(p);
+            return None;
+        };
         if v.chars().count() > max {
-            self.error(name, format!("must be at most {max} characters"));
+            self.error(p.name, format!("must be at most {max} characters"));
             return None;
         }
         if v.chars().any(|c| c.is_control()) {
-            self.error(name, "must not contain control characters");
+            self.error(p.name, "must not contain control characters");
             return None;
         }
         let v = v.trim();
         if v.is_empty() {
+            self.absent(p);
             return None;
         }
-        self.accept(name, v);
+        let refused = match shape {
+            Shape::Line | Shape::List(_) => None,
+            Shape::Words => {
+                (!v.chars().any(char::is_alphanumeric)).then(|| "must contain at least one letter or digit".to_owned())
+            }
+            Shape::Country => crate::domain::Country::parse(v).err(),
+        };
+        if let Some(message) = refused {
+            self.error(p.name, message);
+            return None;
+        }
+        self.accept(p.name, v);
         Some(v.to_owned())
     }
 
-    /// Like [`text`](Self::text) but an empty value is returned as `Some("")`.
-    pub fn raw(&mut self, name: &str, max: usize) -> Option<String> {
-        let v = self.take(name)?;
+    /// A raw parameter as sent: an empty value is returned as `Some("")`.
+    pub fn raw(&mut self, p: &Param) -> Option<String> {
+        let Kind::Raw { max, .. } = p.kind else { panic!("{} is not a raw parameter", p.name) };
+        let Some(v) = self.take(p.name) else {
+            self.absent(p);
+            return None;
+        };
         // characters, as the document's maxLength counts them
         if v.chars().count() > max {
-            self.error(name, format!("must be at most {max} characters"));
+            self.error(p.name, format!("must be at most {max} characters"));
             return None;
         }
-        self.accept(name, &v);
+        self.accept(p.name, &v);
         Some(v)
     }
 
-    /// An integer within `[min, max]`.
-    pub fn int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
-        let v = self.take(name)?;
+    /// An integer parameter within its bounds, as sent.
+    pub fn int(&mut self, p: &Param) -> Option<i64> {
+        let Kind::Int { min, max, .. } = p.kind else { panic!("{} is not an integer parameter", p.name) };
+        let Some(v) = self.take(p.name) else {
+            self.absent(p);
+            return None;
+        };
         match v.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => {
-                self.accept(name, n);
+                self.accept(p.name, n);
                 Some(n)
             }
             Ok(_) => {
-                self.error(name, format!("must be between {min} and {max}"));
+                self.error(p.name, format!("must be between {min} and {max}"));
                 None
             }
             Err(_) => {
-                self.error(name, format!("must be a whole number between {min} and {max}"));
+                self.error(p.name, format!("must be a whole number between {min} and {max}"));
                 None
             }
         }
     }
 
-    /// `true`/`false` (also `1`/`0`).
-    pub fn boolean(&mut self, name: &str) -> Option<bool> {
-        let v = self.take(name)?;
-        let b = match v.trim() {
-            "true" | "1" => Some(true),
-            "false" | "0" => Some(false),
+    /// An integer parameter, or its default when absent (or wrong: the error is reported).
+    pub fn int_or_default(&mut self, p: &Param) -> i64 {
+        let Kind::Int { default: Some(default), .. } = p.kind else { panic!("{} has no default", p.name) };
+        self.int(p).unwrap_or(default)
+    }
+
+    /// A flag: false when absent.
+    pub fn flag(&mut self, p: &Param) -> bool {
+        assert!(matches!(p.kind, Kind::Bool), "{} is not a flag", p.name);
+        let Some(v) = self.take(p.name) else { return false };
+        match v.trim() {
+            "true" | "1" => {
+                self.accept(p.name, true);
+                true
+            }
+            "false" | "0" => {
+                self.accept(p.name, false);
+                false
+            }
             _ => {
-                self.error(name, "must be true or false");
-                None
+                self.error(p.name, "must be true or false");
+                false
             }
-        };
-        if let Some(b) = b {
-            self.accept(name, b);
         }
-        b
     }
 
-    /// One of `choices`.
-    pub fn choice<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Option<T> {
-        let v = self.take(name)?;
+    /// One of `T`'s choices, by name.
+    pub fn one_of<T: Choice>(&mut self, p: &OneOf<T>) -> Option<T> {
+        let name = p.param.name;
+        let Some(v) = self.take(name) else {
+            self.absent(&p.param);
+            return None;
+        };
+        let choices = T::choices();
         match choices.iter().find(|(k, _)| *k == v.trim()) {
             Some((k, t)) => {
                 self.accept(name, k);
@@ -184,6 +445,12 @@ impl QueryParams {
                 None
             }
         }
+    }
+
+    /// One of `T`'s choices, the first when absent.
+    pub fn one_of_or_default<T: Choice>(&mut self, p: &OneOf<T>) -> T {
+        assert!(matches!(p.param.kind, Kind::Choice { defaulted: true, .. }), "{} has no default", p.param.name);
+        self.one_of(p).unwrap_or_else(|| T::choices()[0].1)
     }
 
     /// Ends parsing: refuses unknown parameters (400), then reports collected value
@@ -217,14 +484,29 @@ impl QueryParams {
 mod tests {
     use super::*;
 
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Order {
+        Newest,
+        PriceAsc,
+    }
+    impl Choice for Order {
+        fn choices() -> Vec<(&'static str, Order)> {
+            vec![("newest", Order::Newest), ("price_asc", Order::PriceAsc)]
+        }
+    }
+    const PAGE: Param = Param::int("page", 1, 100).default(1);
+    const IN_STOCK: Param = Param::flag("in_stock");
+    const Q: Param = Param::text("q", 100, Shape::Words);
+    const SORT: OneOf<Order> = OneOf::defaulted("sort", "");
+
     #[test]
     fn one_spelling_per_request() {
         let canon = |q: &str| {
             let mut p = QueryParams::parse(q).unwrap();
-            p.int("page", 1, 100);
-            p.boolean("in_stock");
-            p.text("q", 100);
-            p.choice("sort", &[("newest", 0), ("price_asc", 1)]);
+            p.int(&PAGE);
+            p.flag(&IN_STOCK);
+            p.text(&Q);
+            p.one_of(&SORT);
             p.finish().unwrap().key("/api/products")
         };
         let a = canon("page=2&in_stock=true&q=red+shoes&sort=price_asc");
@@ -244,11 +526,13 @@ mod tests {
     #[test]
     fn parses_and_validates() {
         let mut q = QueryParams::parse("page=2&q=red+shoes&sort=price_asc&x=%E2%9C%93").unwrap();
-        assert_eq!(q.int("page", 1, 10), Some(2));
-        assert_eq!(q.text("q", 100).as_deref(), Some("red shoes"));
-        assert_eq!(q.choice("sort", &[("price_asc", 1), ("newest", 0)]), Some(1));
-        assert_eq!(q.text("x", 5).as_deref(), Some("✓"));
+        assert_eq!(q.int_or_default(&PAGE), 2);
+        assert_eq!(q.text(&Q).as_deref(), Some("red shoes"));
+        assert_eq!(q.one_of_or_default(&SORT), Order::PriceAsc);
+        assert_eq!(q.text(&Param::text("x", 5, Shape::Line)).as_deref(), Some("✓"));
         assert!(q.finish().is_ok());
+        let mut q = QueryParams::parse("").unwrap();
+        assert_eq!((q.int_or_default(&PAGE), q.one_of_or_default(&SORT), q.flag(&IN_STOCK)), (1, Order::Newest, false));
     }
 
     #[test]
@@ -259,11 +543,35 @@ mod tests {
         assert_eq!(QueryParams::parse(&long).err().unwrap().status.as_u16(), 414);
         let q = QueryParams::parse("nope=1").unwrap();
         assert_eq!(q.finish().unwrap_err().code, "unknown_parameter");
-        let mut q = QueryParams::parse("page=-1&per_page=abc").unwrap();
-        q.int("page", 1, 10);
-        q.int("per_page", 1, 10);
+        let mut q = QueryParams::parse("page=-1&per_page=abc&q=%2B%2B&sort=oldest&country=x1").unwrap();
+        q.int(&PAGE);
+        q.int(&Param::int("per_page", 1, 10));
+        q.text(&Q);
+        q.one_of(&SORT);
+        q.text(&Param::text("country", 2, Shape::Country));
+        q.text(&Param::text("needed", 2, Shape::Line).required());
         let e = q.finish().unwrap_err();
         assert_eq!(e.status.as_u16(), 422);
-        assert!(e.details.contains_key("page") && e.details.contains_key("per_page"));
+        for field in ["page", "per_page", "q", "sort", "country", "needed"] {
+            assert!(e.details.contains_key(field), "{field}: {:?}", e.details);
+        }
+    }
+
+    /// The document states what the reader accepts: bounds, default, length and shape.
+    #[test]
+    fn the_document_states_the_reader() {
+        let json = |p: &Param| serde_json::to_value(p.parameter()).unwrap();
+        let page = json(&PAGE);
+        assert_eq!((page["schema"]["minimum"].as_i64(), page["schema"]["maximum"].as_i64()), (Some(1), Some(100)));
+        assert_eq!(page["schema"]["default"], 1);
+        assert_eq!(page["required"], false);
+        assert_eq!(json(&SORT.param)["schema"]["enum"], serde_json::json!(["newest", "price_asc"]));
+        assert_eq!(json(&SORT.param)["schema"]["default"], "newest");
+        let fields = json(&Param::text("fields", 50, Shape::List(&["id", "name"])));
+        let pattern = fields["schema"]["pattern"].as_str().unwrap().to_owned();
+        assert!(pattern.contains("(id|name)"), "{pattern}");
+        let required = json(&Q.required());
+        assert_eq!(required["required"], true);
+        assert_eq!(required["schema"]["pattern"], format!("^{}$", Shape::Words.body()));
     }
 }

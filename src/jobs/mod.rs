@@ -67,6 +67,12 @@ impl Queue {
     }
 }
 
+impl crate::http::Choice for Queue {
+    fn choices() -> Vec<(&'static str, Queue)> {
+        Queue::ALL.map(|q| (q.as_str(), q)).to_vec()
+    }
+}
+
 /// Where a job is in its life (see the module's description).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -105,6 +111,12 @@ impl State {
 
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+}
+
+impl crate::http::Choice for State {
+    fn choices() -> Vec<(&'static str, State)> {
+        State::ALL.map(|s| (s.as_str(), s)).to_vec()
     }
 }
 

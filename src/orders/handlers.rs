@@ -20,7 +20,7 @@ use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;
 use crate::http::path::{res, PathId};
 use crate::http::respond::{data, private_json};
-use crate::http::{Checks, JsonWithBytes, QueryParams};
+use crate::http::{Checks, JsonWithBytes, Param, QueryParams};
 use crate::openapi::{
     AuthErrors, BodyErrors, Data, ErrorBody, NotFound, PlaceErrors, QueryErrors, ReadErrors, WriteErrors,
 };
@@ -35,18 +35,15 @@ pub struct CheckoutIn {
     pub shipping_address: AddressIn,
     /// an offline method (card, paypal, bank_transfer, cash_on_delivery) or a payment
     /// provider's reference such as `pm_card_visa`: 1 to 255 visible ASCII characters
-    #[schema(pattern = r"^[!-~]{1,255}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::PaymentMethod::PATTERN))))]
     pub payment_method: String,
     /// a shipping option's code (see /api/cart/shipping-options); default the cheapest
     #[serde(default)]
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub shipping_option: Option<String>,
     /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: Option<String>,
 }
 
@@ -75,22 +72,19 @@ pub struct BuyNowIn {
     pub shipping_address: AddressIn,
     /// an offline method (card, paypal, bank_transfer, cash_on_delivery) or a payment
     /// provider's reference such as `pm_card_visa`: 1 to 255 visible ASCII characters
-    #[schema(pattern = r"^[!-~]{1,255}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::PaymentMethod::PATTERN))))]
     pub payment_method: String,
     /// a shipping option's code (see /api/cart/shipping-options); default the cheapest
     #[serde(default)]
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub shipping_option: Option<String>,
     /// where a guest's confirmation goes (a customer's goes to the account's address)
     #[serde(default)]
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]{1,64}@[^@\s.\x00-\x1F\x7F-\x9F]([^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F])?\.[^@\s\x00-\x1F\x7F-\x9F]*[^@\s.\x00-\x1F\x7F-\x9F]$"
-    )]
+    #[schema(max_length = 254, extensions(("x-pattern" = json!(crate::domain::Email::PATTERN))))]
     pub email: Option<String>,
     /// a promotion code
     #[serde(default)]
-    #[schema(max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub discount_code: Option<String>,
 }
 
@@ -126,6 +120,28 @@ fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Optio
 }
 
 /// `Idempotency-Key` (or `X-Idempotency-Key`): 1 to 255 visible ASCII characters.
+/// What an `Idempotency-Key` may be: 1 to 255 visible ASCII characters.
+const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
+/// The `Idempotency-Key` header as the document states it.
+struct IdempotencyHeader;
+
+impl utoipa::IntoParams for IdempotencyHeader {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        vec![utoipa::openapi::path::ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some("1-255 visible ASCII characters"))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(IDEMPOTENCY_KEY_PATTERN))))
+            .build()]
+    }
+}
+
+/// The request's `Idempotency-Key` ([`IDEMPOTENCY_KEY_PATTERN`]), if any.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key").or_else(|| headers.get("x-idempotency-key")) else {
         return Ok(None);
@@ -175,7 +191,7 @@ fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
 /// `unpaid_orders_per_address` 20, `reserved_units_per_address` 200): beyond them, 429
 /// `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
 #[utoipa::path(post, path = "/api/checkout", tag = "orders", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
+    params(IdempotencyHeader),
     request_body = CheckoutIn,
     responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
         PlaceErrors, WriteErrors))]
@@ -230,7 +246,7 @@ async fn submit(
 /// `unpaid_orders_per_address` 20, `reserved_units_per_address` 200): beyond them, 429
 /// `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
 #[utoipa::path(post, path = "/api/orders", tag = "orders", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters", pattern = "^[!-~]{1,255}$")),
+    params(IdempotencyHeader),
     request_body = BuyNowIn,
     responses((status = 201, description = "the order, pending payment", body = Data<PlacedOut>), AuthErrors, BodyErrors,
         PlaceErrors, WriteErrors))]
@@ -288,18 +304,14 @@ struct OrderPage {
     meta: OrderPageMeta,
 }
 
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-struct OrderListQuery {
-    /// meta.next_cursor of the previous page; empty for the first page; one the server did
-    /// not issue is 400 invalid_cursor
-    #[param(max_length = 100)]
-    cursor: Option<String>,
-    /// default 20
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<i64>,
-}
+const CURSOR: Param = Param::raw("cursor", 100).doc(
+    "meta.next_cursor of the previous page; empty for the first page; one the server did not issue is 400 invalid_cursor",
+);
+const PER_PAGE: Param = Param::int("per_page", 1, 100).default(20);
+
+crate::http::query_params!(
+    struct OrderListQuery [CURSOR, PER_PAGE]
+);
 
 /// The session's orders, newest first, keyset-paginated
 ///
@@ -308,8 +320,8 @@ struct OrderListQuery {
     params(OrderListQuery),
     responses((status = 200, description = "a page of orders", body = OrderPage), AuthErrors, QueryErrors, ReadErrors))]
 pub async fn list(State(app): State<AppState>, session: Session, mut q: QueryParams) -> Result<Response, ApiError> {
-    let per_page = q.int("per_page", 1, 100).unwrap_or(20);
-    let before = match q.raw("cursor", 100) {
+    let per_page = q.int_or_default(&PER_PAGE);
+    let before = match q.raw(&CURSOR) {
         None => None,
         Some(c) if c.is_empty() => None,
         Some(c) => Some(cursor_decode(&c).ok_or_else(|| {
@@ -401,26 +413,29 @@ pub async fn cancel(
     Ok(data(StatusCode::OK, &order.ok_or_else(|| ApiError::not_found("order"))?))
 }
 
+/// What a payment provider reports of a charge.
+const OUTCOMES: &[&str] = &["succeeded", "failed"];
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEventIn {
     /// the provider's event id: each is applied once
-    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 128, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub event_id: String,
     pub order_id: Id,
     /// `succeeded` or `failed`
-    #[schema(pattern = "^(succeeded|failed)$")]
+    #[schema(extensions(("x-enum" = json!(OUTCOMES))))]
     pub status: String,
     /// what was charged, minor units (checked against the order's total when given)
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
-    #[schema(max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(max_length = 128, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub reference: Option<String>,
     /// the provider's payment method reference; when the order was placed with one, a
     /// success naming another is refused (409 `payment_method_mismatch`)
     #[serde(default)]
-    #[schema(pattern = r"^[!-~]{1,255}$")]
+    #[schema(extensions(("x-pattern" = json!(crate::domain::PaymentMethod::PATTERN))))]
     pub payment_method: Option<String>,
 }
 
@@ -485,8 +500,8 @@ pub async fn payment_webhook(
     let e: PaymentEventIn = crate::http::body::typed(body.value)?;
     let mut checks = Checks::new();
     let event = checks.check("event_id", text(&e.event_id, 128, false));
-    if !matches!(e.status.as_str(), "succeeded" | "failed") {
-        checks.error("status", "must be succeeded or failed");
+    if !OUTCOMES.contains(&e.status.as_str()) {
+        checks.error("status", format!("must be one of: {}", OUTCOMES.join(", ")));
     }
     let reference = match &e.reference {
         Some(r) => checks.check("reference", text(r, 128, false)),

@@ -62,6 +62,12 @@ impl OrderStatus {
     }
 }
 
+impl crate::http::Choice for OrderStatus {
+    fn choices() -> Vec<(&'static str, OrderStatus)> {
+        OrderStatus::ALL.map(|s| (s.as_str(), s)).to_vec()
+    }
+}
+
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -76,7 +76,11 @@ fn document_policies(doc: &mut OpenApi) {
 /// The document of the route table, rendered once (with its gzip form).
 pub fn document() -> &'static Rendered {
     static DOC: OnceLock<Rendered> = OnceLock::new();
-    DOC.get_or_init(|| Rendered::new(spec().to_json().expect("the document serializes").into_bytes()).with_gzip(6))
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(spec()).expect("the document serializes");
+        crate::openapi::lift_rules(&mut doc);
+        Rendered::new(serde_json::to_vec(&doc).expect("JSON serializes")).with_gzip(6)
+    })
 }
 
 /// The document as JSON (for tests and `storefront openapi`).
@@ -88,11 +92,13 @@ pub fn to_json() -> serde_json::Value {
 mod tests {
     use crate::domain::{Email, PaymentMethod};
 
-    /// utoipa takes patterns as literals in attributes: the ones spelled there must be the
-    /// rules the server applies, which live beside their parsers.
+    /// Fields name their rule's constant (`x-pattern`, `x-enum`); the served document states
+    /// it in the JSON Schema keyword, and no marker is left behind.
     #[test]
-    fn the_documented_patterns_are_the_servers() {
+    fn the_documented_rules_are_the_servers() {
         let doc = super::to_json();
+        let text = doc.to_string();
+        assert!(!text.contains("x-pattern") && !text.contains("x-enum"), "a rule marker was left in the document");
         let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
         for (schema_name, field) in [("RegisterIn", "email"), ("LoginIn", "email"), ("ForgotIn", "email")] {
             assert_eq!(schema(schema_name)[field]["pattern"], Email::PATTERN, "{schema_name}.{field}");
@@ -106,5 +112,29 @@ mod tests {
         for f in ["line2", "state", "phone"] {
             assert_eq!(address[f]["pattern"], crate::openapi::OPTIONAL_LINE, "AddressIn.{f}");
         }
+        assert_eq!(address["country"]["pattern"], crate::domain::Country::INPUT_PATTERN);
+        assert!(address["state"]["description"].is_string(), "a lifted rule keeps the field's description");
+        assert_eq!(schema("NewProductIn")["slug"]["pattern"], crate::domain::SLUG_PATTERN);
+        assert_eq!(schema("ExportIn")["since"]["pattern"], crate::util::UTC_PATTERN);
+        assert_eq!(schema("ModerationIn")["status"]["enum"], serde_json::json!(crate::reviews::ReviewStatus::NAMES));
+        // an optional field's names also take null, as the server does
+        assert_eq!(schema("NewProductIn")["status"]["enum"], serde_json::json!(["active", "draft", "retired", null]));
+        // every pattern left in the document is a regular expression (the lifted ones too)
+        fn patterns(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(p)) = m.get("pattern") {
+                        out.push(p.clone());
+                    }
+                    m.values().for_each(|v| patterns(v, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| patterns(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        patterns(&doc, &mut all);
+        assert!(all.len() > 40, "{}", all.len());
+        assert!(all.iter().all(|p| p.starts_with('^') && p.ends_with('$')), "{all:?}");
     }
 }

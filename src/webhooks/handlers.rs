@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::store::{self, Delivery, Subscription};
 use super::EventType;
-use crate::admin::{audit, AdminSession, PageBefore};
+use crate::admin::{audit, AdminSession, PageBefore, BEFORE, PER_PAGE};
 use crate::app::AppState;
 use crate::domain::{Id, Timestamp};
 use crate::error::ApiError;
@@ -23,10 +23,7 @@ use crate::util::now_ms;
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionIn {
     /// where deliveries are POSTed: an http:// or https:// URL
-    #[schema(
-        max_length = 2000,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?([?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
-    )]
+    #[schema(max_length = 2000, extensions(("x-pattern" = json!(URL_PATTERN))))]
     pub url: String,
     /// the event types to send (at least one), e.g. order.paid
     #[schema(min_items = 1, max_items = 32)]
@@ -39,10 +36,7 @@ pub struct SubscriptionIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionPatch {
-    #[schema(
-        max_length = 2000,
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?([?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
-    )]
+    #[schema(max_length = 2000, extensions(("x-pattern" = json!(URL_PATTERN))))]
     pub url: Option<String>,
     #[schema(min_items = 1, max_items = 32)]
     pub events: Option<Vec<EventType>>,
@@ -68,8 +62,13 @@ fn check_url(checks: &mut Checks, url: &str) -> Option<String> {
     }
 }
 
-/// What a subscription URL may be — the `pattern` of its schema, by hand: http or https, a
-/// host name or address, an optional port, path and query of plain URL characters.
+/// What a subscription URL may be, as the document states it ([`matches_url_pattern`]
+/// checks it): http or https, a host name or address, an optional port, path and query of
+/// plain URL characters.
+const URL_PATTERN: &str =
+    "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?([?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
+/// [`URL_PATTERN`], by hand.
 fn matches_url_pattern(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -259,8 +258,8 @@ pub async fn webhook_deliveries(
     PathId(id, _): PathId<res::Subscription>,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let before = q.int("before", 1, i64::MAX).unwrap_or(i64::MAX);
-    let limit = q.int("per_page", 1, 200).unwrap_or(50);
+    let before = q.int(&BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     let list = app
         .db
