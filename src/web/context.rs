@@ -30,7 +30,7 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     let policy = route.and_then(|r| r.policy(&method)).copied();
     let template = route.map_or("unmatched", |r| r.template);
     let path = req.uri().path().to_owned();
-    let client = crate::http::client::client_ip(&req);
+    let client = crate::http::client::client_of(&req).map(|c| c.ip);
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
 

@@ -67,7 +67,7 @@ fn answer<B>(
     let neg = crate::http::Negotiation::from_headers(req.headers());
     let mut resp = crate::catalog::handlers::respond_cached(state, &entry.rendered, &neg, Served::HitL1);
     let id = request_id::of_request(req.headers());
-    let client = Some(crate::http::client::resolve(peer, req.headers(), &state.trusted_proxies));
+    let client = Some(state.clients.of(peer, req.headers()).ip);
     let line = Entry {
         request_id: id.to_str().unwrap_or("-"),
         route: route.template,

@@ -18,7 +18,9 @@ pub struct Keys {
 
 impl Keys {
     pub fn of(req: &Request) -> Keys {
-        Keys { address: crate::http::client::client_ip(req).map(address_key), token: token_key(req.headers()) }
+        // the operator's own requests are not counted per address
+        let address = crate::http::client::client_of(req).filter(|c| !c.exempt).map(|c| address_key(c.ip));
+        Keys { address, token: token_key(req.headers()) }
     }
 }
 

@@ -112,6 +112,16 @@ pub async fn ready(
         checks.insert("write_queue".into(), json!(writer.queue_depth));
         // group commit at work: batches, units per batch, commit latency
         checks.insert("writer_stats".into(), json!(writer));
+        // who the clients are: a proxy this node does not trust makes its clients one
+        if let Some(peer) = app.clients.untrusted_forwarder() {
+            checks.insert(
+                "forwarded_for".into(),
+                json!(format!("{peer} sent X-Forwarded-For but is not in trusted_proxies: its clients count as one")),
+            );
+        }
+        if let Some(warning) = crate::app::trust_warning(&app.config) {
+            checks.insert("trusted_proxies".into(), json!(warning));
+        }
     }
     // the in-memory catalog index answers lists and searches; while it is built a node
     // would answer them from SQLite, which at a million products is 100× slower: not ready

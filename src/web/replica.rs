@@ -67,7 +67,7 @@ where
 {
     let started = Instant::now();
     let id = request_id::of_request(req.headers());
-    let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
+    let client = app.clients.of(peer, req.headers()).ip;
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = super::policy::path_template(&path);

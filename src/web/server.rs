@@ -84,8 +84,8 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
             }
         };
         let _ = stream.set_nodelay(true);
-        let trusted = state.trusted_proxies.iter().any(|n| n.contains(&peer.ip()));
-        let held = if trusted {
+        // a proxy's connections carry many clients; the operator's own are not capped
+        let held = if state.clients.trusts(peer.ip()) || state.clients.exempts(peer.ip()) {
             None
         } else {
             match per_address.enter(peer.ip()) {
@@ -115,8 +115,8 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
                 if let Some(resp) = super::fast_path::cached_hit(&app, &req, peer).await {
                     return Ok(resp.map(BodyEither::Left));
                 }
-                let client = crate::http::client::resolve(peer, req.headers(), &app.trusted_proxies);
-                req.extensions_mut().insert(crate::http::client::ClientAddr(client));
+                let client = app.clients.of(peer, req.headers());
+                req.extensions_mut().insert(client);
                 req.extensions_mut().insert(crate::http::body::BodyTimeout(body_timeout));
                 req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 let answer: Result<Answer, Infallible> = router.oneshot(req).await.map(|r| r.map(BodyEither::Right));

@@ -202,6 +202,63 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
         statuses.push(from(&app, &format!("203.0.113.{i}"), "POST", "/api/auth/guest", None, None).await.status);
     }
     assert_eq!(statuses, [201, 201, 429, 429]);
+    // a proxy this node does not trust is said once, to administrators in /ready
+    let admin = app.admin("ops@example.com").await;
+    let ready = app.call("GET", "/ready", Some(&admin), None, &[]).await;
+    let said = ready.json()["data"]["checks"]["forwarded_for"].as_str().unwrap_or_default().to_owned();
+    assert!(said.contains("127.0.0.1") && said.contains("trusted_proxies"), "{}", ready.text());
+    assert!(app.get("/ready").await.json()["data"]["checks"].get("forwarded_for").is_none(), "not to the public");
+    app.stop().await;
+}
+
+/// The operator's own address (`limit_exempt`, by default loopback) is not one client
+/// held to per-address limits; a client a trusted proxy names is, even when the proxy runs
+/// on the box; per-session limits hold for everybody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_own_address_is_not_held_to_per_address_limits() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            let defaults = storefront::config::Config::default();
+            c.trusted_proxies = defaults.trusted_proxies;
+            c.limit_exempt = defaults.limit_exempt;
+            c.rate_limits_enabled = true;
+            c.rate_limits.guest.per_address = rate("2/1h");
+            c.rate_limits.cart_write.per_address = rate("1000/1m");
+            c.rate_limits.cart_write.per_account = rate("2/1m");
+            c.auth_failures_per_address = 2;
+        })
+        .start()
+        .await;
+    // from the box itself: more guests than one address may open
+    for _ in 0..4 {
+        assert_eq!(app.call("POST", "/api/auth/guest", None, None, &[]).await.status, 201);
+    }
+    // a client named by a proxy on the box is held to them
+    let mut named = Vec::new();
+    for _ in 0..3 {
+        named.push(from(&app, "198.51.100.20", "POST", "/api/auth/guest", None, None).await.status);
+    }
+    assert_eq!(named, [201, 201, 429]);
+    // nor is the box locked out by failed logins (another address is)
+    // (each attempt names another account: the per-account lockout is not what is tested)
+    let wrong = |i: usize| json!({"email": format!("nobody{i}@example.com"), "password": "wrong password"});
+    for i in 0..4 {
+        assert_eq!(app.call("POST", "/api/auth/login", None, Some(&wrong(i)), &[]).await.status, 401);
+    }
+    let mut named = Vec::new();
+    for i in 10..13 {
+        named.push(from(&app, "198.51.100.21", "POST", "/api/auth/login", None, Some(&wrong(i))).await.status);
+    }
+    assert_eq!(named, [401, 401, 429]);
+    // per-session limits still hold for the box
+    let guest = app.guest().await;
+    let add = json!({"product_id": "1", "quantity": 1});
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.call("POST", "/api/cart", Some(&guest), Some(&add), &[]).await.status);
+    }
+    assert_eq!(statuses[2], 429, "{statuses:?}");
     app.stop().await;
 }
 

@@ -100,6 +100,45 @@ fn kubernetes_manifests_validate_against_the_api_schemas() {
     assert!(fails(Command::new(crate::common::venv_tool("kubernetes-validate")).arg("--strict").arg(&bad)));
 }
 
+/// Kubernetes trusts the pod network only behind NetworkPolicies that let nothing but the
+/// ingress controller reach the replicas and nothing but the replicas reach the primary; the
+/// replicas hold a credential of their own (one that only reads).
+#[test]
+fn kubernetes_says_who_is_trusted() {
+    // the manifests as JSON, read by PyYAML (kubernetes-validate's own reader)
+    let json = run(Command::new(crate::common::venv_tool("python"))
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))",
+        ])
+        .arg(deploy("kubernetes/storefront.yaml")));
+    let docs: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let of_kind =
+        |kind: &str| -> Vec<serde_json::Value> { docs.iter().filter(|d| d["kind"] == kind).cloned().collect() };
+    let config = of_kind("ConfigMap")[0]["data"]["storefront.toml"].as_str().unwrap().to_owned();
+    let config: storefront::config::Config = toml::from_str(&config).unwrap();
+    assert!(!config.trusted_proxies.iter().any(|n| n == "10.0.0.0/8"), "{:?}", config.trusted_proxies);
+    let policy = |component: &str| {
+        of_kind("NetworkPolicy")
+            .into_iter()
+            .find(|p| p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == component)
+            .unwrap_or_else(|| panic!("no NetworkPolicy for the {component}"))
+    };
+    let from = policy("primary")["spec"]["ingress"][0]["from"].clone();
+    assert_eq!(from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], "replica", "{from}");
+    let from = policy("replica")["spec"]["ingress"][0]["from"].clone();
+    assert_eq!(from[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], "ingress-nginx", "{from}");
+    let secret_of = |kind: &'static str| -> String {
+        let workload = of_kind(kind).remove(0);
+        workload["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(secret_of("StatefulSet"), "storefront-s3");
+    assert_eq!(secret_of("Deployment"), "storefront-s3-read", "replicas get the read-only credential");
+}
+
 #[test]
 fn litestream_reads_the_configurations() {
     for (file, kind) in [("file", "file"), ("s3", "s3"), ("sftp", "sftp")] {

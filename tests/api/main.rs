@@ -17,6 +17,7 @@ mod contract;
 mod customers;
 mod deploy;
 mod durability;
+mod from_the_box;
 mod http_server;
 mod jobs;
 mod listing;

@@ -88,12 +88,12 @@ impl Topology {
         let dir = tempfile::tempdir().unwrap();
         let redis = RedisServer::start();
         let config = dir.path().join("storefront.toml");
-        // every node trusts loopback (nginx, the replicas) for the client address; the load
-        // here comes from one address: no rate limits, no caps on unpaid orders
+        // every node trusts loopback (nginx, the replicas) for the client address, by default;
+        // the load here comes from one address: no rate limits, no caps on unpaid orders
         std::fs::write(
             &config,
             format!(
-                "litestream = {:?}\nreplication_interval_ms = 100\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+                "litestream = {:?}\nreplication_interval_ms = 100\nauth_failures_per_address = 5\n\
                  rate_limits_enabled = false\nmax_connections_per_address = 100000\n\
                  unpaid_orders_per_owner = 1000000\nreserved_units_per_owner = 1000000\n\
                  unpaid_orders_per_address = 1000000\nreserved_units_per_address = 1000000\n\
@@ -378,8 +378,24 @@ async fn primary_two_replicas_redis_and_nginx_serve_as_one_shop() {
         .unwrap();
     assert_eq!(n, 1);
 
-    // a price change by the administrator shows on every node
+    // behind the balancer each client is itself (nginx runs on loopback, which every node
+    // trusts by default): one client guessing passwords locks out its own address, and
+    // another client's login through the same nginx still works
+    let (a, b) = ([("X-Forwarded-For", "198.51.100.1")], [("X-Forwarded-For", "198.51.100.2")]);
+    for i in 0..5 {
+        let guess = json!({"email": format!("guess{i}@example.com"), "password": "not the password"});
+        let r = common::call_at(lb, "POST", "/api/auth/login", None, Some(&guess), &a).await;
+        assert_ne!(r.status, 429, "attempt {i} is within the address's allowance: {}", r.text());
+        assert!(r.status >= 400, "{}", r.text());
+    }
+    let guess = json!({"email": "guess5@example.com", "password": "not the password"});
+    let locked = common::call_at(lb, "POST", "/api/auth/login", None, Some(&guess), &a).await;
+    assert_eq!(locked.status, 429, "the guessing client is locked out: {}", locked.text());
     let login = json!({"email": "ops@example.com", "password": "correct horse 1"});
+    let other = common::call_at(lb, "POST", "/api/auth/login", None, Some(&login), &b).await;
+    assert_eq!(other.status, 200, "another client behind the same balancer logs in: {}", other.text());
+
+    // a price change by the administrator shows on every node
     let r = common::call_at(lb, "POST", "/api/auth/login", None, Some(&login), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let admin = r.json()["data"]["token"].as_str().unwrap().to_owned();

@@ -48,9 +48,12 @@ impl TestApp {
         TestAppBuilder {
             data: Data::Empty,
             // limits off unless a test is about them: most tests act as many clients from one
-            // address, and some hold many unpaid orders
+            // address, and some hold many unpaid orders. The tests' loopback client stands
+            // for a remote one: not a trusted proxy, not the operator's own
             config: Config {
                 log_level: "warn".into(),
+                trusted_proxies: Vec::new(),
+                limit_exempt: Vec::new(),
                 rate_limits_enabled: false,
                 unpaid_orders_per_owner: 1_000_000,
                 reserved_units_per_owner: 1_000_000,
