@@ -2,9 +2,10 @@
 # Instructions per uncached request, counted by callgrind: repeatable whatever else the
 # machine is doing, so two builds compare where wrk's throughput is too noisy to tell a few
 # per cent apart. Each build serves the 100,000-product catalog (--cache-mb 0) under
-# valgrind twice, answering FEW and then MANY identical requests on one keep-alive
-# connection; (total(MANY) - total(FEW)) / (MANY - FEW) is the cost of one request, start-up
-# and indexing cancelled out.
+# valgrind twice, answering MANY and then FEW identical requests on one keep-alive
+# connection, the FEW run held open as long as the MANY run took (the node's timers tick by
+# the clock, and under valgrind a request takes long); (total(MANY) - total(FEW)) /
+# (MANY - FEW) is the cost of one request, start-up, indexing and timers cancelled out.
 #
 #   benches/instructions.sh                      # this build
 #   OLD=path/to/other/storefront benches/instructions.sh   # and another, side by side
@@ -21,9 +22,10 @@ DB=$(catalog_db "$PRODUCTS")
 PORT=18490
 printf 'rate_limits_enabled = false\n' > "$OUT/instructions.toml"
 
-# total BINARY URL N -> instructions of a run that starts, answers N requests and stops
+# total BINARY URL N [HOLD] -> "instructions seconds" of a run that starts, answers N
+# requests (over at least HOLD seconds) and stops
 total() {
-    local bin=$1 url=$2 n=$3 log=$OUT/callgrind.log
+    local bin=$1 url=$2 n=$3 hold=${4:-0} log=$OUT/callgrind.log
     cp "$DB" "$OUT/instructions.db"
     STOREFRONT_CONFIG="$OUT/instructions.toml" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         --log-file="$log" "$bin" serve --listen "127.0.0.1:$PORT" --log-level warn \
@@ -31,25 +33,30 @@ total() {
     local pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1200); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.5; done
-    python3 - "$PORT" "$url" "$n" <<'PY'
-import http.client, sys
-port, url, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    local took
+    took=$(python3 - "$PORT" "$url" "$n" "$hold" <<'PY'
+import http.client, sys, time
+port, url, n, hold = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+started = time.monotonic()
 c = http.client.HTTPConnection("127.0.0.1", port)
 for _ in range(n):
     c.request("GET", url)
     r = c.getresponse()
     r.read()
     assert r.status == 200, r.status
+time.sleep(max(0.0, hold - (time.monotonic() - started)))
+print(f"{time.monotonic() - started:.2f}")
 PY
+)
     kill -INT "$pid"
     wait "$pid" 2>/dev/null || true
-    grep -m1 "Collected" "$log" | awk '{print $4}'
+    echo "$(grep -m1 "Collected" "$log" | awk '{print $4}') $took"
 }
 
 per_request() {
-    local few many
-    few=$(total "$1" "$2" "$FEW")
-    many=$(total "$1" "$2" "$MANY")
+    local few many took
+    read -r many took < <(total "$1" "$2" "$MANY")
+    read -r few _ < <(total "$1" "$2" "$FEW" "$took")
     echo $(( (many - few) / (MANY - FEW) ))
 }
 

@@ -160,7 +160,17 @@ fn write_in_snapshot(
             });
         }
         match &mut sink {
-            Sink::Csv(w) => w.write_record(cells.iter().map(|c| c.as_deref().unwrap_or("")))?,
+            Sink::Csv(w) => {
+                // text, not numbers, may carry a spreadsheet formula
+                let text = |i: usize| matches!(r.get_ref(i), Ok(rusqlite::types::ValueRef::Text(_)));
+                for (i, c) in cells.iter().enumerate() {
+                    match c.as_deref() {
+                        Some(s) if text(i) => w.write_field(super::formula::neutralize(s).as_bytes())?,
+                        other => w.write_field(other.unwrap_or(""))?,
+                    }
+                }
+                w.write_record(None::<&[u8]>)?;
+            }
             Sink::Json(out) => {
                 let mut obj = serde_json::Map::with_capacity(columns.len());
                 for (c, v) in columns.iter().zip(&cells) {

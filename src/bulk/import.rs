@@ -214,7 +214,10 @@ impl Source {
                     Some(Ok(rec)) => {
                         batch.read += 1;
                         let line = rec.position().map_or(0, |p| p.line());
-                        let raw: Raw = std::array::from_fn(|i| columns[i].and_then(|c| rec.get(c)).map(str::to_owned));
+                        // a cell an export defused comes back as it was (see bulk::formula)
+                        let raw: Raw = std::array::from_fn(|i| {
+                            columns[i].and_then(|c| rec.get(c)).map(|s| super::formula::restore(s).to_owned())
+                        });
                         match check(line, raw) {
                             Ok(row) => batch.rows.push(row),
                             Err(r) => batch.rejected.push(r),

@@ -152,3 +152,62 @@ pub async fn export_job(ctx: &mut JobCtx, args: ExportArgs) -> JobResult {
         "file": name, "kind": args.kind, "format": args.format, "rows": rows, "bytes": bytes
     }))))
 }
+
+/// Spreadsheet formulas in CSV cells (OWASP's "CSV injection"): a text cell that starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return is run as a formula by the
+/// spreadsheet that opens the export (a customer named `=HYPERLINK(...)`). Exports write
+/// such a cell with one more `'` in front (after any it already has, so the rule reverses
+/// exactly); imports take one away, so an export imports back unchanged. Numbers are written
+/// as they are.
+pub mod formula {
+    use std::borrow::Cow;
+
+    const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+    /// Whether `s`, past its leading quotes, starts like a formula.
+    fn armed(s: &str) -> bool {
+        s.trim_start_matches('\'').starts_with(TRIGGERS)
+    }
+
+    /// A text cell as an export writes it.
+    pub fn neutralize(s: &str) -> Cow<'_, str> {
+        if armed(s) {
+            Cow::Owned(format!("'{s}"))
+        } else {
+            Cow::Borrowed(s)
+        }
+    }
+
+    /// A cell as an import reads it.
+    pub fn restore(s: &str) -> &str {
+        match s.strip_prefix('\'') {
+            Some(rest) if armed(rest) => rest,
+            _ => s,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn formulas_are_defused_and_come_back_unchanged() {
+            for (value, written) in [
+                ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+                ("+1", "'+1"),
+                ("-2+3", "'-2+3"),
+                ("@SUM(A1)", "'@SUM(A1)"),
+                ("\tx", "'\tx"),
+                ("\rx", "'\rx"),
+                ("'=x", "''=x"),
+                ("plain", "plain"),
+                ("'quoted", "'quoted"),
+                ("a=b", "a=b"),
+                ("", ""),
+            ] {
+                assert_eq!(neutralize(value), written, "{value:?}");
+                assert_eq!(restore(&neutralize(value)), value, "{value:?}");
+            }
+        }
+    }
+}

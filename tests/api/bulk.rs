@@ -164,6 +164,9 @@ async fn an_import_reports_exactly_its_bad_rows_and_the_rest_shows_at_once() {
 async fn exports_are_jobs_whose_files_stream_and_import_back() {
     let (app, admin) = admin_app().await;
     let c = app.conn();
+    // cells a spreadsheet would run as formulas (OWASP's CSV injection)
+    app.write("UPDATE products SET name = '=HYPERLINK(\"http://evil.example\",\"x\")' WHERE id = 1").await;
+    app.write("UPDATE customers SET name = '@SUM(1+1)*cmd' WHERE email = 'root@example.net'").await;
     let mut files = Vec::new();
     for (kind, format) in [("products", "csv"), ("orders", "jsonl"), ("customers", "csv")] {
         let r = app
@@ -192,6 +195,19 @@ async fn exports_are_jobs_whose_files_stream_and_import_back() {
         assert!(v["total"].is_i64() && v["id"].is_string(), "{v}");
     }
     assert!(files[2].1.contains("root@example.net"));
+    // defused: such a cell starts with a quote, in every CSV export; numbers stay numbers
+    assert!(csv.contains("'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")"), "{csv}");
+    assert!(files[2].1.contains("'@SUM(1+1)*cmd"), "{}", files[2].1);
+    for (_, text, _) in [&files[0], &files[2]] {
+        let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            for cell in rec.iter() {
+                assert!(!cell.starts_with(['=', '+', '@', '\t', '\r']), "an armed cell: {cell:?}");
+                assert!(!cell.starts_with('-') || cell.parse::<i64>().is_ok(), "an armed cell: {cell:?}");
+            }
+        }
+    }
     // not an export, or no such job: 404
     let r = app.call("GET", "/api/admin/exports/999999", Some(&admin), None, &[]).await;
     assert_eq!(r.status, 404);
@@ -217,14 +233,19 @@ async fn exports_are_jobs_whose_files_stream_and_import_back() {
     let r = upload(&other, &other_admin, "text/csv", csv).await;
     let job = finished(&other, &other_admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
     assert_eq!(job["result"]["rejected_count"], 0, "{job}");
-    let digest = |c: &rusqlite::Connection| -> Vec<(String, i64, Option<i64>, i64)> {
+    // (the names too: a defused cell imports back as it was)
+    let digest = |c: &rusqlite::Connection| -> Vec<(String, String, i64, Option<i64>, i64)> {
         let mut s = c
             .prepare(
-                "SELECT p.sku, p.base_price, p.sale_price, i.available FROM products p JOIN variants v ON v.product_id = p.id
+                "SELECT p.sku, p.name, p.base_price, p.sale_price, i.available FROM products p
+                 JOIN variants v ON v.product_id = p.id
                  JOIN inventory i ON i.variant_id = v.id WHERE p.status <> 'retired' ORDER BY p.sku",
             )
             .unwrap();
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     };
     assert_eq!(digest(&other.conn()), digest(&c));
     other.stop().await;
