@@ -746,3 +746,9 @@ CREATE TABLE change_log (
     -- JSON: {"table": [rowid, ...] | "all", ...} (aspects as "table@aspect")
     changes      TEXT    NOT NULL
 );
+
+-- ---------------------------------------------------------------------------------------
+-- version 7: a session remembers whether it was opened with a second factor (a TOTP or
+-- recovery code at login, or the code that turned two-factor login on): what
+-- admin_require_2fa asks of a session, not of its account.
+ALTER TABLE sessions ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;

@@ -221,8 +221,9 @@ pub struct Config {
     /// per-account and per-e-mail ones still apply). Default loopback: health checks,
     /// scripts and load tests run on the box. Empty: every client is held to every limit.
     pub limit_exempt: Vec<String>,
-    /// Administrators must have two-factor login enabled to use the admin API (their
-    /// other requests still work, so they can enable it); API keys are not affected.
+    /// Administrators must use the admin API from a session opened with a second factor
+    /// (a code at login, or the session that turned two-factor login on); their other
+    /// requests still work, so they can turn it on. API keys are not affected.
     pub admin_require_2fa: bool,
     /// Most lines one cart holds (adding another is 409 `cart_full`; a guest cart merged at
     /// login brings its lines while there is room).

@@ -138,6 +138,7 @@ pub async fn authenticate(parts: &Parts, app: &AppState, hash: [u8; 32], now: i6
         client_addr: super::client_addr(parts),
         client_exempt: super::client_exempt(parts),
         two_factor: false,
+        second_factor: false,
         api_key: Some((id, serde_json::from_str(&scopes).unwrap_or_default())),
     })
 }

@@ -171,6 +171,8 @@ pub struct Session {
     pub client_exempt: bool,
     /// the customer has two-factor login enabled
     pub two_factor: bool,
+    /// this session was opened with a second factor (or turned it on)
+    pub second_factor: bool,
     /// set when the bearer is an API key (see [`api_keys`]): its id and
     /// scopes; `customer_id` is then the administrator who made it
     pub api_key: Option<(i64, Vec<String>)>,
@@ -242,6 +244,7 @@ impl FromRequestParts<AppState> for Session {
             client_addr: client_addr(parts),
             client_exempt: client_exempt(parts),
             two_factor: row.two_factor,
+            second_factor: row.second_factor,
             api_key: None,
         };
         parts.extensions.insert(session.clone());
@@ -286,11 +289,12 @@ impl FromRequestParts<AppState> for AdminSession {
                 let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
                 api_keys::allowed(scopes, api_keys::access_of(parts), write)?;
             }
-            None if app.config.admin_require_2fa && !c.session.two_factor => {
+            None if app.config.admin_require_2fa && !c.session.second_factor => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "two_factor_required",
-                    "administrators must log in with two-factor codes: enable it with POST /api/auth/2fa/setup and /enable",
+                    "administrators must use a session opened with a second factor: turn two-factor login on \
+                     (POST /api/auth/2fa/setup, then /enable) or log in again with a code",
                 ));
             }
             None => {}

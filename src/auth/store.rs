@@ -13,12 +13,14 @@ pub struct SessionRow {
     pub revoked_at: Option<i64>,
     pub last_seen_at: i64,
     pub two_factor: bool,
+    pub second_factor: bool,
 }
 
 pub fn session_by_token(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<Option<SessionRow>> {
     conn.prepare_cached(
         "SELECT s.id, s.customer_id, c.role, s.expires_at, s.revoked_at, s.last_seen_at,
-                EXISTS (SELECT 1 FROM two_factor t WHERE t.customer_id = s.customer_id AND t.enabled_at IS NOT NULL)
+                EXISTS (SELECT 1 FROM two_factor t WHERE t.customer_id = s.customer_id AND t.enabled_at IS NOT NULL),
+                s.second_factor
          FROM sessions s LEFT JOIN customers c ON c.id = s.customer_id
          WHERE s.token_hash = ?1",
     )?
@@ -31,6 +33,7 @@ pub fn session_by_token(conn: &Connection, hash: &[u8; 32]) -> rusqlite::Result<
             revoked_at: r.get(4)?,
             last_seen_at: r.get(5)?,
             two_factor: r.get(6)?,
+            second_factor: r.get(7)?,
         })
     })
     .optional()

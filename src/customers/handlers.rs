@@ -127,7 +127,7 @@ struct Opened {
 fn open_session(
     tx: &crate::db::writer::WriteTx,
     (app_ttl_ms, max_lines): (i64, usize),
-    customer: Option<i64>,
+    (customer, second_factor): (Option<i64>, bool),
     client: &Client,
     now: i64,
 ) -> Result<Opened, ApiError> {
@@ -139,6 +139,7 @@ fn open_session(
         client_addr: &client.addr,
         now,
         expires_at: now + app_ttl_ms,
+        second_factor,
     };
     store::insert_session(tx, &ns)?;
     let mut out = None;
@@ -190,7 +191,7 @@ pub async fn register(
             let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
             let event = serde_json::json!({"id": id.to_string(), "email": email.as_str(), "name": name.as_str()});
             crate::webhooks::emit(tx, "customer.registered", &event, now)?;
-            open_session(tx, (ttl, max_lines), Some(id), &client, now)
+            open_session(tx, (ttl, max_lines), (Some(id), false), &client, now)
         })
         .await?;
     tracing::info!(customer.id = ?opened.customer.as_ref().map(|c| c.id), "customer registered");
@@ -241,10 +242,12 @@ pub async fn login(
         .writer
         .run(move |tx| {
             let now = now_ms();
+            let mut second_factor = false;
             if let Some(c) = customer {
                 // the second factor, when it is on: a missing or wrong code leaves the
                 // attempt counted as failed
                 if matches!(super::two_factor::state(tx, c)?, Some((_, true, _))) {
+                    second_factor = true;
                     match &otp {
                         None => {
                             return Err(ApiError::new(
@@ -266,7 +269,7 @@ pub async fn login(
                 store::attempt_succeeded(tx, attempt)?;
             }
             match customer {
-                Some(c) => open_session(tx, (ttl, max_lines), Some(c), &client, now).map(Some),
+                Some(c) => open_session(tx, (ttl, max_lines), (Some(c), second_factor), &client, now).map(Some),
                 None => Ok(None),
             }
         })
@@ -284,7 +287,8 @@ pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Respon
     let ttl = ttl_ms(&app);
     let max_lines = app.config.cart_max_lines;
     let client = Client { guest_session: None, ..client };
-    let opened = app.db.writer.run(move |tx| open_session(tx, (ttl, max_lines), None, &client, now_ms())).await?;
+    let opened =
+        app.db.writer.run(move |tx| open_session(tx, (ttl, max_lines), (None, false), &client, now_ms())).await?;
     Ok(data(StatusCode::CREATED, &TokenOut { token: opened.token, customer: None }))
 }
 

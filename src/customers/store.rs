@@ -14,14 +14,25 @@ pub struct NewSession<'a> {
     pub client_addr: &'a str,
     pub now: i64,
     pub expires_at: i64,
+    /// opened with a second factor (a TOTP or recovery code)
+    pub second_factor: bool,
 }
 
 pub fn insert_session(tx: &WriteTx, s: &NewSession) -> rusqlite::Result<i64> {
     tx.prepare_cached(
-        "INSERT INTO sessions(token_hash, customer_id, device, client_addr, created_at, last_seen_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+        "INSERT INTO sessions(token_hash, customer_id, device, client_addr, created_at, last_seen_at, expires_at,
+                              second_factor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
-    .execute(params![&s.token_hash[..], s.customer_id, s.device, s.client_addr, s.now, s.expires_at])?;
+    .execute(params![
+        &s.token_hash[..],
+        s.customer_id,
+        s.device,
+        s.client_addr,
+        s.now,
+        s.expires_at,
+        s.second_factor
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 

@@ -164,7 +164,9 @@ pub async fn setup(State(app): State<AppState>, me: CustomerSession) -> Result<R
 
 /// Turn two-factor login on
 ///
-/// With a first good code; answers the recovery codes (shown this once).
+/// With a first good code; answers the recovery codes (shown this once). Every other session
+/// of the account ends (they were opened without a second factor); this one counts as opened
+/// with one.
 #[utoipa::path(post, path = "/api/auth/2fa/enable", tag = "customers", security(("bearer" = [])),
     request_body = CodeIn,
     responses((status = 200, description = "on, with recovery codes", body = Data<EnabledOut>), AuthErrors, BodyErrors,
@@ -177,6 +179,7 @@ pub async fn enable(
     JsonBody(body): JsonBody<CodeIn>,
 ) -> Result<Response, ApiError> {
     let id = me.customer_id;
+    let session = me.session.id;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let hashes: Vec<[u8; 32]> = codes.iter().map(|c| hash_code(c)).collect();
     app.db
@@ -197,6 +200,9 @@ pub async fn enable(
             for h in &hashes {
                 tx.execute("INSERT INTO recovery_codes(customer_id, code_hash) VALUES (?1, ?2)", params![id, &h[..]])?;
             }
+            // this session has just shown a code; every other one was opened without one
+            tx.execute("UPDATE sessions SET second_factor = 1 WHERE id = ?1", [session])?;
+            super::store::revoke_other_sessions(tx, id, session, now)?;
             Ok::<_, ApiError>(())
         })
         .await?;

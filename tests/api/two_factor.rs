@@ -117,10 +117,29 @@ async fn admins_can_be_required_to_use_two_factor_login() {
     let admin = app.admin("boss@example.com").await;
     let r = app.call("GET", "/api/admin/orders", Some(&admin), None, &[]).await;
     assert_eq!((r.status, r.error_code()), (403, "two_factor_required".into()));
+    // a second session, opened with the password alone (e.g. on a stolen laptop)
+    let r = app.call("POST", "/api/auth/login", None, Some(&login("boss@example.com", None)), &[]).await;
+    let before = r.json()["data"]["token"].as_str().unwrap().to_owned();
     // the rest of the account works, so the administrator can turn it on
     assert_eq!(app.call("GET", "/api/me", Some(&admin), None, &[]).await.status, 200);
-    turn_on(&app, &admin).await;
+    let (secret, _) = turn_on(&app, &admin).await;
     assert_eq!(app.call("GET", "/api/admin/orders", Some(&admin), None, &[]).await.status, 200);
+    // the session opened before the second factor existed is over, not an admin session
+    let r = app.call("GET", "/api/admin/orders", Some(&before), None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (401, "invalid_token".into()), "{}", r.text());
+    // a session that was opened without a code (one that predates this rule) is refused;
+    // logging in with a code opens one that is not
+    let r =
+        app.call("POST", "/api/auth/login", None, Some(&login("boss@example.com", Some(&code(&secret, 1)))), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let with_code = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    app.write("UPDATE sessions SET second_factor = 0 WHERE revoked_at IS NULL").await;
+    let r = app.call("GET", "/api/admin/orders", Some(&with_code), None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (403, "two_factor_required".into()), "the flag is the session's");
+    app.write("UPDATE sessions SET second_factor = 1 WHERE revoked_at IS NULL").await;
+    assert_eq!(app.call("GET", "/api/admin/orders", Some(&with_code), None, &[]).await.status, 200);
+    let flags: Vec<i64> = column(&app.conn(), "SELECT second_factor FROM sessions WHERE revoked_at IS NULL");
+    assert_eq!(flags, [1, 1], "the enabling session and the one opened with a code");
     app.stop().await;
 }
 
