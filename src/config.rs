@@ -184,6 +184,10 @@ pub struct Config {
     /// How long a failing endpoint is left alone before it is probed again.
     #[schema(minimum = 1, maximum = 3600000)]
     pub breaker_cooldown_ms: u64,
+    /// Outgoing webhooks may target loopback, private, link-local and other internal
+    /// addresses (on-premises receivers, tests). Off: such targets are refused with 422 when
+    /// the URL names one, and at delivery when its host resolves to one.
+    pub webhook_private_targets: bool,
     /// Attempts of one webhook delivery (with the retry backoff above: about a day).
     #[schema(minimum = 1, maximum = 100)]
     pub webhook_attempts: i64,
@@ -344,6 +348,7 @@ impl Default for Config {
             order_expiry_check_secs: 15,
             breaker_failures: 5,
             breaker_cooldown_ms: 30_000,
+            webhook_private_targets: false,
             webhook_attempts: 16,
             webhook_keep_days: 30,
             low_stock_threshold: 5,

@@ -52,13 +52,19 @@ pub struct CreatedOut {
     secret: String,
 }
 
-fn check_url(checks: &mut Checks, url: &str) -> Option<String> {
+fn check_url(checks: &mut Checks, url: &str, allow_private: bool) -> Option<String> {
     let ok = url.len() <= 2000 && matches_url_pattern(url) && url.parse::<axum::http::Uri>().is_ok();
-    if ok {
-        Some(url.to_owned())
-    } else {
+    if !ok {
         checks.error("url", "must be an http:// or https:// URL with a host, at most 2000 characters");
-        None
+        return None;
+    }
+    // a literal internal address is refused now; a name, at each delivery (see target)
+    match super::target::refused_literal(url).filter(|_| !allow_private) {
+        Some(why) => {
+            checks.error("url", why);
+            None
+        }
+        None => Some(url.to_owned()),
     }
 }
 
@@ -122,7 +128,7 @@ pub async fn create_webhook(
     JsonBody(b): JsonBody<SubscriptionIn>,
 ) -> Result<Response, ApiError> {
     let mut checks = Checks::new();
-    let url = check_url(&mut checks, b.url.trim());
+    let url = check_url(&mut checks, b.url.trim(), app.config.webhook_private_targets);
     let events = check_events(&mut checks, &b.events);
     checks.finish()?;
     let (url, events) = (url.expect("checked"), events.expect("checked"));
@@ -193,7 +199,7 @@ pub async fn update_webhook(
     JsonBody(b): JsonBody<SubscriptionPatch>,
 ) -> Result<Response, ApiError> {
     let mut checks = Checks::new();
-    let url = b.url.as_deref().and_then(|u| check_url(&mut checks, u.trim()));
+    let url = b.url.as_deref().and_then(|u| check_url(&mut checks, u.trim(), app.config.webhook_private_targets));
     let events = b.events.as_deref().and_then(|e| check_events(&mut checks, e));
     checks.finish()?;
     let active = b.active;

@@ -17,6 +17,7 @@
 pub mod deliver;
 pub mod handlers;
 pub mod store;
+pub mod target;
 
 use serde_json::Value;
 

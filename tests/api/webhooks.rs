@@ -15,6 +15,8 @@ async fn app_with(f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, 
         .config(|c| {
             c.payment_webhook_secret = Some(SECRET.into());
             c.job_retry_base_ms = 30;
+            // the receivers listen on loopback
+            c.webhook_private_targets = true;
             f(c);
         })
         .start()
@@ -216,5 +218,60 @@ async fn failed_deliveries_can_be_retried_and_subscriptions_are_checked() {
     assert_eq!(app.call("GET", &format!("/api/admin/webhooks/{sub}"), Some(&admin), None, &[]).await.status, 404);
     let actions: Vec<String> = column(&c, "SELECT action FROM audit_log WHERE entity LIKE 'webhook%' ORDER BY id");
     assert_eq!(actions, ["webhook.create", "webhook.delivery.retry", "webhook.update", "webhook.delete"]);
+    app.stop().await;
+}
+
+/// Subscriptions cannot make the server call its own loopback, the network behind it or
+/// the cloud's metadata service: a literal internal address is refused when the
+/// subscription is made (in any spelling), a name that resolves to one at delivery, where
+/// the log says "refused" and nothing reaches the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_targets_are_refused_unless_allowed() {
+    let (app, admin) = app_with(|c| {
+        c.webhook_private_targets = false;
+        c.webhook_attempts = 1;
+    })
+    .await;
+    let receiver = Receiver::start(&[], 200).await;
+    let port = receiver.url("/").split(':').nth(2).unwrap().trim_end_matches('/').to_owned();
+    let c = app.conn();
+    let before = common::digest(&c);
+    for url in [
+        receiver.url("/h"),
+        format!("http://2130706433:{port}/h"),
+        format!("http://0x7f.1:{port}/h"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://[::ffff:169.254.169.254]/".to_owned(),
+        "http://10.0.0.1/h".to_owned(),
+        "http://192.168.1.1/h".to_owned(),
+        "http://100.64.0.1/h".to_owned(),
+        "http://[fd00::1]/h".to_owned(),
+        "http://[::1]/h".to_owned(),
+        "http://0.0.0.0/h".to_owned(),
+    ] {
+        let r = app
+            .call(
+                "POST",
+                "/api/admin/webhooks",
+                Some(&admin),
+                Some(&json!({"url": url, "events": ["order.paid"]})),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{url}: {}", r.text());
+        // (an IPv6 literal is no URL the subscription pattern takes at all)
+        let why = r.json()["error"]["details"]["url"].as_str().unwrap_or_default().to_owned();
+        assert!(why.contains("public address") || url.contains('['), "{url}: {why}");
+    }
+    assert_eq!(common::digest(&c), before, "refused subscriptions change nothing");
+    // a name is vetted where it is resolved: at delivery
+    let (sub, _) = subscribe(&app, &admin, &format!("http://localhost:{port}/h"), &["customer.registered"]).await;
+    app.register("someone@example.com").await;
+    let failed = [("failed".to_owned(), 1)];
+    common::wait_for("the delivery to be refused", 30, || delivery_states(&app, &sub) == failed).await;
+    let log = app.call("GET", &format!("/api/admin/webhooks/{sub}/deliveries"), Some(&admin), None, &[]).await.json();
+    assert_eq!(log["data"][0]["last_error"], "refused: the target is not a public address", "{log}");
+    assert!(log["data"][0]["last_status"].is_null());
+    assert!(receiver.hits().is_empty(), "nothing reached the address");
     app.stop().await;
 }
