@@ -16,7 +16,14 @@ N=${N:-200}
 source "$(dirname "$0")/lib.sh"
 command -v callgrind_control >/dev/null || { echo "valgrind is required: apt-get install valgrind" >&2; exit 1; }
 
-DB=$(catalog_db "$PRODUCTS")
+# the catalog, made by the older build when there is one (a newer one upgrades its copy;
+# an older one refuses a newer schema)
+if [ -n "${OLD:-}" ]; then
+    DB=$OUT/catalog-old-$PRODUCTS.db
+    [ -f "$DB" ] || "$OLD" seed --products "$PRODUCTS" --db "$DB" --quiet >/dev/null
+else
+    DB=$(catalog_db "$PRODUCTS")
+fi
 PORT=18490
 printf 'rate_limits_enabled = false\n' > "$OUT/instructions.toml"
 
@@ -24,6 +31,7 @@ printf 'rate_limits_enabled = false\n' > "$OUT/instructions.toml"
 per_request() {
     local bin=$1 url=$2 dump=$OUT/callgrind.out
     rm -f "$dump"*
+    rm -f "$OUT/instructions.db"*
     cp "$DB" "$OUT/instructions.db"
     STOREFRONT_CONFIG="$OUT/instructions.toml" valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file="$dump" --log-file="$OUT/callgrind.log" "$bin" serve --listen "127.0.0.1:$PORT" \
@@ -56,7 +64,9 @@ PY
 }
 
 # the scenarios of load.sh that need no walk: a product, a page of 20, a search
-start_storefront 18491 --db "$DB" --cache-mb 0
+rm -f "$OUT/instructions.db"*
+cp "$DB" "$OUT/instructions.db"
+start_storefront 18491 --db "$OUT/instructions.db" --cache-mb 0
 SLUG=$(curl -sf "http://127.0.0.1:18491/api/products?per_page=1&page=2500&fields=slug" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["slug"])')
 kill "$SF_PID"
 wait "$SF_PID" 2>/dev/null || true

@@ -54,6 +54,10 @@ const TABLES: [&str; 6] = ["orders", "order_items", "order_status_history", "pay
 /// them, and the hot database attached read-only as `hot`.
 fn open_month(hot: &Path, dir: &Path, month: &str) -> anyhow::Result<Connection> {
     let path = file_of(dir, month);
+    if !path.exists() {
+        // readable by its owner only, like a backup
+        crate::util::create_private(&path).with_context(|| format!("creating {}", path.display()))?;
+    }
     let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
     conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")?;
     conn.execute("ATTACH DATABASE ?1 AS hot", [format!("file:{}?mode=ro", hot.display())])
@@ -292,6 +296,8 @@ pub fn backup(db: &Path, out: &Path) -> anyhow::Result<u64> {
     // connection opened read-only
     let conn = Connection::open(db)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // readable by its owner only: a copy holds customers, orders and sessions
+    crate::util::create_private(out).with_context(|| format!("creating {}", out.display()))?;
     conn.execute("VACUUM INTO ?1", [out.display().to_string()])
         .with_context(|| format!("writing {}", out.display()))?;
     let check = Connection::open_with_flags(out, OpenFlags::SQLITE_OPEN_READ_ONLY)?;

@@ -57,6 +57,25 @@ pub enum Command {
         #[command(subcommand)]
         action: JobsAction,
     },
+    /// The key that seals secrets at rest (TOTP and webhook secrets, unsent reset mail).
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Seal every secret again under a new key (the server must be stopped); the key file
+    /// is replaced once all are (an interrupted rotation is finished by running it again).
+    Rotate {
+        /// SQLite database file.
+        #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
+        db: PathBuf,
+        /// The key file (default: beside the database, `<name>-secrets.key`).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -184,6 +184,12 @@ pub struct Config {
     /// How long a failing endpoint is left alone before it is probed again.
     #[schema(minimum = 1, maximum = 3600000)]
     pub breaker_cooldown_ms: u64,
+    /// The key that seals secrets at rest (TOTP and webhook secrets, unsent reset mail): a
+    /// file of 64 hex digits, created 0600 on first start. Keep it out of the backups and
+    /// replica storage of the database: a copy without it does not give the secrets away.
+    /// Default: beside the database, `<name>-secrets.key`.
+    #[schema(value_type = Option<String>)]
+    pub secrets_key_file: Option<PathBuf>,
     /// Outgoing webhooks may target loopback, private, link-local and other internal
     /// addresses (on-premises receivers, tests). Off: such targets are refused with 422 when
     /// the URL names one, and at delivery when its host resolves to one.
@@ -349,6 +355,7 @@ impl Default for Config {
             breaker_failures: 5,
             breaker_cooldown_ms: 30_000,
             webhook_private_targets: false,
+            secrets_key_file: None,
             webhook_attempts: 16,
             webhook_keep_days: 30,
             low_stock_threshold: 5,
@@ -634,6 +641,11 @@ impl Config {
     /// Where export files and uploaded imports go.
     pub fn files_dir(&self) -> PathBuf {
         self.files_dir.clone().unwrap_or_else(|| self.beside_db("files"))
+    }
+
+    /// The secrets key file.
+    pub fn secrets_key_path(&self) -> PathBuf {
+        self.secrets_key_file.clone().unwrap_or_else(|| self.beside_db("secrets.key"))
     }
 
     /// Where archives go.

@@ -39,6 +39,7 @@ pub mod orders;
 pub mod redis;
 pub mod replication;
 pub mod reviews;
+pub mod secrets;
 pub mod seed;
 pub mod telemetry;
 pub mod util;

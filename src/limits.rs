@@ -264,6 +264,9 @@ impl Limiter {
             }
             let Some((_, key)) = keys.iter().find(|(d, _)| d == dim) else { continue };
             let key = format!("{}:{}:{}", rule.name(), if *dim == Dim::Address { "a" } else { "u" }, key);
+            if local.len() >= MAX_KEYS {
+                local.retain_recent();
+            }
             let shared = match &self.shared {
                 Some(redis) => redis.rate_limit(&key, rate.interval(), rate.count).await,
                 None => None,
@@ -303,6 +306,10 @@ impl Limiter {
                     },
                 },
             };
+            // a refused request is charged nothing more
+            if !v.allowed {
+                return Some(v);
+            }
             tightest = Some(match tightest {
                 None => v,
                 Some(t) if !t.allowed => t,
@@ -317,6 +324,11 @@ impl Limiter {
             });
         }
         tightest
+    }
+
+    /// Keys the local limiters hold (the memory they take grows with it).
+    pub fn keys(&self) -> usize {
+        self.rules.iter().map(|(_, _, _, local)| local.len()).sum()
     }
 
     /// Forgets keys whose quotas are full again (memory stays bounded by recent clients).
@@ -347,6 +359,16 @@ pub fn address_key(ip: IpAddr) -> String {
 pub fn address_key_of(addr: &str) -> String {
     addr.parse::<IpAddr>().map_or_else(|_| addr.to_owned(), address_key)
 }
+
+/// A request's per-session quota, left for the `Session` extractor to charge once the
+/// bearer token is authenticated (a token nobody issued is never a key, and costs no
+/// memory); taken out when charged, so a request pays it once.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountQuota(pub Rule);
+
+/// Keys one node's local limiter of a rule keeps at most: past it, keys whose quotas are
+/// full again are forgotten at once (as [`Limiter::upkeep`] does periodically).
+const MAX_KEYS: usize = 100_000;
 
 /// The 429 of a refused request.
 pub fn refused(rule: Rule, v: &Verdict) -> ApiError {
@@ -386,6 +408,23 @@ mod tests {
         for bad in ["", "30", "0/1m", "30/0m", "30/1d", "x/1m", "30/25h", "-1/1m"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A request one quota refuses is charged no other.
+    #[tokio::test]
+    async fn a_refused_request_is_charged_nothing_more() {
+        let mut c = crate::config::Config { rate_limits_enabled: true, ..Default::default() };
+        c.rate_limits.checkout.per_address = Some(Rate::parse("1/1m").unwrap());
+        c.rate_limits.checkout.per_account = Some(Rate::parse("3/1m").unwrap());
+        let l = Limiter::new(&c, None);
+        let both = [(Dim::Address, "192.0.2.1"), (Dim::Account, "s1")];
+        assert!(l.check(Rule::Checkout, &both).await.unwrap().allowed);
+        for _ in 0..5 {
+            assert!(!l.check(Rule::Checkout, &both).await.unwrap().allowed, "the address is over");
+        }
+        // the account paid once, for the first request only
+        let account = l.check(Rule::Checkout, &[(Dim::Account, "s1")]).await.unwrap();
+        assert!(account.allowed && account.remaining == 1, "{account:?}");
     }
 
     #[test]

@@ -187,13 +187,15 @@ pub async fn send_job(ctx: &JobCtx, args: MailArgs) -> JobResult {
     if let Err(wait) = app.mailer.breaker.allow() {
         return Ok(Done::Snooze(wait));
     }
+    // a reset mail's body is sealed until it is sent
+    let body = app.secrets.open_text(&mail.body).map_err(|e| crate::jobs::Permanent(e.to_string()))?;
     let message = match mail.to.parse::<Mailbox>().map_err(anyhow::Error::from).and_then(|to| {
         Message::builder()
             .from(app.mailer.from.clone())
             .to(to)
             .subject(mail.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
+            .body(body)
             .map_err(anyhow::Error::from)
     }) {
         Ok(m) => m,

@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 use storefront::app::AppState;
 use storefront::bulk::export::Kind;
 use storefront::bulk::import::Format;
-use storefront::cli::{AdminAction, Cli, Command, ConfigAction, ImportWhat, JobsAction, MailAction};
+use storefront::cli::{AdminAction, Cli, Command, ConfigAction, ImportWhat, JobsAction, MailAction, SecretsAction};
 use storefront::config::{Config, LogFormat};
 use storefront::{db, seed, web};
 
@@ -55,6 +55,9 @@ fn main() -> anyhow::Result<()> {
         Command::Mail { action: MailAction::Pending { db: path, limit } } => {
             let conn = db::open_read(&path)?;
             let mails = storefront::mail::pending(&conn, limit)?;
+            // a reset mail is sealed until sent: opened with the key beside the database
+            let key = storefront::config::Config { db: path, ..Default::default() }.secrets_key_path();
+            let secrets = storefront::secrets::Sealer::load_or_create(&key)?;
             if mails.is_empty() {
                 println!("no mail waiting");
             }
@@ -66,7 +69,7 @@ fn main() -> anyhow::Result<()> {
                     m.to,
                     storefront::util::rfc3339(m.created_at),
                     m.subject,
-                    m.body
+                    secrets.open_text(&m.body)?
                 );
             }
             Ok(())
@@ -96,6 +99,11 @@ fn main() -> anyhow::Result<()> {
         Command::Backup(a) => {
             let bytes = storefront::archive::backup(&a.db, &a.out)?;
             println!("{}: a consistent copy of {} ({bytes} bytes)", a.out.display(), a.db.display());
+            Ok(())
+        }
+        Command::Secrets { action: SecretsAction::Rotate { db, key_file } } => {
+            let n = storefront::commands::rotate_secrets(&db, key_file)?;
+            println!("{n} secrets sealed under a new key");
             Ok(())
         }
         Command::Jobs { action } => match action {

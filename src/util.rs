@@ -206,3 +206,13 @@ impl Rng {
         weights.len() - 1
     }
 }
+
+/// Creates the empty file `path` (which must not exist), readable and writable by its
+/// owner only: backups, archives and key files.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}

@@ -33,6 +33,8 @@ pub struct App {
     pub jobs: Arc<crate::jobs::Jobs>,
     /// The SMTP sender (see [`crate::mail`]).
     pub mailer: crate::mail::Mailer,
+    /// seals and opens the secrets kept in the database (see [`crate::secrets`])
+    pub secrets: Arc<crate::secrets::Sealer>,
     /// The webhook sender (see [`crate::webhooks`]).
     pub webhooks: crate::webhooks::deliver::Sender,
     /// Held while this process serves the database (see [`db::ServingMark`]).
@@ -162,6 +164,19 @@ impl AppState {
             .with_context(|| format!("opening database {}", path.display()))?;
         let migrated = migrate::migrate(&mut conn).context("migrating the schema")?;
         tracing::info!(db = %path.display(), ?migrated, "database ready");
+        // secrets at rest: any still plain (from before sealing) are sealed, and reset mail
+        // already sent keeps no code
+        let secrets = crate::secrets::Sealer::load_or_create(&config.secrets_key_path())?;
+        let tx = conn.transaction()?;
+        let sealed = crate::secrets::reseal(&tx, &secrets, &secrets, true)?;
+        tx.execute(
+            "UPDATE mail_outbox SET body = ?1 WHERE kind = 'password_reset' AND sent_at IS NOT NULL AND body <> ?1",
+            [crate::mail::REDACTED],
+        )?;
+        tx.commit()?;
+        if sealed > 0 {
+            tracing::info!(sealed, key = %secrets.path().display(), "secrets sealed");
+        }
 
         let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
         let analyzed: i64 =
@@ -213,7 +228,7 @@ impl AppState {
             }
             None => Replication::Standalone,
         };
-        AppState::assemble(config, database, derived, jobs, metrics, replication)
+        AppState::assemble(config, database, derived, jobs, metrics, replication, secrets)
     }
 
     /// A replica: its copy ready (restored, followed), reads on it, no writer, what
@@ -265,7 +280,9 @@ impl AppState {
             wait: Duration::from_millis(config.replica_wait_ms),
             max_lag: Duration::from_millis(config.replica_max_lag_ms),
         });
-        AppState::assemble(config, database, derived, jobs, metrics, Replication::Replica(replica))
+        // a replica opens no secret (its writes, and the jobs, are the primary's)
+        let secrets = crate::secrets::Sealer::load_or_create(&config.secrets_key_path())?;
+        AppState::assemble(config, database, derived, jobs, metrics, Replication::Replica(replica), secrets)
     }
 
     fn assemble(
@@ -275,6 +292,7 @@ impl AppState {
         jobs: Arc<crate::jobs::Jobs>,
         metrics: crate::telemetry::Metrics,
         replication: Replication,
+        secrets: crate::secrets::Sealer,
     ) -> anyhow::Result<AppState> {
         derived.cache.track_position(database.writer.position_cell());
         let serving = db::mark_serving(&database.path)
@@ -300,6 +318,7 @@ impl AppState {
             tracing::warn!("{warning}");
         }
         Ok(AppState(Arc::new(App {
+            secrets: Arc::new(secrets),
             hasher: crate::auth::Hasher::new(config.password_hash_queue),
             limits,
             redis,

@@ -210,46 +210,57 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Session, ApiError> {
-        if let Some(s) = parts.extensions.get::<Session>() {
-            return Ok(s.clone());
+        let session = authenticate(parts, app).await?;
+        // the route's per-session quota, keyed by the session a real token names
+        if let Some(crate::limits::AccountQuota(rule)) = parts.extensions.remove() {
+            app.limits.check_account(&app.metrics, rule, &format!("s{}", session.id)).await?;
         }
-        let token = bearer(parts)?;
-        let hash = token_hash(token);
-        let now = now_ms();
-        if token.starts_with(api_keys::PREFIX) {
-            return api_keys::authenticate(parts, app, hash, now).await;
-        }
-        let row = app.db.read(move |conn| store::session_by_token(conn, &hash).map_err(StoreError::from)).await?;
-        let row = match row {
-            Some(r) if r.revoked_at.is_none() && r.expires_at > now => r,
-            _ => return Err(unauthenticated("invalid_token", "the token is expired, revoked or unknown")),
-        };
-        if now - row.last_seen_at > TOUCH_EVERY_MS {
-            // best effort and off the request's path: a lost touch only ages `last_seen`
-            let writer = app.db.writer.clone();
-            let id = row.id;
-            tokio::spawn(async move {
-                let _ = writer.run(move |tx| store::touch_session(tx, id, now).map_err(StoreError::from)).await;
-            });
-        }
-        let role = match (row.customer_id, row.role.as_deref()) {
-            (None, _) => Role::Guest,
-            (Some(_), Some("admin")) => Role::Admin,
-            (Some(_), _) => Role::Customer,
-        };
-        let session = Session {
-            id: row.id,
-            customer_id: row.customer_id,
-            role,
-            client_addr: client_addr(parts),
-            client_exempt: client_exempt(parts),
-            two_factor: row.two_factor,
-            second_factor: row.second_factor,
-            api_key: None,
-        };
-        parts.extensions.insert(session.clone());
         Ok(session)
     }
+}
+
+/// The session of the request's bearer token (once per request: it is kept in the
+/// request's extensions).
+async fn authenticate(parts: &mut Parts, app: &AppState) -> Result<Session, ApiError> {
+    if let Some(s) = parts.extensions.get::<Session>() {
+        return Ok(s.clone());
+    }
+    let token = bearer(parts)?;
+    let hash = token_hash(token);
+    let now = now_ms();
+    if token.starts_with(api_keys::PREFIX) {
+        return api_keys::authenticate(parts, app, hash, now).await;
+    }
+    let row = app.db.read(move |conn| store::session_by_token(conn, &hash).map_err(StoreError::from)).await?;
+    let row = match row {
+        Some(r) if r.revoked_at.is_none() && r.expires_at > now => r,
+        _ => return Err(unauthenticated("invalid_token", "the token is expired, revoked or unknown")),
+    };
+    if now - row.last_seen_at > TOUCH_EVERY_MS {
+        // best effort and off the request's path: a lost touch only ages `last_seen`
+        let writer = app.db.writer.clone();
+        let id = row.id;
+        tokio::spawn(async move {
+            let _ = writer.run(move |tx| store::touch_session(tx, id, now).map_err(StoreError::from)).await;
+        });
+    }
+    let role = match (row.customer_id, row.role.as_deref()) {
+        (None, _) => Role::Guest,
+        (Some(_), Some("admin")) => Role::Admin,
+        (Some(_), _) => Role::Customer,
+    };
+    let session = Session {
+        id: row.id,
+        customer_id: row.customer_id,
+        role,
+        client_addr: client_addr(parts),
+        client_exempt: client_exempt(parts),
+        two_factor: row.two_factor,
+        second_factor: row.second_factor,
+        api_key: None,
+    };
+    parts.extensions.insert(session.clone());
+    Ok(session)
 }
 
 /// A session of a logged-in customer (a guest token is refused with 401).

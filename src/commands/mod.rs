@@ -95,3 +95,27 @@ impl Drop for Tool {
         self.writer.shutdown();
     }
 }
+
+/// `storefront secrets rotate`: every sealed secret sealed again under a new key, in one
+/// transaction; the new key's file replaces the old one after it commits. Refused beside a
+/// running server (its key would be the old one). Answers how many values were resealed.
+pub fn rotate_secrets(db: &std::path::Path, key_file: Option<std::path::PathBuf>) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    anyhow::ensure!(
+        !crate::db::is_served(db)?,
+        "{} is being served: stop the server first (it holds the current key)",
+        db.display()
+    );
+    anyhow::ensure!(db.exists(), "{} does not exist", db.display());
+    let config = crate::config::Config { db: db.to_owned(), secrets_key_file: key_file, ..Default::default() };
+    let key = config.secrets_key_path();
+    anyhow::ensure!(key.exists(), "no key file at {}: nothing is sealed with it", key.display());
+    let current = crate::secrets::Sealer::load_or_create(&key)?;
+    let next = current.begin_rotation()?;
+    let mut conn = crate::db::open_write(db, crate::db::Synchronous::Full).context("opening the database")?;
+    let tx = conn.transaction()?;
+    let n = crate::secrets::reseal(&tx, &current, &next, false)?;
+    tx.commit()?;
+    next.finish_rotation()?;
+    Ok(n)
+}

@@ -236,7 +236,7 @@ pub async fn login(
     let customer = creds.filter(|_| ok).map(|c| c.id);
     let ttl = ttl_ms(&app);
     let max_lines = app.config.cart_max_lines;
-    let otp = body.otp;
+    let (otp, secrets) = (body.otp, app.secrets.clone());
     let opened = app
         .db
         .writer
@@ -256,7 +256,7 @@ pub async fn login(
                                 "this account logs in with a two-factor code: send otp",
                             ))
                         }
-                        Some(code) if !super::two_factor::use_code(tx, c, code, now)? => {
+                        Some(code) if !super::two_factor::use_code(tx, &secrets, c, code, now)? => {
                             return Err(ApiError::new(
                                 StatusCode::UNAUTHORIZED,
                                 "invalid_otp",
@@ -360,7 +360,7 @@ pub async fn forgot_password(
     app.limits.check_account(&app.metrics, crate::limits::Rule::Reset, email.as_str()).await?;
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
     let send = app.mailer.sends();
-    let config = app.config.clone();
+    let (config, secrets) = (app.config.clone(), app.secrets.clone());
     app.db
         .writer
         .run(move |tx| {
@@ -376,6 +376,8 @@ pub async fn forgot_password(
                      It works once, for {} minutes. If it was not you, ignore this mail.",
                     ttl / 60_000
                 );
+                // sealed until sent, then not kept (see crate::secrets, mail::REDACTED)
+                let body = secrets.seal(body.as_bytes());
                 mail::enqueue(tx, send, "password_reset", email.as_str(), "Reset your password", &body, now)?;
             }
             Ok::<_, ApiError>(())

@@ -68,8 +68,15 @@ pub fn state(conn: &Connection, customer: i64) -> rusqlite::Result<Option<(Vec<u
 
 /// Checks `otp` (a current code or an unused recovery code) for `customer` in the writer
 /// unit and uses it up. `false` when it is wrong, used or old.
-pub fn use_code(tx: &WriteTx, customer: i64, otp: &str, now_ms: i64) -> rusqlite::Result<bool> {
-    let Some((secret, true, last)) = state(tx, customer)? else { return Ok(false) };
+pub fn use_code(
+    tx: &WriteTx,
+    secrets: &crate::secrets::Sealer,
+    customer: i64,
+    otp: &str,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let Some((sealed, true, last)) = state(tx, customer)? else { return Ok(false) };
+    let secret = secrets.open(&sealed)?;
     if let Some(step) = code_step(&secret, otp, (now_ms / 1000) as u64, last) {
         tx.prepare_cached("UPDATE two_factor SET last_step = ?2 WHERE customer_id = ?1")?
             .execute(params![customer, step])?;
@@ -136,6 +143,8 @@ pub async fn setup(State(app): State<AppState>, me: CustomerSession) -> Result<R
     let mut secret = [0u8; 20];
     getrandom::fill(&mut secret).expect("the operating system's random source is available");
     let id = me.customer_id;
+    // kept sealed (see crate::secrets): a copy of the database does not give it away
+    let sealed = app.secrets.seal(&secret);
     let email = app
         .db
         .writer
@@ -146,7 +155,7 @@ pub async fn setup(State(app): State<AppState>, me: CustomerSession) -> Result<R
             tx.execute(
                 "INSERT INTO two_factor(customer_id, secret, created_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(customer_id) DO UPDATE SET secret = excluded.secret, last_step = 0, created_at = excluded.created_at",
-                params![id, &secret[..], now_ms()],
+                params![id, sealed.as_bytes(), now_ms()],
             )?;
             Ok(store::customer(tx, id)?.map(|c| c.email).unwrap_or_default())
         })
@@ -180,13 +189,15 @@ pub async fn enable(
 ) -> Result<Response, ApiError> {
     let id = me.customer_id;
     let session = me.session.id;
+    let secrets = app.secrets.clone();
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let hashes: Vec<[u8; 32]> = codes.iter().map(|c| hash_code(c)).collect();
     app.db
         .writer
         .run(move |tx| {
-            let (secret, enabled, last) =
+            let (sealed, enabled, last) =
                 state(tx, id)?.ok_or_else(|| conflict("two_factor_not_set_up", "call /api/auth/2fa/setup first"))?;
+            let secret = secrets.open(&sealed)?;
             if enabled {
                 return Err(conflict("two_factor_enabled", "two-factor login is on already"));
             }
@@ -241,11 +252,11 @@ pub async fn disable(
         "password",
     )
     .await?;
-    let code = body.code;
+    let (code, secrets) = (body.code, app.secrets.clone());
     app.db
         .writer
         .run(move |tx| {
-            if !use_code(tx, id, &code, now_ms())? {
+            if !use_code(tx, &secrets, id, &code, now_ms())? {
                 return Err(wrong_code());
             }
             store::attempt_succeeded(tx, attempt)?;

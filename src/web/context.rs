@@ -45,7 +45,11 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         ext.insert(MaxBody(max));
     }
     let limited = match policy.and_then(|p| p.rate) {
-        Some(rule) => Some((rule, super::limits::check(&app, rule, super::limits::Keys::of(&req)).await)),
+        Some(rule) => {
+            // the per-session quota, charged once the token is authenticated
+            req.extensions_mut().insert(crate::limits::AccountQuota(rule));
+            Some((rule, super::limits::check(&app, rule, super::limits::Keys::of(&req)).await))
+        }
         None => None,
     };
     let mut resp = match limited {

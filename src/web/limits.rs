@@ -1,7 +1,9 @@
 //! A routed request against its route's rate-limit rule (declared in the route table):
-//! keyed by the client's address (IPv6 by its /64) and by the bearer token's session, and
-//! the `RateLimit` fields every answer of a limited route carries (see [`crate::limits`]
-//! for the mechanism and the quotas).
+//! keyed here by the client's address (IPv6 by its /64); the per-session quota is charged
+//! once the bearer token is authenticated (the `Session` extractor, see
+//! [`crate::limits::AccountQuota`]), so a made-up token is never a key. And the `RateLimit`
+//! fields every answer of a limited route carries (see [`crate::limits`] for the mechanism
+//! and the quotas).
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -10,46 +12,27 @@ use axum::http::{HeaderValue, Response};
 use crate::app::AppState;
 use crate::limits::{address_key, Dim, Rule, Verdict};
 
-/// What a request is counted as: its client's address and its session.
+/// What a request is counted as before it is authenticated: its client's address.
 pub struct Keys {
     address: Option<String>,
-    token: Option<String>,
 }
 
 impl Keys {
     pub fn of(req: &Request) -> Keys {
         // the operator's own requests are not counted per address
         let address = crate::http::client::client_of(req).filter(|c| !c.exempt).map(|c| address_key(c.ip));
-        Keys { address, token: token_key(req.headers()) }
+        Keys { address }
     }
 }
 
 /// Checks a request with these keys against `rule`; `None` when limits are off.
 pub async fn check(app: &AppState, rule: Rule, k: Keys) -> Option<Verdict> {
-    let (address, token) = (k.address, k.token);
-    let mut keys: Vec<(Dim, &str)> = Vec::with_capacity(2);
-    if let Some(a) = &address {
-        keys.push((Dim::Address, a));
-    }
-    if let Some(t) = &token {
-        keys.push((Dim::Account, t));
-    }
+    let keys: Vec<(Dim, &str)> = k.address.as_deref().map(|a| (Dim::Address, a)).into_iter().collect();
     let verdict = app.limits.check(rule, &keys).await;
     if verdict.is_some_and(|v| !v.allowed) {
         app.metrics.rate_limited(rule.name());
     }
     verdict
-}
-
-/// The key of a bearer token's session: a digest, so the limiter never holds a secret.
-fn token_key(headers: &axum::http::HeaderMap) -> Option<String> {
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
-    if token.is_empty() {
-        return None;
-    }
-    let d = crate::auth::token_hash(token);
-    Some(d[..12].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// `RateLimit` and `RateLimit-Policy` (the IETF httpapi draft's fields) of the tightest

@@ -136,11 +136,12 @@ pub async fn job(ctx: &JobCtx, args: Args) -> JobResult {
     let started = Instant::now();
     let mut sent = 0usize;
     loop {
-        let Some((url, secret)) = app.db.read(move |c| store::target(c, sub).map_err(StoreError::from)).await? else {
+        let Some((url, sealed)) = app.db.read(move |c| store::target(c, sub).map_err(StoreError::from)).await? else {
             return Ok(Done::Completed(Some(
                 serde_json::json!({"sent": sent, "stopped": "subscription inactive or gone"}),
             )));
         };
+        let secret = app.secrets.open_text(&sealed).map_err(|e| crate::jobs::Permanent(e.to_string()))?;
         let Some(head) = app.db.read(move |c| store::head(c, sub).map_err(StoreError::from)).await? else {
             return Ok(Done::Completed(Some(serde_json::json!({ "sent": sent }))));
         };

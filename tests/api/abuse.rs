@@ -140,7 +140,7 @@ async fn wrong_reset_codes_lock_out_their_sender_only() {
     )
     .await;
     assert_eq!(r.status, 202);
-    let mails: Vec<String> = column(&app.conn(), "SELECT body FROM mail_outbox WHERE kind = 'password_reset'");
+    let mails = app.reset_mails();
     let token = mails[0].split("Your reset code: ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     // a stranger guesses codes
     let mut statuses = Vec::new();
@@ -718,5 +718,38 @@ async fn discount_codes_cannot_be_enumerated() {
     let m = scrape(&app).await;
     assert_eq!(sample(&m, "storefront_rate_limited_total", &[("rule", "discount")]), (3 + 13) as f64);
     assert_eq!(app.get("/ready").await.status, 200);
+    app.stop().await;
+}
+
+/// Only a session the server issued is a key of the per-session quotas: a flood of made-up
+/// bearer tokens (each a new key before) leaves the limiter's memory where it was, and a
+/// request refused by one quota is charged no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_tokens_are_never_limiter_keys() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.rate_limits_enabled = true;
+            c.rate_limits.cart_write.per_address = rate("100000/1m");
+            c.rate_limits.cart_write.per_account = rate("2/1m");
+        })
+        .start()
+        .await;
+    let add = json!({"product_id": "1", "quantity": 1});
+    let before = app.state.limits.keys();
+    for i in 0..2000 {
+        let token = format!("made-up-token-{i:08}-{}", i * 7919);
+        let r = app.call("POST", "/api/cart", Some(&token), Some(&add), &[]).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let after = app.state.limits.keys();
+    assert!(after <= before + 1, "the flood added keys: {before} then {after}");
+    // a real session is held to its quota
+    let guest = app.guest().await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.call("POST", "/api/cart", Some(&guest), Some(&add), &[]).await.status);
+    }
+    assert_eq!(statuses, [201, 201, 429], "{statuses:?}");
     app.stop().await;
 }

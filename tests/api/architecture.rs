@@ -9,7 +9,7 @@ use std::path::Path;
 /// Lowest first; a module may import its own layer and those below it.
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["util", "error", "domain", "http", "openapi"]),
-    ("infrastructure", &["config", "db", "redis", "limits", "cache", "telemetry", "jobs", "mail", "auth"]),
+    ("infrastructure", &["config", "db", "redis", "limits", "cache", "telemetry", "jobs", "mail", "auth", "secrets"]),
     (
         "domains",
         &["catalog", "customers", "cart", "webhooks", "orders", "reviews", "archive", "bulk", "admin", "replication"],

@@ -204,3 +204,94 @@ async fn api_keys_are_scoped_hashed_revocable_and_audited() {
     assert_eq!(revoked[0], 1, "kept for the audit log");
     app.stop().await;
 }
+
+/// What would let the reader of a copy of the database act as someone is sealed with a key
+/// kept beside it, not in it: the TOTP secret, a webhook's signing secret, a reset code in
+/// mail not yet sent. `storefront secrets rotate` seals them again under a new key (refused
+/// while the database is served) and two-factor login goes on working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_the_database_gives_no_secret_away_and_keys_rotate() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let admin = app.admin("vault@example.com").await;
+    let (secret, _) = turn_on(&app, &admin).await;
+    let r = app
+        .call(
+            "POST",
+            "/api/admin/webhooks",
+            Some(&admin),
+            Some(&json!({"url": "https://hooks.example.com/x", "events": ["order.paid"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let hook_secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let r =
+        app.call("POST", "/api/auth/password/forgot", None, Some(&json!({"email": "vault@example.com"})), &[]).await;
+    assert_eq!(r.status, 202);
+    let reset_code =
+        app.reset_mails()[0].split("Your reset code: ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    // a backup, as anyone holding a copy would read it
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .args(["backup", "--db"])
+        .arg(&app.db_path)
+        .arg("--out")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600, "a backup is private");
+    }
+    let bytes = std::fs::read(&copy).unwrap();
+    let raw = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+    let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!holds(&raw), "the TOTP secret is in the copy");
+    assert!(!holds(hook_secret.as_bytes()), "the webhook secret is in the copy");
+    assert!(!holds(reset_code.as_bytes()), "the reset code is in the copy");
+    assert!(holds(b"vault@example.com"), "(the copy is a real one)");
+
+    // rotation: refused while served, then every secret sealed anew
+    let rotate = |db: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+            .args(["secrets", "rotate", "--db"])
+            .arg(db)
+            .output()
+            .unwrap()
+    };
+    let refused = rotate(&app.db_path);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("being served"));
+    let db = app.db_path.clone();
+    let stored = || -> Vec<Vec<u8>> {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let mut st = c
+            .prepare("SELECT secret FROM two_factor UNION ALL SELECT CAST(secret AS BLOB) FROM webhook_subscriptions")
+            .unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let files = app.stop_keeping_files().await;
+    let before = stored();
+    let key = std::fs::read_to_string(db.with_file_name("test-secrets.key")).unwrap();
+    let rotated = rotate(&db);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(
+        String::from_utf8_lossy(&rotated.stdout).contains("3 secrets"),
+        "{}",
+        String::from_utf8_lossy(&rotated.stdout)
+    );
+    let after = stored();
+    assert_eq!(before.len(), after.len());
+    assert!(before.iter().zip(&after).all(|(a, b)| a != b), "every value sealed anew");
+    assert_ne!(std::fs::read_to_string(db.with_file_name("test-secrets.key")).unwrap(), key, "a new key");
+    // the shop goes on: two-factor login with the rotated secret, the reset code still works
+    let app = TestApp::builder().same_data_as_path(&db).start().await;
+    let login = json!({"email": "vault@example.com", "password": "correct horse 1", "otp": code(&secret, 1)});
+    let r = app.call("POST", "/api/auth/login", None, Some(&login), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app.reset_mails()[0].contains(&reset_code), "the unsent reset mail opens with the new key");
+    app.stop().await;
+    drop(files);
+}

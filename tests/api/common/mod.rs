@@ -393,6 +393,15 @@ impl TestApp {
         r.json()["data"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// The bodies of the password-reset mail waiting to be sent, opened with the node's
+    /// secrets key (they are sealed in the database).
+    pub fn reset_mails(&self) -> Vec<String> {
+        column::<String>(&self.conn(), "SELECT body FROM mail_outbox WHERE kind = 'password_reset' ORDER BY id")
+            .iter()
+            .map(|b| self.state.secrets.open_text(b).expect("a sealed body opens"))
+            .collect()
+    }
+
     /// Registers a customer; returns the session token.
     pub async fn register(&self, email: &str) -> String {
         let body = serde_json::json!({"email": email, "password": "correct horse 1", "name": "Test Customer"});
