@@ -279,6 +279,7 @@ impl AppState {
             litestream,
             wait: Duration::from_millis(config.replica_wait_ms),
             max_lag: Duration::from_millis(config.replica_max_lag_ms),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(crate::replication::MAX_IN_FLIGHT)),
         });
         // a replica opens no secret (its writes, and the jobs, are the primary's)
         let secrets = crate::secrets::Sealer::load_or_create(&config.secrets_key_path())?;

@@ -60,6 +60,8 @@ pub struct Follow {
     primary_reachable: AtomicBool,
     stop: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// one probe of the primary's head at a time for readers that claim more than is known
+    probing: tokio::sync::Mutex<()>,
 }
 
 /// Positions the primary had reached, with when this node learned of each, that the copy
@@ -67,6 +69,8 @@ pub struct Follow {
 #[derive(Default)]
 struct Heads {
     pending: VecDeque<(u64, Instant)>,
+    /// the furthest position the primary is known to have reached, and when it was asked
+    known: Option<(u64, Instant)>,
 }
 
 impl Follow {
@@ -86,6 +90,7 @@ impl Follow {
             primary_reachable: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
+            probing: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -120,11 +125,44 @@ impl Follow {
     /// move the lag.
     pub fn note_head(&self, position: u64, seen: Instant) {
         let mut h = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        if h.known.is_none_or(|(p, at)| position >= p && seen >= at) {
+            h.known = Some((position, seen));
+        }
         if position > self.position()
             && h.pending.back().is_none_or(|(p, _)| *p < position)
             && h.pending.len() < MAX_PENDING
         {
             h.pending.push_back((position, seen));
+        }
+    }
+
+    /// The furthest position the primary had reached when last asked, and when.
+    pub fn known_head(&self) -> Option<(u64, Instant)> {
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).known
+    }
+
+    /// A position a reader claims, as far as the primary has gone: a claim beyond the
+    /// known head asks the primary once (concurrent claims share one probe), then counts
+    /// as that head, so a made-up position costs no wait. Without an answer, the claim
+    /// stands (the wait is bounded by `replica_wait_ms`).
+    pub async fn credible(&self, claimed: u64, forward: &super::forward::Forwarder) -> u64 {
+        let asked = Instant::now();
+        if let Some((head, _)) = self.known_head().filter(|(head, _)| claimed <= *head) {
+            return claimed.min(head);
+        }
+        let _one = self.probing.lock().await;
+        // a probe sent after this claim arrived may have answered meanwhile
+        if let Some((head, at)) = self.known_head().filter(|(_, at)| *at >= asked) {
+            let _ = at;
+            return claimed.min(head);
+        }
+        let sent = Instant::now();
+        match forward.primary_position().await {
+            Some(p) => {
+                self.note_head(p, sent);
+                claimed.min(p)
+            }
+            None => claimed,
         }
     }
 

@@ -42,7 +42,12 @@ pub struct Replica {
     pub wait: Duration,
     /// `replica_max_lag_ms`
     pub max_lag: Duration,
+    /// requests waiting for the copy or forwarded to the primary at once: past it, 503
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many requests a replica keeps waiting for its copy or forwarded at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
 
 impl Replication {
     pub fn replica(&self) -> Option<&Arc<Replica>> {

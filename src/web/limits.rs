@@ -19,9 +19,19 @@ pub struct Keys {
 
 impl Keys {
     pub fn of(req: &Request) -> Keys {
+        crate::http::client::client_of(req).map_or(Keys { address: None }, Keys::for_client)
+    }
+
+    pub fn for_client(client: crate::http::client::ClientAddr) -> Keys {
         // the operator's own requests are not counted per address
-        let address = crate::http::client::client_of(req).filter(|c| !c.exempt).map(|c| address_key(c.ip));
-        Keys { address }
+        Keys { address: (!client.exempt).then(|| address_key(client.ip)) }
+    }
+
+    /// A write a replica forwards, counted on the replica under keys of their own (the
+    /// primary counts it again under its keys: shared through Redis, the two do not add up
+    /// to half a quota).
+    pub fn forwarded(client: crate::http::client::ClientAddr) -> Keys {
+        Keys { address: (!client.exempt).then(|| format!("replica:{}", address_key(client.ip))) }
     }
 }
 

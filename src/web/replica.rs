@@ -31,17 +31,46 @@ where
     };
     let Some(replica) = replica else { return Ok(req) };
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let behind = position.is_some_and(|p| p > replica.follow.position());
+    if !write && !behind {
+        return Ok(req);
+    }
+    if write {
+        // the replica's own quotas, before the primary is troubled
+        if let Some(refused) = own_quota(app, &req, peer).await {
+            return Err(refused);
+        }
+    }
+    // waiting and forwarding hold a place each; past the bound, a prompt 503
+    let Ok(_place) = replica.in_flight.clone().try_acquire_owned() else {
+        let mut e = ApiError::unavailable("this replica is busy; retry shortly", 1);
+        e.code = "busy";
+        return Err(answer_error(app, &req, &e));
+    };
     if !write {
-        match position {
-            Some(p) if p > replica.follow.position() => {
-                if replica.follow.wait_for(p, replica.wait).await {
-                    return Ok(req);
-                }
-            }
-            _ => return Ok(req),
+        // a claim beyond what the primary has reached counts as its head
+        let claimed = position.expect("a read that waits presented a position");
+        let p = replica.follow.credible(claimed, &replica.forward).await;
+        if p <= replica.follow.position() || replica.follow.wait_for(p, replica.wait).await {
+            return Ok(req);
         }
     }
     Err(forward(app, replica, req, peer, write).await)
+}
+
+/// The per-address quota of the route a forwarded write would take, checked on the
+/// replica (the primary checks its own too): a refused write never reaches the primary.
+async fn own_quota<B>(app: &AppState, req: &Request<B>, peer: SocketAddr) -> Option<Response<Body>> {
+    let route = super::policy::routes().of_path(req.uri().path())?;
+    let rule = route.policy(req.method())?.rate?;
+    let client = app.clients.of(peer, req.headers());
+    let verdict = super::limits::check(app, rule, super::limits::Keys::forwarded(client)).await?;
+    if verdict.allowed {
+        return None;
+    }
+    let mut resp = answer_error(app, req, &crate::limits::refused(rule, &verdict));
+    super::limits::set_headers(&mut resp, &verdict);
+    Some(resp)
 }
 
 fn answer_error<B>(app: &AppState, req: &Request<B>, e: &ApiError) -> Response<Body> {

@@ -395,3 +395,49 @@ async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
     r.stop().await;
     primary.stop().await;
 }
+
+/// Waits anyone can trigger are bounded: a position beyond anything the primary has
+/// reached counts as the primary's head (one probe), so the replica answers from its copy
+/// at once instead of waiting `replica_wait_ms` and handing the read to the primary; and a
+/// replica applies its own quotas to writes before forwarding them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_positions_cost_no_wait_and_replicas_apply_their_quotas() {
+    let (primary, storage) = primary(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |c| {
+        c.replica_wait_ms = 10_000;
+        c.rate_limits_enabled = true;
+        c.rate_limits.register.per_address = storefront::limits::Rate::parse("2/1h").ok();
+    })
+    .await;
+    let route = [("method", "GET"), ("route", "/api/products/{slug}"), ("status", "200")];
+    let on_primary = || async {
+        crate::observability::sample(
+            &crate::observability::scrape(&primary).await,
+            "storefront_http_requests_total",
+            &route,
+        )
+    };
+    let before = on_primary().await;
+    for claim in ["18446744073709551615", "9223372036854775807", "4000000000"] {
+        let started = std::time::Instant::now();
+        let resp = r.get_with(DETAIL, &[("X-Storefront-Commit", claim)]).await;
+        assert_eq!(resp.status, 200, "{claim}: {}", resp.text());
+        assert!(started.elapsed() < Duration::from_secs(5), "{claim}: waited {:?}", started.elapsed());
+    }
+    assert_eq!(on_primary().await, before, "the replica answered from its copy, not the primary");
+    // the replica's quota stops the third registration from one client before it forwards
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let body = json!({"email": format!("quota{i}@example.com"), "password": "correct horse 1", "name": "Q"});
+        let resp =
+            r.call("POST", "/api/auth/register", None, Some(&body), &[("X-Forwarded-For", "198.51.100.30")]).await;
+        statuses.push(resp.status);
+    }
+    assert_eq!(statuses, [201, 201, 429], "{statuses:?}");
+    let registered: Vec<i64> =
+        common::column(&primary.conn(), "SELECT count(*) FROM customers WHERE email LIKE 'quota%'");
+    assert_eq!(registered[0], 2, "the refused registration never reached the primary");
+    r.stop().await;
+    primary.stop().await;
+}
