@@ -40,11 +40,17 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A new random token and the hash the database keeps.
 pub fn new_token() -> (String, [u8; 32]) {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = token_hash(&token);
-    (token, hash)
+    loop {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        // a session token never reads as an API key (they are told apart by the prefix)
+        if token.starts_with(api_keys::PREFIX) {
+            continue;
+        }
+        let hash = token_hash(&token);
+        return (token, hash);
+    }
 }
 
 pub fn token_hash(token: &str) -> [u8; 32] {

@@ -85,7 +85,13 @@ pub fn export(db: &Path, kind: Kind, format: Format, since: Option<&str>, out: O
     let rows = match out {
         Some(path) => {
             let part = path.with_extension("part");
-            let file = std::fs::File::create(&part).with_context(|| format!("creating {}", part.display()))?;
+            // never written through a link: a leftover part (file or link) is removed, the
+            // new one made 0600 and exclusively, and renamed over `path` (which replaces a
+            // link there, not its target)
+            if std::fs::symlink_metadata(&part).is_ok() {
+                std::fs::remove_file(&part).with_context(|| format!("removing {}", part.display()))?;
+            }
+            let file = crate::util::create_private(&part).with_context(|| format!("creating {}", part.display()))?;
             let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
             let rows = export::write(&conn, kind, format, since, &mut w, &mut progress)?;
             let file = w.into_inner().map_err(|e| e.into_error())?;

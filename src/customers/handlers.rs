@@ -80,6 +80,11 @@ fn claim_attempt(
     now: i64,
 ) -> Result<i64, ApiError> {
     let window = config.auth_window_secs as i64 * 1000;
+    // one account however its e-mail is cased; one client however it picks its address
+    // within an IPv6 /64
+    let folded = email.map(str::to_lowercase);
+    let email = folded.as_deref();
+    let addr = &crate::limits::address_key_of(addr);
     let f = store::failures(tx, kind, email.unwrap_or(""), addr, now - window)?;
     let free_at = |oldest: Option<i64>| oldest.map_or(window, |t| t + window - now);
     if email.is_some() && f.by_email >= config.auth_failures_per_account as i64 {
@@ -223,7 +228,7 @@ pub async fn login(
     }
     checks.finish()?;
     let email = email.expect("checked");
-    app.limits.check_account(&app.metrics, crate::limits::Rule::Login, email.as_str()).await?;
+    app.limits.check_account(&app.metrics, crate::limits::Rule::Login, &email.as_str().to_lowercase()).await?;
     let (config, claimed_email, addr) = (app.config.clone(), email.as_str().to_owned(), client.addr.clone());
     let attempt = app
         .db
@@ -357,7 +362,7 @@ pub async fn forgot_password(
     let email = checks.check("email", Email::parse(&body.email));
     checks.finish()?;
     let email = email.expect("checked");
-    app.limits.check_account(&app.metrics, crate::limits::Rule::Reset, email.as_str()).await?;
+    app.limits.check_account(&app.metrics, crate::limits::Rule::Reset, &email.as_str().to_lowercase()).await?;
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
     let send = app.mailer.sends();
     let (config, secrets) = (app.config.clone(), app.secrets.clone());
@@ -388,7 +393,8 @@ pub async fn forgot_password(
 
 /// Set a new password with the code from the mail
 ///
-/// Ends every session of the account. Throttled by client address.
+/// Ends every session of the account and revokes the API keys it made. Throttled by client
+/// address.
 #[utoipa::path(post, path = "/api/auth/password/reset", tag = "customers", security(()),
     request_body = ResetIn,
     responses((status = 204, description = "the password is set"),
@@ -425,6 +431,12 @@ pub async fn reset_password(
                     store::attempt_succeeded(tx, attempt)?;
                     store::set_password(tx, customer, &hash, now)?;
                     store::revoke_all_sessions(tx, customer, now)?;
+                    // and the API keys the account made: whoever had the account may have
+                    // made one to keep
+                    tx.execute(
+                        "UPDATE api_keys SET revoked_at = ?2 WHERE created_by = ?1 AND revoked_at IS NULL",
+                        rusqlite::params![customer, now],
+                    )?;
                     Ok::<_, ApiError>(true)
                 }
                 None => Ok(false),

@@ -103,7 +103,14 @@ pub async fn ready(
     // Litestream (a primary's replicate, a replica's follow-mode restore): reported, not
     // a reason to stop serving (the alert on storefront_litestream_up is)
     if let Some(s) = app.replication.litestream() {
-        checks.insert("replication".into(), s.status());
+        let mut status = s.status();
+        // what went wrong (paths, storage errors) is for administrators
+        if !admin {
+            if let Some(o) = status.as_object_mut() {
+                o.remove("last_error");
+            }
+        }
+        checks.insert("replication".into(), status);
     }
     if admin {
         // informational: read jobs waiting for a reader, write units waiting for the writer

@@ -753,3 +753,46 @@ async fn made_up_tokens_are_never_limiter_keys() {
     assert_eq!(statuses, [201, 201, 429], "{statuses:?}");
     app.stop().await;
 }
+
+/// Small holes of the throttles: an account is one whatever the case of its e-mail, a
+/// reset revokes the API keys the account made, and a session token never reads as an API
+/// key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttles_fold_case_and_a_reset_revokes_api_keys() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.rate_limits_enabled = true;
+            c.rate_limits.login.per_account = rate("3/1m");
+            c.rate_limits.login.per_address = rate("1000/1m");
+        })
+        .start()
+        .await;
+    let admin = app.admin("case@example.com").await;
+    let mut statuses = Vec::new();
+    for email in ["case@example.com", "CASE@example.com", "Case@Example.com", "cAsE@example.COM"] {
+        let body = json!({"email": email, "password": "wrong password"});
+        statuses.push(app.call("POST", "/api/auth/login", None, Some(&body), &[]).await.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "one account, however cased: {statuses:?}");
+    // a key made by the account stops working when its password is reset
+    let make = json!({"name": "left behind", "scopes": ["orders:read"]});
+    let key = app.call("POST", "/api/admin/api-keys", Some(&admin), Some(&make), &[]).await.json()["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.call("GET", "/api/admin/orders", Some(&key), None, &[]).await.status, 200);
+    let r = app.call("POST", "/api/auth/password/forgot", None, Some(&json!({"email": "case@example.com"})), &[]).await;
+    assert_eq!(r.status, 202);
+    let code =
+        app.reset_mails()[0].split("Your reset code: ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let reset = json!({"token": code, "password": "a brand new pass"});
+    assert_eq!(app.call("POST", "/api/auth/password/reset", None, Some(&reset), &[]).await.status, 204);
+    let r = app.call("GET", "/api/admin/orders", Some(&key), None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (401, "invalid_token".into()), "{}", r.text());
+    // session tokens are never taken for keys
+    for _ in 0..2000 {
+        assert!(!storefront::auth::new_token().0.starts_with(storefront::auth::api_keys::PREFIX));
+    }
+    app.stop().await;
+}

@@ -291,9 +291,19 @@ async fn the_command_line_imports_exports_backs_up_and_refuses_a_served_database
     assert!(code == 2 && out.contains("0 created, 0 updated, 5 unchanged"), "{out}");
 
     let export = dir.path().join("out.jsonl");
+    // links planted where the file and its part go are replaced, never written through
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&victim, &export).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("out.part")).unwrap();
+    }
     let (code, _, err) =
         run(bin().args(["export", "products", "--format", "jsonl", "--out"]).arg(&export).arg("--db").arg(&db));
     assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "written through a link");
+    assert!(!std::fs::symlink_metadata(&export).unwrap().file_type().is_symlink());
     let n: i64 = column(&c, "SELECT count(*) FROM products WHERE status <> 'retired'")[0];
     assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count() as i64, n);
     let (code, _, err) = run(bin().args(["export", "reviews", "--db"]).arg(&db));
