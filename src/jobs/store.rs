@@ -476,6 +476,12 @@ pub fn cancel(tx: &WriteTx, id: i64, now: i64) -> Result<(), ChangeError> {
     if ["completed", "failed", "cancelled"].contains(&state.as_str()) {
         return Err(ChangeError::NotNow(state, "it has finished"));
     }
+    // a run of a recurring task enqueues the next when it ends: cancelled, the chain
+    // (order expiry, the purge, ...) would stop for good
+    let unique: Option<String> = tx.query_row("SELECT unique_key FROM jobs WHERE id = ?1", [id], |r| r.get(0))?;
+    if unique.is_some_and(|k| k.starts_with("recurring:")) {
+        return Err(ChangeError::NotNow(state, "it is a run of a recurring task, which cannot be cancelled"));
+    }
     tx.prepare_cached(
         "UPDATE jobs SET state = 'cancelled', finished_at = ?1, locked_by = NULL, locked_until = NULL WHERE id = ?2",
     )?

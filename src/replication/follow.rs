@@ -354,14 +354,19 @@ pub fn prepare(
                 tracing::info!(db = %db.display(), "restoring the copy anew");
                 remove_copy(db);
             }
+            // the storage's URL in a 0600 file, not on the command line
+            let config =
+                super::litestream::write_restore_config(db, url).context("writing the restore configuration")?;
             let args = vec![
                 "restore".into(),
+                "-config".into(),
+                config.into_os_string(),
                 "-f".into(),
                 "-follow-interval".into(),
                 format!("{}ms", interval.as_millis().max(1)).into(),
                 "-o".into(),
                 db.as_os_str().to_owned(),
-                url.into(),
+                std::path::absolute(db).context("the copy's path")?.into_os_string(),
             ];
             let copy = db.to_owned();
             let on_exit: super::litestream::OnExit = Box::new(move |lines: &[String]| {

@@ -171,9 +171,34 @@ impl Supervisor {
     }
 }
 
-/// Starts the child with its output piped to us and the parent-death signal set.
+/// What of the server's environment Litestream gets: where to find things, and the
+/// credentials and settings of its storage (never the server's own settings and secrets,
+/// `STOREFRONT_*`).
+const PASSED_ON: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "AWS_",
+    "LITESTREAM_",
+    "GOOGLE_",
+    "AZURE_",
+    "ABS_",
+    "SFTP_",
+    "NATS_",
+];
+
+/// Starts the child with its output piped to us, the parent-death signal set and an
+/// environment of [`PASSED_ON`] only.
 fn spawn(program: &str, args: &[OsString]) -> std::io::Result<std::process::Child> {
     let mut cmd = Command::new(program);
+    cmd.env_clear().envs(std::env::vars_os().filter(|(k, _)| {
+        let k = k.to_string_lossy();
+        PASSED_ON.iter().any(|p| if p.ends_with('_') { k.starts_with(p) } else { k == *p })
+    }));
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     set_parent_death_signal(&mut cmd);
     cmd.spawn()
@@ -230,8 +255,61 @@ pub fn write_replicate_config(db: &Path, url: &str, interval: Duration) -> std::
         db = serde_json::to_string(&db.to_string_lossy()).expect("a string"),
         url = serde_json::to_string(url).expect("a string"),
     );
-    let tmp = path.with_extension("yml.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)?;
+    write_private(&path, &text)?;
     Ok(path)
+}
+
+/// The configuration of a replica's follow-mode restore of `db` from `url`, written beside
+/// the copy (0600): the storage's URL, which may carry credentials, is then on no command
+/// line.
+pub fn write_restore_config(db: &Path, url: &str) -> std::io::Result<PathBuf> {
+    let db = std::path::absolute(db)?;
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".restore.yml");
+    let path = db.with_file_name(name);
+    let text = format!(
+        "# written by storefront at start: the replica's restore (do not edit)\n\
+         dbs:\n  - path: {db}\n    replica:\n      url: {url}\n",
+        db = serde_json::to_string(&db.to_string_lossy()).expect("a string"),
+        url = serde_json::to_string(url).expect("a string"),
+    );
+    write_private(&path, &text)?;
+    Ok(path)
+}
+
+/// Replaces `path` with `text`, readable by its owner only (it may hold credentials).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("yml.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = crate::util::create_private(&tmp)?;
+    std::io::Write::write_all(&mut f, text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod private_tests {
+    /// Litestream's configurations are its owner's alone, the storage URL is on no command
+    /// line, and the child gets no `STOREFRONT_*` setting of the server's.
+    #[test]
+    fn configurations_are_private_and_the_child_gets_no_server_secret() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("copy.db");
+        let url = "sftp://user:secret@storage.example:22/shop";
+        for path in [
+            super::write_restore_config(&db, url).unwrap(),
+            super::write_replicate_config(&db, url, std::time::Duration::from_millis(100)).unwrap(),
+        ] {
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{}", path.display());
+            assert!(std::fs::read_to_string(&path).unwrap().contains(url));
+        }
+        // as a server's environment holds them (names no other test reads)
+        std::env::set_var("STOREFRONT_PAYMENT_WEBHOOK_SECRET_FOR_TEST", "whsec");
+        std::env::set_var("AWS_REGION_FOR_TEST", "eu");
+        let child = super::spawn("env", &[]).unwrap().wait_with_output().unwrap();
+        let env = String::from_utf8_lossy(&child.stdout);
+        assert!(!env.contains("STOREFRONT_"), "{env}");
+        assert!(env.contains("AWS_REGION_FOR_TEST=eu") && env.contains("PATH="), "{env}");
+    }
 }

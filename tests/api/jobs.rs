@@ -221,6 +221,16 @@ async fn scheduled_jobs_wait_for_their_time_and_can_be_cancelled() {
     assert_eq!(r.json()["data"]["state"], "cancelled");
     let audit: Vec<String> = column(&app.conn(), "SELECT action FROM audit_log WHERE entity = 'job'");
     assert_eq!(audit, ["job.cancel"]);
+    // a run of a recurring task is not cancelled: its chain (order expiry, the purge) would end
+    let waiting = || -> Vec<i64> {
+        column(&app.conn(), "SELECT id FROM jobs WHERE unique_key LIKE 'recurring:%' AND state = 'scheduled' LIMIT 1")
+    };
+    crate::common::wait_for("a recurring task's next run", 30, || !waiting().is_empty()).await;
+    let recurring = waiting();
+    let r = app.call("DELETE", &format!("/api/admin/jobs/{}", recurring[0]), Some(&admin), None, &[]).await;
+    assert_eq!((r.status, r.error_code()), (409, "job_state".into()), "{}", r.text());
+    let still: Vec<String> = column(&app.conn(), &format!("SELECT state FROM jobs WHERE id = {}", recurring[0]));
+    assert_ne!(still[0], "cancelled");
     app.stop().await;
 }
 
