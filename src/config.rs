@@ -184,6 +184,13 @@ pub struct Config {
     /// How long a failing endpoint is left alone before it is probed again.
     #[schema(minimum = 1, maximum = 3600000)]
     pub breaker_cooldown_ms: u64,
+    /// Serve `/metrics` on a listener of its own (e.g. "127.0.0.1:9090", reachable by the
+    /// monitoring network only); the main listener then answers 404 for it.
+    #[schema(value_type = Option<String>)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` asks for (`Authorization: Bearer <token>`, else 401).
+    /// Secret: redacted when printed.
+    pub metrics_token: Option<String>,
     /// The key that seals secrets at rest (TOTP and webhook secrets, unsent reset mail): a
     /// file of 64 hex digits, created 0600 on first start. Keep it out of the backups and
     /// replica storage of the database: a copy without it does not give the secrets away.
@@ -356,6 +363,8 @@ impl Default for Config {
             breaker_cooldown_ms: 30_000,
             webhook_private_targets: false,
             secrets_key_file: None,
+            metrics_listen: None,
+            metrics_token: None,
             webhook_attempts: 16,
             webhook_keep_days: 30,
             low_stock_threshold: 5,
@@ -664,6 +673,7 @@ impl Config {
         let mut shown = self.clone();
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
         shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
+        shown.metrics_token = shown.metrics_token.map(|_| "***".to_owned());
         shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
         shown.replicate_to = shown.replicate_to.as_deref().map(redact_url);
         shown.replicate_from = shown.replicate_from.as_deref().map(redact_url);

@@ -169,10 +169,35 @@ pub async fn openapi(neg: Negotiation, q: QueryParams) -> Result<Response, ApiEr
 /// Every name is prefixed `storefront_` and in base units (seconds, bytes). Request
 /// counters and latency histograms are labelled by method, route template and (counters)
 /// status; figures the process keeps anyway (cache hits, queue depths, jobs per state,
-/// CPU, memory, disk) are read at each scrape.
+/// CPU, memory, disk) are read at each scrape. With `metrics_token` set, the token is
+/// asked for (`Authorization: Bearer`); with `metrics_listen` set, this listener answers
+/// 404 and the metrics are on that one.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
-    responses((status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String), crate::openapi::QueryErrors))]
-pub async fn metrics(State(app): State<AppState>, q: QueryParams) -> Result<Response, ApiError> {
+    responses((status = 200, description = "the metrics", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "unauthenticated: metrics_token is set and the request does not carry it", body = crate::openapi::ErrorBody),
+        crate::openapi::NotFound, crate::openapi::QueryErrors))]
+pub async fn metrics(
+    State(app): State<AppState>,
+    own: Option<axum::Extension<MetricsListener>>,
+    headers: axum::http::HeaderMap,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    if app.config.metrics_listen.is_some() && own.is_none() {
+        return Err(ApiError::not_found("route"));
+    }
+    if let Some(token) = &app.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // compared in constant time: the token is a secret
+        let same =
+            given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0;
+        if !same {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the metrics need their token"));
+        }
+    }
     q.finish()?;
     let text = super::metrics::scrape(&app).await;
     let mut resp = Response::new(axum::body::Body::from(text));
@@ -183,4 +208,19 @@ pub async fn metrics(State(app): State<AppState>, q: QueryParams) -> Result<Resp
     );
     h.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// Marks a request that came on `metrics_listen`, the metrics' own listener.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsListener;
+
+/// Serves `/metrics` alone on `listener` until the task is aborted.
+pub async fn serve_metrics(app: AppState, listener: tokio::net::TcpListener) {
+    let router = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .layer(axum::Extension(MetricsListener))
+        .with_state(app);
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!(error = %e, "the metrics listener stopped");
+    }
 }

@@ -44,6 +44,12 @@ pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<O
         // a replica asks its primary how far it is (its lag)
         node_tasks.push(tokio::spawn(replica.follow.clone().probe(replica.forward.clone())));
     }
+    if let Some(addr) = state.config.metrics_listen {
+        // /metrics on a listener of its own
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!(%addr, "metrics listening");
+        node_tasks.push(tokio::spawn(super::ops::serve_metrics(state.clone(), listener)));
+    }
     let max_connections = state.config.max_connections;
     // Each open connection holds a permit; at the cap, accepting pauses and new clients
     // wait in the kernel's backlog instead of exhausting file descriptors.

@@ -195,3 +195,34 @@ async fn a_dead_writer_makes_the_node_unready() {
     let r = app.call("POST", "/api/auth/guest", None, None, &[]).await;
     assert_eq!(r.status, 503, "{}", r.text());
 }
+
+/// `/metrics` kept from the public: behind a token (`metrics_token`), or on a listener of
+/// its own (`metrics_listen`), the main one answering 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_require_a_token_or_a_listener_of_their_own() {
+    let app = TestApp::builder().config(|c| c.metrics_token = Some("scrape-token-0123456789".into())).start().await;
+    let r = app.get("/metrics").await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthenticated".into()));
+    let r = app.get_with("/metrics", &[("Authorization", "Bearer scrape-token-0123456789-not")]).await;
+    assert_eq!(r.status, 401);
+    let r = app.get_with("/metrics", &[("Authorization", "Bearer scrape-token-0123456789")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("storefront_http_requests_total"));
+    app.stop().await;
+
+    let port = crate::common::smtp_server::free_port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let app = TestApp::builder().config(move |c| c.metrics_listen = Some(addr)).start().await;
+    assert_eq!(app.get("/metrics").await.status, 404, "not on the main listener");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let own = loop {
+        let r = crate::common::try_send(addr, "GET", b"/metrics", &[], b"").await;
+        if let Some(r) = r.filter(|r| r.status == 200) {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "the metrics listener did not answer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(own.text().contains("storefront_http_requests_total"));
+    app.stop().await;
+}
