@@ -137,6 +137,10 @@ pub async fn purge(app: &AppState) -> anyhow::Result<serde_json::Value> {
             }))
         })
         .await?;
+    // export files go with their jobs: a file older than a completed job is kept
+    let exports = remove_older(&crate::bulk::exports_dir(&app.config), keep_jobs);
+    let mut out = out;
+    out["export_files"] = serde_json::json!(exports);
     Ok(out)
 }
 
@@ -159,4 +163,19 @@ pub async fn search_upkeep(app: &AppState) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Deletes the files of `dir` last written more than `keep_ms` ago; answers how many.
+fn remove_older(dir: &std::path::Path, keep_ms: i64) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let keep = std::time::Duration::from_millis(keep_ms.max(0) as u64);
+    let mut n = 0;
+    for e in entries.flatten() {
+        let old =
+            e.metadata().ok().filter(|m| m.is_file()).and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if old.is_some_and(|age| age > keep) && std::fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }

@@ -259,14 +259,15 @@ pub async fn create_export(
 /// Download an export
 ///
 /// The file of a completed export job, streamed (`text/csv` or `application/x-ndjson`).
-/// 404 before the job is done (and for a job that is not an export).
+/// 404 before the job is done (and for a job that is not an export), and once the file has
+/// expired with its job (`jobs_keep_completed_hours`). Each download is audited.
 #[utoipa::path(get, path = "/api/admin/exports/{job_id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("job_id" = String, Path, description = "the export job's id")),
     responses((status = 200, description = "the file", content(
         (String = "text/csv"), (String = "application/x-ndjson"))), AdminErrors, NotFound, QueryErrors, ReadErrors))]
 pub async fn download_export(
     State(app): State<AppState>,
-    _admin: AdminSession,
+    admin: AdminSession,
     PathId(id, _): PathId<res::Export>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -282,6 +283,12 @@ pub async fn download_export(
     let path = super::export_file(&app.config, id, format);
     let file = tokio::fs::File::open(&path).await.map_err(|_| not_ready())?;
     let len = file.metadata().await.map(|m| m.len()).ok();
+    // who took a copy of the shop's data, and when
+    let audited = serde_json::json!({ "bytes": len });
+    app.db
+        .writer
+        .run(move |tx| audit(tx, &admin, "export.download", "job", id, None, Some(&audited)).map_err(ApiError::from))
+        .await?;
     let stream = futures_util::stream::unfold(file, |mut f| async move {
         use tokio::io::AsyncReadExt;
         let mut buf = vec![0u8; 64 * 1024];

@@ -451,7 +451,19 @@ async fn the_purge_task_deletes_ended_sessions_old_carts_and_sent_mail() {
         count("SELECT count(*) FROM carts"),
         count("SELECT count(*) FROM mail_outbox"),
     );
+    // an export file older than its job's retention, and a fresh one
+    let exports = storefront::bulk::exports_dir(&app.state.config);
+    std::fs::create_dir_all(&exports).unwrap();
+    let (stale, fresh) = (exports.join("export-1.csv"), exports.join("export-2.csv"));
+    for f in [&stale, &fresh] {
+        std::fs::write(f, "sku\n").unwrap();
+    }
+    let long_ago =
+        std::time::SystemTime::now() - Duration::from_secs(app.state.config.jobs_keep_completed_hours * 3600 + 3600);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(long_ago).unwrap();
     let report = storefront::app::tasks::purge(&app.state).await.unwrap();
+    assert_eq!(report["export_files"], 1, "{report}");
+    assert!(!stale.exists() && fresh.exists(), "export files go with their jobs");
     assert_eq!(report["sessions"], 2, "{report}");
     assert_eq!(report["carts"], 2, "{report}");
     assert_eq!(report["sent_mail"], 1, "{report}");

@@ -195,6 +195,9 @@ async fn exports_are_jobs_whose_files_stream_and_import_back() {
         assert!(v["total"].is_i64() && v["id"].is_string(), "{v}");
     }
     assert!(files[2].1.contains("root@example.net"));
+    // every download is audited
+    let downloads: Vec<i64> = column(&c, "SELECT count(*) FROM audit_log WHERE action = 'export.download'");
+    assert_eq!(downloads[0], 3);
     // defused: such a cell starts with a quote, in every CSV export; numbers stay numbers
     assert!(csv.contains("'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")"), "{csv}");
     assert!(files[2].1.contains("'@SUM(1+1)*cmd"), "{}", files[2].1);
