@@ -72,12 +72,15 @@ impl Forwarder {
             .expect("a valid base and a path the server accepted")
     }
 
-    /// Sends `req` (from the client at `client`) to the primary and hands back its answer.
+    /// Sends `req` (from the client at `client`) to the primary and hands back its answer;
+    /// `streamed` (an upload, whose body may take long while it keeps coming): no bound on
+    /// the wait for the answer beyond the body's own idle time.
     pub async fn forward<B>(
         &self,
         req: Request<B>,
         client: IpAddr,
         request_id: &HeaderValue,
+        streamed: bool,
     ) -> Result<Response<Body>, ApiError>
     where
         B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
@@ -97,7 +100,8 @@ impl Forwarder {
         );
         h.insert(HeaderName::from_static(crate::http::request_id::REQUEST_ID), request_id.clone());
         let req = Request::from_parts(parts, Body::new(body));
-        let answer = match tokio::time::timeout(self.answer_timeout, self.client.request(req)).await {
+        let limit = if streamed { Duration::MAX } else { self.answer_timeout };
+        let answer = match tokio::time::timeout(limit, self.client.request(req)).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, target, "forwarding to the primary failed");

@@ -441,3 +441,35 @@ async fn made_up_positions_cost_no_wait_and_replicas_apply_their_quotas() {
     r.stop().await;
     primary.stop().await;
 }
+
+/// An upload forwarded by a replica is bounded by its body's idle time, not cut at
+/// `request_timeout_secs`: an import whose file takes longer than that to arrive still
+/// reaches the primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upload_through_a_replica_is_not_cut_at_the_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (primary, storage) = primary(None).await;
+    let admin = primary.admin("uploader@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = replica(&primary, storage.path(), &dir.path().join("copy.db"), |c| c.request_timeout_secs = 1).await;
+    let rows =
+        ["sku,name,category,price,stock\n", "SLOW-1,Slow Lamp,kitchen,1000,3\n", "SLOW-2,Slow Mug,kitchen,500,4\n"];
+    let len: usize = rows.iter().map(|s| s.len()).sum();
+    let mut s = tokio::net::TcpStream::connect(r.addr).await.unwrap();
+    let head = format!(
+        "POST /api/admin/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Type: text/csv\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // the file arrives over about two seconds, a piece at a time (well within the body's
+    // idle time, past the request time)
+    for row in rows {
+        s.write_all(row.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    r.stop().await;
+    primary.stop().await;
+}
