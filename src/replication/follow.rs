@@ -147,13 +147,12 @@ impl Follow {
     /// stands (the wait is bounded by `replica_wait_ms`).
     pub async fn credible(&self, claimed: u64, forward: &super::forward::Forwarder) -> u64 {
         let asked = Instant::now();
-        if let Some((head, _)) = self.known_head().filter(|(head, _)| claimed <= *head) {
-            return claimed.min(head);
+        if self.known_head().is_some_and(|(head, _)| claimed <= head) {
+            return claimed;
         }
         let _one = self.probing.lock().await;
         // a probe sent after this claim arrived may have answered meanwhile
-        if let Some((head, at)) = self.known_head().filter(|(_, at)| *at >= asked) {
-            let _ = at;
+        if let Some((head, _)) = self.known_head().filter(|(_, at)| *at >= asked) {
             return claimed.min(head);
         }
         let sent = Instant::now();

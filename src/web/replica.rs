@@ -99,12 +99,10 @@ where
     let client = app.clients.of(peer, req.headers()).ip;
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let route = super::policy::path_template(&path);
+    let entry = super::policy::routes().of_path(&path);
+    let route = entry.map_or("unmatched", |r| r.template);
     // an upload is bounded by its body's idle time, not by request_timeout_secs
-    let streamed = super::policy::routes()
-        .of_path(&path)
-        .and_then(|r| r.policy(&method))
-        .is_some_and(|p| p.timeout == super::policy::Timeout::Streamed);
+    let streamed = entry.and_then(|r| r.policy(&method)).is_some_and(|p| p.timeout == super::policy::Timeout::Streamed);
     let mut resp = match replica.forward.forward(req, client, &id, streamed).await {
         Ok(resp) => {
             if write {
