@@ -87,7 +87,9 @@ fn random_name() -> String {
 /// done/total) and, when done, `result`: counts and each rejected row (line, field,
 /// reason). Refused at once with 422: a file without rows, a CSV whose header lacks a
 /// required column or names an unknown one, JSON lines whose first line is not a JSON
-/// object. Up to `import_max_mb` (1024) MiB, else 413.
+/// object. Up to `import_max_mb` (1024) MiB, else 413. A row may be up to 1 MiB: a longer
+/// one (a quote never closed, a file that is not CSV) fails the job, naming its line, before
+/// any row is written.
 #[utoipa::path(post, path = "/api/admin/imports", tag = "admin", security(("bearer" = ["admin"])),
     request_body(description = "the file: its rows as CSV under a header row naming the columns, or one JSON object per line",
         content((Vec<ImportRow> = "text/csv"), (Vec<ImportRow> = "application/x-ndjson"))),

@@ -13,8 +13,10 @@
 //! time. Prices are integer minor units (1999 for 19.99).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -26,6 +28,12 @@ use crate::domain::{is_slug, slugify, text};
 pub const BATCH: usize = 500;
 /// Rejected rows kept in a report (all are counted).
 pub const KEEP_REJECTED: usize = 1000;
+/// The longest row a file may hold: a row is read whole into memory before it is checked,
+/// so a longer one (a missing closing quote, a file that is not CSV) fails the import
+/// naming its line instead of growing a buffer without end.
+pub const MAX_ROW_BYTES: u64 = 1 << 20;
+/// Bytes read ahead of the row being parsed (the read buffer).
+const READ_AHEAD: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -89,6 +97,38 @@ pub enum FileError {
     Io(#[from] std::io::Error),
     #[error("line {line}: {reason}")]
     Header { line: u64, reason: String },
+    #[error("line {line}: the row is longer than {} MiB", MAX_ROW_BYTES >> 20)]
+    RowTooLong { line: u64 },
+}
+
+/// A file read through a count of the bytes since the last row ended; the reader fails
+/// (`ErrorKind::FileTooLarge`, recognised by [`too_long`]) when one row, plus the read
+/// buffer's look-ahead, passes [`MAX_ROW_BYTES`].
+struct RowCap {
+    file: File,
+    since_row: Arc<AtomicU64>,
+}
+
+impl RowCap {
+    fn open(path: &Path) -> std::io::Result<(RowCap, Arc<AtomicU64>)> {
+        let since_row = Arc::new(AtomicU64::new(0));
+        Ok((RowCap { file: File::open(path)?, since_row: since_row.clone() }, since_row))
+    }
+}
+
+impl Read for RowCap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let since = self.since_row.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if since > MAX_ROW_BYTES + READ_AHEAD as u64 {
+            return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "row too long"));
+        }
+        Ok(n)
+    }
+}
+
+fn too_long(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::FileTooLarge
 }
 
 /// A row's fields as text, before checking (CSV cells, or JSON values).
@@ -147,13 +187,15 @@ fn check(line: u64, raw: Raw) -> Result<Row, Rejected> {
 }
 
 enum Reader {
-    Csv { records: csv::StringRecordsIntoIter<BufReader<File>>, columns: Vec<Option<usize>> },
-    Jsonl { lines: std::io::Lines<BufReader<File>>, line: u64 },
+    /// `next_line`: where the next row starts (the parser's own position runs on inside a row)
+    Csv { records: csv::StringRecordsIntoIter<RowCap>, columns: Vec<Option<usize>>, next_line: u64 },
+    Jsonl { lines: std::io::Lines<BufReader<RowCap>>, line: u64 },
 }
 
 /// The rows of a file, read as a stream a batch at a time.
 pub struct Source {
     reader: Reader,
+    since_row: Arc<AtomicU64>,
     done: bool,
 }
 
@@ -168,11 +210,16 @@ pub struct Batch {
 
 impl Source {
     pub fn open(path: &Path, format: Format) -> Result<Source, FileError> {
-        let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+        let (file, since_row) = RowCap::open(path)?;
         let reader = match format {
             Format::Csv => {
-                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-                let header = r.headers().map_err(|e| FileError::Header { line: 1, reason: e.to_string() })?.clone();
+                let mut r = csv_reader(file);
+                let header = r.headers().map_err(|e| match e.kind() {
+                    csv::ErrorKind::Io(io) if too_long(io) => FileError::RowTooLong { line: 1 },
+                    _ => FileError::Header { line: 1, reason: e.to_string() },
+                })?;
+                let header = header.clone();
+                since_row.store(0, Ordering::Relaxed);
                 let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
                 if let Some(unknown) = names.iter().find(|n| !FIELDS.contains(&n.as_str())) {
                     return Err(FileError::Header {
@@ -189,11 +236,11 @@ impl Source {
                     }
                 }
                 let columns = FIELDS.iter().map(|f| names.iter().position(|n| n == f)).collect();
-                Reader::Csv { records: r.into_records(), columns }
+                Reader::Csv { next_line: r.position().line(), records: r.into_records(), columns }
             }
-            Format::Jsonl => Reader::Jsonl { lines: file.lines(), line: 0 },
+            Format::Jsonl => Reader::Jsonl { lines: BufReader::with_capacity(READ_AHEAD, file).lines(), line: 0 },
         };
-        Ok(Source { reader, done: false })
+        Ok(Source { reader, since_row, done: false })
     }
 
     /// Reads up to `n` rows.
@@ -201,10 +248,15 @@ impl Source {
         let mut batch = Batch::default();
         while !self.done && batch.read < n as u64 {
             match &mut self.reader {
-                Reader::Csv { records, columns } => match records.next() {
+                Reader::Csv { records, columns, next_line } => match records.next() {
                     None => self.done = true,
                     Some(Err(e)) => {
                         let line = e.position().map_or(0, |p| p.line());
+                        if let csv::ErrorKind::Io(io) = e.kind() {
+                            if too_long(io) {
+                                return Err(FileError::RowTooLong { line: *next_line });
+                            }
+                        }
                         if e.is_io_error() {
                             return Err(FileError::Io(std::io::Error::other(e.to_string())));
                         }
@@ -212,6 +264,8 @@ impl Source {
                         batch.rejected.push(Rejected { line, field: "row".into(), reason: e.to_string() });
                     }
                     Some(Ok(rec)) => {
+                        self.since_row.store(0, Ordering::Relaxed);
+                        *next_line = records.reader().position().line();
                         batch.read += 1;
                         let line = rec.position().map_or(0, |p| p.line());
                         // a cell an export defused comes back as it was (see bulk::formula)
@@ -226,8 +280,10 @@ impl Source {
                 },
                 Reader::Jsonl { lines, line } => match lines.next() {
                     None => self.done = true,
+                    Some(Err(e)) if too_long(&e) => return Err(FileError::RowTooLong { line: *line + 1 }),
                     Some(Err(e)) => return Err(FileError::Io(e)),
                     Some(Ok(text)) => {
+                        self.since_row.store(0, Ordering::Relaxed);
                         *line += 1;
                         if text.trim().is_empty() {
                             continue;
@@ -270,28 +326,55 @@ fn json_row(line: u64, text: &str) -> Result<Raw, Rejected> {
 }
 
 /// Rows in a file (one quick pass), for the progress's total.
+/// A row longer than [`MAX_ROW_BYTES`] fails the count, naming its line.
 pub fn count_rows(path: &Path, format: Format) -> Result<u64, FileError> {
-    let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+    let (file, since_row) = RowCap::open(path)?;
     Ok(match format {
         Format::Csv => {
-            let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+            let mut r = csv_reader(file);
             let mut rec = csv::ByteRecord::new();
             let mut n = 0;
-            while r.read_byte_record(&mut rec).unwrap_or(false) {
-                n += 1;
+            if let Err(e) = r.headers() {
+                if matches!(e.kind(), csv::ErrorKind::Io(io) if too_long(io)) {
+                    return Err(FileError::RowTooLong { line: 1 });
+                }
+            }
+            let mut next_line = r.position().line();
+            loop {
+                match r.read_byte_record(&mut rec) {
+                    Ok(true) => {
+                        since_row.store(0, Ordering::Relaxed);
+                        next_line = r.position().line();
+                        n += 1;
+                    }
+                    Ok(false) => break,
+                    Err(e) => match e.kind() {
+                        csv::ErrorKind::Io(io) if too_long(io) => {
+                            return Err(FileError::RowTooLong { line: next_line })
+                        }
+                        // a malformed row is the checking pass's to report
+                        _ => break,
+                    },
+                }
             }
             n
         }
         Format::Jsonl => {
             let mut n = 0;
-            for l in file.split(b'\n') {
-                if !l?.iter().all(u8::is_ascii_whitespace) {
+            for (i, l) in BufReader::with_capacity(READ_AHEAD, file).split(b'\n').enumerate() {
+                let l = l.map_err(|e| if too_long(&e) { FileError::RowTooLong { line: i as u64 + 1 } } else { e.into() })?;
+                since_row.store(0, Ordering::Relaxed);
+                if !l.iter().all(u8::is_ascii_whitespace) {
                     n += 1;
                 }
             }
             n
         }
     })
+}
+
+fn csv_reader(file: RowCap) -> csv::Reader<RowCap> {
+    csv::ReaderBuilder::new().flexible(true).buffer_capacity(READ_AHEAD).from_reader(file)
 }
 
 /// What a batch did.

@@ -161,6 +161,42 @@ async fn an_import_reports_exactly_its_bad_rows_and_the_rest_shows_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_longer_than_a_mebibyte_fails_the_import_naming_its_line_and_imports_nothing() {
+    let (app, admin) = admin_app().await;
+    let c = app.conn();
+    let products = |c: &rusqlite::Connection| -> i64 { c.query_row("SELECT count(*) FROM products", [], |r| r.get(0)).unwrap() };
+    let before = products(&c);
+    let long = "x".repeat(2 << 20);
+    // a long cell; a quote never closed, so the "row" runs over many short lines to the end;
+    // the same in JSON lines
+    let files = [
+        ("text/csv", format!("sku,name,category,price,stock\nOK-1,Fine,kitchen,100,1\nLONG-1,{long},kitchen,100,1\n"), 3),
+        (
+            "text/csv",
+            format!("sku,name,category,price,stock\nOK-1,Fine,kitchen,100,1\nOK-2,\"open,kitchen,100,1\n{}", "y\n".repeat(1 << 20)),
+            3,
+        ),
+        (
+            "application/x-ndjson",
+            format!(
+                "{{\"sku\":\"OK-1\",\"name\":\"Fine\",\"category\":\"kitchen\",\"price\":100,\"stock\":1}}\n\n{{\"sku\":\"L\",\"name\":\"{long}\"}}\n"
+            ),
+            3,
+        ),
+    ];
+    for (content_type, body, line) in files {
+        let r = upload(&app, &admin, content_type, &body).await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let job = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        let error = job["errors"][0]["error"].as_str().unwrap_or_else(|| panic!("{job}"));
+        assert!(error.contains(&format!("line {line}: the row is longer than 1 MiB")), "{content_type}: {error}");
+        assert_eq!(products(&c), before, "{content_type}: nothing imported");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_are_jobs_whose_files_stream_and_import_back() {
     let (app, admin) = admin_app().await;
     let c = app.conn();
