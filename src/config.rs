@@ -151,6 +151,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of the shop's mail, e.g. `Shop <shop@example.com>`.
     pub mail_from: String,
+    /// The shop's name, at the head of its pages.
+    pub shop_name: String,
     /// Longest one SMTP conversation may take.
     #[schema(minimum = 1, maximum = 300)]
     pub smtp_timeout_secs: u64,
@@ -351,6 +353,7 @@ impl Default for Config {
             payment_webhook_secret: None,
             smtp_url: None,
             mail_from: "Storefront <shop@localhost>".into(),
+            shop_name: "Storefront".into(),
             smtp_timeout_secs: 10,
             jobs_concurrency: 32,
             job_lease_secs: 30,
@@ -619,6 +622,12 @@ impl Config {
             } else if let Err(e) = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url) {
                 problems.push(format!("smtp_url is not a valid SMTP URL: {e}"));
             }
+        }
+        if self.shop_name.trim().is_empty()
+            || self.shop_name.chars().count() > 100
+            || self.shop_name.chars().any(char::is_control)
+        {
+            problems.push("shop_name must be 1 to 100 characters, without control characters".to_owned());
         }
         if let Err(e) = self.mail_from.parse::<lettre::message::Mailbox>() {
             problems.push(format!("mail_from is not a mail address ({e}); e.g. Shop <shop@example.com>"));

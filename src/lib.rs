@@ -36,6 +36,7 @@ pub mod limits;
 pub mod mail;
 pub mod openapi;
 pub mod orders;
+pub mod pages;
 pub mod redis;
 pub mod replication;
 pub mod reviews;

@@ -188,8 +188,15 @@ fn check(line: u64, raw: Raw) -> Result<Row, Rejected> {
 
 enum Reader {
     /// `next_line`: where the next row starts (the parser's own position runs on inside a row)
-    Csv { records: csv::StringRecordsIntoIter<RowCap>, columns: Vec<Option<usize>>, next_line: u64 },
-    Jsonl { lines: std::io::Lines<BufReader<RowCap>>, line: u64 },
+    Csv {
+        records: csv::StringRecordsIntoIter<RowCap>,
+        columns: Vec<Option<usize>>,
+        next_line: u64,
+    },
+    Jsonl {
+        lines: std::io::Lines<BufReader<RowCap>>,
+        line: u64,
+    },
 }
 
 /// The rows of a file, read as a stream a batch at a time.
@@ -362,7 +369,8 @@ pub fn count_rows(path: &Path, format: Format) -> Result<u64, FileError> {
         Format::Jsonl => {
             let mut n = 0;
             for (i, l) in BufReader::with_capacity(READ_AHEAD, file).split(b'\n').enumerate() {
-                let l = l.map_err(|e| if too_long(&e) { FileError::RowTooLong { line: i as u64 + 1 } } else { e.into() })?;
+                let l =
+                    l.map_err(|e| if too_long(&e) { FileError::RowTooLong { line: i as u64 + 1 } } else { e.into() })?;
                 since_row.store(0, Ordering::Relaxed);
                 if !l.iter().all(u8::is_ascii_whitespace) {
                     n += 1;

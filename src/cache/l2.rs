@@ -168,6 +168,7 @@ pub enum Lookup {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     etag: String,
+    media: crate::http::Media,
     /// the gzip body, when the response is large enough to be sent compressed
     gzip: Option<Vec<u8>>,
     /// the identity body, when it is not
@@ -543,6 +544,7 @@ fn bincode_config() -> bincode::config::Configuration {
 fn encode(clock: u64, r: &Rendered, tags: &[String]) -> Vec<u8> {
     let stored = Stored {
         etag: r.etag.to_str().unwrap_or("\"\"").to_owned(),
+        media: r.media,
         gzip: r.gzip.as_ref().map(|g| g.to_vec()),
         json: r.gzip.is_none().then(|| r.json.to_vec()),
     };
@@ -573,7 +575,7 @@ fn decode(value: &[u8]) -> Option<(Rendered, Vec<String>)> {
         (None, Some(json)) => (json, None),
         (None, None) => return None,
     };
-    Some((Rendered::from_parts(Bytes::from(json), gzip, etag), tags))
+    Some((Rendered::from_parts(Bytes::from(json), stored.media, gzip, etag), tags))
 }
 
 #[cfg(test)]

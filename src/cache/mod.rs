@@ -57,6 +57,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// What the response depends on: an answer built from it depends on the same.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
     fn new(rendered: Rendered, tags: Vec<String>, loaded_at: u64, as_of: u64) -> Entry {
         Entry { rendered, tags, loaded_at, born: Instant::now(), checked: AtomicU64::new(0), as_of }
     }

@@ -15,12 +15,13 @@ use super::store::{self, Filter, Slice};
 use super::tags::Tag;
 use super::{listing, search_index};
 use crate::app::AppState;
-use crate::cache::Served;
+use crate::cache::{Entry, Served};
 use crate::domain::{is_slug, Id};
 use crate::error::ApiError;
 use crate::http::query_params;
 use crate::http::{Caching, Choice, Negotiation, OneOf, Param, QueryParams, Rendered, Shape};
 use crate::openapi::{Data, NotFound, NotModified, QueryErrors, ReadErrors};
+use std::sync::Arc;
 
 /// Offset pagination stops here; deeper pages are for cursors, whose cost does not grow.
 pub const MAX_OFFSET: i64 = 10_000;
@@ -38,14 +39,13 @@ fn public(app: &AppState) -> Caching {
 /// reordered or re-encoded queries share one entry. The server's fast path looks up the
 /// raw target, which is that key whenever the client spelled it canonically (the usual
 /// case: one front end, one spelling); other spellings come here and hit the same entry.
-async fn cached(
+async fn entry(
     app: &AppState,
-    neg: &Negotiation,
     uri: &Uri,
     canonical: &crate::http::query::Canonical,
     tags: &[Tag],
     load: impl std::future::Future<Output = Result<(Vec<u8>, Vec<Tag>), ApiError>>,
-) -> Result<Response, ApiError> {
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let key = canonical.key(uri.path());
     let names: Vec<&str> = tags.iter().map(|t| t.name().expect("the tags of a kind of response name no row")).collect();
     let raw = uri.path_and_query().map(|p| p.as_str()).filter(|raw| *raw != key).map(str::to_owned);
@@ -59,7 +59,7 @@ async fn cached(
         // a client that spells its queries its own way keeps the fast path too
         app.cache.alias(&raw, &entry);
     }
-    Ok(respond_cached(app, &entry.rendered, neg, served))
+    Ok((entry, served))
 }
 
 /// A cached catalog response as clients get it — from the handlers above and from the
@@ -71,7 +71,11 @@ pub fn respond_cached<B: From<bytes::Bytes> + Default>(
     neg: &Negotiation,
     served: Served,
 ) -> axum::http::Response<B> {
-    let mut resp = rendered.respond(neg, public(app));
+    let caching = match rendered.media {
+        crate::http::Media::Json => public(app),
+        crate::http::Media::Html => crate::http::Caching::Revalidate,
+    };
+    let mut resp = rendered.respond(neg, caching);
     if app.config.cache_debug_header {
         resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(served.header()));
     }
@@ -323,8 +327,18 @@ pub async fn list_products(
     State(app): State<AppState>,
     uri: Uri,
     neg: Negotiation,
-    mut q: QueryParams,
+    q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = list_products_entry(&app, &uri, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`list_products`]'s cached answer (the web pages read it too).
+pub async fn list_products_entry(
+    app: &AppState,
+    uri: &Uri,
+    mut q: QueryParams,
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let filters = filter_params(&mut q);
     let terms = match q.text(&LIST_Q) {
         Some(text) => match SearchTerms::parse(&text) {
@@ -454,7 +468,7 @@ pub async fn list_products(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &canonical, &tags, load).await
+    entry(app, uri, &canonical, &tags, load).await
 }
 
 fn slug_param(
@@ -482,6 +496,17 @@ pub async fn product(
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = product_entry(&app, &uri, slug, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`product`]'s cached answer (the web pages read it too).
+pub async fn product_entry(
+    app: &AppState,
+    uri: &Uri,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: QueryParams,
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let db = app.db.clone();
@@ -498,7 +523,7 @@ pub async fn product(
             .await?;
         Ok(body)
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Approved reviews of a product, newest first, keyset-paginated
@@ -510,8 +535,19 @@ pub async fn product_reviews(
     uri: Uri,
     neg: Negotiation,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    mut q: QueryParams,
+    q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = product_reviews_entry(&app, &uri, slug, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`product_reviews`]'s cached answer (the web pages read it too).
+pub async fn product_reviews_entry(
+    app: &AppState,
+    uri: &Uri,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    mut q: QueryParams,
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let per_page = q.int_or_default(&REVIEWS_PER_PAGE);
     let cursor = q.raw(&REVIEWS_CURSOR).filter(|c| !c.is_empty());
     let canonical = q.finish()?;
@@ -547,7 +583,7 @@ pub async fn product_reviews(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Reviews], load).await
 }
 
 /// Top sellers by units sold in the last `days`
@@ -561,8 +597,18 @@ pub async fn bestsellers(
     State(app): State<AppState>,
     uri: Uri,
     neg: Negotiation,
-    mut q: QueryParams,
+    q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = bestsellers_entry(&app, &uri, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`bestsellers`]'s cached answer (the web pages read it too).
+pub async fn bestsellers_entry(
+    app: &AppState,
+    uri: &Uri,
+    mut q: QueryParams,
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let limit = q.int_or_default(&LIMIT);
     let days = q.int_or_default(&DAYS);
     let canonical = q.finish()?;
@@ -598,7 +644,7 @@ pub async fn bestsellers(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Listing, Tag::Bestsellers], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Listing, Tag::Bestsellers], load).await
 }
 
 /// The category tree
@@ -612,6 +658,12 @@ pub async fn categories(
     neg: Negotiation,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = categories_entry(&app, &uri, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`categories`]'s cached answer (the web pages read it too).
+pub async fn categories_entry(app: &AppState, uri: &Uri, q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
     let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
@@ -623,7 +675,7 @@ pub async fn categories(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
@@ -668,6 +720,17 @@ pub async fn category(
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = category_entry(&app, &uri, slug, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`category`]'s cached answer (the web pages read it too).
+pub async fn category_entry(
+    app: &AppState,
+    uri: &Uri,
+    slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    q: QueryParams,
+) -> Result<(Arc<Entry>, Served), ApiError> {
     let canonical = q.finish()?;
     let slug = slug_param(slug, "category")?;
     let db = app.db.clone();
@@ -680,7 +743,7 @@ pub async fn category(
             .await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Categories], load).await
 }
 
 /// All brands with their product counts
@@ -692,13 +755,19 @@ pub async fn brands(
     neg: Negotiation,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = brands_entry(&app, &uri, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`brands`]'s cached answer (the web pages read it too).
+pub async fn brands_entry(app: &AppState, uri: &Uri, q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
     let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
         let body = db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
         Ok((body, Vec::new()))
     };
-    cached(&app, &neg, &uri, &canonical, &[Tag::Catalog, Tag::Brands], load).await
+    entry(app, uri, &canonical, &[Tag::Catalog, Tag::Brands], load).await
 }
 
 /// Price bands of the search facets, in minor units: [lower, upper).
@@ -726,8 +795,14 @@ pub async fn search(
     State(app): State<AppState>,
     uri: Uri,
     neg: Negotiation,
-    mut q: QueryParams,
+    q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (entry, served) = search_entry(&app, &uri, q).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
+/// [`search`]'s cached answer (the web pages read it too).
+pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
     let text = q.text(&SEARCH_Q);
     let terms = text.as_deref().and_then(|t| {
         SearchTerms::parse(t).or_else(|| {
@@ -793,7 +868,7 @@ pub async fn search(
             .await?;
         Ok((body.0, product_tags(&body.1)))
     };
-    cached(&app, &neg, &uri, &canonical, &tags, load).await
+    entry(app, uri, &canonical, &tags, load).await
 }
 
 /// [`SearchMeta`] but for the facets, which are written after it.

@@ -14,4 +14,4 @@ pub mod strict;
 pub use body::{Checks, JsonBody, JsonWithBytes};
 pub(crate) use query::query_params;
 pub use query::{Choice, OneOf, Param, QueryParams, Shape};
-pub use respond::{Caching, Negotiation, Rendered};
+pub use respond::{Caching, Media, Negotiation, Rendered};

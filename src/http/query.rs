@@ -55,6 +55,20 @@ impl Canonical {
     }
 }
 
+/// `name=value&…` with each part percent-encoded as in a canonical key, in the order given.
+pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.extend(percent_encoding::utf8_percent_encode(k, ENCODE));
+        out.push('=');
+        out.extend(percent_encoding::utf8_percent_encode(v, ENCODE));
+    }
+    out
+}
+
 /// One query parameter: its name, what it accepts and its one-line doc.
 #[derive(Clone, Copy)]
 pub struct Param {
@@ -311,6 +325,11 @@ impl QueryParams {
 
     pub fn error(&mut self, name: &str, message: impl Into<String>) {
         self.errors.entry(name.to_owned()).or_insert_with(|| message.into());
+    }
+
+    /// The parameters as sent (decoded), in order; those read so far are gone.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
     }
 
     /// Whether the parameter was sent at all (even empty).

@@ -66,6 +66,9 @@ pub enum Caching {
     Prebuilt(HeaderValue),
     /// Personal or operational: `private, no-store`.
     Private,
+    /// Anyone may keep it but must ask again before using it (web pages: never stale
+    /// after a commit, and a 304 when nothing changed): `public, no-cache`.
+    Revalidate,
 }
 
 impl Caching {
@@ -82,6 +85,23 @@ impl Caching {
             }
             Caching::Prebuilt(v) => v.clone(),
             Caching::Private => HeaderValue::from_static("private, no-store"),
+            Caching::Revalidate => HeaderValue::from_static("public, no-cache"),
+        }
+    }
+}
+
+/// What a rendered body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Media {
+    Json,
+    Html,
+}
+
+impl Media {
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Media::Json => HeaderValue::from_static("application/json"),
+            Media::Html => HeaderValue::from_static("text/html; charset=utf-8"),
         }
     }
 }
@@ -90,7 +110,9 @@ impl Caching {
 /// these as they are, so a hit does no JSON and no compression work.
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    /// the body (JSON, or a web page's HTML: see `media`)
     pub json: Bytes,
+    pub media: Media,
     pub gzip: Option<Bytes>,
     /// Strong validator of the identity representation, quoted.
     pub etag: HeaderValue,
@@ -101,13 +123,19 @@ pub struct Rendered {
 impl Rendered {
     pub fn new(json: Vec<u8>) -> Rendered {
         let etag = etag_of(&json);
-        Rendered::from_parts(Bytes::from(json), None, etag)
+        Rendered::from_parts(Bytes::from(json), Media::Json, None, etag)
+    }
+
+    /// A web page.
+    pub fn html(html: String) -> Rendered {
+        let etag = etag_of(html.as_bytes());
+        Rendered::from_parts(Bytes::from(html), Media::Html, None, etag)
     }
 
     /// A response kept elsewhere (the second cache tier), put back together.
-    pub fn from_parts(json: Bytes, gzip: Option<Bytes>, etag: HeaderValue) -> Rendered {
+    pub fn from_parts(json: Bytes, media: Media, gzip: Option<Bytes>, etag: HeaderValue) -> Rendered {
         let gzip_etag = gzip_etag(&etag);
-        Rendered { json, gzip, etag, gzip_etag }
+        Rendered { json, media, gzip, etag, gzip_etag }
     }
 
     /// Adds the gzip form (done once, by whoever keeps the value).
@@ -147,7 +175,10 @@ impl Rendered {
             None => Response::new(B::from(self.json.clone())),
         };
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(header::CONTENT_TYPE, self.media.content_type());
+        if self.media == Media::Html {
+            page_headers(h);
+        }
         h.insert(header::CACHE_CONTROL, caching.header());
         h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         if compressed.is_some() {
@@ -158,6 +189,19 @@ impl Rendered {
         }
         resp
     }
+}
+
+/// What every web page says about itself: where its parts may come from (only the shop's
+/// own origin; no inline script; forms post only here; never framed) and that its types
+/// are not to be guessed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+pub fn page_headers(h: &mut axum::http::HeaderMap) {
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
 }
 
 /// A private JSON response (no validator, no shared caching).

@@ -15,7 +15,7 @@ use axum::http::{Method, Response};
 use axum::middleware::Next;
 use tracing::Instrument;
 
-use super::policy::{self, BodyLimit, Timeout};
+use super::policy::{self, BodyLimit, Kind, Timeout};
 use crate::app::{App, AppState};
 use crate::auth::api_keys::KeyAccess;
 use crate::error::ApiError;
@@ -30,6 +30,7 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     let policy = route.and_then(|r| r.policy(&method)).copied();
     let template = route.map_or("unmatched", |r| r.template);
     let path = req.uri().path().to_owned();
+    let accept = req.headers().get(header::ACCEPT).cloned();
     let client = crate::http::client::client_of(&req).map(|c| c.ip);
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
@@ -82,7 +83,22 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     };
 
     let status = resp.status();
-    if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
+    // a page's errors are pages too: a known page route, or an address no route serves
+    // asked for by a browser
+    let page = match policy {
+        Some(p) => p.kind == Kind::Page,
+        None => !path.starts_with("/api/") && wants_html(&accept),
+    };
+    if page && (status.is_client_error() || status.is_server_error()) {
+        let err = resp.extensions_mut().remove::<ApiError>().unwrap_or_else(|| ApiError::from_status(status));
+        let kept = std::mem::take(resp.headers_mut());
+        resp = html_error(&app, &err, &id_str);
+        for (name, value) in kept.iter() {
+            if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
+                resp.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+    } else if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
         // headers set on the way out (e.g. the RateLimit fields) stay
         let kept = std::mem::take(resp.headers_mut());
         resp = err.response(&id_str);
@@ -130,6 +146,25 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         tracing::warn!(status = resp.status().as_u16(), micros, "request failed");
     } else {
         tracing::debug!(status = resp.status().as_u16(), micros, "request");
+    }
+    resp
+}
+
+/// Does the client ask for a page (a browser's `Accept: text/html,…`)?
+fn wants_html(accept: &Option<HeaderValue>) -> bool {
+    accept.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// An error as a page, with the status and `Retry-After` of the error.
+fn html_error(app: &App, err: &ApiError, request_id: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(crate::pages::error_page(&app.config.shop_name, err, request_id)));
+    *resp.status_mut() = err.status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    crate::http::respond::page_headers(h);
+    if let Some(secs) = err.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
 }

@@ -30,9 +30,19 @@ pub enum BodyLimit {
     Upload,
 }
 
+/// What a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// JSON; errors in the contract's envelope
+    Api,
+    /// a web page (HTML); errors as a page
+    Page,
+}
+
 /// One route's policy (per method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    pub kind: Kind,
     pub rate: Option<Rule>,
     pub keys: KeyAccess,
     pub timeout: Timeout,
@@ -46,6 +56,7 @@ impl Policy {
     /// A route anyone may call, or that authenticates with a session token.
     pub const fn open() -> Policy {
         Policy {
+            kind: Kind::Api,
             rate: None,
             keys: KeyAccess::NotAdmin,
             timeout: Timeout::Request,
@@ -62,6 +73,11 @@ impl Policy {
     /// An admin route only administrators in person may use.
     pub const fn in_person() -> Policy {
         Policy { keys: KeyAccess::InPerson, ..Policy::open() }
+    }
+
+    /// A web page anyone may ask for.
+    pub const fn page() -> Policy {
+        Policy { kind: Kind::Page, ..Policy::open() }
     }
 
     pub const fn rate(self, rule: Rule) -> Policy {

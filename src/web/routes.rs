@@ -6,6 +6,7 @@
 //! given a policy, nor documented without being served.
 
 use axum::http::Method;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -23,6 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
+use crate::pages::{assets, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -50,6 +52,15 @@ impl Table {
         self.router = self.router.routes(handlers);
         self
     }
+
+    /// Registers a web page (not in the API's document) under one policy.
+    fn page(mut self, path: &str, methods: &[Method], handler: MethodRouter<AppState>, policy: Policy) -> Table {
+        for method in methods {
+            self.declared.push((path.to_owned(), method.clone(), policy));
+        }
+        self.router = self.router.route(path, handler);
+        self
+    }
 }
 
 /// The routes with their descriptions and policies.
@@ -57,6 +68,9 @@ pub fn table() -> Table {
     let open = Policy::open();
     let catalog_read = open.rate(Rule::Catalog).fast_path();
     let admin = Policy::admin;
+    // public pages are the same for everyone and cached like the catalog's JSON
+    let public_page = Policy::page().rate(Rule::Catalog).fast_path();
+    let get_ = &[Method::GET];
     Table { router: OpenApiRouter::with_openapi(crate::openapi::base()), declared: Vec::new() }
         // catalog (public, cacheable: hits are answered ahead of the router)
         .add(routes!(catalog::list_products), catalog_read)
@@ -133,6 +147,12 @@ pub fn table() -> Table {
         .add(routes!(ops::ready), open)
         .add(routes!(ops::metrics), open)
         .add(routes!(ops::openapi), open)
+        // web pages: the storefront
+        .page("/", get_, get(shop::home), public_page)
+        .page("/c/{slug}", get_, get(shop::category), public_page)
+        .page("/p/{slug}", get_, get(shop::product), public_page)
+        .page("/search", get_, get(shop::search), Policy::page().rate(Rule::Search).fast_path())
+        .page("/assets/{file}", get_, get(assets::serve), Policy::page())
 }
 
 /// The router of the table, with the front layer's middleware around every route.

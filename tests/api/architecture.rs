@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["catalog", "customers", "cart", "webhooks", "orders", "reviews", "archive", "bulk", "admin", "replication"],
     ),
     ("assembly", &["app"]),
+    ("pages", &["pages"]),
     ("front", &["web"]),
     ("commands", &["cli", "commands", "seed", "lib", "main"]),
 ];

@@ -164,7 +164,8 @@ async fn an_import_reports_exactly_its_bad_rows_and_the_rest_shows_at_once() {
 async fn a_row_longer_than_a_mebibyte_fails_the_import_naming_its_line_and_imports_nothing() {
     let (app, admin) = admin_app().await;
     let c = app.conn();
-    let products = |c: &rusqlite::Connection| -> i64 { c.query_row("SELECT count(*) FROM products", [], |r| r.get(0)).unwrap() };
+    let products =
+        |c: &rusqlite::Connection| -> i64 { c.query_row("SELECT count(*) FROM products", [], |r| r.get(0)).unwrap() };
     let before = products(&c);
     let long = "x".repeat(2 << 20);
     // a long cell; a quote never closed, so the "row" runs over many short lines to the end;

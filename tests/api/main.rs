@@ -25,6 +25,7 @@ mod mail;
 mod monitoring;
 mod observability;
 mod orders;
+mod pages;
 mod query_plans;
 mod redis_tier;
 mod replicas;

@@ -15,6 +15,7 @@ use storefront::seed::{self, SeedOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod browser;
 pub mod receiver;
 pub mod redis_server;
 pub mod smtp_server;

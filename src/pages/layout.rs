@@ -1,0 +1,181 @@
+//! The frame every page shares (head, header with search, footer), the pieces pages are made
+//! of (prices, stars, product cards, page links) and the error page.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::assets;
+use super::view::{Money, Summary};
+use crate::error::ApiError;
+
+/// What the frame shows around a page.
+pub struct Frame<'a> {
+    pub shop: &'a str,
+    pub title: &'a str,
+    /// the search box's text
+    pub q: &'a str,
+}
+
+pub fn page(frame: &Frame<'_>, main: Markup) -> String {
+    let title =
+        if frame.title.is_empty() { frame.shop.to_owned() } else { format!("{} · {}", frame.title, frame.shop) };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href=(assets::url("style.css"));
+                link rel="icon" href="data:,";
+                script src=(assets::url("shop.js")) defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.wrap {
+                        a.brand href="/" { (frame.shop) }
+                        form.search role="search" action="/search" method="get" {
+                            label.skip for="q" { "Search the shop" }
+                            input #q type="search" name="q" value=(frame.q) placeholder="Search products" required maxlength="200";
+                            button type="submit" { "Search" }
+                        }
+                        nav aria-label="Your shop" {
+                            a href="/cart" { "Cart" }
+                            a href="/account" { "Account" }
+                        }
+                    }
+                }
+                main #main.wrap { (main) }
+                footer.bottom {
+                    div.wrap { (frame.shop) " · prices include no tax until checkout" }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// `$19.99`, `€5.00`, `¥500`, `CHF 12.50`.
+pub fn money(m: &Money) -> String {
+    let (symbol, digits) = match m.currency.as_str() {
+        "USD" => ("$", 2),
+        "EUR" => ("€", 2),
+        "GBP" => ("£", 2),
+        "JPY" => ("¥", 0),
+        "KRW" => ("₩", 0),
+        _ => ("", 2),
+    };
+    let sign = if m.amount < 0 { "-" } else { "" };
+    let a = m.amount.unsigned_abs();
+    let number = if digits == 0 { a.to_string() } else { format!("{}.{:02}", a / 100, a % 100) };
+    if symbol.is_empty() {
+        format!("{sign}{} {number}", m.currency)
+    } else {
+        format!("{sign}{symbol}{number}")
+    }
+}
+
+/// The price, with the regular one struck through during a sale.
+pub fn price(now: &Money, base: &Money, sale: Option<&Money>) -> Markup {
+    html! {
+        span.price {
+            @if sale.is_some() {
+                span.now.sale { (money(now)) }
+                s { span.skip { "was " } (money(base)) }
+            } @else {
+                span.now { (money(now)) }
+            }
+        }
+    }
+}
+
+pub fn stars(average: f64, count: i64) -> Markup {
+    let full = average.round().clamp(0.0, 5.0) as usize;
+    html! {
+        @if count > 0 {
+            span.stars title=(format!("{average:.1} out of 5")) {
+                span aria-hidden="true" { ("★".repeat(full)) ("☆".repeat(5 - full)) }
+                span.skip { (format!("{average:.1} out of 5 stars")) }
+            }
+            " "
+            span.meta { "(" (count) ")" }
+        }
+    }
+}
+
+/// A coloured tile with a product's initials, where a photo would be.
+pub fn tile(id: &str, name: &str, big: bool) -> Markup {
+    let hue = id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32)) % 6;
+    let initials: String = name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
+    html! {
+        div class=(format!("tile h{hue}{}", if big { " big" } else { "" })) aria-hidden="true" { (initials.to_uppercase()) }
+    }
+}
+
+pub fn card(p: &Summary) -> Markup {
+    html! {
+        li {
+            article.card {
+                (tile(&p.id, &p.name, false))
+                div.body {
+                    a.title href=(format!("/p/{}", p.slug)) { (p.name) }
+                    span.meta {
+                        @if let Some(b) = &p.brand { (b.name) " · " }
+                        (p.category.name)
+                    }
+                    (price(&p.price, &p.base_price, p.sale_price.as_ref()))
+                    div { (stars(p.rating.average, p.rating.count)) }
+                    @if !p.in_stock { span.stock.out { "Out of stock" } }
+                }
+            }
+        }
+    }
+}
+
+/// Links to the pages of a list: `href(n)` is the address of page n.
+pub fn pages(current: i64, last: i64, href: impl Fn(i64) -> String) -> Markup {
+    html! {
+        @if last > 1 {
+            nav.pages aria-label="Pages" {
+                @if current > 1 { a href=(href(current - 1)) rel="prev" { "← Previous" } }
+                span.here aria-current="page" { "Page " (current) " of " (last) }
+                @if current < last { a href=(href(current + 1)) rel="next" { "Next →" } }
+            }
+        }
+    }
+}
+
+/// An error as a page: what went wrong, in words, and the way back.
+pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
+    let (title, words) = match e.status.as_u16() {
+        404 => ("Not found", "There is nothing at this address. It may have moved, or the product is no longer sold."),
+        400 | 422 => ("That did not work", "Something in the request could not be used:"),
+        403 => ("Not allowed", "This page or action is not open to you."),
+        429 => ("Too many requests", "Please wait a moment and try again."),
+        503 => ("Busy", "The shop is busy right now; please try again in a moment."),
+        _ => ("Something went wrong", "The shop could not answer this request. Please try again."),
+    };
+    let frame = Frame { shop, title, q: "" };
+    page(
+        &frame,
+        html! {
+            h1 { (title) }
+            div.error role="alert" {
+                p { (words) }
+                @if matches!(e.status.as_u16(), 400 | 422 | 403) {
+                    p { (e.message) }
+                    @if !e.details.is_empty() {
+                        ul {
+                            @for (k, v) in &e.details {
+                                li { strong { (k) } ": " (v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())) }
+                            }
+                        }
+                    }
+                }
+            }
+            p { a href="/" { "Back to the shop" } }
+            p.meta { "Reference: " code { (request_id) } }
+            (PreEscaped(""))
+        },
+    )
+}

@@ -1,0 +1,13 @@
+//! The web pages the binary serves: the storefront at `/` and (later in this module) the
+//! owner's dashboard at `/admin`. Server-rendered HTML from compile-time checked templates
+//! (maud), one stylesheet and one small script embedded with hashed names ([`assets`]), a
+//! strict Content-Security-Policy; every page works without its script. Pages call the same
+//! domain functions as the JSON API — the public ones read the API's own cached answers —
+//! and never implement a rule a second time.
+
+pub mod assets;
+pub mod layout;
+pub mod shop;
+mod view;
+
+pub use layout::error_page;

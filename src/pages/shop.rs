@@ -1,0 +1,532 @@
+//! The storefront's public pages: home, category, product, search. Each is made from the
+//! public catalog API's own answers (the same handlers, the same checks, the same cached
+//! bytes) and kept in the same cache: a page depends on exactly what the answers it was
+//! made from depend on, so a commit that changes one of them drops the page too, on every
+//! node. The pages are the same for everyone (nothing personal is on them), so the cache's
+//! fast path answers them like the catalog's JSON.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde::de::DeserializeOwned;
+
+use super::layout::{self, card, money, pages, price, stars, tile, Frame};
+use super::view::*;
+use crate::app::AppState;
+use crate::cache::{Entry, Served};
+use crate::catalog::handlers as api;
+use crate::error::ApiError;
+use crate::http::query::encode_pairs;
+use crate::http::{Negotiation, QueryParams, Rendered};
+
+/// Products on a page of a list.
+const PER_PAGE: &str = "24";
+
+/// A page through the response cache: `build` makes its HTML and names the tags of the
+/// answers it read.
+async fn cached_page(
+    app: &AppState,
+    neg: &Negotiation,
+    key: String,
+    build: impl Future<Output = Result<(String, Vec<String>), ApiError>>,
+) -> Result<Response, ApiError> {
+    let (entry, served) = app
+        .cache
+        .get_or_load(key, &[], async move {
+            let (html, tags) = build.await?;
+            Ok((Rendered::html(html), tags))
+        })
+        .await?;
+    Ok(api::respond_cached(app, &entry.rendered, neg, served))
+}
+
+/// What a page read from the API: the answer's fields, its tags added to the page's.
+fn read<T: DeserializeOwned>(answer: (Arc<Entry>, Served), tags: &mut Vec<String>) -> Result<T, ApiError> {
+    let (entry, _) = answer;
+    tags.extend_from_slice(entry.tags());
+    serde_json::from_slice(&entry.rendered.json).map_err(|e| {
+        tracing::error!(error = %e, "a page cannot read an API answer");
+        ApiError::internal()
+    })
+}
+
+fn uri(path_and_query: &str) -> Result<Uri, ApiError> {
+    path_and_query.parse().map_err(|_| ApiError::bad_request("invalid_query", "the address cannot be read"))
+}
+
+/// The parameters a page takes (others, e.g. a campaign's, are ignored), sorted by name:
+/// the page's canonical query.
+fn page_params(raw: Option<&str>, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let q = QueryParams::parse(raw.unwrap_or(""))?;
+    let mut kept: Vec<(String, String)> =
+        q.pairs().iter().filter(|(k, v)| names.contains(&k.as_str()) && !v.trim().is_empty()).cloned().collect();
+    kept.sort();
+    Ok(kept)
+}
+
+fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A page's address with its parameters spelled one way (the cache's key for it): sorted,
+/// percent-encoded, a space as `+` as forms send it.
+fn key(path: &str, params: &[(String, String)]) -> String {
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", encode_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str()))).replace("%20", "+"))
+    }
+}
+
+/// A list's address as a form sent it (empty fields, another order) is sent on to its
+/// one spelling, which the cache answers ahead of the router.
+fn canonical_or_redirect(path: &str, raw: Option<&str>, params: &[(String, String)]) -> Result<String, Box<Response>> {
+    let key = key(path, params);
+    let asked = match raw {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_owned(),
+    };
+    if asked == key {
+        Ok(key)
+    } else {
+        Err(Box::new(axum::response::Redirect::to(&key).into_response()))
+    }
+}
+
+/// A whole number of the shop's currency (a filter's "from 20"), in minor units.
+fn minor_units(field: &str, v: &str) -> Result<String, ApiError> {
+    match v.trim().parse::<u32>() {
+        Ok(n) => Ok((n as u64 * 100).to_string()),
+        Err(_) => Err(ApiError::validation([(field.to_owned(), "must be a whole number".to_owned())].into())),
+    }
+}
+
+fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str) -> Frame<'a> {
+    Frame { shop: &app.config.shop_name, title, q }
+}
+
+/// `GET /`: the categories and what sells best.
+pub async fn home(State(app): State<AppState>, neg: Negotiation) -> Result<Response, ApiError> {
+    let a = app.clone();
+    cached_page(&app, &neg, "/".to_owned(), async move {
+        let mut tags = Vec::new();
+        let tree: Data<Vec<CategoryNode>> =
+            read(api::categories_entry(&a, &uri("/api/categories")?, QueryParams::parse("")?).await?, &mut tags)?;
+        // a best seller is a product summary with its units sold
+        let best: Data<Vec<Summary>> = read(
+            api::bestsellers_entry(&a, &uri("/api/products/bestsellers?limit=8")?, QueryParams::parse("limit=8")?)
+                .await?,
+            &mut tags,
+        )?;
+        let mut shown = best.data;
+        let heading = if shown.is_empty() {
+            // nothing sold yet: the newest
+            let newest: Listed<Vec<Summary>, OffsetMeta> = read(
+                api::list_products_entry(&a, &uri("/api/products?per_page=8")?, QueryParams::parse("per_page=8")?)
+                    .await?,
+                &mut tags,
+            )?;
+            shown = newest.data;
+            "New in"
+        } else {
+            "Best sellers"
+        };
+        let main = html! {
+            section.hero {
+                h1 { "Welcome to " (a.config.shop_name) }
+                p { "Browse by category, or search for what you need." }
+            }
+            h2 { "Shop by category" }
+            ul.cats {
+                @for c in &tree.data {
+                    li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (c.product_count) " products" } } }
+                }
+            }
+            h2 { (heading) }
+            @if shown.is_empty() {
+                p.empty { "No products yet." }
+            } @else {
+                ul.grid { @for p in &shown { (card(p)) } }
+            }
+        };
+        Ok((layout::page(&frame(&a, "", ""), main), tags))
+    })
+    .await
+}
+
+const CATEGORY_PARAMS: &[&str] = &["brand", "in_stock", "max", "min", "page", "sort"];
+
+const SORTS: &[(&str, &str)] = &[
+    ("", "Newest"),
+    ("price_asc", "Price: low to high"),
+    ("price_desc", "Price: high to low"),
+    ("popular", "Best selling"),
+    ("rating", "Top rated"),
+];
+
+/// `GET /c/{slug}`: a category's products with filters (brand, price, in stock), sorts and
+/// pages.
+pub async fn category(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    Path(slug): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    if !crate::domain::is_slug(&slug) {
+        return Err(ApiError::not_found("category"));
+    }
+    let params = page_params(raw.as_deref(), CATEGORY_PARAMS)?;
+    let page_key = match canonical_or_redirect(&format!("/c/{slug}"), raw.as_deref(), &params) {
+        Ok(k) => k,
+        Err(redirect) => return Ok(*redirect),
+    };
+    let a = app.clone();
+    cached_page(&app, &neg, page_key, async move {
+        let mut tags = Vec::new();
+        let cat: Data<CategoryDetail> = read(
+            api::category_entry(&a, &uri(&format!("/api/categories/{slug}"))?, Ok(Path(slug.clone())), QueryParams::parse("")?)
+                .await?,
+            &mut tags,
+        )?;
+        let cat = cat.data;
+        let mut q: Vec<(&str, String)> = vec![("category", slug.clone()), ("per_page", PER_PAGE.to_owned())];
+        if let Some(b) = get(&params, "brand") {
+            q.push(("brand", b.to_owned()));
+        }
+        if let Some(v) = get(&params, "min") {
+            q.push(("min_price", minor_units("min", v)?));
+        }
+        if let Some(v) = get(&params, "max") {
+            q.push(("max_price", minor_units("max", v)?));
+        }
+        if get(&params, "in_stock").is_some() {
+            q.push(("in_stock", "true".to_owned()));
+        }
+        if let Some(v) = get(&params, "sort") {
+            q.push(("sort", v.to_owned()));
+        }
+        if let Some(v) = get(&params, "page") {
+            q.push(("page", v.to_owned()));
+        }
+        let query = encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str())));
+        let list: Listed<Vec<Summary>, OffsetMeta> =
+            read(api::list_products_entry(&a, &uri(&format!("/api/products?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
+        let brands: Data<Vec<Brand>> =
+            read(api::brands_entry(&a, &uri("/api/brands")?, QueryParams::parse("")?).await?, &mut tags)?;
+        let here = |page: i64| {
+            let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
+            if page > 1 {
+                p.push(("page".into(), page.to_string()));
+            }
+            p.sort();
+            key(&format!("/c/{}", cat.slug), &p)
+        };
+        let sort = get(&params, "sort").unwrap_or("");
+        let main = html! {
+            nav.crumbs aria-label="Breadcrumb" {
+                a href="/" { "Home" }
+                @for c in &cat.path { " / " a href=(format!("/c/{}", c.slug)) { (c.name) } }
+            }
+            h1 { (cat.name) }
+            @if !cat.description.is_empty() { p { (cat.description) } }
+            @if !cat.children.is_empty() {
+                ul.cats {
+                    @for c in &cat.children {
+                        li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (c.product_count) " products" } } }
+                    }
+                }
+            }
+            div.listing {
+                form.filters method="get" action=(format!("/c/{}", cat.slug)) aria-label="Filters" {
+                    fieldset {
+                        legend { "Brand" }
+                        div.field {
+                            label for="brand" { "Brand" }
+                            select #brand name="brand" {
+                                option value="" { "Any brand" }
+                                @for b in brands.data.iter().filter(|b| b.product_count > 0) {
+                                    option value=(b.slug) selected[get(&params, "brand") == Some(b.slug.as_str())] { (b.name) }
+                                }
+                            }
+                        }
+                    }
+                    fieldset {
+                        legend { "Price" }
+                        div.range {
+                            div.field { label for="min" { "From" } input #min type="number" name="min" min="0" inputmode="numeric" value=[get(&params, "min")]; }
+                            div.field { label for="max" { "To" } input #max type="number" name="max" min="0" inputmode="numeric" value=[get(&params, "max")]; }
+                        }
+                    }
+                    fieldset {
+                        legend { "Availability" }
+                        label { input type="checkbox" name="in_stock" value="1" checked[get(&params, "in_stock").is_some()]; " In stock only" }
+                    }
+                    @if !sort.is_empty() { input type="hidden" name="sort" value=(sort); }
+                    button type="submit" { "Apply filters" }
+                }
+                section aria-label="Products" {
+                    div.toolbar {
+                        span.count { (list.meta.total) " products" }
+                        form method="get" action=(format!("/c/{}", cat.slug)) {
+                            @for (k, v) in params.iter().filter(|(k, _)| k != "sort" && k != "page") {
+                                input type="hidden" name=(k) value=(v);
+                            }
+                            label for="sort" { "Sort by " }
+                            select #sort name="sort" data-autosubmit {
+                                @for (value, label) in SORTS {
+                                    option value=(value) selected[sort == *value] { (label) }
+                                }
+                            }
+                            " "
+                            button.quiet type="submit" data-autosubmit-hide { "Sort" }
+                        }
+                    }
+                    @if list.data.is_empty() {
+                        p.empty { "No products match these filters." }
+                    } @else {
+                        ul.grid { @for p in &list.data { (card(p)) } }
+                    }
+                    (pages(list.meta.current_page, list.meta.last_page.min(crate::catalog::handlers::MAX_OFFSET / 24), here))
+                }
+            }
+        };
+        Ok((layout::page(&frame(&a, &cat.name, ""), main), tags))
+    })
+    .await
+}
+
+/// `GET /p/{slug}`: one product, its variants, the form that puts it in the cart, reviews.
+pub async fn product(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    Path(slug): Path<String>,
+) -> Result<Response, ApiError> {
+    if !crate::domain::is_slug(&slug) {
+        return Err(ApiError::not_found("product"));
+    }
+    let a = app.clone();
+    cached_page(&app, &neg, format!("/p/{slug}"), async move {
+        let mut tags = Vec::new();
+        let p: Data<Detail> = read(
+            api::product_entry(&a, &uri(&format!("/api/products/{slug}"))?, Ok(Path(slug.clone())), QueryParams::parse("")?)
+                .await?,
+            &mut tags,
+        )?;
+        let p = p.data;
+        let single = p.variants.len() == 1;
+        let main = html! {
+            nav.crumbs aria-label="Breadcrumb" {
+                a href="/" { "Home" } " / "
+                a href=(format!("/c/{}", p.category.slug)) { (p.category.name) }
+            }
+            div.product {
+                (tile(&p.id, &p.name, true))
+                div.buy {
+                    h1 { (p.name) }
+                    p.meta {
+                        @if let Some(b) = &p.brand { "by " (b.name) " · " }
+                        "SKU " (p.sku)
+                    }
+                    (price(&p.price, &p.base_price, p.sale_price.as_ref()))
+                    div { (stars(p.rating.average, p.rating.count)) }
+                    @if p.in_stock {
+                        form method="post" action="/cart/items" {
+                            @if single {
+                                input type="hidden" name="variant_id" value=(p.variants[0].id);
+                            } @else {
+                                div.field {
+                                    label for="variant" { "Choose " (p.options.iter().map(|o| o.name.to_lowercase()).collect::<Vec<_>>().join(" and ")) }
+                                    select #variant name="variant_id" required {
+                                        @for v in &p.variants {
+                                            option value=(v.id) disabled[!v.in_stock] {
+                                                (v.name) " — " (money(&v.price))
+                                                @if v.sale_price.is_some() { " (sale)" }
+                                                @if !v.in_stock { " — sold out" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            div.field {
+                                label for="quantity" { "Quantity" }
+                                input #quantity type="number" name="quantity" value="1" min="1" max="99" inputmode="numeric" required;
+                            }
+                            input type="hidden" name="slug" value=(p.slug);
+                            button type="submit" { "Add to cart" }
+                        }
+                        p.stock.in { "In stock" }
+                    } @else {
+                        p.stock.out { "Out of stock" }
+                    }
+                    h2 { "Description" }
+                    p.desc { (p.description) }
+                }
+            }
+            section.reviews aria-labelledby="reviews" {
+                h2 #reviews { "Reviews" }
+                @if p.reviews.is_empty() {
+                    p.empty { "No reviews yet." }
+                }
+                @for r in &p.reviews {
+                    article.review {
+                        h3 { (r.title) }
+                        div { (stars(r.rating as f64, 1)) " " span.meta { (r.author) ", " (r.created_at.get(..10).unwrap_or(&r.created_at)) } }
+                        p { (r.body) }
+                    }
+                }
+            }
+        };
+        Ok((layout::page(&frame(&a, &p.name, ""), main), tags))
+    })
+    .await
+}
+
+const SEARCH_PARAMS: &[&str] = &["brand", "category", "in_stock", "max", "min", "page", "q", "sort"];
+
+/// `GET /search?q=`: ranked results with their facets (categories, brands, price bands).
+pub async fn search(
+    State(app): State<AppState>,
+    neg: Negotiation,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = page_params(raw.as_deref(), SEARCH_PARAMS)?;
+    let page_key = match canonical_or_redirect("/search", raw.as_deref(), &params) {
+        Ok(k) => k,
+        Err(redirect) => return Ok(*redirect),
+    };
+    let a = app.clone();
+    cached_page(&app, &neg, page_key, async move {
+        let text = get(&params, "q").unwrap_or("").to_owned();
+        let mut tags = Vec::new();
+        let link = |change: &[(&str, Option<String>)]| {
+            let mut p: Vec<(String, String)> =
+                params.iter().filter(|(k, _)| k != "page" && !change.iter().any(|(c, _)| c == k)).cloned().collect();
+            p.extend(change.iter().filter_map(|(k, v)| v.clone().map(|v| ((*k).to_owned(), v))));
+            p.sort();
+            key("/search", &p)
+        };
+        if text.trim().is_empty() {
+            let main = html! {
+                h1 { "Search" }
+                p { "Type what you are looking for in the search box above." }
+            };
+            return Ok((layout::page(&frame(&a, "Search", ""), main), tags));
+        }
+        let mut q: Vec<(&str, String)> = vec![("q", text.clone()), ("per_page", PER_PAGE.to_owned())];
+        for name in ["category", "brand", "sort", "page"] {
+            if let Some(v) = get(&params, name) {
+                q.push((name, v.to_owned()));
+            }
+        }
+        if let Some(v) = get(&params, "min") {
+            q.push(("min_price", minor_units("min", v)?));
+        }
+        if let Some(v) = get(&params, "max") {
+            q.push(("max_price", minor_units("max", v)?));
+        }
+        if get(&params, "in_stock").is_some() {
+            q.push(("in_stock", "true".to_owned()));
+        }
+        let query = encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str())));
+        let found: Listed<Vec<Summary>, SearchMeta> =
+            read(api::search_entry(&a, &uri(&format!("/api/search?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
+        let f = &found.meta.facets;
+        let sort = get(&params, "sort").unwrap_or("");
+        let title = format!("Search: {text}");
+        let main = html! {
+            h1 { "Results for “" (text) "”" }
+            div.listing {
+                aside.filters aria-label="Narrow the results" {
+                    @if !f.categories.is_empty() {
+                        fieldset {
+                            legend { "Category" }
+                            ul {
+                                @for c in f.categories.iter().filter(|c| c.depth == 0).take(12) {
+                                    li {
+                                        @if get(&params, "category") == Some(c.slug.as_str()) {
+                                            strong { (c.name) } a href=(link(&[("category", None)])) { "(any)" }
+                                        } @else {
+                                            a href=(link(&[("category", Some(c.slug.clone()))])) { (c.name) }
+                                            span.n { (c.count) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if !f.brands.is_empty() {
+                        fieldset {
+                            legend { "Brand" }
+                            ul {
+                                @for b in f.brands.iter().take(12) {
+                                    li {
+                                        @if get(&params, "brand") == Some(b.slug.as_str()) {
+                                            strong { (b.name) } a href=(link(&[("brand", None)])) { "(any)" }
+                                        } @else {
+                                            a href=(link(&[("brand", Some(b.slug.clone()))])) { (b.name) }
+                                            span.n { (b.count) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    fieldset {
+                        legend { "Price" }
+                        ul {
+                            @for band in f.price_bands.iter().filter(|b| b.count > 0) {
+                                li {
+                                    a href=(link(&[("min", Some((band.min.amount / 100).to_string())), ("max", band.max.as_ref().map(|m| (m.amount / 100).to_string()))])) {
+                                        (money(&band.min))
+                                        @if let Some(m) = &band.max { " – " (money(m)) } @else { " and up" }
+                                    }
+                                    span.n { (band.count) }
+                                }
+                            }
+                            @if get(&params, "min").is_some() || get(&params, "max").is_some() {
+                                li { a href=(link(&[("min", None), ("max", None)])) { "Any price" } }
+                            }
+                        }
+                    }
+                }
+                section aria-label="Results" {
+                    div.toolbar {
+                        span.count { (found.meta.total) " results" }
+                        form method="get" action="/search" {
+                            @for (k, v) in params.iter().filter(|(k, _)| k != "sort" && k != "page") {
+                                input type="hidden" name=(k) value=(v);
+                            }
+                            label for="sort" { "Sort by " }
+                            select #sort name="sort" data-autosubmit {
+                                option value="" selected[sort.is_empty()] { "Relevance" }
+                                @for (value, label) in SORTS.iter().skip(1) {
+                                    option value=(value) selected[sort == *value] { (label) }
+                                }
+                                option value="newest" selected[sort == "newest"] { "Newest" }
+                            }
+                            " "
+                            button.quiet type="submit" data-autosubmit-hide { "Sort" }
+                        }
+                    }
+                    @if found.data.is_empty() {
+                        p.empty { "Nothing matches “" (text) "”. Try fewer or other words." }
+                    } @else {
+                        ul.grid { @for p in &found.data { (card(p)) } }
+                    }
+                    (pages(found.meta.current_page, found.meta.last_page.min(1000 / 24), |n| {
+                        let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
+                        if n > 1 { p.push(("page".into(), n.to_string())); }
+                        p.sort();
+                        key("/search", &p)
+                    }))
+                }
+            }
+        };
+        Ok((layout::page(&frame(&a, &title, &text), main), tags))
+    })
+    .await
+}

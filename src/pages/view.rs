@@ -1,0 +1,157 @@
+//! What the pages read of the API's answers: the JSON of the public catalog endpoints (the
+//! very bytes the cache keeps for them), taken back into the fields a page shows.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Ref {
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Rating {
+    pub average: f64,
+    pub count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Summary {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub price: Money,
+    pub base_price: Money,
+    pub sale_price: Option<Money>,
+    pub category: Ref,
+    pub brand: Option<Ref>,
+    pub in_stock: bool,
+    pub rating: Rating,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Variant {
+    pub id: String,
+    pub name: String,
+    pub price: Money,
+    pub sale_price: Option<Money>,
+    pub in_stock: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProductOption {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Review {
+    pub rating: i64,
+    pub title: String,
+    pub body: String,
+    pub author: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Detail {
+    pub id: String,
+    pub sku: String,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub price: Money,
+    pub base_price: Money,
+    pub sale_price: Option<Money>,
+    pub in_stock: bool,
+    pub category: Ref,
+    pub brand: Option<Ref>,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<Variant>,
+    pub rating: Rating,
+    pub reviews: Vec<Review>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CategoryNode {
+    pub name: String,
+    pub slug: String,
+    pub product_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CategoryChild {
+    pub name: String,
+    pub slug: String,
+    pub product_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CategoryDetail {
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub path: Vec<Ref>,
+    pub children: Vec<CategoryChild>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Brand {
+    pub name: String,
+    pub slug: String,
+    pub product_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Listed<T, M> {
+    pub data: T,
+    pub meta: M,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OffsetMeta {
+    pub current_page: i64,
+    pub total: i64,
+    pub last_page: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FacetRef {
+    pub name: String,
+    pub slug: String,
+    pub count: i64,
+    #[serde(default)]
+    pub depth: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PriceBand {
+    pub min: Money,
+    pub max: Option<Money>,
+    pub count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Facets {
+    pub categories: Vec<FacetRef>,
+    pub brands: Vec<FacetRef>,
+    pub price_bands: Vec<PriceBand>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchMeta {
+    pub current_page: i64,
+    pub total: i64,
+    pub last_page: i64,
+    pub facets: Facets,
+}

@@ -1,0 +1,225 @@
+//! The web pages in a real browser (headless Chromium through chromedriver): the storefront
+//! a shopper sees, checked against the API's own answers, screenshotted at desktop and phone
+//! widths (target/screenshots/) and checked by axe-core for serious accessibility problems.
+
+use fantoccini::Locator;
+
+use crate::common::browser::Browser;
+use crate::common::TestApp;
+
+/// No serious or critical axe-core finding on the page now shown.
+async fn accessible(b: &Browser, page: &str) {
+    let problems = b.accessibility_problems().await;
+    assert!(problems.is_empty(), "{page}: {problems:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_browses_categories_filters_sorts_searches_and_opens_a_product() {
+    let app = TestApp::builder().seeded(400, 7).start().await;
+    let b = Browser::start(app.addr).await;
+
+    // home: every top-level category of the API, and products
+    b.goto("/").await;
+    let tree = app.json("/api/categories").await;
+    let names: Vec<String> = b
+        .client
+        .find_all(Locator::Css("ul.cats a"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| async move { e.text().await.unwrap() })
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+    assert_eq!(names.len(), tree["data"].as_array().unwrap().len());
+    for (shown, c) in names.iter().zip(tree["data"].as_array().unwrap()) {
+        assert!(shown.starts_with(c["name"].as_str().unwrap()), "{shown} / {}", c["name"]);
+    }
+    assert!(b.client.find_all(Locator::Css("ul.grid li")).await.unwrap().len() >= 4, "products on the home page");
+    b.shoot("shop-home").await;
+    accessible(&b, "home").await;
+
+    // a category: its products as the API lists them, then sorted by price
+    b.click("ul.cats li:first-child a").await;
+    let slug = tree["data"][0]["slug"].as_str().unwrap().to_owned();
+    b.wait_path(&format!("/c/{slug}")).await;
+    let api = app.json(&format!("/api/products?category={slug}&per_page=24")).await;
+    let total = api["meta"]["total"].as_i64().unwrap();
+    assert_eq!(b.text(".toolbar .count").await, format!("{total} products"));
+    let first = b.text("ul.grid li:first-child a.title").await;
+    assert_eq!(first, api["data"][0]["name"].as_str().unwrap());
+    b.shoot("shop-category").await;
+    accessible(&b, "category").await;
+    // choosing a sort applies it (the page's script submits the form)
+    b.client.find(Locator::Css("#sort")).await.unwrap().select_by_value("price_asc").await.unwrap();
+    b.wait_path(&format!("/c/{slug}?sort=price_asc")).await;
+    let cheapest = app.json(&format!("/api/products?category={slug}&per_page=24&sort=price_asc")).await;
+    assert_eq!(b.text("ul.grid li:first-child a.title").await, cheapest["data"][0]["name"].as_str().unwrap());
+    // the in-stock filter keeps the sort
+    b.click("input[name=in_stock]").await;
+    b.click(".filters button[type=submit]").await;
+    b.wait_path(&format!("/c/{slug}?in_stock=1&sort=price_asc")).await;
+    let in_stock = app.json(&format!("/api/products?category={slug}&in_stock=true")).await;
+    assert_eq!(b.text(".toolbar .count").await, format!("{} products", in_stock["meta"]["total"]));
+
+    // a product: its name, price and variants as the API has them
+    let product = cheapest["data"][0]["slug"].as_str().unwrap().to_owned();
+    b.click("ul.grid li:first-child a.title").await;
+    b.wait_path(&format!("/p/{product}")).await;
+    let detail = app.json(&format!("/api/products/{product}")).await;
+    assert_eq!(b.text("h1").await, detail["data"]["name"].as_str().unwrap());
+    let amount = detail["data"]["price"]["amount"].as_i64().unwrap();
+    assert!(b.text(".buy .price").await.starts_with(&format!("${}.{:02}", amount / 100, amount % 100)));
+    let variants = detail["data"]["variants"].as_array().unwrap().len();
+    if variants > 1 {
+        assert_eq!(b.client.find_all(Locator::Css("#variant option")).await.unwrap().len(), variants);
+    }
+    b.shoot("shop-product").await;
+    accessible(&b, "product").await;
+
+    // search from the box in the header, then narrow by a brand facet
+    let word = detail["data"]["name"].as_str().unwrap().split_whitespace().next().unwrap().to_lowercase();
+    b.fill("#q", &word).await;
+    b.client.find(Locator::Css("#q")).await.unwrap().send_keys("\u{E007}").await.unwrap(); // Enter
+    b.wait_path(&format!("/search?q={word}")).await;
+    let found = app.json(&format!("/api/search?q={word}&per_page=24")).await;
+    assert_eq!(b.text(".toolbar .count").await, format!("{} results", found["meta"]["total"]));
+    b.shoot("shop-search").await;
+    accessible(&b, "search").await;
+    let brand = &found["meta"]["facets"]["brands"][0];
+    b.client.find(Locator::LinkText(brand["name"].as_str().unwrap())).await.unwrap().click().await.unwrap();
+    b.wait_path(&format!("/search?brand={}&q={word}", brand["slug"].as_str().unwrap())).await;
+    assert_eq!(b.text(".toolbar .count").await, format!("{} results", brand["count"]));
+
+    // an address that names nothing is a page that says so
+    b.goto("/p/no-such-product").await;
+    assert_eq!(b.text("h1").await, "Not found");
+    b.shoot("shop-not-found").await;
+
+    b.close().await;
+    app.stop().await;
+}
+
+async fn page_app() -> TestApp {
+    TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await
+}
+
+const HTML: (&str, &str) = ("Accept", "text/html,application/xhtml+xml");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_cached_like_the_catalog_and_a_commit_shows_at_once() {
+    let app = page_app().await;
+    let product = "/p/aurora-wireless-headphones";
+    let first = app.get_with(product, &[HTML]).await;
+    assert_eq!((first.status, first.header("x-cache")), (200, Some("miss")), "{}", first.text());
+    assert_eq!(first.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(first.header("cache-control"), Some("public, no-cache"), "revalidated on every use: never stale");
+    let csp = first.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && csp.contains("form-action 'self'"),
+        "{csp}"
+    );
+    assert!(first.text().contains("$149.99"), "the API's price is on the page");
+    // the next one is the cache's (ahead of the router), with the same bytes, headers and validator
+    let second = app.get_with(product, &[HTML]).await;
+    assert_eq!(second.header("x-cache"), Some("hit-l1"));
+    assert_eq!((second.body.clone(), second.header("etag")), (first.body.clone(), first.header("etag")));
+    assert_eq!(second.header("content-security-policy"), Some(csp));
+    let etag = first.header("etag").unwrap().to_owned();
+    let again = app.get_with(product, &[HTML, ("If-None-Match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    let gz = app.get_with(product, &[HTML, ("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(crate::common::gunzip(&gz.body), first.body);
+
+    // the owner changes the price: the product page, its category's page and search show it
+    // at once (and nothing else the change does not touch is dropped)
+    let category = "/c/headphones";
+    let search = "/search?q=aurora";
+    for p in [category, search, "/"] {
+        assert_eq!(app.get_with(p, &[HTML]).await.status, 200, "{p}");
+        assert_eq!(app.get_with(p, &[HTML]).await.header("x-cache"), Some("hit-l1"), "{p}");
+    }
+    let admin = app.admin("owner@example.com").await;
+    let r = app
+        .call("PUT", "/api/admin/products/1/price", Some(&admin), Some(&serde_json::json!({"base": 12345})), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for p in [product, category, search] {
+        let after = app.get_with(p, &[HTML]).await;
+        assert_eq!(after.header("x-cache"), Some("miss"), "{p}");
+        assert!(after.text().contains("$123.45") && !after.text().contains("$149.99"), "{p} shows the new price");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_page_addresses_get_a_clear_page_and_the_assets_are_immutable() {
+    let app = page_app().await;
+    let before = crate::common::digest(&app.conn());
+    // what names nothing is a 404 page; a bad filter is a 4xx page that says which
+    for (path, status, says) in [
+        ("/p/no-such-thing", 404, "Not found"),
+        ("/c/no-such-category", 404, "Not found"),
+        ("/p/Not%20A%20Slug", 404, "Not found"),
+        ("/nothing/here", 404, "Not found"),
+        ("/c/headphones?page=0", 422, "page"),
+        ("/c/headphones?page=many", 422, "page"),
+        ("/c/headphones?min=cheap", 422, "must be a whole number"),
+        ("/c/headphones?brand=no-such-brand", 422, "brand"),
+        ("/c/headphones?sort=sideways", 422, "sort"),
+        ("/search?q=%ff", 400, "That did not work"),
+        ("/search?q=%2B%2B", 422, "letter or digit"),
+    ] {
+        let r = app.get_with(path, &[HTML]).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"), "{path}");
+        assert!(r.header("content-security-policy").is_some(), "{path}");
+        assert!(r.text().contains(says), "{path}: {}", r.text());
+    }
+    // the API keeps its JSON errors, and so does a client that does not ask for a page
+    let r = app.get_with("/api/products/no-such-thing", &[HTML]).await;
+    assert_eq!((r.status, r.error_code()), (404, "not_found".to_owned()));
+    assert_eq!(app.get("/nothing/here").await.error_code(), "not_found");
+    // a form's spelling of a list (empty fields, another order) goes on to the list's one
+    // spelling, which the cache answers
+    let r = app.get_with("/c/headphones?sort=price_asc&brand=&min=&max=&in_stock=1&utm_source=mail", &[HTML]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/c/headphones?in_stock=1&sort=price_asc")));
+    let r = app.get_with("/search?q=wireless%20headphones", &[HTML]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/search?q=wireless+headphones")));
+    assert_eq!(app.get_with("/search?q=wireless+headphones", &[HTML]).await.status, 200);
+    assert_eq!(crate::common::digest(&app.conn()), before, "pages change nothing");
+
+    // the stylesheet under its hashed name, for good; any other name is not there
+    let home = app.get_with("/", &[HTML]).await.text();
+    let css = home
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.starts_with("/assets/style."))
+        .unwrap()
+        .to_owned();
+    let r = app.get_with(&css, &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(String::from_utf8(crate::common::gunzip(&r.body)).unwrap().contains("--accent"));
+    assert_eq!(app.get("/assets/style.0000000000.css").await.status, 404);
+    assert_eq!(app.get("/assets/../Cargo.toml").await.status, 404);
+    // every page and its parts come from the shop's own origin
+    for p in ["/", "/c/headphones", "/p/aurora-wireless-headphones", "/search?q=aurora"] {
+        let html = app.get_with(p, &[HTML]).await.text();
+        for attr in ["src=\"", "href=\"", "action=\""] {
+            for v in html.split(attr).skip(1).filter_map(|s| s.split('"').next()) {
+                assert!(v.starts_with('/') || v.starts_with('#') || v.starts_with("data:"), "{p}: {attr}{v}");
+            }
+        }
+    }
+    app.stop().await;
+}
