@@ -134,8 +134,9 @@ fn violations(rel: &Path, source: &str) -> Vec<String> {
                 LAYERS[theirs].0
             ));
         }
-        // a domain's handlers are the front layer's to route, no other module's to call
-        if path.get(1).is_some_and(|s| s == "handlers") && LAYERS[own].0 != "front" {
+        // a domain's handlers are the front layer's to route and the pages' to render (a page
+        // is the API's answer as HTML), no other module's to call
+        if path.get(1).is_some_and(|s| s == "handlers") && !matches!(LAYERS[own].0, "front" | "pages") {
             found.push(format!("{} imports another module's handlers: crate::{}", rel.display(), path.join("::")));
         }
     }

@@ -174,9 +174,15 @@ async fn openapi_is_the_route_table() {
             }
         }
     }
-    // every route goes through `routes!`, which takes only handlers with a description
+    // every API route goes through `routes!`, which takes only handlers with a description;
+    // the one other registration is the web pages' (`Table::page`), none under /api
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/routes.rs")).unwrap();
-    assert!(!table.contains(".route("), "routes are registered with routes!(...), never .route(...)");
+    assert_eq!(table.matches(".route(").count(), 1, "API routes are registered with routes!(...), never .route(...)");
+    let pages: Vec<&str> = table.split(".page(\"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    assert!(pages.contains(&"/") && pages.iter().all(|p| !p.starts_with("/api")), "{pages:?}");
+    for page in &pages {
+        assert!(paths.get(*page).is_none(), "{page} is a page, not in the API's document");
+    }
     // every $ref points at a schema that exists
     let text = v.to_string();
     for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
