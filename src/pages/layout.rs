@@ -47,7 +47,7 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
                 }
                 main #main.wrap { (main) }
                 footer.bottom {
-                    div.wrap { (frame.shop) " · prices include no tax until checkout" }
+                    div.wrap { "© " (frame.shop) " · " a href="/account" { "Your account" } " · " a href="/cart" { "Your cart" } }
                 }
             }
         }
@@ -67,7 +67,20 @@ pub fn money(m: &Money) -> String {
     };
     let sign = if m.amount < 0 { "-" } else { "" };
     let a = m.amount.unsigned_abs();
-    let number = if digits == 0 { a.to_string() } else { format!("{}.{:02}", a / 100, a % 100) };
+    let (whole, cents) = if digits == 0 { (a, None) } else { (a / 100, Some(a % 100)) };
+    // thousands grouped: 1,605.99
+    let digits_of = whole.to_string();
+    let mut grouped = String::with_capacity(digits_of.len() + digits_of.len() / 3);
+    for (i, c) in digits_of.chars().enumerate() {
+        if i > 0 && (digits_of.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let number = match cents {
+        Some(c) => format!("{grouped}.{c:02}"),
+        None => grouped,
+    };
     if symbol.is_empty() {
         format!("{sign}{} {number}", m.currency)
     } else {
@@ -150,6 +163,7 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
     let (title, words) = match e.status.as_u16() {
         404 => ("Not found", "There is nothing at this address. It may have moved, or the product is no longer sold."),
         400 | 422 => ("That did not work", "Something in the request could not be used:"),
+        409 => ("That did not work", "The shop could not do this now:"),
         403 => ("Not allowed", "This page or action is not open to you."),
         429 => ("Too many requests", "Please wait a moment and try again."),
         503 => ("Busy", "The shop is busy right now; please try again in a moment."),
@@ -162,7 +176,7 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
             h1 { (title) }
             div.error role="alert" {
                 p { (words) }
-                @if matches!(e.status.as_u16(), 400 | 422 | 403) {
+                @if matches!(e.status.as_u16(), 400 | 403 | 409 | 422) {
                     p { (e.message) }
                     @if !e.details.is_empty() {
                         ul {
@@ -178,4 +192,23 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
             (PreEscaped(""))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(amount: i64, currency: &str) -> String {
+        money(&Money { amount, currency: currency.to_owned() })
+    }
+
+    #[test]
+    fn money_reads_as_people_write_it() {
+        assert_eq!(m(160599, "USD"), "$1,605.99");
+        assert_eq!(m(5, "USD"), "$0.05");
+        assert_eq!(m(123456789, "EUR"), "€1,234,567.89");
+        assert_eq!(m(-1999, "GBP"), "-£19.99");
+        assert_eq!(m(1500, "JPY"), "¥1,500");
+        assert_eq!(m(1250, "CHF"), "CHF 12.50");
+    }
 }

@@ -6,7 +6,9 @@
 //! and never implement a rule a second time.
 
 pub mod assets;
+pub mod buy;
 pub mod layout;
+pub mod session;
 pub mod shop;
 mod view;
 

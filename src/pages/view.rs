@@ -155,3 +155,83 @@ pub struct SearchMeta {
     pub last_page: i64,
     pub facets: Facets,
 }
+
+#[derive(Debug, Deserialize)]
+pub struct CartItem {
+    pub id: String,
+    pub name: String,
+    pub variant_name: String,
+    pub slug: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub line_total: Money,
+    pub in_stock: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Cart {
+    pub items: Vec<CartItem>,
+    pub item_count: i64,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub discount_code: Option<String>,
+    #[serde(default)]
+    pub discount_problem: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShippingOption {
+    pub code: String,
+    pub name: String,
+    pub price: Money,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Placed {
+    pub order_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrderItem {
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusChange {
+    pub status: String,
+    pub note: Option<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub status: String,
+    pub email: Option<String>,
+    pub items: Vec<OrderItem>,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub shipping: Money,
+    pub shipping_option: Option<String>,
+    pub tax: Money,
+    pub total: Money,
+    pub shipping_address: Address,
+    pub payment_method: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub status_history: Vec<StatusChange>,
+}

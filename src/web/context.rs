@@ -45,7 +45,12 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     if let Some(BodyLimit::Json(max)) = policy.map(|p| p.body).filter(|b| *b != BodyLimit::Json(MAX_BODY)) {
         ext.insert(MaxBody(max));
     }
-    let limited = match policy.and_then(|p| p.rate) {
+    // a page's form posted from another site's page is refused before anything else
+    let forged = policy.is_some_and(|p| p.kind == Kind::Page)
+        && method != Method::GET
+        && method != Method::HEAD
+        && cross_site(req.headers());
+    let limited = match policy.and_then(|p| p.rate).filter(|_| !forged) {
         Some(rule) => {
             // the per-session quota, charged once the token is authenticated
             req.extensions_mut().insert(crate::limits::AccountQuota(rule));
@@ -54,6 +59,11 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         None => None,
     };
     let mut resp = match limited {
+        _ if forged => axum::response::IntoResponse::into_response(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "cross_site_form",
+            "this form was sent from another site; the shop takes its forms only from its own pages",
+        )),
         Some((rule, Some(v))) if !v.allowed => {
             let mut resp = axum::response::IntoResponse::into_response(crate::limits::refused(rule, &v));
             super::limits::set_headers(&mut resp, &v);
@@ -89,13 +99,21 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         Some(p) => p.kind == Kind::Page,
         None => !path.starts_with("/api/") && wants_html(&accept),
     };
-    if page && (status.is_client_error() || status.is_server_error()) {
-        let err = resp.extensions_mut().remove::<ApiError>().unwrap_or_else(|| ApiError::from_status(status));
-        let kept = std::mem::take(resp.headers_mut());
-        resp = html_error(&app, &err, &id_str);
-        for (name, value) in kept.iter() {
-            if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE {
-                resp.headers_mut().insert(name.clone(), value.clone());
+    let failed = status.is_client_error() || status.is_server_error();
+    // a page that answers an error with a page of its own (a form with its fields'
+    // problems) keeps it
+    let own_page = resp.extensions().get::<ApiError>().is_none()
+        && resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if page && failed {
+        if !own_page {
+            let err = resp.extensions_mut().remove::<ApiError>().unwrap_or_else(|| ApiError::from_status(status));
+            let kept = std::mem::take(resp.headers_mut());
+            resp = html_error(&app, &err, &id_str);
+            for (name, value) in kept.iter() {
+                if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE
+                {
+                    resp.headers_mut().insert(name.clone(), value.clone());
+                }
             }
         }
     } else if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
@@ -148,6 +166,23 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         tracing::debug!(status = resp.status().as_u16(), micros, "request");
     }
     resp
+}
+
+/// Was this request sent by another site's page? Browsers say where a request comes from:
+/// `Sec-Fetch-Site` (anything but `same-origin`, or `none` for what the user typed, is
+/// another site), or, from older ones, `Origin` (its host must be the request's). A client
+/// that sends neither is not a browser acting for another site.
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    match headers.get(header::ORIGIN) {
+        Some(origin) => {
+            let authority = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, a)| a);
+            authority.is_none() || authority.map(str::as_bytes) != headers.get(header::HOST).map(|h| h.as_bytes())
+        }
+        None => false,
+    }
 }
 
 /// Does the client ask for a page (a browser's `Accept: text/html,…`)?

@@ -6,7 +6,7 @@
 //! given a policy, nor documented without being served.
 
 use axum::http::Method;
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -24,7 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{assets, shop};
+use crate::pages::{assets, buy, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -71,6 +71,7 @@ pub fn table() -> Table {
     // public pages are the same for everyone and cached like the catalog's JSON
     let public_page = Policy::page().rate(Rule::Catalog).fast_path();
     let get_ = &[Method::GET];
+    let post_ = &[Method::POST];
     Table { router: OpenApiRouter::with_openapi(crate::openapi::base()), declared: Vec::new() }
         // catalog (public, cacheable: hits are answered ahead of the router)
         .add(routes!(catalog::list_products), catalog_read)
@@ -153,6 +154,18 @@ pub fn table() -> Table {
         .page("/p/{slug}", get_, get(shop::product), public_page)
         .page("/search", get_, get(shop::search), Policy::page().rate(Rule::Search).fast_path())
         .page("/assets/{file}", get_, get(assets::serve), Policy::page())
+        // the shopper's own pages: never cached; forms post only from the shop's own pages
+        .page("/cart", get_, get(buy::cart), Policy::page())
+        .page("/cart/items", post_, post(buy::add), Policy::page().rate(Rule::CartWrite))
+        .page("/cart/items/{id}", post_, post(buy::update_item), Policy::page().rate(Rule::CartWrite))
+        .page("/cart/items/{id}/remove", post_, post(buy::remove_item), Policy::page().rate(Rule::CartWrite))
+        .page(
+            "/checkout",
+            &[Method::GET, Method::POST],
+            get(buy::checkout).post(buy::place),
+            Policy::page().rate(Rule::Checkout),
+        )
+        .page("/orders/{id}", get_, get(buy::order), Policy::page())
 }
 
 /// The router of the table, with the front layer's middleware around every route.

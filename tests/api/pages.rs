@@ -223,3 +223,211 @@ async fn bad_page_addresses_get_a_clear_page_and_the_assets_are_immutable() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused() {
+    use crate::common::browser::{ENTER, TAB};
+    let app = TestApp::builder().seeded(200, 11).start().await;
+    let b = Browser::start(app.addr).await;
+    let list = app.json("/api/products?in_stock=true&per_page=1&sort=price_desc").await;
+    let slug = list["data"][0]["slug"].as_str().unwrap().to_owned();
+    let detail = app.json(&format!("/api/products/{slug}")).await;
+    let name = detail["data"]["name"].as_str().unwrap().to_owned();
+
+    // an empty cart at first (no session yet: no cookie)
+    b.goto("/cart").await;
+    assert!(b.text("main").await.contains("Your cart is empty"));
+    assert!(b.client.get_all_cookies().await.unwrap().is_empty(), "looking opens no session");
+
+    // the product page's form puts it in the cart: a guest session in an HttpOnly, SameSite=Strict cookie
+    b.goto(&format!("/p/{slug}")).await;
+    b.fill("#quantity", "2").await;
+    b.click(".buy form button[type=submit]").await;
+    b.wait_path("/cart").await;
+    let cookie = b.client.get_named_cookie("sf_session").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)");
+    assert!(b.text("table.lines").await.contains(&name));
+    let qty = b.client.find(Locator::Css("table.lines input[name=quantity]")).await.unwrap();
+    assert_eq!(qty.prop("value").await.unwrap().as_deref(), Some("2"));
+    b.shoot("shop-cart").await;
+    accessible(&b, "cart").await;
+    // one less: the line's own form
+    b.fill("table.lines input[name=quantity]", "1").await;
+    b.click("table.lines form.inline button").await;
+    b.wait_path("/cart").await;
+    let qty = b.client.find(Locator::Css("table.lines input[name=quantity]")).await.unwrap();
+    assert_eq!(qty.prop("value").await.unwrap().as_deref(), Some("1"));
+
+    // checkout with the keyboard alone: Tab from field to field, type, Enter
+    b.click(".summary a.button").await;
+    b.wait_path("/checkout").await;
+    b.shoot("shop-checkout").await;
+    accessible(&b, "checkout").await;
+    b.tab_to("f-email").await;
+    for value in ["ada@example.com", "Ada Lovelace", "1 Main St", "", "San Francisco", "CA", "94100"] {
+        b.keys(value).await;
+        b.keys(TAB).await;
+    }
+    assert_eq!(b.focused_id().await, "f-country", "the fields come in their order");
+    b.keys(TAB).await; // the first delivery option (checked), then the payment method
+    b.keys(TAB).await;
+    b.keys(TAB).await; // the button
+    b.keys(ENTER).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.path().await.starts_with("/orders/") {
+        assert!(tokio::time::Instant::now() < deadline, "no order page: {}", b.text("main").await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let order_id = b.path().await.trim_start_matches("/orders/").to_owned();
+    assert!(b.text("main").await.contains("Waiting for payment"));
+    b.shoot("shop-order").await;
+    accessible(&b, "order").await;
+    // the order is the API's: one of the product, to the address typed, the guest's e-mail
+    let c = app.conn();
+    let (email, city, lines): (String, String, i64) = c
+        .query_row(
+            "SELECT email, json_extract(shipping_address, '$.city'), (SELECT sum(quantity) FROM order_items WHERE order_id = o.id)
+             FROM orders o WHERE id = ?1",
+            [order_id.parse::<i64>().unwrap()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((email.as_str(), city.as_str(), lines), ("ada@example.com", "San Francisco", 1));
+    // the cart is spent
+    b.goto("/cart").await;
+    assert!(b.text("main").await.contains("Your cart is empty"));
+
+    // another site's page posts a form to the shop: refused, the cart untouched
+    let before = crate::common::digest(&c);
+    let variant = detail["data"]["variants"][0]["id"].as_str().unwrap();
+    let forged = format!(
+        "data:text/html,<form id=f method=post action='{}/cart/items'><input name=variant_id value={variant}>\
+         <input name=quantity value=1></form><script>document.getElementById('f').submit()</script>",
+        b.base
+    );
+    b.client.goto(&forged).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.client.current_url().await.unwrap().as_str().starts_with(&b.base) {
+        assert!(tokio::time::Instant::now() < deadline, "the forged form was not sent");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.text("h1").await, "Not allowed");
+    assert_eq!(crate::common::digest(&c), before, "a forged post changes nothing");
+
+    b.close().await;
+    app.stop().await;
+}
+
+/// A form post to a page, as a browser on the shop's own page sends it.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    extra: &[(&str, &str)],
+    form: &str,
+) -> crate::common::Resp {
+    let cookie = cookie.map(|t| format!("sf_session={t}"));
+    let mut headers: Vec<(&str, &str)> =
+        vec![HTML, ("Content-Type", "application/x-www-form-urlencoded"), ("Sec-Fetch-Site", "same-origin")];
+    if let Some(c) = &cookie {
+        headers.push(("Cookie", c));
+    }
+    headers.retain(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)));
+    headers.extend_from_slice(extra);
+    crate::common::send(app.addr, "POST", path.as_bytes(), &headers, form.as_bytes()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_and_checkout_forms_refuse_bad_input_forged_posts_and_strangers_and_change_nothing() {
+    let app = page_app().await;
+    let c = app.conn();
+    let variant: i64 = c.query_row("SELECT id FROM variants WHERE product_id = 1 LIMIT 1", [], |r| r.get(0)).unwrap();
+    let before = crate::common::digest(&c);
+    // without a session: bad quantities and variants are 422 pages, and no session is opened
+    for (form, says) in [
+        (format!("variant_id={variant}&quantity=lots"), "must be a whole number"),
+        (format!("variant_id={variant}&quantity=0"), "quantity"),
+        (format!("variant_id={variant}&quantity=5000"), "quantity"),
+        ("variant_id=999999&quantity=1".to_owned(), "variant_id"),
+        ("variant_id=not-an-id&quantity=1".to_owned(), "variant_id"),
+        ("quantity=1".to_owned(), "That did not work"),
+    ] {
+        let r = post_form(&app, "/cart/items", None, &[], &form).await;
+        assert_eq!(r.status, 422, "{form}: {}", r.text());
+        assert!(r.text().contains(says), "{form}: {}", r.text());
+        assert!(r.header("set-cookie").is_none_or(|c| !c.starts_with("sf_session=")), "{form}");
+    }
+    // posted from another site: refused whatever it carries (an older browser says only Origin)
+    for from in [
+        [("Sec-Fetch-Site", "cross-site"), ("Origin", "http://evil.example")],
+        [("Sec-Fetch-Site", "same-site"), ("Origin", "http://shop.127.0.0.1")],
+        [("Origin", "http://evil.example"), ("X-Nothing", "")],
+        [("Origin", "null"), ("X-Nothing", "")],
+    ] {
+        let headers: Vec<(&str, &str)> =
+            [HTML, ("Content-Type", "application/x-www-form-urlencoded")].into_iter().chain(from).collect();
+        let body = format!("variant_id={variant}&quantity=1");
+        let r = crate::common::send(app.addr, "POST", b"/cart/items", &headers, body.as_bytes()).await;
+        assert_eq!(r.status, 403, "{from:?}: {}", r.text());
+        assert!(r.text().contains("another site"), "{}", r.text());
+    }
+    assert_eq!(crate::common::digest(&c), before, "refused forms change nothing");
+
+    // a session's forms need its CSRF token; another session's token, or none, is refused
+    let token = app.guest().await;
+    let other = app.guest().await;
+    let good = storefront::pages::session::csrf_token(&token);
+    let bad = storefront::pages::session::csrf_token(&other);
+    let r = post_form(&app, "/cart/items", Some(&token), &[], &format!("variant_id={variant}&quantity=2")).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/cart")), "{}", r.text());
+    let item: i64 = c.query_row("SELECT id FROM cart_items ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    let before = crate::common::digest(&c);
+    for form in ["quantity=1".to_owned(), format!("quantity=1&csrf={bad}"), "quantity=1&csrf=".to_owned()] {
+        let r = post_form(&app, &format!("/cart/items/{item}"), Some(&token), &[], &form).await;
+        assert_eq!(r.status, 403, "{form}");
+        let r = post_form(&app, &format!("/cart/items/{item}/remove"), Some(&token), &[], &form).await;
+        assert_eq!(r.status, 403, "{form}");
+    }
+    // a line of another's cart is not found; a bad quantity is 422
+    let r = post_form(&app, &format!("/cart/items/{item}"), Some(&other), &[], &format!("quantity=1&csrf={bad}")).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r =
+        post_form(&app, &format!("/cart/items/{item}"), Some(&token), &[], &format!("quantity=-1&csrf={good}")).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    // checkout: without a session, without the token, or with fields missing: nothing placed
+    let r = post_form(&app, "/checkout", None, &[], "name=Ada").await;
+    assert_eq!(r.status, 403);
+    let r = post_form(&app, "/checkout", Some(&token), &[], "name=Ada").await;
+    assert_eq!(r.status, 403);
+    let r = post_form(
+        &app,
+        "/checkout",
+        Some(&token),
+        &[],
+        &format!("csrf={good}&name=Ada&country=US&payment_method=card&email=ada%40example.com"),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("aria-invalid=\"true\""), "the fields' problems are marked on the form: {}", r.text());
+    assert!(r.text().contains("value=\"Ada\""), "what was typed stays");
+    assert_eq!(crate::common::digest(&c), before, "nothing changed");
+    // the order of one session is not another's to see
+    let r = post_form(
+        &app,
+        "/checkout",
+        Some(&token),
+        &[],
+        &format!("csrf={good}&email=ada%40example.com&name=Ada&line1=1+Main+St&city=SF&state=CA&postal_code=94100&country=US&payment_method=card&idempotency_key=k1"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let order = r.header("location").unwrap().to_owned();
+    assert!(order.starts_with("/orders/"));
+    let mine = app.get_with(&order, &[HTML, ("Cookie", &format!("sf_session={token}"))]).await;
+    assert_eq!(mine.status, 200);
+    assert_eq!(mine.header("cache-control"), Some("private, no-store"));
+    assert_eq!(app.get_with(&order, &[HTML, ("Cookie", &format!("sf_session={other}"))]).await.status, 404);
+    assert_eq!(app.get_with(&order, &[HTML]).await.status, 404);
+    app.stop().await;
+}

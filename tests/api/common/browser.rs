@@ -12,6 +12,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 pub const DESKTOP: (u32, u32) = (1280, 900);
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
 pub const PHONE: (u32, u32) = (390, 844);
 
 pub struct Browser {
@@ -108,6 +110,29 @@ impl Browser {
         let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
         el.clear().await.unwrap();
         el.send_keys(value).await.unwrap();
+    }
+
+    /// Keys typed into whatever has the focus (WebDriver codes: `TAB`, `ENTER`).
+    pub async fn keys(&self, text: &str) {
+        self.client.active_element().await.unwrap().send_keys(text).await.unwrap();
+    }
+
+    /// The focused element's `id` (empty when it has none).
+    pub async fn focused_id(&self) -> String {
+        let v =
+            self.client.execute("return document.activeElement && document.activeElement.id", vec![]).await.unwrap();
+        v.as_str().unwrap_or("").to_owned()
+    }
+
+    /// Presses Tab until the element with `id` has the focus (at most 40 times).
+    pub async fn tab_to(&self, id: &str) {
+        for _ in 0..40 {
+            if self.focused_id().await == id {
+                return;
+            }
+            self.keys(TAB).await;
+        }
+        panic!("Tab never reached #{id}");
     }
 
     /// Waits (up to 10 s) for the page's path to become `path`.

@@ -1,0 +1,591 @@
+//! The storefront's personal pages: the cart, checkout and the order. Each page and each form
+//! is the JSON API's handler called with the session the `sf_session` cookie names
+//! ([`super::session`]): the same checks (stock, limits, idempotency), the same writer
+//! units. Personal pages are never cached (`private, no-store`); every form on them carries
+//! the session's CSRF token, and the checkout form an idempotency key, so a form sent twice
+//! places one order.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::layout::{self, money, Frame};
+use super::session::{self, check_csrf, PageSession, CSRF_FIELD};
+use super::view::*;
+use crate::app::AppState;
+use crate::auth::Session;
+use crate::cart::handlers as cart_api;
+use crate::customers::handlers as customers_api;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::{JsonBody, QueryParams};
+use crate::orders::handlers as orders_api;
+
+/// What an API handler answered: its `data` on success, its error otherwise.
+async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<T, ApiError> {
+    let mut resp = r?;
+    if let Some(e) = resp.extensions_mut().remove::<ApiError>() {
+        return Err(e);
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await.map_err(|_| ApiError::internal())?;
+    serde_json::from_slice::<Data<T>>(&bytes).map(|d| d.data).map_err(|e| {
+        tracing::error!(error = %e, "a page cannot read an API answer");
+        ApiError::internal()
+    })
+}
+
+fn to_view<T: DeserializeOwned>(v: &impl serde::Serialize) -> Result<T, ApiError> {
+    serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| {
+        tracing::error!(error = %e, "a page cannot read an API answer");
+        ApiError::internal()
+    })
+}
+
+/// A personal page: never kept by any cache.
+fn private_page(status: StatusCode, html: String, ps: &PageSession) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(html));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    crate::http::respond::page_headers(h);
+    if ps.stale_cookie {
+        h.append(header::SET_COOKIE, session::clear_cookie(ps.secure));
+    }
+    resp
+}
+
+/// 303 to `to` (after a form), with the cookie of a session opened on the way.
+fn see_other(to: &str, new_cookie: Option<HeaderValue>) -> Response {
+    let mut resp = Response::new(axum::body::Body::empty());
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    let h = resp.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_str(to).expect("addresses the pages make are ASCII"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Some(c) = new_cookie {
+        h.append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn frame<'a>(app: &'a AppState, title: &'a str) -> Frame<'a> {
+    Frame { shop: &app.config.shop_name, title, q: "" }
+}
+
+fn csrf_field(ps: &PageSession) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); }
+}
+
+fn whole(field: &str, v: &str) -> Result<i64, ApiError> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::validation([(field.to_owned(), "must be a whole number".to_owned())].into()))
+}
+
+// --- the cart ----------------------------------------------------------------------------
+
+/// `GET /cart`
+pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
+    let cart: Option<Cart> = match &ps.session {
+        Some(s) => Some(to_view(&cart_api::render(&app, s.clone(), None).await?)?),
+        None => None,
+    };
+    let main = html! {
+        h1 { "Your cart" }
+        @match cart.as_ref().filter(|c| !c.items.is_empty()) {
+            None => {
+                div.empty { p { "Your cart is empty." } a.button href="/" { "Continue shopping" } }
+            }
+            Some(c) => {
+                div.cart {
+                    table.lines {
+                        caption.skip { "Items in your cart" }
+                        thead { tr { th scope="col" { "Product" } th scope="col" { "Price" } th scope="col" { "Quantity" } th scope="col" { "Total" } th scope="col" { span.skip { "Remove" } } } }
+                        tbody {
+                            @for i in &c.items {
+                                tr {
+                                    td {
+                                        a href=(format!("/p/{}", i.slug)) { (i.name) }
+                                        @if !i.variant_name.is_empty() { br; span.meta { (i.variant_name) } }
+                                        @if !i.in_stock { br; span.stock.out { "Not enough in stock" } }
+                                    }
+                                    td { (money(&i.unit_price)) }
+                                    td {
+                                        form.inline method="post" action=(format!("/cart/items/{}", i.id)) {
+                                            (csrf_field(&ps))
+                                            label.skip for=(format!("qty-{}", i.id)) { "Quantity of " (i.name) }
+                                            input id=(format!("qty-{}", i.id)) type="number" name="quantity" value=(i.quantity) min="0" max="1000" inputmode="numeric";
+                                            button.quiet type="submit" { "Update" }
+                                        }
+                                    }
+                                    td { (money(&i.line_total)) }
+                                    td {
+                                        form.inline method="post" action=(format!("/cart/items/{}/remove", i.id)) {
+                                            (csrf_field(&ps))
+                                            button.quiet type="submit" aria-label=(format!("Remove {}", i.name)) { "Remove" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    aside.summary aria-label="Summary" {
+                        dl {
+                            dt { "Items" } dd { (c.item_count) }
+                            dt { "Subtotal" } dd { (money(&c.subtotal)) }
+                            @if c.discount.amount > 0 {
+                                dt { "Discount" @if let Some(code) = &c.discount_code { " (" (code) ")" } } dd { "−" (money(&c.discount)) }
+                            }
+                        }
+                        @if let Some(p) = &c.discount_problem { p.notice { (p) } }
+                        p.meta { "Shipping and tax are added at checkout." }
+                        a.button href="/checkout" { "Check out" }
+                    }
+                }
+            }
+        }
+    };
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Cart"), main), &ps))
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    variant_id: String,
+    quantity: String,
+}
+
+/// `POST /cart/items` (the product page's form): puts a variant in the cart, opening a
+/// guest session first when there is none. The product page is the same for everyone (it
+/// is cached), so this form cannot carry a session's token: it is checked as every page
+/// form is, by where it was posted from (see `crate::web::context`), and the cookie is
+/// `SameSite=Strict`.
+pub async fn add(
+    State(app): State<AppState>,
+    ps: PageSession,
+    client: customers_api::Client,
+    mut parts: Parts,
+    Form(f): Form<AddForm>,
+) -> Result<Response, ApiError> {
+    let quantity = whole("quantity", &f.quantity)?;
+    let variant = Id::parse(f.variant_id.trim())
+        .ok_or_else(|| ApiError::validation([("variant_id".to_owned(), "no such product".to_owned())].into()))?;
+    let (session, cookie) = match ps.session {
+        Some(s) => (s, None),
+        None => {
+            // a guest session is opened only for a variant that can be put in a cart (the
+            // API's own check; the cart's stock check follows in its writer unit)
+            app.db
+                .read(move |conn| {
+                    crate::cart::resolve_variant(conn, None, Some(variant), quantity.max(1))
+                        .map(|_| ())
+                        .map_err(|e| e.at("variant_id"))
+                })
+                .await?;
+            if !(1..=crate::domain::Quantity::MAX).contains(&quantity) {
+                let range = format!("must be 1 to {}", crate::domain::Quantity::MAX);
+                return Err(ApiError::validation([("quantity".to_owned(), range)].into()));
+            }
+            #[derive(Deserialize)]
+            struct Token {
+                token: String,
+            }
+            let t: Token = answered(customers_api::guest(State(app.clone()), client).await).await?;
+            let s = session::authenticate(&mut parts, &app, &t.token).await?.ok_or_else(ApiError::internal)?;
+            let ttl = app.config.session_ttl_days * 24 * 3600;
+            (s, Some(session::set_cookie(&t.token, ttl, ps.secure)))
+        }
+    };
+    let body = cart_api::AddIn { product_id: None, variant_id: Some(variant), quantity };
+    let _: serde_json::Value = answered(cart_api::add(State(app.clone()), session, JsonBody(body)).await).await?;
+    Ok(see_other("/cart", cookie))
+}
+
+#[derive(Deserialize)]
+pub struct QuantityForm {
+    quantity: String,
+    csrf: Option<String>,
+}
+
+fn session_of(ps: &PageSession) -> Result<Session, ApiError> {
+    ps.session.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", "your session has ended; reload the page and try again")
+    })
+}
+
+/// `POST /cart/items/{id}`: a line's new quantity (0 removes it).
+pub async fn update_item(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Path(item): Path<String>,
+    Form(f): Form<QuantityForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    let quantity = whole("quantity", &f.quantity)?;
+    let item = Id::parse(&item).ok_or_else(|| ApiError::not_found("cart item"))?;
+    let answer = if quantity == 0 {
+        cart_api::remove_item(State(app.clone()), session, PathId(item.0, PhantomData)).await
+    } else {
+        let body = cart_api::QuantityIn { quantity };
+        cart_api::update_item(State(app.clone()), session, PathId(item.0, PhantomData), JsonBody(body)).await
+    };
+    let _: serde_json::Value = answered(answer).await?;
+    Ok(see_other("/cart", None))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /cart/items/{id}/remove`
+pub async fn remove_item(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Path(item): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    let item = Id::parse(&item).ok_or_else(|| ApiError::not_found("cart item"))?;
+    let _: serde_json::Value =
+        answered(cart_api::remove_item(State(app.clone()), session, PathId(item.0, PhantomData)).await).await?;
+    Ok(see_other("/cart", None))
+}
+
+// --- checkout ------------------------------------------------------------------------------
+
+/// Countries the checkout form offers (ISO 3166-1 alpha-2); the shop's shipping rates decide
+/// which of them it ships to.
+const COUNTRIES: &[(&str, &str)] = &[
+    ("US", "United States"),
+    ("CA", "Canada"),
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("DE", "Germany"),
+    ("FR", "France"),
+    ("NL", "Netherlands"),
+    ("BE", "Belgium"),
+    ("ES", "Spain"),
+    ("IT", "Italy"),
+    ("AT", "Austria"),
+    ("CH", "Switzerland"),
+    ("SE", "Sweden"),
+    ("DK", "Denmark"),
+    ("NO", "Norway"),
+    ("FI", "Finland"),
+    ("PL", "Poland"),
+    ("PT", "Portugal"),
+    ("AU", "Australia"),
+    ("NZ", "New Zealand"),
+    ("JP", "Japan"),
+];
+
+const PAYMENT_METHODS: &[(&str, &str)] = &[
+    ("card", "Card (on delivery of the payment link)"),
+    ("paypal", "PayPal"),
+    ("bank_transfer", "Bank transfer"),
+    ("cash_on_delivery", "Cash on delivery"),
+];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    line1: String,
+    #[serde(default)]
+    line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    shipping_option: String,
+    #[serde(default)]
+    payment_method: String,
+    #[serde(default)]
+    idempotency_key: String,
+    csrf: Option<String>,
+}
+
+/// `GET /checkout`
+pub async fn checkout(
+    State(app): State<AppState>,
+    ps: PageSession,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    // `?country=XX` picks the destination whose delivery options are shown
+    let q = QueryParams::parse(raw.as_deref().unwrap_or(""))?;
+    let asked = q.pairs().iter().find(|(k, _)| k == "country").map(|(_, v)| v.to_ascii_uppercase());
+    let country = asked.filter(|c| COUNTRIES.iter().any(|(code, _)| code == c)).unwrap_or_else(|| "US".to_owned());
+    let form =
+        CheckoutForm { country, payment_method: "card".into(), idempotency_key: new_key(), ..CheckoutForm::default() };
+    checkout_page(&app, &ps, form, StatusCode::OK, None, BTreeMap::new()).await
+}
+
+fn new_key() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the operating system's random source is available");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn checkout_page(
+    app: &AppState,
+    ps: &PageSession,
+    form: CheckoutForm,
+    status: StatusCode,
+    problem: Option<String>,
+    errors: BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let Some(session) = ps.session.clone() else {
+        return Ok(see_other("/cart", None));
+    };
+    let cart: Cart = to_view(&cart_api::render(app, session.clone(), None).await?)?;
+    if cart.items.is_empty() {
+        return Ok(see_other("/cart", None));
+    }
+    let options: Vec<ShippingOption> = answered(
+        cart_api::shipping_options(
+            State(app.clone()),
+            session,
+            QueryParams::parse(&format!("country={}", form.country))?,
+        )
+        .await,
+    )
+    .await
+    .unwrap_or_default();
+    let field = |name: &str, label: &str, value: &str, kind: &str, required: bool, autocomplete: &str| {
+        let key = if name == "email" { "email".to_owned() } else { format!("shipping_address.{name}") };
+        let error = errors.get(&key).or_else(|| errors.get(name));
+        let id = format!("f-{name}");
+        html! {
+            div.field {
+                label for=(id) { (label) @if !required { " (optional)" } }
+                input id=(id) type=(kind) name=(name) value=(value) required[required] autocomplete=(autocomplete)
+                    aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
+                @if let Some(e) = error { span.field-error id=(format!("{id}-error")) { (e) } }
+            }
+        }
+    };
+    let main = html! {
+        h1 { "Checkout" }
+        @if let Some(p) = &problem { div.error role="alert" { p { (p) } } }
+        @if !errors.is_empty() && problem.is_none() {
+            div.error role="alert" { p { "Please check the fields marked below." } }
+        }
+        div.checkout {
+            form.panel method="post" action="/checkout" novalidate {
+                (csrf_field(ps))
+                input type="hidden" name="idempotency_key" value=(form.idempotency_key);
+                fieldset {
+                    legend { "Contact" }
+                    (field("email", "E-mail for the confirmation", &form.email, "email", session_is_guest(ps), "email"))
+                }
+                fieldset {
+                    legend { "Shipping address" }
+                    (field("name", "Full name", &form.name, "text", true, "name"))
+                    (field("line1", "Address", &form.line1, "text", true, "address-line1"))
+                    (field("line2", "Apartment, suite", &form.line2, "text", false, "address-line2"))
+                    div.row {
+                        (field("city", "City", &form.city, "text", true, "address-level2"))
+                        (field("state", "State or region", &form.state, "text", false, "address-level1"))
+                        (field("postal_code", "Postal code", &form.postal_code, "text", true, "postal-code"))
+                    }
+                    div.field {
+                        label for="f-country" { "Country" }
+                        select #f-country name="country" autocomplete="country" {
+                            @for (code, name) in COUNTRIES {
+                                option value=(code) selected[form.country == *code] { (name) }
+                            }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "Delivery" }
+                    @if options.is_empty() {
+                        p.notice { "The shop does not ship to this country." }
+                    }
+                    @for (i, o) in options.iter().enumerate() {
+                        label.choice {
+                            input type="radio" name="shipping_option" value=(o.code)
+                                checked[form.shipping_option == o.code || (form.shipping_option.is_empty() && i == 0)];
+                            " " (o.name) " — " (money(&o.price))
+                        }
+                    }
+                    @if let Some(e) = errors.get("shipping_option") { span.field-error { (e) } }
+                }
+                fieldset {
+                    legend { "Payment" }
+                    @for (code, name) in PAYMENT_METHODS {
+                        label.choice {
+                            input type="radio" name="payment_method" value=(code) checked[form.payment_method == *code];
+                            " " (name)
+                        }
+                    }
+                    @if let Some(e) = errors.get("payment_method") { span.field-error { (e) } }
+                }
+                button type="submit" { "Place order" }
+            }
+            aside.summary aria-label="Your order" {
+                h2 { "Your order" }
+                ul.plain {
+                    @for i in &cart.items { li { (i.quantity) " × " (i.name) span.meta { " " (money(&i.line_total)) } } }
+                }
+                dl {
+                    dt { "Subtotal" } dd { (money(&cart.subtotal)) }
+                    @if cart.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&cart.discount)) } }
+                }
+                p.meta { "Shipping and tax for your address are added when the order is placed." }
+            }
+        }
+    };
+    Ok(private_page(status, layout::page(&frame(app, "Checkout"), main), ps))
+}
+
+fn session_is_guest(ps: &PageSession) -> bool {
+    ps.session.as_ref().is_none_or(|s| s.customer_id.is_none())
+}
+
+/// `POST /checkout`: the order, placed by the API's checkout; its fields' problems come
+/// back on the form.
+pub async fn place(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CheckoutForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    let opt = |s: &str| if s.trim().is_empty() { serde_json::Value::Null } else { serde_json::Value::from(s) };
+    let body = serde_json::json!({
+        "shipping_address": {
+            "name": f.name, "line1": f.line1, "line2": opt(&f.line2), "city": f.city, "state": opt(&f.state),
+            "postal_code": f.postal_code, "country": f.country,
+        },
+        "payment_method": f.payment_method,
+        "shipping_option": opt(&f.shipping_option),
+        "email": if session.customer_id.is_none() { opt(&f.email) } else { serde_json::Value::Null },
+    });
+    let mut headers = HeaderMap::new();
+    if !f.idempotency_key.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&f.idempotency_key) {
+            headers.insert("idempotency-key", v);
+        }
+    }
+    let outcome = match crate::http::body::typed::<orders_api::CheckoutIn>(body.clone()) {
+        Ok(value) => {
+            let canonical = serde_json::to_vec(&body).expect("a value serializes");
+            let with = crate::http::JsonWithBytes { value, bytes: canonical.clone().into(), canonical };
+            answered::<Placed>(orders_api::checkout(State(app.clone()), session, headers, with).await).await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(placed) => Ok(see_other(&format!("/orders/{}", placed.order_id), None)),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let errors: BTreeMap<String, String> = e
+                .details
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                .collect();
+            checkout_page(&app, &ps, f, StatusCode::UNPROCESSABLE_ENTITY, None, errors).await
+        }
+        Err(e) if e.status.is_client_error() => {
+            let status = e.status;
+            checkout_page(&app, &ps, f, status, Some(e.message), BTreeMap::new()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// --- the order -----------------------------------------------------------------------------
+
+fn status_words(status: &str) -> &'static str {
+    match status {
+        "pending" => "Waiting for payment",
+        "paid" => "Paid — being prepared",
+        "shipped" => "Shipped",
+        "delivered" => "Delivered",
+        "cancelled" => "Cancelled",
+        "expired" => "Expired (not paid in time)",
+        "refunded" => "Refunded",
+        _ => "In progress",
+    }
+}
+
+/// `GET /orders/{id}`: the order's confirmation and where it stands, for its owner.
+pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let Some(session) = ps.session.clone() else {
+        return Err(ApiError::not_found("order"));
+    };
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let o: Order = answered(orders_api::detail(State(app.clone()), session, PathId(id.0, PhantomData)).await).await?;
+    let a = &o.shipping_address;
+    let main = html! {
+        h1 { "Order " (o.id) }
+        div.notice role="status" {
+            p { strong { (status_words(&o.status)) } }
+            @if o.status == "pending" {
+                p { "Thank you! Your order is placed and its items are held for you"
+                    @if let Some(t) = &o.expires_at { " until " (t.get(11..16).unwrap_or(t)) " UTC" } "." }
+            }
+            @if let Some(e) = &o.email { p.meta { "A confirmation goes to " (e) "." } }
+        }
+        div.checkout {
+            section.panel aria-labelledby="items" {
+                h2 #items { "Items" }
+                table.lines {
+                    thead { tr { th scope="col" { "Product" } th scope="col" { "Price" } th scope="col" { "Quantity" } th scope="col" { "Total" } } }
+                    tbody {
+                        @for i in &o.items {
+                            tr { td { (i.name) } td { (money(&i.unit_price)) } td { (i.quantity) } td { (money(&i.line_total)) } }
+                        }
+                    }
+                }
+                dl {
+                    dt { "Subtotal" } dd { (money(&o.subtotal)) }
+                    @if o.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&o.discount)) } }
+                    dt { "Shipping" @if let Some(s) = &o.shipping_option { " (" (s) ")" } } dd { (money(&o.shipping)) }
+                    dt { "Tax" } dd { (money(&o.tax)) }
+                    dt { strong { "Total" } } dd { strong { (money(&o.total)) } }
+                }
+            }
+            aside.summary {
+                h2 { "Shipping to" }
+                address {
+                    (a.name) br; (a.line1) br;
+                    @if !a.line2.is_empty() { (a.line2) br; }
+                    (a.city) @if !a.state.is_empty() { ", " (a.state) } " " (a.postal_code) br; (a.country)
+                }
+                h2 { "Payment" }
+                p { (o.payment_method.replace('_', " ")) }
+                h2 { "History" }
+                ol.plain {
+                    @for h in &o.status_history {
+                        li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (h.status)
+                             @if let Some(n) = &h.note { " — " (n) } }
+                    }
+                }
+                p.meta { "Placed " (o.created_at.get(..10).unwrap_or(&o.created_at)) }
+            }
+        }
+    };
+    let title = format!("Order {}", o.id);
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &title), main), &ps))
+}
