@@ -32,7 +32,7 @@ use crate::http::{JsonBody, QueryParams};
 use crate::orders::handlers as orders_api;
 
 /// What an API handler answered: its `data` on success, its error otherwise.
-async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<T, ApiError> {
+pub(crate) async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<T, ApiError> {
     let mut resp = r?;
     if let Some(e) = resp.extensions_mut().remove::<ApiError>() {
         return Err(e);
@@ -44,6 +44,14 @@ async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<
     })
 }
 
+/// An API handler that answers without a body (204): its error, if it failed.
+pub(crate) fn done(r: Result<Response, ApiError>) -> Result<(), ApiError> {
+    match r?.extensions_mut().remove::<ApiError>() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 fn to_view<T: DeserializeOwned>(v: &impl serde::Serialize) -> Result<T, ApiError> {
     serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| {
         tracing::error!(error = %e, "a page cannot read an API answer");
@@ -52,7 +60,7 @@ fn to_view<T: DeserializeOwned>(v: &impl serde::Serialize) -> Result<T, ApiError
 }
 
 /// A personal page: never kept by any cache.
-fn private_page(status: StatusCode, html: String, ps: &PageSession) -> Response {
+pub(crate) fn private_page(status: StatusCode, html: String, ps: &PageSession) -> Response {
     let mut resp = Response::new(axum::body::Body::from(html));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -66,7 +74,7 @@ fn private_page(status: StatusCode, html: String, ps: &PageSession) -> Response 
 }
 
 /// 303 to `to` (after a form), with the cookie of a session opened on the way.
-fn see_other(to: &str, new_cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn see_other(to: &str, new_cookie: Option<HeaderValue>) -> Response {
     let mut resp = Response::new(axum::body::Body::empty());
     *resp.status_mut() = StatusCode::SEE_OTHER;
     let h = resp.headers_mut();

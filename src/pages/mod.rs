@@ -5,6 +5,7 @@
 //! domain functions as the JSON API — the public ones read the API's own cached answers —
 //! and never implement a rule a second time.
 
+pub mod account;
 pub mod assets;
 pub mod buy;
 pub mod layout;

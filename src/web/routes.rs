@@ -24,7 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{assets, buy, shop};
+use crate::pages::{account, assets, buy, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -166,6 +166,15 @@ pub fn table() -> Table {
             Policy::page().rate(Rule::Checkout),
         )
         .page("/orders/{id}", get_, get(buy::order), Policy::page())
+        .page("/account", get_, get(account::account), Policy::page())
+        .page("/account/login", get_, get(account::login_page), Policy::page())
+        .page("/account/login", post_, post(account::login), Policy::page().rate(Rule::Login))
+        .page("/account/register", get_, get(account::register_page), Policy::page())
+        .page("/account/register", post_, post(account::register), Policy::page().rate(Rule::Register))
+        .page("/account/logout", post_, post(account::logout), Policy::page())
+        .page("/account/sessions/{id}/end", post_, post(account::end_session), Policy::page())
+        .page("/account/2fa/setup", post_, post(account::two_factor_setup), Policy::page().rate(Rule::TwoFactor))
+        .page("/account/2fa/enable", post_, post(account::two_factor_enable), Policy::page().rate(Rule::TwoFactor))
 }
 
 /// The router of the table, with the front layer's middleware around every route.

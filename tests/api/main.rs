@@ -31,6 +31,6 @@ mod redis_tier;
 mod replicas;
 mod search;
 mod topology;
-mod two_factor;
+pub mod two_factor;
 mod webhooks;
 mod writer;

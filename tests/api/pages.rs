@@ -253,11 +253,10 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
     b.shoot("shop-cart").await;
     accessible(&b, "cart").await;
     // one less: the line's own form
+    assert_eq!(b.text(".summary dd").await, "2");
     b.fill("table.lines input[name=quantity]", "1").await;
     b.click("table.lines form.inline button").await;
-    b.wait_path("/cart").await;
-    let qty = b.client.find(Locator::Css("table.lines input[name=quantity]")).await.unwrap();
-    assert_eq!(qty.prop("value").await.unwrap().as_deref(), Some("1"));
+    b.wait_until_text(".summary dd", "1").await;
 
     // checkout with the keyboard alone: Tab from field to field, type, Enter
     b.click(".summary a.button").await;
@@ -280,7 +279,7 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let order_id = b.path().await.trim_start_matches("/orders/").to_owned();
-    assert!(b.text("main").await.contains("Waiting for payment"));
+    assert!(b.wait_text(".notice").await.contains("Waiting for payment"));
     b.shoot("shop-order").await;
     accessible(&b, "order").await;
     // the order is the API's: one of the product, to the address typed, the guest's e-mail
@@ -312,7 +311,7 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
         assert!(tokio::time::Instant::now() < deadline, "the forged form was not sent");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(b.text("h1").await, "Not allowed");
+    b.wait_until_text("h1", "Not allowed").await;
     assert_eq!(crate::common::digest(&c), before, "a forged post changes nothing");
 
     b.close().await;
@@ -429,5 +428,75 @@ async fn cart_and_checkout_forms_refuse_bad_input_forged_posts_and_strangers_and
     assert_eq!(mine.header("cache-control"), Some("private, no-store"));
     assert_eq!(app.get_with(&order, &[HTML, ("Cookie", &format!("sf_session={other}"))]).await.status, 404);
     assert_eq!(app.get_with(&order, &[HTML]).await.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_registers_turns_on_two_factor_login_and_logs_in_with_a_code() {
+    let app = page_app().await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/account").await;
+    b.wait_path("/account/login").await;
+    b.click("a[href='/account/register']").await;
+    b.wait_path("/account/register").await;
+    // a password too short is the API's 422, said beside the field; what was typed stays
+    b.fill("#name", "Hedy Lamarr").await;
+    b.fill("#email", "hedy@example.com").await;
+    b.fill("#password", "short").await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text("#password-error").await.contains("8"), "{}", b.text("main").await);
+    assert_eq!(
+        b.client.find(Locator::Css("#email")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("hedy@example.com")
+    );
+    b.shoot("account-register").await;
+    accessible(&b, "register").await;
+    // an e-mail that has an account already: said beside the field
+    b.fill("#email", "grace@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    assert_eq!(b.wait_text("#email-error").await, "is already registered");
+    b.fill("#email", "hedy@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/account").await;
+    assert!(b.text("main").await.contains("hedy@example.com"));
+    assert!(b.text("main").await.contains("No orders yet"));
+    b.shoot("account-home").await;
+    accessible(&b, "account").await;
+
+    // two-factor login: the secret, its first code, the recovery codes
+    b.click("form[action='/account/2fa/setup'] button").await;
+    b.wait_path("/account/2fa/setup").await;
+    let secret = b.text("code.secret").await;
+    b.fill("#code", "000000").await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text(".error").await.contains("wrong"), "a wrong code is said");
+    b.fill("#code", &crate::two_factor::code(&secret, 0)).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_text("ul.codes").await;
+    assert_eq!(b.client.find_all(Locator::Css("ul.codes li")).await.unwrap().len(), 10);
+    b.shoot("account-two-factor").await;
+
+    // log out; logging in again asks for the code
+    b.goto("/account").await;
+    b.click("form[action='/account/logout'] button").await;
+    b.wait_path("/").await;
+    assert!(b.client.get_named_cookie("sf_session").await.is_err(), "the cookie is gone");
+    b.goto("/account/login").await;
+    b.fill("#email", "hedy@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text(".error").await.contains("authenticator"), "{}", b.text("main").await);
+    b.shoot("account-login-code").await;
+    accessible(&b, "login").await;
+    b.fill("#password", "correct horse 1").await;
+    b.fill("#otp", &crate::two_factor::code(&secret, 1)).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/account").await;
+    assert!(b.text("main").await.contains("On: logging in asks for a code"));
+    // the session list shows this one and the first (ended by the logout: not listed)
+    assert_eq!(b.client.find_all(Locator::Css("#sessions + table tbody tr")).await.unwrap().len(), 1);
+    b.close().await;
     app.stop().await;
 }

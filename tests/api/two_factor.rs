@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::common::{column, TestApp};
 
 /// The code of the authenticator holding `secret` (base32), `ahead` steps from now.
-fn code(secret: &str, ahead: u64) -> String {
+pub fn code(secret: &str, ahead: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
     let t = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

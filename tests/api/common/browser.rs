@@ -112,6 +112,35 @@ impl Browser {
         el.send_keys(value).await.unwrap();
     }
 
+    /// The text of the element `css` once the page shows one (up to 10 s): for a page that
+    /// answers a form at the same address.
+    pub async fn wait_text(&self, css: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    return t;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no {css} on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (up to 10 s) until the element `css` reads `text`.
+    pub async fn wait_until_text(&self, css: &str, text: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.text().await.is_ok_and(|t| t == text) {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{css} never read {text:?} on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Keys typed into whatever has the focus (WebDriver codes: `TAB`, `ENTER`).
     pub async fn keys(&self, text: &str) {
         self.client.active_element().await.unwrap().send_keys(text).await.unwrap();
@@ -143,7 +172,13 @@ impl Browser {
             if now == path {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "still at {now}, waited for {path}");
+            if tokio::time::Instant::now() >= deadline {
+                let shown = match self.client.find(Locator::Css("main")).await {
+                    Ok(m) => m.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                panic!("still at {now}, waited for {path}; the page says: {shown}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
