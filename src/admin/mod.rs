@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod cache;
+pub mod dashboard;
 pub mod jobs;
 pub mod orders;
 pub mod products;

@@ -33,8 +33,24 @@ pub fn fill_demo(config: &crate::config::Config) -> anyhow::Result<()> {
     let report = crate::seed::seed(&mut conn, opts).context("generating the demo catalog")?;
     db::optimize(&conn)?;
     tracing::info!(?report, secs = started.elapsed().as_secs_f32(), "demo catalog ready");
+    drop(conn);
+    // the demo's owner, with a password of its own (said once, here)
+    let mut bytes = [0u8; 9];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    let password = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    let email = crate::domain::Email::parse(DEMO_OWNER).map_err(|m| anyhow::anyhow!("{m}"))?;
+    crate::customers::create_admin(path, &email, "Demo owner", &password)?;
+    tracing::info!(email = DEMO_OWNER, "demo owner created");
+    eprintln!(
+        "\n  The demo shop's dashboard: http://{}/admin\n  log in as {DEMO_OWNER} with the password {password}\n  \
+         (shown this once; `storefront admin create --email {DEMO_OWNER}` sets a new one)\n",
+        config.listen
+    );
     Ok(())
 }
+
+/// The demo shop's administrator.
+pub const DEMO_OWNER: &str = "owner@example.com";
 
 /// The database of a command: a read connection and a writer, migrated first.
 pub struct Tool {

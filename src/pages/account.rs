@@ -91,7 +91,7 @@ pub fn login_form(v: &LoginView<'_>) -> Markup {
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    email: String,
+    pub email: String,
     #[serde(default)]
     password: String,
     #[serde(default)]

@@ -6,6 +6,7 @@
 //! and never implement a rule a second time.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod buy;
 pub mod layout;

@@ -24,7 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{account, assets, buy, shop};
+use crate::pages::{account, admin as dashboard, assets, buy, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -175,6 +175,18 @@ pub fn table() -> Table {
         .page("/account/sessions/{id}/end", post_, post(account::end_session), Policy::page())
         .page("/account/2fa/setup", post_, post(account::two_factor_setup), Policy::page().rate(Rule::TwoFactor))
         .page("/account/2fa/enable", post_, post(account::two_factor_enable), Policy::page().rate(Rule::TwoFactor))
+        // the owner's dashboard: the admin API's handlers and checks
+        .page("/admin/login", get_, get(dashboard::login_page), Policy::page())
+        .page("/admin/login", post_, post(dashboard::login), Policy::page().rate(Rule::Login))
+        .page("/admin/logout", post_, post(dashboard::logout), Policy::page())
+        .page("/admin", get_, get(dashboard::home), Policy::page())
+        .page("/admin/orders", get_, get(dashboard::orders), Policy::page())
+        .page("/admin/orders/{id}", get_, get(dashboard::order), Policy::page())
+        .page("/admin/orders/{id}/status", post_, post(dashboard::order_status), Policy::page())
+        .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
+        .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
+        .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())
+        .page("/admin/jobs/{id}/{action}", post_, post(dashboard::job_action), Policy::page())
 }
 
 /// The router of the table, with the front layer's middleware around every route.

@@ -252,12 +252,13 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
     std::fs::write(&cfg, "demo_products = 500\nlog_level = \"warn\"\naccess_log = true\n").unwrap();
     let port = free_port();
     let access = dir.path().join("access.log");
+    let said = dir.path().join("stderr.log");
     let mut child = bin()
         .current_dir(dir.path())
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--config"])
         .arg(&cfg)
         .stdout(std::fs::File::create(&access).unwrap())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&said).unwrap())
         .spawn()
         .unwrap();
     let started = Instant::now();
@@ -272,6 +273,21 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
     };
     assert!(ready, "the demo server became ready");
     assert!(dir.path().join("storefront.db").exists(), "./storefront.db created");
+    // the demo's owner is told how to reach the dashboard, and that login works
+    let said = std::fs::read_to_string(&said).unwrap();
+    assert!(said.contains(&format!("http://127.0.0.1:{port}/admin")), "{said}");
+    let password = said.split("with the password ").nth(1).and_then(|s| s.split_whitespace().next()).expect(&said);
+    let form = format!("email=owner%40example.com&password={password}");
+    let answer = raw_request(
+        port,
+        &format!(
+            "POST /admin/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nSec-Fetch-Site: same-origin\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 303") && answer.contains("location: /admin\r\n"), "{answer}");
+    assert!(answer.contains("set-cookie: sf_session="), "{answer}");
     let (status, body) = http_get(port, "/api/products?per_page=1").unwrap();
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -298,10 +314,21 @@ fn serve_demo_from_nothing_to_a_clean_stop() {
     assert_eq!(list["client"], "127.0.0.1");
     assert!(list["duration_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(list["request_id"].as_str().unwrap().len(), 24);
-    assert!(lines[..lines.len() - 1].iter().all(|l| l["route"] == "/ready"), "{log}");
+    assert!(lines[..lines.len() - 1].iter().all(|l| l["route"] == "/ready" || l["route"] == "/admin/login"), "{log}");
     // a second start finds the catalog and does not seed again
     let conn = open(&dir.path().join("storefront.db"));
     assert_eq!(one(&conn, "SELECT count(*) FROM products"), 500);
+}
+
+/// One raw request; the whole answer as text.
+fn raw_request(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn send_sigterm(pid: u32) {

@@ -500,3 +500,121 @@ async fn a_customer_registers_turns_on_two_factor_login_and_logs_in_with_a_code(
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_approves_a_review() {
+    use serde_json::json;
+    const SECRET: &str = "whsec-pages-test-0123456789";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.admin_require_2fa = true;
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    // the owner, with two-factor login on (through the API)
+    let owner = app.admin("owner@example.com").await;
+    let r = app.call("POST", "/api/auth/2fa/setup", Some(&owner), None, &[]).await;
+    let secret = r.json()["data"]["secret"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "POST",
+            "/api/auth/2fa/enable",
+            Some(&owner),
+            Some(&json!({"code": crate::two_factor::code(&secret, 0)})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // a shopper's paid order
+    let shopper = app.guest().await;
+    let body = json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": crate::common::address(),
+                      "payment_method": "card", "email": "buyer@example.com"});
+    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let amount = r.json()["data"]["total"]["amount"].as_i64().unwrap();
+    let paid = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount});
+    app.payment_webhook(SECRET, &paid.to_string()).await;
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin").await;
+    b.wait_path("/admin/login").await;
+    // a shopper's account is not the owner's
+    app.register("someone@example.com").await;
+    b.fill("#email", "someone@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text(".error").await.contains("not an administrator"));
+    // the owner's password, then the code
+    b.fill("#email", "owner@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text(".error").await.contains("authenticator"));
+    b.shoot("admin-login").await;
+    accessible(&b, "admin login").await;
+    b.fill("#password", "correct horse 1").await;
+    b.fill("#otp", &crate::two_factor::code(&secret, 1)).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/admin").await;
+
+    // home: the paid order waits to be fulfilled, the pending review to be moderated
+    let queue = b.wait_text("section[aria-labelledby=fulfil]").await;
+    assert!(queue.contains(&format!("#{order}")) && queue.contains("buyer@example.com"), "{queue}");
+    assert!(b.text("section[aria-labelledby=waiting]").await.contains("Spam"));
+    assert!(b.text(".figures").await.contains("orders today"));
+    b.shoot("admin-home").await;
+    accessible(&b, "admin home").await;
+
+    // the order: fulfil it
+    b.click(&format!("section[aria-labelledby=fulfil] a[href='/admin/orders/{order}']")).await;
+    b.wait_path(&format!("/admin/orders/{order}")).await;
+    b.shoot("admin-order").await;
+    accessible(&b, "admin order").await;
+    b.client.find(Locator::Css("#status")).await.unwrap().select_by_value("fulfilled").await.unwrap();
+    b.fill("#note", "Sent with the morning post").await;
+    b.click("form[action$='/status'] button").await;
+    b.wait_until_text("h1 .status", "fulfilled").await;
+    assert!(b.text("main").await.contains("Sent with the morning post"));
+    // the API says the same, and the audit log has the owner's change
+    let admin_view = app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await;
+    assert_eq!(admin_view.json()["data"]["status"], "fulfilled");
+    let audited: i64 = app
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE entity_id = ?1 AND action LIKE 'order.%'",
+            [order.parse::<i64>().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(audited >= 1, "the change is audited");
+    b.goto("/admin").await;
+    assert!(!b.text("section[aria-labelledby=fulfil]").await.contains(&format!("#{order}")), "off the queue");
+
+    // a review approved from the dashboard shows on the product's page
+    b.goto("/admin/reviews").await;
+    b.shoot("admin-reviews").await;
+    accessible(&b, "admin reviews").await;
+    assert!(!app.get("/p/aurora-wireless-headphones").await.text().contains("Buy cheap watches"));
+    b.click("#review-4 form button[aria-label^=Approve]").await;
+    b.wait_path("/admin/reviews?status=pending").await;
+    b.wait_until_text("main .empty", "No reviews here.").await;
+    assert!(
+        app.get("/p/aurora-wireless-headphones").await.text().contains("Buy cheap watches"),
+        "approved: on the page"
+    );
+
+    // another site's form cannot act for the owner
+    let before = crate::common::digest(&app.conn());
+    let token = b.client.get_named_cookie("sf_session").await.unwrap().value().to_owned();
+    let r =
+        post_form(&app, "/admin/reviews/4", Some(&token), &[("Sec-Fetch-Site", "cross-site")], "status=rejected").await;
+    assert_eq!(r.status, 403);
+    let r = post_form(&app, "/admin/reviews/4", Some(&token), &[], "status=rejected").await;
+    assert_eq!(r.status, 403, "no CSRF token");
+    assert_eq!(crate::common::digest(&app.conn()), before);
+    b.close().await;
+    app.stop().await;
+}

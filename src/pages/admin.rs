@@ -1,0 +1,709 @@
+//! The owner's dashboard at `/admin`: the admin API's handlers called with the cookie's
+//! session, checked by the API's own admin extractor (role `admin`; the second factor when
+//! `admin_require_2fa` is on). Home is the work queue — orders to fulfil, reviews waiting,
+//! failed jobs — with today's figures; each section is a keyset list of the API's. Every
+//! form carries the session's CSRF token; every change is the API's, with its audit row.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use super::account::{log_in, login_form, LoginForm, LoginView};
+use super::assets;
+use super::buy::{answered, done, private_page, see_other};
+use super::layout::money;
+use super::session::{self, check_csrf, PageSession, CSRF_FIELD};
+use super::view::Money;
+use crate::admin;
+use crate::app::AppState;
+use crate::auth::AdminSession;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::query::encode_pairs;
+use crate::http::{JsonBody, QueryParams};
+
+/// An administrator's page request: the API's admin check on the cookie's session.
+pub struct AdminPage {
+    pub admin: AdminSession,
+    pub ps: PageSession,
+}
+
+impl FromRequestParts<AppState> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<AdminPage, Response> {
+        let ps = PageSession::from_request_parts(parts, app).await.map_err(IntoResponse::into_response)?;
+        let Some(token) = ps.token.clone() else {
+            return Err(see_other("/admin/login", None));
+        };
+        let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| see_other("/admin/login", None))?;
+        parts.headers.insert(header::AUTHORIZATION, bearer);
+        let checked = AdminSession::from_request_parts(parts, app).await;
+        parts.headers.remove(header::AUTHORIZATION);
+        match checked {
+            Ok(admin) => Ok(AdminPage { admin, ps }),
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/admin/login", None)),
+            Err(e) if e.code == "two_factor_required" => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "two_factor_required",
+                "administrators of this shop log in with a second factor: turn on two-factor login in your account \
+                 (Account → Turn on two-factor login), then log in again",
+            )
+            .into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The dashboard's sections, in the order of its menu.
+const SECTIONS: &[(&str, &str)] =
+    &[("/admin", "Home"), ("/admin/orders", "Orders"), ("/admin/reviews", "Reviews"), ("/admin/jobs", "Jobs")];
+
+fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (app.config.shop_name) " dashboard" }
+                link rel="stylesheet" href=(assets::url("style.css"));
+                link rel="icon" href="data:,";
+                script src=(assets::url("shop.js")) defer {}
+            }
+            body.admin {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    div.wrap {
+                        a.brand href="/admin" { (app.config.shop_name) " " span.meta { "dashboard" } }
+                        nav aria-label="Dashboard" {
+                            @for (href, label) in SECTIONS {
+                                a href=(href) aria-current=[(*href == here).then_some("page")] { (label) }
+                            }
+                            a href="/" { "View shop" }
+                        }
+                        form.inline method="post" action="/admin/logout" {
+                            input type="hidden" name=(CSRF_FIELD) value=(ps.csrf());
+                            button.quiet type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main #main.wrap { (main) }
+            }
+        }
+    }
+    .into_string()
+}
+
+fn page(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> Response {
+    private_page(StatusCode::OK, frame(app, ps, title, here, main), ps)
+}
+
+fn csrf(ps: &PageSession) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); }
+}
+
+fn usd(amount: i64) -> String {
+    money(&Money { amount, currency: "USD".to_owned() })
+}
+
+fn when(ts: &str) -> String {
+    ts.get(..16).unwrap_or(ts).replace('T', " ")
+}
+
+// --- log in and out ------------------------------------------------------------------------
+
+/// `GET /admin/login`
+pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
+    let v = LoginView {
+        action: "/admin/login",
+        heading: "Log in to the dashboard",
+        email: "",
+        problem: None,
+        ask_code: false,
+    };
+    let html = super::layout::page(
+        &super::layout::Frame { shop: &app.config.shop_name, title: "Dashboard login", q: "" },
+        login_form(&v),
+    );
+    Ok(private_page(StatusCode::OK, html, &ps))
+}
+
+/// `POST /admin/login`: the API's login; an account that is not an administrator's is
+/// told so, and its new session ends at once.
+pub async fn login(
+    State(app): State<AppState>,
+    ps: PageSession,
+    mut parts: Parts,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    let shop = app.config.shop_name.clone();
+    let again = |status: StatusCode, words: &str, ask_code: bool, email: &str| {
+        let v = LoginView {
+            action: "/admin/login",
+            heading: "Log in to the dashboard",
+            email,
+            problem: Some(words),
+            ask_code,
+        };
+        let html =
+            super::layout::page(&super::layout::Frame { shop: &shop, title: "Dashboard login", q: "" }, login_form(&v));
+        private_page(status, html, &ps)
+    };
+    let token = match log_in(&app, &mut parts, &f).await? {
+        Ok(t) => t,
+        Err((status, ask_code, words)) => return Ok(again(status, &words, ask_code, &f.email)),
+    };
+    let session = session::authenticate(&mut parts, &app, &token).await?.ok_or_else(ApiError::internal)?;
+    if session.role != crate::auth::Role::Admin {
+        done(crate::customers::handlers::logout(State(app.clone()), session).await)?;
+        return Ok(again(StatusCode::FORBIDDEN, "This account is not an administrator of the shop.", false, &f.email));
+    }
+    let mut resp = see_other("/admin", None);
+    let ttl = app.config.session_ttl_days * 24 * 3600;
+    resp.headers_mut().append(header::SET_COOKIE, session::set_cookie(&token, ttl, ps.secure));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /admin/logout`
+pub async fn logout(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    if let Some(s) = ps.session.clone() {
+        done(crate::customers::handlers::logout(State(app.clone()), s).await)?;
+    }
+    let mut resp = see_other("/admin/login", None);
+    resp.headers_mut().append(header::SET_COOKIE, session::clear_cookie(ps.secure));
+    Ok(resp)
+}
+
+// --- home: the work queue -----------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct OrderRow {
+    id: String,
+    status: String,
+    email: String,
+    total: i64,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct ReviewRow {
+    id: String,
+    product_id: String,
+    rating: i64,
+    title: String,
+    body: String,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct JobError {
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct JobRow {
+    id: String,
+    kind: String,
+    state: String,
+    attempts: i64,
+    max_attempts: i64,
+    created_at: String,
+    #[serde(default)]
+    errors: Vec<JobError>,
+}
+
+/// Today's orders per hour as bars (inline SVG, no script).
+fn hours_chart(by_hour: &[i64; 24]) -> Markup {
+    let max = by_hour.iter().copied().max().unwrap_or(0).max(1);
+    let (w, h) = (240, 48);
+    let label = by_hour
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(h, n)| format!("{h:02}h: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    html! {
+        svg.chart viewBox=(format!("0 0 {w} {}", h + 12)) width=(w) height=(h + 12) role="img"
+            aria-label=(if label.is_empty() { "No orders yet today".to_owned() } else { format!("Orders per hour today: {label}") }) {
+            @for (i, n) in by_hour.iter().enumerate() {
+                @let bar = (*n * h as i64 / max) as i32;
+                rect x=(i * 10 + 1) y=(h - bar) width="8" height=(bar.max(1)) class=(if *n > 0 { "bar" } else { "bar none" }) {}
+            }
+            @for hour in [0, 6, 12, 18] {
+                text x=(hour * 10 + 1) y=(h + 11) class="axis" { (format!("{hour:02}")) }
+            }
+        }
+    }
+}
+
+/// What the process's metrics say: requests answered, the 95th percentile of their time.
+fn request_figures(scrape: &str) -> (f64, Option<f64>) {
+    let mut total = 0.0;
+    let mut buckets: std::collections::BTreeMap<String, f64> = Default::default();
+    for line in scrape.lines() {
+        if let Some(rest) = line.strip_prefix("storefront_http_requests_total{") {
+            total += rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("storefront_http_request_duration_seconds_bucket{") {
+            let le = rest.split("le=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
+            let v = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            *buckets.entry(le.to_owned()).or_default() += v;
+        }
+    }
+    let mut bounds: Vec<(f64, f64)> = buckets
+        .into_iter()
+        .filter_map(|(le, n)| le.parse::<f64>().ok().or((le == "+Inf").then_some(f64::INFINITY)).map(|b| (b, n)))
+        .collect();
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let count = bounds.last().map_or(0.0, |b| b.1);
+    let p95 = (count > 0.0).then(|| bounds.iter().find(|(_, n)| *n >= 0.95 * count).map_or(f64::INFINITY, |b| b.0));
+    (total, p95)
+}
+
+/// `GET /admin`: the work queue and today's figures.
+pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    let q = |s: &str| QueryParams::parse(s);
+    let to_fulfil: Vec<OrderRow> =
+        answered(admin::orders::orders(State(app.clone()), a.admin.clone(), q("status=paid&per_page=10")?).await)
+            .await?;
+    let reviews: Vec<ReviewRow> =
+        answered(admin::reviews::reviews(State(app.clone()), a.admin.clone(), q("status=pending&per_page=5")?).await)
+            .await?;
+    let failed: Vec<JobRow> =
+        answered(admin::jobs::list_jobs(State(app.clone()), a.admin.clone(), q("state=failed&per_page=5")?).await)
+            .await?;
+    let day = crate::util::now_ms().div_euclid(crate::util::DAY_MS) * crate::util::DAY_MS;
+    let today = app.db.read(move |conn| admin::dashboard::today(conn, day).map_err(ApiError::from)).await?;
+    let cache = app.cache.stats().await;
+    let (requests, p95) = request_figures(&app.metrics.render());
+    let lag = app.replication.replica().map(|r| r.follow.lag());
+    let main = html! {
+        h1 { "Today" }
+        div.figures {
+            div.figure { span.n { (today.orders) } span.what { "orders today" } (hours_chart(&today.by_hour)) }
+            div.figure { span.n { (usd(today.revenue)) } span.what { "paid today" } }
+            div.figure { span.n { (requests as u64) } span.what { "requests since start" } }
+            div.figure {
+                span.n { @match p95 { Some(s) if s.is_finite() => { "≤ " (format!("{:.0} ms", s * 1000.0)) } Some(_) => { "slow" } None => { "–" } } }
+                span.what { "p95 answer time" }
+            }
+            div.figure { span.n { (format!("{:.0} %", cache.hit_ratio * 100.0)) } span.what { "cache hits" } }
+            @if let Some(lag) = lag { div.figure { span.n { (format!("{:.1} s", lag.as_secs_f64())) } span.what { "replica lag" } } }
+        }
+        div.queue {
+            section.panel aria-labelledby="fulfil" {
+                h2 #fulfil { "Orders to fulfil" }
+                @if to_fulfil.is_empty() { p.empty { "Nothing to ship." } }
+                @else {
+                    table.lines {
+                        thead { tr { th scope="col" { "Order" } th scope="col" { "Customer" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                        tbody { @for o in &to_fulfil { tr {
+                            td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
+                            td { (o.email) } td { (usd(o.total)) } td { (when(&o.created_at)) }
+                        } } }
+                    }
+                    p { a href="/admin/orders?status=paid" { "All orders to fulfil →" } }
+                }
+            }
+            section.panel aria-labelledby="waiting" {
+                h2 #waiting { "Reviews waiting" }
+                @if reviews.is_empty() { p.empty { "No review waits for you." } }
+                @else {
+                    ul.plain { @for r in &reviews { li { (r.rating) "★ " strong { (r.title) } } } }
+                    p { a href="/admin/reviews" { "Moderate reviews →" } }
+                }
+            }
+            section.panel aria-labelledby="failed" {
+                h2 #failed { "Failed jobs" }
+                @if failed.is_empty() { p.empty { "No job has failed." } }
+                @else {
+                    ul.plain { @for j in &failed { li { a href=(format!("/admin/jobs?state=failed#job-{}", j.id)) { (j.kind) " #" (j.id) } } } }
+                    p { a href="/admin/jobs?state=failed" { "Failed jobs →" } }
+                }
+            }
+        }
+    };
+    Ok(page(&app, &a.ps, "Home", "/admin", main))
+}
+
+// --- orders ----------------------------------------------------------------------------------
+
+const ORDER_STATUSES: &[&str] = &["pending", "paid", "fulfilled", "cancelled", "expired"];
+const PER_PAGE: i64 = 50;
+
+/// A keyset list's "older" link: the same filter, `before` the last id shown.
+fn older(path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>) -> Markup {
+    let href = last_id.filter(|_| rows as i64 == PER_PAGE).map(|id| {
+        let q: Vec<(&str, &str)> = filter.iter().copied().chain([("before", id)]).collect();
+        format!("{path}?{}", encode_pairs(q))
+    });
+    html! {
+        @if let Some(href) = href {
+            nav.pages aria-label="More" { a href=(href) rel="next" { "Older →" } }
+        }
+    }
+}
+
+fn list_params(raw: Option<&str>, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let q = QueryParams::parse(raw.unwrap_or(""))?;
+    Ok(q.pairs().iter().filter(|(k, v)| names.contains(&k.as_str()) && !v.is_empty()).cloned().collect())
+}
+
+fn get<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `GET /admin/orders?status=&before=`
+pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["status", "before"])?;
+    let status = get(&p, "status");
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
+    api.extend(status.map(|s| ("status", s)));
+    api.extend(get(&p, "before").map(|b| ("before", b)));
+    let rows: Vec<OrderRow> = answered(
+        admin::orders::orders(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+    )
+    .await?;
+    let main = html! {
+        h1 { "Orders" }
+        nav.tabs aria-label="By status" {
+            a href="/admin/orders" aria-current=[status.is_none().then_some("page")] { "All" }
+            @for s in ORDER_STATUSES {
+                a href=(format!("/admin/orders?status={s}")) aria-current=[(status == Some(*s)).then_some("page")] { (s) }
+            }
+        }
+        @if rows.is_empty() { p.empty { "No orders here." } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Order" } th scope="col" { "Status" } th scope="col" { "Customer" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                tbody { @for o in &rows { tr {
+                    td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
+                    td { span class=(format!("status {}", o.status)) { (o.status) } }
+                    td { (o.email) } td { (usd(o.total)) } td { (when(&o.created_at)) }
+                } } }
+            }
+            (older("/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))
+        }
+    };
+    Ok(page(&app, &a.ps, "Orders", "/admin/orders", main))
+}
+
+#[derive(Deserialize)]
+struct Line {
+    name: String,
+    quantity: i64,
+    line_total: Money,
+}
+
+#[derive(Deserialize)]
+struct Change {
+    status: String,
+    note: Option<String>,
+    at: String,
+}
+
+#[derive(Deserialize)]
+struct OrderDetail {
+    id: String,
+    status: String,
+    email: String,
+    items: Vec<Line>,
+    total: Money,
+    shipping_address: super::view::Address,
+    payment_method: String,
+    created_at: String,
+    status_history: Vec<Change>,
+}
+
+/// What an administrator may move an order to from where it is.
+fn next_statuses(status: &str) -> &'static [&'static str] {
+    match status {
+        "pending" => &["cancelled"],
+        "paid" => &["fulfilled", "cancelled", "refunded"],
+        "fulfilled" => &["refunded"],
+        _ => &[],
+    }
+}
+
+/// `GET /admin/orders/{id}`
+pub async fn order(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let o: OrderDetail = answered(
+        admin::orders::order(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), QueryParams::parse("")?)
+            .await,
+    )
+    .await?;
+    order_page(&app, &a, o, None)
+}
+
+fn order_page(app: &AppState, a: &AdminPage, o: OrderDetail, problem: Option<String>) -> Result<Response, ApiError> {
+    let ad = &o.shipping_address;
+    let main = html! {
+        p.crumbs { a href="/admin/orders" { "Orders" } " / #" (o.id) }
+        h1 { "Order #" (o.id) " " span class=(format!("status {}", o.status)) { (o.status) } }
+        @if let Some(p) = &problem { div.error role="alert" { p { (p) } } }
+        div.checkout {
+            section.panel {
+                table.lines {
+                    thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Total" } } }
+                    tbody { @for l in &o.items { tr { td { (l.name) } td { (l.quantity) } td { (money(&l.line_total)) } } } }
+                }
+                p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " ")) }
+                h2 { "History" }
+                ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status) } @if let Some(n) = &h.note { " — " (n) } } } }
+            }
+            aside.summary {
+                h2 { "Customer" }
+                p { (o.email) }
+                address { (ad.name) br; (ad.line1) br; @if !ad.line2.is_empty() { (ad.line2) br; } (ad.city) " " (ad.state) " " (ad.postal_code) br; (ad.country) }
+                p.meta { "Placed " (when(&o.created_at)) }
+                @if !next_statuses(&o.status).is_empty() {
+                    h2 { "Change status" }
+                    form method="post" action=(format!("/admin/orders/{}/status", o.id)) {
+                        (csrf(&a.ps))
+                        div.field {
+                            label for="status" { "New status" }
+                            select #status name="status" { @for s in next_statuses(&o.status) { option value=(s) { (s) } } }
+                        }
+                        div.field {
+                            label for="note" { "Note (in the order's history)" }
+                            input #note type="text" name="note" maxlength="500";
+                        }
+                        button type="submit" { "Change status" }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(app, &a.ps, &format!("Order #{}", o.id), "/admin/orders", main))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /admin/orders/{id}/status`: the API's order change (its lifecycle, stock, mail,
+/// events, audit row).
+pub async fn order_status(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let body = admin::orders::OrderStatusIn {
+        status: f.status.clone(),
+        note: Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),
+    };
+    let changed = answered::<serde_json::Value>(
+        admin::orders::update_order(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), JsonBody(body))
+            .await,
+    )
+    .await;
+    match changed {
+        Ok(_) => Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+            let o: OrderDetail = answered(
+                admin::orders::order(
+                    State(app.clone()),
+                    a.admin.clone(),
+                    PathId(id.0, PhantomData),
+                    QueryParams::parse("")?,
+                )
+                .await,
+            )
+            .await?;
+            let mut resp = order_page(&app, &a, o, Some(e.message))?;
+            *resp.status_mut() = e.status;
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// --- reviews ---------------------------------------------------------------------------------
+
+/// `GET /admin/reviews?status=&before=`: pending first; approve or reject each.
+pub async fn reviews(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["status", "before"])?;
+    let status = get(&p, "status").unwrap_or("pending");
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("status", status)];
+    api.extend(get(&p, "before").map(|b| ("before", b)));
+    let rows: Vec<ReviewRow> = answered(
+        admin::reviews::reviews(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+    )
+    .await?;
+    let main = html! {
+        h1 { "Reviews" }
+        nav.tabs aria-label="By status" {
+            @for s in ["pending", "approved", "rejected"] {
+                a href=(format!("/admin/reviews?status={s}")) aria-current=[(status == s).then_some("page")] { (s) }
+            }
+        }
+        @if rows.is_empty() { p.empty { "No reviews here." } }
+        @for r in &rows {
+            article.review #(format!("review-{}", r.id)) {
+                h2 { (r.rating) "★ " (r.title) }
+                p { (r.body) }
+                p.meta { "Product " a href=(format!("/admin/products/{}", r.product_id)) { "#" (r.product_id) } " · " (when(&r.created_at)) }
+                div.actions {
+                    @for (action, label) in [("approved", "Approve"), ("rejected", "Reject")] {
+                        @if action != status {
+                            form.inline method="post" action=(format!("/admin/reviews/{}", r.id)) {
+                                (csrf(&a.ps))
+                                input type="hidden" name="status" value=(action);
+                                input type="hidden" name="back" value=(status);
+                                button.quiet[action == "rejected"] type="submit" aria-label=(format!("{label} “{}”", r.title)) { (label) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (older("/admin/reviews", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
+    };
+    Ok(page(&app, &a.ps, "Reviews", "/admin/reviews", main))
+}
+
+#[derive(Deserialize)]
+pub struct ModerationForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /admin/reviews/{id}`
+pub async fn moderate(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<ModerationForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("review"))?;
+    let body = admin::reviews::ModerationIn { status: f.status };
+    let _: serde_json::Value = answered(
+        admin::reviews::moderate_review(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), JsonBody(body))
+            .await,
+    )
+    .await?;
+    let back = if ["pending", "approved", "rejected"].contains(&f.back.as_str()) { f.back } else { "pending".into() };
+    Ok(see_other(&format!("/admin/reviews?status={back}"), None))
+}
+
+// --- jobs ------------------------------------------------------------------------------------
+
+const JOB_STATES: &[&str] = &["failed", "available", "scheduled", "running", "completed", "cancelled"];
+
+/// `GET /admin/jobs?state=&before=`: failed first; retry or cancel each.
+pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["state", "before"])?;
+    let state = get(&p, "state").unwrap_or("failed");
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("state", state)];
+    api.extend(get(&p, "before").map(|b| ("before", b)));
+    let rows: Vec<JobRow> = answered(
+        admin::jobs::list_jobs(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+    )
+    .await?;
+    let main = html! {
+        h1 { "Jobs" }
+        nav.tabs aria-label="By state" {
+            @for s in JOB_STATES {
+                a href=(format!("/admin/jobs?state={s}")) aria-current=[(state == *s).then_some("page")] { (s) }
+            }
+        }
+        @if rows.is_empty() { p.empty { "No jobs here." } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Job" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } th scope="col" { span.skip { "Actions" } } } }
+                tbody { @for j in &rows { tr #(format!("job-{}", j.id)) {
+                    td { (j.kind) " #" (j.id) br; span.meta { (when(&j.created_at)) } }
+                    td { (j.state) }
+                    td { (j.attempts) " / " (j.max_attempts) }
+                    td { @if let Some(e) = j.errors.last() { code { (e.error) } } }
+                    td {
+                        @if j.state == "failed" || j.state == "cancelled" {
+                            form.inline method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { "Retry" } }
+                        }
+                        @if j.state == "available" || j.state == "scheduled" {
+                            form.inline method="post" action=(format!("/admin/jobs/{}/cancel", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { "Cancel" } }
+                        }
+                    }
+                } } }
+            }
+            (older("/admin/jobs", &[("state", state)], rows.len(), rows.last().map(|j| j.id.as_str())))
+        }
+    };
+    Ok(page(&app, &a.ps, "Jobs", "/admin/jobs", main))
+}
+
+/// `POST /admin/jobs/{id}/retry` and `/cancel`
+pub async fn job_action(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("job"))?;
+    let pid = PathId(id.0, PhantomData);
+    let answer = match action.as_str() {
+        "retry" => admin::jobs::retry_job(State(app.clone()), a.admin.clone(), pid).await,
+        "cancel" => admin::jobs::cancel_job(State(app.clone()), a.admin.clone(), pid).await,
+        _ => return Err(ApiError::not_found("action")),
+    };
+    let _: serde_json::Value = answered(answer).await?;
+    Ok(see_other("/admin/jobs?state=failed", None))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_95th_percentile_is_read_from_the_histogram() {
+        let scrape = "storefront_http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 90\n\
+                      storefront_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 10\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/\",le=\"0.001\"} 80\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/\",le=\"0.01\"} 90\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/\",le=\"+Inf\"} 90\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.001\"} 0\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.01\"} 5\n\
+                      storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"+Inf\"} 10\n";
+        let (total, p95) = super::request_figures(scrape);
+        assert_eq!(total, 100.0);
+        assert_eq!(p95, Some(0.01), "95 of the 100 answers took at most 0.01 s");
+        let slow = scrape.replace("route=\"/x\",le=\"0.01\"} 5", "route=\"/x\",le=\"0.01\"} 0");
+        assert_eq!(
+            super::request_figures(&slow).1,
+            Some(f64::INFINITY),
+            "only 90 within 0.01 s: beyond the last bound"
+        );
+        assert_eq!(super::request_figures("").1, None);
+    }
+}
