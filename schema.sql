@@ -752,3 +752,10 @@ CREATE TABLE change_log (
 -- recovery code at login, or the code that turned two-factor login on): what
 -- admin_require_2fa asks of a session, not of its account.
 ALTER TABLE sessions ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;
+
+-- ----------------------------------------------------------------------------------------
+-- version 8: the dashboard's product lists without a scan: drafts and retired products by
+-- status (active ones are most of the table: the primary key walks them), and low stock
+-- (5 or fewer units for sale) by variant.
+CREATE INDEX idx_products_status ON products(status, id) WHERE status <> 'active';
+CREATE INDEX idx_inventory_low ON inventory(variant_id) WHERE available <= 5;

@@ -97,6 +97,105 @@ fn check_status(checks: &mut Checks, status: Option<&str>) {
     }
 }
 
+/// A product's status, as a list's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductStatus {
+    Active,
+    Draft,
+    Retired,
+}
+
+impl crate::http::Choice for ProductStatus {
+    fn choices() -> Vec<(&'static str, ProductStatus)> {
+        vec![("active", ProductStatus::Active), ("draft", ProductStatus::Draft), ("retired", ProductStatus::Retired)]
+    }
+}
+
+impl ProductStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Active => "active",
+            ProductStatus::Draft => "draft",
+            ProductStatus::Retired => "retired",
+        }
+    }
+}
+
+const LIST_STATUS: OneOf<ProductStatus> = OneOf::new("status", "only products of this status (all by default)");
+const LIST_Q: Param = Param::text("q", 200, crate::http::Shape::Words)
+    .doc("words of the name, description, brand or category (the last also as a prefix), or a whole sku");
+const LOW_STOCK: Param = Param::flag("low_stock").doc(
+    "only products with a variant of 5 or fewer units for sale, newest variant first; `before` is then a variant id; \
+     not with q or status (422)",
+);
+
+crate::http::query_params!(
+    /// `GET /api/admin/products`
+    struct AdminProductsQuery [LIST_Q, LIST_STATUS.param, LOW_STOCK]
+);
+
+/// A page of the administrators' product list.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AdminProductPage {
+    data: Vec<AdminProductOut>,
+    meta: AdminProductMeta,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct AdminProductMeta {
+    /// `before` of the next page (none: this is the last)
+    next_before: Option<String>,
+}
+
+/// Products, any status
+///
+/// Newest first in keyset pages (`before`), at the same cost at any depth and at any size
+/// of catalog: by status (drafts and retired ones by their own index), by words (FTS5; a
+/// whole sku first), or with low stock (a variant of 5 or fewer units for sale).
+#[utoipa::path(get, path = "/api/admin/products", tag = "admin", security(("bearer" = ["admin"])),
+    params(AdminProductsQuery, PageBefore),
+    responses((status = 200, description = "products", body = AdminProductPage), AdminErrors, QueryErrors, ReadErrors))]
+pub async fn list_products(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let text = q.text(&LIST_Q);
+    let status = q.one_of(&LIST_STATUS).map(ProductStatus::as_str);
+    let low_stock = q.flag(&LOW_STOCK);
+    let before = q.int(&BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&PER_PAGE);
+    let terms = text.as_deref().map(|t| (t, crate::catalog::model::SearchTerms::parse(t)));
+    if let Some((_, None)) = terms {
+        q.error("q", "must contain at least one letter or digit");
+    }
+    if low_stock && (text.is_some() || status.is_some()) {
+        q.error("low_stock", "lists low stock alone: not with q or status");
+    }
+    q.finish()?;
+    let listing = match terms {
+        _ if low_stock => store::AdminListing::LowStock,
+        Some((raw, Some(t))) => {
+            store::AdminListing::Matching { fts: t.fts_query(), sku: raw.trim().to_owned(), status }
+        }
+        _ => store::AdminListing::All { status },
+    };
+    let body = app
+        .db
+        .read(move |conn| {
+            let (ids, next) = store::admin_product_ids(conn, &listing, before, limit)?;
+            let mut data = Vec::with_capacity(ids.len());
+            for id in ids {
+                data.extend(store::admin_product(conn, id)?);
+            }
+            let meta = AdminProductMeta { next_before: next.map(|n| n.to_string()) };
+            Ok::<_, ApiError>(serde_json::to_vec(&serde_json::json!({"data": data, "meta": meta})).expect("serializes"))
+        })
+        .await?;
+    Ok(crate::http::respond::private_json(StatusCode::OK, body))
+}
+
 /// Create a product
 ///
 /// With its default variant and initial stock (`quantity`); the slug defaults from the

@@ -867,6 +867,82 @@ pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serd
     Ok(text.map(|t| serde_json::from_str(&t).expect("SQLite writes JSON")))
 }
 
+/// Which products an administrator's list shows (any status).
+#[derive(Debug, Clone)]
+pub enum AdminListing {
+    /// newest first, optionally of one status
+    All { status: Option<&'static str> },
+    /// an FTS5 query over name, description, brand and category (and an exact sku), newest first
+    Matching { fts: String, sku: String, status: Option<&'static str> },
+    /// products with a variant of 5 or fewer units for sale, by that variant, newest first
+    LowStock,
+}
+
+/// A keyset page of an administrator's product list: the product ids, and the key the
+/// next page starts below (a product id; for `LowStock`, a variant id).
+pub fn admin_product_ids(
+    conn: &Connection,
+    listing: &AdminListing,
+    before: i64,
+    limit: i64,
+) -> rusqlite::Result<(Vec<i64>, Option<i64>)> {
+    let ids = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<Vec<(i64, i64)>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    };
+    // each status its own statement: a partial index is used only for a literal it covers
+    let rows = match listing {
+        AdminListing::All { status: None } => {
+            ids("SELECT id, id FROM products WHERE id < ?1 ORDER BY id DESC LIMIT ?2", &[&before, &limit])?
+        }
+        AdminListing::All { status: Some("active") } => ids(
+            "SELECT id, id FROM products WHERE status = 'active' AND id < ?1 ORDER BY id DESC LIMIT ?2",
+            &[&before, &limit],
+        )?,
+        AdminListing::All { status: Some("draft") } => ids(
+            "SELECT id, id FROM products WHERE status = 'draft' AND id < ?1 ORDER BY id DESC LIMIT ?2",
+            &[&before, &limit],
+        )?,
+        AdminListing::All { status: Some(_) } => ids(
+            "SELECT id, id FROM products WHERE status = 'retired' AND id < ?1 ORDER BY id DESC LIMIT ?2",
+            &[&before, &limit],
+        )?,
+        AdminListing::Matching { fts, sku, status } => {
+            let mut found = ids(
+                "SELECT f.rowid, f.rowid FROM products_fts f JOIN products p ON p.id = f.rowid
+                 WHERE products_fts MATCH ?1 AND f.rowid < ?2 AND (?3 IS NULL OR p.status = ?3)
+                 ORDER BY f.rowid DESC LIMIT ?4",
+                &[fts, &before, status, &limit],
+            )?;
+            if before == i64::MAX {
+                // a sku typed whole comes first
+                let exact =
+                    ids("SELECT id, id FROM products WHERE sku = ?1 AND (?2 IS NULL OR status = ?2)", &[sku, status])?;
+                for e in exact {
+                    if !found.contains(&e) {
+                        found.insert(0, e);
+                    }
+                }
+            }
+            found
+        }
+        AdminListing::LowStock => ids(
+            "SELECT v.product_id, i.variant_id FROM inventory i JOIN variants v ON v.id = i.variant_id
+             WHERE i.available <= 5 AND i.variant_id < ?1 ORDER BY i.variant_id DESC LIMIT ?2",
+            &[&before, &limit],
+        )?,
+    };
+    let next = (rows.len() as i64 >= limit).then(|| rows.last().map(|(_, key)| *key)).flatten();
+    let mut out: Vec<i64> = Vec::with_capacity(rows.len());
+    for (id, _) in rows {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok((out, next))
+}
+
 pub fn category_exists(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM categories WHERE id = ?1)")?.query_row([id], |r| r.get(0))
 }

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -39,6 +39,9 @@ const V6_MARKER: &str = "-- version 6: the change log";
 /// Where the version-7 section begins.
 const V7_MARKER: &str = "-- version 7: a session remembers";
 
+/// Where the version-8 section begins.
+const V8_MARKER: &str = "-- version 8: the dashboard's product lists";
+
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
     ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
@@ -57,8 +60,8 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7) =
-        (at(V2_MARKER), at(V3_MARKER), at(V4_MARKER), at(V5_MARKER), at(V6_MARKER), at(V7_MARKER));
+    let (v2, v3, v4, v5, v6, v7, v8) =
+        (at(V2_MARKER), at(V3_MARKER), at(V4_MARKER), at(V5_MARKER), at(V6_MARKER), at(V7_MARKER), at(V8_MARKER));
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
     vec![
@@ -67,7 +70,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 4, sql: SCHEMA_SQL[v4..end(v5)].into() },
         Step { to: 5, sql: SCHEMA_SQL[v5..end(v6)].into() },
         Step { to: 6, sql: SCHEMA_SQL[v6..end(v7)].into() },
-        Step { to: 7, sql: SCHEMA_SQL[v7..].into() },
+        Step { to: 7, sql: SCHEMA_SQL[v7..end(v8)].into() },
+        Step { to: 8, sql: SCHEMA_SQL[v8..].into() },
     ]
 }
 

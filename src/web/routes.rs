@@ -112,7 +112,7 @@ pub fn table() -> Table {
         .add(routes!(orders::payment_webhook), open)
         // administration: each route in the area an API key's scope names
         .add(routes!(admin::cache::cache_stats, admin::cache::cache_flush), admin(Area::Cache))
-        .add(routes!(admin::products::create_product), admin(Area::Catalog))
+        .add(routes!(admin::products::create_product, admin::products::list_products), admin(Area::Catalog))
         .add(routes!(admin::products::update_product, admin::products::retire_product), admin(Area::Catalog))
         .add(routes!(admin::products::set_inventory), admin(Area::Catalog))
         .add(routes!(admin::products::set_price), admin(Area::Catalog))

@@ -331,3 +331,89 @@ async fn admins_fulfil_cancel_and_refund_orders() {
     assert_eq!(r.status, 422);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_product_list_walks_every_product_once_by_status_words_sku_and_low_stock() {
+    let app = TestApp::builder().seeded(300, 5).start().await;
+    let admin = app.admin("lists@example.com").await;
+    let c = app.conn();
+    let list = |query: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = app.call("GET", &format!("/api/admin/products?{query}"), Some(admin), None, &[]).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text());
+            r.json()
+        }
+    };
+    // keyset pages of 40, newest first: every product exactly once, any status
+    let mut seen: Vec<i64> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = list(format!("per_page=40{before}")).await;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().parse::<i64>().unwrap()));
+        match page["meta"]["next_before"].as_str() {
+            Some(n) => before = format!("&before={n}"),
+            None => break,
+        }
+    }
+    let all: Vec<i64> = common::column(&c, "SELECT id FROM products ORDER BY id DESC");
+    assert_eq!(seen, all);
+    // by status: retire two, draft one
+    app.write("UPDATE products SET status = 'retired' WHERE id IN (3, 7)").await;
+    app.write("UPDATE products SET status = 'draft' WHERE id = 11").await;
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(&list("status=retired".into()).await), ["7", "3"]);
+    assert_eq!(ids(&list("status=draft".into()).await), ["11"]);
+    assert!(!ids(&list("status=active&per_page=200".into()).await).contains(&"3".to_owned()));
+    // by words, and a whole sku first
+    let (sku, name): (String, String) =
+        c.query_row("SELECT sku, name FROM products WHERE id = 42", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let found = list(format!("q={}", sku)).await;
+    assert_eq!(found["data"][0]["id"], "42", "{found}");
+    let word = name.split_whitespace().last().unwrap();
+    let found = ids(&list(format!("q={word}&per_page=200")).await);
+    assert!(found.contains(&"42".to_owned()));
+    // low stock: the products with a variant of 5 or fewer units
+    let low: Vec<i64> = common::column(
+        &c,
+        "SELECT DISTINCT v.product_id FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE i.available <= 5",
+    );
+    let mut shown: Vec<i64> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = list(format!("low_stock=true&per_page=25{before}")).await;
+        shown
+            .extend(page["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().parse::<i64>().unwrap()));
+        match page["meta"]["next_before"].as_str() {
+            Some(n) => before = format!("&before={n}"),
+            None => break,
+        }
+    }
+    shown.sort_unstable();
+    shown.dedup();
+    let mut low = low;
+    low.sort_unstable();
+    assert!(!low.is_empty(), "the generated catalog has low stock");
+    assert_eq!(shown, low);
+    // bad input: 4xx, nothing changed
+    let shopper = app.register("shopper@example.com").await;
+    let before_digest = common::digest(&c);
+    for (query, field) in [
+        ("status=sold", "status"),
+        ("low_stock=true&q=lamp", "low_stock"),
+        ("low_stock=maybe", "low_stock"),
+        ("q=%2B%2B", "q"),
+        ("before=0", "before"),
+        ("per_page=500", "per_page"),
+        ("colour=red", "colour"),
+    ] {
+        let r = app.call("GET", &format!("/api/admin/products?{query}"), Some(&admin), None, &[]).await;
+        assert!(r.status == 422 || r.status == 400, "{query}: {}", r.status);
+        assert!(r.json()["error"]["details"].get(field).is_some(), "{query}: {}", r.text());
+    }
+    assert_eq!(app.call("GET", "/api/admin/products", Some(&shopper), None, &[]).await.status, 403);
+    assert_eq!(common::digest(&c), before_digest);
+    app.stop().await;
+}

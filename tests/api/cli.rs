@@ -122,9 +122,9 @@ fn migrate_creates_upgrades_and_refuses_newer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Created(7)"), "{out}");
+    assert!(ok && out.contains("Created(8)"), "{out}");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Current(7)"), "{out}");
+    assert!(ok && out.contains("Current(8)"), "{out}");
     open(&path).execute_batch("PRAGMA user_version = 99").unwrap();
     let (ok, _, err) = run(bin().args(["migrate", "--db"]).arg(&path));
     assert!(!ok && err.contains("newer than this binary"), "{err}");
@@ -219,9 +219,9 @@ fn upgrading_a_version_1_database_gives_the_current_schema_and_keeps_its_data() 
          INSERT INTO orders(id, customer_id, status, currency, subtotal, total, created_at) VALUES (7, 1, 'paid', 'USD', 100, 100, 5);",
     )
     .unwrap();
-    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 7 });
+    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 8 });
     let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
-    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(7));
+    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(8));
     assert_eq!(version(&old).unwrap(), version(&fresh).unwrap());
     let (a, b) = (shape(&old), shape(&fresh));
     let only_old: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();

@@ -108,6 +108,20 @@ fn exercise(conn: &Connection) {
     store::fts_ids(conn, &SearchTerms::parse("classic").unwrap().fts_query_in(&["name"])).unwrap();
     store::category_detail(conn, "electronics-audio").unwrap().unwrap();
     store::brands(conn).unwrap();
+    // the dashboard's product lists (drafts, retired, low stock each by their own index)
+    use store::AdminListing;
+    let fts = SearchTerms::parse("classic").unwrap().fts_query();
+    for listing in [
+        AdminListing::All { status: None },
+        AdminListing::All { status: Some("active") },
+        AdminListing::All { status: Some("draft") },
+        AdminListing::All { status: Some("retired") },
+        AdminListing::Matching { fts: fts.clone(), sku: "SKU-1".into(), status: None },
+        AdminListing::LowStock,
+    ] {
+        store::admin_product_ids(conn, &listing, i64::MAX, 50).unwrap();
+    }
+    store::admin_product(conn, 1).unwrap();
 }
 
 fn check_plans(conn: &mut Connection, when: &str) {
