@@ -116,7 +116,7 @@ fn exercise(conn: &Connection) {
         AdminListing::All { status: Some("active") },
         AdminListing::All { status: Some("draft") },
         AdminListing::All { status: Some("retired") },
-        AdminListing::Matching { fts: fts.clone(), sku: "SKU-1".into(), status: None },
+        AdminListing::Matching { fts, sku: "SKU-1".into(), status: None },
         AdminListing::LowStock,
     ] {
         store::admin_product_ids(conn, &listing, i64::MAX, 50).unwrap();
