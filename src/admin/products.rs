@@ -196,6 +196,19 @@ pub async fn list_products(
     Ok(crate::http::respond::private_json(StatusCode::OK, body))
 }
 
+/// One product, any status
+#[utoipa::path(get, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    responses((status = 200, description = "the product", body = Data<AdminProductOut>), AdminErrors, NotFound, ReadErrors))]
+pub async fn get_product(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    PathId(id, _): PathId<res::Product>,
+) -> Result<Response, ApiError> {
+    let p = app.db.read(move |conn| store::admin_product(conn, id).map_err(ApiError::from)).await?;
+    Ok(data(StatusCode::OK, &p.ok_or_else(PathId::<res::Product>::not_found)?))
+}
+
 /// Create a product
 ///
 /// With its default variant and initial stock (`quantity`); the slug defaults from the

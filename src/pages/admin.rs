@@ -64,8 +64,13 @@ impl FromRequestParts<AppState> for AdminPage {
 }
 
 /// The dashboard's sections, in the order of its menu.
-const SECTIONS: &[(&str, &str)] =
-    &[("/admin", "Home"), ("/admin/orders", "Orders"), ("/admin/reviews", "Reviews"), ("/admin/jobs", "Jobs")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("/admin", "Home"),
+    ("/admin/orders", "Orders"),
+    ("/admin/products", "Products"),
+    ("/admin/reviews", "Reviews"),
+    ("/admin/jobs", "Jobs"),
+];
 
 fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> String {
     html! {
@@ -103,11 +108,11 @@ fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup
     .into_string()
 }
 
-fn page(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> Response {
+pub(crate) fn page_with(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> Response {
     private_page(StatusCode::OK, frame(app, ps, title, here, main), ps)
 }
 
-fn csrf(ps: &PageSession) -> Markup {
+pub(crate) fn csrf(ps: &PageSession) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); }
 }
 
@@ -342,7 +347,7 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
             }
         }
     };
-    Ok(page(&app, &a.ps, "Home", "/admin", main))
+    Ok(page_with(&app, &a.ps, "Home", "/admin", main))
 }
 
 // --- orders ----------------------------------------------------------------------------------
@@ -363,12 +368,12 @@ fn older(path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>
     }
 }
 
-fn list_params(raw: Option<&str>, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn list_params(raw: Option<&str>, names: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
     let q = QueryParams::parse(raw.unwrap_or(""))?;
     Ok(q.pairs().iter().filter(|(k, v)| names.contains(&k.as_str()) && !v.is_empty()).cloned().collect())
 }
 
-fn get<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -404,7 +409,7 @@ pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Ra
             (older("/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))
         }
     };
-    Ok(page(&app, &a.ps, "Orders", "/admin/orders", main))
+    Ok(page_with(&app, &a.ps, "Orders", "/admin/orders", main))
 }
 
 #[derive(Deserialize)]
@@ -494,7 +499,7 @@ fn order_page(app: &AppState, a: &AdminPage, o: OrderDetail, problem: Option<Str
             }
         }
     };
-    Ok(page(app, &a.ps, &format!("Order #{}", o.id), "/admin/orders", main))
+    Ok(page_with(app, &a.ps, &format!("Order #{}", o.id), "/admin/orders", main))
 }
 
 #[derive(Deserialize)]
@@ -587,7 +592,7 @@ pub async fn reviews(State(app): State<AppState>, a: AdminPage, RawQuery(raw): R
         }
         (older("/admin/reviews", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
     };
-    Ok(page(&app, &a.ps, "Reviews", "/admin/reviews", main))
+    Ok(page_with(&app, &a.ps, "Reviews", "/admin/reviews", main))
 }
 
 #[derive(Deserialize)]
@@ -661,7 +666,7 @@ pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
             (older("/admin/jobs", &[("state", state)], rows.len(), rows.last().map(|j| j.id.as_str())))
         }
     };
-    Ok(page(&app, &a.ps, "Jobs", "/admin/jobs", main))
+    Ok(page_with(&app, &a.ps, "Jobs", "/admin/jobs", main))
 }
 
 /// `POST /admin/jobs/{id}/retry` and `/cancel`

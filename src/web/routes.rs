@@ -24,7 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{account, admin as dashboard, assets, buy, shop};
+use crate::pages::{account, admin as dashboard, admin_products, assets, buy, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -113,7 +113,10 @@ pub fn table() -> Table {
         // administration: each route in the area an API key's scope names
         .add(routes!(admin::cache::cache_stats, admin::cache::cache_flush), admin(Area::Cache))
         .add(routes!(admin::products::create_product, admin::products::list_products), admin(Area::Catalog))
-        .add(routes!(admin::products::update_product, admin::products::retire_product), admin(Area::Catalog))
+        .add(
+            routes!(admin::products::get_product, admin::products::update_product, admin::products::retire_product),
+            admin(Area::Catalog),
+        )
         .add(routes!(admin::products::set_inventory), admin(Area::Catalog))
         .add(routes!(admin::products::set_price), admin(Area::Catalog))
         .add(routes!(admin::reviews::reviews), admin(Area::Catalog))
@@ -183,6 +186,14 @@ pub fn table() -> Table {
         .page("/admin/orders", get_, get(dashboard::orders), Policy::page())
         .page("/admin/orders/{id}", get_, get(dashboard::order), Policy::page())
         .page("/admin/orders/{id}/status", post_, post(dashboard::order_status), Policy::page())
+        .page("/admin/products", get_, get(admin_products::list), Policy::page())
+        .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
+        .page("/admin/products/new", post_, post(admin_products::create), Policy::page())
+        .page("/admin/products/{id}", get_, get(admin_products::show), Policy::page())
+        .page("/admin/products/{id}", post_, post(admin_products::update), Policy::page())
+        .page("/admin/products/{id}/price", post_, post(admin_products::price), Policy::page())
+        .page("/admin/products/{id}/stock", post_, post(admin_products::stock), Policy::page())
+        .page("/admin/products/{id}/retire", post_, post(admin_products::retire), Policy::page())
         .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
         .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())

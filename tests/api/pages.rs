@@ -618,3 +618,78 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it() {
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    b.fill("#email", "owner@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/admin").await;
+    b.click("nav a[href='/admin/products']").await;
+    b.wait_path("/admin/products").await;
+    b.shoot("admin-products").await;
+    accessible(&b, "admin products").await;
+    b.click("a[href='/admin/products/new']").await;
+    b.wait_path("/admin/products/new").await;
+    // a price that is not one, and no category: said beside the fields, nothing created
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-sku", "ZEBRA-1").await;
+    b.fill("#f-name", "Zebra Striped Teapot").await;
+    b.fill("#f-description", "A teapot with stripes.").await;
+    b.fill("#f-price", "twelve").await;
+    b.fill("#f-quantity", "7").await;
+    b.click("main form button[type=submit]").await;
+    assert_eq!(b.wait_text("#f-price-error").await, "a price like 19.99");
+    assert!(b.text("main").await.contains("choose a category"));
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing created");
+    b.shoot("admin-product-new").await;
+    accessible(&b, "admin new product").await;
+    b.fill("#f-price", "24.50").await;
+    let kitchen: i64 =
+        app.conn().query_row("SELECT id FROM categories WHERE slug = 'kitchen'", [], |r| r.get(0)).unwrap();
+    b.client.find(Locator::Css("#f-category_id")).await.unwrap().select_by_value(&kitchen.to_string()).await.unwrap();
+    b.click("main form button[type=submit]").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.path().await.trim_start_matches("/admin/products/").chars().all(|c| c.is_ascii_digit())
+        || b.path().await.ends_with("/new")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not created: {}", b.text("main").await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let id = b.path().await.trim_start_matches("/admin/products/").to_owned();
+    b.shoot("admin-product").await;
+    accessible(&b, "admin product").await;
+    // the shop shows it at once: its page, search, its category
+    let page = app.get("/p/zebra-striped-teapot").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("$24.50") && page.text().contains("In stock"));
+    assert!(app.get("/search?q=zebra").await.text().contains("Zebra Striped Teapot"));
+    assert!(app.get("/c/kitchen").await.text().contains("Zebra Striped Teapot"));
+    // a sale price; then no stock
+    b.fill("#f-sale", "19.99").await;
+    b.click("form[action$='/price'] button").await;
+    b.wait_path(&format!("/admin/products/{id}")).await;
+    let page = app.get("/p/zebra-striped-teapot").await.text();
+    assert!(page.contains("$19.99") && page.contains("$24.50"), "the sale shows with the price it replaces");
+    b.fill("form[action$='/stock'] input[name=quantity]", "0").await;
+    b.click("form[action$='/stock'] button").await;
+    b.wait_path(&format!("/admin/products/{id}")).await;
+    assert!(app.get("/p/zebra-striped-teapot").await.text().contains("Out of stock"));
+    // the owner finds it by its sku, and by low stock
+    b.goto("/admin/products?q=ZEBRA-1").await;
+    assert!(b.text("table.lines").await.contains("Zebra Striped Teapot"));
+    b.goto("/admin/products?low_stock=1").await;
+    assert!(b.text("table.lines").await.contains("Zebra Striped Teapot"));
+    // retired: gone from the shop
+    b.goto(&format!("/admin/products/{id}")).await;
+    b.click("form[action$='/retire'] button").await;
+    b.wait_until_text("h1 .status", "retired").await;
+    assert_eq!(app.get("/p/zebra-striped-teapot").await.status, 404);
+    assert!(!app.get("/search?q=zebra").await.text().contains("Zebra Striped Teapot"));
+    b.close().await;
+    app.stop().await;
+}

@@ -1,0 +1,641 @@
+//! The dashboard's products: the list (words, status, low stock; keyset pages at any size
+//! of catalog), a new product (with its stock), and one product's page — its details, price,
+//! stock per variant, retiring it. Every form is the admin API's handler with its checks,
+//! its audit row and the cache invalidation that shows the change in the shop at once.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::admin::{csrf, get, list_params, page_with, AdminPage};
+use super::buy::{answered, see_other};
+use super::session::check_csrf;
+use crate::admin::products as api;
+use crate::app::AppState;
+use crate::catalog::handlers as catalog_api;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::query::encode_pairs;
+use crate::http::{JsonBody, QueryParams};
+
+#[derive(Deserialize)]
+struct Stock {
+    variant_id: String,
+    sku: String,
+    available: i64,
+    reserved: i64,
+}
+
+#[derive(Deserialize)]
+struct Product {
+    id: String,
+    sku: String,
+    slug: String,
+    name: String,
+    description: String,
+    category_id: String,
+    brand_id: Option<String>,
+    status: String,
+    base_price: i64,
+    sale_price: Option<i64>,
+    stock: Vec<Stock>,
+}
+
+#[derive(Deserialize)]
+struct ProductList {
+    data: Vec<Product>,
+    meta: ListMeta,
+}
+
+#[derive(Deserialize)]
+struct ListMeta {
+    next_before: Option<String>,
+}
+
+/// `12.5` → `12.50`: minor units as an owner types them.
+fn units(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+/// What an owner types as a price (`19.99`, `20`, `20.5`) in minor units.
+fn parse_price(field: &str, typed: &str, errors: &mut BTreeMap<String, String>) -> Option<i64> {
+    let t = typed.trim().replace(',', "");
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let ok = !whole.is_empty()
+        && whole.len() <= 9
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 2
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        errors.insert(field.to_owned(), "a price like 19.99".to_owned());
+        return None;
+    }
+    let cents = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().unwrap_or(0) * 10,
+        _ => frac.parse::<i64>().unwrap_or(0),
+    };
+    Some(whole.parse::<i64>().unwrap_or(0) * 100 + cents)
+}
+
+const TABS: &[(&str, &str)] = &[("", "All"), ("active", "Active"), ("draft", "Drafts"), ("retired", "Retired")];
+
+/// `GET /admin/products?q=&status=&low_stock=&before=`
+pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["q", "status", "low_stock", "before"])?;
+    let (q, status, low) = (get(&p, "q"), get(&p, "status"), get(&p, "low_stock").is_some());
+    let mut query: Vec<(&str, &str)> = vec![("per_page", "50")];
+    if low {
+        query.push(("low_stock", "true"));
+    } else {
+        query.extend(q.map(|q| ("q", q)));
+        query.extend(status.map(|s| ("status", s)));
+    }
+    query.extend(get(&p, "before").map(|b| ("before", b)));
+    let list: ProductList = {
+        let r =
+            api::list_products(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(query))?).await?;
+        let bytes = axum::body::to_bytes(r.into_body(), 64 << 20).await.map_err(|_| ApiError::internal())?;
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?
+    };
+    let filter: Vec<(&str, &str)> = if low {
+        vec![("low_stock", "1")]
+    } else {
+        q.map(|q| ("q", q)).into_iter().chain(status.map(|s| ("status", s))).collect()
+    };
+    let tabs: Vec<(&str, &str, String)> = TABS
+        .iter()
+        .map(|(s, label)| {
+            let f: Vec<(&str, &str)> =
+                q.map(|q| ("q", q)).into_iter().chain((!s.is_empty()).then_some(("status", *s))).collect();
+            let href = if f.is_empty() {
+                "/admin/products".to_owned()
+            } else {
+                format!("/admin/products?{}", encode_pairs(f))
+            };
+            (*s, *label, href)
+        })
+        .collect();
+    let main = html! {
+        div.toolbar {
+            h1 { "Products" }
+            a.button href="/admin/products/new" { "New product" }
+        }
+        form.search-row method="get" action="/admin/products" role="search" {
+            label.skip for="pq" { "Find products" }
+            input #pq type="search" name="q" value=[q] placeholder="Name, words or a SKU";
+            @if let Some(s) = status { input type="hidden" name="status" value=(s); }
+            button type="submit" { "Find" }
+        }
+        nav.tabs aria-label="By status" {
+            @for (s, label, href) in &tabs {
+                a href=(href) aria-current=[(!low && status.unwrap_or("") == *s).then_some("page")] { (label) }
+            }
+            a href="/admin/products?low_stock=1" aria-current=[low.then_some("page")] { "Low stock" }
+        }
+        @if list.data.is_empty() { p.empty { "No products here." } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Product" } th scope="col" { "SKU" } th scope="col" { "Status" } th scope="col" { "Price" } th scope="col" { "For sale" } } }
+                tbody { @for p in &list.data { tr {
+                    td { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
+                    td { code { (p.sku) } }
+                    td { span class=(format!("status {}", p.status)) { (p.status) } }
+                    td { (units(p.sale_price.unwrap_or(p.base_price))) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price)) } } }
+                    td { (p.stock.iter().map(|s| s.available).sum::<i64>()) }
+                } } }
+            }
+            @if let Some(next) = &list.meta.next_before {
+                @let q: Vec<(&str, &str)> = filter.iter().copied().chain([("before", next.as_str())]).collect();
+                nav.pages aria-label="More" { a href=(format!("/admin/products?{}", encode_pairs(q))) rel="next" { "Older →" } }
+            }
+        }
+    };
+    Ok(page_with(&app, &a.ps, "Products", "/admin/products", main))
+}
+
+#[derive(Deserialize)]
+struct TreeNode {
+    id: String,
+    name: String,
+    #[serde(default)]
+    children: Vec<TreeNode>,
+}
+
+#[derive(Deserialize)]
+struct BrandRow {
+    id: String,
+    name: String,
+}
+
+/// The category tree, flattened with its depth, and the brands: the public API's answers.
+async fn choices(app: &AppState) -> Result<(Vec<(String, String, usize)>, Vec<BrandRow>), ApiError> {
+    let read = |e: (std::sync::Arc<crate::cache::Entry>, crate::cache::Served)| e.0.rendered.json.clone();
+    let tree = read(
+        catalog_api::categories_entry(app, &"/api/categories".parse().expect("a path"), QueryParams::parse("")?)
+            .await?,
+    );
+    let brands =
+        read(catalog_api::brands_entry(app, &"/api/brands".parse().expect("a path"), QueryParams::parse("")?).await?);
+    #[derive(Deserialize)]
+    struct Data<T> {
+        data: T,
+    }
+    let tree: Data<Vec<TreeNode>> = serde_json::from_slice(&tree).map_err(|_| ApiError::internal())?;
+    let brands: Data<Vec<BrandRow>> = serde_json::from_slice(&brands).map_err(|_| ApiError::internal())?;
+    fn walk(nodes: &[TreeNode], depth: usize, out: &mut Vec<(String, String, usize)>) {
+        for n in nodes {
+            out.push((n.id.clone(), n.name.clone(), depth));
+            walk(&n.children, depth + 1, out);
+        }
+    }
+    let mut flat = Vec::new();
+    walk(&tree.data, 0, &mut flat);
+    Ok((flat, brands.data))
+}
+
+/// A product's form, new or as it is.
+#[derive(Debug, Default, Deserialize)]
+pub struct ProductForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    sku: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    category_id: String,
+    #[serde(default)]
+    brand_id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    sale_price: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+fn field(name: &str, label: &str, value: &str, errors: &BTreeMap<String, String>) -> Markup {
+    let e = errors.get(name);
+    html! {
+        div.field {
+            label for=(format!("f-{name}")) { (label) }
+            input id=(format!("f-{name}")) name=(name) value=(value) aria-invalid=[e.map(|_| "true")]
+                aria-describedby=[e.map(|_| format!("f-{name}-error"))] type="text";
+            @if let Some(e) = e { span.field-error id=(format!("f-{name}-error")) { (e) } }
+        }
+    }
+}
+
+async fn product_form(
+    app: &AppState,
+    a: &AdminPage,
+    f: &ProductForm,
+    errors: &BTreeMap<String, String>,
+    new: bool,
+    action: &str,
+) -> Result<Markup, ApiError> {
+    let (categories, brands) = choices(app).await?;
+    let cat_error = errors.get("category_id");
+    Ok(html! {
+        form.panel method="post" action=(action) novalidate {
+            (csrf(&a.ps))
+            @if new { (field("sku", "SKU", &f.sku, errors)) }
+            (field("name", "Name", &f.name, errors))
+            @if !new { (field("slug", "Address (slug)", &f.slug, errors)) }
+            div.field {
+                label for="f-description" { "Description" }
+                textarea #f-description name="description" rows="5" { (f.description) }
+                @if let Some(e) = errors.get("description") { span.field-error { (e) } }
+            }
+            div.row {
+                div.field {
+                    label for="f-category_id" { "Category" }
+                    select #f-category_id name="category_id" aria-invalid=[cat_error.map(|_| "true")] {
+                        option value="" { "Choose a category" }
+                        @for (id, name, depth) in &categories {
+                            option value=(id) selected[f.category_id == *id] { ("\u{a0}\u{a0}".repeat(*depth)) (name) }
+                        }
+                    }
+                    @if let Some(e) = cat_error { span.field-error { (e) } }
+                }
+                div.field {
+                    label for="f-brand_id" { "Brand" }
+                    select #f-brand_id name="brand_id" {
+                        option value="" { "No brand" }
+                        @for b in &brands { option value=(b.id) selected[f.brand_id == b.id] { (b.name) } }
+                    }
+                }
+                div.field {
+                    label for="f-status" { "Status" }
+                    select #f-status name="status" {
+                        @for (s, label) in [("active", "Active: for sale"), ("draft", "Draft: not shown"), ("retired", "Retired")] {
+                            @if new && s == "retired" {} @else {
+                                option value=(s) selected[f.status == s] { (label) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if new {
+                div.row {
+                    (field("price", "Price", &f.price, errors))
+                    (field("sale_price", "Sale price (optional)", &f.sale_price, errors))
+                    (field("quantity", "Stock", &f.quantity, errors))
+                }
+            }
+            button type="submit" { @if new { "Create product" } @else { "Save details" } }
+        }
+    })
+}
+
+/// `GET /admin/products/new`
+pub async fn new_page(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    let f = ProductForm { status: "active".into(), quantity: "0".into(), ..Default::default() };
+    let form = product_form(&app, &a, &f, &BTreeMap::new(), true, "/admin/products/new").await?;
+    let main = html! { p.crumbs { a href="/admin/products" { "Products" } " / new" } h1 { "New product" } (form) };
+    Ok(page_with(&app, &a.ps, "New product", "/admin/products", main))
+}
+
+fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
+    let mut errors: BTreeMap<String, String> = e
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .collect();
+    // the form's names for the API's fields
+    for (api, form) in [("base_price", "price"), ("base", "price"), ("sale", "sale_price")] {
+        if let Some(v) = errors.remove(api) {
+            errors.insert(form.to_owned(), v);
+        }
+    }
+    if errors.is_empty() {
+        errors.insert("name".to_owned(), e.message.clone());
+    }
+    errors
+}
+
+/// `POST /admin/products/new`: the API's create, with its stock.
+pub async fn create(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<ProductForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let mut errors = BTreeMap::new();
+    let price = parse_price("price", &f.price, &mut errors);
+    let sale =
+        if f.sale_price.trim().is_empty() { None } else { parse_price("sale_price", &f.sale_price, &mut errors) };
+    let quantity = match f.quantity.trim().parse::<i64>() {
+        Ok(q) => Some(q),
+        Err(_) => {
+            errors.insert("quantity".into(), "a whole number".into());
+            None
+        }
+    };
+    let category = Id::parse(&f.category_id);
+    if category.is_none() {
+        errors.insert("category_id".into(), "choose a category".into());
+    }
+    let outcome = match (errors.is_empty(), price, quantity, category) {
+        (true, Some(base_price), Some(quantity), Some(category_id)) => {
+            let body = api::NewProductIn {
+                sku: f.sku.trim().to_owned(),
+                name: f.name.trim().to_owned(),
+                slug: None,
+                description: Some(f.description.clone()).filter(|d| !d.trim().is_empty()),
+                category_id,
+                brand_id: Id::parse(&f.brand_id),
+                base_price,
+                sale_price: sale,
+                weight_grams: None,
+                status: Some(f.status.clone()).filter(|s| !s.is_empty()),
+                quantity: Some(quantity),
+            };
+            #[derive(Deserialize)]
+            struct Created {
+                id: String,
+            }
+            answered::<Created>(api::create_product(State(app.clone()), a.admin.clone(), JsonBody(body)).await)
+                .await
+                .map_err(|e| api_errors(&e))
+                .map(|c| c.id)
+        }
+        _ => Err(errors),
+    };
+    match outcome {
+        Ok(id) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Err(errors) => {
+            let form = product_form(&app, &a, &f, &errors, true, "/admin/products/new").await?;
+            let main = html! {
+                p.crumbs { a href="/admin/products" { "Products" } " / new" }
+                h1 { "New product" }
+                div.error role="alert" { p { "Please check the fields marked below." } }
+                (form)
+            };
+            let mut resp = page_with(&app, &a.ps, "New product", "/admin/products", main);
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+    }
+}
+
+async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<Product, ApiError> {
+    answered(api::get_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await).await
+}
+
+fn product_id(raw: &str) -> Result<i64, ApiError> {
+    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("product"))
+}
+
+async fn product_page(
+    app: &AppState,
+    a: &AdminPage,
+    p: Product,
+    f: Option<&ProductForm>,
+    errors: &BTreeMap<String, String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let as_is = ProductForm {
+        sku: p.sku.clone(),
+        name: p.name.clone(),
+        slug: p.slug.clone(),
+        description: p.description.clone(),
+        category_id: p.category_id.clone(),
+        brand_id: p.brand_id.clone().unwrap_or_default(),
+        status: p.status.clone(),
+        ..Default::default()
+    };
+    let details =
+        product_form(app, a, f.unwrap_or(&as_is), errors, false, &format!("/admin/products/{}", p.id)).await?;
+    let price_error = errors.get("price").or_else(|| errors.get("sale_price"));
+    let main = html! {
+        p.crumbs { a href="/admin/products" { "Products" } " / " (p.sku) }
+        div.toolbar {
+            h1 { (p.name) " " span class=(format!("status {}", p.status)) { (p.status) } }
+            @if p.status == "active" { a href=(format!("/p/{}", p.slug)) { "View in the shop →" } }
+        }
+        @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+        div.checkout {
+            div { (details) }
+            aside {
+                form.panel method="post" action=(format!("/admin/products/{}/price", p.id)) {
+                    (csrf(&a.ps))
+                    h2 { "Price" }
+                    div.field {
+                        label for="f-price" { "Price" }
+                        input #f-price type="text" name="price" inputmode="decimal" value=(units(p.base_price)) aria-invalid=[price_error.map(|_| "true")];
+                    }
+                    div.field {
+                        label for="f-sale" { "Sale price (empty: no sale)" }
+                        input #f-sale type="text" name="sale_price" inputmode="decimal" value=(p.sale_price.map(units).unwrap_or_default());
+                    }
+                    @if let Some(e) = price_error { span.field-error { (e) } }
+                    button type="submit" { "Set price" }
+                }
+                section.panel.spaced aria-labelledby="stock" {
+                    h2 #stock { "Stock" }
+                    @for s in &p.stock {
+                        form method="post" action=(format!("/admin/products/{}/stock", p.id)) {
+                            (csrf(&a.ps))
+                            input type="hidden" name="variant_id" value=(s.variant_id);
+                            div.field {
+                                label for=(format!("f-stock-{}", s.variant_id)) { (s.sku) " — for sale" }
+                                div.inline-row {
+                                    input id=(format!("f-stock-{}", s.variant_id)) type="number" name="quantity" min="0" value=(s.available);
+                                    button.quiet type="submit" { "Set" }
+                                }
+                                span.meta { (s.reserved) " held by unpaid orders" }
+                            }
+                        }
+                    }
+                    @if let Some(e) = errors.get("quantity") { span.field-error { (e) } }
+                }
+                @if p.status != "retired" {
+                    form.panel.spaced method="post" action=(format!("/admin/products/{}/retire", p.id)) {
+                        (csrf(&a.ps))
+                        p.meta { "A retired product leaves the shop; its orders keep it." }
+                        button.quiet type="submit" { "Retire product" }
+                    }
+                }
+            }
+        }
+    };
+    let mut resp = page_with(app, &a.ps, &p.name, "/admin/products", main);
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// `GET /admin/products/{id}`
+pub async fn show(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let p = load(&app, &a, product_id(&id)?).await?;
+    product_page(&app, &a, p, None, &BTreeMap::new(), StatusCode::OK).await
+}
+
+/// `POST /admin/products/{id}`: the details, through the API's change.
+pub async fn update(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<ProductForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = product_id(&id)?;
+    let body = api::ProductPatch {
+        name: Some(f.name.trim().to_owned()),
+        description: Some(f.description.clone()),
+        slug: Some(f.slug.trim().to_owned()),
+        category_id: Id::parse(&f.category_id),
+        brand_id: Id::parse(&f.brand_id),
+        status: Some(f.status.clone()),
+        weight_grams: None,
+    };
+    let changed = answered::<serde_json::Value>(
+        api::update_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), JsonBody(body)).await,
+    )
+    .await;
+    match changed {
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+            let p = load(&app, &a, id).await?;
+            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PriceForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    sale_price: String,
+}
+
+/// `POST /admin/products/{id}/price`
+pub async fn price(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<PriceForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = product_id(&id)?;
+    let mut errors = BTreeMap::new();
+    let base = parse_price("price", &f.price, &mut errors);
+    let sale =
+        if f.sale_price.trim().is_empty() { None } else { parse_price("sale_price", &f.sale_price, &mut errors) };
+    let outcome = match base {
+        Some(base) if errors.is_empty() => answered::<serde_json::Value>(
+            api::set_price(
+                State(app.clone()),
+                a.admin.clone(),
+                PathId(id, PhantomData),
+                JsonBody(api::PriceIn { base, sale }),
+            )
+            .await,
+        )
+        .await
+        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) }),
+        _ => Err(Ok(errors)),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Err(Ok(errors)) => {
+            let p = load(&app, &a, id).await?;
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(Err(e)) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StockForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    variant_id: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+/// `POST /admin/products/{id}/stock`: one variant's units for sale.
+pub async fn stock(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<StockForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = product_id(&id)?;
+    let outcome = match f.quantity.trim().parse::<i64>() {
+        Ok(quantity) => {
+            let body = api::InventoryIn { quantity, variant_id: Id::parse(&f.variant_id) };
+            answered::<serde_json::Value>(
+                api::set_inventory(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), JsonBody(body)).await,
+            )
+            .await
+            .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+        }
+        Err(_) => Err(Ok([("quantity".to_owned(), "a whole number".to_owned())].into())),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Err(Ok(mut errors)) => {
+            if let Some(v) = errors.remove("name") {
+                errors.insert("quantity".into(), v);
+            }
+            let p = load(&app, &a, id).await?;
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(Err(e)) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /admin/products/{id}/retire`
+pub async fn retire(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = product_id(&id)?;
+    super::buy::done(api::retire_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await)?;
+    Ok(see_other(&format!("/admin/products/{id}"), None))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prices_are_read_as_owners_type_them() {
+        let mut e = Default::default();
+        assert_eq!(super::parse_price("p", "19.99", &mut e), Some(1999));
+        assert_eq!(super::parse_price("p", "20", &mut e), Some(2000));
+        assert_eq!(super::parse_price("p", "20.5", &mut e), Some(2050));
+        assert_eq!(super::parse_price("p", "1,299.00", &mut e), Some(129900));
+        assert!(e.is_empty());
+        for bad in ["", "abc", "1.999", "-5", "1e3", ". 5"] {
+            let mut e = Default::default();
+            assert_eq!(super::parse_price("p", bad, &mut e), None, "{bad}");
+            assert!(e.contains_key("p"));
+        }
+    }
+}
