@@ -649,7 +649,7 @@ pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
             table.lines {
                 thead { tr { th scope="col" { "Job" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } th scope="col" { span.skip { "Actions" } } } }
                 tbody { @for j in &rows { tr #(format!("job-{}", j.id)) {
-                    td { (j.kind) " #" (j.id) br; span.meta { (when(&j.created_at)) } }
+                    td { a href=(format!("/admin/jobs/{}", j.id)) { (j.kind) " #" (j.id) } br; span.meta { (when(&j.created_at)) } }
                     td { (j.state) }
                     td { (j.attempts) " / " (j.max_attempts) }
                     td { @if let Some(e) = j.errors.last() { code { (e.error) } } }

@@ -126,7 +126,10 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     let main = html! {
         div.toolbar {
             h1 { "Products" }
-            a.button href="/admin/products/new" { "New product" }
+            div.actions {
+                a.button.quiet href="/admin/imports" { "Import a file" }
+                a.button href="/admin/products/new" { "New product" }
+            }
         }
         form.search-row method="get" action="/admin/products" role="search" {
             label.skip for="pq" { "Find products" }

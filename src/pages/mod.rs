@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_bulk;
 pub mod admin_products;
 pub mod assets;
 pub mod buy;

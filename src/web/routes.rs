@@ -24,7 +24,7 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{account, admin as dashboard, admin_products, assets, buy, shop};
+use crate::pages::{account, admin as dashboard, admin_bulk, admin_products, assets, buy, shop};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -197,6 +197,15 @@ pub fn table() -> Table {
         .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
         .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())
+        .page("/admin/jobs/{id}", get_, get(admin_bulk::job), Policy::page())
+        .page("/admin/imports", get_, get(admin_bulk::imports), Policy::page())
+        // the file streams to the API's import, which bounds it (import_max_mb)
+        .page(
+            "/admin/imports",
+            post_,
+            post(admin_bulk::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+            Policy::page().upload(),
+        )
         .page("/admin/jobs/{id}/{action}", post_, post(dashboard::job_action), Policy::page())
 }
 

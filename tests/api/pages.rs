@@ -693,3 +693,62 @@ async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it()
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_import_from_the_dashboard_shows_its_progress_and_its_bad_rows() {
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("stock.csv");
+    std::fs::write(
+        &csv,
+        "sku,name,category,price,stock\nMUG-9,Quokka Mug,kitchen,1299,5\nBAD-1,Broken Price,kitchen,12.99,1\n\
+         LOST-1,Lost Category,garden,100,1\nPOT-9,Quokka Pot,kitchen,2599,2\n",
+    )
+    .unwrap();
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    b.fill("#email", "owner@example.com").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/products").await;
+    b.click("a[href='/admin/imports']").await;
+    b.wait_path("/admin/imports").await;
+    b.shoot("admin-import").await;
+    accessible(&b, "admin import").await;
+    b.client.find(Locator::Css("#file")).await.unwrap().send_keys(csv.to_str().unwrap()).await.unwrap();
+    b.click("main form button[type=submit]").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.path().await.starts_with("/admin/jobs/") {
+        assert!(tokio::time::Instant::now() < deadline, "no job page: {}", b.text("main").await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // the page follows the job to its end (it reloads itself while the job runs)
+    b.wait_until_text("#job-state", "completed").await;
+    assert_eq!(b.text("#created").await, "2");
+    assert_eq!(b.text("#rejected-count").await, "2");
+    let bad = b.text("table.lines").await;
+    assert!(bad.contains("3") && bad.contains("price"), "{bad}");
+    assert!(bad.contains("4") && bad.contains("category"), "{bad}");
+    let progress = b.client.find(Locator::Css("#progress")).await.unwrap();
+    assert_eq!(progress.attr("value").await.unwrap().as_deref(), Some("4"));
+    b.shoot("admin-import-done").await;
+    accessible(&b, "admin import done").await;
+    // the good rows are in the shop at once
+    assert!(app.get("/search?q=quokka").await.text().contains("Quokka Pot"));
+    // a file that is not an import is refused on the form, and makes no job
+    let jobs_before: i64 =
+        app.conn().query_row("SELECT count(*) FROM jobs WHERE kind = 'import_products'", [], |r| r.get(0)).unwrap();
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(&junk, "colour,size\nred,L\n").unwrap();
+    b.goto("/admin/imports").await;
+    b.client.find(Locator::Css("#file")).await.unwrap().send_keys(junk.to_str().unwrap()).await.unwrap();
+    b.click("main form button[type=submit]").await;
+    assert!(b.wait_text(".error").await.contains("colour"));
+    let jobs_after: i64 =
+        app.conn().query_row("SELECT count(*) FROM jobs WHERE kind = 'import_products'", [], |r| r.get(0)).unwrap();
+    assert_eq!(jobs_after, jobs_before);
+    b.close().await;
+    app.stop().await;
+}
