@@ -153,7 +153,7 @@ pub struct AdminProductMeta {
 /// Newest first in keyset pages (`before`), at the same cost at any depth and at any size
 /// of catalog: by status (drafts and retired ones by their own index), by words (FTS5; a
 /// whole sku first), or with low stock (a variant of 5 or fewer units for sale).
-#[utoipa::path(get, path = "/api/admin/products", tag = "admin", security(("bearer" = ["admin"])),
+#[utoipa::path(get, path = "/api/admin/products", tag = "admin", operation_id = "admin_list_products", security(("bearer" = ["admin"])),
     params(AdminProductsQuery, PageBefore),
     responses((status = 200, description = "products", body = AdminProductPage), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn list_products(

@@ -410,6 +410,7 @@ async fn product_page(
     f: Option<&ProductForm>,
     errors: &BTreeMap<String, String>,
     status: StatusCode,
+    saved: Option<&str>,
 ) -> Result<Response, ApiError> {
     let as_is = ProductForm {
         sku: p.sku.clone(),
@@ -431,6 +432,7 @@ async fn product_page(
             @if p.status == "active" { a href=(format!("/p/{}", p.slug)) { "View in the shop →" } }
         }
         @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+        @if let Some(words) = saved { div.notice #saved role="status" { p { (words) } } }
         div.checkout {
             div { (details) }
             aside {
@@ -481,10 +483,25 @@ async fn product_page(
     Ok(resp)
 }
 
-/// `GET /admin/products/{id}`
-pub async fn show(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// What a change that just succeeded says on the page it returns to.
+const SAVED: &[(&str, &str)] = &[
+    ("details", "The details are saved."),
+    ("price", "The price is set."),
+    ("stock", "The stock is set."),
+    ("retired", "The product is retired: it has left the shop."),
+];
+
+/// `GET /admin/products/{id}[?saved=…]`
+pub async fn show(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let p = load(&app, &a, product_id(&id)?).await?;
-    product_page(&app, &a, p, None, &BTreeMap::new(), StatusCode::OK).await
+    let params = list_params(raw.as_deref(), &["saved"])?;
+    let saved = get(&params, "saved").and_then(|s| SAVED.iter().find(|(k, _)| *k == s)).map(|(_, words)| *words);
+    product_page(&app, &a, p, None, &BTreeMap::new(), StatusCode::OK, saved).await
 }
 
 /// `POST /admin/products/{id}`: the details, through the API's change.
@@ -510,10 +527,10 @@ pub async fn update(
     )
     .await;
     match changed {
-        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=details"), None)),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status).await
+            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status, None).await
         }
         Err(e) => Err(e),
     }
@@ -556,10 +573,10 @@ pub async fn price(
         _ => Err(Ok(errors)),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=price"), None)),
         Err(Ok(errors)) => {
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None).await
         }
         Err(Err(e)) => Err(e),
     }
@@ -595,13 +612,13 @@ pub async fn stock(
         Err(_) => Err(Ok([("quantity".to_owned(), "a whole number".to_owned())].into())),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("/admin/products/{id}"), None)),
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=stock"), None)),
         Err(Ok(mut errors)) => {
             if let Some(v) = errors.remove("name") {
                 errors.insert("quantity".into(), v);
             }
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None).await
         }
         Err(Err(e)) => Err(e),
     }
@@ -622,7 +639,7 @@ pub async fn retire(
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     super::buy::done(api::retire_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await)?;
-    Ok(see_other(&format!("/admin/products/{id}"), None))
+    Ok(see_other(&format!("/admin/products/{id}?saved=retired"), None))
 }
 
 #[cfg(test)]

@@ -7,8 +7,14 @@ use fantoccini::Locator;
 use crate::common::browser::Browser;
 use crate::common::TestApp;
 
-/// No serious or critical axe-core finding on the page now shown.
+/// No serious or critical axe-core finding on the page now shown; and it is light: at most
+/// 10 requests and 100 KB as sent, scripts at most 30 KB, nothing from another origin.
 async fn accessible(b: &Browser, page: &str) {
+    let (requests, bytes, script, foreign) = b.weight().await;
+    assert!(requests <= 10, "{page}: {requests} requests");
+    assert!(bytes <= 100 * 1024, "{page}: {bytes} bytes");
+    assert!(script <= 30 * 1024, "{page}: {script} bytes of script");
+    assert!(foreign.is_empty(), "{page}: {foreign:?}");
     let problems = b.accessibility_problems().await;
     assert!(problems.is_empty(), "{page}: {problems:#?}");
 }
@@ -471,7 +477,7 @@ async fn a_customer_registers_turns_on_two_factor_login_and_logs_in_with_a_code(
     let secret = b.text("code.secret").await;
     b.fill("#code", "000000").await;
     b.click("main form button[type=submit]").await;
-    assert!(b.wait_text(".error").await.contains("wrong"), "a wrong code is said");
+    b.wait_text_with(".error", "wrong").await;
     b.fill("#code", &crate::two_factor::code(&secret, 0)).await;
     b.click("main form button[type=submit]").await;
     b.wait_text("ul.codes").await;
@@ -487,7 +493,7 @@ async fn a_customer_registers_turns_on_two_factor_login_and_logs_in_with_a_code(
     b.fill("#email", "hedy@example.com").await;
     b.fill("#password", "correct horse 1").await;
     b.click("main form button[type=submit]").await;
-    assert!(b.wait_text(".error").await.contains("authenticator"), "{}", b.text("main").await);
+    b.wait_text_with(".error", "authenticator").await;
     b.shoot("account-login-code").await;
     accessible(&b, "login").await;
     b.fill("#password", "correct horse 1").await;
@@ -547,12 +553,12 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
     b.fill("#email", "someone@example.com").await;
     b.fill("#password", "correct horse 1").await;
     b.click("main form button[type=submit]").await;
-    assert!(b.wait_text(".error").await.contains("not an administrator"));
+    b.wait_text_with(".error", "not an administrator").await;
     // the owner's password, then the code
     b.fill("#email", "owner@example.com").await;
     b.fill("#password", "correct horse 1").await;
     b.click("main form button[type=submit]").await;
-    assert!(b.wait_text(".error").await.contains("authenticator"));
+    b.wait_text_with(".error", "authenticator").await;
     b.shoot("admin-login").await;
     accessible(&b, "admin login").await;
     b.fill("#password", "correct horse 1").await;
@@ -672,12 +678,12 @@ async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it()
     // a sale price; then no stock
     b.fill("#f-sale", "19.99").await;
     b.click("form[action$='/price'] button").await;
-    b.wait_path(&format!("/admin/products/{id}")).await;
+    b.wait_path(&format!("/admin/products/{id}?saved=price")).await;
     let page = app.get("/p/zebra-striped-teapot").await.text();
     assert!(page.contains("$19.99") && page.contains("$24.50"), "the sale shows with the price it replaces");
     b.fill("form[action$='/stock'] input[name=quantity]", "0").await;
     b.click("form[action$='/stock'] button").await;
-    b.wait_path(&format!("/admin/products/{id}")).await;
+    b.wait_path(&format!("/admin/products/{id}?saved=stock")).await;
     assert!(app.get("/p/zebra-striped-teapot").await.text().contains("Out of stock"));
     // the owner finds it by its sku, and by low stock
     b.goto("/admin/products?q=ZEBRA-1").await;
@@ -687,7 +693,8 @@ async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it()
     // retired: gone from the shop
     b.goto(&format!("/admin/products/{id}")).await;
     b.click("form[action$='/retire'] button").await;
-    b.wait_until_text("h1 .status", "retired").await;
+    b.wait_path(&format!("/admin/products/{id}?saved=retired")).await;
+    assert_eq!(b.text("h1 .status").await, "retired");
     assert_eq!(app.get("/p/zebra-striped-teapot").await.status, 404);
     assert!(!app.get("/search?q=zebra").await.text().contains("Zebra Striped Teapot"));
     b.close().await;
@@ -745,7 +752,7 @@ async fn a_csv_import_from_the_dashboard_shows_its_progress_and_its_bad_rows() {
     b.goto("/admin/imports").await;
     b.client.find(Locator::Css("#file")).await.unwrap().send_keys(junk.to_str().unwrap()).await.unwrap();
     b.click("main form button[type=submit]").await;
-    assert!(b.wait_text(".error").await.contains("colour"));
+    b.wait_text_with(".error", "colour").await;
     let jobs_after: i64 =
         app.conn().query_row("SELECT count(*) FROM jobs WHERE kind = 'import_products'", [], |r| r.get(0)).unwrap();
     assert_eq!(jobs_after, jobs_before);

@@ -127,6 +127,22 @@ impl Browser {
         }
     }
 
+    /// Waits (up to 10 s) until the element `css` has `part` in its text; returns the text.
+    pub async fn wait_text_with(&self, css: &str, part: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if t.contains(part) {
+                        return t;
+                    }
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{css} never said {part:?} on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (up to 10 s) until the element `css` reads `text`.
     pub async fn wait_until_text(&self, css: &str, text: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -197,6 +213,35 @@ impl Browser {
             assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
             std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
         }
+    }
+
+    /// What the page now shown weighs, as the browser loaded it: (requests, bytes of their
+    /// bodies as sent (compressed), bytes of scripts as sent, addresses of another origin).
+    pub async fn weight(&self) -> (usize, u64, u64, Vec<String>) {
+        let v = self
+            .client
+            .execute(
+                "const nav = performance.getEntriesByType('navigation')[0];
+                 const res = performance.getEntriesByType('resource');
+                 return {
+                   requests: 1 + res.length,
+                   bytes: nav.encodedBodySize + res.reduce((n, r) => n + r.encodedBodySize, 0),
+                   script: res.filter(r => r.initiatorType === 'script').reduce((n, r) => n + r.encodedBodySize, 0),
+                   names: res.map(r => r.name)
+                 };",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let foreign = v["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.as_str())
+            .filter(|n| !n.starts_with(&self.base) && !n.starts_with("data:"))
+            .map(str::to_owned)
+            .collect();
+        (v["requests"].as_u64().unwrap() as usize, v["bytes"].as_u64().unwrap(), v["script"].as_u64().unwrap(), foreign)
     }
 
     /// axe-core's serious and critical violations on the page, as `rule: where` lines.
