@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::buy::{answered, done, private_page, see_other};
 use super::layout::{self, money, Frame};
-use super::session::{self, check_csrf, PageSession, CSRF_FIELD};
+use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
 use crate::app::AppState;
 use crate::auth::CustomerSession;
@@ -349,22 +349,22 @@ pub async fn account(State(app): State<AppState>, ps: PageSession) -> Result<Res
     Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Your account"), main), &ps))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
 /// `POST /account/logout`
 pub async fn logout(
     State(app): State<AppState>,
     ps: PageSession,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
+    log_out(&app, &ps, &f, "/").await
+}
+
+/// Ends the page's session (the API's logout) and its cookie; then to `to`.
+pub async fn log_out(app: &AppState, ps: &PageSession, f: &CsrfForm, to: &str) -> Result<Response, ApiError> {
     check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
     if let Some(s) = ps.session.clone() {
         done(customers_api::logout(State(app.clone()), s).await)?;
     }
-    let mut resp = see_other("/", None);
+    let mut resp = see_other(to, None);
     resp.headers_mut().append(header::SET_COOKIE, session::clear_cookie(ps.secure));
     Ok(resp)
 }

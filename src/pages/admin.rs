@@ -19,7 +19,7 @@ use super::account::{log_in, login_form, LoginForm, LoginView};
 use super::assets;
 use super::buy::{answered, done, private_page, see_other};
 use super::layout::money;
-use super::session::{self, check_csrf, PageSession, CSRF_FIELD};
+use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
 use crate::admin;
 use crate::app::AppState;
@@ -178,24 +178,13 @@ pub async fn login(
     Ok(resp)
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
 /// `POST /admin/logout`
 pub async fn logout(
     State(app): State<AppState>,
     ps: PageSession,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
-    if let Some(s) = ps.session.clone() {
-        done(crate::customers::handlers::logout(State(app.clone()), s).await)?;
-    }
-    let mut resp = see_other("/admin/login", None);
-    resp.headers_mut().append(header::SET_COOKIE, session::clear_cookie(ps.secure));
-    Ok(resp)
+    super::account::log_out(&app, &ps, &f, "/admin/login").await
 }
 
 // --- home: the work queue -----------------------------------------------------------------

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::admin::{csrf, get, list_params, page_with, AdminPage};
 use super::buy::{answered, see_other};
-use super::session::check_csrf;
+use super::session::{check_csrf, CsrfForm};
 use crate::admin::products as api;
 use crate::app::AppState;
 use crate::catalog::handlers as catalog_api;
@@ -622,11 +622,6 @@ pub async fn stock(
         }
         Err(Err(e)) => Err(e),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
 }
 
 /// `POST /admin/products/{id}/retire`

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::layout::{self, money, Frame};
-use super::session::{self, check_csrf, PageSession, CSRF_FIELD};
+use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::*;
 use crate::app::AppState;
 use crate::auth::Session;
@@ -249,11 +249,6 @@ pub async fn update_item(
     };
     let _: serde_json::Value = answered(answer).await?;
     Ok(see_other("/cart", None))
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
 }
 
 /// `POST /cart/items/{id}/remove`

@@ -58,6 +58,12 @@ pub fn csrf_token(session_token: &str) -> String {
     h[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A form whose only field is its CSRF token (a button that does one thing).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: Option<String>,
+}
+
 /// A form's CSRF field checked against the session's: 403 `csrf_failed` otherwise.
 pub fn check_csrf(session_token: Option<&str>, sent: Option<&str>) -> Result<(), ApiError> {
     let ok = match (session_token, sent) {

@@ -105,6 +105,30 @@ fn minor_units(field: &str, v: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The API's query for a list page: `fixed`, a page of [`PER_PAGE`], the page's parameters
+/// named in `passed` as they are, its price range in whole units as minor units, in stock.
+fn api_query(
+    mut q: Vec<(&'static str, String)>,
+    params: &[(String, String)],
+    passed: &[&'static str],
+) -> Result<String, ApiError> {
+    q.push(("per_page", PER_PAGE.to_owned()));
+    for name in passed {
+        if let Some(v) = get(params, name) {
+            q.push((name, v.to_owned()));
+        }
+    }
+    for (name, api) in [("min", "min_price"), ("max", "max_price")] {
+        if let Some(v) = get(params, name) {
+            q.push((api, minor_units(name, v)?));
+        }
+    }
+    if get(params, "in_stock").is_some() {
+        q.push(("in_stock", "true".to_owned()));
+    }
+    Ok(encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str()))))
+}
+
 fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str) -> Frame<'a> {
     Frame { shop: &app.config.shop_name, title, q }
 }
@@ -193,26 +217,7 @@ pub async fn category(
             &mut tags,
         )?;
         let cat = cat.data;
-        let mut q: Vec<(&str, String)> = vec![("category", slug.clone()), ("per_page", PER_PAGE.to_owned())];
-        if let Some(b) = get(&params, "brand") {
-            q.push(("brand", b.to_owned()));
-        }
-        if let Some(v) = get(&params, "min") {
-            q.push(("min_price", minor_units("min", v)?));
-        }
-        if let Some(v) = get(&params, "max") {
-            q.push(("max_price", minor_units("max", v)?));
-        }
-        if get(&params, "in_stock").is_some() {
-            q.push(("in_stock", "true".to_owned()));
-        }
-        if let Some(v) = get(&params, "sort") {
-            q.push(("sort", v.to_owned()));
-        }
-        if let Some(v) = get(&params, "page") {
-            q.push(("page", v.to_owned()));
-        }
-        let query = encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str())));
+        let query = api_query(vec![("category", slug.clone())], &params, &["brand", "sort", "page"])?;
         let list: Listed<Vec<Summary>, OffsetMeta> =
             read(api::list_products_entry(&a, &uri(&format!("/api/products?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
         let brands: Data<Vec<Brand>> =
@@ -416,22 +421,7 @@ pub async fn search(
             };
             return Ok((layout::page(&frame(&a, "Search", ""), main), tags));
         }
-        let mut q: Vec<(&str, String)> = vec![("q", text.clone()), ("per_page", PER_PAGE.to_owned())];
-        for name in ["category", "brand", "sort", "page"] {
-            if let Some(v) = get(&params, name) {
-                q.push((name, v.to_owned()));
-            }
-        }
-        if let Some(v) = get(&params, "min") {
-            q.push(("min_price", minor_units("min", v)?));
-        }
-        if let Some(v) = get(&params, "max") {
-            q.push(("max_price", minor_units("max", v)?));
-        }
-        if get(&params, "in_stock").is_some() {
-            q.push(("in_stock", "true".to_owned()));
-        }
-        let query = encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str())));
+        let query = api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"])?;
         let found: Listed<Vec<Summary>, SearchMeta> =
             read(api::search_entry(&a, &uri(&format!("/api/search?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
         let f = &found.meta.facets;

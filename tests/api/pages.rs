@@ -324,6 +324,16 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
     app.stop().await;
 }
 
+/// Fills the login form shown (e-mail, the tests' password, a code when given) and sends it.
+async fn submit_login(b: &Browser, email: &str, otp: Option<&str>) {
+    b.fill("#email", email).await;
+    b.fill("#password", "correct horse 1").await;
+    if let Some(code) = otp {
+        b.fill("#otp", code).await;
+    }
+    b.click("main form button[type=submit]").await;
+}
+
 /// A form post to a page, as a browser on the shop's own page sends it.
 async fn post_form(
     app: &TestApp,
@@ -490,15 +500,11 @@ async fn a_customer_registers_turns_on_two_factor_login_and_logs_in_with_a_code(
     b.wait_path("/").await;
     assert!(b.client.get_named_cookie("sf_session").await.is_err(), "the cookie is gone");
     b.goto("/account/login").await;
-    b.fill("#email", "hedy@example.com").await;
-    b.fill("#password", "correct horse 1").await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "hedy@example.com", None).await;
     b.wait_text_with(".error", "authenticator").await;
     b.shoot("account-login-code").await;
     accessible(&b, "login").await;
-    b.fill("#password", "correct horse 1").await;
-    b.fill("#otp", &crate::two_factor::code(&secret, 1)).await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "hedy@example.com", Some(&crate::two_factor::code(&secret, 1))).await;
     b.wait_path("/account").await;
     assert!(b.text("main").await.contains("On: logging in asks for a code"));
     // the session list shows this one and the first (ended by the logout: not listed)
@@ -550,20 +556,14 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
     b.wait_path("/admin/login").await;
     // a shopper's account is not the owner's
     app.register("someone@example.com").await;
-    b.fill("#email", "someone@example.com").await;
-    b.fill("#password", "correct horse 1").await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "someone@example.com", None).await;
     b.wait_text_with(".error", "not an administrator").await;
     // the owner's password, then the code
-    b.fill("#email", "owner@example.com").await;
-    b.fill("#password", "correct horse 1").await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "owner@example.com", None).await;
     b.wait_text_with(".error", "authenticator").await;
     b.shoot("admin-login").await;
     accessible(&b, "admin login").await;
-    b.fill("#password", "correct horse 1").await;
-    b.fill("#otp", &crate::two_factor::code(&secret, 1)).await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "owner@example.com", Some(&crate::two_factor::code(&secret, 1))).await;
     b.wait_path("/admin").await;
 
     // home: the paid order waits to be fulfilled, the pending review to be moderated
@@ -631,9 +631,7 @@ async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it()
     app.admin("owner@example.com").await;
     let b = Browser::start(app.addr).await;
     b.goto("/admin/login").await;
-    b.fill("#email", "owner@example.com").await;
-    b.fill("#password", "correct horse 1").await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "owner@example.com", None).await;
     b.wait_path("/admin").await;
     b.click("nav a[href='/admin/products']").await;
     b.wait_path("/admin/products").await;
@@ -715,9 +713,7 @@ async fn a_csv_import_from_the_dashboard_shows_its_progress_and_its_bad_rows() {
     .unwrap();
     let b = Browser::start(app.addr).await;
     b.goto("/admin/login").await;
-    b.fill("#email", "owner@example.com").await;
-    b.fill("#password", "correct horse 1").await;
-    b.click("main form button[type=submit]").await;
+    submit_login(&b, "owner@example.com", None).await;
     b.wait_path("/admin").await;
     b.goto("/admin/products").await;
     b.click("a[href='/admin/imports']").await;
