@@ -322,6 +322,9 @@ pub struct SeedArgs {
     /// Seed of the generator: the same seed gives the same catalog.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// How many past orders to generate (default: one for every two products, at least 100).
+    #[arg(long)]
+    pub orders: Option<u64>,
     /// SQLite database file.
     #[arg(long, env = "STOREFRONT_DB", default_value = "storefront.db")]
     pub db: PathBuf,

@@ -122,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             db::configure_bulk_load(&conn).context("the database is in use (is a server running on it?)")?;
             let mut opts = seed::SeedOptions::today(a.products, a.seed);
             opts.progress = !a.quiet;
+            opts.orders = a.orders;
             let report = seed::seed(&mut conn, opts).context("seeding")?;
             db::optimize(&conn)?;
             tracing::info!(secs = started.elapsed().as_secs_f32(), "statistics refreshed");

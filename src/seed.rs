@@ -27,13 +27,15 @@ pub struct SeedOptions {
     /// "Now" for the generated history, unix ms; orders fall in the 120 days before it.
     pub anchor_ms: i64,
     pub progress: bool,
+    /// Past orders to generate; `None` gives one for every two products (at least 100).
+    pub orders: Option<u64>,
 }
 
 impl SeedOptions {
     /// Anchored at the start of the current UTC day.
     pub fn today(products: u64, seed: u64) -> SeedOptions {
         let now = crate::util::now_ms();
-        SeedOptions { products, seed, anchor_ms: now - now.rem_euclid(DAY_MS), progress: false }
+        SeedOptions { products, seed, anchor_ms: now - now.rem_euclid(DAY_MS), progress: false, orders: None }
     }
 }
 
@@ -560,7 +562,7 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
     let n = opts.products;
     let brands = brand_count(n);
     let customers = (n / 10).clamp(50, 200_000);
-    let order_count = (n / 2).max(100);
+    let order_count = opts.orders.unwrap_or((n / 2).max(100));
     let now = opts.anchor_ms;
     let mut report = SeedReport::default();
 

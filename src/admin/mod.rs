@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod cache;
+pub mod customers;
 pub mod dashboard;
 pub mod jobs;
 pub mod orders;
@@ -92,3 +93,10 @@ crate::http::query_params!(
     /// Keyset pages of an administrator's list, newest first.
     pub(crate) struct PageBefore [BEFORE, PER_PAGE]
 );
+
+/// Where an administrator's list goes on.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ListMeta {
+    /// `before` of the next page (none: this is the last)
+    pub next_before: Option<String>,
+}

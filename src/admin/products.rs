@@ -139,13 +139,7 @@ crate::http::query_params!(
 #[allow(dead_code)]
 pub struct AdminProductPage {
     data: Vec<AdminProductOut>,
-    meta: AdminProductMeta,
-}
-
-#[derive(serde::Serialize, ToSchema)]
-pub struct AdminProductMeta {
-    /// `before` of the next page (none: this is the last)
-    next_before: Option<String>,
+    meta: ListMeta,
 }
 
 /// Products, any status
@@ -189,7 +183,7 @@ pub async fn list_products(
             for id in ids {
                 data.extend(store::admin_product(conn, id)?);
             }
-            let meta = AdminProductMeta { next_before: next.map(|n| n.to_string()) };
+            let meta = ListMeta { next_before: next.map(|n| n.to_string()) };
             Ok::<_, ApiError>(serde_json::to_vec(&serde_json::json!({"data": data, "meta": meta})).expect("serializes"))
         })
         .await?;

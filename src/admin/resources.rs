@@ -182,8 +182,8 @@ fn fields(r: &Resource, body: &Map<String, Value>, create: bool) -> Result<Vec<(
     Ok(out)
 }
 
-/// The row as JSON (ids as strings, like the rest of the API).
-fn row(tx: &rusqlite::Connection, r: &Resource, id: i64) -> rusqlite::Result<Option<Value>> {
+/// The SQL of a row as a JSON object (ids as strings, like the rest of the API).
+fn json_object(r: &Resource) -> String {
     let mut cols = vec!["'id', cast(id AS TEXT)".to_owned()];
     for f in r.fields {
         cols.push(match f.kind {
@@ -192,9 +192,50 @@ fn row(tx: &rusqlite::Connection, r: &Resource, id: i64) -> rusqlite::Result<Opt
             _ => format!("'{0}', {0}", f.name),
         });
     }
-    let sql = format!("SELECT json_object({}) FROM {} WHERE id = ?1", cols.join(", "), r.table);
+    format!("json_object({})", cols.join(", "))
+}
+
+/// The row as JSON.
+fn row(tx: &rusqlite::Connection, r: &Resource, id: i64) -> rusqlite::Result<Option<Value>> {
+    let sql = format!("SELECT {} FROM {} WHERE id = ?1", json_object(r), r.table);
     let t: Option<String> = tx.prepare_cached(&sql)?.query_row([id], |x| x.get(0)).optional()?;
     Ok(t.map(|t| serde_json::from_str(&t).expect("SQLite writes JSON")))
+}
+
+/// One row, as its page shows it (404 when there is none).
+pub async fn one(app: &AppState, r: &'static Resource, raw: &str) -> Result<Map<String, Value>, ApiError> {
+    let id = resource_id(r, raw)?;
+    let row = app.db.read(move |conn| row(conn, r, id).map_err(ApiError::from)).await?;
+    match row {
+        Some(Value::Object(m)) => Ok(m),
+        _ => Err(ApiError::not_found(r.entity)),
+    }
+}
+
+/// A keyset page of the rows, newest first: `{"data": [...], "meta": {"next_before"}}`.
+pub async fn list(app: AppState, r: &'static Resource, mut q: crate::http::QueryParams) -> Result<Response, ApiError> {
+    let before = q.int(&super::BEFORE).unwrap_or(i64::MAX);
+    let limit = q.int_or_default(&super::PER_PAGE);
+    q.finish()?;
+    let page = app
+        .db
+        .read(move |conn| {
+            let sql = format!("SELECT id, {} FROM {} WHERE id < ?1 ORDER BY id DESC LIMIT ?2", json_object(r), r.table);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(rusqlite::params![before, limit], |x| Ok((x.get::<_, i64>(0)?, x.get::<_, String>(1)?)))?;
+            let mut data = Vec::new();
+            let mut last = None;
+            for row in rows {
+                let (id, json) = row?;
+                last = Some(id);
+                data.push(serde_json::from_str::<Value>(&json).expect("SQLite writes JSON"));
+            }
+            let next = if data.len() as i64 == limit { last.map(|l| l.to_string()) } else { None };
+            Ok::<_, ApiError>(serde_json::json!({"data": data, "meta": super::ListMeta { next_before: next }}))
+        })
+        .await?;
+    Ok(crate::http::respond::private_json(StatusCode::OK, serde_json::to_vec(&page).expect("serializes")))
 }
 
 /// A rule of the table (UNIQUE, CHECK, a row still in use) turned into the client's error.
@@ -496,6 +537,46 @@ macro_rules! resource_handlers {
         }
     };
 }
+
+/// The list route of a resource (promotions, shipping and tax rates: categories and brands
+/// are listed by the public catalog).
+macro_rules! resource_list {
+    ($list:ident, $res:expr, $path:literal, $row:ident, $page:ident, $what:literal) => {
+        #[doc = concat!("A page of ", $what, ".")]
+        #[derive(utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $page {
+            data: Vec<$row>,
+            meta: super::ListMeta,
+        }
+
+        #[doc = concat!("List ", $what)]
+        ///
+        /// Newest first in keyset pages (`before`).
+        #[utoipa::path(get, path = $path, tag = "admin", security(("bearer" = ["admin"])),
+                    params(super::PageBefore),
+                    responses((status = 200, description = $what, body = $page),
+                        crate::openapi::AdminErrors, crate::openapi::QueryErrors, crate::openapi::ReadErrors))]
+        pub async fn $list(
+            State(app): State<AppState>,
+            _admin: AdminSession,
+            q: crate::http::QueryParams,
+        ) -> Result<Response, ApiError> {
+            list(app, &$res, q).await
+        }
+    };
+}
+
+resource_list!(list_promotions, PROMOTIONS, "/api/admin/promotions", PromotionOut, PromotionPage, "promotions");
+resource_list!(
+    list_shipping_rates,
+    SHIPPING_RATES,
+    "/api/admin/shipping-rates",
+    ShippingRateOut,
+    ShippingRatePage,
+    "shipping rates"
+);
+resource_list!(list_tax_rates, TAX_RATES, "/api/admin/tax-rates", TaxRateOut, TaxRatePage, "tax rates");
 
 resource_handlers!(
     create_category,

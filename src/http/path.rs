@@ -51,6 +51,7 @@ pub mod res {
         Address => "address",
         ApiKey => "API key",
         CartItem => "cart item",
+        Customer => "customer",
         Export => "export",
         Job => "job",
         Order => "order",

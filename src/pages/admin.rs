@@ -68,7 +68,11 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin", "Home"),
     ("/admin/orders", "Orders"),
     ("/admin/products", "Products"),
+    ("/admin/customers", "Customers"),
     ("/admin/reviews", "Reviews"),
+    ("/admin/promotions", "Promotions"),
+    ("/admin/shipping-rates", "Shipping & tax"),
+    ("/admin/categories", "Categories"),
     ("/admin/jobs", "Jobs"),
 ];
 
@@ -116,11 +120,11 @@ pub(crate) fn csrf(ps: &PageSession) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); }
 }
 
-fn usd(amount: i64) -> String {
+pub(crate) fn usd(amount: i64) -> String {
     money(&Money { amount, currency: "USD".to_owned() })
 }
 
-fn when(ts: &str) -> String {
+pub(crate) fn when(ts: &str) -> String {
     ts.get(..16).unwrap_or(ts).replace('T', " ")
 }
 

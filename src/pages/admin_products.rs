@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::admin::{csrf, get, list_params, page_with, AdminPage};
-use super::buy::{answered, see_other};
+use super::buy::{answered, answered_whole, see_other};
 use super::session::{check_csrf, CsrfForm};
 use crate::admin::products as api;
 use crate::app::AppState;
@@ -99,12 +99,10 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
         query.extend(status.map(|s| ("status", s)));
     }
     query.extend(get(&p, "before").map(|b| ("before", b)));
-    let list: ProductList = {
-        let r =
-            api::list_products(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(query))?).await?;
-        let bytes = axum::body::to_bytes(r.into_body(), 64 << 20).await.map_err(|_| ApiError::internal())?;
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?
-    };
+    let list: ProductList = answered_whole(
+        api::list_products(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(query))?).await,
+    )
+    .await?;
     let filter: Vec<(&str, &str)> = if low {
         vec![("low_stock", "1")]
     } else {
@@ -179,20 +177,17 @@ struct BrandRow {
 }
 
 /// The category tree, flattened with its depth, and the brands: the public API's answers.
-async fn choices(app: &AppState) -> Result<(Vec<(String, String, usize)>, Vec<BrandRow>), ApiError> {
-    let read = |e: (std::sync::Arc<crate::cache::Entry>, crate::cache::Served)| e.0.rendered.json.clone();
+/// Every category as (id, name, depth), in the tree's order.
+pub(crate) async fn category_choices(app: &AppState) -> Result<Vec<(String, String, usize)>, ApiError> {
     let tree = read(
         catalog_api::categories_entry(app, &"/api/categories".parse().expect("a path"), QueryParams::parse("")?)
             .await?,
     );
-    let brands =
-        read(catalog_api::brands_entry(app, &"/api/brands".parse().expect("a path"), QueryParams::parse("")?).await?);
     #[derive(Deserialize)]
     struct Data<T> {
         data: T,
     }
     let tree: Data<Vec<TreeNode>> = serde_json::from_slice(&tree).map_err(|_| ApiError::internal())?;
-    let brands: Data<Vec<BrandRow>> = serde_json::from_slice(&brands).map_err(|_| ApiError::internal())?;
     fn walk(nodes: &[TreeNode], depth: usize, out: &mut Vec<(String, String, usize)>) {
         for n in nodes {
             out.push((n.id.clone(), n.name.clone(), depth));
@@ -201,6 +196,22 @@ async fn choices(app: &AppState) -> Result<(Vec<(String, String, usize)>, Vec<Br
     }
     let mut flat = Vec::new();
     walk(&tree.data, 0, &mut flat);
+    Ok(flat)
+}
+
+fn read(e: (std::sync::Arc<crate::cache::Entry>, crate::cache::Served)) -> bytes::Bytes {
+    e.0.rendered.json.clone()
+}
+
+async fn choices(app: &AppState) -> Result<(Vec<(String, String, usize)>, Vec<BrandRow>), ApiError> {
+    let flat = category_choices(app).await?;
+    let brands =
+        read(catalog_api::brands_entry(app, &"/api/brands".parse().expect("a path"), QueryParams::parse("")?).await?);
+    #[derive(Deserialize)]
+    struct Data<T> {
+        data: T,
+    }
+    let brands: Data<Vec<BrandRow>> = serde_json::from_slice(&brands).map_err(|_| ApiError::internal())?;
     Ok((flat, brands.data))
 }
 

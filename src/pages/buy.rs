@@ -44,6 +44,19 @@ pub(crate) async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>)
     })
 }
 
+/// What an API handler answered as a whole (a list with its `meta`), its error otherwise.
+pub(crate) async fn answered_whole<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<T, ApiError> {
+    let mut resp = r?;
+    if let Some(e) = resp.extensions_mut().remove::<ApiError>() {
+        return Err(e);
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.map_err(|_| ApiError::internal())?;
+    serde_json::from_slice::<T>(&bytes).map_err(|e| {
+        tracing::error!(error = %e, "a page cannot read an API answer");
+        ApiError::internal()
+    })
+}
+
 /// An API handler that answers without a body (204): its error, if it failed.
 pub(crate) fn done(r: Result<Response, ApiError>) -> Result<(), ApiError> {
     match r?.extensions_mut().remove::<ApiError>() {
@@ -104,6 +117,12 @@ fn whole(field: &str, v: &str) -> Result<i64, ApiError> {
 
 /// `GET /cart`
 pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
+    cart_page(&app, &ps, None).await
+}
+
+/// The cart, with what went wrong with the code a shopper typed (422 then).
+async fn cart_page(app: &AppState, ps: &PageSession, code_problem: Option<(&str, &str)>) -> Result<Response, ApiError> {
+    let app = app.clone();
     let cart: Option<Cart> = match &ps.session {
         Some(s) => Some(to_view(&cart_api::render(&app, s.clone(), None).await?)?),
         None => None,
@@ -130,7 +149,7 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
                                     td { (money(&i.unit_price)) }
                                     td {
                                         form.inline method="post" action=(format!("/cart/items/{}", i.id)) {
-                                            (csrf_field(&ps))
+                                            (csrf_field(ps))
                                             label.skip for=(format!("qty-{}", i.id)) { "Quantity of " (i.name) }
                                             input id=(format!("qty-{}", i.id)) type="number" name="quantity" value=(i.quantity) min="0" max="1000" inputmode="numeric";
                                             button.quiet type="submit" { "Update" }
@@ -139,7 +158,7 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
                                     td { (money(&i.line_total)) }
                                     td {
                                         form.inline method="post" action=(format!("/cart/items/{}/remove", i.id)) {
-                                            (csrf_field(&ps))
+                                            (csrf_field(ps))
                                             button.quiet type="submit" aria-label=(format!("Remove {}", i.name)) { "Remove" }
                                         }
                                     }
@@ -156,6 +175,28 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
                             }
                         }
                         @if let Some(p) = &c.discount_problem { p.notice { (p) } }
+                        @match &c.discount_code {
+                            Some(code) => {
+                                form.inline method="post" action="/cart/discount/remove" {
+                                    (csrf_field(ps))
+                                    button.quiet type="submit" aria-label=(format!("Remove the code {code}")) { "Remove code" }
+                                }
+                            }
+                            None => {
+                                form.discount method="post" action="/cart/discount" {
+                                    (csrf_field(ps))
+                                    label for="discount-code" { "Discount code" }
+                                    div.inline-row {
+                                        input #discount-code type="text" name="code" maxlength="64" autocomplete="off"
+                                            value=(code_problem.map_or("", |(typed, _)| typed))
+                                            aria-invalid=[code_problem.map(|_| "true")]
+                                            aria-describedby=[code_problem.map(|_| "discount-code-error")];
+                                        button.quiet type="submit" { "Apply" }
+                                    }
+                                    @if let Some((_, why)) = code_problem { span.field-error #discount-code-error { (why) } }
+                                }
+                            }
+                        }
                         p.meta { "Shipping and tax are added at checkout." }
                         a.button href="/checkout" { "Check out" }
                     }
@@ -163,7 +204,50 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
             }
         }
     };
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Cart"), main), &ps))
+    let status = if code_problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(private_page(status, layout::page(&frame(&app, "Cart"), main), ps))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    csrf: Option<String>,
+}
+
+/// `POST /cart/discount`: the API's promotion code; one that does not apply is said why
+/// beside the field.
+pub async fn apply_discount(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    let code = f.code.trim().to_owned();
+    let body = cart_api::DiscountIn { code: code.clone() };
+    match answered::<serde_json::Value>(cart_api::apply_discount(State(app.clone()), session, JsonBody(body)).await)
+        .await
+    {
+        Ok(_) => Ok(see_other("/cart", None)),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let why = e.details.get("code").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or(e.message.clone());
+            cart_page(&app, &ps, Some((&code, &why))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /cart/discount/remove`
+pub async fn remove_discount(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    done(cart_api::remove_discount(State(app.clone()), session).await)?;
+    Ok(see_other("/cart", None))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
-//! The web pages the binary serves: the storefront at `/` and (later in this module) the
-//! owner's dashboard at `/admin`. Server-rendered HTML from compile-time checked templates
+//! The web pages the binary serves: the storefront at `/` and the owner's dashboard at
+//! `/admin`. Server-rendered HTML from compile-time checked templates
 //! (maud), one stylesheet and one small script embedded with hashed names ([`assets`]), a
 //! strict Content-Security-Policy; every page works without its script. Pages call the same
 //! domain functions as the JSON API — the public ones read the API's own cached answers —
@@ -8,7 +8,9 @@
 pub mod account;
 pub mod admin;
 pub mod admin_bulk;
+pub mod admin_customers;
 pub mod admin_products;
+pub mod admin_tables;
 pub mod assets;
 pub mod buy;
 pub mod layout;

@@ -24,7 +24,9 @@ use crate::customers::handlers as customers;
 use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
-use crate::pages::{account, admin as dashboard, admin_bulk, admin_products, assets, buy, shop};
+use crate::pages::{
+    account, admin as dashboard, admin_bulk, admin_customers, admin_products, admin_tables, assets, buy, shop,
+};
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
 
@@ -50,6 +52,20 @@ impl Table {
             }
         }
         self.router = self.router.routes(handlers);
+        self
+    }
+
+    /// The dashboard's pages of each table of reference data (`pages::admin_tables`).
+    fn tables(mut self) -> Table {
+        let page = Policy::page();
+        for t in admin_tables::TABLES {
+            self = self
+                .page(t.path, &[Method::GET], get(admin_tables::list), page)
+                .page(t.path, &[Method::POST], post(admin_tables::create), page)
+                .page(t.item, &[Method::GET], get(admin_tables::show), page)
+                .page(t.item, &[Method::POST], post(admin_tables::update), page)
+                .page(t.delete, &[Method::POST], post(admin_tables::delete), page);
+        }
         self
     }
 
@@ -128,11 +144,15 @@ pub fn table() -> Table {
         .add(routes!(res::update_category, res::delete_category), admin(Area::Catalog))
         .add(routes!(res::create_brand), admin(Area::Catalog))
         .add(routes!(res::update_brand, res::delete_brand), admin(Area::Catalog))
-        .add(routes!(res::create_promotion), admin(Area::Catalog))
+        .add(routes!(admin::customers::list), admin(Area::Orders))
+        .add(routes!(admin::customers::get), admin(Area::Orders))
+        // ending an account's sessions is a person's act, not an integration's
+        .add(routes!(admin::customers::end_sessions), Policy::in_person())
+        .add(routes!(res::create_promotion, res::list_promotions), admin(Area::Catalog))
         .add(routes!(res::update_promotion, res::delete_promotion), admin(Area::Catalog))
-        .add(routes!(res::create_shipping_rate), admin(Area::Catalog))
+        .add(routes!(res::create_shipping_rate, res::list_shipping_rates), admin(Area::Catalog))
         .add(routes!(res::update_shipping_rate, res::delete_shipping_rate), admin(Area::Catalog))
-        .add(routes!(res::create_tax_rate), admin(Area::Catalog))
+        .add(routes!(res::create_tax_rate, res::list_tax_rates), admin(Area::Catalog))
         .add(routes!(res::update_tax_rate, res::delete_tax_rate), admin(Area::Catalog))
         .add(routes!(bulk::create_import), admin(Area::Catalog).upload())
         .add(routes!(bulk::create_export), admin(Area::Exports))
@@ -162,6 +182,8 @@ pub fn table() -> Table {
         .page("/cart/items", post_, post(buy::add), Policy::page().rate(Rule::CartWrite))
         .page("/cart/items/{id}", post_, post(buy::update_item), Policy::page().rate(Rule::CartWrite))
         .page("/cart/items/{id}/remove", post_, post(buy::remove_item), Policy::page().rate(Rule::CartWrite))
+        .page("/cart/discount", post_, post(buy::apply_discount), Policy::page().rate(Rule::Discount))
+        .page("/cart/discount/remove", post_, post(buy::remove_discount), Policy::page().rate(Rule::CartWrite))
         .page(
             "/checkout",
             &[Method::GET, Method::POST],
@@ -196,6 +218,10 @@ pub fn table() -> Table {
         .page("/admin/products/{id}/retire", post_, post(admin_products::retire), Policy::page())
         .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
+        .page("/admin/customers", get_, get(admin_customers::list), Policy::page())
+        .page("/admin/customers/{id}", get_, get(admin_customers::show), Policy::page())
+        .page("/admin/customers/{id}/sessions/end", post_, post(admin_customers::end_sessions), Policy::page())
+        .tables()
         .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())
         .page("/admin/jobs/{id}", get_, get(admin_bulk::job), Policy::page())
         .page("/admin/imports", get_, get(admin_bulk::imports), Policy::page())

@@ -417,3 +417,185 @@ async fn the_admin_product_list_walks_every_product_once_by_status_words_sku_and
     assert_eq!(common::digest(&c), before_digest);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_listed_found_by_email_or_name_shown_with_orders_and_sessions_and_their_sessions_end() {
+    use serde_json::json;
+    let app = TestApp::builder().seeded(300, 5).start().await;
+    let admin = app.admin("people@example.com").await;
+    let c = app.conn();
+    let list = |query: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = app.call("GET", &format!("/api/admin/customers?{query}"), Some(admin), None, &[]).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text());
+            r.json()
+        }
+    };
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().parse::<i64>().unwrap()).collect()
+    };
+    // keyset pages, newest first: every customer exactly once
+    let mut seen: Vec<i64> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = list(format!("per_page=17{before}")).await;
+        seen.extend(ids(&page));
+        match page["meta"]["next_before"].as_str() {
+            Some(n) => before = format!("&before={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, common::column::<i64>(&c, "SELECT id FROM customers ORDER BY id DESC"));
+    // a customer registered now is found by a whole e-mail, a word of the name, the
+    // beginning of a word, and the part of the e-mail before the @
+    let body = json!({"email": "ada.lovelace@example.org", "password": "correct horse 1", "name": "Ada Byron"});
+    let r = app.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+    assert_eq!(r.status, 201);
+    let ada_token = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    let ada: i64 =
+        c.query_row("SELECT id FROM customers WHERE email = 'ada.lovelace@example.org'", [], |r| r.get(0)).unwrap();
+    for q in
+        ["ada.lovelace@example.org", "ADA.LOVELACE@EXAMPLE.ORG", "byron", "Byr", "ada%20byron", "lovelace%20example"]
+    {
+        let found = list(format!("q={q}")).await;
+        assert_eq!(ids(&found).first(), Some(&ada), "{q}: {found}");
+    }
+    assert!(ids(&list("q=babbage".into()).await).is_empty());
+    // a renamed customer is found by the new name, no longer by the old one
+    let r = app.call("PATCH", "/api/me", Some(&ada_token), Some(&json!({"name": "Augusta King"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(ids(&list("q=augusta%20king".into()).await), [ada]);
+    assert!(ids(&list("q=byron".into()).await).is_empty());
+    // one customer: orders (newest first) and live sessions
+    app.add_to_cart(&ada_token, 1, 1).await;
+    let order = json!({"shipping_address": common::address(), "payment_method": "card"});
+    let r = app.call("POST", "/api/checkout", Some(&ada_token), Some(&order), &[("Idempotency-Key", "ada-1")]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = app
+        .call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(&json!({"email": "ada.lovelace@example.org", "password": "correct horse 1"})),
+            &[("User-Agent", "second device")],
+        )
+        .await;
+    let second = second.json()["data"]["token"].as_str().unwrap().to_owned();
+    let r = app.call("GET", &format!("/api/admin/customers/{ada}"), Some(&admin), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = r.json()["data"].clone();
+    assert_eq!(
+        (d["email"].as_str(), d["name"].as_str(), d["role"].as_str()),
+        (Some("ada.lovelace@example.org"), Some("Augusta King"), Some("customer"))
+    );
+    assert_eq!(d["two_factor"], false);
+    assert_eq!(d["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(d["sessions"].as_array().unwrap().len(), 2, "{d}");
+    // ending the sessions: both tokens stop working at once; audited; the detail shows none
+    let audits = |c: &rusqlite::Connection| -> i64 {
+        c.query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'customer.sessions_end' AND entity_id = ?1",
+            [ada],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(audits(&c), 0);
+    let r = app.call("DELETE", &format!("/api/admin/customers/{ada}/sessions"), Some(&admin), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["ended"], 2);
+    for t in [&ada_token, &second] {
+        assert_eq!(app.call("GET", "/api/me", Some(t), None, &[]).await.status, 401);
+    }
+    assert_eq!(audits(&c), 1);
+    let d = app.call("GET", &format!("/api/admin/customers/{ada}"), Some(&admin), None, &[]).await.json();
+    assert!(d["data"]["sessions"].as_array().unwrap().is_empty());
+    // an integration's key with the orders scope reads customers but cannot end sessions
+    let make = json!({"name": "support desk", "scopes": ["orders:read"]});
+    let key = app.call("POST", "/api/admin/api-keys", Some(&admin), Some(&make), &[]).await.json()["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.call("GET", "/api/admin/customers", Some(&key), None, &[]).await.status, 200);
+    assert_eq!(
+        app.call("DELETE", &format!("/api/admin/customers/{ada}/sessions"), Some(&key), None, &[]).await.status,
+        403
+    );
+    // bad input: 4xx, nothing changed
+    let shopper = app.register("nosy@example.com").await;
+    let before_digest = common::digest(&c);
+    for (query, field) in [
+        ("q=%2B%2B", "q"),
+        ("before=0", "before"),
+        ("per_page=0", "per_page"),
+        ("per_page=201", "per_page"),
+        ("role=admin", "role"),
+    ] {
+        let r = app.call("GET", &format!("/api/admin/customers?{query}"), Some(&admin), None, &[]).await;
+        assert!(r.status == 422 || r.status == 400, "{query}: {}", r.status);
+        assert!(r.json()["error"]["details"].get(field).is_some(), "{query}: {}", r.text());
+    }
+    for path in ["/api/admin/customers/999999", "/api/admin/customers/abc", "/api/admin/customers/0"] {
+        assert_eq!(app.call("GET", path, Some(&admin), None, &[]).await.status, 404, "{path}");
+    }
+    assert_eq!(app.call("DELETE", "/api/admin/customers/999999/sessions", Some(&admin), None, &[]).await.status, 404);
+    assert_eq!(app.call("GET", "/api/admin/customers", Some(&shopper), None, &[]).await.status, 403);
+    assert_eq!(
+        app.call("DELETE", &format!("/api/admin/customers/{ada}/sessions"), Some(&shopper), None, &[]).await.status,
+        403
+    );
+    assert_eq!(app.call("GET", "/api/admin/customers", None, None, &[]).await.status, 401);
+    assert_eq!(common::digest(&c), before_digest);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotions_shipping_and_tax_rates_are_listed_in_keyset_pages() {
+    use serde_json::json;
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let admin = app.admin("rates@example.com").await;
+    let c = app.conn();
+    for i in 0..7 {
+        let p = json!({"code": format!("SPRING{i}"), "kind": "percent", "value": 5 + i});
+        assert_eq!(app.call("POST", "/api/admin/promotions", Some(&admin), Some(&p), &[]).await.status, 201);
+    }
+    for (path, table) in
+        [("promotions", "promotions"), ("shipping-rates", "shipping_rates"), ("tax-rates", "tax_rates")]
+    {
+        let want: Vec<String> = common::column::<i64>(&c, &format!("SELECT id FROM {table} ORDER BY id DESC"))
+            .into_iter()
+            .map(|i| i.to_string())
+            .collect();
+        assert!(!want.is_empty(), "{table}");
+        let mut seen = Vec::new();
+        let mut before = String::new();
+        loop {
+            let r = app.call("GET", &format!("/api/admin/{path}?per_page=3{before}"), Some(&admin), None, &[]).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.text());
+            let page = r.json();
+            for row in page["data"].as_array().unwrap() {
+                seen.push(row["id"].as_str().unwrap().to_owned());
+            }
+            match page["meta"]["next_before"].as_str() {
+                Some(n) => before = format!("&before={n}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "{path}");
+    }
+    // the rows are what a create answered
+    let r = app.call("GET", "/api/admin/promotions?per_page=1", Some(&admin), None, &[]).await;
+    let newest = &r.json()["data"][0];
+    assert_eq!(
+        (newest["code"].as_str(), newest["value"].as_i64(), newest["active"].as_bool()),
+        (Some("SPRING6"), Some(11), Some(true))
+    );
+    let shopper = app.register("peek@example.com").await;
+    for path in ["promotions", "shipping-rates", "tax-rates"] {
+        assert_eq!(app.call("GET", &format!("/api/admin/{path}"), Some(&shopper), None, &[]).await.status, 403);
+        let r = app.call("GET", &format!("/api/admin/{path}?before=-1"), Some(&admin), None, &[]).await;
+        assert_eq!(r.status, 422, "{path}");
+    }
+    app.stop().await;
+}

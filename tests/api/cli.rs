@@ -122,9 +122,10 @@ fn migrate_creates_upgrades_and_refuses_newer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Created(8)"), "{out}");
+    let v = storefront::db::migrate::SCHEMA_VERSION;
+    assert!(ok && out.contains(&format!("Created({v})")), "{out}");
     let (ok, out, _) = run(bin().args(["migrate", "--db"]).arg(&path));
-    assert!(ok && out.contains("Current(8)"), "{out}");
+    assert!(ok && out.contains(&format!("Current({v})")), "{out}");
     open(&path).execute_batch("PRAGMA user_version = 99").unwrap();
     let (ok, _, err) = run(bin().args(["migrate", "--db"]).arg(&path));
     assert!(!ok && err.contains("newer than this binary"), "{err}");

@@ -755,3 +755,201 @@ async fn a_csv_import_from_the_dashboard_shows_its_progress_and_its_bad_rows() {
     b.close().await;
     app.stop().await;
 }
+
+/// Waits until the browser is at `{prefix}{digits}{suffix}`; answers the digits.
+async fn wait_id_path(b: &Browser, prefix: &str, suffix: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let path = b.path().await;
+        if let Some(id) = path.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix)) {
+            if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+                return id.to_owned();
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "at {path}: {}", b.text("main").await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sets_up_a_promotion_a_shopper_uses_it_and_rates_and_categories_change_from_the_dashboard() {
+    let app = page_app().await;
+    let owner = app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+
+    // promotions: the list, a value that is not one (said beside it, nothing created), then a code
+    b.click("nav a[href='/admin/promotions']").await;
+    b.wait_path("/admin/promotions").await;
+    assert!(b.text("table.lines").await.contains("WELCOME10"));
+    b.shoot("admin-promotions").await;
+    accessible(&b, "admin promotions").await;
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-code", "WINTER15").await;
+    b.client.find(Locator::Css("#f-kind")).await.unwrap().select_by_value("percent").await.unwrap();
+    b.fill("#f-value", "fifteen").await;
+    b.fill("#f-min_subtotal", "20.00").await;
+    b.click("form[action='/admin/promotions'] button[type=submit]").await;
+    assert_eq!(b.wait_text("#f-value-error").await, "a whole number");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing created");
+    // a code that is taken: the API's conflict, said on the form
+    b.fill("#f-code", "welcome10").await;
+    b.fill("#f-value", "15").await;
+    b.click("form[action='/admin/promotions'] button[type=submit]").await;
+    b.wait_text_with(".error", "another promotion has this value").await;
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing created");
+    b.fill("#f-code", "WINTER15").await;
+    b.click("form[action='/admin/promotions'] button[type=submit]").await;
+    let id = wait_id_path(&b, "/admin/promotions/", "?saved=1").await;
+    assert_eq!(b.wait_text("p.notice").await, "Saved.");
+    b.shoot("admin-promotion").await;
+    accessible(&b, "admin promotion").await;
+    let api = app.call("GET", "/api/admin/promotions?per_page=1", Some(&owner), None, &[]).await.json();
+    let row = &api["data"][0];
+    assert_eq!(row["id"], id.as_str());
+    assert_eq!(
+        (row["code"].as_str(), row["value"].as_i64(), row["min_subtotal"].as_i64()),
+        (Some("WINTER15"), Some(15), Some(2000))
+    );
+
+    // a shopper (this browser's session has a cart too) uses it; a code that is none is said so
+    b.goto("/p/aurora-wireless-headphones").await;
+    b.click("form[action='/cart/items'] button[type=submit]").await;
+    b.wait_path("/cart").await;
+    b.fill("#discount-code", "NOPE").await;
+    b.click("form[action='/cart/discount'] button").await;
+    assert!(!b.wait_text("#discount-code-error").await.is_empty());
+    b.fill("#discount-code", "winter15").await;
+    b.click("form[action='/cart/discount'] button").await;
+    b.wait_text_with(".summary", "WINTER15").await;
+    let cart = app.call("GET", "/api/cart", Some(&owner), None, &[]).await.json();
+    let (subtotal, discount) =
+        (cart["data"]["subtotal"]["amount"].as_i64().unwrap(), cart["data"]["discount"]["amount"].as_i64().unwrap());
+    assert_eq!(discount, (subtotal * 15 + 50) / 100, "{cart}");
+    b.shoot("cart-discount").await;
+    accessible(&b, "cart with a code").await;
+    b.click("form[action='/cart/discount/remove'] button").await;
+    b.wait_text("#discount-code").await;
+    assert_eq!(app.call("GET", "/api/cart", Some(&owner), None, &[]).await.json()["data"]["discount"]["amount"], 0);
+
+    // tax rates: California's becomes 7.5 %
+    b.goto("/admin/shipping-rates").await;
+    assert!(b.text("table.lines").await.contains("Express (1-2 days)"));
+    b.shoot("admin-shipping-rates").await;
+    accessible(&b, "admin shipping rates").await;
+    b.click("nav.tabs a[href='/admin/tax-rates']").await;
+    b.wait_path("/admin/tax-rates").await;
+    let california: i64 = app
+        .conn()
+        .query_row("SELECT id FROM tax_rates WHERE country = 'US' AND region = 'CA'", [], |r| r.get(0))
+        .unwrap();
+    b.click(&format!("table.lines a[href='/admin/tax-rates/{california}']")).await;
+    b.wait_path(&format!("/admin/tax-rates/{california}")).await;
+    assert_eq!(
+        b.client.find(Locator::Css("#f-rate_bp")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("7.25")
+    );
+    b.fill("#f-rate_bp", "seven").await;
+    b.click("main form.panel button[type=submit]").await;
+    assert_eq!(b.wait_text("#f-rate_bp-error").await, "a percentage like 20 or 7.5");
+    b.fill("#f-rate_bp", "7.5").await;
+    b.click("main form.panel button[type=submit]").await;
+    b.wait_path(&format!("/admin/tax-rates/{california}?saved=1")).await;
+    let rate: i64 =
+        app.conn().query_row("SELECT rate_bp FROM tax_rates WHERE id = ?1", [california], |r| r.get(0)).unwrap();
+    assert_eq!(rate, 750);
+    b.shoot("admin-tax-rate").await;
+    accessible(&b, "admin tax rate").await;
+
+    // a category with products cannot be deleted: the page says why and it stays
+    let kitchen: i64 =
+        app.conn().query_row("SELECT id FROM categories WHERE slug = 'kitchen'", [], |r| r.get(0)).unwrap();
+    b.goto("/admin/categories").await;
+    b.shoot("admin-categories").await;
+    accessible(&b, "admin categories").await;
+    b.goto(&format!("/admin/categories/{kitchen}")).await;
+    let before = crate::common::digest(&app.conn());
+    b.click("form[action$='/delete'] button").await;
+    b.wait_text_with(".error", "referred to by other rows").await;
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing deleted");
+    // a new sub-category under it shows on the shop's category page
+    b.goto("/admin/categories").await;
+    b.fill("#f-name", "Teapots").await;
+    b.fill("#f-slug", "teapots").await;
+    b.client.find(Locator::Css("#f-parent_id")).await.unwrap().select_by_value(&kitchen.to_string()).await.unwrap();
+    b.click("form[action='/admin/categories'] button[type=submit]").await;
+    wait_id_path(&b, "/admin/categories/", "?saved=1").await;
+    assert!(app.get("/c/kitchen").await.text().contains("Teapots"), "the shop shows it at once");
+
+    // the forms cannot be posted from another site, nor without the session's token
+    let token = b.client.get_named_cookie("sf_session").await.unwrap().value().to_owned();
+    let before = crate::common::digest(&app.conn());
+    let r = post_form(
+        &app,
+        "/admin/promotions",
+        Some(&token),
+        &[("Sec-Fetch-Site", "cross-site")],
+        "code=FREE&kind=percent&value=100",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = post_form(&app, &format!("/admin/tax-rates/{california}/delete"), Some(&token), &[], "").await;
+    assert_eq!(r.status, 403, "no CSRF token");
+    assert_eq!(crate::common::digest(&app.conn()), before);
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_finds_a_customer_sees_their_orders_and_sessions_and_ends_them() {
+    use serde_json::json;
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let body = json!({"email": "ada.lovelace@example.org", "password": "correct horse 1", "name": "Ada Byron"});
+    let r = app.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+    assert_eq!(r.status, 201);
+    let ada = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    app.add_to_cart(&ada, 1, 1).await;
+    let order = json!({"shipping_address": crate::common::address(), "payment_method": "card"});
+    let r = app.call("POST", "/api/checkout", Some(&ada), Some(&order), &[("Idempotency-Key", "ada-page-1")]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let login = json!({"email": "ada.lovelace@example.org", "password": "correct horse 1"});
+    let phone = app.call("POST", "/api/auth/login", None, Some(&login), &[("User-Agent", "Ada's phone")]).await;
+    let phone = phone.json()["data"]["token"].as_str().unwrap().to_owned();
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.click("nav a[href='/admin/customers']").await;
+    b.wait_path("/admin/customers").await;
+    assert!(b.text("table.lines").await.contains("grace@example.com"));
+    b.shoot("admin-customers").await;
+    accessible(&b, "admin customers").await;
+    b.fill("#customer-q", "byron").await;
+    b.click("form[role=search] button").await;
+    b.wait_path("/admin/customers?q=byron").await;
+    let rows = b.text("table.lines tbody").await;
+    assert!(rows.contains("ada.lovelace@example.org") && !rows.contains("grace@example.com"), "{rows}");
+    b.click("table.lines tbody a").await;
+    let id = wait_id_path(&b, "/admin/customers/", "").await;
+    let page = b.wait_text("main").await;
+    assert!(page.contains(&format!("#{order}")) && page.contains("Ada's phone"), "{page}");
+    b.shoot("admin-customer").await;
+    accessible(&b, "admin customer").await;
+    b.click("form[action$='/sessions/end'] button").await;
+    b.wait_path(&format!("/admin/customers/{id}?ended=2")).await;
+    assert_eq!(b.text("p.notice").await, "Ended 2 sessions.");
+    assert!(b.text("main").await.contains("No live session."));
+    for t in [&ada, &phone] {
+        assert_eq!(app.call("GET", "/api/me", Some(t), None, &[]).await.status, 401, "the session ended");
+    }
+    // a customer that is none
+    b.goto("/admin/customers/999999").await;
+    assert_eq!(b.text("h1").await, "Not found");
+    b.close().await;
+    app.stop().await;
+}

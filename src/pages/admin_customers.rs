@@ -1,0 +1,189 @@
+//! The dashboard's customers: a list searchable by e-mail or name at any size, a customer's
+//! page with their orders and live sessions, and ending every session of the account —
+//! each the admin API's (`crate::admin::customers`).
+
+use std::marker::PhantomData;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use axum::Form;
+use maud::html;
+use serde::Deserialize;
+
+use super::admin::{csrf, get, list_params, page_with, usd, when, AdminPage};
+use super::buy::{answered, answered_whole, see_other};
+use super::layout::money;
+use super::session::{check_csrf, CsrfForm};
+use super::view::Money;
+use crate::admin;
+use crate::app::AppState;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::query::encode_pairs;
+use crate::http::QueryParams;
+
+#[derive(Deserialize)]
+struct Row {
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    two_factor: bool,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    next_before: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Row>,
+    meta: Meta,
+}
+
+#[derive(Deserialize)]
+struct OrderRow {
+    id: String,
+    status: String,
+    item_count: i64,
+    total: Money,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct SessionRow {
+    device: String,
+    client_addr: String,
+    created_at: String,
+    last_seen_at: String,
+}
+
+#[derive(Deserialize)]
+struct Detail {
+    #[serde(flatten)]
+    row: Row,
+    orders: Vec<OrderRow>,
+    sessions: Vec<SessionRow>,
+}
+
+/// `GET /admin/customers?q=&before=`
+pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["q", "before"])?;
+    let q = get(&p, "q");
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
+    api.extend(q.map(|q| ("q", q)));
+    api.extend(get(&p, "before").map(|b| ("before", b)));
+    let page: Page = answered_whole(
+        admin::customers::list(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+    )
+    .await?;
+    let more = page.meta.next_before.map(|b| {
+        let mut next: Vec<(&str, &str)> = q.map(|q| ("q", q)).into_iter().collect();
+        next.push(("before", &b));
+        format!("/admin/customers?{}", encode_pairs(next))
+    });
+    let main = html! {
+        h1 { "Customers" }
+        form.search-row role="search" method="get" action="/admin/customers" {
+            label for="customer-q" { "Find a customer" }
+            input #customer-q type="search" name="q" value=(q.unwrap_or("")) placeholder="e-mail or name";
+            button type="submit" { "Search" }
+        }
+        @if page.data.is_empty() { p.empty { @if q.is_some() { "No customer matches." } @else { "No customers yet." } } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Role" } th scope="col" { "Two-factor" } th scope="col" { "Joined" } } }
+                tbody { @for c in &page.data { tr {
+                    td { a href=(format!("/admin/customers/{}", c.id)) { (c.name) } }
+                    td { (c.email) } td data-label="Role" { (c.role) }
+                    td data-label="Two-factor" { @if c.two_factor { "on" } @else { "off" } } td data-label="Joined" { (when(&c.created_at)) }
+                } } }
+            }
+            @if let Some(href) = more { nav.pages aria-label="More" { a href=(href) rel="next" { "Older →" } } }
+        }
+    };
+    Ok(page_with(&app, &a.ps, "Customers", "/admin/customers", main))
+}
+
+/// `GET /admin/customers/{id}?ended=`
+pub async fn show(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("customer"))?;
+    let ended = list_params(raw.as_deref(), &["ended"])?.into_iter().next().map(|(_, n)| n);
+    let d: Detail =
+        answered(admin::customers::get(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await).await?;
+    let c = &d.row;
+    let main = html! {
+        p.crumbs { a href="/admin/customers" { "Customers" } " / " (c.name) }
+        h1 { (c.name) }
+        @if let Some(n) = &ended { p.notice role="status" { "Ended " (n) " session" @if n != "1" { "s" } "." } }
+        div.checkout {
+            section.panel aria-labelledby="orders" {
+                h2 #orders { "Orders" }
+                @if d.orders.is_empty() { p.empty { "No orders yet." } }
+                @else {
+                    table.lines {
+                        thead { tr { th scope="col" { "Order" } th scope="col" { "Status" } th scope="col" { "Items" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                        tbody { @for o in &d.orders { tr {
+                            td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
+                            td { span class=(format!("status {}", o.status)) { (o.status) } }
+                            td { (o.item_count) } td { (money(&o.total)) } td { (when(&o.created_at)) }
+                        } } }
+                    }
+                }
+                h2 #sessions { "Signed in on" }
+                @if d.sessions.is_empty() { p.empty { "No live session." } }
+                @else {
+                    table.lines aria-labelledby="sessions" {
+                        thead { tr { th scope="col" { "Device" } th scope="col" { "From" } th scope="col" { "Since" } th scope="col" { "Last seen" } } }
+                        tbody { @for s in &d.sessions { tr {
+                            td { (if s.device.is_empty() { "unknown" } else { &s.device }) } td { (s.client_addr) }
+                            td { (when(&s.created_at)) } td { (when(&s.last_seen_at)) }
+                        } } }
+                    }
+                    form method="post" action=(format!("/admin/customers/{}/sessions/end", c.id)) {
+                        (csrf(&a.ps))
+                        button.danger type="submit" { "End every session" }
+                    }
+                }
+            }
+            aside.summary {
+                h2 { "Account" }
+                dl {
+                    dt { "E-mail" } dd { (c.email) }
+                    dt { "Role" } dd { (c.role) }
+                    dt { "Two-factor login" } dd { @if c.two_factor { "on" } @else { "off" } }
+                    dt { "Joined" } dd { (when(&c.created_at)) }
+                    dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| o.status == "paid" || o.status == "fulfilled").map(|o| o.total.amount).sum())) }
+                }
+            }
+        }
+    };
+    Ok(page_with(&app, &a.ps, &c.name, "/admin/customers", main))
+}
+
+/// `POST /admin/customers/{id}/sessions/end`
+pub async fn end_sessions(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("customer"))?;
+    #[derive(Deserialize)]
+    struct Ended {
+        ended: i64,
+    }
+    let e: Ended =
+        answered(admin::customers::end_sessions(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await)
+            .await?;
+    Ok(see_other(&format!("/admin/customers/{}?ended={}", id.0, e.ended), None))
+}

@@ -1,0 +1,578 @@
+//! The dashboard's reference data — promotions, shipping rates, tax rates, categories and
+//! brands — from the same one-description-per-table the admin API validates with
+//! (`crate::admin::resources`): a keyset list, a form to add one, a page to change or delete
+//! one. Every write is the API's (its validation, writer unit and audit row); this module
+//! only turns the description into fields a shop owner reads — money in the shop's
+//! currency, percentages, dates — and back.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde_json::{Map, Value};
+
+use super::admin::{csrf, get, list_params, page_with, AdminPage};
+use super::buy::{answered, answered_whole, see_other};
+use super::layout::money;
+use super::session::check_csrf;
+use super::view::Money;
+use crate::admin::resources::{self as res, Field, FieldKind, Resource};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::query::encode_pairs;
+use crate::http::QueryParams;
+use crate::util::{parse_utc, rfc3339};
+
+/// One kind of reference data as the dashboard shows it.
+pub struct Table {
+    pub res: &'static Resource,
+    /// the list's path; a row is at `{path}/{id}`, its deletion `{path}/{id}/delete`
+    pub path: &'static str,
+    pub item: &'static str,
+    pub delete: &'static str,
+    pub title: &'static str,
+    pub one: &'static str,
+    /// the columns of the list (the rest show on a row's page)
+    pub columns: &'static [&'static str],
+    /// a line under the heading: what the table is for
+    pub about: &'static str,
+}
+
+pub const TABLES: &[Table] = &[
+    Table {
+        res: &res::PROMOTIONS,
+        path: "/admin/promotions",
+        item: "/admin/promotions/{id}",
+        delete: "/admin/promotions/{id}/delete",
+        title: "Promotions",
+        one: "promotion",
+        columns: &["code", "kind", "value", "min_subtotal", "ends_at", "active"],
+        about: "Discount codes shoppers enter in the cart.",
+    },
+    Table {
+        res: &res::SHIPPING_RATES,
+        path: "/admin/shipping-rates",
+        item: "/admin/shipping-rates/{id}",
+        delete: "/admin/shipping-rates/{id}/delete",
+        title: "Shipping rates",
+        one: "shipping rate",
+        columns: &["name", "code", "country", "price", "free_above"],
+        about: "What shoppers may choose at checkout, by country (* for anywhere else), order size and weight.",
+    },
+    Table {
+        res: &res::TAX_RATES,
+        path: "/admin/tax-rates",
+        item: "/admin/tax-rates/{id}",
+        delete: "/admin/tax-rates/{id}/delete",
+        title: "Tax rates",
+        one: "tax rate",
+        columns: &["name", "country", "region", "rate_bp"],
+        about: "Added to orders by the shipping address's country and region.",
+    },
+    Table {
+        res: &res::CATEGORIES,
+        path: "/admin/categories",
+        item: "/admin/categories/{id}",
+        delete: "/admin/categories/{id}/delete",
+        title: "Categories",
+        one: "category",
+        columns: &["name", "slug", "parent_id", "position"],
+        about: "The shop's departments and the categories below them.",
+    },
+    Table {
+        res: &res::BRANDS,
+        path: "/admin/brands",
+        item: "/admin/brands/{id}",
+        delete: "/admin/brands/{id}/delete",
+        title: "Brands",
+        one: "brand",
+        columns: &["name", "slug"],
+        about: "Makers shoppers filter by.",
+    },
+];
+
+/// How a field is shown and typed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Plain,
+    /// minor units, typed as `12.50`
+    Money,
+    /// unix ms, typed in a `datetime-local` field (UTC)
+    Time,
+    /// basis points, typed as a percentage (`20` or `7.5`)
+    Percent,
+    /// a promotion's value: a percentage for `percent`, money for `fixed`
+    PromotionValue,
+}
+
+fn unit(field: &Field) -> Unit {
+    match field.name {
+        "price" | "min_subtotal" | "max_subtotal" | "free_above" => Unit::Money,
+        "starts_at" | "ends_at" => Unit::Time,
+        "rate_bp" => Unit::Percent,
+        "value" => Unit::PromotionValue,
+        _ => Unit::Plain,
+    }
+}
+
+fn label(field: &Field) -> String {
+    match field.name {
+        "min_subtotal" => "Minimum order".into(),
+        "max_subtotal" => "Maximum order".into(),
+        "free_above" => "Free from".into(),
+        "starts_at" => "Starts (UTC)".into(),
+        "ends_at" => "Ends (UTC)".into(),
+        "usage_limit" => "Uses allowed".into(),
+        "rate_bp" => "Rate (%)".into(),
+        "max_weight_grams" => "Maximum weight (g)".into(),
+        "parent_id" => "Parent".into(),
+        "logo_url" => "Logo address".into(),
+        "country" => "Country".into(),
+        n => {
+            let s = n.replace('_', " ");
+            let mut c = s.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+        }
+    }
+}
+
+fn usd(amount: i64) -> String {
+    money(&Money { amount, currency: "USD".to_owned() })
+}
+
+/// A value of a row as the list and the form show it.
+fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, String>, form: bool) -> String {
+    let v = row.get(field.name).unwrap_or(&Value::Null);
+    if v.is_null() {
+        return String::new();
+    }
+    let int = v.as_i64();
+    match (unit(field), int) {
+        (Unit::Money, Some(n)) if form => format!("{}.{:02}", n / 100, n % 100),
+        (Unit::Money, Some(n)) => usd(n),
+        (Unit::Time, Some(n)) if form => rfc3339(n)[..16].to_owned(),
+        (Unit::Time, Some(n)) => rfc3339(n)[..16].replace('T', " "),
+        (Unit::Percent, Some(n)) => {
+            let s = format!("{}.{:02}", n / 100, n % 100);
+            let s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
+            if form {
+                s
+            } else {
+                format!("{s} %")
+            }
+        }
+        (Unit::PromotionValue, Some(n)) => {
+            if row.get("kind").and_then(Value::as_str) == Some("fixed") {
+                if form {
+                    format!("{}.{:02}", n / 100, n % 100)
+                } else {
+                    usd(n)
+                }
+            } else if form {
+                n.to_string()
+            } else {
+                format!("{n} %")
+            }
+        }
+        _ => match (&field.kind, v) {
+            (FieldKind::Ref(_), Value::String(id)) if !form => parents.get(id).cloned().unwrap_or_else(|| id.clone()),
+            (FieldKind::Flag, Value::Bool(b)) if !form => (if *b { "yes" } else { "no" }).to_owned(),
+            (FieldKind::Flag, Value::Bool(b)) => b.to_string(),
+            (_, Value::String(s)) => s.clone(),
+            (_, v) => v.to_string(),
+        },
+    }
+}
+
+/// Minor units from `12.50`, `12.5`, `12` or `1,200.00`.
+fn parse_money(typed: &str) -> Option<i64> {
+    let t = typed.trim().replace(',', "");
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 2 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
+    Some(whole.parse::<i64>().ok()? * 100 + cents)
+}
+
+/// Basis points from a percentage with at most two decimals.
+fn parse_percent(typed: &str) -> Option<i64> {
+    parse_money(typed)
+}
+
+/// The API's body from a posted form: each field of the description typed as the form
+/// shows it. Empty optional fields are null (or left as they are on a change when they
+/// cannot be null); errors are the form's, by field.
+fn body_of(
+    t: &Table,
+    form: &BTreeMap<String, String>,
+    create: bool,
+) -> Result<Map<String, Value>, BTreeMap<String, String>> {
+    let mut body = Map::new();
+    let mut errors = BTreeMap::new();
+    let kind = form.get("kind").map(String::as_str);
+    for f in t.res.fields {
+        let typed = form.get(f.name).map(|s| s.trim()).unwrap_or("");
+        if let FieldKind::Flag = f.kind {
+            body.insert(f.name.into(), Value::Bool(form.contains_key(f.name)));
+            continue;
+        }
+        if typed.is_empty() {
+            if f.nullable && !create {
+                body.insert(f.name.into(), Value::Null);
+            } else if matches!(f.kind, FieldKind::Text(_)) && !f.required {
+                body.insert(f.name.into(), Value::String(String::new()));
+            } else if f.required {
+                errors.insert(f.name.to_owned(), "is required".to_owned());
+            }
+            continue;
+        }
+        let value = match (unit(f), &f.kind) {
+            (Unit::Money, _) => parse_money(typed).map(Value::from).ok_or("an amount like 12.50"),
+            (Unit::Percent, _) => parse_percent(typed).map(Value::from).ok_or("a percentage like 20 or 7.5"),
+            (Unit::Time, _) => parse_utc(&format!("{typed}:00Z"))
+                .or_else(|| parse_utc(typed))
+                .map(Value::from)
+                .ok_or("a date and time"),
+            (Unit::PromotionValue, _) if kind == Some("fixed") => {
+                parse_money(typed).map(Value::from).ok_or("an amount like 5.00")
+            }
+            (_, FieldKind::Int(..)) => typed.parse::<i64>().map(Value::from).map_err(|_| "a whole number"),
+            _ => Ok(Value::String(typed.to_owned())),
+        };
+        match value {
+            Ok(v) => {
+                body.insert(f.name.into(), v);
+            }
+            Err(e) => {
+                errors.insert(f.name.to_owned(), e.to_owned());
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(body)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The API's validation errors by field (a rule of the table or a conflict on the form).
+fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
+    let mut errors: BTreeMap<String, String> = e
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .collect();
+    if errors.is_empty() || errors.contains_key("body") {
+        errors.insert("form".to_owned(), errors.get("body").cloned().unwrap_or_else(|| e.message.clone()));
+    }
+    errors
+}
+
+/// Every category as (id, indented name), for the parent field and the list.
+async fn categories(app: &AppState) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(super::admin_products::category_choices(app)
+        .await?
+        .into_iter()
+        .map(|(id, name, depth)| (id, format!("{}{name}", "\u{a0}\u{a0}".repeat(depth))))
+        .collect())
+}
+
+fn form_fields(
+    t: &Table,
+    values: &Map<String, Value>,
+    typed: Option<&BTreeMap<String, String>>,
+    errors: &BTreeMap<String, String>,
+    cats: &[(String, String)],
+) -> Markup {
+    let none = BTreeMap::new();
+    html! {
+        @for f in t.res.fields {
+            @let id = format!("f-{}", f.name);
+            @let e = errors.get(f.name);
+            @let value = typed.and_then(|t| t.get(f.name).cloned()).unwrap_or_else(|| shown(f, values, &none, true));
+            @let described = e.map(|_| format!("{id}-error"));
+            div.field {
+                @match &f.kind {
+                    FieldKind::Flag => {
+                        label.choice {
+                            input id=(id) type="checkbox" name=(f.name) value="true"
+                                checked[typed.map_or(values.get(f.name).and_then(Value::as_bool).unwrap_or(true), |t| t.contains_key(f.name))];
+                            " " (label(f))
+                        }
+                    }
+                    FieldKind::Enum(choices) => {
+                        label for=(id) { (label(f)) }
+                        select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
+                            @for c in *choices { option value=(c) selected[value == *c] { (c) } }
+                        }
+                    }
+                    FieldKind::Ref(_) => {
+                        label for=(id) { (label(f)) }
+                        select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
+                            option value="" { "None (top level)" }
+                            @for (cid, name) in cats {
+                                @if values.get("id").and_then(Value::as_str) != Some(cid.as_str()) {
+                                    option value=(cid) selected[value == *cid] { (name) }
+                                }
+                            }
+                        }
+                    }
+                    FieldKind::Text(max) if *max > 1000 => {
+                        label for=(id) { (label(f)) }
+                        textarea id=(id) name=(f.name) rows="3" maxlength=(max) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] { (value) }
+                    }
+                    _ => {
+                        label for=(id) { (label(f)) @if !f.required { span.meta { " (optional)" } } }
+                        @let kind = match unit(f) { Unit::Time => "datetime-local", _ => "text" };
+                        @let mode = match (unit(f), &f.kind) { (Unit::Plain, FieldKind::Int(..)) => Some("numeric"), (Unit::Plain, _) | (Unit::Time, _) => None, _ => Some("decimal") };
+                        input id=(id) type=(kind) name=(f.name) value=(value) inputmode=[mode]
+                            required[f.required] aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()];
+                        @if unit(f) == Unit::PromotionValue { span.hint { "A percentage for percent promotions, an amount for fixed ones." } }
+                    }
+                }
+                @if let Some(e) = e { span.field-error id=(format!("{id}-error")) { (e) } }
+            }
+        }
+    }
+}
+
+fn item_path(t: &Table, id: &str) -> String {
+    t.item.replace("{id}", id)
+}
+
+#[derive(serde::Deserialize)]
+struct Rows {
+    data: Vec<Map<String, Value>>,
+    meta: Meta,
+}
+
+#[derive(serde::Deserialize)]
+struct Meta {
+    next_before: Option<String>,
+}
+
+async fn rows(app: &AppState, t: &'static Table, before: Option<&str>) -> Result<Rows, ApiError> {
+    let mut q: Vec<(&str, &str)> = vec![("per_page", "50")];
+    q.extend(before.map(|b| ("before", b)));
+    answered_whole(res::list(app.clone(), t.res, QueryParams::parse(&encode_pairs(q))?).await).await
+}
+
+async fn list_page(
+    app: &AppState,
+    a: &AdminPage,
+    t: &'static Table,
+    before: Option<&str>,
+    typed: Option<&BTreeMap<String, String>>,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let Rows { data: rows, meta } = rows(app, t, before).await?;
+    let cats = if t.res.table == "categories" { categories(app).await? } else { Vec::new() };
+    let parents: BTreeMap<String, String> =
+        cats.iter().map(|(id, n)| (id.clone(), n.trim_start_matches('\u{a0}').to_owned())).collect();
+    let fields: Vec<&Field> = t.columns.iter().filter_map(|c| t.res.fields.iter().find(|f| f.name == *c)).collect();
+    let main = html! {
+        h1 { (t.title) }
+        (tabs(t))
+        p.meta { (t.about) }
+        @if rows.is_empty() { p.empty { "None yet." } }
+        @else {
+            table.lines {
+                thead { tr { @for f in &fields { th scope="col" { (label(f)) } } } }
+                tbody { @for r in &rows {
+                    @let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+                    tr { @for (i, f) in fields.iter().enumerate() {
+                        td { @if i == 0 { a href=(item_path(t, id)) { (shown(f, r, &parents, false)) } } @else { (shown(f, r, &parents, false)) } }
+                    } }
+                } }
+            }
+            @if let Some(next) = &meta.next_before {
+                nav.pages aria-label="More" { a href=(format!("{}?before={next}", t.path)) rel="next" { "Older →" } }
+            }
+        }
+        section.panel aria-labelledby="add" {
+            h2 #add { "Add a " (t.one) }
+            @if let Some(e) = errors.get("form") { div.error role="alert" { p { (e) } } }
+            @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+            form method="post" action=(t.path) novalidate {
+                (csrf(&a.ps))
+                (form_fields(t, &Map::new(), typed, errors, &cats))
+                button type="submit" { "Add " (t.one) }
+            }
+        }
+    };
+    let mut resp = page_with(app, &a.ps, t.title, section(t).0, main);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+async fn item_page(
+    app: &AppState,
+    a: &AdminPage,
+    t: &'static Table,
+    row: Map<String, Value>,
+    typed: Option<&BTreeMap<String, String>>,
+    errors: &BTreeMap<String, String>,
+    saved: bool,
+) -> Result<Response, ApiError> {
+    let cats = if t.res.table == "categories" { categories(app).await? } else { Vec::new() };
+    let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = t.res.fields.first().map(|f| shown(f, &row, &BTreeMap::new(), false)).unwrap_or_default();
+    let main = html! {
+        p.crumbs { a href=(t.path) { (t.title) } " / " (name) }
+        h1 { (name) }
+        @if saved { p.notice role="status" { "Saved." } }
+        @if let Some(e) = errors.get("form") { div.error role="alert" { p { (e) } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+        form.panel method="post" action=(item_path(t, &id)) novalidate {
+            (csrf(&a.ps))
+            (form_fields(t, &row, typed, errors, &cats))
+            button type="submit" { "Save" }
+        }
+        form.panel method="post" action=(t.delete.replace("{id}", &id)) {
+            (csrf(&a.ps))
+            p.meta { "Deleting cannot be undone; a " (t.one) " that other rows still use cannot be deleted." }
+            button.danger type="submit" { "Delete " (t.one) }
+        }
+    };
+    let mut resp = page_with(app, &a.ps, &name, section(t).0, main);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// The menu entry a table's pages are under, and the tables that share it (as tabs).
+fn section(t: &Table) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    const RATES: &[(&str, &str)] = &[("/admin/shipping-rates", "Shipping rates"), ("/admin/tax-rates", "Tax rates")];
+    const CATALOG: &[(&str, &str)] = &[("/admin/categories", "Categories"), ("/admin/brands", "Brands")];
+    match t.res.table {
+        "shipping_rates" | "tax_rates" => ("/admin/shipping-rates", RATES),
+        "categories" | "brands" => ("/admin/categories", CATALOG),
+        _ => (t.path, &[]),
+    }
+}
+
+fn tabs(t: &Table) -> Markup {
+    let (_, tabs) = section(t);
+    html! {
+        @if !tabs.is_empty() {
+            nav.tabs aria-label="Tables" {
+                @for (href, name) in tabs { a href=(href) aria-current=[(*href == t.path).then_some("page")] { (name) } }
+            }
+        }
+    }
+}
+
+fn table_of(path: &str) -> &'static Table {
+    TABLES.iter().find(|t| path.starts_with(t.path)).expect("routes are made from TABLES")
+}
+
+/// `GET /admin/{table}?before=`
+pub async fn list(
+    State(app): State<AppState>,
+    a: AdminPage,
+    uri: axum::http::Uri,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let t = table_of(uri.path());
+    let p = list_params(raw.as_deref(), &["before"])?;
+    list_page(&app, &a, t, get(&p, "before"), None, &BTreeMap::new()).await
+}
+
+/// `POST /admin/{table}`: the API's create.
+pub async fn create(
+    State(app): State<AppState>,
+    a: AdminPage,
+    uri: axum::http::Uri,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
+    let t = table_of(uri.path());
+    let outcome = match body_of(t, &form, true) {
+        Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), t.res, body).await)
+            .await
+            .map_err(|e| api_errors(&e)),
+        Err(errors) => Err(errors),
+    };
+    match outcome {
+        Ok(row) => {
+            let id = row.get("id").and_then(Value::as_str).unwrap_or("");
+            Ok(see_other(&format!("{}?saved=1", item_path(t, id)), None))
+        }
+        Err(errors) => list_page(&app, &a, t, None, Some(&form), &errors).await,
+    }
+}
+
+async fn one(app: &AppState, t: &'static Table, id: &str) -> Result<Map<String, Value>, ApiError> {
+    res::one(app, t.res, id).await
+}
+
+/// `GET /admin/{table}/{id}`
+pub async fn show(
+    State(app): State<AppState>,
+    a: AdminPage,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let t = table_of(uri.path());
+    let saved = list_params(raw.as_deref(), &["saved"])?.iter().any(|(k, _)| k == "saved");
+    let row = one(&app, t, &id).await?;
+    item_page(&app, &a, t, row, None, &BTreeMap::new(), saved).await
+}
+
+/// `POST /admin/{table}/{id}`: the API's change.
+pub async fn update(
+    State(app): State<AppState>,
+    a: AdminPage,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
+    let t = table_of(uri.path());
+    let row = one(&app, t, &id).await?;
+    let outcome = match body_of(t, &form, false) {
+        Ok(body) => {
+            answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), t.res, id.clone(), body).await)
+                .await
+                .map_err(|e| api_errors(&e))
+        }
+        Err(errors) => Err(errors),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("{}?saved=1", item_path(t, &id)), None)),
+        Err(errors) => item_page(&app, &a, t, row, Some(&form), &errors, false).await,
+    }
+}
+
+/// `POST /admin/{table}/{id}/delete`: the API's delete; a row still in use stays, and its
+/// page says why.
+pub async fn delete(
+    State(app): State<AppState>,
+    a: AdminPage,
+    uri: axum::http::Uri,
+    Path(id): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
+    let t = table_of(uri.path());
+    let row = one(&app, t, &id).await?;
+    match super::buy::done(res::delete(app.clone(), a.admin.clone(), t.res, id.clone()).await) {
+        Ok(()) => Ok(see_other(t.path, None)),
+        Err(e) if e.status == StatusCode::CONFLICT => {
+            let errors = BTreeMap::from([("form".to_owned(), e.message.clone())]);
+            let mut resp = item_page(&app, &a, t, row, None, &errors, false).await?;
+            *resp.status_mut() = StatusCode::CONFLICT;
+            Ok(resp)
+        }
+        Err(e) => Err(e),
+    }
+}
