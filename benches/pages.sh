@@ -76,15 +76,7 @@ def report(name, ms):
 
 rng = random.Random(7)
 print(f"{'page (uncached, one at a time)':34s} {'reqs':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
-# products: a spread over the whole catalog (pages of the newest list, every 250th page)
-slugs = []
-for page in range(1, 2000, 25):
-    slugs += [p["slug"] for p in api(f"/api/products?per_page=50&page={page}&fields=slug")["data"]]
-rng.shuffle(slugs)
-for s in slugs[:50]:
-    get(f"/p/{s}")
-report("/p/{slug}", [get(f"/p/{s}")[0] for s in slugs[50:50 + repeat * 20]])
-# categories at every depth × sort × page
+# categories at every depth
 tree = api("/api/categories")["data"]
 cats = []
 def walk(ns):
@@ -92,10 +84,28 @@ def walk(ns):
         cats.append(n["slug"])
         walk(n.get("children") or [])
 walk(tree)
+# products: a spread over the whole catalog (the first ten of every category, sorted three ways)
+slugs = set()
+for cat in cats:
+    for sort in ("newest", "price_asc", "rating"):
+        slugs.update(p["slug"] for p in api(f"/api/products?category={cat}&sort={sort}&per_page=10&fields=slug")["data"])
+slugs = sorted(slugs)
+rng.shuffle(slugs)
+for s in slugs[:50]:
+    get(f"/p/{s}")
+report("/p/{slug}", [get(f"/p/{s}")[0] for s in slugs[50:50 + repeat * 20]])
+# categories at every depth × sort × page
 targets = [f"/c/{s}?sort={sort}&page={page}" for s in cats
            for sort in ("newest", "price_asc", "price_desc", "popular", "rating") for page in (1, 2, 50)]
 rng.shuffle(targets)
 targets = targets[: repeat * 20]
+def canonical(path):
+    # a category page asked with its default sort or first page answers 303 to its canonical address
+    c.request("GET", path)
+    r = c.getresponse()
+    r.read()
+    return r.getheader("location") if r.status == 303 else path
+targets = [canonical(t) for t in targets]
 for t in targets[:50]:
     get(t)
 report("/c/{slug} (every depth, sort, page)", [get(t)[0] for t in targets])
@@ -113,6 +123,7 @@ for _ in range(50):  # a keyset page deep in the list of paid orders
         break
     deep = nxt
 products = api("/api/admin/products?per_page=100", auth)["data"]
+customers = api("/api/admin/customers?per_page=100&before=50000", auth)["data"]
 pages = {
     "/admin (home work queue)": ["/admin"],
     "/admin/orders": ["/admin/orders"],
@@ -126,6 +137,11 @@ pages = {
     "/admin/products?low_stock=1": ["/admin/products?low_stock=1"],
     "/admin/products?before=… (deep)": [f"/admin/products?before={products[-1]['id']}"],
     "/admin/products/{id}": [f"/admin/products/{p['id']}" for p in products],
+    "/admin/customers": ["/admin/customers"],
+    "/admin/customers?q=…": [f"/admin/customers?q={w}" for w in ("grace", "example.com", customers[7]["email"])],
+    "/admin/customers/{id}": [f"/admin/customers/{c['id']}" for c in customers],
+    "/admin/promotions, rates, categories": ["/admin/promotions", "/admin/shipping-rates", "/admin/tax-rates",
+                                             "/admin/categories", "/admin/brands"],
     "/admin/reviews": ["/admin/reviews"],
     "/admin/jobs": ["/admin/jobs"],
     "/admin/imports": ["/admin/imports"],
