@@ -46,6 +46,13 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 CACHED_RSS=$(grep VmHWM "/proc/$SF_PID/status" | awk '{printf "%.0f MB", $2/1024}')
+{
+    printf '\ncached storefront pages: %d rounds x %d s, %d connections, gzip, medians\n' "$ROUNDS" "$DURATION" "$CONNS"
+    header
+    for name in "${ORDER[@]}"; do
+        row "$name" "${SF_R[$name]}" "${ST_R[$name]}" "${P50[$name]}" "${P99[$name]}" "${ERRS[$name]}"
+    done
+} > "$OUT/pages-cached.txt"
 cleanup
 wait 2>/dev/null || true
 PIDS=()
@@ -128,11 +135,11 @@ pages = {
     "/admin (home work queue)": ["/admin"],
     "/admin/orders": ["/admin/orders"],
     "/admin/orders?status=… (each)": [f"/admin/orders?status={s}" for s in
-                                      ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")],
+                                      ("pending", "paid", "fulfilled", "cancelled", "expired")],
     "/admin/orders?before=… (deep)": [f"/admin/orders?status=paid&before={deep[-1]['id']}"],
     "/admin/orders/{id}": [f"/admin/orders/{o['id']}" for o in orders],
     "/admin/products": ["/admin/products"],
-    "/admin/products?q=…": [f"/admin/products?q={w}" for w in ("classic", "steel", "wool jacket", "zzzz")],
+    "/admin/products?q=…": [f"/admin/products?q={w}" for w in ("classic", "steel", "wool%20jacket", "zzzz")],
     "/admin/products?status=retired": ["/admin/products?status=retired"],
     "/admin/products?low_stock=1": ["/admin/products?low_stock=1"],
     "/admin/products?before=… (deep)": [f"/admin/products?before={products[-1]['id']}"],
