@@ -554,9 +554,9 @@ macro_rules! resource_list {
         ///
         /// Newest first in keyset pages (`before`).
         #[utoipa::path(get, path = $path, tag = "admin", security(("bearer" = ["admin"])),
-                    params(super::PageBefore),
-                    responses((status = 200, description = $what, body = $page),
-                        crate::openapi::AdminErrors, crate::openapi::QueryErrors, crate::openapi::ReadErrors))]
+                            params(super::PageBefore),
+                            responses((status = 200, description = $what, body = $page),
+                                crate::openapi::AdminErrors, crate::openapi::QueryErrors, crate::openapi::ReadErrors))]
         pub async fn $list(
             State(app): State<AppState>,
             _admin: AdminSession,
