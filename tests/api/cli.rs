@@ -220,9 +220,9 @@ fn upgrading_a_version_1_database_gives_the_current_schema_and_keeps_its_data() 
          INSERT INTO orders(id, customer_id, status, currency, subtotal, total, created_at) VALUES (7, 1, 'paid', 'USD', 100, 100, 5);",
     )
     .unwrap();
-    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: 8 });
+    assert_eq!(migrate(&mut old).unwrap(), Migrated::Upgraded { from: 1, to: storefront::db::migrate::SCHEMA_VERSION });
     let mut fresh = rusqlite::Connection::open_in_memory().unwrap();
-    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(8));
+    assert_eq!(migrate(&mut fresh).unwrap(), Migrated::Created(storefront::db::migrate::SCHEMA_VERSION));
     assert_eq!(version(&old).unwrap(), version(&fresh).unwrap());
     let (a, b) = (shape(&old), shape(&fresh));
     let only_old: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
