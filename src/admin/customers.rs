@@ -174,17 +174,22 @@ pub async fn end_sessions(
         .db
         .writer
         .run(move |tx| {
-            let exists: bool = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)")?.query_row([id], |r| r.get(0))?;
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1)")?
+                .query_row([id], |r| r.get(0))?;
             if !exists {
                 return Err(PathId::<res::Customer>::not_found());
             }
-            let now = now_ms();
-            let ended = tx
-                .prepare_cached(
-                    "UPDATE sessions SET revoked_at = ?2 WHERE customer_id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
-                )?
-                .execute(rusqlite::params![id, now])? as i64;
-            audit(tx, &admin, "customer.sessions_end", "customer", id, None, Some(&serde_json::json!({"ended": ended})))?;
+            let ended = crate::customers::store::revoke_all_sessions(tx, id, now_ms())? as i64;
+            audit(
+                tx,
+                &admin,
+                "customer.sessions_end",
+                "customer",
+                id,
+                None,
+                Some(&serde_json::json!({"ended": ended})),
+            )?;
             Ok(ended)
         })
         .await?;

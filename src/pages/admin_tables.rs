@@ -199,11 +199,6 @@ fn parse_money(typed: &str) -> Option<i64> {
     Some(whole.parse::<i64>().ok()? * 100 + cents)
 }
 
-/// Basis points from a percentage with at most two decimals.
-fn parse_percent(typed: &str) -> Option<i64> {
-    parse_money(typed)
-}
-
 /// The API's body from a posted form: each field of the description typed as the form
 /// shows it. Empty optional fields are null (or left as they are on a change when they
 /// cannot be null); errors are the form's, by field.
@@ -233,7 +228,8 @@ fn body_of(
         }
         let value = match (unit(f), &f.kind) {
             (Unit::Money, _) => parse_money(typed).map(Value::from).ok_or("an amount like 12.50"),
-            (Unit::Percent, _) => parse_percent(typed).map(Value::from).ok_or("a percentage like 20 or 7.5"),
+            // basis points are hundredths, as cents are
+            (Unit::Percent, _) => parse_money(typed).map(Value::from).ok_or("a percentage like 20 or 7.5"),
             (Unit::Time, _) => parse_utc(&format!("{typed}:00Z"))
                 .or_else(|| parse_utc(typed))
                 .map(Value::from)
