@@ -782,3 +782,8 @@ CREATE TRIGGER trg_customers_fts_delete AFTER DELETE ON customers
 BEGIN
     DELETE FROM customers_fts WHERE rowid = old.id;
 END;
+
+-- ----------------------------------------------------------------------------------------
+-- version 10: the dashboard's list of one kind of job (its exports) without a scan of the
+-- queue's history.
+CREATE INDEX idx_jobs_kind ON jobs(kind, id);

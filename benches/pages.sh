@@ -8,7 +8,8 @@
 #  3. every dashboard page (cookie session of an admin, response cache off): one request at
 #     a time, each page REPEAT times — the home work queue, order lists (every status, a
 #     keyset page deep in the list), an order, product lists (search, retired, low stock, a
-#     deep page), a product, reviews, jobs, imports (p50/p99/max per page).
+#     deep page), a product, customers, the reference tables, reviews, jobs, imports,
+#     webhooks, API keys, exports, the audit log, the cache (p50/p99/max per page).
 # Times of 2 and 3 are taken at the client on 127.0.0.1, so they bound the server's time.
 #
 #   benches/pages.sh                          # PRODUCTS=1000000 ORDERS=1000000 REPEAT=40
@@ -152,6 +153,8 @@ pages = {
     "/admin/reviews": ["/admin/reviews"],
     "/admin/jobs": ["/admin/jobs"],
     "/admin/imports": ["/admin/imports"],
+    "/admin/webhooks, api-keys, exports": ["/admin/webhooks", "/admin/api-keys", "/admin/exports"],
+    "/admin/audit, cache": ["/admin/audit", "/admin/cache"],
 }
 print()
 print(f"{'dashboard page (one at a time)':34s} {'reqs':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")

@@ -22,11 +22,12 @@ use crate::util::now_ms;
 
 const STATE: OneOf<JobState> = OneOf::new("state", "");
 const QUEUE: OneOf<Queue> = OneOf::new("queue", "");
+const KIND: OneOf<crate::jobs::Kind> = OneOf::new("kind", "");
 const JOBS_BEFORE: Param =
     Param::int("before", 1, i64::MAX).doc("jobs with ids below this one (the last id of the previous page)");
 
 crate::http::query_params!(
-    pub struct JobFilter [STATE.param, QUEUE.param, JOBS_BEFORE, PER_PAGE]
+    pub struct JobFilter [STATE.param, QUEUE.param, KIND.param, JOBS_BEFORE, PER_PAGE]
 );
 
 #[derive(Serialize, ToSchema)]
@@ -45,7 +46,7 @@ pub struct JobList {
 
 /// Jobs, newest first
 ///
-/// Filtered by `state` and `queue`; `meta.queues` holds each queue's depth (jobs ready to
+/// Filtered by `state`, `queue` and `kind`; `meta.queues` holds each queue's depth (jobs ready to
 /// run now) and lag (age of the oldest of them, seconds).
 #[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", security(("bearer" = ["admin"])),
     params(JobFilter),
@@ -57,13 +58,14 @@ pub async fn list_jobs(
 ) -> Result<Response, ApiError> {
     let state = q.one_of(&STATE);
     let queue = q.one_of(&QUEUE);
+    let kind = q.one_of(&KIND);
     let before = q.int(&JOBS_BEFORE).unwrap_or(i64::MAX);
     let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     let (jobs, stats) = app
         .db
         .read(move |c| {
-            let jobs = store::list(c, state, queue, before, limit)?;
+            let jobs = store::list(c, state, queue, kind, before, limit)?;
             let stats = store::queue_stats(c, now_ms())?;
             Ok::<_, ApiError>((jobs, stats))
         })

@@ -38,16 +38,14 @@ pub async fn orders(
     let before = q.int(&BEFORE).unwrap_or(i64::MAX);
     let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
-    json_list(
-        &app,
-        crate::orders::store::ADMIN_LIST_JSON,
-        vec![
-            status.map_or(rusqlite::types::Value::Null, |s| s.as_str().to_owned().into()),
-            before.into(),
-            limit.into(),
-        ],
-    )
-    .await
+    use crate::orders::store::{ADMIN_LIST_BY_STATUS_JSON, ADMIN_LIST_JSON};
+    match status {
+        None => json_list(&app, ADMIN_LIST_JSON, vec![before.into(), limit.into()]).await,
+        Some(s) => {
+            json_list(&app, ADMIN_LIST_BY_STATUS_JSON, vec![s.as_str().to_owned().into(), before.into(), limit.into()])
+                .await
+        }
+    }
 }
 
 /// One order

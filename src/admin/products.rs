@@ -428,7 +428,9 @@ pub async fn update_product(
 
 /// Retire a product
 ///
-/// Hidden from listings, search and its page; order history keeps it; audited.
+/// Hidden from listings, search and its page; order history keeps it; audited. A retired
+/// product is not deleted: administrators still see it, its price and stock can change, and
+/// a change of its status to `active` or `draft` brings it back.
 #[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "a product id")),
     responses((status = 200, description = "the retired product", body = Data<AdminProductOut>), AdminErrors, NotFound, WriteErrors))]

@@ -1,5 +1,6 @@
 //! Application state and start-up: open the database, migrate it, start the writer, build
-//! the read pool; and the registry of the shop's work ([`tasks`]). The state travels to every handler;
+//! the read pool; the registry of the shop's work ([`tasks`]); what a scrape of `/metrics`
+//! reads at its moment ([`metrics`], also the dashboard's figures). The state travels to every handler;
 //! the configuration lives inside it, never in a global.
 
 use std::ops::Deref;
@@ -16,6 +17,7 @@ use crate::config::Config;
 use crate::db::{self, migrate, writer, Db};
 use crate::replication::Replication;
 
+pub mod metrics;
 pub mod tasks;
 
 pub struct App {
@@ -44,6 +46,8 @@ pub struct App {
     pub started: Instant,
     /// Everything `/metrics` shows (see [`crate::telemetry`]).
     pub metrics: crate::telemetry::Metrics,
+    /// The last hour of this node's request figures, for the dashboard's charts.
+    pub history: crate::admin::dashboard::History,
     /// Password hashing, bounded (see [`crate::auth::Hasher`]).
     pub hasher: crate::auth::Hasher,
     /// The rate limits (see [`crate::limits`]).
@@ -337,6 +341,7 @@ impl AppState {
             draining: AtomicBool::new(false),
             started: Instant::now(),
             metrics,
+            history: Default::default(),
             access_log,
             replication,
         })))

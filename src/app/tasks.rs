@@ -102,6 +102,11 @@ async fn run_node_task(app: &AppState, task: NodeTask, first: bool) -> Option<Du
             app.limits.upkeep();
             None
         }
+        NodeTask::MetricsHistory => {
+            let sample = crate::admin::dashboard::sample(app).await;
+            app.history.record(sample);
+            None
+        }
     }
 }
 

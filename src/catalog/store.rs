@@ -891,7 +891,9 @@ pub fn admin_product_ids(
         let rows = stmt.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     };
-    // each status its own statement: a partial index is used only for a literal it covers
+    // each status its own statement. Drafts and retired ones walk the partial index
+    // `idx_products_status` (status <> 'active'): SQLite uses a partial index only when the
+    // query's WHERE holds the index's own term, so the statement says it too.
     let rows = match listing {
         AdminListing::All { status: None } => {
             ids("SELECT id, id FROM products WHERE id < ?1 ORDER BY id DESC LIMIT ?2", &[&before, &limit])?
@@ -901,11 +903,13 @@ pub fn admin_product_ids(
             &[&before, &limit],
         )?,
         AdminListing::All { status: Some("draft") } => ids(
-            "SELECT id, id FROM products WHERE status = 'draft' AND id < ?1 ORDER BY id DESC LIMIT ?2",
+            "SELECT id, id FROM products WHERE status = 'draft' AND status <> 'active' AND id < ?1
+             ORDER BY id DESC LIMIT ?2",
             &[&before, &limit],
         )?,
         AdminListing::All { status: Some(_) } => ids(
-            "SELECT id, id FROM products WHERE status = 'retired' AND id < ?1 ORDER BY id DESC LIMIT ?2",
+            "SELECT id, id FROM products WHERE status = 'retired' AND status <> 'active' AND id < ?1
+             ORDER BY id DESC LIMIT ?2",
             &[&before, &limit],
         )?,
         AdminListing::Matching { fts, sku, status } => {

@@ -22,7 +22,7 @@ pub fn list(db: &Path, state: Option<&str>, queue: Option<&str>, limit: i64) -> 
         })
         .transpose()?;
     let conn = crate::db::open_read(db)?;
-    let jobs = store::list(&conn, state, queue, i64::MAX, limit)?;
+    let jobs = store::list(&conn, state, queue, None, i64::MAX, limit)?;
     println!(
         "{:>8}  {:<16} {:<8} {:<10} {:>8}  {:<24} last error",
         "id", "kind", "queue", "state", "attempts", "run at"

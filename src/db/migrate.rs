@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -45,6 +45,9 @@ const V8_MARKER: &str = "-- version 8: the dashboard's product lists";
 /// Where the version-9 section begins.
 const V9_MARKER: &str = "-- version 9: the dashboard's customer search";
 
+/// Where the version-10 section begins.
+const V10_MARKER: &str = "-- version 10: the dashboard's list of one kind of job";
+
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
     ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
@@ -63,7 +66,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -72,6 +75,7 @@ pub fn steps() -> Vec<Step> {
         at(V7_MARKER),
         at(V8_MARKER),
         at(V9_MARKER),
+        at(V10_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -83,7 +87,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 6, sql: SCHEMA_SQL[v6..end(v7)].into() },
         Step { to: 7, sql: SCHEMA_SQL[v7..end(v8)].into() },
         Step { to: 8, sql: SCHEMA_SQL[v8..end(v9)].into() },
-        Step { to: 9, sql: SCHEMA_SQL[v9..].into() },
+        Step { to: 9, sql: SCHEMA_SQL[v9..end(v10)].into() },
+        Step { to: 10, sql: SCHEMA_SQL[v10..].into() },
     ]
 }
 

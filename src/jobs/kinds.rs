@@ -137,6 +137,12 @@ impl Kind {
     }
 }
 
+impl crate::http::Choice for Kind {
+    fn choices() -> Vec<(&'static str, Kind)> {
+        Kind::all().map(|k| (k.name(), k)).collect()
+    }
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -33,6 +33,7 @@ pub enum Scope {
 pub enum NodeTask {
     Bestsellers,
     MetricsUpkeep,
+    MetricsHistory,
     CacheWarm,
 }
 
@@ -91,6 +92,13 @@ pub fn tasks(c: &Config) -> Vec<Task> {
         queue: Queue::Low,
         about: "fold latency samples into their histogram buckets between scrapes; forget rate-limit keys whose quotas are full again",
     });
+    tasks.push(Task {
+        scope: Scope::Node(NodeTask::MetricsHistory),
+        every: secs(60),
+        at_start: true,
+        queue: Queue::Low,
+        about: "keep a sample a minute of this node's request and cache figures for the dashboard's charts (an hour, in memory)",
+    });
     if c.archive_after_days > 0 {
         tasks.push(Task {
             scope: Scope::Shop(Kind::Archive),
@@ -118,6 +126,7 @@ impl Task {
             Scope::Shop(kind) => kind.name(),
             Scope::Node(NodeTask::Bestsellers) => "bestsellers",
             Scope::Node(NodeTask::MetricsUpkeep) => "metrics_upkeep",
+            Scope::Node(NodeTask::MetricsHistory) => "metrics_history",
             Scope::Node(NodeTask::CacheWarm) => "cache_warm",
         }
     }

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{NewJob, Queue, State};
+use super::{Kind, NewJob, Queue, State};
 use crate::db::writer::WriteTx;
 use crate::util::rfc3339;
 
@@ -379,17 +379,24 @@ pub fn list(
     conn: &Connection,
     state: Option<State>,
     queue: Option<Queue>,
+    kind: Option<Kind>,
     before: i64,
     limit: i64,
 ) -> rusqlite::Result<Vec<JobView>> {
-    let sql = match (state.is_some(), queue.is_some()) {
-        (true, true) => "WHERE state = ?1 AND queue = ?2 AND id < ?3",
-        (true, false) => "WHERE state = ?1 AND ?2 IS NULL AND id < ?3",
-        (false, true) => "WHERE ?1 IS NULL AND queue = ?2 AND id < ?3",
-        (false, false) => "WHERE ?1 IS NULL AND ?2 IS NULL AND id < ?3",
+    let sql = match (state.is_some(), queue.is_some(), kind.is_some()) {
+        // one kind walks its own index back (state and queue checked on the way)
+        (_, _, true) => {
+            "INDEXED BY idx_jobs_kind WHERE kind = ?5 AND (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR queue = ?2)
+             AND id < ?3"
+        }
+        (true, true, false) => "WHERE state = ?1 AND queue = ?2 AND id < ?3 AND ?5 IS NULL",
+        (true, false, false) => "WHERE state = ?1 AND ?2 IS NULL AND id < ?3 AND ?5 IS NULL",
+        (false, true, false) => "WHERE ?1 IS NULL AND queue = ?2 AND id < ?3 AND ?5 IS NULL",
+        (false, false, false) => "WHERE ?1 IS NULL AND ?2 IS NULL AND id < ?3 AND ?5 IS NULL",
     };
+    let args = params![state.map(State::as_str), queue.map(Queue::as_str), before, limit, kind.map(Kind::name)];
     conn.prepare_cached(&format!("SELECT {VIEW_COLUMNS} FROM jobs {sql} ORDER BY id DESC LIMIT ?4"))?
-        .query_map(params![state.map(State::as_str), queue.map(Queue::as_str), before, limit], view)?
+        .query_map(args, view)?
         .collect()
 }
 

@@ -22,6 +22,7 @@ use super::layout::money;
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
 use crate::admin;
+use crate::admin::dashboard::{History, Sample, Span};
 use crate::app::AppState;
 use crate::auth::AdminSession;
 use crate::domain::Id;
@@ -74,6 +75,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin/shipping-rates", "Shipping & tax"),
     ("/admin/categories", "Categories"),
     ("/admin/jobs", "Jobs"),
+    ("/admin/webhooks", "System"),
 ];
 
 fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> String {
@@ -256,25 +258,115 @@ fn hours_chart(by_hour: &[i64; 24]) -> Markup {
 
 /// What the process's metrics say: requests answered, the 95th percentile of their time.
 fn request_figures(scrape: &str) -> (f64, Option<f64>) {
-    let mut total = 0.0;
-    let mut buckets: std::collections::BTreeMap<String, f64> = Default::default();
-    for line in scrape.lines() {
-        if let Some(rest) = line.strip_prefix("storefront_http_requests_total{") {
-            total += rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        } else if let Some(rest) = line.strip_prefix("storefront_http_request_duration_seconds_bucket{") {
-            let le = rest.split("le=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("");
-            let v = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-            *buckets.entry(le.to_owned()).or_default() += v;
+    let s = Sample::from_scrape(0, scrape, 0, 0);
+    (s.requests, Sample::p95_of(&s.buckets))
+}
+
+/// The last hour, a bar a minute (inline SVG, no script): `value` of each span, drawn
+/// against the largest; a span without a value is an empty slot.
+fn minutes_chart(
+    spans: &[Span],
+    what: &str,
+    value: impl Fn(&Span) -> Option<f64>,
+    shown: impl Fn(f64) -> String,
+) -> Markup {
+    let (w, h) = (240usize, 48i64);
+    let slots = History::KEEP;
+    let values: Vec<Option<f64>> = spans.iter().rev().take(slots).rev().map(&value).collect();
+    let finite = |v: &Option<f64>| v.filter(|x| x.is_finite());
+    let max = values.iter().filter_map(finite).fold(0.0f64, f64::max);
+    let last = values.iter().rev().find_map(finite);
+    let label = match last {
+        Some(v) => {
+            format!("{what}, a bar a minute over the last hour; the latest {}, the highest {}", shown(v), shown(max))
+        }
+        None => format!("{what}: nothing yet"),
+    };
+    let bar_w = w as f64 / slots as f64;
+    let offset = slots - values.len();
+    html! {
+        svg.chart viewBox=(format!("0 0 {w} {}", h + 12)) width=(w) height=(h + 12) role="img" aria-label=(label) {
+            @for (i, v) in values.iter().enumerate() {
+                @let bar = match v { Some(x) if x.is_finite() && max > 0.0 => ((x / max) * h as f64).round() as i64, Some(_) => h, None => 0 };
+                rect x=(format!("{:.1}", (offset + i) as f64 * bar_w)) y=(h - bar.max(1)) width=(format!("{:.1}", (bar_w - 0.6).max(0.5)))
+                    height=(bar.max(1)) class=(if bar > 0 { "bar" } else { "bar none" }) {}
+            }
+            text x="0" y=(h + 11) class="axis" { "−60 min" }
+            text x=(w - 18) y=(h + 11) class="axis" { "now" }
         }
     }
-    let mut bounds: Vec<(f64, f64)> = buckets
-        .into_iter()
-        .filter_map(|(le, n)| le.parse::<f64>().ok().or((le == "+Inf").then_some(f64::INFINITY)).map(|b| (b, n)))
-        .collect();
-    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let count = bounds.last().map_or(0.0, |b| b.1);
-    let p95 = (count > 0.0).then(|| bounds.iter().find(|(_, n)| *n >= 0.95 * count).map_or(f64::INFINITY, |b| b.0));
-    (total, p95)
+}
+
+/// What the shipped alert rules (deploy/prometheus/alerts.yml) would fire on at this
+/// instant, read from the same figures a scrape gets: the page shows it without Prometheus.
+fn warnings(scrape: &str) -> Vec<String> {
+    let value = |name: &str, label: Option<&str>| -> Vec<(String, f64)> {
+        scrape
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, v) = l.rsplit_once(' ')?;
+                let (n, labels) = series.split_once('{').map_or((series, ""), |(n, rest)| (n, rest));
+                if n != name {
+                    return None;
+                }
+                let which = label
+                    .and_then(|k| labels.split(&format!("{k}=\"")).nth(1))
+                    .and_then(|s| s.split('"').next())
+                    .unwrap_or("")
+                    .to_owned();
+                Some((which, v.parse::<f64>().ok()?))
+            })
+            .collect()
+    };
+    let one = |name: &str| value(name, None).first().map(|(_, v)| *v);
+    let mut out = Vec::new();
+    if one("storefront_writer_alive") == Some(0.0) {
+        out.push("The writer has stopped: changes are refused until the server restarts.".to_owned());
+    }
+    if let (Some(depth), Some(cap)) = (one("storefront_writer_queue_depth"), one("storefront_writer_queue_capacity")) {
+        if cap > 0.0 && depth / cap > 0.5 {
+            out.push(format!(
+                "The writer queue is {:.0} % full: changes wait, and are refused when it is full.",
+                depth / cap * 100.0
+            ));
+        }
+    }
+    for (queue, lag) in value("storefront_job_lag_seconds", Some("queue")) {
+        if lag > if queue == "high" { 30.0 } else { 300.0 } {
+            out.push(format!(
+                "Jobs in the {queue} queue wait {lag:.0} s: background work (mail, webhooks, imports) falls behind."
+            ));
+        }
+    }
+    if let Some(lag) = one("storefront_replica_lag_seconds").filter(|l| *l > 5.0) {
+        out.push(format!("This replica is {lag:.1} s behind the primary."));
+    }
+    if one("storefront_litestream_up") == Some(0.0) {
+        out.push("Replication (Litestream) is down: changes are not reaching the replica storage.".to_owned());
+    }
+    if let (Some(free), Some(size)) = (one("storefront_disk_free_bytes"), one("storefront_disk_size_bytes")) {
+        if size > 0.0 && free / size < 0.10 {
+            out.push(format!(
+                "The database disk is {:.0} % free: archive old orders or grow the volume.",
+                free / size * 100.0
+            ));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct LowStock {
+    id: String,
+    name: String,
+    stock: Vec<StockRow>,
+}
+
+#[derive(Deserialize)]
+struct StockRow {
+    sku: String,
+    available: i64,
 }
 
 /// `GET /admin`: the work queue and today's figures.
@@ -291,20 +383,38 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
             .await?;
     let day = crate::util::now_ms().div_euclid(crate::util::DAY_MS) * crate::util::DAY_MS;
     let today = app.db.read(move |conn| admin::dashboard::today(conn, day).map_err(ApiError::from)).await?;
+    let low: Vec<LowStock> = answered(
+        admin::products::list_products(State(app.clone()), a.admin.clone(), q("low_stock=true&per_page=5")?).await,
+    )
+    .await?;
+    let hooks = super::admin_system::failing_webhooks(&app, &a).await?;
     let cache = app.cache.stats().await;
-    let (requests, p95) = request_figures(&app.metrics.render());
+    let scrape = crate::app::metrics::scrape(&app).await;
+    let (requests, p95) = request_figures(&scrape);
+    let spans = app.history.spans(&Sample::from_scrape(crate::util::now_ms(), &scrape, cache.hits, cache.misses));
+    let warnings = warnings(&scrape);
     let lag = app.replication.replica().map(|r| r.follow.lag());
     let main = html! {
         h1 { "Today" }
+        @if !warnings.is_empty() {
+            div.error role="alert" #warnings { @for w in &warnings { p { (w) } } }
+        }
         div.figures {
             div.figure { span.n { (today.orders) } span.what { "orders today" } (hours_chart(&today.by_hour)) }
             div.figure { span.n { (usd(today.revenue)) } span.what { "paid today" } }
-            div.figure { span.n { (requests as u64) } span.what { "requests since start" } }
-            div.figure {
+            div.figure #requests {
+                span.n { (requests as u64) } span.what { "requests since start" }
+                (minutes_chart(&spans, "Requests per minute", |s| Some(s.requests), |v| format!("{v:.0}")))
+            }
+            div.figure #p95 {
                 span.n { @match p95 { Some(s) if s.is_finite() => { "≤ " (format!("{:.0} ms", s * 1000.0)) } Some(_) => { "slow" } None => { "–" } } }
                 span.what { "p95 answer time" }
+                (minutes_chart(&spans, "95th percentile answer time per minute", |s| s.p95, |v| if v.is_finite() { format!("{:.0} ms", v * 1000.0) } else { "over 10 s".into() }))
             }
-            div.figure { span.n { (format!("{:.0} %", cache.hit_ratio * 100.0)) } span.what { "cache hits" } }
+            div.figure #hits {
+                span.n { (format!("{:.0} %", cache.hit_ratio * 100.0)) } span.what { "cache hits" }
+                (minutes_chart(&spans, "Cache hit ratio per minute", |s| s.cache_hit_ratio, |v| format!("{:.0} %", v * 100.0)))
+            }
             @if let Some(lag) = lag { div.figure { span.n { (format!("{:.1} s", lag.as_secs_f64())) } span.what { "replica lag" } } }
         }
         div.queue {
@@ -330,6 +440,23 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
                     p { a href="/admin/reviews" { "Moderate reviews →" } }
                 }
             }
+            section.panel aria-labelledby="low" {
+                h2 #low { "Low stock" }
+                @if low.is_empty() { p.empty { "Everything is in stock." } }
+                @else {
+                    ul.plain { @for p in &low { li {
+                        a href=(format!("/admin/products/{}", p.id)) { (p.name) }
+                        " " span.meta { @for (i, v) in p.stock.iter().filter(|v| v.available <= 5).enumerate() { @if i > 0 { ", " } (v.sku) ": " (v.available) " left" } }
+                    } } }
+                    p { a href="/admin/products?low_stock=1" { "All low stock →" } }
+                }
+            }
+            @if !hooks.is_empty() {
+                section.panel aria-labelledby="hooks" {
+                    h2 #hooks { "Webhooks failing" }
+                    ul.plain { @for (id, url) in &hooks { li { a href=(format!("/admin/webhooks/{id}")) { (url) } } } }
+                }
+            }
             section.panel aria-labelledby="failed" {
                 h2 #failed { "Failed jobs" }
                 @if failed.is_empty() { p.empty { "No job has failed." } }
@@ -349,7 +476,7 @@ const ORDER_STATUSES: &[&str] = &["pending", "paid", "fulfilled", "cancelled", "
 const PER_PAGE: i64 = 50;
 
 /// A keyset list's "older" link: the same filter, `before` the last id shown.
-fn older(path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>) -> Markup {
+pub(crate) fn older(path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>) -> Markup {
     let href = last_id.filter(|_| rows as i64 == PER_PAGE).map(|id| {
         let q: Vec<(&str, &str)> = filter.iter().copied().chain([("before", id)]).collect();
         format!("{path}?{}", encode_pairs(q))
@@ -683,6 +810,27 @@ pub async fn job_action(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn warnings_follow_the_alert_rules_thresholds() {
+        let calm = "# TYPE storefront_writer_alive gauge\nstorefront_writer_alive 1\n\
+                    storefront_writer_queue_depth 10\nstorefront_writer_queue_capacity 1024\n\
+                    storefront_job_lag_seconds{queue=\"high\"} 29\nstorefront_job_lag_seconds{queue=\"low\"} 299\n\
+                    storefront_disk_free_bytes 20\nstorefront_disk_size_bytes 100\n";
+        assert!(super::warnings(calm).is_empty(), "{:?}", super::warnings(calm));
+        let bad = calm
+            .replace("storefront_writer_queue_depth 10", "storefront_writer_queue_depth 600")
+            .replace("queue=\"high\"} 29", "queue=\"high\"} 31")
+            .replace("storefront_disk_free_bytes 20", "storefront_disk_free_bytes 5")
+            + "storefront_replica_lag_seconds 7.5\nstorefront_litestream_up 0\n";
+        let w = super::warnings(&bad);
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].contains("59 % full"), "{w:?}");
+        assert!(w[1].contains("high queue wait 31 s"), "{w:?}");
+        assert!(w.iter().any(|x| x.contains("7.5 s behind")));
+        assert!(w.iter().any(|x| x.contains("5 % free")));
+        assert_eq!(super::warnings(&calm.replace("writer_alive 1", "writer_alive 0")).len(), 1);
+    }
+
     #[test]
     fn the_95th_percentile_is_read_from_the_histogram() {
         let scrape = "storefront_http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 90\n\

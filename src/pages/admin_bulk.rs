@@ -140,6 +140,8 @@ struct Job {
     #[serde(default)]
     errors: Vec<AttemptError>,
     result: Option<serde_json::Value>,
+    #[serde(default)]
+    args: serde_json::Value,
     created_at: String,
 }
 
@@ -170,13 +172,19 @@ pub async fn job(State(app): State<AppState>, a: AdminPage, Path(id): Path<Strin
                 .collect()
         })
         .unwrap_or_default();
+    let exported = j.args["kind"].as_str().unwrap_or("data");
     let main = html! {
         @if running {
             // reloads itself while the job runs: live progress without a script
             (PreEscaped(r#"<meta http-equiv="refresh" content="1">"#))
         }
-        p.crumbs { a href="/admin/jobs" { "Jobs" } " / #" (j.id) }
-        h1 { (j.kind.replace('_', " ")) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (j.state) } }
+        @if j.kind == "export" {
+            p.crumbs { a href="/admin/exports" { "Exports" } " / #" (j.id) }
+            h1 { "Export of " (exported) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (j.state) } }
+        } @else {
+            p.crumbs { a href="/admin/jobs" { "Jobs" } " / #" (j.id) }
+            h1 { (j.kind.replace('_', " ")) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (j.state) } }
+        }
         section.panel {
             @if let Some(p) = &j.progress {
                 @let total = p.total.unwrap_or(0).max(p.done);
@@ -184,7 +192,17 @@ pub async fn job(State(app): State<AppState>, a: AdminPage, Path(id): Path<Strin
                 progress #progress value=(p.done) max=(total.max(1)) { (p.done) " of " (total) }
             }
             @if running { p.meta { "This page follows the job until it is done." } }
-            @if result.is_some() {
+            @if j.kind == "export" {
+                @if result.is_some() {
+                    dl.outcome {
+                        dt { "Rows" } dd #rows { (count("rows")) }
+                        dt { "Size" } dd { ((count("bytes") + 1023) / 1024) " KB" }
+                    }
+                    @if j.state == "completed" {
+                        p { a.button #download href=(format!("/admin/exports/{}", j.id)) download { "Download the " (exported) " file" } }
+                    }
+                }
+            } @else if result.is_some() {
                 dl.outcome {
                     dt { "Created" } dd #created { (count("created")) }
                     dt { "Updated" } dd #updated { (count("updated")) }
@@ -211,5 +229,6 @@ pub async fn job(State(app): State<AppState>, a: AdminPage, Path(id): Path<Strin
             form.spaced method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button type="submit" { "Retry" } }
         }
     };
-    Ok(page_with(&app, &a.ps, &format!("Job #{}", j.id), "/admin/jobs", main))
+    let here = if j.kind == "export" { "/admin/webhooks" } else { "/admin/jobs" };
+    Ok(page_with(&app, &a.ps, &format!("Job #{}", j.id), here, main))
 }

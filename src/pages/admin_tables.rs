@@ -419,7 +419,13 @@ async fn item_page(
 ) -> Result<Response, ApiError> {
     let cats = if t.res.table == "categories" { categories(app).await? } else { Vec::new() };
     let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
-    let name = t.res.fields.first().map(|f| shown(f, &row, &BTreeMap::new(), false)).unwrap_or_default();
+    // named by the list's first column (a tax rate by its name, a promotion by its code)
+    let name = t
+        .columns
+        .first()
+        .and_then(|c| t.res.fields.iter().find(|f| f.name == *c))
+        .map(|f| shown(f, &row, &BTreeMap::new(), false))
+        .unwrap_or_default();
     let main = html! {
         p.crumbs { a href=(t.path) { (t.title) } " / " (name) }
         h1 { (name) }

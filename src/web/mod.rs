@@ -14,14 +14,13 @@
 //!    through the read pool and writes through the one writer (`crate::db`).
 //!
 //! [`spec`] builds the OpenAPI document from the same table; [`ops`] holds the
-//! operations endpoints (health, readiness, metrics — [`metrics`] reads what the scrape
-//! shows —, the document). Nothing below this
+//! operations endpoints (health, readiness, metrics — `crate::app::metrics` reads what the
+//! scrape shows —, the document). Nothing below this
 //! layer imports it.
 
 pub mod context;
 pub mod fast_path;
 pub mod limits;
-pub mod metrics;
 pub mod ops;
 pub mod policy;
 pub mod replica;

@@ -199,7 +199,7 @@ pub async fn metrics(
         }
     }
     q.finish()?;
-    let text = super::metrics::scrape(&app).await;
+    let text = crate::app::metrics::scrape(&app).await;
     let mut resp = Response::new(axum::body::Body::from(text));
     let h = resp.headers_mut();
     h.insert(

@@ -25,7 +25,8 @@ use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
-    account, admin as dashboard, admin_bulk, admin_customers, admin_products, admin_tables, assets, buy, shop,
+    account, admin as dashboard, admin_bulk, admin_customers, admin_products, admin_system as system, admin_tables,
+    assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -233,6 +234,27 @@ pub fn table() -> Table {
             Policy::page().upload(),
         )
         .page("/admin/jobs/{id}/{action}", post_, post(dashboard::job_action), Policy::page())
+        // system: webhooks, API keys, exports, the audit log, the cache
+        .page("/admin/webhooks", get_, get(system::webhooks), Policy::page())
+        .page("/admin/webhooks", post_, post(system::create_webhook), Policy::page())
+        .page("/admin/webhooks/{id}", get_, get(system::webhook), Policy::page())
+        .page("/admin/webhooks/{id}", post_, post(system::update_webhook), Policy::page())
+        .page("/admin/webhooks/{id}/delete", post_, post(system::delete_webhook), Policy::page())
+        .page(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/retry",
+            post_,
+            post(system::retry_delivery),
+            Policy::page(),
+        )
+        .page("/admin/api-keys", get_, get(system::api_keys), Policy::page())
+        .page("/admin/api-keys", post_, post(system::create_key), Policy::page())
+        .page("/admin/api-keys/{id}/revoke", post_, post(system::revoke_key), Policy::page())
+        .page("/admin/exports", get_, get(system::exports), Policy::page())
+        .page("/admin/exports", post_, post(system::create_export), Policy::page())
+        .page("/admin/exports/{id}", get_, get(system::download), Policy::page())
+        .page("/admin/audit", get_, get(system::audit), Policy::page())
+        .page("/admin/cache", get_, get(system::cache), Policy::page())
+        .page("/admin/cache/flush", post_, post(system::flush), Policy::page())
 }
 
 /// The router of the table, with the front layer's middleware around every route.

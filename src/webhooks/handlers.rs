@@ -43,6 +43,19 @@ pub struct SubscriptionPatch {
     pub active: Option<bool>,
 }
 
+/// A subscription with how its endpoint is doing.
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionOut {
+    #[serde(flatten)]
+    subscription: Subscription,
+    health: store::Health,
+}
+
+fn with_health(c: &rusqlite::Connection, subscription: Subscription) -> rusqlite::Result<SubscriptionOut> {
+    let health = store::health(c, subscription.id.0)?;
+    Ok(SubscriptionOut { subscription, health })
+}
+
 /// A new subscription, with its signing secret (shown this once).
 #[derive(Serialize, ToSchema)]
 pub struct CreatedOut {
@@ -158,22 +171,31 @@ pub async fn create_webhook(
 }
 
 /// Webhook subscriptions
+///
+/// Each with its endpoint's `health`: `failing` when its oldest waiting delivery is being
+/// retried or its latest settled one gave up.
 #[utoipa::path(get, path = "/api/admin/webhooks", tag = "admin", security(("bearer" = ["admin"])),
-    responses((status = 200, description = "every subscription", body = Data<Vec<Subscription>>), AdminErrors, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "every subscription", body = Data<Vec<SubscriptionOut>>), AdminErrors, QueryErrors, ReadErrors))]
 pub async fn list_webhooks(
     State(app): State<AppState>,
     _admin: AdminSession,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let subs = app.db.read(|c| store::subscriptions(c).map_err(ApiError::from)).await?;
+    let subs = app
+        .db
+        .read(|c| {
+            let subs = store::subscriptions(c)?;
+            subs.into_iter().map(|s| with_health(c, s)).collect::<rusqlite::Result<Vec<_>>>().map_err(ApiError::from)
+        })
+        .await?;
     Ok(data(StatusCode::OK, &subs))
 }
 
 /// One webhook subscription
 #[utoipa::path(get, path = "/api/admin/webhooks/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "a subscription id")),
-    responses((status = 200, description = "the subscription", body = Data<Subscription>), AdminErrors, NotFound, QueryErrors, ReadErrors))]
+    responses((status = 200, description = "the subscription and its health", body = Data<SubscriptionOut>), AdminErrors, NotFound, QueryErrors, ReadErrors))]
 pub async fn get_webhook(
     State(app): State<AppState>,
     _admin: AdminSession,
@@ -181,7 +203,10 @@ pub async fn get_webhook(
     q: QueryParams,
 ) -> Result<Response, ApiError> {
     q.finish()?;
-    let sub = app.db.read(move |c| store::subscription(c, id).map_err(ApiError::from)).await?;
+    let sub = app
+        .db
+        .read(move |c| store::subscription(c, id)?.map(|s| with_health(c, s)).transpose().map_err(ApiError::from))
+        .await?;
     Ok(data(StatusCode::OK, &sub.ok_or_else(|| ApiError::not_found("webhook subscription"))?))
 }
 

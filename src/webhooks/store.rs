@@ -92,6 +92,58 @@ pub fn subscriptions(conn: &Connection) -> rusqlite::Result<Vec<Subscription>> {
     .collect()
 }
 
+/// How a subscription's endpoint is doing, judged from its deliveries.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (the latest settled delivery arrived), `failing` (the oldest waiting delivery is
+    /// being retried, or the latest settled one gave up) or `idle` (nothing sent yet)
+    #[schema(pattern = "^(ok|failing|idle)$")]
+    pub state: &'static str,
+    /// the HTTP status of the attempt judged (null: no answer)
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<Timestamp>,
+}
+
+/// The health of subscription `id`: at most two rows read, by index, however long its log.
+/// Deliveries go out in order, so the pending ones are the newest but for retried ones:
+/// the oldest pending one tells whether the endpoint answers now; the newest one before
+/// it, how the last settled delivery ended.
+pub fn health(conn: &Connection, id: i64) -> rusqlite::Result<Health> {
+    type Attempt = (i64, String, i64, Option<i64>, Option<String>, Option<i64>);
+    let row = |r: &rusqlite::Row| -> rusqlite::Result<Attempt> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    };
+    let judged = |state, (_, _, _, status, error, at): Attempt| Health {
+        state,
+        last_status: status,
+        last_error: error,
+        last_attempt_at: at.map(Timestamp),
+    };
+    let oldest_pending = conn
+        .prepare_cached(
+            "SELECT id, state, attempts, last_status, last_error, last_attempt_at FROM webhook_deliveries
+             WHERE subscription_id = ?1 AND state = 'pending' ORDER BY id LIMIT 1",
+        )?
+        .query_row([id], row)
+        .optional()?;
+    if let Some(p) = oldest_pending.clone().filter(|p| p.2 > 0) {
+        return Ok(judged("failing", p));
+    }
+    let settled = conn
+        .prepare_cached(
+            "SELECT id, state, attempts, last_status, last_error, last_attempt_at FROM webhook_deliveries
+             WHERE subscription_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![id, oldest_pending.map_or(i64::MAX, |p| p.0)], row)
+        .optional()?;
+    Ok(match settled {
+        None => Health { state: "idle", last_status: None, last_error: None, last_attempt_at: None },
+        Some(s) if s.1 == "failed" => judged("failing", s),
+        Some(s) => judged("ok", s),
+    })
+}
+
 /// The URL and secret a delivery needs, if the subscription exists and is active.
 pub fn target(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, String)>> {
     conn.prepare_cached("SELECT url, secret FROM webhook_subscriptions WHERE id = ?1 AND active = 1")?

@@ -83,13 +83,31 @@ async fn admin_changes_show_at_once_and_are_audited() {
     assert_eq!(app.json("/api/search?q=zephyr").await["meta"]["total"], 0);
     assert_eq!(app.json("/api/products?category=kitchen").await["meta"]["total"], 1);
 
+    // retired is not gone: a change of status brings it back to the shop
+    let patch = format!("/api/admin/products/{id}");
+    let r = app.call("PATCH", &patch, Some(&admin), Some(&json!({"status": "active"})), &[]).await;
+    assert_eq!(r.json()["data"]["status"], "active");
+    assert_eq!(app.json(detail).await["data"]["name"], "Zephyr Reading Lamp");
+    assert_eq!(app.json("/api/search?q=zephyr").await["meta"]["total"], 1);
+    let r = app.call("DELETE", &patch, Some(&admin), None, &[]).await;
+    assert_eq!(r.json()["data"]["status"], "retired");
+    assert_eq!(app.get(detail).await.status, 404);
+
     let audit = app.call("GET", "/api/admin/audit", Some(&admin), None, &[]).await.json();
     let actions: Vec<&str> = audit["data"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
-        vec!["product.retire", "product.update", "product.inventory", "product.price", "product.create"]
+        vec![
+            "product.retire",
+            "product.update",
+            "product.retire",
+            "product.update",
+            "product.inventory",
+            "product.price",
+            "product.create"
+        ]
     );
-    let price = &audit["data"][3];
+    let price = &audit["data"][5];
     assert_eq!(
         (price["before"]["sale_price"].clone(), price["after"]["sale_price"].clone()),
         (json!(null), json!(2999))

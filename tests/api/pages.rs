@@ -847,6 +847,9 @@ async fn the_owner_sets_up_a_promotion_a_shopper_uses_it_and_rates_and_categorie
         .unwrap();
     b.click(&format!("table.lines a[href='/admin/tax-rates/{california}']")).await;
     b.wait_path(&format!("/admin/tax-rates/{california}")).await;
+    let name: String =
+        app.conn().query_row("SELECT name FROM tax_rates WHERE id = ?1", [california], |r| r.get(0)).unwrap();
+    assert_eq!(b.text("main h1").await, name, "a rate is titled by its name");
     assert_eq!(
         b.client.find(Locator::Css("#f-rate_bp")).await.unwrap().prop("value").await.unwrap().as_deref(),
         Some("7.25")
@@ -950,6 +953,192 @@ async fn the_owner_finds_a_customer_sees_their_orders_and_sessions_and_ends_them
     // a customer that is none
     b.goto("/admin/customers/999999").await;
     assert_eq!(b.text("h1").await, "Not found");
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_connects_a_webhook_makes_an_api_key_exports_orders_and_reads_the_audit_log() {
+    use crate::common::receiver::Receiver;
+    use serde_json::json;
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_warm_products = 0;
+            // a failing endpoint is tried again within a second, its breaker closed soon
+            c.job_retry_base_ms = 30;
+            c.job_retry_max_secs = 1;
+            c.breaker_cooldown_ms = 200;
+            // the receiver listens on loopback
+            c.webhook_private_targets = true;
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    let receiver = Receiver::start(&[], 500).await;
+    let count = |sql: &str| -> i64 { app.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.click("header nav a[href='/admin/webhooks']").await;
+    b.wait_path("/admin/webhooks").await;
+    assert!(b.text("main").await.contains("No subscriptions yet."));
+
+    // a bad address and no event: said on the form, nothing made
+    b.fill("#url", "ftp://example.com/hooks").await;
+    b.click("main form button[type=submit]").await;
+    let said = b.wait_text("#url-error").await;
+    assert!(said.contains("http"), "{said}");
+    assert!(b.text("#events-error").await.contains("1 to 32"));
+    assert_eq!(b.text("#url").await, "", "a text input has no text child");
+    assert_eq!(count("SELECT count(*) FROM webhook_subscriptions"), 0);
+
+    // a real one: its secret is shown once
+    b.fill("#url", &receiver.url("/hooks")).await;
+    b.click("input[name=event][value='product.updated']").await;
+    b.click("main form button[type=submit]").await;
+    let secret = b.wait_text("#secret").await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(b.text("table.lines").await.contains("nothing sent yet"));
+    b.shoot("admin-webhooks").await;
+    accessible(&b, "admin webhooks").await;
+    let id: String =
+        app.conn().query_row("SELECT cast(id AS TEXT) FROM webhook_subscriptions", [], |r| r.get(0)).unwrap();
+
+    // the endpoint fails: the home page's queue says so
+    let r = app
+        .call("PATCH", "/api/admin/products/1", Some(&owner), Some(&json!({"name": "Aurora Headphones II"})), &[])
+        .await;
+    assert_eq!(r.status, 200);
+    receiver.wait_for(1, 10).await;
+    let failing = b.reload_until("/admin", "main", "Webhooks failing").await;
+    assert!(failing.contains(&receiver.url("/hooks")), "{failing}");
+    // the last hour's charts: requests have come in, the latest minute shows them
+    for chart in ["#requests svg", "#p95 svg", "#hits svg"] {
+        let label = b.client.find(Locator::Css(chart)).await.unwrap().attr("aria-label").await.unwrap().unwrap();
+        assert!(label.contains("over the last hour") || chart == "#hits svg", "{chart}: {label}");
+    }
+    let requests = b.client.find(Locator::Css("#requests svg")).await.unwrap().attr("aria-label").await.unwrap();
+    let latest: f64 =
+        requests.as_deref().unwrap().split("the latest ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(latest >= 1.0, "{requests:?}");
+    b.shoot("admin-home-webhook-failing").await;
+    b.click(&format!("a[href='/admin/webhooks/{id}']")).await;
+    b.wait_path(&format!("/admin/webhooks/{id}")).await;
+    assert!(b.text("#health").await.contains("failing"));
+    assert!(b.text("table.lines").await.contains("500"));
+
+    // it answers again: the waiting delivery arrives by itself; sent again by hand, once more
+    receiver.answer(200);
+    let page = format!("/admin/webhooks/{id}");
+    b.reload_until(&page, "table.lines tbody", "succeeded").await;
+    assert!(b.text("#health").await.contains("delivering"));
+    let before = receiver.hits().len();
+    b.shoot("admin-webhook").await;
+    accessible(&b, "admin webhook").await;
+    b.click("table.lines form[action$='/retry'] button").await;
+    let delivery: String =
+        app.conn().query_row("SELECT cast(id AS TEXT) FROM webhook_deliveries", [], |r| r.get(0)).unwrap();
+    b.wait_path(&format!("/admin/webhooks/{id}?retried={delivery}")).await;
+    let hits = receiver.wait_for(before + 1, 10).await;
+    assert_eq!(hits[before].json()["type"], "product.updated");
+    assert_eq!(hits[before].json()["id"], hits[0].json()["id"], "the same event");
+
+    // paused from its page: unticked, saved, and said so in the list
+    b.goto(&page).await;
+    b.click("form.panel input[name=active]").await;
+    b.click("form.panel button[type=submit]").await;
+    b.wait_path(&format!("{page}?saved=1")).await;
+    assert_eq!(count("SELECT active FROM webhook_subscriptions"), 0);
+
+    // an API key: refused without a name or an area; made, shown once, scoped, revoked
+    b.click("header nav a[href='/admin/webhooks']").await;
+    b.wait_path("/admin/webhooks").await;
+    assert!(b.text("table.lines").await.contains("paused"));
+    b.click("nav.tabs a[href='/admin/api-keys']").await;
+    b.wait_path("/admin/api-keys").await;
+    b.click("main form button[type=submit]").await;
+    assert!(!b.wait_text("#name-error").await.is_empty());
+    assert!(b.text("div.error").await.contains("at least one area"));
+    assert_eq!(count("SELECT count(*) FROM api_keys"), 0);
+    b.fill("#name", "warehouse sync").await;
+    b.click("input[name=catalog][value=read]").await;
+    b.click("input[name=orders][value=write]").await;
+    b.click("main form button[type=submit]").await;
+    let key = b.wait_text("#new-key").await;
+    assert!(key.starts_with("sf_"), "{key}");
+    let row = b.text("table.lines tbody").await;
+    assert!(row.contains("catalog:read") && row.contains("orders:write") && row.contains("never"), "{row}");
+    b.shoot("admin-api-keys").await;
+    accessible(&b, "admin api keys").await;
+    assert_eq!(app.call("GET", "/api/admin/products", Some(&key), None, &[]).await.status, 200);
+    assert_eq!(app.call("GET", "/api/admin/audit", Some(&key), None, &[]).await.status, 403, "no audit scope");
+    b.goto("/admin/api-keys").await;
+    assert!(b.client.find(Locator::Css("#new-key")).await.is_err(), "shown once");
+    b.click("table.lines form[action$='/revoke'] button").await;
+    b.wait_text_with("main", "No keys yet.").await;
+    assert_eq!(app.call("GET", "/api/admin/products", Some(&key), None, &[]).await.status, 401);
+
+    // an export of the orders: the job's page follows it and offers the file
+    let order = app.guest().await;
+    let body = json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": crate::common::address(),
+                      "payment_method": "card", "email": "buyer@example.com"});
+    assert_eq!(app.call("POST", "/api/orders", Some(&order), Some(&body), &[]).await.status, 201);
+    b.click("nav.tabs a[href='/admin/exports']").await;
+    b.wait_path("/admin/exports").await;
+    b.shoot("admin-exports").await;
+    accessible(&b, "admin exports").await;
+    b.click("main form button[type=submit]").await;
+    let job = wait_id_path(&b, "/admin/jobs/", "").await;
+    b.wait_until_text("#job-state", "completed").await;
+    assert_eq!(b.text("#rows").await, "1");
+    let href = b.client.find(Locator::Css("#download")).await.unwrap().attr("href").await.unwrap().unwrap();
+    assert_eq!(href, format!("/admin/exports/{job}"));
+    b.shoot("admin-export-done").await;
+    accessible(&b, "admin export done").await;
+    // the file, with the page's cookie
+    let file = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.text().then(t => done(r.status + '\\n' + t)));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    let file = file.as_str().unwrap();
+    assert!(file.starts_with("200\n"), "{file}");
+    assert!(file.contains("buyer@example.com"), "{file}");
+    assert_eq!(file.trim_end().lines().count(), 3, "status, header, one order: {file}");
+    b.goto("/admin/exports").await;
+    assert!(b.text("table.lines").await.contains("completed"));
+
+    // the audit log has each of these acts, newest first
+    b.click("nav.tabs a[href='/admin/audit']").await;
+    b.wait_path("/admin/audit").await;
+    let log = b.text("#audit tbody").await;
+    let order_of = |action: &str| log.find(action).unwrap_or_else(|| panic!("{action} in {log}"));
+    assert!(order_of("export.download") < order_of("export.create"));
+    assert!(order_of("api_key.revoke") < order_of("api_key.create"));
+    assert!(order_of("webhook.update") < order_of("webhook.create"));
+    b.shoot("admin-audit").await;
+    accessible(&b, "admin audit").await;
+
+    // the cache: figures per tier; an unknown tag is refused on the form, a known one flushed
+    b.click("nav.tabs a[href='/admin/cache']").await;
+    b.wait_path("/admin/cache").await;
+    assert!(b.text("main").await.contains("hit ratio"));
+    b.fill("#tag", "everything-please").await;
+    b.click("form[action='/admin/cache/flush'] button").await;
+    assert!(b.wait_text("#tag-error").await.contains("cache tag"));
+    b.fill("#tag", "product:1").await;
+    b.click("form[action='/admin/cache/flush'] button").await;
+    b.wait_path("/admin/cache?flushed=product%3A1").await;
+    assert_eq!(b.text("p.notice").await, "Flushed product:1.");
+    b.shoot("admin-cache").await;
+    accessible(&b, "admin cache").await;
     b.close().await;
     app.stop().await;
 }

@@ -246,3 +246,50 @@ fn product_detail_runs_a_fixed_number_of_queries() {
         assert_eq!(captured().len(), 4, "{slug}");
     }
 }
+
+/// The dashboard's keyset lists walk an index back from their key: no sort of the table and
+/// no scan of it, whatever the statistics say.
+#[test]
+fn dashboard_lists_walk_an_index() {
+    use storefront::orders::store::{ADMIN_LIST_BY_STATUS_JSON, ADMIN_LIST_JSON};
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::make_db(dir.path(), &common::Data::Seeded(3000, 9));
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    storefront::db::configure_read(&conn).unwrap();
+    let walks = |lines: &[String]| {
+        !lines.iter().any(|l| l.contains("TEMP B-TREE"))
+            && !lines.iter().any(|l| {
+                l.strip_prefix("SCAN ").is_some_and(|rest| {
+                    LARGE.contains(&rest.split_whitespace().next().unwrap_or("")) && !rest.contains(" USING ")
+                })
+            })
+    };
+
+    // the control: an optional status cannot walk either index, and the checker sees it
+    let optional = "SELECT * FROM orders INDEXED BY idx_orders_status
+                    WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3";
+    assert!(!walks(&plan(&conn, optional)), "{:?}", plan(&conn, optional));
+
+    let mut statements = vec![ADMIN_LIST_JSON.to_owned(), ADMIN_LIST_BY_STATUS_JSON.to_owned()];
+    // the product lists, as they run
+    clear_captured();
+    conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
+    use store::AdminListing;
+    for status in [None, Some("active"), Some("draft"), Some("retired")] {
+        store::admin_product_ids(&conn, &AdminListing::All { status }, i64::MAX, 50).unwrap();
+    }
+    store::admin_product_ids(&conn, &AdminListing::LowStock, i64::MAX, 50).unwrap();
+    conn.trace_v2(TraceEventCodes::empty(), None);
+    statements.extend(captured());
+    assert_eq!(statements.len(), 7);
+    for sql in &statements {
+        let lines = plan(&conn, sql);
+        assert!(walks(&lines), "a dashboard list sorts or scans:\n{sql}\nplan: {lines:#?}");
+    }
+    // drafts and retired ones by their own (partial) index, not the whole catalog's key
+    for status in ["draft", "retired"] {
+        let sql = statements.iter().find(|s| s.contains(&format!("status = '{status}'"))).unwrap();
+        let lines = plan(&conn, sql);
+        assert!(lines.iter().any(|l| l.contains("idx_products_status")), "{status}: {lines:?}");
+    }
+}

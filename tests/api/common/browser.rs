@@ -143,6 +143,24 @@ impl Browser {
         }
     }
 
+    /// Opens `path` again and again (up to 10 s) until its element `css` has `part` in its
+    /// text: for a page that shows what background work has done.
+    pub async fn reload_until(&self, path: &str, css: &str, part: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            self.goto(path).await;
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if let Ok(t) = e.text().await {
+                    if t.contains(part) {
+                        return t;
+                    }
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{path}: {css} never said {part:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (up to 10 s) until the element `css` reads `text`.
     pub async fn wait_until_text(&self, css: &str, text: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

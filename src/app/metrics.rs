@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use metrics::Label;
 
-use crate::app::AppState;
+use super::AppState;
 
 /// Sets what is read at scrape time, then renders the text format.
 pub async fn scrape(app: &AppState) -> String {

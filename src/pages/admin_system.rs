@@ -1,0 +1,827 @@
+//! The dashboard's "System" section: webhook subscriptions (their endpoint's health, their
+//! deliveries, retries), API keys (made and revoked in person; a key is shown once),
+//! exports (the job's page follows its progress, then offers the file), the audit log and
+//! the response cache (figures per tier, flushing a tag). Every action is the admin API's
+//! handler, with its checks and its audit row.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::admin::{csrf, get, list_params, older, page_with, when, AdminPage};
+use super::buy::{answered, see_other};
+use super::session::{check_csrf, CsrfForm, CSRF_FIELD};
+use crate::admin;
+use crate::app::AppState;
+use crate::auth::api_keys::Area;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::query::encode_pairs;
+use crate::http::{JsonBody, QueryParams};
+use crate::webhooks::{self, EVENT_TYPES};
+
+/// The section's tabs (its menu entry is the first).
+const TABS: &[(&str, &str)] = &[
+    ("/admin/webhooks", "Webhooks"),
+    ("/admin/api-keys", "API keys"),
+    ("/admin/exports", "Exports"),
+    ("/admin/audit", "Audit log"),
+    ("/admin/cache", "Cache"),
+];
+
+fn tabs(here: &str) -> Markup {
+    html! {
+        nav.tabs aria-label="System" {
+            @for (href, name) in TABS { a href=(href) aria-current=[(*href == here).then_some("page")] { (name) } }
+        }
+    }
+}
+
+fn page(app: &AppState, a: &AdminPage, title: &str, main: Markup) -> Response {
+    page_with(app, &a.ps, title, "/admin/webhooks", main)
+}
+
+/// A form's fields, repeated names kept (checkboxes).
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn checked_csrf(a: &AdminPage, f: &Fields) -> Result<(), ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(f, CSRF_FIELD))
+}
+
+/// What a refused change says, field by field (`form` for the whole).
+fn problems(e: &ApiError) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
+    if out.is_empty() {
+        out.insert("form".into(), e.message.clone());
+    }
+    out
+}
+
+/// A refused change is shown on its form (4xx but 403); anything else is the error page.
+fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+    if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
+        Ok(problems(&e))
+    } else {
+        Err(e)
+    }
+}
+
+fn error_box(errors: &BTreeMap<String, String>) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error role="alert" {
+                @for (k, v) in errors { p { @if k != "form" { strong { (k.replace('_', " ")) ": " } } (v) } }
+            }
+        }
+    }
+}
+
+fn status_code(s: StatusCode, mut r: Response) -> Response {
+    *r.status_mut() = s;
+    r
+}
+
+// --- webhooks ---------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Health {
+    state: String,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    last_attempt_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Subscription {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    active: bool,
+    created_at: String,
+    health: Health,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    id: String,
+    event: String,
+    state: String,
+    attempts: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    last_attempt_at: Option<String>,
+    next_at: Option<String>,
+    created_at: String,
+}
+
+fn health(h: &Health) -> Markup {
+    let (class, words) = match h.state.as_str() {
+        "ok" => ("status fulfilled", "delivering"),
+        "failing" => ("status cancelled", "failing"),
+        _ => ("status pending", "nothing sent yet"),
+    };
+    html! {
+        span class=(class) { (words) }
+        @if h.state == "failing" {
+            br;
+            span.meta {
+                @if let Some(s) = h.last_status { "answered " (s) } @else if let Some(e) = &h.last_error { (e) }
+                @if let Some(at) = &h.last_attempt_at { " · " (when(at)) }
+            }
+        }
+    }
+}
+
+/// The subscriptions whose endpoint is failing (the home page's queue lists them).
+pub(crate) async fn failing_webhooks(app: &AppState, a: &AdminPage) -> Result<Vec<(String, String)>, ApiError> {
+    let subs: Vec<Subscription> =
+        answered(webhooks::handlers::list_webhooks(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await)
+            .await?;
+    Ok(subs.into_iter().filter(|s| s.active && s.health.state == "failing").map(|s| (s.id, s.url)).collect())
+}
+
+/// The form's events: every type, ticked as `chosen`.
+fn event_boxes(chosen: &[String], errors: &BTreeMap<String, String>) -> Markup {
+    html! {
+        fieldset.field #events aria-describedby=[errors.get("events").map(|_| "events-error")] {
+            legend { "Events" }
+            div.choices {
+                @for e in EVENT_TYPES {
+                    label.choice { input type="checkbox" name="event" value=(e) checked[chosen.iter().any(|c| c == e)]; code { (e) } }
+                }
+            }
+            @if let Some(m) = errors.get("events") { p.field-error #events-error { (m) } }
+        }
+    }
+}
+
+fn url_field(value: &str, errors: &BTreeMap<String, String>) -> Markup {
+    html! {
+        div.field {
+            label for="url" { "Endpoint URL" }
+            input #url type="url" name="url" value=(value) required maxlength="2000" placeholder="https://example.com/hooks/storefront"
+                aria-invalid=[errors.get("url").map(|_| "true")] aria-describedby=[errors.get("url").map(|_| "url-error")];
+            @if let Some(m) = errors.get("url") { p.field-error #url-error { (m) } }
+        }
+    }
+}
+
+fn subscription_body(f: &Fields) -> Value {
+    let events: Vec<&str> = f.iter().filter(|(k, _)| k == "event").map(|(_, v)| v.as_str()).collect();
+    json!({ "url": field(f, "url").unwrap_or("").trim(), "events": events, "active": field(f, "active").is_some() })
+}
+
+/// `GET /admin/webhooks`
+pub async fn webhooks(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    webhooks_page(&app, &a, &Fields::new(), &BTreeMap::new(), None).await
+}
+
+async fn webhooks_page(
+    app: &AppState,
+    a: &AdminPage,
+    typed: &Fields,
+    errors: &BTreeMap<String, String>,
+    made: Option<(String, String)>,
+) -> Result<Response, ApiError> {
+    let subs: Vec<Subscription> =
+        answered(webhooks::handlers::list_webhooks(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await)
+            .await?;
+    let chosen: Vec<String> = typed.iter().filter(|(k, _)| k == "event").map(|(_, v)| v.clone()).collect();
+    let main = html! {
+        h1 { "Webhooks" }
+        (tabs("/admin/webhooks"))
+        p.meta { "Events POSTed to your endpoints as they happen, signed with each subscription's secret, retried until they arrive." }
+        @if let Some((id, secret)) = &made {
+            div.notice role="status" #secret-notice {
+                p { strong { "Subscription #" (id) " made." } " Its signing secret is shown this once — copy it into the receiving end now:" }
+                p { code #secret { (secret) } }
+            }
+        }
+        @if subs.is_empty() { p.empty { "No subscriptions yet." } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Endpoint" } th scope="col" { "Events" } th scope="col" { "Health" } th scope="col" { "Since" } } }
+                tbody { @for s in &subs { tr #(format!("webhook-{}", s.id)) {
+                    td { a href=(format!("/admin/webhooks/{}", s.id)) { (s.url) } @if !s.active { " " span.status.expired { "paused" } } }
+                    td data-label="Events" { (s.events.join(", ")) }
+                    td data-label="Health" { (health(&s.health)) }
+                    td data-label="Since" { (when(&s.created_at)) }
+                } } }
+            }
+        }
+        section.panel aria-labelledby="add" {
+            h2 #add { "Add a subscription" }
+            (error_box(errors))
+            form method="post" action="/admin/webhooks" novalidate {
+                (csrf(&a.ps))
+                (url_field(field(typed, "url").unwrap_or(""), errors))
+                (event_boxes(&chosen, errors))
+                label.choice { input type="checkbox" name="active" value="1" checked[typed.is_empty() || field(typed, "active").is_some()]; "Active" }
+                button type="submit" { "Add subscription" }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(status_code(status, page(app, a, "Webhooks", main)))
+}
+
+/// `POST /admin/webhooks`: the secret is on the answer page, once.
+pub async fn create_webhook(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let body = serde_json::from_value(subscription_body(&f));
+    let made = match body {
+        Ok(b) => {
+            answered::<Value>(
+                webhooks::handlers::create_webhook(State(app.clone()), a.admin.clone(), JsonBody(b)).await,
+            )
+            .await
+        }
+        Err(_) => Err(ApiError::validation([("events".to_owned(), "choose known event types".to_owned())].into())),
+    };
+    match made {
+        Ok(v) => {
+            let id = v["id"].as_str().unwrap_or("").to_owned();
+            let secret = v["secret"].as_str().unwrap_or("").to_owned();
+            webhooks_page(&app, &a, &Fields::new(), &BTreeMap::new(), Some((id, secret))).await
+        }
+        Err(e) => webhooks_page(&app, &a, &f, &refused(e)?, None).await,
+    }
+}
+
+/// `GET /admin/webhooks/{id}?before=&saved=&retried=`: the subscription, its deliveries.
+pub async fn webhook(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["before", "saved", "retried"])?;
+    webhook_page(&app, &a, &id, &p, None, &BTreeMap::new()).await
+}
+
+async fn webhook_page(
+    app: &AppState,
+    a: &AdminPage,
+    id: &str,
+    p: &[(String, String)],
+    typed: Option<&Fields>,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let sid = Id::parse(id).ok_or_else(|| ApiError::not_found("webhook subscription"))?;
+    let s: Subscription = answered(
+        webhooks::handlers::get_webhook(
+            State(app.clone()),
+            a.admin.clone(),
+            PathId(sid.0, PhantomData),
+            QueryParams::parse("")?,
+        )
+        .await,
+    )
+    .await?;
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
+    api.extend(get(p, "before").map(|b| ("before", b)));
+    let deliveries: Vec<Delivery> = answered(
+        webhooks::handlers::webhook_deliveries(
+            State(app.clone()),
+            a.admin.clone(),
+            PathId(sid.0, PhantomData),
+            QueryParams::parse(&encode_pairs(api))?,
+        )
+        .await,
+    )
+    .await?;
+    let chosen: Vec<String> = match typed {
+        Some(t) => t.iter().filter(|(k, _)| k == "event").map(|(_, v)| v.clone()).collect(),
+        None => s.events.clone(),
+    };
+    let url = typed.and_then(|t| field(t, "url")).unwrap_or(&s.url);
+    let active = typed.map_or(s.active, |t| field(t, "active").is_some());
+    let main = html! {
+        p.crumbs { a href="/admin/webhooks" { "Webhooks" } " / #" (s.id) }
+        h1 { (s.url) }
+        @if get(p, "saved").is_some() { p.notice role="status" { "Saved." } }
+        @if let Some(d) = get(p, "retried") { p.notice role="status" { "Delivery #" (d) " will be sent again in its turn." } }
+        p #health { "Health: " (health(&s.health)) }
+        section.panel aria-labelledby="deliveries" {
+            h2 #deliveries { "Deliveries" }
+            @if deliveries.is_empty() { p.empty { "Nothing sent yet." } }
+            @else {
+                table.lines {
+                    thead { tr { th scope="col" { "Event" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last answer" } th scope="col" { span.skip { "Actions" } } } }
+                    tbody { @for d in &deliveries { tr #(format!("delivery-{}", d.id)) {
+                        td { code { (d.event) } br; span.meta { "#" (d.id) " · " (when(&d.created_at)) } }
+                        td data-label="State" {
+                            span class=(format!("status {}", match d.state.as_str() { "succeeded" => "fulfilled", "failed" => "cancelled", _ => "pending" })) { (d.state) }
+                            @if let Some(n) = &d.next_at { br; span.meta { "next try " (when(n)) } }
+                        }
+                        td data-label="Attempts" { (d.attempts) }
+                        td data-label="Last answer" {
+                            @if let Some(s) = d.last_status { (s) } @else if let Some(e) = &d.last_error { code { (e) } } @else { "—" }
+                            @if let Some(at) = &d.last_attempt_at { br; span.meta { (when(at)) } }
+                        }
+                        td {
+                            @if d.state != "pending" {
+                                form.inline method="post" action=(format!("/admin/webhooks/{}/deliveries/{}/retry", s.id, d.id)) {
+                                    (csrf(&a.ps)) button.quiet type="submit" { "Send again" }
+                                }
+                            }
+                        }
+                    } } }
+                }
+                (older(&format!("/admin/webhooks/{}", s.id), &[], deliveries.len(), deliveries.last().map(|d| d.id.as_str())))
+            }
+        }
+        form.panel method="post" action=(format!("/admin/webhooks/{}", s.id)) novalidate {
+            h2 { "Change" }
+            (error_box(errors))
+            (csrf(&a.ps))
+            (url_field(url, errors))
+            (event_boxes(&chosen, errors))
+            label.choice { input type="checkbox" name="active" value="1" checked[active]; "Active (a paused subscription keeps its deliveries and sends them when active again)" }
+            button type="submit" { "Save" }
+        }
+        form.panel method="post" action=(format!("/admin/webhooks/{}/delete", s.id)) {
+            (csrf(&a.ps))
+            p.meta { "Deleting ends the subscription and its delivery log; this cannot be undone." }
+            button.danger type="submit" { "Delete subscription" }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let title = format!("Webhook #{}", s.id);
+    Ok(status_code(status, page(app, a, &title, main)))
+}
+
+/// `POST /admin/webhooks/{id}`
+pub async fn update_webhook(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let sid = Id::parse(&id).ok_or_else(|| ApiError::not_found("webhook subscription"))?;
+    let changed = match serde_json::from_value(subscription_body(&f)) {
+        Ok(b) => {
+            answered::<Value>(
+                webhooks::handlers::update_webhook(
+                    State(app.clone()),
+                    a.admin.clone(),
+                    PathId(sid.0, PhantomData),
+                    JsonBody(b),
+                )
+                .await,
+            )
+            .await
+        }
+        Err(_) => Err(ApiError::validation([("events".to_owned(), "choose known event types".to_owned())].into())),
+    };
+    match changed {
+        Ok(_) => Ok(see_other(&format!("/admin/webhooks/{}?saved=1", sid.0), None)),
+        Err(e) => webhook_page(&app, &a, &id, &[], Some(&f), &refused(e)?).await,
+    }
+}
+
+/// `POST /admin/webhooks/{id}/delete`
+pub async fn delete_webhook(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let sid = Id::parse(&id).ok_or_else(|| ApiError::not_found("webhook subscription"))?;
+    super::buy::done(
+        webhooks::handlers::delete_webhook(State(app.clone()), a.admin.clone(), PathId(sid.0, PhantomData)).await,
+    )?;
+    Ok(see_other("/admin/webhooks", None))
+}
+
+/// `POST /admin/webhooks/{id}/deliveries/{delivery_id}/retry`
+pub async fn retry_delivery(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path((id, delivery)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let _: Value = answered(
+        webhooks::handlers::retry_delivery(State(app.clone()), a.admin.clone(), Path((id.clone(), delivery.clone())))
+            .await,
+    )
+    .await?;
+    let (sid, did) = (Id::parse(&id).map_or(0, |i| i.0), Id::parse(&delivery).map_or(0, |i| i.0));
+    Ok(see_other(&format!("/admin/webhooks/{sid}?retried={did}"), None))
+}
+
+// --- API keys ---------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Key {
+    id: String,
+    name: String,
+    scopes: Vec<String>,
+    prefix: String,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+/// `GET /admin/api-keys`
+pub async fn api_keys(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    keys_page(&app, &a, &Fields::new(), &BTreeMap::new(), None).await
+}
+
+async fn keys_page(
+    app: &AppState,
+    a: &AdminPage,
+    typed: &Fields,
+    errors: &BTreeMap<String, String>,
+    made: Option<(String, String)>,
+) -> Result<Response, ApiError> {
+    let keys: Vec<Key> =
+        answered(admin::api_keys::list_keys(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await)
+            .await?;
+    let main = html! {
+        h1 { "API keys" }
+        (tabs("/admin/api-keys"))
+        p.meta { "For integrations: " code { "Authorization: Bearer <key>" } " on the admin API, each key limited to the areas you give it. Only a key's fingerprint is kept." }
+        @if let Some((name, key)) = &made {
+            div.notice role="status" #key-notice {
+                p { strong { "Key “" (name) "” made." } " It is shown this once — copy it now:" }
+                p { code #new-key { (key) } }
+            }
+        }
+        @if keys.is_empty() { p.empty { "No keys yet." } }
+        @else {
+            table.lines {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Scopes" } th scope="col" { "Last used" } th scope="col" { span.skip { "Actions" } } } }
+                tbody { @for k in &keys { tr #(format!("key-{}", k.id)) {
+                    td { (k.name) br; span.meta { "made " (when(&k.created_at)) } }
+                    td data-label="Key" { code { (k.prefix) "…" } }
+                    td data-label="Scopes" { (k.scopes.join(", ")) }
+                    td data-label="Last used" { @if let Some(t) = &k.last_used_at { (when(t)) } @else { "never" } }
+                    td {
+                        form.inline method="post" action=(format!("/admin/api-keys/{}/revoke", k.id)) {
+                            (csrf(&a.ps)) button.danger type="submit" aria-label=(format!("Revoke {}", k.name)) { "Revoke" }
+                        }
+                    }
+                } } }
+            }
+        }
+        section.panel aria-labelledby="add" {
+            h2 #add { "Make a key" }
+            (error_box(errors))
+            form method="post" action="/admin/api-keys" novalidate {
+                (csrf(&a.ps))
+                div.field {
+                    label for="name" { "What it is for" }
+                    input #name name="name" value=(field(typed, "name").unwrap_or("")) required maxlength="100" placeholder="warehouse sync"
+                        aria-invalid=[errors.get("name").map(|_| "true")] aria-describedby=[errors.get("name").map(|_| "name-error")];
+                    @if let Some(m) = errors.get("name") { p.field-error #name-error { (m) } }
+                }
+                table.lines.scopes {
+                    caption { "Access per area (write includes read)" }
+                    thead { tr { th scope="col" { "Area" } th scope="col" { "None" } th scope="col" { "Read" } th scope="col" { "Write" } } }
+                    tbody { @for area in Area::ALL {
+                        @let n = area.name();
+                        @let now = field(typed, n).unwrap_or("");
+                        tr {
+                            th scope="row" { (n) }
+                            @for (v, what) in [("", "no access"), ("read", "read"), ("write", "write")] {
+                                td { input type="radio" name=(n) value=(v) checked[now == v] aria-label=(format!("{n}: {what}")); }
+                            }
+                        }
+                    } }
+                }
+                button type="submit" { "Make key" }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(status_code(status, page(app, a, "API keys", main)))
+}
+
+/// `POST /admin/api-keys`: the key is on the answer page, once.
+pub async fn create_key(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let scopes: Vec<String> = Area::ALL
+        .iter()
+        .filter_map(|area| match field(&f, area.name()) {
+            Some(level @ ("read" | "write")) => Some(format!("{}:{level}", area.name())),
+            _ => None,
+        })
+        .collect();
+    let made = match serde_json::from_value(json!({ "name": field(&f, "name").unwrap_or("").trim(), "scopes": scopes }))
+    {
+        Ok(b) => answered::<Value>(admin::api_keys::create_key(State(app.clone()), a.admin.clone(), JsonBody(b)).await)
+            .await
+            .map_err(|mut e| {
+                if e.details.contains_key("scopes") {
+                    e.details.insert("scopes".into(), json!("give the key access to at least one area"));
+                }
+                e
+            }),
+        Err(_) => Err(ApiError::validation([("scopes".to_owned(), "unknown scope".to_owned())].into())),
+    };
+    match made {
+        Ok(v) => {
+            let name = v["name"].as_str().unwrap_or("").to_owned();
+            let key = v["key"].as_str().unwrap_or("").to_owned();
+            keys_page(&app, &a, &Fields::new(), &BTreeMap::new(), Some((name, key))).await
+        }
+        Err(e) => keys_page(&app, &a, &f, &refused(e)?, None).await,
+    }
+}
+
+/// `POST /admin/api-keys/{id}/revoke`
+pub async fn revoke_key(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let kid = Id::parse(&id).ok_or_else(|| ApiError::not_found("API key"))?;
+    super::buy::done(
+        admin::api_keys::revoke_key(State(app.clone()), a.admin.clone(), PathId(kid.0, PhantomData)).await,
+    )?;
+    Ok(see_other("/admin/api-keys", None))
+}
+
+// --- exports ----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct JobRow {
+    id: String,
+    state: String,
+    args: Value,
+    result: Option<Value>,
+    created_at: String,
+}
+
+/// `GET /admin/exports`: start one; the latest ones with their files.
+pub async fn exports(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    exports_page(&app, &a, &Fields::new(), &BTreeMap::new()).await
+}
+
+async fn exports_page(
+    app: &AppState,
+    a: &AdminPage,
+    typed: &Fields,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let jobs: Vec<JobRow> = answered(
+        admin::jobs::list_jobs(State(app.clone()), a.admin.clone(), QueryParams::parse("kind=export&per_page=20")?)
+            .await,
+    )
+    .await?;
+    let kind = field(typed, "kind").unwrap_or("orders");
+    let format = field(typed, "format").unwrap_or("csv");
+    let main = html! {
+        h1 { "Exports" }
+        (tabs("/admin/exports"))
+        p.meta { "A copy of the shop's products, orders or customers as a file, written in the background from one consistent snapshot." }
+        section.panel aria-labelledby="start" {
+            h2 #start { "Export" }
+            (error_box(errors))
+            form method="post" action="/admin/exports" novalidate {
+                (csrf(&a.ps))
+                div.row {
+                    div.field {
+                        label for="kind" { "What" }
+                        select #kind name="kind" {
+                            @for k in ["products", "orders", "customers"] { option value=(k) selected[kind == k] { (k) } }
+                        }
+                    }
+                    div.field {
+                        label for="format" { "Format" }
+                        select #format name="format" {
+                            option value="csv" selected[format == "csv"] { "CSV" }
+                            option value="jsonl" selected[format == "jsonl"] { "JSON lines" }
+                        }
+                    }
+                    div.field {
+                        label for="since" { "Since (optional)" }
+                        input #since type="date" name="since" value=(field(typed, "since").unwrap_or(""))
+                            aria-invalid=[errors.get("since").map(|_| "true")] aria-describedby=[errors.get("since").map(|_| "since-error")];
+                        @if let Some(m) = errors.get("since") { p.field-error #since-error { (m) } }
+                    }
+                }
+                button type="submit" { "Start export" }
+            }
+        }
+        @if !jobs.is_empty() {
+            h2 { "Latest exports" }
+            table.lines {
+                thead { tr { th scope="col" { "Export" } th scope="col" { "State" } th scope="col" { "Rows" } th scope="col" { "File" } } }
+                tbody { @for j in &jobs { tr {
+                    td { a href=(format!("/admin/jobs/{}", j.id)) { (j.args["kind"].as_str().unwrap_or("export")) " #" (j.id) } br; span.meta { (when(&j.created_at)) } }
+                    td data-label="State" { (j.state) }
+                    td data-label="Rows" { @if let Some(n) = j.result.as_ref().and_then(|r| r["rows"].as_i64()) { (n) } }
+                    td { @if j.state == "completed" { a href=(format!("/admin/exports/{}", j.id)) download { "Download" } } }
+                } } }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(status_code(status, page(app, a, "Exports", main)))
+}
+
+/// `POST /admin/exports`: to the job's page, which follows it.
+pub async fn create_export(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let mut body = json!({ "kind": field(&f, "kind").unwrap_or(""), "format": field(&f, "format").unwrap_or("") });
+    if let Some(since) = field(&f, "since").filter(|s| !s.trim().is_empty()) {
+        body["since"] = json!(since.trim());
+    }
+    let started = match serde_json::from_value(body) {
+        Ok(b) => {
+            answered::<Value>(
+                crate::bulk::handlers::create_export(State(app.clone()), a.admin.clone(), JsonBody(b)).await,
+            )
+            .await
+        }
+        Err(_) => {
+            Err(ApiError::validation([("form".to_owned(), "choose what to export and a format".to_owned())].into()))
+        }
+    };
+    match started {
+        Ok(v) => Ok(see_other(&format!("/admin/jobs/{}", v["job_id"].as_str().unwrap_or("")), None)),
+        Err(e) => exports_page(&app, &a, &f, &refused(e)?).await,
+    }
+}
+
+/// `GET /admin/exports/{job_id}`: the file, as the API streams it (and audits it).
+pub async fn download(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let jid = Id::parse(&id).ok_or_else(|| ApiError::not_found("export"))?;
+    let mut resp = crate::bulk::handlers::download_export(
+        State(app.clone()),
+        a.admin.clone(),
+        PathId(jid.0, PhantomData),
+        QueryParams::parse("")?,
+    )
+    .await?;
+    if let Some(e) = resp.extensions_mut().remove::<ApiError>() {
+        return Err(e);
+    }
+    Ok(resp)
+}
+
+// --- audit log --------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct AuditRow {
+    id: String,
+    actor_id: Option<String>,
+    api_key_id: Option<String>,
+    action: String,
+    entity: String,
+    entity_id: String,
+    before: Option<Value>,
+    after: Option<Value>,
+    client_addr: String,
+    at: String,
+}
+
+/// `GET /admin/audit?before=`
+pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["before"])?;
+    let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
+    api.extend(get(&p, "before").map(|b| ("before", b)));
+    let rows: Vec<AuditRow> = answered(
+        admin::audit::audit_log(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+    )
+    .await?;
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let main = html! {
+        h1 { "Audit log" }
+        (tabs("/admin/audit"))
+        p.meta { "Every change to prices, stock, orders, settings and access: who, what it was before and after, from where." }
+        @if rows.is_empty() { p.empty { "Nothing recorded yet." } }
+        @else {
+            table.lines #audit {
+                thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Change" } } }
+                tbody { @for r in &rows { tr {
+                    td { (when(&r.at)) }
+                    td data-label="Who" {
+                        @if let Some(c) = &r.actor_id { a href=(format!("/admin/customers/{c}")) { "#" (c) } } @else { "system" }
+                        @if let Some(k) = &r.api_key_id { br; span.meta { "API key #" (k) } }
+                        br; span.meta { (r.client_addr) }
+                    }
+                    td data-label="What" { code { (r.action) } br; span.meta { (r.entity) " #" (r.entity_id) } }
+                    td data-label="Change" {
+                        @if r.before.is_some() || r.after.is_some() {
+                            details {
+                                summary { "Before and after" }
+                                div.diff {
+                                    @if let Some(b) = &r.before { pre { (pretty(b)) } }
+                                    @if let Some(x) = &r.after { pre { (pretty(x)) } }
+                                }
+                            }
+                        }
+                    }
+                } } }
+            }
+            (older("/admin/audit", &[], rows.len(), rows.last().map(|r| r.id.as_str())))
+        }
+    };
+    Ok(page(&app, &a, "Audit log", main))
+}
+
+// --- cache ------------------------------------------------------------------------------------
+
+fn figures(tier: &serde_json::Map<String, Value>) -> Markup {
+    html! {
+        dl.figures-list {
+            @for (k, v) in tier {
+                dt { (k.replace('_', " ")) }
+                dd { @match v { Value::Number(n) if k.ends_with("ratio") => (format!("{:.1} %", n.as_f64().unwrap_or(0.0) * 100.0)),
+                    Value::String(s) => (s), Value::Number(n) => (n.to_string()), Value::Bool(b) => (if *b { "yes" } else { "no" }), other => (other.to_string()) } }
+            }
+        }
+    }
+}
+
+/// `GET /admin/cache?flushed=`
+pub async fn cache(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["flushed"])?;
+    cache_page(&app, &a, get(&p, "flushed"), "", &BTreeMap::new()).await
+}
+
+async fn cache_page(
+    app: &AppState,
+    a: &AdminPage,
+    flushed: Option<&str>,
+    typed: &str,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let stats: Value =
+        answered(admin::cache::cache_stats(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await).await?;
+    let empty = serde_json::Map::new();
+    let main = html! {
+        h1 { "Cache" }
+        (tabs("/admin/cache"))
+        p.meta { "Pages and answers are kept ready to send; a change marks what it touched stale at once, on every node." }
+        @if let Some(t) = flushed { p.notice role="status" { @if t == "*" { "Everything flushed." } @else { "Flushed " code { (t) } "." } } }
+        div.checkout {
+            section.panel aria-labelledby="l1" { h2 #l1 { "In memory" } (figures(stats["l1"].as_object().unwrap_or(&empty))) }
+            section.panel aria-labelledby="l2" { h2 #l2 { "Redis" } (figures(stats["l2"].as_object().unwrap_or(&empty))) }
+        }
+        section.panel aria-labelledby="flush" {
+            h2 #flush { "Flush" }
+            (error_box(errors))
+            form method="post" action="/admin/cache/flush" novalidate {
+                (csrf(&a.ps))
+                div.field {
+                    label for="tag" { "Tag (empty: everything)" }
+                    input #tag name="tag" value=(typed) maxlength="100" placeholder="product:42, listing, search…"
+                        aria-invalid=[errors.get("tag").map(|_| "true")] aria-describedby=[errors.get("tag").map(|_| "tag-error")];
+                    @if let Some(m) = errors.get("tag") { p.field-error #tag-error { (m) } }
+                }
+                button type="submit" { "Flush" }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(status_code(status, page(app, a, "Cache", main)))
+}
+
+/// `POST /admin/cache/flush`
+pub async fn flush(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let tag = field(&f, "tag").unwrap_or("").trim().to_owned();
+    let q = if tag.is_empty() { String::new() } else { encode_pairs([("tag", tag.as_str())]) };
+    let flushed: Result<Value, ApiError> =
+        answered(admin::cache::cache_flush(State(app.clone()), a.admin.clone(), QueryParams::parse(&q)?).await).await;
+    match flushed {
+        Ok(v) => {
+            let t = v["flushed"].as_str().unwrap_or("*").to_owned();
+            Ok(see_other(&format!("/admin/cache?{}", encode_pairs([("flushed", t.as_str())])), None))
+        }
+        Err(e) => cache_page(&app, &a, None, &tag, &refused(e)?).await,
+    }
+}
