@@ -1,4 +1,4 @@
-//! Products: create, change, retire, stock and price — each one writer unit with its
+//! Products: create, change, retire, stock, price and variants — each one writer unit with its
 //! audit row; the writer's hooks make the change show in every cached view and in search
 //! before the administrator hears back.
 
@@ -6,12 +6,19 @@ use super::*;
 use crate::catalog::store;
 use crate::http::path::{res, PathId};
 
-/// A variant's stock as administrators see it.
+/// A variant as administrators see it: its options, its own price, its stock.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct StockOut {
     variant_id: Id,
     sku: String,
+    /// what the shop's choice of variant says, e.g. "Black / M"
+    name: String,
+    /// option name → value, e.g. {"Colour": "Black"}; empty for a product's only variant
+    options: std::collections::BTreeMap<String, String>,
+    /// minor units; null: the product's price
+    base_price: Option<i64>,
+    sale_price: Option<i64>,
     /// units for sale
     available: i64,
     /// units held by pending orders
@@ -516,6 +523,251 @@ pub async fn set_price(
     checks.finish()?;
     change_product(&app, admin, id, "product.price", move |tx, id| {
         store::set_price(tx, id, b.base, b.sale, now_ms())?;
+        Ok(())
+    })
+    .await
+}
+
+/// A variant's options as sent: 1 to 3 options of 1-50 characters, values of 1-100, no
+/// two options that are the same by their slug.
+fn check_options(checks: &mut Checks, options: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if options.len() > 3 {
+        checks.error("options", "at most 3 options, e.g. colour, size and material");
+        return out;
+    }
+    for (name, value) in options {
+        let (Ok(n), Ok(v)) = (text(name, 50, false), text(value, 100, false)) else {
+            checks.error("options", "each option a name of 1 to 50 characters and a value of 1 to 100");
+            return Vec::new();
+        };
+        let slug = crate::domain::slugify(&n);
+        if slug.is_empty() {
+            checks.error("options", format!("the option name {n:?} needs a letter or digit"));
+            return Vec::new();
+        }
+        if out.iter().any(|(m, _)| crate::domain::slugify(m) == slug) {
+            checks.error("options", format!("the option {n:?} is given twice"));
+            return Vec::new();
+        }
+        out.push((n, v));
+    }
+    out
+}
+
+/// What the shop's choice shows for a variant without a name: its values, "Black / M".
+fn name_of(options: &[(String, String)]) -> String {
+    if options.is_empty() {
+        "Default".to_owned()
+    } else {
+        options.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(" / ")
+    }
+}
+
+/// A variant's options in the document: name → value, at most 3.
+fn options_schema(nullable: bool) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let value = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(100));
+    let kind: SchemaType =
+        if nullable { [Type::Object, Type::Null].into_iter().collect() } else { Type::Object.into() };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .additional_properties(Some(value))
+        .max_properties(Some(3))
+        .description(Some("option name → value, e.g. {\"Colour\": \"Black\", \"Size\": \"M\"}"))
+        .build()
+}
+
+fn new_options_schema() -> utoipa::openapi::Object {
+    options_schema(false)
+}
+
+fn changed_options_schema() -> utoipa::openapi::Object {
+    options_schema(true)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantIn {
+    /// unique among all variants
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub sku: String,
+    /// option name → value, e.g. {"Colour": "Black", "Size": "M"}: at most 3; no other
+    /// variant of the product may have the same ones (409 `variant_exists`)
+    #[serde(default)]
+    #[schema(schema_with = new_options_schema)]
+    pub options: std::collections::BTreeMap<String, String>,
+    /// what the shop's choice of variant says; default: the option values, "Black / M"
+    #[serde(default)]
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub name: Option<String>,
+    /// minor units; absent: the product's price
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    pub base_price: Option<i64>,
+    /// minor units, below base_price (which it needs)
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    pub sale_price: Option<i64>,
+    /// units for sale
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub quantity: Option<i64>,
+}
+
+/// A variant's price as sent: its own (base, sale), or none (the product's).
+fn check_variant_price(checks: &mut Checks, base: Option<i64>, sale: Option<i64>) -> Option<(i64, Option<i64>)> {
+    check_prices(checks, base, sale);
+    if base.is_none() && sale.is_some() {
+        checks.error("sale_price", "a variant's sale price needs its own base_price");
+    }
+    base.map(|b| (b, sale))
+}
+
+fn variant_conflicts(
+    tx: &WriteTx,
+    product: i64,
+    variant: i64,
+    sku: Option<&str>,
+    options: Option<&[(String, String)]>,
+) -> Result<(), ApiError> {
+    if let Some(sku) = sku {
+        if store::variant_sku_taken(tx, sku, variant)? {
+            return Err(conflict("sku_taken", "another variant has this sku"));
+        }
+    }
+    if let Some(options) = options {
+        if store::variant_options_taken(tx, product, options, variant)? {
+            return Err(conflict("variant_exists", "another variant of this product has these options"));
+        }
+    }
+    Ok(())
+}
+
+/// Add a variant to a product
+///
+/// With its options (made the first time a product uses them), its own price or the
+/// product's, and its stock; audited. It shows on the product's page at once.
+#[utoipa::path(post, path = "/api/admin/products/{id}/variants", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id")),
+    request_body = VariantIn,
+    responses((status = 201, description = "the product with its variants", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "sku_taken or variant_exists", body = ErrorBody), WriteErrors))]
+pub async fn add_variant(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    PathId(id, _): PathId<res::Product>,
+    JsonBody(b): JsonBody<VariantIn>,
+) -> Result<Response, ApiError> {
+    let mut checks = Checks::new();
+    let sku = checks.check("sku", text(&b.sku, 64, false));
+    let options = check_options(&mut checks, &b.options);
+    let name = b.name.as_deref().and_then(|n| checks.check("name", text(n, 200, false)));
+    let price = check_variant_price(&mut checks, b.base_price, b.sale_price);
+    if b.quantity.is_some_and(|q| !(0..=1_000_000_000).contains(&q)) {
+        checks.error("quantity", "must be 0 to 1,000,000,000");
+    }
+    checks.finish()?;
+    let sku = sku.expect("checked");
+    let name = name.unwrap_or_else(|| name_of(&options));
+    let quantity = b.quantity.unwrap_or(0);
+    let mut resp = change_product(&app, admin, id, "product.variant_add", move |tx, id| {
+        variant_conflicts(tx, id, 0, Some(&sku), Some(&options))?;
+        let now = now_ms();
+        let variant = store::insert_variant(tx, id, &sku, &name, quantity, now)?;
+        store::set_variant_options(tx, variant, &options)?;
+        if price.is_some() {
+            store::update_variant(
+                tx,
+                id,
+                variant,
+                &store::VariantChange { price: Some(price), ..Default::default() },
+                now,
+            )?;
+        }
+        Ok(())
+    })
+    .await?;
+    *resp.status_mut() = StatusCode::CREATED;
+    Ok(resp)
+}
+
+/// `Some` of what was sent, `null` included: absent stays `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantPatch {
+    #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub sku: Option<String>,
+    /// replaces the variant's options
+    #[schema(schema_with = changed_options_schema)]
+    pub options: Option<std::collections::BTreeMap<String, String>>,
+    /// default with new options: their values, "Black / M"
+    #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub name: Option<String>,
+    /// minor units; null: the product's price again (with no sale of its own)
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10_000_000_000_i64)]
+    pub base_price: Option<Option<i64>>,
+    /// minor units, below base_price (which it needs)
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    pub sale_price: Option<i64>,
+}
+
+/// Change a variant
+///
+/// Its sku, options, name or price (`base_price: null` gives it the product's price
+/// again); audited. A variant is not deleted — orders name it —: a variant no longer sold
+/// has its stock set to 0.
+#[utoipa::path(patch, path = "/api/admin/products/{id}/variants/{variant_id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a product id"), ("variant_id" = String, Path, description = "one of its variants")),
+    request_body = VariantPatch,
+    responses((status = 200, description = "the product with its variants", body = Data<AdminProductOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "sku_taken or variant_exists", body = ErrorBody), WriteErrors))]
+pub async fn update_variant(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    axum::extract::Path((id, variant)): axum::extract::Path<(String, String)>,
+    JsonBody(b): JsonBody<VariantPatch>,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(PathId::<res::Product>::not_found)?;
+    let variant = Id::parse(&variant).map(|i| i.0).ok_or_else(|| ApiError::not_found("variant"))?;
+    let mut checks = Checks::new();
+    let sku = b.sku.as_deref().and_then(|s| checks.check("sku", text(s, 64, false)));
+    let options = b.options.as_ref().map(|o| check_options(&mut checks, o));
+    // new options without a name: the name follows the options
+    let name = match b.name.as_deref() {
+        Some(n) => checks.check("name", text(n, 200, false)),
+        None => options.as_deref().map(name_of),
+    };
+    let price = match b.base_price {
+        Some(base) => Some(check_variant_price(&mut checks, base, b.sale_price)),
+        None if b.sale_price.is_some() => {
+            checks.error("sale_price", "give the variant's base_price with its sale price");
+            None
+        }
+        None => None,
+    };
+    checks.finish()?;
+    change_product(&app, admin, id, "product.variant_update", move |tx, id| {
+        if !store::variant_of(tx, id, variant)? {
+            return Err(ApiError::not_found("variant"));
+        }
+        variant_conflicts(tx, id, variant, sku.as_deref(), options.as_deref())?;
+        let now = now_ms();
+        let change = store::VariantChange { sku: sku.as_deref(), name: name.as_deref(), price };
+        store::update_variant(tx, id, variant, &change, now)?;
+        if let Some(options) = &options {
+            store::set_variant_options(tx, variant, options)?;
+        }
         Ok(())
     })
     .await

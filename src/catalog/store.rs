@@ -858,8 +858,16 @@ pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serd
                     'base_price', p.base_price, 'sale_price', p.sale_price, 'weight_grams', p.weight_grams,
                     'in_stock', json(CASE p.in_stock WHEN 1 THEN 'true' ELSE 'false' END),
                     'stock', (SELECT json_group_array(json_object('variant_id', cast(v.id AS TEXT), 'sku', v.sku,
+                                     'name', v.name,
+                                     'options', json((SELECT json_group_object(a.name, av.value)
+                                                      FROM variant_attribute_values vav
+                                                      JOIN attribute_values av ON av.id = vav.attribute_value_id
+                                                      JOIN attributes a ON a.id = av.attribute_id
+                                                      WHERE vav.variant_id = v.id)),
+                                     'base_price', v.base_price, 'sale_price', v.sale_price,
                                      'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0)))
-                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id))
+                              FROM (SELECT * FROM variants WHERE product_id = p.id ORDER BY position, id) v
+                              LEFT JOIN inventory i ON i.variant_id = v.id))
              FROM products p WHERE p.id = ?1",
         )?
         .query_row([id], |r| r.get(0))
@@ -1065,6 +1073,127 @@ pub fn set_available(
     .execute(params![variant, quantity, now])?;
     tx.prepare_cached("UPDATE products SET updated_at = ?2 WHERE id = ?1")?.execute(params![product, now])?;
     Ok(true)
+}
+
+/// Whether variant `variant` is one of product `product`'s.
+pub fn variant_of(conn: &Connection, product: i64, variant: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM variants WHERE id = ?1 AND product_id = ?2)")?
+        .query_row(params![variant, product], |r| r.get(0))
+}
+
+/// Whether a variant other than `except` has this SKU.
+pub fn variant_sku_taken(conn: &Connection, sku: &str, except: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM variants WHERE sku = ?1 AND id <> ?2)")?
+        .query_row(params![sku, except], |r| r.get(0))
+}
+
+/// Whether another variant of `product` than `except` has exactly these options (by the
+/// options' slugs and values; none is a set too: one variant without options).
+pub fn variant_options_taken(
+    conn: &Connection,
+    product: i64,
+    options: &[(String, String)],
+    except: i64,
+) -> rusqlite::Result<bool> {
+    let key = |pairs: &mut Vec<(String, String)>| {
+        pairs.sort();
+        pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\u{1f}")
+    };
+    let wanted = key(&mut options.iter().map(|(k, v)| (crate::domain::slugify(k), v.clone())).collect());
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.id, a.slug, av.value FROM variants v
+         LEFT JOIN variant_attribute_values vav ON vav.variant_id = v.id
+         LEFT JOIN attribute_values av ON av.id = vav.attribute_value_id
+         LEFT JOIN attributes a ON a.id = av.attribute_id
+         WHERE v.product_id = ?1 AND v.id <> ?2 ORDER BY v.id",
+    )?;
+    let mut sets: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
+    let mut rows = stmt.query(params![product, except])?;
+    while let Some(r) = rows.next()? {
+        let set = sets.entry(r.get(0)?).or_default();
+        if let (Some(a), Some(v)) = (r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?) {
+            set.push((a, v));
+        }
+    }
+    Ok(sets.values_mut().any(|set| key(set) == wanted))
+}
+
+/// Adds a variant (last in order) with its stock; returns its id.
+pub fn insert_variant(
+    tx: &WriteTx,
+    product: i64,
+    sku: &str,
+    name: &str,
+    quantity: i64,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO variants(product_id, sku, name, position, created_at)
+         VALUES (?1, ?2, ?3, (SELECT coalesce(max(position), -1) + 1 FROM variants WHERE product_id = ?1), ?4)",
+    )?
+    .execute(params![product, sku, name, now])?;
+    let variant = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO inventory(variant_id, available, reserved, updated_at) VALUES (?1, ?2, 0, ?3)")?
+        .execute(params![variant, quantity, now])?;
+    tx.prepare_cached("UPDATE products SET updated_at = ?2 WHERE id = ?1")?.execute(params![product, now])?;
+    Ok(variant)
+}
+
+/// A variant's fields a change sets (absent: kept).
+#[derive(Default)]
+pub struct VariantChange<'a> {
+    pub sku: Option<&'a str>,
+    pub name: Option<&'a str>,
+    /// Some(None): the product's price again; Some(Some((base, sale))): its own
+    pub price: Option<Option<(i64, Option<i64>)>>,
+}
+
+pub fn update_variant(
+    tx: &WriteTx,
+    product: i64,
+    variant: i64,
+    c: &VariantChange<'_>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let (set_price, base, sale) = match c.price {
+        None => (false, None, None),
+        Some(None) => (true, None, None),
+        Some(Some((b, s))) => (true, Some(b), s),
+    };
+    tx.prepare_cached(
+        "UPDATE variants SET sku = coalesce(?2, sku), name = coalesce(?3, name),
+                base_price = CASE WHEN ?4 THEN ?5 ELSE base_price END,
+                sale_price = CASE WHEN ?4 THEN ?6 ELSE sale_price END
+         WHERE id = ?1",
+    )?
+    .execute(params![variant, c.sku, c.name, set_price, base, sale])?;
+    tx.prepare_cached("UPDATE products SET updated_at = ?2 WHERE id = ?1")?.execute(params![product, now])?;
+    Ok(())
+}
+
+/// Gives a variant exactly these options (name and value each; the option and the value
+/// are made the first time a product uses them).
+pub fn set_variant_options(tx: &WriteTx, variant: i64, options: &[(String, String)]) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM variant_attribute_values WHERE variant_id = ?1")?.execute([variant])?;
+    for (name, value) in options {
+        let slug = crate::domain::slugify(name);
+        tx.prepare_cached("INSERT INTO attributes(name, slug) VALUES (?1, ?2) ON CONFLICT(slug) DO NOTHING")?
+            .execute(params![name, slug])?;
+        let attribute: i64 =
+            tx.prepare_cached("SELECT id FROM attributes WHERE slug = ?1")?.query_row([&slug], |r| r.get(0))?;
+        tx.prepare_cached(
+            "INSERT INTO attribute_values(attribute_id, value) VALUES (?1, ?2) ON CONFLICT(attribute_id, value) DO NOTHING",
+        )?
+        .execute(params![attribute, value])?;
+        let value: i64 = tx
+            .prepare_cached("SELECT id FROM attribute_values WHERE attribute_id = ?1 AND value = ?2")?
+            .query_row(params![attribute, value], |r| r.get(0))?;
+        tx.prepare_cached(
+            "INSERT INTO variant_attribute_values(variant_id, attribute_value_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![variant, value])?;
+    }
+    Ok(())
 }
 
 /// Sets a product's prices; the unit is noted as a price change only, so the commit

@@ -26,26 +26,31 @@ use crate::http::query::encode_pairs;
 use crate::http::{JsonBody, QueryParams};
 
 #[derive(Deserialize)]
-struct Stock {
-    variant_id: String,
-    sku: String,
-    available: i64,
+pub(crate) struct Stock {
+    pub(crate) variant_id: String,
+    pub(crate) sku: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) options: BTreeMap<String, String>,
+    pub(crate) base_price: Option<i64>,
+    pub(crate) sale_price: Option<i64>,
+    pub(crate) available: i64,
     reserved: i64,
 }
 
 #[derive(Deserialize)]
-struct Product {
-    id: String,
-    sku: String,
+pub(crate) struct Product {
+    pub(crate) id: String,
+    pub(crate) sku: String,
     slug: String,
-    name: String,
+    pub(crate) name: String,
     description: String,
     category_id: String,
     brand_id: Option<String>,
     status: String,
-    base_price: i64,
+    pub(crate) base_price: i64,
     sale_price: Option<i64>,
-    stock: Vec<Stock>,
+    pub(crate) stock: Vec<Stock>,
 }
 
 #[derive(Deserialize)]
@@ -60,12 +65,12 @@ struct ListMeta {
 }
 
 /// `12.5` → `12.50`: minor units as an owner types them.
-fn units(minor: i64) -> String {
+pub(crate) fn units(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
 }
 
 /// What an owner types as a price (`19.99`, `20`, `20.5`) in minor units.
-fn parse_price(field: &str, typed: &str, errors: &mut BTreeMap<String, String>) -> Option<i64> {
+pub(crate) fn parse_price(field: &str, typed: &str, errors: &mut BTreeMap<String, String>) -> Option<i64> {
     let t = typed.trim().replace(',', "");
     let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
     let ok = !whole.is_empty()
@@ -323,7 +328,7 @@ pub async fn new_page(State(app): State<AppState>, a: AdminPage) -> Result<Respo
     Ok(page_with(&app, &a.ps, "New product", "/admin/products", main))
 }
 
-fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
+pub(crate) fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
     let mut errors: BTreeMap<String, String> = e
         .details
         .iter()
@@ -406,15 +411,16 @@ pub async fn create(
     }
 }
 
-async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<Product, ApiError> {
+pub(crate) async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<Product, ApiError> {
     answered(api::get_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await).await
 }
 
-fn product_id(raw: &str) -> Result<i64, ApiError> {
+pub(crate) fn product_id(raw: &str) -> Result<i64, ApiError> {
     Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found("product"))
 }
 
-async fn product_page(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn product_page(
     app: &AppState,
     a: &AdminPage,
     p: Product,
@@ -422,6 +428,7 @@ async fn product_page(
     errors: &BTreeMap<String, String>,
     status: StatusCode,
     saved: Option<&str>,
+    adding: Option<(&super::admin_variants::VariantForm, &BTreeMap<String, String>)>,
 ) -> Result<Response, ApiError> {
     let as_is = ProductForm {
         sku: p.sku.clone(),
@@ -468,7 +475,7 @@ async fn product_page(
                             (csrf(&a.ps))
                             input type="hidden" name="variant_id" value=(s.variant_id);
                             div.field {
-                                label for=(format!("f-stock-{}", s.variant_id)) { (s.sku) " — for sale" }
+                                label for=(format!("f-stock-{}", s.variant_id)) { @if p.stock.len() > 1 { (s.name) " · " } (s.sku) " — for sale" }
                                 div.inline-row {
                                     input id=(format!("f-stock-{}", s.variant_id)) type="number" name="quantity" min="0" value=(s.available);
                                     button.quiet type="submit" { "Set" }
@@ -488,6 +495,7 @@ async fn product_page(
                 }
             }
         }
+        (super::admin_variants::section(a, &p, adding))
     };
     let mut resp = page_with(app, &a.ps, &p.name, "/admin/products", main);
     *resp.status_mut() = status;
@@ -500,6 +508,7 @@ const SAVED: &[(&str, &str)] = &[
     ("price", "The price is set."),
     ("stock", "The stock is set."),
     ("retired", "The product is retired: it has left the shop."),
+    ("variant", "The variant is added."),
 ];
 
 /// `GET /admin/products/{id}[?saved=…]`
@@ -512,7 +521,7 @@ pub async fn show(
     let p = load(&app, &a, product_id(&id)?).await?;
     let params = list_params(raw.as_deref(), &["saved"])?;
     let saved = get(&params, "saved").and_then(|s| SAVED.iter().find(|(k, _)| *k == s)).map(|(_, words)| *words);
-    product_page(&app, &a, p, None, &BTreeMap::new(), StatusCode::OK, saved).await
+    product_page(&app, &a, p, None, &BTreeMap::new(), StatusCode::OK, saved, None).await
 }
 
 /// `POST /admin/products/{id}`: the details, through the API's change.
@@ -541,7 +550,7 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=details"), None)),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status, None).await
+            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status, None, None).await
         }
         Err(e) => Err(e),
     }
@@ -587,7 +596,7 @@ pub async fn price(
         Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=price"), None)),
         Err(Ok(errors)) => {
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None).await
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None, None).await
         }
         Err(Err(e)) => Err(e),
     }
@@ -629,7 +638,7 @@ pub async fn stock(
                 errors.insert("quantity".into(), v);
             }
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None).await
+            product_page(&app, &a, p, None, &errors, StatusCode::UNPROCESSABLE_ENTITY, None, None).await
         }
         Err(Err(e)) => Err(e),
     }

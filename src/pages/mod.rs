@@ -12,6 +12,7 @@ pub mod admin_customers;
 pub mod admin_products;
 pub mod admin_system;
 pub mod admin_tables;
+pub mod admin_variants;
 pub mod assets;
 pub mod buy;
 pub mod layout;

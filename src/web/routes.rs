@@ -26,7 +26,7 @@ use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
     account, admin as dashboard, admin_bulk, admin_customers, admin_products, admin_system as system, admin_tables,
-    assets, buy, shop,
+    admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -136,6 +136,8 @@ pub fn table() -> Table {
         )
         .add(routes!(admin::products::set_inventory), admin(Area::Catalog))
         .add(routes!(admin::products::set_price), admin(Area::Catalog))
+        .add(routes!(admin::products::add_variant), admin(Area::Catalog))
+        .add(routes!(admin::products::update_variant), admin(Area::Catalog))
         .add(routes!(admin::reviews::reviews), admin(Area::Catalog))
         .add(routes!(admin::reviews::moderate_review), admin(Area::Catalog))
         .add(routes!(admin::audit::audit_log), admin(Area::Audit))
@@ -217,6 +219,9 @@ pub fn table() -> Table {
         .page("/admin/products/{id}/price", post_, post(admin_products::price), Policy::page())
         .page("/admin/products/{id}/stock", post_, post(admin_products::stock), Policy::page())
         .page("/admin/products/{id}/retire", post_, post(admin_products::retire), Policy::page())
+        .page("/admin/products/{id}/variants", post_, post(admin_variants::add), Policy::page())
+        .page("/admin/products/{id}/variants/{variant_id}", get_, get(admin_variants::show), Policy::page())
+        .page("/admin/products/{id}/variants/{variant_id}", post_, post(admin_variants::update), Policy::page())
         .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
         .page("/admin/customers", get_, get(admin_customers::list), Policy::page())

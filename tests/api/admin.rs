@@ -617,3 +617,116 @@ async fn promotions_shipping_and_tax_rates_are_listed_in_keyset_pages() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_are_added_and_changed_with_their_options_and_bad_ones_change_nothing() {
+    let (app, admin, user) = admin_app().await;
+    let new = json!({"sku": "TEE-1", "name": "Quokka Tee", "category_id": "6", "base_price": 2500, "quantity": 2});
+    let r = app.call("POST", "/api/admin/products", Some(&admin), Some(&new), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let default = r.json()["data"]["stock"][0]["variant_id"].as_str().unwrap().to_owned();
+    let shop = "/api/products/quokka-tee";
+    assert_eq!(app.json(shop).await["data"]["variants"].as_array().unwrap().len(), 1, "cached before the change");
+    let variants = format!("/api/admin/products/{id}/variants");
+
+    // the product's default variant becomes "White / M"; a "Black / M" with its own price
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{variants}/{default}"),
+            Some(&admin),
+            Some(&json!({"options": {"Colour": "White", "Size": "M"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["stock"][0]["name"], "White / M");
+    let black = json!({"sku": "TEE-1-BLK-M", "options": {"Colour": "Black", "Size": "M"}, "base_price": 2900,
+                       "quantity": 3});
+    let r = app.call("POST", &variants, Some(&admin), Some(&black), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let added = r.json()["data"]["stock"][1].clone();
+    assert_eq!(added["name"], "Black / M");
+    assert_eq!(added["options"], json!({"Colour": "Black", "Size": "M"}));
+    assert_eq!((added["base_price"].as_i64(), added["available"].as_i64()), (Some(2900), Some(3)));
+    let vid = added["variant_id"].as_str().unwrap().to_owned();
+
+    // the shop shows both at once, each with its options and price
+    let p = app.json(shop).await["data"].clone();
+    let names: Vec<&str> = p["variants"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["White / M", "Black / M"]);
+    assert_eq!(p["variants"][0]["price"]["amount"], 2500, "the product's price");
+    assert_eq!(p["variants"][1]["price"]["amount"], 2900, "its own");
+    let colour = p["options"].as_array().unwrap().iter().find(|o| o["name"] == "Colour").unwrap().clone();
+    assert_eq!(colour["values"], json!(["White", "Black"]));
+    // and it sells at its price
+    let r = app.call("POST", "/api/cart", Some(&user), Some(&json!({"variant_id": vid, "quantity": 1})), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["subtotal"]["amount"], 2900);
+
+    // bad input: said, and nothing changes
+    let before = app.call("GET", &format!("/api/admin/products/{id}"), Some(&admin), None, &[]).await.json();
+    let four = json!({"a": "1", "b": "2", "c": "3", "d": "4"});
+    let other_product_variant = "11";
+    let cases: Vec<(&str, String, serde_json::Value, u16, &str)> = vec![
+        ("POST", variants.clone(), json!({"sku": "TEE-1-BLK-M", "options": {"Colour": "Red"}}), 409, "sku_taken"),
+        (
+            "POST",
+            variants.clone(),
+            json!({"sku": "TEE-X", "options": {"Size": "M", "Colour": "Black"}}),
+            409,
+            "variant_exists",
+        ),
+        ("POST", variants.clone(), json!({"sku": "TEE-X", "options": four}), 422, "validation_failed"),
+        ("POST", variants.clone(), json!({"sku": "TEE-X", "options": {"!!!": "x"}}), 422, "validation_failed"),
+        (
+            "POST",
+            variants.clone(),
+            json!({"sku": "TEE-X", "options": {"Colour": "Red", "colour": "Blue"}}),
+            422,
+            "validation_failed",
+        ),
+        ("POST", variants.clone(), json!({"sku": "TEE-X", "sale_price": 100}), 422, "validation_failed"),
+        ("POST", variants.clone(), json!({"sku": "", "options": {"Colour": "Red"}}), 422, "validation_failed"),
+        (
+            "POST",
+            variants.clone(),
+            json!({"sku": "TEE-X", "base_price": 100, "sale_price": 200}),
+            422,
+            "validation_failed",
+        ),
+        ("POST", "/api/admin/products/999999/variants".into(), json!({"sku": "TEE-X"}), 404, "not_found"),
+        (
+            "PATCH",
+            format!("{variants}/{default}"),
+            json!({"options": {"Colour": "Black", "Size": "M"}}),
+            409,
+            "variant_exists",
+        ),
+        ("PATCH", format!("{variants}/{default}"), json!({"sku": "TEE-1-BLK-M"}), 409, "sku_taken"),
+        ("PATCH", format!("{variants}/{other_product_variant}"), json!({"name": "Mine"}), 404, "not_found"),
+        ("PATCH", format!("{variants}/999999"), json!({"name": "Mine"}), 404, "not_found"),
+        ("PATCH", format!("{variants}/{vid}"), json!({"sale_price": 100}), 422, "validation_failed"),
+        ("PATCH", format!("{variants}/{vid}"), json!({"colour": "Red"}), 422, "validation_failed"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let r = app.call(method, &path, Some(&admin), Some(&body), &[]).await;
+        assert_eq!((r.status, r.error_code()), (status, code.to_owned()), "{method} {path} {body}: {}", r.text());
+    }
+    let r = app.call("POST", &variants, Some(&user), Some(&json!({"sku": "TEE-Y"})), &[]).await;
+    assert_eq!(r.status, 403, "a customer is not an administrator");
+    let after = app.call("GET", &format!("/api/admin/products/{id}"), Some(&admin), None, &[]).await.json();
+    assert_eq!(before, after, "refused changes change nothing");
+
+    // its own price given back: the product's again
+    let r =
+        app.call("PATCH", &format!("{variants}/{vid}"), Some(&admin), Some(&json!({"base_price": null})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.json(shop).await["data"]["variants"][1]["price"]["amount"], 2500);
+    let audit = app.call("GET", "/api/admin/audit", Some(&admin), None, &[]).await.json();
+    let actions: Vec<&str> =
+        audit["data"].as_array().unwrap().iter().take(3).map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["product.variant_update", "product.variant_add", "product.variant_update"]);
+    app.stop().await;
+}

@@ -1142,3 +1142,63 @@ async fn the_owner_connects_a_webhook_makes_an_api_key_exports_orders_and_reads_
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_gives_a_product_variants_and_a_shopper_buys_the_one_with_its_own_price() {
+    use serde_json::json;
+    let app = page_app().await;
+    let owner = app.admin("owner@example.com").await;
+    let new = json!({"sku": "TEE-9", "name": "Quokka Tee", "category_id": "6", "base_price": 2500, "quantity": 2});
+    let r = app.call("POST", "/api/admin/products", Some(&owner), Some(&new), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let default = r.json()["data"]["stock"][0]["variant_id"].as_str().unwrap().to_owned();
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/products/{id}")).await;
+    // an option without its colon: said beside the field, nothing added
+    let before = crate::common::digest(&app.conn());
+    b.fill("#v-sku", "TEE-9-BLK-M").await;
+    b.fill("#v-options", "Colour Black").await;
+    b.fill("#v-quantity", "3").await;
+    b.click("form[action$='/variants'] button[type=submit]").await;
+    assert!(b.wait_text("#v-options-error").await.contains("Name: Value"));
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing added");
+    // typed right, with its own price
+    b.fill("#v-options", "Colour: Black\nSize: M").await;
+    b.fill("#v-price", "29").await;
+    b.click("form[action$='/variants'] button[type=submit]").await;
+    b.wait_path(&format!("/admin/products/{id}?saved=variant")).await;
+    let rows = b.text("section[aria-labelledby=variants] table.lines tbody").await;
+    assert!(rows.contains("Black / M") && rows.contains("29.00") && rows.contains("TEE-9-BLK-M"), "{rows}");
+    b.shoot("admin-product-variants").await;
+    accessible(&b, "admin product variants").await;
+    // the first variant gets its options on its own page
+    b.click(&format!("a[href='/admin/products/{id}/variants/{default}']")).await;
+    b.wait_path(&format!("/admin/products/{id}/variants/{default}")).await;
+    b.fill("#v-options", "Colour: White\nSize: M").await;
+    b.fill("#v-name", "White / M").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path(&format!("/admin/products/{id}/variants/{default}?saved=1")).await;
+    b.shoot("admin-variant").await;
+    accessible(&b, "admin variant").await;
+
+    // the shopper chooses the black one, at its own price
+    b.goto("/p/quokka-tee").await;
+    let choice = b.text("#variant").await;
+    assert!(choice.contains("White / M — $25.00") && choice.contains("Black / M — $29.00"), "{choice}");
+    let black: String = app
+        .conn()
+        .query_row("SELECT cast(id AS TEXT) FROM variants WHERE sku = 'TEE-9-BLK-M'", [], |r| r.get(0))
+        .unwrap();
+    b.client.find(Locator::Css("#variant")).await.unwrap().select_by_value(&black).await.unwrap();
+    b.click(".buy form button[type=submit]").await;
+    b.wait_path("/cart").await;
+    let cart = b.text("table.lines").await;
+    assert!(cart.contains("Black / M") && cart.contains("$29.00"), "{cart}");
+    b.close().await;
+    app.stop().await;
+}

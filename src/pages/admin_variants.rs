@@ -1,0 +1,319 @@
+//! A product's variants in the dashboard: the list on the product's page with the form that
+//! adds one (its options typed one per line, "Colour: Black"), and a variant's page to change
+//! its sku, options, name and price — each the admin API's (`crate::admin::products`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::admin::{csrf, page_with, AdminPage};
+use super::admin_products::{api_errors, load, parse_price, product_id, product_page, units, Product, Stock};
+use super::buy::{answered, see_other};
+use super::session::check_csrf;
+use crate::admin::products as api;
+use crate::app::AppState;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::JsonBody;
+
+/// The add and change forms' fields, as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct VariantForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    sku: String,
+    /// one option a line: `Colour: Black`
+    #[serde(default)]
+    options: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    sale_price: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+/// `Colour: Black` lines as the API's option map; a line without its colon is an error.
+fn parse_options(typed: &str, errors: &mut BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in typed.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once(':') {
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                if out.insert(k.trim().to_owned(), v.trim().to_owned()).is_some() {
+                    errors.insert("options".into(), format!("the option {:?} is given twice", k.trim()));
+                }
+            }
+            _ => {
+                errors.insert("options".into(), "one option a line, as Name: Value (Colour: Black)".into());
+            }
+        }
+    }
+    out
+}
+
+fn options_text(options: &BTreeMap<String, String>) -> String {
+    options.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+}
+
+fn field(
+    id: &str,
+    label: &str,
+    name: &str,
+    value: &str,
+    errors: &BTreeMap<String, String>,
+    hint: Option<&str>,
+) -> Markup {
+    let error = errors.get(name);
+    let described = error.map(|_| format!("{id}-error"));
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            @if let Some(h) = hint { span.hint { (h) } }
+            @if name == "options" {
+                textarea id=(id) name=(name) rows="3" aria-invalid=[error.map(|_| "true")] aria-describedby=[described.as_deref()] { (value) }
+            } @else {
+                input id=(id) name=(name) value=(value) aria-invalid=[error.map(|_| "true")] aria-describedby=[described.as_deref()]
+                    inputmode=[(name.contains("price") || name == "quantity").then_some("decimal")];
+            }
+            @if let Some(e) = error { span.field-error id=(format!("{id}-error")) { (e) } }
+        }
+    }
+}
+
+fn price_of(p: &Product, v: &Stock) -> String {
+    match v.base_price {
+        Some(b) => match v.sale_price {
+            Some(s) => format!("{} (was {})", units(s), units(b)),
+            None => units(b),
+        },
+        None => format!("{} (the product's)", units(p.base_price)),
+    }
+}
+
+/// The variants of the product's page, and the form that adds one.
+pub(crate) fn section(a: &AdminPage, p: &Product, adding: Option<(&VariantForm, &BTreeMap<String, String>)>) -> Markup {
+    let empty = (VariantForm::default(), BTreeMap::new());
+    let (f, errors) = adding.unwrap_or((&empty.0, &empty.1));
+    html! {
+        section.panel.spaced aria-labelledby="variants" {
+            h2 #variants { "Variants" }
+            table.lines {
+                thead { tr { th scope="col" { "Variant" } th scope="col" { "SKU" } th scope="col" { "Price" } th scope="col" { "For sale" } } }
+                tbody { @for v in &p.stock { tr #(format!("variant-{}", v.variant_id)) {
+                    td { a href=(format!("/admin/products/{}/variants/{}", p.id, v.variant_id)) { (v.name) }
+                         @if !v.options.is_empty() { br; span.meta { (options_text(&v.options).replace('\n', ", ")) } } }
+                    td data-label="SKU" { code { (v.sku) } }
+                    td data-label="Price" { (price_of(p, v)) }
+                    td data-label="For sale" { (v.available) }
+                } } }
+            }
+            h3 #add-variant { "Add a variant" }
+            @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+            form method="post" action=(format!("/admin/products/{}/variants", p.id)) novalidate aria-labelledby="add-variant" {
+                (csrf(&a.ps))
+                div.row {
+                    (field("v-sku", "SKU", "sku", &f.sku, errors, None))
+                    (field("v-quantity", "For sale", "quantity", &f.quantity, errors, None))
+                }
+                (field("v-options", "Options", "options", &f.options, errors, Some("one a line, e.g. Colour: Black")))
+                div.row {
+                    (field("v-name", "Name (optional)", "name", &f.name, errors, None))
+                    (field("v-price", "Own price (optional)", "price", &f.price, errors, None))
+                    (field("v-sale", "Own sale price", "sale_price", &f.sale_price, errors, None))
+                }
+                button type="submit" { "Add variant" }
+            }
+        }
+    }
+}
+
+/// The API's body from a form: options, name, price; `None` with errors said by field.
+fn parsed(
+    f: &VariantForm,
+    errors: &mut BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Option<i64>, Option<i64>) {
+    let options = parse_options(&f.options, errors);
+    let base = (!f.price.trim().is_empty()).then(|| parse_price("price", &f.price, errors)).flatten();
+    let sale = (!f.sale_price.trim().is_empty()).then(|| parse_price("sale_price", &f.sale_price, errors)).flatten();
+    (options, base, sale)
+}
+
+/// `POST /admin/products/{id}/variants`
+pub async fn add(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<VariantForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = product_id(&id)?;
+    let mut errors = BTreeMap::new();
+    let (options, base_price, sale_price) = parsed(&f, &mut errors);
+    let quantity = match f.quantity.trim() {
+        "" => None,
+        q => q.parse::<i64>().map(Some).unwrap_or_else(|_| {
+            errors.insert("quantity".into(), "a whole number".into());
+            None
+        }),
+    };
+    let outcome = if errors.is_empty() {
+        let body = api::VariantIn {
+            sku: f.sku.trim().to_owned(),
+            options,
+            name: Some(f.name.trim().to_owned()).filter(|n| !n.is_empty()),
+            base_price,
+            sale_price,
+            quantity,
+        };
+        answered::<serde_json::Value>(
+            api::add_variant(
+                State(app.clone()),
+                a.admin.clone(),
+                crate::http::path::PathId(id, std::marker::PhantomData),
+                JsonBody(body),
+            )
+            .await,
+        )
+        .await
+        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+    } else {
+        Err(Ok(errors))
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=variant"), None)),
+        Err(Ok(errors)) => {
+            let p = load(&app, &a, id).await?;
+            product_page(
+                &app,
+                &a,
+                p,
+                None,
+                &BTreeMap::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some((&f, &errors)),
+            )
+            .await
+        }
+        Err(Err(e)) => Err(e),
+    }
+}
+
+fn variant_page(
+    app: &AppState,
+    a: &AdminPage,
+    p: &Product,
+    v: &Stock,
+    f: Option<&VariantForm>,
+    errors: &BTreeMap<String, String>,
+    saved: bool,
+) -> Response {
+    let as_is = VariantForm {
+        sku: v.sku.clone(),
+        options: options_text(&v.options),
+        name: v.name.clone(),
+        price: v.base_price.map(units).unwrap_or_default(),
+        sale_price: v.sale_price.map(units).unwrap_or_default(),
+        ..Default::default()
+    };
+    let f = f.unwrap_or(&as_is);
+    let main = html! {
+        p.crumbs { a href="/admin/products" { "Products" } " / " a href=(format!("/admin/products/{}", p.id)) { (p.sku) } " / " (v.sku) }
+        h1 { (p.name) " — " (v.name) }
+        @if saved { p.notice role="status" { "Saved." } }
+        @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+        form.panel method="post" action=(format!("/admin/products/{}/variants/{}", p.id, v.variant_id)) novalidate {
+            (csrf(&a.ps))
+            div.row {
+                (field("v-sku", "SKU", "sku", &f.sku, errors, None))
+                (field("v-name", "Name", "name", &f.name, errors, Some("what the shop's choice of variant says")))
+            }
+            (field("v-options", "Options", "options", &f.options, errors, Some("one a line, e.g. Colour: Black")))
+            div.row {
+                (field("v-price", "Own price", "price", &f.price, errors, Some("empty: the product's price")))
+                (field("v-sale", "Own sale price", "sale_price", &f.sale_price, errors, None))
+            }
+            button type="submit" { "Save" }
+        }
+        p.meta { "A variant stays for the orders that name it; to stop selling it, set its stock to 0 on the product's page." }
+    };
+    let mut resp = page_with(app, &a.ps, &format!("{} — {}", p.name, v.name), "/admin/products", main);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+fn find<'a>(p: &'a Product, variant: &str) -> Result<&'a Stock, ApiError> {
+    p.stock.iter().find(|v| v.variant_id == variant).ok_or_else(|| ApiError::not_found("variant"))
+}
+
+/// `GET /admin/products/{id}/variants/{variant_id}[?saved=1]`
+pub async fn show(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path((id, variant)): Path<(String, String)>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let p = load(&app, &a, product_id(&id)?).await?;
+    let v = find(&p, &Id::parse(&variant).map(|i| i.0.to_string()).unwrap_or_default())?;
+    let saved = raw.as_deref() == Some("saved=1");
+    Ok(variant_page(&app, &a, &p, v, None, &BTreeMap::new(), saved))
+}
+
+/// `POST /admin/products/{id}/variants/{variant_id}`
+pub async fn update(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path((id, variant)): Path<(String, String)>,
+    Form(f): Form<VariantForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let pid = product_id(&id)?;
+    let mut errors = BTreeMap::new();
+    let (options, base_price, sale_price) = parsed(&f, &mut errors);
+    if base_price.is_none() && sale_price.is_some() && errors.is_empty() {
+        errors.insert("sale_price".into(), "give the variant its own price with its sale price".into());
+    }
+    let outcome = if errors.is_empty() {
+        let body = api::VariantPatch {
+            sku: Some(f.sku.trim().to_owned()),
+            options: Some(options),
+            name: Some(f.name.trim().to_owned()).filter(|n| !n.is_empty()),
+            base_price: Some(base_price),
+            sale_price,
+        };
+        answered::<serde_json::Value>(
+            api::update_variant(
+                State(app.clone()),
+                a.admin.clone(),
+                Path((id.clone(), variant.clone())),
+                JsonBody(body),
+            )
+            .await,
+        )
+        .await
+        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+    } else {
+        Err(Ok(errors))
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(
+            &format!("/admin/products/{pid}/variants/{}?saved=1", Id::parse(&variant).map_or(0, |i| i.0)),
+            None,
+        )),
+        Err(Ok(errors)) => {
+            let p = load(&app, &a, pid).await?;
+            let v = find(&p, &Id::parse(&variant).map(|i| i.0.to_string()).unwrap_or_default())?;
+            Ok(variant_page(&app, &a, &p, v, Some(&f), &errors, false))
+        }
+        Err(Err(e)) => Err(e),
+    }
+}
