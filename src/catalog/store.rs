@@ -865,9 +865,9 @@ pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serd
                                                       JOIN attributes a ON a.id = av.attribute_id
                                                       WHERE vav.variant_id = v.id)),
                                      'base_price', v.base_price, 'sale_price', v.sale_price,
-                                     'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0)))
-                              FROM (SELECT * FROM variants WHERE product_id = p.id ORDER BY position, id) v
-                              LEFT JOIN inventory i ON i.variant_id = v.id))
+                                     'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0))
+                                     ORDER BY v.position, v.id)
+                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id))
              FROM products p WHERE p.id = ?1",
         )?
         .query_row([id], |r| r.get(0))
