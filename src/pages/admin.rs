@@ -256,12 +256,6 @@ fn hours_chart(by_hour: &[i64; 24]) -> Markup {
     }
 }
 
-/// What the process's metrics say: requests answered, the 95th percentile of their time.
-fn request_figures(scrape: &str) -> (f64, Option<f64>) {
-    let s = Sample::from_scrape(0, scrape, 0, 0);
-    (s.requests, Sample::p95_of(&s.buckets))
-}
-
 /// The last hour, a bar a minute (inline SVG, no script): `value` of each span, drawn
 /// against the largest; a span without a value is an empty slot.
 fn minutes_chart(
@@ -390,8 +384,10 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
     let hooks = super::admin_system::failing_webhooks(&app, &a).await?;
     let cache = app.cache.stats().await;
     let scrape = crate::app::metrics::scrape(&app).await;
-    let (requests, p95) = request_figures(&scrape);
-    let spans = app.history.spans(&Sample::from_scrape(crate::util::now_ms(), &scrape, cache.hits, cache.misses));
+    // the figures since start, and the last hour's spans ending at them (the scrape read once)
+    let now = Sample::from_scrape(crate::util::now_ms(), &scrape, cache.hits, cache.misses);
+    let (requests, p95) = (now.requests, Sample::p95_of(&now.buckets));
+    let spans = app.history.spans(&now);
     let warnings = warnings(&scrape);
     let lag = app.replication.replica().map(|r| r.follow.lag());
     let main = html! {
@@ -841,15 +837,16 @@ mod tests {
                       storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.001\"} 0\n\
                       storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.01\"} 5\n\
                       storefront_http_request_duration_seconds_bucket{route=\"/x\",le=\"+Inf\"} 10\n";
-        let (total, p95) = super::request_figures(scrape);
+        use crate::admin::dashboard::Sample;
+        let request_figures = |scrape: &str| {
+            let s = Sample::from_scrape(0, scrape, 0, 0);
+            (s.requests, Sample::p95_of(&s.buckets))
+        };
+        let (total, p95) = request_figures(scrape);
         assert_eq!(total, 100.0);
         assert_eq!(p95, Some(0.01), "95 of the 100 answers took at most 0.01 s");
         let slow = scrape.replace("route=\"/x\",le=\"0.01\"} 5", "route=\"/x\",le=\"0.01\"} 0");
-        assert_eq!(
-            super::request_figures(&slow).1,
-            Some(f64::INFINITY),
-            "only 90 within 0.01 s: beyond the last bound"
-        );
-        assert_eq!(super::request_figures("").1, None);
+        assert_eq!(request_figures(&slow).1, Some(f64::INFINITY), "only 90 within 0.01 s: beyond the last bound");
+        assert_eq!(request_figures("").1, None);
     }
 }

@@ -328,6 +328,16 @@ pub async fn new_page(State(app): State<AppState>, a: AdminPage) -> Result<Respo
     Ok(page_with(&app, &a.ps, "New product", "/admin/products", main))
 }
 
+/// A change the API refused, for its form: what to say beside each field — or, for a
+/// product or variant that is not there, the error page.
+pub(crate) fn refusal(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+    if e.status == StatusCode::NOT_FOUND {
+        Err(e)
+    } else {
+        Ok(api_errors(&e))
+    }
+}
+
 pub(crate) fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
     let mut errors: BTreeMap<String, String> = e
         .details
@@ -589,7 +599,7 @@ pub async fn price(
             .await,
         )
         .await
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) }),
+        .map_err(refusal),
         _ => Err(Ok(errors)),
     };
     match outcome {
@@ -627,7 +637,7 @@ pub async fn stock(
                 api::set_inventory(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), JsonBody(body)).await,
             )
             .await
-            .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+            .map_err(refusal)
         }
         Err(_) => Err(Ok([("quantity".to_owned(), "a whole number".to_owned())].into())),
     };

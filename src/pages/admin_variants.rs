@@ -12,7 +12,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::admin::{csrf, page_with, AdminPage};
-use super::admin_products::{api_errors, load, parse_price, product_id, product_page, units, Product, Stock};
+use super::admin_products::{load, parse_price, product_id, product_page, refusal, units, Product, Stock};
 use super::buy::{answered, see_other};
 use super::session::check_csrf;
 use crate::admin::products as api;
@@ -182,7 +182,7 @@ pub async fn add(
             .await,
         )
         .await
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+        .map_err(refusal)
     } else {
         Err(Ok(errors))
     };
@@ -300,7 +300,7 @@ pub async fn update(
             .await,
         )
         .await
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { Err(e) } else { Ok(api_errors(&e)) })
+        .map_err(refusal)
     } else {
         Err(Ok(errors))
     };
