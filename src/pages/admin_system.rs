@@ -207,7 +207,7 @@ async fn webhooks_page(
         @if let Some((id, secret)) = &made {
             div.notice role="status" #secret-notice {
                 p { strong { "Subscription #" (id) " made." } " Its signing secret is shown this once — copy it into the receiving end now:" }
-                p { code #secret { (secret) } }
+                p { code.secret #secret { (secret) } }
             }
         }
         @if subs.is_empty() { p.empty { "No subscriptions yet." } }
@@ -464,7 +464,7 @@ async fn keys_page(
         @if let Some((name, key)) = &made {
             div.notice role="status" #key-notice {
                 p { strong { "Key “" (name) "” made." } " It is shown this once — copy it now:" }
-                p { code #new-key { (key) } }
+                p { code.secret #new-key { (key) } }
             }
         }
         @if keys.is_empty() { p.empty { "No keys yet." } }
