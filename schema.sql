@@ -787,3 +787,25 @@ END;
 -- version 10: the dashboard's list of one kind of job (its exports) without a scan of the
 -- queue's history.
 CREATE INDEX idx_jobs_kind ON jobs(kind, id);
+
+-- ----------------------------------------------------------------------------------------
+-- version 11: uploaded product images, and settings changed at run time.
+--
+-- `media` and `thumbnail_media` name the stored files
+-- ("{sha-256 of the bytes}.{ext}" in media_dir; NULL for an image given by address), so a
+-- file no image names any more can be removed.
+ALTER TABLE product_images ADD COLUMN media TEXT;
+ALTER TABLE product_images ADD COLUMN thumbnail_media TEXT;
+CREATE INDEX idx_product_images_media ON product_images(media) WHERE media IS NOT NULL;
+CREATE INDEX idx_product_images_thumbnail ON product_images(thumbnail_media) WHERE thumbnail_media IS NOT NULL;
+
+-- Settings an owner changed at run time (storefront's `settings` module): each a key of the
+-- configuration that is safe to change without a restart, its value as JSON; a stored value
+-- wins over the configuration file until it is taken back (the row deleted).
+CREATE TABLE settings (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    value TEXT NOT NULL,
+    changed_at INTEGER NOT NULL,
+    changed_by INTEGER REFERENCES customers(id) ON DELETE SET NULL
+);

@@ -224,6 +224,13 @@ pub struct Config {
     /// Largest import file the admin API takes.
     #[schema(minimum = 1, maximum = 1048576)]
     pub import_max_mb: u64,
+    /// Where uploaded product images and their thumbnails go, each named by a hash of its
+    /// bytes (default: `<db name>-media/` beside the database).
+    #[schema(value_type = Option<String>)]
+    pub media_dir: Option<PathBuf>,
+    /// Largest product image the admin API takes.
+    #[schema(minimum = 1, maximum = 100)]
+    pub media_max_mb: u64,
     /// Rate limits per route class (see `limits`): `[rate_limits.<rule>]` tables with
     /// `per_address` and `per_account` rates like "30/1m"; a rule given replaces its defaults.
     #[schema(value_type = Object)]
@@ -375,6 +382,8 @@ impl Default for Config {
             archive_dir: None,
             files_dir: None,
             import_max_mb: 1024,
+            media_dir: None,
+            media_max_mb: 10,
             rate_limits: crate::limits::RateLimits::default(),
             rate_limits_enabled: true,
             trusted_proxies: crate::http::client::loopback(),
@@ -567,6 +576,16 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("; ")))
+        }
+    }
+
+    /// Everything wrong with the configuration, each problem beginning with its key.
+    pub fn problems(&self) -> Vec<String> {
         // the bounds stated beside each field (`minimum`, `maximum`)
         let mut problems = self.out_of_bounds();
         if let Err(e) = crate::http::client::Clients::new(&self.trusted_proxies, &self.limit_exempt) {
@@ -635,11 +654,7 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             problems.push(format!("log_level {:?} is not a valid filter", self.log_level));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError::Invalid(problems.join("; ")))
-        }
+        problems
     }
 
     /// Each setting outside the bounds its field states.
@@ -659,6 +674,10 @@ impl Config {
     /// Where export files and uploaded imports go.
     pub fn files_dir(&self) -> PathBuf {
         self.files_dir.clone().unwrap_or_else(|| self.beside_db("files"))
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir.clone().unwrap_or_else(|| self.beside_db("media"))
     }
 
     /// The secrets key file.

@@ -12,11 +12,13 @@ pub mod audit;
 pub mod cache;
 pub mod customers;
 pub mod dashboard;
+pub mod images;
 pub mod jobs;
 pub mod orders;
 pub mod products;
 pub mod resources;
 pub mod reviews;
+pub mod settings;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -44,7 +46,7 @@ pub(crate) fn audit(
     admin: &AdminSession,
     action: &str,
     entity: &str,
-    id: i64,
+    id: impl Into<Option<i64>>,
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> rusqlite::Result<()> {
@@ -56,7 +58,7 @@ pub(crate) fn audit(
         admin.0.customer_id,
         action,
         entity,
-        id,
+        id.into(),
         before.map(|v| v.to_string()),
         after.map(|v| v.to_string()),
         admin.0.session.client_addr,

@@ -43,6 +43,8 @@ pub struct AdminProductOut {
     weight_grams: i64,
     in_stock: bool,
     stock: Vec<StockOut>,
+    /// in order; the first is the one lists show
+    images: Vec<crate::media::ImageOut>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -313,27 +315,42 @@ async fn change_product<F>(
     admin: AdminSession,
     id: i64,
     action: &'static str,
-    change: F,
+    change_it: F,
 ) -> Result<Response, ApiError>
 where
     F: FnOnce(&WriteTx, i64) -> Result<(), ApiError> + Send + 'static,
 {
-    let threshold = app.config.low_stock_threshold;
-    let product = app
-        .db
+    let (product, ()) = change(app, admin, id, action, change_it).await?;
+    Ok(data(StatusCode::OK, &product))
+}
+
+/// Runs `change` on product `id` in one writer unit with its audit row (before/after) and
+/// its webhook events; answers the product after it, and what `change` answered.
+pub(super) async fn change<F, T>(
+    app: &AppState,
+    admin: AdminSession,
+    id: i64,
+    action: &'static str,
+    change: F,
+) -> Result<(Option<serde_json::Value>, T), ApiError>
+where
+    F: FnOnce(&WriteTx, i64) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let threshold = app.live().low_stock_threshold;
+    app.db
         .writer
         .run(move |tx| {
             let before = store::admin_product(tx, id)?.ok_or_else(|| ApiError::not_found("product"))?;
-            change(tx, id)?;
+            let out = change(tx, id)?;
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, action, "product", id, Some(&before), after.as_ref())?;
             if let Some(after) = &after {
                 announce(tx, action, id, &before, after, threshold)?;
             }
-            Ok::<_, ApiError>(after)
+            Ok::<_, ApiError>((after, out))
         })
-        .await?;
-    Ok(data(StatusCode::OK, &product))
+        .await
 }
 
 /// The webhook events of a product change: retired, updated, stock fallen low.

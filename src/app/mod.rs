@@ -21,7 +21,11 @@ pub mod metrics;
 pub mod tasks;
 
 pub struct App {
+    /// The configuration as the node started. The keys that change at run time
+    /// ([`crate::settings::RUNTIME`]) are read from [`App::live`] instead.
     pub config: Config,
+    /// The run-time settings over the configuration (see [`crate::settings`]).
+    pub settings: Arc<crate::settings::Live>,
     pub db: Db,
     /// The in-memory search index (see [`crate::catalog::search_index`]).
     pub search: Arc<SearchIndex>,
@@ -66,6 +70,7 @@ pub struct App {
 /// What a node derives from its database and keeps current from what each commit
 /// changed: the search index, the bestsellers, the response cache.
 struct Derived {
+    settings: Arc<crate::settings::Live>,
     search: Arc<SearchIndex>,
     bestsellers: Arc<Bestsellers>,
     cache: Arc<ResponseCache>,
@@ -74,18 +79,28 @@ struct Derived {
 impl Derived {
     fn new(config: &Config) -> Derived {
         Derived {
+            settings: Arc::new(crate::settings::Live::new(config.clone())),
             search: Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() }),
             bestsellers: Arc::new(Bestsellers::default()),
             cache: Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs))),
         }
     }
 
-    /// The hooks that bring them up to a commit, in order: the search index first (a
-    /// search loaded after the cache's bump must find the index already current), then the
-    /// bestsellers, then the cache's tags (`publish`: in Redis and to the other nodes too,
-    /// which the primary does for its commits; a replica only bumps its own L1).
-    fn hooks(&self, publish: bool) -> Vec<writer::CommitHook> {
+    /// The hooks that bring them up to a commit, in order: the run-time settings first and
+    /// the search index next (a page or a search made after the cache's bump must find
+    /// them current), then the bestsellers, then the cache's tags (`publish`: in Redis and
+    /// to the other nodes too, which the primary does for its commits; a replica only bumps
+    /// its own L1). `path`: the database this node reads.
+    fn hooks(&self, publish: bool, path: &std::path::Path) -> Vec<writer::CommitHook> {
         let mut hooks: Vec<writer::CommitHook> = Vec::new();
+        {
+            let (settings, path) = (self.settings.clone(), path.to_owned());
+            hooks.push(Arc::new(move |changes| {
+                if crate::settings::changed(changes) {
+                    settings.reload_from(&path);
+                }
+            }));
+        }
         if self.search.status() != "off" {
             let hook = self.search.clone();
             hooks.push(Arc::new(move |changes| hook.patch(changes)));
@@ -151,7 +166,12 @@ pub struct Effects {
 
 impl App {
     pub fn effects(&self) -> Effects {
-        Effects { mail: self.mailer.sends(), low_stock: self.config.low_stock_threshold }
+        Effects { mail: self.mailer.sends(), low_stock: self.live().low_stock_threshold }
+    }
+
+    /// The configuration now: as started, with the owner's run-time settings over it.
+    pub fn live(&self) -> Arc<Config> {
+        self.settings.get()
     }
 }
 
@@ -182,6 +202,9 @@ impl AppState {
             tracing::info!(sealed, key = %secrets.path().display(), "secrets sealed");
         }
 
+        let derived = Derived::new(&config);
+        derived.settings.reload(&conn).context("reading the run-time settings")?;
+
         let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
         let analyzed: i64 =
             conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'", [], |r| r.get(0))?;
@@ -198,9 +221,8 @@ impl AppState {
             writer::WriterConfig { queue_capacity: config.writer_queue, max_batch: config.writer_max_batch },
         )?;
         writer.observe(metrics.writer_observer());
-        let derived = Derived::new(&config);
         // the hooks go in before the index's build starts, so no commit falls between the two
-        for hook in derived.hooks(true) {
+        for hook in derived.hooks(true, &path) {
             writer.on_commit(hook);
         }
         derived.build_index(&path)?;
@@ -253,13 +275,16 @@ impl AppState {
         let writer = writer::Writer::detached();
         let follow = crate::replication::follow::Follow::new(&path, writer.position_cell())?;
         let derived = Derived::new(&config);
+        derived.settings.reload_from(&path);
         derived.cache.follow();
-        for hook in derived.hooks(false) {
+        for hook in derived.hooks(false, &path) {
             follow.on_commit(hook);
         }
         {
             let (search, cache, path) = (derived.search.clone(), derived.cache.clone(), path.clone());
+            let settings = derived.settings.clone();
             follow.on_reset(Box::new(move || {
+                settings.reload_from(&path);
                 cache.drop_local();
                 search.rebuild(&path);
             }));
@@ -323,6 +348,7 @@ impl AppState {
             tracing::warn!("{warning}");
         }
         Ok(AppState(Arc::new(App {
+            settings: derived.settings,
             secrets: Arc::new(secrets),
             hasher: crate::auth::Hasher::new(config.password_hash_queue),
             limits,

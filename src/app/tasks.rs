@@ -47,6 +47,12 @@ pub fn perform<'a>(ctx: &'a mut JobCtx, kind: Kind, raw_args: &'a str) -> BoxFut
             }
             Kind::Webhook => crate::webhooks::deliver::job(ctx, args(raw_args)?).await,
             Kind::SearchUpkeep => search_upkeep(&ctx.app).await.map(|()| Done::Completed(None)),
+            Kind::MediaThumbnail => {
+                crate::media::thumbnail_job(&ctx.app, args(raw_args)?).await.map(|r| Done::Completed(Some(r)))
+            }
+            Kind::MediaSweep => {
+                crate::media::sweep_job(&ctx.app, args(raw_args)?).await.map(|r| Done::Completed(Some(r)))
+            }
         }
     }
     .boxed()

@@ -28,11 +28,20 @@ pub enum Area {
     Jobs,
     Audit,
     Cache,
+    Settings,
 }
 
 impl Area {
-    pub const ALL: [Area; 7] =
-        [Area::Catalog, Area::Orders, Area::Exports, Area::Webhooks, Area::Jobs, Area::Audit, Area::Cache];
+    pub const ALL: [Area; 8] = [
+        Area::Catalog,
+        Area::Orders,
+        Area::Exports,
+        Area::Webhooks,
+        Area::Jobs,
+        Area::Audit,
+        Area::Cache,
+        Area::Settings,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -43,6 +52,7 @@ impl Area {
             Area::Jobs => "jobs",
             Area::Audit => "audit",
             Area::Cache => "cache",
+            Area::Settings => "settings",
         }
     }
 
@@ -174,6 +184,10 @@ pub enum Scope {
     CacheRead,
     #[serde(rename = "cache:write")]
     CacheWrite,
+    #[serde(rename = "settings:read")]
+    SettingsRead,
+    #[serde(rename = "settings:write")]
+    SettingsWrite,
 }
 
 impl Scope {
@@ -193,7 +207,7 @@ mod tests {
             let parsed: Scope = serde_json::from_value(serde_json::json!(s)).unwrap();
             assert_eq!(&parsed.name(), s);
         }
-        assert_eq!(all.len(), 14);
+        assert_eq!(all.len(), 16);
     }
 
     #[test]

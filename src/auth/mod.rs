@@ -306,7 +306,7 @@ impl FromRequestParts<AppState> for AdminSession {
                 let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
                 api_keys::allowed(scopes, api_keys::access_of(parts), write)?;
             }
-            None if app.config.admin_require_2fa && !c.session.second_factor => {
+            None if app.live().admin_require_2fa && !c.session.second_factor => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "two_factor_required",

@@ -120,7 +120,7 @@ pub async fn add(
     checks.finish()?;
     let quantity = quantity.expect("checked").0;
     let s = session.clone();
-    let max_lines = app.config.cart_max_lines;
+    let max_lines = app.live().cart_max_lines;
     app.db
         .writer
         .run(move |tx| {

@@ -867,7 +867,13 @@ pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serd
                                      'base_price', v.base_price, 'sale_price', v.sale_price,
                                      'available', coalesce(i.available, 0), 'reserved', coalesce(i.reserved, 0))
                                      ORDER BY v.position, v.id)
-                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id))
+                              FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id WHERE v.product_id = p.id),
+                    'images', (SELECT json_group_array(json_object('id', cast(pi.id AS TEXT), 'url', pi.url,
+                                     'thumbnail', pi.thumbnail_url, 'alt', pi.alt, 'position', pi.position,
+                                     'thumbnail_ready', json(CASE WHEN pi.media IS NULL OR pi.thumbnail_media IS NOT NULL
+                                                                  THEN 'true' ELSE 'false' END))
+                                     ORDER BY pi.position)
+                               FROM product_images pi WHERE pi.product_id = p.id))
              FROM products p WHERE p.id = ?1",
         )?
         .query_row([id], |r| r.get(0))

@@ -5,7 +5,8 @@
 //!
 //! Who carries what:
 //! - every catalog response: [`Tag::Catalog`] (names, images, variants and attributes
-//!   show across many responses, so their changes reach everything);
+//!   show across many responses, so their changes reach everything; so do the run-time
+//!   settings, the shop's name on every page);
 //! - a product page: [`Tag::Product`] and a [`Tag::Variant`] per variant, [`Tag::Reviews`];
 //! - lists and bestsellers: [`Tag::Listing`] and [`Tag::Product`] of each product shown,
 //!   plus [`Tag::ListingByPrice`] when prices order or filter them, [`Tag::ListingStock`]
@@ -146,6 +147,10 @@ pub fn records_sale(changes: &ChangeSet) -> bool {
 /// The tags a commit's changes can show in.
 pub fn of_changes(changes: &ChangeSet) -> Vec<Tag> {
     let mut tags = Vec::new();
+    // the run-time settings show on every page (the shop's name): everything
+    if crate::settings::changed(changes) {
+        tags.push(Tag::Catalog);
+    }
     let price_only = format!("{}@{}", PRICE_ONLY.0, PRICE_ONLY.1);
     let flipped = format!("{}@{}", STOCK_FLIPPED.0, STOCK_FLIPPED.1);
     let sold = format!("{}@{}", SOLD.0, SOLD.1);

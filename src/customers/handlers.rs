@@ -183,7 +183,7 @@ pub async fn register(
     let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
     let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
     let ttl = ttl_ms(&app);
-    let max_lines = app.config.cart_max_lines;
+    let max_lines = app.live().cart_max_lines;
     let opened = app
         .db
         .writer
@@ -240,7 +240,7 @@ pub async fn login(
     let ok = auth::verify_password(&app.hasher, body.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
     let customer = creds.filter(|_| ok).map(|c| c.id);
     let ttl = ttl_ms(&app);
-    let max_lines = app.config.cart_max_lines;
+    let max_lines = app.live().cart_max_lines;
     let (otp, secrets) = (body.otp, app.secrets.clone());
     let opened = app
         .db
@@ -290,7 +290,7 @@ pub async fn login(
     responses((status = 201, description = "the guest's token", body = Data<TokenOut>), WriteErrors))]
 pub async fn guest(State(app): State<AppState>, client: Client) -> Result<Response, ApiError> {
     let ttl = ttl_ms(&app);
-    let max_lines = app.config.cart_max_lines;
+    let max_lines = app.live().cart_max_lines;
     let client = Client { guest_session: None, ..client };
     let opened =
         app.db.writer.run(move |tx| open_session(tx, (ttl, max_lines), (None, false), &client, now_ms())).await?;

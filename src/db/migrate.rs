@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -48,6 +48,9 @@ const V9_MARKER: &str = "-- version 9: the dashboard's customer search";
 /// Where the version-10 section begins.
 const V10_MARKER: &str = "-- version 10: the dashboard's list of one kind of job";
 
+/// Where the version-11 section begins.
+const V11_MARKER: &str = "-- version 11: uploaded product images, and settings";
+
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
     ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
@@ -66,7 +69,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -76,6 +79,7 @@ pub fn steps() -> Vec<Step> {
         at(V8_MARKER),
         at(V9_MARKER),
         at(V10_MARKER),
+        at(V11_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -88,7 +92,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 7, sql: SCHEMA_SQL[v7..end(v8)].into() },
         Step { to: 8, sql: SCHEMA_SQL[v8..end(v9)].into() },
         Step { to: 9, sql: SCHEMA_SQL[v9..end(v10)].into() },
-        Step { to: 10, sql: SCHEMA_SQL[v10..].into() },
+        Step { to: 10, sql: SCHEMA_SQL[v10..end(v11)].into() },
+        Step { to: 11, sql: SCHEMA_SQL[v11..].into() },
     ]
 }
 

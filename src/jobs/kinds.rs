@@ -71,6 +71,10 @@ pub enum Kind {
     Purge,
     SearchUpkeep,
     Archive,
+    /// a thumbnail of an uploaded picture
+    MediaThumbnail,
+    /// removes stored pictures no image names any more
+    MediaSweep,
     /// does nothing: the queue's own cost (benchmarks, health checks)
     Noop,
     /// holds a worker slot for `{"ms": N}` (tests of shutdown and leases)
@@ -79,7 +83,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kinds of work the shop enqueues (and the metrics count).
-    pub const SHOP: [Kind; 8] = [
+    pub const SHOP: [Kind; 10] = [
         Kind::Mail,
         Kind::Webhook,
         Kind::OrderExpiry,
@@ -88,6 +92,8 @@ impl Kind {
         Kind::Purge,
         Kind::SearchUpkeep,
         Kind::Archive,
+        Kind::MediaThumbnail,
+        Kind::MediaSweep,
     ];
     /// Every kind: the shop's, and the two the tests and benchmarks enqueue.
     pub fn all() -> impl Iterator<Item = Kind> {
@@ -104,6 +110,8 @@ impl Kind {
             Kind::Purge => "purge",
             Kind::SearchUpkeep => "search_upkeep",
             Kind::Archive => "archive",
+            Kind::MediaThumbnail => "media_thumbnail",
+            Kind::MediaSweep => "media_sweep",
             Kind::Noop => "noop",
             Kind::Sleep => "sleep",
         }
@@ -122,6 +130,7 @@ impl Kind {
             Kind::Webhook => (Queue::Default, 25),
             Kind::OrderExpiry => (Queue::High, 3),
             Kind::ImportProducts | Kind::Export => (Queue::Default, 3),
+            Kind::MediaThumbnail | Kind::MediaSweep => (Queue::Default, 5),
             Kind::Purge | Kind::SearchUpkeep | Kind::Archive => (Queue::Low, 3),
             Kind::Noop | Kind::Sleep => (Queue::Default, 5),
         }

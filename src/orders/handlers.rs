@@ -220,7 +220,7 @@ async fn submit(
     placement: Placement,
 ) -> Result<Response, ApiError> {
     let hash = request_hash(path, canonical);
-    let holds = crate::orders::checkout::Holds::from_config(&app.config);
+    let holds = crate::orders::checkout::Holds::from_config(&app.live());
     let fx = app.effects();
     let placed = app
         .db

@@ -85,7 +85,7 @@ fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (app.config.shop_name) " dashboard" }
+                title { (title) " · " (app.live().shop_name) " dashboard" }
                 link rel="stylesheet" href=(assets::url("style.css"));
                 link rel="icon" href="data:,";
                 script src=(assets::url("shop.js")) defer {}
@@ -94,7 +94,7 @@ fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup
                 a.skip href="#main" { "Skip to content" }
                 header.top {
                     div.wrap {
-                        a.brand href="/admin" { (app.config.shop_name) " " span.meta { "dashboard" } }
+                        a.brand href="/admin" { (app.live().shop_name) " " span.meta { "dashboard" } }
                         nav aria-label="Dashboard" {
                             @for (href, label) in SECTIONS {
                                 a href=(href) aria-current=[(*href == here).then_some("page")] { (label) }
@@ -142,7 +142,7 @@ pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<
         ask_code: false,
     };
     let html = super::layout::page(
-        &super::layout::Frame { shop: &app.config.shop_name, title: "Dashboard login", q: "" },
+        &super::layout::Frame { shop: app.live().shop_name.clone(), title: "Dashboard login", q: "" },
         login_form(&v),
     );
     Ok(private_page(StatusCode::OK, html, &ps))
@@ -156,7 +156,7 @@ pub async fn login(
     mut parts: Parts,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
-    let shop = app.config.shop_name.clone();
+    let shop = app.live().shop_name.clone();
     let again = |status: StatusCode, words: &str, ask_code: bool, email: &str| {
         let v = LoginView {
             action: "/admin/login",
@@ -165,8 +165,10 @@ pub async fn login(
             problem: Some(words),
             ask_code,
         };
-        let html =
-            super::layout::page(&super::layout::Frame { shop: &shop, title: "Dashboard login", q: "" }, login_form(&v));
+        let html = super::layout::page(
+            &super::layout::Frame { shop: shop.clone(), title: "Dashboard login", q: "" },
+            login_form(&v),
+        );
         private_page(status, html, &ps)
     };
     let token = match log_in(&app, &mut parts, &f).await? {

@@ -51,6 +51,8 @@ pub(crate) struct Product {
     pub(crate) base_price: i64,
     sale_price: Option<i64>,
     pub(crate) stock: Vec<Stock>,
+    #[serde(default)]
+    pub(crate) images: Vec<super::admin_images::ImageRow>,
 }
 
 #[derive(Deserialize)]
@@ -506,6 +508,7 @@ pub(crate) async fn product_page(
             }
         }
         (super::admin_variants::section(a, &p, adding))
+        (super::admin_images::section(a, &p, errors))
     };
     let mut resp = page_with(app, &a.ps, &p.name, "/admin/products", main);
     *resp.status_mut() = status;
@@ -519,6 +522,9 @@ const SAVED: &[(&str, &str)] = &[
     ("stock", "The stock is set."),
     ("retired", "The product is retired: it has left the shop."),
     ("variant", "The variant is added."),
+    ("image", "The picture is added; its thumbnail is being made."),
+    ("image_changed", "The picture is changed."),
+    ("image_deleted", "The picture is deleted."),
 ];
 
 /// `GET /admin/products/{id}[?saved=…]`

@@ -1,7 +1,8 @@
 //! The dashboard's "System" section: webhook subscriptions (their endpoint's health, their
 //! deliveries, retries), API keys (made and revoked in person; a key is shown once),
 //! exports (the job's page follows its progress, then offers the file), the audit log and
-//! the response cache (figures per tier, flushing a tag). Every action is the admin API's
+//! the response cache (figures per tier, flushing a tag), the settings that change while
+//! the shop runs. Every action is the admin API's
 //! handler, with its checks and its audit row.
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ const TABS: &[(&str, &str)] = &[
     ("/admin/exports", "Exports"),
     ("/admin/audit", "Audit log"),
     ("/admin/cache", "Cache"),
+    ("/admin/settings", "Settings"),
 ];
 
 fn tabs(here: &str) -> Markup {
@@ -823,5 +825,175 @@ pub async fn flush(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fiel
             Ok(see_other(&format!("/admin/cache?{}", encode_pairs([("flushed", t.as_str())])), None))
         }
         Err(e) => cache_page(&app, &a, None, &tag, &refused(e)?).await,
+    }
+}
+
+// --- settings -------------------------------------------------------------------------------
+
+/// How the page names each run-time setting.
+fn setting_label(key: &str) -> &'static str {
+    match key {
+        "shop_name" => "Shop name",
+        "low_stock_threshold" => "Low-stock alert at (units)",
+        "cart_max_lines" => "Most lines in one cart",
+        "order_expiry_mins" => "A customer's unpaid order expires after (minutes)",
+        "guest_order_expiry_mins" => "A guest's unpaid order expires after (minutes)",
+        "admin_require_2fa" => "Administrators must log in with a second factor",
+        _ => "Setting",
+    }
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "on".into(),
+        Value::Bool(false) => "off".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `GET /admin/settings?saved=`
+pub async fn settings(
+    State(app): State<AppState>,
+    a: AdminPage,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = list_params(raw.as_deref(), &["saved"])?;
+    settings_page(&app, &a, get(&p, "saved"), &BTreeMap::new(), &BTreeMap::new()).await
+}
+
+async fn settings_page(
+    app: &AppState,
+    a: &AdminPage,
+    saved: Option<&str>,
+    typed: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let list: Vec<Value> = answered(admin::settings::list_settings(State(app.clone()), a.admin.clone()).await).await?;
+    let main = html! {
+        h1 { "Settings" }
+        (tabs("/admin/settings"))
+        p.meta { "These change while the shop runs, on every node at once. The rest of the configuration is read at start (the configuration file, the environment, the flags)." }
+        @match saved {
+            Some("nothing") => p.notice role="status" { "Nothing to save: every value was already in force." },
+            Some("reset") => p.notice role="status" { "Back to the configured value." },
+            Some(_) => p.notice role="status" { "Saved. In force now." },
+            None => {},
+        }
+        (error_box(errors))
+        section.panel aria-labelledby="runtime" {
+            h2 #runtime { "Run-time settings" }
+            form #settings method="post" action="/admin/settings" novalidate {
+                (csrf(&a.ps))
+                @for s in &list {
+                    @let key = s["key"].as_str().unwrap_or_default();
+                    @let id = format!("s-{key}");
+                    @let hint = format!("{id}-hint");
+                    @let error = errors.get(key);
+                    @let value = typed.get(key).cloned().unwrap_or_else(|| shown(&s["value"]));
+                    div.field {
+                        @if s["value"].is_boolean() {
+                            label.check for=(id) {
+                                input id=(id) type="checkbox" name=(key) value="on" checked[value == "on"] aria-describedby=(hint);
+                                " " (setting_label(key))
+                            }
+                        } @else {
+                            label for=(id) { (setting_label(key)) }
+                            @if s["value"].is_number() {
+                                input id=(id) name=(key) type="number" inputmode="numeric" value=(value)
+                                    min=[s["minimum"].as_i64()] max=[s["maximum"].as_i64()]
+                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(hint);
+                            } @else {
+                                input id=(id) name=(key) type="text" value=(value) maxlength="100"
+                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(hint);
+                            }
+                        }
+                        p.meta id=(hint) {
+                            (s["description"].as_str().unwrap_or_default())
+                            " Configured: " strong { (shown(&s["configured"])) } "."
+                            @if let Some(at) = s["changed_at"].as_str() { " Changed here " (when(at)) "." }
+                        }
+                        @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
+                    }
+                }
+                button type="submit" { "Save settings" }
+            }
+        }
+        @let changed: Vec<&Value> = list.iter().filter(|s| s["changed_at"].is_string()).collect();
+        @if !changed.is_empty() {
+            section.panel aria-labelledby="changed" {
+                h2 #changed { "Changed here" }
+                ul.plain {
+                    @for s in changed {
+                        @let key = s["key"].as_str().unwrap_or_default();
+                        li {
+                            form method="post" action="/admin/settings/reset" {
+                                (csrf(&a.ps))
+                                input type="hidden" name="key" value=(key);
+                                (setting_label(key)) ": " strong { (shown(&s["value"])) } " (configured: " (shown(&s["configured"])) ") "
+                                button.quiet type="submit" aria-label=(format!("Use the configured value of {}", setting_label(key).to_lowercase())) { "Use the configured value" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(status_code(status, page(app, a, "Settings", main)))
+}
+
+/// `POST /admin/settings`: the values that differ from those in force, through the API's change.
+pub async fn save_settings(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let now = serde_json::to_value(&*app.live()).expect("the configuration serializes");
+    let mut body = serde_json::Map::new();
+    let mut typed = BTreeMap::new();
+    for key in crate::settings::RUNTIME {
+        let current = now.get(key).cloned().unwrap_or_default();
+        let value = match &current {
+            // an unticked box is not sent
+            Value::Bool(_) => Value::Bool(field(&f, key).is_some()),
+            Value::Number(_) => {
+                let Some(text) = field(&f, key) else { continue };
+                let text = text.trim();
+                typed.insert(key.to_owned(), text.to_owned());
+                text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(text.to_owned()))
+            }
+            _ => {
+                let Some(text) = field(&f, key) else { continue };
+                typed.insert(key.to_owned(), text.to_owned());
+                Value::String(text.trim().to_owned())
+            }
+        };
+        if value != current {
+            body.insert(key.to_owned(), value);
+        }
+    }
+    if body.is_empty() {
+        return Ok(see_other("/admin/settings?saved=nothing", None));
+    }
+    match admin::settings::change(&app, a.admin.clone(), body).await {
+        Ok(()) => Ok(see_other("/admin/settings?saved=1", None)),
+        Err(e) => settings_page(&app, &a, None, &typed, &refused(e)?).await,
+    }
+}
+
+/// `POST /admin/settings/reset`: one setting back to its configured value.
+pub async fn reset_setting(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    checked_csrf(&a, &f)?;
+    let key = field(&f, "key").unwrap_or_default().to_owned();
+    let body = serde_json::Map::from_iter([(key, Value::Null)]);
+    match admin::settings::change(&app, a.admin.clone(), body).await {
+        Ok(()) => Ok(see_other("/admin/settings?saved=reset", None)),
+        Err(e) => settings_page(&app, &a, None, &BTreeMap::new(), &refused(e)?).await,
     }
 }

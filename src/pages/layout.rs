@@ -9,7 +9,8 @@ use crate::error::ApiError;
 
 /// What the frame shows around a page.
 pub struct Frame<'a> {
-    pub shop: &'a str,
+    /// the shop's name now (a run-time setting)
+    pub shop: String,
     pub title: &'a str,
     /// the search box's text
     pub q: &'a str,
@@ -125,11 +126,22 @@ pub fn tile(id: &str, name: &str, big: bool) -> Markup {
     }
 }
 
+/// A product's picture in a list: its primary image's thumbnail when it is one the shop
+/// keeps, else its tile. (The name beside it says what it is: the picture is decoration.)
+pub fn thumb(p: &Summary) -> Markup {
+    match p.image.as_ref().filter(|i| crate::media::is_stored_url(&i.thumbnail)) {
+        Some(i) => {
+            html! { img.photo src=(i.thumbnail) alt="" loading="lazy" decoding="async" width="480" height="360"; }
+        }
+        None => tile(&p.id, &p.name, false),
+    }
+}
+
 pub fn card(p: &Summary) -> Markup {
     html! {
         li {
             article.card {
-                (tile(&p.id, &p.name, false))
+                (thumb(p))
                 div.body {
                     a.title href=(format!("/p/{}", p.slug)) { (p.name) }
                     span.meta {
@@ -169,7 +181,7 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
         503 => ("Busy", "The shop is busy right now; please try again in a moment."),
         _ => ("Something went wrong", "The shop could not answer this request. Please try again."),
     };
-    let frame = Frame { shop, title, q: "" };
+    let frame = Frame { shop: shop.to_owned(), title, q: "" };
     page(
         &frame,
         html! {

@@ -130,7 +130,7 @@ fn api_query(
 }
 
 fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str) -> Frame<'a> {
-    Frame { shop: &app.config.shop_name, title, q }
+    Frame { shop: app.live().shop_name.clone(), title, q }
 }
 
 /// `GET /`: the categories and what sells best.
@@ -161,7 +161,7 @@ pub async fn home(State(app): State<AppState>, neg: Negotiation) -> Result<Respo
         };
         let main = html! {
             section.hero {
-                h1 { "Welcome to " (a.config.shop_name) }
+                h1 { "Welcome to " (a.live().shop_name) }
                 p { "Browse by category, or search for what you need." }
             }
             h2 { "Shop by category" }
@@ -305,6 +305,28 @@ pub async fn category(
 }
 
 /// `GET /p/{slug}`: one product, its variants, the form that puts it in the cart, reviews.
+/// A product's pictures: the primary one large, the others as thumbnails that open the
+/// picture; a product without a picture the shop keeps shows its tile.
+fn gallery(p: &Detail) -> maud::Markup {
+    let stored: Vec<&Image> = p.images.iter().filter(|i| crate::media::is_stored_url(&i.url)).collect();
+    let Some((first, rest)) = stored.split_first() else {
+        return tile(&p.id, &p.name, true);
+    };
+    let alt = |i: &Image| if i.alt.is_empty() { p.name.clone() } else { i.alt.clone() };
+    html! {
+        div.gallery {
+            img.photo.big src=(first.url) alt=(alt(first)) width="800" height="800";
+            @if !rest.is_empty() {
+                ul.thumbs aria-label="More pictures" {
+                    @for i in rest {
+                        li { a href=(i.url) { img.photo src=(i.thumbnail) alt=(alt(i)) loading="lazy" width="120" height="120"; } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub async fn product(
     State(app): State<AppState>,
     neg: Negotiation,
@@ -329,7 +351,7 @@ pub async fn product(
                 a href=(format!("/c/{}", p.category.slug)) { (p.category.name) }
             }
             div.product {
-                (tile(&p.id, &p.name, true))
+                (gallery(&p))
                 div.buy {
                     h1 { (p.name) }
                     p.meta {

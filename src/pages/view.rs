@@ -33,6 +33,15 @@ pub struct Summary {
     pub brand: Option<Ref>,
     pub in_stock: bool,
     pub rating: Rating,
+    pub image: Option<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Image {
+    pub url: String,
+    pub thumbnail: String,
+    #[serde(default)]
+    pub alt: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +84,7 @@ pub struct Detail {
     pub variants: Vec<Variant>,
     pub rating: Rating,
     pub reviews: Vec<Review>,
+    pub images: Vec<Image>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -192,7 +192,7 @@ fn wants_html(accept: &Option<HeaderValue>) -> bool {
 
 /// An error as a page, with the status and `Retry-After` of the error.
 fn html_error(app: &App, err: &ApiError, request_id: &str) -> Response<Body> {
-    let mut resp = Response::new(Body::from(crate::pages::error_page(&app.config.shop_name, err, request_id)));
+    let mut resp = Response::new(Body::from(crate::pages::error_page(&app.live().shop_name, err, request_id)));
     *resp.status_mut() = err.status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));

@@ -26,7 +26,7 @@ pub enum Timeout {
 pub enum BodyLimit {
     /// a JSON document of at most this many bytes (else 413)
     Json(usize),
-    /// a file streamed to disk, bounded by `import_max_mb`
+    /// a file streamed in, bounded by its handler (`import_max_mb`, `media_max_mb`)
     Upload,
 }
 
@@ -89,7 +89,7 @@ impl Policy {
         Policy { fast_path: true, ..self }
     }
 
-    /// A streamed upload: no request time limit, a body up to `import_max_mb`.
+    /// A streamed upload: no request time limit, a body its handler bounds.
     pub const fn upload(self) -> Policy {
         Policy { timeout: Timeout::Streamed, body: BodyLimit::Upload, ..self }
     }

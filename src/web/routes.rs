@@ -25,8 +25,8 @@ use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
-    account, admin as dashboard, admin_bulk, admin_customers, admin_products, admin_system as system, admin_tables,
-    admin_variants, assets, buy, shop,
+    account, admin as dashboard, admin_bulk, admin_customers, admin_images, admin_products, admin_system as system,
+    admin_tables, admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -100,6 +100,7 @@ pub fn table() -> Table {
         .add(routes!(catalog::category), catalog_read)
         .add(routes!(catalog::brands), catalog_read)
         .add(routes!(catalog::search), open.rate(Rule::Search).fast_path())
+        .add(routes!(crate::media::handlers::serve), open)
         // customers and sessions
         .add(routes!(customers::register), open.rate(Rule::Register))
         .add(routes!(customers::login), open.rate(Rule::Login))
@@ -129,6 +130,7 @@ pub fn table() -> Table {
         .add(routes!(orders::payment_webhook), open)
         // administration: each route in the area an API key's scope names
         .add(routes!(admin::cache::cache_stats, admin::cache::cache_flush), admin(Area::Cache))
+        .add(routes!(admin::settings::list_settings, admin::settings::update_settings), admin(Area::Settings))
         .add(routes!(admin::products::create_product, admin::products::list_products), admin(Area::Catalog))
         .add(
             routes!(admin::products::get_product, admin::products::update_product, admin::products::retire_product),
@@ -138,6 +140,9 @@ pub fn table() -> Table {
         .add(routes!(admin::products::set_price), admin(Area::Catalog))
         .add(routes!(admin::products::add_variant), admin(Area::Catalog))
         .add(routes!(admin::products::update_variant), admin(Area::Catalog))
+        // a picture streams in as long as it keeps coming; its handler bounds it (media_max_mb)
+        .add(routes!(admin::images::upload_image), admin(Area::Catalog).upload())
+        .add(routes!(admin::images::update_image, admin::images::delete_image), admin(Area::Catalog))
         .add(routes!(admin::reviews::reviews), admin(Area::Catalog))
         .add(routes!(admin::reviews::moderate_review), admin(Area::Catalog))
         .add(routes!(admin::audit::audit_log), admin(Area::Audit))
@@ -222,6 +227,10 @@ pub fn table() -> Table {
         .page("/admin/products/{id}/variants", post_, post(admin_variants::add), Policy::page())
         .page("/admin/products/{id}/variants/{variant_id}", get_, get(admin_variants::show), Policy::page())
         .page("/admin/products/{id}/variants/{variant_id}", post_, post(admin_variants::update), Policy::page())
+        // a picture streams in as long as it keeps coming; the API's upload bounds it
+        .page("/admin/products/{id}/images", post_, post(admin_images::upload), Policy::page().upload())
+        .page("/admin/products/{id}/images/{image_id}", post_, post(admin_images::update), Policy::page())
+        .page("/admin/products/{id}/images/{image_id}/delete", post_, post(admin_images::delete), Policy::page())
         .page("/admin/reviews", get_, get(dashboard::reviews), Policy::page())
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
         .page("/admin/customers", get_, get(admin_customers::list), Policy::page())
@@ -260,6 +269,9 @@ pub fn table() -> Table {
         .page("/admin/audit", get_, get(system::audit), Policy::page())
         .page("/admin/cache", get_, get(system::cache), Policy::page())
         .page("/admin/cache/flush", post_, post(system::flush), Policy::page())
+        .page("/admin/settings", get_, get(system::settings), Policy::page())
+        .page("/admin/settings", post_, post(system::save_settings), Policy::page())
+        .page("/admin/settings/reset", post_, post(system::reset_setting), Policy::page())
 }
 
 /// The router of the table, with the front layer's middleware around every route.

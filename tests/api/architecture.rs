@@ -9,10 +9,25 @@ use std::path::Path;
 /// Lowest first; a module may import its own layer and those below it.
 const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["util", "error", "domain", "http", "openapi"]),
-    ("infrastructure", &["config", "db", "redis", "limits", "cache", "telemetry", "jobs", "mail", "auth", "secrets"]),
+    (
+        "infrastructure",
+        &["config", "db", "redis", "limits", "cache", "telemetry", "jobs", "mail", "auth", "secrets", "settings"],
+    ),
     (
         "domains",
-        &["catalog", "customers", "cart", "webhooks", "orders", "reviews", "archive", "bulk", "admin", "replication"],
+        &[
+            "catalog",
+            "customers",
+            "cart",
+            "webhooks",
+            "orders",
+            "reviews",
+            "archive",
+            "bulk",
+            "media",
+            "admin",
+            "replication",
+        ],
     ),
     ("assembly", &["app"]),
     ("pages", &["pages"]),

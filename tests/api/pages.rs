@@ -1202,3 +1202,167 @@ async fn the_owner_gives_a_product_variants_and_a_shopper_buys_the_one_with_its_
     b.close().await;
     app.stop().await;
 }
+
+/// A product picture that looks like one: a soft background and a round object in `hue`.
+fn product_photo(w: u32, h: u32, hue: [u8; 3], format: image::ImageFormat) -> Vec<u8> {
+    let (cx, cy, r) = (w as f32 / 2.0, h as f32 * 0.55, h.min(w) as f32 * 0.32);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+        if d < r {
+            // lit from the upper left
+            let shade =
+                1.0 - 0.45 * ((x as f32 - cx + r * 0.4).powi(2) + (y as f32 - cy + r * 0.4).powi(2)).sqrt() / (2.0 * r);
+            image::Rgb(hue.map(|c| (c as f32 * shade) as u8))
+        } else {
+            let g = 244 - (y * 20 / h) as u8;
+            image::Rgb([g, g, g.saturating_sub(4)])
+        }
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), format).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_uploads_pictures_orders_them_and_shoppers_see_them() {
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (front, side, junk) = (dir.path().join("front.png"), dir.path().join("side.jpg"), dir.path().join("notes.png"));
+    std::fs::write(&front, product_photo(960, 720, [40, 90, 200], image::ImageFormat::Png)).unwrap();
+    std::fs::write(&side, product_photo(900, 900, [210, 120, 40], image::ImageFormat::Jpeg)).unwrap();
+    std::fs::write(&junk, "these are not pixels").unwrap();
+    let count = |app: &TestApp| -> i64 {
+        app.conn().query_row("SELECT count(*) FROM product_images WHERE product_id = 2", [], |r| r.get(0)).unwrap()
+    };
+    let before = count(&app);
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/products/2").await;
+    assert!(b.text("#images + p").await.contains("No pictures yet"));
+
+    // a file that is not a picture: said beside the field, nothing kept
+    b.client.find(Locator::Css("#i-file")).await.unwrap().send_keys(junk.to_str().unwrap()).await.unwrap();
+    b.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+    let said = b.wait_text(".field-error").await;
+    assert!(said.contains("JPEG, PNG or WebP"), "{said}");
+    assert_eq!(count(&app), before, "nothing kept");
+
+    // two pictures, each with what it shows
+    for (file, alt) in [(&front, "Nimbus Earbuds in their case, from the front"), (&side, "Nimbus Earbuds, side view")]
+    {
+        b.client.find(Locator::Css("#i-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+        b.fill("#i-alt", alt).await;
+        b.click("form[enctype='multipart/form-data'] button[type=submit]").await;
+        b.wait_path("/admin/products/2?saved=image").await;
+    }
+    // the thumbnails are made in the background; the page says so until they are there
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        b.goto("/admin/products/2").await;
+        let list = b.text("ol.pictures").await;
+        if !list.contains("making its thumbnail") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "thumbnails never made: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first_alt = || async {
+        let img = b.client.find(Locator::Css("ol.pictures li:first-child img")).await.unwrap();
+        img.attr("alt").await.unwrap().unwrap_or_default()
+    };
+    assert_eq!(first_alt().await, "Nimbus Earbuds in their case, from the front");
+    // the side view goes first: the shop's lists show it from now on
+    b.click("ol.pictures li:nth-child(2) form input[value=first] + button").await;
+    b.wait_path("/admin/products/2?saved=image_changed").await;
+    assert_eq!(first_alt().await, "Nimbus Earbuds, side view");
+    b.shoot("admin-product-pictures").await;
+    accessible(&b, "admin product pictures").await;
+
+    // a shopper sees both on the product page and the first in the category's list
+    b.goto("/p/nimbus-earbuds").await;
+    let big = b.client.find(Locator::Css(".gallery img.big")).await.unwrap();
+    assert_eq!(big.attr("alt").await.unwrap().as_deref(), Some("Nimbus Earbuds, side view"));
+    let loaded = b
+        .client
+        .execute("return [...document.querySelectorAll('.gallery img')].map(i => i.complete && i.naturalWidth)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, serde_json::json!([900, 480]), "the big picture and the other's thumbnail load");
+    b.shoot("shop-product-pictures").await;
+    accessible(&b, "shop product pictures").await;
+    b.goto("/search?q=nimbus").await;
+    let card = b.client.find(Locator::Css("article.card img.photo")).await.unwrap();
+    let src = card.attr("src").await.unwrap().unwrap();
+    let thumb = app.get(&src).await;
+    assert_eq!(thumb.status, 200);
+    let small = image::load_from_memory(&thumb.body).unwrap();
+    assert_eq!((small.width(), small.height()), (480, 480), "the list shows the side view's thumbnail");
+    b.shoot("shop-search-pictures").await;
+
+    // deleted from the dashboard: gone from the shop at once
+    b.goto("/admin/products/2").await;
+    b.click("ol.pictures li:first-child form[action$='/delete'] button").await;
+    b.wait_path("/admin/products/2?saved=image_deleted").await;
+    assert_eq!(count(&app), before + 1);
+    let page = app.get("/p/nimbus-earbuds").await.text();
+    assert!(!page.contains("side view") && page.contains("from the front"), "{page}");
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_renames_the_shop_from_the_settings_page_and_takes_it_back() {
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/cache").await;
+    b.click("nav.tabs a[href='/admin/settings']").await;
+    b.wait_path("/admin/settings").await;
+    assert!(b.text("#s-shop_name-hint").await.contains("Configured: Storefront"));
+    // a value out of bounds: said beside its field, nothing changed
+    let before = crate::common::digest(&app.conn());
+    b.fill("#s-shop_name", "Quokka Goods").await;
+    b.fill("#s-cart_max_lines", "0").await;
+    b.click("#settings button[type=submit]").await;
+    let said = b.wait_text("#s-cart_max_lines-error").await;
+    assert!(said.contains("between 1 and 1000"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    assert_eq!(
+        b.client.find(Locator::Css("#s-shop_name")).await.unwrap().prop("value").await.unwrap().as_deref(),
+        Some("Quokka Goods"),
+        "what was typed stays"
+    );
+    b.shoot("admin-settings-refused").await;
+    b.fill("#s-cart_max_lines", "25").await;
+    b.click("#settings button[type=submit]").await;
+    b.wait_path("/admin/settings?saved=1").await;
+    assert!(b.text("#changed + ul").await.contains("Shop name: Quokka Goods (configured: Storefront)"));
+    assert!(b.text("header").await.contains("Quokka Goods"), "the dashboard's own header");
+    b.shoot("admin-settings").await;
+    accessible(&b, "admin settings").await;
+    // the storefront says it at once
+    b.goto("/").await;
+    assert_eq!(b.text("h1").await, "Welcome to Quokka Goods");
+    assert!(b.client.title().await.unwrap().contains("Quokka Goods"));
+    // taken back
+    b.goto("/admin/settings").await;
+    b.click("form[action='/admin/settings/reset'] input[value=shop_name] + button, form[action='/admin/settings/reset']:has(input[value=shop_name]) button").await;
+    b.wait_path("/admin/settings?saved=reset").await;
+    b.goto("/").await;
+    assert_eq!(b.text("h1").await, "Welcome to Storefront");
+    let lines: i64 = app
+        .conn()
+        .query_row("SELECT value FROM settings WHERE key = 'cart_max_lines'", [], |r| r.get::<_, String>(0))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(lines, 25, "the other change stands");
+    b.close().await;
+    app.stop().await;
+}
