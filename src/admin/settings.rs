@@ -13,7 +13,7 @@ use crate::settings::{self, SettingOut};
 #[allow(dead_code)] // read as a map; this is what the document says of it
 pub struct SettingsPatch {
     /// every page's title and header
-    #[schema(min_length = 1, max_length = 100, nullable)]
+    #[schema(min_length = 1, max_length = 100, nullable, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     shop_name: Option<String>,
     /// `inventory.low` is sent when a variant's available stock falls to this or below
     #[schema(minimum = 0, nullable)]
