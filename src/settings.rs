@@ -125,7 +125,7 @@ fn overlay(base: &Config, changes: &[(String, Option<serde_json::Value>)]) -> Re
         }
         let Some(v) = v else { continue };
         // one key at a time, so a value of the wrong kind is named by its key
-        let mut one = serde_json::to_value(base).expect("the configuration serializes");
+        let mut one = value.clone();
         one[key] = v.clone();
         if serde_json::from_value::<Config>(one).is_err() {
             let kind = match value.get(key) {
@@ -144,8 +144,14 @@ fn overlay(base: &Config, changes: &[(String, Option<serde_json::Value>)]) -> Re
     let config: Config =
         serde_json::from_value(value).map_err(|e| BTreeMap::from([("settings".to_owned(), e.to_string())]))?;
     for problem in config.problems() {
-        let key = RUNTIME.iter().find(|k| problem.starts_with(&format!("{k} "))).copied().unwrap_or("settings");
-        errors.entry(key.to_owned()).or_insert(problem);
+        // "cart_max_lines must be …": said beside its key as "must be …"
+        match RUNTIME
+            .iter()
+            .find_map(|k| problem.strip_prefix(*k).and_then(|rest| rest.strip_prefix(' ')).map(|rest| (*k, rest)))
+        {
+            Some((key, rest)) => errors.entry(key.to_owned()).or_insert_with(|| rest.to_owned()),
+            None => errors.entry("settings".to_owned()).or_insert(problem),
+        };
     }
     if errors.is_empty() {
         Ok(config)

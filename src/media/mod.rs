@@ -370,7 +370,7 @@ pub struct SweepArgs {
 /// it (and so shown in every cached view) in one writer unit.
 pub async fn thumbnail_job(app: &crate::app::AppState, a: ThumbnailArgs) -> anyhow::Result<serde_json::Value> {
     let format = parse_name(&a.media).context("not a stored file's name")?;
-    let store = Store::new(app.config.media_dir());
+    let store = store_of(&app.config);
     let name = a.media.clone();
     let made = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(String, Vec<u8>)>> {
         let bytes = match std::fs::read(store.path(&name)) {
@@ -390,7 +390,7 @@ pub async fn thumbnail_job(app: &crate::app::AppState, a: ThumbnailArgs) -> anyh
     let Some((thumb_name, thumb)) = made else {
         return Ok(serde_json::json!({ "thumbnail": null, "images": 0 }));
     };
-    let store = Store::new(app.config.media_dir());
+    let store = store_of(&app.config);
     let (media, t) = (a.media.clone(), thumb_name.clone());
     let images = app
         .db
@@ -398,10 +398,10 @@ pub async fn thumbnail_job(app: &crate::app::AppState, a: ThumbnailArgs) -> anyh
         .run(move |tx| {
             let n = set_thumbnail(tx, &media, &t)?;
             if n > 0 && !store.has(&t) {
-                store.put(&t, &thumb).map_err(|e| crate::error::StoreError::Aborted(format!("media file: {e}")))?;
+                store.put(&t, &thumb).map_err(file_failed)?;
             } else if n == 0 && !named(tx, &t)? {
                 // every image of the picture was deleted meanwhile: nothing names the thumbnail
-                store.remove(&t).map_err(|e| crate::error::StoreError::Aborted(format!("media file: {e}")))?;
+                store.remove(&t).map_err(file_failed)?;
             }
             Ok::<_, crate::error::StoreError>(n)
         })
@@ -412,7 +412,7 @@ pub async fn thumbnail_job(app: &crate::app::AppState, a: ThumbnailArgs) -> anyh
 /// The sweep job: each named file no image names any more is removed, checked and removed
 /// in a writer unit (serialised with every unit that adds an image).
 pub async fn sweep_job(app: &crate::app::AppState, a: SweepArgs) -> anyhow::Result<serde_json::Value> {
-    let store = Store::new(app.config.media_dir());
+    let store = store_of(&app.config);
     let names: Vec<String> = a.names.into_iter().filter(|n| parse_name(n).is_some()).collect();
     let removed = app
         .db
@@ -421,7 +421,7 @@ pub async fn sweep_job(app: &crate::app::AppState, a: SweepArgs) -> anyhow::Resu
             let mut removed = 0;
             for name in &names {
                 if !named(tx, name)? && store.has(name) {
-                    store.remove(name).map_err(|e| crate::error::StoreError::Aborted(format!("media file: {e}")))?;
+                    store.remove(name).map_err(file_failed)?;
                     removed += 1;
                 }
             }
@@ -429,6 +429,11 @@ pub async fn sweep_job(app: &crate::app::AppState, a: SweepArgs) -> anyhow::Resu
         })
         .await?;
     Ok(serde_json::json!({ "removed": removed }))
+}
+
+/// A stored file that could not be written or removed: the writer unit fails with it.
+fn file_failed(e: std::io::Error) -> crate::error::StoreError {
+    crate::error::StoreError::Aborted(format!("media file: {e}"))
 }
 
 /// The directory a configuration keeps its files in.

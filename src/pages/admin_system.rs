@@ -880,7 +880,10 @@ async fn settings_page(
             Some(_) => p.notice role="status" { "Saved. In force now." },
             None => {},
         }
-        (error_box(errors))
+        @if errors.keys().any(|k| crate::settings::RUNTIME.contains(&k.as_str())) {
+            div.error role="alert" { p { "Nothing was saved: a value below is not one the shop can use." } }
+        }
+        (error_box(&errors.iter().filter(|(k, _)| !crate::settings::RUNTIME.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()))
         section.panel aria-labelledby="runtime" {
             h2 #runtime { "Run-time settings" }
             form #settings method="post" action="/admin/settings" novalidate {
@@ -890,6 +893,7 @@ async fn settings_page(
                     @let id = format!("s-{key}");
                     @let hint = format!("{id}-hint");
                     @let error = errors.get(key);
+                    @let described_by = if error.is_some() { format!("{hint} {id}-error") } else { hint.clone() };
                     @let value = typed.get(key).cloned().unwrap_or_else(|| shown(&s["value"]));
                     div.field {
                         @if s["value"].is_boolean() {
@@ -902,14 +906,14 @@ async fn settings_page(
                             @if s["value"].is_number() {
                                 input id=(id) name=(key) type="number" inputmode="numeric" value=(value)
                                     min=[s["minimum"].as_i64()] max=[s["maximum"].as_i64()]
-                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(hint);
+                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(described_by);
                             } @else {
                                 input id=(id) name=(key) type="text" value=(value) maxlength="100"
-                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(hint);
+                                    aria-invalid=[error.map(|_| "true")] aria-describedby=(described_by);
                             }
                         }
                         p.meta id=(hint) {
-                            (s["description"].as_str().unwrap_or_default())
+                            (s["description"].as_str().unwrap_or_default().replace('`', ""))
                             " Configured: " strong { (shown(&s["configured"])) } "."
                             @if let Some(at) = s["changed_at"].as_str() { " Changed here " (when(at)) "." }
                         }
