@@ -57,3 +57,13 @@ def map_body(ctx, body):
         body = dict(body)
         body["file"] = PNG
     return body
+
+
+@schemathesis.hook
+def filter_body(ctx, body):
+    """Every field of a multipart form is text: a number or a list "in" `alt` arrives as its
+    text, which the upload takes as the words it is. Such bodies are no schema violation."""
+    op = getattr(ctx, "operation", None)
+    if op is not None and op.path == "/api/admin/products/{id}/images" and isinstance(body, dict):
+        return body.get("alt") is None or isinstance(body["alt"], str)
+    return True

@@ -25,8 +25,9 @@ pub struct ImageUpload {
     /// up to `media_max_mb` (10) MiB and 40 megapixels
     #[schema(value_type = String, format = Binary)]
     file: String,
-    /// what the picture shows, for people who cannot see it
-    #[schema(max_length = 300)]
+    /// what the picture shows, for people who cannot see it (a form field is text, so
+    /// whatever is sent in it is read as text)
+    #[schema(max_length = 300, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
     alt: Option<String>,
 }
 
