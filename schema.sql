@@ -304,7 +304,8 @@ CREATE TABLE customers (
 CREATE TABLE orders (
     id          INTEGER PRIMARY KEY,
     customer_id INTEGER REFERENCES customers(id),
-    status      TEXT    NOT NULL CHECK (status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired')),
+    -- the last three statuses since version 12 (whose upgrade widens this CHECK in place)
+    status      TEXT    NOT NULL CHECK (status IN ('pending', 'paid', 'fulfilled', 'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded')),
     currency    TEXT    NOT NULL,
     subtotal    INTEGER NOT NULL,
     discount    INTEGER NOT NULL DEFAULT 0,
@@ -809,3 +810,34 @@ CREATE TABLE settings (
     changed_at INTEGER NOT NULL,
     changed_by INTEGER REFERENCES customers(id) ON DELETE SET NULL
 );
+
+-- ----------------------------------------------------------------------------------------
+-- version 12: shipments. An order ships in one or more fulfillments, each with its lines
+-- and quantities; `order_items.fulfilled` counts the units of a line shipped so far, so
+-- what is left to ship is one subtraction. (The upgrade also widens the CHECK of
+-- `orders.status`, in place: see the migrate module.)
+ALTER TABLE order_items ADD COLUMN fulfilled INTEGER NOT NULL DEFAULT 0 CHECK (fulfilled >= 0 AND fulfilled <= quantity);
+
+CREATE TABLE fulfillments (
+    id              INTEGER PRIMARY KEY,
+    order_id        INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    -- NULL when the shop marked the order shipped without telling how
+    carrier         TEXT,
+    tracking_number TEXT,
+    tracking_url    TEXT,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER
+);
+CREATE INDEX idx_fulfillments_order ON fulfillments(order_id, id);
+-- a carrier's delivery report names its tracking number
+CREATE INDEX idx_fulfillments_tracking ON fulfillments(tracking_number) WHERE tracking_number IS NOT NULL;
+
+CREATE TABLE fulfillment_lines (
+    fulfillment_id INTEGER NOT NULL REFERENCES fulfillments(id) ON DELETE CASCADE,
+    order_id       INTEGER NOT NULL,
+    line           INTEGER NOT NULL,
+    quantity       INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (fulfillment_id, line),
+    FOREIGN KEY (order_id, line) REFERENCES order_items(order_id, line) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX idx_fulfillment_lines_order ON fulfillment_lines(order_id);

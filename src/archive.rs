@@ -48,7 +48,16 @@ pub fn file_of(dir: &Path, month: &str) -> PathBuf {
 }
 
 /// The archived tables: (table, key column, the hot rows of a batch by key).
-const TABLES: [&str; 6] = ["orders", "order_items", "order_status_history", "payment_events", "audit_log", "jobs"];
+const TABLES: [&str; 8] = [
+    "orders",
+    "order_items",
+    "order_status_history",
+    "payment_events",
+    "fulfillments",
+    "fulfillment_lines",
+    "audit_log",
+    "jobs",
+];
 
 /// Opens (creating) a month's file, with the archived tables as the hot database defines
 /// them, and the hot database attached read-only as `hot`.
@@ -102,6 +111,8 @@ fn open_month(hot: &Path, dir: &Path, month: &str) -> anyhow::Result<Connection>
             conn.execute_batch(&add)?;
         }
     }
+    // a file made before version 12 takes the order statuses added since
+    crate::db::migrate::widen_order_statuses(&conn, "main")?;
     Ok(conn)
 }
 
@@ -187,6 +198,8 @@ pub async fn run(
                         ("order_items", "order_id"),
                         ("order_status_history", "order_id"),
                         ("payment_events", "order_id"),
+                        ("fulfillments", "order_id"),
+                        ("fulfillment_lines", "order_id"),
                     ],
                     &i,
                 )
@@ -284,7 +297,13 @@ pub fn archived_file(conn: &Connection, dir: &Path, order: i64) -> rusqlite::Res
 /// An archived order, read from its month's file.
 pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate::orders::store::OrderOut>> {
     let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    crate::orders::store::detail(&conn, order)
+    // a file written before shipments existed has none to show
+    let shipments: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'fulfillment_lines')",
+        [],
+        |r| r.get(0),
+    )?;
+    crate::orders::store::detail_in(&conn, order, shipments)
 }
 
 /// A consistent online copy of the database at `db` into `out` (`VACUUM INTO`: one read

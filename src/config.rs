@@ -145,6 +145,10 @@ pub struct Config {
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Secret: redacted
     /// when printed. Without one, the webhook refuses every call.
     pub payment_webhook_secret: Option<String>,
+    /// Shared secret of the carriers' delivery webhook (`POST /api/webhooks/carriers`,
+    /// HMAC-SHA256 like the payment one). Secret: redacted when printed. Without one, the
+    /// webhook refuses every call (deliveries are then marked in the dashboard).
+    pub carrier_webhook_secret: Option<String>,
     /// SMTP server that sends the shop's mail, e.g. `smtp://127.0.0.1:2525` or
     /// `smtps://user:pass@host:465` (`?tls=required` for STARTTLS). Without it, mail stays in
     /// the outbox (`storefront mail pending`). Secret: redacted when printed.
@@ -358,6 +362,7 @@ impl Default for Config {
             unpaid_orders_per_address: 20,
             reserved_units_per_address: 200,
             payment_webhook_secret: None,
+            carrier_webhook_secret: None,
             smtp_url: None,
             mail_from: "Storefront <shop@localhost>".into(),
             shop_name: "Storefront".into(),
@@ -558,6 +563,7 @@ impl Config {
         for v in [
             &mut config.redis_url,
             &mut config.payment_webhook_secret,
+            &mut config.carrier_webhook_secret,
             &mut config.smtp_url,
             &mut config.replicate_to,
             &mut config.replica_of,
@@ -635,6 +641,9 @@ impl Config {
         if self.payment_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
             problems.push("payment_webhook_secret must be at least 16 characters".to_owned());
         }
+        if self.carrier_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
+            problems.push("carrier_webhook_secret must be at least 16 characters".to_owned());
+        }
         if let Some(url) = &self.smtp_url {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 problems.push("smtp_url must start with smtp:// or smtps://".to_owned());
@@ -701,6 +710,7 @@ impl Config {
         let mut shown = self.clone();
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
         shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
+        shown.carrier_webhook_secret = shown.carrier_webhook_secret.map(|_| "***".to_owned());
         shown.metrics_token = shown.metrics_token.map(|_| "***".to_owned());
         shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
         shown.replicate_to = shown.replicate_to.as_deref().map(redact_url);

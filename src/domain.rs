@@ -272,6 +272,33 @@ pub fn text(s: &str, max: usize, optional: bool) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A web address a person may follow or a hook may call, as the document states it ([`matches_url_pattern`]
+/// checks it): http or https, a host name or address, an optional port, path and query of
+/// plain URL characters.
+pub const URL_PATTERN: &str =
+    "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?([?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
+/// [`URL_PATTERN`], by hand.
+pub fn matches_url_pattern(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    let plain = |s: &str, extra: &[u8]| {
+        s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@%/-".contains(&b) || extra.contains(&b))
+    };
+    host_ok && port_ok && plain(path, b"") && query.is_none_or(|q| plain(q, b"?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,7 +84,7 @@ pub async fn post(
             let bought: bool = tx
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM orders o JOIN order_items oi ON oi.order_id = o.id
-                     WHERE o.customer_id = ?1 AND o.status IN ('paid', 'fulfilled') AND oi.product_id = ?2)",
+                     WHERE o.customer_id = ?1 AND o.status IN ('paid', 'partially_fulfilled', 'fulfilled') AND oi.product_id = ?2)",
                 )?
                 .query_row(params![me.customer_id, product], |r| r.get(0))?;
             if !bought {

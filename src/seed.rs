@@ -814,8 +814,17 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
              FROM customers c WHERE c.id = ?2",
         )?;
         let mut item = tx.prepare_cached(
-            "INSERT INTO order_items(order_id, line, product_id, variant_id, sku, name, unit_price, quantity, line_total)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO order_items(order_id, line, product_id, variant_id, sku, name, unit_price, quantity, line_total,
+                                     fulfilled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        // a shipped order's one parcel, delivered a few days after it left
+        let mut parcel = tx.prepare_cached(
+            "INSERT INTO fulfillments(id, order_id, carrier, tracking_number, tracking_url, created_at, delivered_at)
+             VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut parcel_line = tx.prepare_cached(
+            "INSERT INTO fulfillment_lines(fulfillment_id, order_id, line, quantity) VALUES (?1, ?1, ?2, ?3)",
         )?;
         let mut daily = tx.prepare_cached(
             "INSERT INTO product_sales_daily(day, product_id, units) VALUES (?1, ?2, ?3)
@@ -857,6 +866,23 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                 subtotal + shipping + tax,
                 created
             ])?;
+            let shipped = status == "fulfilled";
+            if shipped {
+                // its own stream: the reviews drawn below stay what they were
+                let mut r = Rng::derive(opts.seed, 7, o as u64);
+                let (carrier, tracking) = if r.chance(0.5) {
+                    ("UPS", format!("1Z{:06}A{:09}", opts.seed % 1_000_000, order_id))
+                } else {
+                    ("USPS", format!("9400{:018}", order_id))
+                };
+                let url = match carrier {
+                    "UPS" => format!("https://www.ups.com/track?tracknum={tracking}"),
+                    _ => format!("https://tools.usps.com/go/TrackConfirmAction?tLabels={tracking}"),
+                };
+                let sent = created + DAY_MS + r.range(0, DAY_MS as u64 - 1) as i64;
+                let arrived = (sent + r.range(2, 5) as i64 * DAY_MS).min(now - 1);
+                parcel.execute(params![order_id, carrier, tracking, url, sent.min(now - 1), arrived])?;
+            }
             for (line, (p, v, q, unit)) in lines.iter().enumerate() {
                 let pid = p.index as i64 + 1;
                 item.execute(params![
@@ -868,8 +894,12 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                     p.name,
                     unit,
                     q,
-                    unit * q
+                    unit * q,
+                    if shipped { *q } else { 0 }
                 ])?;
+                if shipped {
+                    parcel_line.execute(params![order_id, line as i64 + 1, q])?;
+                }
                 daily.execute(params![created.div_euclid(DAY_MS), pid, q])?;
                 if r.chance(0.3) && reviewed.insert((spec.customer, p.index)) {
                     let rating = r.weighted(&[5, 7, 13, 30, 45]) + 1;

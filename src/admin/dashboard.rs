@@ -19,7 +19,7 @@ pub fn today(conn: &Connection, day_start_ms: i64) -> rusqlite::Result<Today> {
     let mut t = Today::default();
     let mut stmt = conn.prepare_cached(
         "SELECT (created_at - ?1) / 3600000, count(*),
-                coalesce(sum(CASE WHEN status IN ('paid', 'fulfilled') THEN total END), 0)
+                coalesce(sum(CASE WHEN status IN ('paid', 'partially_fulfilled', 'fulfilled') THEN total END), 0)
          FROM orders
          WHERE id > coalesce((SELECT id FROM orders WHERE created_at < ?1 ORDER BY id DESC LIMIT 1), 0)
            AND created_at >= ?1

@@ -84,8 +84,9 @@ pub async fn order(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderStatusIn {
-    /// `fulfilled` (a paid order shipped), `cancelled` (pending or paid: stock returns),
-    /// `refunded` (paid or fulfilled: cancelled, refund due; stock returns unless shipped)
+    /// `fulfilled` (a paid or partially fulfilled order: everything left ships, without
+    /// tracking), `cancelled` (pending or paid: stock returns), `refunded` (paid or shipped:
+    /// cancelled, refund due; what had not shipped returns to stock)
     #[schema(extensions(("x-enum" = json!(TRANSITIONS))))]
     pub status: String,
     /// shown in the order's status history
@@ -96,8 +97,10 @@ pub struct OrderStatusIn {
 
 /// Change an order's status
 ///
-/// `fulfilled` (paid → fulfilled), `cancelled` (pending or paid; stock returns),
-/// `refunded` (paid: stock returns; fulfilled: it does not); audited.
+/// `fulfilled` (paid or partially fulfilled → fulfilled: a shipment of everything left,
+/// without tracking; `POST .../fulfillments` records one with it), `cancelled` (pending or
+/// paid; stock returns), `refunded` (paid: stock returns; partially fulfilled: what had not
+/// shipped returns; fulfilled: nothing does); audited.
 #[utoipa::path(patch, path = "/api/admin/orders/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "an order id")),
     request_body = OrderStatusIn,
@@ -128,12 +131,24 @@ pub async fn update_order(
         .db
         .writer
         .run(move |tx| {
-            let (from, now_is) = lifecycle::apply(tx, id, event, Some(&note), now_ms(), fx).map_err(|e| match e {
+            let refused = |e| match e {
                 crate::orders::TransitionError::NotAllowed { from } => {
                     conflict("invalid_transition", &format!("an order that is {from} cannot become {to}"))
                 }
-                e => e.into(),
-            })?;
+                e => ApiError::from(e),
+            };
+            let (from, now_is) = if event == Event::Fulfil {
+                // everything left ships, without carrier or tracking: a fulfillment like any
+                use crate::orders::fulfillment::{ship, Carriage, ShipError};
+                let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+                ship(tx, id, None, &Carriage::default(), Some(&note), now_ms(), fx).map_err(|e| match e {
+                    ShipError::Transition(e) => refused(e),
+                    e => e.into(),
+                })?;
+                (from, crate::orders::OrderStatus::Fulfilled)
+            } else {
+                lifecycle::apply(tx, id, event, Some(&note), now_ms(), fx).map_err(refused)?
+            };
             audit(
                 tx,
                 &admin,
@@ -144,6 +159,181 @@ pub async fn update_order(
                 Some(&serde_json::json!({"status": now_is})),
             )?;
             Ok::<_, ApiError>(orders::detail(tx, id)?)
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &order))
+}
+
+// --- shipments ----------------------------------------------------------------------------
+
+/// One line of a shipment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipLineIn {
+    /// the order's line (its `items[].line`)
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub line_id: i64,
+    /// units of it in this shipment; at most what is left to ship of it
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentIn {
+    /// what ships; without it, everything left to ship. A line at most once.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Option<Vec<ShipLineIn>>,
+    /// who carries it, e.g. `UPS`
+    #[schema(max_length = 100, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub carrier: String,
+    /// the number the carrier follows it by (a carrier's delivery report names it)
+    #[schema(max_length = 100, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub tracking_number: String,
+    /// where the customer follows it: an http:// or https:// address
+    #[serde(default)]
+    #[schema(max_length = 2000, extensions(("x-pattern" = json!(crate::domain::URL_PATTERN))))]
+    pub tracking_url: Option<String>,
+    /// shown in the order's status history
+    #[serde(default)]
+    #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::OPTIONAL_LINE))))]
+    pub note: Option<String>,
+}
+
+/// Ship an order, or part of it
+///
+/// Records a shipment of `lines` (without them: everything left to ship) with its carrier
+/// and tracking number. The order becomes `partially_fulfilled` while anything is left, and
+/// `fulfilled` when nothing is; the customer gets the "shipped" mail with the tracking
+/// number and subscribers the `order.fulfilled` event, all in one unit. Stock does not
+/// move (payment sold it). Asking for more of a line than is left is 409
+/// `over_fulfillment` and ships nothing. Answers the order. Audited.
+#[utoipa::path(post, path = "/api/admin/orders/{id}/fulfillments", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id")),
+    request_body = FulfillmentIn,
+    responses((status = 201, description = "shipped: the order with its shipments", body = Data<crate::orders::store::OrderOut>), AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "invalid_transition (not paid, or all shipped) or over_fulfillment", body = ErrorBody), WriteErrors))]
+pub async fn create_fulfillment(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    PathId(id, _): PathId<res::Order>,
+    JsonBody(b): JsonBody<FulfillmentIn>,
+) -> Result<Response, ApiError> {
+    use crate::orders::fulfillment::{self, Carriage, Take};
+    let mut checks = Checks::new();
+    let carrier = checks.check("carrier", text(&b.carrier, 100, false));
+    let tracking = checks.check("tracking_number", text(&b.tracking_number, 100, false));
+    let url = match b.tracking_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(u) if u.len() <= 2000 && crate::domain::matches_url_pattern(u) => Some(u.to_owned()),
+        Some(_) => {
+            checks.error("tracking_url", "must be an http:// or https:// address, at most 2000 characters");
+            None
+        }
+        None => None,
+    };
+    let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
+    let mut take = Vec::new();
+    if let Some(lines) = &b.lines {
+        if lines.is_empty() {
+            checks.error("lines", "name at least one line, or leave lines out to ship everything left");
+        }
+        if lines.len() > 200 {
+            checks.error("lines", "at most 200 lines");
+        }
+        for (i, l) in lines.iter().enumerate() {
+            if !(1..=1_000_000).contains(&l.line_id) {
+                checks.error(&format!("lines[{i}].line_id"), "must be a line of the order (1 or more)");
+            }
+            if let Err(e) = crate::domain::Quantity::parse(l.quantity) {
+                checks.error(&format!("lines[{i}].quantity"), e);
+            }
+            if lines[..i].iter().any(|o| o.line_id == l.line_id) {
+                checks.error(&format!("lines[{i}].line_id"), "names a line already in this shipment");
+            }
+            take.push(Take { line: l.line_id, quantity: l.quantity });
+        }
+    }
+    checks.finish()?;
+    let carriage = Carriage { carrier, tracking_number: tracking, tracking_url: url };
+    let note = note.expect("checked");
+    let whole = b.lines.is_none();
+    let fx = app.effects();
+    let order = app
+        .db
+        .writer
+        .run(move |tx| {
+            let before = crate::orders::lifecycle::status(tx, id)?;
+            let fid = fulfillment::ship(tx, id, (!whole).then_some(&take[..]), &carriage, Some(&note), now_ms(), fx)?;
+            let out = crate::orders::store::detail(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+            let shipped = out.fulfillments.iter().find(|f| f.id.0 == fid).map(|f| serde_json::to_value(f).ok());
+            audit(
+                tx,
+                &admin,
+                "order.fulfillment",
+                "order",
+                id,
+                Some(&serde_json::json!({"status": before})),
+                Some(&serde_json::json!({"status": out.status, "fulfillment": shipped.flatten()})),
+            )?;
+            Ok::<_, ApiError>(out)
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &order))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentPatch {
+    /// `true`: the shipment arrived (a delivery cannot be taken back)
+    #[schema(extensions(("x-enum" = json!([true]))))]
+    pub delivered: bool,
+}
+
+/// Mark a shipment delivered
+///
+/// Once: a shipment already delivered (by the shop or the carrier's report) keeps its first
+/// time. Adds a line to the order's history and sends subscribers `order.delivered`.
+/// Answers the order. Audited.
+#[utoipa::path(patch, path = "/api/admin/orders/{id}/fulfillments/{fulfillment_id}", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id"), ("fulfillment_id" = String, Path, description = "one of its shipments")),
+    request_body = FulfillmentPatch,
+    responses((status = 200, description = "the order with its shipments", body = Data<crate::orders::store::OrderOut>), AdminErrors, BodyErrors, NotFound, WriteErrors))]
+pub async fn update_fulfillment(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    axum::extract::Path((id, fid)): axum::extract::Path<(String, String)>,
+    JsonBody(b): JsonBody<FulfillmentPatch>,
+) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).map(|i| i.0).ok_or_else(PathId::<res::Order>::not_found)?;
+    let fid = Id::parse(&fid).map(|i| i.0).ok_or_else(|| ApiError::not_found("fulfillment"))?;
+    if !b.delivered {
+        let mut checks = Checks::new();
+        checks.error("delivered", "must be true: a delivery cannot be taken back");
+        checks.finish()?;
+    }
+    let order = app
+        .db
+        .writer
+        .run(move |tx| {
+            use crate::orders::fulfillment::{deliver, Delivered};
+            match deliver(tx, id, fid, now_ms())? {
+                None if crate::orders::lifecycle::status(tx, id)?.is_none() => {
+                    return Err(ApiError::not_found("order"))
+                }
+                None => return Err(ApiError::not_found("fulfillment")),
+                Some(Delivered::Now) => audit(
+                    tx,
+                    &admin,
+                    "order.delivered",
+                    "order",
+                    id,
+                    None,
+                    Some(&serde_json::json!({"fulfillment_id": Id(fid)})),
+                )?,
+                Some(Delivered::Already) => {}
+            }
+            Ok::<_, ApiError>(crate::orders::store::detail(tx, id)?)
         })
         .await?;
     Ok(data(StatusCode::OK, &order))

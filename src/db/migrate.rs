@@ -12,12 +12,14 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
     pub to: i64,
     pub sql: Cow<'static, str>,
+    /// what SQL alone cannot say, run first in the step's transaction
+    pub code: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
 /// Where `schema.sql`'s version-2 section begins: the upgrade runs that section as it
@@ -51,6 +53,46 @@ const V10_MARKER: &str = "-- version 10: the dashboard's list of one kind of job
 /// Where the version-11 section begins.
 const V11_MARKER: &str = "-- version 11: uploaded product images, and settings";
 
+/// Where the version-12 section begins.
+const V12_MARKER: &str = "-- version 12: shipments";
+
+/// The end of the CHECK on `orders.status` before version 12, and after it.
+const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
+const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
+
+/// Widens the CHECK of `orders.status` in the database `schema` (`main`, or an attached
+/// archive file) to the statuses of version 12, in place. SQLite cannot alter a CHECK, and
+/// rebuilding a table of a million orders to loosen one would copy every row; SQLite's
+/// documented procedure for a change no stored row can violate is to edit the table's
+/// definition with `writable_schema` and bump `schema_version` in the same transaction, so
+/// every connection reloads the schema. Returns whether it changed anything.
+pub fn widen_order_statuses(conn: &Connection, schema: &str) -> rusqlite::Result<bool> {
+    use rusqlite::OptionalExtension;
+    let sql: Option<String> = conn
+        .query_row(
+            &format!("SELECT sql FROM {schema}.sqlite_schema WHERE type = 'table' AND name = 'orders'"),
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(sql) = sql.filter(|s| s.contains(STATUS_CHECK_V1)) else { return Ok(false) };
+    let version: i64 = conn.query_row(&format!("PRAGMA {schema}.schema_version"), [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA writable_schema = ON")?;
+    let edited = conn.execute(
+        &format!("UPDATE {schema}.sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = 'orders'"),
+        [sql.replacen(STATUS_CHECK_V1, STATUS_CHECK_V12, 1)],
+    );
+    let bumped = conn.execute_batch(&format!("PRAGMA {schema}.schema_version = {}", version + 1));
+    conn.execute_batch("PRAGMA writable_schema = OFF")?;
+    edited?;
+    bumped?;
+    Ok(true)
+}
+
+fn widen_main_order_statuses(conn: &Connection) -> rusqlite::Result<()> {
+    widen_order_statuses(conn, "main").map(drop)
+}
+
 /// Version 2 adds columns to `orders`: `schema.sql` lists them last, as ALTER leaves them.
 const V2_ALTER: &str = "
     ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
@@ -69,7 +111,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -80,20 +122,22 @@ pub fn steps() -> Vec<Step> {
         at(V9_MARKER),
         at(V10_MARKER),
         at(V11_MARKER),
+        at(V12_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
     vec![
-        Step { to: 2, sql: format!("{V2_ALTER}\n{}", &SCHEMA_SQL[v2..end(v3)]).into() },
-        Step { to: 3, sql: SCHEMA_SQL[v3..end(v4)].into() },
-        Step { to: 4, sql: SCHEMA_SQL[v4..end(v5)].into() },
-        Step { to: 5, sql: SCHEMA_SQL[v5..end(v6)].into() },
-        Step { to: 6, sql: SCHEMA_SQL[v6..end(v7)].into() },
-        Step { to: 7, sql: SCHEMA_SQL[v7..end(v8)].into() },
-        Step { to: 8, sql: SCHEMA_SQL[v8..end(v9)].into() },
-        Step { to: 9, sql: SCHEMA_SQL[v9..end(v10)].into() },
-        Step { to: 10, sql: SCHEMA_SQL[v10..end(v11)].into() },
-        Step { to: 11, sql: SCHEMA_SQL[v11..].into() },
+        Step { to: 2, sql: format!("{V2_ALTER}\n{}", &SCHEMA_SQL[v2..end(v3)]).into(), code: None },
+        Step { to: 3, sql: SCHEMA_SQL[v3..end(v4)].into(), code: None },
+        Step { to: 4, sql: SCHEMA_SQL[v4..end(v5)].into(), code: None },
+        Step { to: 5, sql: SCHEMA_SQL[v5..end(v6)].into(), code: None },
+        Step { to: 6, sql: SCHEMA_SQL[v6..end(v7)].into(), code: None },
+        Step { to: 7, sql: SCHEMA_SQL[v7..end(v8)].into(), code: None },
+        Step { to: 8, sql: SCHEMA_SQL[v8..end(v9)].into(), code: None },
+        Step { to: 9, sql: SCHEMA_SQL[v9..end(v10)].into(), code: None },
+        Step { to: 10, sql: SCHEMA_SQL[v10..end(v11)].into(), code: None },
+        Step { to: 11, sql: SCHEMA_SQL[v11..end(v12)].into(), code: None },
+        Step { to: 12, sql: SCHEMA_SQL[v12..].into(), code: Some(widen_main_order_statuses) },
     ]
 }
 
@@ -156,6 +200,9 @@ pub fn migrate_with(
     while at < target {
         let step = steps.iter().find(|s| s.to == at + 1).ok_or(MigrateError::MissingStep(at))?;
         let tx = conn.transaction()?;
+        if let Some(code) = step.code {
+            code(&tx)?;
+        }
         tx.execute_batch(&step.sql)?;
         tx.pragma_update(None, "user_version", step.to)?;
         tx.commit()?;

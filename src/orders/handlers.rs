@@ -559,6 +559,79 @@ pub async fn payment_webhook(
     Ok(data(code, &PaymentOutcome { order_id: Id(order), outcome, status, replayed }))
 }
 
+/// What a carrier may report; only `delivered` changes anything.
+const CARRIER_STATUSES: &[&str] = &["in_transit", "out_for_delivery", "delivered", "exception"];
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CarrierEventIn {
+    /// the shipment's tracking number, as the shop recorded it
+    #[schema(max_length = 100, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub tracking_number: String,
+    #[schema(extensions(("x-enum" = json!(CARRIER_STATUSES))))]
+    pub status: String,
+}
+
+/// What a carrier's report did.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CarrierOutcome {
+    order_id: Id,
+    fulfillment_id: Id,
+    /// `delivered` (this report), `already_delivered` (an earlier one did; nothing changed)
+    /// or `noted` (a status other than delivered: nothing changes)
+    outcome: &'static str,
+}
+
+/// A carrier's delivery report
+///
+/// `X-Signature: sha256=<hex HMAC-SHA256 of the raw body with carrier_webhook_secret>`,
+/// like the payment webhook. `delivered` marks the shipment with that tracking number
+/// delivered, once (a repeat changes nothing); other statuses are acknowledged and change
+/// nothing. 404 when no shipment has the tracking number.
+#[utoipa::path(post, path = "/api/webhooks/carriers", tag = "orders", security(()),
+    params(("X-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
+    request_body = CarrierEventIn,
+    responses((status = 200, description = "applied, repeated or noted", body = Data<CarrierOutcome>),
+        (status = 401, description = "invalid_signature (also when no secret is configured); the body is not looked at", body = ErrorBody),
+        BodyErrors, NotFound, WriteErrors))]
+pub async fn carrier_webhook(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: JsonWithBytes<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", "the signature does not match");
+    let secret = app.config.carrier_webhook_secret.as_deref().ok_or_else(unauthorized)?;
+    if !signature_ok(secret, &headers, &body.bytes) {
+        return Err(unauthorized());
+    }
+    let e: CarrierEventIn = crate::http::body::typed(body.value)?;
+    let mut checks = Checks::new();
+    let tracking = checks.check("tracking_number", text(&e.tracking_number, 100, false));
+    if !CARRIER_STATUSES.contains(&e.status.as_str()) {
+        checks.error("status", format!("must be one of: {}", CARRIER_STATUSES.join(", ")));
+    }
+    checks.finish()?;
+    let tracking = tracking.expect("checked");
+    let delivered = e.status == "delivered";
+    let out = app
+        .db
+        .writer
+        .run(move |tx| {
+            use super::fulfillment::{by_tracking, deliver, Delivered};
+            let (order, fid) = by_tracking(tx, &tracking)?.ok_or_else(|| ApiError::not_found("shipment"))?;
+            let outcome = if !delivered {
+                "noted"
+            } else {
+                match deliver(tx, order, fid, now_ms())? {
+                    Some(Delivered::Now) => "delivered",
+                    _ => "already_delivered",
+                }
+            };
+            Ok::<_, ApiError>(CarrierOutcome { order_id: Id(order), fulfillment_id: Id(fid), outcome })
+        })
+        .await?;
+    Ok(data(StatusCode::OK, &out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,14 +3,19 @@
 //! webhook, expiry and every administrator's change alike.
 //!
 //! ```text
-//!   pending ──pay──▶ paid ──fulfil──▶ fulfilled
-//!      │               │                  │
-//!      │ cancel,       │ cancel, refund   │ refund
-//!      │ payment fails │ (stock returns)  │ (stock stays shipped)
-//!      ▼               ▼                  ▼
-//!  cancelled ◀─────────┴──────────────────┘
+//!                          ship part ┌──────┐ ship part
+//!                                    ▼      │
+//!   pending ──pay──▶ paid ──ship──▶ partially_fulfilled ──ship the rest──▶ fulfilled
+//!      │               │  └────────────────── ship all ─────────────────────▶ │
+//!      │ cancel,       │ cancel, refund          │ refund                      │ refund
+//!      │ payment fails │ (stock returns)         │ (unshipped stock returns)   │ (stock stays shipped)
+//!      ▼               ▼                         ▼                             ▼
+//!  cancelled ◀─────────┴─────────────────────────┴─────────────────────────────┘
 //!   expired ◀── expire (pending only)
 //! ```
+//!
+//! Shipping is a fulfillment ([`super::fulfillment`]): it records what left and moves the
+//! order by what is left to ship.
 //!
 //! Invariants:
 //! - A move is a conditional update of the status (`WHERE status = from`): if someone else
@@ -30,27 +35,35 @@ use crate::app::Effects;
 use crate::cart;
 use crate::db::writer::WriteTx;
 
-/// Where an order stands. `pending` holds reserved stock; `paid` has sold it; `fulfilled`
-/// has shipped; `cancelled` and `expired` have returned what they held (a refund cancels a
-/// paid or fulfilled order).
+/// Where an order stands. `pending` holds reserved stock; `paid` has sold it;
+/// `partially_fulfilled` has shipped some of it and `fulfilled` all of it; `cancelled` and
+/// `expired` have returned what they held (a refund cancels a paid or shipped order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Pending,
     Paid,
+    PartiallyFulfilled,
     Fulfilled,
     Cancelled,
     Expired,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] =
-        [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Fulfilled, OrderStatus::Cancelled, OrderStatus::Expired];
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Paid,
+        OrderStatus::PartiallyFulfilled,
+        OrderStatus::Fulfilled,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyFulfilled => "partially_fulfilled",
             OrderStatus::Fulfilled => "fulfilled",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Expired => "expired",
@@ -104,8 +117,10 @@ pub enum Event {
     /// unpaid past its deadline
     Expire,
     Cancel(Actor),
-    /// shipped by the shop
+    /// the shop shipped everything left to ship
     Fulfil,
+    /// the shop shipped part of what is left
+    ShipPart,
     /// the money goes back (and the stock, if it had not shipped)
     Refund,
 }
@@ -134,7 +149,12 @@ fn step(from: OrderStatus, event: Event) -> Option<Step> {
         (Paid, Event::Cancel(Actor::Shop) | Event::Refund) => {
             s(Cancelled, Some(StockMove::Restock), "cancelled by the shop; refund due")
         }
-        (Paid, Event::Fulfil) => s(Fulfilled, None, "shipped"),
+        (Paid | PartiallyFulfilled, Event::Fulfil) => s(Fulfilled, None, "shipped"),
+        (Paid | PartiallyFulfilled, Event::ShipPart) => s(PartiallyFulfilled, None, "part of the order shipped"),
+        // what had not shipped goes back on sale
+        (PartiallyFulfilled, Event::Refund) => {
+            s(Cancelled, Some(StockMove::Restock), "refunded after part of it shipped")
+        }
         (Fulfilled, Event::Refund) => s(Cancelled, None, "refunded after shipping"),
         _ => None,
     }
@@ -210,7 +230,7 @@ pub fn apply(
     store::add_history(tx, order, step.to.as_str(), note, now)?;
     let kind = match (step.to, event) {
         (OrderStatus::Paid, _) => "order.paid",
-        (OrderStatus::Fulfilled, _) => "order.fulfilled",
+        (OrderStatus::Fulfilled | OrderStatus::PartiallyFulfilled, _) => "order.fulfilled",
         (OrderStatus::Expired, _) => "order.expired",
         (OrderStatus::Cancelled, Event::Refund) => "order.refunded",
         _ => "order.cancelled",
@@ -266,12 +286,18 @@ mod tests {
                 Event::Expire,
                 Event::Cancel(Actor::Shop),
                 Event::Fulfil,
+                Event::ShipPart,
                 Event::Refund,
             ] {
                 assert!(step(from, e).is_none(), "{from} takes no {e:?}");
             }
         }
-        assert!(step(Fulfilled, Event::Cancel(Actor::Customer)).is_none(), "a shipped order is not cancelled");
+        for from in [Fulfilled, PartiallyFulfilled] {
+            for actor in [Actor::Customer, Actor::Shop] {
+                assert!(step(from, Event::Cancel(actor)).is_none(), "a shipped order is not cancelled");
+            }
+        }
+        assert!(step(Fulfilled, Event::ShipPart).is_none() && step(Pending, Event::Fulfil).is_none());
         assert!(step(Paid, Event::Expire).is_none(), "a paid order does not expire");
         assert!(step(Fulfilled, Event::Refund).is_some_and(|s| s.stock.is_none()), "shipped stock stays shipped");
     }

@@ -28,7 +28,7 @@ pub enum StockMove {
     Sell,
     /// cancelled or expired while pending: reserved units return to sale
     Release,
-    /// cancelled after payment: sold units return to sale
+    /// cancelled after payment: sold units not yet shipped return to sale
     Restock,
 }
 
@@ -42,8 +42,10 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
         }
         StockMove::Restock => "UPDATE inventory SET available = available + ?2, updated_at = ?3 WHERE variant_id = ?1",
     };
+    // what has shipped stays shipped: a restock returns the units not yet fulfilled (the
+    // other moves happen before anything ships, when the two are the same)
     let lines: Vec<(i64, i64, i64)> = tx
-        .prepare_cached("SELECT variant_id, quantity, product_id FROM order_items WHERE order_id = ?1")?
+        .prepare_cached("SELECT variant_id, quantity - fulfilled, product_id FROM order_items WHERE order_id = ?1")?
         .query_map([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut stmt = tx.prepare_cached(sql)?;
@@ -280,6 +282,8 @@ pub struct OrderItemOut {
     pub name: String,
     pub unit_price: Money,
     pub quantity: i64,
+    /// units of this line shipped so far
+    pub fulfilled: i64,
     pub line_total: Money,
 }
 
@@ -312,9 +316,17 @@ pub struct OrderOut {
     pub paid_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
     pub status_history: Vec<HistoryOut>,
+    /// the shipments, oldest first
+    pub fulfillments: Vec<super::fulfillment::FulfillmentOut>,
 }
 
 pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
+    detail_in(conn, order, true)
+}
+
+/// [`detail`] from a database that may predate shipments (`shipments`: it has them), such as
+/// an archive file written by an older version.
+pub fn detail_in(conn: &Connection, order: i64, shipments: bool) -> rusqlite::Result<Option<OrderOut>> {
     let head = conn
         .prepare_cached(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
@@ -347,15 +359,17 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
                 expires_at: expires.filter(|_| status == OrderStatus::Pending).map(Timestamp),
                 status,
                 status_history: Vec::new(),
+                fulfillments: Vec::new(),
             })
         })
         .optional()?;
     let Some(mut o) = head else { return Ok(None) };
+    let fulfilled = if shipments { "fulfilled" } else { "0" };
     o.items = conn
-        .prepare_cached(
-            "SELECT line, product_id, variant_id, sku, name, unit_price, quantity, line_total
-             FROM order_items WHERE order_id = ?1 ORDER BY line",
-        )?
+        .prepare_cached(&format!(
+            "SELECT line, product_id, variant_id, sku, name, unit_price, quantity, line_total, {fulfilled}
+             FROM order_items WHERE order_id = ?1 ORDER BY line"
+        ))?
         .query_map([order], |r| {
             Ok(OrderItemOut {
                 line: r.get(0)?,
@@ -366,6 +380,7 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
                 unit_price: usd(r.get(5)?),
                 quantity: r.get(6)?,
                 line_total: usd(r.get(7)?),
+                fulfilled: r.get(8)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -376,6 +391,9 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
         )?
         .query_map([order], |r| Ok(HistoryOut { status: r.get(0)?, note: r.get(1)?, at: Timestamp(r.get(2)?) }))?
         .collect::<Result<_, _>>()?;
+    if shipments {
+        o.fulfillments = super::fulfillment::of_order(conn, order)?;
+    }
     Ok(Some(o))
 }
 

@@ -161,7 +161,7 @@ pub async fn show(
                     dt { "Role" } dd { (c.role) }
                     dt { "Two-factor login" } dd { @if c.two_factor { "on" } @else { "off" } }
                     dt { "Joined" } dd { (when(&c.created_at)) }
-                    dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| o.status == "paid" || o.status == "fulfilled").map(|o| o.total.amount).sum())) }
+                    dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")).map(|o| o.total.amount).sum())) }
                 }
             }
         }

@@ -607,13 +607,18 @@ fn status_words(status: &str) -> &'static str {
     match status {
         "pending" => "Waiting for payment",
         "paid" => "Paid — being prepared",
-        "shipped" => "Shipped",
-        "delivered" => "Delivered",
+        "partially_fulfilled" => "Partly shipped — the rest follows",
+        "fulfilled" => "Shipped",
         "cancelled" => "Cancelled",
         "expired" => "Expired (not paid in time)",
         "refunded" => "Refunded",
         _ => "In progress",
     }
+}
+
+/// The date of a timestamp, "2026-12-05".
+fn day(ts: &str) -> &str {
+    ts.get(..10).unwrap_or(ts)
 }
 
 /// `GET /orders/{id}`: the order's confirmation and where it stands, for its owner.
@@ -652,6 +657,30 @@ pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<
                     dt { "Tax" } dd { (money(&o.tax)) }
                     dt { strong { "Total" } } dd { strong { (money(&o.total)) } }
                 }
+                @if !o.fulfillments.is_empty() {
+                    h2 #shipments { "Shipments" }
+                    ol.shipments aria-labelledby="shipments" {
+                        @for (n, f) in o.fulfillments.iter().enumerate() {
+                            li.shipment #(format!("shipment-{}", f.id)) {
+                                p {
+                                    strong { "Parcel " (n + 1) } " · sent " (day(&f.created_at))
+                                    @if let Some(d) = &f.delivered_at { " · " strong.ok { "delivered " (day(d)) } }
+                                    @else { " · on its way" }
+                                }
+                                p { (f.contents(&o.items)) }
+                                @if f.carrier.is_some() || f.tracking_number.is_some() {
+                                    p.meta {
+                                        @if let Some(c) = &f.carrier { (c) " " }
+                                        @if let Some(t) = &f.tracking_number { "tracking number " code { (t) } }
+                                    }
+                                }
+                                @if let Some(u) = &f.tracking_url {
+                                    p { a href=(u) rel="noopener noreferrer" { "Track parcel " (n + 1) } }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             aside.summary {
                 h2 { "Shipping to" }
@@ -665,7 +694,7 @@ pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<
                 h2 { "History" }
                 ol.plain {
                     @for h in &o.status_history {
-                        li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (h.status)
+                        li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (h.status.replace('_', " "))
                              @if let Some(n) = &h.note { " — " (n) } }
                     }
                 }

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod admin_bulk;
 pub mod admin_customers;
 pub mod admin_images;
+pub mod admin_orders;
 pub mod admin_products;
 pub mod admin_system;
 pub mod admin_tables;

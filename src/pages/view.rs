@@ -203,8 +203,11 @@ pub struct Placed {
 
 #[derive(Debug, Deserialize)]
 pub struct OrderItem {
+    pub line: i64,
     pub name: String,
     pub quantity: i64,
+    /// units shipped so far
+    pub fulfilled: i64,
     pub unit_price: Money,
     pub line_total: Money,
 }
@@ -244,4 +247,37 @@ pub struct Order {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub status_history: Vec<StatusChange>,
+    pub fulfillments: Vec<Shipment>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ShipmentLine {
+    pub line_id: i64,
+    pub quantity: i64,
+}
+
+/// One shipment of an order.
+#[derive(Debug, Deserialize)]
+pub struct Shipment {
+    pub id: String,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
+    pub lines: Vec<ShipmentLine>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+impl Shipment {
+    /// "2 × Blue mug, 1 × Red mug": what left, by the order's item names.
+    pub fn contents(&self, items: &[OrderItem]) -> String {
+        self.lines
+            .iter()
+            .map(|l| {
+                let name = items.iter().find(|i| i.line == l.line_id).map(|i| i.name.as_str()).unwrap_or("an item");
+                format!("{} × {}", l.quantity, name)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }

@@ -25,8 +25,8 @@ use crate::customers::two_factor;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
-    account, admin as dashboard, admin_bulk, admin_customers, admin_images, admin_products, admin_system as system,
-    admin_tables, admin_variants, assets, buy, shop,
+    account, admin as dashboard, admin_bulk, admin_customers, admin_images, admin_orders, admin_products,
+    admin_system as system, admin_tables, admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -128,6 +128,7 @@ pub fn table() -> Table {
         .add(routes!(orders::detail), open)
         .add(routes!(orders::cancel), open)
         .add(routes!(orders::payment_webhook), open)
+        .add(routes!(orders::carrier_webhook), open)
         // administration: each route in the area an API key's scope names
         .add(routes!(admin::cache::cache_stats, admin::cache::cache_flush), admin(Area::Cache))
         .add(routes!(admin::settings::list_settings, admin::settings::update_settings), admin(Area::Settings))
@@ -148,6 +149,8 @@ pub fn table() -> Table {
         .add(routes!(admin::audit::audit_log), admin(Area::Audit))
         .add(routes!(admin::orders::orders), admin(Area::Orders))
         .add(routes!(admin::orders::order, admin::orders::update_order), admin(Area::Orders))
+        .add(routes!(admin::orders::create_fulfillment), admin(Area::Orders))
+        .add(routes!(admin::orders::update_fulfillment), admin(Area::Orders))
         .add(routes!(res::create_category), admin(Area::Catalog))
         .add(routes!(res::update_category, res::delete_category), admin(Area::Catalog))
         .add(routes!(res::create_brand), admin(Area::Catalog))
@@ -214,8 +217,10 @@ pub fn table() -> Table {
         .page("/admin/logout", post_, post(dashboard::logout), Policy::page())
         .page("/admin", get_, get(dashboard::home), Policy::page())
         .page("/admin/orders", get_, get(dashboard::orders), Policy::page())
-        .page("/admin/orders/{id}", get_, get(dashboard::order), Policy::page())
-        .page("/admin/orders/{id}/status", post_, post(dashboard::order_status), Policy::page())
+        .page("/admin/orders/{id}", get_, get(admin_orders::order), Policy::page())
+        .page("/admin/orders/{id}/status", post_, post(admin_orders::order_status), Policy::page())
+        .page("/admin/orders/{id}/fulfillments", post_, post(admin_orders::ship), Policy::page())
+        .page("/admin/orders/{id}/fulfillments/{fid}/delivered", post_, post(admin_orders::delivered), Policy::page())
         .page("/admin/products", get_, get(admin_products::list), Policy::page())
         .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
         .page("/admin/products/new", post_, post(admin_products::create), Policy::page())

@@ -23,7 +23,7 @@ use crate::util::now_ms;
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionIn {
     /// where deliveries are POSTed: an http:// or https:// URL
-    #[schema(max_length = 2000, extensions(("x-pattern" = json!(URL_PATTERN))))]
+    #[schema(max_length = 2000, extensions(("x-pattern" = json!(crate::domain::URL_PATTERN))))]
     pub url: String,
     /// the event types to send (at least one), e.g. order.paid
     #[schema(min_items = 1, max_items = 32)]
@@ -36,7 +36,7 @@ pub struct SubscriptionIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionPatch {
-    #[schema(max_length = 2000, extensions(("x-pattern" = json!(URL_PATTERN))))]
+    #[schema(max_length = 2000, extensions(("x-pattern" = json!(crate::domain::URL_PATTERN))))]
     pub url: Option<String>,
     #[schema(min_items = 1, max_items = 32)]
     pub events: Option<Vec<EventType>>,
@@ -66,7 +66,7 @@ pub struct CreatedOut {
 }
 
 fn check_url(checks: &mut Checks, url: &str, allow_private: bool) -> Option<String> {
-    let ok = url.len() <= 2000 && matches_url_pattern(url) && url.parse::<axum::http::Uri>().is_ok();
+    let ok = url.len() <= 2000 && crate::domain::matches_url_pattern(url) && url.parse::<axum::http::Uri>().is_ok();
     if !ok {
         checks.error("url", "must be an http:// or https:// URL with a host, at most 2000 characters");
         return None;
@@ -79,33 +79,6 @@ fn check_url(checks: &mut Checks, url: &str, allow_private: bool) -> Option<Stri
         }
         None => Some(url.to_owned()),
     }
-}
-
-/// What a subscription URL may be, as the document states it ([`matches_url_pattern`]
-/// checks it): http or https, a host name or address, an optional port, path and query of
-/// plain URL characters.
-const URL_PATTERN: &str =
-    "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?([?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
-
-/// [`URL_PATTERN`], by hand.
-fn matches_url_pattern(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let (host, port) = match authority.split_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (authority, None),
-    };
-    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    let (path, query) = match tail.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (tail, None),
-    };
-    let plain = |s: &str, extra: &[u8]| {
-        s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@%/-".contains(&b) || extra.contains(&b))
-    };
-    host_ok && port_ok && plain(path, b"") && query.is_none_or(|q| plain(q, b"?"))
 }
 
 fn check_events(checks: &mut Checks, events: &[EventType]) -> Option<Vec<String>> {
@@ -351,7 +324,7 @@ mod tests {
         for ok in
             ["http://127.0.0.1:8080/hooks", "https://shop.example.com/a/b?x=1&y=2", "https://h", "http://a-b.c:1/"]
         {
-            assert!(super::matches_url_pattern(ok), "{ok}");
+            assert!(crate::domain::matches_url_pattern(ok), "{ok}");
         }
         for bad in [
             "ftp://x",
@@ -362,7 +335,7 @@ mod tests {
             "https://ex.com/{x}",
             "http://h#frag",
         ] {
-            assert!(!super::matches_url_pattern(bad), "{bad}");
+            assert!(!crate::domain::matches_url_pattern(bad), "{bad}");
         }
     }
 }

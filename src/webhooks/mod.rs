@@ -41,6 +41,8 @@ pub enum EventType {
     OrderFulfilled,
     #[serde(rename = "order.refunded")]
     OrderRefunded,
+    #[serde(rename = "order.delivered")]
+    OrderDelivered,
     #[serde(rename = "product.created")]
     ProductCreated,
     #[serde(rename = "product.updated")]
@@ -67,6 +69,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "order.expired",
     "order.fulfilled",
     "order.refunded",
+    "order.delivered",
     "product.created",
     "product.updated",
     "product.retired",
@@ -133,9 +136,16 @@ const ORDER_JSON: &str = "SELECT json_object('id', cast(o.id AS TEXT), 'status',
         'total', json_object('amount', o.total, 'currency', o.currency),
         'items', (SELECT json_group_array(json_object('product_id', cast(i.product_id AS TEXT),
                      'variant_id', cast(i.variant_id AS TEXT), 'sku', i.sku, 'name', i.name,
-                     'quantity', i.quantity,
+                     'line', i.line, 'quantity', i.quantity, 'fulfilled', i.fulfilled,
                      'unit_price', json_object('amount', i.unit_price, 'currency', o.currency)))
                   FROM order_items i WHERE i.order_id = o.id),
+        'fulfillments', (SELECT json_group_array(json_object('id', cast(f.id AS TEXT), 'carrier', f.carrier,
+                     'tracking_number', f.tracking_number, 'tracking_url', f.tracking_url,
+                     'lines', (SELECT json_group_array(json_object('line_id', l.line, 'quantity', l.quantity))
+                               FROM fulfillment_lines l WHERE l.fulfillment_id = f.id),
+                     'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', f.created_at / 1000.0, 'unixepoch'),
+                     'delivered_at', strftime('%Y-%m-%dT%H:%M:%fZ', f.delivered_at / 1000.0, 'unixepoch')))
+                  FROM fulfillments f WHERE f.order_id = o.id),
         'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))
     FROM orders o WHERE o.id = ?1";
 
@@ -196,6 +206,7 @@ mod tests {
             OrderExpired,
             OrderFulfilled,
             OrderRefunded,
+            OrderDelivered,
             ProductCreated,
             ProductUpdated,
             ProductRetired,

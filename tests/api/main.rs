@@ -18,6 +18,7 @@ mod customers;
 mod deploy;
 mod durability;
 mod from_the_box;
+mod fulfillment;
 mod http_server;
 mod images;
 mod jobs;

@@ -579,11 +579,13 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
     b.wait_path(&format!("/admin/orders/{order}")).await;
     b.shoot("admin-order").await;
     accessible(&b, "admin order").await;
-    b.client.find(Locator::Css("#status")).await.unwrap().select_by_value("fulfilled").await.unwrap();
-    b.fill("#note", "Sent with the morning post").await;
-    b.click("form[action$='/status'] button").await;
+    b.fill("#f-carrier", "Royal Mail").await;
+    b.fill("#f-tracking_number", "RM123456785GB").await;
+    b.fill("#f-ship_note", "Sent with the morning post").await;
+    b.click("form.ship button[type=submit]").await;
     b.wait_until_text("h1 .status", "fulfilled").await;
     assert!(b.text("main").await.contains("Sent with the morning post"));
+    assert!(b.text("#shipments + ol").await.contains("RM123456785GB"));
     // the API says the same, and the audit log has the owner's change
     let admin_view = app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await;
     assert_eq!(admin_view.json()["data"]["status"], "fulfilled");
@@ -1363,6 +1365,110 @@ async fn the_owner_renames_the_shop_from_the_settings_page_and_takes_it_back() {
         .parse()
         .unwrap();
     assert_eq!(lines, 25, "the other change stands");
+    b.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_ships_an_order_in_two_parcels_and_the_shopper_follows_them() {
+    use serde_json::json;
+    const SECRET: &str = "whsec-parcels-test-0123456789";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    // a shopper's paid order of two lines: 2 headphones, 3 speakers
+    let shopper = app.guest().await;
+    let body = json!({"items": [{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}],
+                      "shipping_address": crate::common::address(), "payment_method": "card", "email": "buyer@example.com"});
+    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let amount = r.json()["data"]["total"]["amount"].as_i64().unwrap();
+    let paid = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount});
+    app.payment_webhook(SECRET, &paid.to_string()).await;
+    let api_order = app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
+    let lines: Vec<(i64, String)> = api_order["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["line"].as_i64().unwrap(), i["name"].as_str().unwrap().to_owned()))
+        .collect();
+    let speakers = lines.iter().find(|(_, n)| n.contains("Boom")).unwrap().clone();
+    let headphones = lines.iter().find(|(l, _)| *l != speakers.0).unwrap().clone();
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/orders/{order}")).await;
+    assert!(b.text("form.ship").await.contains("2 left"), "{}", b.text("form.ship").await);
+
+    // a tracking page that is not a web address: said beside the field, nothing shipped
+    let before = crate::common::digest(&app.conn());
+    b.fill(&format!("#q-{}", speakers.0), "0").await;
+    b.fill("#f-carrier", "UPS").await;
+    b.fill("#f-tracking_number", "1Z999AA10123456784").await;
+    b.client.execute("document.getElementById('f-tracking_url').type = 'text'", vec![]).await.unwrap(); // past the browser's own check, as a script could
+    b.fill("#f-tracking_url", "javascript:alert(1)").await;
+    b.click("form.ship button[type=submit]").await;
+    let said = b.wait_text("#f-tracking_url-error").await;
+    assert!(said.contains("http"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "a refused parcel changes nothing");
+    assert_eq!(b.text("h1 .status").await, "paid");
+
+    // parcel 1: the headphones alone, with tracking
+    b.fill(&format!("#q-{}", speakers.0), "0").await;
+    b.fill(&format!("#q-{}", headphones.0), "2").await;
+    b.fill("#f-tracking_url", "https://www.ups.com/track?tracknum=1Z999AA10123456784").await;
+    b.click("form.ship button[type=submit]").await;
+    b.wait_until_text("h1 .status", "partially fulfilled").await;
+    let list = b.text("#shipments + ol").await;
+    assert!(list.contains("1Z999AA10123456784") && list.contains(&format!("2 × {}", headphones.1)), "{list}");
+    assert!(!b.text("form.ship").await.contains(&headphones.1), "nothing of it is left to ship");
+    b.shoot("admin-order-parcels").await;
+    accessible(&b, "admin order with a parcel").await;
+
+    // parcel 2: what is left, by default
+    b.fill("#f-carrier", "DHL").await;
+    b.fill("#f-tracking_number", "JD014600003828").await;
+    b.click("form.ship button[type=submit]").await;
+    b.wait_until_text("h1 .status", "fulfilled").await;
+    assert!(b.client.find(Locator::Css("form.ship")).await.is_err(), "nothing left to ship: no form");
+    // the first arrived
+    b.click("button[aria-label='Mark parcel 1 delivered']").await;
+    b.wait_text_with(".shipment .ok", "Delivered").await;
+    b.shoot("admin-order-shipped").await;
+
+    // the API agrees: two shipments, every unit shipped once, the first delivered
+    let v = app.call("GET", &format!("/api/orders/{order}"), Some(&shopper), None, &[]).await.json();
+    let f = v["data"]["fulfillments"].as_array().unwrap();
+    assert_eq!(f.len(), 2);
+    assert!(f[0]["delivered_at"].is_string() && f[1]["delivered_at"].is_null());
+    assert!(v["data"]["items"].as_array().unwrap().iter().all(|i| i["fulfilled"] == i["quantity"]));
+
+    // the shopper's page: both parcels, how to follow them, the first delivered
+    b.client.delete_all_cookies().await.unwrap();
+    // the shopper's session (a page's script may set the cookie; the shop reads it alike)
+    let set = format!("document.cookie = 'sf_session={shopper}; path=/; SameSite=Strict'");
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto(&format!("/orders/{order}")).await;
+    assert!(b.wait_text(".notice").await.contains("Shipped"));
+    let parcels = b.text("ol.shipments").await;
+    assert!(parcels.contains("1Z999AA10123456784") && parcels.contains("JD014600003828"), "{parcels}");
+    assert!(parcels.contains("delivered") && parcels.contains("on its way"), "{parcels}");
+    let link = b.client.find(Locator::Css("ol.shipments a")).await.unwrap();
+    assert_eq!(
+        link.attr("href").await.unwrap().as_deref(),
+        Some("https://www.ups.com/track?tracknum=1Z999AA10123456784")
+    );
+    b.shoot("shop-order-parcels").await;
+    accessible(&b, "order with parcels").await;
     b.close().await;
     app.stop().await;
 }

@@ -1,0 +1,362 @@
+//! The dashboard's order page: the lines and what of them has shipped, the shipments with
+//! their tracking, a form to ship a parcel (all that is left, or some of it), "delivered"
+//! per shipment, and the status changes an owner makes by hand. Each form goes through the
+//! API's own handler, so the page does what `POST /api/admin/orders/{id}/fulfillments`
+//! does — one writer unit with its mail, event and audit row.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::admin::{csrf, page_with, when, AdminPage};
+use super::buy::{answered, see_other};
+use super::layout::money;
+use super::session::{check_csrf, CSRF_FIELD};
+use super::view::{Address, Money, OrderItem, Shipment};
+use crate::admin;
+use crate::app::AppState;
+use crate::domain::Id;
+use crate::error::ApiError;
+use crate::http::path::PathId;
+use crate::http::{JsonBody, QueryParams};
+
+#[derive(Deserialize)]
+struct Change {
+    status: String,
+    note: Option<String>,
+    at: String,
+}
+
+#[derive(Deserialize)]
+struct OrderDetail {
+    id: String,
+    status: String,
+    email: String,
+    items: Vec<OrderItem>,
+    total: Money,
+    shipping_address: Address,
+    shipping_option: Option<String>,
+    payment_method: String,
+    created_at: String,
+    status_history: Vec<Change>,
+    fulfillments: Vec<Shipment>,
+}
+
+/// What an administrator may move an order to by hand from where it is (shipping has its
+/// own form).
+fn next_statuses(status: &str) -> &'static [&'static str] {
+    match status {
+        "pending" => &["cancelled"],
+        "paid" => &["cancelled", "refunded"],
+        "partially_fulfilled" | "fulfilled" => &["refunded"],
+        _ => &[],
+    }
+}
+
+fn can_ship(status: &str) -> bool {
+    matches!(status, "paid" | "partially_fulfilled")
+}
+
+async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<OrderDetail, ApiError> {
+    answered(
+        admin::orders::order(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), QueryParams::parse("")?)
+            .await,
+    )
+    .await
+}
+
+/// `GET /admin/orders/{id}`
+pub async fn order(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let o = load(&app, &a, id.0).await?;
+    Ok(order_page(&app, &a, o, &BTreeMap::new(), &Vec::new()))
+}
+
+/// A refused change is shown on the page (4xx but 403 and 404); anything else is the error
+/// page.
+fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+    if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
+        let mut out: BTreeMap<String, String> =
+            e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
+        if out.is_empty() {
+            out.insert("form".into(), e.message);
+        }
+        Ok(out)
+    } else {
+        Err(e)
+    }
+}
+
+/// The form's fields as sent, kept when a refusal shows the page again.
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn order_page(
+    app: &AppState,
+    a: &AdminPage,
+    o: OrderDetail,
+    errors: &BTreeMap<String, String>,
+    sent: &Fields,
+) -> Response {
+    let ad = &o.shipping_address;
+    let status_words = o.status.replace('_', " ");
+    let main = html! {
+        p.crumbs { a href="/admin/orders" { "Orders" } " / #" (o.id) }
+        h1 { "Order #" (o.id) " " span class=(format!("status {}", o.status)) { (status_words) } }
+        @if let Some(p) = errors.get("form") { div.error role="alert" { p { (p) } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was shipped: see the fields below." } } }
+        div.checkout {
+            section.panel {
+                table.lines {
+                    thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Shipped" } th scope="col" { "Total" } } }
+                    tbody { @for l in &o.items { tr {
+                        td { (l.name) } td { (l.quantity) } td { (l.fulfilled) " of " (l.quantity) } td { (money(&l.line_total)) }
+                    } } }
+                }
+                p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " "))
+                    @if let Some(s) = &o.shipping_option { " · " (s) " delivery" } }
+                (shipments(a, &o))
+                h2 { "History" }
+                ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status.replace('_', " ")) } @if let Some(n) = &h.note { " — " (n) } } } }
+            }
+            aside.summary {
+                h2 { "Customer" }
+                p { (o.email) }
+                address { (ad.name) br; (ad.line1) br; @if !ad.line2.is_empty() { (ad.line2) br; } (ad.city) " " (ad.state) " " (ad.postal_code) br; (ad.country) }
+                p.meta { "Placed " (when(&o.created_at)) }
+                @if can_ship(&o.status) { (ship_form(a, &o, errors, sent)) }
+                @if !next_statuses(&o.status).is_empty() {
+                    h2 { "Change status" }
+                    form method="post" action=(format!("/admin/orders/{}/status", o.id)) {
+                        (csrf(&a.ps))
+                        div.field {
+                            label for="status" { "New status" }
+                            select #status name="status" { @for s in next_statuses(&o.status) { option value=(s) { (s) } } }
+                        }
+                        div.field {
+                            label for="note" { "Note (in the order's history)" }
+                            input #note type="text" name="note" maxlength="500";
+                        }
+                        button type="submit" { "Change status" }
+                    }
+                }
+            }
+        }
+    };
+    let mut resp = page_with(app, &a.ps, &format!("Order #{}", o.id), "/admin/orders", main);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+/// The shipments so far, each with its tracking and "delivered" (or the button that says so).
+fn shipments(a: &AdminPage, o: &OrderDetail) -> Markup {
+    html! {
+        @if !o.fulfillments.is_empty() {
+            h2 #shipments { "Shipments" }
+            ol.shipments aria-labelledby="shipments" {
+                @for (n, f) in o.fulfillments.iter().enumerate() {
+                    li.shipment #(format!("shipment-{}", f.id)) {
+                        p { strong { "Parcel " (n + 1) } " · sent " (when(&f.created_at)) }
+                        p { (f.contents(&o.items)) }
+                        p.meta {
+                            @if let Some(c) = &f.carrier { (c) " " }
+                            @if let Some(t) = &f.tracking_number { code { (t) } }
+                            @if f.carrier.is_none() && f.tracking_number.is_none() { "no tracking" }
+                            @if let Some(u) = &f.tracking_url { " · " a href=(u) rel="noopener noreferrer" { "track parcel " (n + 1) } }
+                        }
+                        @if let Some(d) = &f.delivered_at { p.ok { "Delivered " (when(d)) } }
+                        @else {
+                            form.inline method="post" action=(format!("/admin/orders/{}/fulfillments/{}/delivered", o.id, f.id)) {
+                                (csrf(&a.ps))
+                                button.secondary type="submit" aria-label=(format!("Mark parcel {} delivered", n + 1)) { "Mark delivered" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let err = |k: &str| errors.get(k).map(String::as_str);
+    let value = |k: &str, default: String| field(sent, k).map(str::to_owned).unwrap_or(default);
+    let line_error = |i: usize| err(&format!("lines[{i}].quantity")).or(err(&format!("lines[{i}].line_id")));
+    let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.quantity > i.fulfilled).collect();
+    html! {
+        h2 #ship { "Ship a parcel" }
+        form.ship method="post" action=(format!("/admin/orders/{}/fulfillments", o.id)) aria-labelledby="ship" {
+            (csrf(&a.ps))
+            fieldset.ship-lines aria-describedby=[err("lines").map(|_| "lines-error")] {
+                legend { "In this parcel (what is left to ship)" }
+                @for (i, item) in left.iter().enumerate() {
+                    @let id = format!("q-{}", item.line);
+                    div.field {
+                        label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.fulfilled) " left)" } }
+                        input id=(id) type="number" name=(format!("line_{}", item.line)) min="0" max=(item.quantity - item.fulfilled)
+                            value=(value(&format!("line_{}", item.line), (item.quantity - item.fulfilled).to_string()))
+                            aria-invalid=[line_error(i).map(|_| "true")] aria-describedby=[line_error(i).map(|_| format!("{id}-error"))];
+                        @if let Some(m) = line_error(i) { p.field-error id=(format!("{id}-error")) { (m) } }
+                    }
+                }
+                @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
+            }
+            (text_field("carrier", "Carrier", &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
+            (text_field("tracking_number", "Tracking number", &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
+            (text_field("tracking_url", "Tracking page (optional)", &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
+            (text_field("ship_note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
+            button type="submit" { "Ship" }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn text_field(
+    name: &str,
+    label: &str,
+    value: &str,
+    kind: &str,
+    required: bool,
+    max: usize,
+    error: Option<&str>,
+    placeholder: &str,
+) -> Markup {
+    let id = format!("f-{name}");
+    let form_name = if name == "ship_note" { "note" } else { name };
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            input id=(id) type=(kind) name=(form_name) value=(value) required[required] maxlength=(max)
+                placeholder=[(!placeholder.is_empty()).then_some(placeholder)]
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
+            @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
+        }
+    }
+}
+
+/// `POST /admin/orders/{id}/fulfillments`: the API's shipment, from the form's quantities
+/// (`line_{n}`, 0 leaves a line out), carrier, tracking number and page.
+pub async fn ship(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let mut lines = Vec::new();
+    let mut bad = BTreeMap::new();
+    for (k, v) in &f {
+        let Some(line) = k.strip_prefix("line_").and_then(|l| l.parse::<i64>().ok()) else { continue };
+        match v.trim().parse::<i64>() {
+            Ok(0) => {}
+            Ok(q) => lines.push(admin::orders::ShipLineIn { line_id: line, quantity: q }),
+            Err(_) => {
+                bad.insert(format!("lines[{}].quantity", lines.len()), "must be a whole number".to_owned());
+            }
+        }
+    }
+    if lines.is_empty() && bad.is_empty() {
+        bad.insert("lines".to_owned(), "put at least one item in the parcel".to_owned());
+    }
+    let errors = if !bad.is_empty() {
+        bad
+    } else {
+        let body = admin::orders::FulfillmentIn {
+            lines: Some(lines),
+            carrier: field(&f, "carrier").unwrap_or("").to_owned(),
+            tracking_number: field(&f, "tracking_number").unwrap_or("").to_owned(),
+            tracking_url: field(&f, "tracking_url").map(str::to_owned).filter(|u| !u.trim().is_empty()),
+            note: field(&f, "note").map(str::to_owned).filter(|n| !n.trim().is_empty()),
+        };
+        let shipped = answered::<serde_json::Value>(
+            admin::orders::create_fulfillment(
+                State(app.clone()),
+                a.admin.clone(),
+                PathId(id.0, PhantomData),
+                JsonBody(body),
+            )
+            .await,
+        )
+        .await;
+        match shipped {
+            Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#shipments", id.0), None)),
+            Err(e) => refused(e)?,
+        }
+    };
+    let o = load(&app, &a, id.0).await?;
+    Ok(order_page(&app, &a, o, &errors, &f))
+}
+
+/// `POST /admin/orders/{id}/fulfillments/{fid}/delivered`: the API's "delivered".
+pub async fn delivered(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path((id, fid)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let back = format!("/admin/orders/{id}#shipments");
+    answered::<serde_json::Value>(
+        admin::orders::update_fulfillment(
+            State(app.clone()),
+            a.admin.clone(),
+            Path((id, fid)),
+            JsonBody(admin::orders::FulfillmentPatch { delivered: true }),
+        )
+        .await,
+    )
+    .await?;
+    Ok(see_other(&back, None))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /admin/orders/{id}/status`: the API's order change (its lifecycle, stock, mail,
+/// events, audit row).
+pub async fn order_status(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let body = admin::orders::OrderStatusIn {
+        status: f.status.clone(),
+        note: Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),
+    };
+    let changed = answered::<serde_json::Value>(
+        admin::orders::update_order(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), JsonBody(body))
+            .await,
+    )
+    .await;
+    match changed {
+        Ok(_) => Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
+        Err(e) => {
+            let errors = refused(e)?;
+            let o = load(&app, &a, id.0).await?;
+            // the status form's refusal is the whole form's
+            let errors = BTreeMap::from([("form".to_owned(), errors.into_values().collect::<Vec<_>>().join("; "))]);
+            Ok(order_page(&app, &a, o, &errors, &Vec::new()))
+        }
+    }
+}
