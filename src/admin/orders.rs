@@ -181,7 +181,7 @@ pub struct ShipLineIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentIn {
-    /// what ships; without it, everything left to ship. A line at most once.
+    /// what ships; without it, everything left to ship. A line named twice ships the sum.
     #[serde(default)]
     #[schema(min_items = 1, max_items = 200)]
     pub lines: Option<Vec<ShipLineIn>>,
@@ -248,10 +248,11 @@ pub async fn create_fulfillment(
             if let Err(e) = crate::domain::Quantity::parse(l.quantity) {
                 checks.error(&format!("lines[{i}].quantity"), e);
             }
-            if lines[..i].iter().any(|o| o.line_id == l.line_id) {
-                checks.error(&format!("lines[{i}].line_id"), "names a line already in this shipment");
+            // a line named twice ships the sum (checked against what is left like any)
+            match take.iter_mut().find(|t: &&mut Take| t.line == l.line_id) {
+                Some(t) => t.quantity += l.quantity,
+                None => take.push(Take { line: l.line_id, quantity: l.quantity }),
             }
-            take.push(Take { line: l.line_id, quantity: l.quantity });
         }
     }
     checks.finish()?;
