@@ -15,6 +15,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::admin::{csrf, page_with, when, AdminPage};
+use super::admin_system::{field, refused, Fields};
 use super::buy::{answered, see_other};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
@@ -76,28 +77,6 @@ pub async fn order(State(app): State<AppState>, a: AdminPage, Path(id): Path<Str
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let o = load(&app, &a, id.0).await?;
     Ok(order_page(&app, &a, o, &BTreeMap::new(), &Vec::new()))
-}
-
-/// A refused change is shown on the page (4xx but 403 and 404); anything else is the error
-/// page.
-fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
-    if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
-        let mut out: BTreeMap<String, String> =
-            e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
-        if out.is_empty() {
-            out.insert("form".into(), e.message);
-        }
-        Ok(out)
-    } else {
-        Err(e)
-    }
-}
-
-/// The form's fields as sent, kept when a refusal shows the page again.
-type Fields = Vec<(String, String)>;
-
-fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 fn order_page(
@@ -215,7 +194,7 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
             (text_field("carrier", "Carrier", &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
             (text_field("tracking_number", "Tracking number", &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
             (text_field("tracking_url", "Tracking page (optional)", &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
-            (text_field("ship_note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
+            (text_field("note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
             button type="submit" { "Ship" }
         }
     }
@@ -233,11 +212,10 @@ fn text_field(
     placeholder: &str,
 ) -> Markup {
     let id = format!("f-{name}");
-    let form_name = if name == "ship_note" { "note" } else { name };
     html! {
         div.field {
             label for=(id) { (label) }
-            input id=(id) type=(kind) name=(form_name) value=(value) required[required] maxlength=(max)
+            input id=(id) type=(kind) name=(name) value=(value) required[required] maxlength=(max)
                 placeholder=[(!placeholder.is_empty()).then_some(placeholder)]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
             @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }

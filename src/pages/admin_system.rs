@@ -52,9 +52,9 @@ fn page(app: &AppState, a: &AdminPage, title: &str, main: Markup) -> Response {
 }
 
 /// A form's fields, repeated names kept (checkboxes).
-type Fields = Vec<(String, String)>;
+pub(crate) type Fields = Vec<(String, String)>;
 
-fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
@@ -73,7 +73,7 @@ fn problems(e: &ApiError) -> BTreeMap<String, String> {
 }
 
 /// A refused change is shown on its form (4xx but 403); anything else is the error page.
-fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
     if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
         Ok(problems(&e))
     } else {

@@ -87,6 +87,18 @@ fn state(app: &TestApp) -> Vec<String> {
     out
 }
 
+/// The events of one type the receiver got, in order, each once: delivery is at least once,
+/// and a receiver keeps the first of each event id.
+fn events_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
+    let mut events: Vec<Value> = Vec::new();
+    for e in receiver.hits().iter().map(|h| h.json()).filter(|e| e["type"] == kind) {
+        if !events.iter().any(|seen| seen["id"] == e["id"]) {
+            events.push(e);
+        }
+    }
+    events
+}
+
 async fn ship(app: &TestApp, admin: &str, order: &str, body: Value) -> common::Resp {
     app.call("POST", &format!("/api/admin/orders/{order}/fulfillments"), Some(admin), Some(&body), &[]).await
 }
@@ -177,26 +189,11 @@ async fn an_order_ships_in_two_parcels_with_one_mail_and_one_event_each() {
         .any(|m| m.contains(&format!("Subject: Order {order} has shipped")) && m.contains("JD014600003828")));
     // one order.fulfilled event per parcel, the second with both parcels in it
     common::until("two order.fulfilled events", 30, || {
-        let mut ids: Vec<String> = receiver
-            .hits()
-            .iter()
-            .map(|h| h.json())
-            .filter(|e| e["type"] == "order.fulfilled")
-            .map(|e| e["id"].to_string())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let n = ids.len();
+        let n = events_of(&receiver, "order.fulfilled").len();
         async move { n >= 2 }
     })
     .await;
-    // delivery is at least once: a receiver keeps the first of each event id
-    let mut events: Vec<Value> = Vec::new();
-    for e in receiver.hits().iter().map(|h| h.json()).filter(|e| e["type"] == "order.fulfilled") {
-        if !events.iter().any(|seen| seen["id"] == e["id"]) {
-            events.push(e);
-        }
-    }
+    let events = events_of(&receiver, "order.fulfilled");
     assert_eq!(events.len(), 2, "one event per parcel");
     assert_eq!(events[0]["data"]["status"], "partially_fulfilled");
     assert_eq!(events[1]["data"]["status"], "fulfilled");
@@ -244,16 +241,7 @@ async fn an_order_ships_in_two_parcels_with_one_mail_and_one_event_each() {
     let mine = app.call("GET", &format!("/api/orders/{order}"), Some(&guest), None, &[]).await.json();
     assert!(mine["data"]["fulfillments"].as_array().unwrap().iter().all(|f| f["delivered_at"].is_string()));
     common::until("two order.delivered events", 30, || {
-        let mut ids: Vec<String> = receiver
-            .hits()
-            .iter()
-            .map(|h| h.json())
-            .filter(|e| e["type"] == "order.delivered")
-            .map(|e| e["id"].to_string())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let n = ids.len();
+        let n = events_of(&receiver, "order.delivered").len();
         async move { n >= 2 }
     })
     .await;

@@ -105,6 +105,22 @@ async fn a_shopper_browses_categories_filters_sorts_searches_and_opens_a_product
     app.stop().await;
 }
 
+/// A guest's order of `items` to buyer@example.com, paid through the payment webhook signed
+/// with `secret`: (order id, the guest's token).
+async fn paid_guest_order(app: &TestApp, secret: &str, items: serde_json::Value) -> (String, String) {
+    let shopper = app.guest().await;
+    let body = serde_json::json!({"items": items, "shipping_address": crate::common::address(),
+                                  "payment_method": "card", "email": "buyer@example.com"});
+    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let amount = r.json()["data"]["total"]["amount"].as_i64().unwrap();
+    let paid = serde_json::json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded",
+                                  "amount": amount});
+    app.payment_webhook(secret, &paid.to_string()).await;
+    (order, shopper)
+}
+
 async fn page_app() -> TestApp {
     TestApp::builder()
         .fixture("small-catalog.sql")
@@ -541,15 +557,7 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // a shopper's paid order
-    let shopper = app.guest().await;
-    let body = json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": crate::common::address(),
-                      "payment_method": "card", "email": "buyer@example.com"});
-    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body), &[]).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
-    let amount = r.json()["data"]["total"]["amount"].as_i64().unwrap();
-    let paid = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount});
-    app.payment_webhook(SECRET, &paid.to_string()).await;
+    let (order, _) = paid_guest_order(&app, SECRET, json!([{"product_id": "1", "quantity": 1}])).await;
 
     let b = Browser::start(app.addr).await;
     b.goto("/admin").await;
@@ -581,7 +589,7 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
     accessible(&b, "admin order").await;
     b.fill("#f-carrier", "Royal Mail").await;
     b.fill("#f-tracking_number", "RM123456785GB").await;
-    b.fill("#f-ship_note", "Sent with the morning post").await;
+    b.fill("#f-note", "Sent with the morning post").await;
     b.click("form.ship button[type=submit]").await;
     b.wait_until_text("h1 .status", "fulfilled").await;
     assert!(b.text("main").await.contains("Sent with the morning post"));
@@ -1383,15 +1391,8 @@ async fn the_owner_ships_an_order_in_two_parcels_and_the_shopper_follows_them() 
         .await;
     let owner = app.admin("owner@example.com").await;
     // a shopper's paid order of two lines: 2 headphones, 3 speakers
-    let shopper = app.guest().await;
-    let body = json!({"items": [{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}],
-                      "shipping_address": crate::common::address(), "payment_method": "card", "email": "buyer@example.com"});
-    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body), &[]).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
-    let amount = r.json()["data"]["total"]["amount"].as_i64().unwrap();
-    let paid = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": amount});
-    app.payment_webhook(SECRET, &paid.to_string()).await;
+    let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
+    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
     let api_order = app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
     let lines: Vec<(i64, String)> = api_order["data"]["items"]
         .as_array()
