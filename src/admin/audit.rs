@@ -11,7 +11,8 @@ pub struct AuditOut {
     /// what, e.g. product.price
     action: String,
     entity: String,
-    entity_id: Id,
+    /// null for what there is one of (the shop's settings)
+    entity_id: Option<Id>,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
     /// from where

@@ -702,7 +702,7 @@ struct AuditRow {
     api_key_id: Option<String>,
     action: String,
     entity: String,
-    entity_id: String,
+    entity_id: Option<String>,
     before: Option<Value>,
     after: Option<Value>,
     client_addr: String,
@@ -734,7 +734,7 @@ pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Raw
                         @if let Some(k) = &r.api_key_id { br; span.meta { "API key #" (k) } }
                         br; span.meta { (r.client_addr) }
                     }
-                    td data-label="What" { code { (r.action) } br; span.meta { (r.entity) " #" (r.entity_id) } }
+                    td data-label="What" { code { (r.action) } br; span.meta { (r.entity) @if let Some(id) = &r.entity_id { " #" (id) } } }
                     td data-label="Change" {
                         @if r.before.is_some() || r.after.is_some() {
                             details {

@@ -85,6 +85,14 @@ async fn the_owner_changes_settings_at_run_time_and_every_request_after_sees_the
         )
         .unwrap();
     assert_eq!(action, "settings.update");
+    // the settings are one of a kind: the audit row names no id, in the API and on the page
+    let audit = app.call("GET", "/api/admin/audit", Some(&admin), None, &[]).await.json();
+    let row = audit["data"].as_array().unwrap().iter().find(|r| r["action"] == "settings.update").unwrap().clone();
+    assert!(row["entity_id"].is_null(), "{row}");
+    let page =
+        app.get_with("/admin/audit", &[("Accept", "text/html"), ("Cookie", &format!("sf_session={admin}"))]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("settings.update"));
     assert_eq!(
         serde_json::from_str::<Value>(&before).unwrap(),
         json!({"shop_name": "Harbour Supply", "cart_max_lines": 50})
