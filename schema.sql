@@ -841,3 +841,45 @@ CREATE TABLE fulfillment_lines (
     FOREIGN KEY (order_id, line) REFERENCES order_items(order_id, line) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX idx_fulfillment_lines_order ON fulfillment_lines(order_id);
+
+-- ----------------------------------------------------------------------------------------
+-- version 13: refunds. Money goes back in one or more refunds, each by amount or by lines;
+-- `order_items.refunded` counts the units of a line refunded (by refunds not failed), and
+-- `order_items.cancelled` the units refunded before they shipped: those went back to
+-- stock and will not ship, so what is left to ship is `quantity - fulfilled - cancelled`.
+ALTER TABLE order_items ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= quantity);
+ALTER TABLE order_items ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled >= 0 AND fulfilled + cancelled <= quantity);
+
+CREATE TABLE refunds (
+    id           INTEGER PRIMARY KEY,
+    order_id     INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    -- minor units of the order's currency
+    amount       INTEGER NOT NULL CHECK (amount > 0),
+    reason       TEXT    NOT NULL,
+    -- pending: sent to the payment provider, not confirmed yet; failed: no money moved
+    status       TEXT    NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+    -- 'provider' (the payment provider sends it back) or 'offline' (the shop did: recorded)
+    method       TEXT    NOT NULL CHECK (method IN ('provider', 'offline')),
+    provider_ref TEXT,
+    error        TEXT,
+    created_by   INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at   INTEGER NOT NULL,
+    settled_at   INTEGER
+);
+CREATE INDEX idx_refunds_order ON refunds(order_id, id);
+-- the dashboard's refunds waiting for the provider
+CREATE INDEX idx_refunds_pending ON refunds(id) WHERE status = 'pending';
+
+CREATE TABLE refund_lines (
+    refund_id INTEGER NOT NULL REFERENCES refunds(id) ON DELETE CASCADE,
+    order_id  INTEGER NOT NULL,
+    line      INTEGER NOT NULL,
+    quantity  INTEGER NOT NULL CHECK (quantity > 0),
+    -- units of it that had not shipped: back in stock at the refund, and they will not ship
+    cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled >= 0 AND cancelled <= quantity),
+    -- its part of the refund's amount
+    amount    INTEGER NOT NULL CHECK (amount >= 0),
+    PRIMARY KEY (refund_id, line),
+    FOREIGN KEY (order_id, line) REFERENCES order_items(order_id, line) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX idx_refund_lines_order ON refund_lines(order_id);

@@ -10,9 +10,10 @@
 //! records where each order went (`archived_orders`). A crash between the two leaves the
 //! rows in both places; the next run copies them again (replacing) and deletes them.
 //!
-//! What moves: orders that are `fulfilled`, `cancelled` or `expired` (a paid order waiting to
-//! ship stays), audit rows, and jobs that are `completed`, `failed` or `cancelled`. Admin
-//! order reads still find an archived order by id, in its month's file.
+//! What moves: orders that are `fulfilled`, `cancelled`, `expired` or `refunded` with no refund
+//! waiting for the payment provider (a paid order waiting to ship stays), audit rows, and
+//! jobs that are `completed`, `failed` or `cancelled`. Admin order reads still find an
+//! archived order by id, in its month's file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,13 +49,15 @@ pub fn file_of(dir: &Path, month: &str) -> PathBuf {
 }
 
 /// The archived tables: (table, key column, the hot rows of a batch by key).
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "orders",
     "order_items",
     "order_status_history",
     "payment_events",
     "fulfillments",
     "fulfillment_lines",
+    "refunds",
+    "refund_lines",
     "audit_log",
     "jobs",
 ];
@@ -174,8 +177,10 @@ pub async fn run(
     loop {
         let batch: Vec<(i64, i64, Option<i64>)> = read
             .prepare_cached(
-                "SELECT id, created_at, customer_id FROM orders
-                 WHERE created_at < ?1 AND status IN ('fulfilled', 'cancelled', 'expired') ORDER BY id LIMIT ?2",
+                "SELECT id, created_at, customer_id FROM orders o
+                 WHERE created_at < ?1 AND status IN ('fulfilled', 'cancelled', 'expired', 'refunded')
+                   AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'pending')
+                 ORDER BY id LIMIT ?2",
             )?
             .query_map(rusqlite::params![before, ORDER_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
@@ -200,6 +205,8 @@ pub async fn run(
                         ("payment_events", "order_id"),
                         ("fulfillments", "order_id"),
                         ("fulfillment_lines", "order_id"),
+                        ("refunds", "order_id"),
+                        ("refund_lines", "order_id"),
                     ],
                     &i,
                 )
@@ -297,13 +304,14 @@ pub fn archived_file(conn: &Connection, dir: &Path, order: i64) -> rusqlite::Res
 /// An archived order, read from its month's file.
 pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate::orders::store::OrderOut>> {
     let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    // a file written before shipments existed has none to show
-    let shipments: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'fulfillment_lines')",
-        [],
-        |r| r.get(0),
-    )?;
-    crate::orders::store::detail_in(&conn, order, shipments)
+    // a file written before shipments (or refunds) existed has none to show
+    let has = |table: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)", [table], |r| {
+            r.get(0)
+        })
+    };
+    let parts = crate::orders::store::Parts { shipments: has("fulfillment_lines")?, refunds: has("refund_lines")? };
+    crate::orders::store::detail_in(&conn, order, parts)
 }
 
 /// A consistent online copy of the database at `db` into `out` (`VACUUM INTO`: one read

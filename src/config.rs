@@ -149,6 +149,13 @@ pub struct Config {
     /// HMAC-SHA256 like the payment one). Secret: redacted when printed. Without one, the
     /// webhook refuses every call (deliveries are then marked in the dashboard).
     pub carrier_webhook_secret: Option<String>,
+    /// The payment provider's API, where refunds of orders paid through it are sent
+    /// (`POST <url>/refunds`, by the `refund` job, with an `Idempotency-Key` per refund),
+    /// e.g. `https://payments.example.com/v1`. Without it, every refund is recorded as paid
+    /// back by the shop. Credentials in it are redacted when printed.
+    pub payment_provider_url: Option<String>,
+    /// The bearer token the payment provider's API asks for. Secret: redacted when printed.
+    pub payment_provider_key: Option<String>,
     /// SMTP server that sends the shop's mail, e.g. `smtp://127.0.0.1:2525` or
     /// `smtps://user:pass@host:465` (`?tls=required` for STARTTLS). Without it, mail stays in
     /// the outbox (`storefront mail pending`). Secret: redacted when printed.
@@ -363,6 +370,8 @@ impl Default for Config {
             reserved_units_per_address: 200,
             payment_webhook_secret: None,
             carrier_webhook_secret: None,
+            payment_provider_url: None,
+            payment_provider_key: None,
             smtp_url: None,
             mail_from: "Storefront <shop@localhost>".into(),
             shop_name: "Storefront".into(),
@@ -564,6 +573,8 @@ impl Config {
             &mut config.redis_url,
             &mut config.payment_webhook_secret,
             &mut config.carrier_webhook_secret,
+            &mut config.payment_provider_url,
+            &mut config.payment_provider_key,
             &mut config.smtp_url,
             &mut config.replicate_to,
             &mut config.replica_of,
@@ -644,6 +655,11 @@ impl Config {
         if self.carrier_webhook_secret.as_deref().is_some_and(|s| s.len() < 16) {
             problems.push("carrier_webhook_secret must be at least 16 characters".to_owned());
         }
+        if let Some(url) = &self.payment_provider_url {
+            if !crate::domain::matches_url_pattern(url) || url.parse::<axum::http::Uri>().is_err() {
+                problems.push("payment_provider_url must be an http:// or https:// address".to_owned());
+            }
+        }
         if let Some(url) = &self.smtp_url {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 problems.push("smtp_url must start with smtp:// or smtps://".to_owned());
@@ -711,6 +727,8 @@ impl Config {
         shown.redis_url = shown.redis_url.as_deref().map(redact_url);
         shown.payment_webhook_secret = shown.payment_webhook_secret.map(|_| "***".to_owned());
         shown.carrier_webhook_secret = shown.carrier_webhook_secret.map(|_| "***".to_owned());
+        shown.payment_provider_url = shown.payment_provider_url.as_deref().map(redact_url);
+        shown.payment_provider_key = shown.payment_provider_key.map(|_| "***".to_owned());
         shown.metrics_token = shown.metrics_token.map(|_| "***".to_owned());
         shown.smtp_url = shown.smtp_url.as_deref().map(redact_url);
         shown.replicate_to = shown.replicate_to.as_deref().map(redact_url);

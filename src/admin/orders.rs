@@ -85,8 +85,9 @@ pub async fn order(
 #[serde(deny_unknown_fields)]
 pub struct OrderStatusIn {
     /// `fulfilled` (a paid or partially fulfilled order: everything left ships, without
-    /// tracking), `cancelled` (pending or paid: stock returns), `refunded` (paid or shipped:
-    /// cancelled, refund due; what had not shipped returns to stock)
+    /// tracking), `cancelled` (pending or paid: stock returns; a paid order's payment goes
+    /// back), `refunded` (paid, shipped or partially refunded: everything not refunded yet
+    /// goes back, as `POST .../refunds` would; what had not shipped returns to stock)
     #[schema(extensions(("x-enum" = json!(TRANSITIONS))))]
     pub status: String,
     /// shown in the order's status history
@@ -99,8 +100,9 @@ pub struct OrderStatusIn {
 ///
 /// `fulfilled` (paid or partially fulfilled → fulfilled: a shipment of everything left,
 /// without tracking; `POST .../fulfillments` records one with it), `cancelled` (pending or
-/// paid; stock returns), `refunded` (paid: stock returns; partially fulfilled: what had not
-/// shipped returns; fulfilled: nothing does); audited.
+/// paid; stock returns, and a paid order's payment goes back as a refund), `refunded`
+/// (a refund of everything not refunded yet, as `POST .../refunds` makes it: what had not
+/// shipped returns to stock); audited.
 #[utoipa::path(patch, path = "/api/admin/orders/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "an order id")),
     request_body = OrderStatusIn,
@@ -115,9 +117,10 @@ pub async fn update_order(
     use crate::orders::{lifecycle, store as orders, Actor, Event};
     let mut checks = Checks::new();
     let event = match b.status.as_str() {
-        "fulfilled" => Some(Event::Fulfil),
-        "cancelled" => Some(Event::Cancel(Actor::Shop)),
-        "refunded" => Some(Event::Refund),
+        "fulfilled" => Some(Some(Event::Fulfil)),
+        "cancelled" => Some(Some(Event::Cancel(Actor::Shop))),
+        // not a lifecycle event: a refund of the rest
+        "refunded" => Some(None),
         _ => {
             checks.error("status", format!("must be one of: {}", TRANSITIONS.join(", ")));
             None
@@ -137,7 +140,17 @@ pub async fn update_order(
                 }
                 e => ApiError::from(e),
             };
-            let (from, now_is) = if event == Event::Fulfil {
+            let (from, now_is) = if event.is_none() {
+                use crate::orders::refunds::{create, Ask, RefundError};
+                let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+                let reason = if note.is_empty() { "refunded by the shop" } else { note.as_str() };
+                create(tx, id, &Ask::Rest, reason, Some(admin.0.customer_id), now_ms(), fx).map_err(|e| match e {
+                    RefundError::Transition(e) => refused(e),
+                    RefundError::NotCaptured(from) => refused(crate::orders::TransitionError::NotAllowed { from }),
+                    e => e.into(),
+                })?;
+                (from, lifecycle::status(tx, id)?.unwrap_or(from))
+            } else if event == Some(Event::Fulfil) {
                 // everything left ships, without carrier or tracking: a fulfillment like any
                 use crate::orders::fulfillment::{ship, Carriage, ShipError};
                 let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
@@ -147,7 +160,7 @@ pub async fn update_order(
                 })?;
                 (from, crate::orders::OrderStatus::Fulfilled)
             } else {
-                lifecycle::apply(tx, id, event, Some(&note), now_ms(), fx).map_err(refused)?
+                lifecycle::apply(tx, id, event.expect("an event"), Some(&note), now_ms(), fx).map_err(refused)?
             };
             audit(
                 tx,
@@ -338,4 +351,164 @@ pub async fn update_fulfillment(
         })
         .await?;
     Ok(data(StatusCode::OK, &order))
+}
+
+// --- refunds ------------------------------------------------------------------------------
+
+/// One line of a refund.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundLineIn {
+    /// the order's line (its `items[].line`)
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub line_id: i64,
+    /// units of it refunded; at most those not refunded yet
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundIn {
+    /// minor units to give back (give this or `lines`, not both)
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000000000i64)]
+    pub amount: Option<i64>,
+    /// units to give back, each at its part of the total (give this or `amount`). A line
+    /// named twice refunds the sum.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Option<Vec<RefundLineIn>>,
+    /// why: shown to the customer in the refund mail and kept in the order's history
+    #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub reason: String,
+}
+
+/// Refund an order, or part of it
+///
+/// By `amount` (minor units) or by `lines` (each unit at its part of the order's total:
+/// the subtotal less the discount, plus shipping and tax, apportioned by line totals with
+/// the largest remainder, in minor units, so refunding every unit adds up to the total
+/// exactly; capped at what is left to refund). Never more than was captured: what refunds
+/// not failed add up to stays at most the order's total (409 `exceeds_captured`); more
+/// units of a line than are left to refund is 409 `over_refund`; an order never paid is
+/// 409 `invalid_transition`. Units refunded before they shipped go back to stock and will
+/// not ship. The order becomes `partially_refunded` (it still ships), or `refunded` when
+/// everything was given back.
+///
+/// An order paid through the payment provider (`payment_provider_url` set, a provider's
+/// payment method) is refunded by the provider: the refund is `pending` until the `refund`
+/// job's call is answered (`succeeded`, or `failed` with the provider's reason; a provider
+/// that is down is retried behind its circuit breaker). Any other refund is recorded as
+/// paid back by the shop: `succeeded` at once. A success sends subscribers
+/// `order.refunded` and the customer the refund mail.
+///
+/// Honours `Idempotency-Key` (or `X-Idempotency-Key`): the same key and body replay the
+/// first 201 with `Idempotent-Replayed: true` and refund nothing more; the same key with
+/// another body is 409 `idempotency_key_reused`. Keys are scoped to the order and kept 48
+/// hours. Audited.
+#[utoipa::path(post, path = "/api/admin/orders/{id}/refunds", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id"), crate::orders::handlers::IdempotencyHeader),
+    request_body = RefundIn,
+    responses((status = 201, description = "the refund: `succeeded`, or `pending` until the payment provider answers", body = Data<crate::orders::refunds::RefundOut>),
+        AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "exceeds_captured, over_refund, nothing_to_refund (the units cost nothing), invalid_transition (never paid) or idempotency_key_reused", body = ErrorBody), WriteErrors))]
+pub async fn create_refund(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    PathId(id, _): PathId<res::Order>,
+    headers: axum::http::HeaderMap,
+    body: crate::http::JsonWithBytes<RefundIn>,
+) -> Result<Response, ApiError> {
+    use crate::orders::fulfillment::Take;
+    use crate::orders::refunds::{self, Ask};
+    let key = crate::orders::handlers::idempotency_key(&headers)?;
+    let b = &body.value;
+    let mut checks = Checks::new();
+    let reason = checks.check("reason", text(&b.reason, 500, false));
+    let ask = match (b.amount, &b.lines) {
+        (Some(_), Some(_)) => {
+            checks.error("amount", "give amount or lines, not both");
+            None
+        }
+        (None, None) => {
+            checks.error("amount", "give amount (minor units) or lines");
+            None
+        }
+        (Some(a), None) => {
+            if !(1..=100_000_000_000).contains(&a) {
+                checks.error("amount", "must be 1 to 100000000000 minor units");
+            }
+            Some(Ask::Amount(a))
+        }
+        (None, Some(lines)) => {
+            if lines.is_empty() {
+                checks.error("lines", "name at least one line");
+            }
+            if lines.len() > 200 {
+                checks.error("lines", "at most 200 lines");
+            }
+            let mut take: Vec<Take> = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                if !(1..=1_000_000).contains(&l.line_id) {
+                    checks.error(&format!("lines[{i}].line_id"), "must be a line of the order (1 or more)");
+                }
+                if let Err(e) = crate::domain::Quantity::parse(l.quantity) {
+                    checks.error(&format!("lines[{i}].quantity"), e);
+                }
+                match take.iter_mut().find(|t| t.line == l.line_id) {
+                    Some(t) => t.quantity += l.quantity,
+                    None => take.push(Take { line: l.line_id, quantity: l.quantity }),
+                }
+            }
+            Some(Ask::Lines(take))
+        }
+    };
+    checks.finish()?;
+    let (ask, reason) = (ask.expect("checked"), reason.expect("checked"));
+    let hash = crate::orders::handlers::request_hash("/api/admin/orders/refunds", &body.canonical);
+    let fx = app.effects();
+    let (status, replayed, bytes) = app
+        .db
+        .writer
+        .run(move |tx| {
+            let scope = format!("refund:{id}");
+            if let Some(k) = &key {
+                if let Some(stored) = crate::orders::store::idempotency_get(tx, &scope, k)? {
+                    if stored.request_hash != hash {
+                        return Err(conflict(
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used with a different request",
+                        ));
+                    }
+                    return Ok((stored.status, true, stored.body));
+                }
+            }
+            let now = now_ms();
+            let before = crate::orders::lifecycle::status(tx, id)?;
+            let rid = refunds::create(tx, id, &ask, &reason, Some(admin.0.customer_id), now, fx)?;
+            let out = refunds::one(tx, rid)?.ok_or_else(ApiError::internal)?;
+            let after = crate::orders::lifecycle::status(tx, id)?;
+            audit(
+                tx,
+                &admin,
+                "order.refund",
+                "order",
+                id,
+                Some(&serde_json::json!({"status": before})),
+                Some(&serde_json::json!({"status": after, "refund": out})),
+            )?;
+            let bytes = serde_json::to_vec(&crate::openapi::Data { data: &out }).expect("refunds serialize");
+            if let Some(k) = &key {
+                crate::orders::store::idempotency_put(tx, &scope, k, &hash, 201, &bytes, now)?;
+            }
+            Ok::<_, ApiError>((201, false, bytes))
+        })
+        .await?;
+    let mut resp =
+        crate::http::respond::private_json(StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), bytes);
+    if replayed {
+        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(resp)
 }

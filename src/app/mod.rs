@@ -43,6 +43,8 @@ pub struct App {
     pub secrets: Arc<crate::secrets::Sealer>,
     /// The webhook sender (see [`crate::webhooks`]).
     pub webhooks: crate::webhooks::deliver::Sender,
+    /// The payment provider's refunds (see [`crate::orders::provider`]).
+    pub refunds: crate::orders::provider::Refunds,
     /// Held while this process serves the database (see [`db::ServingMark`]).
     pub serving: Option<db::ServingMark>,
     /// Set when shutdown begins: `/ready` answers 503 so load balancers stop sending.
@@ -162,11 +164,18 @@ pub struct Effects {
     pub mail: bool,
     /// `inventory.low` at or below this
     pub low_stock: i64,
+    /// a payment provider takes refunds (`payment_provider_url`): refunds of orders paid
+    /// through it are sent there by the `refund` job
+    pub refund_provider: bool,
 }
 
 impl App {
     pub fn effects(&self) -> Effects {
-        Effects { mail: self.mailer.sends(), low_stock: self.live().low_stock_threshold }
+        Effects {
+            mail: self.mailer.sends(),
+            low_stock: self.live().low_stock_threshold,
+            refund_provider: self.config.payment_provider_url.is_some(),
+        }
     }
 
     /// The configuration now: as started, with the owner's run-time settings over it.
@@ -330,6 +339,7 @@ impl AppState {
             .ok();
         let mailer = crate::mail::Mailer::new(&config).context("setting up mail")?;
         let webhooks = crate::webhooks::deliver::Sender::new(&config).context("setting up webhooks")?;
+        let refunds = crate::orders::provider::Refunds::new(&config).context("setting up the payment provider")?;
         let access_log = config.access_log.then(crate::http::access_log::AccessLog::stdout);
         let catalog_caching =
             crate::http::Caching::Public { max_age: config.catalog_max_age_secs, swr: config.catalog_swr_secs }
@@ -364,6 +374,7 @@ impl AppState {
             serving,
             mailer,
             webhooks,
+            refunds,
             draining: AtomicBool::new(false),
             started: Instant::now(),
             metrics,

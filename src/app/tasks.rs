@@ -30,6 +30,7 @@ pub fn perform<'a>(ctx: &'a mut JobCtx, kind: Kind, raw_args: &'a str) -> BoxFut
                 Ok(Done::Completed(None))
             }
             Kind::Mail => crate::mail::send_job(ctx, args(raw_args)?).await,
+            Kind::Refund => crate::orders::provider::job(ctx, args(raw_args)?).await,
             Kind::OrderExpiry => {
                 let n = crate::orders::expire_round(&ctx.app).await?;
                 Ok(Done::Completed((n > 0).then(|| serde_json::json!({"expired": n}))))

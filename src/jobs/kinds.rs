@@ -64,6 +64,8 @@ impl JobCtx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Mail,
+    /// sends one refund to the payment provider (`{"refund_id": N}`)
+    Refund,
     Webhook,
     OrderExpiry,
     ImportProducts,
@@ -83,8 +85,9 @@ pub enum Kind {
 
 impl Kind {
     /// The kinds of work the shop enqueues (and the metrics count).
-    pub const SHOP: [Kind; 10] = [
+    pub const SHOP: [Kind; 11] = [
         Kind::Mail,
+        Kind::Refund,
         Kind::Webhook,
         Kind::OrderExpiry,
         Kind::ImportProducts,
@@ -103,6 +106,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Mail => "mail",
+            Kind::Refund => "refund",
             Kind::Webhook => "webhook",
             Kind::OrderExpiry => "order_expiry",
             Kind::ImportProducts => "import_products",
@@ -127,6 +131,7 @@ impl Kind {
     pub fn defaults(self) -> (Queue, i64) {
         match self {
             Kind::Mail => (Queue::High, 12),
+            Kind::Refund => (Queue::High, 25),
             Kind::Webhook => (Queue::Default, 25),
             Kind::OrderExpiry => (Queue::High, 3),
             Kind::ImportProducts | Kind::Export => (Queue::Default, 3),

@@ -89,12 +89,14 @@ pub fn ship(
     fx: Effects,
 ) -> Result<i64, ShipError> {
     let from = lifecycle::status(tx, order)?.ok_or(TransitionError::NotFound)?;
-    if !matches!(from, OrderStatus::Paid | OrderStatus::PartiallyFulfilled) {
+    if !matches!(from, OrderStatus::Paid | OrderStatus::PartiallyFulfilled | OrderStatus::PartiallyRefunded) {
         return Err(TransitionError::NotAllowed { from }.into());
     }
-    // (line, name, left to ship)
+    // (line, name, left to ship: neither shipped nor refunded before it shipped)
     let lines: Vec<(i64, String, i64)> = tx
-        .prepare_cached("SELECT line, name, quantity - fulfilled FROM order_items WHERE order_id = ?1 ORDER BY line")?
+        .prepare_cached(
+            "SELECT line, name, quantity - fulfilled - cancelled FROM order_items WHERE order_id = ?1 ORDER BY line",
+        )?
         .query_map([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let chosen: Vec<(i64, &str, i64)> = match take {
@@ -132,7 +134,9 @@ pub fn ship(
             .execute(params![order, line, quantity])?;
     }
     let left: i64 = tx
-        .prepare_cached("SELECT coalesce(sum(quantity - fulfilled), 0) FROM order_items WHERE order_id = ?1")?
+        .prepare_cached(
+            "SELECT coalesce(sum(quantity - fulfilled - cancelled), 0) FROM order_items WHERE order_id = ?1",
+        )?
         .query_row([order], |r| r.get(0))?;
     let event = if left == 0 { Event::Fulfil } else { Event::ShipPart };
     lifecycle::apply(tx, order, event, note, now, fx)?;

@@ -124,7 +124,7 @@ fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Optio
 const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
 
 /// The `Idempotency-Key` header as the document states it.
-struct IdempotencyHeader;
+pub(crate) struct IdempotencyHeader;
 
 impl utoipa::IntoParams for IdempotencyHeader {
     fn into_params(
@@ -142,7 +142,7 @@ impl utoipa::IntoParams for IdempotencyHeader {
 }
 
 /// The request's `Idempotency-Key` ([`IDEMPOTENCY_KEY_PATTERN`]), if any.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key").or_else(|| headers.get("x-idempotency-key")) else {
         return Ok(None);
     };
@@ -167,7 +167,7 @@ fn respond(placed: Placed) -> Response {
     }
 }
 
-fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
+pub(crate) fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(path.as_bytes());
     h.update([0]);

@@ -7,15 +7,18 @@
 //!                                    ▼      │
 //!   pending ──pay──▶ paid ──ship──▶ partially_fulfilled ──ship the rest──▶ fulfilled
 //!      │               │  └────────────────── ship all ─────────────────────▶ │
-//!      │ cancel,       │ cancel, refund          │ refund                      │ refund
-//!      │ payment fails │ (stock returns)         │ (unshipped stock returns)   │ (stock stays shipped)
-//!      ▼               ▼                         ▼                             ▼
-//!  cancelled ◀─────────┴─────────────────────────┴─────────────────────────────┘
+//!      │ cancel,       │ cancel
+//!      │ payment fails │ (stock returns, the money goes back)
+//!      ▼               ▼
+//!  cancelled ◀─────────┘
 //!   expired ◀── expire (pending only)
+//!
+//!   paid, partially_fulfilled, fulfilled ──refund part──▶ partially_refunded (still ships)
+//!                                         ──refund all───▶ refunded (unshipped stock returns)
 //! ```
 //!
 //! Shipping is a fulfillment ([`super::fulfillment`]): it records what left and moves the
-//! order by what is left to ship.
+//! order by what is left to ship. Refunds ([`super::refunds`]) move it by what went back.
 //!
 //! Invariants:
 //! - A move is a conditional update of the status (`WHERE status = from`): if someone else
@@ -36,8 +39,9 @@ use crate::cart;
 use crate::db::writer::WriteTx;
 
 /// Where an order stands. `pending` holds reserved stock; `paid` has sold it;
-/// `partially_fulfilled` has shipped some of it and `fulfilled` all of it; `cancelled` and
-/// `expired` have returned what they held (a refund cancels a paid or shipped order).
+/// `partially_fulfilled` has shipped some of it and `fulfilled` all of it;
+/// `partially_refunded` gave part of the money back (and may still ship), `refunded` all of
+/// it (nothing more ships); `cancelled` and `expired` have returned what they held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -47,16 +51,20 @@ pub enum OrderStatus {
     Fulfilled,
     Cancelled,
     Expired,
+    PartiallyRefunded,
+    Refunded,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 6] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::Pending,
         OrderStatus::Paid,
         OrderStatus::PartiallyFulfilled,
         OrderStatus::Fulfilled,
         OrderStatus::Cancelled,
         OrderStatus::Expired,
+        OrderStatus::PartiallyRefunded,
+        OrderStatus::Refunded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +75,8 @@ impl OrderStatus {
             OrderStatus::Fulfilled => "fulfilled",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Expired => "expired",
+            OrderStatus::PartiallyRefunded => "partially_refunded",
+            OrderStatus::Refunded => "refunded",
         }
     }
 
@@ -121,8 +131,6 @@ pub enum Event {
     Fulfil,
     /// the shop shipped part of what is left
     ShipPart,
-    /// the money goes back (and the stock, if it had not shipped)
-    Refund,
 }
 
 /// What an event does from a status: the new status, the stock move, the default note.
@@ -144,18 +152,16 @@ fn step(from: OrderStatus, event: Event) -> Option<Step> {
         }
         (Pending, Event::Cancel(Actor::Shop)) => s(Cancelled, Some(StockMove::Release), "cancelled by the shop"),
         (Paid, Event::Cancel(Actor::Customer)) => {
-            s(Cancelled, Some(StockMove::Restock), "cancelled by the customer; refund due")
+            s(Cancelled, Some(StockMove::Restock), "cancelled by the customer; the payment goes back")
         }
-        (Paid, Event::Cancel(Actor::Shop) | Event::Refund) => {
-            s(Cancelled, Some(StockMove::Restock), "cancelled by the shop; refund due")
+        (Paid, Event::Cancel(Actor::Shop)) => {
+            s(Cancelled, Some(StockMove::Restock), "cancelled by the shop; the payment goes back")
         }
         (Paid | PartiallyFulfilled, Event::Fulfil) => s(Fulfilled, None, "shipped"),
         (Paid | PartiallyFulfilled, Event::ShipPart) => s(PartiallyFulfilled, None, "part of the order shipped"),
-        // what had not shipped goes back on sale
-        (PartiallyFulfilled, Event::Refund) => {
-            s(Cancelled, Some(StockMove::Restock), "refunded after part of it shipped")
-        }
-        (Fulfilled, Event::Refund) => s(Cancelled, None, "refunded after shipping"),
+        // part of the money went back: the order still ships, and says so in its history
+        (PartiallyRefunded, Event::Fulfil) => s(PartiallyRefunded, None, "shipped"),
+        (PartiallyRefunded, Event::ShipPart) => s(PartiallyRefunded, None, "part of the order shipped"),
         _ => None,
     }
 }
@@ -228,16 +234,24 @@ pub fn apply(
     }
     let note = note.filter(|n| !n.is_empty()).unwrap_or(step.note);
     store::add_history(tx, order, step.to.as_str(), note, now)?;
-    let kind = match (step.to, event) {
-        (OrderStatus::Paid, _) => "order.paid",
-        (OrderStatus::Fulfilled | OrderStatus::PartiallyFulfilled, _) => "order.fulfilled",
-        (OrderStatus::Expired, _) => "order.expired",
-        (OrderStatus::Cancelled, Event::Refund) => "order.refunded",
-        _ => "order.cancelled",
+    let kind = match event {
+        Event::Pay => "order.paid",
+        Event::Fulfil | Event::ShipPart => "order.fulfilled",
+        Event::Expire => "order.expired",
+        Event::PaymentFailed | Event::Cancel(_) => "order.cancelled",
     };
     crate::webhooks::emit_order(tx, kind, order, now)?;
     if step.to == OrderStatus::Paid {
         receipt(tx, order, now, fx)?;
+    }
+    if from == OrderStatus::Paid && step.to == OrderStatus::Cancelled {
+        // a paid order cancelled: its payment goes back, in this unit
+        use super::refunds::{create, Ask, RefundError};
+        match create(tx, order, &Ask::Rest, "order cancelled", None, now, fx) {
+            Ok(_) | Err(RefundError::NothingLeft | RefundError::NotCaptured(_)) => {}
+            Err(RefundError::Transition(e)) => return Err(e),
+            Err(e) => return Err(TransitionError::Store(rusqlite::Error::ToSqlConversionFailure(e.into()))),
+        }
     }
     Ok((from, step.to))
 }
@@ -279,7 +293,7 @@ mod tests {
         }
         use OrderStatus::*;
         // closed orders take nothing
-        for from in [Cancelled, Expired] {
+        for from in [Cancelled, Expired, Refunded] {
             for e in [
                 Event::Pay,
                 Event::PaymentFailed,
@@ -287,7 +301,6 @@ mod tests {
                 Event::Cancel(Actor::Shop),
                 Event::Fulfil,
                 Event::ShipPart,
-                Event::Refund,
             ] {
                 assert!(step(from, e).is_none(), "{from} takes no {e:?}");
             }
@@ -299,6 +312,7 @@ mod tests {
         }
         assert!(step(Fulfilled, Event::ShipPart).is_none() && step(Pending, Event::Fulfil).is_none());
         assert!(step(Paid, Event::Expire).is_none(), "a paid order does not expire");
-        assert!(step(Fulfilled, Event::Refund).is_some_and(|s| s.stock.is_none()), "shipped stock stays shipped");
+        assert!(step(Refunded, Event::ShipPart).is_none(), "a refunded order ships nothing more");
+        assert!(step(PartiallyRefunded, Event::ShipPart).is_some_and(|s| s.to == PartiallyRefunded));
     }
 }

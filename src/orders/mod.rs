@@ -16,6 +16,8 @@ pub mod checkout;
 pub mod fulfillment;
 pub mod handlers;
 pub mod lifecycle;
+pub mod provider;
+pub mod refunds;
 pub mod store;
 
 pub use lifecycle::{Actor, Event, OrderStatus, TransitionError};

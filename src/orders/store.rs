@@ -42,10 +42,24 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
         }
         StockMove::Restock => "UPDATE inventory SET available = available + ?2, updated_at = ?3 WHERE variant_id = ?1",
     };
-    // what has shipped stays shipped: a restock returns the units not yet fulfilled (the
-    // other moves happen before anything ships, when the two are the same)
+    if mv == StockMove::Restock {
+        // what has shipped stays shipped, and what a refund put back is back: a restock
+        // returns the units neither fulfilled nor cancelled, and cancels them
+        let lines: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT line, quantity - fulfilled - cancelled FROM order_items
+                 WHERE order_id = ?1 AND quantity - fulfilled - cancelled > 0",
+            )?
+            .query_map([order], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (line, units) in lines {
+            cancel_units(tx, order, line, units, now)?;
+        }
+        return Ok(());
+    }
+    // the other moves happen before anything ships or is refunded
     let lines: Vec<(i64, i64, i64)> = tx
-        .prepare_cached("SELECT variant_id, quantity - fulfilled, product_id FROM order_items WHERE order_id = ?1")?
+        .prepare_cached("SELECT variant_id, quantity, product_id FROM order_items WHERE order_id = ?1")?
         .query_map([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut stmt = tx.prepare_cached(sql)?;
@@ -67,6 +81,26 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
             )?
             .execute(params![now.div_euclid(86_400_000), product, quantity])?;
         }
+    }
+    Ok(())
+}
+
+/// Puts `units` sold units of `order`'s `line` that had not shipped back on sale, and
+/// counts them cancelled: they will not ship (a paid order cancelled, or a refund before
+/// shipping). The unit fails when the line's variant has no inventory row.
+pub fn cancel_units(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -> rusqlite::Result<()> {
+    let (variant, product): (i64, i64) = tx
+        .prepare_cached(
+            "UPDATE order_items SET cancelled = cancelled + ?3 WHERE order_id = ?1 AND line = ?2
+             RETURNING variant_id, product_id",
+        )?
+        .query_row(params![order, line, units], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let moved = crate::catalog::tags::stock_move(tx, product, || {
+        tx.prepare_cached("UPDATE inventory SET available = available + ?2, updated_at = ?3 WHERE variant_id = ?1")?
+            .execute(params![variant, units, now])
+    })?;
+    if moved != 1 {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
     }
     Ok(())
 }
@@ -284,6 +318,11 @@ pub struct OrderItemOut {
     pub quantity: i64,
     /// units of this line shipped so far
     pub fulfilled: i64,
+    /// units of this line refunded (by refunds that did not fail)
+    pub refunded: i64,
+    /// units of this line refunded before they shipped: back in stock, they will not ship
+    /// (what is left to ship is `quantity - fulfilled - cancelled`)
+    pub cancelled: i64,
     pub line_total: Money,
 }
 
@@ -318,15 +357,30 @@ pub struct OrderOut {
     pub status_history: Vec<HistoryOut>,
     /// the shipments, oldest first
     pub fulfillments: Vec<super::fulfillment::FulfillmentOut>,
+    /// the refunds, oldest first
+    pub refunds: Vec<super::refunds::RefundOut>,
+    /// minor units refunded or being refunded (refunds that did not fail)
+    pub refunded: Money,
 }
 
 pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
-    detail_in(conn, order, true)
+    detail_in(conn, order, Parts::ALL)
 }
 
-/// [`detail`] from a database that may predate shipments (`shipments`: it has them), such as
-/// an archive file written by an older version.
-pub fn detail_in(conn: &Connection, order: i64, shipments: bool) -> rusqlite::Result<Option<OrderOut>> {
+/// What a database holds of orders: an archive file written by an older version may
+/// predate shipments or refunds.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub shipments: bool,
+    pub refunds: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts { shipments: true, refunds: true };
+}
+
+/// [`detail`] from a database that may not hold every part of an order (see [`Parts`]).
+pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Result<Option<OrderOut>> {
     let head = conn
         .prepare_cached(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
@@ -360,14 +414,17 @@ pub fn detail_in(conn: &Connection, order: i64, shipments: bool) -> rusqlite::Re
                 status,
                 status_history: Vec::new(),
                 fulfillments: Vec::new(),
+                refunds: Vec::new(),
+                refunded: usd(0),
             })
         })
         .optional()?;
     let Some(mut o) = head else { return Ok(None) };
-    let fulfilled = if shipments { "fulfilled" } else { "0" };
+    let fulfilled = if parts.shipments { "fulfilled" } else { "0" };
+    let refunded = if parts.refunds { "refunded, cancelled" } else { "0, 0" };
     o.items = conn
         .prepare_cached(&format!(
-            "SELECT line, product_id, variant_id, sku, name, unit_price, quantity, line_total, {fulfilled}
+            "SELECT line, product_id, variant_id, sku, name, unit_price, quantity, line_total, {fulfilled}, {refunded}
              FROM order_items WHERE order_id = ?1 ORDER BY line"
         ))?
         .query_map([order], |r| {
@@ -381,6 +438,8 @@ pub fn detail_in(conn: &Connection, order: i64, shipments: bool) -> rusqlite::Re
                 quantity: r.get(6)?,
                 line_total: usd(r.get(7)?),
                 fulfilled: r.get(8)?,
+                refunded: r.get(9)?,
+                cancelled: r.get(10)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -391,8 +450,17 @@ pub fn detail_in(conn: &Connection, order: i64, shipments: bool) -> rusqlite::Re
         )?
         .query_map([order], |r| Ok(HistoryOut { status: r.get(0)?, note: r.get(1)?, at: Timestamp(r.get(2)?) }))?
         .collect::<Result<_, _>>()?;
-    if shipments {
+    if parts.shipments {
         o.fulfillments = super::fulfillment::of_order(conn, order)?;
+    }
+    if parts.refunds {
+        o.refunds = super::refunds::of_order(conn, order)?;
+        o.refunded = usd(o
+            .refunds
+            .iter()
+            .filter(|r| r.status != super::refunds::RefundStatus::Failed)
+            .map(|r| r.amount.amount)
+            .sum());
     }
     Ok(Some(o))
 }

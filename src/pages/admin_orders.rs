@@ -1,8 +1,10 @@
 //! The dashboard's order page: the lines and what of them has shipped, the shipments with
 //! their tracking, a form to ship a parcel (all that is left, or some of it), "delivered"
-//! per shipment, and the status changes an owner makes by hand. Each form goes through the
-//! API's own handler, so the page does what `POST /api/admin/orders/{id}/fulfillments`
-//! does — one writer unit with its mail, event and audit row.
+//! per shipment, refunds (by items or by amount) with where each stands, and the status
+//! changes an owner makes by hand. Each form goes through the API's own handler, so the
+//! page does what `POST /api/admin/orders/{id}/fulfillments` and `.../refunds` do — one
+//! writer unit with its mail, event and audit row. The refund form carries an idempotency
+//! key made when the page was drawn, so sending it twice refunds once.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -19,7 +21,7 @@ use super::admin_system::{field, refused, Fields};
 use super::buy::{answered, see_other};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
-use super::view::{Address, Money, OrderItem, Shipment};
+use super::view::{Address, Money, OrderItem, Refund, Shipment};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -45,8 +47,22 @@ struct OrderDetail {
     shipping_option: Option<String>,
     payment_method: String,
     created_at: String,
+    paid_at: Option<String>,
     status_history: Vec<Change>,
     fulfillments: Vec<Shipment>,
+    refunds: Vec<Refund>,
+    refunded: Money,
+}
+
+impl OrderDetail {
+    /// Minor units that may still be refunded (none before payment).
+    fn refundable(&self) -> i64 {
+        if self.paid_at.is_none() || matches!(self.status.as_str(), "pending" | "expired") {
+            0
+        } else {
+            self.total.amount - self.refunded.amount
+        }
+    }
 }
 
 /// What an administrator may move an order to by hand from where it is (shipping has its
@@ -55,13 +71,13 @@ fn next_statuses(status: &str) -> &'static [&'static str] {
     match status {
         "pending" => &["cancelled"],
         "paid" => &["cancelled", "refunded"],
-        "partially_fulfilled" | "fulfilled" => &["refunded"],
+        "partially_fulfilled" | "fulfilled" | "partially_refunded" => &["refunded"],
         _ => &[],
     }
 }
 
 fn can_ship(status: &str) -> bool {
-    matches!(status, "paid" | "partially_fulfilled")
+    matches!(status, "paid" | "partially_fulfilled" | "partially_refunded")
 }
 
 async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<OrderDetail, ApiError> {
@@ -92,18 +108,23 @@ fn order_page(
         p.crumbs { a href="/admin/orders" { "Orders" } " / #" (o.id) }
         h1 { "Order #" (o.id) " " span class=(format!("status {}", o.status)) { (status_words) } }
         @if let Some(p) = errors.get("form") { div.error role="alert" { p { (p) } } }
+        @else if errors.keys().any(|k| k.starts_with("refund:")) { div.error role="alert" { p { "Nothing was refunded: see the refund form." } } }
         @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was shipped: see the fields below." } } }
         div.checkout {
             section.panel {
                 table.lines {
-                    thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Shipped" } th scope="col" { "Total" } } }
+                    thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Shipped" } th scope="col" { "Refunded" } th scope="col" { "Total" } } }
                     tbody { @for l in &o.items { tr {
-                        td { (l.name) } td { (l.quantity) } td { (l.fulfilled) " of " (l.quantity) } td { (money(&l.line_total)) }
+                        td { (l.name) } td { (l.quantity) } td { (l.fulfilled) " of " (l.quantity) }
+                        td { (l.refunded) @if l.cancelled > 0 { span.meta { " (" (l.cancelled) " not shipped)" } } }
+                        td { (money(&l.line_total)) }
                     } } }
                 }
                 p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " "))
-                    @if let Some(s) = &o.shipping_option { " · " (s) " delivery" } }
+                    @if let Some(s) = &o.shipping_option { " · " (s) " delivery" }
+                    @if o.refunded.amount > 0 { " · " strong { (money(&o.refunded)) " refunded" } } }
                 (shipments(a, &o))
+                (refunds(&o))
                 h2 { "History" }
                 ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status.replace('_', " ")) } @if let Some(n) = &h.note { " — " (n) } } } }
             }
@@ -113,6 +134,7 @@ fn order_page(
                 address { (ad.name) br; (ad.line1) br; @if !ad.line2.is_empty() { (ad.line2) br; } (ad.city) " " (ad.state) " " (ad.postal_code) br; (ad.country) }
                 p.meta { "Placed " (when(&o.created_at)) }
                 @if can_ship(&o.status) { (ship_form(a, &o, errors, sent)) }
+                @if o.refundable() > 0 { (refund_form(a, &o, errors, sent)) }
                 @if !next_statuses(&o.status).is_empty() {
                     h2 { "Change status" }
                     form method="post" action=(format!("/admin/orders/{}/status", o.id)) {
@@ -172,7 +194,7 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
     let err = |k: &str| errors.get(k).map(String::as_str);
     let value = |k: &str, default: String| field(sent, k).map(str::to_owned).unwrap_or(default);
     let line_error = |i: usize| err(&format!("lines[{i}].quantity")).or(err(&format!("lines[{i}].line_id")));
-    let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.quantity > i.fulfilled).collect();
+    let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.to_ship() > 0).collect();
     html! {
         h2 #ship { "Ship a parcel" }
         form.ship method="post" action=(format!("/admin/orders/{}/fulfillments", o.id)) aria-labelledby="ship" {
@@ -182,9 +204,9 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
                 @for (i, item) in left.iter().enumerate() {
                     @let id = format!("q-{}", item.line);
                     div.field {
-                        label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.fulfilled) " left)" } }
-                        input id=(id) type="number" name=(format!("line_{}", item.line)) min="0" max=(item.quantity - item.fulfilled)
-                            value=(value(&format!("line_{}", item.line), (item.quantity - item.fulfilled).to_string()))
+                        label for=(id) { (item.name) " " span.meta { "(" (item.to_ship()) " left)" } }
+                        input id=(id) type="number" name=(format!("line_{}", item.line)) min="0" max=(item.to_ship())
+                            value=(value(&format!("line_{}", item.line), item.to_ship().to_string()))
                             aria-invalid=[line_error(i).map(|_| "true")] aria-describedby=[line_error(i).map(|_| format!("{id}-error"))];
                         @if let Some(m) = line_error(i) { p.field-error id=(format!("{id}-error")) { (m) } }
                     }
@@ -198,6 +220,176 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
             button type="submit" { "Ship" }
         }
     }
+}
+
+/// The refunds so far, each with where it stands.
+fn refunds(o: &OrderDetail) -> Markup {
+    html! {
+        @if !o.refunds.is_empty() {
+            h2 #refunds { "Refunds" }
+            ol.refunds aria-labelledby="refunds" {
+                @for r in &o.refunds {
+                    li.refund #(format!("refund-{}", r.id)) {
+                        p { strong { (money(&r.amount)) } " · " (when(&r.created_at)) " · "
+                            span class=(format!("refund-status {}", r.status)) { (r.status_words()) } }
+                        @let what = r.contents(&o.items);
+                        @if !what.is_empty() { p { (what) } }
+                        p.meta { (r.reason) }
+                        @if let Some(e) = &r.error { p.field-error { (e) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Refund by items (each at its part of the total) or by an amount.
+fn refund_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let err = |k: &str| errors.get(&format!("refund:{k}")).map(String::as_str);
+    let value = |k: &str| field(sent, k).unwrap_or("").to_owned();
+    let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.quantity > i.refunded).collect();
+    let line_error = |i: usize| err(&format!("lines[{i}].quantity")).or(err(&format!("lines[{i}].line_id")));
+    // a new key per drawing of the form: the same form sent twice refunds once
+    let key = field(sent, "key").map(str::to_owned).unwrap_or_else(new_key);
+    html! {
+        h2 #refund { "Refund" }
+        p.meta { (money(&Money { amount: o.refundable(), currency: o.total.currency.clone() })) " can still be refunded." }
+        form.refund method="post" action=(format!("/admin/orders/{}/refunds", o.id)) aria-labelledby="refund" {
+            (csrf(&a.ps))
+            input type="hidden" name="key" value=(key);
+            @if let Some(m) = err("form") { p.field-error #refund-form-error role="alert" { (m) } }
+            @if !left.is_empty() {
+                fieldset.refund-lines aria-describedby=[err("lines").map(|_| "refund-lines-error")] {
+                    legend { "Items to refund (each at its share of the total)" }
+                    @for (i, item) in left.iter().enumerate() {
+                        @let id = format!("r-{}", item.line);
+                        div.field {
+                            label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.refunded) " not refunded)" } }
+                            input id=(id) type="number" name=(format!("rline_{}", item.line)) min="0" max=(item.quantity - item.refunded)
+                                value=(field(sent, &format!("rline_{}", item.line)).unwrap_or("0"))
+                                aria-invalid=[line_error(i).map(|_| "true")] aria-describedby=[line_error(i).map(|_| format!("{id}-error"))];
+                            @if let Some(m) = line_error(i) { p.field-error id=(format!("{id}-error")) { (m) } }
+                        }
+                    }
+                    @if let Some(m) = err("lines") { p.field-error #refund-lines-error { (m) } }
+                }
+            }
+            div.field {
+                label for="f-amount" { "Or an amount (" (o.total.currency) ")" }
+                input #f-amount type="text" name="amount" inputmode="decimal" placeholder="0.00" value=(value("amount"))
+                    aria-invalid=[err("amount").map(|_| "true")] aria-describedby=[err("amount").map(|_| "f-amount-error")];
+                @if let Some(m) = err("amount") { p.field-error #f-amount-error { (m) } }
+            }
+            div.field {
+                label for="f-reason" { "Reason (the customer reads it)" }
+                input #f-reason type="text" name="reason" required maxlength="500" value=(value("reason"))
+                    aria-invalid=[err("reason").map(|_| "true")] aria-describedby=[err("reason").map(|_| "f-reason-error")];
+                @if let Some(m) = err("reason") { p.field-error #f-reason-error { (m) } }
+            }
+            button type="submit" { "Refund" }
+        }
+    }
+}
+
+/// A fresh idempotency key for a form.
+fn new_key() -> String {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).expect("the operating system's random source is available");
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// "12.5" or "12.50" → 1250 minor units; anything else is not an amount.
+fn minor_units(text: &str) -> Option<i64> {
+    let t = text.trim().trim_start_matches('$');
+    let (whole, cents) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() && cents.is_empty() || whole.len() > 12 || cents.len() > 2 {
+        return None;
+    }
+    if !whole.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let cents: i64 = if cents.is_empty() { 0 } else { format!("{cents:0<2}").parse().ok()? };
+    Some(whole * 100 + cents)
+}
+
+/// `POST /admin/orders/{id}/refunds`: the API's refund, from the form's item quantities
+/// (`rline_{n}`, 0 leaves a line out) or amount, with its reason and idempotency key.
+pub async fn refund(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let mut lines = Vec::new();
+    let mut bad = BTreeMap::new();
+    for (k, v) in &f {
+        let Some(line) = k.strip_prefix("rline_").and_then(|l| l.parse::<i64>().ok()) else { continue };
+        match v.trim().parse::<i64>() {
+            Ok(0) => {}
+            Ok(q) => lines.push(serde_json::json!({"line_id": line, "quantity": q})),
+            Err(_) => {
+                bad.insert(format!("refund:lines[{}].quantity", lines.len()), "must be a whole number".to_owned());
+            }
+        }
+    }
+    let amount_text = field(&f, "amount").unwrap_or("").trim();
+    let amount = if amount_text.is_empty() {
+        None
+    } else {
+        match minor_units(amount_text) {
+            Some(a) => Some(a),
+            None => {
+                bad.insert("refund:amount".to_owned(), "must be an amount such as 12.50".to_owned());
+                None
+            }
+        }
+    };
+    if lines.is_empty() && amount_text.is_empty() && bad.is_empty() {
+        bad.insert("refund:lines".to_owned(), "choose the items to refund, or enter an amount".to_owned());
+    }
+    let errors = if !bad.is_empty() {
+        bad
+    } else {
+        let mut body = serde_json::json!({ "reason": field(&f, "reason").unwrap_or("") });
+        if !lines.is_empty() {
+            body["lines"] = serde_json::Value::Array(lines);
+        }
+        if let Some(a) = amount {
+            body["amount"] = a.into();
+        }
+        let mut headers = axum::http::HeaderMap::new();
+        if let Some(k) = field(&f, "key").and_then(|k| axum::http::HeaderValue::from_str(k).ok()) {
+            headers.insert("idempotency-key", k);
+        }
+        let refunded = match serde_json::from_value::<admin::orders::RefundIn>(body.clone()) {
+            Ok(value) => {
+                let canonical = serde_json::to_vec(&body).expect("a value serializes");
+                let with = crate::http::JsonWithBytes { value, bytes: canonical.clone().into(), canonical };
+                answered::<serde_json::Value>(
+                    admin::orders::create_refund(
+                        State(app.clone()),
+                        a.admin.clone(),
+                        PathId(id.0, PhantomData),
+                        headers,
+                        with,
+                    )
+                    .await,
+                )
+                .await
+            }
+            Err(e) => Err(ApiError::bad_request("invalid_body", e.to_string())),
+        };
+        match refunded {
+            Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#refunds", id.0), None)),
+            // a refusal without a field (409: more than was captured…) is the form's
+            Err(e) => refused(e)?.into_iter().map(|(k, v)| (format!("refund:{k}"), v)).collect(),
+        }
+    };
+    let o = load(&app, &a, id.0).await?;
+    Ok(order_page(&app, &a, o, &errors, &f))
 }
 
 #[allow(clippy::too_many_arguments)]

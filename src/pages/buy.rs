@@ -612,6 +612,7 @@ fn status_words(status: &str) -> &'static str {
         "cancelled" => "Cancelled",
         "expired" => "Expired (not paid in time)",
         "refunded" => "Refunded",
+        "partially_refunded" => "Partly refunded",
         _ => "In progress",
     }
 }
@@ -677,6 +678,27 @@ pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<
                                 @if let Some(u) = &f.tracking_url {
                                     p { a href=(u) rel="noopener noreferrer" { "Track parcel " (n + 1) } }
                                 }
+                            }
+                        }
+                    }
+                }
+                @if !o.refunds.is_empty() {
+                    h2 #refunds { "Refunds" }
+                    ol.refunds aria-labelledby="refunds" {
+                        @for r in &o.refunds {
+                            li.refund #(format!("refund-{}", r.id)) {
+                                p { strong { (money(&r.amount)) } " · " (day(&r.created_at)) " · "
+                                    span class=(format!("refund-status {}", r.status)) {
+                                        @match r.status.as_str() {
+                                            "succeeded" => "on its way back to you",
+                                            "failed" => "could not be sent; the shop will be in touch",
+                                            _ => "being processed",
+                                        }
+                                    }
+                                }
+                                @let what = r.contents(&o.items);
+                                @if !what.is_empty() { p { (what) } }
+                                p.meta { (r.reason) }
                             }
                         }
                     }

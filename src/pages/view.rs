@@ -208,8 +208,21 @@ pub struct OrderItem {
     pub quantity: i64,
     /// units shipped so far
     pub fulfilled: i64,
+    /// units refunded
+    #[serde(default)]
+    pub refunded: i64,
+    /// units refunded before they shipped (they will not ship)
+    #[serde(default)]
+    pub cancelled: i64,
     pub unit_price: Money,
     pub line_total: Money,
+}
+
+impl OrderItem {
+    /// Units still to ship.
+    pub fn to_ship(&self) -> i64 {
+        self.quantity - self.fulfilled - self.cancelled
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,6 +261,8 @@ pub struct Order {
     pub expires_at: Option<String>,
     pub status_history: Vec<StatusChange>,
     pub fulfillments: Vec<Shipment>,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +281,48 @@ pub struct Shipment {
     pub lines: Vec<ShipmentLine>,
     pub created_at: String,
     pub delivered_at: Option<String>,
+}
+
+/// One line of a refund.
+#[derive(Debug, Deserialize)]
+pub struct RefundLine {
+    pub line_id: i64,
+    pub quantity: i64,
+}
+
+/// One refund of an order.
+#[derive(Debug, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: Money,
+    pub reason: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub lines: Vec<RefundLine>,
+    pub created_at: String,
+}
+
+impl Refund {
+    /// "1 × Blue mug": what it was for, by the order's item names ("" for an amount).
+    pub fn contents(&self, items: &[OrderItem]) -> String {
+        self.lines
+            .iter()
+            .map(|l| {
+                let name = items.iter().find(|i| i.line == l.line_id).map(|i| i.name.as_str()).unwrap_or("an item");
+                format!("{} × {}", l.quantity, name)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// How it stands, in the shop's words.
+    pub fn status_words(&self) -> &'static str {
+        match self.status.as_str() {
+            "succeeded" => "refunded",
+            "failed" => "failed",
+            _ => "waiting for the payment provider",
+        }
+    }
 }
 
 impl Shipment {

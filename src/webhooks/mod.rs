@@ -136,7 +136,7 @@ const ORDER_JSON: &str = "SELECT json_object('id', cast(o.id AS TEXT), 'status',
         'total', json_object('amount', o.total, 'currency', o.currency),
         'items', (SELECT json_group_array(json_object('product_id', cast(i.product_id AS TEXT),
                      'variant_id', cast(i.variant_id AS TEXT), 'sku', i.sku, 'name', i.name,
-                     'line', i.line, 'quantity', i.quantity, 'fulfilled', i.fulfilled,
+                     'line', i.line, 'quantity', i.quantity, 'fulfilled', i.fulfilled, 'refunded', i.refunded,
                      'unit_price', json_object('amount', i.unit_price, 'currency', o.currency)))
                   FROM order_items i WHERE i.order_id = o.id),
         'fulfillments', (SELECT json_group_array(json_object('id', cast(f.id AS TEXT), 'carrier', f.carrier,
@@ -146,6 +146,14 @@ const ORDER_JSON: &str = "SELECT json_object('id', cast(o.id AS TEXT), 'status',
                      'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', f.created_at / 1000.0, 'unixepoch'),
                      'delivered_at', strftime('%Y-%m-%dT%H:%M:%fZ', f.delivered_at / 1000.0, 'unixepoch')))
                   FROM fulfillments f WHERE f.order_id = o.id),
+        'refunds', (SELECT json_group_array(json_object('id', cast(r.id AS TEXT), 'status', r.status,
+                     'amount', json_object('amount', r.amount, 'currency', o.currency), 'reason', r.reason,
+                     'method', r.method, 'provider_ref', r.provider_ref,
+                     'lines', (SELECT json_group_array(json_object('line_id', l.line, 'quantity', l.quantity))
+                               FROM refund_lines l WHERE l.refund_id = r.id),
+                     'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.created_at / 1000.0, 'unixepoch'),
+                     'settled_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.settled_at / 1000.0, 'unixepoch')))
+                  FROM refunds r WHERE r.order_id = o.id),
         'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))
     FROM orders o WHERE o.id = ?1";
 

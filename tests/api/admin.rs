@@ -329,8 +329,13 @@ async fn admins_fulfil_cancel_and_refund_orders() {
     let v = patch(o2.clone(), "fulfilled").await.json();
     assert_eq!(v["data"]["status"], "fulfilled");
     assert_eq!(v["data"]["status_history"].as_array().unwrap().last().unwrap()["note"], "shipped");
-    assert_eq!(patch(o2.clone(), "refunded").await.json()["data"]["status"], "cancelled");
+    let v = patch(o2.clone(), "refunded").await.json();
+    assert_eq!(v["data"]["status"], "refunded");
+    assert_eq!(v["data"]["refunded"]["amount"], v["data"]["total"]["amount"], "everything went back");
+    assert_eq!(v["data"]["refunds"][0]["status"], "succeeded", "a card paid offline: recorded");
     assert_eq!(stock(), 2, "a refund after shipping does not restock");
+    let r = patch(o2.clone(), "refunded").await;
+    assert_eq!((r.status, r.error_code()), (409, "exceeds_captured".into()), "nothing is left to refund");
 
     let (o3, total) = buy("5").await;
     pay(o3.clone(), total).await;
@@ -338,8 +343,21 @@ async fn admins_fulfil_cancel_and_refund_orders() {
     assert_eq!(stock(), 2, "refunded before shipping: back in stock");
     assert_eq!(patch(o3.clone(), "fulfilled").await.status, 409);
 
+    // a paid order cancelled gives its payment back
+    let (o4, total) = buy("5").await;
+    pay(o4.clone(), total).await;
+    let v = patch(o4.clone(), "cancelled").await.json();
+    assert_eq!(v["data"]["status"], "cancelled");
+    assert_eq!(
+        (v["data"]["refunds"][0]["amount"]["amount"].as_i64(), v["data"]["refunds"][0]["status"].as_str()),
+        (Some(total), Some("succeeded"))
+    );
+    assert_eq!(stock(), 2, "back in stock once");
+
     let list = app.call("GET", "/api/admin/orders?status=cancelled", Some(&admin), None, &[]).await.json();
-    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    let list = app.call("GET", "/api/admin/orders?status=refunded", Some(&admin), None, &[]).await.json();
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
     assert_eq!(app.call("GET", "/api/admin/orders?status=lost", Some(&admin), None, &[]).await.status, 422);
     assert_eq!(app.call("GET", "/api/admin/orders", Some(&user), None, &[]).await.status, 403);
     assert_eq!(patch("999".into(), "cancelled").await.status, 404);

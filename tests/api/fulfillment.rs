@@ -375,6 +375,7 @@ async fn a_refund_after_part_shipped_returns_only_what_had_not_shipped() {
     assert_eq!(r.status, 409);
     let r = app.call("PATCH", &format!("/api/admin/orders/{order}"), Some(&admin), Some(&patch("refunded")), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["status"], "refunded");
     assert_eq!(available(&app, 31), after_payment + 2, "the two speakers that had not shipped are back on sale");
     app.stop().await;
 }

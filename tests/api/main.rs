@@ -30,6 +30,7 @@ mod orders;
 mod pages;
 mod query_plans;
 mod redis_tier;
+mod refunds;
 mod replicas;
 mod search;
 mod settings;

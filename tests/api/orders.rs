@@ -388,7 +388,10 @@ async fn one_lifecycle_moves_stock_once_whoever_cancels() {
         let d = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200);
         let history: Vec<&str> =
             d["data"]["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
-        assert_eq!(history, ["pending", "paid", "cancelled"]);
+        assert_eq!(history, ["pending", "paid", "cancelled", "cancelled"], "the cancel, then its refund");
+        let refunds = d["data"]["refunds"].as_array().unwrap();
+        assert_eq!(refunds.len(), 1, "round {round}: the payment went back once");
+        assert_eq!(refunds[0]["amount"]["amount"].as_i64(), Some(total));
         assert_eq!(stock(), before, "round {round}: the unit sold came back once");
     }
     Arc::try_unwrap(app).ok().unwrap().stop().await;
