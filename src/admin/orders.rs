@@ -140,27 +140,33 @@ pub async fn update_order(
                 }
                 e => ApiError::from(e),
             };
-            let (from, now_is) = if event.is_none() {
-                use crate::orders::refunds::{create, Ask, RefundError};
-                let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
-                let reason = if note.is_empty() { "refunded by the shop" } else { note.as_str() };
-                create(tx, id, &Ask::Rest, reason, Some(admin.0.customer_id), now_ms(), fx).map_err(|e| match e {
-                    RefundError::Transition(e) => refused(e),
-                    RefundError::NotCaptured(from) => refused(crate::orders::TransitionError::NotAllowed { from }),
-                    e => e.into(),
-                })?;
-                (from, lifecycle::status(tx, id)?.unwrap_or(from))
-            } else if event == Some(Event::Fulfil) {
-                // everything left ships, without carrier or tracking: a fulfillment like any
-                use crate::orders::fulfillment::{ship, Carriage, ShipError};
-                let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
-                ship(tx, id, None, &Carriage::default(), Some(&note), now_ms(), fx).map_err(|e| match e {
-                    ShipError::Transition(e) => refused(e),
-                    e => e.into(),
-                })?;
-                (from, crate::orders::OrderStatus::Fulfilled)
-            } else {
-                lifecycle::apply(tx, id, event.expect("an event"), Some(&note), now_ms(), fx).map_err(refused)?
+            let (from, now_is) = match event {
+                None => {
+                    use crate::orders::refunds::{create, Ask, RefundError};
+                    let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+                    let reason = if note.is_empty() { "refunded by the shop" } else { note.as_str() };
+                    create(tx, id, &Ask::Rest, reason, Some(admin.0.customer_id), now_ms(), fx).map_err(
+                        |e| match e {
+                            RefundError::Transition(e) => refused(e),
+                            RefundError::NotCaptured(from) => {
+                                refused(crate::orders::TransitionError::NotAllowed { from })
+                            }
+                            e => e.into(),
+                        },
+                    )?;
+                    (from, lifecycle::status(tx, id)?.unwrap_or(from))
+                }
+                Some(Event::Fulfil) => {
+                    // everything left ships, without carrier or tracking: a fulfillment like any
+                    use crate::orders::fulfillment::{ship, Carriage, ShipError};
+                    let from = lifecycle::status(tx, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+                    ship(tx, id, None, &Carriage::default(), Some(&note), now_ms(), fx).map_err(|e| match e {
+                        ShipError::Transition(e) => refused(e),
+                        e => e.into(),
+                    })?;
+                    (from, crate::orders::OrderStatus::Fulfilled)
+                }
+                Some(event) => lifecycle::apply(tx, id, event, Some(&note), now_ms(), fx).map_err(refused)?,
             };
             audit(
                 tx,

@@ -193,7 +193,6 @@ fn shipments(a: &AdminPage, o: &OrderDetail) -> Markup {
 fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
     let err = |k: &str| errors.get(k).map(String::as_str);
     let value = |k: &str, default: String| field(sent, k).map(str::to_owned).unwrap_or(default);
-    let line_error = |i: usize| err(&format!("lines[{i}].quantity")).or(err(&format!("lines[{i}].line_id")));
     let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.to_ship() > 0).collect();
     html! {
         h2 #ship { "Ship a parcel" }
@@ -201,14 +200,15 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
             (csrf(&a.ps))
             fieldset.ship-lines aria-describedby=[err("lines").map(|_| "lines-error")] {
                 legend { "In this parcel (what is left to ship)" }
-                @for (i, item) in left.iter().enumerate() {
+                @for item in &left {
                     @let id = format!("q-{}", item.line);
+                    @let line_error = err(&format!("line_{}", item.line));
                     div.field {
                         label for=(id) { (item.name) " " span.meta { "(" (item.to_ship()) " left)" } }
                         input id=(id) type="number" name=(format!("line_{}", item.line)) min="0" max=(item.to_ship())
                             value=(value(&format!("line_{}", item.line), item.to_ship().to_string()))
-                            aria-invalid=[line_error(i).map(|_| "true")] aria-describedby=[line_error(i).map(|_| format!("{id}-error"))];
-                        @if let Some(m) = line_error(i) { p.field-error id=(format!("{id}-error")) { (m) } }
+                            aria-invalid=[line_error.map(|_| "true")] aria-describedby=[line_error.map(|_| format!("{id}-error"))];
+                        @if let Some(m) = line_error { p.field-error id=(format!("{id}-error")) { (m) } }
                     }
                 }
                 @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
@@ -248,7 +248,6 @@ fn refund_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>
     let err = |k: &str| errors.get(&format!("refund:{k}")).map(String::as_str);
     let value = |k: &str| field(sent, k).unwrap_or("").to_owned();
     let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.quantity > i.refunded).collect();
-    let line_error = |i: usize| err(&format!("lines[{i}].quantity")).or(err(&format!("lines[{i}].line_id")));
     // a new key per drawing of the form: the same form sent twice refunds once
     let key = field(sent, "key").map(str::to_owned).unwrap_or_else(new_key);
     html! {
@@ -261,14 +260,15 @@ fn refund_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>
             @if !left.is_empty() {
                 fieldset.refund-lines aria-describedby=[err("lines").map(|_| "refund-lines-error")] {
                     legend { "Items to refund (each at its share of the total)" }
-                    @for (i, item) in left.iter().enumerate() {
+                    @for item in &left {
                         @let id = format!("r-{}", item.line);
+                        @let line_error = err(&format!("rline_{}", item.line));
                         div.field {
                             label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.refunded) " not refunded)" } }
                             input id=(id) type="number" name=(format!("rline_{}", item.line)) min="0" max=(item.quantity - item.refunded)
                                 value=(field(sent, &format!("rline_{}", item.line)).unwrap_or("0"))
-                                aria-invalid=[line_error(i).map(|_| "true")] aria-describedby=[line_error(i).map(|_| format!("{id}-error"))];
-                            @if let Some(m) = line_error(i) { p.field-error id=(format!("{id}-error")) { (m) } }
+                                aria-invalid=[line_error.map(|_| "true")] aria-describedby=[line_error.map(|_| format!("{id}-error"))];
+                            @if let Some(m) = line_error { p.field-error id=(format!("{id}-error")) { (m) } }
                         }
                     }
                     @if let Some(m) = err("lines") { p.field-error #refund-lines-error { (m) } }
@@ -323,18 +323,10 @@ pub async fn refund(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
-    let mut lines = Vec::new();
-    let mut bad = BTreeMap::new();
-    for (k, v) in &f {
-        let Some(line) = k.strip_prefix("rline_").and_then(|l| l.parse::<i64>().ok()) else { continue };
-        match v.trim().parse::<i64>() {
-            Ok(0) => {}
-            Ok(q) => lines.push(serde_json::json!({"line_id": line, "quantity": q})),
-            Err(_) => {
-                bad.insert(format!("refund:lines[{}].quantity", lines.len()), "must be a whole number".to_owned());
-            }
-        }
-    }
+    let (sent, bad) = form_lines(&f, "rline_");
+    let mut bad: BTreeMap<String, String> = bad.into_iter().map(|(k, v)| (format!("refund:{k}"), v)).collect();
+    let lines: Vec<serde_json::Value> =
+        sent.iter().map(|&(line, units)| serde_json::json!({"line_id": line, "quantity": units})).collect();
     let amount_text = field(&f, "amount").unwrap_or("").trim();
     let amount = if amount_text.is_empty() {
         None
@@ -385,11 +377,37 @@ pub async fn refund(
         match refunded {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#refunds", id.0), None)),
             // a refusal without a field (409: more than was captured…) is the form's
-            Err(e) => refused(e)?.into_iter().map(|(k, v)| (format!("refund:{k}"), v)).collect(),
+            Err(e) => refused(e)?.into_iter().map(|(k, v)| (format!("refund:{}", beside_line(&k, &sent, "rline_")), v)).collect(),
         }
     };
     let o = load(&app, &a, id.0).await?;
     Ok(order_page(&app, &a, o, &errors, &f))
+}
+
+/// The item quantities a form sent as `{prefix}{line}` fields, in its order (0 leaves a line
+/// out), and the fields that are not whole numbers, each with what is wrong.
+fn form_lines(f: &Fields, prefix: &str) -> (Vec<(i64, i64)>, BTreeMap<String, String>) {
+    let (mut lines, mut bad) = (Vec::new(), BTreeMap::new());
+    for (k, v) in f {
+        let Some(line) = k.strip_prefix(prefix).and_then(|l| l.parse::<i64>().ok()) else { continue };
+        match v.trim().parse::<i64>() {
+            Ok(0) => {}
+            Ok(units) => lines.push((line, units)),
+            Err(_) => {
+                bad.insert(format!("{prefix}{line}"), "must be a whole number".to_owned());
+            }
+        }
+    }
+    (lines, bad)
+}
+
+/// The form field an API error key names: `lines[i].…` is the field of the i-th line sent.
+fn beside_line(key: &str, sent: &[(i64, i64)], prefix: &str) -> String {
+    key.strip_prefix("lines[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, _)| i.parse::<usize>().ok())
+        .and_then(|i| sent.get(i))
+        .map_or_else(|| key.to_owned(), |(line, _)| format!("{prefix}{line}"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -425,26 +443,15 @@ pub async fn ship(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
-    let mut lines = Vec::new();
-    let mut bad = BTreeMap::new();
-    for (k, v) in &f {
-        let Some(line) = k.strip_prefix("line_").and_then(|l| l.parse::<i64>().ok()) else { continue };
-        match v.trim().parse::<i64>() {
-            Ok(0) => {}
-            Ok(q) => lines.push(admin::orders::ShipLineIn { line_id: line, quantity: q }),
-            Err(_) => {
-                bad.insert(format!("lines[{}].quantity", lines.len()), "must be a whole number".to_owned());
-            }
-        }
-    }
-    if lines.is_empty() && bad.is_empty() {
+    let (sent, mut bad) = form_lines(&f, "line_");
+    if sent.is_empty() && bad.is_empty() {
         bad.insert("lines".to_owned(), "put at least one item in the parcel".to_owned());
     }
     let errors = if !bad.is_empty() {
         bad
     } else {
         let body = admin::orders::FulfillmentIn {
-            lines: Some(lines),
+            lines: Some(sent.iter().map(|&(line_id, quantity)| admin::orders::ShipLineIn { line_id, quantity }).collect()),
             carrier: field(&f, "carrier").unwrap_or("").to_owned(),
             tracking_number: field(&f, "tracking_number").unwrap_or("").to_owned(),
             tracking_url: field(&f, "tracking_url").map(str::to_owned).filter(|u| !u.trim().is_empty()),
@@ -462,7 +469,7 @@ pub async fn ship(
         .await;
         match shipped {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#shipments", id.0), None)),
-            Err(e) => refused(e)?,
+            Err(e) => refused(e)?.into_iter().map(|(k, v)| (beside_line(&k, &sent, "line_"), v)).collect(),
         }
     };
     let o = load(&app, &a, id.0).await?;

@@ -305,14 +305,7 @@ pub struct Refund {
 impl Refund {
     /// "1 × Blue mug": what it was for, by the order's item names ("" for an amount).
     pub fn contents(&self, items: &[OrderItem]) -> String {
-        self.lines
-            .iter()
-            .map(|l| {
-                let name = items.iter().find(|i| i.line == l.line_id).map(|i| i.name.as_str()).unwrap_or("an item");
-                format!("{} × {}", l.quantity, name)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        contents(self.lines.iter().map(|l| (l.line_id, l.quantity)), items)
     }
 
     /// How it stands, in the shop's words.
@@ -325,16 +318,20 @@ impl Refund {
     }
 }
 
+/// "2 × Blue mug, 1 × Red mug": (line, units) pairs by the order's item names.
+fn contents(lines: impl Iterator<Item = (i64, i64)>, items: &[OrderItem]) -> String {
+    lines
+        .map(|(line, units)| {
+            let name = items.iter().find(|i| i.line == line).map(|i| i.name.as_str()).unwrap_or("an item");
+            format!("{units} × {name}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Shipment {
     /// "2 × Blue mug, 1 × Red mug": what left, by the order's item names.
     pub fn contents(&self, items: &[OrderItem]) -> String {
-        self.lines
-            .iter()
-            .map(|l| {
-                let name = items.iter().find(|i| i.line == l.line_id).map(|i| i.name.as_str()).unwrap_or("an item");
-                format!("{} × {}", l.quantity, name)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        contents(self.lines.iter().map(|l| (l.line_id, l.quantity)), items)
     }
 }

@@ -1473,3 +1473,95 @@ async fn the_owner_ships_an_order_in_two_parcels_and_the_shopper_follows_them() 
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_refunds_part_of_an_order_and_the_shopper_sees_it() {
+    use serde_json::json;
+    const SECRET: &str = "whsec-refund-page-test-0123456789";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
+    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
+    let path = format!("/api/admin/orders/{order}");
+    let api_order = app.call("GET", &path, Some(&owner), None, &[]).await.json();
+    let total = api_order["data"]["total"]["amount"].as_i64().unwrap();
+    let speakers = api_order["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().contains("Boom"))
+        .map(|i| (i["line"].as_i64().unwrap(), i["name"].as_str().unwrap().to_owned()))
+        .unwrap();
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/orders/{order}")).await;
+    let can = b.text("#refund + p.meta").await;
+    assert!(can.contains("can still be refunded"), "{can}");
+
+    // an amount that is not one, then more speakers than were bought: said, nothing changes
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-amount", "12,5x").await;
+    b.fill("#f-reason", "Arrived broken").await;
+    b.click("form.refund button[type=submit]").await;
+    assert!(b.wait_text("#f-amount-error").await.contains("12.50"));
+    b.fill("#f-amount", "").await;
+    let line = format!("r-{}", speakers.0);
+    b.client.execute(&format!("document.getElementById('{line}').removeAttribute('max')"), vec![]).await.unwrap();
+    b.fill(&format!("#{line}"), "5").await;
+    b.click("form.refund button[type=submit]").await;
+    let said = b.wait_text("#refund-form-error").await;
+    assert!(said.contains('3') || said.contains("more"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "a refused refund changes nothing");
+    assert_eq!(b.text("h1 .status").await, "paid");
+
+    // one broken speaker back, at its share of the total
+    b.fill(&format!("#{line}"), "1").await;
+    b.fill("#f-reason", "Arrived broken").await;
+    b.click("form.refund button[type=submit]").await;
+    b.wait_until_text("h1 .status", "partially refunded").await;
+    let first = b.text("ol.refunds li.refund").await;
+    assert!(first.contains(&format!("1 × {}", speakers.1)) && first.contains("refunded"), "{first}");
+    assert!(first.contains("Arrived broken"), "{first}");
+    // and five of the shop's money for the wait, by amount
+    b.fill("#f-amount", "5.00").await;
+    b.fill("#f-reason", "Sorry for the wait").await;
+    b.click("form.refund button[type=submit]").await;
+    b.wait_text_with("ol.refunds", "Sorry for the wait").await;
+    b.shoot("admin-order-refunds").await;
+    accessible(&b, "admin order with refunds").await;
+
+    // the API agrees: two refunds, one speaker's share plus 5.00, one unit counted refunded
+    let v = app.call("GET", &path, Some(&owner), None, &[]).await.json();
+    let refunds = v["data"]["refunds"].as_array().unwrap();
+    assert_eq!(refunds.len(), 2, "{v}");
+    assert!(refunds.iter().all(|r| r["status"] == "succeeded"), "{v}");
+    let share = refunds.iter().find(|r| r["lines"].as_array().is_some_and(|l| !l.is_empty())).unwrap();
+    let share = share["amount"]["amount"].as_i64().unwrap();
+    assert!(share > 0 && share < total / 3, "one speaker of five units: {share} of {total}");
+    assert_eq!(v["data"]["refunded"]["amount"].as_i64().unwrap(), share + 500);
+    let item = v["data"]["items"].as_array().unwrap().iter().find(|i| i["line"] == speakers.0).unwrap().clone();
+    assert_eq!(item["refunded"], 1, "{item}");
+
+    // the shopper's page says what came back
+    b.client.delete_all_cookies().await.unwrap();
+    let set = format!("document.cookie = 'sf_session={shopper}; path=/; SameSite=Strict'");
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto(&format!("/orders/{order}")).await;
+    let back = b.wait_text("ol.refunds").await;
+    assert!(back.contains("Arrived broken") && back.contains("Sorry for the wait"), "{back}");
+    assert!(back.contains(&format!("1 × {}", speakers.1)), "{back}");
+    b.shoot("shop-order-refunds").await;
+    accessible(&b, "order with refunds").await;
+    b.close().await;
+    app.stop().await;
+}
