@@ -5,20 +5,11 @@
 //! connection caps and unpaid-order bounds (each shopper's own session still is).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common;
 
-/// A child process that is killed and reaped however the test ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn ready(port: u16) -> bool {
     use std::io::{Read, Write};
@@ -35,7 +26,7 @@ fn the_sale_scenario_from_the_box_passes_its_thresholds_on_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::smtp_server::free_port();
     // defaults but for a smaller demo catalog (the scenario buys from its first pages)
-    let server = Reaped(
+    let server = common::Reaped(
         Command::new(env!("CARGO_BIN_EXE_storefront"))
             .current_dir(dir.path())
             .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--log-level", "error"])

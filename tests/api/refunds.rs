@@ -3,7 +3,9 @@
 //! receiver) each; bad requests change nothing; concurrent refunds never give back more
 //! than was captured, and an idempotency key refunds once; a refund of a provider's
 //! payment goes to the provider (a real HTTP server) with one key on every attempt, is
-//! retried while the provider fails, and fails when the provider refuses.
+//! retried while the provider fails, and fails when the provider refuses; a server killed
+//! (SIGKILL) while the provider holds the refund sends it again after a restart, with the
+//! same key, and the refund succeeds once: one mail, one event.
 
 use std::sync::Arc;
 
@@ -347,4 +349,76 @@ async fn a_provider_refund_is_retried_with_one_key_until_it_succeeds_and_fails_w
     })
     .await;
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_the_provider_held_when_the_server_was_killed_goes_through_once_after_a_restart() {
+    use std::process::{Command, Stdio};
+    // the paid order, made by the shop in this process; then the real binary on its file
+    let (app, admin) = shop(|_| {}).await;
+    let hooks = Receiver::start(&[], 200).await;
+    let listen = json!({"url": hooks.url("/hooks"), "events": ["order.refunded"]});
+    let r = app.call("POST", "/api/admin/webhooks", Some(&admin), Some(&listen), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (order, _, _) = paid_order(&app, "pm_card_visa").await;
+    let db = app.db_path.clone();
+    let dir = app.stop_keeping_files().await.expect("the test's own files");
+    let provider = Receiver::hanging().await;
+    let config = dir.path().join("provider.toml");
+    let toml = format!(
+        "payment_provider_url = \"{}\"\npayment_provider_key = \"sk_test_kill\"\njob_lease_secs = 1\njob_retry_base_ms = 30\nrate_limits_enabled = false\nwebhook_private_targets = true\n",
+        provider.url("/v1")
+    );
+    std::fs::write(&config, toml).unwrap();
+    let start = || {
+        let port = common::smtp_server::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_storefront"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-level", "warn", "--db"])
+            .arg(&db)
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        (common::Reaped(child), std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    };
+    let (mut server, addr) = start();
+    common::until("the server to be ready", 30, || async move {
+        common::try_send(addr, "GET", b"/ready", &[], b"").await.is_some_and(|r| r.status == 200)
+    })
+    .await;
+    let auth = format!("Bearer {admin}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let body = json!({"amount": 700, "reason": "one scratched speaker"}).to_string();
+    let target = format!("/api/admin/orders/{order}/refunds");
+    let r = common::try_send(addr, "POST", target.as_bytes(), &headers, body.as_bytes()).await.expect("an answer");
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["data"]["status"], "pending");
+
+    // the provider has the request and holds it; the server dies before it hears back
+    provider.wait_for(1, 30).await;
+    server.0.kill().expect("SIGKILL");
+    server.0.wait().unwrap();
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let status = || column::<String>(&c, &format!("SELECT status FROM refunds WHERE id = {id}"))[0].clone();
+    assert_eq!(status(), "pending", "the provider never answered");
+
+    // it answers now: the restarted server sends the refund again and it goes through once
+    provider.answer(200);
+    let (_server, _) = start();
+    common::wait_for("the refund to succeed after the restart", 60, || status() == "succeeded").await;
+    let hits = provider.hits();
+    let key = format!("storefront-refund-{id}");
+    assert!(hits.len() >= 2, "held, then sent again: {}", hits.len());
+    assert!(hits.iter().all(|h| h.header("idempotency-key") == Some(key.as_str())), "one key on every attempt");
+    assert_eq!(hits.iter().filter(|h| h.answered == 200).count(), 1, "answered once, then never sent again");
+    let count = |sql: &str| column::<i64>(&c, sql)[0];
+    assert_eq!(count("SELECT count(*) FROM webhook_events WHERE type = 'order.refunded'"), 1, "one event");
+    let told = hooks.wait_for(1, 30).await;
+    assert_eq!(told[0].json()["data"]["id"].as_str(), Some(order.as_str()), "the event names the order");
+    assert_eq!(count("SELECT count(*) FROM mail_outbox WHERE kind = 'order_refunded'"), 1, "one refund mail");
+    assert_eq!(count(&format!("SELECT sum(amount) FROM refunds WHERE order_id = {order} AND status = 'succeeded'")), 700);
+    assert_eq!(column::<String>(&c, &format!("SELECT status FROM orders WHERE id = {order}"))[0], "partially_refunded");
 }

@@ -359,15 +359,6 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     primary.stop().await;
 }
 
-/// Kills a child process when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
@@ -376,7 +367,7 @@ async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     // the sidecar: Litestream's follow mode, run by someone else
-    let _sidecar = Child(
+    let _sidecar = common::Reaped(
         std::process::Command::new(litestream_path())
             .args(["restore", "-f", "-follow-interval", "50ms", "-o"])
             .arg(&copy)

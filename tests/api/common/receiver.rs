@@ -117,11 +117,12 @@ impl Receiver {
         self.hits.lock().unwrap().clone()
     }
 
-    /// From now on, answer `status` to everything.
+    /// From now on, answer `status` to everything at once (requests held already stay held).
     pub fn answer(&self, status: u16) {
         let mut s = self.script.lock().unwrap();
         s.statuses.clear();
         s.then = status;
+        s.hang = false;
     }
 
     /// Lets every held request (and every later one) be answered.
