@@ -212,7 +212,9 @@ pub fn finish(
             )?
         }
     };
-    if matches!(outcome, Outcome::Snoozed { .. }) && state.is_some() {
+    // a job put back to wait (snoozed, or to be retried) is work with a new time: the
+    // runner, asleep until the times it saw when it last took jobs, has to see this one
+    if matches!(state.as_deref(), Some("scheduled" | "retryable")) {
         note_enqueued(tx, id);
     }
     Ok(state.and_then(|s| State::parse(&s)))
