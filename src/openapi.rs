@@ -34,9 +34,31 @@ pub const OPTIONAL_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
 /// names it instead, `#[schema(extensions(("x-pattern" = json!(CONSTANT))))]` (or
 /// `"x-enum"` with a list of names), and the document's rendering lifts each into its
 /// keyword here: the rule is spelled once, where the server checks it.
+///
+/// A field that excludes another and must be there when the other is not carries
+/// `"x-either" = json!("other")`; its object gets `oneOf`: this one given, or the other.
 pub fn lift_rules(doc: &mut serde_json::Value) {
     match doc {
         serde_json::Value::Object(map) => {
+            let either: Vec<(String, serde_json::Value)> = map
+                .get_mut("properties")
+                .and_then(|p| p.as_object_mut())
+                .map(|props| {
+                    props
+                        .iter_mut()
+                        .filter_map(|(name, field)| {
+                            let other = field.as_object_mut()?.remove("x-either")?;
+                            Some((name.clone(), other))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some((name, other)) = either.into_iter().next() {
+                // there, and not null (a null field is one not given)
+                let one = |field: &str| serde_json::json!({ "required": [field], "properties": { field: { "not": { "type": "null" } } } });
+                let other = other.as_str().unwrap_or_default().to_owned();
+                map.insert("oneOf".to_owned(), serde_json::json!([one(&name), one(&other)]));
+            }
             if let Some(rule) = map.remove("x-pattern") {
                 map.insert("pattern".to_owned(), rule);
             }

@@ -378,7 +378,7 @@ pub struct RefundLineIn {
 pub struct RefundIn {
     /// minor units to give back (give this or `lines`, not both)
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 100000000000i64)]
+    #[schema(minimum = 1, maximum = 100000000000i64, extensions(("x-either" = json!("lines"))))]
     pub amount: Option<i64>,
     /// units to give back, each at its part of the total (give this or `amount`). A line
     /// named twice refunds the sum.

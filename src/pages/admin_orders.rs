@@ -377,7 +377,10 @@ pub async fn refund(
         match refunded {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#refunds", id.0), None)),
             // a refusal without a field (409: more than was captured…) is the form's
-            Err(e) => refused(e)?.into_iter().map(|(k, v)| (format!("refund:{}", beside_line(&k, &sent, "rline_")), v)).collect(),
+            Err(e) => refused(e)?
+                .into_iter()
+                .map(|(k, v)| (format!("refund:{}", beside_line(&k, &sent, "rline_")), v))
+                .collect(),
         }
     };
     let o = load(&app, &a, id.0).await?;
@@ -451,7 +454,9 @@ pub async fn ship(
         bad
     } else {
         let body = admin::orders::FulfillmentIn {
-            lines: Some(sent.iter().map(|&(line_id, quantity)| admin::orders::ShipLineIn { line_id, quantity }).collect()),
+            lines: Some(
+                sent.iter().map(|&(line_id, quantity)| admin::orders::ShipLineIn { line_id, quantity }).collect(),
+            ),
             carrier: field(&f, "carrier").unwrap_or("").to_owned(),
             tracking_number: field(&f, "tracking_number").unwrap_or("").to_owned(),
             tracking_url: field(&f, "tracking_url").map(str::to_owned).filter(|u| !u.trim().is_empty()),

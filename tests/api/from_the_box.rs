@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
-
 fn ready(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };

@@ -419,6 +419,9 @@ async fn a_refund_the_provider_held_when_the_server_was_killed_goes_through_once
     let told = hooks.wait_for(1, 30).await;
     assert_eq!(told[0].json()["data"]["id"].as_str(), Some(order.as_str()), "the event names the order");
     assert_eq!(count("SELECT count(*) FROM mail_outbox WHERE kind = 'order_refunded'"), 1, "one refund mail");
-    assert_eq!(count(&format!("SELECT sum(amount) FROM refunds WHERE order_id = {order} AND status = 'succeeded'")), 700);
+    assert_eq!(
+        count(&format!("SELECT sum(amount) FROM refunds WHERE order_id = {order} AND status = 'succeeded'")),
+        700
+    );
     assert_eq!(column::<String>(&c, &format!("SELECT status FROM orders WHERE id = {order}"))[0], "partially_refunded");
 }

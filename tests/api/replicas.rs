@@ -359,7 +359,6 @@ async fn a_replica_behind_never_hands_redis_an_entry_older_than_a_change() {
     primary.stop().await;
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_can_follow_a_copy_kept_by_a_litestream_sidecar() {
     let (primary, storage) = primary(None).await;
