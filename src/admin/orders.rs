@@ -414,7 +414,7 @@ pub struct RefundIn {
 /// another body is 409 `idempotency_key_reused`. Keys are scoped to the order and kept 48
 /// hours. Audited.
 #[utoipa::path(post, path = "/api/admin/orders/{id}/refunds", tag = "admin", security(("bearer" = ["admin"])),
-    params(("id" = String, Path, description = "an order id"), crate::orders::handlers::IdempotencyHeader),
+    params(("id" = String, Path, description = "an order id"), crate::http::idempotency::IdempotencyHeader),
     request_body = RefundIn,
     responses((status = 201, description = "the refund: `succeeded`, or `pending` until the payment provider answers", body = Data<crate::orders::refunds::RefundOut>),
         AdminErrors, BodyErrors, NotFound,
@@ -428,7 +428,7 @@ pub async fn create_refund(
 ) -> Result<Response, ApiError> {
     use crate::orders::fulfillment::Take;
     use crate::orders::refunds::{self, Ask};
-    let key = crate::orders::handlers::idempotency_key(&headers)?;
+    let key = crate::http::idempotency::idempotency_key(&headers)?;
     let b = &body.value;
     let mut checks = Checks::new();
     let reason = checks.check("reason", text(&b.reason, 500, false));
@@ -472,7 +472,7 @@ pub async fn create_refund(
     };
     checks.finish()?;
     let (ask, reason) = (ask.expect("checked"), reason.expect("checked"));
-    let hash = crate::orders::handlers::request_hash("/api/admin/orders/refunds", &body.canonical);
+    let hash = crate::http::idempotency::request_hash("/api/admin/orders/refunds", &body.canonical);
     let fx = app.effects();
     let (status, replayed, bytes) = app
         .db

@@ -5,6 +5,7 @@
 pub mod access_log;
 pub mod body;
 pub mod client;
+pub mod idempotency;
 pub mod path;
 pub mod query;
 pub mod request_id;

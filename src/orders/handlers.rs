@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::checkout::{place, LineSource, Placed, PlacedOut, Placement};
 use super::store;
@@ -18,6 +18,7 @@ use crate::auth::Session;
 use crate::customers::model::AddressIn;
 use crate::domain::{text, Email, Id, PaymentMethod, Quantity};
 use crate::error::ApiError;
+use crate::http::idempotency::{idempotency_key, request_hash, IdempotencyHeader};
 use crate::http::path::{res, PathId};
 use crate::http::respond::{data, private_json};
 use crate::http::{Checks, JsonWithBytes, Param, QueryParams};
@@ -119,43 +120,6 @@ fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Optio
     Some(Placement { address: address?, payment_method: payment_method?, shipping_option, email })
 }
 
-/// `Idempotency-Key` (or `X-Idempotency-Key`): 1 to 255 visible ASCII characters.
-/// What an `Idempotency-Key` may be: 1 to 255 visible ASCII characters.
-const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
-
-/// The `Idempotency-Key` header as the document states it.
-pub(crate) struct IdempotencyHeader;
-
-impl utoipa::IntoParams for IdempotencyHeader {
-    fn into_params(
-        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        vec![utoipa::openapi::path::ParameterBuilder::new()
-            .name("Idempotency-Key")
-            .parameter_in(utoipa::openapi::path::ParameterIn::Header)
-            .required(utoipa::openapi::Required::False)
-            .description(Some("1-255 visible ASCII characters"))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(IDEMPOTENCY_KEY_PATTERN))))
-            .build()]
-    }
-}
-
-/// The request's `Idempotency-Key` ([`IDEMPOTENCY_KEY_PATTERN`]), if any.
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get("idempotency-key").or_else(|| headers.get("x-idempotency-key")) else {
-        return Ok(None);
-    };
-    let b = v.as_bytes();
-    if b.is_empty() || b.len() > 255 || !b.iter().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        ));
-    }
-    Ok(Some(String::from_utf8_lossy(b).into_owned()))
-}
-
 fn respond(placed: Placed) -> Response {
     match placed {
         Placed::New(body) => private_json(StatusCode::CREATED, body),
@@ -165,14 +129,6 @@ fn respond(placed: Placed) -> Response {
             r
         }
     }
-}
-
-pub(crate) fn request_hash(path: &str, canonical: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(path.as_bytes());
-    h.update([0]);
-    h.update(canonical);
-    h.finalize().to_vec()
 }
 
 /// Place an order from the cart
