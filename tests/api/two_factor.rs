@@ -44,12 +44,14 @@ async fn two_factor_login_from_setup_to_disable() {
     let secret = setup["secret"].as_str().unwrap().to_owned();
     let url = setup["otpauth_url"].as_str().unwrap();
     assert!(url.starts_with("otpauth://totp/Storefront:two%40example%2Ecom?secret=") && url.contains(&secret), "{url}");
-    // a wrong first code leaves it off
-    let wrong = if code(&secret, 0) == "000000" { "111111" } else { "000000" };
+    // a wrong first code leaves it off (the right one is taken once: the clock may pass
+    // into the next 30 s step between two calls, and the step's code with it)
+    let first = code(&secret, 0);
+    let wrong = if first == "000000" { "111111" } else { "000000" };
     let r = app.call("POST", "/api/auth/2fa/enable", Some(&token), Some(&json!({"code": wrong})), &[]).await;
     assert_eq!((r.status, r.error_code()), (403, "invalid_code".into()));
     assert_eq!(app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", None)), &[]).await.status, 200);
-    let r = app.call("POST", "/api/auth/2fa/enable", Some(&token), Some(&json!({"code": code(&secret, 0)})), &[]).await;
+    let r = app.call("POST", "/api/auth/2fa/enable", Some(&token), Some(&json!({"code": first})), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let recovery: Vec<String> =
         r.json()["data"]["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
@@ -64,7 +66,7 @@ async fn two_factor_login_from_setup_to_disable() {
     assert_eq!((r.status, r.error_code()), (401, "invalid_otp".into()));
     // the code that turned it on is used up; the next step's code works, once
     let r =
-        app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", Some(&code(&secret, 0)))), &[]).await;
+        app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", Some(&first))), &[]).await;
     assert_eq!((r.status, r.error_code()), (401, "invalid_otp".into()), "a code works once");
     let next = code(&secret, 1);
     assert_eq!(
