@@ -65,8 +65,7 @@ async fn two_factor_login_from_setup_to_disable() {
     let r = app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", Some(wrong))), &[]).await;
     assert_eq!((r.status, r.error_code()), (401, "invalid_otp".into()));
     // the code that turned it on is used up; the next step's code works, once
-    let r =
-        app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", Some(&first))), &[]).await;
+    let r = app.call("POST", "/api/auth/login", None, Some(&login("two@example.com", Some(&first))), &[]).await;
     assert_eq!((r.status, r.error_code()), (401, "invalid_otp".into()), "a code works once");
     let next = code(&secret, 1);
     assert_eq!(
