@@ -883,3 +883,47 @@ CREATE TABLE refund_lines (
     FOREIGN KEY (order_id, line) REFERENCES order_items(order_id, line) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX idx_refund_lines_order ON refund_lines(order_id);
+
+-- ----------------------------------------------------------------------------------------
+-- version 14: returns. A customer asks to send back shipped units (a reason per line);
+-- the shop approves or rejects, receives what arrived (restocking it or not, per line) and
+-- refunds it. `return_lines` counts per line what was asked, what arrived and what went
+-- back on sale; `return_history` is each return's trail, like an order's.
+CREATE TABLE returns (
+    id          INTEGER PRIMARY KEY,
+    order_id    INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    status      TEXT    NOT NULL CHECK (status IN ('requested', 'approved', 'rejected', 'received', 'refunded')),
+    -- the shop's last word to the customer (a rejection's reason, instructions)
+    note        TEXT    NOT NULL DEFAULT '',
+    -- the refund of what arrived, once made
+    refund_id   INTEGER REFERENCES refunds(id) ON DELETE SET NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX idx_returns_order ON returns(order_id, id);
+-- the dashboard's lists, one status at a time, newest first
+CREATE INDEX idx_returns_status ON returns(status, id);
+
+CREATE TABLE return_lines (
+    return_id INTEGER NOT NULL REFERENCES returns(id) ON DELETE CASCADE,
+    order_id  INTEGER NOT NULL,
+    line      INTEGER NOT NULL,
+    quantity  INTEGER NOT NULL CHECK (quantity > 0),
+    reason    TEXT    NOT NULL,
+    received  INTEGER NOT NULL DEFAULT 0 CHECK (received >= 0 AND received <= quantity),
+    restocked INTEGER NOT NULL DEFAULT 0 CHECK (restocked >= 0 AND restocked <= received),
+    PRIMARY KEY (return_id, line),
+    FOREIGN KEY (order_id, line) REFERENCES order_items(order_id, line) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX idx_return_lines_order ON return_lines(order_id);
+
+CREATE TABLE return_history (
+    id         INTEGER PRIMARY KEY,
+    return_id  INTEGER NOT NULL REFERENCES returns(id) ON DELETE CASCADE,
+    order_id   INTEGER NOT NULL,
+    status     TEXT    NOT NULL,
+    note       TEXT    NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX idx_return_history_return ON return_history(return_id, id);
+CREATE INDEX idx_return_history_order ON return_history(order_id);

@@ -11,7 +11,8 @@
 //! rows in both places; the next run copies them again (replacing) and deletes them.
 //!
 //! What moves: orders that are `fulfilled`, `cancelled`, `expired` or `refunded` with no refund
-//! waiting for the payment provider (a paid order waiting to ship stays), audit rows, and
+//! waiting for the payment provider and no return the shop has yet to finish (a paid order
+//! waiting to ship stays), with their shipments, refunds and returns; audit rows, and
 //! jobs that are `completed`, `failed` or `cancelled`. Admin order reads still find an
 //! archived order by id, in its month's file.
 
@@ -49,7 +50,7 @@ pub fn file_of(dir: &Path, month: &str) -> PathBuf {
 }
 
 /// The archived tables: (table, key column, the hot rows of a batch by key).
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 13] = [
     "orders",
     "order_items",
     "order_status_history",
@@ -58,6 +59,9 @@ const TABLES: [&str; 10] = [
     "fulfillment_lines",
     "refunds",
     "refund_lines",
+    "returns",
+    "return_lines",
+    "return_history",
     "audit_log",
     "jobs",
 ];
@@ -180,6 +184,8 @@ pub async fn run(
                 "SELECT id, created_at, customer_id FROM orders o
                  WHERE created_at < ?1 AND status IN ('fulfilled', 'cancelled', 'expired', 'refunded')
                    AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id AND r.status = 'pending')
+                   AND NOT EXISTS (SELECT 1 FROM returns r INDEXED BY idx_returns_order
+                                   WHERE r.order_id = o.id AND r.status IN ('requested', 'approved', 'received'))
                  ORDER BY id LIMIT ?2",
             )?
             .query_map(rusqlite::params![before, ORDER_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -207,6 +213,9 @@ pub async fn run(
                         ("fulfillment_lines", "order_id"),
                         ("refunds", "order_id"),
                         ("refund_lines", "order_id"),
+                        ("returns", "order_id"),
+                        ("return_lines", "order_id"),
+                        ("return_history", "order_id"),
                     ],
                     &i,
                 )
@@ -304,13 +313,17 @@ pub fn archived_file(conn: &Connection, dir: &Path, order: i64) -> rusqlite::Res
 /// An archived order, read from its month's file.
 pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate::orders::store::OrderOut>> {
     let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    // a file written before shipments (or refunds) existed has none to show
+    // a file written before shipments (refunds, returns) existed has none to show
     let has = |table: &str| -> rusqlite::Result<bool> {
         conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)", [table], |r| {
             r.get(0)
         })
     };
-    let parts = crate::orders::store::Parts { shipments: has("fulfillment_lines")?, refunds: has("refund_lines")? };
+    let parts = crate::orders::store::Parts {
+        shipments: has("fulfillment_lines")?,
+        refunds: has("refund_lines")?,
+        returns: has("return_history")?,
+    };
     crate::orders::store::detail_in(&conn, order, parts)
 }
 

@@ -223,6 +223,11 @@ pub struct Config {
     /// `inventory.low` is sent when a variant's available stock falls to this or below.
     #[schema(minimum = 0)]
     pub low_stock_threshold: i64,
+    /// A customer may ask to return shipped items for this many days after they were
+    /// delivered (or shipped, when no delivery was reported); 0: the shop takes no returns
+    /// through the storefront.
+    #[schema(maximum = 3650)]
+    pub return_window_days: u64,
     /// When above 0, the recurring `archive` task moves orders, audit rows and finished
     /// jobs older than this many days to monthly files in `archive_dir`.
     pub archive_after_days: u64,
@@ -392,6 +397,7 @@ impl Default for Config {
             webhook_attempts: 16,
             webhook_keep_days: 30,
             low_stock_threshold: 5,
+            return_window_days: 30,
             archive_after_days: 0,
             archive_dir: None,
             files_dir: None,

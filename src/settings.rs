@@ -27,14 +27,16 @@ use crate::db::writer::ChangeSet;
 /// - `low_stock_threshold`: `inventory.low` and the dashboard's low-stock filter;
 /// - `cart_max_lines`: the next line added to any cart;
 /// - `order_expiry_mins`, `guest_order_expiry_mins`: orders placed from then on;
-/// - `admin_require_2fa`: the next administrator request.
-pub const RUNTIME: [&str; 6] = [
+/// - `admin_require_2fa`: the next administrator request;
+/// - `return_window_days`: the next return asked for.
+pub const RUNTIME: [&str; 7] = [
     "shop_name",
     "low_stock_threshold",
     "cart_max_lines",
     "order_expiry_mins",
     "guest_order_expiry_mins",
     "admin_require_2fa",
+    "return_window_days",
 ];
 
 /// The table the settings live in (a commit that touches it reloads every node's copy).

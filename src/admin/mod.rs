@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod orders;
 pub mod products;
 pub mod resources;
+pub mod returns;
 pub mod reviews;
 pub mod settings;
 

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -58,6 +58,9 @@ const V12_MARKER: &str = "-- version 12: shipments";
 
 /// Where the version-13 section begins.
 const V13_MARKER: &str = "-- version 13: refunds";
+
+/// Where the version-14 section begins.
+const V14_MARKER: &str = "-- version 14: returns";
 
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
@@ -114,7 +117,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -127,6 +130,7 @@ pub fn steps() -> Vec<Step> {
         at(V11_MARKER),
         at(V12_MARKER),
         at(V13_MARKER),
+        at(V14_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -142,7 +146,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 10, sql: SCHEMA_SQL[v10..end(v11)].into(), code: None },
         Step { to: 11, sql: SCHEMA_SQL[v11..end(v12)].into(), code: None },
         Step { to: 12, sql: SCHEMA_SQL[v12..end(v13)].into(), code: Some(widen_main_order_statuses) },
-        Step { to: 13, sql: SCHEMA_SQL[v13..].into(), code: None },
+        Step { to: 13, sql: SCHEMA_SQL[v13..end(v14)].into(), code: None },
+        Step { to: 14, sql: SCHEMA_SQL[v14..].into(), code: None },
     ]
 }
 

@@ -56,6 +56,7 @@ pub mod res {
         Job => "job",
         Order => "order",
         Product => "product",
+        Return => "return",
         Review => "review",
         Session => "session",
         Subscription => "webhook subscription",

@@ -369,6 +369,88 @@ pub async fn cancel(
     Ok(data(StatusCode::OK, &order.ok_or_else(|| ApiError::not_found("order"))?))
 }
 
+/// One line of a return request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineIn {
+    /// the order's line (its `items[].line`)
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub line_id: i64,
+    /// units of it to send back; at most those shipped and not returned or refunded yet
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+    /// why: shown to the shop, kept with the return
+    #[schema(min_length = 1, max_length = 500, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnIn {
+    /// the units to send back, each line named once
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Vec<ReturnLineIn>,
+}
+
+/// Ask to return items of an order
+///
+/// Units that shipped may be asked back within `return_window_days` of their delivery (of
+/// their shipment, when no delivery was reported), each once: 409 `return_window_closed`
+/// past it (or when the shop takes no returns), 409 `over_return` for more units than may
+/// still be returned, 409 `invalid_transition` for an order that has not shipped or was
+/// refunded, 422 at `lines[i].line_id` for a line the order does not have. The return is
+/// `requested`; the customer gets a mail and subscribers `return.requested`. 404 for
+/// another's order.
+#[utoipa::path(post, path = "/api/orders/{id}/returns", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "an order id")),
+    request_body = ReturnIn,
+    responses((status = 201, description = "the return, `requested`", body = Data<super::returns::ReturnOut>), AuthErrors, BodyErrors, NotFound,
+        (status = 409, description = "return_window_closed, over_return or invalid_transition", body = ErrorBody), WriteErrors))]
+pub async fn request_return(
+    State(app): State<AppState>,
+    session: Session,
+    PathId(id, _): PathId<res::Order>,
+    crate::http::JsonBody(b): crate::http::JsonBody<ReturnIn>,
+) -> Result<Response, ApiError> {
+    use super::returns::{self, Asked};
+    let mut checks = Checks::new();
+    if b.lines.is_empty() {
+        checks.error("lines", "name at least one line");
+    }
+    if b.lines.len() > 200 {
+        checks.error("lines", "at most 200 lines");
+    }
+    let mut asked: Vec<Asked> = Vec::with_capacity(b.lines.len());
+    for (i, l) in b.lines.iter().enumerate() {
+        if !(1..=1_000_000).contains(&l.line_id) {
+            checks.error(&format!("lines[{i}].line_id"), "must be a line of the order (1 or more)");
+        } else if asked.iter().any(|a| a.line == l.line_id) {
+            checks.error(&format!("lines[{i}].line_id"), "name each line once");
+        }
+        if let Err(e) = Quantity::parse(l.quantity) {
+            checks.error(&format!("lines[{i}].quantity"), e);
+        }
+        let reason = checks.check(&format!("lines[{i}].reason"), text(&l.reason, 500, false));
+        asked.push(Asked { line: l.line_id, quantity: l.quantity, reason: reason.unwrap_or_default() });
+    }
+    checks.finish()?;
+    let fx = app.effects();
+    let window = app.live().return_window_days;
+    let out = app
+        .db
+        .writer
+        .run(move |tx| {
+            match store::owner(tx, id)? {
+                Some(o) if owns(&session, &o) => {}
+                _ => return Err(ApiError::not_found("order")),
+            };
+            let rid = returns::request(tx, id, &asked, window, now_ms(), fx)?;
+            returns::one(tx, rid)?.ok_or_else(ApiError::internal)
+        })
+        .await?;
+    Ok(data(StatusCode::CREATED, &out))
+}
+
 /// What a payment provider reports of a charge.
 const OUTCOMES: &[&str] = &["succeeded", "failed"];
 

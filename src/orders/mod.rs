@@ -18,6 +18,7 @@ pub mod handlers;
 pub mod lifecycle;
 pub mod provider;
 pub mod refunds;
+pub mod returns;
 pub mod store;
 
 pub use lifecycle::{Actor, Event, OrderStatus, TransitionError};

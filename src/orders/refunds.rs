@@ -43,6 +43,9 @@ pub enum Ask {
     Amount(i64),
     /// these units of these lines, at their apportioned part of the total
     Lines(Vec<Take>),
+    /// as `Lines`, for units that shipped and came back in a return: none is cancelled
+    /// (they are not among those left to ship)
+    Returned(Vec<Take>),
     /// everything captured that has not been refunded yet
     Rest,
 }
@@ -209,7 +212,7 @@ pub fn create(
     let amount = match ask {
         Ask::Amount(a) if *a > left => return Err(RefundError::ExceedsCaptured { left, asked: *a }),
         Ask::Amount(a) => *a,
-        Ask::Lines(take) => {
+        Ask::Lines(take) | Ask::Returned(take) => {
             for (index, t) in take.iter().enumerate() {
                 let Some(i) = lines.iter().position(|l| l.line == t.line) else {
                     return Err(RefundError::NoSuchLine { index, line: t.line });
@@ -266,7 +269,10 @@ pub fn create(
     let id = tx.last_insert_rowid();
     for (i, units, part) in &taken {
         let l = &lines[*i];
-        let cancel = (*units).min(l.quantity - l.fulfilled - l.cancelled).max(0);
+        let cancel = match ask {
+            Ask::Returned(_) => 0,
+            _ => (*units).min(l.quantity - l.fulfilled - l.cancelled).max(0),
+        };
         tx.prepare_cached(
             "INSERT INTO refund_lines(refund_id, order_id, line, quantity, cancelled, amount) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?

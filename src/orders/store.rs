@@ -95,6 +95,20 @@ pub fn cancel_units(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -
              RETURNING variant_id, product_id",
         )?
         .query_row(params![order, line, units], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    add_stock(tx, variant, product, units, now)
+}
+
+/// Puts `units` of `order`'s `line` that shipped and came back in a return on sale again.
+pub fn restock_returned(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -> rusqlite::Result<()> {
+    let (variant, product): (i64, i64) = tx
+        .prepare_cached("SELECT variant_id, product_id FROM order_items WHERE order_id = ?1 AND line = ?2")?
+        .query_row(params![order, line], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    add_stock(tx, variant, product, units, now)
+}
+
+/// `units` more of `variant` available, with the product's cache tags told. The unit
+/// fails when the variant has no inventory row.
+fn add_stock(tx: &WriteTx, variant: i64, product: i64, units: i64, now: i64) -> rusqlite::Result<()> {
     let moved = crate::catalog::tags::stock_move(tx, product, || {
         tx.prepare_cached("UPDATE inventory SET available = available + ?2, updated_at = ?3 WHERE variant_id = ?1")?
             .execute(params![variant, units, now])
@@ -323,6 +337,10 @@ pub struct OrderItemOut {
     /// units of this line refunded before they shipped: back in stock, they will not ship
     /// (what is left to ship is `quantity - fulfilled - cancelled`)
     pub cancelled: i64,
+    /// units of this line that may still be asked back in a return: shipped, not held by a
+    /// return that was not rejected, not refunded after shipping (the return window is
+    /// `return_window_days` from its delivery, or its shipment when none was reported)
+    pub returnable: i64,
     pub line_total: Money,
 }
 
@@ -361,6 +379,8 @@ pub struct OrderOut {
     pub refunds: Vec<super::refunds::RefundOut>,
     /// minor units refunded or being refunded (refunds that did not fail)
     pub refunded: Money,
+    /// the returns the customer asked for, oldest first
+    pub returns: Vec<super::returns::ReturnOut>,
 }
 
 pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
@@ -368,15 +388,16 @@ pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut
 }
 
 /// What a database holds of orders: an archive file written by an older version may
-/// predate shipments or refunds.
+/// predate shipments, refunds or returns.
 #[derive(Debug, Clone, Copy)]
 pub struct Parts {
     pub shipments: bool,
     pub refunds: bool,
+    pub returns: bool,
 }
 
 impl Parts {
-    pub const ALL: Parts = Parts { shipments: true, refunds: true };
+    pub const ALL: Parts = Parts { shipments: true, refunds: true, returns: true };
 }
 
 /// [`detail`] from a database that may not hold every part of an order (see [`Parts`]).
@@ -416,6 +437,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
                 fulfillments: Vec::new(),
                 refunds: Vec::new(),
                 refunded: usd(0),
+                returns: Vec::new(),
             })
         })
         .optional()?;
@@ -440,6 +462,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
                 fulfilled: r.get(8)?,
                 refunded: r.get(9)?,
                 cancelled: r.get(10)?,
+                returnable: 0,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -461,6 +484,14 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
             .filter(|r| r.status != super::refunds::RefundStatus::Failed)
             .map(|r| r.amount.amount)
             .sum());
+    }
+    if parts.returns {
+        o.returns = super::returns::of_order(conn, order)?;
+        for r in super::returns::returnable(conn, order)? {
+            if let Some(i) = o.items.iter_mut().find(|i| i.line == r.line) {
+                i.returnable = r.left;
+            }
+        }
     }
     Ok(Some(o))
 }

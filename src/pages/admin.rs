@@ -68,6 +68,7 @@ impl FromRequestParts<AppState> for AdminPage {
 const SECTIONS: &[(&str, &str)] = &[
     ("/admin", "Home"),
     ("/admin/orders", "Orders"),
+    ("/admin/returns", "Returns"),
     ("/admin/products", "Products"),
     ("/admin/customers", "Customers"),
     ("/admin/reviews", "Reviews"),
@@ -374,6 +375,14 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
     let reviews: Vec<ReviewRow> =
         answered(admin::reviews::reviews(State(app.clone()), a.admin.clone(), q("status=pending&per_page=5")?).await)
             .await?;
+    let mut returns: Vec<super::view::Return> = Vec::new();
+    for status in ["requested", "received"] {
+        let q = q(&format!("status={status}&per_page=5"))?;
+        returns.extend(
+            answered::<Vec<super::view::Return>>(admin::returns::list(State(app.clone()), a.admin.clone(), q).await)
+                .await?,
+        );
+    }
     let failed: Vec<JobRow> =
         answered(admin::jobs::list_jobs(State(app.clone()), a.admin.clone(), q("state=failed&per_page=5")?).await)
             .await?;
@@ -430,6 +439,16 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
                     p { a href="/admin/orders?status=paid" { "All orders to fulfil →" } }
                 }
             }
+            @if !returns.is_empty() {
+                section.panel aria-labelledby="returns" {
+                    h2 #returns { "Returns to handle" }
+                    ul.plain { @for r in &returns { li {
+                        a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } " · " (r.shop_words())
+                        " " span.meta { (r.contents()) }
+                    } } }
+                    p { a href="/admin/returns" { "All returns →" } }
+                }
+            }
             section.panel aria-labelledby="waiting" {
                 h2 #waiting { "Reviews waiting" }
                 @if reviews.is_empty() { p.empty { "No review waits for you." } }
@@ -470,7 +489,8 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
 
 // --- orders ----------------------------------------------------------------------------------
 
-const ORDER_STATUSES: &[&str] = &["pending", "paid", "partially_fulfilled", "fulfilled", "cancelled", "expired"];
+const ORDER_STATUSES: &[&str] =
+    &["pending", "paid", "partially_fulfilled", "fulfilled", "partially_refunded", "refunded", "cancelled", "expired"];
 const PER_PAGE: i64 = 50;
 
 /// A keyset list's "older" link: the same filter, `before` the last id shown.

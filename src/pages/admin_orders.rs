@@ -17,11 +17,12 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::admin::{csrf, page_with, when, AdminPage};
-use super::admin_system::{field, refused, Fields};
+use super::admin_system::refused;
 use super::buy::{answered, see_other};
+use super::forms::{beside_line, field, form_lines, Fields};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
-use super::view::{Address, Money, OrderItem, Refund, Shipment};
+use super::view::{Address, Money, OrderItem, Refund, Return, Shipment};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -52,6 +53,8 @@ struct OrderDetail {
     fulfillments: Vec<Shipment>,
     refunds: Vec<Refund>,
     refunded: Money,
+    #[serde(default)]
+    returns: Vec<Return>,
 }
 
 impl OrderDetail {
@@ -125,6 +128,18 @@ fn order_page(
                     @if o.refunded.amount > 0 { " · " strong { (money(&o.refunded)) " refunded" } } }
                 (shipments(a, &o))
                 (refunds(&o))
+                @if !o.returns.is_empty() {
+                    h2 #returns { "Returns" }
+                    ol.returns aria-labelledby="returns" {
+                        @for r in &o.returns {
+                            li.return #(format!("return-{}", r.id)) {
+                                p { a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } " · " (when(&r.created_at)) " · "
+                                    span class=(format!("return-status {}", r.status)) { (r.shop_words()) } }
+                                p { (r.contents()) }
+                            }
+                        }
+                    }
+                }
                 h2 { "History" }
                 ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status.replace('_', " ")) } @if let Some(n) = &h.note { " — " (n) } } } }
             }
@@ -385,32 +400,6 @@ pub async fn refund(
     };
     let o = load(&app, &a, id.0).await?;
     Ok(order_page(&app, &a, o, &errors, &f))
-}
-
-/// The item quantities a form sent as `{prefix}{line}` fields, in its order (0 leaves a line
-/// out), and the fields that are not whole numbers, each with what is wrong.
-fn form_lines(f: &Fields, prefix: &str) -> (Vec<(i64, i64)>, BTreeMap<String, String>) {
-    let (mut lines, mut bad) = (Vec::new(), BTreeMap::new());
-    for (k, v) in f {
-        let Some(line) = k.strip_prefix(prefix).and_then(|l| l.parse::<i64>().ok()) else { continue };
-        match v.trim().parse::<i64>() {
-            Ok(0) => {}
-            Ok(units) => lines.push((line, units)),
-            Err(_) => {
-                bad.insert(format!("{prefix}{line}"), "must be a whole number".to_owned());
-            }
-        }
-    }
-    (lines, bad)
-}
-
-/// The form field an API error key names: `lines[i].…` is the field of the i-th line sent.
-fn beside_line(key: &str, sent: &[(i64, i64)], prefix: &str) -> String {
-    key.strip_prefix("lines[")
-        .and_then(|rest| rest.split_once(']'))
-        .and_then(|(i, _)| i.parse::<usize>().ok())
-        .and_then(|i| sent.get(i))
-        .map_or_else(|| key.to_owned(), |(line, _)| format!("{prefix}{line}"))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -51,12 +51,7 @@ fn page(app: &AppState, a: &AdminPage, title: &str, main: Markup) -> Response {
     page_with(app, &a.ps, title, "/admin/webhooks", main)
 }
 
-/// A form's fields, repeated names kept (checkboxes).
-pub(crate) type Fields = Vec<(String, String)>;
-
-pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
+pub(crate) use super::forms::{field, Fields};
 
 fn checked_csrf(a: &AdminPage, f: &Fields) -> Result<(), ApiError> {
     check_csrf(a.ps.token.as_deref(), field(f, CSRF_FIELD))
@@ -839,6 +834,7 @@ fn setting_label(key: &str) -> &'static str {
         "order_expiry_mins" => "A customer's unpaid order expires after (minutes)",
         "guest_order_expiry_mins" => "A guest's unpaid order expires after (minutes)",
         "admin_require_2fa" => "Administrators must log in with a second factor",
+        "return_window_days" => "Customers may ask for a return for (days after delivery; 0: no returns)",
         _ => "Setting",
     }
 }

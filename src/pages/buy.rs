@@ -18,6 +18,7 @@ use maud::{html, Markup};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::forms::{beside_line_or, field, form_lines, Fields};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::*;
@@ -624,12 +625,51 @@ fn day(ts: &str) -> &str {
 
 /// `GET /orders/{id}`: the order's confirmation and where it stands, for its owner.
 pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    order_page(&app, &ps, id, &BTreeMap::new(), &Vec::new()).await
+}
+
+/// When each line last arrived (or left, when no delivery was reported): the start of its
+/// return window.
+fn last_arrival(o: &Order, line: i64) -> Option<i64> {
+    o.fulfillments
+        .iter()
+        .filter(|f| f.lines.iter().any(|l| l.line_id == line))
+        .filter_map(|f| crate::util::parse_utc(f.delivered_at.as_deref().unwrap_or(&f.created_at)))
+        .max()
+}
+
+/// The lines a shopper may ask to return now: (item, units, last day to ask).
+fn returnable_now<'o>(app: &AppState, o: &'o Order) -> Vec<(&'o OrderItem, i64, String)> {
+    let days = app.live().return_window_days;
+    let now = crate::util::now_ms();
+    o.items
+        .iter()
+        .filter(|i| i.returnable > 0)
+        .filter_map(|i| {
+            let since = last_arrival(o, i.line);
+            crate::orders::returns::in_window(since, days, now).then(|| {
+                let until = since.unwrap_or(now) + days as i64 * 86_400_000;
+                (i, i.returnable, crate::util::rfc3339(until)[..10].to_owned())
+            })
+        })
+        .collect()
+}
+
+async fn order_page(
+    app: &AppState,
+    ps: &PageSession,
+    id: Id,
+    errors: &BTreeMap<String, String>,
+    sent: &Fields,
+) -> Result<Response, ApiError> {
     let Some(session) = ps.session.clone() else {
         return Err(ApiError::not_found("order"));
     };
-    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let o: Order = answered(orders_api::detail(State(app.clone()), session, PathId(id.0, PhantomData)).await).await?;
     let a = &o.shipping_address;
+    let can_return = returnable_now(app, &o);
+    let err = |k: &str| errors.get(k).map(String::as_str);
     let main = html! {
         h1 { "Order " (o.id) }
         div.notice role="status" {
@@ -703,6 +743,49 @@ pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<
                         }
                     }
                 }
+                @if !o.returns.is_empty() {
+                    h2 #returns { "Returns" }
+                    ol.returns aria-labelledby="returns" {
+                        @for r in &o.returns {
+                            li.return #(format!("return-{}", r.id)) {
+                                p { strong { "Return " (r.id) } " · " (day(&r.created_at)) " · "
+                                    span class=(format!("return-status {}", r.status)) { (r.shopper_words()) } }
+                                p { (r.contents()) }
+                                @if !r.note.is_empty() { p.meta { "From the shop: " (r.note) } }
+                            }
+                        }
+                    }
+                }
+                @if !can_return.is_empty() {
+                    h2 #return-items { "Return items" }
+                    @if let Some(m) = err("form") { div.error role="alert" { p { (m) } } }
+                    @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was asked for: see the fields below." } } }
+                    form.return-form method="post" action=(format!("/orders/{}/returns", o.id)) aria-labelledby="return-items" {
+                        (csrf_field(ps))
+                        @for (item, units, until) in &can_return {
+                            @let q = format!("ret_{}", item.line);
+                            @let why = format!("why_{}", item.line);
+                            fieldset.return-line {
+                                legend { (item.name) " " span.meta { "(up to " (units) ", until " (until) ")" } }
+                                div.field {
+                                    label for=(q) { "Units to send back" }
+                                    input id=(q) type="number" name=(q) min="0" max=(units)
+                                        value=(field(sent, &q).unwrap_or("0"))
+                                        aria-invalid=[err(&q).map(|_| "true")] aria-describedby=[err(&q).map(|_| format!("{q}-error"))];
+                                    @if let Some(m) = err(&q) { p.field-error id=(format!("{q}-error")) { (m) } }
+                                }
+                                div.field {
+                                    label for=(why) { "Why" }
+                                    input id=(why) type="text" name=(why) maxlength="500" value=(field(sent, &why).unwrap_or(""))
+                                        aria-invalid=[err(&why).map(|_| "true")] aria-describedby=[err(&why).map(|_| format!("{why}-error"))];
+                                    @if let Some(m) = err(&why) { p.field-error id=(format!("{why}-error")) { (m) } }
+                                }
+                            }
+                        }
+                        @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
+                        button type="submit" { "Ask to return" }
+                    }
+                }
             }
             aside.summary {
                 h2 { "Shipping to" }
@@ -725,5 +808,59 @@ pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<
         }
     };
     let title = format!("Order {}", o.id);
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &title), main), &ps))
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(private_page(status, layout::page(&frame(app, &title), main), ps))
+}
+
+/// `POST /orders/{id}/returns`: the API's return request, from the form's units
+/// (`ret_{line}`, 0 leaves a line out) and reasons (`why_{line}`).
+pub async fn request_return(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let session = session_of(&ps)?;
+    let (sent, mut bad) = form_lines(&f, "ret_");
+    if sent.is_empty() && bad.is_empty() {
+        bad.insert("lines".to_owned(), "choose how many units of an item to send back".to_owned());
+    }
+    let errors = if !bad.is_empty() {
+        bad
+    } else {
+        let body = orders_api::ReturnIn {
+            lines: sent
+                .iter()
+                .map(|&(line, units)| orders_api::ReturnLineIn {
+                    line_id: line,
+                    quantity: units,
+                    reason: field(&f, &format!("why_{line}")).unwrap_or("").to_owned(),
+                })
+                .collect(),
+        };
+        let asked = answered::<serde_json::Value>(
+            orders_api::request_return(State(app.clone()), session, PathId(id.0, PhantomData), JsonBody(body)).await,
+        )
+        .await;
+        match asked {
+            Ok(_) => return Ok(see_other(&format!("/orders/{}#returns", id.0), None)),
+            Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+                let mut out: BTreeMap<String, String> = e
+                    .details
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        v.as_str().map(|v| (beside_line_or(k, &sent, "ret_", Some("why_")), v.to_owned()))
+                    })
+                    .collect();
+                if out.is_empty() {
+                    out.insert("form".to_owned(), e.message);
+                }
+                out
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    order_page(&app, &ps, id, &errors, &f).await
 }

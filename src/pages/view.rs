@@ -214,6 +214,9 @@ pub struct OrderItem {
     /// units refunded before they shipped (they will not ship)
     #[serde(default)]
     pub cancelled: i64,
+    /// units that may still be asked back in a return
+    #[serde(default)]
+    pub returnable: i64,
     pub unit_price: Money,
     pub line_total: Money,
 }
@@ -263,6 +266,8 @@ pub struct Order {
     pub fulfillments: Vec<Shipment>,
     #[serde(default)]
     pub refunds: Vec<Refund>,
+    #[serde(default)]
+    pub returns: Vec<Return>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -314,6 +319,67 @@ impl Refund {
             "succeeded" => "refunded",
             "failed" => "failed",
             _ => "waiting for the payment provider",
+        }
+    }
+}
+
+/// One line of a return.
+#[derive(Debug, Deserialize)]
+pub struct ReturnLine {
+    pub line_id: i64,
+    pub name: String,
+    pub quantity: i64,
+    pub reason: String,
+    pub received: i64,
+    pub restocked: i64,
+}
+
+/// One step of a return.
+#[derive(Debug, Deserialize)]
+pub struct ReturnStep {
+    pub status: String,
+    pub note: String,
+    pub at: String,
+}
+
+/// A return of items of an order.
+#[derive(Debug, Deserialize)]
+pub struct Return {
+    pub id: String,
+    pub order_id: String,
+    pub status: String,
+    pub note: String,
+    pub lines: Vec<ReturnLine>,
+    pub refund_id: Option<String>,
+    pub history: Vec<ReturnStep>,
+    pub created_at: String,
+}
+
+impl Return {
+    /// "1 × Blue mug, 2 × Red mug": the units asked back.
+    pub fn contents(&self) -> String {
+        self.lines.iter().map(|l| format!("{} × {}", l.quantity, l.name)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Where it stands, in the shopper's words.
+    pub fn shopper_words(&self) -> &'static str {
+        match self.status.as_str() {
+            "requested" => "asked for: the shop will answer",
+            "approved" => "approved: please send the items back",
+            "rejected" => "not accepted",
+            "received" => "the items arrived: your refund follows",
+            _ => "refunded",
+        }
+    }
+
+    /// Where it stands, in the shop's words.
+    pub fn shop_words(&self) -> &'static str {
+        match self.status.as_str() {
+            "requested" => "to answer",
+            "approved" => "waiting for the parcel",
+            "rejected" => "rejected",
+            "received" => "to refund",
+            _ => "refunded",
         }
     }
 }

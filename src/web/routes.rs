@@ -26,7 +26,7 @@ use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
     account, admin as dashboard, admin_bulk, admin_customers, admin_images, admin_orders, admin_products,
-    admin_system as system, admin_tables, admin_variants, assets, buy, shop,
+    admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -127,6 +127,7 @@ pub fn table() -> Table {
         .add(routes!(orders::buy_now), open.rate(Rule::Checkout))
         .add(routes!(orders::detail), open)
         .add(routes!(orders::cancel), open)
+        .add(routes!(orders::request_return), open)
         .add(routes!(orders::payment_webhook), open)
         .add(routes!(orders::carrier_webhook), open)
         // administration: each route in the area an API key's scope names
@@ -152,6 +153,8 @@ pub fn table() -> Table {
         .add(routes!(admin::orders::create_fulfillment), admin(Area::Orders))
         .add(routes!(admin::orders::create_refund), admin(Area::Orders))
         .add(routes!(admin::orders::update_fulfillment), admin(Area::Orders))
+        .add(routes!(admin::returns::list), admin(Area::Orders))
+        .add(routes!(admin::returns::one, admin::returns::act), admin(Area::Orders))
         .add(routes!(res::create_category), admin(Area::Catalog))
         .add(routes!(res::update_category, res::delete_category), admin(Area::Catalog))
         .add(routes!(res::create_brand), admin(Area::Catalog))
@@ -203,6 +206,7 @@ pub fn table() -> Table {
             Policy::page().rate(Rule::Checkout),
         )
         .page("/orders/{id}", get_, get(buy::order), Policy::page())
+        .page("/orders/{id}/returns", post_, post(buy::request_return), Policy::page())
         .page("/account", get_, get(account::account), Policy::page())
         .page("/account/login", get_, get(account::login_page), Policy::page())
         .page("/account/login", post_, post(account::login), Policy::page().rate(Rule::Login))
@@ -223,6 +227,9 @@ pub fn table() -> Table {
         .page("/admin/orders/{id}/fulfillments", post_, post(admin_orders::ship), Policy::page())
         .page("/admin/orders/{id}/refunds", post_, post(admin_orders::refund), Policy::page())
         .page("/admin/orders/{id}/fulfillments/{fid}/delivered", post_, post(admin_orders::delivered), Policy::page())
+        .page("/admin/returns", get_, get(admin_returns::list), Policy::page())
+        .page("/admin/returns/{id}", get_, get(admin_returns::show), Policy::page())
+        .page("/admin/returns/{id}/{step}", post_, post(admin_returns::step), Policy::page())
         .page("/admin/products", get_, get(admin_products::list), Policy::page())
         .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
         .page("/admin/products/new", post_, post(admin_products::create), Policy::page())

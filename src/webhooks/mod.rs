@@ -43,6 +43,10 @@ pub enum EventType {
     OrderRefunded,
     #[serde(rename = "order.delivered")]
     OrderDelivered,
+    #[serde(rename = "return.requested")]
+    ReturnRequested,
+    #[serde(rename = "return.received")]
+    ReturnReceived,
     #[serde(rename = "product.created")]
     ProductCreated,
     #[serde(rename = "product.updated")]
@@ -70,6 +74,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "order.fulfilled",
     "order.refunded",
     "order.delivered",
+    "return.requested",
+    "return.received",
     "product.created",
     "product.updated",
     "product.retired",
@@ -215,6 +221,8 @@ mod tests {
             OrderFulfilled,
             OrderRefunded,
             OrderDelivered,
+            ReturnRequested,
+            ReturnReceived,
             ProductCreated,
             ProductUpdated,
             ProductRetired,

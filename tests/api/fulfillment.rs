@@ -17,19 +17,11 @@ const SECRET: &str = "whsec-parcels-api-0123456789";
 const CARRIER_SECRET: &str = "carrier-secret-0123456789";
 
 async fn shop(f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, String) {
-    let app = TestApp::builder()
-        .fixture("small-catalog.sql")
-        .config(|c| {
-            c.payment_webhook_secret = Some(SECRET.into());
-            c.carrier_webhook_secret = Some(CARRIER_SECRET.into());
-            c.webhook_private_targets = true;
-            c.job_retry_base_ms = 30;
-            f(c);
-        })
-        .start()
-        .await;
-    let admin = app.admin("owner@example.com").await;
-    (app, admin)
+    common::after_sale_shop(SECRET, |c| {
+        c.carrier_webhook_secret = Some(CARRIER_SECRET.into());
+        f(c);
+    })
+    .await
 }
 
 /// A paid order of 2 × product 1 and 3 × product 3 for a guest: (order id, guest token).
@@ -68,35 +60,16 @@ async fn lines(app: &TestApp, admin: &str, order: &str) -> Vec<(i64, String, i64
 /// the audit log, and how many mails and events were queued. (Not the whole file: mail and
 /// webhook deliveries go on in the background and move their own rows.)
 fn state(app: &TestApp) -> Vec<String> {
-    let c = app.conn();
-    let mut out = Vec::new();
-    for table in
-        ["orders", "order_items", "order_status_history", "fulfillments", "fulfillment_lines", "inventory", "audit_log"]
-    {
-        let mut stmt = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let row: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
-            out.push(format!("{table}: {}", row.join(", ")));
-        }
-    }
-    for table in ["mail_outbox", "webhook_events"] {
-        out.push(format!("{table}: {}", column::<i64>(&c, &format!("SELECT count(*) FROM {table}"))[0]));
-    }
-    out
-}
-
-/// The events of one type the receiver got, in order, each once: delivery is at least once,
-/// and a receiver keeps the first of each event id.
-fn events_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
-    let mut events: Vec<Value> = Vec::new();
-    for e in receiver.hits().iter().map(|h| h.json()).filter(|e| e["type"] == kind) {
-        if !events.iter().any(|seen| seen["id"] == e["id"]) {
-            events.push(e);
-        }
-    }
-    events
+    let tables = [
+        "orders",
+        "order_items",
+        "order_status_history",
+        "fulfillments",
+        "fulfillment_lines",
+        "inventory",
+        "audit_log",
+    ];
+    common::rows_of(&app.conn(), &tables, &["mail_outbox", "webhook_events"])
 }
 
 async fn ship(app: &TestApp, admin: &str, order: &str, body: Value) -> common::Resp {
@@ -189,11 +162,11 @@ async fn an_order_ships_in_two_parcels_with_one_mail_and_one_event_each() {
         .any(|m| m.contains(&format!("Subject: Order {order} has shipped")) && m.contains("JD014600003828")));
     // one order.fulfilled event per parcel, the second with both parcels in it
     common::until("two order.fulfilled events", 30, || {
-        let n = events_of(&receiver, "order.fulfilled").len();
+        let n = receiver.events_of("order.fulfilled").len();
         async move { n >= 2 }
     })
     .await;
-    let events = events_of(&receiver, "order.fulfilled");
+    let events = receiver.events_of("order.fulfilled");
     assert_eq!(events.len(), 2, "one event per parcel");
     assert_eq!(events[0]["data"]["status"], "partially_fulfilled");
     assert_eq!(events[1]["data"]["status"], "fulfilled");
@@ -241,7 +214,7 @@ async fn an_order_ships_in_two_parcels_with_one_mail_and_one_event_each() {
     let mine = app.call("GET", &format!("/api/orders/{order}"), Some(&guest), None, &[]).await.json();
     assert!(mine["data"]["fulfillments"].as_array().unwrap().iter().all(|f| f["delivered_at"].is_string()));
     common::until("two order.delivered events", 30, || {
-        let n = events_of(&receiver, "order.delivered").len();
+        let n = receiver.events_of("order.delivered").len();
         async move { n >= 2 }
     })
     .await;

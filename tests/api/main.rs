@@ -32,6 +32,7 @@ mod query_plans;
 mod redis_tier;
 mod refunds;
 mod replicas;
+mod returns;
 mod search;
 mod settings;
 mod topology;

@@ -1565,3 +1565,133 @@ async fn the_owner_refunds_part_of_an_order_and_the_shopper_sees_it() {
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_returns_an_item_and_the_owner_takes_it_back_and_refunds_it() {
+    use serde_json::json;
+    const SECRET: &str = "whsec-return-page-test-0123456789";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
+    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
+    let path = format!("/api/admin/orders/{order}");
+    let r = app
+        .call(
+            "POST",
+            &format!("{path}/fulfillments"),
+            Some(&owner),
+            Some(&json!({"carrier": "UPS", "tracking_number": "1ZRET"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let speakers = r.json()["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"].as_str().unwrap().contains("Boom"))
+        .map(|i| {
+            (
+                i["line"].as_i64().unwrap(),
+                i["name"].as_str().unwrap().to_owned(),
+                i["variant_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .unwrap();
+    let stock = |app: &TestApp| {
+        crate::common::column::<i64>(
+            &app.conn(),
+            &format!("SELECT available FROM inventory WHERE variant_id = {}", speakers.2),
+        )[0]
+    };
+    let shipped_stock = stock(&app);
+
+    // the shopper asks to send two speakers back
+    let b = Browser::start(app.addr).await;
+    b.goto("/").await;
+    let set = format!("document.cookie = 'sf_session={shopper}; path=/; SameSite=Strict'");
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto(&format!("/orders/{order}")).await;
+    let form = b.wait_text("form.return-form").await;
+    assert!(form.contains(&speakers.1) && form.contains("up to 3"), "{form}");
+    let before = crate::common::digest(&app.conn());
+    // nothing chosen, then no reason: said on the form, nothing changes
+    b.click("form.return-form button[type=submit]").await;
+    assert!(b.wait_text("#lines-error").await.contains("choose"));
+    let (q, why) = (format!("ret_{}", speakers.0), format!("why_{}", speakers.0));
+    b.fill(&format!("#{q}"), "2").await;
+    b.click("form.return-form button[type=submit]").await;
+    assert!(b.wait_text(&format!("#{why}-error")).await.contains("empty"));
+    assert_eq!(crate::common::digest(&app.conn()), before, "a refused request changes nothing");
+    b.fill(&format!("#{q}"), "2").await;
+    b.fill(&format!("#{why}"), "Too loud for the flat").await;
+    b.click("form.return-form button[type=submit]").await;
+    let asked = b.wait_text_with("ol.returns", "asked for").await;
+    assert!(asked.contains(&format!("2 × {}", speakers.1)), "{asked}");
+    assert!(b.text("form.return-form").await.contains("up to 1"), "one speaker may still be returned");
+    b.shoot("shop-order-return").await;
+    accessible(&b, "order with a return").await;
+
+    // the owner sees it on the home page, approves it, takes one back on sale, refunds
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    assert!(b.wait_text("#returns + ul").await.contains("to answer"));
+    b.goto("/admin/returns").await;
+    b.click("table.lines a[href^='/admin/returns/']").await;
+    b.wait_text_with("h1", "Return #").await;
+    assert!(b.text("table.lines").await.contains("Too loud for the flat"));
+    b.fill("#f-note", "Send it to 1 Dock Road, Portsmouth").await;
+    b.click("form.answer button[value=approve]").await;
+    b.wait_until_text("h1 .status", "waiting for the parcel").await;
+    b.client
+        .execute(&format!("document.getElementById('got_{}').removeAttribute('max')", speakers.0), vec![])
+        .await
+        .unwrap();
+    b.fill(&format!("#got_{}", speakers.0), "5").await;
+    let before = crate::common::digest(&app.conn());
+    b.click("form.receive button[type=submit]").await;
+    assert!(b.wait_text("div.error").await.contains("asked for 2"));
+    assert_eq!(crate::common::digest(&app.conn()), before, "more than asked changes nothing");
+    b.fill(&format!("#got_{}", speakers.0), "2").await;
+    b.shoot("admin-return-receive").await;
+    accessible(&b, "return to receive").await;
+    b.click("form.receive button[type=submit]").await;
+    b.wait_until_text("h1 .status", "to refund").await;
+    assert_eq!(stock(&app), shipped_stock + 2, "both speakers back on sale");
+    b.click("form.refund button[type=submit]").await;
+    b.wait_until_text("h1 .status", "refunded").await;
+    let done = b.text("aside.summary").await;
+    assert!(done.contains("Nothing more to do"), "{done}");
+    assert!(b.text("section.panel").await.contains("refunded"));
+    b.shoot("admin-return-refunded").await;
+    accessible(&b, "refunded return").await;
+
+    // the API agrees: the return refunded, its refund succeeded, two speakers refunded
+    let v = app.call("GET", &path, Some(&owner), None, &[]).await.json();
+    let ret = &v["data"]["returns"][0];
+    assert_eq!(ret["status"], "refunded", "{v}");
+    assert_eq!(ret["note"], "Send it to 1 Dock Road, Portsmouth");
+    let refund = v["data"]["refunds"].as_array().unwrap().iter().find(|r| r["id"] == ret["refund_id"]).unwrap().clone();
+    assert_eq!(refund["status"], "succeeded");
+    let item = v["data"]["items"].as_array().unwrap().iter().find(|i| i["line"] == speakers.0).unwrap().clone();
+    assert_eq!((item["refunded"].as_i64(), item["returnable"].as_i64()), (Some(2), Some(1)), "{item}");
+
+    // the shopper's page says so
+    b.client.delete_all_cookies().await.unwrap();
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto(&format!("/orders/{order}")).await;
+    let back = b.wait_text("ol.returns").await;
+    assert!(back.contains("refunded") && back.contains("1 Dock Road"), "{back}");
+    assert!(b.text("ol.refunds").await.contains(&format!("2 × {}", speakers.1)));
+    b.close().await;
+    app.stop().await;
+}

@@ -18,18 +18,7 @@ use crate::common::{self, address, column, TestApp};
 const SECRET: &str = "whsec-refunds-api-0123456789";
 
 async fn shop(f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, String) {
-    let app = TestApp::builder()
-        .fixture("small-catalog.sql")
-        .config(|c| {
-            c.payment_webhook_secret = Some(SECRET.into());
-            c.webhook_private_targets = true;
-            c.job_retry_base_ms = 30;
-            f(c);
-        })
-        .start()
-        .await;
-    let admin = app.admin("owner@example.com").await;
-    (app, admin)
+    common::after_sale_shop(SECRET, f).await
 }
 
 /// A paid order of 2 × product 1 and 3 × product 3, paid with `method`: (order, total, guest).
@@ -59,9 +48,7 @@ async fn refund(app: &TestApp, admin: &str, order: &str, body: Value, key: Optio
 
 /// What a refund would change (not the rows background work moves: mail and deliveries).
 fn state(app: &TestApp) -> Vec<String> {
-    let c = app.conn();
-    let mut out = Vec::new();
-    for table in [
+    let tables = [
         "orders",
         "order_items",
         "order_status_history",
@@ -70,19 +57,8 @@ fn state(app: &TestApp) -> Vec<String> {
         "inventory",
         "audit_log",
         "idempotency_keys",
-    ] {
-        let mut stmt = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
-        let n = stmt.column_count();
-        let mut rows = stmt.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let row: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
-            out.push(format!("{table}: {}", row.join(", ")));
-        }
-    }
-    for table in ["mail_outbox", "webhook_events", "jobs"] {
-        out.push(format!("{table}: {}", column::<i64>(&c, &format!("SELECT count(*) FROM {table}"))[0]));
-    }
-    out
+    ];
+    common::rows_of(&app.conn(), &tables, &["mail_outbox", "webhook_events", "jobs"])
 }
 
 fn available(app: &TestApp) -> Vec<i64> {

@@ -343,6 +343,44 @@ pub fn column<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, sql: &st
     conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
+/// Every row of `tables` (as text, table by table) and the row count of `counted`: what a
+/// refused request must leave as it was. Tables that background work moves (mail, webhook
+/// deliveries, jobs) belong in `counted`, whose counts a unit adds to but never takes from.
+pub fn rows_of(conn: &rusqlite::Connection, tables: &[&str], counted: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let row: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+            out.push(format!("{table}: {}", row.join(", ")));
+        }
+    }
+    for table in counted {
+        out.push(format!("{table}: {}", column::<i64>(conn, &format!("SELECT count(*) FROM {table}"))[0]));
+    }
+    out
+}
+
+/// A shop on the small catalog that takes payments signed with `secret`, sends webhooks to
+/// local receivers and retries jobs fast, with `f`'s changes; and an administrator's token.
+pub async fn after_sale_shop(secret: &str, f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, String) {
+    let secret = secret.to_owned();
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(move |c| {
+            c.payment_webhook_secret = Some(secret);
+            c.webhook_private_targets = true;
+            c.job_retry_base_ms = 30;
+            f(c);
+        })
+        .start()
+        .await;
+    let admin = app.admin("owner@example.com").await;
+    (app, admin)
+}
+
 /// A digest of every row of every table: equal digests, equal data (the runs of recurring
 /// tasks left out).
 pub fn digest(conn: &rusqlite::Connection) -> u64 {

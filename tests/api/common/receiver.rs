@@ -117,6 +117,18 @@ impl Receiver {
         self.hits.lock().unwrap().clone()
     }
 
+    /// The webhook events of type `kind` received, in order, each once: delivery is at
+    /// least once, and a receiver keeps the first of each event id.
+    pub fn events_of(&self, kind: &str) -> Vec<serde_json::Value> {
+        let mut events: Vec<serde_json::Value> = Vec::new();
+        for e in self.hits().iter().map(|h| h.json()).filter(|e| e["type"] == kind) {
+            if !events.iter().any(|seen| seen["id"] == e["id"]) {
+                events.push(e);
+            }
+        }
+        events
+    }
+
     /// From now on, answer `status` to everything at once (requests held already stay held).
     pub fn answer(&self, status: u16) {
         let mut s = self.script.lock().unwrap();

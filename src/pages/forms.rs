@@ -1,0 +1,60 @@
+//! What the pages' forms share: the fields as sent (names may repeat: checkboxes), the
+//! per-line quantities of an order's items, and where an API error about `lines[i]` shows.
+
+use std::collections::BTreeMap;
+
+/// A form's fields, repeated names kept (checkboxes).
+pub(crate) type Fields = Vec<(String, String)>;
+
+pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The item quantities a form sent as `{prefix}{line}` fields, in its order (0 leaves a line
+/// out), and the fields that are not whole numbers, each with what is wrong.
+pub(crate) fn form_lines(f: &Fields, prefix: &str) -> (Vec<(i64, i64)>, BTreeMap<String, String>) {
+    let (mut lines, mut bad) = (Vec::new(), BTreeMap::new());
+    for (k, v) in f {
+        let Some(line) = k.strip_prefix(prefix).and_then(|l| l.parse::<i64>().ok()) else { continue };
+        match v.trim().parse::<i64>() {
+            Ok(0) => {}
+            Ok(units) => lines.push((line, units)),
+            Err(_) => {
+                bad.insert(format!("{prefix}{line}"), "must be a whole number".to_owned());
+            }
+        }
+    }
+    (lines, bad)
+}
+
+/// The form field an API error key names: `lines[i].…` is the field of the i-th line sent
+/// (`{prefix}{line}`, or `{reason_prefix}{line}` for its `reason`).
+pub(crate) fn beside_line(key: &str, sent: &[(i64, i64)], prefix: &str) -> String {
+    beside_line_or(key, sent, prefix, None)
+}
+
+/// [`beside_line`], with a line's `reason` beside its own field.
+pub(crate) fn beside_line_or(key: &str, sent: &[(i64, i64)], prefix: &str, reason_prefix: Option<&str>) -> String {
+    let Some((i, rest)) = key.strip_prefix("lines[").and_then(|rest| rest.split_once(']')) else {
+        return key.to_owned();
+    };
+    let Some((line, _)) = i.parse::<usize>().ok().and_then(|i| sent.get(i)) else { return key.to_owned() };
+    match reason_prefix {
+        Some(p) if rest == ".reason" => format!("{p}{line}"),
+        _ => format!("{prefix}{line}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_about_the_ith_line_lands_beside_that_line() {
+        let sent = [(7, 1), (3, 2)];
+        assert_eq!(beside_line("lines[1].quantity", &sent, "q_"), "q_3");
+        assert_eq!(beside_line_or("lines[0].reason", &sent, "q_", Some("why_")), "why_7");
+        assert_eq!(beside_line("lines[5].quantity", &sent, "q_"), "lines[5].quantity");
+        assert_eq!(beside_line("amount", &sent, "q_"), "amount");
+    }
+}
