@@ -140,12 +140,12 @@ pub enum ReturnError {
     NoSuchLine { index: usize, line: i64 },
     #[error("the return does not hold line {line}")]
     NotInReturn { index: usize, line: i64 },
-    #[error("line {line} has {left} unit(s) that may be returned, not {asked}")]
-    TooMany { index: usize, line: i64, left: i64, asked: i64 },
-    #[error("line {line} of the return asked for {asked} unit(s), not {got}")]
-    MoreThanAsked { index: usize, line: i64, asked: i64, got: i64 },
-    #[error("line {line} can no longer be returned: the {days}-day return window closed")]
-    WindowClosed { index: usize, line: i64, days: u64 },
+    #[error("{name}: {left} unit(s) may be returned, not {asked}")]
+    TooMany { index: usize, name: String, left: i64, asked: i64 },
+    #[error("{name}: the return asked for {asked} unit(s), not {got}")]
+    MoreThanAsked { index: usize, name: String, asked: i64, got: i64 },
+    #[error("{name} can no longer be returned: the {days}-day return window closed")]
+    WindowClosed { index: usize, name: String, days: u64 },
     #[error("a return that is {from} cannot be {action}")]
     NotAllowed { from: ReturnStatus, action: &'static str },
     #[error("nothing arrived: receive at least one unit, or reject the return")]
@@ -269,10 +269,10 @@ pub fn request(
             return Err(ReturnError::NoSuchLine { index, line: a.line });
         };
         if l.shipped > 0 && !in_window(l.since, window_days, now) {
-            return Err(ReturnError::WindowClosed { index, line: a.line, days: window_days });
+            return Err(ReturnError::WindowClosed { index, name: l.name.clone(), days: window_days });
         }
         if a.quantity > l.left {
-            return Err(ReturnError::TooMany { index, line: a.line, left: l.left, asked: a.quantity });
+            return Err(ReturnError::TooMany { index, name: l.name.clone(), left: l.left, asked: a.quantity });
         }
     }
     tx.prepare_cached(
@@ -311,6 +311,7 @@ pub fn act(
     let (order, from, refund) = head.ok_or(ReturnError::NoReturn)?;
     let from = ReturnStatus::parse(&from).ok_or(ReturnError::NoReturn)?;
     let refused = || ReturnError::NotAllowed { from, action: past(action) };
+    let mut refund_made = None;
     let to = match action {
         Action::Approve if from == ReturnStatus::Requested => ReturnStatus::Approved,
         Action::Reject if matches!(from, ReturnStatus::Requested | ReturnStatus::Approved) => ReturnStatus::Rejected,
@@ -331,6 +332,7 @@ pub fn act(
             let reason = if note.is_empty() { format!("return {id}") } else { format!("return {id}: {note}") };
             let rid = refunds::create(tx, order, &Ask::Returned(take), &reason, by, now, fx)?;
             tx.prepare_cached("UPDATE returns SET refund_id = ?2 WHERE id = ?1")?.execute(params![id, rid])?;
+            refund_made = Some(rid);
             ReturnStatus::Refunded
         }
         _ => return Err(refused()),
@@ -339,10 +341,11 @@ pub fn act(
         "UPDATE returns SET status = ?2, note = CASE WHEN ?3 = '' THEN note ELSE ?3 END, updated_at = ?4 WHERE id = ?1",
     )?
     .execute(params![id, to.as_str(), note, now])?;
-    let said = match (action, note.is_empty()) {
-        (Action::Refund, _) => format!("refunded{}", if note.is_empty() { String::new() } else { format!(": {note}") }),
-        (_, true) => past(action).to_owned(),
-        (_, false) => format!("{}: {note}", past(action)),
+    // the row's status says what happened; its note says what else there is to know
+    let said = match (refund_made, note.is_empty()) {
+        (Some(rid), true) => format!("refund {rid}"),
+        (Some(rid), false) => format!("refund {rid}: {note}"),
+        (None, _) => note.to_owned(),
     };
     history(tx, id, order, to, &said, now)?;
     let status = super::lifecycle::status(tx, order)?.ok_or(ReturnError::NoOrder)?;
@@ -381,21 +384,27 @@ fn failed(conn: &Connection, refund: Option<i64>) -> rusqlite::Result<bool> {
 
 /// Records what arrived of return `id` and puts what should be back on sale.
 fn receive(tx: &WriteTx, id: i64, order: i64, arrived: Option<&[Arrived]>, now: i64) -> Result<(), ReturnError> {
-    let asked: Vec<(i64, i64)> = tx
-        .prepare_cached("SELECT line, quantity FROM return_lines WHERE return_id = ?1 ORDER BY line")?
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let asked: Vec<(i64, i64, String)> = tx
+        .prepare_cached(
+            "SELECT l.line, l.quantity, i.name FROM return_lines l
+             JOIN order_items i ON i.order_id = l.order_id AND i.line = l.line
+             WHERE l.return_id = ?1 ORDER BY l.line",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let arrived: Vec<Arrived> = match arrived {
-        None => {
-            asked.iter().map(|(line, quantity)| Arrived { line: *line, quantity: *quantity, restock: true }).collect()
-        }
+        None => asked
+            .iter()
+            .map(|(line, quantity, _)| Arrived { line: *line, quantity: *quantity, restock: true })
+            .collect(),
         Some(arrived) => {
             for (index, a) in arrived.iter().enumerate() {
-                let Some((_, quantity)) = asked.iter().find(|(l, _)| *l == a.line) else {
+                let Some((_, quantity, name)) = asked.iter().find(|(l, _, _)| *l == a.line) else {
                     return Err(ReturnError::NotInReturn { index, line: a.line });
                 };
                 if a.quantity > *quantity {
-                    return Err(ReturnError::MoreThanAsked { index, line: a.line, asked: *quantity, got: a.quantity });
+                    let name = name.clone();
+                    return Err(ReturnError::MoreThanAsked { index, name, asked: *quantity, got: a.quantity });
                 }
             }
             arrived.to_vec()

@@ -118,9 +118,9 @@ fn order_page(
                 table.lines {
                     thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Shipped" } th scope="col" { "Refunded" } th scope="col" { "Total" } } }
                     tbody { @for l in &o.items { tr {
-                        td { (l.name) } td { (l.quantity) } td { (l.fulfilled) " of " (l.quantity) }
-                        td { (l.refunded) @if l.cancelled > 0 { span.meta { " (" (l.cancelled) " not shipped)" } } }
-                        td { (money(&l.line_total)) }
+                        td { strong { (l.name) } } td data-label="Quantity" { (l.quantity) } td data-label="Shipped" { (l.fulfilled) " of " (l.quantity) }
+                        td data-label="Refunded" { (l.refunded) @if l.cancelled > 0 { span.meta { " (" (l.cancelled) " not shipped)" } } }
+                        td data-label="Total" { (money(&l.line_total)) }
                     } } }
                 }
                 p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " "))

@@ -61,9 +61,9 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                 thead { tr { th scope="col" { "Return" } th scope="col" { "Order" } th scope="col" { "Items" } th scope="col" { "Asked" } } }
                 tbody { @for r in &rows { tr {
                     td { a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } }
-                    td { a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } }
-                    td { (r.contents()) }
-                    td { (when(&r.created_at)) }
+                    td data-label="Order" { a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } }
+                    td data-label="Items" { (r.contents()) }
+                    td data-label="Asked" { (when(&r.created_at)) }
                 } } }
             }
             (older("/admin/returns", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
@@ -126,8 +126,8 @@ fn return_page(
                 table.lines {
                     thead { tr { th scope="col" { "Item" } th scope="col" { "Asked back" } th scope="col" { "Why" } th scope="col" { "Arrived" } th scope="col" { "Back on sale" } } }
                     tbody { @for l in &r.lines { tr {
-                        td { (l.name) } td { (l.quantity) } td { (l.reason) }
-                        td { (l.received) } td { (l.restocked) }
+                        td { strong { (l.name) } } td data-label="Asked back" { (l.quantity) } td data-label="Why" { (l.reason) }
+                        td data-label="Arrived" { (l.received) } td data-label="Back on sale" { (l.restocked) }
                     } } }
                 }
                 @if !r.note.is_empty() { p.meta { "Note to the customer: " (r.note) } }

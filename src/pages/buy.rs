@@ -687,7 +687,7 @@ async fn order_page(
                     thead { tr { th scope="col" { "Product" } th scope="col" { "Price" } th scope="col" { "Quantity" } th scope="col" { "Total" } } }
                     tbody {
                         @for i in &o.items {
-                            tr { td { (i.name) } td { (money(&i.unit_price)) } td { (i.quantity) } td { (money(&i.line_total)) } }
+                            tr { td { strong { (i.name) } } td data-label="Price" { (money(&i.unit_price)) } td data-label="Quantity" { (i.quantity) } td data-label="Total" { (money(&i.line_total)) } }
                         }
                     }
                 }
