@@ -19,7 +19,11 @@ crate::http::query_params!(
 #[utoipa::path(get, path = "/api/admin/returns", tag = "admin", security(("bearer" = ["admin"])),
     params(ReturnsQuery, PageBefore),
     responses((status = 200, description = "returns", body = Data<Vec<ReturnOut>>), AdminErrors, QueryErrors, ReadErrors))]
-pub async fn list(State(app): State<AppState>, _admin: AdminSession, mut q: QueryParams) -> Result<Response, ApiError> {
+pub async fn list_returns(
+    State(app): State<AppState>,
+    _admin: AdminSession,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
     let status = q.one_of(&STATUS);
     let before = q.int(&BEFORE).unwrap_or(i64::MAX);
     let limit = q.int_or_default(&PER_PAGE);
@@ -34,7 +38,7 @@ pub async fn list(State(app): State<AppState>, _admin: AdminSession, mut q: Quer
 #[utoipa::path(get, path = "/api/admin/returns/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "a return id")),
     responses((status = 200, description = "the return", body = Data<ReturnOut>), AdminErrors, NotFound, ReadErrors))]
-pub async fn one(
+pub async fn get_return(
     State(app): State<AppState>,
     _admin: AdminSession,
     PathId(id, _): PathId<res::Return>,
@@ -99,7 +103,7 @@ pub struct ReturnActionIn {
     request_body = ReturnActionIn,
     responses((status = 200, description = "the return", body = Data<ReturnOut>), AdminErrors, BodyErrors, NotFound,
         (status = 409, description = "invalid_transition, over_return, nothing_to_refund, or a refund's exceeds_captured", body = ErrorBody), WriteErrors))]
-pub async fn act(
+pub async fn update_return(
     State(app): State<AppState>,
     admin: AdminSession,
     PathId(id, _): PathId<res::Return>,

@@ -379,8 +379,10 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
     for status in ["requested", "received"] {
         let q = q(&format!("status={status}&per_page=5"))?;
         returns.extend(
-            answered::<Vec<super::view::Return>>(admin::returns::list(State(app.clone()), a.admin.clone(), q).await)
-                .await?,
+            answered::<Vec<super::view::Return>>(
+                admin::returns::list_returns(State(app.clone()), a.admin.clone(), q).await,
+            )
+            .await?,
         );
     }
     let failed: Vec<JobRow> =

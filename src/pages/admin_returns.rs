@@ -45,7 +45,8 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("status", status)];
     api.extend(get(&p, "before").map(|b| ("before", b)));
     let rows: Vec<Return> = answered(
-        admin::returns::list(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
+        admin::returns::list_returns(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?)
+            .await,
     )
     .await?;
     let main = html! {
@@ -82,7 +83,8 @@ struct OrderOfReturn {
 
 async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<(Return, OrderOfReturn), ApiError> {
     let r: Return =
-        answered(admin::returns::one(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await).await?;
+        answered(admin::returns::get_return(State(app.clone()), a.admin.clone(), PathId(id, PhantomData)).await)
+            .await?;
     let order = Id::parse(&r.order_id).ok_or_else(ApiError::internal)?;
     let o: OrderOfReturn = answered(
         admin::orders::order(
@@ -258,7 +260,13 @@ pub async fn step(
         bad
     } else {
         let done = answered::<serde_json::Value>(
-            admin::returns::act(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), JsonBody(body)).await,
+            admin::returns::update_return(
+                State(app.clone()),
+                a.admin.clone(),
+                PathId(id.0, PhantomData),
+                JsonBody(body),
+            )
+            .await,
         )
         .await;
         match done {
