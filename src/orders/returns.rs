@@ -67,11 +67,6 @@ impl ReturnStatus {
     pub fn parse(s: &str) -> Option<ReturnStatus> {
         ReturnStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
-
-    /// Still waiting for the shop (the dashboard's work queue counts these).
-    pub fn open(self) -> bool {
-        matches!(self, ReturnStatus::Requested | ReturnStatus::Approved | ReturnStatus::Received)
-    }
 }
 
 impl crate::http::Choice for ReturnStatus {
@@ -613,21 +608,6 @@ pub fn list(
     ids.into_iter().filter_map(|id| one(conn, id).transpose()).collect()
 }
 
-/// Returns waiting for the shop, per status (the dashboard's tabs and work queue).
-pub fn open_counts(conn: &Connection) -> rusqlite::Result<Vec<(ReturnStatus, i64)>> {
-    let mut out = Vec::new();
-    for s in [ReturnStatus::Requested, ReturnStatus::Approved, ReturnStatus::Received] {
-        // bounded: the tab says "100+" beyond it, and the index walk stays short
-        let n: i64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM returns INDEXED BY idx_returns_status WHERE status = ?1 LIMIT 101)",
-            )?
-            .query_row([s.as_str()], |r| r.get(0))?;
-        out.push((s, n));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,6 +627,5 @@ mod tests {
             assert_eq!(ReturnStatus::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert!(ReturnStatus::Requested.open() && !ReturnStatus::Refunded.open() && !ReturnStatus::Rejected.open());
     }
 }

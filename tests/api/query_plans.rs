@@ -51,6 +51,8 @@ const LARGE: &[&str] = &[
     "cu",
     "vav",
     "variant_attribute_values",
+    "returns",
+    "return_lines",
 ];
 
 fn plan(conn: &Connection, sql: &str) -> Vec<String> {
@@ -279,9 +281,14 @@ fn dashboard_lists_walk_an_index() {
         store::admin_product_ids(&conn, &AdminListing::All { status }, i64::MAX, 50).unwrap();
     }
     store::admin_product_ids(&conn, &AdminListing::LowStock, i64::MAX, 50).unwrap();
+    // the returns, by each status and all of them
+    use storefront::orders::returns::{self, ReturnStatus};
+    for status in ReturnStatus::ALL.into_iter().map(Some).chain([None]) {
+        returns::list(&conn, status, i64::MAX, 50).unwrap();
+    }
     conn.trace_v2(TraceEventCodes::empty(), None);
     statements.extend(captured());
-    assert_eq!(statements.len(), 7);
+    assert_eq!(statements.len(), 13);
     for sql in &statements {
         let lines = plan(&conn, sql);
         assert!(walks(&lines), "a dashboard list sorts or scans:\n{sql}\nplan: {lines:#?}");

@@ -22,10 +22,14 @@ async fn shop(f: impl FnOnce(&mut storefront::config::Config)) -> (TestApp, Stri
 /// A paid and shipped order of 2 × product 1 and 3 × product 3 for a guest:
 /// (order, its two lines, guest token).
 async fn shipped_order(app: &TestApp, admin: &str) -> (String, [i64; 2], String) {
+    shipped_order_paid_with(app, admin, "card").await
+}
+
+async fn shipped_order_paid_with(app: &TestApp, admin: &str, method: &str) -> (String, [i64; 2], String) {
     let guest = app.guest().await;
     let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
     let body =
-        json!({"items": items, "shipping_address": address(), "payment_method": "card", "email": "back@example.com"});
+        json!({"items": items, "shipping_address": address(), "payment_method": method, "email": "back@example.com"});
     let r = app.call("POST", "/api/orders", Some(&guest), Some(&body), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let d = r.json()["data"].clone();
@@ -362,4 +366,58 @@ async fn twelve_admins_receiving_at_once_restock_once_and_six_refunding_at_once_
     assert_eq!(o["status"], "refunded");
     assert_eq!(available(&app).iter().zip(&shipped).map(|(x, y)| x - y).sum::<i64>(), 5, "and stock moved once");
     Arc::try_unwrap(app).ok().unwrap().stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_whose_refund_the_provider_refused_is_refunded_again() {
+    // the provider refuses the first refund, then pays the next
+    let provider = Receiver::start(&[402], 200).await;
+    let url = provider.url("/v1");
+    let (app, admin) = shop(|c| {
+        c.payment_provider_url = Some(url);
+        c.payment_provider_key = Some("sk_test_returns".into());
+    })
+    .await;
+    let (order, [a, _], guest) = shipped_order_paid_with(&app, &admin, "pm_card_visa").await;
+    let r = ask(&app, &guest, &order, json!({"lines": [{"line_id": a, "quantity": 1, "reason": "faulty"}]})).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(act(&app, &admin, &id, json!({"action": "receive"})).await.status, 200);
+    let refund_of = |app: &TestApp, rid: String| {
+        let c = app.conn();
+        column::<String>(&c, &format!("SELECT status FROM refunds WHERE id = {rid}")).pop().unwrap_or_default()
+    };
+    let r = act(&app, &admin, &id, json!({"action": "refund"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let first = r.json()["data"]["refund_id"].as_str().unwrap().to_owned();
+    common::until("the provider's refusal", 30, || {
+        let (app, first) = (&app, first.clone());
+        async move { refund_of(app, first) == "failed" }
+    })
+    .await;
+    // its units are still the return's: the shopper cannot ask for them again
+    let r = ask(&app, &guest, &order, json!({"lines": [{"line_id": a, "quantity": 2, "reason": "both"}]})).await;
+    assert_eq!((r.status, r.error_code()), (409, "over_return".into()));
+    let r = act(&app, &admin, &id, json!({"action": "refund"})).await;
+    assert_eq!(r.status, 200, "the money of a refused refund may be sent again: {}", r.text());
+    let second = r.json()["data"]["refund_id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    common::until("the provider's payment", 30, || {
+        let (app, second) = (&app, second.clone());
+        async move { refund_of(app, second) == "succeeded" }
+    })
+    .await;
+    let r = act(&app, &admin, &id, json!({"action": "refund"})).await;
+    assert_eq!((r.status, r.error_code()), (409, "invalid_transition".into()), "refunded once");
+    let o = app.call("GET", &format!("/api/orders/{order}"), Some(&guest), None, &[]).await.json()["data"].clone();
+    let second_amount = o["refunds"].as_array().unwrap().iter().find(|r| r["id"] == second.as_str()).unwrap()["amount"]
+        ["amount"]
+        .as_i64();
+    assert_eq!(o["refunded"]["amount"].as_i64(), second_amount, "only the paid refund counts");
+    let keys: Vec<String> =
+        provider.hits().iter().map(|h| h.header("idempotency-key").unwrap_or("").to_owned()).collect();
+    assert!(
+        keys.contains(&format!("storefront-refund-{first}")) && keys.contains(&format!("storefront-refund-{second}"))
+    );
+    app.stop().await;
 }
