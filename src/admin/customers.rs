@@ -35,7 +35,7 @@ pub struct CustomerRow {
 #[derive(serde::Serialize, ToSchema)]
 pub struct CustomerPage {
     data: Vec<CustomerRow>,
-    meta: ListMeta,
+    meta: AdminListMeta,
 }
 
 /// One customer with what the dashboard shows of them.
@@ -126,7 +126,7 @@ pub async fn list(State(app): State<AppState>, _admin: AdminSession, mut q: Quer
             for id in ids {
                 data.extend(customer_row(conn, id)?);
             }
-            Ok::<_, ApiError>(CustomerPage { data, meta: ListMeta { next_before: next } })
+            Ok::<_, ApiError>(CustomerPage { data, meta: AdminListMeta { next_before: next } })
         })
         .await?;
     Ok(crate::http::respond::private_json(StatusCode::OK, serde_json::to_vec(&page).expect("serializes")))

@@ -99,7 +99,7 @@ crate::http::query_params!(
 
 /// Where an administrator's list goes on.
 #[derive(serde::Serialize, ToSchema)]
-pub struct ListMeta {
+pub struct AdminListMeta {
     /// `before` of the next page (none: this is the last)
     pub next_before: Option<String>,
 }

@@ -148,7 +148,7 @@ crate::http::query_params!(
 #[allow(dead_code)]
 pub struct AdminProductPage {
     data: Vec<AdminProductOut>,
-    meta: ListMeta,
+    meta: AdminListMeta,
 }
 
 /// Products, any status
@@ -192,7 +192,7 @@ pub async fn list_products(
             for id in ids {
                 data.extend(store::admin_product(conn, id)?);
             }
-            let meta = ListMeta { next_before: next.map(|n| n.to_string()) };
+            let meta = AdminListMeta { next_before: next.map(|n| n.to_string()) };
             Ok::<_, ApiError>(serde_json::to_vec(&serde_json::json!({"data": data, "meta": meta})).expect("serializes"))
         })
         .await?;

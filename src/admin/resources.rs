@@ -232,7 +232,7 @@ pub async fn list(app: AppState, r: &'static Resource, mut q: crate::http::Query
                 data.push(serde_json::from_str::<Value>(&json).expect("SQLite writes JSON"));
             }
             let next = if data.len() as i64 == limit { last.map(|l| l.to_string()) } else { None };
-            Ok::<_, ApiError>(serde_json::json!({"data": data, "meta": super::ListMeta { next_before: next }}))
+            Ok::<_, ApiError>(serde_json::json!({"data": data, "meta": super::AdminListMeta { next_before: next }}))
         })
         .await?;
     Ok(crate::http::respond::private_json(StatusCode::OK, serde_json::to_vec(&page).expect("serializes")))
@@ -547,7 +547,7 @@ macro_rules! resource_list {
         #[allow(dead_code)]
         pub struct $page {
             data: Vec<$row>,
-            meta: super::ListMeta,
+            meta: super::AdminListMeta,
         }
 
         #[doc = concat!("List ", $what)]

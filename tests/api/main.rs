@@ -37,5 +37,6 @@ mod search;
 mod settings;
 mod topology;
 pub mod two_factor;
+mod typescript_client;
 mod webhooks;
 mod writer;
