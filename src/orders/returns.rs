@@ -283,8 +283,9 @@ pub fn request(
     }
     history(tx, id, order, ReturnStatus::Requested, "asked by the customer", now)?;
     store::add_history(tx, order, status.as_str(), &format!("return {id} requested"), now)?;
-    mail(tx, id, "return_requested", now, fx)?;
-    event(tx, "return.requested", id, now)?;
+    let out = one(tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    mail(tx, &out, "return_requested", now, fx)?;
+    event(tx, "return.requested", &out, now)?;
     Ok(id)
 }
 
@@ -346,11 +347,12 @@ pub fn act(
     let status = super::lifecycle::status(tx, order)?.ok_or(ReturnError::NoOrder)?;
     store::add_history(tx, order, status.as_str(), &format!("return {id} {}", past(action)), now)?;
     match to {
-        ReturnStatus::Approved => mail(tx, id, "return_approved", now, fx)?,
-        ReturnStatus::Rejected => mail(tx, id, "return_rejected", now, fx)?,
-        ReturnStatus::Received => {
-            mail(tx, id, "return_received", now, fx)?;
-            event(tx, "return.received", id, now)?;
+        ReturnStatus::Approved | ReturnStatus::Rejected | ReturnStatus::Received => {
+            let out = one(tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            mail(tx, &out, &format!("return_{}", to.as_str()), now, fx)?;
+            if to == ReturnStatus::Received {
+                event(tx, "return.received", &out, now)?;
+            }
         }
         // the refund sends its own mail and `order.refunded` once it succeeds
         ReturnStatus::Refunded | ReturnStatus::Requested => {}
@@ -427,19 +429,15 @@ fn history(tx: &WriteTx, id: i64, order: i64, status: ReturnStatus, note: &str, 
     Ok(())
 }
 
-fn event(tx: &WriteTx, kind: &str, id: i64, now: i64) -> rusqlite::Result<()> {
-    // the return as the API answers it: built only when someone listens
-    if crate::webhooks::store::subscribers(tx, kind)?.is_empty() {
-        return Ok(());
-    }
-    let out = one(tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-    crate::webhooks::emit(tx, kind, &serde_json::to_value(&out).unwrap_or_default(), now)?;
+/// Event `kind` with the return as the API answers it (serialized only when someone listens).
+fn event(tx: &WriteTx, kind: &str, out: &ReturnOut, now: i64) -> rusqlite::Result<()> {
+    crate::webhooks::emit_with(tx, kind, now, || Ok(serde_json::to_value(out).ok()))?;
     Ok(())
 }
 
-/// The customer's mail at each step of return `id`.
-fn mail(tx: &WriteTx, id: i64, kind: &str, now: i64, fx: Effects) -> rusqlite::Result<()> {
-    let out = one(tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+/// The customer's mail `kind` at a step of return `out`.
+fn mail(tx: &WriteTx, out: &ReturnOut, kind: &str, now: i64, fx: Effects) -> rusqlite::Result<()> {
+    let id = out.id.0;
     let email: String =
         tx.prepare_cached("SELECT email FROM orders WHERE id = ?1")?.query_row([out.order_id.0], |r| r.get(0))?;
     if email.is_empty() {

@@ -487,7 +487,9 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
     }
     if parts.returns {
         o.returns = super::returns::of_order(conn, order)?;
-        for r in super::returns::returnable(conn, order)? {
+        // nothing shipped, nothing to return: no need to ask
+        let shipped = o.items.iter().any(|i| i.fulfilled > 0);
+        for r in if shipped { super::returns::returnable(conn, order)? } else { Vec::new() } {
             if let Some(i) = o.items.iter_mut().find(|i| i.line == r.line) {
                 i.returnable = r.left;
             }

@@ -51,29 +51,10 @@ fn page(app: &AppState, a: &AdminPage, title: &str, main: Markup) -> Response {
     page_with(app, &a.ps, title, "/admin/webhooks", main)
 }
 
-pub(crate) use super::forms::{field, Fields};
+pub(crate) use super::forms::{field, refused, Fields};
 
 fn checked_csrf(a: &AdminPage, f: &Fields) -> Result<(), ApiError> {
     check_csrf(a.ps.token.as_deref(), field(f, CSRF_FIELD))
-}
-
-/// What a refused change says, field by field (`form` for the whole).
-fn problems(e: &ApiError) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> =
-        e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
-    if out.is_empty() {
-        out.insert("form".into(), e.message.clone());
-    }
-    out
-}
-
-/// A refused change is shown on its form (4xx but 403); anything else is the error page.
-pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
-    if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
-        Ok(problems(&e))
-    } else {
-        Err(e)
-    }
 }
 
 fn error_box(errors: &BTreeMap<String, String>) -> Markup {

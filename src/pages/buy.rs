@@ -18,7 +18,7 @@ use maud::{html, Markup};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::forms::{beside_line_or, field, form_lines, Fields};
+use super::forms::{beside_line_or, field, form_lines, refused, Fields};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::*;
@@ -846,20 +846,9 @@ pub async fn request_return(
         .await;
         match asked {
             Ok(_) => return Ok(see_other(&format!("/orders/{}#returns", id.0), None)),
-            Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
-                let mut out: BTreeMap<String, String> = e
-                    .details
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        v.as_str().map(|v| (beside_line_or(k, &sent, "ret_", Some("why_")), v.to_owned()))
-                    })
-                    .collect();
-                if out.is_empty() {
-                    out.insert("form".to_owned(), e.message);
-                }
-                out
+            Err(e) => {
+                refused(e)?.into_iter().map(|(k, v)| (beside_line_or(&k, &sent, "ret_", Some("why_")), v)).collect()
             }
-            Err(e) => return Err(e),
         }
     };
     order_page(&app, &ps, id, &errors, &f).await

@@ -3,11 +3,34 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
 /// A form's fields, repeated names kept (checkboxes).
 pub(crate) type Fields = Vec<(String, String)>;
 
 pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// What a refused change says, field by field (`form` for the whole).
+fn problems(e: &ApiError) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
+    if out.is_empty() {
+        out.insert("form".into(), e.message.clone());
+    }
+    out
+}
+
+/// A refused change is shown on its form (4xx but 403); anything else is the error page.
+pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+    if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
+        Ok(problems(&e))
+    } else {
+        Err(e)
+    }
 }
 
 /// The item quantities a form sent as `{prefix}{line}` fields, in its order (0 leaves a line

@@ -96,7 +96,7 @@ pub fn emit(tx: &WriteTx, kind: &str, data: &Value, now: i64) -> rusqlite::Resul
 }
 
 /// [`emit`] with the data made by `data` only when someone listens (`None`: no event).
-fn emit_with(
+pub fn emit_with(
     tx: &WriteTx,
     kind: &str,
     now: i64,

@@ -91,16 +91,7 @@ async fn an_order_ships_in_two_parcels_with_one_mail_and_one_event_each() {
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(&[], 200).await;
     let (app, admin) = shop(|c| c.smtp_url = Some(smtp.url())).await;
-    let r = app
-        .call(
-            "POST",
-            "/api/admin/webhooks",
-            Some(&admin),
-            Some(&json!({"url": receiver.url("/hooks"), "events": ["order.fulfilled", "order.delivered"]})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    common::subscribe(&app, &admin, &receiver.url("/hooks"), &["order.fulfilled", "order.delivered"]).await;
     let (order, guest) = paid_order(&app).await;
     let l = lines(&app, &admin, &order).await;
     let (first, second) = (&l[0], &l[1]);

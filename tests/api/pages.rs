@@ -121,6 +121,24 @@ async fn paid_guest_order(app: &TestApp, secret: &str, items: serde_json::Value)
     (order, shopper)
 }
 
+/// A shop for the after-sale pages: an owner's token, and a guest's paid order of 2 × product
+/// 1 and 3 × product 3 (order id, the guest's token).
+async fn after_sale_pages() -> (TestApp, String, String, String) {
+    const SECRET: &str = "whsec-after-sale-pages-0123456789";
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.payment_webhook_secret = Some(SECRET.into());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    let items = serde_json::json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
+    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
+    (app, owner, order, shopper)
+}
+
 async fn page_app() -> TestApp {
     TestApp::builder()
         .fixture("small-catalog.sql")
@@ -1476,19 +1494,7 @@ async fn the_owner_ships_an_order_in_two_parcels_and_the_shopper_follows_them() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_refunds_part_of_an_order_and_the_shopper_sees_it() {
-    use serde_json::json;
-    const SECRET: &str = "whsec-refund-page-test-0123456789";
-    let app = TestApp::builder()
-        .fixture("small-catalog.sql")
-        .config(|c| {
-            c.payment_webhook_secret = Some(SECRET.into());
-            c.cache_warm_products = 0;
-        })
-        .start()
-        .await;
-    let owner = app.admin("owner@example.com").await;
-    let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
-    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
+    let (app, owner, order, shopper) = after_sale_pages().await;
     let path = format!("/api/admin/orders/{order}");
     let api_order = app.call("GET", &path, Some(&owner), None, &[]).await.json();
     let total = api_order["data"]["total"]["amount"].as_i64().unwrap();
@@ -1569,18 +1575,7 @@ async fn the_owner_refunds_part_of_an_order_and_the_shopper_sees_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_returns_an_item_and_the_owner_takes_it_back_and_refunds_it() {
     use serde_json::json;
-    const SECRET: &str = "whsec-return-page-test-0123456789";
-    let app = TestApp::builder()
-        .fixture("small-catalog.sql")
-        .config(|c| {
-            c.payment_webhook_secret = Some(SECRET.into());
-            c.cache_warm_products = 0;
-        })
-        .start()
-        .await;
-    let owner = app.admin("owner@example.com").await;
-    let items = json!([{"product_id": "1", "quantity": 2}, {"product_id": "3", "quantity": 3}]);
-    let (order, shopper) = paid_guest_order(&app, SECRET, items).await;
+    let (app, owner, order, shopper) = after_sale_pages().await;
     let path = format!("/api/admin/orders/{order}");
     let r = app
         .call(

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::common::receiver::Receiver;
 use crate::common::smtp_server::SmtpServer;
-use crate::common::{self, address, column, TestApp};
+use crate::common::{self, address, available, column, TestApp};
 
 const SECRET: &str = "whsec-refunds-api-0123456789";
 
@@ -61,25 +61,12 @@ fn state(app: &TestApp) -> Vec<String> {
     common::rows_of(&app.conn(), &tables, &["mail_outbox", "webhook_events", "jobs"])
 }
 
-fn available(app: &TestApp) -> Vec<i64> {
-    column::<i64>(&app.conn(), "SELECT available FROM inventory ORDER BY variant_id")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refunds_by_lines_add_up_to_the_total_with_one_mail_and_one_event_each() {
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(&[], 200).await;
     let (app, admin) = shop(|c| c.smtp_url = Some(smtp.url())).await;
-    let r = app
-        .call(
-            "POST",
-            "/api/admin/webhooks",
-            Some(&admin),
-            Some(&json!({"url": receiver.url("/hooks"), "events": ["order.refunded"]})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    common::subscribe(&app, &admin, &receiver.url("/hooks"), &["order.refunded"]).await;
     let stock_before = available(&app);
     let (order, total, guest) = paid_order(&app, "card").await;
     let o = order_of(&app, &admin, &order).await;

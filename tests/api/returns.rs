@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::common::receiver::Receiver;
 use crate::common::smtp_server::SmtpServer;
-use crate::common::{self, address, column, TestApp};
+use crate::common::{self, address, available, column, TestApp};
 
 const SECRET: &str = "whsec-returns-api-0123456789";
 
@@ -78,25 +78,18 @@ fn state(app: &TestApp) -> Vec<String> {
     common::rows_of(&app.conn(), &tables, &["mail_outbox", "webhook_events", "jobs"])
 }
 
-fn available(app: &TestApp) -> Vec<i64> {
-    column::<i64>(&app.conn(), "SELECT available FROM inventory ORDER BY variant_id")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_return_goes_from_request_to_refund_with_a_mail_and_an_event_at_each_step() {
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(&[], 200).await;
     let (app, admin) = shop(|c| c.smtp_url = Some(smtp.url())).await;
-    let r = app
-        .call(
-            "POST",
-            "/api/admin/webhooks",
-            Some(&admin),
-            Some(&json!({"url": receiver.url("/hooks"), "events": ["return.requested", "return.received", "order.refunded"]})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    common::subscribe(
+        &app,
+        &admin,
+        &receiver.url("/hooks"),
+        &["return.requested", "return.received", "order.refunded"],
+    )
+    .await;
     let (order, [a, b], guest) = shipped_order(&app, &admin).await;
     let stock_shipped = available(&app);
 

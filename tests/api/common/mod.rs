@@ -381,6 +381,18 @@ pub async fn after_sale_shop(secret: &str, f: impl FnOnce(&mut storefront::confi
     (app, admin)
 }
 
+/// Units available of each variant, by variant id.
+pub fn available(app: &TestApp) -> Vec<i64> {
+    column::<i64>(&app.conn(), "SELECT available FROM inventory ORDER BY variant_id")
+}
+
+/// Subscribes `url` to `events` as administrator `admin` (the subscription must be made).
+pub async fn subscribe(app: &TestApp, admin: &str, url: &str, events: &[&str]) {
+    let body = serde_json::json!({"url": url, "events": events});
+    let r = app.call("POST", "/api/admin/webhooks", Some(admin), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
 /// A digest of every row of every table: equal digests, equal data (the runs of recurring
 /// tasks left out).
 pub fn digest(conn: &rusqlite::Connection) -> u64 {
