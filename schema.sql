@@ -927,3 +927,52 @@ CREATE TABLE return_history (
 );
 CREATE INDEX idx_return_history_return ON return_history(return_id, id);
 CREATE INDEX idx_return_history_order ON return_history(order_id);
+
+-- ----------------------------------------------------------------------------------------
+-- version 15: gift cards. A card's code is shown once and kept only as its SHA-256 (codes
+-- are 80 random bits: no slow hash is needed against guessing); `last4` names it to
+-- people. Its balance moves only with a row of its ledger, in the same unit: issued,
+-- spent on an order, released (the order closed unpaid), refunded to it, disabled.
+-- `orders.gift_card_paid` is what gift cards paid of an order's total (the rest is due
+-- by the order's payment method); `refunds.to_gift_card` is the part of a refund that
+-- goes back to the order's cards (credited when the refund succeeds).
+CREATE TABLE gift_cards (
+    id          INTEGER PRIMARY KEY,
+    code_hash   BLOB    NOT NULL UNIQUE,
+    last4       TEXT    NOT NULL,
+    currency    TEXT    NOT NULL DEFAULT 'USD',
+    -- minor units
+    initial     INTEGER NOT NULL CHECK (initial > 0),
+    balance     INTEGER NOT NULL CHECK (balance >= 0),
+    expires_at  INTEGER,
+    disabled_at INTEGER,
+    note        TEXT    NOT NULL DEFAULT '',
+    -- the order that bought it (a gift card sold as a product), and its line
+    order_id    INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+    order_line  INTEGER,
+    created_by  INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX idx_gift_cards_order ON gift_cards(order_id) WHERE order_id IS NOT NULL;
+
+CREATE TABLE gift_card_ledger (
+    id           INTEGER PRIMARY KEY,
+    gift_card_id INTEGER NOT NULL REFERENCES gift_cards(id) ON DELETE CASCADE,
+    -- signed minor units: what the entry added to the balance
+    amount       INTEGER NOT NULL,
+    -- the balance after it
+    balance      INTEGER NOT NULL CHECK (balance >= 0),
+    kind         TEXT    NOT NULL CHECK (kind IN ('issued', 'spent', 'released', 'refunded', 'disabled', 'enabled')),
+    order_id     INTEGER,
+    refund_id    INTEGER,
+    note         TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX idx_gift_card_ledger_card ON gift_card_ledger(gift_card_id, id);
+CREATE INDEX idx_gift_card_ledger_order ON gift_card_ledger(order_id) WHERE order_id IS NOT NULL;
+
+ALTER TABLE carts ADD COLUMN gift_card_id INTEGER REFERENCES gift_cards(id) ON DELETE SET NULL;
+ALTER TABLE orders ADD COLUMN gift_card_paid INTEGER NOT NULL DEFAULT 0 CHECK (gift_card_paid >= 0);
+ALTER TABLE refunds ADD COLUMN to_gift_card INTEGER NOT NULL DEFAULT 0 CHECK (to_gift_card >= 0);
+-- a product that is a gift card: each unit paid for issues a card of its unit price
+ALTER TABLE products ADD COLUMN gift_card INTEGER NOT NULL DEFAULT 0;

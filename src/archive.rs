@@ -323,6 +323,12 @@ pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate:
         shipments: has("fulfillment_lines")?,
         refunds: has("refund_lines")?,
         returns: has("return_history")?,
+        gift_cards: false,
+        gift_card_paid: conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'gift_card_paid')",
+            [],
+            |r| r.get(0),
+        )?,
     };
     crate::orders::store::detail_in(&conn, order, parts)
 }

@@ -30,9 +30,11 @@ pub mod customers;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod gift_cards;
 pub mod http;
 pub mod jobs;
 pub mod limits;
+#[macro_use]
 pub mod mail;
 pub mod media;
 pub mod openapi;

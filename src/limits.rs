@@ -1,6 +1,6 @@
 //! Rate limits: one mechanism (GCRA, the generic cell rate algorithm) for every route class
 //! that costs something or can be abused — logins, registrations, resets, 2FA codes, guest
-//! sessions, cart writes, discount codes, checkouts, reviews, searches and catalog reads
+//! sessions, cart writes, discount codes, gift card codes, checkouts, reviews, searches and catalog reads
 //! that missed the cache (hits are answered ahead of the router and cost next to nothing).
 //!
 //! Each rule has a quota per client address (IPv6 by its /64: one subscriber usually holds
@@ -37,6 +37,7 @@ pub enum Rule {
     Guest,
     CartWrite,
     Discount,
+    GiftCard,
     Checkout,
     Review,
     Search,
@@ -44,7 +45,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 12] = [
         Rule::Login,
         Rule::Register,
         Rule::Reset,
@@ -52,6 +53,7 @@ impl Rule {
         Rule::Guest,
         Rule::CartWrite,
         Rule::Discount,
+        Rule::GiftCard,
         Rule::Checkout,
         Rule::Review,
         Rule::Search,
@@ -67,6 +69,7 @@ impl Rule {
             Rule::Guest => "guest",
             Rule::CartWrite => "cart_write",
             Rule::Discount => "discount",
+            Rule::GiftCard => "gift_card",
             Rule::Checkout => "checkout",
             Rule::Review => "review",
             Rule::Search => "search",
@@ -152,6 +155,7 @@ pub struct RateLimits {
     pub guest: Quotas,
     pub cart_write: Quotas,
     pub discount: Quotas,
+    pub gift_card: Quotas,
     pub checkout: Quotas,
     pub review: Quotas,
     pub search: Quotas,
@@ -178,6 +182,9 @@ impl Default for RateLimits {
             guest: q("120/1h", None),
             cart_write: q("600/1m", Some("120/1m")),
             discount: q("60/10m", Some("10/10m")),
+            // a code is looked up by hash and guessing 80 bits is hopeless; still, nobody
+            // needs more tries than this
+            gift_card: q("30/10m", Some("10/10m")),
             checkout: q("60/10m", Some("10/10m")),
             review: q("30/1h", Some("10/1h")),
             search: q("300/1m", None),
@@ -196,6 +203,7 @@ impl RateLimits {
             Rule::Guest => self.guest,
             Rule::CartWrite => self.cart_write,
             Rule::Discount => self.discount,
+            Rule::GiftCard => self.gift_card,
             Rule::Checkout => self.checkout,
             Rule::Review => self.review,
             Rule::Search => self.search,

@@ -6,7 +6,8 @@
 //! sends it over SMTP (lettre): a bounded timeout per conversation, retries with the
 //! queue's backoff, and a circuit breaker that stops hammering a server that keeps failing
 //! (jobs meeting it open wait for its probe without spending attempts). A sent
-//! password-reset mail's body is overwritten: the code is not kept in clear once it left.
+//! mail carrying a secret (a password-reset code, gift card codes: [`SECRET_KINDS`]) has
+//! its body overwritten: the code is not kept in clear once it left.
 //! Without `smtp_url`, mail stays in the outbox (`storefront mail pending`); a later start
 //! with `smtp_url` sends what waits there.
 
@@ -25,7 +26,16 @@ use crate::jobs::{Done, JobCtx, JobResult, NewJob, Queue};
 use crate::util::now_ms;
 
 /// What a sent reset mail's body becomes.
-pub const REDACTED: &str = "(the reset code was sent and is not kept)";
+pub const REDACTED: &str = "(sent; the code it carried is not kept)";
+
+/// The kinds of mail that carry a secret (a password-reset code, gift card codes): sealed
+/// until sent, then not kept (an SQL list, for `kind IN …`).
+macro_rules! secret_kinds {
+    () => {
+        "('password_reset', 'gift_cards')"
+    };
+}
+pub const SECRET_KINDS: &str = secret_kinds!();
 
 /// Writes a mail to the outbox in the unit of `tx`, and its sending job when `send` (the
 /// shop has an SMTP server: [`Mailer::sends`]). Reset codes go first (queue `high`).
@@ -112,11 +122,13 @@ fn unsent(conn: &Connection, id: i64) -> rusqlite::Result<Option<Mail>> {
 }
 
 fn mark_sent(tx: &WriteTx, id: i64, now: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+    tx.prepare_cached(concat!(
         "UPDATE mail_outbox SET sent_at = ?1, attempts = attempts + 1, last_error = NULL,
-             body = CASE WHEN kind = 'password_reset' THEN ?2 ELSE body END
-         WHERE id = ?3",
-    )?
+             body = CASE WHEN kind IN ",
+        secret_kinds!(),
+        " THEN ?2 ELSE body END
+         WHERE id = ?3"
+    ))?
     .execute(params![now, REDACTED, id])?;
     Ok(())
 }

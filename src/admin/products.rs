@@ -42,6 +42,8 @@ pub struct AdminProductOut {
     sale_price: Option<i64>,
     weight_grams: i64,
     in_stock: bool,
+    /// each unit paid for issues a gift card of its price, the code mailed to the buyer
+    gift_card: bool,
     stock: Vec<StockOut>,
     /// in order; the first is the one lists show
     images: Vec<crate::media::ImageOut>,
@@ -84,6 +86,10 @@ pub struct NewProductIn {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub quantity: Option<i64>,
+    /// a gift card: each unit paid for issues a card of its price, the code mailed to the
+    /// buyer (default false)
+    #[serde(default)]
+    pub gift_card: Option<bool>,
 }
 
 fn check_prices(checks: &mut Checks, base: Option<i64>, sale: Option<i64>) {
@@ -283,6 +289,9 @@ pub async fn create_product(
                 quantity: b.quantity.unwrap_or(0),
             };
             let id = store::insert_product(tx, &new, now)?;
+            if b.gift_card == Some(true) {
+                tx.prepare_cached("UPDATE products SET gift_card = 1 WHERE id = ?1")?.execute([id])?;
+            }
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, "product.create", "product", id, None, after.as_ref())?;
             crate::webhooks::emit_product(tx, "product.created", id, now)?;
@@ -307,6 +316,9 @@ pub struct ProductPatch {
     pub status: Option<String>,
     #[schema(minimum = 0, maximum = 1_000_000)]
     pub weight_grams: Option<i64>,
+    /// a gift card: each unit paid for issues a card of its price (orders placed before
+    /// the change keep what they were)
+    pub gift_card: Option<bool>,
 }
 
 /// Runs `change` on product `id` in one writer unit with its audit row (before/after).
@@ -393,8 +405,8 @@ fn announce(
 
 /// Change a product
 ///
-/// Name, description, slug, category, brand, status (active, draft, retired), weight;
-/// audited. Changes show in every cached view at once.
+/// Name, description, slug, category, brand, status (active, draft, retired), weight,
+/// whether it is a gift card; audited. Changes show in every cached view at once.
 #[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "a product id")),
     request_body = ProductPatch,
@@ -445,6 +457,9 @@ pub async fn update_product(
             weight_grams: b.weight_grams,
         };
         store::update_product(tx, id, &change, now_ms())?;
+        if let Some(g) = b.gift_card {
+            tx.prepare_cached("UPDATE products SET gift_card = ?2 WHERE id = ?1")?.execute(rusqlite::params![id, g])?;
+        }
         Ok(())
     })
     .await

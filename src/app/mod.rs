@@ -158,7 +158,7 @@ impl Deref for AppState {
 
 /// What a writer unit needs to know of the shop's settings for the side effects it
 /// writes (mail jobs, stock alerts): copied out of the state before the unit runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Effects {
     /// the shop sends mail: enqueue sending jobs with outbox rows
     pub mail: bool,
@@ -167,6 +167,9 @@ pub struct Effects {
     /// a payment provider takes refunds (`payment_provider_url`): refunds of orders paid
     /// through it are sent there by the `refund` job
     pub refund_provider: bool,
+    /// seals what a mail carries that must not rest in the database readable (a gift
+    /// card's code) until it is sent
+    pub secrets: Arc<crate::secrets::Sealer>,
 }
 
 impl App {
@@ -175,6 +178,7 @@ impl App {
             mail: self.mailer.sends(),
             low_stock: self.live().low_stock_threshold,
             refund_provider: self.config.payment_provider_url.is_some(),
+            secrets: self.secrets.clone(),
         }
     }
 
@@ -203,7 +207,10 @@ impl AppState {
         let tx = conn.transaction()?;
         let sealed = crate::secrets::reseal(&tx, &secrets, &secrets, true)?;
         tx.execute(
-            "UPDATE mail_outbox SET body = ?1 WHERE kind = 'password_reset' AND sent_at IS NOT NULL AND body <> ?1",
+            &format!(
+                "UPDATE mail_outbox SET body = ?1 WHERE kind IN {} AND sent_at IS NOT NULL AND body <> ?1",
+                crate::mail::SECRET_KINDS
+            ),
             [crate::mail::REDACTED],
         )?;
         tx.commit()?;

@@ -28,10 +28,14 @@ pub async fn render(app: &AppState, session: Session, destination: Option<Destin
                 return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now)?));
             };
             let lines = store::lines(conn, id)?;
-            Ok::<_, ApiError>(CartOut::new(
-                Some(id),
-                price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?,
-            ))
+            let card = match store::gift_card_of(conn, id)? {
+                Some(card) => crate::gift_cards::card(conn, card)?,
+                None => None,
+            };
+            Ok::<_, ApiError>(
+                CartOut::new(Some(id), price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?)
+                    .with_gift_card(card, now),
+            )
         })
         .await
 }

@@ -188,9 +188,39 @@ pub struct CartOut {
     pub shipping_option: Option<ShippingOption>,
     pub tax: Money,
     pub total: Money,
+    /// the gift card applied to the cart: at checkout it pays what its balance covers
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gift_card: Option<CartGiftCardOut>,
+    /// what is left to pay by the payment method: the total less what the gift card covers
+    pub amount_due: Money,
+}
+
+/// The gift card applied to a cart.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CartGiftCardOut {
+    /// the code's last four characters
+    pub last4: String,
+    pub balance: Money,
+    /// what it would pay of this cart's total now
+    pub applies: Money,
+    /// why it cannot pay (used up, expired, disabled): checkout refuses it until it is removed
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl CartOut {
+    /// With the cart's gift card (`None`: none applied), as checkout would spend it now.
+    pub fn with_gift_card(mut self, card: Option<crate::gift_cards::Card>, now: i64) -> CartOut {
+        if let Some(c) = card {
+            let problem = c.problem(now).map(str::to_owned);
+            let applies = if problem.is_some() { 0 } else { c.balance.min(self.total.amount) };
+            self.amount_due = usd(self.total.amount - applies);
+            self.gift_card =
+                Some(CartGiftCardOut { last4: c.last4, balance: usd(c.balance), applies: usd(applies), problem });
+        }
+        self
+    }
+
     pub fn new(id: Option<i64>, p: Priced) -> CartOut {
         let t = p.totals;
         CartOut {
@@ -222,6 +252,8 @@ impl CartOut {
             shipping_option: p.shipping,
             tax: usd(t.tax),
             total: usd(t.total),
+            gift_card: None,
+            amount_due: usd(t.total),
         }
     }
 }

@@ -89,9 +89,12 @@ pub fn adopt_guest_cart(
             )?
             .execute(params![guest_cart, own, room])?;
             tx.prepare_cached(
-                "UPDATE carts SET discount_code = coalesce(discount_code, ?2), updated_at = ?3 WHERE id = ?1",
+                "UPDATE carts SET discount_code = coalesce(discount_code, ?2),
+                        gift_card_id = coalesce(gift_card_id, (SELECT gift_card_id FROM carts WHERE id = ?4)),
+                        updated_at = ?3
+                 WHERE id = ?1",
             )?
-            .execute(params![own, guest_code, now])?;
+            .execute(params![own, guest_code, now, guest_cart])?;
             tx.prepare_cached("UPDATE carts SET status = 'merged', updated_at = ?2 WHERE id = ?1")?
                 .execute(params![guest_cart, now])?;
         }
@@ -261,6 +264,17 @@ pub fn remove_item(tx: &WriteTx, cart: i64, item: i64, now: i64) -> rusqlite::Re
 pub fn set_discount(tx: &WriteTx, cart: i64, code: Option<&str>, now: i64) -> rusqlite::Result<()> {
     tx.prepare_cached("UPDATE carts SET discount_code = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![cart, code, now])?;
+    Ok(())
+}
+
+/// The gift card applied to a cart, if any.
+pub fn gift_card_of(conn: &Connection, cart: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT gift_card_id FROM carts WHERE id = ?1")?.query_row([cart], |r| r.get(0))
+}
+
+pub fn set_gift_card(tx: &WriteTx, cart: i64, card: Option<i64>, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE carts SET gift_card_id = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![cart, card, now])?;
     Ok(())
 }
 

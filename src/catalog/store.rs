@@ -857,6 +857,7 @@ pub fn admin_product(conn: &Connection, id: i64) -> rusqlite::Result<Option<serd
                     'brand_id', cast(p.brand_id AS TEXT), 'status', p.status,
                     'base_price', p.base_price, 'sale_price', p.sale_price, 'weight_grams', p.weight_grams,
                     'in_stock', json(CASE p.in_stock WHEN 1 THEN 'true' ELSE 'false' END),
+                    'gift_card', json(CASE p.gift_card WHEN 1 THEN 'true' ELSE 'false' END),
                     'stock', (SELECT json_group_array(json_object('variant_id', cast(v.id AS TEXT), 'sku', v.sku,
                                      'name', v.name,
                                      'options', json((SELECT json_group_object(a.name, av.value)

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -61,6 +61,9 @@ const V13_MARKER: &str = "-- version 13: refunds";
 
 /// Where the version-14 section begins.
 const V14_MARKER: &str = "-- version 14: returns";
+
+/// Where the version-15 section begins.
+const V15_MARKER: &str = "-- version 15: gift cards";
 
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
@@ -117,7 +120,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -131,6 +134,7 @@ pub fn steps() -> Vec<Step> {
         at(V12_MARKER),
         at(V13_MARKER),
         at(V14_MARKER),
+        at(V15_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -147,7 +151,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 11, sql: SCHEMA_SQL[v11..end(v12)].into(), code: None },
         Step { to: 12, sql: SCHEMA_SQL[v12..end(v13)].into(), code: Some(widen_main_order_statuses) },
         Step { to: 13, sql: SCHEMA_SQL[v13..end(v14)].into(), code: None },
-        Step { to: 14, sql: SCHEMA_SQL[v14..].into(), code: None },
+        Step { to: 14, sql: SCHEMA_SQL[v14..end(v15)].into(), code: None },
+        Step { to: 15, sql: SCHEMA_SQL[v15..].into(), code: None },
     ]
 }
 

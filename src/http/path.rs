@@ -53,6 +53,7 @@ pub mod res {
         CartItem => "cart item",
         Customer => "customer",
         Export => "export",
+        GiftCard => "gift card",
         Job => "job",
         Order => "order",
         Product => "product",

@@ -35,8 +35,13 @@ pub struct Placement {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PlacedOut {
     order_id: Id,
+    /// `paid` when a gift card paid the whole total
     status: OrderStatus,
     total: Money,
+    /// what the cart's gift card paid of the total
+    gift_card_paid: Money,
+    /// what is left to pay by `payment_method`
+    amount_due: Money,
 }
 
 /// What the writer unit of an order answers: a new order, or a stored response.
@@ -73,6 +78,8 @@ pub enum PlaceError {
     InvalidDiscount(String),
     #[error("no shipping option for this destination")]
     NoShipping { chosen: bool, options: Vec<String> },
+    #[error("the gift card does not apply: {0}")]
+    GiftCard(String),
     #[error("{what}: pay or cancel an unpaid order first")]
     TooManyHolds { what: String, retry_after_secs: u64 },
     #[error(transparent)]
@@ -189,6 +196,7 @@ impl From<PlaceError> for ApiError {
                     e.with_detail("shipping_address.country", "no shipping to this country")
                 }
             }
+            PlaceError::GiftCard(why) => crate::gift_cards::invalid(&why),
             PlaceError::TooManyHolds { retry_after_secs, .. } => {
                 let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_unpaid_orders", message);
                 e.retry_after = Some(retry_after_secs);
@@ -353,24 +361,61 @@ pub fn place(
         )?;
     }
     store::add_history(tx, order, OrderStatus::Pending.as_str(), "order placed; stock reserved", now)?;
+    // the cart's gift card pays what its balance covers, in this unit (see crate::gift_cards)
+    let gift_card = match cart_id {
+        Some(cart) => cart::store::gift_card_of(tx, cart)?,
+        None => None,
+    };
+    let by_card = match gift_card {
+        Some(card) => {
+            let took = crate::gift_cards::spend(tx, card, order, t.total, "USD", now)
+                .map_err(|e| PlaceError::GiftCard(e.to_string()))?;
+            if took == 0 && t.total > 0 {
+                return Err(PlaceError::GiftCard("this gift card has no balance left".into()));
+            }
+            took
+        }
+        None => 0,
+    };
+    let due = t.total - by_card;
     if let Some(cart) = cart_id {
         if !cart::store::mark_ordered(tx, cart, now)? {
             return Err(PlaceError::AlreadyOrdered);
         }
     }
     if !email.is_empty() {
-        let body = format!(
-            "Thank you for your order {order}.\n\nTotal: {}.{:02} USD\nIt is reserved for you until you pay.",
-            t.total / 100,
-            t.total % 100
-        );
+        let words = |m: i64| format!("{}.{:02} USD", m / 100, m % 100);
+        let mut body = format!("Thank you for your order {order}.\n\nTotal: {}\n", words(t.total));
+        if by_card > 0 {
+            body.push_str(&format!("Paid by gift card: {}\n", words(by_card)));
+        }
+        if due > 0 {
+            body.push_str(&format!("To pay: {}\nIt is reserved for you until you pay.", words(due)));
+        } else {
+            body.push_str("Nothing is left to pay: we will tell you when it ships.");
+        }
         mail::enqueue(tx, fx.mail, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
     }
     crate::webhooks::emit_order(tx, "order.placed", order, now)?;
+    let status = if by_card > 0 && due == 0 {
+        super::lifecycle::apply(tx, order, super::lifecycle::Event::Pay, Some("paid by gift card"), now, fx).map_err(
+            |e| match e {
+                super::lifecycle::TransitionError::Store(e) => PlaceError::Store(e.into()),
+                // the order was placed pending in this very unit: nothing else can move it
+                e => PlaceError::Store(StoreError::Aborted(e.to_string())),
+            },
+        )?;
+        OrderStatus::Paid
+    } else {
+        OrderStatus::Pending
+    };
+    let usd = |m: i64| Money::new(m, crate::domain::Currency::USD);
     let placed = PlacedOut {
         order_id: Id(order),
-        status: OrderStatus::Pending,
-        total: Money::new(t.total, crate::domain::Currency::USD),
+        status,
+        total: usd(t.total),
+        gift_card_paid: usd(by_card),
+        amount_due: usd(due),
     };
     let body = serde_json::to_vec(&Data { data: placed }).expect("order responses serialize");
     if let Some((key, hash)) = idem {

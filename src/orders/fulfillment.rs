@@ -139,7 +139,7 @@ pub fn ship(
         )?
         .query_row([order], |r| r.get(0))?;
     let event = if left == 0 { Event::Fulfil } else { Event::ShipPart };
-    lifecycle::apply(tx, order, event, note, now, fx)?;
+    lifecycle::apply(tx, order, event, note, now, fx.clone())?;
     shipped_mail(tx, order, id, &chosen, carriage, left, now, fx)?;
     Ok(id)
 }

@@ -464,7 +464,8 @@ pub struct PaymentEventIn {
     /// `succeeded` or `failed`
     #[schema(extensions(("x-enum" = json!(OUTCOMES))))]
     pub status: String,
-    /// what was charged, minor units (checked against the order's total when given)
+    /// what was charged, minor units (checked when given against what the order leaves to
+    /// pay: its total less what gift cards paid, its `amount_due`)
     #[serde(default)]
     pub amount: Option<i64>,
     #[serde(default)]
@@ -513,7 +514,8 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 /// Each `event_id` is applied once: a replay answers the recorded outcome with `replayed:
 /// true` and changes nothing. `succeeded` on a pending order: paid (reserved stock becomes
 /// sold); `failed`: the order is cancelled and its stock returns; an event for an order
-/// that is no longer pending is recorded as ignored. An amount that differs from the total,
+/// that is no longer pending is recorded as ignored. An amount that differs from what is due
+/// (the total less what gift cards paid),
 /// or a provider's payment method other than the one the order was placed with, is 409 and
 /// changes nothing.
 #[utoipa::path(post, path = "/api/webhooks/payments", tag = "orders", security(()),
@@ -569,7 +571,9 @@ pub async fn payment_webhook(
             };
             let pending = owner.status == OrderStatus::Pending;
             let outcome = match e.status.as_str() {
-                "succeeded" if pending && e.amount.is_some_and(|a| a != owner.total) => "amount_mismatch",
+                "succeeded" if pending && e.amount.is_some_and(|a| a != owner.total - owner.gift_card_paid) => {
+                    "amount_mismatch"
+                }
                 "succeeded" if pending && method_differs => "payment_method_mismatch",
                 "succeeded" if pending => {
                     lifecycle::apply(tx, order, Event::Pay, None, now, fx)?;

@@ -27,7 +27,9 @@
 //!   pending order closes, sold → available when a paid order is cancelled or refunded
 //!   before it shipped. Each stock update must touch its inventory row; otherwise the whole
 //!   unit fails (the writer's savepoint undoes it).
-//! - A pending order that closes gives its promotion use back.
+//! - A pending order that closes gives its promotion use back, and what gift cards paid of
+//!   it back on the cards.
+//! - A payment issues the gift cards bought in the order (their codes go by mail).
 //! - Every move writes one status-history row, its webhook event (`order.paid`, …) and,
 //!   for a payment, the receipt mail — in the same unit.
 
@@ -226,10 +228,15 @@ pub fn apply(
         store::move_stock(tx, order, mv, now)?;
     }
     if from == OrderStatus::Pending && step.to != OrderStatus::Paid {
-        let code: Option<String> =
-            tx.prepare_cached("SELECT discount_code FROM orders WHERE id = ?1")?.query_row([order], |r| r.get(0))?;
+        let (code, gift_card_paid): (Option<String>, i64) = tx
+            .prepare_cached("SELECT discount_code, gift_card_paid FROM orders WHERE id = ?1")?
+            .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))?;
         if let Some(code) = code {
             cart::store::release_promotion(tx, &code)?;
+        }
+        if gift_card_paid > 0 {
+            // what gift cards paid of an order never paid in full goes back on them
+            crate::gift_cards::release(tx, order, now)?;
         }
     }
     let note = note.filter(|n| !n.is_empty()).unwrap_or(step.note);
@@ -242,7 +249,9 @@ pub fn apply(
     };
     crate::webhooks::emit_order(tx, kind, order, now)?;
     if step.to == OrderStatus::Paid {
-        receipt(tx, order, now, fx)?;
+        receipt(tx, order, now, fx.clone())?;
+        // gift cards bought in it are issued, their codes mailed
+        crate::gift_cards::issue_bought(tx, order, now, fx.clone())?;
     }
     if from == OrderStatus::Paid && step.to == OrderStatus::Cancelled {
         // a paid order cancelled: its payment goes back, in this unit
@@ -258,14 +267,19 @@ pub fn apply(
 
 /// The payment receipt mail.
 fn receipt(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite::Result<()> {
-    let (email, total, currency): (String, i64, String) = tx
-        .prepare_cached("SELECT email, total, currency FROM orders WHERE id = ?1")?
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (email, total, currency, by_card): (String, i64, String, i64) = tx
+        .prepare_cached("SELECT email, total, currency, gift_card_paid FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     if email.is_empty() {
         return Ok(());
     }
+    let gift = if by_card > 0 {
+        format!(" ({}.{:02} {currency} of it by gift card)", by_card / 100, by_card % 100)
+    } else {
+        String::new()
+    };
     let body = format!(
-        "We received your payment for order {order}.\n\nPaid: {}.{:02} {currency}\nWe will tell you when it ships.",
+        "We received your payment for order {order}.\n\nPaid: {}.{:02} {currency}{gift}\nWe will tell you when it ships.",
         total / 100,
         total % 100
     );

@@ -33,7 +33,7 @@ use crate::util::now_ms;
 pub fn expire_due(tx: &WriteTx, now: i64, limit: i64, fx: crate::app::Effects) -> rusqlite::Result<usize> {
     let mut n = 0;
     for id in store::expired(tx, now, limit)? {
-        match lifecycle::apply(tx, id, Event::Expire, None, now, fx) {
+        match lifecycle::apply(tx, id, Event::Expire, None, now, fx.clone()) {
             Ok(_) => n += 1,
             // paid or cancelled since it was listed: nothing to expire
             Err(TransitionError::NotAllowed { .. } | TransitionError::NotFound) => {}

@@ -18,6 +18,8 @@
 //! - Units refunded before they shipped go back to stock in the refund's unit, once
 //!   (`order_items.cancelled`), and will not ship. Units that shipped come back, if they
 //!   do, through a return.
+//! - What gift cards paid of the order is given back to them first (`to_gift_card`, credited
+//!   when the refund succeeds); only the rest goes to the payment provider.
 //! - A refund is settled once: `pending` → `succeeded` or `failed` by a conditional update.
 //!   A failed refund gives its amount and its line units back to what may be refunded;
 //!   the units it cancelled stay cancelled (they are back on sale).
@@ -149,7 +151,8 @@ struct Line {
 pub enum Method {
     /// the payment provider sends it back (the refund is `pending` until it does)
     Provider,
-    /// the shop paid it back itself (an offline payment, or no provider connected): recorded
+    /// nothing to send a provider: the shop paid it back itself (an offline payment, or no
+    /// provider connected: recorded), or all of it goes back to gift cards
     Offline,
 }
 
@@ -193,11 +196,11 @@ pub fn create(
     now: i64,
     fx: Effects,
 ) -> Result<i64, RefundError> {
-    let head: Option<(OrderStatus, i64, Option<i64>, String)> = tx
-        .prepare_cached("SELECT status, total, paid_at, payment_method FROM orders WHERE id = ?1")?
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    let head: Option<(OrderStatus, i64, Option<i64>, String, i64)> = tx
+        .prepare_cached("SELECT status, total, paid_at, payment_method, gift_card_paid FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let (status, total, paid_at, payment_method) = head.ok_or(TransitionError::NotFound)?;
+    let (status, total, paid_at, payment_method, by_card) = head.ok_or(TransitionError::NotFound)?;
     if paid_at.is_none() || matches!(status, OrderStatus::Pending | OrderStatus::Expired) {
         return Err(RefundError::NotCaptured(status));
     }
@@ -255,17 +258,21 @@ pub fn create(
         t.2 -= cut;
         over -= cut;
     }
-    let method =
-        if fx.refund_provider && crate::domain::PaymentMethod::parse(&payment_method).is_ok_and(|m| m.is_provider()) {
-            Method::Provider
-        } else {
-            Method::Offline
-        };
+    // what gift cards paid goes back to them first; the rest by the payment method
+    let to_card = if by_card > 0 { amount.min((by_card - to_gift_cards(tx, order)?).max(0)) } else { 0 };
+    let method = if to_card < amount
+        && fx.refund_provider
+        && crate::domain::PaymentMethod::parse(&payment_method).is_ok_and(|m| m.is_provider())
+    {
+        Method::Provider
+    } else {
+        Method::Offline
+    };
     tx.prepare_cached(
-        "INSERT INTO refunds(order_id, amount, reason, status, method, created_by, created_at)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6)",
+        "INSERT INTO refunds(order_id, amount, reason, status, method, created_by, created_at, to_gift_card)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![order, amount, reason, method.as_str(), by, now])?;
+    .execute(params![order, amount, reason, method.as_str(), by, now, to_card])?;
     let id = tx.last_insert_rowid();
     for (i, units, part) in &taken {
         let l = &lines[*i];
@@ -333,11 +340,14 @@ fn settle_with(tx: &WriteTx, id: i64, how: Settled, now: i64, fx: Effects, histo
     if moved != 1 {
         return Ok(false);
     }
-    let (order, amount): (i64, i64) = tx
-        .prepare_cached("SELECT order_id, amount FROM refunds WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (order, amount, to_card): (i64, i64, i64) = tx
+        .prepare_cached("SELECT order_id, amount, to_gift_card FROM refunds WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     match how {
         Settled::Succeeded { .. } => {
+            if to_card > 0 {
+                crate::gift_cards::refund_to_cards(tx, order, id, to_card, now)?;
+            }
             crate::webhooks::emit_order(tx, "order.refunded", order, now)?;
             refund_mail(tx, order, id, amount, now, fx)?;
             if history {
@@ -359,6 +369,15 @@ fn settle_with(tx: &WriteTx, id: i64, how: Settled, now: i64, fx: Effects, histo
         }
     }
     Ok(true)
+}
+
+/// Minor units of `order`'s refunds (not failed) that go back to its gift cards.
+fn to_gift_cards(conn: &Connection, order: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT coalesce(sum(to_gift_card), 0) FROM refunds INDEXED BY idx_refunds_order
+         WHERE order_id = ?1 AND status <> 'failed'",
+    )?
+    .query_row([order], |r| r.get(0))
 }
 
 /// Minor units refunded (or being refunded) of `order`: every refund but failed ones.
@@ -446,9 +465,11 @@ fn resettle(tx: &WriteTx, order: i64, note: &str, now: i64) -> rusqlite::Result<
 
 /// The "refund" mail: how much is on its way back, and for what.
 fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Effects) -> rusqlite::Result<()> {
-    let (email, reason): (String, String) = tx
-        .prepare_cached("SELECT o.email, r.reason FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (email, reason, to_card): (String, String, i64) = tx
+        .prepare_cached(
+            "SELECT o.email, r.reason, r.to_gift_card FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     if email.is_empty() {
         return Ok(());
     }
@@ -466,7 +487,14 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
             body.push_str(&format!("  {quantity} x {name}\n"));
         }
     }
-    body.push_str("\nIt goes back the way you paid; your bank may take a few days to show it.\n");
+    if to_card >= amount {
+        body.push_str(&format!("\nIt is back on your gift card ({}).\n", money_words(to_card)));
+    } else {
+        if to_card > 0 {
+            body.push_str(&format!("\n{} of it is back on your gift card.", money_words(to_card)));
+        }
+        body.push_str("\nIt goes back the way you paid; your bank may take a few days to show it.\n");
+    }
     crate::mail::enqueue(tx, fx.mail, "order_refunded", &email, &format!("Refund for order {order}"), &body, now)?;
     Ok(())
 }
@@ -496,6 +524,9 @@ pub struct RefundOut {
     pub reason: String,
     pub status: RefundStatus,
     pub method: Method,
+    /// the part of `amount` that goes back to the order's gift cards (the rest goes by
+    /// `method`)
+    pub to_gift_card: Money,
     /// the provider's reference, once it confirmed
     pub provider_ref: Option<String>,
     /// why it failed
@@ -521,7 +552,8 @@ pub fn one(conn: &Connection, id: i64) -> rusqlite::Result<Option<RefundOut>> {
     let usd = |a: i64| Money::new(a, crate::domain::Currency::USD);
     let Some(mut out) = conn
         .prepare_cached(
-            "SELECT id, order_id, amount, reason, status, method, provider_ref, error, created_at, settled_at
+            "SELECT id, order_id, amount, reason, status, method, provider_ref, error, created_at, settled_at,
+                    to_gift_card
              FROM refunds WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -537,6 +569,7 @@ pub fn one(conn: &Connection, id: i64) -> rusqlite::Result<Option<RefundOut>> {
                 lines: Vec::new(),
                 created_at: Timestamp(r.get(8)?),
                 settled_at: r.get::<_, Option<i64>>(9)?.map(Timestamp),
+                to_gift_card: usd(r.get(10)?),
             })
         })
         .optional()?
@@ -569,7 +602,7 @@ pub struct ToSend {
 /// Refund `id` if it is still pending, with what the provider needs to send it.
 pub fn pending(conn: &Connection, id: i64) -> rusqlite::Result<Option<ToSend>> {
     conn.prepare_cached(
-        "SELECT r.id, r.order_id, r.amount, o.currency, r.reason, o.payment_method, o.payment_ref
+        "SELECT r.id, r.order_id, r.amount - r.to_gift_card, o.currency, r.reason, o.payment_method, o.payment_ref
          FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = ?1 AND r.status = 'pending'",
     )?
     .query_row([id], |r| {

@@ -326,7 +326,7 @@ pub fn act(
                 return Err(ReturnError::NothingArrived);
             }
             let reason = if note.is_empty() { format!("return {id}") } else { format!("return {id}: {note}") };
-            let rid = refunds::create(tx, order, &Ask::Returned(take), &reason, by, now, fx)?;
+            let rid = refunds::create(tx, order, &Ask::Returned(take), &reason, by, now, fx.clone())?;
             tx.prepare_cached("UPDATE returns SET refund_id = ?2 WHERE id = ?1")?.execute(params![id, rid])?;
             refund_made = Some(rid);
             ReturnStatus::Refunded

@@ -252,11 +252,14 @@ pub struct Owner {
     pub total: i64,
     pub discount_code: Option<String>,
     pub payment_method: String,
+    /// what gift cards paid of the total (the rest is due by `payment_method`)
+    pub gift_card_paid: i64,
 }
 
 pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
     conn.prepare_cached(
-        "SELECT customer_id, session_id, status, total, discount_code, payment_method FROM orders WHERE id = ?1",
+        "SELECT customer_id, session_id, status, total, discount_code, payment_method, gift_card_paid
+         FROM orders WHERE id = ?1",
     )?
     .query_row([order], |r| {
         Ok(Owner {
@@ -266,6 +269,7 @@ pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
             total: r.get(3)?,
             discount_code: r.get(4)?,
             payment_method: r.get(5)?,
+            gift_card_paid: r.get(6)?,
         })
     })
     .optional()
@@ -381,6 +385,10 @@ pub struct OrderOut {
     pub refunded: Money,
     /// the returns the customer asked for, oldest first
     pub returns: Vec<super::returns::ReturnOut>,
+    /// what gift cards paid of the total, by card
+    pub gift_card_payments: Vec<crate::gift_cards::GiftCardPaymentOut>,
+    /// what is left to pay by `payment_method`: the total less what gift cards paid
+    pub amount_due: Money,
 }
 
 pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
@@ -394,20 +402,26 @@ pub struct Parts {
     pub shipments: bool,
     pub refunds: bool,
     pub returns: bool,
+    /// the gift cards' ledger (an archive file never holds it)
+    pub gift_cards: bool,
+    /// `orders.gift_card_paid` (an archive file written before version 15 has not)
+    pub gift_card_paid: bool,
 }
 
 impl Parts {
-    pub const ALL: Parts = Parts { shipments: true, refunds: true, returns: true };
+    pub const ALL: Parts =
+        Parts { shipments: true, refunds: true, returns: true, gift_cards: true, gift_card_paid: true };
 }
 
 /// [`detail`] from a database that may not hold every part of an order (see [`Parts`]).
 pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Result<Option<OrderOut>> {
     let head = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
-                    shipping_address, payment_method, created_at, paid_at, expires_at
-             FROM orders WHERE id = ?1",
-        )?
+                        shipping_address, payment_method, created_at, paid_at, expires_at, {}
+                 FROM orders WHERE id = ?1",
+            if parts.gift_card_paid { "gift_card_paid" } else { "0" }
+        ))?
         .query_row([order], |r| {
             let address: String = r.get(10)?;
             let status: OrderStatus = r.get(1)?;
@@ -438,6 +452,8 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
                 refunds: Vec::new(),
                 refunded: usd(0),
                 returns: Vec::new(),
+                gift_card_payments: Vec::new(),
+                amount_due: usd(r.get::<_, i64>(9)? - r.get::<_, i64>(15)?),
             })
         })
         .optional()?;
@@ -484,6 +500,9 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
             .filter(|r| r.status != super::refunds::RefundStatus::Failed)
             .map(|r| r.amount.amount)
             .sum());
+    }
+    if parts.gift_cards && o.amount_due.amount < o.total.amount {
+        o.gift_card_payments = crate::gift_cards::payments_of(conn, order)?;
     }
     if parts.returns {
         o.returns = super::returns::of_order(conn, order)?;

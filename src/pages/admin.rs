@@ -69,6 +69,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin", "Home"),
     ("/admin/orders", "Orders"),
     ("/admin/returns", "Returns"),
+    ("/admin/gift-cards", "Gift cards"),
     ("/admin/products", "Products"),
     ("/admin/customers", "Customers"),
     ("/admin/reviews", "Reviews"),

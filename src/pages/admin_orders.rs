@@ -313,21 +313,6 @@ fn new_key() -> String {
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// "12.5" or "12.50" → 1250 minor units; anything else is not an amount.
-fn minor_units(text: &str) -> Option<i64> {
-    let t = text.trim().trim_start_matches('$');
-    let (whole, cents) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() && cents.is_empty() || whole.len() > 12 || cents.len() > 2 {
-        return None;
-    }
-    if !whole.bytes().chain(cents.bytes()).all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let cents: i64 = if cents.is_empty() { 0 } else { format!("{cents:0<2}").parse().ok()? };
-    Some(whole * 100 + cents)
-}
-
 /// `POST /admin/orders/{id}/refunds`: the API's refund, from the form's item quantities
 /// (`rline_{n}`, 0 leaves a line out) or amount, with its reason and idempotency key.
 pub async fn refund(
@@ -346,7 +331,7 @@ pub async fn refund(
     let amount = if amount_text.is_empty() {
         None
     } else {
-        match minor_units(amount_text) {
+        match super::forms::minor_units(amount_text) {
             Some(a) => Some(a),
             None => {
                 bad.insert("refund:amount".to_owned(), "must be an amount such as 12.50".to_owned());

@@ -50,6 +50,8 @@ pub(crate) struct Product {
     status: String,
     pub(crate) base_price: i64,
     sale_price: Option<i64>,
+    #[serde(default)]
+    gift_card: bool,
     pub(crate) stock: Vec<Stock>,
     #[serde(default)]
     pub(crate) images: Vec<super::admin_images::ImageRow>,
@@ -246,6 +248,9 @@ pub struct ProductForm {
     sale_price: String,
     #[serde(default)]
     quantity: String,
+    /// the checkbox: present when ticked
+    #[serde(default)]
+    gift_card: Option<String>,
 }
 
 fn field(name: &str, label: &str, value: &str, errors: &BTreeMap<String, String>) -> Markup {
@@ -309,6 +314,10 @@ async fn product_form(
                         }
                     }
                 }
+            }
+            label.choice {
+                input type="checkbox" name="gift_card" value="1" checked[f.gift_card.is_some()];
+                " A gift card: each one paid for issues a card of its price, the code mailed to the buyer"
             }
             @if new {
                 div.row {
@@ -394,6 +403,7 @@ pub async fn create(
                 weight_grams: None,
                 status: Some(f.status.clone()).filter(|s| !s.is_empty()),
                 quantity: Some(quantity),
+                gift_card: Some(f.gift_card.is_some()),
             };
             #[derive(Deserialize)]
             struct Created {
@@ -450,6 +460,7 @@ pub(crate) async fn product_page(
         category_id: p.category_id.clone(),
         brand_id: p.brand_id.clone().unwrap_or_default(),
         status: p.status.clone(),
+        gift_card: p.gift_card.then(|| "1".to_owned()),
         ..Default::default()
     };
     let details =
@@ -557,6 +568,7 @@ pub async fn update(
         brand_id: Id::parse(&f.brand_id),
         status: Some(f.status.clone()),
         weight_grams: None,
+        gift_card: Some(f.gift_card.is_some()),
     };
     let changed = answered::<serde_json::Value>(
         api::update_product(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), JsonBody(body)).await,

@@ -187,18 +187,6 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
     }
 }
 
-/// Minor units from `12.50`, `12.5`, `12` or `1,200.00`.
-fn parse_money(typed: &str) -> Option<i64> {
-    let t = typed.trim().replace(',', "");
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 9 || frac.len() > 2 || !digits(whole) || !digits(frac) {
-        return None;
-    }
-    let cents = format!("{frac:0<2}").parse::<i64>().ok()?;
-    Some(whole.parse::<i64>().ok()? * 100 + cents)
-}
-
 /// The API's body from a posted form: each field of the description typed as the form
 /// shows it. Empty optional fields are null (or left as they are on a change when they
 /// cannot be null); errors are the form's, by field.
@@ -227,15 +215,17 @@ fn body_of(
             continue;
         }
         let value = match (unit(f), &f.kind) {
-            (Unit::Money, _) => parse_money(typed).map(Value::from).ok_or("an amount like 12.50"),
+            (Unit::Money, _) => super::forms::minor_units(typed).map(Value::from).ok_or("an amount like 12.50"),
             // basis points are hundredths, as cents are
-            (Unit::Percent, _) => parse_money(typed).map(Value::from).ok_or("a percentage like 20 or 7.5"),
+            (Unit::Percent, _) => {
+                super::forms::minor_units(typed).map(Value::from).ok_or("a percentage like 20 or 7.5")
+            }
             (Unit::Time, _) => parse_utc(&format!("{typed}:00Z"))
                 .or_else(|| parse_utc(typed))
                 .map(Value::from)
                 .ok_or("a date and time"),
             (Unit::PromotionValue, _) if kind == Some("fixed") => {
-                parse_money(typed).map(Value::from).ok_or("an amount like 5.00")
+                super::forms::minor_units(typed).map(Value::from).ok_or("an amount like 5.00")
             }
             (_, FieldKind::Int(..)) => typed.parse::<i64>().map(Value::from).map_err(|_| "a whole number"),
             _ => Ok(Value::String(typed.to_owned())),

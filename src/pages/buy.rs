@@ -121,8 +121,86 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
     cart_page(&app, &ps, None).await
 }
 
+/// The cart's gift card: the one applied (what it pays, or why it cannot), or the field to
+/// apply one, with what went wrong with the code typed.
+fn gift_card_form(ps: &PageSession, c: &Cart, problem: Option<(&str, &str)>) -> Markup {
+    html! {
+        @match &c.gift_card {
+            Some(g) => {
+                dl.gift-card {
+                    dt { "Gift card …" (g.last4) } dd { "−" (money(&g.applies)) }
+                }
+                @if let Some(p) = &g.problem { p.notice { (p) } }
+                @else { p.meta { "Balance " (money(&g.balance)) "; it pays at checkout, the rest by your payment method." } }
+                form.inline method="post" action="/cart/gift-card/remove" {
+                    (csrf_field(ps))
+                    button.quiet type="submit" aria-label=(format!("Remove the gift card ending {}", g.last4)) { "Remove gift card" }
+                }
+            }
+            None => {
+                form.discount method="post" action="/cart/gift-card" {
+                    (csrf_field(ps))
+                    label for="gift-card-code" { "Gift card" }
+                    div.inline-row {
+                        input #gift-card-code type="text" name="code" maxlength="40" autocomplete="off" placeholder="XXXX-XXXX-XXXX-XXXX"
+                            value=(problem.map_or("", |(typed, _)| typed))
+                            aria-invalid=[problem.map(|_| "true")]
+                            aria-describedby=[problem.map(|_| "gift-card-code-error")];
+                        button.quiet type="submit" { "Apply" }
+                    }
+                    @if let Some((_, why)) = problem { span.field-error #gift-card-code-error { (why) } }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /cart/gift-card`: the API's gift card; one that does not apply is said why beside
+/// the field.
+pub async fn apply_gift_card(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    let code = f.code.trim().to_owned();
+    let body = crate::gift_cards::handlers::GiftCardIn { code: code.clone() };
+    let r = crate::gift_cards::handlers::apply_gift_card(State(app.clone()), session, JsonBody(body)).await;
+    match answered::<serde_json::Value>(r).await {
+        Ok(_) => Ok(see_other("/cart", None)),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let why = e.details.get("code").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or(e.message.clone());
+            cart_view(&app, &ps, None, Some((&code, &why))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /cart/gift-card/remove`
+pub async fn remove_gift_card(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let session = session_of(&ps)?;
+    done(crate::gift_cards::handlers::remove_gift_card(State(app.clone()), session).await)?;
+    Ok(see_other("/cart", None))
+}
+
 /// The cart, with what went wrong with the code a shopper typed (422 then).
 async fn cart_page(app: &AppState, ps: &PageSession, code_problem: Option<(&str, &str)>) -> Result<Response, ApiError> {
+    cart_view(app, ps, code_problem, None).await
+}
+
+/// The cart, with what went wrong with the discount code or the gift card code typed.
+async fn cart_view(
+    app: &AppState,
+    ps: &PageSession,
+    code_problem: Option<(&str, &str)>,
+    card_problem: Option<(&str, &str)>,
+) -> Result<Response, ApiError> {
     let app = app.clone();
     let cart: Option<Cart> = match &ps.session {
         Some(s) => Some(to_view(&cart_api::render(&app, s.clone(), None).await?)?),
@@ -198,6 +276,7 @@ async fn cart_page(app: &AppState, ps: &PageSession, code_problem: Option<(&str,
                                 }
                             }
                         }
+                        (gift_card_form(ps, c, card_problem))
                         p.meta { "Shipping and tax are added at checkout." }
                         a.button href="/checkout" { "Check out" }
                     }
@@ -205,7 +284,11 @@ async fn cart_page(app: &AppState, ps: &PageSession, code_problem: Option<(&str,
             }
         }
     };
-    let status = if code_problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if code_problem.is_some() || card_problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok(private_page(status, layout::page(&frame(&app, "Cart"), main), ps))
 }
 
@@ -540,6 +623,10 @@ async fn checkout_page(
                     dt { "Subtotal" } dd { (money(&cart.subtotal)) }
                     @if cart.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&cart.discount)) } }
                 }
+                @if let Some(g) = &cart.gift_card {
+                    @if let Some(p) = &g.problem { p.notice { "Gift card …" (g.last4) ": " (p) ". " a href="/cart" { "Remove it in the cart" } } }
+                    @else { p.meta { "Gift card …" (g.last4) " pays up to " (money(&g.balance)) "; the rest is paid by the method you choose." } }
+                }
                 p.meta { "Shipping and tax for your address are added when the order is placed." }
             }
         }
@@ -697,6 +784,13 @@ async fn order_page(
                     dt { "Shipping" @if let Some(s) = &o.shipping_option { " (" (s) ")" } } dd { (money(&o.shipping)) }
                     dt { "Tax" } dd { (money(&o.tax)) }
                     dt { strong { "Total" } } dd { strong { (money(&o.total)) } }
+                    @for g in &o.gift_card_payments {
+                        dt { "Paid by gift card …" (g.last4) } dd { "−" (money(&g.amount)) }
+                        @if g.returned.amount > 0 { dt { "Back on gift card …" (g.last4) } dd { (money(&g.returned)) } }
+                    }
+                    @if let Some(due) = o.amount_due.as_ref().filter(|_| !o.gift_card_payments.is_empty()) {
+                        dt { strong { @if o.status == "pending" { "To pay" } @else { "Paid by " (o.payment_method.replace('_', " ")) } } } dd { strong { (money(due)) } }
+                    }
                 }
                 @if !o.fulfillments.is_empty() {
                     h2 #shipments { "Shipments" }

@@ -33,6 +33,19 @@ pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError>
     }
 }
 
+/// Minor units of an amount as people type it: `12.50`, `12.5`, `12`, `$12`, `1,200.00`;
+/// anything else is not an amount.
+pub(crate) fn minor_units(typed: &str) -> Option<i64> {
+    let t = typed.trim().trim_start_matches('$').replace(',', "");
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || whole.len() > 12 || frac.len() > 2 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    Some(whole * 100 + format!("{frac:0<2}").parse::<i64>().ok()?)
+}
+
 /// The item quantities a form sent as `{prefix}{line}` fields, in its order (0 leaves a line
 /// out), and the fields that are not whole numbers, each with what is wrong.
 pub(crate) fn form_lines(f: &Fields, prefix: &str) -> (Vec<(i64, i64)>, BTreeMap<String, String>) {
@@ -71,6 +84,22 @@ pub(crate) fn beside_line_or(key: &str, sent: &[(i64, i64)], prefix: &str, reaso
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_as_people_type_them() {
+        for (typed, minor) in [
+            ("12.50", Some(1250)),
+            ("12.5", Some(1250)),
+            ("12", Some(1200)),
+            ("$1,200.00", Some(120_000)),
+            (".5", Some(50)),
+        ] {
+            assert_eq!(minor_units(typed), minor, "{typed}");
+        }
+        for typed in ["", ".", "1.234", "-3", "ten", "1e3"] {
+            assert_eq!(minor_units(typed), None, "{typed}");
+        }
+    }
 
     #[test]
     fn an_error_about_the_ith_line_lands_beside_that_line() {

@@ -187,6 +187,26 @@ pub struct Cart {
     pub discount_code: Option<String>,
     #[serde(default)]
     pub discount_problem: Option<String>,
+    #[serde(default)]
+    pub gift_card: Option<CartGiftCard>,
+}
+
+/// The gift card applied to a cart.
+#[derive(Debug, Deserialize)]
+pub struct CartGiftCard {
+    pub last4: String,
+    pub balance: Money,
+    pub applies: Money,
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// What a gift card paid of an order.
+#[derive(Debug, Deserialize)]
+pub struct GiftCardPayment {
+    pub last4: String,
+    pub amount: Money,
+    pub returned: Money,
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,6 +288,9 @@ pub struct Order {
     pub refunds: Vec<Refund>,
     #[serde(default)]
     pub returns: Vec<Return>,
+    #[serde(default)]
+    pub gift_card_payments: Vec<GiftCardPayment>,
+    pub amount_due: Option<Money>,
 }
 
 #[derive(Debug, Deserialize)]

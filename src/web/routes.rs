@@ -22,11 +22,12 @@ use crate::cart::handlers as cart;
 use crate::catalog::handlers as catalog;
 use crate::customers::handlers as customers;
 use crate::customers::two_factor;
+use crate::gift_cards::handlers as gift_cards;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
-    account, admin as dashboard, admin_bulk, admin_customers, admin_images, admin_orders, admin_products,
-    admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy, shop,
+    account, admin as dashboard, admin_bulk, admin_customers, admin_gift_cards, admin_images, admin_orders,
+    admin_products, admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -121,6 +122,8 @@ pub fn table() -> Table {
         .add(routes!(cart::add), open.rate(Rule::CartWrite))
         .add(routes!(cart::update_item, cart::remove_item), open.rate(Rule::CartWrite))
         .add(routes!(cart::apply_discount, cart::remove_discount), open.rate(Rule::Discount))
+        .add(routes!(gift_cards::apply_gift_card, gift_cards::remove_gift_card), open.rate(Rule::GiftCard))
+        .add(routes!(gift_cards::gift_card_balance), open.rate(Rule::GiftCard))
         .add(routes!(cart::shipping_options), open)
         .add(routes!(orders::checkout), open.rate(Rule::Checkout))
         .add(routes!(orders::list), open)
@@ -153,6 +156,8 @@ pub fn table() -> Table {
         .add(routes!(admin::orders::create_fulfillment), admin(Area::Orders))
         .add(routes!(admin::orders::create_refund), admin(Area::Orders))
         .add(routes!(admin::orders::update_fulfillment), admin(Area::Orders))
+        .add(routes!(admin::gift_cards::create_gift_card, admin::gift_cards::list_gift_cards), admin(Area::Orders))
+        .add(routes!(admin::gift_cards::get_gift_card, admin::gift_cards::update_gift_card), admin(Area::Orders))
         .add(routes!(admin::returns::list_returns), admin(Area::Orders))
         .add(routes!(admin::returns::get_return, admin::returns::update_return), admin(Area::Orders))
         .add(routes!(res::create_category), admin(Area::Catalog))
@@ -199,6 +204,8 @@ pub fn table() -> Table {
         .page("/cart/items/{id}/remove", post_, post(buy::remove_item), Policy::page().rate(Rule::CartWrite))
         .page("/cart/discount", post_, post(buy::apply_discount), Policy::page().rate(Rule::Discount))
         .page("/cart/discount/remove", post_, post(buy::remove_discount), Policy::page().rate(Rule::CartWrite))
+        .page("/cart/gift-card", post_, post(buy::apply_gift_card), Policy::page().rate(Rule::GiftCard))
+        .page("/cart/gift-card/remove", post_, post(buy::remove_gift_card), Policy::page().rate(Rule::CartWrite))
         .page(
             "/checkout",
             &[Method::GET, Method::POST],
@@ -230,6 +237,10 @@ pub fn table() -> Table {
         .page("/admin/returns", get_, get(admin_returns::list), Policy::page())
         .page("/admin/returns/{id}", get_, get(admin_returns::show), Policy::page())
         .page("/admin/returns/{id}/{step}", post_, post(admin_returns::step), Policy::page())
+        .page("/admin/gift-cards", get_, get(admin_gift_cards::list), Policy::page())
+        .page("/admin/gift-cards", post_, post(admin_gift_cards::issue), Policy::page())
+        .page("/admin/gift-cards/{id}", get_, get(admin_gift_cards::show), Policy::page())
+        .page("/admin/gift-cards/{id}", post_, post(admin_gift_cards::switch), Policy::page())
         .page("/admin/products", get_, get(admin_products::list), Policy::page())
         .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
         .page("/admin/products/new", post_, post(admin_products::create), Policy::page())

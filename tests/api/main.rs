@@ -19,6 +19,7 @@ mod deploy;
 mod durability;
 mod from_the_box;
 mod fulfillment;
+mod gift_cards;
 mod http_server;
 mod images;
 mod jobs;
