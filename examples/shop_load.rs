@@ -4,6 +4,8 @@
 //! usage: shop_load ADDR SCENARIO CONNS SECS
 //! - `checkout`: each client first prepares its own guest carts (`PREPARE` per client,
 //!   default 250: guest session + one line), then checks them out as fast as it can
+//! - `checkout_gift`: as `checkout`, with the gift card `GIFT_CODE` applied to every cart
+//!   (one card for all: every checkout spends from it)
 //! - `flow`: each iteration is the whole flow: guest session, add to cart, checkout
 //! - `static`: POST /api/checkout with a fixed body (against the static server baseline)
 //!
@@ -119,10 +121,17 @@ async fn guest_cart(c: &mut Conn, product: u64) -> Option<String> {
     (s == 201).then_some(token)
 }
 
+/// A guest cart with the gift card `code` applied.
+async fn gift_cart(c: &mut Conn, product: u64, code: &str) -> Option<String> {
+    let token = guest_cart(c, product).await?;
+    let (s, _) = c.call("POST", "/api/cart/gift-card", Some(&token), &format!(r#"{{"code":"{code}"}}"#)).await.ok()?;
+    (s == 200).then_some(token)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        eprintln!("usage: shop_load ADDR checkout|flow|static CONNS SECS");
+        eprintln!("usage: shop_load ADDR checkout|checkout_gift|flow|static CONNS SECS");
         std::process::exit(2);
     }
     let addr: SocketAddr = args[1].parse().expect("ADDR like 127.0.0.1:8080");
@@ -132,11 +141,13 @@ fn main() {
     let secs: u64 = args[4].parse().expect("SECS");
     let prepare: usize = std::env::var("PREPARE").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
     let products: u64 = std::env::var("PRODUCTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let gift: Option<&'static str> = std::env::var("GIFT_CODE").ok().map(|c| &*Box::leak(c.into_boxed_str()));
+    assert!(scenario != "checkout_gift" || gift.is_some(), "checkout_gift needs GIFT_CODE");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
         // phase 1 (checkout only): every client prepares its carts
         let mut prepared: Vec<Vec<String>> = vec![Vec::new(); conns];
-        if scenario == "checkout" {
+        if scenario == "checkout" || scenario == "checkout_gift" {
             let started = Instant::now();
             let mut set = tokio::task::JoinSet::new();
             for i in 0..conns {
@@ -144,9 +155,12 @@ fn main() {
                     let mut c = Conn::new(addr);
                     let mut tokens = Vec::with_capacity(prepare);
                     for k in 0..prepare {
-                        if let Some(t) = guest_cart(&mut c, 1 + ((i * prepare + k) as u64 * 7919) % products).await {
-                            tokens.push(t);
-                        }
+                        let product = 1 + ((i * prepare + k) as u64 * 7919) % products;
+                        let cart = match gift {
+                            Some(code) => gift_cart(&mut c, product, code).await,
+                            None => guest_cart(&mut c, product).await,
+                        };
+                        tokens.extend(cart);
                     }
                     (i, tokens)
                 });
@@ -174,7 +188,7 @@ fn main() {
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
                     let ok = match scenario.as_str() {
-                        "checkout" => match tokens.next() {
+                        "checkout" | "checkout_gift" => match tokens.next() {
                             Some(t) => {
                                 matches!(c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await, Ok((201, _)))
                             }

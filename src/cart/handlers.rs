@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{price, resolve_variant, store, CartOut, Destination};
+use super::{price, render, resolve_variant, store, CartOut, Destination};
 use crate::app::AppState;
 use crate::auth::Session;
 use crate::domain::{text, Country, Id, Quantity};
@@ -18,27 +18,6 @@ use crate::http::respond::data;
 use crate::http::{Checks, JsonBody, Param, QueryParams, Shape};
 use crate::openapi::{AuthErrors, BodyErrors, Data, ErrorBody, NotFound, QueryErrors, ReadErrors, WriteErrors};
 use crate::util::now_ms;
-
-/// Renders the session's cart, priced for `destination` when given.
-pub async fn render(app: &AppState, session: Session, destination: Option<Destination>) -> Result<CartOut, ApiError> {
-    app.db
-        .read(move |conn| {
-            let now = now_ms();
-            let Some((id, code)) = store::open_cart(conn, &session)? else {
-                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now)?));
-            };
-            let lines = store::lines(conn, id)?;
-            let card = match store::gift_card_of(conn, id)? {
-                Some(card) => crate::gift_cards::card(conn, card)?,
-                None => None,
-            };
-            Ok::<_, ApiError>(
-                CartOut::new(Some(id), price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?)
-                    .with_gift_card(card, now),
-            )
-        })
-        .await
-}
 
 const COUNTRY: Param = Param::text("country", 2, Shape::Country)
     .doc("ISO 3166-1 alpha-2 country code, either case; blank or absent: no destination yet");

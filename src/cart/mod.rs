@@ -13,7 +13,11 @@ pub mod store;
 use rusqlite::Connection;
 use serde::Serialize;
 
+use crate::app::AppState;
+use crate::auth::Session;
 use crate::domain::{Country, Currency, Id, Money, Quantity};
+use crate::error::ApiError;
+use crate::util::now_ms;
 use pricing::{shipping_options, ShippingOption, Totals};
 use store::Line;
 
@@ -256,4 +260,25 @@ impl CartOut {
             amount_due: usd(t.total),
         }
     }
+}
+
+/// Renders the session's cart, priced for `destination` when given.
+pub async fn render(app: &AppState, session: Session, destination: Option<Destination>) -> Result<CartOut, ApiError> {
+    app.db
+        .read(move |conn| {
+            let now = now_ms();
+            let Some((id, code)) = store::open_cart(conn, &session)? else {
+                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now)?));
+            };
+            let lines = store::lines(conn, id)?;
+            let card = match store::gift_card_of(conn, id)? {
+                Some(card) => crate::gift_cards::card(conn, card)?,
+                None => None,
+            };
+            Ok::<_, ApiError>(
+                CartOut::new(Some(id), price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?)
+                    .with_gift_card(card, now),
+            )
+        })
+        .await
 }

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{by_code, invalid, normalize, CardStatus};
 use crate::app::AppState;
 use crate::auth::Session;
-use crate::cart::handlers::render;
-use crate::cart::{store, CartOut};
+use crate::cart::{render, store, CartOut};
 use crate::domain::{Money, Timestamp};
 use crate::error::ApiError;
 use crate::http::respond::data;
@@ -87,7 +86,7 @@ pub async fn remove_gift_card(State(app): State<AppState>, session: Session) -> 
     Ok(data(StatusCode::OK, &render(&app, session, None).await?))
 }
 
-const CODE: Param = Param::text("code", 40, Shape::Line).required().doc("the card's code, any case, dashes optional");
+const CODE: Param = Param::text("code", 40, Shape::Words).required().doc("the card's code, any case, dashes optional");
 
 query_params!(
     /// The card looked up.

@@ -203,7 +203,7 @@ async fn cart_view(
 ) -> Result<Response, ApiError> {
     let app = app.clone();
     let cart: Option<Cart> = match &ps.session {
-        Some(s) => Some(to_view(&cart_api::render(&app, s.clone(), None).await?)?),
+        Some(s) => Some(to_view(&crate::cart::render(&app, s.clone(), None).await?)?),
         None => None,
     };
     let main = html! {
@@ -528,7 +528,7 @@ async fn checkout_page(
     let Some(session) = ps.session.clone() else {
         return Ok(see_other("/cart", None));
     };
-    let cart: Cart = to_view(&cart_api::render(app, session.clone(), None).await?)?;
+    let cart: Cart = to_view(&crate::cart::render(app, session.clone(), None).await?)?;
     if cart.items.is_empty() {
         return Ok(see_other("/cart", None));
     }

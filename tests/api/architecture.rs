@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "catalog",
             "customers",
             "cart",
+            "gift_cards",
             "webhooks",
             "orders",
             "reviews",

@@ -1690,3 +1690,88 @@ async fn a_shopper_returns_an_item_and_the_owner_takes_it_back_and_refunds_it() 
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_issues_a_gift_card_and_a_shopper_pays_part_of_an_order_with_it() {
+    let (app, _owner, _order, _) = after_sale_pages().await;
+    let b = Browser::start(app.addr).await;
+
+    // the owner issues a card: a bad amount is said beside the field and issues nothing
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/gift-cards").await;
+    assert!(b.wait_text("main").await.contains("No gift cards yet"));
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-amount", "thirty").await;
+    b.click("form[action='/admin/gift-cards'] button[type=submit]").await;
+    b.wait_text_with("#f-amount-hint", "an amount like 25.00").await;
+    assert_eq!(crate::common::digest(&app.conn()), before, "a refused card changes nothing");
+    b.fill("#f-amount", "30.00").await;
+    b.fill("#f-note", "Birthday present for Ada").await;
+    b.click("form[action='/admin/gift-cards'] button[type=submit]").await;
+    let code = b.wait_text("#new-code").await;
+    assert_eq!(code.len(), 19, "{code}");
+    assert!(b.text("table.lines").await.contains("$30.00"), "the list shows the new card");
+    b.shoot("admin-gift-card-issued").await;
+    accessible(&b, "gift card issued").await;
+    // shown once: the list and the card's page do not show it again
+    b.goto("/admin/gift-cards").await;
+    assert!(!b.wait_text("main").await.contains(&code));
+
+    // a shopper applies it in the cart: a wrong code first, said beside the field
+    let shopper = app.guest().await;
+    app.add_to_cart(&shopper, 3, 1).await;
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/").await;
+    let set = format!("document.cookie = 'sf_session={shopper}; path=/; SameSite=Strict'");
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto("/cart").await;
+    b.fill("#gift-card-code", "AAAA-BBBB-CCCC-DDDD").await;
+    b.click("form[action='/cart/gift-card'] button[type=submit]").await;
+    assert!(b.wait_text("#gift-card-code-error").await.contains("no gift card has this code"));
+    b.fill("#gift-card-code", &code.to_lowercase()).await;
+    b.click("form[action='/cart/gift-card'] button[type=submit]").await;
+    let summary = b.wait_text_with("dl.gift-card", "Gift card").await;
+    assert!(summary.contains(&code[15..]) && summary.contains("$30.00"), "{summary}");
+    b.shoot("shop-cart-gift-card").await;
+    accessible(&b, "cart with a gift card").await;
+
+    // checkout: the card pays $30, the rest is due by card
+    b.goto("/checkout").await;
+    assert!(b.wait_text("aside.summary").await.contains("pays up to $30.00"));
+    for (field, value) in [
+        ("#f-email", "ada@example.com"),
+        ("#f-name", "Ada Lovelace"),
+        ("#f-line1", "1 Main St"),
+        ("#f-city", "San Francisco"),
+        ("#f-state", "CA"),
+        ("#f-postal_code", "94100"),
+    ] {
+        b.fill(field, value).await;
+    }
+    b.click("form[action='/checkout'] button[type=submit]").await;
+    let totals = b.wait_text_with("section.panel dl", "Paid by gift card").await;
+    assert!(totals.contains("−$30.00") && totals.contains("To pay"), "{totals}");
+    b.shoot("shop-order-gift-card").await;
+    accessible(&b, "order paid in part by gift card").await;
+    let order = b.path().await.trim_start_matches("/orders/").to_owned();
+
+    // the owner's card page: the ledger shows the spending and its order; turned off
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/gift-cards?code={code}")).await;
+    b.click("table.lines a[href^='/admin/gift-cards/']").await;
+    let ledger = b.wait_text_with("table.lines", "Spent").await;
+    assert!(ledger.contains(&format!("#{order}")) && ledger.contains("−$30.00"), "{ledger}");
+    assert!(b.text("h1").await.contains("Used up"));
+    b.shoot("admin-gift-card").await;
+    accessible(&b, "gift card page").await;
+    b.click("aside.summary form button[type=submit]").await;
+    b.wait_until_text("h1 .status", "Disabled").await;
+    let v = app.json(&format!("/api/gift-cards/balance?code={code}")).await;
+    assert_eq!(v["data"]["status"], "disabled", "{v}");
+    app.stop().await;
+}

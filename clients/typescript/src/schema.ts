@@ -266,6 +266,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/gift-cards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Gift cards, newest first
+         * @description Keyset pages: `before` is the last id of the previous page. With `code`, the one card
+         *     that has it (none when no card has it): a customer reading their code out.
+         */
+        get: operations["list_gift_cards"];
+        put?: never;
+        /**
+         * Issue a gift card
+         * @description `amount` in the shop's currency, optional expiry and note. The answer (201) is the only
+         *     one that carries the `code`: only its hash is kept, so a lost code cannot be shown again
+         *     (disable the card and issue another). Audited, without the code.
+         */
+        post: operations["create_gift_card"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/gift-cards/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One gift card
+         * @description With its ledger: every movement of its balance (issued, spent on an order, released when
+         *     that order closed unpaid, refunded to it, disabled or enabled), oldest first.
+         */
+        get: operations["get_gift_card"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a gift card
+         * @description `disabled: true` stops it paying (checkouts with it are refused; its balance stays),
+         *     `false` lets it pay again — each a row of its ledger; a new `note` or `expires_at`
+         *     (null: never). Audited.
+         */
+        patch: operations["update_gift_card"];
+        trace?: never;
+    };
     "/api/admin/imports": {
         parameters: {
             query?: never;
@@ -549,8 +603,8 @@ export interface paths {
         head?: never;
         /**
          * Change a product
-         * @description Name, description, slug, category, brand, status (active, draft, retired), weight;
-         *     audited. Changes show in every cached view at once.
+         * @description Name, description, slug, category, brand, status (active, draft, retired), weight,
+         *     whether it is a gift card; audited. Changes show in every cached view at once.
          */
         patch: operations["update_product"];
         trace?: never;
@@ -1296,6 +1350,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cart/gift-card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply a gift card to the cart
+         * @description At checkout the card pays what its balance covers (the whole order, or part of it with
+         *     the rest by `payment_method`); the cart shows what it `applies` and the `amount_due`.
+         *     One card per cart: applying another replaces it. A code that does not apply is 422
+         *     `invalid_gift_card` saying why (no such code, used up, expired, disabled). Rate-limited
+         *     per address and per session.
+         */
+        post: operations["apply_gift_card"];
+        /** Take the gift card off the cart */
+        delete: operations["remove_gift_card"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cart/items/{id}": {
         parameters: {
             query?: never;
@@ -1397,6 +1476,27 @@ export interface paths {
          *     `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
          */
         post: operations["checkout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/gift-cards/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A gift card's balance
+         * @description By its code (404 when no card has it). Rate-limited per address and per session
+         *     (`rate_limits.gift_card`) against guessing; codes are 80 random bits besides.
+         */
+        get: operations["gift_card_balance"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1708,7 +1808,8 @@ export interface paths {
          *     Each `event_id` is applied once: a replay answers the recorded outcome with `replayed:
          *     true` and changes nothing. `succeeded` on a pending order: paid (reserved stock becomes
          *     sold); `failed`: the order is cancelled and its stock returns; an event for an order
-         *     that is no longer pending is recorded as ignored. An amount that differs from the total,
+         *     that is no longer pending is recorded as ignored. An amount that differs from what is due
+         *     (the total less what gift cards paid),
          *     or a provider's payment method other than the one the order was placed with, is 409 and
          *     changes nothing.
          */
@@ -1900,6 +2001,8 @@ export interface components {
             brand_id?: components["schemas"]["Id"] | null;
             category_id: components["schemas"]["Id"];
             description: string;
+            /** @description each unit paid for issues a gift card of its price, the code mailed to the buyer */
+            gift_card: boolean;
             id: components["schemas"]["Id"];
             /** @description in order; the first is the one lists show */
             images: components["schemas"]["ImageOut"][];
@@ -1957,6 +2060,14 @@ export interface components {
             entity: string;
             entity_id?: components["schemas"]["Id"] | null;
             id: components["schemas"]["Id"];
+        };
+        /** @description A gift card's balance, as its holder may see it. */
+        BalanceOut: {
+            balance: components["schemas"]["Money"];
+            expires_at?: components["schemas"]["Timestamp"] | null;
+            /** @description the code's last four characters */
+            last4: string;
+            status: components["schemas"]["CardStatus"];
         };
         Bestseller: components["schemas"]["ProductSummary"] & {
             /** Format: int64 */
@@ -2047,6 +2158,11 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * @description Where a card stands.
+         * @enum {string}
+         */
+        CardStatus: "active" | "used_up" | "expired" | "disabled";
         CarrierEventIn: {
             /** @enum {string} */
             status: "in_transit" | "out_for_delivery" | "delivered" | "exception";
@@ -2063,11 +2179,24 @@ export interface components {
              */
             outcome: string;
         };
+        /** @description The gift card applied to a cart. */
+        CartGiftCardOut: {
+            /** @description what it would pay of this cart's total now */
+            applies: components["schemas"]["Money"];
+            balance: components["schemas"]["Money"];
+            /** @description the code's last four characters */
+            last4: string;
+            /** @description why it cannot pay (used up, expired, disabled): checkout refuses it until it is removed */
+            problem?: string | null;
+        };
         CartOut: {
+            /** @description what is left to pay by the payment method: the total less what the gift card covers */
+            amount_due: components["schemas"]["Money"];
             discount: components["schemas"]["Money"];
             discount_code?: string | null;
             /** @description why the cart's code no longer applies (checkout refuses it) */
             discount_problem?: string | null;
+            gift_card?: components["schemas"]["CartGiftCardOut"] | null;
             id?: components["schemas"]["Id"] | null;
             /** Format: int64 */
             item_count: number;
@@ -2233,6 +2362,8 @@ export interface components {
                 brand_id?: components["schemas"]["Id"] | null;
                 category_id: components["schemas"]["Id"];
                 description: string;
+                /** @description each unit paid for issues a gift card of its price, the code mailed to the buyer */
+                gift_card: boolean;
                 id: components["schemas"]["Id"];
                 /** @description in order; the first is the one lists show */
                 images: components["schemas"]["ImageOut"][];
@@ -2247,6 +2378,17 @@ export interface components {
                 stock: components["schemas"]["StockOut"][];
                 /** Format: int64 */
                 weight_grams: number;
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_BalanceOut: {
+            /** @description A gift card's balance, as its holder may see it. */
+            data: {
+                balance: components["schemas"]["Money"];
+                expires_at?: components["schemas"]["Timestamp"] | null;
+                /** @description the code's last four characters */
+                last4: string;
+                status: components["schemas"]["CardStatus"];
             };
         };
         /** @description `{"data": ...}` */
@@ -2297,10 +2439,13 @@ export interface components {
         /** @description `{"data": ...}` */
         Data_CartOut: {
             data: {
+                /** @description what is left to pay by the payment method: the total less what the gift card covers */
+                amount_due: components["schemas"]["Money"];
                 discount: components["schemas"]["Money"];
                 discount_code?: string | null;
                 /** @description why the cart's code no longer applies (checkout refuses it) */
                 discount_problem?: string | null;
+                gift_card?: components["schemas"]["CartGiftCardOut"] | null;
                 id?: components["schemas"]["Id"] | null;
                 /** Format: int64 */
                 item_count: number;
@@ -2392,6 +2537,28 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_GiftCardOut: {
+            /** @description A gift card as the shop sees it (never its code, which is not kept). */
+            data: {
+                balance: components["schemas"]["Money"];
+                created_at: components["schemas"]["Timestamp"];
+                disabled_at?: components["schemas"]["Timestamp"] | null;
+                expires_at?: components["schemas"]["Timestamp"] | null;
+                id: components["schemas"]["Id"];
+                initial_amount: components["schemas"]["Money"];
+                /** @description the code's last four characters, to tell cards apart */
+                last4: string;
+                /**
+                 * @description every movement of its balance, oldest first (in `GET /api/admin/gift-cards/{id}`
+                 *     and the answers of its changes; lists leave it out)
+                 */
+                ledger?: components["schemas"]["LedgerOut"][] | null;
+                note: string;
+                order_id?: components["schemas"]["Id"] | null;
+                status: components["schemas"]["CardStatus"];
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_HealthOut: {
             data: {
                 status: string;
@@ -2420,6 +2587,14 @@ export interface components {
                  *     it was given by
                  */
                 url: string;
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_IssuedOut: {
+            /** @description A card just issued: the only answer that carries its code. */
+            data: components["schemas"]["GiftCardOut"] & {
+                /** @description `XXXX-XXXX-XXXX-XXXX`: give it to the customer now; only its hash is kept */
+                code: string;
             };
         };
         /** @description `{"data": ...}` */
@@ -2477,6 +2652,8 @@ export interface components {
         /** @description `{"data": ...}` */
         Data_OrderOut: {
             data: {
+                /** @description what is left to pay by `payment_method`: the total less what gift cards paid */
+                amount_due: components["schemas"]["Money"];
                 created_at: components["schemas"]["Timestamp"];
                 discount: components["schemas"]["Money"];
                 discount_code?: string | null;
@@ -2484,6 +2661,8 @@ export interface components {
                 expires_at?: components["schemas"]["Timestamp"] | null;
                 /** @description the shipments, oldest first */
                 fulfillments: components["schemas"]["FulfillmentOut"][];
+                /** @description what gift cards paid of the total, by card */
+                gift_card_payments: components["schemas"]["GiftCardPaymentOut"][];
                 id: components["schemas"]["Id"];
                 items: components["schemas"]["OrderItemOut"][];
                 paid_at?: components["schemas"]["Timestamp"] | null;
@@ -2524,7 +2703,12 @@ export interface components {
         Data_PlacedOut: {
             /** @description The answer to an order placed. */
             data: {
+                /** @description what is left to pay by `payment_method` */
+                amount_due: components["schemas"]["Money"];
+                /** @description what the cart's gift card paid of the total */
+                gift_card_paid: components["schemas"]["Money"];
                 order_id: components["schemas"]["Id"];
+                /** @description `paid` when a gift card paid the whole total */
                 status: components["schemas"]["OrderStatus"];
                 total: components["schemas"]["Money"];
             };
@@ -2602,6 +2786,11 @@ export interface components {
                 reason: string;
                 settled_at?: components["schemas"]["Timestamp"] | null;
                 status: components["schemas"]["RefundStatus"];
+                /**
+                 * @description the part of `amount` that goes back to the order's gift cards (the rest goes by
+                 *     `method`)
+                 */
+                to_gift_card: components["schemas"]["Money"];
             };
         };
         /** @description `{"data": ...}` */
@@ -2837,6 +3026,27 @@ export interface components {
             }[];
         };
         /** @description `{"data": ...}` */
+        Data_Vec_GiftCardOut: {
+            data: {
+                balance: components["schemas"]["Money"];
+                created_at: components["schemas"]["Timestamp"];
+                disabled_at?: components["schemas"]["Timestamp"] | null;
+                expires_at?: components["schemas"]["Timestamp"] | null;
+                id: components["schemas"]["Id"];
+                initial_amount: components["schemas"]["Money"];
+                /** @description the code's last four characters, to tell cards apart */
+                last4: string;
+                /**
+                 * @description every movement of its balance, oldest first (in `GET /api/admin/gift-cards/{id}`
+                 *     and the answers of its changes; lists leave it out)
+                 */
+                ledger?: components["schemas"]["LedgerOut"][] | null;
+                note: string;
+                order_id?: components["schemas"]["Id"] | null;
+                status: components["schemas"]["CardStatus"];
+            }[];
+        };
+        /** @description `{"data": ...}` */
         Data_Vec_ImageOut: {
             data: {
                 alt: string;
@@ -3055,6 +3265,58 @@ export interface components {
              */
             delivered: true;
         };
+        GiftCardChangeIn: {
+            /** @description true: it cannot pay (it keeps its balance); false: it can again */
+            disabled?: boolean | null;
+            /** @description a new expiry (in the future), or null: never */
+            expires_at?: string | null;
+            note?: string | null;
+        };
+        GiftCardIn: {
+            /**
+             * Format: int64
+             * @description minor units
+             */
+            amount: number;
+            /**
+             * @description the shop's currency (`USD`)
+             * @enum {string}
+             */
+            currency: "USD";
+            /** @description when it stops paying (UTC date or timestamp, in the future); absent: never */
+            expires_at?: string | null;
+            /** @description for the shop (who it is for, why it was given) */
+            note?: string | null;
+        };
+        /** @description A gift card as the shop sees it (never its code, which is not kept). */
+        GiftCardOut: {
+            balance: components["schemas"]["Money"];
+            created_at: components["schemas"]["Timestamp"];
+            disabled_at?: components["schemas"]["Timestamp"] | null;
+            expires_at?: components["schemas"]["Timestamp"] | null;
+            id: components["schemas"]["Id"];
+            initial_amount: components["schemas"]["Money"];
+            /** @description the code's last four characters, to tell cards apart */
+            last4: string;
+            /**
+             * @description every movement of its balance, oldest first (in `GET /api/admin/gift-cards/{id}`
+             *     and the answers of its changes; lists leave it out)
+             */
+            ledger?: components["schemas"]["LedgerOut"][] | null;
+            note: string;
+            order_id?: components["schemas"]["Id"] | null;
+            status: components["schemas"]["CardStatus"];
+        };
+        /** @description What a gift card paid of an order. */
+        GiftCardPaymentOut: {
+            /** @description what it paid */
+            amount: components["schemas"]["Money"];
+            gift_card_id: components["schemas"]["Id"];
+            /** @description the code's last four characters */
+            last4: string;
+            /** @description what went back on it (the order closed unpaid, or a refund) */
+            returned: components["schemas"]["Money"];
+        };
         /** @description How a subscription's endpoint is doing, judged from its deliveries. */
         Health: {
             last_attempt_at?: components["schemas"]["Timestamp"] | null;
@@ -3168,6 +3430,11 @@ export interface components {
             quantity: number;
             variant_id?: components["schemas"]["Id"] | null;
         };
+        /** @description A card just issued: the only answer that carries its code. */
+        IssuedOut: components["schemas"]["GiftCardOut"] & {
+            /** @description `XXXX-XXXX-XXXX-XXXX`: give it to the customer now; only its hash is kept */
+            code: string;
+        };
         /** @description a product (its first variant with stock for the quantity) or a variant, at least one of the two (with both, the variant must be the product's), and how many */
         ItemIn: {
             product_id?: string | null;
@@ -3260,6 +3527,19 @@ export interface components {
         };
         /** @enum {string} */
         Kind: "products" | "orders" | "customers";
+        /** @description One row of a card's ledger. */
+        LedgerOut: {
+            /** @description what it added to the balance (negative: taken) */
+            amount: components["schemas"]["Money"];
+            at: components["schemas"]["Timestamp"];
+            /** @description the balance after it */
+            balance: components["schemas"]["Money"];
+            /** @description `issued`, `spent`, `released`, `refunded`, `disabled` or `enabled` */
+            kind: string;
+            note: string;
+            order_id?: components["schemas"]["Id"] | null;
+            refund_id?: components["schemas"]["Id"] | null;
+        };
         /** @description `meta` of a product list: offset or keyset, by the parameters sent. */
         ListMeta: components["schemas"]["OffsetMeta"] | components["schemas"]["KeysetMeta"];
         LoginIn: {
@@ -3298,6 +3578,11 @@ export interface components {
             /** @description a category that exists (else 422) */
             category_id: components["schemas"]["Id"];
             description?: string | null;
+            /**
+             * @description a gift card: each unit paid for issues a card of its price, the code mailed to the
+             *     buyer (default false)
+             */
+            gift_card?: boolean | null;
             name: string;
             /**
              * Format: int64
@@ -3372,6 +3657,8 @@ export interface components {
             variant_id: components["schemas"]["Id"];
         };
         OrderOut: {
+            /** @description what is left to pay by `payment_method`: the total less what gift cards paid */
+            amount_due: components["schemas"]["Money"];
             created_at: components["schemas"]["Timestamp"];
             discount: components["schemas"]["Money"];
             discount_code?: string | null;
@@ -3379,6 +3666,8 @@ export interface components {
             expires_at?: components["schemas"]["Timestamp"] | null;
             /** @description the shipments, oldest first */
             fulfillments: components["schemas"]["FulfillmentOut"][];
+            /** @description what gift cards paid of the total, by card */
+            gift_card_payments: components["schemas"]["GiftCardPaymentOut"][];
             id: components["schemas"]["Id"];
             items: components["schemas"]["OrderItemOut"][];
             paid_at?: components["schemas"]["Timestamp"] | null;
@@ -3440,7 +3729,8 @@ export interface components {
         PaymentEventIn: {
             /**
              * Format: int64
-             * @description what was charged, minor units (checked against the order's total when given)
+             * @description what was charged, minor units (checked when given against what the order leaves to
+             *     pay: its total less what gift cards paid, its `amount_due`)
              */
             amount?: number | null;
             /** @description the provider's event id: each is applied once */
@@ -3472,7 +3762,12 @@ export interface components {
         };
         /** @description The answer to an order placed. */
         PlacedOut: {
+            /** @description what is left to pay by `payment_method` */
+            amount_due: components["schemas"]["Money"];
+            /** @description what the cart's gift card paid of the total */
+            gift_card_paid: components["schemas"]["Money"];
             order_id: components["schemas"]["Id"];
+            /** @description `paid` when a gift card paid the whole total */
             status: components["schemas"]["OrderStatus"];
             total: components["schemas"]["Money"];
         };
@@ -3532,6 +3827,11 @@ export interface components {
             brand_id?: components["schemas"]["Id"] | null;
             category_id?: components["schemas"]["Id"] | null;
             description?: string | null;
+            /**
+             * @description a gift card: each unit paid for issues a card of its price (orders placed before
+             *     the change keep what they were)
+             */
+            gift_card?: boolean | null;
             name?: string | null;
             slug?: string | null;
             /** @enum {string|null} */
@@ -3738,6 +4038,11 @@ export interface components {
             reason: string;
             settled_at?: components["schemas"]["Timestamp"] | null;
             status: components["schemas"]["RefundStatus"];
+            /**
+             * @description the part of `amount` that goes back to the order's gift cards (the rest goes by
+             *     `method`)
+             */
+            to_gift_card: components["schemas"]["Money"];
         };
         /**
          * @description Where a refund stands.
@@ -5881,6 +6186,389 @@ export interface operations {
                 };
             };
             /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    list_gift_cards: {
+        parameters: {
+            query?: {
+                /** @description the one card with this code (as typed) */
+                code?: string;
+                /** @description rows with ids below this one (the last id of the previous page) */
+                before?: number;
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cards */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_GiftCardOut"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    create_gift_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GiftCardIn"];
+            };
+        };
+        responses: {
+            /** @description the card, with its code */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_IssuedOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    get_gift_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a gift card id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_GiftCardOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    update_gift_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a gift card id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GiftCardChangeIn"];
+            };
+        };
+        responses: {
+            /** @description the card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_GiftCardOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
@@ -12226,6 +12914,174 @@ export interface operations {
             };
         };
     };
+    apply_gift_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GiftCardIn"];
+            };
+        };
+        responses: {
+            /** @description the cart with the card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CartOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token), invalid_token (expired, revoked, unknown) or login_required (a guest token where a customer is needed) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed, or invalid_gift_card: details.code says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: over the `gift_card` rule (by default 30/10m per client address, 10/10m per account or session); details.rule names it */
+            429: {
+                headers: {
+                    /** @description limit=N, remaining=R, reset=SECONDS: the tightest quota checked */
+                    RateLimit?: string;
+                    /** @description N;w=SECONDS: that quota */
+                    "RateLimit-Policy"?: string;
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    remove_gift_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the cart */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CartOut"];
+                };
+            };
+            /** @description unauthenticated (no token), invalid_token (expired, revoked, unknown) or login_required (a guest token where a customer is needed) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description rate_limited: over the `gift_card` rule (by default 30/10m per client address, 10/10m per account or session); details.rule names it */
+            429: {
+                headers: {
+                    /** @description limit=N, remaining=R, reset=SECONDS: the tightest quota checked */
+                    RateLimit?: string;
+                    /** @description N;w=SECONDS: that quota */
+                    "RateLimit-Policy"?: string;
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     remove_item: {
         parameters: {
             query?: never;
@@ -12826,6 +13682,103 @@ export interface operations {
                 };
             };
             /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    gift_card_balance: {
+        parameters: {
+            query: {
+                /** @description the card's code, any case, dashes optional */
+                code: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the card's balance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_BalanceOut"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description rate_limited: over the `gift_card` rule (by default 30/10m per client address, 10/10m per account or session); details.rule names it */
+            429: {
+                headers: {
+                    /** @description limit=N, remaining=R, reset=SECONDS: the tightest quota checked */
+                    RateLimit?: string;
+                    /** @description N;w=SECONDS: that quota */
+                    "RateLimit-Policy"?: string;
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
