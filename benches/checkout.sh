@@ -23,19 +23,7 @@ rm -f "$DB" "$DB-wal" "$DB-shm"
 "$SF" seed --products 10000 --db "$DB" --quiet >/dev/null
 # stock enough for every run: the benchmark measures ordering, not selling out
 python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE inventory SET available = 100000000'); c.commit()" "$DB"
-# one gift card that covers every order of the gift-card scenario (its code's hash, as the
-# server keeps it): each of those checkouts spends from it and pays the order in its unit
-GIFT_CODE=BENC-HMAR-KGFT-CARD
-python3 - "$DB" "$GIFT_CODE" <<'PY'
-import hashlib, sqlite3, sys, time
-code = sys.argv[2].replace("-", "")
-digest = hashlib.sha256(b"storefront gift card\0" + code.encode()).digest()
-c = sqlite3.connect(sys.argv[1])
-now = int(time.time() * 1000)
-c.execute("INSERT INTO gift_cards(code_hash, last4, currency, initial, balance, created_at) VALUES (?, ?, 'USD', ?, ?, ?)",
-          (digest, code[-4:], 10**15, 10**15, now))
-c.commit()
-PY
+printf 'bench-admin-password\n' | "$SF" admin create --email checkout@example.com --password-stdin --db "$DB" >/dev/null
 start_storefront $SF_PORT --db "$DB"
 
 # the static baseline answers what a checkout answers
@@ -45,11 +33,32 @@ curl -sf -XPOST http://127.0.0.1:$SF_PORT/api/checkout -H "authorization: Bearer
     -d '{"shipping_address":{"name":"Load Test","line1":"1 Main St","city":"Austin","state":"TX","postal_code":"73301","country":"US"},"payment_method":"card"}' -o "$OUT/checkout.json"
 start_static $ST_PORT "/api/checkout=$OUT/checkout.json"
 
+# gift cards as the owner issues them (POST /api/admin/gift-cards answers each code once):
+# one per client per round, each the largest a card may hold, so that every checkout of
+# the gift-card scenario spends from a card of its own client
+issue_cards() {
+    python3 - "$SF_PORT" "$CONNS" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+def call(method, path, body, headers={}):
+    c.request(method, path, body=json.dumps(body), headers={"content-type": "application/json", **headers})
+    r = c.getresponse()
+    v = json.loads(r.read())
+    assert r.status in (200, 201), (path, r.status, v)
+    return v["data"]
+token = call("POST", "/api/auth/login", {"email": "checkout@example.com", "password": "bench-admin-password"})["token"]
+auth = {"authorization": f"Bearer {token}"}
+codes = [call("POST", "/api/admin/gift-cards", {"amount": 10_000_000, "currency": "USD", "note": "checkout bench"}, auth)["code"]
+         for _ in range(int(sys.argv[2]))]
+print(",".join(codes))
+PY
+}
+
 : > "$OUT/checkout-runs.jsonl"
 for round in $(seq "$ROUNDS"); do
     "$LOAD" 127.0.0.1:$ST_PORT static "$CONNS" "$DURATION" >> "$OUT/checkout-runs.jsonl"
     PREPARE=$PREPARE "$LOAD" 127.0.0.1:$SF_PORT checkout "$CONNS" "$DURATION" 2>/dev/null >> "$OUT/checkout-runs.jsonl"
-    GIFT_CODE=$GIFT_CODE PREPARE=$PREPARE "$LOAD" 127.0.0.1:$SF_PORT checkout_gift "$CONNS" "$DURATION" 2>/dev/null >> "$OUT/checkout-runs.jsonl"
+    GIFT_CODES=$(issue_cards) PREPARE=$PREPARE "$LOAD" 127.0.0.1:$SF_PORT checkout_gift "$CONNS" "$DURATION" 2>/dev/null >> "$OUT/checkout-runs.jsonl"
     "$LOAD" 127.0.0.1:$SF_PORT flow "$CONNS" "$DURATION" >> "$OUT/checkout-runs.jsonl"
 done
 curl -sf http://127.0.0.1:$SF_PORT/ready > "$OUT/checkout-ready.json"

@@ -4,7 +4,8 @@
 //! usage: shop_load ADDR SCENARIO CONNS SECS
 //! - `checkout`: each client first prepares its own guest carts (`PREPARE` per client,
 //!   default 250: guest session + one line), then checks them out as fast as it can
-//! - `checkout_gift`: as `checkout`, with the gift card `GIFT_CODE` applied to every cart
+//! - `checkout_gift`: as `checkout`, with a gift card applied to every cart: client `i` uses
+//!   the `i`-th code of `GIFT_CODES` (comma-separated, taken round)
 //!   (one card for all: every checkout spends from it)
 //! - `flow`: each iteration is the whole flow: guest session, add to cart, checkout
 //! - `static`: POST /api/checkout with a fixed body (against the static server baseline)
@@ -141,8 +142,8 @@ fn main() {
     let secs: u64 = args[4].parse().expect("SECS");
     let prepare: usize = std::env::var("PREPARE").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
     let products: u64 = std::env::var("PRODUCTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let gift: Option<&'static str> = std::env::var("GIFT_CODE").ok().map(|c| &*Box::leak(c.into_boxed_str()));
-    assert!(scenario != "checkout_gift" || gift.is_some(), "checkout_gift needs GIFT_CODE");
+    let codes: Vec<String> = std::env::var("GIFT_CODES").unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    assert!(scenario != "checkout_gift" || !codes.is_empty(), "checkout_gift needs GIFT_CODES");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
         // phase 1 (checkout only): every client prepares its carts
@@ -151,12 +152,13 @@ fn main() {
             let started = Instant::now();
             let mut set = tokio::task::JoinSet::new();
             for i in 0..conns {
+                let gift = (scenario == "checkout_gift").then(|| codes[i % codes.len()].clone());
                 set.spawn(async move {
                     let mut c = Conn::new(addr);
                     let mut tokens = Vec::with_capacity(prepare);
                     for k in 0..prepare {
                         let product = 1 + ((i * prepare + k) as u64 * 7919) % products;
-                        let cart = match gift {
+                        let cart = match &gift {
                             Some(code) => gift_cart(&mut c, product, code).await,
                             None => guest_cart(&mut c, product).await,
                         };

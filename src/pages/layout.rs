@@ -66,7 +66,7 @@ pub fn money(m: &Money) -> String {
         "KRW" => ("₩", 0),
         _ => ("", 2),
     };
-    let sign = if m.amount < 0 { "-" } else { "" };
+    let sign = if m.amount < 0 { "−" } else { "" }; // the minus sign, as the totals write it
     let a = m.amount.unsigned_abs();
     let (whole, cents) = if digits == 0 { (a, None) } else { (a / 100, Some(a % 100)) };
     // thousands grouped: 1,605.99
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(m(160599, "USD"), "$1,605.99");
         assert_eq!(m(5, "USD"), "$0.05");
         assert_eq!(m(123456789, "EUR"), "€1,234,567.89");
-        assert_eq!(m(-1999, "GBP"), "-£19.99");
+        assert_eq!(m(-1999, "GBP"), "−£19.99");
         assert_eq!(m(1500, "JPY"), "¥1,500");
         assert_eq!(m(1250, "CHF"), "CHF 12.50");
     }

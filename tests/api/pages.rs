@@ -1704,12 +1704,12 @@ async fn the_owner_issues_a_gift_card_and_a_shopper_pays_part_of_an_order_with_i
     assert!(b.wait_text("main").await.contains("No gift cards yet"));
     let before = crate::common::digest(&app.conn());
     b.fill("#f-amount", "thirty").await;
-    b.click("form[action='/admin/gift-cards'] button[type=submit]").await;
+    b.click("form[method=post][action='/admin/gift-cards'] button[type=submit]").await;
     b.wait_text_with("#f-amount-hint", "an amount like 25.00").await;
     assert_eq!(crate::common::digest(&app.conn()), before, "a refused card changes nothing");
     b.fill("#f-amount", "30.00").await;
     b.fill("#f-note", "Birthday present for Ada").await;
-    b.click("form[action='/admin/gift-cards'] button[type=submit]").await;
+    b.click("form[method=post][action='/admin/gift-cards'] button[type=submit]").await;
     let code = b.wait_text("#new-code").await;
     assert_eq!(code.len(), 19, "{code}");
     assert!(b.text("table.lines").await.contains("$30.00"), "the list shows the new card");
