@@ -976,3 +976,15 @@ ALTER TABLE orders ADD COLUMN gift_card_paid INTEGER NOT NULL DEFAULT 0 CHECK (g
 ALTER TABLE refunds ADD COLUMN to_gift_card INTEGER NOT NULL DEFAULT 0 CHECK (to_gift_card >= 0);
 -- a product that is a gift card: each unit paid for issues a card of its unit price
 ALTER TABLE products ADD COLUMN gift_card INTEGER NOT NULL DEFAULT 0;
+
+-- ----------------------------------------------------------------------------------------
+-- version 16: order edits. `captured` is what the customer paid of an order (its total
+-- when it was paid; a balance paid after an edit adds to it); `balance_due` is what an
+-- edit that raised a paid order's total leaves to pay. `refunds.edit` marks the refund an
+-- edit that lowered a paid order's total gave back: money, not goods, so it does not make
+-- the order (partially) refunded.
+ALTER TABLE orders ADD COLUMN captured INTEGER NOT NULL DEFAULT 0 CHECK (captured >= 0);
+ALTER TABLE orders ADD COLUMN balance_due INTEGER NOT NULL DEFAULT 0 CHECK (balance_due >= 0);
+ALTER TABLE refunds ADD COLUMN edit INTEGER NOT NULL DEFAULT 0;
+-- before edits, what was captured of a paid order was its total
+UPDATE orders SET captured = total WHERE paid_at IS NOT NULL;

@@ -142,7 +142,12 @@ fn main() {
     let secs: u64 = args[4].parse().expect("SECS");
     let prepare: usize = std::env::var("PREPARE").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
     let products: u64 = std::env::var("PRODUCTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let codes: Vec<String> = std::env::var("GIFT_CODES").unwrap_or_default().split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    let codes: Vec<String> = std::env::var("GIFT_CODES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
     assert!(scenario != "checkout_gift" || !codes.is_empty(), "checkout_gift needs GIFT_CODES");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {

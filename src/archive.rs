@@ -329,6 +329,11 @@ pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate:
             [],
             |r| r.get(0),
         )?,
+        balance_due: conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'balance_due')",
+            [],
+            |r| r.get(0),
+        )?,
     };
     crate::orders::store::detail_in(&conn, order, parts)
 }

@@ -518,3 +518,239 @@ pub async fn create_refund(
     }
     Ok(resp)
 }
+
+// --- edits --------------------------------------------------------------------------------
+
+/// A product added by an edit.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditAddIn {
+    #[schema(value_type = String, example = "31")]
+    pub variant_id: Id,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i64,
+}
+
+/// A line's new quantity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditChangeIn {
+    /// the order's line (its `items[].line`)
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub line_id: i64,
+    /// the line's new quantity; 0 removes it
+    #[schema(minimum = 0, maximum = 1000)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditIn {
+    /// products to add, each at its price now (on the line of its variant if the order
+    /// has one)
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub add: Option<Vec<EditAddIn>>,
+    /// lines whose quantity changes (each at its unit price when ordered)
+    #[serde(default)]
+    #[schema(max_items = 100)]
+    pub change: Option<Vec<EditChangeIn>>,
+    /// lines to remove
+    #[serde(default)]
+    #[schema(max_items = 100, value_type = Option<Vec<i64>>)]
+    pub remove: Option<Vec<i64>>,
+}
+
+/// An edited order.
+#[derive(serde::Serialize, ToSchema)]
+pub struct EditedOut {
+    #[serde(flatten)]
+    pub order: crate::orders::store::OrderOut,
+    /// what the customer owes now (a pending order's amount due, or the balance a paid
+    /// order's higher total left to pay), or, negative, what this edit gave back
+    pub balance: crate::domain::Money,
+    /// the refund that gave it back
+    pub refund_id: Option<Id>,
+}
+
+/// Edit an order before it ships
+///
+/// Adds products, changes or removes lines of a `pending` or `paid` order that has nothing
+/// shipped, cancelled or refunded (409 `not_editable` otherwise). Lines that stay keep
+/// their unit price; an added product is priced as it sells now. Stock moves by the
+/// difference in the order's own state (a pending order's reservation, a paid order's
+/// sale; 409 `out_of_stock` names each short line and nothing changes). The totals are
+/// those checkout would give the new lines: the order's discount code keeps its kind and
+/// value (its minimum subtotal still applies), shipping stays what was charged, tax is at
+/// the rate of the order's address.
+///
+/// A paid order whose total falls below what was paid is refunded the difference in the
+/// same unit (to its gift cards first; `balance` negative, `refund_id` set); one whose
+/// total rises above it has a `balance_due`, paid by the payment webhook (`succeeded`
+/// with that amount) or recorded by `POST .../balance`. A pending order's amount due
+/// follows its total (409 `under_gift_cards` when gift cards paid more than the new
+/// total). One unit with its history row and audit row. Honours `Idempotency-Key` as
+/// refunds do.
+#[utoipa::path(post, path = "/api/admin/orders/{id}/edits", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id"), crate::http::idempotency::IdempotencyHeader),
+    request_body = EditIn,
+    responses((status = 200, description = "the order with its new totals and `balance`", body = Data<EditedOut>),
+        AdminErrors, BodyErrors, NotFound,
+        (status = 409, description = "not_editable, out_of_stock, under_gift_cards, exceeds_captured or idempotency_key_reused", body = ErrorBody), WriteErrors))]
+pub async fn edit_order(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    PathId(id, _): PathId<res::Order>,
+    headers: axum::http::HeaderMap,
+    body: crate::http::JsonWithBytes<EditIn>,
+) -> Result<Response, ApiError> {
+    let key = crate::http::idempotency::idempotency_key(&headers)?;
+    let edit = edit_of(&body.value)?;
+    let hash = crate::http::idempotency::request_hash("/api/admin/orders/edits", &body.canonical);
+    let fx = app.effects();
+    let (replayed, bytes) = app
+        .db
+        .writer
+        .run(move |tx| {
+            let scope = format!("edit:{id}");
+            if let Some(k) = &key {
+                if let Some(stored) = crate::orders::store::idempotency_get(tx, &scope, k)? {
+                    if stored.request_hash != hash {
+                        return Err(conflict(
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used with a different request",
+                        ));
+                    }
+                    return Ok((true, stored.body));
+                }
+            }
+            let now = now_ms();
+            let (_, bytes) = edit_in(tx, &admin, id, &edit, now, fx)?;
+            if let Some(k) = &key {
+                crate::orders::store::idempotency_put(tx, &scope, k, &hash, 200, &bytes, now)?;
+            }
+            Ok::<_, ApiError>((false, bytes))
+        })
+        .await?;
+    let mut resp = crate::http::respond::private_json(StatusCode::OK, bytes);
+    if replayed {
+        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// The checked shape of an edit (422 naming each bad field).
+pub fn edit_of(b: &EditIn) -> Result<crate::orders::edits::Edit, ApiError> {
+    let mut checks = Checks::new();
+    let mut edit = crate::orders::edits::Edit::default();
+    for (i, a) in b.add.iter().flatten().enumerate() {
+        if let Err(e) = crate::domain::Quantity::parse(a.quantity) {
+            checks.error(&format!("add[{i}].quantity"), e);
+        }
+        edit.add.push((a.variant_id.0, a.quantity));
+    }
+    for (i, c) in b.change.iter().flatten().enumerate() {
+        if !(1..=1_000_000).contains(&c.line_id) {
+            checks.error(&format!("change[{i}].line_id"), "must be a line of the order (1 or more)");
+        }
+        if !(0..=crate::domain::Quantity::MAX).contains(&c.quantity) {
+            checks.error(
+                &format!("change[{i}].quantity"),
+                format!("must be 0 (remove) to {}", crate::domain::Quantity::MAX),
+            );
+        }
+        if b.change.iter().flatten().take(i).any(|d| d.line_id == c.line_id) {
+            checks.error(&format!("change[{i}].line_id"), "this line is named twice");
+        }
+        edit.change.push((c.line_id, c.quantity));
+    }
+    for (i, line) in b.remove.iter().flatten().enumerate() {
+        if !(1..=1_000_000).contains(line) {
+            checks.error(&format!("remove[{i}]"), "must be a line of the order (1 or more)");
+        }
+        if !edit.remove.contains(line) {
+            edit.remove.push(*line);
+        }
+    }
+    for (field, n) in [
+        ("add", b.add.as_ref().map_or(0, Vec::len)),
+        ("change", b.change.as_ref().map_or(0, Vec::len)),
+        ("remove", b.remove.as_ref().map_or(0, Vec::len)),
+    ] {
+        if n > 100 {
+            checks.error(field, "at most 100");
+        }
+    }
+    if edit.add.is_empty() && edit.change.is_empty() && edit.remove.is_empty() {
+        checks.error("add", "give add, change or remove");
+    }
+    checks.finish()?;
+    Ok(edit)
+}
+
+/// Edits order `id` in the writer unit `tx` with its audit row; answers what it did and
+/// its JSON.
+pub fn edit_in(
+    tx: &crate::db::writer::WriteTx,
+    admin: &AdminSession,
+    id: i64,
+    edit: &crate::orders::edits::Edit,
+    now: i64,
+    fx: crate::app::Effects,
+) -> Result<(crate::orders::edits::Edited, Vec<u8>), ApiError> {
+    let before = crate::orders::store::detail(tx, id)?;
+    let done = crate::orders::edits::apply(tx, id, edit, now, fx)?;
+    let order = crate::orders::store::detail(tx, id)?.ok_or_else(ApiError::internal)?;
+    audit(
+        tx,
+        admin,
+        "order.edit",
+        "order",
+        id,
+        before.as_ref().map(|o| serde_json::json!({"items": o.items, "total": o.total})).as_ref(),
+        Some(&serde_json::json!({"items": order.items, "total": order.total, "balance": done.balance})),
+    )?;
+    let out = EditedOut {
+        order,
+        balance: crate::domain::Money::new(done.balance, crate::domain::Currency::USD),
+        refund_id: done.refund.map(Id),
+    };
+    let bytes = serde_json::to_vec(&crate::openapi::Data { data: &out }).expect("orders serialize");
+    Ok((done, bytes))
+}
+
+/// Record an order's balance as paid
+///
+/// The balance due that an edit left on a paid order (its `balance_due`), paid some other
+/// way than the payment webhook (cash, a bank transfer): what was captured grows by it.
+/// 409 `nothing_due` when nothing is due. Audited.
+#[utoipa::path(post, path = "/api/admin/orders/{id}/balance", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "an order id")),
+    responses((status = 200, description = "the order", body = Data<crate::orders::store::OrderOut>),
+        AdminErrors, NotFound,
+        (status = 409, description = "nothing_due", body = ErrorBody), WriteErrors))]
+pub async fn balance_paid(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    PathId(id, _): PathId<res::Order>,
+) -> Result<Response, ApiError> {
+    let order = app.db.writer.run(move |tx| balance_paid_in(tx, &admin, id, now_ms())).await?;
+    Ok(data(StatusCode::OK, &order))
+}
+
+/// [`balance_paid`] in the writer unit `tx`.
+pub fn balance_paid_in(
+    tx: &crate::db::writer::WriteTx,
+    admin: &AdminSession,
+    id: i64,
+    now: i64,
+) -> Result<crate::orders::store::OrderOut, ApiError> {
+    if crate::orders::lifecycle::status(tx, id)?.is_none() {
+        return Err(ApiError::not_found("order"));
+    }
+    let Some(amount) = crate::orders::edits::collect_balance(tx, id, "recorded by the shop", now)? else {
+        return Err(conflict("nothing_due", "this order has no balance due"));
+    };
+    audit(tx, admin, "order.balance_paid", "order", id, None, Some(&serde_json::json!({"amount": amount})))?;
+    crate::orders::store::detail(tx, id)?.ok_or_else(ApiError::internal)
+}

@@ -45,6 +45,12 @@ impl Promotion {
         if self.usage_limit.is_some_and(|l| self.times_used >= l) {
             return Err("this code has been used up".into());
         }
+        self.granted(subtotal)
+    }
+
+    /// The discount on `subtotal` of a code already granted (an order's, when it is
+    /// edited): its kind, value and minimum subtotal, not its dates or uses.
+    pub fn granted(&self, subtotal: i64) -> Result<i64, String> {
         if subtotal < self.min_subtotal {
             return Err(format!("this code needs a subtotal of at least {} minor units", self.min_subtotal));
         }

@@ -1088,6 +1088,20 @@ pub fn variant_of(conn: &Connection, product: i64, variant: i64) -> rusqlite::Re
         .query_row(params![variant, product], |r| r.get(0))
 }
 
+/// The variant with this SKU, or the first variant of the product with it.
+pub fn variant_by_sku(conn: &Connection, sku: &str) -> rusqlite::Result<Option<i64>> {
+    let variant: Option<i64> =
+        conn.prepare_cached("SELECT id FROM variants WHERE sku = ?1")?.query_row([sku], |r| r.get(0)).optional()?;
+    if variant.is_some() {
+        return Ok(variant);
+    }
+    conn.prepare_cached(
+        "SELECT v.id FROM products p JOIN variants v ON v.product_id = p.id WHERE p.sku = ?1 ORDER BY v.id LIMIT 1",
+    )?
+    .query_row([sku], |r| r.get(0))
+    .optional()
+}
+
 /// Whether a variant other than `except` has this SKU.
 pub fn variant_sku_taken(conn: &Connection, sku: &str, except: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM variants WHERE sku = ?1 AND id <> ?2)")?

@@ -482,8 +482,8 @@ pub struct PaymentEventIn {
 #[derive(Serialize, utoipa::ToSchema)]
 struct PaymentOutcome {
     order_id: Id,
-    /// paid, failed, ignored (the order was no longer pending), amount_mismatch or
-    /// payment_method_mismatch
+    /// paid, failed, balance_paid (a paid order's balance after an edit), ignored (the
+    /// order was no longer pending), amount_mismatch or payment_method_mismatch
     outcome: String,
     /// the order's status after the event (null if the order is no longer kept)
     status: Option<OrderStatus>,
@@ -514,9 +514,10 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 /// Each `event_id` is applied once: a replay answers the recorded outcome with `replayed:
 /// true` and changes nothing. `succeeded` on a pending order: paid (reserved stock becomes
 /// sold); `failed`: the order is cancelled and its stock returns; an event for an order
-/// that is no longer pending is recorded as ignored. An amount that differs from what is due
-/// (the total less what gift cards paid),
-/// or a provider's payment method other than the one the order was placed with, is 409 and
+/// that is no longer pending is recorded as ignored, except `succeeded` with `amount` equal
+/// to the `balance_due` an edit left on a paid order: that balance is paid
+/// (`balance_paid`). An amount that differs from what is due (the total less what gift
+/// cards paid), or a provider's payment method other than the one the order was placed with, is 409 and
 /// changes nothing.
 #[utoipa::path(post, path = "/api/webhooks/payments", tag = "orders", security(()),
     params(("X-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the raw body>")),
@@ -575,6 +576,18 @@ pub async fn payment_webhook(
                     "amount_mismatch"
                 }
                 "succeeded" if pending && method_differs => "payment_method_mismatch",
+                // a paid order's balance after an edit, paid by its exact amount
+                "succeeded"
+                    if owner.status.is_open_after_payment()
+                        && owner.balance_due > 0
+                        && e.amount == Some(owner.balance_due) =>
+                {
+                    super::edits::collect_balance(tx, order, "through the payment provider", now)?;
+                    if let Some(r) = &reference {
+                        store::set_payment_ref(tx, order, r)?;
+                    }
+                    "balance_paid"
+                }
                 "succeeded" if pending => {
                     lifecycle::apply(tx, order, Event::Pay, None, now, fx)?;
                     if let Some(r) = &reference {

@@ -85,6 +85,18 @@ impl OrderStatus {
     pub fn parse(s: &str) -> Option<OrderStatus> {
         OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// Paid and not closed: what it cost may still change hands (a balance due after an
+    /// edit is still owed).
+    pub fn is_open_after_payment(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Paid
+                | OrderStatus::PartiallyFulfilled
+                | OrderStatus::Fulfilled
+                | OrderStatus::PartiallyRefunded
+        )
+    }
 }
 
 impl crate::http::Choice for OrderStatus {
@@ -216,7 +228,8 @@ pub fn apply(
     let paid_at = (step.to == OrderStatus::Paid).then_some(now);
     let moved = tx
         .prepare_cached(
-            "UPDATE orders SET status = ?3, updated_at = ?4, paid_at = coalesce(?5, paid_at)
+            "UPDATE orders SET status = ?3, updated_at = ?4, paid_at = coalesce(?5, paid_at),
+                    captured = CASE WHEN ?5 IS NULL THEN captured ELSE total END
              WHERE id = ?1 AND status = ?2",
         )?
         .execute(rusqlite::params![order, from, step.to, now, paid_at])?;

@@ -7,8 +7,8 @@
 //!   and either its settlement (a refund the shop made itself: `succeeded`, with the
 //!   `order.refunded` event and the customer's mail) or the `refund` job that sends it to
 //!   the payment provider (`pending` until the provider answers).
-//! - What refunds not failed add up to never exceeds what was captured (the order's total
-//!   once paid): checked here against the unit's own reads, and the writer runs units one
+//! - What refunds not failed add up to never exceeds what was captured (`orders.captured`:
+//!   the order's total once paid, plus a balance paid after an edit): checked here against the unit's own reads, and the writer runs units one
 //!   after the other, so two refunds racing for the same money cannot both take it.
 //! - By lines, a line's part of the total (subtotal less discount, plus shipping and tax)
 //!   is apportioned by its line total with the largest remainder, and a unit's part by
@@ -25,7 +25,8 @@
 //!   the units it cancelled stay cancelled (they are back on sale).
 //! - The order is `refunded` when everything captured was refunded (nothing more ships)
 //!   and `partially_refunded` while only part of it is (it may still ship); an order that
-//!   was cancelled keeps its status.
+//!   was cancelled keeps its status. What an edit gave back ([`Ask::Edit`]) counts on
+//!   neither side: it is money the order no longer costs, not goods given back.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -50,6 +51,9 @@ pub enum Ask {
     Returned(Vec<Take>),
     /// everything captured that has not been refunded yet
     Rest,
+    /// this many minor units, given back because an edit lowered the order's total (see
+    /// [`super::edits`]): money, not goods, so the order keeps its status
+    Edit(i64),
 }
 
 /// Why a refund was refused (the unit changes nothing).
@@ -196,15 +200,17 @@ pub fn create(
     now: i64,
     fx: Effects,
 ) -> Result<i64, RefundError> {
-    let head: Option<(OrderStatus, i64, Option<i64>, String, i64)> = tx
-        .prepare_cached("SELECT status, total, paid_at, payment_method, gift_card_paid FROM orders WHERE id = ?1")?
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+    let head: Option<(OrderStatus, i64, Option<i64>, String, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT status, total, paid_at, payment_method, gift_card_paid, captured FROM orders WHERE id = ?1",
+        )?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .optional()?;
-    let (status, total, paid_at, payment_method, by_card) = head.ok_or(TransitionError::NotFound)?;
+    let (status, total, paid_at, payment_method, by_card, captured) = head.ok_or(TransitionError::NotFound)?;
     if paid_at.is_none() || matches!(status, OrderStatus::Pending | OrderStatus::Expired) {
         return Err(RefundError::NotCaptured(status));
     }
-    let left = total - refunded(tx, order)?;
+    let left = captured - refunded(tx, order)?;
     if left <= 0 {
         return Err(RefundError::NothingLeft);
     }
@@ -213,8 +219,8 @@ pub fn create(
     // (index into lines, units, their part of the total)
     let mut taken: Vec<(usize, i64, i64)> = Vec::new();
     let amount = match ask {
-        Ask::Amount(a) if *a > left => return Err(RefundError::ExceedsCaptured { left, asked: *a }),
-        Ask::Amount(a) => *a,
+        Ask::Amount(a) | Ask::Edit(a) if *a > left => return Err(RefundError::ExceedsCaptured { left, asked: *a }),
+        Ask::Amount(a) | Ask::Edit(a) => *a,
         Ask::Lines(take) | Ask::Returned(take) => {
             for (index, t) in take.iter().enumerate() {
                 let Some(i) = lines.iter().position(|l| l.line == t.line) else {
@@ -269,10 +275,10 @@ pub fn create(
         Method::Offline
     };
     tx.prepare_cached(
-        "INSERT INTO refunds(order_id, amount, reason, status, method, created_by, created_at, to_gift_card)
-         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7)",
+        "INSERT INTO refunds(order_id, amount, reason, status, method, created_by, created_at, to_gift_card, edit)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![order, amount, reason, method.as_str(), by, now, to_card])?;
+    .execute(params![order, amount, reason, method.as_str(), by, now, to_card, matches!(ask, Ask::Edit(_))])?;
     let id = tx.last_insert_rowid();
     for (i, units, part) in &taken {
         let l = &lines[*i];
@@ -410,9 +416,8 @@ fn lines_of(conn: &Connection, order: i64) -> rusqlite::Result<Vec<Line>> {
 /// Puts an open order's status where its money and shipments say (see the module's
 /// invariants), with a history row saying `note`. A cancelled order keeps its status.
 fn resettle(tx: &WriteTx, order: i64, note: &str, now: i64) -> rusqlite::Result<()> {
-    let (from, total): (OrderStatus, i64) = tx
-        .prepare_cached("SELECT status, total FROM orders WHERE id = ?1")?
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let from: OrderStatus =
+        tx.prepare_cached("SELECT status FROM orders WHERE id = ?1")?.query_row([order], |r| r.get(0))?;
     let open = matches!(
         from,
         OrderStatus::Paid
@@ -424,8 +429,16 @@ fn resettle(tx: &WriteTx, order: i64, note: &str, now: i64) -> rusqlite::Result<
     if !open {
         return store::add_history(tx, order, from.as_str(), note, now);
     }
-    let back = refunded(tx, order)?;
-    let to = if back >= total {
+    // what was captured and is still owed goods for, and what of it went back
+    let (owed, back): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT o.captured - coalesce(sum(r.amount) FILTER (WHERE r.edit), 0),
+                    coalesce(sum(r.amount) FILTER (WHERE NOT r.edit), 0)
+             FROM orders o LEFT JOIN refunds r ON r.order_id = o.id AND r.status <> 'failed'
+             WHERE o.id = ?1",
+        )?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let to = if back > 0 && back >= owed {
         OrderStatus::Refunded
     } else if back > 0 {
         OrderStatus::PartiallyRefunded

@@ -21,6 +21,52 @@ pub fn reserve(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite:
     .optional()
 }
 
+/// Sells `quantity` more of a variant straight from available (an edit of a paid order),
+/// if that much is available; returns the units left available (`None`: not enough).
+pub fn sell(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "UPDATE inventory SET available = available - ?2, updated_at = ?3
+         WHERE variant_id = ?1 AND available >= ?2 RETURNING available",
+    )?
+    .query_row(params![variant, quantity, now], |r| r.get(0))
+    .optional()
+}
+
+/// Moves `quantity` reserved units of a variant back to available (a pending order edited
+/// down). The unit fails when the variant has no inventory row.
+pub fn release(tx: &WriteTx, variant: i64, quantity: i64, now: i64) -> rusqlite::Result<()> {
+    let moved = tx
+        .prepare_cached(
+            "UPDATE inventory SET reserved = reserved - ?2, available = available + ?2, updated_at = ?3
+             WHERE variant_id = ?1",
+        )?
+        .execute(params![variant, quantity, now])?;
+    if moved != 1 {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
+    }
+    Ok(())
+}
+
+/// Puts `units` sold (not shipped) units of a variant back on sale: a paid order edited
+/// down.
+pub fn put_back(tx: &WriteTx, variant: i64, product: i64, units: i64, now: i64) -> rusqlite::Result<()> {
+    add_stock(tx, variant, product, units, now)
+}
+
+/// Counts `delta` more (or fewer) units of `product` sold: bestsellers and
+/// `sort=popular` read these.
+pub fn count_sale(tx: &WriteTx, product: i64, delta: i64, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE products SET sales_count = max(0, sales_count + ?2) WHERE id = ?1")?
+        .execute(params![product, delta])?;
+    crate::catalog::tags::note_sale(tx, product);
+    tx.prepare_cached(
+        "INSERT INTO product_sales_daily(day, product_id, units) VALUES (?1, ?2, max(0, ?3))
+         ON CONFLICT(day, product_id) DO UPDATE SET units = max(0, units + ?3)",
+    )?
+    .execute(params![now.div_euclid(86_400_000), product, delta])?;
+    Ok(())
+}
+
 /// What happens to an order's reserved stock when it leaves `pending`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockMove {
@@ -254,11 +300,13 @@ pub struct Owner {
     pub payment_method: String,
     /// what gift cards paid of the total (the rest is due by `payment_method`)
     pub gift_card_paid: i64,
+    /// what an edit left to pay of a paid order
+    pub balance_due: i64,
 }
 
 pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
     conn.prepare_cached(
-        "SELECT customer_id, session_id, status, total, discount_code, payment_method, gift_card_paid
+        "SELECT customer_id, session_id, status, total, discount_code, payment_method, gift_card_paid, balance_due
          FROM orders WHERE id = ?1",
     )?
     .query_row([order], |r| {
@@ -270,6 +318,7 @@ pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
             discount_code: r.get(4)?,
             payment_method: r.get(5)?,
             gift_card_paid: r.get(6)?,
+            balance_due: r.get(7)?,
         })
     })
     .optional()
@@ -389,6 +438,12 @@ pub struct OrderOut {
     pub gift_card_payments: Vec<crate::gift_cards::GiftCardPaymentOut>,
     /// what is left to pay by `payment_method`: the total less what gift cards paid
     pub amount_due: Money,
+    /// what an edit that raised the total of a paid order left to pay (zero otherwise,
+    /// and once paid)
+    pub balance_due: Money,
+    /// what the customer paid, gift cards included (zero until paid): refunds never add
+    /// up to more
+    pub captured: Money,
 }
 
 pub fn detail(conn: &Connection, order: i64) -> rusqlite::Result<Option<OrderOut>> {
@@ -406,11 +461,19 @@ pub struct Parts {
     pub gift_cards: bool,
     /// `orders.gift_card_paid` (an archive file written before version 15 has not)
     pub gift_card_paid: bool,
+    /// `orders.balance_due` (an archive file written before version 16 has not)
+    pub balance_due: bool,
 }
 
 impl Parts {
-    pub const ALL: Parts =
-        Parts { shipments: true, refunds: true, returns: true, gift_cards: true, gift_card_paid: true };
+    pub const ALL: Parts = Parts {
+        shipments: true,
+        refunds: true,
+        returns: true,
+        gift_cards: true,
+        gift_card_paid: true,
+        balance_due: true,
+    };
 }
 
 /// [`detail`] from a database that may not hold every part of an order (see [`Parts`]).
@@ -418,9 +481,14 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
     let head = conn
         .prepare_cached(&format!(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
-                        shipping_address, payment_method, created_at, paid_at, expires_at, {}
+                        shipping_address, payment_method, created_at, paid_at, expires_at, {}, {}
                  FROM orders WHERE id = ?1",
-            if parts.gift_card_paid { "gift_card_paid" } else { "0" }
+            if parts.gift_card_paid { "gift_card_paid" } else { "0" },
+            if parts.balance_due {
+                "balance_due, captured"
+            } else {
+                "0, CASE WHEN paid_at IS NULL THEN 0 ELSE total END"
+            },
         ))?
         .query_row([order], |r| {
             let address: String = r.get(10)?;
@@ -454,6 +522,9 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
                 returns: Vec::new(),
                 gift_card_payments: Vec::new(),
                 amount_due: usd(r.get::<_, i64>(9)? - r.get::<_, i64>(15)?),
+                // a closed order owes nothing more
+                balance_due: usd(if status.is_open_after_payment() { r.get(16)? } else { 0 }),
+                captured: usd(r.get(17)?),
             })
         })
         .optional()?;

@@ -55,6 +55,8 @@ struct OrderDetail {
     refunded: Money,
     #[serde(default)]
     returns: Vec<Return>,
+    balance_due: Money,
+    captured: Money,
 }
 
 impl OrderDetail {
@@ -63,8 +65,15 @@ impl OrderDetail {
         if self.paid_at.is_none() || matches!(self.status.as_str(), "pending" | "expired") {
             0
         } else {
-            self.total.amount - self.refunded.amount
+            self.captured.amount - self.refunded.amount
         }
+    }
+
+    /// Whether an edit may change it: pending or paid, nothing of it shipped, cancelled or
+    /// refunded.
+    fn editable(&self) -> bool {
+        matches!(self.status.as_str(), "pending" | "paid")
+            && self.items.iter().all(|i| i.fulfilled == 0 && i.cancelled == 0 && i.refunded == 0)
     }
 }
 
@@ -126,6 +135,7 @@ fn order_page(
                 p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " "))
                     @if let Some(s) = &o.shipping_option { " · " (s) " delivery" }
                     @if o.refunded.amount > 0 { " · " strong { (money(&o.refunded)) " refunded" } } }
+                @if o.editable() { p { a.button.quiet href=(format!("/admin/orders/{}/edit", o.id)) { "Edit items" } } }
                 (shipments(a, &o))
                 (refunds(&o))
                 @if !o.returns.is_empty() {
@@ -148,6 +158,14 @@ fn order_page(
                 p { (o.email) }
                 address { (ad.name) br; (ad.line1) br; @if !ad.line2.is_empty() { (ad.line2) br; } (ad.city) " " (ad.state) " " (ad.postal_code) br; (ad.country) }
                 p.meta { "Placed " (when(&o.created_at)) }
+                @if o.balance_due.amount > 0 {
+                    h2 #balance { "Balance due" }
+                    p.balance-due { strong { (money(&o.balance_due)) } " is left to pay since the order was edited. The payment provider's payment of it is recorded by itself; record one made some other way:" }
+                    form method="post" action=(format!("/admin/orders/{}/balance", o.id)) aria-labelledby="balance" {
+                        (csrf(&a.ps))
+                        button type="submit" { "Record " (money(&o.balance_due)) " as paid" }
+                    }
+                }
                 @if can_ship(&o.status) { (ship_form(a, &o, errors, sent)) }
                 @if o.refundable() > 0 { (refund_form(a, &o, errors, sent)) }
                 @if !next_statuses(&o.status).is_empty() {
@@ -512,6 +530,198 @@ pub async fn order_status(
             let o = load(&app, &a, id.0).await?;
             // the status form's refusal is the whole form's
             let errors = BTreeMap::from([("form".to_owned(), errors.into_values().collect::<Vec<_>>().join("; "))]);
+            Ok(order_page(&app, &a, o, &errors, &Vec::new()))
+        }
+    }
+}
+
+// --- edits --------------------------------------------------------------------------------
+
+/// `GET /admin/orders/{id}/edit`: the order's lines with their quantities, and a product to
+/// add by SKU.
+pub async fn edit(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let o = load(&app, &a, id.0).await?;
+    Ok(edit_page(&app, &a, o, &BTreeMap::new(), &Vec::new()))
+}
+
+fn edit_page(
+    app: &AppState,
+    a: &AdminPage,
+    o: OrderDetail,
+    errors: &BTreeMap<String, String>,
+    sent: &Fields,
+) -> Response {
+    let err = |k: &str| errors.get(k).map(String::as_str);
+    let key = field(sent, "key").map(str::to_owned).unwrap_or_else(new_key);
+    let paid = o.status != "pending";
+    let main = html! {
+        p.crumbs { a href="/admin/orders" { "Orders" } " / " a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } " / Edit" }
+        h1 { "Edit order #" (o.id) }
+        @if let Some(m) = err("form") { div.error role="alert" #edit-error { p { (m) } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was changed: see the fields below." } } }
+        @if !o.editable() {
+            p { "This order can no longer be edited: something of it has shipped, been cancelled or refunded." }
+            p { a href=(format!("/admin/orders/{}", o.id)) { "Back to the order" } }
+        } @else {
+            p.meta { "Lines keep the price they were ordered at; a product you add is priced as it sells now. Stock moves with the change. "
+                @if paid { "The order is paid: a lower total refunds the difference, a higher one leaves a balance for the customer to pay." }
+                @else { "The order is not paid yet: the customer pays the new total." } }
+            form.edit method="post" action=(format!("/admin/orders/{}/edit", o.id)) aria-labelledby="edit-lines" {
+                (csrf(&a.ps))
+                input type="hidden" name="key" value=(key);
+                table.lines {
+                    caption #edit-lines { "Items (0 removes a line)" }
+                    thead { tr { th scope="col" { "Item" } th scope="col" { "Price" } th scope="col" { "Quantity" } } }
+                    tbody { @for l in &o.items {
+                        @let name = format!("q_{}", l.line);
+                        @let id = format!("f-{name}");
+                        tr {
+                            td { strong { (l.name) } @if !l.sku.is_empty() { br; span.meta { (l.sku) } } }
+                            td data-label="Price" { (money(&l.unit_price)) }
+                            td data-label="Quantity" {
+                                input id=(id) type="number" name=(name) min="0" max="1000" required aria-label=(format!("Quantity of {}", l.name))
+                                    value=(field(sent, &name).map(str::to_owned).unwrap_or_else(|| l.quantity.to_string()))
+                                    aria-invalid=[err(&name).map(|_| "true")] aria-describedby=[err(&name).map(|_| format!("{id}-error"))];
+                                @if let Some(m) = err(&name) { p.field-error id=(format!("{id}-error")) { (m) } }
+                            }
+                        }
+                    } }
+                }
+                fieldset {
+                    legend { "Add a product (optional)" }
+                    (text_field("add_sku", "SKU of the product or variant", field(sent, "add_sku").unwrap_or(""), "text", false, 100, err("add_sku"), ""))
+                    (text_field("add_quantity", "Quantity", field(sent, "add_quantity").unwrap_or("1"), "number", false, 4, err("add_quantity"), ""))
+                }
+                button type="submit" { "Save changes" }
+                " " a href=(format!("/admin/orders/{}", o.id)) { "Cancel" }
+            }
+        }
+    };
+    let mut resp = page_with(app, &a.ps, &format!("Edit order #{}", o.id), "/admin/orders", main);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+/// `POST /admin/orders/{id}/edit`: the API's edit, from the lines' quantities (`q_{line}`,
+/// those that changed; 0 removes) and a product to add by SKU, with the form's idempotency
+/// key.
+pub async fn save_edit(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let o = load(&app, &a, id.0).await?;
+    let mut bad: BTreeMap<String, String> = BTreeMap::new();
+    // the lines whose quantity changed, in the order sent (the API's change[i] is the i-th)
+    let mut change: Vec<(i64, i64)> = Vec::new();
+    for l in &o.items {
+        let name = format!("q_{}", l.line);
+        let Some(typed) = field(&f, &name) else { continue };
+        match typed.trim().parse::<i64>() {
+            Ok(q) if (0..=1000).contains(&q) => {
+                if q != l.quantity {
+                    change.push((l.line, q));
+                }
+            }
+            _ => {
+                bad.insert(name, "a whole number from 0 to 1000".to_owned());
+            }
+        }
+    }
+    let sku = field(&f, "add_sku").unwrap_or("").trim().to_owned();
+    let mut add = None;
+    if !sku.is_empty() {
+        let quantity = match field(&f, "add_quantity").unwrap_or("1").trim().parse::<i64>() {
+            Ok(q) if (1..=1000).contains(&q) => q,
+            _ => {
+                bad.insert("add_quantity".to_owned(), "a whole number from 1 to 1000".to_owned());
+                0
+            }
+        };
+        let wanted = sku.clone();
+        let variant = app
+            .db
+            .read(move |conn| crate::catalog::store::variant_by_sku(conn, &wanted).map_err(ApiError::from))
+            .await?;
+        match variant {
+            Some(v) => add = Some((v, quantity)),
+            None => {
+                bad.insert("add_sku".to_owned(), format!("no product or variant has the SKU {sku}"));
+            }
+        }
+    }
+    if bad.is_empty() && change.is_empty() && add.is_none() {
+        bad.insert("form".to_owned(), "Nothing to save: change a quantity or add a product.".to_owned());
+    }
+    let errors = if !bad.is_empty() {
+        bad
+    } else {
+        let mut body = serde_json::json!({});
+        if !change.is_empty() {
+            body["change"] = change.iter().map(|&(l, q)| serde_json::json!({"line_id": l, "quantity": q})).collect();
+        }
+        if let Some((v, q)) = add {
+            body["add"] = serde_json::json!([{"variant_id": v.to_string(), "quantity": q}]);
+        }
+        let mut headers = axum::http::HeaderMap::new();
+        if let Some(k) = field(&f, "key").and_then(|k| axum::http::HeaderValue::from_str(k).ok()) {
+            headers.insert("idempotency-key", k);
+        }
+        let value: admin::orders::EditIn =
+            serde_json::from_value(body.clone()).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+        let canonical = serde_json::to_vec(&body).expect("a value serializes");
+        let with = crate::http::JsonWithBytes { value, bytes: canonical.clone().into(), canonical };
+        let edited = answered::<serde_json::Value>(
+            admin::orders::edit_order(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData), headers, with)
+                .await,
+        )
+        .await;
+        match edited {
+            Ok(_) => return Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
+            // change[i] is the i-th changed line's field; add[0] is the SKU's
+            Err(e) => refused(e)?
+                .into_iter()
+                .map(|(k, v)| {
+                    let at = |rest: &str| rest.split_once(']').and_then(|(i, _)| i.parse::<usize>().ok());
+                    let to = match (k.strip_prefix("change["), k.strip_prefix("add[")) {
+                        (Some(rest), _) => at(rest).and_then(|i| change.get(i)).map(|(l, _)| format!("q_{l}")),
+                        (_, Some(rest)) if rest.ends_with(".quantity") => Some("add_quantity".to_owned()),
+                        (_, Some(_)) => Some("add_sku".to_owned()),
+                        _ => None,
+                    };
+                    (to.unwrap_or(k), v)
+                })
+                .collect(),
+        }
+    };
+    let o = load(&app, &a, id.0).await?;
+    Ok(edit_page(&app, &a, o, &errors, &f))
+}
+
+/// `POST /admin/orders/{id}/balance`: the API's "balance paid".
+pub async fn balance(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
+    let done = answered::<serde_json::Value>(
+        admin::orders::balance_paid(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await,
+    )
+    .await;
+    match done {
+        Ok(_) => Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
+        Err(e) => {
+            let errors = refused(e)?;
+            let o = load(&app, &a, id.0).await?;
             Ok(order_page(&app, &a, o, &errors, &Vec::new()))
         }
     }

@@ -791,6 +791,12 @@ async fn order_page(
                     @if let Some(due) = o.amount_due.as_ref().filter(|_| !o.gift_card_payments.is_empty()) {
                         dt { strong { @if o.status == "pending" { "To pay" } @else { "Paid by " (o.payment_method.replace('_', " ")) } } } dd { strong { (money(due)) } }
                     }
+                    @if let Some(b) = o.balance_due.as_ref().filter(|b| b.amount > 0) {
+                        dt.balance-due { strong { "Balance due" } } dd.balance-due { strong { (money(b)) } }
+                    }
+                }
+                @if o.balance_due.as_ref().is_some_and(|b| b.amount > 0) {
+                    p.notice role="status" { "Your order was changed after you paid and costs more now: the shop will ask you for the balance." }
                 }
                 @if !o.fulfillments.is_empty() {
                     h2 #shipments { "Shipments" }

@@ -239,6 +239,8 @@ pub struct OrderItem {
     pub returnable: i64,
     pub unit_price: Money,
     pub line_total: Money,
+    #[serde(default)]
+    pub sku: String,
 }
 
 impl OrderItem {
@@ -291,6 +293,8 @@ pub struct Order {
     #[serde(default)]
     pub gift_card_payments: Vec<GiftCardPayment>,
     pub amount_due: Option<Money>,
+    /// what an edit left to pay of a paid order
+    pub balance_due: Option<Money>,
 }
 
 #[derive(Debug, Deserialize)]

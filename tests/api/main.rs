@@ -17,6 +17,7 @@ mod contract;
 mod customers;
 mod deploy;
 mod durability;
+mod edits;
 mod from_the_box;
 mod fulfillment;
 mod gift_cards;

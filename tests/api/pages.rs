@@ -1775,3 +1775,77 @@ async fn the_owner_issues_a_gift_card_and_a_shopper_pays_part_of_an_order_with_i
     assert_eq!(v["data"]["status"], "disabled", "{v}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_edits_a_paid_order_and_records_the_balance_the_shopper_sees() {
+    let (app, owner, order, shopper) = after_sale_pages().await;
+    let dollars = |m: i64| format!("${}.{:02}", m / 100, m % 100);
+    let before: serde_json::Value =
+        app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
+    let old_total = before["data"]["total"]["amount"].as_i64().unwrap();
+    let speaker = before["data"]["items"][1]["line"].as_i64().unwrap();
+    assert_eq!(before["data"]["items"][1]["sku"], "BOOM-1-STD");
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/orders/{order}")).await;
+    b.click(&format!("a[href='/admin/orders/{order}/edit']")).await;
+    b.wait_path(&format!("/admin/orders/{order}/edit")).await;
+    assert!(b.wait_text("h1").await.contains(&format!("Edit order #{order}")));
+
+    // a SKU nobody sells is said beside its field and changes nothing
+    let digest = crate::common::digest(&app.conn());
+    b.fill(&format!("#f-q_{speaker}"), "4").await;
+    b.fill("#f-add_sku", "NOPE-1").await;
+    b.click("form.edit button[type=submit]").await;
+    b.wait_text_with("#f-add_sku-error", "no product or variant has the SKU NOPE-1").await;
+    assert_eq!(crate::common::digest(&app.conn()), digest, "a refused edit changes nothing");
+    b.shoot("admin-order-edit").await;
+    accessible(&b, "order edit with an error").await;
+
+    // a fourth speaker and a knife (by the product's SKU): the order page shows the balance
+    b.fill(&format!("#f-q_{speaker}"), "4").await;
+    b.fill("#f-add_sku", "KNIFE-1").await;
+    b.click("form.edit button[type=submit]").await;
+    b.wait_path(&format!("/admin/orders/{order}")).await;
+    let after: serde_json::Value =
+        app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
+    let new_total = after["data"]["total"]["amount"].as_i64().unwrap();
+    let due = after["data"]["balance_due"]["amount"].as_i64().unwrap();
+    assert_eq!(due, new_total - old_total, "{after}");
+    assert_eq!(after["data"]["items"][2]["sku"], "KNIFE-1-STD");
+    let balance = b.wait_text("p.balance-due").await;
+    assert!(balance.contains(&dollars(due)), "{balance}");
+    assert!(b.text("table.lines").await.contains("Chef Knife"));
+    assert!(b.text("main").await.contains("edited: BOOM-1-STD 3 → 4, 1 × KNIFE-1-STD added"));
+    b.shoot("admin-order-edited").await;
+    accessible(&b, "order with a balance due").await;
+
+    // the shopper's order page says what is due
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/").await;
+    let set = format!("document.cookie = 'sf_session={shopper}; path=/; SameSite=Strict'");
+    b.client.execute(&set, vec![]).await.unwrap();
+    b.goto(&format!("/orders/{order}")).await;
+    let owed = b.wait_text("dd.balance-due").await;
+    assert_eq!(owed, dollars(due));
+    assert!(b.text("main").await.contains("Chef Knife"));
+    b.shoot("shop-order-balance-due").await;
+    accessible(&b, "order with a balance due (shopper)").await;
+
+    // paid by bank transfer: the owner records it, and the balance is gone
+    b.client.delete_all_cookies().await.unwrap();
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/orders/{order}")).await;
+    b.click(&format!("form[action='/admin/orders/{order}/balance'] button[type=submit]")).await;
+    b.wait_text_with("main", "recorded by the shop").await;
+    assert!(!b.text("main").await.contains("Balance due"));
+    let o: serde_json::Value =
+        app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
+    assert_eq!(o["data"]["balance_due"]["amount"], 0);
+    assert_eq!(o["data"]["captured"]["amount"].as_i64(), Some(new_total));
+    app.stop().await;
+}

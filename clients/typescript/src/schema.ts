@@ -467,6 +467,63 @@ export interface paths {
         patch: operations["update_order"];
         trace?: never;
     };
+    "/api/admin/orders/{id}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record an order's balance as paid
+         * @description The balance due that an edit left on a paid order (its `balance_due`), paid some other
+         *     way than the payment webhook (cash, a bank transfer): what was captured grows by it.
+         *     409 `nothing_due` when nothing is due. Audited.
+         */
+        post: operations["balance_paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/orders/{id}/edits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Edit an order before it ships
+         * @description Adds products, changes or removes lines of a `pending` or `paid` order that has nothing
+         *     shipped, cancelled or refunded (409 `not_editable` otherwise). Lines that stay keep
+         *     their unit price; an added product is priced as it sells now. Stock moves by the
+         *     difference in the order's own state (a pending order's reservation, a paid order's
+         *     sale; 409 `out_of_stock` names each short line and nothing changes). The totals are
+         *     those checkout would give the new lines: the order's discount code keeps its kind and
+         *     value (its minimum subtotal still applies), shipping stays what was charged, tax is at
+         *     the rate of the order's address.
+         *
+         *     A paid order whose total falls below what was paid is refunded the difference in the
+         *     same unit (to its gift cards first; `balance` negative, `refund_id` set); one whose
+         *     total rises above it has a `balance_due`, paid by the payment webhook (`succeeded`
+         *     with that amount) or recorded by `POST .../balance`. A pending order's amount due
+         *     follows its total (409 `under_gift_cards` when gift cards paid more than the new
+         *     total). One unit with its history row and audit row. Honours `Idempotency-Key` as
+         *     refunds do.
+         */
+        post: operations["edit_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/orders/{id}/fulfillments": {
         parameters: {
             query?: never;
@@ -1808,9 +1865,10 @@ export interface paths {
          *     Each `event_id` is applied once: a replay answers the recorded outcome with `replayed:
          *     true` and changes nothing. `succeeded` on a pending order: paid (reserved stock becomes
          *     sold); `failed`: the order is cancelled and its stock returns; an event for an order
-         *     that is no longer pending is recorded as ignored. An amount that differs from what is due
-         *     (the total less what gift cards paid),
-         *     or a provider's payment method other than the one the order was placed with, is 409 and
+         *     that is no longer pending is recorded as ignored, except `succeeded` with `amount` equal
+         *     to the `balance_due` an edit left on a paid order: that balance is paid
+         *     (`balance_paid`). An amount that differs from what is due (the total less what gift
+         *     cards paid), or a provider's payment method other than the one the order was placed with, is 409 and
          *     changes nothing.
          */
         post: operations["payment_webhook"];
@@ -2522,6 +2580,18 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_EditedOut: {
+            /** @description An edited order. */
+            data: components["schemas"]["OrderOut"] & {
+                /**
+                 * @description what the customer owes now (a pending order's amount due, or the balance a paid
+                 *     order's higher total left to pay), or, negative, what this edit gave back
+                 */
+                balance: components["schemas"]["Money"];
+                refund_id?: components["schemas"]["Id"] | null;
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_EnabledOut: {
             data: {
                 enabled: boolean;
@@ -2654,6 +2724,16 @@ export interface components {
             data: {
                 /** @description what is left to pay by `payment_method`: the total less what gift cards paid */
                 amount_due: components["schemas"]["Money"];
+                /**
+                 * @description what an edit that raised the total of a paid order left to pay (zero otherwise,
+                 *     and once paid)
+                 */
+                balance_due: components["schemas"]["Money"];
+                /**
+                 * @description what the customer paid, gift cards included (zero until paid): refunds never add
+                 *     up to more
+                 */
+                captured: components["schemas"]["Money"];
                 created_at: components["schemas"]["Timestamp"];
                 discount: components["schemas"]["Money"];
                 discount_code?: string | null;
@@ -2690,8 +2770,8 @@ export interface components {
             data: {
                 order_id: components["schemas"]["Id"];
                 /**
-                 * @description paid, failed, ignored (the order was no longer pending), amount_mismatch or
-                 *     payment_method_mismatch
+                 * @description paid, failed, balance_paid (a paid order's balance after an edit), ignored (the
+                 *     order was no longer pending), amount_mismatch or payment_method_mismatch
                  */
                 outcome: string;
                 /** @description the event had been applied before: nothing changed */
@@ -3173,6 +3253,46 @@ export interface components {
         DiscountIn: {
             /** @description a promotion code, any case */
             code: string;
+        };
+        /** @description A product added by an edit. */
+        EditAddIn: {
+            /** Format: int64 */
+            quantity: number;
+            /** @example 31 */
+            variant_id: string;
+        };
+        /** @description A line's new quantity. */
+        EditChangeIn: {
+            /**
+             * Format: int64
+             * @description the order's line (its `items[].line`)
+             */
+            line_id: number;
+            /**
+             * Format: int64
+             * @description the line's new quantity; 0 removes it
+             */
+            quantity: number;
+        };
+        EditIn: {
+            /**
+             * @description products to add, each at its price now (on the line of its variant if the order
+             *     has one)
+             */
+            add?: components["schemas"]["EditAddIn"][] | null;
+            /** @description lines whose quantity changes (each at its unit price when ordered) */
+            change?: components["schemas"]["EditChangeIn"][] | null;
+            /** @description lines to remove */
+            remove?: number[] | null;
+        };
+        /** @description An edited order. */
+        EditedOut: components["schemas"]["OrderOut"] & {
+            /**
+             * @description what the customer owes now (a pending order's amount due, or the balance a paid
+             *     order's higher total left to pay), or, negative, what this edit gave back
+             */
+            balance: components["schemas"]["Money"];
+            refund_id?: components["schemas"]["Id"] | null;
         };
         EnabledOut: {
             enabled: boolean;
@@ -3659,6 +3779,16 @@ export interface components {
         OrderOut: {
             /** @description what is left to pay by `payment_method`: the total less what gift cards paid */
             amount_due: components["schemas"]["Money"];
+            /**
+             * @description what an edit that raised the total of a paid order left to pay (zero otherwise,
+             *     and once paid)
+             */
+            balance_due: components["schemas"]["Money"];
+            /**
+             * @description what the customer paid, gift cards included (zero until paid): refunds never add
+             *     up to more
+             */
+            captured: components["schemas"]["Money"];
             created_at: components["schemas"]["Timestamp"];
             discount: components["schemas"]["Money"];
             discount_code?: string | null;
@@ -3752,8 +3882,8 @@ export interface components {
         PaymentOutcome: {
             order_id: components["schemas"]["Id"];
             /**
-             * @description paid, failed, ignored (the order was no longer pending), amount_mismatch or
-             *     payment_method_mismatch
+             * @description paid, failed, balance_paid (a paid order's balance after an edit), ignored (the
+             *     order was no longer pending), amount_mismatch or payment_method_mismatch
              */
             outcome: string;
             /** @description the event had been applied before: nothing changed */
@@ -7307,6 +7437,213 @@ export interface operations {
                 };
             };
             /** @description invalid_transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    balance_paid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description an order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_OrderOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description nothing_due */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    edit_order: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1-255 visible ASCII characters */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description an order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditIn"];
+            };
+        };
+        responses: {
+            /** @description the order with its new totals and `balance` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_EditedOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_editable, out_of_stock, under_gift_cards, exceeds_captured or idempotency_key_reused */
             409: {
                 headers: {
                     [name: string]: unknown;
