@@ -988,3 +988,29 @@ ALTER TABLE orders ADD COLUMN balance_due INTEGER NOT NULL DEFAULT 0 CHECK (bala
 ALTER TABLE refunds ADD COLUMN edit INTEGER NOT NULL DEFAULT 0;
 -- before edits, what was captured of a paid order was its total
 UPDATE orders SET captured = total WHERE paid_at IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------
+-- version 17: draft orders. An order the owner builds: its lines (JSON: [{variant_id,
+-- quantity, unit_price?}]), address, shipping option and code, for a customer or an
+-- e-mail address. Completing it makes the order (`order_id`; NULL again once that order
+-- is archived) and, for one that awaits payment, keeps the hash of its payment link's key.
+CREATE TABLE draft_orders (
+    id               INTEGER PRIMARY KEY,
+    status           TEXT    NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'completed')),
+    customer_id      INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    email            TEXT    NOT NULL DEFAULT '',
+    lines            TEXT    NOT NULL DEFAULT '[]',
+    shipping_address TEXT    NOT NULL DEFAULT '{}',
+    shipping_option  TEXT,
+    discount_code    TEXT,
+    payment_method   TEXT    NOT NULL DEFAULT 'card',
+    note             TEXT    NOT NULL DEFAULT '',
+    order_id         INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+    pay_key_hash     BLOB,
+    created_by       INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    completed_at     INTEGER
+);
+CREATE INDEX idx_draft_orders_status ON draft_orders(status, id);
+CREATE INDEX idx_draft_orders_order ON draft_orders(order_id) WHERE order_id IS NOT NULL;

@@ -164,6 +164,10 @@ pub struct Config {
     pub mail_from: String,
     /// The shop's name, at the head of its pages.
     pub shop_name: String,
+    /// Where shoppers reach the shop, e.g. `https://shop.example.com`: links in mail (a
+    /// draft order's payment link) start with it. Unset: the address the request that
+    /// made the link was sent to.
+    pub public_url: Option<String>,
     /// Longest one SMTP conversation may take.
     #[schema(minimum = 1, maximum = 300)]
     pub smtp_timeout_secs: u64,
@@ -228,6 +232,9 @@ pub struct Config {
     /// through the storefront.
     #[schema(maximum = 3650)]
     pub return_window_days: u64,
+    /// A draft order's line may carry the owner's own unit price; false: every line sells
+    /// at the product's price.
+    pub draft_custom_prices: bool,
     /// When above 0, the recurring `archive` task moves orders, audit rows and finished
     /// jobs older than this many days to monthly files in `archive_dir`.
     pub archive_after_days: u64,
@@ -380,6 +387,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "Storefront <shop@localhost>".into(),
             shop_name: "Storefront".into(),
+            public_url: None,
             smtp_timeout_secs: 10,
             jobs_concurrency: 32,
             job_lease_secs: 30,
@@ -398,6 +406,7 @@ impl Default for Config {
             webhook_keep_days: 30,
             low_stock_threshold: 5,
             return_window_days: 30,
+            draft_custom_prices: true,
             archive_after_days: 0,
             archive_dir: None,
             files_dir: None,
@@ -580,6 +589,7 @@ impl Config {
             &mut config.payment_webhook_secret,
             &mut config.carrier_webhook_secret,
             &mut config.payment_provider_url,
+            &mut config.public_url,
             &mut config.payment_provider_key,
             &mut config.smtp_url,
             &mut config.replicate_to,
@@ -664,6 +674,12 @@ impl Config {
         if let Some(url) = &self.payment_provider_url {
             if !crate::domain::matches_url_pattern(url) || url.parse::<axum::http::Uri>().is_err() {
                 problems.push("payment_provider_url must be an http:// or https:// address".to_owned());
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let bare = url.parse::<axum::http::Uri>().is_ok_and(|u| u.path() == "/" && u.query().is_none());
+            if !crate::domain::matches_url_pattern(url) || !bare {
+                problems.push("public_url must be an http:// or https:// address without a path".to_owned());
             }
         }
         if let Some(url) = &self.smtp_url {

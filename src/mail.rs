@@ -28,11 +28,11 @@ use crate::util::now_ms;
 /// What a sent reset mail's body becomes.
 pub const REDACTED: &str = "(sent; the code it carried is not kept)";
 
-/// The kinds of mail that carry a secret (a password-reset code, gift card codes): sealed
-/// until sent, then not kept (an SQL list, for `kind IN …`).
+/// The kinds of mail that carry a secret (a password-reset code, gift card codes, a draft
+/// order's payment link): sealed until sent, then not kept (an SQL list, for `kind IN …`).
 macro_rules! secret_kinds {
     () => {
-        "('password_reset', 'gift_cards')"
+        "('password_reset', 'gift_cards', 'payment_link')"
     };
 }
 pub const SECRET_KINDS: &str = secret_kinds!();

@@ -166,7 +166,7 @@ fn open_with(key: &LessSafeKey, raw: &[u8]) -> Option<Vec<u8>> {
 pub const SEALED: &[(&str, &str, &str)] = &[
     ("two_factor", "secret", "1"),
     ("webhook_subscriptions", "secret", "1"),
-    // a reset mail's code and a gift card mail's codes, until sent (then the body is blanked;
+    // a reset mail's code, a gift card mail's codes, a payment link, until sent (then the body is blanked;
     // the kinds of mail::SECRET_KINDS)
     ("mail_outbox", "body", concat!("kind IN ", secret_kinds!(), " AND sent_at IS NULL")),
 ];

@@ -28,8 +28,9 @@ use crate::db::writer::ChangeSet;
 /// - `cart_max_lines`: the next line added to any cart;
 /// - `order_expiry_mins`, `guest_order_expiry_mins`: orders placed from then on;
 /// - `admin_require_2fa`: the next administrator request;
-/// - `return_window_days`: the next return asked for.
-pub const RUNTIME: [&str; 7] = [
+/// - `return_window_days`: the next return asked for;
+/// - `draft_custom_prices`: the next draft order saved or completed.
+pub const RUNTIME: [&str; 8] = [
     "shop_name",
     "low_stock_threshold",
     "cart_max_lines",
@@ -37,6 +38,7 @@ pub const RUNTIME: [&str; 7] = [
     "guest_order_expiry_mins",
     "admin_require_2fa",
     "return_window_days",
+    "draft_custom_prices",
 ];
 
 /// The table the settings live in (a commit that touches it reloads every node's copy).

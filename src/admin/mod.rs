@@ -12,6 +12,7 @@ pub mod audit;
 pub mod cache;
 pub mod customers;
 pub mod dashboard;
+pub mod drafts;
 pub mod gift_cards;
 pub mod images;
 pub mod jobs;

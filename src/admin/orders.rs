@@ -2,6 +2,7 @@
 //! fulfil, cancel, refund — through the one order lifecycle ([`crate::orders::lifecycle`]).
 
 use super::*;
+use crate::db::idempotency::{once, Keyed};
 use crate::http::path::{res, PathId};
 
 #[derive(ToSchema)]
@@ -474,49 +475,37 @@ pub async fn create_refund(
     let (ask, reason) = (ask.expect("checked"), reason.expect("checked"));
     let hash = crate::http::idempotency::request_hash("/api/admin/orders/refunds", &body.canonical);
     let fx = app.effects();
-    let (status, replayed, bytes) = app
+    let answer = app
         .db
         .writer
         .run(move |tx| {
             let scope = format!("refund:{id}");
-            if let Some(k) = &key {
-                if let Some(stored) = crate::orders::store::idempotency_get(tx, &scope, k)? {
-                    if stored.request_hash != hash {
-                        return Err(conflict(
-                            "idempotency_key_reused",
-                            "this Idempotency-Key was used with a different request",
-                        ));
-                    }
-                    return Ok((stored.status, true, stored.body));
-                }
-            }
             let now = now_ms();
-            let before = crate::orders::lifecycle::status(tx, id)?;
-            let rid = refunds::create(tx, id, &ask, &reason, Some(admin.0.customer_id), now, fx)?;
-            let out = refunds::one(tx, rid)?.ok_or_else(ApiError::internal)?;
-            let after = crate::orders::lifecycle::status(tx, id)?;
-            audit(
-                tx,
-                &admin,
-                "order.refund",
-                "order",
-                id,
-                Some(&serde_json::json!({"status": before})),
-                Some(&serde_json::json!({"status": after, "refund": out})),
-            )?;
-            let bytes = serde_json::to_vec(&crate::openapi::Data { data: &out }).expect("refunds serialize");
-            if let Some(k) = &key {
-                crate::orders::store::idempotency_put(tx, &scope, k, &hash, 201, &bytes, now)?;
-            }
-            Ok::<_, ApiError>((201, false, bytes))
+            let keyed = key.as_deref().map(|key| Keyed { scope: &scope, key, hash: &hash });
+            once(tx, keyed, now, key_reused, || {
+                let before = crate::orders::lifecycle::status(tx, id)?;
+                let rid = refunds::create(tx, id, &ask, &reason, Some(admin.0.customer_id), now, fx)?;
+                let out = refunds::one(tx, rid)?.ok_or_else(ApiError::internal)?;
+                let after = crate::orders::lifecycle::status(tx, id)?;
+                audit(
+                    tx,
+                    &admin,
+                    "order.refund",
+                    "order",
+                    id,
+                    Some(&serde_json::json!({"status": before})),
+                    Some(&serde_json::json!({"status": after, "refund": out})),
+                )?;
+                Ok((201, serde_json::to_vec(&crate::openapi::Data { data: &out }).expect("refunds serialize")))
+            })
         })
         .await?;
-    let mut resp =
-        crate::http::respond::private_json(StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED), bytes);
-    if replayed {
-        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
-    }
-    Ok(resp)
+    Ok(answer.into_response())
+}
+
+/// 409 for a key used with another request.
+fn key_reused() -> ApiError {
+    conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request")
 }
 
 // --- edits --------------------------------------------------------------------------------
@@ -608,35 +597,17 @@ pub async fn edit_order(
     let edit = edit_of(&body.value)?;
     let hash = crate::http::idempotency::request_hash("/api/admin/orders/edits", &body.canonical);
     let fx = app.effects();
-    let (replayed, bytes) = app
+    let answer = app
         .db
         .writer
         .run(move |tx| {
             let scope = format!("edit:{id}");
-            if let Some(k) = &key {
-                if let Some(stored) = crate::orders::store::idempotency_get(tx, &scope, k)? {
-                    if stored.request_hash != hash {
-                        return Err(conflict(
-                            "idempotency_key_reused",
-                            "this Idempotency-Key was used with a different request",
-                        ));
-                    }
-                    return Ok((true, stored.body));
-                }
-            }
             let now = now_ms();
-            let (_, bytes) = edit_in(tx, &admin, id, &edit, now, fx)?;
-            if let Some(k) = &key {
-                crate::orders::store::idempotency_put(tx, &scope, k, &hash, 200, &bytes, now)?;
-            }
-            Ok::<_, ApiError>((false, bytes))
+            let keyed = key.as_deref().map(|key| Keyed { scope: &scope, key, hash: &hash });
+            once(tx, keyed, now, key_reused, || Ok((200, edit_in(tx, &admin, id, &edit, now, fx)?.1)))
         })
         .await?;
-    let mut resp = crate::http::respond::private_json(StatusCode::OK, bytes);
-    if replayed {
-        resp.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
-    }
-    Ok(resp)
+    Ok(answer.into_response())
 }
 
 /// The checked shape of an edit (422 naming each bad field).
@@ -698,18 +669,17 @@ pub fn edit_in(
     now: i64,
     fx: crate::app::Effects,
 ) -> Result<(crate::orders::edits::Edited, Vec<u8>), ApiError> {
-    let before = crate::orders::store::detail(tx, id)?;
     let done = crate::orders::edits::apply(tx, id, edit, now, fx)?;
-    let order = crate::orders::store::detail(tx, id)?.ok_or_else(ApiError::internal)?;
     audit(
         tx,
         admin,
         "order.edit",
         "order",
         id,
-        before.as_ref().map(|o| serde_json::json!({"items": o.items, "total": o.total})).as_ref(),
-        Some(&serde_json::json!({"items": order.items, "total": order.total, "balance": done.balance})),
+        Some(&serde_json::json!({"items": done.lines_before, "total": done.before})),
+        Some(&serde_json::json!({"items": done.lines_after, "total": done.after, "balance": done.balance})),
     )?;
+    let order = crate::orders::store::detail(tx, id)?.ok_or_else(ApiError::internal)?;
     let out = EditedOut {
         order,
         balance: crate::domain::Money::new(done.balance, crate::domain::Currency::USD),

@@ -128,7 +128,7 @@ pub async fn purge(app: &AppState) -> anyhow::Result<serde_json::Value> {
         .writer
         .run(move |tx| {
             let now = now_ms();
-            let keys = crate::orders::store::purge_idempotency(tx, now)?;
+            let keys = crate::db::idempotency::purge(tx, now)?;
             let auth = crate::customers::store::purge(tx, now)?;
             let jobs = crate::jobs::store::prune(tx, now - keep_jobs, 20_000)?;
             let events = crate::webhooks::store::purge(tx, now - keep_events, 20_000)?;

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -67,6 +67,9 @@ const V15_MARKER: &str = "-- version 15: gift cards";
 
 /// Where the version-16 section begins.
 const V16_MARKER: &str = "-- version 16: order edits";
+
+/// Where the version-17 section begins.
+const V17_MARKER: &str = "-- version 17: draft orders";
 
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
@@ -123,7 +126,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -139,6 +142,7 @@ pub fn steps() -> Vec<Step> {
         at(V14_MARKER),
         at(V15_MARKER),
         at(V16_MARKER),
+        at(V17_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -157,7 +161,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 13, sql: SCHEMA_SQL[v13..end(v14)].into(), code: None },
         Step { to: 14, sql: SCHEMA_SQL[v14..end(v15)].into(), code: None },
         Step { to: 15, sql: SCHEMA_SQL[v15..end(v16)].into(), code: None },
-        Step { to: 16, sql: SCHEMA_SQL[v16..].into(), code: None },
+        Step { to: 16, sql: SCHEMA_SQL[v16..end(v17)].into(), code: None },
+        Step { to: 17, sql: SCHEMA_SQL[v17..].into(), code: None },
     ]
 }
 

@@ -12,6 +12,7 @@
 //!   here as a third of the listing path's CPU. Statistics are refreshed by [`optimize`],
 //!   which keeps `sqlite_stat1` and drops `sqlite_stat4`.
 
+pub mod idempotency;
 pub mod migrate;
 
 /// Held (a shared lock on `<db>.lock`) by every process serving the database, for as long

@@ -52,6 +52,7 @@ pub mod res {
         ApiKey => "API key",
         CartItem => "cart item",
         Customer => "customer",
+        DraftOrder => "draft order",
         Export => "export",
         GiftCard => "gift card",
         Job => "job",

@@ -231,14 +231,27 @@ pub fn place(
 ) -> Result<Placed, PlaceError> {
     let now = now_ms();
     let scope = session.owner_scope();
-    if let Some((key, hash)) = idem {
-        if let Some(stored) = store::idempotency_get(tx, &scope, key)? {
-            if stored.request_hash == hash {
-                return Ok(Placed::Replayed(stored.status, stored.body));
-            }
-            return Err(PlaceError::KeyReused);
-        }
-    }
+    let keyed = idem.map(|(key, hash)| crate::db::idempotency::Keyed { scope: &scope, key, hash });
+    let answer = crate::db::idempotency::once(
+        tx,
+        keyed,
+        now,
+        || PlaceError::KeyReused,
+        || Ok((201, place_new(tx, session, source, p, holds, fx, now)?)),
+    )?;
+    Ok(if answer.replayed { Placed::Replayed(answer.status, answer.body) } else { Placed::New(answer.body) })
+}
+
+/// Places a new order (no key, or a key not seen): its answer's body.
+fn place_new(
+    tx: &WriteTx,
+    session: &Session,
+    source: LineSource,
+    p: &Placement,
+    holds: &Holds,
+    fx: crate::app::Effects,
+    now: i64,
+) -> Result<Vec<u8>, PlaceError> {
     let (lines, cart_id, code) = match source {
         LineSource::Cart => {
             let Some((cart, code)) = cart::store::open_cart(tx, session)? else { return Err(PlaceError::EmptyCart) };
@@ -325,7 +338,7 @@ pub fn place(
         tx,
         &NewOrder {
             customer_id: session.customer_id,
-            session_id: session.id,
+            session_id: Some(session.id),
             cart_id,
             email: &email,
             shipping_address: &address,
@@ -418,9 +431,6 @@ pub fn place(
         amount_due: usd(due),
     };
     let body = serde_json::to_vec(&Data { data: placed }).expect("order responses serialize");
-    if let Some((key, hash)) = idem {
-        store::idempotency_put(tx, &scope, key, hash, 201, &body, now)?;
-    }
     tracing::info!(order.id = order, total = t.total, "order placed");
-    Ok(Placed::New(body))
+    Ok(body)
 }

@@ -92,12 +92,23 @@ impl From<EditError> for crate::error::ApiError {
     }
 }
 
+/// A line as it was or is, for the audit row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineWas {
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
 /// What an edit did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited {
     /// the total before and after
     pub before: i64,
     pub after: i64,
+    /// the lines before and after
+    pub lines_before: Vec<LineWas>,
+    pub lines_after: Vec<LineWas>,
     /// what the customer owes now (positive: the amount due of a pending order, or the
     /// balance due of a paid one) or was given back by this edit (negative)
     pub balance: i64,
@@ -112,6 +123,8 @@ struct OldLine {
     unit_price: i64,
     quantity: i64,
     gift_card: bool,
+    sku: String,
+    name: String,
 }
 
 /// A line as the edit leaves it.
@@ -144,10 +157,11 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     if !matches!(status, OrderStatus::Pending | OrderStatus::Paid) {
         return Err(EditError::NotEditable(format!("an order that is {status} cannot be edited")));
     }
-    let old: Vec<OldLine> = tx
+    let mut old: Vec<OldLine> = Vec::new();
+    let rows = tx
         .prepare_cached(
             "SELECT i.line, i.variant_id, i.product_id, i.unit_price, i.quantity,
-                    i.fulfilled + i.cancelled + i.refunded, coalesce(p.gift_card, 0)
+                    i.fulfilled + i.cancelled + i.refunded, coalesce(p.gift_card, 0), i.sku, i.name
              FROM order_items i LEFT JOIN products p ON p.id = i.product_id
              WHERE i.order_id = ?1 ORDER BY i.line",
         )?
@@ -161,19 +175,22 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
                     unit_price: r.get(3)?,
                     quantity: r.get(4)?,
                     gift_card: r.get(6)?,
+                    sku: r.get(7)?,
+                    name: r.get(8)?,
                 },
                 touched,
             ))
         })?
-        .map(|r| r.map(|(l, touched)| if touched > 0 { Err(l.line) } else { Ok(l) }))
-        .collect::<rusqlite::Result<Vec<_>>>()?
-        .into_iter()
-        .collect::<Result<_, i64>>()
-        .map_err(|line| {
-            EditError::NotEditable(format!(
-                "line {line} has shipped, been cancelled or refunded in part: edit before that"
-            ))
-        })?;
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (line, touched) in rows {
+        if touched > 0 {
+            return Err(EditError::NotEditable(format!(
+                "line {} has shipped, been cancelled or refunded in part: edit before that",
+                line.line
+            )));
+        }
+        old.push(line);
+    }
     let other_refunds: i64 = tx
         .prepare_cached("SELECT count(*) FROM refunds WHERE order_id = ?1 AND status <> 'failed' AND NOT edit")?
         .query_row([order], |r| r.get(0))?;
@@ -212,15 +229,12 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     }
     let mut lines: Vec<NewLine> = Vec::new();
     for l in &old {
-        let (sku, name): (String, String) = tx
-            .prepare_cached("SELECT sku, name FROM order_items WHERE order_id = ?1 AND line = ?2")?
-            .query_row(params![order, l.line], |r| Ok((r.get(0)?, r.get(1)?)))?;
         lines.push(NewLine {
             line: Some(l.line),
             variant: l.variant,
             product: l.product,
-            sku,
-            name,
+            sku: l.sku.clone(),
+            name: l.name.clone(),
             unit_price: l.unit_price,
             quantity: wanted[&l.line],
         });
@@ -408,7 +422,15 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
             now,
         )?;
     }
-    Ok(Edited { before, after: t.total, balance, refund })
+    let was = |sku: &str, quantity, unit_price| LineWas { sku: sku.to_owned(), quantity, unit_price };
+    Ok(Edited {
+        before,
+        after: t.total,
+        lines_before: old.iter().map(|l| was(&l.sku, l.quantity, l.unit_price)).collect(),
+        lines_after: lines.iter().filter(|l| l.quantity > 0).map(|l| was(&l.sku, l.quantity, l.unit_price)).collect(),
+        balance,
+        refund,
+    })
 }
 
 fn no_line(field: String, line: i64) -> EditError {

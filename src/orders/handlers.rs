@@ -308,23 +308,46 @@ fn owns(session: &Session, owner: &store::Owner) -> bool {
     }
 }
 
+const PAY_KEY: Param = Param::raw_matching("key", 100, "^[A-Za-z0-9_-]{1,100}$")
+    .doc("the key of the order's payment link (an order the shop made from a draft): opens it without a session");
+
+crate::http::query_params!(
+    pub struct OrderKeyQuery [PAY_KEY]
+);
+
 /// One order with items, totals and status history
 ///
-/// 404 for another's order (its existence is not revealed).
-#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", security(("bearer" = [])),
-    params(("id" = String, Path, description = "an order id")),
-    responses((status = 200, description = "the order", body = Data<store::OrderOut>), AuthErrors, NotFound, ReadErrors))]
+/// For its owner's session, or with `key`: the key of the payment link the shop sent for
+/// an order it made from a draft (no session needed). 404 for another's order or a key
+/// that does not open it (its existence is not revealed).
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", security(("bearer" = []), ()),
+    params(("id" = String, Path, description = "an order id"), OrderKeyQuery),
+    responses((status = 200, description = "the order", body = Data<store::OrderOut>), AuthErrors, NotFound, QueryErrors, ReadErrors))]
 pub async fn detail(
     State(app): State<AppState>,
-    session: Session,
+    session: Result<Session, ApiError>,
     PathId(id, _): PathId<res::Order>,
+    mut q: QueryParams,
 ) -> Result<Response, ApiError> {
+    let key = q.raw(&PAY_KEY);
+    q.finish()?;
+    // without a key, the owner's session (401 without one)
+    let session = match (&key, session) {
+        (None, Err(e)) => return Err(e),
+        (_, s) => s.ok(),
+    };
     let order = app
         .db
         .read(move |conn| {
-            match store::owner(conn, id)? {
-                Some(o) if owns(&session, &o) => {}
-                _ => return Ok(None),
+            let opens = match &key {
+                Some(k) => super::drafts::key_opens(conn, id, k)?,
+                None => false,
+            };
+            if !opens {
+                match (store::owner(conn, id)?, &session) {
+                    (Some(o), Some(s)) if owns(s, &o) => {}
+                    _ => return Ok(None),
+                }
             }
             store::detail(conn, id).map_err(ApiError::from)
         })

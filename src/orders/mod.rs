@@ -13,6 +13,7 @@
 //!   serialized: the second finds the first's stored response.
 
 pub mod checkout;
+pub mod drafts;
 pub mod edits;
 pub mod fulfillment;
 pub mod handlers;

@@ -1,5 +1,5 @@
-//! All SQL of orders: stock reservation and release, order rows, status history,
-//! idempotency keys and payment events. Every function that changes stock takes the
+//! All SQL of orders: stock reservation and release, order rows, status history
+//! and payment events. Every function that changes stock takes the
 //! writer's transaction; the conditional decrement is what keeps stock from going below
 //! zero (the CHECK constraints on `inventory` are the backstop).
 
@@ -167,7 +167,7 @@ fn add_stock(tx: &WriteTx, variant: i64, product: i64, units: i64, now: i64) -> 
 
 pub struct NewOrder<'a> {
     pub customer_id: Option<i64>,
-    pub session_id: i64,
+    pub session_id: Option<i64>,
     pub cart_id: Option<i64>,
     pub email: &'a str,
     pub shipping_address: &'a str,
@@ -596,46 +596,6 @@ pub fn expired(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<Vec<
     )?
     .query_map(params![now, limit], |r| r.get(0))?
     .collect()
-}
-
-// --- idempotency ------------------------------------------------------------------------
-
-pub struct StoredResponse {
-    pub request_hash: Vec<u8>,
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-pub fn idempotency_get(conn: &Connection, scope: &str, key: &str) -> rusqlite::Result<Option<StoredResponse>> {
-    conn.prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE scope = ?1 AND key = ?2")?
-        .query_row(params![scope, key], |r| {
-            Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
-        })
-        .optional()
-}
-
-pub fn idempotency_put(
-    tx: &WriteTx,
-    scope: &str,
-    key: &str,
-    request_hash: &[u8],
-    status: u16,
-    body: &[u8],
-    now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO idempotency_keys(scope, key, request_hash, status, response, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![scope, key, request_hash, status, body, now])?;
-    Ok(())
-}
-
-/// Keys are kept this long (the contract promises at least 24 hours).
-pub const IDEMPOTENCY_KEEP_MS: i64 = 48 * 3600 * 1000;
-
-pub fn purge_idempotency(tx: &WriteTx, now: i64) -> rusqlite::Result<usize> {
-    tx.prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")?.execute([now - IDEMPOTENCY_KEEP_MS])
 }
 
 // --- payment events ---------------------------------------------------------------------

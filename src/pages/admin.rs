@@ -531,6 +531,7 @@ pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Ra
     .await?;
     let main = html! {
         h1 { "Orders" }
+        p { a.button.quiet href="/admin/draft-orders" { "Draft orders" } " " a.button href="/admin/draft-orders/new" { "Create an order" } }
         nav.tabs aria-label="By status" {
             a href="/admin/orders" aria-current=[status.is_none().then_some("page")] { "All" }
             @for s in ORDER_STATUSES {

@@ -816,6 +816,7 @@ fn setting_label(key: &str) -> &'static str {
         "guest_order_expiry_mins" => "A guest's unpaid order expires after (minutes)",
         "admin_require_2fa" => "Administrators must log in with a second factor",
         "return_window_days" => "Customers may ask for a return for (days after delivery; 0: no returns)",
+        "draft_custom_prices" => "Draft orders may set their own prices",
         _ => "Setting",
     }
 }

@@ -710,10 +710,18 @@ fn day(ts: &str) -> &str {
     ts.get(..10).unwrap_or(ts)
 }
 
-/// `GET /orders/{id}`: the order's confirmation and where it stands, for its owner.
-pub async fn order(State(app): State<AppState>, ps: PageSession, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// `GET /orders/{id}[?key=]`: the order's confirmation and where it stands, for its owner,
+/// or for whoever holds the payment link the shop sent (`key`).
+pub async fn order(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
-    order_page(&app, &ps, id, &BTreeMap::new(), &Vec::new()).await
+    let q = QueryParams::parse(raw.as_deref().unwrap_or(""))?;
+    let key = q.pairs().iter().find(|(k, _)| k == "key").map(|(_, v)| v.clone());
+    order_page(&app, &ps, id, key.as_deref(), &BTreeMap::new(), &Vec::new()).await
 }
 
 /// When each line last arrived (or left, when no delivery was reported): the start of its
@@ -747,15 +755,21 @@ async fn order_page(
     app: &AppState,
     ps: &PageSession,
     id: Id,
+    key: Option<&str>,
     errors: &BTreeMap<String, String>,
     sent: &Fields,
 ) -> Result<Response, ApiError> {
-    let Some(session) = ps.session.clone() else {
+    if key.is_none() && ps.session.is_none() {
         return Err(ApiError::not_found("order"));
-    };
-    let o: Order = answered(orders_api::detail(State(app.clone()), session, PathId(id.0, PhantomData)).await).await?;
+    }
+    let session = ps.session.clone().ok_or_else(|| ApiError::not_found("order"));
+    let q = QueryParams::parse(&key.map(|k| crate::http::query::encode_pairs([("key", k)])).unwrap_or_default())
+        .map_err(|_| ApiError::not_found("order"))?;
+    let o: Order =
+        answered(orders_api::detail(State(app.clone()), session, PathId(id.0, PhantomData), q).await).await?;
     let a = &o.shipping_address;
-    let can_return = returnable_now(app, &o);
+    // returns are asked for from the owner's session, not through a payment link
+    let can_return = if key.is_some() { Vec::new() } else { returnable_now(app, &o) };
     let err = |k: &str| errors.get(k).map(String::as_str);
     let main = html! {
         h1 { "Order " (o.id) }
@@ -763,7 +777,10 @@ async fn order_page(
             p { strong { (status_words(&o.status)) } }
             @if o.status == "pending" {
                 p { "Thank you! Your order is placed and its items are held for you"
-                    @if let Some(t) = &o.expires_at { " until " (t.get(11..16).unwrap_or(t)) " UTC" } "." }
+                    @if let Some(t) = &o.expires_at { " until " (t.get(..10).unwrap_or(t)) " " (t.get(11..16).unwrap_or(t)) " UTC" } "." }
+                @if let Some(due) = o.amount_due.as_ref().filter(|d| d.amount > 0) {
+                    p.to-pay { "To pay: " strong { (money(due)) } " by " (o.payment_method.replace('_', " ")) ", quoting order " (o.id) " as the reference." }
+                }
             }
             @if let Some(e) = &o.email { p.meta { "A confirmation goes to " (e) "." } }
         }
@@ -951,5 +968,5 @@ pub async fn request_return(
             }
         }
     };
-    order_page(&app, &ps, id, &errors, &f).await
+    order_page(&app, &ps, id, None, &errors, &f).await
 }

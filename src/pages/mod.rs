@@ -9,6 +9,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_bulk;
 pub mod admin_customers;
+pub mod admin_drafts;
 pub mod admin_gift_cards;
 pub mod admin_images;
 pub mod admin_orders;

@@ -26,8 +26,9 @@ use crate::gift_cards::handlers as gift_cards;
 use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
-    account, admin as dashboard, admin_bulk, admin_customers, admin_gift_cards, admin_images, admin_orders,
-    admin_products, admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy, shop,
+    account, admin as dashboard, admin_bulk, admin_customers, admin_drafts, admin_gift_cards, admin_images,
+    admin_orders, admin_products, admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy,
+    shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -157,6 +158,12 @@ pub fn table() -> Table {
         .add(routes!(admin::orders::create_refund), admin(Area::Orders))
         .add(routes!(admin::orders::edit_order), admin(Area::Orders))
         .add(routes!(admin::orders::balance_paid), admin(Area::Orders))
+        .add(routes!(admin::drafts::create_draft, admin::drafts::list_drafts), admin(Area::Orders))
+        .add(
+            routes!(admin::drafts::get_draft, admin::drafts::update_draft, admin::drafts::delete_draft),
+            admin(Area::Orders),
+        )
+        .add(routes!(admin::drafts::complete_draft), admin(Area::Orders))
         .add(routes!(admin::orders::update_fulfillment), admin(Area::Orders))
         .add(routes!(admin::gift_cards::create_gift_card, admin::gift_cards::list_gift_cards), admin(Area::Orders))
         .add(routes!(admin::gift_cards::get_gift_card, admin::gift_cards::update_gift_card), admin(Area::Orders))
@@ -232,6 +239,13 @@ pub fn table() -> Table {
         .page("/admin", get_, get(dashboard::home), Policy::page())
         .page("/admin/orders", get_, get(dashboard::orders), Policy::page())
         .page("/admin/orders/{id}", get_, get(admin_orders::order), Policy::page())
+        .page("/admin/draft-orders", get_, get(admin_drafts::list), Policy::page())
+        .page("/admin/draft-orders", post_, post(admin_drafts::create), Policy::page())
+        .page("/admin/draft-orders/new", get_, get(admin_drafts::new), Policy::page())
+        .page("/admin/draft-orders/{id}", get_, get(admin_drafts::show), Policy::page())
+        .page("/admin/draft-orders/{id}", post_, post(admin_drafts::save), Policy::page())
+        .page("/admin/draft-orders/{id}/complete", post_, post(admin_drafts::complete), Policy::page())
+        .page("/admin/draft-orders/{id}/delete", post_, post(admin_drafts::delete), Policy::page())
         .page("/admin/orders/{id}/status", post_, post(admin_orders::order_status), Policy::page())
         .page("/admin/orders/{id}/fulfillments", post_, post(admin_orders::ship), Policy::page())
         .page("/admin/orders/{id}/refunds", post_, post(admin_orders::refund), Policy::page())

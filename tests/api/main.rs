@@ -16,6 +16,7 @@ mod cli;
 mod contract;
 mod customers;
 mod deploy;
+mod drafts;
 mod durability;
 mod edits;
 mod from_the_box;

@@ -1849,3 +1849,78 @@ async fn the_owner_edits_a_paid_order_and_records_the_balance_the_shopper_sees()
     assert_eq!(o["data"]["captured"]["amount"].as_i64(), Some(new_total));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link() {
+    let app = page_app().await;
+    let owner = app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/orders").await;
+    b.click("a[href='/admin/draft-orders/new']").await;
+    b.wait_path("/admin/draft-orders/new").await;
+
+    // a SKU nobody sells is said beside its field, and nothing is made
+    let digest = crate::common::digest(&app.conn());
+    b.fill("#f-email", "phone@example.com").await;
+    b.fill("#f-lines-0-sku", "NOPE-1").await;
+    b.fill("#f-lines-0-quantity", "2").await;
+    b.fill("#f-shipping_address-name", "Grace Hopper").await;
+    b.fill("#f-shipping_address-line1", "2 Harbour Road").await;
+    b.fill("#f-shipping_address-city", "San Francisco").await;
+    b.fill("#f-shipping_address-state", "CA").await;
+    b.fill("#f-shipping_address-postal_code", "94101").await;
+    b.click("form.draft button[type=submit]").await;
+    b.wait_text_with("#f-lines-0-sku-error", "no product or variant has the SKU NOPE-1").await;
+    assert_eq!(crate::common::digest(&app.conn()), digest, "a refused draft changes nothing");
+    accessible(&b, "new draft order with an error").await;
+
+    // two speakers: the draft's page prices it
+    b.fill("#f-lines-0-sku", "BOOM-1").await;
+    b.click("form.draft button[type=submit]").await;
+    b.wait_text_with("h1", "Draft order #").await;
+    let draft: i64 = crate::common::column(&app.conn(), "SELECT max(id) FROM draft_orders")[0];
+    b.wait_path(&format!("/admin/draft-orders/{draft}")).await;
+    assert!(b.text("table.lines").await.contains("Boom Speaker"));
+
+    // and a knife at the owner's own price
+    b.fill("#f-lines-1-sku", "KNIFE-1").await;
+    b.fill("#f-lines-1-unit_price", "25.00").await;
+    b.click("form.draft button[type=submit]").await;
+    b.wait_text_with("table.lines", "Chef Knife").await;
+    let d: serde_json::Value =
+        app.call("GET", &format!("/api/admin/draft-orders/{draft}"), Some(&owner), None, &[]).await.json();
+    let d = &d["data"];
+    assert_eq!(d["lines"][1]["unit_price"]["amount"], 2500, "{d}");
+    let dollars = |m: i64| format!("${}.{:02}", m / 100, m % 100);
+    let total = d["total"]["amount"].as_i64().unwrap();
+    assert_eq!(b.text("dd.draft-total").await, dollars(total));
+    b.shoot("admin-draft-order").await;
+    accessible(&b, "draft order").await;
+
+    // completed with a payment link, shown once
+    b.click("form.complete button[value=no]").await;
+    b.wait_text_with("h1", "is placed").await;
+    let link = b.client.find(Locator::Css("#payment-link")).await.unwrap().prop("value").await.unwrap().unwrap();
+    let order: i64 =
+        crate::common::column(&app.conn(), &format!("SELECT order_id FROM draft_orders WHERE id = {draft}"))[0];
+    assert!(link.contains(&format!("/orders/{order}?key=")), "{link}");
+    b.shoot("admin-draft-completed").await;
+    accessible(&b, "draft order completed").await;
+
+    // the customer opens the link, with no account and no session
+    b.client.delete_all_cookies().await.unwrap();
+    let path = &link[link.find("/orders/").unwrap()..];
+    b.goto(path).await;
+    let due = b.wait_text("p.to-pay").await;
+    assert!(due.contains(&dollars(total)), "{due}");
+    assert!(b.text("main").await.contains("Chef Knife"));
+    b.shoot("shop-order-payment-link").await;
+    accessible(&b, "order opened by its payment link").await;
+    // without the key it is not found
+    b.goto(&format!("/orders/{order}")).await;
+    assert!(!b.text("main").await.contains("Chef Knife"));
+    app.stop().await;
+}

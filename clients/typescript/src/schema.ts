@@ -221,6 +221,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/draft-orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Draft orders, newest first
+         * @description Keyset pages: `before` is the last id of the previous page; `status` keeps the open or
+         *     the completed ones. Each is priced now.
+         */
+        get: operations["list_drafts"];
+        put?: never;
+        /**
+         * Create a draft order
+         * @description For a customer (`customer_id`) or an e-mail address (one that is a customer's own makes
+         *     it theirs), with lines, a shipping address, and optionally a shipping option, a
+         *     discount code, the payment method and a note. Nothing is reserved: the answer is the
+         *     draft priced as checkout would price it now, with `problems` naming what would stop it
+         *     completing. A line's `unit_price` sets the owner's own price when the
+         *     `draft_custom_prices` setting allows (422 otherwise). Audited.
+         */
+        post: operations["create_draft"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/draft-orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One draft order
+         * @description Priced now as checkout would price it, with the shipping options for its address and
+         *     `problems` naming what would stop it completing (a line no longer for sale, a code that
+         *     does not apply, no shipping to the address).
+         */
+        get: operations["get_draft"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a draft order
+         * @description Only while open (409 `draft_completed` once it became an order). Audited.
+         */
+        delete: operations["delete_draft"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a draft order
+         * @description Each field given replaces the draft's (`lines`: all of them). `customer_id` and `email`
+         *     each replace the other. 409 `draft_completed` once it became an order. Audited.
+         */
+        patch: operations["update_draft"];
+        trace?: never;
+    };
+    "/api/admin/draft-orders/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a draft order
+         * @description Makes the order in one unit: the lines priced as now, every unit reserved (409
+         *     `out_of_stock` naming each short line; nothing changes), the code used, the customer
+         *     mailed, `order.placed` sent. With `paid: true` the payment is recorded at once (as the
+         *     payment webhook would: `paid`, stock sold, `order.paid`); otherwise the order is
+         *     `pending` for `hold_hours` with a `payment_url` (shown once) that opens it without a
+         *     login. 422 naming what stands in the way (the draft's `problems`); 409
+         *     `draft_completed` (with `order_id`) once it became an order: two completions at once
+         *     make one order. Audited.
+         */
+        post: operations["complete_draft"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/exports": {
         parameters: {
             query?: never;
@@ -1663,7 +1751,9 @@ export interface paths {
         };
         /**
          * One order with items, totals and status history
-         * @description 404 for another's order (its existence is not revealed).
+         * @description For its owner's session, or with `key`: the key of the payment link the shop sent for
+         *     an order it made from a draft (no session needed). 404 for another's order or a key
+         *     that does not open it (its existence is not revealed).
          */
         get: operations["detail"];
         put?: never;
@@ -2355,6 +2445,28 @@ export interface components {
             /** @description a 6-digit code from the authenticator */
             code: string;
         };
+        CompleteIn: {
+            /**
+             * Format: int64
+             * @description how long an unpaid order holds its stock (hours; default 72)
+             */
+            hold_hours?: number | null;
+            /**
+             * @description the payment is recorded now (taken on the phone, in cash…); absent or false: the
+             *     order awaits payment, with a payment link
+             */
+            paid?: boolean;
+        };
+        /** @description A completed draft: its order. */
+        CompletedOut: components["schemas"]["OrderOut"] & {
+            draft_id: components["schemas"]["Id"];
+            /**
+             * @description for an order that awaits payment: the page where the customer sees and pays it,
+             *     without logging in (also in their mail). Said this once: only its key's hash is
+             *     kept.
+             */
+            payment_url?: string | null;
+        };
         /** @description ISO 3166-1 alpha-2 country code */
         Country: string;
         CreatedKey: components["schemas"]["KeyOut"] & {
@@ -2545,6 +2657,19 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_CompletedOut: {
+            /** @description A completed draft: its order. */
+            data: components["schemas"]["OrderOut"] & {
+                draft_id: components["schemas"]["Id"];
+                /**
+                 * @description for an order that awaits payment: the page where the customer sees and pays it,
+                 *     without logging in (also in their mail). Said this once: only its key's hash is
+                 *     kept.
+                 */
+                payment_url?: string | null;
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_CreatedKey: {
             data: components["schemas"]["KeyOut"] & {
                 /** @description the key, for `Authorization: Bearer <key>`; shown only in this answer */
@@ -2577,6 +2702,46 @@ export interface components {
                 id: components["schemas"]["Id"];
                 name: string;
                 role: string;
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_DraftOut: {
+            /** @description A draft order, priced now. */
+            data: {
+                completed_at?: components["schemas"]["Timestamp"] | null;
+                created_at: components["schemas"]["Timestamp"];
+                customer_id?: components["schemas"]["Id"] | null;
+                discount: components["schemas"]["Money"];
+                discount_code?: string | null;
+                /** @description why the code does not apply now (completing is refused until it does or is removed) */
+                discount_problem?: string | null;
+                /** @description where the order's mail goes (the customer's address when `customer_id` is set) */
+                email: string;
+                id: components["schemas"]["Id"];
+                lines: components["schemas"]["DraftLineOut"][];
+                note: string;
+                order_id?: components["schemas"]["Id"] | null;
+                payment_method: string;
+                /**
+                 * @description what stands in the way of completing it now, each with its field (empty: it can be
+                 *     completed, stock permitting)
+                 */
+                problems: components["schemas"]["DraftProblem"][];
+                shipping: components["schemas"]["Money"];
+                shipping_address: components["schemas"]["Address"];
+                /** @description the option chosen; null: the cheapest */
+                shipping_option?: string | null;
+                /** @description the options for the address and these lines, cheapest first */
+                shipping_options: components["schemas"]["ShippingOption"][];
+                /**
+                 * @description `open`, or `completed` (it became `order_id`)
+                 * @example open
+                 */
+                status: string;
+                subtotal: components["schemas"]["Money"];
+                tax: components["schemas"]["Money"];
+                total: components["schemas"]["Money"];
+                updated_at: components["schemas"]["Timestamp"];
             };
         };
         /** @description `{"data": ...}` */
@@ -3106,6 +3271,45 @@ export interface components {
             }[];
         };
         /** @description `{"data": ...}` */
+        Data_Vec_DraftOut: {
+            data: {
+                completed_at?: components["schemas"]["Timestamp"] | null;
+                created_at: components["schemas"]["Timestamp"];
+                customer_id?: components["schemas"]["Id"] | null;
+                discount: components["schemas"]["Money"];
+                discount_code?: string | null;
+                /** @description why the code does not apply now (completing is refused until it does or is removed) */
+                discount_problem?: string | null;
+                /** @description where the order's mail goes (the customer's address when `customer_id` is set) */
+                email: string;
+                id: components["schemas"]["Id"];
+                lines: components["schemas"]["DraftLineOut"][];
+                note: string;
+                order_id?: components["schemas"]["Id"] | null;
+                payment_method: string;
+                /**
+                 * @description what stands in the way of completing it now, each with its field (empty: it can be
+                 *     completed, stock permitting)
+                 */
+                problems: components["schemas"]["DraftProblem"][];
+                shipping: components["schemas"]["Money"];
+                shipping_address: components["schemas"]["Address"];
+                /** @description the option chosen; null: the cheapest */
+                shipping_option?: string | null;
+                /** @description the options for the address and these lines, cheapest first */
+                shipping_options: components["schemas"]["ShippingOption"][];
+                /**
+                 * @description `open`, or `completed` (it became `order_id`)
+                 * @example open
+                 */
+                status: string;
+                subtotal: components["schemas"]["Money"];
+                tax: components["schemas"]["Money"];
+                total: components["schemas"]["Money"];
+                updated_at: components["schemas"]["Timestamp"];
+            }[];
+        };
+        /** @description `{"data": ...}` */
         Data_Vec_GiftCardOut: {
             data: {
                 balance: components["schemas"]["Money"];
@@ -3253,6 +3457,126 @@ export interface components {
         DiscountIn: {
             /** @description a promotion code, any case */
             code: string;
+        };
+        /** @description A change to an open draft: each field given replaces the draft's. */
+        DraftChangeIn: {
+            /**
+             * @description makes it this customer's (and forgets `email`)
+             * @example 7
+             */
+            customer_id?: string | null;
+            /** @description null: none */
+            discount_code?: string | null;
+            /** @description makes it this address's (and forgets `customer_id`, unless it is a customer's own) */
+            email?: string | null;
+            /** @description all the lines, replacing the draft's */
+            lines?: components["schemas"]["DraftLineIn"][] | null;
+            note?: string | null;
+            payment_method?: string | null;
+            shipping_address?: components["schemas"]["AddressIn"] | null;
+            /** @description null: the cheapest */
+            shipping_option?: string | null;
+        };
+        /** @description A new draft order. */
+        DraftIn: {
+            /**
+             * @description the customer it is for (the order shows in their account)…
+             * @example 7
+             */
+            customer_id?: string | null;
+            /** @description a promotion code (checked when read and when completed) */
+            discount_code?: string | null;
+            /** @description …or an e-mail address (a customer's own address makes it that customer's) */
+            email?: string | null;
+            /** @description the lines (each variant once); none yet is allowed, completing needs one */
+            lines: components["schemas"]["DraftLineIn"][];
+            /** @description for the shop */
+            note?: string | null;
+            /**
+             * @description how the customer pays: an offline method (`card` by default) or a provider's
+             *     reference
+             */
+            payment_method?: string | null;
+            shipping_address: components["schemas"]["AddressIn"];
+            /** @description a shipping option's code; absent: the cheapest for the address */
+            shipping_option?: string | null;
+        };
+        /** @description A line of a draft. */
+        DraftLineIn: {
+            /** Format: int64 */
+            quantity: number;
+            /**
+             * Format: int64
+             * @description the owner's price for one unit (minor units), when the `draft_custom_prices` setting
+             *     allows; absent: the price it sells at
+             */
+            unit_price?: number | null;
+            /** @example 31 */
+            variant_id: string;
+        };
+        /** @description A line of a draft as it reads now. */
+        DraftLineOut: {
+            /**
+             * Format: int64
+             * @description units on sale now (completing reserves `quantity` of them)
+             */
+            available: number;
+            /** @description the owner set `unit_price` */
+            custom_price: boolean;
+            /** @description still for sale (a retired product cannot be ordered) */
+            for_sale: boolean;
+            line_total: components["schemas"]["Money"];
+            /** @description the price it sells at now */
+            list_price: components["schemas"]["Money"];
+            name: string;
+            product_id?: components["schemas"]["Id"] | null;
+            /** Format: int64 */
+            quantity: number;
+            sku: string;
+            /** @description what one unit costs on this draft: the owner's price, or the price it sells at now */
+            unit_price: components["schemas"]["Money"];
+            variant_id: components["schemas"]["Id"];
+        };
+        /** @description A draft order, priced now. */
+        DraftOut: {
+            completed_at?: components["schemas"]["Timestamp"] | null;
+            created_at: components["schemas"]["Timestamp"];
+            customer_id?: components["schemas"]["Id"] | null;
+            discount: components["schemas"]["Money"];
+            discount_code?: string | null;
+            /** @description why the code does not apply now (completing is refused until it does or is removed) */
+            discount_problem?: string | null;
+            /** @description where the order's mail goes (the customer's address when `customer_id` is set) */
+            email: string;
+            id: components["schemas"]["Id"];
+            lines: components["schemas"]["DraftLineOut"][];
+            note: string;
+            order_id?: components["schemas"]["Id"] | null;
+            payment_method: string;
+            /**
+             * @description what stands in the way of completing it now, each with its field (empty: it can be
+             *     completed, stock permitting)
+             */
+            problems: components["schemas"]["DraftProblem"][];
+            shipping: components["schemas"]["Money"];
+            shipping_address: components["schemas"]["Address"];
+            /** @description the option chosen; null: the cheapest */
+            shipping_option?: string | null;
+            /** @description the options for the address and these lines, cheapest first */
+            shipping_options: components["schemas"]["ShippingOption"][];
+            /**
+             * @description `open`, or `completed` (it became `order_id`)
+             * @example open
+             */
+            status: string;
+            subtotal: components["schemas"]["Money"];
+            tax: components["schemas"]["Money"];
+            total: components["schemas"]["Money"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        DraftProblem: {
+            field: string;
+            message: string;
         };
         /** @description A product added by an edit. */
         EditAddIn: {
@@ -6100,6 +6424,600 @@ export interface operations {
             };
             /** @description not_found (also for another customer's resources: their existence is not revealed) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    list_drafts: {
+        parameters: {
+            query?: {
+                /** @description only open drafts, or only completed ones */
+                status?: "open" | "completed";
+                /** @description rows with ids below this one (the last id of the previous page) */
+                before?: number;
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description drafts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_DraftOut"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    create_draft: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DraftIn"];
+            };
+        };
+        responses: {
+            /** @description the draft, priced */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_DraftOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    get_draft: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a draft order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the draft */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_DraftOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_draft: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a draft order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description draft_completed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    update_draft: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a draft order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DraftChangeIn"];
+            };
+        };
+        responses: {
+            /** @description the draft, priced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_DraftOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description draft_completed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    complete_draft: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a draft order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteIn"];
+            };
+        };
+        responses: {
+            /** @description the order */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CompletedOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description draft_completed or out_of_stock */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14674,7 +15592,10 @@ export interface operations {
     };
     detail: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the key of the order's payment link (an order the shop made from a draft): opens it without a session */
+                key?: string;
+            };
             header?: never;
             path: {
                 /** @description an order id */
@@ -14693,6 +15614,17 @@ export interface operations {
                     "application/json": components["schemas"]["Data_OrderOut"];
                 };
             };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
             /** @description unauthenticated (no token), invalid_token (expired, revoked, unknown) or login_required (a guest token where a customer is needed) */
             401: {
                 headers: {
@@ -14706,6 +15638,28 @@ export interface operations {
             };
             /** @description not_found (also for another customer's resources: their existence is not revealed) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
