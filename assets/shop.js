@@ -7,3 +7,37 @@ document.addEventListener("change", (e) => {
   }
 });
 for (const b of document.querySelectorAll("[data-autosubmit-hide]")) b.hidden = true;
+
+// Search as you type: the header's search box offers completions of its last word
+// (GET /api/search/suggest) in its list of suggestions, a moment after typing stops.
+const box = document.querySelector("input[data-suggest]");
+const offered = box && document.getElementById(box.getAttribute("list"));
+if (box && offered) {
+  let timer = 0;
+  let asked = "";
+  box.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = box.value;
+      if (q.trim().length < 2 || q === asked) return;
+      asked = q;
+      try {
+        const r = await fetch(`/api/search/suggest?q=${encodeURIComponent(q)}&limit=8`, {
+          headers: { accept: "application/json" },
+        });
+        if (!r.ok || box.value !== q) return;
+        const { data } = await r.json();
+        offered.replaceChildren(
+          ...data.map((s) => {
+            const o = document.createElement("option");
+            o.value = s.text;
+            o.label = `${s.matches} ${s.matches === 1 ? "product" : "products"}`;
+            return o;
+          }),
+        );
+      } catch {
+        // offline or refused: the box works without suggestions
+      }
+    }, 150);
+  });
+}

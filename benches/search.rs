@@ -1,6 +1,10 @@
-//! Search on a 100,000-product generated catalog (`cargo bench --bench search`): the in-memory index against the same
-//! search on SQLite's FTS5 index alone, for a word matching about a tenth of the catalog
-//! (relevance order, first page, with facets) and for a narrow two-word query.
+//! Search on a 100,000-product generated catalog (`cargo bench --bench search`;
+//! `SEARCH_PRODUCTS=1000000` for a million): the in-memory index against the same search
+//! on SQLite's FTS5 index alone, for a word matching about a tenth of the catalog
+//! (relevance order, first page, with facets) and for a narrow two-word query; then the
+//! latency (p50, p99) of uncached searches for 400 words of the catalog's vocabulary as
+//! written and with a typo (two letters swapped), of suggestions for their first letters,
+//! and the bytes the typo lookup adds to the index.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use storefront::catalog::model::SearchTerms;
@@ -15,7 +19,11 @@ fn bench(c: &mut Criterion) {
     let mut conn = db::open_write(&path, Synchronous::Normal).unwrap();
     db::migrate::migrate(&mut conn).unwrap();
     // `cargo test --benches` runs each benchmark once, unoptimized: a small catalog there
-    let products = if std::env::args().any(|a| a == "--bench") { 100_000 } else { 2_000 };
+    let products = if std::env::args().any(|a| a == "--bench") {
+        std::env::var("SEARCH_PRODUCTS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000)
+    } else {
+        2_000
+    };
     seed::seed(&mut conn, SeedOptions::today(products, 42)).unwrap();
     db::optimize(&conn).unwrap();
     let index = SearchIndex::default();
@@ -23,8 +31,9 @@ fn bench(c: &mut Criterion) {
     assert!(index.is_ready());
     let read = db::open_read(&path).unwrap();
 
+    typos(&index, &conn);
     for q in ["classic", "classic ", "classic lamp"] {
-        let terms = SearchTerms::parse(q).unwrap();
+        let terms = SearchTerms { typos: 0, ..SearchTerms::parse(q).unwrap() };
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
         let m = index.search(&terms, &filter, None, 0, 20).unwrap();
         let f = fts_matches(&read, &terms, &filter, None, 0, 20).unwrap();
@@ -35,6 +44,67 @@ fn bench(c: &mut Criterion) {
         g.bench_function("fts5", |b| b.iter(|| fts_matches(&read, &terms, &filter, None, 0, 20).unwrap().total));
         g.finish();
     }
+}
+
+/// p50 and p99 of `times`, in milliseconds.
+fn percentiles(mut times: Vec<std::time::Duration>) -> (f64, f64) {
+    times.sort_unstable();
+    let at = |q: usize| times[(times.len() * q / 100).min(times.len() - 1)].as_secs_f64() * 1e3;
+    (at(50), at(99))
+}
+
+/// Searches for words of the vocabulary at every frequency, as written and with two
+/// letters swapped, and suggestions for their beginnings: each timed once (uncached).
+fn typos(index: &SearchIndex, read: &rusqlite::Connection) {
+    read.execute_batch("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, products_fts, 'row')").unwrap();
+    let all: Vec<String> = read
+        .prepare("SELECT term FROM temp.vocab WHERE length(term) >= 5 AND term GLOB '[a-z]*' ORDER BY doc DESC")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let n = 400.min(all.len());
+    let words: Vec<&String> = (0..n).map(|i| &all[i * (all.len() - 1) / (n - 1).max(1)]).collect();
+    let time = |f: &dyn Fn()| {
+        let start = std::time::Instant::now();
+        f();
+        start.elapsed()
+    };
+    let search = |q: &str| {
+        let terms = SearchTerms::parse(q).unwrap();
+        let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
+        index.search(&terms, &filter, None, 0, 20).unwrap().total
+    };
+    let (mut exact, mut typo, mut suggest, mut found) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for w in &words {
+        exact.push(time(&|| {
+            search(&format!("{w} "));
+        }));
+        // two letters in the middle swapped: one typo (a transposition)
+        let mut chars: Vec<char> = w.chars().collect();
+        let mid = chars.len() / 2;
+        chars.swap(mid - 1, mid);
+        let typed: String = chars.into_iter().collect();
+        typo.push(time(&|| {
+            search(&format!("{typed} "));
+        }));
+        found += usize::from(search(&format!("{typed} ")) > 0);
+        let start: String = w.chars().take(3 + w.len() % 3).collect();
+        suggest.push(time(&|| {
+            index.suggest(&SearchTerms::parse(&start).unwrap(), 8).unwrap();
+        }));
+    }
+    let ((e50, e99), (t50, t99), (s50, s99)) = (percentiles(exact), percentiles(typo), percentiles(suggest));
+    let (bytes, typo_bytes) = index.bytes().unwrap();
+    println!("{n} words: as written p50 {e50:.2} ms, p99 {e99:.2} ms; with a typo p50 {t50:.2} ms, p99 {t99:.2} ms ({found} found)");
+    println!("suggest p50 {s50:.2} ms, p99 {s99:.2} ms");
+    println!(
+        "index {:.1} MB, of which the typo lookup {:.1} MB ({:.1}%)",
+        bytes as f64 / 1e6,
+        typo_bytes as f64 / 1e6,
+        100.0 * typo_bytes as f64 / (bytes - typo_bytes) as f64
+    );
 }
 
 criterion_group! {

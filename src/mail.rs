@@ -37,6 +37,14 @@ macro_rules! secret_kinds {
 }
 pub const SECRET_KINDS: &str = secret_kinds!();
 
+/// An amount as a mail or a history row says it: `12.50 USD` (minor units, two places;
+/// never a float).
+pub fn amount(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
+}
+
 /// Writes a mail to the outbox in the unit of `tx`, and its sending job when `send` (the
 /// shop has an SMTP server: [`Mailer::sends`]). Reset codes go first (queue `high`).
 pub fn enqueue(

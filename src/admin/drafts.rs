@@ -3,11 +3,8 @@
 //! order that awaits payment (with a payment link) or is paid (see
 //! [`crate::orders::drafts`]). Each change is one writer unit with its audit row.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use rusqlite::OptionalExtension;
 
 use super::*;
 use crate::customers::model::AddressIn;
@@ -65,14 +62,6 @@ pub struct DraftIn {
     pub note: Option<String>,
 }
 
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
 /// A change to an open draft: each field given replaces the draft's.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -92,11 +81,11 @@ pub struct DraftChangeIn {
     #[serde(default)]
     pub shipping_address: Option<AddressIn>,
     /// null: the cheapest
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>, max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub shipping_option: Option<Option<String>>,
     /// null: none
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>, max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub discount_code: Option<Option<String>>,
     #[serde(default)]
@@ -213,14 +202,17 @@ fn check_stored(tx: &WriteTx, d: &mut Draft, f: Fields) -> Result<(), ApiError> 
         None => {}
     }
     if let Some(lines) = f.lines {
+        // each line's product: one statement for all of them
+        let ids = serde_json::to_string(&lines.iter().map(|l| l.variant_id).collect::<Vec<_>>()).expect("ids");
+        let gift: std::collections::HashMap<i64, bool> = tx
+            .prepare_cached(
+                "SELECT v.id, p.gift_card FROM variants v JOIN products p ON p.id = v.product_id
+                 WHERE v.id IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_map([ids], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
         for (i, l) in lines.iter().enumerate() {
-            let found: Option<bool> = tx
-                .prepare_cached(
-                    "SELECT p.gift_card FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = ?1",
-                )?
-                .query_row([l.variant_id], |r| r.get(0))
-                .optional()?;
-            match found {
+            match gift.get(&l.variant_id) {
                 None => checks.error(&format!("lines[{i}].variant_id"), format!("no variant {}", l.variant_id)),
                 Some(true) if l.unit_price.is_some() => checks.error(
                     &format!("lines[{i}].unit_price"),
@@ -307,26 +299,25 @@ pub async fn create_draft(
             check_stored(tx, &mut d, f)?;
             d.id = drafts::insert(tx, &d)?;
             let out = drafts::out(tx, &d, custom_prices, now)?;
-            audit(tx, &admin, "draft_order.create", "draft_order", d.id, None, Some(&summary(&out)))?;
+            audit(tx, &admin, "draft_order.create", "draft_order", d.id, None, Some(&summary(&d, Some(&out.total))))?;
             Ok::<_, ApiError>(out)
         })
         .await?;
     Ok(data(StatusCode::CREATED, &out))
 }
 
-/// A draft's fields for an audit row (without the priced detail).
-fn summary(d: &DraftOut) -> serde_json::Value {
+/// A draft's fields for an audit row, as stored (what it cost, when priced: `total`).
+fn summary(d: &Draft, total: Option<&crate::domain::Money>) -> serde_json::Value {
     serde_json::json!({
         "customer_id": d.customer_id,
         "email": d.email,
         "lines": d.lines.iter().map(|l| serde_json::json!({
-            "variant_id": l.variant_id, "quantity": l.quantity, "unit_price": l.unit_price, "custom_price": l.custom_price,
+            "variant_id": l.variant_id, "quantity": l.quantity, "unit_price": l.unit_price,
         })).collect::<Vec<_>>(),
         "shipping_option": d.shipping_option,
         "discount_code": d.discount_code,
-        "total": d.total,
-        "status": d.status,
-        "order_id": d.order_id,
+        "payment_method": d.payment_method,
+        "total": total,
     })
 }
 
@@ -450,12 +441,12 @@ fn update_in(
     if !d.is_open() {
         return Err(drafts::CompleteError::Completed(d.order_id).into());
     }
-    let before = drafts::out(tx, &d, custom_prices, now)?;
+    let before = summary(&d, None);
     check_stored(tx, &mut d, f)?;
     d.updated_at = now;
     drafts::save(tx, &d)?;
     let out = drafts::out(tx, &d, custom_prices, now)?;
-    audit(tx, admin, "draft_order.update", "draft_order", id, Some(&summary(&before)), Some(&summary(&out)))?;
+    audit(tx, admin, "draft_order.update", "draft_order", id, Some(&before), Some(&summary(&d, Some(&out.total))))?;
     Ok(out)
 }
 
@@ -471,20 +462,18 @@ pub async fn delete_draft(
     admin: AdminSession,
     PathId(id, _): PathId<res::DraftOrder>,
 ) -> Result<Response, ApiError> {
-    let custom_prices = app.live().draft_custom_prices;
-    app.db.writer.run(move |tx| delete_in(tx, &admin, id, custom_prices, now_ms())).await?;
+    app.db.writer.run(move |tx| delete_in(tx, &admin, id)).await?;
     Ok(crate::http::respond::no_content())
 }
 
 /// [`delete_draft`] in the writer unit `tx`.
-pub fn delete_in(tx: &WriteTx, admin: &AdminSession, id: i64, custom_prices: bool, now: i64) -> Result<(), ApiError> {
+pub fn delete_in(tx: &WriteTx, admin: &AdminSession, id: i64) -> Result<(), ApiError> {
     let d = drafts::load(tx, id)?.ok_or_else(|| ApiError::not_found("draft order"))?;
     if !d.is_open() {
         return Err(drafts::CompleteError::Completed(d.order_id).into());
     }
-    let before = drafts::out(tx, &d, custom_prices, now)?;
     drafts::delete(tx, id)?;
-    audit(tx, admin, "draft_order.delete", "draft_order", id, Some(&summary(&before)), None)?;
+    audit(tx, admin, "draft_order.delete", "draft_order", id, Some(&summary(&d, None)), None)?;
     Ok(())
 }
 
@@ -592,13 +581,7 @@ impl FromRequestParts<AppState> for ShopOrigin {
         if let Some(url) = &app.config.public_url {
             return Ok(ShopOrigin(url.trim_end_matches('/').to_owned()));
         }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let tls = peer.is_some_and(|ip| app.clients.trusts(ip))
-            && parts
-                .headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        let tls = app.clients.over_tls(parts);
         let host = parts
             .headers
             .get(axum::http::header::HOST)

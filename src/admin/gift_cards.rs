@@ -153,14 +153,6 @@ pub async fn get_gift_card(
     Ok(data(StatusCode::OK, &out.ok_or_else(|| ApiError::not_found("gift card"))?))
 }
 
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GiftCardChangeIn {
@@ -171,7 +163,7 @@ pub struct GiftCardChangeIn {
     #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub note: Option<String>,
     /// a new expiry (in the future), or null: never
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>, extensions(("x-pattern" = json!(crate::util::UTC_PATTERN))))]
     pub expires_at: Option<Option<String>>,
 }

@@ -71,6 +71,16 @@ pub(crate) fn audit(
     Ok(())
 }
 
+/// `Some` of what was sent, `null` included: absent stays `None` (with `#[serde(default)]`),
+/// so a change can tell "leave it" from "clear it".
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 fn conflict(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, message)
 }

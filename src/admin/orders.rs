@@ -403,6 +403,10 @@ pub struct RefundIn {
 /// not ship. The order becomes `partially_refunded` (it still ships), or `refunded` when
 /// everything was given back.
 ///
+/// Units of a line that sold gift cards void as many of its cards, untouched ones (their
+/// balance 0, turned off, in the refund's unit); when fewer are untouched, nothing is
+/// refunded (409 `gift_card_used`). A refund that fails makes them valid again.
+///
 /// An order paid through the payment provider (`payment_provider_url` set, a provider's
 /// payment method) is refunded by the provider: the refund is `pending` until the `refund`
 /// job's call is answered (`succeeded`, or `failed` with the provider's reason; a provider
@@ -419,7 +423,7 @@ pub struct RefundIn {
     request_body = RefundIn,
     responses((status = 201, description = "the refund: `succeeded`, or `pending` until the payment provider answers", body = Data<crate::orders::refunds::RefundOut>),
         AdminErrors, BodyErrors, NotFound,
-        (status = 409, description = "exceeds_captured, over_refund, nothing_to_refund (the units cost nothing), invalid_transition (never paid) or idempotency_key_reused", body = ErrorBody), WriteErrors))]
+        (status = 409, description = "exceeds_captured, over_refund, nothing_to_refund (the units cost nothing), gift_card_used (gift cards it sold have been spent from), invalid_transition (never paid) or idempotency_key_reused", body = ErrorBody), WriteErrors))]
 pub async fn create_refund(
     State(app): State<AppState>,
     admin: AdminSession,

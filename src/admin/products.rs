@@ -724,15 +724,6 @@ pub async fn add_variant(
     Ok(resp)
 }
 
-/// `Some` of what was sent, `null` included: absent stays `None`.
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantPatch {
@@ -745,7 +736,7 @@ pub struct VariantPatch {
     #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: Option<String>,
     /// minor units; null: the product's price again (with no sale of its own)
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 10_000_000_000_i64)]
     pub base_price: Option<Option<i64>>,
     /// minor units, below base_price (which it needs)

@@ -121,6 +121,23 @@ pub struct Line {
     pub thumbnail: Option<String>,
 }
 
+impl Line {
+    /// The name an order's line keeps: see [`item_name`].
+    pub fn item_name(&self) -> String {
+        item_name(&self.product_name, &self.variant_name)
+    }
+}
+
+/// The name of a product's variant on an order: "Product (Variant)", or the product's
+/// name alone for its only, unnamed ("Default") variant.
+pub fn item_name(product: &str, variant: &str) -> String {
+    if variant.is_empty() || variant == "Default" {
+        product.to_owned()
+    } else {
+        format!("{product} ({variant})")
+    }
+}
+
 /// Columns of a [`Line`] after its item id, variant and quantity.
 fn line_columns() -> String {
     format!(

@@ -284,8 +284,12 @@ const SEARCH_Q: Param =
     Param::text("q", 200, Shape::Words).required().doc("the search text: at least one letter or digit");
 const SEARCH_SORT: OneOf<Option<Sort>> = OneOf::defaulted(
     "sort",
-    "relevance: products with every word in the name first, then in name, brand or category, then anywhere \
-     (description too); ties by units sold",
+    "relevance: products matched without a typo first, then with one, then two; among those, every word in the \
+     name first, then in name, brand or category, then anywhere (description too); ties by units sold",
+);
+const TYPOS: Param = Param::int("typos", 0, 2).default(2).doc(
+    "the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more \
+     two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off",
 );
 const SEARCH_PAGE: Param =
     Param::int("page", 1, MAX_SEARCH_DEPTH).default(1).doc("from 1; results stop at item 1,000 (page × per_page)");
@@ -301,11 +305,11 @@ query_params!(
 );
 query_params!(
     /// `GET /api/products` beyond the filters.
-    pub struct ListQuery [LIST_Q, SORT.param, PAGE, PER_PAGE, CURSOR, FIELDS]
+    pub struct ListQuery [LIST_Q, TYPOS, SORT.param, PAGE, PER_PAGE, CURSOR, FIELDS]
 );
 query_params!(
     /// `GET /api/search` beyond the filters.
-    pub struct SearchQuery [SEARCH_Q, SEARCH_SORT.param, SEARCH_PAGE, PER_PAGE]
+    pub struct SearchQuery [SEARCH_Q, TYPOS, SEARCH_SORT.param, SEARCH_PAGE, PER_PAGE]
 );
 query_params!(
     /// `GET /api/products/{slug}/reviews`
@@ -340,9 +344,10 @@ pub async fn list_products_entry(
     mut q: QueryParams,
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let filters = filter_params(&mut q);
+    let typos = q.int_or_default(&TYPOS) as u8;
     let terms = match q.text(&LIST_Q) {
         Some(text) => match SearchTerms::parse(&text) {
-            Some(t) => Some(t),
+            Some(t) => Some(SearchTerms { typos, ..t }),
             None => {
                 q.error("q", "must contain at least one letter or digit");
                 None
@@ -804,8 +809,9 @@ pub async fn search(
 /// [`search`]'s cached answer (the web pages read it too).
 pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
     let text = q.text(&SEARCH_Q);
+    let typos = q.int_or_default(&TYPOS) as u8;
     let terms = text.as_deref().and_then(|t| {
-        SearchTerms::parse(t).or_else(|| {
+        SearchTerms::parse(t).map(|t| SearchTerms { typos, ..t }).or_else(|| {
             q.error("q", "must contain at least one letter or digit");
             None
         })
@@ -869,6 +875,81 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
         Ok((body.0, product_tags(&body.1)))
     };
     entry(app, uri, &canonical, &tags, load).await
+}
+
+const SUGGEST_Q: Param = Param::text("q", 200, Shape::Words)
+    .required()
+    .doc("what the shopper has typed so far: the last word is completed, the words before it narrow the matches");
+const SUGGEST_LIMIT: Param = Param::int("limit", 1, 20).default(8);
+
+query_params!(
+    /// `GET /api/search/suggest`
+    pub struct SuggestQuery [SUGGEST_Q, TYPOS, SUGGEST_LIMIT]
+);
+
+/// Suggestions as the shopper types: `{"data": [...], "meta": {"q": ...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SuggestPage {
+    pub data: Vec<search_index::Suggestion>,
+    pub meta: SuggestMeta,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SuggestMeta {
+    /// the text as understood
+    pub q: String,
+}
+
+/// Search as you type
+///
+/// Completes the last word of `q` as a prefix, within its typos (as `/api/search` allows
+/// them), among the words of product names, brands and categories; the words before it
+/// narrow the count. The completions that take no typo come first, then those that take
+/// one or two; among those, the ones matching most products. Each says how many products
+/// `/api/search?q=<text>` finds with the completed word in a name, brand or category.
+/// Answered from the search index: until it is built (the node is not ready yet), the list
+/// is empty.
+#[utoipa::path(get, path = "/api/search/suggest", tag = "catalog", security(()),
+    params(SuggestQuery),
+    responses((status = 200, description = "completions, best first", body = SuggestPage), NotModified, QueryErrors, ReadErrors))]
+pub async fn suggest(
+    State(app): State<AppState>,
+    uri: Uri,
+    neg: Negotiation,
+    mut q: QueryParams,
+) -> Result<Response, ApiError> {
+    let text = q.text(&SUGGEST_Q);
+    let typos = q.int_or_default(&TYPOS) as u8;
+    let limit = q.int_or_default(&SUGGEST_LIMIT) as usize;
+    let terms = text.as_deref().and_then(|t| {
+        SearchTerms::parse(t).map(|t| SearchTerms { typos, ..t }).or_else(|| {
+            q.error("q", "must contain at least one letter or digit");
+            None
+        })
+    });
+    let canonical = q.finish()?;
+    let terms = terms.expect("finish() refuses a request without valid terms");
+    let understood = terms.words.join(" ");
+    let index = app.search.clone();
+    let load = async move {
+        // not cached while the index builds: the answer would outlive it
+        let data = index.suggest(&terms, limit).ok_or_else(|| {
+            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "index_building", "the search index is building")
+        })?;
+        let page = SuggestPage { data, meta: SuggestMeta { q: terms.words.join(" ") } };
+        Ok((serde_json::to_vec(&page).expect("suggestions serialize"), Vec::new()))
+    };
+    match entry(&app, &uri, &canonical, &[Tag::Catalog, Tag::Search], load).await {
+        Ok((entry, served)) => Ok(respond_cached(&app, &entry.rendered, &neg, served)),
+        Err(e) if e.code == "index_building" => {
+            let page = SuggestPage { data: Vec::new(), meta: SuggestMeta { q: understood } };
+            Ok(crate::http::respond::private_json(
+                axum::http::StatusCode::OK,
+                serde_json::to_vec(&page).expect("suggestions serialize"),
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// [`SearchMeta`] but for the facets, which are written after it.

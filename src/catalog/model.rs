@@ -469,6 +469,9 @@ impl Cursor {
 pub struct SearchTerms {
     pub words: Vec<String>,
     pub prefix_last: bool,
+    /// the most typos a word may have and still match (`typos=`; 2 by default): words of
+    /// 5 letters or more may have one, of 9 or more two (see `search_index::typo_budget`)
+    pub typos: u8,
 }
 
 pub const MAX_SEARCH_WORDS: usize = 12;
@@ -486,7 +489,7 @@ impl SearchTerms {
         }
         let ends_in_word = q.chars().last().is_some_and(|c| c.is_alphanumeric());
         let prefix_last = ends_in_word && words.last().is_some_and(|w| w.chars().count() >= 3);
-        Some(SearchTerms { words, prefix_last })
+        Some(SearchTerms { words, prefix_last, typos: 2 })
     }
 
     /// The MATCH expression restricted to some columns, e.g. `{name brand} : (...)`.

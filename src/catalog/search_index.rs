@@ -25,9 +25,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
+use fst::{IntoStreamer, Streamer};
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder};
 use rusqlite::Connection;
 
 use super::handlers::PRICE_BANDS;
@@ -41,6 +43,38 @@ const NAME: u8 = 1;
 const BRAND: u8 = 2;
 const CATEGORY: u8 = 4;
 const DESCRIPTION: u8 = 8;
+
+/// A word's matches carry its typos in the bits above the fields.
+const TYPO_SHIFT: u8 = 4;
+const FIELDS: u8 = (1 << TYPO_SHIFT) - 1;
+
+/// Most words one query word may stand for with typos: the closest, then the commonest.
+const MAX_DERIVED: usize = 50;
+
+/// Words added since the typo lookup's FST was built are read from a plain set; past this
+/// many, the FST is built again.
+const FRESH_MAX: usize = 20_000;
+
+/// How many typos a query word of `chars` characters may have and still match (as
+/// Meilisearch does: none under 5, one from 5, two from 9), at most `max` (`typos=`).
+pub fn typo_budget(chars: usize, max: u8) -> u8 {
+    let budget = match chars {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    };
+    budget.min(max)
+}
+
+/// The Levenshtein automaton builders (transpositions count as one typo), made once.
+fn automaton(typos: u8) -> &'static LevenshteinAutomatonBuilder {
+    static ONE: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
+    static TWO: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
+    match typos {
+        1 => ONE.get_or_init(|| LevenshteinAutomatonBuilder::new(1, true)),
+        _ => TWO.get_or_init(|| LevenshteinAutomatonBuilder::new(2, true)),
+    }
+}
 
 /// Past this many changed products in one commit, rebuilding is cheaper than patching.
 const REBUILD_AFTER: usize = 5_000;
@@ -227,6 +261,12 @@ struct Index {
     terms: HashMap<Box<str>, Postings>,
     /// the same words in order, for prefix queries
     sorted: BTreeSet<Box<str>>,
+    /// the words as an FST, for the words within a few typos of a query word (a
+    /// Levenshtein automaton walks it); words removed since stay in it (`terms` says
+    /// whether a word still matches anything)
+    vocab: fst::Set<Vec<u8>>,
+    /// words added since `vocab` was built
+    fresh: BTreeSet<Box<str>>,
     refs: Arc<Refs>,
     /// the product lists' orders and buckets over the same columns
     listing: Listing,
@@ -488,6 +528,21 @@ impl SearchIndex {
         matches!(*self.state.read().unwrap_or_else(|e| e.into_inner()), State::Ready(_))
     }
 
+    /// Bytes the built index holds for words and their postings (keys, ids, fields, the
+    /// ordered copy of the words) and for the columns, and of those the typo lookup's
+    /// (the FST and the words added since), for the benchmarks; `None` until built.
+    pub fn bytes(&self) -> Option<(usize, usize)> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let State::Ready(index) = &*state else { return None };
+        let words: usize =
+            index.terms.iter().map(|(w, p)| 2 * w.len() + p.ids.capacity() * 4 + p.fields.capacity()).sum();
+        let columns = index.docs.capacity() * std::mem::size_of::<Doc>()
+            + index.cold.capacity() * std::mem::size_of::<Cold>()
+            + index.texts.capacity() * 8;
+        let typos = index.vocab.as_fst().as_bytes().len() + index.fresh.iter().map(|w| w.len()).sum::<usize>();
+        Some((words + columns + typos, typos))
+    }
+
     /// The writer's post-commit hook: brings the index up to what was just committed.
     pub fn patch(&self, changes: &ChangeSet) {
         let products = changes.all_rows("products");
@@ -557,6 +612,33 @@ impl SearchIndex {
     }
 }
 
+impl SearchIndex {
+    /// Completions of the last word of `terms` as a prefix (within its typos) among the
+    /// words of names, brands and categories, each with how many products it and the words
+    /// before it match; `None` until the index is built.
+    pub fn suggest(&self, terms: &SearchTerms, limit: usize) -> Option<Vec<Suggestion>> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let State::Ready(index) = &*state else { return None };
+        Some(index.suggest(terms, limit))
+    }
+}
+
+/// A completed query: the words before the last as typed, the last completed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    pub text: String,
+    /// products that match it (every word, the completed one in a name, brand or category)
+    pub matches: usize,
+    /// typos the completion took (0: the last word as typed starts it)
+    pub typos: u8,
+}
+
+/// Words starting with a prefix read in order for suggestions, at most (the commonest of
+/// them are counted).
+const SUGGEST_SCAN: usize = 2_000;
+/// Candidate completions counted, at most.
+const SUGGEST_COUNTED: usize = 24;
+
 /// The same search on SQLite alone: one FTS5 pass over every match (with the facet
 /// columns from a narrow covering index), two more over name and name/brand/category for
 /// the relevance tiers. Used until the in-memory index is ready, or when it is turned off.
@@ -624,19 +706,22 @@ pub fn prefetch<T>(items: &[T], i: usize) {
 }
 
 /// Several postings as one: every product in any of them, fields merged.
-fn union<'a>(lists: impl Iterator<Item = &'a Postings>) -> Postings {
-    let mut all: Vec<(u32, u8)> = Vec::new();
-    for p in lists {
-        all.extend(p.ids.iter().copied().zip(p.fields.iter().copied()));
+/// One list of the products in any of `lists`, each with the fields of all of them and the
+/// fewest typos any of them took (in the bits above the fields).
+fn union<'a>(lists: impl Iterator<Item = (&'a Postings, u8)>) -> Postings {
+    let mut all: Vec<(u32, u8, u8)> = Vec::new();
+    for (p, typos) in lists {
+        all.extend(p.ids.iter().zip(&p.fields).map(|(id, f)| (*id, *f, typos)));
     }
-    all.sort_unstable_by_key(|(id, _)| *id);
+    all.sort_unstable_by_key(|(id, _, typos)| (*id, *typos));
     let mut out = Postings::default();
-    for (id, f) in all {
+    for (id, f, typos) in all {
         if out.ids.last() == Some(&id) {
+            // the first of an id has its fewest typos
             *out.fields.last_mut().expect("ids and fields have one length") |= f;
         } else {
             out.ids.push(id);
-            out.fields.push(f);
+            out.fields.push(f | typos << TYPO_SHIFT);
         }
     }
     out
@@ -658,6 +743,8 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
             texts: Vec::new(),
             terms: HashMap::new(),
             sorted: BTreeSet::new(),
+            vocab: fst::Set::default(),
+            fresh: BTreeSet::new(),
             refs: Arc::new(refs),
             listing: Listing::empty(),
         };
@@ -672,6 +759,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
             return Err(e);
         }
         index.relist();
+        index.build_vocab();
         Ok(index)
     })();
     conn.execute_batch("COMMIT")?;
@@ -732,6 +820,7 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
             index.terms.retain(|_, p| !p.ids.is_empty());
             let terms = &index.terms;
             index.sorted.retain(|w| terms.contains_key(w));
+            index.fresh.retain(|w| terms.contains_key(w));
             for id in &reindex {
                 index.docs[*id as usize].active = false;
             }
@@ -756,6 +845,9 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
                 }
             }
         }
+        if index.fresh.len() > FRESH_MAX {
+            index.build_vocab();
+        }
         if refs_changed || index.listing.needs_rebuild() {
             index.relist();
         } else {
@@ -779,6 +871,109 @@ fn unknown(what: &str, id: i64) -> rusqlite::Error {
 }
 
 impl Index {
+    /// Builds the typo lookup's FST from every word (and empties `fresh`).
+    fn build_vocab(&mut self) {
+        self.vocab = fst::Set::from_iter(self.sorted.iter().map(|w| w.as_bytes())).expect("sorted, unique words");
+        self.fresh.clear();
+    }
+
+    /// The words within `budget` typos of `word` (of every word starting so when
+    /// `prefix`), not counting those that match it without a typo: a typo on the first
+    /// letter counts twice (people rarely miss it); the closest first, then the commonest,
+    /// at most [`MAX_DERIVED`].
+    fn derived(&self, word: &str, prefix: bool, budget: u8) -> Vec<(&str, &Postings, u8)> {
+        let builder = automaton(budget);
+        let dfa = if prefix { builder.build_prefix_dfa(word) } else { builder.build_dfa(word) };
+        let first = word.chars().next();
+        let mut found: Vec<(u8, usize, &str)> = Vec::new();
+        let mut consider = |candidate: &[u8]| {
+            let Ok(candidate) = std::str::from_utf8(candidate) else { return };
+            if candidate == word || prefix && candidate.starts_with(word) {
+                return;
+            }
+            let Distance::Exact(mut typos) = dfa.eval(candidate) else { return };
+            if candidate.chars().next() != first {
+                typos += 1;
+            }
+            if typos == 0 || typos > budget {
+                return;
+            }
+            if let Some((w, p)) = self.terms.get_key_value(candidate) {
+                found.push((typos, p.ids.len(), w));
+            }
+        };
+        let mut stream = self.vocab.search(&dfa).into_stream();
+        while let Some(candidate) = stream.next() {
+            consider(candidate);
+        }
+        for candidate in &self.fresh {
+            consider(candidate.as_bytes());
+        }
+        found.sort_unstable_by_key(|&(typos, n, w)| (typos, std::cmp::Reverse(n), w));
+        found.dedup_by_key(|f| f.2);
+        found.truncate(MAX_DERIVED);
+        found.into_iter().map(|(typos, _, w)| (w, &self.terms[w], typos)).collect()
+    }
+
+    fn suggest(&self, terms: &SearchTerms, limit: usize) -> Vec<Suggestion> {
+        let Some((last, head)) = terms.words.split_last() else { return Vec::new() };
+        let last = normalized(last);
+        // what the words before the last match, in any field
+        let before: Option<Vec<u32>> = (!head.is_empty()).then(|| {
+            let head = SearchTerms { words: head.to_vec(), prefix_last: false, typos: terms.typos };
+            self.matching(&head).into_iter().map(|(id, _)| id).collect()
+        });
+        if before.as_ref().is_some_and(Vec::is_empty) {
+            return Vec::new();
+        }
+        // the commonest words the last starts, then those within its typos
+        let mut candidates: Vec<(&str, &Postings, u8)> = self
+            .sorted
+            .range::<str, _>((Bound::Included(last.as_str()), Bound::Unbounded))
+            .take_while(|w| w.starts_with(last.as_str()))
+            .take(SUGGEST_SCAN)
+            .map(|w| (&**w, &self.terms[w], 0))
+            .collect();
+        candidates.sort_unstable_by_key(|(w, p, _)| (std::cmp::Reverse(p.ids.len()), *w));
+        candidates.truncate(SUGGEST_COUNTED);
+        let budget = typo_budget(last.chars().count(), terms.typos);
+        if budget > 0 {
+            candidates.extend(self.derived(&last, true, budget).into_iter().take(SUGGEST_COUNTED / 2));
+        }
+        let mut out: Vec<Suggestion> = Vec::new();
+        for (word, postings, typos) in candidates {
+            let shown = |i: usize| postings.fields[i] & (NAME | BRAND | CATEGORY) != 0;
+            let matches = match &before {
+                None => (0..postings.ids.len()).filter(|&i| shown(i)).count(),
+                Some(before) => {
+                    // both ascend: a merge
+                    let (mut i, mut j, mut n) = (0, 0, 0);
+                    while i < postings.ids.len() && j < before.len() {
+                        match postings.ids[i].cmp(&before[j]) {
+                            std::cmp::Ordering::Less => i += 1,
+                            std::cmp::Ordering::Greater => j += 1,
+                            std::cmp::Ordering::Equal => {
+                                n += usize::from(shown(i));
+                                i += 1;
+                                j += 1;
+                            }
+                        }
+                    }
+                    n
+                }
+            };
+            if matches > 0 {
+                let mut text: Vec<String> = head.iter().map(|w| normalized(w)).collect();
+                text.push(word.to_owned());
+                out.push(Suggestion { text: text.join(" "), matches, typos });
+            }
+        }
+        out.sort_by(|a, b| a.typos.cmp(&b.typos).then(b.matches.cmp(&a.matches)).then(a.text.cmp(&b.text)));
+        out.dedup_by(|a, b| a.text == b.text);
+        out.truncate(limit);
+        out
+    }
+
     /// Builds the listing afresh from the columns.
     fn relist(&mut self) {
         let cols = Columns { docs: &self.docs, cold: &self.cold };
@@ -876,6 +1071,7 @@ impl Index {
                     p.insert(id, fields);
                     self.terms.insert(word.into(), p);
                     self.sorted.insert(word.into());
+                    self.fresh.insert(word.into());
                 }
             }
             i = j;
@@ -890,9 +1086,10 @@ impl Index {
         Ok(())
     }
 
-    /// The products matching every word, ascending, with their relevance tier: 0 when
-    /// every word is in the name, 1 when every word is in the name, brand or category,
-    /// 2 otherwise.
+    /// The products matching every word, ascending, with their relevance tier: the typos
+    /// it took first (a product every word matches exactly before one matched with a
+    /// typo), then where the words are: every word in the name, every word in the name,
+    /// brand or category, anywhere (3 × typos + 0, 1 or 2).
     fn matching(&self, terms: &SearchTerms) -> Vec<(u32, u8)> {
         // a word's tier in one product, from the fields it appears in
         fn tier(fields: u8) -> u8 {
@@ -909,31 +1106,40 @@ impl Index {
         let last = terms.words.len() - 1;
         for (i, w) in terms.words.iter().enumerate() {
             let w = normalized(w);
-            let mut prefixed = if i == last && terms.prefix_last {
+            let prefix = i == last && terms.prefix_last;
+            let exact: Vec<&Postings> = if prefix {
                 self.sorted.range::<str, _>((Bound::Included(w.as_str()), Bound::Unbounded))
             } else {
                 self.sorted.range::<str, _>((Bound::Included(w.as_str()), Bound::Included(w.as_str())))
             }
             .take_while(|t| t.starts_with(w.as_str()))
-            .map(|t| &self.terms[t]);
-            match (prefixed.next(), prefixed.next()) {
-                (None, _) => return Vec::new(),
-                (Some(one), None) => lists.push(one),
-                (Some(a), Some(b)) => owned.push(union([a, b].into_iter().chain(prefixed))),
+            .map(|t| &self.terms[t])
+            .collect();
+            let budget = typo_budget(w.chars().count(), terms.typos);
+            let derived = if budget > 0 { self.derived(&w, prefix, budget) } else { Vec::new() };
+            match (exact.as_slice(), derived.is_empty()) {
+                ([], true) => return Vec::new(),
+                ([one], true) => lists.push(one),
+                _ => owned
+                    .push(union(exact.into_iter().map(|p| (p, 0)).chain(derived.into_iter().map(|(_, p, t)| (p, t))))),
             }
         }
         lists.extend(owned.iter());
         lists.sort_by_key(|p| p.ids.len());
         let Some((first, rest)) = lists.split_first() else { return Vec::new() };
-        let mut out: Vec<(u32, u8)> = first.ids.iter().zip(&first.fields).map(|(id, f)| (*id, tier(*f))).collect();
+        // (id, tier, typos)
+        let mut out: Vec<(u32, u8, u8)> =
+            first.ids.iter().zip(&first.fields).map(|(id, f)| (*id, tier(*f & FIELDS), *f >> TYPO_SHIFT)).collect();
         for list in rest {
             let mut lo = 0;
-            out.retain_mut(|(id, t)| {
+            out.retain_mut(|(id, t, typos)| {
                 // ids ascend in both: search forward from the last position
                 match list.ids[lo..].binary_search(id) {
                     Ok(i) => {
                         lo += i;
-                        *t = (*t).max(tier(list.fields[lo]));
+                        let f = list.fields[lo];
+                        *t = (*t).max(tier(f & FIELDS));
+                        *typos += f >> TYPO_SHIFT;
                         true
                     }
                     Err(i) => {
@@ -946,7 +1152,7 @@ impl Index {
                 break;
             }
         }
-        out
+        out.into_iter().map(|(id, t, typos)| (id, typos * 3 + t)).collect()
     }
 
     fn search(&self, terms: &SearchTerms, filter: &Filter, sort: Option<Sort>, start: usize, end: usize) -> Matches {

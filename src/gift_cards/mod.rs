@@ -247,33 +247,33 @@ pub fn invalid(why: &str) -> ApiError {
         .with_detail("code", why)
 }
 
-/// Pays up to `due` of `order` (in `currency`) from card `id`, in the order's writer unit:
-/// takes what the balance has, at most `due`, and records it on the order. Returns what
-/// it took (more than zero).
-pub fn spend(tx: &WriteTx, id: i64, order: i64, due: i64, currency: &str, now: i64) -> Result<i64, SpendError> {
-    let store = |e: rusqlite::Error| -> SpendError {
-        tracing::error!(error = %e, "gift card spend failed");
-        SpendError::Unusable("the gift card could not be read")
-    };
-    let c = card(tx, id).map_err(store)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
+/// What card `id` would pay of `due` (in `currency`) now: what its balance has, at most
+/// `due`. Read in the order's writer unit, before the order is written, so the order's row
+/// is written once with it (see [`spend`]).
+pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Result<i64, SpendError> {
+    let c = card(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
     if let Some(why) = c.problem(now) {
         return Err(SpendError::Unusable(why));
     }
     if c.currency != currency {
         return Err(SpendError::Currency { card: c.currency, order: currency.to_owned() });
     }
-    let take = c.balance.min(due);
-    if take <= 0 {
-        return Ok(0);
-    }
+    Ok(c.balance.min(due).max(0))
+}
+
+/// Takes `take` (what [`can_pay`] said, in the same unit) from card `id` for `order`, whose
+/// row says it (`gift_card_paid`): the balance and its ledger row.
+pub fn spend(tx: &WriteTx, id: i64, order: i64, take: i64, now: i64) -> Result<(), SpendError> {
     // the unit read the balance it takes from: nothing runs between the read and this
     move_balance(tx, id, -take, "spent", Some(order), None, &format!("order {order}"), now)
-        .map_err(store)?
+        .map_err(unreadable)?
         .ok_or(SpendError::Unusable("this gift card has no balance left"))?;
-    tx.prepare_cached("UPDATE orders SET gift_card_paid = gift_card_paid + ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![order, take]))
-        .map_err(store)?;
-    Ok(take)
+    Ok(())
+}
+
+fn unreadable(e: rusqlite::Error) -> SpendError {
+    tracing::error!(error = %e, "gift card spend failed");
+    SpendError::Unusable("the gift card could not be read")
 }
 
 /// What each card paid of `order` and has not had back: (card, amount), by card.
@@ -308,6 +308,63 @@ pub fn refund_to_cards(tx: &WriteTx, order: i64, refund: i64, amount: i64, now: 
         let note = format!("refund {refund} of order {order}");
         move_balance(tx, card, back, "refunded", Some(order), Some(refund), &note, now)?;
         left -= back;
+    }
+    Ok(())
+}
+
+/// Refund `units` units of `order`'s `line` that bought gift cards: that many of its cards,
+/// untouched (nothing spent from them), are voided (balance 0, off), in the refund's unit.
+/// `Ok(None)`: the line bought no cards; `Err((unused, asked))`: fewer than `units` are
+/// untouched, and nothing changed.
+pub fn void_bought(
+    tx: &WriteTx,
+    order: i64,
+    line: i64,
+    units: i64,
+    refund: i64,
+    now: i64,
+) -> rusqlite::Result<Result<Option<i64>, (i64, i64)>> {
+    let cards: Vec<(i64, i64, bool)> = tx
+        .prepare_cached(
+            "SELECT id, initial, balance = initial FROM gift_cards INDEXED BY idx_gift_cards_order
+             WHERE order_id = ?1 AND order_line = ?2 ORDER BY id",
+        )?
+        .query_map(params![order, line], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if cards.is_empty() {
+        return Ok(Ok(None));
+    }
+    let unused: Vec<(i64, i64)> = cards.iter().filter(|c| c.2).map(|c| (c.0, c.1)).collect();
+    if (unused.len() as i64) < units {
+        return Ok(Err((unused.len() as i64, units)));
+    }
+    let note = format!("refund {refund} of order {order}: the card is void");
+    for (id, initial) in unused.into_iter().take(units as usize) {
+        tx.prepare_cached("UPDATE gift_cards SET balance = 0, disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
+            .execute(params![id, now])?;
+        ledger_row(tx, id, -initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
+    }
+    Ok(Ok(Some(units)))
+}
+
+/// Refund `refund` failed: the cards it voided (see [`void_bought`]) are whole and usable
+/// again, in the unit that records the failure.
+pub fn unvoid(tx: &WriteTx, order: i64, refund: i64, now: i64) -> rusqlite::Result<()> {
+    let voided: Vec<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT gift_card_id, -amount FROM gift_card_ledger INDEXED BY idx_gift_card_ledger_order
+             WHERE order_id = ?1 AND refund_id = ?2 AND kind = 'disabled'",
+        )?
+        .query_map(params![order, refund], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (card, amount) in voided {
+        let balance: i64 = tx
+            .prepare_cached(
+                "UPDATE gift_cards SET balance = balance + ?2, disabled_at = NULL WHERE id = ?1 RETURNING balance",
+            )?
+            .query_row(params![card, amount], |r| r.get(0))?;
+        let note = format!("refund {refund} failed: the card is valid again");
+        ledger_row(tx, card, amount, balance, "enabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(())
 }
@@ -490,7 +547,7 @@ pub fn issue_bought(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite
     }
     let mut body = format!("Here are the gift cards of your order {order}.\n\n");
     for (name, price, code) in &codes {
-        body.push_str(&format!("  {name}: {code} (worth {}.{:02} {currency})\n", price / 100, price % 100));
+        body.push_str(&format!("  {name}: {code} (worth {})\n", crate::mail::amount(*price, &currency)));
     }
     body.push_str(
         "\nEach code pays at checkout, in whole or in part. Keep them safe: whoever has a code can spend it.\n",

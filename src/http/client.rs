@@ -14,6 +14,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
@@ -72,6 +74,19 @@ impl Clients {
     /// Whether `peer` may name a client.
     pub fn trusts(&self, peer: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&canonical(peer)))
+    }
+
+    /// Whether the client reached the shop over TLS: a trusted proxy (it terminated TLS)
+    /// says so in `X-Forwarded-Proto`. A direct connection is plain HTTP (the server
+    /// speaks no TLS itself), and an untrusted peer's header is ignored.
+    pub fn over_tls(&self, parts: &Parts) -> bool {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        peer.is_some_and(|ip| self.trusts(ip))
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
     }
 
     /// Whether a peer at `ip` is the operator's own (connection caps are per peer).

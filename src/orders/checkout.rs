@@ -284,32 +284,8 @@ fn place_new(
         if session.client_exempt { String::new() } else { crate::limits::address_key_of(&session.client_addr) };
     check_holds(tx, session, &client_key, lines.iter().map(|l| l.quantity).sum(), holds, now)?;
     let expiry_ms = if session.customer_id.is_some() { holds.customer_expiry_ms } else { holds.guest_expiry_ms };
-    // every line still for sale, and the stock for all of it: reserve, naming each short one
-    let mut short = Vec::new();
-    for l in &lines {
-        if l.quantity > Quantity::MAX {
-            return Err(PlaceError::LineTooLarge);
-        }
-        let left = if l.active {
-            crate::catalog::tags::stock_move(tx, l.product_id, || store::reserve(tx, l.variant_id, l.quantity, now))?
-        } else {
-            None
-        };
-        if let Some(left) = left {
-            crate::webhooks::stock_fell(tx, l.variant_id, left + l.quantity, left, fx.low_stock, now)?;
-        }
-        let reserved = left.is_some();
-        if !reserved {
-            short.push(ShortLine {
-                product_id: Id(l.product_id),
-                variant_id: Id(l.variant_id),
-                sku: l.sku.clone(),
-                requested: l.quantity,
-            });
-        }
-    }
-    if !short.is_empty() {
-        return Err(PlaceError::OutOfStock(short)); // the savepoint undoes the reservations made
+    if lines.iter().any(|l| l.quantity > Quantity::MAX) {
+        return Err(PlaceError::LineTooLarge);
     }
     let dest = Destination { country: p.address.country.clone(), region: p.address.state.clone() };
     let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now)?;
@@ -322,6 +298,53 @@ fn place_new(
             options: priced.options.iter().map(|o| o.code.clone()).collect(),
         });
     };
+    let t = priced.totals;
+    // the cart's gift card pays what its balance covers, in this unit (see crate::gift_cards)
+    let gift_card = match cart_id {
+        Some(cart) => cart::store::gift_card_of(tx, cart)?,
+        None => None,
+    };
+    let by_card = match gift_card {
+        Some(card) => {
+            let take = crate::gift_cards::can_pay(tx, card, t.total, "USD", now)
+                .map_err(|e| PlaceError::GiftCard(e.to_string()))?;
+            if take == 0 && t.total > 0 {
+                return Err(PlaceError::GiftCard("this gift card has no balance left".into()));
+            }
+            take
+        }
+        None => 0,
+    };
+    let due = t.total - by_card;
+    // paid in full by the card: placed paid, its stock sold at once (not reserved, then sold)
+    let paid = by_card > 0 && due == 0;
+    // every line still for sale, and the stock for all of it, naming each short one
+    let mut short = Vec::new();
+    for l in &priced.lines {
+        let left = if l.active {
+            crate::catalog::tags::stock_move(tx, l.product_id, || {
+                if paid {
+                    store::sell(tx, l.variant_id, l.quantity, now)
+                } else {
+                    store::reserve(tx, l.variant_id, l.quantity, now)
+                }
+            })?
+        } else {
+            None
+        };
+        match left {
+            Some(left) => crate::webhooks::stock_fell(tx, l.variant_id, left + l.quantity, left, fx.low_stock, now)?,
+            None => short.push(ShortLine {
+                product_id: Id(l.product_id),
+                variant_id: Id(l.variant_id),
+                sku: l.sku.clone(),
+                requested: l.quantity,
+            }),
+        }
+    }
+    if !short.is_empty() {
+        return Err(PlaceError::OutOfStock(short)); // the savepoint undoes the moves made
+    }
     if let Some(code) = &priced.discount_code {
         if !cart::store::use_promotion(tx, code)? {
             return Err(PlaceError::InvalidDiscount("this code has been used up".into()));
@@ -332,7 +355,6 @@ fn place_new(
         (None, Some(e)) => e.as_str().to_owned(),
         (None, None) => String::new(),
     };
-    let t = priced.totals;
     let address = serde_json::to_string(&p.address).expect("addresses serialize");
     let order = store::insert_order(
         tx,
@@ -353,14 +375,11 @@ fn place_new(
             now,
             expires_at: now + expiry_ms,
             client_addr: &client_key,
+            gift_card_paid: by_card,
+            paid,
         },
     )?;
     for (i, l) in priced.lines.iter().enumerate() {
-        let name = if l.variant_name.is_empty() || l.variant_name == "Default" {
-            l.product_name.clone()
-        } else {
-            format!("{} ({})", l.product_name, l.variant_name)
-        };
         store::insert_item(
             tx,
             order,
@@ -368,36 +387,31 @@ fn place_new(
             l.product_id,
             l.variant_id,
             &l.sku,
-            &name,
+            &l.item_name(),
             l.unit_price,
             l.quantity,
         )?;
-    }
-    store::add_history(tx, order, OrderStatus::Pending.as_str(), "order placed; stock reserved", now)?;
-    // the cart's gift card pays what its balance covers, in this unit (see crate::gift_cards)
-    let gift_card = match cart_id {
-        Some(cart) => cart::store::gift_card_of(tx, cart)?,
-        None => None,
-    };
-    let by_card = match gift_card {
-        Some(card) => {
-            let took = crate::gift_cards::spend(tx, card, order, t.total, "USD", now)
-                .map_err(|e| PlaceError::GiftCard(e.to_string()))?;
-            if took == 0 && t.total > 0 {
-                return Err(PlaceError::GiftCard("this gift card has no balance left".into()));
-            }
-            took
+        if paid {
+            store::count_sale(tx, l.product_id, l.quantity, now)?;
         }
-        None => 0,
+    }
+    if let Some(card) = gift_card.filter(|_| by_card > 0) {
+        crate::gift_cards::spend(tx, card, order, by_card, now).map_err(|e| PlaceError::GiftCard(e.to_string()))?;
+    }
+    let (status, said) = if paid {
+        (OrderStatus::Paid, "order placed and paid by gift card; stock sold")
+    } else {
+        (OrderStatus::Pending, "order placed; stock reserved")
     };
-    let due = t.total - by_card;
+    store::add_history(tx, order, status.as_str(), said, now)?;
     if let Some(cart) = cart_id {
         if !cart::store::mark_ordered(tx, cart, now)? {
             return Err(PlaceError::AlreadyOrdered);
         }
     }
+    // one mail: what was ordered and what is left to pay (nothing: it is the receipt too)
     if !email.is_empty() {
-        let words = |m: i64| format!("{}.{:02} USD", m / 100, m % 100);
+        let words = |m: i64| crate::mail::amount(m, "USD");
         let mut body = format!("Thank you for your order {order}.\n\nTotal: {}\n", words(t.total));
         if by_card > 0 {
             body.push_str(&format!("Paid by gift card: {}\n", words(by_card)));
@@ -410,18 +424,11 @@ fn place_new(
         mail::enqueue(tx, fx.mail, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
     }
     crate::webhooks::emit_order(tx, "order.placed", order, now)?;
-    let status = if by_card > 0 && due == 0 {
-        super::lifecycle::apply(tx, order, super::lifecycle::Event::Pay, Some("paid by gift card"), now, fx).map_err(
-            |e| match e {
-                super::lifecycle::TransitionError::Store(e) => PlaceError::Store(e.into()),
-                // the order was placed pending in this very unit: nothing else can move it
-                e => PlaceError::Store(StoreError::Aborted(e.to_string())),
-            },
-        )?;
-        OrderStatus::Paid
-    } else {
-        OrderStatus::Pending
-    };
+    if paid {
+        crate::webhooks::emit_order(tx, "order.paid", order, now)?;
+        // gift cards bought in it are issued, their codes mailed
+        crate::gift_cards::issue_bought(tx, order, now, fx)?;
+    }
     let usd = |m: i64| Money::new(m, crate::domain::Currency::USD);
     let placed = PlacedOut {
         order_id: Id(order),

@@ -317,7 +317,7 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
             variant_id: Id(l.variant_id),
             product_id: Some(Id(l.product_id)),
             sku: l.sku.clone(),
-            name: line_name(l),
+            name: l.item_name(),
             quantity: l.quantity,
             unit_price: usd(l.unit_price),
             list_price: usd(*list),
@@ -351,14 +351,6 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
         updated_at: Timestamp(d.updated_at),
         completed_at: d.completed_at.map(Timestamp),
     })
-}
-
-fn line_name(l: &cart::store::Line) -> String {
-    if l.variant_name.is_empty() || l.variant_name == "Default" {
-        l.product_name.clone()
-    } else {
-        format!("{} ({})", l.product_name, l.variant_name)
-    }
 }
 
 /// Why a draft did not complete (the unit changes nothing).
@@ -509,6 +501,8 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             now,
             expires_at: now + how.hold_ms,
             client_addr: "",
+            gift_card_paid: 0,
+            paid: false,
         },
     )?;
     for (i, l) in priced.lines.iter().enumerate() {
@@ -519,7 +513,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             l.product_id,
             l.variant_id,
             &l.sku,
-            &line_name(l),
+            &l.item_name(),
             l.unit_price,
             l.quantity,
         )?;
@@ -528,7 +522,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         tx,
         order,
         OrderStatus::Pending.as_str(),
-        &format!("created by the shop from draft order {id}; stock reserved"),
+        &format!("created by the shop from draft order {id}"),
         now,
     )?;
     // the payment link: its key is said once (here and in the mail), only its hash is kept
@@ -536,7 +530,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         let (key, hash) = crate::auth::new_token();
         (format!("{}/orders/{order}?key={key}", how.origin.trim_end_matches('/')), hash)
     });
-    let words = |m: i64| format!("{}.{:02} USD", m / 100, m % 100);
+    let words = |m: i64| crate::mail::amount(m, "USD");
     if !email.is_empty() {
         let mut body = format!("The shop prepared your order {order}.\n\nTotal: {}\n", words(t.total));
         match &link {

@@ -263,11 +263,7 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
                 variant: v.variant_id,
                 product: v.product_id,
                 sku: v.sku.clone(),
-                name: if v.variant_name.is_empty() || v.variant_name == "Default" {
-                    v.product_name.clone()
-                } else {
-                    format!("{} ({})", v.product_name, v.variant_name)
-                },
+                name: crate::cart::store::item_name(&v.product_name, &v.variant_name),
                 unit_price: v.unit_price,
                 quantity: *quantity,
             }),
@@ -372,7 +368,7 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
         "UPDATE orders SET subtotal = ?2, discount = ?3, tax = ?4, total = ?5, updated_at = ?6 WHERE id = ?1",
     )?
     .execute(params![order, t.subtotal, t.discount, t.tax, t.total, now])?;
-    let words = |m: i64| format!("{}.{:02} USD", m / 100, m % 100);
+    let words = |m: i64| crate::mail::amount(m, "USD");
     let changes = said.join(", ");
     store::add_history(
         tx,
@@ -422,6 +418,7 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
             now,
         )?;
     }
+    crate::webhooks::emit_order(tx, "order.edited", order, now)?;
     let was = |sku: &str, quantity, unit_price| LineWas { sku: sku.to_owned(), quantity, unit_price };
     Ok(Edited {
         before,
@@ -454,7 +451,7 @@ pub fn collect_balance(tx: &WriteTx, order: i64, how: &str, now: i64) -> rusqlit
         tx,
         order,
         status.as_str(),
-        &format!("balance of {}.{:02} USD paid: {how}", due / 100, due % 100),
+        &format!("balance of {} paid: {how}", crate::mail::amount(due, "USD")),
         now,
     )?;
     Ok(Some(due))

@@ -187,6 +187,10 @@ pub enum TransitionError {
     NotFound,
     #[error("an order that is {from} cannot take this change")]
     NotAllowed { from: OrderStatus },
+    /// a refund (or a paid order's cancellation) would give back gift cards it sold that
+    /// have been spent from
+    #[error("the gift cards of line {line} have been used: {unused} of them can be refunded, not {asked}")]
+    GiftCardsUsed { line: i64, unused: i64, asked: i64 },
     #[error(transparent)]
     Store(#[from] rusqlite::Error),
 }
@@ -201,6 +205,9 @@ impl From<TransitionError> for crate::error::ApiError {
                 "invalid_transition",
                 format!("an order that is {from} cannot take this change"),
             ),
+            e @ TransitionError::GiftCardsUsed { .. } => {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "gift_card_used", e.to_string())
+            }
             TransitionError::Store(e) => e.into(),
         }
     }
@@ -287,14 +294,13 @@ fn receipt(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite::Result<
         return Ok(());
     }
     let gift = if by_card > 0 {
-        format!(" ({}.{:02} {currency} of it by gift card)", by_card / 100, by_card % 100)
+        format!(" ({} of it by gift card)", crate::mail::amount(by_card, &currency))
     } else {
         String::new()
     };
     let body = format!(
-        "We received your payment for order {order}.\n\nPaid: {}.{:02} {currency}{gift}\nWe will tell you when it ships.",
-        total / 100,
-        total % 100
+        "We received your payment for order {order}.\n\nPaid: {}{gift}\nWe will tell you when it ships.",
+        crate::mail::amount(total, &currency)
     );
     crate::mail::enqueue(
         tx,

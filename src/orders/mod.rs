@@ -39,6 +39,8 @@ pub fn expire_due(tx: &WriteTx, now: i64, limit: i64, fx: crate::app::Effects) -
             Ok(_) => n += 1,
             // paid or cancelled since it was listed: nothing to expire
             Err(TransitionError::NotAllowed { .. } | TransitionError::NotFound) => {}
+            // only the cancellation of a paid order refunds (and so checks gift cards it sold)
+            Err(TransitionError::GiftCardsUsed { .. }) => {}
             Err(TransitionError::Store(e)) => return Err(e),
         }
     }

@@ -295,10 +295,18 @@ pub fn create(
         if cancel > 0 {
             store::cancel_units(tx, order, l.line, cancel, now)?;
         }
+        // gift cards it sold are void: the money for them goes back
+        if let Err((unused, asked)) = crate::gift_cards::void_bought(tx, order, l.line, *units, id, now)? {
+            return Err(TransitionError::GiftCardsUsed { line: l.line, unused, asked }.into());
+        }
     }
     let note = match method {
-        Method::Offline => format!("refund {id} of {} recorded as paid back: {reason}", money_words(amount)),
-        Method::Provider => format!("refund {id} of {} sent to the payment provider: {reason}", money_words(amount)),
+        Method::Offline => {
+            format!("refund {id} of {} recorded as paid back: {reason}", crate::mail::amount(amount, "USD"))
+        }
+        Method::Provider => {
+            format!("refund {id} of {} sent to the payment provider: {reason}", crate::mail::amount(amount, "USD"))
+        }
     };
     resettle(tx, order, &note, now)?;
     match method {
@@ -371,6 +379,7 @@ fn settle_with(tx: &WriteTx, id: i64, how: Settled, now: i64, fx: Effects, histo
                 tx.prepare_cached("UPDATE order_items SET refunded = refunded - ?3 WHERE order_id = ?1 AND line = ?2")?
                     .execute(params![order, line, quantity])?;
             }
+            crate::gift_cards::unvoid(tx, order, id, now)?;
             resettle(tx, order, &format!("refund {id} failed: {error}"), now)?;
         }
     }
@@ -486,7 +495,8 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
     if email.is_empty() {
         return Ok(());
     }
-    let mut body = format!("We refunded {} of your order {order}.\n\nReason: {reason}\n", money_words(amount));
+    let mut body =
+        format!("We refunded {} of your order {order}.\n\nReason: {reason}\n", crate::mail::amount(amount, "USD"));
     let items: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT i.name, l.quantity FROM refund_lines l JOIN order_items i ON i.order_id = l.order_id AND i.line = l.line
@@ -501,19 +511,15 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
         }
     }
     if to_card >= amount {
-        body.push_str(&format!("\nIt is back on your gift card ({}).\n", money_words(to_card)));
+        body.push_str(&format!("\nIt is back on your gift card ({}).\n", crate::mail::amount(to_card, "USD")));
     } else {
         if to_card > 0 {
-            body.push_str(&format!("\n{} of it is back on your gift card.", money_words(to_card)));
+            body.push_str(&format!("\n{} of it is back on your gift card.", crate::mail::amount(to_card, "USD")));
         }
         body.push_str("\nIt goes back the way you paid; your bank may take a few days to show it.\n");
     }
     crate::mail::enqueue(tx, fx.mail, "order_refunded", &email, &format!("Refund for order {order}"), &body, now)?;
     Ok(())
-}
-
-fn money_words(minor: i64) -> String {
-    format!("{}.{:02} USD", minor / 100, minor % 100)
 }
 
 /// One line of a refund in an answer.

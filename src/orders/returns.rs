@@ -414,9 +414,7 @@ fn receive(tx: &WriteTx, id: i64, order: i64, arrived: Option<&[Arrived]>, now: 
         let restocked = if a.restock { a.quantity } else { 0 };
         tx.prepare_cached("UPDATE return_lines SET received = ?3, restocked = ?4 WHERE return_id = ?1 AND line = ?2")?
             .execute(params![id, a.line, a.quantity, restocked])?;
-        if restocked > 0 {
-            store::restock_returned(tx, order, a.line, restocked, now)?;
-        }
+        store::returned(tx, order, a.line, a.quantity, restocked, now)?;
     }
     Ok(())
 }

@@ -110,30 +110,27 @@ pub fn move_stock(tx: &WriteTx, order: i64, mv: StockMove, now: i64) -> rusqlite
         .collect::<Result<_, _>>()?;
     let mut stmt = tx.prepare_cached(sql)?;
     for (variant, quantity, product) in lines {
-        let moved = crate::catalog::tags::stock_move(tx, product, || stmt.execute(params![variant, quantity, now]))?;
+        // a sale moves reserved units out (available, and so in_stock, stay as they were)
+        let moved = if mv == StockMove::Sell {
+            stmt.execute(params![variant, quantity, now])?
+        } else {
+            crate::catalog::tags::stock_move(tx, product, || stmt.execute(params![variant, quantity, now]))?
+        };
         if moved != 1 {
             // every line's variant has its inventory row (CHECKs keep both counts >= 0): a
             // missing one is corruption, and the unit must not half-happen
             return Err(rusqlite::Error::QueryReturnedNoRows);
         }
         if mv == StockMove::Sell {
-            // bestsellers and `sort=popular` read these
-            tx.prepare_cached("UPDATE products SET sales_count = sales_count + ?2 WHERE id = ?1")?
-                .execute(params![product, quantity])?;
-            crate::catalog::tags::note_sale(tx, product);
-            tx.prepare_cached(
-                "INSERT INTO product_sales_daily(day, product_id, units) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(day, product_id) DO UPDATE SET units = units + excluded.units",
-            )?
-            .execute(params![now.div_euclid(86_400_000), product, quantity])?;
+            count_sale(tx, product, quantity, now)?;
         }
     }
     Ok(())
 }
 
 /// Puts `units` sold units of `order`'s `line` that had not shipped back on sale, and
-/// counts them cancelled: they will not ship (a paid order cancelled, or a refund before
-/// shipping). The unit fails when the line's variant has no inventory row.
+/// counts them cancelled (they will not ship: a paid order cancelled, or a refund before
+/// shipping) and not sold. The unit fails when the line's variant has no inventory row.
 pub fn cancel_units(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -> rusqlite::Result<()> {
     let (variant, product): (i64, i64) = tx
         .prepare_cached(
@@ -141,15 +138,21 @@ pub fn cancel_units(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -
              RETURNING variant_id, product_id",
         )?
         .query_row(params![order, line, units], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    count_sale(tx, product, -units, now)?;
     add_stock(tx, variant, product, units, now)
 }
 
-/// Puts `units` of `order`'s `line` that shipped and came back in a return on sale again.
-pub fn restock_returned(tx: &WriteTx, order: i64, line: i64, units: i64, now: i64) -> rusqlite::Result<()> {
+/// `received` units of `order`'s `line` that shipped came back in a return: no longer
+/// counted sold, and `restocked` of them on sale again.
+pub fn returned(tx: &WriteTx, order: i64, line: i64, received: i64, restocked: i64, now: i64) -> rusqlite::Result<()> {
     let (variant, product): (i64, i64) = tx
         .prepare_cached("SELECT variant_id, product_id FROM order_items WHERE order_id = ?1 AND line = ?2")?
         .query_row(params![order, line], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    add_stock(tx, variant, product, units, now)
+    count_sale(tx, product, -received, now)?;
+    if restocked > 0 {
+        add_stock(tx, variant, product, restocked, now)?;
+    }
+    Ok(())
 }
 
 /// `units` more of `variant` available, with the product's cache tags told. The unit
@@ -183,6 +186,11 @@ pub struct NewOrder<'a> {
     pub expires_at: i64,
     /// the client's address key (an IPv6 /64), for the holds per address
     pub client_addr: &'a str,
+    /// what gift cards pay of it (their ledger rows are written with it)
+    pub gift_card_paid: i64,
+    /// placed paid (gift cards pay all of it): `paid`, its payment captured; otherwise
+    /// `pending`
+    pub paid: bool,
 }
 
 /// Unpaid orders and the units they hold, with the earliest of their deadlines.
@@ -240,8 +248,9 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO orders(customer_id, session_id, cart_id, status, currency, subtotal, discount, shipping, tax, total,
                             email, shipping_address, shipping_option, payment_method, discount_code,
-                            created_at, updated_at, expires_at, client_addr)
-         VALUES (?1, ?2, ?3, 'pending', 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16)",
+                            created_at, updated_at, expires_at, client_addr, gift_card_paid, paid_at, captured)
+         VALUES (?1, ?2, ?3, CASE WHEN ?18 THEN 'paid' ELSE 'pending' END, 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                 ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END)",
     )?
     .execute(params![
         o.customer_id,
@@ -259,7 +268,9 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.discount_code,
         o.now,
         o.expires_at,
-        o.client_addr
+        o.client_addr,
+        o.gift_card_paid,
+        o.paid
     ])?;
     Ok(tx.last_insert_rowid())
 }

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use super::admin::{csrf, get, list_params, older, page_with, when, AdminPage};
 use super::admin_system::refused;
 use super::buy::{answered, see_other};
-use super::forms::{field, minor_units, Fields};
+use super::buy::{COUNTRIES, PAYMENT_METHODS};
+use super::forms::{field, id_of, input, minor_units, Fields};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money};
@@ -86,65 +87,6 @@ struct Completed {
     total: Money,
     email: String,
     payment_url: Option<String>,
-}
-
-const COUNTRIES: &[(&str, &str)] = &[
-    ("US", "United States"),
-    ("CA", "Canada"),
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("DE", "Germany"),
-    ("FR", "France"),
-    ("NL", "Netherlands"),
-    ("ES", "Spain"),
-    ("IT", "Italy"),
-    ("SE", "Sweden"),
-    ("AU", "Australia"),
-    ("JP", "Japan"),
-];
-
-const PAYMENT_METHODS: &[(&str, &str)] = &[
-    ("card", "Card"),
-    ("bank_transfer", "Bank transfer"),
-    ("paypal", "PayPal"),
-    ("cash_on_delivery", "Cash on delivery"),
-];
-
-/// An input's id from its name (`lines[0].sku` → `f-lines-0-sku`).
-fn id_of(name: &str) -> String {
-    let mut id = String::from("f-");
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            id.push(c);
-        } else if !id.ends_with('-') {
-            id.push('-');
-        }
-    }
-    id.trim_end_matches('-').to_owned()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn input(
-    name: &str,
-    label: &str,
-    value: &str,
-    kind: &str,
-    required: bool,
-    max: usize,
-    error: Option<&str>,
-    hint: &str,
-) -> Markup {
-    let id = id_of(name);
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            input id=(id) type=(kind) name=(name) value=(value) required[required] maxlength=[(kind != "number").then_some(max)]
-                min=[(kind == "number").then_some("0")]
-                placeholder=[(!hint.is_empty()).then_some(hint)]
-                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
-            @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
-        }
-    }
 }
 
 fn amount(m: &Money) -> String {
@@ -363,7 +305,7 @@ struct Asked {
 async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<String, String>>, ApiError> {
     let mut bad = BTreeMap::new();
     let text = |n: &str| field(f, n).unwrap_or("").trim().to_owned();
-    let (mut lines, mut rows) = (Vec::new(), Vec::new());
+    let (mut lines, mut rows, mut wanted) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..=crate::orders::drafts::MAX_LINES {
         let (sku_f, q_f, p_f) =
             (format!("lines[{i}].sku"), format!("lines[{i}].quantity"), format!("lines[{i}].unit_price"));
@@ -396,18 +338,27 @@ async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<
                 }
             }
         };
-        let wanted = sku.clone();
-        let variant = app
-            .db
-            .read(move |conn| crate::catalog::store::variant_by_sku(conn, &wanted).map_err(ApiError::from))
-            .await?;
+        wanted.push((i, sku, quantity, unit_price));
+    }
+    // every SKU in one read
+    let skus: Vec<String> = wanted.iter().map(|(_, sku, ..)| sku.clone()).collect();
+    let found = app
+        .db
+        .read(move |conn| {
+            skus.iter()
+                .map(|sku| crate::catalog::store::variant_by_sku(conn, sku))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(ApiError::from)
+        })
+        .await?;
+    for ((i, sku, quantity, unit_price), variant) in wanted.into_iter().zip(found) {
         match variant {
             Some(v) => {
                 lines.push(DraftLineIn { variant_id: Id(v), quantity, unit_price });
                 rows.push(i);
             }
             None => {
-                bad.insert(sku_f, format!("no product or variant has the SKU {sku}"));
+                bad.insert(format!("lines[{i}].sku"), format!("no product or variant has the SKU {sku}"));
             }
         }
     }
@@ -593,13 +544,8 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
-    let custom_prices = app.live().draft_custom_prices;
     let admin = a.admin.clone();
-    let done = app
-        .db
-        .writer
-        .run(move |tx| admin::drafts::delete_in(tx, &admin, id.0, custom_prices, crate::util::now_ms()))
-        .await;
+    let done = app.db.writer.run(move |tx| admin::drafts::delete_in(tx, &admin, id.0)).await;
     match done {
         Ok(()) => Ok(see_other("/admin/draft-orders", None)),
         Err(e) => {

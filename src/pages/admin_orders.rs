@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::admin::{csrf, page_with, when, AdminPage};
 use super::admin_system::refused;
 use super::buy::{answered, see_other};
-use super::forms::{beside_line, field, form_lines, Fields};
+use super::forms::{beside_line, field, form_lines, input, Fields};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money, OrderItem, Refund, Return, Shipment};
@@ -246,10 +246,10 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
                 }
                 @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
             }
-            (text_field("carrier", "Carrier", &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
-            (text_field("tracking_number", "Tracking number", &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
-            (text_field("tracking_url", "Tracking page (optional)", &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
-            (text_field("note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
+            (input("carrier", "Carrier", &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
+            (input("tracking_number", "Tracking number", &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
+            (input("tracking_url", "Tracking page (optional)", &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
+            (input("note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
             button type="submit" { "Ship" }
         }
     }
@@ -403,29 +403,6 @@ pub async fn refund(
     };
     let o = load(&app, &a, id.0).await?;
     Ok(order_page(&app, &a, o, &errors, &f))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn text_field(
-    name: &str,
-    label: &str,
-    value: &str,
-    kind: &str,
-    required: bool,
-    max: usize,
-    error: Option<&str>,
-    placeholder: &str,
-) -> Markup {
-    let id = format!("f-{name}");
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            input id=(id) type=(kind) name=(name) value=(value) required[required] maxlength=(max)
-                placeholder=[(!placeholder.is_empty()).then_some(placeholder)]
-                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
-            @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
-        }
-    }
 }
 
 /// `POST /admin/orders/{id}/fulfillments`: the API's shipment, from the form's quantities
@@ -590,8 +567,8 @@ fn edit_page(
                 }
                 fieldset {
                     legend { "Add a product (optional)" }
-                    (text_field("add_sku", "SKU of the product or variant", field(sent, "add_sku").unwrap_or(""), "text", false, 100, err("add_sku"), ""))
-                    (text_field("add_quantity", "Quantity", field(sent, "add_quantity").unwrap_or("1"), "number", false, 4, err("add_quantity"), ""))
+                    (input("add_sku", "SKU of the product or variant", field(sent, "add_sku").unwrap_or(""), "text", false, 100, err("add_sku"), ""))
+                    (input("add_quantity", "Quantity", field(sent, "add_quantity").unwrap_or("1"), "number", false, 4, err("add_quantity"), ""))
                 }
                 button type="submit" { "Save changes" }
                 " " a href=(format!("/admin/orders/{}", o.id)) { "Cancel" }

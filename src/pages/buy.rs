@@ -438,7 +438,7 @@ pub async fn remove_item(
 
 /// Countries the checkout form offers (ISO 3166-1 alpha-2); the shop's shipping rates decide
 /// which of them it ships to.
-const COUNTRIES: &[(&str, &str)] = &[
+pub(crate) const COUNTRIES: &[(&str, &str)] = &[
     ("US", "United States"),
     ("CA", "Canada"),
     ("GB", "United Kingdom"),
@@ -462,7 +462,8 @@ const COUNTRIES: &[(&str, &str)] = &[
     ("JP", "Japan"),
 ];
 
-const PAYMENT_METHODS: &[(&str, &str)] = &[
+/// The payment methods the checkout form and a draft order offer.
+pub(crate) const PAYMENT_METHODS: &[(&str, &str)] = &[
     ("card", "Card (on delivery of the payment link)"),
     ("paypal", "PayPal"),
     ("bank_transfer", "Bank transfer"),

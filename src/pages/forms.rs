@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 
+use maud::{html, Markup};
+
 use crate::error::ApiError;
 
 /// A form's fields, repeated names kept (checkboxes).
@@ -78,6 +80,45 @@ pub(crate) fn beside_line_or(key: &str, sent: &[(i64, i64)], prefix: &str, reaso
     match reason_prefix {
         Some(p) if rest == ".reason" => format!("{p}{line}"),
         _ => format!("{prefix}{line}"),
+    }
+}
+
+/// An input's id from its name (`lines[0].sku` → `f-lines-0-sku`).
+pub(crate) fn id_of(name: &str) -> String {
+    let mut id = String::from("f-");
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            id.push(c);
+        } else if !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').to_owned()
+}
+
+/// A labelled input with its error beside it (`aria-describedby`); a number takes no
+/// `maxlength` but a floor of 0.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn input(
+    name: &str,
+    label: &str,
+    value: &str,
+    kind: &str,
+    required: bool,
+    max: usize,
+    error: Option<&str>,
+    hint: &str,
+) -> Markup {
+    let id = id_of(name);
+    html! {
+        div.field {
+            label for=(id) { (label) }
+            input id=(id) type=(kind) name=(name) value=(value) required[required] maxlength=[(kind != "number").then_some(max)]
+                min=[(kind == "number").then_some("0")]
+                placeholder=[(!hint.is_empty()).then_some(hint)]
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
+            @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
+        }
     }
 }
 

@@ -37,7 +37,9 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
                         a.brand href="/" { (frame.shop) }
                         form.search role="search" action="/search" method="get" {
                             label.skip for="q" { "Search the shop" }
-                            input #q type="search" name="q" value=(frame.q) placeholder="Search products" required maxlength="200";
+                            input #q type="search" name="q" value=(frame.q) placeholder="Search products" required maxlength="200"
+                                autocomplete="off" list="q-suggestions" data-suggest;
+                            datalist #q-suggestions {}
                             button type="submit" { "Search" }
                         }
                         nav aria-label="Your shop" {

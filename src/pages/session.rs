@@ -4,9 +4,7 @@
 //! derived from it. (The front layer also refuses any page form posted from another site:
 //! see `crate::web::context`.)
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -84,19 +82,6 @@ pub fn check_csrf(session_token: Option<&str>, sent: Option<&str>) -> Result<(),
     }
 }
 
-/// Did the client reach the shop over TLS (a trusted proxy in front says so)?
-pub fn over_tls(parts: &Parts, app: &AppState) -> bool {
-    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return false;
-    };
-    app.clients.trusts(peer.ip())
-        && parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
-}
-
 /// A page request's session: its cookie's token, authenticated exactly as the API
 /// authenticates a bearer token. No cookie, or one whose session ended: none.
 pub struct PageSession {
@@ -133,7 +118,7 @@ impl FromRequestParts<AppState> for PageSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<PageSession, ApiError> {
-        let secure = over_tls(parts, app);
+        let secure = app.clients.over_tls(parts);
         // pages take their session from the cookie only
         if parts.headers.contains_key(header::AUTHORIZATION) {
             parts.headers.remove(header::AUTHORIZATION);

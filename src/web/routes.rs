@@ -102,6 +102,7 @@ pub fn table() -> Table {
         .add(routes!(catalog::category), catalog_read)
         .add(routes!(catalog::brands), catalog_read)
         .add(routes!(catalog::search), open.rate(Rule::Search).fast_path())
+        .add(routes!(catalog::suggest), open.rate(Rule::Search).fast_path())
         .add(routes!(crate::media::handlers::serve), open)
         // customers and sessions
         .add(routes!(customers::register), open.rate(Rule::Register))
@@ -350,6 +351,7 @@ mod tests {
                 "/api/products/{slug}",
                 "/api/products/{slug}/reviews",
                 "/api/search",
+                "/api/search/suggest",
                 "/c/{slug}",
                 "/p/{slug}",
                 "/search"

@@ -57,6 +57,9 @@ pub enum EventType {
     InventoryLow,
     #[serde(rename = "customer.registered")]
     CustomerRegistered,
+    /// an order's lines changed (an edit); `data` is the order as edited
+    #[serde(rename = "order.edited")]
+    OrderEdited,
 }
 
 impl EventType {
@@ -81,6 +84,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "product.retired",
     "inventory.low",
     "customer.registered",
+    "order.edited",
 ];
 
 /// The job that sends subscription `id`'s deliveries.
@@ -228,6 +232,7 @@ mod tests {
             ProductRetired,
             InventoryLow,
             CustomerRegistered,
+            OrderEdited,
         ];
         assert_eq!(all.len(), super::EVENT_TYPES.len());
         for t in all {

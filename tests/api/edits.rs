@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 
+use crate::common::receiver::Receiver;
 use crate::common::{self, address, column, TestApp};
 
 const SECRET: &str = "whsec-edits-api-0123456789";
@@ -65,6 +66,8 @@ fn assert_totals(o: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_of_a_pending_order_moves_its_reservation_and_the_payment_must_be_for_the_new_total() {
     let (app, admin) = common::after_sale_shop(SECRET, |_| {}).await;
+    let receiver = Receiver::start(&[], 200).await;
+    common::subscribe(&app, &admin, &receiver.url("/hooks"), &["order.edited"]).await;
     let (order, total) = pending_order(&app, json!([{"product_id": "3", "quantity": 2}])).await;
     assert_eq!(stock(&app, 31), (8, 2));
     let o = order_of(&app, &admin, &order).await;
@@ -104,6 +107,18 @@ async fn an_edit_of_a_pending_order_moves_its_reservation_and_the_payment_must_b
     let words = |m: i64| format!("{}.{:02} USD", m / 100, m % 100);
     assert!(mails[0].contains(&format!("New total: {} (it was {})", words(new_total), words(total))), "{}", mails[0]);
     assert!(mails[0].contains(&format!("To pay: {}.", words(new_total))), "{}", mails[0]);
+    // a subscriber hears of it once, with the order as edited
+    common::until("order.edited delivered", 20, || {
+        let r = &receiver;
+        async move { !r.events_of("order.edited").is_empty() }
+    })
+    .await;
+    let events = receiver.events_of("order.edited");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["data"]["id"].as_str(), money(&events[0]["data"]["total"])),
+        (Some(order.as_str()), new_total)
+    );
 
     // the payment of the old total is refused; of the new one, it pays
     let r = pay(&app, &order, total).await;

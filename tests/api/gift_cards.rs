@@ -3,7 +3,8 @@
 //! rest by card, the payment webhook checking what is due) or all of it (the order is paid
 //! at once); a refund goes back to the card first; an order closed unpaid gives the card
 //! back what it took; a gift card sold as a product is issued on payment and its code
-//! mailed (a real SMTP server), and no code rests in the database once sent; 50
+//! mailed (a real SMTP server), and no code rests in the database once sent; refunding
+//! it voids the card, never one spent from; 50
 //! concurrent checkouts spending one card never take more than it holds; bad requests get
 //! clear 4xx and change nothing; balance look-ups are throttled.
 
@@ -298,6 +299,47 @@ async fn a_gift_card_sold_as_a_product_is_issued_on_payment_and_its_code_mailed_
     // a repeated payment event issues nothing more
     assert_eq!(app.signed_payment(SECRET, &paid.to_string()).await.status, 200);
     assert_eq!(column::<i64>(&app.conn(), "SELECT count(*) FROM gift_cards")[0], 2);
+
+    // the first card pays a knife (the whole order: paid at once)
+    let spender = app.guest().await;
+    app.add_to_cart(&spender, 5, 1).await;
+    let r = app.call("POST", "/api/cart/gift-card", Some(&spender), Some(&json!({"code": codes[0]})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = checkout(&app, &spender).await;
+    assert_eq!((r.status, r.json()["data"]["status"].as_str()), (201, Some("paid")), "{}", r.text());
+    let balance = |code: &str| {
+        let (app, code) = (&app, code.to_owned());
+        async move {
+            let b = app.get(&format!("/api/gift-cards/balance?code={code}")).await.json()["data"].clone();
+            (b["status"].as_str().unwrap().to_owned(), amount(&b["balance"]))
+        }
+    };
+    let spent_left = balance(&codes[0]).await.1;
+    assert!(spent_left < 4_999, "{spent_left}");
+
+    // refunding a card the order sold voids it; one spent from is not refunded
+    let refund = |units: i64| {
+        let body = json!({"lines": [{"line_id": 1, "quantity": units}], "reason": "not wanted"});
+        let (app, admin, order) = (&app, &admin, order.clone());
+        async move { app.call("POST", &format!("/api/admin/orders/{order}/refunds"), Some(admin), Some(&body), &[]).await }
+    };
+    let refunds = || column::<i64>(&app.conn(), "SELECT count(*) FROM refunds")[0];
+    let r = refund(2).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("gift_card_used")), "{}", r.text());
+    assert!(
+        r.json()["error"]["message"].as_str().unwrap().contains("1 of them can be refunded, not 2"),
+        "{}",
+        r.text()
+    );
+    assert_eq!((refunds(), balance(&codes[1]).await), (0, ("active".to_owned(), 4_999)), "nothing changed");
+    let r = refund(1).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(amount(&r.json()["data"]["amount"]) >= 4_999, "its price and its part of shipping and tax: {}", r.text());
+    assert_eq!(balance(&codes[1]).await, ("disabled".to_owned(), 0), "the untouched card is void");
+    assert_eq!(balance(&codes[0]).await, ("active".to_owned(), spent_left), "the spent one is as it was");
+    let r = refund(1).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("gift_card_used")), "{}", r.text());
+    assert_eq!(refunds(), 1);
     app.stop().await;
 }
 

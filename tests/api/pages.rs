@@ -105,6 +105,59 @@ async fn a_shopper_browses_categories_filters_sorts_searches_and_opens_a_product
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_box_suggests_as_you_type_and_search_forgives_a_typo() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/").await;
+    // typing offers the completions the API gives, in the box's list of suggestions
+    for typed in ["wirel", "speek", "nimbus head"] {
+        b.fill("#q", typed).await;
+        let api = app.json(&format!("/api/search/suggest?q={}&limit=8", typed.replace(' ', "%20"))).await;
+        let want: Vec<&str> = api["data"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
+        assert!(!want.is_empty(), "{typed}: {api}");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = b
+                .client
+                .execute("return [...document.querySelectorAll('#q-suggestions option')].map(o => o.value)", vec![])
+                .await
+                .unwrap();
+            if got == serde_json::json!(want) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{typed}: offered {got}, the API says {want:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(
+        b.client.execute("return document.querySelector('#q-suggestions option').label", vec![]).await.unwrap(),
+        serde_json::json!("1 product")
+    );
+    // a search with a typo finds what the word as written finds
+    b.fill("#q", "headphonez").await;
+    b.client.find(Locator::Css("#q")).await.unwrap().send_keys("\u{E007}").await.unwrap(); // Enter
+    b.wait_path("/search?q=headphonez").await;
+    let exact = app.json("/api/search?q=headphones&per_page=24").await;
+    assert_eq!(exact["meta"]["total"], 2);
+    assert_eq!(b.text(".toolbar .count").await, "2 results");
+    let names: Vec<String> = b
+        .client
+        .find_all(Locator::Css("ul.grid a.title"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| async move { e.text().await.unwrap() })
+        .collect::<futures_util::future::JoinAll<_>>()
+        .await;
+    let want: Vec<&str> = exact["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, want);
+    b.shoot("shop-search-typo").await;
+    accessible(&b, "search with a typo").await;
+    b.close().await;
+    app.stop().await;
+}
+
 /// A guest's order of `items` to buyer@example.com, paid through the payment webhook signed
 /// with `secret`: (order id, the guest's token).
 async fn paid_guest_order(app: &TestApp, secret: &str, items: serde_json::Value) -> (String, String) {

@@ -318,6 +318,8 @@ async fn twelve_admins_receiving_at_once_restock_once_and_six_refunding_at_once_
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
     let shipped = available(&app);
+    let sold = || column::<i64>(&app.conn(), "SELECT sum(sales_count) FROM products")[0];
+    let sold_before = sold();
 
     let race = |body: Value, n: usize| {
         let (app, admin, id) = (app.clone(), admin.clone(), id.clone());
@@ -340,6 +342,7 @@ async fn twelve_admins_receiving_at_once_restock_once_and_six_refunding_at_once_
     assert!(got.iter().all(|s| s.0 == 200 || s.1 == "invalid_transition"), "{got:?}");
     let back: i64 = available(&app).iter().zip(&shipped).map(|(x, y)| x - y).sum();
     assert_eq!(back, 5, "every unit of the return back on sale, once");
+    assert_eq!(sold_before - sold(), 5, "and no longer counted sold, once");
 
     let got = race(json!({"action": "refund"}), 6).await;
     assert_eq!(got.iter().filter(|s| s.0 == 200).count(), 1, "{got:?}");

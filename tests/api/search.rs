@@ -1,6 +1,7 @@
 //! The in-memory search index against SQLite's FTS5: the same results for every kind of
-//! query, every committed change visible to the next search, and changes made while the
-//! index is being built applied once it is ready.
+//! query (words as written), every committed change visible to the next search, and
+//! changes made while the index is being built applied once it is ready; words with typos
+//! found and ranked below exact ones, and completions as the shopper types.
 
 use std::time::Duration;
 
@@ -31,7 +32,8 @@ fn both(
     start: usize,
     end: usize,
 ) -> (usize, Vec<i64>, String) {
-    let terms = SearchTerms::parse(q).unwrap();
+    // FTS5 matches words as written: the index without typos answers the same
+    let terms = SearchTerms { typos: 0, ..SearchTerms::parse(q).unwrap() };
     let filter = Filter { fts: Some(terms.fts_query()), ..filter.clone() };
     let fast = index.search(&terms, &filter, sort, start, end).expect("index ready");
     let slow = fts_matches(conn, &terms, &filter, sort, start, end).unwrap();
@@ -103,8 +105,9 @@ async fn fts5_only_serves_the_same_answers() {
     assert!(indexed.state.search.is_ready());
     assert!(!fts.state.search.is_ready());
     for q in ["wireless", "headph", "H%C3%A9adphones", "speaker&sort=price_desc", "acme&in_stock=true", "zzzz"] {
-        let a = indexed.json(&format!("/api/search?q={q}")).await;
-        let b = fts.json(&format!("/api/search?q={q}")).await;
+        // (FTS5 matches words as written: typos need the index)
+        let a = indexed.json(&format!("/api/search?q={q}&typos=0")).await;
+        let b = fts.json(&format!("/api/search?q={q}&typos=0")).await;
         assert_eq!(a, b, "q={q}");
     }
     indexed.stop().await;
@@ -207,4 +210,94 @@ async fn changes_committed_while_the_index_builds_are_in_it() {
     assert_eq!(find("frobnic").len(), 1);
     assert!(!find(&name_11).contains(&11), "the retired product is not found");
     state.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_with_typos_match_below_exact_ones_and_suggestions_complete_the_last_word() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let search = |q: &'static str| {
+        let app = &app;
+        async move { slugs(&app.json(&format!("/api/search?q={q}")).await) }
+    };
+    let both = ["aurora-wireless-headphones", "nimbus-earbuds"];
+    // one typo: a letter missed, added, changed, two swapped (the last word of a query is
+    // also a prefix, as typed: "wireles" finds "wireless" without a typo)
+    for q in ["wirless", "wirreless", "wiraless", "wierless", "WIRLESS"] {
+        assert_eq!(search(q).await, both, "q={q}");
+    }
+    // two typos from 9 letters; a typo on the first letter counts twice
+    assert_eq!(search("hedphonez").await, both, "two typos in a 10-letter word");
+    assert_eq!(search("xeadphones").await, both, "the first letter, in a word long enough for two");
+    assert_eq!(search("qireless").await, Vec::<String>::new(), "the first letter of an 8-letter word");
+    assert_eq!(search("wxrxless").await, Vec::<String>::new(), "two typos in an 8-letter word");
+    assert_eq!(search("boon").await, Vec::<String>::new(), "no typo under 5 letters");
+    // typos=0 turns it off, typos=1 bounds it
+    assert_eq!(search("wiraless&typos=0").await, Vec::<String>::new());
+    assert_eq!(search("hedphonez&typos=1").await, Vec::<String>::new());
+    // the listing's q and the facets work the same
+    let listed = app.json("/api/products?q=wiraless&sort=price_asc").await;
+    assert_eq!(slugs(&listed), ["nimbus-earbuds", "aurora-wireless-headphones"]);
+    let exact = app.json("/api/search?q=wireless").await;
+    let typo = app.json("/api/search?q=wiraless").await;
+    assert_eq!(exact["meta"]["facets"], typo["meta"]["facets"]);
+    assert_eq!(exact["meta"]["total"], typo["meta"]["total"]);
+
+    // a product matched with a typo ranks below those matched exactly, even by its name
+    write(
+        &app,
+        "INSERT INTO products(id, sku, slug, name, description, category_id, brand_id, base_price, status,
+                              created_at, updated_at)
+         VALUES (6, 'STAND-1', 'headphone-stand', 'Headphone Stand', 'Holds a pair.', 5, 2, 2999, 'active', 1, 1)",
+    )
+    .await;
+    assert_eq!(
+        search("headphones").await,
+        ["aurora-wireless-headphones", "nimbus-earbuds", "headphone-stand"],
+        "exact in the name, exact in the category, then a typo in the name"
+    );
+    assert_eq!(search("headphones&typos=0").await, both);
+
+    // suggestions: the last word completed among names, brands and categories
+    let suggest = |q: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/api/search/suggest?q={q}")).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| (s["text"].as_str().unwrap().to_owned(), s["matches"].as_i64().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        suggest("head").await,
+        [("headphones".to_owned(), 2), ("headphone".to_owned(), 1)],
+        "most matches first"
+    );
+    assert_eq!(suggest("wireless%20head").await, [("wireless headphones".to_owned(), 2)]);
+    assert_eq!(suggest("nimbus%20head").await, [("nimbus headphones".to_owned(), 1)]);
+    assert_eq!(suggest("kitch").await, [("kitchen".to_owned(), 1)]);
+    // with a typo (from 5 letters), after the exact completions
+    assert_eq!(suggest("speek").await, [("speaker".to_owned(), 1), ("speakers".to_owned(), 1)]);
+    assert!(suggest("speek&typos=0").await.is_empty());
+    assert!(suggest("zzzz").await.is_empty());
+    // a word only in a description is not suggested
+    assert!(suggest("cancel").await.is_empty(), "\"cancelling\" is in a description only");
+    // and a new product's words at once
+    write(&app, "UPDATE products SET name = 'Headset Stand', updated_at = 2 WHERE id = 6").await;
+    assert_eq!(
+        suggest("heads").await,
+        [("headset".to_owned(), 1), ("headphones".to_owned(), 2)],
+        "as typed first, then a typo away (headp…)"
+    );
+    // bad input: a clear 4xx
+    for (q, status) in
+        [("", 422), ("q=%20%21", 422), ("q=head&limit=0", 422), ("q=head&typos=3", 422), ("q=head&x=1", 400)]
+    {
+        let r = app.get(&format!("/api/search/suggest?{q}")).await;
+        assert_eq!(r.status, status, "{q}: {}", r.text());
+    }
+    app.stop().await;
 }

@@ -680,6 +680,10 @@ export interface paths {
          *     not ship. The order becomes `partially_refunded` (it still ships), or `refunded` when
          *     everything was given back.
          *
+         *     Units of a line that sold gift cards void as many of its cards, untouched ones (their
+         *     balance 0, turned off, in the refund's unit); when fewer are untouched, nothing is
+         *     refunded (409 `gift_card_used`). A refund that fails makes them valid again.
+         *
          *     An order paid through the payment provider (`payment_provider_url` set, a provider's
          *     payment method) is refunded by the provider: the refund is `pending` until the `refund`
          *     job's call is answered (`succeeded`, or `failed` with the provider's reason; a provider
@@ -1909,6 +1913,32 @@ export interface paths {
          *     (rolled up to its ancestors), per brand (the top 50), per price band.
          */
         get: operations["search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/search/suggest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search as you type
+         * @description Completes the last word of `q` as a prefix, within its typos (as `/api/search` allows
+         *     them), among the words of product names, brands and categories; the words before it
+         *     narrow the count. The completions that take no typo come first, then those that take
+         *     one or two; among those, the ones matching most products. Each says how many products
+         *     `/api/search?q=<text>` finds with the completed word in a name, brand or category.
+         *     Answered from the search index: until it is built (the node is not ready yet), the list
+         *     is empty.
+         */
+        get: operations["suggest"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3643,7 +3673,7 @@ export interface components {
          * @description An event type, as subscriptions name them.
          * @enum {string}
          */
-        EventType: "order.placed" | "order.paid" | "order.cancelled" | "order.expired" | "order.fulfilled" | "order.refunded" | "order.delivered" | "return.requested" | "return.received" | "product.created" | "product.updated" | "product.retired" | "inventory.low" | "customer.registered";
+        EventType: "order.placed" | "order.paid" | "order.cancelled" | "order.expired" | "order.fulfilled" | "order.refunded" | "order.delivered" | "return.requested" | "return.received" | "product.created" | "product.updated" | "product.retired" | "inventory.low" | "customer.registered" | "order.edited";
         ExportIn: {
             format: components["schemas"]["Format"];
             kind: components["schemas"]["Kind"];
@@ -4885,6 +4915,26 @@ export interface components {
             active?: boolean | null;
             events?: components["schemas"]["EventType"][] | null;
             url?: string | null;
+        };
+        SuggestMeta: {
+            /** @description the text as understood */
+            q: string;
+        };
+        /** @description Suggestions as the shopper types: `{"data": [...], "meta": {"q": ...}}`. */
+        SuggestPage: {
+            data: components["schemas"]["Suggestion"][];
+            meta: components["schemas"]["SuggestMeta"];
+        };
+        /** @description A completed query: the words before the last as typed, the last completed. */
+        Suggestion: {
+            /** @description products that match it (every word, the completed one in a name, brand or category) */
+            matches: number;
+            text: string;
+            /**
+             * Format: int32
+             * @description typos the completion took (0: the last word as typed starts it)
+             */
+            typos: number;
         };
         TaxRateIn: {
             country: string;
@@ -8935,7 +8985,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description exceeds_captured, over_refund, nothing_to_refund (the units cost nothing), invalid_transition (never paid) or idempotency_key_reused */
+            /** @description exceeds_captured, over_refund, nothing_to_refund (the units cost nothing), gift_card_used (gift cards it sold have been spent from), invalid_transition (never paid) or idempotency_key_reused */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15881,6 +15931,8 @@ export interface operations {
                 in_stock?: boolean;
                 /** @description full-text filter: every word required, the last also as a prefix; at least one letter or digit (blank: no filter) */
                 q?: string;
+                /** @description the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off */
+                typos?: number;
                 sort?: "newest" | "price_asc" | "price_desc" | "popular" | "rating";
                 /** @description offset pagination, from 1; offset pages stop at item 10,000 (page × per_page); not together with cursor (422) */
                 page?: number;
@@ -16447,7 +16499,9 @@ export interface operations {
             query: {
                 /** @description the search text: at least one letter or digit */
                 q: string;
-                /** @description relevance: products with every word in the name first, then in name, brand or category, then anywhere (description too); ties by units sold */
+                /** @description the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off */
+                typos?: number;
+                /** @description relevance: products matched without a typo first, then with one, then two; among those, every word in the name first, then in name, brand or category, then anywhere (description too); ties by units sold */
                 sort?: "relevance" | "newest" | "price_asc" | "price_desc" | "popular" | "rating";
                 /** @description from 1; results stop at item 1,000 (page × per_page) */
                 page?: number;
@@ -16477,6 +16531,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description not modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description rate_limited: over the `search` rule (by default 300/1m per client address, unlimited per account or session); details.rule names it */
+            429: {
+                headers: {
+                    /** @description limit=N, remaining=R, reset=SECONDS: the tightest quota checked */
+                    RateLimit?: string;
+                    /** @description N;w=SECONDS: that quota */
+                    "RateLimit-Policy"?: string;
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    suggest: {
+        parameters: {
+            query: {
+                /** @description what the shopper has typed so far: the last word is completed, the words before it narrow the matches */
+                q: string;
+                /** @description the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off */
+                typos?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description completions, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestPage"];
                 };
             };
             /** @description not modified: If-None-Match matched the ETag */
