@@ -100,9 +100,9 @@ fn typos(index: &SearchIndex, read: &rusqlite::Connection) {
     println!("{n} words: as written p50 {e50:.2} ms, p99 {e99:.2} ms; with a typo p50 {t50:.2} ms, p99 {t99:.2} ms ({found} found)");
     println!("suggest p50 {s50:.2} ms, p99 {s99:.2} ms");
     println!(
-        "index {:.1} MB, of which the typo lookup {:.1} MB ({:.1}%)",
+        "index {:.1} MB, of which the typo lookup {:.1} KB ({:.2}%)",
         bytes as f64 / 1e6,
-        typo_bytes as f64 / 1e6,
+        typo_bytes as f64 / 1e3,
         100.0 * typo_bytes as f64 / (bytes - typo_bytes) as f64
     );
 }

@@ -27,15 +27,7 @@ async fn a_shopper_browses_categories_filters_sorts_searches_and_opens_a_product
     // home: every top-level category of the API, and products
     b.goto("/").await;
     let tree = app.json("/api/categories").await;
-    let names: Vec<String> = b
-        .client
-        .find_all(Locator::Css("ul.cats a"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| async move { e.text().await.unwrap() })
-        .collect::<futures_util::future::JoinAll<_>>()
-        .await;
+    let names = b.texts("ul.cats a").await;
     assert_eq!(names.len(), tree["data"].as_array().unwrap().len());
     for (shown, c) in names.iter().zip(tree["data"].as_array().unwrap()) {
         assert!(shown.starts_with(c["name"].as_str().unwrap()), "{shown} / {}", c["name"]);
@@ -141,15 +133,7 @@ async fn the_search_box_suggests_as_you_type_and_search_forgives_a_typo() {
     let exact = app.json("/api/search?q=headphones&per_page=24").await;
     assert_eq!(exact["meta"]["total"], 2);
     assert_eq!(b.text(".toolbar .count").await, "2 results");
-    let names: Vec<String> = b
-        .client
-        .find_all(Locator::Css("ul.grid a.title"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| async move { e.text().await.unwrap() })
-        .collect::<futures_util::future::JoinAll<_>>()
-        .await;
+    let names = b.texts("ul.grid a.title").await;
     let want: Vec<&str> = exact["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, want);
     b.shoot("shop-search-typo").await;

@@ -118,6 +118,17 @@ async fn write(app: &TestApp, sql: &'static str) {
     app.state.db.writer.run(move |tx| tx.execute_batch(sql).map_err(StoreError::from)).await.unwrap();
 }
 
+/// Adds an active product: `values` are its id, sku, slug, name, description, category,
+/// brand and price.
+async fn add_product(app: &TestApp, values: &str) {
+    let sql = format!(
+        "INSERT INTO products(id, sku, slug, name, description, category_id, brand_id, base_price, status,
+                              created_at, updated_at)
+         VALUES ({values}, 'active', 1, 1)"
+    );
+    app.state.db.writer.run(move |tx| tx.execute_batch(&sql).map_err(StoreError::from)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_commit_shows_in_the_next_search() {
     let app = TestApp::builder().fixture("small-catalog.sql").start().await;
@@ -136,13 +147,7 @@ async fn every_commit_shows_in_the_next_search() {
     write(&app, "UPDATE products SET status = 'active' WHERE id = 1").await;
     assert_eq!(search("wireless").await, vec!["aurora-wireless-headphones", "nimbus-earbuds"]);
 
-    write(
-        &app,
-        "INSERT INTO products(id, sku, slug, name, description, category_id, brand_id, base_price, status,
-                              created_at, updated_at)
-         VALUES (6, 'ZEP-1', 'zephyr-blender', 'Zephyr Blender', 'Blends.', 6, 2, 8999, 'active', 1, 1)",
-    )
-    .await;
+    add_product(&app, "6, 'ZEP-1', 'zephyr-blender', 'Zephyr Blender', 'Blends.', 6, 2, 8999").await;
     assert_eq!(search("zephyr").await, vec!["zephyr-blender"], "a new product is found at once");
 
     write(&app, "UPDATE brands SET name = 'Initech' WHERE id = 1").await;
@@ -243,13 +248,7 @@ async fn words_with_typos_match_below_exact_ones_and_suggestions_complete_the_la
     assert_eq!(exact["meta"]["total"], typo["meta"]["total"]);
 
     // a product matched with a typo ranks below those matched exactly, even by its name
-    write(
-        &app,
-        "INSERT INTO products(id, sku, slug, name, description, category_id, brand_id, base_price, status,
-                              created_at, updated_at)
-         VALUES (6, 'STAND-1', 'headphone-stand', 'Headphone Stand', 'Holds a pair.', 5, 2, 2999, 'active', 1, 1)",
-    )
-    .await;
+    add_product(&app, "6, 'STAND-1', 'headphone-stand', 'Headphone Stand', 'Holds a pair.', 5, 2, 2999").await;
     assert_eq!(
         search("headphones").await,
         ["aurora-wireless-headphones", "nimbus-earbuds", "headphone-stand"],
