@@ -569,6 +569,62 @@ pub async fn complete(
         .await
 }
 
+/// A new payment link, as said once.
+#[derive(Debug, serde::Serialize, Deserialize, ToSchema)]
+pub struct PaymentLinkOut {
+    pub draft_id: Id,
+    pub order_id: Id,
+    /// opens the order and its page without a session; the link sent before no longer does
+    pub payment_url: String,
+}
+
+/// Send a new payment link
+///
+/// For the order a completed draft became, while it awaits payment (409
+/// `invalid_transition` once paid, cancelled or expired; 409 `draft_open` for a draft not
+/// completed): a new key replaces the old one, so the link sent before no longer opens the
+/// order; the customer is mailed the new link, and it is in this answer, this once. The
+/// order's history says so. Audited.
+#[utoipa::path(post, path = "/api/admin/draft-orders/{id}/payment-link", tag = "admin", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "a draft order id")),
+    responses((status = 201, description = "the new link", body = Data<PaymentLinkOut>), AdminErrors, NotFound,
+        (status = 409, description = "draft_open, draft_completed (its order was archived) or invalid_transition (the order does not await payment)", body = ErrorBody), WriteErrors))]
+pub async fn new_payment_link(
+    State(app): State<AppState>,
+    admin: AdminSession,
+    origin: ShopOrigin,
+    PathId(id, _): PathId<res::DraftOrder>,
+) -> Result<Response, ApiError> {
+    let out = payment_link(&app, admin, origin, id).await?;
+    Ok(data(StatusCode::CREATED, &out))
+}
+
+/// [`new_payment_link`]'s unit, for the dashboard too.
+pub async fn payment_link(
+    app: &AppState,
+    admin: AdminSession,
+    origin: ShopOrigin,
+    id: i64,
+) -> Result<PaymentLinkOut, ApiError> {
+    let fx = app.effects();
+    app.db
+        .writer
+        .run(move |tx| {
+            let (order, url) = drafts::new_link(tx, id, &origin.0, now_ms(), fx)?;
+            audit(
+                tx,
+                &admin,
+                "draft_order.payment_link",
+                "draft_order",
+                id,
+                None,
+                Some(&serde_json::json!({"order_id": Id(order)})),
+            )?;
+            Ok::<_, ApiError>(PaymentLinkOut { draft_id: Id(id), order_id: Id(order), payment_url: url })
+        })
+        .await
+}
+
 /// Where shoppers reach the shop (`https://shop.example`), for links in mail:
 /// `public_url` when set; otherwise the address this request was sent to (`https` when a
 /// trusted proxy says the client used it).

@@ -230,6 +230,9 @@ pub struct DraftOut {
     /// completed, stock permitting)
     pub problems: Vec<DraftProblem>,
     pub order_id: Option<Id>,
+    /// where the order it became stands now (`pending`: it awaits payment, and a new
+    /// payment link can be sent)
+    pub order_status: Option<OrderStatus>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub completed_at: Option<Timestamp>,
@@ -347,6 +350,10 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
         total: usd(t.total),
         problems: if d.is_open() { problems } else { Vec::new() },
         order_id: d.order_id.map(Id),
+        order_status: match d.order_id {
+            Some(order) => lifecycle::status(conn, order)?,
+            None => None,
+        },
         created_at: Timestamp(d.created_at),
         updated_at: Timestamp(d.updated_at),
         completed_at: d.completed_at.map(Timestamp),
@@ -364,6 +371,9 @@ pub enum CompleteError {
     /// what stands in the way, by field
     #[error("the draft cannot be completed as it is")]
     Problems(Vec<DraftProblem>),
+    /// a payment link is for the order a draft became
+    #[error("this draft is not an order yet: complete it first")]
+    Open,
     #[error(transparent)]
     Place(#[from] PlaceError),
     #[error(transparent)]
@@ -394,6 +404,7 @@ impl From<CompleteError> for ApiError {
                 }
                 checks.finish().expect_err("a problem was recorded")
             }
+            CompleteError::Open => ApiError::new(StatusCode::CONFLICT, "draft_open", e.to_string()),
             CompleteError::Place(e) => e.into(),
             CompleteError::Transition(e) => e.into(),
         }
@@ -561,6 +572,51 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     .execute(params![id, order, now, link.as_ref().map(|(_, h)| &h[..])])?;
     tracing::info!(order.id = order, draft.id = id, total = t.total, "draft order completed");
     Ok(Completed { order, payment_url: link.map(|(url, _)| url) })
+}
+
+/// A new payment link for the order draft `id` became, while it awaits payment, in one
+/// writer unit: a new key (only its hash kept; the earlier link no longer opens the
+/// order), mailed to the customer (sealed until sent), a history row. Returns the order
+/// and the link, said this once.
+pub fn new_link(tx: &WriteTx, id: i64, origin: &str, now: i64, fx: Effects) -> Result<(i64, String), CompleteError> {
+    let d = load(tx, id)?.ok_or(CompleteError::NotFound)?;
+    if d.is_open() {
+        return Err(CompleteError::Open);
+    }
+    let order = d.order_id.ok_or(CompleteError::Completed(None))?;
+    let from = lifecycle::status(tx, order)?.ok_or(CompleteError::Completed(None))?;
+    if from != OrderStatus::Pending {
+        return Err(lifecycle::TransitionError::NotAllowed { from }.into());
+    }
+    let (email, due, expires_at): (String, i64, i64) = tx
+        .prepare_cached("SELECT email, total - gift_card_paid, expires_at FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (key, hash) = crate::auth::new_token();
+    let url = format!("{}/orders/{order}?key={key}", origin.trim_end_matches('/'));
+    tx.prepare_cached("UPDATE draft_orders SET pay_key_hash = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        &hash[..],
+        now
+    ])?;
+    if !email.is_empty() {
+        let body = format!(
+            "Here is a new link to pay your order {order}.\n\nTo pay: {}\nPay and follow your order here: {url}\n\
+             It is reserved for you until {} UTC. The link sent before no longer opens it.",
+            crate::mail::amount(due, "USD"),
+            crate::util::rfc3339(expires_at).get(..16).unwrap_or_default().replace('T', " ")
+        );
+        // the link opens the order without a password (crate::mail::SECRET_KINDS)
+        let body = fx.secrets.seal(body.as_bytes());
+        crate::mail::enqueue(tx, fx.mail, "payment_link", &email, &format!("Pay for your order {order}"), &body, now)?;
+    }
+    store::add_history(
+        tx,
+        order,
+        OrderStatus::Pending.as_str(),
+        "a new payment link was sent; the one before no longer opens the order",
+        now,
+    )?;
+    Ok((order, url))
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ struct Draft {
     total: Money,
     problems: Vec<Problem>,
     order_id: Option<String>,
+    order_status: Option<String>,
     updated_at: String,
 }
 
@@ -437,7 +438,17 @@ fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String
         h1 { "Draft order #" (d.id) " " span class=(format!("status {}", d.status)) { (d.status) } }
         (summary_of_errors(errors))
         @if let Some(o) = &d.order_id {
-            div.notice role="status" { p { "This draft became " a href=(format!("/admin/orders/{o}")) { "order #" (o) } "." } }
+            div.notice role="status" {
+                p { "This draft became " a href=(format!("/admin/orders/{o}")) { "order #" (o) } "."
+                    @if let Some(st) = &d.order_status { " It is " strong { (st) } "." } }
+                @if d.order_status.as_deref() == Some("pending") {
+                    form method="post" action=(format!("/admin/draft-orders/{}/payment-link", d.id)) {
+                        (csrf(&a.ps))
+                        p { "Lost the link? A new one replaces it (the old one stops working) and is mailed to " (d.email) "." }
+                        button type="submit" { "Send a new payment link" }
+                    }
+                }
+            }
         }
         div.checkout {
             section.panel aria-labelledby="draft-items" {
@@ -589,6 +600,39 @@ pub async fn complete(
     }
     let d = load(&app, &a, id.0).await?;
     Ok(draft_page(&app, &a, &d, &errors, &Vec::new()))
+}
+
+/// `POST /admin/draft-orders/{id}/payment-link`: the API's new link, shown this once.
+pub async fn payment_link(
+    State(app): State<AppState>,
+    a: AdminPage,
+    origin: ShopOrigin,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
+    match admin::drafts::payment_link(&app, a.admin.clone(), origin, id.0).await {
+        Ok(out) => {
+            let order = out.order_id.0;
+            let main = html! {
+                p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / #" (id.0) }
+                h1 { "A new payment link for order #" (order) }
+                div.notice role="status" { p { "The customer is mailed this link; the one sent before no longer opens the order." } }
+                div.field {
+                    label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
+                    input #payment-link type="text" readonly value=(out.payment_url);
+                }
+                p { a.button href=(format!("/admin/orders/{order}")) { "Go to the order" } }
+            };
+            Ok(page_with(&app, &a.ps, &format!("Order #{order}"), "/admin/orders", main))
+        }
+        Err(e) => {
+            let errors = refused(e)?;
+            let d = load(&app, &a, id.0).await?;
+            Ok(draft_page(&app, &a, &d, &errors, &Vec::new()))
+        }
+    }
 }
 
 fn completed_page(app: &AppState, a: &AdminPage, draft: i64, c: &Completed) -> Response {

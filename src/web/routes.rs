@@ -165,6 +165,7 @@ pub fn table() -> Table {
             admin(Area::Orders),
         )
         .add(routes!(admin::drafts::complete_draft), admin(Area::Orders))
+        .add(routes!(admin::drafts::new_payment_link), admin(Area::Orders))
         .add(routes!(admin::orders::update_fulfillment), admin(Area::Orders))
         .add(routes!(admin::gift_cards::create_gift_card, admin::gift_cards::list_gift_cards), admin(Area::Orders))
         .add(routes!(admin::gift_cards::get_gift_card, admin::gift_cards::update_gift_card), admin(Area::Orders))
@@ -247,6 +248,7 @@ pub fn table() -> Table {
         .page("/admin/draft-orders/{id}", post_, post(admin_drafts::save), Policy::page())
         .page("/admin/draft-orders/{id}/complete", post_, post(admin_drafts::complete), Policy::page())
         .page("/admin/draft-orders/{id}/delete", post_, post(admin_drafts::delete), Policy::page())
+        .page("/admin/draft-orders/{id}/payment-link", post_, post(admin_drafts::payment_link), Policy::page())
         .page("/admin/orders/{id}/status", post_, post(admin_orders::order_status), Policy::page())
         .page("/admin/orders/{id}/fulfillments", post_, post(admin_orders::ship), Policy::page())
         .page("/admin/orders/{id}/refunds", post_, post(admin_orders::refund), Policy::page())

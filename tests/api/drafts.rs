@@ -156,11 +156,44 @@ async fn a_draft_for_an_email_is_priced_like_a_cart_and_completes_into_an_order_
     assert_eq!(page.status, 200);
     assert!(page.text().contains("To pay:"), "{}", page.text());
 
+    // a link sent again is a new one: the old key no longer opens the order, the new one
+    // does, and the customer is mailed it; an open draft has no link to send
+    let link = |draft: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.call("POST", &format!("/api/admin/draft-orders/{draft}/payment-link"), Some(admin), None, &[]).await
+        }
+    };
+    let r = link(draft.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["order_id"], json!(order));
+    let fresh = r.json()["data"]["payment_url"].as_str().unwrap().to_owned();
+    let new_key = fresh.split("key=").nth(1).unwrap().to_owned();
+    assert_ne!(new_key, key);
+    assert_eq!(app.get(&format!("/api/orders/{order}?key={key}")).await.status, 404, "the old link is void");
+    assert_eq!(app.get(&format!("/api/orders/{order}?key={new_key}")).await.status, 200);
+    let mails = smtp.wait_for(1, 20, |m| m.contains(&format!("Pay for your order {order}"))).await;
+    assert!(quoted_printable(&mails[0]).contains(&fresh), "the mail carries the new link: {}", mails[0]);
+    let stored: Vec<String> = column(&app.conn(), "SELECT body FROM mail_outbox");
+    assert!(stored.iter().all(|b| !b.contains(&new_key)), "the new key rests in no mail either");
+    let d = app.call("GET", &format!("/api/admin/draft-orders/{draft}"), Some(&admin), None, &[]).await.json()["data"]
+        .clone();
+    assert_eq!(d["order_status"], "pending");
+    let open = create(&app, &admin, &body).await.json()["data"]["id"].as_str().unwrap().to_owned();
+    let r = link(open.clone()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (409, "draft_open"), "{}", r.text());
+    let r = app.call("DELETE", &format!("/api/admin/draft-orders/{open}"), Some(&admin), None, &[]).await;
+    assert_eq!(r.status, 204);
+
     // the payment provider pays it as any order
     let paid = json!({"event_id": format!("evt-draft-{order}"), "order_id": order, "status": "succeeded", "amount": money(&o["total"])});
     let r = app.signed_payment(SECRET, &paid.to_string()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(stock(&app, 31), (8, 0));
+
+    // paid: no link to send
+    let r = link(draft.clone()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (409, "invalid_transition"), "{}", r.text());
 
     // completed once: a second completion, a change and a deletion are refused
     let r = complete(&app, &admin, &draft, json!({})).await;
@@ -175,7 +208,16 @@ async fn a_draft_for_an_email_is_priced_like_a_cart_and_completes_into_an_order_
     assert_eq!((d["status"].as_str(), d["order_id"].as_str()), (Some("completed"), Some(order.as_str())));
     let audited: Vec<String> =
         column(&app.conn(), "SELECT action FROM audit_log WHERE entity = 'draft_order' ORDER BY id");
-    assert_eq!(audited, ["draft_order.create", "draft_order.complete"]);
+    assert_eq!(
+        audited,
+        [
+            "draft_order.create",
+            "draft_order.complete",
+            "draft_order.payment_link",
+            "draft_order.create",
+            "draft_order.delete"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1947,6 +1947,17 @@ async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link(
     b.shoot("admin-draft-completed").await;
     accessible(&b, "draft order completed").await;
 
+    // the owner sends a new link from the draft's page: the old one stops working
+    b.goto(&format!("/admin/draft-orders/{draft}")).await;
+    assert!(b.wait_text("div.notice").await.contains("It is pending."));
+    b.click("form[action$='/payment-link'] button[type=submit]").await;
+    b.wait_text_with("h1", "A new payment link").await;
+    let old = link;
+    let link = b.client.find(Locator::Css("#payment-link")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(link.contains(&format!("/orders/{order}?key=")) && link != old, "{link}");
+    b.shoot("admin-draft-new-link").await;
+    accessible(&b, "a new payment link").await;
+
     // the customer opens the link, with no account and no session
     b.client.delete_all_cookies().await.unwrap();
     let path = &link[link.find("/orders/").unwrap()..];
@@ -1956,8 +1967,10 @@ async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link(
     assert!(b.text("main").await.contains("Chef Knife"));
     b.shoot("shop-order-payment-link").await;
     accessible(&b, "order opened by its payment link").await;
-    // without the key it is not found
+    // without the key, or with the old one, it is not found
     b.goto(&format!("/orders/{order}")).await;
+    assert!(!b.text("main").await.contains("Chef Knife"));
+    b.goto(&old[old.find("/orders/").unwrap()..]).await;
     assert!(!b.text("main").await.contains("Chef Knife"));
     app.stop().await;
 }

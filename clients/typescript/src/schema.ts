@@ -309,6 +309,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/draft-orders/{id}/payment-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a new payment link
+         * @description For the order a completed draft became, while it awaits payment (409
+         *     `invalid_transition` once paid, cancelled or expired; 409 `draft_open` for a draft not
+         *     completed): a new key replaces the old one, so the link sent before no longer opens the
+         *     order; the customer is mailed the new link, and it is in this answer, this once. The
+         *     order's history says so. Audited.
+         */
+        post: operations["new_payment_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/exports": {
         parameters: {
             query?: never;
@@ -2751,6 +2775,7 @@ export interface components {
                 lines: components["schemas"]["DraftLineOut"][];
                 note: string;
                 order_id?: components["schemas"]["Id"] | null;
+                order_status?: components["schemas"]["OrderStatus"] | null;
                 payment_method: string;
                 /**
                  * @description what stands in the way of completing it now, each with its field (empty: it can be
@@ -2957,6 +2982,16 @@ export interface components {
                 subtotal: components["schemas"]["Money"];
                 tax: components["schemas"]["Money"];
                 total: components["schemas"]["Money"];
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_PaymentLinkOut: {
+            /** @description A new payment link, as said once. */
+            data: {
+                draft_id: components["schemas"]["Id"];
+                order_id: components["schemas"]["Id"];
+                /** @description opens the order and its page without a session; the link sent before no longer does */
+                payment_url: string;
             };
         };
         /** @description `{"data": ...}` */
@@ -3316,6 +3351,7 @@ export interface components {
                 lines: components["schemas"]["DraftLineOut"][];
                 note: string;
                 order_id?: components["schemas"]["Id"] | null;
+                order_status?: components["schemas"]["OrderStatus"] | null;
                 payment_method: string;
                 /**
                  * @description what stands in the way of completing it now, each with its field (empty: it can be
@@ -3582,6 +3618,7 @@ export interface components {
             lines: components["schemas"]["DraftLineOut"][];
             note: string;
             order_id?: components["schemas"]["Id"] | null;
+            order_status?: components["schemas"]["OrderStatus"] | null;
             payment_method: string;
             /**
              * @description what stands in the way of completing it now, each with its field (empty: it can be
@@ -4231,6 +4268,13 @@ export interface components {
              * @enum {string}
              */
             status: "succeeded" | "failed";
+        };
+        /** @description A new payment link, as said once. */
+        PaymentLinkOut: {
+            draft_id: components["schemas"]["Id"];
+            order_id: components["schemas"]["Id"];
+            /** @description opens the order and its page without a session; the link sent before no longer does */
+            payment_url: string;
         };
         /** @description What a payment event did. */
         PaymentOutcome: {
@@ -7075,6 +7119,84 @@ export interface operations {
                     "application/json": {
                         error: components["schemas"]["ErrorFields"];
                     };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    new_payment_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a draft order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the new link */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PaymentLinkOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description draft_open, draft_completed (its order was archived) or invalid_transition (the order does not await payment) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
