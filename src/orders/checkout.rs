@@ -376,22 +376,11 @@ fn place_new(
             expires_at: now + expiry_ms,
             client_addr: &client_key,
             gift_card_paid: by_card,
-            paid,
         },
     )?;
-    for (i, l) in priced.lines.iter().enumerate() {
-        store::insert_item(
-            tx,
-            order,
-            i as i64 + 1,
-            l.product_id,
-            l.variant_id,
-            &l.sku,
-            &l.item_name(),
-            l.unit_price,
-            l.quantity,
-        )?;
-        if paid {
+    store::insert_lines(tx, order, &priced.lines)?;
+    if paid {
+        for l in &priced.lines {
             store::count_sale(tx, l.product_id, l.quantity, now)?;
         }
     }

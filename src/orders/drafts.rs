@@ -513,22 +513,9 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             expires_at: now + how.hold_ms,
             client_addr: "",
             gift_card_paid: 0,
-            paid: false,
         },
     )?;
-    for (i, l) in priced.lines.iter().enumerate() {
-        store::insert_item(
-            tx,
-            order,
-            i as i64 + 1,
-            l.product_id,
-            l.variant_id,
-            &l.sku,
-            &l.item_name(),
-            l.unit_price,
-            l.quantity,
-        )?;
-    }
+    store::insert_lines(tx, order, &priced.lines)?;
     store::add_history(
         tx,
         order,

@@ -186,11 +186,9 @@ pub struct NewOrder<'a> {
     pub expires_at: i64,
     /// the client's address key (an IPv6 /64), for the holds per address
     pub client_addr: &'a str,
-    /// what gift cards pay of it (their ledger rows are written with it)
+    /// what gift cards pay of it (their ledger rows are written with it); all of it: the
+    /// order is placed `paid`, its payment captured (otherwise `pending`)
     pub gift_card_paid: i64,
-    /// placed paid (gift cards pay all of it): `paid`, its payment captured; otherwise
-    /// `pending`
-    pub paid: bool,
 }
 
 /// Unpaid orders and the units they hold, with the earliest of their deadlines.
@@ -270,7 +268,7 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.expires_at,
         o.client_addr,
         o.gift_card_paid,
-        o.paid
+        o.gift_card_paid > 0 && o.gift_card_paid == o.total
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -292,6 +290,15 @@ pub fn insert_item(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 * ?8)",
     )?
     .execute(params![order, line, product, variant, sku, name, unit_price, quantity])?;
+    Ok(())
+}
+
+/// The priced lines of a new order as its items, numbered from 1.
+pub fn insert_lines(tx: &WriteTx, order: i64, lines: &[crate::cart::store::Line]) -> rusqlite::Result<()> {
+    for (i, l) in lines.iter().enumerate() {
+        let name = l.item_name();
+        insert_item(tx, order, i as i64 + 1, l.product_id, l.variant_id, &l.sku, &name, l.unit_price, l.quantity)?;
+    }
     Ok(())
 }
 

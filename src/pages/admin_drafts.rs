@@ -619,10 +619,7 @@ pub async fn payment_link(
                 p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / #" (id.0) }
                 h1 { "A new payment link for order #" (order) }
                 div.notice role="status" { p { "The customer is mailed this link; the one sent before no longer opens the order." } }
-                div.field {
-                    label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
-                    input #payment-link type="text" readonly value=(out.payment_url);
-                }
+                (link_field(&out.payment_url))
                 p { a.button href=(format!("/admin/orders/{order}")) { "Go to the order" } }
             };
             Ok(page_with(&app, &a.ps, &format!("Order #{order}"), "/admin/orders", main))
@@ -631,6 +628,16 @@ pub async fn payment_link(
             let errors = refused(e)?;
             let d = load(&app, &a, id.0).await?;
             Ok(draft_page(&app, &a, &d, &errors, &Vec::new()))
+        }
+    }
+}
+
+/// A payment link in a read-only field, said this once.
+fn link_field(url: &str) -> Markup {
+    html! {
+        div.field {
+            label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
+            input #payment-link type="text" readonly value=(url);
         }
     }
 }
@@ -644,12 +651,7 @@ fn completed_page(app: &AppState, a: &AdminPage, draft: i64, c: &Completed) -> R
                 strong { (c.status) } ", " (money(&c.total)) "." }
             @if !c.email.is_empty() { p { (c.email) " is mailed the order" @if c.payment_url.is_some() { " with this link" } "." } }
         }
-        @if let Some(url) = &c.payment_url {
-            div.field {
-                label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
-                input #payment-link type="text" readonly value=(url);
-            }
-        }
+        @if let Some(url) = &c.payment_url { (link_field(url)) }
         p { a.button href=(format!("/admin/orders/{}", c.id)) { "Go to the order" } }
     };
     page_with(app, &a.ps, &format!("Order #{}", c.id), "/admin/orders", main)
