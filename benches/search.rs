@@ -7,7 +7,7 @@
 //! and the bytes the typo lookup adds to the index.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use storefront::catalog::model::SearchTerms;
+use storefront::catalog::model::{SearchTerms, Sort};
 use storefront::catalog::search_index::{fts_matches, SearchIndex};
 use storefront::catalog::store::Filter;
 use storefront::db::{self, Synchronous};
@@ -71,15 +71,20 @@ fn typos(index: &SearchIndex, read: &rusqlite::Connection) {
         f();
         start.elapsed()
     };
-    let search = |q: &str| {
+    let sorted = |q: &str, sort: Option<Sort>| {
         let terms = SearchTerms::parse(q).unwrap();
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
-        index.search(&terms, &filter, None, 0, 20).unwrap().total
+        index.search(&terms, &filter, sort, 0, 20).unwrap().total
     };
+    let search = |q: &str| sorted(q, None);
     let (mut exact, mut typo, mut suggest, mut found) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let mut by_price = Vec::new();
     for w in &words {
         exact.push(time(&|| {
             search(&format!("{w} "));
+        }));
+        by_price.push(time(&|| {
+            sorted(&format!("{w} "), Some(Sort::PriceAsc));
         }));
         // two letters in the middle swapped: one typo (a transposition)
         let mut chars: Vec<char> = w.chars().collect();
@@ -96,8 +101,10 @@ fn typos(index: &SearchIndex, read: &rusqlite::Connection) {
         }));
     }
     let ((e50, e99), (t50, t99), (s50, s99)) = (percentiles(exact), percentiles(typo), percentiles(suggest));
+    let (p50, p99) = percentiles(by_price);
     let (bytes, typo_bytes) = index.bytes().unwrap();
     println!("{n} words: as written p50 {e50:.2} ms, p99 {e99:.2} ms; with a typo p50 {t50:.2} ms, p99 {t99:.2} ms ({found} found)");
+    println!("sorted by price p50 {p50:.2} ms, p99 {p99:.2} ms");
     println!("suggest p50 {s50:.2} ms, p99 {s99:.2} ms");
     println!(
         "index {:.1} MB, of which the typo lookup {:.1} KB ({:.2}%)",
