@@ -1014,3 +1014,11 @@ CREATE TABLE draft_orders (
 );
 CREATE INDEX idx_draft_orders_status ON draft_orders(status, id);
 CREATE INDEX idx_draft_orders_order ON draft_orders(order_id) WHERE order_id IS NOT NULL;
+
+-- ---------------------------------------------------------------------------------------
+-- version 18: tax-inclusive prices. A tax rate whose `inclusive` is set is part of the
+-- prices shoppers see in its country or region (gross prices, as EU shops show them): the
+-- tax is the part of the price it holds, not added on top. An order keeps which kind of
+-- tax it was placed with (`tax_included`).
+ALTER TABLE tax_rates ADD COLUMN inclusive INTEGER NOT NULL DEFAULT 0 CHECK (inclusive IN (0, 1));
+ALTER TABLE orders ADD COLUMN tax_included INTEGER NOT NULL DEFAULT 0 CHECK (tax_included IN (0, 1));

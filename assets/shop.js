@@ -41,3 +41,24 @@ if (box && offered) {
     }, 150);
   });
 }
+
+// A field shown once (a payment link): its Copy button copies the whole value, which a
+// narrow screen cannot show; without the clipboard the text is left selected to copy.
+for (const b of document.querySelectorAll("button[data-copy]")) {
+  const field = document.getElementById(b.dataset.copy);
+  const said = document.getElementById(b.getAttribute("aria-describedby"));
+  if (!field) continue;
+  b.hidden = false;
+  b.addEventListener("click", async () => {
+    field.focus();
+    field.select();
+    let done = false;
+    try {
+      await navigator.clipboard.writeText(field.value);
+      done = true;
+    } catch {
+      done = document.execCommand("copy");
+    }
+    if (said) said.textContent = done ? "Copied." : "Selected: copy it with your keyboard.";
+  });
+}

@@ -319,21 +319,20 @@ pub fn archived_order(file: &Path, order: i64) -> rusqlite::Result<Option<crate:
             r.get(0)
         })
     };
+    // …and an order's columns added since (gift cards, edits, tax-inclusive prices)
+    let column = |name: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = ?1)", [name], |r| {
+            r.get(0)
+        })
+    };
     let parts = crate::orders::store::Parts {
         shipments: has("fulfillment_lines")?,
         refunds: has("refund_lines")?,
         returns: has("return_history")?,
         gift_cards: false,
-        gift_card_paid: conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'gift_card_paid')",
-            [],
-            |r| r.get(0),
-        )?,
-        balance_due: conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('orders') WHERE name = 'balance_due')",
-            [],
-            |r| r.get(0),
-        )?,
+        gift_card_paid: column("gift_card_paid")?,
+        balance_due: column("balance_due")?,
+        tax_included: column("tax_included")?,
     };
     crate::orders::store::detail_in(&conn, order, parts)
 }

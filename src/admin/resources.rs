@@ -29,7 +29,8 @@ pub enum FieldKind {
     Country,
     /// a country code or `*`
     Zone,
-    Flag,
+    /// true or false, and which when a new row does not say
+    Flag(bool),
 }
 
 pub struct Field {
@@ -84,7 +85,7 @@ pub const PROMOTIONS: Resource = Resource {
         field("starts_at", TIME, false, true),
         field("ends_at", TIME, false, true),
         field("usage_limit", FieldKind::Int(1, 1_000_000_000), false, true),
-        field("active", FieldKind::Flag, false, false),
+        field("active", FieldKind::Flag(true), false, false),
     ],
 };
 pub const SHIPPING_RATES: Resource = Resource {
@@ -109,6 +110,9 @@ pub const TAX_RATES: Resource = Resource {
         field("region", FieldKind::Text(100), false, false),
         field("name", FieldKind::Text(200), true, false),
         field("rate_bp", FieldKind::Int(0, 10_000), true, false),
+        // prices shown in its country or region include it (gross prices): the tax is
+        // the part of them it holds, not added on top
+        field("inclusive", FieldKind::Flag(false), false, false),
     ],
 };
 
@@ -151,7 +155,7 @@ fn value(field: &Field, v: &Value) -> Result<Sql, String> {
             "*" => Sql::Text("*".into()),
             s => Sql::Text(Country::parse(s)?.as_str().to_owned()),
         },
-        FieldKind::Flag => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
+        FieldKind::Flag(_) => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
     })
 }
 
@@ -188,7 +192,7 @@ fn json_object(r: &Resource) -> String {
     for f in r.fields {
         cols.push(match f.kind {
             FieldKind::Ref(_) => format!("'{0}', cast({0} AS TEXT)", f.name),
-            FieldKind::Flag => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
+            FieldKind::Flag(_) => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
             _ => format!("'{0}', {0}", f.name),
         });
     }
@@ -406,6 +410,19 @@ pub enum Body {
     Row,
 }
 
+/// What the document says of a field whose name alone does not.
+fn about(table: &str, field: &str) -> Option<&'static str> {
+    Some(match (table, field) {
+        ("tax_rates", "rate_bp") => "basis points: 2000 = 20 %",
+        ("tax_rates", "inclusive") => {
+            "prices shown in its country or region include this tax (gross prices): an order's tax is the part of \
+             its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total \
+             (its `tax_included` is true). Default false: the tax is added on top."
+        }
+        _ => return None,
+    })
+}
+
 pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     let response = body == Body::Row;
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -441,7 +458,13 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
                 .schema_type(Type::String)
                 .pattern(Some(if response { "^([A-Z]{2}|\\*)$" } else { "^([A-Za-z]{2}|\\*)$" }))
                 .description(Some("a country code, or * for anywhere else")),
-            FieldKind::Flag => ObjectBuilder::new().schema_type(Type::Boolean),
+            FieldKind::Flag(default) => {
+                ObjectBuilder::new().schema_type(Type::Boolean).default(Some((*default).into()))
+            }
+        };
+        let t = match about(r.table, f.name) {
+            Some(d) => t.description(Some(d)),
+            None => t,
         };
         let t: Schema = if f.nullable {
             OneOfBuilder::new().item(t).item(ObjectBuilder::new().schema_type(Type::Null)).into()

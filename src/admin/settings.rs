@@ -30,6 +30,13 @@ pub struct SettingsPatch {
     /// administrators' requests need a session opened with a second factor
     #[schema(nullable)]
     admin_require_2fa: Option<bool>,
+    /// days after delivery (or shipping) a customer may ask to return items; 0: the shop
+    /// takes no returns through the storefront
+    #[schema(minimum = 0, maximum = 3650, nullable)]
+    return_window_days: Option<i64>,
+    /// a draft order's line may carry the owner's own unit price
+    #[schema(nullable)]
+    draft_custom_prices: Option<bool>,
 }
 
 async fn described(app: &AppState) -> Result<Vec<SettingOut>, ApiError> {

@@ -67,7 +67,7 @@ pub fn price(
             },
         }
     }
-    let (mut options, mut shipping, mut tax_bp) = (Vec::new(), None, 0);
+    let (mut options, mut shipping, mut tax) = (Vec::new(), None, pricing::TaxRate::default());
     if let Some(d) = destination {
         options = shipping_options(
             &store::shipping_rates(conn, d.country.as_str())?,
@@ -79,9 +79,9 @@ pub fn price(
             Some(c) => options.iter().find(|o| o.code == c).cloned(),
             None => options.first().cloned(),
         };
-        tax_bp = store::tax_rate(conn, d.country.as_str(), &d.region)?;
+        tax = store::tax_rate(conn, d.country.as_str(), &d.region)?;
     }
-    let totals = Totals::new(subtotal, discount, shipping.as_ref().map_or(0, |s| s.price.amount), tax_bp);
+    let totals = Totals::new(subtotal, discount, shipping.as_ref().map_or(0, |s| s.price.amount), tax);
     Ok(Priced { lines, totals, discount_code, discount_problem, options, shipping, weight_grams })
 }
 
@@ -191,6 +191,9 @@ pub struct CartOut {
     pub shipping: Money,
     pub shipping_option: Option<ShippingOption>,
     pub tax: Money,
+    /// whether `tax` is part of the prices (an inclusive rate: gross prices, the total
+    /// does not add it) rather than added on top
+    pub tax_included: bool,
     pub total: Money,
     /// the gift card applied to the cart: at checkout it pays what its balance covers
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -255,6 +258,7 @@ impl CartOut {
             shipping: usd(t.shipping),
             shipping_option: p.shipping,
             tax: usd(t.tax),
+            tax_included: t.tax_included,
             total: usd(t.total),
             gift_card: None,
             amount_due: usd(t.total),

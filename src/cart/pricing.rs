@@ -4,9 +4,12 @@
 //! half up to a whole minor unit, once, where it is computed —
 //! - line total = unit price × quantity (exact);
 //! - percent discount = subtotal × percent / 100; fixed discount = min(value, subtotal);
-//! - tax = (subtotal − discount) × rate / 10,000 (rates in basis points; shipping is not
-//!   taxed);
-//! - total = subtotal − discount + shipping + tax.
+//! - tax on top (a rate that is not inclusive) = (subtotal − discount) × rate / 10,000
+//!   (rates in basis points; shipping is not taxed), and total = subtotal − discount +
+//!   shipping + tax;
+//! - tax included (an inclusive rate: prices are gross) = the part of (subtotal − discount)
+//!   that is tax, (subtotal − discount) × rate / (10,000 + rate), and total = subtotal −
+//!   discount + shipping: the shopper pays the prices shown.
 
 use serde::Serialize;
 
@@ -104,6 +107,15 @@ pub fn shipping_options(
     out
 }
 
+/// The tax of a destination: its rate, and whether prices include it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaxRate {
+    /// basis points: 2000 = 20 %
+    pub bp: i64,
+    /// prices are gross: the tax is the part of them it holds, not added on top
+    pub inclusive: bool,
+}
+
 /// Everything a cart or order costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
@@ -112,13 +124,21 @@ pub struct Totals {
     pub shipping: i64,
     pub tax: i64,
     pub total: i64,
+    /// `tax` is part of the prices (and of `subtotal`), not added to the total
+    pub tax_included: bool,
 }
 
 impl Totals {
-    pub fn new(subtotal: i64, discount: i64, shipping: i64, tax_bp: i64) -> Totals {
+    pub fn new(subtotal: i64, discount: i64, shipping: i64, rate: TaxRate) -> Totals {
         let discount = discount.clamp(0, subtotal);
-        let tax = mul_div_round(subtotal - discount, tax_bp, 10_000);
-        Totals { subtotal, discount, shipping, tax, total: subtotal - discount + shipping + tax }
+        let goods = subtotal - discount;
+        let (tax, total) = if rate.inclusive {
+            (mul_div_round(goods, rate.bp, 10_000 + rate.bp), goods + shipping)
+        } else {
+            let tax = mul_div_round(goods, rate.bp, 10_000);
+            (tax, goods + shipping + tax)
+        };
+        Totals { subtotal, discount, shipping, tax, total, tax_included: rate.inclusive && rate.bp > 0 }
     }
 }
 
@@ -145,9 +165,38 @@ mod tests {
         assert_eq!(mul_div_round(1999, 15, 100), 300); // 299.85
         assert_eq!(mul_div_round(10, 5, 100), 1); // 0.5 rounds up
         assert_eq!(mul_div_round(10, 4, 100), 0);
-        let t = Totals::new(1999, 300, 499, 2000);
-        assert_eq!(t, Totals { subtotal: 1999, discount: 300, shipping: 499, tax: 340, total: 2538 });
-        assert_eq!(Totals::new(100, 500, 0, 0).discount, 100, "a discount never exceeds the subtotal");
+        let on_top = TaxRate { bp: 2000, inclusive: false };
+        let t = Totals::new(1999, 300, 499, on_top);
+        assert_eq!(
+            t,
+            Totals { subtotal: 1999, discount: 300, shipping: 499, tax: 340, total: 2538, tax_included: false }
+        );
+        assert_eq!(Totals::new(100, 500, 0, on_top).discount, 100, "a discount never exceeds the subtotal");
+    }
+
+    #[test]
+    fn an_inclusive_rate_is_the_part_of_the_price_that_is_tax() {
+        let vat = |bp| TaxRate { bp, inclusive: true };
+        // 119.00 gross at 19 %: 100.00 net, 19.00 tax, and the shopper pays 119.00 + shipping
+        let t = Totals::new(11_900, 0, 499, vat(1900));
+        assert_eq!((t.tax, t.total, t.tax_included), (1900, 12_399, true));
+        // 149.99 gross less 15.00 at 19 %: 134.99 × 19 / 119 = 21.553… → 21.55
+        let t = Totals::new(14_999, 1500, 0, vat(1900));
+        assert_eq!((t.tax, t.total), (2155, 13_499));
+        // half a minor unit rounds up: 3 × 20 / 120 = 0.5
+        assert_eq!(Totals::new(3, 0, 0, vat(2000)).tax, 1);
+        assert_eq!(Totals::new(20, 0, 0, vat(500)).tax, 1, "0.952… rounds to 1");
+        assert_eq!(Totals::new(10, 0, 0, vat(500)).tax, 0, "0.476… rounds to 0");
+        // the tax is the whole minor unit nearest to the exact part, whatever the rate
+        for bp in [0, 1, 550, 700, 1900, 2000, 2500, 10_000] {
+            for gross in [0, 1, 3, 99, 1000, 14_999, 123_457] {
+                let t = Totals::new(gross, 0, 0, vat(bp));
+                assert_eq!(t.total, gross, "the shopper pays the gross price");
+                let off = (t.tax * (10_000 + bp) - gross * bp).abs();
+                assert!(2 * off <= 10_000 + bp, "{gross} at {bp}: {}", t.tax);
+            }
+        }
+        assert!(!Totals::new(100, 0, 0, vat(0)).tax_included, "no tax is not tax included");
     }
 
     #[test]

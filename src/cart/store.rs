@@ -370,15 +370,15 @@ pub fn shipping_rates(conn: &Connection, country: &str) -> rusqlite::Result<Vec<
     .collect()
 }
 
-/// The tax rate (basis points) of a destination: the region's when it has one, else the
-/// country's, else none.
-pub fn tax_rate(conn: &Connection, country: &str, region: &str) -> rusqlite::Result<i64> {
+/// The tax rate of a destination: the region's when it has one, else the country's, else
+/// none.
+pub fn tax_rate(conn: &Connection, country: &str, region: &str) -> rusqlite::Result<super::pricing::TaxRate> {
     Ok(conn
         .prepare_cached(
-            "SELECT rate_bp FROM tax_rates WHERE country = ?1 AND region IN (?2, '')
+            "SELECT rate_bp, inclusive FROM tax_rates WHERE country = ?1 AND region IN (?2, '')
              ORDER BY region = ?2 DESC LIMIT 1",
         )?
-        .query_row(params![country, region], |r| r.get(0))
+        .query_row(params![country, region], |r| Ok(super::pricing::TaxRate { bp: r.get(0)?, inclusive: r.get(1)? }))
         .optional()?
-        .unwrap_or(0))
+        .unwrap_or_default())
 }

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -71,6 +71,9 @@ const V16_MARKER: &str = "-- version 16: order edits";
 /// Where the version-17 section begins.
 const V17_MARKER: &str = "-- version 17: draft orders";
 
+/// Where the version-18 section begins.
+const V18_MARKER: &str = "-- version 18: tax-inclusive prices";
+
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
 const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
@@ -126,7 +129,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -143,6 +146,7 @@ pub fn steps() -> Vec<Step> {
         at(V15_MARKER),
         at(V16_MARKER),
         at(V17_MARKER),
+        at(V18_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -162,7 +166,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 14, sql: SCHEMA_SQL[v14..end(v15)].into(), code: None },
         Step { to: 15, sql: SCHEMA_SQL[v15..end(v16)].into(), code: None },
         Step { to: 16, sql: SCHEMA_SQL[v16..end(v17)].into(), code: None },
-        Step { to: 17, sql: SCHEMA_SQL[v17..].into(), code: None },
+        Step { to: 17, sql: SCHEMA_SQL[v17..end(v18)].into(), code: None },
+        Step { to: 18, sql: SCHEMA_SQL[v18..].into(), code: None },
     ]
 }
 

@@ -371,6 +371,7 @@ fn place_new(
             discount: t.discount,
             shipping: t.shipping,
             tax: t.tax,
+            tax_included: t.tax_included,
             total: t.total,
             now,
             expires_at: now + expiry_ms,

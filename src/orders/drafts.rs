@@ -225,6 +225,8 @@ pub struct DraftOut {
     pub discount: Money,
     pub shipping: Money,
     pub tax: Money,
+    /// whether `tax` is part of the prices (an inclusive rate) rather than added on top
+    pub tax_included: bool,
     pub total: Money,
     /// what stands in the way of completing it now, each with its field (empty: it can be
     /// completed, stock permitting)
@@ -347,6 +349,7 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
         discount: usd(t.discount),
         shipping: usd(t.shipping),
         tax: usd(t.tax),
+        tax_included: t.tax_included,
         total: usd(t.total),
         problems: if d.is_open() { problems } else { Vec::new() },
         order_id: d.order_id.map(Id),
@@ -508,6 +511,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             discount: t.discount,
             shipping: t.shipping,
             tax: t.tax,
+            tax_included: t.tax_included,
             total: t.total,
             now,
             expires_at: now + how.hold_ms,

@@ -16,7 +16,7 @@
 //! - The totals are those checkout would give the new lines: the order's discount code,
 //!   granted once, keeps its kind and value (its minimum subtotal still applies, its dates
 //!   and use count do not); shipping stays what was charged; tax at the rate of the
-//!   order's address.
+//!   order's address, included in the prices or added on top as that rate says.
 //! - Money: what the customer paid and was not given back is `captured − refunded`. An edit
 //!   of a paid order that brings the total under it refunds the difference in the same
 //!   unit (to the order's gift cards first, see [`super::refunds`]); one that brings the
@@ -359,15 +359,16 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     };
     let to: serde_json::Value = serde_json::from_str(&address).unwrap_or_default();
     let text = |k: &str| to.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-    let tax_bp = crate::cart::store::tax_rate(tx, &text("country"), &text("state"))?;
-    let t = Totals::new(subtotal, discount, shipping, tax_bp);
+    let rate = crate::cart::store::tax_rate(tx, &text("country"), &text("state"))?;
+    let t = Totals::new(subtotal, discount, shipping, rate);
     if status == OrderStatus::Pending && by_card > t.total {
         return Err(EditError::UnderGiftCards { paid: by_card, total: t.total });
     }
     tx.prepare_cached(
-        "UPDATE orders SET subtotal = ?2, discount = ?3, tax = ?4, total = ?5, updated_at = ?6 WHERE id = ?1",
+        "UPDATE orders SET subtotal = ?2, discount = ?3, tax = ?4, total = ?5, updated_at = ?6, tax_included = ?7
+         WHERE id = ?1",
     )?
-    .execute(params![order, t.subtotal, t.discount, t.tax, t.total, now])?;
+    .execute(params![order, t.subtotal, t.discount, t.tax, t.total, now, t.tax_included])?;
     let words = |m: i64| crate::mail::amount(m, "USD");
     let changes = said.join(", ");
     store::add_history(

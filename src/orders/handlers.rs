@@ -319,7 +319,8 @@ crate::http::query_params!(
 ///
 /// For its owner's session, or with `key`: the key of the payment link the shop sent for
 /// an order it made from a draft (no session needed). 404 for another's order or a key
-/// that does not open it (its existence is not revealed).
+/// that does not open it (its existence is not revealed); 422 for a `key` that is not of
+/// the key's form, whoever asks.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders", security(("bearer" = []), ()),
     params(("id" = String, Path, description = "an order id"), OrderKeyQuery),
     responses((status = 200, description = "the order", body = Data<store::OrderOut>), AuthErrors, NotFound, QueryErrors, ReadErrors))]
@@ -330,6 +331,13 @@ pub async fn detail(
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
     let key = q.raw(&PAY_KEY);
+    // a key that cannot be one is bad input whoever asks (the owner's session included)
+    if key
+        .as_deref()
+        .is_some_and(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        q.error("key", "must be 1 to 100 of A-Z, a-z, 0-9, _ and -");
+    }
     q.finish()?;
     // without a key, the owner's session (401 without one)
     let session = match (&key, session) {

@@ -181,6 +181,8 @@ pub struct NewOrder<'a> {
     pub discount: i64,
     pub shipping: i64,
     pub tax: i64,
+    /// `tax` is part of the prices, not added to the total
+    pub tax_included: bool,
     pub total: i64,
     pub now: i64,
     pub expires_at: i64,
@@ -246,9 +248,10 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO orders(customer_id, session_id, cart_id, status, currency, subtotal, discount, shipping, tax, total,
                             email, shipping_address, shipping_option, payment_method, discount_code,
-                            created_at, updated_at, expires_at, client_addr, gift_card_paid, paid_at, captured)
+                            created_at, updated_at, expires_at, client_addr, gift_card_paid, paid_at, captured,
+                            tax_included)
          VALUES (?1, ?2, ?3, CASE WHEN ?18 THEN 'paid' ELSE 'pending' END, 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-                 ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END)",
+                 ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END, ?19)",
     )?
     .execute(params![
         o.customer_id,
@@ -268,7 +271,8 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.expires_at,
         o.client_addr,
         o.gift_card_paid,
-        o.gift_card_paid > 0 && o.gift_card_paid == o.total
+        o.gift_card_paid > 0 && o.gift_card_paid == o.total,
+        o.tax_included
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -434,6 +438,9 @@ pub struct OrderOut {
     pub shipping: Money,
     pub shipping_option: String,
     pub tax: Money,
+    /// whether `tax` is part of the prices (an inclusive rate: the total does not add it)
+    /// rather than added on top
+    pub tax_included: bool,
     pub total: Money,
     /// null for orders from before addresses were recorded
     #[schema(value_type = Option<crate::customers::model::Address>)]
@@ -481,6 +488,8 @@ pub struct Parts {
     pub gift_card_paid: bool,
     /// `orders.balance_due` (an archive file written before version 16 has not)
     pub balance_due: bool,
+    /// `orders.tax_included` (an archive file written before version 18 has not)
+    pub tax_included: bool,
 }
 
 impl Parts {
@@ -491,6 +500,7 @@ impl Parts {
         gift_cards: true,
         gift_card_paid: true,
         balance_due: true,
+        tax_included: true,
     };
 }
 
@@ -499,7 +509,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
     let head = conn
         .prepare_cached(&format!(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
-                        shipping_address, payment_method, created_at, paid_at, expires_at, {}, {}
+                        shipping_address, payment_method, created_at, paid_at, expires_at, {}, {}, {}
                  FROM orders WHERE id = ?1",
             if parts.gift_card_paid { "gift_card_paid" } else { "0" },
             if parts.balance_due {
@@ -507,6 +517,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
             } else {
                 "0, CASE WHEN paid_at IS NULL THEN 0 ELSE total END"
             },
+            if parts.tax_included { "tax_included" } else { "0" },
         ))?
         .query_row([order], |r| {
             let address: String = r.get(10)?;
@@ -522,6 +533,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
                 shipping: usd(r.get(6)?),
                 shipping_option: r.get(7)?,
                 tax: usd(r.get(8)?),
+                tax_included: r.get(18)?,
                 total: usd(r.get(9)?),
                 // orders from before schema version 2 recorded no address: null
                 shipping_address: serde_json::from_str(&address)

@@ -19,7 +19,7 @@ use super::admin_system::refused;
 use super::buy::{answered, see_other};
 use super::buy::{COUNTRIES, PAYMENT_METHODS};
 use super::forms::{field, id_of, input, minor_units, Fields};
-use super::layout::money;
+use super::layout::{self, money};
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money};
 use crate::admin;
@@ -74,6 +74,7 @@ struct Draft {
     discount: Money,
     shipping: Money,
     tax: Money,
+    tax_included: bool,
     total: Money,
     problems: Vec<Problem>,
     order_id: Option<String>,
@@ -464,7 +465,7 @@ fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String
                     dt { "Subtotal" } dd { (money(&d.subtotal)) }
                     @if d.discount.amount > 0 { dt { "Discount" @if let Some(c) = &d.discount_code { " (" (c) ")" } } dd { "−" (money(&d.discount)) } }
                     dt { "Shipping" } dd { (money(&d.shipping)) }
-                    dt { "Tax" } dd { (money(&d.tax)) }
+                    (layout::tax_row(&d.tax, d.tax_included))
                     dt { strong { "Total" } } dd.draft-total { strong { (money(&d.total)) } }
                 }
                 p.meta { "For " (d.email) @if d.customer_id.is_some() { " (a customer of the shop)" } }
@@ -637,7 +638,12 @@ fn link_field(url: &str) -> Markup {
     html! {
         div.field {
             label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
-            input #payment-link type="text" readonly value=(url);
+            div.copy-row {
+                input #payment-link type="text" readonly value=(url);
+                // shown by the script, which copies the link (the field can be copied by hand without it)
+                button.quiet type="button" data-copy="payment-link" hidden aria-describedby="copy-said" { "Copy" }
+            }
+            span #copy-said.meta role="status" {}
         }
     }
 }

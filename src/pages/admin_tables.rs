@@ -69,8 +69,9 @@ pub const TABLES: &[Table] = &[
         delete: "/admin/tax-rates/{id}/delete",
         title: "Tax rates",
         one: "tax rate",
-        columns: &["name", "country", "region", "rate_bp"],
-        about: "Added to orders by the shipping address's country and region.",
+        columns: &["name", "country", "region", "rate_bp", "inclusive"],
+        about: "Tax by the shipping address's country and region: added to the prices, or, when included, \
+                the part of them that is tax (gross prices, as shown in the EU).",
     },
     Table {
         res: &res::CATEGORIES,
@@ -127,6 +128,7 @@ fn label(field: &Field) -> String {
         "ends_at" => "Ends (UTC)".into(),
         "usage_limit" => "Uses allowed".into(),
         "rate_bp" => "Rate (%)".into(),
+        "inclusive" => "Included in prices".into(),
         "max_weight_grams" => "Maximum weight (g)".into(),
         "parent_id" => "Parent".into(),
         "logo_url" => "Logo address".into(),
@@ -179,8 +181,8 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
         }
         _ => match (&field.kind, v) {
             (FieldKind::Ref(_), Value::String(id)) if !form => parents.get(id).cloned().unwrap_or_else(|| id.clone()),
-            (FieldKind::Flag, Value::Bool(b)) if !form => (if *b { "yes" } else { "no" }).to_owned(),
-            (FieldKind::Flag, Value::Bool(b)) => b.to_string(),
+            (FieldKind::Flag(_), Value::Bool(b)) if !form => (if *b { "yes" } else { "no" }).to_owned(),
+            (FieldKind::Flag(_), Value::Bool(b)) => b.to_string(),
             (_, Value::String(s)) => s.clone(),
             (_, v) => v.to_string(),
         },
@@ -200,7 +202,7 @@ fn body_of(
     let kind = form.get("kind").map(String::as_str);
     for f in t.res.fields {
         let typed = form.get(f.name).map(|s| s.trim()).unwrap_or("");
-        if let FieldKind::Flag = f.kind {
+        if let FieldKind::Flag(_) = f.kind {
             body.insert(f.name.into(), Value::Bool(form.contains_key(f.name)));
             continue;
         }
@@ -284,10 +286,10 @@ fn form_fields(
             @let described = e.map(|_| format!("{id}-error"));
             div.field {
                 @match &f.kind {
-                    FieldKind::Flag => {
+                    FieldKind::Flag(default) => {
                         label.choice {
                             input id=(id) type="checkbox" name=(f.name) value="true"
-                                checked[typed.map_or(values.get(f.name).and_then(Value::as_bool).unwrap_or(true), |t| t.contains_key(f.name))];
+                                checked[typed.map_or(values.get(f.name).and_then(Value::as_bool).unwrap_or(*default), |t| t.contains_key(f.name))];
                             " " (label(f))
                         }
                     }

@@ -277,7 +277,7 @@ async fn cart_view(
                             }
                         }
                         (gift_card_form(ps, c, card_problem))
-                        p.meta { "Shipping and tax are added at checkout." }
+                        p.meta { "Shipping, and any tax not included in the prices, are added at checkout." }
                         a.button href="/checkout" { "Check out" }
                     }
                 }
@@ -628,7 +628,7 @@ async fn checkout_page(
                     @if let Some(p) = &g.problem { p.notice { "Gift card …" (g.last4) ": " (p) ". " a href="/cart" { "Remove it in the cart" } } }
                     @else { p.meta { "Gift card …" (g.last4) " pays up to " (money(&g.balance)) "; the rest is paid by the method you choose." } }
                 }
-                p.meta { "Shipping and tax for your address are added when the order is placed." }
+                p.meta { "Shipping, and tax for your address unless the prices include it, are added when the order is placed." }
             }
         }
     };
@@ -800,7 +800,7 @@ async fn order_page(
                     dt { "Subtotal" } dd { (money(&o.subtotal)) }
                     @if o.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&o.discount)) } }
                     dt { "Shipping" @if let Some(s) = &o.shipping_option { " (" (s) ")" } } dd { (money(&o.shipping)) }
-                    dt { "Tax" } dd { (money(&o.tax)) }
+                    (layout::tax_row(&o.tax, o.tax_included))
                     dt { strong { "Total" } } dd { strong { (money(&o.total)) } }
                     @for g in &o.gift_card_payments {
                         dt { "Paid by gift card …" (g.last4) } dd { "−" (money(&g.amount)) }

@@ -58,6 +58,15 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
     .into_string()
 }
 
+/// The tax line of a summary: "Tax" added on top, or "Tax included" when it is the part of
+/// the prices that is tax (an inclusive rate), which the total does not add again.
+pub fn tax_row(tax: &Money, included: bool) -> maud::Markup {
+    maud::html! {
+        @if included { dt { "Tax included" } dd.tax-included { "(" (money(tax)) ")" } }
+        @else { dt { "Tax" } dd { (money(tax)) } }
+    }
+}
+
 /// `$19.99`, `€5.00`, `¥500`, `CHF 12.50`.
 pub fn money(m: &Money) -> String {
     let (symbol, digits) = match m.currency.as_str() {

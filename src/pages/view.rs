@@ -279,6 +279,9 @@ pub struct Order {
     pub shipping: Money,
     pub shipping_option: Option<String>,
     pub tax: Money,
+    /// the tax is part of the prices (an inclusive rate), not added on top
+    #[serde(default)]
+    pub tax_included: bool,
     pub total: Money,
     pub shipping_address: Address,
     pub payment_method: String,

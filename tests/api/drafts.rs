@@ -150,6 +150,14 @@ async fn a_draft_for_an_email_is_priced_like_a_cart_and_completes_into_an_order_
     let r = app.get(&format!("/api/orders/{order}")).await;
     assert_eq!(r.status, 401, "no session, no key: {}", r.text());
     let other = app.guest().await;
+    // what cannot be a key is bad input, with a session or without
+    for bad in ["%5BFiltered%5D", "two%20words", ""] {
+        for who in [None, Some(other.as_str())] {
+            let r = app.call("GET", &format!("/api/orders/{order}?key={bad}"), who, None, &[]).await;
+            assert_eq!((r.status, r.error_code()), (422, "validation_failed".into()), "{bad}: {}", r.text());
+            assert!(r.text().contains("\"key\""), "{}", r.text());
+        }
+    }
     let r = app.call("GET", &format!("/api/orders/{order}"), Some(&other), None, &[]).await;
     assert_eq!(r.status, 404, "another's session: {}", r.text());
     let page = app.get_with(&format!("/orders/{order}?key={key}"), &[("accept", "text/html")]).await;

@@ -85,6 +85,91 @@ async fn cart_prices_with_discounts_shipping_and_tax() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tax_included_in_prices_is_their_part_and_the_shopper_pays_what_is_shown() {
+    let (app, admin) = common::after_sale_shop(SECRET, |_| {}).await;
+    let receiver = common::receiver::Receiver::start(&[], 200).await;
+    common::subscribe(&app, &admin, &receiver.url("/hooks"), &["order.placed"]).await;
+    let rate_of = |country: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let v = app.call("GET", "/api/admin/tax-rates?per_page=100", Some(&admin), None, &[]).await.json();
+            v["data"].as_array().unwrap().iter().find(|r| r["country"] == country && r["region"] == "").unwrap().clone()
+        }
+    };
+    let germany = rate_of("DE").await;
+    assert_eq!(germany["inclusive"], false, "a rate is added on top unless it says otherwise");
+    let path = format!("/api/admin/tax-rates/{}", germany["id"].as_str().unwrap());
+
+    // values that are not true or false are refused, naming the field, and change nothing
+    let before = common::digest(&app.conn());
+    for bad in [json!({"inclusive": "yes"}), json!({"inclusive": null}), json!({"inclusive": 1})] {
+        let r = app.call("PATCH", &path, Some(&admin), Some(&bad), &[]).await;
+        assert_eq!((r.status, r.error_code()), (422, "validation_failed".into()), "{bad}: {}", r.text());
+        assert!(r.text().contains("inclusive"), "{}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before, "nothing changed");
+    let v = ok(&app.call("PATCH", &path, Some(&admin), Some(&json!({"inclusive": true})), &[]).await, 200);
+    assert_eq!(v["data"]["inclusive"], true);
+    assert_eq!(rate_of("DE").await["inclusive"], true);
+
+    // the same cart for Germany (gross prices) and for California (tax on top)
+    let t = app.guest().await;
+    app.add_to_cart(&t, 1, 1).await; // 149.99
+    app.add_to_cart(&t, 3, 2).await; // 2 × 49.99
+    ok(&app.call("POST", "/api/cart/discount", Some(&t), Some(&json!({"code": "WELCOME10"})), &[]).await, 200);
+    let de = ok(&app.call("GET", "/api/cart?country=DE", Some(&t), None, &[]).await, 200)["data"].clone();
+    assert_eq!((amount(&de["subtotal"]), amount(&de["discount"]), amount(&de["shipping"])), (24997, 2500, 0));
+    assert_eq!(de["tax_included"], true);
+    assert_eq!(amount(&de["tax"]), 3592, "the 19 % in 224.97: 224.97 × 19 / 119 = 35.9196 → 35.92");
+    assert_eq!(amount(&de["total"]), 22497, "the shopper pays the prices shown, less the discount");
+    let us = ok(&app.call("GET", "/api/cart?country=US&state=CA", Some(&t), None, &[]).await, 200)["data"].clone();
+    assert_eq!((us["tax_included"].as_bool(), amount(&us["tax"])), (Some(false), 1631), "7.25 % on top");
+    assert_eq!(amount(&us["total"]), 22497 + 1631);
+
+    // the order costs what the cart showed, and says so to the customer and in its event
+    let mut to = address();
+    to["country"] = json!("DE");
+    to["state"] = json!("");
+    to["city"] = json!("Berlin");
+    to["postal_code"] = json!("10115");
+    let body = json!({"shipping_address": to, "payment_method": "card", "email": "kunde@example.de"});
+    let placed = ok(&app.call("POST", "/api/checkout", Some(&t), Some(&body), &[]).await, 201)["data"].clone();
+    assert_eq!(amount(&placed["total"]), 22497);
+    let order = placed["order_id"].as_str().unwrap().to_owned();
+    let o = ok(&app.call("GET", &format!("/api/orders/{order}"), Some(&t), None, &[]).await, 200)["data"].clone();
+    assert_eq!((o["tax_included"].as_bool(), amount(&o["tax"]), amount(&o["total"])), (Some(true), 3592, 22497));
+    common::until("order.placed delivered", 20, || {
+        let r = &receiver;
+        async move { !r.events_of("order.placed").is_empty() }
+    })
+    .await;
+    let event = receiver.events_of("order.placed")[0]["data"].clone();
+    assert_eq!((event["tax_included"].as_bool(), amount(&event["total"])), (Some(true), 22497), "{event}");
+
+    // paid, then refunded line by line: the refunds add up to what was paid, not more
+    let paid = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded", "amount": 22497});
+    app.payment_webhook(SECRET, &paid.to_string()).await;
+    let lines: Vec<i64> = o["items"].as_array().unwrap().iter().map(|i| i["line"].as_i64().unwrap()).collect();
+    let mut refunded = 0;
+    for line in lines {
+        let body = json!({"lines": [{"line_id": line, "quantity": 1}], "reason": "zurück"});
+        let path = format!("/api/admin/orders/{order}/refunds");
+        let r = ok(&app.call("POST", &path, Some(&admin), Some(&body), &[]).await, 201);
+        refunded += amount(&r["data"]["amount"]);
+    }
+    let o =
+        ok(&app.call("GET", &format!("/api/admin/orders/{order}"), Some(&admin), None, &[]).await, 200)["data"].clone();
+    assert_eq!(o["status"], "partially_refunded", "one of the two speakers is still to ship");
+    assert_eq!(amount(&o["refunded"]), refunded);
+    let last = json!({"lines": [{"line_id": o["items"][1]["line"], "quantity": 1}], "reason": "zurück"});
+    let r =
+        ok(&app.call("POST", &format!("/api/admin/orders/{order}/refunds"), Some(&admin), Some(&last), &[]).await, 201);
+    assert_eq!(refunded + amount(&r["data"]["amount"]), 22497, "every unit refunded is the total, exactly");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_reserves_stock_and_a_cart_becomes_one_order() {
     let app = shop().await;
     let t = app.guest().await;

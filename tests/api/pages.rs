@@ -931,6 +931,39 @@ async fn the_owner_sets_up_a_promotion_a_shopper_uses_it_and_rates_and_categorie
     b.shoot("admin-tax-rate").await;
     accessible(&b, "admin tax rate").await;
 
+    // Germany's prices include its VAT: ticked on its rate, the order a customer places
+    // there costs the prices shown and its page says what of them is tax
+    let germany: i64 = app.conn().query_row("SELECT id FROM tax_rates WHERE country = 'DE'", [], |r| r.get(0)).unwrap();
+    b.goto(&format!("/admin/tax-rates/{germany}")).await;
+    let tick = b.client.find(Locator::Css("#f-inclusive")).await.unwrap();
+    assert_eq!(tick.prop("checked").await.unwrap().as_deref(), Some("false"), "tax on top until said");
+    tick.click().await.unwrap();
+    b.click("main form.panel button[type=submit]").await;
+    b.wait_path(&format!("/admin/tax-rates/{germany}?saved=1")).await;
+    let inclusive: bool =
+        app.conn().query_row("SELECT inclusive FROM tax_rates WHERE id = ?1", [germany], |r| r.get(0)).unwrap();
+    assert!(inclusive);
+    b.goto("/admin/tax-rates").await;
+    b.wait_text_with("table.lines", "yes").await;
+    let mut berlin = crate::common::address();
+    berlin["country"] = serde_json::json!("DE");
+    berlin["state"] = serde_json::json!("");
+    berlin["city"] = serde_json::json!("Berlin");
+    berlin["postal_code"] = serde_json::json!("10115");
+    berlin["line1"] = serde_json::json!("Unter den Linden 1");
+    let buy = serde_json::json!({"items": [{"product_id": "3", "quantity": 1}], "shipping_address": berlin, "payment_method": "card"});
+    let r = app.call("POST", "/api/orders", Some(&owner), Some(&buy), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let placed = r.json()["data"].clone();
+    let total = placed["total"]["amount"].as_i64().unwrap();
+    assert_eq!(total, 4999 + 899, "Boom Speaker at its shown price, and standard shipping to Germany");
+    b.goto(&format!("/orders/{}", placed["order_id"].as_str().unwrap())).await;
+    let summary = b.wait_text_with("main dl", "Tax included").await;
+    assert!(summary.contains("($7.98)"), "19 % of 49.99 is 7.98 of it: {summary}");
+    assert!(summary.contains("$58.98"), "{summary}");
+    b.shoot("order-tax-included").await;
+    accessible(&b, "order with tax included").await;
+
     // a category with products cannot be deleted: the page says why and it stays
     let kitchen: i64 =
         app.conn().query_row("SELECT id FROM categories WHERE slug = 'kitchen'", [], |r| r.get(0)).unwrap();
@@ -1955,6 +1988,16 @@ async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link(
     let old = link;
     let link = b.client.find(Locator::Css("#payment-link")).await.unwrap().prop("value").await.unwrap().unwrap();
     assert!(link.contains(&format!("/orders/{order}?key=")) && link != old, "{link}");
+    // its Copy button takes the whole link, which a phone's field cannot show
+    b.click("button[data-copy=payment-link]").await;
+    let said = b.wait_text_with("#copy-said", ".").await;
+    assert!(said == "Copied." || said.starts_with("Selected"), "{said}");
+    let selected = b
+        .client
+        .execute("const f = document.getElementById('payment-link'); return f.value.substring(f.selectionStart, f.selectionEnd);", vec![])
+        .await
+        .unwrap();
+    assert_eq!(selected.as_str(), Some(link.as_str()), "the whole link is taken");
     b.shoot("admin-draft-new-link").await;
     accessible(&b, "a new payment link").await;
 

@@ -2407,6 +2407,11 @@ export interface components {
             shipping_option?: components["schemas"]["ShippingOption"] | null;
             subtotal: components["schemas"]["Money"];
             tax: components["schemas"]["Money"];
+            /**
+             * @description whether `tax` is part of the prices (an inclusive rate: gross prices, the total
+             *     does not add it) rather than added on top
+             */
+            tax_included: boolean;
             total: components["schemas"]["Money"];
         };
         CategoryChild: {
@@ -2678,6 +2683,11 @@ export interface components {
                 shipping_option?: components["schemas"]["ShippingOption"] | null;
                 subtotal: components["schemas"]["Money"];
                 tax: components["schemas"]["Money"];
+                /**
+                 * @description whether `tax` is part of the prices (an inclusive rate: gross prices, the total
+                 *     does not add it) rather than added on top
+                 */
+                tax_included: boolean;
                 total: components["schemas"]["Money"];
             };
         };
@@ -2795,6 +2805,8 @@ export interface components {
                 status: string;
                 subtotal: components["schemas"]["Money"];
                 tax: components["schemas"]["Money"];
+                /** @description whether `tax` is part of the prices (an inclusive rate) rather than added on top */
+                tax_included: boolean;
                 total: components["schemas"]["Money"];
                 updated_at: components["schemas"]["Timestamp"];
             };
@@ -2981,6 +2993,11 @@ export interface components {
                 status_history: components["schemas"]["HistoryOut"][];
                 subtotal: components["schemas"]["Money"];
                 tax: components["schemas"]["Money"];
+                /**
+                 * @description whether `tax` is part of the prices (an inclusive rate: the total does not add it)
+                 *     rather than added on top
+                 */
+                tax_included: boolean;
                 total: components["schemas"]["Money"];
             };
         };
@@ -3051,6 +3068,7 @@ export interface components {
         /** @description `{"data": ...}` */
         Data_PromotionOut: {
             data: {
+                /** @default true */
                 active: boolean;
                 code: string;
                 ends_at: number | null;
@@ -3208,7 +3226,13 @@ export interface components {
                 country: string;
                 /** @description an opaque id */
                 id: string;
+                /**
+                 * @description prices shown in its country or region include this tax (gross prices): an order's tax is the part of its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total (its `tax_included` is true). Default false: the tax is added on top.
+                 * @default false
+                 */
+                inclusive: boolean;
                 name: string;
+                /** @description basis points: 2000 = 20 % */
                 rate_bp: number;
                 region: string;
             };
@@ -3371,6 +3395,8 @@ export interface components {
                 status: string;
                 subtotal: components["schemas"]["Money"];
                 tax: components["schemas"]["Money"];
+                /** @description whether `tax` is part of the prices (an inclusive rate) rather than added on top */
+                tax_included: boolean;
                 total: components["schemas"]["Money"];
                 updated_at: components["schemas"]["Timestamp"];
             }[];
@@ -3638,6 +3664,8 @@ export interface components {
             status: string;
             subtotal: components["schemas"]["Money"];
             tax: components["schemas"]["Money"];
+            /** @description whether `tax` is part of the prices (an inclusive rate) rather than added on top */
+            tax_included: boolean;
             total: components["schemas"]["Money"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -4207,6 +4235,11 @@ export interface components {
             status_history: components["schemas"]["HistoryOut"][];
             subtotal: components["schemas"]["Money"];
             tax: components["schemas"]["Money"];
+            /**
+             * @description whether `tax` is part of the prices (an inclusive rate: the total does not add it)
+             *     rather than added on top
+             */
+            tax_included: boolean;
             total: components["schemas"]["Money"];
         };
         OrderPage: {
@@ -4403,7 +4436,8 @@ export interface components {
             total?: number | null;
         };
         PromotionIn: {
-            active?: boolean;
+            /** @default true */
+            active: boolean;
             code: string;
             ends_at?: number | null;
             /** @enum {string} */
@@ -4414,6 +4448,7 @@ export interface components {
             value: number;
         };
         PromotionOut: {
+            /** @default true */
             active: boolean;
             code: string;
             ends_at: number | null;
@@ -4431,7 +4466,8 @@ export interface components {
             meta: components["schemas"]["AdminListMeta"];
         };
         PromotionPatch: {
-            active?: boolean;
+            /** @default true */
+            active: boolean;
             code?: string;
             ends_at?: number | null;
             /** @enum {string} */
@@ -4803,6 +4839,8 @@ export interface components {
              * @description most lines one cart holds
              */
             cart_max_lines?: number | null;
+            /** @description a draft order's line may carry the owner's own unit price */
+            draft_custom_prices?: boolean | null;
             /**
              * Format: int64
              * @description a guest's unpaid order holds its stock this long
@@ -4818,6 +4856,12 @@ export interface components {
              * @description a customer's unpaid order holds its stock this long
              */
             order_expiry_mins?: number | null;
+            /**
+             * Format: int64
+             * @description days after delivery (or shipping) a customer may ask to return items; 0: the shop
+             *     takes no returns through the storefront
+             */
+            return_window_days?: number | null;
             /** @description every page's title and header */
             shop_name?: string | null;
         };
@@ -4982,7 +5026,13 @@ export interface components {
         };
         TaxRateIn: {
             country: string;
+            /**
+             * @description prices shown in its country or region include this tax (gross prices): an order's tax is the part of its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total (its `tax_included` is true). Default false: the tax is added on top.
+             * @default false
+             */
+            inclusive: boolean;
             name: string;
+            /** @description basis points: 2000 = 20 % */
             rate_bp: number;
             region?: string;
         };
@@ -4990,7 +5040,13 @@ export interface components {
             country: string;
             /** @description an opaque id */
             id: string;
+            /**
+             * @description prices shown in its country or region include this tax (gross prices): an order's tax is the part of its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total (its `tax_included` is true). Default false: the tax is added on top.
+             * @default false
+             */
+            inclusive: boolean;
             name: string;
+            /** @description basis points: 2000 = 20 % */
             rate_bp: number;
             region: string;
         };
@@ -5000,7 +5056,13 @@ export interface components {
         };
         TaxRatePatch: {
             country?: string;
+            /**
+             * @description prices shown in its country or region include this tax (gross prices): an order's tax is the part of its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total (its `tax_included` is true). Default false: the tax is added on top.
+             * @default false
+             */
+            inclusive: boolean;
             name?: string;
+            /** @description basis points: 2000 = 20 % */
             rate_bp?: number;
             region?: string;
         };
