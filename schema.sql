@@ -1016,9 +1016,25 @@ CREATE INDEX idx_draft_orders_status ON draft_orders(status, id);
 CREATE INDEX idx_draft_orders_order ON draft_orders(order_id) WHERE order_id IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------
--- version 18: tax-inclusive prices. A tax rate whose `inclusive` is set is part of the
+-- version 18: tax-inclusive prices, and customer groups. A tax rate whose `inclusive` is set is part of the
 -- prices shoppers see in its country or region (gross prices, as EU shops show them): the
 -- tax is the part of the price it holds, not added on top. An order keeps which kind of
 -- tax it was placed with (`tax_included`).
 ALTER TABLE tax_rates ADD COLUMN inclusive INTEGER NOT NULL DEFAULT 0 CHECK (inclusive IN (0, 1));
 ALTER TABLE orders ADD COLUMN tax_included INTEGER NOT NULL DEFAULT 0 CHECK (tax_included IN (0, 1));
+-- Customer groups (wholesale, VIP…): a customer belongs to any number of them; a group's
+-- members are listed newest first by the primary key.
+CREATE TABLE customer_groups (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    description TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_customer_groups_name ON customer_groups(name COLLATE NOCASE);
+CREATE TABLE customer_group_members (
+    group_id    INTEGER NOT NULL REFERENCES customer_groups(id) ON DELETE CASCADE,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    added_at    INTEGER NOT NULL,
+    PRIMARY KEY (group_id, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_customer_group_members_customer ON customer_group_members(customer_id, group_id);

@@ -116,6 +116,15 @@ pub const TAX_RATES: Resource = Resource {
     ],
 };
 
+pub const CUSTOMER_GROUPS: Resource = Resource {
+    table: "customer_groups",
+    entity: "customer_group",
+    fields: &[
+        field("name", FieldKind::Text(100), true, false),
+        field("description", FieldKind::Text(1000), false, false),
+    ],
+};
+
 /// A field's value from JSON, or the message of why it is not one.
 fn value(field: &Field, v: &Value) -> Result<Sql, String> {
     if v.is_null() {
@@ -414,6 +423,7 @@ pub enum Body {
 fn about(table: &str, field: &str) -> Option<&'static str> {
     Some(match (table, field) {
         ("tax_rates", "rate_bp") => "basis points: 2000 = 20 %",
+        ("customer_groups", "name") => "unique, whatever the case (409 when taken)",
         ("tax_rates", "inclusive") => {
             "prices shown in its country or region include this tax (gross prices): an order's tax is the part of \
              its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total \
@@ -600,6 +610,14 @@ resource_list!(
     "shipping rates"
 );
 resource_list!(list_tax_rates, TAX_RATES, "/api/admin/tax-rates", TaxRateOut, TaxRatePage, "tax rates");
+resource_list!(
+    list_customer_groups,
+    CUSTOMER_GROUPS,
+    "/api/admin/customer-groups",
+    CustomerGroupOut,
+    CustomerGroupPage,
+    "customer groups"
+);
 
 resource_handlers!(
     create_category,
@@ -655,4 +673,15 @@ resource_handlers!(
     TaxRateIn,
     TaxRatePatch,
     TaxRateOut
+);
+resource_handlers!(
+    create_customer_group,
+    update_customer_group,
+    delete_customer_group,
+    CUSTOMER_GROUPS,
+    "/api/admin/customer-groups",
+    "/api/admin/customer-groups/{id}",
+    CustomerGroupIn,
+    CustomerGroupPatch,
+    CustomerGroupOut
 );

@@ -1,6 +1,6 @@
-//! The dashboard's customers: a list searchable by e-mail or name at any size, a customer's
-//! page with their orders and live sessions, and ending every session of the account —
-//! each the admin API's (`crate::admin::customers`).
+//! The dashboard's customers: a list searchable by e-mail or name at any size and by group,
+//! a customer's page with their orders, groups and live sessions, setting their groups and
+//! ending every session of the account — each the admin API's (`crate::admin::customers`).
 
 use std::marker::PhantomData;
 
@@ -30,7 +30,29 @@ struct Row {
     name: String,
     role: String,
     two_factor: bool,
+    groups: Vec<Group>,
     created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Group {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Groups {
+    data: Vec<Group>,
+}
+
+/// The shop's customer groups (the first 100, newest first), for a filter or a form.
+async fn all_groups(app: &AppState) -> Result<Vec<Group>, ApiError> {
+    let q = QueryParams::parse("per_page=100")?;
+    let groups: Groups =
+        answered_whole(admin::resources::list(app.clone(), &admin::resources::CUSTOMER_GROUPS, q).await).await?;
+    let mut groups = groups.data;
+    groups.sort_by_key(|g| g.name.to_lowercase());
+    Ok(groups)
 }
 
 #[derive(Deserialize)]
@@ -69,36 +91,50 @@ struct Detail {
     sessions: Vec<SessionRow>,
 }
 
-/// `GET /admin/customers?q=&before=`
+/// `GET /admin/customers?q=&group=&before=`
 pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let p = list_params(raw.as_deref(), &["q", "before"])?;
+    let p = list_params(raw.as_deref(), &["q", "group", "before"])?;
     let q = get(&p, "q");
+    let group = get(&p, "group").filter(|g| !g.is_empty());
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
     api.extend(q.map(|q| ("q", q)));
+    api.extend(group.map(|g| ("group", g)));
     api.extend(get(&p, "before").map(|b| ("before", b)));
     let page: Page = answered_whole(
         admin::customers::list(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(api))?).await,
     )
     .await?;
+    let groups = all_groups(&app).await?;
     let more = page.meta.next_before.map(|b| {
         let mut next: Vec<(&str, &str)> = q.map(|q| ("q", q)).into_iter().collect();
+        next.extend(group.map(|g| ("group", g)));
         next.push(("before", &b));
         format!("/admin/customers?{}", encode_pairs(next))
     });
     let main = html! {
         h1 { "Customers" }
+        (super::admin_tables::tab_nav(super::admin_tables::CUSTOMERS, "/admin/customers"))
         form.search-row role="search" method="get" action="/admin/customers" {
             label for="customer-q" { "Find a customer" }
             input #customer-q type="search" name="q" value=(q.unwrap_or("")) placeholder="e-mail or name";
+            @if !groups.is_empty() {
+                label for="customer-group" { "In group" }
+                select #customer-group name="group" data-autosubmit {
+                    option value="" { "Any" }
+                    @for g in &groups { option value=(g.id) selected[group == Some(g.id.as_str())] { (g.name) } }
+                }
+            }
             button type="submit" { "Search" }
         }
-        @if page.data.is_empty() { p.empty { @if q.is_some() { "No customer matches." } @else { "No customers yet." } } }
+        @if page.data.is_empty() { p.empty { @if q.is_some() || group.is_some() { "No customer matches." } @else { "No customers yet." } } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Role" } th scope="col" { "Two-factor" } th scope="col" { "Joined" } } }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Groups" } th scope="col" { "Role" } th scope="col" { "Two-factor" } th scope="col" { "Joined" } } }
                 tbody { @for c in &page.data { tr {
                     td { a href=(format!("/admin/customers/{}", c.id)) { (c.name) } }
-                    td { (c.email) } td data-label="Role" { (c.role) }
+                    td { (c.email) }
+                    td.groups data-label="Groups" { (c.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    td data-label="Role" { (c.role) }
                     td data-label="Two-factor" { @if c.two_factor { "on" } @else { "off" } } td data-label="Joined" { (when(&c.created_at)) }
                 } } }
             }
@@ -116,7 +152,10 @@ pub async fn show(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("customer"))?;
-    let ended = list_params(raw.as_deref(), &["ended"])?.into_iter().next().map(|(_, n)| n);
+    let said = list_params(raw.as_deref(), &["ended", "groups"])?;
+    let ended = said.iter().find(|(k, _)| k == "ended").map(|(_, n)| n.clone());
+    let groups_saved = said.iter().any(|(k, _)| k == "groups");
+    let groups = all_groups(&app).await?;
     let d: Detail =
         answered(admin::customers::get(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await).await?;
     let c = &d.row;
@@ -124,6 +163,7 @@ pub async fn show(
         p.crumbs { a href="/admin/customers" { "Customers" } " / " (c.name) }
         h1 { (c.name) }
         @if let Some(n) = &ended { p.notice role="status" { "Ended " (n) " session" @if n != "1" { "s" } "." } }
+        @if groups_saved { p.notice role="status" { "Groups saved." } }
         div.checkout {
             section.panel aria-labelledby="orders" {
                 h2 #orders { "Orders" }
@@ -163,6 +203,20 @@ pub async fn show(
                     dt { "Joined" } dd { (when(&c.created_at)) }
                     dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")).map(|o| o.total.amount).sum())) }
                 }
+                form #customer-groups method="post" action=(format!("/admin/customers/{}/groups", c.id)) {
+                    (csrf(&a.ps))
+                    fieldset.field {
+                        legend { "Groups" }
+                        @if groups.is_empty() { p.meta { "No groups yet: " a href="/admin/customer-groups" { "add one" } "." } }
+                        @for g in &groups {
+                            label.choice {
+                                input type="checkbox" name="group" value=(g.id) checked[c.groups.iter().any(|m| m.id == g.id)];
+                                " " (g.name)
+                            }
+                        }
+                    }
+                    @if !groups.is_empty() { button type="submit" { "Save groups" } }
+                }
             }
         }
     };
@@ -186,4 +240,26 @@ pub async fn end_sessions(
         answered(admin::customers::end_sessions(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await)
             .await?;
     Ok(see_other(&format!("/admin/customers/{}?ended={}", id.0, e.ended), None))
+}
+
+/// `POST /admin/customers/{id}/groups`: the checked groups become the customer's.
+pub async fn set_groups(
+    State(app): State<AppState>,
+    a: AdminPage,
+    Path(id): Path<String>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let token = f.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    check_csrf(a.ps.token.as_deref(), token)?;
+    let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("customer"))?;
+    let mut groups = Vec::new();
+    for (k, v) in &f {
+        match (k.as_str(), Id::parse(v)) {
+            ("group", Some(g)) => groups.push(g.0),
+            ("group", None) => return Err(ApiError::validation([("group".into(), "not a group".into())].into())),
+            _ => {}
+        }
+    }
+    admin::customers::set_groups_of(&app, a.admin.clone(), id.0, groups).await?;
+    Ok(see_other(&format!("/admin/customers/{}?groups=1", id.0), None))
 }

@@ -1,5 +1,5 @@
-//! The dashboard's reference data — promotions, shipping rates, tax rates, categories and
-//! brands — from the same one-description-per-table the admin API validates with
+//! The dashboard's reference data — promotions, shipping rates, tax rates, categories,
+//! brands and customer groups — from the same one-description-per-table the admin API validates with
 //! (`crate::admin::resources`): a keyset list, a form to add one, a page to change or delete
 //! one. Every write is the API's (its validation, writer unit and audit row); this module
 //! only turns the description into fields a shop owner reads — money in the shop's
@@ -82,6 +82,17 @@ pub const TABLES: &[Table] = &[
         one: "category",
         columns: &["name", "slug", "parent_id", "position"],
         about: "The shop's departments and the categories below them.",
+    },
+    Table {
+        res: &res::CUSTOMER_GROUPS,
+        path: "/admin/customer-groups",
+        item: "/admin/customer-groups/{id}",
+        delete: "/admin/customer-groups/{id}/delete",
+        title: "Customer groups",
+        one: "customer group",
+        columns: &["name", "description"],
+        about: "Groups of customers (wholesale, VIP…): a customer's page says which they belong to. \
+                Deleting a group takes its members out of it.",
     },
     Table {
         res: &res::BRANDS,
@@ -442,6 +453,9 @@ async fn item_page(
     Ok(resp)
 }
 
+/// The customers' pages: the list and the groups (as tabs).
+pub const CUSTOMERS: &[(&str, &str)] = &[("/admin/customers", "Customers"), ("/admin/customer-groups", "Groups")];
+
 /// The menu entry a table's pages are under, and the tables that share it (as tabs).
 fn section(t: &Table) -> (&'static str, &'static [(&'static str, &'static str)]) {
     const RATES: &[(&str, &str)] = &[("/admin/shipping-rates", "Shipping rates"), ("/admin/tax-rates", "Tax rates")];
@@ -449,16 +463,21 @@ fn section(t: &Table) -> (&'static str, &'static [(&'static str, &'static str)])
     match t.res.table {
         "shipping_rates" | "tax_rates" => ("/admin/shipping-rates", RATES),
         "categories" | "brands" => ("/admin/categories", CATALOG),
+        "customer_groups" => ("/admin/customers", CUSTOMERS),
         _ => (t.path, &[]),
     }
 }
 
 fn tabs(t: &Table) -> Markup {
-    let (_, tabs) = section(t);
+    tab_nav(section(t).1, t.path)
+}
+
+/// Pages that share a menu entry, as tabs, `here` the current one.
+pub fn tab_nav(tabs: &[(&str, &str)], here: &str) -> Markup {
     html! {
         @if !tabs.is_empty() {
             nav.tabs aria-label="Tables" {
-                @for (href, name) in tabs { a href=(href) aria-current=[(*href == t.path).then_some("page")] { (name) } }
+                @for (href, name) in tabs { a href=(href) aria-current=[(*href == here).then_some("page")] { (name) } }
             }
         }
     }

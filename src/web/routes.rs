@@ -177,6 +177,9 @@ pub fn table() -> Table {
         .add(routes!(res::update_brand, res::delete_brand), admin(Area::Catalog))
         .add(routes!(admin::customers::list), admin(Area::Orders))
         .add(routes!(admin::customers::get), admin(Area::Orders))
+        .add(routes!(admin::customers::set_groups), admin(Area::Orders))
+        .add(routes!(res::create_customer_group, res::list_customer_groups), admin(Area::Orders))
+        .add(routes!(res::update_customer_group, res::delete_customer_group), admin(Area::Orders))
         // ending an account's sessions is a person's act, not an integration's
         .add(routes!(admin::customers::end_sessions), Policy::in_person())
         .add(routes!(res::create_promotion, res::list_promotions), admin(Area::Catalog))
@@ -282,6 +285,7 @@ pub fn table() -> Table {
         .page("/admin/reviews/{id}", post_, post(dashboard::moderate), Policy::page())
         .page("/admin/customers", get_, get(admin_customers::list), Policy::page())
         .page("/admin/customers/{id}", get_, get(admin_customers::show), Policy::page())
+        .page("/admin/customers/{id}/groups", post_, post(admin_customers::set_groups), Policy::page())
         .page("/admin/customers/{id}/sessions/end", post_, post(admin_customers::end_sessions), Policy::page())
         .tables()
         .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())

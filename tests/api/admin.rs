@@ -748,3 +748,113 @@ async fn variants_are_added_and_changed_with_their_options_and_bad_ones_change_n
     assert_eq!(actions, ["product.variant_update", "product.variant_add", "product.variant_update"]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_groups_hold_customers_who_are_listed_by_group_and_bad_changes_change_nothing() {
+    let app = TestApp::builder().seeded(120, 9).start().await;
+    let admin = app.admin("people@example.com").await;
+    let call = |method: &'static str, path: String, body: Option<serde_json::Value>| {
+        let (app, admin) = (&app, &admin);
+        async move { app.call(method, &path, Some(admin), body.as_ref(), &[]).await }
+    };
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["data"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().parse::<i64>().unwrap()).collect()
+    };
+    // two groups; a name is unique whatever its case
+    let mut groups = Vec::new();
+    for (name, about) in [("Wholesale", "trade accounts"), ("VIP", "")] {
+        let r =
+            call("POST", "/api/admin/customer-groups".into(), Some(json!({"name": name, "description": about}))).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        groups.push(r.json()["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let r = call("POST", "/api/admin/customer-groups".into(), Some(json!({"name": "wholesale"}))).await;
+    assert_eq!((r.status, r.error_code()), (409, "conflict".into()), "{}", r.text());
+    let listed = call("GET", "/api/admin/customer-groups".into(), None).await.json();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
+    // three customers join: one in both, two in one
+    let customers: Vec<i64> =
+        common::column(&app.conn(), "SELECT id FROM customers WHERE role = 'customer' ORDER BY id LIMIT 3");
+    let (wholesale, vip) = (&groups[0], &groups[1]);
+    for (c, gs) in
+        [(customers[0], vec![wholesale, vip]), (customers[1], vec![wholesale]), (customers[2], vec![vip, vip])]
+    {
+        let r = call("PUT", format!("/api/admin/customers/{c}/groups"), Some(json!({"group_ids": gs}))).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let now = r.json()["data"]["groups"].as_array().unwrap().len();
+        let asked = gs.iter().collect::<std::collections::BTreeSet<_>>().len();
+        assert_eq!(now, asked, "the same group twice counts once");
+    }
+    let one = call("GET", format!("/api/admin/customers/{}", customers[0]), None).await.json();
+    let names: Vec<&str> =
+        one["data"]["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["VIP", "Wholesale"], "by name");
+
+    // the list by group: its members, newest first, in keyset pages
+    let members = |g: &str, extra: &str| call("GET", format!("/api/admin/customers?group={g}{extra}"), None);
+    let w = members(wholesale, "").await.json();
+    assert_eq!(ids(&w), vec![customers[1], customers[0]]);
+    let p1 = members(vip, "&per_page=1").await.json();
+    assert_eq!(ids(&p1), vec![customers[2]]);
+    let next = p1["meta"]["next_before"].as_str().unwrap().to_owned();
+    let p2 = members(vip, &format!("&per_page=1&before={next}")).await.json();
+    assert_eq!(ids(&p2), vec![customers[0]]);
+    // with words: the members whose e-mail or name matches
+    let email: String =
+        common::column::<String>(&app.conn(), &format!("SELECT email FROM customers WHERE id = {}", customers[1]))[0]
+            .clone();
+    let found = members(wholesale, &format!("&q={email}")).await.json();
+    assert_eq!(ids(&found), vec![customers[1]]);
+    let found = members(vip, &format!("&q={email}")).await.json();
+    assert!(ids(&found).is_empty(), "not a member: {found}");
+    assert!(ids(&members("999999", "").await.json()).is_empty(), "no such group: nobody");
+
+    // bad requests change nothing
+    let shopper = app.register("shopper@example.com").await;
+    let before = common::digest(&app.conn());
+    for (body, status) in [
+        (json!({"group_ids": ["999999"]}), 422),
+        (json!({"group_ids": [wholesale, "0"]}), 422),
+        (json!({"group_ids": "1"}), 422),
+        (json!({"groups": []}), 422),
+        (json!({}), 422),
+    ] {
+        let r = call("PUT", format!("/api/admin/customers/{}/groups", customers[1]), Some(body.clone())).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+    }
+    let r = call("PUT", "/api/admin/customers/999999/groups".into(), Some(json!({"group_ids": []}))).await;
+    assert_eq!(r.status, 404);
+    for q in ["group=0", "group=x", "group=1&group=2"] {
+        let r = call("GET", format!("/api/admin/customers?{q}"), None).await;
+        assert!(r.status == 422 || r.status == 400, "{q}: {}", r.text());
+    }
+    let r = call("POST", "/api/admin/customer-groups".into(), Some(json!({"name": ""}))).await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/admin/customers/{}/groups", customers[1]),
+            Some(&shopper),
+            Some(&json!({"group_ids": []})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403, "a customer cannot");
+    assert_eq!(common::digest(&app.conn()), before, "nothing changed");
+
+    // every change is audited; deleting a group takes its members out of it
+    let audited: Vec<String> =
+        common::column(&app.conn(), "SELECT action FROM audit_log WHERE action = 'customer.groups'");
+    assert_eq!(audited.len(), 3);
+    let r = call("DELETE", format!("/api/admin/customer-groups/{vip}"), None).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let one = call("GET", format!("/api/admin/customers/{}", customers[0]), None).await.json();
+    assert_eq!(one["data"]["groups"].as_array().unwrap().len(), 1);
+    assert!(ids(&members(vip, "").await.json()).is_empty());
+    // and an empty list takes a customer out of every group
+    let r = call("PUT", format!("/api/admin/customers/{}/groups", customers[0]), Some(json!({"group_ids": []}))).await;
+    assert_eq!(r.json()["data"]["groups"], json!([]));
+    assert_eq!(ids(&members(wholesale, "").await.json()), vec![customers[1]]);
+    app.stop().await;
+}

@@ -1048,6 +1048,36 @@ async fn the_owner_finds_a_customer_sees_their_orders_and_sessions_and_ends_them
     for t in [&ada, &phone] {
         assert_eq!(app.call("GET", "/api/me", Some(t), None, &[]).await.status, 401, "the session ended");
     }
+    // a group, made on the Groups tab; Ada is put in it from her page, and the list of
+    // its members shows her alone
+    b.goto("/admin/customers").await;
+    b.click("nav.tabs a[href='/admin/customer-groups']").await;
+    b.wait_path("/admin/customer-groups").await;
+    b.fill("#f-name", "Wholesale").await;
+    b.fill("#f-description", "Trade accounts").await;
+    b.click("form[action='/admin/customer-groups'] button[type=submit]").await;
+    let group = wait_id_path(&b, "/admin/customer-groups/", "?saved=1").await;
+    b.goto("/admin/customer-groups").await;
+    assert!(b.text("table.lines").await.contains("Trade accounts"));
+    b.shoot("admin-customer-groups").await;
+    accessible(&b, "admin customer groups").await;
+    b.goto(&format!("/admin/customers/{id}")).await;
+    b.click(&format!("#customer-groups input[value='{group}']")).await;
+    b.click("#customer-groups button[type=submit]").await;
+    b.wait_path(&format!("/admin/customers/{id}?groups=1")).await;
+    assert_eq!(b.text("p.notice").await, "Groups saved.");
+    let members: Vec<String> = crate::common::column(
+        &app.conn(),
+        &format!("SELECT cast(customer_id AS TEXT) FROM customer_group_members WHERE group_id = {group}"),
+    );
+    assert_eq!(members, vec![id.clone()]);
+    b.shoot("admin-customer-in-group").await;
+    accessible(&b, "admin customer in a group").await;
+    b.goto(&format!("/admin/customers?group={group}")).await;
+    let rows = b.text("table.lines tbody").await;
+    assert!(rows.contains("ada.lovelace@example.org") && rows.contains("Wholesale"), "{rows}");
+    assert!(!rows.contains("grace@example.com"), "{rows}");
+
     // a customer that is none
     b.goto("/admin/customers/999999").await;
     assert_eq!(b.text("h1").await, "Not found");

@@ -159,6 +159,42 @@ export interface paths {
         patch: operations["update_category"];
         trace?: never;
     };
+    "/api/admin/customer-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Newest first in keyset pages (`before`). */
+        get: operations["list_customer_groups"];
+        put?: never;
+        /** Create one; audited */
+        post: operations["create_customer_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/customer-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one that nothing refers to; audited */
+        delete: operations["delete_customer_group"];
+        options?: never;
+        head?: never;
+        /** Change some fields of one (required fields may not be removed); audited */
+        patch: operations["update_customer_group"];
+        trace?: never;
+    };
     "/api/admin/customers": {
         parameters: {
             query?: never;
@@ -169,7 +205,8 @@ export interface paths {
         /**
          * Customers
          * @description Newest first in keyset pages (`before`), at the same cost at any depth and any number
-         *     of customers; `q` finds a whole e-mail, or words of the name or e-mail.
+         *     of customers; `q` finds a whole e-mail, or words of the name or e-mail; `group` lists
+         *     a customer group's members (an id that names no group lists none).
          */
         get: operations["admin_list_customers"];
         put?: never;
@@ -193,6 +230,28 @@ export interface paths {
          */
         get: operations["admin_get_customer"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/customers/{id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a customer's groups
+         * @description The customer belongs to exactly `group_ids` from now on (the same id twice counts once);
+         *     an id that names no group is 422 at its place and nothing changes. One writer unit with
+         *     its audit row (`customer.groups`, before and after). Answers the customer.
+         */
+        put: operations["admin_set_customer_groups"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1781,7 +1840,8 @@ export interface paths {
          * One order with items, totals and status history
          * @description For its owner's session, or with `key`: the key of the payment link the shop sent for
          *     an order it made from a draft (no session needed). 404 for another's order or a key
-         *     that does not open it (its existence is not revealed).
+         *     that does not open it (its existence is not revealed); 422 for a `key` that is not of
+         *     the key's form, whoever asks.
          */
         get: operations["detail"];
         put?: never;
@@ -2544,6 +2604,27 @@ export interface components {
             /** @description the sessions that are neither ended nor expired, newest first */
             sessions: components["schemas"]["SessionOut"][];
         };
+        CustomerGroupIn: {
+            description?: string;
+            /** @description unique, whatever the case (409 when taken) */
+            name: string;
+        };
+        CustomerGroupOut: {
+            description: string;
+            /** @description an opaque id */
+            id: string;
+            /** @description unique, whatever the case (409 when taken) */
+            name: string;
+        };
+        CustomerGroupPage: {
+            data: components["schemas"]["CustomerGroupOut"][];
+            meta: components["schemas"]["AdminListMeta"];
+        };
+        CustomerGroupPatch: {
+            description?: string;
+            /** @description unique, whatever the case (409 when taken) */
+            name?: string;
+        };
         CustomerOut: {
             created_at: components["schemas"]["Timestamp"];
             email: string;
@@ -2560,6 +2641,8 @@ export interface components {
         CustomerRow: {
             created_at: components["schemas"]["Timestamp"];
             email: string;
+            /** @description the customer groups they belong to, by name */
+            groups: components["schemas"]["GroupRef"][];
             id: components["schemas"]["Id"];
             name: string;
             /** @enum {string} */
@@ -2759,6 +2842,16 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_CustomerGroupOut: {
+            data: {
+                description: string;
+                /** @description an opaque id */
+                id: string;
+                /** @description unique, whatever the case (409 when taken) */
+                name: string;
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_CustomerOut: {
             data: {
                 created_at: components["schemas"]["Timestamp"];
@@ -2766,6 +2859,22 @@ export interface components {
                 id: components["schemas"]["Id"];
                 name: string;
                 role: string;
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_CustomerRow: {
+            /** @description A customer in the administrators' list. */
+            data: {
+                created_at: components["schemas"]["Timestamp"];
+                email: string;
+                /** @description the customer groups they belong to, by name */
+                groups: components["schemas"]["GroupRef"][];
+                id: components["schemas"]["Id"];
+                name: string;
+                /** @enum {string} */
+                role: "customer" | "admin";
+                /** @description two-factor login is on */
+                two_factor: boolean;
             };
         };
         /** @description `{"data": ...}` */
@@ -3855,6 +3964,16 @@ export interface components {
             last4: string;
             /** @description what went back on it (the order closed unpaid, or a refund) */
             returned: components["schemas"]["Money"];
+        };
+        /** @description A customer group a customer belongs to. */
+        GroupRef: {
+            id: components["schemas"]["Id"];
+            name: string;
+        };
+        /** @description The groups a customer belongs to, set whole. */
+        GroupsIn: {
+            /** @description every group the customer belongs to from now on (empty: none); each must exist */
+            group_ids: components["schemas"]["Id"][];
         };
         /** @description How a subscription's endpoint is doing, judged from its deliveries. */
         Health: {
@@ -6372,11 +6491,419 @@ export interface operations {
             };
         };
     };
+    list_customer_groups: {
+        parameters: {
+            query?: {
+                /** @description rows with ids below this one (the last id of the previous page) */
+                before?: number;
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description customer groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerGroupPage"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    create_customer_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomerGroupIn"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CustomerGroupOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description conflict: a unique value is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_customer_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description in_use: other rows refer to it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    update_customer_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomerGroupPatch"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CustomerGroupOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description conflict: a unique value is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     admin_list_customers: {
         parameters: {
             query?: {
                 /** @description a whole e-mail, or words of the name or e-mail (the last also as a prefix when 3 letters or more) */
                 q?: string;
+                /** @description only the members of this customer group (its id) */
+                group?: number;
                 /** @description rows with ids below this one (the last id of the previous page) */
                 before?: number;
                 per_page?: number;
@@ -6521,6 +7048,123 @@ export interface operations {
                 };
             };
             /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    admin_set_customer_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a customer id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupsIn"];
+            };
+        };
+        responses: {
+            /** @description the customer, with the groups now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_CustomerRow"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */
