@@ -103,6 +103,12 @@ pub fn groups_of(conn: &Connection, customer: i64) -> rusqlite::Result<Vec<Group
     .collect()
 }
 
+/// A page of a group's members, newest first below a customer id: a walk of the
+/// membership table's primary key (the query-plan test holds it to that).
+pub const GROUP_MEMBERS: &str =
+    "SELECT customer_id FROM customer_group_members WHERE group_id = ?1 AND customer_id < ?2
+                                 ORDER BY customer_id DESC LIMIT ?3";
+
 /// The ids of a page: newest first below `before`, optionally matching `q` and only the
 /// members of `group` (a group's members by its primary key, at any depth).
 fn customer_ids(
@@ -118,11 +124,7 @@ fn customer_ids(
     let Some(q) = q else {
         return match group {
             None => ids("SELECT id FROM customers WHERE id < ?1 ORDER BY id DESC LIMIT ?2", &[&before, &limit]),
-            Some(g) => ids(
-                "SELECT customer_id FROM customer_group_members WHERE group_id = ?1 AND customer_id < ?2
-                 ORDER BY customer_id DESC LIMIT ?3",
-                &[&g, &before, &limit],
-            ),
+            Some(g) => ids(GROUP_MEMBERS, &[&g, &before, &limit]),
         };
     };
     let Some(terms) = crate::catalog::model::SearchTerms::parse(q) else { return Ok(Vec::new()) };

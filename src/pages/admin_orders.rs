@@ -231,6 +231,10 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
         h2 #ship { "Ship a parcel" }
         form.ship method="post" action=(format!("/admin/orders/{}/fulfillments", o.id)) aria-labelledby="ship" {
             (csrf(&a.ps))
+            // the shop decides; it is told before it ships what is not paid for
+            @if o.balance_due.amount > 0 {
+                p.notice.ship-unpaid role="note" { "Not paid in full: " strong { (money(&o.balance_due)) } " added by an edit is still to pay. What ships now may be unpaid." }
+            }
             fieldset.ship-lines aria-describedby=[err("lines").map(|_| "lines-error")] {
                 legend { "In this parcel (what is left to ship)" }
                 @for item in &left {

@@ -1917,6 +1917,9 @@ async fn the_owner_edits_a_paid_order_and_records_the_balance_the_shopper_sees()
     assert_eq!(after["data"]["items"][2]["sku"], "KNIFE-1-STD");
     let balance = b.wait_text("p.balance-due").await;
     assert!(balance.contains(&dollars(due)), "{balance}");
+    // the parcel form says so before the owner ships what is not paid for
+    let unpaid = b.text("form.ship p.ship-unpaid").await;
+    assert!(unpaid.contains(&dollars(due)), "{unpaid}");
     assert!(b.text("table.lines").await.contains("Chef Knife"));
     assert!(b.text("main").await.contains("edited: BOOM-1-STD 3 → 4, 1 × KNIFE-1-STD added"));
     b.shoot("admin-order-edited").await;
@@ -1943,6 +1946,7 @@ async fn the_owner_edits_a_paid_order_and_records_the_balance_the_shopper_sees()
     b.click(&format!("form[action='/admin/orders/{order}/balance'] button[type=submit]")).await;
     b.wait_text_with("main", "recorded by the shop").await;
     assert!(!b.text("main").await.contains("Balance due"));
+    assert!(b.client.find(Locator::Css("p.ship-unpaid")).await.is_err(), "paid in full: no warning");
     let o: serde_json::Value =
         app.call("GET", &format!("/api/admin/orders/{order}"), Some(&owner), None, &[]).await.json();
     assert_eq!(o["data"]["balance_due"]["amount"], 0);

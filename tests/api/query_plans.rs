@@ -48,6 +48,7 @@ const LARGE: &[&str] = &[
     "orders",
     "product_sales_daily",
     "customers",
+    "customer_group_members",
     "cu",
     "vav",
     "variant_attribute_values",
@@ -272,7 +273,11 @@ fn dashboard_lists_walk_an_index() {
                     WHERE (?1 IS NULL OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3";
     assert!(!walks(&plan(&conn, optional)), "{:?}", plan(&conn, optional));
 
-    let mut statements = vec![ADMIN_LIST_JSON.to_owned(), ADMIN_LIST_BY_STATUS_JSON.to_owned()];
+    let mut statements = vec![
+        ADMIN_LIST_JSON.to_owned(),
+        ADMIN_LIST_BY_STATUS_JSON.to_owned(),
+        storefront::admin::customers::GROUP_MEMBERS.to_owned(),
+    ];
     // the product lists, as they run
     clear_captured();
     conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
@@ -288,7 +293,7 @@ fn dashboard_lists_walk_an_index() {
     }
     conn.trace_v2(TraceEventCodes::empty(), None);
     statements.extend(captured());
-    assert_eq!(statements.len(), 13);
+    assert_eq!(statements.len(), 14);
     for sql in &statements {
         let lines = plan(&conn, sql);
         assert!(walks(&lines), "a dashboard list sorts or scans:\n{sql}\nplan: {lines:#?}");
