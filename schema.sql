@@ -1038,3 +1038,38 @@ CREATE TABLE customer_group_members (
     PRIMARY KEY (group_id, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX idx_customer_group_members_customer ON customer_group_members(customer_id, group_id);
+
+-- ---------------------------------------------------------------------------------------
+-- version 19: translations. A product's, category's or brand's name, description and slug
+-- in a language other than the shop's default (the `locales` setting); a field without a
+-- translation shows the default's. A translated slug is unique within its language.
+CREATE TABLE product_translations (
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    locale      TEXT    NOT NULL CHECK (length(locale) BETWEEN 2 AND 6),
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 300),
+    description TEXT    NOT NULL DEFAULT '',
+    slug        TEXT    NOT NULL CHECK (length(slug) BETWEEN 1 AND 200),
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (product_id, locale)
+);
+CREATE UNIQUE INDEX idx_product_translations_slug ON product_translations(locale, slug);
+CREATE TABLE category_translations (
+    category_id INTEGER NOT NULL REFERENCES categories(id) ON DELETE CASCADE,
+    locale      TEXT    NOT NULL CHECK (length(locale) BETWEEN 2 AND 6),
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description TEXT    NOT NULL DEFAULT '',
+    slug        TEXT    NOT NULL CHECK (length(slug) BETWEEN 1 AND 200),
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (category_id, locale)
+);
+CREATE UNIQUE INDEX idx_category_translations_slug ON category_translations(locale, slug);
+CREATE TABLE brand_translations (
+    brand_id    INTEGER NOT NULL REFERENCES brands(id) ON DELETE CASCADE,
+    locale      TEXT    NOT NULL CHECK (length(locale) BETWEEN 2 AND 6),
+    name        TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description TEXT    NOT NULL DEFAULT '',
+    slug        TEXT    NOT NULL CHECK (length(slug) BETWEEN 1 AND 200),
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (brand_id, locale)
+);
+CREATE UNIQUE INDEX idx_brand_translations_slug ON brand_translations(locale, slug);

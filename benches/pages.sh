@@ -9,7 +9,8 @@
 #     a time, each page REPEAT times — the home work queue, order lists (every status, a
 #     keyset page deep in the list), an order, product lists (search, retired, low stock, a
 #     deep page), a product, customers, the reference tables, reviews, jobs, imports,
-#     webhooks, API keys, exports, the audit log, the cache (p50/p99/max per page).
+#     webhooks, API keys, exports, the audit log, the cache, returns, gift cards and draft orders
+#     (p50/p99/max per page).
 # Times of 2 and 3 are taken at the client on 127.0.0.1, so they bound the server's time.
 #
 #   benches/pages.sh                          # PRODUCTS=1000000 ORDERS=1000000 REPEAT=40
@@ -132,6 +133,25 @@ for _ in range(50):  # a keyset page deep in the list of paid orders
     deep = nxt
 products = api("/api/admin/products?per_page=100", auth)["data"]
 customers = api("/api/admin/customers?per_page=100&before=50000", auth)["data"]
+
+def send(method, path, body):
+    c.request(method, path, body=json.dumps(body), headers={"content-type": "application/json", **auth})
+    r = c.getresponse()
+    v = json.loads(r.read())
+    assert r.status in (200, 201), (path, r.status, v)
+    return v["data"]
+
+# the after-sale lists hold rows of their own: gift cards and draft orders made through
+# the API (the seed makes none), each list then read at its first page and a cursor deep in it
+cards = [send("POST", "/api/admin/gift-cards", {"amount": 5000 + i, "currency": "USD", "note": f"pages bench {i}"})
+         for i in range(repeat * 5)]
+address = {"name": "Page Bench", "line1": "1 Main St", "city": "Austin", "state": "TX", "postal_code": "73301",
+           "country": "US"}
+variants = [api(f"/api/admin/products/{p['id']}", auth)["data"]["variants"][0]["id"] for p in products[:10]]
+drafts = [send("POST", "/api/admin/draft-orders",
+               {"email": f"draft{i}@example.com", "shipping_address": address,
+                "lines": [{"variant_id": variants[i % len(variants)], "quantity": 1}]})
+          for i in range(repeat)]
 pages = {
     "/admin (home work queue)": ["/admin"],
     "/admin/orders": ["/admin/orders"],
@@ -155,6 +175,11 @@ pages = {
     "/admin/imports": ["/admin/imports"],
     "/admin/webhooks, api-keys, exports": ["/admin/webhooks", "/admin/api-keys", "/admin/exports"],
     "/admin/audit, cache": ["/admin/audit", "/admin/cache"],
+    "/admin/returns": ["/admin/returns", "/admin/returns?status=requested"],
+    "/admin/gift-cards": ["/admin/gift-cards", f"/admin/gift-cards?before={cards[len(cards) // 2]['id']}"],
+    "/admin/gift-cards/{id}": [f"/admin/gift-cards/{g['id']}" for g in cards[:20]],
+    "/admin/draft-orders": ["/admin/draft-orders", f"/admin/draft-orders?before={drafts[len(drafts) // 2]['id']}"],
+    "/admin/draft-orders/{id}": [f"/admin/draft-orders/{d['id']}" for d in drafts[:20]],
 }
 print()
 print(f"{'dashboard page (one at a time)':34s} {'reqs':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")

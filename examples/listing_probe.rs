@@ -18,8 +18,8 @@ fn main() {
     let started = Instant::now();
     index.build(std::path::Path::new(&path));
     println!("index built in {:.1} s", started.elapsed().as_secs_f64());
-    let dept = store::category_id(&conn, "electronics").unwrap();
-    let sub = store::category_id(&conn, "electronics-audio").unwrap();
+    let dept = store::category_id(&conn, "electronics", None).unwrap();
+    let sub = store::category_id(&conn, "electronics-audio", None).unwrap();
     let brands: Vec<(i64, i64)> = conn
         .prepare("SELECT brand_id, count(*) FROM products GROUP BY brand_id ORDER BY 2")
         .unwrap()
@@ -41,6 +41,7 @@ fn main() {
                         max_price: price.map(|p| p.1),
                         in_stock,
                         fts: None,
+                        locale: None,
                     };
                     for (name, slice, with_total) in
                         [("page 1", Slice::Offset(0), true), ("page 500", Slice::Offset(9980), true)]

@@ -235,6 +235,12 @@ pub struct Config {
     /// A draft order's line may carry the owner's own unit price; false: every line sells
     /// at the product's price.
     pub draft_custom_prices: bool,
+    /// The languages the catalog is written in, as language tags separated by commas, the
+    /// default first (`en, de, pt-BR`): products', categories' and brands' own names,
+    /// descriptions and slugs are in the default; the others come from their translations
+    /// (`PUT /api/admin/products/{id}/translations/{locale}`), field by field where there
+    /// is one. A request picks one with `locale=` or `Accept-Language`.
+    pub locales: String,
     /// When above 0, the recurring `archive` task moves orders, audit rows and finished
     /// jobs older than this many days to monthly files in `archive_dir`.
     pub archive_after_days: u64,
@@ -407,6 +413,7 @@ impl Default for Config {
             low_stock_threshold: 5,
             return_window_days: 30,
             draft_custom_prices: true,
+            locales: "en".into(),
             archive_after_days: 0,
             archive_dir: None,
             files_dir: None,
@@ -694,6 +701,9 @@ impl Config {
             || self.shop_name.chars().any(char::is_control)
         {
             problems.push("shop_name must be 1 to 100 characters, without control characters".to_owned());
+        }
+        if let Err(e) = crate::domain::locale::parse_list(&self.locales) {
+            problems.push(format!("locales {e}"));
         }
         if let Err(e) = self.mail_from.parse::<lettre::message::Mailbox>() {
             problems.push(format!("mail_from is not a mail address ({e}); e.g. Shop <shop@example.com>"));

@@ -29,8 +29,9 @@ use crate::db::writer::ChangeSet;
 /// - `order_expiry_mins`, `guest_order_expiry_mins`: orders placed from then on;
 /// - `admin_require_2fa`: the next administrator request;
 /// - `return_window_days`: the next return asked for;
-/// - `draft_custom_prices`: the next draft order saved or completed.
-pub const RUNTIME: [&str; 8] = [
+/// - `draft_custom_prices`: the next draft order saved or completed;
+/// - `locales`: the languages of every catalog answer (a change reaches every cached one).
+pub const RUNTIME: [&str; 9] = [
     "shop_name",
     "low_stock_threshold",
     "cart_max_lines",
@@ -39,6 +40,7 @@ pub const RUNTIME: [&str; 8] = [
     "admin_require_2fa",
     "return_window_days",
     "draft_custom_prices",
+    "locales",
 ];
 
 /// The table the settings live in (a commit that touches it reloads every node's copy).

@@ -22,6 +22,7 @@ pub mod resources;
 pub mod returns;
 pub mod reviews;
 pub mod settings;
+pub mod translations;
 
 use axum::extract::State;
 use axum::http::StatusCode;

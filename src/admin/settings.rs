@@ -37,6 +37,15 @@ pub struct SettingsPatch {
     /// a draft order's line may carry the owner's own unit price
     #[schema(nullable)]
     draft_custom_prices: Option<bool>,
+    /// the catalog's languages: language tags separated by commas, the default first
+    /// (`en, de, pt-BR`); at most 20
+    #[schema(
+        min_length = 2,
+        max_length = 200,
+        nullable,
+        pattern = "^ *[a-z]{2,3}(-[A-Z]{2})? *(, *[a-z]{2,3}(-[A-Z]{2})? *){0,19}$"
+    )]
+    locales: Option<String>,
 }
 
 async fn described(app: &AppState) -> Result<Vec<SettingOut>, ApiError> {

@@ -48,7 +48,10 @@ async fn entry(
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let key = canonical.key(uri.path());
     let names: Vec<&str> = tags.iter().map(|t| t.name().expect("the tags of a kind of response name no row")).collect();
-    let raw = uri.path_and_query().map(|p| p.as_str()).filter(|raw| *raw != key).map(str::to_owned);
+    // a language chosen by Accept-Language is in the key but not in the request's target:
+    // that target names the default language's entry, never this one
+    let raw =
+        uri.path_and_query().map(|p| p.as_str()).filter(|raw| *raw != key && !canonical.negotiated).map(str::to_owned);
     let (entry, served) = app
         .cache
         .get_or_load(key, &names, async move {
@@ -76,6 +79,15 @@ pub fn respond_cached<B: From<bytes::Bytes> + Default>(
         crate::http::Media::Html => crate::http::Caching::Revalidate,
     };
     let mut resp = rendered.respond(neg, caching);
+    if crate::domain::locale::enabled(&app.live().locales).len() > 1 {
+        // the language may come from Accept-Language (and a page's from the shopper's
+        // choice, a cookie): shared caches must keep them apart
+        let vary = match rendered.media {
+            crate::http::Media::Json => "accept-encoding, accept-language",
+            crate::http::Media::Html => "accept-encoding, accept-language, cookie",
+        };
+        resp.headers_mut().insert(axum::http::header::VARY, axum::http::HeaderValue::from_static(vary));
+    }
     if app.config.cache_debug_header {
         resp.headers_mut().insert("x-cache", axum::http::HeaderValue::from_static(served.header()));
     }
@@ -136,21 +148,34 @@ fn filter_params(q: &mut QueryParams) -> FilterParams {
 }
 
 /// Resolves slugs to ids; an unknown slug is a 422 naming the field.
-fn resolve(conn: &rusqlite::Connection, f: FilterParams, fts: Option<String>) -> Result<Filter, ApiError> {
+/// In `locale`, a slug may be a translation's too.
+fn resolve(
+    conn: &rusqlite::Connection,
+    f: FilterParams,
+    fts: Option<String>,
+    locale: Option<String>,
+) -> Result<Filter, ApiError> {
+    let l = locale.as_deref();
     let category = match &f.category {
         Some(s) => Some(
-            (if is_slug(s) { store::category_id(conn, s)? } else { None })
+            (if is_slug(s) { store::category_id(conn, s, l)? } else { None })
                 .ok_or_else(|| unknown("category", "category"))?,
         ),
         None => None,
     };
     let brand = match &f.brand {
-        Some(s) => {
-            Some((if is_slug(s) { store::brand_id(conn, s)? } else { None }).ok_or_else(|| unknown("brand", "brand"))?)
-        }
+        Some(s) => Some(
+            (if is_slug(s) { store::brand_id(conn, s, l)? } else { None }).ok_or_else(|| unknown("brand", "brand"))?,
+        ),
         None => None,
     };
-    Ok(Filter { category, brand, min_price: f.min_price, max_price: f.max_price, in_stock: f.in_stock, fts })
+    Ok(Filter { category, brand, min_price: f.min_price, max_price: f.max_price, in_stock: f.in_stock, fts, locale })
+}
+
+/// The language of a catalog answer (see [`QueryParams::locale`]).
+fn locale_of(app: &AppState, q: &mut QueryParams) -> Option<String> {
+    let live = app.live();
+    q.locale(&LOCALE, &crate::domain::locale::enabled(&live.locales))
 }
 
 enum Paging {
@@ -298,10 +323,19 @@ const REVIEWS_CURSOR: Param = Param::raw("cursor", 200)
 const REVIEWS_PER_PAGE: Param = Param::int("per_page", 1, 50).default(10);
 const DAYS: Param = Param::int("days", 1, 365).default(30).doc("the window in days");
 const LIMIT: Param = Param::int("limit", 1, MAX_PER_PAGE).default(DEFAULT_PER_PAGE).doc("how many");
+const LOCALE: Param = Param::text("locale", 6, Shape::Locale).doc(
+    "the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, \
+     `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else \
+     to the default; a text without a translation shows the default's",
+);
 
 query_params!(
     /// Filters of product lists and search.
-    pub struct FilterQuery [CATEGORY, BRAND, MIN_PRICE, MAX_PRICE, IN_STOCK]
+    pub struct FilterQuery [CATEGORY, BRAND, MIN_PRICE, MAX_PRICE, IN_STOCK, LOCALE]
+);
+query_params!(
+    /// The language of a catalog answer.
+    pub struct LocaleQuery [LOCALE]
 );
 query_params!(
     /// `GET /api/products` beyond the filters.
@@ -317,7 +351,7 @@ query_params!(
 );
 query_params!(
     /// `GET /api/products/bestsellers`
-    pub struct BestsellersQuery [DAYS, LIMIT]
+    pub struct BestsellersQuery [DAYS, LIMIT, LOCALE]
 );
 
 /// List products
@@ -344,6 +378,7 @@ pub async fn list_products_entry(
     mut q: QueryParams,
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let filters = filter_params(&mut q);
+    let locale = locale_of(app, &mut q);
     let typos = q.int_or_default(&TYPOS) as u8;
     let terms = match q.text(&LIST_Q) {
         Some(text) => match SearchTerms::parse(&text) {
@@ -383,7 +418,7 @@ pub async fn list_products_entry(
     let load = async move {
         let body = db
             .read(move |conn| {
-                let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()))?;
+                let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()), locale)?;
                 let mask = field_mask(&fields);
                 let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
                 out.extend_from_slice(b"{\"data\":");
@@ -407,7 +442,8 @@ pub async fn list_products_entry(
                     // the in-memory listing (see catalog::listing)
                     Some(p) => {
                         let ids: Vec<i64> = p.rows.iter().map(|(id, _)| *id).collect();
-                        let written = store::write_products_by_ids(conn, &ids, mask, &mut out)?;
+                        let written =
+                            store::write_products_by_ids(conn, &ids, mask, filter.locale.as_deref(), &mut out)?;
                         let first = p.rows.first().map(|&(id, k)| (k, id));
                         let last = p.rows.last().map(|&(id, k)| (k, id));
                         (written, first, last, p.more, p.total.map(|t| t as i64))
@@ -492,7 +528,7 @@ fn slug_param(
 /// With category, brand, images, options, variants (`in_stock`, never counts), rating
 /// summary and the 10 newest approved reviews.
 #[utoipa::path(get, path = "/api/products/{slug}", tag = "catalog", security(()),
-    params(("slug" = String, Path, description = "the product's slug")),
+    params(("slug" = String, Path, description = "the product's slug (in the language asked for, or its own)"), LocaleQuery),
     responses((status = 200, description = "the product", body = Data<ProductDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn product(
     State(app): State<AppState>,
@@ -510,14 +546,15 @@ pub async fn product_entry(
     app: &AppState,
     uri: &Uri,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    q: QueryParams,
+    mut q: QueryParams,
 ) -> Result<(Arc<Entry>, Served), ApiError> {
+    let locale = locale_of(app, &mut q);
     let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let db = app.db.clone();
     let load = async move {
         let body = db
-            .read(move |conn| match store::product_detail(conn, &slug)? {
+            .read(move |conn| match store::product_detail(conn, &slug, locale.as_deref())? {
                 Some(p) => {
                     let mut tags = vec![Tag::Product(p.id.0)];
                     tags.extend(p.variants.iter().map(|v| Tag::Variant(v.id.0)));
@@ -616,6 +653,7 @@ pub async fn bestsellers_entry(
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let limit = q.int_or_default(&LIMIT);
     let days = q.int_or_default(&DAYS);
+    let locale = locale_of(app, &mut q);
     let canonical = q.finish()?;
     let today = crate::util::now_ms().div_euclid(crate::util::DAY_MS);
     let board = app.bestsellers.for_day(today);
@@ -631,9 +669,10 @@ pub async fn bestsellers_entry(
                         // rest of the board only when that is not enough
                         let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
                         let first = ids.len().min(limit as usize + 5);
-                        let mut shown = store::summaries_by_ids(conn, &ids[..first])?;
+                        let l = locale.as_deref();
+                        let mut shown = store::summaries_by_ids(conn, &ids[..first], l)?;
                         if shown.len() < limit as usize && first < ids.len() {
-                            shown.extend(store::summaries_by_ids(conn, &ids[first..])?);
+                            shown.extend(store::summaries_by_ids(conn, &ids[first..], l)?);
                         }
                         shown
                             .into_iter()
@@ -641,7 +680,7 @@ pub async fn bestsellers_entry(
                             .map(|p| Bestseller { units_sold: units[&p.id.0], product: p })
                             .collect()
                     }
-                    None => store::bestsellers(conn, today - days + 1, limit)?,
+                    None => store::bestsellers(conn, today - days + 1, limit, locale.as_deref())?,
                 };
                 let ids: Vec<i64> = top.iter().map(|b| b.product.id.0).collect();
                 Ok::<_, ApiError>((to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }), ids))
@@ -656,6 +695,7 @@ pub async fn bestsellers_entry(
 ///
 /// `product_count` includes sub-categories.
 #[utoipa::path(get, path = "/api/categories", tag = "catalog", security(()),
+    params(LocaleQuery),
     responses((status = 200, description = "the tree", body = Data<Vec<CategoryNode>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn categories(
     State(app): State<AppState>,
@@ -668,13 +708,14 @@ pub async fn categories(
 }
 
 /// [`categories`]'s cached answer (the web pages read it too).
-pub async fn categories_entry(app: &AppState, uri: &Uri, q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
+pub async fn categories_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
+    let locale = locale_of(app, &mut q);
     let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
         let body = db
-            .read(|conn| {
-                let rows = store::categories(conn, true)?;
+            .read(move |conn| {
+                let rows = store::categories_in(conn, true, locale.as_deref())?;
                 Ok::<_, ApiError>(to_json(&Data { data: build_tree(&rows) }))
             })
             .await?;
@@ -716,7 +757,7 @@ fn build_tree(rows: &[store::CategoryRow]) -> Vec<CategoryNode> {
 
 /// One category with its parent, path and children
 #[utoipa::path(get, path = "/api/categories/{slug}", tag = "catalog", security(()),
-    params(("slug" = String, Path, description = "the category's slug")),
+    params(("slug" = String, Path, description = "the category's slug (in the language asked for, or its own)"), LocaleQuery),
     responses((status = 200, description = "the category", body = Data<CategoryDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn category(
     State(app): State<AppState>,
@@ -734,14 +775,15 @@ pub async fn category_entry(
     app: &AppState,
     uri: &Uri,
     slug: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    q: QueryParams,
+    mut q: QueryParams,
 ) -> Result<(Arc<Entry>, Served), ApiError> {
+    let locale = locale_of(app, &mut q);
     let canonical = q.finish()?;
     let slug = slug_param(slug, "category")?;
     let db = app.db.clone();
     let load = async move {
         let body = db
-            .read(move |conn| match store::category_detail(conn, &slug)? {
+            .read(move |conn| match store::category_detail(conn, &slug, locale.as_deref())? {
                 Some(c) => Ok(to_json(&Data { data: c })),
                 None => Err(ApiError::not_found("category")),
             })
@@ -753,6 +795,7 @@ pub async fn category_entry(
 
 /// All brands with their product counts
 #[utoipa::path(get, path = "/api/brands", tag = "catalog", security(()),
+    params(LocaleQuery),
     responses((status = 200, description = "brands", body = Data<Vec<Brand>>), NotModified, QueryErrors, ReadErrors))]
 pub async fn brands(
     State(app): State<AppState>,
@@ -765,11 +808,14 @@ pub async fn brands(
 }
 
 /// [`brands`]'s cached answer (the web pages read it too).
-pub async fn brands_entry(app: &AppState, uri: &Uri, q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
+pub async fn brands_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Result<(Arc<Entry>, Served), ApiError> {
+    let locale = locale_of(app, &mut q);
     let canonical = q.finish()?;
     let db = app.db.clone();
     let load = async move {
-        let body = db.read(|conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn)? }))).await?;
+        let body = db
+            .read(move |conn| Ok::<_, ApiError>(to_json(&Data { data: store::brands(conn, locale.as_deref())? })))
+            .await?;
         Ok((body, Vec::new()))
     };
     entry(app, uri, &canonical, &[Tag::Catalog, Tag::Brands], load).await
@@ -817,6 +863,7 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
         })
     });
     let filters = filter_params(&mut q);
+    let locale = locale_of(app, &mut q);
     let sort = q.one_of_or_default(&SEARCH_SORT);
     let per_page = q.int_or_default(&PER_PAGE);
     let page = q.int_or_default(&SEARCH_PAGE);
@@ -843,12 +890,12 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
     let load = async move {
         let body = db
             .read(move |conn| {
-                let filter = resolve(conn, filters, Some(terms.fts_query()))?;
+                let filter = resolve(conn, filters, Some(terms.fts_query()), locale)?;
                 let m = match index.search(&terms, &filter, sort, start, end) {
                     Some(m) => m,
                     None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
                 };
-                let items = store::summaries_by_ids(conn, &m.page)?;
+                let items = store::summaries_by_ids(conn, &m.page, filter.locale.as_deref())?;
                 let shown: Vec<i64> = items.iter().map(|p| p.id.0).collect();
                 let total = m.total as i64;
                 let meta = SearchMetaHead {
@@ -867,7 +914,7 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
                 serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
                 out.pop(); // the closing brace of meta
                 out.extend_from_slice(b",\"facets\":");
-                m.write_facets(&mut out);
+                m.write_facets(&mut out, filter.locale.as_deref());
                 out.extend_from_slice(b"}}");
                 Ok::<_, ApiError>((out, shown))
             })

@@ -12,4 +12,5 @@ pub mod model;
 pub mod search_index;
 pub mod store;
 pub mod tags;
+pub mod translations;
 pub mod warm;

@@ -206,6 +206,39 @@ pub struct Refs {
     /// was a tenth of its time.
     category_json: Vec<String>,
     brand_json: HashMap<i64, String>,
+    /// the same in each language with a translation of a category or brand
+    localized: HashMap<String, Facets>,
+    /// each category's and brand's words as indexed: its name in every language
+    category_words: Vec<String>,
+    brand_words: HashMap<i64, String>,
+}
+
+/// The facet entries of one language (see [`Refs`]).
+struct Facets {
+    category_json: Vec<String>,
+    brand_json: HashMap<i64, String>,
+    brand_names: HashMap<i64, String>,
+}
+
+/// A category's facet entry as JSON up to its count.
+fn category_head(c: &CategoryRow, name: &str, slug: &str) -> String {
+    #[derive(serde::Serialize)]
+    struct Head<'a> {
+        id: Id,
+        name: &'a str,
+        slug: &'a str,
+        parent_id: Option<Id>,
+        depth: i64,
+    }
+    let head = Head { id: Id(c.id), name, slug, parent_id: c.parent_id.map(Id), depth: c.depth };
+    let head = serde_json::to_string(&head).expect("category facets serialize");
+    format!("{},\"count\":", &head[..head.len() - 1])
+}
+
+/// A brand's facet entry as JSON up to its count.
+fn brand_head(b: &BrandRef) -> String {
+    let head = serde_json::to_string(b).expect("brand facets serialize");
+    format!("{},\"count\":", &head[..head.len() - 1])
 }
 
 impl Refs {
@@ -216,42 +249,81 @@ impl Refs {
         let list = store::all_brand_refs(conn)?;
         let brand_list: Vec<i64> = list.iter().map(|b| b.id.0).collect();
         let brand_pos = brand_list.iter().enumerate().map(|(i, id)| (*id, i as u32 + 1)).collect();
-        let category_json = categories
-            .iter()
-            .map(|c| {
-                #[derive(serde::Serialize)]
-                struct Head<'a> {
-                    id: Id,
-                    name: &'a str,
-                    slug: &'a str,
-                    parent_id: Option<Id>,
-                    depth: i64,
-                }
-                let head =
-                    Head { id: Id(c.id), name: &c.name, slug: &c.slug, parent_id: c.parent_id.map(Id), depth: c.depth };
-                let head = serde_json::to_string(&head).expect("category facets serialize");
-                format!("{},\"count\":", &head[..head.len() - 1])
-            })
-            .collect();
-        let brand_json = list
-            .iter()
-            .map(|b| {
-                let head = serde_json::to_string(b).expect("brand facets serialize");
-                (b.id.0, format!("{},\"count\":", &head[..head.len() - 1]))
-            })
-            .collect();
+        let category_json = categories.iter().map(|c| category_head(c, &c.name, &c.slug)).collect();
+        let brand_json = list.iter().map(|b| (b.id.0, brand_head(b))).collect();
+        // translations: (owner, locale, name, slug)
+        let translated = |sql: &str| -> rusqlite::Result<Vec<(i64, String, String, String)>> {
+            conn.prepare_cached(sql)?.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect()
+        };
+        let cat_tr = translated(
+            "SELECT category_id, locale, name, slug FROM category_translations ORDER BY locale, category_id",
+        )?;
+        let brand_tr =
+            translated("SELECT brand_id, locale, name, slug FROM brand_translations ORDER BY locale, brand_id")?;
+        let mut category_words: Vec<String> = categories.iter().map(|c| c.name.clone()).collect();
+        let mut brand_words: HashMap<i64, String> = list.iter().map(|b| (b.id.0, b.name.clone())).collect();
+        let mut localized: HashMap<String, Facets> = HashMap::new();
+        let mut locales: Vec<&str> = cat_tr.iter().chain(&brand_tr).map(|t| t.1.as_str()).collect();
+        locales.sort_unstable();
+        locales.dedup();
+        for l in locales {
+            let cats: HashMap<i64, (&str, &str)> =
+                cat_tr.iter().filter(|t| t.1 == l).map(|t| (t.0, (t.2.as_str(), t.3.as_str()))).collect();
+            let brands: HashMap<i64, (&str, &str)> =
+                brand_tr.iter().filter(|t| t.1 == l).map(|t| (t.0, (t.2.as_str(), t.3.as_str()))).collect();
+            let mut facets =
+                Facets { category_json: Vec::new(), brand_json: HashMap::new(), brand_names: HashMap::new() };
+            for c in &categories {
+                let (name, slug) = cats.get(&c.id).copied().unwrap_or((&c.name, &c.slug));
+                facets.category_json.push(category_head(c, name, slug));
+            }
+            for b in &list {
+                let (name, slug) = brands.get(&b.id.0).copied().unwrap_or((&b.name, &b.slug));
+                let r = BrandRef { id: b.id, name: name.to_owned(), slug: slug.to_owned() };
+                facets.brand_json.insert(b.id.0, brand_head(&r));
+                facets.brand_names.insert(b.id.0, r.name);
+            }
+            localized.insert(l.to_owned(), facets);
+        }
+        for (id, _, name, _) in &cat_tr {
+            if let Some(&pos) = category_pos.get(id) {
+                let words = &mut category_words[pos as usize];
+                words.push(' ');
+                words.push_str(name);
+            }
+        }
+        for (id, _, name, _) in &brand_tr {
+            if let Some(words) = brand_words.get_mut(id) {
+                words.push(' ');
+                words.push_str(name);
+            }
+        }
         let brands = list.into_iter().map(|b| (b.id.0, b)).collect();
-        Ok(Refs { categories, category_pos, parent_pos, brands, brand_list, brand_pos, category_json, brand_json })
+        Ok(Refs {
+            categories,
+            category_pos,
+            parent_pos,
+            brands,
+            brand_list,
+            brand_pos,
+            category_json,
+            brand_json,
+            localized,
+            category_words,
+            brand_words,
+        })
     }
 
+    /// A category's words as indexed: its name in every language.
     fn category_name(&self, pos: u32) -> &str {
-        &self.categories[pos as usize].name
+        &self.category_words[pos as usize]
     }
 
+    /// A brand's words as indexed: its name in every language.
     fn brand_name(&self, pos: u32) -> &str {
         match pos {
             0 => "",
-            p => self.brands.get(&self.brand_list[p as usize - 1]).map_or("", |b| b.name.as_str()),
+            p => self.brand_words.get(&self.brand_list[p as usize - 1]).map_or("", |b| b.as_str()),
         }
     }
 }
@@ -308,8 +380,15 @@ impl Matches {
     /// `{"categories": [...], "brands": [...], "price_bands": [...]}`: every category with
     /// matches in it or below it (counts rolled up, parents first), the brands with the most
     /// matches (ties by name), and every price band.
-    pub fn write_facets(&self, out: &mut Vec<u8>) {
+    /// In `locale`, the names and slugs are the translations' where there are.
+    pub fn write_facets(&self, out: &mut Vec<u8>, locale: Option<&str>) {
         let refs = &self.refs;
+        let local = locale.and_then(|l| refs.localized.get(l));
+        let category_json = local.map_or(&refs.category_json, |f| &f.category_json);
+        let brand_json = local.map_or(&refs.brand_json, |f| &f.brand_json);
+        let brand_name = |b: &BrandRef| -> String {
+            local.and_then(|f| f.brand_names.get(&b.id.0)).cloned().unwrap_or_else(|| b.name.clone())
+        };
         let mut rolled = vec![0i64; refs.categories.len()];
         for (id, n) in &self.by_category {
             let mut at = refs.category_pos.get(id).copied();
@@ -322,7 +401,7 @@ impl Matches {
         }
         out.extend_from_slice(b"{\"categories\":[");
         let mut first = true;
-        for (head, n) in refs.category_json.iter().zip(&rolled).filter(|(_, n)| **n > 0) {
+        for (head, n) in category_json.iter().zip(&rolled).filter(|(_, n)| **n > 0) {
             if !std::mem::take(&mut first) {
                 out.push(b',');
             }
@@ -330,15 +409,15 @@ impl Matches {
             out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
             out.push(b'}');
         }
-        let mut brands: Vec<(&BrandRef, i64)> =
-            self.by_brand.iter().filter_map(|(id, n)| refs.brands.get(id).map(|b| (b, *n))).collect();
-        brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.name.cmp(&b.0.name)));
+        let mut brands: Vec<(&BrandRef, i64, String)> =
+            self.by_brand.iter().filter_map(|(id, n)| refs.brands.get(id).map(|b| (b, *n, brand_name(b)))).collect();
+        brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
         out.extend_from_slice(b"],\"brands\":[");
-        for (i, (b, n)) in brands.iter().take(MAX_BRAND_FACETS).enumerate() {
+        for (i, (b, n, _)) in brands.iter().take(MAX_BRAND_FACETS).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(refs.brand_json[&b.id.0].as_bytes());
+            out.extend_from_slice(brand_json[&b.id.0].as_bytes());
             out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
             out.push(b'}');
         }
@@ -355,7 +434,7 @@ impl Matches {
     /// The facets as a string (see [`Matches::write_facets`]).
     pub fn facets(&self) -> String {
         let mut out = Vec::new();
-        self.write_facets(&mut out);
+        self.write_facets(&mut out, None);
         String::from_utf8(out).expect("facets are JSON text")
     }
 }

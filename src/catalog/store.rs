@@ -23,6 +23,8 @@ pub struct Filter {
     pub in_stock: bool,
     /// an FTS5 MATCH expression (from [`SearchTerms::fts_query`])
     pub fts: Option<String>,
+    /// the language of the summaries' texts (`None`: the default; see [`crate::domain::locale`])
+    pub locale: Option<String>,
 }
 
 /// Which slice of a sorted list.
@@ -46,6 +48,35 @@ const SUMMARY_JOINS: &str = "JOIN categories c ON c.id = p.category_id \
 
 /// Number of columns [`summary_from_row`] reads.
 const SUMMARY_WIDTH: usize = 19;
+
+/// [`SUMMARY_COLUMNS`] and [`SUMMARY_JOINS`] with the texts in `locale` (`None`: as stored),
+/// each falling back to the default's where there is no translation.
+fn summary_sql(locale: Option<&str>) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
+    use super::translations::{field, join, Owner};
+    match locale {
+        None => (SUMMARY_COLUMNS.into(), SUMMARY_JOINS.into()),
+        Some(l) => (
+            format!(
+                "p.id, p.sku, {}, {}, p.base_price, p.sale_price, p.currency, p.in_stock, p.rating_x100, p.rating_count, \
+                 p.created_at, c.id, {}, {}, b.id, {}, {}, i.url, i.thumbnail_url",
+                field("p", "name"),
+                field("p", "slug"),
+                field("c", "name"),
+                field("c", "slug"),
+                field("b", "name"),
+                field("b", "slug")
+            )
+            .into(),
+            format!(
+                "{SUMMARY_JOINS}{}{}{}",
+                join(Owner::Product, "p", l),
+                join(Owner::Category, "c", l),
+                join(Owner::Brand, "b", l)
+            )
+            .into(),
+        ),
+    }
+}
 
 fn currency(s: &str) -> Currency {
     Currency::parse(s).unwrap_or(Currency::USD)
@@ -79,11 +110,23 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ProductSummary> {
     })
 }
 
-pub fn category_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
+/// The category whose slug is `slug`: in `locale` (its translation's) first, then its own.
+pub fn category_id(conn: &Connection, slug: &str, locale: Option<&str>) -> rusqlite::Result<Option<i64>> {
+    if let Some(l) = locale {
+        if let Some(id) = super::translations::owner_by_slug(conn, super::translations::Owner::Category, l, slug)? {
+            return Ok(Some(id));
+        }
+    }
     conn.prepare_cached("SELECT id FROM categories WHERE slug = ?1")?.query_row([slug], |r| r.get(0)).optional()
 }
 
-pub fn brand_id(conn: &Connection, slug: &str) -> rusqlite::Result<Option<i64>> {
+/// The brand whose slug is `slug`: in `locale` (its translation's) first, then its own.
+pub fn brand_id(conn: &Connection, slug: &str, locale: Option<&str>) -> rusqlite::Result<Option<i64>> {
+    if let Some(l) = locale {
+        if let Some(id) = super::translations::owner_by_slug(conn, super::translations::Owner::Brand, l, slug)? {
+            return Ok(Some(id));
+        }
+    }
     conn.prepare_cached("SELECT id FROM brands WHERE slug = ?1")?.query_row([slug], |r| r.get(0)).optional()
 }
 
@@ -155,8 +198,9 @@ fn visit_page(
         Slice::Offset(o) => o,
         _ => 0,
     };
+    let (columns, joins) = summary_sql(filter.locale.as_deref());
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, {key} FROM {from} {SUMMARY_JOINS} WHERE {} ORDER BY {key} {dir}, p.id {dir} LIMIT ? OFFSET ?",
+        "SELECT {columns}, {key} FROM {from} {joins} WHERE {} ORDER BY {key} {dir}, p.id {dir} LIMIT ? OFFSET ?",
         conds.join(" AND ")
     );
     values.push(Value::Integer(limit + 1));
@@ -389,6 +433,7 @@ pub fn write_products_by_ids(
     conn: &Connection,
     ids: &[i64],
     fields: u32,
+    locale: Option<&str>,
     out: &mut Vec<u8>,
 ) -> rusqlite::Result<Vec<i64>> {
     let mut written = Vec::with_capacity(ids.len());
@@ -396,8 +441,9 @@ pub fn write_products_by_ids(
     if !ids.is_empty() {
         let list = serde_json::to_string(ids).expect("integers serialize");
         // json_each yields the array in order and drives the join (CROSS JOIN)
+        let (columns, joins) = summary_sql(locale);
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {SUMMARY_JOINS} \
+            "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
              WHERE p.status = 'active' ORDER BY j.key"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -415,13 +461,14 @@ pub fn write_products_by_ids(
 }
 
 /// Summaries of the given products (active ones only), in the order given.
-pub fn summaries_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<ProductSummary>> {
+pub fn summaries_by_ids(conn: &Connection, ids: &[i64], locale: Option<&str>) -> rusqlite::Result<Vec<ProductSummary>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids).expect("integers serialize");
+    let (columns, joins) = summary_sql(locale);
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {SUMMARY_JOINS} \
+        "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
          WHERE p.status = 'active'"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -432,17 +479,46 @@ pub fn summaries_by_ids(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<
 
 /// A product page: 4 queries whatever the product (product with category and brand,
 /// images, variants with stock and attribute values, newest approved reviews).
-pub fn product_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<ProductDetail>> {
-    let head = conn
-        .prepare_cached(
-            "SELECT p.id, p.sku, p.name, p.slug, p.description, p.base_price, p.sale_price, p.currency, p.in_stock,
+///
+/// In `locale`, its texts are the translations' where there are, and its slug may be the
+/// translation's or its own.
+pub fn product_detail(conn: &Connection, slug: &str, locale: Option<&str>) -> rusqlite::Result<Option<ProductDetail>> {
+    use super::translations::{field, join, owner_by_slug, Owner};
+    const HEAD: &str =
+        "SELECT p.id, p.sku, p.name, p.slug, p.description, p.base_price, p.sale_price, p.currency, p.in_stock,
                     p.ratings_1, p.ratings_2, p.ratings_3, p.ratings_4, p.ratings_5, p.rating_x100,
                     p.weight_grams, p.created_at, p.updated_at,
                     c.id, c.name, c.slug, b.id, b.name, b.slug
-             FROM products p JOIN categories c ON c.id = p.category_id LEFT JOIN brands b ON b.id = p.brand_id
-             WHERE p.slug = ?1 AND p.status = 'active'",
-        )?
-        .query_row([slug], |r| {
+             FROM products p JOIN categories c ON c.id = p.category_id LEFT JOIN brands b ON b.id = p.brand_id";
+    let (sql, key): (std::borrow::Cow<'static, str>, rusqlite::types::Value) = match locale {
+        None => (format!("{HEAD} WHERE p.slug = ?1 AND p.status = 'active'").into(), slug.to_owned().into()),
+        Some(l) => {
+            let head = HEAD
+                .replacen(
+                    "p.name, p.slug, p.description",
+                    &format!("{}, {}, {}", field("p", "name"), field("p", "slug"), field("p", "description")),
+                    1,
+                )
+                .replacen("c.name, c.slug", &format!("{}, {}", field("c", "name"), field("c", "slug")), 1)
+                .replacen("b.name, b.slug", &format!("{}, {}", field("b", "name"), field("b", "slug")), 1);
+            let joins = format!(
+                "{}{}{}",
+                join(Owner::Product, "p", l),
+                join(Owner::Category, "c", l),
+                join(Owner::Brand, "b", l)
+            );
+            // the translation's slug first; the product's own is found in every language
+            match owner_by_slug(conn, Owner::Product, l, slug)? {
+                Some(id) => (format!("{head}{joins} WHERE p.id = ?1 AND p.status = 'active'").into(), id.into()),
+                None => {
+                    (format!("{head}{joins} WHERE p.slug = ?1 AND p.status = 'active'").into(), slug.to_owned().into())
+                }
+            }
+        }
+    };
+    let head = conn
+        .prepare_cached(&sql)?
+        .query_row([key], |r| {
             let cur = currency(&r.get::<_, String>(7)?);
             let (price, base_price, sale_price) = prices(r.get(5)?, r.get(6)?, cur);
             let mut distribution = BTreeMap::new();
@@ -599,11 +675,17 @@ pub fn reviews(
 }
 
 /// Top sellers by units sold since `since_day` (days since the epoch, UTC).
-pub fn bestsellers(conn: &Connection, since_day: i64, limit: i64) -> rusqlite::Result<Vec<Bestseller>> {
+pub fn bestsellers(
+    conn: &Connection,
+    since_day: i64,
+    limit: i64,
+    locale: Option<&str>,
+) -> rusqlite::Result<Vec<Bestseller>> {
+    let (columns, joins) = summary_sql(locale);
     let sql = format!(
         "WITH top AS (SELECT product_id, sum(units) AS units FROM product_sales_daily WHERE day >= ?1
                       GROUP BY product_id ORDER BY units DESC, product_id LIMIT ?2)
-         SELECT {SUMMARY_COLUMNS}, top.units FROM top CROSS JOIN products p ON p.id = top.product_id {SUMMARY_JOINS}
+         SELECT {columns}, top.units FROM top CROSS JOIN products p ON p.id = top.product_id {joins}
          WHERE p.status = 'active' ORDER BY top.units DESC, p.id LIMIT ?3"
     );
     // ask for a few more in case some top sellers have been retired since
@@ -630,14 +712,36 @@ pub struct CategoryRow {
 /// active-product counts (the tree endpoint); without, it is the cheap list search facets
 /// use to name and roll up their counts.
 pub fn categories(conn: &Connection, with_counts: bool) -> rusqlite::Result<Vec<CategoryRow>> {
-    let sql = if with_counts {
-        "SELECT c.id, c.parent_id, c.name, c.slug, c.description, c.depth,
+    categories_in(conn, with_counts, None)
+}
+
+/// [`categories`] with names, slugs and descriptions in `locale`.
+pub fn categories_in(conn: &Connection, with_counts: bool, locale: Option<&str>) -> rusqlite::Result<Vec<CategoryRow>> {
+    use super::translations::{field, join, Owner};
+    let sql: std::borrow::Cow<'static, str> = match (with_counts, locale) {
+        (true, None) => "SELECT c.id, c.parent_id, c.name, c.slug, c.description, c.depth,
                 coalesce((SELECT sum(n) FROM category_product_counts k WHERE k.category_id = c.id), 0)
          FROM categories c ORDER BY c.depth, c.position, c.id"
-    } else {
-        "SELECT id, parent_id, name, slug, '', depth, 0 FROM categories ORDER BY depth, position, id"
+            .into(),
+        (false, None) => {
+            "SELECT id, parent_id, name, slug, '', depth, 0 FROM categories ORDER BY depth, position, id".into()
+        }
+        (with_counts, Some(l)) => format!(
+            "SELECT c.id, c.parent_id, {}, {}, {}, c.depth, {}
+             FROM categories c{} ORDER BY c.depth, c.position, c.id",
+            field("c", "name"),
+            field("c", "slug"),
+            if with_counts { field("c", "description") } else { "''".into() },
+            if with_counts {
+                "coalesce((SELECT sum(n) FROM category_product_counts k WHERE k.category_id = c.id), 0)"
+            } else {
+                "0"
+            },
+            join(Owner::Category, "c", l)
+        )
+        .into(),
     };
-    conn.prepare_cached(sql)?
+    conn.prepare_cached(&sql)?
         .query_map([], |r| {
             Ok(CategoryRow {
                 id: r.get(0)?,
@@ -659,10 +763,28 @@ fn subtree_count(conn: &Connection, id: i64) -> rusqlite::Result<i64> {
     .query_row([id], |r| r.get(0))
 }
 
-pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option<CategoryDetail>> {
+/// A category's page; in `locale`, its texts and those of its path and children are the
+/// translations' where there are, and its slug may be the translation's or its own.
+pub fn category_detail(
+    conn: &Connection,
+    slug: &str,
+    locale: Option<&str>,
+) -> rusqlite::Result<Option<CategoryDetail>> {
+    use super::translations::{field, join, Owner};
+    let Some(found) = category_id(conn, slug, locale)? else { return Ok(None) };
+    let texts = |alias: &str| match locale {
+        None => format!("{alias}.name, {alias}.slug"),
+        Some(_) => format!("{}, {}", field(alias, "name"), field(alias, "slug")),
+    };
+    let joined = |alias: &str| locale.map(|l| join(Owner::Category, alias, l)).unwrap_or_default();
+    let description = if locale.is_some() { field("c", "description") } else { "c.description".into() };
     let row = conn
-        .prepare_cached("SELECT id, name, slug, description, depth FROM categories WHERE slug = ?1")?
-        .query_row([slug], |r| {
+        .prepare_cached(&format!(
+            "SELECT c.id, {}, {description}, c.depth FROM categories c{} WHERE c.id = ?1",
+            texts("c"),
+            joined("c")
+        ))?
+        .query_row([found], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
         })
         .optional()?;
@@ -672,9 +794,9 @@ pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option
     // ancestors, nearest first
     let mut path: Vec<CategoryRef> = conn
         .prepare_cached(
-            "WITH RECURSIVE up(id, lvl) AS (SELECT parent_id, 1 FROM categories WHERE id = ?1
+            &format!("WITH RECURSIVE up(id, lvl) AS (SELECT parent_id, 1 FROM categories WHERE id = ?1
                  UNION ALL SELECT c.parent_id, up.lvl + 1 FROM categories c JOIN up ON c.id = up.id WHERE up.id IS NOT NULL)
-             SELECT c.id, c.name, c.slug FROM up JOIN categories c ON c.id = up.id ORDER BY up.lvl",
+             SELECT c.id, {} FROM up JOIN categories c ON c.id = up.id{} ORDER BY up.lvl", texts("c"), joined("c")),
         )?
         .query_map([id], |r| Ok(CategoryRef { id: Id(r.get(0)?), name: r.get(1)?, slug: r.get(2)? }))?
         .collect::<Result<_, _>>()?;
@@ -682,7 +804,11 @@ pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option
     path.reverse();
     path.push(CategoryRef { id: Id(id), name: name.clone(), slug: slug.clone() });
     let child_rows: Vec<(i64, String, String)> = conn
-        .prepare_cached("SELECT id, name, slug FROM categories WHERE parent_id = ?1 ORDER BY position, id")?
+        .prepare_cached(&format!(
+            "SELECT c.id, {} FROM categories c{} WHERE c.parent_id = ?1 ORDER BY c.position, c.id",
+            texts("c"),
+            joined("c")
+        ))?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut children = Vec::with_capacity(child_rows.len());
@@ -707,23 +833,37 @@ pub fn category_detail(conn: &Connection, slug: &str) -> rusqlite::Result<Option
     }))
 }
 
-pub fn brands(conn: &Connection) -> rusqlite::Result<Vec<Brand>> {
-    conn.prepare_cached(
-        "SELECT b.id, b.name, b.slug, b.description, b.logo_url,
+/// Every brand by name; in `locale`, with the translations' texts (and by their names).
+pub fn brands(conn: &Connection, locale: Option<&str>) -> rusqlite::Result<Vec<Brand>> {
+    use super::translations::{field, join, Owner};
+    let sql: std::borrow::Cow<'static, str> = match locale {
+        None => "SELECT b.id, b.name, b.slug, b.description, b.logo_url,
                 coalesce((SELECT sum(n) FROM brand_product_counts k WHERE k.brand_id = b.id), 0)
-         FROM brands b ORDER BY b.name, b.id",
-    )?
-    .query_map([], |r| {
-        Ok(Brand {
-            id: Id(r.get(0)?),
-            name: r.get(1)?,
-            slug: r.get(2)?,
-            description: r.get(3)?,
-            logo_url: r.get(4)?,
-            product_count: r.get(5)?,
-        })
-    })?
-    .collect()
+         FROM brands b ORDER BY b.name, b.id"
+            .into(),
+        Some(l) => format!(
+            "SELECT b.id, {name}, {}, {}, b.logo_url,
+                coalesce((SELECT sum(n) FROM brand_product_counts k WHERE k.brand_id = b.id), 0)
+             FROM brands b{} ORDER BY {name}, b.id",
+            field("b", "slug"),
+            field("b", "description"),
+            join(Owner::Brand, "b", l),
+            name = field("b", "name"),
+        )
+        .into(),
+    };
+    conn.prepare_cached(&sql)?
+        .query_map([], |r| {
+            Ok(Brand {
+                id: Id(r.get(0)?),
+                name: r.get(1)?,
+                slug: r.get(2)?,
+                description: r.get(3)?,
+                logo_url: r.get(4)?,
+                product_count: r.get(5)?,
+            })
+        })?
+        .collect()
 }
 
 /// One full-text match with what facets and sorting need.
@@ -798,8 +938,13 @@ pub struct IndexRow {
     pub description: String,
 }
 
+/// The indexed texts are the product's own with its translations' after them: search finds
+/// a product by its words in every language.
 const INDEX_COLUMNS: &str = "p.id, p.status = 'active', p.in_stock, p.category_id, p.brand_id, p.price, \
-     p.created_at, p.sales_count, p.rating_x100, p.name, p.description";
+     p.created_at, p.sales_count, p.rating_x100, \
+     p.name || coalesce((SELECT ' ' || group_concat(t.name, ' ') FROM product_translations t WHERE t.product_id = p.id), ''), \
+     p.description || coalesce((SELECT ' ' || group_concat(t.description, ' ') FROM product_translations t \
+                                 WHERE t.product_id = p.id AND t.description <> ''), '')";
 
 fn index_row(r: &Row) -> rusqlite::Result<IndexRow> {
     Ok(IndexRow {

@@ -50,7 +50,9 @@ pub mod res {
     resources!(
         Address => "address",
         ApiKey => "API key",
+        Brand => "brand",
         CartItem => "cart item",
+        Category => "category",
         Customer => "customer",
         DraftOrder => "draft order",
         Export => "export",

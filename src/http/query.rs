@@ -31,6 +31,10 @@ pub struct QueryParams {
     errors: BTreeMap<String, String>,
     /// each accepted parameter's value in its one canonical spelling (see [`Canonical`])
     accepted: BTreeMap<String, String>,
+    /// the request's `Accept-Language`, for [`QueryParams::locale`]
+    accept_language: Option<String>,
+    /// a value was chosen by a header rather than the query (see [`Canonical::negotiated`])
+    negotiated: bool,
 }
 
 /// The accepted parameters of a request, spelled one way: sorted by name, each value as
@@ -38,7 +42,12 @@ pub struct QueryParams {
 /// text left out) and percent-encoded alike. Response-cache keys are built from it, so a
 /// query reordered or re-encoded is the same entry, not another miss.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Canonical(pub String);
+pub struct Canonical {
+    pub query: String,
+    /// a request header chose part of the answer (`Accept-Language` the language): the key
+    /// says which, but the request's own target does not, so it must not name the entry
+    pub negotiated: bool,
+}
 
 /// What is percent-encoded in a canonical value: everything but unreserved characters.
 const ENCODE: &percent_encoding::AsciiSet =
@@ -47,10 +56,10 @@ const ENCODE: &percent_encoding::AsciiSet =
 impl Canonical {
     /// The cache key of `path` with these parameters.
     pub fn key(&self, path: &str) -> String {
-        if self.0.is_empty() {
+        if self.query.is_empty() {
             path.to_owned()
         } else {
-            format!("{path}?{}", self.0)
+            format!("{path}?{}", self.query)
         }
     }
 }
@@ -115,6 +124,8 @@ pub enum Shape {
     List(&'static [&'static str]),
     /// a two-letter country code, either case
     Country,
+    /// a language tag (`de`, `pt-BR`), either case
+    Locale,
 }
 
 /// No control characters (C0, DEL, C1): what every text parameter refuses.
@@ -135,6 +146,7 @@ impl Shape {
             Shape::Country => {
                 crate::domain::Country::INPUT_PATTERN.trim_start_matches('^').trim_end_matches('$').to_owned()
             }
+            Shape::Locale => "[A-Za-z]{2,3}(-[A-Za-z]{2})?".to_owned(),
         }
     }
 }
@@ -278,7 +290,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        QueryParams::parse(parts.uri.query().unwrap_or(""))
+        let mut q = QueryParams::parse(parts.uri.query().unwrap_or(""))?;
+        q.accept_language = parts
+            .headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(500).collect());
+        Ok(q)
     }
 }
 
@@ -311,7 +329,13 @@ impl QueryParams {
             }
             pairs.push((k, v));
         }
-        Ok(QueryParams { pairs, errors: BTreeMap::new(), accepted: BTreeMap::new() })
+        Ok(QueryParams {
+            pairs,
+            errors: BTreeMap::new(),
+            accepted: BTreeMap::new(),
+            accept_language: None,
+            negotiated: false,
+        })
     }
 
     fn take(&mut self, name: &str) -> Option<String> {
@@ -371,6 +395,13 @@ impl QueryParams {
                 (!v.chars().any(char::is_alphanumeric)).then(|| "must contain at least one letter or digit".to_owned())
             }
             Shape::Country => crate::domain::Country::parse(v).err(),
+            Shape::Locale => {
+                let (lang, region) = v.split_once('-').map_or((v, None), |(l, r)| (l, Some(r)));
+                let ok = (2..=3).contains(&lang.len())
+                    && lang.bytes().all(|b| b.is_ascii_alphabetic())
+                    && region.is_none_or(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()));
+                (!ok).then(|| "must be a language tag, like de or pt-BR".to_owned())
+            }
         };
         if let Some(message) = refused {
             self.error(p.name, message);
@@ -378,6 +409,29 @@ impl QueryParams {
         }
         self.accept(p.name, v);
         Some(v.to_owned())
+    }
+
+    /// The request's `Accept-Language` (a page passes on its own request's).
+    pub fn with_accept_language(mut self, header: Option<&str>) -> QueryParams {
+        self.accept_language = header.map(|v| v.chars().take(500).collect());
+        self
+    }
+
+    /// The language of a catalog answer (see [`crate::domain::locale::choose`]): `p`'s
+    /// value (a language tag) when sent, else the `Accept-Language` header's choice, among
+    /// `enabled` (the `locales` setting); `None` for the default. The canonical key holds
+    /// the language chosen (not the one asked for), whichever way it was chosen.
+    pub fn locale(&mut self, p: &Param, enabled: &[&str]) -> Option<String> {
+        let asked = self.text(p);
+        self.accepted.remove(p.name);
+        let chosen = crate::domain::locale::choose(asked.as_deref(), self.accept_language.as_deref(), enabled);
+        if let Some(l) = &chosen {
+            self.accept(p.name, l);
+            if asked.is_none() {
+                self.negotiated = true;
+            }
+        }
+        chosen
     }
 
     /// A raw parameter as sent: an empty value is returned as `Some("")`.
@@ -495,7 +549,7 @@ impl QueryParams {
             out.push('=');
             out.extend(percent_encoding::utf8_percent_encode(v, ENCODE));
         }
-        Ok(Canonical(out))
+        Ok(Canonical { query: out, negotiated: self.negotiated })
     }
 }
 

@@ -30,7 +30,7 @@ use crate::http::{JsonBody, QueryParams};
 use crate::orders::handlers as orders_api;
 
 fn frame<'a>(app: &'a AppState, title: &'a str) -> Frame<'a> {
-    Frame { shop: app.live().shop_name.clone(), title, q: "" }
+    Frame::plain(app.live().shop_name.clone(), title, "")
 }
 
 /// Who is asking, as the API's login and register see it: with the cookie's guest session,

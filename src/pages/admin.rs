@@ -144,7 +144,7 @@ pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<
         ask_code: false,
     };
     let html = super::layout::page(
-        &super::layout::Frame { shop: app.live().shop_name.clone(), title: "Dashboard login", q: "" },
+        &super::layout::Frame::plain(app.live().shop_name.clone(), "Dashboard login", ""),
         login_form(&v),
     );
     Ok(private_page(StatusCode::OK, html, &ps))
@@ -167,10 +167,8 @@ pub async fn login(
             problem: Some(words),
             ask_code,
         };
-        let html = super::layout::page(
-            &super::layout::Frame { shop: shop.clone(), title: "Dashboard login", q: "" },
-            login_form(&v),
-        );
+        let html =
+            super::layout::page(&super::layout::Frame::plain(shop.clone(), "Dashboard login", ""), login_form(&v));
         private_page(status, html, &ps)
     };
     let token = match log_in(&app, &mut parts, &f).await? {

@@ -172,9 +172,10 @@ pub async fn show(
                     table.lines {
                         thead { tr { th scope="col" { "Order" } th scope="col" { "Status" } th scope="col" { "Items" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
                         tbody { @for o in &d.orders { tr {
-                            td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                            td { span class=(format!("status {}", o.status)) { (o.status) } }
-                            td { (o.item_count) } td { (money(&o.total)) } td { (when(&o.created_at)) }
+                            td data-label="Order" { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
+                            td data-label="Status" { span class=(format!("status {}", o.status)) { (o.status) } }
+                            td data-label="Items" { (o.item_count) } td data-label="Total" { (money(&o.total)) }
+                            td data-label="Placed" { (when(&o.created_at)) }
                         } } }
                     }
                 }
@@ -184,8 +185,9 @@ pub async fn show(
                     table.lines aria-labelledby="sessions" {
                         thead { tr { th scope="col" { "Device" } th scope="col" { "From" } th scope="col" { "Since" } th scope="col" { "Last seen" } } }
                         tbody { @for s in &d.sessions { tr {
-                            td { (if s.device.is_empty() { "unknown" } else { &s.device }) } td { (s.client_addr) }
-                            td { (when(&s.created_at)) } td { (when(&s.last_seen_at)) }
+                            td data-label="Device" { (if s.device.is_empty() { "unknown" } else { &s.device }) }
+                            td data-label="From" { (s.client_addr) }
+                            td data-label="Since" { (when(&s.created_at)) } td data-label="Last seen" { (when(&s.last_seen_at)) }
                         } } }
                     }
                     form method="post" action=(format!("/admin/customers/{}/sessions/end", c.id)) {

@@ -253,7 +253,7 @@ pub struct ProductForm {
     gift_card: Option<String>,
 }
 
-fn field(name: &str, label: &str, value: &str, errors: &BTreeMap<String, String>) -> Markup {
+pub(crate) fn field(name: &str, label: &str, value: &str, errors: &BTreeMap<String, String>) -> Markup {
     let e = errors.get(name);
     html! {
         div.field {
@@ -466,6 +466,8 @@ pub(crate) async fn product_page(
     let details =
         product_form(app, a, f.unwrap_or(&as_is), errors, false, &format!("/admin/products/{}", p.id)).await?;
     let price_error = errors.get("price").or_else(|| errors.get("sale_price"));
+    let translations =
+        super::admin_translations::panel(app, crate::catalog::translations::Owner::Product, product_id(&p.id)?).await?;
     let main = html! {
         p.crumbs { a href="/admin/products" { "Products" } " / " (p.sku) }
         div.toolbar {
@@ -520,6 +522,7 @@ pub(crate) async fn product_page(
         }
         (super::admin_variants::section(a, &p, adding))
         (super::admin_images::section(a, &p, errors))
+        (translations)
     };
     let mut resp = page_with(app, &a.ps, &p.name, "/admin/products", main);
     *resp.status_mut() = status;
@@ -536,6 +539,8 @@ const SAVED: &[(&str, &str)] = &[
     ("image", "The picture is added; its thumbnail is being made."),
     ("image_changed", "The picture is changed."),
     ("image_deleted", "The picture is deleted."),
+    ("translation", "The translation is saved."),
+    ("translation_removed", "The translation is removed."),
 ];
 
 /// `GET /admin/products/{id}[?saved=…]`

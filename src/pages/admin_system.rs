@@ -817,6 +817,7 @@ fn setting_label(key: &str) -> &'static str {
         "admin_require_2fa" => "Administrators must log in with a second factor",
         "return_window_days" => "Customers may ask for a return for (days after delivery; 0: no returns)",
         "draft_custom_prices" => "Draft orders may set their own prices",
+        "locales" => "Languages of the catalog (language tags separated by commas, the default first: en, de, fr)",
         _ => "Setting",
     }
 }

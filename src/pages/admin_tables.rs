@@ -429,6 +429,17 @@ async fn item_page(
         .and_then(|c| t.res.fields.iter().find(|f| f.name == *c))
         .map(|f| shown(f, &row, &BTreeMap::new(), false))
         .unwrap_or_default();
+    // categories and brands are translated on their pages
+    use crate::catalog::translations::Owner;
+    let owner = match t.res.table {
+        "categories" => Some(Owner::Category),
+        "brands" => Some(Owner::Brand),
+        _ => None,
+    };
+    let translations = match (owner, crate::domain::Id::parse(&id)) {
+        (Some(owner), Some(n)) => Some(super::admin_translations::panel(app, owner, n.0).await?),
+        _ => None,
+    };
     let main = html! {
         p.crumbs { a href=(t.path) { (t.title) } " / " (name) }
         h1 { (name) }
@@ -440,6 +451,7 @@ async fn item_page(
             (form_fields(t, &row, typed, errors, &cats))
             button type="submit" { "Save" }
         }
+        @if let Some(t) = &translations { (t) }
         form.panel method="post" action=(t.delete.replace("{id}", &id)) {
             (csrf(&a.ps))
             p.meta { "Deleting cannot be undone; a " (t.one) " that other rows still use cannot be deleted." }

@@ -101,7 +101,7 @@ pub(crate) fn see_other(to: &str, new_cookie: Option<HeaderValue>) -> Response {
 }
 
 fn frame<'a>(app: &'a AppState, title: &'a str) -> Frame<'a> {
-    Frame { shop: app.live().shop_name.clone(), title, q: "" }
+    Frame::plain(app.live().shop_name.clone(), title, "")
 }
 
 fn csrf_field(ps: &PageSession) -> Markup {

@@ -14,6 +14,27 @@ pub struct Frame<'a> {
     pub title: &'a str,
     /// the search box's text
     pub q: &'a str,
+    /// the language of the page's content (`lang=`); the shop's own words are English
+    pub lang: String,
+    /// the storefront's language switch, when the shop has more than one
+    pub languages: Option<Languages>,
+}
+
+impl<'a> Frame<'a> {
+    /// A page in the shop's own words (English), without a language switch.
+    pub fn plain(shop: String, title: &'a str, q: &'a str) -> Frame<'a> {
+        Frame { shop, title, q, lang: "en".into(), languages: None }
+    }
+}
+
+/// The footer's language switch.
+pub struct Languages {
+    /// the shop's languages, the default first
+    pub enabled: Vec<String>,
+    /// the page's
+    pub chosen: String,
+    /// where the switch returns to
+    pub back: String,
 }
 
 pub fn page(frame: &Frame<'_>, main: Markup) -> String {
@@ -21,7 +42,7 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
         if frame.title.is_empty() { frame.shop.to_owned() } else { format!("{} · {}", frame.title, frame.shop) };
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(frame.lang) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -50,7 +71,21 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
                 }
                 main #main.wrap { (main) }
                 footer.bottom {
-                    div.wrap { "© " (frame.shop) " · " a href="/account" { "Your account" } " · " a href="/cart" { "Your cart" } }
+                    div.wrap {
+                        span { "© " (frame.shop) " · " a href="/account" { "Your account" } " · " a href="/cart" { "Your cart" } }
+                        @if let Some(l) = &frame.languages {
+                            form.language method="post" action="/language" {
+                                input type="hidden" name="back" value=(l.back);
+                                label for="language" { "Language" }
+                                select #language name="locale" {
+                                    @for t in &l.enabled {
+                                        option value=(t) lang=(t) selected[*t == l.chosen] { (super::admin_translations::language_label(t)) }
+                                    }
+                                }
+                                button.quiet type="submit" { "Change" }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -192,7 +227,7 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
         503 => ("Busy", "The shop is busy right now; please try again in a moment."),
         _ => ("Something went wrong", "The shop could not answer this request. Please try again."),
     };
-    let frame = Frame { shop: shop.to_owned(), title, q: "" };
+    let frame = Frame::plain(shop.to_owned(), title, "");
     page(
         &frame,
         html! {

@@ -17,6 +17,7 @@ pub mod admin_products;
 pub mod admin_returns;
 pub mod admin_system;
 pub mod admin_tables;
+pub mod admin_translations;
 pub mod admin_variants;
 pub mod assets;
 pub mod buy;

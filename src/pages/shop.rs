@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Uri;
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::de::DeserializeOwned;
@@ -56,6 +56,113 @@ fn read<T: DeserializeOwned>(answer: (Arc<Entry>, Served), tags: &mut Vec<String
 
 fn uri(path_and_query: &str) -> Result<Uri, ApiError> {
     path_and_query.parse().map_err(|_| ApiError::bad_request("invalid_query", "the address cannot be read"))
+}
+
+/// The cookie a shopper's choice of language is kept in (the footer's switch).
+pub const LANGUAGE_COOKIE: &str = "sf_lang";
+
+/// The language a storefront page is in: the shopper's choice (the `sf_lang` cookie), else
+/// their browser's (`Accept-Language`), among the shop's (the `locales` setting).
+#[derive(Clone)]
+pub struct Lang {
+    /// `None`: the default language
+    pub chosen: Option<String>,
+    /// the shop's languages, the default first
+    pub enabled: Vec<String>,
+}
+
+impl Lang {
+    pub fn of(app: &AppState, headers: &HeaderMap) -> Lang {
+        let live = app.live();
+        let enabled: Vec<&str> = crate::domain::locale::enabled(&live.locales);
+        let cookie = cookie_value(headers, LANGUAGE_COOKIE);
+        let chosen = match cookie.as_deref() {
+            // the shopper's own choice, the default included, wins over the browser's
+            Some(c) => {
+                crate::domain::locale::best_for(c, &enabled).filter(|l| Some(l) != enabled.first()).map(str::to_owned)
+            }
+            None => crate::domain::locale::choose(
+                None,
+                headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+                &enabled,
+            ),
+        };
+        Lang { chosen, enabled: enabled.into_iter().map(str::to_owned).collect() }
+    }
+
+    /// The page's tag (for `lang=`).
+    pub fn tag(&self) -> &str {
+        self.chosen.as_deref().unwrap_or_else(|| self.enabled.first().map_or("en", String::as_str))
+    }
+
+    /// An API answer's address and parameters in this language.
+    fn api(&self, path: &str, query: &str) -> Result<(Uri, QueryParams), ApiError> {
+        let query = match &self.chosen {
+            Some(l) if query.is_empty() => encode_pairs([("locale", l.as_str())]),
+            Some(l) => format!("{query}&{}", encode_pairs([("locale", l.as_str())])),
+            None => query.to_owned(),
+        };
+        let target = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+        Ok((uri(&target)?, QueryParams::parse(&query)?))
+    }
+
+    /// A page's cache key in this language (no address has a space: none can ask for it).
+    fn key(&self, page_key: String) -> String {
+        match &self.chosen {
+            Some(l) => format!("{page_key} [{l}]"),
+            None => page_key,
+        }
+    }
+}
+
+/// A product's or category's page that is not found at `slug` in the page's language may
+/// be at it in another of the shop's (a link shared by a shopper reading another): sent on
+/// to its address in this one.
+async fn elsewhere(
+    app: &AppState,
+    lang: &Lang,
+    prefix: &'static str,
+    slug: &str,
+    shown: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    match shown {
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND && lang.enabled.len() > 1 => {
+            let address = format!("{prefix}{slug}");
+            let others: Vec<String> =
+                lang.enabled.iter().skip(1).filter(|l| Some(*l) != lang.chosen.as_ref()).cloned().collect();
+            let target = lang.chosen.clone();
+            let found = app
+                .db
+                .read(move |c| {
+                    for l in &others {
+                        let to = crate::catalog::translations::address_in(c, &address, Some(l), target.as_deref())?;
+                        if to != address {
+                            return Ok::<_, ApiError>(Some(to));
+                        }
+                    }
+                    Ok(None)
+                })
+                .await?;
+            match found {
+                Some(to) => Ok(axum::response::Redirect::to(&to).into_response()),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A cookie's value, if the request has it.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_owned())
+        .filter(|v| v.len() <= 10)
 }
 
 /// The parameters a page takes (others, e.g. a campaign's, are ignored), sorted by name:
@@ -129,31 +236,36 @@ fn api_query(
     Ok(encode_pairs(q.iter().map(|(k, v)| (*k, v.as_str()))))
 }
 
-fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str) -> Frame<'a> {
-    Frame { shop: app.live().shop_name.clone(), title, q }
+fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str, lang: &Lang, back: &str) -> Frame<'a> {
+    Frame {
+        shop: app.live().shop_name.clone(),
+        title,
+        q,
+        lang: lang.tag().to_owned(),
+        languages: (lang.enabled.len() > 1).then(|| layout::Languages {
+            enabled: lang.enabled.clone(),
+            chosen: lang.tag().to_owned(),
+            back: back.to_owned(),
+        }),
+    }
 }
 
 /// `GET /`: the categories and what sells best.
-pub async fn home(State(app): State<AppState>, neg: Negotiation) -> Result<Response, ApiError> {
+pub async fn home(State(app): State<AppState>, neg: Negotiation, headers: HeaderMap) -> Result<Response, ApiError> {
     let a = app.clone();
-    cached_page(&app, &neg, "/".to_owned(), async move {
+    let lang = Lang::of(&app, &headers);
+    cached_page(&app, &neg, lang.key("/".to_owned()), async move {
         let mut tags = Vec::new();
-        let tree: Data<Vec<CategoryNode>> =
-            read(api::categories_entry(&a, &uri("/api/categories")?, QueryParams::parse("")?).await?, &mut tags)?;
+        let (u, q) = lang.api("/api/categories", "")?;
+        let tree: Data<Vec<CategoryNode>> = read(api::categories_entry(&a, &u, q).await?, &mut tags)?;
         // a best seller is a product summary with its units sold
-        let best: Data<Vec<Summary>> = read(
-            api::bestsellers_entry(&a, &uri("/api/products/bestsellers?limit=8")?, QueryParams::parse("limit=8")?)
-                .await?,
-            &mut tags,
-        )?;
+        let (u, q) = lang.api("/api/products/bestsellers", "limit=8")?;
+        let best: Data<Vec<Summary>> = read(api::bestsellers_entry(&a, &u, q).await?, &mut tags)?;
         let mut shown = best.data;
         let heading = if shown.is_empty() {
             // nothing sold yet: the newest
-            let newest: Listed<Vec<Summary>, OffsetMeta> = read(
-                api::list_products_entry(&a, &uri("/api/products?per_page=8")?, QueryParams::parse("per_page=8")?)
-                    .await?,
-                &mut tags,
-            )?;
+            let (u, q) = lang.api("/api/products", "per_page=8")?;
+            let newest: Listed<Vec<Summary>, OffsetMeta> = read(api::list_products_entry(&a, &u, q).await?, &mut tags)?;
             shown = newest.data;
             "New in"
         } else {
@@ -177,7 +289,7 @@ pub async fn home(State(app): State<AppState>, neg: Negotiation) -> Result<Respo
                 ul.grid { @for p in &shown { (card(p)) } }
             }
         };
-        Ok((layout::page(&frame(&a, "", ""), main), tags))
+        Ok((layout::page(&frame(&a, "", "", &lang, "/"), main), tags))
     })
     .await
 }
@@ -197,31 +309,32 @@ const SORTS: &[(&str, &str)] = &[
 pub async fn category(
     State(app): State<AppState>,
     neg: Negotiation,
+    headers: HeaderMap,
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     if !crate::domain::is_slug(&slug) {
         return Err(ApiError::not_found("category"));
     }
+    let lang = Lang::of(&app, &headers);
     let params = page_params(raw.as_deref(), CATEGORY_PARAMS)?;
     let page_key = match canonical_or_redirect(&format!("/c/{slug}"), raw.as_deref(), &params) {
         Ok(k) => k,
         Err(redirect) => return Ok(*redirect),
     };
     let a = app.clone();
-    cached_page(&app, &neg, page_key, async move {
+    let back = page_key.clone();
+    let (lang_after, slug_after) = (lang.clone(), slug.clone());
+    let shown = cached_page(&app, &neg, lang.key(page_key), async move {
         let mut tags = Vec::new();
-        let cat: Data<CategoryDetail> = read(
-            api::category_entry(&a, &uri(&format!("/api/categories/{slug}"))?, Ok(Path(slug.clone())), QueryParams::parse("")?)
-                .await?,
-            &mut tags,
-        )?;
+        let (u, q) = lang.api(&format!("/api/categories/{slug}"), "")?;
+        let cat: Data<CategoryDetail> = read(api::category_entry(&a, &u, Ok(Path(slug.clone())), q).await?, &mut tags)?;
         let cat = cat.data;
         let query = api_query(vec![("category", slug.clone())], &params, &["brand", "sort", "page"])?;
-        let list: Listed<Vec<Summary>, OffsetMeta> =
-            read(api::list_products_entry(&a, &uri(&format!("/api/products?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
-        let brands: Data<Vec<Brand>> =
-            read(api::brands_entry(&a, &uri("/api/brands")?, QueryParams::parse("")?).await?, &mut tags)?;
+        let (u, q) = lang.api("/api/products", &query)?;
+        let list: Listed<Vec<Summary>, OffsetMeta> = read(api::list_products_entry(&a, &u, q).await?, &mut tags)?;
+        let (u, q) = lang.api("/api/brands", "")?;
+        let brands: Data<Vec<Brand>> = read(api::brands_entry(&a, &u, q).await?, &mut tags)?;
         let here = |page: i64| {
             let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
             if page > 1 {
@@ -299,9 +412,10 @@ pub async fn category(
                 }
             }
         };
-        Ok((layout::page(&frame(&a, &cat.name, ""), main), tags))
+        Ok((layout::page(&frame(&a, &cat.name, "", &lang, &back), main), tags))
     })
-    .await
+    .await;
+    elsewhere(&app, &lang_after, "/c/", &slug_after, shown).await
 }
 
 /// `GET /p/{slug}`: one product, its variants, the form that puts it in the cart, reviews.
@@ -330,19 +444,20 @@ fn gallery(p: &Detail) -> maud::Markup {
 pub async fn product(
     State(app): State<AppState>,
     neg: Negotiation,
+    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
     if !crate::domain::is_slug(&slug) {
         return Err(ApiError::not_found("product"));
     }
     let a = app.clone();
-    cached_page(&app, &neg, format!("/p/{slug}"), async move {
+    let lang = Lang::of(&app, &headers);
+    let back = format!("/p/{slug}");
+    let (lang_after, slug_after) = (lang.clone(), slug.clone());
+    let shown = cached_page(&app, &neg, lang.key(format!("/p/{slug}")), async move {
         let mut tags = Vec::new();
-        let p: Data<Detail> = read(
-            api::product_entry(&a, &uri(&format!("/api/products/{slug}"))?, Ok(Path(slug.clone())), QueryParams::parse("")?)
-                .await?,
-            &mut tags,
-        )?;
+        let (u, q) = lang.api(&format!("/api/products/{slug}"), "")?;
+        let p: Data<Detail> = read(api::product_entry(&a, &u, Ok(Path(slug.clone())), q).await?, &mut tags)?;
         let p = p.data;
         let single = p.variants.len() == 1;
         let main = html! {
@@ -407,9 +522,10 @@ pub async fn product(
                 }
             }
         };
-        Ok((layout::page(&frame(&a, &p.name, ""), main), tags))
+        Ok((layout::page(&frame(&a, &p.name, "", &lang, &back), main), tags))
     })
-    .await
+    .await;
+    elsewhere(&app, &lang_after, "/p/", &slug_after, shown).await
 }
 
 const SEARCH_PARAMS: &[&str] = &["brand", "category", "in_stock", "max", "min", "page", "q", "sort"];
@@ -418,15 +534,18 @@ const SEARCH_PARAMS: &[&str] = &["brand", "category", "in_stock", "max", "min", 
 pub async fn search(
     State(app): State<AppState>,
     neg: Negotiation,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let lang = Lang::of(&app, &headers);
     let params = page_params(raw.as_deref(), SEARCH_PARAMS)?;
     let page_key = match canonical_or_redirect("/search", raw.as_deref(), &params) {
         Ok(k) => k,
         Err(redirect) => return Ok(*redirect),
     };
     let a = app.clone();
-    cached_page(&app, &neg, page_key, async move {
+    let back = page_key.clone();
+    cached_page(&app, &neg, lang.key(page_key), async move {
         let text = get(&params, "q").unwrap_or("").to_owned();
         let mut tags = Vec::new();
         let link = |change: &[(&str, Option<String>)]| {
@@ -441,11 +560,11 @@ pub async fn search(
                 h1 { "Search" }
                 p { "Type what you are looking for in the search box above." }
             };
-            return Ok((layout::page(&frame(&a, "Search", ""), main), tags));
+            return Ok((layout::page(&frame(&a, "Search", "", &lang, &back), main), tags));
         }
         let query = api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"])?;
-        let found: Listed<Vec<Summary>, SearchMeta> =
-            read(api::search_entry(&a, &uri(&format!("/api/search?{query}"))?, QueryParams::parse(&query)?).await?, &mut tags)?;
+        let (u, q) = lang.api("/api/search", &query)?;
+        let found: Listed<Vec<Summary>, SearchMeta> = read(api::search_entry(&a, &u, q).await?, &mut tags)?;
         let f = &found.meta.facets;
         let sort = get(&params, "sort").unwrap_or("");
         let title = format!("Search: {text}");
@@ -538,7 +657,49 @@ pub async fn search(
                 }
             }
         };
-        Ok((layout::page(&frame(&a, &title, &text), main), tags))
+        Ok((layout::page(&frame(&a, &title, &text, &lang, &back), main), tags))
     })
     .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct LanguageForm {
+    #[serde(default)]
+    locale: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /language`: keeps the shopper's choice of language (a year, in a cookie) and
+/// returns to the page they were on, at its address in that language.
+pub async fn language(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LanguageForm>,
+) -> Result<Response, ApiError> {
+    let current = Lang::of(&app, &headers);
+    let Some(tag) = current.enabled.iter().find(|t| **t == f.locale.trim()).cloned() else {
+        let why = format!("must be one of the shop's languages: {}", current.enabled.join(", "));
+        return Err(ApiError::validation([("locale".to_owned(), why)].into()));
+    };
+    // back to a page of this shop only
+    let back = f.back.trim();
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') && back.len() <= 2000 {
+        back.to_owned()
+    } else {
+        "/".to_owned()
+    };
+    let target = (Some(&tag) != current.enabled.first()).then(|| tag.clone());
+    let from = current.chosen.clone();
+    let back = app
+        .db
+        .read(move |c| {
+            Ok::<_, ApiError>(crate::catalog::translations::address_in(c, &back, from.as_deref(), target.as_deref())?)
+        })
+        .await?;
+    let mut resp = super::buy::see_other(&back, None);
+    let cookie = format!("{LANGUAGE_COOKIE}={tag}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, axum::http::HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?);
+    Ok(resp)
 }

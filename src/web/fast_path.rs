@@ -33,7 +33,40 @@ fn candidate<'r, B>(state: &AppState, req: &'r Request<B>) -> Option<(&'static R
     if !route.policy(&Method::GET).is_some_and(|p| p.fast_path) {
         return None;
     }
+    // a language chosen by the request's headers is not in its target: its answer is
+    // cached under a key of its own, which the handler makes
+    if in_another_language(state, req, route) {
+        return None;
+    }
     Some((route, req.uri().path_and_query().map_or(path, |p| p.as_str())))
+}
+
+/// Whether the request's headers choose a language other than the default: its
+/// `Accept-Language` (for the API without `locale=`), or for the storefront's pages the
+/// shopper's choice (the `sf_lang` cookie), else `Accept-Language` (see `pages::shop::Lang`).
+fn in_another_language<B>(state: &AppState, req: &Request<B>, route: &Route) -> bool {
+    let h = req.headers();
+    let page = route.policy(&Method::GET).is_some_and(|p| p.kind == policy::Kind::Page);
+    if !(h.contains_key(header::ACCEPT_LANGUAGE) || page && h.contains_key(header::COOKIE)) {
+        return false;
+    }
+    if !page && req.uri().query().unwrap_or("").split('&').any(|p| p.starts_with("locale=")) {
+        return false;
+    }
+    let live = state.live();
+    let enabled = crate::domain::locale::enabled(&live.locales);
+    if enabled.len() < 2 {
+        return false;
+    }
+    let chosen = match page.then(|| crate::pages::shop::cookie_value(h, crate::pages::shop::LANGUAGE_COOKIE)).flatten()
+    {
+        Some(c) => crate::domain::locale::best_for(&c, &enabled),
+        None => h
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::domain::locale::negotiate(v, &enabled)),
+    };
+    chosen.is_some_and(|l| Some(&l) != enabled.first())
 }
 
 /// A hit in the hot front, for a request the replica front lets through untouched.

@@ -27,8 +27,8 @@ use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
     account, admin as dashboard, admin_bulk, admin_customers, admin_drafts, admin_gift_cards, admin_images,
-    admin_orders, admin_products, admin_returns, admin_system as system, admin_tables, admin_variants, assets, buy,
-    shop,
+    admin_orders, admin_products, admin_returns, admin_system as system, admin_tables, admin_translations,
+    admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -70,6 +70,14 @@ impl Table {
                 .page(t.delete, &[Method::POST], post(admin_tables::delete), page);
         }
         self
+    }
+
+    /// The dashboard's page of one translation (`pages::admin_translations`) at `path`.
+    fn translations(self, path: &str) -> Table {
+        let page = Policy::page();
+        self.page(path, &[Method::GET], get(admin_translations::show), page)
+            .page(path, &[Method::POST], post(admin_translations::save), page)
+            .page(&format!("{path}/delete"), &[Method::POST], post(admin_translations::remove), page)
     }
 
     /// Registers a web page (not in the API's document) under one policy.
@@ -175,6 +183,21 @@ pub fn table() -> Table {
         .add(routes!(res::update_category, res::delete_category), admin(Area::Catalog))
         .add(routes!(res::create_brand), admin(Area::Catalog))
         .add(routes!(res::update_brand, res::delete_brand), admin(Area::Catalog))
+        .add(routes!(admin::translations::list_product_translations), admin(Area::Catalog))
+        .add(
+            routes!(admin::translations::put_product_translation, admin::translations::delete_product_translation),
+            admin(Area::Catalog),
+        )
+        .add(routes!(admin::translations::list_category_translations), admin(Area::Catalog))
+        .add(
+            routes!(admin::translations::put_category_translation, admin::translations::delete_category_translation),
+            admin(Area::Catalog),
+        )
+        .add(routes!(admin::translations::list_brand_translations), admin(Area::Catalog))
+        .add(
+            routes!(admin::translations::put_brand_translation, admin::translations::delete_brand_translation),
+            admin(Area::Catalog),
+        )
         .add(routes!(admin::customers::list), admin(Area::Orders))
         .add(routes!(admin::customers::get), admin(Area::Orders))
         .add(routes!(admin::customers::set_groups), admin(Area::Orders))
@@ -210,6 +233,7 @@ pub fn table() -> Table {
         .page("/c/{slug}", get_, get(shop::category), public_page)
         .page("/p/{slug}", get_, get(shop::product), public_page)
         .page("/search", get_, get(shop::search), Policy::page().rate(Rule::Search).fast_path())
+        .page("/language", post_, post(shop::language), Policy::page())
         .page("/assets/{file}", get_, get(assets::serve), Policy::page())
         // the shopper's own pages: never cached; forms post only from the shop's own pages
         .page("/cart", get_, get(buy::cart), Policy::page())
@@ -259,6 +283,9 @@ pub fn table() -> Table {
         .page("/admin/orders/{id}/edit", post_, post(admin_orders::save_edit), Policy::page())
         .page("/admin/orders/{id}/balance", post_, post(admin_orders::balance), Policy::page())
         .page("/admin/orders/{id}/fulfillments/{fid}/delivered", post_, post(admin_orders::delivered), Policy::page())
+        .translations("/admin/products/{id}/translations/{locale}")
+        .translations("/admin/categories/{id}/translations/{locale}")
+        .translations("/admin/brands/{id}/translations/{locale}")
         .page("/admin/returns", get_, get(admin_returns::list), Policy::page())
         .page("/admin/returns/{id}", get_, get(admin_returns::show), Policy::page())
         .page("/admin/returns/{id}/{step}", post_, post(admin_returns::step), Policy::page())

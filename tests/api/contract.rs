@@ -31,6 +31,8 @@ async fn schemathesis_finds_nothing() {
             // which hosts are internal is no part of a URL's schema (a generated host such as
             // `000…0` is 0.0.0.0): the refusal of internal targets has tests of its own
             c.webhook_private_targets = true;
+            // a second language: catalog answers then vary by it
+            c.locales = "en, de".into();
         })
         .start()
         .await;

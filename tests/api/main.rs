@@ -39,6 +39,7 @@ mod returns;
 mod search;
 mod settings;
 mod topology;
+mod translations;
 pub mod two_factor;
 mod typescript_client;
 mod webhooks;

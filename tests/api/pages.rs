@@ -2051,3 +2051,101 @@ async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link(
     assert!(!b.text("main").await.contains("Chef Knife"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_translates_a_product_and_its_category_and_a_shopper_switches_to_german() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+            c.locales = "en, de".into();
+        })
+        .start()
+        .await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+
+    // the product's page lists German, not yet translated
+    b.goto("/admin/products/1").await;
+    assert!(b.text("#translations + p + table").await.contains("Deutsch (de) Not translated"));
+    b.click("a[href='/admin/products/1/translations/de']").await;
+    b.wait_path("/admin/products/1/translations/de").await;
+    assert!(b.text("aside").await.contains("Aurora Wireless Headphones"), "the English texts beside the form");
+    b.fill("#f-name", "Aurora Kabellose Kopfhörer").await;
+    b.fill("#f-description", "Kabellose Kopfhörer mit Geräuschunterdrückung und 30 Stunden Akku.").await;
+    b.fill("#f-slug", "aurora-kabellose-kopfhoerer").await;
+    b.shoot("admin-translation").await;
+    accessible(&b, "admin translation").await;
+    b.click("form[action='/admin/products/1/translations/de'] button[type=submit]").await;
+    b.wait_path("/admin/products/1?saved=translation").await;
+    let row = b.text("#translations + p + table tbody").await;
+    assert!(row.contains("Aurora Kabellose Kopfhörer") && row.contains("aurora-kabellose-kopfhoerer"), "{row}");
+    b.shoot("admin-product-translations").await;
+
+    // the category too; a slug another category has in German is refused beside its field
+    b.goto("/admin/categories/3").await;
+    b.click("a[href='/admin/categories/3/translations/de']").await;
+    b.wait_path("/admin/categories/3/translations/de").await;
+    b.fill("#f-name", "Kopfhörer").await;
+    b.fill("#f-slug", "kopfhoerer").await;
+    b.click("form[action='/admin/categories/3/translations/de'] button[type=submit]").await;
+    b.wait_path("/admin/categories/3?saved=translation").await;
+    b.goto("/admin/categories/4/translations/de").await;
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-name", "Lautsprecher").await;
+    b.fill("#f-slug", "kopfhoerer").await;
+    b.click("form[action='/admin/categories/4/translations/de'] button[type=submit]").await;
+    let said = b.wait_text("#f-slug-error").await;
+    assert!(said.contains("another one has this address"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.shoot("admin-translation-refused").await;
+
+    // a shopper reads the product in English, switches to German in the footer
+    b.goto("/p/aurora-wireless-headphones").await;
+    assert_eq!(b.text("h1").await, "Aurora Wireless Headphones");
+    b.client.find(Locator::Css("#language")).await.unwrap().select_by_value("de").await.unwrap();
+    b.click("form.language button[type=submit]").await;
+    b.wait_path("/p/aurora-kabellose-kopfhoerer").await;
+    assert_eq!(b.text("h1").await, "Aurora Kabellose Kopfhörer");
+    assert!(b.text("main").await.contains("30 Stunden Akku"));
+    assert!(b.text("nav.crumbs").await.contains("Kopfhörer"));
+    let lang = b.client.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap();
+    assert_eq!(lang.as_deref(), Some("de"));
+    b.shoot("product-german").await;
+    accessible(&b, "product in German").await;
+    // the switch, where the page ends
+    b.goto("/c/kopfhoerer?sort=price_asc").await;
+    b.shoot("category-german").await;
+    // the category in German, at its German address; the other product falls back to English
+    b.click("nav.crumbs a[href='/c/kopfhoerer']").await;
+    b.wait_path("/c/kopfhoerer").await;
+    let names = b.texts("ul.grid a.title").await.join(" | ");
+    assert!(names.contains("Aurora Kabellose Kopfhörer") && names.contains("Nimbus Earbuds"), "{names}");
+    // back to English: the same category at its English address
+    b.client.find(Locator::Css("#language")).await.unwrap().select_by_value("en").await.unwrap();
+    b.click("form.language button[type=submit]").await;
+    b.wait_path("/c/headphones").await;
+    let names = b.texts("ul.grid a.title").await.join(" | ");
+    assert!(names.contains("Aurora Wireless Headphones") && !names.contains("Kopfhörer"), "{names}");
+    // a German address shared with someone reading English sends them to the English one
+    for (german, english) in
+        [("/p/aurora-kabellose-kopfhoerer", "/p/aurora-wireless-headphones"), ("/c/kopfhoerer", "/c/headphones")]
+    {
+        let r = app.get(german).await;
+        assert_eq!((r.status, r.header("location")), (303, Some(english)), "{german}");
+    }
+    assert_eq!(app.get("/p/no-such-thing").await.status, 404);
+
+    // the owner removes the product's translation: German shows the English name again
+    b.goto("/admin/products/1/translations/de").await;
+    b.click("form[action='/admin/products/1/translations/de/delete'] button").await;
+    b.wait_path("/admin/products/1?saved=translation_removed").await;
+    let page = app.get_with("/p/aurora-wireless-headphones", &[("accept-language", "de")]).await;
+    assert!(page.text().contains("Aurora Wireless Headphones") && page.text().contains("Kopfhörer"));
+    b.close().await;
+    app.stop().await;
+}

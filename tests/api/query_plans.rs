@@ -54,6 +54,8 @@ const LARGE: &[&str] = &[
     "variant_attribute_values",
     "returns",
     "return_lines",
+    "product_translations",
+    "tp",
 ];
 
 fn plan(conn: &Connection, sql: &str) -> Vec<String> {
@@ -63,26 +65,48 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
     stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect()
 }
 
-/// Runs every store function the catalog endpoints use, with each kind of input.
+/// Runs every store function the catalog endpoints use, with each kind of input, in the
+/// default language and in another (translations joined).
 fn exercise(conn: &Connection) {
-    let cat = store::category_id(conn, "electronics").unwrap().unwrap();
+    for locale in [None, Some("de")] {
+        exercise_in(conn, locale);
+    }
+}
+
+fn exercise_in(conn: &Connection, locale: Option<&str>) {
+    let cat = store::category_id(conn, "electronics", locale).unwrap().unwrap();
     let brand: i64 = conn.query_row("SELECT min(id) FROM brands", [], |r| r.get(0)).unwrap();
     let fts = SearchTerms::parse("classic").unwrap().fts_query();
     // every combination of the list filters: category at each depth, brand, price, stock
-    let sub = store::category_id(conn, "electronics-audio").unwrap().unwrap();
-    let leaf = store::category_id(conn, "electronics-audio-essentials").unwrap().unwrap();
+    let sub = store::category_id(conn, "electronics-audio", locale).unwrap().unwrap();
+    let leaf = store::category_id(conn, "electronics-audio-essentials", locale).unwrap().unwrap();
+    let locale_of = || locale.map(str::to_owned);
     let mut filters = Vec::new();
     for category in [None, Some(cat), Some(sub), Some(leaf)] {
         for brand in [None, Some(brand)] {
             for (min_price, max_price) in [(None, None), (Some(1000), Some(5000)), (None, Some(5000))] {
                 for in_stock in [false, true] {
-                    filters.push(Filter { category, brand, min_price, max_price, in_stock, fts: None });
+                    filters.push(Filter {
+                        category,
+                        brand,
+                        min_price,
+                        max_price,
+                        in_stock,
+                        fts: None,
+                        locale: locale_of(),
+                    });
                 }
             }
         }
     }
-    filters.push(Filter { fts: Some(fts.clone()), ..Filter::default() });
-    filters.push(Filter { fts: Some(fts), category: Some(cat), min_price: Some(100), ..Filter::default() });
+    filters.push(Filter { fts: Some(fts.clone()), locale: locale_of(), ..Filter::default() });
+    filters.push(Filter {
+        fts: Some(fts),
+        category: Some(cat),
+        min_price: Some(100),
+        locale: locale_of(),
+        ..Filter::default()
+    });
     for f in &filters {
         for (_, sort) in Sort::CHOICES {
             for slice in [Slice::Offset(40), Slice::After { key: 5000, id: 10 }, Slice::Before { key: 5000, id: 10 }] {
@@ -96,21 +120,22 @@ fn exercise(conn: &Connection) {
         }
     }
     let slug: String = conn.query_row("SELECT slug FROM products WHERE id = 7", [], |r| r.get(0)).unwrap();
-    store::product_detail(conn, &slug).unwrap().unwrap();
+    store::product_detail(conn, &slug, locale).unwrap().unwrap();
     store::product_id(conn, &slug).unwrap();
     for slice in [None, Some(Slice::After { key: i64::MAX, id: 0 }), Some(Slice::Before { key: 0, id: 0 })] {
         store::reviews(conn, 7, slice, 10).unwrap();
     }
-    store::bestsellers(conn, 0, 20).unwrap();
-    store::summaries_by_ids(conn, &[1, 2, 3]).unwrap();
-    store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, &mut Vec::new()).unwrap();
+    store::bestsellers(conn, 0, 20, locale).unwrap();
+    store::summaries_by_ids(conn, &[1, 2, 3], locale).unwrap();
+    store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, locale, &mut Vec::new()).unwrap();
     store::brand_refs(conn, &[1, 2]).unwrap();
-    store::brand_id(conn, "x").unwrap();
-    store::categories(conn, true).unwrap();
-    store::categories(conn, false).unwrap();
+    store::brand_id(conn, "x", locale).unwrap();
+    store::categories_in(conn, true, locale).unwrap();
+    store::categories_in(conn, false, locale).unwrap();
+    store::index_row_by_id(conn, 7).unwrap();
     store::fts_ids(conn, &SearchTerms::parse("classic").unwrap().fts_query_in(&["name"])).unwrap();
-    store::category_detail(conn, "electronics-audio").unwrap().unwrap();
-    store::brands(conn).unwrap();
+    store::category_detail(conn, "electronics-audio", locale).unwrap().unwrap();
+    store::brands(conn, locale).unwrap();
     // the dashboard's product lists (drafts, retired, low stock each by their own index)
     use store::AdminListing;
     let fts = SearchTerms::parse("classic").unwrap().fts_query();
@@ -244,7 +269,7 @@ fn product_detail_runs_a_fixed_number_of_queries() {
     for slug in slugs {
         clear_captured();
         conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
-        store::product_detail(&conn, &slug).unwrap().unwrap();
+        store::product_detail(&conn, &slug, None).unwrap().unwrap();
         conn.trace_v2(TraceEventCodes::empty(), None);
         assert_eq!(captured().len(), 4, "{slug}");
     }

@@ -37,7 +37,8 @@ async fn the_owner_changes_settings_at_run_time_and_every_request_after_sees_the
             "guest_order_expiry_mins",
             "admin_require_2fa",
             "return_window_days",
-            "draft_custom_prices"
+            "draft_custom_prices",
+            "locales"
         ]
     );
     let name = setting(&list, "shop_name");

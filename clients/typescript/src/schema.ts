@@ -99,6 +99,48 @@ export interface paths {
         patch: operations["update_brand"];
         trace?: never;
     };
+    "/api/admin/brands/{id}/translations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every language it is translated into, by language. */
+        get: operations["list_brand_translations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/brands/{id}/translations/{locale}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * @description Its name, description and slug in `locale`, set whole (created or replaced). The
+         *     catalog shows them to requests in that language (`locale=` or `Accept-Language`)
+         *     and finds it by the slug in that language; search finds it by its words in every
+         *     language. 422 for a language the `locales` setting does not list (or the
+         *     default's: those are the owner's own fields); 409 `slug_taken` for a slug that
+         *     names another in that language. Audited.
+         */
+        put: operations["put_brand_translation"];
+        post?: never;
+        /** @description The language shows the default's fields again. 404 when there is none. Audited. */
+        delete: operations["delete_brand_translation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/cache": {
         parameters: {
             query?: never;
@@ -157,6 +199,48 @@ export interface paths {
         head?: never;
         /** Change some fields of one (required fields may not be removed); audited */
         patch: operations["update_category"];
+        trace?: never;
+    };
+    "/api/admin/categories/{id}/translations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every language it is translated into, by language. */
+        get: operations["list_category_translations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/categories/{id}/translations/{locale}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * @description Its name, description and slug in `locale`, set whole (created or replaced). The
+         *     catalog shows them to requests in that language (`locale=` or `Accept-Language`)
+         *     and finds it by the slug in that language; search finds it by its words in every
+         *     language. 422 for a language the `locales` setting does not list (or the
+         *     default's: those are the owner's own fields); 409 `slug_taken` for a slug that
+         *     names another in that language. Audited.
+         */
+        put: operations["put_category_translation"];
+        post?: never;
+        /** @description The language shows the default's fields again. 404 when there is none. Audited. */
+        delete: operations["delete_category_translation"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/customer-groups": {
@@ -929,6 +1013,48 @@ export interface paths {
         put: operations["set_price"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/products/{id}/translations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every language it is translated into, by language. */
+        get: operations["list_product_translations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/products/{id}/translations/{locale}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * @description Its name, description and slug in `locale`, set whole (created or replaced). The
+         *     catalog shows them to requests in that language (`locale=` or `Accept-Language`)
+         *     and finds it by the slug in that language; search finds it by its words in every
+         *     language. 422 for a language the `locales` setting does not list (or the
+         *     default's: those are the owner's own fields); 409 `slug_taken` for a slug that
+         *     names another in that language. Audited.
+         */
+        put: operations["put_product_translation"];
+        post?: never;
+        /** @description The language shows the default's fields again. 404 when there is none. Audited. */
+        delete: operations["delete_product_translation"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3355,6 +3481,23 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_TranslationOut: {
+            /** @description One translation. */
+            data: {
+                /** @description empty: the default language's description shows */
+                description: string;
+                /**
+                 * @description a language of the `locales` setting other than the default
+                 * @example de
+                 */
+                locale: string;
+                name: string;
+                /** @description unique within its language; the catalog finds the owner by it in that language */
+                slug: string;
+                updated_at: components["schemas"]["Timestamp"];
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_Vec_AddressOut: {
             data: {
                 city: string;
@@ -3628,6 +3771,22 @@ export interface components {
             data: (components["schemas"]["Subscription"] & {
                 health: components["schemas"]["Health"];
             })[];
+        };
+        /** @description `{"data": ...}` */
+        Data_Vec_TranslationOut: {
+            data: {
+                /** @description empty: the default language's description shows */
+                description: string;
+                /**
+                 * @description a language of the `locales` setting other than the default
+                 * @example de
+                 */
+                locale: string;
+                name: string;
+                /** @description unique within its language; the catalog finds the owner by it in that language */
+                slug: string;
+                updated_at: components["schemas"]["Timestamp"];
+            }[];
         };
         /** @description A delivery as administrators see it. */
         Delivery: {
@@ -4966,6 +5125,11 @@ export interface components {
              */
             guest_order_expiry_mins?: number | null;
             /**
+             * @description the catalog's languages: language tags separated by commas, the default first
+             *     (`en, de, pt-BR`); at most 20
+             */
+            locales?: string | null;
+            /**
              * Format: int64
              * @description `inventory.low` is sent when a variant's available stock falls to this or below
              */
@@ -5194,6 +5358,29 @@ export interface components {
             customer?: components["schemas"]["CustomerOut"] | null;
             /** @description opaque bearer token; only its SHA-256 is stored */
             token: string;
+        };
+        /** @description A translation, set whole. */
+        TranslationIn: {
+            /** @description the description in this language; absent or empty: the default language's shows */
+            description?: string | null;
+            /** @description the name in this language */
+            name: string;
+            /** @description unique within the language (409 otherwise); default: made from the name */
+            slug?: string | null;
+        };
+        /** @description One translation. */
+        TranslationOut: {
+            /** @description empty: the default language's description shows */
+            description: string;
+            /**
+             * @description a language of the `locales` setting other than the default
+             * @example de
+             */
+            locale: string;
+            name: string;
+            /** @description unique within its language; the catalog finds the owner by it in that language */
+            slug: string;
+            updated_at: components["schemas"]["Timestamp"];
         };
         Variant: {
             attributes: components["schemas"]["AttributeValue"][];
@@ -6024,6 +6211,316 @@ export interface operations {
             };
         };
     };
+    list_brand_translations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a brand id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its translations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_TranslationOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    put_brand_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a brand id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranslationIn"];
+            };
+        };
+        responses: {
+            /** @description the translation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_TranslationOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description slug_taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_brand_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a brand id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     cache_stats: {
         parameters: {
             query?: never;
@@ -6441,6 +6938,316 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    list_category_translations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a category id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its translations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_TranslationOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    put_category_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a category id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranslationIn"];
+            };
+        };
+        responses: {
+            /** @description the translation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_TranslationOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description slug_taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_category_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a category id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
                 };
             };
             /** @description payload_too_large: the body is over 64 KiB */
@@ -10893,6 +11700,316 @@ export interface operations {
             };
         };
     };
+    list_product_translations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a product id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its translations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_TranslationOut"];
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    put_product_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a product id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranslationIn"];
+            };
+        };
+        responses: {
+            /** @description the translation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_TranslationOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description slug_taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_product_translation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a product id */
+                id: string;
+                /** @description a language of the locales setting other than the default */
+                locale: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     add_variant: {
         parameters: {
             query?: never;
@@ -14587,7 +15704,10 @@ export interface operations {
     };
     brands: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -15506,7 +16626,10 @@ export interface operations {
     };
     categories: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -15600,10 +16723,13 @@ export interface operations {
     };
     category: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
+            };
             header?: never;
             path: {
-                /** @description the category's slug */
+                /** @description the category's slug (in the language asked for, or its own) */
                 slug: string;
             };
             cookie?: never;
@@ -16757,6 +17883,8 @@ export interface operations {
                 max_price?: number;
                 /** @description only products with stock (true, false, 1 or 0) */
                 in_stock?: boolean;
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
                 /** @description full-text filter: every word required, the last also as a prefix; at least one letter or digit (blank: no filter) */
                 q?: string;
                 /** @description the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off */
@@ -16869,6 +17997,8 @@ export interface operations {
                 days?: number;
                 /** @description how many */
                 limit?: number;
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
             };
             header?: never;
             path?: never;
@@ -16963,10 +18093,13 @@ export interface operations {
     };
     product: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
+            };
             header?: never;
             path: {
-                /** @description the product's slug */
+                /** @description the product's slug (in the language asked for, or its own) */
                 slug: string;
             };
             cookie?: never;
@@ -17345,6 +18478,8 @@ export interface operations {
                 max_price?: number;
                 /** @description only products with stock (true, false, 1 or 0) */
                 in_stock?: boolean;
+                /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
+                locale?: string;
             };
             header?: never;
             path?: never;
