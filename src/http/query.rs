@@ -31,8 +31,9 @@ pub struct QueryParams {
     errors: BTreeMap<String, String>,
     /// each accepted parameter's value in its one canonical spelling (see [`Canonical`])
     accepted: BTreeMap<String, String>,
-    /// the request's `Accept-Language`, for [`QueryParams::locale`]
-    accept_language: Option<String>,
+    /// the request's `Accept-Language`, for [`QueryParams::locale`] (the header's bytes,
+    /// shared, not copied)
+    accept_language: Option<axum::http::HeaderValue>,
     /// a value was chosen by a header rather than the query (see [`Canonical::negotiated`])
     negotiated: bool,
 }
@@ -291,11 +292,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let mut q = QueryParams::parse(parts.uri.query().unwrap_or(""))?;
-        q.accept_language = parts
-            .headers
-            .get(axum::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(500).collect());
+        q.accept_language = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).cloned();
         Ok(q)
     }
 }
@@ -411,12 +408,6 @@ impl QueryParams {
         Some(v.to_owned())
     }
 
-    /// The request's `Accept-Language` (a page passes on its own request's).
-    pub fn with_accept_language(mut self, header: Option<&str>) -> QueryParams {
-        self.accept_language = header.map(|v| v.chars().take(500).collect());
-        self
-    }
-
     /// The language of a catalog answer (see [`crate::domain::locale::choose`]): `p`'s
     /// value (a language tag) when sent, else the `Accept-Language` header's choice, among
     /// `enabled` (the `locales` setting); `None` for the default. The canonical key holds
@@ -424,7 +415,8 @@ impl QueryParams {
     pub fn locale(&mut self, p: &Param, enabled: &[&str]) -> Option<String> {
         let asked = self.text(p);
         self.accepted.remove(p.name);
-        let chosen = crate::domain::locale::choose(asked.as_deref(), self.accept_language.as_deref(), enabled);
+        let header = self.accept_language.as_ref().and_then(|v| v.to_str().ok());
+        let chosen = crate::domain::locale::choose(asked.as_deref(), header, enabled);
         if let Some(l) = &chosen {
             self.accept(p.name, l);
             if asked.is_none() {

@@ -54,6 +54,9 @@ fn in_another_language<B>(state: &AppState, req: &Request<B>, route: &Route) -> 
         return false;
     }
     let live = state.live();
+    if !live.locales.contains(',') {
+        return false; // one language
+    }
     let enabled = crate::domain::locale::enabled(&live.locales);
     if enabled.len() < 2 {
         return false;
