@@ -82,6 +82,23 @@ where
     T::deserialize(d).map(Some)
 }
 
+/// The slug sent, checked, or one made from the (checked) `name` when none was sent;
+/// `None` with the reason noted in `checks` when neither works.
+fn slug_or_made(checks: &mut Checks, sent: Option<&str>, name: Option<&str>) -> Option<String> {
+    let slug = match sent {
+        Some(s) if is_slug(s) => Some(s.to_owned()),
+        Some(_) => {
+            checks.error("slug", "must be 1-200 of a-z, 0-9 and -");
+            None
+        }
+        None => name.map(crate::domain::slugify).filter(|s| is_slug(s)),
+    };
+    if slug.is_none() && sent.is_none() && name.is_some() {
+        checks.error("slug", "cannot be made from the name; give one");
+    }
+    slug
+}
+
 fn conflict(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code, message)
 }

@@ -235,17 +235,7 @@ pub async fn create_product(
     let sku = checks.check("sku", text(&b.sku, 64, false));
     let name = checks.check("name", text(&b.name, 300, false));
     let description = checks.check("description", text(b.description.as_deref().unwrap_or(""), 20_000, true));
-    let slug = match &b.slug {
-        Some(s) if is_slug(s) => Some(s.clone()),
-        Some(_) => {
-            checks.error("slug", "must be 1-200 of a-z, 0-9 and -");
-            None
-        }
-        None => name.as_deref().map(crate::domain::slugify).filter(|s| is_slug(s)),
-    };
-    if slug.is_none() && b.slug.is_none() && name.is_some() {
-        checks.error("slug", "cannot be made from the name; give one");
-    }
+    let slug = slug_or_made(&mut checks, b.slug.as_deref(), name.as_deref());
     check_prices(&mut checks, Some(b.base_price), b.sale_price);
     check_status(&mut checks, b.status.as_deref());
     if b.weight_grams.is_some_and(|w| !(0..=1_000_000).contains(&w)) {

@@ -76,17 +76,7 @@ pub async fn put_of(
     let mut checks = Checks::new();
     let name = checks.check("name", text(&body.name, owner.max_name(), false));
     let description = checks.check("description", text(body.description.as_deref().unwrap_or(""), 20_000, true));
-    let slug = match &body.slug {
-        Some(s) if is_slug(s) => Some(s.clone()),
-        Some(_) => {
-            checks.error("slug", "must be 1-200 of a-z, 0-9 and -");
-            None
-        }
-        None => name.as_deref().map(crate::domain::slugify).filter(|s| is_slug(s)),
-    };
-    if slug.is_none() && body.slug.is_none() && name.is_some() {
-        checks.error("slug", "cannot be made from the name; give one");
-    }
+    let slug = slug_or_made(&mut checks, body.slug.as_deref(), name.as_deref());
     let locale = checks.check("locale", language(app, raw_locale));
     checks.finish()?;
     let (name, description, slug, locale) =
