@@ -21,7 +21,19 @@ pub struct FlushOut {
     flushed: String,
 }
 
-const TAG: Param = Param::raw_matching("tag", 100, crate::catalog::tags::Tag::PATTERN).doc(
+/// A tag of the catalog's (an empty or blank one too is refused, never read as "everything").
+fn tag_form(t: &str) -> Result<(), String> {
+    match crate::catalog::tags::Tag::parse(t) {
+        Some(_) => Ok(()),
+        None => {
+            Err("must be a cache tag: catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, \
+                     search, categories, brands, reviews, product:N or variant:N"
+                .into())
+        }
+    }
+}
+
+const TAG: Param = Param::raw_matching("tag", 100, crate::catalog::tags::Tag::PATTERN, tag_form).doc(
     "catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search, categories, brands, reviews, \
      product:N or variant:N; without it, everything",
 );
@@ -60,17 +72,14 @@ pub async fn cache_flush(
     admin: AdminSession,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    // as sent: an empty or blank tag is refused, never read as "everything"
     let tag = q.raw(&TAG);
-    q.finish()?;
-    match &tag {
-        Some(t) if crate::catalog::tags::Tag::parse(t).is_none() => {
-            let mut e = ApiError::validation(
-                [("tag".to_owned(), "must be a cache tag: catalog, listing, listing:price, listing:stock, listing:sales, bestsellers, search, categories, brands, reviews, product:N or variant:N".to_owned())].into(),
-            );
+    q.finish().map_err(|mut e| {
+        if e.details.contains_key("tag") {
             e.message = "unknown cache tag".into();
-            return Err(e);
         }
+        e
+    })?;
+    match &tag {
         Some(t) => app.cache.invalidate(std::slice::from_ref(t)).await,
         None => app.cache.clear().await,
     }

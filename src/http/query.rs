@@ -79,6 +79,9 @@ pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
     out
 }
 
+/// A raw parameter's pattern in code: why a value does not match it.
+pub type FormCheck = fn(&str) -> Result<(), String>;
+
 /// One query parameter: its name, what it accepts and its one-line doc.
 #[derive(Clone, Copy)]
 pub struct Param {
@@ -102,10 +105,11 @@ enum Kind {
         max: usize,
         shape: Shape,
     },
-    /// as sent, empty kept; `pattern` (anchored) states what the handler then accepts
+    /// as sent, empty kept; `pattern` (anchored) states what it accepts, and `check` is that
+    /// pattern in code (said beside the parameter when a value fails it)
     Raw {
         max: usize,
-        pattern: Option<&'static str>,
+        pattern: Option<(&'static str, FormCheck)>,
     },
     /// one of the names; the first is the default when `defaulted`
     Choice {
@@ -177,9 +181,9 @@ impl Param {
         Param::new(name, Kind::Raw { max, pattern: None })
     }
 
-    /// Raw text the handler accepts only whole-matching `pattern` (anchored).
-    pub const fn raw_matching(name: &'static str, max: usize, pattern: &'static str) -> Param {
-        Param::new(name, Kind::Raw { max, pattern: Some(pattern) })
+    /// Raw text accepted only whole-matching `pattern` (anchored), which `check` tests.
+    pub const fn raw_matching(name: &'static str, max: usize, pattern: &'static str, check: FormCheck) -> Param {
+        Param::new(name, Kind::Raw { max, pattern: Some((pattern, check)) })
     }
 
     pub const fn doc(mut self, doc: &'static str) -> Param {
@@ -220,7 +224,7 @@ impl Param {
                 ObjectBuilder::new().schema_type(Type::String).max_length(Some(max)).pattern(Some(pattern))
             }
             Kind::Raw { max, pattern } => {
-                ObjectBuilder::new().schema_type(Type::String).max_length(Some(max)).pattern(pattern)
+                ObjectBuilder::new().schema_type(Type::String).max_length(Some(max)).pattern(pattern.map(|(p, _)| p))
             }
             Kind::Choice { names, defaulted } => {
                 let names = names();
@@ -428,7 +432,7 @@ impl QueryParams {
 
     /// A raw parameter as sent: an empty value is returned as `Some("")`.
     pub fn raw(&mut self, p: &Param) -> Option<String> {
-        let Kind::Raw { max, .. } = p.kind else { panic!("{} is not a raw parameter", p.name) };
+        let Kind::Raw { max, pattern } = p.kind else { panic!("{} is not a raw parameter", p.name) };
         let Some(v) = self.take(p.name) else {
             self.absent(p);
             return None;
@@ -437,6 +441,12 @@ impl QueryParams {
         if v.chars().count() > max {
             self.error(p.name, format!("must be at most {max} characters"));
             return None;
+        }
+        if let Some((_, check)) = pattern {
+            if let Err(why) = check(&v) {
+                self.error(p.name, why);
+                return None;
+            }
         }
         self.accept(p.name, &v);
         Some(v)

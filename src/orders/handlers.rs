@@ -308,7 +308,16 @@ fn owns(session: &Session, owner: &store::Owner) -> bool {
     }
 }
 
-const PAY_KEY: Param = Param::raw_matching("key", 100, "^[A-Za-z0-9_-]{1,100}$")
+/// The form of a payment link's key (a key that cannot be one is bad input whoever asks).
+fn pay_key_form(k: &str) -> Result<(), String> {
+    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        Ok(())
+    } else {
+        Err("must be 1 to 100 of A-Z, a-z, 0-9, _ and -".into())
+    }
+}
+
+const PAY_KEY: Param = Param::raw_matching("key", 100, "^[A-Za-z0-9_-]{1,100}$", pay_key_form)
     .doc("the key of the order's payment link (an order the shop made from a draft): opens it without a session");
 
 crate::http::query_params!(
@@ -330,14 +339,8 @@ pub async fn detail(
     PathId(id, _): PathId<res::Order>,
     mut q: QueryParams,
 ) -> Result<Response, ApiError> {
-    let key = q.raw(&PAY_KEY);
     // a key that cannot be one is bad input whoever asks (the owner's session included)
-    if key
-        .as_deref()
-        .is_some_and(|k| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    {
-        q.error("key", "must be 1 to 100 of A-Z, a-z, 0-9, _ and -");
-    }
+    let key = q.raw(&PAY_KEY);
     q.finish()?;
     // without a key, the owner's session (401 without one)
     let session = match (&key, session) {
