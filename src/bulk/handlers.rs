@@ -79,7 +79,11 @@ fn random_name() -> String {
 ///
 /// The body is the file: `text/csv` with a header row, or `application/x-ndjson` (one JSON
 /// object per line), of products `sku, name, slug?, description?, category (slug), brand
-/// (slug)?, price, sale_price?, stock, active?` (prices in minor units). Rows are upserted
+/// (slug)?, price, sale_price?, stock, active?` (prices in minor units), and translations:
+/// CSV columns `name@de`, `description@de`, `slug@de` (any of the shop's other languages),
+/// in JSON lines `"translations": {"de": {"name", "description", "slug"}}`; a language
+/// with any text needs its name, and its slug (made from the name when not given) must be
+/// free in that language (else the row is rejected naming `slug@de`). Rows are upserted
 /// by `sku` in batches while the shop keeps serving: a new sku creates an active product
 /// (draft with `active=false`); a known one gets the row's name, category, prices (an empty
 /// `sale_price` ends a sale) and stock, and its slug, description, brand and status when

@@ -85,7 +85,37 @@ pub struct Row {
     pub sale_price: Option<i64>,
     pub stock: i64,
     pub active: Option<bool>,
+    /// the row's translations (columns `name@de`, `description@de`, `slug@de`; in JSON
+    /// lines `"translations": {"de": {"name": …}}`), by language
+    pub translations: Vec<TranslationRow>,
 }
+
+/// A row's translation into one language.
+#[derive(Debug, Clone)]
+pub struct TranslationRow {
+    pub locale: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub slug: Option<String>,
+}
+
+/// The texts a translation column names (`name@de`): 0 name, 1 description, 2 slug.
+const TRANSLATED: [&str; 3] = ["name", "description", "slug"];
+
+/// A translation column's (text, language), the language spelled as the shop spells
+/// tags (`pt-br` is `pt-BR`); `None` for any other column.
+fn translation_column(name: &str) -> Option<(usize, String)> {
+    let (text, tag) = name.split_once('@')?;
+    let kind = TRANSLATED.iter().position(|t| *t == text)?;
+    let tag = match tag.split_once('-') {
+        Some((l, r)) => format!("{}-{}", l.to_ascii_lowercase(), r.to_ascii_uppercase()),
+        None => tag.to_ascii_lowercase(),
+    };
+    crate::domain::locale::is_tag(&tag).then_some((kind, tag))
+}
+
+/// A row's translation cells: (text, language, value).
+type RawTranslations = Vec<(usize, String, Option<String>)>;
 
 const FIELDS: [&str; 10] =
     ["sku", "name", "slug", "description", "category", "brand", "price", "sale_price", "stock", "active"];
@@ -134,7 +164,7 @@ fn too_long(e: &std::io::Error) -> bool {
 /// A row's fields as text, before checking (CSV cells, or JSON values).
 type Raw = [Option<String>; 10];
 
-fn check(line: u64, raw: Raw) -> Result<Row, Rejected> {
+fn check(line: u64, raw: Raw, cells: RawTranslations) -> Result<Row, Rejected> {
     let reject = |field: &str, reason: &str| Rejected { line, field: field.into(), reason: reason.into() };
     let [sku, name, slug, description, category, brand, price, sale_price, stock, active] = raw;
     let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
@@ -183,7 +213,28 @@ fn check(line: u64, raw: Raw) -> Result<Row, Rejected> {
             _ => return Err(reject("active", "must be true or false")),
         },
     };
-    Ok(Row { line, sku, name, slug, description, category, brand, price, sale_price, stock, active })
+    // a language with any text given needs its name
+    let mut translations: Vec<TranslationRow> = Vec::new();
+    let mut tags: Vec<&str> = cells.iter().filter(|c| given(c.2.clone()).is_some()).map(|c| c.1.as_str()).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    for tag in tags {
+        let cell = |kind: usize| given(cells.iter().find(|c| c.0 == kind && c.1 == tag).and_then(|c| c.2.clone()));
+        let field = |kind: usize| format!("{}@{tag}", TRANSLATED[kind]);
+        let name =
+            cell(0).ok_or_else(|| reject(&field(0), &format!("is required when the row translates into {tag}")))?;
+        let name = text(&name, 300, false).map_err(|e| reject(&field(0), &e))?;
+        let description = match cell(1) {
+            Some(d) => Some(text(&d, 20_000, true).map_err(|e| reject(&field(1), &e))?),
+            None => None,
+        };
+        let slug = cell(2);
+        if slug.as_deref().is_some_and(|s| !is_slug(s)) {
+            return Err(reject(&field(2), "must be 1 to 200 lower-case letters, digits or '-'"));
+        }
+        translations.push(TranslationRow { locale: tag.to_owned(), name, description, slug });
+    }
+    Ok(Row { line, sku, name, slug, description, category, brand, price, sale_price, stock, active, translations })
 }
 
 enum Reader {
@@ -191,6 +242,8 @@ enum Reader {
     Csv {
         records: csv::StringRecordsIntoIter<RowCap>,
         columns: Vec<Option<usize>>,
+        /// the translation columns: (column, text, language)
+        translated: Vec<(usize, usize, String)>,
         next_line: u64,
     },
     Jsonl {
@@ -228,10 +281,16 @@ impl Source {
                 let header = header.clone();
                 since_row.store(0, Ordering::Relaxed);
                 let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-                if let Some(unknown) = names.iter().find(|n| !FIELDS.contains(&n.as_str())) {
+                if let Some(unknown) =
+                    names.iter().find(|n| !FIELDS.contains(&n.as_str()) && translation_column(n).is_none())
+                {
                     return Err(FileError::Header {
                         line: 1,
-                        reason: format!("unknown column {unknown:?}; the columns are {}", FIELDS.join(", ")),
+                        reason: format!(
+                            "unknown column {unknown:?}; the columns are {} and name@, description@ and slug@ a \
+                             language (name@de)",
+                            FIELDS.join(", ")
+                        ),
                     });
                 }
                 for required in ["sku", "name", "category", "price", "stock"] {
@@ -243,7 +302,12 @@ impl Source {
                     }
                 }
                 let columns = FIELDS.iter().map(|f| names.iter().position(|n| n == f)).collect();
-                Reader::Csv { next_line: r.position().line(), records: r.into_records(), columns }
+                let translated = names
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, n)| translation_column(n).map(|(k, t)| (i, k, t)))
+                    .collect();
+                Reader::Csv { next_line: r.position().line(), records: r.into_records(), columns, translated }
             }
             Format::Jsonl => Reader::Jsonl { lines: BufReader::with_capacity(READ_AHEAD, file).lines(), line: 0 },
         };
@@ -255,7 +319,7 @@ impl Source {
         let mut batch = Batch::default();
         while !self.done && batch.read < n as u64 {
             match &mut self.reader {
-                Reader::Csv { records, columns, next_line } => match records.next() {
+                Reader::Csv { records, columns, translated, next_line } => match records.next() {
                     None => self.done = true,
                     Some(Err(e)) => {
                         let line = e.position().map_or(0, |p| p.line());
@@ -279,7 +343,13 @@ impl Source {
                         let raw: Raw = std::array::from_fn(|i| {
                             columns[i].and_then(|c| rec.get(c)).map(|s| super::formula::restore(s).to_owned())
                         });
-                        match check(line, raw) {
+                        let cells = translated
+                            .iter()
+                            .map(|(c, k, t)| {
+                                (*k, t.clone(), rec.get(*c).map(|s| super::formula::restore(s).to_owned()))
+                            })
+                            .collect();
+                        match check(line, raw, cells) {
                             Ok(row) => batch.rows.push(row),
                             Err(r) => batch.rejected.push(r),
                         }
@@ -296,7 +366,7 @@ impl Source {
                             continue;
                         }
                         batch.read += 1;
-                        match json_row(*line, &text).and_then(|raw| check(*line, raw)) {
+                        match json_row(*line, &text).and_then(|(raw, cells)| check(*line, raw, cells)) {
                             Ok(row) => batch.rows.push(row),
                             Err(r) => batch.rejected.push(r),
                         }
@@ -312,12 +382,39 @@ impl Source {
     }
 }
 
-fn json_row(line: u64, text: &str) -> Result<Raw, Rejected> {
+fn json_row(line: u64, text: &str) -> Result<(Raw, RawTranslations), Rejected> {
     let reject = |field: &str, reason: String| Rejected { line, field: field.into(), reason };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| reject("row", format!("not JSON: {e}")))?;
     let serde_json::Value::Object(map) = value else { return Err(reject("row", "must be a JSON object".into())) };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(reject(unknown, format!("unknown field; the fields are {}", FIELDS.join(", "))));
+    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str()) && *k != "translations") {
+        return Err(reject(unknown, format!("unknown field; the fields are {} and translations", FIELDS.join(", "))));
+    }
+    // {"de": {"name": …, "description": …, "slug": …}}
+    let mut cells = Vec::new();
+    match map.get("translations") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(by_tag)) => {
+            for (tag, texts) in by_tag {
+                let Some((_, tag)) = translation_column(&format!("name@{tag}")) else {
+                    return Err(reject("translations", format!("{tag:?} is not a language tag (de, pt-BR)")));
+                };
+                let serde_json::Value::Object(texts) = texts else {
+                    return Err(reject("translations", format!("{tag}: must be an object of name, description, slug")));
+                };
+                for (k, v) in texts {
+                    let Some(kind) = TRANSLATED.iter().position(|t| t == k) else {
+                        return Err(reject("translations", format!("{tag}: unknown text {k:?}")));
+                    };
+                    let v = match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        _ => return Err(reject("translations", format!("{tag}.{k}: must be a string"))),
+                    };
+                    cells.push((kind, tag.clone(), v));
+                }
+            }
+        }
+        Some(_) => return Err(reject("translations", "must be an object by language".into())),
     }
     let mut raw: Raw = Default::default();
     for (i, f) in FIELDS.iter().enumerate() {
@@ -329,7 +426,7 @@ fn json_row(line: u64, text: &str) -> Result<Raw, Rejected> {
             Some(_) => return Err(reject(f, "must be a string, a number or a boolean".into())),
         };
     }
-    Ok(raw)
+    Ok((raw, cells))
 }
 
 /// Rows in a file (one quick pass), for the progress's total.
@@ -395,13 +492,15 @@ pub struct Applied {
 }
 
 /// Upserts `rows` in the writer unit `tx`, each in a savepoint of its own.
-pub fn apply(tx: &WriteTx, rows: &[Row], now: i64) -> rusqlite::Result<Applied> {
+/// `locales`: the shop's languages, the default first (a row's translations must be into
+/// the others).
+pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, locales: &[String]) -> rusqlite::Result<Applied> {
     let mut out = Applied::default();
     let announce_created = crate::webhooks::store::anyone_listens(tx, "product.created")?;
     let announce_updated = crate::webhooks::store::anyone_listens(tx, "product.updated")?;
     for row in rows {
         tx.execute_batch("SAVEPOINT import_row")?;
-        match upsert(tx, row, now) {
+        match upsert(tx, row, now).and_then(|outcome| translate(tx, row, outcome, now, locales)) {
             Ok(outcome) => {
                 tx.execute_batch("RELEASE import_row")?;
                 match outcome {
@@ -422,7 +521,7 @@ pub fn apply(tx: &WriteTx, rows: &[Row], now: i64) -> rusqlite::Result<Applied> 
             }
             Err(RowError::Rejected(field, reason)) => {
                 tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
-                out.rejected.push(Rejected { line: row.line, field: field.into(), reason });
+                out.rejected.push(Rejected { line: row.line, field, reason });
             }
             Err(RowError::Sql(e)) => {
                 tx.execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
@@ -443,7 +542,7 @@ enum Upserted {
 }
 
 enum RowError {
-    Rejected(&'static str, String),
+    Rejected(String, String),
     Sql(rusqlite::Error),
 }
 
@@ -462,12 +561,13 @@ fn slug_owner(tx: &WriteTx, slug: &str) -> rusqlite::Result<Option<i64>> {
 }
 
 fn upsert(tx: &WriteTx, row: &Row, now: i64) -> Result<Upserted, RowError> {
-    let category = id_by_slug(tx, "categories", &row.category)?
-        .ok_or_else(|| RowError::Rejected("category", format!("no category with the slug {:?}", row.category)))?;
+    let category = id_by_slug(tx, "categories", &row.category)?.ok_or_else(|| {
+        RowError::Rejected("category".into(), format!("no category with the slug {:?}", row.category))
+    })?;
     let brand = match &row.brand {
         Some(b) => Some(
             id_by_slug(tx, "brands", b)?
-                .ok_or_else(|| RowError::Rejected("brand", format!("no brand with the slug {b:?}")))?,
+                .ok_or_else(|| RowError::Rejected("brand".into(), format!("no brand with the slug {b:?}")))?,
         ),
         None => None,
     };
@@ -478,7 +578,7 @@ fn upsert(tx: &WriteTx, row: &Row, now: i64) -> Result<Upserted, RowError> {
             let slug = match &row.slug {
                 Some(s) => {
                     if slug_owner(tx, s)?.is_some() {
-                        return Err(RowError::Rejected("slug", "is taken by another product".into()));
+                        return Err(RowError::Rejected("slug".into(), "is taken by another product".into()));
                     }
                     s.clone()
                 }
@@ -503,7 +603,7 @@ fn upsert(tx: &WriteTx, row: &Row, now: i64) -> Result<Upserted, RowError> {
         Some(id) => {
             if let Some(s) = &row.slug {
                 if slug_owner(tx, s)?.is_some_and(|owner| owner != id) {
-                    return Err(RowError::Rejected("slug", "is taken by another product".into()));
+                    return Err(RowError::Rejected("slug".into(), "is taken by another product".into()));
                 }
             }
             let status = row.active.map(|a| if a { "active" } else { "draft" });
@@ -549,6 +649,54 @@ fn upsert(tx: &WriteTx, row: &Row, now: i64) -> Result<Upserted, RowError> {
     }
 }
 
+/// Writes the row's translations of the product `outcome` names (those that differ from
+/// what is stored); a product otherwise unchanged whose translation changed is updated.
+fn translate(tx: &WriteTx, row: &Row, outcome: Upserted, now: i64, locales: &[String]) -> Result<Upserted, RowError> {
+    use crate::catalog::translations::{self as tr, Owner};
+    let id = match outcome {
+        Upserted::Created(id) | Upserted::Updated(id) => id,
+        Upserted::Unchanged if row.translations.is_empty() => return Ok(outcome),
+        Upserted::Unchanged => {
+            tx.prepare_cached("SELECT id FROM products WHERE sku = ?1")?.query_row([&row.sku], |r| r.get(0))?
+        }
+    };
+    let mut changed = false;
+    for t in &row.translations {
+        let field = |text: &str| format!("{text}@{}", t.locale);
+        if !locales.iter().skip(1).any(|l| *l == t.locale) {
+            let others = locales.iter().skip(1).cloned().collect::<Vec<_>>().join(", ");
+            return Err(RowError::Rejected(
+                field("name"),
+                if others.is_empty() {
+                    "the shop has one language: add others to the locales setting first".into()
+                } else {
+                    format!("must be a language of the shop other than its default: {others}")
+                },
+            ));
+        }
+        let slug = match &t.slug {
+            Some(s) => s.clone(),
+            None => Some(slugify(&t.name))
+                .filter(|s| is_slug(s))
+                .ok_or_else(|| RowError::Rejected(field("slug"), "cannot be made from the name; give one".into()))?,
+        };
+        if tr::slug_taken(tx, Owner::Product, id, &t.locale, &slug)? {
+            return Err(RowError::Rejected(field("slug"), format!("another product has this slug in {}", t.locale)));
+        }
+        let description = t.description.as_deref().unwrap_or("");
+        let now_stored = tr::get(tx, Owner::Product, id, &t.locale)?;
+        if now_stored.is_some_and(|n| n.name == t.name && n.description == description && n.slug == slug) {
+            continue;
+        }
+        tr::put(tx, Owner::Product, id, &t.locale, &tr::Change { name: &t.name, description, slug: &slug }, now)?;
+        changed = true;
+    }
+    Ok(match outcome {
+        Upserted::Unchanged if changed => Upserted::Updated(id),
+        other => other,
+    })
+}
+
 /// A slug for a new product: from its name, else its sku; made unique with the sku.
 fn free_slug(tx: &WriteTx, row: &Row) -> Result<String, RowError> {
     let base = Some(slugify(&row.name)).filter(|s| !s.is_empty()).unwrap_or_else(|| slugify(&row.sku));
@@ -559,7 +707,7 @@ fn free_slug(tx: &WriteTx, row: &Row) -> Result<String, RowError> {
             return Ok(c);
         }
     }
-    Err(RowError::Rejected("slug", "none given, and the name's and sku's are taken; give one".into()))
+    Err(RowError::Rejected("slug".into(), "none given, and the name's and sku's are taken; give one".into()))
 }
 
 /// What a whole import did.

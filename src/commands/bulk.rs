@@ -112,6 +112,15 @@ pub fn export(db: &Path, kind: Kind, format: Format, since: Option<&str>, out: O
     Ok(())
 }
 
+/// The shop's languages as a server on the database would have them: the configuration
+/// of the environment (`STOREFRONT_LOCALES`), with the run-time settings stored in the
+/// database over it.
+fn locales_of(tool: &super::Tool) -> anyhow::Result<Vec<String>> {
+    let live = crate::settings::Live::new(crate::config::Config::load(None, Default::default())?);
+    live.reload(&tool.read)?;
+    Ok(crate::domain::locale::enabled(&live.get().locales).into_iter().map(str::to_owned).collect())
+}
+
 /// Imports a file from the command line: `progress(done, total)` after each batch.
 fn import_file(
     tool: &super::Tool,
@@ -123,14 +132,17 @@ fn import_file(
     progress(0, total);
     let mut source = crate::bulk::import::Source::open(path, format)?;
     let mut report = crate::bulk::import::Report::default();
+    let locales = locales_of(tool)?;
     loop {
         let batch = source.next_batch(crate::bulk::import::BATCH)?;
         for r in batch.rejected {
             report.reject(r);
         }
         let rows = batch.rows;
+        let locales = locales.clone();
         let applied = tool.write(move |tx| {
-            crate::bulk::import::apply(tx, &rows, crate::util::now_ms()).map_err(crate::error::StoreError::from)
+            crate::bulk::import::apply(tx, &rows, crate::util::now_ms(), &locales)
+                .map_err(crate::error::StoreError::from)
         })?;
         report.add(batch.read, applied);
         progress(report.rows, total.max(report.rows));

@@ -444,3 +444,87 @@ async fn archived_orders_audit_rows_and_jobs_move_to_monthly_files_and_orders_ar
     assert_eq!(app.call("GET", "/api/admin/orders/999", Some(&admin), None, &[]).await.status, 404);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_carries_translations_and_reports_its_bad_ones_exactly() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.locales = "en, de, pt-BR".into();
+        })
+        .start()
+        .await;
+    let admin = app.admin("root@example.net").await;
+    // the German page of the first product is cached before the import
+    assert_eq!(
+        app.json("/api/products/aurora-wireless-headphones?locale=de").await["data"]["name"],
+        "Aurora Wireless Headphones"
+    );
+    let csv = "sku,name,category,price,stock,name@de,description@de,slug@de,NAME@pt-br
+AUR-1,Aurora Wireless Headphones,headphones,14999,7,Aurora Kabellose Kopfhörer,Mit Geräuschunterdrückung.,aurora-kopfhoerer,Fones Aurora
+LAMP-1,Zephyr Desk Lamp,kitchen,3999,12,Zephyr Schreibtischlampe,,,
+KETTLE-1,Quasar Kettle,kitchen,2499,3,,Ein Wasserkocher.,,
+MUG-1,Quasar Mug,kitchen,899,40,Quasar Becher,,aurora-kopfhoerer,
+CUP-1,Quasar Cup,kitchen,599,4,Quasar Tasse,,Not A Slug,
+";
+    let r = upload(&app, &admin, "text/csv", csv).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["data"]["job_id"].as_str().unwrap().to_owned();
+    let job = finished(&app, &admin, &id).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    let result = &job["result"];
+    let rejected: Vec<(i64, String)> = result["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["field"].as_str().unwrap().to_owned()))
+        .collect();
+    // a description without a name; a slug another product has in German; a malformed slug
+    assert_eq!(rejected, [(4, "name@de".to_owned()), (5, "slug@de".to_owned()), (6, "slug@de".to_owned())], "{result}");
+    assert_eq!((result["created"].as_i64(), result["updated"].as_i64()), (Some(1), Some(1)), "{result}");
+    // the translations show at once, in every language's cached answer
+    let de = app.json("/api/products/aurora-wireless-headphones?locale=de").await["data"].clone();
+    assert_eq!(
+        (de["name"].as_str(), de["slug"].as_str()),
+        (Some("Aurora Kabellose Kopfhörer"), Some("aurora-kopfhoerer"))
+    );
+    assert_eq!(de["description"], "Mit Geräuschunterdrückung.");
+    let pt = app.get_with("/api/products/aurora-wireless-headphones", &[("accept-language", "pt-BR")]).await;
+    assert_eq!(pt.json()["data"]["name"], "Fones Aurora");
+    let lamp = app.json("/api/search?q=schreibtischlampe&locale=de").await;
+    assert_eq!(lamp["data"][0]["name"], "Zephyr Schreibtischlampe", "{lamp}");
+    assert_eq!(lamp["data"][0]["slug"], "zephyr-schreibtischlampe", "a slug made from the name");
+    // a rejected row leaves nothing behind, not even its product
+    assert_eq!(app.get("/api/products/quasar-mug").await.status, 404);
+    // the same file again changes nothing (the bad rows are reported again)
+    let r = upload(&app, &admin, "text/csv", csv).await;
+    let job = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+    assert_eq!(
+        (job["result"]["created"].as_i64(), job["result"]["updated"].as_i64(), job["result"]["unchanged"].as_i64()),
+        (Some(0), Some(0), Some(2)),
+        "{job}"
+    );
+    // JSON lines say the same with an object per language; a language the shop lacks is refused
+    let jsonl = r#"{"sku":"KETTLE-1","name":"Quasar Kettle","category":"kitchen","price":2499,"stock":3,"translations":{"de":{"name":"Quasar Wasserkocher"}}}
+{"sku":"TEA-1","name":"Quasar Tea","category":"kitchen","price":499,"stock":3,"translations":{"fr":{"name":"Thé Quasar"}}}
+{"sku":"TEA-2","name":"Quasar Tea 2","category":"kitchen","price":499,"stock":3,"translations":{"de":{"titel":"Tee"}}}
+"#;
+    let r = upload(&app, &admin, "application/x-ndjson", jsonl).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+    let fields: Vec<(i64, String)> = job["result"]["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_i64().unwrap(), r["field"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(fields, [(2, "name@fr".to_owned()), (3, "translations".to_owned())], "{job}");
+    assert_eq!(app.json("/api/products/quasar-kettle?locale=de").await["data"]["name"], "Quasar Wasserkocher");
+    let audit: i64 = app
+        .conn()
+        .query_row("SELECT count(*) FROM product_translations WHERE locale = 'de'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audit, 3, "Aurora, the lamp and the kettle");
+    app.stop().await;
+}
