@@ -1,7 +1,8 @@
 //! Exporting products, orders or customers as CSV or JSON lines, streamed: one read
 //! transaction (a consistent snapshot while the shop keeps writing), rows written as they
-//! are read, memory flat whatever the size. A products export has the import's columns, so
-//! it imports back as it is.
+//! are read, memory flat whatever the size. A products export has the import's columns
+//! (with each language's translation: `name@de`, `description@de`, `slug@de`; in JSON
+//! lines `translations`), so it imports back as it is.
 
 use std::io::Write;
 
@@ -129,7 +130,42 @@ fn write_in_snapshot(
     let total: i64 = conn.query_row(kind.count_sql(), [since], |r| r.get(0))?;
     let total = total as u64;
     progress(0, total);
-    let columns = kind.columns();
+    // a products export carries the languages its products are translated into
+    let locales: Vec<String> = if kind == Kind::Products {
+        let tags: Vec<String> = conn
+            .prepare("SELECT DISTINCT locale FROM product_translations ORDER BY locale")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        tags.into_iter().filter(|t| crate::domain::locale::is_tag(t)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut columns: Vec<String> = kind.columns().iter().map(|c| (*c).to_owned()).collect();
+    let mut sql = kind.sql().to_owned();
+    if !locales.is_empty() {
+        let (mut extra, mut joins) = (String::new(), String::new());
+        for (i, l) in locales.iter().enumerate() {
+            for text in ["name", "description", "slug"] {
+                columns.push(format!("{text}@{l}"));
+                extra.push_str(&format!(", t{i}.{text}"));
+            }
+            joins.push_str(&format!(
+                " LEFT JOIN product_translations t{i} ON t{i}.product_id = p.id AND t{i}.locale = '{l}'"
+            ));
+        }
+        sql = sql
+            .replacen(
+                "CASE p.status WHEN 'active' THEN 'true' ELSE 'false' END",
+                &format!("CASE p.status WHEN 'active' THEN 'true' ELSE 'false' END{extra}"),
+                1,
+            )
+            .replacen(
+                "LEFT JOIN brands b ON b.id = p.brand_id",
+                &format!("LEFT JOIN brands b ON b.id = p.brand_id{joins}"),
+                1,
+            );
+    }
+    let base = kind.columns().len();
     enum Sink<'a> {
         Csv(Box<csv::Writer<&'a mut dyn Write>>),
         Json(&'a mut dyn Write),
@@ -137,12 +173,12 @@ fn write_in_snapshot(
     let mut sink = match format {
         Format::Csv => {
             let mut w = csv::WriterBuilder::new().buffer_capacity(64 * 1024).from_writer(out);
-            w.write_record(columns)?;
+            w.write_record(&columns)?;
             Sink::Csv(Box::new(w))
         }
         Format::Jsonl => Sink::Json(out),
     };
-    let mut stmt = conn.prepare(kind.sql())?;
+    let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([since])?;
     let mut n = 0u64;
     let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());
@@ -173,16 +209,32 @@ fn write_in_snapshot(
             }
             Sink::Json(out) => {
                 let mut obj = serde_json::Map::with_capacity(columns.len());
-                for (c, v) in columns.iter().zip(&cells) {
+                for (c, v) in columns.iter().zip(&cells).take(base) {
                     let value = match v {
                         None => serde_json::Value::Null,
-                        Some(s) if kind == Kind::Products && *c == "active" => serde_json::Value::Bool(s == "true"),
+                        Some(s) if kind == Kind::Products && c == "active" => serde_json::Value::Bool(s == "true"),
                         Some(s) if numeric(kind, c) => {
                             s.parse::<i64>().map(Into::into).unwrap_or_else(|_| s.clone().into())
                         }
                         Some(s) => serde_json::Value::String(s.clone()),
                     };
-                    obj.insert((*c).to_owned(), value);
+                    obj.insert(c.clone(), value);
+                }
+                // {"translations": {"de": {"name": …, "description": …, "slug": …}}}, the
+                // languages it is translated into
+                let mut by_tag = serde_json::Map::new();
+                for (i, l) in locales.iter().enumerate() {
+                    let at = base + 3 * i;
+                    if let Some(name) = &cells[at] {
+                        let mut t = serde_json::Map::new();
+                        t.insert("name".into(), name.clone().into());
+                        t.insert("description".into(), cells[at + 1].clone().unwrap_or_default().into());
+                        t.insert("slug".into(), cells[at + 2].clone().unwrap_or_default().into());
+                        by_tag.insert(l.clone(), t.into());
+                    }
+                }
+                if !by_tag.is_empty() {
+                    obj.insert("translations".into(), by_tag.into());
                 }
                 line.clear();
                 serde_json::to_writer(&mut line, &obj)?;

@@ -229,7 +229,8 @@ pub struct ExportIn {
 /// Starts a job that writes the file (CSV with a header row, or JSON lines); 202 with the
 /// job. Follow it at `GET /api/admin/jobs/{id}` (progress in rows); fetch the file at
 /// `GET /api/admin/exports/{job_id}` once it is done. A products export has the import's
-/// columns.
+/// columns, with each language its products are translated into (`name@de`,
+/// `description@de`, `slug@de`; in JSON lines `translations`): it imports back unchanged.
 #[utoipa::path(post, path = "/api/admin/exports", tag = "admin", security(("bearer" = ["admin"])),
     request_body = ExportIn,
     responses((status = 202, description = "the export job", body = Data<JobStarted>), AdminErrors, BodyErrors, WriteErrors))]

@@ -526,5 +526,44 @@ CUP-1,Quasar Cup,kitchen,599,4,Quasar Tasse,,Not A Slug,
         .query_row("SELECT count(*) FROM product_translations WHERE locale = 'de'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(audit, 3, "Aurora, the lamp and the kettle");
+
+    // exports carry each language's columns (JSON lines: translations) and import back as
+    // they are: nothing changes
+    for format in ["csv", "jsonl"] {
+        let r = app
+            .call("POST", "/api/admin/exports", Some(&admin), Some(&json!({"kind": "products", "format": format})), &[])
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let id = r.json()["data"]["job_id"].as_str().unwrap().to_owned();
+        assert_eq!(finished(&app, &admin, &id).await["state"], "completed");
+        let file = app.call("GET", &format!("/api/admin/exports/{id}"), Some(&admin), None, &[]).await.text();
+        if format == "csv" {
+            assert_eq!(
+                file.lines().next(),
+                Some(
+                    "sku,name,slug,description,category,brand,price,sale_price,stock,active,name@de,description@de,\
+                     slug@de,name@pt-BR,description@pt-BR,slug@pt-BR"
+                )
+            );
+            assert!(file.contains("Aurora Kabellose Kopfhörer,Mit Geräuschunterdrückung.,aurora-kopfhoerer,Fones Aurora,,fones-aurora"), "{file}");
+        } else {
+            let aurora =
+                file.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|v| v["sku"] == "AUR-1").unwrap();
+            assert_eq!(
+                aurora["translations"]["pt-BR"],
+                json!({"name": "Fones Aurora", "description": "", "slug": "fones-aurora"})
+            );
+        }
+        let content_type = if format == "csv" { "text/csv" } else { "application/x-ndjson" };
+        let r = upload(&app, &admin, content_type, &file).await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        let job = finished(&app, &admin, r.json()["data"]["job_id"].as_str().unwrap()).await;
+        let result = &job["result"];
+        assert_eq!(
+            (result["created"].as_i64(), result["updated"].as_i64(), result["rejected"].as_array().map(Vec::len)),
+            (Some(0), Some(0), Some(0)),
+            "{format}: {job}"
+        );
+    }
     app.stop().await;
 }

@@ -490,7 +490,8 @@ export interface paths {
          * @description Starts a job that writes the file (CSV with a header row, or JSON lines); 202 with the
          *     job. Follow it at `GET /api/admin/jobs/{id}` (progress in rows); fetch the file at
          *     `GET /api/admin/exports/{job_id}` once it is done. A products export has the import's
-         *     columns.
+         *     columns, with each language its products are translated into (`name@de`,
+         *     `description@de`, `slug@de`; in JSON lines `translations`): it imports back unchanged.
          */
         post: operations["create_export"];
         delete?: never;
