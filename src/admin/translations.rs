@@ -47,7 +47,7 @@ fn language(app: &AppState, raw: &str) -> Result<String, String> {
 }
 
 /// The owner's id in a path (a malformed one is not found, as an unknown one).
-fn owner_id(owner: Owner, raw: &str) -> Result<i64, ApiError> {
+pub fn owner_id(owner: Owner, raw: &str) -> Result<i64, ApiError> {
     crate::domain::Id::parse(raw).map(|id| id.0).ok_or_else(|| ApiError::not_found(owner.word()))
 }
 

@@ -79,7 +79,8 @@ pub fn respond_cached<B: From<bytes::Bytes> + Default>(
         crate::http::Media::Html => crate::http::Caching::Revalidate,
     };
     let mut resp = rendered.respond(neg, caching);
-    if crate::domain::locale::enabled(&app.live().locales).len() > 1 {
+    // (a comma: more than one language; a cheap test on every cached answer)
+    if app.live().locales.contains(',') {
         // the language may come from Accept-Language (and a page's from the shopper's
         // choice, a cookie): shared caches must keep them apart
         let vary = match rendered.media {

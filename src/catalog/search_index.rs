@@ -386,9 +386,6 @@ impl Matches {
         let local = locale.and_then(|l| refs.localized.get(l));
         let category_json = local.map_or(&refs.category_json, |f| &f.category_json);
         let brand_json = local.map_or(&refs.brand_json, |f| &f.brand_json);
-        let brand_name = |b: &BrandRef| -> String {
-            local.and_then(|f| f.brand_names.get(&b.id.0)).cloned().unwrap_or_else(|| b.name.clone())
-        };
         let mut rolled = vec![0i64; refs.categories.len()];
         for (id, n) in &self.by_category {
             let mut at = refs.category_pos.get(id).copied();
@@ -409,9 +406,15 @@ impl Matches {
             out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes());
             out.push(b'}');
         }
-        let mut brands: Vec<(&BrandRef, i64, String)> =
-            self.by_brand.iter().filter_map(|(id, n)| refs.brands.get(id).map(|b| (b, *n, brand_name(b)))).collect();
-        brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        let mut brands: Vec<(&BrandRef, i64, &str)> = self
+            .by_brand
+            .iter()
+            .filter_map(|(id, n)| refs.brands.get(id).map(|b| (b, *n)))
+            .map(|(b, n)| {
+                (b, n, local.and_then(|f| f.brand_names.get(&b.id.0)).map_or(b.name.as_str(), String::as_str))
+            })
+            .collect();
+        brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(b.2)));
         out.extend_from_slice(b"],\"brands\":[");
         for (i, (b, n, _)) in brands.iter().take(MAX_BRAND_FACETS).enumerate() {
             if i > 0 {

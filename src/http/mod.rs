@@ -16,3 +16,15 @@ pub use body::{Checks, JsonBody, JsonWithBytes};
 pub(crate) use query::query_params;
 pub use query::{Choice, OneOf, Param, QueryParams, Shape};
 pub use respond::{Caching, Media, Negotiation, Rendered};
+
+/// The values of the request's cookies named `name`, as sent (every `Cookie` header).
+pub fn cookies<'h>(headers: &'h axum::http::HeaderMap, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(move |(n, _)| *n == name)
+        .map(|(_, v)| v.trim())
+}

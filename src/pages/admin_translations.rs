@@ -16,11 +16,10 @@ use super::admin::{csrf, page_with, when, AdminPage};
 use super::admin_products::{api_errors, field};
 use super::buy::see_other;
 use super::session::check_csrf;
-use crate::admin::translations::{delete_of, put_of, TranslationIn};
+use crate::admin::translations::{delete_of, owner_id, put_of, TranslationIn};
 use crate::app::AppState;
 use crate::catalog::translations::{self as tr, Owner, TranslationOut};
 use crate::domain::locale;
-use crate::domain::Id;
 use crate::error::ApiError;
 
 /// A language's name in itself, for the common ones (the tag stands for the rest).
@@ -198,10 +197,6 @@ async fn translation_page(
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     Ok(resp)
-}
-
-fn owner_id(owner: Owner, raw: &str) -> Result<i64, ApiError> {
-    Id::parse(raw).map(|i| i.0).ok_or_else(|| ApiError::not_found(owner.word()))
 }
 
 /// `GET /admin/{products|categories|brands}/{id}/translations/{locale}`

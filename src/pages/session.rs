@@ -21,17 +21,9 @@ pub const CSRF_FIELD: &str = "csrf";
 
 /// The token of the request's `sf_session` cookie, if it has a sane one.
 pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| {
-            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
+    crate::http::cookies(headers, COOKIE).next().map(str::to_owned).filter(|v| {
+        !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
 }
 
 /// `Set-Cookie` for a session token living `max_age_secs`.

@@ -61,6 +61,14 @@ fn uri(path_and_query: &str) -> Result<Uri, ApiError> {
 /// The cookie a shopper's choice of language is kept in (the footer's switch).
 pub const LANGUAGE_COOKIE: &str = "sf_lang";
 
+/// The language the request's `sf_lang` cookie names, if it has one of a tag's length.
+pub fn language_cookie(headers: &HeaderMap) -> Option<String> {
+    crate::http::cookies(headers, LANGUAGE_COOKIE)
+        .next()
+        .map(|v| v.trim_matches('"').to_owned())
+        .filter(|v| v.len() <= 10)
+}
+
 /// The language a storefront page is in: the shopper's choice (the `sf_lang` cookie), else
 /// their browser's (`Accept-Language`), among the shop's (the `locales` setting).
 #[derive(Clone)]
@@ -75,7 +83,7 @@ impl Lang {
     pub fn of(app: &AppState, headers: &HeaderMap) -> Lang {
         let live = app.live();
         let enabled: Vec<&str> = crate::domain::locale::enabled(&live.locales);
-        let cookie = cookie_value(headers, LANGUAGE_COOKIE);
+        let cookie = language_cookie(headers);
         let chosen = match cookie.as_deref() {
             // the shopper's own choice, the default included, wins over the browser's
             Some(c) => {
@@ -150,19 +158,6 @@ async fn elsewhere(
         }
         other => other,
     }
-}
-
-/// A cookie's value, if the request has it.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
-        .filter(|v| v.len() <= 10)
 }
 
 /// The parameters a page takes (others, e.g. a campaign's, are ignored), sorted by name:

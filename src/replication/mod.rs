@@ -19,7 +19,7 @@ pub mod litestream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 
 use crate::error::ApiError;
 use crate::http::request_id::COMMIT_HEADER;
@@ -100,12 +100,5 @@ pub fn presented_position(headers: &HeaderMap, cookies: bool) -> Result<Option<u
     if !cookies {
         return Ok(None);
     }
-    Ok(headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix("sf_commit="))
-        .filter_map(|p| p.parse::<u64>().ok())
-        .max())
+    Ok(crate::http::cookies(headers, "sf_commit").filter_map(|p| p.parse::<u64>().ok()).max())
 }

@@ -61,8 +61,7 @@ fn in_another_language<B>(state: &AppState, req: &Request<B>, route: &Route) -> 
     if enabled.len() < 2 {
         return false;
     }
-    let chosen = match page.then(|| crate::pages::shop::cookie_value(h, crate::pages::shop::LANGUAGE_COOKIE)).flatten()
-    {
+    let chosen = match page.then(|| crate::pages::shop::language_cookie(h)).flatten() {
         Some(c) => crate::domain::locale::best_for(&c, &enabled),
         None => h
             .get(header::ACCEPT_LANGUAGE)
