@@ -1073,3 +1073,34 @@ CREATE TABLE brand_translations (
     PRIMARY KEY (brand_id, locale)
 );
 CREATE UNIQUE INDEX idx_brand_translations_slug ON brand_translations(locale, slug);
+
+-- ---------------------------------------------------------------------------------------
+-- version 20: currencies and price lists. A price list sets products' (or single variants')
+-- prices in one currency, for everyone or for one customer group, always or within a time
+-- window. A shopper pays the lowest price of those that apply (see the catalog's `prices`
+-- module); a list for everyone and all the time in a currency other than the default
+-- replaces the conversion of the default's prices in it. A cart keeps the currency it was
+-- last asked in (NULL: the default), and its order that one.
+CREATE TABLE price_lists (
+    id                INTEGER PRIMARY KEY,
+    name              TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    currency          TEXT    NOT NULL CHECK (length(currency) = 3),
+    customer_group_id INTEGER REFERENCES customer_groups(id) ON DELETE CASCADE,
+    starts_at         INTEGER,
+    ends_at           INTEGER,
+    created_at        INTEGER NOT NULL,
+    CHECK (starts_at IS NULL OR ends_at IS NULL OR starts_at < ends_at)
+);
+CREATE INDEX idx_price_lists_currency ON price_lists(currency, id);
+-- variant_id 0: the product's price (each of its variants without one of its own)
+CREATE TABLE price_list_prices (
+    price_list_id INTEGER NOT NULL REFERENCES price_lists(id) ON DELETE CASCADE,
+    product_id    INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    variant_id    INTEGER NOT NULL DEFAULT 0,
+    amount        INTEGER NOT NULL CHECK (amount >= 0),
+    sale          INTEGER CHECK (sale IS NULL OR (sale >= 0 AND sale < amount)),
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (price_list_id, product_id, variant_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_price_list_prices_product ON price_list_prices(product_id, price_list_id);
+ALTER TABLE carts ADD COLUMN currency TEXT;

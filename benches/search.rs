@@ -35,12 +35,14 @@ fn bench(c: &mut Criterion) {
     for q in ["classic", "classic ", "classic lamp"] {
         let terms = SearchTerms { typos: 0, ..SearchTerms::parse(q).unwrap() };
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
-        let m = index.search(&terms, &filter, None, 0, 20).unwrap();
+        let m = index.search(&conn, &terms, &filter, None, 0, 20).unwrap().unwrap();
         let f = fts_matches(&read, &terms, &filter, None, 0, 20).unwrap();
         assert_eq!((m.total, &m.page), (f.total, &f.page), "both paths find the same");
         println!("q={q:?}: {} matches", m.total);
         let mut g = c.benchmark_group(format!("search {q:?}"));
-        g.bench_function("memory index", |b| b.iter(|| index.search(&terms, &filter, None, 0, 20).unwrap().total));
+        g.bench_function("memory index", |b| {
+            b.iter(|| index.search(&conn, &terms, &filter, None, 0, 20).unwrap().unwrap().total);
+        });
         g.bench_function("fts5", |b| b.iter(|| fts_matches(&read, &terms, &filter, None, 0, 20).unwrap().total));
         g.finish();
     }
@@ -74,7 +76,7 @@ fn typos(index: &SearchIndex, read: &rusqlite::Connection) {
     let sorted = |q: &str, sort: Option<Sort>| {
         let terms = SearchTerms::parse(q).unwrap();
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
-        index.search(&terms, &filter, sort, 0, 20).unwrap().total
+        index.search(read, &terms, &filter, sort, 0, 20).unwrap().unwrap().total
     };
     let search = |q: &str| sorted(q, None);
     let (mut exact, mut typo, mut suggest, mut found) = (Vec::new(), Vec::new(), Vec::new(), 0);

@@ -241,6 +241,12 @@ pub struct Config {
     /// (`PUT /api/admin/products/{id}/translations/{locale}`), field by field where there
     /// is one. A request picks one with `locale=` or `Accept-Language`.
     pub locales: String,
+    /// The currencies the shop sells in, separated by commas: the default first (the
+    /// currency of products' own prices), then each other with its rate from the default
+    /// (`USD, EUR 0.92, JPY 1.5`: minor units of it per minor unit of the default, at most 6
+    /// decimals). A request picks one with `currency=`; a product's price in it is a price
+    /// list's for that currency, else the default's converted at the rate.
+    pub currencies: String,
     /// When above 0, the recurring `archive` task moves orders, audit rows and finished
     /// jobs older than this many days to monthly files in `archive_dir`.
     pub archive_after_days: u64,
@@ -414,6 +420,7 @@ impl Default for Config {
             return_window_days: 30,
             draft_custom_prices: true,
             locales: "en".into(),
+            currencies: "USD".into(),
             archive_after_days: 0,
             archive_dir: None,
             files_dir: None,
@@ -704,6 +711,9 @@ impl Config {
         }
         if let Err(e) = crate::domain::locale::parse_list(&self.locales) {
             problems.push(format!("locales {e}"));
+        }
+        if let Err(e) = crate::domain::currencies::parse_list(&self.currencies) {
+            problems.push(format!("currencies {e}"));
         }
         if let Err(e) = self.mail_from.parse::<lettre::message::Mailbox>() {
             problems.push(format!("mail_from is not a mail address ({e}); e.g. Shop <shop@example.com>"));

@@ -1,6 +1,7 @@
 //! Validated value types shared by the domains. Money is an integer number of minor units
 //! with an ISO 4217 currency; ids are integers inside and opaque strings outside.
 
+pub mod currencies;
 pub mod locale;
 
 use serde::{Serialize, Serializer};

@@ -30,8 +30,9 @@ use crate::db::writer::ChangeSet;
 /// - `admin_require_2fa`: the next administrator request;
 /// - `return_window_days`: the next return asked for;
 /// - `draft_custom_prices`: the next draft order saved or completed;
-/// - `locales`: the languages of every catalog answer (a change reaches every cached one).
-pub const RUNTIME: [&str; 9] = [
+/// - `locales`: the languages of every catalog answer (a change reaches every cached one);
+/// - `currencies`: the currencies a request may ask for and their rates (likewise).
+pub const RUNTIME: [&str; 10] = [
     "shop_name",
     "low_stock_threshold",
     "cart_max_lines",
@@ -41,6 +42,7 @@ pub const RUNTIME: [&str; 9] = [
     "return_window_days",
     "draft_custom_prices",
     "locales",
+    "currencies",
 ];
 
 /// The table the settings live in (a commit that touches it reloads every node's copy).

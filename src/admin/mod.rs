@@ -17,6 +17,7 @@ pub mod gift_cards;
 pub mod images;
 pub mod jobs;
 pub mod orders;
+pub mod price_lists;
 pub mod products;
 pub mod resources;
 pub mod returns;

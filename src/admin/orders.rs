@@ -685,8 +685,8 @@ pub fn edit_in(
     )?;
     let order = crate::orders::store::detail(tx, id)?.ok_or_else(ApiError::internal)?;
     let out = EditedOut {
+        balance: crate::domain::Money::new(done.balance, order.total.currency),
         order,
-        balance: crate::domain::Money::new(done.balance, crate::domain::Currency::USD),
         refund_id: done.refund.map(Id),
     };
     let bytes = serde_json::to_vec(&crate::openapi::Data { data: &out }).expect("orders serialize");

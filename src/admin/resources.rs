@@ -31,6 +31,8 @@ pub enum FieldKind {
     Zone,
     /// true or false, and which when a new row does not say
     Flag(bool),
+    /// one of the shop's currencies (the `currencies` setting)
+    Currency,
 }
 
 pub struct Field {
@@ -125,6 +127,18 @@ pub const CUSTOMER_GROUPS: Resource = Resource {
     ],
 };
 
+pub const PRICE_LISTS: Resource = Resource {
+    table: "price_lists",
+    entity: "price_list",
+    fields: &[
+        field("name", FieldKind::Text(200), true, false),
+        field("currency", FieldKind::Currency, true, false),
+        field("customer_group_id", FieldKind::Ref("customer_groups"), false, true),
+        field("starts_at", TIME, false, true),
+        field("ends_at", TIME, false, true),
+    ],
+};
+
 /// A field's value from JSON, or the message of why it is not one.
 fn value(field: &Field, v: &Value) -> Result<Sql, String> {
     if v.is_null() {
@@ -165,6 +179,12 @@ fn value(field: &Field, v: &Value) -> Result<Sql, String> {
             s => Sql::Text(Country::parse(s)?.as_str().to_owned()),
         },
         FieldKind::Flag(_) => Sql::Integer(v.as_bool().ok_or_else(|| "must be true or false".to_owned())? as i64),
+        FieldKind::Currency => {
+            let s = string()?;
+            crate::domain::Currency::parse(s)
+                .ok_or_else(|| "must be a currency code (3 capital letters)".to_owned())?;
+            Sql::Text(s.to_owned())
+        }
     })
 }
 
@@ -193,6 +213,23 @@ fn fields(r: &Resource, body: &Map<String, Value>, create: bool) -> Result<Vec<(
     }
     checks.finish()?;
     Ok(out)
+}
+
+/// What the shop's settings say of the values: a currency must be one the shop sells in.
+fn check_settings(app: &AppState, r: &Resource, values: &[(&'static str, Sql)]) -> Result<(), ApiError> {
+    let mut checks = Checks::new();
+    for (name, v) in values {
+        let field = r.fields.iter().find(|f| f.name == *name).expect("validated names");
+        if let (FieldKind::Currency, Sql::Text(code)) = (&field.kind, v) {
+            let setting = app.live().currencies.clone();
+            if crate::domain::currencies::find(&setting, code).is_none() {
+                let names: Vec<String> =
+                    crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
+                checks.error(name, format!("must be one of the shop's currencies: {}", names.join(", ")));
+            }
+        }
+    }
+    checks.finish()
 }
 
 /// The SQL of a row as a JSON object (ids as strings, like the rest of the API).
@@ -335,6 +372,7 @@ pub async fn create(
     body: Map<String, Value>,
 ) -> Result<Response, ApiError> {
     let values = fields(r, &body, true)?;
+    check_settings(&app, r, &values)?;
     let out = app
         .db
         .writer
@@ -364,6 +402,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let id = resource_id(r, &raw)?;
     let values = fields(r, &body, false)?;
+    check_settings(&app, r, &values)?;
     let out = app
         .db
         .writer
@@ -424,6 +463,13 @@ fn about(table: &str, field: &str) -> Option<&'static str> {
     Some(match (table, field) {
         ("tax_rates", "rate_bp") => "basis points: 2000 = 20 %",
         ("customer_groups", "name") => "unique, whatever the case (409 when taken)",
+        ("price_lists", "customer_group_id") => {
+            "only customers of this group get its prices (none: every shopper); deleting the group deletes the list"
+        }
+        ("price_lists", "starts_at") => "its prices apply from this time (ms since the epoch; none: from now)",
+        ("price_lists", "ends_at") => {
+            "its prices apply until this time (ms since the epoch, after starts_at, else 422; none: without end)"
+        }
         ("tax_rates", "inclusive") => {
             "prices shown in its country or region include this tax (gross prices): an order's tax is the part of \
              its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total \
@@ -471,6 +517,10 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
             FieldKind::Flag(default) => {
                 ObjectBuilder::new().schema_type(Type::Boolean).default(Some((*default).into()))
             }
+            FieldKind::Currency => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(crate::domain::currencies::PATTERN))
+                .description(Some("one of the shop's currencies (the currencies setting; else 422)")),
         };
         let t = match about(r.table, f.name) {
             Some(d) => t.description(Some(d)),
@@ -673,6 +723,18 @@ resource_handlers!(
     TaxRateIn,
     TaxRatePatch,
     TaxRateOut
+);
+resource_list!(list_price_lists, PRICE_LISTS, "/api/admin/price-lists", PriceListOut, PriceListPage, "price lists");
+resource_handlers!(
+    create_price_list,
+    update_price_list,
+    delete_price_list,
+    PRICE_LISTS,
+    "/api/admin/price-lists",
+    "/api/admin/price-lists/{id}",
+    PriceListIn,
+    PriceListPatch,
+    PriceListOut
 );
 resource_handlers!(
     create_customer_group,

@@ -46,6 +46,15 @@ pub struct SettingsPatch {
         pattern = "^ *[a-z]{2,3}(-[A-Z]{2})? *(, *[a-z]{2,3}(-[A-Z]{2})? *){0,19}$"
     )]
     locales: Option<String>,
+    /// the currencies sold in: the default first, then each other with its rate from the
+    /// default (`USD, EUR 0.92, JPY 1.5`); at most 20
+    #[schema(
+        min_length = 3,
+        max_length = 400,
+        nullable,
+        pattern = "^ *USD *(, *[A-Z]{3} +([1-9][0-9]{0,5}(\\.[0-9]{1,6})?|0\\.[0-9]{0,5}[1-9]) *){0,19}$"
+    )]
+    currencies: Option<String>,
 }
 
 async fn described(app: &AppState) -> Result<Vec<SettingOut>, ApiError> {

@@ -31,6 +31,8 @@ pub struct App {
     pub search: Arc<SearchIndex>,
     /// The response cache (see [`crate::cache`]).
     pub cache: Arc<ResponseCache>,
+    /// Whether some prices are for customer groups (see [`crate::catalog::prices`]).
+    pub group_prices: Arc<crate::catalog::prices::GroupPrices>,
     /// The precomputed bestsellers (see [`crate::catalog::bestsellers`]).
     pub bestsellers: Arc<Bestsellers>,
     /// `Cache-Control` of public catalog responses, rendered once.
@@ -73,6 +75,7 @@ pub struct App {
 /// changed: the search index, the bestsellers, the response cache.
 struct Derived {
     settings: Arc<crate::settings::Live>,
+    group_prices: Arc<crate::catalog::prices::GroupPrices>,
     search: Arc<SearchIndex>,
     bestsellers: Arc<Bestsellers>,
     cache: Arc<ResponseCache>,
@@ -82,6 +85,7 @@ impl Derived {
     fn new(config: &Config) -> Derived {
         Derived {
             settings: Arc::new(crate::settings::Live::new(config.clone())),
+            group_prices: Arc::new(crate::catalog::prices::GroupPrices::default()),
             search: Arc::new(if config.search_index { SearchIndex::default() } else { SearchIndex::off() }),
             bestsellers: Arc::new(Bestsellers::default()),
             cache: Arc::new(ResponseCache::new(config.cache_mb, Duration::from_secs(config.cache_ttl_secs))),
@@ -100,6 +104,14 @@ impl Derived {
             hooks.push(Arc::new(move |changes| {
                 if crate::settings::changed(changes) {
                     settings.reload_from(&path);
+                }
+            }));
+        }
+        {
+            let (groups, path) = (self.group_prices.clone(), path.to_owned());
+            hooks.push(Arc::new(move |changes| {
+                if changes.touches("price_lists") {
+                    groups.reload_from(&path);
                 }
             }));
         }
@@ -170,6 +182,9 @@ pub struct Effects {
     /// seals what a mail carries that must not rest in the database readable (a gift
     /// card's code) until it is sent
     pub secrets: Arc<crate::secrets::Sealer>,
+    /// the `currencies` setting: what orders in another currency than the default are
+    /// priced by (see `catalog::prices`)
+    pub currencies: String,
 }
 
 impl App {
@@ -179,6 +194,7 @@ impl App {
             low_stock: self.live().low_stock_threshold,
             refund_provider: self.config.payment_provider_url.is_some(),
             secrets: self.secrets.clone(),
+            currencies: self.live().currencies.clone(),
         }
     }
 
@@ -220,6 +236,7 @@ impl AppState {
 
         let derived = Derived::new(&config);
         derived.settings.reload(&conn).context("reading the run-time settings")?;
+        derived.group_prices.reload(&conn).context("reading the price lists")?;
 
         let has_products: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
         let analyzed: i64 =
@@ -292,6 +309,7 @@ impl AppState {
         let follow = crate::replication::follow::Follow::new(&path, writer.position_cell())?;
         let derived = Derived::new(&config);
         derived.settings.reload_from(&path);
+        derived.group_prices.reload_from(&path);
         derived.cache.follow();
         for hook in derived.hooks(false, &path) {
             follow.on_commit(hook);
@@ -299,8 +317,10 @@ impl AppState {
         {
             let (search, cache, path) = (derived.search.clone(), derived.cache.clone(), path.clone());
             let settings = derived.settings.clone();
+            let groups = derived.group_prices.clone();
             follow.on_reset(Box::new(move || {
                 settings.reload_from(&path);
+                groups.reload_from(&path);
                 cache.drop_local();
                 search.rebuild(&path);
             }));
@@ -375,6 +395,7 @@ impl AppState {
             config,
             db: database,
             search: derived.search,
+            group_prices: derived.group_prices,
             bestsellers: derived.bestsellers,
             cache: derived.cache,
             jobs,

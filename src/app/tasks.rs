@@ -109,6 +109,33 @@ async fn run_node_task(app: &AppState, task: NodeTask, first: bool) -> Option<Du
             app.limits.upkeep();
             None
         }
+        NodeTask::PriceWindows => {
+            let (prices, path) = (app.group_prices.clone(), app.db.path.clone());
+            match tokio::task::spawn_blocking(move || prices.windows(&path, now_ms())).await {
+                Ok(Ok((passed, next))) => {
+                    if passed {
+                        // prices changed by the clock, not by a commit: every node renews its
+                        // answers itself (each runs this task)
+                        app.cache.bump_committed(&[crate::catalog::tags::Tag::Catalog.to_string()]);
+                        app.search.forget_markets();
+                    }
+                    // until the next start or end, or a change of the lists (a new window)
+                    let until = next.map_or(Duration::from_secs(60), |t| {
+                        Duration::from_millis((t - now_ms()).max(0) as u64 + 1).min(Duration::from_secs(60))
+                    });
+                    app.group_prices.changed_within(until).await;
+                    Some(Duration::ZERO)
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "price windows: cannot read the price lists");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "price windows: the check panicked");
+                    None
+                }
+            }
+        }
         NodeTask::MetricsHistory => {
             let sample = crate::admin::dashboard::sample(app).await;
             app.history.record(sample);

@@ -85,19 +85,37 @@ fn short_of(product_id: i64, variant_id: i64, requested: i64) -> ApiError {
     out_of_stock(vec![json!({"product_id": Id(product_id), "variant_id": Id(variant_id), "requested": requested})])
 }
 
+const CURRENCY: Param = Param::raw_matching("currency", 3, crate::domain::currencies::PATTERN, |s| {
+    crate::domain::Currency::parse(s).map(drop).ok_or_else(|| "must be a currency code (3 capital letters)".to_owned())
+})
+.doc(
+    "the cart's currency from now on: one the shop sells in (`GET /api/currencies`, else 422); the cart and its \
+     order are priced in it. Without it the cart keeps its own (a new one: the default)",
+);
+
+query_params!(
+    /// The currency a cart is priced in.
+    pub struct CurrencyQuery [CURRENCY]
+);
+
 /// Add to the cart
 ///
 /// Stock is checked (a line holds at most 1000 units; nothing is reserved until
-/// checkout). A cart holds at most `cart_max_lines` lines (100 by default).
+/// checkout). A cart holds at most `cart_max_lines` lines (100 by default). With
+/// `currency=` the cart is priced in that currency from now on (its order too).
 #[utoipa::path(post, path = "/api/cart", tag = "cart", security(("bearer" = [])),
+    params(CurrencyQuery),
     request_body = AddIn,
-    responses((status = 201, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors,
+    responses((status = 201, description = "the cart", body = Data<CartOut>), AuthErrors, BodyErrors, QueryErrors,
         (status = 409, description = "out_of_stock: details.items names the line; cart_full: the cart has cart_max_lines lines", body = ErrorBody), WriteErrors))]
 pub async fn add(
     State(app): State<AppState>,
     session: Session,
+    mut q: QueryParams,
     JsonBody(body): JsonBody<AddIn>,
 ) -> Result<Response, ApiError> {
+    let currency = crate::catalog::prices::currency_in(&app, &mut q, &CURRENCY);
+    q.finish()?;
     let mut checks = Checks::new();
     let quantity = checks.check("quantity", Quantity::parse(body.quantity));
     checks.finish()?;
@@ -129,6 +147,9 @@ pub async fn add(
                 return Err(short_of(v.product_id, v.variant_id, wanted));
             }
             store::add_item(tx, cart, v.variant_id, quantity, now)?;
+            if let Some(c) = &currency {
+                store::set_currency(tx, cart, Some(c), now)?;
+            }
             Ok(())
         })
         .await?;
@@ -234,13 +255,15 @@ pub async fn apply_discount(
     checks.finish()?;
     let code = code.expect("checked");
     let s = session.clone();
+    let setting = app.live().currencies.clone();
     app.db
         .writer
         .run(move |tx| {
             let now = now_ms();
             let Some((cart, _)) = store::open_cart(tx, &s)? else { return Err(invalid_discount("the cart is empty")) };
-            let lines = store::lines(tx, cart)?;
-            let p = price(tx, lines, Some(&code), None, None, now)?;
+            let market = super::market_of(tx, &setting, Some(cart), s.customer_id, now)?;
+            let lines = store::lines(tx, cart, market.as_ref())?;
+            let p = price(tx, lines, Some(&code), None, None, now, market.as_ref())?;
             if let Some(why) = p.discount_problem {
                 return Err(invalid_discount(&why));
             }
@@ -282,15 +305,18 @@ pub async fn shipping_options(
     let dest = destination(&mut q, true);
     q.finish()?;
     let dest = dest.expect("finish() refuses a request without a country");
+    let setting = app.live().currencies.clone();
     let options = app
         .db
         .read(move |conn| {
             let now = now_ms();
-            let (lines, code) = match store::open_cart(conn, &session)? {
-                Some((id, code)) => (store::lines(conn, id)?, code),
+            let cart = store::open_cart(conn, &session)?;
+            let market = super::market_of(conn, &setting, cart.as_ref().map(|c| c.0), session.customer_id, now)?;
+            let (lines, code) = match cart {
+                Some((id, code)) => (store::lines(conn, id, market.as_ref())?, code),
                 None => (Vec::new(), None),
             };
-            Ok::<_, ApiError>(price(conn, lines, code.as_deref(), Some(&dest), None, now)?.options)
+            Ok::<_, ApiError>(price(conn, lines, code.as_deref(), Some(&dest), None, now, market.as_ref())?.options)
         })
         .await?;
     Ok(data(StatusCode::OK, &options))

@@ -40,10 +40,14 @@ pub struct Priced {
     /// the option the totals include
     pub shipping: Option<ShippingOption>,
     pub weight_grams: i64,
+    /// the currency of every amount
+    pub currency: Currency,
 }
 
-/// Prices `lines` with the promotion `code` for `destination`, choosing `shipping_code`
-/// (or the cheapest option).
+/// Prices `lines` (priced in `market`: none, the products' own prices) with the promotion
+/// `code` for `destination`, choosing `shipping_code` (or the cheapest option). In a
+/// currency other than the default, a fixed promotion's amounts and the shipping rates'
+/// convert at its rate (see [`crate::domain::currencies`]).
 pub fn price(
     conn: &Connection,
     lines: Vec<Line>,
@@ -51,12 +55,15 @@ pub fn price(
     destination: Option<&Destination>,
     shipping_code: Option<&str>,
     now: i64,
+    market: Option<&Market>,
 ) -> rusqlite::Result<Priced> {
+    let conv = |x: i64| crate::catalog::prices::convert(market, x);
+    let currency = crate::catalog::prices::currency_of(market, Currency::USD);
     let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
     let weight_grams: i64 = lines.iter().map(|l| l.weight_grams * l.quantity).sum();
     let (mut discount, mut discount_code, mut discount_problem) = (0, None, None);
     if let Some(code) = code {
-        match store::promotion(conn, code)? {
+        match promotion_in(conn, code, market)? {
             None => discount_problem = Some("no such code".to_owned()),
             Some(p) => match p.discount(subtotal, now) {
                 Ok(d) => {
@@ -69,12 +76,14 @@ pub fn price(
     }
     let (mut options, mut shipping, mut tax) = (Vec::new(), None, pricing::TaxRate::default());
     if let Some(d) = destination {
-        options = shipping_options(
-            &store::shipping_rates(conn, d.country.as_str())?,
-            d.country.as_str(),
-            subtotal - discount,
-            weight_grams,
-        );
+        let mut rates = store::shipping_rates(conn, d.country.as_str())?;
+        for (_, r) in rates.iter_mut() {
+            r.min_subtotal = conv(r.min_subtotal);
+            r.max_subtotal = r.max_subtotal.map(conv);
+            r.price = conv(r.price);
+            r.free_above = r.free_above.map(conv);
+        }
+        options = shipping_options(&rates, d.country.as_str(), subtotal - discount, weight_grams, currency);
         shipping = match shipping_code {
             Some(c) => options.iter().find(|o| o.code == c).cloned(),
             None => options.first().cloned(),
@@ -82,11 +91,42 @@ pub fn price(
         tax = store::tax_rate(conn, d.country.as_str(), &d.region)?;
     }
     let totals = Totals::new(subtotal, discount, shipping.as_ref().map_or(0, |s| s.price.amount), tax);
-    Ok(Priced { lines, totals, discount_code, discount_problem, options, shipping, weight_grams })
+    Ok(Priced { lines, totals, discount_code, discount_problem, options, shipping, weight_grams, currency })
 }
 
-fn usd(amount: i64) -> Money {
-    Money::new(amount, Currency::USD)
+use crate::catalog::prices::Market;
+
+/// The promotion `code` with its amounts (a fixed discount, a minimum subtotal) in the
+/// currency of `market`.
+pub fn promotion_in(
+    conn: &Connection,
+    code: &str,
+    market: Option<&Market>,
+) -> rusqlite::Result<Option<pricing::Promotion>> {
+    let conv = |x: i64| crate::catalog::prices::convert(market, x);
+    Ok(store::promotion(conn, code)?.map(|mut p| {
+        p.min_subtotal = conv(p.min_subtotal);
+        if p.kind != "percent" {
+            p.value = conv(p.value);
+        }
+        p
+    }))
+}
+
+/// The market a cart is priced in: its currency, for its shopper's groups, now (none: the
+/// products' own prices).
+pub fn market_of(
+    conn: &Connection,
+    setting: &str,
+    cart: Option<i64>,
+    customer: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<Option<Market>> {
+    let currency = match cart {
+        Some(c) => store::currency_of(conn, c)?,
+        None => None,
+    };
+    crate::catalog::prices::for_shopper(conn, setting, currency.as_deref(), customer, now)
 }
 
 /// Why a line names nothing that can be sold.
@@ -219,17 +259,28 @@ impl CartOut {
     /// With the cart's gift card (`None`: none applied), as checkout would spend it now.
     pub fn with_gift_card(mut self, card: Option<crate::gift_cards::Card>, now: i64) -> CartOut {
         if let Some(c) = card {
-            let problem = c.problem(now).map(str::to_owned);
+            let cur = self.total.currency;
+            let problem = c.problem(now).map(str::to_owned).or_else(|| {
+                (c.currency != cur.as_str())
+                    .then(|| format!("this gift card is in {}; the cart is in {}", c.currency, cur.as_str()))
+            });
             let applies = if problem.is_some() { 0 } else { c.balance.min(self.total.amount) };
-            self.amount_due = usd(self.total.amount - applies);
-            self.gift_card =
-                Some(CartGiftCardOut { last4: c.last4, balance: usd(c.balance), applies: usd(applies), problem });
+            self.amount_due = Money::new(self.total.amount - applies, cur);
+            let card_money = |m| Money::new(m, Currency::parse(&c.currency).unwrap_or(cur));
+            self.gift_card = Some(CartGiftCardOut {
+                last4: c.last4.clone(),
+                balance: card_money(c.balance),
+                applies: Money::new(applies, cur),
+                problem,
+            });
         }
         self
     }
 
     pub fn new(id: Option<i64>, p: Priced) -> CartOut {
         let t = p.totals;
+        let cur = p.currency;
+        let usd = |m: i64| Money::new(m, cur);
         CartOut {
             id: id.map(Id),
             item_count: p.lines.iter().map(|l| l.quantity).sum(),
@@ -268,20 +319,25 @@ impl CartOut {
 
 /// Renders the session's cart, priced for `destination` when given.
 pub async fn render(app: &AppState, session: Session, destination: Option<Destination>) -> Result<CartOut, ApiError> {
+    let setting = app.live().currencies.clone();
     app.db
         .read(move |conn| {
             let now = now_ms();
             let Some((id, code)) = store::open_cart(conn, &session)? else {
-                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now)?));
+                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now, None)?));
             };
-            let lines = store::lines(conn, id)?;
+            let market = market_of(conn, &setting, Some(id), session.customer_id, now)?;
+            let lines = store::lines(conn, id, market.as_ref())?;
             let card = match store::gift_card_of(conn, id)? {
                 Some(card) => crate::gift_cards::card(conn, card)?,
                 None => None,
             };
             Ok::<_, ApiError>(
-                CartOut::new(Some(id), price(conn, lines, code.as_deref(), destination.as_ref(), None, now)?)
-                    .with_gift_card(card, now),
+                CartOut::new(
+                    Some(id),
+                    price(conn, lines, code.as_deref(), destination.as_ref(), None, now, market.as_ref())?,
+                )
+                .with_gift_card(card, now),
             )
         })
         .await

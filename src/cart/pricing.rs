@@ -89,6 +89,7 @@ pub fn shipping_options(
     country: &str,
     goods: i64,
     grams: i64,
+    currency: Currency,
 ) -> Vec<ShippingOption> {
     let exact = rates.iter().any(|(c, _)| c == country);
     let mut out: Vec<ShippingOption> = rates
@@ -100,7 +101,7 @@ pub fn shipping_options(
         .map(|r| ShippingOption {
             code: r.code.clone(),
             name: r.name.clone(),
-            price: Money::new(if r.free_above.is_some_and(|f| goods >= f) { 0 } else { r.price }, Currency::USD),
+            price: Money::new(if r.free_above.is_some_and(|f| goods >= f) { 0 } else { r.price }, currency),
         })
         .collect();
     out.sort_by(|a, b| a.price.amount.cmp(&b.price.amount).then(a.code.cmp(&b.code)));
@@ -236,10 +237,13 @@ mod tests {
         ];
         let codes = |o: Vec<ShippingOption>| o.into_iter().map(|o| (o.code, o.price.amount)).collect::<Vec<_>>();
         assert_eq!(
-            codes(shipping_options(&rates, "US", 1000, 300)),
+            codes(shipping_options(&rates, "US", 1000, 300, Currency::USD)),
             vec![("letter".into(), 199), ("standard".into(), 599)]
         );
-        assert_eq!(codes(shipping_options(&rates, "US", 6000, 3000)), vec![("standard".into(), 0)]);
-        assert_eq!(codes(shipping_options(&rates, "FR", 1000, 300)), vec![("international".into(), 2499)]);
+        assert_eq!(codes(shipping_options(&rates, "US", 6000, 3000, Currency::USD)), vec![("standard".into(), 0)]);
+        assert_eq!(
+            codes(shipping_options(&rates, "FR", 1000, 300, Currency::USD)),
+            vec![("international".into(), 2499)]
+        );
     }
 }

@@ -138,10 +138,27 @@ pub fn item_name(product: &str, variant: &str) -> String {
     }
 }
 
-/// Columns of a [`Line`] after its item id, variant and quantity.
-fn line_columns() -> String {
+/// The currency a cart was last asked in (none: the default).
+pub fn currency_of(conn: &Connection, cart: i64) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT currency FROM carts WHERE id = ?1")?.query_row([cart], |r| r.get(0))
+}
+
+/// Sets the currency of a cart (none: the default).
+pub fn set_currency(tx: &WriteTx, cart: i64, currency: Option<&str>, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE carts SET currency = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![cart, currency, now])?;
+    Ok(())
+}
+
+/// Columns of a [`Line`] after its item id, variant and quantity: its unit price in
+/// `market` (none: the variant's own price, else its product's).
+fn line_columns(market: Option<&crate::catalog::prices::Market>) -> String {
+    let unit = match market {
+        None => UNIT_PRICE.to_owned(),
+        Some(m) => m.sql("p", Some("v")).1,
+    };
     format!(
-        "p.id, p.name, p.slug, v.sku, v.name, {UNIT_PRICE}, p.weight_grams, coalesce(i.available, 0),
+        "p.id, p.name, p.slug, v.sku, v.name, {unit}, p.weight_grams, coalesce(i.available, 0),
          p.status = 'active',
          (SELECT thumbnail_url FROM product_images WHERE product_id = p.id ORDER BY position LIMIT 1)"
     )
@@ -165,7 +182,11 @@ fn line(r: &rusqlite::Row) -> rusqlite::Result<Line> {
     })
 }
 
-pub fn lines(conn: &Connection, cart: i64) -> rusqlite::Result<Vec<Line>> {
+pub fn lines(
+    conn: &Connection,
+    cart: i64,
+    market: Option<&crate::catalog::prices::Market>,
+) -> rusqlite::Result<Vec<Line>> {
     conn.prepare_cached(&format!(
         "SELECT ci.id, ci.variant_id, ci.quantity, {}
          FROM cart_items ci
@@ -174,19 +195,24 @@ pub fn lines(conn: &Connection, cart: i64) -> rusqlite::Result<Vec<Line>> {
          LEFT JOIN inventory i ON i.variant_id = v.id
          WHERE ci.cart_id = ?1
          ORDER BY ci.id",
-        line_columns()
+        line_columns(market)
     ))?
     .query_map([cart], line)?
     .collect()
 }
 
 /// A line of `quantity` of a variant that is in no cart (buy now).
-pub fn variant_line(conn: &Connection, variant: i64, quantity: i64) -> rusqlite::Result<Option<Line>> {
+pub fn variant_line(
+    conn: &Connection,
+    variant: i64,
+    quantity: i64,
+    market: Option<&crate::catalog::prices::Market>,
+) -> rusqlite::Result<Option<Line>> {
     conn.prepare_cached(&format!(
         "SELECT 0, v.id, ?2, {}
          FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN inventory i ON i.variant_id = v.id
          WHERE v.id = ?1",
-        line_columns()
+        line_columns(market)
     ))?
     .query_row(params![variant, quantity], line)
     .optional()

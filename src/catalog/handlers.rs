@@ -80,12 +80,21 @@ pub fn respond_cached<B: From<bytes::Bytes> + Default>(
     };
     let mut resp = rendered.respond(neg, caching);
     // (a comma: more than one language; a cheap test on every cached answer)
-    if app.live().locales.contains(',') {
+    let live = app.live();
+    let languages = live.locales.contains(',');
+    // a page's currency is the shopper's choice, a cookie (the API's is in the query)
+    let groups =
+        app.group_prices.any() || (rendered.media == crate::http::Media::Html && live.currencies.contains(','));
+    if languages || groups {
         // the language may come from Accept-Language (and a page's from the shopper's
-        // choice, a cookie): shared caches must keep them apart
-        let vary = match rendered.media {
-            crate::http::Media::Json => "accept-encoding, accept-language",
-            crate::http::Media::Html => "accept-encoding, accept-language, cookie",
+        // choice, a cookie), a customer group's prices from the token (a page's session
+        // cookie): shared caches must keep them apart
+        let vary = match (rendered.media, languages, groups) {
+            (crate::http::Media::Json, true, false) => "accept-encoding, accept-language",
+            (crate::http::Media::Json, false, _) => "accept-encoding, authorization",
+            (crate::http::Media::Json, true, true) => "accept-encoding, accept-language, authorization",
+            (crate::http::Media::Html, true, _) => "accept-encoding, accept-language, cookie",
+            (crate::http::Media::Html, false, _) => "accept-encoding, cookie",
         };
         resp.headers_mut().insert(axum::http::header::VARY, axum::http::HeaderValue::from_static(vary));
     }
@@ -170,7 +179,85 @@ fn resolve(
         ),
         None => None,
     };
-    Ok(Filter { category, brand, min_price: f.min_price, max_price: f.max_price, in_stock: f.in_stock, fts, locale })
+    Ok(Filter {
+        category,
+        brand,
+        min_price: f.min_price,
+        max_price: f.max_price,
+        in_stock: f.in_stock,
+        fts,
+        locale,
+        market: None,
+    })
+}
+
+const CURRENCY: Param = Param::raw_matching("currency", 3, crate::domain::currencies::PATTERN, |s| {
+    crate::domain::Currency::parse(s).map(drop).ok_or_else(|| "must be a currency code (3 capital letters)".to_owned())
+})
+.doc(
+    "the currency of prices: one the shop sells in (`GET /api/currencies`, else 422); without it, the default. \
+     Prices, price filters, price sorts and price facets are in it",
+);
+
+/// What the prices of an answer depend on: its currency and the shopper's customer groups
+/// (see [`super::prices`]).
+#[derive(Debug, Clone)]
+pub struct Pricing {
+    setting: String,
+    currency: Option<String>,
+    groups: Vec<i64>,
+}
+
+impl Pricing {
+    /// The shop's default prices.
+    pub fn default_of(app: &AppState) -> Pricing {
+        Pricing { setting: app.live().currencies.clone(), currency: None, groups: Vec::new() }
+    }
+
+    /// The prices in `currency` (an enabled one; `None`: the default) for a shopper in `groups`.
+    pub fn new(app: &AppState, currency: Option<String>, groups: Vec<i64>) -> Pricing {
+        Pricing { setting: app.live().currencies.clone(), currency, groups }
+    }
+
+    /// The market now (`None`: products' own prices as stored).
+    pub fn market(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Option<super::prices::Market>> {
+        let m = super::prices::Market::load(
+            conn,
+            &self.setting,
+            self.currency.as_deref(),
+            &self.groups,
+            crate::util::now_ms(),
+        )?;
+        Ok((!m.is_plain()).then_some(m))
+    }
+}
+
+/// The currency a request asks for (`currency=`; 422 for one the shop does not sell in).
+pub fn currency_of(app: &AppState, q: &mut QueryParams) -> Option<String> {
+    super::prices::currency_in(app, q, &CURRENCY)
+}
+
+/// The prices of a catalog answer: in the currency asked for, for the shopper's customer
+/// groups with price lists — a page's session's, or the bearer token's (an unknown or
+/// ended one is a guest's: catalog answers are public). The groups are in the cache key,
+/// never in the request's own target (see [`QueryParams::negotiate`]).
+async fn pricing_of(app: &AppState, q: &mut QueryParams) -> Result<Pricing, ApiError> {
+    let currency = currency_of(app, q);
+    let groups = match (q.groups(), q.bearer()) {
+        (Some(g), _) => g.to_vec(),
+        (None, Some(token)) => {
+            let hash = crate::auth::token_hash(token);
+            let now = crate::util::now_ms();
+            app.db
+                .read(move |conn| super::prices::priced_groups_of_token(conn, &hash, now).map_err(ApiError::from))
+                .await?
+        }
+        (None, None) => Vec::new(),
+    };
+    if !groups.is_empty() {
+        q.negotiate("groups", groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","));
+    }
+    Ok(Pricing::new(app, currency, groups))
 }
 
 /// The language of a catalog answer (see [`QueryParams::locale`]).
@@ -332,7 +419,11 @@ const LOCALE: Param = Param::text("locale", 6, Shape::Locale).doc(
 
 query_params!(
     /// Filters of product lists and search.
-    pub struct FilterQuery [CATEGORY, BRAND, MIN_PRICE, MAX_PRICE, IN_STOCK, LOCALE]
+    pub struct FilterQuery [CATEGORY, BRAND, MIN_PRICE, MAX_PRICE, IN_STOCK, LOCALE, CURRENCY]
+);
+query_params!(
+    /// The language and currency of a catalog answer with prices.
+    pub struct ProductQuery [LOCALE, CURRENCY]
 );
 query_params!(
     /// The language of a catalog answer.
@@ -352,7 +443,7 @@ query_params!(
 );
 query_params!(
     /// `GET /api/products/bestsellers`
-    pub struct BestsellersQuery [DAYS, LIMIT, LOCALE]
+    pub struct BestsellersQuery [DAYS, LIMIT, LOCALE, CURRENCY]
 );
 
 /// List products
@@ -380,6 +471,7 @@ pub async fn list_products_entry(
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let filters = filter_params(&mut q);
     let locale = locale_of(app, &mut q);
+    let pricing = Box::pin(pricing_of(app, &mut q)).await?;
     let typos = q.int_or_default(&TYPOS) as u8;
     let terms = match q.text(&LIST_Q) {
         Some(text) => match SearchTerms::parse(&text) {
@@ -419,7 +511,8 @@ pub async fn list_products_entry(
     let load = async move {
         let body = db
             .read(move |conn| {
-                let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()), locale)?;
+                let mut filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()), locale)?;
+                filter.market = pricing.market(conn)?;
                 let mask = field_mask(&fields);
                 let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
                 out.extend_from_slice(b"{\"data\":");
@@ -439,12 +532,18 @@ pub async fn list_products_entry(
                 };
                 // the page written to `out`: the ids shown, (key, id) of its first and last
                 // rows, whether more lie beyond it in the direction of travel, the total
-                let (ids, first, last, more, total) = match index.list(&filter, terms.as_ref(), &ask) {
+                let (ids, first, last, more, total) = match index.list(conn, &filter, terms.as_ref(), &ask)? {
                     // the in-memory listing (see catalog::listing)
                     Some(p) => {
                         let ids: Vec<i64> = p.rows.iter().map(|(id, _)| *id).collect();
-                        let written =
-                            store::write_products_by_ids(conn, &ids, mask, filter.locale.as_deref(), &mut out)?;
+                        let written = store::write_products_by_ids(
+                            conn,
+                            &ids,
+                            mask,
+                            filter.locale.as_deref(),
+                            filter.market.as_ref(),
+                            &mut out,
+                        )?;
                         let first = p.rows.first().map(|&(id, k)| (k, id));
                         let last = p.rows.last().map(|&(id, k)| (k, id));
                         (written, first, last, p.more, p.total.map(|t| t as i64))
@@ -529,7 +628,7 @@ fn slug_param(
 /// With category, brand, images, options, variants (`in_stock`, never counts), rating
 /// summary and the 10 newest approved reviews.
 #[utoipa::path(get, path = "/api/products/{slug}", tag = "catalog", security(()),
-    params(("slug" = String, Path, description = "the product's slug (in the language asked for, or its own)"), LocaleQuery),
+    params(("slug" = String, Path, description = "the product's slug (in the language asked for, or its own)"), ProductQuery),
     responses((status = 200, description = "the product", body = Data<ProductDetail>), NotModified, NotFound, QueryErrors, ReadErrors))]
 pub async fn product(
     State(app): State<AppState>,
@@ -550,18 +649,21 @@ pub async fn product_entry(
     mut q: QueryParams,
 ) -> Result<(Arc<Entry>, Served), ApiError> {
     let locale = locale_of(app, &mut q);
+    let pricing = Box::pin(pricing_of(app, &mut q)).await?;
     let canonical = q.finish()?;
     let slug = slug_param(slug, "product")?;
     let db = app.db.clone();
     let load = async move {
         let body = db
-            .read(move |conn| match store::product_detail(conn, &slug, locale.as_deref())? {
-                Some(p) => {
-                    let mut tags = vec![Tag::Product(p.id.0)];
-                    tags.extend(p.variants.iter().map(|v| Tag::Variant(v.id.0)));
-                    Ok((to_json(&Data { data: p }), tags))
+            .read(move |conn| {
+                match store::product_detail(conn, &slug, locale.as_deref(), pricing.market(conn)?.as_ref())? {
+                    Some(p) => {
+                        let mut tags = vec![Tag::Product(p.id.0)];
+                        tags.extend(p.variants.iter().map(|v| Tag::Variant(v.id.0)));
+                        Ok((to_json(&Data { data: p }), tags))
+                    }
+                    None => Err(ApiError::not_found("product")),
                 }
-                None => Err(ApiError::not_found("product")),
             })
             .await?;
         Ok(body)
@@ -655,6 +757,7 @@ pub async fn bestsellers_entry(
     let limit = q.int_or_default(&LIMIT);
     let days = q.int_or_default(&DAYS);
     let locale = locale_of(app, &mut q);
+    let pricing = Box::pin(pricing_of(app, &mut q)).await?;
     let canonical = q.finish()?;
     let today = crate::util::now_ms().div_euclid(crate::util::DAY_MS);
     let board = app.bestsellers.for_day(today);
@@ -662,6 +765,8 @@ pub async fn bestsellers_entry(
     let load = async move {
         let body = db
             .read(move |conn| {
+                let market = pricing.market(conn)?;
+                let m = market.as_ref();
                 let top = match board {
                     Some(board) => {
                         let top = board.top(days);
@@ -671,9 +776,9 @@ pub async fn bestsellers_entry(
                         let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
                         let first = ids.len().min(limit as usize + 5);
                         let l = locale.as_deref();
-                        let mut shown = store::summaries_by_ids(conn, &ids[..first], l)?;
+                        let mut shown = store::summaries_by_ids(conn, &ids[..first], l, m)?;
                         if shown.len() < limit as usize && first < ids.len() {
-                            shown.extend(store::summaries_by_ids(conn, &ids[first..], l)?);
+                            shown.extend(store::summaries_by_ids(conn, &ids[first..], l, m)?);
                         }
                         shown
                             .into_iter()
@@ -681,7 +786,7 @@ pub async fn bestsellers_entry(
                             .map(|p| Bestseller { units_sold: units[&p.id.0], product: p })
                             .collect()
                     }
-                    None => store::bestsellers(conn, today - days + 1, limit, locale.as_deref())?,
+                    None => store::bestsellers(conn, today - days + 1, limit, locale.as_deref(), m)?,
                 };
                 let ids: Vec<i64> = top.iter().map(|b| b.product.id.0).collect();
                 Ok::<_, ApiError>((to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }), ids))
@@ -822,6 +927,48 @@ pub async fn brands_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
     entry(app, uri, &canonical, &[Tag::Catalog, Tag::Brands], load).await
 }
 
+/// A currency the shop sells in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CurrencyOut {
+    /// ISO 4217
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub code: String,
+    /// whether it is the default: products' own prices are in it
+    pub default: bool,
+    /// minor units of it per minor unit of the default (`"0.92"`; the default's is `"1"`),
+    /// a decimal as text: the default's prices convert at it, rounded half up, for each
+    /// product without a price list's price in it
+    #[schema(pattern = "^([1-9][0-9]{0,5}(\\.[0-9]{1,6})?|0\\.[0-9]{0,5}[1-9])$")]
+    pub rate: String,
+}
+
+/// The currencies the shop sells in
+///
+/// The default first. Catalog answers, carts and search take one as `currency=` (422 for
+/// any other); carts and orders keep theirs.
+#[utoipa::path(get, path = "/api/currencies", tag = "catalog", security(()),
+    responses((status = 200, description = "the currencies", body = Data<Vec<CurrencyOut>>), NotModified, QueryErrors,
+        ReadErrors))]
+pub async fn currencies(
+    State(app): State<AppState>,
+    uri: Uri,
+    neg: Negotiation,
+    q: QueryParams,
+) -> Result<Response, ApiError> {
+    let canonical = q.finish()?;
+    let setting = app.live().currencies.clone();
+    let load = async move {
+        let list: Vec<CurrencyOut> = crate::domain::currencies::enabled(&setting)
+            .iter()
+            .enumerate()
+            .map(|(i, e)| CurrencyOut { code: e.code.as_str().to_owned(), default: i == 0, rate: e.rate() })
+            .collect();
+        Ok((to_json(&Data { data: list }), Vec::new()))
+    };
+    let (entry, served) = entry(&app, &uri, &canonical, &[Tag::Catalog], load).await?;
+    Ok(respond_cached(&app, &entry.rendered, &neg, served))
+}
+
 /// Price bands of the search facets, in minor units: [lower, upper).
 pub const PRICE_BANDS: &[(i64, Option<i64>)] = &[
     (0, Some(1_000)),
@@ -865,6 +1012,7 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
     });
     let filters = filter_params(&mut q);
     let locale = locale_of(app, &mut q);
+    let pricing = Box::pin(pricing_of(app, &mut q)).await?;
     let sort = q.one_of_or_default(&SEARCH_SORT);
     let per_page = q.int_or_default(&PER_PAGE);
     let page = q.int_or_default(&SEARCH_PAGE);
@@ -891,12 +1039,13 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
     let load = async move {
         let body = db
             .read(move |conn| {
-                let filter = resolve(conn, filters, Some(terms.fts_query()), locale)?;
-                let m = match index.search(&terms, &filter, sort, start, end) {
+                let mut filter = resolve(conn, filters, Some(terms.fts_query()), locale)?;
+                filter.market = pricing.market(conn)?;
+                let m = match index.search(conn, &terms, &filter, sort, start, end)? {
                     Some(m) => m,
                     None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
                 };
-                let items = store::summaries_by_ids(conn, &m.page, filter.locale.as_deref())?;
+                let items = store::summaries_by_ids(conn, &m.page, filter.locale.as_deref(), filter.market.as_ref())?;
                 let shown: Vec<i64> = items.iter().map(|p| p.id.0).collect();
                 let total = m.total as i64;
                 let meta = SearchMetaHead {
@@ -915,7 +1064,8 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
                 serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
                 out.pop(); // the closing brace of meta
                 out.extend_from_slice(b",\"facets\":");
-                m.write_facets(&mut out, filter.locale.as_deref());
+                let currency = super::prices::currency_of(filter.market.as_ref(), crate::domain::Currency::USD);
+                m.write_facets(&mut out, filter.locale.as_deref(), currency);
                 out.extend_from_slice(b"}}");
                 Ok::<_, ApiError>((out, shown))
             })

@@ -9,6 +9,7 @@ pub mod bestsellers;
 pub mod handlers;
 pub mod listing;
 pub mod model;
+pub mod prices;
 pub mod search_index;
 pub mod store;
 pub mod tags;

@@ -328,9 +328,84 @@ impl Refs {
     }
 }
 
+/// The most markets (currency and price lists, see [`super::prices`]) whose price columns
+/// the index keeps at once; one more replaces the oldest.
+const MAX_MARKETS: usize = 8;
+
+/// A market's prices as the index sorts, filters and counts by them: its own price column
+/// and listing, learned on the first request that needs them, kept current with every
+/// product change like the default's, dropped when a price list changes.
+struct MarketView {
+    market: super::prices::Market,
+    cold: Vec<Cold>,
+    listing: Listing,
+    /// per product: the lowest price (as paid) its general lists set, and its special lists
+    general: HashMap<u32, i64>,
+    special: HashMap<u32, i64>,
+    /// when it was learned (the oldest goes first)
+    learned: Instant,
+}
+
+impl MarketView {
+    fn build(conn: &Connection, index: &Index, market: &super::prices::Market) -> rusqlite::Result<MarketView> {
+        let (general_lists, special_lists) = market.lists();
+        let (mut general, mut special) = (HashMap::new(), HashMap::new());
+        let mut stmt = conn.prepare_cached(
+            "SELECT product_id, coalesce(sale, amount) FROM price_list_prices WHERE price_list_id = ?1 AND variant_id = 0",
+        )?;
+        for (lists, into) in [(general_lists, &mut general), (special_lists, &mut special)] {
+            for &list in lists {
+                let rows = stmt.query_map([list], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+                for row in rows {
+                    let (id, price) = row?;
+                    let Ok(id) = u32::try_from(id) else { continue };
+                    into.entry(id).and_modify(|p: &mut i64| *p = (*p).min(price)).or_insert(price);
+                }
+            }
+        }
+        let mut view = MarketView {
+            market: market.clone(),
+            cold: Vec::with_capacity(index.cold.len()),
+            listing: Listing::empty(),
+            general,
+            special,
+            learned: Instant::now(),
+        };
+        view.cold = (0..index.cold.len() as u32).map(|id| view.priced(id, &index.cold[id as usize])).collect();
+        view.listing = Listing::build(
+            index.refs.parent_pos.clone(),
+            index.refs.brand_list.len() + 1,
+            Columns { docs: &index.docs, cold: &view.cold },
+            listing::SCOPE_MIN,
+        );
+        Ok(view)
+    }
+
+    /// The default's columns of a product with its price in this market.
+    fn priced(&self, id: u32, own: &Cold) -> Cold {
+        let price = self.market.effective(own.price, self.general.get(&id).copied(), self.special.get(&id).copied());
+        Cold { price, ..*own }
+    }
+
+    fn bytes(&self) -> usize {
+        self.cold.capacity() * std::mem::size_of::<Cold>() + (self.general.len() + self.special.len()) * 16
+    }
+}
+
+/// The price columns a request reads: the default's or a market's.
+#[derive(Clone, Copy)]
+struct Priced<'a> {
+    cold: &'a [Cold],
+    listing: &'a Listing,
+    /// a market's: price bands come from its prices, not the docs'
+    market: bool,
+}
+
 struct Index {
     docs: Vec<Doc>,
     cold: Vec<Cold>,
+    /// markets' price columns by [`super::prices::Market::key`]
+    markets: RwLock<HashMap<String, MarketView>>,
     /// per product, the hash of the text it was indexed with (name, description, brand
     /// and category names): a change that leaves it alone reindexes nothing
     texts: Vec<u64>,
@@ -381,7 +456,8 @@ impl Matches {
     /// matches in it or below it (counts rolled up, parents first), the brands with the most
     /// matches (ties by name), and every price band.
     /// In `locale`, the names and slugs are the translations' where there are.
-    pub fn write_facets(&self, out: &mut Vec<u8>, locale: Option<&str>) {
+    /// `currency`: of the price bands (a market's; the bands are the same numbers in it).
+    pub fn write_facets(&self, out: &mut Vec<u8>, locale: Option<&str>, currency: crate::domain::Currency) {
         let refs = &self.refs;
         let local = locale.and_then(|l| refs.localized.get(l));
         let category_json = local.map_or(&refs.category_json, |f| &f.category_json);
@@ -428,7 +504,10 @@ impl Matches {
         let bands: Vec<serde_json::Value> = PRICE_BANDS
             .iter()
             .zip(&self.by_band)
-            .map(|((lo, hi), n)| serde_json::json!({"min": store::money(*lo), "max": hi.map(store::money), "count": n}))
+            .map(|((lo, hi), n)| {
+                let m = |a: i64| crate::domain::Money::new(a, currency);
+                serde_json::json!({"min": m(*lo), "max": hi.map(m), "count": n})
+            })
             .collect();
         serde_json::to_writer(&mut *out, &bands).expect("price bands serialize");
         out.push(b'}');
@@ -437,7 +516,7 @@ impl Matches {
     /// The facets as a string (see [`Matches::write_facets`]).
     pub fn facets(&self) -> String {
         let mut out = Vec::new();
-        self.write_facets(&mut out, None);
+        self.write_facets(&mut out, None, crate::domain::Currency::USD);
         String::from_utf8(out).expect("facets are JSON text")
     }
 }
@@ -626,7 +705,9 @@ impl SearchIndex {
             + index.cold.capacity() * std::mem::size_of::<Cold>()
             + index.texts.capacity() * 8;
         let typos = index.vocab.as_fst().as_bytes().len() + index.fresh.iter().map(|w| w.len()).sum::<usize>();
-        Some((words + columns + typos, typos))
+        let markets: usize =
+            index.markets.read().unwrap_or_else(|e| e.into_inner()).values().map(MarketView::bytes).sum();
+        Some((words + columns + typos + markets, typos))
     }
 
     /// The writer's post-commit hook: brings the index up to what was just committed.
@@ -634,6 +715,10 @@ impl SearchIndex {
         let products = changes.all_rows("products");
         let products = products.as_ref();
         let refs_changed = changes.touches("categories") || changes.touches("brands");
+        if changes.touches("price_lists") || changes.touches("price_list_prices") {
+            // markets' prices are learned again from the lists as they are now
+            self.forget_markets();
+        }
         if products.is_none() && !refs_changed {
             return;
         }
@@ -668,33 +753,66 @@ impl SearchIndex {
         }
     }
 
+    /// Forgets every market's price columns (a price list's window opened or closed: they
+    /// are learned again on their next request).
+    pub fn forget_markets(&self) {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if let State::Ready(index) = &*state {
+            index.markets.write().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
     /// One page of a product list (with `terms`, of the products matching them), or `None`
     /// when the index is not available (use SQLite). The total is counted when asked for,
     /// or when it costs nothing extra.
-    pub fn list(&self, filter: &Filter, terms: Option<&SearchTerms>, ask: &Ask) -> Option<Page> {
+    ///
+    /// In a market (`filter.market`) a list ordered or filtered by price reads the market's
+    /// price column, learned on first use (`conn` reads its price lists).
+    pub fn list(
+        &self,
+        conn: &Connection,
+        filter: &Filter,
+        terms: Option<&SearchTerms>,
+        ask: &Ask,
+    ) -> rusqlite::Result<Option<Page>> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let State::Ready(index) = &*state else { return None };
+        let State::Ready(index) = &*state else { return Ok(None) };
         let Ok(want) = index.want(filter) else {
-            return Some(Page { rows: Vec::new(), more: false, total: Some(0) });
+            return Ok(Some(Page { rows: Vec::new(), more: false, total: Some(0) }));
         };
-        Some(match terms {
-            Some(terms) => index.list_matching(terms, &want, ask),
-            None => index.listing.page(Columns { docs: &index.docs, cold: &index.cold }, &want, ask, None),
-        })
+        let by_price = matches!(ask.sort, Sort::PriceAsc | Sort::PriceDesc)
+            || want.min_price.is_some()
+            || want.max_price.is_some();
+        let run = |priced: Priced<'_>| match terms {
+            Some(terms) => index.list_matching(priced, terms, &want, ask),
+            None => priced.listing.page(Columns { docs: &index.docs, cold: priced.cold }, &want, ask, None),
+        };
+        match &filter.market {
+            Some(m) if by_price => index.in_market(conn, m, run).map(Some),
+            _ => Ok(Some(run(index.priced()))),
+        }
     }
 
     /// Runs a search, or `None` when the index is not available (use FTS5).
+    ///
+    /// In a market (`filter.market`) its price column orders, filters and counts the
+    /// price bands (learned on first use; `conn` reads its price lists).
     pub fn search(
         &self,
+        conn: &Connection,
         terms: &SearchTerms,
         filter: &Filter,
         sort: Option<Sort>,
         start: usize,
         end: usize,
-    ) -> Option<Matches> {
+    ) -> rusqlite::Result<Option<Matches>> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let State::Ready(index) = &*state else { return None };
-        Some(index.search(terms, filter, sort, start, end))
+        let State::Ready(index) = &*state else { return Ok(None) };
+        let run = |priced: Priced<'_>| index.search(priced, terms, filter, sort, start, end);
+        match &filter.market {
+            Some(m) => index.in_market(conn, m, run).map(Some),
+            None => Ok(Some(run(index.priced()))),
+        }
     }
 }
 
@@ -886,6 +1004,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
         let mut index = Index {
             docs: Vec::new(),
             cold: Vec::new(),
+            markets: RwLock::new(HashMap::new()),
             texts: Vec::new(),
             terms: HashMap::new(),
             sorted: BTreeSet::new(),
@@ -939,9 +1058,13 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
         } else {
             ids.iter().filter_map(|&id| u32::try_from(id).ok()).filter(|&id| (id as usize) < index.docs.len()).collect()
         };
+        let markets = index.markets.get_mut().unwrap_or_else(|e| e.into_inner());
         for &id in &relisted {
             let cols = Columns { docs: &index.docs, cold: &index.cold };
             index.listing.remove(id, cols);
+            for m in markets.values_mut() {
+                m.listing.remove(id, Columns { docs: &index.docs, cold: &m.cold });
+            }
         }
         // one removal pass for every product whose indexed text changes
         let mut reindex = BTreeSet::new();
@@ -994,14 +1117,25 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
         if index.fresh.len() > FRESH_MAX {
             index.build_vocab();
         }
-        if refs_changed || index.listing.needs_rebuild() {
+        let markets = index.markets.get_mut().unwrap_or_else(|e| e.into_inner());
+        if refs_changed || index.listing.needs_rebuild() || markets.values().any(|m| m.listing.needs_rebuild()) {
+            // markets learn their columns again on their next request
+            markets.clear();
             index.relist();
         } else {
             let cols = Columns { docs: &index.docs, cold: &index.cold };
+            for m in markets.values_mut() {
+                let len = index.cold.len();
+                m.cold.resize(len, Cold::default());
+            }
             for &id in &ids {
                 if let Ok(id) = u32::try_from(id) {
                     if (id as usize) < index.docs.len() {
                         index.listing.insert(id, cols);
+                        for m in markets.values_mut() {
+                            m.cold[id as usize] = m.priced(id, &index.cold[id as usize]);
+                            m.listing.insert(id, Columns { docs: &index.docs, cold: &m.cold });
+                        }
                     }
                 }
             }
@@ -1120,6 +1254,41 @@ impl Index {
         out
     }
 
+    /// The default's price columns.
+    fn priced(&self) -> Priced<'_> {
+        Priced { cold: &self.cold, listing: &self.listing, market: false }
+    }
+
+    /// Runs `f` on `market`'s price columns, learning them first when they are not known.
+    fn in_market<T>(
+        &self,
+        conn: &Connection,
+        market: &super::prices::Market,
+        f: impl FnOnce(Priced<'_>) -> T,
+    ) -> rusqlite::Result<T> {
+        let key = market.key();
+        {
+            let markets = self.markets.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(m) = markets.get(&key) {
+                return Ok(f(Priced { cold: &m.cold, listing: &m.listing, market: true }));
+            }
+        }
+        let built = MarketView::build(conn, self, market)?;
+        {
+            let mut markets = self.markets.write().unwrap_or_else(|e| e.into_inner());
+            if !markets.contains_key(&key) && markets.len() >= MAX_MARKETS {
+                let oldest = markets.iter().min_by_key(|(_, m)| m.learned).map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    markets.remove(&k);
+                }
+            }
+            markets.entry(key.clone()).or_insert(built);
+        }
+        let markets = self.markets.read().unwrap_or_else(|e| e.into_inner());
+        let m = markets.get(&key).expect("just learned, and only a commit's hook clears them");
+        Ok(f(Priced { cold: &m.cold, listing: &m.listing, market: true }))
+    }
+
     /// Builds the listing afresh from the columns.
     fn relist(&mut self) {
         let cols = Columns { docs: &self.docs, cold: &self.cold };
@@ -1147,11 +1316,11 @@ impl Index {
     /// A page of the products matching `terms` and `want`, in `sort` order: the listing's
     /// ways narrowed to the matches (a walk of the sort order testing a bit per product
     /// when the matches are many, a pass over them when they are few).
-    fn list_matching(&self, terms: &SearchTerms, want: &Want, ask: &Ask) -> Page {
+    fn list_matching(&self, priced: Priced<'_>, terms: &SearchTerms, want: &Want, ask: &Ask) -> Page {
         let ids: Vec<u32> = self.matching(terms).into_iter().map(|(id, _)| id).collect();
         let bits = listing::Matched::bits(&ids, self.docs.len());
         let matched = listing::Matched { ids: &ids, bits: &bits };
-        self.listing.page(Columns { docs: &self.docs, cold: &self.cold }, want, ask, Some(&matched))
+        priced.listing.page(Columns { docs: &self.docs, cold: priced.cold }, want, ask, Some(&matched))
     }
 
     fn positions(&self, row: &IndexRow) -> rusqlite::Result<(u32, u32)> {
@@ -1310,8 +1479,17 @@ impl Index {
         out.into_iter().map(|(id, t, typos)| (id, typos * 3 + t)).collect()
     }
 
-    fn search(&self, terms: &SearchTerms, filter: &Filter, sort: Option<Sort>, start: usize, end: usize) -> Matches {
+    fn search(
+        &self,
+        priced: Priced<'_>,
+        terms: &SearchTerms,
+        filter: &Filter,
+        sort: Option<Sort>,
+        start: usize,
+        end: usize,
+    ) -> Matches {
         let refs = &self.refs;
+        let cold = priced.cold;
         // the filter's category and everything below it, by position (parents come first)
         let allowed: Option<Vec<bool>> = filter.category.map(|c| match refs.category_pos.get(&c) {
             Some(&root) => self.listing.allowed(root),
@@ -1336,7 +1514,7 @@ impl Index {
             if let Some(&(ahead, _)) = matches.get(i + 16) {
                 prefetch(&self.docs, ahead as usize);
                 if cold_read {
-                    prefetch(&self.cold, ahead as usize);
+                    prefetch(cold, ahead as usize);
                 }
             }
             let d = &self.docs[id as usize];
@@ -1348,24 +1526,24 @@ impl Index {
                 continue;
             }
             if price_filtered {
-                let price = self.cold[id as usize].price;
+                let price = cold[id as usize].price;
                 if filter.min_price.is_some_and(|m| price < m) || filter.max_price.is_some_and(|m| price > m) {
                     continue;
                 }
             }
             by_category[d.category as usize] += 1;
             by_brand[d.brand as usize] += 1;
-            by_band[d.band as usize] += 1;
+            by_band[if priced.market { price_band(cold[id as usize].price) } else { d.band as usize }] += 1;
             total += 1;
             if listed.is_some() {
                 continue;
             }
             let sort_key = match sort {
                 None => 0,
-                Some(Sort::Newest) => self.cold[id as usize].created_at,
-                Some(Sort::PriceAsc | Sort::PriceDesc) => self.cold[id as usize].price,
+                Some(Sort::Newest) => cold[id as usize].created_at,
+                Some(Sort::PriceAsc | Sort::PriceDesc) => cold[id as usize].price,
                 Some(Sort::Popular) => d.sales as i64,
-                Some(Sort::Rating) => self.cold[id as usize].rating_x100 as i64,
+                Some(Sort::Rating) => cold[id as usize].rating_x100 as i64,
             };
             top.push(Rank::new(sort, id as i64, tier, d.sales as i64, sort_key));
         }
@@ -1382,9 +1560,9 @@ impl Index {
                         with_total: false,
                         strategy: listing::Strategy::Auto,
                     };
-                    let cols = Columns { docs: &self.docs, cold: &self.cold };
+                    let cols = Columns { docs: &self.docs, cold };
                     let matched = listing::Matched { ids: &ids, bits: &bits };
-                    self.listing.page(cols, &want, &ask, Some(&matched)).rows.into_iter().map(|(id, _)| id).collect()
+                    priced.listing.page(cols, &want, &ask, Some(&matched)).rows.into_iter().map(|(id, _)| id).collect()
                 }
                 // a category that is not one: nothing passed the filter above
                 Err(()) => Vec::new(),

@@ -25,6 +25,9 @@ pub struct Filter {
     pub fts: Option<String>,
     /// the language of the summaries' texts (`None`: the default; see [`crate::domain::locale`])
     pub locale: Option<String>,
+    /// the prices shown, filtered and sorted by (`None`: products' own, as stored; see
+    /// [`super::prices`])
+    pub market: Option<super::prices::Market>,
 }
 
 /// Which slice of a sorted list.
@@ -51,9 +54,12 @@ const SUMMARY_WIDTH: usize = 19;
 
 /// [`SUMMARY_COLUMNS`] and [`SUMMARY_JOINS`] with the texts in `locale` (`None`: as stored),
 /// each falling back to the default's where there is no translation.
-fn summary_sql(locale: Option<&str>) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
+fn summary_sql(
+    locale: Option<&str>,
+    market: Option<&super::prices::Market>,
+) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
     use super::translations::{field, join, Owner};
-    match locale {
+    let (columns, joins): (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) = match locale {
         None => (SUMMARY_COLUMNS.into(), SUMMARY_JOINS.into()),
         Some(l) => (
             format!(
@@ -75,6 +81,21 @@ fn summary_sql(locale: Option<&str>) -> (std::borrow::Cow<'static, str>, std::bo
             )
             .into(),
         ),
+    };
+    match market {
+        None => (columns, joins),
+        Some(m) => (columns.replacen(STORED_PRICES, &m.summary_columns("p"), 1).into(), joins),
+    }
+}
+
+/// The price columns of a summary as stored (a market's replace them).
+const STORED_PRICES: &str = "p.base_price, p.sale_price, p.currency";
+
+/// The SQL of the price a list filters and sorts by.
+fn price_key(market: Option<&super::prices::Market>) -> String {
+    match market {
+        None => "p.price".to_owned(),
+        Some(m) => m.sql("p", None).1,
     }
 }
 
@@ -143,6 +164,9 @@ fn list_source(filter: &Filter, sort: Sort) -> (String, Vec<String>, Vec<Value>)
         "products p INDEXED BY idx_products_category".to_owned()
     } else if filter.brand.is_some() {
         "products p INDEXED BY idx_products_brand".to_owned()
+    } else if filter.market.is_some() && matches!(sort, Sort::PriceAsc | Sort::PriceDesc) {
+        // a market's prices are computed: no index orders them
+        "products p".to_owned()
     } else {
         format!("products p INDEXED BY {}", sort.index())
     };
@@ -155,11 +179,11 @@ fn list_source(filter: &Filter, sort: Sort) -> (String, Vec<String>, Vec<Value>)
         values.push(Value::Integer(b));
     }
     if let Some(min) = filter.min_price {
-        conds.push("p.price >= ?".into());
+        conds.push(format!("{} >= ?", price_key(filter.market.as_ref())));
         values.push(Value::Integer(min));
     }
     if let Some(max) = filter.max_price {
-        conds.push("p.price <= ?".into());
+        conds.push(format!("{} <= ?", price_key(filter.market.as_ref())));
         values.push(Value::Integer(max));
     }
     if filter.in_stock {
@@ -180,7 +204,10 @@ fn visit_page(
     mut visit: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
     let (from, mut conds, mut values) = list_source(filter, sort);
-    let key = sort.key();
+    let key: std::borrow::Cow<'static, str> = match (sort, &filter.market) {
+        (Sort::PriceAsc | Sort::PriceDesc, Some(m)) => price_key(Some(m)).into(),
+        _ => sort.key().into(),
+    };
     let desc = sort.descending();
     let backwards = matches!(slice, Slice::Before { .. });
     let (k, id) = match slice {
@@ -198,7 +225,7 @@ fn visit_page(
         Slice::Offset(o) => o,
         _ => 0,
     };
-    let (columns, joins) = summary_sql(filter.locale.as_deref());
+    let (columns, joins) = summary_sql(filter.locale.as_deref(), filter.market.as_ref());
     let sql = format!(
         "SELECT {columns}, {key} FROM {from} {joins} WHERE {} ORDER BY {key} {dir}, p.id {dir} LIMIT ? OFFSET ?",
         conds.join(" AND ")
@@ -434,6 +461,7 @@ pub fn write_products_by_ids(
     ids: &[i64],
     fields: u32,
     locale: Option<&str>,
+    market: Option<&super::prices::Market>,
     out: &mut Vec<u8>,
 ) -> rusqlite::Result<Vec<i64>> {
     let mut written = Vec::with_capacity(ids.len());
@@ -441,7 +469,7 @@ pub fn write_products_by_ids(
     if !ids.is_empty() {
         let list = serde_json::to_string(ids).expect("integers serialize");
         // json_each yields the array in order and drives the join (CROSS JOIN)
-        let (columns, joins) = summary_sql(locale);
+        let (columns, joins) = summary_sql(locale, market);
         let sql = format!(
             "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
              WHERE p.status = 'active' ORDER BY j.key"
@@ -461,12 +489,17 @@ pub fn write_products_by_ids(
 }
 
 /// Summaries of the given products (active ones only), in the order given.
-pub fn summaries_by_ids(conn: &Connection, ids: &[i64], locale: Option<&str>) -> rusqlite::Result<Vec<ProductSummary>> {
+pub fn summaries_by_ids(
+    conn: &Connection,
+    ids: &[i64],
+    locale: Option<&str>,
+    market: Option<&super::prices::Market>,
+) -> rusqlite::Result<Vec<ProductSummary>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids).expect("integers serialize");
-    let (columns, joins) = summary_sql(locale);
+    let (columns, joins) = summary_sql(locale, market);
     let sql = format!(
         "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
          WHERE p.status = 'active'"
@@ -482,7 +515,12 @@ pub fn summaries_by_ids(conn: &Connection, ids: &[i64], locale: Option<&str>) ->
 ///
 /// In `locale`, its texts are the translations' where there are, and its slug may be the
 /// translation's or its own.
-pub fn product_detail(conn: &Connection, slug: &str, locale: Option<&str>) -> rusqlite::Result<Option<ProductDetail>> {
+pub fn product_detail(
+    conn: &Connection,
+    slug: &str,
+    locale: Option<&str>,
+    market: Option<&super::prices::Market>,
+) -> rusqlite::Result<Option<ProductDetail>> {
     use super::translations::{field, join, owner_by_slug, Owner};
     const HEAD: &str =
         "SELECT p.id, p.sku, p.name, p.slug, p.description, p.base_price, p.sale_price, p.currency, p.in_stock,
@@ -515,6 +553,10 @@ pub fn product_detail(conn: &Connection, slug: &str, locale: Option<&str>) -> ru
                 }
             }
         }
+    };
+    let sql: std::borrow::Cow<'static, str> = match market {
+        None => sql,
+        Some(m) => sql.replacen(STORED_PRICES, &m.summary_columns("p"), 1).into(),
     };
     let head = conn
         .prepare_cached(&sql)?
@@ -566,17 +608,33 @@ pub fn product_detail(conn: &Connection, slug: &str, locale: Option<&str>) -> ru
     let base = p.base_price.amount;
     let sale = p.sale_price.map(|m| m.amount);
     let cur = p.price.currency;
-    let mut stmt = conn.prepare_cached(
-        "SELECT v.id, v.sku, v.name, v.base_price, v.sale_price, coalesce(i.available, 0) > 0,
+    const VARIANTS: &str = "SELECT v.id, v.sku, v.name, v.base_price, v.sale_price, coalesce(i.available, 0) > 0,
                 a.slug, a.name, av.value
-         FROM variants v
-         LEFT JOIN inventory i ON i.variant_id = v.id
+         FROM variants v JOIN products p ON p.id = v.product_id
+         LEFT JOIN inventory i ON i.variant_id = v.id";
+    let variants_sql: std::borrow::Cow<'static, str> = match market {
+        None => VARIANTS.into(),
+        // the market's prices of each variant (never NULL: a variant's own or its product's)
+        Some(m) => {
+            let (base, paid) = m.sql("p", Some("v"));
+            VARIANTS
+                .replacen(
+                    "v.base_price, v.sale_price",
+                    &format!("{base}, CASE WHEN ({paid}) < ({base}) THEN ({paid}) END"),
+                    1,
+                )
+                .into()
+        }
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "{variants_sql}
          LEFT JOIN variant_attribute_values vav ON vav.variant_id = v.id
          LEFT JOIN attribute_values av ON av.id = vav.attribute_value_id
          LEFT JOIN attributes a ON a.id = av.attribute_id
+
          WHERE v.product_id = ?1
-         ORDER BY v.position, v.id, a.id",
-    )?;
+         ORDER BY v.position, v.id, a.id"
+    ))?;
     let mut rows = stmt.query([pid])?;
     while let Some(r) = rows.next()? {
         let vid: i64 = r.get(0)?;
@@ -680,8 +738,9 @@ pub fn bestsellers(
     since_day: i64,
     limit: i64,
     locale: Option<&str>,
+    market: Option<&super::prices::Market>,
 ) -> rusqlite::Result<Vec<Bestseller>> {
-    let (columns, joins) = summary_sql(locale);
+    let (columns, joins) = summary_sql(locale, market);
     let sql = format!(
         "WITH top AS (SELECT product_id, sum(units) AS units FROM product_sales_daily WHERE day >= ?1
                       GROUP BY product_id ORDER BY units DESC, product_id LIMIT ?2)
@@ -880,9 +939,14 @@ pub struct Hit {
 /// full-text matches; the columns come from the narrow `idx_products_facets`.
 pub fn search_hits(conn: &Connection, filter: &Filter, sort: Option<Sort>) -> rusqlite::Result<Vec<Hit>> {
     let (_, conds, values) = list_source(filter, Sort::Newest);
-    let key = sort.map(Sort::key).unwrap_or("0");
+    let price = price_key(filter.market.as_ref());
+    let key = match sort {
+        Some(Sort::PriceAsc | Sort::PriceDesc) => price.clone(),
+        Some(s) => s.key().to_owned(),
+        None => "0".to_owned(),
+    };
     let sql = format!(
-        "SELECT p.id, p.category_id, p.brand_id, p.price, p.sales_count, {key}
+        "SELECT p.id, p.category_id, p.brand_id, {price}, p.sales_count, {key}
          FROM products_fts CROSS JOIN products p INDEXED BY idx_products_facets ON p.id = products_fts.rowid
          WHERE {} ORDER BY products_fts.rowid",
         conds.join(" AND ")

@@ -197,6 +197,9 @@ pub fn of_changes(changes: &ChangeSet) -> Vec<Tag> {
         "attributes",
         "attribute_values",
         "variant_attribute_values",
+        // prices in other currencies and for groups: a list's change reaches every answer
+        "price_lists",
+        "price_list_prices",
     ];
     if everywhere.iter().any(|t| changes.touches(t)) {
         tags.push(Tag::Catalog);

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -77,6 +77,9 @@ const V18_MARKER: &str = "-- version 18: tax-inclusive prices";
 /// Where the version-19 section begins.
 const V19_MARKER: &str = "-- version 19: translations";
 
+/// Where the version-20 section begins.
+const V20_MARKER: &str = "-- version 20: currencies and price lists";
+
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
 const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
@@ -132,7 +135,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -151,6 +154,7 @@ pub fn steps() -> Vec<Step> {
         at(V17_MARKER),
         at(V18_MARKER),
         at(V19_MARKER),
+        at(V20_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -172,7 +176,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 16, sql: SCHEMA_SQL[v16..end(v17)].into(), code: None },
         Step { to: 17, sql: SCHEMA_SQL[v17..end(v18)].into(), code: None },
         Step { to: 18, sql: SCHEMA_SQL[v18..end(v19)].into(), code: None },
-        Step { to: 19, sql: SCHEMA_SQL[v19..].into(), code: None },
+        Step { to: 19, sql: SCHEMA_SQL[v19..end(v20)].into(), code: None },
+        Step { to: 20, sql: SCHEMA_SQL[v20..].into(), code: None },
     ]
 }
 

@@ -59,8 +59,10 @@ pub async fn apply_gift_card(
             if let Some(why) = card.problem(now) {
                 return Err(invalid(why));
             }
-            if card.currency != "USD" {
-                return Err(invalid(&format!("this gift card is in {}; the cart is in USD", card.currency)));
+            // (a cart without a currency of its own is in the default, the catalog's USD)
+            let in_cart = store::currency_of(tx, cart)?.unwrap_or_else(|| "USD".to_owned());
+            if card.currency != in_cart {
+                return Err(invalid(&format!("this gift card is in {}; the cart is in {in_cart}", card.currency)));
             }
             store::set_gift_card(tx, cart, Some(card.id), now)?;
             Ok(())

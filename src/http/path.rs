@@ -59,6 +59,7 @@ pub mod res {
         GiftCard => "gift card",
         Job => "job",
         Order => "order",
+        PriceList => "price list",
         Product => "product",
         Return => "return",
         Review => "review",

@@ -34,6 +34,11 @@ pub struct QueryParams {
     /// the request's `Accept-Language`, for [`QueryParams::locale`] (the header's bytes,
     /// shared, not copied)
     accept_language: Option<axum::http::HeaderValue>,
+    /// the request's `Authorization`, for answers whose prices depend on the shopper's
+    /// customer groups (see [`QueryParams::bearer`])
+    authorization: Option<axum::http::HeaderValue>,
+    /// the shopper's customer groups as a page knows them (its session), for the same
+    groups: Option<Vec<i64>>,
     /// a value was chosen by a header rather than the query (see [`Canonical::negotiated`])
     negotiated: bool,
 }
@@ -297,6 +302,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let mut q = QueryParams::parse(parts.uri.query().unwrap_or(""))?;
         q.accept_language = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).cloned();
+        q.authorization = parts.headers.get(axum::http::header::AUTHORIZATION).cloned();
         Ok(q)
     }
 }
@@ -335,8 +341,36 @@ impl QueryParams {
             errors: BTreeMap::new(),
             accepted: BTreeMap::new(),
             accept_language: None,
+            authorization: None,
+            groups: None,
             negotiated: false,
         })
+    }
+
+    /// The bearer token of the request's `Authorization`, if it names one.
+    pub fn bearer(&self) -> Option<&str> {
+        let v = self.authorization.as_ref()?.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 128).then_some(token)
+    }
+
+    /// The shopper's customer groups, as a page that knows its session sets them.
+    pub fn with_groups(mut self, groups: Vec<i64>) -> QueryParams {
+        self.groups = Some(groups);
+        self
+    }
+
+    /// The groups [`QueryParams::with_groups`] set.
+    pub fn groups(&self) -> Option<&[i64]> {
+        self.groups.as_deref()
+    }
+
+    /// A part of the answer that the request's headers (or session) chose rather than its
+    /// query: in the cache key, and the request's own target never names the entry.
+    pub fn negotiate(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.accept(name, value);
+        self.negotiated = true;
     }
 
     fn take(&mut self, name: &str) -> Option<String> {

@@ -35,6 +35,7 @@ pub enum NodeTask {
     MetricsUpkeep,
     MetricsHistory,
     CacheWarm,
+    PriceWindows,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +75,14 @@ pub fn tasks(c: &Config) -> Vec<Task> {
             at_start: false,
             queue: Queue::Low,
             about: "merge the full-text index's segments (SQLite FTS5), a bounded step at a time",
+        },
+        Task {
+            scope: Scope::Node(NodeTask::PriceWindows),
+            every: secs(60),
+            at_start: true,
+            queue: Queue::Low,
+            about: "when a price list's time window starts or ends (a sale), show its prices from that moment: \
+                    wakes at the next start or end and renews every cached catalog answer",
         },
         Task {
             scope: Scope::Node(NodeTask::Bestsellers),
@@ -128,6 +137,7 @@ impl Task {
             Scope::Node(NodeTask::MetricsUpkeep) => "metrics_upkeep",
             Scope::Node(NodeTask::MetricsHistory) => "metrics_history",
             Scope::Node(NodeTask::CacheWarm) => "cache_warm",
+            Scope::Node(NodeTask::PriceWindows) => "price_windows",
         }
     }
 }

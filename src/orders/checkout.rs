@@ -252,10 +252,18 @@ fn place_new(
     fx: crate::app::Effects,
     now: i64,
 ) -> Result<Vec<u8>, PlaceError> {
+    // the cart's currency (buy now: the default) for the shopper's groups, now
+    let cart = match source {
+        LineSource::Cart => Some(cart::store::open_cart(tx, session)?.ok_or(PlaceError::EmptyCart)?),
+        LineSource::Items(..) => None,
+    };
+    let market = cart::market_of(tx, &fx.currencies, cart.as_ref().map(|c| c.0), session.customer_id, now)?;
+    let m = market.as_ref();
+    let currency = crate::catalog::prices::currency_of(m, crate::domain::currencies::default_of(&fx.currencies));
     let (lines, cart_id, code) = match source {
         LineSource::Cart => {
-            let Some((cart, code)) = cart::store::open_cart(tx, session)? else { return Err(PlaceError::EmptyCart) };
-            (cart::store::lines(tx, cart)?, Some(cart), code)
+            let (cart, code) = cart.expect("read above");
+            (cart::store::lines(tx, cart, m)?, Some(cart), code)
         }
         LineSource::Items(items, code) => {
             let mut by_variant: BTreeMap<i64, i64> = BTreeMap::new();
@@ -270,7 +278,7 @@ fn place_new(
             }
             let mut lines = Vec::with_capacity(order.len());
             for variant in order {
-                let line = cart::store::variant_line(tx, variant, by_variant[&variant])?;
+                let line = cart::store::variant_line(tx, variant, by_variant[&variant], m)?;
                 lines.extend(line);
             }
             (lines, None, code)
@@ -288,7 +296,7 @@ fn place_new(
         return Err(PlaceError::LineTooLarge);
     }
     let dest = Destination { country: p.address.country.clone(), region: p.address.state.clone() };
-    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now)?;
+    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now, m)?;
     if let Some(why) = &priced.discount_problem {
         return Err(PlaceError::InvalidDiscount(why.clone()));
     }
@@ -306,7 +314,7 @@ fn place_new(
     };
     let by_card = match gift_card {
         Some(card) => {
-            let take = crate::gift_cards::can_pay(tx, card, t.total, "USD", now)
+            let take = crate::gift_cards::can_pay(tx, card, t.total, currency.as_str(), now)
                 .map_err(|e| PlaceError::GiftCard(e.to_string()))?;
             if take == 0 && t.total > 0 {
                 return Err(PlaceError::GiftCard("this gift card has no balance left".into()));
@@ -377,6 +385,7 @@ fn place_new(
             expires_at: now + expiry_ms,
             client_addr: &client_key,
             gift_card_paid: by_card,
+            currency: currency.as_str(),
         },
     )?;
     store::insert_lines(tx, order, &priced.lines)?;
@@ -401,7 +410,7 @@ fn place_new(
     }
     // one mail: what was ordered and what is left to pay (nothing: it is the receipt too)
     if !email.is_empty() {
-        let words = |m: i64| crate::mail::amount(m, "USD");
+        let words = |m: i64| crate::mail::amount(m, currency.as_str());
         let mut body = format!("Thank you for your order {order}.\n\nTotal: {}\n", words(t.total));
         if by_card > 0 {
             body.push_str(&format!("Paid by gift card: {}\n", words(by_card)));
@@ -419,7 +428,7 @@ fn place_new(
         // gift cards bought in it are issued, their codes mailed
         crate::gift_cards::issue_bought(tx, order, now, fx)?;
     }
-    let usd = |m: i64| Money::new(m, crate::domain::Currency::USD);
+    let usd = |m: i64| Money::new(m, currency);
     let placed = PlacedOut {
         order_id: Id(order),
         status,

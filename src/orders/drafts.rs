@@ -263,7 +263,7 @@ fn lines_of(conn: &Connection, d: &Draft, custom_prices: bool) -> rusqlite::Resu
     let mut out = Lines { lines: Vec::new(), list_prices: Vec::new(), problems: Vec::new() };
     for (i, l) in d.lines.iter().enumerate() {
         let field = format!("lines[{i}].variant_id");
-        let Some(mut line) = cart::store::variant_line(conn, l.variant_id, l.quantity)? else {
+        let Some(mut line) = cart::store::variant_line(conn, l.variant_id, l.quantity, None)? else {
             out.problems.push(DraftProblem { field, message: format!("no variant {} any more", l.variant_id) });
             continue;
         };
@@ -298,7 +298,7 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
     let Lines { lines, list_prices, mut problems } = lines_of(conn, d, custom_prices)?;
     let dest = destination(&address);
     let priced =
-        cart::price(conn, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now)?;
+        cart::price(conn, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now, None)?;
     if priced.shipping.is_none() {
         let message = match &d.shipping_option {
             Some(_) if !priced.options.is_empty() => format!(
@@ -479,7 +479,8 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     }
     let address: serde_json::Value = serde_json::from_str(&d.shipping_address).unwrap_or_default();
     let dest = destination(&address);
-    let priced = cart::price(tx, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now)?;
+    let priced =
+        cart::price(tx, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now, None)?;
     if let Some(why) = &priced.discount_problem {
         return Err(PlaceError::InvalidDiscount(why.clone()).into());
     }
@@ -517,6 +518,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             expires_at: now + how.hold_ms,
             client_addr: "",
             gift_card_paid: 0,
+            currency: "USD",
         },
     )?;
     store::insert_lines(tx, order, &priced.lines)?;

@@ -239,9 +239,20 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
             quantity: wanted[&l.line],
         });
     }
+    // lines added sell at the order's currency's prices for its customer's groups, now
+    let (currency, customer): (String, Option<i64>) = tx
+        .prepare_cached("SELECT currency, customer_id FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if crate::domain::currencies::find(&fx.currencies, &currency).is_none() {
+        return Err(EditError::Field {
+            field: "add".into(),
+            message: format!("the order is in {currency}, which the shop no longer sells in"),
+        });
+    }
+    let market = crate::catalog::prices::for_shopper(tx, &fx.currencies, Some(&currency), customer, now)?;
     for (i, (variant, quantity)) in edit.add.iter().enumerate() {
         let field = format!("add[{i}].variant_id");
-        let Some(v) = crate::cart::store::variant_line(tx, *variant, *quantity)? else {
+        let Some(v) = crate::cart::store::variant_line(tx, *variant, *quantity, market.as_ref())? else {
             return Err(EditError::Field { field, message: format!("no variant {variant}") });
         };
         if !v.active {
@@ -353,7 +364,7 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
     let discount = match &code {
         Some(c) if discount_before > 0 => {
-            crate::cart::store::promotion(tx, c)?.map_or(0, |p| p.granted(subtotal).unwrap_or(0))
+            crate::cart::promotion_in(tx, c, market.as_ref())?.map_or(0, |p| p.granted(subtotal).unwrap_or(0))
         }
         _ => 0,
     };
@@ -369,7 +380,8 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
          WHERE id = ?1",
     )?
     .execute(params![order, t.subtotal, t.discount, t.tax, t.total, now, t.tax_included])?;
-    let words = |m: i64| crate::mail::amount(m, "USD");
+    let cur = store::currency_of(tx, order)?;
+    let words = |m: i64| crate::mail::amount(m, cur.as_str());
     let changes = said.join(", ");
     store::add_history(
         tx,
@@ -452,7 +464,7 @@ pub fn collect_balance(tx: &WriteTx, order: i64, how: &str, now: i64) -> rusqlit
         tx,
         order,
         status.as_str(),
-        &format!("balance of {} paid: {how}", crate::mail::amount(due, "USD")),
+        &format!("balance of {} paid: {how}", crate::mail::amount(due, store::currency_of(tx, order)?.as_str())),
         now,
     )?;
     Ok(Some(due))

@@ -300,13 +300,15 @@ pub fn create(
             return Err(TransitionError::GiftCardsUsed { line: l.line, unused, asked }.into());
         }
     }
+    let cur = store::currency_of(tx, order)?;
     let note = match method {
         Method::Offline => {
-            format!("refund {id} of {} recorded as paid back: {reason}", crate::mail::amount(amount, "USD"))
+            format!("refund {id} of {} recorded as paid back: {reason}", crate::mail::amount(amount, cur.as_str()))
         }
-        Method::Provider => {
-            format!("refund {id} of {} sent to the payment provider: {reason}", crate::mail::amount(amount, "USD"))
-        }
+        Method::Provider => format!(
+            "refund {id} of {} sent to the payment provider: {reason}",
+            crate::mail::amount(amount, cur.as_str())
+        ),
     };
     resettle(tx, order, &note, now)?;
     match method {
@@ -495,8 +497,9 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
     if email.is_empty() {
         return Ok(());
     }
-    let mut body =
-        format!("We refunded {} of your order {order}.\n\nReason: {reason}\n", crate::mail::amount(amount, "USD"));
+    let cur = store::currency_of(tx, order)?;
+    let words = |m: i64| crate::mail::amount(m, cur.as_str());
+    let mut body = format!("We refunded {} of your order {order}.\n\nReason: {reason}\n", words(amount));
     let items: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT i.name, l.quantity FROM refund_lines l JOIN order_items i ON i.order_id = l.order_id AND i.line = l.line
@@ -511,10 +514,10 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
         }
     }
     if to_card >= amount {
-        body.push_str(&format!("\nIt is back on your gift card ({}).\n", crate::mail::amount(to_card, "USD")));
+        body.push_str(&format!("\nIt is back on your gift card ({}).\n", words(to_card)));
     } else {
         if to_card > 0 {
-            body.push_str(&format!("\n{} of it is back on your gift card.", crate::mail::amount(to_card, "USD")));
+            body.push_str(&format!("\n{} of it is back on your gift card.", words(to_card)));
         }
         body.push_str("\nIt goes back the way you paid; your bank may take a few days to show it.\n");
     }
@@ -568,14 +571,15 @@ pub fn of_order(conn: &Connection, order: i64) -> rusqlite::Result<Vec<RefundOut
 
 /// Refund `id`.
 pub fn one(conn: &Connection, id: i64) -> rusqlite::Result<Option<RefundOut>> {
-    let usd = |a: i64| Money::new(a, crate::domain::Currency::USD);
     let Some(mut out) = conn
         .prepare_cached(
-            "SELECT id, order_id, amount, reason, status, method, provider_ref, error, created_at, settled_at,
-                    to_gift_card
-             FROM refunds WHERE id = ?1",
+            "SELECT r.id, r.order_id, r.amount, r.reason, r.status, r.method, r.provider_ref, r.error, r.created_at,
+                    r.settled_at, r.to_gift_card, o.currency
+             FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.id = ?1",
         )?
         .query_row([id], |r| {
+            let cur = crate::domain::Currency::parse(&r.get::<_, String>(11)?).unwrap_or(crate::domain::Currency::USD);
+            let usd = |a: i64| Money::new(a, cur);
             Ok(RefundOut {
                 id: Id(r.get(0)?),
                 order_id: Id(r.get(1)?),
@@ -600,7 +604,12 @@ pub fn one(conn: &Connection, id: i64) -> rusqlite::Result<Option<RefundOut>> {
             "SELECT line, quantity, cancelled, amount FROM refund_lines WHERE refund_id = ?1 ORDER BY line",
         )?
         .query_map([id], |r| {
-            Ok(RefundLineOut { line_id: r.get(0)?, quantity: r.get(1)?, cancelled: r.get(2)?, amount: usd(r.get(3)?) })
+            Ok(RefundLineOut {
+                line_id: r.get(0)?,
+                quantity: r.get(1)?,
+                cancelled: r.get(2)?,
+                amount: Money::new(r.get(3)?, out.amount.currency),
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(Some(out))

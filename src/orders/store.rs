@@ -191,6 +191,8 @@ pub struct NewOrder<'a> {
     /// what gift cards pay of it (their ledger rows are written with it); all of it: the
     /// order is placed `paid`, its payment captured (otherwise `pending`)
     pub gift_card_paid: i64,
+    /// the currency of every amount
+    pub currency: &'a str,
 }
 
 /// Unpaid orders and the units they hold, with the earliest of their deadlines.
@@ -250,7 +252,7 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
                             email, shipping_address, shipping_option, payment_method, discount_code,
                             created_at, updated_at, expires_at, client_addr, gift_card_paid, paid_at, captured,
                             tax_included)
-         VALUES (?1, ?2, ?3, CASE WHEN ?18 THEN 'paid' ELSE 'pending' END, 'USD', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+         VALUES (?1, ?2, ?3, CASE WHEN ?18 THEN 'paid' ELSE 'pending' END, ?20, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
                  ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END, ?19)",
     )?
     .execute(params![
@@ -272,7 +274,8 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.client_addr,
         o.gift_card_paid,
         o.gift_card_paid > 0 && o.gift_card_paid == o.total,
-        o.tax_included
+        o.tax_included,
+        o.currency
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -346,8 +349,13 @@ pub fn owner(conn: &Connection, order: i64) -> rusqlite::Result<Option<Owner>> {
     .optional()
 }
 
-fn usd(amount: i64) -> Money {
-    Money::new(amount, Currency::USD)
+/// The currency of order `order` (the default's when there is no such order).
+pub fn currency_of(conn: &Connection, order: i64) -> rusqlite::Result<Currency> {
+    let c: Option<String> = conn
+        .prepare_cached("SELECT currency FROM orders WHERE id = ?1")?
+        .query_row([order], |r| r.get(0))
+        .optional()?;
+    Ok(c.as_deref().and_then(Currency::parse).unwrap_or(Currency::USD))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -372,7 +380,7 @@ pub fn list(
             id: Id(r.get(0)?),
             status: r.get(1)?,
             item_count: r.get(2)?,
-            total: usd(r.get(3)?),
+            total: Money::new(r.get(3)?, Currency::parse(&r.get::<_, String>(5)?).unwrap_or(Currency::USD)),
             created_at: Timestamp(r.get(4)?),
         })
     };
@@ -381,14 +389,14 @@ pub fn list(
     match customer {
         Some(c) => conn
             .prepare_cached(&format!(
-                "SELECT o.id, o.status, {items}, o.total, o.created_at FROM orders o INDEXED BY idx_orders_customer
+                "SELECT o.id, o.status, {items}, o.total, o.created_at, o.currency FROM orders o INDEXED BY idx_orders_customer
                  WHERE o.customer_id = ?1 AND o.id < ?2 ORDER BY o.id DESC LIMIT ?3"
             ))?
             .query_map(params![c, before, limit], map)?
             .collect(),
         None => conn
             .prepare_cached(&format!(
-                "SELECT o.id, o.status, {items}, o.total, o.created_at FROM orders o INDEXED BY idx_orders_session
+                "SELECT o.id, o.status, {items}, o.total, o.created_at, o.currency FROM orders o INDEXED BY idx_orders_session
                  WHERE o.session_id = ?1 AND o.id < ?2 AND o.session_id IS NOT NULL ORDER BY o.id DESC LIMIT ?3"
             ))?
             .query_map(params![session, before, limit], map)?
@@ -509,7 +517,7 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
     let head = conn
         .prepare_cached(&format!(
             "SELECT id, status, email, subtotal, discount, discount_code, shipping, shipping_option, tax, total,
-                        shipping_address, payment_method, created_at, paid_at, expires_at, {}, {}, {}
+                        shipping_address, payment_method, created_at, paid_at, expires_at, {}, {}, {}, currency
                  FROM orders WHERE id = ?1",
             if parts.gift_card_paid { "gift_card_paid" } else { "0" },
             if parts.balance_due {
@@ -520,6 +528,8 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
             if parts.tax_included { "tax_included" } else { "0" },
         ))?
         .query_row([order], |r| {
+            let cur = Currency::parse(&r.get::<_, String>(19)?).unwrap_or(Currency::USD);
+            let usd = |m: i64| Money::new(m, cur);
             let address: String = r.get(10)?;
             let status: OrderStatus = r.get(1)?;
             let expires: Option<i64> = r.get(14)?;
@@ -559,6 +569,8 @@ pub fn detail_in(conn: &Connection, order: i64, parts: Parts) -> rusqlite::Resul
         })
         .optional()?;
     let Some(mut o) = head else { return Ok(None) };
+    let cur = o.total.currency;
+    let usd = |m: i64| Money::new(m, cur);
     let fulfilled = if parts.shipments { "fulfilled" } else { "0" };
     let refunded = if parts.refunds { "refunded, cancelled" } else { "0, 0" };
     o.items = conn

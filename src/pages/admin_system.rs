@@ -818,6 +818,9 @@ fn setting_label(key: &str) -> &'static str {
         "return_window_days" => "Customers may ask for a return for (days after delivery; 0: no returns)",
         "draft_custom_prices" => "Draft orders may set their own prices",
         "locales" => "Languages of the catalog (language tags separated by commas, the default first: en, de, fr)",
+        "currencies" => {
+            "Currencies sold in (the default first, then each other with its rate from the default: USD, EUR 0.92)"
+        }
         _ => "Setting",
     }
 }

@@ -95,6 +95,18 @@ pub const TABLES: &[Table] = &[
                 Deleting a group takes its members out of it.",
     },
     Table {
+        res: &res::PRICE_LISTS,
+        path: "/admin/price-lists",
+        item: "/admin/price-lists/{id}",
+        delete: "/admin/price-lists/{id}/delete",
+        title: "Price lists",
+        one: "price list",
+        columns: &["name", "currency", "customer_group_id", "starts_at", "ends_at"],
+        about: "Prices in a currency, for everyone or for one customer group, always or for a while (a sale that \
+                starts and ends by itself). A shopper pays the lowest price that applies; a list for everyone \
+                in another currency than the default sets its prices there instead of the conversion.",
+    },
+    Table {
         res: &res::BRANDS,
         path: "/admin/brands",
         item: "/admin/brands/{id}",
@@ -143,6 +155,7 @@ fn label(field: &Field) -> String {
         "max_weight_grams" => "Maximum weight (g)".into(),
         "parent_id" => "Parent".into(),
         "logo_url" => "Logo address".into(),
+        "customer_group_id" => "Customer group".into(),
         "country" => "Country".into(),
         n => {
             let s = n.replace('_', " ");
@@ -160,7 +173,8 @@ fn usd(amount: i64) -> String {
 fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, String>, form: bool) -> String {
     let v = row.get(field.name).unwrap_or(&Value::Null);
     if v.is_null() {
-        return String::new();
+        // a price list without a group is everyone's
+        return if field.name == "customer_group_id" && !form { "Everyone".to_owned() } else { String::new() };
     }
     let int = v.as_i64();
     match (unit(field), int) {
@@ -281,12 +295,39 @@ async fn categories(app: &AppState) -> Result<Vec<(String, String)>, ApiError> {
         .collect())
 }
 
+/// The rows a table's reference field chooses from, as (id, name): categories (indented)
+/// for a category's parent, customer groups for a price list's group.
+async fn choices(app: &AppState, t: &Table) -> Result<Vec<(String, String)>, ApiError> {
+    match t.res.table {
+        "categories" => categories(app).await,
+        "price_lists" => {
+            app.db
+                .read(|conn| {
+                    conn.prepare_cached(
+                        "SELECT cast(id AS TEXT), name FROM customer_groups ORDER BY name COLLATE NOCASE LIMIT 500",
+                    )?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String)>>>()
+                    .map_err(ApiError::from)
+                })
+                .await
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The shop's currencies, the default first, for a currency field.
+fn currencies(app: &AppState) -> Vec<String> {
+    crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect()
+}
+
 fn form_fields(
     t: &Table,
     values: &Map<String, Value>,
     typed: Option<&BTreeMap<String, String>>,
     errors: &BTreeMap<String, String>,
     cats: &[(String, String)],
+    currencies: &[String],
 ) -> Markup {
     let none = BTreeMap::new();
     html! {
@@ -310,10 +351,16 @@ fn form_fields(
                             @for c in *choices { option value=(c) selected[value == *c] { (c) } }
                         }
                     }
-                    FieldKind::Ref(_) => {
+                    FieldKind::Currency => {
                         label for=(id) { (label(f)) }
                         select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
-                            option value="" { "None (top level)" }
+                            @for c in currencies { option value=(c) selected[value == *c] { (c) } }
+                        }
+                    }
+                    FieldKind::Ref(table) => {
+                        label for=(id) { (label(f)) }
+                        select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
+                            option value="" { (if *table == "customer_groups" { "Everyone" } else { "None (top level)" }) }
                             @for (cid, name) in cats {
                                 @if values.get("id").and_then(Value::as_str) != Some(cid.as_str()) {
                                     option value=(cid) selected[value == *cid] { (name) }
@@ -370,7 +417,7 @@ async fn list_page(
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
     let Rows { data: rows, meta } = rows(app, t, before).await?;
-    let cats = if t.res.table == "categories" { categories(app).await? } else { Vec::new() };
+    let cats = choices(app, t).await?;
     let parents: BTreeMap<String, String> =
         cats.iter().map(|(id, n)| (id.clone(), n.trim_start_matches('\u{a0}').to_owned())).collect();
     let fields: Vec<&Field> = t.columns.iter().filter_map(|c| t.res.fields.iter().find(|f| f.name == *c)).collect();
@@ -399,7 +446,7 @@ async fn list_page(
             @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
             form method="post" action=(t.path) novalidate {
                 (csrf(&a.ps))
-                (form_fields(t, &Map::new(), typed, errors, &cats))
+                (form_fields(t, &Map::new(), typed, errors, &cats, &currencies(app)))
                 button type="submit" { "Add " (t.one) }
             }
         }
@@ -411,6 +458,7 @@ async fn list_page(
     Ok(resp)
 }
 
+#[allow(clippy::too_many_arguments)] // the page's parts: its row, a form sent back, a panel of its own
 async fn item_page(
     app: &AppState,
     a: &AdminPage,
@@ -419,8 +467,9 @@ async fn item_page(
     typed: Option<&BTreeMap<String, String>>,
     errors: &BTreeMap<String, String>,
     saved: bool,
+    extra: Option<Markup>,
 ) -> Result<Response, ApiError> {
-    let cats = if t.res.table == "categories" { categories(app).await? } else { Vec::new() };
+    let cats = choices(app, t).await?;
     let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
     // named by the list's first column (a tax rate by its name, a promotion by its code)
     let name = t
@@ -440,6 +489,14 @@ async fn item_page(
         (Some(owner), Some(n)) => Some(super::admin_translations::panel(app, owner, n.0).await?),
         _ => None,
     };
+    // a price list's prices are set on its page
+    let prices = match (extra, t.res.table, crate::domain::Id::parse(&id)) {
+        (Some(panel), _, _) => Some(panel),
+        (None, "price_lists", Some(n)) => {
+            Some(super::admin_price_lists::panel(app, a, n.0, &BTreeMap::new(), None).await?)
+        }
+        _ => None,
+    };
     let main = html! {
         p.crumbs { a href=(t.path) { (t.title) } " / " (name) }
         h1 { (name) }
@@ -448,10 +505,11 @@ async fn item_page(
         @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
         form.panel method="post" action=(item_path(t, &id)) novalidate {
             (csrf(&a.ps))
-            (form_fields(t, &row, typed, errors, &cats))
+            (form_fields(t, &row, typed, errors, &cats, &currencies(app)))
             button type="submit" { "Save" }
         }
         @if let Some(t) = &translations { (t) }
+        @if let Some(p) = &prices { (p) }
         form.panel method="post" action=(t.delete.replace("{id}", &id)) {
             (csrf(&a.ps))
             p.meta { "Deleting cannot be undone; a " (t.one) " that other rows still use cannot be deleted." }
@@ -472,7 +530,9 @@ pub const CUSTOMERS: &[(&str, &str)] = &[("/admin/customers", "Customers"), ("/a
 fn section(t: &Table) -> (&'static str, &'static [(&'static str, &'static str)]) {
     const RATES: &[(&str, &str)] = &[("/admin/shipping-rates", "Shipping rates"), ("/admin/tax-rates", "Tax rates")];
     const CATALOG: &[(&str, &str)] = &[("/admin/categories", "Categories"), ("/admin/brands", "Brands")];
+    const PRICING: &[(&str, &str)] = &[("/admin/promotions", "Promotions"), ("/admin/price-lists", "Price lists")];
     match t.res.table {
+        "promotions" | "price_lists" => ("/admin/promotions", PRICING),
         "shipping_rates" | "tax_rates" => ("/admin/shipping-rates", RATES),
         "categories" | "brands" => ("/admin/categories", CATALOG),
         "customer_groups" => ("/admin/customers", CUSTOMERS),
@@ -550,7 +610,24 @@ pub async fn show(
     let t = table_of(uri.path());
     let saved = list_params(raw.as_deref(), &["saved"])?.iter().any(|(k, _)| k == "saved");
     let row = one(&app, t, &id).await?;
-    item_page(&app, &a, t, row, None, &BTreeMap::new(), saved).await
+    item_page(&app, &a, t, row, None, &BTreeMap::new(), saved, None).await
+}
+
+/// A price list's page with its prices form sent back: what was typed, and why it was
+/// refused beside each field (422).
+pub async fn price_list_page(
+    app: &AppState,
+    a: &AdminPage,
+    list: i64,
+    typed: &super::admin_price_lists::PriceForm,
+    errors: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    let t = table_of("/admin/price-lists");
+    let row = one(app, t, &list.to_string()).await?;
+    let panel = super::admin_price_lists::panel(app, a, list, errors, Some(typed)).await?;
+    let mut resp = item_page(app, a, t, row, None, &BTreeMap::new(), false, Some(panel)).await?;
+    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(resp)
 }
 
 /// `POST /admin/{table}/{id}`: the API's change.
@@ -574,7 +651,7 @@ pub async fn update(
     };
     match outcome {
         Ok(_) => Ok(see_other(&format!("{}?saved=1", item_path(t, &id)), None)),
-        Err(errors) => item_page(&app, &a, t, row, Some(&form), &errors, false).await,
+        Err(errors) => item_page(&app, &a, t, row, Some(&form), &errors, false, None).await,
     }
 }
 
@@ -594,7 +671,7 @@ pub async fn delete(
         Ok(()) => Ok(see_other(t.path, None)),
         Err(e) if e.status == StatusCode::CONFLICT => {
             let errors = BTreeMap::from([("form".to_owned(), e.message.clone())]);
-            let mut resp = item_page(&app, &a, t, row, None, &errors, false).await?;
+            let mut resp = item_page(&app, &a, t, row, None, &errors, false, None).await?;
             *resp.status_mut() = StatusCode::CONFLICT;
             Ok(resp)
         }

@@ -289,7 +289,11 @@ async fn cart_view(
     } else {
         StatusCode::OK
     };
-    Ok(private_page(status, layout::page(&frame(&app, "Cart"), main), ps))
+    // the cart's currency can change here too
+    let mut f = frame(&app, "Cart");
+    let shown = cart.as_ref().map(|c| c.subtotal.currency.clone());
+    f.currencies = super::shop::currency_switch(&app, shown, "/cart");
+    Ok(private_page(status, layout::page(&f, main), ps))
 }
 
 #[derive(Deserialize)]
@@ -382,7 +386,13 @@ pub async fn add(
         }
     };
     let body = cart_api::AddIn { product_id: None, variant_id: Some(variant), quantity };
-    let _: serde_json::Value = answered(cart_api::add(State(app.clone()), session, JsonBody(body)).await).await?;
+    // the cart is priced in the footer's currency
+    let query = match super::shop::cart_currency(&app, &parts.headers) {
+        Some(c) => crate::http::query::encode_pairs([("currency", c.as_str())]),
+        None => String::new(),
+    };
+    let q = crate::http::QueryParams::parse(&query)?;
+    let _: serde_json::Value = answered(cart_api::add(State(app.clone()), session, q, JsonBody(body)).await).await?;
     Ok(see_other("/cart", cookie))
 }
 

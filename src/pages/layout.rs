@@ -18,13 +18,24 @@ pub struct Frame<'a> {
     pub lang: String,
     /// the storefront's language switch, when the shop has more than one
     pub languages: Option<Languages>,
+    pub currencies: Option<Currencies>,
 }
 
 impl<'a> Frame<'a> {
     /// A page in the shop's own words (English), without a language switch.
     pub fn plain(shop: String, title: &'a str, q: &'a str) -> Frame<'a> {
-        Frame { shop, title, q, lang: "en".into(), languages: None }
+        Frame { shop, title, q, lang: "en".into(), languages: None, currencies: None }
     }
+}
+
+/// The footer's currency switch.
+pub struct Currencies {
+    /// the shop's currencies, the default first
+    pub enabled: Vec<String>,
+    /// the page's
+    pub chosen: String,
+    /// where the switch returns to
+    pub back: String,
 }
 
 /// The footer's language switch.
@@ -80,6 +91,18 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
                                 select #language name="locale" {
                                     @for t in &l.enabled {
                                         option value=(t) lang=(t) selected[*t == l.chosen] { (super::admin_translations::language_label(t)) }
+                                    }
+                                }
+                                button.quiet type="submit" { "Change" }
+                            }
+                        }
+                        @if let Some(c) = &frame.currencies {
+                            form.language.currency-switch method="post" action="/currency" {
+                                input type="hidden" name="back" value=(c.back);
+                                label for="currency" { "Currency" }
+                                select #currency name="currency" {
+                                    @for code in &c.enabled {
+                                        option value=(code) selected[*code == c.chosen] { (code) }
                                     }
                                 }
                                 button.quiet type="submit" { "Change" }

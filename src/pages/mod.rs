@@ -13,6 +13,7 @@ pub mod admin_drafts;
 pub mod admin_gift_cards;
 pub mod admin_images;
 pub mod admin_orders;
+pub mod admin_price_lists;
 pub mod admin_products;
 pub mod admin_returns;
 pub mod admin_system;

@@ -69,14 +69,42 @@ pub fn language_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() <= 10)
 }
 
-/// The language a storefront page is in: the shopper's choice (the `sf_lang` cookie), else
-/// their browser's (`Accept-Language`), among the shop's (the `locales` setting).
+/// The cookie a shopper's choice of currency is kept in (the footer's switch).
+pub const CURRENCY_COOKIE: &str = "sf_cur";
+
+/// The currency the request's `sf_cur` cookie names, if it has one of a code's length.
+pub fn currency_cookie(headers: &HeaderMap) -> Option<String> {
+    crate::http::cookies(headers, CURRENCY_COOKIE)
+        .next()
+        .map(|v| v.trim_matches('"').to_owned())
+        .filter(|v| v.len() == 3)
+}
+
+/// The currency a page shows prices in: the shopper's choice (the `sf_cur` cookie) when
+/// the shop sells in it and it is not the default (`None`: the default).
+pub fn chosen_currency(app: &AppState, headers: &HeaderMap) -> Option<String> {
+    let setting = app.live().currencies.clone();
+    let code = currency_cookie(headers)?;
+    let enabled = crate::domain::currencies::enabled(&setting);
+    (enabled.iter().skip(1).any(|e| e.code.as_str() == code)).then_some(code)
+}
+
+/// What a storefront page is in: its language — the shopper's choice (the `sf_lang`
+/// cookie), else their browser's (`Accept-Language`), among the shop's (the `locales`
+/// setting) — and its prices: the shopper's currency (the `sf_cur` cookie) and, when some
+/// prices are for customer groups, the logged-in customer's groups.
 #[derive(Clone)]
 pub struct Lang {
     /// `None`: the default language
     pub chosen: Option<String>,
     /// the shop's languages, the default first
     pub enabled: Vec<String>,
+    /// `None`: the default currency
+    pub currency: Option<String>,
+    /// the shop's currencies, the default first
+    pub currencies: Vec<String>,
+    /// the shopper's customer groups with price lists (none for a guest)
+    pub groups: Vec<i64>,
 }
 
 impl Lang {
@@ -95,7 +123,45 @@ impl Lang {
                 &enabled,
             ),
         };
-        Lang { chosen, enabled: enabled.into_iter().map(str::to_owned).collect() }
+        let currencies =
+            crate::domain::currencies::enabled(&live.currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+        Lang {
+            chosen,
+            enabled: enabled.into_iter().map(str::to_owned).collect(),
+            currency: chosen_currency(app, headers),
+            currencies,
+            groups: Vec::new(),
+        }
+    }
+
+    /// [`Lang::of`] with the logged-in customer's groups (when some prices are for groups).
+    pub async fn of_shopper(app: &AppState, headers: &HeaderMap) -> Result<Lang, ApiError> {
+        let mut lang = Lang::of(app, headers);
+        if app.group_prices.any() {
+            if let Some(token) = super::session::cookie_token(headers) {
+                let hash = crate::auth::token_hash(&token);
+                let now = crate::util::now_ms();
+                lang.groups = app
+                    .db
+                    .read(move |c| {
+                        crate::catalog::prices::priced_groups_of_token(c, &hash, now).map_err(ApiError::from)
+                    })
+                    .await?;
+            }
+        }
+        Ok(lang)
+    }
+
+    /// An API answer with prices: its address and parameters in this language, currency
+    /// and the shopper's groups.
+    fn priced(&self, path: &str, query: &str) -> Result<(Uri, QueryParams), ApiError> {
+        let query = match &self.currency {
+            Some(c) if query.is_empty() => encode_pairs([("currency", c.as_str())]),
+            Some(c) => format!("{query}&{}", encode_pairs([("currency", c.as_str())])),
+            None => query.to_owned(),
+        };
+        let (uri, q) = self.api(path, &query)?;
+        Ok((uri, if self.groups.is_empty() { q } else { q.with_groups(self.groups.clone()) }))
     }
 
     /// The page's tag (for `lang=`).
@@ -116,10 +182,18 @@ impl Lang {
 
     /// A page's cache key in this language (no address has a space: none can ask for it).
     fn key(&self, page_key: String) -> String {
-        match &self.chosen {
-            Some(l) => format!("{page_key} [{l}]"),
-            None => page_key,
+        let mut key = page_key;
+        if let Some(l) = &self.chosen {
+            key.push_str(&format!(" [{l}]"));
         }
+        if let Some(c) = &self.currency {
+            key.push_str(&format!(" [{c}]"));
+        }
+        if !self.groups.is_empty() {
+            let groups: Vec<String> = self.groups.iter().map(i64::to_string).collect();
+            key.push_str(&format!(" [g{}]", groups.join(",")));
+        }
+        key
     }
 }
 
@@ -242,25 +316,31 @@ fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str, lang: &Lang, back: &
             chosen: lang.tag().to_owned(),
             back: back.to_owned(),
         }),
+        currencies: (lang.currencies.len() > 1).then(|| layout::Currencies {
+            enabled: lang.currencies.clone(),
+            chosen: lang.currency.clone().unwrap_or_else(|| lang.currencies[0].clone()),
+            back: back.to_owned(),
+        }),
     }
 }
 
 /// `GET /`: the categories and what sells best.
 pub async fn home(State(app): State<AppState>, neg: Negotiation, headers: HeaderMap) -> Result<Response, ApiError> {
     let a = app.clone();
-    let lang = Lang::of(&app, &headers);
+    let lang = Lang::of_shopper(&app, &headers).await?;
     cached_page(&app, &neg, lang.key("/".to_owned()), async move {
         let mut tags = Vec::new();
         let (u, q) = lang.api("/api/categories", "")?;
-        let tree: Data<Vec<CategoryNode>> = read(api::categories_entry(&a, &u, q).await?, &mut tags)?;
+        let tree: Data<Vec<CategoryNode>> = read(Box::pin(api::categories_entry(&a, &u, q)).await?, &mut tags)?;
         // a best seller is a product summary with its units sold
-        let (u, q) = lang.api("/api/products/bestsellers", "limit=8")?;
-        let best: Data<Vec<Summary>> = read(api::bestsellers_entry(&a, &u, q).await?, &mut tags)?;
+        let (u, q) = lang.priced("/api/products/bestsellers", "limit=8")?;
+        let best: Data<Vec<Summary>> = read(Box::pin(api::bestsellers_entry(&a, &u, q)).await?, &mut tags)?;
         let mut shown = best.data;
         let heading = if shown.is_empty() {
             // nothing sold yet: the newest
-            let (u, q) = lang.api("/api/products", "per_page=8")?;
-            let newest: Listed<Vec<Summary>, OffsetMeta> = read(api::list_products_entry(&a, &u, q).await?, &mut tags)?;
+            let (u, q) = lang.priced("/api/products", "per_page=8")?;
+            let newest: Listed<Vec<Summary>, OffsetMeta> =
+                read(Box::pin(api::list_products_entry(&a, &u, q)).await?, &mut tags)?;
             shown = newest.data;
             "New in"
         } else {
@@ -311,7 +391,7 @@ pub async fn category(
     if !crate::domain::is_slug(&slug) {
         return Err(ApiError::not_found("category"));
     }
-    let lang = Lang::of(&app, &headers);
+    let lang = Lang::of_shopper(&app, &headers).await?;
     let params = page_params(raw.as_deref(), CATEGORY_PARAMS)?;
     let page_key = match canonical_or_redirect(&format!("/c/{slug}"), raw.as_deref(), &params) {
         Ok(k) => k,
@@ -323,13 +403,13 @@ pub async fn category(
     let shown = cached_page(&app, &neg, lang.key(page_key), async move {
         let mut tags = Vec::new();
         let (u, q) = lang.api(&format!("/api/categories/{slug}"), "")?;
-        let cat: Data<CategoryDetail> = read(api::category_entry(&a, &u, Ok(Path(slug.clone())), q).await?, &mut tags)?;
+        let cat: Data<CategoryDetail> = read(Box::pin(api::category_entry(&a, &u, Ok(Path(slug.clone())), q)).await?, &mut tags)?;
         let cat = cat.data;
         let query = api_query(vec![("category", slug.clone())], &params, &["brand", "sort", "page"])?;
-        let (u, q) = lang.api("/api/products", &query)?;
-        let list: Listed<Vec<Summary>, OffsetMeta> = read(api::list_products_entry(&a, &u, q).await?, &mut tags)?;
+        let (u, q) = lang.priced("/api/products", &query)?;
+        let list: Listed<Vec<Summary>, OffsetMeta> = read(Box::pin(api::list_products_entry(&a, &u, q)).await?, &mut tags)?;
         let (u, q) = lang.api("/api/brands", "")?;
-        let brands: Data<Vec<Brand>> = read(api::brands_entry(&a, &u, q).await?, &mut tags)?;
+        let brands: Data<Vec<Brand>> = read(Box::pin(api::brands_entry(&a, &u, q)).await?, &mut tags)?;
         let here = |page: i64| {
             let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
             if page > 1 {
@@ -446,13 +526,13 @@ pub async fn product(
         return Err(ApiError::not_found("product"));
     }
     let a = app.clone();
-    let lang = Lang::of(&app, &headers);
+    let lang = Lang::of_shopper(&app, &headers).await?;
     let back = format!("/p/{slug}");
     let (lang_after, slug_after) = (lang.clone(), slug.clone());
     let shown = cached_page(&app, &neg, lang.key(format!("/p/{slug}")), async move {
         let mut tags = Vec::new();
-        let (u, q) = lang.api(&format!("/api/products/{slug}"), "")?;
-        let p: Data<Detail> = read(api::product_entry(&a, &u, Ok(Path(slug.clone())), q).await?, &mut tags)?;
+        let (u, q) = lang.priced(&format!("/api/products/{slug}"), "")?;
+        let p: Data<Detail> = read(Box::pin(api::product_entry(&a, &u, Ok(Path(slug.clone())), q)).await?, &mut tags)?;
         let p = p.data;
         let single = p.variants.len() == 1;
         let main = html! {
@@ -532,7 +612,7 @@ pub async fn search(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let lang = Lang::of(&app, &headers);
+    let lang = Lang::of_shopper(&app, &headers).await?;
     let params = page_params(raw.as_deref(), SEARCH_PARAMS)?;
     let page_key = match canonical_or_redirect("/search", raw.as_deref(), &params) {
         Ok(k) => k,
@@ -558,8 +638,8 @@ pub async fn search(
             return Ok((layout::page(&frame(&a, "Search", "", &lang, &back), main), tags));
         }
         let query = api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"])?;
-        let (u, q) = lang.api("/api/search", &query)?;
-        let found: Listed<Vec<Summary>, SearchMeta> = read(api::search_entry(&a, &u, q).await?, &mut tags)?;
+        let (u, q) = lang.priced("/api/search", &query)?;
+        let found: Listed<Vec<Summary>, SearchMeta> = read(Box::pin(api::search_entry(&a, &u, q)).await?, &mut tags)?;
         let f = &found.meta.facets;
         let sort = get(&params, "sort").unwrap_or("");
         let title = format!("Search: {text}");
@@ -657,6 +737,78 @@ pub async fn search(
     .await
 }
 
+/// The footer's currency switch (none when the shop sells in one), `chosen` the page's
+/// (none: the default), returning to `back`.
+pub fn currency_switch(app: &AppState, chosen: Option<String>, back: &str) -> Option<layout::Currencies> {
+    let enabled: Vec<String> =
+        crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+    (enabled.len() > 1).then(|| layout::Currencies {
+        chosen: chosen.unwrap_or_else(|| enabled[0].clone()),
+        enabled,
+        back: back.to_owned(),
+    })
+}
+
+/// The currency a shopper's cart takes from the footer's choice: the `sf_cur` cookie's,
+/// when the shop sells in it (the default included).
+pub fn cart_currency(app: &AppState, headers: &HeaderMap) -> Option<String> {
+    let setting = app.live().currencies.clone();
+    currency_cookie(headers).filter(|c| crate::domain::currencies::find(&setting, c).is_some())
+}
+
+#[derive(serde::Deserialize)]
+pub struct CurrencyForm {
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /currency`: keeps the shopper's choice of currency (a year, in a cookie), prices
+/// their open cart in it, and returns to the page they were on.
+pub async fn currency(
+    State(app): State<AppState>,
+    ps: super::session::PageSession,
+    axum::Form(f): axum::Form<CurrencyForm>,
+) -> Result<Response, ApiError> {
+    let setting = app.live().currencies.clone();
+    let code = f.currency.trim().to_owned();
+    if crate::domain::currencies::find(&setting, &code).is_none() {
+        let sold: Vec<String> =
+            crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
+        let why = format!("must be one of the shop's currencies: {}", sold.join(", "));
+        return Err(ApiError::validation([("currency".to_owned(), why)].into()));
+    }
+    if let Some(s) = ps.session {
+        let c = code.clone();
+        app.db
+            .writer
+            .run(move |tx| {
+                if let Some((cart, _)) = crate::cart::store::open_cart(tx, &s)? {
+                    crate::cart::store::set_currency(tx, cart, Some(&c), crate::util::now_ms())?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await?;
+    }
+    let back = safe_back(&f.back);
+    let mut resp = super::buy::see_other(&back, None);
+    let cookie = format!("{CURRENCY_COOKIE}={code}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly");
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, axum::http::HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?);
+    Ok(resp)
+}
+
+/// A form's `back`: a page of this shop only (else the home page).
+fn safe_back(back: &str) -> String {
+    let back = back.trim();
+    if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') && back.len() <= 2000 {
+        back.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct LanguageForm {
     #[serde(default)]
@@ -678,12 +830,7 @@ pub async fn language(
         return Err(ApiError::validation([("locale".to_owned(), why)].into()));
     };
     // back to a page of this shop only
-    let back = f.back.trim();
-    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') && back.len() <= 2000 {
-        back.to_owned()
-    } else {
-        "/".to_owned()
-    };
+    let back = safe_back(&f.back);
     let target = (Some(&tag) != current.enabled.first()).then(|| tag.clone());
     let from = current.chosen.clone();
     let back = app

@@ -38,6 +38,14 @@ fn candidate<'r, B>(state: &AppState, req: &'r Request<B>) -> Option<(&'static R
     if in_another_language(state, req, route) {
         return None;
     }
+    // so are the prices of a shopper in a customer group (a token names the shopper; a
+    // page's session is its cookie), and a page's in the shopper's currency (its cookie)
+    if state.group_prices.any() && shopper_named(req, route) {
+        return None;
+    }
+    if in_another_currency(state, req, route) {
+        return None;
+    }
     Some((route, req.uri().path_and_query().map_or(path, |p| p.as_str())))
 }
 
@@ -69,6 +77,24 @@ fn in_another_language<B>(state: &AppState, req: &Request<B>, route: &Route) -> 
             .and_then(|v| crate::domain::locale::negotiate(v, &enabled)),
     };
     chosen.is_some_and(|l| Some(&l) != enabled.first())
+}
+
+/// Whether a page request's cookie chooses a currency other than the default.
+fn in_another_currency<B>(state: &AppState, req: &Request<B>, route: &Route) -> bool {
+    let page = route.policy(&Method::GET).is_some_and(|p| p.kind == policy::Kind::Page);
+    page && req.headers().contains_key(header::COOKIE)
+        && state.live().currencies.contains(',')
+        && crate::pages::shop::chosen_currency(state, req.headers()).is_some()
+}
+
+/// Whether the request names its shopper: a token (the API), a session cookie (a page).
+fn shopper_named<B>(req: &Request<B>, route: &Route) -> bool {
+    let h = req.headers();
+    if route.policy(&Method::GET).is_some_and(|p| p.kind == policy::Kind::Page) {
+        crate::http::cookies(h, crate::pages::session::COOKIE).next().is_some()
+    } else {
+        h.contains_key(header::AUTHORIZATION)
+    }
 }
 
 /// A hit in the hot front, for a request the replica front lets through untouched.

@@ -27,8 +27,8 @@ use crate::limits::Rule;
 use crate::orders::handlers as orders;
 use crate::pages::{
     account, admin as dashboard, admin_bulk, admin_customers, admin_drafts, admin_gift_cards, admin_images,
-    admin_orders, admin_products, admin_returns, admin_system as system, admin_tables, admin_translations,
-    admin_variants, assets, buy, shop,
+    admin_orders, admin_price_lists, admin_products, admin_returns, admin_system as system, admin_tables,
+    admin_translations, admin_variants, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -72,6 +72,11 @@ impl Table {
         self
     }
 
+    /// The dashboard's form of a price list's prices (`pages::admin_price_lists`).
+    fn price_lists(self) -> Table {
+        self.page("/admin/price-lists/{id}/prices", &[Method::POST], post(admin_price_lists::save), Policy::page())
+    }
+
     /// The dashboard's page of one translation (`pages::admin_translations`) at `path`.
     fn translations(self, path: &str) -> Table {
         let page = Policy::page();
@@ -109,6 +114,7 @@ pub fn table() -> Table {
         .add(routes!(catalog::categories), catalog_read)
         .add(routes!(catalog::category), catalog_read)
         .add(routes!(catalog::brands), catalog_read)
+        .add(routes!(catalog::currencies), catalog_read)
         .add(routes!(catalog::search), open.rate(Rule::Search).fast_path())
         .add(routes!(catalog::suggest), open.rate(Rule::Search).fast_path())
         .add(routes!(crate::media::handlers::serve), open)
@@ -203,6 +209,9 @@ pub fn table() -> Table {
         .add(routes!(admin::customers::set_groups), admin(Area::Orders))
         .add(routes!(res::create_customer_group, res::list_customer_groups), admin(Area::Orders))
         .add(routes!(res::update_customer_group, res::delete_customer_group), admin(Area::Orders))
+        .add(routes!(res::create_price_list, res::list_price_lists), admin(Area::Catalog))
+        .add(routes!(res::update_price_list, res::delete_price_list), admin(Area::Catalog))
+        .add(routes!(admin::price_lists::list_prices, admin::price_lists::put_prices), admin(Area::Catalog))
         // ending an account's sessions is a person's act, not an integration's
         .add(routes!(admin::customers::end_sessions), Policy::in_person())
         .add(routes!(res::create_promotion, res::list_promotions), admin(Area::Catalog))
@@ -234,6 +243,7 @@ pub fn table() -> Table {
         .page("/p/{slug}", get_, get(shop::product), public_page)
         .page("/search", get_, get(shop::search), Policy::page().rate(Rule::Search).fast_path())
         .page("/language", post_, post(shop::language), Policy::page())
+        .page("/currency", post_, post(shop::currency), Policy::page())
         .page("/assets/{file}", get_, get(assets::serve), Policy::page())
         // the shopper's own pages: never cached; forms post only from the shop's own pages
         .page("/cart", get_, get(buy::cart), Policy::page())
@@ -315,6 +325,7 @@ pub fn table() -> Table {
         .page("/admin/customers/{id}/groups", post_, post(admin_customers::set_groups), Policy::page())
         .page("/admin/customers/{id}/sessions/end", post_, post(admin_customers::end_sessions), Policy::page())
         .tables()
+        .price_lists()
         .page("/admin/jobs", get_, get(dashboard::jobs), Policy::page())
         .page("/admin/jobs/{id}", get_, get(admin_bulk::job), Policy::page())
         .page("/admin/imports", get_, get(admin_bulk::imports), Policy::page())
@@ -379,6 +390,7 @@ mod tests {
                 "/api/brands",
                 "/api/categories",
                 "/api/categories/{slug}",
+                "/api/currencies",
                 "/api/products",
                 "/api/products/bestsellers",
                 "/api/products/{slug}",

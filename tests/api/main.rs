@@ -27,6 +27,7 @@ mod images;
 mod jobs;
 mod listing;
 mod mail;
+mod markets;
 mod monitoring;
 mod observability;
 mod orders;

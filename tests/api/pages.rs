@@ -2149,3 +2149,97 @@ async fn the_owner_translates_a_product_and_its_category_and_a_shopper_switches_
     b.close().await;
     app.stop().await;
 }
+
+/// Markets: the owner adds a price list in euros and sets a product's price in it from its
+/// page (a SKU that is nothing is refused beside its field, nothing changed); a shopper
+/// switches the footer to euros and sees and pays the list's price, the rest converted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.cache_debug_header = true;
+            c.cache_warm_products = 0;
+            c.currencies = "USD, EUR 0.5".into();
+        })
+        .start()
+        .await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+
+    // a price list in euros, from the pricing tabs
+    b.goto("/admin/price-lists").await;
+    assert!(b.text("nav.tabs").await.contains("Promotions"), "beside the promotions");
+    b.fill("#f-name", "Euro prices").await;
+    b.client.find(Locator::Css("#f-currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    b.click("form[action='/admin/price-lists'] button[type=submit]").await;
+    let path = b.wait_text("p.notice").await;
+    assert!(path.contains("Saved"), "{path}");
+    let id: i64 =
+        app.conn().query_row("SELECT id FROM price_lists WHERE name = 'Euro prices'", [], |r| r.get(0)).unwrap();
+    assert!(b.text("#prices + p").await.contains("lowest price"), "the panel says how prices apply");
+
+    // a SKU that names nothing is refused beside its field, and nothing changes
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-sku", "NO-SUCH-SKU").await;
+    b.fill("#f-amount", "90.00").await;
+    b.click("#set-price button[type=submit]").await;
+    let said = b.wait_text("#f-sku-error").await;
+    assert!(said.contains("no product or variant has this SKU"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.client.execute("document.getElementById('set-price').scrollIntoView()", Vec::new()).await.unwrap();
+    b.shoot("admin-price-refused").await;
+
+    // the speaker at 90.00 euros
+    b.fill("#f-sku", "BOOM-1").await;
+    b.fill("#f-amount", "90.00").await;
+    b.click("#set-price button[type=submit]").await;
+    b.wait_path(&format!("/admin/price-lists/{id}?saved=1")).await;
+    let row = b.text("#prices ~ table tbody").await;
+    assert!(row.contains("BOOM-1") && row.contains("€90.00"), "{row}");
+    b.shoot("admin-price-list").await;
+    accessible(&b, "price list").await;
+
+    // a shopper in dollars switches to euros in the footer
+    b.goto("/p/boom-speaker").await;
+    assert!(b.text(".buy").await.contains("$49.99"));
+    b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    b.click("form[action='/currency'] button[type=submit]").await;
+    b.wait_text_with(".buy", "€90.00").await;
+    assert_eq!(b.path().await, "/p/boom-speaker", "back on the same page");
+    b.shoot("product-euros").await;
+    b.client.execute("document.querySelector('footer').scrollIntoView()", Vec::new()).await.unwrap();
+    b.shoot("footer-currency").await;
+    accessible(&b, "product in euros").await;
+    // the category: the list's price, the others converted at 0.5
+    b.goto("/c/speakers").await;
+    assert!(b.text("ul.grid").await.contains("€90.00"));
+    b.goto("/c/headphones").await;
+    let grid = b.text("ul.grid").await;
+    assert!(grid.contains("€75.00") && grid.contains("€40.00"), "{grid}");
+    // into the cart and to checkout in euros
+    b.goto("/p/boom-speaker").await;
+    b.click("form[action='/cart/items'] button[type=submit]").await;
+    b.wait_path("/cart").await;
+    let cart = b.text("main").await;
+    assert!(cart.contains("€90.00") && !cart.contains('$'), "{cart}");
+    b.shoot("cart-euros").await;
+    let currency: String =
+        app.conn().query_row("SELECT currency FROM carts ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(currency, "EUR");
+    // back to dollars: the cart follows
+    b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("USD").await.unwrap();
+    b.click("form[action='/currency'] button[type=submit]").await;
+    b.wait_text_with("main", "$49.99").await;
+    // a page asked for straight with the cookie of a currency the shop does not sell in is
+    // in the default one
+    let page = app.get_with("/p/boom-speaker", &[("cookie", "sf_cur=GBP")]).await;
+    assert!(page.text().contains("$49.99"));
+    let r = app.call("POST", "/currency", None, None, &[]).await;
+    assert!(r.status >= 400, "a form without a currency is refused");
+    b.close().await;
+    app.stop().await;
+}

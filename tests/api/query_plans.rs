@@ -8,6 +8,7 @@ use crate::common;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OpenFlags};
 use storefront::catalog::model::{SearchTerms, Sort};
+use storefront::catalog::prices::Market;
 use storefront::catalog::store::{self, Filter, Slice};
 
 thread_local! {
@@ -56,6 +57,9 @@ const LARGE: &[&str] = &[
     "return_lines",
     "product_translations",
     "tp",
+    "price_list_prices",
+    "pla",
+    "plb",
 ];
 
 fn plan(conn: &Connection, sql: &str) -> Vec<String> {
@@ -94,6 +98,7 @@ fn exercise_in(conn: &Connection, locale: Option<&str>) {
                         in_stock,
                         fts: None,
                         locale: locale_of(),
+                        market: None,
                     });
                 }
             }
@@ -120,14 +125,29 @@ fn exercise_in(conn: &Connection, locale: Option<&str>) {
         }
     }
     let slug: String = conn.query_row("SELECT slug FROM products WHERE id = 7", [], |r| r.get(0)).unwrap();
-    store::product_detail(conn, &slug, locale).unwrap().unwrap();
+    // products' pages and summaries in markets: the price lists' prices are index searches
+    let euros = storefront::domain::currencies::Enabled {
+        code: storefront::domain::Currency::parse("EUR").unwrap(),
+        rate_ppm: 920_000,
+    };
+    let markets = [
+        None,
+        Some(Market::of_lists(euros, false, vec![1, 2], vec![3])),
+        Some(Market::of_lists(euros, false, Vec::new(), Vec::new())),
+        Some(Market::of_lists(storefront::domain::currencies::enabled("USD")[0], true, Vec::new(), vec![4, 5])),
+    ];
+    for m in &markets {
+        store::product_detail(conn, &slug, locale, m.as_ref()).unwrap().unwrap();
+        store::bestsellers(conn, 0, 20, locale, m.as_ref()).unwrap();
+        store::summaries_by_ids(conn, &[1, 2, 3], locale, m.as_ref()).unwrap();
+        store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, locale, m.as_ref(), &mut Vec::new()).unwrap();
+        // a cart's lines, priced
+        storefront::cart::store::variant_line(conn, 7, 1, m.as_ref()).unwrap();
+    }
     store::product_id(conn, &slug).unwrap();
     for slice in [None, Some(Slice::After { key: i64::MAX, id: 0 }), Some(Slice::Before { key: 0, id: 0 })] {
         store::reviews(conn, 7, slice, 10).unwrap();
     }
-    store::bestsellers(conn, 0, 20, locale).unwrap();
-    store::summaries_by_ids(conn, &[1, 2, 3], locale).unwrap();
-    store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, locale, &mut Vec::new()).unwrap();
     store::brand_refs(conn, &[1, 2]).unwrap();
     store::brand_id(conn, "x", locale).unwrap();
     store::categories_in(conn, true, locale).unwrap();
@@ -269,7 +289,7 @@ fn product_detail_runs_a_fixed_number_of_queries() {
     for slug in slugs {
         clear_captured();
         conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
-        store::product_detail(&conn, &slug, None).unwrap().unwrap();
+        store::product_detail(&conn, &slug, None, None).unwrap().unwrap();
         conn.trace_v2(TraceEventCodes::empty(), None);
         assert_eq!(captured().len(), 4, "{slug}");
     }

@@ -35,7 +35,7 @@ fn both(
     // FTS5 matches words as written: the index without typos answers the same
     let terms = SearchTerms { typos: 0, ..SearchTerms::parse(q).unwrap() };
     let filter = Filter { fts: Some(terms.fts_query()), ..filter.clone() };
-    let fast = index.search(&terms, &filter, sort, start, end).expect("index ready");
+    let fast = index.search(conn, &terms, &filter, sort, start, end).unwrap().expect("index ready");
     let slow = fts_matches(conn, &terms, &filter, sort, start, end).unwrap();
     let (fast, slow) = (seen(&fast), seen(&slow));
     assert_eq!(fast, slow, "q={q:?} filter={filter:?} sort={sort:?} page={start}..{end}");
@@ -214,7 +214,8 @@ async fn changes_committed_while_the_index_builds_are_in_it() {
     let find = |q: &str| {
         let terms = SearchTerms::parse(q).unwrap();
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
-        state.search.search(&terms, &filter, None, 0, 100).unwrap().page
+        let conn = storefront::db::open_read(&state.db.path).unwrap();
+        state.search.search(&conn, &terms, &filter, None, 0, 100).unwrap().unwrap().page
     };
     assert_eq!(find("quuxly"), vec![10]);
     assert_eq!(find("frobnic").len(), 1);

@@ -38,7 +38,8 @@ async fn the_owner_changes_settings_at_run_time_and_every_request_after_sees_the
             "admin_require_2fa",
             "return_window_days",
             "draft_custom_prices",
-            "locales"
+            "locales",
+            "currencies"
         ]
     );
     let name = setting(&list, "shop_name");

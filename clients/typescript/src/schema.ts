@@ -875,6 +875,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/price-lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Newest first in keyset pages (`before`). */
+        get: operations["list_price_lists"];
+        put?: never;
+        /** Create one; audited */
+        post: operations["create_price_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/price-lists/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one that nothing refers to; audited */
+        delete: operations["delete_price_list"];
+        options?: never;
+        head?: never;
+        /** Change some fields of one (required fields may not be removed); audited */
+        patch: operations["update_price_list"];
+        trace?: never;
+    };
+    "/api/admin/price-lists/{id}/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A list's prices
+         * @description By product, then variant (a product's own price first), in pages (`after`).
+         */
+        get: operations["list_prices"];
+        /**
+         * Set or remove a list's prices
+         * @description Each entry sets the list's price of a product (which each of its variants without a
+         *     price of its own in the list takes) or of one variant, with an optional sale price
+         *     below it; `amount: null` removes it. At most 1,000 entries; all or none apply (422
+         *     naming the entry, such as `[3].variant_id`, for a product or variant there is not).
+         *     Setting the same prices again changes nothing. Catalog answers, carts and checkouts in
+         *     the list's currency (and group) use them from the answer on.
+         */
+        put: operations["put_prices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/products": {
         parameters: {
             query?: never;
@@ -1682,7 +1747,8 @@ export interface paths {
         /**
          * Add to the cart
          * @description Stock is checked (a line holds at most 1000 units; nothing is reserved until
-         *     checkout). A cart holds at most `cart_max_lines` lines (100 by default).
+         *     checkout). A cart holds at most `cart_max_lines` lines (100 by default). With
+         *     `currency=` the cart is priced in that currency from now on (its order too).
          */
         post: operations["add"];
         delete?: never;
@@ -1839,6 +1905,27 @@ export interface paths {
          *     `too_many_unpaid_orders` with `Retry-After` until the earliest of them expires.
          */
         post: operations["checkout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/currencies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The currencies the shop sells in
+         * @description The default first. Catalog answers, carts and search take one as `currency=` (422 for
+         *     any other); carts and orders keep theirs.
+         */
+        get: operations["currencies"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2728,6 +2815,19 @@ export interface components {
             /** @description the HMAC-SHA256 key of `Storefront-Signature`; shown only in this answer */
             secret: string;
         };
+        /** @description A currency the shop sells in. */
+        CurrencyOut: {
+            /** @description ISO 4217 */
+            code: string;
+            /** @description whether it is the default: products' own prices are in it */
+            default: boolean;
+            /**
+             * @description minor units of it per minor unit of the default (`"0.92"`; the default's is `"1"`),
+             *     a decimal as text: the default's prices convert at it, rounded half up, for each
+             *     product without a price list's price in it
+             */
+            rate: string;
+        };
         /** @description One customer with what the dashboard shows of them. */
         CustomerDetail: components["schemas"]["CustomerRow"] & {
             /** @description the newest 20 orders */
@@ -3281,6 +3381,29 @@ export interface components {
             };
         };
         /** @description `{"data": ...}` */
+        Data_PriceListOut: {
+            data: {
+                /** @description one of the shop's currencies (the currencies setting; else 422) */
+                currency: string;
+                customer_group_id: string | null;
+                ends_at: number | null;
+                /** @description an opaque id */
+                id: string;
+                name: string;
+                starts_at: number | null;
+            };
+        };
+        /** @description `{"data": ...}` */
+        Data_PricesSet: {
+            /** @description What a batch did. */
+            data: {
+                /** @description prices removed */
+                removed: number;
+                /** @description prices set (created or changed) */
+                set: number;
+            };
+        };
+        /** @description `{"data": ...}` */
         Data_ProductDetail: {
             data: {
                 base_price: components["schemas"]["Money"];
@@ -3591,6 +3714,21 @@ export interface components {
                  */
                 product_count: number;
                 slug: string;
+            }[];
+        };
+        /** @description `{"data": ...}` */
+        Data_Vec_CurrencyOut: {
+            data: {
+                /** @description ISO 4217 */
+                code: string;
+                /** @description whether it is the default: products' own prices are in it */
+                default: boolean;
+                /**
+                 * @description minor units of it per minor unit of the default (`"0.92"`; the default's is `"1"`),
+                 *     a decimal as text: the default's prices convert at it, rounded half up, for each
+                 *     product without a price list's price in it
+                 */
+                rate: string;
             }[];
         };
         /** @description `{"data": ...}` */
@@ -4622,17 +4760,87 @@ export interface components {
             max?: components["schemas"]["Money"] | null;
             min: components["schemas"]["Money"];
         };
+        /**
+         * @description One price of a list, as sent: for a product (each of its variants without a price of
+         *     its own in the list) or for one variant.
+         */
         PriceIn: {
             /**
              * Format: int64
-             * @description minor units
+             * @description the price in the list's currency, in minor units; `null` removes the list's price
+             *     for it
              */
-            base: number;
+            amount?: number | null;
+            /** @description the product whose price this is (exactly one of `product_id` and `variant_id`) */
+            product_id?: string | null;
             /**
              * Format: int64
-             * @description minor units, below base (else 422); absent or null: no sale
+             * @description a sale price below `amount` (shown against it, struck through)
              */
             sale?: number | null;
+            /** @description the variant whose price this is */
+            variant_id?: string | null;
+        };
+        PriceListIn: {
+            /** @description one of the shop's currencies (the currencies setting; else 422) */
+            currency: string;
+            customer_group_id?: string | null;
+            ends_at?: number | null;
+            name: string;
+            starts_at?: number | null;
+        };
+        PriceListOut: {
+            /** @description one of the shop's currencies (the currencies setting; else 422) */
+            currency: string;
+            customer_group_id: string | null;
+            ends_at: number | null;
+            /** @description an opaque id */
+            id: string;
+            name: string;
+            starts_at: number | null;
+        };
+        PriceListPage: {
+            data: components["schemas"]["PriceListOut"][];
+            meta: components["schemas"]["AdminListMeta"];
+        };
+        PriceListPatch: {
+            /** @description one of the shop's currencies (the currencies setting; else 422) */
+            currency?: string;
+            customer_group_id?: string | null;
+            ends_at?: number | null;
+            name?: string;
+            starts_at?: number | null;
+        };
+        /** @description Where a list of prices goes on. */
+        PriceMeta: {
+            /** @description `after` of the next page (none: this is the last) */
+            next_after?: string | null;
+        };
+        /** @description One price of a list, as answered. */
+        PriceOut: {
+            /** Format: int64 */
+            amount: number;
+            currency: string;
+            name: string;
+            product_id: string;
+            /** Format: int64 */
+            sale?: number | null;
+            /** @description the product's SKU, or the variant's */
+            sku: string;
+            /** @description none: the product's price */
+            variant_id?: string | null;
+        };
+        /** @description A page of a list's prices. */
+        PricePage: {
+            data: components["schemas"]["PriceOut"][];
+            meta: components["schemas"]["PriceMeta"];
+        };
+        /** @description What a batch did. */
+        PricesSet: {
+            /** @description prices removed */
+            removed: number;
+            /** @description prices set (created or changed) */
+            set: number;
         };
         ProductDetail: {
             base_price: components["schemas"]["Money"];
@@ -5122,6 +5330,11 @@ export interface components {
              * @description most lines one cart holds
              */
             cart_max_lines?: number | null;
+            /**
+             * @description the currencies sold in: the default first, then each other with its rate from the
+             *     default (`USD, EUR 0.92, JPY 1.5`); at most 20
+             */
+            currencies?: string | null;
             /** @description a draft order's line may carry the owner's own unit price */
             draft_custom_prices?: boolean | null;
             /**
@@ -10682,6 +10895,635 @@ export interface operations {
             };
         };
     };
+    list_price_lists: {
+        parameters: {
+            query?: {
+                /** @description rows with ids below this one (the last id of the previous page) */
+                before?: number;
+                per_page?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description price lists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceListPage"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    create_price_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PriceListIn"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PriceListOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description conflict: a unique value is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    delete_price_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description in_use: other rows refer to it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    update_price_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description its id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PriceListPatch"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PriceListOut"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description conflict: a unique value is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    list_prices: {
+        parameters: {
+            query?: {
+                /** @description the prices after this one (`next_after` of the previous page) */
+                after?: string;
+                per_page?: number;
+            };
+            header?: never;
+            path: {
+                /** @description a price list's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description its prices */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricePage"];
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
+    put_prices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a price list's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PriceIn"][];
+            };
+        };
+        responses: {
+            /** @description what changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_PricesSet"];
+                };
+            };
+            /** @description malformed_json: the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unauthenticated (no token) or invalid_token (expired, revoked, unknown) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description forbidden: the token is not an administrator's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description not_found (also for another customer's resources: their existence is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unsupported_media_type: the body must be application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: the writer's queue is full or the writer has stopped (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     admin_list_products: {
         parameters: {
             query?: {
@@ -15888,7 +16730,10 @@ export interface operations {
     };
     add: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the cart's currency from now on: one the shop sells in (`GET /api/currencies`, else 422); the cart and its order are priced in it. Without it the cart keeps its own (a new one: the default) */
+                currency?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -15908,7 +16753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Data_CartOut"];
                 };
             };
-            /** @description malformed_json: the body is not JSON */
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15950,6 +16795,17 @@ export interface operations {
                     };
                 };
             };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
             /** @description unsupported_media_type: the body must be application/json */
             415: {
                 headers: {
@@ -15961,7 +16817,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description validation_failed: details name each bad field (a missing or unknown field, a wrong type, a bad value) */
+            /** @description validation_failed: details name each bad parameter */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16960,6 +17816,100 @@ export interface operations {
             };
         };
     };
+    currencies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the currencies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_CurrencyOut"];
+                };
+            };
+            /** @description not modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description invalid_query (not percent-encoded UTF-8, a parameter given twice), unknown_parameter, invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description uri_too_long: a query string over 4096 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description validation_failed: details name each bad parameter */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description rate_limited: over the `catalog` rule (by default 1200/1m per client address, unlimited per account or session); details.rule names it */
+            429: {
+                headers: {
+                    /** @description limit=N, remaining=R, reset=SECONDS: the tightest quota checked */
+                    RateLimit?: string;
+                    /** @description N;w=SECONDS: that quota */
+                    "RateLimit-Policy"?: string;
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+            /** @description unavailable: every reader is busy and the wait is over read_wait_ms (Retry-After) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: components["schemas"]["ErrorFields"];
+                    };
+                };
+            };
+        };
+    };
     gift_card_balance: {
         parameters: {
             query: {
@@ -17890,6 +18840,8 @@ export interface operations {
                 in_stock?: boolean;
                 /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
                 locale?: string;
+                /** @description the currency of prices: one the shop sells in (`GET /api/currencies`, else 422); without it, the default. Prices, price filters, price sorts and price facets are in it */
+                currency?: string;
                 /** @description full-text filter: every word required, the last also as a prefix; at least one letter or digit (blank: no filter) */
                 q?: string;
                 /** @description the most typos a word of `q` may have and still match: a word of 5 letters or more may have one, of 9 or more two (a letter added, missed, changed or two swapped; one on the first letter counts twice); 0 turns it off */
@@ -18004,6 +18956,8 @@ export interface operations {
                 limit?: number;
                 /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
                 locale?: string;
+                /** @description the currency of prices: one the shop sells in (`GET /api/currencies`, else 422); without it, the default. Prices, price filters, price sorts and price facets are in it */
+                currency?: string;
             };
             header?: never;
             path?: never;
@@ -18101,6 +19055,8 @@ export interface operations {
             query?: {
                 /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
                 locale?: string;
+                /** @description the currency of prices: one the shop sells in (`GET /api/currencies`, else 422); without it, the default. Prices, price filters, price sorts and price facets are in it */
+                currency?: string;
             };
             header?: never;
             path: {
@@ -18485,6 +19441,8 @@ export interface operations {
                 in_stock?: boolean;
                 /** @description the language of names, descriptions and slugs: one of the shop's (the `locales` setting); without it, `Accept-Language` chooses; a language the shop lacks falls back to its own language's tag (de-AT to de), else to the default; a text without a translation shows the default's */
                 locale?: string;
+                /** @description the currency of prices: one the shop sells in (`GET /api/currencies`, else 422); without it, the default. Prices, price filters, price sorts and price facets are in it */
+                currency?: string;
             };
             header?: never;
             path?: never;
