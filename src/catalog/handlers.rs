@@ -209,11 +209,6 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// The shop's default prices.
-    pub fn default_of(app: &AppState) -> Pricing {
-        Pricing { setting: app.live().currencies.clone(), currency: None, groups: Vec::new() }
-    }
-
     /// The prices in `currency` (an enabled one; `None`: the default) for a shopper in `groups`.
     pub fn new(app: &AppState, currency: Option<String>, groups: Vec<i64>) -> Pricing {
         Pricing { setting: app.live().currencies.clone(), currency, groups }

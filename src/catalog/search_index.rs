@@ -329,8 +329,9 @@ impl Refs {
 }
 
 /// The most markets (currency and price lists, see [`super::prices`]) whose price columns
-/// the index keeps at once; one more replaces the oldest.
-const MAX_MARKETS: usize = 8;
+/// the index keeps at once; one more replaces the oldest. A market costs about what the
+/// default's listing does (~125 bytes a product: ~126 MB at a million products).
+const MAX_MARKETS: usize = 4;
 
 /// A market's prices as the index sorts, filters and counts by them: its own price column
 /// and listing, learned on the first request that needs them, kept current with every
