@@ -405,8 +405,13 @@ struct Priced<'a> {
 struct Index {
     docs: Vec<Doc>,
     cold: Vec<Cold>,
-    /// markets' price columns by [`super::prices::Market::key`]
-    markets: RwLock<HashMap<String, MarketView>>,
+    /// markets' price columns by [`super::prices::Market::key`] (shared with the requests
+    /// reading one, which hold the index's read lock meanwhile: a commit's update, under
+    /// its write lock, finds each one unshared)
+    markets: RwLock<HashMap<String, Arc<MarketView>>>,
+    /// held while a market is learned: one at a time, so a burst of first requests after a
+    /// price list changed learns each market once (the others wait, then read it)
+    learning: Mutex<()>,
     /// per product, the hash of the text it was indexed with (name, description, brand
     /// and category names): a change that leaves it alone reindexes nothing
     texts: Vec<u64>,
@@ -706,8 +711,7 @@ impl SearchIndex {
             + index.cold.capacity() * std::mem::size_of::<Cold>()
             + index.texts.capacity() * 8;
         let typos = index.vocab.as_fst().as_bytes().len() + index.fresh.iter().map(|w| w.len()).sum::<usize>();
-        let markets: usize =
-            index.markets.read().unwrap_or_else(|e| e.into_inner()).values().map(MarketView::bytes).sum();
+        let markets: usize = index.markets.read().unwrap_or_else(|e| e.into_inner()).values().map(|m| m.bytes()).sum();
         Some((words + columns + typos + markets, typos))
     }
 
@@ -1006,6 +1010,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
             docs: Vec::new(),
             cold: Vec::new(),
             markets: RwLock::new(HashMap::new()),
+            learning: Mutex::new(()),
             texts: Vec::new(),
             terms: HashMap::new(),
             sorted: BTreeSet::new(),
@@ -1064,6 +1069,7 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
             let cols = Columns { docs: &index.docs, cold: &index.cold };
             index.listing.remove(id, cols);
             for m in markets.values_mut() {
+                let m = Arc::get_mut(m).expect("a market is shared only under the index's read lock");
                 m.listing.remove(id, Columns { docs: &index.docs, cold: &m.cold });
             }
         }
@@ -1127,6 +1133,7 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
             let cols = Columns { docs: &index.docs, cold: &index.cold };
             for m in markets.values_mut() {
                 let len = index.cold.len();
+                let m = Arc::get_mut(m).expect("a market is shared only under the index's read lock");
                 m.cold.resize(len, Cold::default());
             }
             for &id in &ids {
@@ -1134,6 +1141,7 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
                     if (id as usize) < index.docs.len() {
                         index.listing.insert(id, cols);
                         for m in markets.values_mut() {
+                            let m = Arc::get_mut(m).expect("a market is shared only under the index's read lock");
                             m.cold[id as usize] = m.priced(id, &index.cold[id as usize]);
                             m.listing.insert(id, Columns { docs: &index.docs, cold: &m.cold });
                         }
@@ -1268,25 +1276,30 @@ impl Index {
         f: impl FnOnce(Priced<'_>) -> T,
     ) -> rusqlite::Result<T> {
         let key = market.key();
-        {
-            let markets = self.markets.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(m) = markets.get(&key) {
-                return Ok(f(Priced { cold: &m.cold, listing: &m.listing, market: true }));
-            }
-        }
-        let built = MarketView::build(conn, self, market)?;
-        {
-            let mut markets = self.markets.write().unwrap_or_else(|e| e.into_inner());
-            if !markets.contains_key(&key) && markets.len() >= MAX_MARKETS {
-                let oldest = markets.iter().min_by_key(|(_, m)| m.learned).map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    markets.remove(&k);
+        let known = |markets: &RwLock<HashMap<String, Arc<MarketView>>>| {
+            markets.read().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+        };
+        let m = match known(&self.markets) {
+            Some(m) => m,
+            None => {
+                let _learning = self.learning.lock().unwrap_or_else(|e| e.into_inner());
+                match known(&self.markets) {
+                    Some(m) => m,
+                    None => {
+                        let built = Arc::new(MarketView::build(conn, self, market)?);
+                        let mut markets = self.markets.write().unwrap_or_else(|e| e.into_inner());
+                        if markets.len() >= MAX_MARKETS {
+                            let oldest = markets.iter().min_by_key(|(_, m)| m.learned).map(|(k, _)| k.clone());
+                            if let Some(k) = oldest {
+                                markets.remove(&k);
+                            }
+                        }
+                        markets.insert(key.clone(), built.clone());
+                        built
+                    }
                 }
             }
-            markets.entry(key.clone()).or_insert(built);
-        }
-        let markets = self.markets.read().unwrap_or_else(|e| e.into_inner());
-        let m = markets.get(&key).expect("just learned, and only a commit's hook clears them");
+        };
         Ok(f(Priced { cold: &m.cold, listing: &m.listing, market: true }))
     }
 

@@ -571,3 +571,62 @@ async fn bad_price_lists_and_currencies_are_refused_and_change_nothing() {
     assert_eq!(audits, ["price_list.create"]);
     app.stop().await;
 }
+
+/// A burst of first requests in a market while prices change: each answer is in price
+/// order, the market is learned once and kept current, and the last answer agrees with
+/// each product's own page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_first_requests_in_a_market_while_prices_change() {
+    let app = shop(true).await;
+    let admin = app.admin("owner@example.com").await;
+    let r = app
+        .call("POST", "/api/admin/price-lists", Some(&admin), Some(&json!({"name": "Euro", "currency": "EUR"})), &[])
+        .await;
+    let list = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/admin/price-lists/{list}/prices"),
+            Some(&admin),
+            Some(&json!([{"product_id": "1", "amount": 900}])),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let readers = (0..16).map(|_| {
+        let addr = app.addr;
+        tokio::spawn(async move {
+            let r = common::call_at(addr, "GET", "/api/products?sort=price_asc&currency=EUR", None, None, &[]).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            names_prices(&r.json())
+        })
+    });
+    let readers: Vec<_> = readers.collect();
+    // the speaker's own price moves meanwhile: 20.00 → 200.00 dollars, one step at a time
+    for (i, base) in [2000, 6000, 12000, 20000].into_iter().enumerate() {
+        let r = app.call("PUT", "/api/admin/products/3/price", Some(&admin), Some(&json!({"base": base})), &[]).await;
+        assert_eq!(r.status, 200, "step {i}: {}", r.text());
+    }
+    for reader in readers {
+        let seen = reader.await.unwrap();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "in price order: {seen:?}");
+    }
+    // after the last change: the speaker converts to 100.00 euros, the most expensive now
+    let last = names_prices(&app.json("/api/products?sort=price_asc&currency=EUR").await);
+    assert_eq!(
+        last,
+        np(&[
+            ("Aurora Wireless Headphones", 900),
+            ("Chef Knife", 1500),
+            ("Nimbus Earbuds", 4000),
+            ("Boom Speaker", 10000)
+        ])
+    );
+    for (name, price) in &last {
+        let slug = name.to_lowercase().replace(' ', "-");
+        let page = app.json(&format!("/api/products/{slug}?currency=EUR")).await;
+        assert_eq!(page["data"]["price"]["amount"].as_i64(), Some(*price), "{name}");
+    }
+    app.stop().await;
+}

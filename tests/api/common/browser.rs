@@ -50,7 +50,15 @@ impl Browser {
     /// A fresh browser (its own profile, no cookies) on the shop at `addr`.
     pub async fn start(addr: std::net::SocketAddr) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut cmd = Command::new(tool("chromedriver"));
+        // the driver dies with this test's thread even when the test binary aborts (a Drop
+        // never runs then): util-linux's setpriv sets its parent-death signal
+        let mut cmd = if std::path::Path::new("/usr/bin/setpriv").exists() {
+            let mut c = Command::new("/usr/bin/setpriv");
+            c.args(["--pdeathsig", "KILL", "--"]).arg(tool("chromedriver"));
+            c
+        } else {
+            Command::new(tool("chromedriver"))
+        };
         cmd.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let driver = cmd.spawn().expect("chromedriver starts");
