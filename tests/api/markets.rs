@@ -47,6 +47,18 @@ fn np(v: &[(&str, i64)]) -> Vec<(String, i64)> {
     v.iter().map(|(n, p)| (n.to_string(), *p)).collect()
 }
 
+/// A new price list (asserting 201); its id.
+async fn new_list(app: &TestApp, admin: &str, body: Value) -> String {
+    let r = app.call("POST", "/api/admin/price-lists", Some(admin), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A batch of a list's prices, whatever it answers.
+async fn put_prices(app: &TestApp, admin: &str, list: &str, body: Value) -> common::Resp {
+    app.call("PUT", &format!("/api/admin/price-lists/{list}/prices"), Some(admin), Some(&body), &[]).await
+}
+
 /// What the price tables and their audit rows hold: a refused request leaves it as is.
 fn prices_state(app: &TestApp) -> (Vec<String>, i64) {
     let conn = app.conn();
@@ -101,38 +113,18 @@ async fn catalog_in_currencies(index: bool) {
     );
 
     // -- a price list for euros sets its products' prices; the rest still convert -----------
-    let r = app
-        .call(
-            "POST",
-            "/api/admin/price-lists",
-            Some(&admin),
-            Some(&json!({"name": "Euro prices", "currency": "EUR"})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let euro_list = r.json()["data"]["id"].as_str().unwrap().to_owned();
-    let r = app
-        .call(
-            "PUT",
-            &format!("/api/admin/price-lists/{euro_list}/prices"),
-            Some(&admin),
-            Some(&json!([{"product_id": "3", "amount": 9000}, {"variant_id": "12", "amount": 11000, "sale": 6000}])),
-            &[],
-        )
-        .await;
+    let euro_list = new_list(&app, &admin, json!({"name": "Euro prices", "currency": "EUR"})).await;
+    let r = put_prices(
+        &app,
+        &admin,
+        &euro_list,
+        json!([{"product_id": "3", "amount": 9000}, {"variant_id": "12", "amount": 11000, "sale": 6000}]),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"], json!({"set": 2, "removed": 0}));
     // the same again changes nothing
-    let again = app
-        .call(
-            "PUT",
-            &format!("/api/admin/price-lists/{euro_list}/prices"),
-            Some(&admin),
-            Some(&json!([{"product_id": "3", "amount": 9000}])),
-            &[],
-        )
-        .await;
+    let again = put_prices(&app, &admin, &euro_list, json!([{"product_id": "3", "amount": 9000}])).await;
     assert_eq!(again.json()["data"], json!({"set": 0, "removed": 0}));
 
     let eur = app.json("/api/products?sort=price_asc&currency=EUR").await;
@@ -200,15 +192,7 @@ async fn catalog_in_currencies(index: bool) {
     assert!(best["data"].as_array().unwrap().iter().all(|b| b["price"]["currency"] == "EUR"), "{best}");
 
     // -- a list's price removed: the conversion again --------------------------------------------
-    let r = app
-        .call(
-            "PUT",
-            &format!("/api/admin/price-lists/{euro_list}/prices"),
-            Some(&admin),
-            Some(&json!([{"product_id": "3", "amount": null}])),
-            &[],
-        )
-        .await;
+    let r = put_prices(&app, &admin, &euro_list, json!([{"product_id": "3", "amount": null}])).await;
     assert_eq!(r.json()["data"], json!({"set": 0, "removed": 1}));
     let boom = app.json("/api/products/boom-speaker?currency=EUR").await;
     assert_eq!(boom["data"]["price"]["amount"], 2500);
@@ -321,31 +305,20 @@ async fn a_customer_group_sees_and_pays_its_own_prices_and_nobody_else_does() {
         app.call("POST", "/api/admin/customer-groups", Some(&admin), Some(&json!({"name": "Wholesale"})), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let group = r.json()["data"]["id"].as_str().unwrap().to_owned();
-    let r = app
-        .call(
-            "POST",
-            "/api/admin/price-lists",
-            Some(&admin),
-            Some(&json!({"name": "Wholesale", "currency": "USD", "customer_group_id": group})),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let list = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let list =
+        new_list(&app, &admin, json!({"name": "Wholesale", "currency": "USD", "customer_group_id": group})).await;
     // a list price above the product's own is not the lowest: it does not apply
-    let r = app
-        .call(
-            "PUT",
-            &format!("/api/admin/price-lists/{list}/prices"),
-            Some(&admin),
-            Some(&json!([
-                {"product_id": "2", "amount": 5000},
-                {"product_id": "3", "amount": 6000},
-                {"product_id": "5", "amount": 2500, "sale": 2000}
-            ])),
-            &[],
-        )
-        .await;
+    let r = put_prices(
+        &app,
+        &admin,
+        &list,
+        json!([
+            {"product_id": "2", "amount": 5000},
+            {"product_id": "3", "amount": 6000},
+            {"product_id": "5", "amount": 2500, "sale": 2000}
+        ]),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
 
     let trader = app.register("trader@example.com").await;
@@ -429,26 +402,9 @@ async fn a_sale_starts_and_ends_by_itself() {
         ("Ends soon", Some(now - 60_000), Some(now + 2_000), "3", 3000),
         ("Starts soon", Some(now + 2_000), None, "5", 1000),
     ] {
-        let r = app
-            .call(
-                "POST",
-                "/api/admin/price-lists",
-                Some(&admin),
-                Some(&json!({"name": name, "currency": "USD", "starts_at": starts, "ends_at": ends})),
-                &[],
-            )
+        let id = new_list(&app, &admin, json!({"name": name, "currency": "USD", "starts_at": starts, "ends_at": ends}))
             .await;
-        assert_eq!(r.status, 201, "{}", r.text());
-        let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
-        let r = app
-            .call(
-                "PUT",
-                &format!("/api/admin/price-lists/{id}/prices"),
-                Some(&admin),
-                Some(&json!([{"product_id": product, "amount": amount}])),
-                &[],
-            )
-            .await;
+        let r = put_prices(&app, &admin, &id, json!([{"product_id": product, "amount": amount}])).await;
         assert_eq!(r.status, 200, "{}", r.text());
         lists.push(id);
     }
@@ -478,11 +434,7 @@ async fn bad_price_lists_and_currencies_are_refused_and_change_nothing() {
     let app = shop(true).await;
     let admin = app.admin("owner@example.com").await;
     let customer = app.register("shopper@example.com").await;
-    let r = app
-        .call("POST", "/api/admin/price-lists", Some(&admin), Some(&json!({"name": "Euro", "currency": "EUR"})), &[])
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let list = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let list = new_list(&app, &admin, json!({"name": "Euro", "currency": "EUR"})).await;
     let before = prices_state(&app);
 
     for (body, field) in [
@@ -579,19 +531,8 @@ async fn bad_price_lists_and_currencies_are_refused_and_change_nothing() {
 async fn a_burst_of_first_requests_in_a_market_while_prices_change() {
     let app = shop(true).await;
     let admin = app.admin("owner@example.com").await;
-    let r = app
-        .call("POST", "/api/admin/price-lists", Some(&admin), Some(&json!({"name": "Euro", "currency": "EUR"})), &[])
-        .await;
-    let list = r.json()["data"]["id"].as_str().unwrap().to_owned();
-    let r = app
-        .call(
-            "PUT",
-            &format!("/api/admin/price-lists/{list}/prices"),
-            Some(&admin),
-            Some(&json!([{"product_id": "1", "amount": 900}])),
-            &[],
-        )
-        .await;
+    let list = new_list(&app, &admin, json!({"name": "Euro", "currency": "EUR"})).await;
+    let r = put_prices(&app, &admin, &list, json!([{"product_id": "1", "amount": 900}])).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let readers = (0..16).map(|_| {
         let addr = app.addr;
