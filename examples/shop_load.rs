@@ -7,6 +7,9 @@
 //! - `checkout_gift`: as `checkout`, with a gift card applied to every cart: client `i` uses
 //!   the `i`-th code of `GIFT_CODES` (comma-separated, taken round)
 //!   (one card for all: every checkout spends from it)
+//! - `checkout_gift_part`: as `checkout`, each cart with a card of its own worth `GIFT_PART`
+//!   minor units (default 100), issued while preparing with the administrator's `ADMIN_TOKEN`:
+//!   the card pays part of the order and the rest is left to pay by card, as without one
 //! - `flow`: each iteration is the whole flow: guest session, add to cart, checkout
 //! - `static`: POST /api/checkout with a fixed body (against the static server baseline)
 //!
@@ -129,10 +132,18 @@ async fn gift_cart(c: &mut Conn, product: u64, code: &str) -> Option<String> {
     (s == 200).then_some(token)
 }
 
+/// A new gift card worth `amount` (USD minor units), issued by the administrator: its code.
+async fn issue_card(c: &mut Conn, admin: &str, amount: u64) -> Option<String> {
+    let body = format!(r#"{{"amount":{amount},"currency":"USD","note":"checkout bench"}}"#);
+    let (s, b) = c.call("POST", "/api/admin/gift-cards", Some(admin), &body).await.ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&b).ok().filter(|_| s == 201)?;
+    Some(v["data"]["code"].as_str()?.to_owned())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        eprintln!("usage: shop_load ADDR checkout|checkout_gift|flow|static CONNS SECS");
+        eprintln!("usage: shop_load ADDR checkout|checkout_gift|checkout_gift_part|flow|static CONNS SECS");
         std::process::exit(2);
     }
     let addr: SocketAddr = args[1].parse().expect("ADDR like 127.0.0.1:8080");
@@ -149,23 +160,31 @@ fn main() {
         .map(str::to_owned)
         .collect();
     assert!(scenario != "checkout_gift" || !codes.is_empty(), "checkout_gift needs GIFT_CODES");
+    let admin = std::env::var("ADMIN_TOKEN").unwrap_or_default();
+    assert!(scenario != "checkout_gift_part" || !admin.is_empty(), "checkout_gift_part needs ADMIN_TOKEN");
+    let part: u64 = std::env::var("GIFT_PART").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
         // phase 1 (checkout only): every client prepares its carts
         let mut prepared: Vec<Vec<String>> = vec![Vec::new(); conns];
-        if scenario == "checkout" || scenario == "checkout_gift" {
+        if scenario.starts_with("checkout") {
             let started = Instant::now();
             let mut set = tokio::task::JoinSet::new();
             for i in 0..conns {
                 let gift = (scenario == "checkout_gift").then(|| codes[i % codes.len()].clone());
+                let issuer = (scenario == "checkout_gift_part").then(|| admin.clone());
                 set.spawn(async move {
                     let mut c = Conn::new(addr);
                     let mut tokens = Vec::with_capacity(prepare);
                     for k in 0..prepare {
                         let product = 1 + ((i * prepare + k) as u64 * 7919) % products;
-                        let cart = match &gift {
-                            Some(code) => gift_cart(&mut c, product, code).await,
-                            None => guest_cart(&mut c, product).await,
+                        let cart = match (&gift, &issuer) {
+                            (Some(code), _) => gift_cart(&mut c, product, code).await,
+                            (None, Some(admin)) => match issue_card(&mut c, admin, part).await {
+                                Some(code) => gift_cart(&mut c, product, &code).await,
+                                None => None,
+                            },
+                            (None, None) => guest_cart(&mut c, product).await,
                         };
                         tokens.extend(cart);
                     }
@@ -195,7 +214,7 @@ fn main() {
                 while Instant::now() < deadline {
                     let t0 = Instant::now();
                     let ok = match scenario.as_str() {
-                        "checkout" | "checkout_gift" => match tokens.next() {
+                        "checkout" | "checkout_gift" | "checkout_gift_part" => match tokens.next() {
                             Some(t) => {
                                 matches!(c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await, Ok((201, _)))
                             }
