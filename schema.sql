@@ -1104,3 +1104,15 @@ CREATE TABLE price_list_prices (
 ) WITHOUT ROWID;
 CREATE INDEX idx_price_list_prices_product ON price_list_prices(product_id, price_list_id);
 ALTER TABLE carts ADD COLUMN currency TEXT;
+
+-- ---------------------------------------------------------------------------------------
+-- version 21: amounts per currency. A fixed promotion's discount and a promotion's minimum
+-- order, and a shipping rate's price and free-from threshold, may be set in each other
+-- currency the shop sells in: a JSON object of currency code → amount in that currency's
+-- minor units (`{"EUR": 450}`). A currency without its own amount converts the default's at
+-- its rate. A percent promotion's value is the same in every currency.
+ALTER TABLE promotions ADD COLUMN value_in TEXT
+    CHECK (value_in IS NULL OR (json_valid(value_in) AND kind = 'fixed'));
+ALTER TABLE promotions ADD COLUMN min_subtotal_in TEXT CHECK (min_subtotal_in IS NULL OR json_valid(min_subtotal_in));
+ALTER TABLE shipping_rates ADD COLUMN price_in TEXT CHECK (price_in IS NULL OR json_valid(price_in));
+ALTER TABLE shipping_rates ADD COLUMN free_above_in TEXT CHECK (free_above_in IS NULL OR json_valid(free_above_in));

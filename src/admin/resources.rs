@@ -3,6 +3,8 @@
 //! validated. Create, change and delete are then the same code for all five: validated at
 //! the boundary, one writer unit with its audit row, the row answered as JSON.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -33,6 +35,10 @@ pub enum FieldKind {
     Flag(bool),
     /// one of the shop's currencies (the `currencies` setting)
     Currency,
+    /// amounts in the shop's other currencies than the default, each within the bounds: a
+    /// JSON object of currency code → minor units of it (`{"EUR": 450}`), stored as its
+    /// text; an empty object is none
+    Amounts(i64, i64),
 }
 
 pub struct Field {
@@ -88,6 +94,8 @@ pub const PROMOTIONS: Resource = Resource {
         field("ends_at", TIME, false, true),
         field("usage_limit", FieldKind::Int(1, 1_000_000_000), false, true),
         field("active", FieldKind::Flag(true), false, false),
+        field("value_in", FieldKind::Amounts(1, 10_000_000_000), false, true),
+        field("min_subtotal_in", FieldKind::Amounts(0, 10_000_000_000), false, true),
     ],
 };
 pub const SHIPPING_RATES: Resource = Resource {
@@ -102,6 +110,8 @@ pub const SHIPPING_RATES: Resource = Resource {
         field("max_weight_grams", FieldKind::Int(0, 100_000_000), false, true),
         field("price", MONEY, true, false),
         field("free_above", MONEY, false, true),
+        field("price_in", FieldKind::Amounts(0, 10_000_000_000), false, true),
+        field("free_above_in", FieldKind::Amounts(0, 10_000_000_000), false, true),
     ],
 };
 pub const TAX_RATES: Resource = Resource {
@@ -185,6 +195,24 @@ fn value(field: &Field, v: &Value) -> Result<Sql, String> {
                 .ok_or_else(|| "must be a currency code (3 capital letters)".to_owned())?;
             Sql::Text(s.to_owned())
         }
+        FieldKind::Amounts(lo, hi) => {
+            let map = v.as_object().ok_or_else(|| "must be an object of currency codes and amounts".to_owned())?;
+            let mut amounts = BTreeMap::new();
+            for (code, amount) in map {
+                crate::domain::Currency::parse(code)
+                    .ok_or_else(|| format!("{code:?} is not a currency code (3 capital letters)"))?;
+                let n = amount.as_i64().ok_or_else(|| format!("the amount in {code} must be a whole number"))?;
+                if !(*lo..=*hi).contains(&n) {
+                    return Err(format!("the amount in {code} must be {lo} to {hi} (minor units of it)"));
+                }
+                amounts.insert(code.clone(), n);
+            }
+            if amounts.is_empty() {
+                Sql::Null
+            } else {
+                Sql::Text(serde_json::to_string(&amounts).expect("amounts serialize"))
+            }
+        }
     })
 }
 
@@ -228,6 +256,30 @@ fn check_settings(app: &AppState, r: &Resource, values: &[(&'static str, Sql)]) 
                 checks.error(name, format!("must be one of the shop's currencies: {}", names.join(", ")));
             }
         }
+        if let (FieldKind::Amounts(..), Sql::Text(json)) = (&field.kind, v) {
+            let setting = app.live().currencies.clone();
+            let default = crate::domain::currencies::default_of(&setting);
+            let amounts: BTreeMap<String, i64> = serde_json::from_str(json).expect("validated above");
+            let others: Vec<String> = crate::domain::currencies::enabled(&setting)
+                .iter()
+                .filter(|e| e.code != default)
+                .map(|e| e.code.as_str().to_owned())
+                .collect();
+            for code in amounts.keys() {
+                if code == default.as_str() {
+                    checks.error(name, format!("{code} is the default currency: its amount is the field's own"));
+                } else if !others.contains(code) {
+                    checks.error(
+                        name,
+                        if others.is_empty() {
+                            format!("{code} is not sold in: the shop sells only in {}", default.as_str())
+                        } else {
+                            format!("{code} is not sold in: the shop's other currencies are {}", others.join(", "))
+                        },
+                    );
+                }
+            }
+        }
     }
     checks.finish()
 }
@@ -239,6 +291,7 @@ fn json_object(r: &Resource) -> String {
         cols.push(match f.kind {
             FieldKind::Ref(_) => format!("'{0}', cast({0} AS TEXT)", f.name),
             FieldKind::Flag(_) => format!("'{0}', json(CASE {0} WHEN 0 THEN 'false' ELSE 'true' END)", f.name),
+            FieldKind::Amounts(..) => format!("'{0}', json({0})", f.name),
             _ => format!("'{0}', {0}", f.name),
         });
     }
@@ -458,6 +511,11 @@ pub enum Body {
     Row,
 }
 
+/// What the document says of every field of amounts per currency.
+const AMOUNTS: &str = "amounts in the shop's other currencies (each one of the currencies setting other than the \
+                       default, else 422): currency code → minor units of it; a currency without one converts the \
+                       default's amount at its rate; {} or null: none";
+
 /// What the document says of a field whose name alone does not.
 fn about(table: &str, field: &str) -> Option<&'static str> {
     Some(match (table, field) {
@@ -470,6 +528,13 @@ fn about(table: &str, field: &str) -> Option<&'static str> {
         ("price_lists", "ends_at") => {
             "its prices apply until this time (ms since the epoch, after starts_at, else 422; none: without end)"
         }
+        ("promotions", "value_in") => {
+            "a fixed promotion's discount in each other currency (a percent promotion's is the same in every \
+             currency: 422 \"the values break a rule of promotions\")"
+        }
+        ("promotions", "min_subtotal_in") => "the minimum order in each other currency",
+        ("shipping_rates", "price_in") => "the rate's price in each other currency",
+        ("shipping_rates", "free_above_in") => "the order from which the rate is free, in each other currency",
         ("tax_rates", "inclusive") => {
             "prices shown in its country or region include this tax (gross prices): an order's tax is the part of \
              its goods (less the discount) that is tax, `× rate / (10000 + rate)`, and is not added to the total \
@@ -521,10 +586,21 @@ pub fn schema_of(r: &Resource, body: Body) -> utoipa::openapi::RefOr<utoipa::ope
                 .schema_type(Type::String)
                 .pattern(Some(crate::domain::currencies::PATTERN))
                 .description(Some("one of the shop's currencies (the currencies setting; else 422)")),
+            FieldKind::Amounts(lo, hi) => ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property_names(Some(
+                    ObjectBuilder::new().schema_type(Type::String).pattern(Some(crate::domain::currencies::PATTERN)),
+                ))
+                .additional_properties(Some(
+                    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(*lo)).maximum(Some(*hi)),
+                ))
+                .max_properties(Some(crate::domain::currencies::MAX_CURRENCIES))
+                .description(Some(AMOUNTS)),
         };
-        let t = match about(r.table, f.name) {
-            Some(d) => t.description(Some(d)),
-            None => t,
+        let t = match (about(r.table, f.name), &f.kind) {
+            (Some(d), FieldKind::Amounts(..)) => t.description(Some(format!("{d}: {AMOUNTS}"))),
+            (Some(d), _) => t.description(Some(d)),
+            (None, _) => t,
         };
         let t: Schema = if f.nullable {
             OneOfBuilder::new().item(t).item(ObjectBuilder::new().schema_type(Type::Null)).into()

@@ -80,8 +80,8 @@ pub fn price(
         for (_, r) in rates.iter_mut() {
             r.min_subtotal = conv(r.min_subtotal);
             r.max_subtotal = r.max_subtotal.map(conv);
-            r.price = conv(r.price);
-            r.free_above = r.free_above.map(conv);
+            r.price = amount_in(market, r.price, r.price_in.as_deref());
+            r.free_above = own_amount(market, r.free_above_in.as_deref()).or(r.free_above.map(conv));
         }
         options = shipping_options(&rates, d.country.as_str(), subtotal - discount, weight_grams, currency);
         shipping = match shipping_code {
@@ -94,20 +94,19 @@ pub fn price(
     Ok(Priced { lines, totals, discount_code, discount_problem, options, shipping, weight_grams, currency })
 }
 
-use crate::catalog::prices::Market;
+use crate::catalog::prices::{amount_in, own_amount, Market};
 
 /// The promotion `code` with its amounts (a fixed discount, a minimum subtotal) in the
-/// currency of `market`.
+/// currency of `market`: its own there, else converted.
 pub fn promotion_in(
     conn: &Connection,
     code: &str,
     market: Option<&Market>,
 ) -> rusqlite::Result<Option<pricing::Promotion>> {
-    let conv = |x: i64| crate::catalog::prices::convert(market, x);
     Ok(store::promotion(conn, code)?.map(|mut p| {
-        p.min_subtotal = conv(p.min_subtotal);
+        p.min_subtotal = amount_in(market, p.min_subtotal, p.min_subtotal_in.as_deref());
         if p.kind != "percent" {
-            p.value = conv(p.value);
+            p.value = amount_in(market, p.value, p.value_in.as_deref());
         }
         p
     }))

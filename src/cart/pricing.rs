@@ -31,6 +31,10 @@ pub struct Promotion {
     pub usage_limit: Option<i64>,
     pub times_used: i64,
     pub active: bool,
+    /// the fixed discount in other currencies (JSON: code → amount), else converted
+    pub value_in: Option<String>,
+    /// the minimum order in other currencies (JSON: code → amount), else converted
+    pub min_subtotal_in: Option<String>,
 }
 
 impl Promotion {
@@ -73,6 +77,10 @@ pub struct ShippingRate {
     pub max_weight_grams: Option<i64>,
     pub price: i64,
     pub free_above: Option<i64>,
+    /// the price in other currencies (JSON: code → amount), else converted
+    pub price_in: Option<String>,
+    /// the free-from threshold in other currencies (JSON: code → amount), else converted
+    pub free_above_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -158,6 +166,8 @@ mod tests {
             usage_limit: None,
             times_used: 0,
             active: true,
+            value_in: None,
+            min_subtotal_in: None,
         }
     }
 
@@ -229,6 +239,8 @@ mod tests {
             max_weight_grams: max_w,
             price,
             free_above: free,
+            price_in: None,
+            free_above_in: None,
         };
         let rates = vec![
             ("US".to_owned(), rate("standard", 599, None, Some(5000))),

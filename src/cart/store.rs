@@ -336,7 +336,8 @@ pub fn mark_ordered(tx: &WriteTx, cart: i64, now: i64) -> rusqlite::Result<bool>
 
 pub fn promotion(conn: &Connection, code: &str) -> rusqlite::Result<Option<Promotion>> {
     conn.prepare_cached(
-        "SELECT code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, times_used, active
+        "SELECT code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, times_used, active, value_in,
+                min_subtotal_in
          FROM promotions WHERE code = ?1",
     )?
     .query_row([code], |r| {
@@ -350,6 +351,8 @@ pub fn promotion(conn: &Connection, code: &str) -> rusqlite::Result<Option<Promo
             usage_limit: r.get(6)?,
             times_used: r.get(7)?,
             active: r.get(8)?,
+            value_in: r.get(9)?,
+            min_subtotal_in: r.get(10)?,
         })
     })
     .optional()
@@ -376,7 +379,8 @@ pub fn release_promotion(tx: &WriteTx, code: &str) -> rusqlite::Result<()> {
 /// Rates for `country` and the catch-all ones, with the country each is for.
 pub fn shipping_rates(conn: &Connection, country: &str) -> rusqlite::Result<Vec<(String, ShippingRate)>> {
     conn.prepare_cached(
-        "SELECT country, code, name, min_subtotal, max_subtotal, max_weight_grams, price, free_above
+        "SELECT country, code, name, min_subtotal, max_subtotal, max_weight_grams, price, free_above, price_in,
+                free_above_in
          FROM shipping_rates WHERE country IN (?1, '*') ORDER BY price, id",
     )?
     .query_map([country], |r| {
@@ -390,6 +394,8 @@ pub fn shipping_rates(conn: &Connection, country: &str) -> rusqlite::Result<Vec<
                 max_weight_grams: r.get(5)?,
                 price: r.get(6)?,
                 free_above: r.get(7)?,
+                price_in: r.get(8)?,
+                free_above_in: r.get(9)?,
             },
         ))
     })?

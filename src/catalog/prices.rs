@@ -343,6 +343,21 @@ pub fn convert(market: Option<&Market>, amount: i64) -> i64 {
     }
 }
 
+/// The amount a row sets for itself in the currency of `market`, if it is not the default
+/// and `own` (a JSON object of currency code → minor units, as the admin API stores it)
+/// has one.
+pub fn own_amount(market: Option<&Market>, own: Option<&str>) -> Option<i64> {
+    let m = market.filter(|m| !m.default)?;
+    let amounts: std::collections::BTreeMap<String, i64> = serde_json::from_str(own?).ok()?;
+    amounts.get(m.currency.code.as_str()).copied()
+}
+
+/// `amount` (of the default) in the currency of `market`: the row's own amount there (see
+/// [`own_amount`]), else converted at the rate.
+pub fn amount_in(market: Option<&Market>, amount: i64, own: Option<&str>) -> i64 {
+    own_amount(market, own).unwrap_or_else(|| convert(market, amount))
+}
+
 /// The currency of `market` (none: `default`).
 pub fn currency_of(market: Option<&Market>, default: crate::domain::Currency) -> crate::domain::Currency {
     market.map_or(default, |m| m.currency.code)

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -80,6 +80,9 @@ const V19_MARKER: &str = "-- version 19: translations";
 /// Where the version-20 section begins.
 const V20_MARKER: &str = "-- version 20: currencies and price lists";
 
+/// Where the version-21 section begins.
+const V21_MARKER: &str = "-- version 21: amounts per currency";
+
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
 const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
@@ -135,7 +138,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -155,6 +158,7 @@ pub fn steps() -> Vec<Step> {
         at(V18_MARKER),
         at(V19_MARKER),
         at(V20_MARKER),
+        at(V21_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -177,7 +181,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 17, sql: SCHEMA_SQL[v17..end(v18)].into(), code: None },
         Step { to: 18, sql: SCHEMA_SQL[v18..end(v19)].into(), code: None },
         Step { to: 19, sql: SCHEMA_SQL[v19..end(v20)].into(), code: None },
-        Step { to: 20, sql: SCHEMA_SQL[v20..].into(), code: None },
+        Step { to: 20, sql: SCHEMA_SQL[v20..end(v21)].into(), code: None },
+        Step { to: 21, sql: SCHEMA_SQL[v21..].into(), code: None },
     ]
 }
 

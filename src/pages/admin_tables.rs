@@ -130,9 +130,14 @@ enum Unit {
     Percent,
     /// a promotion's value: a percentage for `percent`, money for `fixed`
     PromotionValue,
+    /// amounts in other currencies, typed as `EUR 4.50, JPY 700`
+    Amounts,
 }
 
 fn unit(field: &Field) -> Unit {
+    if let FieldKind::Amounts(..) = field.kind {
+        return Unit::Amounts;
+    }
     match field.name {
         "price" | "min_subtotal" | "max_subtotal" | "free_above" => Unit::Money,
         "starts_at" | "ends_at" => Unit::Time,
@@ -157,6 +162,10 @@ fn label(field: &Field) -> String {
         "logo_url" => "Logo address".into(),
         "customer_group_id" => "Customer group".into(),
         "country" => "Country".into(),
+        "value_in" => "Discount in other currencies".into(),
+        "min_subtotal_in" => "Minimum order in other currencies".into(),
+        "price_in" => "Price in other currencies".into(),
+        "free_above_in" => "Free from, in other currencies".into(),
         n => {
             let s = n.replace('_', " ");
             let mut c = s.chars();
@@ -175,6 +184,9 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
     if v.is_null() {
         // a price list without a group is everyone's
         return if field.name == "customer_group_id" && !form { "Everyone".to_owned() } else { String::new() };
+    }
+    if let (Unit::Amounts, Value::Object(amounts)) = (unit(field), v) {
+        return amounts_shown(amounts, form);
     }
     let int = v.as_i64();
     match (unit(field), int) {
@@ -214,6 +226,54 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
     }
 }
 
+/// Amounts per currency as the form types them (`EUR 4.50, JPY 700`) or the page shows them
+/// (`€4.50, ¥700`).
+fn amounts_shown(amounts: &Map<String, Value>, form: bool) -> String {
+    let each = amounts.iter().filter_map(|(code, v)| {
+        let m = Money { amount: v.as_i64()?, currency: code.clone() };
+        Some(if form {
+            let shown = money(&m);
+            // the number alone, without its symbol or code and without grouping
+            let number: String = shown.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+            format!("{code} {number}")
+        } else {
+            money(&m)
+        })
+    });
+    each.collect::<Vec<_>>().join(", ")
+}
+
+/// Amounts per currency as typed (`EUR 4.50, JPY 700`: a code and an amount in it, each
+/// currency once), as the API takes them; or what is wrong.
+fn amounts_typed(typed: &str) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for part in typed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("{part:?} is not a currency code and an amount, like EUR 4.50");
+        let (code, amount) = part.split_once(' ').ok_or_else(bad)?;
+        let code = code.trim().to_ascii_uppercase();
+        if crate::domain::Currency::parse(&code).is_none() {
+            return Err(bad());
+        }
+        let amount = amount.trim();
+        let minor = if super::layout::minor_digits(&code) == 0 {
+            amount.replace(',', "").parse::<i64>().ok().filter(|n| *n >= 0)
+        } else {
+            super::forms::minor_units(amount)
+        };
+        let minor = minor.ok_or_else(|| {
+            if super::layout::minor_digits(&code) == 0 {
+                format!("the amount in {code} must be a whole number")
+            } else {
+                format!("the amount in {code} must be like 4.50")
+            }
+        })?;
+        if out.insert(code.clone(), Value::from(minor)).is_some() {
+            return Err(format!("{code} is named twice"));
+        }
+    }
+    Ok(out)
+}
+
 /// The API's body from a posted form: each field of the description typed as the form
 /// shows it. Empty optional fields are null (or left as they are on a change when they
 /// cannot be null); errors are the form's, by field.
@@ -242,6 +302,13 @@ fn body_of(
             continue;
         }
         let value = match (unit(f), &f.kind) {
+            (Unit::Amounts, _) => match amounts_typed(typed) {
+                Ok(amounts) => Ok(Value::Object(amounts)),
+                Err(e) => {
+                    errors.insert(f.name.to_owned(), e);
+                    continue;
+                }
+            },
             (Unit::Money, _) => super::forms::minor_units(typed).map(Value::from).ok_or("an amount like 12.50"),
             // basis points are hundredths, as cents are
             (Unit::Percent, _) => {
@@ -375,10 +442,11 @@ fn form_fields(
                     _ => {
                         label for=(id) { (label(f)) @if !f.required { span.meta { " (optional)" } } }
                         @let kind = match unit(f) { Unit::Time => "datetime-local", _ => "text" };
-                        @let mode = match (unit(f), &f.kind) { (Unit::Plain, FieldKind::Int(..)) => Some("numeric"), (Unit::Plain, _) | (Unit::Time, _) => None, _ => Some("decimal") };
+                        @let mode = match (unit(f), &f.kind) { (Unit::Plain, FieldKind::Int(..)) => Some("numeric"), (Unit::Plain, _) | (Unit::Time, _) | (Unit::Amounts, _) => None, _ => Some("decimal") };
                         input id=(id) type=(kind) name=(f.name) value=(value) inputmode=[mode]
                             required[f.required] aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()];
                         @if unit(f) == Unit::PromotionValue { span.hint { "A percentage for percent promotions, an amount for fixed ones." } }
+                        @if unit(f) == Unit::Amounts { span.hint { "Each currency's code and amount, like EUR 4.50, JPY 700. A currency left out converts at its rate." } }
                     }
                 }
                 @if let Some(e) = e { span.field-error id=(format!("{id}-error")) { (e) } }

@@ -125,16 +125,27 @@ pub fn tax_row(tax: &Money, included: bool) -> maud::Markup {
     }
 }
 
+/// The decimals of a currency's amounts as written: 0 for those without a minor unit in use
+/// (yen, won), else 2.
+pub fn minor_digits(currency: &str) -> u32 {
+    if matches!(currency, "JPY" | "KRW") {
+        0
+    } else {
+        2
+    }
+}
+
 /// `$19.99`, `€5.00`, `¥500`, `CHF 12.50`.
 pub fn money(m: &Money) -> String {
-    let (symbol, digits) = match m.currency.as_str() {
-        "USD" => ("$", 2),
-        "EUR" => ("€", 2),
-        "GBP" => ("£", 2),
-        "JPY" => ("¥", 0),
-        "KRW" => ("₩", 0),
-        _ => ("", 2),
+    let symbol = match m.currency.as_str() {
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        "JPY" => "¥",
+        "KRW" => "₩",
+        _ => "",
     };
+    let digits = minor_digits(m.currency.as_str());
     let sign = if m.amount < 0 { "−" } else { "" }; // the minus sign, as the totals write it
     let a = m.amount.unsigned_abs();
     let (whole, cents) = if digits == 0 { (a, None) } else { (a / 100, Some(a % 100)) };

@@ -297,6 +297,133 @@ async fn a_cart_in_euros_becomes_an_order_in_euros() {
     app.stop().await;
 }
 
+/// The row id of `code` in `table` (and of a shipping rate, in `country`).
+fn row_id(app: &TestApp, table: &str, code: &str, country: &str) -> String {
+    let sql = match country {
+        "" => format!("SELECT id FROM {table} WHERE code = ?1 AND ?2 = ''"),
+        _ => format!("SELECT id FROM {table} WHERE code = ?1 AND country = ?2"),
+    };
+    app.conn().query_row(&sql, [code, country], |r| r.get::<_, i64>(0)).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotions_and_shipping_rates_set_their_own_amounts_per_currency() {
+    let app = shop(true).await;
+    let admin = app.admin("owner@example.com").await;
+    let save5 = row_id(&app, "promotions", "SAVE5", "");
+    let express = row_id(&app, "shipping_rates", "express", "US");
+    let standard = row_id(&app, "shipping_rates", "standard", "US");
+    // SAVE5 in euros: 4 euros off from 30 (its dollars would convert to 2.50 off from 12.50)
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/admin/promotions/{save5}"),
+            Some(&admin),
+            Some(&json!({"value_in": {"EUR": 400}, "min_subtotal_in": {"EUR": 3000}})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["value_in"], json!({"EUR": 400}));
+    assert_eq!(r.json()["data"]["min_subtotal_in"], json!({"EUR": 3000}));
+    // express costs 9 euros; standard is free in euros only from 60
+    for (id, body) in
+        [(&express, json!({"price_in": {"EUR": 900}})), (&standard, json!({"free_above_in": {"EUR": 6000}}))]
+    {
+        let r = app.call("PATCH", &format!("/api/admin/shipping-rates/{id}"), Some(&admin), Some(&body), &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let euros = app.guest().await;
+    let dollars = app.guest().await;
+    let add = |who: String, currency: &'static str, quantity: i64| {
+        let app = &app;
+        async move {
+            let r = app
+                .call(
+                    "POST",
+                    &format!("/api/cart?currency={currency}"),
+                    Some(&who),
+                    Some(&json!({"product_id": "3", "quantity": quantity})),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+    };
+    let discount = |who: String| {
+        let app = &app;
+        async move { app.call("POST", "/api/cart/discount", Some(&who), Some(&json!({"code": "SAVE5"})), &[]).await }
+    };
+    // 25 euros is under the code's own minimum in euros (the converted one would be 12.50)
+    add(euros.clone(), "EUR", 1).await;
+    let r = discount(euros.clone()).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("at least 3000"), "{}", r.text());
+    add(euros.clone(), "EUR", 1).await;
+    let r = discount(euros.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["discount"], json!({"amount": 400, "currency": "EUR"}));
+    // the dollars are the promotion's own: 5 dollars off 49.99
+    add(dollars.clone(), "USD", 1).await;
+    let r = discount(dollars.clone()).await;
+    assert_eq!(r.json()["data"]["discount"], json!({"amount": 500, "currency": "USD"}), "{}", r.text());
+    let option = |who: String, code: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.call("GET", "/api/cart/shipping-options?country=US", Some(&who), None, &[]).await;
+            let options = r.json()["data"].clone();
+            options.as_array().unwrap().iter().find(|o| o["code"] == code).unwrap()["price"].clone()
+        }
+    };
+    assert_eq!(option(euros.clone(), "express").await, json!({"amount": 900, "currency": "EUR"}));
+    // 50 - 4 = 46 euros is under 60: standard is not free, its price converted (599 → 300)
+    assert_eq!(option(euros.clone(), "standard").await, json!({"amount": 300, "currency": "EUR"}));
+    assert_eq!(option(dollars.clone(), "express").await, json!({"amount": 1499, "currency": "USD"}));
+    let r = app.call("POST", "/api/checkout", Some(&euros), Some(&common::checkout_body()), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let order = app.call("GET", &format!("/api/orders/{id}"), Some(&euros), None, &[]).await.json()["data"].clone();
+    assert_eq!(order["discount"], json!({"amount": 400, "currency": "EUR"}));
+    assert_eq!(order["shipping"], json!({"amount": 300, "currency": "EUR"}));
+
+    // bad amounts are refused, naming the field, and change nothing
+    let welcome = row_id(&app, "promotions", "WELCOME10", "");
+    let before = common::digest(&app.conn());
+    let promo = format!("/api/admin/promotions/{save5}");
+    let percent = format!("/api/admin/promotions/{welcome}");
+    let rate = format!("/api/admin/shipping-rates/{express}");
+    let bad: Vec<(&str, Value, &str)> = vec![
+        (&promo, json!({"value_in": {"USD": 100}}), "value_in"),
+        (&promo, json!({"value_in": {"GBP": 100}}), "value_in"),
+        (&promo, json!({"value_in": {"EUR": 0}}), "value_in"),
+        (&promo, json!({"value_in": {"EUR": -5}}), "value_in"),
+        (&promo, json!({"value_in": {"EUR": "4.00"}}), "value_in"),
+        (&promo, json!({"value_in": {"EUR": 4.5}}), "value_in"),
+        (&promo, json!({"value_in": {"eur": 400}}), "value_in"),
+        (&promo, json!({"value_in": [400]}), "value_in"),
+        (&promo, json!({"min_subtotal_in": "EUR 30"}), "min_subtotal_in"),
+        (&rate, json!({"price_in": {"EUR": 10_000_000_001i64}}), "price_in"),
+        (&rate, json!({"free_above_in": {"JPY": 100}}), "free_above_in"),
+        // a percent promotion's value is the same in every currency
+        (&percent, json!({"value_in": {"EUR": 400}}), "body"),
+    ];
+    for (path, body, field) in &bad {
+        let r = app.call("PATCH", path, Some(&admin), Some(body), &[]).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert!(r.json()["error"]["details"][field].is_string(), "{body}: {}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before);
+    // an empty object takes the own amounts away: the conversion again
+    let r = app.call("PATCH", &promo, Some(&admin), Some(&json!({"value_in": {}, "min_subtotal_in": null})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["value_in"], Value::Null);
+    let again = app.guest().await;
+    add(again.clone(), "EUR", 1).await;
+    let r = discount(again).await;
+    assert_eq!(r.json()["data"]["discount"], json!({"amount": 250, "currency": "EUR"}), "{}", r.text());
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_group_sees_and_pays_its_own_prices_and_nobody_else_does() {
     let app = shop(true).await;

@@ -2230,6 +2230,29 @@ async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
     let currency: String =
         app.conn().query_row("SELECT currency FROM carts ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
     assert_eq!(currency, "EUR");
+    // the owner gives SAVE5 its own discount in euros on the promotion's page; an amount
+    // without its currency is refused beside the field and changes nothing
+    let save5: i64 = app.conn().query_row("SELECT id FROM promotions WHERE code = 'SAVE5'", [], |r| r.get(0)).unwrap();
+    b.goto(&format!("/admin/promotions/{save5}")).await;
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-value_in", "4.00").await;
+    b.click("form.panel button[type=submit]").await;
+    let said = b.wait_text("#f-value_in-error").await;
+    assert!(said.contains("a currency code and an amount"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.fill("#f-value_in", "EUR 4.00").await;
+    b.click("form.panel button[type=submit]").await;
+    b.wait_text_with("p.notice", "Saved").await;
+    assert_eq!(b.value("#f-value_in").await, "EUR 4.00", "the form shows what is saved");
+    b.client.execute("document.getElementById('f-value_in').scrollIntoView()", Vec::new()).await.unwrap();
+    b.shoot("admin-promotion-euros").await;
+    accessible(&b, "promotion with amounts in euros").await;
+    // the shopper's code takes 4 euros off the cart in euros
+    b.goto("/cart").await;
+    b.fill("#discount-code", "save5").await;
+    b.click("form[action='/cart/discount'] button").await;
+    let summary = b.wait_text_with(".summary", "SAVE5").await;
+    assert!(summary.contains("€4.00"), "{summary}");
     // back to dollars: the cart follows
     b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("USD").await.unwrap();
     b.click("form[action='/currency'] button[type=submit]").await;

@@ -3440,9 +3440,15 @@ export interface components {
                 /** @enum {string} */
                 kind: "percent" | "fixed";
                 min_subtotal: number;
+                min_subtotal_in: {
+                    [key: string]: number;
+                } | null;
                 starts_at: number | null;
                 usage_limit: number | null;
                 value: number;
+                value_in: {
+                    [key: string]: number;
+                } | null;
             };
         };
         /** @description `{"data": ...}` */
@@ -3555,6 +3561,9 @@ export interface components {
                 /** @description a country code, or * for anywhere else */
                 country: string;
                 free_above: number | null;
+                free_above_in: {
+                    [key: string]: number;
+                } | null;
                 /** @description an opaque id */
                 id: string;
                 max_subtotal: number | null;
@@ -3562,6 +3571,9 @@ export interface components {
                 min_subtotal: number;
                 name: string;
                 price: number;
+                price_in: {
+                    [key: string]: number;
+                } | null;
             };
         };
         /** @description `{"data": ...}` */
@@ -4934,9 +4946,15 @@ export interface components {
             /** @enum {string} */
             kind: "percent" | "fixed";
             min_subtotal?: number;
+            min_subtotal_in?: {
+                [key: string]: number;
+            } | null;
             starts_at?: number | null;
             usage_limit?: number | null;
             value: number;
+            value_in?: {
+                [key: string]: number;
+            } | null;
         };
         PromotionOut: {
             /** @default true */
@@ -4948,9 +4966,15 @@ export interface components {
             /** @enum {string} */
             kind: "percent" | "fixed";
             min_subtotal: number;
+            min_subtotal_in: {
+                [key: string]: number;
+            } | null;
             starts_at: number | null;
             usage_limit: number | null;
             value: number;
+            value_in: {
+                [key: string]: number;
+            } | null;
         };
         PromotionPage: {
             data: components["schemas"]["PromotionOut"][];
@@ -4964,9 +4988,15 @@ export interface components {
             /** @enum {string} */
             kind?: "percent" | "fixed";
             min_subtotal?: number;
+            min_subtotal_in?: {
+                [key: string]: number;
+            } | null;
             starts_at?: number | null;
             usage_limit?: number | null;
             value?: number;
+            value_in?: {
+                [key: string]: number;
+            } | null;
         };
         QuantityIn: {
             /** Format: int64 */
@@ -5395,17 +5425,26 @@ export interface components {
             /** @description a country code, or * for anywhere else */
             country: string;
             free_above?: number | null;
+            free_above_in?: {
+                [key: string]: number;
+            } | null;
             max_subtotal?: number | null;
             max_weight_grams?: number | null;
             min_subtotal?: number;
             name: string;
             price: number;
+            price_in?: {
+                [key: string]: number;
+            } | null;
         };
         ShippingRateOut: {
             code: string;
             /** @description a country code, or * for anywhere else */
             country: string;
             free_above: number | null;
+            free_above_in: {
+                [key: string]: number;
+            } | null;
             /** @description an opaque id */
             id: string;
             max_subtotal: number | null;
@@ -5413,6 +5452,9 @@ export interface components {
             min_subtotal: number;
             name: string;
             price: number;
+            price_in: {
+                [key: string]: number;
+            } | null;
         };
         ShippingRatePage: {
             data: components["schemas"]["ShippingRateOut"][];
@@ -5423,11 +5465,17 @@ export interface components {
             /** @description a country code, or * for anywhere else */
             country?: string;
             free_above?: number | null;
+            free_above_in?: {
+                [key: string]: number;
+            } | null;
             max_subtotal?: number | null;
             max_weight_grams?: number | null;
             min_subtotal?: number;
             name?: string;
             price?: number;
+            price_in?: {
+                [key: string]: number;
+            } | null;
         };
         /** @description a product summary; every field is present unless fields= leaves it out */
         SparseProductSummary: {

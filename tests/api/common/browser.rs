@@ -119,6 +119,12 @@ impl Browser {
         out
     }
 
+    /// The value of the form field `css`.
+    pub async fn value(&self, css: &str) -> String {
+        let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.prop("value").await.unwrap().unwrap_or_default()
+    }
+
     pub async fn click(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     }
