@@ -1106,7 +1106,7 @@ CREATE INDEX idx_price_list_prices_product ON price_list_prices(product_id, pric
 ALTER TABLE carts ADD COLUMN currency TEXT;
 
 -- ---------------------------------------------------------------------------------------
--- version 21: amounts per currency. A fixed promotion's discount and a promotion's minimum
+-- version 21: amounts per currency, and the language of mail. A fixed promotion's discount and a promotion's minimum
 -- order, and a shipping rate's price and free-from threshold, may be set in each other
 -- currency the shop sells in: a JSON object of currency code → amount in that currency's
 -- minor units (`{"EUR": 450}`). A currency without its own amount converts the default's at
@@ -1116,3 +1116,8 @@ ALTER TABLE promotions ADD COLUMN value_in TEXT
 ALTER TABLE promotions ADD COLUMN min_subtotal_in TEXT CHECK (min_subtotal_in IS NULL OR json_valid(min_subtotal_in));
 ALTER TABLE shipping_rates ADD COLUMN price_in TEXT CHECK (price_in IS NULL OR json_valid(price_in));
 ALTER TABLE shipping_rates ADD COLUMN free_above_in TEXT CHECK (free_above_in IS NULL OR json_valid(free_above_in));
+-- The language a customer reads the shop's mail in (a tag of the `locales` setting; NULL:
+-- the default), and the one an order was placed in (its customer's, else the one the
+-- shopper's request chose): the order's mail is written in it.
+ALTER TABLE customers ADD COLUMN locale TEXT;
+ALTER TABLE orders ADD COLUMN locale TEXT;

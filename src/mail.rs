@@ -25,6 +25,8 @@ use crate::jobs::breaker::Breaker;
 use crate::jobs::{Done, JobCtx, JobResult, NewJob, Queue};
 use crate::util::now_ms;
 
+pub mod words;
+
 /// What a sent reset mail's body becomes.
 pub const REDACTED: &str = "(sent; the code it carried is not kept)";
 
@@ -37,12 +39,21 @@ macro_rules! secret_kinds {
 }
 pub const SECRET_KINDS: &str = secret_kinds!();
 
-/// An amount as a mail or a history row says it: `12.50 USD` (minor units, two places;
-/// never a float).
+/// An amount as a history row (or an English mail) says it: `12.50 USD`, `1500 JPY`
+/// (minor units; never a float).
 pub fn amount(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}{}.{:02} {currency}", m / 100, m % 100)
+    words::Lang::En.amount(minor, currency)
+}
+
+/// The language order `order`'s mail is written in: the one it was placed in (see
+/// [`words`]), else the shop's default.
+pub fn order_lang(conn: &Connection, order: i64, fx: &crate::app::Effects) -> rusqlite::Result<words::Lang> {
+    let tag: Option<String> = conn
+        .prepare_cached("SELECT locale FROM orders WHERE id = ?1")?
+        .query_row([order], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(fx.lang(tag.as_deref()))
 }
 
 /// Writes a mail to the outbox in the unit of `tx`, and its sending job when `send` (the

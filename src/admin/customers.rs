@@ -41,6 +41,8 @@ pub struct CustomerRow {
     /// the customer groups they belong to, by name
     pub groups: Vec<GroupRef>,
     pub created_at: Timestamp,
+    /// the language of their mail (a tag of the `locales` setting; null: the default)
+    pub locale: Option<String>,
 }
 
 /// A page of the administrators' customer list.
@@ -71,7 +73,7 @@ pub struct SessionsEnded {
 fn customer_row(conn: &Connection, id: i64) -> rusqlite::Result<Option<CustomerRow>> {
     conn.prepare_cached(
         "SELECT c.id, c.email, c.name, c.role, c.created_at,
-                EXISTS (SELECT 1 FROM two_factor t WHERE t.customer_id = c.id AND t.enabled_at IS NOT NULL)
+                EXISTS (SELECT 1 FROM two_factor t WHERE t.customer_id = c.id AND t.enabled_at IS NOT NULL), c.locale
          FROM customers c WHERE c.id = ?1",
     )?
     .query_row([id], |r| {
@@ -83,6 +85,7 @@ fn customer_row(conn: &Connection, id: i64) -> rusqlite::Result<Option<CustomerR
             created_at: Timestamp(r.get(4)?),
             two_factor: r.get(5)?,
             groups: Vec::new(),
+            locale: r.get(6)?,
         })
     })
     .optional()?

@@ -185,6 +185,17 @@ pub struct Effects {
     /// the `currencies` setting: what orders in another currency than the default are
     /// priced by (see `catalog::prices`)
     pub currencies: String,
+    /// the `locales` setting: the default language, in which mail is written when its
+    /// reader chose none
+    pub locales: String,
+}
+
+impl Effects {
+    /// The words of the language `tag` (`None`: the shop's default) for mail.
+    pub fn lang(&self, tag: Option<&str>) -> crate::mail::words::Lang {
+        let default = crate::domain::locale::enabled(&self.locales).first().copied().unwrap_or("en");
+        crate::mail::words::Lang::of(tag, default)
+    }
 }
 
 impl App {
@@ -195,6 +206,7 @@ impl App {
             refund_provider: self.config.payment_provider_url.is_some(),
             secrets: self.secrets.clone(),
             currencies: self.live().currencies.clone(),
+            locales: self.live().locales.clone(),
         }
     }
 

@@ -173,12 +173,21 @@ fn ttl_ms(app: &AppState) -> i64 {
 pub async fn register(
     State(app): State<AppState>,
     client: Client,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<RegisterIn>,
 ) -> Result<Response, ApiError> {
     let mut checks = Checks::new();
     let email = checks.check("email", Email::parse(&body.email));
     let password = checks.check("password", NewPassword::parse(&body.password));
     let name = checks.check("name", text(&body.name, 200, false));
+    let locales = app.live().locales.clone();
+    let locale = match &body.locale {
+        Some(asked) => checks.check("locale", crate::domain::locale::of_customer(asked, &locales)).flatten(),
+        None => crate::domain::locale::of_header(
+            headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+            &locales,
+        ),
+    };
     checks.finish()?;
     let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
     let hash = auth::hash_password(&app.hasher, password.expose().to_owned()).await?;
@@ -194,6 +203,9 @@ pub async fn register(
             }
             let now = now_ms();
             let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
+            if locale.is_some() {
+                store::set_locale(tx, id, locale.as_deref(), now)?;
+            }
             let event = serde_json::json!({"id": id.to_string(), "email": email.as_str(), "name": name.as_str()});
             crate::webhooks::emit(tx, "customer.registered", &event, now)?;
             open_session(tx, (ttl, max_lines), (Some(id), false), &client, now)
@@ -366,6 +378,7 @@ pub async fn forgot_password(
     let ttl = app.config.reset_token_ttl_mins as i64 * 60_000;
     let send = app.mailer.sends();
     let (config, secrets) = (app.config.clone(), app.secrets.clone());
+    let locales = app.live().locales.clone();
     app.db
         .writer
         .run(move |tx| {
@@ -375,15 +388,15 @@ pub async fn forgot_password(
             if let Some(customer) = store::customer_id_by_email(tx, email.as_str())? {
                 let (token, hash) = auth::new_token();
                 store::insert_reset(tx, customer, &hash, now, now + ttl)?;
-                let body = format!(
-                    "Someone asked to reset the password of your account.\n\n\
-                     Your reset code: {token}\n\n\
-                     It works once, for {} minutes. If it was not you, ignore this mail.",
-                    ttl / 60_000
-                );
+                use crate::mail::words::{say, Lang, W};
+                let tag = store::locale_by_email(tx, email.as_str())?;
+                let default = crate::domain::locale::enabled(&locales).first().copied().unwrap_or("en");
+                let lang = Lang::of(tag.as_deref(), default);
+                let body = say(lang, W::ResetBody, &[("code", &token), ("minutes", &(ttl / 60_000))]);
                 // sealed until sent, then not kept (see crate::secrets, mail::REDACTED)
                 let body = secrets.seal(body.as_bytes());
-                mail::enqueue(tx, send, "password_reset", email.as_str(), "Reset your password", &body, now)?;
+                let subject = say(lang, W::ResetSubject, &[]);
+                mail::enqueue(tx, send, "password_reset", email.as_str(), &subject, &body, now)?;
             }
             Ok::<_, ApiError>(())
         })
@@ -486,6 +499,9 @@ pub async fn update_me(
     if body.current_password.as_ref().is_some_and(|p| p.is_empty() || p.len() > 1024) {
         checks.error("current_password", "must be 1 to 1024 characters");
     }
+    let locales = app.live().locales.clone();
+    let locale =
+        body.locale.as_deref().and_then(|l| checks.check("locale", crate::domain::locale::of_customer(l, &locales)));
     let id = me.customer_id;
     let current = app.db.read(move |conn| store::password_of(conn, id).map_err(ApiError::from)).await?;
     let (hash, old_email) = current.ok_or_else(|| ApiError::not_found("customer"))?;
@@ -534,6 +550,9 @@ pub async fn update_me(
                 }
             }
             store::update_customer(tx, me.customer_id, name.as_deref(), email.as_ref().map(|e| e.as_str()), now)?;
+            if let Some(l) = &locale {
+                store::set_locale(tx, me.customer_id, l.as_deref(), now)?;
+            }
             if let Some(a) = attempt {
                 store::attempt_succeeded(tx, a)?;
             }

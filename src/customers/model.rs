@@ -15,6 +15,10 @@ pub struct CustomerOut {
     #[schema(pattern = "^(customer|admin)$")]
     pub role: String,
     pub created_at: Timestamp,
+    /// the language the shop's mail to this customer is written in, and their orders' (a
+    /// tag of the `locales` setting; null: the shop's default)
+    #[schema(pattern = "^[a-z]{2,3}(-[A-Z]{2})?$")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,6 +57,12 @@ pub struct RegisterIn {
     pub password: String,
     #[schema(max_length = 200, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub name: String,
+    /// the language the shop's mail is written in: one of the shop's (the `locales`
+    /// setting; a regional tag takes its language's, `de-AT` → `de`; else 422). Default:
+    /// the one `Accept-Language` asks for, else the shop's default.
+    #[serde(default)]
+    #[schema(pattern = "^[a-z]{2,3}(-[A-Z]{2})?$")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -96,6 +106,10 @@ pub struct ProfileIn {
     /// go, so a stolen session must not be able to move it)
     #[schema(min_length = 1, max_length = 1024)]
     pub current_password: Option<String>,
+    /// the language the shop's mail is written in: one of the shop's (the `locales`
+    /// setting; else 422); the default's tag goes back to the default
+    #[schema(pattern = "^[a-z]{2,3}(-[A-Z]{2})?$")]
+    pub locale: Option<String>,
 }
 
 /// A postal address as clients send it (shipping addresses of checkout use it too).

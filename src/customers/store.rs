@@ -101,7 +101,7 @@ pub fn customer_id_by_email(conn: &Connection, email: &str) -> rusqlite::Result<
 }
 
 pub fn customer(conn: &Connection, id: i64) -> rusqlite::Result<Option<CustomerOut>> {
-    conn.prepare_cached("SELECT id, email, name, role, created_at FROM customers WHERE id = ?1")?
+    conn.prepare_cached("SELECT id, email, name, role, created_at, locale FROM customers WHERE id = ?1")?
         .query_row([id], |r| {
             Ok(CustomerOut {
                 id: Id(r.get(0)?),
@@ -109,6 +109,7 @@ pub fn customer(conn: &Connection, id: i64) -> rusqlite::Result<Option<CustomerO
                 name: r.get(2)?,
                 role: r.get(3)?,
                 created_at: Timestamp(r.get(4)?),
+                locale: r.get(5)?,
             })
         })
         .optional()
@@ -141,6 +142,22 @@ pub fn update_customer(
     )?
     .execute(params![id, name, email, now])?;
     Ok(())
+}
+
+/// The language of a customer's mail (`None`: the shop's default).
+pub fn set_locale(tx: &WriteTx, id: i64, locale: Option<&str>, now: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE customers SET locale = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, locale, now])?;
+    Ok(())
+}
+
+/// The language of the mail to the account with this e-mail, if there is one.
+pub fn locale_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT locale FROM customers WHERE email = ?1")?
+        .query_row([email], |r| r.get(0))
+        .optional()?
+        .flatten())
 }
 
 pub fn set_password(tx: &WriteTx, id: i64, hash: &str, now: i64) -> rusqlite::Result<()> {

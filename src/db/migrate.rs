@@ -81,7 +81,7 @@ const V19_MARKER: &str = "-- version 19: translations";
 const V20_MARKER: &str = "-- version 20: currencies and price lists";
 
 /// Where the version-21 section begins.
-const V21_MARKER: &str = "-- version 21: amounts per currency";
+const V21_MARKER: &str = "-- version 21: amounts per currency, and the language of mail";
 
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";

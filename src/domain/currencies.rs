@@ -140,6 +140,17 @@ pub fn default_of(setting: &str) -> Currency {
     enabled(setting)[0].code
 }
 
+/// The decimals a currency's amounts are written with: 0 for those without a minor unit
+/// in use (yen, won), else 2. (Amounts are always integers of the currency's smallest
+/// unit the shop counts in.)
+pub fn minor_digits(currency: &str) -> u32 {
+    if matches!(currency, "JPY" | "KRW") {
+        0
+    } else {
+        2
+    }
+}
+
 /// The pattern of a currency code in a request.
 pub const PATTERN: &str = "^[A-Z]{3}$";
 

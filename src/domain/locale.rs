@@ -121,6 +121,23 @@ pub fn choose(asked: Option<&str>, header: Option<&str>, enabled: &[&str]) -> Op
     chosen.filter(|c| Some(c) != enabled.first()).map(str::to_owned)
 }
 
+/// A language a client names for itself (a customer's, for mail): the shop's language
+/// for `asked` (`de-AT` → `de`), `None` for the default; or the client's error.
+pub fn of_customer(asked: &str, setting: &str) -> Result<Option<String>, String> {
+    let enabled = enabled(setting);
+    match is_tag(asked).then(|| best_for(asked, &enabled)).flatten() {
+        Some(t) if Some(&t) == enabled.first() => Ok(None),
+        Some(t) => Ok(Some(t.to_owned())),
+        None => Err(format!("must be one of the shop's languages: {}", enabled.join(", "))),
+    }
+}
+
+/// The language an `Accept-Language` header asks for among the shop's (`None`: the
+/// default).
+pub fn of_header(header: Option<&str>, setting: &str) -> Option<String> {
+    choose(None, header, &enabled(setting))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

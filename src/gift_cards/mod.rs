@@ -545,13 +545,14 @@ pub fn issue_bought(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite
     if email.is_empty() {
         return Ok(());
     }
-    let mut body = format!("Here are the gift cards of your order {order}.\n\n");
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
+    let mut body = say(lang, W::GiftBody, &[("order", &order)]);
     for (name, price, code) in &codes {
-        body.push_str(&format!("  {name}: {code} (worth {})\n", crate::mail::amount(*price, &currency)));
+        let worth = lang.amount(*price, &currency);
+        body.push_str(&say(lang, W::GiftLine, &[("name", name), ("code", code), ("amount", &worth)]));
     }
-    body.push_str(
-        "\nEach code pays at checkout, in whole or in part. Keep them safe: whoever has a code can spend it.\n",
-    );
+    body.push_str(&say(lang, W::GiftFooter, &[]));
     // sealed until sent, then not kept (crate::mail::SECRET_KINDS)
     let body = fx.secrets.seal(body.as_bytes());
     crate::mail::enqueue(
@@ -559,7 +560,7 @@ pub fn issue_bought(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite
         fx.mail,
         "gift_cards",
         &email,
-        &format!("Your gift cards from order {order}"),
+        &say(lang, W::GiftSubject, &[("order", &order)]),
         &body,
         now,
     )?;

@@ -29,6 +29,9 @@ pub struct Placement {
     pub payment_method: PaymentMethod,
     pub shipping_option: Option<String>,
     pub email: Option<Email>,
+    /// the language the request chose (`Accept-Language`; none: the default): a guest's
+    /// order's mail is written in it, a customer's in the account's
+    pub locale: Option<String>,
 }
 
 /// The answer to an order placed.
@@ -358,10 +361,10 @@ fn place_new(
             return Err(PlaceError::InvalidDiscount("this code has been used up".into()));
         }
     }
-    let email = match (session.customer_id, &p.email) {
-        (Some(c), _) => crate::customers::store::customer(tx, c)?.map(|c| c.email).unwrap_or_default(),
-        (None, Some(e)) => e.as_str().to_owned(),
-        (None, None) => String::new(),
+    let (email, locale) = match (session.customer_id, &p.email) {
+        (Some(c), _) => crate::customers::store::customer(tx, c)?.map(|c| (c.email, c.locale)).unwrap_or_default(),
+        (None, Some(e)) => (e.as_str().to_owned(), p.locale.clone()),
+        (None, None) => (String::new(), p.locale.clone()),
     };
     let address = serde_json::to_string(&p.address).expect("addresses serialize");
     let order = store::insert_order(
@@ -386,6 +389,7 @@ fn place_new(
             client_addr: &client_key,
             gift_card_paid: by_card,
             currency: currency.as_str(),
+            locale: locale.as_deref(),
         },
     )?;
     store::insert_lines(tx, order, &priced.lines)?;
@@ -410,17 +414,20 @@ fn place_new(
     }
     // one mail: what was ordered and what is left to pay (nothing: it is the receipt too)
     if !email.is_empty() {
-        let words = |m: i64| crate::mail::amount(m, currency.as_str());
-        let mut body = format!("Thank you for your order {order}.\n\nTotal: {}\n", words(t.total));
+        use crate::mail::words::{say, W};
+        let lang = fx.lang(locale.as_deref());
+        let words = |m: i64| lang.amount(m, currency.as_str());
+        let mut body = say(lang, W::ConfirmThanks, &[("order", &order), ("total", &words(t.total))]);
         if by_card > 0 {
-            body.push_str(&format!("Paid by gift card: {}\n", words(by_card)));
+            body.push_str(&say(lang, W::PaidByCard, &[("amount", &words(by_card))]));
         }
         if due > 0 {
-            body.push_str(&format!("To pay: {}\nIt is reserved for you until you pay.", words(due)));
+            body.push_str(&say(lang, W::ToPayReserved, &[("amount", &words(due))]));
         } else {
-            body.push_str("Nothing is left to pay: we will tell you when it ships.");
+            body.push_str(&say(lang, W::NothingLeft, &[]));
         }
-        mail::enqueue(tx, fx.mail, "order_confirmation", &email, &format!("Your order {order}"), &body, now)?;
+        let subject = say(lang, W::ConfirmSubject, &[("order", &order)]);
+        mail::enqueue(tx, fx.mail, "order_confirmation", &email, &subject, &body, now)?;
     }
     crate::webhooks::emit_order(tx, "order.placed", order, now)?;
     if paid {

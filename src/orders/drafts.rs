@@ -497,6 +497,11 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         }
     }
     let t = priced.totals;
+    // its mail in its customer's language (a new e-mail's: the shop's default)
+    let locale = match d.customer_id {
+        Some(c) => crate::customers::store::customer(tx, c)?.and_then(|c| c.locale),
+        None => None,
+    };
     let order = store::insert_order(
         tx,
         &NewOrder {
@@ -519,6 +524,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             client_addr: "",
             gift_card_paid: 0,
             currency: "USD",
+            locale: locale.as_deref(),
         },
     )?;
     store::insert_lines(tx, order, &priced.lines)?;
@@ -534,16 +540,17 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         let (key, hash) = crate::auth::new_token();
         (format!("{}/orders/{order}?key={key}", how.origin.trim_end_matches('/')), hash)
     });
-    let words = |m: i64| crate::mail::amount(m, "USD");
     if !email.is_empty() {
-        let mut body = format!("The shop prepared your order {order}.\n\nTotal: {}\n", words(t.total));
+        use crate::mail::words::{say, W};
+        let lang = fx.lang(locale.as_deref());
+        let total = lang.amount(t.total, "USD");
+        let mut body = say(lang, W::DraftBody, &[("order", &order), ("total", &total)]);
         match &link {
-            Some((url, _)) => body.push_str(&format!(
-                "To pay: {}\nPay and follow your order here: {url}\nIt is reserved for you until {} UTC.",
-                words(t.total),
-                crate::util::rfc3339(now + how.hold_ms).get(..16).unwrap_or_default().replace('T', " ")
-            )),
-            None => body.push_str("It is paid: we will tell you when it ships."),
+            Some((url, _)) => {
+                let until = crate::util::rfc3339(now + how.hold_ms).get(..16).unwrap_or_default().replace('T', " ");
+                body.push_str(&say(lang, W::DraftPayLink, &[("amount", &total), ("url", url), ("until", &until)]));
+            }
+            None => body.push_str(&say(lang, W::DraftPaid, &[])),
         }
         // the link opens the order without a password: sealed until sent, then not kept
         // (crate::mail::SECRET_KINDS)
@@ -551,7 +558,8 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             Some(_) => ("payment_link", fx.secrets.seal(body.as_bytes())),
             None => ("order_confirmation", body),
         };
-        crate::mail::enqueue(tx, fx.mail, kind, &email, &format!("Your order {order}"), &body, now)?;
+        let subject = say(lang, W::ConfirmSubject, &[("order", &order)]);
+        crate::mail::enqueue(tx, fx.mail, kind, &email, &subject, &body, now)?;
     }
     crate::webhooks::emit_order(tx, "order.placed", order, now)?;
     if how.paid {
@@ -592,15 +600,15 @@ pub fn new_link(tx: &WriteTx, id: i64, origin: &str, now: i64, fx: Effects) -> R
         now
     ])?;
     if !email.is_empty() {
-        let body = format!(
-            "Here is a new link to pay your order {order}.\n\nTo pay: {}\nPay and follow your order here: {url}\n\
-             It is reserved for you until {} UTC. The link sent before no longer opens it.",
-            crate::mail::amount(due, "USD"),
-            crate::util::rfc3339(expires_at).get(..16).unwrap_or_default().replace('T', " ")
-        );
+        use crate::mail::words::{say, W};
+        let lang = crate::mail::order_lang(tx, order, &fx)?;
+        let until = crate::util::rfc3339(expires_at).get(..16).unwrap_or_default().replace('T', " ");
+        let due = lang.amount(due, "USD");
+        let body = say(lang, W::NewLinkBody, &[("order", &order), ("amount", &due), ("url", &url), ("until", &until)]);
         // the link opens the order without a password (crate::mail::SECRET_KINDS)
         let body = fx.secrets.seal(body.as_bytes());
-        crate::mail::enqueue(tx, fx.mail, "payment_link", &email, &format!("Pay for your order {order}"), &body, now)?;
+        let subject = say(lang, W::NewLinkSubject, &[("order", &order)]);
+        crate::mail::enqueue(tx, fx.mail, "payment_link", &email, &subject, &body, now)?;
     }
     store::add_history(
         tx,

@@ -335,7 +335,10 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
 
     // the lines
     let mut next = old.iter().map(|l| l.line).max().unwrap_or(0) + 1;
-    let mut said = Vec::new();
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
+    // what changed, for the history (in the shop's words) and for the customer's mail
+    let (mut said, mut told) = (Vec::new(), Vec::new());
     for l in &lines {
         let was = l.line.and_then(|n| old.iter().find(|o| o.line == n)).map_or(0, |o| o.quantity);
         match l.line {
@@ -343,6 +346,7 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
                 tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1 AND line = ?2")?
                     .execute(params![order, n])?;
                 said.push(format!("{} removed", l.sku));
+                told.push(say(lang, W::EditRemoved, &[("sku", &l.sku)]));
             }
             Some(n) if l.quantity != was => {
                 tx.prepare_cached(
@@ -350,12 +354,14 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
                 )?
                 .execute(params![order, n, l.quantity])?;
                 said.push(format!("{} {} → {}", l.sku, was, l.quantity));
+                told.push(format!("{} {} → {}", l.sku, was, l.quantity));
             }
             Some(_) => {}
             None => {
                 store::insert_item(tx, order, next, l.product, l.variant, &l.sku, &l.name, l.unit_price, l.quantity)?;
                 next += 1;
                 said.push(format!("{} × {} added", l.quantity, l.sku));
+                told.push(say(lang, W::EditAdded, &[("quantity", &l.quantity), ("sku", &l.sku)]));
             }
         }
     }
@@ -410,26 +416,19 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     };
     if !email.is_empty() {
         // the customer hears what changed and what it means for what they pay
-        let mut body = format!(
-            "We changed your order {order}: {changes}.\n\nNew total: {} (it was {}).\n",
-            words(t.total),
-            words(before)
-        );
+        let words = |m: i64| lang.amount(m, cur.as_str());
+        let (total, was) = (words(t.total), words(before));
+        let changes = told.join(", ");
+        let mut body =
+            say(lang, W::EditBody, &[("order", &order), ("changes", &changes), ("total", &total), ("before", &was)]);
         body.push_str(&match (status, balance) {
-            (OrderStatus::Pending, due) => format!("To pay: {}.", words(due)),
-            (_, b) if b < 0 => format!("We are giving back {} (the refund mail says where).", words(-b)),
-            (_, 0) => "Nothing changes in what you paid.".to_owned(),
-            (_, b) => format!("Left to pay: {}. We will ask you for it.", words(b)),
+            (OrderStatus::Pending, due) => say(lang, W::EditToPay, &[("amount", &words(due))]),
+            (_, b) if b < 0 => say(lang, W::EditGiveBack, &[("amount", &words(-b))]),
+            (_, 0) => say(lang, W::EditNothing, &[]),
+            (_, b) => say(lang, W::EditLeft, &[("amount", &words(b))]),
         });
-        crate::mail::enqueue(
-            tx,
-            fx.mail,
-            "order_edited",
-            &email,
-            &format!("Your order {order} was changed"),
-            &body,
-            now,
-        )?;
+        let subject = say(lang, W::EditSubject, &[("order", &order)]);
+        crate::mail::enqueue(tx, fx.mail, "order_edited", &email, &subject, &body, now)?;
     }
     crate::webhooks::emit_order(tx, "order.edited", order, now)?;
     let was = |sku: &str, quantity, unit_price| LineWas { sku: sku.to_owned(), quantity, unit_price };

@@ -161,28 +161,29 @@ fn shipped_mail(
     if email.is_empty() {
         return Ok(());
     }
-    let mut body = if left == 0 {
-        format!("Your order {order} is on its way (shipment {fulfillment}):\n\n")
-    } else {
-        format!("Part of your order {order} is on its way (shipment {fulfillment}):\n\n")
-    };
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
+    let of = [("order", &order as &dyn std::fmt::Display), ("shipment", &fulfillment)];
+    let mut body = say(lang, if left == 0 { W::ShippedBody } else { W::ShippedPartBody }, &of);
     for (_, name, quantity) in lines {
         body.push_str(&format!("  {quantity} x {name}\n"));
     }
-    match (&carriage.carrier, &carriage.tracking_number) {
-        (Some(c), Some(t)) => body.push_str(&format!("\nCarrier: {c}\nTracking number: {t}\n")),
-        (None, Some(t)) => body.push_str(&format!("\nTracking number: {t}\n")),
-        (Some(c), None) => body.push_str(&format!("\nCarrier: {c}\n")),
-        (None, None) => {}
+    if carriage.carrier.is_some() || carriage.tracking_number.is_some() {
+        body.push('\n');
+    }
+    if let Some(c) = &carriage.carrier {
+        body.push_str(&say(lang, W::Carrier, &[("carrier", c)]));
+    }
+    if let Some(t) = &carriage.tracking_number {
+        body.push_str(&say(lang, W::Tracking, &[("tracking", t)]));
     }
     if let Some(url) = &carriage.tracking_url {
-        body.push_str(&format!("Follow it: {url}\n"));
+        body.push_str(&say(lang, W::FollowIt, &[("url", url)]));
     }
     if left > 0 {
-        body.push_str(&format!("\n{left} more item(s) will follow in another parcel.\n"));
+        body.push_str(&say(lang, W::MoreToFollow, &[("left", &left)]));
     }
-    let subject =
-        if left == 0 { format!("Order {order} has shipped") } else { format!("Part of order {order} has shipped") };
+    let subject = say(lang, if left == 0 { W::ShippedSubject } else { W::ShippedPartSubject }, &of[..1]);
     crate::mail::enqueue(tx, fx.mail, "order_shipped", &email, &subject, &body, now)?;
     Ok(())
 }

@@ -105,7 +105,12 @@ macro_rules! placement_fields {
 }
 placement_fields!(CheckoutIn, BuyNowIn);
 
-fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Option<Placement> {
+fn validate_placement(
+    checks: &mut Checks,
+    body: &impl PlacementFields,
+    headers: &HeaderMap,
+    app: &AppState,
+) -> Option<Placement> {
     let (address, payment_method, shipping_option, email) = body.fields();
     let address = address.validate("shipping_address", checks);
     let payment_method = checks.check("payment_method", PaymentMethod::parse(payment_method));
@@ -117,7 +122,9 @@ fn validate_placement(checks: &mut Checks, body: &impl PlacementFields) -> Optio
         Some(e) => Some(checks.check("email", Email::parse(e))?),
         None => None,
     };
-    Some(Placement { address: address?, payment_method: payment_method?, shipping_option, email })
+    let header = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let locale = crate::domain::locale::of_header(header, &app.live().locales);
+    Some(Placement { address: address?, payment_method: payment_method?, shipping_option, email, locale })
 }
 
 fn respond(placed: Placed) -> Response {
@@ -160,7 +167,7 @@ pub async fn checkout(
     let key = idempotency_key(&headers)?;
     let b = &body.value;
     let mut checks = Checks::new();
-    let placement = validate_placement(&mut checks, b);
+    let placement = validate_placement(&mut checks, b, &headers, &app);
     checks.finish()?;
     submit(&app, session, key, "/api/checkout", &body.canonical, LineSource::Cart, placement.expect("checked")).await
 }
@@ -215,7 +222,7 @@ pub async fn buy_now(
     let key = idempotency_key(&headers)?;
     let b = &body.value;
     let mut checks = Checks::new();
-    let placement = validate_placement(&mut checks, b);
+    let placement = validate_placement(&mut checks, b, &headers, &app);
     if b.items.is_empty() || b.items.len() > MAX_LINES {
         checks.error("items", format!("must hold 1 to {MAX_LINES} items"));
     }

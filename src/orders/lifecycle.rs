@@ -293,24 +293,17 @@ fn receipt(tx: &WriteTx, order: i64, now: i64, fx: Effects) -> rusqlite::Result<
     if email.is_empty() {
         return Ok(());
     }
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
     let gift = if by_card > 0 {
-        format!(" ({} of it by gift card)", crate::mail::amount(by_card, &currency))
+        say(lang, W::ReceiptGift, &[("amount", &lang.amount(by_card, &currency))])
     } else {
         String::new()
     };
-    let body = format!(
-        "We received your payment for order {order}.\n\nPaid: {}{gift}\nWe will tell you when it ships.",
-        crate::mail::amount(total, &currency)
-    );
-    crate::mail::enqueue(
-        tx,
-        fx.mail,
-        "payment_receipt",
-        &email,
-        &format!("Payment received for order {order}"),
-        &body,
-        now,
-    )?;
+    let paid = lang.amount(total, &currency);
+    let body = say(lang, W::ReceiptBody, &[("order", &order), ("amount", &paid), ("gift", &gift)]);
+    let subject = say(lang, W::ReceiptSubject, &[("order", &order)]);
+    crate::mail::enqueue(tx, fx.mail, "payment_receipt", &email, &subject, &body, now)?;
     Ok(())
 }
 

@@ -497,9 +497,11 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
     if email.is_empty() {
         return Ok(());
     }
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
     let cur = store::currency_of(tx, order)?;
-    let words = |m: i64| crate::mail::amount(m, cur.as_str());
-    let mut body = format!("We refunded {} of your order {order}.\n\nReason: {reason}\n", words(amount));
+    let words = |m: i64| lang.amount(m, cur.as_str());
+    let mut body = say(lang, W::RefundBody, &[("amount", &words(amount)), ("order", &order), ("reason", &reason)]);
     let items: Vec<(String, i64)> = tx
         .prepare_cached(
             "SELECT i.name, l.quantity FROM refund_lines l JOIN order_items i ON i.order_id = l.order_id AND i.line = l.line
@@ -508,20 +510,21 @@ fn refund_mail(tx: &WriteTx, order: i64, id: i64, amount: i64, now: i64, fx: Eff
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     if !items.is_empty() {
-        body.push_str("\nFor:\n");
+        body.push_str(&say(lang, W::RefundFor, &[]));
         for (name, quantity) in items {
             body.push_str(&format!("  {quantity} x {name}\n"));
         }
     }
     if to_card >= amount {
-        body.push_str(&format!("\nIt is back on your gift card ({}).\n", words(to_card)));
+        body.push_str(&say(lang, W::RefundAllCard, &[("amount", &words(to_card))]));
     } else {
         if to_card > 0 {
-            body.push_str(&format!("\n{} of it is back on your gift card.", words(to_card)));
+            body.push_str(&say(lang, W::RefundPartCard, &[("amount", &words(to_card))]));
         }
-        body.push_str("\nIt goes back the way you paid; your bank may take a few days to show it.\n");
+        body.push_str(&say(lang, W::RefundBank, &[]));
     }
-    crate::mail::enqueue(tx, fx.mail, "order_refunded", &email, &format!("Refund for order {order}"), &body, now)?;
+    let subject = say(lang, W::RefundSubject, &[("order", &order)]);
+    crate::mail::enqueue(tx, fx.mail, "order_refunded", &email, &subject, &body, now)?;
     Ok(())
 }
 

@@ -442,25 +442,16 @@ fn mail(tx: &WriteTx, out: &ReturnOut, kind: &str, now: i64, fx: Effects) -> rus
         return Ok(());
     }
     let order = out.order_id.0;
+    use crate::mail::words::{say, W};
+    let lang = crate::mail::order_lang(tx, order, &fx)?;
     let (subject, opening) = match kind {
-        "return_requested" => (
-            format!("We got your return request for order {order}"),
-            format!("We got your request to return items of order {order} (return {id}). We will let you know when we have looked at it.\n"),
-        ),
-        "return_approved" => (
-            format!("Your return for order {order} is approved"),
-            format!("Your return {id} of order {order} is approved. Please send the items back to us.\n"),
-        ),
-        "return_rejected" => (
-            format!("About your return for order {order}"),
-            format!("We cannot take back the items of your return {id} of order {order}.\n"),
-        ),
-        _ => (
-            format!("Your returned items for order {order} arrived"),
-            format!("The items of your return {id} of order {order} arrived. Your refund follows.\n"),
-        ),
+        "return_requested" => (W::ReturnRequestedSubject, W::ReturnRequestedBody),
+        "return_approved" => (W::ReturnApprovedSubject, W::ReturnApprovedBody),
+        "return_rejected" => (W::ReturnRejectedSubject, W::ReturnRejectedBody),
+        _ => (W::ReturnReceivedSubject, W::ReturnReceivedBody),
     };
-    let mut body = opening;
+    let subject = say(lang, subject, &[("order", &order)]);
+    let mut body = say(lang, opening, &[("order", &order), ("id", &id)]);
     if !out.note.is_empty() {
         body.push_str(&format!("\n{}\n", out.note));
     }

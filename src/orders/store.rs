@@ -193,6 +193,9 @@ pub struct NewOrder<'a> {
     pub gift_card_paid: i64,
     /// the currency of every amount
     pub currency: &'a str,
+    /// the language its mail is written in (a tag of the `locales` setting; none: the
+    /// default)
+    pub locale: Option<&'a str>,
 }
 
 /// Unpaid orders and the units they hold, with the earliest of their deadlines.
@@ -251,9 +254,10 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         "INSERT INTO orders(customer_id, session_id, cart_id, status, currency, subtotal, discount, shipping, tax, total,
                             email, shipping_address, shipping_option, payment_method, discount_code,
                             created_at, updated_at, expires_at, client_addr, gift_card_paid, paid_at, captured,
-                            tax_included)
+                            tax_included, locale)
          VALUES (?1, ?2, ?3, CASE WHEN ?18 THEN 'paid' ELSE 'pending' END, ?20, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-                 ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END, ?19)",
+                 ?12, ?13, ?14, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?14 END, CASE WHEN ?18 THEN ?8 ELSE 0 END, ?19,
+                 ?21)",
     )?
     .execute(params![
         o.customer_id,
@@ -275,7 +279,8 @@ pub fn insert_order(tx: &WriteTx, o: &NewOrder) -> rusqlite::Result<i64> {
         o.gift_card_paid,
         o.gift_card_paid > 0 && o.gift_card_paid == o.total,
         o.tax_included,
-        o.currency
+        o.currency,
+        o.locale
     ])?;
     Ok(tx.last_insert_rowid())
 }

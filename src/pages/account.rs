@@ -6,7 +6,7 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -227,12 +227,16 @@ pub async fn register(
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, ApiError> {
     let client = client_of(&mut parts, &app).await?;
+    // the mail's language: the one the shopper reads the shop in
+    let lang = super::shop::Lang::of(&app, &parts.headers);
     let body = crate::customers::model::RegisterIn {
         email: f.email.trim().to_owned(),
         password: f.password.clone(),
         name: f.name.trim().to_owned(),
+        locale: lang.chosen.clone().or_else(|| lang.enabled.first().cloned()),
     };
-    match answered::<Opened>(customers_api::register(State(app.clone()), client, JsonBody(body)).await).await {
+    let headers = parts.headers.clone();
+    match answered::<Opened>(customers_api::register(State(app.clone()), client, headers, JsonBody(body)).await).await {
         Ok(o) => Ok(with_cookie(see_other("/account", None), &o.token, &app, ps.secure)),
         Err(e) if e.status.is_client_error() => {
             let problem = if e.details.is_empty() { Some(e.message.as_str()) } else { None };
@@ -249,6 +253,7 @@ pub async fn register(
 struct Me {
     email: String,
     name: String,
+    locale: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -277,10 +282,17 @@ fn customer(ps: &PageSession) -> Option<CustomerSession> {
 }
 
 /// `GET /account`: orders, sessions, two-factor login.
-pub async fn account(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
+pub async fn account(
+    State(app): State<AppState>,
+    ps: PageSession,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     let Some(me) = customer(&ps) else {
         return Ok(see_other("/account/login", None));
     };
+    let saved = query.as_deref() == Some("language=saved");
+    let languages: Vec<String> =
+        crate::domain::locale::enabled(&app.live().locales).into_iter().map(str::to_owned).collect();
     let profile: Me = answered(customers_api::me(State(app.clone()), me.clone()).await).await?;
     let orders: Vec<OrderRow> =
         answered(orders_api::list(State(app.clone()), me.session.clone(), QueryParams::parse("per_page=20")?).await)
@@ -312,6 +324,24 @@ pub async fn account(State(app): State<AppState>, ps: PageSession) -> Result<Res
                         }
                     }
                 }
+            }
+        }
+        @if languages.len() > 1 {
+            section.panel.spaced aria-labelledby="mail-language" {
+                h2 #mail-language { "Language of our e-mails" }
+                form.inline-row method="post" action="/account/language" {
+                    (csrf)
+                    label.skip for="mail-locale" { "Language" }
+                    select #mail-locale name="locale" {
+                        @for l in &languages {
+                            option value=(l) selected[profile.locale.as_deref().unwrap_or(&languages[0]) == l.as_str()] {
+                                (super::admin_translations::language_label(l))
+                            }
+                        }
+                    }
+                    button.quiet type="submit" { "Save" }
+                }
+                @if saved { p.notice role="status" { "Saved: your next e-mails are in this language." } }
             }
         }
         section.panel.spaced aria-labelledby="security" {
@@ -347,6 +377,29 @@ pub async fn account(State(app): State<AppState>, ps: PageSession) -> Result<Res
         }
     };
     Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Your account"), main), &ps))
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    csrf: Option<String>,
+    locale: String,
+}
+
+/// `POST /account/language`: the language of the customer's mail (the API's profile
+/// change).
+pub async fn set_language(
+    State(app): State<AppState>,
+    ps: PageSession,
+    Form(f): Form<LanguageForm>,
+) -> Result<Response, ApiError> {
+    check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
+    let Some(me) = customer(&ps) else {
+        return Ok(see_other("/account/login", None));
+    };
+    let body =
+        crate::customers::model::ProfileIn { name: None, email: None, current_password: None, locale: Some(f.locale) };
+    done(customers_api::update_me(State(app.clone()), me, JsonBody(body)).await)?;
+    Ok(see_other("/account?language=saved", None))
 }
 
 /// `POST /account/logout`

@@ -32,6 +32,7 @@ struct Row {
     two_factor: bool,
     groups: Vec<Group>,
     created_at: String,
+    locale: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +203,12 @@ pub async fn show(
                     dt { "E-mail" } dd { (c.email) }
                     dt { "Role" } dd { (c.role) }
                     dt { "Two-factor login" } dd { @if c.two_factor { "on" } @else { "off" } }
+                    dt { "Mail language" } dd #customer-locale {
+                        @match &c.locale {
+                            Some(l) => { (super::admin_translations::language_label(l)) }
+                            None => { "The shop's default" }
+                        }
+                    }
                     dt { "Joined" } dd { (when(&c.created_at)) }
                     dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")).map(|o| o.total.amount).sum())) }
                 }

@@ -654,6 +654,7 @@ fn session_is_guest(ps: &PageSession) -> bool {
 pub async fn place(
     State(app): State<AppState>,
     ps: PageSession,
+    asked: HeaderMap,
     Form(f): Form<CheckoutForm>,
 ) -> Result<Response, ApiError> {
     check_csrf(ps.token.as_deref(), f.csrf.as_deref())?;
@@ -669,6 +670,12 @@ pub async fn place(
         "email": if session.customer_id.is_none() { opt(&f.email) } else { serde_json::Value::Null },
     });
     let mut headers = HeaderMap::new();
+    // a guest's order mail is written in the language the shop is read in
+    if let Some(lang) = super::shop::Lang::of(&app, &asked).chosen {
+        if let Ok(v) = HeaderValue::from_str(&lang) {
+            headers.insert(axum::http::header::ACCEPT_LANGUAGE, v);
+        }
+    }
     if !f.idempotency_key.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&f.idempotency_key) {
             headers.insert("idempotency-key", v);

@@ -125,15 +125,7 @@ pub fn tax_row(tax: &Money, included: bool) -> maud::Markup {
     }
 }
 
-/// The decimals of a currency's amounts as written: 0 for those without a minor unit in use
-/// (yen, won), else 2.
-pub fn minor_digits(currency: &str) -> u32 {
-    if matches!(currency, "JPY" | "KRW") {
-        0
-    } else {
-        2
-    }
-}
+pub use crate::domain::currencies::minor_digits;
 
 /// `$19.99`, `€5.00`, `¥500`, `CHF 12.50`.
 pub fn money(m: &Money) -> String {

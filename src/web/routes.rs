@@ -268,6 +268,7 @@ pub fn table() -> Table {
         .page("/account/register", get_, get(account::register_page), Policy::page())
         .page("/account/register", post_, post(account::register), Policy::page().rate(Rule::Register))
         .page("/account/logout", post_, post(account::logout), Policy::page())
+        .page("/account/language", post_, post(account::set_language), Policy::page())
         .page("/account/sessions/{id}/end", post_, post(account::end_session), Policy::page())
         .page("/account/2fa/setup", post_, post(account::two_factor_setup), Policy::page().rate(Rule::TwoFactor))
         .page("/account/2fa/enable", post_, post(account::two_factor_enable), Policy::page().rate(Rule::TwoFactor))

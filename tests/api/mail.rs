@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::common::smtp_server::{free_port, SmtpServer};
+use crate::common::smtp_server::{free_port, readable, SmtpServer};
 use crate::common::{self, address, column, TestApp};
 
 const SECRET: &str = "whsec-mail-test-0123456789";
@@ -192,4 +192,100 @@ async fn the_binary_sends_mail_with_smtp_url_from_the_command_line() {
     assert!(mails[0].contains("To: grace@example.com"));
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_written_in_the_language_of_its_reader() {
+    let smtp = SmtpServer::start();
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.smtp_url = Some(smtp.url());
+            c.locales = "en, de, fr, pt-BR".into();
+            c.payment_webhook_secret = Some(SECRET.into());
+        })
+        .start()
+        .await;
+    let mail_to = |to: &'static str, subject: String| {
+        let smtp = &smtp;
+        async move {
+            let got = smtp
+                .wait_for(1, 30, |m| readable(m).contains(&format!("To: {to}")) && readable(m).contains(&subject))
+                .await;
+            readable(
+                got.iter()
+                    .find(|m| readable(m).contains(&format!("To: {to}")) && readable(m).contains(&subject))
+                    .unwrap(),
+            )
+        }
+    };
+
+    // a customer who reads German (asked as Austrian German: the shop's German)
+    let body = json!({"email": "anna@example.de", "password": "a long password", "name": "Anna", "locale": "de-AT"});
+    let r = app.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["customer"]["locale"], "de");
+    let anna = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    // her order's mail is German whatever the request's language, amounts as German writes them
+    let b =
+        json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": address(), "payment_method": "card"});
+    let r = app.call("POST", "/api/orders", Some(&anna), Some(&b), &[("accept-language", "fr")]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let placed = r.json()["data"].clone();
+    let order = placed["order_id"].as_str().unwrap().to_owned();
+    let total = placed["total"]["amount"].as_i64().unwrap();
+    let mail = mail_to("anna@example.de", format!("Subject: Ihre Bestellung {order}")).await;
+    let german = format!("{},{:02} USD", total / 100, total % 100);
+    assert!(mail.contains(&format!("Vielen Dank für Ihre Bestellung {order}.")), "{mail}");
+    assert!(mail.contains(&format!("Summe: {german}")), "{mail}");
+    let event = json!({"event_id": format!("evt-{order}"), "order_id": order, "status": "succeeded",
+                       "amount": placed["total"]["amount"]});
+    app.payment_webhook(SECRET, &event.to_string()).await;
+    let mail = mail_to("anna@example.de", format!("Subject: Zahlung für Bestellung {order} erhalten")).await;
+    assert!(mail.contains(&format!("Bezahlt: {german}")), "{mail}");
+    // her password reset too
+    let forgot = json!({"email": "anna@example.de"});
+    assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
+    let mail = mail_to("anna@example.de", "Subject: Passwort zurücksetzen".into()).await;
+    assert!(mail.contains("Ihr Code: "), "{mail}");
+
+    // a guest's mail is in the language the checkout asked in
+    let guest = app.guest().await;
+    let b = json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": address(),
+                   "payment_method": "card", "email": "guest@example.fr"});
+    let r = app.call("POST", "/api/orders", Some(&guest), Some(&b), &[("accept-language", "fr-CA, en;q=0.5")]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let mail = mail_to("guest@example.fr", format!("Subject: Votre commande {order}")).await;
+    assert!(mail.contains("Merci pour votre commande") && mail.contains("À payer : "), "{mail}");
+    // a language the shop sells in but has no mail words for is written in English
+    let b = json!({"items": [{"product_id": "1", "quantity": 1}], "shipping_address": address(),
+                   "payment_method": "card", "email": "cliente@example.br"});
+    let r = app.call("POST", "/api/orders", Some(&app.guest().await), Some(&b), &[("accept-language", "pt-BR")]).await;
+    let order = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    let mail = mail_to("cliente@example.br", format!("Subject: Your order {order}")).await;
+    assert!(mail.contains("Thank you for your order"), "{mail}");
+
+    // bad languages are refused and change nothing
+    let before = common::digest(&app.conn());
+    for bad in ["es", "klingon", "DE", ""] {
+        let body = json!({"email": "x@example.com", "password": "a long password", "name": "X", "locale": bad});
+        let r = app.call("POST", "/api/auth/register", None, Some(&body), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.json()["error"]["details"]["locale"].as_str().unwrap().contains("en, de, fr, pt-BR"), "{}", r.text());
+        let r = app.call("PATCH", "/api/me", Some(&anna), Some(&json!({"locale": bad})), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before);
+    // back to the default: her next reset is in English
+    let r = app.call("PATCH", "/api/me", Some(&anna), Some(&json!({"locale": "en"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["locale"], serde_json::Value::Null);
+    assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
+    mail_to("anna@example.de", "Subject: Reset your password".into()).await;
+    // registering without a language takes the request's
+    let body = json!({"email": "marie@example.fr", "password": "a long password", "name": "Marie"});
+    let r = app.call("POST", "/api/auth/register", None, Some(&body), &[("accept-language", "fr")]).await;
+    assert_eq!(r.json()["data"]["customer"]["locale"], "fr", "{}", r.text());
+    app.stop().await;
 }

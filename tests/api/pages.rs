@@ -395,6 +395,70 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_on_the_account_page() {
+    let smtp = crate::common::smtp_server::SmtpServer::start();
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.locales = "en, de".into();
+            c.smtp_url = Some(smtp.url());
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    // the shopper reads the shop in German (the footer's switch) and registers
+    b.goto("/").await;
+    b.client.find(Locator::Css("#language")).await.unwrap().select_by_value("de").await.unwrap();
+    b.click("form.language button[type=submit]").await;
+    b.wait_value("#language", "de").await;
+    b.goto("/account/register").await;
+    b.fill("#name", "Lise Meitner").await;
+    b.fill("#email", "lise@example.de").await;
+    b.fill("#password", "correct horse 1").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_path("/account").await;
+    // her account says so, and her mail is German
+    b.wait_value("#mail-locale", "de").await;
+    let id: i64 =
+        app.conn().query_row("SELECT id FROM customers WHERE email = 'lise@example.de'", [], |r| r.get(0)).unwrap();
+    let forgot = serde_json::json!({"email": "lise@example.de"});
+    assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
+    let german = |m: &str| crate::common::smtp_server::readable(m).contains("Subject: Passwort zurücksetzen");
+    smtp.wait_for(1, 30, german).await;
+    b.client.execute("document.getElementById('mail-language').scrollIntoView()", Vec::new()).await.unwrap();
+    b.shoot("account-mail-language").await;
+    accessible(&b, "account with its mail language").await;
+    // she chooses English: the page says it is saved, and the next mail is English
+    b.client.find(Locator::Css("#mail-locale")).await.unwrap().select_by_value("en").await.unwrap();
+    b.click("form[action='/account/language'] button[type=submit]").await;
+    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Saved").await;
+    b.wait_value("#mail-locale", "en").await;
+    assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
+    smtp.wait_for(1, 30, |m| crate::common::smtp_server::readable(m).contains("Subject: Reset your password")).await;
+    // a language the shop does not have, posted by hand, is refused and changes nothing
+    let before = crate::common::digest(&app.conn());
+    let token = b.client.get_named_cookie("sf_session").await.unwrap().value().to_owned();
+    let csrf = b.value("form[action='/account/language'] input[name=csrf]").await;
+    let r = post_form(&app, "/account/language", Some(&token), &[], &format!("csrf={csrf}&locale=fr")).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(crate::common::digest(&app.conn()), before);
+
+    // the owner sees each customer's mail language on their page
+    b.client.find(Locator::Css("#mail-locale")).await.unwrap().select_by_value("de").await.unwrap();
+    b.click("form[action='/account/language'] button[type=submit]").await;
+    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Saved").await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto(&format!("/admin/customers/{id}")).await;
+    assert_eq!(b.text("#customer-locale").await, "Deutsch (de)");
+    b.close().await;
+    app.stop().await;
+}
+
 /// Fills the login form shown (e-mail, the tests' password, a code when given) and sends it.
 async fn submit_login(b: &Browser, email: &str, otp: Option<&str>) {
     b.fill("#email", email).await;

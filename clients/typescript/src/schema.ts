@@ -2860,6 +2860,11 @@ export interface components {
             created_at: components["schemas"]["Timestamp"];
             email: string;
             id: components["schemas"]["Id"];
+            /**
+             * @description the language the shop's mail to this customer is written in, and their orders' (a
+             *     tag of the `locales` setting; null: the shop's default)
+             */
+            locale?: string | null;
             name: string;
             role: string;
         };
@@ -2875,6 +2880,8 @@ export interface components {
             /** @description the customer groups they belong to, by name */
             groups: components["schemas"]["GroupRef"][];
             id: components["schemas"]["Id"];
+            /** @description the language of their mail (a tag of the `locales` setting; null: the default) */
+            locale?: string | null;
             name: string;
             /** @enum {string} */
             role: "customer" | "admin";
@@ -3088,6 +3095,11 @@ export interface components {
                 created_at: components["schemas"]["Timestamp"];
                 email: string;
                 id: components["schemas"]["Id"];
+                /**
+                 * @description the language the shop's mail to this customer is written in, and their orders' (a
+                 *     tag of the `locales` setting; null: the shop's default)
+                 */
+                locale?: string | null;
                 name: string;
                 role: string;
             };
@@ -3101,6 +3113,8 @@ export interface components {
                 /** @description the customer groups they belong to, by name */
                 groups: components["schemas"]["GroupRef"][];
                 id: components["schemas"]["Id"];
+                /** @description the language of their mail (a tag of the `locales` setting; null: the default) */
+                locale?: string | null;
                 name: string;
                 /** @enum {string} */
                 role: "customer" | "admin";
@@ -4927,6 +4941,11 @@ export interface components {
              */
             current_password?: string | null;
             email?: string | null;
+            /**
+             * @description the language the shop's mail is written in: one of the shop's (the `locales`
+             *     setting; else 422); the default's tag goes back to the default
+             */
+            locale?: string | null;
             name?: string | null;
         };
         Progress: {
@@ -5136,6 +5155,12 @@ export interface components {
         RefundStatus: "pending" | "succeeded" | "failed";
         RegisterIn: {
             email: string;
+            /**
+             * @description the language the shop's mail is written in: one of the shop's (the `locales`
+             *     setting; a regional tag takes its language's, `de-AT` → `de`; else 422). Default:
+             *     the one `Accept-Language` asks for, else the shop's default.
+             */
+            locale?: string | null;
             name: string;
             /** @description 8 to 256 characters */
             password: string;

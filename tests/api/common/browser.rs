@@ -125,6 +125,21 @@ impl Browser {
         el.prop("value").await.unwrap().unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) until the form field `css` holds `value` (a page that answers a
+    /// form by coming back with it chosen).
+    pub async fn wait_value(&self, css: &str, value: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                if e.prop("value").await.ok().flatten().as_deref() == Some(value) {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{css} never held {value:?} on {}", self.path().await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn click(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
     }

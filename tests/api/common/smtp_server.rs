@@ -82,3 +82,51 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A raw message as its reader sees it: the subject's encoded words and the body's
+/// transfer encoding (quoted-printable or base64) undone.
+pub fn readable(raw: &str) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default();
+    let qp = |s: &str| {
+        let s = s.replace("=\r\n", "").replace("=\n", "");
+        let (mut out, b) = (Vec::new(), s.as_bytes());
+        let mut i = 0;
+        while i < b.len() {
+            match (b[i], std::str::from_utf8(b.get(i + 1..i + 3).unwrap_or_default()).ok()) {
+                (b'=', Some(hex)) if u8::from_str_radix(hex, 16).is_ok() => {
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let (head, body) = raw.split_once("\r\n\r\n").or_else(|| raw.split_once("\n\n")).unwrap_or((raw, ""));
+    // headers: folded lines joined, encoded words (=?utf-8?b?…?=) decoded
+    let mut head = head.replace("\r\n ", " ").replace("\n ", " ");
+    while let Some(start) = head.find("=?") {
+        let Some(len) = head[start + 2..].find("?=").map(|e| e + 4) else { break };
+        let word = head[start..start + len].to_owned();
+        let parts: Vec<&str> = word.trim_start_matches("=?").trim_end_matches("?=").splitn(3, '?').collect();
+        let text = match parts.as_slice() {
+            [_, enc, data] if enc.eq_ignore_ascii_case("b") => String::from_utf8_lossy(&b64(data)).into_owned(),
+            [_, _, data] => qp(&data.replace('_', " ")),
+            _ => word.clone(),
+        };
+        head = head.replacen(&word, &text, 1).replace("?= ", "");
+    }
+    let lower = head.to_ascii_lowercase();
+    let body = if lower.contains("content-transfer-encoding: base64") {
+        String::from_utf8_lossy(&b64(&body.split_whitespace().collect::<String>())).into_owned()
+    } else if lower.contains("content-transfer-encoding: quoted-printable") {
+        qp(body)
+    } else {
+        body.to_owned()
+    };
+    format!("{head}\n\n{body}").replace("\r\n", "\n")
+}
