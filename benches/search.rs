@@ -4,7 +4,9 @@
 //! (relevance order, first page, with facets) and for a narrow two-word query; then the
 //! latency (p50, p99) of uncached searches for 400 words of the catalog's vocabulary as
 //! written and with a typo (two letters swapped), of suggestions for their first letters,
-//! and the bytes the typo lookup adds to the index.
+//! and the bytes the typo lookup adds to the index. `SEARCH_DB=path` searches a catalog
+//! generated before (`storefront seed`) instead; `SEARCH_TYPOS_ONLY=1` stops after the
+//! latencies.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use storefront::catalog::model::{SearchTerms, Sort};
@@ -15,7 +17,9 @@ use storefront::seed::{self, SeedOptions};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.db");
+    // `SEARCH_DB`: a catalog generated before (`storefront seed`), searched as it is
+    let given = std::env::var("SEARCH_DB").ok().filter(|_| std::env::args().any(|a| a == "--bench"));
+    let path = given.as_ref().map_or_else(|| dir.path().join("bench.db"), std::path::PathBuf::from);
     let mut conn = db::open_write(&path, Synchronous::Normal).unwrap();
     db::migrate::migrate(&mut conn).unwrap();
     // `cargo test --benches` runs each benchmark once, unoptimized: a small catalog there
@@ -24,14 +28,20 @@ fn bench(c: &mut Criterion) {
     } else {
         2_000
     };
-    seed::seed(&mut conn, SeedOptions::today(products, 42)).unwrap();
-    db::optimize(&conn).unwrap();
+    if given.is_none() {
+        seed::seed(&mut conn, SeedOptions::today(products, 42)).unwrap();
+        db::optimize(&conn).unwrap();
+    }
     let index = SearchIndex::default();
     index.build(&path);
     assert!(index.is_ready());
     let read = db::open_read(&path).unwrap();
 
     typos(&index, &conn);
+    // `SEARCH_TYPOS_ONLY`: the latencies above, without the comparison with FTS5 below
+    if std::env::var("SEARCH_TYPOS_ONLY").is_ok() {
+        return;
+    }
     for q in ["classic", "classic ", "classic lamp"] {
         let terms = SearchTerms { typos: 0, ..SearchTerms::parse(q).unwrap() };
         let filter = Filter { fts: Some(terms.fts_query()), ..Filter::default() };
