@@ -16,8 +16,9 @@ pub struct GiftCardIn {
     /// minor units
     #[schema(minimum = 1, maximum = 10_000_000)]
     pub amount: i64,
-    /// the shop's currency (`USD`)
-    #[schema(extensions(("x-enum" = json!(["USD"]))))]
+    /// one of the shop's currencies (the `currencies` setting; else 422): the card pays
+    /// only carts and orders in it
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// when it stops paying (UTC date or timestamp, in the future); absent: never
     #[serde(default)]
@@ -54,7 +55,7 @@ fn expiry(checks: &mut Checks, field: &str, v: &str, now: i64) -> Option<i64> {
 
 /// Issue a gift card
 ///
-/// `amount` in the shop's currency, optional expiry and note. The answer (201) is the only
+/// `amount` in one of the shop's currencies (minor units of it), optional expiry and note. The answer (201) is the only
 /// one that carries the `code`: only its hash is kept, so a lost code cannot be shown again
 /// (disable the card and issue another). Audited, without the code.
 #[utoipa::path(post, path = "/api/admin/gift-cards", tag = "admin", security(("bearer" = ["admin"])),
@@ -70,8 +71,11 @@ pub async fn create_gift_card(
     if !(1..=MAX_AMOUNT).contains(&b.amount) {
         checks.error("amount", "must be 1 to 10000000 (minor units)");
     }
-    if b.currency != "USD" {
-        checks.error("currency", "the shop sells in USD");
+    let setting = app.live().currencies.clone();
+    if crate::domain::currencies::find(&setting, &b.currency).is_none() {
+        let names: Vec<String> =
+            crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
+        checks.error("currency", format!("must be one of the shop's currencies: {}", names.join(", ")));
     }
     let expires_at = b.expires_at.as_deref().and_then(|v| expiry(&mut checks, "expires_at", v, now));
     let note = checks.check("note", text(b.note.as_deref().unwrap_or(""), 500, true));
@@ -83,7 +87,7 @@ pub async fn create_gift_card(
         .run(move |tx| {
             let new = NewCard {
                 amount: b.amount,
-                currency: "USD",
+                currency: &b.currency,
                 expires_at,
                 note: &note,
                 order: None,

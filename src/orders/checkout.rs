@@ -32,6 +32,8 @@ pub struct Placement {
     /// the language the request chose (`Accept-Language`; none: the default): a guest's
     /// order's mail is written in it, a customer's in the account's
     pub locale: Option<String>,
+    /// buy now: the currency asked for (none: the default); a cart's order is in the cart's
+    pub currency: Option<String>,
 }
 
 /// The answer to an order placed.
@@ -260,7 +262,13 @@ fn place_new(
         LineSource::Cart => Some(cart::store::open_cart(tx, session)?.ok_or(PlaceError::EmptyCart)?),
         LineSource::Items(..) => None,
     };
-    let market = cart::market_of(tx, &fx.currencies, cart.as_ref().map(|c| c.0), session.customer_id, now)?;
+    let market = match (&cart, &p.currency) {
+        // buy now in a currency of the shop's (checked by the handler)
+        (None, Some(c)) => {
+            crate::catalog::prices::for_shopper(tx, &fx.currencies, Some(c.as_str()), session.customer_id, now)?
+        }
+        _ => cart::market_of(tx, &fx.currencies, cart.as_ref().map(|c| c.0), session.customer_id, now)?,
+    };
     let m = market.as_ref();
     let currency = crate::catalog::prices::currency_of(m, crate::domain::currencies::default_of(&fx.currencies));
     let (lines, cart_id, code) = match source {

@@ -87,6 +87,12 @@ pub struct BuyNowIn {
     #[serde(default)]
     #[schema(max_length = 64, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub discount_code: Option<String>,
+    /// the order's currency: one of the shop's (the `currencies` setting; else 422);
+    /// default the shop's default. Its prices are the shopper's there (price lists, else
+    /// the default's converted).
+    #[serde(default)]
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
 }
 
 /// The fields both ways of ordering take for delivery and payment.
@@ -124,7 +130,14 @@ fn validate_placement(
     };
     let header = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let locale = crate::domain::locale::of_header(header, &app.live().locales);
-    Some(Placement { address: address?, payment_method: payment_method?, shipping_option, email, locale })
+    Some(Placement {
+        address: address?,
+        payment_method: payment_method?,
+        shipping_option,
+        email,
+        locale,
+        currency: None,
+    })
 }
 
 fn respond(placed: Placed) -> Response {
@@ -239,9 +252,20 @@ pub async fn buy_now(
         Some(c) => checks.check("discount_code", text(c, 64, false)),
         None => None,
     };
+    let setting = app.live().currencies.clone();
+    let currency = match &b.currency {
+        Some(c) if crate::domain::currencies::find(&setting, c).is_none() => {
+            let names: Vec<String> =
+                crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
+            checks.error("currency", format!("must be one of the shop's currencies: {}", names.join(", ")));
+            None
+        }
+        c => c.clone(),
+    };
     checks.finish()?;
     let source = LineSource::Items(items, code);
-    submit(&app, session, key, "/api/orders", &body.canonical, source, placement.expect("checked")).await
+    let placement = Placement { currency, ..placement.expect("checked") };
+    submit(&app, session, key, "/api/orders", &body.canonical, source, placement).await
 }
 
 fn cursor_encode(id: i64) -> String {

@@ -101,6 +101,9 @@ async fn list_page(
     )
     .await?;
     let err = |k: &str| errors.get(k).map(String::as_str);
+    let currencies: Vec<String> =
+        crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+    let typed_currency = field(sent, "currency");
     let input = |name: &str, label: &str, kind: &str, hint: &str| {
         let id = format!("f-{name}");
         let e = err(name);
@@ -152,7 +155,17 @@ async fn list_page(
                 h2 #issue { "Issue a gift card" }
                 form method="post" action="/admin/gift-cards" aria-labelledby="issue" novalidate {
                     (csrf(&a.ps))
-                    (input("amount", "Amount (USD)", "text", "e.g. 25.00"))
+                    @if currencies.len() > 1 {
+                        div.field {
+                            label for="currency" { "Currency" }
+                            select #currency name="currency" {
+                                @for c in &currencies { option value=(c) selected[typed_currency == Some(c.as_str())] { (c) } }
+                            }
+                        }
+                        (input("amount", "Amount", "text", "e.g. 25.00"))
+                    } @else {
+                        (input("amount", &format!("Amount ({})", currencies[0]), "text", "e.g. 25.00"))
+                    }
                     (input("expires_at", "Expires on (optional)", "date", "leave empty: never"))
                     (input("note", "Note (optional)", "text", "who it is for, why"))
                     button type="submit" { "Issue" }
@@ -178,15 +191,27 @@ struct Issued {
 pub async fn issue(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
     super::session::check_csrf(a.ps.token.as_deref(), field(&f, super::session::CSRF_FIELD))?;
     let mut errors = BTreeMap::new();
-    let amount = minor_units(field(&f, "amount").unwrap_or(""));
+    let currency = field(&f, "currency").unwrap_or("USD").to_owned();
+    let typed = field(&f, "amount").unwrap_or("").trim();
+    // yen and won have no decimals in use
+    let amount = if crate::domain::currencies::minor_digits(&currency) == 0 {
+        typed.replace(',', "").parse::<i64>().ok().filter(|n| *n > 0)
+    } else {
+        minor_units(typed)
+    };
     if amount.is_none() {
-        errors.insert("amount".to_owned(), "an amount like 25.00".to_owned());
+        let like = if crate::domain::currencies::minor_digits(&currency) == 0 {
+            "a whole amount like 2500"
+        } else {
+            "an amount like 25.00"
+        };
+        errors.insert("amount".to_owned(), like.to_owned());
     }
     let text = |k: &str| field(&f, k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     if errors.is_empty() {
         let body = admin::gift_cards::GiftCardIn {
             amount: amount.expect("checked"),
-            currency: "USD".to_owned(),
+            currency,
             expires_at: text("expires_at"),
             note: text("note"),
         };

@@ -297,6 +297,60 @@ async fn a_cart_in_euros_becomes_an_order_in_euros() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_now_and_gift_cards_in_euros() {
+    let app = shop(true).await;
+    let admin = app.admin("owner@example.com").await;
+    // buy now in euros: the product's price there, the order in euros
+    let shopper = app.guest().await;
+    let body = |currency: &str| {
+        json!({"items": [{"product_id": "3", "quantity": 1}], "shipping_address": common::address(),
+               "payment_method": "card", "currency": currency})
+    };
+    let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body("EUR")), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["data"]["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["data"]["total"]["currency"], "EUR");
+    let order = app.call("GET", &format!("/api/orders/{id}"), Some(&shopper), None, &[]).await.json()["data"].clone();
+    assert_eq!(order["items"][0]["unit_price"], json!({"amount": 2500, "currency": "EUR"}));
+    // a gift card in euros pays a cart in euros
+    let r = app
+        .call("POST", "/api/admin/gift-cards", Some(&admin), Some(&json!({"amount": 100_000, "currency": "EUR"})), &[])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["balance"], json!({"amount": 100_000, "currency": "EUR"}));
+    let code = r.json()["data"]["code"].as_str().unwrap().to_owned();
+    let buyer = app.guest().await;
+    let add = json!({"product_id": "3", "quantity": 2});
+    assert_eq!(app.call("POST", "/api/cart?currency=EUR", Some(&buyer), Some(&add), &[]).await.status, 201);
+    let r = app.call("POST", "/api/cart/gift-card", Some(&buyer), Some(&json!({"code": code})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = app.call("POST", "/api/checkout", Some(&buyer), Some(&common::checkout_body()), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let placed = r.json()["data"].clone();
+    assert_eq!(placed["status"], "paid", "{placed}");
+    assert_eq!(placed["gift_card_paid"], placed["total"]);
+    assert_eq!(placed["total"]["currency"], "EUR");
+    // …but not one in dollars
+    let dollars = app.guest().await;
+    assert_eq!(app.call("POST", "/api/cart", Some(&dollars), Some(&add), &[]).await.status, 201);
+    let r = app.call("POST", "/api/cart/gift-card", Some(&dollars), Some(&json!({"code": code})), &[]).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    // a currency the shop does not sell in is refused, for either, and changes nothing
+    let before = common::digest(&app.conn());
+    for bad in ["GBP", "eur", "EURO"] {
+        let r = app.call("POST", "/api/orders", Some(&shopper), Some(&body(bad)), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.json()["error"]["details"]["currency"].is_string(), "{}", r.text());
+        let card = json!({"amount": 1000, "currency": bad});
+        let r = app.call("POST", "/api/admin/gift-cards", Some(&admin), Some(&card), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.json()["error"]["details"]["currency"].is_string(), "{}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before);
+    app.stop().await;
+}
+
 /// The row id of `code` in `table` (and of a shipping rate, in `country`).
 fn row_id(app: &TestApp, table: &str, code: &str, country: &str) -> String {
     let sql = match country {

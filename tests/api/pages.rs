@@ -2317,6 +2317,20 @@ async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
     b.click("form[action='/cart/discount'] button").await;
     let summary = b.wait_text_with(".summary", "SAVE5").await;
     assert!(summary.contains("€4.00"), "{summary}");
+    // the owner issues a gift card of 20 euros; the shopper's cart in euros spends it
+    b.goto("/admin/gift-cards").await;
+    b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    b.fill("#f-amount", "20.00").await;
+    b.click("form[action='/admin/gift-cards'][method=post] button[type=submit]").await;
+    let issued = b.wait_text(".issued").await;
+    assert!(issued.contains("€20.00"), "{issued}");
+    let code = b.text("#new-code").await;
+    b.shoot("admin-gift-card-euros").await;
+    b.goto("/cart").await;
+    b.fill("#gift-card-code", &code).await;
+    b.click("form[action='/cart/gift-card'] button").await;
+    let card = b.wait_text(".gift-card").await;
+    assert!(card.contains("−€20.00"), "{card}");
     // back to dollars: the cart follows
     b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("USD").await.unwrap();
     b.click("form[action='/currency'] button[type=submit]").await;

@@ -538,7 +538,7 @@ export interface paths {
         put?: never;
         /**
          * Issue a gift card
-         * @description `amount` in the shop's currency, optional expiry and note. The answer (201) is the only
+         * @description `amount` in one of the shop's currencies (minor units of it), optional expiry and note. The answer (201) is the only
          *     one that carries the `code`: only its hash is kept, so a lost code cannot be shown again
          *     (disable the card and issue another). Audited, without the code.
          */
@@ -2606,6 +2606,12 @@ export interface components {
             slug: string;
         };
         BuyNowIn: {
+            /**
+             * @description the order's currency: one of the shop's (the `currencies` setting; else 422);
+             *     default the shop's default. Its prices are the shopper's there (price lists, else
+             *     the default's converted).
+             */
+            currency?: string | null;
             /** @description a promotion code */
             discount_code?: string | null;
             /** @description where a guest's confirmation goes (a customer's goes to the account's address) */
@@ -4255,10 +4261,10 @@ export interface components {
              */
             amount: number;
             /**
-             * @description the shop's currency (`USD`)
-             * @enum {string}
+             * @description one of the shop's currencies (the `currencies` setting; else 422): the card pays
+             *     only carts and orders in it
              */
-            currency: "USD";
+            currency: string;
             /** @description when it stops paying (UTC date or timestamp, in the future); absent: never */
             expires_at?: string | null;
             /** @description for the shop (who it is for, why it was given) */
