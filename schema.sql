@@ -1121,3 +1121,5 @@ ALTER TABLE shipping_rates ADD COLUMN free_above_in TEXT CHECK (free_above_in IS
 -- shopper's request chose): the order's mail is written in it.
 ALTER TABLE customers ADD COLUMN locale TEXT;
 ALTER TABLE orders ADD COLUMN locale TEXT;
+-- The currency a draft order is priced in (NULL: the default), as a cart's.
+ALTER TABLE draft_orders ADD COLUMN currency TEXT;

@@ -60,6 +60,11 @@ pub struct DraftIn {
     #[serde(default)]
     #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub note: Option<String>,
+    /// the currency it is priced in and its order will be: one of the shop's (the
+    /// `currencies` setting; else 422); default the shop's default
+    #[serde(default)]
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
 }
 
 /// A change to an open draft: each field given replaces the draft's.
@@ -94,6 +99,26 @@ pub struct DraftChangeIn {
     #[serde(default)]
     #[schema(max_length = 500, extensions(("x-pattern" = json!(crate::openapi::LINE))))]
     pub note: Option<String>,
+    /// one of the shop's currencies (else 422): its prices are read in it from now
+    #[serde(default)]
+    #[schema(pattern = "^[A-Z]{3}$")]
+    pub currency: Option<String>,
+}
+
+/// A currency asked for a draft: one of the shop's (`None` for the default), or the error
+/// on `checks`.
+fn check_currency(checks: &mut Checks, asked: Option<&str>, setting: &str) -> Option<Option<String>> {
+    let asked = asked?;
+    match crate::domain::currencies::find(setting, asked) {
+        Some(e) if e.code == crate::domain::currencies::default_of(setting) => Some(None),
+        Some(_) => Some(Some(asked.to_owned())),
+        None => {
+            let names: Vec<String> =
+                crate::domain::currencies::enabled(setting).iter().map(|e| e.code.as_str().to_owned()).collect();
+            checks.error("currency", format!("must be one of the shop's currencies: {}", names.join(", ")));
+            None
+        }
+    }
 }
 
 /// Who a draft is for, as asked.
@@ -112,6 +137,8 @@ struct Fields {
     discount_code: Option<Option<String>>,
     payment_method: Option<String>,
     note: Option<String>,
+    /// `Some(None)`: the default
+    currency: Option<Option<String>>,
 }
 
 fn check_lines(checks: &mut Checks, lines: &[DraftLineIn], custom_prices: bool) -> Vec<DraftLine> {
@@ -181,6 +208,7 @@ fn check_fields(
             .and_then(|m| checks.check("payment_method", PaymentMethod::parse(m)))
             .map(|m| m.as_str().to_owned()),
         note: note.and_then(|n| checks.check("note", text(n, 500, true))),
+        currency: None,
     }
 }
 
@@ -238,6 +266,9 @@ fn check_stored(tx: &WriteTx, d: &mut Draft, f: Fields) -> Result<(), ApiError> 
     if let Some(n) = f.note {
         d.note = n;
     }
+    if let Some(c) = f.currency {
+        d.currency = c;
+    }
     checks.finish()
 }
 
@@ -274,6 +305,8 @@ pub async fn create_draft(
         Some(b.note.as_deref().unwrap_or("")),
         custom_prices,
     );
+    let setting = app.live().currencies.clone();
+    let f = Fields { currency: check_currency(&mut checks, b.currency.as_deref(), &setting), ..f };
     checks.finish()?;
     let out = app
         .db
@@ -295,10 +328,11 @@ pub async fn create_draft(
                 created_by: Some(admin.0.customer_id),
                 created_at: now,
                 updated_at: now,
+                currency: None,
             };
             check_stored(tx, &mut d, f)?;
             d.id = drafts::insert(tx, &d)?;
-            let out = drafts::out(tx, &d, custom_prices, now)?;
+            let out = drafts::out(tx, &d, custom_prices, &setting, now)?;
             audit(tx, &admin, "draft_order.create", "draft_order", d.id, None, Some(&summary(&d, Some(&out.total))))?;
             Ok::<_, ApiError>(out)
         })
@@ -357,6 +391,7 @@ pub async fn list_drafts(
     let limit = q.int_or_default(&PER_PAGE);
     q.finish()?;
     let custom_prices = app.live().draft_custom_prices;
+    let setting = app.live().currencies.clone();
     let list = app
         .db
         .read(move |conn| {
@@ -364,7 +399,7 @@ pub async fn list_drafts(
             let open = status.map(|s| s == DraftState::Open);
             drafts::list(conn, open, before, limit)?
                 .iter()
-                .map(|d| drafts::out(conn, d, custom_prices, now).map_err(ApiError::from))
+                .map(|d| drafts::out(conn, d, custom_prices, &setting, now).map_err(ApiError::from))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
@@ -385,10 +420,11 @@ pub async fn get_draft(
     PathId(id, _): PathId<res::DraftOrder>,
 ) -> Result<Response, ApiError> {
     let custom_prices = app.live().draft_custom_prices;
+    let setting = app.live().currencies.clone();
     let out = app
         .db
         .read(move |conn| match drafts::load(conn, id)? {
-            Some(d) => Ok::<_, ApiError>(Some(drafts::out(conn, &d, custom_prices, now_ms())?)),
+            Some(d) => Ok::<_, ApiError>(Some(drafts::out(conn, &d, custom_prices, &setting, now_ms())?)),
             None => Ok(None),
         })
         .await?;
@@ -424,8 +460,10 @@ pub async fn update_draft(
         b.note.as_deref(),
         custom_prices,
     );
+    let setting = app.live().currencies.clone();
+    let f = Fields { currency: check_currency(&mut checks, b.currency.as_deref(), &setting), ..f };
     checks.finish()?;
-    let out = app.db.writer.run(move |tx| update_in(tx, &admin, id, f, custom_prices, now_ms())).await?;
+    let out = app.db.writer.run(move |tx| update_in(tx, &admin, id, f, (custom_prices, &setting), now_ms())).await?;
     Ok(data(StatusCode::OK, &out))
 }
 
@@ -434,7 +472,7 @@ fn update_in(
     admin: &AdminSession,
     id: i64,
     f: Fields,
-    custom_prices: bool,
+    (custom_prices, setting): (bool, &str),
     now: i64,
 ) -> Result<DraftOut, ApiError> {
     let mut d = drafts::load(tx, id)?.ok_or_else(|| ApiError::not_found("draft order"))?;
@@ -445,7 +483,7 @@ fn update_in(
     check_stored(tx, &mut d, f)?;
     d.updated_at = now;
     drafts::save(tx, &d)?;
-    let out = drafts::out(tx, &d, custom_prices, now)?;
+    let out = drafts::out(tx, &d, custom_prices, setting, now)?;
     audit(tx, admin, "draft_order.update", "draft_order", id, Some(&before), Some(&summary(&d, Some(&out.total))))?;
     Ok(out)
 }

@@ -30,6 +30,7 @@ use super::lifecycle::{self, Event, OrderStatus};
 use super::store::{self, NewOrder};
 use crate::app::Effects;
 use crate::cart::{self, Destination};
+use crate::catalog::prices::Market;
 use crate::db::writer::WriteTx;
 use crate::domain::{Currency, Id, Money, Timestamp};
 use crate::error::ApiError;
@@ -67,6 +68,8 @@ pub struct Draft {
     pub created_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// the currency it is priced in (none: the default), as a cart's
+    pub currency: Option<String>,
 }
 
 impl Draft {
@@ -76,7 +79,7 @@ impl Draft {
 }
 
 const COLUMNS: &str = "id, customer_id, email, lines, shipping_address, shipping_option, discount_code,
-     payment_method, note, order_id, completed_at, created_by, created_at, updated_at";
+     payment_method, note, order_id, completed_at, created_by, created_at, updated_at, currency";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Draft> {
     let lines: String = r.get(3)?;
@@ -95,6 +98,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Draft> {
         created_by: r.get(11)?,
         created_at: r.get(12)?,
         updated_at: r.get(13)?,
+        currency: r.get(14)?,
     })
 }
 
@@ -123,8 +127,8 @@ pub fn list(conn: &Connection, open: Option<bool>, before: i64, limit: i64) -> r
 pub fn insert(tx: &WriteTx, d: &Draft) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO draft_orders(customer_id, email, lines, shipping_address, shipping_option, discount_code,
-                                  payment_method, note, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                                  payment_method, note, created_by, created_at, updated_at, currency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
     )?
     .execute(params![
         d.customer_id,
@@ -137,6 +141,7 @@ pub fn insert(tx: &WriteTx, d: &Draft) -> rusqlite::Result<i64> {
         d.note,
         d.created_by,
         d.created_at,
+        d.currency,
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -145,7 +150,8 @@ pub fn insert(tx: &WriteTx, d: &Draft) -> rusqlite::Result<i64> {
 pub fn save(tx: &WriteTx, d: &Draft) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE draft_orders SET customer_id = ?2, email = ?3, lines = ?4, shipping_address = ?5,
-                shipping_option = ?6, discount_code = ?7, payment_method = ?8, note = ?9, updated_at = ?10
+                shipping_option = ?6, discount_code = ?7, payment_method = ?8, note = ?9, updated_at = ?10,
+                currency = ?11
          WHERE id = ?1 AND status = 'open'",
     )?
     .execute(params![
@@ -159,6 +165,7 @@ pub fn save(tx: &WriteTx, d: &Draft) -> rusqlite::Result<()> {
         d.payment_method,
         d.note,
         d.updated_at,
+        d.currency,
     ])?;
     Ok(())
 }
@@ -221,6 +228,9 @@ pub struct DraftOut {
     pub discount_problem: Option<String>,
     pub payment_method: String,
     pub note: String,
+    /// the currency of every amount (one of the shop's; the order will be in it)
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
     pub subtotal: Money,
     pub discount: Money,
     pub shipping: Money,
@@ -246,8 +256,10 @@ pub struct DraftProblem {
     pub message: String,
 }
 
-fn usd(m: i64) -> Money {
-    Money::new(m, Currency::USD)
+/// The market a draft is priced in: its currency, for its customer's groups, now (none:
+/// the products' own prices).
+fn market_of(conn: &Connection, d: &Draft, setting: &str, now: i64) -> rusqlite::Result<Option<Market>> {
+    crate::catalog::prices::for_shopper(conn, setting, d.currency.as_deref(), d.customer_id, now)
 }
 
 /// A draft's lines as checkout would price them, with what stands in the way.
@@ -259,11 +271,11 @@ struct Lines {
 }
 
 /// The lines of `d` priced (`custom_prices`: the owner's unit prices stand).
-fn lines_of(conn: &Connection, d: &Draft, custom_prices: bool) -> rusqlite::Result<Lines> {
+fn lines_of(conn: &Connection, d: &Draft, custom_prices: bool, market: Option<&Market>) -> rusqlite::Result<Lines> {
     let mut out = Lines { lines: Vec::new(), list_prices: Vec::new(), problems: Vec::new() };
     for (i, l) in d.lines.iter().enumerate() {
         let field = format!("lines[{i}].variant_id");
-        let Some(mut line) = cart::store::variant_line(conn, l.variant_id, l.quantity, None)? else {
+        let Some(mut line) = cart::store::variant_line(conn, l.variant_id, l.quantity, market)? else {
             out.problems.push(DraftProblem { field, message: format!("no variant {} any more", l.variant_id) });
             continue;
         };
@@ -293,12 +305,15 @@ fn destination(address: &serde_json::Value) -> Option<Destination> {
 }
 
 /// The draft as it reads now: priced, with what stands in the way of completing it.
-pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusqlite::Result<DraftOut> {
+pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, setting: &str, now: i64) -> rusqlite::Result<DraftOut> {
     let address: serde_json::Value = serde_json::from_str(&d.shipping_address).unwrap_or_default();
-    let Lines { lines, list_prices, mut problems } = lines_of(conn, d, custom_prices)?;
+    let market = market_of(conn, d, setting, now)?;
+    let currency = crate::catalog::prices::currency_of(market.as_ref(), crate::domain::currencies::default_of(setting));
+    let usd = |m: i64| Money::new(m, currency);
+    let Lines { lines, list_prices, mut problems } = lines_of(conn, d, custom_prices, market.as_ref())?;
     let dest = destination(&address);
-    let priced =
-        cart::price(conn, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now, None)?;
+    let (code, option) = (d.discount_code.as_deref(), d.shipping_option.as_deref());
+    let priced = cart::price(conn, lines, code, dest.as_ref(), option, now, market.as_ref())?;
     if priced.shipping.is_none() {
         let message = match &d.shipping_option {
             Some(_) if !priced.options.is_empty() => format!(
@@ -345,6 +360,7 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, now: i64) -> rusql
         discount_problem: priced.discount_problem.clone(),
         payment_method: d.payment_method.clone(),
         note: d.note.clone(),
+        currency,
         subtotal: usd(t.subtotal),
         discount: usd(t.discount),
         shipping: usd(t.shipping),
@@ -451,7 +467,15 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         },
         None => d.email.clone(),
     };
-    let Lines { lines, problems, .. } = lines_of(tx, &d, how.custom_prices)?;
+    // a currency the shop no longer sells in: the draft waits for the owner to choose one
+    if let Some(c) = d.currency.as_deref().filter(|c| crate::domain::currencies::find(&fx.currencies, c).is_none()) {
+        let message = format!("the shop no longer sells in {c}");
+        return Err(CompleteError::Problems(vec![DraftProblem { field: "currency".into(), message }]));
+    }
+    let market = market_of(tx, &d, &fx.currencies, now)?;
+    let currency =
+        crate::catalog::prices::currency_of(market.as_ref(), crate::domain::currencies::default_of(&fx.currencies));
+    let Lines { lines, problems, .. } = lines_of(tx, &d, how.custom_prices, market.as_ref())?;
     if !problems.is_empty() {
         return Err(CompleteError::Problems(problems));
     }
@@ -479,8 +503,8 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     }
     let address: serde_json::Value = serde_json::from_str(&d.shipping_address).unwrap_or_default();
     let dest = destination(&address);
-    let priced =
-        cart::price(tx, lines, d.discount_code.as_deref(), dest.as_ref(), d.shipping_option.as_deref(), now, None)?;
+    let (code, option) = (d.discount_code.as_deref(), d.shipping_option.as_deref());
+    let priced = cart::price(tx, lines, code, dest.as_ref(), option, now, market.as_ref())?;
     if let Some(why) = &priced.discount_problem {
         return Err(PlaceError::InvalidDiscount(why.clone()).into());
     }
@@ -523,7 +547,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
             expires_at: now + how.hold_ms,
             client_addr: "",
             gift_card_paid: 0,
-            currency: "USD",
+            currency: currency.as_str(),
             locale: locale.as_deref(),
         },
     )?;
@@ -543,7 +567,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     if !email.is_empty() {
         use crate::mail::words::{say, W};
         let lang = fx.lang(locale.as_deref());
-        let total = lang.amount(t.total, "USD");
+        let total = lang.amount(t.total, currency.as_str());
         let mut body = say(lang, W::DraftBody, &[("order", &order), ("total", &total)]);
         match &link {
             Some((url, _)) => {
@@ -589,9 +613,9 @@ pub fn new_link(tx: &WriteTx, id: i64, origin: &str, now: i64, fx: Effects) -> R
     if from != OrderStatus::Pending {
         return Err(lifecycle::TransitionError::NotAllowed { from }.into());
     }
-    let (email, due, expires_at): (String, i64, i64) = tx
-        .prepare_cached("SELECT email, total - gift_card_paid, expires_at FROM orders WHERE id = ?1")?
-        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (email, due, expires_at, currency): (String, i64, i64, String) = tx
+        .prepare_cached("SELECT email, total - gift_card_paid, expires_at, currency FROM orders WHERE id = ?1")?
+        .query_row([order], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let (key, hash) = crate::auth::new_token();
     let url = format!("{}/orders/{order}?key={key}", origin.trim_end_matches('/'));
     tx.prepare_cached("UPDATE draft_orders SET pay_key_hash = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
@@ -603,7 +627,7 @@ pub fn new_link(tx: &WriteTx, id: i64, origin: &str, now: i64, fx: Effects) -> R
         use crate::mail::words::{say, W};
         let lang = crate::mail::order_lang(tx, order, &fx)?;
         let until = crate::util::rfc3339(expires_at).get(..16).unwrap_or_default().replace('T', " ");
-        let due = lang.amount(due, "USD");
+        let due = lang.amount(due, &currency);
         let body = say(lang, W::NewLinkBody, &[("order", &order), ("amount", &due), ("url", &url), ("until", &until)]);
         // the link opens the order without a password (crate::mail::SECRET_KINDS)
         let body = fx.secrets.seal(body.as_bytes());

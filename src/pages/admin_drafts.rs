@@ -70,6 +70,7 @@ struct Draft {
     discount_code: Option<String>,
     payment_method: String,
     note: String,
+    currency: String,
     subtotal: Money,
     discount: Money,
     shipping: Money,
@@ -139,13 +140,18 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     Ok(page_with(&app, &a.ps, "Draft orders", "/admin/orders", main))
 }
 
+/// The shop's currencies, the default first.
+fn currencies_of(app: &AppState) -> Vec<String> {
+    crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect()
+}
+
 /// The form of a draft: new (`d` none) or an open one.
 fn form(
     a: &AdminPage,
     d: Option<&Draft>,
     errors: &BTreeMap<String, String>,
     sent: &Fields,
-    custom_prices: bool,
+    (custom_prices, currencies): (bool, &[String]),
 ) -> Markup {
     let err = |k: &str| errors.get(k).map(String::as_str);
     // what the field shows: what was sent (a refused form), or the draft's
@@ -165,6 +171,7 @@ fn form(
     };
     let country = val("shipping_address.country", to.map_or("US", |a| a.country.as_str()));
     let method = val("payment_method", d.map_or("card", |d| d.payment_method.as_str()));
+    let currency = val("currency", d.map_or(currencies.first().map_or("USD", String::as_str), |d| d.currency.as_str()));
     html! {
         form.draft method="post" action=(action) aria-labelledby="draft-items" {
             (csrf(&a.ps))
@@ -254,6 +261,15 @@ fn form(
                         @for (code, name) in PAYMENT_METHODS { option value=(code) selected[*code == method] { (name) } }
                     }
                 }
+                @if currencies.len() > 1 {
+                    div.field {
+                        label for="f-currency" { "Currency (prices and the order)" }
+                        select #f-currency name="currency" aria-invalid=[err("currency").map(|_| "true")] {
+                            @for c in currencies { option value=(c) selected[*c == currency] { (c) } }
+                        }
+                        @if let Some(m) = err("currency") { p.field-error #f-currency-error { (m) } }
+                    }
+                }
                 (input("note", "Note for the shop (optional)", &val("note", d.map_or("", |d| d.note.as_str())), "text", false, 500, err("note"), ""))
             }
             button type="submit" { @if d.is_some() { "Save draft" } @else { "Create draft" } }
@@ -267,7 +283,7 @@ fn new_page(app: &AppState, a: &AdminPage, errors: &BTreeMap<String, String>, se
         p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / New" }
         h1 { "New draft order" }
         (summary_of_errors(errors))
-        (form(a, None, errors, sent, app.live().draft_custom_prices))
+        (form(a, None, errors, sent, (app.live().draft_custom_prices, &currencies_of(app))))
     };
     with_status(page_with(app, &a.ps, "New draft order", "/admin/orders", main), errors)
 }
@@ -421,6 +437,7 @@ pub async fn create(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fie
         discount_code: asked.discount_code,
         payment_method: Some(asked.payment_method),
         note: Some(asked.note),
+        currency: field(&f, "currency").map(str::to_owned),
     };
     match answered::<Draft>(admin::drafts::create_draft(State(app.clone()), a.admin.clone(), JsonBody(b)).await).await {
         Ok(d) => Ok(see_other(&format!("/admin/draft-orders/{}", d.id), None)),
@@ -453,7 +470,7 @@ fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String
         }
         div.checkout {
             section.panel aria-labelledby="draft-items" {
-                @if open { (form(a, Some(d), errors, sent, app.live().draft_custom_prices)) }
+                @if open { (form(a, Some(d), errors, sent, (app.live().draft_custom_prices, &currencies_of(app)))) }
                 @else {
                     h2 #draft-items { "Items" }
                     ul { @for l in &d.lines { li { (l.quantity) " × " (l.name) " — " (money(&l.line_total)) } } }
@@ -526,6 +543,7 @@ pub async fn save(
                 discount_code: Some(asked.discount_code),
                 payment_method: Some(asked.payment_method),
                 note: Some(asked.note),
+                currency: field(&f, "currency").map(str::to_owned),
             };
             let done = answered::<Draft>(
                 admin::drafts::update_draft(

@@ -351,6 +351,55 @@ async fn buy_now_and_gift_cards_in_euros() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_order_in_euros_becomes_an_order_in_euros() {
+    let app = shop(true).await;
+    let admin = app.admin("owner@example.com").await;
+    let variant: i64 = app.conn().query_row("SELECT id FROM variants WHERE product_id = 3", [], |r| r.get(0)).unwrap();
+    let body = |currency: &str| {
+        json!({"email": "phone@example.com", "lines": [{"variant_id": variant.to_string(), "quantity": 2}],
+               "shipping_address": common::address(), "currency": currency})
+    };
+    let r = app.call("POST", "/api/admin/draft-orders", Some(&admin), Some(&body("EUR")), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let d = r.json()["data"].clone();
+    let id = d["id"].as_str().unwrap().to_owned();
+    assert_eq!(d["currency"], "EUR");
+    assert_eq!(d["lines"][0]["unit_price"], json!({"amount": 2500, "currency": "EUR"}));
+    assert_eq!(d["subtotal"], json!({"amount": 5000, "currency": "EUR"}));
+    assert_eq!(d["total"]["currency"], "EUR");
+    // changed to dollars and back: priced in each
+    let path = format!("/api/admin/draft-orders/{id}");
+    let r = app.call("PATCH", &path, Some(&admin), Some(&json!({"currency": "USD"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["subtotal"], json!({"amount": 9998, "currency": "USD"}));
+    let r = app.call("PATCH", &path, Some(&admin), Some(&json!({"currency": "EUR"})), &[]).await;
+    let total = r.json()["data"]["total"].clone();
+    // bad currencies are refused and change nothing
+    let before = common::digest(&app.conn());
+    for bad in ["GBP", "eur", "EURO"] {
+        let r = app.call("POST", "/api/admin/draft-orders", Some(&admin), Some(&body(bad)), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.json()["error"]["details"]["currency"].is_string(), "{}", r.text());
+        let r = app.call("PATCH", &path, Some(&admin), Some(&json!({"currency": bad})), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before);
+    // completed: an order in euros, of the total the draft showed
+    let r = app.call("POST", &format!("{path}/complete"), Some(&admin), Some(&json!({"paid": true})), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let order: i64 = app
+        .conn()
+        .query_row("SELECT order_id FROM draft_orders WHERE id = ?1", [id.parse::<i64>().unwrap()], |r| r.get(0))
+        .unwrap();
+    let (currency, amount): (String, i64) = app
+        .conn()
+        .query_row("SELECT currency, total FROM orders WHERE id = ?1", [order], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((currency.as_str(), amount), ("EUR", total["amount"].as_i64().unwrap()));
+    app.stop().await;
+}
+
 /// The row id of `code` in `table` (and of a shipping rate, in `country`).
 fn row_id(app: &TestApp, table: &str, code: &str, country: &str) -> String {
     let sql = match country {

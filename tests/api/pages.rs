@@ -2331,7 +2331,26 @@ async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
     b.click("form[action='/cart/gift-card'] button").await;
     let card = b.wait_text(".gift-card").await;
     assert!(card.contains("−€20.00"), "{card}");
+    // a draft order for a customer on the phone, in euros: the speaker at the list's price
+    b.goto("/admin/draft-orders/new").await;
+    b.fill("#f-email", "phone@example.com").await;
+    b.fill("#f-lines-0-sku", "BOOM-1").await;
+    b.fill("#f-lines-0-quantity", "1").await;
+    b.fill("#f-shipping_address-name", "Grace Hopper").await;
+    b.fill("#f-shipping_address-line1", "2 Harbour Road").await;
+    b.fill("#f-shipping_address-city", "San Francisco").await;
+    b.fill("#f-shipping_address-state", "CA").await;
+    b.fill("#f-shipping_address-postal_code", "94101").await;
+    b.client.find(Locator::Css("#f-currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    b.click("form.draft button[type=submit]").await;
+    b.wait_text_with("h1", "Draft order #").await;
+    let lines = b.text("table.lines").await;
+    assert!(lines.contains("€90.00") && !lines.contains('$'), "{lines}");
+    assert!(b.text("dd.draft-total").await.starts_with('€'));
+    b.wait_value("#f-currency", "EUR").await;
+    b.shoot("admin-draft-euros").await;
     // back to dollars: the cart follows
+    b.goto("/cart").await;
     b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("USD").await.unwrap();
     b.click("form[action='/currency'] button[type=submit]").await;
     b.wait_text_with("main", "$49.99").await;

@@ -3134,6 +3134,11 @@ export interface components {
             data: {
                 completed_at?: components["schemas"]["Timestamp"] | null;
                 created_at: components["schemas"]["Timestamp"];
+                /**
+                 * @description the currency of every amount (one of the shop's; the order will be in it)
+                 * @example USD
+                 */
+                currency: string;
                 customer_id?: components["schemas"]["Id"] | null;
                 discount: components["schemas"]["Money"];
                 discount_code?: string | null;
@@ -3791,6 +3796,11 @@ export interface components {
             data: {
                 completed_at?: components["schemas"]["Timestamp"] | null;
                 created_at: components["schemas"]["Timestamp"];
+                /**
+                 * @description the currency of every amount (one of the shop's; the order will be in it)
+                 * @example USD
+                 */
+                currency: string;
                 customer_id?: components["schemas"]["Id"] | null;
                 discount: components["schemas"]["Money"];
                 discount_code?: string | null;
@@ -3995,6 +4005,8 @@ export interface components {
         };
         /** @description A change to an open draft: each field given replaces the draft's. */
         DraftChangeIn: {
+            /** @description one of the shop's currencies (else 422): its prices are read in it from now */
+            currency?: string | null;
             /**
              * @description makes it this customer's (and forgets `email`)
              * @example 7
@@ -4014,6 +4026,11 @@ export interface components {
         };
         /** @description A new draft order. */
         DraftIn: {
+            /**
+             * @description the currency it is priced in and its order will be: one of the shop's (the
+             *     `currencies` setting; else 422); default the shop's default
+             */
+            currency?: string | null;
             /**
              * @description the customer it is for (the order shows in their account)…
              * @example 7
@@ -4076,6 +4093,11 @@ export interface components {
         DraftOut: {
             completed_at?: components["schemas"]["Timestamp"] | null;
             created_at: components["schemas"]["Timestamp"];
+            /**
+             * @description the currency of every amount (one of the shop's; the order will be in it)
+             * @example USD
+             */
+            currency: string;
             customer_id?: components["schemas"]["Id"] | null;
             discount: components["schemas"]["Money"];
             discount_code?: string | null;
