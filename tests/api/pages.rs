@@ -459,6 +459,19 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     app.stop().await;
 }
 
+/// Fills the new draft order's form: a customer on the phone, one line, an address in
+/// California.
+async fn fill_new_draft(b: &Browser, sku: &str, quantity: &str) {
+    b.fill("#f-email", "phone@example.com").await;
+    b.fill("#f-lines-0-sku", sku).await;
+    b.fill("#f-lines-0-quantity", quantity).await;
+    b.fill("#f-shipping_address-name", "Grace Hopper").await;
+    b.fill("#f-shipping_address-line1", "2 Harbour Road").await;
+    b.fill("#f-shipping_address-city", "San Francisco").await;
+    b.fill("#f-shipping_address-state", "CA").await;
+    b.fill("#f-shipping_address-postal_code", "94101").await;
+}
+
 /// Fills the login form shown (e-mail, the tests' password, a code when given) and sends it.
 async fn submit_login(b: &Browser, email: &str, otp: Option<&str>) {
     b.fill("#email", email).await;
@@ -2032,14 +2045,7 @@ async fn the_owner_builds_a_draft_order_and_the_customer_opens_its_payment_link(
 
     // a SKU nobody sells is said beside its field, and nothing is made
     let digest = crate::common::digest(&app.conn());
-    b.fill("#f-email", "phone@example.com").await;
-    b.fill("#f-lines-0-sku", "NOPE-1").await;
-    b.fill("#f-lines-0-quantity", "2").await;
-    b.fill("#f-shipping_address-name", "Grace Hopper").await;
-    b.fill("#f-shipping_address-line1", "2 Harbour Road").await;
-    b.fill("#f-shipping_address-city", "San Francisco").await;
-    b.fill("#f-shipping_address-state", "CA").await;
-    b.fill("#f-shipping_address-postal_code", "94101").await;
+    fill_new_draft(&b, "NOPE-1", "2").await;
     b.click("form.draft button[type=submit]").await;
     b.wait_text_with("#f-lines-0-sku-error", "no product or variant has the SKU NOPE-1").await;
     assert_eq!(crate::common::digest(&app.conn()), digest, "a refused draft changes nothing");
@@ -2333,14 +2339,7 @@ async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
     assert!(card.contains("−€20.00"), "{card}");
     // a draft order for a customer on the phone, in euros: the speaker at the list's price
     b.goto("/admin/draft-orders/new").await;
-    b.fill("#f-email", "phone@example.com").await;
-    b.fill("#f-lines-0-sku", "BOOM-1").await;
-    b.fill("#f-lines-0-quantity", "1").await;
-    b.fill("#f-shipping_address-name", "Grace Hopper").await;
-    b.fill("#f-shipping_address-line1", "2 Harbour Road").await;
-    b.fill("#f-shipping_address-city", "San Francisco").await;
-    b.fill("#f-shipping_address-state", "CA").await;
-    b.fill("#f-shipping_address-postal_code", "94101").await;
+    fill_new_draft(&b, "BOOM-1", "1").await;
     b.client.find(Locator::Css("#f-currency")).await.unwrap().select_by_value("EUR").await.unwrap();
     b.click("form.draft button[type=submit]").await;
     b.wait_text_with("h1", "Draft order #").await;
