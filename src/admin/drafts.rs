@@ -108,17 +108,8 @@ pub struct DraftChangeIn {
 /// A currency asked for a draft: one of the shop's (`None` for the default), or the error
 /// on `checks`.
 fn check_currency(checks: &mut Checks, asked: Option<&str>, setting: &str) -> Option<Option<String>> {
-    let asked = asked?;
-    match crate::domain::currencies::find(setting, asked) {
-        Some(e) if e.code == crate::domain::currencies::default_of(setting) => Some(None),
-        Some(_) => Some(Some(asked.to_owned())),
-        None => {
-            let names: Vec<String> =
-                crate::domain::currencies::enabled(setting).iter().map(|e| e.code.as_str().to_owned()).collect();
-            checks.error("currency", format!("must be one of the shop's currencies: {}", names.join(", ")));
-            None
-        }
-    }
+    let e = checks.check("currency", crate::domain::currencies::sold(setting, asked?))?;
+    Some((e.code != crate::domain::currencies::default_of(setting)).then(|| e.code.as_str().to_owned()))
 }
 
 /// Who a draft is for, as asked.

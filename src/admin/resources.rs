@@ -246,39 +246,33 @@ fn fields(r: &Resource, body: &Map<String, Value>, create: bool) -> Result<Vec<(
 /// What the shop's settings say of the values: a currency must be one the shop sells in.
 fn check_settings(app: &AppState, r: &Resource, values: &[(&'static str, Sql)]) -> Result<(), ApiError> {
     let mut checks = Checks::new();
+    let setting = app.live().currencies.clone();
     for (name, v) in values {
         let field = r.fields.iter().find(|f| f.name == *name).expect("validated names");
-        if let (FieldKind::Currency, Sql::Text(code)) = (&field.kind, v) {
-            let setting = app.live().currencies.clone();
-            if crate::domain::currencies::find(&setting, code).is_none() {
-                let names: Vec<String> =
-                    crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
-                checks.error(name, format!("must be one of the shop's currencies: {}", names.join(", ")));
+        match (&field.kind, v) {
+            (FieldKind::Currency, Sql::Text(code)) => {
+                if let Err(e) = crate::domain::currencies::sold(&setting, code) {
+                    checks.error(name, e);
+                }
             }
-        }
-        if let (FieldKind::Amounts(..), Sql::Text(json)) = (&field.kind, v) {
-            let setting = app.live().currencies.clone();
-            let default = crate::domain::currencies::default_of(&setting);
-            let amounts: BTreeMap<String, i64> = serde_json::from_str(json).expect("validated above");
-            let others: Vec<String> = crate::domain::currencies::enabled(&setting)
-                .iter()
-                .filter(|e| e.code != default)
-                .map(|e| e.code.as_str().to_owned())
-                .collect();
-            for code in amounts.keys() {
-                if code == default.as_str() {
-                    checks.error(name, format!("{code} is the default currency: its amount is the field's own"));
-                } else if !others.contains(code) {
+            (FieldKind::Amounts(..), Sql::Text(json)) => {
+                let amounts: BTreeMap<String, i64> = serde_json::from_str(json).expect("validated above");
+                let mut codes = crate::domain::currencies::codes(&setting);
+                let default = codes.remove(0);
+                for code in amounts.keys().filter(|c| !codes.contains(c)) {
                     checks.error(
                         name,
-                        if others.is_empty() {
-                            format!("{code} is not sold in: the shop sells only in {}", default.as_str())
+                        if *code == default {
+                            format!("{code} is the default currency: its amount is the field's own")
+                        } else if codes.is_empty() {
+                            format!("{code} is not sold in: the shop sells only in {default}")
                         } else {
-                            format!("{code} is not sold in: the shop's other currencies are {}", others.join(", "))
+                            format!("{code} is not sold in: the shop's other currencies are {}", codes.join(", "))
                         },
                     );
                 }
             }
+            _ => {}
         }
     }
     checks.finish()

@@ -193,8 +193,7 @@ pub struct Effects {
 impl Effects {
     /// The words of the language `tag` (`None`: the shop's default) for mail.
     pub fn lang(&self, tag: Option<&str>) -> crate::mail::words::Lang {
-        let default = crate::domain::locale::enabled(&self.locales).first().copied().unwrap_or("en");
-        crate::mail::words::Lang::of(tag, default)
+        crate::mail::words::Lang::in_shop(tag, &self.locales)
     }
 }
 

@@ -275,11 +275,8 @@ pub fn currency_in(
     p: &crate::http::Param,
 ) -> Option<String> {
     let asked = q.raw(p)?;
-    let setting = app.live().currencies.clone();
-    if crate::domain::currencies::find(&setting, &asked).is_none() {
-        let sold: Vec<String> =
-            crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
-        q.error("currency", format!("must be one of the shop's currencies: {}", sold.join(", ")));
+    if let Err(e) = crate::domain::currencies::sold(&app.live().currencies, &asked) {
+        q.error("currency", e);
         return None;
     }
     Some(asked)

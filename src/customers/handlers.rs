@@ -202,10 +202,7 @@ pub async fn register(
                     .with_detail("email", "is already registered"));
             }
             let now = now_ms();
-            let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", now)?;
-            if locale.is_some() {
-                store::set_locale(tx, id, locale.as_deref(), now)?;
-            }
+            let id = store::insert_customer(tx, email.as_str(), &name, &hash, "customer", locale.as_deref(), now)?;
             let event = serde_json::json!({"id": id.to_string(), "email": email.as_str(), "name": name.as_str()});
             crate::webhooks::emit(tx, "customer.registered", &event, now)?;
             open_session(tx, (ttl, max_lines), (Some(id), false), &client, now)
@@ -385,13 +382,11 @@ pub async fn forgot_password(
             let now = now_ms();
             // every request counts against the limit: it sends mail
             claim_attempt(tx, &config, "reset", Some(email.as_str()), (&client.addr, client.exempt), now)?;
-            if let Some(customer) = store::customer_id_by_email(tx, email.as_str())? {
+            if let Some((customer, tag)) = store::reader_by_email(tx, email.as_str())? {
                 let (token, hash) = auth::new_token();
                 store::insert_reset(tx, customer, &hash, now, now + ttl)?;
                 use crate::mail::words::{say, Lang, W};
-                let tag = store::locale_by_email(tx, email.as_str())?;
-                let default = crate::domain::locale::enabled(&locales).first().copied().unwrap_or("en");
-                let lang = Lang::of(tag.as_deref(), default);
+                let lang = Lang::in_shop(tag.as_deref(), &locales);
                 let body = say(lang, W::ResetBody, &[("code", &token), ("minutes", &(ttl / 60_000))]);
                 // sealed until sent, then not kept (see crate::secrets, mail::REDACTED)
                 let body = secrets.seal(body.as_bytes());

@@ -121,12 +121,14 @@ pub fn insert_customer(
     name: &str,
     password_hash: &str,
     role: &str,
+    locale: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<i64> {
     tx.prepare_cached(
-        "INSERT INTO customers(email, name, password_hash, role, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO customers(email, name, password_hash, role, locale, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![email, name, password_hash, role, now])?;
+    .execute(params![email, name, password_hash, role, locale, now])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -151,13 +153,11 @@ pub fn set_locale(tx: &WriteTx, id: i64, locale: Option<&str>, now: i64) -> rusq
     Ok(())
 }
 
-/// The language of the mail to the account with this e-mail, if there is one.
-pub fn locale_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT locale FROM customers WHERE email = ?1")?
-        .query_row([email], |r| r.get(0))
-        .optional()?
-        .flatten())
+/// The account with this e-mail, if there is one, and the language of its mail.
+pub fn reader_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<(i64, Option<String>)>> {
+    conn.prepare_cached("SELECT id, locale FROM customers WHERE email = ?1")?
+        .query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 pub fn set_password(tx: &WriteTx, id: i64, hash: &str, now: i64) -> rusqlite::Result<()> {

@@ -135,6 +135,16 @@ pub fn find(setting: &str, code: &str) -> Option<Enabled> {
     enabled(setting).into_iter().find(|e| e.code.as_str() == code)
 }
 
+/// The codes of the enabled currencies of `setting`, the default first.
+pub fn codes(setting: &str) -> Vec<String> {
+    enabled(setting).iter().map(|e| e.code.as_str().to_owned()).collect()
+}
+
+/// The enabled currency `asked` names, or the client's error naming the shop's.
+pub fn sold(setting: &str, asked: &str) -> Result<Enabled, String> {
+    find(setting, asked).ok_or_else(|| format!("must be one of the shop's currencies: {}", codes(setting).join(", ")))
+}
+
 /// The shop's default currency.
 pub fn default_of(setting: &str) -> Currency {
     enabled(setting)[0].code

@@ -34,6 +34,12 @@ impl Lang {
         }
     }
 
+    /// The words for a reader's language `tag` in a shop whose `locales` setting is
+    /// `locales` (`None`: the shop's default language).
+    pub fn in_shop(tag: Option<&str>, locales: &str) -> Lang {
+        Lang::of(tag, crate::domain::locale::enabled(locales).first().copied().unwrap_or("en"))
+    }
+
     fn index(self) -> usize {
         self as usize
     }

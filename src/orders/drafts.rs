@@ -457,15 +457,16 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     if !d.is_open() {
         return Err(CompleteError::Completed(d.order_id));
     }
-    let email = match d.customer_id {
+    // its mail goes to the customer, in their language (a new e-mail's: the shop's default)
+    let (email, locale) = match d.customer_id {
         Some(c) => match crate::customers::store::customer(tx, c)? {
-            Some(c) => c.email,
+            Some(c) => (c.email, c.locale),
             None => {
                 let message = format!("no customer {c} any more");
                 return Err(CompleteError::Problems(vec![DraftProblem { field: "customer_id".into(), message }]));
             }
         },
-        None => d.email.clone(),
+        None => (d.email.clone(), None),
     };
     // a currency the shop no longer sells in: the draft waits for the owner to choose one
     if let Some(c) = d.currency.as_deref().filter(|c| crate::domain::currencies::find(&fx.currencies, c).is_none()) {
@@ -521,11 +522,6 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
         }
     }
     let t = priced.totals;
-    // its mail in its customer's language (a new e-mail's: the shop's default)
-    let locale = match d.customer_id {
-        Some(c) => crate::customers::store::customer(tx, c)?.and_then(|c| c.locale),
-        None => None,
-    };
     let order = store::insert_order(
         tx,
         &NewOrder {

@@ -38,6 +38,7 @@ use crate::app::Effects;
 use crate::cart::pricing::Totals;
 use crate::db::writer::WriteTx;
 use crate::domain::{Id, Quantity};
+use crate::mail::words::{say, Lang, W};
 
 /// What an edit asks (already checked for shape: ids ≥ 1, quantities in range).
 #[derive(Debug, Clone, Default)]
@@ -137,6 +138,23 @@ struct NewLine {
     name: String,
     unit_price: i64,
     quantity: i64,
+}
+
+/// What an edit changed of a line, for the order's history and the customer's mail.
+enum Change<'a> {
+    Removed(&'a str),
+    Quantity(&'a str, i64, i64),
+    Added(i64, &'a str),
+}
+
+/// The changes as `lang` says them: `KNIFE-1 removed, BOOM-1 1 → 3, 2 × MUG-1 added`.
+fn told(changes: &[Change], lang: Lang) -> String {
+    let each = changes.iter().map(|c| match *c {
+        Change::Removed(sku) => say(lang, W::EditRemoved, &[("sku", &sku)]),
+        Change::Quantity(sku, was, now) => format!("{sku} {was} → {now}"),
+        Change::Added(quantity, sku) => say(lang, W::EditAdded, &[("quantity", &quantity), ("sku", &sku)]),
+    });
+    each.collect::<Vec<_>>().join(", ")
 }
 
 /// Applies `edit` to `order` in the writer unit `tx` (see the module's invariants).
@@ -335,33 +353,27 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
 
     // the lines
     let mut next = old.iter().map(|l| l.line).max().unwrap_or(0) + 1;
-    use crate::mail::words::{say, W};
-    let lang = crate::mail::order_lang(tx, order, &fx)?;
-    // what changed, for the history (in the shop's words) and for the customer's mail
-    let (mut said, mut told) = (Vec::new(), Vec::new());
+    let mut changes = Vec::new();
     for l in &lines {
         let was = l.line.and_then(|n| old.iter().find(|o| o.line == n)).map_or(0, |o| o.quantity);
         match l.line {
             Some(n) if l.quantity == 0 => {
                 tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1 AND line = ?2")?
                     .execute(params![order, n])?;
-                said.push(format!("{} removed", l.sku));
-                told.push(say(lang, W::EditRemoved, &[("sku", &l.sku)]));
+                changes.push(Change::Removed(&l.sku));
             }
             Some(n) if l.quantity != was => {
                 tx.prepare_cached(
                     "UPDATE order_items SET quantity = ?3, line_total = unit_price * ?3 WHERE order_id = ?1 AND line = ?2",
                 )?
                 .execute(params![order, n, l.quantity])?;
-                said.push(format!("{} {} → {}", l.sku, was, l.quantity));
-                told.push(format!("{} {} → {}", l.sku, was, l.quantity));
+                changes.push(Change::Quantity(&l.sku, was, l.quantity));
             }
             Some(_) => {}
             None => {
                 store::insert_item(tx, order, next, l.product, l.variant, &l.sku, &l.name, l.unit_price, l.quantity)?;
                 next += 1;
-                said.push(format!("{} × {} added", l.quantity, l.sku));
-                told.push(say(lang, W::EditAdded, &[("quantity", &l.quantity), ("sku", &l.sku)]));
+                changes.push(Change::Added(l.quantity, &l.sku));
             }
         }
     }
@@ -388,12 +400,12 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     .execute(params![order, t.subtotal, t.discount, t.tax, t.total, now, t.tax_included])?;
     let cur = store::currency_of(tx, order)?;
     let words = |m: i64| crate::mail::amount(m, cur.as_str());
-    let changes = said.join(", ");
+    let said = told(&changes, Lang::En);
     store::add_history(
         tx,
         order,
         status.as_str(),
-        &format!("edited: {changes}; total {} → {}", words(before), words(t.total)),
+        &format!("edited: {said}; total {} → {}", words(before), words(t.total)),
         now,
     )?;
 
@@ -416,9 +428,10 @@ pub fn apply(tx: &WriteTx, order: i64, edit: &Edit, now: i64, fx: Effects) -> Re
     };
     if !email.is_empty() {
         // the customer hears what changed and what it means for what they pay
+        let lang = crate::mail::order_lang(tx, order, &fx)?;
         let words = |m: i64| lang.amount(m, cur.as_str());
         let (total, was) = (words(t.total), words(before));
-        let changes = told.join(", ");
+        let changes = told(&changes, lang);
         let mut body =
             say(lang, W::EditBody, &[("order", &order), ("changes", &changes), ("total", &total), ("before", &was)]);
         body.push_str(&match (status, balance) {

@@ -253,15 +253,9 @@ pub async fn buy_now(
         None => None,
     };
     let setting = app.live().currencies.clone();
-    let currency = match &b.currency {
-        Some(c) if crate::domain::currencies::find(&setting, c).is_none() => {
-            let names: Vec<String> =
-                crate::domain::currencies::enabled(&setting).iter().map(|e| e.code.as_str().to_owned()).collect();
-            checks.error("currency", format!("must be one of the shop's currencies: {}", names.join(", ")));
-            None
-        }
-        c => c.clone(),
-    };
+    let currency =
+        b.currency.as_deref().and_then(|c| checks.check("currency", crate::domain::currencies::sold(&setting, c)));
+    let currency = currency.map(|e| e.code.as_str().to_owned());
     checks.finish()?;
     let source = LineSource::Items(items, code);
     let placement = Placement { currency, ..placement.expect("checked") };

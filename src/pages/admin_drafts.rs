@@ -140,11 +140,6 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     Ok(page_with(&app, &a.ps, "Draft orders", "/admin/orders", main))
 }
 
-/// The shop's currencies, the default first.
-fn currencies_of(app: &AppState) -> Vec<String> {
-    crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect()
-}
-
 /// The form of a draft: new (`d` none) or an open one.
 fn form(
     a: &AdminPage,
@@ -283,7 +278,7 @@ fn new_page(app: &AppState, a: &AdminPage, errors: &BTreeMap<String, String>, se
         p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / New" }
         h1 { "New draft order" }
         (summary_of_errors(errors))
-        (form(a, None, errors, sent, (app.live().draft_custom_prices, &currencies_of(app))))
+        (form(a, None, errors, sent, (app.live().draft_custom_prices, &crate::domain::currencies::codes(&app.live().currencies))))
     };
     with_status(page_with(app, &a.ps, "New draft order", "/admin/orders", main), errors)
 }
@@ -470,7 +465,7 @@ fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String
         }
         div.checkout {
             section.panel aria-labelledby="draft-items" {
-                @if open { (form(a, Some(d), errors, sent, (app.live().draft_custom_prices, &currencies_of(app)))) }
+                @if open { (form(a, Some(d), errors, sent, (app.live().draft_custom_prices, &crate::domain::currencies::codes(&app.live().currencies)))) }
                 @else {
                     h2 #draft-items { "Items" }
                     ul { @for l in &d.lines { li { (l.quantity) " × " (l.name) " — " (money(&l.line_total)) } } }

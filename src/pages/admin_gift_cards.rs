@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::admin::{csrf, get, list_params, older, page_with, when, AdminPage};
 use super::buy::{answered, see_other};
-use super::forms::{field, minor_units, refused, Fields};
+use super::forms::{field, refused, Fields};
 use super::layout::money;
 use super::view::Money;
 use crate::admin;
@@ -101,8 +101,7 @@ async fn list_page(
     )
     .await?;
     let err = |k: &str| errors.get(k).map(String::as_str);
-    let currencies: Vec<String> =
-        crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+    let currencies = crate::domain::currencies::codes(&app.live().currencies);
     let typed_currency = field(sent, "currency");
     let input = |name: &str, label: &str, kind: &str, hint: &str| {
         let id = format!("f-{name}");
@@ -192,20 +191,9 @@ pub async fn issue(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fiel
     super::session::check_csrf(a.ps.token.as_deref(), field(&f, super::session::CSRF_FIELD))?;
     let mut errors = BTreeMap::new();
     let currency = field(&f, "currency").unwrap_or("USD").to_owned();
-    let typed = field(&f, "amount").unwrap_or("").trim();
-    // yen and won have no decimals in use
-    let amount = if crate::domain::currencies::minor_digits(&currency) == 0 {
-        typed.replace(',', "").parse::<i64>().ok().filter(|n| *n > 0)
-    } else {
-        minor_units(typed)
-    };
+    let amount = super::forms::minor_units_in(field(&f, "amount").unwrap_or(""), &currency);
     if amount.is_none() {
-        let like = if crate::domain::currencies::minor_digits(&currency) == 0 {
-            "a whole amount like 2500"
-        } else {
-            "an amount like 25.00"
-        };
-        errors.insert("amount".to_owned(), like.to_owned());
+        errors.insert("amount".to_owned(), format!("an amount like {}", super::forms::typed_amount(2500, &currency)));
     }
     let text = |k: &str| field(&f, k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     if errors.is_empty() {

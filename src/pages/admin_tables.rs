@@ -230,14 +230,11 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
 /// (`€4.50, ¥700`).
 fn amounts_shown(amounts: &Map<String, Value>, form: bool) -> String {
     let each = amounts.iter().filter_map(|(code, v)| {
-        let m = Money { amount: v.as_i64()?, currency: code.clone() };
+        let amount = v.as_i64()?;
         Some(if form {
-            let shown = money(&m);
-            // the number alone, without its symbol or code and without grouping
-            let number: String = shown.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
-            format!("{code} {number}")
+            format!("{code} {}", super::forms::typed_amount(amount, code))
         } else {
-            money(&m)
+            money(&Money { amount, currency: code.clone() })
         })
     });
     each.collect::<Vec<_>>().join(", ")
@@ -254,19 +251,8 @@ fn amounts_typed(typed: &str) -> Result<Map<String, Value>, String> {
         if crate::domain::Currency::parse(&code).is_none() {
             return Err(bad());
         }
-        let amount = amount.trim();
-        let minor = if super::layout::minor_digits(&code) == 0 {
-            amount.replace(',', "").parse::<i64>().ok().filter(|n| *n >= 0)
-        } else {
-            super::forms::minor_units(amount)
-        };
-        let minor = minor.ok_or_else(|| {
-            if super::layout::minor_digits(&code) == 0 {
-                format!("the amount in {code} must be a whole number")
-            } else {
-                format!("the amount in {code} must be like 4.50")
-            }
-        })?;
+        let minor = super::forms::minor_units_in(amount, &code)
+            .ok_or_else(|| format!("the amount in {code} must be like {}", super::forms::typed_amount(450, &code)))?;
         if out.insert(code.clone(), Value::from(minor)).is_some() {
             return Err(format!("{code} is named twice"));
         }
@@ -381,11 +367,6 @@ async fn choices(app: &AppState, t: &Table) -> Result<Vec<(String, String)>, Api
         }
         _ => Ok(Vec::new()),
     }
-}
-
-/// The shop's currencies, the default first, for a currency field.
-fn currencies(app: &AppState) -> Vec<String> {
-    crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect()
 }
 
 fn form_fields(
@@ -514,7 +495,7 @@ async fn list_page(
             @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
             form method="post" action=(t.path) novalidate {
                 (csrf(&a.ps))
-                (form_fields(t, &Map::new(), typed, errors, &cats, &currencies(app)))
+                (form_fields(t, &Map::new(), typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
                 button type="submit" { "Add " (t.one) }
             }
         }
@@ -573,7 +554,7 @@ async fn item_page(
         @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
         form.panel method="post" action=(item_path(t, &id)) novalidate {
             (csrf(&a.ps))
-            (form_fields(t, &row, typed, errors, &cats, &currencies(app)))
+            (form_fields(t, &row, typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
             button type="submit" { "Save" }
         }
         @if let Some(t) = &translations { (t) }

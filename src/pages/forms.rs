@@ -35,6 +35,25 @@ pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError>
     }
 }
 
+/// Minor units of an amount of `currency` as people type it: whole yen or won (`2,500`;
+/// no decimals in use), else as [`minor_units`].
+pub(crate) fn minor_units_in(typed: &str, currency: &str) -> Option<i64> {
+    if crate::domain::currencies::minor_digits(currency) == 0 {
+        typed.trim().replace(',', "").parse::<i64>().ok().filter(|n| *n >= 0)
+    } else {
+        minor_units(typed)
+    }
+}
+
+/// `minor` of `currency` as a form field holds it for typing again: `4.50`, `700`.
+pub(crate) fn typed_amount(minor: i64, currency: &str) -> String {
+    if crate::domain::currencies::minor_digits(currency) == 0 {
+        minor.to_string()
+    } else {
+        format!("{}.{:02}", minor / 100, minor % 100)
+    }
+}
+
 /// Minor units of an amount as people type it: `12.50`, `12.5`, `12`, `$12`, `1,200.00`;
 /// anything else is not an amount.
 pub(crate) fn minor_units(typed: &str) -> Option<i64> {

@@ -125,7 +125,7 @@ pub fn tax_row(tax: &Money, included: bool) -> maud::Markup {
     }
 }
 
-pub use crate::domain::currencies::minor_digits;
+use crate::domain::currencies::minor_digits;
 
 /// `$19.99`, `€5.00`, `¥500`, `CHF 12.50`.
 pub fn money(m: &Money) -> String {

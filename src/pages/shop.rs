@@ -123,8 +123,7 @@ impl Lang {
                 &enabled,
             ),
         };
-        let currencies =
-            crate::domain::currencies::enabled(&live.currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+        let currencies = crate::domain::currencies::codes(&live.currencies);
         Lang {
             chosen,
             enabled: enabled.into_iter().map(str::to_owned).collect(),
@@ -740,8 +739,7 @@ pub async fn search(
 /// The footer's currency switch (none when the shop sells in one), `chosen` the page's
 /// (none: the default), returning to `back`.
 pub fn currency_switch(app: &AppState, chosen: Option<String>, back: &str) -> Option<layout::Currencies> {
-    let enabled: Vec<String> =
-        crate::domain::currencies::enabled(&app.live().currencies).iter().map(|e| e.code.as_str().to_owned()).collect();
+    let enabled: Vec<String> = crate::domain::currencies::codes(&app.live().currencies);
     (enabled.len() > 1).then(|| layout::Currencies {
         chosen: chosen.unwrap_or_else(|| enabled[0].clone()),
         enabled,
