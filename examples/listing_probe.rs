@@ -43,6 +43,7 @@ fn main() {
                         fts: None,
                         locale: None,
                         market: None,
+                        default_currency: Default::default(),
                     };
                     for (name, slice, with_total) in
                         [("page 1", Slice::Offset(0), true), ("page 500", Slice::Offset(9980), true)]

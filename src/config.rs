@@ -241,8 +241,9 @@ pub struct Config {
     /// (`PUT /api/admin/products/{id}/translations/{locale}`), field by field where there
     /// is one. A request picks one with `locale=` or `Accept-Language`.
     pub locales: String,
-    /// The currencies the shop sells in, separated by commas: the default first (the
-    /// currency of products' own prices), then each other with its rate from the default
+    /// The currencies the shop sells in, separated by commas: the default first (any: the
+    /// currency of products' own prices, shipping rates' and promotions' amounts; changing
+    /// it keeps their numbers, in the new one), then each other with its rate from the default
     /// (`USD, EUR 0.92, JPY 1.5`: minor units of it per minor unit of the default, at most 6
     /// decimals). A request picks one with `currency=`; a product's price in it is a price
     /// list's for that currency, else the default's converted at the rate.

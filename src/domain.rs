@@ -23,6 +23,13 @@ impl Currency {
     }
 }
 
+/// A new shop's default currency (the `currencies` setting's own default).
+impl Default for Currency {
+    fn default() -> Currency {
+        Currency::USD
+    }
+}
+
 impl Serialize for Currency {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())

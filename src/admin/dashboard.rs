@@ -6,11 +6,11 @@
 use rusqlite::Connection;
 
 /// Orders placed since the day began (UTC), and the revenue of those paid.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Today {
     pub orders: i64,
-    /// minor units, of orders paid or fulfilled
-    pub revenue: i64,
+    /// of orders paid or fulfilled: minor units by currency (each one orders were paid in)
+    pub revenue: Vec<(String, i64)>,
     /// orders placed in each hour of the day
     pub by_hour: [i64; 24],
 }
@@ -19,17 +19,23 @@ pub fn today(conn: &Connection, day_start_ms: i64) -> rusqlite::Result<Today> {
     let mut t = Today::default();
     let mut stmt = conn.prepare_cached(
         "SELECT (created_at - ?1) / 3600000, count(*),
-                coalesce(sum(CASE WHEN status IN ('paid', 'partially_fulfilled', 'fulfilled') THEN total END), 0)
+                sum(CASE WHEN status IN ('paid', 'partially_fulfilled', 'fulfilled') THEN total END), currency
          FROM orders
          WHERE id > coalesce((SELECT id FROM orders WHERE created_at < ?1 ORDER BY id DESC LIMIT 1), 0)
            AND created_at >= ?1
-         GROUP BY 1",
+         GROUP BY 1, currency",
     )?;
     let mut rows = stmt.query([day_start_ms])?;
     while let Some(r) = rows.next()? {
-        let (hour, n, revenue): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (hour, n, revenue, currency): (i64, i64, Option<i64>, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         t.orders += n;
-        t.revenue += revenue;
+        if let Some(paid) = revenue {
+            match t.revenue.iter_mut().find(|(c, _)| *c == currency) {
+                Some((_, sum)) => *sum += paid,
+                None => t.revenue.push((currency, paid)),
+            }
+        }
         if let Some(slot) = t.by_hour.get_mut(hour as usize) {
             *slot += n;
         }

@@ -12,8 +12,11 @@ pub struct AdminOrderOut {
     status: crate::orders::OrderStatus,
     customer_id: Option<Id>,
     email: String,
-    /// minor units
+    /// minor units of `currency`
     total: i64,
+    /// the order's currency
+    #[schema(example = "USD")]
+    currency: String,
     created_at: crate::domain::Timestamp,
 }
 

@@ -247,6 +247,7 @@ pub async fn create_product(
     checks.finish()?;
     let (sku, name, description, slug) =
         (sku.expect("checked"), name.expect("checked"), description.expect("checked"), slug.expect("checked"));
+    let currency = crate::domain::currencies::default_of(&app.live().currencies);
     let product = app
         .db
         .writer
@@ -284,7 +285,7 @@ pub async fn create_product(
             }
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, "product.create", "product", id, None, after.as_ref())?;
-            crate::webhooks::emit_product(tx, "product.created", id, now)?;
+            crate::webhooks::emit_product(tx, "product.created", id, currency, now)?;
             Ok::<_, ApiError>(after)
         })
         .await?;
@@ -340,6 +341,7 @@ where
     T: Send + 'static,
 {
     let threshold = app.live().low_stock_threshold;
+    let currency = crate::domain::currencies::default_of(&app.live().currencies);
     app.db
         .writer
         .run(move |tx| {
@@ -348,7 +350,7 @@ where
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, action, "product", id, Some(&before), after.as_ref())?;
             if let Some(after) = &after {
-                announce(tx, action, id, &before, after, threshold)?;
+                announce(tx, action, id, &before, after, (threshold, currency))?;
             }
             Ok::<_, ApiError>((after, out))
         })
@@ -362,14 +364,14 @@ fn announce(
     id: i64,
     before: &serde_json::Value,
     after: &serde_json::Value,
-    threshold: i64,
+    (threshold, currency): (i64, crate::domain::Currency),
 ) -> rusqlite::Result<()> {
     let now = now_ms();
     let status = |v: &serde_json::Value| v["status"].as_str().unwrap_or_default().to_owned();
     if status(after) == "retired" && status(before) != "retired" {
-        crate::webhooks::emit_product(tx, "product.retired", id, now)?;
+        crate::webhooks::emit_product(tx, "product.retired", id, currency, now)?;
     } else if action != "product.inventory" && before != after {
-        crate::webhooks::emit_product(tx, "product.updated", id, now)?;
+        crate::webhooks::emit_product(tx, "product.updated", id, currency, now)?;
     }
     let stock = |v: &serde_json::Value| -> Vec<(String, i64)> {
         v["stock"]

@@ -52,7 +52,7 @@ pub struct SettingsPatch {
         min_length = 3,
         max_length = 400,
         nullable,
-        pattern = "^ *USD *(, *[A-Z]{3} +([1-9][0-9]{0,5}(\\.[0-9]{1,6})?|0\\.[0-9]{0,5}[1-9]) *){0,19}$"
+        pattern = "^ *[A-Z]{3} *(, *[A-Z]{3} +([1-9][0-9]{0,5}(\\.[0-9]{1,6})?|0\\.[0-9]{0,5}[1-9]) *){0,19}$"
     )]
     currencies: Option<String>,
 }

@@ -491,10 +491,27 @@ pub struct Applied {
     pub rejected: Vec<Rejected>,
 }
 
+/// What an import needs of the shop's settings.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// the shop's languages, the default first (a row's translations must be into the others)
+    pub locales: Vec<String>,
+    /// the default currency: of the products' prices (in their events)
+    pub currency: crate::domain::Currency,
+}
+
+impl Shop {
+    pub fn of(live: &crate::config::Config) -> Shop {
+        Shop {
+            locales: crate::domain::locale::enabled(&live.locales).into_iter().map(str::to_owned).collect(),
+            currency: crate::domain::currencies::default_of(&live.currencies),
+        }
+    }
+}
+
 /// Upserts `rows` in the writer unit `tx`, each in a savepoint of its own.
-/// `locales`: the shop's languages, the default first (a row's translations must be into
-/// the others).
-pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, locales: &[String]) -> rusqlite::Result<Applied> {
+pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, shop: &Shop) -> rusqlite::Result<Applied> {
+    let locales = &shop.locales;
     let mut out = Applied::default();
     let announce_created = crate::webhooks::store::anyone_listens(tx, "product.created")?;
     let announce_updated = crate::webhooks::store::anyone_listens(tx, "product.updated")?;
@@ -507,13 +524,13 @@ pub fn apply(tx: &WriteTx, rows: &[Row], now: i64, locales: &[String]) -> rusqli
                     Upserted::Created(id) => {
                         out.created += 1;
                         if announce_created {
-                            crate::webhooks::emit_product(tx, "product.created", id, now)?;
+                            crate::webhooks::emit_product(tx, "product.created", id, shop.currency, now)?;
                         }
                     }
                     Upserted::Updated(id) => {
                         out.updated += 1;
                         if announce_updated {
-                            crate::webhooks::emit_product(tx, "product.updated", id, now)?;
+                            crate::webhooks::emit_product(tx, "product.updated", id, shop.currency, now)?;
                         }
                     }
                     Upserted::Unchanged => out.unchanged += 1,

@@ -79,9 +79,8 @@ async fn write_batch(app: &crate::app::AppState, rows: Arc<Vec<import::Row>>) ->
     let mut wait = Duration::from_millis(20);
     loop {
         let r = rows.clone();
-        let locales: Vec<String> =
-            crate::domain::locale::enabled(&app.live().locales).into_iter().map(str::to_owned).collect();
-        match app.db.writer.run(move |tx| import::apply(tx, &r, now_ms(), &locales).map_err(StoreError::from)).await {
+        let shop = import::Shop::of(&app.live());
+        match app.db.writer.run(move |tx| import::apply(tx, &r, now_ms(), &shop).map_err(StoreError::from)).await {
             Err(StoreError::Busy(_)) if wait < Duration::from_secs(10) => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;

@@ -263,7 +263,8 @@ pub async fn apply_discount(
             let Some((cart, _)) = store::open_cart(tx, &s)? else { return Err(invalid_discount("the cart is empty")) };
             let market = super::market_of(tx, &setting, Some(cart), s.customer_id, now)?;
             let lines = store::lines(tx, cart, market.as_ref())?;
-            let p = price(tx, lines, Some(&code), None, None, now, market.as_ref())?;
+            let default = crate::domain::currencies::default_of(&setting);
+            let p = price(tx, lines, Some(&code), None, None, now, market.as_ref(), default)?;
             if let Some(why) = p.discount_problem {
                 return Err(invalid_discount(&why));
             }
@@ -316,7 +317,10 @@ pub async fn shipping_options(
                 Some((id, code)) => (store::lines(conn, id, market.as_ref())?, code),
                 None => (Vec::new(), None),
             };
-            Ok::<_, ApiError>(price(conn, lines, code.as_deref(), Some(&dest), None, now, market.as_ref())?.options)
+            let default = crate::domain::currencies::default_of(&setting);
+            Ok::<_, ApiError>(
+                price(conn, lines, code.as_deref(), Some(&dest), None, now, market.as_ref(), default)?.options,
+            )
         })
         .await?;
     Ok(data(StatusCode::OK, &options))

@@ -44,10 +44,11 @@ pub struct Priced {
     pub currency: Currency,
 }
 
-/// Prices `lines` (priced in `market`: none, the products' own prices) with the promotion
+/// Prices `lines` (priced in `market`: none, the products' own prices, in `default`, the shop's default currency) with the promotion
 /// `code` for `destination`, choosing `shipping_code` (or the cheapest option). In a
 /// currency other than the default, a fixed promotion's amounts and the shipping rates'
 /// convert at its rate (see [`crate::domain::currencies`]).
+#[allow(clippy::too_many_arguments)]
 pub fn price(
     conn: &Connection,
     lines: Vec<Line>,
@@ -56,9 +57,10 @@ pub fn price(
     shipping_code: Option<&str>,
     now: i64,
     market: Option<&Market>,
+    default: Currency,
 ) -> rusqlite::Result<Priced> {
     let conv = |x: i64| crate::catalog::prices::convert(market, x);
-    let currency = crate::catalog::prices::currency_of(market, Currency::USD);
+    let currency = crate::catalog::prices::currency_of(market, default);
     let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
     let weight_grams: i64 = lines.iter().map(|l| l.weight_grams * l.quantity).sum();
     let (mut discount, mut discount_code, mut discount_problem) = (0, None, None);
@@ -319,11 +321,12 @@ impl CartOut {
 /// Renders the session's cart, priced for `destination` when given.
 pub async fn render(app: &AppState, session: Session, destination: Option<Destination>) -> Result<CartOut, ApiError> {
     let setting = app.live().currencies.clone();
+    let default = crate::domain::currencies::default_of(&setting);
     app.db
         .read(move |conn| {
             let now = now_ms();
             let Some((id, code)) = store::open_cart(conn, &session)? else {
-                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now, None)?));
+                return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now, None, default)?));
             };
             let market = market_of(conn, &setting, Some(id), session.customer_id, now)?;
             let lines = store::lines(conn, id, market.as_ref())?;
@@ -334,7 +337,7 @@ pub async fn render(app: &AppState, session: Session, destination: Option<Destin
             Ok::<_, ApiError>(
                 CartOut::new(
                     Some(id),
-                    price(conn, lines, code.as_deref(), destination.as_ref(), None, now, market.as_ref())?,
+                    price(conn, lines, code.as_deref(), destination.as_ref(), None, now, market.as_ref(), default)?,
                 )
                 .with_gift_card(card, now),
             )

@@ -164,6 +164,7 @@ fn resolve(
     f: FilterParams,
     fts: Option<String>,
     locale: Option<String>,
+    pricing: &Pricing,
 ) -> Result<Filter, ApiError> {
     let l = locale.as_deref();
     let category = match &f.category {
@@ -187,7 +188,8 @@ fn resolve(
         in_stock: f.in_stock,
         fts,
         locale,
-        market: None,
+        market: pricing.market(conn)?,
+        default_currency: pricing.default_currency(),
     })
 }
 
@@ -224,6 +226,11 @@ impl Pricing {
             crate::util::now_ms(),
         )?;
         Ok((!m.is_plain()).then_some(m))
+    }
+
+    /// The shop's default currency: of products' own prices.
+    pub fn default_currency(&self) -> crate::domain::Currency {
+        crate::domain::currencies::default_of(&self.setting)
     }
 }
 
@@ -506,8 +513,7 @@ pub async fn list_products_entry(
     let load = async move {
         let body = db
             .read(move |conn| {
-                let mut filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()), locale)?;
-                filter.market = pricing.market(conn)?;
+                let filter = resolve(conn, filters, terms.as_ref().map(|t| t.fts_query()), locale, &pricing)?;
                 let mask = field_mask(&fields);
                 let mut out = Vec::with_capacity(4096 + per_page as usize * 640);
                 out.extend_from_slice(b"{\"data\":");
@@ -537,6 +543,7 @@ pub async fn list_products_entry(
                             mask,
                             filter.locale.as_deref(),
                             filter.market.as_ref(),
+                            filter.default_currency,
                             &mut out,
                         )?;
                         let first = p.rows.first().map(|&(id, k)| (k, id));
@@ -651,7 +658,13 @@ pub async fn product_entry(
     let load = async move {
         let body = db
             .read(move |conn| {
-                match store::product_detail(conn, &slug, locale.as_deref(), pricing.market(conn)?.as_ref())? {
+                match store::product_detail(
+                    conn,
+                    &slug,
+                    locale.as_deref(),
+                    pricing.market(conn)?.as_ref(),
+                    pricing.default_currency(),
+                )? {
                     Some(p) => {
                         let mut tags = vec![Tag::Product(p.id.0)];
                         tags.extend(p.variants.iter().map(|v| Tag::Variant(v.id.0)));
@@ -761,7 +774,7 @@ pub async fn bestsellers_entry(
         let body = db
             .read(move |conn| {
                 let market = pricing.market(conn)?;
-                let m = market.as_ref();
+                let (m, default) = (market.as_ref(), pricing.default_currency());
                 let top = match board {
                     Some(board) => {
                         let top = board.top(days);
@@ -771,9 +784,9 @@ pub async fn bestsellers_entry(
                         let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
                         let first = ids.len().min(limit as usize + 5);
                         let l = locale.as_deref();
-                        let mut shown = store::summaries_by_ids(conn, &ids[..first], l, m)?;
+                        let mut shown = store::summaries_by_ids(conn, &ids[..first], l, m, default)?;
                         if shown.len() < limit as usize && first < ids.len() {
-                            shown.extend(store::summaries_by_ids(conn, &ids[first..], l, m)?);
+                            shown.extend(store::summaries_by_ids(conn, &ids[first..], l, m, default)?);
                         }
                         shown
                             .into_iter()
@@ -781,7 +794,7 @@ pub async fn bestsellers_entry(
                             .map(|p| Bestseller { units_sold: units[&p.id.0], product: p })
                             .collect()
                     }
-                    None => store::bestsellers(conn, today - days + 1, limit, locale.as_deref(), m)?,
+                    None => store::bestsellers(conn, today - days + 1, limit, locale.as_deref(), m, default)?,
                 };
                 let ids: Vec<i64> = top.iter().map(|b| b.product.id.0).collect();
                 Ok::<_, ApiError>((to_json(&Page { data: top, meta: json!({"days": days, "limit": limit}) }), ids))
@@ -1034,13 +1047,18 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
     let load = async move {
         let body = db
             .read(move |conn| {
-                let mut filter = resolve(conn, filters, Some(terms.fts_query()), locale)?;
-                filter.market = pricing.market(conn)?;
+                let filter = resolve(conn, filters, Some(terms.fts_query()), locale, &pricing)?;
                 let m = match index.search(conn, &terms, &filter, sort, start, end)? {
                     Some(m) => m,
                     None => search_index::fts_matches(conn, &terms, &filter, sort, start, end)?,
                 };
-                let items = store::summaries_by_ids(conn, &m.page, filter.locale.as_deref(), filter.market.as_ref())?;
+                let items = store::summaries_by_ids(
+                    conn,
+                    &m.page,
+                    filter.locale.as_deref(),
+                    filter.market.as_ref(),
+                    filter.default_currency,
+                )?;
                 let shown: Vec<i64> = items.iter().map(|p| p.id.0).collect();
                 let total = m.total as i64;
                 let meta = SearchMetaHead {
@@ -1059,7 +1077,7 @@ pub async fn search_entry(app: &AppState, uri: &Uri, mut q: QueryParams) -> Resu
                 serde_json::to_writer(&mut out, &meta).expect("catalog values always serialize");
                 out.pop(); // the closing brace of meta
                 out.extend_from_slice(b",\"facets\":");
-                let currency = super::prices::currency_of(filter.market.as_ref(), crate::domain::Currency::USD);
+                let currency = super::prices::currency_of(filter.market.as_ref(), filter.default_currency);
                 m.write_facets(&mut out, filter.locale.as_deref(), currency);
                 out.extend_from_slice(b"}}");
                 Ok::<_, ApiError>((out, shown))

@@ -10,7 +10,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::model::*;
 use crate::db::writer::WriteTx;
-use crate::domain::{Currency, Id, Money, Timestamp};
+use crate::domain::{Currency, Id, Timestamp};
 
 /// Which products a list shows.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,8 @@ pub struct Filter {
     /// the prices shown, filtered and sorted by (`None`: products' own, as stored; see
     /// [`super::prices`])
     pub market: Option<super::prices::Market>,
+    /// the currency of products' own prices: the shop's default (a market's replace them)
+    pub default_currency: Currency,
 }
 
 /// Which slice of a sorted list.
@@ -57,6 +59,7 @@ const SUMMARY_WIDTH: usize = 19;
 fn summary_sql(
     locale: Option<&str>,
     market: Option<&super::prices::Market>,
+    default: Currency,
 ) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
     use super::translations::{field, join, Owner};
     let (columns, joins): (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) = match locale {
@@ -82,14 +85,21 @@ fn summary_sql(
             .into(),
         ),
     };
-    match market {
-        None => (columns, joins),
-        Some(m) => (columns.replacen(STORED_PRICES, &m.summary_columns("p"), 1).into(), joins),
-    }
+    (columns.replacen(STORED_PRICES, &prices_sql(market, default), 1).into(), joins)
 }
 
-/// The price columns of a summary as stored (a market's replace them).
+/// The price columns of a summary as stored (a market's replace them). A product's own
+/// prices are in the shop's default currency, whatever its row's `currency` column says
+/// (it is no longer read): a shop changing its default keeps its numbers, in the new one.
 const STORED_PRICES: &str = "p.base_price, p.sale_price, p.currency";
+
+/// The SQL of a summary's price columns: a market's, or products' own in `default`.
+fn prices_sql(market: Option<&super::prices::Market>, default: Currency) -> String {
+    match market {
+        Some(m) => m.summary_columns("p"),
+        None => format!("p.base_price, p.sale_price, '{}'", default.as_str()),
+    }
+}
 
 /// The SQL of the price a list filters and sorts by.
 fn price_key(market: Option<&super::prices::Market>) -> String {
@@ -225,7 +235,7 @@ fn visit_page(
         Slice::Offset(o) => o,
         _ => 0,
     };
-    let (columns, joins) = summary_sql(filter.locale.as_deref(), filter.market.as_ref());
+    let (columns, joins) = summary_sql(filter.locale.as_deref(), filter.market.as_ref(), filter.default_currency);
     let sql = format!(
         "SELECT {columns}, {key} FROM {from} {joins} WHERE {} ORDER BY {key} {dir}, p.id {dir} LIMIT ? OFFSET ?",
         conds.join(" AND ")
@@ -462,6 +472,7 @@ pub fn write_products_by_ids(
     fields: u32,
     locale: Option<&str>,
     market: Option<&super::prices::Market>,
+    default: Currency,
     out: &mut Vec<u8>,
 ) -> rusqlite::Result<Vec<i64>> {
     let mut written = Vec::with_capacity(ids.len());
@@ -469,7 +480,7 @@ pub fn write_products_by_ids(
     if !ids.is_empty() {
         let list = serde_json::to_string(ids).expect("integers serialize");
         // json_each yields the array in order and drives the join (CROSS JOIN)
-        let (columns, joins) = summary_sql(locale, market);
+        let (columns, joins) = summary_sql(locale, market, default);
         let sql = format!(
             "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
              WHERE p.status = 'active' ORDER BY j.key"
@@ -494,12 +505,13 @@ pub fn summaries_by_ids(
     ids: &[i64],
     locale: Option<&str>,
     market: Option<&super::prices::Market>,
+    default: Currency,
 ) -> rusqlite::Result<Vec<ProductSummary>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids).expect("integers serialize");
-    let (columns, joins) = summary_sql(locale, market);
+    let (columns, joins) = summary_sql(locale, market, default);
     let sql = format!(
         "SELECT {columns} FROM json_each(?1) j CROSS JOIN products p ON p.id = j.value {joins} \
          WHERE p.status = 'active'"
@@ -520,6 +532,7 @@ pub fn product_detail(
     slug: &str,
     locale: Option<&str>,
     market: Option<&super::prices::Market>,
+    default: Currency,
 ) -> rusqlite::Result<Option<ProductDetail>> {
     use super::translations::{field, join, owner_by_slug, Owner};
     const HEAD: &str =
@@ -554,10 +567,7 @@ pub fn product_detail(
             }
         }
     };
-    let sql: std::borrow::Cow<'static, str> = match market {
-        None => sql,
-        Some(m) => sql.replacen(STORED_PRICES, &m.summary_columns("p"), 1).into(),
-    };
+    let sql = sql.replacen(STORED_PRICES, &prices_sql(market, default), 1);
     let head = conn
         .prepare_cached(&sql)?
         .query_row([key], |r| {
@@ -739,8 +749,9 @@ pub fn bestsellers(
     limit: i64,
     locale: Option<&str>,
     market: Option<&super::prices::Market>,
+    default: Currency,
 ) -> rusqlite::Result<Vec<Bestseller>> {
-    let (columns, joins) = summary_sql(locale, market);
+    let (columns, joins) = summary_sql(locale, market, default);
     let sql = format!(
         "WITH top AS (SELECT product_id, sum(units) AS units FROM product_sales_daily WHERE day >= ?1
                       GROUP BY product_id ORDER BY units DESC, product_id LIMIT ?2)
@@ -970,10 +981,6 @@ pub fn fts_ids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
     conn.prepare_cached("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1 ORDER BY rowid")?
         .query_map([expr], |r| r.get(0))?
         .collect()
-}
-
-pub fn money(amount: i64) -> Money {
-    Money::new(amount, Currency::USD)
 }
 
 /// Names and slugs of the given brands.

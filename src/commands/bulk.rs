@@ -115,10 +115,10 @@ pub fn export(db: &Path, kind: Kind, format: Format, since: Option<&str>, out: O
 /// The shop's languages as a server on the database would have them: the configuration
 /// of the environment (`STOREFRONT_LOCALES`), with the run-time settings stored in the
 /// database over it.
-fn locales_of(tool: &super::Tool) -> anyhow::Result<Vec<String>> {
+fn shop_of(tool: &super::Tool) -> anyhow::Result<crate::bulk::import::Shop> {
     let live = crate::settings::Live::new(crate::config::Config::load(None, Default::default())?);
     live.reload(&tool.read)?;
-    Ok(crate::domain::locale::enabled(&live.get().locales).into_iter().map(str::to_owned).collect())
+    Ok(crate::bulk::import::Shop::of(&live.get()))
 }
 
 /// Imports a file from the command line: `progress(done, total)` after each batch.
@@ -132,17 +132,16 @@ fn import_file(
     progress(0, total);
     let mut source = crate::bulk::import::Source::open(path, format)?;
     let mut report = crate::bulk::import::Report::default();
-    let locales = locales_of(tool)?;
+    let shop = shop_of(tool)?;
     loop {
         let batch = source.next_batch(crate::bulk::import::BATCH)?;
         for r in batch.rejected {
             report.reject(r);
         }
         let rows = batch.rows;
-        let locales = locales.clone();
+        let shop = shop.clone();
         let applied = tool.write(move |tx| {
-            crate::bulk::import::apply(tx, &rows, crate::util::now_ms(), &locales)
-                .map_err(crate::error::StoreError::from)
+            crate::bulk::import::apply(tx, &rows, crate::util::now_ms(), &shop).map_err(crate::error::StoreError::from)
         })?;
         report.add(batch.read, applied);
         progress(report.rows, total.max(report.rows));

@@ -25,9 +25,6 @@ pub struct Enabled {
 /// One million: the rate of 1 in parts per million.
 pub const ONE: i64 = 1_000_000;
 
-/// The currency of the catalog's own prices, gift cards and draft orders: the default.
-pub const CATALOG: Currency = Currency::USD;
-
 /// The most currencies a shop may enable.
 pub const MAX_CURRENCIES: usize = 20;
 
@@ -108,12 +105,6 @@ pub fn parse_list(setting: &str) -> Result<Vec<Enabled>, String> {
             return Err(format!("{form}; {} is named twice", code.as_str()));
         }
         out.push(Enabled { code, rate_ppm });
-    }
-    if out.first().is_some_and(|d| d.code != CATALOG) {
-        return Err(format!(
-            "must start with {}: the currency of the catalog's own prices (and of gift cards and draft orders)",
-            CATALOG.as_str()
-        ));
     }
     if out.len() > MAX_CURRENCIES {
         return Err(format!("must name at most {MAX_CURRENCIES} currencies"));
@@ -200,7 +191,9 @@ mod tests {
             assert!(parse_list(bad).is_err(), "{bad:?}");
         }
         assert_eq!(enabled("nonsense")[0].code, Currency::USD);
-        assert!(parse_list("EUR, USD 1.1").is_err(), "the default is the catalog's currency");
+        let euro_shop = parse_list("EUR, USD 1.1, JPY 160").unwrap();
+        assert_eq!(euro_shop[0], Enabled { code: Currency::parse("EUR").unwrap(), rate_ppm: ONE });
+        assert_eq!(default_of("JPY, USD 0.0067").as_str(), "JPY");
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub async fn apply_gift_card(
     checks.finish()?;
     let code = body.code;
     let s = session.clone();
+    let default = crate::domain::currencies::default_of(&app.live().currencies);
     app.db
         .writer
         .run(move |tx| {
@@ -59,8 +60,8 @@ pub async fn apply_gift_card(
             if let Some(why) = card.problem(now) {
                 return Err(invalid(why));
             }
-            // (a cart without a currency of its own is in the default, the catalog's USD)
-            let in_cart = store::currency_of(tx, cart)?.unwrap_or_else(|| "USD".to_owned());
+            // (a cart without a currency of its own is in the default)
+            let in_cart = store::currency_of(tx, cart)?.unwrap_or_else(|| default.as_str().to_owned());
             if card.currency != in_cart {
                 return Err(invalid(&format!("this gift card is in {}; the cart is in {in_cart}", card.currency)));
             }

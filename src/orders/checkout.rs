@@ -307,7 +307,7 @@ fn place_new(
         return Err(PlaceError::LineTooLarge);
     }
     let dest = Destination { country: p.address.country.clone(), region: p.address.state.clone() };
-    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now, m)?;
+    let priced = cart::price(tx, lines, code.as_deref(), Some(&dest), p.shipping_option.as_deref(), now, m, currency)?;
     if let Some(why) = &priced.discount_problem {
         return Err(PlaceError::InvalidDiscount(why.clone()));
     }

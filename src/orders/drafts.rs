@@ -313,7 +313,7 @@ pub fn out(conn: &Connection, d: &Draft, custom_prices: bool, setting: &str, now
     let Lines { lines, list_prices, mut problems } = lines_of(conn, d, custom_prices, market.as_ref())?;
     let dest = destination(&address);
     let (code, option) = (d.discount_code.as_deref(), d.shipping_option.as_deref());
-    let priced = cart::price(conn, lines, code, dest.as_ref(), option, now, market.as_ref())?;
+    let priced = cart::price(conn, lines, code, dest.as_ref(), option, now, market.as_ref(), currency)?;
     if priced.shipping.is_none() {
         let message = match &d.shipping_option {
             Some(_) if !priced.options.is_empty() => format!(
@@ -505,7 +505,7 @@ pub fn complete(tx: &WriteTx, id: i64, how: &Completion, now: i64, fx: Effects) 
     let address: serde_json::Value = serde_json::from_str(&d.shipping_address).unwrap_or_default();
     let dest = destination(&address);
     let (code, option) = (d.discount_code.as_deref(), d.shipping_option.as_deref());
-    let priced = cart::price(tx, lines, code, dest.as_ref(), option, now, market.as_ref())?;
+    let priced = cart::price(tx, lines, code, dest.as_ref(), option, now, market.as_ref(), currency)?;
     if let Some(why) = &priced.discount_problem {
         return Err(PlaceError::InvalidDiscount(why.clone()).into());
     }

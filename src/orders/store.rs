@@ -671,7 +671,7 @@ macro_rules! admin_list_json {
         concat!(
             "SELECT coalesce(json_group_array(json_object('id', cast(o.id AS TEXT), 'status', o.status,
                     'customer_id', cast(o.customer_id AS TEXT), 'email', o.email, 'total', o.total,
-                    'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
+                    'currency', o.currency, 'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', o.created_at / 1000.0, 'unixepoch'))), '[]')
              FROM (",
             $walk,
             ") o"

@@ -35,6 +35,8 @@ use crate::http::{JsonBody, QueryParams};
 pub struct AdminPage {
     pub admin: AdminSession,
     pub ps: PageSession,
+    /// the shop's default currency: of products' prices and the shop's own amounts
+    pub currency: crate::domain::Currency,
 }
 
 impl FromRequestParts<AppState> for AdminPage {
@@ -50,7 +52,9 @@ impl FromRequestParts<AppState> for AdminPage {
         let checked = AdminSession::from_request_parts(parts, app).await;
         parts.headers.remove(header::AUTHORIZATION);
         match checked {
-            Ok(admin) => Ok(AdminPage { admin, ps }),
+            Ok(admin) => {
+                Ok(AdminPage { admin, ps, currency: crate::domain::currencies::default_of(&app.live().currencies) })
+            }
             Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/admin/login", None)),
             Err(e) if e.code == "two_factor_required" => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -124,8 +128,9 @@ pub(crate) fn csrf(ps: &PageSession) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); }
 }
 
-pub(crate) fn usd(amount: i64) -> String {
-    money(&Money { amount, currency: "USD".to_owned() })
+/// An amount of `currency`, as pages show it.
+pub(crate) fn shown_in(amount: i64, currency: &str) -> String {
+    money(&Money { amount, currency: currency.to_owned() })
 }
 
 pub(crate) fn when(ts: &str) -> String {
@@ -203,6 +208,7 @@ struct OrderRow {
     status: String,
     email: String,
     total: i64,
+    currency: String,
     created_at: String,
 }
 
@@ -409,7 +415,10 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
         }
         div.figures {
             div.figure { span.n { (today.orders) } span.what { "orders today" } (hours_chart(&today.by_hour)) }
-            div.figure { span.n { (usd(today.revenue)) } span.what { "paid today" } }
+            div.figure {
+                span.n { @if today.revenue.is_empty() { (shown_in(0, a.currency.as_str())) } @for (i, (cur, n)) in today.revenue.iter().enumerate() { @if i > 0 { " + " } (shown_in(*n, cur)) } }
+                span.what { "paid today" }
+            }
             div.figure #requests {
                 span.n { (requests as u64) } span.what { "requests since start" }
                 (minutes_chart(&spans, "Requests per minute", |s| Some(s.requests), |v| format!("{v:.0}")))
@@ -434,7 +443,7 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
                         thead { tr { th scope="col" { "Order" } th scope="col" { "Customer" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
                         tbody { @for o in &to_fulfil { tr {
                             td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                            td { (o.email) } td { (usd(o.total)) } td { (when(&o.created_at)) }
+                            td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
                         } } }
                     }
                     p { a href="/admin/orders?status=paid" { "All orders to fulfil →" } }
@@ -543,7 +552,7 @@ pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Ra
                 tbody { @for o in &rows { tr {
                     td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
                     td { span class=(format!("status {}", o.status)) { (o.status) } }
-                    td { (o.email) } td { (usd(o.total)) } td { (when(&o.created_at)) }
+                    td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
                 } } }
             }
             (older("/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))

@@ -10,7 +10,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::admin::{csrf, get, list_params, page_with, usd, when, AdminPage};
+use super::admin::{csrf, get, list_params, page_with, shown_in, when, AdminPage};
 use super::buy::{answered, answered_whole, see_other};
 use super::layout::money;
 use super::session::{check_csrf, CsrfForm};
@@ -210,7 +210,7 @@ pub async fn show(
                         }
                     }
                     dt { "Joined" } dd { (when(&c.created_at)) }
-                    dt { "Paid (latest 20 orders)" } dd { (usd(d.orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")).map(|o| o.total.amount).sum())) }
+                    dt { "Paid (latest 20 orders)" } dd { (paid_by_currency(&d.orders, a.currency.as_str())) }
                 }
                 form #customer-groups method="post" action=(format!("/admin/customers/{}/groups", c.id)) {
                     (csrf(&a.ps))
@@ -271,4 +271,19 @@ pub async fn set_groups(
     }
     admin::customers::set_groups_of(&app, a.admin.clone(), id.0, groups).await?;
     Ok(see_other(&format!("/admin/customers/{}?groups=1", id.0), None))
+}
+
+/// What the orders paid (paid or fulfilled ones), by currency: `$120.00 + €45.00`.
+fn paid_by_currency(orders: &[OrderRow], default: &str) -> String {
+    let mut sums: Vec<(&str, i64)> = Vec::new();
+    for o in orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")) {
+        match sums.iter_mut().find(|(c, _)| *c == o.total.currency) {
+            Some((_, n)) => *n += o.total.amount,
+            None => sums.push((&o.total.currency, o.total.amount)),
+        }
+    }
+    if sums.is_empty() {
+        return shown_in(0, default);
+    }
+    sums.iter().map(|(c, n)| shown_in(*n, c)).collect::<Vec<_>>().join(" + ")
 }

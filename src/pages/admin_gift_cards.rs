@@ -190,7 +190,7 @@ struct Issued {
 pub async fn issue(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
     super::session::check_csrf(a.ps.token.as_deref(), field(&f, super::session::CSRF_FIELD))?;
     let mut errors = BTreeMap::new();
-    let currency = field(&f, "currency").unwrap_or("USD").to_owned();
+    let currency = field(&f, "currency").unwrap_or(a.currency.as_str()).to_owned();
     let amount = super::forms::minor_units_in(field(&f, "amount").unwrap_or(""), &currency);
     if amount.is_none() {
         errors.insert("amount".to_owned(), format!("an amount like {}", super::forms::typed_amount(2500, &currency)));

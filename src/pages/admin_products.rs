@@ -68,13 +68,26 @@ struct ListMeta {
     next_before: Option<String>,
 }
 
-/// `12.5` → `12.50`: minor units as an owner types them.
-pub(crate) fn units(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
+/// `1250` → `12.50` (`1250` in yen): minor units of `currency` as an owner types them.
+pub(crate) fn units(minor: i64, currency: crate::domain::Currency) -> String {
+    super::forms::typed_amount(minor, currency.as_str())
 }
 
-/// What an owner types as a price (`19.99`, `20`, `20.5`) in minor units.
-pub(crate) fn parse_price(field: &str, typed: &str, errors: &mut BTreeMap<String, String>) -> Option<i64> {
+/// What an owner types as a price in `currency` (`19.99`, `20`, `20.5`; whole yen) in
+/// minor units.
+pub(crate) fn parse_price(
+    field: &str,
+    typed: &str,
+    currency: crate::domain::Currency,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<i64> {
+    if crate::domain::currencies::minor_digits(currency.as_str()) == 0 {
+        let whole = super::forms::minor_units_in(typed, currency.as_str()).filter(|n| *n < 1_000_000_000);
+        if whole.is_none() {
+            errors.insert(field.to_owned(), "a price like 1500".to_owned());
+        }
+        return whole;
+    }
     let t = typed.trim().replace(',', "");
     let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
     let ok = !whole.is_empty()
@@ -158,7 +171,7 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                     td { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
                     td { code { (p.sku) } }
                     td { span class=(format!("status {}", p.status)) { (p.status) } }
-                    td { (units(p.sale_price.unwrap_or(p.base_price))) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price)) } } }
+                    td { (units(p.sale_price.unwrap_or(p.base_price), a.currency)) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price, a.currency)) } } }
                     td { (p.stock.iter().map(|s| s.available).sum::<i64>()) }
                 } } }
             }
@@ -375,9 +388,12 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let mut errors = BTreeMap::new();
-    let price = parse_price("price", &f.price, &mut errors);
-    let sale =
-        if f.sale_price.trim().is_empty() { None } else { parse_price("sale_price", &f.sale_price, &mut errors) };
+    let price = parse_price("price", &f.price, a.currency, &mut errors);
+    let sale = if f.sale_price.trim().is_empty() {
+        None
+    } else {
+        parse_price("sale_price", &f.sale_price, a.currency, &mut errors)
+    };
     let quantity = match f.quantity.trim().parse::<i64>() {
         Ok(q) => Some(q),
         Err(_) => {
@@ -484,11 +500,11 @@ pub(crate) async fn product_page(
                     h2 { "Price" }
                     div.field {
                         label for="f-price" { "Price" }
-                        input #f-price type="text" name="price" inputmode="decimal" value=(units(p.base_price)) aria-invalid=[price_error.map(|_| "true")];
+                        input #f-price type="text" name="price" inputmode="decimal" value=(units(p.base_price, a.currency)) aria-invalid=[price_error.map(|_| "true")];
                     }
                     div.field {
                         label for="f-sale" { "Sale price (empty: no sale)" }
-                        input #f-sale type="text" name="sale_price" inputmode="decimal" value=(p.sale_price.map(units).unwrap_or_default());
+                        input #f-sale type="text" name="sale_price" inputmode="decimal" value=(p.sale_price.map(|s| units(s, a.currency)).unwrap_or_default());
                     }
                     @if let Some(e) = price_error { span.field-error { (e) } }
                     button type="submit" { "Set price" }
@@ -608,9 +624,12 @@ pub async fn price(
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     let mut errors = BTreeMap::new();
-    let base = parse_price("price", &f.price, &mut errors);
-    let sale =
-        if f.sale_price.trim().is_empty() { None } else { parse_price("sale_price", &f.sale_price, &mut errors) };
+    let base = parse_price("price", &f.price, a.currency, &mut errors);
+    let sale = if f.sale_price.trim().is_empty() {
+        None
+    } else {
+        parse_price("sale_price", &f.sale_price, a.currency, &mut errors)
+    };
     let outcome = match base {
         Some(base) if errors.is_empty() => answered::<serde_json::Value>(
             api::set_price(
@@ -695,14 +714,14 @@ mod tests {
     #[test]
     fn prices_are_read_as_owners_type_them() {
         let mut e = Default::default();
-        assert_eq!(super::parse_price("p", "19.99", &mut e), Some(1999));
-        assert_eq!(super::parse_price("p", "20", &mut e), Some(2000));
-        assert_eq!(super::parse_price("p", "20.5", &mut e), Some(2050));
-        assert_eq!(super::parse_price("p", "1,299.00", &mut e), Some(129900));
+        assert_eq!(super::parse_price("p", "19.99", crate::domain::Currency::USD, &mut e), Some(1999));
+        assert_eq!(super::parse_price("p", "20", crate::domain::Currency::USD, &mut e), Some(2000));
+        assert_eq!(super::parse_price("p", "20.5", crate::domain::Currency::USD, &mut e), Some(2050));
+        assert_eq!(super::parse_price("p", "1,299.00", crate::domain::Currency::USD, &mut e), Some(129900));
         assert!(e.is_empty());
         for bad in ["", "abc", "1.999", "-5", "1e3", ". 5"] {
             let mut e = Default::default();
-            assert_eq!(super::parse_price("p", bad, &mut e), None, "{bad}");
+            assert_eq!(super::parse_price("p", bad, crate::domain::Currency::USD, &mut e), None, "{bad}");
             assert!(e.contains_key("p"));
         }
     }

@@ -174,12 +174,16 @@ fn label(field: &Field) -> String {
     }
 }
 
-fn usd(amount: i64) -> String {
-    money(&Money { amount, currency: "USD".to_owned() })
-}
-
-/// A value of a row as the list and the form show it.
-fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, String>, form: bool) -> String {
+/// A value of a row as the list and the form show it; its amounts (but those per currency)
+/// in `default`, the shop's default currency.
+fn shown(
+    field: &Field,
+    row: &Map<String, Value>,
+    parents: &BTreeMap<String, String>,
+    form: bool,
+    default: &str,
+) -> String {
+    let in_default = |amount: i64| money(&Money { amount, currency: default.to_owned() });
     let v = row.get(field.name).unwrap_or(&Value::Null);
     if v.is_null() {
         // a price list without a group is everyone's
@@ -190,8 +194,8 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
     }
     let int = v.as_i64();
     match (unit(field), int) {
-        (Unit::Money, Some(n)) if form => format!("{}.{:02}", n / 100, n % 100),
-        (Unit::Money, Some(n)) => usd(n),
+        (Unit::Money, Some(n)) if form => super::forms::typed_amount(n, default),
+        (Unit::Money, Some(n)) => in_default(n),
         (Unit::Time, Some(n)) if form => rfc3339(n)[..16].to_owned(),
         (Unit::Time, Some(n)) => rfc3339(n)[..16].replace('T', " "),
         (Unit::Percent, Some(n)) => {
@@ -206,9 +210,9 @@ fn shown(field: &Field, row: &Map<String, Value>, parents: &BTreeMap<String, Str
         (Unit::PromotionValue, Some(n)) => {
             if row.get("kind").and_then(Value::as_str) == Some("fixed") {
                 if form {
-                    format!("{}.{:02}", n / 100, n % 100)
+                    super::forms::typed_amount(n, default)
                 } else {
-                    usd(n)
+                    in_default(n)
                 }
             } else if form {
                 n.to_string()
@@ -263,10 +267,12 @@ fn amounts_typed(typed: &str) -> Result<Map<String, Value>, String> {
 /// The API's body from a posted form: each field of the description typed as the form
 /// shows it. Empty optional fields are null (or left as they are on a change when they
 /// cannot be null); errors are the form's, by field.
+/// `default`: the shop's default currency, of the amounts but those per currency.
 fn body_of(
     t: &Table,
     form: &BTreeMap<String, String>,
     create: bool,
+    default: &str,
 ) -> Result<Map<String, Value>, BTreeMap<String, String>> {
     let mut body = Map::new();
     let mut errors = BTreeMap::new();
@@ -295,7 +301,13 @@ fn body_of(
                     continue;
                 }
             },
-            (Unit::Money, _) => super::forms::minor_units(typed).map(Value::from).ok_or("an amount like 12.50"),
+            (Unit::Money, _) => super::forms::minor_units_in(typed, default).map(Value::from).ok_or(
+                if super::forms::typed_amount(1, default) == "1" {
+                    "an amount like 1250"
+                } else {
+                    "an amount like 12.50"
+                },
+            ),
             // basis points are hundredths, as cents are
             (Unit::Percent, _) => {
                 super::forms::minor_units(typed).map(Value::from).ok_or("a percentage like 20 or 7.5")
@@ -304,9 +316,13 @@ fn body_of(
                 .or_else(|| parse_utc(typed))
                 .map(Value::from)
                 .ok_or("a date and time"),
-            (Unit::PromotionValue, _) if kind == Some("fixed") => {
-                super::forms::minor_units(typed).map(Value::from).ok_or("an amount like 5.00")
-            }
+            (Unit::PromotionValue, _) if kind == Some("fixed") => super::forms::minor_units_in(typed, default)
+                .map(Value::from)
+                .ok_or(if super::forms::typed_amount(1, default) == "1" {
+                    "an amount like 500"
+                } else {
+                    "an amount like 5.00"
+                }),
             (_, FieldKind::Int(..)) => typed.parse::<i64>().map(Value::from).map_err(|_| "a whole number"),
             _ => Ok(Value::String(typed.to_owned())),
         };
@@ -378,11 +394,12 @@ fn form_fields(
     currencies: &[String],
 ) -> Markup {
     let none = BTreeMap::new();
+    let default = currencies.first().map_or("USD", String::as_str);
     html! {
         @for f in t.res.fields {
             @let id = format!("f-{}", f.name);
             @let e = errors.get(f.name);
-            @let value = typed.and_then(|t| t.get(f.name).cloned()).unwrap_or_else(|| shown(f, values, &none, true));
+            @let value = typed.and_then(|t| t.get(f.name).cloned()).unwrap_or_else(|| shown(f, values, &none, true, default));
             @let described = e.map(|_| format!("{id}-error"));
             div.field {
                 @match &f.kind {
@@ -467,6 +484,8 @@ async fn list_page(
 ) -> Result<Response, ApiError> {
     let Rows { data: rows, meta } = rows(app, t, before).await?;
     let cats = choices(app, t).await?;
+    let default = crate::domain::currencies::default_of(&app.live().currencies);
+    let default = default.as_str();
     let parents: BTreeMap<String, String> =
         cats.iter().map(|(id, n)| (id.clone(), n.trim_start_matches('\u{a0}').to_owned())).collect();
     let fields: Vec<&Field> = t.columns.iter().filter_map(|c| t.res.fields.iter().find(|f| f.name == *c)).collect();
@@ -481,7 +500,7 @@ async fn list_page(
                 tbody { @for r in &rows {
                     @let id = r.get("id").and_then(Value::as_str).unwrap_or("");
                     tr { @for (i, f) in fields.iter().enumerate() {
-                        td { @if i == 0 { a href=(item_path(t, id)) { (shown(f, r, &parents, false)) } } @else { (shown(f, r, &parents, false)) } }
+                        td { @if i == 0 { a href=(item_path(t, id)) { (shown(f, r, &parents, false, default)) } } @else { (shown(f, r, &parents, false, default)) } }
                     } }
                 } }
             }
@@ -525,7 +544,15 @@ async fn item_page(
         .columns
         .first()
         .and_then(|c| t.res.fields.iter().find(|f| f.name == *c))
-        .map(|f| shown(f, &row, &BTreeMap::new(), false))
+        .map(|f| {
+            shown(
+                f,
+                &row,
+                &BTreeMap::new(),
+                false,
+                crate::domain::currencies::default_of(&app.live().currencies).as_str(),
+            )
+        })
         .unwrap_or_default();
     // categories and brands are translated on their pages
     use crate::catalog::translations::Owner;
@@ -629,7 +656,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
     let t = table_of(uri.path());
-    let outcome = match body_of(t, &form, true) {
+    let default = crate::domain::currencies::default_of(&app.live().currencies);
+    let outcome = match body_of(t, &form, true, default.as_str()) {
         Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), t.res, body).await)
             .await
             .map_err(|e| api_errors(&e)),
@@ -690,7 +718,8 @@ pub async fn update(
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
     let t = table_of(uri.path());
     let row = one(&app, t, &id).await?;
-    let outcome = match body_of(t, &form, false) {
+    let default = crate::domain::currencies::default_of(&app.live().currencies);
+    let outcome = match body_of(t, &form, false, default.as_str()) {
         Ok(body) => {
             answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), t.res, id.clone(), body).await)
                 .await

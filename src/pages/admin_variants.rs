@@ -87,13 +87,13 @@ fn field(
     }
 }
 
-fn price_of(p: &Product, v: &Stock) -> String {
+fn price_of(p: &Product, v: &Stock, cur: crate::domain::Currency) -> String {
     match v.base_price {
         Some(b) => match v.sale_price {
-            Some(s) => format!("{} (was {})", units(s), units(b)),
-            None => units(b),
+            Some(s) => format!("{} (was {})", units(s, cur), units(b, cur)),
+            None => units(b, cur),
         },
-        None => format!("{} (the product's)", units(p.base_price)),
+        None => format!("{} (the product's)", units(p.base_price, cur)),
     }
 }
 
@@ -110,7 +110,7 @@ pub(crate) fn section(a: &AdminPage, p: &Product, adding: Option<(&VariantForm, 
                     td { a href=(format!("/admin/products/{}/variants/{}", p.id, v.variant_id)) { (v.name) }
                          @if !v.options.is_empty() { br; span.meta { (options_text(&v.options).replace('\n', ", ")) } } }
                     td data-label="SKU" { code { (v.sku) } }
-                    td data-label="Price" { (price_of(p, v)) }
+                    td data-label="Price" { (price_of(p, v, a.currency)) }
                     td data-label="For sale" { (v.available) }
                 } } }
             }
@@ -137,11 +137,13 @@ pub(crate) fn section(a: &AdminPage, p: &Product, adding: Option<(&VariantForm, 
 /// The API's body from a form: options, name, price; `None` with errors said by field.
 fn parsed(
     f: &VariantForm,
+    cur: crate::domain::Currency,
     errors: &mut BTreeMap<String, String>,
 ) -> (BTreeMap<String, String>, Option<i64>, Option<i64>) {
     let options = parse_options(&f.options, errors);
-    let base = (!f.price.trim().is_empty()).then(|| parse_price("price", &f.price, errors)).flatten();
-    let sale = (!f.sale_price.trim().is_empty()).then(|| parse_price("sale_price", &f.sale_price, errors)).flatten();
+    let base = (!f.price.trim().is_empty()).then(|| parse_price("price", &f.price, cur, errors)).flatten();
+    let sale =
+        (!f.sale_price.trim().is_empty()).then(|| parse_price("sale_price", &f.sale_price, cur, errors)).flatten();
     (options, base, sale)
 }
 
@@ -155,7 +157,7 @@ pub async fn add(
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     let mut errors = BTreeMap::new();
-    let (options, base_price, sale_price) = parsed(&f, &mut errors);
+    let (options, base_price, sale_price) = parsed(&f, a.currency, &mut errors);
     let quantity = match f.quantity.trim() {
         "" => None,
         q => q.parse::<i64>().map(Some).unwrap_or_else(|_| {
@@ -219,8 +221,8 @@ fn variant_page(
         sku: v.sku.clone(),
         options: options_text(&v.options),
         name: v.name.clone(),
-        price: v.base_price.map(units).unwrap_or_default(),
-        sale_price: v.sale_price.map(units).unwrap_or_default(),
+        price: v.base_price.map(|b| units(b, a.currency)).unwrap_or_default(),
+        sale_price: v.sale_price.map(|s| units(s, a.currency)).unwrap_or_default(),
         ..Default::default()
     };
     let f = f.unwrap_or(&as_is);
@@ -278,7 +280,7 @@ pub async fn update(
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let pid = product_id(&id)?;
     let mut errors = BTreeMap::new();
-    let (options, base_price, sale_price) = parsed(&f, &mut errors);
+    let (options, base_price, sale_price) = parsed(&f, a.currency, &mut errors);
     if base_price.is_none() && sale_price.is_some() && errors.is_empty() {
         errors.insert("sale_price".into(), "give the variant its own price with its sale price".into());
     }

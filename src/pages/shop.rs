@@ -151,6 +151,11 @@ impl Lang {
         Ok(lang)
     }
 
+    /// The currency the page's prices are in: the shopper's, else the default.
+    pub fn shown_currency(&self) -> &str {
+        self.currency.as_deref().unwrap_or(&self.currencies[0])
+    }
+
     /// An API answer with prices: its address and parameters in this language, currency
     /// and the shopper's groups.
     fn priced(&self, path: &str, query: &str) -> Result<(Uri, QueryParams), ApiError> {
@@ -273,9 +278,10 @@ fn canonical_or_redirect(path: &str, raw: Option<&str>, params: &[(String, Strin
 }
 
 /// A whole number of the shop's currency (a filter's "from 20"), in minor units.
-fn minor_units(field: &str, v: &str) -> Result<String, ApiError> {
+fn minor_units(field: &str, v: &str, currency: &str) -> Result<String, ApiError> {
+    let per_unit = 10u64.pow(crate::domain::currencies::minor_digits(currency));
     match v.trim().parse::<u32>() {
-        Ok(n) => Ok((n as u64 * 100).to_string()),
+        Ok(n) => Ok((n as u64 * per_unit).to_string()),
         Err(_) => Err(ApiError::validation([(field.to_owned(), "must be a whole number".to_owned())].into())),
     }
 }
@@ -286,6 +292,7 @@ fn api_query(
     mut q: Vec<(&'static str, String)>,
     params: &[(String, String)],
     passed: &[&'static str],
+    currency: &str,
 ) -> Result<String, ApiError> {
     q.push(("per_page", PER_PAGE.to_owned()));
     for name in passed {
@@ -295,7 +302,7 @@ fn api_query(
     }
     for (name, api) in [("min", "min_price"), ("max", "max_price")] {
         if let Some(v) = get(params, name) {
-            q.push((api, minor_units(name, v)?));
+            q.push((api, minor_units(name, v, currency)?));
         }
     }
     if get(params, "in_stock").is_some() {
@@ -317,7 +324,7 @@ fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str, lang: &Lang, back: &
         }),
         currencies: (lang.currencies.len() > 1).then(|| layout::Currencies {
             enabled: lang.currencies.clone(),
-            chosen: lang.currency.clone().unwrap_or_else(|| lang.currencies[0].clone()),
+            chosen: lang.shown_currency().to_owned(),
             back: back.to_owned(),
         }),
     }
@@ -404,7 +411,7 @@ pub async fn category(
         let (u, q) = lang.api(&format!("/api/categories/{slug}"), "")?;
         let cat: Data<CategoryDetail> = read(Box::pin(api::category_entry(&a, &u, Ok(Path(slug.clone())), q)).await?, &mut tags)?;
         let cat = cat.data;
-        let query = api_query(vec![("category", slug.clone())], &params, &["brand", "sort", "page"])?;
+        let query = api_query(vec![("category", slug.clone())], &params, &["brand", "sort", "page"], lang.shown_currency())?;
         let (u, q) = lang.priced("/api/products", &query)?;
         let list: Listed<Vec<Summary>, OffsetMeta> = read(Box::pin(api::list_products_entry(&a, &u, q)).await?, &mut tags)?;
         let (u, q) = lang.api("/api/brands", "")?;
@@ -636,7 +643,8 @@ pub async fn search(
             };
             return Ok((layout::page(&frame(&a, "Search", "", &lang, &back), main), tags));
         }
-        let query = api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"])?;
+        let query =
+            api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"], lang.shown_currency())?;
         let (u, q) = lang.priced("/api/search", &query)?;
         let found: Listed<Vec<Summary>, SearchMeta> = read(Box::pin(api::search_entry(&a, &u, q)).await?, &mut tags)?;
         let f = &found.meta.facets;

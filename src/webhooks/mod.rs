@@ -126,8 +126,22 @@ pub fn emit_order(tx: &WriteTx, kind: &str, order: i64, now: i64) -> rusqlite::R
 }
 
 /// A product's event (created, updated, retired), with the product as its data.
-pub fn emit_product(tx: &WriteTx, kind: &str, product: i64, now: i64) -> rusqlite::Result<Option<i64>> {
-    emit_with(tx, kind, now, || json_row(tx, PRODUCT_JSON, product))
+/// `currency`: the shop's default, of products' own prices.
+pub fn emit_product(
+    tx: &WriteTx,
+    kind: &str,
+    product: i64,
+    currency: crate::domain::Currency,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    emit_with(tx, kind, now, || {
+        use rusqlite::OptionalExtension;
+        let text: Option<String> = tx
+            .prepare_cached(PRODUCT_JSON)?
+            .query_row(rusqlite::params![product, currency.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)))
+    })
 }
 
 /// The one JSON row `sql` makes of `id`, if there is one.
@@ -171,7 +185,7 @@ const ORDER_JSON: &str = "SELECT json_object('id', cast(o.id AS TEXT), 'status',
 const PRODUCT_JSON: &str = "SELECT json_object('id', cast(p.id AS TEXT), 'sku', p.sku, 'slug', p.slug, 'name', p.name,
         'status', p.status, 'category_id', cast(p.category_id AS TEXT),
         'brand_id', cast(p.brand_id AS TEXT), 'in_stock', json(CASE WHEN p.in_stock THEN 'true' ELSE 'false' END),
-        'price', json_object('amount', p.price, 'currency', 'USD'))
+        'price', json_object('amount', p.price, 'currency', ?2))
     FROM products p WHERE p.id = ?1";
 
 /// `inventory.low` when a variant's available stock went from above `threshold` to at or

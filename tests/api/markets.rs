@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{self, TestApp};
+use crate::common::{self, receiver::Receiver, TestApp};
 
 /// The shop: US dollars, and euros at 0.5 (easy sums: 4999 cents is 2500 euro cents).
 async fn shop(index: bool) -> TestApp {
@@ -728,8 +728,8 @@ async fn bad_price_lists_and_currencies_are_refused_and_change_nothing() {
         assert_eq!(r.status, 422, "{target}: {}", r.text());
         assert!(r.json()["error"]["details"]["currency"].is_string(), "{target}: {}", r.text());
     }
-    // the setting: the default stays the catalog's currency; rates are positive
-    for bad in ["EUR, USD 2", "USD, EUR 0", "USD, EUR", "USD, EUR 1.1234567", "USD EUR"] {
+    // the setting: each currency once, every one but the default with a positive rate
+    for bad in ["EUR, EUR 1", "USD, EUR 0", "USD, EUR", "USD, EUR 1.1234567", "USD EUR", "eur, USD 2"] {
         let r = app.call("PATCH", "/api/admin/settings", Some(&admin), Some(&json!({"currencies": bad})), &[]).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text());
     }
@@ -799,5 +799,115 @@ async fn a_burst_of_first_requests_in_a_market_while_prices_change() {
         let page = app.json(&format!("/api/products/{slug}?currency=EUR")).await;
         assert_eq!(page["data"]["price"]["amount"].as_i64(), Some(*price), "{name}");
     }
+    app.stop().await;
+}
+
+/// A shop may sell in euros by default: products' own prices are then euros (the same
+/// numbers, the owner's to change) and convert from them into the shop's other currencies.
+/// Lists, product pages, search facets, carts, orders, the admin's order list and product
+/// events follow the change at once; no answer cached before it is served after it; a bad
+/// setting is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_can_sell_in_euros_by_default() {
+    let receiver = Receiver::start(&[], 200).await;
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.currencies = "USD, EUR 0.5".into();
+            c.webhook_private_targets = true;
+            c.search_index = true;
+        })
+        .start()
+        .await;
+    let admin = app.admin("owner@example.com").await;
+    common::subscribe(&app, &admin, &receiver.url("/hooks"), &["product.updated"]).await;
+    let set = |currencies: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.call("PATCH", "/api/admin/settings", Some(&admin), Some(&json!({"currencies": currencies})), &[]).await
+        }
+    };
+
+    // in dollars, each answer cached
+    let dollars = priced(&app.json("/api/products?sort=price_asc").await);
+    assert!(!dollars.is_empty() && dollars.iter().all(|(_, _, c)| c == "USD"), "{dollars:?}");
+    let speaker = app.json("/api/products/boom-speaker").await["data"]["price"].clone();
+    assert_eq!(speaker, json!({"amount": 4999, "currency": "USD"}));
+    let bands = |search: &Value| -> Vec<String> {
+        search["meta"]["facets"]["price_bands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["min"]["currency"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = app.json("/api/search?q=speaker").await;
+    assert!(bands(&search).iter().all(|c| c == "USD") && !bands(&search).is_empty(), "{search}");
+
+    // bad settings are refused and change nothing
+    let before = common::digest(&app.conn());
+    for bad in ["EUR, EUR 1", "EUR, USD", "EUR, USD 0", "eur", "EUR USD 2", "EURO"] {
+        let r = set(bad).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.json()["error"]["details"]["currencies"].is_string(), "{bad}: {}", r.text());
+    }
+    assert_eq!(common::digest(&app.conn()), before);
+    assert_eq!(app.json("/api/products/boom-speaker").await["data"]["price"], speaker);
+
+    // euros by default: 2 dollar cents and 1.6 yen per euro cent
+    let r = set("EUR, USD 2, JPY 1.6").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let codes: Vec<String> = app.json("/api/currencies").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["EUR", "USD", "JPY"]);
+    let euros: Vec<(String, i64, String)> = dollars.iter().map(|(n, p, _)| (n.clone(), *p, "EUR".to_owned())).collect();
+    assert_eq!(priced(&app.json("/api/products?sort=price_asc").await), euros, "the same numbers, in euros");
+    assert_eq!(
+        app.json("/api/products/boom-speaker").await["data"]["price"],
+        json!({"amount": 4999, "currency": "EUR"})
+    );
+    assert_eq!(
+        app.json("/api/products/boom-speaker?currency=USD").await["data"]["price"],
+        json!({"amount": 9998, "currency": "USD"})
+    );
+    // 4999 × 1.6 = 7998.4 → 7998 yen
+    assert_eq!(
+        app.json("/api/products/boom-speaker?currency=JPY").await["data"]["price"],
+        json!({"amount": 7998, "currency": "JPY"})
+    );
+    let search = app.json("/api/search?q=speaker").await;
+    assert!(search["data"].as_array().unwrap().iter().all(|p| p["price"]["currency"] == "EUR"), "{search}");
+    assert!(bands(&search).iter().all(|c| c == "EUR"), "{search}");
+
+    // a cart without a currency of its own is in euros, and so is its order
+    let shopper = app.guest().await;
+    let r = app.call("POST", "/api/cart", Some(&shopper), Some(&json!({"product_id": "3", "quantity": 1})), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["items"][0]["unit_price"], json!({"amount": 4999, "currency": "EUR"}));
+    let r = app.call("POST", "/api/checkout", Some(&shopper), Some(&common::checkout_body()), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let placed = r.json()["data"].clone();
+    assert_eq!(placed["total"]["currency"], "EUR", "{placed}");
+    let listed = app.call("GET", "/api/admin/orders", Some(&admin), None, &[]).await.json();
+    let row = listed["data"].as_array().unwrap().iter().find(|o| o["id"] == placed["order_id"]).unwrap().clone();
+    assert_eq!((row["total"].clone(), row["currency"].clone()), (placed["total"]["amount"].clone(), json!("EUR")));
+
+    // the product's event gives its price in euros
+    let r =
+        app.call("PATCH", "/api/admin/products/3", Some(&admin), Some(&json!({"name": "Boom Speaker 2"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let hits = receiver.wait_for(1, 10).await;
+    assert_eq!(hits[0].json()["type"], "product.updated");
+    assert_eq!(hits[0].json()["data"]["price"], json!({"amount": 4999, "currency": "EUR"}), "{}", hits[0].json());
+
+    // and back to dollars: the orders keep their euros
+    assert_eq!(set("USD, EUR 0.5").await.status, 200);
+    assert_eq!(app.json("/api/products/boom-speaker").await["data"]["price"], speaker);
+    let path = format!("/api/orders/{}", placed["order_id"].as_str().unwrap());
+    assert_eq!(app.call("GET", &path, Some(&shopper), None, &[]).await.json()["data"]["total"], placed["total"]);
     app.stop().await;
 }

@@ -439,6 +439,7 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
     smtp.wait_for(1, 30, |m| crate::common::smtp_server::readable(m).contains("Subject: Reset your password")).await;
     // a language the shop does not have, posted by hand, is refused and changes nothing
+    crate::common::settled(&app).await;
     let before = crate::common::digest(&app.conn());
     let token = b.client.get_named_cookie("sf_session").await.unwrap().value().to_owned();
     let csrf = b.value("form[action='/account/language'] input[name=csrf]").await;
@@ -1568,6 +1569,88 @@ async fn the_owner_renames_the_shop_from_the_settings_page_and_takes_it_back() {
         .parse()
         .unwrap();
     assert_eq!(lines, 25, "the other change stands");
+    b.close().await;
+    app.stop().await;
+}
+
+/// A shop that sells in yen by default: the owner says so on the settings page (a list
+/// that names a currency twice is said beside the field, nothing changed). Prices are then
+/// typed and shown in whole yen on the dashboard (a price with decimals is refused beside
+/// the field), the storefront shows yen and converts into dollars, and the order list
+/// shows each order in its own currency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sells_in_yen_by_default_and_every_page_says_yen() {
+    let app = page_app().await;
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/settings").await;
+    let before = crate::common::digest(&app.conn());
+    b.fill("#s-currencies", "JPY, JPY 1").await;
+    b.click("#settings button[type=submit]").await;
+    let said = b.wait_text("#s-currencies-error").await;
+    assert!(said.contains("JPY is named twice"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.fill("#s-currencies", "JPY, USD 0.67").await;
+    b.click("#settings button[type=submit]").await;
+    b.wait_path("/admin/settings?saved=1").await;
+
+    // the speaker's 4999 is now yen, typed whole; 15.50 is not a price in yen
+    b.goto("/admin/products/3").await;
+    assert_eq!(b.value("#f-price").await, "4999");
+    let before = crate::common::digest(&app.conn());
+    b.fill("#f-price", "15.50").await;
+    b.click("form[action='/admin/products/3/price'] button[type=submit]").await;
+    let said = b.wait_text("form[action='/admin/products/3/price'] .field-error").await;
+    assert!(said.contains("a price like 1500"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.fill("#f-price", "1500").await;
+    b.click("form[action='/admin/products/3/price'] button[type=submit]").await;
+    b.wait_path("/admin/products/3?saved=price").await;
+    assert_eq!(b.value("#f-price").await, "1500");
+    let stored: i64 = app.conn().query_row("SELECT base_price FROM products WHERE id = 3", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 1500, "whole yen");
+    b.shoot("admin-product-yen").await;
+    accessible(&b, "product priced in yen").await;
+    b.goto("/admin/products").await;
+    let row = b.text("table.lines tbody").await;
+    assert!(row.contains("1500") && !row.contains("15.00"), "{row}");
+
+    // the storefront in yen, and in dollars at 0.67 cents a yen: 1500 × 0.67 = $10.05
+    b.goto("/p/boom-speaker").await;
+    b.wait_text_with(".buy", "¥1,500").await;
+    b.client.find(Locator::Css("#currency")).await.unwrap().select_by_value("USD").await.unwrap();
+    b.click("form[action='/currency'] button[type=submit]").await;
+    b.wait_text_with(".buy", "$10.05").await;
+    b.shoot("product-yen-shop-in-dollars").await;
+
+    // an order placed in yen is listed in yen
+    let guest = app.guest().await;
+    let body = serde_json::json!({"product_id": "3", "quantity": 2});
+    assert_eq!(app.call("POST", "/api/cart", Some(&guest), Some(&body), &[]).await.status, 201);
+    let r = app.call("POST", "/api/checkout", Some(&guest), Some(&crate::common::checkout_body()), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let total = r.json()["data"]["total"].clone();
+    assert_eq!(total["currency"], "JPY", "{total}");
+    let shown = format!(
+        "¥{}",
+        total["amount"]
+            .as_i64()
+            .unwrap()
+            .to_string()
+            .as_bytes()
+            .rchunks(3)
+            .rev()
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    b.goto("/admin/orders").await;
+    let rows = b.text("table.lines tbody").await;
+    assert!(rows.contains(&shown), "{shown} in {rows}");
+    b.shoot("admin-orders-yen").await;
     b.close().await;
     app.stop().await;
 }

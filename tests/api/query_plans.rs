@@ -99,6 +99,7 @@ fn exercise_in(conn: &Connection, locale: Option<&str>) {
                         fts: None,
                         locale: locale_of(),
                         market: None,
+                        default_currency: storefront::domain::Currency::USD,
                     });
                 }
             }
@@ -137,10 +138,19 @@ fn exercise_in(conn: &Connection, locale: Option<&str>) {
         Some(Market::of_lists(storefront::domain::currencies::enabled("USD")[0], true, Vec::new(), vec![4, 5])),
     ];
     for m in &markets {
-        store::product_detail(conn, &slug, locale, m.as_ref()).unwrap().unwrap();
-        store::bestsellers(conn, 0, 20, locale, m.as_ref()).unwrap();
-        store::summaries_by_ids(conn, &[1, 2, 3], locale, m.as_ref()).unwrap();
-        store::write_products_by_ids(conn, &[3, 1, 2], u32::MAX, locale, m.as_ref(), &mut Vec::new()).unwrap();
+        store::product_detail(conn, &slug, locale, m.as_ref(), storefront::domain::Currency::USD).unwrap().unwrap();
+        store::bestsellers(conn, 0, 20, locale, m.as_ref(), storefront::domain::Currency::USD).unwrap();
+        store::summaries_by_ids(conn, &[1, 2, 3], locale, m.as_ref(), storefront::domain::Currency::USD).unwrap();
+        store::write_products_by_ids(
+            conn,
+            &[3, 1, 2],
+            u32::MAX,
+            locale,
+            m.as_ref(),
+            storefront::domain::Currency::USD,
+            &mut Vec::new(),
+        )
+        .unwrap();
         // a cart's lines, priced
         storefront::cart::store::variant_line(conn, 7, 1, m.as_ref()).unwrap();
     }
@@ -289,7 +299,7 @@ fn product_detail_runs_a_fixed_number_of_queries() {
     for slug in slugs {
         clear_captured();
         conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(capture));
-        store::product_detail(&conn, &slug, None, None).unwrap().unwrap();
+        store::product_detail(&conn, &slug, None, None, storefront::domain::Currency::USD).unwrap().unwrap();
         conn.trace_v2(TraceEventCodes::empty(), None);
         assert_eq!(captured().len(), 4, "{slug}");
     }

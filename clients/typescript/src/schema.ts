@@ -2464,13 +2464,18 @@ export interface components {
         };
         AdminOrderOut: {
             created_at: components["schemas"]["Timestamp"];
+            /**
+             * @description the order's currency
+             * @example USD
+             */
+            currency: string;
             customer_id?: components["schemas"]["Id"] | null;
             email: string;
             id: components["schemas"]["Id"];
             status: components["schemas"]["OrderStatus"];
             /**
              * Format: int64
-             * @description minor units
+             * @description minor units of `currency`
              */
             total: number;
         };
@@ -3681,13 +3686,18 @@ export interface components {
         Data_Vec_AdminOrderOut: {
             data: {
                 created_at: components["schemas"]["Timestamp"];
+                /**
+                 * @description the order's currency
+                 * @example USD
+                 */
+                currency: string;
                 customer_id?: components["schemas"]["Id"] | null;
                 email: string;
                 id: components["schemas"]["Id"];
                 status: components["schemas"]["OrderStatus"];
                 /**
                  * Format: int64
-                 * @description minor units
+                 * @description minor units of `currency`
                  */
                 total: number;
             }[];

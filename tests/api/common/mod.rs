@@ -639,6 +639,19 @@ pub async fn until<F: std::future::Future<Output = bool>>(what: &str, secs: u64,
     }
 }
 
+/// Waits until no job but the recurring tasks' is waiting or running (a mail that arrived
+/// may still be recorded as sent): a [`digest`] taken then moves only with what comes next.
+pub async fn settled(app: &TestApp) {
+    wait_for("the job queue to settle", 30, || {
+        column::<i64>(
+            &app.conn(),
+            "SELECT count(*) FROM jobs WHERE state IN ('scheduled', 'available', 'running', 'retryable')
+               AND coalesce(unique_key, '') NOT LIKE 'recurring:%'",
+        )[0] == 0
+    })
+    .await;
+}
+
 /// A test that ends without [`TestApp::stop`] (a failed assertion, an early return) still
 /// stops its server and its writer, so nothing outlives it but the temporary directory,
 /// which goes too.
