@@ -19,6 +19,7 @@ use super::buy::{answered, done, private_page, see_other};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
+use super::words::{t, tf, Lang};
 use crate::app::AppState;
 use crate::auth::CustomerSession;
 use crate::customers::handlers as customers_api;
@@ -29,8 +30,9 @@ use crate::http::path::PathId;
 use crate::http::{JsonBody, QueryParams};
 use crate::orders::handlers as orders_api;
 
-fn frame<'a>(app: &'a AppState, title: &'a str) -> Frame<'a> {
-    Frame::plain(app.live().shop_name.clone(), title, "")
+/// The frame of a shopper's page, in the shopper's language (see [`super::words`]).
+fn frame<'a>(app: &'a AppState, ps: &PageSession, title: &'a str) -> Frame<'a> {
+    Frame { lang: ps.lang.clone(), words: ps.words, ..Frame::plain(app.live().shop_name.clone(), title, "") }
 }
 
 /// Who is asking, as the API's login and register see it: with the cookie's guest session,
@@ -61,28 +63,31 @@ pub struct LoginView<'a> {
     pub problem: Option<&'a str>,
     /// the account logs in with a second factor: the code field is required
     pub ask_code: bool,
+    /// the language of the form's words
+    pub words: Lang,
 }
 
 pub fn login_form(v: &LoginView<'_>) -> Markup {
+    let w = v.words;
     html! {
         div.narrow {
             h1 { (v.heading) }
             @if let Some(p) = v.problem { div.error role="alert" { p { (p) } } }
             form.panel method="post" action=(v.action) {
                 div.field {
-                    label for="email" { "E-mail" }
+                    label for="email" { (t(w, "E-mail")) }
                     input #email type="email" name="email" value=(v.email) required autocomplete="username" autofocus[!v.ask_code];
                 }
                 div.field {
-                    label for="password" { "Password" }
+                    label for="password" { (t(w, "Password")) }
                     input #password type="password" name="password" required autocomplete="current-password";
                 }
                 div.field {
-                    label for="otp" { "Two-factor code" @if !v.ask_code { " (if you turned it on)" } }
+                    label for="otp" { (t(w, "Two-factor code")) @if !v.ask_code { (t(w, " (if you turned it on)")) } }
                     input #otp type="text" name="otp" inputmode="numeric" autocomplete="one-time-code" maxlength="32"
                         required[v.ask_code] autofocus[v.ask_code];
                 }
-                button type="submit" { "Log in" }
+                button type="submit" { (t(w, "Log in")) }
             }
         }
     }
@@ -104,6 +109,7 @@ pub async fn log_in(
     app: &AppState,
     parts: &mut Parts,
     f: &LoginForm,
+    w: Lang,
 ) -> Result<Result<String, (StatusCode, bool, String)>, ApiError> {
     let client = client_of(parts, app).await?;
     let body = crate::customers::model::LoginIn {
@@ -116,9 +122,9 @@ pub async fn log_in(
         Err(e) if e.status.is_client_error() => {
             let ask_code = matches!(e.code, "otp_required" | "invalid_otp");
             let words = match e.code {
-                "otp_required" => "Enter the code from your authenticator app (or a recovery code).".to_owned(),
-                "invalid_otp" => "That code is wrong, used or expired. Try the current one.".to_owned(),
-                "invalid_credentials" => "Wrong e-mail or password.".to_owned(),
+                "otp_required" => t(w, "Enter the code from your authenticator app (or a recovery code).").to_owned(),
+                "invalid_otp" => t(w, "That code is wrong, used or expired. Try the current one.").to_owned(),
+                "invalid_credentials" => t(w, "Wrong e-mail or password.").to_owned(),
                 _ if !e.details.is_empty() => e
                     .details
                     .iter()
@@ -144,12 +150,20 @@ pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<
     if ps.session.as_ref().is_some_and(|s| s.customer_id.is_some()) {
         return Ok(see_other("/account", None));
     }
-    let v = LoginView { action: "/account/login", heading: "Log in", email: "", problem: None, ask_code: false };
+    let w = ps.words;
+    let v = LoginView {
+        action: "/account/login",
+        heading: t(w, "Log in"),
+        email: "",
+        problem: None,
+        ask_code: false,
+        words: w,
+    };
     let main = html! {
         (login_form(&v))
-        p.narrow { "New here? " a href="/account/register" { "Create an account" } }
+        p.narrow { (t(w, "New here?")) " " a href="/account/register" { (t(w, "Create an account")) } }
     };
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Log in"), main), &ps))
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &ps, t(w, "Log in")), main), &ps))
 }
 
 /// `POST /account/login`
@@ -159,17 +173,19 @@ pub async fn login(
     mut parts: Parts,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
-    match log_in(&app, &mut parts, &f).await? {
+    let w = ps.words;
+    match log_in(&app, &mut parts, &f, w).await? {
         Ok(token) => Ok(with_cookie(see_other("/account", None), &token, &app, ps.secure)),
         Err((status, ask_code, words)) => {
             let v = LoginView {
                 action: "/account/login",
-                heading: "Log in",
+                heading: t(w, "Log in"),
                 email: &f.email,
                 problem: Some(&words),
                 ask_code,
+                words: w,
             };
-            Ok(private_page(status, layout::page(&frame(&app, "Log in"), login_form(&v)), &ps))
+            Ok(private_page(status, layout::page(&frame(&app, &ps, t(w, "Log in")), login_form(&v)), &ps))
         }
     }
 }
@@ -188,26 +204,27 @@ fn register_form(
     f: &RegisterForm,
     problem: Option<&str>,
     errors: &std::collections::BTreeMap<String, serde_json::Value>,
+    w: Lang,
 ) -> Markup {
     let err = |k: &str| errors.get(k).and_then(|v| v.as_str()).map(str::to_owned);
     html! {
         div.narrow {
-            h1 { "Create an account" }
+            h1 { (t(w, "Create an account")) }
             @if let Some(p) = problem { div.error role="alert" { p { (p) } } }
             form.panel method="post" action="/account/register" {
                 @for (name, label, kind, value, auto) in [("name", "Your name", "text", f.name.as_str(), "name"),
                                                         ("email", "E-mail", "email", f.email.as_str(), "email"),
                                                         ("password", "Password (at least 8 characters)", "password", "", "new-password")] {
                     div.field {
-                        label for=(name) { (label) }
+                        label for=(name) { (t(w, label)) }
                         input id=(name) type=(kind) name=(name) value=(value) required autocomplete=(auto)
                             aria-invalid=[err(name).map(|_| "true")] aria-describedby=[err(name).map(|_| format!("{name}-error"))];
                         @if let Some(e) = err(name) { span.field-error id=(format!("{name}-error")) { (e) } }
                     }
                 }
-                button type="submit" { "Create account" }
+                button type="submit" { (t(w, "Create account")) }
             }
-            p { "Have an account? " a href="/account/login" { "Log in" } }
+            p { (t(w, "Have an account?")) " " a href="/account/login" { (t(w, "Log in")) } }
         }
     }
 }
@@ -215,8 +232,9 @@ fn register_form(
 /// `GET /account/register`
 pub async fn register_page(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
     let f = RegisterForm { name: String::new(), email: String::new(), password: String::new() };
-    let main = register_form(&f, None, &Default::default());
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Create an account"), main), &ps))
+    let w = ps.words;
+    let main = register_form(&f, None, &Default::default(), w);
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &ps, t(w, "Create an account")), main), &ps))
 }
 
 /// `POST /account/register`
@@ -240,8 +258,8 @@ pub async fn register(
         Ok(o) => Ok(with_cookie(see_other("/account", None), &o.token, &app, ps.secure)),
         Err(e) if e.status.is_client_error() => {
             let problem = if e.details.is_empty() { Some(e.message.as_str()) } else { None };
-            let main = register_form(&f, problem, &e.details);
-            Ok(private_page(e.status, layout::page(&frame(&app, "Create an account"), main), &ps))
+            let main = register_form(&f, problem, &e.details, ps.words);
+            Ok(private_page(e.status, layout::page(&frame(&app, &ps, t(ps.words, "Create an account")), main), &ps))
         }
         Err(e) => Err(e),
     }
@@ -299,26 +317,27 @@ pub async fn account(
             .await?;
     let sessions: Vec<SessionRow> = answered(customers_api::sessions(State(app.clone()), me.clone()).await).await?;
     let csrf = html! { input type="hidden" name=(CSRF_FIELD) value=(ps.csrf()); };
+    let w = ps.words;
     let main = html! {
         div.toolbar {
-            h1 { "Your account" }
-            form method="post" action="/account/logout" { (csrf) button.quiet type="submit" { "Log out" } }
+            h1 { (t(w, "Your account")) }
+            form method="post" action="/account/logout" { (csrf) button.quiet type="submit" { (t(w, "Log out")) } }
         }
         p { (profile.name) " · " (profile.email) }
         section aria-labelledby="orders" {
-            h2 #orders { "Orders" }
+            h2 #orders { (t(w, "Orders")) }
             @if orders.is_empty() {
-                p.empty { "No orders yet." }
+                p.empty { (t(w, "No orders yet.")) }
             } @else {
                 table.lines {
-                    thead { tr { th scope="col" { "Order" } th scope="col" { "Placed" } th scope="col" { "Items" } th scope="col" { "Status" } th scope="col" { "Total" } } }
+                    thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Placed")) } th scope="col" { (t(w, "Items")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Total")) } } }
                     tbody {
                         @for o in &orders {
                             tr {
                                 td { a href=(format!("/orders/{}", o.id)) { "#" (o.id) } }
                                 td { (o.created_at.get(..10).unwrap_or(&o.created_at)) }
                                 td { (o.item_count) }
-                                td { (o.status.replace('_', " ")) }
+                                td { (super::buy::status_words(&o.status, w)) }
                                 td { (money(&o.total)) }
                             }
                         }
@@ -328,10 +347,10 @@ pub async fn account(
         }
         @if languages.len() > 1 {
             section.panel.spaced aria-labelledby="mail-language" {
-                h2 #mail-language { "Language of our e-mails" }
+                h2 #mail-language { (t(w, "Language of our e-mails")) }
                 form.inline-row method="post" action="/account/language" {
                     (csrf)
-                    label.skip for="mail-locale" { "Language" }
+                    label.skip for="mail-locale" { (t(w, "Language")) }
                     select #mail-locale name="locale" {
                         @for l in &languages {
                             option value=(l) selected[profile.locale.as_deref().unwrap_or(&languages[0]) == l.as_str()] {
@@ -339,34 +358,34 @@ pub async fn account(
                             }
                         }
                     }
-                    button.quiet type="submit" { "Save" }
+                    button.quiet type="submit" { (t(w, "Save")) }
                 }
-                @if saved { p.notice role="status" { "Saved: your next e-mails are in this language." } }
+                @if saved { p.notice role="status" { (t(w, "Saved: your next e-mails are in this language.")) } }
             }
         }
         section.panel.spaced aria-labelledby="security" {
-            h2 #security { "Two-factor login" }
+            h2 #security { (t(w, "Two-factor login")) }
             @if me.session.two_factor {
-                p { "On: logging in asks for a code from your authenticator app." }
+                p { (t(w, "On: logging in asks for a code from your authenticator app.")) }
             } @else {
-                p { "Off. With it on, logging in also asks for a code from an authenticator app." }
-                form method="post" action="/account/2fa/setup" { (csrf) button type="submit" { "Turn on two-factor login" } }
+                p { (t(w, "Off. With it on, logging in also asks for a code from an authenticator app.")) }
+                form method="post" action="/account/2fa/setup" { (csrf) button type="submit" { (t(w, "Turn on two-factor login")) } }
             }
         }
         section.spaced aria-labelledby="sessions" {
-            h2 #sessions { "Where you are logged in" }
+            h2 #sessions { (t(w, "Where you are logged in")) }
             table.lines {
-                thead { tr { th scope="col" { "Device" } th scope="col" { "Address" } th scope="col" { "Last seen" } th scope="col" { span.skip { "End" } } } }
+                thead { tr { th scope="col" { (t(w, "Device")) } th scope="col" { (t(w, "Address")) } th scope="col" { (t(w, "Last seen")) } th scope="col" { span.skip { (t(w, "End")) } } } }
                 tbody {
                     @for s in &sessions {
                         tr {
-                            td { (s.device) @if s.current { " " strong { "(this one)" } } }
+                            td { (s.device) @if s.current { " " strong { (t(w, "(this one)")) } } }
                             td { (s.client_addr) }
                             td { (s.last_seen_at.get(..16).unwrap_or(&s.last_seen_at).replace('T', " ")) }
                             td {
                                 @if !s.current {
                                     form.inline method="post" action=(format!("/account/sessions/{}/end", s.id)) {
-                                        (csrf) button.quiet type="submit" aria-label=(format!("End the session on {}", s.device)) { "End" }
+                                        (csrf) button.quiet type="submit" aria-label=(tf(w, "End the session on {device}", &[("device", &s.device)])) { (t(w, "End")) }
                                     }
                                 }
                             }
@@ -376,7 +395,7 @@ pub async fn account(
             }
         }
     };
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Your account"), main), &ps))
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &ps, t(w, "Your account")), main), &ps))
 }
 
 #[derive(Deserialize)]
@@ -457,27 +476,28 @@ pub async fn two_factor_setup(
     };
     let s: SetupOut = answered(two_factor_api::setup(State(app.clone()), me).await).await?;
     let main = two_factor_form(&ps, &s.secret, &s.otpauth_url, None);
-    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Two-factor login"), main), &ps))
+    Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &ps, t(ps.words, "Two-factor login")), main), &ps))
 }
 
 fn two_factor_form(ps: &PageSession, secret: &str, url: &str, problem: Option<&str>) -> Markup {
+    let w = ps.words;
     html! {
         div.narrow {
-            h1 { "Turn on two-factor login" }
+            h1 { (t(w, "Turn on two-factor login")) }
             @if let Some(p) = problem { div.error role="alert" { p { (p) } } }
             div.panel {
-                p { "Add this key to your authenticator app (or open the link on your phone):" }
+                p { (t(w, "Add this key to your authenticator app (or open the link on your phone):")) }
                 p { code.secret { (secret) } }
-                p { a href=(url) { "Open in an authenticator app" } }
+                p { a href=(url) { (t(w, "Open in an authenticator app")) } }
                 form method="post" action="/account/2fa/enable" {
                     input type="hidden" name=(CSRF_FIELD) value=(ps.csrf());
                     input type="hidden" name="secret" value=(secret);
                     input type="hidden" name="otpauth_url" value=(url);
                     div.field {
-                        label for="code" { "The 6-digit code it shows" }
+                        label for="code" { (t(w, "The 6-digit code it shows")) }
                         input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="32";
                     }
-                    button type="submit" { "Turn on" }
+                    button type="submit" { (t(w, "Turn on")) }
                 }
             }
         }
@@ -514,26 +534,27 @@ pub async fn two_factor_enable(
     let body = two_factor_api::CodeIn { code: f.code.trim().to_owned() };
     match answered::<EnabledOut>(two_factor_api::enable(State(app.clone()), me, JsonBody(body)).await).await {
         Ok(out) => {
+            let w = ps.words;
             let main = html! {
                 div.narrow {
-                    h1 { "Two-factor login is on" }
+                    h1 { (t(w, "Two-factor login is on")) }
                     div.panel {
-                        p { "Keep these recovery codes somewhere safe. Each logs you in once if you lose your authenticator; they are shown only now." }
+                        p { (t(w, "Keep these recovery codes somewhere safe. Each logs you in once if you lose your authenticator; they are shown only now.")) }
                         ul.codes { @for c in &out.recovery_codes { li { code { (c) } } } }
-                        a.button href="/account" { "Back to your account" }
+                        a.button href="/account" { (t(w, "Back to your account")) }
                     }
                 }
             };
-            Ok(private_page(StatusCode::OK, layout::page(&frame(&app, "Two-factor login"), main), &ps))
+            Ok(private_page(StatusCode::OK, layout::page(&frame(&app, &ps, t(w, "Two-factor login")), main), &ps))
         }
         Err(e) if e.status.is_client_error() => {
             let main = two_factor_form(
                 &ps,
                 &f.secret,
                 &f.otpauth_url,
-                Some("That code is wrong or expired; try the current one."),
+                Some(t(ps.words, "That code is wrong or expired; try the current one.")),
             );
-            Ok(private_page(e.status, layout::page(&frame(&app, "Two-factor login"), main), &ps))
+            Ok(private_page(e.status, layout::page(&frame(&app, &ps, t(ps.words, "Two-factor login")), main), &ps))
         }
         Err(e) => Err(e),
     }

@@ -147,6 +147,7 @@ pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<
         email: "",
         problem: None,
         ask_code: false,
+        words: super::words::Lang::En,
     };
     let html = super::layout::page(
         &super::layout::Frame::plain(app.live().shop_name.clone(), "Dashboard login", ""),
@@ -171,12 +172,13 @@ pub async fn login(
             email,
             problem: Some(words),
             ask_code,
+            words: super::words::Lang::En,
         };
         let html =
             super::layout::page(&super::layout::Frame::plain(shop.clone(), "Dashboard login", ""), login_form(&v));
         private_page(status, html, &ps)
     };
-    let token = match log_in(&app, &mut parts, &f).await? {
+    let token = match log_in(&app, &mut parts, &f, super::words::Lang::En).await? {
         Ok(t) => t,
         Err((status, ask_code, words)) => return Ok(again(status, &words, ask_code, &f.email)),
     };

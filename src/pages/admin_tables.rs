@@ -484,8 +484,7 @@ async fn list_page(
 ) -> Result<Response, ApiError> {
     let Rows { data: rows, meta } = rows(app, t, before).await?;
     let cats = choices(app, t).await?;
-    let default = crate::domain::currencies::default_of(&app.live().currencies);
-    let default = default.as_str();
+    let default = a.currency.as_str();
     let parents: BTreeMap<String, String> =
         cats.iter().map(|(id, n)| (id.clone(), n.trim_start_matches('\u{a0}').to_owned())).collect();
     let fields: Vec<&Field> = t.columns.iter().filter_map(|c| t.res.fields.iter().find(|f| f.name == *c)).collect();
@@ -544,15 +543,7 @@ async fn item_page(
         .columns
         .first()
         .and_then(|c| t.res.fields.iter().find(|f| f.name == *c))
-        .map(|f| {
-            shown(
-                f,
-                &row,
-                &BTreeMap::new(),
-                false,
-                crate::domain::currencies::default_of(&app.live().currencies).as_str(),
-            )
-        })
+        .map(|f| shown(f, &row, &BTreeMap::new(), false, a.currency.as_str()))
         .unwrap_or_default();
     // categories and brands are translated on their pages
     use crate::catalog::translations::Owner;
@@ -656,8 +647,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
     let t = table_of(uri.path());
-    let default = crate::domain::currencies::default_of(&app.live().currencies);
-    let outcome = match body_of(t, &form, true, default.as_str()) {
+    let outcome = match body_of(t, &form, true, a.currency.as_str()) {
         Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), t.res, body).await)
             .await
             .map_err(|e| api_errors(&e)),
@@ -718,8 +708,7 @@ pub async fn update(
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
     let t = table_of(uri.path());
     let row = one(&app, t, &id).await?;
-    let default = crate::domain::currencies::default_of(&app.live().currencies);
-    let outcome = match body_of(t, &form, false, default.as_str()) {
+    let outcome = match body_of(t, &form, false, a.currency.as_str()) {
         Ok(body) => {
             answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), t.res, id.clone(), body).await)
                 .await

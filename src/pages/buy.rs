@@ -22,6 +22,7 @@ use super::forms::{beside_line_or, field, form_lines, refused, Fields};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::*;
+use super::words::{t, tf, Lang};
 use crate::app::AppState;
 use crate::auth::Session;
 use crate::cart::handlers as cart_api;
@@ -100,8 +101,25 @@ pub(crate) fn see_other(to: &str, new_cookie: Option<HeaderValue>) -> Response {
     resp
 }
 
-fn frame<'a>(app: &'a AppState, title: &'a str) -> Frame<'a> {
-    Frame::plain(app.live().shop_name.clone(), title, "")
+/// The frame of a shopper's page, in the shopper's language (see [`super::words`]).
+fn frame<'a>(app: &'a AppState, ps: &PageSession, title: &'a str) -> Frame<'a> {
+    Frame { lang: ps.lang.clone(), words: ps.words, ..Frame::plain(app.live().shop_name.clone(), title, "") }
+}
+
+/// A payment method as a sentence names it ("by card").
+fn payment_name(code: &str, w: Lang) -> String {
+    match code {
+        "card" => t(w, "card").to_owned(),
+        "paypal" => "PayPal".to_owned(),
+        "bank_transfer" => t(w, "bank transfer").to_owned(),
+        "cash_on_delivery" => t(w, "cash on delivery").to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// A country's name in the shopper's language (its code when the checkout does not list it).
+fn country_name(code: &str, w: Lang) -> String {
+    COUNTRIES.iter().find(|(c, _)| *c == code).map_or_else(|| code.to_owned(), |(_, name)| t(w, name).to_owned())
 }
 
 fn csrf_field(ps: &PageSession) -> Markup {
@@ -124,29 +142,30 @@ pub async fn cart(State(app): State<AppState>, ps: PageSession) -> Result<Respon
 /// The cart's gift card: the one applied (what it pays, or why it cannot), or the field to
 /// apply one, with what went wrong with the code typed.
 fn gift_card_form(ps: &PageSession, c: &Cart, problem: Option<(&str, &str)>) -> Markup {
+    let w = ps.words;
     html! {
         @match &c.gift_card {
             Some(g) => {
                 dl.gift-card {
-                    dt { "Gift card …" (g.last4) } dd { "−" (money(&g.applies)) }
+                    dt { (tf(w, "Gift card …{last4}", &[("last4", &g.last4)])) } dd { "−" (money(&g.applies)) }
                 }
                 @if let Some(p) = &g.problem { p.notice { (p) } }
-                @else { p.meta { "Balance " (money(&g.balance)) "; it pays at checkout, the rest by your payment method." } }
+                @else { p.meta { (tf(w, "Balance {balance}; it pays at checkout, the rest by your payment method.", &[("balance", &money(&g.balance))])) } }
                 form.inline method="post" action="/cart/gift-card/remove" {
                     (csrf_field(ps))
-                    button.quiet type="submit" aria-label=(format!("Remove the gift card ending {}", g.last4)) { "Remove gift card" }
+                    button.quiet type="submit" aria-label=(tf(w, "Remove the gift card ending {last4}", &[("last4", &g.last4)])) { (t(w, "Remove gift card")) }
                 }
             }
             None => {
                 form.discount method="post" action="/cart/gift-card" {
                     (csrf_field(ps))
-                    label for="gift-card-code" { "Gift card" }
+                    label for="gift-card-code" { (t(w, "Gift card")) }
                     div.inline-row {
                         input #gift-card-code type="text" name="code" maxlength="40" autocomplete="off" placeholder="XXXX-XXXX-XXXX-XXXX"
                             value=(problem.map_or("", |(typed, _)| typed))
                             aria-invalid=[problem.map(|_| "true")]
                             aria-describedby=[problem.map(|_| "gift-card-code-error")];
-                        button.quiet type="submit" { "Apply" }
+                        button.quiet type="submit" { (t(w, "Apply")) }
                     }
                     @if let Some((_, why)) = problem { span.field-error #gift-card-code-error { (why) } }
                 }
@@ -206,51 +225,52 @@ async fn cart_view(
         Some(s) => Some(to_view(&crate::cart::render(&app, s.clone(), None).await?)?),
         None => None,
     };
+    let w = ps.words;
     let main = html! {
-        h1 { "Your cart" }
+        h1 { (t(w, "Your cart")) }
         @match cart.as_ref().filter(|c| !c.items.is_empty()) {
             None => {
-                div.empty { p { "Your cart is empty." } a.button href="/" { "Continue shopping" } }
+                div.empty { p { (t(w, "Your cart is empty.")) } a.button href="/" { (t(w, "Continue shopping")) } }
             }
             Some(c) => {
                 div.cart {
                     table.lines {
-                        caption.skip { "Items in your cart" }
-                        thead { tr { th scope="col" { "Product" } th scope="col" { "Price" } th scope="col" { "Quantity" } th scope="col" { "Total" } th scope="col" { span.skip { "Remove" } } } }
+                        caption.skip { (t(w, "Items in your cart")) }
+                        thead { tr { th scope="col" { (t(w, "Product")) } th scope="col" { (t(w, "Price")) } th scope="col" { (t(w, "Quantity")) } th scope="col" { (t(w, "Total")) } th scope="col" { span.skip { (t(w, "Remove")) } } } }
                         tbody {
                             @for i in &c.items {
                                 tr {
                                     td {
                                         a href=(format!("/p/{}", i.slug)) { (i.name) }
                                         @if !i.variant_name.is_empty() { br; span.meta { (i.variant_name) } }
-                                        @if !i.in_stock { br; span.stock.out { "Not enough in stock" } }
+                                        @if !i.in_stock { br; span.stock.out { (t(w, "Not enough in stock")) } }
                                     }
                                     td { (money(&i.unit_price)) }
                                     td {
                                         form.inline method="post" action=(format!("/cart/items/{}", i.id)) {
                                             (csrf_field(ps))
-                                            label.skip for=(format!("qty-{}", i.id)) { "Quantity of " (i.name) }
+                                            label.skip for=(format!("qty-{}", i.id)) { (tf(w, "Quantity of {name}", &[("name", &i.name)])) }
                                             input id=(format!("qty-{}", i.id)) type="number" name="quantity" value=(i.quantity) min="0" max="1000" inputmode="numeric";
-                                            button.quiet type="submit" { "Update" }
+                                            button.quiet type="submit" { (t(w, "Update")) }
                                         }
                                     }
                                     td { (money(&i.line_total)) }
                                     td {
                                         form.inline method="post" action=(format!("/cart/items/{}/remove", i.id)) {
                                             (csrf_field(ps))
-                                            button.quiet type="submit" aria-label=(format!("Remove {}", i.name)) { "Remove" }
+                                            button.quiet type="submit" aria-label=(tf(w, "Remove {name}", &[("name", &i.name)])) { (t(w, "Remove")) }
                                         }
                                     }
                                 }
                             }
                         }
                     }
-                    aside.summary aria-label="Summary" {
+                    aside.summary aria-label=(t(w, "Summary")) {
                         dl {
-                            dt { "Items" } dd { (c.item_count) }
-                            dt { "Subtotal" } dd { (money(&c.subtotal)) }
+                            dt { (t(w, "Items")) } dd { (c.item_count) }
+                            dt { (t(w, "Subtotal")) } dd { (money(&c.subtotal)) }
                             @if c.discount.amount > 0 {
-                                dt { "Discount" @if let Some(code) = &c.discount_code { " (" (code) ")" } } dd { "−" (money(&c.discount)) }
+                                dt { (t(w, "Discount")) @if let Some(code) = &c.discount_code { " (" (code) ")" } } dd { "−" (money(&c.discount)) }
                             }
                         }
                         @if let Some(p) = &c.discount_problem { p.notice { (p) } }
@@ -258,27 +278,27 @@ async fn cart_view(
                             Some(code) => {
                                 form.inline method="post" action="/cart/discount/remove" {
                                     (csrf_field(ps))
-                                    button.quiet type="submit" aria-label=(format!("Remove the code {code}")) { "Remove code" }
+                                    button.quiet type="submit" aria-label=(tf(w, "Remove the code {code}", &[("code", code)])) { (t(w, "Remove code")) }
                                 }
                             }
                             None => {
                                 form.discount method="post" action="/cart/discount" {
                                     (csrf_field(ps))
-                                    label for="discount-code" { "Discount code" }
+                                    label for="discount-code" { (t(w, "Discount code")) }
                                     div.inline-row {
                                         input #discount-code type="text" name="code" maxlength="64" autocomplete="off"
                                             value=(code_problem.map_or("", |(typed, _)| typed))
                                             aria-invalid=[code_problem.map(|_| "true")]
                                             aria-describedby=[code_problem.map(|_| "discount-code-error")];
-                                        button.quiet type="submit" { "Apply" }
+                                        button.quiet type="submit" { (t(w, "Apply")) }
                                     }
                                     @if let Some((_, why)) = code_problem { span.field-error #discount-code-error { (why) } }
                                 }
                             }
                         }
                         (gift_card_form(ps, c, card_problem))
-                        p.meta { "Shipping, and any tax not included in the prices, are added at checkout." }
-                        a.button href="/checkout" { "Check out" }
+                        p.meta { (t(w, "Shipping, and any tax not included in the prices, are added at checkout.")) }
+                        a.button href="/checkout" { (t(w, "Check out")) }
                     }
                 }
             }
@@ -290,7 +310,7 @@ async fn cart_view(
         StatusCode::OK
     };
     // the cart's currency can change here too
-    let mut f = frame(&app, "Cart");
+    let mut f = frame(&app, ps, t(w, "Cart"));
     let shown = cart.as_ref().map(|c| c.subtotal.currency.clone());
     f.currencies = super::shop::currency_switch(&app, shown, "/cart");
     Ok(private_page(status, layout::page(&f, main), ps))
@@ -553,13 +573,14 @@ async fn checkout_page(
     )
     .await
     .unwrap_or_default();
-    let field = |name: &str, label: &str, value: &str, kind: &str, required: bool, autocomplete: &str| {
+    let w = ps.words;
+    let field = |name: &str, label: &'static str, value: &str, kind: &str, required: bool, autocomplete: &str| {
         let key = if name == "email" { "email".to_owned() } else { format!("shipping_address.{name}") };
         let error = errors.get(&key).or_else(|| errors.get(name));
         let id = format!("f-{name}");
         html! {
             div.field {
-                label for=(id) { (label) @if !required { " (optional)" } }
+                label for=(id) { (t(w, label)) @if !required { (t(w, " (optional)")) } }
                 input id=(id) type=(kind) name=(name) value=(value) required[required] autocomplete=(autocomplete)
                     aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
                 @if let Some(e) = error { span.field-error id=(format!("{id}-error")) { (e) } }
@@ -567,21 +588,21 @@ async fn checkout_page(
         }
     };
     let main = html! {
-        h1 { "Checkout" }
+        h1 { (t(w, "Checkout")) }
         @if let Some(p) = &problem { div.error role="alert" { p { (p) } } }
         @if !errors.is_empty() && problem.is_none() {
-            div.error role="alert" { p { "Please check the fields marked below." } }
+            div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } }
         }
         div.checkout {
             form.panel method="post" action="/checkout" novalidate {
                 (csrf_field(ps))
                 input type="hidden" name="idempotency_key" value=(form.idempotency_key);
                 fieldset {
-                    legend { "Contact" }
+                    legend { (t(w, "Contact")) }
                     (field("email", "E-mail for the confirmation", &form.email, "email", session_is_guest(ps), "email"))
                 }
                 fieldset {
-                    legend { "Shipping address" }
+                    legend { (t(w, "Shipping address")) }
                     (field("name", "Full name", &form.name, "text", true, "name"))
                     (field("line1", "Address", &form.line1, "text", true, "address-line1"))
                     (field("line2", "Apartment, suite", &form.line2, "text", false, "address-line2"))
@@ -591,18 +612,18 @@ async fn checkout_page(
                         (field("postal_code", "Postal code", &form.postal_code, "text", true, "postal-code"))
                     }
                     div.field {
-                        label for="f-country" { "Country" }
+                        label for="f-country" { (t(w, "Country")) }
                         select #f-country name="country" autocomplete="country" {
                             @for (code, name) in COUNTRIES {
-                                option value=(code) selected[form.country == *code] { (name) }
+                                option value=(code) selected[form.country == *code] { (t(w, name)) }
                             }
                         }
                     }
                 }
                 fieldset {
-                    legend { "Delivery" }
+                    legend { (t(w, "Delivery")) }
                     @if options.is_empty() {
-                        p.notice { "The shop does not ship to this country." }
+                        p.notice { (t(w, "The shop does not ship to this country.")) }
                     }
                     @for (i, o) in options.iter().enumerate() {
                         label.choice {
@@ -614,35 +635,35 @@ async fn checkout_page(
                     @if let Some(e) = errors.get("shipping_option") { span.field-error { (e) } }
                 }
                 fieldset {
-                    legend { "Payment" }
+                    legend { (t(w, "Payment")) }
                     @for (code, name) in PAYMENT_METHODS {
                         label.choice {
                             input type="radio" name="payment_method" value=(code) checked[form.payment_method == *code];
-                            " " (name)
+                            " " (t(w, name))
                         }
                     }
                     @if let Some(e) = errors.get("payment_method") { span.field-error { (e) } }
                 }
-                button type="submit" { "Place order" }
+                button type="submit" { (t(w, "Place order")) }
             }
-            aside.summary aria-label="Your order" {
-                h2 { "Your order" }
+            aside.summary aria-label=(t(w, "Your order")) {
+                h2 { (t(w, "Your order")) }
                 ul.plain {
                     @for i in &cart.items { li { (i.quantity) " × " (i.name) span.meta { " " (money(&i.line_total)) } } }
                 }
                 dl {
-                    dt { "Subtotal" } dd { (money(&cart.subtotal)) }
-                    @if cart.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&cart.discount)) } }
+                    dt { (t(w, "Subtotal")) } dd { (money(&cart.subtotal)) }
+                    @if cart.discount.amount > 0 { dt { (t(w, "Discount")) } dd { "−" (money(&cart.discount)) } }
                 }
                 @if let Some(g) = &cart.gift_card {
-                    @if let Some(p) = &g.problem { p.notice { "Gift card …" (g.last4) ": " (p) ". " a href="/cart" { "Remove it in the cart" } } }
-                    @else { p.meta { "Gift card …" (g.last4) " pays up to " (money(&g.balance)) "; the rest is paid by the method you choose." } }
+                    @if let Some(p) = &g.problem { p.notice { (tf(w, "Gift card …{last4}", &[("last4", &g.last4)])) ": " (p) ". " a href="/cart" { (t(w, "Remove it in the cart")) } } }
+                    @else { p.meta { (tf(w, "Gift card …{last4} pays up to {balance}; the rest is paid by the method you choose.", &[("last4", &g.last4), ("balance", &money(&g.balance))])) } }
                 }
-                p.meta { "Shipping, and tax for your address unless the prices include it, are added when the order is placed." }
+                p.meta { (t(w, "Shipping, and tax for your address unless the prices include it, are added when the order is placed.")) }
             }
         }
     };
-    Ok(private_page(status, layout::page(&frame(app, "Checkout"), main), ps))
+    Ok(private_page(status, layout::page(&frame(app, ps, t(w, "Checkout")), main), ps))
 }
 
 fn session_is_guest(ps: &PageSession) -> bool {
@@ -709,18 +730,22 @@ pub async fn place(
 
 // --- the order -----------------------------------------------------------------------------
 
-fn status_words(status: &str) -> &'static str {
-    match status {
-        "pending" => "Waiting for payment",
-        "paid" => "Paid — being prepared",
-        "partially_fulfilled" => "Partly shipped — the rest follows",
-        "fulfilled" => "Shipped",
-        "cancelled" => "Cancelled",
-        "expired" => "Expired (not paid in time)",
-        "refunded" => "Refunded",
-        "partially_refunded" => "Partly refunded",
-        _ => "In progress",
-    }
+/// Where an order stands, in the shopper's words.
+pub(crate) fn status_words(status: &str, w: Lang) -> &'static str {
+    t(
+        w,
+        match status {
+            "pending" => "Waiting for payment",
+            "paid" => "Paid — being prepared",
+            "partially_fulfilled" => "Partly shipped — the rest follows",
+            "fulfilled" => "Shipped",
+            "cancelled" => "Cancelled",
+            "expired" => "Expired (not paid in time)",
+            "refunded" => "Refunded",
+            "partially_refunded" => "Partly refunded",
+            _ => "In progress",
+        },
+    )
 }
 
 /// The date of a timestamp, "2026-12-05".
@@ -789,86 +814,96 @@ async fn order_page(
     // returns are asked for from the owner's session, not through a payment link
     let can_return = if key.is_some() { Vec::new() } else { returnable_now(app, &o) };
     let err = |k: &str| errors.get(k).map(String::as_str);
+    let w = ps.words;
+    let method = payment_name(&o.payment_method, w);
+    let title = tf(w, "Order {id}", &[("id", &o.id)]);
     let main = html! {
-        h1 { "Order " (o.id) }
+        h1 { (title) }
         div.notice role="status" {
-            p { strong { (status_words(&o.status)) } }
+            p { strong { (status_words(&o.status, w)) } }
             @if o.status == "pending" {
-                p { "Thank you! Your order is placed and its items are held for you"
-                    @if let Some(t) = &o.expires_at { " until " (t.get(..10).unwrap_or(t)) " " (t.get(11..16).unwrap_or(t)) " UTC" } "." }
+                p {
+                    @match &o.expires_at {
+                        Some(x) => {
+                            @let until = format!("{} {}", x.get(..10).unwrap_or(x), x.get(11..16).unwrap_or(x));
+                            (tf(w, "Thank you! Your order is placed and its items are held for you until {until} UTC.", &[("until", &until)]))
+                        }
+                        None => { (t(w, "Thank you! Your order is placed and its items are held for you.")) }
+                    }
+                }
                 @if let Some(due) = o.amount_due.as_ref().filter(|d| d.amount > 0) {
-                    p.to-pay { "To pay: " strong { (money(due)) } " by " (o.payment_method.replace('_', " ")) ", quoting order " (o.id) " as the reference." }
+                    p.to-pay { (t(w, "To pay:")) " " strong { (money(due)) } " " (tf(w, "by {method}, quoting order {id} as the reference.", &[("method", &method), ("id", &o.id)])) }
                 }
             }
-            @if let Some(e) = &o.email { p.meta { "A confirmation goes to " (e) "." } }
+            @if let Some(e) = &o.email { p.meta { (tf(w, "A confirmation goes to {email}.", &[("email", e)])) } }
         }
         div.checkout {
             section.panel aria-labelledby="items" {
-                h2 #items { "Items" }
+                h2 #items { (t(w, "Items")) }
                 table.lines {
-                    thead { tr { th scope="col" { "Product" } th scope="col" { "Price" } th scope="col" { "Quantity" } th scope="col" { "Total" } } }
+                    thead { tr { th scope="col" { (t(w, "Product")) } th scope="col" { (t(w, "Price")) } th scope="col" { (t(w, "Quantity")) } th scope="col" { (t(w, "Total")) } } }
                     tbody {
                         @for i in &o.items {
-                            tr { td { strong { (i.name) } } td data-label="Price" { (money(&i.unit_price)) } td data-label="Quantity" { (i.quantity) } td data-label="Total" { (money(&i.line_total)) } }
+                            tr { td { strong { (i.name) } } td data-label=(t(w, "Price")) { (money(&i.unit_price)) } td data-label=(t(w, "Quantity")) { (i.quantity) } td data-label=(t(w, "Total")) { (money(&i.line_total)) } }
                         }
                     }
                 }
                 dl {
-                    dt { "Subtotal" } dd { (money(&o.subtotal)) }
-                    @if o.discount.amount > 0 { dt { "Discount" } dd { "−" (money(&o.discount)) } }
-                    dt { "Shipping" @if let Some(s) = &o.shipping_option { " (" (s) ")" } } dd { (money(&o.shipping)) }
-                    (layout::tax_row(&o.tax, o.tax_included))
-                    dt { strong { "Total" } } dd { strong { (money(&o.total)) } }
+                    dt { (t(w, "Subtotal")) } dd { (money(&o.subtotal)) }
+                    @if o.discount.amount > 0 { dt { (t(w, "Discount")) } dd { "−" (money(&o.discount)) } }
+                    dt { (t(w, "Shipping")) @if let Some(s) = &o.shipping_option { " (" (s) ")" } } dd { (money(&o.shipping)) }
+                    (layout::tax_row_in(&o.tax, o.tax_included, w))
+                    dt { strong { (t(w, "Total")) } } dd { strong { (money(&o.total)) } }
                     @for g in &o.gift_card_payments {
-                        dt { "Paid by gift card …" (g.last4) } dd { "−" (money(&g.amount)) }
-                        @if g.returned.amount > 0 { dt { "Back on gift card …" (g.last4) } dd { (money(&g.returned)) } }
+                        dt { (tf(w, "Paid by gift card …{last4}", &[("last4", &g.last4)])) } dd { "−" (money(&g.amount)) }
+                        @if g.returned.amount > 0 { dt { (tf(w, "Back on gift card …{last4}", &[("last4", &g.last4)])) } dd { (money(&g.returned)) } }
                     }
                     @if let Some(due) = o.amount_due.as_ref().filter(|_| !o.gift_card_payments.is_empty()) {
-                        dt { strong { @if o.status == "pending" { "To pay" } @else { "Paid by " (o.payment_method.replace('_', " ")) } } } dd { strong { (money(due)) } }
+                        dt { strong { @if o.status == "pending" { (t(w, "To pay")) } @else { (tf(w, "Paid by {method}", &[("method", &method)])) } } } dd { strong { (money(due)) } }
                     }
                     @if let Some(b) = o.balance_due.as_ref().filter(|b| b.amount > 0) {
-                        dt.balance-due { strong { "Balance due" } } dd.balance-due { strong { (money(b)) } }
+                        dt.balance-due { strong { (t(w, "Balance due")) } } dd.balance-due { strong { (money(b)) } }
                     }
                 }
                 @if o.balance_due.as_ref().is_some_and(|b| b.amount > 0) {
-                    p.notice role="status" { "Your order was changed after you paid and costs more now: the shop will ask you for the balance." }
+                    p.notice role="status" { (t(w, "Your order was changed after you paid and costs more now: the shop will ask you for the balance.")) }
                 }
                 @if !o.fulfillments.is_empty() {
-                    h2 #shipments { "Shipments" }
+                    h2 #shipments { (t(w, "Shipments")) }
                     ol.shipments aria-labelledby="shipments" {
                         @for (n, f) in o.fulfillments.iter().enumerate() {
                             li.shipment #(format!("shipment-{}", f.id)) {
                                 p {
-                                    strong { "Parcel " (n + 1) } " · sent " (day(&f.created_at))
-                                    @if let Some(d) = &f.delivered_at { " · " strong.ok { "delivered " (day(d)) } }
-                                    @else { " · on its way" }
+                                    strong { (tf(w, "Parcel {n}", &[("n", &(n + 1))])) } " · " (tf(w, "sent {day}", &[("day", &day(&f.created_at))]))
+                                    @if let Some(d) = &f.delivered_at { " · " strong.ok { (tf(w, "delivered {day}", &[("day", &day(d))])) } }
+                                    @else { " · " (t(w, "on its way")) }
                                 }
                                 p { (f.contents(&o.items)) }
                                 @if f.carrier.is_some() || f.tracking_number.is_some() {
                                     p.meta {
                                         @if let Some(c) = &f.carrier { (c) " " }
-                                        @if let Some(t) = &f.tracking_number { "tracking number " code { (t) } }
+                                        @if let Some(n) = &f.tracking_number { (t(w, "tracking number")) " " code { (n) } }
                                     }
                                 }
                                 @if let Some(u) = &f.tracking_url {
-                                    p { a href=(u) rel="noopener noreferrer" { "Track parcel " (n + 1) } }
+                                    p { a href=(u) rel="noopener noreferrer" { (tf(w, "Track parcel {n}", &[("n", &(n + 1))])) } }
                                 }
                             }
                         }
                     }
                 }
                 @if !o.refunds.is_empty() {
-                    h2 #refunds { "Refunds" }
+                    h2 #refunds { (t(w, "Refunds")) }
                     ol.refunds aria-labelledby="refunds" {
                         @for r in &o.refunds {
                             li.refund #(format!("refund-{}", r.id)) {
                                 p { strong { (money(&r.amount)) } " · " (day(&r.created_at)) " · "
                                     span class=(format!("refund-status {}", r.status)) {
-                                        @match r.status.as_str() {
+                                        (t(w, match r.status.as_str() {
                                             "succeeded" => "on its way back to you",
                                             "failed" => "could not be sent; the shop will be in touch",
                                             _ => "being processed",
-                                        }
+                                        }))
                                     }
                                 }
                                 @let what = r.contents(&o.items);
@@ -879,38 +914,38 @@ async fn order_page(
                     }
                 }
                 @if !o.returns.is_empty() {
-                    h2 #returns { "Returns" }
+                    h2 #returns { (t(w, "Returns")) }
                     ol.returns aria-labelledby="returns" {
                         @for r in &o.returns {
                             li.return #(format!("return-{}", r.id)) {
-                                p { strong { "Return " (r.id) } " · " (day(&r.created_at)) " · "
-                                    span class=(format!("return-status {}", r.status)) { (r.shopper_words()) } }
+                                p { strong { (tf(w, "Return {id}", &[("id", &r.id)])) } " · " (day(&r.created_at)) " · "
+                                    span class=(format!("return-status {}", r.status)) { (t(w, r.shopper_words())) } }
                                 p { (r.contents()) }
-                                @if !r.note.is_empty() { p.meta { "From the shop: " (r.note) } }
+                                @if !r.note.is_empty() { p.meta { (tf(w, "From the shop: {note}", &[("note", &r.note)])) } }
                             }
                         }
                     }
                 }
                 @if !can_return.is_empty() {
-                    h2 #return-items { "Return items" }
+                    h2 #return-items { (t(w, "Return items")) }
                     @if let Some(m) = err("form") { div.error role="alert" { p { (m) } } }
-                    @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was asked for: see the fields below." } } }
+                    @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Nothing was asked for: see the fields below.")) } } }
                     form.return-form method="post" action=(format!("/orders/{}/returns", o.id)) aria-labelledby="return-items" {
                         (csrf_field(ps))
                         @for (item, units, until) in &can_return {
                             @let q = format!("ret_{}", item.line);
                             @let why = format!("why_{}", item.line);
                             fieldset.return-line {
-                                legend { (item.name) " " span.meta { "(up to " (units) ", until " (until) ")" } }
+                                legend { (item.name) " " span.meta { (tf(w, "(up to {units}, until {until})", &[("units", units), ("until", until)])) } }
                                 div.field {
-                                    label for=(q) { "Units to send back" }
+                                    label for=(q) { (t(w, "Units to send back")) }
                                     input id=(q) type="number" name=(q) min="0" max=(units)
                                         value=(field(sent, &q).unwrap_or("0"))
                                         aria-invalid=[err(&q).map(|_| "true")] aria-describedby=[err(&q).map(|_| format!("{q}-error"))];
                                     @if let Some(m) = err(&q) { p.field-error id=(format!("{q}-error")) { (m) } }
                                 }
                                 div.field {
-                                    label for=(why) { "Why" }
+                                    label for=(why) { (t(w, "Why")) }
                                     input id=(why) type="text" name=(why) maxlength="500" value=(field(sent, &why).unwrap_or(""))
                                         aria-invalid=[err(&why).map(|_| "true")] aria-describedby=[err(&why).map(|_| format!("{why}-error"))];
                                     @if let Some(m) = err(&why) { p.field-error id=(format!("{why}-error")) { (m) } }
@@ -918,33 +953,32 @@ async fn order_page(
                             }
                         }
                         @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
-                        button type="submit" { "Ask to return" }
+                        button type="submit" { (t(w, "Ask to return")) }
                     }
                 }
             }
             aside.summary {
-                h2 { "Shipping to" }
+                h2 { (t(w, "Shipping to")) }
                 address {
                     (a.name) br; (a.line1) br;
                     @if !a.line2.is_empty() { (a.line2) br; }
-                    (a.city) @if !a.state.is_empty() { ", " (a.state) } " " (a.postal_code) br; (a.country)
+                    (a.city) @if !a.state.is_empty() { ", " (a.state) } " " (a.postal_code) br; (country_name(&a.country, w))
                 }
-                h2 { "Payment" }
-                p { (o.payment_method.replace('_', " ")) }
-                h2 { "History" }
+                h2 { (t(w, "Payment")) }
+                p { (method) }
+                h2 { (t(w, "History")) }
                 ol.plain {
                     @for h in &o.status_history {
-                        li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (h.status.replace('_', " "))
+                        li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (status_words(&h.status, w))
                              @if let Some(n) = &h.note { " — " (n) } }
                     }
                 }
-                p.meta { "Placed " (o.created_at.get(..10).unwrap_or(&o.created_at)) }
+                p.meta { (tf(w, "Placed {day}", &[("day", &day(&o.created_at))])) }
             }
         }
     };
-    let title = format!("Order {}", o.id);
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(private_page(status, layout::page(&frame(app, &title), main), ps))
+    Ok(private_page(status, layout::page(&frame(app, ps, &title), main), ps))
 }
 
 /// `POST /orders/{id}/returns`: the API's return request, from the form's units

@@ -5,6 +5,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::assets;
 use super::view::{Money, Summary};
+use super::words::{t, tf, Lang};
 use crate::error::ApiError;
 
 /// What the frame shows around a page.
@@ -14,8 +15,10 @@ pub struct Frame<'a> {
     pub title: &'a str,
     /// the search box's text
     pub q: &'a str,
-    /// the language of the page's content (`lang=`); the shop's own words are English
+    /// the language of the page's content (`lang=`)
     pub lang: String,
+    /// the language of the shop's own words on the page (see [`super::words`])
+    pub words: Lang,
     /// the storefront's language switch, when the shop has more than one
     pub languages: Option<Languages>,
     pub currencies: Option<Currencies>,
@@ -24,7 +27,7 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// A page in the shop's own words (English), without a language switch.
     pub fn plain(shop: String, title: &'a str, q: &'a str) -> Frame<'a> {
-        Frame { shop, title, q, lang: "en".into(), languages: None, currencies: None }
+        Frame { shop, title, q, lang: "en".into(), words: Lang::En, languages: None, currencies: None }
     }
 }
 
@@ -51,6 +54,7 @@ pub struct Languages {
 pub fn page(frame: &Frame<'_>, main: Markup) -> String {
     let title =
         if frame.title.is_empty() { frame.shop.to_owned() } else { format!("{} · {}", frame.title, frame.shop) };
+    let w = frame.words;
     html! {
         (DOCTYPE)
         html lang=(frame.lang) {
@@ -63,49 +67,49 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
                 script src=(assets::url("shop.js")) defer {}
             }
             body {
-                a.skip href="#main" { "Skip to content" }
+                a.skip href="#main" { (t(w, "Skip to content")) }
                 header.top {
                     div.wrap {
                         a.brand href="/" { (frame.shop) }
                         form.search role="search" action="/search" method="get" {
-                            label.skip for="q" { "Search the shop" }
-                            input #q type="search" name="q" value=(frame.q) placeholder="Search products" required maxlength="200"
+                            label.skip for="q" { (t(w, "Search the shop")) }
+                            input #q type="search" name="q" value=(frame.q) placeholder=(t(w, "Search products")) required maxlength="200"
                                 autocomplete="off" list="q-suggestions" data-suggest;
                             datalist #q-suggestions {}
-                            button type="submit" { "Search" }
+                            button type="submit" { (t(w, "Search")) }
                         }
-                        nav aria-label="Your shop" {
-                            a href="/cart" { "Cart" }
-                            a href="/account" { "Account" }
+                        nav aria-label=(t(w, "Your shop")) {
+                            a href="/cart" { (t(w, "Cart")) }
+                            a href="/account" { (t(w, "Account")) }
                         }
                     }
                 }
                 main #main.wrap { (main) }
                 footer.bottom {
                     div.wrap {
-                        span { "© " (frame.shop) " · " a href="/account" { "Your account" } " · " a href="/cart" { "Your cart" } }
+                        span { "© " (frame.shop) " · " a href="/account" { (t(w, "Your account")) } " · " a href="/cart" { (t(w, "Your cart")) } }
                         @if let Some(l) = &frame.languages {
                             form.language method="post" action="/language" {
                                 input type="hidden" name="back" value=(l.back);
-                                label for="language" { "Language" }
+                                label for="language" { (t(w, "Language")) }
                                 select #language name="locale" {
                                     @for t in &l.enabled {
                                         option value=(t) lang=(t) selected[*t == l.chosen] { (super::admin_translations::language_label(t)) }
                                     }
                                 }
-                                button.quiet type="submit" { "Change" }
+                                button.quiet type="submit" { (t(w, "Change")) }
                             }
                         }
                         @if let Some(c) = &frame.currencies {
                             form.language.currency-switch method="post" action="/currency" {
                                 input type="hidden" name="back" value=(c.back);
-                                label for="currency" { "Currency" }
+                                label for="currency" { (t(w, "Currency")) }
                                 select #currency name="currency" {
                                     @for code in &c.enabled {
                                         option value=(code) selected[*code == c.chosen] { (code) }
                                     }
                                 }
-                                button.quiet type="submit" { "Change" }
+                                button.quiet type="submit" { (t(w, "Change")) }
                             }
                         }
                     }
@@ -119,9 +123,14 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> String {
 /// The tax line of a summary: "Tax" added on top, or "Tax included" when it is the part of
 /// the prices that is tax (an inclusive rate), which the total does not add again.
 pub fn tax_row(tax: &Money, included: bool) -> maud::Markup {
+    tax_row_in(tax, included, Lang::En)
+}
+
+/// [`tax_row`] in the shopper's language.
+pub fn tax_row_in(tax: &Money, included: bool, w: Lang) -> maud::Markup {
     maud::html! {
-        @if included { dt { "Tax included" } dd.tax-included { "(" (money(tax)) ")" } }
-        @else { dt { "Tax" } dd { (money(tax)) } }
+        @if included { dt { (t(w, "Tax included")) } dd.tax-included { "(" (money(tax)) ")" } }
+        @else { dt { (t(w, "Tax")) } dd { (money(tax)) } }
     }
 }
 
@@ -162,12 +171,12 @@ pub fn money(m: &Money) -> String {
 }
 
 /// The price, with the regular one struck through during a sale.
-pub fn price(now: &Money, base: &Money, sale: Option<&Money>) -> Markup {
+pub fn price(now: &Money, base: &Money, sale: Option<&Money>, w: Lang) -> Markup {
     html! {
         span.price {
             @if sale.is_some() {
                 span.now.sale { (money(now)) }
-                s { span.skip { "was " } (money(base)) }
+                s { span.skip { (t(w, "was ")) } (money(base)) }
             } @else {
                 span.now { (money(now)) }
             }
@@ -175,13 +184,14 @@ pub fn price(now: &Money, base: &Money, sale: Option<&Money>) -> Markup {
     }
 }
 
-pub fn stars(average: f64, count: i64) -> Markup {
+pub fn stars(average: f64, count: i64, w: Lang) -> Markup {
+    let rating = format!("{average:.1}");
     let full = average.round().clamp(0.0, 5.0) as usize;
     html! {
         @if count > 0 {
-            span.stars title=(format!("{average:.1} out of 5")) {
+            span.stars title=(tf(w, "{rating} out of 5", &[("rating", &rating)])) {
                 span aria-hidden="true" { ("★".repeat(full)) ("☆".repeat(5 - full)) }
-                span.skip { (format!("{average:.1} out of 5 stars")) }
+                span.skip { (tf(w, "{rating} out of 5 stars", &[("rating", &rating)])) }
             }
             " "
             span.meta { "(" (count) ")" }
@@ -209,7 +219,7 @@ pub fn thumb(p: &Summary) -> Markup {
     }
 }
 
-pub fn card(p: &Summary) -> Markup {
+pub fn card(p: &Summary, w: Lang) -> Markup {
     html! {
         li {
             article.card {
@@ -220,9 +230,9 @@ pub fn card(p: &Summary) -> Markup {
                         @if let Some(b) = &p.brand { (b.name) " · " }
                         (p.category.name)
                     }
-                    (price(&p.price, &p.base_price, p.sale_price.as_ref()))
-                    div { (stars(p.rating.average, p.rating.count)) }
-                    @if !p.in_stock { span.stock.out { "Out of stock" } }
+                    (price(&p.price, &p.base_price, p.sale_price.as_ref(), w))
+                    div { (stars(p.rating.average, p.rating.count, w)) }
+                    @if !p.in_stock { span.stock.out { (t(w, "Out of stock")) } }
                 }
             }
         }
@@ -230,20 +240,22 @@ pub fn card(p: &Summary) -> Markup {
 }
 
 /// Links to the pages of a list: `href(n)` is the address of page n.
-pub fn pages(current: i64, last: i64, href: impl Fn(i64) -> String) -> Markup {
+pub fn pages(current: i64, last: i64, href: impl Fn(i64) -> String, w: Lang) -> Markup {
     html! {
         @if last > 1 {
-            nav.pages aria-label="Pages" {
-                @if current > 1 { a href=(href(current - 1)) rel="prev" { "← Previous" } }
-                span.here aria-current="page" { "Page " (current) " of " (last) }
-                @if current < last { a href=(href(current + 1)) rel="next" { "Next →" } }
+            nav.pages aria-label=(t(w, "Pages")) {
+                @if current > 1 { a href=(href(current - 1)) rel="prev" { (t(w, "← Previous")) } }
+                span.here aria-current="page" { (tf(w, "Page {n} of {last}", &[("n", &current), ("last", &last)])) }
+                @if current < last { a href=(href(current + 1)) rel="next" { (t(w, "Next →")) } }
             }
         }
     }
 }
 
 /// An error as a page: what went wrong, in words, and the way back.
-pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
+/// In the shopper's language `w` (whose tag is `lang`); the error's own message (what was
+/// wrong with the request, from the API) is the shop's English.
+pub fn error_page(shop: &str, e: &ApiError, request_id: &str, w: Lang, lang: &str) -> String {
     let (title, words) = match e.status.as_u16() {
         404 => ("Not found", "There is nothing at this address. It may have moved, or the product is no longer sold."),
         400 | 422 => ("That did not work", "Something in the request could not be used:"),
@@ -253,7 +265,8 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
         503 => ("Busy", "The shop is busy right now; please try again in a moment."),
         _ => ("Something went wrong", "The shop could not answer this request. Please try again."),
     };
-    let frame = Frame::plain(shop.to_owned(), title, "");
+    let (title, words) = (t(w, title), t(w, words));
+    let frame = Frame { lang: lang.to_owned(), words: w, ..Frame::plain(shop.to_owned(), title, "") };
     page(
         &frame,
         html! {
@@ -271,8 +284,8 @@ pub fn error_page(shop: &str, e: &ApiError, request_id: &str) -> String {
                     }
                 }
             }
-            p { a href="/" { "Back to the shop" } }
-            p.meta { "Reference: " code { (request_id) } }
+            p { a href="/" { (t(w, "Back to the shop")) } }
+            p.meta { (t(w, "Reference:")) " " code { (request_id) } }
             (PreEscaped(""))
         },
     )

@@ -27,5 +27,6 @@ pub mod layout;
 pub mod session;
 pub mod shop;
 mod view;
+pub mod words;
 
 pub use layout::error_page;

@@ -83,6 +83,10 @@ pub struct PageSession {
     pub secure: bool,
     /// the request carried a cookie whose session has ended (the page clears it)
     pub stale_cookie: bool,
+    /// the language of the shop's own words on the page (see [`super::words`])
+    pub words: super::words::Lang,
+    /// its tag, for the page's `lang`
+    pub lang: String,
 }
 
 impl PageSession {
@@ -111,16 +115,20 @@ impl FromRequestParts<AppState> for PageSession {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<PageSession, ApiError> {
         let secure = app.clients.over_tls(parts);
+        let shown = super::shop::Lang::of(app, &parts.headers);
+        let (words, lang) = (shown.words(), shown.tag().to_owned());
         // pages take their session from the cookie only
         if parts.headers.contains_key(header::AUTHORIZATION) {
             parts.headers.remove(header::AUTHORIZATION);
         }
         let Some(token) = cookie_token(&parts.headers) else {
-            return Ok(PageSession { session: None, token: None, secure, stale_cookie: false });
+            return Ok(PageSession { session: None, token: None, secure, stale_cookie: false, words, lang });
         };
         match authenticate(parts, app, &token).await? {
-            Some(s) => Ok(PageSession { session: Some(s), token: Some(token), secure, stale_cookie: false }),
-            None => Ok(PageSession { session: None, token: None, secure, stale_cookie: true }),
+            Some(s) => {
+                Ok(PageSession { session: Some(s), token: Some(token), secure, stale_cookie: false, words, lang })
+            }
+            None => Ok(PageSession { session: None, token: None, secure, stale_cookie: true, words, lang }),
         }
     }
 }

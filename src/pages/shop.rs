@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::layout::{self, card, money, pages, price, stars, tile, Frame};
 use super::view::*;
+use super::words::{t, tf};
 use crate::app::AppState;
 use crate::cache::{Entry, Served};
 use crate::catalog::handlers as api;
@@ -82,7 +83,7 @@ pub fn currency_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// The currency a page shows prices in: the shopper's choice (the `sf_cur` cookie) when
 /// the shop sells in it and it is not the default (`None`: the default).
-pub fn chosen_currency(app: &AppState, headers: &HeaderMap) -> Option<String> {
+pub fn chosen_currency(app: &crate::app::App, headers: &HeaderMap) -> Option<String> {
     let setting = app.live().currencies.clone();
     let code = currency_cookie(headers)?;
     let enabled = crate::domain::currencies::enabled(&setting);
@@ -108,7 +109,7 @@ pub struct Lang {
 }
 
 impl Lang {
-    pub fn of(app: &AppState, headers: &HeaderMap) -> Lang {
+    pub fn of(app: &crate::app::App, headers: &HeaderMap) -> Lang {
         let live = app.live();
         let enabled: Vec<&str> = crate::domain::locale::enabled(&live.locales);
         let cookie = language_cookie(headers);
@@ -149,6 +150,11 @@ impl Lang {
             }
         }
         Ok(lang)
+    }
+
+    /// The language of the shop's own words on the page (see [`super::words`]).
+    pub fn words(&self) -> super::words::Lang {
+        super::words::Lang::of(self.chosen.as_deref(), &self.enabled[0])
     }
 
     /// The currency the page's prices are in: the shopper's, else the default.
@@ -317,6 +323,7 @@ fn frame<'a>(app: &'a AppState, title: &'a str, q: &'a str, lang: &Lang, back: &
         title,
         q,
         lang: lang.tag().to_owned(),
+        words: lang.words(),
         languages: (lang.enabled.len() > 1).then(|| layout::Languages {
             enabled: lang.enabled.clone(),
             chosen: lang.tag().to_owned(),
@@ -342,32 +349,33 @@ pub async fn home(State(app): State<AppState>, neg: Negotiation, headers: Header
         let (u, q) = lang.priced("/api/products/bestsellers", "limit=8")?;
         let best: Data<Vec<Summary>> = read(Box::pin(api::bestsellers_entry(&a, &u, q)).await?, &mut tags)?;
         let mut shown = best.data;
+        let w = lang.words();
         let heading = if shown.is_empty() {
             // nothing sold yet: the newest
             let (u, q) = lang.priced("/api/products", "per_page=8")?;
             let newest: Listed<Vec<Summary>, OffsetMeta> =
                 read(Box::pin(api::list_products_entry(&a, &u, q)).await?, &mut tags)?;
             shown = newest.data;
-            "New in"
+            t(w, "New in")
         } else {
-            "Best sellers"
+            t(w, "Best sellers")
         };
         let main = html! {
             section.hero {
-                h1 { "Welcome to " (a.live().shop_name) }
-                p { "Browse by category, or search for what you need." }
+                h1 { (tf(w, "Welcome to {shop}", &[("shop", &a.live().shop_name)])) }
+                p { (t(w, "Browse by category, or search for what you need.")) }
             }
-            h2 { "Shop by category" }
+            h2 { (t(w, "Shop by category")) }
             ul.cats {
                 @for c in &tree.data {
-                    li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (c.product_count) " products" } } }
+                    li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (tf(w, "{n} products", &[("n", &c.product_count)])) } } }
                 }
             }
             h2 { (heading) }
             @if shown.is_empty() {
-                p.empty { "No products yet." }
+                p.empty { (t(w, "No products yet.")) }
             } @else {
-                ul.grid { @for p in &shown { (card(p)) } }
+                ul.grid { @for p in &shown { (card(p, w)) } }
             }
         };
         Ok((layout::page(&frame(&a, "", "", &lang, "/"), main), tags))
@@ -377,6 +385,7 @@ pub async fn home(State(app): State<AppState>, neg: Negotiation, headers: Header
 
 const CATEGORY_PARAMS: &[&str] = &["brand", "in_stock", "max", "min", "page", "sort"];
 
+/// The sorts of a list: (value, label; the label in the page's language, see [`super::words`]).
 const SORTS: &[(&str, &str)] = &[
     ("", "Newest"),
     ("price_asc", "Price: low to high"),
@@ -425,9 +434,10 @@ pub async fn category(
             key(&format!("/c/{}", cat.slug), &p)
         };
         let sort = get(&params, "sort").unwrap_or("");
+        let w = lang.words();
         let main = html! {
-            nav.crumbs aria-label="Breadcrumb" {
-                a href="/" { "Home" }
+            nav.crumbs aria-label=(t(w, "Breadcrumb")) {
+                a href="/" { (t(w, "Home")) }
                 @for c in &cat.path { " / " a href=(format!("/c/{}", c.slug)) { (c.name) } }
             }
             h1 { (cat.name) }
@@ -435,18 +445,18 @@ pub async fn category(
             @if !cat.children.is_empty() {
                 ul.cats {
                     @for c in &cat.children {
-                        li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (c.product_count) " products" } } }
+                        li { a href=(format!("/c/{}", c.slug)) { (c.name) span { (tf(w, "{n} products", &[("n", &c.product_count)])) } } }
                     }
                 }
             }
             div.listing {
-                form.filters method="get" action=(format!("/c/{}", cat.slug)) aria-label="Filters" {
+                form.filters method="get" action=(format!("/c/{}", cat.slug)) aria-label=(t(w, "Filters")) {
                     fieldset {
-                        legend { "Brand" }
+                        legend { (t(w, "Brand")) }
                         div.field {
-                            label for="brand" { "Brand" }
+                            label for="brand" { (t(w, "Brand")) }
                             select #brand name="brand" {
-                                option value="" { "Any brand" }
+                                option value="" { (t(w, "Any brand")) }
                                 @for b in brands.data.iter().filter(|b| b.product_count > 0) {
                                     option value=(b.slug) selected[get(&params, "brand") == Some(b.slug.as_str())] { (b.name) }
                                 }
@@ -454,42 +464,42 @@ pub async fn category(
                         }
                     }
                     fieldset {
-                        legend { "Price" }
+                        legend { (t(w, "Price")) }
                         div.range {
-                            div.field { label for="min" { "From" } input #min type="number" name="min" min="0" inputmode="numeric" value=[get(&params, "min")]; }
-                            div.field { label for="max" { "To" } input #max type="number" name="max" min="0" inputmode="numeric" value=[get(&params, "max")]; }
+                            div.field { label for="min" { (t(w, "From")) } input #min type="number" name="min" min="0" inputmode="numeric" value=[get(&params, "min")]; }
+                            div.field { label for="max" { (t(w, "To")) } input #max type="number" name="max" min="0" inputmode="numeric" value=[get(&params, "max")]; }
                         }
                     }
                     fieldset {
-                        legend { "Availability" }
-                        label { input type="checkbox" name="in_stock" value="1" checked[get(&params, "in_stock").is_some()]; " In stock only" }
+                        legend { (t(w, "Availability")) }
+                        label { input type="checkbox" name="in_stock" value="1" checked[get(&params, "in_stock").is_some()]; " " (t(w, "In stock only")) }
                     }
                     @if !sort.is_empty() { input type="hidden" name="sort" value=(sort); }
-                    button type="submit" { "Apply filters" }
+                    button type="submit" { (t(w, "Apply filters")) }
                 }
-                section aria-label="Products" {
+                section aria-label=(t(w, "Products")) {
                     div.toolbar {
-                        span.count { (list.meta.total) " products" }
+                        span.count { (tf(w, "{n} products", &[("n", &list.meta.total)])) }
                         form method="get" action=(format!("/c/{}", cat.slug)) {
                             @for (k, v) in params.iter().filter(|(k, _)| k != "sort" && k != "page") {
                                 input type="hidden" name=(k) value=(v);
                             }
-                            label for="sort" { "Sort by " }
+                            label for="sort" { (t(w, "Sort by ")) }
                             select #sort name="sort" data-autosubmit {
                                 @for (value, label) in SORTS {
-                                    option value=(value) selected[sort == *value] { (label) }
+                                    option value=(value) selected[sort == *value] { (t(w, label)) }
                                 }
                             }
                             " "
-                            button.quiet type="submit" data-autosubmit-hide { "Sort" }
+                            button.quiet type="submit" data-autosubmit-hide { (t(w, "Sort")) }
                         }
                     }
                     @if list.data.is_empty() {
-                        p.empty { "No products match these filters." }
+                        p.empty { (t(w, "No products match these filters.")) }
                     } @else {
-                        ul.grid { @for p in &list.data { (card(p)) } }
+                        ul.grid { @for p in &list.data { (card(p, w)) } }
                     }
-                    (pages(list.meta.current_page, list.meta.last_page.min(crate::catalog::handlers::MAX_OFFSET / 24), here))
+                    (pages(list.meta.current_page, list.meta.last_page.min(crate::catalog::handlers::MAX_OFFSET / 24), here, w))
                 }
             }
         };
@@ -502,7 +512,7 @@ pub async fn category(
 /// `GET /p/{slug}`: one product, its variants, the form that puts it in the cart, reviews.
 /// A product's pictures: the primary one large, the others as thumbnails that open the
 /// picture; a product without a picture the shop keeps shows its tile.
-fn gallery(p: &Detail) -> maud::Markup {
+fn gallery(p: &Detail, w: super::words::Lang) -> maud::Markup {
     let stored: Vec<&Image> = p.images.iter().filter(|i| crate::media::is_stored_url(&i.url)).collect();
     let Some((first, rest)) = stored.split_first() else {
         return tile(&p.id, &p.name, true);
@@ -512,7 +522,7 @@ fn gallery(p: &Detail) -> maud::Markup {
         div.gallery {
             img.photo.big src=(first.url) alt=(alt(first)) width="800" height="800";
             @if !rest.is_empty() {
-                ul.thumbs aria-label="More pictures" {
+                ul.thumbs aria-label=(t(w, "More pictures")) {
                     @for i in rest {
                         li { a href=(i.url) { img.photo src=(i.thumbnail) alt=(alt(i)) loading="lazy" width="120" height="120"; } }
                     }
@@ -541,63 +551,65 @@ pub async fn product(
         let p: Data<Detail> = read(Box::pin(api::product_entry(&a, &u, Ok(Path(slug.clone())), q)).await?, &mut tags)?;
         let p = p.data;
         let single = p.variants.len() == 1;
+        let w = lang.words();
+        let options = p.options.iter().map(|o| o.name.to_lowercase()).collect::<Vec<_>>().join(t(w, " and "));
         let main = html! {
-            nav.crumbs aria-label="Breadcrumb" {
-                a href="/" { "Home" } " / "
+            nav.crumbs aria-label=(t(w, "Breadcrumb")) {
+                a href="/" { (t(w, "Home")) } " / "
                 a href=(format!("/c/{}", p.category.slug)) { (p.category.name) }
             }
             div.product {
-                (gallery(&p))
+                (gallery(&p, w))
                 div.buy {
                     h1 { (p.name) }
                     p.meta {
-                        @if let Some(b) = &p.brand { "by " (b.name) " · " }
-                        "SKU " (p.sku)
+                        @if let Some(b) = &p.brand { (tf(w, "by {brand}", &[("brand", &b.name)])) " · " }
+                        (tf(w, "SKU {sku}", &[("sku", &p.sku)]))
                     }
-                    (price(&p.price, &p.base_price, p.sale_price.as_ref()))
-                    div { (stars(p.rating.average, p.rating.count)) }
+                    (price(&p.price, &p.base_price, p.sale_price.as_ref(), w))
+                    div { (stars(p.rating.average, p.rating.count, w)) }
                     @if p.in_stock {
                         form method="post" action="/cart/items" {
                             @if single {
                                 input type="hidden" name="variant_id" value=(p.variants[0].id);
                             } @else {
                                 div.field {
-                                    label for="variant" { "Choose " (p.options.iter().map(|o| o.name.to_lowercase()).collect::<Vec<_>>().join(" and ")) }
+                                    label for="variant" { (tf(w, "Choose {options}", &[("options", &options)])) }
                                     select #variant name="variant_id" required {
                                         @for v in &p.variants {
                                             option value=(v.id) disabled[!v.in_stock] {
                                                 (v.name) " — " (money(&v.price))
-                                                @if v.sale_price.is_some() { " (sale)" }
-                                                @if !v.in_stock { " — sold out" }
+                                                @if v.sale_price.is_some() { (t(w, " (sale)")) }
+                                                @if !v.in_stock { (t(w, " — sold out")) }
                                             }
                                         }
                                     }
                                 }
                             }
                             div.field {
-                                label for="quantity" { "Quantity" }
+                                label for="quantity" { (t(w, "Quantity")) }
                                 input #quantity type="number" name="quantity" value="1" min="1" max="99" inputmode="numeric" required;
                             }
                             input type="hidden" name="slug" value=(p.slug);
-                            button type="submit" { "Add to cart" }
+                            button type="submit" { (t(w, "Add to cart")) }
                         }
-                        p.stock.in { "In stock" }
+                        p.stock.in { (t(w, "In stock")) }
                     } @else {
-                        p.stock.out { "Out of stock" }
+                        p.stock.out { (t(w, "Out of stock")) }
                     }
-                    h2 { "Description" }
+                    h2 { (t(w, "Description")) }
                     p.desc { (p.description) }
                 }
             }
             section.reviews aria-labelledby="reviews" {
-                h2 #reviews { "Reviews" }
+                h2 #reviews { (t(w, "Reviews")) }
                 @if p.reviews.is_empty() {
-                    p.empty { "No reviews yet." }
+                    p.empty { (t(w, "No reviews yet.")) }
                 }
                 @for r in &p.reviews {
                     article.review {
                         h3 { (r.title) }
-                        div { (stars(r.rating as f64, 1)) " " span.meta { (r.author) ", " (r.created_at.get(..10).unwrap_or(&r.created_at)) } }
+                        div { (stars(r.rating as f64, 1, w)) " " span.meta { (r.author) ", " (r.created_at.get(..10).unwrap_or(&r.created_at)) } }
                         p { (r.body) }
                     }
                 }
@@ -636,12 +648,13 @@ pub async fn search(
             p.sort();
             key("/search", &p)
         };
+        let w = lang.words();
         if text.trim().is_empty() {
             let main = html! {
-                h1 { "Search" }
-                p { "Type what you are looking for in the search box above." }
+                h1 { (t(w, "Search")) }
+                p { (t(w, "Type what you are looking for in the search box above.")) }
             };
-            return Ok((layout::page(&frame(&a, "Search", "", &lang, &back), main), tags));
+            return Ok((layout::page(&frame(&a, t(w, "Search"), "", &lang, &back), main), tags));
         }
         let query =
             api_query(vec![("q", text.clone())], &params, &["category", "brand", "sort", "page"], lang.shown_currency())?;
@@ -649,19 +662,20 @@ pub async fn search(
         let found: Listed<Vec<Summary>, SearchMeta> = read(Box::pin(api::search_entry(&a, &u, q)).await?, &mut tags)?;
         let f = &found.meta.facets;
         let sort = get(&params, "sort").unwrap_or("");
-        let title = format!("Search: {text}");
+        let title = tf(w, "Search: {text}", &[("text", &text)]);
+        let per_unit = 10i64.pow(crate::domain::currencies::minor_digits(lang.shown_currency()));
         let main = html! {
-            h1 { "Results for “" (text) "”" }
+            h1 { (tf(w, "Results for “{text}”", &[("text", &text)])) }
             div.listing {
-                aside.filters aria-label="Narrow the results" {
+                aside.filters aria-label=(t(w, "Narrow the results")) {
                     @if !f.categories.is_empty() {
                         fieldset {
-                            legend { "Category" }
+                            legend { (t(w, "Category")) }
                             ul {
                                 @for c in f.categories.iter().filter(|c| c.depth == 0).take(12) {
                                     li {
                                         @if get(&params, "category") == Some(c.slug.as_str()) {
-                                            strong { (c.name) } a href=(link(&[("category", None)])) { "(any)" }
+                                            strong { (c.name) } a href=(link(&[("category", None)])) { (t(w, "(any)")) }
                                         } @else {
                                             a href=(link(&[("category", Some(c.slug.clone()))])) { (c.name) }
                                             span.n { (c.count) }
@@ -673,12 +687,12 @@ pub async fn search(
                     }
                     @if !f.brands.is_empty() {
                         fieldset {
-                            legend { "Brand" }
+                            legend { (t(w, "Brand")) }
                             ul {
                                 @for b in f.brands.iter().take(12) {
                                     li {
                                         @if get(&params, "brand") == Some(b.slug.as_str()) {
-                                            strong { (b.name) } a href=(link(&[("brand", None)])) { "(any)" }
+                                            strong { (b.name) } a href=(link(&[("brand", None)])) { (t(w, "(any)")) }
                                         } @else {
                                             a href=(link(&[("brand", Some(b.slug.clone()))])) { (b.name) }
                                             span.n { (b.count) }
@@ -688,54 +702,56 @@ pub async fn search(
                             }
                         }
                     }
+                    @if f.price_bands.iter().any(|b| b.count > 0) || get(&params, "min").is_some() || get(&params, "max").is_some() {
                     fieldset {
-                        legend { "Price" }
+                        legend { (t(w, "Price")) }
                         ul {
                             @for band in f.price_bands.iter().filter(|b| b.count > 0) {
                                 li {
-                                    a href=(link(&[("min", Some((band.min.amount / 100).to_string())), ("max", band.max.as_ref().map(|m| (m.amount / 100).to_string()))])) {
+                                    a href=(link(&[("min", Some((band.min.amount / per_unit).to_string())), ("max", band.max.as_ref().map(|m| (m.amount / per_unit).to_string()))])) {
                                         (money(&band.min))
-                                        @if let Some(m) = &band.max { " – " (money(m)) } @else { " and up" }
+                                        @if let Some(m) = &band.max { " – " (money(m)) } @else { (t(w, " and up")) }
                                     }
                                     span.n { (band.count) }
                                 }
                             }
                             @if get(&params, "min").is_some() || get(&params, "max").is_some() {
-                                li { a href=(link(&[("min", None), ("max", None)])) { "Any price" } }
+                                li { a href=(link(&[("min", None), ("max", None)])) { (t(w, "Any price")) } }
                             }
                         }
                     }
+                    }
                 }
-                section aria-label="Results" {
+                section aria-label=(t(w, "Results")) {
                     div.toolbar {
-                        span.count { (found.meta.total) " results" }
+                        span.count { (tf(w, "{n} results", &[("n", &found.meta.total)])) }
                         form method="get" action="/search" {
                             @for (k, v) in params.iter().filter(|(k, _)| k != "sort" && k != "page") {
                                 input type="hidden" name=(k) value=(v);
                             }
-                            label for="sort" { "Sort by " }
+                            label for="sort" { (t(w, "Sort by ")) }
                             select #sort name="sort" data-autosubmit {
-                                option value="" selected[sort.is_empty()] { "Relevance" }
+                                option value="" selected[sort.is_empty()] { (t(w, "Relevance")) }
                                 @for (value, label) in SORTS.iter().skip(1) {
-                                    option value=(value) selected[sort == *value] { (label) }
+                                    option value=(value) selected[sort == *value] { (t(w, label)) }
                                 }
-                                option value="newest" selected[sort == "newest"] { "Newest" }
+                                option value="newest" selected[sort == "newest"] { (t(w, "Newest")) }
                             }
                             " "
-                            button.quiet type="submit" data-autosubmit-hide { "Sort" }
+                            button.quiet type="submit" data-autosubmit-hide { (t(w, "Sort")) }
                         }
                     }
                     @if found.data.is_empty() {
-                        p.empty { "Nothing matches “" (text) "”. Try fewer or other words." }
+                        p.empty { (tf(w, "Nothing matches “{text}”. Try fewer or other words.", &[("text", &text)])) }
                     } @else {
-                        ul.grid { @for p in &found.data { (card(p)) } }
+                        ul.grid { @for p in &found.data { (card(p, w)) } }
                     }
                     (pages(found.meta.current_page, found.meta.last_page.min(1000 / 24), |n| {
                         let mut p: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "page").cloned().collect();
                         if n > 1 { p.push(("page".into(), n.to_string())); }
                         p.sort();
                         key("/search", &p)
-                    }))
+                    }, w))
                 }
             }
         };

@@ -31,6 +31,17 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     let template = route.map_or("unmatched", |r| r.template);
     let path = req.uri().path().to_owned();
     let accept = req.headers().get(header::ACCEPT).cloned();
+    // what an error page needs to speak the shopper's language (its cookies and
+    // `Accept-Language`), kept for a page's address only
+    let speaks = (!path.starts_with("/api/")).then(|| {
+        let mut h = axum::http::HeaderMap::new();
+        for name in [header::COOKIE, header::ACCEPT_LANGUAGE] {
+            if let Some(v) = req.headers().get(&name) {
+                h.insert(name, v.clone());
+            }
+        }
+        h
+    });
     let client = crate::http::client::client_of(&req).map(|c| c.ip);
     let id_str = id.to_str().unwrap_or("-").to_owned();
     let span = tracing::info_span!("request", request_id = %id_str, method = %method, path = %path);
@@ -108,7 +119,7 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         if !own_page {
             let err = resp.extensions_mut().remove::<ApiError>().unwrap_or_else(|| ApiError::from_status(status));
             let kept = std::mem::take(resp.headers_mut());
-            resp = html_error(&app, &err, &id_str);
+            resp = html_error(&app, &err, &id_str, speaks.as_ref());
             for (name, value) in kept.iter() {
                 if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE
                 {
@@ -191,8 +202,13 @@ fn wants_html(accept: &Option<HeaderValue>) -> bool {
 }
 
 /// An error as a page, with the status and `Retry-After` of the error.
-fn html_error(app: &App, err: &ApiError, request_id: &str) -> Response<Body> {
-    let mut resp = Response::new(Body::from(crate::pages::error_page(&app.live().shop_name, err, request_id)));
+fn html_error(app: &App, err: &ApiError, request_id: &str, speaks: Option<&axum::http::HeaderMap>) -> Response<Body> {
+    let (words, lang) = match speaks.map(|h| crate::pages::shop::Lang::of(app, h)) {
+        Some(l) => (l.words(), l.tag().to_owned()),
+        None => (crate::pages::words::Lang::En, "en".to_owned()),
+    };
+    let page = crate::pages::error_page(&app.live().shop_name, err, request_id, words, &lang);
+    let mut resp = Response::new(Body::from(page));
     *resp.status_mut() = err.status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));

@@ -54,6 +54,16 @@ async fn new_list(app: &TestApp, admin: &str, body: Value) -> String {
     r.json()["data"]["id"].as_str().unwrap().to_owned()
 }
 
+/// The codes `GET /api/currencies` lists, in its order.
+async fn currency_codes(app: &TestApp) -> Vec<String> {
+    app.json("/api/currencies").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A batch of a list's prices, whatever it answers.
 async fn put_prices(app: &TestApp, admin: &str, list: &str, body: Value) -> common::Resp {
     app.call("PUT", &format!("/api/admin/price-lists/{list}/prices"), Some(admin), Some(&body), &[]).await
@@ -740,13 +750,7 @@ async fn bad_price_lists_and_currencies_are_refused_and_change_nothing() {
     assert_eq!(r.status, 200, "{}", r.text());
     let gbp = app.json("/api/products/boom-speaker?currency=GBP").await;
     assert_eq!(gbp["data"]["price"], json!({"amount": 3999, "currency": "GBP"}));
-    let codes: Vec<String> = app.json("/api/currencies").await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes, ["USD", "EUR", "GBP"]);
+    assert_eq!(currency_codes(&app).await, ["USD", "EUR", "GBP"]);
     // the audit log has the list's creation and nothing of the refusals
     let audits: Vec<String> =
         common::column(&app.conn(), "SELECT action FROM audit_log WHERE entity = 'price_list' ORDER BY id");
@@ -857,13 +861,7 @@ async fn a_shop_can_sell_in_euros_by_default() {
     // euros by default: 2 dollar cents and 1.6 yen per euro cent
     let r = set("EUR, USD 2, JPY 1.6").await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let codes: Vec<String> = app.json("/api/currencies").await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["code"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(codes, ["EUR", "USD", "JPY"]);
+    assert_eq!(currency_codes(&app).await, ["EUR", "USD", "JPY"]);
     let euros: Vec<(String, i64, String)> = dollars.iter().map(|(n, p, _)| (n.clone(), *p, "EUR".to_owned())).collect();
     assert_eq!(priced(&app.json("/api/products?sort=price_asc").await), euros, "the same numbers, in euros");
     assert_eq!(

@@ -395,6 +395,120 @@ async fn a_guest_buys_by_keyboard_alone_and_a_forged_cross_site_post_is_refused(
     app.stop().await;
 }
 
+/// The storefront's own words follow the shopper's language: a shopper who switches the
+/// footer to French reads the frame, the home, a category, a product, the cart, the
+/// checkout, the order's page, the login and registration and the search in French, the
+/// page saying `lang="fr"`; a language the shop sells in without words of its
+/// own (Brazilian Portuguese) shows the English ones; the JSON API is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_reading_french_reads_the_shops_own_words_in_french() {
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.locales = "en, fr, pt-BR".into();
+            c.cache_warm_products = 0;
+        })
+        .start()
+        .await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/").await;
+    assert_eq!(b.text("h1").await, "Welcome to Storefront");
+    b.client.find(Locator::Css("#language")).await.unwrap().select_by_value("fr").await.unwrap();
+    b.click("form.language button[type=submit]").await;
+    b.wait_text_with("h1", "Bienvenue chez Storefront").await;
+    assert_eq!(b.text("header.top button[type=submit]").await, "Rechercher");
+    assert!(b.text("footer").await.contains("Votre compte"), "{}", b.text("footer").await);
+    assert_eq!(b.text("form.language button[type=submit]").await, "Changer");
+    let lang = b.client.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap();
+    assert_eq!(lang.as_deref(), Some("fr"));
+
+    b.goto("/c/speakers").await;
+    assert_eq!(b.text("form.filters button[type=submit]").await, "Appliquer les filtres");
+    assert!(b.text("div.toolbar").await.contains("Trier par"), "{}", b.text("div.toolbar").await);
+    assert!(b.text("span.count").await.ends_with("produits"), "{}", b.text("span.count").await);
+    assert_eq!(b.text("nav.crumbs a").await, "Accueil");
+
+    b.goto("/p/boom-speaker").await;
+    assert_eq!(b.text("form[action='/cart/items'] button[type=submit]").await, "Ajouter au panier");
+    assert_eq!(b.text("p.stock.in").await, "En stock");
+    assert!(b.text(".buy p.meta").await.contains("Réf. BOOM-1"), "{}", b.text(".buy p.meta").await);
+    assert_eq!(b.text("#reviews").await, "Avis");
+    b.shoot("product-in-french").await;
+    accessible(&b, "product in French").await;
+
+    // into the cart, through the checkout, to the order's page: all in French
+    b.click("form[action='/cart/items'] button[type=submit]").await;
+    b.wait_path("/cart").await;
+    assert_eq!(b.text("h1").await, "Votre panier");
+    assert_eq!(b.text("aside.summary a.button").await, "Commander");
+    assert!(b.text("aside.summary").await.contains("Sous-total"), "{}", b.text("aside.summary").await);
+    b.shoot("cart-in-french").await;
+    accessible(&b, "cart in French").await;
+    b.goto("/checkout").await;
+    assert_eq!(b.text("form[action='/checkout'] button[type=submit]").await, "Passer la commande");
+    let country = b.client.find(Locator::Css("#f-country option[value=DE]")).await.unwrap().text().await.unwrap();
+    assert_eq!(country, "Allemagne");
+    // a form sent without its fields is said in French beside them, and nothing is ordered
+    let before = crate::common::digest(&app.conn());
+    b.click("form[action='/checkout'] button[type=submit]").await;
+    let said = b.wait_text("div.error").await;
+    assert_eq!(said, "Veuillez vérifier les champs signalés ci-dessous.");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    fill_checkout(&b, "claire@example.fr", "Claire Dubois").await;
+    b.click("form[action='/checkout'] button[type=submit]").await;
+    let order = b.wait_text_with("h1", "Commande ").await;
+    assert!(b.text("div.notice").await.contains("En attente de paiement"), "{}", b.text("div.notice").await);
+    assert!(b.text("div.notice").await.contains("Une confirmation est envoyée à claire@example.fr."));
+    assert!(b.text("aside.summary").await.contains("Historique"), "{}", b.text("aside.summary").await);
+    b.shoot("order-in-french").await;
+    accessible(&b, "order in French").await;
+    let id = order.trim_start_matches("Commande ").to_owned();
+    let placed: i64 = app.conn().query_row("SELECT count(*) FROM orders WHERE id = ?1", [&id], |r| r.get(0)).unwrap();
+    assert_eq!(placed, 1, "{order}");
+
+    // the account's pages: a wrong password is said in French, and nobody is logged in
+    // (the attempt is counted against guessing, as every failed login is)
+    b.goto("/account/login").await;
+    assert_eq!(b.text("h1").await, "Se connecter");
+    b.fill("#email", "nobody@example.fr").await;
+    b.fill("#password", "not the password").await;
+    b.click("main form button[type=submit]").await;
+    assert_eq!(b.wait_text("div.error").await, "E-mail ou mot de passe incorrect.");
+    let logged_in: i64 =
+        app.conn().query_row("SELECT count(*) FROM sessions WHERE customer_id IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(logged_in, 0);
+    b.goto("/account/register").await;
+    assert_eq!(b.text("h1").await, "Créer un compte");
+    assert_eq!(b.text("label[for=password]").await, "Mot de passe (8 caractères au moins)");
+    accessible(&b, "registration in French").await;
+
+    b.goto("/search?q=speaker").await;
+    assert_eq!(b.text("h1").await, "Résultats pour « speaker »");
+    assert!(b.text("span.count").await.ends_with("résultats"), "{}", b.text("span.count").await);
+    b.goto("/search?q=qqqzzzxx").await;
+    assert!(b.text("p.empty").await.starts_with("Rien ne correspond à « qqqzzzxx »"), "{}", b.text("p.empty").await);
+    b.shoot("search-in-french").await;
+
+    // an address with nothing at it: the error page is French too
+    b.goto("/p/no-such-speaker").await;
+    assert_eq!(b.text("h1").await, "Introuvable");
+    assert_eq!(b.text("main a[href='/']").await, "Retour à la boutique");
+
+    // Brazilian Portuguese: the shop's words are English, the page says pt-BR
+    b.goto("/p/boom-speaker").await;
+    b.client.find(Locator::Css("#language")).await.unwrap().select_by_value("pt-BR").await.unwrap();
+    b.click("form.language button[type=submit]").await;
+    b.wait_text_with("form[action='/cart/items'] button[type=submit]", "Add to cart").await;
+    let lang = b.client.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap();
+    assert_eq!(lang.as_deref(), Some("pt-BR"));
+    // the API's own answers have no words of the shop's to translate
+    let api = app.get_with("/api/products/boom-speaker", &[("accept-language", "fr")]).await;
+    assert_eq!(api.status, 200);
+    assert!(!api.text().contains("Ajouter"), "{}", api.text());
+    b.close().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_on_the_account_page() {
     let smtp = crate::common::smtp_server::SmtpServer::start();
@@ -434,7 +548,7 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     // she chooses English: the page says it is saved, and the next mail is English
     b.client.find(Locator::Css("#mail-locale")).await.unwrap().select_by_value("en").await.unwrap();
     b.click("form[action='/account/language'] button[type=submit]").await;
-    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Saved").await;
+    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Gespeichert").await; // the page is in German, as chosen in the footer
     b.wait_value("#mail-locale", "en").await;
     assert_eq!(app.call("POST", "/api/auth/password/forgot", None, Some(&forgot), &[]).await.status, 202);
     smtp.wait_for(1, 30, |m| crate::common::smtp_server::readable(m).contains("Subject: Reset your password")).await;
@@ -450,7 +564,7 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     // the owner sees each customer's mail language on their page
     b.client.find(Locator::Css("#mail-locale")).await.unwrap().select_by_value("de").await.unwrap();
     b.click("form[action='/account/language'] button[type=submit]").await;
-    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Saved").await;
+    b.wait_text_with("section[aria-labelledby=mail-language] p.notice", "Gespeichert").await; // the page is in German, as chosen in the footer
     b.goto("/admin/login").await;
     submit_login(&b, "owner@example.com", None).await;
     b.wait_path("/admin").await;
@@ -458,6 +572,20 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     assert_eq!(b.text("#customer-locale").await, "Deutsch (de)");
     b.close().await;
     app.stop().await;
+}
+
+/// Fills the checkout's contact and address: `name` at `email`, in San Francisco.
+async fn fill_checkout(b: &Browser, email: &str, name: &str) {
+    for (field, value) in [
+        ("#f-email", email),
+        ("#f-name", name),
+        ("#f-line1", "1 Main St"),
+        ("#f-city", "San Francisco"),
+        ("#f-state", "CA"),
+        ("#f-postal_code", "94100"),
+    ] {
+        b.fill(field, value).await;
+    }
 }
 
 /// Fills the new draft order's form: a customer on the phone, one line, an address in
@@ -2000,16 +2128,7 @@ async fn the_owner_issues_a_gift_card_and_a_shopper_pays_part_of_an_order_with_i
     // checkout: the card pays $30, the rest is due by card
     b.goto("/checkout").await;
     assert!(b.wait_text("aside.summary").await.contains("pays up to $30.00"));
-    for (field, value) in [
-        ("#f-email", "ada@example.com"),
-        ("#f-name", "Ada Lovelace"),
-        ("#f-line1", "1 Main St"),
-        ("#f-city", "San Francisco"),
-        ("#f-state", "CA"),
-        ("#f-postal_code", "94100"),
-    ] {
-        b.fill(field, value).await;
-    }
+    fill_checkout(&b, "ada@example.com", "Ada Lovelace").await;
     b.click("form[action='/checkout'] button[type=submit]").await;
     let totals = b.wait_text_with("section.panel dl", "Paid by gift card").await;
     assert!(totals.contains("−$30.00") && totals.contains("To pay"), "{totals}");

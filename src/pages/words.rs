@@ -1,0 +1,594 @@
+//! The storefront's own words — its frame, home, category, product and search pages, the
+//! cart, the checkout, an order's page, the account's pages and the error page — in
+//! each language it speaks: English (the source, and the fallback), German, French and
+//! Spanish, the same languages as the mail ([`crate::mail::words::Lang`]). A page is in its
+//! shopper's language (the footer's switch, else the browser's); a language the shop sells
+//! in without words here (`pt-BR`) shows the English ones, as its mail does.
+//!
+//! A text is looked up by its English; [`tf`] fills its `{name}` places. A unit test holds
+//! every text the pages ask for to a translation in each language with the same places.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub use crate::mail::words::Lang;
+
+/// English → [German, French, Spanish].
+const WORDS: &[(&str, [&str; 3])] = &[
+    // the frame
+    ("Skip to content", ["Zum Inhalt springen", "Aller au contenu", "Saltar al contenido"]),
+    ("Search the shop", ["Im Shop suchen", "Rechercher dans la boutique", "Buscar en la tienda"]),
+    ("Search products", ["Produkte suchen", "Rechercher des produits", "Buscar productos"]),
+    ("Search", ["Suchen", "Rechercher", "Buscar"]),
+    ("Your shop", ["Ihr Shop", "Votre boutique", "Tu tienda"]),
+    ("Cart", ["Warenkorb", "Panier", "Carrito"]),
+    ("Account", ["Konto", "Compte", "Cuenta"]),
+    ("Your account", ["Ihr Konto", "Votre compte", "Tu cuenta"]),
+    ("Your cart", ["Ihr Warenkorb", "Votre panier", "Tu carrito"]),
+    ("Language", ["Sprache", "Langue", "Idioma"]),
+    ("Currency", ["Währung", "Devise", "Moneda"]),
+    ("Change", ["Ändern", "Changer", "Cambiar"]),
+    // prices, ratings, pages of a list
+    ("was ", ["vorher ", "avant ", "antes "]),
+    ("{rating} out of 5", ["{rating} von 5", "{rating} sur 5", "{rating} de 5"]),
+    ("{rating} out of 5 stars", ["{rating} von 5 Sternen", "{rating} étoiles sur 5", "{rating} de 5 estrellas"]),
+    ("Out of stock", ["Ausverkauft", "En rupture de stock", "Agotado"]),
+    ("Pages", ["Seiten", "Pages", "Páginas"]),
+    ("← Previous", ["← Zurück", "← Précédent", "← Anterior"]),
+    ("Page {n} of {last}", ["Seite {n} von {last}", "Page {n} sur {last}", "Página {n} de {last}"]),
+    ("Next →", ["Weiter →", "Suivant →", "Siguiente →"]),
+    // home
+    ("Welcome to {shop}", ["Willkommen bei {shop}", "Bienvenue chez {shop}", "Bienvenido a {shop}"]),
+    (
+        "Browse by category, or search for what you need.",
+        [
+            "Stöbern Sie nach Kategorie oder suchen Sie, was Sie brauchen.",
+            "Parcourez les catégories ou cherchez ce qu'il vous faut.",
+            "Explora por categoría o busca lo que necesitas.",
+        ],
+    ),
+    ("Shop by category", ["Nach Kategorie einkaufen", "Acheter par catégorie", "Comprar por categoría"]),
+    ("{n} products", ["{n} Produkte", "{n} produits", "{n} productos"]),
+    ("New in", ["Neu eingetroffen", "Nouveautés", "Novedades"]),
+    ("Best sellers", ["Bestseller", "Meilleures ventes", "Más vendidos"]),
+    ("No products yet.", ["Noch keine Produkte.", "Pas encore de produits.", "Todavía no hay productos."]),
+    // sorts
+    ("Newest", ["Neueste", "Plus récents", "Más recientes"]),
+    ("Price: low to high", ["Preis: aufsteigend", "Prix : croissant", "Precio: de menor a mayor"]),
+    ("Price: high to low", ["Preis: absteigend", "Prix : décroissant", "Precio: de mayor a menor"]),
+    ("Best selling", ["Meistverkauft", "Les plus vendus", "Los más vendidos"]),
+    ("Top rated", ["Am besten bewertet", "Les mieux notés", "Mejor valorados"]),
+    ("Relevance", ["Relevanz", "Pertinence", "Relevancia"]),
+    ("Sort by ", ["Sortieren nach ", "Trier par ", "Ordenar por "]),
+    ("Sort", ["Sortieren", "Trier", "Ordenar"]),
+    // a category
+    ("Breadcrumb", ["Brotkrümelnavigation", "Fil d'Ariane", "Ruta de navegación"]),
+    ("Home", ["Startseite", "Accueil", "Inicio"]),
+    ("Filters", ["Filter", "Filtres", "Filtros"]),
+    ("Brand", ["Marke", "Marque", "Marca"]),
+    ("Any brand", ["Alle Marken", "Toutes les marques", "Cualquier marca"]),
+    ("Price", ["Preis", "Prix", "Precio"]),
+    ("From", ["Von", "De", "Desde"]),
+    ("To", ["Bis", "À", "Hasta"]),
+    ("Availability", ["Verfügbarkeit", "Disponibilité", "Disponibilidad"]),
+    ("In stock only", ["Nur vorrätige", "En stock uniquement", "Solo en stock"]),
+    ("Apply filters", ["Filter anwenden", "Appliquer les filtres", "Aplicar filtros"]),
+    ("Products", ["Produkte", "Produits", "Productos"]),
+    (
+        "No products match these filters.",
+        [
+            "Keine Produkte entsprechen diesen Filtern.",
+            "Aucun produit ne correspond à ces filtres.",
+            "Ningún producto coincide con estos filtros.",
+        ],
+    ),
+    // a product
+    ("by {brand}", ["von {brand}", "par {brand}", "de {brand}"]),
+    ("SKU {sku}", ["Art.-Nr. {sku}", "Réf. {sku}", "Ref. {sku}"]),
+    ("Choose {options}", ["{options} wählen", "Choisir {options}", "Elegir {options}"]),
+    (" and ", [" und ", " et ", " y "]),
+    (" (sale)", [" (Angebot)", " (promo)", " (oferta)"]),
+    (" — sold out", [" — ausverkauft", " — épuisé", " — agotado"]),
+    ("Quantity", ["Menge", "Quantité", "Cantidad"]),
+    ("Add to cart", ["In den Warenkorb", "Ajouter au panier", "Añadir al carrito"]),
+    ("In stock", ["Auf Lager", "En stock", "En stock"]),
+    ("Description", ["Beschreibung", "Description", "Descripción"]),
+    ("More pictures", ["Weitere Bilder", "Plus de photos", "Más fotos"]),
+    ("Reviews", ["Bewertungen", "Avis", "Reseñas"]),
+    ("No reviews yet.", ["Noch keine Bewertungen.", "Pas encore d'avis.", "Todavía no hay reseñas."]),
+    // search
+    (
+        "Type what you are looking for in the search box above.",
+        [
+            "Geben Sie oben im Suchfeld ein, was Sie suchen.",
+            "Tapez ce que vous cherchez dans le champ de recherche ci-dessus.",
+            "Escribe lo que buscas en el cuadro de búsqueda de arriba.",
+        ],
+    ),
+    ("Search: {text}", ["Suche: {text}", "Recherche : {text}", "Búsqueda: {text}"]),
+    ("Results for “{text}”", ["Ergebnisse für „{text}“", "Résultats pour « {text} »", "Resultados para «{text}»"]),
+    ("Narrow the results", ["Ergebnisse eingrenzen", "Affiner les résultats", "Acotar los resultados"]),
+    ("Category", ["Kategorie", "Catégorie", "Categoría"]),
+    ("(any)", ["(alle)", "(tous)", "(cualquiera)"]),
+    (" and up", [" und mehr", " et plus", " o más"]),
+    ("Any price", ["Jeder Preis", "Tous les prix", "Cualquier precio"]),
+    ("Results", ["Ergebnisse", "Résultats", "Resultados"]),
+    ("{n} results", ["{n} Ergebnisse", "{n} résultats", "{n} resultados"]),
+    (
+        "Nothing matches “{text}”. Try fewer or other words.",
+        [
+            "Nichts passt zu „{text}“. Versuchen Sie weniger oder andere Wörter.",
+            "Rien ne correspond à « {text} ». Essayez avec moins de mots, ou d'autres.",
+            "Nada coincide con «{text}». Prueba con menos palabras o con otras.",
+        ],
+    ),
+    // the cart
+    ("Your cart is empty.", ["Ihr Warenkorb ist leer.", "Votre panier est vide.", "Tu carrito está vacío."]),
+    ("Continue shopping", ["Weiter einkaufen", "Continuer mes achats", "Seguir comprando"]),
+    ("Items in your cart", ["Artikel in Ihrem Warenkorb", "Articles de votre panier", "Artículos de tu carrito"]),
+    ("Product", ["Produkt", "Produit", "Producto"]),
+    ("Total", ["Summe", "Total", "Total"]),
+    ("Remove", ["Entfernen", "Retirer", "Quitar"]),
+    ("Not enough in stock", ["Nicht genug auf Lager", "Stock insuffisant", "No hay suficiente stock"]),
+    ("Quantity of {name}", ["Menge von {name}", "Quantité de {name}", "Cantidad de {name}"]),
+    ("Update", ["Aktualisieren", "Mettre à jour", "Actualizar"]),
+    ("Remove {name}", ["{name} entfernen", "Retirer {name}", "Quitar {name}"]),
+    ("Summary", ["Übersicht", "Récapitulatif", "Resumen"]),
+    ("Items", ["Artikel", "Articles", "Artículos"]),
+    ("Subtotal", ["Zwischensumme", "Sous-total", "Subtotal"]),
+    ("Discount", ["Rabatt", "Remise", "Descuento"]),
+    ("Remove the code {code}", ["Den Code {code} entfernen", "Retirer le code {code}", "Quitar el código {code}"]),
+    ("Remove code", ["Code entfernen", "Retirer le code", "Quitar el código"]),
+    ("Discount code", ["Rabattcode", "Code de réduction", "Código de descuento"]),
+    ("Apply", ["Einlösen", "Appliquer", "Aplicar"]),
+    ("Gift card", ["Geschenkkarte", "Carte cadeau", "Tarjeta regalo"]),
+    ("Gift card …{last4}", ["Geschenkkarte …{last4}", "Carte cadeau …{last4}", "Tarjeta regalo …{last4}"]),
+    (
+        "Balance {balance}; it pays at checkout, the rest by your payment method.",
+        [
+            "Guthaben {balance}; es wird an der Kasse verrechnet, den Rest zahlen Sie mit Ihrer Zahlungsart.",
+            "Solde {balance} ; il paie à la commande, le reste par votre moyen de paiement.",
+            "Saldo {balance}; se descuenta al pagar y el resto con tu forma de pago.",
+        ],
+    ),
+    (
+        "Remove the gift card ending {last4}",
+        [
+            "Die Geschenkkarte mit Endung {last4} entfernen",
+            "Retirer la carte cadeau finissant par {last4}",
+            "Quitar la tarjeta regalo que termina en {last4}",
+        ],
+    ),
+    ("Remove gift card", ["Geschenkkarte entfernen", "Retirer la carte cadeau", "Quitar la tarjeta regalo"]),
+    (
+        "Shipping, and any tax not included in the prices, are added at checkout.",
+        [
+            "Versand und nicht im Preis enthaltene Steuern kommen an der Kasse hinzu.",
+            "La livraison, et toute taxe non comprise dans les prix, s'ajoutent à la commande.",
+            "El envío, y los impuestos no incluidos en los precios, se añaden al pagar.",
+        ],
+    ),
+    ("Check out", ["Zur Kasse", "Commander", "Tramitar pedido"]),
+    ("Tax", ["Steuer", "Taxe", "Impuestos"]),
+    ("Tax included", ["Steuer enthalten", "Taxe comprise", "Impuestos incluidos"]),
+    // checkout
+    ("Checkout", ["Kasse", "Commande", "Pago"]),
+    (" (optional)", [" (optional)", " (facultatif)", " (opcional)"]),
+    (
+        "Please check the fields marked below.",
+        [
+            "Bitte prüfen Sie die markierten Felder.",
+            "Veuillez vérifier les champs signalés ci-dessous.",
+            "Revisa los campos marcados abajo.",
+        ],
+    ),
+    ("Contact", ["Kontakt", "Contact", "Contacto"]),
+    ("E-mail for the confirmation", ["E-Mail für die Bestätigung", "E-mail pour la confirmation", "Correo para la confirmación"]),
+    ("Shipping address", ["Lieferadresse", "Adresse de livraison", "Dirección de envío"]),
+    ("Full name", ["Vollständiger Name", "Nom complet", "Nombre completo"]),
+    ("Address", ["Adresse", "Adresse", "Dirección"]),
+    ("Apartment, suite", ["Wohnung, Etage", "Appartement, étage", "Piso, puerta"]),
+    ("City", ["Stadt", "Ville", "Ciudad"]),
+    ("State or region", ["Bundesland oder Region", "État ou région", "Provincia o región"]),
+    ("Postal code", ["Postleitzahl", "Code postal", "Código postal"]),
+    ("Country", ["Land", "Pays", "País"]),
+    ("Delivery", ["Lieferung", "Livraison", "Entrega"]),
+    (
+        "The shop does not ship to this country.",
+        ["Der Shop liefert nicht in dieses Land.", "La boutique ne livre pas ce pays.", "La tienda no envía a este país."],
+    ),
+    ("Payment", ["Zahlung", "Paiement", "Pago"]),
+    ("Place order", ["Bestellung aufgeben", "Passer la commande", "Realizar pedido"]),
+    ("Your order", ["Ihre Bestellung", "Votre commande", "Tu pedido"]),
+    ("Remove it in the cart", ["Im Warenkorb entfernen", "La retirer dans le panier", "Quítala en el carrito"]),
+    (
+        "Gift card …{last4} pays up to {balance}; the rest is paid by the method you choose.",
+        [
+            "Geschenkkarte …{last4} zahlt bis zu {balance}; den Rest zahlen Sie mit der gewählten Zahlungsart.",
+            "La carte cadeau …{last4} paie jusqu'à {balance} ; le reste est payé par le moyen choisi.",
+            "La tarjeta regalo …{last4} paga hasta {balance}; el resto se paga con la forma que elijas.",
+        ],
+    ),
+    (
+        "Shipping, and tax for your address unless the prices include it, are added when the order is placed.",
+        [
+            "Versand und die Steuer Ihrer Adresse, sofern nicht im Preis enthalten, kommen bei der Bestellung hinzu.",
+            "La livraison, et la taxe de votre adresse si les prix ne la comprennent pas, s'ajoutent à la commande.",
+            "El envío, y los impuestos de tu dirección si los precios no los incluyen, se añaden al hacer el pedido.",
+        ],
+    ),
+    ("Card (on delivery of the payment link)", ["Karte (über den Zahlungslink)", "Carte (par le lien de paiement)", "Tarjeta (con el enlace de pago)"]),
+    ("PayPal", ["PayPal", "PayPal", "PayPal"]),
+    ("card", ["Karte", "carte", "tarjeta"]),
+    ("bank transfer", ["Banküberweisung", "virement bancaire", "transferencia bancaria"]),
+    ("cash on delivery", ["Nachnahme", "paiement à la livraison", "contra reembolso"]),
+    ("Bank transfer", ["Banküberweisung", "Virement bancaire", "Transferencia bancaria"]),
+    ("Cash on delivery", ["Nachnahme", "Paiement à la livraison", "Contra reembolso"]),
+    ("United States", ["Vereinigte Staaten", "États-Unis", "Estados Unidos"]),
+    ("Canada", ["Kanada", "Canada", "Canadá"]),
+    ("United Kingdom", ["Vereinigtes Königreich", "Royaume-Uni", "Reino Unido"]),
+    ("Ireland", ["Irland", "Irlande", "Irlanda"]),
+    ("Germany", ["Deutschland", "Allemagne", "Alemania"]),
+    ("France", ["Frankreich", "France", "Francia"]),
+    ("Netherlands", ["Niederlande", "Pays-Bas", "Países Bajos"]),
+    ("Belgium", ["Belgien", "Belgique", "Bélgica"]),
+    ("Spain", ["Spanien", "Espagne", "España"]),
+    ("Italy", ["Italien", "Italie", "Italia"]),
+    ("Austria", ["Österreich", "Autriche", "Austria"]),
+    ("Switzerland", ["Schweiz", "Suisse", "Suiza"]),
+    ("Sweden", ["Schweden", "Suède", "Suecia"]),
+    ("Denmark", ["Dänemark", "Danemark", "Dinamarca"]),
+    ("Norway", ["Norwegen", "Norvège", "Noruega"]),
+    ("Finland", ["Finnland", "Finlande", "Finlandia"]),
+    ("Poland", ["Polen", "Pologne", "Polonia"]),
+    ("Portugal", ["Portugal", "Portugal", "Portugal"]),
+    ("Australia", ["Australien", "Australie", "Australia"]),
+    ("New Zealand", ["Neuseeland", "Nouvelle-Zélande", "Nueva Zelanda"]),
+    ("Japan", ["Japan", "Japon", "Japón"]),
+    // an order
+    ("Order {id}", ["Bestellung {id}", "Commande {id}", "Pedido {id}"]),
+    ("Waiting for payment", ["Wartet auf Zahlung", "En attente de paiement", "Esperando el pago"]),
+    ("Paid — being prepared", ["Bezahlt — wird vorbereitet", "Payée — en préparation", "Pagado — en preparación"]),
+    (
+        "Partly shipped — the rest follows",
+        ["Teilweise versandt — der Rest folgt", "Expédiée en partie — la suite arrive", "Enviado en parte — el resto llegará"],
+    ),
+    ("Shipped", ["Versandt", "Expédiée", "Enviado"]),
+    ("Cancelled", ["Storniert", "Annulée", "Cancelado"]),
+    ("Expired (not paid in time)", ["Abgelaufen (nicht rechtzeitig bezahlt)", "Expirée (non payée à temps)", "Caducado (no se pagó a tiempo)"]),
+    ("Refunded", ["Erstattet", "Remboursée", "Reembolsado"]),
+    ("Partly refunded", ["Teilweise erstattet", "Remboursée en partie", "Reembolsado en parte"]),
+    ("In progress", ["In Bearbeitung", "En cours", "En curso"]),
+    (
+        "Thank you! Your order is placed and its items are held for you until {until} UTC.",
+        [
+            "Vielen Dank! Ihre Bestellung ist aufgegeben, die Artikel sind bis {until} UTC für Sie reserviert.",
+            "Merci ! Votre commande est passée et ses articles vous sont réservés jusqu'au {until} UTC.",
+            "¡Gracias! Tu pedido está hecho y sus artículos están reservados para ti hasta el {until} UTC.",
+        ],
+    ),
+    (
+        "Thank you! Your order is placed and its items are held for you.",
+        [
+            "Vielen Dank! Ihre Bestellung ist aufgegeben, die Artikel sind für Sie reserviert.",
+            "Merci ! Votre commande est passée et ses articles vous sont réservés.",
+            "¡Gracias! Tu pedido está hecho y sus artículos están reservados para ti.",
+        ],
+    ),
+    ("To pay:", ["Zu zahlen:", "À payer :", "A pagar:"]),
+    (
+        "by {method}, quoting order {id} as the reference.",
+        [
+            "per {method}, mit der Bestellnummer {id} als Verwendungszweck.",
+            "par {method}, en indiquant la commande {id} comme référence.",
+            "por {method}, indicando el pedido {id} como referencia.",
+        ],
+    ),
+    ("A confirmation goes to {email}.", ["Eine Bestätigung geht an {email}.", "Une confirmation est envoyée à {email}.", "Se envía una confirmación a {email}."]),
+    ("Shipping", ["Versand", "Livraison", "Envío"]),
+    ("Paid by gift card …{last4}", ["Bezahlt mit Geschenkkarte …{last4}", "Payé par carte cadeau …{last4}", "Pagado con tarjeta regalo …{last4}"]),
+    ("Back on gift card …{last4}", ["Zurück auf Geschenkkarte …{last4}", "Recrédité sur la carte cadeau …{last4}", "Devuelto a la tarjeta regalo …{last4}"]),
+    ("To pay", ["Zu zahlen", "À payer", "A pagar"]),
+    ("Paid by {method}", ["Bezahlt per {method}", "Payé par {method}", "Pagado con {method}"]),
+    ("Balance due", ["Offener Betrag", "Solde dû", "Saldo pendiente"]),
+    (
+        "Your order was changed after you paid and costs more now: the shop will ask you for the balance.",
+        [
+            "Ihre Bestellung wurde nach der Zahlung geändert und kostet jetzt mehr: Der Shop wird Sie um den Restbetrag bitten.",
+            "Votre commande a été modifiée après votre paiement et coûte plus cher : la boutique vous demandera le solde.",
+            "Tu pedido cambió después de pagar y ahora cuesta más: la tienda te pedirá la diferencia.",
+        ],
+    ),
+    ("Shipments", ["Sendungen", "Envois", "Envíos"]),
+    ("Parcel {n}", ["Paket {n}", "Colis {n}", "Paquete {n}"]),
+    ("sent {day}", ["versandt am {day}", "envoyé le {day}", "enviado el {day}"]),
+    ("delivered {day}", ["zugestellt am {day}", "livré le {day}", "entregado el {day}"]),
+    ("on its way", ["unterwegs", "en route", "en camino"]),
+    ("tracking number", ["Sendungsnummer", "numéro de suivi", "número de seguimiento"]),
+    ("Track parcel {n}", ["Paket {n} verfolgen", "Suivre le colis {n}", "Seguir el paquete {n}"]),
+    ("Refunds", ["Erstattungen", "Remboursements", "Reembolsos"]),
+    ("on its way back to you", ["auf dem Weg zurück zu Ihnen", "en route vers vous", "de vuelta hacia ti"]),
+    (
+        "could not be sent; the shop will be in touch",
+        [
+            "konnte nicht gesendet werden; der Shop meldet sich",
+            "n'a pas pu être envoyé ; la boutique vous contactera",
+            "no se pudo enviar; la tienda se pondrá en contacto",
+        ],
+    ),
+    ("being processed", ["wird bearbeitet", "en cours de traitement", "en proceso"]),
+    ("Returns", ["Rücksendungen", "Retours", "Devoluciones"]),
+    ("Return {id}", ["Rücksendung {id}", "Retour {id}", "Devolución {id}"]),
+    ("asked for: the shop will answer", ["angefragt: der Shop antwortet", "demandé : la boutique va répondre", "solicitada: la tienda responderá"]),
+    (
+        "approved: please send the items back",
+        [
+            "genehmigt: bitte senden Sie die Artikel zurück",
+            "approuvé : merci de renvoyer les articles",
+            "aprobada: envía los artículos de vuelta",
+        ],
+    ),
+    ("not accepted", ["nicht angenommen", "refusé", "no aceptada"]),
+    (
+        "the items arrived: your refund follows",
+        ["die Artikel sind angekommen: Ihre Erstattung folgt", "les articles sont arrivés : votre remboursement suit", "los artículos llegaron: tu reembolso llegará"],
+    ),
+    ("refunded", ["erstattet", "remboursé", "reembolsada"]),
+    ("From the shop: {note}", ["Vom Shop: {note}", "De la boutique : {note}", "De la tienda: {note}"]),
+    ("Return items", ["Artikel zurücksenden", "Retourner des articles", "Devolver artículos"]),
+    (
+        "Nothing was asked for: see the fields below.",
+        [
+            "Es wurde nichts angefragt: siehe die Felder unten.",
+            "Rien n'a été demandé : voir les champs ci-dessous.",
+            "No se pidió nada: mira los campos de abajo.",
+        ],
+    ),
+    ("(up to {units}, until {until})", ["(bis zu {units}, bis {until})", "(jusqu'à {units}, jusqu'au {until})", "(hasta {units}, hasta el {until})"]),
+    ("Units to send back", ["Zurückzusendende Stück", "Unités à renvoyer", "Unidades a devolver"]),
+    ("Why", ["Grund", "Pourquoi", "Motivo"]),
+    ("Ask to return", ["Rücksendung anfragen", "Demander un retour", "Solicitar la devolución"]),
+    ("Shipping to", ["Lieferung an", "Livraison à", "Envío a"]),
+    ("History", ["Verlauf", "Historique", "Historial"]),
+    ("Placed {day}", ["Bestellt am {day}", "Passée le {day}", "Realizado el {day}"]),
+    // logging in, registering, the account
+    ("E-mail", ["E-Mail", "E-mail", "Correo electrónico"]),
+    ("Password", ["Passwort", "Mot de passe", "Contraseña"]),
+    ("Two-factor code", ["Zwei-Faktor-Code", "Code à deux facteurs", "Código de dos factores"]),
+    (" (if you turned it on)", [" (falls eingeschaltet)", " (si vous l'avez activé)", " (si lo activaste)"]),
+    ("Log in", ["Anmelden", "Se connecter", "Iniciar sesión"]),
+    (
+        "Enter the code from your authenticator app (or a recovery code).",
+        [
+            "Geben Sie den Code aus Ihrer Authenticator-App ein (oder einen Wiederherstellungscode).",
+            "Saisissez le code de votre application d'authentification (ou un code de secours).",
+            "Introduce el código de tu aplicación de autenticación (o un código de recuperación).",
+        ],
+    ),
+    (
+        "That code is wrong, used or expired. Try the current one.",
+        [
+            "Dieser Code ist falsch, verbraucht oder abgelaufen. Versuchen Sie den aktuellen.",
+            "Ce code est faux, déjà utilisé ou expiré. Essayez le code actuel.",
+            "Ese código es incorrecto, ya se usó o caducó. Prueba con el actual.",
+        ],
+    ),
+    ("Wrong e-mail or password.", ["E-Mail oder Passwort falsch.", "E-mail ou mot de passe incorrect.", "Correo o contraseña incorrectos."]),
+    ("New here?", ["Neu hier?", "Nouveau ici ?", "¿Eres nuevo?"]),
+    ("Create an account", ["Konto erstellen", "Créer un compte", "Crear una cuenta"]),
+    ("Your name", ["Ihr Name", "Votre nom", "Tu nombre"]),
+    ("Password (at least 8 characters)", ["Passwort (mindestens 8 Zeichen)", "Mot de passe (8 caractères au moins)", "Contraseña (8 caracteres como mínimo)"]),
+    ("Create account", ["Konto erstellen", "Créer le compte", "Crear la cuenta"]),
+    ("Have an account?", ["Sie haben ein Konto?", "Vous avez un compte ?", "¿Ya tienes una cuenta?"]),
+    ("Log out", ["Abmelden", "Se déconnecter", "Cerrar sesión"]),
+    ("Orders", ["Bestellungen", "Commandes", "Pedidos"]),
+    ("No orders yet.", ["Noch keine Bestellungen.", "Pas encore de commandes.", "Todavía no hay pedidos."]),
+    ("Order", ["Bestellung", "Commande", "Pedido"]),
+    ("Placed", ["Datum", "Date", "Fecha"]),
+    ("Status", ["Status", "État", "Estado"]),
+    ("Language of our e-mails", ["Sprache unserer E-Mails", "Langue de nos e-mails", "Idioma de nuestros correos"]),
+    ("Save", ["Speichern", "Enregistrer", "Guardar"]),
+    (
+        "Saved: your next e-mails are in this language.",
+        [
+            "Gespeichert: Ihre nächsten E-Mails sind in dieser Sprache.",
+            "Enregistré : vos prochains e-mails seront dans cette langue.",
+            "Guardado: tus próximos correos estarán en este idioma.",
+        ],
+    ),
+    ("Two-factor login", ["Zwei-Faktor-Anmeldung", "Connexion à deux facteurs", "Inicio de sesión en dos pasos"]),
+    (
+        "On: logging in asks for a code from your authenticator app.",
+        [
+            "Ein: Beim Anmelden wird ein Code aus Ihrer Authenticator-App abgefragt.",
+            "Activée : la connexion demande un code de votre application d'authentification.",
+            "Activado: al iniciar sesión se pide un código de tu aplicación de autenticación.",
+        ],
+    ),
+    (
+        "Off. With it on, logging in also asks for a code from an authenticator app.",
+        [
+            "Aus. Eingeschaltet fragt die Anmeldung zusätzlich einen Code aus einer Authenticator-App ab.",
+            "Désactivée. Activée, la connexion demande aussi un code d'une application d'authentification.",
+            "Desactivado. Si lo activas, al iniciar sesión también se pide un código de una aplicación de autenticación.",
+        ],
+    ),
+    ("Turn on two-factor login", ["Zwei-Faktor-Anmeldung einschalten", "Activer la connexion à deux facteurs", "Activar el inicio de sesión en dos pasos"]),
+    ("Where you are logged in", ["Wo Sie angemeldet sind", "Où vous êtes connecté", "Dónde has iniciado sesión"]),
+    ("Device", ["Gerät", "Appareil", "Dispositivo"]),
+    ("Last seen", ["Zuletzt gesehen", "Vu pour la dernière fois", "Visto por última vez"]),
+    ("End", ["Beenden", "Terminer", "Cerrar"]),
+    ("(this one)", ["(dieses)", "(celui-ci)", "(este)"]),
+    ("End the session on {device}", ["Die Sitzung auf {device} beenden", "Terminer la session sur {device}", "Cerrar la sesión en {device}"]),
+    (
+        "Add this key to your authenticator app (or open the link on your phone):",
+        [
+            "Fügen Sie diesen Schlüssel Ihrer Authenticator-App hinzu (oder öffnen Sie den Link auf Ihrem Telefon):",
+            "Ajoutez cette clé à votre application d'authentification (ou ouvrez le lien sur votre téléphone) :",
+            "Añade esta clave a tu aplicación de autenticación (o abre el enlace en tu teléfono):",
+        ],
+    ),
+    ("Open in an authenticator app", ["In einer Authenticator-App öffnen", "Ouvrir dans une application d'authentification", "Abrir en una aplicación de autenticación"]),
+    ("The 6-digit code it shows", ["Der 6-stellige Code, den sie anzeigt", "Le code à 6 chiffres qu'elle affiche", "El código de 6 dígitos que muestra"]),
+    ("Turn on", ["Einschalten", "Activer", "Activar"]),
+    ("Two-factor login is on", ["Die Zwei-Faktor-Anmeldung ist eingeschaltet", "La connexion à deux facteurs est activée", "El inicio de sesión en dos pasos está activado"]),
+    (
+        "Keep these recovery codes somewhere safe. Each logs you in once if you lose your authenticator; they are shown only now.",
+        [
+            "Bewahren Sie diese Wiederherstellungscodes sicher auf. Jeder meldet Sie einmal an, falls Sie Ihren Authenticator verlieren; sie werden nur jetzt angezeigt.",
+            "Gardez ces codes de secours en lieu sûr. Chacun vous connecte une fois si vous perdez votre application d'authentification ; ils ne sont affichés que maintenant.",
+            "Guarda estos códigos de recuperación en un lugar seguro. Cada uno te permite iniciar sesión una vez si pierdes tu autenticador; solo se muestran ahora.",
+        ],
+    ),
+    ("Back to your account", ["Zurück zu Ihrem Konto", "Retour à votre compte", "Volver a tu cuenta"]),
+    (
+        "That code is wrong or expired; try the current one.",
+        [
+            "Dieser Code ist falsch oder abgelaufen; versuchen Sie den aktuellen.",
+            "Ce code est faux ou expiré ; essayez le code actuel.",
+            "Ese código es incorrecto o caducó; prueba con el actual.",
+        ],
+    ),
+    // the error page
+    ("Not found", ["Nicht gefunden", "Introuvable", "No encontrado"]),
+    (
+        "There is nothing at this address. It may have moved, or the product is no longer sold.",
+        [
+            "Unter dieser Adresse gibt es nichts. Sie wurde vielleicht verschoben, oder das Produkt wird nicht mehr verkauft.",
+            "Il n'y a rien à cette adresse. Elle a peut-être changé, ou le produit n'est plus vendu.",
+            "No hay nada en esta dirección. Puede que se haya movido o que el producto ya no se venda.",
+        ],
+    ),
+    ("That did not work", ["Das hat nicht geklappt", "Cela n'a pas fonctionné", "Eso no funcionó"]),
+    (
+        "Something in the request could not be used:",
+        [
+            "Etwas in der Anfrage war nicht verwendbar:",
+            "Un élément de la demande n'a pas pu être utilisé :",
+            "Algo de la solicitud no se pudo usar:",
+        ],
+    ),
+    ("The shop could not do this now:", ["Der Shop konnte das jetzt nicht tun:", "La boutique n'a pas pu le faire maintenant :", "La tienda no pudo hacerlo ahora:"]),
+    ("Not allowed", ["Nicht erlaubt", "Non autorisé", "No permitido"]),
+    (
+        "This page or action is not open to you.",
+        ["Diese Seite oder Aktion steht Ihnen nicht offen.", "Cette page ou cette action ne vous est pas ouverte.", "Esta página o acción no está disponible para ti."],
+    ),
+    ("Too many requests", ["Zu viele Anfragen", "Trop de requêtes", "Demasiadas solicitudes"]),
+    (
+        "Please wait a moment and try again.",
+        ["Bitte warten Sie einen Moment und versuchen Sie es erneut.", "Veuillez patienter un instant et réessayer.", "Espera un momento y vuelve a intentarlo."],
+    ),
+    ("Busy", ["Ausgelastet", "Occupé", "Ocupado"]),
+    (
+        "The shop is busy right now; please try again in a moment.",
+        [
+            "Der Shop ist gerade ausgelastet; bitte versuchen Sie es gleich noch einmal.",
+            "La boutique est très sollicitée ; veuillez réessayer dans un instant.",
+            "La tienda está ocupada ahora mismo; vuelve a intentarlo en un momento.",
+        ],
+    ),
+    ("Something went wrong", ["Etwas ist schiefgelaufen", "Un problème est survenu", "Algo salió mal"]),
+    (
+        "The shop could not answer this request. Please try again.",
+        [
+            "Der Shop konnte diese Anfrage nicht beantworten. Bitte versuchen Sie es erneut.",
+            "La boutique n'a pas pu répondre à cette demande. Veuillez réessayer.",
+            "La tienda no pudo responder a esta solicitud. Vuelve a intentarlo.",
+        ],
+    ),
+    ("Back to the shop", ["Zurück zum Shop", "Retour à la boutique", "Volver a la tienda"]),
+    ("Reference:", ["Referenz:", "Référence :", "Referencia:"]),
+];
+
+fn table() -> &'static HashMap<&'static str, [&'static str; 3]> {
+    static TABLE: OnceLock<HashMap<&'static str, [&'static str; 3]>> = OnceLock::new();
+    TABLE.get_or_init(|| WORDS.iter().copied().collect())
+}
+
+/// `en` in `lang` (English when the text has no translation: the unit test below finds
+/// every such text the pages use).
+pub fn t(lang: Lang, en: &'static str) -> &'static str {
+    let i = match lang {
+        Lang::En => return en,
+        Lang::De => 0,
+        Lang::Fr => 1,
+        Lang::Es => 2,
+    };
+    table().get(en).map_or(en, |w| w[i])
+}
+
+/// [`t`] with its `{name}` places filled from `args`.
+pub fn tf(lang: Lang, en: &'static str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut out = t(lang, en).to_owned();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places(s: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(n, _)| n)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The source of the pages that speak the shopper's language.
+    const SOURCES: [&str; 5] = [
+        include_str!("layout.rs"),
+        include_str!("shop.rs"),
+        include_str!("buy.rs"),
+        include_str!("view.rs"),
+        include_str!("account.rs"),
+    ];
+
+    /// The texts the pages ask for: the first string argument of each `t(` and `tf(` call
+    /// in their source.
+    fn asked() -> Vec<String> {
+        let mut out = Vec::new();
+        for src in SOURCES {
+            for call in ["t(w, \"", "tf(w, \"", "t(ps.words, \""] {
+                for (i, _) in src.match_indices(call) {
+                    let preceded = src[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+                    if preceded {
+                        continue;
+                    }
+                    let rest = &src[i + call.len()..];
+                    out.push(rest[..rest.find('"').expect("a closed string")].to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_text_the_pages_use_is_in_every_language_with_the_same_places() {
+        let asked = asked();
+        assert!(asked.len() > 40, "the scan finds the pages' texts: {asked:?}");
+        for en in &asked {
+            assert!(table().contains_key(en.as_str()), "no translations of {en:?}");
+        }
+        for (en, words) in WORDS {
+            for w in words {
+                assert_eq!(places(en), places(w), "{en:?} / {w:?}");
+                assert!(!w.is_empty());
+            }
+            let quoted = format!("\"{en}\"");
+            let used = asked.iter().any(|a| a == en) || SOURCES.iter().any(|src| src.contains(&quoted));
+            assert!(used, "{en:?} is not used by the pages");
+        }
+        assert_eq!(WORDS.len(), table().len(), "each text once");
+    }
+
+    #[test]
+    fn a_text_is_said_in_its_language_and_its_places_filled() {
+        assert_eq!(t(Lang::De, "Add to cart"), "In den Warenkorb");
+        assert_eq!(t(Lang::En, "Add to cart"), "Add to cart");
+        assert_eq!(tf(Lang::Fr, "Page {n} of {last}", &[("n", &2), ("last", &7)]), "Page 2 sur 7");
+        assert_eq!(tf(Lang::Es, "Welcome to {shop}", &[("shop", &"Quokka")]), "Bienvenido a Quokka");
+    }
+}
