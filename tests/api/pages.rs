@@ -574,6 +574,16 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     app.stop().await;
 }
 
+/// A browser with the shop's owner (made now) logged in to the dashboard, on its home.
+async fn owner_in_dashboard(app: &TestApp) -> Browser {
+    app.admin("owner@example.com").await;
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b
+}
+
 /// Fills the checkout's contact and address: `name` at `email`, in San Francisco.
 async fn fill_checkout(b: &Browser, email: &str, name: &str) {
     for (field, value) in [
@@ -899,11 +909,7 @@ async fn the_owner_logs_in_with_two_factor_fulfils_an_order_from_the_queue_and_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_creates_a_product_with_stock_prices_it_and_shoppers_find_it() {
     let app = page_app().await;
-    app.admin("owner@example.com").await;
-    let b = Browser::start(app.addr).await;
-    b.goto("/admin/login").await;
-    submit_login(&b, "owner@example.com", None).await;
-    b.wait_path("/admin").await;
+    let b = owner_in_dashboard(&app).await;
     b.click("nav a[href='/admin/products']").await;
     b.wait_path("/admin/products").await;
     b.shoot("admin-products").await;
@@ -1650,11 +1656,7 @@ async fn the_owner_uploads_pictures_orders_them_and_shoppers_see_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_renames_the_shop_from_the_settings_page_and_takes_it_back() {
     let app = page_app().await;
-    app.admin("owner@example.com").await;
-    let b = Browser::start(app.addr).await;
-    b.goto("/admin/login").await;
-    submit_login(&b, "owner@example.com", None).await;
-    b.wait_path("/admin").await;
+    let b = owner_in_dashboard(&app).await;
     b.goto("/admin/cache").await;
     b.click("nav.tabs a[href='/admin/settings']").await;
     b.wait_path("/admin/settings").await;
@@ -1709,11 +1711,7 @@ async fn the_owner_renames_the_shop_from_the_settings_page_and_takes_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_sells_in_yen_by_default_and_every_page_says_yen() {
     let app = page_app().await;
-    app.admin("owner@example.com").await;
-    let b = Browser::start(app.addr).await;
-    b.goto("/admin/login").await;
-    submit_login(&b, "owner@example.com", None).await;
-    b.wait_path("/admin").await;
+    let b = owner_in_dashboard(&app).await;
     b.goto("/admin/settings").await;
     let before = crate::common::digest(&app.conn());
     b.fill("#s-currencies", "JPY, JPY 1").await;
@@ -2335,11 +2333,7 @@ async fn the_owner_translates_a_product_and_its_category_and_a_shopper_switches_
         })
         .start()
         .await;
-    app.admin("owner@example.com").await;
-    let b = Browser::start(app.addr).await;
-    b.goto("/admin/login").await;
-    submit_login(&b, "owner@example.com", None).await;
-    b.wait_path("/admin").await;
+    let b = owner_in_dashboard(&app).await;
 
     // the product's page lists German, not yet translated
     b.goto("/admin/products/1").await;
@@ -2436,11 +2430,7 @@ async fn the_owner_sets_euro_prices_and_a_shopper_pays_in_euros() {
         })
         .start()
         .await;
-    app.admin("owner@example.com").await;
-    let b = Browser::start(app.addr).await;
-    b.goto("/admin/login").await;
-    submit_login(&b, "owner@example.com", None).await;
-    b.wait_path("/admin").await;
+    let b = owner_in_dashboard(&app).await;
 
     // a price list in euros, from the pricing tabs
     b.goto("/admin/price-lists").await;
