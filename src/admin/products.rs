@@ -350,7 +350,7 @@ where
             let after = store::admin_product(tx, id)?;
             audit(tx, &admin, action, "product", id, Some(&before), after.as_ref())?;
             if let Some(after) = &after {
-                announce(tx, action, id, &before, after, (threshold, currency))?;
+                announce(tx, action, id, &before, after, threshold, currency)?;
             }
             Ok::<_, ApiError>((after, out))
         })
@@ -364,7 +364,8 @@ fn announce(
     id: i64,
     before: &serde_json::Value,
     after: &serde_json::Value,
-    (threshold, currency): (i64, crate::domain::Currency),
+    threshold: i64,
+    currency: crate::domain::Currency,
 ) -> rusqlite::Result<()> {
     let now = now_ms();
     let status = |v: &serde_json::Value| v["status"].as_str().unwrap_or_default().to_owned();

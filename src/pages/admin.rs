@@ -133,6 +133,22 @@ pub(crate) fn shown_in(amount: i64, currency: &str) -> String {
     money(&Money { amount, currency: currency.to_owned() })
 }
 
+/// Amounts in several currencies, added up by currency as the dashboard shows them:
+/// `$120.00 + €45.00` (none: nothing, in `default`).
+pub(crate) fn totals_shown<'a>(amounts: impl IntoIterator<Item = (&'a str, i64)>, default: &str) -> String {
+    let mut sums: Vec<(&str, i64)> = Vec::new();
+    for (currency, amount) in amounts {
+        match sums.iter_mut().find(|(c, _)| *c == currency) {
+            Some((_, n)) => *n += amount,
+            None => sums.push((currency, amount)),
+        }
+    }
+    if sums.is_empty() {
+        return shown_in(0, default);
+    }
+    sums.iter().map(|(c, n)| shown_in(*n, c)).collect::<Vec<_>>().join(" + ")
+}
+
 pub(crate) fn when(ts: &str) -> String {
     ts.get(..16).unwrap_or(ts).replace('T', " ")
 }
@@ -418,7 +434,7 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
         div.figures {
             div.figure { span.n { (today.orders) } span.what { "orders today" } (hours_chart(&today.by_hour)) }
             div.figure {
-                span.n { @if today.revenue.is_empty() { (shown_in(0, a.currency.as_str())) } @for (i, (cur, n)) in today.revenue.iter().enumerate() { @if i > 0 { " + " } (shown_in(*n, cur)) } }
+                span.n { (totals_shown(today.revenue.iter().map(|(c, n)| (c.as_str(), *n)), a.currency.as_str())) }
                 span.what { "paid today" }
             }
             div.figure #requests {

@@ -10,7 +10,7 @@ use axum::Form;
 use maud::html;
 use serde::Deserialize;
 
-use super::admin::{csrf, get, list_params, page_with, shown_in, when, AdminPage};
+use super::admin::{csrf, get, list_params, page_with, totals_shown, when, AdminPage};
 use super::buy::{answered, answered_whole, see_other};
 use super::layout::money;
 use super::session::{check_csrf, CsrfForm};
@@ -275,15 +275,6 @@ pub async fn set_groups(
 
 /// What the orders paid (paid or fulfilled ones), by currency: `$120.00 + €45.00`.
 fn paid_by_currency(orders: &[OrderRow], default: &str) -> String {
-    let mut sums: Vec<(&str, i64)> = Vec::new();
-    for o in orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled")) {
-        match sums.iter_mut().find(|(c, _)| *c == o.total.currency) {
-            Some((_, n)) => *n += o.total.amount,
-            None => sums.push((&o.total.currency, o.total.amount)),
-        }
-    }
-    if sums.is_empty() {
-        return shown_in(0, default);
-    }
-    sums.iter().map(|(c, n)| shown_in(*n, c)).collect::<Vec<_>>().join(" + ")
+    let paid = orders.iter().filter(|o| matches!(o.status.as_str(), "paid" | "partially_fulfilled" | "fulfilled"));
+    totals_shown(paid.map(|o| (o.total.currency.as_str(), o.total.amount)), default)
 }

@@ -74,37 +74,20 @@ pub(crate) fn units(minor: i64, currency: crate::domain::Currency) -> String {
 }
 
 /// What an owner types as a price in `currency` (`19.99`, `20`, `20.5`; whole yen) in
-/// minor units.
+/// minor units, below a billion whole units.
 pub(crate) fn parse_price(
     field: &str,
     typed: &str,
     currency: crate::domain::Currency,
     errors: &mut BTreeMap<String, String>,
 ) -> Option<i64> {
-    if crate::domain::currencies::minor_digits(currency.as_str()) == 0 {
-        let whole = super::forms::minor_units_in(typed, currency.as_str()).filter(|n| *n < 1_000_000_000);
-        if whole.is_none() {
-            errors.insert(field.to_owned(), "a price like 1500".to_owned());
-        }
-        return whole;
+    let whole_unit = 10i64.pow(crate::domain::currencies::minor_digits(currency.as_str()));
+    let price = super::forms::minor_units_in(typed, currency.as_str()).filter(|n| *n < 1_000_000_000 * whole_unit);
+    if price.is_none() {
+        let like = if whole_unit == 1 { "a price like 1500" } else { "a price like 19.99" };
+        errors.insert(field.to_owned(), like.to_owned());
     }
-    let t = typed.trim().replace(',', "");
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    let ok = !whole.is_empty()
-        && whole.len() <= 9
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && frac.len() <= 2
-        && frac.bytes().all(|b| b.is_ascii_digit());
-    if !ok {
-        errors.insert(field.to_owned(), "a price like 19.99".to_owned());
-        return None;
-    }
-    let cents = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<i64>().unwrap_or(0) * 10,
-        _ => frac.parse::<i64>().unwrap_or(0),
-    };
-    Some(whole.parse::<i64>().unwrap_or(0) * 100 + cents)
+    price
 }
 
 const TABS: &[(&str, &str)] = &[("", "All"), ("active", "Active"), ("draft", "Drafts"), ("retired", "Retired")];

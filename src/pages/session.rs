@@ -115,8 +115,7 @@ impl FromRequestParts<AppState> for PageSession {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<PageSession, ApiError> {
         let secure = app.clients.over_tls(parts);
-        let shown = super::shop::Lang::of(app, &parts.headers);
-        let (words, lang) = (shown.words(), shown.tag().to_owned());
+        let (words, lang) = super::shop::page_language(app, &parts.headers);
         // pages take their session from the cookie only
         if parts.headers.contains_key(header::AUTHORIZATION) {
             parts.headers.remove(header::AUTHORIZATION);

@@ -108,28 +108,40 @@ pub struct Lang {
     pub groups: Vec<i64>,
 }
 
+/// The language a page is in, among the shop's `locales` setting: the shopper's choice (the
+/// `sf_lang` cookie, the default included), else their browser's (`Accept-Language`);
+/// `None`: the default.
+fn chosen_language(locales: &str, headers: &HeaderMap) -> Option<String> {
+    let enabled: Vec<&str> = crate::domain::locale::enabled(locales);
+    match language_cookie(headers).as_deref() {
+        Some(c) => {
+            crate::domain::locale::best_for(c, &enabled).filter(|l| Some(l) != enabled.first()).map(str::to_owned)
+        }
+        None => crate::domain::locale::choose(
+            None,
+            headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+            &enabled,
+        ),
+    }
+}
+
+/// The language of a page's own words and its tag (see [`Lang::words`], [`Lang::tag`]),
+/// for a page that shows no catalog prices (the cart's, an account's, an error's).
+pub fn page_language(app: &crate::app::App, headers: &HeaderMap) -> (super::words::Lang, String) {
+    let locales = app.live().locales.clone();
+    let default = crate::domain::locale::enabled(&locales).first().copied().unwrap_or("en").to_owned();
+    let tag = chosen_language(&locales, headers).unwrap_or(default);
+    (super::words::Lang::of(Some(&tag), &tag), tag)
+}
+
 impl Lang {
     pub fn of(app: &crate::app::App, headers: &HeaderMap) -> Lang {
         let live = app.live();
-        let enabled: Vec<&str> = crate::domain::locale::enabled(&live.locales);
-        let cookie = language_cookie(headers);
-        let chosen = match cookie.as_deref() {
-            // the shopper's own choice, the default included, wins over the browser's
-            Some(c) => {
-                crate::domain::locale::best_for(c, &enabled).filter(|l| Some(l) != enabled.first()).map(str::to_owned)
-            }
-            None => crate::domain::locale::choose(
-                None,
-                headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
-                &enabled,
-            ),
-        };
-        let currencies = crate::domain::currencies::codes(&live.currencies);
         Lang {
-            chosen,
-            enabled: enabled.into_iter().map(str::to_owned).collect(),
+            chosen: chosen_language(&live.locales, headers),
+            enabled: crate::domain::locale::enabled(&live.locales).into_iter().map(str::to_owned).collect(),
             currency: chosen_currency(app, headers),
-            currencies,
+            currencies: crate::domain::currencies::codes(&live.currencies),
             groups: Vec::new(),
         }
     }

@@ -31,16 +31,17 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     let template = route.map_or("unmatched", |r| r.template);
     let path = req.uri().path().to_owned();
     let accept = req.headers().get(header::ACCEPT).cloned();
-    // what an error page needs to speak the shopper's language (its cookies and
-    // `Accept-Language`), kept for a page's address only
-    let speaks = (!path.starts_with("/api/")).then(|| {
-        let mut h = axum::http::HeaderMap::new();
-        for name in [header::COOKIE, header::ACCEPT_LANGUAGE] {
-            if let Some(v) = req.headers().get(&name) {
-                h.insert(name, v.clone());
-            }
-        }
-        h
+    // a page's errors are pages too: a known page route, or an address no route serves
+    // asked for by a browser
+    let page = match policy {
+        Some(p) => p.kind == Kind::Page,
+        None => !path.starts_with("/api/") && wants_html(&accept),
+    };
+    // what an error page needs to speak the shopper's language: its cookies and
+    // `Accept-Language` (a page's only)
+    let speaks = page.then(|| {
+        let h = req.headers();
+        (h.get(header::COOKIE).cloned(), h.get(header::ACCEPT_LANGUAGE).cloned())
     });
     let client = crate::http::client::client_of(&req).map(|c| c.ip);
     let id_str = id.to_str().unwrap_or("-").to_owned();
@@ -104,12 +105,6 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
     };
 
     let status = resp.status();
-    // a page's errors are pages too: a known page route, or an address no route serves
-    // asked for by a browser
-    let page = match policy {
-        Some(p) => p.kind == Kind::Page,
-        None => !path.starts_with("/api/") && wants_html(&accept),
-    };
     let failed = status.is_client_error() || status.is_server_error();
     // a page that answers an error with a page of its own (a form with its fields'
     // problems) keeps it
@@ -119,7 +114,7 @@ pub async fn request_context(State(app): State<AppState>, mut req: Request, next
         if !own_page {
             let err = resp.extensions_mut().remove::<ApiError>().unwrap_or_else(|| ApiError::from_status(status));
             let kept = std::mem::take(resp.headers_mut());
-            resp = html_error(&app, &err, &id_str, speaks.as_ref());
+            resp = html_error(&app, &err, &id_str, speaks.unwrap_or_default());
             for (name, value) in kept.iter() {
                 if !resp.headers().contains_key(name) && name != header::CONTENT_LENGTH && name != header::CONTENT_TYPE
                 {
@@ -202,11 +197,20 @@ fn wants_html(accept: &Option<HeaderValue>) -> bool {
 }
 
 /// An error as a page, with the status and `Retry-After` of the error.
-fn html_error(app: &App, err: &ApiError, request_id: &str, speaks: Option<&axum::http::HeaderMap>) -> Response<Body> {
-    let (words, lang) = match speaks.map(|h| crate::pages::shop::Lang::of(app, h)) {
-        Some(l) => (l.words(), l.tag().to_owned()),
-        None => (crate::pages::words::Lang::En, "en".to_owned()),
-    };
+/// In the language `speaks` (the request's cookies and `Accept-Language`) asks for.
+fn html_error(
+    app: &App,
+    err: &ApiError,
+    request_id: &str,
+    speaks: (Option<HeaderValue>, Option<HeaderValue>),
+) -> Response<Body> {
+    let mut asked = axum::http::HeaderMap::new();
+    for (name, value) in [(header::COOKIE, speaks.0), (header::ACCEPT_LANGUAGE, speaks.1)] {
+        if let Some(v) = value {
+            asked.insert(name, v);
+        }
+    }
+    let (words, lang) = crate::pages::shop::page_language(app, &asked);
     let page = crate::pages::error_page(&app.live().shop_name, err, request_id, words, &lang);
     let mut resp = Response::new(Body::from(page));
     *resp.status_mut() = err.status;
