@@ -1123,3 +1123,176 @@ ALTER TABLE customers ADD COLUMN locale TEXT;
 ALTER TABLE orders ADD COLUMN locale TEXT;
 -- The currency a draft order is priced in (NULL: the default), as a cart's.
 ALTER TABLE draft_orders ADD COLUMN currency TEXT;
+
+-- ---------------------------------------------------------------------------------------
+-- version 22: a gift card's ledger kept together by card. Its rows are clustered by
+-- (card, seq), its `seq` counting the card's entries from 1, and a card's balance is the
+-- `balance` of its last entry: spending from a card writes one entry (and the order's index
+-- entry), where it also rewrote the card's row and two more index entries.
+CREATE TABLE gift_card_entries (
+    gift_card_id INTEGER NOT NULL REFERENCES gift_cards(id) ON DELETE CASCADE,
+    -- the card's entries in order, from 1
+    seq          INTEGER NOT NULL CHECK (seq > 0),
+    -- signed minor units: what the entry added to the balance
+    amount       INTEGER NOT NULL,
+    -- the balance after it
+    balance      INTEGER NOT NULL CHECK (balance >= 0),
+    kind         TEXT    NOT NULL CHECK (kind IN ('issued', 'spent', 'released', 'refunded', 'disabled', 'enabled')),
+    order_id     INTEGER,
+    refund_id    INTEGER,
+    note         TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (gift_card_id, seq)
+) WITHOUT ROWID;
+INSERT INTO gift_card_entries(gift_card_id, seq, amount, balance, kind, order_id, refund_id, note, created_at)
+    SELECT gift_card_id, row_number() OVER (PARTITION BY gift_card_id ORDER BY id), amount, balance, kind,
+           order_id, refund_id, note, created_at
+    FROM gift_card_ledger;
+DROP TABLE gift_card_ledger;
+ALTER TABLE gift_card_entries RENAME TO gift_card_ledger;
+CREATE INDEX idx_gift_card_ledger_order ON gift_card_ledger(order_id) WHERE order_id IS NOT NULL;
+ALTER TABLE gift_cards DROP COLUMN balance;
+
+-- ---------------------------------------------------------------------------------------
+-- version 23: the full-text index finds a product by its words in every language, as the
+-- in-memory index does: a product's row holds its own name and description with its
+-- translations' after them, and its brand's and category's names with theirs. The view
+-- says the indexed texts once; the triggers keep the rows current as products, brands,
+-- categories and their translations change.
+CREATE VIEW products_fts_text(id, status, category_id, brand_id, name, description, brand, category) AS
+SELECT p.id, p.status, p.category_id, p.brand_id,
+       p.name || coalesce((SELECT ' ' || group_concat(t.name, ' ') FROM product_translations t
+                           WHERE t.product_id = p.id), ''),
+       p.description || coalesce((SELECT ' ' || group_concat(t.description, ' ') FROM product_translations t
+                                  WHERE t.product_id = p.id AND t.description <> ''), ''),
+       coalesce((SELECT b.name || coalesce((SELECT ' ' || group_concat(bt.name, ' ') FROM brand_translations bt
+                                            WHERE bt.brand_id = b.id), '')
+                 FROM brands b WHERE b.id = p.brand_id), ''),
+       (SELECT c.name || coalesce((SELECT ' ' || group_concat(ct.name, ' ') FROM category_translations ct
+                                   WHERE ct.category_id = c.id), '')
+        FROM categories c WHERE c.id = p.category_id)
+FROM products p;
+
+DROP TRIGGER trg_products_fts_insert;
+CREATE TRIGGER trg_products_fts_insert AFTER INSERT ON products
+WHEN new.status = 'active'
+BEGIN
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text WHERE id = new.id;
+END;
+
+DROP TRIGGER trg_products_fts_update;
+CREATE TRIGGER trg_products_fts_update AFTER UPDATE OF name, description, brand_id, category_id, status ON products
+BEGIN
+    DELETE FROM products_fts WHERE rowid = old.id AND old.status = 'active';
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE id = new.id AND new.status = 'active';
+END;
+
+DROP TRIGGER trg_brands_fts_rename;
+CREATE TRIGGER trg_brands_fts_rename AFTER UPDATE OF name ON brands
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE brand_id = new.id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE brand_id = new.id AND status = 'active';
+END;
+
+DROP TRIGGER trg_categories_fts_rename;
+CREATE TRIGGER trg_categories_fts_rename AFTER UPDATE OF name ON categories
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE category_id = new.id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE category_id = new.id AND status = 'active';
+END;
+
+-- a translation added, changed or removed: its product's row (its brand's or category's
+-- products' rows) again
+CREATE TRIGGER trg_product_translations_fts_insert AFTER INSERT ON product_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN (SELECT id FROM products WHERE id = new.product_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE id = new.product_id AND status = 'active';
+END;
+CREATE TRIGGER trg_product_translations_fts_update AFTER UPDATE ON product_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE id IN (old.product_id, new.product_id) AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE id IN (old.product_id, new.product_id) AND status = 'active';
+END;
+CREATE TRIGGER trg_product_translations_fts_delete AFTER DELETE ON product_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN (SELECT id FROM products WHERE id = old.product_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE id = old.product_id AND status = 'active';
+END;
+CREATE TRIGGER trg_brand_translations_fts AFTER INSERT ON brand_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE brand_id = new.brand_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE brand_id = new.brand_id AND status = 'active';
+END;
+CREATE TRIGGER trg_brand_translations_fts_update AFTER UPDATE OF name ON brand_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE brand_id IN (old.brand_id, new.brand_id) AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE brand_id IN (old.brand_id, new.brand_id) AND status = 'active';
+END;
+CREATE TRIGGER trg_brand_translations_fts_delete AFTER DELETE ON brand_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE brand_id = old.brand_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE brand_id = old.brand_id AND status = 'active';
+END;
+CREATE TRIGGER trg_category_translations_fts AFTER INSERT ON category_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE category_id = new.category_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE category_id = new.category_id AND status = 'active';
+END;
+CREATE TRIGGER trg_category_translations_fts_update AFTER UPDATE OF name ON category_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE category_id IN (old.category_id, new.category_id) AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE category_id IN (old.category_id, new.category_id) AND status = 'active';
+END;
+CREATE TRIGGER trg_category_translations_fts_delete AFTER DELETE ON category_translations
+BEGIN
+    DELETE FROM products_fts WHERE rowid IN
+        (SELECT id FROM products WHERE category_id = old.category_id AND status = 'active');
+    INSERT INTO products_fts(rowid, name, description, brand, category)
+        SELECT id, name, description, brand, category FROM products_fts_text
+        WHERE category_id = old.category_id AND status = 'active';
+END;
+
+-- the rows of products that have a translation (or whose brand or category has) again
+DELETE FROM products_fts WHERE rowid IN
+    (SELECT p.id FROM products p
+     WHERE p.status = 'active'
+       AND (EXISTS (SELECT 1 FROM product_translations t WHERE t.product_id = p.id)
+            OR EXISTS (SELECT 1 FROM brand_translations t WHERE t.brand_id = p.brand_id)
+            OR EXISTS (SELECT 1 FROM category_translations t WHERE t.category_id = p.category_id)));
+INSERT INTO products_fts(rowid, name, description, brand, category)
+    SELECT v.id, v.name, v.description, v.brand, v.category FROM products_fts_text v
+    WHERE v.status = 'active'
+      AND (EXISTS (SELECT 1 FROM product_translations t WHERE t.product_id = v.id)
+           OR EXISTS (SELECT 1 FROM brand_translations t WHERE t.brand_id = v.brand_id)
+           OR EXISTS (SELECT 1 FROM category_translations t WHERE t.category_id = v.category_id));

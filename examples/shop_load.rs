@@ -15,7 +15,10 @@
 //!
 //! Products are drawn from ids 1..=PRODUCTS (default 1000), which must have stock.
 //! Prints one JSON line: completed operations, rate per second, p50/p99 latency of the
-//! measured requests (ms), errors.
+//! measured requests (ms), errors; with `SERVER_PID` (and `CLK_TCK`, default 100), also the
+//! CPU time the server's process spent over the measured part, per completed operation
+//! (`cpu_us_per_op`: all its threads, user and system), which a shared machine's noise moves
+//! far less than the rate.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -199,6 +202,7 @@ fn main() {
             eprintln!("prepared {n} carts in {:.1}s", started.elapsed().as_secs_f64());
         }
         // phase 2: measure
+        let cpu_before = server_cpu_ticks();
         let errors = Arc::new(AtomicU64::new(0));
         let deadline = Instant::now() + Duration::from_secs(secs);
         let started = Instant::now();
@@ -244,6 +248,7 @@ fn main() {
         while let Some(r) = set.join_next().await {
             all.extend(r.unwrap());
         }
+        let cpu = server_cpu_ticks().zip(cpu_before).map(|(after, before)| after - before);
         let elapsed = started.elapsed().as_secs_f64();
         all.sort_unstable();
         let pct = |p: f64| {
@@ -256,7 +261,22 @@ fn main() {
                 "scenario": scenario, "conns": conns, "completed": all.len(), "secs": (elapsed * 100.0).round() / 100.0,
                 "rate": (all.len() as f64 / elapsed).round(), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
                 "errors": errors.load(Ordering::Relaxed),
+                "cpu_us_per_op": cpu.filter(|_| !all.is_empty()).map(|ticks| {
+                    let per_tick = 1e6 / std::env::var("CLK_TCK").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(100.0);
+                    (ticks as f64 * per_tick / all.len() as f64).round()
+                }),
             })
         );
     });
+}
+
+/// The server's CPU time so far (user and system, all threads) in clock ticks, when
+/// `SERVER_PID` names a process: fields 14 and 15 of its `/proc/PID/stat`.
+fn server_cpu_ticks() -> Option<u64> {
+    let pid = std::env::var("SERVER_PID").ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name (field 2) may hold spaces: count the fields after its closing paren
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }

@@ -184,7 +184,7 @@ pub async fn update_item(
         .writer
         .run(move |tx| {
             let not_found = || ApiError::not_found("cart item");
-            let (cart, _) = store::open_cart(tx, &s)?.ok_or_else(not_found)?;
+            let cart = store::open_cart(tx, &s)?.ok_or_else(not_found)?.id;
             let variant = store::item_variant(tx, cart, item)?.ok_or_else(not_found)?;
             let v = store::variant(tx, variant)?.ok_or_else(not_found)?;
             if quantity > v.available || !v.active {
@@ -211,7 +211,7 @@ pub async fn remove_item(
         .writer
         .run(move |tx| {
             let removed = match store::open_cart(tx, &s)? {
-                Some((cart, _)) => store::remove_item(tx, cart, item, now_ms())?,
+                Some(cart) => store::remove_item(tx, cart.id, item, now_ms())?,
                 None => false,
             };
             if removed {
@@ -260,7 +260,9 @@ pub async fn apply_discount(
         .writer
         .run(move |tx| {
             let now = now_ms();
-            let Some((cart, _)) = store::open_cart(tx, &s)? else { return Err(invalid_discount("the cart is empty")) };
+            let Some(cart) = store::open_cart(tx, &s)?.map(|c| c.id) else {
+                return Err(invalid_discount("the cart is empty"));
+            };
             let market = super::market_of(tx, &setting, Some(cart), s.customer_id, now)?;
             let lines = store::lines(tx, cart, market.as_ref())?;
             let default = crate::domain::currencies::default_of(&setting);
@@ -283,7 +285,7 @@ pub async fn remove_discount(State(app): State<AppState>, session: Session) -> R
     app.db
         .writer
         .run(move |tx| {
-            if let Some((cart, _)) = store::open_cart(tx, &s)? {
+            if let Some(cart) = store::open_cart(tx, &s)?.map(|c| c.id) {
                 store::set_discount(tx, cart, None, now_ms())?;
             }
             Ok::<_, ApiError>(())
@@ -312,9 +314,9 @@ pub async fn shipping_options(
         .read(move |conn| {
             let now = now_ms();
             let cart = store::open_cart(conn, &session)?;
-            let market = super::market_of(conn, &setting, cart.as_ref().map(|c| c.0), session.customer_id, now)?;
+            let market = super::market_of(conn, &setting, cart.as_ref().map(|c| c.id), session.customer_id, now)?;
             let (lines, code) = match cart {
-                Some((id, code)) => (store::lines(conn, id, market.as_ref())?, code),
+                Some(c) => (store::lines(conn, c.id, market.as_ref())?, c.discount_code),
                 None => (Vec::new(), None),
             };
             let default = crate::domain::currencies::default_of(&setting);

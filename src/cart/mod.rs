@@ -325,12 +325,12 @@ pub async fn render(app: &AppState, session: Session, destination: Option<Destin
     app.db
         .read(move |conn| {
             let now = now_ms();
-            let Some((id, code)) = store::open_cart(conn, &session)? else {
+            let Some(store::OpenCart { id, discount_code: code, gift_card }) = store::open_cart(conn, &session)? else {
                 return Ok(CartOut::new(None, price(conn, Vec::new(), None, None, None, now, None, default)?));
             };
             let market = market_of(conn, &setting, Some(id), session.customer_id, now)?;
             let lines = store::lines(conn, id, market.as_ref())?;
-            let card = match store::gift_card_of(conn, id)? {
+            let card = match gift_card {
                 Some(card) => crate::gift_cards::card(conn, card)?,
                 None => None,
             };

@@ -12,19 +12,28 @@ use crate::db::writer::WriteTx;
 pub const UNIT_PRICE: &str = "CASE WHEN v.base_price IS NOT NULL THEN coalesce(v.sale_price, v.base_price) \
      ELSE coalesce(p.sale_price, p.base_price) END";
 
-pub fn open_cart(conn: &Connection, s: &Session) -> rusqlite::Result<Option<(i64, Option<String>)>> {
-    let map = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?));
+/// A session's open cart: what is applied to it besides its lines.
+#[derive(Debug, Clone)]
+pub struct OpenCart {
+    pub id: i64,
+    pub discount_code: Option<String>,
+    pub gift_card: Option<i64>,
+}
+
+/// The session's open cart, if it has one.
+pub fn open_cart(conn: &Connection, s: &Session) -> rusqlite::Result<Option<OpenCart>> {
+    let map = |r: &rusqlite::Row| Ok(OpenCart { id: r.get(0)?, discount_code: r.get(1)?, gift_card: r.get(2)? });
     match s.customer_id {
         Some(c) => conn
             .prepare_cached(
-                "SELECT id, discount_code FROM carts INDEXED BY idx_carts_customer
+                "SELECT id, discount_code, gift_card_id FROM carts INDEXED BY idx_carts_customer
                  WHERE customer_id = ?1 AND status = 'open' AND customer_id IS NOT NULL",
             )?
             .query_row([c], map)
             .optional(),
         None => conn
             .prepare_cached(
-                "SELECT id, discount_code FROM carts INDEXED BY idx_carts_session
+                "SELECT id, discount_code, gift_card_id FROM carts INDEXED BY idx_carts_session
                  WHERE session_id = ?1 AND status = 'open' AND customer_id IS NULL",
             )?
             .query_row([s.id], map)
@@ -34,8 +43,8 @@ pub fn open_cart(conn: &Connection, s: &Session) -> rusqlite::Result<Option<(i64
 
 /// The session's open cart, created when it has none.
 pub fn ensure_cart(tx: &WriteTx, s: &Session, now: i64) -> rusqlite::Result<i64> {
-    if let Some((id, _)) = open_cart(tx, s)? {
-        return Ok(id);
+    if let Some(cart) = open_cart(tx, s)? {
+        return Ok(cart.id);
     }
     tx.prepare_cached("INSERT INTO carts(session_id, customer_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")?
         .execute(params![s.id, s.customer_id, now])?;
@@ -308,11 +317,6 @@ pub fn set_discount(tx: &WriteTx, cart: i64, code: Option<&str>, now: i64) -> ru
     tx.prepare_cached("UPDATE carts SET discount_code = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![cart, code, now])?;
     Ok(())
-}
-
-/// The gift card applied to a cart, if any.
-pub fn gift_card_of(conn: &Connection, cart: i64) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT gift_card_id FROM carts WHERE id = ?1")?.query_row([cart], |r| r.get(0))
 }
 
 pub fn set_gift_card(tx: &WriteTx, cart: i64, card: Option<i64>, now: i64) -> rusqlite::Result<()> {

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 23;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -83,6 +83,12 @@ const V20_MARKER: &str = "-- version 20: currencies and price lists";
 /// Where the version-21 section begins.
 const V21_MARKER: &str = "-- version 21: amounts per currency, and the language of mail";
 
+/// Where the version-22 section begins.
+const V22_MARKER: &str = "-- version 22: a gift card's ledger kept together by card";
+
+/// Where the version-23 section begins.
+const V23_MARKER: &str = "-- version 23: the full-text index finds a product by its words in every language";
+
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
 const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
@@ -138,7 +144,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -159,6 +165,8 @@ pub fn steps() -> Vec<Step> {
         at(V19_MARKER),
         at(V20_MARKER),
         at(V21_MARKER),
+        at(V22_MARKER),
+        at(V23_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -182,7 +190,9 @@ pub fn steps() -> Vec<Step> {
         Step { to: 18, sql: SCHEMA_SQL[v18..end(v19)].into(), code: None },
         Step { to: 19, sql: SCHEMA_SQL[v19..end(v20)].into(), code: None },
         Step { to: 20, sql: SCHEMA_SQL[v20..end(v21)].into(), code: None },
-        Step { to: 21, sql: SCHEMA_SQL[v21..].into(), code: None },
+        Step { to: 21, sql: SCHEMA_SQL[v21..end(v22)].into(), code: None },
+        Step { to: 22, sql: SCHEMA_SQL[v22..end(v23)].into(), code: None },
+        Step { to: 23, sql: SCHEMA_SQL[v23..].into(), code: None },
     ]
 }
 

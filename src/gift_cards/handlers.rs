@@ -55,7 +55,7 @@ pub async fn apply_gift_card(
         .writer
         .run(move |tx| {
             let now = now_ms();
-            let Some((cart, _)) = store::open_cart(tx, &s)? else { return Err(invalid("the cart is empty")) };
+            let Some(cart) = store::open_cart(tx, &s)?.map(|c| c.id) else { return Err(invalid("the cart is empty")) };
             let card = by_code(tx, &code)?.ok_or_else(|| invalid(NO_SUCH))?;
             if let Some(why) = card.problem(now) {
                 return Err(invalid(why));
@@ -80,7 +80,7 @@ pub async fn remove_gift_card(State(app): State<AppState>, session: Session) -> 
     app.db
         .writer
         .run(move |tx| {
-            if let Some((cart, _)) = store::open_cart(tx, &s)? {
+            if let Some(cart) = store::open_cart(tx, &s)?.map(|c| c.id) {
                 store::set_gift_card(tx, cart, None, now_ms())?;
             }
             Ok::<_, ApiError>(())

@@ -6,10 +6,12 @@
 //!   order); only its SHA-256 is kept. Codes are 16 characters of a 32-letter alphabet
 //!   (80 random bits), so a hash lookup is the whole check and guessing is hopeless; the
 //!   routes that take a code are rate-limited besides (`rate_limits.gift_card`).
-//! - The balance never goes below zero (a CHECK, and every debit is a conditional update)
-//!   and moves only together with a row of the card's ledger, in the same writer unit:
-//!   `issued`, `spent` on an order, `released` when that order closed unpaid, `refunded`
-//!   when a refund of that order succeeded, `disabled` / `enabled` (no money moves).
+//! - The balance is the card's last ledger entry's: it moves only by a new entry, in the
+//!   writer unit that moves it: `issued`, `spent` on an order, `released` when that order
+//!   closed unpaid, `refunded` when a refund of that order succeeded, `disabled` /
+//!   `enabled` (no money moves). It never goes below zero (a CHECK on every entry, and a
+//!   debit that finds less than it takes writes nothing). The ledger is clustered by card,
+//!   so a spend writes one entry and the order's index entry, and the balance is one seek.
 //! - Checkout spends from the card in the order's own unit: the writer runs units one
 //!   after the other, so however many checkouts race for one card, each reads the balance
 //!   the previous one left and takes at most that.
@@ -112,7 +114,10 @@ impl Card {
     }
 }
 
-const CARD_COLUMNS: &str = "id, last4, currency, initial, balance, expires_at, disabled_at, note, order_id, created_at";
+/// A card's columns, its balance read from its last ledger entry.
+const CARD_COLUMNS: &str = "id, last4, currency, initial,
+    (SELECT l.balance FROM gift_card_ledger l WHERE l.gift_card_id = gift_cards.id ORDER BY l.seq DESC LIMIT 1),
+    expires_at, disabled_at, note, order_id, created_at";
 
 fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
     Ok(Card {
@@ -160,9 +165,9 @@ pub fn issue(tx: &WriteTx, c: &NewCard, now: i64) -> rusqlite::Result<(i64, Stri
     let code = new_code();
     let normal = normalize(&code).expect("a new code is a code");
     tx.prepare_cached(
-        "INSERT INTO gift_cards(code_hash, last4, currency, initial, balance, expires_at, note, order_id, order_line,
+        "INSERT INTO gift_cards(code_hash, last4, currency, initial, expires_at, note, order_id, order_line,
                                 created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         &hash(&normal)[..],
@@ -177,14 +182,22 @@ pub fn issue(tx: &WriteTx, c: &NewCard, now: i64) -> rusqlite::Result<(i64, Stri
         now
     ])?;
     let id = tx.last_insert_rowid();
-    ledger_row(tx, id, c.amount, c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
+    ledger_row(tx, id, 1, c.amount, c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
     Ok((id, code))
+}
+
+/// Card `id`'s last ledger entry: its number and the balance after it.
+fn last_entry(conn: &Connection, id: i64) -> rusqlite::Result<Option<(i64, i64)>> {
+    conn.prepare_cached("SELECT seq, balance FROM gift_card_ledger WHERE gift_card_id = ?1 ORDER BY seq DESC LIMIT 1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn ledger_row(
     tx: &WriteTx,
     card: i64,
+    seq: i64,
     amount: i64,
     balance: i64,
     kind: &str,
@@ -194,15 +207,15 @@ fn ledger_row(
     now: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO gift_card_ledger(gift_card_id, amount, balance, kind, order_id, refund_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO gift_card_ledger(gift_card_id, seq, amount, balance, kind, order_id, refund_id, note, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![card, amount, balance, kind, order, refund, note, now])?;
+    .execute(params![card, seq, amount, balance, kind, order, refund, note, now])?;
     Ok(())
 }
 
-/// Moves `amount` (signed) onto card `id`'s balance with its ledger row; `None` when a
-/// debit finds less than it takes (nothing changes then).
+/// Moves `amount` (signed) onto card `id`'s balance: a new ledger entry. Returns the
+/// balance after it; `None` when a debit finds less than it takes (nothing changes then).
 #[allow(clippy::too_many_arguments)]
 fn move_balance(
     tx: &WriteTx,
@@ -214,16 +227,13 @@ fn move_balance(
     note: &str,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
-    let balance: Option<i64> = tx
-        .prepare_cached(
-            "UPDATE gift_cards SET balance = balance + ?2 WHERE id = ?1 AND balance + ?2 >= 0 RETURNING balance",
-        )?
-        .query_row(params![id, amount], |r| r.get(0))
-        .optional()?;
-    if let Some(b) = balance {
-        ledger_row(tx, id, amount, b, kind, order, refund, note, now)?;
+    let Some((seq, balance)) = last_entry(tx, id)? else { return Ok(None) };
+    let after = balance + amount;
+    if after < 0 {
+        return Ok(None);
     }
-    Ok(balance)
+    ledger_row(tx, id, seq + 1, amount, after, kind, order, refund, note, now)?;
+    Ok(Some(after))
 }
 
 /// Why a card cannot pay for an order.
@@ -247,10 +257,21 @@ pub fn invalid(why: &str) -> ApiError {
         .with_detail("code", why)
 }
 
+/// What a card pays of an order: read by [`can_pay`] in the order's writer unit, taken by
+/// [`spend`] in the same unit.
+#[derive(Debug, Clone)]
+pub struct Take {
+    pub card: i64,
+    /// what it pays (minor units of the order's currency)
+    pub amount: i64,
+    /// the card's last ledger entry when it was read: its number and the balance after it
+    last: (i64, i64),
+}
+
 /// What card `id` would pay of `due` (in `currency`) now: what its balance has, at most
 /// `due`. Read in the order's writer unit, before the order is written, so the order's row
 /// is written once with it (see [`spend`]).
-pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Result<i64, SpendError> {
+pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Result<Take, SpendError> {
     let c = card(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
     if let Some(why) = c.problem(now) {
         return Err(SpendError::Unusable(why));
@@ -258,16 +279,29 @@ pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Res
     if c.currency != currency {
         return Err(SpendError::Currency { card: c.currency, order: currency.to_owned() });
     }
-    Ok(c.balance.min(due).max(0))
+    let last = last_entry(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
+    Ok(Take { card: id, amount: last.1.min(due).max(0), last })
 }
 
-/// Takes `take` (what [`can_pay`] said, in the same unit) from card `id` for `order`, whose
-/// row says it (`gift_card_paid`): the balance and its ledger row.
-pub fn spend(tx: &WriteTx, id: i64, order: i64, take: i64, now: i64) -> Result<(), SpendError> {
-    // the unit read the balance it takes from: nothing runs between the read and this
-    move_balance(tx, id, -take, "spent", Some(order), None, &format!("order {order}"), now)
-        .map_err(unreadable)?
-        .ok_or(SpendError::Unusable("this gift card has no balance left"))?;
+/// Takes what [`can_pay`] said, in the same unit, from its card for `order`, whose row
+/// says it (`gift_card_paid`): the card's next ledger entry.
+pub fn spend(tx: &WriteTx, take: &Take, order: i64, now: i64) -> Result<(), SpendError> {
+    // the unit read the balance it takes from: nothing runs between the read and this, and
+    // the entry's CHECK refuses a balance below zero besides
+    let (seq, balance) = take.last;
+    ledger_row(
+        tx,
+        take.card,
+        seq + 1,
+        -take.amount,
+        balance - take.amount,
+        "spent",
+        Some(order),
+        None,
+        &format!("order {order}"),
+        now,
+    )
+    .map_err(unreadable)?;
     Ok(())
 }
 
@@ -281,7 +315,7 @@ fn outstanding(conn: &Connection, order: i64) -> rusqlite::Result<Vec<(i64, i64)
     conn.prepare_cached(
         "SELECT gift_card_id, -sum(amount) FROM gift_card_ledger INDEXED BY idx_gift_card_ledger_order
          WHERE order_id = ?1 AND kind IN ('spent', 'released', 'refunded')
-         GROUP BY gift_card_id HAVING -sum(amount) > 0 ORDER BY min(id)",
+         GROUP BY gift_card_id HAVING -sum(amount) > 0 ORDER BY min(created_at), gift_card_id",
     )?
     .query_map([order], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()
@@ -324,25 +358,33 @@ pub fn void_bought(
     refund: i64,
     now: i64,
 ) -> rusqlite::Result<Result<Option<i64>, (i64, i64)>> {
-    let cards: Vec<(i64, i64, bool)> = tx
+    let cards: Vec<(i64, i64)> = tx
         .prepare_cached(
-            "SELECT id, initial, balance = initial FROM gift_cards INDEXED BY idx_gift_cards_order
+            "SELECT id, initial FROM gift_cards INDEXED BY idx_gift_cards_order
              WHERE order_id = ?1 AND order_line = ?2 ORDER BY id",
         )?
-        .query_map(params![order, line], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(params![order, line], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if cards.is_empty() {
         return Ok(Ok(None));
     }
-    let unused: Vec<(i64, i64)> = cards.iter().filter(|c| c.2).map(|c| (c.0, c.1)).collect();
+    // untouched: its balance is still what it was issued with
+    let mut unused = Vec::new();
+    for (id, initial) in cards {
+        if let Some((seq, balance)) = last_entry(tx, id)? {
+            if balance == initial {
+                unused.push((id, seq, initial));
+            }
+        }
+    }
     if (unused.len() as i64) < units {
         return Ok(Err((unused.len() as i64, units)));
     }
     let note = format!("refund {refund} of order {order}: the card is void");
-    for (id, initial) in unused.into_iter().take(units as usize) {
-        tx.prepare_cached("UPDATE gift_cards SET balance = 0, disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
+    for (id, seq, initial) in unused.into_iter().take(units as usize) {
+        tx.prepare_cached("UPDATE gift_cards SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
             .execute(params![id, now])?;
-        ledger_row(tx, id, -initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
+        ledger_row(tx, id, seq + 1, -initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(Ok(Some(units)))
 }
@@ -358,13 +400,9 @@ pub fn unvoid(tx: &WriteTx, order: i64, refund: i64, now: i64) -> rusqlite::Resu
         .query_map(params![order, refund], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (card, amount) in voided {
-        let balance: i64 = tx
-            .prepare_cached(
-                "UPDATE gift_cards SET balance = balance + ?2, disabled_at = NULL WHERE id = ?1 RETURNING balance",
-            )?
-            .query_row(params![card, amount], |r| r.get(0))?;
+        tx.prepare_cached("UPDATE gift_cards SET disabled_at = NULL WHERE id = ?1")?.execute([card])?;
         let note = format!("refund {refund} failed: the card is valid again");
-        ledger_row(tx, card, amount, balance, "enabled", Some(order), Some(refund), &note, now)?;
+        move_balance(tx, card, amount, "enabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(())
 }
@@ -375,14 +413,14 @@ pub fn set_disabled(tx: &WriteTx, id: i64, disabled: bool, note: &str, now: i64)
     let changed = tx
         .prepare_cached(
             "UPDATE gift_cards SET disabled_at = CASE WHEN ?2 THEN ?3 END
-             WHERE id = ?1 AND (disabled_at IS NOT NULL) <> ?2 RETURNING balance",
+             WHERE id = ?1 AND (disabled_at IS NOT NULL) <> ?2",
         )?
-        .query_row(params![id, disabled, now], |r| r.get::<_, i64>(0))
-        .optional()?;
-    if let Some(balance) = changed {
-        ledger_row(tx, id, 0, balance, if disabled { "disabled" } else { "enabled" }, None, None, note, now)?;
+        .execute(params![id, disabled, now])?
+        > 0;
+    if changed {
+        move_balance(tx, id, 0, if disabled { "disabled" } else { "enabled" }, None, None, note, now)?;
     }
-    Ok(changed.is_some())
+    Ok(changed)
 }
 
 /// One row of a card's ledger.
@@ -450,7 +488,7 @@ pub fn detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<G
     let rows = conn
         .prepare_cached(
             "SELECT kind, amount, balance, order_id, refund_id, note, created_at
-             FROM gift_card_ledger INDEXED BY idx_gift_card_ledger_card WHERE gift_card_id = ?1 ORDER BY id",
+             FROM gift_card_ledger WHERE gift_card_id = ?1 ORDER BY seq",
         )?
         .query_map([id], |r| {
             Ok(LedgerOut {
@@ -496,7 +534,7 @@ pub fn payments_of(conn: &Connection, order: i64) -> rusqlite::Result<Vec<GiftCa
                 sum(CASE WHEN l.kind IN ('released', 'refunded') THEN l.amount ELSE 0 END)
          FROM gift_card_ledger l INDEXED BY idx_gift_card_ledger_order JOIN gift_cards g ON g.id = l.gift_card_id
          WHERE l.order_id = ?1 AND l.kind IN ('spent', 'released', 'refunded')
-         GROUP BY l.gift_card_id ORDER BY min(l.id)",
+         GROUP BY l.gift_card_id ORDER BY min(l.created_at), l.gift_card_id",
     )?
     .query_map([order], |r| {
         let currency: String = r.get(2)?;

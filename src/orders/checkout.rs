@@ -267,14 +267,14 @@ fn place_new(
         (None, Some(c)) => {
             crate::catalog::prices::for_shopper(tx, &fx.currencies, Some(c.as_str()), session.customer_id, now)?
         }
-        _ => cart::market_of(tx, &fx.currencies, cart.as_ref().map(|c| c.0), session.customer_id, now)?,
+        _ => cart::market_of(tx, &fx.currencies, cart.as_ref().map(|c| c.id), session.customer_id, now)?,
     };
     let m = market.as_ref();
     let currency = crate::catalog::prices::currency_of(m, crate::domain::currencies::default_of(&fx.currencies));
-    let (lines, cart_id, code) = match source {
+    let (lines, cart_id, code, gift_card) = match source {
         LineSource::Cart => {
-            let (cart, code) = cart.expect("read above");
-            (cart::store::lines(tx, cart, m)?, Some(cart), code)
+            let c = cart.expect("read above");
+            (cart::store::lines(tx, c.id, m)?, Some(c.id), c.discount_code, c.gift_card)
         }
         LineSource::Items(items, code) => {
             let mut by_variant: BTreeMap<i64, i64> = BTreeMap::new();
@@ -292,7 +292,7 @@ fn place_new(
                 let line = cart::store::variant_line(tx, variant, by_variant[&variant], m)?;
                 lines.extend(line);
             }
-            (lines, None, code)
+            (lines, None, code, None)
         }
     };
     if lines.is_empty() {
@@ -319,21 +319,18 @@ fn place_new(
     };
     let t = priced.totals;
     // the cart's gift card pays what its balance covers, in this unit (see crate::gift_cards)
-    let gift_card = match cart_id {
-        Some(cart) => cart::store::gift_card_of(tx, cart)?,
-        None => None,
-    };
-    let by_card = match gift_card {
+    let take = match gift_card {
         Some(card) => {
             let take = crate::gift_cards::can_pay(tx, card, t.total, currency.as_str(), now)
                 .map_err(|e| PlaceError::GiftCard(e.to_string()))?;
-            if take == 0 && t.total > 0 {
+            if take.amount == 0 && t.total > 0 {
                 return Err(PlaceError::GiftCard("this gift card has no balance left".into()));
             }
-            take
+            Some(take)
         }
-        None => 0,
+        None => None,
     };
+    let by_card = take.as_ref().map_or(0, |t| t.amount);
     let due = t.total - by_card;
     // paid in full by the card: placed paid, its stock sold at once (not reserved, then sold)
     let paid = by_card > 0 && due == 0;
@@ -406,8 +403,8 @@ fn place_new(
             store::count_sale(tx, l.product_id, l.quantity, now)?;
         }
     }
-    if let Some(card) = gift_card.filter(|_| by_card > 0) {
-        crate::gift_cards::spend(tx, card, order, by_card, now).map_err(|e| PlaceError::GiftCard(e.to_string()))?;
+    if let Some(take) = take.filter(|t| t.amount > 0) {
+        crate::gift_cards::spend(tx, &take, order, now).map_err(|e| PlaceError::GiftCard(e.to_string()))?;
     }
     let (status, said) = if paid {
         (OrderStatus::Paid, "order placed and paid by gift card; stock sold")

@@ -22,7 +22,7 @@ use super::forms::{beside_line_or, field, form_lines, refused, Fields};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::*;
-use super::words::{t, tf, Lang};
+use super::words::{self, t, tf, Lang};
 use crate::app::AppState;
 use crate::auth::Session;
 use crate::cart::handlers as cart_api;
@@ -970,7 +970,7 @@ async fn order_page(
                 ol.plain {
                     @for h in &o.status_history {
                         li { span.meta { (h.at.get(..16).unwrap_or(&h.at).replace('T', " ")) } " " (status_words(&h.status, w))
-                             @if let Some(n) = &h.note { " — " (n) } }
+                             @if let Some(n) = &h.note { " — " (words::note(w, n)) } }
                     }
                 }
                 p.meta { (tf(w, "Placed {day}", &[("day", &day(&o.created_at))])) }

@@ -818,7 +818,7 @@ pub async fn currency(
         app.db
             .writer
             .run(move |tx| {
-                if let Some((cart, _)) = crate::cart::store::open_cart(tx, &s)? {
+                if let Some(cart) = crate::cart::store::open_cart(tx, &s)?.map(|c| c.id) {
                     crate::cart::store::set_currency(tx, cart, Some(&c), crate::util::now_ms())?;
                 }
                 Ok::<_, ApiError>(())

@@ -499,6 +499,97 @@ const WORDS: &[(&str, [&str; 3])] = &[
     ),
     ("Back to the shop", ["Zurück zum Shop", "Retour à la boutique", "Volver a la tienda"]),
     ("Reference:", ["Referenz:", "Référence :", "Referencia:"]),
+    // the notes the shop itself writes in an order's history (see NOTES)
+    ("order placed; stock reserved", ["Bestellung aufgegeben; Ware reserviert", "Commande passée ; articles réservés", "Pedido realizado; artículos reservados"]),
+    (
+        "order placed and paid by gift card; stock sold",
+        [
+            "Bestellung aufgegeben und mit Gutschein bezahlt",
+            "Commande passée et payée par carte cadeau",
+            "Pedido realizado y pagado con tarjeta regalo",
+        ],
+    ),
+    ("payment received", ["Zahlung erhalten", "Paiement reçu", "Pago recibido"]),
+    ("payment recorded by the shop", ["Zahlung vom Shop erfasst", "Paiement enregistré par la boutique", "Pago registrado por la tienda"]),
+    ("payment failed", ["Zahlung fehlgeschlagen", "Échec du paiement", "El pago ha fallado"]),
+    ("not paid in time", ["Nicht rechtzeitig bezahlt", "Non payée à temps", "No se pagó a tiempo"]),
+    ("cancelled by the customer", ["Vom Kunden storniert", "Annulée par le client", "Cancelado por el cliente"]),
+    ("cancelled by the shop", ["Vom Shop storniert", "Annulée par la boutique", "Cancelado por la tienda"]),
+    (
+        "cancelled by the customer; the payment goes back",
+        [
+            "Vom Kunden storniert; die Zahlung wird erstattet",
+            "Annulée par le client ; le paiement est remboursé",
+            "Cancelado por el cliente; se devuelve el pago",
+        ],
+    ),
+    (
+        "cancelled by the shop; the payment goes back",
+        [
+            "Vom Shop storniert; die Zahlung wird erstattet",
+            "Annulée par la boutique ; le paiement est remboursé",
+            "Cancelado por la tienda; se devuelve el pago",
+        ],
+    ),
+    ("shipped", ["Versandt", "Expédiée", "Enviado"]),
+    ("part of the order shipped", ["Ein Teil der Bestellung wurde versandt", "Une partie de la commande a été expédiée", "Se ha enviado parte del pedido"]),
+    ("shipment {id} delivered", ["Sendung {id} zugestellt", "Envoi {id} livré", "Envío {id} entregado"]),
+    ("return {id} requested", ["Rücksendung {id} angefragt", "Retour {id} demandé", "Devolución {id} solicitada"]),
+    ("return {id} approved", ["Rücksendung {id} genehmigt", "Retour {id} accepté", "Devolución {id} aprobada"]),
+    ("return {id} rejected", ["Rücksendung {id} abgelehnt", "Retour {id} refusé", "Devolución {id} rechazada"]),
+    ("return {id} received", ["Rücksendung {id} erhalten", "Retour {id} reçu", "Devolución {id} recibida"]),
+    ("return {id} refunded", ["Rücksendung {id} erstattet", "Retour {id} remboursé", "Devolución {id} reembolsada"]),
+    (
+        "refund {id} confirmed by the payment provider",
+        [
+            "Erstattung {id} vom Zahlungsanbieter bestätigt",
+            "Remboursement {id} confirmé par le prestataire de paiement",
+            "Reembolso {id} confirmado por el proveedor de pagos",
+        ],
+    ),
+    (
+        "created by the shop from draft order {id}",
+        [
+            "Vom Shop aus Bestellentwurf {id} erstellt",
+            "Créée par la boutique à partir du brouillon {id}",
+            "Creado por la tienda a partir del borrador {id}",
+        ],
+    ),
+    (
+        "a new payment link was sent; the one before no longer opens the order",
+        [
+            "Ein neuer Zahlungslink wurde gesendet; der vorige öffnet die Bestellung nicht mehr",
+            "Un nouveau lien de paiement a été envoyé ; le précédent n'ouvre plus la commande",
+            "Se envió un nuevo enlace de pago; el anterior ya no abre el pedido",
+        ],
+    ),
+];
+
+/// The notes the shop itself writes in an order's history, as its English says them (`{id}`
+/// stands for a number): the order's page says them in the shopper's language. A note the
+/// owner typed, or one that names amounts or an edit's lines, is shown as it was written.
+const NOTES: &[&str] = &[
+    "order placed; stock reserved",
+    "order placed and paid by gift card; stock sold",
+    "payment received",
+    "payment recorded by the shop",
+    "payment failed",
+    "not paid in time",
+    "cancelled by the customer",
+    "cancelled by the shop",
+    "cancelled by the customer; the payment goes back",
+    "cancelled by the shop; the payment goes back",
+    "shipped",
+    "part of the order shipped",
+    "shipment {id} delivered",
+    "return {id} requested",
+    "return {id} approved",
+    "return {id} rejected",
+    "return {id} received",
+    "return {id} refunded",
+    "refund {id} confirmed by the payment provider",
+    "created by the shop from draft order {id}",
+    "a new payment link was sent; the one before no longer opens the order",
 ];
 
 fn table() -> &'static HashMap<&'static str, [&'static str; 3]> {
@@ -525,6 +616,32 @@ pub fn tf(lang: Lang, en: &'static str, args: &[(&str, &dyn std::fmt::Display)])
         out = out.replace(&format!("{{{name}}}"), &value.to_string());
     }
     out
+}
+
+/// A note of an order's history in `lang`: one of [`NOTES`] (with its number) in the
+/// shopper's language, any other as it was written.
+pub fn note(lang: Lang, written: &str) -> std::borrow::Cow<'_, str> {
+    let say = |en: &str| NOTES.contains(&en).then(|| table().get(en)).flatten();
+    let i = match lang {
+        Lang::En => return written.into(),
+        Lang::De => 0,
+        Lang::Fr => 1,
+        Lang::Es => 2,
+    };
+    if let Some(w) = say(written) {
+        return w[i].into();
+    }
+    // one number in it: the note with `{id}` in its place
+    let Some(start) = written.find(|c: char| c.is_ascii_digit()) else { return written.into() };
+    let len = written[start..].find(|c: char| !c.is_ascii_digit()).unwrap_or(written.len() - start);
+    let (number, rest) = (&written[start..start + len], &written[start + len..]);
+    if rest.contains(|c: char| c.is_ascii_digit()) {
+        return written.into();
+    }
+    match say(&format!("{}{{id}}{rest}", &written[..start])) {
+        Some(w) => w[i].replace("{id}", number).into(),
+        None => written.into(),
+    }
 }
 
 #[cfg(test)]
@@ -578,10 +695,41 @@ mod tests {
                 assert!(!w.is_empty());
             }
             let quoted = format!("\"{en}\"");
-            let used = asked.iter().any(|a| a == en) || SOURCES.iter().any(|src| src.contains(&quoted));
+            let used =
+                asked.iter().any(|a| a == en) || SOURCES.iter().any(|src| src.contains(&quoted)) || NOTES.contains(en);
             assert!(used, "{en:?} is not used by the pages");
         }
         assert_eq!(WORDS.len(), table().len(), "each text once");
+    }
+
+    #[test]
+    fn the_notes_the_shop_writes_are_the_ones_the_orders_write_and_are_said_in_each_language() {
+        // the orders' own source says each note (a return's with its verb from `past`)
+        let orders = [
+            include_str!("../orders/checkout.rs"),
+            include_str!("../orders/lifecycle.rs"),
+            include_str!("../orders/fulfillment.rs"),
+            include_str!("../orders/returns.rs"),
+            include_str!("../orders/refunds.rs"),
+            include_str!("../orders/drafts.rs"),
+        ]
+        .concat();
+        for en in NOTES {
+            assert!(table().contains_key(en), "no translations of the note {en:?}");
+            let past = en.strip_prefix("return {id} ").is_some_and(|verb| {
+                orders.contains("\"return {id} {}\"") && orders.contains(&format!("=> \"{verb}\""))
+            });
+            let written = orders.contains(&format!("\"{en}\"")) || past;
+            assert!(written, "the orders do not write the note {en:?}");
+        }
+        assert_eq!(note(Lang::De, "payment received"), "Zahlung erhalten");
+        assert_eq!(note(Lang::Fr, "shipment 12 delivered"), "Envoi 12 livré");
+        assert_eq!(note(Lang::Es, "return 3 approved"), "Devolución 3 aprobada");
+        assert_eq!(note(Lang::En, "return 3 approved"), "return 3 approved");
+        // typed by the owner, or with more than one number: as written
+        for written in ["Shipped with love", "Cart", "refund 2 of $10.00 sent to the payment provider: damaged"] {
+            assert_eq!(note(Lang::De, written), written);
+        }
     }
 
     #[test]

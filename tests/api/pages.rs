@@ -459,7 +459,11 @@ async fn a_shopper_reading_french_reads_the_shops_own_words_in_french() {
     let order = b.wait_text_with("h1", "Commande ").await;
     assert!(b.text("div.notice").await.contains("En attente de paiement"), "{}", b.text("div.notice").await);
     assert!(b.text("div.notice").await.contains("Une confirmation est envoyée à claire@example.fr."));
-    assert!(b.text("aside.summary").await.contains("Historique"), "{}", b.text("aside.summary").await);
+    let summary = b.text("aside.summary").await;
+    // the history's status and the shop's own note about it, in French
+    assert!(summary.contains("Historique"), "{summary}");
+    assert!(summary.contains("Commande passée ; articles réservés"), "{summary}");
+    assert!(!summary.contains("order placed"), "{summary}");
     b.shoot("order-in-french").await;
     accessible(&b, "order in French").await;
     let id = order.trim_start_matches("Commande ").to_owned();

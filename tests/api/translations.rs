@@ -254,3 +254,77 @@ async fn an_owner_translates_the_catalog_and_shoppers_read_it_in_their_language(
     assert!(!r.header("vary").unwrap_or_default().contains("accept-language"));
     app.stop().await;
 }
+
+/// The names of a search's hits (`target` a search URL), sorted.
+async fn found(app: &TestApp, target: &str) -> Vec<String> {
+    let r = app.get(target).await;
+    assert_eq!(r.status, 200, "{target}: {}", r.text());
+    names(&r.json())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_every_language_without_the_in_memory_index() {
+    // SQLite's full-text index alone, as while the in-memory index is being built or with it off
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.locales = "en, de".into();
+            c.search_index = false;
+        })
+        .start()
+        .await;
+    assert!(!app.state.search.is_ready());
+    let admin = app.admin("owner@example.com").await;
+    let headphones = found(&app, "/api/search?q=headphones").await;
+    let acme = found(&app, "/api/search?q=acme").await;
+    assert!(headphones.len() >= 2 && !acme.is_empty(), "{headphones:?} {acme:?}");
+    for q in ["kabellose", "kopfhorer", "deutschland"] {
+        assert_eq!(found(&app, &format!("/api/search?q={q}")).await, Vec::<String>::new(), "{q}: nothing yet");
+    }
+
+    for (path, body) in [
+        (
+            "/api/admin/products/1/translations/de",
+            json!({"name": "Aurora Kabellose Kopfhörer", "description": "Mit Geräuschunterdrückung."}),
+        ),
+        ("/api/admin/categories/3/translations/de", json!({"name": "Kopfhörer"})),
+        ("/api/admin/brands/1/translations/de", json!({"name": "Acme Deutschland"})),
+    ] {
+        let r = put(&app, &admin, path, body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    // a product's own words, its description's, its category's and its brand's, in German
+    assert_eq!(found(&app, "/api/search?q=kabellose").await, ["Aurora Wireless Headphones"]);
+    assert_eq!(found(&app, "/api/search?q=gerauschunterdruckung").await, ["Aurora Wireless Headphones"]);
+    assert_eq!(found(&app, "/api/products?q=kabellose").await, ["Aurora Wireless Headphones"], "lists too");
+    let in_category = found(&app, "/api/products?category=headphones").await;
+    assert_eq!(found(&app, "/api/search?q=kopfhorer").await, in_category, "the category's German name");
+    assert_eq!(found(&app, "/api/search?q=deutschland").await, acme, "the brand's German name");
+    // in German, the hit has its German name
+    let hits = app.json("/api/search?q=kabellose&locale=de").await;
+    assert_eq!(hits["data"][0]["name"], "Aurora Kabellose Kopfhörer");
+    // the default language's words still find the same
+    assert_eq!(found(&app, "/api/search?q=headphones").await, headphones);
+    assert_eq!(found(&app, "/api/search?q=acme").await, acme);
+
+    // changed and removed: the old words find nothing, the new ones find it
+    let r = put(&app, &admin, "/api/admin/products/1/translations/de", json!({"name": "Aurora Funkhörer"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(found(&app, "/api/search?q=funkhorer").await, ["Aurora Wireless Headphones"]);
+    assert_eq!(found(&app, "/api/search?q=kabellose").await, Vec::<String>::new(), "the old words are gone");
+    for path in ["/api/admin/categories/3/translations/de", "/api/admin/brands/1/translations/de"] {
+        let r = app.call("DELETE", path, Some(&admin), None, &[]).await;
+        assert!(r.status == 200 || r.status == 204, "{path}: {}", r.text());
+    }
+    assert_eq!(found(&app, "/api/search?q=kopfhorer").await, Vec::<String>::new());
+    assert_eq!(found(&app, "/api/search?q=deutschland").await, Vec::<String>::new());
+    // a product renamed keeps its translation's words; retired, nothing finds it
+    let r =
+        app.call("PATCH", "/api/admin/products/1", Some(&admin), Some(&json!({"name": "Aurora Studio"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(found(&app, "/api/search?q=funkhorer").await, ["Aurora Studio"]);
+    let r = app.call("DELETE", "/api/admin/products/1", Some(&admin), None, &[]).await;
+    assert!(r.status == 200 || r.status == 204, "{}", r.text());
+    assert_eq!(found(&app, "/api/search?q=funkhorer").await, Vec::<String>::new());
+    app.stop().await;
+}
