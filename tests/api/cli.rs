@@ -247,6 +247,64 @@ fn upgrading_a_version_1_database_gives_the_current_schema_and_keeps_its_data() 
     assert_eq!(ok, "ok");
 }
 
+#[test]
+fn upgrading_a_version_21_database_keeps_gift_card_balances_and_indexes_translations_for_search() {
+    use storefront::db::migrate::{migrate, migrate_with, steps, Migrated, SCHEMA_SQL, SCHEMA_VERSION};
+    let v1 = std::fs::read_to_string(common::fixture_path("schema-v1.sql")).unwrap();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch(&v1).unwrap();
+    db.execute_batch("PRAGMA user_version = 1;").unwrap();
+    assert_eq!(migrate_with(&mut db, SCHEMA_SQL, 21, &steps()).unwrap(), Migrated::Upgraded { from: 1, to: 21 });
+    // at version 21: a card's balance on its row, its ledger by rowid; a translated product
+    db.execute_batch(
+        "INSERT INTO categories(id, name, slug, created_at) VALUES (1, 'Headphones', 'headphones', 0);
+         INSERT INTO products(id, sku, slug, name, description, category_id, base_price, created_at, updated_at)
+             VALUES (1, 'A-1', 'aurora', 'Aurora Headphones', 'Wireless.', 1, 1000, 0, 0),
+                    (2, 'B-1', 'boom', 'Boom Speaker', 'Loud.', 1, 1000, 0, 0);
+         INSERT INTO product_translations(product_id, locale, name, description, slug, updated_at)
+             VALUES (1, 'de', 'Aurora Kopfhörer', 'Kabellos.', 'aurora-de', 0);
+         INSERT INTO category_translations(category_id, locale, name, slug, updated_at)
+             VALUES (1, 'de', 'Hörgeräte', 'hoergeraete', 0);
+         INSERT INTO gift_cards(id, code_hash, last4, initial, balance, created_at) VALUES
+             (1, x'01', 'AAAA', 5000, 1200, 0), (2, x'02', 'BBBB', 700, 700, 0);
+         INSERT INTO gift_card_ledger(id, gift_card_id, amount, balance, kind, order_id, created_at) VALUES
+             (10, 1, 5000, 5000, 'issued', NULL, 1), (11, 2, 700, 700, 'issued', NULL, 2),
+             (12, 1, -3000, 2000, 'spent', 7, 3), (13, 1, -800, 1200, 'spent', 8, 4);",
+    )
+    .unwrap();
+    let fts = |db: &rusqlite::Connection, word: &str| -> Vec<i64> {
+        db.prepare("SELECT rowid FROM products_fts WHERE products_fts MATCH ?1 ORDER BY rowid")
+            .unwrap()
+            .query_map([word], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert!(fts(&db, "kabellos").is_empty(), "version 21 indexed the default language only");
+
+    assert_eq!(migrate(&mut db).unwrap(), Migrated::Upgraded { from: 21, to: SCHEMA_VERSION });
+    // every entry kept, numbered per card in order; each balance the last entry's
+    let ledger: Vec<(i64, i64, i64, String)> = db
+        .prepare("SELECT gift_card_id, seq, balance, kind FROM gift_card_ledger ORDER BY gift_card_id, seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let kinds: Vec<(i64, i64, i64, &str)> = ledger.iter().map(|(c, s, b, k)| (*c, *s, *b, k.as_str())).collect();
+    assert_eq!(kinds, [(1, 1, 5000, "issued"), (1, 2, 2000, "spent"), (1, 3, 1200, "spent"), (2, 1, 700, "issued")]);
+    let card = |id| storefront::gift_cards::card(&db, id).unwrap().unwrap();
+    assert_eq!((card(1).balance, card(2).balance), (1200, 700));
+    assert_eq!(one(&db, "SELECT count(*) FROM gift_card_ledger WHERE order_id = 8"), 1, "the order's index");
+    // the full-text rows of translated products (and of a translated category's) hold every language
+    assert_eq!(fts(&db, "kabellos"), [1]);
+    assert_eq!(fts(&db, "kopfhorer"), [1]);
+    assert_eq!(fts(&db, "horgerate"), [1, 2]);
+    assert_eq!(fts(&db, "speaker"), [2]);
+    let ok: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
