@@ -186,7 +186,7 @@ pub async fn apply_gift_card(
     let code = f.code.trim().to_owned();
     let body = crate::gift_cards::handlers::GiftCardIn { code: code.clone() };
     let r = crate::gift_cards::handlers::apply_gift_card(State(app.clone()), session, JsonBody(body)).await;
-    match answered::<serde_json::Value>(r).await {
+    match answered::<serde_json::Value>(r).await.map_err(|e| words::refusal(ps.words, e)) {
         Ok(_) => Ok(see_other("/cart", None)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let why = e.details.get("code").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or(e.message.clone());
@@ -336,6 +336,7 @@ pub async fn apply_discount(
     let body = cart_api::DiscountIn { code: code.clone() };
     match answered::<serde_json::Value>(cart_api::apply_discount(State(app.clone()), session, JsonBody(body)).await)
         .await
+        .map_err(|e| words::refusal(ps.words, e))
     {
         Ok(_) => Ok(see_other("/cart", None)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
@@ -710,7 +711,7 @@ pub async fn place(
         }
         Err(e) => Err(e),
     };
-    match outcome {
+    match outcome.map_err(|e| words::refusal(ps.words, e)) {
         Ok(placed) => Ok(see_other(&format!("/orders/{}", placed.order_id), None)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let errors: BTreeMap<String, String> = e
@@ -1016,6 +1017,7 @@ pub async fn request_return(
         match asked {
             Ok(_) => return Ok(see_other(&format!("/orders/{}#returns", id.0), None)),
             Err(e) => {
+                let e = words::refusal(ps.words, e);
                 refused(e)?.into_iter().map(|(k, v)| (beside_line_or(&k, &sent, "ret_", Some("why_")), v)).collect()
             }
         }

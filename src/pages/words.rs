@@ -8,8 +8,11 @@
 //! A text is looked up by its English; [`tf`] fills its `{name}` places. A unit test holds
 //! every text the pages ask for to a translation in each language with the same places.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use crate::error::ApiError;
 
 pub use crate::mail::words::Lang;
 
@@ -563,6 +566,63 @@ const WORDS: &[(&str, [&str; 3])] = &[
             "Se envió un nuevo enlace de pago; el anterior ya no abre el pedido",
         ],
     ),
+    // what the API says that the storefront's forms show (see MESSAGES)
+    ("must not be empty", ["darf nicht leer sein", "ne doit pas être vide", "no puede estar vacío"]),
+    ("must be at most {n} characters", ["darf höchstens {n} Zeichen lang sein", "doit faire au plus {n} caractères", "debe tener como máximo {n} caracteres"]),
+    ("must be at least {n} characters", ["muss mindestens {n} Zeichen lang sein", "doit faire au moins {n} caractères", "debe tener al menos {n} caracteres"]),
+    ("must not contain control characters", ["darf keine Steuerzeichen enthalten", "ne doit pas contenir de caractères de contrôle", "no debe contener caracteres de control"]),
+    ("must be an e-mail address", ["muss eine E-Mail-Adresse sein", "doit être une adresse e-mail", "debe ser una dirección de correo electrónico"]),
+    ("is already registered", ["ist bereits registriert", "est déjà enregistrée", "ya está registrado"]),
+    (
+        "must be a two-letter country code (ISO 3166-1)",
+        [
+            "muss ein zweistelliger Ländercode sein (ISO 3166-1)",
+            "doit être un code pays à deux lettres (ISO 3166-1)",
+            "debe ser un código de país de dos letras (ISO 3166-1)",
+        ],
+    ),
+    ("must be a whole number", ["muss eine ganze Zahl sein", "doit être un nombre entier", "debe ser un número entero"]),
+    ("no such code", ["Diesen Code gibt es nicht", "Ce code n'existe pas", "Este código no existe"]),
+    ("this code is no longer offered", ["Dieser Code wird nicht mehr angeboten", "Ce code n'est plus proposé", "Este código ya no se ofrece"]),
+    ("this code is not valid yet", ["Dieser Code gilt noch nicht", "Ce code n'est pas encore valable", "Este código aún no es válido"]),
+    ("this code has expired", ["Dieser Code ist abgelaufen", "Ce code a expiré", "Este código ha caducado"]),
+    ("this code has been used up", ["Dieser Code ist aufgebraucht", "Ce code a été épuisé", "Este código se ha agotado"]),
+    ("no gift card has this code", ["Kein Gutschein hat diesen Code", "Aucune carte cadeau n'a ce code", "Ninguna tarjeta regalo tiene este código"]),
+    ("this gift card has no balance left", ["Dieser Gutschein hat kein Guthaben mehr", "Cette carte cadeau n'a plus de solde", "Esta tarjeta regalo no tiene saldo"]),
+    ("this gift card has expired", ["Dieser Gutschein ist abgelaufen", "Cette carte cadeau a expiré", "Esta tarjeta regalo ha caducado"]),
+    ("this gift card cannot be used", ["Dieser Gutschein kann nicht verwendet werden", "Cette carte cadeau ne peut pas être utilisée", "Esta tarjeta regalo no se puede usar"]),
+    (
+        "the stock cannot cover some items",
+        [
+            "Für einige Artikel reicht der Bestand nicht",
+            "Le stock ne suffit pas pour certains articles",
+            "No hay existencias suficientes de algunos artículos",
+        ],
+    ),
+];
+
+/// What the API says that the storefront's forms show (a field's problem, why a code does
+/// not apply), as its English says it (`{n}` stands for a number): the page says it in the
+/// shopper's language. Anything else is shown as the API said it.
+const MESSAGES: &[&str] = &[
+    "must not be empty",
+    "must be at most {n} characters",
+    "must be at least {n} characters",
+    "must not contain control characters",
+    "must be an e-mail address",
+    "is already registered",
+    "must be a two-letter country code (ISO 3166-1)",
+    "must be a whole number",
+    "no such code",
+    "this code is no longer offered",
+    "this code is not valid yet",
+    "this code has expired",
+    "this code has been used up",
+    "no gift card has this code",
+    "this gift card has no balance left",
+    "this gift card has expired",
+    "this gift card cannot be used",
+    "the stock cannot cover some items",
 ];
 
 /// The notes the shop itself writes in an order's history, as its English says them (`{id}`
@@ -620,8 +680,35 @@ pub fn tf(lang: Lang, en: &'static str, args: &[(&str, &dyn std::fmt::Display)])
 
 /// A note of an order's history in `lang`: one of [`NOTES`] (with its number) in the
 /// shopper's language, any other as it was written.
-pub fn note(lang: Lang, written: &str) -> std::borrow::Cow<'_, str> {
-    let say = |en: &str| NOTES.contains(&en).then(|| table().get(en)).flatten();
+pub fn note(lang: Lang, written: &str) -> Cow<'_, str> {
+    known(NOTES, "{id}", lang, written)
+}
+
+/// What the API said, in `lang`: one of [`MESSAGES`] (with its number) in the shopper's
+/// language, anything else as the API said it.
+pub fn message(lang: Lang, said: &str) -> Cow<'_, str> {
+    known(MESSAGES, "{n}", lang, said)
+}
+
+/// A refusal of the API as a storefront page shows it: its message and its fields'
+/// problems in `lang` where [`message`] knows them.
+pub(crate) fn refusal(lang: Lang, mut e: ApiError) -> ApiError {
+    if lang == Lang::En {
+        return e;
+    }
+    e.message = message(lang, &e.message).into_owned();
+    for v in e.details.values_mut() {
+        if let Some(said) = v.as_str() {
+            *v = serde_json::Value::String(message(lang, said).into_owned());
+        }
+    }
+    e
+}
+
+/// `written` in `lang` when it is one of `texts`, whose `place` stands for the one number
+/// it may hold; else as written.
+fn known<'a>(texts: &[&str], place: &str, lang: Lang, written: &'a str) -> Cow<'a, str> {
+    let say = |en: &str| texts.contains(&en).then(|| table().get(en)).flatten();
     let i = match lang {
         Lang::En => return written.into(),
         Lang::De => 0,
@@ -631,15 +718,15 @@ pub fn note(lang: Lang, written: &str) -> std::borrow::Cow<'_, str> {
     if let Some(w) = say(written) {
         return w[i].into();
     }
-    // one number in it: the note with `{id}` in its place
+    // one number in it: the text with `place` where the number is
     let Some(start) = written.find(|c: char| c.is_ascii_digit()) else { return written.into() };
     let len = written[start..].find(|c: char| !c.is_ascii_digit()).unwrap_or(written.len() - start);
     let (number, rest) = (&written[start..start + len], &written[start + len..]);
     if rest.contains(|c: char| c.is_ascii_digit()) {
         return written.into();
     }
-    match say(&format!("{}{{id}}{rest}", &written[..start])) {
-        Some(w) => w[i].replace("{id}", number).into(),
+    match say(&format!("{}{place}{rest}", &written[..start])) {
+        Some(w) => w[i].replace(place, number).into(),
         None => written.into(),
     }
 }
@@ -695,8 +782,10 @@ mod tests {
                 assert!(!w.is_empty());
             }
             let quoted = format!("\"{en}\"");
-            let used =
-                asked.iter().any(|a| a == en) || SOURCES.iter().any(|src| src.contains(&quoted)) || NOTES.contains(en);
+            let used = asked.iter().any(|a| a == en)
+                || SOURCES.iter().any(|src| src.contains(&quoted))
+                || NOTES.contains(en)
+                || MESSAGES.contains(en);
             assert!(used, "{en:?} is not used by the pages");
         }
         assert_eq!(WORDS.len(), table().len(), "each text once");
@@ -730,6 +819,41 @@ mod tests {
         for written in ["Shipped with love", "Cart", "refund 2 of $10.00 sent to the payment provider: damaged"] {
             assert_eq!(note(Lang::De, written), written);
         }
+    }
+
+    #[test]
+    fn the_messages_are_the_apis_and_are_said_in_each_language() {
+        let api = [
+            include_str!("../domain.rs"),
+            include_str!("../customers/handlers.rs"),
+            include_str!("../cart/pricing.rs"),
+            include_str!("../cart/mod.rs"),
+            include_str!("../gift_cards/mod.rs"),
+            include_str!("../orders/checkout.rs"),
+            include_str!("forms.rs"),
+        ]
+        .concat();
+        for en in MESSAGES {
+            assert!(table().contains_key(en), "no translations of the message {en:?}");
+            // a number's place is a format argument in the source
+            let written = match en.split_once("{n}") {
+                Some((before, after)) => {
+                    api.contains(&format!("\"{before}{{")) && api.contains(&format!("}}{after}\""))
+                        || api.contains(&format!("\"{before}8{after}\""))
+                }
+                None => api.contains(&format!("\"{en}\"")),
+            };
+            assert!(written, "the API does not say {en:?}");
+        }
+        assert_eq!(message(Lang::Fr, "must be at most 200 characters"), "doit faire au plus 200 caractères");
+        assert_eq!(message(Lang::De, "no gift card has this code"), "Kein Gutschein hat diesen Code");
+        assert_eq!(message(Lang::Es, "must be at least 8 characters"), "debe tener al menos 8 caracteres");
+        let e = ApiError::validation([("shipping_address.city".to_owned(), "must not be empty".to_owned())].into());
+        let e = refusal(Lang::De, e);
+        assert_eq!(e.details["shipping_address.city"], "darf nicht leer sein");
+        // a message it does not know, or an order's note: as said
+        assert_eq!(message(Lang::De, "payment received"), "payment received");
+        assert_eq!(message(Lang::De, "must be at most 5 or 6 characters"), "must be at most 5 or 6 characters");
     }
 
     #[test]

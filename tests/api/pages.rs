@@ -453,6 +453,8 @@ async fn a_shopper_reading_french_reads_the_shops_own_words_in_french() {
     b.click("form[action='/checkout'] button[type=submit]").await;
     let said = b.wait_text("div.error").await;
     assert_eq!(said, "Veuillez vérifier les champs signalés ci-dessous.");
+    // and beside each field, what the API said of it, in French
+    assert_eq!(b.text("#f-city-error").await, "ne doit pas être vide");
     assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
     fill_checkout(&b, "claire@example.fr", "Claire Dubois").await;
     b.click("form[action='/checkout'] button[type=submit]").await;
@@ -484,6 +486,18 @@ async fn a_shopper_reading_french_reads_the_shops_own_words_in_french() {
     b.goto("/account/register").await;
     assert_eq!(b.text("h1").await, "Créer un compte");
     assert_eq!(b.text("label[for=password]").await, "Mot de passe (8 caractères au moins)");
+    // a password too short: the API's reason beside the field, in French, and nobody registered
+    b.fill("#name", "Claire Dubois").await;
+    b.fill("#email", "claire.d@example.fr").await;
+    b.fill("#password", "court").await;
+    b.click("main form button[type=submit]").await;
+    assert_eq!(b.wait_text("#password-error").await, "doit faire au moins 8 caractères");
+    b.shoot("registration-refused-in-french").await;
+    let registered: i64 = app
+        .conn()
+        .query_row("SELECT count(*) FROM customers WHERE email = 'claire.d@example.fr'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(registered, 0);
     accessible(&b, "registration in French").await;
 
     b.goto("/search?q=speaker").await;
