@@ -29,13 +29,22 @@ pub struct SeedOptions {
     pub progress: bool,
     /// Past orders to generate; `None` gives one for every two products (at least 100).
     pub orders: Option<u64>,
+    /// The shop's default currency: the one its prices are in, and so its past orders.
+    pub currency: crate::domain::Currency,
 }
 
 impl SeedOptions {
     /// Anchored at the start of the current UTC day.
     pub fn today(products: u64, seed: u64) -> SeedOptions {
         let now = crate::util::now_ms();
-        SeedOptions { products, seed, anchor_ms: now - now.rem_euclid(DAY_MS), progress: false, orders: None }
+        SeedOptions {
+            products,
+            seed,
+            anchor_ms: now - now.rem_euclid(DAY_MS),
+            progress: false,
+            orders: None,
+            currency: crate::domain::Currency::USD,
+        }
     }
 }
 
@@ -806,7 +815,7 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
         let mut ord = tx.prepare_cached(
             "INSERT INTO orders(id, customer_id, status, currency, subtotal, discount, shipping, tax, total, created_at, paid_at,
                                 email, shipping_address, shipping_option, payment_method, updated_at)
-             SELECT ?1, ?2, ?3, 'USD', ?4, 0, ?5, ?6, ?7, ?8, ?8, c.email,
+             SELECT ?1, ?2, ?3, ?9, ?4, 0, ?5, ?6, ?7, ?8, ?8, c.email,
                     json_object('name', c.name, 'line1', (?1 % 997 + 1) || ' Market Street', 'line2', '',
                                 'city', 'Springfield', 'state', 'CA', 'postal_code', '94100', 'country', 'US',
                                 'phone', ''),
@@ -864,7 +873,8 @@ fn load(conn: &mut Connection, opts: SeedOptions) -> anyhow::Result<SeedReport> 
                 shipping,
                 tax,
                 subtotal + shipping + tax,
-                created
+                created,
+                opts.currency.as_str()
             ])?;
             let shipped = status == "fulfilled";
             if shipped {

@@ -30,6 +30,8 @@ pub fn fill_demo(config: &crate::config::Config) -> anyhow::Result<()> {
     tracing::info!(products = config.demo_products, "filling the empty database with the demo catalog");
     let mut opts = crate::seed::SeedOptions::today(config.demo_products, 42);
     opts.progress = true;
+    // the demo's past orders are in the shop's default currency, as its prices are
+    opts.currency = crate::domain::currencies::default_of(&config.currencies);
     let report = crate::seed::seed(&mut conn, opts).context("generating the demo catalog")?;
     db::optimize(&conn)?;
     tracing::info!(?report, secs = started.elapsed().as_secs_f32(), "demo catalog ready");

@@ -272,15 +272,24 @@ pub struct Take {
 /// `due`. Read in the order's writer unit, before the order is written, so the order's row
 /// is written once with it (see [`spend`]).
 pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Result<Take, SpendError> {
-    let c = card(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
+    // the card with its last entry, in one statement
+    let (c, seq) = tx
+        .prepare_cached(
+            "SELECT g.id, g.last4, g.currency, g.initial, l.balance, g.expires_at, g.disabled_at, g.note, g.order_id,
+                    g.created_at, l.seq
+             FROM gift_cards g JOIN gift_card_ledger l ON l.gift_card_id = g.id
+             WHERE g.id = ?1 ORDER BY l.seq DESC LIMIT 1",
+        )
+        .and_then(|mut st| st.query_row([id], |r| Ok((card_of(r)?, r.get::<_, i64>(10)?))).optional())
+        .map_err(unreadable)?
+        .ok_or(SpendError::Unusable("no gift card has this code"))?;
     if let Some(why) = c.problem(now) {
         return Err(SpendError::Unusable(why));
     }
     if c.currency != currency {
         return Err(SpendError::Currency { card: c.currency, order: currency.to_owned() });
     }
-    let last = last_entry(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
-    Ok(Take { card: id, amount: last.1.min(due).max(0), last })
+    Ok(Take { card: id, amount: c.balance.min(due).max(0), last: (seq, c.balance) })
 }
 
 /// Takes what [`can_pay`] said, in the same unit, from its card for `order`, whose row

@@ -305,6 +305,29 @@ fn upgrading_a_version_21_database_keeps_gift_card_balances_and_indexes_translat
     assert_eq!(ok, "ok");
 }
 
+#[test]
+fn a_demo_shop_selling_in_euros_has_sold_in_euros() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = storefront::config::Config {
+        db: dir.path().join("demo.db"),
+        demo: true,
+        demo_products: 120,
+        currencies: "EUR, USD 1.1".into(),
+        ..storefront::config::Config::default()
+    };
+    storefront::commands::fill_demo(&config).unwrap();
+    let conn = rusqlite::Connection::open(&config.db).unwrap();
+    let currencies: Vec<String> = conn
+        .prepare("SELECT DISTINCT currency FROM orders ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(currencies, ["EUR"], "its past orders are in its default currency");
+    assert!(one(&conn, "SELECT count(*) FROM orders") >= 100);
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
