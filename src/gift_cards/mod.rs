@@ -82,7 +82,10 @@ pub struct Card {
     pub last4: String,
     pub currency: String,
     pub initial: i64,
+    /// the balance after its last ledger entry
     pub balance: i64,
+    /// the number of its last ledger entry (the next one is this plus one)
+    pub seq: i64,
     pub expires_at: Option<i64>,
     pub disabled_at: Option<i64>,
     pub note: String,
@@ -114,10 +117,13 @@ impl Card {
     }
 }
 
-/// A card's columns, its balance read from its last ledger entry.
-const CARD_COLUMNS: &str = "id, last4, currency, initial,
-    (SELECT l.balance FROM gift_card_ledger l WHERE l.gift_card_id = gift_cards.id ORDER BY l.seq DESC LIMIT 1),
-    expires_at, disabled_at, note, order_id, created_at";
+/// A card's columns, its balance and entry number read from its last ledger entry (`l`)…
+const CARD_COLUMNS: &str =
+    "g.id, g.last4, g.currency, g.initial, l.balance, l.seq, g.expires_at, g.disabled_at, g.note, g.order_id, g.created_at";
+
+/// …which this joins to the card (`g`): two seeks into the ledger's key.
+const CARD_FROM: &str = "gift_cards g JOIN gift_card_ledger l
+    ON l.gift_card_id = g.id AND l.seq = (SELECT max(m.seq) FROM gift_card_ledger m WHERE m.gift_card_id = g.id)";
 
 fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
     Ok(Card {
@@ -126,16 +132,17 @@ fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
         currency: r.get(2)?,
         initial: r.get(3)?,
         balance: r.get(4)?,
-        expires_at: r.get(5)?,
-        disabled_at: r.get(6)?,
-        note: r.get(7)?,
-        order_id: r.get(8)?,
-        created_at: r.get(9)?,
+        seq: r.get(5)?,
+        expires_at: r.get(6)?,
+        disabled_at: r.get(7)?,
+        note: r.get(8)?,
+        order_id: r.get(9)?,
+        created_at: r.get(10)?,
     })
 }
 
 pub fn card(conn: &Connection, id: i64) -> rusqlite::Result<Option<Card>> {
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM gift_cards WHERE id = ?1"))?
+    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.id = ?1"))?
         .query_row([id], card_of)
         .optional()
 }
@@ -143,7 +150,7 @@ pub fn card(conn: &Connection, id: i64) -> rusqlite::Result<Option<Card>> {
 /// The card with this code (as typed), if there is one.
 pub fn by_code(conn: &Connection, typed: &str) -> rusqlite::Result<Option<Card>> {
     let Some(normal) = normalize(typed) else { return Ok(None) };
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM gift_cards WHERE code_hash = ?1"))?
+    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.code_hash = ?1"))?
         .query_row([&hash(&normal)[..]], card_of)
         .optional()
 }
@@ -272,24 +279,14 @@ pub struct Take {
 /// `due`. Read in the order's writer unit, before the order is written, so the order's row
 /// is written once with it (see [`spend`]).
 pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Result<Take, SpendError> {
-    // the card with its last entry, in one statement
-    let (c, seq) = tx
-        .prepare_cached(
-            "SELECT g.id, g.last4, g.currency, g.initial, l.balance, g.expires_at, g.disabled_at, g.note, g.order_id,
-                    g.created_at, l.seq
-             FROM gift_cards g JOIN gift_card_ledger l ON l.gift_card_id = g.id
-             WHERE g.id = ?1 ORDER BY l.seq DESC LIMIT 1",
-        )
-        .and_then(|mut st| st.query_row([id], |r| Ok((card_of(r)?, r.get::<_, i64>(10)?))).optional())
-        .map_err(unreadable)?
-        .ok_or(SpendError::Unusable("no gift card has this code"))?;
+    let c = card(tx, id).map_err(unreadable)?.ok_or(SpendError::Unusable("no gift card has this code"))?;
     if let Some(why) = c.problem(now) {
         return Err(SpendError::Unusable(why));
     }
     if c.currency != currency {
         return Err(SpendError::Currency { card: c.currency, order: currency.to_owned() });
     }
-    Ok(Take { card: id, amount: c.balance.min(due).max(0), last: (seq, c.balance) })
+    Ok(Take { card: id, amount: c.balance.min(due).max(0), last: (c.seq, c.balance) })
 }
 
 /// Takes what [`can_pay`] said, in the same unit, from its card for `order`, whose row
@@ -367,33 +364,25 @@ pub fn void_bought(
     refund: i64,
     now: i64,
 ) -> rusqlite::Result<Result<Option<i64>, (i64, i64)>> {
-    let cards: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT id, initial FROM gift_cards INDEXED BY idx_gift_cards_order
-             WHERE order_id = ?1 AND order_line = ?2 ORDER BY id",
-        )?
-        .query_map(params![order, line], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let cards: Vec<Card> = tx
+        .prepare_cached(&format!(
+            "SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.order_id = ?1 AND g.order_line = ?2 ORDER BY g.id"
+        ))?
+        .query_map(params![order, line], card_of)?
         .collect::<rusqlite::Result<_>>()?;
     if cards.is_empty() {
         return Ok(Ok(None));
     }
     // untouched: its balance is still what it was issued with
-    let mut unused = Vec::new();
-    for (id, initial) in cards {
-        if let Some((seq, balance)) = last_entry(tx, id)? {
-            if balance == initial {
-                unused.push((id, seq, initial));
-            }
-        }
-    }
+    let unused: Vec<Card> = cards.into_iter().filter(|c| c.balance == c.initial).collect();
     if (unused.len() as i64) < units {
         return Ok(Err((unused.len() as i64, units)));
     }
     let note = format!("refund {refund} of order {order}: the card is void");
-    for (id, seq, initial) in unused.into_iter().take(units as usize) {
+    for c in unused.into_iter().take(units as usize) {
         tx.prepare_cached("UPDATE gift_cards SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
-            .execute(params![id, now])?;
-        ledger_row(tx, id, seq + 1, -initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
+            .execute(params![c.id, now])?;
+        ledger_row(tx, c.id, c.seq + 1, -c.initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(Ok(Some(units)))
 }
@@ -517,7 +506,7 @@ pub fn detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<G
 
 /// Cards newest first, below id `before`, `limit` of them (the primary key walked back).
 pub fn list(conn: &Connection, before: i64, limit: i64, now: i64) -> rusqlite::Result<Vec<GiftCardOut>> {
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM gift_cards WHERE id < ?1 ORDER BY id DESC LIMIT ?2"))?
+    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.id < ?1 ORDER BY g.id DESC LIMIT ?2"))?
         .query_map(params![before, limit], card_of)?
         .map(|c| c.map(|c| GiftCardOut::new(&c, now)))
         .collect()
@@ -641,6 +630,7 @@ mod tests {
             currency: "USD".into(),
             initial: 500,
             balance: 500,
+            seq: 1,
             expires_at: Some(1000),
             disabled_at: None,
             note: String::new(),

@@ -15,11 +15,11 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::buy::{answered, done, private_page, see_other};
+use super::buy::{answered, answered_in, done, private_page, see_other};
 use super::layout::{self, money, Frame};
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
-use super::words::{self, t, tf, Lang};
+use super::words::{t, tf, Lang};
 use crate::app::AppState;
 use crate::auth::CustomerSession;
 use crate::customers::handlers as customers_api;
@@ -117,10 +117,7 @@ pub async fn log_in(
         password: f.password.clone(),
         otp: Some(f.otp.trim().to_owned()).filter(|o| !o.is_empty()),
     };
-    match answered::<Opened>(customers_api::login(State(app.clone()), client, JsonBody(body)).await)
-        .await
-        .map_err(|e| words::refusal(w, e))
-    {
+    match answered_in::<Opened>(w, customers_api::login(State(app.clone()), client, JsonBody(body)).await).await {
         Ok(o) => Ok(Ok(o.token)),
         Err(e) if e.status.is_client_error() => {
             let ask_code = matches!(e.code, "otp_required" | "invalid_otp");
@@ -257,10 +254,8 @@ pub async fn register(
         locale: lang.chosen.clone().or_else(|| lang.enabled.first().cloned()),
     };
     let headers = parts.headers.clone();
-    match answered::<Opened>(customers_api::register(State(app.clone()), client, headers, JsonBody(body)).await)
-        .await
-        .map_err(|e| words::refusal(ps.words, e))
-    {
+    let r = customers_api::register(State(app.clone()), client, headers, JsonBody(body)).await;
+    match answered_in::<Opened>(ps.words, r).await {
         Ok(o) => Ok(with_cookie(see_other("/account", None), &o.token, &app, ps.secure)),
         Err(e) if e.status.is_client_error() => {
             let problem = if e.details.is_empty() { Some(e.message.as_str()) } else { None };

@@ -46,6 +46,12 @@ pub(crate) async fn answered<T: DeserializeOwned>(r: Result<Response, ApiError>)
     })
 }
 
+/// [`answered`] for a storefront page: a refusal in the shopper's language (see
+/// [`words::refusal`]).
+pub(crate) async fn answered_in<T: DeserializeOwned>(w: Lang, r: Result<Response, ApiError>) -> Result<T, ApiError> {
+    answered(r).await.map_err(|e| words::refusal(w, e))
+}
+
 /// What an API handler answered as a whole (a list with its `meta`), its error otherwise.
 pub(crate) async fn answered_whole<T: DeserializeOwned>(r: Result<Response, ApiError>) -> Result<T, ApiError> {
     let mut resp = r?;
@@ -186,7 +192,7 @@ pub async fn apply_gift_card(
     let code = f.code.trim().to_owned();
     let body = crate::gift_cards::handlers::GiftCardIn { code: code.clone() };
     let r = crate::gift_cards::handlers::apply_gift_card(State(app.clone()), session, JsonBody(body)).await;
-    match answered::<serde_json::Value>(r).await.map_err(|e| words::refusal(ps.words, e)) {
+    match answered_in::<serde_json::Value>(ps.words, r).await {
         Ok(_) => Ok(see_other("/cart", None)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let why = e.details.get("code").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or(e.message.clone());
@@ -334,10 +340,8 @@ pub async fn apply_discount(
     let session = session_of(&ps)?;
     let code = f.code.trim().to_owned();
     let body = cart_api::DiscountIn { code: code.clone() };
-    match answered::<serde_json::Value>(cart_api::apply_discount(State(app.clone()), session, JsonBody(body)).await)
-        .await
-        .map_err(|e| words::refusal(ps.words, e))
-    {
+    let r = cart_api::apply_discount(State(app.clone()), session, JsonBody(body)).await;
+    match answered_in::<serde_json::Value>(ps.words, r).await {
         Ok(_) => Ok(see_other("/cart", None)),
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let why = e.details.get("code").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or(e.message.clone());
@@ -1010,14 +1014,14 @@ pub async fn request_return(
                 })
                 .collect(),
         };
-        let asked = answered::<serde_json::Value>(
+        let asked = answered_in::<serde_json::Value>(
+            ps.words,
             orders_api::request_return(State(app.clone()), session, PathId(id.0, PhantomData), JsonBody(body)).await,
         )
         .await;
         match asked {
             Ok(_) => return Ok(see_other(&format!("/orders/{}#returns", id.0), None)),
             Err(e) => {
-                let e = words::refusal(ps.words, e);
                 refused(e)?.into_iter().map(|(k, v)| (beside_line_or(&k, &sent, "ret_", Some("why_")), v)).collect()
             }
         }
