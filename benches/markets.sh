@@ -4,8 +4,10 @@
 # dollars for every twentieth; then every combination of category × price range × sort ×
 # page (page 1, offset page 500, cursor page 1, a cursor 10,000 rows deep) is requested
 # uncached, one at a time, in dollars, in euros and as a wholesale customer. The report:
-# the first request of each market (it learns the market's price column and orders), p50/
-# p99/max per market, and the node's RSS before and after the markets were learned.
+# the first request of each market (it learns the market's price column and orders) with
+# the latency of price changes committed one after another meanwhile (beside the same
+# changes with no market being learned), p50/p99/max per market, and the node's RSS
+# before and after the markets were learned.
 #
 #   benches/markets.sh                   # PRODUCTS=1000000 REPEAT=3
 #   PRODUCTS=100000 benches/markets.sh
@@ -21,7 +23,7 @@ printf 'bench-admin-password\n' | "$SF" admin create --email markets@example.com
 
 STOREFRONT_CURRENCIES="USD, EUR 0.92" start_storefront $SF_PORT --db "$DB" --cache-mb 0
 python3 - "$SF_PORT" "$REPEAT" "$PRODUCTS" "$SF_PID" <<'PY' | tee "$OUT/markets-$PRODUCTS.txt"
-import http.client, json, random, statistics, sys, time, itertools
+import http.client, json, random, statistics, sys, threading, time, itertools
 port, repeat, products, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 c = http.client.HTTPConnection("127.0.0.1", port)
 
@@ -70,13 +72,45 @@ prices = [None, (2000, 9000)]
 sorts = ["price_asc", "price_desc", "newest"]
 markets = {"dollars": ("", None), "euros": ("&currency=EUR", None), "wholesale": ("", customer)}
 
+def writes_during(action):
+    """action()'s answer, and the latencies (ms) of product price changes sent one after
+    another on a connection of their own while it ran"""
+    w = http.client.HTTPConnection("127.0.0.1", port)
+    lat, started, stop = [], threading.Event(), threading.Event()
+    def loop():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            t = time.perf_counter()
+            w.request("PUT", f"/api/admin/products/{1 + i * 7919 % products}/price",
+                      body=json.dumps({"base": 1000 + i % 5000}),
+                      headers={"content-type": "application/json", "authorization": f"Bearer {admin}"})
+            r = w.getresponse()
+            r.read()
+            assert r.status == 200, r.status
+            lat.append((time.perf_counter() - t) * 1000)
+            started.set()
+    th = threading.Thread(target=loop)
+    th.start()
+    assert started.wait(30), "no price change was answered"
+    out = action()
+    stop.set()
+    th.join()
+    return out, lat
+
+def said(lat):
+    lat = sorted(lat)
+    return f"{len(lat)} changes, p50 {lat[len(lat) // 2]:.1f} ms, max {lat[-1]:.1f} ms"
+
+_, alone = writes_during(lambda: time.sleep(1))
+print(f"price changes with no market being learned: {said(alone)}")
 rss_before = rss_mb()
 learned = {}
 for name, (extra, token) in markets.items():
-    learned[name] = call("GET", f"/api/products?sort=price_asc&per_page=20{extra}", token)[0]
+    (ms, _), lat = writes_during(lambda: call("GET", f"/api/products?sort=price_asc&per_page=20{extra}", token))
+    learned[name] = ms
+    print(f"first price-sorted list in {name}: {ms:.0f} ms; price changes meanwhile: {said(lat)}")
 rss_after = rss_mb()
-print("first price-sorted list of each market (learns its column): "
-      + ", ".join(f"{n} {ms:.0f} ms" for n, ms in learned.items()))
 print(f"RSS {rss_before:.0f} MB before the markets were learned, {rss_after:.0f} MB after "
       f"(+{rss_after - rss_before:.0f} MB for two markets)")
 

@@ -10,6 +10,10 @@
 //! - `checkout_gift_part`: as `checkout`, each cart with a card of its own worth `GIFT_PART`
 //!   minor units (default 100), issued while preparing with the administrator's `ADMIN_TOKEN`:
 //!   the card pays part of the order and the rest is left to pay by card, as without one
+//! - `checkout_paid`: as `checkout`, and each order then paid through the payment
+//!   provider's signed callback (`POST /api/webhooks/payments`, signed with `PAY_SECRET`,
+//!   the server's `payment_webhook_secret`): an operation is one order placed and paid, the
+//!   end state of an order a gift card pays in whole
 //! - `flow`: each iteration is the whole flow: guest session, add to cart, checkout
 //! - `static`: POST /api/checkout with a fixed body (against the static server baseline)
 //!
@@ -47,10 +51,18 @@ impl Conn {
         token: Option<&str>,
         body: &str,
     ) -> std::io::Result<(u16, Vec<u8>)> {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-        if let Some(t) = token {
-            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-        }
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        self.send(method, path, &auth, body).await
+    }
+
+    /// `POST path` signed with `X-Signature: sha256=<sig>`.
+    async fn call_signed(&mut self, path: &str, sig: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        self.send("POST", path, &format!("X-Signature: sha256={sig}\r\n"), body).await
+    }
+
+    /// One request with `headers` (whole lines) on the kept-alive connection.
+    async fn send(&mut self, method: &str, path: &str, headers: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}");
         if !body.is_empty() {
             req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
         }
@@ -136,6 +148,22 @@ async fn gift_cart(c: &mut Conn, product: u64, code: &str) -> Option<String> {
 }
 
 /// A new gift card worth `amount` (USD minor units), issued by the administrator: its code.
+/// The provider's callback for `order`: paid, signed as `POST /api/webhooks/payments` wants.
+async fn pay(c: &mut Conn, secret: &str, order: &str, event: &str) -> bool {
+    use hmac::Mac;
+    let body = format!(r#"{{"event_id":"{event}","order_id":"{order}","status":"succeeded"}}"#);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body.as_bytes());
+    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    matches!(c.call_signed("/api/webhooks/payments", &sig, &body).await, Ok((200, _)))
+}
+
+/// The order id of a checkout's answer.
+fn order_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(v["data"]["order_id"].as_str()?.to_owned())
+}
+
 async fn issue_card(c: &mut Conn, admin: &str, amount: u64) -> Option<String> {
     let body = format!(r#"{{"amount":{amount},"currency":"USD","note":"checkout bench"}}"#);
     let (s, b) = c.call("POST", "/api/admin/gift-cards", Some(admin), &body).await.ok()?;
@@ -146,7 +174,9 @@ async fn issue_card(c: &mut Conn, admin: &str, amount: u64) -> Option<String> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 5 {
-        eprintln!("usage: shop_load ADDR checkout|checkout_gift|checkout_gift_part|flow|static CONNS SECS");
+        eprintln!(
+            "usage: shop_load ADDR checkout|checkout_gift|checkout_gift_part|checkout_paid|flow|static CONNS SECS"
+        );
         std::process::exit(2);
     }
     let addr: SocketAddr = args[1].parse().expect("ADDR like 127.0.0.1:8080");
@@ -165,6 +195,8 @@ fn main() {
     assert!(scenario != "checkout_gift" || !codes.is_empty(), "checkout_gift needs GIFT_CODES");
     let admin = std::env::var("ADMIN_TOKEN").unwrap_or_default();
     assert!(scenario != "checkout_gift_part" || !admin.is_empty(), "checkout_gift_part needs ADMIN_TOKEN");
+    let secret = std::env::var("PAY_SECRET").unwrap_or_default();
+    assert!(scenario != "checkout_paid" || !secret.is_empty(), "checkout_paid needs PAY_SECRET");
     let part: u64 = std::env::var("GIFT_PART").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
@@ -210,6 +242,7 @@ fn main() {
         for (i, tokens) in prepared.into_iter().enumerate() {
             let scenario = scenario.clone();
             let errors = errors.clone();
+            let secret = secret.clone();
             set.spawn(async move {
                 let mut c = Conn::new(addr);
                 let mut lat: Vec<u32> = Vec::new();
@@ -222,6 +255,16 @@ fn main() {
                             Some(t) => {
                                 matches!(c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await, Ok((201, _)))
                             }
+                            None => break,
+                        },
+                        "checkout_paid" => match tokens.next() {
+                            Some(t) => match c.call("POST", "/api/checkout", Some(&t), CHECKOUT).await {
+                                Ok((201, body)) => match order_of(&body) {
+                                    Some(order) => pay(&mut c, &secret, &order, &format!("bench-{order}")).await,
+                                    None => false,
+                                },
+                                _ => false,
+                            },
                             None => break,
                         },
                         "flow" => {

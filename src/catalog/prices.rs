@@ -370,6 +370,88 @@ pub fn next_boundary(conn: &Connection, now: i64) -> rusqlite::Result<Option<i64
     .query_row([now], |r| r.get(0))
 }
 
+/// A product as shoppers of no customer group see it in one market and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// its name in the language asked for; `None`: not translated (the default's shows)
+    pub name: Option<String>,
+    /// its regular price
+    pub regular: i64,
+    /// the price paid now (below `regular` when a sale or a list lowers it)
+    pub paid: i64,
+}
+
+/// What shoppers in `market` (none: the default currency with no list applying) reading
+/// `locale` (none: the default) see of each of `products`, by the rule every catalog
+/// answer prices by ([`Market::sql`]): for the dashboard's view of the catalog as one
+/// market sees it. Products that do not exist are left out.
+pub fn seen(
+    conn: &Connection,
+    market: Option<&Market>,
+    locale: Option<&str>,
+    products: &[i64],
+) -> rusqlite::Result<std::collections::HashMap<i64, Seen>> {
+    use crate::catalog::translations::{join, Owner};
+    let (regular, paid) = match market {
+        Some(m) => m.sql("p", None),
+        None => ("p.base_price".to_owned(), "coalesce(p.sale_price, p.base_price)".to_owned()),
+    };
+    let (name, joined) = match locale {
+        Some(l) => ("tp.name".to_owned(), join(Owner::Product, "p", l)),
+        None => ("NULL".to_owned(), String::new()),
+    };
+    // the ids are a page of the dashboard's list: each one a bound parameter
+    let marks = vec!["?"; products.len()].join(", ");
+    let sql = format!("SELECT p.id, {name}, {regular}, {paid} FROM products p{joined} WHERE p.id IN ({marks})");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(products), |r| {
+        Ok((r.get::<_, i64>(0)?, Seen { name: r.get(1)?, regular: r.get(2)?, paid: r.get(3)? }))
+    })?;
+    rows.collect()
+}
+
+/// A price a price list sets for a product (or one of its variants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPrice {
+    pub list_id: i64,
+    pub list: String,
+    pub currency: String,
+    /// the customer group it is for (none: everyone)
+    pub group: Option<String>,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    /// the variant's SKU, when the price is one variant's
+    pub variant_sku: Option<String>,
+    pub amount: i64,
+    pub sale: Option<i64>,
+}
+
+/// Every price list's price for `product`, by currency then list (at most a few dozen: a
+/// shop has few lists).
+pub fn list_prices_of(conn: &Connection, product: i64) -> rusqlite::Result<Vec<ListPrice>> {
+    conn.prepare_cached(
+        "SELECT pl.id, pl.name, pl.currency, g.name, pl.starts_at, pl.ends_at, v.sku, x.amount, x.sale
+         FROM price_list_prices x JOIN price_lists pl ON pl.id = x.price_list_id
+         LEFT JOIN customer_groups g ON g.id = pl.customer_group_id
+         LEFT JOIN variants v ON x.variant_id <> 0 AND v.id = x.variant_id
+         WHERE x.product_id = ?1 ORDER BY pl.currency, pl.id, x.variant_id",
+    )?
+    .query_map([product], |r| {
+        Ok(ListPrice {
+            list_id: r.get(0)?,
+            list: r.get(1)?,
+            currency: r.get(2)?,
+            group: r.get(3)?,
+            starts_at: r.get(4)?,
+            ends_at: r.get(5)?,
+            variant_sku: r.get(6)?,
+            amount: r.get(7)?,
+            sale: r.get(8)?,
+        })
+    })?
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

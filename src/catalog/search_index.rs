@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -169,7 +170,7 @@ impl Postings {
 /// What every search reads of every match: facets and relevance. 16 bytes, so the array
 /// of a 100,000-product catalog (1.6 MB) stays in the CPU's cache — a search reads one
 /// per match at scattered places, and those reads are most of its time.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Doc {
     /// position in `Refs::categories`
     pub category: u32,
@@ -184,7 +185,7 @@ pub struct Doc {
 }
 
 /// What only price filters and explicit sorts read.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cold {
     pub price: i64,
     pub created_at: i64,
@@ -348,7 +349,15 @@ struct MarketView {
 }
 
 impl MarketView {
-    fn build(conn: &Connection, index: &Index, market: &super::prices::Market) -> rusqlite::Result<MarketView> {
+    /// Learns `market`'s columns from the default's (`docs`, `cold`, with `refs`'
+    /// categories and brands) and its price lists as `conn` reads them.
+    fn build(
+        conn: &Connection,
+        docs: &[Doc],
+        cold: &[Cold],
+        refs: &Refs,
+        market: &super::prices::Market,
+    ) -> rusqlite::Result<MarketView> {
         let (general_lists, special_lists) = market.lists();
         let (mut general, mut special) = (HashMap::new(), HashMap::new());
         let mut stmt = conn.prepare_cached(
@@ -366,20 +375,39 @@ impl MarketView {
         }
         let mut view = MarketView {
             market: market.clone(),
-            cold: Vec::with_capacity(index.cold.len()),
+            cold: Vec::with_capacity(cold.len()),
             listing: Listing::empty(),
             general,
             special,
             learned: Instant::now(),
         };
-        view.cold = (0..index.cold.len() as u32).map(|id| view.priced(id, &index.cold[id as usize])).collect();
+        view.cold = (0..cold.len() as u32).map(|id| view.priced(id, &cold[id as usize])).collect();
         view.listing = Listing::build(
-            index.refs.parent_pos.clone(),
-            index.refs.brand_list.len() + 1,
-            Columns { docs: &index.docs, cold: &view.cold },
+            refs.parent_pos.clone(),
+            refs.brand_list.len() + 1,
+            Columns { docs, cold: &view.cold },
             listing::SCOPE_MIN,
         );
         Ok(view)
+    }
+
+    /// Brings a market learned from the columns `docs` and `cold` up to the index's: each
+    /// product whose columns changed since (or that is new) leaves the market's orders as
+    /// it was and joins them as it is, as a commit's update does. The categories and
+    /// brands must be the same (`Index::structure` says so).
+    fn catch_up(&mut self, docs: &[Doc], cold: &[Cold], index: &Index) {
+        let changed: Vec<u32> = (0..index.docs.len())
+            .filter(|&i| docs.get(i) != Some(&index.docs[i]) || cold.get(i) != Some(&index.cold[i]))
+            .map(|i| i as u32)
+            .collect();
+        for &id in changed.iter().filter(|&&id| (id as usize) < docs.len()) {
+            self.listing.remove(id, Columns { docs, cold: &self.cold });
+        }
+        self.cold.resize(index.cold.len(), Cold::default());
+        for &id in &changed {
+            self.cold[id as usize] = self.priced(id, &index.cold[id as usize]);
+            self.listing.insert(id, Columns { docs: &index.docs, cold: &self.cold });
+        }
     }
 
     /// The default's columns of a product with its price in this market.
@@ -409,9 +437,10 @@ struct Index {
     /// reading one, which hold the index's read lock meanwhile: a commit's update, under
     /// its write lock, finds each one unshared)
     markets: RwLock<HashMap<String, Arc<MarketView>>>,
-    /// held while a market is learned: one at a time, so a burst of first requests after a
-    /// price list changed learns each market once (the others wait, then read it)
-    learning: Mutex<()>,
+    /// changes (from [`next_structure`]) whenever the markets are forgotten or the
+    /// categories, brands or orders are rebuilt: a market learned from columns copied
+    /// before can no longer be brought up to date, and is learned again
+    structure: AtomicU64,
     /// per product, the hash of the text it was indexed with (name, description, brand
     /// and category names): a change that leaves it alone reindexes nothing
     texts: Vec<u64>,
@@ -612,6 +641,15 @@ pub struct SearchIndex {
     /// A read-only connection of the index's own, used by the writer's hook to read what
     /// a commit changed (the pool's connections belong to the reader threads).
     conn: Mutex<Option<Connection>>,
+    /// held while a market is learned: one at a time, so a burst of first requests after a
+    /// price list changed learns each market once (the others wait, then read it)
+    learning: Mutex<()>,
+}
+
+/// A value of `Index::structure` never used before.
+fn next_structure() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Default for SearchIndex {
@@ -619,6 +657,7 @@ impl Default for SearchIndex {
         SearchIndex {
             state: RwLock::new(State::Building { changed: BTreeSet::new(), refs_changed: false, all: false }),
             conn: Mutex::new(None),
+            learning: Mutex::new(()),
         }
     }
 }
@@ -626,7 +665,7 @@ impl Default for SearchIndex {
 impl SearchIndex {
     /// An index that is never built: SQLite answers everything.
     pub fn off() -> SearchIndex {
-        SearchIndex { state: RwLock::new(State::Off), conn: Mutex::new(None) }
+        SearchIndex { state: RwLock::new(State::Off), conn: Mutex::new(None), learning: Mutex::new(()) }
     }
 
     /// Builds the index from the database at `path`; changes committed meanwhile are
@@ -764,7 +803,51 @@ impl SearchIndex {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         if let State::Ready(index) = &*state {
             index.markets.write().unwrap_or_else(|e| e.into_inner()).clear();
+            index.structure.store(next_structure(), Ordering::Release);
         }
+    }
+
+    /// Learns `market`'s price columns unless the index knows them. The index's read lock
+    /// is held only to copy the default's columns (~40 bytes a product) and, after the
+    /// market is learned from the copy, to bring it up to the commits made meanwhile: a
+    /// commit waits for a copy and a compare, not for the learning (half a second at a
+    /// million products). When the markets were forgotten or the orders rebuilt meanwhile,
+    /// it starts over (twice at most; then the request learns it under the lock).
+    fn learn(&self, conn: &Connection, market: &super::prices::Market) -> rusqlite::Result<()> {
+        let key = market.key();
+        let known = |index: &Index| index.markets.read().unwrap_or_else(|e| e.into_inner()).contains_key(&key);
+        {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            match &*state {
+                State::Ready(index) if !known(index) => {}
+                _ => return Ok(()),
+            }
+        }
+        let _one = self.learning.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..3 {
+            let (docs, cold, refs, structure) = {
+                let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+                let State::Ready(index) = &*state else { return Ok(()) };
+                if known(index) {
+                    return Ok(());
+                }
+                let structure = index.structure.load(Ordering::Acquire);
+                (index.docs.clone(), index.cold.clone(), index.refs.clone(), structure)
+            };
+            let mut view = MarketView::build(conn, &docs, &cold, &refs, market)?;
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let State::Ready(index) = &*state else { return Ok(()) };
+            if index.structure.load(Ordering::Acquire) != structure {
+                continue;
+            }
+            view.catch_up(&docs, &cold, index);
+            if view.listing.needs_rebuild() {
+                continue;
+            }
+            index.remember(key.clone(), view);
+            return Ok(());
+        }
+        Ok(())
     }
 
     /// One page of a product list (with `terms`, of the products matching them), or `None`
@@ -780,14 +863,17 @@ impl SearchIndex {
         terms: Option<&SearchTerms>,
         ask: &Ask,
     ) -> rusqlite::Result<Option<Page>> {
+        let by_price = matches!(ask.sort, Sort::PriceAsc | Sort::PriceDesc)
+            || filter.min_price.is_some()
+            || filter.max_price.is_some();
+        if let Some(m) = filter.market.as_ref().filter(|_| by_price) {
+            self.learn(conn, m)?;
+        }
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let State::Ready(index) = &*state else { return Ok(None) };
         let Ok(want) = index.want(filter) else {
             return Ok(Some(Page { rows: Vec::new(), more: false, total: Some(0) }));
         };
-        let by_price = matches!(ask.sort, Sort::PriceAsc | Sort::PriceDesc)
-            || want.min_price.is_some()
-            || want.max_price.is_some();
         let run = |priced: Priced<'_>| match terms {
             Some(terms) => index.list_matching(priced, terms, &want, ask),
             None => priced.listing.page(Columns { docs: &index.docs, cold: priced.cold }, &want, ask, None),
@@ -811,6 +897,9 @@ impl SearchIndex {
         start: usize,
         end: usize,
     ) -> rusqlite::Result<Option<Matches>> {
+        if let Some(m) = &filter.market {
+            self.learn(conn, m)?;
+        }
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let State::Ready(index) = &*state else { return Ok(None) };
         let run = |priced: Priced<'_>| index.search(priced, terms, filter, sort, start, end);
@@ -1010,7 +1099,7 @@ fn build_index(conn: &Connection) -> rusqlite::Result<Index> {
             docs: Vec::new(),
             cold: Vec::new(),
             markets: RwLock::new(HashMap::new()),
-            learning: Mutex::new(()),
+            structure: AtomicU64::new(next_structure()),
             texts: Vec::new(),
             terms: HashMap::new(),
             sorted: BTreeSet::new(),
@@ -1128,6 +1217,7 @@ fn refresh(conn: &Connection, index: &mut Index, ids: &BTreeSet<i64>, refs_chang
         if refs_changed || index.listing.needs_rebuild() || markets.values().any(|m| m.listing.needs_rebuild()) {
             // markets learn their columns again on their next request
             markets.clear();
+            index.structure.store(next_structure(), Ordering::Release);
             index.relist();
         } else {
             let cols = Columns { docs: &index.docs, cold: &index.cold };
@@ -1281,26 +1371,26 @@ impl Index {
         };
         let m = match known(&self.markets) {
             Some(m) => m,
-            None => {
-                let _learning = self.learning.lock().unwrap_or_else(|e| e.into_inner());
-                match known(&self.markets) {
-                    Some(m) => m,
-                    None => {
-                        let built = Arc::new(MarketView::build(conn, self, market)?);
-                        let mut markets = self.markets.write().unwrap_or_else(|e| e.into_inner());
-                        if markets.len() >= MAX_MARKETS {
-                            let oldest = markets.iter().min_by_key(|(_, m)| m.learned).map(|(k, _)| k.clone());
-                            if let Some(k) = oldest {
-                                markets.remove(&k);
-                            }
-                        }
-                        markets.insert(key.clone(), built.clone());
-                        built
-                    }
-                }
-            }
+            // forgotten since `SearchIndex::learn` (a price list changed just now): learned
+            // here, under the read lock
+            None => self.remember(key, MarketView::build(conn, &self.docs, &self.cold, &self.refs, market)?),
         };
         Ok(f(Priced { cold: &m.cold, listing: &m.listing, market: true }))
+    }
+
+    /// Keeps a market learned (replacing the one learned longest ago when there are
+    /// `MAX_MARKETS`).
+    fn remember(&self, key: String, view: MarketView) -> Arc<MarketView> {
+        let view = Arc::new(view);
+        let mut markets = self.markets.write().unwrap_or_else(|e| e.into_inner());
+        if markets.len() >= MAX_MARKETS && !markets.contains_key(&key) {
+            let oldest = markets.iter().min_by_key(|(_, m)| m.learned).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                markets.remove(&k);
+            }
+        }
+        markets.insert(key, view.clone());
+        view
     }
 
     /// Builds the listing afresh from the columns.
@@ -1612,6 +1702,82 @@ mod tests {
         let mut out = Vec::new();
         words(text, |w| out.push(w.to_owned()));
         out
+    }
+
+    /// A market learned from a copy of the columns while commits change prices, stock and
+    /// add products ends the same as one learned from the index as it is after them: the
+    /// same prices and the same pages in every price order (the whole list and a category).
+    #[test]
+    fn a_market_learned_from_a_copy_catches_up_with_the_commits_made_meanwhile() {
+        use crate::catalog::prices::Market;
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::db::open_write(&dir.path().join("shop.db"), crate::db::Synchronous::Normal).unwrap();
+        crate::db::migrate::migrate(&mut conn).unwrap();
+        let now = crate::util::now_ms();
+        conn.execute_batch(&format!(
+            "INSERT INTO categories(id, parent_id, name, slug, description, position, depth, created_at) VALUES
+                 (1, NULL, 'Audio', 'audio', '', 0, 0, 0), (2, 1, 'Speakers', 'speakers', '', 0, 1, 0),
+                 (3, NULL, 'Home', 'home', '', 1, 0, 0);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+             INSERT INTO products(id, sku, slug, name, description, category_id, base_price, sale_price, status,
+                                  created_at, updated_at)
+                 SELECT i, 'P-' || i, 'p-' || i, 'Product ' || i, '', 1 + i % 3, 500 + i * 7919 % 20000,
+                        CASE WHEN i % 13 = 0 THEN 300 END, 'active', i, i FROM n;
+             INSERT INTO variants(id, product_id, sku, name, position, created_at)
+                 SELECT id, id, sku || '-V', 'Default', 0, 0 FROM products;
+             INSERT INTO inventory(variant_id, available, reserved, updated_at) SELECT id, 5, 0, 0 FROM variants;
+             INSERT INTO price_lists(id, name, currency, created_at) VALUES (1, 'Euro', 'EUR', {now});
+             INSERT INTO price_list_prices(price_list_id, product_id, amount, updated_at)
+                 SELECT 1, id, 100 + id % 50, {now} FROM products WHERE id % 7 = 0;"
+        ))
+        .unwrap();
+        let mut index = build_index(&conn).unwrap();
+        let setting = "USD, EUR 0.9";
+        let market = Market::load(&conn, setting, Some("EUR"), &[], now).unwrap();
+        let (docs, cold) = (index.docs.clone(), index.cold.clone());
+
+        // commits meanwhile: prices up and down (some listed in euros), one sold out, two new
+        conn.execute_batch(&format!(
+            "UPDATE products SET base_price = base_price * 3 WHERE id % 11 = 0;
+             UPDATE products SET base_price = 1, sale_price = NULL WHERE id IN (5, 14, 21);
+             UPDATE inventory SET available = 0 WHERE variant_id IN (SELECT id FROM variants WHERE product_id = 9);
+             INSERT INTO products(id, sku, slug, name, description, category_id, base_price, status, created_at, updated_at)
+                 SELECT 401, 'NEW-401', 'new-401', 'New One', '', category_id, 50, 'active', {now}, {now}
+                 FROM products WHERE id = 3;
+             INSERT INTO products(id, sku, slug, name, description, category_id, base_price, status, created_at, updated_at)
+                 SELECT 402, 'NEW-402', 'new-402', 'New Two', '', category_id, 999999, 'active', {now}, {now}
+                 FROM products WHERE id = 4;"
+        ))
+        .unwrap();
+        let changed: BTreeSet<i64> =
+            (1..=402).filter(|id| id % 11 == 0 || [5, 14, 21, 9, 401, 402].contains(id)).collect();
+        refresh(&conn, &mut index, &changed, false).unwrap();
+        assert!(index.docs.len() > docs.len(), "the new products are in the columns");
+
+        let mut learned = MarketView::build(&conn, &docs, &cold, &index.refs, &market).unwrap();
+        learned.catch_up(&docs, &cold, &index);
+        let fresh = MarketView::build(&conn, &index.docs, &index.cold, &index.refs, &market).unwrap();
+        assert!(learned.cold == fresh.cold, "the same prices");
+        let category = index.docs[3].category;
+        for sort in [Sort::PriceAsc, Sort::PriceDesc] {
+            for want_category in [None, Some(category)] {
+                let want =
+                    Want { category: want_category, brand: None, min_price: None, max_price: None, in_stock: false };
+                let ask = Ask {
+                    sort,
+                    slice: listing::Slice::Offset(0),
+                    limit: 500,
+                    with_total: true,
+                    strategy: listing::Strategy::Auto,
+                };
+                let page = |m: &MarketView| {
+                    m.listing.page(Columns { docs: &index.docs, cold: &m.cold }, &want, &ask, None).rows
+                };
+                let (a, b) = (page(&learned), page(&fresh));
+                assert!(a.len() > 20, "{sort:?} {want_category:?}: {}", a.len());
+                assert_eq!(a, b, "{sort:?} in {want_category:?}");
+            }
+        }
     }
 
     #[test]

@@ -117,13 +117,19 @@ impl Card {
     }
 }
 
-/// A card's columns, its balance and entry number read from its last ledger entry (`l`)…
-const CARD_COLUMNS: &str =
-    "g.id, g.last4, g.currency, g.initial, l.balance, l.seq, g.expires_at, g.disabled_at, g.note, g.order_id, g.created_at";
-
-/// …which this joins to the card (`g`): two seeks into the ledger's key.
-const CARD_FROM: &str = "gift_cards g JOIN gift_card_ledger l
-    ON l.gift_card_id = g.id AND l.seq = (SELECT max(m.seq) FROM gift_card_ledger m WHERE m.gift_card_id = g.id)";
+/// `SELECT` of a card's columns, its balance and entry number read from its last ledger
+/// entry (`l`), which this joins to the card (`g`) by two seeks into the ledger's key;
+/// then `$rest` (a literal: the statement is one constant, not formatted per call).
+macro_rules! select_cards {
+    ($rest:literal) => {
+        concat!(
+            "SELECT g.id, g.last4, g.currency, g.initial, l.balance, l.seq, g.expires_at, g.disabled_at, g.note, ",
+            "g.order_id, g.created_at FROM gift_cards g JOIN gift_card_ledger l ON l.gift_card_id = g.id ",
+            "AND l.seq = (SELECT max(m.seq) FROM gift_card_ledger m WHERE m.gift_card_id = g.id) ",
+            $rest
+        )
+    };
+}
 
 fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
     Ok(Card {
@@ -142,17 +148,13 @@ fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
 }
 
 pub fn card(conn: &Connection, id: i64) -> rusqlite::Result<Option<Card>> {
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.id = ?1"))?
-        .query_row([id], card_of)
-        .optional()
+    conn.prepare_cached(select_cards!("WHERE g.id = ?1"))?.query_row([id], card_of).optional()
 }
 
 /// The card with this code (as typed), if there is one.
 pub fn by_code(conn: &Connection, typed: &str) -> rusqlite::Result<Option<Card>> {
     let Some(normal) = normalize(typed) else { return Ok(None) };
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.code_hash = ?1"))?
-        .query_row([&hash(&normal)[..]], card_of)
-        .optional()
+    conn.prepare_cached(select_cards!("WHERE g.code_hash = ?1"))?.query_row([&hash(&normal)[..]], card_of).optional()
 }
 
 /// What a new card is.
@@ -365,9 +367,7 @@ pub fn void_bought(
     now: i64,
 ) -> rusqlite::Result<Result<Option<i64>, (i64, i64)>> {
     let cards: Vec<Card> = tx
-        .prepare_cached(&format!(
-            "SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.order_id = ?1 AND g.order_line = ?2 ORDER BY g.id"
-        ))?
+        .prepare_cached(select_cards!("WHERE g.order_id = ?1 AND g.order_line = ?2 ORDER BY g.id"))?
         .query_map(params![order, line], card_of)?
         .collect::<rusqlite::Result<_>>()?;
     if cards.is_empty() {
@@ -506,7 +506,7 @@ pub fn detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<G
 
 /// Cards newest first, below id `before`, `limit` of them (the primary key walked back).
 pub fn list(conn: &Connection, before: i64, limit: i64, now: i64) -> rusqlite::Result<Vec<GiftCardOut>> {
-    conn.prepare_cached(&format!("SELECT {CARD_COLUMNS} FROM {CARD_FROM} WHERE g.id < ?1 ORDER BY g.id DESC LIMIT ?2"))?
+    conn.prepare_cached(select_cards!("WHERE g.id < ?1 ORDER BY g.id DESC LIMIT ?2"))?
         .query_map(params![before, limit], card_of)?
         .map(|c| c.map(|c| GiftCardOut::new(&c, now)))
         .collect()

@@ -37,6 +37,8 @@ pub struct AdminPage {
     pub ps: PageSession,
     /// the shop's default currency: of products' prices and the shop's own amounts
     pub currency: crate::domain::Currency,
+    /// the market the catalog is shown as (see [`super::admin_view`])
+    pub view: super::admin_view::View,
 }
 
 impl FromRequestParts<AppState> for AdminPage {
@@ -53,7 +55,10 @@ impl FromRequestParts<AppState> for AdminPage {
         parts.headers.remove(header::AUTHORIZATION);
         match checked {
             Ok(admin) => {
-                Ok(AdminPage { admin, ps, currency: crate::domain::currencies::default_of(&app.live().currencies) })
+                let live = app.live();
+                let currency = crate::domain::currencies::default_of(&live.currencies);
+                let view = super::admin_view::View::of(&live, &parts.headers);
+                Ok(AdminPage { admin, ps, currency, view })
             }
             Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/admin/login", None)),
             Err(e) if e.code == "two_factor_required" => Err(ApiError::new(

@@ -19,6 +19,7 @@ use super::session::{check_csrf, CsrfForm};
 use crate::admin::products as api;
 use crate::app::AppState;
 use crate::catalog::handlers as catalog_api;
+use crate::catalog::prices::Seen;
 use crate::domain::Id;
 use crate::error::ApiError;
 use crate::http::path::PathId;
@@ -108,6 +109,14 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
         api::list_products(State(app.clone()), a.admin.clone(), QueryParams::parse(&encode_pairs(query))?).await,
     )
     .await?;
+    let ids: Vec<i64> = list.data.iter().filter_map(|p| Id::parse(&p.id)).map(|i| i.0).collect();
+    let seen = super::admin_view::seen(&app, &a, ids).await?;
+    let seen_of = |p: &Product| Id::parse(&p.id).and_then(|i| seen.as_ref()?.get(&i.0));
+    let view_currency = a.view.currency.as_deref().unwrap_or(a.currency.as_str());
+    let back = match raw.as_deref() {
+        Some(q) if !q.is_empty() => format!("/admin/products?{q}"),
+        _ => "/admin/products".to_owned(),
+    };
     let filter: Vec<(&str, &str)> = if low {
         vec![("low_stock", "1")]
     } else {
@@ -134,6 +143,7 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                 a.button href="/admin/products/new" { "New product" }
             }
         }
+        (super::admin_view::switch(&app, &a, &back))
         form.search-row method="get" action="/admin/products" role="search" {
             label.skip for="pq" { "Find products" }
             input #pq type="search" name="q" value=[q] placeholder="Name, words or a SKU";
@@ -149,12 +159,29 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
         @if list.data.is_empty() { p.empty { "No products here." } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Product" } th scope="col" { "SKU" } th scope="col" { "Status" } th scope="col" { "Price" } th scope="col" { "For sale" } } }
+                thead { tr {
+                    th scope="col" { "Product" @if let Some(l) = &a.view.locale { span.meta { " (" (super::admin_translations::language_name(l)) ")" } } }
+                    th scope="col" { "SKU" } th scope="col" { "Status" }
+                    th scope="col" { "Price" @if seen.is_some() { span.meta { " (" (view_currency) ")" } } }
+                    th scope="col" { "For sale" }
+                } }
                 tbody { @for p in &list.data { tr {
-                    td { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
+                    td {
+                        @match (seen_of(p), &a.view.locale) {
+                            (Some(Seen { name: Some(n), .. }), Some(l)) => { a href=(format!("/admin/products/{}", p.id)) lang=(l) { (n) } }
+                            (_, Some(_)) => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } span.meta.untranslated { " · not translated" } }
+                            _ => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
+                        }
+                    }
                     td { code { (p.sku) } }
                     td { span class=(format!("status {}", p.status)) { (p.status) } }
-                    td { (units(p.sale_price.unwrap_or(p.base_price), a.currency)) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price, a.currency)) } } }
+                    td.price {
+                        @if let Some(s) = seen_of(p) {
+                            (super::admin::shown_in(s.paid, view_currency)) @if s.paid < s.regular { " " s.meta { (super::admin::shown_in(s.regular, view_currency)) } }
+                        } @else {
+                            (units(p.sale_price.unwrap_or(p.base_price), a.currency)) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price, a.currency)) } }
+                        }
+                    }
                     td { (p.stock.iter().map(|s| s.available).sum::<i64>()) }
                 } } }
             }
@@ -467,6 +494,7 @@ pub(crate) async fn product_page(
     let price_error = errors.get("price").or_else(|| errors.get("sale_price"));
     let translations =
         super::admin_translations::panel(app, crate::catalog::translations::Owner::Product, product_id(&p.id)?).await?;
+    let in_currencies = super::admin_view::prices_panel(app, product_id(&p.id)?).await?;
     let main = html! {
         p.crumbs { a href="/admin/products" { "Products" } " / " (p.sku) }
         div.toolbar {
@@ -492,6 +520,7 @@ pub(crate) async fn product_page(
                     @if let Some(e) = price_error { span.field-error { (e) } }
                     button type="submit" { "Set price" }
                 }
+                (in_currencies)
                 section.panel.spaced aria-labelledby="stock" {
                     h2 #stock { "Stock" }
                     @for s in &p.stock {

@@ -20,6 +20,7 @@ pub mod admin_system;
 pub mod admin_tables;
 pub mod admin_translations;
 pub mod admin_variants;
+pub mod admin_view;
 pub mod assets;
 pub mod buy;
 pub(crate) mod forms;

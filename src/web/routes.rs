@@ -28,7 +28,7 @@ use crate::orders::handlers as orders;
 use crate::pages::{
     account, admin as dashboard, admin_bulk, admin_customers, admin_drafts, admin_gift_cards, admin_images,
     admin_orders, admin_price_lists, admin_products, admin_returns, admin_system as system, admin_tables,
-    admin_translations, admin_variants, assets, buy, shop,
+    admin_translations, admin_variants, admin_view, assets, buy, shop,
 };
 use crate::reviews;
 use crate::webhooks::handlers as webhooks;
@@ -304,6 +304,7 @@ pub fn table() -> Table {
         .page("/admin/gift-cards", post_, post(admin_gift_cards::issue), Policy::page())
         .page("/admin/gift-cards/{id}", get_, get(admin_gift_cards::show), Policy::page())
         .page("/admin/gift-cards/{id}", post_, post(admin_gift_cards::switch), Policy::page())
+        .page("/admin/view", post_, post(admin_view::choose), Policy::page())
         .page("/admin/products", get_, get(admin_products::list), Policy::page())
         .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
         .page("/admin/products/new", post_, post(admin_products::create), Policy::page())

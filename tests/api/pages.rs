@@ -592,6 +592,119 @@ async fn a_shopper_reading_german_gets_mail_in_german_and_chooses_its_language_o
     app.stop().await;
 }
 
+/// Markets in the dashboard: the owner switches the products' list to euros and German and
+/// sees what shoppers there see (the German name where there is one, the others marked; a
+/// price list's price, the rest converted, sales struck through); a product's page says its
+/// price in every currency and how each is set. A currency the shop does not sell in is
+/// refused and keeps the view as it was; the view is the owner's alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_the_catalog_in_each_currency_and_language() {
+    use serde_json::json;
+    let app = TestApp::builder()
+        .fixture("small-catalog.sql")
+        .config(|c| {
+            c.currencies = "USD, EUR 0.5".into();
+            c.locales = "en, de".into();
+        })
+        .start()
+        .await;
+    let owner = app.admin("owner@example.com").await;
+    let r = app
+        .call(
+            "POST",
+            "/api/admin/price-lists",
+            Some(&owner),
+            Some(&json!({"name": "Euro prices", "currency": "EUR"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let list = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let body = json!([{"product_id": "3", "amount": 9000}]);
+    let r = app.call("PUT", &format!("/api/admin/price-lists/{list}/prices"), Some(&owner), Some(&body), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let german = json!({"name": "Aurora Kabellose Kopfhörer", "description": "Kabellose Kopfhörer."});
+    let r = app.call("PUT", "/api/admin/products/1/translations/de", Some(&owner), Some(&german), &[]).await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+
+    let b = Browser::start(app.addr).await;
+    b.goto("/admin/login").await;
+    submit_login(&b, "owner@example.com", None).await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/products").await;
+    // the shop's own currency and language first: dollars, English names
+    let rows = b.text("table.lines tbody").await;
+    assert!(rows.contains("Aurora Wireless Headphones") && rows.contains("149.99") && !rows.contains('€'), "{rows}");
+    b.client.find(Locator::Css("#view-currency")).await.unwrap().select_by_value("EUR").await.unwrap();
+    b.client.find(Locator::Css("#view-locale")).await.unwrap().select_by_value("de").await.unwrap();
+    b.click("form.view-switch button[type=submit]").await;
+    b.wait_text_with("table.lines thead", "(EUR)").await;
+    assert_eq!(b.path().await, "/admin/products", "back on the same list");
+    let row = |sku: &'static str| {
+        let b = &b;
+        async move { b.texts("table.lines tbody tr").await.into_iter().find(|r| r.contains(sku)).unwrap_or_default() }
+    };
+    // the German name; the list's euro price; the others converted at 0.5, a sale struck
+    let aurora = row("AUR-1").await;
+    assert!(
+        aurora.contains("Aurora Kabellose Kopfhörer") && aurora.contains("€75.00") && aurora.contains("€100.00"),
+        "{aurora}"
+    );
+    let boom = row("BOOM-1").await;
+    assert!(boom.contains("Boom Speaker") && boom.contains("not translated") && boom.contains("€90.00"), "{boom}");
+    assert!(row("NIM-1").await.contains("€40.00"));
+    assert_eq!(b.text("table.lines thead").await.matches("Deutsch").count(), 1);
+    b.shoot("admin-products-euros-german").await;
+    accessible(&b, "products in euros and German").await;
+    // the storefront in euros agrees with it
+    let shop = app.get_with("/api/products/boom-speaker?currency=EUR", &[]).await.json();
+    assert_eq!(shop["data"]["price"]["amount"], 9000, "{shop}");
+
+    // a product's page: its price in each currency and how each is set
+    b.goto("/admin/products/3").await;
+    let by_currency = b.text("#prices-by-currency table").await;
+    assert!(by_currency.contains("$49.99") && by_currency.contains("own price"), "{by_currency}");
+    assert!(by_currency.contains("€90.00") && by_currency.contains("Euro prices"), "{by_currency}");
+    assert!(b.text("#prices-by-currency ul").await.contains("Euro prices"));
+    b.goto("/admin/products/2").await;
+    let by_currency = b.text("#prices-by-currency table").await;
+    assert!(by_currency.contains("€40.00") && by_currency.contains("converted from USD at 0.5"), "{by_currency}");
+    b.client.execute("document.getElementById('prices-by-currency').scrollIntoView()", Vec::new()).await.unwrap();
+    b.shoot("admin-product-in-each-currency").await;
+    accessible(&b, "a product's prices by currency").await;
+
+    // a currency the shop does not sell in: refused, and the view stays euros and German
+    b.goto("/admin/products").await;
+    let before = crate::common::digest(&app.conn());
+    b.client
+        .execute(
+            "const s = document.getElementById('view-currency'); const o = document.createElement('option');
+             o.value = 'XYZ'; o.textContent = 'XYZ'; s.add(o); s.value = 'XYZ';",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    b.click("form.view-switch button[type=submit]").await;
+    let said = b.wait_text_with("main", "currencies").await;
+    assert!(said.contains("must be one of the shop's currencies: USD, EUR"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.goto("/admin/products").await;
+    assert!(row("BOOM-1").await.contains("€90.00"), "the view is as it was");
+    // back to the shop's own: dollars and English names again
+    b.client.find(Locator::Css("#view-currency")).await.unwrap().select_by_value("USD").await.unwrap();
+    b.client.find(Locator::Css("#view-locale")).await.unwrap().select_by_value("en").await.unwrap();
+    b.click("form.view-switch button[type=submit]").await;
+    b.wait_text_with("table.lines tbody", "Aurora Wireless Headphones").await;
+    assert!(!b.text("table.lines thead").await.contains("(EUR)"));
+    let aurora = row("AUR-1").await;
+    assert!(
+        aurora.contains("Aurora Wireless Headphones") && aurora.contains("149.99") && !aurora.contains('€'),
+        "{aurora}"
+    );
+    b.close().await;
+    app.stop().await;
+}
+
 /// A browser with the shop's owner (made now) logged in to the dashboard, on its home.
 async fn owner_in_dashboard(app: &TestApp) -> Browser {
     app.admin("owner@example.com").await;
