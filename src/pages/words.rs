@@ -551,6 +551,48 @@ const WORDS: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "refund {id} of {amount} sent to the payment provider: {reason}",
+        [
+            "Erstattung {id} über {amount} an den Zahlungsanbieter gesendet: {reason}",
+            "Remboursement {id} de {amount} envoyé au prestataire de paiement : {reason}",
+            "Reembolso {id} de {amount} enviado al proveedor de pagos: {reason}",
+        ],
+    ),
+    (
+        "refund {id} of {amount} recorded as paid back: {reason}",
+        [
+            "Erstattung {id} über {amount} als zurückgezahlt erfasst: {reason}",
+            "Remboursement {id} de {amount} enregistré comme rendu : {reason}",
+            "Reembolso {id} de {amount} registrado como devuelto: {reason}",
+        ],
+    ),
+    (
+        "refund {id} failed: {error}",
+        [
+            "Erstattung {id} fehlgeschlagen: {error}",
+            "Échec du remboursement {id} : {error}",
+            "El reembolso {id} ha fallado: {error}",
+        ],
+    ),
+    (
+        "balance of {amount} paid: through the payment provider",
+        [
+            "Restbetrag von {amount} über den Zahlungsanbieter bezahlt",
+            "Solde de {amount} payé via le prestataire de paiement",
+            "Saldo de {amount} pagado a través del proveedor de pagos",
+        ],
+    ),
+    (
+        "balance of {amount} paid: recorded by the shop",
+        [
+            "Restbetrag von {amount} bezahlt, vom Shop erfasst",
+            "Solde de {amount} payé, enregistré par la boutique",
+            "Saldo de {amount} pagado, registrado por la tienda",
+        ],
+    ),
+    ("return {id}", ["Rücksendung {id}", "Retour {id}", "Devolución {id}"]),
+    ("return {id}: {note}", ["Rücksendung {id}: {note}", "Retour {id} : {note}", "Devolución {id}: {note}"]),
+    (
         "created by the shop from draft order {id}",
         [
             "Vom Shop aus Bestellentwurf {id} erstellt",
@@ -652,6 +694,20 @@ const NOTES: &[&str] = &[
     "a new payment link was sent; the one before no longer opens the order",
 ];
 
+/// Notes of an order's history with more than a number in them: an amount as the shop
+/// wrote it (`{amount}`) and, last, what the owner typed or the provider said (`{reason}`,
+/// `{error}`, `{note}`), which stays as written — a refund's reason that is one of these
+/// notes itself (a return's) is said in the shopper's language too.
+const NOTES_WITH_TEXT: &[&str] = &[
+    "refund {id} of {amount} sent to the payment provider: {reason}",
+    "refund {id} of {amount} recorded as paid back: {reason}",
+    "refund {id} failed: {error}",
+    "balance of {amount} paid: through the payment provider",
+    "balance of {amount} paid: recorded by the shop",
+    "return {id}",
+    "return {id}: {note}",
+];
+
 fn table() -> &'static HashMap<&'static str, [&'static str; 3]> {
     static TABLE: OnceLock<HashMap<&'static str, [&'static str; 3]>> = OnceLock::new();
     TABLE.get_or_init(|| WORDS.iter().copied().collect())
@@ -678,10 +734,64 @@ pub fn tf(lang: Lang, en: &'static str, args: &[(&str, &dyn std::fmt::Display)])
     out
 }
 
-/// A note of an order's history in `lang`: one of [`NOTES`] (with its number) in the
-/// shopper's language, any other as it was written.
+/// A note of an order's history in `lang`: one of [`NOTES`] (with its number) or of
+/// [`NOTES_WITH_TEXT`] in the shopper's language, any other as it was written.
 pub fn note(lang: Lang, written: &str) -> Cow<'_, str> {
-    known(NOTES, "{id}", lang, written)
+    let said = known(NOTES, "{id}", lang, written);
+    if said != written {
+        return said;
+    }
+    with_text(lang, written).map_or(said, Cow::Owned)
+}
+
+/// `written` in `lang` when it reads as one of [`NOTES_WITH_TEXT`]: its places filled with
+/// what stands there (`{id}` only digits; a trailing text as written, or in `lang` when it
+/// is a note itself).
+fn with_text(lang: Lang, written: &str) -> Option<String> {
+    let i = match lang {
+        Lang::En => return None,
+        Lang::De => 0,
+        Lang::Fr => 1,
+        Lang::Es => 2,
+    };
+    NOTES_WITH_TEXT.iter().find_map(|en| {
+        let filled = fill(en, written)?;
+        let mut out = table().get(en)?[i].to_owned();
+        for (name, value) in filled {
+            let value = if name == "id" || name == "amount" { value.into() } else { note(lang, value) };
+            out = out.replace(&format!("{{{name}}}"), &value);
+        }
+        Some(out)
+    })
+}
+
+/// The values of `template`'s places in `text`, when `text` reads as it: the literal parts
+/// in order, `{id}` a number, every other place not empty (the last one takes the rest).
+fn fill<'t>(template: &'t str, text: &'t str) -> Option<Vec<(&'t str, &'t str)>> {
+    let mut out = Vec::new();
+    let (head, mut places) = template.split_once('{').map_or((template, ""), |(h, p)| (h, p));
+    let mut rest = text.strip_prefix(head)?;
+    while !places.is_empty() {
+        let (name, after) = places.split_once('}')?;
+        let (literal, next) = after.split_once('{').map_or((after, ""), |(l, n)| (l, n));
+        let value = match (literal.is_empty(), next.is_empty()) {
+            (true, true) => std::mem::take(&mut rest),
+            (true, false) => return None, // two places side by side: not read
+            (false, _) => {
+                let at = if next.is_empty() { rest.strip_suffix(literal).map(str::len)? } else { rest.find(literal)? };
+                let value = &rest[..at];
+                rest = &rest[at + literal.len()..];
+                value
+            }
+        };
+        let number = name != "id" || value.bytes().all(|b| b.is_ascii_digit());
+        if value.is_empty() || !number {
+            return None;
+        }
+        out.push((name, value));
+        places = next;
+    }
+    rest.is_empty().then_some(out)
 }
 
 /// What the API said, in `lang`: one of [`MESSAGES`] (with its number) in the shopper's
@@ -785,6 +895,7 @@ mod tests {
             let used = asked.iter().any(|a| a == en)
                 || SOURCES.iter().any(|src| src.contains(&quoted))
                 || NOTES.contains(en)
+                || NOTES_WITH_TEXT.contains(en)
                 || MESSAGES.contains(en);
             assert!(used, "{en:?} is not used by the pages");
         }
@@ -816,8 +927,58 @@ mod tests {
         assert_eq!(note(Lang::Es, "return 3 approved"), "Devolución 3 aprobada");
         assert_eq!(note(Lang::En, "return 3 approved"), "return 3 approved");
         // typed by the owner, or with more than one number: as written
-        for written in ["Shipped with love", "Cart", "refund 2 of $10.00 sent to the payment provider: damaged"] {
+        for written in ["Shipped with love", "Cart", "refund 2x of $10.00 sent to the payment provider: damaged"] {
             assert_eq!(note(Lang::De, written), written);
+        }
+    }
+
+    #[test]
+    fn notes_with_amounts_and_reasons_keep_them_as_written_in_each_language() {
+        // each note's words are the ones the orders write (its places aside)
+        let orders = [
+            include_str!("../orders/edits.rs"),
+            include_str!("../orders/returns.rs"),
+            include_str!("../orders/refunds.rs"),
+            include_str!("../orders/handlers.rs"),
+            include_str!("../admin/orders.rs"),
+        ]
+        .concat();
+        for en in NOTES_WITH_TEXT {
+            assert!(table().contains_key(en), "no translations of the note {en:?}");
+            let literals = en.split('{').flat_map(|p| p.split_once('}').map_or(p, |(_, l)| l).split(": "));
+            for literal in literals.map(str::trim).filter(|l| l.len() > 2) {
+                assert!(orders.contains(literal), "the orders do not write {literal:?} of {en:?}");
+            }
+        }
+        let refund = "refund 7 of $12.50 sent to the payment provider: arrived broken: sorry";
+        assert_eq!(
+            note(Lang::Fr, refund),
+            "Remboursement 7 de $12.50 envoyé au prestataire de paiement : arrived broken: sorry"
+        );
+        // a return's refund: its reason is a note too
+        let returned = "refund 3 of €9.00 recorded as paid back: return 2: wrong size";
+        assert_eq!(
+            note(Lang::De, returned),
+            "Erstattung 3 über €9.00 als zurückgezahlt erfasst: Rücksendung 2: wrong size"
+        );
+        assert_eq!(
+            note(Lang::Es, "refund 4 of $1.00 sent to the payment provider: return 12"),
+            "Reembolso 4 de $1.00 enviado al proveedor de pagos: Devolución 12"
+        );
+        assert_eq!(note(Lang::Fr, "refund 5 failed: card_declined"), "Échec du remboursement 5 : card_declined");
+        assert_eq!(
+            note(Lang::De, "balance of ¥1,500 paid: recorded by the shop"),
+            "Restbetrag von ¥1,500 bezahlt, vom Shop erfasst"
+        );
+        assert_eq!(note(Lang::En, refund), refund);
+        // not one of them: as written
+        for written in [
+            "refund x of $1.00 sent to the payment provider: y",
+            "refund 7 of  sent to the payment provider: y",
+            "balance of $5.00 paid: by cheque",
+            "return 3 extra",
+        ] {
+            assert_eq!(note(Lang::Fr, written), written, "{written}");
         }
     }
 
