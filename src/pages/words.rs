@@ -590,6 +590,14 @@ const WORDS: &[(&str, [&str; 3])] = &[
             "Saldo de {amount} pagado, registrado por la tienda",
         ],
     ),
+    (
+        "edited: {changes}; total {before} → {total}",
+        [
+            "Geändert: {changes}; Summe {before} → {total}",
+            "Modifiée : {changes} ; total {before} → {total}",
+            "Modificado: {changes}; total {before} → {total}",
+        ],
+    ),
     ("return {id}", ["Rücksendung {id}", "Retour {id}", "Devolución {id}"]),
     ("return {id}: {note}", ["Rücksendung {id}: {note}", "Retour {id} : {note}", "Devolución {id}: {note}"]),
     (
@@ -694,16 +702,19 @@ const NOTES: &[&str] = &[
     "a new payment link was sent; the one before no longer opens the order",
 ];
 
-/// Notes of an order's history with more than a number in them: an amount as the shop
-/// wrote it (`{amount}`) and, last, what the owner typed or the provider said (`{reason}`,
-/// `{error}`, `{note}`), which stays as written — a refund's reason that is one of these
-/// notes itself (a return's) is said in the shopper's language too.
+/// Notes of an order's history with more than a number in them: amounts as the shop
+/// wrote them (`{amount}`, `{before}`, `{total}`), an edit's changes (said again in the
+/// shopper's language, as its mail says them) and, last, what the owner typed or the
+/// provider said (`{reason}`, `{error}`, `{note}`), which stays as written — a refund's
+/// reason that is one of these notes itself (a return's) is said in the shopper's language
+/// too.
 const NOTES_WITH_TEXT: &[&str] = &[
     "refund {id} of {amount} sent to the payment provider: {reason}",
     "refund {id} of {amount} recorded as paid back: {reason}",
     "refund {id} failed: {error}",
     "balance of {amount} paid: through the payment provider",
     "balance of {amount} paid: recorded by the shop",
+    "edited: {changes}; total {before} → {total}",
     "return {id}",
     "return {id}: {note}",
 ];
@@ -758,11 +769,35 @@ fn with_text(lang: Lang, written: &str) -> Option<String> {
         let filled = fill(en, written)?;
         let mut out = table().get(en)?[i].to_owned();
         for (name, value) in filled {
-            let value = if name == "id" || name == "amount" { value.into() } else { note(lang, value) };
+            let value = match name {
+                "id" | "amount" | "before" | "total" => value.into(),
+                "changes" => Cow::Owned(changes(lang, value)),
+                _ => note(lang, value),
+            };
             out = out.replace(&format!("{{{name}}}"), &value);
         }
         Some(out)
     })
+}
+
+/// An order edit's changes as its history says them in English (`SKU-1 removed, 2 × SKU-2
+/// added, SKU-3 1 → 4`: see the orders' `edits`) in `lang`, as the edit's mail says them; a
+/// change it does not read stays as written.
+fn changes(lang: Lang, said: &str) -> String {
+    use crate::mail::words::{say, W};
+    let sku = |s: &str| !s.is_empty() && !s.contains(' ');
+    let each = said.split(", ").map(|c| {
+        if let Some(s) = c.strip_suffix(" removed").filter(|s| sku(s)) {
+            return say(lang, W::EditRemoved, &[("sku", &s)]);
+        }
+        if let Some((q, s)) = c.strip_suffix(" added").and_then(|c| c.split_once(" × ")) {
+            if q.bytes().all(|b| b.is_ascii_digit()) && sku(s) {
+                return say(lang, W::EditAdded, &[("quantity", &q), ("sku", &s)]);
+            }
+        }
+        c.to_owned()
+    });
+    each.collect::<Vec<_>>().join(", ")
 }
 
 /// The values of `template`'s places in `text`, when `text` reads as it: the literal parts
@@ -971,6 +1006,16 @@ mod tests {
             "Restbetrag von ¥1,500 bezahlt, vom Shop erfasst"
         );
         assert_eq!(note(Lang::En, refund), refund);
+        // an edit: its changes as its mail says them, its totals as written
+        let edited = "edited: AUR-1-BLK removed, 2 × BOOM-1-STD added, KNIFE-1-STD 1 → 3; total $199.98 → $109.97";
+        assert_eq!(
+            note(Lang::Fr, edited),
+            "Modifiée : AUR-1-BLK retiré, 2 × BOOM-1-STD ajouté(s), KNIFE-1-STD 1 → 3 ; total $199.98 → $109.97"
+        );
+        assert_eq!(
+            note(Lang::De, "edited: odd change, X removed; total $1.00 → $2.00"),
+            "Geändert: odd change, X entfernt; Summe $1.00 → $2.00"
+        );
         // not one of them: as written
         for written in [
             "refund x of $1.00 sent to the payment provider: y",
