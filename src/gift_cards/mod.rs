@@ -223,6 +223,25 @@ fn ledger_row(
     Ok(())
 }
 
+/// Card `card`'s entry after `last` (its last one's number and balance): `amount` (signed)
+/// onto the balance. The entry's CHECK refuses a balance below zero.
+#[allow(clippy::too_many_arguments)]
+fn next_entry(
+    tx: &WriteTx,
+    card: i64,
+    last: (i64, i64),
+    amount: i64,
+    kind: &str,
+    order: Option<i64>,
+    refund: Option<i64>,
+    note: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let (seq, balance) = last;
+    ledger_row(tx, card, seq + 1, amount, balance + amount, kind, order, refund, note, now)?;
+    Ok(balance + amount)
+}
+
 /// Moves `amount` (signed) onto card `id`'s balance: a new ledger entry. Returns the
 /// balance after it; `None` when a debit finds less than it takes (nothing changes then).
 #[allow(clippy::too_many_arguments)]
@@ -236,13 +255,12 @@ fn move_balance(
     note: &str,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
-    let Some((seq, balance)) = last_entry(tx, id)? else { return Ok(None) };
-    let after = balance + amount;
-    if after < 0 {
-        return Ok(None);
+    match last_entry(tx, id)? {
+        Some(last) if last.1 + amount >= 0 => {
+            next_entry(tx, id, last, amount, kind, order, refund, note, now).map(Some)
+        }
+        _ => Ok(None),
     }
-    ledger_row(tx, id, seq + 1, amount, after, kind, order, refund, note, now)?;
-    Ok(Some(after))
 }
 
 /// Why a card cannot pay for an order.
@@ -296,20 +314,8 @@ pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Res
 pub fn spend(tx: &WriteTx, take: &Take, order: i64, now: i64) -> Result<(), SpendError> {
     // the unit read the balance it takes from: nothing runs between the read and this, and
     // the entry's CHECK refuses a balance below zero besides
-    let (seq, balance) = take.last;
-    ledger_row(
-        tx,
-        take.card,
-        seq + 1,
-        -take.amount,
-        balance - take.amount,
-        "spent",
-        Some(order),
-        None,
-        &format!("order {order}"),
-        now,
-    )
-    .map_err(unreadable)?;
+    let note = format!("order {order}");
+    next_entry(tx, take.card, take.last, -take.amount, "spent", Some(order), None, &note, now).map_err(unreadable)?;
     Ok(())
 }
 
@@ -382,7 +388,7 @@ pub fn void_bought(
     for c in unused.into_iter().take(units as usize) {
         tx.prepare_cached("UPDATE gift_cards SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
             .execute(params![c.id, now])?;
-        ledger_row(tx, c.id, c.seq + 1, -c.initial, 0, "disabled", Some(order), Some(refund), &note, now)?;
+        next_entry(tx, c.id, (c.seq, c.balance), -c.initial, "disabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(Ok(Some(units)))
 }

@@ -58,6 +58,11 @@ impl View {
     }
 }
 
+/// A form's field as asked: trimmed, `None` when empty (the shop's default).
+fn asked(v: &str) -> Option<&str> {
+    Some(v.trim()).filter(|v| !v.is_empty())
+}
+
 /// The form that switches the view, for the page at `back`: shown when the shop sells in
 /// more than one currency or language.
 pub fn switch(app: &AppState, a: &AdminPage, back: &str) -> Markup {
@@ -111,38 +116,18 @@ pub struct ViewForm {
 pub async fn choose(State(app): State<AppState>, a: AdminPage, Form(f): Form<ViewForm>) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let live = app.live();
-    let codes = currencies::codes(&live.currencies);
-    let locales = locale::enabled(&live.locales);
-    let mut errors = std::collections::BTreeMap::new();
-    let currency = match f.currency.trim() {
-        "" => codes[0].clone(),
-        c => match codes.iter().find(|k| k.as_str() == c) {
-            Some(k) => k.clone(),
-            None => {
-                errors.insert(
-                    "currency".to_owned(),
-                    format!("must be one of the shop's currencies: {}", codes.join(", ")),
-                );
-                String::new()
-            }
-        },
+    // the API's own checks of a currency and a language asked for (empty: the default)
+    let currency = asked(&f.currency).map(|c| currencies::sold(&live.currencies, c)).transpose();
+    let lang = asked(&f.locale).map(|l| locale::of_customer(l, &live.locales)).transpose();
+    let (currency, lang) = match (currency, lang) {
+        (Ok(c), Ok(l)) => (c.map(|e| e.code.as_str().to_owned()).unwrap_or_default(), l.flatten().unwrap_or_default()),
+        (c, l) => {
+            let errors = [("currency", c.err()), ("locale", l.err())];
+            return Err(ApiError::validation(
+                errors.into_iter().filter_map(|(k, e)| Some((k.to_owned(), e?))).collect(),
+            ));
+        }
     };
-    let lang = match f.locale.trim() {
-        "" => locales[0].to_owned(),
-        l => match locales.iter().find(|k| **k == l) {
-            Some(k) => (*k).to_owned(),
-            None => {
-                errors.insert(
-                    "locale".to_owned(),
-                    format!("must be one of the shop's languages: {}", locales.join(", ")),
-                );
-                String::new()
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
     let back = f.back.trim();
     let back = if back.starts_with("/admin") && !back.contains('\\') && back.len() <= 2000 { back } else { "/admin" };
     let value = format!("{currency}.{lang}");
