@@ -745,39 +745,37 @@ pub fn tf(lang: Lang, en: &'static str, args: &[(&str, &dyn std::fmt::Display)])
     out
 }
 
-/// A note of an order's history in `lang`: one of [`NOTES`] (with its number) or of
-/// [`NOTES_WITH_TEXT`] in the shopper's language, any other as it was written.
+/// A note of an order's history in `lang`: one of [`NOTES`] or [`NOTES_WITH_TEXT`] in the
+/// shopper's language, any other as it was written.
 pub fn note(lang: Lang, written: &str) -> Cow<'_, str> {
-    let said = known(NOTES, "{id}", lang, written);
-    if said != written {
-        return said;
-    }
-    with_text(lang, written).map_or(said, Cow::Owned)
+    said_in(NOTES.iter().chain(NOTES_WITH_TEXT), lang, written)
 }
 
-/// `written` in `lang` when it reads as one of [`NOTES_WITH_TEXT`]: its places filled with
-/// what stands there (`{id}` only digits; a trailing text as written, or in `lang` when it
-/// is a note itself).
-fn with_text(lang: Lang, written: &str) -> Option<String> {
+/// `written` in `lang` when it reads as one of `texts`: the translation with its places
+/// filled with what stands there — numbers (`{id}`, `{n}`) and amounts as written, an
+/// edit's changes said again in `lang`, a trailing text in `lang` when it is a note itself
+/// and as written otherwise; else as written.
+fn said_in<'a>(texts: impl IntoIterator<Item = &'static &'static str>, lang: Lang, written: &'a str) -> Cow<'a, str> {
     let i = match lang {
-        Lang::En => return None,
+        Lang::En => return written.into(),
         Lang::De => 0,
         Lang::Fr => 1,
         Lang::Es => 2,
     };
-    NOTES_WITH_TEXT.iter().find_map(|en| {
+    let said = texts.into_iter().find_map(|en| {
         let filled = fill(en, written)?;
         let mut out = table().get(en)?[i].to_owned();
         for (name, value) in filled {
             let value = match name {
-                "id" | "amount" | "before" | "total" => value.into(),
+                "id" | "n" | "amount" | "before" | "total" => value.into(),
                 "changes" => Cow::Owned(changes(lang, value)),
                 _ => note(lang, value),
             };
             out = out.replace(&format!("{{{name}}}"), &value);
         }
         Some(out)
-    })
+    });
+    said.map_or(written.into(), Cow::Owned)
 }
 
 /// An order edit's changes as its history says them in English (`SKU-1 removed, 2 × SKU-2
@@ -801,7 +799,8 @@ fn changes(lang: Lang, said: &str) -> String {
 }
 
 /// The values of `template`'s places in `text`, when `text` reads as it: the literal parts
-/// in order, `{id}` a number, every other place not empty (the last one takes the rest).
+/// in order, `{id}` and `{n}` numbers, every other place not empty (the last one takes the
+/// rest).
 fn fill<'t>(template: &'t str, text: &'t str) -> Option<Vec<(&'t str, &'t str)>> {
     let mut out = Vec::new();
     let (head, mut places) = template.split_once('{').map_or((template, ""), |(h, p)| (h, p));
@@ -819,7 +818,7 @@ fn fill<'t>(template: &'t str, text: &'t str) -> Option<Vec<(&'t str, &'t str)>>
                 value
             }
         };
-        let number = name != "id" || value.bytes().all(|b| b.is_ascii_digit());
+        let number = !matches!(name, "id" | "n") || value.bytes().all(|b| b.is_ascii_digit());
         if value.is_empty() || !number {
             return None;
         }
@@ -832,7 +831,7 @@ fn fill<'t>(template: &'t str, text: &'t str) -> Option<Vec<(&'t str, &'t str)>>
 /// What the API said, in `lang`: one of [`MESSAGES`] (with its number) in the shopper's
 /// language, anything else as the API said it.
 pub fn message(lang: Lang, said: &str) -> Cow<'_, str> {
-    known(MESSAGES, "{n}", lang, said)
+    said_in(MESSAGES, lang, said)
 }
 
 /// A refusal of the API as a storefront page shows it: its message and its fields'
@@ -848,32 +847,6 @@ pub(crate) fn refusal(lang: Lang, mut e: ApiError) -> ApiError {
         }
     }
     e
-}
-
-/// `written` in `lang` when it is one of `texts`, whose `place` stands for the one number
-/// it may hold; else as written.
-fn known<'a>(texts: &[&str], place: &str, lang: Lang, written: &'a str) -> Cow<'a, str> {
-    let say = |en: &str| texts.contains(&en).then(|| table().get(en)).flatten();
-    let i = match lang {
-        Lang::En => return written.into(),
-        Lang::De => 0,
-        Lang::Fr => 1,
-        Lang::Es => 2,
-    };
-    if let Some(w) = say(written) {
-        return w[i].into();
-    }
-    // one number in it: the text with `place` where the number is
-    let Some(start) = written.find(|c: char| c.is_ascii_digit()) else { return written.into() };
-    let len = written[start..].find(|c: char| !c.is_ascii_digit()).unwrap_or(written.len() - start);
-    let (number, rest) = (&written[start..start + len], &written[start + len..]);
-    if rest.contains(|c: char| c.is_ascii_digit()) {
-        return written.into();
-    }
-    match say(&format!("{}{place}{rest}", &written[..start])) {
-        Some(w) => w[i].replace(place, number).into(),
-        None => written.into(),
-    }
 }
 
 #[cfg(test)]
