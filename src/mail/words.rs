@@ -40,6 +40,16 @@ impl Lang {
         Lang::of(tag, crate::domain::locale::enabled(locales).first().copied().unwrap_or("en"))
     }
 
+    /// The language's tag (`de`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+            Lang::Fr => "fr",
+            Lang::Es => "es",
+        }
+    }
+
     fn index(self) -> usize {
         self as usize
     }

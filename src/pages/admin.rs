@@ -21,6 +21,7 @@ use super::buy::{answered, done, private_page, see_other};
 use super::layout::money;
 use super::session::{self, check_csrf, CsrfForm, PageSession, CSRF_FIELD};
 use super::view::Money;
+use super::words::{n_, said, t, tf, Lang};
 use crate::admin;
 use crate::admin::dashboard::{History, Sample, Span};
 use crate::app::AppState;
@@ -39,6 +40,10 @@ pub struct AdminPage {
     pub currency: crate::domain::Currency,
     /// the market the catalog is shown as (see [`super::admin_view`])
     pub view: super::admin_view::View,
+    /// the language of the dashboard's own words ([`super::admin_view::dashboard_words`])
+    pub w: Lang,
+    /// the page's own address (path and query): where a switch of language returns to
+    pub address: String,
 }
 
 impl FromRequestParts<AppState> for AdminPage {
@@ -58,7 +63,9 @@ impl FromRequestParts<AppState> for AdminPage {
                 let live = app.live();
                 let currency = crate::domain::currencies::default_of(&live.currencies);
                 let view = super::admin_view::View::of(&live, &parts.headers);
-                Ok(AdminPage { admin, ps, currency, view })
+                let w = super::admin_view::dashboard_words(&parts.headers);
+                let address = parts.uri.path_and_query().map_or("/admin", |p| p.as_str()).to_owned();
+                Ok(AdminPage { admin, ps, currency, view, w, address })
             }
             Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/admin/login", None)),
             Err(e) if e.code == "two_factor_required" => Err(ApiError::new(
@@ -75,58 +82,66 @@ impl FromRequestParts<AppState> for AdminPage {
 
 /// The dashboard's sections, in the order of its menu.
 const SECTIONS: &[(&str, &str)] = &[
-    ("/admin", "Home"),
-    ("/admin/orders", "Orders"),
-    ("/admin/returns", "Returns"),
-    ("/admin/gift-cards", "Gift cards"),
-    ("/admin/products", "Products"),
-    ("/admin/customers", "Customers"),
-    ("/admin/reviews", "Reviews"),
-    ("/admin/promotions", "Promotions"),
-    ("/admin/shipping-rates", "Shipping & tax"),
-    ("/admin/categories", "Categories"),
-    ("/admin/jobs", "Jobs"),
-    ("/admin/webhooks", "System"),
+    ("/admin", n_("Home")),
+    ("/admin/orders", n_("Orders")),
+    ("/admin/returns", n_("Returns")),
+    ("/admin/gift-cards", n_("Gift cards")),
+    ("/admin/products", n_("Products")),
+    ("/admin/customers", n_("Customers")),
+    ("/admin/reviews", n_("Reviews")),
+    ("/admin/promotions", n_("Promotions")),
+    ("/admin/shipping-rates", n_("Shipping & tax")),
+    ("/admin/categories", n_("Categories")),
+    ("/admin/jobs", n_("Jobs")),
+    ("/admin/webhooks", n_("System")),
 ];
 
-fn frame(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> String {
+fn frame(app: &AppState, a: &AdminPage, title: &str, here: &str, main: Markup) -> String {
+    let (w, ps) = (a.w, &a.ps);
+    let shop = &app.live().shop_name;
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(w.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (app.live().shop_name) " dashboard" }
+                title { (title) " · " (tf(w, "{shop} dashboard", &[("shop", shop)])) }
                 link rel="stylesheet" href=(assets::url("style.css"));
                 link rel="icon" href="data:,";
                 script src=(assets::url("shop.js")) defer {}
             }
             body.admin {
-                a.skip href="#main" { "Skip to content" }
+                a.skip href="#main" { (t(w, "Skip to content")) }
                 header.top {
                     div.wrap {
-                        a.brand href="/admin" { (app.live().shop_name) " " span.meta { "dashboard" } }
-                        nav aria-label="Dashboard" {
+                        a.brand href="/admin" { (shop) " " span.meta { (t(w, "dashboard")) } }
+                        nav aria-label=(t(w, "Dashboard")) {
                             @for (href, label) in SECTIONS {
-                                a href=(href) aria-current=[(*href == here).then_some("page")] { (label) }
+                                a href=(href) aria-current=[(*href == here).then_some("page")] { (t(w, label)) }
                             }
-                            a href="/" { "View shop" }
+                            a href="/" { (t(w, "View shop")) }
                         }
                         form.inline method="post" action="/admin/logout" {
                             input type="hidden" name=(CSRF_FIELD) value=(ps.csrf());
-                            button.quiet type="submit" { "Log out" }
+                            button.quiet type="submit" { (t(w, "Log out")) }
                         }
                     }
                 }
                 main #main.wrap { (main) }
+                footer.bottom {
+                    div.wrap {
+                        span { (shop) " · " (t(w, "dashboard")) }
+                        (super::admin_view::language_switch(a))
+                    }
+                }
             }
         }
     }
     .into_string()
 }
 
-pub(crate) fn page_with(app: &AppState, ps: &PageSession, title: &str, here: &str, main: Markup) -> Response {
-    private_page(StatusCode::OK, frame(app, ps, title, here, main), ps)
+pub(crate) fn page_with(app: &AppState, a: &AdminPage, title: &str, here: &str, main: Markup) -> Response {
+    private_page(StatusCode::OK, frame(app, a, title, here, main), &a.ps)
 }
 
 pub(crate) fn csrf(ps: &PageSession) -> Markup {
@@ -161,17 +176,22 @@ pub(crate) fn when(ts: &str) -> String {
 // --- log in and out ------------------------------------------------------------------------
 
 /// `GET /admin/login`
-pub async fn login_page(State(app): State<AppState>, ps: PageSession) -> Result<Response, ApiError> {
+pub async fn login_page(
+    State(app): State<AppState>,
+    ps: PageSession,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let w = super::admin_view::dashboard_words(&headers);
     let v = LoginView {
         action: "/admin/login",
-        heading: "Log in to the dashboard",
+        heading: t(w, "Log in to the dashboard"),
         email: "",
         problem: None,
         ask_code: false,
-        words: super::words::Lang::En,
+        words: w,
     };
     let html = super::layout::page(
-        &super::layout::Frame::plain(app.live().shop_name.clone(), "Dashboard login", ""),
+        &super::layout::Frame::plain(app.live().shop_name.clone(), t(w, "Dashboard login"), "").in_language(w),
         login_form(&v),
     );
     Ok(private_page(StatusCode::OK, html, &ps))
@@ -186,27 +206,29 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     let shop = app.live().shop_name.clone();
+    let w = super::admin_view::dashboard_words(&parts.headers);
     let again = |status: StatusCode, words: &str, ask_code: bool, email: &str| {
         let v = LoginView {
             action: "/admin/login",
-            heading: "Log in to the dashboard",
+            heading: t(w, "Log in to the dashboard"),
             email,
             problem: Some(words),
             ask_code,
-            words: super::words::Lang::En,
+            words: w,
         };
-        let html =
-            super::layout::page(&super::layout::Frame::plain(shop.clone(), "Dashboard login", ""), login_form(&v));
+        let frame = super::layout::Frame::plain(shop.clone(), t(w, "Dashboard login"), "").in_language(w);
+        let html = super::layout::page(&frame, login_form(&v));
         private_page(status, html, &ps)
     };
-    let token = match log_in(&app, &mut parts, &f, super::words::Lang::En).await? {
+    let token = match log_in(&app, &mut parts, &f, w).await? {
         Ok(t) => t,
         Err((status, ask_code, words)) => return Ok(again(status, &words, ask_code, &f.email)),
     };
     let session = session::authenticate(&mut parts, &app, &token).await?.ok_or_else(ApiError::internal)?;
     if session.role != crate::auth::Role::Admin {
         done(crate::customers::handlers::logout(State(app.clone()), session).await)?;
-        return Ok(again(StatusCode::FORBIDDEN, "This account is not an administrator of the shop.", false, &f.email));
+        let why = t(w, "This account is not an administrator of the shop.");
+        return Ok(again(StatusCode::FORBIDDEN, why, false, &f.email));
     }
     let mut resp = see_other("/admin", None);
     let ttl = app.config.session_ttl_days * 24 * 3600;
@@ -263,9 +285,9 @@ struct JobRow {
 }
 
 /// Today's orders per hour as bars (inline SVG, no script).
-fn hours_chart(by_hour: &[i64; 24]) -> Markup {
+fn hours_chart(w: Lang, by_hour: &[i64; 24]) -> Markup {
     let max = by_hour.iter().copied().max().unwrap_or(0).max(1);
-    let (w, h) = (240, 48);
+    let (width, h) = (240, 48);
     let label = by_hour
         .iter()
         .enumerate()
@@ -274,8 +296,8 @@ fn hours_chart(by_hour: &[i64; 24]) -> Markup {
         .collect::<Vec<_>>()
         .join(", ");
     html! {
-        svg.chart viewBox=(format!("0 0 {w} {}", h + 12)) width=(w) height=(h + 12) role="img"
-            aria-label=(if label.is_empty() { "No orders yet today".to_owned() } else { format!("Orders per hour today: {label}") }) {
+        svg.chart viewBox=(format!("0 0 {width} {}", h + 12)) width=(width) height=(h + 12) role="img"
+            aria-label=(if label.is_empty() { t(w, "No orders yet today").to_owned() } else { tf(w, "Orders per hour today: {hours}", &[("hours", &label)]) }) {
             @for (i, n) in by_hour.iter().enumerate() {
                 @let bar = (*n * h as i64 / max) as i32;
                 rect x=(i * 10 + 1) y=(h - bar) width="8" height=(bar.max(1)) class=(if *n > 0 { "bar" } else { "bar none" }) {}
@@ -290,12 +312,13 @@ fn hours_chart(by_hour: &[i64; 24]) -> Markup {
 /// The last hour, a bar a minute (inline SVG, no script): `value` of each span, drawn
 /// against the largest; a span without a value is an empty slot.
 fn minutes_chart(
+    w: Lang,
     spans: &[Span],
     what: &str,
     value: impl Fn(&Span) -> Option<f64>,
     shown: impl Fn(f64) -> String,
 ) -> Markup {
-    let (w, h) = (240usize, 48i64);
+    let (width, h) = (240usize, 48i64);
     let slots = History::KEEP;
     let values: Vec<Option<f64>> = spans.iter().rev().take(slots).rev().map(&value).collect();
     let finite = |v: &Option<f64>| v.filter(|x| x.is_finite());
@@ -303,28 +326,33 @@ fn minutes_chart(
     let last = values.iter().rev().find_map(finite);
     let label = match last {
         Some(v) => {
-            format!("{what}, a bar a minute over the last hour; the latest {}, the highest {}", shown(v), shown(max))
+            let (latest, highest) = (shown(v), shown(max));
+            tf(
+                w,
+                "{what}, a bar a minute over the last hour; the latest {latest}, the highest {highest}",
+                &[("what", &what), ("latest", &latest), ("highest", &highest)],
+            )
         }
-        None => format!("{what}: nothing yet"),
+        None => tf(w, "{what}: nothing yet", &[("what", &what)]),
     };
-    let bar_w = w as f64 / slots as f64;
+    let bar_w = width as f64 / slots as f64;
     let offset = slots - values.len();
     html! {
-        svg.chart viewBox=(format!("0 0 {w} {}", h + 12)) width=(w) height=(h + 12) role="img" aria-label=(label) {
+        svg.chart viewBox=(format!("0 0 {width} {}", h + 12)) width=(width) height=(h + 12) role="img" aria-label=(label) {
             @for (i, v) in values.iter().enumerate() {
                 @let bar = match v { Some(x) if x.is_finite() && max > 0.0 => ((x / max) * h as f64).round() as i64, Some(_) => h, None => 0 };
                 rect x=(format!("{:.1}", (offset + i) as f64 * bar_w)) y=(h - bar.max(1)) width=(format!("{:.1}", (bar_w - 0.6).max(0.5)))
                     height=(bar.max(1)) class=(if bar > 0 { "bar" } else { "bar none" }) {}
             }
-            text x="0" y=(h + 11) class="axis" { "−60 min" }
-            text x=(w - 18) y=(h + 11) class="axis" { "now" }
+            text x="0" y=(h + 11) class="axis" { (t(w, "−60 min")) }
+            text x=(width) y=(h + 11) class="axis" text-anchor="end" { (t(w, "now")) }
         }
     }
 }
 
 /// What the shipped alert rules (deploy/prometheus/alerts.yml) would fire on at this
 /// instant, read from the same figures a scrape gets: the page shows it without Prometheus.
-fn warnings(scrape: &str) -> Vec<String> {
+fn warnings(w: Lang, scrape: &str) -> Vec<String> {
     let value = |name: &str, label: Option<&str>| -> Vec<(String, f64)> {
         scrape
             .lines()
@@ -347,34 +375,42 @@ fn warnings(scrape: &str) -> Vec<String> {
     let one = |name: &str| value(name, None).first().map(|(_, v)| *v);
     let mut out = Vec::new();
     if one("storefront_writer_alive") == Some(0.0) {
-        out.push("The writer has stopped: changes are refused until the server restarts.".to_owned());
+        out.push(t(w, "The writer has stopped: changes are refused until the server restarts.").to_owned());
     }
     if let (Some(depth), Some(cap)) = (one("storefront_writer_queue_depth"), one("storefront_writer_queue_capacity")) {
         if cap > 0.0 && depth / cap > 0.5 {
-            out.push(format!(
-                "The writer queue is {:.0} % full: changes wait, and are refused when it is full.",
-                depth / cap * 100.0
+            let full = format!("{:.0}", depth / cap * 100.0);
+            out.push(tf(
+                w,
+                "The writer queue is {full} % full: changes wait, and are refused when it is full.",
+                &[("full", &full)],
             ));
         }
     }
     for (queue, lag) in value("storefront_job_lag_seconds", Some("queue")) {
         if lag > if queue == "high" { 30.0 } else { 300.0 } {
-            out.push(format!(
-                "Jobs in the {queue} queue wait {lag:.0} s: background work (mail, webhooks, imports) falls behind."
+            let lag = format!("{lag:.0}");
+            out.push(tf(
+                w,
+                "Jobs in the {queue} queue wait {lag} s: background work (mail, webhooks, imports) falls behind.",
+                &[("queue", &queue), ("lag", &lag)],
             ));
         }
     }
     if let Some(lag) = one("storefront_replica_lag_seconds").filter(|l| *l > 5.0) {
-        out.push(format!("This replica is {lag:.1} s behind the primary."));
+        let lag = format!("{lag:.1}");
+        out.push(tf(w, "This replica is {lag} s behind the primary.", &[("lag", &lag)]));
     }
     if one("storefront_litestream_up") == Some(0.0) {
-        out.push("Replication (Litestream) is down: changes are not reaching the replica storage.".to_owned());
+        out.push(t(w, "Replication (Litestream) is down: changes are not reaching the replica storage.").to_owned());
     }
     if let (Some(free), Some(size)) = (one("storefront_disk_free_bytes"), one("storefront_disk_size_bytes")) {
         if size > 0.0 && free / size < 0.10 {
-            out.push(format!(
-                "The database disk is {:.0} % free: archive old orders or grow the volume.",
-                free / size * 100.0
+            let free = format!("{:.0}", free / size * 100.0);
+            out.push(tf(
+                w,
+                "The database disk is {free} % free: archive old orders or grow the volume.",
+                &[("free", &free)],
             ));
         }
     }
@@ -396,6 +432,7 @@ struct StockRow {
 
 /// `GET /admin`: the work queue and today's figures.
 pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    let w = a.w;
     let q = |s: &str| QueryParams::parse(s);
     let to_fulfil: Vec<OrderRow> =
         answered(admin::orders::orders(State(app.clone()), a.admin.clone(), q("status=paid&per_page=10")?).await)
@@ -429,112 +466,120 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
     let now = Sample::from_scrape(crate::util::now_ms(), &scrape, cache.hits, cache.misses);
     let (requests, p95) = (now.requests, Sample::p95_of(&now.buckets));
     let spans = app.history.spans(&now);
-    let warnings = warnings(&scrape);
+    let warnings = warnings(w, &scrape);
     let lag = app.replication.replica().map(|r| r.follow.lag());
     let main = html! {
-        h1 { "Today" }
+        h1 { (t(w, "Today")) }
         @if !warnings.is_empty() {
-            div.error role="alert" #warnings { @for w in &warnings { p { (w) } } }
+            div.error role="alert" #warnings { @for warning in &warnings { p { (warning) } } }
         }
         div.figures {
-            div.figure { span.n { (today.orders) } span.what { "orders today" } (hours_chart(&today.by_hour)) }
+            div.figure { span.n { (today.orders) } span.what { (t(w, "orders today")) } (hours_chart(w, &today.by_hour)) }
             div.figure {
                 span.n { (totals_shown(today.revenue.iter().map(|(c, n)| (c.as_str(), *n)), a.currency.as_str())) }
-                span.what { "paid today" }
+                span.what { (t(w, "paid today")) }
             }
             div.figure #requests {
-                span.n { (requests as u64) } span.what { "requests since start" }
-                (minutes_chart(&spans, "Requests per minute", |s| Some(s.requests), |v| format!("{v:.0}")))
+                span.n { (requests as u64) } span.what { (t(w, "requests since start")) }
+                (minutes_chart(w, &spans, t(w, "Requests per minute"), |s| Some(s.requests), |v| format!("{v:.0}")))
             }
             div.figure #p95 {
-                span.n { @match p95 { Some(s) if s.is_finite() => { "≤ " (format!("{:.0} ms", s * 1000.0)) } Some(_) => { "slow" } None => { "–" } } }
-                span.what { "p95 answer time" }
-                (minutes_chart(&spans, "95th percentile answer time per minute", |s| s.p95, |v| if v.is_finite() { format!("{:.0} ms", v * 1000.0) } else { "over 10 s".into() }))
+                span.n { @match p95 { Some(s) if s.is_finite() => { "≤ " (format!("{:.0} ms", s * 1000.0)) } Some(_) => { (t(w, "slow")) } None => { "–" } } }
+                span.what { (t(w, "p95 answer time")) }
+                (minutes_chart(w, &spans, t(w, "95th percentile answer time per minute"), |s| s.p95, |v| if v.is_finite() { format!("{:.0} ms", v * 1000.0) } else { t(w, "over 10 s").into() }))
             }
             div.figure #hits {
-                span.n { (format!("{:.0} %", cache.hit_ratio * 100.0)) } span.what { "cache hits" }
-                (minutes_chart(&spans, "Cache hit ratio per minute", |s| s.cache_hit_ratio, |v| format!("{:.0} %", v * 100.0)))
+                span.n { (format!("{:.0} %", cache.hit_ratio * 100.0)) } span.what { (t(w, "cache hits")) }
+                (minutes_chart(w, &spans, t(w, "Cache hit ratio per minute"), |s| s.cache_hit_ratio, |v| format!("{:.0} %", v * 100.0)))
             }
-            @if let Some(lag) = lag { div.figure { span.n { (format!("{:.1} s", lag.as_secs_f64())) } span.what { "replica lag" } } }
+            @if let Some(lag) = lag { div.figure { span.n { (format!("{:.1} s", lag.as_secs_f64())) } span.what { (t(w, "replica lag")) } } }
         }
         div.queue {
             section.panel aria-labelledby="fulfil" {
-                h2 #fulfil { "Orders to fulfil" }
-                @if to_fulfil.is_empty() { p.empty { "Nothing to ship." } }
+                h2 #fulfil { (t(w, "Orders to fulfil")) }
+                @if to_fulfil.is_empty() { p.empty { (t(w, "Nothing to ship.")) } }
                 @else {
                     table.lines {
-                        thead { tr { th scope="col" { "Order" } th scope="col" { "Customer" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                        thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Customer")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Placed")) } } }
                         tbody { @for o in &to_fulfil { tr {
                             td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
                             td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
                         } } }
                     }
-                    p { a href="/admin/orders?status=paid" { "All orders to fulfil →" } }
+                    p { a href="/admin/orders?status=paid" { (t(w, "All orders to fulfil →")) } }
                 }
             }
             @if !returns.is_empty() {
                 section.panel aria-labelledby="returns" {
-                    h2 #returns { "Returns to handle" }
+                    h2 #returns { (t(w, "Returns to handle")) }
                     ul.plain { @for r in &returns { li {
-                        a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } " · " (r.shop_words())
+                        a href=(format!("/admin/returns/{}", r.id)) { (t(w, "Return #")) (r.id) } " · " (r.shop_words())
                         " " span.meta { (r.contents()) }
                     } } }
-                    p { a href="/admin/returns" { "All returns →" } }
+                    p { a href="/admin/returns" { (t(w, "All returns →")) } }
                 }
             }
             section.panel aria-labelledby="waiting" {
-                h2 #waiting { "Reviews waiting" }
-                @if reviews.is_empty() { p.empty { "No review waits for you." } }
+                h2 #waiting { (t(w, "Reviews waiting")) }
+                @if reviews.is_empty() { p.empty { (t(w, "No review waits for you.")) } }
                 @else {
                     ul.plain { @for r in &reviews { li { (r.rating) "★ " strong { (r.title) } } } }
-                    p { a href="/admin/reviews" { "Moderate reviews →" } }
+                    p { a href="/admin/reviews" { (t(w, "Moderate reviews →")) } }
                 }
             }
             section.panel aria-labelledby="low" {
-                h2 #low { "Low stock" }
-                @if low.is_empty() { p.empty { "Everything is in stock." } }
+                h2 #low { (t(w, "Low stock")) }
+                @if low.is_empty() { p.empty { (t(w, "Everything is in stock.")) } }
                 @else {
                     ul.plain { @for p in &low { li {
                         a href=(format!("/admin/products/{}", p.id)) { (p.name) }
-                        " " span.meta { @for (i, v) in p.stock.iter().filter(|v| v.available <= 5).enumerate() { @if i > 0 { ", " } (v.sku) ": " (v.available) " left" } }
+                        " " span.meta { @for (i, v) in p.stock.iter().filter(|v| v.available <= 5).enumerate() { @if i > 0 { ", " } (v.sku) ": " (v.available) (t(w, " left")) } }
                     } } }
-                    p { a href="/admin/products?low_stock=1" { "All low stock →" } }
+                    p { a href="/admin/products?low_stock=1" { (t(w, "All low stock →")) } }
                 }
             }
             @if !hooks.is_empty() {
                 section.panel aria-labelledby="hooks" {
-                    h2 #hooks { "Webhooks failing" }
+                    h2 #hooks { (t(w, "Webhooks failing")) }
                     ul.plain { @for (id, url) in &hooks { li { a href=(format!("/admin/webhooks/{id}")) { (url) } } } }
                 }
             }
             section.panel aria-labelledby="failed" {
-                h2 #failed { "Failed jobs" }
-                @if failed.is_empty() { p.empty { "No job has failed." } }
+                h2 #failed { (t(w, "Failed jobs")) }
+                @if failed.is_empty() { p.empty { (t(w, "No job has failed.")) } }
                 @else {
                     ul.plain { @for j in &failed { li { a href=(format!("/admin/jobs?state=failed#job-{}", j.id)) { (j.kind) " #" (j.id) } } } }
-                    p { a href="/admin/jobs?state=failed" { "Failed jobs →" } }
+                    p { a href="/admin/jobs?state=failed" { (t(w, "Failed jobs →")) } }
                 }
             }
         }
     };
-    Ok(page_with(&app, &a.ps, "Home", "/admin", main))
+    Ok(page_with(&app, &a, t(w, "Home"), "/admin", main))
 }
 
 // --- orders ----------------------------------------------------------------------------------
 
-const ORDER_STATUSES: &[&str] =
-    &["pending", "paid", "partially_fulfilled", "fulfilled", "partially_refunded", "refunded", "cancelled", "expired"];
+const ORDER_STATUSES: &[&str] = &[
+    n_("pending"),
+    n_("paid"),
+    n_("partially_fulfilled"),
+    n_("fulfilled"),
+    n_("partially_refunded"),
+    n_("refunded"),
+    n_("cancelled"),
+    n_("expired"),
+];
 const PER_PAGE: i64 = 50;
 
 /// A keyset list's "older" link: the same filter, `before` the last id shown.
-pub(crate) fn older(path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>) -> Markup {
+pub(crate) fn older(w: Lang, path: &str, filter: &[(&str, &str)], rows: usize, last_id: Option<&str>) -> Markup {
     let href = last_id.filter(|_| rows as i64 == PER_PAGE).map(|id| {
         let q: Vec<(&str, &str)> = filter.iter().copied().chain([("before", id)]).collect();
         format!("{path}?{}", encode_pairs(q))
     });
     html! {
         @if let Some(href) = href {
-            nav.pages aria-label="More" { a href=(href) rel="next" { "Older →" } }
+            nav.pages aria-label=(t(w, "More")) { a href=(href) rel="next" { (t(w, "Older →")) } }
         }
     }
 }
@@ -550,6 +595,7 @@ pub(crate) fn get<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 /// `GET /admin/orders?status=&before=`
 pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["status", "before"])?;
     let status = get(&p, "status");
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
@@ -560,34 +606,35 @@ pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Ra
     )
     .await?;
     let main = html! {
-        h1 { "Orders" }
-        p { a.button.quiet href="/admin/draft-orders" { "Draft orders" } " " a.button href="/admin/draft-orders/new" { "Create an order" } }
-        nav.tabs aria-label="By status" {
-            a href="/admin/orders" aria-current=[status.is_none().then_some("page")] { "All" }
+        h1 { (t(w, "Orders")) }
+        p { a.button.quiet href="/admin/draft-orders" { (t(w, "Draft orders")) } " " a.button href="/admin/draft-orders/new" { (t(w, "Create an order")) } }
+        nav.tabs aria-label=(t(w, "By status")) {
+            a href="/admin/orders" aria-current=[status.is_none().then_some("page")] { (t(w, "All")) }
             @for s in ORDER_STATUSES {
-                a href=(format!("/admin/orders?status={s}")) aria-current=[(status == Some(*s)).then_some("page")] { (s) }
+                a href=(format!("/admin/orders?status={s}")) aria-current=[(status == Some(*s)).then_some("page")] { (t(w, s)) }
             }
         }
-        @if rows.is_empty() { p.empty { "No orders here." } }
+        @if rows.is_empty() { p.empty { (t(w, "No orders here.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Order" } th scope="col" { "Status" } th scope="col" { "Customer" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Customer")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Placed")) } } }
                 tbody { @for o in &rows { tr {
                     td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                    td { span class=(format!("status {}", o.status)) { (o.status) } }
+                    td { span class=(format!("status {}", o.status)) { (said(w, &o.status)) } }
                     td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
                 } } }
             }
-            (older("/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))
+            (older(w, "/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))
         }
     };
-    Ok(page_with(&app, &a.ps, "Orders", "/admin/orders", main))
+    Ok(page_with(&app, &a, t(w, "Orders"), "/admin/orders", main))
 }
 
 // --- reviews ---------------------------------------------------------------------------------
 
 /// `GET /admin/reviews?status=&before=`: pending first; approve or reject each.
 pub async fn reviews(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["status", "before"])?;
     let status = get(&p, "status").unwrap_or("pending");
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("status", status)];
@@ -597,20 +644,20 @@ pub async fn reviews(State(app): State<AppState>, a: AdminPage, RawQuery(raw): R
     )
     .await?;
     let main = html! {
-        h1 { "Reviews" }
-        nav.tabs aria-label="By status" {
-            @for s in ["pending", "approved", "rejected"] {
-                a href=(format!("/admin/reviews?status={s}")) aria-current=[(status == s).then_some("page")] { (s) }
+        h1 { (t(w, "Reviews")) }
+        nav.tabs aria-label=(t(w, "By status")) {
+            @for s in [n_("pending"), n_("approved"), n_("rejected")] {
+                a href=(format!("/admin/reviews?status={s}")) aria-current=[(status == s).then_some("page")] { (t(w, s)) }
             }
         }
-        @if rows.is_empty() { p.empty { "No reviews here." } }
+        @if rows.is_empty() { p.empty { (t(w, "No reviews here.")) } }
         @for r in &rows {
             article.review #(format!("review-{}", r.id)) {
                 h2 { (r.rating) "★ " (r.title) }
                 p { (r.body) }
-                p.meta { "Product " a href=(format!("/admin/products/{}", r.product_id)) { "#" (r.product_id) } " · " (when(&r.created_at)) }
+                p.meta { (t(w, "Product ")) a href=(format!("/admin/products/{}", r.product_id)) { "#" (r.product_id) } " · " (when(&r.created_at)) }
                 div.actions {
-                    @for (action, label) in [("approved", "Approve"), ("rejected", "Reject")] {
+                    @for (action, label) in [("approved", t(w, "Approve")), ("rejected", t(w, "Reject"))] {
                         @if action != status {
                             form.inline method="post" action=(format!("/admin/reviews/{}", r.id)) {
                                 (csrf(&a.ps))
@@ -623,9 +670,9 @@ pub async fn reviews(State(app): State<AppState>, a: AdminPage, RawQuery(raw): R
                 }
             }
         }
-        (older("/admin/reviews", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
+        (older(w, "/admin/reviews", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
     };
-    Ok(page_with(&app, &a.ps, "Reviews", "/admin/reviews", main))
+    Ok(page_with(&app, &a, t(w, "Reviews"), "/admin/reviews", main))
 }
 
 #[derive(Deserialize)]
@@ -658,10 +705,12 @@ pub async fn moderate(
 
 // --- jobs ------------------------------------------------------------------------------------
 
-const JOB_STATES: &[&str] = &["failed", "available", "scheduled", "running", "completed", "cancelled"];
+const JOB_STATES: &[&str] =
+    &[n_("failed"), n_("available"), n_("scheduled"), n_("running"), n_("completed"), n_("cancelled")];
 
 /// `GET /admin/jobs?state=&before=`: failed first; retry or cancel each.
 pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["state", "before"])?;
     let state = get(&p, "state").unwrap_or("failed");
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("state", state)];
@@ -671,35 +720,35 @@ pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     )
     .await?;
     let main = html! {
-        h1 { "Jobs" }
-        nav.tabs aria-label="By state" {
+        h1 { (t(w, "Jobs")) }
+        nav.tabs aria-label=(t(w, "By state")) {
             @for s in JOB_STATES {
-                a href=(format!("/admin/jobs?state={s}")) aria-current=[(state == *s).then_some("page")] { (s) }
+                a href=(format!("/admin/jobs?state={s}")) aria-current=[(state == *s).then_some("page")] { (t(w, s)) }
             }
         }
-        @if rows.is_empty() { p.empty { "No jobs here." } }
+        @if rows.is_empty() { p.empty { (t(w, "No jobs here.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Job" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last error" } th scope="col" { span.skip { "Actions" } } } }
+                thead { tr { th scope="col" { (t(w, "Job")) } th scope="col" { (t(w, "State")) } th scope="col" { (t(w, "Attempts")) } th scope="col" { (t(w, "Last error")) } th scope="col" { span.skip { (t(w, "Actions")) } } } }
                 tbody { @for j in &rows { tr #(format!("job-{}", j.id)) {
                     td { a href=(format!("/admin/jobs/{}", j.id)) { (j.kind) " #" (j.id) } br; span.meta { (when(&j.created_at)) } }
-                    td { (j.state) }
+                    td { (said(w, &j.state)) }
                     td { (j.attempts) " / " (j.max_attempts) }
                     td { @if let Some(e) = j.errors.last() { code { (e.error) } } }
                     td {
                         @if j.state == "failed" || j.state == "cancelled" {
-                            form.inline method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { "Retry" } }
+                            form.inline method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { (t(w, "Retry")) } }
                         }
                         @if j.state == "available" || j.state == "scheduled" {
-                            form.inline method="post" action=(format!("/admin/jobs/{}/cancel", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { "Cancel" } }
+                            form.inline method="post" action=(format!("/admin/jobs/{}/cancel", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { (t(w, "Cancel")) } }
                         }
                     }
                 } } }
             }
-            (older("/admin/jobs", &[("state", state)], rows.len(), rows.last().map(|j| j.id.as_str())))
+            (older(w, "/admin/jobs", &[("state", state)], rows.len(), rows.last().map(|j| j.id.as_str())))
         }
     };
-    Ok(page_with(&app, &a.ps, "Jobs", "/admin/jobs", main))
+    Ok(page_with(&app, &a, t(w, "Jobs"), "/admin/jobs", main))
 }
 
 /// `POST /admin/jobs/{id}/retry` and `/cancel`
@@ -723,25 +772,27 @@ pub async fn job_action(
 
 #[cfg(test)]
 mod tests {
+    use super::Lang;
+
     #[test]
     fn warnings_follow_the_alert_rules_thresholds() {
         let calm = "# TYPE storefront_writer_alive gauge\nstorefront_writer_alive 1\n\
                     storefront_writer_queue_depth 10\nstorefront_writer_queue_capacity 1024\n\
                     storefront_job_lag_seconds{queue=\"high\"} 29\nstorefront_job_lag_seconds{queue=\"low\"} 299\n\
                     storefront_disk_free_bytes 20\nstorefront_disk_size_bytes 100\n";
-        assert!(super::warnings(calm).is_empty(), "{:?}", super::warnings(calm));
+        assert!(super::warnings(Lang::En, calm).is_empty(), "{:?}", super::warnings(Lang::En, calm));
         let bad = calm
             .replace("storefront_writer_queue_depth 10", "storefront_writer_queue_depth 600")
             .replace("queue=\"high\"} 29", "queue=\"high\"} 31")
             .replace("storefront_disk_free_bytes 20", "storefront_disk_free_bytes 5")
             + "storefront_replica_lag_seconds 7.5\nstorefront_litestream_up 0\n";
-        let w = super::warnings(&bad);
+        let w = super::warnings(Lang::En, &bad);
         assert_eq!(w.len(), 5, "{w:?}");
         assert!(w[0].contains("59 % full"), "{w:?}");
         assert!(w[1].contains("high queue wait 31 s"), "{w:?}");
         assert!(w.iter().any(|x| x.contains("7.5 s behind")));
         assert!(w.iter().any(|x| x.contains("5 % free")));
-        assert_eq!(super::warnings(&calm.replace("writer_alive 1", "writer_alive 0")).len(), 1);
+        assert_eq!(super::warnings(Lang::En, &calm.replace("writer_alive 1", "writer_alive 0")).len(), 1);
     }
 
     #[test]

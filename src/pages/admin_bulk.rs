@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::admin::{csrf, page_with, AdminPage};
 use super::buy::{answered, see_other};
 use super::session::check_csrf;
+use super::words::{n_, said, t, tf};
 use crate::app::AppState;
 use crate::domain::Id;
 use crate::error::ApiError;
@@ -25,25 +26,26 @@ use crate::http::QueryParams;
 
 /// `GET /admin/imports`
 pub async fn imports(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
-    Ok(page_with(&app, &a.ps, "Import products", "/admin/products", form(&a, None)))
+    Ok(page_with(&app, &a, t(a.w, "Import products"), "/admin/products", form(&a, None)))
 }
 
 fn form(a: &AdminPage, problem: Option<&str>) -> maud::Markup {
+    let w = a.w;
     html! {
-        p.crumbs { a href="/admin/products" { "Products" } " / import" }
-        h1 { "Import products" }
+        p.crumbs { a href="/admin/products" { (t(w, "Products")) } (t(w, " / import")) }
+        h1 { (t(w, "Import products")) }
         @if let Some(p) = problem { div.error role="alert" { p { (p) } } }
         form.panel method="post" action="/admin/imports" enctype="multipart/form-data" {
             (csrf(&a.ps))
-            p { "A CSV file with a header row, or JSON lines, of "
-                code { "sku, name, category, price, stock" } " and optionally "
-                code { "slug, description, brand, sale_price, active" }
-                " (prices in cents). Rows are matched by SKU: new ones are created, known ones updated; bad rows are listed with their line." }
+            p { (t(w, "A CSV file with a header row, or JSON lines, of "))
+                code { (t(w, "sku, name, category, price, stock")) } (t(w, " and optionally "))
+                code { (t(w, "slug, description, brand, sale_price, active")) }
+                (t(w, " (prices in cents). Rows are matched by SKU: new ones are created, known ones updated; bad rows are listed with their line.")) }
             div.field {
-                label for="file" { "File" }
+                label for="file" { (t(w, "File")) }
                 input #file type="file" name="file" accept=".csv,.jsonl,.ndjson,text/csv,application/x-ndjson" required;
             }
-            button type="submit" { "Import" }
+            button type="submit" { (t(w, "Import")) }
         }
     }
 }
@@ -55,15 +57,15 @@ struct Started {
 
 /// `POST /admin/imports` (multipart): the file field streams into the API's import.
 pub async fn upload(State(app): State<AppState>, a: AdminPage, mut parts: Multipart) -> Result<Response, ApiError> {
-    let bad = |m: &str| ApiError::validation([("file".to_owned(), m.to_owned())].into());
+    let bad = |m: &'static str| ApiError::validation([("file".to_owned(), t(a.w, m).to_owned())].into());
     // the form's token comes first (the browser sends fields in their order)
     let mut csrf_sent = None;
     let started = loop {
-        let Some(mut field) = parts.next_field().await.map_err(|_| bad("the upload could not be read"))? else {
-            break Err(bad("choose a file"));
+        let Some(mut field) = parts.next_field().await.map_err(|_| bad(n_("the upload could not be read")))? else {
+            break Err(bad(n_("choose a file")));
         };
         match field.name() {
-            Some("csrf") => csrf_sent = Some(field.text().await.map_err(|_| bad("the upload could not be read"))?),
+            Some("csrf") => csrf_sent = Some(field.text().await.map_err(|_| bad(n_("the upload could not be read")))?),
             Some("file") => {
                 check_csrf(a.ps.token.as_deref(), csrf_sent.as_deref())?;
                 let name = field.file_name().unwrap_or("").to_ascii_lowercase();
@@ -112,7 +114,7 @@ pub async fn upload(State(app): State<AppState>, a: AdminPage, mut parts: Multip
                 .next()
                 .map(str::to_owned)
                 .unwrap_or_else(|| e.message.clone());
-            let mut resp = page_with(&app, &a.ps, "Import products", "/admin/products", form(&a, Some(&words)));
+            let mut resp = page_with(&app, &a, t(a.w, "Import products"), "/admin/products", form(&a, Some(&words)));
             *resp.status_mut() = e.status;
             Ok(resp)
         }
@@ -147,6 +149,7 @@ struct Job {
 
 /// `GET /admin/jobs/{id}`: a job's progress (reloading while it runs) and its outcome.
 pub async fn job(State(app): State<AppState>, a: AdminPage, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let w = a.w;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("job"))?;
     let j: Job = answered(
         crate::admin::jobs::get_job(
@@ -179,56 +182,56 @@ pub async fn job(State(app): State<AppState>, a: AdminPage, Path(id): Path<Strin
             (PreEscaped(r#"<meta http-equiv="refresh" content="1">"#))
         }
         @if j.kind == "export" {
-            p.crumbs { a href="/admin/exports" { "Exports" } " / #" (j.id) }
-            h1 { "Export of " (exported) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (j.state) } }
+            p.crumbs { a href="/admin/exports" { (t(w, "Exports")) } " / #" (j.id) }
+            h1 { (t(w, "Export of ")) (exported) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (said(w, &j.state)) } }
         } @else {
-            p.crumbs { a href="/admin/jobs" { "Jobs" } " / #" (j.id) }
-            h1 { (j.kind.replace('_', " ")) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (j.state) } }
+            p.crumbs { a href="/admin/jobs" { (t(w, "Jobs")) } " / #" (j.id) }
+            h1 { (said(w, &j.kind.replace('_', " "))) " #" (j.id) " " span class=(format!("status {}", j.state)) #job-state { (said(w, &j.state)) } }
         }
         section.panel {
             @if let Some(p) = &j.progress {
                 @let total = p.total.unwrap_or(0).max(p.done);
-                label for="progress" { (p.done) " of " (total) " rows" }
-                progress #progress value=(p.done) max=(total.max(1)) { (p.done) " of " (total) }
+                label for="progress" { (p.done) (t(w, " of ")) (total) (t(w, " rows")) }
+                progress #progress value=(p.done) max=(total.max(1)) { (p.done) (t(w, " of ")) (total) }
             }
-            @if running { p.meta { "This page follows the job until it is done." } }
+            @if running { p.meta { (t(w, "This page follows the job until it is done.")) } }
             @if j.kind == "export" {
                 @if result.is_some() {
                     dl.outcome {
-                        dt { "Rows" } dd #rows { (count("rows")) }
-                        dt { "Size" } dd { ((count("bytes") + 1023) / 1024) " KB" }
+                        dt { (t(w, "Rows")) } dd #rows { (count("rows")) }
+                        dt { (t(w, "Size")) } dd { ((count("bytes") + 1023) / 1024) (t(w, " KB")) }
                     }
                     @if j.state == "completed" {
-                        p { a.button #download href=(format!("/admin/exports/{}", j.id)) download { "Download the " (exported) " file" } }
+                        p { a.button #download href=(format!("/admin/exports/{}", j.id)) download { (tf(w, "Download the {format} file", &[("format", &exported)])) } }
                     }
                 }
             } @else if result.is_some() {
                 dl.outcome {
-                    dt { "Created" } dd #created { (count("created")) }
-                    dt { "Updated" } dd #updated { (count("updated")) }
-                    dt { "Unchanged" } dd { (count("unchanged")) }
-                    dt { "Bad rows" } dd #rejected-count { (count("rejected_count").max(rejected.len() as i64)) }
+                    dt { (t(w, "Created")) } dd #created { (count("created")) }
+                    dt { (t(w, "Updated")) } dd #updated { (count("updated")) }
+                    dt { (t(w, "Unchanged")) } dd { (count("unchanged")) }
+                    dt { (t(w, "Bad rows")) } dd #rejected-count { (count("rejected_count").max(rejected.len() as i64)) }
                 }
             }
             @if !j.errors.is_empty() {
-                h2 { "Errors" }
+                h2 { (t(w, "Errors")) }
                 ul.plain { @for e in &j.errors { li { code { (e.error) } } } }
             }
-            p.meta { "Started " (j.created_at.get(..16).unwrap_or(&j.created_at).replace('T', " ")) }
+            p.meta { (t(w, "Started ")) (j.created_at.get(..16).unwrap_or(&j.created_at).replace('T', " ")) }
         }
         @if !rejected.is_empty() {
             section.spaced aria-labelledby="bad-rows" {
-                h2 #bad-rows { "Bad rows" }
+                h2 #bad-rows { (t(w, "Bad rows")) }
                 table.lines {
-                    thead { tr { th scope="col" { "Line" } th scope="col" { "Field" } th scope="col" { "Why" } } }
+                    thead { tr { th scope="col" { (t(w, "Line")) } th scope="col" { (t(w, "Field")) } th scope="col" { (t(w, "Why")) } } }
                     tbody { @for (line, field, reason) in &rejected { tr { td { (line) } td { code { (field) } } td { (reason) } } } }
                 }
             }
         }
         @if j.state == "failed" || j.state == "cancelled" {
-            form.spaced method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button type="submit" { "Retry" } }
+            form.spaced method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button type="submit" { (t(w, "Retry")) } }
         }
     };
     let here = if j.kind == "export" { "/admin/webhooks" } else { "/admin/jobs" };
-    Ok(page_with(&app, &a.ps, &format!("Job #{}", j.id), here, main))
+    Ok(page_with(&app, &a, &format!("{}{}", t(w, "Job #"), j.id), here, main))
 }

@@ -15,6 +15,7 @@ use super::buy::{answered, answered_whole, see_other};
 use super::layout::money;
 use super::session::{check_csrf, CsrfForm};
 use super::view::Money;
+use super::words::{said, t, tf};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -94,6 +95,7 @@ struct Detail {
 
 /// `GET /admin/customers?q=&group=&before=`
 pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["q", "group", "before"])?;
     let q = get(&p, "q");
     let group = get(&p, "group").filter(|g| !g.is_empty());
@@ -113,36 +115,36 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
         format!("/admin/customers?{}", encode_pairs(next))
     });
     let main = html! {
-        h1 { "Customers" }
-        (super::admin_tables::tab_nav(super::admin_tables::CUSTOMERS, "/admin/customers"))
+        h1 { (t(w, "Customers")) }
+        (super::admin_tables::tab_nav(w, super::admin_tables::CUSTOMERS, "/admin/customers"))
         form.search-row role="search" method="get" action="/admin/customers" {
-            label for="customer-q" { "Find a customer" }
-            input #customer-q type="search" name="q" value=(q.unwrap_or("")) placeholder="e-mail or name";
+            label for="customer-q" { (t(w, "Find a customer")) }
+            input #customer-q type="search" name="q" value=(q.unwrap_or("")) placeholder=(t(w, "e-mail or name"));
             @if !groups.is_empty() {
-                label for="customer-group" { "In group" }
+                label for="customer-group" { (t(w, "In group")) }
                 select #customer-group name="group" data-autosubmit {
-                    option value="" { "Any" }
+                    option value="" { (t(w, "Any")) }
                     @for g in &groups { option value=(g.id) selected[group == Some(g.id.as_str())] { (g.name) } }
                 }
             }
-            button type="submit" { "Search" }
+            button type="submit" { (t(w, "Search")) }
         }
-        @if page.data.is_empty() { p.empty { @if q.is_some() || group.is_some() { "No customer matches." } @else { "No customers yet." } } }
+        @if page.data.is_empty() { p.empty { @if q.is_some() || group.is_some() { (t(w, "No customer matches.")) } @else { (t(w, "No customers yet.")) } } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "E-mail" } th scope="col" { "Groups" } th scope="col" { "Role" } th scope="col" { "Two-factor" } th scope="col" { "Joined" } } }
+                thead { tr { th scope="col" { (t(w, "Name")) } th scope="col" { (t(w, "E-mail")) } th scope="col" { (t(w, "Groups")) } th scope="col" { (t(w, "Role")) } th scope="col" { (t(w, "Two-factor")) } th scope="col" { (t(w, "Joined")) } } }
                 tbody { @for c in &page.data { tr {
                     td { a href=(format!("/admin/customers/{}", c.id)) { (c.name) } }
                     td { (c.email) }
-                    td.groups data-label="Groups" { (c.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                    td data-label="Role" { (c.role) }
-                    td data-label="Two-factor" { @if c.two_factor { "on" } @else { "off" } } td data-label="Joined" { (when(&c.created_at)) }
+                    td.groups data-label=(t(w, "Groups")) { (c.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    td data-label=(t(w, "Role")) { (c.role) }
+                    td data-label=(t(w, "Two-factor")) { @if c.two_factor { (t(w, "on")) } @else { (t(w, "off")) } } td data-label=(t(w, "Joined")) { (when(&c.created_at)) }
                 } } }
             }
-            @if let Some(href) = more { nav.pages aria-label="More" { a href=(href) rel="next" { "Older →" } } }
+            @if let Some(href) = more { nav.pages aria-label=(t(w, "More")) { a href=(href) rel="next" { (t(w, "Older →")) } } }
         }
     };
-    Ok(page_with(&app, &a.ps, "Customers", "/admin/customers", main))
+    Ok(page_with(&app, &a, t(w, "Customers"), "/admin/customers", main))
 }
 
 /// `GET /admin/customers/{id}?ended=`
@@ -152,71 +154,72 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("customer"))?;
-    let said = list_params(raw.as_deref(), &["ended", "groups"])?;
-    let ended = said.iter().find(|(k, _)| k == "ended").map(|(_, n)| n.clone());
-    let groups_saved = said.iter().any(|(k, _)| k == "groups");
+    let asked_for = list_params(raw.as_deref(), &["ended", "groups"])?;
+    let ended = asked_for.iter().find(|(k, _)| k == "ended").map(|(_, n)| n.clone());
+    let groups_saved = asked_for.iter().any(|(k, _)| k == "groups");
     let groups = all_groups(&app).await?;
     let d: Detail =
         answered(admin::customers::get(State(app.clone()), a.admin.clone(), PathId(id.0, PhantomData)).await).await?;
     let c = &d.row;
     let main = html! {
-        p.crumbs { a href="/admin/customers" { "Customers" } " / " (c.name) }
+        p.crumbs { a href="/admin/customers" { (t(w, "Customers")) } " / " (c.name) }
         h1 { (c.name) }
-        @if let Some(n) = &ended { p.notice role="status" { "Ended " (n) " session" @if n != "1" { "s" } "." } }
-        @if groups_saved { p.notice role="status" { "Groups saved." } }
+        @if let Some(n) = &ended { p.notice role="status" { (if n == "1" { t(w, "Ended 1 session.").to_owned() } else { tf(w, "Ended {n} sessions.", &[("n", n)]) }) } }
+        @if groups_saved { p.notice role="status" { (t(w, "Groups saved.")) } }
         div.checkout {
             section.panel aria-labelledby="orders" {
-                h2 #orders { "Orders" }
-                @if d.orders.is_empty() { p.empty { "No orders yet." } }
+                h2 #orders { (t(w, "Orders")) }
+                @if d.orders.is_empty() { p.empty { (t(w, "No orders yet.")) } }
                 @else {
                     table.lines {
-                        thead { tr { th scope="col" { "Order" } th scope="col" { "Status" } th scope="col" { "Items" } th scope="col" { "Total" } th scope="col" { "Placed" } } }
+                        thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Items")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Placed")) } } }
                         tbody { @for o in &d.orders { tr {
-                            td data-label="Order" { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                            td data-label="Status" { span class=(format!("status {}", o.status)) { (o.status) } }
-                            td data-label="Items" { (o.item_count) } td data-label="Total" { (money(&o.total)) }
-                            td data-label="Placed" { (when(&o.created_at)) }
+                            td data-label=(t(w, "Order")) { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
+                            td data-label=(t(w, "Status")) { span class=(format!("status {}", o.status)) { (said(w, &o.status)) } }
+                            td data-label=(t(w, "Items")) { (o.item_count) } td data-label=(t(w, "Total")) { (money(&o.total)) }
+                            td data-label=(t(w, "Placed")) { (when(&o.created_at)) }
                         } } }
                     }
                 }
-                h2 #sessions { "Signed in on" }
-                @if d.sessions.is_empty() { p.empty { "No live session." } }
+                h2 #sessions { (t(w, "Signed in on")) }
+                @if d.sessions.is_empty() { p.empty { (t(w, "No live session.")) } }
                 @else {
                     table.lines aria-labelledby="sessions" {
-                        thead { tr { th scope="col" { "Device" } th scope="col" { "From" } th scope="col" { "Since" } th scope="col" { "Last seen" } } }
+                        thead { tr { th scope="col" { (t(w, "Device")) } th scope="col" { (t(w, "From")) } th scope="col" { (t(w, "Since")) } th scope="col" { (t(w, "Last seen")) } } }
                         tbody { @for s in &d.sessions { tr {
-                            td data-label="Device" { (if s.device.is_empty() { "unknown" } else { &s.device }) }
-                            td data-label="From" { (s.client_addr) }
-                            td data-label="Since" { (when(&s.created_at)) } td data-label="Last seen" { (when(&s.last_seen_at)) }
+                            td data-label=(t(w, "Device")) { (if s.device.is_empty() { "unknown" } else { &s.device }) }
+                            td data-label=(t(w, "From")) { (s.client_addr) }
+                            td data-label=(t(w, "Since")) { (when(&s.created_at)) } td data-label=(t(w, "Last seen")) { (when(&s.last_seen_at)) }
                         } } }
                     }
                     form method="post" action=(format!("/admin/customers/{}/sessions/end", c.id)) {
                         (csrf(&a.ps))
-                        button.danger type="submit" { "End every session" }
+                        button.danger type="submit" { (t(w, "End every session")) }
                     }
                 }
             }
             aside.summary {
-                h2 { "Account" }
+                h2 { (t(w, "Account")) }
                 dl {
-                    dt { "E-mail" } dd { (c.email) }
-                    dt { "Role" } dd { (c.role) }
-                    dt { "Two-factor login" } dd { @if c.two_factor { "on" } @else { "off" } }
-                    dt { "Mail language" } dd #customer-locale {
+                    dt { (t(w, "E-mail")) } dd { (c.email) }
+                    dt { (t(w, "Role")) } dd { (c.role) }
+                    dt { (t(w, "Two-factor login")) } dd { @if c.two_factor { (t(w, "on")) } @else { (t(w, "off")) } }
+                    dt { (t(w, "Mail language")) } dd #customer-locale {
                         @match &c.locale {
                             Some(l) => { (super::admin_translations::language_label(l)) }
-                            None => { "The shop's default" }
+                            None => { (t(w, "The shop's default")) }
                         }
                     }
-                    dt { "Joined" } dd { (when(&c.created_at)) }
-                    dt { "Paid (latest 20 orders)" } dd { (paid_by_currency(&d.orders, a.currency.as_str())) }
+                    dt { (t(w, "Joined")) } dd { (when(&c.created_at)) }
+                    dt { (t(w, "Paid (latest 20 orders)")) } dd { (paid_by_currency(&d.orders, a.currency.as_str())) }
                 }
                 form #customer-groups method="post" action=(format!("/admin/customers/{}/groups", c.id)) {
                     (csrf(&a.ps))
                     fieldset.field {
-                        legend { "Groups" }
-                        @if groups.is_empty() { p.meta { "No groups yet: " a href="/admin/customer-groups" { "add one" } "." } }
+                        legend { (t(w, "Groups")) }
+                        @if groups.is_empty() { p.meta { (t(w, "No groups yet: ")) a href="/admin/customer-groups" { (t(w, "add one")) } "." } }
                         @for g in &groups {
                             label.choice {
                                 input type="checkbox" name="group" value=(g.id) checked[c.groups.iter().any(|m| m.id == g.id)];
@@ -224,12 +227,12 @@ pub async fn show(
                             }
                         }
                     }
-                    @if !groups.is_empty() { button type="submit" { "Save groups" } }
+                    @if !groups.is_empty() { button type="submit" { (t(w, "Save groups")) } }
                 }
             }
         }
     };
-    Ok(page_with(&app, &a.ps, &c.name, "/admin/customers", main))
+    Ok(page_with(&app, &a, &c.name, "/admin/customers", main))
 }
 
 /// `POST /admin/customers/{id}/sessions/end`
@@ -265,7 +268,9 @@ pub async fn set_groups(
     for (k, v) in &f {
         match (k.as_str(), Id::parse(v)) {
             ("group", Some(g)) => groups.push(g.0),
-            ("group", None) => return Err(ApiError::validation([("group".into(), "not a group".into())].into())),
+            ("group", None) => {
+                return Err(ApiError::validation([("group".into(), t(a.w, "not a group").into())].into()))
+            }
             _ => {}
         }
     }

@@ -22,6 +22,7 @@ use super::forms::{field, id_of, input, minor_units, Fields};
 use super::layout::{self, money};
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money};
+use super::words::{said, t, tf, Lang};
 use crate::admin;
 use crate::admin::drafts::{CompleteIn, DraftChangeIn, DraftIn, DraftLineIn, ShopOrigin};
 use crate::app::AppState;
@@ -98,6 +99,7 @@ fn amount(m: &Money) -> String {
 
 /// `GET /admin/draft-orders?status=&before=`
 pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["status", "before"])?;
     let status = get(&p, "status");
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
@@ -108,36 +110,36 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     )
     .await?;
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / Draft orders" }
-        h1 { "Draft orders" }
-        p.meta { "An order you build for a customer — taken on the phone or agreed by mail. Nothing is reserved until you complete it: then it becomes an order that waits for payment behind a payment link, or one you mark as paid." }
-        p { a.button href="/admin/draft-orders/new" { "New draft order" } }
-        nav.tabs aria-label="By status" {
-            a href="/admin/draft-orders" aria-current=[status.is_none().then_some("page")] { "All" }
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } (t(w, " / Draft orders")) }
+        h1 { (t(w, "Draft orders")) }
+        p.meta { (t(w, "An order you build for a customer — taken on the phone or agreed by mail. Nothing is reserved until you complete it: then it becomes an order that waits for payment behind a payment link, or one you mark as paid.")) }
+        p { a.button href="/admin/draft-orders/new" { (t(w, "New draft order")) } }
+        nav.tabs aria-label=(t(w, "By status")) {
+            a href="/admin/draft-orders" aria-current=[status.is_none().then_some("page")] { (t(w, "All")) }
             @for s in ["open", "completed"] {
                 a href=(format!("/admin/draft-orders?status={s}")) aria-current=[(status == Some(s)).then_some("page")] { (s) }
             }
         }
-        @if rows.is_empty() { p.empty { "No draft orders here." } }
+        @if rows.is_empty() { p.empty { (t(w, "No draft orders here.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Draft" } th scope="col" { "For" } th scope="col" { "Items" } th scope="col" { "Total" } th scope="col" { "Status" } th scope="col" { "Changed" } } }
+                thead { tr { th scope="col" { (t(w, "Draft")) } th scope="col" { (t(w, "For")) } th scope="col" { (t(w, "Items")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Changed")) } } }
                 tbody { @for d in &rows { tr {
-                    td { a href=(format!("/admin/draft-orders/{}", d.id)) { "Draft #" (d.id) } }
+                    td { a href=(format!("/admin/draft-orders/{}", d.id)) { (t(w, "Draft #")) (d.id) } }
                     td { (d.email) }
-                    td data-label="Items" { (d.lines.iter().map(|l| l.quantity).sum::<i64>()) }
-                    td data-label="Total" { (money(&d.total)) }
-                    td data-label="Status" {
-                        span class=(format!("status {}", d.status)) { (d.status) }
-                        @if let Some(o) = &d.order_id { " → " a href=(format!("/admin/orders/{o}")) { "order #" (o) } }
+                    td data-label=(t(w, "Items")) { (d.lines.iter().map(|l| l.quantity).sum::<i64>()) }
+                    td data-label=(t(w, "Total")) { (money(&d.total)) }
+                    td data-label=(t(w, "Status")) {
+                        span class=(format!("status {}", d.status)) { (said(w, &d.status)) }
+                        @if let Some(o) = &d.order_id { " → " a href=(format!("/admin/orders/{o}")) { (t(w, "order #")) (o) } }
                     }
-                    td data-label="Changed" { (when(&d.updated_at)) }
+                    td data-label=(t(w, "Changed")) { (when(&d.updated_at)) }
                 } } }
             }
-            (older("/admin/draft-orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|d| d.id.as_str())))
+            (older(w, "/admin/draft-orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|d| d.id.as_str())))
         }
     };
-    Ok(page_with(&app, &a.ps, "Draft orders", "/admin/orders", main))
+    Ok(page_with(&app, &a, t(w, "Draft orders"), "/admin/orders", main))
 }
 
 /// The form of a draft: new (`d` none) or an open one.
@@ -148,6 +150,7 @@ fn form(
     sent: &Fields,
     (custom_prices, currencies): (bool, &[String]),
 ) -> Markup {
+    let w = a.w;
     let err = |k: &str| errors.get(k).map(String::as_str);
     // what the field shows: what was sent (a refused form), or the draft's
     let val = |name: &str, stored: &str| -> String {
@@ -171,14 +174,14 @@ fn form(
         form.draft method="post" action=(action) aria-labelledby="draft-items" {
             (csrf(&a.ps))
             fieldset {
-                legend { "Customer" }
-                (input("email", "Customer's e-mail (an account's own makes the order theirs)", &val("email", d.map_or("", |d| d.email.as_str())), "email", true, 254, err("email").or(err("customer_id")), "name@example.com"))
+                legend { (t(w, "Customer")) }
+                (input("email", t(w, "Customer's e-mail (an account's own makes the order theirs)"), &val("email", d.map_or("", |d| d.email.as_str())), "email", true, 254, err("email").or(err("customer_id")), "name@example.com"))
             }
             table.lines.draft-lines {
-                caption #draft-items { "Items (quantity 0 removes a line)" }
+                caption #draft-items { (t(w, "Items (quantity 0 removes a line)")) }
                 thead { tr {
-                    th scope="col" { "Item" } th scope="col" { "SKU" } th scope="col" { "Quantity" }
-                    @if custom_prices { th scope="col" { "Own price (optional)" } }
+                    th scope="col" { (t(w, "Item")) } th scope="col" { (t(w, "SKU")) } th scope="col" { (t(w, "Quantity")) }
+                    @if custom_prices { th scope="col" { (t(w, "Own price (optional)")) } }
                 } }
                 tbody { @for i in 0..rows {
                     @let l = lines.get(i).copied();
@@ -187,27 +190,27 @@ fn form(
                         td {
                             @if let Some(l) = l {
                                 strong { (l.name) } br;
-                                span.meta { (money(&l.unit_price)) " each"
-                                    @if l.custom_price { " (sells at " (money(&l.list_price)) ")" }
-                                    " · " (l.available) " in stock"
-                                    @if !l.for_sale { " · " strong { "not for sale" } } }
-                            } @else { span.meta { "Add a product by its SKU" } }
+                                span.meta { (money(&l.unit_price)) (t(w, " each"))
+                                    @if l.custom_price { (t(w, " (sells at ")) (money(&l.list_price)) ")" }
+                                    " · " (l.available) (t(w, " in stock"))
+                                    @if !l.for_sale { " · " strong { (t(w, "not for sale")) } } }
+                            } @else { span.meta { (t(w, "Add a product by its SKU")) } }
                         }
-                        td data-label="SKU" {
-                            input id=(id_of(&sku)) type="text" name=(sku) maxlength="100" aria-label=(if l.is_some() { format!("SKU of line {}", i + 1) } else { "SKU of a product to add".to_owned() })
+                        td data-label=(t(w, "SKU")) {
+                            input id=(id_of(&sku)) type="text" name=(sku) maxlength="100" aria-label=(if l.is_some() { tf(w, "SKU of line {n}", &[("n", &(i + 1))]) } else { t(w, "SKU of a product to add").to_owned() })
                                 value=(val(&sku, l.map_or("", |l| l.sku.as_str())))
                                 aria-invalid=[err(&sku).map(|_| "true")] aria-describedby=[err(&sku).map(|_| format!("{}-error", id_of(&sku)))];
                             @if let Some(m) = err(&sku) { p.field-error id=(format!("{}-error", id_of(&sku))) { (m) } }
                         }
-                        td data-label="Quantity" {
-                            input id=(id_of(&q)) type="number" name=(q) min="0" max="1000" aria-label=(format!("Quantity of line {}", i + 1))
+                        td data-label=(t(w, "Quantity")) {
+                            input id=(id_of(&q)) type="number" name=(q) min="0" max="1000" aria-label=(tf(w, "Quantity of line {n}", &[("n", &(i + 1))]))
                                 value=(val(&q, &l.map_or("1".to_owned(), |l| l.quantity.to_string())))
                                 aria-invalid=[err(&q).map(|_| "true")] aria-describedby=[err(&q).map(|_| format!("{}-error", id_of(&q)))];
                             @if let Some(m) = err(&q) { p.field-error id=(format!("{}-error", id_of(&q))) { (m) } }
                         }
                         @if custom_prices {
-                            td data-label="Own price" {
-                                input id=(id_of(&own)) type="text" inputmode="decimal" name=(own) maxlength="15" aria-label=(format!("Own unit price of line {}", i + 1))
+                            td data-label=(t(w, "Own price")) {
+                                input id=(id_of(&own)) type="text" inputmode="decimal" name=(own) maxlength="15" aria-label=(tf(w, "Own unit price of line {n}", &[("n", &(i + 1))]))
                                     placeholder=[l.map(|l| amount(&l.list_price))]
                                     value=(val(&own, &l.filter(|l| l.custom_price).map(|l| amount(&l.unit_price)).unwrap_or_default()))
                                     aria-invalid=[err(&own).map(|_| "true")] aria-describedby=[err(&own).map(|_| format!("{}-error", id_of(&own)))];
@@ -219,74 +222,75 @@ fn form(
             }
             @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
             fieldset {
-                legend { "Shipping address" }
-                (input("shipping_address.name", "Name", &val("shipping_address.name", to.map_or("", |a| a.name.as_str())), "text", true, 200, err("shipping_address.name"), ""))
-                (input("shipping_address.line1", "Address", &val("shipping_address.line1", to.map_or("", |a| a.line1.as_str())), "text", true, 200, err("shipping_address.line1"), ""))
-                (input("shipping_address.line2", "Address, line 2 (optional)", &val("shipping_address.line2", to.map_or("", |a| a.line2.as_str())), "text", false, 200, err("shipping_address.line2"), ""))
-                (input("shipping_address.city", "City", &val("shipping_address.city", to.map_or("", |a| a.city.as_str())), "text", true, 100, err("shipping_address.city"), ""))
-                (input("shipping_address.state", "State or region (optional)", &val("shipping_address.state", to.map_or("", |a| a.state.as_str())), "text", false, 100, err("shipping_address.state"), ""))
-                (input("shipping_address.postal_code", "Postal code", &val("shipping_address.postal_code", to.map_or("", |a| a.postal_code.as_str())), "text", true, 20, err("shipping_address.postal_code"), ""))
+                legend { (t(w, "Shipping address")) }
+                (input("shipping_address.name", t(w, "Name"), &val("shipping_address.name", to.map_or("", |a| a.name.as_str())), "text", true, 200, err("shipping_address.name"), ""))
+                (input("shipping_address.line1", t(w, "Address"), &val("shipping_address.line1", to.map_or("", |a| a.line1.as_str())), "text", true, 200, err("shipping_address.line1"), ""))
+                (input("shipping_address.line2", t(w, "Address, line 2 (optional)"), &val("shipping_address.line2", to.map_or("", |a| a.line2.as_str())), "text", false, 200, err("shipping_address.line2"), ""))
+                (input("shipping_address.city", t(w, "City"), &val("shipping_address.city", to.map_or("", |a| a.city.as_str())), "text", true, 100, err("shipping_address.city"), ""))
+                (input("shipping_address.state", t(w, "State or region (optional)"), &val("shipping_address.state", to.map_or("", |a| a.state.as_str())), "text", false, 100, err("shipping_address.state"), ""))
+                (input("shipping_address.postal_code", t(w, "Postal code"), &val("shipping_address.postal_code", to.map_or("", |a| a.postal_code.as_str())), "text", true, 20, err("shipping_address.postal_code"), ""))
                 div.field {
-                    label for="f-shipping_address-country" { "Country" }
+                    label for="f-shipping_address-country" { (t(w, "Country")) }
                     select #f-shipping_address-country name="shipping_address.country"
                         aria-invalid=[err("shipping_address.country").map(|_| "true")] aria-describedby=[err("shipping_address.country").map(|_| "f-shipping_address-country-error")] {
-                        @for (code, name) in COUNTRIES { option value=(code) selected[*code == country] { (name) } }
+                        @for (code, name) in COUNTRIES { option value=(code) selected[*code == country] { (t(w, name)) } }
                     }
                     @if let Some(m) = err("shipping_address.country") { p.field-error #f-shipping_address-country-error { (m) } }
                 }
             }
             fieldset {
-                legend { "Shipping, discount and payment" }
+                legend { (t(w, "Shipping, discount and payment")) }
                 @if let Some(d) = d.filter(|d| !d.shipping_options.is_empty()) {
                     @let chosen = val("shipping_option", d.shipping_option.as_deref().unwrap_or(""));
                     div.field {
-                        label for="f-shipping_option" { "Shipping" }
+                        label for="f-shipping_option" { (t(w, "Shipping")) }
                         select #f-shipping_option name="shipping_option"
                             aria-invalid=[err("shipping_option").map(|_| "true")] aria-describedby=[err("shipping_option").map(|_| "f-shipping_option-error")] {
-                            option value="" selected[chosen.is_empty()] { "The cheapest" }
+                            option value="" selected[chosen.is_empty()] { (t(w, "The cheapest")) }
                             @for o in &d.shipping_options { option value=(o.code) selected[o.code == chosen] { (o.name) " — " (money(&o.price)) } }
                         }
                         @if let Some(m) = err("shipping_option") { p.field-error #f-shipping_option-error { (m) } }
                     }
                 }
-                (input("discount_code", "Discount code (optional)", &val("discount_code", d.and_then(|d| d.discount_code.as_deref()).unwrap_or("")), "text", false, 64, err("discount_code"), ""))
+                (input("discount_code", t(w, "Discount code (optional)"), &val("discount_code", d.and_then(|d| d.discount_code.as_deref()).unwrap_or("")), "text", false, 64, err("discount_code"), ""))
                 div.field {
-                    label for="f-payment_method" { "The customer pays by" }
+                    label for="f-payment_method" { (t(w, "The customer pays by")) }
                     select #f-payment_method name="payment_method" {
-                        @for (code, name) in PAYMENT_METHODS { option value=(code) selected[*code == method] { (name) } }
+                        @for (code, name) in PAYMENT_METHODS { option value=(code) selected[*code == method] { (t(w, name)) } }
                     }
                 }
                 @if currencies.len() > 1 {
                     div.field {
-                        label for="f-currency" { "Currency (prices and the order)" }
+                        label for="f-currency" { (t(w, "Currency (prices and the order)")) }
                         select #f-currency name="currency" aria-invalid=[err("currency").map(|_| "true")] {
                             @for c in currencies { option value=(c) selected[*c == currency] { (c) } }
                         }
                         @if let Some(m) = err("currency") { p.field-error #f-currency-error { (m) } }
                     }
                 }
-                (input("note", "Note for the shop (optional)", &val("note", d.map_or("", |d| d.note.as_str())), "text", false, 500, err("note"), ""))
+                (input("note", t(w, "Note for the shop (optional)"), &val("note", d.map_or("", |d| d.note.as_str())), "text", false, 500, err("note"), ""))
             }
-            button type="submit" { @if d.is_some() { "Save draft" } @else { "Create draft" } }
-            " " a href="/admin/draft-orders" { "Cancel" }
+            button type="submit" { @if d.is_some() { (t(w, "Save draft")) } @else { (t(w, "Create draft")) } }
+            " " a href="/admin/draft-orders" { (t(w, "Cancel")) }
         }
     }
 }
 
 fn new_page(app: &AppState, a: &AdminPage, errors: &BTreeMap<String, String>, sent: &Fields) -> Response {
+    let w = a.w;
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / New" }
-        h1 { "New draft order" }
-        (summary_of_errors(errors))
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / " a href="/admin/draft-orders" { (t(w, "Draft orders")) } (t(w, " / New")) }
+        h1 { (t(w, "New draft order")) }
+        (summary_of_errors(w, errors))
         (form(a, None, errors, sent, (app.live().draft_custom_prices, &crate::domain::currencies::codes(&app.live().currencies))))
     };
-    with_status(page_with(app, &a.ps, "New draft order", "/admin/orders", main), errors)
+    with_status(page_with(app, a, t(w, "New draft order"), "/admin/orders", main), errors)
 }
 
-fn summary_of_errors(errors: &BTreeMap<String, String>) -> Markup {
+fn summary_of_errors(w: Lang, errors: &BTreeMap<String, String>) -> Markup {
     html! {
         @if let Some(m) = errors.get("form") { div.error role="alert" #draft-error { p { (m) } } }
-        @else if !errors.is_empty() { div.error role="alert" #draft-error { p { "Nothing was saved: see the fields below." } } }
+        @else if !errors.is_empty() { div.error role="alert" #draft-error { p { (t(w, "Nothing was saved: see the fields below.")) } } }
     }
 }
 
@@ -315,7 +319,7 @@ struct Asked {
     note: String,
 }
 
-async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<String, String>>, ApiError> {
+async fn read_form(w: Lang, app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<String, String>>, ApiError> {
     let mut bad = BTreeMap::new();
     let text = |n: &str| field(f, n).unwrap_or("").trim().to_owned();
     let (mut lines, mut rows, mut wanted) = (Vec::new(), Vec::new(), Vec::new());
@@ -332,7 +336,7 @@ async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<
         let quantity = match text(&q_f).parse::<i64>() {
             Ok(q) if (0..=1000).contains(&q) => q,
             _ => {
-                bad.insert(q_f, "a whole number from 0 to 1000".to_owned());
+                bad.insert(q_f, t(w, "a whole number from 0 to 1000").to_owned());
                 continue;
             }
         };
@@ -346,7 +350,7 @@ async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<
             match minor_units(&typed) {
                 Some(p) => Some(p),
                 None => {
-                    bad.insert(p_f, "an amount such as 12.50".to_owned());
+                    bad.insert(p_f, t(w, "an amount such as 12.50").to_owned());
                     continue;
                 }
             }
@@ -371,7 +375,10 @@ async fn read_form(app: &AppState, f: &Fields) -> Result<Result<Asked, BTreeMap<
                 rows.push(i);
             }
             None => {
-                bad.insert(format!("lines[{i}].sku"), format!("no product or variant has the SKU {sku}"));
+                bad.insert(
+                    format!("lines[{i}].sku"),
+                    tf(w, "no product or variant has the SKU {sku}", &[("sku", &sku)]),
+                );
             }
         }
     }
@@ -418,7 +425,7 @@ fn in_form_names(errors: BTreeMap<String, String>, rows: &[usize]) -> BTreeMap<S
 /// `POST /admin/draft-orders`: the API's new draft, from the form.
 pub async fn create(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
-    let asked = match read_form(&app, &f).await? {
+    let asked = match read_form(a.w, &app, &f).await? {
         Ok(asked) => asked,
         Err(bad) => return Ok(new_page(&app, &a, &bad, &f)),
     };
@@ -445,20 +452,21 @@ async fn load(app: &AppState, a: &AdminPage, id: i64) -> Result<Draft, ApiError>
 }
 
 fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String, String>, sent: &Fields) -> Response {
+    let w = a.w;
     let open = d.status == "open";
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / #" (d.id) }
-        h1 { "Draft order #" (d.id) " " span class=(format!("status {}", d.status)) { (d.status) } }
-        (summary_of_errors(errors))
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / " a href="/admin/draft-orders" { (t(w, "Draft orders")) } " / #" (d.id) }
+        h1 { (t(w, "Draft order #")) (d.id) " " span class=(format!("status {}", d.status)) { (said(w, &d.status)) } }
+        (summary_of_errors(w, errors))
         @if let Some(o) = &d.order_id {
             div.notice role="status" {
-                p { "This draft became " a href=(format!("/admin/orders/{o}")) { "order #" (o) } "."
-                    @if let Some(st) = &d.order_status { " It is " strong { (st) } "." } }
+                p { (t(w, "This draft became ")) a href=(format!("/admin/orders/{o}")) { (t(w, "order #")) (o) } "."
+                    @if let Some(st) = &d.order_status { (t(w, " It is ")) strong { (st) } "." } }
                 @if d.order_status.as_deref() == Some("pending") {
                     form method="post" action=(format!("/admin/draft-orders/{}/payment-link", d.id)) {
                         (csrf(&a.ps))
-                        p { "Lost the link? A new one replaces it (the old one stops working) and is mailed to " (d.email) "." }
-                        button type="submit" { "Send a new payment link" }
+                        p { (t(w, "Lost the link? A new one replaces it (the old one stops working) and is mailed to ")) (d.email) "." }
+                        button type="submit" { (t(w, "Send a new payment link")) }
                     }
                 }
             }
@@ -467,46 +475,46 @@ fn draft_page(app: &AppState, a: &AdminPage, d: &Draft, errors: &BTreeMap<String
             section.panel aria-labelledby="draft-items" {
                 @if open { (form(a, Some(d), errors, sent, (app.live().draft_custom_prices, &crate::domain::currencies::codes(&app.live().currencies)))) }
                 @else {
-                    h2 #draft-items { "Items" }
+                    h2 #draft-items { (t(w, "Items")) }
                     ul { @for l in &d.lines { li { (l.quantity) " × " (l.name) " — " (money(&l.line_total)) } } }
                 }
             }
             aside.summary aria-labelledby="draft-total" {
-                h2 #draft-total { "What the customer pays" }
+                h2 #draft-total { (t(w, "What the customer pays")) }
                 dl {
-                    dt { "Subtotal" } dd { (money(&d.subtotal)) }
-                    @if d.discount.amount > 0 { dt { "Discount" @if let Some(c) = &d.discount_code { " (" (c) ")" } } dd { "−" (money(&d.discount)) } }
-                    dt { "Shipping" } dd { (money(&d.shipping)) }
+                    dt { (t(w, "Subtotal")) } dd { (money(&d.subtotal)) }
+                    @if d.discount.amount > 0 { dt { (t(w, "Discount")) @if let Some(c) = &d.discount_code { " (" (c) ")" } } dd { "−" (money(&d.discount)) } }
+                    dt { (t(w, "Shipping")) } dd { (money(&d.shipping)) }
                     (layout::tax_row(&d.tax, d.tax_included))
-                    dt { strong { "Total" } } dd.draft-total { strong { (money(&d.total)) } }
+                    dt { strong { (t(w, "Total")) } } dd.draft-total { strong { (money(&d.total)) } }
                 }
-                p.meta { "For " (d.email) @if d.customer_id.is_some() { " (a customer of the shop)" } }
+                p.meta { (t(w, "For ")) (d.email) @if d.customer_id.is_some() { (t(w, " (a customer of the shop)")) } }
                 @if open {
                     @if !d.problems.is_empty() {
                         div.error #draft-problems {
-                            p { strong { "Before it can be completed:" } }
+                            p { strong { (t(w, "Before it can be completed:")) } }
                             ul { @for p in &d.problems { li { (p.message) } } }
                         }
                     } @else {
                         form.complete method="post" action=(format!("/admin/draft-orders/{}/complete", d.id)) aria-labelledby="complete-title" {
                             (csrf(&a.ps))
-                            h2 #complete-title { "Complete" }
-                            p.meta { "Completing reserves the stock and makes the order; the customer is mailed." }
-                            (input("hold_hours", "Hold the stock for (hours, until paid)", field(sent, "hold_hours").unwrap_or("72"), "number", false, 4, errors.get("hold_hours").map(String::as_str), ""))
-                            button type="submit" name="paid" value="no" { "Send a payment link" }
+                            h2 #complete-title { (t(w, "Complete")) }
+                            p.meta { (t(w, "Completing reserves the stock and makes the order; the customer is mailed.")) }
+                            (input("hold_hours", t(w, "Hold the stock for (hours, until paid)"), field(sent, "hold_hours").unwrap_or("72"), "number", false, 4, errors.get("hold_hours").map(String::as_str), ""))
+                            button type="submit" name="paid" value="no" { (t(w, "Send a payment link")) }
                             " "
-                            button.quiet type="submit" name="paid" value="yes" { "Mark as paid" }
+                            button.quiet type="submit" name="paid" value="yes" { (t(w, "Mark as paid")) }
                         }
                     }
                     form.inline method="post" action=(format!("/admin/draft-orders/{}/delete", d.id)) {
                         (csrf(&a.ps))
-                        button.quiet type="submit" { "Delete draft" }
+                        button.quiet type="submit" { (t(w, "Delete draft")) }
                     }
                 }
             }
         }
     };
-    with_status(page_with(app, &a.ps, &format!("Draft order #{}", d.id), "/admin/orders", main), errors)
+    with_status(page_with(app, a, &format!("{}{}", t(w, "Draft order #"), d.id), "/admin/orders", main), errors)
 }
 
 /// `GET /admin/draft-orders/{id}`
@@ -525,7 +533,7 @@ pub async fn save(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
-    let errors = match read_form(&app, &f).await? {
+    let errors = match read_form(a.w, &app, &f).await? {
         Err(bad) => bad,
         Ok(asked) => {
             let rows = asked.rows.clone();
@@ -592,11 +600,12 @@ pub async fn complete(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
+    let w = a.w;
     let mut errors = BTreeMap::new();
     let hold_hours = match field(&f, "hold_hours").unwrap_or("72").trim().parse::<i64>() {
         Ok(h) if (1..=720).contains(&h) => Some(h),
         _ => {
-            errors.insert("hold_hours".to_owned(), "a whole number of hours from 1 to 720".to_owned());
+            errors.insert("hold_hours".to_owned(), t(w, "a whole number of hours from 1 to 720").to_owned());
             None
         }
     };
@@ -624,19 +633,20 @@ pub async fn payment_link(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
     match admin::drafts::payment_link(&app, a.admin.clone(), origin, id.0).await {
         Ok(out) => {
             let order = out.order_id.0;
             let main = html! {
-                p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / #" (id.0) }
-                h1 { "A new payment link for order #" (order) }
-                div.notice role="status" { p { "The customer is mailed this link; the one sent before no longer opens the order." } }
-                (link_field(&out.payment_url))
-                p { a.button href=(format!("/admin/orders/{order}")) { "Go to the order" } }
+                p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / " a href="/admin/draft-orders" { (t(w, "Draft orders")) } " / #" (id.0) }
+                h1 { (t(w, "A new payment link for order #")) (order) }
+                div.notice role="status" { p { (t(w, "The customer is mailed this link; the one sent before no longer opens the order.")) } }
+                (link_field(w, &out.payment_url))
+                p { a.button href=(format!("/admin/orders/{order}")) { (t(w, "Go to the order")) } }
             };
-            Ok(page_with(&app, &a.ps, &format!("Order #{order}"), "/admin/orders", main))
+            Ok(page_with(&app, &a, &format!("{}{}", t(w, "Order #"), order), "/admin/orders", main))
         }
         Err(e) => {
             let errors = refused(e)?;
@@ -647,14 +657,14 @@ pub async fn payment_link(
 }
 
 /// A payment link in a read-only field, said this once.
-fn link_field(url: &str) -> Markup {
+fn link_field(w: Lang, url: &str) -> Markup {
     html! {
         div.field {
-            label for="payment-link" { "Payment link (shown this once: copy it now if you want to send it yourself)" }
+            label for="payment-link" { (t(w, "Payment link (shown this once: copy it now if you want to send it yourself)")) }
             div.copy-row {
                 input #payment-link type="text" readonly value=(url);
                 // shown by the script, which copies the link (the field can be copied by hand without it)
-                button.quiet type="button" data-copy="payment-link" hidden aria-describedby="copy-said" { "Copy" }
+                button.quiet type="button" data-copy="payment-link" hidden aria-describedby="copy-said" { (t(w, "Copy")) }
             }
             span #copy-said.meta role="status" {}
         }
@@ -662,16 +672,17 @@ fn link_field(url: &str) -> Markup {
 }
 
 fn completed_page(app: &AppState, a: &AdminPage, draft: i64, c: &Completed) -> Response {
+    let w = a.w;
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / " a href="/admin/draft-orders" { "Draft orders" } " / #" (draft) }
-        h1 { "Order #" (c.id) " is placed" }
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / " a href="/admin/draft-orders" { (t(w, "Draft orders")) } " / #" (draft) }
+        h1 { (t(w, "Order #")) (c.id) (t(w, " is placed")) }
         div.notice role="status" {
-            p { "Draft #" (draft) " became " a href=(format!("/admin/orders/{}", c.id)) { "order #" (c.id) } ": "
-                strong { (c.status) } ", " (money(&c.total)) "." }
-            @if !c.email.is_empty() { p { (c.email) " is mailed the order" @if c.payment_url.is_some() { " with this link" } "." } }
+            p { (t(w, "Draft #")) (draft) (t(w, " became ")) a href=(format!("/admin/orders/{}", c.id)) { (t(w, "order #")) (c.id) } ": "
+                strong { (said(w, &c.status)) } ", " (money(&c.total)) "." }
+            @if !c.email.is_empty() { p { (c.email) (t(w, " is mailed the order")) @if c.payment_url.is_some() { (t(w, " with this link")) } "." } }
         }
-        @if let Some(url) = &c.payment_url { (link_field(url)) }
-        p { a.button href=(format!("/admin/orders/{}", c.id)) { "Go to the order" } }
+        @if let Some(url) = &c.payment_url { (link_field(w, url)) }
+        p { a.button href=(format!("/admin/orders/{}", c.id)) { (t(w, "Go to the order")) } }
     };
-    page_with(app, &a.ps, &format!("Order #{}", c.id), "/admin/orders", main)
+    page_with(app, a, &format!("{}{}", t(w, "Order #"), c.id), "/admin/orders", main)
 }

@@ -18,6 +18,7 @@ use super::buy::{answered, see_other};
 use super::forms::{field, refused, Fields};
 use super::layout::money;
 use super::view::Money;
+use super::words::{n_, t, tf};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -53,23 +54,23 @@ struct Entry {
 
 fn status_words(status: &str) -> &'static str {
     match status {
-        "active" => "Active",
-        "used_up" => "Used up",
-        "expired" => "Expired",
-        "disabled" => "Disabled",
-        _ => "Unknown",
+        "active" => n_("Active"),
+        "used_up" => n_("Used up"),
+        "expired" => n_("Expired"),
+        "disabled" => n_("Disabled"),
+        _ => n_("Unknown"),
     }
 }
 
 fn kind_words(kind: &str) -> &'static str {
     match kind {
-        "issued" => "Issued",
-        "spent" => "Spent",
-        "released" => "Given back (order not paid)",
-        "refunded" => "Refunded to the card",
-        "disabled" => "Turned off",
-        "enabled" => "Turned on",
-        _ => "Other",
+        "issued" => n_("Issued"),
+        "spent" => n_("Spent"),
+        "released" => n_("Given back (order not paid)"),
+        "refunded" => n_("Refunded to the card"),
+        "disabled" => n_("Turned off"),
+        "enabled" => n_("Turned on"),
+        _ => n_("Other"),
     }
 }
 
@@ -88,6 +89,7 @@ async fn list_page(
     errors: &BTreeMap<String, String>,
     sent: &Fields,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
     api.extend(code.map(|c| ("code", c)));
     api.extend(before.map(|b| ("before", b)));
@@ -116,63 +118,63 @@ async fn list_page(
         }
     };
     let main = html! {
-        h1 { "Gift cards" }
+        h1 { (t(w, "Gift cards")) }
         @if let Some((code, c)) = issued {
             div.notice.issued role="status" {
-                p { "Gift card of " strong { (money(&c.initial_amount)) } " issued. Its code:" }
+                p { (t(w, "Gift card of ")) strong { (money(&c.initial_amount)) } (t(w, " issued. Its code:")) }
                 p.code { code #new-code { (code) } }
-                p { "Give it to the customer now: it is not shown again (only a fingerprint of it is kept)." }
+                p { (t(w, "Give it to the customer now: it is not shown again (only a fingerprint of it is kept).")) }
             }
         }
         @if let Some(m) = err("form") { div.error role="alert" { p { (m) } } }
-        @else if !errors.is_empty() { div.error role="alert" { p { "No card was issued: see the fields below." } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "No card was issued: see the fields below.")) } } }
         div.checkout {
             section {
                 form.inline.search method="get" action="/admin/gift-cards" role="search" {
-                    label for="find-code" { "Find by code" }
-                    input #find-code type="search" name="code" value=(code.unwrap_or("")) placeholder="XXXX-XXXX-XXXX-XXXX" autocomplete="off";
-                    button.quiet type="submit" { "Find" }
+                    label for="find-code" { (t(w, "Find by code")) }
+                    input #find-code type="search" name="code" value=(code.unwrap_or("")) placeholder=(t(w, "XXXX-XXXX-XXXX-XXXX")) autocomplete="off";
+                    button.quiet type="submit" { (t(w, "Find")) }
                 }
                 @if rows.is_empty() {
-                    p.empty { @if code.is_some() { "No gift card has this code." } @else { "No gift cards yet." } }
+                    p.empty { @if code.is_some() { (t(w, "No gift card has this code.")) } @else { (t(w, "No gift cards yet.")) } }
                 } @else {
                     table.lines {
-                        caption.skip { "Gift cards, newest first" }
-                        thead { tr { th scope="col" { "Card" } th scope="col" { "Balance" } th scope="col" { "Status" } th scope="col" { "Issued" } th scope="col" { "Note" } } }
+                        caption.skip { (t(w, "Gift cards, newest first")) }
+                        thead { tr { th scope="col" { (t(w, "Card")) } th scope="col" { (t(w, "Balance")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Issued")) } th scope="col" { (t(w, "Note")) } } }
                         tbody { @for c in &rows { tr {
                             td { a href=(format!("/admin/gift-cards/{}", c.id)) { "…" (c.last4) } }
-                            td data-label="Balance" { (money(&c.balance)) span.meta { " of " (money(&c.initial_amount)) } }
-                            td data-label="Status" { span class=(format!("status card-{}", c.status)) { (status_words(&c.status)) } }
-                            td data-label="Issued" { (when(&c.created_at)) }
-                            td data-label="Note" { (c.note) }
+                            td data-label=(t(w, "Balance")) { (money(&c.balance)) span.meta { (t(w, " of ")) (money(&c.initial_amount)) } }
+                            td data-label=(t(w, "Status")) { span class=(format!("status card-{}", c.status)) { (t(w, status_words(&c.status))) } }
+                            td data-label=(t(w, "Issued")) { (when(&c.created_at)) }
+                            td data-label=(t(w, "Note")) { (c.note) }
                         } } }
                     }
-                    @if code.is_none() { (older("/admin/gift-cards", &[], rows.len(), rows.last().map(|c| c.id.as_str()))) }
+                    @if code.is_none() { (older(w, "/admin/gift-cards", &[], rows.len(), rows.last().map(|c| c.id.as_str()))) }
                 }
             }
             aside.summary {
-                h2 #issue { "Issue a gift card" }
+                h2 #issue { (t(w, "Issue a gift card")) }
                 form method="post" action="/admin/gift-cards" aria-labelledby="issue" novalidate {
                     (csrf(&a.ps))
                     @if currencies.len() > 1 {
                         div.field {
-                            label for="currency" { "Currency" }
+                            label for="currency" { (t(w, "Currency")) }
                             select #currency name="currency" {
                                 @for c in &currencies { option value=(c) selected[typed_currency == Some(c.as_str())] { (c) } }
                             }
                         }
-                        (input("amount", "Amount", "text", "e.g. 25.00"))
+                        (input("amount", t(w, "Amount"), "text", "e.g. 25.00"))
                     } @else {
-                        (input("amount", &format!("Amount ({})", currencies[0]), "text", "e.g. 25.00"))
+                        (input("amount", &tf(w, "Amount ({currency})", &[("currency", &currencies[0])]), "text", t(w, "e.g. 25.00")))
                     }
-                    (input("expires_at", "Expires on (optional)", "date", "leave empty: never"))
-                    (input("note", "Note (optional)", "text", "who it is for, why"))
-                    button type="submit" { "Issue" }
+                    (input("expires_at", t(w, "Expires on (optional)"), "date", t(w, "leave empty: never")))
+                    (input("note", t(w, "Note (optional)"), "text", t(w, "who it is for, why")))
+                    button type="submit" { (t(w, "Issue")) }
                 }
             }
         }
     };
-    let mut resp = page_with(app, &a.ps, "Gift cards", "/admin/gift-cards", main);
+    let mut resp = page_with(app, a, t(w, "Gift cards"), "/admin/gift-cards", main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -188,12 +190,16 @@ struct Issued {
 
 /// `POST /admin/gift-cards`: issues a card through the API and shows its code once.
 pub async fn issue(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
+    let w = a.w;
     super::session::check_csrf(a.ps.token.as_deref(), field(&f, super::session::CSRF_FIELD))?;
     let mut errors = BTreeMap::new();
     let currency = field(&f, "currency").unwrap_or(a.currency.as_str()).to_owned();
     let amount = super::forms::minor_units_in(field(&f, "amount").unwrap_or(""), &currency);
     if amount.is_none() {
-        errors.insert("amount".to_owned(), format!("an amount like {}", super::forms::typed_amount(2500, &currency)));
+        errors.insert(
+            "amount".to_owned(),
+            tf(w, "an amount like {amount}", &[("amount", &super::forms::typed_amount(2500, &currency))]),
+        );
     }
     let text = |k: &str| field(&f, k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     if errors.is_empty() {
@@ -229,44 +235,45 @@ pub async fn show(State(app): State<AppState>, a: AdminPage, Path(id): Path<Stri
 }
 
 fn card_page(app: &AppState, a: &AdminPage, c: &Card) -> Response {
+    let w = a.w;
     let off = c.status == "disabled";
     let main = html! {
-        p.crumbs { a href="/admin/gift-cards" { "Gift cards" } " / …" (c.last4) }
-        h1 { "Gift card …" (c.last4) " " span class=(format!("status card-{}", c.status)) { (status_words(&c.status)) } }
+        p.crumbs { a href="/admin/gift-cards" { (t(w, "Gift cards")) } " / …" (c.last4) }
+        h1 { (t(w, "Gift card …")) (c.last4) " " span class=(format!("status card-{}", c.status)) { (t(w, status_words(&c.status))) } }
         div.checkout {
             section.panel {
                 dl.facts {
-                    dt { "Balance" } dd { strong { (money(&c.balance)) } " of " (money(&c.initial_amount)) }
-                    dt { "Issued" } dd { (when(&c.created_at)) }
-                    dt { "Expires" } dd { @match &c.expires_at { Some(e) => { (when(e)) }, None => { "never" } } }
-                    @if let Some(o) = &c.order_id { dt { "Bought in" } dd { a href=(format!("/admin/orders/{o}")) { "order #" (o) } } }
-                    @if !c.note.is_empty() { dt { "Note" } dd { (c.note) } }
+                    dt { (t(w, "Balance")) } dd { strong { (money(&c.balance)) } (t(w, " of ")) (money(&c.initial_amount)) }
+                    dt { (t(w, "Issued")) } dd { (when(&c.created_at)) }
+                    dt { (t(w, "Expires")) } dd { @match &c.expires_at { Some(e) => { (when(e)) }, None => { (t(w, "never")) } } }
+                    @if let Some(o) = &c.order_id { dt { (t(w, "Bought in")) } dd { a href=(format!("/admin/orders/{o}")) { (t(w, "order #")) (o) } } }
+                    @if !c.note.is_empty() { dt { (t(w, "Note")) } dd { (c.note) } }
                 }
-                h2 { "Ledger" }
+                h2 { (t(w, "Ledger")) }
                 table.lines {
-                    caption.skip { "Every movement of the balance, oldest first" }
-                    thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Amount" } th scope="col" { "Balance after" } th scope="col" { "Order" } } }
+                    caption.skip { (t(w, "Every movement of the balance, oldest first")) }
+                    thead { tr { th scope="col" { (t(w, "When")) } th scope="col" { (t(w, "What")) } th scope="col" { (t(w, "Amount")) } th scope="col" { (t(w, "Balance after")) } th scope="col" { (t(w, "Order")) } } }
                     tbody { @for l in &c.ledger { tr {
                         td { (when(&l.at)) }
-                        td data-label="What" { (kind_words(&l.kind)) @if !l.note.is_empty() { br; span.meta { (l.note) } } }
-                        td data-label="Amount" { @if l.amount.amount > 0 { "+" } (money(&l.amount)) }
-                        td data-label="Balance after" { (money(&l.balance)) }
-                        td data-label="Order" { @if let Some(o) = &l.order_id { a href=(format!("/admin/orders/{o}")) { "#" (o) } } }
+                        td data-label=(t(w, "What")) { (kind_words(&l.kind)) @if !l.note.is_empty() { br; span.meta { (l.note) } } }
+                        td data-label=(t(w, "Amount")) { @if l.amount.amount > 0 { "+" } (money(&l.amount)) }
+                        td data-label=(t(w, "Balance after")) { (money(&l.balance)) }
+                        td data-label=(t(w, "Order")) { @if let Some(o) = &l.order_id { a href=(format!("/admin/orders/{o}")) { "#" (o) } } }
                     } } }
                 }
             }
             aside.summary {
-                h2 #switch { @if off { "Turn it back on" } @else { "Turn it off" } }
-                p.meta { @if off { "It can pay again, with the balance it has." } @else { "It keeps its balance but cannot pay: for a code that was lost or stolen." } }
+                h2 #switch { @if off { (t(w, "Turn it back on")) } @else { (t(w, "Turn it off")) } }
+                p.meta { @if off { (t(w, "It can pay again, with the balance it has.")) } @else { (t(w, "It keeps its balance but cannot pay: for a code that was lost or stolen.")) } }
                 form method="post" action=(format!("/admin/gift-cards/{}", c.id)) aria-labelledby="switch" {
                     (csrf(&a.ps))
                     input type="hidden" name="disabled" value=(if off { "false" } else { "true" });
-                    button.secondary[!off] type="submit" { @if off { "Turn on" } @else { "Turn off" } }
+                    button.secondary[!off] type="submit" { @if off { (t(w, "Turn on")) } @else { (t(w, "Turn off")) } }
                 }
             }
         }
     };
-    page_with(app, &a.ps, &format!("Gift card …{}", c.last4), "/admin/gift-cards", main)
+    page_with(app, a, &format!("{}{}", t(w, "Gift card …"), c.last4), "/admin/gift-cards", main)
 }
 
 /// `POST /admin/gift-cards/{id}`: turns the card off or on through the API.

@@ -17,6 +17,7 @@ use super::admin::{csrf, AdminPage};
 use super::admin_products::{api_errors, load, product_id, product_page, Product};
 use super::buy::{answered, see_other};
 use super::session::check_csrf;
+use super::words::{t, tf};
 use crate::admin::images as api;
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -35,54 +36,55 @@ pub(crate) struct ImageRow {
 /// The "Pictures" section: each picture with its text, its place and its delete button;
 /// the upload form under them. `errors`: the upload's (`file`, `alt`).
 pub(crate) fn section(a: &AdminPage, p: &Product, errors: &BTreeMap<String, String>) -> Markup {
+    let w = a.w;
     let base = format!("/admin/products/{}/images", p.id);
     let last = p.images.len().saturating_sub(1);
     let file_error = errors.get("file");
     let alt_error = errors.get("alt");
     html! {
         section.panel.spaced aria-labelledby="images" {
-            h2 #images { "Pictures" }
+            h2 #images { (t(w, "Pictures")) }
             @if p.images.is_empty() {
-                p.meta { "No pictures yet: the shop shows the product's initials." }
+                p.meta { (t(w, "No pictures yet: the shop shows the product's initials.")) }
             } @else {
-                p.meta { "The first picture is the one the shop's lists show." }
+                p.meta { (t(w, "The first picture is the one the shop's lists show.")) }
                 ol.pictures {
                     @for (i, img) in p.images.iter().enumerate() {
                         li #(format!("image-{}", img.id)) {
-                            a href=(img.url) { img.photo src=(img.thumbnail) alt=(if img.alt.is_empty() { format!("Picture {}", i + 1) } else { img.alt.clone() }) width="160" height="120" loading="lazy"; }
+                            a href=(img.url) { img.photo src=(img.thumbnail) alt=(if img.alt.is_empty() { tf(w, "Picture {n}", &[("n", &(i + 1))]) } else { img.alt.clone() }) width="160" height="120" loading="lazy"; }
                             div {
                                 p.meta {
-                                    @if i == 0 { strong { "Shown in lists" } } @else { "Picture " (i + 1) }
-                                    @if !img.thumbnail_ready { " · making its thumbnail…" }
+                                    @if i == 0 { strong { (t(w, "Shown in lists")) } } @else { (t(w, "Picture ")) (i + 1) }
+                                    @if !img.thumbnail_ready { (t(w, " · making its thumbnail…")) }
                                 }
                                 form method="post" action=(format!("{base}/{}", img.id)) {
                                     (csrf(&a.ps))
-                                    label for=(format!("alt-{}", img.id)) { "What it shows" }
+                                    label for=(format!("alt-{}", img.id)) { (t(w, "What it shows")) }
                                     div.inline-row {
                                         input id=(format!("alt-{}", img.id)) type="text" name="alt" maxlength="300" value=(img.alt);
-                                        button.quiet type="submit" { "Save text" }
+                                        button.quiet type="submit" { (t(w, "Save text")) }
                                     }
                                 }
                                 div.inline-row {
                                     @if i > 0 {
                                         form method="post" action=(format!("{base}/{}", img.id)) {
                                             (csrf(&a.ps)) input type="hidden" name="move" value="first";
-                                            button.quiet type="submit" { "Show first" }
+                                            button.quiet type="submit" { (t(w, "Show first")) }
                                         }
                                         form method="post" action=(format!("{base}/{}", img.id)) {
                                             (csrf(&a.ps)) input type="hidden" name="move" value="up";
-                                            button.quiet type="submit" aria-label=(format!("Move picture {} up", i + 1)) { "↑ Up" }
+                                            button.quiet type="submit" aria-label=(tf(w, "Move picture {n} up", &[("n", &(i + 1))])) { (t(w, "↑ Up")) }
                                         }
                                     }
                                     @if i < last {
                                         form method="post" action=(format!("{base}/{}", img.id)) {
                                             (csrf(&a.ps)) input type="hidden" name="move" value="down";
-                                            button.quiet type="submit" aria-label=(format!("Move picture {} down", i + 1)) { "↓ Down" }
+                                            button.quiet type="submit" aria-label=(tf(w, "Move picture {n} down", &[("n", &(i + 1))])) { (t(w, "↓ Down")) }
                                         }
                                     }
                                     form method="post" action=(format!("{base}/{}/delete", img.id)) {
                                         (csrf(&a.ps))
-                                        button.quiet type="submit" aria-label=(format!("Delete picture {}", i + 1)) { "Delete" }
+                                        button.quiet type="submit" aria-label=(tf(w, "Delete picture {n}", &[("n", &(i + 1))])) { (t(w, "Delete")) }
                                     }
                                 }
                             }
@@ -90,20 +92,20 @@ pub(crate) fn section(a: &AdminPage, p: &Product, errors: &BTreeMap<String, Stri
                     }
                 }
             }
-            h3 #add-image { "Add a picture" }
+            h3 #add-image { (t(w, "Add a picture")) }
             form method="post" action=(base) enctype="multipart/form-data" aria-labelledby="add-image" {
                 (csrf(&a.ps))
                 div.field {
-                    label for="i-file" { "Picture (JPEG, PNG or WebP)" }
+                    label for="i-file" { (t(w, "Picture (JPEG, PNG or WebP)")) }
                     input #i-file type="file" name="file" accept="image/jpeg,image/png,image/webp" required aria-invalid=[file_error.map(|_| "true")];
                     @if let Some(e) = file_error { span.field-error { (e) } }
                 }
                 div.field {
-                    label for="i-alt" { "What it shows (for people who cannot see it)" }
+                    label for="i-alt" { (t(w, "What it shows (for people who cannot see it)")) }
                     input #i-alt type="text" name="alt" maxlength="300" aria-invalid=[alt_error.map(|_| "true")];
                     @if let Some(e) = alt_error { span.field-error { (e) } }
                 }
-                button type="submit" { "Upload picture" }
+                button type="submit" { (t(w, "Upload picture")) }
             }
         }
     }
@@ -141,7 +143,7 @@ pub async fn upload(
     };
     check_csrf(a.ps.token.as_deref(), form.fields.get("csrf").map(String::as_str))?;
     let Some(bytes) = form.file.filter(|b| !b.is_empty()) else {
-        let e = ApiError::validation([("file".into(), "choose a picture to upload".into())].into());
+        let e = ApiError::validation([("file".into(), t(a.w, "choose a picture to upload").into())].into());
         return refused(&app, &a, id, e).await;
     };
     let alt = form.fields.get("alt").map(String::as_str).unwrap_or_default();
@@ -178,7 +180,7 @@ pub async fn update(
                 "first" => 0,
                 "up" => (at - 1).max(0),
                 "down" => at + 1,
-                _ => return Err(ApiError::validation([("move".into(), "first, up or down".into())].into())),
+                _ => return Err(ApiError::validation([("move".into(), t(a.w, "first, up or down").into())].into())),
             })
         }
     };

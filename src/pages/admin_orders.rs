@@ -23,6 +23,7 @@ use super::forms::{beside_line, field, form_lines, input, Fields};
 use super::layout::money;
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money, OrderItem, Refund, Return, Shipment};
+use super::words::{said, t, tf, Lang};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -114,79 +115,80 @@ fn order_page(
     errors: &BTreeMap<String, String>,
     sent: &Fields,
 ) -> Response {
+    let w = a.w;
     let ad = &o.shipping_address;
-    let status_words = o.status.replace('_', " ");
+    let status_words = said(w, &o.status).replace('_', " ");
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / #" (o.id) }
-        h1 { "Order #" (o.id) " " span class=(format!("status {}", o.status)) { (status_words) } }
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / #" (o.id) }
+        h1 { (t(w, "Order #")) (o.id) " " span class=(format!("status {}", o.status)) { (status_words) } }
         @if let Some(p) = errors.get("form") { div.error role="alert" { p { (p) } } }
-        @else if errors.keys().any(|k| k.starts_with("refund:")) { div.error role="alert" { p { "Nothing was refunded: see the refund form." } } }
-        @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was shipped: see the fields below." } } }
+        @else if errors.keys().any(|k| k.starts_with("refund:")) { div.error role="alert" { p { (t(w, "Nothing was refunded: see the refund form.")) } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Nothing was shipped: see the fields below.")) } } }
         div.checkout {
             section.panel {
                 table.lines {
-                    thead { tr { th scope="col" { "Item" } th scope="col" { "Quantity" } th scope="col" { "Shipped" } th scope="col" { "Refunded" } th scope="col" { "Total" } } }
+                    thead { tr { th scope="col" { (t(w, "Item")) } th scope="col" { (t(w, "Quantity")) } th scope="col" { (t(w, "Shipped")) } th scope="col" { (t(w, "Refunded")) } th scope="col" { (t(w, "Total")) } } }
                     tbody { @for l in &o.items { tr {
-                        td { strong { (l.name) } } td data-label="Quantity" { (l.quantity) } td data-label="Shipped" { (l.fulfilled) " of " (l.quantity) }
-                        td data-label="Refunded" { (l.refunded) @if l.cancelled > 0 { span.meta { " (" (l.cancelled) " not shipped)" } } }
-                        td data-label="Total" { (money(&l.line_total)) }
+                        td { strong { (l.name) } } td data-label=(t(w, "Quantity")) { (l.quantity) } td data-label=(t(w, "Shipped")) { (l.fulfilled) (t(w, " of ")) (l.quantity) }
+                        td data-label=(t(w, "Refunded")) { (l.refunded) @if l.cancelled > 0 { span.meta { " (" (l.cancelled) (t(w, " not shipped)")) } } }
+                        td data-label=(t(w, "Total")) { (money(&l.line_total)) }
                     } } }
                 }
-                p { strong { "Total " (money(&o.total)) } " · paid by " (o.payment_method.replace('_', " "))
-                    @if let Some(s) = &o.shipping_option { " · " (s) " delivery" }
-                    @if o.refunded.amount > 0 { " · " strong { (money(&o.refunded)) " refunded" } } }
-                @if o.editable() { p { a.button.quiet href=(format!("/admin/orders/{}/edit", o.id)) { "Edit items" } } }
+                p { strong { (t(w, "Total ")) (money(&o.total)) } (t(w, " · paid by ")) (said(w, &o.payment_method.replace('_', " ")))
+                    @if let Some(s) = &o.shipping_option { " · " (s) (t(w, " delivery")) }
+                    @if o.refunded.amount > 0 { " · " strong { (money(&o.refunded)) (t(w, " refunded")) } } }
+                @if o.editable() { p { a.button.quiet href=(format!("/admin/orders/{}/edit", o.id)) { (t(w, "Edit items")) } } }
                 (shipments(a, &o))
-                (refunds(&o))
+                (refunds(w, &o))
                 @if !o.returns.is_empty() {
-                    h2 #returns { "Returns" }
+                    h2 #returns { (t(w, "Returns")) }
                     ol.returns aria-labelledby="returns" {
                         @for r in &o.returns {
                             li.return #(format!("return-{}", r.id)) {
-                                p { a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } " · " (when(&r.created_at)) " · "
-                                    span class=(format!("return-status {}", r.status)) { (r.shop_words()) } }
+                                p { a href=(format!("/admin/returns/{}", r.id)) { (t(w, "Return #")) (r.id) } " · " (when(&r.created_at)) " · "
+                                    span class=(format!("return-status {}", r.status)) { (t(w, r.shop_words())) } }
                                 p { (r.contents()) }
                             }
                         }
                     }
                 }
-                h2 { "History" }
+                h2 { (t(w, "History")) }
                 ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status.replace('_', " ")) } @if let Some(n) = &h.note { " — " (n) } } } }
             }
             aside.summary {
-                h2 { "Customer" }
+                h2 { (t(w, "Customer")) }
                 p { (o.email) }
                 address { (ad.name) br; (ad.line1) br; @if !ad.line2.is_empty() { (ad.line2) br; } (ad.city) " " (ad.state) " " (ad.postal_code) br; (ad.country) }
-                p.meta { "Placed " (when(&o.created_at)) }
+                p.meta { (t(w, "Placed ")) (when(&o.created_at)) }
                 @if o.balance_due.amount > 0 {
-                    h2 #balance { "Balance due" }
-                    p.balance-due { strong { (money(&o.balance_due)) } " is left to pay since the order was edited. The payment provider's payment of it is recorded by itself; record one made some other way:" }
+                    h2 #balance { (t(w, "Balance due")) }
+                    p.balance-due { strong { (money(&o.balance_due)) } (t(w, " is left to pay since the order was edited. The payment provider's payment of it is recorded by itself; record one made some other way:")) }
                     form method="post" action=(format!("/admin/orders/{}/balance", o.id)) aria-labelledby="balance" {
                         (csrf(&a.ps))
-                        button type="submit" { "Record " (money(&o.balance_due)) " as paid" }
+                        button type="submit" { (t(w, "Record ")) (money(&o.balance_due)) (t(w, " as paid")) }
                     }
                 }
                 @if can_ship(&o.status) { (ship_form(a, &o, errors, sent)) }
                 @if o.refundable() > 0 { (refund_form(a, &o, errors, sent)) }
                 @if !next_statuses(&o.status).is_empty() {
-                    h2 { "Change status" }
+                    h2 { (t(w, "Change status")) }
                     form method="post" action=(format!("/admin/orders/{}/status", o.id)) {
                         (csrf(&a.ps))
                         div.field {
-                            label for="status" { "New status" }
-                            select #status name="status" { @for s in next_statuses(&o.status) { option value=(s) { (s) } } }
+                            label for="status" { (t(w, "New status")) }
+                            select #status name="status" { @for s in next_statuses(&o.status) { option value=(s) { (said(w, s)) } } }
                         }
                         div.field {
-                            label for="note" { "Note (in the order's history)" }
+                            label for="note" { (t(w, "Note (in the order's history)")) }
                             input #note type="text" name="note" maxlength="500";
                         }
-                        button type="submit" { "Change status" }
+                        button type="submit" { (t(w, "Change status")) }
                     }
                 }
             }
         }
     };
-    let mut resp = page_with(app, &a.ps, &format!("Order #{}", o.id), "/admin/orders", main);
+    let mut resp = page_with(app, a, &format!("{}{}", t(w, "Order #"), o.id), "/admin/orders", main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -195,25 +197,26 @@ fn order_page(
 
 /// The shipments so far, each with its tracking and "delivered" (or the button that says so).
 fn shipments(a: &AdminPage, o: &OrderDetail) -> Markup {
+    let w = a.w;
     html! {
         @if !o.fulfillments.is_empty() {
-            h2 #shipments { "Shipments" }
+            h2 #shipments { (t(w, "Shipments")) }
             ol.shipments aria-labelledby="shipments" {
                 @for (n, f) in o.fulfillments.iter().enumerate() {
                     li.shipment #(format!("shipment-{}", f.id)) {
-                        p { strong { "Parcel " (n + 1) } " · sent " (when(&f.created_at)) }
+                        p { strong { (t(w, "Parcel ")) (n + 1) } (t(w, " · sent ")) (when(&f.created_at)) }
                         p { (f.contents(&o.items)) }
                         p.meta {
                             @if let Some(c) = &f.carrier { (c) " " }
                             @if let Some(t) = &f.tracking_number { code { (t) } }
-                            @if f.carrier.is_none() && f.tracking_number.is_none() { "no tracking" }
-                            @if let Some(u) = &f.tracking_url { " · " a href=(u) rel="noopener noreferrer" { "track parcel " (n + 1) } }
+                            @if f.carrier.is_none() && f.tracking_number.is_none() { (t(w, "no tracking")) }
+                            @if let Some(u) = &f.tracking_url { " · " a href=(u) rel="noopener noreferrer" { (tf(w, "track parcel {n}", &[("n", &(n + 1))])) } }
                         }
-                        @if let Some(d) = &f.delivered_at { p.ok { "Delivered " (when(d)) } }
+                        @if let Some(d) = &f.delivered_at { p.ok { (t(w, "Delivered ")) (when(d)) } }
                         @else {
                             form.inline method="post" action=(format!("/admin/orders/{}/fulfillments/{}/delivered", o.id, f.id)) {
                                 (csrf(&a.ps))
-                                button.secondary type="submit" aria-label=(format!("Mark parcel {} delivered", n + 1)) { "Mark delivered" }
+                                button.secondary type="submit" aria-label=(tf(w, "Mark parcel {n} delivered", &[("n", &(n + 1))])) { (t(w, "Mark delivered")) }
                             }
                         }
                     }
@@ -224,24 +227,25 @@ fn shipments(a: &AdminPage, o: &OrderDetail) -> Markup {
 }
 
 fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let w = a.w;
     let err = |k: &str| errors.get(k).map(String::as_str);
     let value = |k: &str, default: String| field(sent, k).map(str::to_owned).unwrap_or(default);
     let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.to_ship() > 0).collect();
     html! {
-        h2 #ship { "Ship a parcel" }
+        h2 #ship { (t(w, "Ship a parcel")) }
         form.ship method="post" action=(format!("/admin/orders/{}/fulfillments", o.id)) aria-labelledby="ship" {
             (csrf(&a.ps))
             // the shop decides; it is told before it ships what is not paid for
             @if o.balance_due.amount > 0 {
-                p.notice.ship-unpaid role="note" { "Not paid in full: " strong { (money(&o.balance_due)) } " added by an edit is still to pay. What ships now may be unpaid." }
+                p.notice.ship-unpaid role="note" { (t(w, "Not paid in full: ")) strong { (money(&o.balance_due)) } (t(w, " added by an edit is still to pay. What ships now may be unpaid.")) }
             }
             fieldset.ship-lines aria-describedby=[err("lines").map(|_| "lines-error")] {
-                legend { "In this parcel (what is left to ship)" }
+                legend { (t(w, "In this parcel (what is left to ship)")) }
                 @for item in &left {
                     @let id = format!("q-{}", item.line);
                     @let line_error = err(&format!("line_{}", item.line));
                     div.field {
-                        label for=(id) { (item.name) " " span.meta { "(" (item.to_ship()) " left)" } }
+                        label for=(id) { (item.name) " " span.meta { "(" (item.to_ship()) (t(w, " left)")) } }
                         input id=(id) type="number" name=(format!("line_{}", item.line)) min="0" max=(item.to_ship())
                             value=(value(&format!("line_{}", item.line), item.to_ship().to_string()))
                             aria-invalid=[line_error.map(|_| "true")] aria-describedby=[line_error.map(|_| format!("{id}-error"))];
@@ -250,25 +254,25 @@ fn ship_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, 
                 }
                 @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
             }
-            (input("carrier", "Carrier", &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
-            (input("tracking_number", "Tracking number", &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
-            (input("tracking_url", "Tracking page (optional)", &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
-            (input("note", "Note (in the order's history, optional)", &value("note", String::new()), "text", false, 500, err("note"), ""))
-            button type="submit" { "Ship" }
+            (input("carrier", t(w, "Carrier"), &value("carrier", String::new()), "text", true, 100, err("carrier"), "UPS"))
+            (input("tracking_number", t(w, "Tracking number"), &value("tracking_number", String::new()), "text", true, 100, err("tracking_number"), ""))
+            (input("tracking_url", t(w, "Tracking page (optional)"), &value("tracking_url", String::new()), "url", false, 2000, err("tracking_url"), "https://"))
+            (input("note", t(w, "Note (in the order's history, optional)"), &value("note", String::new()), "text", false, 500, err("note"), ""))
+            button type="submit" { (t(w, "Ship")) }
         }
     }
 }
 
 /// The refunds so far, each with where it stands.
-fn refunds(o: &OrderDetail) -> Markup {
+fn refunds(w: Lang, o: &OrderDetail) -> Markup {
     html! {
         @if !o.refunds.is_empty() {
-            h2 #refunds { "Refunds" }
+            h2 #refunds { (t(w, "Refunds")) }
             ol.refunds aria-labelledby="refunds" {
                 @for r in &o.refunds {
                     li.refund #(format!("refund-{}", r.id)) {
                         p { strong { (money(&r.amount)) } " · " (when(&r.created_at)) " · "
-                            span class=(format!("refund-status {}", r.status)) { (r.status_words()) } }
+                            span class=(format!("refund-status {}", r.status)) { (t(w, r.status_words())) } }
                         @let what = r.contents(&o.items);
                         @if !what.is_empty() { p { (what) } }
                         p.meta { (r.reason) }
@@ -282,26 +286,27 @@ fn refunds(o: &OrderDetail) -> Markup {
 
 /// Refund by items (each at its part of the total) or by an amount.
 fn refund_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let w = a.w;
     let err = |k: &str| errors.get(&format!("refund:{k}")).map(String::as_str);
     let value = |k: &str| field(sent, k).unwrap_or("").to_owned();
     let left: Vec<&OrderItem> = o.items.iter().filter(|i| i.quantity > i.refunded).collect();
     // a new key per drawing of the form: the same form sent twice refunds once
     let key = field(sent, "key").map(str::to_owned).unwrap_or_else(new_key);
     html! {
-        h2 #refund { "Refund" }
-        p.meta { (money(&Money { amount: o.refundable(), currency: o.total.currency.clone() })) " can still be refunded." }
+        h2 #refund { (t(w, "Refund")) }
+        p.meta { (money(&Money { amount: o.refundable(), currency: o.total.currency.clone() })) (t(w, " can still be refunded.")) }
         form.refund method="post" action=(format!("/admin/orders/{}/refunds", o.id)) aria-labelledby="refund" {
             (csrf(&a.ps))
             input type="hidden" name="key" value=(key);
             @if let Some(m) = err("form") { p.field-error #refund-form-error role="alert" { (m) } }
             @if !left.is_empty() {
                 fieldset.refund-lines aria-describedby=[err("lines").map(|_| "refund-lines-error")] {
-                    legend { "Items to refund (each at its share of the total)" }
+                    legend { (t(w, "Items to refund (each at its share of the total)")) }
                     @for item in &left {
                         @let id = format!("r-{}", item.line);
                         @let line_error = err(&format!("rline_{}", item.line));
                         div.field {
-                            label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.refunded) " not refunded)" } }
+                            label for=(id) { (item.name) " " span.meta { "(" (item.quantity - item.refunded) (t(w, " not refunded)")) } }
                             input id=(id) type="number" name=(format!("rline_{}", item.line)) min="0" max=(item.quantity - item.refunded)
                                 value=(field(sent, &format!("rline_{}", item.line)).unwrap_or("0"))
                                 aria-invalid=[line_error.map(|_| "true")] aria-describedby=[line_error.map(|_| format!("{id}-error"))];
@@ -312,18 +317,18 @@ fn refund_form(a: &AdminPage, o: &OrderDetail, errors: &BTreeMap<String, String>
                 }
             }
             div.field {
-                label for="f-amount" { "Or an amount (" (o.total.currency) ")" }
+                label for="f-amount" { (t(w, "Or an amount (")) (o.total.currency) ")" }
                 input #f-amount type="text" name="amount" inputmode="decimal" placeholder="0.00" value=(value("amount"))
                     aria-invalid=[err("amount").map(|_| "true")] aria-describedby=[err("amount").map(|_| "f-amount-error")];
                 @if let Some(m) = err("amount") { p.field-error #f-amount-error { (m) } }
             }
             div.field {
-                label for="f-reason" { "Reason (the customer reads it)" }
+                label for="f-reason" { (t(w, "Reason (the customer reads it)")) }
                 input #f-reason type="text" name="reason" required maxlength="500" value=(value("reason"))
                     aria-invalid=[err("reason").map(|_| "true")] aria-describedby=[err("reason").map(|_| "f-reason-error")];
                 @if let Some(m) = err("reason") { p.field-error #f-reason-error { (m) } }
             }
-            button type="submit" { "Refund" }
+            button type="submit" { (t(w, "Refund")) }
         }
     }
 }
@@ -343,6 +348,7 @@ pub async fn refund(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let (sent, bad) = form_lines(&f, "rline_");
@@ -356,13 +362,13 @@ pub async fn refund(
         match super::forms::minor_units(amount_text) {
             Some(a) => Some(a),
             None => {
-                bad.insert("refund:amount".to_owned(), "must be an amount such as 12.50".to_owned());
+                bad.insert("refund:amount".to_owned(), t(w, "must be an amount such as 12.50").to_owned());
                 None
             }
         }
     };
     if lines.is_empty() && amount_text.is_empty() && bad.is_empty() {
-        bad.insert("refund:lines".to_owned(), "choose the items to refund, or enter an amount".to_owned());
+        bad.insert("refund:lines".to_owned(), t(w, "choose the items to refund, or enter an amount").to_owned());
     }
     let errors = if !bad.is_empty() {
         bad
@@ -417,11 +423,12 @@ pub async fn ship(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let (sent, mut bad) = form_lines(&f, "line_");
     if sent.is_empty() && bad.is_empty() {
-        bad.insert("lines".to_owned(), "put at least one item in the parcel".to_owned());
+        bad.insert("lines".to_owned(), t(w, "put at least one item in the parcel").to_owned());
     }
     let errors = if !bad.is_empty() {
         bad
@@ -533,35 +540,36 @@ fn edit_page(
     errors: &BTreeMap<String, String>,
     sent: &Fields,
 ) -> Response {
+    let w = a.w;
     let err = |k: &str| errors.get(k).map(String::as_str);
     let key = field(sent, "key").map(str::to_owned).unwrap_or_else(new_key);
     let paid = o.status != "pending";
     let main = html! {
-        p.crumbs { a href="/admin/orders" { "Orders" } " / " a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } " / Edit" }
-        h1 { "Edit order #" (o.id) }
+        p.crumbs { a href="/admin/orders" { (t(w, "Orders")) } " / " a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } (t(w, " / Edit")) }
+        h1 { (t(w, "Edit order #")) (o.id) }
         @if let Some(m) = err("form") { div.error role="alert" #edit-error { p { (m) } } }
-        @else if !errors.is_empty() { div.error role="alert" { p { "Nothing was changed: see the fields below." } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Nothing was changed: see the fields below.")) } } }
         @if !o.editable() {
-            p { "This order can no longer be edited: something of it has shipped, been cancelled or refunded." }
-            p { a href=(format!("/admin/orders/{}", o.id)) { "Back to the order" } }
+            p { (t(w, "This order can no longer be edited: something of it has shipped, been cancelled or refunded.")) }
+            p { a href=(format!("/admin/orders/{}", o.id)) { (t(w, "Back to the order")) } }
         } @else {
-            p.meta { "Lines keep the price they were ordered at; a product you add is priced as it sells now. Stock moves with the change. "
-                @if paid { "The order is paid: a lower total refunds the difference, a higher one leaves a balance for the customer to pay." }
-                @else { "The order is not paid yet: the customer pays the new total." } }
+            p.meta { (t(w, "Lines keep the price they were ordered at; a product you add is priced as it sells now. Stock moves with the change. "))
+                @if paid { (t(w, "The order is paid: a lower total refunds the difference, a higher one leaves a balance for the customer to pay.")) }
+                @else { (t(w, "The order is not paid yet: the customer pays the new total.")) } }
             form.edit method="post" action=(format!("/admin/orders/{}/edit", o.id)) aria-labelledby="edit-lines" {
                 (csrf(&a.ps))
                 input type="hidden" name="key" value=(key);
                 table.lines {
-                    caption #edit-lines { "Items (0 removes a line)" }
-                    thead { tr { th scope="col" { "Item" } th scope="col" { "Price" } th scope="col" { "Quantity" } } }
+                    caption #edit-lines { (t(w, "Items (0 removes a line)")) }
+                    thead { tr { th scope="col" { (t(w, "Item")) } th scope="col" { (t(w, "Price")) } th scope="col" { (t(w, "Quantity")) } } }
                     tbody { @for l in &o.items {
                         @let name = format!("q_{}", l.line);
                         @let id = format!("f-{name}");
                         tr {
                             td { strong { (l.name) } @if !l.sku.is_empty() { br; span.meta { (l.sku) } } }
-                            td data-label="Price" { (money(&l.unit_price)) }
-                            td data-label="Quantity" {
-                                input id=(id) type="number" name=(name) min="0" max="1000" required aria-label=(format!("Quantity of {}", l.name))
+                            td data-label=(t(w, "Price")) { (money(&l.unit_price)) }
+                            td data-label=(t(w, "Quantity")) {
+                                input id=(id) type="number" name=(name) min="0" max="1000" required aria-label=(tf(w, "Quantity of {name}", &[("name", &l.name)]))
                                     value=(field(sent, &name).map(str::to_owned).unwrap_or_else(|| l.quantity.to_string()))
                                     aria-invalid=[err(&name).map(|_| "true")] aria-describedby=[err(&name).map(|_| format!("{id}-error"))];
                                 @if let Some(m) = err(&name) { p.field-error id=(format!("{id}-error")) { (m) } }
@@ -570,16 +578,16 @@ fn edit_page(
                     } }
                 }
                 fieldset {
-                    legend { "Add a product (optional)" }
-                    (input("add_sku", "SKU of the product or variant", field(sent, "add_sku").unwrap_or(""), "text", false, 100, err("add_sku"), ""))
-                    (input("add_quantity", "Quantity", field(sent, "add_quantity").unwrap_or("1"), "number", false, 4, err("add_quantity"), ""))
+                    legend { (t(w, "Add a product (optional)")) }
+                    (input("add_sku", t(w, "SKU of the product or variant"), field(sent, "add_sku").unwrap_or(""), "text", false, 100, err("add_sku"), ""))
+                    (input("add_quantity", t(w, "Quantity"), field(sent, "add_quantity").unwrap_or("1"), "number", false, 4, err("add_quantity"), ""))
                 }
-                button type="submit" { "Save changes" }
-                " " a href=(format!("/admin/orders/{}", o.id)) { "Cancel" }
+                button type="submit" { (t(w, "Save changes")) }
+                " " a href=(format!("/admin/orders/{}", o.id)) { (t(w, "Cancel")) }
             }
         }
     };
-    let mut resp = page_with(app, &a.ps, &format!("Edit order #{}", o.id), "/admin/orders", main);
+    let mut resp = page_with(app, a, &format!("{}{}", t(w, "Edit order #"), o.id), "/admin/orders", main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -595,6 +603,7 @@ pub async fn save_edit(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let o = load(&app, &a, id.0).await?;
@@ -611,7 +620,7 @@ pub async fn save_edit(
                 }
             }
             _ => {
-                bad.insert(name, "a whole number from 0 to 1000".to_owned());
+                bad.insert(name, t(w, "a whole number from 0 to 1000").to_owned());
             }
         }
     }
@@ -621,7 +630,7 @@ pub async fn save_edit(
         let quantity = match field(&f, "add_quantity").unwrap_or("1").trim().parse::<i64>() {
             Ok(q) if (1..=1000).contains(&q) => q,
             _ => {
-                bad.insert("add_quantity".to_owned(), "a whole number from 1 to 1000".to_owned());
+                bad.insert("add_quantity".to_owned(), t(w, "a whole number from 1 to 1000").to_owned());
                 0
             }
         };
@@ -633,12 +642,12 @@ pub async fn save_edit(
         match variant {
             Some(v) => add = Some((v, quantity)),
             None => {
-                bad.insert("add_sku".to_owned(), format!("no product or variant has the SKU {sku}"));
+                bad.insert("add_sku".to_owned(), tf(w, "no product or variant has the SKU {sku}", &[("sku", &sku)]));
             }
         }
     }
     if bad.is_empty() && change.is_empty() && add.is_none() {
-        bad.insert("form".to_owned(), "Nothing to save: change a quantity or add a product.".to_owned());
+        bad.insert("form".to_owned(), t(w, "Nothing to save: change a quantity or add a product.").to_owned());
     }
     let errors = if !bad.is_empty() {
         bad

@@ -17,6 +17,7 @@ use super::buy::see_other;
 use super::layout::money;
 use super::session::check_csrf;
 use super::view::Money;
+use super::words::{t, tf};
 use crate::admin::price_lists::{self as pl, PriceIn};
 use crate::app::AppState;
 use crate::domain::Id;
@@ -34,6 +35,7 @@ pub async fn panel(
     errors: &BTreeMap<String, String>,
     typed: Option<&PriceForm>,
 ) -> Result<Markup, ApiError> {
+    let w = a.w;
     let (prices, more) =
         app.db.read(move |conn| pl::page(conn, list, (0, -1), SHOWN).map(|(p, next)| (p, next.is_some()))).await?;
     let action = format!("/admin/price-lists/{list}/prices");
@@ -41,41 +43,41 @@ pub async fn panel(
     let typed_or = |f: fn(&PriceForm) -> &str| typed.map(f).unwrap_or("").to_owned();
     Ok(html! {
         section.panel aria-labelledby="prices" {
-            h2 #prices { "Prices" }
-            p.meta { "A product's price here is each of its variants' unless a variant has its own. \
-                      Shoppers pay the lowest price that applies to them." }
-            @if prices.is_empty() { p.empty { "No prices yet: add the first below." } }
+            h2 #prices { (t(w, "Prices")) }
+            p.meta { (t(w, "A product's price here is each of its variants' unless a variant has its own. \
+                      Shoppers pay the lowest price that applies to them.")) }
+            @if prices.is_empty() { p.empty { (t(w, "No prices yet: add the first below.")) } }
             @else {
                 table.lines {
-                    thead { tr { th scope="col" { "SKU" } th scope="col" { "Product" } th scope="col" { "Price" }
-                                 th scope="col" { "Sale price" } th scope="col" { span.skip { "Remove" } } } }
+                    thead { tr { th scope="col" { (t(w, "SKU")) } th scope="col" { (t(w, "Product")) } th scope="col" { (t(w, "Price")) }
+                                 th scope="col" { (t(w, "Sale price")) } th scope="col" { span.skip { (t(w, "Remove")) } } } }
                     tbody { @for p in &prices {
                         tr {
-                            td data-label="SKU" { (p.sku) }
-                            td data-label="Product" { a href=(format!("/admin/products/{}", p.product_id.0)) { (p.name) } }
-                            td data-label="Price" { (m(p.amount, &p.currency)) }
-                            td data-label="Sale price" { @if let Some(s) = p.sale { (m(s, &p.currency)) } @else { "—" } }
+                            td data-label=(t(w, "SKU")) { (p.sku) }
+                            td data-label=(t(w, "Product")) { a href=(format!("/admin/products/{}", p.product_id.0)) { (p.name) } }
+                            td data-label=(t(w, "Price")) { (m(p.amount, &p.currency)) }
+                            td data-label=(t(w, "Sale price")) { @if let Some(s) = p.sale { (m(s, &p.currency)) } @else { "—" } }
                             td {
                                 form.inline method="post" action=(action) {
                                     (csrf(&a.ps))
                                     input type="hidden" name="sku" value=(p.sku);
                                     input type="hidden" name="remove" value="1";
-                                    button.quiet type="submit" aria-label=(format!("Remove the price of {}", p.sku)) { "Remove" }
+                                    button.quiet type="submit" aria-label=(tf(w, "Remove the price of {sku}", &[("sku", &p.sku)])) { (t(w, "Remove")) }
                                 }
                             }
                         }
                     } }
                 }
-                @if more { p.meta { "The first " (SHOWN) " prices are shown; the API lists them all." } }
+                @if more { p.meta { (t(w, "The first ")) (SHOWN) (t(w, " prices are shown; the API lists them all.")) } }
             }
-            h3 { "Set a price" }
+            h3 { (t(w, "Set a price")) }
             @if let Some(e) = errors.get("form") { div.error role="alert" { p { (e) } } }
             form #set-price method="post" action=(action) novalidate {
                 (csrf(&a.ps))
-                (field("sku", "Product or variant SKU", &typed_or(|t| &t.sku), errors))
-                (field("amount", "Price", &typed_or(|t| &t.amount), errors))
-                (field("sale", "Sale price (optional)", &typed_or(|t| &t.sale), errors))
-                button type="submit" { "Set price" }
+                (field("sku", t(w, "Product or variant SKU"), &typed_or(|t| &t.sku), errors))
+                (field("amount", t(w, "Price"), &typed_or(|t| &t.amount), errors))
+                (field("sale", t(w, "Sale price (optional)"), &typed_or(|t| &t.sale), errors))
+                button type="submit" { (t(w, "Set price")) }
             }
         }
     })
@@ -104,6 +106,7 @@ pub async fn save(
     Path(raw): Path<String>,
     Form(f): Form<PriceForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), Some(&f.csrf))?;
     let list = Id::parse(&raw).ok_or_else(|| ApiError::not_found("price list"))?.0;
     let mut errors = BTreeMap::new();
@@ -130,9 +133,9 @@ pub async fn save(
             .await?
     };
     if sku.is_empty() {
-        errors.insert("sku".to_owned(), "is required".to_owned());
+        errors.insert("sku".to_owned(), t(w, "is required").to_owned());
     } else if found == (None, None) {
-        errors.insert("sku".to_owned(), "no product or variant has this SKU".to_owned());
+        errors.insert("sku".to_owned(), t(w, "no product or variant has this SKU").to_owned());
     }
     let remove = !f.remove.is_empty();
     let amount = if remove {
@@ -141,7 +144,7 @@ pub async fn save(
         match super::forms::minor_units(f.amount.trim()) {
             Some(a) => Some(a),
             None => {
-                errors.insert("amount".to_owned(), "an amount like 12.50".to_owned());
+                errors.insert("amount".to_owned(), t(w, "an amount like 12.50").to_owned());
                 None
             }
         }
@@ -151,7 +154,7 @@ pub async fn save(
         s => match super::forms::minor_units(s) {
             Some(v) => Some(v),
             None => {
-                errors.insert("sale".to_owned(), "an amount like 9.99, or nothing".to_owned());
+                errors.insert("sale".to_owned(), t(w, "an amount like 9.99, or nothing").to_owned());
                 None
             }
         },

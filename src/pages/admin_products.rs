@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::admin::{csrf, get, list_params, page_with, AdminPage};
 use super::buy::{answered, answered_whole, see_other};
 use super::session::{check_csrf, CsrfForm};
+use super::words::{n_, said, t, Lang};
 use crate::admin::products as api;
 use crate::app::AppState;
 use crate::catalog::handlers as catalog_api;
@@ -77,6 +78,7 @@ pub(crate) fn units(minor: i64, currency: crate::domain::Currency) -> String {
 /// What an owner types as a price in `currency` (`19.99`, `20`, `20.5`; whole yen) in
 /// minor units, below a billion whole units.
 pub(crate) fn parse_price(
+    w: Lang,
     field: &str,
     typed: &str,
     currency: crate::domain::Currency,
@@ -85,16 +87,18 @@ pub(crate) fn parse_price(
     let whole_unit = 10i64.pow(crate::domain::currencies::minor_digits(currency.as_str()));
     let price = super::forms::minor_units_in(typed, currency.as_str()).filter(|n| *n < 1_000_000_000 * whole_unit);
     if price.is_none() {
-        let like = if whole_unit == 1 { "a price like 1500" } else { "a price like 19.99" };
+        let like = if whole_unit == 1 { t(w, "a price like 1500") } else { t(w, "a price like 19.99") };
         errors.insert(field.to_owned(), like.to_owned());
     }
     price
 }
 
-const TABS: &[(&str, &str)] = &[("", "All"), ("active", "Active"), ("draft", "Drafts"), ("retired", "Retired")];
+const TABS: &[(&str, &str)] =
+    &[("", n_("All")), ("active", n_("Active")), ("draft", n_("Drafts")), ("retired", n_("Retired"))];
 
 /// `GET /admin/products?q=&status=&low_stock=&before=`
 pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["q", "status", "low_stock", "before"])?;
     let (q, status, low) = (get(&p, "q"), get(&p, "status"), get(&p, "low_stock").is_some());
     let mut query: Vec<(&str, &str)> = vec![("per_page", "50")];
@@ -132,49 +136,49 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
             } else {
                 format!("/admin/products?{}", encode_pairs(f))
             };
-            (*s, *label, href)
+            (*s, t(w, label), href)
         })
         .collect();
     let main = html! {
         div.toolbar {
-            h1 { "Products" }
+            h1 { (t(w, "Products")) }
             div.actions {
-                a.button.quiet href="/admin/imports" { "Import a file" }
-                a.button href="/admin/products/new" { "New product" }
+                a.button.quiet href="/admin/imports" { (t(w, "Import a file")) }
+                a.button href="/admin/products/new" { (t(w, "New product")) }
             }
         }
         (super::admin_view::switch(&app, &a, &back))
         form.search-row method="get" action="/admin/products" role="search" {
-            label.skip for="pq" { "Find products" }
-            input #pq type="search" name="q" value=[q] placeholder="Name, words or a SKU";
+            label.skip for="pq" { (t(w, "Find products")) }
+            input #pq type="search" name="q" value=[q] placeholder=(t(w, "Name, words or a SKU"));
             @if let Some(s) = status { input type="hidden" name="status" value=(s); }
-            button type="submit" { "Find" }
+            button type="submit" { (t(w, "Find")) }
         }
-        nav.tabs aria-label="By status" {
+        nav.tabs aria-label=(t(w, "By status")) {
             @for (s, label, href) in &tabs {
                 a href=(href) aria-current=[(!low && status.unwrap_or("") == *s).then_some("page")] { (label) }
             }
-            a href="/admin/products?low_stock=1" aria-current=[low.then_some("page")] { "Low stock" }
+            a href="/admin/products?low_stock=1" aria-current=[low.then_some("page")] { (t(w, "Low stock")) }
         }
-        @if list.data.is_empty() { p.empty { "No products here." } }
+        @if list.data.is_empty() { p.empty { (t(w, "No products here.")) } }
         @else {
             table.lines {
                 thead { tr {
-                    th scope="col" { "Product" @if let Some(l) = &a.view.locale { span.meta { " (" (super::admin_translations::language_name(l)) ")" } } }
-                    th scope="col" { "SKU" } th scope="col" { "Status" }
-                    th scope="col" { "Price" @if seen.is_some() { span.meta { " (" (view_currency) ")" } } }
-                    th scope="col" { "For sale" }
+                    th scope="col" { (t(w, "Product")) @if let Some(l) = &a.view.locale { span.meta { " (" (super::admin_translations::language_name(l)) ")" } } }
+                    th scope="col" { (t(w, "SKU")) } th scope="col" { (t(w, "Status")) }
+                    th scope="col" { (t(w, "Price")) @if seen.is_some() { span.meta { " (" (view_currency) ")" } } }
+                    th scope="col" { (t(w, "For sale")) }
                 } }
                 tbody { @for p in &list.data { tr {
                     td {
                         @match (seen_of(p), &a.view.locale) {
                             (Some(Seen { name: Some(n), .. }), Some(l)) => { a href=(format!("/admin/products/{}", p.id)) lang=(l) { (n) } }
-                            (_, Some(_)) => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } span.meta.untranslated { " · not translated" } }
+                            (_, Some(_)) => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } span.meta.untranslated { (t(w, " · not translated")) } }
                             _ => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
                         }
                     }
                     td { code { (p.sku) } }
-                    td { span class=(format!("status {}", p.status)) { (p.status) } }
+                    td { span class=(format!("status {}", p.status)) { (said(w, &p.status)) } }
                     td.price {
                         @if let Some(s) = seen_of(p) {
                             (super::admin::shown_in(s.paid, view_currency)) @if s.paid < s.regular { " " s.meta { (super::admin::shown_in(s.regular, view_currency)) } }
@@ -187,11 +191,11 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
             }
             @if let Some(next) = &list.meta.next_before {
                 @let q: Vec<(&str, &str)> = filter.iter().copied().chain([("before", next.as_str())]).collect();
-                nav.pages aria-label="More" { a href=(format!("/admin/products?{}", encode_pairs(q))) rel="next" { "Older →" } }
+                nav.pages aria-label=(t(w, "More")) { a href=(format!("/admin/products?{}", encode_pairs(q))) rel="next" { (t(w, "Older →")) } }
             }
         }
     };
-    Ok(page_with(&app, &a.ps, "Products", "/admin/products", main))
+    Ok(page_with(&app, &a, t(w, "Products"), "/admin/products", main))
 }
 
 #[derive(Deserialize)]
@@ -296,24 +300,25 @@ async fn product_form(
     new: bool,
     action: &str,
 ) -> Result<Markup, ApiError> {
+    let w = a.w;
     let (categories, brands) = choices(app).await?;
     let cat_error = errors.get("category_id");
     Ok(html! {
         form.panel method="post" action=(action) novalidate {
             (csrf(&a.ps))
-            @if new { (field("sku", "SKU", &f.sku, errors)) }
-            (field("name", "Name", &f.name, errors))
-            @if !new { (field("slug", "Address (slug)", &f.slug, errors)) }
+            @if new { (field("sku", t(w, "SKU"), &f.sku, errors)) }
+            (field("name", t(w, "Name"), &f.name, errors))
+            @if !new { (field("slug", t(w, "Address (slug)"), &f.slug, errors)) }
             div.field {
-                label for="f-description" { "Description" }
+                label for="f-description" { (t(w, "Description")) }
                 textarea #f-description name="description" rows="5" { (f.description) }
                 @if let Some(e) = errors.get("description") { span.field-error { (e) } }
             }
             div.row {
                 div.field {
-                    label for="f-category_id" { "Category" }
+                    label for="f-category_id" { (t(w, "Category")) }
                     select #f-category_id name="category_id" aria-invalid=[cat_error.map(|_| "true")] {
-                        option value="" { "Choose a category" }
+                        option value="" { (t(w, "Choose a category")) }
                         @for (id, name, depth) in &categories {
                             option value=(id) selected[f.category_id == *id] { ("\u{a0}\u{a0}".repeat(*depth)) (name) }
                         }
@@ -321,16 +326,16 @@ async fn product_form(
                     @if let Some(e) = cat_error { span.field-error { (e) } }
                 }
                 div.field {
-                    label for="f-brand_id" { "Brand" }
+                    label for="f-brand_id" { (t(w, "Brand")) }
                     select #f-brand_id name="brand_id" {
-                        option value="" { "No brand" }
+                        option value="" { (t(w, "No brand")) }
                         @for b in &brands { option value=(b.id) selected[f.brand_id == b.id] { (b.name) } }
                     }
                 }
                 div.field {
-                    label for="f-status" { "Status" }
+                    label for="f-status" { (t(w, "Status")) }
                     select #f-status name="status" {
-                        @for (s, label) in [("active", "Active: for sale"), ("draft", "Draft: not shown"), ("retired", "Retired")] {
+                        @for (s, label) in [("active", t(w, "Active: for sale")), ("draft", t(w, "Draft: not shown")), ("retired", t(w, "Retired"))] {
                             @if new && s == "retired" {} @else {
                                 option value=(s) selected[f.status == s] { (label) }
                             }
@@ -340,26 +345,27 @@ async fn product_form(
             }
             label.choice {
                 input type="checkbox" name="gift_card" value="1" checked[f.gift_card.is_some()];
-                " A gift card: each one paid for issues a card of its price, the code mailed to the buyer"
+                (t(w, " A gift card: each one paid for issues a card of its price, the code mailed to the buyer"))
             }
             @if new {
                 div.row {
-                    (field("price", "Price", &f.price, errors))
-                    (field("sale_price", "Sale price (optional)", &f.sale_price, errors))
-                    (field("quantity", "Stock", &f.quantity, errors))
+                    (field("price", t(w, "Price"), &f.price, errors))
+                    (field("sale_price", t(w, "Sale price (optional)"), &f.sale_price, errors))
+                    (field("quantity", t(w, "Stock"), &f.quantity, errors))
                 }
             }
-            button type="submit" { @if new { "Create product" } @else { "Save details" } }
+            button type="submit" { @if new { (t(w, "Create product")) } @else { (t(w, "Save details")) } }
         }
     })
 }
 
 /// `GET /admin/products/new`
 pub async fn new_page(State(app): State<AppState>, a: AdminPage) -> Result<Response, ApiError> {
+    let w = a.w;
     let f = ProductForm { status: "active".into(), quantity: "0".into(), ..Default::default() };
     let form = product_form(&app, &a, &f, &BTreeMap::new(), true, "/admin/products/new").await?;
-    let main = html! { p.crumbs { a href="/admin/products" { "Products" } " / new" } h1 { "New product" } (form) };
-    Ok(page_with(&app, &a.ps, "New product", "/admin/products", main))
+    let main = html! { p.crumbs { a href="/admin/products" { (t(w, "Products")) } (t(w, " / new")) } h1 { (t(w, "New product")) } (form) };
+    Ok(page_with(&app, &a, t(w, "New product"), "/admin/products", main))
 }
 
 /// A change the API refused, for its form: what to say beside each field — or, for a
@@ -396,24 +402,25 @@ pub async fn create(
     a: AdminPage,
     Form(f): Form<ProductForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let mut errors = BTreeMap::new();
-    let price = parse_price("price", &f.price, a.currency, &mut errors);
+    let price = parse_price(w, "price", &f.price, a.currency, &mut errors);
     let sale = if f.sale_price.trim().is_empty() {
         None
     } else {
-        parse_price("sale_price", &f.sale_price, a.currency, &mut errors)
+        parse_price(w, "sale_price", &f.sale_price, a.currency, &mut errors)
     };
     let quantity = match f.quantity.trim().parse::<i64>() {
         Ok(q) => Some(q),
         Err(_) => {
-            errors.insert("quantity".into(), "a whole number".into());
+            errors.insert("quantity".into(), t(w, "a whole number").into());
             None
         }
     };
     let category = Id::parse(&f.category_id);
     if category.is_none() {
-        errors.insert("category_id".into(), "choose a category".into());
+        errors.insert("category_id".into(), t(w, "choose a category").into());
     }
     let outcome = match (errors.is_empty(), price, quantity, category) {
         (true, Some(base_price), Some(quantity), Some(category_id)) => {
@@ -447,12 +454,12 @@ pub async fn create(
         Err(errors) => {
             let form = product_form(&app, &a, &f, &errors, true, "/admin/products/new").await?;
             let main = html! {
-                p.crumbs { a href="/admin/products" { "Products" } " / new" }
-                h1 { "New product" }
-                div.error role="alert" { p { "Please check the fields marked below." } }
+                p.crumbs { a href="/admin/products" { (t(w, "Products")) } (t(w, " / new")) }
+                h1 { (t(w, "New product")) }
+                div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } }
                 (form)
             };
-            let mut resp = page_with(&app, &a.ps, "New product", "/admin/products", main);
+            let mut resp = page_with(&app, &a, t(w, "New product"), "/admin/products", main);
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
@@ -478,6 +485,7 @@ pub(crate) async fn product_page(
     saved: Option<&str>,
     adding: Option<(&super::admin_variants::VariantForm, &BTreeMap<String, String>)>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let as_is = ProductForm {
         sku: p.sku.clone(),
         name: p.name.clone(),
@@ -493,47 +501,48 @@ pub(crate) async fn product_page(
         product_form(app, a, f.unwrap_or(&as_is), errors, false, &format!("/admin/products/{}", p.id)).await?;
     let price_error = errors.get("price").or_else(|| errors.get("sale_price"));
     let translations =
-        super::admin_translations::panel(app, crate::catalog::translations::Owner::Product, product_id(&p.id)?).await?;
-    let in_currencies = super::admin_view::prices_panel(app, product_id(&p.id)?).await?;
+        super::admin_translations::panel(w, app, crate::catalog::translations::Owner::Product, product_id(&p.id)?)
+            .await?;
+    let in_currencies = super::admin_view::prices_panel(w, app, product_id(&p.id)?).await?;
     let main = html! {
-        p.crumbs { a href="/admin/products" { "Products" } " / " (p.sku) }
+        p.crumbs { a href="/admin/products" { (t(w, "Products")) } " / " (p.sku) }
         div.toolbar {
-            h1 { (p.name) " " span class=(format!("status {}", p.status)) { (p.status) } }
-            @if p.status == "active" { a href=(format!("/p/{}", p.slug)) { "View in the shop →" } }
+            h1 { (p.name) " " span class=(format!("status {}", p.status)) { (said(w, &p.status)) } }
+            @if p.status == "active" { a href=(format!("/p/{}", p.slug)) { (t(w, "View in the shop →")) } }
         }
-        @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
-        @if let Some(words) = saved { div.notice #saved role="status" { p { (words) } } }
+        @if !errors.is_empty() { div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } } }
+        @if let Some(words) = saved { div.notice #saved role="status" { p { (said(w, words)) } } }
         div.checkout {
             div { (details) }
             aside {
                 form.panel method="post" action=(format!("/admin/products/{}/price", p.id)) {
                     (csrf(&a.ps))
-                    h2 { "Price" }
+                    h2 { (t(w, "Price")) }
                     div.field {
-                        label for="f-price" { "Price" }
+                        label for="f-price" { (t(w, "Price")) }
                         input #f-price type="text" name="price" inputmode="decimal" value=(units(p.base_price, a.currency)) aria-invalid=[price_error.map(|_| "true")];
                     }
                     div.field {
-                        label for="f-sale" { "Sale price (empty: no sale)" }
+                        label for="f-sale" { (t(w, "Sale price (empty: no sale)")) }
                         input #f-sale type="text" name="sale_price" inputmode="decimal" value=(p.sale_price.map(|s| units(s, a.currency)).unwrap_or_default());
                     }
                     @if let Some(e) = price_error { span.field-error { (e) } }
-                    button type="submit" { "Set price" }
+                    button type="submit" { (t(w, "Set price")) }
                 }
                 (in_currencies)
                 section.panel.spaced aria-labelledby="stock" {
-                    h2 #stock { "Stock" }
+                    h2 #stock { (t(w, "Stock")) }
                     @for s in &p.stock {
                         form method="post" action=(format!("/admin/products/{}/stock", p.id)) {
                             (csrf(&a.ps))
                             input type="hidden" name="variant_id" value=(s.variant_id);
                             div.field {
-                                label for=(format!("f-stock-{}", s.variant_id)) { @if p.stock.len() > 1 { (s.name) " · " } (s.sku) " — for sale" }
+                                label for=(format!("f-stock-{}", s.variant_id)) { @if p.stock.len() > 1 { (s.name) " · " } (s.sku) (t(w, " — for sale")) }
                                 div.inline-row {
                                     input id=(format!("f-stock-{}", s.variant_id)) type="number" name="quantity" min="0" value=(s.available);
-                                    button.quiet type="submit" { "Set" }
+                                    button.quiet type="submit" { (t(w, "Set")) }
                                 }
-                                span.meta { (s.reserved) " held by unpaid orders" }
+                                span.meta { (s.reserved) (t(w, " held by unpaid orders")) }
                             }
                         }
                     }
@@ -542,8 +551,8 @@ pub(crate) async fn product_page(
                 @if p.status != "retired" {
                     form.panel.spaced method="post" action=(format!("/admin/products/{}/retire", p.id)) {
                         (csrf(&a.ps))
-                        p.meta { "A retired product leaves the shop; its orders keep it." }
-                        button.quiet type="submit" { "Retire product" }
+                        p.meta { (t(w, "A retired product leaves the shop; its orders keep it.")) }
+                        button.quiet type="submit" { (t(w, "Retire product")) }
                     }
                 }
             }
@@ -552,23 +561,23 @@ pub(crate) async fn product_page(
         (super::admin_images::section(a, &p, errors))
         (translations)
     };
-    let mut resp = page_with(app, &a.ps, &p.name, "/admin/products", main);
+    let mut resp = page_with(app, a, &p.name, "/admin/products", main);
     *resp.status_mut() = status;
     Ok(resp)
 }
 
 /// What a change that just succeeded says on the page it returns to.
 const SAVED: &[(&str, &str)] = &[
-    ("details", "The details are saved."),
-    ("price", "The price is set."),
-    ("stock", "The stock is set."),
-    ("retired", "The product is retired: it has left the shop."),
-    ("variant", "The variant is added."),
-    ("image", "The picture is added; its thumbnail is being made."),
-    ("image_changed", "The picture is changed."),
-    ("image_deleted", "The picture is deleted."),
-    ("translation", "The translation is saved."),
-    ("translation_removed", "The translation is removed."),
+    ("details", n_("The details are saved.")),
+    ("price", n_("The price is set.")),
+    ("stock", n_("The stock is set.")),
+    ("retired", n_("The product is retired: it has left the shop.")),
+    ("variant", n_("The variant is added.")),
+    ("image", n_("The picture is added; its thumbnail is being made.")),
+    ("image_changed", n_("The picture is changed.")),
+    ("image_deleted", n_("The picture is deleted.")),
+    ("translation", n_("The translation is saved.")),
+    ("translation_removed", n_("The translation is removed.")),
 ];
 
 /// `GET /admin/products/{id}[?saved=…]`
@@ -635,12 +644,13 @@ pub async fn price(
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
+    let w = a.w;
     let mut errors = BTreeMap::new();
-    let base = parse_price("price", &f.price, a.currency, &mut errors);
+    let base = parse_price(w, "price", &f.price, a.currency, &mut errors);
     let sale = if f.sale_price.trim().is_empty() {
         None
     } else {
-        parse_price("sale_price", &f.sale_price, a.currency, &mut errors)
+        parse_price(w, "sale_price", &f.sale_price, a.currency, &mut errors)
     };
     let outcome = match base {
         Some(base) if errors.is_empty() => answered::<serde_json::Value>(
@@ -682,6 +692,7 @@ pub async fn stock(
     Path(id): Path<String>,
     Form(f): Form<StockForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     let outcome = match f.quantity.trim().parse::<i64>() {
@@ -693,7 +704,7 @@ pub async fn stock(
             .await
             .map_err(refusal)
         }
-        Err(_) => Err(Ok([("quantity".to_owned(), "a whole number".to_owned())].into())),
+        Err(_) => Err(Ok([("quantity".to_owned(), t(w, "a whole number").to_owned())].into())),
     };
     match outcome {
         Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=stock"), None)),
@@ -726,14 +737,30 @@ mod tests {
     #[test]
     fn prices_are_read_as_owners_type_them() {
         let mut e = Default::default();
-        assert_eq!(super::parse_price("p", "19.99", crate::domain::Currency::USD, &mut e), Some(1999));
-        assert_eq!(super::parse_price("p", "20", crate::domain::Currency::USD, &mut e), Some(2000));
-        assert_eq!(super::parse_price("p", "20.5", crate::domain::Currency::USD, &mut e), Some(2050));
-        assert_eq!(super::parse_price("p", "1,299.00", crate::domain::Currency::USD, &mut e), Some(129900));
+        assert_eq!(
+            super::parse_price(crate::pages::words::Lang::En, "p", "19.99", crate::domain::Currency::USD, &mut e),
+            Some(1999)
+        );
+        assert_eq!(
+            super::parse_price(crate::pages::words::Lang::En, "p", "20", crate::domain::Currency::USD, &mut e),
+            Some(2000)
+        );
+        assert_eq!(
+            super::parse_price(crate::pages::words::Lang::En, "p", "20.5", crate::domain::Currency::USD, &mut e),
+            Some(2050)
+        );
+        assert_eq!(
+            super::parse_price(crate::pages::words::Lang::En, "p", "1,299.00", crate::domain::Currency::USD, &mut e),
+            Some(129900)
+        );
         assert!(e.is_empty());
         for bad in ["", "abc", "1.999", "-5", "1e3", ". 5"] {
             let mut e = Default::default();
-            assert_eq!(super::parse_price("p", bad, crate::domain::Currency::USD, &mut e), None, "{bad}");
+            assert_eq!(
+                super::parse_price(crate::pages::words::Lang::En, "p", bad, crate::domain::Currency::USD, &mut e),
+                None,
+                "{bad}"
+            );
             assert!(e.contains_key("p"));
         }
     }

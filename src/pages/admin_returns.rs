@@ -21,6 +21,7 @@ use super::buy::{answered, see_other};
 use super::forms::{beside_line, field, form_lines, Fields};
 use super::layout::money;
 use super::view::{Money, Refund, Return};
+use super::words::{n_, t};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -31,15 +32,16 @@ use crate::http::{JsonBody, QueryParams};
 
 /// The tabs: (status, label), the work first.
 const TABS: &[(&str, &str)] = &[
-    ("requested", "To answer"),
-    ("approved", "Waiting for the parcel"),
-    ("received", "To refund"),
-    ("refunded", "Refunded"),
-    ("rejected", "Rejected"),
+    ("requested", n_("To answer")),
+    ("approved", n_("Waiting for the parcel")),
+    ("received", n_("To refund")),
+    ("refunded", n_("Refunded")),
+    ("rejected", n_("Rejected")),
 ];
 
 /// `GET /admin/returns?status=&before=`: one tab at a time, newest first.
 pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["status", "before"])?;
     let status = get(&p, "status").unwrap_or("requested");
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50"), ("status", status)];
@@ -50,27 +52,27 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
     )
     .await?;
     let main = html! {
-        h1 { "Returns" }
-        nav.tabs aria-label="By status" {
+        h1 { (t(w, "Returns")) }
+        nav.tabs aria-label=(t(w, "By status")) {
             @for (s, label) in TABS {
-                a href=(format!("/admin/returns?status={s}")) aria-current=[(status == *s).then_some("page")] { (label) }
+                a href=(format!("/admin/returns?status={s}")) aria-current=[(status == *s).then_some("page")] { (t(w, label)) }
             }
         }
-        @if rows.is_empty() { p.empty { "No returns here." } }
+        @if rows.is_empty() { p.empty { (t(w, "No returns here.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Return" } th scope="col" { "Order" } th scope="col" { "Items" } th scope="col" { "Asked" } } }
+                thead { tr { th scope="col" { (t(w, "Return")) } th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Items")) } th scope="col" { (t(w, "Asked")) } } }
                 tbody { @for r in &rows { tr {
-                    td { a href=(format!("/admin/returns/{}", r.id)) { "Return #" (r.id) } }
-                    td data-label="Order" { a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } }
-                    td data-label="Items" { (r.contents()) }
-                    td data-label="Asked" { (when(&r.created_at)) }
+                    td { a href=(format!("/admin/returns/{}", r.id)) { (t(w, "Return #")) (r.id) } }
+                    td data-label=(t(w, "Order")) { a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } }
+                    td data-label=(t(w, "Items")) { (r.contents()) }
+                    td data-label=(t(w, "Asked")) { (when(&r.created_at)) }
                 } } }
             }
-            (older("/admin/returns", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
+            (older(w, "/admin/returns", &[("status", status)], rows.len(), rows.last().map(|r| r.id.as_str())))
         }
     };
-    Ok(page_with(&app, &a.ps, "Returns", "/admin/returns", main))
+    Ok(page_with(&app, &a, t(w, "Returns"), "/admin/returns", main))
 }
 
 #[derive(Deserialize)]
@@ -114,30 +116,31 @@ fn return_page(
     errors: &BTreeMap<String, String>,
     sent: &Fields,
 ) -> Response {
+    let w = a.w;
     let refund = r.refund_id.as_ref().and_then(|id| o.refunds.iter().find(|f| &f.id == id));
     let refund_failed = r.status == "refunded" && refund.is_none_or(|f| f.status == "failed");
     let main = html! {
-        p.crumbs { a href="/admin/returns" { "Returns" } " / #" (r.id) }
-        h1 { "Return #" (r.id) " " span class=(format!("status return-{}", r.status)) { (r.shop_words()) } }
+        p.crumbs { a href="/admin/returns" { (t(w, "Returns")) } " / #" (r.id) }
+        h1 { (t(w, "Return #")) (r.id) " " span class=(format!("status return-{}", r.status)) { (t(w, r.shop_words())) } }
         @if let Some(m) = errors.get("form") { div.error role="alert" { p { (m) } } }
-        @else if !errors.is_empty() { div.error role="alert" { p { "Nothing changed: see the fields below." } } }
+        @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Nothing changed: see the fields below.")) } } }
         div.checkout {
             section.panel {
-                p { "Order " a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } " · " (o.email)
+                p { (t(w, "Order ")) a href=(format!("/admin/orders/{}", r.order_id)) { "#" (r.order_id) } " · " (o.email)
                     " · " (money(&o.total)) " · " (o.status.replace('_', " ")) }
                 table.lines {
-                    thead { tr { th scope="col" { "Item" } th scope="col" { "Asked back" } th scope="col" { "Why" } th scope="col" { "Arrived" } th scope="col" { "Back on sale" } } }
+                    thead { tr { th scope="col" { (t(w, "Item")) } th scope="col" { (t(w, "Asked back")) } th scope="col" { (t(w, "Why")) } th scope="col" { (t(w, "Arrived")) } th scope="col" { (t(w, "Back on sale")) } } }
                     tbody { @for l in &r.lines { tr {
-                        td { strong { (l.name) } } td data-label="Asked back" { (l.quantity) } td data-label="Why" { (l.reason) }
-                        td data-label="Arrived" { (l.received) } td data-label="Back on sale" { (l.restocked) }
+                        td { strong { (l.name) } } td data-label=(t(w, "Asked back")) { (l.quantity) } td data-label=(t(w, "Why")) { (l.reason) }
+                        td data-label=(t(w, "Arrived")) { (l.received) } td data-label=(t(w, "Back on sale")) { (l.restocked) }
                     } } }
                 }
-                @if !r.note.is_empty() { p.meta { "Note to the customer: " (r.note) } }
+                @if !r.note.is_empty() { p.meta { (t(w, "Note to the customer: ")) (r.note) } }
                 @if let Some(f) = refund {
-                    p { "Refund " strong { (money(&f.amount)) } " · " span class=(format!("refund-status {}", f.status)) { (f.status_words()) } }
+                    p { (t(w, "Refund ")) strong { (money(&f.amount)) } " · " span class=(format!("refund-status {}", f.status)) { (t(w, f.status_words())) } }
                     @if let Some(e) = &f.error { p.field-error { (e) } }
                 }
-                h2 { "History" }
+                h2 { (t(w, "History")) }
                 ol.plain { @for h in &r.history { li { span.meta { (when(&h.at)) } " " strong { (h.status) } @if !h.note.is_empty() { " — " (h.note) } } } }
             }
             aside.summary {
@@ -146,14 +149,14 @@ fn return_page(
                         (receive_form(a, &r, errors, sent))
                         (answer_form(a, &r, errors, sent))
                     }
-                    "received" => { (refund_form(a, &r, "Refund what arrived")) }
-                    "refunded" if refund_failed => { (refund_form(a, &r, "Send the refund again")) }
-                    _ => { h2 { "Done" } p.meta { "Nothing more to do with this return." } }
+                    "received" => { (refund_form(a, &r, t(w, "Refund what arrived"))) }
+                    "refunded" if refund_failed => { (refund_form(a, &r, t(w, "Send the refund again"))) }
+                    _ => { h2 { (t(w, "Done")) } p.meta { (t(w, "Nothing more to do with this return.")) } }
                 }
             }
         }
     };
-    let mut resp = page_with(app, &a.ps, &format!("Return #{}", r.id), "/admin/returns", main);
+    let mut resp = page_with(app, a, &format!("{}{}", t(w, "Return #"), r.id), "/admin/returns", main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -162,57 +165,60 @@ fn return_page(
 
 /// What arrived, per line: units, and whether they go back on sale.
 fn receive_form(a: &AdminPage, r: &Return, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let w = a.w;
     let err = |k: &str| errors.get(k).map(String::as_str);
     html! {
-        h2 #receive { "The parcel arrived" }
+        h2 #receive { (t(w, "The parcel arrived")) }
         form.receive method="post" action=(format!("/admin/returns/{}/receive", r.id)) aria-labelledby="receive" {
             (csrf(&a.ps))
             @for l in &r.lines {
                 @let got = format!("got_{}", l.line_id);
                 @let back = format!("back_{}", l.line_id);
                 fieldset.return-line {
-                    legend { (l.name) " " span.meta { "(" (l.quantity) " asked back)" } }
+                    legend { (l.name) " " span.meta { "(" (l.quantity) (t(w, " asked back)")) } }
                     div.field {
-                        label for=(got) { "Units that arrived" }
+                        label for=(got) { (t(w, "Units that arrived")) }
                         input id=(got) type="number" name=(got) min="0" max=(l.quantity)
                             value=(field(sent, &got).map(str::to_owned).unwrap_or_else(|| l.quantity.to_string()))
                             aria-invalid=[err(&got).map(|_| "true")] aria-describedby=[err(&got).map(|_| format!("{got}-error"))];
                         @if let Some(m) = err(&got) { p.field-error id=(format!("{got}-error")) { (m) } }
                     }
-                    label.choice { input type="checkbox" name=(back) value="1" checked[sent.is_empty() || field(sent, &back).is_some()]; "Back on sale" }
+                    label.choice { input type="checkbox" name=(back) value="1" checked[sent.is_empty() || field(sent, &back).is_some()]; (t(w, "Back on sale")) }
                 }
             }
             @if let Some(m) = err("lines") { p.field-error #lines-error { (m) } }
-            button type="submit" { "Receive" }
+            button type="submit" { (t(w, "Receive")) }
         }
     }
 }
 
 /// Approve (a request) or reject, with a note the customer reads.
 fn answer_form(a: &AdminPage, r: &Return, errors: &BTreeMap<String, String>, sent: &Fields) -> Markup {
+    let w = a.w;
     let err = errors.get("note").map(String::as_str);
     html! {
-        h2 #answer { "Answer the customer" }
+        h2 #answer { (t(w, "Answer the customer")) }
         form.answer method="post" action=(format!("/admin/returns/{}/answer", r.id)) aria-labelledby="answer" {
             (csrf(&a.ps))
             div.field {
-                label for="f-note" { "Note (the customer reads it: where to send the parcel, or why not)" }
+                label for="f-note" { (t(w, "Note (the customer reads it: where to send the parcel, or why not)")) }
                 input #f-note type="text" name="note" maxlength="500" value=(field(sent, "note").unwrap_or(""))
                     aria-invalid=[err.map(|_| "true")] aria-describedby=[err.map(|_| "f-note-error")];
                 @if let Some(m) = err { p.field-error #f-note-error { (m) } }
             }
             div.actions {
-                @if r.status == "requested" { button type="submit" name="action" value="approve" { "Approve" } }
-                button.secondary type="submit" name="action" value="reject" { "Reject" }
+                @if r.status == "requested" { button type="submit" name="action" value="approve" { (t(w, "Approve")) } }
+                button.secondary type="submit" name="action" value="reject" { (t(w, "Reject")) }
             }
         }
     }
 }
 
 fn refund_form(a: &AdminPage, r: &Return, label: &str) -> Markup {
+    let w = a.w;
     html! {
-        h2 #refund { "Refund" }
-        p.meta { "Each unit that arrived is refunded at its share of the order's total." }
+        h2 #refund { (t(w, "Refund")) }
+        p.meta { (t(w, "Each unit that arrived is refunded at its share of the order's total.")) }
         form.refund method="post" action=(format!("/admin/returns/{}/refund", r.id)) aria-labelledby="refund" {
             (csrf(&a.ps))
             button type="submit" { (label) }
@@ -228,6 +234,7 @@ pub async fn step(
     Path((id, step)): Path<(String, String)>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     super::session::check_csrf(a.ps.token.as_deref(), field(&f, super::session::CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("return"))?;
     let note = field(&f, "note").map(str::to_owned).filter(|n| !n.trim().is_empty());
@@ -240,7 +247,7 @@ pub async fn step(
             if sent.is_empty() && bad.is_empty() {
                 bad.insert(
                     "lines".to_owned(),
-                    "nothing arrived? Count at least one unit, or reject the return".to_owned(),
+                    t(w, "nothing arrived? Count at least one unit, or reject the return").to_owned(),
                 );
             }
             let lines = sent

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use super::admin::{csrf, get, list_params, older, page_with, when, AdminPage};
 use super::buy::{answered, see_other};
 use super::session::{check_csrf, CsrfForm, CSRF_FIELD};
+use super::words::{n_, said, t, tf, Lang};
 use crate::admin;
 use crate::app::AppState;
 use crate::auth::api_keys::Area;
@@ -31,24 +32,24 @@ use crate::webhooks::{self, EVENT_TYPES};
 
 /// The section's tabs (its menu entry is the first).
 const TABS: &[(&str, &str)] = &[
-    ("/admin/webhooks", "Webhooks"),
-    ("/admin/api-keys", "API keys"),
-    ("/admin/exports", "Exports"),
-    ("/admin/audit", "Audit log"),
-    ("/admin/cache", "Cache"),
-    ("/admin/settings", "Settings"),
+    ("/admin/webhooks", n_("Webhooks")),
+    ("/admin/api-keys", n_("API keys")),
+    ("/admin/exports", n_("Exports")),
+    ("/admin/audit", n_("Audit log")),
+    ("/admin/cache", n_("Cache")),
+    ("/admin/settings", n_("Settings")),
 ];
 
-fn tabs(here: &str) -> Markup {
+fn tabs(w: Lang, here: &str) -> Markup {
     html! {
-        nav.tabs aria-label="System" {
-            @for (href, name) in TABS { a href=(href) aria-current=[(*href == here).then_some("page")] { (name) } }
+        nav.tabs aria-label=(t(w, "System")) {
+            @for (href, name) in TABS { a href=(href) aria-current=[(*href == here).then_some("page")] { (t(w, name)) } }
         }
     }
 }
 
 fn page(app: &AppState, a: &AdminPage, title: &str, main: Markup) -> Response {
-    page_with(app, &a.ps, title, "/admin/webhooks", main)
+    page_with(app, a, title, "/admin/webhooks", main)
 }
 
 pub(crate) use super::forms::{field, refused, Fields};
@@ -105,18 +106,18 @@ struct Delivery {
     created_at: String,
 }
 
-fn health(h: &Health) -> Markup {
+fn health(w: Lang, h: &Health) -> Markup {
     let (class, words) = match h.state.as_str() {
-        "ok" => ("status fulfilled", "delivering"),
-        "failing" => ("status cancelled", "failing"),
-        _ => ("status pending", "nothing sent yet"),
+        "ok" => ("status fulfilled", n_("delivering")),
+        "failing" => ("status cancelled", n_("failing")),
+        _ => ("status pending", n_("nothing sent yet")),
     };
     html! {
-        span class=(class) { (words) }
+        span class=(class) { (t(w, words)) }
         @if h.state == "failing" {
             br;
             span.meta {
-                @if let Some(s) = h.last_status { "answered " (s) } @else if let Some(e) = &h.last_error { (e) }
+                @if let Some(s) = h.last_status { (t(w, "answered ")) (s) } @else if let Some(e) = &h.last_error { (e) }
                 @if let Some(at) = &h.last_attempt_at { " · " (when(at)) }
             }
         }
@@ -132,10 +133,10 @@ pub(crate) async fn failing_webhooks(app: &AppState, a: &AdminPage) -> Result<Ve
 }
 
 /// The form's events: every type, ticked as `chosen`.
-fn event_boxes(chosen: &[String], errors: &BTreeMap<String, String>) -> Markup {
+fn event_boxes(w: Lang, chosen: &[String], errors: &BTreeMap<String, String>) -> Markup {
     html! {
         fieldset.field #events aria-describedby=[errors.get("events").map(|_| "events-error")] {
-            legend { "Events" }
+            legend { (t(w, "Events")) }
             div.choices {
                 @for e in EVENT_TYPES {
                     label.choice { input type="checkbox" name="event" value=(e) checked[chosen.iter().any(|c| c == e)]; code { (e) } }
@@ -146,11 +147,11 @@ fn event_boxes(chosen: &[String], errors: &BTreeMap<String, String>) -> Markup {
     }
 }
 
-fn url_field(value: &str, errors: &BTreeMap<String, String>) -> Markup {
+fn url_field(w: Lang, value: &str, errors: &BTreeMap<String, String>) -> Markup {
     html! {
         div.field {
-            label for="url" { "Endpoint URL" }
-            input #url type="url" name="url" value=(value) required maxlength="2000" placeholder="https://example.com/hooks/storefront"
+            label for="url" { (t(w, "Endpoint URL")) }
+            input #url type="url" name="url" value=(value) required maxlength="2000" placeholder=(t(w, "https://example.com/hooks/storefront"))
                 aria-invalid=[errors.get("url").map(|_| "true")] aria-describedby=[errors.get("url").map(|_| "url-error")];
             @if let Some(m) = errors.get("url") { p.field-error #url-error { (m) } }
         }
@@ -174,46 +175,47 @@ async fn webhooks_page(
     errors: &BTreeMap<String, String>,
     made: Option<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let subs: Vec<Subscription> =
         answered(webhooks::handlers::list_webhooks(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await)
             .await?;
     let chosen: Vec<String> = typed.iter().filter(|(k, _)| k == "event").map(|(_, v)| v.clone()).collect();
     let main = html! {
-        h1 { "Webhooks" }
-        (tabs("/admin/webhooks"))
-        p.meta { "Events POSTed to your endpoints as they happen, signed with each subscription's secret, retried until they arrive." }
+        h1 { (t(w, "Webhooks")) }
+        (tabs(w, "/admin/webhooks"))
+        p.meta { (t(w, "Events POSTed to your endpoints as they happen, signed with each subscription's secret, retried until they arrive.")) }
         @if let Some((id, secret)) = &made {
             div.notice role="status" #secret-notice {
-                p { strong { "Subscription #" (id) " made." } " Its signing secret is shown this once — copy it into the receiving end now:" }
+                p { strong { (t(w, "Subscription #")) (id) (t(w, " made.")) } (t(w, " Its signing secret is shown this once — copy it into the receiving end now:")) }
                 p { code.secret #secret { (secret) } }
             }
         }
-        @if subs.is_empty() { p.empty { "No subscriptions yet." } }
+        @if subs.is_empty() { p.empty { (t(w, "No subscriptions yet.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Endpoint" } th scope="col" { "Events" } th scope="col" { "Health" } th scope="col" { "Since" } } }
+                thead { tr { th scope="col" { (t(w, "Endpoint")) } th scope="col" { (t(w, "Events")) } th scope="col" { (t(w, "Health")) } th scope="col" { (t(w, "Since")) } } }
                 tbody { @for s in &subs { tr #(format!("webhook-{}", s.id)) {
-                    td { a href=(format!("/admin/webhooks/{}", s.id)) { (s.url) } @if !s.active { " " span.status.expired { "paused" } } }
-                    td data-label="Events" { (s.events.join(", ")) }
-                    td data-label="Health" { (health(&s.health)) }
-                    td data-label="Since" { (when(&s.created_at)) }
+                    td { a href=(format!("/admin/webhooks/{}", s.id)) { (s.url) } @if !s.active { " " span.status.expired { (t(w, "paused")) } } }
+                    td data-label=(t(w, "Events")) { (s.events.join(", ")) }
+                    td data-label=(t(w, "Health")) { (health(w, &s.health)) }
+                    td data-label=(t(w, "Since")) { (when(&s.created_at)) }
                 } } }
             }
         }
         section.panel aria-labelledby="add" {
-            h2 #add { "Add a subscription" }
+            h2 #add { (t(w, "Add a subscription")) }
             (error_box(errors))
             form method="post" action="/admin/webhooks" novalidate {
                 (csrf(&a.ps))
-                (url_field(field(typed, "url").unwrap_or(""), errors))
-                (event_boxes(&chosen, errors))
-                label.choice { input type="checkbox" name="active" value="1" checked[typed.is_empty() || field(typed, "active").is_some()]; "Active" }
-                button type="submit" { "Add subscription" }
+                (url_field(w, field(typed, "url").unwrap_or(""), errors))
+                (event_boxes(w, &chosen, errors))
+                label.choice { input type="checkbox" name="active" value="1" checked[typed.is_empty() || field(typed, "active").is_some()]; (t(w, "Active")) }
+                button type="submit" { (t(w, "Add subscription")) }
             }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(status_code(status, page(app, a, "Webhooks", main)))
+    Ok(status_code(status, page(app, a, t(a.w, "Webhooks"), main)))
 }
 
 /// `POST /admin/webhooks`: the secret is on the answer page, once.
@@ -231,7 +233,9 @@ pub async fn create_webhook(
             )
             .await
         }
-        Err(_) => Err(ApiError::validation([("events".to_owned(), "choose known event types".to_owned())].into())),
+        Err(_) => {
+            Err(ApiError::validation([("events".to_owned(), t(a.w, "choose known event types").to_owned())].into()))
+        }
     };
     match made {
         Ok(v) => {
@@ -262,6 +266,7 @@ async fn webhook_page(
     typed: Option<&Fields>,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let sid = Id::parse(id).ok_or_else(|| ApiError::not_found("webhook subscription"))?;
     let s: Subscription = answered(
         webhooks::handlers::get_webhook(
@@ -292,57 +297,57 @@ async fn webhook_page(
     let url = typed.and_then(|t| field(t, "url")).unwrap_or(&s.url);
     let active = typed.map_or(s.active, |t| field(t, "active").is_some());
     let main = html! {
-        p.crumbs { a href="/admin/webhooks" { "Webhooks" } " / #" (s.id) }
+        p.crumbs { a href="/admin/webhooks" { (t(w, "Webhooks")) } " / #" (s.id) }
         h1 { (s.url) }
-        @if get(p, "saved").is_some() { p.notice role="status" { "Saved." } }
-        @if let Some(d) = get(p, "retried") { p.notice role="status" { "Delivery #" (d) " will be sent again in its turn." } }
-        p #health { "Health: " (health(&s.health)) }
+        @if get(p, "saved").is_some() { p.notice role="status" { (t(w, "Saved.")) } }
+        @if let Some(d) = get(p, "retried") { p.notice role="status" { (t(w, "Delivery #")) (d) (t(w, " will be sent again in its turn.")) } }
+        p #health { (t(w, "Health: ")) (health(w, &s.health)) }
         section.panel aria-labelledby="deliveries" {
-            h2 #deliveries { "Deliveries" }
-            @if deliveries.is_empty() { p.empty { "Nothing sent yet." } }
+            h2 #deliveries { (t(w, "Deliveries")) }
+            @if deliveries.is_empty() { p.empty { (t(w, "Nothing sent yet.")) } }
             @else {
                 table.lines {
-                    thead { tr { th scope="col" { "Event" } th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Last answer" } th scope="col" { span.skip { "Actions" } } } }
+                    thead { tr { th scope="col" { (t(w, "Event")) } th scope="col" { (t(w, "State")) } th scope="col" { (t(w, "Attempts")) } th scope="col" { (t(w, "Last answer")) } th scope="col" { span.skip { (t(w, "Actions")) } } } }
                     tbody { @for d in &deliveries { tr #(format!("delivery-{}", d.id)) {
                         td { code { (d.event) } br; span.meta { "#" (d.id) " · " (when(&d.created_at)) } }
-                        td data-label="State" {
-                            span class=(format!("status {}", match d.state.as_str() { "succeeded" => "fulfilled", "failed" => "cancelled", _ => "pending" })) { (d.state) }
-                            @if let Some(n) = &d.next_at { br; span.meta { "next try " (when(n)) } }
+                        td data-label=(t(w, "State")) {
+                            span class=(format!("status {}", match d.state.as_str() { "succeeded" => "fulfilled", "failed" => "cancelled", _ => "pending" })) { (said(w, &d.state)) }
+                            @if let Some(n) = &d.next_at { br; span.meta { (t(w, "next try ")) (when(n)) } }
                         }
-                        td data-label="Attempts" { (d.attempts) }
-                        td data-label="Last answer" {
+                        td data-label=(t(w, "Attempts")) { (d.attempts) }
+                        td data-label=(t(w, "Last answer")) {
                             @if let Some(s) = d.last_status { (s) } @else if let Some(e) = &d.last_error { code { (e) } } @else { "—" }
                             @if let Some(at) = &d.last_attempt_at { br; span.meta { (when(at)) } }
                         }
                         td {
                             @if d.state != "pending" {
                                 form.inline method="post" action=(format!("/admin/webhooks/{}/deliveries/{}/retry", s.id, d.id)) {
-                                    (csrf(&a.ps)) button.quiet type="submit" { "Send again" }
+                                    (csrf(&a.ps)) button.quiet type="submit" { (t(w, "Send again")) }
                                 }
                             }
                         }
                     } } }
                 }
-                (older(&format!("/admin/webhooks/{}", s.id), &[], deliveries.len(), deliveries.last().map(|d| d.id.as_str())))
+                (older(w, &format!("/admin/webhooks/{}", s.id), &[], deliveries.len(), deliveries.last().map(|d| d.id.as_str())))
             }
         }
         form.panel method="post" action=(format!("/admin/webhooks/{}", s.id)) novalidate {
-            h2 { "Change" }
+            h2 { (t(w, "Change")) }
             (error_box(errors))
             (csrf(&a.ps))
-            (url_field(url, errors))
-            (event_boxes(&chosen, errors))
-            label.choice { input type="checkbox" name="active" value="1" checked[active]; "Active (a paused subscription keeps its deliveries and sends them when active again)" }
-            button type="submit" { "Save" }
+            (url_field(w, url, errors))
+            (event_boxes(w, &chosen, errors))
+            label.choice { input type="checkbox" name="active" value="1" checked[active]; (t(w, "Active (a paused subscription keeps its deliveries and sends them when active again)")) }
+            button type="submit" { (t(w, "Save")) }
         }
         form.panel method="post" action=(format!("/admin/webhooks/{}/delete", s.id)) {
             (csrf(&a.ps))
-            p.meta { "Deleting ends the subscription and its delivery log; this cannot be undone." }
-            button.danger type="submit" { "Delete subscription" }
+            p.meta { (t(w, "Deleting ends the subscription and its delivery log; this cannot be undone.")) }
+            button.danger type="submit" { (t(w, "Delete subscription")) }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let title = format!("Webhook #{}", s.id);
+    let title = format!("{}{}", t(w, "Webhook #"), s.id);
     Ok(status_code(status, page(app, a, &title, main)))
 }
 
@@ -368,7 +373,9 @@ pub async fn update_webhook(
             )
             .await
         }
-        Err(_) => Err(ApiError::validation([("events".to_owned(), "choose known event types".to_owned())].into())),
+        Err(_) => {
+            Err(ApiError::validation([("events".to_owned(), t(a.w, "choose known event types").to_owned())].into()))
+        }
     };
     match changed {
         Ok(_) => Ok(see_other(&format!("/admin/webhooks/{}?saved=1", sid.0), None)),
@@ -432,67 +439,68 @@ async fn keys_page(
     errors: &BTreeMap<String, String>,
     made: Option<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let keys: Vec<Key> =
         answered(admin::api_keys::list_keys(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await)
             .await?;
     let main = html! {
-        h1 { "API keys" }
-        (tabs("/admin/api-keys"))
-        p.meta { "For integrations: " code { "Authorization: Bearer <key>" } " on the admin API, each key limited to the areas you give it. Only a key's fingerprint is kept." }
+        h1 { (t(w, "API keys")) }
+        (tabs(w, "/admin/api-keys"))
+        p.meta { (t(w, "For integrations: ")) code { (t(w, "Authorization: Bearer <key>")) } (t(w, " on the admin API, each key limited to the areas you give it. Only a key's fingerprint is kept.")) }
         @if let Some((name, key)) = &made {
             div.notice role="status" #key-notice {
-                p { strong { "Key “" (name) "” made." } " It is shown this once — copy it now:" }
+                p { strong { (t(w, "Key “")) (name) (t(w, "” made.")) } (t(w, " It is shown this once — copy it now:")) }
                 p { code.secret #new-key { (key) } }
             }
         }
-        @if keys.is_empty() { p.empty { "No keys yet." } }
+        @if keys.is_empty() { p.empty { (t(w, "No keys yet.")) } }
         @else {
             table.lines {
-                thead { tr { th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Scopes" } th scope="col" { "Last used" } th scope="col" { span.skip { "Actions" } } } }
+                thead { tr { th scope="col" { (t(w, "Name")) } th scope="col" { (t(w, "Key")) } th scope="col" { (t(w, "Scopes")) } th scope="col" { (t(w, "Last used")) } th scope="col" { span.skip { (t(w, "Actions")) } } } }
                 tbody { @for k in &keys { tr #(format!("key-{}", k.id)) {
-                    td { (k.name) br; span.meta { "made " (when(&k.created_at)) } }
-                    td data-label="Key" { code { (k.prefix) "…" } }
-                    td data-label="Scopes" { (k.scopes.join(", ")) }
-                    td data-label="Last used" { @if let Some(t) = &k.last_used_at { (when(t)) } @else { "never" } }
+                    td { (k.name) br; span.meta { (t(w, "made ")) (when(&k.created_at)) } }
+                    td data-label=(t(w, "Key")) { code { (k.prefix) "…" } }
+                    td data-label=(t(w, "Scopes")) { (k.scopes.join(", ")) }
+                    td data-label=(t(w, "Last used")) { @if let Some(t) = &k.last_used_at { (when(t)) } @else { (t(w, "never")) } }
                     td {
                         form.inline method="post" action=(format!("/admin/api-keys/{}/revoke", k.id)) {
-                            (csrf(&a.ps)) button.danger type="submit" aria-label=(format!("Revoke {}", k.name)) { "Revoke" }
+                            (csrf(&a.ps)) button.danger type="submit" aria-label=(tf(w, "Revoke {name}", &[("name", &k.name)])) { (t(w, "Revoke")) }
                         }
                     }
                 } } }
             }
         }
         section.panel aria-labelledby="add" {
-            h2 #add { "Make a key" }
+            h2 #add { (t(w, "Make a key")) }
             (error_box(errors))
             form method="post" action="/admin/api-keys" novalidate {
                 (csrf(&a.ps))
                 div.field {
-                    label for="name" { "What it is for" }
-                    input #name name="name" value=(field(typed, "name").unwrap_or("")) required maxlength="100" placeholder="warehouse sync"
+                    label for="name" { (t(w, "What it is for")) }
+                    input #name name="name" value=(field(typed, "name").unwrap_or("")) required maxlength="100" placeholder=(t(w, "warehouse sync"))
                         aria-invalid=[errors.get("name").map(|_| "true")] aria-describedby=[errors.get("name").map(|_| "name-error")];
                     @if let Some(m) = errors.get("name") { p.field-error #name-error { (m) } }
                 }
                 table.lines.scopes {
-                    caption { "Access per area (write includes read)" }
-                    thead { tr { th scope="col" { "Area" } th scope="col" { "None" } th scope="col" { "Read" } th scope="col" { "Write" } } }
+                    caption { (t(w, "Access per area (write includes read)")) }
+                    thead { tr { th scope="col" { (t(w, "Area")) } th scope="col" { (t(w, "None")) } th scope="col" { (t(w, "Read")) } th scope="col" { (t(w, "Write")) } } }
                     tbody { @for area in Area::ALL {
                         @let n = area.name();
                         @let now = field(typed, n).unwrap_or("");
                         tr {
                             th scope="row" { (n) }
-                            @for (v, what) in [("", "no access"), ("read", "read"), ("write", "write")] {
+                            @for (v, what) in [("", t(w, "no access")), ("read", t(w, "read")), ("write", t(w, "write"))] {
                                 td { input type="radio" name=(n) value=(v) checked[now == v] aria-label=(format!("{n}: {what}")); }
                             }
                         }
                     } }
                 }
-                button type="submit" { "Make key" }
+                button type="submit" { (t(w, "Make key")) }
             }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(status_code(status, page(app, a, "API keys", main)))
+    Ok(status_code(status, page(app, a, t(a.w, "API keys"), main)))
 }
 
 /// `POST /admin/api-keys`: the key is on the answer page, once.
@@ -515,11 +523,11 @@ pub async fn create_key(
             .await
             .map_err(|mut e| {
                 if e.details.contains_key("scopes") {
-                    e.details.insert("scopes".into(), json!("give the key access to at least one area"));
+                    e.details.insert("scopes".into(), json!(t(a.w, "give the key access to at least one area")));
                 }
                 e
             }),
-        Err(_) => Err(ApiError::validation([("scopes".to_owned(), "unknown scope".to_owned())].into())),
+        Err(_) => Err(ApiError::validation([("scopes".to_owned(), t(a.w, "unknown scope").to_owned())].into())),
     };
     match made {
         Ok(v) => {
@@ -568,6 +576,7 @@ async fn exports_page(
     typed: &Fields,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let jobs: Vec<JobRow> = answered(
         admin::jobs::list_jobs(State(app.clone()), a.admin.clone(), QueryParams::parse("kind=export&per_page=20")?)
             .await,
@@ -576,53 +585,53 @@ async fn exports_page(
     let kind = field(typed, "kind").unwrap_or("orders");
     let format = field(typed, "format").unwrap_or("csv");
     let main = html! {
-        h1 { "Exports" }
-        (tabs("/admin/exports"))
-        p.meta { "A copy of the shop's products, orders or customers as a file, written in the background from one consistent snapshot." }
+        h1 { (t(w, "Exports")) }
+        (tabs(w, "/admin/exports"))
+        p.meta { (t(w, "A copy of the shop's products, orders or customers as a file, written in the background from one consistent snapshot.")) }
         section.panel aria-labelledby="start" {
-            h2 #start { "Export" }
+            h2 #start { (t(w, "Export")) }
             (error_box(errors))
             form method="post" action="/admin/exports" novalidate {
                 (csrf(&a.ps))
                 div.row {
                     div.field {
-                        label for="kind" { "What" }
+                        label for="kind" { (t(w, "What")) }
                         select #kind name="kind" {
-                            @for k in ["products", "orders", "customers"] { option value=(k) selected[kind == k] { (k) } }
+                            @for (k, name) in [("products", t(w, "Products")), ("orders", t(w, "Orders")), ("customers", t(w, "Customers"))] { option value=(k) selected[kind == k] { (name) } }
                         }
                     }
                     div.field {
-                        label for="format" { "Format" }
+                        label for="format" { (t(w, "Format")) }
                         select #format name="format" {
-                            option value="csv" selected[format == "csv"] { "CSV" }
-                            option value="jsonl" selected[format == "jsonl"] { "JSON lines" }
+                            option value="csv" selected[format == "csv"] { (t(w, "CSV")) }
+                            option value="jsonl" selected[format == "jsonl"] { (t(w, "JSON lines")) }
                         }
                     }
                     div.field {
-                        label for="since" { "Since (optional)" }
+                        label for="since" { (t(w, "Since (optional)")) }
                         input #since type="date" name="since" value=(field(typed, "since").unwrap_or(""))
                             aria-invalid=[errors.get("since").map(|_| "true")] aria-describedby=[errors.get("since").map(|_| "since-error")];
                         @if let Some(m) = errors.get("since") { p.field-error #since-error { (m) } }
                     }
                 }
-                button type="submit" { "Start export" }
+                button type="submit" { (t(w, "Start export")) }
             }
         }
         @if !jobs.is_empty() {
-            h2 { "Latest exports" }
+            h2 { (t(w, "Latest exports")) }
             table.lines {
-                thead { tr { th scope="col" { "Export" } th scope="col" { "State" } th scope="col" { "Rows" } th scope="col" { "File" } } }
+                thead { tr { th scope="col" { (t(w, "Export")) } th scope="col" { (t(w, "State")) } th scope="col" { (t(w, "Rows")) } th scope="col" { (t(w, "File")) } } }
                 tbody { @for j in &jobs { tr {
                     td { a href=(format!("/admin/jobs/{}", j.id)) { (j.args["kind"].as_str().unwrap_or("export")) " #" (j.id) } br; span.meta { (when(&j.created_at)) } }
-                    td data-label="State" { (j.state) }
-                    td data-label="Rows" { @if let Some(n) = j.result.as_ref().and_then(|r| r["rows"].as_i64()) { (n) } }
-                    td { @if j.state == "completed" { a href=(format!("/admin/exports/{}", j.id)) download { "Download" } } }
+                    td data-label=(t(w, "State")) { (said(w, &j.state)) }
+                    td data-label=(t(w, "Rows")) { @if let Some(n) = j.result.as_ref().and_then(|r| r["rows"].as_i64()) { (n) } }
+                    td { @if j.state == "completed" { a href=(format!("/admin/exports/{}", j.id)) download { (t(w, "Download")) } } }
                 } } }
             }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(status_code(status, page(app, a, "Exports", main)))
+    Ok(status_code(status, page(app, a, t(a.w, "Exports"), main)))
 }
 
 /// `POST /admin/exports`: to the job's page, which follows it.
@@ -643,9 +652,9 @@ pub async fn create_export(
             )
             .await
         }
-        Err(_) => {
-            Err(ApiError::validation([("form".to_owned(), "choose what to export and a format".to_owned())].into()))
-        }
+        Err(_) => Err(ApiError::validation(
+            [("form".to_owned(), t(a.w, "choose what to export and a format").to_owned())].into(),
+        )),
     };
     match started {
         Ok(v) => Ok(see_other(&format!("/admin/jobs/{}", v["job_id"].as_str().unwrap_or("")), None)),
@@ -687,6 +696,7 @@ struct AuditRow {
 
 /// `GET /admin/audit?before=`
 pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    let w = a.w;
     let p = list_params(raw.as_deref(), &["before"])?;
     let mut api: Vec<(&str, &str)> = vec![("per_page", "50")];
     api.extend(get(&p, "before").map(|b| ("before", b)));
@@ -696,25 +706,25 @@ pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Raw
     .await?;
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let main = html! {
-        h1 { "Audit log" }
-        (tabs("/admin/audit"))
-        p.meta { "Every change to prices, stock, orders, settings and access: who, what it was before and after, from where." }
-        @if rows.is_empty() { p.empty { "Nothing recorded yet." } }
+        h1 { (t(w, "Audit log")) }
+        (tabs(w, "/admin/audit"))
+        p.meta { (t(w, "Every change to prices, stock, orders, settings and access: who, what it was before and after, from where.")) }
+        @if rows.is_empty() { p.empty { (t(w, "Nothing recorded yet.")) } }
         @else {
             table.lines #audit {
-                thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Change" } } }
+                thead { tr { th scope="col" { (t(w, "When")) } th scope="col" { (t(w, "Who")) } th scope="col" { (t(w, "What")) } th scope="col" { (t(w, "Change")) } } }
                 tbody { @for r in &rows { tr {
                     td { (when(&r.at)) }
-                    td data-label="Who" {
-                        @if let Some(c) = &r.actor_id { a href=(format!("/admin/customers/{c}")) { "#" (c) } } @else { "system" }
-                        @if let Some(k) = &r.api_key_id { br; span.meta { "API key #" (k) } }
+                    td data-label=(t(w, "Who")) {
+                        @if let Some(c) = &r.actor_id { a href=(format!("/admin/customers/{c}")) { "#" (c) } } @else { (t(w, "system")) }
+                        @if let Some(k) = &r.api_key_id { br; span.meta { (t(w, "API key #")) (k) } }
                         br; span.meta { (r.client_addr) }
                     }
-                    td data-label="What" { code { (r.action) } br; span.meta { (r.entity) @if let Some(id) = &r.entity_id { " #" (id) } } }
-                    td data-label="Change" {
+                    td data-label=(t(w, "What")) { code { (r.action) } br; span.meta { (r.entity) @if let Some(id) = &r.entity_id { " #" (id) } } }
+                    td data-label=(t(w, "Change")) {
                         @if r.before.is_some() || r.after.is_some() {
                             details {
-                                summary { "Before and after" }
+                                summary { (t(w, "Before and after")) }
                                 div.diff {
                                     @if let Some(b) = &r.before { pre { (pretty(b)) } }
                                     @if let Some(x) = &r.after { pre { (pretty(x)) } }
@@ -724,10 +734,10 @@ pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Raw
                     }
                 } } }
             }
-            (older("/admin/audit", &[], rows.len(), rows.last().map(|r| r.id.as_str())))
+            (older(w, "/admin/audit", &[], rows.len(), rows.last().map(|r| r.id.as_str())))
         }
     };
-    Ok(page(&app, &a, "Audit log", main))
+    Ok(page(&app, &a, t(a.w, "Audit log"), main))
 }
 
 // --- cache ------------------------------------------------------------------------------------
@@ -757,35 +767,36 @@ async fn cache_page(
     typed: &str,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let stats: Value =
         answered(admin::cache::cache_stats(State(app.clone()), a.admin.clone(), QueryParams::parse("")?).await).await?;
     let empty = serde_json::Map::new();
     let main = html! {
-        h1 { "Cache" }
-        (tabs("/admin/cache"))
-        p.meta { "Pages and answers are kept ready to send; a change marks what it touched stale at once, on every node." }
-        @if let Some(t) = flushed { p.notice role="status" { @if t == "*" { "Everything flushed." } @else { "Flushed " code { (t) } "." } } }
+        h1 { (t(w, "Cache")) }
+        (tabs(w, "/admin/cache"))
+        p.meta { (t(w, "Pages and answers are kept ready to send; a change marks what it touched stale at once, on every node.")) }
+        @if let Some(tag) = flushed { p.notice role="status" { @if tag == "*" { (t(w, "Everything flushed.")) } @else { (t(w, "Flushed ")) code { (tag) } "." } } }
         div.checkout {
-            section.panel aria-labelledby="l1" { h2 #l1 { "In memory" } (figures(stats["l1"].as_object().unwrap_or(&empty))) }
-            section.panel aria-labelledby="l2" { h2 #l2 { "Redis" } (figures(stats["l2"].as_object().unwrap_or(&empty))) }
+            section.panel aria-labelledby="l1" { h2 #l1 { (t(w, "In memory")) } (figures(stats["l1"].as_object().unwrap_or(&empty))) }
+            section.panel aria-labelledby="l2" { h2 #l2 { (t(w, "Redis")) } (figures(stats["l2"].as_object().unwrap_or(&empty))) }
         }
         section.panel aria-labelledby="flush" {
-            h2 #flush { "Flush" }
+            h2 #flush { (t(w, "Flush")) }
             (error_box(errors))
             form method="post" action="/admin/cache/flush" novalidate {
                 (csrf(&a.ps))
                 div.field {
-                    label for="tag" { "Tag (empty: everything)" }
-                    input #tag name="tag" value=(typed) maxlength="100" placeholder="product:42, listing, search…"
+                    label for="tag" { (t(w, "Tag (empty: everything)")) }
+                    input #tag name="tag" value=(typed) maxlength="100" placeholder=(t(w, "product:42, listing, search…"))
                         aria-invalid=[errors.get("tag").map(|_| "true")] aria-describedby=[errors.get("tag").map(|_| "tag-error")];
                     @if let Some(m) = errors.get("tag") { p.field-error #tag-error { (m) } }
                 }
-                button type="submit" { "Flush" }
+                button type="submit" { (t(w, "Flush")) }
             }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(status_code(status, page(app, a, "Cache", main)))
+    Ok(status_code(status, page(app, a, t(a.w, "Cache"), main)))
 }
 
 /// `POST /admin/cache/flush`
@@ -809,19 +820,19 @@ pub async fn flush(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fiel
 /// How the page names each run-time setting.
 fn setting_label(key: &str) -> &'static str {
     match key {
-        "shop_name" => "Shop name",
-        "low_stock_threshold" => "Low-stock alert at (units)",
-        "cart_max_lines" => "Most lines in one cart",
-        "order_expiry_mins" => "A customer's unpaid order expires after (minutes)",
-        "guest_order_expiry_mins" => "A guest's unpaid order expires after (minutes)",
-        "admin_require_2fa" => "Administrators must log in with a second factor",
-        "return_window_days" => "Customers may ask for a return for (days after delivery; 0: no returns)",
-        "draft_custom_prices" => "Draft orders may set their own prices",
-        "locales" => "Languages of the catalog (language tags separated by commas, the default first: en, de, fr)",
+        "shop_name" => n_("Shop name"),
+        "low_stock_threshold" => n_("Low-stock alert at (units)"),
+        "cart_max_lines" => n_("Most lines in one cart"),
+        "order_expiry_mins" => n_("A customer's unpaid order expires after (minutes)"),
+        "guest_order_expiry_mins" => n_("A guest's unpaid order expires after (minutes)"),
+        "admin_require_2fa" => n_("Administrators must log in with a second factor"),
+        "return_window_days" => n_("Customers may ask for a return for (days after delivery; 0: no returns)"),
+        "draft_custom_prices" => n_("Draft orders may set their own prices"),
+        "locales" => n_("Languages of the catalog (language tags separated by commas, the default first: en, de, fr)"),
         "currencies" => {
-            "Currencies sold in (the default first, then each other with its rate from the default: USD, EUR 0.92)"
+            n_("Currencies sold in (the default first, then each other with its rate from the default: USD, EUR 0.92)")
         }
-        _ => "Setting",
+        _ => n_("Setting"),
     }
 }
 
@@ -851,23 +862,24 @@ async fn settings_page(
     typed: &BTreeMap<String, String>,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let list: Vec<Value> = answered(admin::settings::list_settings(State(app.clone()), a.admin.clone()).await).await?;
     let main = html! {
-        h1 { "Settings" }
-        (tabs("/admin/settings"))
-        p.meta { "These change while the shop runs, on every node at once. The rest of the configuration is read at start (the configuration file, the environment, the flags)." }
+        h1 { (t(w, "Settings")) }
+        (tabs(w, "/admin/settings"))
+        p.meta { (t(w, "These change while the shop runs, on every node at once. The rest of the configuration is read at start (the configuration file, the environment, the flags).")) }
         @match saved {
-            Some("nothing") => p.notice role="status" { "Nothing to save: every value was already in force." },
-            Some("reset") => p.notice role="status" { "Back to the configured value." },
-            Some(_) => p.notice role="status" { "Saved. In force now." },
+            Some("nothing") => p.notice role="status" { (t(w, "Nothing to save: every value was already in force.")) },
+            Some("reset") => p.notice role="status" { (t(w, "Back to the configured value.")) },
+            Some(_) => p.notice role="status" { (t(w, "Saved. In force now.")) },
             None => {},
         }
         @if errors.keys().any(|k| crate::settings::RUNTIME.contains(&k.as_str())) {
-            div.error role="alert" { p { "Nothing was saved: a value below is not one the shop can use." } }
+            div.error role="alert" { p { (t(w, "Nothing was saved: a value below is not one the shop can use.")) } }
         }
         (error_box(&errors.iter().filter(|(k, _)| !crate::settings::RUNTIME.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()))
         section.panel aria-labelledby="runtime" {
-            h2 #runtime { "Run-time settings" }
+            h2 #runtime { (t(w, "Run-time settings")) }
             form #settings method="post" action="/admin/settings" novalidate {
                 (csrf(&a.ps))
                 @for s in &list {
@@ -881,10 +893,10 @@ async fn settings_page(
                         @if s["value"].is_boolean() {
                             label.check for=(id) {
                                 input id=(id) type="checkbox" name=(key) value="on" checked[value == "on"] aria-describedby=(hint);
-                                " " (setting_label(key))
+                                " " (t(w, setting_label(key)))
                             }
                         } @else {
-                            label for=(id) { (setting_label(key)) }
+                            label for=(id) { (t(w, setting_label(key))) }
                             @if s["value"].is_number() {
                                 input id=(id) name=(key) type="number" inputmode="numeric" value=(value)
                                     min=[s["minimum"].as_i64()] max=[s["maximum"].as_i64()]
@@ -896,19 +908,19 @@ async fn settings_page(
                         }
                         p.meta id=(hint) {
                             (s["description"].as_str().unwrap_or_default().replace('`', ""))
-                            " Configured: " strong { (shown(&s["configured"])) } "."
-                            @if let Some(at) = s["changed_at"].as_str() { " Changed here " (when(at)) "." }
+                            (t(w, " Configured: ")) strong { (shown(&s["configured"])) } "."
+                            @if let Some(at) = s["changed_at"].as_str() { (t(w, " Changed here ")) (when(at)) "." }
                         }
                         @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
                     }
                 }
-                button type="submit" { "Save settings" }
+                button type="submit" { (t(w, "Save settings")) }
             }
         }
         @let changed: Vec<&Value> = list.iter().filter(|s| s["changed_at"].is_string()).collect();
         @if !changed.is_empty() {
             section.panel aria-labelledby="changed" {
-                h2 #changed { "Changed here" }
+                h2 #changed { (t(w, "Changed here")) }
                 ul.plain {
                     @for s in changed {
                         @let key = s["key"].as_str().unwrap_or_default();
@@ -916,8 +928,8 @@ async fn settings_page(
                             form method="post" action="/admin/settings/reset" {
                                 (csrf(&a.ps))
                                 input type="hidden" name="key" value=(key);
-                                (setting_label(key)) ": " strong { (shown(&s["value"])) } " (configured: " (shown(&s["configured"])) ") "
-                                button.quiet type="submit" aria-label=(format!("Use the configured value of {}", setting_label(key).to_lowercase())) { "Use the configured value" }
+                                (t(w, setting_label(key))) ": " strong { (shown(&s["value"])) } (t(w, " (configured: ")) (shown(&s["configured"])) ") "
+                                button.quiet type="submit" aria-label=(tf(w, "Use the configured value of “{setting}”", &[("setting", &t(w, setting_label(key)))])) { (t(w, "Use the configured value")) }
                             }
                         }
                     }
@@ -926,7 +938,7 @@ async fn settings_page(
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(status_code(status, page(app, a, "Settings", main)))
+    Ok(status_code(status, page(app, a, t(a.w, "Settings"), main)))
 }
 
 /// `POST /admin/settings`: the values that differ from those in force, through the API's change.

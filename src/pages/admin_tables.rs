@@ -19,6 +19,7 @@ use super::buy::{answered, answered_whole, see_other};
 use super::layout::money;
 use super::session::check_csrf;
 use super::view::Money;
+use super::words::{n_, said, t, tf, Lang};
 use crate::admin::resources::{self as res, Field, FieldKind, Resource};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -34,7 +35,10 @@ pub struct Table {
     pub item: &'static str,
     pub delete: &'static str,
     pub title: &'static str,
-    pub one: &'static str,
+    /// the form that adds one: its heading and button ("Add a promotion")
+    pub add: &'static str,
+    /// the button that deletes one ("Delete this promotion")
+    pub remove: &'static str,
     /// the columns of the list (the rest show on a row's page)
     pub columns: &'static [&'static str],
     /// a line under the heading: what the table is for
@@ -47,74 +51,81 @@ pub const TABLES: &[Table] = &[
         path: "/admin/promotions",
         item: "/admin/promotions/{id}",
         delete: "/admin/promotions/{id}/delete",
-        title: "Promotions",
-        one: "promotion",
+        title: n_("Promotions"),
+        add: n_("Add a promotion"),
+        remove: n_("Delete this promotion"),
         columns: &["code", "kind", "value", "min_subtotal", "ends_at", "active"],
-        about: "Discount codes shoppers enter in the cart.",
+        about: n_("Discount codes shoppers enter in the cart."),
     },
     Table {
         res: &res::SHIPPING_RATES,
         path: "/admin/shipping-rates",
         item: "/admin/shipping-rates/{id}",
         delete: "/admin/shipping-rates/{id}/delete",
-        title: "Shipping rates",
-        one: "shipping rate",
+        title: n_("Shipping rates"),
+        add: n_("Add a shipping rate"),
+        remove: n_("Delete this shipping rate"),
         columns: &["name", "code", "country", "price", "free_above"],
-        about: "What shoppers may choose at checkout, by country (* for anywhere else), order size and weight.",
+        about: n_("What shoppers may choose at checkout, by country (* for anywhere else), order size and weight."),
     },
     Table {
         res: &res::TAX_RATES,
         path: "/admin/tax-rates",
         item: "/admin/tax-rates/{id}",
         delete: "/admin/tax-rates/{id}/delete",
-        title: "Tax rates",
-        one: "tax rate",
+        title: n_("Tax rates"),
+        add: n_("Add a tax rate"),
+        remove: n_("Delete this tax rate"),
         columns: &["name", "country", "region", "rate_bp", "inclusive"],
-        about: "Tax by the shipping address's country and region: added to the prices, or, when included, \
-                the part of them that is tax (gross prices, as shown in the EU).",
+        about: n_("Tax by the shipping address's country and region: added to the prices, or, when included, \
+                the part of them that is tax (gross prices, as shown in the EU)."),
     },
     Table {
         res: &res::CATEGORIES,
         path: "/admin/categories",
         item: "/admin/categories/{id}",
         delete: "/admin/categories/{id}/delete",
-        title: "Categories",
-        one: "category",
+        title: n_("Categories"),
+        add: n_("Add a category"),
+        remove: n_("Delete this category"),
         columns: &["name", "slug", "parent_id", "position"],
-        about: "The shop's departments and the categories below them.",
+        about: n_("The shop's departments and the categories below them."),
     },
     Table {
         res: &res::CUSTOMER_GROUPS,
         path: "/admin/customer-groups",
         item: "/admin/customer-groups/{id}",
         delete: "/admin/customer-groups/{id}/delete",
-        title: "Customer groups",
-        one: "customer group",
+        title: n_("Customer groups"),
+        add: n_("Add a customer group"),
+        remove: n_("Delete this customer group"),
         columns: &["name", "description"],
-        about: "Groups of customers (wholesale, VIP…): a customer's page says which they belong to. \
-                Deleting a group takes its members out of it.",
+        about: n_("Groups of customers (wholesale, VIP…): a customer's page says which they belong to. \
+                Deleting a group takes its members out of it."),
     },
     Table {
         res: &res::PRICE_LISTS,
         path: "/admin/price-lists",
         item: "/admin/price-lists/{id}",
         delete: "/admin/price-lists/{id}/delete",
-        title: "Price lists",
-        one: "price list",
+        title: n_("Price lists"),
+        add: n_("Add a price list"),
+        remove: n_("Delete this price list"),
         columns: &["name", "currency", "customer_group_id", "starts_at", "ends_at"],
-        about: "Prices in a currency, for everyone or for one customer group, always or for a while (a sale that \
+        about: n_("Prices in a currency, for everyone or for one customer group, always or for a while (a sale that \
                 starts and ends by itself). A shopper pays the lowest price that applies; a list for everyone \
-                in another currency than the default sets its prices there instead of the conversion.",
+                in another currency than the default sets its prices there instead of the conversion."),
     },
     Table {
         res: &res::BRANDS,
         path: "/admin/brands",
         item: "/admin/brands/{id}",
         delete: "/admin/brands/{id}/delete",
-        title: "Brands",
-        one: "brand",
+        title: n_("Brands"),
+        add: n_("Add a brand"),
+        remove: n_("Delete this brand"),
         columns: &["name", "slug"],
-        about: "Makers shoppers filter by.",
+        about: n_("Makers shoppers filter by."),
     },
 ];
 
@@ -147,36 +158,44 @@ fn unit(field: &Field) -> Unit {
     }
 }
 
-fn label(field: &Field) -> String {
-    match field.name {
-        "min_subtotal" => "Minimum order".into(),
-        "max_subtotal" => "Maximum order".into(),
-        "free_above" => "Free from".into(),
-        "starts_at" => "Starts (UTC)".into(),
-        "ends_at" => "Ends (UTC)".into(),
-        "usage_limit" => "Uses allowed".into(),
-        "rate_bp" => "Rate (%)".into(),
-        "inclusive" => "Included in prices".into(),
-        "max_weight_grams" => "Maximum weight (g)".into(),
-        "parent_id" => "Parent".into(),
-        "logo_url" => "Logo address".into(),
-        "customer_group_id" => "Customer group".into(),
-        "country" => "Country".into(),
-        "value_in" => "Discount in other currencies".into(),
-        "min_subtotal_in" => "Minimum order in other currencies".into(),
-        "price_in" => "Price in other currencies".into(),
-        "free_above_in" => "Free from, in other currencies".into(),
+fn label(w: Lang, field: &Field) -> String {
+    let en: String = match field.name {
+        "min_subtotal" => n_("Minimum order").into(),
+        "max_subtotal" => n_("Maximum order").into(),
+        "free_above" => n_("Free from").into(),
+        "starts_at" => n_("Starts (UTC)").into(),
+        "ends_at" => n_("Ends (UTC)").into(),
+        "usage_limit" => n_("Uses allowed").into(),
+        "rate_bp" => n_("Rate (%)").into(),
+        "inclusive" => n_("Included in prices").into(),
+        "max_weight_grams" => n_("Maximum weight (g)").into(),
+        "parent_id" => n_("Parent").into(),
+        "logo_url" => n_("Logo address").into(),
+        "customer_group_id" => n_("Customer group").into(),
+        "country" => n_("Country").into(),
+        "value_in" => n_("Discount in other currencies").into(),
+        "min_subtotal_in" => n_("Minimum order in other currencies").into(),
+        "price_in" => n_("Price in other currencies").into(),
+        "free_above_in" => n_("Free from, in other currencies").into(),
+        "code" => n_("Code").into(),
+        "kind" => n_("Kind").into(),
+        "position" => n_("Position").into(),
+        "region" => n_("Region").into(),
+        "slug" => n_("Slug").into(),
+        "value" => n_("Value").into(),
         n => {
             let s = n.replace('_', " ");
             let mut c = s.chars();
             c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
         }
-    }
+    };
+    said(w, &en).to_owned()
 }
 
 /// A value of a row as the list and the form show it; its amounts (but those per currency)
 /// in `default`, the shop's default currency.
 fn shown(
+    w: Lang,
     field: &Field,
     row: &Map<String, Value>,
     parents: &BTreeMap<String, String>,
@@ -187,7 +206,7 @@ fn shown(
     let v = row.get(field.name).unwrap_or(&Value::Null);
     if v.is_null() {
         // a price list without a group is everyone's
-        return if field.name == "customer_group_id" && !form { "Everyone".to_owned() } else { String::new() };
+        return if field.name == "customer_group_id" && !form { t(w, "Everyone").to_owned() } else { String::new() };
     }
     if let (Unit::Amounts, Value::Object(amounts)) = (unit(field), v) {
         return amounts_shown(amounts, form);
@@ -222,7 +241,9 @@ fn shown(
         }
         _ => match (&field.kind, v) {
             (FieldKind::Ref(_), Value::String(id)) if !form => parents.get(id).cloned().unwrap_or_else(|| id.clone()),
-            (FieldKind::Flag(_), Value::Bool(b)) if !form => (if *b { "yes" } else { "no" }).to_owned(),
+            (FieldKind::Flag(_), Value::Bool(b)) if !form => (if *b { t(w, "yes") } else { t(w, "no") }).to_owned(),
+            // a promotion's kind, as the API names it
+            (_, Value::String(s)) if !form && field.name == "kind" => said(w, s).to_owned(),
             (FieldKind::Flag(_), Value::Bool(b)) => b.to_string(),
             (_, Value::String(s)) => s.clone(),
             (_, v) => v.to_string(),
@@ -246,19 +267,21 @@ fn amounts_shown(amounts: &Map<String, Value>, form: bool) -> String {
 
 /// Amounts per currency as typed (`EUR 4.50, JPY 700`: a code and an amount in it, each
 /// currency once), as the API takes them; or what is wrong.
-fn amounts_typed(typed: &str) -> Result<Map<String, Value>, String> {
+fn amounts_typed(w: Lang, typed: &str) -> Result<Map<String, Value>, String> {
     let mut out = Map::new();
     for part in typed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || format!("{part:?} is not a currency code and an amount, like EUR 4.50");
+        let bad = || tf(w, "“{part}” is not a currency code and an amount, like EUR 4.50", &[("part", &part)]);
         let (code, amount) = part.split_once(' ').ok_or_else(bad)?;
         let code = code.trim().to_ascii_uppercase();
         if crate::domain::Currency::parse(&code).is_none() {
             return Err(bad());
         }
-        let minor = super::forms::minor_units_in(amount, &code)
-            .ok_or_else(|| format!("the amount in {code} must be like {}", super::forms::typed_amount(450, &code)))?;
+        let minor = super::forms::minor_units_in(amount, &code).ok_or_else(|| {
+            let like = super::forms::typed_amount(450, &code);
+            tf(w, "the amount in {code} must be like {amount}", &[("code", &code), ("amount", &like)])
+        })?;
         if out.insert(code.clone(), Value::from(minor)).is_some() {
-            return Err(format!("{code} is named twice"));
+            return Err(tf(w, "{code} is named twice", &[("code", &code)]));
         }
     }
     Ok(out)
@@ -269,7 +292,8 @@ fn amounts_typed(typed: &str) -> Result<Map<String, Value>, String> {
 /// cannot be null); errors are the form's, by field.
 /// `default`: the shop's default currency, of the amounts but those per currency.
 fn body_of(
-    t: &Table,
+    w: Lang,
+    tb: &Table,
     form: &BTreeMap<String, String>,
     create: bool,
     default: &str,
@@ -277,7 +301,7 @@ fn body_of(
     let mut body = Map::new();
     let mut errors = BTreeMap::new();
     let kind = form.get("kind").map(String::as_str);
-    for f in t.res.fields {
+    for f in tb.res.fields {
         let typed = form.get(f.name).map(|s| s.trim()).unwrap_or("");
         if let FieldKind::Flag(_) = f.kind {
             body.insert(f.name.into(), Value::Bool(form.contains_key(f.name)));
@@ -289,12 +313,12 @@ fn body_of(
             } else if matches!(f.kind, FieldKind::Text(_)) && !f.required {
                 body.insert(f.name.into(), Value::String(String::new()));
             } else if f.required {
-                errors.insert(f.name.to_owned(), "is required".to_owned());
+                errors.insert(f.name.to_owned(), t(w, "is required").to_owned());
             }
             continue;
         }
         let value = match (unit(f), &f.kind) {
-            (Unit::Amounts, _) => match amounts_typed(typed) {
+            (Unit::Amounts, _) => match amounts_typed(w, typed) {
                 Ok(amounts) => Ok(Value::Object(amounts)),
                 Err(e) => {
                     errors.insert(f.name.to_owned(), e);
@@ -303,27 +327,27 @@ fn body_of(
             },
             (Unit::Money, _) => super::forms::minor_units_in(typed, default).map(Value::from).ok_or(
                 if super::forms::typed_amount(1, default) == "1" {
-                    "an amount like 1250"
+                    n_("an amount like 1250")
                 } else {
-                    "an amount like 12.50"
+                    n_("an amount like 12.50")
                 },
             ),
             // basis points are hundredths, as cents are
             (Unit::Percent, _) => {
-                super::forms::minor_units(typed).map(Value::from).ok_or("a percentage like 20 or 7.5")
+                super::forms::minor_units(typed).map(Value::from).ok_or(n_("a percentage like 20 or 7.5"))
             }
             (Unit::Time, _) => parse_utc(&format!("{typed}:00Z"))
                 .or_else(|| parse_utc(typed))
                 .map(Value::from)
-                .ok_or("a date and time"),
+                .ok_or(n_("a date and time")),
             (Unit::PromotionValue, _) if kind == Some("fixed") => super::forms::minor_units_in(typed, default)
                 .map(Value::from)
                 .ok_or(if super::forms::typed_amount(1, default) == "1" {
-                    "an amount like 500"
+                    n_("an amount like 500")
                 } else {
-                    "an amount like 5.00"
+                    n_("an amount like 5.00")
                 }),
-            (_, FieldKind::Int(..)) => typed.parse::<i64>().map(Value::from).map_err(|_| "a whole number"),
+            (_, FieldKind::Int(..)) => typed.parse::<i64>().map(Value::from).map_err(|_| n_("a whole number")),
             _ => Ok(Value::String(typed.to_owned())),
         };
         match value {
@@ -331,7 +355,7 @@ fn body_of(
                 body.insert(f.name.into(), v);
             }
             Err(e) => {
-                errors.insert(f.name.to_owned(), e.to_owned());
+                errors.insert(f.name.to_owned(), t(w, e).to_owned());
             }
         }
     }
@@ -366,8 +390,8 @@ async fn categories(app: &AppState) -> Result<Vec<(String, String)>, ApiError> {
 
 /// The rows a table's reference field chooses from, as (id, name): categories (indented)
 /// for a category's parent, customer groups for a price list's group.
-async fn choices(app: &AppState, t: &Table) -> Result<Vec<(String, String)>, ApiError> {
-    match t.res.table {
+async fn choices(app: &AppState, tb: &Table) -> Result<Vec<(String, String)>, ApiError> {
+    match tb.res.table {
         "categories" => categories(app).await,
         "price_lists" => {
             app.db
@@ -386,7 +410,8 @@ async fn choices(app: &AppState, t: &Table) -> Result<Vec<(String, String)>, Api
 }
 
 fn form_fields(
-    t: &Table,
+    w: Lang,
+    tb: &Table,
     values: &Map<String, Value>,
     typed: Option<&BTreeMap<String, String>>,
     errors: &BTreeMap<String, String>,
@@ -396,36 +421,36 @@ fn form_fields(
     let none = BTreeMap::new();
     let default = currencies.first().map_or("USD", String::as_str);
     html! {
-        @for f in t.res.fields {
+        @for f in tb.res.fields {
             @let id = format!("f-{}", f.name);
             @let e = errors.get(f.name);
-            @let value = typed.and_then(|t| t.get(f.name).cloned()).unwrap_or_else(|| shown(f, values, &none, true, default));
+            @let value = typed.and_then(|tb| tb.get(f.name).cloned()).unwrap_or_else(|| shown(w, f, values, &none, true, default));
             @let described = e.map(|_| format!("{id}-error"));
             div.field {
                 @match &f.kind {
                     FieldKind::Flag(default) => {
                         label.choice {
                             input id=(id) type="checkbox" name=(f.name) value="true"
-                                checked[typed.map_or(values.get(f.name).and_then(Value::as_bool).unwrap_or(*default), |t| t.contains_key(f.name))];
-                            " " (label(f))
+                                checked[typed.map_or(values.get(f.name).and_then(Value::as_bool).unwrap_or(*default), |tb| tb.contains_key(f.name))];
+                            " " (label(w, f))
                         }
                     }
                     FieldKind::Enum(choices) => {
-                        label for=(id) { (label(f)) }
+                        label for=(id) { (label(w, f)) }
                         select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
-                            @for c in *choices { option value=(c) selected[value == *c] { (c) } }
+                            @for c in *choices { option value=(c) selected[value == *c] { (said(w, c)) } }
                         }
                     }
                     FieldKind::Currency => {
-                        label for=(id) { (label(f)) }
+                        label for=(id) { (label(w, f)) }
                         select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
                             @for c in currencies { option value=(c) selected[value == *c] { (c) } }
                         }
                     }
                     FieldKind::Ref(table) => {
-                        label for=(id) { (label(f)) }
+                        label for=(id) { (label(w, f)) }
                         select id=(id) name=(f.name) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] {
-                            option value="" { (if *table == "customer_groups" { "Everyone" } else { "None (top level)" }) }
+                            option value="" { (if *table == "customer_groups" { t(w, "Everyone") } else { t(w, "None (top level)") }) }
                             @for (cid, name) in cats {
                                 @if values.get("id").and_then(Value::as_str) != Some(cid.as_str()) {
                                     option value=(cid) selected[value == *cid] { (name) }
@@ -434,17 +459,17 @@ fn form_fields(
                         }
                     }
                     FieldKind::Text(max) if *max > 1000 => {
-                        label for=(id) { (label(f)) }
+                        label for=(id) { (label(w, f)) }
                         textarea id=(id) name=(f.name) rows="3" maxlength=(max) aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()] { (value) }
                     }
                     _ => {
-                        label for=(id) { (label(f)) @if !f.required { span.meta { " (optional)" } } }
+                        label for=(id) { (label(w, f)) @if !f.required { span.meta { (t(w, " (optional)")) } } }
                         @let kind = match unit(f) { Unit::Time => "datetime-local", _ => "text" };
                         @let mode = match (unit(f), &f.kind) { (Unit::Plain, FieldKind::Int(..)) => Some("numeric"), (Unit::Plain, _) | (Unit::Time, _) | (Unit::Amounts, _) => None, _ => Some("decimal") };
                         input id=(id) type=(kind) name=(f.name) value=(value) inputmode=[mode]
                             required[f.required] aria-invalid=[e.map(|_| "true")] aria-describedby=[described.clone()];
-                        @if unit(f) == Unit::PromotionValue { span.hint { "A percentage for percent promotions, an amount for fixed ones." } }
-                        @if unit(f) == Unit::Amounts { span.hint { "Each currency's code and amount, like EUR 4.50, JPY 700. A currency left out converts at its rate." } }
+                        @if unit(f) == Unit::PromotionValue { span.hint { (t(w, "A percentage for percent promotions, an amount for fixed ones.")) } }
+                        @if unit(f) == Unit::Amounts { span.hint { (t(w, "Each currency's code and amount, like EUR 4.50, JPY 700. A currency left out converts at its rate.")) } }
                     }
                 }
                 @if let Some(e) = e { span.field-error id=(format!("{id}-error")) { (e) } }
@@ -453,8 +478,8 @@ fn form_fields(
     }
 }
 
-fn item_path(t: &Table, id: &str) -> String {
-    t.item.replace("{id}", id)
+fn item_path(tb: &Table, id: &str) -> String {
+    tb.item.replace("{id}", id)
 }
 
 #[derive(serde::Deserialize)]
@@ -468,57 +493,58 @@ struct Meta {
     next_before: Option<String>,
 }
 
-async fn rows(app: &AppState, t: &'static Table, before: Option<&str>) -> Result<Rows, ApiError> {
+async fn rows(app: &AppState, tb: &'static Table, before: Option<&str>) -> Result<Rows, ApiError> {
     let mut q: Vec<(&str, &str)> = vec![("per_page", "50")];
     q.extend(before.map(|b| ("before", b)));
-    answered_whole(res::list(app.clone(), t.res, QueryParams::parse(&encode_pairs(q))?).await).await
+    answered_whole(res::list(app.clone(), tb.res, QueryParams::parse(&encode_pairs(q))?).await).await
 }
 
 async fn list_page(
     app: &AppState,
     a: &AdminPage,
-    t: &'static Table,
+    tb: &'static Table,
     before: Option<&str>,
     typed: Option<&BTreeMap<String, String>>,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let Rows { data: rows, meta } = rows(app, t, before).await?;
-    let cats = choices(app, t).await?;
+    let w = a.w;
+    let Rows { data: rows, meta } = rows(app, tb, before).await?;
+    let cats = choices(app, tb).await?;
     let default = a.currency.as_str();
     let parents: BTreeMap<String, String> =
         cats.iter().map(|(id, n)| (id.clone(), n.trim_start_matches('\u{a0}').to_owned())).collect();
-    let fields: Vec<&Field> = t.columns.iter().filter_map(|c| t.res.fields.iter().find(|f| f.name == *c)).collect();
+    let fields: Vec<&Field> = tb.columns.iter().filter_map(|c| tb.res.fields.iter().find(|f| f.name == *c)).collect();
     let main = html! {
-        h1 { (t.title) }
-        (tabs(t))
-        p.meta { (t.about) }
-        @if rows.is_empty() { p.empty { "None yet." } }
+        h1 { (t(w, tb.title)) }
+        (tabs(w, tb))
+        p.meta { (t(w, tb.about)) }
+        @if rows.is_empty() { p.empty { (t(w, "None yet.")) } }
         @else {
             table.lines {
-                thead { tr { @for f in &fields { th scope="col" { (label(f)) } } } }
+                thead { tr { @for f in &fields { th scope="col" { (label(w, f)) } } } }
                 tbody { @for r in &rows {
                     @let id = r.get("id").and_then(Value::as_str).unwrap_or("");
                     tr { @for (i, f) in fields.iter().enumerate() {
-                        td { @if i == 0 { a href=(item_path(t, id)) { (shown(f, r, &parents, false, default)) } } @else { (shown(f, r, &parents, false, default)) } }
+                        td { @if i == 0 { a href=(item_path(tb, id)) { (shown(w, f, r, &parents, false, default)) } } @else { (shown(w, f, r, &parents, false, default)) } }
                     } }
                 } }
             }
             @if let Some(next) = &meta.next_before {
-                nav.pages aria-label="More" { a href=(format!("{}?before={next}", t.path)) rel="next" { "Older →" } }
+                nav.pages aria-label=(t(w, "More")) { a href=(format!("{}?before={next}", tb.path)) rel="next" { (t(w, "Older →")) } }
             }
         }
         section.panel aria-labelledby="add" {
-            h2 #add { "Add a " (t.one) }
+            h2 #add { (t(w, tb.add)) }
             @if let Some(e) = errors.get("form") { div.error role="alert" { p { (e) } } }
-            @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
-            form method="post" action=(t.path) novalidate {
+            @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } } }
+            form method="post" action=(tb.path) novalidate {
                 (csrf(&a.ps))
-                (form_fields(t, &Map::new(), typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
-                button type="submit" { "Add " (t.one) }
+                (form_fields(w, tb, &Map::new(), typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
+                button type="submit" { (t(w, tb.add)) }
             }
         }
     };
-    let mut resp = page_with(app, &a.ps, t.title, section(t).0, main);
+    let mut resp = page_with(app, a, t(w, tb.title), section(tb).0, main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -529,35 +555,36 @@ async fn list_page(
 async fn item_page(
     app: &AppState,
     a: &AdminPage,
-    t: &'static Table,
+    tb: &'static Table,
     row: Map<String, Value>,
     typed: Option<&BTreeMap<String, String>>,
     errors: &BTreeMap<String, String>,
     saved: bool,
     extra: Option<Markup>,
 ) -> Result<Response, ApiError> {
-    let cats = choices(app, t).await?;
+    let w = a.w;
+    let cats = choices(app, tb).await?;
     let id = row.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
     // named by the list's first column (a tax rate by its name, a promotion by its code)
-    let name = t
+    let name = tb
         .columns
         .first()
-        .and_then(|c| t.res.fields.iter().find(|f| f.name == *c))
-        .map(|f| shown(f, &row, &BTreeMap::new(), false, a.currency.as_str()))
+        .and_then(|c| tb.res.fields.iter().find(|f| f.name == *c))
+        .map(|f| shown(w, f, &row, &BTreeMap::new(), false, a.currency.as_str()))
         .unwrap_or_default();
     // categories and brands are translated on their pages
     use crate::catalog::translations::Owner;
-    let owner = match t.res.table {
+    let owner = match tb.res.table {
         "categories" => Some(Owner::Category),
         "brands" => Some(Owner::Brand),
         _ => None,
     };
     let translations = match (owner, crate::domain::Id::parse(&id)) {
-        (Some(owner), Some(n)) => Some(super::admin_translations::panel(app, owner, n.0).await?),
+        (Some(owner), Some(n)) => Some(super::admin_translations::panel(w, app, owner, n.0).await?),
         _ => None,
     };
     // a price list's prices are set on its page
-    let prices = match (extra, t.res.table, crate::domain::Id::parse(&id)) {
+    let prices = match (extra, tb.res.table, crate::domain::Id::parse(&id)) {
         (Some(panel), _, _) => Some(panel),
         (None, "price_lists", Some(n)) => {
             Some(super::admin_price_lists::panel(app, a, n.0, &BTreeMap::new(), None).await?)
@@ -565,25 +592,25 @@ async fn item_page(
         _ => None,
     };
     let main = html! {
-        p.crumbs { a href=(t.path) { (t.title) } " / " (name) }
+        p.crumbs { a href=(tb.path) { (t(w, tb.title)) } " / " (name) }
         h1 { (name) }
-        @if saved { p.notice role="status" { "Saved." } }
+        @if saved { p.notice role="status" { (t(w, "Saved.")) } }
         @if let Some(e) = errors.get("form") { div.error role="alert" { p { (e) } } }
-        @else if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
-        form.panel method="post" action=(item_path(t, &id)) novalidate {
+        @else if !errors.is_empty() { div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } } }
+        form.panel method="post" action=(item_path(tb, &id)) novalidate {
             (csrf(&a.ps))
-            (form_fields(t, &row, typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
-            button type="submit" { "Save" }
+            (form_fields(w, tb, &row, typed, errors, &cats, &crate::domain::currencies::codes(&app.live().currencies)))
+            button type="submit" { (t(w, "Save")) }
         }
-        @if let Some(t) = &translations { (t) }
+        @if let Some(tb) = &translations { (tb) }
         @if let Some(p) = &prices { (p) }
-        form.panel method="post" action=(t.delete.replace("{id}", &id)) {
+        form.panel method="post" action=(tb.delete.replace("{id}", &id)) {
             (csrf(&a.ps))
-            p.meta { "Deleting cannot be undone; a " (t.one) " that other rows still use cannot be deleted." }
-            button.danger type="submit" { "Delete " (t.one) }
+            p.meta { (t(w, "Deleting cannot be undone, and what other rows still use cannot be deleted.")) }
+            button.danger type="submit" { (t(w, tb.remove)) }
         }
     };
-    let mut resp = page_with(app, &a.ps, &name, section(t).0, main);
+    let mut resp = page_with(app, a, &name, section(tb).0, main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -591,39 +618,42 @@ async fn item_page(
 }
 
 /// The customers' pages: the list and the groups (as tabs).
-pub const CUSTOMERS: &[(&str, &str)] = &[("/admin/customers", "Customers"), ("/admin/customer-groups", "Groups")];
+pub const CUSTOMERS: &[(&str, &str)] =
+    &[("/admin/customers", n_("Customers")), ("/admin/customer-groups", n_("Groups"))];
 
 /// The menu entry a table's pages are under, and the tables that share it (as tabs).
-fn section(t: &Table) -> (&'static str, &'static [(&'static str, &'static str)]) {
-    const RATES: &[(&str, &str)] = &[("/admin/shipping-rates", "Shipping rates"), ("/admin/tax-rates", "Tax rates")];
-    const CATALOG: &[(&str, &str)] = &[("/admin/categories", "Categories"), ("/admin/brands", "Brands")];
-    const PRICING: &[(&str, &str)] = &[("/admin/promotions", "Promotions"), ("/admin/price-lists", "Price lists")];
-    match t.res.table {
+fn section(tb: &Table) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    const RATES: &[(&str, &str)] =
+        &[("/admin/shipping-rates", n_("Shipping rates")), ("/admin/tax-rates", n_("Tax rates"))];
+    const CATALOG: &[(&str, &str)] = &[("/admin/categories", n_("Categories")), ("/admin/brands", n_("Brands"))];
+    const PRICING: &[(&str, &str)] =
+        &[("/admin/promotions", n_("Promotions")), ("/admin/price-lists", n_("Price lists"))];
+    match tb.res.table {
         "promotions" | "price_lists" => ("/admin/promotions", PRICING),
         "shipping_rates" | "tax_rates" => ("/admin/shipping-rates", RATES),
         "categories" | "brands" => ("/admin/categories", CATALOG),
         "customer_groups" => ("/admin/customers", CUSTOMERS),
-        _ => (t.path, &[]),
+        _ => (tb.path, &[]),
     }
 }
 
-fn tabs(t: &Table) -> Markup {
-    tab_nav(section(t).1, t.path)
+fn tabs(w: Lang, tb: &Table) -> Markup {
+    tab_nav(w, section(tb).1, tb.path)
 }
 
 /// Pages that share a menu entry, as tabs, `here` the current one.
-pub fn tab_nav(tabs: &[(&str, &str)], here: &str) -> Markup {
+pub fn tab_nav(w: Lang, tabs: &[(&str, &'static str)], here: &str) -> Markup {
     html! {
         @if !tabs.is_empty() {
-            nav.tabs aria-label="Tables" {
-                @for (href, name) in tabs { a href=(href) aria-current=[(*href == here).then_some("page")] { (name) } }
+            nav.tabs aria-label=(t(w, "Tables")) {
+                @for (href, name) in tabs { a href=(href) aria-current=[(*href == here).then_some("page")] { (t(w, name)) } }
             }
         }
     }
 }
 
 fn table_of(path: &str) -> &'static Table {
-    TABLES.iter().find(|t| path.starts_with(t.path)).expect("routes are made from TABLES")
+    TABLES.iter().find(|tb| path.starts_with(tb.path)).expect("routes are made from TABLES")
 }
 
 /// `GET /admin/{table}?before=`
@@ -633,9 +663,9 @@ pub async fn list(
     uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = table_of(uri.path());
+    let tb = table_of(uri.path());
     let p = list_params(raw.as_deref(), &["before"])?;
-    list_page(&app, &a, t, get(&p, "before"), None, &BTreeMap::new()).await
+    list_page(&app, &a, tb, get(&p, "before"), None, &BTreeMap::new()).await
 }
 
 /// `POST /admin/{table}`: the API's create.
@@ -646,9 +676,9 @@ pub async fn create(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
-    let t = table_of(uri.path());
-    let outcome = match body_of(t, &form, true, a.currency.as_str()) {
-        Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), t.res, body).await)
+    let tb = table_of(uri.path());
+    let outcome = match body_of(a.w, tb, &form, true, a.currency.as_str()) {
+        Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), tb.res, body).await)
             .await
             .map_err(|e| api_errors(&e)),
         Err(errors) => Err(errors),
@@ -656,14 +686,14 @@ pub async fn create(
     match outcome {
         Ok(row) => {
             let id = row.get("id").and_then(Value::as_str).unwrap_or("");
-            Ok(see_other(&format!("{}?saved=1", item_path(t, id)), None))
+            Ok(see_other(&format!("{}?saved=1", item_path(tb, id)), None))
         }
-        Err(errors) => list_page(&app, &a, t, None, Some(&form), &errors).await,
+        Err(errors) => list_page(&app, &a, tb, None, Some(&form), &errors).await,
     }
 }
 
-async fn one(app: &AppState, t: &'static Table, id: &str) -> Result<Map<String, Value>, ApiError> {
-    res::one(app, t.res, id).await
+async fn one(app: &AppState, tb: &'static Table, id: &str) -> Result<Map<String, Value>, ApiError> {
+    res::one(app, tb.res, id).await
 }
 
 /// `GET /admin/{table}/{id}`
@@ -674,10 +704,10 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let t = table_of(uri.path());
+    let tb = table_of(uri.path());
     let saved = list_params(raw.as_deref(), &["saved"])?.iter().any(|(k, _)| k == "saved");
-    let row = one(&app, t, &id).await?;
-    item_page(&app, &a, t, row, None, &BTreeMap::new(), saved, None).await
+    let row = one(&app, tb, &id).await?;
+    item_page(&app, &a, tb, row, None, &BTreeMap::new(), saved, None).await
 }
 
 /// A price list's page with its prices form sent back: what was typed, and why it was
@@ -689,10 +719,10 @@ pub async fn price_list_page(
     typed: &super::admin_price_lists::PriceForm,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let t = table_of("/admin/price-lists");
-    let row = one(app, t, &list.to_string()).await?;
+    let tb = table_of("/admin/price-lists");
+    let row = one(app, tb, &list.to_string()).await?;
     let panel = super::admin_price_lists::panel(app, a, list, errors, Some(typed)).await?;
-    let mut resp = item_page(app, a, t, row, None, &BTreeMap::new(), false, Some(panel)).await?;
+    let mut resp = item_page(app, a, tb, row, None, &BTreeMap::new(), false, Some(panel)).await?;
     *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(resp)
 }
@@ -706,19 +736,19 @@ pub async fn update(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
-    let t = table_of(uri.path());
-    let row = one(&app, t, &id).await?;
-    let outcome = match body_of(t, &form, false, a.currency.as_str()) {
+    let tb = table_of(uri.path());
+    let row = one(&app, tb, &id).await?;
+    let outcome = match body_of(a.w, tb, &form, false, a.currency.as_str()) {
         Ok(body) => {
-            answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), t.res, id.clone(), body).await)
+            answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), tb.res, id.clone(), body).await)
                 .await
                 .map_err(|e| api_errors(&e))
         }
         Err(errors) => Err(errors),
     };
     match outcome {
-        Ok(_) => Ok(see_other(&format!("{}?saved=1", item_path(t, &id)), None)),
-        Err(errors) => item_page(&app, &a, t, row, Some(&form), &errors, false, None).await,
+        Ok(_) => Ok(see_other(&format!("{}?saved=1", item_path(tb, &id)), None)),
+        Err(errors) => item_page(&app, &a, tb, row, Some(&form), &errors, false, None).await,
     }
 }
 
@@ -732,16 +762,37 @@ pub async fn delete(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_csrf(a.ps.token.as_deref(), form.get("csrf").map(String::as_str))?;
-    let t = table_of(uri.path());
-    let row = one(&app, t, &id).await?;
-    match super::buy::done(res::delete(app.clone(), a.admin.clone(), t.res, id.clone()).await) {
-        Ok(()) => Ok(see_other(t.path, None)),
+    let tb = table_of(uri.path());
+    let row = one(&app, tb, &id).await?;
+    match super::buy::done(res::delete(app.clone(), a.admin.clone(), tb.res, id.clone()).await) {
+        Ok(()) => Ok(see_other(tb.path, None)),
         Err(e) if e.status == StatusCode::CONFLICT => {
             let errors = BTreeMap::from([("form".to_owned(), e.message.clone())]);
-            let mut resp = item_page(&app, &a, t, row, None, &errors, false, None).await?;
+            let mut resp = item_page(&app, &a, tb, row, None, &errors, false, None).await?;
             *resp.status_mut() = StatusCode::CONFLICT;
             Ok(resp)
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{label, TABLES};
+    use crate::pages::words::{translations_of, Lang};
+
+    #[test]
+    fn every_field_of_every_table_is_named_in_every_language() {
+        for tb in TABLES {
+            for f in tb.res.fields {
+                let en = label(Lang::En, f);
+                assert!(translations_of(&en).is_some(), "no translations of {en:?} ({}.{})", tb.res.table, f.name);
+                if let crate::admin::resources::FieldKind::Enum(choices) = f.kind {
+                    for c in choices {
+                        assert!(translations_of(c).is_some(), "no translations of the choice {c:?} ({})", f.name);
+                    }
+                }
+            }
+        }
     }
 }

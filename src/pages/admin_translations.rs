@@ -16,6 +16,7 @@ use super::admin::{csrf, page_with, when, AdminPage};
 use super::admin_products::{api_errors, field};
 use super::buy::see_other;
 use super::session::check_csrf;
+use super::words::{n_, t, tf, Lang};
 use crate::admin::translations::{delete_of, owner_id, put_of, TranslationIn};
 use crate::app::AppState;
 use crate::catalog::translations::{self as tr, Owner, TranslationOut};
@@ -55,6 +56,21 @@ pub fn language_label(tag: &str) -> String {
     }
 }
 
+/// What shoppers see of an owner's texts, with `{language}` the default's.
+fn seen_by_shoppers(owner: Owner) -> &'static str {
+    match owner {
+        Owner::Product => {
+            n_("Shoppers see the product in their language where it is translated, and in {language} where not.")
+        }
+        Owner::Category => {
+            n_("Shoppers see the category in their language where it is translated, and in {language} where not.")
+        }
+        Owner::Brand => {
+            n_("Shoppers see the brand in their language where it is translated, and in {language} where not.")
+        }
+    }
+}
+
 /// Where an owner's dashboard page is.
 fn owner_path(owner: Owner, id: i64) -> String {
     let base = match owner {
@@ -78,31 +94,31 @@ fn owner_of(uri: &Uri) -> Owner {
 }
 
 /// The translations panel of an owner's page.
-pub async fn panel(app: &AppState, owner: Owner, id: i64) -> Result<Markup, ApiError> {
+pub async fn panel(w: Lang, app: &AppState, owner: Owner, id: i64) -> Result<Markup, ApiError> {
     let live = app.live();
     let enabled: Vec<String> = locale::enabled(&live.locales).into_iter().map(str::to_owned).collect();
     let done = app.db.read(move |c| Ok::<_, ApiError>(tr::list(c, owner, id)?)).await?;
     let base = owner_path(owner, id);
     Ok(html! {
         section.panel.spaced aria-labelledby="translations" {
-            h2 #translations { "Translations" }
+            h2 #translations { (t(w, "Translations")) }
             @if enabled.len() < 2 {
                 p.meta {
-                    "The shop is in " (language_label(&enabled[0])) " alone. To sell in more languages, name them in "
-                    a href="/admin/settings" { "Settings" } " (Languages of the catalog)."
+                    (tf(w, "The shop is in {language} alone. To sell in more languages, name them in ", &[("language", &language_label(&enabled[0]))]))
+                    a href="/admin/settings" { (t(w, "Settings")) } (t(w, " (Languages of the catalog)."))
                 }
             } @else {
-                p.meta { "Shoppers see the " (owner.word()) " in their language where it is translated, and in " (language_label(&enabled[0])) " where not." }
+                p.meta { (tf(w, seen_by_shoppers(owner), &[("language", &language_label(&enabled[0]))])) }
                 table.lines aria-labelledby="translations" {
-                    thead { tr { th scope="col" { "Language" } th scope="col" { "Name" } th scope="col" { "Address" } th scope="col" { span.skip { "Change" } } } }
+                    thead { tr { th scope="col" { (t(w, "Language")) } th scope="col" { (t(w, "Name")) } th scope="col" { (t(w, "Address")) } th scope="col" { span.skip { (t(w, "Change")) } } } }
                     tbody {
                         @for tag in &enabled[1..] {
-                            @let t = done.iter().find(|t| t.locale == *tag);
+                            @let tr = done.iter().find(|tr| tr.locale == *tag);
                             tr {
-                                td data-label="Language" { (language_label(tag)) }
-                                td data-label="Name" { @if let Some(t) = t { (t.name) } @else { span.meta { "Not translated" } } }
-                                td data-label="Address" { @if let Some(t) = t { code { (t.slug) } } }
-                                td { a href=(format!("{base}/translations/{tag}")) { @if t.is_some() { "Edit" } @else { "Translate" } span.skip { " into " (language_label(tag)) } } }
+                                td data-label=(t(w, "Language")) { (language_label(tag)) }
+                                td data-label=(t(w, "Name")) { @if let Some(tr) = tr { (tr.name) } @else { span.meta { (t(w, "Not translated")) } } }
+                                td data-label=(t(w, "Address")) { @if let Some(tr) = tr { code { (tr.slug) } } }
+                                td { a href=(format!("{base}/translations/{tag}")) { @if tr.is_some() { (t(w, "Edit")) } @else { (t(w, "Translate")) } span.skip { (t(w, " into ")) (language_label(tag)) } } }
                             }
                         }
                     }
@@ -132,9 +148,10 @@ async fn translation_page(
     typed: Option<&TranslationForm>,
     errors: &BTreeMap<String, String>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     let live = app.live();
     let enabled = locale::enabled(&live.locales);
-    if !enabled.iter().skip(1).any(|t| *t == tag) {
+    if !enabled.iter().skip(1).any(|tr| *tr == tag) {
         return Err(ApiError::not_found("language"));
     }
     let default = enabled[0].to_owned();
@@ -148,42 +165,48 @@ async fn translation_page(
         |now: &Option<TranslationOut>, f: fn(&TranslationOut) -> &str| now.as_ref().map(f).unwrap_or("").to_owned();
     let (name, description, slug) = match typed {
         Some(f) => (f.name.clone(), f.description.clone(), f.slug.clone()),
-        None => (shown(&now, |t| &t.name), shown(&now, |t| &t.description), shown(&now, |t| &t.slug)),
+        None => (shown(&now, |tr| &tr.name), shown(&now, |tr| &tr.description), shown(&now, |tr| &tr.slug)),
     };
     let base = owner_path(owner, id);
     let language = language_label(tag);
-    let title = format!("{own_name} in {language}");
+    let title = tf(w, "{name} in {language}", &[("name", &own_name), ("language", &language)]);
     let main = html! {
-        p.crumbs { a href=(base) { (own_name) } " / Translations" }
+        p.crumbs { a href=(base) { (own_name) } (t(w, " / Translations")) }
         h1 { (own_name) " — " span lang=(tag) { (language) } }
-        @if !errors.is_empty() { div.error role="alert" { p { "Nothing was saved: please check the fields marked below." } } }
+        @if !errors.is_empty() { div.error role="alert" { p { (t(w, "Nothing was saved: please check the fields marked below.")) } } }
         div.checkout {
             div {
                 form.panel method="post" action=(format!("{base}/translations/{tag}")) novalidate lang=(tag) {
                     (csrf(&a.ps))
-                    (field("name", "Name", &name, errors))
+                    (field("name", t(w, "Name"), &name, errors))
                     div.field {
-                        label for="f-description" { "Description (empty: the " (language_label(&default)) " one shows)" }
+                        label for="f-description" { (tf(w, "Description (empty: the {language} one shows)", &[("language", &language_label(&default))])) }
                         textarea #f-description name="description" rows="5" { (description) }
                         @if let Some(e) = errors.get("description") { span.field-error { (e) } }
                     }
-                    (field("slug", "Address (slug; empty: made from the name)", &slug, errors))
-                    button type="submit" { "Save translation" }
+                    (field("slug", t(w, "Address (slug; empty: made from the name)"), &slug, errors))
+                    button type="submit" { (t(w, "Save translation")) }
                 }
-                @if let Some(t) = &now {
+                @if let Some(tr) = &now {
                     form.panel.spaced method="post" action=(format!("{base}/translations/{tag}/delete")) {
                         (csrf(&a.ps))
-                        p.meta { "Saved " (when(&crate::util::rfc3339(t.updated_at.0))) ". Removing it shows the " (language_label(&default)) " texts in " (language) " again." }
-                        button.quiet type="submit" { "Remove translation" }
+                        p.meta {
+                            (tf(w, "Saved {when}. Removing it shows the {language} texts in {translated} again.", &[
+                                ("when", &when(&crate::util::rfc3339(tr.updated_at.0))),
+                                ("language", &language_label(&default)),
+                                ("translated", &language),
+                            ]))
+                        }
+                        button.quiet type="submit" { (t(w, "Remove translation")) }
                     }
                 }
             }
             aside.panel lang=(default) {
-                h2 { "In " (language_label(&default)) }
+                h2 { (tf(w, "In {language}", &[("language", &language_label(&default))])) }
                 dl {
-                    dt { "Name" } dd { (own_name) }
-                    dt { "Description" } dd { @if own_description.is_empty() { span.meta { "None" } } @else { (own_description) } }
-                    dt { "Address" } dd { code { (own_slug) } }
+                    dt { (t(w, "Name")) } dd { (own_name) }
+                    dt { (t(w, "Description")) } dd { @if own_description.is_empty() { span.meta { (t(w, "None")) } } @else { (own_description) } }
+                    dt { (t(w, "Address")) } dd { code { (own_slug) } }
                 }
             }
         }
@@ -192,7 +215,7 @@ async fn translation_page(
         Owner::Product => "/admin/products",
         Owner::Category | Owner::Brand => "/admin/categories",
     };
-    let mut resp = page_with(app, &a.ps, &title, here, main);
+    let mut resp = page_with(app, a, &title, here, main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -218,6 +241,7 @@ pub async fn save(
     Path((id, tag)): Path<(String, String)>,
     Form(f): Form<TranslationForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let owner = owner_of(&uri);
     let id = owner_id(owner, &id)?;
@@ -233,7 +257,7 @@ pub async fn save(
             let mut errors = api_errors(&e);
             if e.code == "slug_taken" {
                 errors.remove("name");
-                errors.insert("slug".into(), "another one has this address in this language".into());
+                errors.insert("slug".into(), t(w, "another one has this address in this language").into());
             }
             translation_page(&app, &a, owner, id, &tag, Some(&f), &errors).await
         }

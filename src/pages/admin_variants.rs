@@ -15,6 +15,7 @@ use super::admin::{csrf, page_with, AdminPage};
 use super::admin_products::{load, parse_price, product_id, product_page, refusal, units, Product, Stock};
 use super::buy::{answered, see_other};
 use super::session::check_csrf;
+use super::words::{t, tf, Lang};
 use crate::admin::products as api;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -41,17 +42,18 @@ pub struct VariantForm {
 }
 
 /// `Colour: Black` lines as the API's option map; a line without its colon is an error.
-fn parse_options(typed: &str, errors: &mut BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn parse_options(w: Lang, typed: &str, errors: &mut BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in typed.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match line.split_once(':') {
             Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
                 if out.insert(k.trim().to_owned(), v.trim().to_owned()).is_some() {
-                    errors.insert("options".into(), format!("the option {:?} is given twice", k.trim()));
+                    errors
+                        .insert("options".into(), tf(w, "the option “{name}” is given twice", &[("name", &k.trim())]));
                 }
             }
             _ => {
-                errors.insert("options".into(), "one option a line, as Name: Value (Colour: Black)".into());
+                errors.insert("options".into(), t(w, "one option a line, as Name: Value (Colour: Black)").into());
             }
         }
     }
@@ -87,48 +89,49 @@ fn field(
     }
 }
 
-fn price_of(p: &Product, v: &Stock, cur: crate::domain::Currency) -> String {
+fn price_of(w: Lang, p: &Product, v: &Stock, cur: crate::domain::Currency) -> String {
     match v.base_price {
         Some(b) => match v.sale_price {
-            Some(s) => format!("{} (was {})", units(s, cur), units(b, cur)),
+            Some(s) => tf(w, "{price} (was {before})", &[("price", &units(s, cur)), ("before", &units(b, cur))]),
             None => units(b, cur),
         },
-        None => format!("{} (the product's)", units(p.base_price, cur)),
+        None => tf(w, "{price} (the product's)", &[("price", &units(p.base_price, cur))]),
     }
 }
 
 /// The variants of the product's page, and the form that adds one.
 pub(crate) fn section(a: &AdminPage, p: &Product, adding: Option<(&VariantForm, &BTreeMap<String, String>)>) -> Markup {
+    let w = a.w;
     let empty = (VariantForm::default(), BTreeMap::new());
     let (f, errors) = adding.unwrap_or((&empty.0, &empty.1));
     html! {
         section.panel.spaced aria-labelledby="variants" {
-            h2 #variants { "Variants" }
+            h2 #variants { (t(w, "Variants")) }
             table.lines {
-                thead { tr { th scope="col" { "Variant" } th scope="col" { "SKU" } th scope="col" { "Price" } th scope="col" { "For sale" } } }
+                thead { tr { th scope="col" { (t(w, "Variant")) } th scope="col" { (t(w, "SKU")) } th scope="col" { (t(w, "Price")) } th scope="col" { (t(w, "For sale")) } } }
                 tbody { @for v in &p.stock { tr #(format!("variant-{}", v.variant_id)) {
                     td { a href=(format!("/admin/products/{}/variants/{}", p.id, v.variant_id)) { (v.name) }
                          @if !v.options.is_empty() { br; span.meta { (options_text(&v.options).replace('\n', ", ")) } } }
-                    td data-label="SKU" { code { (v.sku) } }
-                    td data-label="Price" { (price_of(p, v, a.currency)) }
-                    td data-label="For sale" { (v.available) }
+                    td data-label=(t(w, "SKU")) { code { (v.sku) } }
+                    td data-label=(t(w, "Price")) { (price_of(w, p, v, a.currency)) }
+                    td data-label=(t(w, "For sale")) { (v.available) }
                 } } }
             }
-            h3 #add-variant { "Add a variant" }
-            @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+            h3 #add-variant { (t(w, "Add a variant")) }
+            @if !errors.is_empty() { div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } } }
             form method="post" action=(format!("/admin/products/{}/variants", p.id)) novalidate aria-labelledby="add-variant" {
                 (csrf(&a.ps))
                 div.row {
-                    (field("v-sku", "SKU", "sku", &f.sku, errors, None))
-                    (field("v-quantity", "For sale", "quantity", &f.quantity, errors, None))
+                    (field("v-sku", t(w, "SKU"), "sku", &f.sku, errors, None))
+                    (field("v-quantity", t(w, "For sale"), "quantity", &f.quantity, errors, None))
                 }
-                (field("v-options", "Options", "options", &f.options, errors, Some("one a line, e.g. Colour: Black")))
+                (field("v-options", t(w, "Options"), "options", &f.options, errors, Some(t(w, "one a line, e.g. Colour: Black"))))
                 div.row {
-                    (field("v-name", "Name (optional)", "name", &f.name, errors, None))
-                    (field("v-price", "Own price (optional)", "price", &f.price, errors, None))
-                    (field("v-sale", "Own sale price", "sale_price", &f.sale_price, errors, None))
+                    (field("v-name", t(w, "Name (optional)"), "name", &f.name, errors, None))
+                    (field("v-price", t(w, "Own price (optional)"), "price", &f.price, errors, None))
+                    (field("v-sale", t(w, "Own sale price"), "sale_price", &f.sale_price, errors, None))
                 }
-                button type="submit" { "Add variant" }
+                button type="submit" { (t(w, "Add variant")) }
             }
         }
     }
@@ -136,14 +139,15 @@ pub(crate) fn section(a: &AdminPage, p: &Product, adding: Option<(&VariantForm, 
 
 /// The API's body from a form: options, name, price; `None` with errors said by field.
 fn parsed(
+    w: Lang,
     f: &VariantForm,
     cur: crate::domain::Currency,
     errors: &mut BTreeMap<String, String>,
 ) -> (BTreeMap<String, String>, Option<i64>, Option<i64>) {
-    let options = parse_options(&f.options, errors);
-    let base = (!f.price.trim().is_empty()).then(|| parse_price("price", &f.price, cur, errors)).flatten();
+    let options = parse_options(w, &f.options, errors);
+    let base = (!f.price.trim().is_empty()).then(|| parse_price(w, "price", &f.price, cur, errors)).flatten();
     let sale =
-        (!f.sale_price.trim().is_empty()).then(|| parse_price("sale_price", &f.sale_price, cur, errors)).flatten();
+        (!f.sale_price.trim().is_empty()).then(|| parse_price(w, "sale_price", &f.sale_price, cur, errors)).flatten();
     (options, base, sale)
 }
 
@@ -154,14 +158,15 @@ pub async fn add(
     Path(id): Path<String>,
     Form(f): Form<VariantForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     let mut errors = BTreeMap::new();
-    let (options, base_price, sale_price) = parsed(&f, a.currency, &mut errors);
+    let (options, base_price, sale_price) = parsed(a.w, &f, a.currency, &mut errors);
     let quantity = match f.quantity.trim() {
         "" => None,
         q => q.parse::<i64>().map(Some).unwrap_or_else(|_| {
-            errors.insert("quantity".into(), "a whole number".into());
+            errors.insert("quantity".into(), t(w, "a whole number").into());
             None
         }),
     };
@@ -217,6 +222,7 @@ fn variant_page(
     errors: &BTreeMap<String, String>,
     saved: bool,
 ) -> Response {
+    let w = a.w;
     let as_is = VariantForm {
         sku: v.sku.clone(),
         options: options_text(&v.options),
@@ -227,26 +233,26 @@ fn variant_page(
     };
     let f = f.unwrap_or(&as_is);
     let main = html! {
-        p.crumbs { a href="/admin/products" { "Products" } " / " a href=(format!("/admin/products/{}", p.id)) { (p.sku) } " / " (v.sku) }
+        p.crumbs { a href="/admin/products" { (t(w, "Products")) } " / " a href=(format!("/admin/products/{}", p.id)) { (p.sku) } " / " (v.sku) }
         h1 { (p.name) " — " (v.name) }
-        @if saved { p.notice role="status" { "Saved." } }
-        @if !errors.is_empty() { div.error role="alert" { p { "Please check the fields marked below." } } }
+        @if saved { p.notice role="status" { (t(w, "Saved.")) } }
+        @if !errors.is_empty() { div.error role="alert" { p { (t(w, "Please check the fields marked below.")) } } }
         form.panel method="post" action=(format!("/admin/products/{}/variants/{}", p.id, v.variant_id)) novalidate {
             (csrf(&a.ps))
             div.row {
-                (field("v-sku", "SKU", "sku", &f.sku, errors, None))
-                (field("v-name", "Name", "name", &f.name, errors, Some("what the shop's choice of variant says")))
+                (field("v-sku", t(w, "SKU"), "sku", &f.sku, errors, None))
+                (field("v-name", t(w, "Name"), "name", &f.name, errors, Some(t(w, "what the shop's choice of variant says"))))
             }
-            (field("v-options", "Options", "options", &f.options, errors, Some("one a line, e.g. Colour: Black")))
+            (field("v-options", t(w, "Options"), "options", &f.options, errors, Some(t(w, "one a line, e.g. Colour: Black"))))
             div.row {
-                (field("v-price", "Own price", "price", &f.price, errors, Some("empty: the product's price")))
-                (field("v-sale", "Own sale price", "sale_price", &f.sale_price, errors, None))
+                (field("v-price", t(w, "Own price"), "price", &f.price, errors, Some(t(w, "empty: the product's price"))))
+                (field("v-sale", t(w, "Own sale price"), "sale_price", &f.sale_price, errors, None))
             }
-            button type="submit" { "Save" }
+            button type="submit" { (t(w, "Save")) }
         }
-        p.meta { "A variant stays for the orders that name it; to stop selling it, set its stock to 0 on the product's page." }
+        p.meta { (t(w, "A variant stays for the orders that name it; to stop selling it, set its stock to 0 on the product's page.")) }
     };
-    let mut resp = page_with(app, &a.ps, &format!("{} — {}", p.name, v.name), "/admin/products", main);
+    let mut resp = page_with(app, a, &format!("{} — {}", p.name, v.name), "/admin/products", main);
     if !errors.is_empty() {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -277,12 +283,13 @@ pub async fn update(
     Path((id, variant)): Path<(String, String)>,
     Form(f): Form<VariantForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let pid = product_id(&id)?;
     let mut errors = BTreeMap::new();
-    let (options, base_price, sale_price) = parsed(&f, a.currency, &mut errors);
+    let (options, base_price, sale_price) = parsed(a.w, &f, a.currency, &mut errors);
     if base_price.is_none() && sale_price.is_some() && errors.is_empty() {
-        errors.insert("sale_price".into(), "give the variant its own price with its sale price".into());
+        errors.insert("sale_price".into(), t(w, "give the variant its own price with its sale price").into());
     }
     let outcome = if errors.is_empty() {
         let body = api::VariantPatch {

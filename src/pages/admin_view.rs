@@ -18,13 +18,36 @@ use axum::Form;
 use maud::{html, Markup};
 
 use super::admin::{csrf, shown_in, AdminPage};
-use super::admin_translations::language_label;
+use super::admin_translations::{language_label, language_name};
 use super::buy::see_other;
 use super::session::check_csrf;
+use super::words::{t, tf, Lang};
 use crate::app::AppState;
 use crate::catalog::prices::{self, Market, Seen};
 use crate::domain::{currencies, locale};
 use crate::error::ApiError;
+
+/// The languages the dashboard's own words are in: every one the storefront's are in,
+/// whichever the shop sells in (its owner's language need not be a shop's).
+pub const DASHBOARD_LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
+
+/// The cookie that keeps the language of the dashboard's own words (`de`).
+pub const LANGUAGE_COOKIE: &str = "sf_admin_lang";
+
+/// The language of the dashboard's own words — menus, labels, notices — for a request:
+/// the owner's choice (the footer's switch, [`LANGUAGE_COOKIE`]), else their browser's
+/// (`Accept-Language`), else English. The catalog's texts follow the view's language
+/// instead ([`View`]): an owner may read the dashboard in German while checking the
+/// shop's French names.
+pub fn dashboard_words(headers: &HeaderMap) -> Lang {
+    let chosen =
+        crate::http::cookies(headers, LANGUAGE_COOKIE).next().and_then(|c| locale::best_for(c, &DASHBOARD_LANGUAGES));
+    let tag = chosen.or_else(|| {
+        let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())?;
+        locale::negotiate(accept, &DASHBOARD_LANGUAGES)
+    });
+    Lang::of(tag, "en")
+}
 
 /// The cookie that keeps the owner's choice: `EUR.de` (either part empty: the default).
 pub const COOKIE: &str = "sf_admin_view";
@@ -66,6 +89,7 @@ fn asked(v: &str) -> Option<&str> {
 /// The form that switches the view, for the page at `back`: shown when the shop sells in
 /// more than one currency or language.
 pub fn switch(app: &AppState, a: &AdminPage, back: &str) -> Markup {
+    let w = a.w;
     let live = app.live();
     let codes = currencies::codes(&live.currencies);
     let locales = locale::enabled(&live.locales);
@@ -75,12 +99,12 @@ pub fn switch(app: &AppState, a: &AdminPage, back: &str) -> Markup {
     let shown_currency = a.view.currency.as_deref().unwrap_or(&codes[0]);
     let shown_locale = a.view.locale.as_deref().unwrap_or(locales[0]);
     html! {
-        form.view-switch method="post" action="/admin/view" aria-label="Show the catalog as a market sees it" {
+        form.view-switch method="post" action="/admin/view" aria-label=(t(w, "Show the catalog as a market sees it")) {
             (csrf(&a.ps))
             input type="hidden" name="back" value=(back);
             @if codes.len() > 1 {
                 div.field {
-                    label for="view-currency" { "Prices in" }
+                    label for="view-currency" { (t(w, "Prices in")) }
                     select #view-currency name="currency" {
                         @for c in &codes { option value=(c) selected[c == shown_currency] { (c) } }
                     }
@@ -88,13 +112,13 @@ pub fn switch(app: &AppState, a: &AdminPage, back: &str) -> Markup {
             }
             @if locales.len() > 1 {
                 div.field {
-                    label for="view-locale" { "Names in" }
+                    label for="view-locale" { (t(w, "Names in")) }
                     select #view-locale name="locale" {
                         @for l in &locales { option value=(l) selected[*l == shown_locale] { (language_label(l)) } }
                     }
                 }
             }
-            button.quiet type="submit" { "Show" }
+            button.quiet type="submit" { (t(w, "Show")) }
         }
     }
 }
@@ -128,8 +152,7 @@ pub async fn choose(State(app): State<AppState>, a: AdminPage, Form(f): Form<Vie
             ));
         }
     };
-    let back = f.back.trim();
-    let back = if back.starts_with("/admin") && !back.contains('\\') && back.len() <= 2000 { back } else { "/admin" };
+    let back = in_dashboard(&f.back);
     let value = format!("{currency}.{lang}");
     let secure = if a.ps.secure { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={value}; Path=/admin; Max-Age=31536000; SameSite=Strict; HttpOnly{secure}");
@@ -173,7 +196,7 @@ struct InCurrency {
 
 /// The panel of a product's page: its price in every currency the shop sells in, how each
 /// is set, and every price list's price for it.
-pub async fn prices_panel(app: &AppState, product: i64) -> Result<Markup, ApiError> {
+pub async fn prices_panel(w: Lang, app: &AppState, product: i64) -> Result<Markup, ApiError> {
     let live = app.live();
     let enabled = currencies::enabled(&live.currencies);
     if enabled.len() < 2 {
@@ -193,13 +216,17 @@ pub async fn prices_panel(app: &AppState, product: i64) -> Result<Markup, ApiErr
                 let everyone =
                     |l: &&prices::ListPrice| l.currency == code && l.group.is_none() && l.variant_sku.is_none();
                 let how = if i == 0 {
-                    "its own price".to_owned()
+                    t(w, "its own price").to_owned()
                 } else if let Some(l) =
                     lists.iter().filter(everyone).find(|l| l.starts_at.is_none() && l.ends_at.is_none())
                 {
-                    format!("price list “{}”", l.list)
+                    tf(w, "price list “{list}”", &[("list", &l.list)])
                 } else {
-                    format!("converted from {} at {}", enabled[0].code.as_str(), e.rate())
+                    tf(
+                        w,
+                        "converted from {currency} at {rate}",
+                        &[("currency", &enabled[0].code.as_str()), ("rate", &e.rate().to_string())],
+                    )
                 };
                 let lowered = lists.iter().filter(everyone).find(|l| {
                     (l.starts_at.is_some() || l.ends_at.is_some() || i == 0)
@@ -208,7 +235,7 @@ pub async fn prices_panel(app: &AppState, product: i64) -> Result<Markup, ApiErr
                         && seen.as_ref().is_some_and(|s| l.sale.unwrap_or(l.amount) == s.paid)
                 });
                 let how = match lowered {
-                    Some(l) => format!("{how}; now “{}” is lower", l.list),
+                    Some(l) => tf(w, "{how}; now “{list}” is lower", &[("how", &how), ("list", &l.list)]),
                     None => how,
                 };
                 rows.push(InCurrency { code, seen, how });
@@ -226,31 +253,31 @@ pub async fn prices_panel(app: &AppState, product: i64) -> Result<Markup, ApiErr
     };
     Ok(html! {
         section.panel.spaced #prices-by-currency aria-labelledby="in-currencies" {
-            h2 #in-currencies { "In each currency" }
-            p.meta { "What a shopper who is in no customer group pays now." }
+            h2 #in-currencies { (t(w, "In each currency")) }
+            p.meta { (t(w, "What a shopper who is in no customer group pays now.")) }
             table.lines {
-                thead { tr { th scope="col" { "Currency" } th scope="col" { "Shoppers pay" } th scope="col" { "How it is set" } } }
+                thead { tr { th scope="col" { (t(w, "Currency")) } th scope="col" { (t(w, "Shoppers pay")) } th scope="col" { (t(w, "How it is set")) } } }
                 tbody { @for r in &rows { tr {
                     td { (r.code) }
-                    td data-label="Shoppers pay" {
+                    td data-label=(t(w, "Shoppers pay")) {
                         @if let Some(s) = &r.seen {
                             (shown_in(s.paid, &r.code))
                             @if s.paid < s.regular { " " s.meta { (shown_in(s.regular, &r.code)) } }
                         }
                     }
-                    td data-label="How it is set" { (r.how) }
+                    td data-label=(t(w, "How it is set")) { (r.how) }
                 } } }
             }
             @if !lists.is_empty() {
-                h3 { "Price lists with a price for it" }
+                h3 { (t(w, "Price lists with a price for it")) }
                 ul.plain {
                     @for l in &lists {
                         li {
                             a href=(format!("/admin/price-lists/{}", l.list_id)) { (l.list) }
                             " · " (shown_in(l.sale.unwrap_or(l.amount), &l.currency))
                             @if l.sale.is_some() { " " s.meta { (shown_in(l.amount, &l.currency)) } }
-                            @if let Some(sku) = &l.variant_sku { span.meta { " · variant " (sku) } }
-                            @if let Some(g) = &l.group { span.meta { " · for " (g) } }
+                            @if let Some(sku) = &l.variant_sku { span.meta { (t(w, " · variant ")) (sku) } }
+                            @if let Some(g) = &l.group { span.meta { (t(w, " · for ")) (g) } }
                             span.meta { (window(l)) }
                         }
                     }
@@ -258,4 +285,60 @@ pub async fn prices_panel(app: &AppState, product: i64) -> Result<Markup, ApiErr
             }
         }
     })
+}
+
+/// A form's page to return to: a dashboard page, else the dashboard's home.
+fn in_dashboard(back: &str) -> &str {
+    let back = back.trim();
+    let ours = back == "/admin" || back.starts_with("/admin/") || back.starts_with("/admin?");
+    if ours && !back.contains('\\') && !back.contains("//") && back.len() <= 2000 {
+        back
+    } else {
+        "/admin"
+    }
+}
+
+/// The footer's form that picks the language of the dashboard's own words, each language
+/// named in itself.
+pub fn language_switch(a: &AdminPage) -> Markup {
+    let w = a.w;
+    html! {
+        form.language method="post" action="/admin/language" {
+            (csrf(&a.ps))
+            input type="hidden" name="back" value=(a.address);
+            label for="dashboard-language" { (t(w, "Dashboard language")) }
+            select #dashboard-language name="lang" {
+                @for tag in DASHBOARD_LANGUAGES {
+                    option value=(tag) lang=(tag) selected[tag == w.tag()] { (language_name(tag)) }
+                }
+            }
+            button.quiet type="submit" { (t(w, "Change")) }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LanguageForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /admin/language`: keeps the language of the dashboard's own words (a year, in a
+/// cookie of the dashboard's own) and returns to the page the form was on. A language
+/// the dashboard does not speak is 422 and keeps the choice as it was.
+pub async fn language(a: AdminPage, Form(f): Form<LanguageForm>) -> Result<Response, ApiError> {
+    check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
+    let Some(tag) = DASHBOARD_LANGUAGES.iter().find(|l| **l == f.lang.trim()) else {
+        let why = format!("must be one of the dashboard's languages: {}", DASHBOARD_LANGUAGES.join(", "));
+        return Err(ApiError::validation([("lang".to_owned(), why)].into()));
+    };
+    let secure = if a.ps.secure { "; Secure" } else { "" };
+    let cookie = format!("{LANGUAGE_COOKIE}={tag}; Path=/admin; Max-Age=31536000; SameSite=Strict; HttpOnly{secure}");
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::internal())?;
+    let mut resp = see_other(in_dashboard(&f.back), None);
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(resp)
 }

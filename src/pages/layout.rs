@@ -29,6 +29,11 @@ impl<'a> Frame<'a> {
     pub fn plain(shop: String, title: &'a str, q: &'a str) -> Frame<'a> {
         Frame { shop, title, q, lang: "en".into(), words: Lang::En, languages: None, currencies: None }
     }
+
+    /// This frame with its own words, and its language, in `w`.
+    pub fn in_language(self, w: Lang) -> Frame<'a> {
+        Frame { lang: w.tag().into(), words: w, ..self }
+    }
 }
 
 /// The footer's currency switch.

@@ -21,6 +21,7 @@ pub mod admin_tables;
 pub mod admin_translations;
 pub mod admin_variants;
 pub mod admin_view;
+mod admin_words;
 pub mod assets;
 pub mod buy;
 pub(crate) mod forms;

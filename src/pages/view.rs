@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use super::words::n_;
+
 #[derive(Debug, Deserialize)]
 pub struct Money {
     pub amount: i64,
@@ -346,9 +348,9 @@ impl Refund {
     /// How it stands, in the shop's words.
     pub fn status_words(&self) -> &'static str {
         match self.status.as_str() {
-            "succeeded" => "refunded",
-            "failed" => "failed",
-            _ => "waiting for the payment provider",
+            "succeeded" => n_("refunded"),
+            "failed" => n_("failed"),
+            _ => n_("waiting for the payment provider"),
         }
     }
 }
@@ -405,11 +407,11 @@ impl Return {
     /// Where it stands, in the shop's words.
     pub fn shop_words(&self) -> &'static str {
         match self.status.as_str() {
-            "requested" => "to answer",
-            "approved" => "waiting for the parcel",
-            "rejected" => "rejected",
-            "received" => "to refund",
-            _ => "refunded",
+            "requested" => n_("to answer"),
+            "approved" => n_("waiting for the parcel"),
+            "rejected" => n_("rejected"),
+            "received" => n_("to refund"),
+            _ => n_("refunded"),
         }
     }
 }

@@ -721,7 +721,13 @@ const NOTES_WITH_TEXT: &[&str] = &[
 
 fn table() -> &'static HashMap<&'static str, [&'static str; 3]> {
     static TABLE: OnceLock<HashMap<&'static str, [&'static str; 3]>> = OnceLock::new();
-    TABLE.get_or_init(|| WORDS.iter().copied().collect())
+    TABLE.get_or_init(|| WORDS.iter().chain(super::admin_words::DASHBOARD).copied().collect())
+}
+
+/// The translations of `en`, if the tables have it.
+#[cfg(test)]
+pub(super) fn translations_of(en: &str) -> Option<[&'static str; 3]> {
+    table().get(en).copied()
 }
 
 /// `en` in `lang` (English when the text has no translation: the unit test below finds
@@ -734,6 +740,24 @@ pub fn t(lang: Lang, en: &'static str) -> &'static str {
         Lang::Es => 2,
     };
     table().get(en).map_or(en, |w| w[i])
+}
+
+/// `en`, a text known only when the page runs (a status's code word), in `lang` when the
+/// tables have it (its texts are marked with [`n_`] where they are listed), else as it is.
+pub fn said(lang: Lang, en: &str) -> &str {
+    let i = match lang {
+        Lang::En => return en,
+        Lang::De => 0,
+        Lang::Fr => 1,
+        Lang::Es => 2,
+    };
+    table().get(en).map_or(en, |w| w[i])
+}
+
+/// Marks a text of a constant table for translation where it is used, with [`t`]: the
+/// unit tests find the texts to translate by these marks and [`t`]'s calls.
+pub const fn n_(en: &'static str) -> &'static str {
+    en
 }
 
 /// [`t`] with its `{name}` places filled from `args`.
@@ -907,7 +931,7 @@ mod tests {
                 || MESSAGES.contains(en);
             assert!(used, "{en:?} is not used by the pages");
         }
-        assert_eq!(WORDS.len(), table().len(), "each text once");
+        assert_eq!(WORDS.len() + crate::pages::admin_words::DASHBOARD.len(), table().len(), "each text once");
     }
 
     #[test]

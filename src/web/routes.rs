@@ -305,6 +305,7 @@ pub fn table() -> Table {
         .page("/admin/gift-cards/{id}", get_, get(admin_gift_cards::show), Policy::page())
         .page("/admin/gift-cards/{id}", post_, post(admin_gift_cards::switch), Policy::page())
         .page("/admin/view", post_, post(admin_view::choose), Policy::page())
+        .page("/admin/language", post_, post(admin_view::language), Policy::page())
         .page("/admin/products", get_, get(admin_products::list), Policy::page())
         .page("/admin/products/new", get_, get(admin_products::new_page), Policy::page())
         .page("/admin/products/new", post_, post(admin_products::create), Policy::page())

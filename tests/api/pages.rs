@@ -705,6 +705,88 @@ async fn the_owner_sees_the_catalog_in_each_currency_and_language() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_reads_the_dashboard_in_their_language() {
+    let app = TestApp::builder().fixture("small-catalog.sql").start().await;
+    let b = owner_in_dashboard(&app).await;
+    // the browser asks for English: the dashboard's words are English
+    assert!(b.text("header nav").await.contains("Orders"));
+    assert_eq!(b.text("main h1").await, "Today");
+    let lang = || async { b.client.execute("return document.documentElement.lang", Vec::new()).await.unwrap() };
+    assert_eq!(lang().await, "en");
+
+    // German, from the footer's switch, back on the page it was on
+    b.goto("/admin/products").await;
+    b.client.find(Locator::Css("#dashboard-language")).await.unwrap().select_by_value("de").await.unwrap();
+    b.click("footer form.language button[type=submit]").await;
+    b.wait_text_with("main h1", "Produkte").await;
+    assert_eq!(b.path().await, "/admin/products");
+    assert_eq!(lang().await, "de");
+    let menu = b.text("header nav").await;
+    assert!(menu.contains("Bestellungen") && menu.contains("Geschenkkarten"), "{menu}");
+    assert!(b.text("header").await.contains("Abmelden"));
+    let tabs = b.text("nav.tabs").await;
+    assert!(tabs.contains("Alle") && tabs.contains("Entwürfe") && tabs.contains("Ausgemustert"), "{tabs}");
+    // the catalog's texts are the shop's own, as typed; a product's status is said in German
+    let rows = b.text("table.lines tbody").await;
+    assert!(rows.contains("Aurora Wireless Headphones") && rows.contains("aktiv"), "{rows}");
+    accessible(&b, "the products' list in German").await;
+    b.goto("/admin").await;
+    assert_eq!(b.text("main h1").await, "Heute");
+    assert!(b.text("main").await.contains("Zu versendende Bestellungen"));
+    b.shoot("admin-home-german").await;
+    accessible(&b, "the dashboard's home in German").await;
+
+    // a form's own checks speak German too, and a refused form changes nothing
+    b.goto("/admin/promotions").await;
+    assert_eq!(b.text("main h1").await, "Aktionen");
+    let before = crate::common::digest(&app.conn());
+    b.click("form[action='/admin/promotions'] button[type=submit]").await;
+    let said = b.wait_text_with("main", "erforderlich").await;
+    assert!(said.contains("Eine Aktion hinzufügen"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
+    b.shoot("admin-promotion-refused-german").await;
+
+    // French; then a language the dashboard does not speak, refused, the choice kept
+    b.goto("/admin").await;
+    b.client.find(Locator::Css("#dashboard-language")).await.unwrap().select_by_value("fr").await.unwrap();
+    b.click("footer form.language button[type=submit]").await;
+    b.wait_text_with("main h1", "Aujourd'hui").await;
+    assert!(b.text("header nav").await.contains("Commandes"));
+    b.client
+        .execute(
+            "const s = document.getElementById('dashboard-language'); const o = document.createElement('option');
+             o.value = 'it'; o.textContent = 'Italiano'; s.add(o); s.value = 'it';",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    b.click("footer form.language button[type=submit]").await;
+    let said = b.wait_text_with("main", "languages").await;
+    assert!(said.contains("must be one of the dashboard's languages: en, de, fr, es"), "{said}");
+    b.goto("/admin").await;
+    assert_eq!(b.text("main h1").await, "Aujourd'hui", "the choice is as it was");
+
+    // without a choice, the browser's language decides (the session's cookie alone)
+    let token = b.client.get_named_cookie("sf_session").await.unwrap().value().to_owned();
+    let cookie = format!("sf_session={token}");
+    let spanish = app.get_with("/admin", &[HTML, ("Cookie", &cookie), ("Accept-Language", "es-ES,es;q=0.9")]).await;
+    assert_eq!(spanish.status, 200);
+    assert!(spanish.text().contains("<html lang=\"es\"") && spanish.text().contains("Pedidos por enviar"));
+    let other = app.get_with("/admin", &[HTML, ("Cookie", &cookie), ("Accept-Language", "it-IT")]).await;
+    assert!(other.text().contains("Orders to fulfil"), "a language the dashboard does not speak: English");
+    // the login page too, before anyone logs in
+    let login = app.get_with("/admin/login", &[HTML, ("Accept-Language", "de")]).await;
+    assert!(login.text().contains("Beim Dashboard anmelden"), "{}", login.text());
+
+    // back to English
+    b.client.find(Locator::Css("#dashboard-language")).await.unwrap().select_by_value("en").await.unwrap();
+    b.click("footer form.language button[type=submit]").await;
+    b.wait_text_with("main h1", "Today").await;
+    b.close().await;
+    app.stop().await;
+}
+
 /// A browser with the shop's owner (made now) logged in to the dashboard, on its home.
 async fn owner_in_dashboard(app: &TestApp) -> Browser {
     app.admin("owner@example.com").await;
