@@ -22,7 +22,7 @@ use super::forms::{field, id_of, input, minor_units, Fields};
 use super::layout::{self, money};
 use super::session::{check_csrf, CSRF_FIELD};
 use super::view::{Address, Money};
-use super::words::{said, t, tf, Lang};
+use super::words::{n_, said, t, tf, Lang};
 use crate::admin;
 use crate::admin::drafts::{CompleteIn, DraftChangeIn, DraftIn, DraftLineIn, ShopOrigin};
 use crate::app::AppState;
@@ -116,8 +116,8 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
         p { a.button href="/admin/draft-orders/new" { (t(w, "New draft order")) } }
         nav.tabs aria-label=(t(w, "By status")) {
             a href="/admin/draft-orders" aria-current=[status.is_none().then_some("page")] { (t(w, "All")) }
-            @for s in ["open", "completed"] {
-                a href=(format!("/admin/draft-orders?status={s}")) aria-current=[(status == Some(s)).then_some("page")] { (s) }
+            @for s in [n_("open"), n_("completed")] {
+                a href=(format!("/admin/draft-orders?status={s}")) aria-current=[(status == Some(s)).then_some("page")] { (t(w, s)) }
             }
         }
         @if rows.is_empty() { p.empty { (t(w, "No draft orders here.")) } }

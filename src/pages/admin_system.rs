@@ -742,13 +742,34 @@ pub async fn audit(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Raw
 
 // --- cache ------------------------------------------------------------------------------------
 
-fn figures(tier: &serde_json::Map<String, Value>) -> Markup {
+/// The cache's figures as the dashboard names them (the API's keys).
+const FIGURES: &[(&str, &str)] = &[
+    ("status", n_("status")),
+    ("enabled", n_("enabled")),
+    ("entries", n_("entries")),
+    ("bytes", n_("bytes")),
+    ("budget_bytes", n_("budget bytes")),
+    ("hot_entries", n_("hot entries")),
+    ("hot_bytes", n_("hot bytes")),
+    ("hits", n_("hits")),
+    ("misses", n_("misses")),
+    ("hit_ratio", n_("hit ratio")),
+    ("evictions", n_("evictions")),
+    ("stale_hits_refused", n_("stale hits refused")),
+    ("tag_bumps", n_("tag bumps")),
+];
+
+fn figures(w: Lang, tier: &serde_json::Map<String, Value>) -> Markup {
+    let name = |k: &str| match FIGURES.iter().find(|(key, _)| *key == k) {
+        Some((_, en)) => t(w, en).to_owned(),
+        None => k.replace('_', " "),
+    };
     html! {
         dl.figures-list {
             @for (k, v) in tier {
-                dt { (k.replace('_', " ")) }
+                dt { (name(k)) }
                 dd { @match v { Value::Number(n) if k.ends_with("ratio") => (format!("{:.1} %", n.as_f64().unwrap_or(0.0) * 100.0)),
-                    Value::String(s) => (s), Value::Number(n) => (n.to_string()), Value::Bool(b) => (if *b { "yes" } else { "no" }), other => (other.to_string()) } }
+                    Value::String(s) => (s), Value::Number(n) => (n.to_string()), Value::Bool(b) => (if *b { t(w, "yes") } else { t(w, "no") }), other => (other.to_string()) } }
             }
         }
     }
@@ -777,8 +798,8 @@ async fn cache_page(
         p.meta { (t(w, "Pages and answers are kept ready to send; a change marks what it touched stale at once, on every node.")) }
         @if let Some(tag) = flushed { p.notice role="status" { @if tag == "*" { (t(w, "Everything flushed.")) } @else { (t(w, "Flushed ")) code { (tag) } "." } } }
         div.checkout {
-            section.panel aria-labelledby="l1" { h2 #l1 { (t(w, "In memory")) } (figures(stats["l1"].as_object().unwrap_or(&empty))) }
-            section.panel aria-labelledby="l2" { h2 #l2 { (t(w, "Redis")) } (figures(stats["l2"].as_object().unwrap_or(&empty))) }
+            section.panel aria-labelledby="l1" { h2 #l1 { (t(w, "In memory")) } (figures(w, stats["l1"].as_object().unwrap_or(&empty))) }
+            section.panel aria-labelledby="l2" { h2 #l2 { (t(w, "Redis")) } (figures(w, stats["l2"].as_object().unwrap_or(&empty))) }
         }
         section.panel aria-labelledby="flush" {
             h2 #flush { (t(w, "Flush")) }
@@ -836,11 +857,11 @@ fn setting_label(key: &str) -> &'static str {
     }
 }
 
-fn shown(v: &Value) -> String {
+fn shown(w: Lang, v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Bool(true) => "on".into(),
-        Value::Bool(false) => "off".into(),
+        Value::Bool(true) => t(w, "on").into(),
+        Value::Bool(false) => t(w, "off").into(),
         other => other.to_string(),
     }
 }
@@ -888,7 +909,7 @@ async fn settings_page(
                     @let hint = format!("{id}-hint");
                     @let error = errors.get(key);
                     @let described_by = if error.is_some() { format!("{hint} {id}-error") } else { hint.clone() };
-                    @let value = typed.get(key).cloned().unwrap_or_else(|| shown(&s["value"]));
+                    @let value = typed.get(key).cloned().unwrap_or_else(|| shown(Lang::En, &s["value"]));
                     div.field {
                         @if s["value"].is_boolean() {
                             label.check for=(id) {
@@ -908,7 +929,7 @@ async fn settings_page(
                         }
                         p.meta id=(hint) {
                             (s["description"].as_str().unwrap_or_default().replace('`', ""))
-                            (t(w, " Configured: ")) strong { (shown(&s["configured"])) } "."
+                            (t(w, " Configured: ")) strong { (shown(w, &s["configured"])) } "."
                             @if let Some(at) = s["changed_at"].as_str() { (t(w, " Changed here ")) (when(at)) "." }
                         }
                         @if let Some(m) = error { p.field-error id=(format!("{id}-error")) { (m) } }
@@ -928,7 +949,7 @@ async fn settings_page(
                             form method="post" action="/admin/settings/reset" {
                                 (csrf(&a.ps))
                                 input type="hidden" name="key" value=(key);
-                                (t(w, setting_label(key))) ": " strong { (shown(&s["value"])) } (t(w, " (configured: ")) (shown(&s["configured"])) ") "
+                                (t(w, setting_label(key))) ": " strong { (shown(w, &s["value"])) } (t(w, " (configured: ")) (shown(w, &s["configured"])) ") "
                                 button.quiet type="submit" aria-label=(tf(w, "Use the configured value of “{setting}”", &[("setting", &t(w, setting_label(key)))])) { (t(w, "Use the configured value")) }
                             }
                         }
