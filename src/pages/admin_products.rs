@@ -183,7 +183,7 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                         @if let Some(s) = seen_of(p) {
                             (super::admin::shown_in(s.paid, view_currency)) @if s.paid < s.regular { " " s.meta { (super::admin::shown_in(s.regular, view_currency)) } }
                         } @else {
-                            (units(p.sale_price.unwrap_or(p.base_price), a.currency)) @if p.sale_price.is_some() { " " s.meta { (units(p.base_price, a.currency)) } }
+                            (super::admin::shown_in(p.sale_price.unwrap_or(p.base_price), a.currency.as_str())) @if p.sale_price.is_some() { " " s.meta { (super::admin::shown_in(p.base_price, a.currency.as_str())) } }
                         }
                     }
                     td { (p.stock.iter().map(|s| s.available).sum::<i64>()) }

@@ -634,7 +634,7 @@ async fn the_owner_sees_the_catalog_in_each_currency_and_language() {
     b.goto("/admin/products").await;
     // the shop's own currency and language first: dollars, English names
     let rows = b.text("table.lines tbody").await;
-    assert!(rows.contains("Aurora Wireless Headphones") && rows.contains("149.99") && !rows.contains('€'), "{rows}");
+    assert!(rows.contains("Aurora Wireless Headphones") && rows.contains("$149.99") && !rows.contains('€'), "{rows}");
     b.client.find(Locator::Css("#view-currency")).await.unwrap().select_by_value("EUR").await.unwrap();
     b.client.find(Locator::Css("#view-locale")).await.unwrap().select_by_value("de").await.unwrap();
     b.click("form.view-switch button[type=submit]").await;
@@ -698,7 +698,7 @@ async fn the_owner_sees_the_catalog_in_each_currency_and_language() {
     assert!(!b.text("table.lines thead").await.contains("(EUR)"));
     let aurora = row("AUR-1").await;
     assert!(
-        aurora.contains("Aurora Wireless Headphones") && aurora.contains("149.99") && !aurora.contains('€'),
+        aurora.contains("Aurora Wireless Headphones") && aurora.contains("$149.99") && !aurora.contains('€'),
         "{aurora}"
     );
     b.close().await;
@@ -1955,7 +1955,7 @@ async fn the_owner_sells_in_yen_by_default_and_every_page_says_yen() {
     accessible(&b, "product priced in yen").await;
     b.goto("/admin/products").await;
     let row = b.text("table.lines tbody").await;
-    assert!(row.contains("1500") && !row.contains("15.00"), "{row}");
+    assert!(row.contains("¥1,500") && !row.contains("15.00"), "{row}");
 
     // the storefront in yen, and in dollars at 0.67 cents a yen: 1500 × 0.67 = $10.05
     b.goto("/p/boom-speaker").await;
