@@ -688,6 +688,7 @@ const CODES: &[&str] = &["active", "draft", "retired", "succeeded", "retryable",
 #[cfg(test)]
 mod tests {
     use super::{CODES, DASHBOARD};
+    use crate::pages::words::scan::{self, places};
     use crate::pages::words::{said, t, translations_of, Lang};
 
     /// The dashboard's source: each page's module, and the shared views it marks texts in.
@@ -710,62 +711,9 @@ mod tests {
         include_str!("view.rs"),
     ];
 
-    /// A string literal's text: its escapes read, its line continuations joined.
-    fn literal(src: &str) -> Option<String> {
-        let mut out = String::new();
-        let mut chars = src.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => return Some(out),
-                '\\' => match chars.next()? {
-                    '\n' => {
-                        // a continued line: its leading blanks are not part of the text
-                        let rest: String = chars.clone().collect();
-                        let skipped = rest.len() - rest.trim_start().len();
-                        for _ in rest[..skipped].chars() {
-                            chars.next();
-                        }
-                    }
-                    'n' => out.push('\n'),
-                    other => out.push(other),
-                },
-                c => out.push(c),
-            }
-        }
-        None
-    }
-
-    /// The texts the dashboard asks for: the first argument of each `t(w, …)`,
-    /// `tf(w, …)` (also as `a.w`, and over lines) and each text marked with `n_(…)`.
+    /// The texts the dashboard asks for (see [`scan::asked`]).
     fn asked() -> Vec<String> {
-        let mut out = Vec::new();
-        for src in SOURCES {
-            for call in ["t(", "tf(", "n_("] {
-                for (i, _) in src.match_indices(call) {
-                    let preceded = src[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
-                    if preceded {
-                        continue;
-                    }
-                    let mut rest = src[i + call.len()..].trim_start();
-                    if call != "n_(" {
-                        let Some(after) = rest.strip_prefix("w,").or_else(|| rest.strip_prefix("a.w,")) else {
-                            continue;
-                        };
-                        rest = after.trim_start();
-                    }
-                    if let Some(text) = rest.strip_prefix('"').and_then(literal) {
-                        out.push(text);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn places(s: &str) -> Vec<&str> {
-        let mut v: Vec<&str> = s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(n, _)| n)).collect();
-        v.sort_unstable();
-        v
+        scan::asked(&SOURCES, &["w", "a.w"])
     }
 
     #[test]

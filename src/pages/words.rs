@@ -733,13 +733,7 @@ pub(super) fn translations_of(en: &str) -> Option<[&'static str; 3]> {
 /// `en` in `lang` (English when the text has no translation: the unit test below finds
 /// every such text the pages use).
 pub fn t(lang: Lang, en: &'static str) -> &'static str {
-    let i = match lang {
-        Lang::En => return en,
-        Lang::De => 0,
-        Lang::Fr => 1,
-        Lang::Es => 2,
-    };
-    table().get(en).map_or(en, |w| w[i])
+    said(lang, en)
 }
 
 /// `en`, a text known only when the page runs (a status's code word), in `lang` when the
@@ -874,14 +868,70 @@ pub(crate) fn refusal(lang: Lang, mut e: ApiError) -> ApiError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn places(s: &str) -> Vec<&str> {
+/// What the tests of the pages' words read in the pages' source.
+#[cfg(test)]
+pub(super) mod scan {
+    /// A text's `{places}`, sorted.
+    pub fn places(s: &str) -> Vec<&str> {
         let mut v: Vec<&str> = s.split('{').skip(1).filter_map(|p| p.split_once('}').map(|(n, _)| n)).collect();
         v.sort_unstable();
         v
     }
+
+    /// A string literal's text (`src` starts after its opening quote): its escapes read, its
+    /// line continuations joined.
+    fn literal(src: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = src.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(out),
+                '\\' => match chars.next()? {
+                    '\n' => {
+                        // a continued line: its leading blanks are not part of the text
+                        let rest = chars.as_str();
+                        chars = rest.trim_start().chars();
+                    }
+                    'n' => out.push('\n'),
+                    other => out.push(other),
+                },
+                c => out.push(c),
+            }
+        }
+        None
+    }
+
+    /// The texts `sources` ask for: the literal first argument after one of `langs` of
+    /// each `t(…)` and `tf(…)` call (over lines too), and each text marked with `n_(…)`.
+    pub fn asked(sources: &[&str], langs: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for src in sources {
+            for call in ["t(", "tf(", "n_("] {
+                for (i, _) in src.match_indices(call) {
+                    let preceded = src[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
+                    if preceded {
+                        continue;
+                    }
+                    let mut rest = src[i + call.len()..].trim_start();
+                    if call != "n_(" {
+                        let after = langs.iter().find_map(|l| rest.strip_prefix(l)?.trim_start().strip_prefix(','));
+                        let Some(after) = after else { continue };
+                        rest = after.trim_start();
+                    }
+                    if let Some(text) = rest.strip_prefix('"').and_then(literal) {
+                        out.push(text);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan::places;
+    use super::*;
 
     /// The source of the pages that speak the shopper's language.
     const SOURCES: [&str; 5] = [
@@ -892,23 +942,9 @@ mod tests {
         include_str!("account.rs"),
     ];
 
-    /// The texts the pages ask for: the first string argument of each `t(` and `tf(` call
-    /// in their source.
+    /// The texts the pages ask for (see [`super::scan::asked`]).
     fn asked() -> Vec<String> {
-        let mut out = Vec::new();
-        for src in SOURCES {
-            for call in ["t(w, \"", "tf(w, \"", "t(ps.words, \""] {
-                for (i, _) in src.match_indices(call) {
-                    let preceded = src[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
-                    if preceded {
-                        continue;
-                    }
-                    let rest = &src[i + call.len()..];
-                    out.push(rest[..rest.find('"').expect("a closed string")].to_owned());
-                }
-            }
-        }
-        out
+        super::scan::asked(&SOURCES, &["w", "ps.words"])
     }
 
     #[test]
