@@ -928,7 +928,8 @@ async fn settings_page(
                             }
                         }
                         p.meta id=(hint) {
-                            (s["description"].as_str().unwrap_or_default().replace('`', ""))
+                            @let doc = s["description"].as_str().unwrap_or_default().replace('`', "");
+                            (said(w, &doc))
                             (t(w, " Configured: ")) strong { (shown(w, &s["configured"])) } "."
                             @if let Some(at) = s["changed_at"].as_str() { (t(w, " Changed here ")) (when(at)) "." }
                         }
