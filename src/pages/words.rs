@@ -641,6 +641,28 @@ const WORDS: &[(&str, [&str; 3])] = &[
     ("this gift card has no balance left", ["Dieser Gutschein hat kein Guthaben mehr", "Cette carte cadeau n'a plus de solde", "Esta tarjeta regalo no tiene saldo"]),
     ("this gift card has expired", ["Dieser Gutschein ist abgelaufen", "Cette carte cadeau a expiré", "Esta tarjeta regalo ha caducado"]),
     ("this gift card cannot be used", ["Dieser Gutschein kann nicht verwendet werden", "Cette carte cadeau ne peut pas être utilisée", "Esta tarjeta regalo no se puede usar"]),
+    ("no shipping to this country", ["kein Versand in dieses Land", "pas de livraison dans ce pays", "no se envía a este país"]),
+    (
+        "no shipping option for this destination",
+        [
+            "keine Versandart für dieses Ziel",
+            "aucune option de livraison pour cette destination",
+            "ninguna opción de envío para este destino",
+        ],
+    ),
+    (
+        "a line holds at most {n} units",
+        ["eine Zeile fasst höchstens {n} Stück", "une ligne contient au plus {n} unités", "una línea admite como máximo {n} unidades"],
+    ),
+    (
+        "a cart holds at most {n} lines; remove one first",
+        [
+            "ein Warenkorb fasst höchstens {n} Zeilen; entfernen Sie zuerst eine",
+            "un panier contient au plus {n} lignes ; retirez-en une d'abord",
+            "un carrito admite como máximo {n} líneas; quita una primero",
+        ],
+    ),
+    ("the cart is empty", ["der Warenkorb ist leer", "le panier est vide", "el carrito está vacío"]),
     (
         "the stock cannot cover some items",
         [
@@ -673,6 +695,11 @@ const MESSAGES: &[&str] = &[
     "this gift card has expired",
     "this gift card cannot be used",
     "the stock cannot cover some items",
+    "no shipping to this country",
+    "no shipping option for this destination",
+    "a line holds at most {n} units",
+    "a cart holds at most {n} lines; remove one first",
+    "the cart is empty",
 ];
 
 /// The notes the shop itself writes in an order's history, as its English says them (`{id}`
@@ -1069,6 +1096,8 @@ mod tests {
             include_str!("../cart/mod.rs"),
             include_str!("../gift_cards/mod.rs"),
             include_str!("../orders/checkout.rs"),
+            include_str!("../cart/handlers.rs"),
+            include_str!("../gift_cards/handlers.rs"),
             include_str!("forms.rs"),
         ]
         .concat();
@@ -1084,6 +1113,10 @@ mod tests {
         assert_eq!(message(Lang::Fr, "must be at most 200 characters"), "doit faire au plus 200 caractères");
         assert_eq!(message(Lang::De, "no gift card has this code"), "Kein Gutschein hat diesen Code");
         assert_eq!(message(Lang::Es, "must be at least 8 characters"), "debe tener al menos 8 caracteres");
+        assert_eq!(
+            message(Lang::De, "a cart holds at most 100 lines; remove one first"),
+            "ein Warenkorb fasst höchstens 100 Zeilen; entfernen Sie zuerst eine"
+        );
         let e = ApiError::validation([("shipping_address.city".to_owned(), "must not be empty".to_owned())].into());
         let e = refusal(Lang::De, e);
         assert_eq!(e.details["shipping_address.city"], "darf nicht leer sein");
