@@ -503,7 +503,7 @@ pub async fn home(State(app): State<AppState>, a: AdminPage) -> Result<Response,
                         thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Customer")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Placed")) } } }
                         tbody { @for o in &to_fulfil { tr {
                             td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                            td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
+                            td data-label=(t(w, "Customer")) { (o.email) } td data-label=(t(w, "Total")) { (shown_in(o.total, &o.currency)) } td data-label=(t(w, "Placed")) { (when(&o.created_at)) }
                         } } }
                     }
                     p { a href="/admin/orders?status=paid" { (t(w, "All orders to fulfil →")) } }
@@ -620,8 +620,8 @@ pub async fn orders(State(app): State<AppState>, a: AdminPage, RawQuery(raw): Ra
                 thead { tr { th scope="col" { (t(w, "Order")) } th scope="col" { (t(w, "Status")) } th scope="col" { (t(w, "Customer")) } th scope="col" { (t(w, "Total")) } th scope="col" { (t(w, "Placed")) } } }
                 tbody { @for o in &rows { tr {
                     td { a href=(format!("/admin/orders/{}", o.id)) { "#" (o.id) } }
-                    td { span class=(format!("status {}", o.status)) { (said(w, &o.status)) } }
-                    td { (o.email) } td { (shown_in(o.total, &o.currency)) } td { (when(&o.created_at)) }
+                    td data-label=(t(w, "Status")) { span class=(format!("status {}", o.status)) { (said(w, &o.status)) } }
+                    td data-label=(t(w, "Customer")) { (o.email) } td data-label=(t(w, "Total")) { (shown_in(o.total, &o.currency)) } td data-label=(t(w, "Placed")) { (when(&o.created_at)) }
                 } } }
             }
             (older(w, "/admin/orders", &status.map(|s| vec![("status", s)]).unwrap_or_default(), rows.len(), rows.last().map(|o| o.id.as_str())))
@@ -732,9 +732,9 @@ pub async fn jobs(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                 thead { tr { th scope="col" { (t(w, "Job")) } th scope="col" { (t(w, "State")) } th scope="col" { (t(w, "Attempts")) } th scope="col" { (t(w, "Last error")) } th scope="col" { span.skip { (t(w, "Actions")) } } } }
                 tbody { @for j in &rows { tr #(format!("job-{}", j.id)) {
                     td { a href=(format!("/admin/jobs/{}", j.id)) { (j.kind) " #" (j.id) } br; span.meta { (when(&j.created_at)) } }
-                    td { (said(w, &j.state)) }
-                    td { (j.attempts) " / " (j.max_attempts) }
-                    td { @if let Some(e) = j.errors.last() { code { (e.error) } } }
+                    td data-label=(t(w, "State")) { (said(w, &j.state)) }
+                    td data-label=(t(w, "Attempts")) { (j.attempts) " / " (j.max_attempts) }
+                    td data-label=(t(w, "Last error")) { @if let Some(e) = j.errors.last() { code { (e.error) } } }
                     td {
                         @if j.state == "failed" || j.state == "cancelled" {
                             form.inline method="post" action=(format!("/admin/jobs/{}/retry", j.id)) { (csrf(&a.ps)) button.quiet type="submit" { (t(w, "Retry")) } }

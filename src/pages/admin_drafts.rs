@@ -424,6 +424,7 @@ fn in_form_names(errors: BTreeMap<String, String>, rows: &[usize]) -> BTreeMap<S
 
 /// `POST /admin/draft-orders`: the API's new draft, from the form.
 pub async fn create(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fields>) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let asked = match read_form(a.w, &app, &f).await? {
         Ok(asked) => asked,
@@ -443,7 +444,7 @@ pub async fn create(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fie
     };
     match answered::<Draft>(admin::drafts::create_draft(State(app.clone()), a.admin.clone(), JsonBody(b)).await).await {
         Ok(d) => Ok(see_other(&format!("/admin/draft-orders/{}", d.id), None)),
-        Err(e) => Ok(new_page(&app, &a, &in_form_names(refused(e)?, &rows), &f)),
+        Err(e) => Ok(new_page(&app, &a, &in_form_names(refused(w, e)?, &rows), &f)),
     }
 }
 
@@ -531,6 +532,7 @@ pub async fn save(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
     let errors = match read_form(a.w, &app, &f).await? {
@@ -560,7 +562,7 @@ pub async fn save(
             .await;
             match done {
                 Ok(_) => return Ok(see_other(&format!("/admin/draft-orders/{}", id.0), None)),
-                Err(e) => in_form_names(refused(e)?, &rows),
+                Err(e) => in_form_names(refused(w, e)?, &rows),
             }
         }
     };
@@ -575,6 +577,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("draft order"))?;
     let admin = a.admin.clone();
@@ -582,7 +585,7 @@ pub async fn delete(
     match done {
         Ok(()) => Ok(see_other("/admin/draft-orders", None)),
         Err(e) => {
-            let errors = refused(e)?;
+            let errors = refused(w, e)?;
             let d = load(&app, &a, id.0).await?;
             Ok(draft_page(&app, &a, &d, &errors, &Vec::new()))
         }
@@ -618,7 +621,9 @@ pub async fn complete(
                 return Ok(completed_page(&app, &a, id.0, &c));
             }
             // the draft's lines are the form's rows
-            Err(e) => errors = in_form_names(refused(e)?, &(0..crate::orders::drafts::MAX_LINES).collect::<Vec<_>>()),
+            Err(e) => {
+                errors = in_form_names(refused(w, e)?, &(0..crate::orders::drafts::MAX_LINES).collect::<Vec<_>>());
+            }
         }
     }
     let d = load(&app, &a, id.0).await?;
@@ -649,7 +654,7 @@ pub async fn payment_link(
             Ok(page_with(&app, &a, &format!("{}{}", t(w, "Order #"), order), "/admin/orders", main))
         }
         Err(e) => {
-            let errors = refused(e)?;
+            let errors = refused(w, e)?;
             let d = load(&app, &a, id.0).await?;
             Ok(draft_page(&app, &a, &d, &errors, &Vec::new()))
         }

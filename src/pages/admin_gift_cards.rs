@@ -217,7 +217,7 @@ pub async fn issue(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fiel
             Ok(issued) => {
                 return list_page(&app, &a, None, None, Some((&issued.code, &issued.card)), &errors, &Vec::new()).await
             }
-            Err(e) => errors = refused(e)?,
+            Err(e) => errors = refused(w, e)?,
         }
     }
     list_page(&app, &a, None, None, None, &errors, &f).await

@@ -113,10 +113,11 @@ pub(crate) fn section(a: &AdminPage, p: &Product, errors: &BTreeMap<String, Stri
 
 /// The product's page again with what the API said beside the upload form.
 async fn refused(app: &AppState, a: &AdminPage, id: i64, e: ApiError) -> Result<Response, ApiError> {
+    let w = a.w;
     if e.status == StatusCode::NOT_FOUND || !e.status.is_client_error() {
         return Err(e);
     }
-    let mut errors = api_errors(&e);
+    let mut errors = api_errors(w, &e);
     // a refusal that names no field of the form is said beside the file
     if !errors.contains_key("file") && !errors.contains_key("alt") {
         let words = errors.into_values().next().unwrap_or_else(|| e.message.clone());

@@ -405,7 +405,7 @@ pub async fn refund(
         match refunded {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#refunds", id.0), None)),
             // a refusal without a field (409: more than was captured…) is the form's
-            Err(e) => refused(e)?
+            Err(e) => refused(w, e)?
                 .into_iter()
                 .map(|(k, v)| (format!("refund:{}", beside_line(&k, &sent, "rline_")), v))
                 .collect(),
@@ -454,7 +454,7 @@ pub async fn ship(
         .await;
         match shipped {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}#shipments", id.0), None)),
-            Err(e) => refused(e)?.into_iter().map(|(k, v)| (beside_line(&k, &sent, "line_"), v)).collect(),
+            Err(e) => refused(w, e)?.into_iter().map(|(k, v)| (beside_line(&k, &sent, "line_"), v)).collect(),
         }
     };
     let o = load(&app, &a, id.0).await?;
@@ -500,6 +500,7 @@ pub async fn order_status(
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let body = admin::orders::OrderStatusIn {
@@ -514,7 +515,7 @@ pub async fn order_status(
     match changed {
         Ok(_) => Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
         Err(e) => {
-            let errors = refused(e)?;
+            let errors = refused(w, e)?;
             let o = load(&app, &a, id.0).await?;
             // the status form's refusal is the whole form's
             let errors = BTreeMap::from([("form".to_owned(), errors.into_values().collect::<Vec<_>>().join("; "))]);
@@ -675,7 +676,7 @@ pub async fn save_edit(
         match edited {
             Ok(_) => return Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
             // change[i] is the i-th changed line's field; add[0] is the SKU's
-            Err(e) => refused(e)?
+            Err(e) => refused(w, e)?
                 .into_iter()
                 .map(|(k, v)| {
                     let at = |rest: &str| rest.split_once(']').and_then(|(i, _)| i.parse::<usize>().ok());
@@ -701,6 +702,7 @@ pub async fn balance(
     Path(id): Path<String>,
     Form(f): Form<Fields>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), field(&f, CSRF_FIELD))?;
     let id = Id::parse(&id).ok_or_else(|| ApiError::not_found("order"))?;
     let done = answered::<serde_json::Value>(
@@ -710,7 +712,7 @@ pub async fn balance(
     match done {
         Ok(_) => Ok(see_other(&format!("/admin/orders/{}", id.0), None)),
         Err(e) => {
-            let errors = refused(e)?;
+            let errors = refused(w, e)?;
             let o = load(&app, &a, id.0).await?;
             Ok(order_page(&app, &a, o, &errors, &Vec::new()))
         }

@@ -177,16 +177,16 @@ pub async fn list(State(app): State<AppState>, a: AdminPage, RawQuery(raw): RawQ
                             _ => { a href=(format!("/admin/products/{}", p.id)) { (p.name) } }
                         }
                     }
-                    td { code { (p.sku) } }
-                    td { span class=(format!("status {}", p.status)) { (said(w, &p.status)) } }
-                    td.price {
+                    td data-label=(t(w, "SKU")) { code { (p.sku) } }
+                    td data-label=(t(w, "Status")) { span class=(format!("status {}", p.status)) { (said(w, &p.status)) } }
+                    td.price data-label=(t(w, "Price")) {
                         @if let Some(s) = seen_of(p) {
                             (super::admin::shown_in(s.paid, view_currency)) @if s.paid < s.regular { " " s.meta { (super::admin::shown_in(s.regular, view_currency)) } }
                         } @else {
                             (super::admin::shown_in(p.sale_price.unwrap_or(p.base_price), a.currency.as_str())) @if p.sale_price.is_some() { " " s.meta { (super::admin::shown_in(p.base_price, a.currency.as_str())) } }
                         }
                     }
-                    td { (p.stock.iter().map(|s| s.available).sum::<i64>()) }
+                    td data-label=(t(w, "For sale")) { (p.stock.iter().map(|s| s.available).sum::<i64>()) }
                 } } }
             }
             @if let Some(next) = &list.meta.next_before {
@@ -370,15 +370,16 @@ pub async fn new_page(State(app): State<AppState>, a: AdminPage) -> Result<Respo
 
 /// A change the API refused, for its form: what to say beside each field — or, for a
 /// product or variant that is not there, the error page.
-pub(crate) fn refusal(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn refusal(w: Lang, e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
     if e.status == StatusCode::NOT_FOUND {
         Err(e)
     } else {
-        Ok(api_errors(&e))
+        Ok(api_errors(w, &e))
     }
 }
 
-pub(crate) fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
+pub(crate) fn api_errors(w: Lang, e: &ApiError) -> BTreeMap<String, String> {
+    let e = super::words::refusal(w, e.clone());
     let mut errors: BTreeMap<String, String> = e
         .details
         .iter()
@@ -391,7 +392,7 @@ pub(crate) fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
         }
     }
     if errors.is_empty() {
-        errors.insert("name".to_owned(), e.message.clone());
+        errors.insert("name".to_owned(), e.message);
     }
     errors
 }
@@ -444,7 +445,7 @@ pub async fn create(
             }
             answered::<Created>(api::create_product(State(app.clone()), a.admin.clone(), JsonBody(body)).await)
                 .await
-                .map_err(|e| api_errors(&e))
+                .map_err(|e| api_errors(w, &e))
                 .map(|c| c.id)
         }
         _ => Err(errors),
@@ -600,6 +601,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(f): Form<ProductForm>,
 ) -> Result<Response, ApiError> {
+    let w = a.w;
     check_csrf(a.ps.token.as_deref(), f.csrf.as_deref())?;
     let id = product_id(&id)?;
     let body = api::ProductPatch {
@@ -620,7 +622,7 @@ pub async fn update(
         Ok(_) => Ok(see_other(&format!("/admin/products/{id}?saved=details"), None)),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
             let p = load(&app, &a, id).await?;
-            product_page(&app, &a, p, Some(&f), &api_errors(&e), e.status, None, None).await
+            product_page(&app, &a, p, Some(&f), &api_errors(w, &e), e.status, None, None).await
         }
         Err(e) => Err(e),
     }
@@ -663,7 +665,7 @@ pub async fn price(
             .await,
         )
         .await
-        .map_err(refusal),
+        .map_err(|e| refusal(a.w, e)),
         _ => Err(Ok(errors)),
     };
     match outcome {
@@ -702,7 +704,7 @@ pub async fn stock(
                 api::set_inventory(State(app.clone()), a.admin.clone(), PathId(id, PhantomData), JsonBody(body)).await,
             )
             .await
-            .map_err(refusal)
+            .map_err(|e| refusal(a.w, e))
         }
         Err(_) => Err(Ok([("quantity".to_owned(), t(w, "a whole number").to_owned())].into())),
     };

@@ -278,7 +278,7 @@ pub async fn step(
         .await;
         match done {
             Ok(_) => return Ok(see_other(&format!("/admin/returns/{}", id.0), None)),
-            Err(e) => refused(e)?.into_iter().map(|(k, v)| (beside_line(&k, &sent, "got_"), v)).collect(),
+            Err(e) => refused(w, e)?.into_iter().map(|(k, v)| (beside_line(&k, &sent, "got_"), v)).collect(),
         }
     };
     let (r, o) = load(&app, &a, id.0).await?;

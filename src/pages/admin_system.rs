@@ -243,7 +243,7 @@ pub async fn create_webhook(
             let secret = v["secret"].as_str().unwrap_or("").to_owned();
             webhooks_page(&app, &a, &Fields::new(), &BTreeMap::new(), Some((id, secret))).await
         }
-        Err(e) => webhooks_page(&app, &a, &f, &refused(e)?, None).await,
+        Err(e) => webhooks_page(&app, &a, &f, &refused(a.w, e)?, None).await,
     }
 }
 
@@ -379,7 +379,7 @@ pub async fn update_webhook(
     };
     match changed {
         Ok(_) => Ok(see_other(&format!("/admin/webhooks/{}?saved=1", sid.0), None)),
-        Err(e) => webhook_page(&app, &a, &id, &[], Some(&f), &refused(e)?).await,
+        Err(e) => webhook_page(&app, &a, &id, &[], Some(&f), &refused(a.w, e)?).await,
     }
 }
 
@@ -535,7 +535,7 @@ pub async fn create_key(
             let key = v["key"].as_str().unwrap_or("").to_owned();
             keys_page(&app, &a, &Fields::new(), &BTreeMap::new(), Some((name, key))).await
         }
-        Err(e) => keys_page(&app, &a, &f, &refused(e)?, None).await,
+        Err(e) => keys_page(&app, &a, &f, &refused(a.w, e)?, None).await,
     }
 }
 
@@ -658,7 +658,7 @@ pub async fn create_export(
     };
     match started {
         Ok(v) => Ok(see_other(&format!("/admin/jobs/{}", v["job_id"].as_str().unwrap_or("")), None)),
-        Err(e) => exports_page(&app, &a, &f, &refused(e)?).await,
+        Err(e) => exports_page(&app, &a, &f, &refused(a.w, e)?).await,
     }
 }
 
@@ -832,7 +832,7 @@ pub async fn flush(State(app): State<AppState>, a: AdminPage, Form(f): Form<Fiel
             let t = v["flushed"].as_str().unwrap_or("*").to_owned();
             Ok(see_other(&format!("/admin/cache?{}", encode_pairs([("flushed", t.as_str())])), None))
         }
-        Err(e) => cache_page(&app, &a, None, &tag, &refused(e)?).await,
+        Err(e) => cache_page(&app, &a, None, &tag, &refused(a.w, e)?).await,
     }
 }
 
@@ -999,7 +999,7 @@ pub async fn save_settings(
     }
     match admin::settings::change(&app, a.admin.clone(), body).await {
         Ok(()) => Ok(see_other("/admin/settings?saved=1", None)),
-        Err(e) => settings_page(&app, &a, None, &typed, &refused(e)?).await,
+        Err(e) => settings_page(&app, &a, None, &typed, &refused(a.w, e)?).await,
     }
 }
 
@@ -1014,6 +1014,6 @@ pub async fn reset_setting(
     let body = serde_json::Map::from_iter([(key, Value::Null)]);
     match admin::settings::change(&app, a.admin.clone(), body).await {
         Ok(()) => Ok(see_other("/admin/settings?saved=reset", None)),
-        Err(e) => settings_page(&app, &a, None, &BTreeMap::new(), &refused(e)?).await,
+        Err(e) => settings_page(&app, &a, None, &BTreeMap::new(), &refused(a.w, e)?).await,
     }
 }

@@ -367,7 +367,8 @@ fn body_of(
 }
 
 /// The API's validation errors by field (a rule of the table or a conflict on the form).
-fn api_errors(e: &ApiError) -> BTreeMap<String, String> {
+fn api_errors(w: Lang, e: &ApiError) -> BTreeMap<String, String> {
+    let e = super::words::refusal(w, e.clone());
     let mut errors: BTreeMap<String, String> = e
         .details
         .iter()
@@ -525,7 +526,8 @@ async fn list_page(
                 tbody { @for r in &rows {
                     @let id = r.get("id").and_then(Value::as_str).unwrap_or("");
                     tr { @for (i, f) in fields.iter().enumerate() {
-                        td { @if i == 0 { a href=(item_path(tb, id)) { (shown(w, f, r, &parents, false, default)) } } @else { (shown(w, f, r, &parents, false, default)) } }
+                        @if i == 0 { td { a href=(item_path(tb, id)) { (shown(w, f, r, &parents, false, default)) } } }
+                        @else { td data-label=(label(w, f)) { (shown(w, f, r, &parents, false, default)) } }
                     } }
                 } }
             }
@@ -680,7 +682,7 @@ pub async fn create(
     let outcome = match body_of(a.w, tb, &form, true, a.currency.as_str()) {
         Ok(body) => answered::<Map<String, Value>>(res::create(app.clone(), a.admin.clone(), tb.res, body).await)
             .await
-            .map_err(|e| api_errors(&e)),
+            .map_err(|e| api_errors(a.w, &e)),
         Err(errors) => Err(errors),
     };
     match outcome {
@@ -742,7 +744,7 @@ pub async fn update(
         Ok(body) => {
             answered::<Map<String, Value>>(res::update(app.clone(), a.admin.clone(), tb.res, id.clone(), body).await)
                 .await
-                .map_err(|e| api_errors(&e))
+                .map_err(|e| api_errors(a.w, &e))
         }
         Err(errors) => Err(errors),
     };

@@ -254,7 +254,7 @@ pub async fn save(
     match put_of(&app, a.admin.clone(), owner, id, &tag, body).await {
         Ok(_) => Ok(see_other(&format!("{}?saved=translation#translations", owner_path(owner, id)), None)),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
-            let mut errors = api_errors(&e);
+            let mut errors = api_errors(w, &e);
             if e.code == "slug_taken" {
                 errors.remove("name");
                 errors.insert("slug".into(), t(w, "another one has this address in this language").into());

@@ -189,7 +189,7 @@ pub async fn add(
             .await,
         )
         .await
-        .map_err(refusal)
+        .map_err(|e| refusal(a.w, e))
     } else {
         Err(Ok(errors))
     };
@@ -309,7 +309,7 @@ pub async fn update(
             .await,
         )
         .await
-        .map_err(refusal)
+        .map_err(|e| refusal(a.w, e))
     } else {
         Err(Ok(errors))
     };

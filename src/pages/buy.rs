@@ -1021,9 +1021,10 @@ pub async fn request_return(
         .await;
         match asked {
             Ok(_) => return Ok(see_other(&format!("/orders/{}#returns", id.0), None)),
-            Err(e) => {
-                refused(e)?.into_iter().map(|(k, v)| (beside_line_or(&k, &sent, "ret_", Some("why_")), v)).collect()
-            }
+            Err(e) => refused(ps.words, e)?
+                .into_iter()
+                .map(|(k, v)| (beside_line_or(&k, &sent, "ret_", Some("why_")), v))
+                .collect(),
         }
     };
     order_page(&app, &ps, id, None, &errors, &f).await

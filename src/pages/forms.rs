@@ -26,10 +26,12 @@ fn problems(e: &ApiError) -> BTreeMap<String, String> {
     out
 }
 
-/// A refused change is shown on its form (4xx but 403); anything else is the error page.
-pub(crate) fn refused(e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
+/// A refused change is shown on its form (4xx but 403), in the reader's language where
+/// the API's message is one the pages know ([`super::words::refusal`]); anything else is
+/// the error page.
+pub(crate) fn refused(w: super::words::Lang, e: ApiError) -> Result<BTreeMap<String, String>, ApiError> {
     if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN && e.status != StatusCode::NOT_FOUND {
-        Ok(problems(&e))
+        Ok(problems(&super::words::refusal(w, e)))
     } else {
         Err(e)
     }

@@ -739,6 +739,14 @@ async fn the_owner_reads_the_dashboard_in_their_language() {
     assert!(said.contains("Eine Aktion hinzufügen"), "{said}");
     assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
     b.shoot("admin-promotion-refused-german").await;
+    // and so do the API's own checks the form shows: a code longer than a code may be
+    let long = "X".repeat(70);
+    b.client.execute("document.getElementById('f-code').value = arguments[0]", vec![long.into()]).await.unwrap();
+    b.fill("#f-value", "10").await;
+    b.click("form[action='/admin/promotions'] button[type=submit]").await;
+    let said = b.wait_text_with("main", "Zeichen").await;
+    assert!(said.contains("darf höchstens 64 Zeichen lang sein"), "{said}");
+    assert_eq!(crate::common::digest(&app.conn()), before, "nothing changed");
 
     // French; then a language the dashboard does not speak, refused, the choice kept
     b.goto("/admin").await;
