@@ -191,7 +191,8 @@ pub fn issue(tx: &WriteTx, c: &NewCard, now: i64) -> rusqlite::Result<(i64, Stri
         now
     ])?;
     let id = tx.last_insert_rowid();
-    ledger_row(tx, id, 1, c.amount, c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
+    // the first entry: the one after none, at a balance of zero
+    next_entry(tx, id, (0, 0), c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
     Ok((id, code))
 }
 
@@ -200,27 +201,6 @@ fn last_entry(conn: &Connection, id: i64) -> rusqlite::Result<Option<(i64, i64)>
     conn.prepare_cached("SELECT seq, balance FROM gift_card_ledger WHERE gift_card_id = ?1 ORDER BY seq DESC LIMIT 1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn ledger_row(
-    tx: &WriteTx,
-    card: i64,
-    seq: i64,
-    amount: i64,
-    balance: i64,
-    kind: &str,
-    order: Option<i64>,
-    refund: Option<i64>,
-    note: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO gift_card_ledger(gift_card_id, seq, amount, balance, kind, order_id, refund_id, note, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![card, seq, amount, balance, kind, order, refund, note, now])?;
-    Ok(())
 }
 
 /// Card `card`'s entry after `last` (its last one's number and balance): `amount` (signed)
@@ -237,9 +217,13 @@ fn next_entry(
     note: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let (seq, balance) = last;
-    ledger_row(tx, card, seq + 1, amount, balance + amount, kind, order, refund, note, now)?;
-    Ok(balance + amount)
+    let (seq, balance) = (last.0 + 1, last.1 + amount);
+    tx.prepare_cached(
+        "INSERT INTO gift_card_ledger(gift_card_id, seq, amount, balance, kind, order_id, refund_id, note, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![card, seq, amount, balance, kind, order, refund, note, now])?;
+    Ok(balance)
 }
 
 /// Moves `amount` (signed) onto card `id`'s balance: a new ledger entry. Returns the

@@ -379,20 +379,12 @@ pub(crate) fn refusal(w: Lang, e: ApiError) -> Result<BTreeMap<String, String>, 
 }
 
 pub(crate) fn api_errors(w: Lang, e: &ApiError) -> BTreeMap<String, String> {
-    let e = super::words::refusal(w, e.clone());
-    let mut errors: BTreeMap<String, String> = e
-        .details
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
-        .collect();
+    let mut errors = super::forms::by_field(w, e, "name");
     // the form's names for the API's fields
     for (api, form) in [("base_price", "price"), ("base", "price"), ("sale", "sale_price")] {
         if let Some(v) = errors.remove(api) {
             errors.insert(form.to_owned(), v);
         }
-    }
-    if errors.is_empty() {
-        errors.insert("name".to_owned(), e.message);
     }
     errors
 }

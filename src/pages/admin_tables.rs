@@ -368,14 +368,10 @@ fn body_of(
 
 /// The API's validation errors by field (a rule of the table or a conflict on the form).
 fn api_errors(w: Lang, e: &ApiError) -> BTreeMap<String, String> {
-    let e = super::words::refusal(w, e.clone());
-    let mut errors: BTreeMap<String, String> = e
-        .details
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
-        .collect();
-    if errors.is_empty() || errors.contains_key("body") {
-        errors.insert("form".to_owned(), errors.get("body").cloned().unwrap_or_else(|| e.message.clone()));
+    let mut errors = super::forms::by_field(w, e, "form");
+    // a problem of the whole body is the form's
+    if let Some(body) = errors.get("body").cloned() {
+        errors.insert("form".to_owned(), body);
     }
     errors
 }

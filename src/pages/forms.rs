@@ -26,6 +26,22 @@ fn problems(e: &ApiError) -> BTreeMap<String, String> {
     out
 }
 
+/// What a refusal says by field, in `w` where the pages know the API's words
+/// ([`super::words::refusal`]): every detail (one that is not text as JSON), and its
+/// message under `whole` when it names no field.
+pub(crate) fn by_field(w: super::words::Lang, e: &ApiError, whole: &str) -> BTreeMap<String, String> {
+    let e = super::words::refusal(w, e.clone());
+    let mut out: BTreeMap<String, String> = e
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .collect();
+    if out.is_empty() {
+        out.insert(whole.to_owned(), e.message);
+    }
+    out
+}
+
 /// A refused change is shown on its form (4xx but 403), in the reader's language where
 /// the API's message is one the pages know ([`super::words::refusal`]); anything else is
 /// the error page.
