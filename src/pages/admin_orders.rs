@@ -153,7 +153,7 @@ fn order_page(
                     }
                 }
                 h2 { (t(w, "History")) }
-                ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (h.status.replace('_', " ")) } @if let Some(n) = &h.note { " — " (n) } } } }
+                ol.plain { @for h in &o.status_history { li { span.meta { (when(&h.at)) } " " strong { (said(w, &h.status).replace('_', " ")) } @if let Some(n) = &h.note { " — " (super::words::note(w, n)) } } } }
             }
             aside.summary {
                 h2 { (t(w, "Customer")) }

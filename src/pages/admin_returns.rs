@@ -21,7 +21,7 @@ use super::buy::{answered, see_other};
 use super::forms::{beside_line, field, form_lines, Fields};
 use super::layout::money;
 use super::view::{Money, Refund, Return};
-use super::words::{n_, t};
+use super::words::{n_, said, t};
 use crate::admin;
 use crate::app::AppState;
 use crate::domain::Id;
@@ -141,7 +141,7 @@ fn return_page(
                     @if let Some(e) = &f.error { p.field-error { (e) } }
                 }
                 h2 { (t(w, "History")) }
-                ol.plain { @for h in &r.history { li { span.meta { (when(&h.at)) } " " strong { (h.status) } @if !h.note.is_empty() { " — " (h.note) } } } }
+                ol.plain { @for h in &r.history { li { span.meta { (when(&h.at)) } " " strong { (said(w, &h.status)) } @if !h.note.is_empty() { " — " (super::words::note(w, &h.note)) } } } }
             }
             aside.summary {
                 @match r.status.as_str() {

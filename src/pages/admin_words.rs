@@ -688,12 +688,15 @@ pub(super) const DASHBOARD: &[(&str, [&str; 3])] = &[
     ("retryable", ["wird wiederholt", "à réessayer", "por reintentar"]),
     ("percent", ["Prozent", "pourcentage", "porcentaje"]),
     ("fixed", ["fester Betrag", "montant fixe", "importe fijo"]),
+    ("requested", ["angefragt", "demandé", "solicitada"]),
+    ("received", ["angekommen", "reçu", "recibida"]),
 ];
 
 /// The API's code words the dashboard shows as they come (a product's or a job's status,
 /// through [`super::words::said`]) that no list of the dashboard's own names.
 #[cfg(test)]
-const CODES: &[&str] = &["active", "draft", "retired", "succeeded", "retryable", "percent", "fixed"];
+const CODES: &[&str] =
+    &["active", "draft", "retired", "succeeded", "retryable", "percent", "fixed", "requested", "received"];
 
 #[cfg(test)]
 mod tests {
