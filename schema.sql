@@ -1296,3 +1296,41 @@ INSERT INTO products_fts(rowid, name, description, brand, category)
       AND (EXISTS (SELECT 1 FROM product_translations t WHERE t.product_id = v.id)
            OR EXISTS (SELECT 1 FROM brand_translations t WHERE t.brand_id = v.brand_id)
            OR EXISTS (SELECT 1 FROM category_translations t WHERE t.category_id = v.category_id));
+
+-- ---------------------------------------------------------------------------------------
+-- version 24: a gift card's balance on its row, its ledger appended in the order written.
+-- Spending from a card rewrites the card's row in place (the page the order's unit has just
+-- read it from) and appends an entry at the ledger's end. An entry clustered by card (version
+-- 22) went into the middle of a full page and split it, and every split made the commit
+-- sweep the writer's whole page cache. A card's entries are linked backwards instead of
+-- indexed: `gift_cards.last_entry` is its newest, each entry's `prev` the card's one before
+-- it, and a card's ledger is read by walking them. The `kind` CHECK is a chain of `=`:
+-- `IN` over more than two values builds a temporary index for every row written.
+CREATE TABLE gift_card_entries (
+    id           INTEGER PRIMARY KEY,
+    gift_card_id INTEGER NOT NULL REFERENCES gift_cards(id) ON DELETE CASCADE,
+    -- the card's entry before this one (NULL: its first)
+    prev         INTEGER,
+    -- signed minor units: what the entry added to the balance
+    amount       INTEGER NOT NULL,
+    -- the balance after it
+    balance      INTEGER NOT NULL CHECK (balance >= 0),
+    kind         TEXT    NOT NULL CHECK (kind = 'issued' OR kind = 'spent' OR kind = 'released'
+                                         OR kind = 'refunded' OR kind = 'disabled' OR kind = 'enabled'),
+    order_id     INTEGER,
+    refund_id    INTEGER,
+    note         TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL
+);
+-- the entries in the order they were written (their time, then by card as they were numbered)
+INSERT INTO gift_card_entries(id, gift_card_id, prev, amount, balance, kind, order_id, refund_id, note, created_at)
+    SELECT n, gift_card_id, lag(n) OVER (PARTITION BY gift_card_id ORDER BY seq), amount, balance, kind,
+           order_id, refund_id, note, created_at
+    FROM (SELECT row_number() OVER (ORDER BY created_at, gift_card_id, seq) AS n, * FROM gift_card_ledger);
+DROP TABLE gift_card_ledger;
+ALTER TABLE gift_card_entries RENAME TO gift_card_ledger;
+CREATE INDEX idx_gift_card_ledger_order ON gift_card_ledger(order_id) WHERE order_id IS NOT NULL;
+ALTER TABLE gift_cards ADD COLUMN balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0);
+ALTER TABLE gift_cards ADD COLUMN last_entry INTEGER;
+UPDATE gift_cards SET last_entry = (SELECT max(l.id) FROM gift_card_ledger l WHERE l.gift_card_id = gift_cards.id);
+UPDATE gift_cards SET balance = coalesce((SELECT l.balance FROM gift_card_ledger l WHERE l.id = gift_cards.last_entry), 0);

@@ -10,7 +10,8 @@
 #   benches/checkout.sh                 # 256 clients, 8 s per scenario
 #   CONNS=256 DURATION=8 PREPARE=200 benches/checkout.sh
 #
-# Every scenario runs on its own fresh copy of the same shop. Every run is bounded by
+# Every scenario runs on its own fresh copy of the same shop, and is measured once the
+# server is at rest after its carts were prepared. Every run is bounded by
 # DURATION (and the checkout scenario by the carts prepared).
 # Results go to bench-out/checkout-results.txt.
 CONNS=${CONNS:-256}

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 23;
+pub const SCHEMA_VERSION: i64 = 24;
 
 /// One upgrade: from `to - 1` to `to`.
 pub struct Step {
@@ -89,6 +89,9 @@ const V22_MARKER: &str = "-- version 22: a gift card's ledger kept together by c
 /// Where the version-23 section begins.
 const V23_MARKER: &str = "-- version 23: the full-text index finds a product by its words in every language";
 
+/// Where the version-24 section begins.
+const V24_MARKER: &str = "-- version 24: a gift card's balance on its row, its ledger appended";
+
 /// The end of the CHECK on `orders.status` before version 12, and after it.
 const STATUS_CHECK_V1: &str = "'cancelled', 'expired'))";
 const STATUS_CHECK_V12: &str = "'cancelled', 'expired', 'partially_fulfilled', 'refunded', 'partially_refunded'))";
@@ -144,7 +147,7 @@ const V2_ALTER: &str = "
 /// creates it at that version (the migration test compares the two).
 pub fn steps() -> Vec<Step> {
     let at = |marker: &str| SCHEMA_SQL.find(marker).expect("schema.sql has its version sections");
-    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23) = (
+    let (v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24) = (
         at(V2_MARKER),
         at(V3_MARKER),
         at(V4_MARKER),
@@ -167,6 +170,7 @@ pub fn steps() -> Vec<Step> {
         at(V21_MARKER),
         at(V22_MARKER),
         at(V23_MARKER),
+        at(V24_MARKER),
     );
     // a section ends where the next one's banner (the dashed line before it) begins
     let end = |next: usize| SCHEMA_SQL[..next].rfind("-- ----").unwrap_or(next);
@@ -192,7 +196,8 @@ pub fn steps() -> Vec<Step> {
         Step { to: 20, sql: SCHEMA_SQL[v20..end(v21)].into(), code: None },
         Step { to: 21, sql: SCHEMA_SQL[v21..end(v22)].into(), code: None },
         Step { to: 22, sql: SCHEMA_SQL[v22..end(v23)].into(), code: None },
-        Step { to: 23, sql: SCHEMA_SQL[v23..].into(), code: None },
+        Step { to: 23, sql: SCHEMA_SQL[v23..end(v24)].into(), code: None },
+        Step { to: 24, sql: SCHEMA_SQL[v24..].into(), code: None },
     ]
 }
 

@@ -6,12 +6,16 @@
 //!   order); only its SHA-256 is kept. Codes are 16 characters of a 32-letter alphabet
 //!   (80 random bits), so a hash lookup is the whole check and guessing is hopeless; the
 //!   routes that take a code are rate-limited besides (`rate_limits.gift_card`).
-//! - The balance is the card's last ledger entry's: it moves only by a new entry, in the
-//!   writer unit that moves it: `issued`, `spent` on an order, `released` when that order
-//!   closed unpaid, `refunded` when a refund of that order succeeded, `disabled` /
-//!   `enabled` (no money moves). It never goes below zero (a CHECK on every entry, and a
-//!   debit that finds less than it takes writes nothing). The ledger is clustered by card,
-//!   so a spend writes one entry and the order's index entry, and the balance is one seek.
+//! - The balance moves only with a new ledger entry, in the writer unit that moves it:
+//!   `issued`, `spent` on an order, `released` when that order closed unpaid, `refunded`
+//!   when a refund of that order succeeded, `disabled` / `enabled` (no money moves). The
+//!   entry holds the balance after it, and so does the card's row, written with it. It
+//!   never goes below zero (a CHECK on the row and on every entry, and a debit that finds
+//!   less than it takes writes nothing).
+//! - The ledger is appended in the order written, and a card's entries are linked backwards
+//!   (the card's `last_entry`, each entry's `prev`). A spend rewrites the card's row in
+//!   place, on the page the unit has just read it from, and appends an entry and the
+//!   order's index entry: nothing goes into the middle of a full page, which would split it.
 //! - Checkout spends from the card in the order's own unit: the writer runs units one
 //!   after the other, so however many checkouts race for one card, each reads the balance
 //!   the previous one left and takes at most that.
@@ -84,8 +88,8 @@ pub struct Card {
     pub initial: i64,
     /// the balance after its last ledger entry
     pub balance: i64,
-    /// the number of its last ledger entry (the next one is this plus one)
-    pub seq: i64,
+    /// its last ledger entry (the next one's `prev`)
+    pub last_entry: Option<i64>,
     pub expires_at: Option<i64>,
     pub disabled_at: Option<i64>,
     pub note: String,
@@ -117,15 +121,13 @@ impl Card {
     }
 }
 
-/// `SELECT` of a card's columns, its balance and entry number read from its last ledger
-/// entry (`l`), which this joins to the card (`g`) by two seeks into the ledger's key;
-/// then `$rest` (a literal: the statement is one constant, not formatted per call).
+/// `SELECT` of a card's columns (`g`), then `$rest` (a literal: the statement is one
+/// constant, not formatted per call).
 macro_rules! select_cards {
     ($rest:literal) => {
         concat!(
-            "SELECT g.id, g.last4, g.currency, g.initial, l.balance, l.seq, g.expires_at, g.disabled_at, g.note, ",
-            "g.order_id, g.created_at FROM gift_cards g JOIN gift_card_ledger l ON l.gift_card_id = g.id ",
-            "AND l.seq = (SELECT max(m.seq) FROM gift_card_ledger m WHERE m.gift_card_id = g.id) ",
+            "SELECT g.id, g.last4, g.currency, g.initial, g.balance, g.last_entry, g.expires_at, g.disabled_at, ",
+            "g.note, g.order_id, g.created_at FROM gift_cards g ",
             $rest
         )
     };
@@ -138,7 +140,7 @@ fn card_of(r: &rusqlite::Row) -> rusqlite::Result<Card> {
         currency: r.get(2)?,
         initial: r.get(3)?,
         balance: r.get(4)?,
-        seq: r.get(5)?,
+        last_entry: r.get(5)?,
         expires_at: r.get(6)?,
         disabled_at: r.get(7)?,
         note: r.get(8)?,
@@ -192,24 +194,25 @@ pub fn issue(tx: &WriteTx, c: &NewCard, now: i64) -> rusqlite::Result<(i64, Stri
     ])?;
     let id = tx.last_insert_rowid();
     // the first entry: the one after none, at a balance of zero
-    next_entry(tx, id, (0, 0), c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
+    next_entry(tx, id, (None, 0), c.amount, "issued", c.order.map(|o| o.0), None, c.note, now)?;
     Ok((id, code))
 }
 
-/// Card `id`'s last ledger entry: its number and the balance after it.
-fn last_entry(conn: &Connection, id: i64) -> rusqlite::Result<Option<(i64, i64)>> {
-    conn.prepare_cached("SELECT seq, balance FROM gift_card_ledger WHERE gift_card_id = ?1 ORDER BY seq DESC LIMIT 1")?
+/// Card `id`'s last ledger entry and its balance, if there is such a card.
+fn last_entry(conn: &Connection, id: i64) -> rusqlite::Result<Option<(Option<i64>, i64)>> {
+    conn.prepare_cached("SELECT last_entry, balance FROM gift_cards WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
 }
 
-/// Card `card`'s entry after `last` (its last one's number and balance): `amount` (signed)
-/// onto the balance. The entry's CHECK refuses a balance below zero.
+/// Card `card`'s entry after `last` (its last entry, none for a new card, and its balance):
+/// `amount` (signed) onto the balance, appended to the ledger and written on the card's row.
+/// The CHECKs refuse a balance below zero.
 #[allow(clippy::too_many_arguments)]
 fn next_entry(
     tx: &WriteTx,
     card: i64,
-    last: (i64, i64),
+    last: (Option<i64>, i64),
     amount: i64,
     kind: &str,
     order: Option<i64>,
@@ -217,12 +220,15 @@ fn next_entry(
     note: &str,
     now: i64,
 ) -> rusqlite::Result<i64> {
-    let (seq, balance) = (last.0 + 1, last.1 + amount);
+    let balance = last.1 + amount;
     tx.prepare_cached(
-        "INSERT INTO gift_card_ledger(gift_card_id, seq, amount, balance, kind, order_id, refund_id, note, created_at)
+        "INSERT INTO gift_card_ledger(gift_card_id, prev, amount, balance, kind, order_id, refund_id, note, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![card, seq, amount, balance, kind, order, refund, note, now])?;
+    .execute(params![card, last.0, amount, balance, kind, order, refund, note, now])?;
+    let entry = tx.last_insert_rowid();
+    tx.prepare_cached("UPDATE gift_cards SET balance = ?2, last_entry = ?3 WHERE id = ?1")?
+        .execute(params![card, balance, entry])?;
     Ok(balance)
 }
 
@@ -275,8 +281,8 @@ pub struct Take {
     pub card: i64,
     /// what it pays (minor units of the order's currency)
     pub amount: i64,
-    /// the card's last ledger entry when it was read: its number and the balance after it
-    last: (i64, i64),
+    /// the card's last ledger entry when it was read, and its balance
+    last: (Option<i64>, i64),
 }
 
 /// What card `id` would pay of `due` (in `currency`) now: what its balance has, at most
@@ -290,7 +296,7 @@ pub fn can_pay(tx: &WriteTx, id: i64, due: i64, currency: &str, now: i64) -> Res
     if c.currency != currency {
         return Err(SpendError::Currency { card: c.currency, order: currency.to_owned() });
     }
-    Ok(Take { card: id, amount: c.balance.min(due).max(0), last: (c.seq, c.balance) })
+    Ok(Take { card: id, amount: c.balance.min(due).max(0), last: (c.last_entry, c.balance) })
 }
 
 /// Takes what [`can_pay`] said, in the same unit, from its card for `order`, whose row
@@ -372,7 +378,7 @@ pub fn void_bought(
     for c in unused.into_iter().take(units as usize) {
         tx.prepare_cached("UPDATE gift_cards SET disabled_at = coalesce(disabled_at, ?2) WHERE id = ?1")?
             .execute(params![c.id, now])?;
-        next_entry(tx, c.id, (c.seq, c.balance), -c.initial, "disabled", Some(order), Some(refund), &note, now)?;
+        next_entry(tx, c.id, (c.last_entry, c.balance), -c.initial, "disabled", Some(order), Some(refund), &note, now)?;
     }
     Ok(Ok(Some(units)))
 }
@@ -473,12 +479,18 @@ impl GiftCardOut {
 pub fn detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<GiftCardOut>> {
     let Some(c) = card(conn, id)? else { return Ok(None) };
     let mut out = GiftCardOut::new(&c, now);
-    let rows = conn
+    // its entries walked back from its last, one seek each, then put oldest first
+    let mut rows: Vec<LedgerOut> = conn
         .prepare_cached(
-            "SELECT kind, amount, balance, order_id, refund_id, note, created_at
-             FROM gift_card_ledger WHERE gift_card_id = ?1 ORDER BY seq",
+            "WITH RECURSIVE chain(prev, kind, amount, balance, order_id, refund_id, note, created_at) AS (
+                 SELECT prev, kind, amount, balance, order_id, refund_id, note, created_at
+                 FROM gift_card_ledger WHERE id = ?1
+                 UNION ALL
+                 SELECT l.prev, l.kind, l.amount, l.balance, l.order_id, l.refund_id, l.note, l.created_at
+                 FROM chain c JOIN gift_card_ledger l ON l.id = c.prev)
+             SELECT kind, amount, balance, order_id, refund_id, note, created_at FROM chain",
         )?
-        .query_map([id], |r| {
+        .query_map([c.last_entry], |r| {
             Ok(LedgerOut {
                 kind: r.get(0)?,
                 amount: money(r.get(1)?, &c.currency),
@@ -490,6 +502,7 @@ pub fn detail(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<Option<G
             })
         })?
         .collect::<Result<_, _>>()?;
+    rows.reverse();
     out.ledger = Some(rows);
     Ok(Some(out))
 }
@@ -620,7 +633,7 @@ mod tests {
             currency: "USD".into(),
             initial: 500,
             balance: 500,
-            seq: 1,
+            last_entry: Some(1),
             expires_at: Some(1000),
             disabled_at: None,
             note: String::new(),

@@ -283,18 +283,34 @@ fn upgrading_a_version_21_database_keeps_gift_card_balances_and_indexes_translat
     assert!(fts(&db, "kabellos").is_empty(), "version 21 indexed the default language only");
 
     assert_eq!(migrate(&mut db).unwrap(), Migrated::Upgraded { from: 21, to: SCHEMA_VERSION });
-    // every entry kept, numbered per card in order; each balance the last entry's
-    let ledger: Vec<(i64, i64, i64, String)> = db
-        .prepare("SELECT gift_card_id, seq, balance, kind FROM gift_card_ledger ORDER BY gift_card_id, seq")
+    // every entry kept, in the order written, each linked to its card's one before; each
+    // card's balance and last entry on its row
+    let ledger: Vec<(i64, i64, Option<i64>, i64, String)> = db
+        .prepare("SELECT id, gift_card_id, prev, balance, kind FROM gift_card_ledger ORDER BY id")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let kinds: Vec<(i64, i64, i64, &str)> = ledger.iter().map(|(c, s, b, k)| (*c, *s, *b, k.as_str())).collect();
-    assert_eq!(kinds, [(1, 1, 5000, "issued"), (1, 2, 2000, "spent"), (1, 3, 1200, "spent"), (2, 1, 700, "issued")]);
+    let kinds: Vec<_> = ledger.iter().map(|(i, c, p, b, k)| (*i, *c, *p, *b, k.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, 1, None, 5000, "issued"),
+            (2, 2, None, 700, "issued"),
+            (3, 1, Some(1), 2000, "spent"),
+            (4, 1, Some(3), 1200, "spent")
+        ]
+    );
     let card = |id| storefront::gift_cards::card(&db, id).unwrap().unwrap();
-    assert_eq!((card(1).balance, card(2).balance), (1200, 700));
+    assert_eq!(
+        (card(1).balance, card(1).last_entry, card(2).balance, card(2).last_entry),
+        (1200, Some(4), 700, Some(2))
+    );
+    // a card's ledger read back along its links, oldest first
+    let one_card = storefront::gift_cards::detail(&db, 1, 0).unwrap().unwrap();
+    let walked: Vec<(String, i64)> = one_card.ledger.unwrap().into_iter().map(|l| (l.kind, l.balance.amount)).collect();
+    assert_eq!(walked, [("issued".to_owned(), 5000), ("spent".to_owned(), 2000), ("spent".to_owned(), 1200)]);
     assert_eq!(one(&db, "SELECT count(*) FROM gift_card_ledger WHERE order_id = 8"), 1, "the order's index");
     // the full-text rows of translated products (and of a translated category's) hold every language
     assert_eq!(fts(&db, "kabellos"), [1]);
