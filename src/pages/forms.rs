@@ -16,30 +16,29 @@ pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// What a refused change says, field by field (`form` for the whole).
-fn problems(e: &ApiError) -> BTreeMap<String, String> {
+/// What a refusal says by field: each detail as `text` says it (none: left out), and its
+/// message under `whole` when no detail is said.
+fn fields_of(e: &ApiError, whole: &str, text: fn(&serde_json::Value) -> Option<String>) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> =
-        e.details.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect();
+        e.details.iter().filter_map(|(k, v)| text(v).map(|t| (k.clone(), t))).collect();
     if out.is_empty() {
-        out.insert("form".into(), e.message.clone());
+        out.insert(whole.to_owned(), e.message.clone());
     }
     out
+}
+
+/// What a refused change says, field by field (`form` for the whole): its text details.
+fn problems(e: &ApiError) -> BTreeMap<String, String> {
+    fields_of(e, "form", |v| v.as_str().map(str::to_owned))
 }
 
 /// What a refusal says by field, in `w` where the pages know the API's words
 /// ([`super::words::refusal`]): every detail (one that is not text as JSON), and its
 /// message under `whole` when it names no field.
 pub(crate) fn by_field(w: super::words::Lang, e: &ApiError, whole: &str) -> BTreeMap<String, String> {
-    let e = super::words::refusal(w, e.clone());
-    let mut out: BTreeMap<String, String> = e
-        .details
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
-        .collect();
-    if out.is_empty() {
-        out.insert(whole.to_owned(), e.message);
-    }
-    out
+    fields_of(&super::words::refusal(w, e.clone()), whole, |v| {
+        Some(v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+    })
 }
 
 /// A refused change is shown on its form (4xx but 403), in the reader's language where

@@ -894,7 +894,6 @@ pub(crate) fn refusal(lang: Lang, mut e: ApiError) -> ApiError {
     e
 }
 
-#[cfg(test)]
 /// What the tests of the pages' words read in the pages' source.
 #[cfg(test)]
 pub(super) mod scan {
